@@ -1,0 +1,636 @@
+#include "core/config.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <set>
+#include <variant>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/embedded_files.h"
+#include "core/files.h"
+#include "core/logging.h"
+#include "core/strings.h"
+
+extern char** environ;
+
+namespace fraudops {
+
+namespace {
+
+using FieldPtr = std::variant<std::string*, long long*, double*, std::vector<std::string>*,
+                              std::map<std::string, double>*>;
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+/// One configuration key, declared once.
+struct KeySpec {
+  const char* group;
+  const char* name;
+  const char* description;
+  std::function<FieldPtr(Config&)> field;
+  double min = -kInf;
+  double max = kInf;
+  std::vector<std::string> choices = {};
+
+  std::string Dotted() const { return std::string(group) + "." + name; }
+  std::string EnvName() const { return "FRAUDOPS_" + ToUpper(group) + "_" + ToUpper(name); }
+};
+
+#define FOPS_FIELD(member) [](Config& c) -> FieldPtr { return &c.member; }
+
+const std::vector<KeySpec>& KeyTable() {
+  static const std::vector<KeySpec> kKeys = {
+      {"global", "pipeline_name", "Name of the pipeline; artifacts go to artifacts/<name>/.",
+       FOPS_FIELD(global.pipeline_name)},
+      {"global", "home", "Workspace directory (metadata, artifacts). Env: FRAUDOPS_HOME.",
+       FOPS_FIELD(global.home)},
+      {"global", "seed", "Seed for synthesis, splits and training.", FOPS_FIELD(global.seed), 0,
+       9.007199254740992e15},
+      {"global", "threads", "Worker threads; 0 uses every core.", FOPS_FIELD(global.threads), 0,
+       1024},
+      {"global", "log_level", "Log level.", FOPS_FIELD(global.log_level), -kInf, kInf,
+       {"debug", "info", "warn", "error", "off"}},
+      {"global", "log_format", "Console log format: auto (human on a TTY, JSON otherwise).",
+       FOPS_FIELD(global.log_format), -kInf, kInf, {"auto", "human", "json"}},
+
+      {"preprocess", "data_source",
+       "Where transactions come from: empty for the built-in synthetic dataset, a CSV path "
+       "(csv:PATH or PATH.csv), or sqlite:PATH (reads sqlite_table or sqlite_query).",
+       FOPS_FIELD(preprocess.data_source)},
+      {"preprocess", "synthetic_rows", "Rows of the synthetic dataset.",
+       FOPS_FIELD(preprocess.synthetic_rows), 100, 1e9},
+      {"preprocess", "synthetic_fraud_rate", "Fraud share of the synthetic dataset.",
+       FOPS_FIELD(preprocess.synthetic_fraud_rate), 1e-5, 0.5},
+      {"preprocess", "label_column", "Column holding the fraud label.",
+       FOPS_FIELD(preprocess.label_column)},
+      {"preprocess", "positive_label",
+       "Label value meaning fraud; the label column must hold exactly two values.",
+       FOPS_FIELD(preprocess.positive_label)},
+      {"preprocess", "time_column", "Time column (time-based split); empty for none.",
+       FOPS_FIELD(preprocess.time_column)},
+      {"preprocess", "amount_column",
+       "Transaction amount column (amount-weighted recall); empty for none.",
+       FOPS_FIELD(preprocess.amount_column)},
+      {"preprocess", "delimiter", "CSV delimiter: auto (one of , ; tab |) or the character.",
+       FOPS_FIELD(preprocess.delimiter)},
+      {"preprocess", "missing_values", "Cell values read as missing.",
+       FOPS_FIELD(preprocess.missing_values)},
+      {"preprocess", "categorical_columns",
+       "Columns to dictionary-encode even if they look numeric (string columns always are).",
+       FOPS_FIELD(preprocess.categorical_columns)},
+      {"preprocess", "drop_columns", "Columns left out of the features.",
+       FOPS_FIELD(preprocess.drop_columns)},
+      {"preprocess", "sqlite_table", "Table read from a sqlite: data source.",
+       FOPS_FIELD(preprocess.sqlite_table)},
+      {"preprocess", "sqlite_query", "Query read from a sqlite: data source (wins over table).",
+       FOPS_FIELD(preprocess.sqlite_query)},
+      {"preprocess", "split_method",
+       "stratified (random, class balance kept) or time (train on the past, test on the "
+       "future, by time_column).",
+       FOPS_FIELD(preprocess.split_method), -kInf, kInf, {"stratified", "time"}},
+      {"preprocess", "train_ratio", "Share of rows for training; the three ratios sum to 1.",
+       FOPS_FIELD(preprocess.train_ratio), 0, 1},
+      {"preprocess", "validation_ratio", "Share of rows for validation (early stopping, threshold).",
+       FOPS_FIELD(preprocess.validation_ratio), 0, 1},
+      {"preprocess", "test_ratio", "Share of rows for the held-out test.",
+       FOPS_FIELD(preprocess.test_ratio), 0, 1},
+
+      {"train", "algorithm", "Training algorithm. Env: TRAINING_ALGORITHM.",
+       FOPS_FIELD(train.algorithm), -kInf, kInf, {"xgboost", "lgbm"}},
+      {"train", "xgboost_params_file",
+       "XGBoost hyperparameter defaults (JSON); XGBOOST_<PARAM> overrides one.",
+       FOPS_FIELD(train.xgboost_params_file)},
+      {"train", "lgbm_params_file",
+       "LightGBM hyperparameter defaults (JSON); LGBM_<PARAM> overrides one.",
+       FOPS_FIELD(train.lgbm_params_file)},
+
+      {"evaluate", "min_roc_auc", "Gate: minimum test ROC AUC.", FOPS_FIELD(evaluate.min_roc_auc),
+       0, 1},
+      {"evaluate", "min_metrics", "Gate: other minimums by metric name, e.g. {pr_auc: 0.6}.",
+       FOPS_FIELD(evaluate.min_metrics)},
+      {"evaluate", "max_metrics", "Gate: maximums by metric name, e.g. {log_loss: 0.05}.",
+       FOPS_FIELD(evaluate.max_metrics)},
+      {"evaluate", "threshold_method",
+       "How the decision threshold is chosen on validation: max_f1, target_fpr or fixed.",
+       FOPS_FIELD(evaluate.threshold_method), -kInf, kInf, {"max_f1", "target_fpr", "fixed"}},
+      {"evaluate", "target_fpr", "False-positive rate for threshold_method: target_fpr.",
+       FOPS_FIELD(evaluate.target_fpr), 0, 1},
+      {"evaluate", "fixed_threshold", "Threshold for threshold_method: fixed.",
+       FOPS_FIELD(evaluate.fixed_threshold), 0, 1},
+
+      {"register", "model_name", "Registered model name (used by the registry).",
+       FOPS_FIELD(register_.model_name)},
+      {"register", "approval", "auto approves versions that pass the gate; manual waits.",
+       FOPS_FIELD(register_.approval), -kInf, kInf, {"auto", "manual"}},
+      {"deploy", "endpoint_name", "Endpoint that serves the approved model (used by serve).",
+       FOPS_FIELD(deploy.endpoint_name)},
+      {"deploy", "strategy", "Deployment strategy (used by serve).", FOPS_FIELD(deploy.strategy),
+       -kInf, kInf, {"all_at_once", "canary", "linear", "shadow"}},
+      {"api", "listen", "HOST:PORT the REST API listens on (used by serve).",
+       FOPS_FIELD(api.listen)},
+      {"api", "workers", "HTTP worker threads; 0 uses every core (used by serve).",
+       FOPS_FIELD(api.workers), 0, 1024},
+      {"schedule", "cron",
+       "Retraining schedule, five cron fields (used by schedule). Env: CRON_SCHEDULE.",
+       FOPS_FIELD(schedule.cron)},
+      {"monitor", "psi_threshold", "Drift alert when a feature's PSI exceeds this (used by monitor).",
+       FOPS_FIELD(monitor.psi_threshold), 0, kInf},
+      {"monitor", "ks_threshold", "Drift alert when a feature's KS exceeds this (used by monitor).",
+       FOPS_FIELD(monitor.ks_threshold), 0, 1},
+  };
+  return kKeys;
+}
+
+#undef FOPS_FIELD
+
+const std::vector<std::string>& GroupNames() {
+  static const std::vector<std::string> kGroups = {"global",  "preprocess", "train",
+                                                   "evaluate", "register",  "deploy",
+                                                   "api",     "schedule",   "monitor"};
+  return kGroups;
+}
+
+const KeySpec* FindKey(std::string_view group, std::string_view name) {
+  for (const KeySpec& key : KeyTable()) {
+    if (key.group == group && key.name == name) return &key;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> KeysOfGroup(std::string_view group) {
+  std::vector<std::string> names;
+  for (const KeySpec& key : KeyTable()) {
+    if (key.group == group) names.push_back(key.name);
+  }
+  return names;
+}
+
+std::string ChoicesText(const std::vector<std::string>& choices) {
+  return Join(choices, ", ");
+}
+
+Status CheckBounds(const KeySpec& key, double value, const std::string& where) {
+  if (std::isnan(value) || value < key.min || value > key.max) {
+    return Status::InvalidArgument(where + ": " + key.Dotted() + " = " + FormatDouble(value, 10) +
+                                   " is out of range; accepted: " + FormatDouble(key.min, 10) +
+                                   " to " + FormatDouble(key.max, 10));
+  }
+  return Status::Ok();
+}
+
+/// Sets a scalar or list key from text (YAML scalars, environment values).
+Status SetFromText(const KeySpec& key, Config& config, std::string_view text,
+                   const std::string& where) {
+  FieldPtr field = key.field(config);
+  if (auto* s = std::get_if<std::string*>(&field)) {
+    std::string value(text);
+    if (!key.choices.empty() &&
+        std::find(key.choices.begin(), key.choices.end(), value) == key.choices.end()) {
+      return Status::InvalidArgument(where + ": " + key.Dotted() + " = '" + value +
+                                     "' is not valid; accepted: " + ChoicesText(key.choices) +
+                                     DidYouMean(value, key.choices));
+    }
+    **s = value;
+  } else if (auto* i = std::get_if<long long*>(&field)) {
+    auto value = ParseInt(text);
+    if (!value) {
+      return Status::InvalidArgument(where + ": " + key.Dotted() + " = '" + std::string(text) +
+                                     "' is not an integer");
+    }
+    FOPS_RETURN_IF_ERROR(CheckBounds(key, static_cast<double>(*value), where));
+    **i = *value;
+  } else if (auto* d = std::get_if<double*>(&field)) {
+    auto value = ParseDouble(text);
+    if (!value) {
+      return Status::InvalidArgument(where + ": " + key.Dotted() + " = '" + std::string(text) +
+                                     "' is not a number");
+    }
+    FOPS_RETURN_IF_ERROR(CheckBounds(key, *value, where));
+    **d = *value;
+  } else if (auto* list = std::get_if<std::vector<std::string>*>(&field)) {
+    (*list)->clear();
+    if (!Trim(text).empty()) {
+      for (const std::string& item : Split(text, ',')) (*list)->emplace_back(Trim(item));
+    }
+  } else if (auto* map = std::get_if<std::map<std::string, double>*>(&field)) {
+    // NAME=VALUE,NAME=VALUE in the environment.
+    (*map)->clear();
+    for (const std::string& item : Split(text, ',')) {
+      if (Trim(item).empty()) continue;
+      auto parts = Split(item, '=');
+      auto value = parts.size() == 2 ? ParseDouble(parts[1]) : std::nullopt;
+      if (!value) {
+        return Status::InvalidArgument(where + ": " + key.Dotted() + " item '" + item +
+                                       "' is not NAME=NUMBER");
+      }
+      (**map)[std::string(Trim(parts[0]))] = *value;
+    }
+  }
+  return Status::Ok();
+}
+
+std::string YamlWhere(const std::string& file, const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null()) return file;
+  return file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+Status SetFromYaml(const KeySpec& key, Config& config, const YAML::Node& node,
+                   const std::string& file) {
+  std::string where = YamlWhere(file, node);
+  FieldPtr field = key.field(config);
+  if (auto* list = std::get_if<std::vector<std::string>*>(&field)) {
+    if (node.IsNull()) {
+      (*list)->clear();
+      return Status::Ok();
+    }
+    if (!node.IsSequence()) {
+      return Status::InvalidArgument(where + ": " + key.Dotted() +
+                                     " must be a list, e.g. [a, b]");
+    }
+    (*list)->clear();
+    for (const YAML::Node& item : node) {
+      if (!item.IsScalar()) {
+        return Status::InvalidArgument(YamlWhere(file, item) + ": items of " + key.Dotted() +
+                                       " must be plain values");
+      }
+      (*list)->push_back(item.Scalar());
+    }
+    return Status::Ok();
+  }
+  if (auto* map = std::get_if<std::map<std::string, double>*>(&field)) {
+    if (node.IsNull()) {
+      (*map)->clear();
+      return Status::Ok();
+    }
+    if (!node.IsMap()) {
+      return Status::InvalidArgument(where + ": " + key.Dotted() +
+                                     " must be a mapping of metric names to numbers");
+    }
+    (*map)->clear();
+    for (const auto& item : node) {
+      auto value = item.second.IsScalar() ? ParseDouble(item.second.Scalar()) : std::nullopt;
+      if (!value) {
+        return Status::InvalidArgument(YamlWhere(file, item.second) + ": " + key.Dotted() + "." +
+                                       item.first.Scalar() + " must be a number");
+      }
+      (**map)[item.first.Scalar()] = *value;
+    }
+    return Status::Ok();
+  }
+  if (node.IsNull()) {
+    if (std::holds_alternative<std::string*>(field)) return SetFromText(key, config, "", where);
+    return Status::InvalidArgument(where + ": " + key.Dotted() + " needs a value");
+  }
+  if (!node.IsScalar()) {
+    return Status::InvalidArgument(where + ": " + key.Dotted() + " must be a single value");
+  }
+  return SetFromText(key, config, node.Scalar(), where);
+}
+
+Status ApplyYaml(Config& config, const std::string& path) {
+  FOPS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& error) {
+    return Status::InvalidArgument(path + ":" + std::to_string(error.mark.line + 1) + ":" +
+                                   std::to_string(error.mark.column + 1) +
+                                   ": malformed YAML: " + error.msg);
+  }
+  if (root.IsNull()) return Status::Ok();
+  if (!root.IsMap()) {
+    return Status::InvalidArgument(YamlWhere(path, root) +
+                                   ": the configuration must be a mapping of groups (" +
+                                   Join(GroupNames(), ", ") + ")");
+  }
+  for (const auto& group : root) {
+    const std::string& group_name = group.first.Scalar();
+    const auto& groups = GroupNames();
+    if (std::find(groups.begin(), groups.end(), group_name) == groups.end()) {
+      return Status::InvalidArgument(YamlWhere(path, group.first) + ": unknown group '" +
+                                     group_name + "'" + DidYouMean(group_name, groups) +
+                                     "; valid groups: " + Join(groups, ", "));
+    }
+    if (group.second.IsNull()) continue;
+    if (!group.second.IsMap()) {
+      return Status::InvalidArgument(YamlWhere(path, group.second) + ": group '" + group_name +
+                                     "' must be a mapping of keys");
+    }
+    for (const auto& entry : group.second) {
+      const std::string& key_name = entry.first.Scalar();
+      const KeySpec* key = FindKey(group_name, key_name);
+      if (key == nullptr) {
+        std::vector<std::string> candidates = KeysOfGroup(group_name);
+        return Status::InvalidArgument(YamlWhere(path, entry.first) + ": unknown key '" +
+                                       group_name + "." + key_name + "'" +
+                                       DidYouMean(key_name, candidates) + "; valid keys in " +
+                                       group_name + ": " + Join(candidates, ", "));
+      }
+      FOPS_RETURN_IF_ERROR(SetFromYaml(*key, config, entry.second, path));
+    }
+  }
+  return Status::Ok();
+}
+
+/// Parses a .env file: KEY=VALUE lines, '#' comments, optional `export `, quoted values.
+Status ReadDotEnv(const std::string& path, std::map<std::string, std::string>* values,
+                  std::map<std::string, std::string>* origins) {
+  FOPS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  int line_number = 0;
+  for (const std::string& raw_line : Split(text, '\n')) {
+    ++line_number;
+    std::string_view line = Trim(raw_line);
+    if (line.empty() || line.front() == '#') continue;
+    if (StartsWith(line, "export ")) line = Trim(line.substr(7));
+    size_t equals = line.find('=');
+    std::string where = path + ":" + std::to_string(line_number);
+    if (equals == std::string_view::npos) {
+      return Status::InvalidArgument(where + ": expected KEY=VALUE, got '" + std::string(line) +
+                                     "'");
+    }
+    std::string name(Trim(line.substr(0, equals)));
+    std::string_view value = Trim(line.substr(equals + 1));
+    bool valid_name = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
+    for (char c : name) valid_name = valid_name && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+    if (!valid_name) {
+      return Status::InvalidArgument(where + ": '" + name +
+                                     "' is not a variable name (letters, digits, _)");
+    }
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'')) {
+      if (value.back() != value.front()) {
+        return Status::InvalidArgument(where + ": unterminated quoted value for " + name);
+      }
+      value = value.substr(1, value.size() - 2);
+    } else if (size_t hash = value.find(" #"); hash != std::string_view::npos) {
+      value = Trim(value.substr(0, hash));
+    }
+    (*values)[name] = std::string(value);
+    (*origins)[name] = where;
+  }
+  return Status::Ok();
+}
+
+/// Hyperparameters: the JSON defaults file, then <PREFIX><PARAM> variables.
+Status LoadHyperParameters(const std::string& file, std::string_view builtin,
+                           const std::string& prefix,
+                           const std::map<std::string, std::string>& environment,
+                           const std::map<std::string, std::string>& origins,
+                           HyperParameters* params) {
+  std::string text(builtin);
+  std::string origin = "built-in " + prefix.substr(0, prefix.size() - 1) + " defaults";
+  if (!file.empty() && FileExists(file)) {
+    FOPS_ASSIGN_OR_RETURN(text, ReadFile(file));
+    origin = file;
+  }
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& error) {
+    return Status::InvalidArgument(origin + ": malformed JSON at byte " +
+                                   std::to_string(error.byte) + ": " + error.what());
+  }
+  if (!json.is_object()) {
+    return Status::InvalidArgument(origin + ": hyperparameters must be a JSON object");
+  }
+  params->clear();
+  for (auto& [name, value] : json.items()) (*params)[name] = {value, origin};
+  for (const auto& [name, value] : environment) {
+    if (!StartsWith(name, prefix) || name.size() == prefix.size()) continue;
+    std::string param = ToLower(name.substr(prefix.size()));
+    nlohmann::json parsed = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded() || parsed.is_object()) parsed = value;
+    auto where = origins.find(name);
+    (*params)[param] = {parsed, where != origins.end()
+                                    ? where->second + " (" + name + ")"
+                                    : "environment variable " + name};
+  }
+  return Status::Ok();
+}
+
+Status ValidateCron(const std::string& cron, const std::string& where) {
+  if (cron.empty()) return Status::Ok();
+  std::vector<std::string> fields;
+  for (const std::string& field : Split(cron, ' ')) {
+    if (!field.empty()) fields.push_back(field);
+  }
+  if (fields.size() != 5) {
+    return Status::InvalidArgument(where + ": schedule.cron = '" + cron + "' has " +
+                                   std::to_string(fields.size()) +
+                                   " fields; accepted: five fields, minute hour day-of-month "
+                                   "month day-of-week, e.g. '0 3 * * *'");
+  }
+  for (const std::string& field : fields) {
+    for (char c : field) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '*' && c != ',' && c != '-' &&
+          c != '/') {
+        return Status::InvalidArgument(where + ": schedule.cron field '" + field +
+                                       "' has an invalid character '" + std::string(1, c) + "'");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+std::string FormatValue(const FieldPtr& field) {
+  struct Visitor {
+    std::string operator()(std::string* s) const {
+      return s->empty() ? "\"\"" : YAML::Dump(YAML::Node(*s));
+    }
+    std::string operator()(long long* i) const { return std::to_string(*i); }
+    std::string operator()(double* d) const { return FormatDouble(*d, 10); }
+    std::string operator()(std::vector<std::string>* list) const {
+      std::string out = "[";
+      for (size_t i = 0; i < list->size(); ++i) {
+        if (i) out += ", ";
+        out += "\"" + (*list)[i] + "\"";
+      }
+      return out + "]";
+    }
+    std::string operator()(std::map<std::string, double>* map) const {
+      std::string out = "{";
+      for (const auto& [name, value] : *map) {
+        if (out.size() > 1) out += ", ";
+        out += name + ": " + FormatDouble(value, 10);
+      }
+      return out + "}";
+    }
+  };
+  return std::visit(Visitor{}, field);
+}
+
+}  // namespace
+
+std::string Config::Resolve(const std::string& path) const {
+  if (path.empty() || std::filesystem::path(path).is_absolute() || base_dir.empty()) return path;
+  return (std::filesystem::path(base_dir) / path).string();
+}
+
+nlohmann::json Config::ToJson() const {
+  nlohmann::json out = nlohmann::json::object();
+  Config copy = *this;
+  for (const KeySpec& key : KeyTable()) {
+    std::visit([&](auto* field) { out[key.group][key.name] = *field; }, key.field(copy));
+  }
+  for (const auto& [name, param] : train.xgboost) out["train"]["xgboost"][name] = param.value;
+  for (const auto& [name, param] : train.lgbm) out["train"]["lgbm"][name] = param.value;
+  return out;
+}
+
+std::vector<std::string> ConfigKeys() {
+  std::vector<std::string> keys;
+  for (const KeySpec& key : KeyTable()) keys.push_back(key.Dotted());
+  return keys;
+}
+
+Status ValidateConfig(const Config& config) {
+  const PreprocessConfig& p = config.preprocess;
+  double sum = p.train_ratio + p.validation_ratio + p.test_ratio;
+  if (std::fabs(sum - 1.0) > 1e-9) {
+    return Status::InvalidArgument(
+        "preprocess.train_ratio + validation_ratio + test_ratio must sum to exactly 1 (within "
+        "1e-9); got " + FormatDouble(p.train_ratio, 10) + " + " +
+        FormatDouble(p.validation_ratio, 10) + " + " + FormatDouble(p.test_ratio, 10) + " = " +
+        FormatDouble(sum, 12));
+  }
+  if (p.train_ratio <= 0 || p.validation_ratio <= 0 || p.test_ratio <= 0) {
+    return Status::InvalidArgument(
+        "preprocess.train_ratio, validation_ratio and test_ratio must each be greater than 0");
+  }
+  if (p.split_method == "time" && p.time_column.empty()) {
+    return Status::InvalidArgument(
+        "preprocess.split_method = time needs preprocess.time_column (the column to order by)");
+  }
+  if (p.label_column.empty()) {
+    return Status::InvalidArgument("preprocess.label_column must name the label column");
+  }
+  const std::string& d = p.delimiter;
+  if (d != "auto" && d != "," && d != ";" && d != "\t" && d != "|" && d != "\\t" && d != "tab") {
+    return Status::InvalidArgument("preprocess.delimiter = '" + d +
+                                   "' is not valid; accepted: auto, ',', ';', tab, '|'");
+  }
+  LogLevel level;
+  if (!ParseLogLevel(config.global.log_level, &level)) {
+    return Status::InvalidArgument("global.log_level = '" + config.global.log_level +
+                                   "' is not valid; accepted: debug, info, warn, error, off");
+  }
+  return ValidateCron(config.schedule.cron, "schedule.cron");
+}
+
+Result<Config> LoadConfig(const LoadOptions& options) {
+  std::map<std::string, std::string> environment = options.environment;
+  std::map<std::string, std::string> origins;  // variable -> where it was set, when a file
+  if (options.use_process_environment) {
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+      std::string_view text(*entry);
+      size_t equals = text.find('=');
+      if (equals == std::string_view::npos) continue;
+      environment.emplace(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
+    }
+  }
+
+  Config config;
+  std::string path = options.config_path;
+  if (path.empty()) {
+    auto it = environment.find("FRAUDOPS_CONFIG");
+    if (it != environment.end() && !it->second.empty()) path = it->second;
+  }
+  if (!path.empty() && !FileExists(path)) {
+    return Status::InvalidArgument("configuration file '" + path + "' does not exist");
+  }
+  if (path.empty() && FileExists("config.yml")) path = "config.yml";
+  if (!path.empty()) {
+    config.config_path = path;
+    config.base_dir = std::filesystem::path(path).parent_path().string();
+    FOPS_RETURN_IF_ERROR(ApplyYaml(config, path));
+  }
+
+  // .env beside the configuration (or in the working directory) supplies defaults for the
+  // environment: a variable that is really set wins over the file.
+  std::string dotenv = config.Resolve(".env");
+  if (FileExists(dotenv)) {
+    std::map<std::string, std::string> values, value_origins;
+    FOPS_RETURN_IF_ERROR(ReadDotEnv(dotenv, &values, &value_origins));
+    for (const auto& [name, value] : values) {
+      if (environment.emplace(name, value).second) origins[name] = value_origins[name];
+    }
+  }
+
+  auto where_of = [&](const std::string& name) {
+    auto it = origins.find(name);
+    return it != origins.end() ? it->second + " (" + name + ")" : "environment variable " + name;
+  };
+
+  // Named aliases from the reference project, then FRAUDOPS_<GROUP>_<KEY>.
+  const std::map<std::string, std::string> kAliases = {
+      {"TRAINING_ALGORITHM", "train.algorithm"},
+      {"CRON_SCHEDULE", "schedule.cron"},
+      {"FRAUDOPS_HOME", "global.home"},
+      {"FRAUDOPS_LOG_LEVEL", "global.log_level"},
+  };
+  std::vector<std::string> env_names;
+  for (const KeySpec& key : KeyTable()) env_names.push_back(key.EnvName());
+  for (const auto& [alias, dotted] : kAliases) env_names.push_back(alias);
+  env_names.push_back("FRAUDOPS_CONFIG");
+
+  for (const auto& [name, value] : environment) {
+    const KeySpec* key = nullptr;
+    if (auto alias = kAliases.find(name); alias != kAliases.end()) {
+      size_t dot = alias->second.find('.');
+      key = FindKey(alias->second.substr(0, dot), alias->second.substr(dot + 1));
+    } else if (StartsWith(name, "FRAUDOPS_") && name != "FRAUDOPS_CONFIG") {
+      for (const KeySpec& candidate : KeyTable()) {
+        if (candidate.EnvName() == name) key = &candidate;
+      }
+      if (key == nullptr) {
+        return Status::InvalidArgument(where_of(name) + ": unknown variable" +
+                                       DidYouMean(name, env_names) +
+                                       "; every key has one, named FRAUDOPS_<GROUP>_<KEY>");
+      }
+    }
+    if (key != nullptr) FOPS_RETURN_IF_ERROR(SetFromText(*key, config, value, where_of(name)));
+  }
+
+  FOPS_RETURN_IF_ERROR(LoadHyperParameters(config.Resolve(config.train.xgboost_params_file),
+                                           DefaultXgboostParams(), "XGBOOST_", environment,
+                                           origins, &config.train.xgboost));
+  FOPS_RETURN_IF_ERROR(LoadHyperParameters(config.Resolve(config.train.lgbm_params_file),
+                                           DefaultLgbmParams(), "LGBM_", environment, origins,
+                                           &config.train.lgbm));
+
+  Status valid = ValidateConfig(config);
+  if (!valid.ok() && !config.config_path.empty()) return valid.WithContext(config.config_path);
+  FOPS_RETURN_IF_ERROR(valid);
+  return config;
+}
+
+std::string ConfigTemplate() {
+  Config defaults;
+  std::string out =
+      "# fraudops configuration. Every key is shown with its default; delete what you do not\n"
+      "# change. Environment variables override this file (FRAUDOPS_<GROUP>_<KEY>, and the\n"
+      "# names TRAINING_ALGORITHM, CRON_SCHEDULE, XGBOOST_<PARAM>, LGBM_<PARAM>); a .env file\n"
+      "# beside this one supplies defaults for them. Relative paths resolve against this file.\n";
+  std::string group;
+  for (const KeySpec& key : KeyTable()) {
+    if (key.group != group) {
+      group = key.group;
+      out += "\n" + group + ":\n";
+    }
+    out += "  # " + std::string(key.description);
+    if (!key.choices.empty()) out += " One of: " + ChoicesText(key.choices) + ".";
+    out += "\n  # env: " + key.EnvName() + "\n";
+    out += "  " + std::string(key.name) + ": " + FormatValue(key.field(defaults)) + "\n";
+  }
+  return out;
+}
+
+std::string EnvTemplate() { return std::string(embedded::env_example()); }
+std::string_view DefaultXgboostParams() { return embedded::xgboost_default_json(); }
+std::string_view DefaultLgbmParams() { return embedded::lgbm_default_json(); }
+
+}  // namespace fraudops

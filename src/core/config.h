@@ -1,0 +1,145 @@
+#pragma once
+/// fraudops configuration: typed groups (global, preprocess, train, evaluate, register,
+/// deploy, api, schedule, monitor), every key declared once in a table with its default,
+/// bounds and description (config.cc). Sources, lowest precedence first:
+///   built-in defaults < config.yml < environment (.env supplies defaults for it) < CLI flags.
+/// Environment names: FRAUDOPS_<GROUP>_<KEY> for every key, plus the reference project's
+/// TRAINING_ALGORITHM, CRON_SCHEDULE, XGBOOST_<PARAM>, LGBM_<PARAM>, and FRAUDOPS_HOME.
+/// An unknown or malformed key is an error naming the key, where it was found (file:line,
+/// or the variable), and the closest valid key.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace fraudops {
+
+struct GlobalConfig {
+  std::string pipeline_name = "fraud-detection";
+  std::string home = "./fraudops-home";
+  long long seed = 42;
+  long long threads = 0;
+  std::string log_level = "info";
+  std::string log_format = "auto";
+};
+
+struct PreprocessConfig {
+  std::string data_source;  ///< empty: the built-in synthetic dataset
+  long long synthetic_rows = 284807;
+  double synthetic_fraud_rate = 0.001727;
+  std::string label_column = "Class";
+  std::string positive_label = "1";
+  std::string time_column = "Time";
+  std::string amount_column = "Amount";
+  std::string delimiter = "auto";
+  std::vector<std::string> missing_values = {"", "NA", "N/A", "NaN", "null", "unknown"};
+  std::vector<std::string> categorical_columns;
+  std::vector<std::string> drop_columns;
+  std::string sqlite_table = "transactions";
+  std::string sqlite_query;
+  std::string split_method = "stratified";
+  double train_ratio = 0.7;
+  double validation_ratio = 0.15;
+  double test_ratio = 0.15;
+};
+
+/// One hyperparameter value and where it came from (for error messages).
+struct HyperParameter {
+  nlohmann::json value;
+  std::string origin;
+};
+using HyperParameters = std::map<std::string, HyperParameter>;
+
+struct TrainConfig {
+  std::string algorithm = "xgboost";
+  std::string xgboost_params_file = "models/xgboost_default.json";
+  std::string lgbm_params_file = "models/lgbm_default.json";
+  /// Filled by LoadConfig from the params files (or built-in defaults) and XGBOOST_<PARAM>.
+  HyperParameters xgboost;
+  /// Filled by LoadConfig from the params files (or built-in defaults) and LGBM_<PARAM>.
+  HyperParameters lgbm;
+};
+
+struct EvaluateConfig {
+  double min_roc_auc = 0.90;
+  std::map<std::string, double> min_metrics;  ///< other gate minimums, by metric name
+  std::map<std::string, double> max_metrics;  ///< gate maximums (e.g. log_loss), by name
+  std::string threshold_method = "max_f1";
+  double target_fpr = 0.01;
+  double fixed_threshold = 0.5;
+};
+
+struct RegisterConfig {
+  std::string model_name = "fraud-detector";
+  std::string approval = "auto";
+};
+
+struct DeployConfig {
+  std::string endpoint_name = "fraud-detector";
+  std::string strategy = "all_at_once";
+};
+
+struct ApiConfig {
+  std::string listen = "127.0.0.1:8080";
+  long long workers = 0;
+};
+
+struct ScheduleConfig {
+  std::string cron;
+};
+
+struct MonitorConfig {
+  double psi_threshold = 0.2;
+  double ks_threshold = 0.1;
+};
+
+struct Config {
+  GlobalConfig global;
+  PreprocessConfig preprocess;
+  TrainConfig train;
+  EvaluateConfig evaluate;
+  RegisterConfig register_;
+  DeployConfig deploy;
+  ApiConfig api;
+  ScheduleConfig schedule;
+  MonitorConfig monitor;
+
+  std::string config_path;  ///< the file loaded, or empty for built-in defaults
+  std::string base_dir;     ///< relative paths in the config resolve against this
+
+  /// Resolves `path` against base_dir unless absolute.
+  std::string Resolve(const std::string& path) const;
+  /// Every key and its effective value, for run records.
+  nlohmann::json ToJson() const;
+};
+
+struct LoadOptions {
+  std::string config_path;  ///< empty: $FRAUDOPS_CONFIG, else ./config.yml if present
+  /// The environment; empty means the process environment. Tests pass their own.
+  std::map<std::string, std::string> environment;
+  bool use_process_environment = true;
+};
+
+Result<Config> LoadConfig(const LoadOptions& options);
+
+/// Re-checks cross-key rules (ratios sum to 1, choices); LoadConfig calls it, and callers
+/// that change a Config afterwards (CLI flags) call it again.
+Status ValidateConfig(const Config& config);
+
+/// The commented config.yml that `fraudops init` writes: every key, its default, its
+/// description and its environment variable.
+std::string ConfigTemplate();
+/// The commented .env.example that `fraudops init` writes.
+std::string EnvTemplate();
+/// Built-in copies of the repository's models/*_default.json (embedded at build time).
+std::string_view DefaultXgboostParams();
+std::string_view DefaultLgbmParams();
+
+/// Every valid dotted key ("preprocess.train_ratio"), for suggestions and docs.
+std::vector<std::string> ConfigKeys();
+
+}  // namespace fraudops

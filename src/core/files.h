@@ -1,0 +1,25 @@
+#pragma once
+/// File helpers with the workspace's guarantees: whole-file reads with clear errors, and
+/// atomic writes (temp file in the same directory, fsync, rename) so a crash never leaves a
+/// half-written file under its final name.
+
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace fraudops {
+
+Result<std::string> ReadFile(const std::string& path);
+/// Writes `content` to `path` atomically, creating parent directories.
+Status WriteFileAtomic(const std::string& path, std::string_view content);
+/// Creates `path` and its parents; OK when it already exists as a directory.
+Status MakeDirectories(const std::string& path);
+bool FileExists(const std::string& path);
+
+/// The temporary name WriteFileAtomic and other atomic writers use for `path`.
+std::string TempPathFor(const std::string& path);
+/// fsyncs then renames `temp` over `path`.
+Status CommitTempFile(const std::string& temp, const std::string& path);
+
+}  // namespace fraudops

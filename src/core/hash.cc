@@ -1,0 +1,57 @@
+#include "core/hash.h"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+#include <vector>
+
+namespace fraudops {
+
+struct Sha256::State {
+  EVP_MD_CTX* context = EVP_MD_CTX_new();
+  ~State() { EVP_MD_CTX_free(context); }
+};
+
+Sha256::Sha256() : state_(std::make_unique<State>()) {
+  EVP_DigestInit_ex(state_->context, EVP_sha256(), nullptr);
+}
+
+Sha256::~Sha256() = default;
+
+void Sha256::Update(const void* data, size_t size) {
+  EVP_DigestUpdate(state_->context, data, size);
+}
+
+std::string Sha256::HexDigest() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(state_->context, digest, &length);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
+  }
+  return hex;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  Sha256 hasher;
+  hasher.Update(data);
+  return hasher.HexDigest();
+}
+
+Result<std::string> Sha256File(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return Status::IoError("cannot open '" + path + "' to hash it");
+  Sha256 hasher;
+  std::vector<char> buffer(1 << 20);
+  size_t read = 0;
+  while ((read = std::fread(buffer.data(), 1, buffer.size(), file)) > 0) {
+    hasher.Update(buffer.data(), read);
+  }
+  std::fclose(file);
+  return hasher.HexDigest();
+}
+
+}  // namespace fraudops

@@ -1,0 +1,91 @@
+#pragma once
+/// Structured logging. A Logger writes each event to its sinks: the console (human-readable
+/// on a TTY, JSON lines otherwise, or as forced by configuration) and optional files (always
+/// JSON lines). Loggers are passed explicitly through Context; there is no global logger.
+/// Thread-safe: events from several threads are written whole, never interleaved.
+
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace fraudops {
+
+enum class LogLevel { kDebug = 0, kInfo, kWarn, kError, kOff };
+
+std::string_view LogLevelName(LogLevel level);
+/// Accepts debug, info, warn, warning, error, off (any case).
+bool ParseLogLevel(std::string_view text, LogLevel* level);
+
+/// One key=value field of a log event; values are rendered as JSON strings or numbers.
+struct LogField {
+  LogField(std::string_view k, std::string_view v) : key(k), value(v), quoted(true) {}
+  LogField(std::string_view k, const char* v) : key(k), value(v), quoted(true) {}
+  LogField(std::string_view k, const std::string& v) : key(k), value(v), quoted(true) {}
+  LogField(std::string_view k, double v);
+  LogField(std::string_view k, long long v) : key(k), value(std::to_string(v)), quoted(false) {}
+  LogField(std::string_view k, int v) : LogField(k, static_cast<long long>(v)) {}
+  LogField(std::string_view k, size_t v) : LogField(k, static_cast<long long>(v)) {}
+  std::string key;
+  std::string value;
+  bool quoted;
+};
+
+enum class LogFormat { kAuto, kHuman, kJson };
+
+class LogSink {
+ public:
+  virtual ~LogSink() = default;
+  /// `timestamp` is ISO 8601 UTC with milliseconds.
+  virtual void Write(std::string_view timestamp, LogLevel level, std::string_view component,
+                     std::string_view message, const std::vector<LogField>& fields) = 0;
+};
+
+/// Writes to a stdio stream; `format` kAuto picks human on a TTY and JSON otherwise.
+std::unique_ptr<LogSink> MakeStreamSink(std::FILE* stream, LogFormat format);
+/// Appends JSON lines to `path`; returns nullptr when the file cannot be opened.
+std::unique_ptr<LogSink> MakeFileSink(const std::string& path);
+
+class Logger {
+ public:
+  explicit Logger(LogLevel level = LogLevel::kInfo) : level_(level) {}
+
+  /// Adds a sink and returns an id that RemoveSink takes.
+  int AddSink(std::unique_ptr<LogSink> sink);
+  void RemoveSink(int id);
+  void set_level(LogLevel level) { level_ = level; }
+  LogLevel level() const { return level_; }
+
+  void Log(LogLevel level, std::string_view component, std::string_view message,
+           std::vector<LogField> fields = {});
+  void Debug(std::string_view component, std::string_view message,
+             std::vector<LogField> fields = {}) {
+    Log(LogLevel::kDebug, component, message, std::move(fields));
+  }
+  void Info(std::string_view component, std::string_view message,
+            std::vector<LogField> fields = {}) {
+    Log(LogLevel::kInfo, component, message, std::move(fields));
+  }
+  void Warn(std::string_view component, std::string_view message,
+            std::vector<LogField> fields = {}) {
+    Log(LogLevel::kWarn, component, message, std::move(fields));
+  }
+  void Error(std::string_view component, std::string_view message,
+             std::vector<LogField> fields = {}) {
+    Log(LogLevel::kError, component, message, std::move(fields));
+  }
+
+ private:
+  LogLevel level_;
+  std::mutex mutex_;
+  int next_id_ = 0;
+  std::vector<std::pair<int, std::unique_ptr<LogSink>>> sinks_;  // GUARDED_BY(mutex_)
+};
+
+/// Escapes `text` as the inside of a JSON string.
+std::string JsonEscape(std::string_view text);
+
+}  // namespace fraudops

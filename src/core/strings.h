@@ -1,0 +1,38 @@
+#pragma once
+/// Small string helpers owned by core: trimming, splitting, case, edit distance for
+/// "did you mean" suggestions, and number parsing that reports what it could not read.
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fraudops {
+
+std::string_view Trim(std::string_view text);
+std::vector<std::string> Split(std::string_view text, char separator);
+std::string ToLower(std::string_view text);
+std::string ToUpper(std::string_view text);
+bool StartsWith(std::string_view text, std::string_view prefix);
+std::string Join(std::span<const std::string> parts, std::string_view separator);
+
+/// Levenshtein distance, case-insensitive.
+size_t EditDistance(std::string_view a, std::string_view b);
+
+/// The candidate closest to `name` by edit distance, or nullopt when none is within a
+/// distance that makes a suggestion useful.
+std::optional<std::string> ClosestMatch(std::string_view name,
+                                        std::span<const std::string> candidates);
+
+/// " (did you mean 'x'?)" or "" — appended to unknown-name errors.
+std::string DidYouMean(std::string_view name, std::span<const std::string> candidates);
+
+std::optional<double> ParseDouble(std::string_view text);
+std::optional<long long> ParseInt(std::string_view text);
+std::optional<bool> ParseBool(std::string_view text);
+
+/// Shortest round-trip text of a float (e.g. for JSON and CSV output).
+std::string FormatDouble(double value, int significant_digits = 17);
+
+}  // namespace fraudops

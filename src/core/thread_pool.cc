@@ -1,0 +1,68 @@
+#include "core/thread_pool.h"
+
+#include <atomic>
+
+namespace fraudops {
+
+int ResolveThreads(int requested) {
+  if (requested > 0) return requested;
+  unsigned hardware = std::thread::hardware_concurrency();
+  return hardware == 0 ? 1 : static_cast<int>(hardware);
+}
+
+ThreadPool::ThreadPool(int threads) {
+  int count = ResolveThreads(threads);
+  workers_.reserve(static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread& worker : workers_) worker.join();
+}
+
+void ThreadPool::WorkerLoop() {
+  while (true) {
+    std::function<void()> task;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      task = std::move(queue_.front());
+      queue_.pop();
+    }
+    task();
+  }
+}
+
+void ThreadPool::ParallelFor(size_t tasks, const std::function<void(size_t)>& body) {
+  if (tasks == 0) return;
+  if (tasks == 1) {
+    body(0);
+    return;
+  }
+  std::atomic<size_t> remaining{tasks};
+  std::mutex done_mutex;
+  std::condition_variable done;
+  {
+    std::lock_guard lock(mutex_);
+    for (size_t i = 0; i < tasks; ++i) {
+      queue_.push([&, i] {
+        body(i);
+        if (remaining.fetch_sub(1) == 1) {
+          std::lock_guard done_lock(done_mutex);
+          done.notify_all();
+        }
+      });
+    }
+  }
+  wake_.notify_all();
+  std::unique_lock lock(done_mutex);
+  done.wait(lock, [&] { return remaining.load() == 0; });
+}
+
+}  // namespace fraudops
