@@ -1,0 +1,453 @@
+#include "data/csv_reader.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include <fast_float/fast_float.h>
+
+#include "core/strings.h"
+#include "core/thread_pool.h"
+
+namespace fraudops {
+
+namespace {
+
+constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
+
+/// Splits one line (without its line break) into fields. A quoted field may contain the
+/// delimiter and doubled quotes; `scratch` holds unescaped text when a field needs it.
+class FieldSplitter {
+ public:
+  explicit FieldSplitter(char delimiter) : delimiter_(delimiter) {}
+
+  /// Splits `line` into `fields`; returns false with `error` set on a malformed quote.
+  bool Split(std::string_view line, std::vector<std::string_view>& fields, std::string& error) {
+    fields.clear();
+    scratch_.clear();
+    scratch_.reserve(line.size());  // never reallocates, so views into it stay valid
+    const char* p = line.data();
+    const char* end = p + line.size();
+    while (true) {
+      if (p < end && *p == '"') {
+        const char* start = ++p;
+        bool escaped = false;
+        while (true) {
+          const char* quote = static_cast<const char*>(std::memchr(p, '"', static_cast<size_t>(end - p)));
+          if (quote == nullptr) {
+            error = "unterminated quoted field (a field that spans lines is not supported)";
+            return false;
+          }
+          if (quote + 1 < end && quote[1] == '"') {
+            escaped = true;
+            p = quote + 2;
+            continue;
+          }
+          std::string_view raw(start, static_cast<size_t>(quote - start));
+          if (escaped) {
+            size_t offset = scratch_.size();
+            for (size_t i = 0; i < raw.size(); ++i) {
+              scratch_ += raw[i];
+              if (raw[i] == '"') ++i;
+            }
+            fields.emplace_back(scratch_.data() + offset, scratch_.size() - offset);
+          } else {
+            fields.push_back(raw);
+          }
+          p = quote + 1;
+          break;
+        }
+        if (p < end && *p != delimiter_) {
+          error = "unexpected text after a closing quote";
+          return false;
+        }
+      } else {
+        const char* next = static_cast<const char*>(
+            std::memchr(p, delimiter_, static_cast<size_t>(end - p)));
+        const char* field_end = next ? next : end;
+        fields.emplace_back(p, static_cast<size_t>(field_end - p));
+        p = field_end;
+      }
+      if (p >= end) return true;
+      ++p;  // the delimiter
+      if (p == end) {
+        fields.emplace_back();  // a trailing empty field
+        return true;
+      }
+    }
+  }
+
+ private:
+  char delimiter_;
+  std::string scratch_;
+};
+
+/// The next line in [p, end): its text without CR/LF, and where the one after starts.
+inline std::string_view NextLine(const char* p, const char* end, const char** next) {
+  const char* newline = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+  const char* line_end = newline ? newline : end;
+  *next = newline ? newline + 1 : end;
+  if (line_end > p && line_end[-1] == '\r') --line_end;
+  return {p, static_cast<size_t>(line_end - p)};
+}
+
+inline bool ParseNumber(std::string_view cell, double* value) {
+  auto result = fast_float::from_chars(cell.data(), cell.data() + cell.size(), *value);
+  return result.ec == std::errc() && result.ptr == cell.data() + cell.size();
+}
+
+/// A numeric cell that fast_float rejected: missing marker, padded, or '+'-signed.
+inline bool ParseNumberSlow(std::string_view cell, const std::vector<std::string>& missing,
+                            float* out) {
+  if (IsMissingMarker(cell, missing) || IsMissingMarker(Trim(cell), missing)) {
+    *out = kMissing;
+    return true;
+  }
+  auto value = ParseDouble(cell);
+  if (!value) return false;
+  *out = static_cast<float>(*value);
+  return true;
+}
+
+struct ColumnPlan {
+  bool categorical = false;
+};
+
+/// What one thread parsed from its slice of lines.
+struct Chunk {
+  const char* begin = nullptr;
+  const char* end = nullptr;
+  size_t lines = 0;  ///< lines consumed, blank ones included
+  std::vector<std::vector<float>> values;    ///< per column (numbers; local codes if categorical)
+  std::vector<Dictionary> dictionaries;      ///< per categorical column (local codes)
+  std::vector<int32_t> label_codes;
+  Dictionary label_dictionary;
+  std::vector<size_t> label_first_line;      ///< local line of each label value's first use
+  std::string error;                         ///< empty when OK
+  size_t error_line = 0;                     ///< local, 1-based
+  size_t error_column = 0;                   ///< 1-based; 0 when the whole line is wrong
+};
+
+class CsvParser {
+ public:
+  CsvParser(const std::string& source, const CsvOptions& options)
+      : source_(source), options_(options) {}
+
+  Result<Dataset> Parse(std::string_view text, ThreadPool* pool) {
+    if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
+    const char* p = text.data();
+    const char* end = p + text.size();
+    // Header: the first non-blank line.
+    std::string_view header;
+    size_t header_line = 0;
+    while (p < end && header.empty()) {
+      header = NextLine(p, end, &p);
+      ++header_line;
+      if (Trim(header).empty()) header = {};
+    }
+    if (header.empty()) {
+      return Status::DataError(source_ + ": the file is empty; expected a header line naming "
+                               "the columns, then one transaction per line");
+    }
+    delimiter_ = options_.delimiter ? options_.delimiter : DetectDelimiter(header);
+    FieldSplitter splitter(delimiter_);
+    std::vector<std::string_view> fields;
+    std::string error;
+    if (!splitter.Split(header, fields, error)) {
+      return Status::DataError(source_ + ":" + std::to_string(header_line) + ": header: " + error);
+    }
+    for (std::string_view field : fields) names_.emplace_back(Trim(field));
+    FOPS_RETURN_IF_ERROR(CheckColumns(names_, options_.table, source_));
+    label_index_ = static_cast<size_t>(
+        std::find(names_.begin(), names_.end(), options_.table.label_column) - names_.begin());
+    first_data_line_ = header_line + 1;
+
+    const char* body = p;
+    if (body >= end || Trim(std::string_view(body, static_cast<size_t>(end - body))).empty()) {
+      return Status::DataError(source_ + ": the file has a header but no rows");
+    }
+    FOPS_RETURN_IF_ERROR(InferTypes(body, end));
+
+    // Slice the body into chunks at line breaks, a few per thread for balance.
+    size_t threads = pool ? static_cast<size_t>(pool->size()) : 1;
+    size_t bytes = static_cast<size_t>(end - body);
+    size_t count = bytes < (1 << 20) ? 1 : threads * 4;
+    std::vector<Chunk> chunks(count);
+    const char* start = body;
+    for (size_t i = 0; i < count; ++i) {
+      const char* stop = i + 1 == count ? end : body + bytes * (i + 1) / count;
+      if (stop < start) stop = start;
+      if (stop < end) {
+        const char* newline = static_cast<const char*>(std::memchr(stop, '\n', static_cast<size_t>(end - stop)));
+        stop = newline ? newline + 1 : end;
+      }
+      chunks[i].begin = start;
+      chunks[i].end = stop;
+      start = stop;
+    }
+    auto work = [&](size_t i) { ParseChunk(chunks[i]); };
+    if (pool && count > 1) {
+      pool->ParallelFor(count, work);
+    } else {
+      for (size_t i = 0; i < count; ++i) work(i);
+    }
+    return Merge(chunks);
+  }
+
+ private:
+  static char DetectDelimiter(std::string_view header) {
+    const char candidates[] = {',', ';', '\t', '|'};
+    size_t counts[4] = {0, 0, 0, 0};
+    bool quoted = false;
+    for (char c : header) {
+      if (c == '"') quoted = !quoted;
+      if (quoted) continue;
+      for (int i = 0; i < 4; ++i) counts[i] += c == candidates[i];
+    }
+    int best = 0;
+    for (int i = 1; i < 4; ++i) {
+      if (counts[i] > counts[best]) best = i;
+    }
+    return candidates[best];
+  }
+
+  std::string Where(size_t line, size_t column) const {
+    std::string where = source_ + ":" + std::to_string(line);
+    if (column > 0) {
+      where += ": column " + std::to_string(column) + " ('" +
+               (column <= names_.size() ? names_[column - 1] : std::string("?")) + "')";
+    }
+    return where;
+  }
+
+  /// Decides numeric or categorical per column from the first rows.
+  Status InferTypes(const char* p, const char* end) {
+    plan_.assign(names_.size(), {});
+    std::vector<bool> numeric(names_.size(), true);
+    FieldSplitter splitter(delimiter_);
+    std::vector<std::string_view> fields;
+    std::string error;
+    size_t seen = 0;
+    while (p < end && seen < options_.type_inference_rows) {
+      std::string_view line = NextLine(p, end, &p);
+      if (line.empty()) continue;
+      if (!splitter.Split(line, fields, error) || fields.size() != names_.size()) break;
+      ++seen;
+      for (size_t c = 0; c < fields.size(); ++c) {
+        double value;
+        float ignored;
+        if (numeric[c] && !ParseNumber(fields[c], &value) &&
+            !ParseNumberSlow(fields[c], options_.table.missing_values, &ignored)) {
+          numeric[c] = false;
+        }
+      }
+    }
+    const auto& forced = options_.table.categorical_columns;
+    for (size_t c = 0; c < names_.size(); ++c) {
+      plan_[c].categorical =
+          !numeric[c] || std::find(forced.begin(), forced.end(), names_[c]) != forced.end();
+    }
+    return Status::Ok();
+  }
+
+  void ParseChunk(Chunk& chunk) {
+    const size_t columns = names_.size();
+    size_t estimate = static_cast<size_t>(chunk.end - chunk.begin) / (columns * 8 + 1) + 16;
+    chunk.values.resize(columns);
+    chunk.dictionaries.resize(columns);
+    for (size_t c = 0; c < columns; ++c) {
+      if (c != label_index_) chunk.values[c].reserve(estimate);
+    }
+    chunk.label_codes.reserve(estimate);
+    FieldSplitter splitter(delimiter_);
+    std::vector<std::string_view> fields;
+    fields.reserve(columns + 1);
+    const char* p = chunk.begin;
+    const auto& missing = options_.table.missing_values;
+    while (p < chunk.end) {
+      std::string_view line = NextLine(p, chunk.end, &p);
+      ++chunk.lines;
+      if (line.empty() || (line.size() < 8 && Trim(line).empty())) continue;
+      if (!splitter.Split(line, fields, chunk.error)) return Fail(chunk, 0);
+      if (fields.size() != columns) {
+        chunk.error = "expected " + std::to_string(columns) + " fields as in the header, found " +
+                      std::to_string(fields.size()) + " (a ragged row)";
+        return Fail(chunk, 0);
+      }
+      for (size_t c = 0; c < columns; ++c) {
+        std::string_view cell = fields[c];
+        if (c == label_index_) {
+          std::string_view text = Trim(cell);
+          if (IsMissingMarker(text, missing)) {
+            chunk.error = "the label is missing ('" + std::string(text) +
+                          "'); every row needs a label";
+            return Fail(chunk, c + 1);
+          }
+          size_t before = chunk.label_dictionary.size();
+          chunk.label_codes.push_back(chunk.label_dictionary.Code(text));
+          if (chunk.label_dictionary.size() != before) chunk.label_first_line.push_back(chunk.lines);
+        } else if (plan_[c].categorical) {
+          std::string_view text = Trim(cell);
+          chunk.values[c].push_back(IsMissingMarker(text, missing)
+                                        ? kMissing
+                                        : static_cast<float>(chunk.dictionaries[c].Code(text)));
+        } else {
+          double value;
+          float number;
+          if (ParseNumber(cell, &value)) {
+            number = static_cast<float>(value);
+          } else if (!ParseNumberSlow(cell, missing, &number)) {
+            chunk.error = "'" + std::string(cell.substr(0, 40)) +
+                          "' is not a number, and this column is numeric (its first rows hold "
+                          "numbers); accepted: decimal or scientific numbers, a missing-value "
+                          "marker (preprocess.missing_values), or list the column in "
+                          "preprocess.categorical_columns";
+            return Fail(chunk, c + 1);
+          }
+          chunk.values[c].push_back(number);
+        }
+      }
+    }
+  }
+
+  static void Fail(Chunk& chunk, size_t column) {
+    chunk.error_line = chunk.lines;
+    chunk.error_column = column;
+  }
+
+  Result<Dataset> Merge(std::vector<Chunk>& chunks) {
+    size_t line_offset = first_data_line_ - 1;
+    for (const Chunk& chunk : chunks) {
+      if (!chunk.error.empty()) {
+        return Status::DataError(Where(line_offset + chunk.error_line, chunk.error_column) +
+                                 ": " + chunk.error);
+      }
+      line_offset += chunk.lines;
+    }
+    size_t rows = 0;
+    for (const Chunk& chunk : chunks) rows += chunk.label_codes.size();
+
+    // The label, with global codes and where each value first appeared.
+    RawLabel label;
+    label.codes.reserve(rows);
+    Dictionary label_dictionary;
+    line_offset = first_data_line_ - 1;
+    for (const Chunk& chunk : chunks) {
+      std::vector<int32_t> remap;
+      const auto& local = chunk.label_dictionary.values();
+      for (size_t i = 0; i < local.size(); ++i) {
+        size_t before = label_dictionary.size();
+        remap.push_back(label_dictionary.Code(local[i]));
+        if (label_dictionary.size() != before) {
+          label.first_seen.push_back(Where(line_offset + chunk.label_first_line[i], label_index_ + 1));
+        }
+      }
+      for (int32_t code : chunk.label_codes) label.codes.push_back(remap[static_cast<size_t>(code)]);
+      line_offset += chunk.lines;
+    }
+    label.dictionary = label_dictionary.values();
+
+    std::vector<RawColumn> columns;
+    for (size_t c = 0; c < names_.size(); ++c) {
+      if (c == label_index_) continue;
+      RawColumn column;
+      column.name = names_[c];
+      column.categorical = plan_[c].categorical;
+      column.values.reserve(rows);
+      Dictionary dictionary;
+      for (Chunk& chunk : chunks) {
+        std::vector<float>& part = chunk.values[c];
+        if (column.categorical) {
+          std::vector<float> remap;
+          for (const std::string& value : chunk.dictionaries[c].values()) {
+            remap.push_back(static_cast<float>(dictionary.Code(value)));
+          }
+          for (float& code : part) {
+            if (!std::isnan(code)) code = remap[static_cast<size_t>(code)];
+          }
+        }
+        column.values.insert(column.values.end(), part.begin(), part.end());
+        std::vector<float>().swap(part);
+      }
+      column.categories = dictionary.values();
+      columns.push_back(std::move(column));
+    }
+    return AssembleDataset(std::move(columns), std::move(label), options_.table, source_);
+  }
+
+  const std::string& source_;
+  const CsvOptions& options_;
+  char delimiter_ = ',';
+  std::vector<std::string> names_;
+  std::vector<ColumnPlan> plan_;
+  size_t label_index_ = 0;
+  size_t first_data_line_ = 2;
+};
+
+/// A read-only memory map, unmapped on destruction.
+class MappedFile {
+ public:
+  ~MappedFile() {
+    if (data_ != nullptr && size_ > 0) ::munmap(data_, size_);
+  }
+  Status Open(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) {
+      return Status::DataError("cannot open data file '" + path + "': " + std::strerror(errno));
+    }
+    struct stat info {};
+    if (::fstat(fd, &info) != 0 || S_ISDIR(info.st_mode)) {
+      ::close(fd);
+      return Status::DataError("'" + path + "' is not a readable file");
+    }
+    size_ = static_cast<size_t>(info.st_size);
+    if (size_ > 0) {
+      data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (data_ == MAP_FAILED) {
+        data_ = nullptr;
+        ::close(fd);
+        return Status::DataError("cannot map '" + path + "': " + std::strerror(errno));
+      }
+      ::madvise(data_, size_, MADV_SEQUENTIAL | MADV_WILLNEED);
+    }
+    ::close(fd);
+    return Status::Ok();
+  }
+  std::string_view text() const { return {static_cast<const char*>(data_), size_}; }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace
+
+Result<char> ParseDelimiterSetting(std::string_view setting) {
+  if (setting == "auto" || setting.empty()) return char{0};
+  if (setting == "\\t" || setting == "tab" || setting == "\t") return '\t';
+  if (setting == "," || setting == ";" || setting == "|") return setting[0];
+  return Status::InvalidArgument("preprocess.delimiter = '" + std::string(setting) +
+                                 "' is not valid; accepted: auto, ',', ';', tab, '|'");
+}
+
+Result<Dataset> ParseCsv(std::string_view text, const std::string& source,
+                         const CsvOptions& options, ThreadPool* pool) {
+  CsvParser parser(source, options);
+  return parser.Parse(text, pool);
+}
+
+Result<Dataset> ReadCsvFile(const std::string& path, const CsvOptions& options, ThreadPool* pool) {
+  MappedFile file;
+  FOPS_RETURN_IF_ERROR(file.Open(path));
+  return ParseCsv(file.text(), path, options, pool);
+}
+
+}  // namespace fraudops

@@ -1,0 +1,29 @@
+#pragma once
+/// The binary dataset file (.fds) for processed splits: a fixed preamble, a JSON header
+/// (schema, row count, layout, SHA-256 of the payload), then the label and each feature
+/// column as little-endian float32 arrays, each starting on a 64-byte boundary so a reader
+/// can mmap the file and use the columns in place. Spec: docs/formats/dataset-file.md.
+
+#include <string>
+
+#include "core/status.h"
+#include "data/dataset.h"
+
+namespace fraudops {
+
+inline constexpr int kDatasetFileVersion = 1;
+
+/// Writes atomically (temp file, then rename). Returns the payload's SHA-256.
+Result<std::string> WriteDatasetFile(const Dataset& dataset, const std::string& path);
+
+struct DatasetFileInfo {
+  int version = 0;
+  size_t rows = 0;
+  std::string payload_sha256;
+  std::string content_hash;
+};
+
+/// Reads and verifies (version, layout, checksum) a dataset file.
+Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info = nullptr);
+
+}  // namespace fraudops

@@ -1,0 +1,54 @@
+#pragma once
+/// Data sources by URI, through a registry of kinds (registered explicitly in
+/// RegisterBuiltinSources). A URI is `KIND:LOCATION`, or a bare path whose extension names
+/// the kind (.csv .tsv .txt: csv; .db .sqlite .sqlite3: sqlite), or empty for the built-in
+/// synthetic dataset.
+///   synthetic            the built-in transactions (preprocess.synthetic_rows, seed)
+///   csv:PATH | PATH.csv  a CSV file
+///   sqlite:PATH          preprocess.sqlite_query, else preprocess.sqlite_table
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/context.h"
+#include "core/status.h"
+#include "data/csv_reader.h"
+#include "data/dataset.h"
+#include "data/sqlite_source.h"
+#include "data/synth.h"
+
+namespace fraudops {
+
+struct SourceOptions {
+  CsvOptions csv;
+  SqliteOptions sqlite;  ///< its `table` is taken from csv.table
+  SynthOptions synth;
+};
+
+struct LoadedData {
+  Dataset dataset;
+  /// What was read, for raw/manifest.json: kind, location, rows, bytes, file sha256.
+  nlohmann::json manifest;
+};
+
+class SourceRegistry {
+ public:
+  using Reader = std::function<Result<LoadedData>(const std::string& location,
+                                                  const SourceOptions&, const Context&)>;
+  void Register(const std::string& kind, Reader reader);
+  /// Reads `uri`; an unknown kind is an error listing the registered ones.
+  Result<LoadedData> Load(const std::string& uri, const SourceOptions& options,
+                          const Context& context) const;
+  std::vector<std::string> Kinds() const;
+
+ private:
+  std::map<std::string, Reader> readers_;
+};
+
+/// Registers synthetic, csv and sqlite.
+void RegisterBuiltinSources(SourceRegistry& registry);
+
+}  // namespace fraudops

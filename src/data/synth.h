@@ -1,0 +1,31 @@
+#pragma once
+/// The built-in synthetic transaction dataset: the reference dataset's exact schema and text
+/// form (Time, V1..V28, Amount, Class), deterministic by seed for any thread count.
+/// How it is generated: docs/synthetic-data.md.
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+#include "data/dataset.h"
+
+namespace fraudops {
+
+class ThreadPool;
+
+struct SynthOptions {
+  size_t rows = 284807;
+  uint64_t seed = 42;
+  double fraud_rate = 0.001727;
+};
+
+/// Generates the transactions, sorted by Time like the reference file. Every value is the
+/// one its CSV text (WriteSyntheticCsv) reads back as, so the in-memory dataset and its CSV
+/// have the same content hash.
+Result<Dataset> GenerateTransactions(const SynthOptions& options, ThreadPool* pool);
+
+/// Generates the same transactions and writes them in the reference file's text form:
+/// quoted header, numbers with up to 15 significant digits, Class quoted. Atomic.
+Status WriteSyntheticCsv(const SynthOptions& options, const std::string& path, ThreadPool* pool);
+
+}  // namespace fraudops

@@ -1,0 +1,68 @@
+#pragma once
+/// What every tabular reader (CSV, SQLite, later PostgreSQL/MySQL/S3) shares: the options
+/// that turn a table into a Dataset, a category dictionary, and the final assembly that
+/// encodes the label, drops columns and checks the schema — so every source yields the
+/// same Dataset (and content hash) for the same rows.
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/status.h"
+#include "data/dataset.h"
+
+namespace fraudops {
+
+struct TableOptions {
+  std::string label_column = "Class";
+  /// The label value meaning fraud. When the label's values are numbers, they compare as
+  /// numbers ("1" matches "1.0").
+  std::string positive_label = "1";
+  std::vector<std::string> missing_values = {"", "NA", "N/A", "NaN", "null", "unknown"};
+  std::vector<std::string> categorical_columns;
+  std::vector<std::string> drop_columns;
+};
+
+/// Distinct strings in first-seen order, with codes 0..n-1.
+class Dictionary {
+ public:
+  int32_t Code(std::string_view value);
+  const std::vector<std::string>& values() const { return values_; }
+  size_t size() const { return values_.size(); }
+
+ private:
+  std::unordered_map<std::string, int32_t> codes_;
+  std::vector<std::string> values_;
+};
+
+/// One column as read, before assembly.
+struct RawColumn {
+  std::string name;
+  bool categorical = false;
+  std::vector<float> values;  ///< numbers, or category codes as floats; NaN when missing
+  std::vector<std::string> categories;
+};
+
+/// The label column as read: a code per row into `dictionary`, and for each dictionary
+/// entry where it first appeared (e.g. "file.csv:12"), for error messages.
+struct RawLabel {
+  std::vector<int32_t> codes;
+  std::vector<std::string> dictionary;
+  std::vector<std::string> first_seen;
+};
+
+/// Builds the Dataset: encodes the label (exactly two values, one of them the positive
+/// label; or only one value), drops `drop_columns`, rejects duplicate names.
+/// `source` names the input in messages.
+Result<Dataset> AssembleDataset(std::vector<RawColumn> columns, RawLabel label,
+                                const TableOptions& options, const std::string& source);
+
+/// Checks that `names` has the label column and every column the options name; the message
+/// lists the columns and suggests the closest.
+Status CheckColumns(const std::vector<std::string>& names, const TableOptions& options,
+                    const std::string& source);
+
+bool IsMissingMarker(std::string_view cell, const std::vector<std::string>& missing_values);
+
+}  // namespace fraudops
