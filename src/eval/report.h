@@ -1,0 +1,35 @@
+#pragma once
+/// The self-contained evaluation report (report.html): summary, metrics of validation and
+/// test side by side, the gate verdict, and SVG charts — ROC, precision-recall, score
+/// histogram per class, feature importance. No scripts, no external files.
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace fraudops {
+
+struct ReportInput {
+  std::string title;
+  std::string execution_id;
+  std::string algorithm;
+  nlohmann::json validation_metrics;  ///< BinaryMetrics::ToJson()
+  nlohmann::json test_metrics;
+  nlohmann::json test_curves;         ///< ComputeCurves() of the test split
+  std::vector<std::pair<std::string, double>> feature_importance;
+  bool gate_passed = false;
+  std::vector<std::string> gate_reasons;
+  nlohmann::json data_summary;        ///< rows and positives per split, data hash
+};
+
+std::string RenderReport(const ReportInput& input);
+
+/// SVG pieces, exposed for tests.
+std::string SvgRocChart(const nlohmann::json& curves);
+std::string SvgPrChart(const nlohmann::json& curves, double positive_rate);
+std::string SvgScoreHistogram(const nlohmann::json& curves);
+std::string SvgImportanceChart(const std::vector<std::pair<std::string, double>>& importance);
+
+}  // namespace fraudops

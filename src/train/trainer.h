@@ -1,0 +1,79 @@
+#pragma once
+/// The Trainer interface and the registry of training algorithms. Algorithms are registered
+/// explicitly in RegisterBuiltinTrainers (xgboost; lgbm answers "not available yet" until
+/// its native trainer lands). A trained model can score datasets and serialize itself in its
+/// library's native format.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+#include "core/context.h"
+#include "core/status.h"
+#include "data/dataset.h"
+
+namespace fraudops {
+
+/// Metrics of one boosting round, by metric name (as the library names them).
+struct RoundMetrics {
+  int round = 0;
+  std::map<std::string, double> train;
+  std::map<std::string, double> validation;
+};
+
+class TrainedModel {
+ public:
+  virtual ~TrainedModel() = default;
+  /// Probability of the positive class for every row of `dataset` (same feature columns as
+  /// training).
+  virtual Result<std::vector<float>> PredictProbability(const Dataset& dataset,
+                                                        const Context& context) const = 0;
+  /// The model in its native format (XGBoost JSON, LightGBM text).
+  virtual Result<std::string> Serialize() const = 0;
+  /// "model.json" or "model.txt".
+  virtual std::string FileName() const = 0;
+  /// Total gain per feature name (0 for unused features), in feature order.
+  virtual Result<std::vector<std::pair<std::string, double>>> FeatureImportance() const = 0;
+
+  std::string algorithm;
+  nlohmann::json parameters;  ///< the effective hyperparameters
+  std::vector<RoundMetrics> history;
+  int rounds_trained = 0;
+  int best_round = 0;         ///< 0-based; the model keeps rounds [0, best_round]
+  std::string early_stopping_metric;
+  double seconds = 0;
+};
+
+struct TrainInput {
+  const Dataset* train = nullptr;
+  const Dataset* validation = nullptr;  ///< early stopping and per-round metrics
+  HyperParameters params;
+};
+
+class Trainer {
+ public:
+  virtual ~Trainer() = default;
+  virtual std::string name() const = 0;
+  virtual Result<std::unique_ptr<TrainedModel>> Train(const TrainInput& input,
+                                                      const Context& context) const = 0;
+};
+
+class TrainerRegistry {
+ public:
+  void Register(std::unique_ptr<Trainer> trainer);
+  /// The trainer named `name`, or an error listing the registered names.
+  Result<const Trainer*> Find(const std::string& name) const;
+  std::vector<std::string> Names() const;
+
+ private:
+  std::map<std::string, std::unique_ptr<Trainer>> trainers_;
+};
+
+void RegisterBuiltinTrainers(TrainerRegistry& registry);
+
+}  // namespace fraudops

@@ -1,0 +1,280 @@
+#include "train/xgboost_trainer.h"
+
+#include <xgboost/c_api.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "core/progress.h"
+#include "core/strings.h"
+#include "core/thread_pool.h"
+
+namespace fraudops {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+struct BoosterDeleter {
+  void operator()(void* handle) const {
+    if (handle) XGBoosterFree(handle);
+  }
+};
+using BoosterPtr = std::unique_ptr<void, BoosterDeleter>;
+
+/// Metric names whose larger values are better (early stopping direction).
+bool Maximize(const std::string& metric) {
+  return StartsWith(metric, "auc") || StartsWith(metric, "aucpr") || StartsWith(metric, "map") ||
+         StartsWith(metric, "ndcg") || StartsWith(metric, "pre");
+}
+
+/// Parses "[3]\ttrain-auc:0.9\tvalidation-auc:0.8" into the round's metrics.
+void ParseEvalLine(const std::string& line, RoundMetrics* metrics) {
+  for (const std::string& token : Split(line, '\t')) {
+    size_t dash = token.find('-'), colon = token.rfind(':');
+    if (dash == std::string::npos || colon == std::string::npos || colon < dash) continue;
+    std::string set = token.substr(0, dash), metric = token.substr(dash + 1, colon - dash - 1);
+    auto value = ParseDouble(token.substr(colon + 1));
+    if (!value) continue;
+    (set == "train" ? metrics->train : metrics->validation)[metric] = *value;
+  }
+}
+
+class XgboostModel : public TrainedModel {
+ public:
+  explicit XgboostModel(BoosterPtr booster, std::vector<std::string> feature_names)
+      : booster_(std::move(booster)), feature_names_(std::move(feature_names)) {}
+
+  Result<std::vector<float>> PredictProbability(const Dataset& dataset,
+                                                const Context& context) const override {
+    FOPS_ASSIGN_OR_RETURN(XgbMatrix matrix, XgbMatrix::FromDataset(dataset, context.threads));
+    const bst_ulong* shape = nullptr;
+    bst_ulong dimensions = 0;
+    const float* result = nullptr;
+    const char* config =
+        R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})";
+    FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterPredictFromDMatrix(booster_.get(), matrix.handle(), config,
+                                                              &shape, &dimensions, &result),
+                                  "XGBoosterPredictFromDMatrix"));
+    return std::vector<float>(result, result + dataset.rows());
+  }
+
+  Result<std::string> Serialize() const override {
+    bst_ulong length = 0;
+    const char* buffer = nullptr;
+    FOPS_RETURN_IF_ERROR(XgbCheck(
+        XGBoosterSaveModelToBuffer(booster_.get(), R"({"format": "json"})", &length, &buffer),
+        "XGBoosterSaveModelToBuffer"));
+    return std::string(buffer, length);
+  }
+
+  std::string FileName() const override { return "model.json"; }
+
+  Result<std::vector<std::pair<std::string, double>>> FeatureImportance() const override {
+    bst_ulong count = 0, dimensions = 0;
+    const char** names = nullptr;
+    const bst_ulong* shape = nullptr;
+    const float* scores = nullptr;
+    FOPS_RETURN_IF_ERROR(XgbCheck(
+        XGBoosterFeatureScore(booster_.get(), R"({"importance_type": "total_gain"})", &count,
+                              &names, &dimensions, &shape, &scores),
+        "XGBoosterFeatureScore"));
+    std::map<std::string, double> by_name;
+    for (bst_ulong i = 0; i < count; ++i) by_name[names[i]] = scores[i];
+    std::vector<std::pair<std::string, double>> importance;
+    for (const std::string& name : feature_names_) importance.emplace_back(name, by_name[name]);
+    return importance;
+  }
+
+ private:
+  BoosterPtr booster_;
+  std::vector<std::string> feature_names_;
+};
+
+}  // namespace
+
+Status XgbCheck(int return_code, const char* call) {
+  if (return_code == 0) return Status::Ok();
+  return Status::Internal(std::string("libxgboost ") + call + " failed: " + XGBGetLastError());
+}
+
+const std::vector<ParamSpec>& XgboostParamSpecs() {
+  static const std::vector<ParamSpec> kSpecs = {
+      // Read by fraudops' training loop.
+      {"num_round", ParamKind::kInt, 1, 100000, "10", "Boosting rounds (at most, with early stopping).",
+       {"n_estimators", "num_boost_round"}},
+      {"early_stopping_rounds", ParamKind::kInt, 0, 100000, "none",
+       "Stop after this many rounds without improvement of the last eval_metric on validation; 0 disables."},
+      // Passed to libxgboost.
+      {"objective", ParamKind::kString, -kInf, kInf, "reg:squarederror", "Learning objective.", {},
+       {"binary:logistic", "binary:logitraw", "binary:hinge", "reg:squarederror", "reg:logistic",
+        "reg:pseudohubererror", "reg:absoluteerror", "rank:pairwise"}},
+      {"eval_metric", ParamKind::kStringList, -kInf, kInf, "objective's",
+       "Metrics per round on train and validation; the last one drives early stopping.", {},
+       {"logloss", "auc", "aucpr", "error", "rmse", "mae", "map", "ndcg"}},
+      {"tree_method", ParamKind::kString, -kInf, kInf, "auto", "Tree construction algorithm.", {},
+       {"hist", "approx", "exact", "auto"}},
+      {"eta", ParamKind::kDouble, 0, 1, "0.3", "Learning rate (shrinkage).", {"learning_rate"}},
+      {"max_depth", ParamKind::kInt, 0, 64, "6", "Maximum tree depth (0: no limit, lossguide only)."},
+      {"max_leaves", ParamKind::kInt, 0, 1 << 30, "0", "Maximum leaves per tree (0: no limit)."},
+      {"grow_policy", ParamKind::kString, -kInf, kInf, "depthwise", "How trees grow.", {},
+       {"depthwise", "lossguide"}},
+      {"min_child_weight", ParamKind::kDouble, 0, kInf, "1", "Minimum hessian sum in a child."},
+      {"gamma", ParamKind::kDouble, 0, kInf, "0", "Minimum loss reduction to split.", {"min_split_loss"}},
+      {"max_delta_step", ParamKind::kDouble, 0, kInf, "0", "Maximum leaf output step."},
+      {"subsample", ParamKind::kDouble, 1e-6, 1, "1", "Row sampling per tree."},
+      {"colsample_bytree", ParamKind::kDouble, 1e-6, 1, "1", "Column sampling per tree."},
+      {"colsample_bylevel", ParamKind::kDouble, 1e-6, 1, "1", "Column sampling per level."},
+      {"colsample_bynode", ParamKind::kDouble, 1e-6, 1, "1", "Column sampling per split."},
+      {"lambda", ParamKind::kDouble, 0, kInf, "1", "L2 regularization on leaf weights.", {"reg_lambda"}},
+      {"alpha", ParamKind::kDouble, 0, kInf, "0", "L1 regularization on leaf weights.", {"reg_alpha"}},
+      {"scale_pos_weight", ParamKind::kDouble, 0, kInf, "negatives/positives (fraudops)",
+       "Weight of positive rows; fraudops sets it from the class balance unless given."},
+      {"max_bin", ParamKind::kInt, 2, 65536, "256", "Histogram bins per feature (hist)."},
+      {"max_cat_to_onehot", ParamKind::kInt, 1, 1 << 30, "4", "Categories below this split one-hot."},
+      {"max_cat_threshold", ParamKind::kInt, 1, 1 << 30, "64", "Maximum categories on one side of a split."},
+      {"base_score", ParamKind::kDouble, -kInf, kInf, "0.5", "Initial prediction."},
+      {"num_parallel_tree", ParamKind::kInt, 1, 10000, "1", "Trees per round (boosted random forest)."},
+      {"seed", ParamKind::kInt, 0, 4294967295.0, "global.seed (fraudops)", "Random seed.", {"random_state"}},
+      {"nthread", ParamKind::kInt, 0, 1024, "global.threads (fraudops)", "Threads; 0 uses every core.", {"n_jobs"}},
+      {"verbosity", ParamKind::kInt, 0, 3, "1", "libxgboost's own log level."},
+      {"monotone_constraints", ParamKind::kString, -kInf, kInf, "()", "Monotone constraints, e.g. (0,1,-1)."},
+      {"interaction_constraints", ParamKind::kString, -kInf, kInf, "[]", "Interaction constraints, e.g. [[0,1],[2]]."},
+  };
+  return kSpecs;
+}
+
+XgbMatrix::~XgbMatrix() {
+  if (handle_) XGDMatrixFree(handle_);
+}
+
+Result<XgbMatrix> XgbMatrix::FromDataset(const Dataset& dataset, int threads) {
+  std::vector<float> matrix = dataset.RowMajor();
+  XgbMatrix out;
+  FOPS_RETURN_IF_ERROR(XgbCheck(
+      XGDMatrixCreateFromMat_omp(matrix.data(), dataset.rows(), dataset.num_features(),
+                                 std::numeric_limits<float>::quiet_NaN(), &out.handle_, threads),
+      "XGDMatrixCreateFromMat"));
+  FOPS_RETURN_IF_ERROR(XgbCheck(
+      XGDMatrixSetFloatInfo(out.handle_, "label", dataset.label.data(), dataset.rows()),
+      "XGDMatrixSetFloatInfo(label)"));
+  std::vector<std::string> names = dataset.FeatureNames();
+  std::vector<const char*> name_pointers, type_pointers;
+  for (const std::string& name : names) name_pointers.push_back(name.c_str());
+  for (const ColumnSchema& column : dataset.features) {
+    type_pointers.push_back(column.type == ColumnType::kCategorical ? "c" : "q");
+  }
+  FOPS_RETURN_IF_ERROR(XgbCheck(XGDMatrixSetStrFeatureInfo(out.handle_, "feature_name",
+                                                           name_pointers.data(), names.size()),
+                                "XGDMatrixSetStrFeatureInfo(feature_name)"));
+  FOPS_RETURN_IF_ERROR(XgbCheck(XGDMatrixSetStrFeatureInfo(out.handle_, "feature_type",
+                                                           type_pointers.data(), names.size()),
+                                "XGDMatrixSetStrFeatureInfo(feature_type)"));
+  return out;
+}
+
+Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& input,
+                                                            const Context& context) const {
+  auto started = std::chrono::steady_clock::now();
+  if (input.train == nullptr || input.validation == nullptr) {
+    return Status::Internal("xgboost trainer needs a train and a validation dataset");
+  }
+  FOPS_ASSIGN_OR_RETURN(ResolvedParams params,
+                        ResolveParams(XgboostParamSpecs(), input.params, "xgboost"));
+  const Dataset& train = *input.train;
+  const Dataset& validation = *input.validation;
+
+  // Our defaults for what the user left unset.
+  if (!params.count("objective")) params["objective"] = "binary:logistic";
+  if (!params.count("tree_method")) params["tree_method"] = "hist";
+  if (!params.count("eval_metric")) params["eval_metric"] = {"logloss", "auc"};
+  if (!params.count("seed")) params["seed"] = static_cast<long long>(context.seed & 0x7FFFFFFF);
+  if (!params.count("nthread")) params["nthread"] = context.threads;
+  if (!params.count("verbosity")) params["verbosity"] = 1;
+  if (!params.count("scale_pos_weight")) {
+    double positives = static_cast<double>(train.CountPositives());
+    double negatives = static_cast<double>(train.rows()) - positives;
+    params["scale_pos_weight"] = positives > 0 ? negatives / positives : 1.0;
+  }
+  int rounds = params.count("num_round") ? params["num_round"].get<int>() : 100;
+  int patience = params.count("early_stopping_rounds") ? params["early_stopping_rounds"].get<int>() : 0;
+
+  const int threads = params["nthread"].get<int>();
+  FOPS_ASSIGN_OR_RETURN(XgbMatrix train_matrix, XgbMatrix::FromDataset(train, threads));
+  FOPS_ASSIGN_OR_RETURN(XgbMatrix validation_matrix, XgbMatrix::FromDataset(validation, threads));
+
+  void* matrices[] = {train_matrix.handle(), validation_matrix.handle()};
+  void* raw_booster = nullptr;
+  FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterCreate(matrices, 2, &raw_booster), "XGBoosterCreate"));
+  BoosterPtr booster(raw_booster);
+  for (const auto& [name, value] : params) {
+    if (name == "num_round" || name == "early_stopping_rounds") continue;
+    if (value.is_array()) {
+      for (const auto& item : value) {
+        FOPS_RETURN_IF_ERROR(XgbCheck(
+            XGBoosterSetParam(booster.get(), name.c_str(), ParamText(item).c_str()), "XGBoosterSetParam"));
+      }
+    } else {
+      FOPS_RETURN_IF_ERROR(XgbCheck(
+          XGBoosterSetParam(booster.get(), name.c_str(), ParamText(value).c_str()), "XGBoosterSetParam"));
+    }
+  }
+
+  std::vector<RoundMetrics> history;
+  const std::vector<std::string> metrics = params["eval_metric"].get<std::vector<std::string>>();
+  const std::string stop_metric = metrics.back();
+  const bool maximize = Maximize(stop_metric);
+  double best = maximize ? -kInf : kInf;
+  int best_round = 0;
+  const char* set_names[] = {"train", "validation"};
+  ProgressBar progress(context.progress, "train xgboost", rounds);
+  int round = 0;
+  for (; round < rounds; ++round) {
+    FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterUpdateOneIter(booster.get(), round, train_matrix.handle()),
+                                  "XGBoosterUpdateOneIter"));
+    const char* evaluation = nullptr;
+    FOPS_RETURN_IF_ERROR(XgbCheck(
+        XGBoosterEvalOneIter(booster.get(), round, matrices, set_names, 2, &evaluation),
+        "XGBoosterEvalOneIter"));
+    RoundMetrics round_metrics;
+    round_metrics.round = round;
+    ParseEvalLine(evaluation, &round_metrics);
+    double value = round_metrics.validation.count(stop_metric) ? round_metrics.validation[stop_metric]
+                                                               : std::nan("");
+    if (!std::isnan(value) && (maximize ? value > best : value < best)) {
+      best = value;
+      best_round = round;
+    }
+    history.push_back(std::move(round_metrics));
+    progress.Update(round + 1, "validation-" + stop_metric + " " + FormatDouble(value, 5));
+    if (patience > 0 && round - best_round >= patience) {
+      ++round;
+      break;
+    }
+  }
+  progress.Finish();
+  if (patience == 0) best_round = round - 1;
+
+  // Keep the trees up to the best round.
+  void* sliced = nullptr;
+  if (best_round + 1 < round) {
+    FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterSlice(booster.get(), 0, best_round + 1, 1, &sliced),
+                                  "XGBoosterSlice"));
+    booster.reset(sliced);
+  }
+  auto model = std::make_unique<XgboostModel>(std::move(booster), train.FeatureNames());
+  model->history = std::move(history);
+  model->algorithm = "xgboost";
+  model->rounds_trained = round;
+  model->best_round = best_round;
+  model->early_stopping_metric = patience > 0 ? "validation-" + stop_metric : "";
+  nlohmann::json effective(params);
+  effective["num_round"] = rounds;
+  effective["early_stopping_rounds"] = patience;
+  model->parameters = effective;
+  model->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return std::unique_ptr<TrainedModel>(std::move(model));
+}
+
+}  // namespace fraudops

@@ -1,0 +1,47 @@
+#pragma once
+/// The `xgboost` algorithm through libxgboost's C API: `hist` by default, all cores unless
+/// nthread is set, early stopping on the validation set's last eval_metric,
+/// scale_pos_weight from the class balance unless set, per-round metrics recorded, the model
+/// kept up to its best round and saved as XGBoost JSON.
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "train/params.h"
+#include "train/trainer.h"
+
+namespace fraudops {
+
+/// Turns a libxgboost return code into a Status carrying XGBGetLastError() (the one place
+/// where library errors are translated).
+Status XgbCheck(int return_code, const char* call);
+
+/// The XGBoost parameters fraudops accepts (docs/hyperparameters.md is generated from it).
+const std::vector<ParamSpec>& XgboostParamSpecs();
+
+class XgboostTrainer : public Trainer {
+ public:
+  std::string name() const override { return "xgboost"; }
+  Result<std::unique_ptr<TrainedModel>> Train(const TrainInput& input,
+                                              const Context& context) const override;
+};
+
+/// Helpers shared with the training-overhead benchmark: a DMatrix from a dataset, owned.
+class XgbMatrix {
+ public:
+  XgbMatrix() = default;
+  ~XgbMatrix();
+  XgbMatrix(const XgbMatrix&) = delete;
+  XgbMatrix& operator=(const XgbMatrix&) = delete;
+  XgbMatrix(XgbMatrix&& other) noexcept : handle_(other.handle_) { other.handle_ = nullptr; }
+
+  /// Builds the matrix with labels, feature names and types (categorical as 'c').
+  static Result<XgbMatrix> FromDataset(const Dataset& dataset, int threads);
+  void* handle() const { return handle_; }
+
+ private:
+  void* handle_ = nullptr;
+};
+
+}  // namespace fraudops
