@@ -1,0 +1,288 @@
+/// fraudops — the command line. Thin: parses arguments, calls the modules, prints.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/exit_codes.h"
+#include "core/config.h"
+#include "core/files.h"
+#include "core/logging.h"
+#include "core/strings.h"
+#include "core/thread_pool.h"
+#include "data/source.h"
+#include "data/synth.h"
+#include "pipeline/pipeline.h"
+
+#ifndef FRAUDOPS_VERSION
+#define FRAUDOPS_VERSION "unknown"
+#endif
+
+namespace fraudops {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct GlobalOptions {
+  std::string config_path;
+  bool json = false;
+};
+
+/// Loads the configuration and builds the logger and context from it.
+struct Session {
+  Config config;
+  Logger logger;
+  std::unique_ptr<ThreadPool> pool;
+  Context context;
+};
+
+Result<std::unique_ptr<Session>> OpenSession(const std::string& config_path) {
+  LoadOptions options;
+  options.config_path = config_path;
+  auto session = std::make_unique<Session>();
+  FOPS_ASSIGN_OR_RETURN(session->config, LoadConfig(options));
+  LogLevel level = LogLevel::kInfo;
+  ParseLogLevel(session->config.global.log_level, &level);
+  session->logger.set_level(level);
+  const std::string& format = session->config.global.log_format;
+  session->logger.AddSink(MakeStreamSink(
+      stderr, format == "json" ? LogFormat::kJson : format == "human" ? LogFormat::kHuman : LogFormat::kAuto));
+  session->pool = std::make_unique<ThreadPool>(static_cast<int>(session->config.global.threads));
+  session->context.logger = &session->logger;
+  session->context.pool = session->pool.get();
+  session->context.threads = static_cast<int>(session->config.global.threads);
+  session->context.seed = static_cast<uint64_t>(session->config.global.seed);
+  session->context.progress = isatty(fileno(stderr)) != 0;
+  return session;
+}
+
+std::string Fixed(double value, int digits) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
+  return buffer;
+}
+
+void PrintRunSummary(const RunResult& result) {
+  std::printf("\nfraudops run %s  (pipeline %s, %s s)\n\n", result.execution_id.c_str(),
+              result.pipeline.c_str(), Fixed(result.seconds, 2).c_str());
+  std::printf("  %-10s %-10s %8s\n", "step", "status", "seconds");
+  for (const StepRecord& step : result.steps) {
+    std::printf("  %-10s %-10s %8s\n", step.name.c_str(), step.status.c_str(),
+                step.status == "skipped" ? "" : Fixed(step.seconds, 2).c_str());
+  }
+  if (result.metrics.contains("test")) {
+    std::printf("\n  %-28s %12s %12s\n", "metric", "validation", "test");
+    const std::pair<const char*, const char*> rows[] = {
+        {"roc_auc", "ROC AUC"}, {"pr_auc", "PR AUC"}, {"log_loss", "log loss"},
+        {"brier", "Brier score"}, {"ks", "KS"}, {"recall_at_fpr_0_1pct", "recall @ FPR 0.1%"},
+        {"recall_at_fpr_1pct", "recall @ FPR 1%"}, {"threshold", "threshold"},
+        {"precision", "precision"}, {"recall", "recall"}, {"f1", "F1"},
+        {"amount_weighted_recall", "fraud amount caught"}};
+    for (const auto& [key, name] : rows) {
+      auto cell = [&](const char* split) {
+        const auto& value = result.metrics[split][key];
+        return value.is_number() ? Fixed(value.get<double>(), 4) : std::string("-");
+      };
+      std::printf("  %-28s %12s %12s\n", name, cell("validation").c_str(), cell("test").c_str());
+    }
+    const auto& c = result.metrics["test"]["confusion"];
+    std::printf("  %-28s %25s\n", "test confusion (tp fp tn fn)",
+                (std::to_string(c.value("tp", 0)) + " " + std::to_string(c.value("fp", 0)) + " " +
+                 std::to_string(c.value("tn", 0)) + " " + std::to_string(c.value("fn", 0))).c_str());
+  }
+  if (result.gate_evaluated) {
+    std::printf("\n  gate: %s\n", result.gate.passed ? "PASSED" : "FAILED");
+    for (const std::string& check : result.gate.checks) std::printf("    %s\n", check.c_str());
+  }
+  if (!result.error.ok()) std::printf("\n  error: %s\n", result.error.message().c_str());
+  std::printf("\n  artifacts: %s\n", result.artifact_dir.c_str());
+  if (result.artifacts.contains("report")) {
+    std::printf("  report:    %s\n", result.artifacts["report"].get<std::string>().c_str());
+  }
+  std::printf("\n");
+}
+
+int RunCommand(const GlobalOptions& global, const std::string& data, const std::string& algorithm,
+               const std::string& home) {
+  auto session = OpenSession(global.config_path);
+  if (!session.ok()) return ReportError(session.status());
+  Config& config = (*session)->config;
+  if (!data.empty()) config.preprocess.data_source = data;
+  if (!algorithm.empty()) config.train.algorithm = algorithm;
+  if (!home.empty()) config.global.home = home;
+  if (Status valid = ValidateConfig(config); !valid.ok()) return ReportError(valid);
+  if (global.json) (*session)->context.progress = false;
+
+  RunResult result = RunPipeline(config, (*session)->context);
+  if (global.json) {
+    std::cout << result.ToJson().dump(2) << std::endl;
+  } else {
+    PrintRunSummary(result);
+  }
+  if (!result.error.ok()) {
+    if (!global.json) std::fprintf(stderr, "fraudops: error: %s\n", result.error.message().c_str());
+    return ExitCodeFor(result.error);
+  }
+  return result.gate.passed ? kExitOk : kExitGateFailed;
+}
+
+int InitCommand(const std::string& directory) {
+  fs::path dir = directory.empty() ? "." : directory;
+  const std::pair<std::string, std::string> files[] = {
+      {"config.yml", ConfigTemplate()},
+      {".env.example", EnvTemplate()},
+      {"models/xgboost_default.json", std::string(DefaultXgboostParams())},
+      {"models/lgbm_default.json", std::string(DefaultLgbmParams())},
+  };
+  for (const auto& [name, content] : files) {
+    if (FileExists((dir / name).string())) {
+      return ReportError(Status::InvalidArgument(
+          (dir / name).string() + " already exists; fraudops init writes a new workspace and "
+          "never overwrites (choose an empty directory)"));
+    }
+  }
+  for (const auto& [name, content] : files) {
+    if (Status written = WriteFileAtomic((dir / name).string(), content); !written.ok()) {
+      return ReportError(written);
+    }
+    std::printf("wrote %s\n", (dir / name).string().c_str());
+  }
+  std::printf("\nnext: cd %s && fraudops run\n", dir.string().c_str());
+  return kExitOk;
+}
+
+int SynthCommand(size_t rows, uint64_t seed, double fraud_rate, const std::string& output) {
+  SynthOptions options;
+  options.rows = rows;
+  options.seed = seed;
+  options.fraud_rate = fraud_rate;
+  ThreadPool pool(0);
+  if (Status written = WriteSyntheticCsv(options, output, &pool); !written.ok()) {
+    return ReportError(written);
+  }
+  std::error_code error;
+  auto bytes = fs::file_size(output, error);
+  std::printf("wrote %zu synthetic transactions (%.1f MB) to %s\n", rows,
+              error ? 0.0 : static_cast<double>(bytes) / 1e6, output.c_str());
+  return kExitOk;
+}
+
+int InspectCommand(const GlobalOptions& global, const std::string& uri) {
+  auto session = OpenSession(global.config_path);
+  if (!session.ok()) return ReportError(session.status());
+  const PreprocessConfig& p = (*session)->config.preprocess;
+  SourceOptions options;
+  options.csv.table.label_column = p.label_column;
+  options.csv.table.positive_label = p.positive_label;
+  options.csv.table.missing_values = p.missing_values;
+  options.csv.table.categorical_columns = p.categorical_columns;
+  options.csv.table.drop_columns = p.drop_columns;
+  auto delimiter = ParseDelimiterSetting(p.delimiter);
+  if (!delimiter.ok()) return ReportError(delimiter.status());
+  options.csv.delimiter = *delimiter;
+  options.sqlite.table_name = p.sqlite_table;
+  options.sqlite.query = p.sqlite_query;
+  options.synth.rows = static_cast<size_t>(p.synthetic_rows);
+  options.synth.seed = static_cast<uint64_t>((*session)->config.global.seed);
+  SourceRegistry sources;
+  RegisterBuiltinSources(sources);
+  auto started = std::chrono::steady_clock::now();
+  auto loaded = sources.Load(uri, options, (*session)->context);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (!loaded.ok()) return ReportError(loaded.status());
+  const Dataset& d = loaded->dataset;
+  nlohmann::json out = loaded->manifest;
+  out["rows"] = d.rows();
+  out["positives"] = d.CountPositives();
+  out["read_seconds"] = seconds;
+  out["content_hash"] = d.ContentHash();
+  out["schema"] = d.SchemaJson();
+  if (global.json) {
+    std::cout << out.dump(2) << std::endl;
+    return kExitOk;
+  }
+  std::printf("%s: %zu rows, %zu features, %zu positive (%.4f %%), read in %.3f s\n", uri.c_str(),
+              d.rows(), d.num_features(), d.CountPositives(),
+              100.0 * static_cast<double>(d.CountPositives()) / static_cast<double>(std::max<size_t>(1, d.rows())),
+              seconds);
+  std::printf("label: %s (positive '%s', negative '%s')\ncontent hash: %s\n\n", d.label_name.c_str(),
+              d.label_values[1].c_str(), d.label_values[0].c_str(), out["content_hash"].get<std::string>().c_str());
+  std::printf("  %-24s %-12s %10s %14s %14s\n", "column", "type", "missing", "min", "max");
+  for (size_t c = 0; c < d.num_features(); ++c) {
+    size_t missing = 0;
+    double low = INFINITY, high = -INFINITY;
+    for (float v : d.columns[c]) {
+      if (std::isnan(v)) ++missing;
+      else {
+        low = std::min(low, static_cast<double>(v));
+        high = std::max(high, static_cast<double>(v));
+      }
+    }
+    std::string type(ColumnTypeName(d.features[c].type));
+    if (d.features[c].type == ColumnType::kCategorical) {
+      type += "(" + std::to_string(d.features[c].categories.size()) + ")";
+    }
+    std::printf("  %-24s %-12s %10zu %14.6g %14.6g\n", d.features[c].name.c_str(), type.c_str(),
+                missing, low, high);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace fraudops
+
+int main(int argc, char** argv) {
+  using namespace fraudops;
+  CLI::App app{"fraudops — from transaction data to an evaluated, gated fraud model.\n"
+               "Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 data error, "
+               "4 quality gate failed."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("fraudops ") + FRAUDOPS_VERSION);
+  GlobalOptions global;
+
+  auto* run = app.add_subcommand("run", "Run the whole pipeline: ingest, validate, split, train, evaluate, gate.");
+  std::string data, algorithm, home;
+  run->add_option("--config", global.config_path, "Configuration file (default: $FRAUDOPS_CONFIG, else ./config.yml if present)");
+  run->add_option("--data", data, "Data source URI: a CSV path, csv:PATH, sqlite:PATH, or synthetic (overrides preprocess.data_source)");
+  run->add_option("--algorithm", algorithm, "Training algorithm: xgboost or lgbm (overrides train.algorithm)");
+  run->add_option("--home", home, "Workspace directory (overrides global.home)");
+  run->add_flag("--json", global.json, "Print one JSON object instead of the summary table");
+
+  auto* init = app.add_subcommand("init", "Write a commented config.yml, .env.example and default hyperparameter files into a new workspace.");
+  std::string directory = ".";
+  init->add_option("DIR", directory, "Workspace directory (created; default: the current one)");
+
+  auto* data_command = app.add_subcommand("data", "Work with datasets.");
+  data_command->require_subcommand(1);
+  auto* synth = data_command->add_subcommand("synth", "Write the synthetic transaction dataset as CSV in the reference format.");
+  size_t rows = 284807;
+  uint64_t seed = 42;
+  double fraud_rate = 0.001727;
+  std::string output;
+  synth->add_option("--rows", rows, "Rows (default 284807)")->check(CLI::Range(size_t{10}, size_t{1000000000}));
+  synth->add_option("--seed", seed, "Seed (default 42)");
+  synth->add_option("--fraud-rate", fraud_rate, "Share of fraud rows (default 0.001727)")->check(CLI::Range(1e-5, 0.5));
+  synth->add_option("--output", output, "CSV file to write")->required();
+
+  auto* inspect = data_command->add_subcommand("inspect", "Read a data source and print its schema, row counts and content hash.");
+  std::string uri;
+  inspect->add_option("SOURCE", uri, "Data source URI (CSV path, csv:PATH, sqlite:PATH, synthetic)")->required();
+  inspect->add_option("--config", global.config_path, "Configuration file (label column, missing markers, …)");
+  inspect->add_flag("--json", global.json, "Print JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int code = app.exit(error);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  if (*run) return RunCommand(global, data, algorithm, home);
+  if (*init) return InitCommand(directory);
+  if (*synth) return SynthCommand(rows, seed, fraud_rate, output);
+  if (*inspect) return InspectCommand(global, uri);
+  return kExitUsage;
+}

@@ -1,0 +1,52 @@
+#pragma once
+/// The training pipeline: ingest -> validate -> split -> train -> evaluate -> gate. Each run
+/// has a time-ordered execution id (UUIDv7) and writes everything under
+/// <home>/artifacts/<pipeline>/<execution_id>/ (raw/, processed/, model/, evaluation/,
+/// logs/ and run.json), every file atomically. Each step records status, duration and its
+/// own log. See docs/pipeline.md.
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+#include "core/context.h"
+#include "core/status.h"
+#include "pipeline/gate.h"
+
+namespace fraudops {
+
+struct StepRecord {
+  std::string name;
+  std::string status = "pending";  ///< pending, succeeded, failed, skipped
+  double seconds = 0;
+  std::string log;                 ///< the step's log file
+  std::string error;
+};
+
+struct RunResult {
+  std::string execution_id;
+  std::string pipeline;
+  /// succeeded, gate_failed or failed.
+  std::string status = "failed";
+  std::vector<StepRecord> steps;
+  nlohmann::json metrics = nlohmann::json::object();  ///< {"validation": {...}, "test": {...}}
+  GateResult gate;
+  bool gate_evaluated = false;
+  nlohmann::json artifacts = nlohmann::json::object();  ///< name -> path
+  std::string artifact_dir;
+  Status error;  ///< why the run failed (OK when it succeeded or only the gate failed)
+  double seconds = 0;
+
+  /// The document `fraudops run --json` prints and run.json holds.
+  nlohmann::json ToJson() const;
+};
+
+/// Runs the whole pipeline. Never throws; a failure is reported in the result.
+RunResult RunPipeline(const Config& config, const Context& context);
+
+/// Names of the steps in order.
+const std::vector<std::string>& PipelineSteps();
+
+}  // namespace fraudops
