@@ -228,10 +228,13 @@ class CsvParser {
     return where;
   }
 
-  /// Decides numeric or categorical per column from the first rows.
+  /// Decides numeric or categorical per column from the first rows: numeric when at least
+  /// kNumericShare of the non-missing values there are numbers. A column that is mostly
+  /// numbers with a stray text value is numeric, and the stray value is reported.
   Status InferTypes(const char* p, const char* end) {
+    constexpr double kNumericShare = 0.95;
     plan_.assign(names_.size(), {});
-    std::vector<bool> numeric(names_.size(), true);
+    std::vector<size_t> numbers(names_.size(), 0), texts(names_.size(), 0);
     FieldSplitter splitter(delimiter_);
     std::vector<std::string_view> fields;
     std::string error;
@@ -243,17 +246,20 @@ class CsvParser {
       ++seen;
       for (size_t c = 0; c < fields.size(); ++c) {
         double value;
-        float ignored;
-        if (numeric[c] && !ParseNumber(fields[c], &value) &&
-            !ParseNumberSlow(fields[c], options_.table.missing_values, &ignored)) {
-          numeric[c] = false;
+        if (ParseNumber(fields[c], &value)) {
+          ++numbers[c];
+        } else if (!IsMissingMarker(Trim(fields[c]), options_.table.missing_values)) {
+          if (ParseDouble(fields[c])) ++numbers[c];
+          else ++texts[c];
         }
       }
     }
     const auto& forced = options_.table.categorical_columns;
     for (size_t c = 0; c < names_.size(); ++c) {
+      double seen_values = static_cast<double>(numbers[c] + texts[c]);
+      bool numeric = texts[c] == 0 || static_cast<double>(numbers[c]) >= kNumericShare * seen_values;
       plan_[c].categorical =
-          !numeric[c] || std::find(forced.begin(), forced.end(), names_[c]) != forced.end();
+          !numeric || std::find(forced.begin(), forced.end(), names_[c]) != forced.end();
     }
     return Status::Ok();
   }
@@ -306,8 +312,8 @@ class CsvParser {
             number = static_cast<float>(value);
           } else if (!ParseNumberSlow(cell, missing, &number)) {
             chunk.error = "'" + std::string(cell.substr(0, 40)) +
-                          "' is not a number, and this column is numeric (its first rows hold "
-                          "numbers); accepted: decimal or scientific numbers, a missing-value "
+                          "' is not a number, and this column is numeric (at least 95 % of its first "
+                          "rows hold numbers); accepted: decimal or scientific numbers, a missing-value "
                           "marker (preprocess.missing_values), or list the column in "
                           "preprocess.categorical_columns";
             return Fail(chunk, c + 1);

@@ -26,7 +26,7 @@ GateResult ApplyGate(const EvaluateConfig& config, const nlohmann::json& test_me
     std::string relation = minimum ? " >= " : " <= ";
     if (!value.is_number()) {
       std::string reason = "test " + metric + " is not available, so " + key + " = " +
-                           FormatDouble(limit, 6) + " cannot be met";
+                           FormatDouble(limit, 15) + " cannot be met";
       result.checks.push_back(reason + ": failed");
       result.reasons.push_back(reason);
       result.passed = false;
@@ -34,8 +34,9 @@ GateResult ApplyGate(const EvaluateConfig& config, const nlohmann::json& test_me
     }
     double actual = value.get<double>();
     bool ok = minimum ? actual >= limit : actual <= limit;
-    std::string line = "test " + metric + " " + FormatDouble(actual, 6) + (ok ? relation : (minimum ? " < " : " > ")) +
-                       FormatDouble(limit, 6) + " (" + key + ")";
+    std::string line = "test " + metric + " " + FormatDouble(actual, 6) +
+                       (ok ? relation : (minimum ? " < " : " > ")) + FormatDouble(limit, 15) + " (" +
+                       key + ")";
     result.checks.push_back(line + (ok ? ": passed" : ": failed"));
     if (!ok) {
       result.passed = false;

@@ -322,8 +322,9 @@ RunResult RunPipeline(const Config& config, const Context& context) {
     record.name = step.name;
     result.steps.push_back(record);
   }
-  result.artifact_dir = (fs::path(config.Resolve(config.global.home)) / "artifacts" /
-                         config.global.pipeline_name / result.execution_id).string();
+  result.artifact_dir = (fs::absolute(config.Resolve(config.global.home)).lexically_normal() /
+                         "artifacts" / config.global.pipeline_name / result.execution_id)
+                            .string();
   State state(config, context, result.artifact_dir, result);
   Logger& logger = *context.logger;
 

@@ -1,0 +1,39 @@
+#include "core/strings.h"
+
+#include <gtest/gtest.h>
+
+namespace fraudops {
+namespace {
+
+TEST(StringsTest, EditDistanceIsCaseInsensitive) {
+  EXPECT_EQ(EditDistance("train_ratio", "train_ratio"), 0u);
+  EXPECT_EQ(EditDistance("trian_ratio", "train_ratio"), 2u);
+  EXPECT_EQ(EditDistance("MAX_DEPTH", "max_depth"), 0u);
+}
+
+TEST(StringsTest, ClosestMatchSuggestsOnlyNearNames) {
+  std::vector<std::string> names = {"train_ratio", "test_ratio", "validation_ratio"};
+  EXPECT_EQ(ClosestMatch("train_raito", names).value(), "train_ratio");
+  EXPECT_FALSE(ClosestMatch("completely_different_name", names).has_value());
+  EXPECT_EQ(DidYouMean("tset_ratio", names), " (did you mean 'test_ratio'?)");
+}
+
+TEST(StringsTest, ParsesNumbersStrictly) {
+  EXPECT_DOUBLE_EQ(*ParseDouble(" 1.5e-3 "), 0.0015);
+  EXPECT_DOUBLE_EQ(*ParseDouble("+2"), 2.0);
+  EXPECT_FALSE(ParseDouble("1.5x").has_value());
+  EXPECT_FALSE(ParseDouble("").has_value());
+  EXPECT_EQ(*ParseInt("42"), 42);
+  EXPECT_FALSE(ParseInt("4.2").has_value());
+  EXPECT_EQ(*ParseBool("Yes"), true);
+  EXPECT_FALSE(ParseBool("maybe").has_value());
+}
+
+TEST(StringsTest, FormatDoubleRoundTrips) {
+  for (double value : {0.1, 1.0 / 3.0, 284807.0, 1e-20}) {
+    EXPECT_EQ(std::stod(FormatDouble(value)), value);
+  }
+}
+
+}  // namespace
+}  // namespace fraudops

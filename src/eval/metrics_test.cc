@@ -1,0 +1,81 @@
+#include "eval/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace fraudops {
+namespace {
+
+TEST(MetricsTest, RocAucAndAveragePrecisionOnAHandExample) {
+  // Scores sorted: 0.9(+) 0.8(-) 0.7(+) 0.6(-) 0.5(-)
+  std::vector<float> scores = {0.9f, 0.8f, 0.7f, 0.6f, 0.5f};
+  std::vector<float> labels = {1, 0, 1, 0, 0};
+  BinaryMetrics m = ComputeMetrics(scores, labels, 0.75);
+  // Pairs (pos, neg) ranked right: 0.9 beats 3, 0.7 beats 2 -> 5/6.
+  EXPECT_NEAR(m.roc_auc, 5.0 / 6.0, 1e-12);
+  // AP = 0.5 * 1 + 0.5 * 2/3.
+  EXPECT_NEAR(m.pr_auc, 0.5 + 1.0 / 3.0, 1e-12);
+  EXPECT_EQ(m.confusion.true_positives, 1u);
+  EXPECT_EQ(m.confusion.false_positives, 1u);
+  EXPECT_EQ(m.confusion.false_negatives, 1u);
+  EXPECT_EQ(m.confusion.true_negatives, 2u);
+  EXPECT_NEAR(m.precision, 0.5, 1e-12);
+  EXPECT_NEAR(m.recall, 0.5, 1e-12);
+  EXPECT_NEAR(m.ks, 1.0 - 1.0 / 3.0, 1e-12);
+}
+
+TEST(MetricsTest, TiedScoresCountHalf) {
+  std::vector<float> scores = {0.5f, 0.5f};
+  std::vector<float> labels = {1, 0};
+  EXPECT_NEAR(ComputeMetrics(scores, labels, 0.5).roc_auc, 0.5, 1e-12);
+}
+
+TEST(MetricsTest, ProbabilityMetrics) {
+  std::vector<float> scores = {0.8f, 0.3f};
+  std::vector<float> labels = {1, 0};
+  BinaryMetrics m = ComputeMetrics(scores, labels, 0.5);
+  EXPECT_NEAR(m.log_loss, -(std::log(0.8) + std::log(0.7)) / 2, 1e-6);
+  EXPECT_NEAR(m.brier, (0.04 + 0.09) / 2, 1e-6);
+}
+
+TEST(MetricsTest, RecallAtFixedFprAndAmountWeightedRecall) {
+  std::vector<float> scores, labels, amounts;
+  for (int i = 0; i < 1000; ++i) {  // negatives spread over [0, 1)
+    scores.push_back(static_cast<float>(i) / 1000.0f);
+    labels.push_back(0);
+    amounts.push_back(1);
+  }
+  scores.insert(scores.end(), {0.9995f, 0.995f, 0.5f});
+  labels.insert(labels.end(), {1, 1, 1});
+  amounts.insert(amounts.end(), {100, 50, 850});
+  BinaryMetrics m = ComputeMetrics(scores, labels, 0.99, amounts);
+  EXPECT_NEAR(m.recall_at_fpr_0_1pct, 1.0 / 3.0, 1e-12);  // FPR <= 0.001: only 0.9995 ranks above
+  EXPECT_NEAR(m.recall_at_fpr_1pct, 2.0 / 3.0, 1e-12);
+  EXPECT_NEAR(*m.amount_weighted_recall, 150.0 / 1000.0, 1e-12);
+  EXPECT_FALSE(ComputeMetrics(scores, labels, 0.99).amount_weighted_recall.has_value());
+}
+
+TEST(MetricsTest, ThresholdChoices) {
+  std::vector<float> scores = {0.9f, 0.8f, 0.7f, 0.6f, 0.5f, 0.4f};
+  std::vector<float> labels = {1, 1, 0, 1, 0, 0};
+  // F1 at >=0.8: 2*2/(2+3+0)=0.8; at >=0.6: 2*3/(3+3+1)=0.857 -> 0.6.
+  EXPECT_FLOAT_EQ(static_cast<float>(ChooseThreshold(scores, labels, ThresholdMethod::kMaxF1, 0, 0.5)), 0.6f);
+  EXPECT_FLOAT_EQ(static_cast<float>(ChooseThreshold(scores, labels, ThresholdMethod::kTargetFpr, 0.0, 0.5)), 0.8f);
+  EXPECT_FLOAT_EQ(static_cast<float>(ChooseThreshold(scores, labels, ThresholdMethod::kTargetFpr, 0.34, 0.5)), 0.6f);
+  EXPECT_DOUBLE_EQ(ChooseThreshold(scores, labels, ThresholdMethod::kFixed, 0, 0.42), 0.42);
+  EXPECT_FALSE(ParseThresholdMethod("best").ok());
+}
+
+TEST(MetricsTest, CurvesHaveAllParts) {
+  std::vector<float> scores = {0.9f, 0.1f, 0.8f, 0.3f};
+  std::vector<float> labels = {1, 0, 1, 0};
+  nlohmann::json curves = ComputeCurves(scores, labels);
+  EXPECT_EQ(curves["roc"]["fpr"].front(), 0.0);
+  EXPECT_EQ(curves["roc"]["tpr"].back(), 1.0);
+  EXPECT_EQ(curves["score_histogram"]["edges"].size(), 51u);
+  EXPECT_FALSE(curves["calibration"].empty());
+}
+
+}  // namespace
+}  // namespace fraudops

@@ -1,0 +1,128 @@
+#include "train/xgboost_trainer.h"
+
+#include <gtest/gtest.h>
+
+#include "core/thread_pool.h"
+#include "data/split.h"
+#include "data/synth.h"
+#include "eval/metrics.h"
+
+namespace fraudops {
+namespace {
+
+struct Fixture {
+  Dataset train, validation;
+  Logger logger{LogLevel::kOff};
+  ThreadPool pool{2};
+  Context context;
+  Fixture() {
+    SynthOptions options;
+    options.rows = 30000;
+    options.fraud_rate = 0.01;
+    Dataset data = std::move(GenerateTransactions(options, &pool)).value();
+    auto split = *StratifiedSplit(data, {0.7, 0.15, 0.15}, 1);
+    train = data.Take(split.train);
+    validation = data.Take(split.validation);
+    context.logger = &logger;
+    context.pool = &pool;
+    context.threads = 2;
+  }
+};
+
+HyperParameters Params(std::map<std::string, nlohmann::json> values) {
+  HyperParameters params;
+  for (auto& [name, value] : values) params[name] = {value, "test"};
+  return params;
+}
+
+TEST(XgboostTrainerTest, TrainsRecordsRoundsAndStopsEarly) {
+  Fixture f;
+  TrainInput input{&f.train, &f.validation,
+                   Params({{"num_round", 200}, {"early_stopping_rounds", 5}, {"eta", 0.3},
+                           {"eval_metric", nlohmann::json::array({"logloss", "aucpr"})},
+                           {"train_metrics_every", 1}})};
+  auto model = XgboostTrainer().Train(input, f.context);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const TrainedModel& m = **model;
+  EXPECT_LT(m.rounds_trained, 200);  // stopped early
+  EXPECT_EQ(m.rounds_trained, static_cast<int>(m.history.size()));
+  EXPECT_EQ(m.rounds_trained - 1 - m.best_round, 5);
+  EXPECT_EQ(m.early_stopping_metric, "validation-aucpr");
+  EXPECT_TRUE(m.history[0].train.count("logloss"));
+  EXPECT_TRUE(m.history[0].validation.count("aucpr"));
+  // scale_pos_weight from the class balance.
+  EXPECT_NEAR(m.parameters["scale_pos_weight"].get<double>(), 99.0, 2.0);
+
+  auto scores = m.PredictProbability(f.validation, f.context);
+  ASSERT_TRUE(scores.ok());
+  EXPECT_GT(ComputeMetrics(*scores, f.validation.label, 0.5).roc_auc, 0.9);
+
+  auto json = m.Serialize();
+  ASSERT_TRUE(json.ok());
+  auto parsed = nlohmann::json::parse(*json);
+  // The saved model keeps the trees up to the best round only.
+  EXPECT_EQ(parsed["learner"]["gradient_booster"]["model"]["trees"].size(),
+            static_cast<size_t>(m.best_round + 1));
+  auto importance = m.FeatureImportance();
+  ASSERT_TRUE(importance.ok());
+  EXPECT_EQ(importance->size(), 30u);
+}
+
+TEST(XgboostTrainerTest, TrainMetricsEveryNRounds) {
+  Fixture f;
+  TrainInput input{&f.train, &f.validation,
+                   Params({{"num_round", 12}, {"train_metrics_every", 5}, {"eval_metric", "auc"}})};
+  auto model = XgboostTrainer().Train(input, f.context);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const auto& history = (*model)->history;
+  ASSERT_EQ(history.size(), 12u);
+  EXPECT_TRUE(history[4].train.count("auc"));
+  EXPECT_FALSE(history[5].train.count("auc"));
+  EXPECT_TRUE(history[11].train.count("auc"));  // the last round always
+  for (const auto& round : history) EXPECT_TRUE(round.validation.count("auc"));
+}
+
+TEST(XgboostTrainerTest, UnknownAndOutOfRangeParametersAreClearErrors) {
+  Fixture f;
+  HyperParameters params = Params({{"num_round", 5}});
+  params["max_dept"] = {6, "environment variable XGBOOST_MAX_DEPT"};
+  auto unknown = XgboostTrainer().Train({&f.train, &f.validation, params}, f.context);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.status().message().find(
+                "environment variable XGBOOST_MAX_DEPT: xgboost parameter 'max_dept' is unknown "
+                "(did you mean 'max_depth'?)"),
+            std::string::npos)
+      << unknown.status().message();
+
+  auto range = XgboostTrainer().Train({&f.train, &f.validation, Params({{"eta", 2}})}, f.context);
+  ASSERT_FALSE(range.ok());
+  EXPECT_NE(range.status().message().find("'eta' = 2 is out of range; accepted: 0 to 1"), std::string::npos)
+      << range.status().message();
+
+  auto kind = XgboostTrainer().Train({&f.train, &f.validation, Params({{"max_depth", "deep"}})}, f.context);
+  ASSERT_FALSE(kind.ok());
+  EXPECT_NE(kind.status().message().find("must be an integer"), std::string::npos);
+
+  auto alias = XgboostTrainer().Train(
+      {&f.train, &f.validation, Params({{"eta", 0.1}, {"learning_rate", 0.2}})}, f.context);
+  ASSERT_FALSE(alias.ok());
+  EXPECT_NE(alias.status().message().find("give only one of them"), std::string::npos);
+}
+
+TEST(TrainerRegistryTest, ListsNamesAndLgbmIsNotAvailableYet) {
+  TrainerRegistry registry;
+  RegisterBuiltinTrainers(registry);
+  EXPECT_EQ(registry.Names(), (std::vector<std::string>{"lgbm", "xgboost"}));
+  auto unknown = registry.Find("xgbost");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("did you mean 'xgboost'"), std::string::npos);
+  Fixture f;
+  auto lgbm = (*registry.Find("lgbm"))->Train({&f.train, &f.validation, {}}, f.context);
+  ASSERT_FALSE(lgbm.ok());
+  EXPECT_EQ(lgbm.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(lgbm.status().message().find("not available yet"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fraudops

@@ -1,0 +1,215 @@
+// Integration tests: run the real fraudops binary as a user would.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace fraudops {
+namespace {
+
+using testing::CommandResult;
+using testing::TempDir;
+using testing::WriteText;
+
+std::string Binary() { return FRAUDOPS_BINARY; }
+
+/// Runs fraudops in `dir` (as its working directory) with a clean fraudops environment.
+CommandResult Fraudops(const TempDir& dir, const std::string& arguments, const std::string& env = "") {
+  return testing::RunCommand("cd " + dir.path() +
+                                 " && env -u FRAUDOPS_CONFIG -u TRAINING_ALGORITHM -u FRAUDOPS_HOME " +
+                                 env + " " + Binary() + " " + arguments,
+                             dir.path());
+}
+
+/// A small configuration so pipeline tests run in seconds.
+void WriteSmallConfig(const TempDir& dir, const std::string& extra = "") {
+  WriteText(dir.File("config.yml"),
+            "preprocess:\n  synthetic_rows: 30000\n  synthetic_fraud_rate: 0.01\n" + extra);
+  WriteText(dir.File("models/xgboost_default.json"),
+            R"({"objective": "binary:logistic", "eval_metric": ["logloss", "aucpr"], "num_round": 40,
+                "early_stopping_rounds": 10, "eta": 0.2, "max_depth": 4})");
+}
+
+TEST(CliTest, RunWithNoConfigurationPassesTheGateOnTheDefaultDataset) {
+  // The default dataset (284,807 rows) and the default gate, as a new user runs it. The
+  // synthetic data must be learnable about as well as the real set: ROC AUC 0.95..0.99,
+  // PR AUC 0.6..0.9 on a stratified split.
+  TempDir dir;
+  CommandResult run = Fraudops(dir, "run --json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto result = nlohmann::json::parse(run.out);
+  EXPECT_EQ(result["status"], "succeeded");
+  EXPECT_TRUE(result["gate"]["passed"].get<bool>());
+  double roc = result["metrics"]["test"]["roc_auc"], pr = result["metrics"]["test"]["pr_auc"];
+  EXPECT_GE(roc, 0.95);
+  EXPECT_LE(roc, 0.99);
+  EXPECT_GE(pr, 0.6);
+  EXPECT_LE(pr, 0.9);
+  EXPECT_EQ(result["metrics"]["test"]["rows"].get<int>() + result["metrics"]["validation"]["rows"].get<int>(),
+            85442);  // 30 % of 284,807, rounded per class
+  // The report opens in a browser with all four charts.
+  std::string report = testing::ReadText(result["artifacts"]["report"]);
+  EXPECT_EQ(std::count(report.begin(), report.end(), '<') > 100, true);
+  size_t svgs = 0;
+  for (size_t at = report.find("<svg"); at != std::string::npos; at = report.find("<svg", at + 1)) ++svgs;
+  EXPECT_EQ(svgs, 4u);
+  for (const char* chart : {"ROC curve", "Precision-recall curve", "Score distribution", "Feature importance"}) {
+    EXPECT_NE(report.find(chart), std::string::npos) << chart;
+  }
+}
+
+TEST(CliTest, RunJsonHasTheDocumentedShapeAndArtifacts) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  CommandResult run = Fraudops(dir, "run --json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto result = nlohmann::json::parse(run.out);
+  std::string id = result["execution_id"];
+  EXPECT_TRUE(std::regex_match(id, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+      << id;
+  std::vector<std::string> steps;
+  for (const auto& step : result["steps"]) {
+    steps.push_back(step["name"]);
+    EXPECT_EQ(step["status"], "succeeded");
+    EXPECT_TRUE(step["seconds"].is_number());
+    EXPECT_TRUE(std::filesystem::exists(step["log"].get<std::string>())) << step;
+  }
+  EXPECT_EQ(steps, (std::vector<std::string>{"ingest", "validate", "split", "train", "evaluate", "gate"}));
+  for (const char* split : {"validation", "test"}) {
+    for (const char* metric : {"roc_auc", "pr_auc", "log_loss", "brier", "ks", "recall_at_fpr_0_1pct",
+                               "recall_at_fpr_1pct", "precision", "recall", "f1", "threshold",
+                               "amount_weighted_recall", "confusion"}) {
+      EXPECT_TRUE(result["metrics"][split].contains(metric)) << split << " " << metric;
+    }
+  }
+  EXPECT_TRUE(result["gate"]["passed"].get<bool>());
+  EXPECT_TRUE(result["gate"]["reasons"].is_array());
+  std::string base = dir.File("fraudops-home/artifacts/fraud-detection/" + id);
+  EXPECT_EQ(result["artifact_dir"], base);
+  for (const char* file : {"raw/manifest.json", "processed/train.fds", "processed/validation.fds",
+                           "processed/test.fds", "processed/manifest.json", "model/model.json",
+                           "model/training.json", "evaluation/metrics.json", "evaluation/curves.json",
+                           "evaluation/report.html", "run.json", "config.json"}) {
+    EXPECT_TRUE(std::filesystem::exists(base + "/" + file)) << file;
+  }
+  // No temporary files are left behind.
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(base)) {
+    EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << entry.path();
+  }
+  auto manifest = nlohmann::json::parse(testing::ReadText(base + "/raw/manifest.json"));
+  EXPECT_EQ(manifest["rows"], 30000);
+  EXPECT_EQ(manifest["content_hash"].get<std::string>().size(), 64u);
+
+  // The human summary names steps, metrics, the verdict and the report.
+  CommandResult table = Fraudops(dir, "run");
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  for (const char* text : {"ingest", "ROC AUC", "PR AUC", "gate: PASSED", "report:"}) {
+    EXPECT_NE(table.out.find(text), std::string::npos) << text << "\n" << table.out;
+  }
+}
+
+TEST(CliTest, SameDataFromCsvGivesTheSameHashAsSynthesized) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  ASSERT_EQ(Fraudops(dir, "data synth --rows 30000 --fraud-rate 0.01 --output tx.csv").exit_code, 0);
+  auto from_csv = nlohmann::json::parse(Fraudops(dir, "run --json --data tx.csv").out);
+  auto synthesized = nlohmann::json::parse(Fraudops(dir, "run --json").out);
+  auto hash = [&](const nlohmann::json& run) {
+    return nlohmann::json::parse(testing::ReadText(run["artifacts"]["raw_manifest"]))["content_hash"];
+  };
+  EXPECT_EQ(hash(from_csv), hash(synthesized));
+  EXPECT_EQ(from_csv["metrics"]["test"]["roc_auc"], synthesized["metrics"]["test"]["roc_auc"]);
+}
+
+TEST(CliTest, GateFailureExitsFourNamingMetricValueAndThreshold) {
+  TempDir dir;
+  WriteSmallConfig(dir, "evaluate:\n  min_roc_auc: 0.9999999\n");
+  CommandResult run = Fraudops(dir, "run");
+  EXPECT_EQ(run.exit_code, 4) << run.err;
+  EXPECT_NE(run.out.find("gate: FAILED"), std::string::npos) << run.out;
+  EXPECT_TRUE(std::regex_search(run.out, std::regex(R"(test roc_auc 0\.\d+ < 0\.9999999 \(evaluate\.min_roc_auc\))")))
+      << run.out;
+}
+
+TEST(CliTest, ConfigurationErrorsExitTwo) {
+  TempDir dir;
+  WriteSmallConfig(dir, "evaluate:\n  min_roc_acu: 0.9\n");
+  CommandResult run = Fraudops(dir, "run");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("config.yml:5:3: unknown key 'evaluate.min_roc_acu' (did you mean 'min_roc_auc'?)"),
+            std::string::npos)
+      << run.err;
+
+  TempDir other;
+  WriteSmallConfig(other);
+  CommandResult env = Fraudops(other, "run", "XGBOOST_MAX_DEPHT=3");
+  EXPECT_EQ(env.exit_code, 2);
+  EXPECT_NE(env.err.find("XGBOOST_MAX_DEPHT: xgboost parameter 'max_depht' is unknown (did you mean 'max_depth'?)"),
+            std::string::npos)
+      << env.err;
+
+  CommandResult usage = Fraudops(other, "run --no-such-flag");
+  EXPECT_EQ(usage.exit_code, 2);
+}
+
+TEST(CliTest, LgbmIsRegisteredButNotAvailableYet) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  CommandResult run = Fraudops(dir, "run --algorithm lgbm");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("'lgbm' is not available yet"), std::string::npos) << run.err;
+}
+
+TEST(CliTest, DataErrorsExitThreeWithFileLineAndColumn) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  std::string bad = "\"Time\",\"V1\",\"Class\"\n";
+  for (int i = 0; i < 40; ++i) bad += std::to_string(i) + "," + (i == 30 ? "abc" : "1.5") + ",\"" + (i % 4 ? "0" : "1") + "\"\n";
+  WriteText(dir.File("bad.csv"), bad);
+  CommandResult run = Fraudops(dir, "run --data bad.csv");
+  EXPECT_EQ(run.exit_code, 3);
+  EXPECT_NE(run.err.find("bad.csv:32: column 2 ('V1'): 'abc' is not a number"), std::string::npos) << run.err;
+
+  CommandResult missing = Fraudops(dir, "run --data nowhere.csv");
+  EXPECT_EQ(missing.exit_code, 3);
+  EXPECT_NE(missing.err.find("cannot open data file 'nowhere.csv'"), std::string::npos) << missing.err;
+
+  // Too few frauds for three splits.
+  WriteText(dir.File("few.csv"), "a,Class\n1,1\n2,0\n3,0\n4,0\n5,0\n6,0\n");
+  CommandResult few = Fraudops(dir, "run --data few.csv");
+  EXPECT_EQ(few.exit_code, 3);
+  EXPECT_NE(few.err.find("no positive (fraud) row"), std::string::npos) << few.err;
+}
+
+TEST(CliTest, InitWritesAWorkspaceThatRunsAndNeverOverwrites) {
+  TempDir dir;
+  CommandResult init = Fraudops(dir, "init ws");
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  for (const char* file : {"ws/config.yml", "ws/.env.example", "ws/models/xgboost_default.json",
+                           "ws/models/lgbm_default.json"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir.File(file))) << file;
+  }
+  std::string config = testing::ReadText(dir.File("ws/config.yml"));
+  EXPECT_NE(config.find("# env: FRAUDOPS_EVALUATE_MIN_ROC_AUC"), std::string::npos);
+  CommandResult again = Fraudops(dir, "init ws");
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("already exists"), std::string::npos);
+}
+
+TEST(CliTest, DataInspectShowsSchemaAndHash) {
+  TempDir dir;
+  WriteText(dir.File("t.csv"), "amount;merchant;Class\n1.5;shop;0\n2;air;1\n");
+  CommandResult inspect = Fraudops(dir, "data inspect t.csv --json");
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  auto out = nlohmann::json::parse(inspect.out);
+  EXPECT_EQ(out["rows"], 2);
+  EXPECT_EQ(out["schema"]["features"][1]["type"], "categorical");
+}
+
+}  // namespace
+}  // namespace fraudops
