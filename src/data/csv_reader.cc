@@ -199,7 +199,7 @@ class CsvParser {
     } else {
       for (size_t i = 0; i < count; ++i) work(i);
     }
-    return Merge(chunks);
+    return Merge(chunks, pool);
   }
 
  private:
@@ -264,6 +264,8 @@ class CsvParser {
     return Status::Ok();
   }
 
+  /// The hot loop. Numbers are parsed in place (one pass over the bytes); quoted, missing or
+  /// odd cells, labels and categories take the general path through NextField.
   void ParseChunk(Chunk& chunk) {
     const size_t columns = names_.size();
     size_t estimate = static_cast<size_t>(chunk.end - chunk.begin) / (columns * 8 + 1) + 16;
@@ -273,28 +275,44 @@ class CsvParser {
       if (c != label_index_) chunk.values[c].reserve(estimate);
     }
     chunk.label_codes.reserve(estimate);
-    FieldSplitter splitter(delimiter_);
+    std::string scratch;
     std::vector<std::string_view> fields;
-    fields.reserve(columns + 1);
-    const char* p = chunk.begin;
+    FieldSplitter splitter(delimiter_);
+    const char delimiter = delimiter_;
     const auto& missing = options_.table.missing_values;
+    const char* p = chunk.begin;
     while (p < chunk.end) {
-      std::string_view line = NextLine(p, chunk.end, &p);
+      const char* next_line;
+      std::string_view line = NextLine(p, chunk.end, &next_line);
+      p = next_line;
       ++chunk.lines;
       if (line.empty() || (line.size() < 8 && Trim(line).empty())) continue;
-      if (!splitter.Split(line, fields, chunk.error)) return Fail(chunk, 0);
-      if (fields.size() != columns) {
-        chunk.error = "expected " + std::to_string(columns) + " fields as in the header, found " +
-                      std::to_string(fields.size()) + " (a ragged row)";
-        return Fail(chunk, 0);
-      }
+      const char* cursor = line.data();
+      const char* const line_end = cursor + line.size();
+      bool exhausted = false;  // the line's last field has been read
       for (size_t c = 0; c < columns; ++c) {
-        std::string_view cell = fields[c];
+        if (exhausted) {  // the line ended before this column
+          splitter.Split(line, fields, chunk.error);
+          chunk.error = "expected " + std::to_string(columns) + " fields as in the header, found " +
+                        std::to_string(fields.size()) + " (a ragged row)";
+          return Fail(chunk, 0);
+        }
+        if (c != label_index_ && !plan_[c].categorical && cursor < line_end && *cursor != '"') {
+          double value;
+          auto parsed = fast_float::from_chars(cursor, line_end, value);
+          if (parsed.ec == std::errc() && (parsed.ptr == line_end || *parsed.ptr == delimiter)) {
+            chunk.values[c].push_back(static_cast<float>(value));
+            exhausted = parsed.ptr == line_end;
+            cursor = exhausted ? line_end : parsed.ptr + 1;
+            continue;
+          }
+        }
+        std::string_view cell;
+        if (!NextField(cursor, line_end, scratch, &cell, &exhausted, &chunk.error)) return Fail(chunk, c + 1);
         if (c == label_index_) {
           std::string_view text = Trim(cell);
           if (IsMissingMarker(text, missing)) {
-            chunk.error = "the label is missing ('" + std::string(text) +
-                          "'); every row needs a label";
+            chunk.error = "the label is missing ('" + std::string(text) + "'); every row needs a label";
             return Fail(chunk, c + 1);
           }
           size_t before = chunk.label_dictionary.size();
@@ -321,7 +339,62 @@ class CsvParser {
           chunk.values[c].push_back(number);
         }
       }
+      if (!exhausted) {  // fields left over after the last column
+        splitter.Split(line, fields, chunk.error);
+        chunk.error = "expected " + std::to_string(columns) + " fields as in the header, found " +
+                      std::to_string(fields.size()) + " (a ragged row)";
+        return Fail(chunk, 0);
+      }
     }
+  }
+
+  /// Reads the field at `cursor` (quoted or not) into `cell` and moves `cursor` past its
+  /// delimiter; sets `exhausted` when it was the last field of the line.
+  bool NextField(const char*& cursor, const char* end, std::string& scratch, std::string_view* cell,
+                 bool* exhausted, std::string* error) const {
+    if (cursor < end && *cursor == '"') {
+      const char* start = ++cursor;
+      bool escaped = false;
+      const char* quote;
+      while (true) {
+        quote = static_cast<const char*>(
+            std::memchr(cursor, '"', cursor < end ? static_cast<size_t>(end - cursor) : 0));
+        if (quote == nullptr) {
+          *error = "unterminated quoted field (a field that spans lines is not supported)";
+          return false;
+        }
+        if (quote + 1 < end && quote[1] == '"') {
+          escaped = true;
+          cursor = quote + 2;
+          continue;
+        }
+        break;
+      }
+      std::string_view raw(start, static_cast<size_t>(quote - start));
+      if (escaped) {
+        scratch.clear();
+        for (size_t i = 0; i < raw.size(); ++i) {
+          scratch += raw[i];
+          if (raw[i] == '"') ++i;
+        }
+        raw = scratch;
+      }
+      *cell = raw;
+      cursor = quote + 1;
+      if (cursor < end && *cursor != delimiter_) {
+        *error = "unexpected text after a closing quote";
+        return false;
+      }
+      *exhausted = cursor == end;
+      if (cursor < end) ++cursor;
+      return true;
+    }
+    const size_t remaining = cursor < end ? static_cast<size_t>(end - cursor) : 0;
+    const char* next = static_cast<const char*>(std::memchr(cursor, delimiter_, remaining));
+    *cell = std::string_view(cursor, static_cast<size_t>((next ? next : end) - cursor));
+    *exhausted = next == nullptr;
+    cursor = next ? next + 1 : end;
+    return true;
   }
 
   static void Fail(Chunk& chunk, size_t column) {
@@ -329,7 +402,7 @@ class CsvParser {
     chunk.error_column = column;
   }
 
-  Result<Dataset> Merge(std::vector<Chunk>& chunks) {
+  Result<Dataset> Merge(std::vector<Chunk>& chunks, ThreadPool* pool) {
     size_t line_offset = first_data_line_ - 1;
     for (const Chunk& chunk : chunks) {
       if (!chunk.error.empty()) {
@@ -361,13 +434,15 @@ class CsvParser {
     }
     label.dictionary = label_dictionary.values();
 
-    std::vector<RawColumn> columns;
-    for (size_t c = 0; c < names_.size(); ++c) {
-      if (c == label_index_) continue;
-      RawColumn column;
+    // Columns are independent: concatenate (and remap category codes) in parallel.
+    std::vector<RawColumn> columns(names_.size());
+    auto merge_column = [&](size_t c) {
+      if (c == label_index_) return;
+      RawColumn& column = columns[c];
       column.name = names_[c];
       column.categorical = plan_[c].categorical;
-      column.values.reserve(rows);
+      column.values.resize(rows);
+      float* out = column.values.data();
       Dictionary dictionary;
       for (Chunk& chunk : chunks) {
         std::vector<float>& part = chunk.values[c];
@@ -380,12 +455,18 @@ class CsvParser {
             if (!std::isnan(code)) code = remap[static_cast<size_t>(code)];
           }
         }
-        column.values.insert(column.values.end(), part.begin(), part.end());
+        if (!part.empty()) std::memcpy(out, part.data(), part.size() * sizeof(float));
+        out += part.size();
         std::vector<float>().swap(part);
       }
       column.categories = dictionary.values();
-      columns.push_back(std::move(column));
+    };
+    if (pool != nullptr && chunks.size() > 1) {
+      pool->ParallelFor(names_.size(), merge_column);
+    } else {
+      for (size_t c = 0; c < names_.size(); ++c) merge_column(c);
     }
+    columns.erase(columns.begin() + static_cast<long>(label_index_));
     return AssembleDataset(std::move(columns), std::move(label), options_.table, source_);
   }
 
@@ -416,13 +497,13 @@ class MappedFile {
     }
     size_ = static_cast<size_t>(info.st_size);
     if (size_ > 0) {
-      data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
       if (data_ == MAP_FAILED) {
         data_ = nullptr;
         ::close(fd);
         return Status::DataError("cannot map '" + path + "': " + std::strerror(errno));
       }
-      ::madvise(data_, size_, MADV_SEQUENTIAL | MADV_WILLNEED);
+      ::madvise(data_, size_, MADV_WILLNEED);
     }
     ::close(fd);
     return Status::Ok();

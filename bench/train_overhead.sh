@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Training overhead: fraudops' train step vs the same 100 rounds through bare libxgboost on the
+# same matrix, repetitions interleaved at random. Needs a release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build/release/bench/fraudops_bench --benchmark_filter='BareLibxgboost|FraudopsTrainStep' \
+  --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true

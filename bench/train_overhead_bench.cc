@@ -1,0 +1,96 @@
+// Training overhead: fraudops' train step (columnar dataset in, trained model out) against
+// the same rounds through bare libxgboost on the same data as a ready row-major matrix —
+// same parameters, same per-round evaluation (validation every round, train every 10th),
+// no early stopping so both do exactly the same rounds. Issue goal: overhead <= 5 %.
+
+#include <benchmark/benchmark.h>
+#include <xgboost/c_api.h>
+
+#include <limits>
+
+#include "bench_data.h"
+#include "core/logging.h"
+#include "train/xgboost_trainer.h"
+
+namespace fraudops::bench {
+namespace {
+
+constexpr int kRounds = 100;
+constexpr int kThreads = 2;
+constexpr int kTrainEvery = 10;
+
+const std::vector<std::pair<const char*, const char*>>& SharedParams() {
+  static const std::vector<std::pair<const char*, const char*>> params = {
+      {"objective", "binary:logistic"}, {"tree_method", "hist"}, {"eta", "0.1"},
+      {"max_depth", "6"}, {"min_child_weight", "1"}, {"subsample", "0.8"},
+      {"colsample_bytree", "0.8"}, {"max_bin", "256"}, {"seed", "42"}, {"nthread", "2"},
+      {"eval_metric", "logloss"}, {"eval_metric", "auc"}, {"eval_metric", "aucpr"}};
+  return params;
+}
+
+void BM_FraudopsTrainStep(benchmark::State& state) {
+  const Splits& splits = ReferenceSplits();
+  Logger logger(LogLevel::kOff);
+  ThreadPool pool(kThreads);
+  Context context{&logger, &pool, kThreads, 42, false};
+  HyperParameters params;
+  for (const auto& [name, value] : SharedParams()) {
+    if (std::string(name) == "eval_metric") continue;
+    params[name] = {nlohmann::json(value), "bench"};
+  }
+  params["eval_metric"] = {nlohmann::json::array({"logloss", "auc", "aucpr"}), "bench"};
+  params["num_round"] = {kRounds, "bench"};
+  params["early_stopping_rounds"] = {0, "bench"};
+  params["train_metrics_every"] = {kTrainEvery, "bench"};
+  double positives = static_cast<double>(splits.train.CountPositives());
+  params["scale_pos_weight"] = {(static_cast<double>(splits.train.rows()) - positives) / positives, "bench"};
+  for (auto _ : state) {
+    auto model = XgboostTrainer().Train({&splits.train, &splits.validation, params}, context);
+    if (!model.ok()) state.SkipWithError(model.status().message().c_str());
+    benchmark::DoNotOptimize(model);
+  }
+}
+
+void BM_BareLibxgboost(benchmark::State& state) {
+  const Splits& splits = ReferenceSplits();
+  // What a user of the C API would start from: row-major matrices and label arrays.
+  const std::vector<float> train_matrix = splits.train.RowMajor();
+  const std::vector<float> validation_matrix = splits.validation.RowMajor();
+  const auto columns = splits.train.num_features();
+  double positives = static_cast<double>(splits.train.CountPositives());
+  std::string scale = std::to_string((static_cast<double>(splits.train.rows()) - positives) / positives);
+  const float missing = std::numeric_limits<float>::quiet_NaN();
+  for (auto _ : state) {
+    DMatrixHandle train = nullptr, validation = nullptr;
+    XGDMatrixCreateFromMat_omp(train_matrix.data(), splits.train.rows(), columns, missing, &train, kThreads);
+    XGDMatrixSetFloatInfo(train, "label", splits.train.label.data(), splits.train.rows());
+    XGDMatrixCreateFromMat_omp(validation_matrix.data(), splits.validation.rows(), columns, missing,
+                               &validation, kThreads);
+    XGDMatrixSetFloatInfo(validation, "label", splits.validation.label.data(), splits.validation.rows());
+    DMatrixHandle matrices[] = {train, validation};
+    const char* names[] = {"train", "validation"};
+    BoosterHandle booster = nullptr;
+    XGBoosterCreate(matrices, 2, &booster);
+    for (const auto& [name, value] : SharedParams()) XGBoosterSetParam(booster, name, value);
+    XGBoosterSetParam(booster, "scale_pos_weight", scale.c_str());
+    for (int round = 0; round < kRounds; ++round) {
+      XGBoosterUpdateOneIter(booster, round, train);
+      bool with_train = (round + 1) % kTrainEvery == 0 || round + 1 == kRounds;
+      const char* result = nullptr;
+      XGBoosterEvalOneIter(booster, round, with_train ? matrices : matrices + 1,
+                           with_train ? names : names + 1, with_train ? 2 : 1, &result);
+      benchmark::DoNotOptimize(result);
+    }
+    XGBoosterFree(booster);
+    XGDMatrixFree(train);
+    XGDMatrixFree(validation);
+  }
+}
+
+// Five repetitions each; bench/train_overhead.sh interleaves them at random so machine noise
+// hits both alike, and compares medians.
+BENCHMARK(BM_BareLibxgboost)->Unit(benchmark::kSecond)->Iterations(1)->Repetitions(5)->UseRealTime();
+BENCHMARK(BM_FraudopsTrainStep)->Unit(benchmark::kSecond)->Iterations(1)->Repetitions(5)->UseRealTime();
+
+}  // namespace
+}  // namespace fraudops::bench
