@@ -82,7 +82,9 @@ void PrintRunSummary(const RunResult& result) {
         {"recall_at_fpr_1pct", "recall @ FPR 1%"}, {"threshold", "threshold"},
         {"precision", "precision"}, {"recall", "recall"}, {"f1", "F1"},
         {"amount_weighted_recall", "fraud amount caught"}};
-    for (const auto& [key, name] : rows) {
+    for (const auto& row : rows) {
+      const char* key = row.first;
+      const char* name = row.second;
       auto cell = [&](const char* split) {
         const auto& value = result.metrics[split][key];
         return value.is_number() ? Fixed(value.get<double>(), 4) : std::string("-");
@@ -119,7 +121,7 @@ int RunCommand(const GlobalOptions& global, const std::string& data, const std::
 
   RunResult result = RunPipeline(config, (*session)->context);
   if (global.json) {
-    std::cout << result.ToJson().dump(2) << std::endl;
+    std::cout << result.ToJson().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   } else {
     PrintRunSummary(result);
   }
@@ -202,7 +204,7 @@ int InspectCommand(const GlobalOptions& global, const std::string& uri) {
   out["content_hash"] = d.ContentHash();
   out["schema"] = d.SchemaJson();
   if (global.json) {
-    std::cout << out.dump(2) << std::endl;
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     return kExitOk;
   }
   std::printf("%s: %zu rows, %zu features, %zu positive (%.4f %%), read in %.3f s\n", uri.c_str(),

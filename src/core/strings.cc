@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 
 #include <fast_float/fast_float.h>
@@ -115,6 +116,33 @@ std::optional<bool> ParseBool(std::string_view text) {
   if (lower == "true" || lower == "yes" || lower == "on" || lower == "1") return true;
   if (lower == "false" || lower == "no" || lower == "off" || lower == "0") return false;
   return std::nullopt;
+}
+
+bool IsValidUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  while (p < end) {
+    unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int length;
+    uint32_t code;
+    if ((c & 0xE0) == 0xC0) length = 2, code = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0) length = 3, code = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0) length = 4, code = c & 0x07;
+    else return false;
+    if (end - p < length) return false;
+    for (int i = 1; i < length; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      code = (code << 6) | (p[i] & 0x3F);
+    }
+    static constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
+    p += length;
+  }
+  return true;
 }
 
 std::string FormatDouble(double value, int significant_digits) {

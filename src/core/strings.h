@@ -32,6 +32,9 @@ std::optional<double> ParseDouble(std::string_view text);
 std::optional<long long> ParseInt(std::string_view text);
 std::optional<bool> ParseBool(std::string_view text);
 
+/// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF).
+bool IsValidUtf8(std::string_view text);
+
 /// Shortest round-trip text of a float (e.g. for JSON and CSV output).
 std::string FormatDouble(double value, int significant_digits = 17);
 

@@ -22,6 +22,9 @@ namespace fraudops {
 namespace {
 
 constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
+constexpr const char* kNotUtf8 =
+    "the text is not valid UTF-8; fraudops reads UTF-8 CSV files (convert one in another "
+    "encoding first, e.g. iconv -f latin1 -t utf-8 in.csv > out.csv)";
 
 /// Splits one line (without its line break) into fields. A quoted field may contain the
 /// delimiter and doubled quotes; `scratch` holds unescaped text when a field needs it.
@@ -164,7 +167,13 @@ class CsvParser {
     if (!splitter.Split(header, fields, error)) {
       return Status::DataError(source_ + ":" + std::to_string(header_line) + ": header: " + error);
     }
-    for (std::string_view field : fields) names_.emplace_back(Trim(field));
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (!IsValidUtf8(fields[i])) {
+        return Status::DataError(source_ + ":" + std::to_string(header_line) + ": column " +
+                                 std::to_string(i + 1) + " of the header: " + kNotUtf8);
+      }
+      names_.emplace_back(Trim(fields[i]));
+    }
     FOPS_RETURN_IF_ERROR(CheckColumns(names_, options_.table, source_));
     label_index_ = static_cast<size_t>(
         std::find(names_.begin(), names_.end(), options_.table.label_column) - names_.begin());
@@ -317,12 +326,25 @@ class CsvParser {
           }
           size_t before = chunk.label_dictionary.size();
           chunk.label_codes.push_back(chunk.label_dictionary.Code(text));
-          if (chunk.label_dictionary.size() != before) chunk.label_first_line.push_back(chunk.lines);
+          if (chunk.label_dictionary.size() != before) {
+            if (!IsValidUtf8(text)) {
+              chunk.error = kNotUtf8;
+              return Fail(chunk, c + 1);
+            }
+            chunk.label_first_line.push_back(chunk.lines);
+          }
         } else if (plan_[c].categorical) {
           std::string_view text = Trim(cell);
-          chunk.values[c].push_back(IsMissingMarker(text, missing)
-                                        ? kMissing
-                                        : static_cast<float>(chunk.dictionaries[c].Code(text)));
+          if (IsMissingMarker(text, missing)) {
+            chunk.values[c].push_back(kMissing);
+          } else {
+            size_t before = chunk.dictionaries[c].size();
+            chunk.values[c].push_back(static_cast<float>(chunk.dictionaries[c].Code(text)));
+            if (chunk.dictionaries[c].size() != before && !IsValidUtf8(text)) {
+              chunk.error = kNotUtf8;
+              return Fail(chunk, c + 1);
+            }
+          }
         } else {
           double value;
           float number;

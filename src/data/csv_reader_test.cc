@@ -121,6 +121,15 @@ TEST(CsvReaderTest, RejectsMissingLabelsAndBadQuotes) {
   EXPECT_NE(ErrorOf("a,Class\n\"1,0\n").find("unterminated quoted field"), std::string::npos);
 }
 
+TEST(CsvReaderTest, RejectsTextThatIsNotUtf8) {
+  // Regression (found by fuzz/csv_fuzzer): a Latin-1 category crashed the JSON schema dump.
+  std::string message = ErrorOf("city,Class\nZ\xFCrich,0\nBern,1\n");
+  EXPECT_NE(message.find("t.csv:2: column 1 ('city'): the text is not valid UTF-8"), std::string::npos) << message;
+  EXPECT_NE(message.find("iconv"), std::string::npos);
+  EXPECT_NE(ErrorOf("a,Class\x80\n1,0\n").find("header: the text is not valid UTF-8"), std::string::npos);
+  EXPECT_TRUE(Parse("city,Class\nZ\xC3\xBCrich,0\nBern,1\n").ok());
+}
+
 TEST(CsvReaderTest, ParallelChunksGiveTheSameDatasetAsOneThread) {
   std::string text = "\"x\",\"c\",\"Class\"\n";
   for (int i = 0; i < 120000; ++i) {

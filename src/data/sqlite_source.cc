@@ -81,6 +81,10 @@ Result<Dataset> ReadSqlite(const std::string& path, const SqliteOptions& options
         } else if (type == SQLITE_TEXT) {
           text = std::string(Trim(reinterpret_cast<const char*>(sqlite3_column_text(statement.get(), c))));
         }
+        if (!IsValidUtf8(text)) {
+          return Status::DataError(source + ": row " + std::to_string(row) + ": column '" +
+                                   names[index] + "': the label is not valid UTF-8 text");
+        }
         if (type == SQLITE_NULL || IsMissingMarker(text, options.table.missing_values)) {
           return Status::DataError(source + ": row " + std::to_string(row) + ": column '" +
                                    names[index] + "': the label is missing; every row needs a label");
@@ -97,6 +101,10 @@ Result<Dataset> ReadSqlite(const std::string& path, const SqliteOptions& options
         cells[index].emplace_back(sqlite3_column_double(statement.get(), c));
       } else if (type == SQLITE_TEXT) {
         std::string text(reinterpret_cast<const char*>(sqlite3_column_text(statement.get(), c)));
+        if (!IsValidUtf8(text)) {
+          return Status::DataError(source + ": row " + std::to_string(row) + ": column '" +
+                                   names[index] + "': the text is not valid UTF-8");
+        }
         if (IsMissingMarker(Trim(text), options.table.missing_values)) {
           cells[index].emplace_back(std::monostate{});
         } else {

@@ -208,7 +208,9 @@ std::string RenderReport(const ReportInput& input) {
       {"threshold", "decision threshold"}, {"precision", "precision at threshold"},
       {"recall", "recall at threshold"}, {"f1", "F1 at threshold"},
       {"amount_weighted_recall", "share of fraud amount caught"}};
-  for (const auto& [key, name] : rows) {
+  for (const auto& row : rows) {
+    const char* key = row.first;
+    const char* name = row.second;
     auto cell = [&](const nlohmann::json& metrics) {
       return metrics.contains(key) && metrics[key].is_number() ? Num(metrics[key].get<double>()) : "–";
     };

@@ -25,7 +25,10 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string Pretty(const nlohmann::json& json) { return json.dump(2) + "\n"; }
+/// JSON documents are written with invalid UTF-8 (e.g. in an echoed error) replaced, never thrown on.
+std::string Pretty(const nlohmann::json& json) {
+  return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
 
 /// What the steps hand to each other.
 struct State {
@@ -241,7 +244,7 @@ Status Evaluate(State& s) {
   s.context.logger->Info("evaluate", "evaluated",
                          {{"test_roc_auc", test.roc_auc}, {"test_pr_auc", test.pr_auc},
                           {"threshold", threshold}});
-  return s.Write("curves", "evaluation/curves.json", curves.dump() + "\n");
+  return s.Write("curves", "evaluation/curves.json", Pretty(curves));
 }
 
 Status Gate(State& s) {

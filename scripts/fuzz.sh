@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for SECONDS (default 60).
+# Usage: scripts/fuzz.sh [SECONDS]. Needs clang (apt-get install clang).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DFRAUDOPS_BUILD_FUZZERS=ON -DFRAUDOPS_BUILD_TESTS=OFF -DFRAUDOPS_BUILD_BENCH=OFF >/dev/null
+cmake --build build/fuzz --target csv_fuzzer config_fuzzer dataset_file_fuzzer
+for target in csv_fuzzer config_fuzzer dataset_file_fuzzer; do
+  corpus=build/fuzz/corpus/$target
+  mkdir -p "$corpus"
+  echo "fuzzing $target for ${seconds}s"
+  "build/fuzz/fuzz/$target" "$corpus" -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 2>&1 | tail -3
+done
