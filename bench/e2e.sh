@@ -15,7 +15,7 @@ median() { sort -n | sed -n 2p; }
 for source in "$csv" synthetic; do
   for i in 1 2 3; do
     FRAUDOPS_GLOBAL_THREADS=2 "$bin" run --home "$work/home" --data "$source" --json 2>/dev/null |
-      /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(f"{d[\"seconds\"]:.2f} roc_auc={d[\"metrics\"][\"test\"][\"roc_auc\"]:.4f} pr_auc={d[\"metrics\"][\"test\"][\"pr_auc\"]:.4f}")'
+      /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); t=d["metrics"]["test"]; print("%.2f roc_auc=%.4f pr_auc=%.4f" % (d["seconds"], t["roc_auc"], t["pr_auc"]))'
   done | sort -n | sed -n 2p | sed "s|^|fraudops_run source=$(basename "$source") seconds=|"
 done
 for i in 1 2 3; do /usr/bin/python3 bench/peer_pipeline.py "$csv" models/xgboost_default.json; done |

@@ -176,24 +176,12 @@ int SynthCommand(size_t rows, uint64_t seed, double fraud_rate, const std::strin
 int InspectCommand(const GlobalOptions& global, const std::string& uri) {
   auto session = OpenSession(global.config_path);
   if (!session.ok()) return ReportError(session.status());
-  const PreprocessConfig& p = (*session)->config.preprocess;
-  SourceOptions options;
-  options.csv.table.label_column = p.label_column;
-  options.csv.table.positive_label = p.positive_label;
-  options.csv.table.missing_values = p.missing_values;
-  options.csv.table.categorical_columns = p.categorical_columns;
-  options.csv.table.drop_columns = p.drop_columns;
-  auto delimiter = ParseDelimiterSetting(p.delimiter);
-  if (!delimiter.ok()) return ReportError(delimiter.status());
-  options.csv.delimiter = *delimiter;
-  options.sqlite.table_name = p.sqlite_table;
-  options.sqlite.query = p.sqlite_query;
-  options.synth.rows = static_cast<size_t>(p.synthetic_rows);
-  options.synth.seed = static_cast<uint64_t>((*session)->config.global.seed);
+  auto options = SourceOptionsFrom((*session)->config);
+  if (!options.ok()) return ReportError(options.status());
   SourceRegistry sources;
   RegisterBuiltinSources(sources);
   auto started = std::chrono::steady_clock::now();
-  auto loaded = sources.Load(uri, options, (*session)->context);
+  auto loaded = sources.Load(uri, *options, (*session)->context);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!loaded.ok()) return ReportError(loaded.status());
   const Dataset& d = loaded->dataset;

@@ -277,13 +277,28 @@ class CsvParser {
   /// odd cells, labels and categories take the general path through NextField.
   void ParseChunk(Chunk& chunk) {
     const size_t columns = names_.size();
-    size_t estimate = static_cast<size_t>(chunk.end - chunk.begin) / (columns * 8 + 1) + 16;
+    // Column buffers are sized ahead and written by row index (no per-value capacity check);
+    // they grow by doubling when the estimate was short and are trimmed at the end.
+    size_t capacity = static_cast<size_t>(chunk.end - chunk.begin) / (columns * 8 + 1) + 16;
+    size_t row = 0;
     chunk.values.resize(columns);
     chunk.dictionaries.resize(columns);
+    std::vector<float*> out(columns, nullptr);
+    auto reserve_rows = [&](size_t rows) {
+      for (size_t c = 0; c < columns; ++c) {
+        if (c == label_index_) continue;
+        chunk.values[c].resize(rows);
+        out[c] = chunk.values[c].data();
+      }
+      capacity = rows;
+    };
+    reserve_rows(capacity);
+    enum Kind : uint8_t { kNumber, kCategory, kLabel };
+    std::vector<Kind> kinds(columns, kNumber);
     for (size_t c = 0; c < columns; ++c) {
-      if (c != label_index_) chunk.values[c].reserve(estimate);
+      kinds[c] = c == label_index_ ? kLabel : plan_[c].categorical ? kCategory : kNumber;
     }
-    chunk.label_codes.reserve(estimate);
+    chunk.label_codes.reserve(capacity);
     std::string scratch;
     std::vector<std::string_view> fields;
     FieldSplitter splitter(delimiter_);
@@ -296,6 +311,7 @@ class CsvParser {
       p = next_line;
       ++chunk.lines;
       if (line.empty() || (line.size() < 8 && Trim(line).empty())) continue;
+      if (row == capacity) reserve_rows(capacity * 2);
       const char* cursor = line.data();
       const char* const line_end = cursor + line.size();
       bool exhausted = false;  // the line's last field has been read
@@ -306,11 +322,11 @@ class CsvParser {
                         std::to_string(fields.size()) + " (a ragged row)";
           return Fail(chunk, 0);
         }
-        if (c != label_index_ && !plan_[c].categorical && cursor < line_end && *cursor != '"') {
+        if (kinds[c] == kNumber && cursor < line_end && *cursor != '"') {
           double value;
           auto parsed = fast_float::from_chars(cursor, line_end, value);
           if (parsed.ec == std::errc() && (parsed.ptr == line_end || *parsed.ptr == delimiter)) {
-            chunk.values[c].push_back(static_cast<float>(value));
+            out[c][row] = static_cast<float>(value);
             exhausted = parsed.ptr == line_end;
             cursor = exhausted ? line_end : parsed.ptr + 1;
             continue;
@@ -318,7 +334,7 @@ class CsvParser {
         }
         std::string_view cell;
         if (!NextField(cursor, line_end, scratch, &cell, &exhausted, &chunk.error)) return Fail(chunk, c + 1);
-        if (c == label_index_) {
+        if (kinds[c] == kLabel) {
           std::string_view text = Trim(cell);
           if (IsMissingMarker(text, missing)) {
             chunk.error = "the label is missing ('" + std::string(text) + "'); every row needs a label";
@@ -333,13 +349,13 @@ class CsvParser {
             }
             chunk.label_first_line.push_back(chunk.lines);
           }
-        } else if (plan_[c].categorical) {
+        } else if (kinds[c] == kCategory) {
           std::string_view text = Trim(cell);
           if (IsMissingMarker(text, missing)) {
-            chunk.values[c].push_back(kMissing);
+            out[c][row] = kMissing;
           } else {
             size_t before = chunk.dictionaries[c].size();
-            chunk.values[c].push_back(static_cast<float>(chunk.dictionaries[c].Code(text)));
+            out[c][row] = static_cast<float>(chunk.dictionaries[c].Code(text));
             if (chunk.dictionaries[c].size() != before && !IsValidUtf8(text)) {
               chunk.error = kNotUtf8;
               return Fail(chunk, c + 1);
@@ -358,7 +374,7 @@ class CsvParser {
                           "preprocess.categorical_columns";
             return Fail(chunk, c + 1);
           }
-          chunk.values[c].push_back(number);
+          out[c][row] = number;
         }
       }
       if (!exhausted) {  // fields left over after the last column
@@ -367,6 +383,10 @@ class CsvParser {
                       std::to_string(fields.size()) + " (a ragged row)";
         return Fail(chunk, 0);
       }
+      ++row;
+    }
+    for (size_t c = 0; c < columns; ++c) {
+      if (c != label_index_) chunk.values[c].resize(row);
     }
   }
 

@@ -57,26 +57,9 @@ struct State {
   }
 };
 
-TableOptions TableOptionsFrom(const PreprocessConfig& p) {
-  TableOptions table;
-  table.label_column = p.label_column;
-  table.positive_label = p.positive_label;
-  table.missing_values = p.missing_values;
-  table.categorical_columns = p.categorical_columns;
-  table.drop_columns = p.drop_columns;
-  return table;
-}
-
 Status Ingest(State& s) {
   const PreprocessConfig& p = s.config.preprocess;
-  SourceOptions options;
-  options.csv.table = TableOptionsFrom(p);
-  FOPS_ASSIGN_OR_RETURN(options.csv.delimiter, ParseDelimiterSetting(p.delimiter));
-  options.sqlite.table_name = p.sqlite_table;
-  options.sqlite.query = p.sqlite_query;
-  options.synth.rows = static_cast<size_t>(p.synthetic_rows);
-  options.synth.seed = static_cast<uint64_t>(s.config.global.seed);
-  options.synth.fraud_rate = p.synthetic_fraud_rate;
+  FOPS_ASSIGN_OR_RETURN(SourceOptions options, SourceOptionsFrom(s.config));
   SourceRegistry sources;
   RegisterBuiltinSources(sources);
   std::string uri = p.data_source.empty() ? "synthetic" : p.data_source;
@@ -280,6 +263,24 @@ constexpr StepDefinition kSteps[] = {
 };
 
 }  // namespace
+
+Result<SourceOptions> SourceOptionsFrom(const Config& config) {
+  const PreprocessConfig& p = config.preprocess;
+  SourceOptions options;
+  TableOptions& table = options.csv.table;
+  table.label_column = p.label_column;
+  table.positive_label = p.positive_label;
+  table.missing_values = p.missing_values;
+  table.categorical_columns = p.categorical_columns;
+  table.drop_columns = p.drop_columns;
+  FOPS_ASSIGN_OR_RETURN(options.csv.delimiter, ParseDelimiterSetting(p.delimiter));
+  options.sqlite.table_name = p.sqlite_table;
+  options.sqlite.query = p.sqlite_query;
+  options.synth.rows = static_cast<size_t>(p.synthetic_rows);
+  options.synth.seed = static_cast<uint64_t>(config.global.seed);
+  options.synth.fraud_rate = p.synthetic_fraud_rate;
+  return options;
+}
 
 const std::vector<std::string>& PipelineSteps() {
   static const std::vector<std::string> kNames = [] {

@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/context.h"
 #include "core/status.h"
+#include "data/source.h"
 #include "pipeline/gate.h"
 
 namespace fraudops {
@@ -42,6 +43,10 @@ struct RunResult {
   /// The document `fraudops run --json` prints and run.json holds.
   nlohmann::json ToJson() const;
 };
+
+/// The source options the configuration describes (label, missing markers, delimiter,
+/// SQLite table or query, synthetic size and seed); shared by `run` and `data inspect`.
+Result<SourceOptions> SourceOptionsFrom(const Config& config);
 
 /// Runs the whole pipeline. Never throws; a failure is reported in the result.
 RunResult RunPipeline(const Config& config, const Context& context);

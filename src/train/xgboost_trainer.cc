@@ -23,6 +23,19 @@ struct BoosterDeleter {
 };
 using BoosterPtr = std::unique_ptr<void, BoosterDeleter>;
 
+/// A dataset's feature names and XGBoost feature types ("q" numeric, "c" categorical) as the
+/// C arrays libxgboost's *SetStrFeatureInfo calls take.
+struct FeatureInfo {
+  explicit FeatureInfo(const Dataset& dataset) : names(dataset.FeatureNames()) {
+    for (const std::string& name : names) name_pointers.push_back(name.c_str());
+    for (const ColumnSchema& column : dataset.features) {
+      type_pointers.push_back(column.type == ColumnType::kCategorical ? "c" : "q");
+    }
+  }
+  std::vector<std::string> names;
+  std::vector<const char*> name_pointers, type_pointers;
+};
+
 /// Metric names whose larger values are better (early stopping direction).
 bool Maximize(const std::string& metric) {
   return StartsWith(metric, "auc") || StartsWith(metric, "aucpr") || StartsWith(metric, "map") ||
@@ -163,17 +176,12 @@ Result<XgbMatrix> XgbMatrix::FromDataset(const Dataset& dataset, int threads) {
   FOPS_RETURN_IF_ERROR(XgbCheck(
       XGDMatrixSetFloatInfo(out.handle_, "label", dataset.label.data(), dataset.rows()),
       "XGDMatrixSetFloatInfo(label)"));
-  std::vector<std::string> names = dataset.FeatureNames();
-  std::vector<const char*> name_pointers, type_pointers;
-  for (const std::string& name : names) name_pointers.push_back(name.c_str());
-  for (const ColumnSchema& column : dataset.features) {
-    type_pointers.push_back(column.type == ColumnType::kCategorical ? "c" : "q");
-  }
+  FeatureInfo info(dataset);
   FOPS_RETURN_IF_ERROR(XgbCheck(XGDMatrixSetStrFeatureInfo(out.handle_, "feature_name",
-                                                           name_pointers.data(), names.size()),
+                                                           info.name_pointers.data(), info.names.size()),
                                 "XGDMatrixSetStrFeatureInfo(feature_name)"));
   FOPS_RETURN_IF_ERROR(XgbCheck(XGDMatrixSetStrFeatureInfo(out.handle_, "feature_type",
-                                                           type_pointers.data(), names.size()),
+                                                           info.type_pointers.data(), info.names.size()),
                                 "XGDMatrixSetStrFeatureInfo(feature_type)"));
   return out;
 }
@@ -276,6 +284,15 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
                                   "XGBoosterSlice"));
     booster.reset(sliced);
   }
+  // Names and types on the booster itself: feature importance and the saved model.json
+  // (feature_names, feature_types) refer to columns by name, not f0, f1, ….
+  FeatureInfo info(train);
+  FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterSetStrFeatureInfo(booster.get(), "feature_name",
+                                                           info.name_pointers.data(), info.names.size()),
+                                "XGBoosterSetStrFeatureInfo(feature_name)"));
+  FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterSetStrFeatureInfo(booster.get(), "feature_type",
+                                                           info.type_pointers.data(), info.names.size()),
+                                "XGBoosterSetStrFeatureInfo(feature_type)"));
   auto model = std::make_unique<XgboostModel>(std::move(booster), train.FeatureNames());
   model->history = std::move(history);
   model->algorithm = "xgboost";

@@ -63,9 +63,21 @@ TEST(XgboostTrainerTest, TrainsRecordsRoundsAndStopsEarly) {
   // The saved model keeps the trees up to the best round only.
   EXPECT_EQ(parsed["learner"]["gradient_booster"]["model"]["trees"].size(),
             static_cast<size_t>(m.best_round + 1));
+  // The saved model names its features.
+  EXPECT_EQ(parsed["learner"]["feature_names"][14], "V14");
+  // Regression: importance was all zero when the booster had no feature names.
   auto importance = m.FeatureImportance();
   ASSERT_TRUE(importance.ok());
-  EXPECT_EQ(importance->size(), 30u);
+  ASSERT_EQ(importance->size(), 30u);
+  EXPECT_EQ((*importance)[14].first, "V14");
+  double total = 0, v14 = 0, largest = 0;
+  for (const auto& [name, gain] : *importance) {
+    total += gain;
+    largest = std::max(largest, gain);
+    if (name == "V14") v14 = gain;
+  }
+  EXPECT_GT(total, 0.0);
+  EXPECT_GT(v14, 0.0);  // the most telling component in the synthetic frauds
 }
 
 TEST(XgboostTrainerTest, TrainMetricsEveryNRounds) {
