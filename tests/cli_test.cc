@@ -126,6 +126,40 @@ TEST(CliTest, SameDataFromCsvGivesTheSameHashAsSynthesized) {
   EXPECT_EQ(from_csv["metrics"]["test"]["roc_auc"], synthesized["metrics"]["test"]["roc_auc"]);
 }
 
+TEST(CliTest, SqliteSourceRecordsTheSameDataHashAsTheCsv) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  ASSERT_EQ(Fraudops(dir, "data synth --rows 30000 --fraud-rate 0.01 --output tx.csv").exit_code, 0);
+  // sqlite3's CSV import stores every value as text: numbers must still read as numbers.
+  auto imported = testing::RunCommand("cd " + dir.path() + " && sqlite3 bank.db '.import --csv tx.csv transactions'",
+                                      dir.path());
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  auto from_db = nlohmann::json::parse(Fraudops(dir, "run --json --data sqlite:bank.db").out);
+  auto from_csv = nlohmann::json::parse(Fraudops(dir, "run --json --data tx.csv").out);
+  ASSERT_EQ(from_db["status"], "succeeded") << from_db.dump();
+  auto hash = [&](const nlohmann::json& run) {
+    return nlohmann::json::parse(testing::ReadText(run["artifacts"]["raw_manifest"]))["content_hash"];
+  };
+  EXPECT_EQ(hash(from_db), hash(from_csv));
+  EXPECT_EQ(from_db["metrics"]["test"]["roc_auc"], from_csv["metrics"]["test"]["roc_auc"]);
+
+  CommandResult missing = Fraudops(dir, "run --data sqlite:bank.db", "FRAUDOPS_PREPROCESS_SQLITE_TABLE=payments");
+  EXPECT_EQ(missing.exit_code, 3);
+  EXPECT_NE(missing.err.find("cannot read table 'payments'"), std::string::npos) << missing.err;
+}
+
+TEST(CliTest, TimeSplitTrainsOnThePast) {
+  TempDir dir;
+  WriteSmallConfig(dir, "  split_method: time\n");
+  CommandResult run = Fraudops(dir, "run --json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto result = nlohmann::json::parse(run.out);
+  auto manifest = nlohmann::json::parse(testing::ReadText(result["artifacts"]["processed_manifest"]));
+  EXPECT_EQ(manifest["method"], "time");
+  EXPECT_EQ(manifest["time_column"], "Time");
+  EXPECT_EQ(manifest["splits"]["train"]["rows"], 21000);
+}
+
 TEST(CliTest, GateFailureExitsFourNamingMetricValueAndThreshold) {
   TempDir dir;
   WriteSmallConfig(dir, "evaluate:\n  min_roc_auc: 0.9999999\n");
