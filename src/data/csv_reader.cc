@@ -26,66 +26,77 @@ constexpr const char* kNotUtf8 =
     "the text is not valid UTF-8; fraudops reads UTF-8 CSV files (convert one in another "
     "encoding first, e.g. iconv -f latin1 -t utf-8 in.csv > out.csv)";
 
-/// Splits one line (without its line break) into fields. A quoted field may contain the
-/// delimiter and doubled quotes; `scratch` holds unescaped text when a field needs it.
+/// Reads the field at `cursor` — quoted (may hold the delimiter and doubled quotes) or not —
+/// into `cell`, and moves `cursor` past its delimiter; sets `exhausted` when it was the last
+/// field of the line [cursor, end). Unescaped text of a quoted field with doubled quotes is
+/// appended to `scratch` and `cell` points into it: the caller keeps `scratch` from
+/// reallocating while it holds such views. Returns false with `error` on a malformed quote.
+bool ReadField(const char*& cursor, const char* end, char delimiter, std::string& scratch,
+               std::string_view* cell, bool* exhausted, std::string* error) {
+  if (cursor < end && *cursor == '"') {
+    const char* start = ++cursor;
+    bool escaped = false;
+    const char* quote;
+    while (true) {
+      quote = static_cast<const char*>(
+          std::memchr(cursor, '"', cursor < end ? static_cast<size_t>(end - cursor) : 0));
+      if (quote == nullptr) {
+        *error = "unterminated quoted field (a field that spans lines is not supported)";
+        return false;
+      }
+      if (quote + 1 < end && quote[1] == '"') {
+        escaped = true;
+        cursor = quote + 2;
+        continue;
+      }
+      break;
+    }
+    std::string_view raw(start, static_cast<size_t>(quote - start));
+    if (escaped) {
+      size_t offset = scratch.size();
+      for (size_t i = 0; i < raw.size(); ++i) {
+        scratch += raw[i];
+        if (raw[i] == '"') ++i;
+      }
+      raw = std::string_view(scratch).substr(offset);
+    }
+    *cell = raw;
+    cursor = quote + 1;
+    if (cursor < end && *cursor != delimiter) {
+      *error = "unexpected text after a closing quote";
+      return false;
+    }
+    *exhausted = cursor == end;
+    if (cursor < end) ++cursor;
+    return true;
+  }
+  const size_t remaining = cursor < end ? static_cast<size_t>(end - cursor) : 0;
+  const char* next = static_cast<const char*>(std::memchr(cursor, delimiter, remaining));
+  *cell = std::string_view(cursor, static_cast<size_t>((next ? next : end) - cursor));
+  *exhausted = next == nullptr;
+  cursor = next ? next + 1 : end;
+  return true;
+}
+
+/// Splits one whole line (without its line break) into fields, for the header, type
+/// inference and error messages; the hot loop reads fields one at a time instead.
 class FieldSplitter {
  public:
   explicit FieldSplitter(char delimiter) : delimiter_(delimiter) {}
 
-  /// Splits `line` into `fields`; returns false with `error` set on a malformed quote.
   bool Split(std::string_view line, std::vector<std::string_view>& fields, std::string& error) {
     fields.clear();
     scratch_.clear();
     scratch_.reserve(line.size());  // never reallocates, so views into it stay valid
-    const char* p = line.data();
-    const char* end = p + line.size();
-    while (true) {
-      if (p < end && *p == '"') {
-        const char* start = ++p;
-        bool escaped = false;
-        while (true) {
-          const char* quote = static_cast<const char*>(std::memchr(p, '"', static_cast<size_t>(end - p)));
-          if (quote == nullptr) {
-            error = "unterminated quoted field (a field that spans lines is not supported)";
-            return false;
-          }
-          if (quote + 1 < end && quote[1] == '"') {
-            escaped = true;
-            p = quote + 2;
-            continue;
-          }
-          std::string_view raw(start, static_cast<size_t>(quote - start));
-          if (escaped) {
-            size_t offset = scratch_.size();
-            for (size_t i = 0; i < raw.size(); ++i) {
-              scratch_ += raw[i];
-              if (raw[i] == '"') ++i;
-            }
-            fields.emplace_back(scratch_.data() + offset, scratch_.size() - offset);
-          } else {
-            fields.push_back(raw);
-          }
-          p = quote + 1;
-          break;
-        }
-        if (p < end && *p != delimiter_) {
-          error = "unexpected text after a closing quote";
-          return false;
-        }
-      } else {
-        const char* next = static_cast<const char*>(
-            std::memchr(p, delimiter_, static_cast<size_t>(end - p)));
-        const char* field_end = next ? next : end;
-        fields.emplace_back(p, static_cast<size_t>(field_end - p));
-        p = field_end;
-      }
-      if (p >= end) return true;
-      ++p;  // the delimiter
-      if (p == end) {
-        fields.emplace_back();  // a trailing empty field
-        return true;
-      }
+    const char* cursor = line.data();
+    const char* end = cursor + line.size();
+    bool exhausted = false;
+    while (!exhausted) {
+      std::string_view cell;
+      if (!ReadField(cursor, end, delimiter_, scratch_, &cell, &exhausted, &error)) return false;
+      fields.push_back(cell);
     }
+    return true;
   }
 
  private:
@@ -274,7 +285,7 @@ class CsvParser {
   }
 
   /// The hot loop. Numbers are parsed in place (one pass over the bytes); quoted, missing or
-  /// odd cells, labels and categories take the general path through NextField.
+  /// odd cells, labels and categories take the general path through ReadField.
   void ParseChunk(Chunk& chunk) {
     const size_t columns = names_.size();
     // Column buffers are sized ahead and written by row index (no per-value capacity check);
@@ -333,7 +344,10 @@ class CsvParser {
           }
         }
         std::string_view cell;
-        if (!NextField(cursor, line_end, scratch, &cell, &exhausted, &chunk.error)) return Fail(chunk, c + 1);
+        scratch.clear();
+        if (!ReadField(cursor, line_end, delimiter, scratch, &cell, &exhausted, &chunk.error)) {
+          return Fail(chunk, c + 1);
+        }
         if (kinds[c] == kLabel) {
           std::string_view text = Trim(cell);
           if (IsMissingMarker(text, missing)) {
@@ -388,55 +402,6 @@ class CsvParser {
     for (size_t c = 0; c < columns; ++c) {
       if (c != label_index_) chunk.values[c].resize(row);
     }
-  }
-
-  /// Reads the field at `cursor` (quoted or not) into `cell` and moves `cursor` past its
-  /// delimiter; sets `exhausted` when it was the last field of the line.
-  bool NextField(const char*& cursor, const char* end, std::string& scratch, std::string_view* cell,
-                 bool* exhausted, std::string* error) const {
-    if (cursor < end && *cursor == '"') {
-      const char* start = ++cursor;
-      bool escaped = false;
-      const char* quote;
-      while (true) {
-        quote = static_cast<const char*>(
-            std::memchr(cursor, '"', cursor < end ? static_cast<size_t>(end - cursor) : 0));
-        if (quote == nullptr) {
-          *error = "unterminated quoted field (a field that spans lines is not supported)";
-          return false;
-        }
-        if (quote + 1 < end && quote[1] == '"') {
-          escaped = true;
-          cursor = quote + 2;
-          continue;
-        }
-        break;
-      }
-      std::string_view raw(start, static_cast<size_t>(quote - start));
-      if (escaped) {
-        scratch.clear();
-        for (size_t i = 0; i < raw.size(); ++i) {
-          scratch += raw[i];
-          if (raw[i] == '"') ++i;
-        }
-        raw = scratch;
-      }
-      *cell = raw;
-      cursor = quote + 1;
-      if (cursor < end && *cursor != delimiter_) {
-        *error = "unexpected text after a closing quote";
-        return false;
-      }
-      *exhausted = cursor == end;
-      if (cursor < end) ++cursor;
-      return true;
-    }
-    const size_t remaining = cursor < end ? static_cast<size_t>(end - cursor) : 0;
-    const char* next = static_cast<const char*>(std::memchr(cursor, delimiter_, remaining));
-    *cell = std::string_view(cursor, static_cast<size_t>((next ? next : end) - cursor));
-    *exhausted = next == nullptr;
-    cursor = next ? next + 1 : end;
-    return true;
   }
 
   static void Fail(Chunk& chunk, size_t column) {
