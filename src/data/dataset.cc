@@ -81,14 +81,4 @@ std::string Dataset::ContentHash() const {
   return hasher.HexDigest();
 }
 
-Dataset Dataset::Clone() const {
-  Dataset out;
-  out.features = features;
-  out.columns = columns;
-  out.label = label;
-  out.label_name = label_name;
-  out.label_values = label_values;
-  return out;
-}
-
 }  // namespace fraudops

@@ -51,8 +51,6 @@ class Dataset {
   nlohmann::json SchemaJson() const;
   /// SHA-256 over the schema and every value: equal for equal data from any source.
   std::string ContentHash() const;
-  /// Deep copy (explicit, since copies are expensive).
-  Dataset Clone() const;
 
   std::vector<ColumnSchema> features;
   std::vector<std::vector<float>> columns;  ///< columns[f][row]

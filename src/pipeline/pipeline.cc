@@ -282,15 +282,6 @@ Result<SourceOptions> SourceOptionsFrom(const Config& config) {
   return options;
 }
 
-const std::vector<std::string>& PipelineSteps() {
-  static const std::vector<std::string> kNames = [] {
-    std::vector<std::string> names;
-    for (const StepDefinition& step : kSteps) names.emplace_back(step.name);
-    return names;
-  }();
-  return kNames;
-}
-
 nlohmann::json RunResult::ToJson() const {
   nlohmann::json out;
   out["execution_id"] = execution_id;

@@ -51,7 +51,4 @@ Result<SourceOptions> SourceOptionsFrom(const Config& config);
 /// Runs the whole pipeline. Never throws; a failure is reported in the result.
 RunResult RunPipeline(const Config& config, const Context& context);
 
-/// Names of the steps in order.
-const std::vector<std::string>& PipelineSteps();
-
 }  // namespace fraudops
