@@ -22,6 +22,7 @@ Result<std::string> ReadFile(const std::string& path) {
 }
 
 Status MakeDirectories(const std::string& path) {
+  if (path.empty()) return Status::Ok();
   std::error_code error;
   fs::create_directories(path, error);
   if (error) return Status::IoError("cannot create directory '" + path + "': " + error.message());
@@ -51,14 +52,13 @@ Status CommitTempFile(const std::string& temp, const std::string& path) {
   return Status::Ok();
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view content) {
-  fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty()) FOPS_RETURN_IF_ERROR(MakeDirectories(parent.string()));
+Status WriteFileAtomic(const std::string& path, std::span<const std::string_view> parts) {
+  FOPS_RETURN_IF_ERROR(MakeDirectories(fs::path(path).parent_path().string()));
   std::string temp = TempPathFor(path);
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     if (!out) return Status::IoError("cannot write '" + temp + "': " + std::strerror(errno));
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    for (std::string_view part : parts) out.write(part.data(), static_cast<std::streamsize>(part.size()));
     out.flush();
     if (!out) {
       std::remove(temp.c_str());
@@ -66,6 +66,10 @@ Status WriteFileAtomic(const std::string& path, std::string_view content) {
     }
   }
   return CommitTempFile(temp, path);
+}
+
+Status WriteFileAtomic(const std::string& path, std::string_view content) {
+  return WriteFileAtomic(path, std::span<const std::string_view>(&content, 1));
 }
 
 }  // namespace fraudops

@@ -3,6 +3,7 @@
 /// atomic writes (temp file in the same directory, fsync, rename) so a crash never leaves a
 /// half-written file under its final name.
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -13,7 +14,10 @@ namespace fraudops {
 Result<std::string> ReadFile(const std::string& path);
 /// Writes `content` to `path` atomically, creating parent directories.
 Status WriteFileAtomic(const std::string& path, std::string_view content);
-/// Creates `path` and its parents; OK when it already exists as a directory.
+/// Writes the concatenation of `parts` to `path` atomically (large files written in pieces).
+Status WriteFileAtomic(const std::string& path, std::span<const std::string_view> parts);
+/// Creates `path` and its parents; OK when it already exists as a directory, or is empty
+/// (the current directory).
 Status MakeDirectories(const std::string& path);
 bool FileExists(const std::string& path);
 

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 
 #include "core/files.h"
 #include "core/hash.h"
@@ -53,27 +52,17 @@ Result<std::string> WriteDatasetFile(const Dataset& dataset, const std::string& 
   PutU32(preamble, static_cast<uint32_t>(header_text.size()));
   const size_t payload_offset = AlignUp(kPreamble + header_text.size());
 
-  FOPS_RETURN_IF_ERROR(MakeDirectories(std::filesystem::path(path).parent_path().string()));
-  std::string temp = TempPathFor(path);
-  std::FILE* file = std::fopen(temp.c_str(), "wb");
-  if (file == nullptr) return Status::IoError("cannot write '" + temp + "'");
   const std::string padding(kAlignment, '\0');
-  bool ok = std::fwrite(preamble.data(), 1, preamble.size(), file) == preamble.size() &&
-            std::fwrite(header_text.data(), 1, header_text.size(), file) == header_text.size() &&
-            std::fwrite(padding.data(), 1, payload_offset - kPreamble - header_text.size(), file) ==
-                payload_offset - kPreamble - header_text.size();
-  auto write_block = [&](const std::vector<float>& values) {
-    ok = ok && std::fwrite(values.data(), 1, block, file) == block &&
-         std::fwrite(padding.data(), 1, stride - block, file) == stride - block;
+  const std::string_view pad(padding);
+  std::vector<std::string_view> parts = {preamble, header_text,
+                                         pad.substr(0, payload_offset - kPreamble - header_text.size())};
+  auto add_block = [&](const std::vector<float>& values) {
+    parts.emplace_back(reinterpret_cast<const char*>(values.data()), block);
+    parts.push_back(pad.substr(0, stride - block));
   };
-  write_block(dataset.label);
-  for (const auto& column : dataset.columns) write_block(column);
-  ok = std::fclose(file) == 0 && ok;
-  if (!ok) {
-    std::remove(temp.c_str());
-    return Status::IoError("short write to '" + path + "'");
-  }
-  FOPS_RETURN_IF_ERROR(CommitTempFile(temp, path));
+  add_block(dataset.label);
+  for (const auto& column : dataset.columns) add_block(column);
+  FOPS_RETURN_IF_ERROR(WriteFileAtomic(path, parts));
   return header["payload_sha256"].get<std::string>();
 }
 

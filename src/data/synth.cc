@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <numeric>
 #include <random>
 
@@ -330,22 +329,9 @@ Status WriteSyntheticCsv(const SynthOptions& options, const std::string& path, T
   } else {
     for (size_t b = 0; b < blocks; ++b) format_block(b);
   }
-  FOPS_RETURN_IF_ERROR(MakeDirectories(std::filesystem::path(path).parent_path().string().empty()
-                                           ? "."
-                                           : std::filesystem::path(path).parent_path().string()));
-  std::string temp = TempPathFor(path);
-  std::FILE* file = std::fopen(temp.c_str(), "wb");
-  if (file == nullptr) return Status::IoError("cannot write '" + temp + "'");
-  bool ok = std::fwrite(header.data(), 1, header.size(), file) == header.size();
-  for (const std::string& text : texts) {
-    ok = ok && std::fwrite(text.data(), 1, text.size(), file) == text.size();
-  }
-  ok = std::fclose(file) == 0 && ok;
-  if (!ok) {
-    std::remove(temp.c_str());
-    return Status::IoError("short write to '" + path + "'");
-  }
-  return CommitTempFile(temp, path);
+  std::vector<std::string_view> parts = {header};
+  parts.insert(parts.end(), texts.begin(), texts.end());
+  return WriteFileAtomic(path, parts);
 }
 
 }  // namespace fraudops
