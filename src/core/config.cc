@@ -21,7 +21,7 @@ namespace fraudops {
 
 namespace {
 
-using FieldPtr = std::variant<std::string*, long long*, double*, std::vector<std::string>*,
+using FieldPtr = std::variant<std::string*, bool*, long long*, double*, std::vector<std::string>*,
                               std::map<std::string, double>*>;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -48,6 +48,15 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(global.pipeline_name)},
       {"global", "home", "Workspace directory (metadata, artifacts). Env: FRAUDOPS_HOME.",
        FOPS_FIELD(global.home)},
+      {"global", "metadata_url",
+       "Metadata store (runs, registry, audit): empty for <home>/fraudops.db (SQLite), "
+       "sqlite:PATH, or postgresql://USER:PASSWORD@HOST:PORT/DB. Env: FRAUDOPS_METADATA_URL.",
+       FOPS_FIELD(global.metadata_url)},
+      {"global", "artifact_url",
+       "Artifact store: empty for <home>/artifacts, a directory, or s3://BUCKET/PREFIX "
+       "(endpoint and credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, "
+       "AWS_SECRET_ACCESS_KEY, AWS_REGION). Env: FRAUDOPS_ARTIFACT_URL.",
+       FOPS_FIELD(global.artifact_url)},
       {"global", "seed", "Seed for synthesis, splits and training.", FOPS_FIELD(global.seed), 0,
        9.007199254740992e15},
       {"global", "threads", "Worker threads; 0 uses every core.", FOPS_FIELD(global.threads), 0,
@@ -59,7 +68,8 @@ const std::vector<KeySpec>& KeyTable() {
 
       {"preprocess", "data_source",
        "Where transactions come from: empty for the built-in synthetic dataset, a CSV path "
-       "(csv:PATH or PATH.csv), or sqlite:PATH (reads sqlite_table or sqlite_query).",
+       "(csv:PATH or PATH.csv), an SQL database (sqlite:PATH, postgresql://…, mysql://…; "
+       "reads sql_table or sql_query), or a CSV object s3://BUCKET/KEY.",
        FOPS_FIELD(preprocess.data_source)},
       {"preprocess", "synthetic_rows", "Rows of the synthetic dataset.",
        FOPS_FIELD(preprocess.synthetic_rows), 100, 1e9},
@@ -84,10 +94,11 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(preprocess.categorical_columns)},
       {"preprocess", "drop_columns", "Columns left out of the features.",
        FOPS_FIELD(preprocess.drop_columns)},
-      {"preprocess", "sqlite_table", "Table read from a sqlite: data source.",
-       FOPS_FIELD(preprocess.sqlite_table)},
-      {"preprocess", "sqlite_query", "Query read from a sqlite: data source (wins over table).",
-       FOPS_FIELD(preprocess.sqlite_query)},
+      {"preprocess", "sql_table",
+       "Table read from an SQL data source; may name a schema (credit_fraud.transactions).",
+       FOPS_FIELD(preprocess.sql_table)},
+      {"preprocess", "sql_query", "Query read from an SQL data source (wins over sql_table).",
+       FOPS_FIELD(preprocess.sql_query)},
       {"preprocess", "split_method",
        "stratified (random, class balance kept) or time (train on the past, test on the "
        "future, by time_column).",
@@ -126,6 +137,23 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(register_.model_name)},
       {"register", "approval", "auto approves versions that pass the gate; manual waits.",
        FOPS_FIELD(register_.approval), -kInf, kInf, {"auto", "manual"}},
+      {"register", "description", "Description recorded with each new model version.",
+       FOPS_FIELD(register_.description)},
+      {"register", "aliases",
+       "Aliases an approved new version takes (moved from older versions), e.g. [challenger].",
+       FOPS_FIELD(register_.aliases)},
+      {"register", "champion_gate",
+       "When true, a new version must beat the version aliased champion_alias on this run's "
+       "test split by champion_margin in champion_metric, or it is not registered.",
+       FOPS_FIELD(register_.champion_gate)},
+      {"register", "champion_alias", "The alias of the current champion.",
+       FOPS_FIELD(register_.champion_alias)},
+      {"register", "champion_metric", "Metric the champion gate compares (higher is better).",
+       FOPS_FIELD(register_.champion_metric), -kInf, kInf,
+       {"roc_auc", "pr_auc", "ks", "recall_at_fpr_0_1pct", "recall_at_fpr_1pct", "f1",
+        "amount_weighted_recall"}},
+      {"register", "champion_margin", "How much the new version must exceed the champion by.",
+       FOPS_FIELD(register_.champion_margin), -1, 1},
       {"deploy", "endpoint_name", "Endpoint that serves the approved model (used by serve).",
        FOPS_FIELD(deploy.endpoint_name)},
       {"deploy", "strategy", "Deployment strategy (used by serve).", FOPS_FIELD(deploy.strategy),
@@ -195,6 +223,13 @@ Status SetFromText(const KeySpec& key, Config& config, std::string_view text,
                                      DidYouMean(value, key.choices));
     }
     **s = value;
+  } else if (auto* b = std::get_if<bool*>(&field)) {
+    auto value = ParseBool(text);
+    if (!value) {
+      return Status::InvalidArgument(where + ": " + key.Dotted() + " = '" + std::string(text) +
+                                     "' is not a boolean; accepted: true, false");
+    }
+    **b = *value;
   } else if (auto* i = std::get_if<long long*>(&field)) {
     auto value = ParseInt(text);
     if (!value) {
@@ -441,6 +476,7 @@ std::string FormatValue(const FieldPtr& field) {
     std::string operator()(std::string* s) const {
       return s->empty() ? "\"\"" : YAML::Dump(YAML::Node(*s));
     }
+    std::string operator()(bool* b) const { return *b ? "true" : "false"; }
     std::string operator()(long long* i) const { return std::to_string(*i); }
     std::string operator()(double* d) const { return FormatDouble(*d, 10); }
     std::string operator()(std::vector<std::string>* list) const {
@@ -475,6 +511,11 @@ nlohmann::json Config::ToJson() const {
   Config copy = *this;
   for (const KeySpec& key : KeyTable()) {
     std::visit([&](auto* field) { out[key.group][key.name] = *field; }, key.field(copy));
+    // URLs may carry a password: run records never hold it.
+    FieldPtr field = key.field(copy);
+    if (auto* text = std::get_if<std::string*>(&field); text && (*text)->find("://") != std::string::npos) {
+      out[key.group][key.name] = RedactUrl(**text);
+    }
   }
   for (const auto& [name, param] : train.xgboost) out["train"]["xgboost"][name] = param.value;
   for (const auto& [name, param] : train.lgbm) out["train"]["lgbm"][name] = param.value;
@@ -570,6 +611,8 @@ Result<Config> LoadConfig(const LoadOptions& options) {
       {"TRAINING_ALGORITHM", "train.algorithm"},
       {"CRON_SCHEDULE", "schedule.cron"},
       {"FRAUDOPS_HOME", "global.home"},
+      {"FRAUDOPS_METADATA_URL", "global.metadata_url"},
+      {"FRAUDOPS_ARTIFACT_URL", "global.artifact_url"},
       {"FRAUDOPS_LOG_LEVEL", "global.log_level"},
   };
   std::vector<std::string> env_names;

@@ -21,6 +21,8 @@ namespace fraudops {
 struct GlobalConfig {
   std::string pipeline_name = "fraud-detection";
   std::string home = "./fraudops-home";
+  std::string metadata_url;  ///< empty: <home>/fraudops.db
+  std::string artifact_url;  ///< empty: <home>/artifacts
   long long seed = 42;
   long long threads = 0;
   std::string log_level = "info";
@@ -39,8 +41,8 @@ struct PreprocessConfig {
   std::vector<std::string> missing_values = {"", "NA", "N/A", "NaN", "null", "unknown"};
   std::vector<std::string> categorical_columns;
   std::vector<std::string> drop_columns;
-  std::string sqlite_table = "transactions";
-  std::string sqlite_query;
+  std::string sql_table = "transactions";
+  std::string sql_query;
   std::string split_method = "stratified";
   double train_ratio = 0.7;
   double validation_ratio = 0.15;
@@ -76,6 +78,12 @@ struct EvaluateConfig {
 struct RegisterConfig {
   std::string model_name = "fraud-detector";
   std::string approval = "auto";
+  std::string description;
+  std::vector<std::string> aliases;
+  bool champion_gate = false;
+  std::string champion_alias = "champion";
+  std::string champion_metric = "roc_auc";
+  double champion_margin = 0.0;
 };
 
 struct DeployConfig {

@@ -2,13 +2,13 @@
 
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 
 namespace fraudops {
 
-std::string MakeUuidV7(uint64_t unix_millis, std::mt19937_64& random) {
-  uint64_t high = (unix_millis & 0xFFFFFFFFFFFFULL) << 16;
-  high |= 0x7000 | (random() & 0x0FFF);                       // version 7, rand_a
-  uint64_t low = (random() & 0x3FFFFFFFFFFFFFFFULL) | (1ULL << 63);  // variant 10, rand_b
+namespace {
+
+std::string FormatUuid(uint64_t high, uint64_t low) {
   char buffer[40];
   std::snprintf(buffer, sizeof buffer, "%08x-%04x-%04x-%04x-%012llx",
                 static_cast<unsigned>(high >> 32), static_cast<unsigned>((high >> 16) & 0xFFFF),
@@ -17,13 +17,39 @@ std::string MakeUuidV7(uint64_t unix_millis, std::mt19937_64& random) {
   return buffer;
 }
 
+}  // namespace
+
+std::string MakeUuidV7(uint64_t unix_millis, std::mt19937_64& random) {
+  uint64_t high = (unix_millis & 0xFFFFFFFFFFFFULL) << 16;
+  high |= 0x7000 | (random() & 0x0FFF);                       // version 7, rand_a
+  uint64_t low = (random() & 0x3FFFFFFFFFFFFFFFULL) | (1ULL << 63);  // variant 10, rand_b
+  return FormatUuid(high, low);
+}
+
 std::string NewUuidV7() {
-  std::random_device device;
-  std::mt19937_64 random((static_cast<uint64_t>(device()) << 32) ^ device());
-  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
-  return MakeUuidV7(static_cast<uint64_t>(millis), random);
+  // Monotonic within the process (RFC 9562, method 1): ids made in the same millisecond
+  // count up in the 12-bit rand_a field, so ORDER BY id is creation order.
+  static std::mutex mutex;
+  static uint64_t last_millis = 0;
+  static uint64_t counter = 0;
+  static std::mt19937_64 random([] {
+    std::random_device device;
+    return (static_cast<uint64_t>(device()) << 32) ^ device();
+  }());
+  std::lock_guard lock(mutex);
+  auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+  if (now > last_millis) {
+    last_millis = now;
+    counter = random() & 0x7FF;  // leaves room to count up
+  } else if (++counter > 0xFFF) {
+    ++last_millis;
+    counter = 0;
+  }
+  uint64_t high = ((last_millis & 0xFFFFFFFFFFFFULL) << 16) | 0x7000 | counter;
+  uint64_t low = (random() & 0x3FFFFFFFFFFFFFFFULL) | (1ULL << 63);
+  return FormatUuid(high, low);
 }
 
 }  // namespace fraudops

@@ -110,10 +110,12 @@ class [[nodiscard]] Result {
 #define FOPS_CONCAT(a, b) FOPS_CONCAT_INNER(a, b)
 
 /// Returns the Status of `expr` from the enclosing function when it is an error.
-#define FOPS_RETURN_IF_ERROR(expr)                 \
-  do {                                             \
-    ::fraudops::Status fops_status_ = (expr);      \
-    if (!fops_status_.ok()) return fops_status_;   \
+/// (A unique name per use: the expression may hold a lambda that uses the macro too.)
+#define FOPS_RETURN_IF_ERROR(expr) FOPS_RETURN_IF_ERROR_IMPL(FOPS_CONCAT(fops_status_, __COUNTER__), expr)
+#define FOPS_RETURN_IF_ERROR_IMPL(name, expr) \
+  do {                                        \
+    ::fraudops::Status name = (expr);         \
+    if (!name.ok()) return name;              \
   } while (false)
 
 /// `FOPS_ASSIGN_OR_RETURN(auto x, MakeX());` declares x from a Result or returns its error.

@@ -154,4 +154,17 @@ std::string FormatDouble(double value, int significant_digits) {
   return buffer;
 }
 
+std::string RedactUrl(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  size_t at = url.find('@', scheme + 3);
+  size_t slash = url.find('/', scheme + 3);
+  if (at == std::string_view::npos || (slash != std::string_view::npos && at > slash)) {
+    return std::string(url);
+  }
+  size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+}
+
 }  // namespace fraudops

@@ -36,6 +36,9 @@ std::optional<bool> ParseBool(std::string_view text);
 bool IsValidUtf8(std::string_view text);
 
 /// Shortest round-trip text of a float (e.g. for JSON and CSV output).
+/// `scheme://user:password@host/…` with the password replaced by `***` (for logs and records).
+std::string RedactUrl(std::string_view url);
+
 std::string FormatDouble(double value, int significant_digits = 17);
 
 }  // namespace fraudops

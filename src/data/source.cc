@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/hash.h"
+#include "core/s3.h"
 #include "core/strings.h"
 
 namespace fraudops {
@@ -79,14 +80,44 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
     manifest["kind"] = "csv";
     return LoadedData{std::move(dataset), std::move(manifest)};
   });
-  registry.Register("sqlite", [](const std::string& path, const SourceOptions& options,
-                                 const Context&) -> Result<LoadedData> {
-    SqliteOptions sqlite = options.sqlite;
-    sqlite.table = options.csv.table;
-    FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadSqlite(path, sqlite));
-    nlohmann::json manifest = {{"kind", "sqlite"}, {"path", path}};
-    if (sqlite.query.empty()) manifest["table"] = sqlite.table_name;
-    else manifest["query"] = sqlite.query;
+  // SQL databases: the table or query the options name, read in chunks.
+  auto sql_reader = [](std::string kind) {
+    return [kind](const std::string& location, const SourceOptions& options,
+                  const Context&) -> Result<LoadedData> {
+      SqlOptions sql = options.sql;
+      sql.table = options.csv.table;
+      std::unique_ptr<SqlConnection> connection;
+      if (kind == "sqlite") {
+        FOPS_ASSIGN_OR_RETURN(connection, OpenSqlite(location, /*read_only=*/true));
+      } else {
+        std::string url = kind + ":" + location;
+        auto opened = kind == "postgresql" || kind == "postgres" ? OpenPostgres(url) : OpenMysql(url);
+        if (!opened.ok()) return Status::DataError(opened.status().message());
+        connection = std::move(*opened);
+      }
+      FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadSqlTable(*connection, sql));
+      nlohmann::json manifest = {{"kind", kind}, {"location", connection->Describe()}};
+      if (sql.query.empty()) manifest["table"] = sql.table_name;
+      else manifest["query"] = sql.query;
+      return LoadedData{std::move(dataset), std::move(manifest)};
+    };
+  };
+  for (const char* kind : {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}) {
+    registry.Register(kind, sql_reader(kind));
+  }
+  // An S3 object holding a CSV file.
+  registry.Register("s3", [](const std::string& location, const SourceOptions& options,
+                             const Context& context) -> Result<LoadedData> {
+    std::string uri = "s3:" + location;
+    FOPS_ASSIGN_OR_RETURN(S3Location where, ParseS3Uri(uri));
+    auto settings = S3Settings::FromEnvironment();
+    if (!settings.ok()) return Status::InvalidArgument("data source " + uri + ": " + settings.status().message());
+    S3Client client(*settings);
+    auto body = client.Get(where);
+    if (!body.ok()) return Status::DataError("data source " + uri + ": " + body.status().message());
+    FOPS_ASSIGN_OR_RETURN(Dataset dataset, ParseCsv(*body, uri, options.csv, context.pool));
+    nlohmann::json manifest = {{"kind", "s3"}, {"uri", uri}, {"endpoint", settings->endpoint},
+                               {"bytes", body->size()}, {"file_sha256", Sha256Hex(*body)}};
     return LoadedData{std::move(dataset), std::move(manifest)};
   });
 }

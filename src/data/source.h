@@ -5,7 +5,10 @@
 /// synthetic dataset.
 ///   synthetic            the built-in transactions (preprocess.synthetic_rows, seed)
 ///   csv:PATH | PATH.csv  a CSV file
-///   sqlite:PATH          preprocess.sqlite_query, else preprocess.sqlite_table
+///   sqlite:PATH          preprocess.sql_query, else preprocess.sql_table
+///   postgresql://…       the same, from PostgreSQL (libpq URL; password never recorded)
+///   mysql://… mariadb:// the same, from MySQL or MariaDB
+///   s3://BUCKET/KEY      a CSV object (credentials and endpoint: the AWS_* variables)
 
 #include <functional>
 #include <map>
@@ -17,14 +20,14 @@
 #include "core/status.h"
 #include "data/csv_reader.h"
 #include "data/dataset.h"
-#include "data/sqlite_source.h"
+#include "data/sql_source.h"
 #include "data/synth.h"
 
 namespace fraudops {
 
 struct SourceOptions {
   CsvOptions csv;
-  SqliteOptions sqlite;  ///< its `table` is taken from csv.table
+  SqlOptions sql;  ///< its `table` is taken from csv.table
   SynthOptions synth;
 };
 
@@ -48,7 +51,7 @@ class SourceRegistry {
   std::map<std::string, Reader> readers_;
 };
 
-/// Registers synthetic, csv and sqlite.
+/// Registers synthetic, csv, sqlite, postgresql (and postgres), mysql (and mariadb), s3.
 void RegisterBuiltinSources(SourceRegistry& registry);
 
 }  // namespace fraudops

@@ -274,8 +274,8 @@ Result<SourceOptions> SourceOptionsFrom(const Config& config) {
   table.categorical_columns = p.categorical_columns;
   table.drop_columns = p.drop_columns;
   FOPS_ASSIGN_OR_RETURN(options.csv.delimiter, ParseDelimiterSetting(p.delimiter));
-  options.sqlite.table_name = p.sqlite_table;
-  options.sqlite.query = p.sqlite_query;
+  options.sql.table_name = p.sql_table;
+  options.sql.query = p.sql_query;
   options.synth.rows = static_cast<size_t>(p.synthetic_rows);
   options.synth.seed = static_cast<uint64_t>(config.global.seed);
   options.synth.fraud_rate = p.synthetic_fraud_rate;

@@ -1,4 +1,4 @@
-#include "data/sqlite_source.h"
+#include "data/sql_source.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -24,7 +24,7 @@ TEST(SqliteSourceTest, ReadsATableLikeTheSameCsv) {
        "CREATE TABLE transactions (Time REAL, V1 REAL, merchant TEXT, Amount REAL, Class INTEGER);"
        "INSERT INTO transactions VALUES (0, -1.3598071336738, 'grocery', 149.62, 0),"
        "(1, 1.19185711131486, 'travel', 2.69, 1), (2, NULL, 'grocery', 0, 0);");
-  SqliteOptions options;
+  SqlOptions options;
   auto from_db = ReadSqlite(db, options);
   ASSERT_TRUE(from_db.ok()) << from_db.status().ToString();
   EXPECT_EQ(from_db->rows(), 3u);
@@ -42,7 +42,7 @@ TEST(SqliteSourceTest, ReadsAQuery) {
   testing::TempDir dir;
   std::string db = dir.File("bank.db");
   Exec(db, "CREATE TABLE t (x REAL, y INTEGER, label TEXT); INSERT INTO t VALUES (1,2,'no'),(3,4,'yes'),(5,6,'no');");
-  SqliteOptions options;
+  SqlOptions options;
   options.query = "SELECT x, label FROM t WHERE y > 2";
   options.table.label_column = "label";
   options.table.positive_label = "yes";

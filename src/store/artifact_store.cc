@@ -1,0 +1,84 @@
+#include "store/artifact_store.h"
+
+#include <filesystem>
+
+#include "core/files.h"
+#include "core/hash.h"
+#include "core/strings.h"
+
+namespace fraudops {
+
+namespace fs = std::filesystem;
+
+Result<std::string> ArtifactStore::Read(const std::string& uri, const std::string& sha256) {
+  FOPS_ASSIGN_OR_RETURN(std::string bytes, Fetch(uri));
+  std::string actual = Sha256Hex(bytes);
+  if (actual != sha256) {
+    return Status::DataError("artifact " + uri + " failed its checksum: sha256 " + actual +
+                             ", recorded " + sha256 + "; it was changed or corrupted after it was written");
+  }
+  return bytes;
+}
+
+Result<ArtifactRecord> LocalArtifactStore::Put(const std::string& key, const std::string& path) {
+  std::string target = Uri(key);
+  std::error_code error;
+  if (!fs::equivalent(path, target, error)) {
+    // A copy, atomically; the run's working directory already is the store by default.
+    FOPS_ASSIGN_OR_RETURN(std::string content, ReadFile(path));
+    FOPS_RETURN_IF_ERROR(WriteFileAtomic(target, content));
+  }
+  ArtifactRecord record;
+  record.name = key;
+  record.uri = target;
+  auto size = fs::file_size(target, error);
+  if (error) return Status::IoError("cannot stat " + target + ": " + error.message());
+  record.size = static_cast<int64_t>(size);
+  FOPS_ASSIGN_OR_RETURN(record.sha256, Sha256File(target));
+  return record;
+}
+
+std::string LocalArtifactStore::Uri(const std::string& key) const { return (fs::path(root_) / key).string(); }
+
+Result<std::string> LocalArtifactStore::Fetch(const std::string& uri) { return ReadFile(uri); }
+
+Result<ArtifactRecord> S3ArtifactStore::Put(const std::string& key, const std::string& path) {
+  FOPS_ASSIGN_OR_RETURN(std::string content, ReadFile(path));
+  S3Location where{root_.bucket, root_.key.empty() ? key : root_.key + "/" + key};
+  FOPS_RETURN_IF_ERROR(client_.Put(where, content));
+  return ArtifactRecord{key, where.Uri(), static_cast<int64_t>(content.size()), Sha256Hex(content)};
+}
+
+std::string S3ArtifactStore::Uri(const std::string& key) const {
+  return S3Location{root_.bucket, root_.key.empty() ? key : root_.key + "/" + key}.Uri();
+}
+
+Result<std::string> S3ArtifactStore::Fetch(const std::string& uri) {
+  FOPS_ASSIGN_OR_RETURN(S3Location where, ParseS3Uri(uri));
+  return client_.Get(where);
+}
+
+Result<std::unique_ptr<ArtifactStore>> OpenArtifactStore(const std::string& url, const std::string& default_root) {
+  if (StartsWith(url, "s3://")) {
+    FOPS_ASSIGN_OR_RETURN(S3Location root, ParseS3Uri(url));
+    while (!root.key.empty() && root.key.back() == '/') root.key.pop_back();
+    auto settings = S3Settings::FromEnvironment();
+    if (!settings.ok()) return Status::InvalidArgument("global.artifact_url " + url + ": " + settings.status().message());
+    S3Client client(*settings);
+    // Fail now, not after training, when the bucket is missing or the credentials are wrong.
+    auto listed = client.List(S3Location{root.bucket, root.key + "/.fraudops-probe"});
+    if (!listed.ok()) {
+      return Status(listed.status().code(), "global.artifact_url " + url + ": " + listed.status().message());
+    }
+    return std::unique_ptr<ArtifactStore>(std::make_unique<S3ArtifactStore>(std::move(client), root));
+  }
+  std::string root = url.empty() ? default_root : (StartsWith(url, "file://") ? url.substr(7) : url);
+  if (url.find("://") != std::string::npos && !StartsWith(url, "file://")) {
+    return Status::InvalidArgument("global.artifact_url '" + url + "' is not supported; accepted: empty, a "
+                                   "directory, file://DIR, or s3://BUCKET/PREFIX");
+  }
+  FOPS_RETURN_IF_ERROR(MakeDirectories(root));
+  return std::unique_ptr<ArtifactStore>(std::make_unique<LocalArtifactStore>(fs::absolute(root).lexically_normal().string()));
+}
+
+}  // namespace fraudops

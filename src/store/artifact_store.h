@@ -1,0 +1,68 @@
+#pragma once
+/// The artifact store: where a run's files (datasets, model bundle, evaluation, logs) live
+/// for good. Local filesystem (default: <home>/artifacts) or S3-compatible
+/// (`s3://bucket/prefix`, core/s3.h). Writes are atomic — temp file + rename locally, a
+/// single PUT or a completed multipart upload on S3 — and every write returns the object's
+/// sha256, which the metadata store records; reads verify it, so a corrupted or truncated
+/// artifact is refused with a checksum error.
+
+#include <memory>
+#include <string>
+
+#include "core/s3.h"
+#include "core/status.h"
+#include "store/metadata_store.h"
+
+namespace fraudops {
+
+class ArtifactStore {
+ public:
+  virtual ~ArtifactStore() = default;
+  /// Stores the local file `path` under `key` (e.g. fraud-detection/<run>/model/model.json).
+  virtual Result<ArtifactRecord> Put(const std::string& key, const std::string& path) = 0;
+  /// The bytes at `uri` (as Put returned it), refused unless their sha256 is `sha256`.
+  Result<std::string> Read(const std::string& uri, const std::string& sha256);
+  /// Where `key` lives (a path or s3:// URI).
+  virtual std::string Uri(const std::string& key) const = 0;
+  /// The directory a run works in locally before its files are stored.
+  virtual bool IsLocal() const = 0;
+
+ protected:
+  virtual Result<std::string> Fetch(const std::string& uri) = 0;
+};
+
+class LocalArtifactStore final : public ArtifactStore {
+ public:
+  explicit LocalArtifactStore(std::string root) : root_(std::move(root)) {}
+  Result<ArtifactRecord> Put(const std::string& key, const std::string& path) override;
+  std::string Uri(const std::string& key) const override;
+  bool IsLocal() const override { return true; }
+  const std::string& root() const { return root_; }
+
+ protected:
+  Result<std::string> Fetch(const std::string& uri) override;
+
+ private:
+  std::string root_;
+};
+
+class S3ArtifactStore final : public ArtifactStore {
+ public:
+  S3ArtifactStore(S3Client client, S3Location root) : client_(std::move(client)), root_(std::move(root)) {}
+  Result<ArtifactRecord> Put(const std::string& key, const std::string& path) override;
+  std::string Uri(const std::string& key) const override;
+  bool IsLocal() const override { return false; }
+  S3Client& client() { return client_; }
+
+ protected:
+  Result<std::string> Fetch(const std::string& uri) override;
+
+ private:
+  S3Client client_;
+  S3Location root_;
+};
+
+/// `url`: empty (then `default_root`), a directory, file://DIR, or s3://BUCKET/PREFIX.
+Result<std::unique_ptr<ArtifactStore>> OpenArtifactStore(const std::string& url, const std::string& default_root);
+
+}  // namespace fraudops

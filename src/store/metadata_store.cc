@@ -1,0 +1,558 @@
+#include "store/metadata_store.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+
+#include "core/ids.h"
+#include "core/strings.h"
+#include "store/schema.h"
+
+namespace fraudops {
+
+namespace {
+
+const std::vector<std::string> kApprovals = {"pending", "approved", "rejected"};
+
+SqlValue Text(const std::string& s) { return SqlValue(s); }
+SqlValue Int(int64_t i) { return SqlValue(i); }
+SqlValue Real(double d) { return SqlValue(d); }
+SqlValue OptionalText(const std::string& s) { return s.empty() ? SqlValue() : SqlValue(s); }
+
+Status CheckAliasName(const std::string& alias) {
+  if (alias.empty() || alias.size() > 64 || ParseInt(alias) ||
+      alias.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos) {
+    return Status::InvalidArgument("alias '" + alias + "' is not valid; accepted: 1-64 letters, digits, '_' "
+                                   "or '-', not a number (numbers are versions)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string UtcNow() {
+  auto now = std::chrono::system_clock::now();
+  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  char out[40];
+  std::snprintf(out, sizeof out, "%s.%03dZ", text, static_cast<int>(millis % 1000));
+  return out;
+}
+
+std::string CurrentActor() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  const char* user = std::getenv("USER");
+  if (!user || !*user) user = std::getenv("LOGNAME");
+  return std::string(user && *user ? user : std::to_string(getuid())) + "@" + host;
+}
+
+nlohmann::json ModelVersion::ToJson() const {
+  nlohmann::json out = {{"model", model},         {"version", version},
+                        {"run_id", run_id},       {"created_at", created_at},
+                        {"algorithm", algorithm}, {"bundle_uri", bundle_uri},
+                        {"threshold", threshold}, {"metrics", metrics},
+                        {"description", description}, {"data_hash", data_hash},
+                        {"approval", approval},   {"archived", archived},
+                        {"aliases", aliases}};
+  if (!approval_by.empty()) {
+    out["approval_by"] = approval_by;
+    out["approval_at"] = approval_at;
+    out["approval_reason"] = approval_reason;
+  }
+  return out;
+}
+
+nlohmann::json AuditEntry::ToJson() const {
+  return {{"id", id}, {"at", at}, {"actor", actor}, {"action", action},
+          {"model", model}, {"version", version}, {"details", details}};
+}
+
+Result<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& url,
+                                                           const std::string& default_sqlite_path) {
+  std::unique_ptr<SqlConnection> db;
+  if (StartsWith(url, "postgresql://") || StartsWith(url, "postgres://")) {
+    FOPS_ASSIGN_OR_RETURN(db, OpenPostgres(url));
+  } else if (url.empty() || StartsWith(url, "sqlite:") || url.find("://") == std::string::npos) {
+    std::string path = url.empty() ? default_sqlite_path : (StartsWith(url, "sqlite:") ? url.substr(7) : url);
+    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    std::error_code ignored;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
+    FOPS_ASSIGN_OR_RETURN(db, OpenSqlite(path, /*read_only=*/false));
+  } else {
+    return Status::InvalidArgument("global.metadata_url '" + RedactUrl(url) +
+                                   "' is not supported; accepted: empty (the workspace's SQLite "
+                                   "file), sqlite:PATH, or postgresql://USER:PASSWORD@HOST:PORT/DB");
+  }
+  auto store = std::make_unique<MetadataStore>(std::move(db));
+  FOPS_RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+Status MetadataStore::InTransaction(const std::function<Status()>& body) {
+  FOPS_RETURN_IF_ERROR(db_->BeginWrite());
+  Status status = body();
+  if (!status.ok()) {
+    (void)db_->Rollback();
+    return status;
+  }
+  status = db_->Commit();
+  if (!status.ok()) (void)db_->Rollback();
+  return status;
+}
+
+Status MetadataStore::Migrate() {
+  const auto& migrations = Migrations();
+  const int64_t known = migrations.back().version;
+  return InTransaction([&]() -> Status {
+    // One migrator at a time: PostgreSQL by an advisory lock; SQLite holds its write lock.
+    if (db_->Kind() == "postgresql") FOPS_RETURN_IF_ERROR(db_->Exec("SELECT pg_advisory_xact_lock(727364)"));
+    FOPS_RETURN_IF_ERROR(db_->Exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
+        "description TEXT NOT NULL, applied_at TEXT NOT NULL)"));
+    FOPS_ASSIGN_OR_RETURN(SqlResult current, db_->Query("SELECT MAX(version) FROM schema_migrations"));
+    int64_t version = current.rows.empty() || IsNull(current.rows[0][0]) ? 0 : AsInt(current.rows[0][0]);
+    if (version > known) {
+      return Status::InvalidArgument(db_->Describe() + ": the metadata store has schema version " +
+                                     std::to_string(version) + " but this fraudops knows up to " +
+                                     std::to_string(known) + "; use a newer fraudops");
+    }
+    for (const Migration& migration : migrations) {
+      if (migration.version <= version) continue;
+      FOPS_RETURN_IF_ERROR(db_->Exec(migration.sql));
+      SqlValue params[] = {Int(migration.version), Text(migration.description), Text(UtcNow())};
+      FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO schema_migrations VALUES (?, ?, ?)", params));
+    }
+    return Status::Ok();
+  });
+}
+
+Result<int64_t> MetadataStore::SchemaVersion() {
+  FOPS_ASSIGN_OR_RETURN(SqlResult result, db_->Query("SELECT MAX(version) FROM schema_migrations"));
+  return AsInt(result.rows.at(0).at(0));
+}
+
+// ---- tracking ----
+
+Status MetadataStore::CreateRun(const RunRecord& run) {
+  return InTransaction([&]() -> Status {
+    SqlValue experiment[] = {Text(run.experiment), Text(UtcNow())};
+    FOPS_RETURN_IF_ERROR(db_->Exec(
+        "INSERT INTO experiments (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", experiment));
+    SqlValue row[] = {Text(run.run_id), Text(run.experiment), Text(run.status), Text(run.start_time),
+                      OptionalText(run.end_time), Text(run.code_version), Text(run.host), Text(run.user),
+                      Text(run.artifact_uri), OptionalText(run.error)};
+    FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO runs (run_id, experiment, status, start_time, end_time, "
+                                   "code_version, host, user_name, artifact_uri, error) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row));
+    for (const auto& [name, value] : run.params) {
+      SqlValue p[] = {Text(run.run_id), Text(name), Text(value)};
+      FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO run_params VALUES (?, ?, ?)", p));
+    }
+    for (const auto& [name, value] : run.tags) {
+      SqlValue p[] = {Text(run.run_id), Text(name), Text(value)};
+      FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO run_tags VALUES (?, ?, ?)", p));
+    }
+    return Status::Ok();
+  });
+}
+
+Status MetadataStore::LogMetrics(const std::string& run_id, const std::map<std::string, double>& metrics) {
+  return InTransaction([&]() -> Status {
+    for (const auto& [name, value] : metrics) {
+      SqlValue p[] = {Text(run_id), Text(name), Real(value)};
+      FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO run_metrics VALUES (?, ?, ?) ON CONFLICT (run_id, name) "
+                                     "DO UPDATE SET value = excluded.value", p));
+    }
+    return Status::Ok();
+  });
+}
+
+Status MetadataStore::LogMetricHistory(const std::string& run_id, const std::string& name,
+                                       const std::vector<std::pair<int64_t, double>>& points) {
+  return InTransaction([&]() -> Status {
+    for (const auto& [step, value] : points) {
+      SqlValue p[] = {Text(run_id), Text(name), Int(step), Real(value)};
+      FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO metric_history VALUES (?, ?, ?, ?) ON CONFLICT "
+                                     "(run_id, name, step) DO UPDATE SET value = excluded.value", p));
+    }
+    return Status::Ok();
+  });
+}
+
+Status MetadataStore::LogArtifacts(const std::string& run_id, const std::vector<ArtifactRecord>& artifacts) {
+  return InTransaction([&]() -> Status {
+    for (const ArtifactRecord& a : artifacts) {
+      SqlValue p[] = {Text(run_id), Text(a.name), Text(a.uri), Int(a.size), Text(a.sha256)};
+      FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO run_artifacts VALUES (?, ?, ?, ?, ?) ON CONFLICT "
+                                     "(run_id, name) DO UPDATE SET uri = excluded.uri, size = "
+                                     "excluded.size, sha256 = excluded.sha256", p));
+    }
+    return Status::Ok();
+  });
+}
+
+Status MetadataStore::LogDatasets(const std::string& run_id, const std::vector<DatasetRecord>& datasets) {
+  return InTransaction([&]() -> Status {
+    for (const DatasetRecord& d : datasets) {
+      SqlValue p[] = {Text(run_id), Text(d.role), Text(d.source), Int(d.rows), Text(d.content_hash)};
+      FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO run_datasets VALUES (?, ?, ?, ?, ?) ON CONFLICT "
+                                     "(run_id, role) DO UPDATE SET source = excluded.source, row_count = "
+                                     "excluded.row_count, content_hash = excluded.content_hash", p));
+    }
+    return Status::Ok();
+  });
+}
+
+Status MetadataStore::EndRun(const std::string& run_id, const std::string& status, const std::string& error) {
+  SqlValue p[] = {Text(status), Text(UtcNow()), OptionalText(error), Text(run_id)};
+  FOPS_ASSIGN_OR_RETURN(SqlResult result,
+                        db_->Query("UPDATE runs SET status = ?, end_time = ?, error = ? WHERE run_id = ?", p));
+  if (result.affected == 0) return Status::NotFound("run " + run_id + " is not in " + db_->Describe());
+  return Status::Ok();
+}
+
+namespace {
+
+RunRecord RunFromRow(const SqlRow& r) {
+  RunRecord run;
+  run.run_id = AsText(r[0]);
+  run.experiment = AsText(r[1]);
+  run.status = AsText(r[2]);
+  run.start_time = AsText(r[3]);
+  run.end_time = AsText(r[4]);
+  run.code_version = AsText(r[5]);
+  run.host = AsText(r[6]);
+  run.user = AsText(r[7]);
+  run.artifact_uri = AsText(r[8]);
+  run.error = AsText(r[9]);
+  return run;
+}
+
+constexpr const char* kRunColumns =
+    "run_id, experiment, status, start_time, end_time, code_version, host, user_name, artifact_uri, error";
+
+}  // namespace
+
+Result<RunRecord> MetadataStore::GetRun(const std::string& id_or_prefix) {
+  if (id_or_prefix.empty()) return Status::InvalidArgument("a run id is needed");
+  SqlValue p[] = {Text(id_or_prefix + "%")};
+  FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query(std::string("SELECT ") + kRunColumns +
+                                                        " FROM runs WHERE run_id LIKE ? ORDER BY run_id LIMIT 2", p));
+  if (found.rows.empty()) return Status::NotFound("no run has the id '" + id_or_prefix + "'");
+  if (found.rows.size() > 1) {
+    return Status::InvalidArgument("the run id prefix '" + id_or_prefix + "' matches several runs (" +
+                                   AsText(found.rows[0][0]) + ", " + AsText(found.rows[1][0]) +
+                                   ", …); give more characters");
+  }
+  RunRecord run = RunFromRow(found.rows[0]);
+  SqlValue id[] = {Text(run.run_id)};
+  FOPS_ASSIGN_OR_RETURN(SqlResult params, db_->Query("SELECT name, value FROM run_params WHERE run_id = ?", id));
+  for (const SqlRow& r : params.rows) run.params[AsText(r[0])] = AsText(r[1]);
+  FOPS_ASSIGN_OR_RETURN(SqlResult tags, db_->Query("SELECT name, value FROM run_tags WHERE run_id = ?", id));
+  for (const SqlRow& r : tags.rows) run.tags[AsText(r[0])] = AsText(r[1]);
+  FOPS_ASSIGN_OR_RETURN(SqlResult metrics, db_->Query("SELECT name, value FROM run_metrics WHERE run_id = ?", id));
+  for (const SqlRow& r : metrics.rows) run.metrics[AsText(r[0])] = AsDouble(r[1]);
+  FOPS_ASSIGN_OR_RETURN(SqlResult artifacts,
+                        db_->Query("SELECT name, uri, size, sha256 FROM run_artifacts WHERE run_id = ? ORDER BY name", id));
+  for (const SqlRow& r : artifacts.rows) {
+    run.artifacts.push_back({AsText(r[0]), AsText(r[1]), AsInt(r[2]), AsText(r[3])});
+  }
+  FOPS_ASSIGN_OR_RETURN(SqlResult datasets, db_->Query(
+      "SELECT role, source, row_count, content_hash FROM run_datasets WHERE run_id = ? ORDER BY role", id));
+  for (const SqlRow& r : datasets.rows) {
+    run.datasets.push_back({AsText(r[0]), AsText(r[1]), AsInt(r[2]), AsText(r[3])});
+  }
+  return run;
+}
+
+Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter) {
+  std::string where = " WHERE 1 = 1";
+  std::vector<SqlValue> params;
+  if (!filter.experiment.empty()) {
+    where += " AND r.experiment = ?";
+    params.push_back(Text(filter.experiment));
+  }
+  if (!filter.status.empty()) {
+    where += " AND r.status = ?";
+    params.push_back(Text(filter.status));
+  }
+  if (!filter.metric.empty() && filter.min_value) {
+    where += " AND r.run_id IN (SELECT run_id FROM run_metrics WHERE name = ? AND value >= ?)";
+    params.push_back(Text(filter.metric));
+    params.push_back(Real(*filter.min_value));
+  }
+  std::string sql;
+  if (filter.order_by.empty()) {
+    sql = std::string("SELECT r.") + kRunColumns + " FROM runs r" + where + " ORDER BY r.start_time DESC, r.run_id DESC";
+  } else {
+    // Best first; runs without the metric last.
+    sql = std::string("SELECT r.run_id, r.experiment, r.status, r.start_time, r.end_time, r.code_version, r.host, "
+                      "r.user_name, r.artifact_uri, r.error FROM runs r LEFT JOIN run_metrics m ON m.run_id = "
+                      "r.run_id AND m.name = ?") + where +
+          " ORDER BY CASE WHEN m.value IS NULL THEN 1 ELSE 0 END, m.value DESC, r.run_id DESC";
+    params.insert(params.begin(), Text(filter.order_by));
+  }
+  sql += " LIMIT " + std::to_string(filter.limit);
+  FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query(sql, params));
+  std::vector<RunRecord> runs;
+  std::map<std::string, size_t> index;
+  for (const SqlRow& r : found.rows) {
+    index[AsText(r[0])] = runs.size();
+    runs.push_back(RunFromRow(r));
+  }
+  if (runs.empty() || filter.with_metrics.empty()) return runs;
+  // The asked-for metrics of the listed runs, in one query.
+  std::string names, ids;
+  std::vector<SqlValue> metric_params;
+  for (const std::string& name : filter.with_metrics) {
+    names += names.empty() ? "?" : ", ?";
+    metric_params.push_back(Text(name));
+  }
+  for (const RunRecord& run : runs) {
+    ids += ids.empty() ? "?" : ", ?";
+    metric_params.push_back(Text(run.run_id));
+  }
+  FOPS_ASSIGN_OR_RETURN(SqlResult metrics,
+                        db_->Query("SELECT run_id, name, value FROM run_metrics WHERE name IN (" + names +
+                                       ") AND run_id IN (" + ids + ")", metric_params));
+  for (const SqlRow& r : metrics.rows) runs[index[AsText(r[0])]].metrics[AsText(r[1])] = AsDouble(r[2]);
+  return runs;
+}
+
+Result<std::vector<std::pair<int64_t, double>>> MetadataStore::MetricHistory(const std::string& run_id,
+                                                                             const std::string& name) {
+  SqlValue p[] = {Text(run_id), Text(name)};
+  FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query(
+      "SELECT step, value FROM metric_history WHERE run_id = ? AND name = ? ORDER BY step", p));
+  std::vector<std::pair<int64_t, double>> points;
+  for (const SqlRow& r : found.rows) points.emplace_back(AsInt(r[0]), AsDouble(r[1]));
+  return points;
+}
+
+// ---- registry ----
+
+Status MetadataStore::AppendAudit(const std::string& actor, const std::string& action,
+                                  const std::string& model, int64_t version, const nlohmann::json& details) {
+  SqlValue p[] = {Text(NewUuidV7()), Text(UtcNow()), Text(actor), Text(action), Text(model), Int(version),
+                  Text(details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))};
+  return db_->Exec("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?)", p);
+}
+
+Status MetadataStore::MoveAlias(const std::string& model, const std::string& alias, int64_t version,
+                                const std::string& actor) {
+  FOPS_RETURN_IF_ERROR(CheckAliasName(alias));
+  SqlValue find[] = {Text(model), Text(alias)};
+  FOPS_ASSIGN_OR_RETURN(SqlResult previous,
+                        db_->Query("SELECT version FROM model_aliases WHERE model = ? AND alias = ?", find));
+  SqlValue p[] = {Text(model), Text(alias), Int(version), Text(UtcNow())};
+  FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO model_aliases VALUES (?, ?, ?, ?) ON CONFLICT (model, alias) DO "
+                                 "UPDATE SET version = excluded.version, updated_at = excluded.updated_at", p));
+  nlohmann::json details = {{"alias", alias}};
+  if (!previous.rows.empty()) details["from_version"] = AsInt(previous.rows[0][0]);
+  return AppendAudit(actor, "alias_set", model, version, details);
+}
+
+Result<ModelVersion> MetadataStore::CreateVersion(const NewVersion& v, const std::string& actor) {
+  if (v.model.empty()) return Status::InvalidArgument("register.model_name is empty; a model needs a name");
+  for (const std::string& alias : v.aliases) FOPS_RETURN_IF_ERROR(CheckAliasName(alias));
+  int64_t number = 0;
+  std::string now = UtcNow();
+  FOPS_RETURN_IF_ERROR(InTransaction([&]() -> Status {
+    SqlValue model[] = {Text(v.model), Text(now)};
+    FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO registered_models (name, created_at, last_version) VALUES "
+                                   "(?, ?, 0) ON CONFLICT (name) DO NOTHING", model));
+    // The row lock this UPDATE takes serializes concurrent registrations of one model.
+    SqlValue name[] = {Text(v.model)};
+    FOPS_ASSIGN_OR_RETURN(SqlResult next, db_->Query("UPDATE registered_models SET last_version = last_version + 1 "
+                                                     "WHERE name = ? RETURNING last_version", name));
+    number = AsInt(next.rows.at(0).at(0));
+    std::string approval = v.approve ? "approved" : "pending";
+    SqlValue row[] = {Text(v.model), Int(number), Text(v.run_id), Text(now), Text(v.algorithm),
+                      Text(v.bundle_uri), Real(v.threshold), Text(v.metrics.dump()), Text(v.description),
+                      Text(v.data_hash), Text(approval), v.approve ? Text(actor) : SqlValue(),
+                      v.approve ? Text(now) : SqlValue(),
+                      v.approve ? Text("register.approval: auto (passed the gate)") : SqlValue(), Int(0)};
+    FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO model_versions (model, version, run_id, created_at, algorithm, "
+                                   "bundle_uri, threshold, metrics, description, data_hash, approval, approval_by, "
+                                   "approval_at, approval_reason, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                                   "?, ?, ?, ?, ?)", row));
+    FOPS_RETURN_IF_ERROR(AppendAudit(actor, "version_created", v.model, number,
+                                     {{"run_id", v.run_id}, {"bundle_uri", v.bundle_uri}, {"approval", approval}}));
+    if (v.approve) {
+      FOPS_RETURN_IF_ERROR(AppendAudit(actor, "approved", v.model, number, {{"reason", "register.approval: auto"}}));
+      for (const std::string& alias : v.aliases) FOPS_RETURN_IF_ERROR(MoveAlias(v.model, alias, number, actor));
+    }
+    return Status::Ok();
+  }));
+  return GetVersion(v.model, std::to_string(number));
+}
+
+Result<std::vector<ModelVersion>> MetadataStore::QueryVersions(const std::string& where, std::vector<SqlValue> params) {
+  FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query(
+      "SELECT model, version, run_id, created_at, algorithm, bundle_uri, threshold, metrics, description, "
+      "data_hash, approval, approval_by, approval_at, approval_reason, archived FROM model_versions " + where, params));
+  std::vector<ModelVersion> versions;
+  for (const SqlRow& r : found.rows) {
+    ModelVersion v;
+    v.model = AsText(r[0]);
+    v.version = AsInt(r[1]);
+    v.run_id = AsText(r[2]);
+    v.created_at = AsText(r[3]);
+    v.algorithm = AsText(r[4]);
+    v.bundle_uri = AsText(r[5]);
+    v.threshold = AsDouble(r[6]);
+    v.metrics = nlohmann::json::parse(AsText(r[7]), nullptr, /*allow_exceptions=*/false);
+    v.description = AsText(r[8]);
+    v.data_hash = AsText(r[9]);
+    v.approval = AsText(r[10]);
+    v.approval_by = AsText(r[11]);
+    v.approval_at = AsText(r[12]);
+    v.approval_reason = AsText(r[13]);
+    v.archived = AsInt(r[14]) != 0;
+    versions.push_back(std::move(v));
+  }
+  if (versions.empty()) return versions;
+  FOPS_ASSIGN_OR_RETURN(SqlResult aliases, db_->Query("SELECT model, version, alias FROM model_aliases ORDER BY alias"));
+  for (ModelVersion& v : versions) {
+    for (const SqlRow& r : aliases.rows) {
+      if (AsText(r[0]) == v.model && AsInt(r[1]) == v.version) v.aliases.push_back(AsText(r[2]));
+    }
+  }
+  return versions;
+}
+
+Result<ModelVersion> MetadataStore::GetVersion(const std::string& model, const std::string& ref) {
+  std::string target = model + "@" + ref;
+  int64_t number = 0;
+  if (StartsWith(ref, "@")) {
+    SqlValue p[] = {Text(model), Text(ref.substr(1))};
+    FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query("SELECT version FROM model_aliases WHERE model = ? AND alias = ?", p));
+    if (found.rows.empty()) return Status::NotFound("model '" + model + "' has no alias '" + ref.substr(1) + "'");
+    number = AsInt(found.rows[0][0]);
+    target = model + ref;
+  } else if (ref == "latest" || ref.empty()) {
+    SqlValue p[] = {Text(model)};
+    FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query("SELECT MAX(version) FROM model_versions WHERE model = ?", p));
+    if (found.rows.empty() || IsNull(found.rows[0][0])) return Status::NotFound("model '" + model + "' has no versions");
+    number = AsInt(found.rows[0][0]);
+  } else {
+    auto parsed = ParseInt(ref);
+    if (!parsed || *parsed <= 0) {
+      return Status::InvalidArgument("'" + ref + "' is not a version; accepted: a version number, latest, or @ALIAS");
+    }
+    number = *parsed;
+  }
+  FOPS_ASSIGN_OR_RETURN(auto versions, QueryVersions("WHERE model = ? AND version = ?", {Text(model), Int(number)}));
+  if (versions.empty()) {
+    FOPS_ASSIGN_OR_RETURN(auto models, ListModels());
+    if (std::find(models.begin(), models.end(), model) == models.end()) {
+      return Status::NotFound("no registered model '" + model + "'" + DidYouMean(model, models));
+    }
+    return Status::NotFound("model '" + model + "' has no version " + std::to_string(number));
+  }
+  return versions[0];
+}
+
+Result<std::vector<ModelVersion>> MetadataStore::ListVersions(const std::string& model) {
+  if (model.empty()) return QueryVersions("ORDER BY model, version DESC", {});
+  return QueryVersions("WHERE model = ? ORDER BY version DESC", {Text(model)});
+}
+
+Result<std::vector<std::string>> MetadataStore::ListModels() {
+  FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query("SELECT name FROM registered_models ORDER BY name"));
+  std::vector<std::string> names;
+  for (const SqlRow& r : found.rows) names.push_back(AsText(r[0]));
+  return names;
+}
+
+Status MetadataStore::SetApproval(const std::string& model, int64_t version, const std::string& approval,
+                                  const std::string& actor, const std::string& reason,
+                                  const std::vector<std::string>& aliases) {
+  if (approval != "approved" && approval != "rejected") {
+    return Status::InvalidArgument("approval '" + approval + "' is not valid; accepted: approved, rejected");
+  }
+  for (const std::string& alias : aliases) FOPS_RETURN_IF_ERROR(CheckAliasName(alias));
+  FOPS_ASSIGN_OR_RETURN(ModelVersion current, GetVersion(model, std::to_string(version)));
+  if (current.archived) return Status::InvalidArgument(model + "@" + std::to_string(version) + " is archived");
+  return InTransaction([&]() -> Status {
+    std::string now = UtcNow();
+    SqlValue p[] = {Text(approval), Text(actor), Text(now), Text(reason), Text(model), Int(version)};
+    FOPS_RETURN_IF_ERROR(db_->Exec("UPDATE model_versions SET approval = ?, approval_by = ?, approval_at = ?, "
+                                   "approval_reason = ? WHERE model = ? AND version = ?", p));
+    FOPS_RETURN_IF_ERROR(AppendAudit(actor, approval == "approved" ? "approved" : "rejected", model, version,
+                                     {{"reason", reason}, {"previous", current.approval}}));
+    if (approval == "rejected") {
+      // A rejected version keeps no alias: nothing may serve it by name.
+      SqlValue key[] = {Text(model), Int(version)};
+      FOPS_RETURN_IF_ERROR(db_->Exec("DELETE FROM model_aliases WHERE model = ? AND version = ?", key));
+    } else {
+      for (const std::string& alias : aliases) FOPS_RETURN_IF_ERROR(MoveAlias(model, alias, version, actor));
+    }
+    return Status::Ok();
+  });
+}
+
+Status MetadataStore::SetAlias(const std::string& model, const std::string& alias, int64_t version,
+                               const std::string& actor) {
+  FOPS_ASSIGN_OR_RETURN(ModelVersion target, GetVersion(model, std::to_string(version)));
+  if (target.archived) {
+    return Status::InvalidArgument(model + "@" + std::to_string(version) + " is archived; an alias needs a live version");
+  }
+  if (target.approval == "rejected") {
+    return Status::InvalidArgument(model + "@" + std::to_string(version) + " was rejected; an alias needs a version "
+                                   "that is not rejected");
+  }
+  return InTransaction([&]() { return MoveAlias(model, alias, version, actor); });
+}
+
+Status MetadataStore::DeleteAlias(const std::string& model, const std::string& alias, const std::string& actor) {
+  FOPS_ASSIGN_OR_RETURN(ModelVersion target, GetVersion(model, "@" + alias));
+  return InTransaction([&]() -> Status {
+    SqlValue p[] = {Text(model), Text(alias)};
+    FOPS_RETURN_IF_ERROR(db_->Exec("DELETE FROM model_aliases WHERE model = ? AND alias = ?", p));
+    return AppendAudit(actor, "alias_deleted", model, target.version, {{"alias", alias}});
+  });
+}
+
+Status MetadataStore::Archive(const std::string& model, int64_t version, const std::string& actor,
+                              const std::string& reason) {
+  FOPS_ASSIGN_OR_RETURN(ModelVersion target, GetVersion(model, std::to_string(version)));
+  if (target.archived) return Status::Ok();
+  return InTransaction([&]() -> Status {
+    SqlValue p[] = {Text(model), Int(version)};
+    FOPS_RETURN_IF_ERROR(db_->Exec("UPDATE model_versions SET archived = 1 WHERE model = ? AND version = ?", p));
+    FOPS_RETURN_IF_ERROR(db_->Exec("DELETE FROM model_aliases WHERE model = ? AND version = ?", p));
+    return AppendAudit(actor, "archived", model, version, {{"reason", reason}, {"aliases_removed", target.aliases}});
+  });
+}
+
+Result<std::vector<AuditEntry>> MetadataStore::Audit(const std::string& model) {
+  std::vector<SqlValue> params;
+  std::string sql = "SELECT id, at, actor, action, model, version, details FROM audit_log";
+  if (!model.empty()) {
+    sql += " WHERE model = ?";
+    params.push_back(Text(model));
+  }
+  FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query(sql + " ORDER BY id", params));
+  std::vector<AuditEntry> entries;
+  for (const SqlRow& r : found.rows) {
+    entries.push_back({AsText(r[0]), AsText(r[1]), AsText(r[2]), AsText(r[3]), AsText(r[4]), AsInt(r[5]),
+                       nlohmann::json::parse(AsText(r[6]), nullptr, false)});
+  }
+  return entries;
+}
+
+Result<std::vector<ModelVersion>> MetadataStore::VersionsFromData(const std::string& content_hash) {
+  return QueryVersions("WHERE run_id IN (SELECT run_id FROM run_datasets WHERE content_hash = ?) "
+                       "ORDER BY model, version", {Text(content_hash)});
+}
+
+}  // namespace fraudops

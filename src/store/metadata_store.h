@@ -1,0 +1,173 @@
+#pragma once
+/// The metadata store: tracking (experiments, runs with parameters, tags, metrics and their
+/// per-iteration curves, artifacts, dataset fingerprints), the model registry (models,
+/// versions, approval, aliases, archive), lineage queries and the append-only audit log.
+///
+/// One implementation over the SQL drivers of data/sql.h: SQLite (default, WAL, in the
+/// workspace) or PostgreSQL (`postgresql://…`). The schema is versioned; forward-only
+/// migrations (schema.cc) are applied on open under a lock, so concurrent processes agree.
+/// Every registry change and its audit entry commit in one transaction.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "data/sql.h"
+
+namespace fraudops {
+
+struct ArtifactRecord {
+  std::string name;  ///< path relative to the run's artifact root, e.g. model/model.json
+  std::string uri;   ///< file path or s3://…
+  int64_t size = 0;
+  std::string sha256;
+};
+
+struct DatasetRecord {
+  std::string role;    ///< raw, train, validation, test
+  std::string source;  ///< data source (password removed)
+  int64_t rows = 0;
+  std::string content_hash;
+};
+
+struct RunRecord {
+  std::string run_id;  ///< the pipeline's execution id
+  std::string experiment;
+  std::string status = "running";  ///< running, succeeded, gate_failed, failed
+  std::string start_time, end_time;
+  std::string code_version, host, user;
+  std::string artifact_uri;
+  std::string error;
+  std::map<std::string, std::string> params;  ///< values as JSON text
+  std::map<std::string, std::string> tags;
+  std::map<std::string, double> metrics;
+  std::vector<ArtifactRecord> artifacts;
+  std::vector<DatasetRecord> datasets;
+};
+
+struct RunFilter {
+  std::string experiment;  ///< empty: all
+  std::string status;      ///< empty: all
+  /// Only runs whose metric `metric` is at least `min_value` (when metric is set).
+  std::string metric;
+  std::optional<double> min_value;
+  /// Sort by this metric, best (highest) first; empty: newest first.
+  std::string order_by;
+  size_t limit = 100;
+  /// Metrics to return with each run (empty: none).
+  std::vector<std::string> with_metrics;
+};
+
+struct ModelVersion {
+  std::string model;
+  int64_t version = 0;
+  std::string run_id;
+  std::string created_at;
+  std::string algorithm;
+  std::string bundle_uri;  ///< the model bundle's directory (file path or s3://…)
+  double threshold = 0.5;
+  nlohmann::json metrics = nlohmann::json::object();
+  std::string description;
+  std::string data_hash;
+  std::string approval = "pending";  ///< pending, approved, rejected
+  std::string approval_by, approval_at, approval_reason;
+  bool archived = false;
+  std::vector<std::string> aliases;
+
+  nlohmann::json ToJson() const;
+};
+
+struct NewVersion {
+  std::string model;
+  std::string run_id;
+  std::string algorithm;
+  std::string bundle_uri;
+  double threshold = 0.5;
+  nlohmann::json metrics = nlohmann::json::object();
+  std::string description;
+  std::string data_hash;
+  bool approve = false;              ///< register.approval: auto
+  std::vector<std::string> aliases;  ///< moved to it when approved
+};
+
+struct AuditEntry {
+  std::string id, at, actor, action, model;
+  int64_t version = 0;
+  nlohmann::json details;
+  nlohmann::json ToJson() const;
+};
+
+class MetadataStore {
+ public:
+  /// `url`: empty (then `default_sqlite_path`), sqlite:PATH, a path ending in .db, or
+  /// postgresql://…; migrations are applied.
+  static Result<std::unique_ptr<MetadataStore>> Open(const std::string& url,
+                                                     const std::string& default_sqlite_path);
+  explicit MetadataStore(std::unique_ptr<SqlConnection> db) : db_(std::move(db)) {}
+
+  std::string Describe() const { return db_->Describe(); }
+  Result<int64_t> SchemaVersion();
+
+  // Tracking.
+  Status CreateRun(const RunRecord& run);
+  Status LogMetrics(const std::string& run_id, const std::map<std::string, double>& metrics);
+  Status LogMetricHistory(const std::string& run_id, const std::string& name,
+                          const std::vector<std::pair<int64_t, double>>& points);
+  Status LogArtifacts(const std::string& run_id, const std::vector<ArtifactRecord>& artifacts);
+  Status LogDatasets(const std::string& run_id, const std::vector<DatasetRecord>& datasets);
+  Status EndRun(const std::string& run_id, const std::string& status, const std::string& error);
+  /// By id or unique id prefix; with params, tags, metrics, artifacts and datasets.
+  Result<RunRecord> GetRun(const std::string& id_or_prefix);
+  /// Run summaries (no params/artifacts), with the metrics `filter.with_metrics` names.
+  Result<std::vector<RunRecord>> ListRuns(const RunFilter& filter);
+  Result<std::vector<std::pair<int64_t, double>>> MetricHistory(const std::string& run_id,
+                                                                const std::string& name);
+
+  // Registry. `actor` is who does it (user@host), recorded with the audit entry.
+  Result<ModelVersion> CreateVersion(const NewVersion& version, const std::string& actor);
+  /// `ref`: a version number, "latest", or "@alias".
+  Result<ModelVersion> GetVersion(const std::string& model, const std::string& ref);
+  /// Every version of `model` (empty: of every model), newest first.
+  Result<std::vector<ModelVersion>> ListVersions(const std::string& model);
+  Result<std::vector<std::string>> ListModels();
+  /// approved or rejected, with why. Aliases are moved (`aliases`) only when approving.
+  Status SetApproval(const std::string& model, int64_t version, const std::string& approval,
+                     const std::string& actor, const std::string& reason,
+                     const std::vector<std::string>& aliases = {});
+  /// Points `alias` at `version` (moving it atomically from another version).
+  Status SetAlias(const std::string& model, const std::string& alias, int64_t version,
+                  const std::string& actor);
+  Status DeleteAlias(const std::string& model, const std::string& alias, const std::string& actor);
+  /// Archives a version; its aliases are removed.
+  Status Archive(const std::string& model, int64_t version, const std::string& actor,
+                 const std::string& reason);
+  /// Audit entries (empty model: all), oldest first.
+  Result<std::vector<AuditEntry>> Audit(const std::string& model);
+
+  // Lineage: the versions trained from data with this content hash (any role).
+  Result<std::vector<ModelVersion>> VersionsFromData(const std::string& content_hash);
+
+  SqlConnection& connection() { return *db_; }
+
+ private:
+  Status Migrate();
+  Status InTransaction(const std::function<Status()>& body);
+  Status AppendAudit(const std::string& actor, const std::string& action, const std::string& model,
+                     int64_t version, const nlohmann::json& details);
+  Result<std::vector<ModelVersion>> QueryVersions(const std::string& where, std::vector<SqlValue> params);
+  Status MoveAlias(const std::string& model, const std::string& alias, int64_t version, const std::string& actor);
+
+  std::unique_ptr<SqlConnection> db_;
+};
+
+/// The current UTC time as ISO 8601 with milliseconds ("2026-11-23T10:00:00.123Z").
+std::string UtcNow();
+/// "user@host" of this process, for audit entries.
+std::string CurrentActor();
+
+}  // namespace fraudops
