@@ -10,6 +10,7 @@
 
 #include "cli/exit_codes.h"
 #include "core/config.h"
+#include "core/version.h"
 #include "core/files.h"
 #include "core/logging.h"
 #include "core/strings.h"
@@ -18,9 +19,6 @@
 #include "data/synth.h"
 #include "pipeline/pipeline.h"
 
-#ifndef FRAUDOPS_VERSION
-#define FRAUDOPS_VERSION "unknown"
-#endif
 
 namespace fraudops {
 namespace {
@@ -231,7 +229,7 @@ int main(int argc, char** argv) {
                "Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 data error, "
                "4 quality gate failed."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("fraudops ") + FRAUDOPS_VERSION);
+  app.set_version_flag("--version", "fraudops " + std::string(CodeVersion()));
   GlobalOptions global;
 
   auto* run = app.add_subcommand("run", "Run the whole pipeline: ingest, validate, split, train, evaluate, gate.");

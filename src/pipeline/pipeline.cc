@@ -5,17 +5,21 @@
 #include <limits>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "core/files.h"
 #include "core/ids.h"
 #include "core/logging.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
+#include "core/version.h"
 #include "data/dataset_file.h"
 #include "data/source.h"
 #include "data/split.h"
 #include "eval/metrics.h"
 #include "eval/report.h"
+#include "store/artifact_store.h"
+#include "store/metadata_store.h"
 #include "train/trainer.h"
 
 namespace fraudops {
@@ -47,6 +51,13 @@ struct State {
   nlohmann::json test_curves;
   nlohmann::json data_summary;
   std::vector<std::pair<std::string, double>> importance;
+  double threshold = 0.5;
+
+  MetadataStore* store = nullptr;
+  ArtifactStore* artifacts = nullptr;
+  std::string key_prefix;  ///< <pipeline>/<execution_id>: the run's keys in the artifact store
+  std::map<std::string, std::pair<uintmax_t, fs::file_time_type>> published;
+  bool step_skipped = false;
 
   std::string Path(const std::string& relative) const { return (fs::path(dir) / relative).string(); }
   Status Write(const std::string& name, const std::string& relative, const std::string& content) {
@@ -56,6 +67,36 @@ struct State {
     return Status::Ok();
   }
 };
+
+/// Test hook (docs/testing.md): FRAUDOPS_FAULT_PAUSE=<point> makes the run create the file
+/// $FRAUDOPS_FAULT_MARKER and sleep there, so a test can kill it at a known point.
+void FaultPoint(const char* point) {
+  const char* pause = std::getenv("FRAUDOPS_FAULT_PAUSE");
+  if (!pause || std::string_view(pause) != point) return;
+  if (const char* marker = std::getenv("FRAUDOPS_FAULT_MARKER")) (void)WriteFileAtomic(marker, point);
+  std::this_thread::sleep_for(std::chrono::seconds(120));
+}
+
+/// Stores the run's new or changed files in the artifact store and records them (name,
+/// URI, size, sha256) with the run.
+Status Publish(State& s) {
+  if (!s.store) return Status::Ok();
+  std::vector<ArtifactRecord> records;
+  std::error_code error;
+  for (auto it = fs::recursive_directory_iterator(s.dir, error); !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    if (!it->is_regular_file() || it->path().filename().string().find(".tmp") != std::string::npos) continue;
+    std::string relative = fs::relative(it->path(), s.dir).generic_string();
+    auto stamp = std::make_pair(it->file_size(), it->last_write_time());
+    auto known = s.published.find(relative);
+    if (known != s.published.end() && known->second == stamp) continue;
+    FOPS_ASSIGN_OR_RETURN(ArtifactRecord record, s.artifacts->Put(s.key_prefix + "/" + relative, it->path().string()));
+    record.name = relative;
+    records.push_back(std::move(record));
+    s.published[relative] = stamp;
+  }
+  if (error) return Status::IoError("cannot list " + s.dir + ": " + error.message());
+  return s.store->LogArtifacts(s.result.execution_id, records);
+}
 
 Status Ingest(State& s) {
   const PreprocessConfig& p = s.config.preprocess;
@@ -76,7 +117,11 @@ Status Ingest(State& s) {
                          {{"rows", s.data.rows()}, {"features", s.data.num_features()},
                           {"positives", s.data.CountPositives()},
                           {"content_hash", s.raw_manifest["content_hash"].get<std::string>()}});
-  return s.Write("raw_manifest", "raw/manifest.json", Pretty(s.raw_manifest));
+  FOPS_RETURN_IF_ERROR(s.Write("raw_manifest", "raw/manifest.json", Pretty(s.raw_manifest)));
+  if (!s.store) return Status::Ok();
+  return s.store->LogDatasets(s.result.execution_id,
+                              {{"raw", RedactUrl(uri), static_cast<int64_t>(s.data.rows()),
+                                s.raw_manifest["content_hash"].get<std::string>()}});
 }
 
 Status Validate(State& s) {
@@ -162,7 +207,14 @@ Status SplitStep(State& s) {
                          {{"method", p.split_method}, {"train", s.train.rows()},
                           {"validation", s.validation.rows()}, {"test", s.test.rows()}});
   s.data = Dataset();  // the splits hold what is needed now
-  return s.Write("processed_manifest", "processed/manifest.json", Pretty(manifest));
+  FOPS_RETURN_IF_ERROR(s.Write("processed_manifest", "processed/manifest.json", Pretty(manifest)));
+  if (!s.store) return Status::Ok();
+  std::vector<DatasetRecord> records;
+  for (const auto& [name, part] : parts) {
+    records.push_back({name, "split of " + s.raw_manifest["content_hash"].get<std::string>(),
+                       static_cast<int64_t>(part->rows()), part->ContentHash()});
+  }
+  return s.store->LogDatasets(s.result.execution_id, records);
 }
 
 Status Train(State& s) {
@@ -217,6 +269,7 @@ Status Evaluate(State& s) {
   BinaryMetrics validation = ComputeMetrics(s.validation_scores, s.validation.label, threshold,
                                             AmountsOf(s.validation, amount));
   BinaryMetrics test = ComputeMetrics(s.test_scores, s.test.label, threshold, AmountsOf(s.test, amount));
+  s.threshold = threshold;
   s.result.metrics = {{"validation", validation.ToJson()}, {"test", test.ToJson()}};
   nlohmann::json metrics = s.result.metrics;
   metrics["threshold_method"] = e.threshold_method;
@@ -227,12 +280,33 @@ Status Evaluate(State& s) {
   s.context.logger->Info("evaluate", "evaluated",
                          {{"test_roc_auc", test.roc_auc}, {"test_pr_auc", test.pr_auc},
                           {"threshold", threshold}});
-  return s.Write("curves", "evaluation/curves.json", Pretty(curves));
+  FOPS_RETURN_IF_ERROR(s.Write("curves", "evaluation/curves.json", Pretty(curves)));
+  if (!s.store) return Status::Ok();
+  std::map<std::string, double> flat;
+  for (const char* part : {"validation", "test"}) {
+    for (const auto& [name, value] : s.result.metrics[part].items()) {
+      if (value.is_number()) flat[std::string(part) + "." + name] = value.get<double>();
+    }
+  }
+  FOPS_RETURN_IF_ERROR(s.store->LogMetrics(s.result.execution_id, flat));
+  // Per-round curves, by set and metric name.
+  std::map<std::string, std::vector<std::pair<int64_t, double>>> curves_by_name;
+  for (const RoundMetrics& round : s.model->history) {
+    for (const auto& [name, value] : round.train) curves_by_name["train." + name].emplace_back(round.round, value);
+    for (const auto& [name, value] : round.validation) curves_by_name["validation." + name].emplace_back(round.round, value);
+  }
+  for (const auto& [name, points] : curves_by_name) {
+    FOPS_RETURN_IF_ERROR(s.store->LogMetricHistory(s.result.execution_id, name, points));
+  }
+  return Status::Ok();
 }
+
+Status ChampionGate(State& s);
 
 Status Gate(State& s) {
   s.result.gate = ApplyGate(s.config.evaluate, s.result.metrics["test"]);
   s.result.gate_evaluated = true;
+  if (s.result.gate.passed && s.config.register_.champion_gate && s.store) FOPS_RETURN_IF_ERROR(ChampionGate(s));
   for (const std::string& check : s.result.gate.checks) s.context.logger->Info("gate", check);
   nlohmann::json gate = {{"passed", s.result.gate.passed}, {"checks", s.result.gate.checks},
                          {"reasons", s.result.gate.reasons}};
@@ -251,6 +325,96 @@ Status Gate(State& s) {
   return s.Write("report", "evaluation/report.html", RenderReport(report));
 }
 
+/// The champion/challenger gate: scores this run's test split with the champion's model
+/// (read back through its recorded checksum) and compares champion_metric.
+Status ChampionGate(State& s) {
+  const RegisterConfig& r = s.config.register_;
+  auto champion = s.store->GetVersion(r.model_name, "@" + r.champion_alias);
+  if (!champion.ok()) {
+    if (champion.status().code() != StatusCode::kNotFound) return champion.status();
+    s.result.gate.checks.push_back("champion gate: no '" + r.champion_alias + "' version yet; the first passes");
+    return Status::Ok();
+  }
+  FOPS_ASSIGN_OR_RETURN(RunRecord source, s.store->GetRun(champion->run_id));
+  const ArtifactRecord* model_file = nullptr;
+  for (const ArtifactRecord& a : source.artifacts) {
+    if (StartsWith(a.name, "model/model.")) model_file = &a;
+  }
+  if (!model_file) return Status::DataError("champion " + r.model_name + "@" + std::to_string(champion->version) + " has no model artifact");
+  FOPS_ASSIGN_OR_RETURN(std::string bytes, s.artifacts->Read(model_file->uri, model_file->sha256));
+  TrainerRegistry trainers;
+  RegisterBuiltinTrainers(trainers);
+  FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(champion->algorithm));
+  FOPS_ASSIGN_OR_RETURN(auto model, trainer->Load(bytes));
+  auto scores = model->PredictProbability(s.test, s.context);
+  if (!scores.ok()) {
+    return Status::DataError("the champion " + r.model_name + "@" + std::to_string(champion->version) +
+                             " cannot score this run's test split (different features?): " + scores.status().message());
+  }
+  const std::string& amount = s.config.preprocess.amount_column;
+  nlohmann::json theirs = ComputeMetrics(*scores, s.test.label, champion->threshold, AmountsOf(s.test, amount)).ToJson();
+  const nlohmann::json& ours = s.result.metrics["test"];
+  const std::string& metric = r.champion_metric;
+  if (!ours[metric].is_number() || !theirs[metric].is_number()) {
+    return Status::InvalidArgument("register.champion_metric '" + metric + "' is not available for this data");
+  }
+  double mine = ours[metric].get<double>(), best = theirs[metric].get<double>();
+  std::string line = "champion gate: " + metric + " " + FormatDouble(mine, 6) + " vs champion " + r.model_name +
+                     "@" + std::to_string(champion->version) + " " + FormatDouble(best, 6) + " + margin " +
+                     FormatDouble(r.champion_margin, 6);
+  s.result.metrics["champion"] = {{"model", r.model_name}, {"version", champion->version}, {"test", theirs}};
+  if (mine >= best + r.champion_margin) {
+    s.result.gate.checks.push_back(line + ": passed");
+  } else {
+    s.result.gate.passed = false;
+    s.result.gate.reasons.push_back(line + ": the new model does not beat the champion");
+  }
+  return Status::Ok();
+}
+
+/// Registers the gated model: the bundle description, every artifact stored and checksummed,
+/// then one transaction that creates the version (and its audit entries). A crash before
+/// the commit leaves no version; after it, the version's artifacts are all in place.
+Status Register(State& s) {
+  if (!s.result.gate.passed) {
+    s.step_skipped = true;
+    return Status::Ok();
+  }
+  const RegisterConfig& r = s.config.register_;
+  const std::string& hash = s.raw_manifest["content_hash"].get<std::string>();
+  nlohmann::json bundle = {{"format_version", 1},
+                           {"algorithm", s.config.train.algorithm},
+                           {"model_file", s.model->FileName()},
+                           {"features", s.train.SchemaJson()["features"]},
+                           {"label", {{"name", s.train.label_name}, {"values", s.train.label_values}}},
+                           {"threshold", s.threshold},
+                           {"metrics", s.result.metrics},
+                           {"source_run", s.result.execution_id},
+                           {"data_hash", hash},
+                           {"code_version", CodeVersion()}};
+  FOPS_RETURN_IF_ERROR(s.Write("bundle", "model/bundle.json", Pretty(bundle)));
+  FOPS_RETURN_IF_ERROR(Publish(s));
+  FaultPoint("register.after_publish");
+  NewVersion version;
+  version.model = r.model_name;
+  version.run_id = s.result.execution_id;
+  version.algorithm = s.config.train.algorithm;
+  version.bundle_uri = s.artifacts->Uri(s.key_prefix + "/model");
+  version.threshold = s.threshold;
+  version.metrics = s.result.metrics;
+  version.description = r.description;
+  version.data_hash = hash;
+  version.approve = r.approval == "auto";
+  version.aliases = r.aliases;
+  version.before_commit = [] { FaultPoint("register.before_commit"); };
+  FOPS_ASSIGN_OR_RETURN(ModelVersion created, s.store->CreateVersion(version, CurrentActor()));
+  s.result.registered = created.ToJson();
+  s.context.logger->Info("register", "registered",
+                         {{"model", created.model}, {"version", static_cast<long long>(created.version)},
+                          {"approval", created.approval}});
+  return Status::Ok();
+}
+
 using StepFunction = Status (*)(State&);
 struct StepDefinition {
   const char* name;
@@ -259,8 +423,38 @@ struct StepDefinition {
 
 constexpr StepDefinition kSteps[] = {
     {"ingest", Ingest}, {"validate", Validate}, {"split", SplitStep},
-    {"train", Train},   {"evaluate", Evaluate}, {"gate", Gate},
+    {"train", Train},   {"evaluate", Evaluate}, {"gate", Gate}, {"register", Register},
 };
+
+/// The run as the metadata store records it when it starts: every configuration key and
+/// hyperparameter as a parameter (JSON text), and tags.
+RunRecord RunRecordFor(const Config& config, const RunResult& result, const State& state) {
+  RunRecord run;
+  run.run_id = result.execution_id;
+  run.experiment = config.global.pipeline_name;
+  run.start_time = UtcNow();
+  run.code_version = std::string(CodeVersion());
+  std::string actor = CurrentActor();
+  run.user = actor.substr(0, actor.find('@'));
+  run.host = actor.substr(actor.find('@') + 1);
+  run.artifact_uri = state.artifacts->Uri(state.key_prefix);
+  auto text = [](const nlohmann::json& value) {
+    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  const nlohmann::json effective = config.ToJson();
+  for (const auto& [group, keys] : effective.items()) {
+    for (const auto& [key, value] : keys.items()) {
+      if (group == "train" && (key == "xgboost" || key == "lgbm") && value.is_object()) {
+        for (const auto& [param, setting] : value.items()) run.params[group + "." + key + "." + param] = text(setting);
+      } else {
+        run.params[group + "." + key] = text(value);
+      }
+    }
+  }
+  run.tags["algorithm"] = config.train.algorithm;
+  run.tags["data_source"] = config.preprocess.data_source.empty() ? "synthetic" : RedactUrl(config.preprocess.data_source);
+  return run;
+}
 
 }  // namespace
 
@@ -302,6 +496,7 @@ nlohmann::json RunResult::ToJson() const {
     out["gate"] = {{"passed", false}, {"reasons", {"the gate was not reached"}}, {"checks", nlohmann::json::array()}};
   }
   out["artifacts"] = artifacts;
+  if (!registered.is_null()) out["registered"] = registered;
   out["artifact_dir"] = artifact_dir;
   if (!error.ok()) out["error"] = {{"code", StatusCodeName(error.code())}, {"message", error.message()}};
   return out;
@@ -317,18 +512,44 @@ RunResult RunPipeline(const Config& config, const Context& context) {
     record.name = step.name;
     result.steps.push_back(record);
   }
-  result.artifact_dir = (fs::absolute(config.Resolve(config.global.home)).lexically_normal() /
-                         "artifacts" / config.global.pipeline_name / result.execution_id)
-                            .string();
-  State state(config, context, result.artifact_dir, result);
+  const fs::path home = fs::absolute(config.Resolve(config.global.home)).lexically_normal();
+  const std::string key_prefix = config.global.pipeline_name + "/" + result.execution_id;
   Logger& logger = *context.logger;
+
+  // The stores come first: a wrong URL or an unreachable server fails before any work.
+  auto metadata = MetadataStore::Open(config.global.metadata_url, (home / "fraudops.db").string());
+  auto artifact_store = OpenArtifactStore(config.global.artifact_url, (home / "artifacts").string());
+  // The run works in the local artifact store, or in a local copy that goes to S3.
+  auto* local = artifact_store.ok() ? dynamic_cast<LocalArtifactStore*>(artifact_store->get()) : nullptr;
+  result.artifact_dir = ((local ? fs::path(local->root()) : home / "artifacts") / key_prefix).string();
+  State state(config, context, result.artifact_dir, result);
+  state.key_prefix = key_prefix;
 
   auto finish = [&]() -> RunResult {
     result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     Status written = WriteFileAtomic(state.Path("run.json"), Pretty(result.ToJson()));
     if (!written.ok()) logger.Error("pipeline", "cannot write run.json: " + written.message());
+    if (state.store) {
+      Status recorded = Publish(state);
+      if (recorded.ok()) {
+        recorded = state.store->EndRun(result.execution_id, result.status,
+                                       result.error.ok() ? "" : result.error.message());
+      }
+      if (!recorded.ok()) logger.Error("pipeline", "cannot record the run: " + recorded.message());
+    }
     return std::move(result);
   };
+
+  for (auto* failed : {metadata.ok() ? nullptr : &metadata.status(),
+                       artifact_store.ok() ? nullptr : &artifact_store.status()}) {
+    if (failed) {
+      result.error = *failed;
+      for (StepRecord& step : result.steps) step.status = "skipped";
+      return result;  // nowhere to record it
+    }
+  }
+  state.store = metadata->get();
+  state.artifacts = artifact_store->get();
 
   if (Status gate_config = ValidateGateConfig(config.evaluate); !gate_config.ok()) {
     result.error = gate_config;
@@ -340,6 +561,11 @@ RunResult RunPipeline(const Config& config, const Context& context) {
   }
   if (Status written = state.Write("config", "config.json", Pretty(config.ToJson())); !written.ok()) {
     result.error = written;
+    return finish();
+  }
+  if (Status tracked = state.store->CreateRun(RunRecordFor(config, result, state)); !tracked.ok()) {
+    result.error = tracked;
+    state.store = nullptr;  // the run is not there to end
     return finish();
   }
   logger.Info("pipeline", "run started",
@@ -359,7 +585,8 @@ RunResult RunPipeline(const Config& config, const Context& context) {
       status = Status::Internal(std::string("step ") + record.name + " threw: " + exception.what());
     }
     record.seconds = std::chrono::duration<double>(Clock::now() - step_started).count();
-    record.status = status.ok() ? "succeeded" : "failed";
+    record.status = status.ok() ? (state.step_skipped ? "skipped" : "succeeded") : "failed";
+    state.step_skipped = false;
     if (!status.ok()) {
       record.error = status.message();
       logger.Error(record.name, status.message());

@@ -1,5 +1,7 @@
 #pragma once
-/// The training pipeline: ingest -> validate -> split -> train -> evaluate -> gate. Each run
+/// The training pipeline: ingest -> validate -> split -> train -> evaluate -> gate -> register.
+/// Each run is recorded in the metadata store (global.metadata_url) and its files in the
+/// artifact store (global.artifact_url). Each run
 /// has a time-ordered execution id (UUIDv7) and writes everything under
 /// <home>/artifacts/<pipeline>/<execution_id>/ (raw/, processed/, model/, evaluation/,
 /// logs/ and run.json), every file atomically. Each step records status, duration and its
@@ -36,6 +38,7 @@ struct RunResult {
   GateResult gate;
   bool gate_evaluated = false;
   nlohmann::json artifacts = nlohmann::json::object();  ///< name -> path
+  nlohmann::json registered;  ///< the model version the register step created, if any
   std::string artifact_dir;
   Status error;  ///< why the run failed (OK when it succeeded or only the gate failed)
   double seconds = 0;

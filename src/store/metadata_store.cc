@@ -1,5 +1,6 @@
 #include "store/metadata_store.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -50,7 +51,10 @@ std::string CurrentActor() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   const char* user = std::getenv("USER");
-  if (!user || !*user) user = std::getenv("LOGNAME");
+  if (!user || !*user) {
+    const passwd* entry = getpwuid(getuid());
+    user = entry ? entry->pw_name : nullptr;
+  }
   return std::string(user && *user ? user : std::to_string(getuid())) + "@" + host;
 }
 
@@ -390,6 +394,7 @@ Result<ModelVersion> MetadataStore::CreateVersion(const NewVersion& v, const std
       FOPS_RETURN_IF_ERROR(AppendAudit(actor, "approved", v.model, number, {{"reason", "register.approval: auto"}}));
       for (const std::string& alias : v.aliases) FOPS_RETURN_IF_ERROR(MoveAlias(v.model, alias, number, actor));
     }
+    if (v.before_commit) v.before_commit();
     return Status::Ok();
   }));
   return GetVersion(v.model, std::to_string(number));

@@ -8,6 +8,7 @@
 /// migrations (schema.cc) are applied on open under a lock, so concurrent processes agree.
 /// Every registry change and its audit entry commit in one transaction.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -93,6 +94,8 @@ struct NewVersion {
   std::string data_hash;
   bool approve = false;              ///< register.approval: auto
   std::vector<std::string> aliases;  ///< moved to it when approved
+  /// Called inside the transaction just before COMMIT (the fault-injection test uses it).
+  std::function<void()> before_commit;
 };
 
 struct AuditEntry {

@@ -18,6 +18,9 @@ class LgbmPendingTrainer : public Trainer {
         "trainer has not landed in this version; use 'xgboost' (train.algorithm, "
         "TRAINING_ALGORITHM or --algorithm)");
   }
+  Result<std::unique_ptr<TrainedModel>> Load(std::string_view) const override {
+    return Status::Unimplemented("cannot load an 'lgbm' model: the LightGBM-compatible engine has not landed yet");
+  }
 };
 
 }  // namespace

@@ -61,6 +61,8 @@ class Trainer {
   virtual std::string name() const = 0;
   virtual Result<std::unique_ptr<TrainedModel>> Train(const TrainInput& input,
                                                       const Context& context) const = 0;
+  /// A model this trainer serialized (TrainedModel::Serialize), ready to score.
+  virtual Result<std::unique_ptr<TrainedModel>> Load(std::string_view serialized) const = 0;
 };
 
 class TrainerRegistry {

@@ -307,4 +307,20 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   return std::unique_ptr<TrainedModel>(std::move(model));
 }
 
+Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Load(std::string_view serialized) const {
+  void* raw_booster = nullptr;
+  FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterCreate(nullptr, 0, &raw_booster), "XGBoosterCreate"));
+  BoosterPtr booster(raw_booster);
+  FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterLoadModelFromBuffer(booster.get(), serialized.data(), serialized.size()),
+                                "XGBoosterLoadModelFromBuffer"));
+  bst_ulong count = 0;
+  const char** names = nullptr;
+  FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterGetStrFeatureInfo(booster.get(), "feature_name", &count, &names),
+                                "XGBoosterGetStrFeatureInfo(feature_name)"));
+  std::vector<std::string> feature_names(names, names + count);
+  auto model = std::make_unique<XgboostModel>(std::move(booster), std::move(feature_names));
+  model->algorithm = "xgboost";
+  return std::unique_ptr<TrainedModel>(std::move(model));
+}
+
 }  // namespace fraudops

@@ -25,6 +25,7 @@ class XgboostTrainer : public Trainer {
   std::string name() const override { return "xgboost"; }
   Result<std::unique_ptr<TrainedModel>> Train(const TrainInput& input,
                                               const Context& context) const override;
+  Result<std::unique_ptr<TrainedModel>> Load(std::string_view serialized) const override;
 };
 
 /// Helpers shared with the training-overhead benchmark: a DMatrix from a dataset, owned.

@@ -1,0 +1,7 @@
+#include "core/version.h"
+
+namespace fraudops {
+
+std::string_view CodeVersion() { return FRAUDOPS_VERSION; }
+
+}  // namespace fraudops
