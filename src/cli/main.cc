@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/exit_codes.h"
+#include "cli/registry_commands.h"
 #include "core/config.h"
 #include "core/version.h"
 #include "core/files.h"
@@ -232,10 +233,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "fraudops " + std::string(CodeVersion()));
   GlobalOptions global;
 
-  auto* run = app.add_subcommand("run", "Run the whole pipeline: ingest, validate, split, train, evaluate, gate.");
+  auto* run = app.add_subcommand("run", "Run the whole pipeline: ingest, validate, split, train, evaluate, gate, register.");
   std::string data, algorithm, home;
   run->add_option("--config", global.config_path, "Configuration file (default: $FRAUDOPS_CONFIG, else ./config.yml if present)");
-  run->add_option("--data", data, "Data source URI: a CSV path, csv:PATH, sqlite:PATH, or synthetic (overrides preprocess.data_source)");
+  run->add_option("--data", data, "Data source URI: a CSV path, csv:PATH, sqlite:PATH, postgresql://…, mysql://…, s3://BUCKET/KEY, or synthetic (overrides preprocess.data_source)");
   run->add_option("--algorithm", algorithm, "Training algorithm: xgboost or lgbm (overrides train.algorithm)");
   run->add_option("--home", home, "Workspace directory (overrides global.home)");
   run->add_flag("--json", global.json, "Print one JSON object instead of the summary table");
@@ -258,9 +259,11 @@ int main(int argc, char** argv) {
 
   auto* inspect = data_command->add_subcommand("inspect", "Read a data source and print its schema, row counts and content hash.");
   std::string uri;
-  inspect->add_option("SOURCE", uri, "Data source URI (CSV path, csv:PATH, sqlite:PATH, synthetic)")->required();
+  inspect->add_option("SOURCE", uri, "Data source URI (CSV path, csv:PATH, sqlite:PATH, postgresql://…, mysql://…, s3://…, synthetic)")->required();
   inspect->add_option("--config", global.config_path, "Configuration file (label column, missing markers, …)");
   inspect->add_flag("--json", global.json, "Print JSON");
+
+  auto registry_command = AddRegistryCommands(app);
 
   try {
     app.parse(argc, argv);
@@ -272,5 +275,6 @@ int main(int argc, char** argv) {
   if (*init) return InitCommand(directory);
   if (*synth) return SynthCommand(rows, seed, fraud_rate, output);
   if (*inspect) return InspectCommand(global, uri);
+  if (int code = registry_command(); code >= 0) return code;
   return kExitUsage;
 }

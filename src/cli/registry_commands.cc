@@ -1,0 +1,496 @@
+#include "cli/registry_commands.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "cli/exit_codes.h"
+#include "core/config.h"
+#include "core/files.h"
+#include "core/strings.h"
+#include "store/artifact_store.h"
+#include "store/metadata_store.h"
+
+namespace fraudops {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Args {
+  std::string config_path, home;
+  bool json = false;
+  // runs
+  std::string experiment, status, filter, sort;
+  size_t limit = 50;
+  std::vector<std::string> runs;
+  // models
+  std::string target, alias, reason, directory, data_hash;
+  std::vector<std::string> aliases;
+  bool delete_alias = false;
+};
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "error: %s\n", status.message().c_str());
+  return ExitCodeFor(status);
+}
+
+void PrintJson(const nlohmann::json& json) {
+  std::cout << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
+
+struct Stores {
+  Config config;
+  std::unique_ptr<MetadataStore> metadata;
+  std::unique_ptr<ArtifactStore> artifacts;
+};
+
+Result<Stores> OpenStores(const Args& args, bool need_artifacts) {
+  LoadOptions options;
+  options.config_path = args.config_path;
+  Stores stores;
+  FOPS_ASSIGN_OR_RETURN(stores.config, LoadConfig(options));
+  if (!args.home.empty()) stores.config.global.home = args.home;
+  fs::path home = fs::absolute(stores.config.Resolve(stores.config.global.home)).lexically_normal();
+  if (stores.config.global.metadata_url.empty() && !FileExists((home / "fraudops.db").string())) {
+    return Status::NotFound("no metadata store at " + (home / "fraudops.db").string() +
+                            " (global.home); run `fraudops run` first, or set global.metadata_url");
+  }
+  FOPS_ASSIGN_OR_RETURN(stores.metadata, MetadataStore::Open(stores.config.global.metadata_url,
+                                                             (home / "fraudops.db").string()));
+  if (need_artifacts) {
+    FOPS_ASSIGN_OR_RETURN(stores.artifacts,
+                          OpenArtifactStore(stores.config.global.artifact_url, (home / "artifacts").string()));
+  }
+  return stores;
+}
+
+/// NAME, NAME@VERSION, NAME@latest or NAME@ALIAS.
+std::pair<std::string, std::string> SplitRef(const std::string& target) {
+  size_t at = target.rfind('@');
+  if (at == std::string::npos) return {target, "latest"};
+  std::string ref = target.substr(at + 1);
+  if (ref != "latest" && !ParseInt(ref)) ref = "@" + ref;
+  return {target.substr(0, at), ref};
+}
+
+Result<ModelVersion> Resolve(MetadataStore& store, const std::string& target) {
+  auto [model, ref] = SplitRef(target);
+  if (model.empty()) return Status::InvalidArgument("'" + target + "' names no model; accepted: NAME[@VERSION|@ALIAS]");
+  return store.GetVersion(model, ref);
+}
+
+bool LowerIsBetter(const std::string& metric) {
+  return metric.find("log_loss") != std::string::npos || metric.find("brier") != std::string::npos ||
+         metric.find("logloss") != std::string::npos;
+}
+
+nlohmann::json RunJson(const RunRecord& run, bool full) {
+  nlohmann::json out = {{"run_id", run.run_id},         {"experiment", run.experiment},
+                        {"status", run.status},         {"start_time", run.start_time},
+                        {"end_time", run.end_time},     {"code_version", run.code_version},
+                        {"host", run.host},             {"user", run.user},
+                        {"artifact_uri", run.artifact_uri}, {"metrics", run.metrics}};
+  if (!run.error.empty()) out["error"] = run.error;
+  if (!full) return out;
+  out["params"] = run.params;
+  out["tags"] = run.tags;
+  out["datasets"] = nlohmann::json::array();
+  for (const DatasetRecord& d : run.datasets) {
+    out["datasets"].push_back({{"role", d.role}, {"source", d.source}, {"rows", d.rows}, {"content_hash", d.content_hash}});
+  }
+  out["artifacts"] = nlohmann::json::array();
+  for (const ArtifactRecord& a : run.artifacts) {
+    out["artifacts"].push_back({{"name", a.name}, {"uri", a.uri}, {"size", a.size}, {"sha256", a.sha256}});
+  }
+  return out;
+}
+
+std::string Metric(const std::map<std::string, double>& metrics, const std::string& name) {
+  auto it = metrics.find(name);
+  return it == metrics.end() ? "-" : FormatDouble(it->second, 4);
+}
+
+int RunsList(const Args& args) {
+  auto stores = OpenStores(args, false);
+  if (!stores.ok()) return Fail(stores.status());
+  RunFilter filter;
+  filter.experiment = args.experiment;
+  filter.status = args.status;
+  filter.limit = args.limit;
+  filter.order_by = args.sort;
+  if (!args.filter.empty()) {
+    size_t op = args.filter.find(">=");
+    auto value = op == std::string::npos ? std::nullopt : ParseDouble(args.filter.substr(op + 2));
+    if (!value) {
+      return Fail(Status::InvalidArgument("--filter '" + args.filter + "' is not METRIC>=VALUE (e.g. test.roc_auc>=0.95)"));
+    }
+    filter.metric = std::string(Trim(args.filter.substr(0, op)));
+    filter.min_value = *value;
+  }
+  filter.with_metrics = {"test.roc_auc", "test.pr_auc", "test.recall_at_fpr_1pct"};
+  if (!filter.order_by.empty()) filter.with_metrics.push_back(filter.order_by);
+  auto runs = stores->metadata->ListRuns(filter);
+  if (!runs.ok()) return Fail(runs.status());
+  if (args.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const RunRecord& run : *runs) out.push_back(RunJson(run, false));
+    PrintJson(out);
+    return kExitOk;
+  }
+  std::printf("%-36s  %-18s  %-11s  %-24s  %8s  %8s  %10s\n", "run", "experiment", "status", "started",
+              "roc_auc", "pr_auc", "recall@1%");
+  for (const RunRecord& run : *runs) {
+    std::printf("%-36s  %-18s  %-11s  %-24s  %8s  %8s  %10s\n", run.run_id.c_str(), run.experiment.c_str(),
+                run.status.c_str(), run.start_time.c_str(), Metric(run.metrics, "test.roc_auc").c_str(),
+                Metric(run.metrics, "test.pr_auc").c_str(), Metric(run.metrics, "test.recall_at_fpr_1pct").c_str());
+  }
+  std::printf("%zu run(s)%s\n", runs->size(), runs->size() == args.limit ? " (--limit reached)" : "");
+  return kExitOk;
+}
+
+int RunsShow(const Args& args) {
+  auto stores = OpenStores(args, false);
+  if (!stores.ok()) return Fail(stores.status());
+  auto run = stores->metadata->GetRun(args.runs.at(0));
+  if (!run.ok()) return Fail(run.status());
+  nlohmann::json out = RunJson(*run, true);
+  if (args.json) {
+    PrintJson(out);
+    return kExitOk;
+  }
+  std::printf("run %s (%s)\n  experiment %s, started %s, ended %s\n  code %s on %s by %s\n  artifacts %s\n",
+              run->run_id.c_str(), run->status.c_str(), run->experiment.c_str(), run->start_time.c_str(),
+              run->end_time.c_str(), run->code_version.c_str(), run->host.c_str(), run->user.c_str(),
+              run->artifact_uri.c_str());
+  if (!run->error.empty()) std::printf("  error: %s\n", run->error.c_str());
+  std::printf("\ndatasets\n");
+  for (const DatasetRecord& d : run->datasets) {
+    std::printf("  %-10s %10lld rows  %s  %s\n", d.role.c_str(), static_cast<long long>(d.rows),
+                d.content_hash.c_str(), d.source.c_str());
+  }
+  std::printf("\nmetrics\n");
+  for (const auto& [name, value] : run->metrics) std::printf("  %-36s %s\n", name.c_str(), FormatDouble(value, 6).c_str());
+  std::printf("\nartifacts\n");
+  for (const ArtifactRecord& a : run->artifacts) {
+    std::printf("  %-34s %12lld  %s\n", a.name.c_str(), static_cast<long long>(a.size), a.sha256.c_str());
+  }
+  std::printf("\nparameters: %zu (fraudops runs show --json lists them)\n", run->params.size());
+  return kExitOk;
+}
+
+int RunsCompare(const Args& args) {
+  auto stores = OpenStores(args, false);
+  if (!stores.ok()) return Fail(stores.status());
+  std::vector<RunRecord> runs;
+  for (const std::string& id : args.runs) {
+    auto run = stores->metadata->GetRun(id);
+    if (!run.ok()) return Fail(run.status());
+    runs.push_back(std::move(*run));
+  }
+  // Parameters that differ, every metric; the best value of each metric marked.
+  std::set<std::string> param_names, metric_names;
+  for (const RunRecord& run : runs) {
+    for (const auto& [name, value] : run.params) param_names.insert(name);
+    for (const auto& [name, value] : run.metrics) metric_names.insert(name);
+  }
+  nlohmann::json out = {{"runs", nlohmann::json::array()}, {"params", nlohmann::json::object()},
+                        {"metrics", nlohmann::json::object()}, {"best", nlohmann::json::object()}};
+  for (const RunRecord& run : runs) out["runs"].push_back(run.run_id);
+  for (const std::string& name : param_names) {
+    std::vector<std::string> values;
+    for (const RunRecord& run : runs) {
+      auto it = run.params.find(name);
+      values.push_back(it == run.params.end() ? "-" : it->second);
+    }
+    if (std::adjacent_find(values.begin(), values.end(), std::not_equal_to<>()) != values.end()) out["params"][name] = values;
+  }
+  for (const std::string& name : metric_names) {
+    nlohmann::json values = nlohmann::json::array();
+    int best = -1;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      auto it = runs[i].metrics.find(name);
+      if (it == runs[i].metrics.end()) {
+        values.push_back(nullptr);
+        continue;
+      }
+      values.push_back(it->second);
+      double current = it->second;
+      if (best < 0 || (LowerIsBetter(name) ? current < values[best].get<double>() : current > values[best].get<double>())) {
+        best = static_cast<int>(i);
+      }
+    }
+    out["metrics"][name] = values;
+    if (best >= 0) out["best"][name] = runs[static_cast<size_t>(best)].run_id;
+  }
+  if (args.json) {
+    PrintJson(out);
+    return kExitOk;
+  }
+  std::printf("%-34s", "");
+  for (const RunRecord& run : runs) std::printf("  %-18s", run.run_id.substr(0, 18).c_str());
+  std::printf("\nparameters that differ\n");
+  for (const auto& [name, values] : out["params"].items()) {
+    std::printf("  %-32s", name.c_str());
+    for (const auto& value : values) std::printf("  %-18s", value.get<std::string>().substr(0, 18).c_str());
+    std::printf("\n");
+  }
+  std::printf("metrics (* best)\n");
+  for (const auto& [name, values] : out["metrics"].items()) {
+    std::printf("  %-32s", name.c_str());
+    for (size_t i = 0; i < runs.size(); ++i) {
+      std::string cell = values[i].is_null() ? "-" : FormatDouble(values[i].get<double>(), 5);
+      if (out["best"].contains(name) && out["best"][name] == runs[i].run_id && runs.size() > 1) cell += " *";
+      std::printf("  %-18s", cell.c_str());
+    }
+    std::printf("\n");
+  }
+  return kExitOk;
+}
+
+void PrintVersionLine(const ModelVersion& v) {
+  std::string metric = v.metrics.contains("test") && v.metrics["test"].contains("roc_auc")
+                           ? FormatDouble(v.metrics["test"]["roc_auc"].get<double>(), 4)
+                           : "-";
+  std::printf("%-20s %5lld  %-9s %-8s %-22s %8s  %-24s %s\n", v.model.c_str(), static_cast<long long>(v.version),
+              v.approval.c_str(), v.archived ? "archived" : "live", Join(v.aliases, ",").c_str(), metric.c_str(),
+              v.created_at.c_str(), v.run_id.c_str());
+}
+
+int ModelsList(const Args& args) {
+  auto stores = OpenStores(args, false);
+  if (!stores.ok()) return Fail(stores.status());
+  auto versions = stores->metadata->ListVersions(args.target);
+  if (!versions.ok()) return Fail(versions.status());
+  if (args.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const ModelVersion& v : *versions) out.push_back(v.ToJson());
+    PrintJson(out);
+    return kExitOk;
+  }
+  std::printf("%-20s %5s  %-9s %-8s %-22s %8s  %-24s %s\n", "model", "ver", "approval", "state", "aliases",
+              "roc_auc", "created", "run");
+  for (const ModelVersion& v : *versions) PrintVersionLine(v);
+  return kExitOk;
+}
+
+int ModelsShow(const Args& args) {
+  auto stores = OpenStores(args, false);
+  if (!stores.ok()) return Fail(stores.status());
+  auto version = Resolve(*stores->metadata, args.target);
+  if (!version.ok()) return Fail(version.status());
+  auto audit = stores->metadata->Audit(version->model);
+  if (!audit.ok()) return Fail(audit.status());
+  nlohmann::json out = version->ToJson();
+  out["audit"] = nlohmann::json::array();
+  for (const AuditEntry& entry : *audit) {
+    if (entry.version == version->version) out["audit"].push_back(entry.ToJson());
+  }
+  if (args.json) {
+    PrintJson(out);
+    return kExitOk;
+  }
+  std::printf("%s@%lld  %s%s\n  aliases: %s\n  run %s, %s, threshold %s\n  bundle %s\n  data %s\n",
+              version->model.c_str(), static_cast<long long>(version->version), version->approval.c_str(),
+              version->archived ? " (archived)" : "", Join(version->aliases, ", ").c_str(), version->run_id.c_str(),
+              version->algorithm.c_str(), FormatDouble(version->threshold, 6).c_str(), version->bundle_uri.c_str(),
+              version->data_hash.c_str());
+  if (!version->description.empty()) std::printf("  %s\n", version->description.c_str());
+  std::printf("audit\n");
+  for (const auto& entry : out["audit"]) {
+    std::printf("  %s  %-16s %-20s %s\n", entry["at"].get<std::string>().c_str(), entry["action"].get<std::string>().c_str(),
+                entry["actor"].get<std::string>().c_str(), entry["details"].dump().c_str());
+  }
+  return kExitOk;
+}
+
+/// approve, reject, archive, alias: each a registry change with an audit entry.
+int ModelsChange(const Args& args, const std::string& action) {
+  auto stores = OpenStores(args, false);
+  if (!stores.ok()) return Fail(stores.status());
+  MetadataStore& store = *stores->metadata;
+  std::string actor = CurrentActor();
+  if (action == "alias" && args.delete_alias) {
+    Status deleted = store.DeleteAlias(SplitRef(args.target).first, args.alias, actor);
+    if (!deleted.ok()) return Fail(deleted);
+    std::printf("removed alias '%s' of %s\n", args.alias.c_str(), SplitRef(args.target).first.c_str());
+    return kExitOk;
+  }
+  auto version = Resolve(store, args.target);
+  if (!version.ok()) return Fail(version.status());
+  Status status;
+  if (action == "approve") status = store.SetApproval(version->model, version->version, "approved", actor, args.reason, args.aliases);
+  else if (action == "reject") status = store.SetApproval(version->model, version->version, "rejected", actor, args.reason);
+  else if (action == "archive") status = store.Archive(version->model, version->version, actor, args.reason);
+  else status = store.SetAlias(version->model, args.alias, version->version, actor);
+  if (!status.ok()) return Fail(status);
+  auto changed = store.GetVersion(version->model, std::to_string(version->version));
+  if (!changed.ok()) return Fail(changed.status());
+  if (args.json) PrintJson(changed->ToJson());
+  else PrintVersionLine(*changed);
+  return kExitOk;
+}
+
+int ModelsExport(const Args& args) {
+  auto stores = OpenStores(args, true);
+  if (!stores.ok()) return Fail(stores.status());
+  auto version = Resolve(*stores->metadata, args.target);
+  if (!version.ok()) return Fail(version.status());
+  auto run = stores->metadata->GetRun(version->run_id);
+  if (!run.ok()) return Fail(run.status());
+  size_t written = 0;
+  for (const ArtifactRecord& a : run->artifacts) {
+    if (!StartsWith(a.name, "model/")) continue;
+    auto bytes = stores->artifacts->Read(a.uri, a.sha256);  // refuses a corrupted file
+    if (!bytes.ok()) return Fail(bytes.status());
+    Status saved = WriteFileAtomic((fs::path(args.directory) / a.name.substr(6)).string(), *bytes);
+    if (!saved.ok()) return Fail(saved);
+    ++written;
+  }
+  if (written == 0) return Fail(Status::NotFound("run " + run->run_id + " recorded no model/ artifacts"));
+  std::printf("exported %s@%lld (%zu files, checksums verified) to %s\n", version->model.c_str(),
+              static_cast<long long>(version->version), written, args.directory.c_str());
+  return kExitOk;
+}
+
+int Lineage(const Args& args) {
+  auto stores = OpenStores(args, false);
+  if (!stores.ok()) return Fail(stores.status());
+  MetadataStore& store = *stores->metadata;
+  if (!args.data_hash.empty()) {
+    // Reverse: which versions came from this data.
+    auto versions = store.VersionsFromData(args.data_hash);
+    if (!versions.ok()) return Fail(versions.status());
+    if (args.json) {
+      nlohmann::json out = {{"data_hash", args.data_hash}, {"versions", nlohmann::json::array()}};
+      for (const ModelVersion& v : *versions) out["versions"].push_back({{"model", v.model}, {"version", v.version}, {"run_id", v.run_id}});
+      PrintJson(out);
+    } else {
+      std::printf("data %s\n", args.data_hash.c_str());
+      for (const ModelVersion& v : *versions) std::printf("  -> %s@%lld (run %s)\n", v.model.c_str(), static_cast<long long>(v.version), v.run_id.c_str());
+      if (versions->empty()) std::printf("  no model version was trained from it\n");
+    }
+    return kExitOk;
+  }
+  auto version = Resolve(store, args.target);
+  if (!version.ok()) return Fail(version.status());
+  auto run = store.GetRun(version->run_id);
+  if (!run.ok()) return Fail(run.status());
+  nlohmann::json out = {{"version", version->ToJson()}, {"run", RunJson(*run, false)}};
+  out["run"]["tags"] = run->tags;
+  out["execution"] = {{"execution_id", run->run_id}, {"artifact_uri", run->artifact_uri},
+                      {"code_version", run->code_version}};
+  out["data"] = nlohmann::json::array();
+  for (const DatasetRecord& d : run->datasets) {
+    out["data"].push_back({{"role", d.role}, {"source", d.source}, {"rows", d.rows}, {"content_hash", d.content_hash}});
+  }
+  out["artifacts"] = nlohmann::json::array();
+  for (const ArtifactRecord& a : run->artifacts) {
+    if (StartsWith(a.name, "model/") || StartsWith(a.name, "raw/") || StartsWith(a.name, "processed/")) {
+      out["artifacts"].push_back({{"name", a.name}, {"uri", a.uri}, {"sha256", a.sha256}});
+    }
+  }
+  if (args.json) {
+    PrintJson(out);
+    return kExitOk;
+  }
+  std::printf("model   %s@%lld (%s%s)\n", version->model.c_str(), static_cast<long long>(version->version),
+              version->approval.c_str(), version->aliases.empty() ? "" : (", " + Join(version->aliases, ", ")).c_str());
+  std::printf("  run   %s (%s, %s .. %s)\n", run->run_id.c_str(), run->status.c_str(), run->start_time.c_str(), run->end_time.c_str());
+  std::printf("  code  %s on %s by %s\n", run->code_version.c_str(), run->host.c_str(), run->user.c_str());
+  std::printf("  execution artifacts %s\n", run->artifact_uri.c_str());
+  for (const DatasetRecord& d : run->datasets) {
+    std::printf("  data  %-10s %10lld rows  %s\n", d.role.c_str(), static_cast<long long>(d.rows), d.content_hash.c_str());
+    if (d.role == "raw") std::printf("        source %s\n", d.source.c_str());
+  }
+  for (const auto& a : out["artifacts"]) {
+    std::printf("  file  %-28s sha256 %s\n", a["name"].get<std::string>().c_str(), a["sha256"].get<std::string>().c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+std::function<int()> AddRegistryCommands(CLI::App& app) {
+  auto args = std::make_shared<Args>();
+  auto common = [args](CLI::App* command) {
+    command->add_option("--config", args->config_path, "Configuration file (global.home, global.metadata_url)");
+    command->add_option("--home", args->home, "Workspace directory (overrides global.home)");
+    command->add_flag("--json", args->json, "Print JSON");
+  };
+  auto* runs = app.add_subcommand("runs", "Tracked pipeline runs.");
+  runs->require_subcommand(1);
+  auto* list = runs->add_subcommand("list", "List runs, newest first (or best first with --sort).");
+  common(list);
+  list->add_option("--experiment", args->experiment, "Only this experiment (pipeline name)");
+  list->add_option("--status", args->status, "Only this status: succeeded, gate_failed, failed, running");
+  list->add_option("--filter", args->filter, "Only runs with METRIC>=VALUE, e.g. test.roc_auc>=0.95");
+  list->add_option("--sort", args->sort, "Best first by this metric, e.g. test.pr_auc");
+  list->add_option("--limit", args->limit, "At most this many runs (default 50)");
+  auto* show = runs->add_subcommand("show", "One run: datasets, metrics, artifacts, parameters.");
+  common(show);
+  show->add_option("RUN", args->runs, "Run id or a unique prefix")->required()->expected(1);
+  auto* compare = runs->add_subcommand("compare", "Runs side by side: differing parameters, metrics, the best marked.");
+  common(compare);
+  compare->add_option("RUNS", args->runs, "Two or more run ids or unique prefixes")->required()->expected(2, 100);
+
+  auto* models = app.add_subcommand("models", "The model registry: versions, approval, aliases.");
+  models->require_subcommand(1);
+  auto* models_list = models->add_subcommand("list", "Versions of one model (or of all), newest first.");
+  common(models_list);
+  models_list->add_option("NAME", args->target, "Model name");
+  auto* models_show = models->add_subcommand("show", "One version and its audit trail.");
+  common(models_show);
+  models_show->add_option("MODEL", args->target, "NAME[@VERSION|@ALIAS] (default: latest)")->required();
+  auto* approve = models->add_subcommand("approve", "Approve a version (human-in-the-loop approval).");
+  common(approve);
+  approve->add_option("MODEL", args->target, "NAME@VERSION")->required();
+  approve->add_option("--reason", args->reason, "Why (recorded in the audit log)");
+  approve->add_option("--alias", args->aliases, "Move these aliases to it (e.g. champion)");
+  auto* reject = models->add_subcommand("reject", "Reject a version; its aliases are removed.");
+  common(reject);
+  reject->add_option("MODEL", args->target, "NAME@VERSION")->required();
+  reject->add_option("--reason", args->reason, "Why (recorded in the audit log)")->required();
+  auto* alias = models->add_subcommand("alias", "Point an alias at a version (moved atomically), or --delete it.");
+  common(alias);
+  alias->add_option("MODEL", args->target, "NAME@VERSION (NAME with --delete)")->required();
+  alias->add_option("ALIAS", args->alias, "Alias, e.g. champion or challenger")->required();
+  alias->add_flag("--delete", args->delete_alias, "Remove the alias");
+  auto* archive = models->add_subcommand("archive", "Archive a version; its aliases are removed.");
+  common(archive);
+  archive->add_option("MODEL", args->target, "NAME@VERSION")->required();
+  archive->add_option("--reason", args->reason, "Why (recorded in the audit log)");
+  auto* export_command = models->add_subcommand("export", "Copy a version's model bundle into a directory, checksums verified.");
+  common(export_command);
+  export_command->add_option("MODEL", args->target, "NAME[@VERSION|@ALIAS]")->required();
+  export_command->add_option("DIR", args->directory, "Directory to write")->required();
+
+  auto* lineage = app.add_subcommand("lineage", "Trace a model version to its run, code and data; or --data HASH to the versions trained from it.");
+  common(lineage);
+  lineage->add_option("MODEL", args->target, "NAME@VERSION or NAME@ALIAS");
+  lineage->add_option("--data", args->data_hash, "A dataset content hash: list the versions trained from it");
+
+  return [=]() -> int {
+    if (*list) return RunsList(*args);
+    if (*show) return RunsShow(*args);
+    if (*compare) return RunsCompare(*args);
+    if (*models_list) return ModelsList(*args);
+    if (*models_show) return ModelsShow(*args);
+    if (*approve) return ModelsChange(*args, "approve");
+    if (*reject) return ModelsChange(*args, "reject");
+    if (*alias) return ModelsChange(*args, "alias");
+    if (*archive) return ModelsChange(*args, "archive");
+    if (*export_command) return ModelsExport(*args);
+    if (*lineage) {
+      if (args->target.empty() == args->data_hash.empty()) {
+        std::fprintf(stderr, "error: lineage needs MODEL (NAME@VERSION or NAME@ALIAS) or --data HASH\n");
+        return kExitUsage;
+      }
+      return Lineage(*args);
+    }
+    return -1;
+  };
+}
+
+}  // namespace fraudops
