@@ -492,8 +492,9 @@ Status MetadataStore::SetApproval(const std::string& model, int64_t version, con
     SqlValue p[] = {Text(approval), Text(actor), Text(now), Text(reason), Text(model), Int(version)};
     FOPS_RETURN_IF_ERROR(db_->Exec("UPDATE model_versions SET approval = ?, approval_by = ?, approval_at = ?, "
                                    "approval_reason = ? WHERE model = ? AND version = ?", p));
-    FOPS_RETURN_IF_ERROR(AppendAudit(actor, approval == "approved" ? "approved" : "rejected", model, version,
-                                     {{"reason", reason}, {"previous", current.approval}}));
+    nlohmann::json details = {{"reason", reason}, {"previous", current.approval}};
+    if (approval == "rejected") details["aliases_removed"] = current.aliases;
+    FOPS_RETURN_IF_ERROR(AppendAudit(actor, approval, model, version, details));
     if (approval == "rejected") {
       // A rejected version keeps no alias: nothing may serve it by name.
       SqlValue key[] = {Text(model), Int(version)};

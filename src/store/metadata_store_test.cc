@@ -1,0 +1,326 @@
+// The metadata store's tests, run against both implementations: SQLite (a file in a
+// temporary directory) and PostgreSQL (a scratch database on the test server).
+#include "store/metadata_store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "../../tests/server_util.h"
+#include "../../tests/test_util.h"
+#include "store/schema.h"
+
+namespace fraudops {
+namespace {
+
+class MetadataStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "postgresql") {
+      FOPS_NEED_SERVER(admin, "FRAUDOPS_TEST_POSTGRES_URL");
+      database_ = std::make_unique<testing::ScratchDatabase>(admin);
+      ASSERT_TRUE(database_->error().empty()) << database_->error();
+      url_ = database_->url();
+    } else {
+      url_ = "sqlite:" + dir_.File("fraudops.db");
+    }
+    auto opened = Open();
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(*opened);
+  }
+
+  Result<std::unique_ptr<MetadataStore>> Open() { return MetadataStore::Open(url_, ""); }
+
+  RunRecord MakeRun(const std::string& experiment = "exp") {
+    RunRecord run;
+    run.run_id = NewUuidV7Like();
+    run.experiment = experiment;
+    run.start_time = UtcNow();
+    run.code_version = "test";
+    run.host = "host";
+    run.user = "user";
+    run.artifact_uri = "/tmp/x";
+    return run;
+  }
+
+  std::string NewUuidV7Like() { return "run-" + std::to_string(++counter_) + "-" + testing::RandomSuffix(); }
+
+  void CreateRunWithMetrics(const std::string& id, double roc) {
+    RunRecord run = MakeRun();
+    run.run_id = id;
+    ASSERT_TRUE(store_->CreateRun(run).ok());
+    ASSERT_TRUE(store_->LogMetrics(id, {{"test.roc_auc", roc}}).ok());
+  }
+
+  ModelVersion Register(const std::string& model, bool approve, std::vector<std::string> aliases = {}) {
+    RunRecord run = MakeRun();
+    EXPECT_TRUE(store_->CreateRun(run).ok());
+    NewVersion version;
+    version.model = model;
+    version.run_id = run.run_id;
+    version.algorithm = "xgboost";
+    version.bundle_uri = "/b";
+    version.approve = approve;
+    version.aliases = std::move(aliases);
+    version.data_hash = "hash-" + run.run_id;
+    auto created = store_->CreateVersion(version, "tester@host");
+    EXPECT_TRUE(created.ok()) << created.status().ToString();
+    return created.ok() ? *created : ModelVersion();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::ScratchDatabase> database_;
+  std::string url_;
+  std::unique_ptr<MetadataStore> store_;
+  int counter_ = 0;
+};
+
+TEST_P(MetadataStoreTest, MigrationsApplyOnceAndReopenCleanly) {
+  auto version = store_->SchemaVersion();
+  ASSERT_TRUE(version.ok()) << version.status().ToString();
+  EXPECT_EQ(*version, Migrations().back().version);
+  auto again = Open();
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*(*again)->SchemaVersion(), *version);
+}
+
+TEST_P(MetadataStoreTest, ANewerSchemaIsRefusedNamingBothVersions) {
+  SqlValue row[] = {SqlValue(int64_t{999}), SqlValue(std::string("future")), SqlValue(UtcNow())};
+  ASSERT_TRUE(store_->connection().Exec("INSERT INTO schema_migrations VALUES (?, ?, ?)", row).ok());
+  auto reopened = Open();
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_NE(reopened.status().message().find("schema version 999"), std::string::npos) << reopened.status().message();
+  EXPECT_NE(reopened.status().message().find("use a newer fraudops"), std::string::npos);
+}
+
+TEST_P(MetadataStoreTest, RunRoundTripsEverythingItRecords) {
+  RunRecord run = MakeRun();
+  run.params = {{"train.xgboost.eta", "0.1"}, {"preprocess.data_source", "\"csv:x.csv\""}};
+  run.tags = {{"algorithm", "xgboost"}};
+  ASSERT_TRUE(store_->CreateRun(run).ok());
+  const double exact = 0.95796859067415201;  // needs all 17 digits
+  ASSERT_TRUE(store_->LogMetrics(run.run_id, {{"test.roc_auc", exact}, {"test.pr_auc", 0.8}}).ok());
+  ASSERT_TRUE(store_->LogMetrics(run.run_id, {{"test.pr_auc", 0.825}}).ok());  // updates
+  ASSERT_TRUE(store_->LogMetricHistory(run.run_id, "validation.auc", {{0, 0.9}, {1, 0.95}, {2, 0.97}}).ok());
+  ASSERT_TRUE(store_->LogArtifacts(run.run_id, {{"model/model.json", "/a/model.json", 123, "abc"}}).ok());
+  ASSERT_TRUE(store_->LogDatasets(run.run_id, {{"raw", "csv:x.csv", 1000, "h1"}, {"test", "split", 150, "h2"}}).ok());
+  ASSERT_TRUE(store_->EndRun(run.run_id, "succeeded", "").ok());
+
+  auto loaded = store_->GetRun(run.run_id.substr(0, run.run_id.size() - 2));  // a unique prefix
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->status, "succeeded");
+  EXPECT_FALSE(loaded->end_time.empty());
+  EXPECT_EQ(loaded->params, run.params);
+  EXPECT_EQ(loaded->tags, run.tags);
+  EXPECT_EQ(loaded->metrics.at("test.roc_auc"), exact);
+  EXPECT_EQ(loaded->metrics.at("test.pr_auc"), 0.825);
+  ASSERT_EQ(loaded->artifacts.size(), 1u);
+  EXPECT_EQ(loaded->artifacts[0].sha256, "abc");
+  EXPECT_EQ(loaded->artifacts[0].size, 123);
+  ASSERT_EQ(loaded->datasets.size(), 2u);
+  EXPECT_EQ(loaded->datasets[0].role, "raw");
+  EXPECT_EQ(loaded->datasets[0].rows, 1000);
+  auto history = store_->MetricHistory(run.run_id, "validation.auc");
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(*history, (std::vector<std::pair<int64_t, double>>{{0, 0.9}, {1, 0.95}, {2, 0.97}}));
+  EXPECT_EQ(store_->GetRun("no-such-run").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->EndRun("no-such-run", "failed", "x").code(), StatusCode::kNotFound);
+}
+
+TEST_P(MetadataStoreTest, AnAmbiguousPrefixIsAnError) {
+  CreateRunWithMetrics("abc-1", 0.9);
+  CreateRunWithMetrics("abc-2", 0.8);
+  auto found = store_->GetRun("abc");
+  ASSERT_FALSE(found.ok());
+  EXPECT_NE(found.status().message().find("matches several runs"), std::string::npos);
+}
+
+TEST_P(MetadataStoreTest, ListRunsFiltersSortsAndLimits) {
+  CreateRunWithMetrics("r1", 0.91);
+  CreateRunWithMetrics("r2", 0.97);
+  CreateRunWithMetrics("r3", 0.94);
+  RunRecord other = MakeRun("other");
+  ASSERT_TRUE(store_->CreateRun(other).ok());
+
+  RunFilter best;
+  best.experiment = "exp";
+  best.order_by = "test.roc_auc";
+  best.with_metrics = {"test.roc_auc"};
+  auto sorted = store_->ListRuns(best);
+  ASSERT_TRUE(sorted.ok()) << sorted.status().ToString();
+  ASSERT_EQ(sorted->size(), 3u);
+  EXPECT_EQ((*sorted)[0].run_id, "r2");
+  EXPECT_EQ((*sorted)[2].run_id, "r1");
+  EXPECT_EQ((*sorted)[0].metrics.at("test.roc_auc"), 0.97);
+
+  RunFilter filtered;
+  filtered.metric = "test.roc_auc";
+  filtered.min_value = 0.93;
+  auto good = store_->ListRuns(filtered);
+  ASSERT_TRUE(good.ok());
+  std::set<std::string> ids;
+  for (const RunRecord& run : *good) ids.insert(run.run_id);
+  EXPECT_EQ(ids, (std::set<std::string>{"r2", "r3"}));
+
+  RunFilter limited;
+  limited.limit = 2;
+  EXPECT_EQ(store_->ListRuns(limited)->size(), 2u);
+}
+
+TEST_P(MetadataStoreTest, VersionsNumberUpAndApprovalIsRecordedWithWhoWhenWhy) {
+  ModelVersion first = Register("fraud", /*approve=*/true);
+  ModelVersion second = Register("fraud", /*approve=*/false);
+  EXPECT_EQ(first.version, 1);
+  EXPECT_EQ(second.version, 2);
+  EXPECT_EQ(first.approval, "approved");
+  EXPECT_EQ(first.approval_by, "tester@host");
+  EXPECT_EQ(second.approval, "pending");
+  EXPECT_EQ(Register("other", true).version, 1);  // numbering is per model
+
+  ASSERT_TRUE(store_->SetApproval("fraud", 2, "approved", "alice@bank", "reviewed the report", {"champion"}).ok());
+  auto approved = store_->GetVersion("fraud", "@champion");
+  ASSERT_TRUE(approved.ok()) << approved.status().ToString();
+  EXPECT_EQ(approved->version, 2);
+  EXPECT_EQ(approved->approval_by, "alice@bank");
+  EXPECT_EQ(approved->approval_reason, "reviewed the report");
+  EXPECT_FALSE(approved->approval_at.empty());
+  EXPECT_EQ(store_->SetApproval("fraud", 2, "maybe", "a", "b").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetVersion("fraud", "latest")->version, 2);
+  EXPECT_EQ(store_->GetVersion("fraud", "7").status().code(), StatusCode::kNotFound);
+  auto unknown = store_->GetVersion("fruad", "1");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("did you mean 'fraud'"), std::string::npos) << unknown.status().message();
+}
+
+TEST_P(MetadataStoreTest, AliasesMoveAtomicallyAndLeaveRejectedAndArchivedVersions) {
+  Register("fraud", true, {"champion"});
+  Register("fraud", true, {"challenger"});
+  EXPECT_EQ(store_->GetVersion("fraud", "@champion")->version, 1);
+  ASSERT_TRUE(store_->SetAlias("fraud", "champion", 2, "bob@bank").ok());
+  auto v2 = store_->GetVersion("fraud", "2");
+  EXPECT_EQ(v2->aliases, (std::vector<std::string>{"challenger", "champion"}));
+  EXPECT_TRUE(store_->GetVersion("fraud", "1")->aliases.empty());
+
+  ASSERT_TRUE(store_->SetApproval("fraud", 2, "rejected", "carol@bank", "leaks a future feature").ok());
+  EXPECT_EQ(store_->GetVersion("fraud", "@champion").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->SetAlias("fraud", "champion", 2, "bob@bank").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->SetAlias("fraud", "3", 1, "bob@bank").code(), StatusCode::kInvalidArgument);  // numbers are versions
+
+  ASSERT_TRUE(store_->SetAlias("fraud", "champion", 1, "bob@bank").ok());
+  ASSERT_TRUE(store_->Archive("fraud", 1, "bob@bank", "superseded").ok());
+  EXPECT_TRUE(store_->GetVersion("fraud", "1")->archived);
+  EXPECT_EQ(store_->GetVersion("fraud", "@champion").status().code(), StatusCode::kNotFound);
+
+  // Every change is in the audit log, in order.
+  auto audit = store_->Audit("fraud");
+  ASSERT_TRUE(audit.ok());
+  std::vector<std::string> actions;
+  for (const AuditEntry& entry : *audit) actions.push_back(entry.action);
+  EXPECT_EQ(actions, (std::vector<std::string>{"version_created", "approved", "alias_set", "version_created",
+                                               "approved", "alias_set", "alias_set", "rejected", "alias_set",
+                                               "archived"}));
+  EXPECT_EQ((*audit)[6].details["from_version"], 1) << (*audit)[6].ToJson();
+  EXPECT_EQ((*audit)[7].details["aliases_removed"], nlohmann::json({"challenger", "champion"}));
+  EXPECT_EQ((*audit)[7].actor, "carol@bank");
+}
+
+TEST_P(MetadataStoreTest, ConcurrentRegistrationsGetDistinctVersions) {
+  // Several connections (as several processes would have) register at once.
+  constexpr int kWriters = 4, kEach = 5;
+  std::vector<std::string> runs;
+  for (int i = 0; i < kWriters * kEach; ++i) {
+    RunRecord run = MakeRun();
+    ASSERT_TRUE(store_->CreateRun(run).ok());
+    runs.push_back(run.run_id);
+  }
+  std::vector<std::thread> writers;
+  std::vector<std::vector<int64_t>> numbers(kWriters);
+  std::atomic<int> failures{0};
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      auto store = Open();
+      if (!store.ok()) {
+        ++failures;
+        return;
+      }
+      for (int i = 0; i < kEach; ++i) {
+        NewVersion version;
+        version.model = "fraud";
+        version.run_id = runs[static_cast<size_t>(w * kEach + i)];
+        version.bundle_uri = "/b";
+        version.approve = true;
+        version.aliases = {"latest-approved"};
+        auto created = (*store)->CreateVersion(version, "w" + std::to_string(w));
+        if (created.ok()) numbers[static_cast<size_t>(w)].push_back(created->version);
+        else ++failures;
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  EXPECT_EQ(failures.load(), 0);
+  std::set<int64_t> all;
+  for (const auto& list : numbers) all.insert(list.begin(), list.end());
+  EXPECT_EQ(all.size(), static_cast<size_t>(kWriters * kEach));
+  EXPECT_EQ(*all.begin(), 1);
+  EXPECT_EQ(*all.rbegin(), kWriters * kEach);
+  EXPECT_EQ(store_->ListVersions("fraud")->size(), static_cast<size_t>(kWriters * kEach));
+}
+
+TEST_P(MetadataStoreTest, AFailedRegistrationLeavesNoTrace) {
+  NewVersion version;
+  version.model = "fraud";
+  version.run_id = "not-a-run";  // violates the foreign key
+  version.bundle_uri = "/b";
+  EXPECT_FALSE(store_->CreateVersion(version, "t").ok());
+  EXPECT_TRUE(store_->ListVersions("fraud")->empty());
+  EXPECT_TRUE(store_->Audit("fraud")->empty());
+  // The model row from the failed transaction was rolled back too: numbering starts at 1.
+  EXPECT_EQ(Register("fraud", true).version, 1);
+}
+
+TEST_P(MetadataStoreTest, LineageFindsTheVersionsTrainedFromData) {
+  RunRecord run = MakeRun();
+  ASSERT_TRUE(store_->CreateRun(run).ok());
+  ASSERT_TRUE(store_->LogDatasets(run.run_id, {{"raw", "csv:x", 10, "data-hash-1"}}).ok());
+  NewVersion version;
+  version.model = "fraud";
+  version.run_id = run.run_id;
+  version.bundle_uri = "/b";
+  ASSERT_TRUE(store_->CreateVersion(version, "t").ok());
+  Register("fraud", true);  // from other data
+  auto found = store_->VersionsFromData("data-hash-1");
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].version, 1);
+  EXPECT_TRUE(store_->VersionsFromData("unknown")->empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MetadataStoreTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& param_info) { return param_info.param; });
+
+TEST(MetadataStoreErrors, WrongCredentialsAndUnreachableServersAreClearAndBounded) {
+  FOPS_NEED_SERVER(admin, "FRAUDOPS_TEST_POSTGRES_URL");
+  std::string wrong = admin;
+  wrong.replace(wrong.find(":fraudops@"), 10, ":wrong-password@");
+  auto refused = MetadataStore::Open(wrong, "");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("password authentication failed"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(refused.status().message().find("wrong-password"), std::string::npos) << "the password leaked";
+
+  auto started = std::chrono::steady_clock::now();
+  auto unreachable = MetadataStore::Open("postgresql://u:p@10.255.255.1:5432/db", "");
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_FALSE(unreachable.ok());
+  EXPECT_LT(seconds, 15.0);
+  EXPECT_NE(unreachable.status().message().find("cannot connect"), std::string::npos);
+
+  auto unsupported = MetadataStore::Open("mongodb://x/y", "");
+  EXPECT_EQ(unsupported.status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace fraudops
