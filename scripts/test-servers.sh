@@ -3,11 +3,11 @@
 # PostgreSQL 15, MariaDB and an S3-API server (npm s3rver). Installs what is missing.
 #   scripts/test-servers.sh start   prints the environment the tests read (eval it)
 #   scripts/test-servers.sh stop
-# Ports: PostgreSQL 55432, MariaDB 33306, S3 45680 (FRAUDOPS_TEST_PORT_BASE shifts them).
+# Ports: PostgreSQL 55432, MariaDB 33306, S3 45680 (FOPS_TEST_PORT_BASE shifts them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root="${FRAUDOPS_TEST_SERVERS_DIR:-/tmp/fraudops-test-servers}"
-base="${FRAUDOPS_TEST_PORT_BASE:-0}"
+root="${FOPS_TEST_SERVERS_DIR:-/tmp/fraudops-test-servers}"
+base="${FOPS_TEST_PORT_BASE:-0}"
 pg_port=$((55432 + base)) my_port=$((33306 + base)) s3_port=$((45680 + base))
 pg_bin=/usr/lib/postgresql/15/bin
 log() { echo "test-servers: $*" >&2; }
@@ -60,7 +60,7 @@ start() {
     "CREATE USER 'fraudops'@'127.0.0.1' IDENTIFIED BY 'fraudops'; GRANT ALL ON *.* TO 'fraudops'@'127.0.0.1';"
 
   # s3rver: the S3 API (SigV4-checked, default credentials S3RVER/S3RVER).
-  local s3dir="${FRAUDOPS_S3RVER_DIR:-$HOME/.cache/fraudops/s3rver}"
+  local s3dir="${FOPS_S3RVER_DIR:-$HOME/.cache/fraudops/s3rver}"
   if [ ! -x "$s3dir/node_modules/.bin/s3rver" ]; then
     mkdir -p "$s3dir"
     (cd "$s3dir" && npm install --no-audit --no-fund --loglevel=error s3rver@3.7.1 >&2)
@@ -72,11 +72,11 @@ start() {
   wait_for s3rver curl -s -o /dev/null "http://127.0.0.1:$s3_port/"
 
   cat <<EOF
-export FRAUDOPS_TEST_POSTGRES_URL=postgresql://fraudops:fraudops@127.0.0.1:$pg_port/postgres
-export FRAUDOPS_TEST_MYSQL_URL=mysql://fraudops:fraudops@127.0.0.1:$my_port/mysql
-export FRAUDOPS_TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port
-export FRAUDOPS_TEST_S3_ACCESS_KEY=S3RVER
-export FRAUDOPS_TEST_S3_SECRET_KEY=S3RVER
+export FOPS_TEST_POSTGRES_URL=postgresql://fraudops:fraudops@127.0.0.1:$pg_port/postgres
+export FOPS_TEST_MYSQL_URL=mysql://fraudops:fraudops@127.0.0.1:$my_port/mysql
+export FOPS_TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port
+export FOPS_TEST_S3_ACCESS_KEY=S3RVER
+export FOPS_TEST_S3_SECRET_KEY=S3RVER
 EOF
   log "PostgreSQL :$pg_port, MariaDB :$my_port, S3 :$s3_port (in $root)"
 }

@@ -7,33 +7,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "test_util.h"
+#include "cli_util.h"
 
 namespace fraudops {
 namespace {
 
 using testing::CommandResult;
+using testing::Fraudops;
 using testing::TempDir;
+using testing::WriteSmallConfig;
 using testing::WriteText;
-
-std::string Binary() { return FRAUDOPS_BINARY; }
-
-/// Runs fraudops in `dir` (as its working directory) with a clean fraudops environment.
-CommandResult Fraudops(const TempDir& dir, const std::string& arguments, const std::string& env = "") {
-  return testing::RunCommand("cd " + dir.path() +
-                                 " && env -u FRAUDOPS_CONFIG -u TRAINING_ALGORITHM -u FRAUDOPS_HOME " +
-                                 env + " " + Binary() + " " + arguments,
-                             dir.path());
-}
-
-/// A small configuration so pipeline tests run in seconds.
-void WriteSmallConfig(const TempDir& dir, const std::string& extra = "") {
-  WriteText(dir.File("config.yml"),
-            "preprocess:\n  synthetic_rows: 30000\n  synthetic_fraud_rate: 0.01\n" + extra);
-  WriteText(dir.File("models/xgboost_default.json"),
-            R"({"objective": "binary:logistic", "eval_metric": ["logloss", "aucpr"], "num_round": 40,
-                "early_stopping_rounds": 10, "eta": 0.2, "max_depth": 4})");
-}
 
 TEST(CliTest, RunWithNoConfigurationPassesTheGateOnTheDefaultDataset) {
   // The default dataset (284,807 rows) and the default gate, as a new user runs it. The

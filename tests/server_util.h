@@ -67,15 +67,15 @@ class ScratchDatabase {
 inline S3Settings TestS3Settings(const std::string& endpoint) {
   S3Settings settings;
   settings.endpoint = endpoint;
-  settings.access_key = Env("FRAUDOPS_TEST_S3_ACCESS_KEY");
-  settings.secret_key = Env("FRAUDOPS_TEST_S3_SECRET_KEY");
+  settings.access_key = Env("FOPS_TEST_S3_ACCESS_KEY");
+  settings.secret_key = Env("FOPS_TEST_S3_SECRET_KEY");
   return settings;
 }
 
 /// The AWS_* variables for a child process using the test S3 server.
 inline std::string TestS3Environment(const std::string& endpoint) {
-  return "AWS_ENDPOINT_URL=" + endpoint + " AWS_ACCESS_KEY_ID=" + Env("FRAUDOPS_TEST_S3_ACCESS_KEY") +
-         " AWS_SECRET_ACCESS_KEY=" + Env("FRAUDOPS_TEST_S3_SECRET_KEY") + " AWS_REGION=us-east-1";
+  return "AWS_ENDPOINT_URL=" + endpoint + " AWS_ACCESS_KEY_ID=" + Env("FOPS_TEST_S3_ACCESS_KEY") +
+         " AWS_SECRET_ACCESS_KEY=" + Env("FOPS_TEST_S3_SECRET_KEY") + " AWS_REGION=us-east-1";
 }
 
 }  // namespace fraudops::testing

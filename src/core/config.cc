@@ -618,14 +618,16 @@ Result<Config> LoadConfig(const LoadOptions& options) {
   std::vector<std::string> env_names;
   for (const KeySpec& key : KeyTable()) env_names.push_back(key.EnvName());
   for (const auto& [alias, dotted] : kAliases) env_names.push_back(alias);
-  env_names.push_back("FRAUDOPS_CONFIG");
+  // Read elsewhere: the config file, and the fault-injection test hook (docs/testing.md).
+  const std::set<std::string> kOtherNames = {"FRAUDOPS_CONFIG", "FRAUDOPS_FAULT_PAUSE", "FRAUDOPS_FAULT_MARKER"};
+  env_names.insert(env_names.end(), kOtherNames.begin(), kOtherNames.end());
 
   for (const auto& [name, value] : environment) {
     const KeySpec* key = nullptr;
     if (auto alias = kAliases.find(name); alias != kAliases.end()) {
       size_t dot = alias->second.find('.');
       key = FindKey(alias->second.substr(0, dot), alias->second.substr(dot + 1));
-    } else if (StartsWith(name, "FRAUDOPS_") && name != "FRAUDOPS_CONFIG") {
+    } else if (StartsWith(name, "FRAUDOPS_") && !kOtherNames.count(name)) {
       for (const KeySpec& candidate : KeyTable()) {
         if (candidate.EnvName() == name) key = &candidate;
       }

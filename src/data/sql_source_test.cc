@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
+
+#include "../../tests/server_util.h"
 #include "../../tests/test_util.h"
 #include "data/csv_reader.h"
 
@@ -64,6 +67,69 @@ TEST(SqliteSourceTest, MissingTableAndFileAreClearErrors) {
   auto missing_file = ReadSqlite(dir.File("none.db"), {});
   ASSERT_FALSE(missing_file.ok());
   EXPECT_NE(missing_file.status().message().find("does not exist"), std::string::npos);
+}
+
+/// The same rows through each network database: same Dataset hash as the CSV.
+void ExpectSameAsCsv(SqlConnection& db, const std::string& create) {
+  ASSERT_TRUE(db.Exec(create).ok());
+  ASSERT_TRUE(db.Exec("INSERT INTO transactions VALUES (0, -1.3598071336738, 'grocery', 149.62, 0)").ok());
+  ASSERT_TRUE(db.Exec("INSERT INTO transactions VALUES (1, 1.19185711131486, 'travel', 2.69, 1)").ok());
+  ASSERT_TRUE(db.Exec("INSERT INTO transactions VALUES (2, NULL, 'grocery', 0, 0)").ok());
+  SqlOptions options;
+  options.chunk_rows = 2;  // several chunks
+  auto from_db = ReadSqlTable(db, options);
+  ASSERT_TRUE(from_db.ok()) << from_db.status().ToString();
+  auto from_csv = ParseCsv(
+      "Time,V1,merchant,Amount,Class\n0,-1.3598071336738,grocery,149.62,0\n"
+      "1,1.19185711131486,travel,2.69,1\n2,,grocery,0,0\n",
+      "t.csv", {}, nullptr);
+  ASSERT_TRUE(from_csv.ok());
+  EXPECT_EQ(from_db->ContentHash(), from_csv->ContentHash());
+
+  options.table_name = "missing_table";
+  auto missing = ReadSqlTable(db, options);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kDataError);
+  EXPECT_NE(missing.status().message().find("cannot read table 'missing_table'"), std::string::npos)
+      << missing.status().message();
+}
+
+TEST(SqlSourceTest, PostgresqlReadsLikeTheSameCsv) {
+  FOPS_NEED_SERVER(admin, "FOPS_TEST_POSTGRES_URL");
+  testing::ScratchDatabase database(admin);
+  ASSERT_TRUE(database.error().empty()) << database.error();
+  auto db = OpenPostgres(database.url());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ExpectSameAsCsv(**db, "CREATE TABLE transactions (\"Time\" DOUBLE PRECISION, \"V1\" DOUBLE PRECISION, "
+                        "merchant TEXT, \"Amount\" DOUBLE PRECISION, \"Class\" INTEGER)");
+}
+
+TEST(SqlSourceTest, MariadbReadsLikeTheSameCsv) {
+  FOPS_NEED_SERVER(admin, "FOPS_TEST_MYSQL_URL");
+  testing::ScratchDatabase database(admin);
+  ASSERT_TRUE(database.error().empty()) << database.error();
+  auto db = OpenMysql(database.url());
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ExpectSameAsCsv(**db, "CREATE TABLE transactions (Time DOUBLE, V1 DOUBLE, merchant VARCHAR(20), "
+                        "Amount DOUBLE, Class INT)");
+}
+
+TEST(SqlSourceTest, WrongCredentialsAndUnreachableServersAreClearAndBounded) {
+  FOPS_NEED_SERVER(admin, "FOPS_TEST_MYSQL_URL");
+  std::string wrong = admin;
+  wrong.replace(wrong.find(":fraudops@"), 10, ":wrong-password@");
+  auto refused = OpenMysql(wrong);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("Access denied"), std::string::npos) << refused.status().message();
+  EXPECT_EQ(refused.status().message().find("wrong-password"), std::string::npos) << "the password leaked";
+
+  auto started = std::chrono::steady_clock::now();
+  auto unreachable = OpenMysql("mysql://u:p@10.255.255.1:3306/db");
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_FALSE(unreachable.ok());
+  EXPECT_LT(seconds, 15.0);
+  EXPECT_NE(unreachable.status().message().find("mysql://u:***@10.255.255.1"), std::string::npos)
+      << unreachable.status().message();
 }
 
 }  // namespace

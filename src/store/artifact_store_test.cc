@@ -50,7 +50,7 @@ TEST(LocalArtifactStoreTest, UnsupportedUrlsAreRefused) {
 class S3Test : public ::testing::Test {
  protected:
   void SetUp() override {
-    FOPS_NEED_SERVER(endpoint, "FRAUDOPS_TEST_S3_ENDPOINT");
+    FOPS_NEED_SERVER(endpoint, "FOPS_TEST_S3_ENDPOINT");
     endpoint_ = endpoint;
     bucket_ = "t" + testing::RandomSuffix();
     S3Client client(testing::TestS3Settings(endpoint_));

@@ -20,7 +20,7 @@ class MetadataStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "postgresql") {
-      FOPS_NEED_SERVER(admin, "FRAUDOPS_TEST_POSTGRES_URL");
+      FOPS_NEED_SERVER(admin, "FOPS_TEST_POSTGRES_URL");
       database_ = std::make_unique<testing::ScratchDatabase>(admin);
       ASSERT_TRUE(database_->error().empty()) << database_->error();
       url_ = database_->url();
@@ -302,7 +302,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, MetadataStoreTest, ::testing::Values("sqlite"
                          [](const auto& param_info) { return param_info.param; });
 
 TEST(MetadataStoreErrors, WrongCredentialsAndUnreachableServersAreClearAndBounded) {
-  FOPS_NEED_SERVER(admin, "FRAUDOPS_TEST_POSTGRES_URL");
+  FOPS_NEED_SERVER(admin, "FOPS_TEST_POSTGRES_URL");
   std::string wrong = admin;
   wrong.replace(wrong.find(":fraudops@"), 10, ":wrong-password@");
   auto refused = MetadataStore::Open(wrong, "");

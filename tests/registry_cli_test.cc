@@ -1,0 +1,374 @@
+// Integration tests of tracking, the registry and lineage through the real binary, against
+// the real servers (PostgreSQL, MariaDB, s3rver) that scripts/test-servers.sh starts.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_util.h"
+#include "core/hash.h"
+#include "server_util.h"
+
+namespace fraudops {
+namespace {
+
+using testing::CommandResult;
+using testing::Fraudops;
+using testing::TempDir;
+using testing::WriteSmallConfig;
+using testing::WriteText;
+
+nlohmann::json Json(const CommandResult& result) {
+  auto parsed = nlohmann::json::parse(result.out, nullptr, false);
+  EXPECT_FALSE(parsed.is_discarded()) << result.out << result.err;
+  return parsed;
+}
+
+void FlipOneByte(const std::string& path) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(10);
+  char c = 0;
+  file.get(c);
+  file.seekp(10);
+  file.put(static_cast<char>(c ^ 0x20));
+}
+
+TEST(RegistryCliTest, ARunIsTrackedRegisteredAndTraceable) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  CommandResult run = Fraudops(dir, "run --json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  nlohmann::json result = Json(run);
+  std::string id = result["execution_id"];
+  EXPECT_EQ(result["registered"]["version"], 1);
+  EXPECT_EQ(result["registered"]["approval"], "approved");
+  EXPECT_EQ(result["steps"].back()["name"], "register");
+
+  nlohmann::json runs = Json(Fraudops(dir, "runs list --json"));
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["run_id"], id);
+  EXPECT_EQ(runs[0]["status"], "succeeded");
+  EXPECT_EQ(runs[0]["metrics"]["test.roc_auc"], result["metrics"]["test"]["roc_auc"]);
+
+  nlohmann::json shown = Json(Fraudops(dir, "runs show " + id.substr(0, 20) + " --json"));
+  EXPECT_EQ(shown["params"]["train.xgboost.eta"], "0.2");
+  EXPECT_FALSE(shown["code_version"].get<std::string>().empty());
+  std::set<std::string> artifact_names;
+  for (const auto& artifact : shown["artifacts"]) {
+    artifact_names.insert(artifact["name"]);
+    EXPECT_EQ(artifact["sha256"].get<std::string>().size(), 64u);
+  }
+  for (const char* name : {"model/model.json", "model/bundle.json", "processed/train.fds", "run.json", "logs/register.log"}) {
+    EXPECT_TRUE(artifact_names.count(name)) << name;
+  }
+
+  // Lineage: version -> run -> execution -> data hashes -> source, and back.
+  nlohmann::json lineage = Json(Fraudops(dir, "lineage fraud-detector@1 --json"));
+  EXPECT_EQ(lineage["run"]["run_id"], id);
+  std::string raw_hash;
+  for (const auto& data : lineage["data"]) {
+    if (data["role"] == "raw") {
+      raw_hash = data["content_hash"];
+      EXPECT_EQ(data["source"], "synthetic");
+    }
+  }
+  ASSERT_EQ(raw_hash.size(), 64u);
+  nlohmann::json reverse = Json(Fraudops(dir, "lineage --data " + raw_hash + " --json"));
+  ASSERT_EQ(reverse["versions"].size(), 1u);
+  EXPECT_EQ(reverse["versions"][0]["version"], 1);
+  CommandResult human = Fraudops(dir, "lineage fraud-detector@latest");
+  EXPECT_EQ(human.exit_code, 0);
+  EXPECT_NE(human.out.find("source synthetic"), std::string::npos) << human.out;
+
+  // A second run with another learning rate, compared side by side.
+  CommandResult second = Fraudops(dir, "run --json", "XGBOOST_ETA=0.3");
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  std::string id2 = Json(second)["execution_id"];
+  nlohmann::json compared = Json(Fraudops(dir, "runs compare " + id + " " + id2 + " --json"));
+  EXPECT_EQ(compared["params"]["train.xgboost.eta"], nlohmann::json({"0.2", "0.3"}));
+  EXPECT_FALSE(compared["params"].contains("preprocess.synthetic_rows"));  // equal: not listed
+  EXPECT_TRUE(compared["best"].contains("test.roc_auc"));
+  CommandResult table = Fraudops(dir, "runs compare " + id + " " + id2);
+  EXPECT_NE(table.out.find(" *"), std::string::npos) << table.out;
+  EXPECT_EQ(Json(Fraudops(dir, "models list --json")).size(), 2u);
+  EXPECT_EQ(Fraudops(dir, "runs show nope").exit_code, 3);
+}
+
+TEST(RegistryCliTest, ManualApprovalAliasesAndTheAuditTrail) {
+  TempDir dir;
+  WriteSmallConfig(dir, "register:\n  approval: manual\n");
+  ASSERT_EQ(Fraudops(dir, "run").exit_code, 0);
+  nlohmann::json version = Json(Fraudops(dir, "models show fraud-detector --json"));
+  EXPECT_EQ(version["approval"], "pending");
+
+  CommandResult approved = Fraudops(dir, "models approve fraud-detector@1 --alias champion --reason 'reviewed' --json");
+  ASSERT_EQ(approved.exit_code, 0) << approved.err;
+  EXPECT_EQ(Json(approved)["aliases"], nlohmann::json({"champion"}));
+  EXPECT_EQ(Json(Fraudops(dir, "models show fraud-detector@champion --json"))["version"], 1);
+
+  CommandResult rejected = Fraudops(dir, "models reject fraud-detector@1 --reason 'uses a leaky feature' --json");
+  ASSERT_EQ(rejected.exit_code, 0) << rejected.err;
+  EXPECT_EQ(Json(rejected)["approval"], "rejected");
+  EXPECT_EQ(Fraudops(dir, "models show fraud-detector@champion").exit_code, 3);
+  CommandResult alias = Fraudops(dir, "models alias fraud-detector@1 champion");
+  EXPECT_EQ(alias.exit_code, 2);
+  EXPECT_NE(alias.err.find("was rejected"), std::string::npos) << alias.err;
+
+  nlohmann::json audit = Json(Fraudops(dir, "models show fraud-detector@1 --json"))["audit"];
+  std::vector<std::string> actions;
+  for (const auto& entry : audit) actions.push_back(entry["action"]);
+  EXPECT_EQ(actions, (std::vector<std::string>{"version_created", "approved", "alias_set", "rejected"}));
+  EXPECT_EQ(audit[3]["details"]["reason"], "uses a leaky feature");
+  EXPECT_EQ(Fraudops(dir, "models archive fraud-detector@1 --reason old").exit_code, 0);
+  EXPECT_TRUE(Json(Fraudops(dir, "models show fraud-detector@1 --json"))["archived"].get<bool>());
+}
+
+TEST(RegistryCliTest, TheChampionGateComparesOnTheSameTestSplit) {
+  TempDir dir;
+  WriteSmallConfig(dir, "register:\n  aliases: [champion]\n  champion_gate: true\n  champion_margin: 0.5\n");
+  CommandResult first = Fraudops(dir, "run --json");
+  ASSERT_EQ(first.exit_code, 0) << first.err;  // no champion yet: it passes and becomes one
+  EXPECT_EQ(Json(first)["registered"]["aliases"], nlohmann::json({"champion"}));
+
+  CommandResult second = Fraudops(dir, "run --json");  // must beat it by 0.5 ROC AUC: impossible
+  EXPECT_EQ(second.exit_code, 4) << second.err;
+  nlohmann::json result = Json(second);
+  EXPECT_EQ(result["status"], "gate_failed");
+  EXPECT_NE(result["gate"]["reasons"][0].get<std::string>().find("does not beat the champion"), std::string::npos);
+  EXPECT_FALSE(result.contains("registered"));
+  EXPECT_EQ(result["steps"].back()["status"], "skipped");
+  EXPECT_EQ(Json(Fraudops(dir, "models list --json")).size(), 1u);
+
+  CommandResult third = Fraudops(dir, "run --json", "FRAUDOPS_REGISTER_CHAMPION_MARGIN=-0.1");
+  ASSERT_EQ(third.exit_code, 0) << third.err;
+  EXPECT_EQ(Json(third)["registered"]["version"], 2);
+  EXPECT_EQ(Json(Fraudops(dir, "models show fraud-detector@champion --json"))["version"], 2);
+}
+
+TEST(RegistryCliTest, ACorruptedArtifactIsRefusedAtLoad) {
+  TempDir dir;
+  WriteSmallConfig(dir, "register:\n  aliases: [champion]\n");
+  CommandResult run = Fraudops(dir, "run --json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(Fraudops(dir, "models export fraud-detector@champion out").exit_code, 0);
+  FlipOneByte(Json(run)["artifacts"]["model"]);
+  CommandResult exported = Fraudops(dir, "models export fraud-detector@champion out2");
+  EXPECT_EQ(exported.exit_code, 3);
+  EXPECT_NE(exported.err.find("failed its checksum"), std::string::npos) << exported.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.File("out2/model.json")));
+  // The champion gate reads the champion the same way.
+  CommandResult gated = Fraudops(dir, "run", "FRAUDOPS_REGISTER_CHAMPION_GATE=true");
+  EXPECT_EQ(gated.exit_code, 3);
+  EXPECT_NE(gated.err.find("failed its checksum"), std::string::npos) << gated.err;
+}
+
+TEST(RegistryCliTest, TwoConcurrentRunsAgainstOnePostgresRegistryCreateTwoVersions) {
+  FOPS_NEED_SERVER(admin, "FOPS_TEST_POSTGRES_URL");
+  testing::ScratchDatabase database(admin);
+  ASSERT_TRUE(database.error().empty()) << database.error();
+  TempDir dir;
+  WriteSmallConfig(dir, "global:\n  metadata_url: " + database.url() + "\n");
+  std::string command = "cd " + dir.path() + " && (" + testing::Binary() + " run --json > a.json 2> a.err & " +
+                        testing::Binary() + " run --json > b.json 2> b.err & wait)";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  std::set<std::string> runs;
+  std::set<int> versions;
+  for (const char* name : {"a.json", "b.json"}) {
+    auto result = nlohmann::json::parse(testing::ReadText(dir.File(name)), nullptr, false);
+    ASSERT_FALSE(result.is_discarded()) << testing::ReadText(dir.File(name == std::string("a.json") ? "a.err" : "b.err"));
+    EXPECT_EQ(result["status"], "succeeded");
+    runs.insert(result["execution_id"].get<std::string>());
+    versions.insert(result["registered"]["version"].get<int>());
+  }
+  EXPECT_EQ(runs.size(), 2u);
+  EXPECT_EQ(versions, (std::set<int>{1, 2}));
+  nlohmann::json listed = Json(Fraudops(dir, "models list --json"));
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_NE(listed[0]["run_id"], listed[1]["run_id"]);
+  EXPECT_EQ(Json(Fraudops(dir, "runs list --json")).size(), 2u);
+  // The password is not in any run record.
+  nlohmann::json shown = Json(Fraudops(dir, "runs show " + *runs.begin() + " --json"));
+  EXPECT_EQ(shown.dump().find(":fraudops@"), std::string::npos);
+}
+
+/// Starts `fraudops run` in the background paused at a fault point, kills it with SIGKILL
+/// there, and returns once it is gone.
+void KillAtFaultPoint(const TempDir& dir, const std::string& point) {
+  std::string marker = dir.File("marker-" + point);
+  CommandResult started = testing::RunCommand(
+      "cd " + dir.path() + " && FRAUDOPS_FAULT_PAUSE=" + point + " FRAUDOPS_FAULT_MARKER=" + marker + " " +
+          testing::Binary() + " run > killed.out 2> killed.err & echo $!",
+      dir.path());
+  pid_t pid = static_cast<pid_t>(std::stol(started.out));
+  for (int i = 0; i < 1200 && !std::filesystem::exists(marker); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(std::filesystem::exists(marker)) << testing::ReadText(dir.File("killed.err"));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+/// Every registered version's model files are present and match their checksums.
+void ExpectConsistentRegistry(const TempDir& dir) {
+  nlohmann::json versions = Json(Fraudops(dir, "models list --json"));
+  for (const auto& version : versions) {
+    std::string ref = "fraud-detector@" + std::to_string(version["version"].get<int>());
+    CommandResult exported = Fraudops(dir, "models export " + ref + " export-" + std::to_string(version["version"].get<int>()));
+    EXPECT_EQ(exported.exit_code, 0) << ref << ": " << exported.err;
+  }
+}
+
+TEST(RegistryCliTest, SigkillDuringRegisterLeavesAConsistentStore) {
+  for (const std::string point : {"register.after_publish", "register.before_commit"}) {
+    SCOPED_TRACE(point);
+    TempDir dir;
+    WriteSmallConfig(dir);
+    KillAtFaultPoint(dir, point);
+    // Killed before the commit: no version, and nothing points at a partial artifact.
+    EXPECT_TRUE(Json(Fraudops(dir, "models list --json")).empty());
+    ExpectConsistentRegistry(dir);
+    nlohmann::json runs = Json(Fraudops(dir, "runs list --json"));
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0]["status"], "running");  // it never ended; the record says so
+    // The next run succeeds and registers version 1.
+    CommandResult next = Fraudops(dir, "run --json");
+    ASSERT_EQ(next.exit_code, 0) << next.err;
+    EXPECT_EQ(Json(next)["registered"]["version"], 1);
+    ExpectConsistentRegistry(dir);
+  }
+}
+
+TEST(RegistryCliTest, SigkillInTheRegisterTransactionOnPostgres) {
+  FOPS_NEED_SERVER(admin, "FOPS_TEST_POSTGRES_URL");
+  testing::ScratchDatabase database(admin);
+  ASSERT_TRUE(database.error().empty()) << database.error();
+  TempDir dir;
+  WriteSmallConfig(dir, "global:\n  metadata_url: " + database.url() + "\n");
+  KillAtFaultPoint(dir, "register.before_commit");
+  EXPECT_TRUE(Json(Fraudops(dir, "models list --json")).empty());
+  CommandResult next = Fraudops(dir, "run --json");  // the server rolled the transaction back
+  ASSERT_EQ(next.exit_code, 0) << next.err;
+  EXPECT_EQ(Json(next)["registered"]["version"], 1);
+  ExpectConsistentRegistry(dir);
+}
+
+TEST(RegistryCliTest, FiveSourcesGiveTheSameDataHashAndTheSameModel) {
+  FOPS_NEED_SERVER(postgres_admin, "FOPS_TEST_POSTGRES_URL");
+  FOPS_NEED_SERVER(mysql_admin, "FOPS_TEST_MYSQL_URL");
+  FOPS_NEED_SERVER(s3_endpoint, "FOPS_TEST_S3_ENDPOINT");
+  testing::ScratchDatabase postgres(postgres_admin);
+  testing::ScratchDatabase mysql(mysql_admin);
+  ASSERT_TRUE(postgres.error().empty() && mysql.error().empty()) << postgres.error() << mysql.error();
+  TempDir dir;
+  WriteSmallConfig(dir);
+  ASSERT_EQ(Fraudops(dir, "data synth --rows 20000 --fraud-rate 0.01 --output tx.csv").exit_code, 0);
+  std::string header = testing::ReadText(dir.File("tx.csv")).substr(0, 400);
+  header = header.substr(0, header.find('\n'));
+  std::string columns;  // Time, V1..V28, Amount as DOUBLE PRECISION; Class as INTEGER
+  for (const std::string& name : Split(header, ',')) {
+    std::string clean = std::string(Trim(name));
+    if (clean.front() == '"') clean = clean.substr(1, clean.size() - 2);
+    columns += (columns.empty() ? "" : ", ") + ("\"" + clean + "\" ") + (clean == "Class" ? "INTEGER" : "DOUBLE PRECISION");
+  }
+  // Load the same file into each server with its own client.
+  std::string load_sqlite = "sqlite3 " + dir.File("tx.db") + " \"CREATE TABLE transactions (" + columns +
+                            ");\" \".mode csv\" \".import --skip 1 " + dir.File("tx.csv") + " transactions\"";
+  ASSERT_EQ(std::system(load_sqlite.c_str()), 0);
+  auto pg = OpenPostgres(postgres.url());
+  ASSERT_TRUE(pg.ok());
+  ASSERT_TRUE((*pg)->Exec("CREATE TABLE transactions (" + columns + ")").ok());
+  std::string load_pg = "psql '" + postgres.url() + "' -q -c \"\\copy transactions FROM '" + dir.File("tx.csv") + "' CSV HEADER\"";
+  ASSERT_EQ(std::system(load_pg.c_str()), 0);
+  auto my = OpenMysql(mysql.url());
+  ASSERT_TRUE(my.ok());
+  std::string my_columns = columns;
+  for (char& c : my_columns) if (c == '"') c = '`';
+  ASSERT_TRUE((*my)->Exec("CREATE TABLE transactions (" + my_columns + ")").ok());
+  std::string mysql_url = mysql.url();  // mysql://fraudops:fraudops@127.0.0.1:PORT/DB
+  std::string host_port = mysql_url.substr(mysql_url.find('@') + 1);
+  std::string database_name = host_port.substr(host_port.find('/') + 1);
+  host_port = host_port.substr(0, host_port.find('/'));
+  std::string load_mysql = "mariadb --no-defaults --local-infile=1 -h " + host_port.substr(0, host_port.find(':')) +
+                           " -P " + host_port.substr(host_port.find(':') + 1) + " -ufraudops -pfraudops " + database_name +
+                           " -e \"LOAD DATA LOCAL INFILE '" + dir.File("tx.csv") +
+                           "' INTO TABLE transactions FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\\\"' IGNORE 1 LINES\"";
+  ASSERT_EQ(std::system(load_mysql.c_str()), 0);
+  std::string bucket = "src" + testing::RandomSuffix();
+  S3Client s3(testing::TestS3Settings(s3_endpoint));
+  ASSERT_TRUE(s3.CreateBucket(bucket).ok());
+  ASSERT_TRUE(s3.Put(S3Location{bucket, "raw/transactions.csv"}, testing::ReadText(dir.File("tx.csv"))).ok());
+
+  std::string aws = testing::TestS3Environment(s3_endpoint);
+  const std::pair<std::string, std::string> sources[] = {
+      {"tx.csv", ""},
+      {"sqlite:tx.db", ""},
+      {postgres.url(), ""},
+      {mysql.url(), ""},
+      // …and the S3 run also keeps its artifacts in S3.
+      {"s3://" + bucket + "/raw/transactions.csv", aws + " FRAUDOPS_ARTIFACT_URL=s3://" + bucket + "/artifacts"},
+  };
+  std::set<std::string> hashes, models;
+  for (const auto& [source, env] : sources) {
+    CommandResult run = Fraudops(dir, "run --json --data '" + source + "'", env);
+    ASSERT_EQ(run.exit_code, 0) << source << ": " << run.err;
+    nlohmann::json result = Json(run);
+    std::string id = result["execution_id"];
+    nlohmann::json lineage = Json(Fraudops(dir, "lineage fraud-detector@" + std::to_string(result["registered"]["version"].get<int>()) + " --json", env));
+    for (const auto& data : lineage["data"]) {
+      if (data["role"] == "raw") hashes.insert(data["content_hash"].get<std::string>());
+    }
+    for (const auto& artifact : lineage["artifacts"]) {
+      if (artifact["name"] == "model/model.json") models.insert(artifact["sha256"].get<std::string>());
+    }
+  }
+  EXPECT_EQ(hashes.size(), 1u);
+  EXPECT_EQ(models.size(), 1u);
+  // The S3-stored version exports from S3 with its checksums verified.
+  CommandResult exported = Fraudops(dir, "models export fraud-detector@5 from-s3", aws + " FRAUDOPS_ARTIFACT_URL=s3://" + bucket + "/artifacts");
+  EXPECT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_EQ(Sha256Hex(testing::ReadText(dir.File("from-s3/model.json"))), *models.begin());
+}
+
+TEST(RegistryCliTest, BadServersAndSourcesAreClearErrorsAndRegisterNothing) {
+  FOPS_NEED_SERVER(postgres_admin, "FOPS_TEST_POSTGRES_URL");
+  FOPS_NEED_SERVER(s3_endpoint, "FOPS_TEST_S3_ENDPOINT");
+  testing::ScratchDatabase postgres(postgres_admin);
+  TempDir dir;
+  WriteSmallConfig(dir);
+  std::string wrong = postgres.url();
+  wrong.replace(wrong.find(":fraudops@"), 10, ":wrong-secret@");
+  CommandResult refused = Fraudops(dir, "run", "FRAUDOPS_METADATA_URL=" + wrong);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("password authentication failed"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.err.find("wrong-secret"), std::string::npos) << "the password leaked";
+
+  CommandResult missing_table = Fraudops(dir, "run --data '" + postgres.url() + "'");
+  EXPECT_EQ(missing_table.exit_code, 3);
+  EXPECT_NE(missing_table.err.find("cannot read table 'transactions'"), std::string::npos) << missing_table.err;
+
+  std::string aws = testing::TestS3Environment(s3_endpoint);
+  CommandResult no_bucket = Fraudops(dir, "run --data s3://no-such-bucket-x/raw.csv", aws);
+  EXPECT_EQ(no_bucket.exit_code, 3);
+  EXPECT_NE(no_bucket.err.find("NoSuchBucket"), std::string::npos) << no_bucket.err;
+
+  auto started = std::chrono::steady_clock::now();
+  CommandResult unreachable = Fraudops(dir, "run --data postgresql://u:p@10.255.255.1:5432/db");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 30.0);
+  EXPECT_EQ(unreachable.exit_code, 3);
+  EXPECT_NE(unreachable.err.find("postgresql://u:***@10.255.255.1"), std::string::npos) << unreachable.err;
+
+  CommandResult no_artifact_bucket = Fraudops(dir, "run", aws + " FRAUDOPS_ARTIFACT_URL=s3://no-such-bucket-y/a");
+  EXPECT_NE(no_artifact_bucket.exit_code, 0);
+  EXPECT_NE(no_artifact_bucket.err.find("global.artifact_url"), std::string::npos) << no_artifact_bucket.err;
+
+  // Nothing was registered by any of them.
+  EXPECT_TRUE(Json(Fraudops(dir, "models list --json")).empty());
+}
+
+}  // namespace
+}  // namespace fraudops
