@@ -8,10 +8,15 @@ packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   # libraries (docs/dependencies.md says why each)
   libxgboost-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev
-  libfast-float-dev
-  # tests and benchmarks
+  libfast-float-dev libpq-dev libmariadb-dev libcurl4-openssl-dev
+  # tests and benchmarks: the real servers the tests start (scripts/test-servers.sh), their
+  # clients for loading test data, Node.js and npm for the S3-API server (s3rver)
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 python3 python3-pandas
+  postgresql postgresql-client mariadb-server mariadb-client curl procps
 )
+# Node.js and npm may come from elsewhere (e.g. NodeSource, whose nodejs bundles npm).
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds fraudops in Debug (ASan + UBSan) and runs every test.
+# Installs what is missing, builds fraudops in Debug (ASan + UBSan), starts the test servers
+# and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh debug
+# The real servers the tests use (PostgreSQL, MariaDB, S3 API), on loopback, stopped at exit.
+servers_env=$(bash scripts/test-servers.sh start)
+trap 'bash scripts/test-servers.sh stop' EXIT
+eval "$servers_env"
 jobs=$(nproc 2>/dev/null || echo 2)
 cd build/debug
 ctest --output-on-failure -j "$jobs"

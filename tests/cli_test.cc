@@ -62,7 +62,7 @@ TEST(CliTest, RunJsonHasTheDocumentedShapeAndArtifacts) {
     EXPECT_TRUE(step["seconds"].is_number());
     EXPECT_TRUE(std::filesystem::exists(step["log"].get<std::string>())) << step;
   }
-  EXPECT_EQ(steps, (std::vector<std::string>{"ingest", "validate", "split", "train", "evaluate", "gate"}));
+  EXPECT_EQ(steps, (std::vector<std::string>{"ingest", "validate", "split", "train", "evaluate", "gate", "register"}));
   for (const char* split : {"validation", "test"}) {
     for (const char* metric : {"roc_auc", "pr_auc", "log_loss", "brier", "ks", "recall_at_fpr_0_1pct",
                                "recall_at_fpr_1pct", "precision", "recall", "f1", "threshold",
@@ -126,7 +126,7 @@ TEST(CliTest, SqliteSourceRecordsTheSameDataHashAsTheCsv) {
   EXPECT_EQ(hash(from_db), hash(from_csv));
   EXPECT_EQ(from_db["metrics"]["test"]["roc_auc"], from_csv["metrics"]["test"]["roc_auc"]);
 
-  CommandResult missing = Fraudops(dir, "run --data sqlite:bank.db", "FRAUDOPS_PREPROCESS_SQLITE_TABLE=payments");
+  CommandResult missing = Fraudops(dir, "run --data sqlite:bank.db", "FRAUDOPS_PREPROCESS_SQL_TABLE=payments");
   EXPECT_EQ(missing.exit_code, 3);
   EXPECT_NE(missing.err.find("cannot read table 'payments'"), std::string::npos) << missing.err;
 }
