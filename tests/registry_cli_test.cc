@@ -326,6 +326,14 @@ TEST(RegistryCliTest, FiveSourcesGiveTheSameDataHashAndTheSameModel) {
       if (artifact["name"] == "model/model.json") models.insert(artifact["sha256"].get<std::string>());
     }
   }
+  // A table streamed into a dataset file (chunk by chunk) trains the same model too.
+  CommandResult imported = Fraudops(dir, "data import '" + mysql.url() + "' --output tx.fds --chunk-rows 3000 --json");
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_EQ(Json(imported)["rows"], 20000);
+  hashes.insert(Json(imported)["content_hash"].get<std::string>());
+  CommandResult from_file = Fraudops(dir, "run --json --data tx.fds");
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  models.insert(Sha256Hex(testing::ReadText(Json(from_file)["artifacts"]["model"])));
   EXPECT_EQ(hashes.size(), 1u);
   EXPECT_EQ(models.size(), 1u);
   // The S3-stored version exports from S3 with its checksums verified.

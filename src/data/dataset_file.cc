@@ -1,7 +1,10 @@
 #include "data/dataset_file.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <memory>
 
 #include "core/files.h"
 #include "core/hash.h"
@@ -28,42 +31,83 @@ uint32_t GetU32(const char* data) {
 
 }  // namespace
 
-Result<std::string> WriteDatasetFile(const Dataset& dataset, const std::string& path) {
-  const size_t rows = dataset.rows();
+Result<DatasetFileInfo> WriteDatasetFileFromBlocks(const nlohmann::json& schema, size_t blocks,
+                                                   const BlockReader& read_block, const std::string& path) {
+  const size_t rows = schema.at("rows").get<size_t>();
   const size_t block = rows * sizeof(float);
   const size_t stride = AlignUp(block);
 
-  Sha256 payload_hash;
-  payload_hash.Update(dataset.label.data(), block);
-  for (const auto& column : dataset.columns) payload_hash.Update(column.data(), block);
+  // Pass 1: the payload checksum and the content hash (schema, then the same values).
+  Sha256 payload_hash, content_hash;
+  content_hash.Update(schema.dump());
+  for (size_t i = 0; i < blocks; ++i) {
+    size_t seen = 0;
+    FOPS_RETURN_IF_ERROR(read_block(i, [&](std::string_view bytes) {
+      payload_hash.Update(bytes);
+      content_hash.Update(bytes);
+      seen += bytes.size();
+    }));
+    if (seen != block) {
+      return Status::Internal(path + ": block " + std::to_string(i) + " has " + std::to_string(seen) +
+                              " bytes, expected " + std::to_string(block));
+    }
+  }
+  DatasetFileInfo info;
+  info.version = kDatasetFileVersion;
+  info.rows = rows;
+  info.payload_sha256 = payload_hash.HexDigest();
+  info.content_hash = content_hash.HexDigest();
 
-  nlohmann::json header = dataset.SchemaJson();
+  nlohmann::json header = schema;
   header["format"] = "fraudops-dataset";
   header["version"] = kDatasetFileVersion;
   header["dtype"] = "float32-le";
   header["alignment"] = kAlignment;
   header["column_stride"] = stride;
-  header["payload_sha256"] = payload_hash.HexDigest();
-  header["content_hash"] = dataset.ContentHash();
+  header["payload_sha256"] = info.payload_sha256;
+  header["content_hash"] = info.content_hash;
   std::string header_text = header.dump();
-
   std::string preamble(kMagic, sizeof kMagic);
   PutU32(preamble, kDatasetFileVersion);
   PutU32(preamble, static_cast<uint32_t>(header_text.size()));
   const size_t payload_offset = AlignUp(kPreamble + header_text.size());
 
+  // Pass 2: the file, under a temporary name until it is complete.
+  FOPS_RETURN_IF_ERROR(MakeDirectories(std::filesystem::path(path).parent_path().string()));
+  const std::string temp = TempPathFor(path);
+  std::unique_ptr<FILE, int (*)(FILE*)> out(std::fopen(temp.c_str(), "wb"), std::fclose);
+  if (!out) return Status::IoError("cannot create " + temp + ": " + std::strerror(errno));
   const std::string padding(kAlignment, '\0');
-  const std::string_view pad(padding);
-  std::vector<std::string_view> parts = {preamble, header_text,
-                                         pad.substr(0, payload_offset - kPreamble - header_text.size())};
-  auto add_block = [&](const std::vector<float>& values) {
-    parts.emplace_back(reinterpret_cast<const char*>(values.data()), block);
-    parts.push_back(pad.substr(0, stride - block));
+  bool written = true;
+  auto write = [&](std::string_view bytes) {
+    written = written && std::fwrite(bytes.data(), 1, bytes.size(), out.get()) == bytes.size();
   };
-  add_block(dataset.label);
-  for (const auto& column : dataset.columns) add_block(column);
-  FOPS_RETURN_IF_ERROR(WriteFileAtomic(path, parts));
-  return header["payload_sha256"].get<std::string>();
+  write(preamble);
+  write(header_text);
+  write(std::string_view(padding).substr(0, payload_offset - kPreamble - header_text.size()));
+  for (size_t i = 0; i < blocks; ++i) {
+    FOPS_RETURN_IF_ERROR(read_block(i, write));
+    write(std::string_view(padding).substr(0, stride - block));
+  }
+  written = written && std::fflush(out.get()) == 0;
+  if (!written) {
+    std::remove(temp.c_str());
+    return Status::IoError("cannot write " + temp + ": " + std::strerror(errno));
+  }
+  out.reset();
+  FOPS_RETURN_IF_ERROR(CommitTempFile(temp, path));
+  return info;
+}
+
+Result<std::string> WriteDatasetFile(const Dataset& dataset, const std::string& path) {
+  auto read_block = [&](size_t index, const std::function<void(std::string_view)>& sink) {
+    const std::vector<float>& values = index == 0 ? dataset.label : dataset.columns[index - 1];
+    sink(std::string_view(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+    return Status::Ok();
+  };
+  FOPS_ASSIGN_OR_RETURN(DatasetFileInfo info,
+                        WriteDatasetFileFromBlocks(dataset.SchemaJson(), dataset.columns.size() + 1, read_block, path));
+  return info.payload_sha256;
 }
 
 Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info) {

@@ -4,7 +4,11 @@
 /// column as little-endian float32 arrays, each starting on a 64-byte boundary so a reader
 /// can mmap the file and use the columns in place. Spec: docs/formats/dataset-file.md.
 
+#include <functional>
 #include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "data/dataset.h"
@@ -22,6 +26,15 @@ struct DatasetFileInfo {
   std::string payload_sha256;
   std::string content_hash;
 };
+
+/// Hands block `index` (0: the label, then each feature column) to `sink` in pieces.
+using BlockReader = std::function<Status(size_t index, const std::function<void(std::string_view)>& sink)>;
+
+/// The streaming writer behind WriteDatasetFile: `schema` is Dataset::SchemaJson() of the data
+/// (with "rows"), and the blocks are read twice — once for the checksums the header carries,
+/// once to write — so no block needs to be in memory. Atomic like every writer.
+Result<DatasetFileInfo> WriteDatasetFileFromBlocks(const nlohmann::json& schema, size_t blocks,
+                                                   const BlockReader& read_block, const std::string& path);
 
 /// Reads and verifies (version, layout, checksum) a dataset file.
 Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info = nullptr);

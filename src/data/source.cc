@@ -4,6 +4,7 @@
 
 #include "core/hash.h"
 #include "core/s3.h"
+#include "data/dataset_file.h"
 #include "core/strings.h"
 
 namespace fraudops {
@@ -32,8 +33,7 @@ std::vector<std::string> SourceRegistry::Kinds() const {
   return kinds;
 }
 
-Result<LoadedData> SourceRegistry::Load(const std::string& uri, const SourceOptions& options,
-                                        const Context& context) const {
+Result<std::pair<std::string, std::string>> SourceRegistry::Parse(const std::string& uri) const {
   std::string kind, location;
   size_t colon = uri.find(':');
   // "C:\..." style paths do not exist here; a one-letter scheme is not a kind either.
@@ -47,6 +47,7 @@ Result<LoadedData> SourceRegistry::Load(const std::string& uri, const SourceOpti
     std::string extension = ToLower(std::filesystem::path(uri).extension().string());
     if (extension == ".csv" || extension == ".tsv" || extension == ".txt") kind = "csv";
     else if (extension == ".db" || extension == ".sqlite" || extension == ".sqlite3") kind = "sqlite";
+    else if (extension == ".fds") kind = "fds";
     else {
       return Status::InvalidArgument(
           "data source '" + uri + "': cannot tell its kind from the extension '" + extension +
@@ -54,13 +55,51 @@ Result<LoadedData> SourceRegistry::Load(const std::string& uri, const SourceOpti
           " (e.g. csv:" + uri + ")");
     }
   }
-  auto it = readers_.find(kind);
-  if (it == readers_.end()) {
+  if (!readers_.count(kind)) {
     std::vector<std::string> kinds = Kinds();
     return Status::InvalidArgument("data source '" + uri + "': unknown kind '" + kind + "'" +
                                    DidYouMean(kind, kinds) + "; valid kinds: " + Join(kinds, ", "));
   }
-  return it->second(location, options, context);
+  return std::make_pair(kind, location);
+}
+
+Result<LoadedData> SourceRegistry::Load(const std::string& uri, const SourceOptions& options,
+                                        const Context& context) const {
+  FOPS_ASSIGN_OR_RETURN(auto parsed, Parse(uri));
+  return readers_.at(parsed.first)(parsed.second, options, context);
+}
+
+namespace {
+
+Result<std::unique_ptr<SqlConnection>> OpenSqlSource(const std::string& kind, const std::string& location) {
+  if (kind == "sqlite") return OpenSqlite(location, /*read_only=*/true);
+  std::string url = kind + ":" + location;
+  auto opened = kind == "postgresql" || kind == "postgres" ? OpenPostgres(url) : OpenMysql(url);
+  if (!opened.ok()) return Status::DataError(opened.status().message());
+  return opened;
+}
+
+bool IsSqlKind(const std::string& kind) {
+  return kind == "sqlite" || kind == "postgresql" || kind == "postgres" || kind == "mysql" || kind == "mariadb";
+}
+
+}  // namespace
+
+Result<DatasetFileInfo> ImportToDatasetFile(const SourceRegistry& registry, const std::string& uri,
+                                            const SourceOptions& options, const Context& context,
+                                            const std::string& path) {
+  FOPS_ASSIGN_OR_RETURN(auto parsed, registry.Parse(uri));
+  if (IsSqlKind(parsed.first)) {
+    FOPS_ASSIGN_OR_RETURN(auto connection, OpenSqlSource(parsed.first, parsed.second));
+    SqlOptions sql = options.sql;
+    sql.table = options.csv.table;
+    return ImportSqlTable(*connection, sql, path);
+  }
+  FOPS_ASSIGN_OR_RETURN(LoadedData loaded, registry.Load(uri, options, context));
+  FOPS_RETURN_IF_ERROR(WriteDatasetFile(loaded.dataset, path).status());
+  DatasetFileInfo info;
+  FOPS_RETURN_IF_ERROR(ReadDatasetFile(path, &info).status());
+  return info;
 }
 
 void RegisterBuiltinSources(SourceRegistry& registry) {
@@ -86,15 +125,7 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
                   const Context&) -> Result<LoadedData> {
       SqlOptions sql = options.sql;
       sql.table = options.csv.table;
-      std::unique_ptr<SqlConnection> connection;
-      if (kind == "sqlite") {
-        FOPS_ASSIGN_OR_RETURN(connection, OpenSqlite(location, /*read_only=*/true));
-      } else {
-        std::string url = kind + ":" + location;
-        auto opened = kind == "postgresql" || kind == "postgres" ? OpenPostgres(url) : OpenMysql(url);
-        if (!opened.ok()) return Status::DataError(opened.status().message());
-        connection = std::move(*opened);
-      }
+      FOPS_ASSIGN_OR_RETURN(auto connection, OpenSqlSource(kind, location));
       FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadSqlTable(*connection, sql));
       nlohmann::json manifest = {{"kind", kind}, {"location", connection->Describe()}};
       if (sql.query.empty()) manifest["table"] = sql.table_name;
@@ -105,6 +136,14 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
   for (const char* kind : {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}) {
     registry.Register(kind, sql_reader(kind));
   }
+  // A dataset file (fraudops data import, or a run's processed split).
+  registry.Register("fds", [](const std::string& path, const SourceOptions&, const Context&) -> Result<LoadedData> {
+    DatasetFileInfo info;
+    FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadDatasetFile(path, &info));
+    nlohmann::json manifest = FileFacts(path);
+    manifest["kind"] = "fds";
+    return LoadedData{std::move(dataset), std::move(manifest)};
+  });
   // An S3 object holding a CSV file.
   registry.Register("s3", [](const std::string& location, const SourceOptions& options,
                              const Context& context) -> Result<LoadedData> {

@@ -8,6 +8,7 @@
 ///   sqlite:PATH          preprocess.sql_query, else preprocess.sql_table
 ///   postgresql://…       the same, from PostgreSQL (libpq URL; password never recorded)
 ///   mysql://… mariadb:// the same, from MySQL or MariaDB
+///   fds:PATH | PATH.fds  a dataset file (fraudops data import)
 ///   s3://BUCKET/KEY      a CSV object (credentials and endpoint: the AWS_* variables)
 
 #include <functional>
@@ -20,6 +21,7 @@
 #include "core/status.h"
 #include "data/csv_reader.h"
 #include "data/dataset.h"
+#include "data/dataset_file.h"
 #include "data/sql_source.h"
 #include "data/synth.h"
 
@@ -46,12 +48,20 @@ class SourceRegistry {
   Result<LoadedData> Load(const std::string& uri, const SourceOptions& options,
                           const Context& context) const;
   std::vector<std::string> Kinds() const;
+  /// (kind, location) of `uri`, or the error Load would give.
+  Result<std::pair<std::string, std::string>> Parse(const std::string& uri) const;
 
  private:
   std::map<std::string, Reader> readers_;
 };
 
-/// Registers synthetic, csv, sqlite, postgresql (and postgres), mysql (and mariadb), s3.
+/// Writes the data at `uri` as a dataset file: SQL sources stream into it chunk by chunk
+/// (ImportSqlTable: tables larger than memory), others are read, then written.
+Result<DatasetFileInfo> ImportToDatasetFile(const SourceRegistry& registry, const std::string& uri,
+                                            const SourceOptions& options, const Context& context,
+                                            const std::string& path);
+
+/// Registers synthetic, fds, csv, sqlite, postgresql (and postgres), mysql (and mariadb), s3.
 void RegisterBuiltinSources(SourceRegistry& registry);
 
 }  // namespace fraudops

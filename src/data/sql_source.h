@@ -9,6 +9,7 @@
 
 #include "core/status.h"
 #include "data/dataset.h"
+#include "data/dataset_file.h"
 #include "data/sql.h"
 #include "data/table.h"
 
@@ -23,6 +24,14 @@ struct SqlOptions {
 
 /// Reads from an open connection; `source` names the input in messages.
 Result<Dataset> ReadSqlTable(SqlConnection& connection, const SqlOptions& options);
+
+/// Streams a table or query into the dataset file `path` without holding it in memory: each
+/// column goes to a scratch file beside `path` as chunks arrive, then the file is assembled
+/// (data/dataset_file.h). Column types are decided on the first chunk: a text value that is
+/// not a number in a later chunk of a numeric column is an error that names the row and
+/// suggests preprocess.categorical_columns. The result equals ReadSqlTable's Dataset
+/// (same content hash) whenever that decision agrees.
+Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptions& options, const std::string& path);
 
 /// Opens `sqlite:PATH` read-only and reads it.
 Result<Dataset> ReadSqlite(const std::string& path, const SqlOptions& options);

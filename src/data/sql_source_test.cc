@@ -4,10 +4,12 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "../../tests/server_util.h"
 #include "../../tests/test_util.h"
 #include "data/csv_reader.h"
+#include "data/dataset_file.h"
 
 namespace fraudops {
 namespace {
@@ -130,6 +132,63 @@ TEST(SqlSourceTest, WrongCredentialsAndUnreachableServersAreClearAndBounded) {
   EXPECT_LT(seconds, 15.0);
   EXPECT_NE(unreachable.status().message().find("mysql://u:***@10.255.255.1"), std::string::npos)
       << unreachable.status().message();
+}
+
+/// ImportSqlTable streams into a dataset file equal to what ReadSqlTable reads.
+void ExpectImportEqualsRead(SqlConnection& db, const std::string& directory) {
+  SqlOptions options;
+  options.table_name = "big";
+  options.table.categorical_columns = {};
+  auto read = ReadSqlTable(db, options);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  options.chunk_rows = 100;  // 25 chunks
+  std::string path = directory + "/big.fds";
+  auto imported = ImportSqlTable(db, options, path);
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  EXPECT_EQ(imported->rows, 2500u);
+  EXPECT_EQ(imported->content_hash, read->ContentHash());
+  DatasetFileInfo info;
+  auto back = ReadDatasetFile(path, &info);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->ContentHash(), read->ContentHash());
+  EXPECT_EQ(back->features[1].type, ColumnType::kCategorical);
+  EXPECT_FALSE(std::filesystem::exists(path + ".import"));  // scratch files removed
+
+  // A text value after the first chunk of a numeric column: a clear error, no file.
+  ASSERT_TRUE(db.Exec("UPDATE big SET amount_text = 'n/a' WHERE id = 2400").ok());
+  options.query = "SELECT * FROM big ORDER BY id";  // PostgreSQL moves updated rows
+  auto refused = ImportSqlTable(db, options, directory + "/refused.fds");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("row 2400"), std::string::npos) << refused.status().message();
+  EXPECT_NE(refused.status().message().find("preprocess.categorical_columns"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(directory + "/refused.fds"));
+}
+
+const char* kBigRows =
+    "INSERT INTO big SELECT n, CASE WHEN n % 3 = 0 THEN 'travel' ELSE 'grocery' END, "
+    "CAST(n * 1.25 AS TEXT), n * 0.5, CASE WHEN n % 50 = 0 THEN 1 ELSE 0 END FROM ";
+
+TEST(SqlImportTest, SqliteStreamsIntoTheSameDataset) {
+  testing::TempDir dir;
+  auto db = OpenSqlite(dir.File("bank.db"), /*read_only=*/false);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Exec("CREATE TABLE big (id INTEGER, merchant TEXT, amount_text TEXT, x REAL, Class INTEGER)").ok());
+  ASSERT_TRUE((*db)->Exec(std::string(kBigRows) +
+                          "(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 2500) SELECT n FROM s)").ok());
+  ExpectImportEqualsRead(**db, dir.path());
+}
+
+TEST(SqlImportTest, PostgresqlStreamsIntoTheSameDataset) {
+  FOPS_NEED_SERVER(admin, "FOPS_TEST_POSTGRES_URL");
+  testing::ScratchDatabase database(admin);
+  ASSERT_TRUE(database.error().empty()) << database.error();
+  auto db = OpenPostgres(database.url());
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Exec("CREATE TABLE big (id INTEGER, merchant TEXT, amount_text TEXT, x DOUBLE PRECISION, "
+                          "\"Class\" INTEGER)").ok());
+  ASSERT_TRUE((*db)->Exec(std::string(kBigRows) + "generate_series(1, 2500) AS n").ok());
+  testing::TempDir dir;
+  ExpectImportEqualsRead(**db, dir.path());
 }
 
 }  // namespace

@@ -23,6 +23,27 @@ SqlValue Int(int64_t i) { return SqlValue(i); }
 SqlValue Real(double d) { return SqlValue(d); }
 SqlValue OptionalText(const std::string& s) { return s.empty() ? SqlValue() : SqlValue(s); }
 
+/// INSERT of many rows as few statements (one round trip per 200 rows on PostgreSQL):
+/// `head` is "INSERT INTO t VALUES", `tail` e.g. an ON CONFLICT clause; each row has
+/// `width` values.
+Status InsertRows(SqlConnection& db, const std::string& head, size_t width, const std::vector<SqlValue>& values,
+                  const std::string& tail = "") {
+  constexpr size_t kRowsPerStatement = 200;
+  std::string tuple = "(";
+  for (size_t i = 0; i < width; ++i) tuple += i ? ", ?" : "?";
+  tuple += ")";
+  const size_t rows = values.size() / width;
+  for (size_t first = 0; first < rows; first += kRowsPerStatement) {
+    size_t count = std::min(kRowsPerStatement, rows - first);
+    std::string sql = head;
+    for (size_t r = 0; r < count; ++r) sql += (r ? ", " : " ") + tuple;
+    sql += tail;
+    std::span<const SqlValue> params(values.data() + first * width, count * width);
+    FOPS_RETURN_IF_ERROR(db.Exec(sql, params));
+  }
+  return Status::Ok();
+}
+
 Status CheckAliasName(const std::string& alias) {
   if (alias.empty() || alias.size() > 64 || ParseInt(alias) ||
       alias.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos) {
@@ -156,62 +177,56 @@ Status MetadataStore::CreateRun(const RunRecord& run) {
     FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO runs (run_id, experiment, status, start_time, end_time, "
                                    "code_version, host, user_name, artifact_uri, error) "
                                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row));
-    for (const auto& [name, value] : run.params) {
-      SqlValue p[] = {Text(run.run_id), Text(name), Text(value)};
-      FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO run_params VALUES (?, ?, ?)", p));
-    }
-    for (const auto& [name, value] : run.tags) {
-      SqlValue p[] = {Text(run.run_id), Text(name), Text(value)};
-      FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO run_tags VALUES (?, ?, ?)", p));
+    for (const auto* pairs : {&run.params, &run.tags}) {
+      std::vector<SqlValue> values;
+      for (const auto& [name, value] : *pairs) values.insert(values.end(), {Text(run.run_id), Text(name), Text(value)});
+      FOPS_RETURN_IF_ERROR(InsertRows(*db_, pairs == &run.params ? "INSERT INTO run_params VALUES"
+                                                                   : "INSERT INTO run_tags VALUES", 3, values));
     }
     return Status::Ok();
   });
 }
 
 Status MetadataStore::LogMetrics(const std::string& run_id, const std::map<std::string, double>& metrics) {
-  return InTransaction([&]() -> Status {
-    for (const auto& [name, value] : metrics) {
-      SqlValue p[] = {Text(run_id), Text(name), Real(value)};
-      FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO run_metrics VALUES (?, ?, ?) ON CONFLICT (run_id, name) "
-                                     "DO UPDATE SET value = excluded.value", p));
-    }
-    return Status::Ok();
+  std::vector<SqlValue> values;
+  for (const auto& [name, value] : metrics) values.insert(values.end(), {Text(run_id), Text(name), Real(value)});
+  return InTransaction([&] {
+    return InsertRows(*db_, "INSERT INTO run_metrics VALUES", 3, values,
+                      " ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value");
   });
 }
 
 Status MetadataStore::LogMetricHistory(const std::string& run_id, const std::string& name,
                                        const std::vector<std::pair<int64_t, double>>& points) {
-  return InTransaction([&]() -> Status {
-    for (const auto& [step, value] : points) {
-      SqlValue p[] = {Text(run_id), Text(name), Int(step), Real(value)};
-      FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO metric_history VALUES (?, ?, ?, ?) ON CONFLICT "
-                                     "(run_id, name, step) DO UPDATE SET value = excluded.value", p));
-    }
-    return Status::Ok();
+  std::vector<SqlValue> values;
+  for (const auto& [step, value] : points) values.insert(values.end(), {Text(run_id), Text(name), Int(step), Real(value)});
+  return InTransaction([&] {
+    return InsertRows(*db_, "INSERT INTO metric_history VALUES", 4, values,
+                      " ON CONFLICT (run_id, name, step) DO UPDATE SET value = excluded.value");
   });
 }
 
 Status MetadataStore::LogArtifacts(const std::string& run_id, const std::vector<ArtifactRecord>& artifacts) {
-  return InTransaction([&]() -> Status {
-    for (const ArtifactRecord& a : artifacts) {
-      SqlValue p[] = {Text(run_id), Text(a.name), Text(a.uri), Int(a.size), Text(a.sha256)};
-      FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO run_artifacts VALUES (?, ?, ?, ?, ?) ON CONFLICT "
-                                     "(run_id, name) DO UPDATE SET uri = excluded.uri, size = "
-                                     "excluded.size, sha256 = excluded.sha256", p));
-    }
-    return Status::Ok();
+  std::vector<SqlValue> values;
+  for (const ArtifactRecord& a : artifacts) {
+    values.insert(values.end(), {Text(run_id), Text(a.name), Text(a.uri), Int(a.size), Text(a.sha256)});
+  }
+  return InTransaction([&] {
+    return InsertRows(*db_, "INSERT INTO run_artifacts VALUES", 5, values,
+                      " ON CONFLICT (run_id, name) DO UPDATE SET uri = excluded.uri, size = excluded.size, "
+                      "sha256 = excluded.sha256");
   });
 }
 
 Status MetadataStore::LogDatasets(const std::string& run_id, const std::vector<DatasetRecord>& datasets) {
-  return InTransaction([&]() -> Status {
-    for (const DatasetRecord& d : datasets) {
-      SqlValue p[] = {Text(run_id), Text(d.role), Text(d.source), Int(d.rows), Text(d.content_hash)};
-      FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO run_datasets VALUES (?, ?, ?, ?, ?) ON CONFLICT "
-                                     "(run_id, role) DO UPDATE SET source = excluded.source, row_count = "
-                                     "excluded.row_count, content_hash = excluded.content_hash", p));
-    }
-    return Status::Ok();
+  std::vector<SqlValue> values;
+  for (const DatasetRecord& d : datasets) {
+    values.insert(values.end(), {Text(run_id), Text(d.role), Text(d.source), Int(d.rows), Text(d.content_hash)});
+  }
+  return InTransaction([&] {
+    return InsertRows(*db_, "INSERT INTO run_datasets VALUES", 5, values,
+                      " ON CONFLICT (run_id, role) DO UPDATE SET source = excluded.source, row_count = "
+                      "excluded.row_count, content_hash = excluded.content_hash");
   });
 }
 
@@ -278,56 +293,52 @@ Result<RunRecord> MetadataStore::GetRun(const std::string& id_or_prefix) {
 }
 
 Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter) {
-  std::string where = " WHERE 1 = 1";
+  // One query: the run columns, then one LEFT JOIN per metric shown (an index lookup each on
+  // the (run_id, name) key), filtered and ordered in the database.
+  std::string sql = std::string("SELECT r.") + kRunColumns;
+  std::string joins;
   std::vector<SqlValue> params;
-  if (!filter.experiment.empty()) {
-    where += " AND r.experiment = ?";
-    params.push_back(Text(filter.experiment));
+  for (size_t i = 0; i < filter.with_metrics.size(); ++i) {
+    std::string alias = "m" + std::to_string(i);
+    sql += ", " + alias + ".value";
+    joins += " LEFT JOIN run_metrics " + alias + " ON " + alias + ".run_id = r.run_id AND " + alias + ".name = ?";
+    params.push_back(Text(filter.with_metrics[i]));
   }
-  if (!filter.status.empty()) {
-    where += " AND r.status = ?";
-    params.push_back(Text(filter.status));
+  if (!filter.order_by.empty()) {
+    joins += " LEFT JOIN run_metrics sort_metric ON sort_metric.run_id = r.run_id AND sort_metric.name = ?";
+    params.push_back(Text(filter.order_by));
   }
   if (!filter.metric.empty() && filter.min_value) {
-    where += " AND r.run_id IN (SELECT run_id FROM run_metrics WHERE name = ? AND value >= ?)";
+    joins += " JOIN run_metrics filter_metric ON filter_metric.run_id = r.run_id AND filter_metric.name = ? "
+             "AND filter_metric.value >= ?";
     params.push_back(Text(filter.metric));
     params.push_back(Real(*filter.min_value));
   }
-  std::string sql;
-  if (filter.order_by.empty()) {
-    sql = std::string("SELECT r.") + kRunColumns + " FROM runs r" + where + " ORDER BY r.start_time DESC, r.run_id DESC";
-  } else {
-    // Best first; runs without the metric last.
-    sql = std::string("SELECT r.run_id, r.experiment, r.status, r.start_time, r.end_time, r.code_version, r.host, "
-                      "r.user_name, r.artifact_uri, r.error FROM runs r LEFT JOIN run_metrics m ON m.run_id = "
-                      "r.run_id AND m.name = ?") + where +
-          " ORDER BY CASE WHEN m.value IS NULL THEN 1 ELSE 0 END, m.value DESC, r.run_id DESC";
-    params.insert(params.begin(), Text(filter.order_by));
+  sql += " FROM runs r" + joins + " WHERE 1 = 1";
+  if (!filter.experiment.empty()) {
+    sql += " AND r.experiment = ?";
+    params.push_back(Text(filter.experiment));
   }
+  if (!filter.status.empty()) {
+    sql += " AND r.status = ?";
+    params.push_back(Text(filter.status));
+  }
+  sql += filter.order_by.empty()
+             ? " ORDER BY r.start_time DESC, r.run_id DESC"
+             // Best first; runs without the metric last.
+             : " ORDER BY CASE WHEN sort_metric.value IS NULL THEN 1 ELSE 0 END, sort_metric.value DESC, r.run_id DESC";
   sql += " LIMIT " + std::to_string(filter.limit);
   FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query(sql, params));
   std::vector<RunRecord> runs;
-  std::map<std::string, size_t> index;
+  runs.reserve(found.rows.size());
+  const size_t base = 10;  // the run columns
   for (const SqlRow& r : found.rows) {
-    index[AsText(r[0])] = runs.size();
-    runs.push_back(RunFromRow(r));
+    RunRecord run = RunFromRow(r);
+    for (size_t i = 0; i < filter.with_metrics.size(); ++i) {
+      if (!IsNull(r[base + i])) run.metrics[filter.with_metrics[i]] = AsDouble(r[base + i]);
+    }
+    runs.push_back(std::move(run));
   }
-  if (runs.empty() || filter.with_metrics.empty()) return runs;
-  // The asked-for metrics of the listed runs, in one query.
-  std::string names, ids;
-  std::vector<SqlValue> metric_params;
-  for (const std::string& name : filter.with_metrics) {
-    names += names.empty() ? "?" : ", ?";
-    metric_params.push_back(Text(name));
-  }
-  for (const RunRecord& run : runs) {
-    ids += ids.empty() ? "?" : ", ?";
-    metric_params.push_back(Text(run.run_id));
-  }
-  FOPS_ASSIGN_OR_RETURN(SqlResult metrics,
-                        db_->Query("SELECT run_id, name, value FROM run_metrics WHERE name IN (" + names +
-                                       ") AND run_id IN (" + ids + ")", metric_params));
-  for (const SqlRow& r : metrics.rows) runs[index[AsText(r[0])]].metrics[AsText(r[1])] = AsDouble(r[2]);
   return runs;
 }
 
