@@ -62,7 +62,15 @@ size_t ReadBody(char* buffer, size_t size, size_t count, void* user) {
   return n;
 }
 
-/// The text of the first <tag>…</tag> in `xml` (entities decoded), or empty.
+std::string Sha256Raw(std::string_view data) {
+  unsigned char digest[32];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+}  // namespace
+
 std::string XmlText(std::string_view xml, std::string_view tag, size_t* from = nullptr) {
   std::string open = "<" + std::string(tag) + ">", close = "</" + std::string(tag) + ">";
   size_t start = xml.find(open, from ? *from : 0);
@@ -93,15 +101,6 @@ std::string XmlText(std::string_view xml, std::string_view tag, size_t* from = n
   }
   return out;
 }
-
-std::string Sha256Raw(std::string_view data) {
-  unsigned char digest[32];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<const char*>(digest), length);
-}
-
-}  // namespace
 
 std::string HmacSha256(std::string_view key, std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];

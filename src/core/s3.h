@@ -79,6 +79,10 @@ class S3Client {
   S3Settings settings_;
 };
 
+/// The text of the first <tag>…</tag> in an S3 XML response at or after `*from` (entities
+/// decoded; empty when absent); advances `*from` past it. Exposed for the fuzzer.
+std::string XmlText(std::string_view xml, std::string_view tag, size_t* from = nullptr);
+
 /// AWS SigV4 pieces, exposed for the known-answer test.
 std::string HmacSha256(std::string_view key, std::string_view data);
 std::string HexEncode(std::string_view bytes);
