@@ -71,7 +71,7 @@ std::string Sha256Raw(std::string_view data) {
 
 }  // namespace
 
-std::string XmlText(std::string_view xml, std::string_view tag, size_t* from = nullptr) {
+std::string XmlText(std::string_view xml, std::string_view tag, size_t* from) {
   std::string open = "<" + std::string(tag) + ">", close = "</" + std::string(tag) + ">";
   size_t start = xml.find(open, from ? *from : 0);
   if (start == std::string_view::npos) return "";

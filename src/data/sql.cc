@@ -31,20 +31,22 @@ std::string AsText(const SqlValue& v) {
   return "";
 }
 
-std::string SqlConnection::QuoteIdentifier(std::string_view name) const {
-  // A dotted name (schema.table) quotes each part.
+std::string QuoteDottedIdentifier(std::string_view name, char quote) {
+  // A dotted name (schema.table) quotes each part; a quote inside a part is doubled.
   std::string out;
   for (const std::string& part : Split(name, '.')) {
     if (!out.empty()) out += '.';
-    out += '"';
+    out += quote;
     for (char c : part) {
       out += c;
-      if (c == '"') out += '"';
+      if (c == quote) out += quote;
     }
-    out += '"';
+    out += quote;
   }
   return out;
 }
+
+std::string SqlConnection::QuoteIdentifier(std::string_view name) const { return QuoteDottedIdentifier(name, '"'); }
 
 namespace {
 

@@ -62,6 +62,9 @@ class SqlConnection {
   virtual std::string QuoteIdentifier(std::string_view name) const;
 };
 
+/// `schema.table` with each part in `quote` characters (doubled inside).
+std::string QuoteDottedIdentifier(std::string_view name, char quote);
+
 /// SQLite database file; created unless read_only. WAL and a 30 s busy timeout when writable.
 Result<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool read_only);
 /// `postgresql://user:password@host:port/database?options` or a libpq key=value string;

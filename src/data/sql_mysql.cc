@@ -52,19 +52,7 @@ class MysqlConnection final : public SqlConnection {
 
   std::string_view Kind() const override { return "mysql"; }
   std::string Describe() const override { return description_; }
-  std::string QuoteIdentifier(std::string_view name) const override {
-    std::string out;
-    for (const std::string& part : Split(name, '.')) {
-      if (!out.empty()) out += '.';
-      out += '`';
-      for (char c : part) {
-        out += c;
-        if (c == '`') out += '`';
-      }
-      out += '`';
-    }
-    return out;
-  }
+  std::string QuoteIdentifier(std::string_view name) const override { return QuoteDottedIdentifier(name, '`'); }
 
   Result<SqlResult> Query(std::string_view sql, std::span<const SqlValue> params) override {
     if (!params.empty()) return Status::Internal("the MySQL driver takes no query parameters");

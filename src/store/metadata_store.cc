@@ -187,23 +187,25 @@ Status MetadataStore::CreateRun(const RunRecord& run) {
   });
 }
 
+Status MetadataStore::Upsert(const std::string& table, const std::string& key,
+                             const std::vector<std::string>& updated, size_t width,
+                             const std::vector<SqlValue>& values) {
+  std::string tail = " ON CONFLICT (" + key + ") DO UPDATE SET ";
+  for (size_t i = 0; i < updated.size(); ++i) tail += (i ? ", " : "") + updated[i] + " = excluded." + updated[i];
+  return InTransaction([&] { return InsertRows(*db_, "INSERT INTO " + table + " VALUES", width, values, tail); });
+}
+
 Status MetadataStore::LogMetrics(const std::string& run_id, const std::map<std::string, double>& metrics) {
   std::vector<SqlValue> values;
   for (const auto& [name, value] : metrics) values.insert(values.end(), {Text(run_id), Text(name), Real(value)});
-  return InTransaction([&] {
-    return InsertRows(*db_, "INSERT INTO run_metrics VALUES", 3, values,
-                      " ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value");
-  });
+  return Upsert("run_metrics", "run_id, name", {"value"}, 3, values);
 }
 
 Status MetadataStore::LogMetricHistory(const std::string& run_id, const std::string& name,
                                        const std::vector<std::pair<int64_t, double>>& points) {
   std::vector<SqlValue> values;
   for (const auto& [step, value] : points) values.insert(values.end(), {Text(run_id), Text(name), Int(step), Real(value)});
-  return InTransaction([&] {
-    return InsertRows(*db_, "INSERT INTO metric_history VALUES", 4, values,
-                      " ON CONFLICT (run_id, name, step) DO UPDATE SET value = excluded.value");
-  });
+  return Upsert("metric_history", "run_id, name, step", {"value"}, 4, values);
 }
 
 Status MetadataStore::LogArtifacts(const std::string& run_id, const std::vector<ArtifactRecord>& artifacts) {
@@ -211,11 +213,7 @@ Status MetadataStore::LogArtifacts(const std::string& run_id, const std::vector<
   for (const ArtifactRecord& a : artifacts) {
     values.insert(values.end(), {Text(run_id), Text(a.name), Text(a.uri), Int(a.size), Text(a.sha256)});
   }
-  return InTransaction([&] {
-    return InsertRows(*db_, "INSERT INTO run_artifacts VALUES", 5, values,
-                      " ON CONFLICT (run_id, name) DO UPDATE SET uri = excluded.uri, size = excluded.size, "
-                      "sha256 = excluded.sha256");
-  });
+  return Upsert("run_artifacts", "run_id, name", {"uri", "size", "sha256"}, 5, values);
 }
 
 Status MetadataStore::LogDatasets(const std::string& run_id, const std::vector<DatasetRecord>& datasets) {
@@ -223,11 +221,7 @@ Status MetadataStore::LogDatasets(const std::string& run_id, const std::vector<D
   for (const DatasetRecord& d : datasets) {
     values.insert(values.end(), {Text(run_id), Text(d.role), Text(d.source), Int(d.rows), Text(d.content_hash)});
   }
-  return InTransaction([&] {
-    return InsertRows(*db_, "INSERT INTO run_datasets VALUES", 5, values,
-                      " ON CONFLICT (run_id, role) DO UPDATE SET source = excluded.source, row_count = "
-                      "excluded.row_count, content_hash = excluded.content_hash");
-  });
+  return Upsert("run_datasets", "run_id, role", {"source", "row_count", "content_hash"}, 5, values);
 }
 
 Status MetadataStore::EndRun(const std::string& run_id, const std::string& status, const std::string& error) {

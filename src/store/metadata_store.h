@@ -160,6 +160,9 @@ class MetadataStore {
  private:
   Status Migrate();
   Status InTransaction(const std::function<Status()>& body);
+  /// Inserts rows of `width` values into `table`; a row whose `key` exists updates `updated`.
+  Status Upsert(const std::string& table, const std::string& key, const std::vector<std::string>& updated,
+                size_t width, const std::vector<SqlValue>& values);
   Status AppendAudit(const std::string& actor, const std::string& action, const std::string& model,
                      int64_t version, const nlohmann::json& details);
   Result<std::vector<ModelVersion>> QueryVersions(const std::string& where, std::vector<SqlValue> params);
