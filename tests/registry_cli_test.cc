@@ -326,6 +326,10 @@ TEST(RegistryCliTest, FiveSourcesGiveTheSameDataHashAndTheSameModel) {
       if (artifact["name"] == "model/model.json") models.insert(artifact["sha256"].get<std::string>());
     }
   }
+  // The reference project's names for the S3 object: S3_BUCKET and S3_RAW_DATA_KEY.
+  CommandResult named = Fraudops(dir, "data inspect s3 --json", aws + " S3_BUCKET=" + bucket + " S3_RAW_DATA_KEY=raw/transactions.csv");
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  hashes.insert(Json(named)["content_hash"].get<std::string>());
   // A table streamed into a dataset file (chunk by chunk) trains the same model too.
   CommandResult imported = Fraudops(dir, "data import '" + mysql.url() + "' --output tx.fds --chunk-rows 3000 --json");
   ASSERT_EQ(imported.exit_code, 0) << imported.err;

@@ -69,7 +69,8 @@ const std::vector<KeySpec>& KeyTable() {
       {"preprocess", "data_source",
        "Where transactions come from: empty for the built-in synthetic dataset, a CSV path "
        "(csv:PATH or PATH.csv), an SQL database (sqlite:PATH, postgresql://…, mysql://…; "
-       "reads sql_table or sql_query), or a CSV object s3://BUCKET/KEY.",
+       "reads sql_table or sql_query), or a CSV object s3://BUCKET/KEY (or s3, reading "
+       "s3_bucket and s3_raw_data_key).",
        FOPS_FIELD(preprocess.data_source)},
       {"preprocess", "synthetic_rows", "Rows of the synthetic dataset.",
        FOPS_FIELD(preprocess.synthetic_rows), 100, 1e9},
@@ -99,6 +100,12 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(preprocess.sql_table)},
       {"preprocess", "sql_query", "Query read from an SQL data source (wins over sql_table).",
        FOPS_FIELD(preprocess.sql_query)},
+      {"preprocess", "s3_bucket",
+       "Bucket of the data source 's3' (the reference project's S3 method). Env: S3_BUCKET.",
+       FOPS_FIELD(preprocess.s3_bucket)},
+      {"preprocess", "s3_raw_data_key",
+       "Object key of the data source 's3', a CSV file. Env: S3_RAW_DATA_KEY.",
+       FOPS_FIELD(preprocess.s3_raw_data_key)},
       {"preprocess", "split_method",
        "stratified (random, class balance kept) or time (train on the past, test on the "
        "future, by time_column).",
@@ -612,6 +619,8 @@ Result<Config> LoadConfig(const LoadOptions& options) {
       {"CRON_SCHEDULE", "schedule.cron"},
       {"FRAUDOPS_HOME", "global.home"},
       {"FRAUDOPS_METADATA_URL", "global.metadata_url"},
+      {"S3_BUCKET", "preprocess.s3_bucket"},
+      {"S3_RAW_DATA_KEY", "preprocess.s3_raw_data_key"},
       {"FRAUDOPS_ARTIFACT_URL", "global.artifact_url"},
       {"FRAUDOPS_LOG_LEVEL", "global.log_level"},
   };

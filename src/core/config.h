@@ -43,6 +43,8 @@ struct PreprocessConfig {
   std::vector<std::string> drop_columns;
   std::string sql_table = "transactions";
   std::string sql_query;
+  std::string s3_bucket;        ///< data source "s3": the reference project's S3_BUCKET
+  std::string s3_raw_data_key;  ///< … and S3_RAW_DATA_KEY
   std::string split_method = "stratified";
   double train_ratio = 0.7;
   double validation_ratio = 0.15;

@@ -39,6 +39,8 @@ Result<std::pair<std::string, std::string>> SourceRegistry::Parse(const std::str
   // "C:\..." style paths do not exist here; a one-letter scheme is not a kind either.
   if (uri.empty() || uri == "synthetic") {
     kind = "synthetic";
+  } else if (uri == "s3") {
+    kind = "s3";
   } else if (colon != std::string::npos && colon > 1 && uri.find('/') > colon) {
     kind = uri.substr(0, colon);
     location = uri.substr(colon + 1);
@@ -147,7 +149,13 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
   // An S3 object holding a CSV file.
   registry.Register("s3", [](const std::string& location, const SourceOptions& options,
                              const Context& context) -> Result<LoadedData> {
-    std::string uri = "s3:" + location;
+    if (location.empty()) {
+      if (options.s3_bucket.empty() || options.s3_key.empty()) {
+        return Status::InvalidArgument("data source 's3' needs preprocess.s3_bucket and preprocess.s3_raw_data_key "
+                                       "(S3_BUCKET, S3_RAW_DATA_KEY), or write s3://BUCKET/KEY");
+      }
+    }
+    std::string uri = location.empty() ? "s3://" + options.s3_bucket + "/" + options.s3_key : "s3:" + location;
     FOPS_ASSIGN_OR_RETURN(S3Location where, ParseS3Uri(uri));
     auto settings = S3Settings::FromEnvironment();
     if (!settings.ok()) return Status::InvalidArgument("data source " + uri + ": " + settings.status().message());

@@ -9,7 +9,7 @@
 ///   postgresql://…       the same, from PostgreSQL (libpq URL; password never recorded)
 ///   mysql://… mariadb:// the same, from MySQL or MariaDB
 ///   fds:PATH | PATH.fds  a dataset file (fraudops data import)
-///   s3://BUCKET/KEY      a CSV object (credentials and endpoint: the AWS_* variables)
+///   s3://BUCKET/KEY      a CSV object; bare "s3": s3_bucket / s3_key of the options (credentials and endpoint: the AWS_* variables)
 
 #include <functional>
 #include <map>
@@ -31,6 +31,7 @@ struct SourceOptions {
   CsvOptions csv;
   SqlOptions sql;  ///< its `table` is taken from csv.table
   SynthOptions synth;
+  std::string s3_bucket, s3_key;  ///< the object the bare URI "s3" reads
 };
 
 struct LoadedData {

@@ -108,7 +108,8 @@ Status Ingest(State& s) {
   FOPS_ASSIGN_OR_RETURN(LoadedData loaded, sources.Load(uri, options, s.context));
   s.data = std::move(loaded.dataset);
   s.raw_manifest = std::move(loaded.manifest);
-  s.raw_manifest["source"] = uri;
+  if (s.raw_manifest.contains("uri")) uri = s.raw_manifest["uri"].get<std::string>();  // bare "s3" resolved
+  s.raw_manifest["source"] = RedactUrl(uri);
   s.raw_manifest["rows"] = s.data.rows();
   s.raw_manifest["positives"] = s.data.CountPositives();
   s.raw_manifest["schema"] = s.data.SchemaJson();
@@ -470,6 +471,8 @@ Result<SourceOptions> SourceOptionsFrom(const Config& config) {
   FOPS_ASSIGN_OR_RETURN(options.csv.delimiter, ParseDelimiterSetting(p.delimiter));
   options.sql.table_name = p.sql_table;
   options.sql.query = p.sql_query;
+  options.s3_bucket = p.s3_bucket;
+  options.s3_key = p.s3_raw_data_key;
   options.synth.rows = static_cast<size_t>(p.synthetic_rows);
   options.synth.seed = static_cast<uint64_t>(config.global.seed);
   options.synth.fraud_rate = p.synthetic_fraud_rate;
