@@ -198,19 +198,27 @@ TEST(RegistryCliTest, TwoConcurrentRunsAgainstOnePostgresRegistryCreateTwoVersio
   EXPECT_EQ(shown.dump().find(":fraudops@"), std::string::npos);
 }
 
+/// Whether `pid` runs (a zombie, killed but not yet reaped by its new parent, does not).
+bool Alive(pid_t pid) {
+  std::string stat = testing::ReadText("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+}
+
 /// Starts `fraudops run` in the background paused at a fault point, kills it with SIGKILL
 /// there, and returns once it is gone.
 void KillAtFaultPoint(const TempDir& dir, const std::string& point) {
   std::string marker = dir.File("marker-" + point);
   CommandResult started = testing::RunCommand(
-      "cd " + dir.path() + " && FRAUDOPS_FAULT_PAUSE=" + point + " FRAUDOPS_FAULT_MARKER=" + marker + " " +
-          testing::Binary() + " run > killed.out 2> killed.err & echo $!",
+      "(cd " + dir.path() + " && exec env FRAUDOPS_FAULT_PAUSE=" + point + " FRAUDOPS_FAULT_MARKER=" + marker +
+          " " + testing::Binary() + " run > killed.out 2> killed.err) & echo $!",
       dir.path());
   pid_t pid = static_cast<pid_t>(std::stol(started.out));
   for (int i = 0; i < 1200 && !std::filesystem::exists(marker); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_TRUE(std::filesystem::exists(marker)) << testing::ReadText(dir.File("killed.err"));
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 100 && Alive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_FALSE(Alive(pid)) << "the killed run is still there";
 }
 
 /// Every registered version's model files are present and match their checksums.
