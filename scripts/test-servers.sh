@@ -12,8 +12,8 @@ pg_port=$((55432 + base)) my_port=$((33306 + base)) s3_port=$((45680 + base))
 pg_bin=/usr/lib/postgresql/15/bin
 log() { echo "test-servers: $*" >&2; }
 
-as_postgres() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+as_postgres() {  # from /, which the postgres user can enter
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 stop() {
@@ -63,7 +63,10 @@ start() {
   local s3dir="${FOPS_S3RVER_DIR:-$HOME/.cache/fraudops/s3rver}"
   if [ ! -x "$s3dir/node_modules/.bin/s3rver" ]; then
     mkdir -p "$s3dir"
-    (cd "$s3dir" && npm install --no-audit --no-fund --loglevel=error s3rver@3.7.1 >&2)
+    # The system's CA bundle, so a registry behind a TLS-inspecting proxy is trusted too.
+    local ca=()
+    if [ -f /etc/ssl/certs/ca-certificates.crt ]; then ca=(--cafile=/etc/ssl/certs/ca-certificates.crt); fi
+    (cd "$s3dir" && npm install "${ca[@]}" --no-audit --no-fund --loglevel=error s3rver@3.7.1 >&2)
   fi
   mkdir -p "$root/s3"
   node "$s3dir/node_modules/.bin/s3rver" -d "$root/s3" -a 127.0.0.1 -p "$s3_port" --silent \
