@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh debug
 # The real servers the tests use (PostgreSQL, MariaDB, S3 API), on loopback, stopped at exit.
+repo=$(pwd)
 servers_env=$(bash scripts/test-servers.sh start)
-trap 'bash scripts/test-servers.sh stop' EXIT
+trap 'bash "$repo/scripts/test-servers.sh" stop' EXIT
 eval "$servers_env"
 jobs=$(nproc 2>/dev/null || echo 2)
 cd build/debug
