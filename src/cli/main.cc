@@ -99,6 +99,13 @@ void PrintRunSummary(const RunResult& result) {
     std::printf("\n  gate: %s\n", result.gate.passed ? "PASSED" : "FAILED");
     for (const std::string& check : result.gate.checks) std::printf("    %s\n", check.c_str());
   }
+  if (!result.registered.is_null()) {
+    const nlohmann::json& v = result.registered;
+    std::string aliases;
+    for (const auto& alias : v["aliases"]) aliases += (aliases.empty() ? ", aliases " : ", ") + alias.get<std::string>();
+    std::printf("\n  registered: %s@%lld (%s%s)\n", v["model"].get<std::string>().c_str(),
+                v["version"].get<long long>(), v["approval"].get<std::string>().c_str(), aliases.c_str());
+  }
   if (!result.error.ok()) std::printf("\n  error: %s\n", result.error.message().c_str());
   std::printf("\n  artifacts: %s\n", result.artifact_dir.c_str());
   if (result.artifacts.contains("report")) {
