@@ -137,6 +137,28 @@ std::string UriEncode(std::string_view text, bool keep_slash) {
   return out;
 }
 
+std::string SigV4Authorization(const std::string& method, const std::string& path, const std::string& canonical_query,
+                               const std::vector<std::pair<std::string, std::string>>& headers,
+                               const std::string& payload_hash, const std::string& amz_date, const std::string& region,
+                               const std::string& access_key, const std::string& secret_key) {
+  std::string canonical_headers, signed_headers;
+  for (const auto& [name, value] : headers) {
+    canonical_headers += name + ":" + value + "\n";
+    signed_headers += (signed_headers.empty() ? "" : ";") + name;
+  }
+  std::string canonical = method + "\n" + path + "\n" + canonical_query + "\n" + canonical_headers + "\n" +
+                          signed_headers + "\n" + payload_hash;
+  const std::string date = amz_date.substr(0, 8);
+  std::string scope = date + "/" + region + "/s3/aws4_request";
+  std::string to_sign = "AWS4-HMAC-SHA256\n" + amz_date + "\n" + scope + "\n" + HexEncode(Sha256Raw(canonical));
+  std::string signing_key = HmacSha256("AWS4" + secret_key, date);
+  signing_key = HmacSha256(signing_key, region);
+  signing_key = HmacSha256(signing_key, "s3");
+  signing_key = HmacSha256(signing_key, "aws4_request");
+  return "AWS4-HMAC-SHA256 Credential=" + access_key + "/" + scope + ", SignedHeaders=" + signed_headers +
+         ", Signature=" + HexEncode(HmacSha256(signing_key, to_sign));
+}
+
 Result<S3Settings> S3Settings::FromEnvironment(const std::map<std::string, std::string>& environment) {
   S3Settings s;
   s.endpoint = Lookup(environment, "AWS_ENDPOINT_URL_S3");
@@ -195,31 +217,15 @@ Result<S3Client::Response> S3Client::Send(const std::string& method, const std::
   std::time_t now = std::time(nullptr);
   std::tm utc{};
   gmtime_r(&now, &utc);
-  char amz_date[17], date[9];
+  char amz_date[17];
   std::strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &utc);
-  std::strftime(date, sizeof date, "%Y%m%d", &utc);
   std::string payload_hash = Sha256Hex(body);
   std::vector<std::pair<std::string, std::string>> headers = {
       {"host", host}, {"x-amz-content-sha256", payload_hash}, {"x-amz-date", amz_date}};
   if (!settings_.session_token.empty()) headers.emplace_back("x-amz-security-token", settings_.session_token);
   std::sort(headers.begin(), headers.end());
-  std::string canonical_headers, signed_headers;
-  for (const auto& [name, value] : headers) {
-    canonical_headers += name + ":" + value + "\n";
-    signed_headers += (signed_headers.empty() ? "" : ";") + name;
-  }
-  std::string canonical = method + "\n" + path + "\n" + canonical_query + "\n" + canonical_headers +
-                          "\n" + signed_headers + "\n" + payload_hash;
-  std::string scope = std::string(date) + "/" + settings_.region + "/s3/aws4_request";
-  std::string to_sign = "AWS4-HMAC-SHA256\n" + std::string(amz_date) + "\n" + scope + "\n" +
-                        HexEncode(Sha256Raw(canonical));
-  std::string signing_key = HmacSha256("AWS4" + settings_.secret_key, date);
-  signing_key = HmacSha256(signing_key, settings_.region);
-  signing_key = HmacSha256(signing_key, "s3");
-  signing_key = HmacSha256(signing_key, "aws4_request");
-  std::string authorization = "AWS4-HMAC-SHA256 Credential=" + settings_.access_key + "/" + scope +
-                              ", SignedHeaders=" + signed_headers +
-                              ", Signature=" + HexEncode(HmacSha256(signing_key, to_sign));
+  std::string authorization = SigV4Authorization(method, path, canonical_query, headers, payload_hash, amz_date,
+                                                  settings_.region, settings_.access_key, settings_.secret_key);
 
   std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return Status::Internal("cannot initialize libcurl");

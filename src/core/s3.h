@@ -83,6 +83,14 @@ class S3Client {
 /// decoded; empty when absent); advances `*from` past it. Exposed for the fuzzer.
 std::string XmlText(std::string_view xml, std::string_view tag, size_t* from = nullptr);
 
+/// The SigV4 Authorization header of a request: `path` already URI-encoded, the query in
+/// canonical form, `headers` with lowercase names sorted by name (host included), `amz_date`
+/// as YYYYMMDDTHHMMSSZ. Exposed for the known-answer test against AWS's published example.
+std::string SigV4Authorization(const std::string& method, const std::string& path, const std::string& canonical_query,
+                               const std::vector<std::pair<std::string, std::string>>& headers,
+                               const std::string& payload_hash, const std::string& amz_date, const std::string& region,
+                               const std::string& access_key, const std::string& secret_key);
+
 /// AWS SigV4 pieces, exposed for the known-answer test.
 std::string HmacSha256(std::string_view key, std::string_view data);
 std::string HexEncode(std::string_view bytes);

@@ -103,7 +103,7 @@ TEST_F(S3Test, ArtifactStoreVerifiesChecksumsOnS3) {
 TEST_F(S3Test, WrongCredentialsMissingBucketAndUnreachableEndpointAreClearErrors) {
   // s3rver checks the access key id but not SigV4 signatures (its source says so), so
   // the wrong credential here is the key id; the signing itself is checked against AWS's
-  // published example below.
+  // published examples in S3SignatureTest.
   S3Settings wrong = testing::TestS3Settings(endpoint_);
   wrong.access_key = "NOT-A-KEY";
   auto denied = S3Client(wrong).Get(S3Location{bucket_, "x"});
@@ -132,6 +132,19 @@ TEST(S3SignatureTest, MatchesTheAwsDocumentationExample) {
   key = HmacSha256(key, "aws4_request");
   EXPECT_EQ(HexEncode(key), "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
   EXPECT_EQ(UriEncode("a b/c~d", true), "a%20b/c~d");
+
+  // AWS's worked example for S3 "GET Object" (Signature Version 4, header-based auth):
+  // GET /test.txt on examplebucket with Range: bytes=0-9, 2013-05-24, us-east-1.
+  const std::string empty_sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  std::string authorization = SigV4Authorization(
+      "GET", "/test.txt", "",
+      {{"host", "examplebucket.s3.amazonaws.com"}, {"range", "bytes=0-9"}, {"x-amz-content-sha256", empty_sha},
+       {"x-amz-date", "20130524T000000Z"}},
+      empty_sha, "20130524T000000Z", "us-east-1", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+  EXPECT_EQ(authorization,
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+            "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+            "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
   EXPECT_EQ(UriEncode("a b/c", false), "a%20b%2Fc");
 }
 
