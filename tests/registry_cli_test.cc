@@ -348,6 +348,13 @@ TEST(RegistryCliTest, FiveSourcesGiveTheSameDataHashAndTheSameModel) {
   models.insert(Sha256Hex(testing::ReadText(Json(from_file)["artifacts"]["model"])));
   EXPECT_EQ(hashes.size(), 1u);
   EXPECT_EQ(models.size(), 1u);
+  // No log, record or printed line holds a database password.
+  CommandResult inspected = Fraudops(dir, "data inspect '" + postgres.url() + "'");
+  EXPECT_EQ(inspected.out.find(":fraudops@"), std::string::npos) << inspected.out;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.File("fraudops-home"))) {
+    if (!entry.is_regular_file() || entry.path().extension() == ".fds" || entry.path().extension() == ".db") continue;
+    EXPECT_EQ(testing::ReadText(entry.path().string()).find(":fraudops@"), std::string::npos) << entry.path();
+  }
   // The S3-stored version exports from S3 with its checksums verified.
   CommandResult exported = Fraudops(dir, "models export fraud-detector@5 from-s3", aws + " FRAUDOPS_ARTIFACT_URL=s3://" + bucket + "/artifacts");
   EXPECT_EQ(exported.exit_code, 0) << exported.err;

@@ -225,7 +225,7 @@ int InspectCommand(const GlobalOptions& global, const std::string& uri) {
     std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     return kExitOk;
   }
-  std::printf("%s: %zu rows, %zu features, %zu positive (%.4f %%), read in %.3f s\n", uri.c_str(),
+  std::printf("%s: %zu rows, %zu features, %zu positive (%.4f %%), read in %.3f s\n", RedactUrl(uri).c_str(),
               d.rows(), d.num_features(), d.CountPositives(),
               100.0 * static_cast<double>(d.CountPositives()) / static_cast<double>(std::max<size_t>(1, d.rows())),
               seconds);

@@ -104,7 +104,7 @@ Status Ingest(State& s) {
   SourceRegistry sources;
   RegisterBuiltinSources(sources);
   std::string uri = p.data_source.empty() ? "synthetic" : p.data_source;
-  s.context.logger->Info("ingest", "reading data", {{"source", uri}});
+  s.context.logger->Info("ingest", "reading data", {{"source", RedactUrl(uri)}});
   FOPS_ASSIGN_OR_RETURN(LoadedData loaded, sources.Load(uri, options, s.context));
   s.data = std::move(loaded.dataset);
   s.raw_manifest = std::move(loaded.manifest);
