@@ -291,11 +291,6 @@ Status S3Client::Put(const S3Location& where, std::string_view body) {
   return Status::Ok();
 }
 
-Status S3Client::PutFile(const S3Location& where, const std::string& path) {
-  FOPS_ASSIGN_OR_RETURN(std::string content, ReadFile(path));
-  return Put(where, content);
-}
-
 Status S3Client::PutMultipart(const S3Location& where, std::string_view body) {
   FOPS_ASSIGN_OR_RETURN(Response created, Send("POST", where.bucket, where.key, {{"uploads", ""}}, ""));
   if (created.status != 200) return ErrorFrom(created, "cannot start a multipart upload of " + where.Uri());

@@ -51,7 +51,6 @@ class S3Client {
   /// PutObject for small bodies; multipart (parts of `part_size`) above `multipart_threshold`.
   /// A multipart upload that fails is aborted, so no partial object becomes visible.
   Status Put(const S3Location& where, std::string_view body);
-  Status PutFile(const S3Location& where, const std::string& path);
   Result<std::string> Get(const S3Location& where);
   /// NotFound when the object does not exist.
   Result<S3ObjectInfo> Head(const S3Location& where);

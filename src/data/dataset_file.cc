@@ -99,15 +99,13 @@ Result<DatasetFileInfo> WriteDatasetFileFromBlocks(const nlohmann::json& schema,
   return info;
 }
 
-Result<std::string> WriteDatasetFile(const Dataset& dataset, const std::string& path) {
+Result<DatasetFileInfo> WriteDatasetFile(const Dataset& dataset, const std::string& path) {
   auto read_block = [&](size_t index, const std::function<void(std::string_view)>& sink) {
     const std::vector<float>& values = index == 0 ? dataset.label : dataset.columns[index - 1];
     sink(std::string_view(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
     return Status::Ok();
   };
-  FOPS_ASSIGN_OR_RETURN(DatasetFileInfo info,
-                        WriteDatasetFileFromBlocks(dataset.SchemaJson(), dataset.columns.size() + 1, read_block, path));
-  return info.payload_sha256;
+  return WriteDatasetFileFromBlocks(dataset.SchemaJson(), dataset.columns.size() + 1, read_block, path);
 }
 
 Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info) {

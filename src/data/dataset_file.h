@@ -17,15 +17,16 @@ namespace fraudops {
 
 inline constexpr int kDatasetFileVersion = 1;
 
-/// Writes atomically (temp file, then rename). Returns the payload's SHA-256.
-Result<std::string> WriteDatasetFile(const Dataset& dataset, const std::string& path);
-
 struct DatasetFileInfo {
   int version = 0;
   size_t rows = 0;
   std::string payload_sha256;
   std::string content_hash;
 };
+
+/// Writes atomically (temp file, then rename). Returns the payload's SHA-256 and the
+/// dataset's content hash (as Dataset::ContentHash()), computed while writing.
+Result<DatasetFileInfo> WriteDatasetFile(const Dataset& dataset, const std::string& path);
 
 /// Hands block `index` (0: the label, then each feature column) to `sink` in pieces.
 using BlockReader = std::function<Status(size_t index, const std::function<void(std::string_view)>& sink)>;

@@ -32,7 +32,7 @@ TEST(DatasetFileTest, RoundTripsSchemaAndValues) {
   EXPECT_TRUE(std::isnan(back->columns[0][1]));
   EXPECT_EQ(back->ContentHash(), d.ContentHash());
   EXPECT_EQ(info.version, kDatasetFileVersion);
-  EXPECT_EQ(info.payload_sha256, *sha);
+  EXPECT_EQ(info.payload_sha256, sha->payload_sha256);
 }
 
 TEST(DatasetFileTest, ACorruptedByteIsRefusedWithAChecksumError) {

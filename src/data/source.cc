@@ -1,6 +1,8 @@
 #include "data/source.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
 
 #include "core/hash.h"
 #include "core/s3.h"
@@ -81,8 +83,10 @@ Result<std::unique_ptr<SqlConnection>> OpenSqlSource(const std::string& kind, co
   return opened;
 }
 
+constexpr const char* kSqlKinds[] = {"sqlite", "postgresql", "postgres", "mysql", "mariadb"};
+
 bool IsSqlKind(const std::string& kind) {
-  return kind == "sqlite" || kind == "postgresql" || kind == "postgres" || kind == "mysql" || kind == "mariadb";
+  return std::find(std::begin(kSqlKinds), std::end(kSqlKinds), kind) != std::end(kSqlKinds);
 }
 
 }  // namespace
@@ -98,10 +102,7 @@ Result<DatasetFileInfo> ImportToDatasetFile(const SourceRegistry& registry, cons
     return ImportSqlTable(*connection, sql, path);
   }
   FOPS_ASSIGN_OR_RETURN(LoadedData loaded, registry.Load(uri, options, context));
-  FOPS_RETURN_IF_ERROR(WriteDatasetFile(loaded.dataset, path).status());
-  DatasetFileInfo info;
-  FOPS_RETURN_IF_ERROR(ReadDatasetFile(path, &info).status());
-  return info;
+  return WriteDatasetFile(loaded.dataset, path);
 }
 
 void RegisterBuiltinSources(SourceRegistry& registry) {
@@ -135,7 +136,7 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
       return LoadedData{std::move(dataset), std::move(manifest)};
     };
   };
-  for (const char* kind : {"sqlite", "postgresql", "postgres", "mysql", "mariadb"}) {
+  for (const char* kind : kSqlKinds) {
     registry.Register(kind, sql_reader(kind));
   }
   // A dataset file (fraudops data import, or a run's processed split).

@@ -25,13 +25,34 @@ struct ColumnCells {
   std::vector<size_t> missing_rows;
 };
 
+/// The statement that reads the configured table or query.
+std::string SelectSql(const SqlConnection& connection, const SqlOptions& options) {
+  return options.query.empty() ? "SELECT * FROM " + connection.QuoteIdentifier(options.table_name) : options.query;
+}
+
+/// A failed read as a data error naming the setting (a data error from the rows stays as is).
+Status ReadError(const Status& streamed, const SqlOptions& options) {
+  if (streamed.code() == StatusCode::kDataError) return streamed;
+  std::string what = options.query.empty() ? "cannot read table '" + options.table_name + "' (preprocess.sql_table)"
+                                           : "cannot run preprocess.sql_query";
+  return Status::DataError(what + ": " + streamed.message());
+}
+
+/// The label cell as text (text trimmed); `where` names the cell in errors.
+Result<std::string> LabelText(const SqlValue& value, const std::vector<std::string>& missing, const std::string& where) {
+  std::string text = std::holds_alternative<std::string>(value) ? std::string(Trim(AsText(value))) : AsText(value);
+  if (!IsValidUtf8(text)) return Status::DataError(where + ": the label is not valid UTF-8 text");
+  if (IsNull(value) || IsMissingMarker(text, missing)) {
+    return Status::DataError(where + ": the label is missing; every row needs a label");
+  }
+  return text;
+}
+
 }  // namespace
 
 Result<Dataset> ReadSqlTable(SqlConnection& connection, const SqlOptions& options) {
   const std::string source = connection.Describe();
-  std::string sql = options.query.empty()
-                        ? "SELECT * FROM " + connection.QuoteIdentifier(options.table_name)
-                        : options.query;
+  const std::string sql = SelectSql(connection, options);
   std::vector<std::string> names;
   size_t label_index = 0;
   std::vector<ColumnCells> cells;
@@ -53,11 +74,7 @@ Result<Dataset> ReadSqlTable(SqlConnection& connection, const SqlOptions& option
       for (size_t c = 0; c < values.size(); ++c) {
         const SqlValue& value = values[c];
         if (c == label_index) {
-          std::string text = std::holds_alternative<std::string>(value) ? std::string(Trim(AsText(value))) : AsText(value);
-          if (!IsValidUtf8(text)) return Status::DataError(where(c) + ": the label is not valid UTF-8 text");
-          if (IsNull(value) || IsMissingMarker(text, missing)) {
-            return Status::DataError(where(c) + ": the label is missing; every row needs a label");
-          }
+          FOPS_ASSIGN_OR_RETURN(std::string text, LabelText(value, missing, where(c)));
           size_t before = label_dictionary.size();
           label.codes.push_back(label_dictionary.Code(text));
           if (label_dictionary.size() != before) label.first_seen.push_back(where(c));
@@ -83,13 +100,7 @@ Result<Dataset> ReadSqlTable(SqlConnection& connection, const SqlOptions& option
     }
     return Status::Ok();
   });
-  if (!streamed.ok()) {
-    std::string what = options.query.empty()
-                           ? "cannot read table '" + options.table_name + "' (preprocess.sql_table)"
-                           : "cannot run preprocess.sql_query";
-    if (streamed.code() == StatusCode::kDataError) return streamed;
-    return Status::DataError(what + ": " + streamed.message());
-  }
+  if (!streamed.ok()) return ReadError(streamed, options);
   if (row == 0) return Status::DataError(source + ": the table or query returned no rows");
   label.dictionary = label_dictionary.values();
 
@@ -129,13 +140,6 @@ Result<Dataset> ReadSqlTable(SqlConnection& connection, const SqlOptions& option
 
 namespace {
 
-/// LabelMatches from table.cc, for the streaming import's label.
-bool IsPositiveLabel(std::string_view value, std::string_view positive) {
-  if (value == positive) return true;
-  auto a = ParseDouble(value), b = ParseDouble(positive);
-  return a && b && *a == *b;
-}
-
 /// A column being streamed to its scratch file.
 struct SpillColumn {
   std::string name;
@@ -151,8 +155,7 @@ struct SpillColumn {
 Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptions& options, const std::string& path) {
   const std::string source = connection.Describe();
   const TableOptions& table = options.table;
-  std::string sql = options.query.empty() ? "SELECT * FROM " + connection.QuoteIdentifier(options.table_name)
-                                          : options.query;
+  const std::string sql = SelectSql(connection, options);
   const std::string scratch = path + ".import";
   std::error_code ignored;
   std::filesystem::remove_all(scratch, ignored);
@@ -214,13 +217,8 @@ Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptio
     // The label: 1 for the positive value, 0 for the one other value.
     buffer.clear();
     for (size_t r = 0; r < rows.size(); ++r) {
-      const SqlValue& value = rows[r][label_index];
-      std::string text = std::holds_alternative<std::string>(value) ? std::string(Trim(AsText(value))) : AsText(value);
-      if (IsNull(value) || IsMissingMarker(text, table.missing_values)) {
-        return Status::DataError(where(r, label_index) + ": the label is missing; every row needs a label");
-      }
-      if (!IsValidUtf8(text)) return Status::DataError(where(r, label_index) + ": the label is not valid UTF-8 text");
-      bool positive = IsPositiveLabel(text, table.positive_label);
+      FOPS_ASSIGN_OR_RETURN(std::string text, LabelText(rows[r][label_index], table.missing_values, where(r, label_index)));
+      bool positive = LabelMatches(text, table.positive_label);
       std::string& seen = positive ? positive_seen : negative_seen;
       if (seen.empty()) seen = text;
       else if (seen != text && !positive) {
@@ -267,12 +265,7 @@ Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptio
     row += rows.size();
     return Status::Ok();
   });
-  if (!streamed.ok()) {
-    if (streamed.code() == StatusCode::kDataError) return streamed;
-    std::string what = options.query.empty() ? "cannot read table '" + options.table_name + "' (preprocess.sql_table)"
-                                             : "cannot run preprocess.sql_query";
-    return Status::DataError(what + ": " + streamed.message());
-  }
+  if (!streamed.ok()) return ReadError(streamed, options);
   if (row == 0) return Status::DataError(source + ": the table or query returned no rows");
 
   // The schema as Dataset::SchemaJson() writes it.

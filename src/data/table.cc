@@ -21,15 +21,11 @@ bool IsMissingMarker(std::string_view cell, const std::vector<std::string>& miss
   return false;
 }
 
-namespace {
-
 bool LabelMatches(std::string_view value, std::string_view positive) {
   if (value == positive) return true;
   auto a = ParseDouble(value), b = ParseDouble(positive);
   return a && b && *a == *b;
 }
-
-}  // namespace
 
 Status CheckColumns(const std::vector<std::string>& names, const TableOptions& options,
                     const std::string& source) {

@@ -63,6 +63,9 @@ Result<Dataset> AssembleDataset(std::vector<RawColumn> columns, RawLabel label,
 Status CheckColumns(const std::vector<std::string>& names, const TableOptions& options,
                     const std::string& source);
 
+/// Whether a label value is the positive label: equal text, or equal numbers ("1" and "1.0").
+bool LabelMatches(std::string_view value, std::string_view positive);
+
 bool IsMissingMarker(std::string_view cell, const std::vector<std::string>& missing_values);
 
 }  // namespace fraudops

@@ -23,8 +23,6 @@ namespace fraudops {
 enum class Link { kIdentity, kSigmoid };
 
 struct Ensemble {
-  static constexpr int kFormatVersion = 1;
-
   // Per node, all trees concatenated; a tree's nodes are [tree_begin[t], tree_begin[t+1]).
   std::vector<int32_t> left, right;  ///< absolute node indices; -1 for a leaf
   std::vector<int32_t> feature;      ///< split feature; -1 for a leaf

@@ -195,12 +195,15 @@ Status SplitStep(State& s) {
   if (p.split_method == "time") manifest["time_column"] = p.time_column;
   const std::pair<const char*, Dataset*> parts[] = {
       {"train", &s.train}, {"validation", &s.validation}, {"test", &s.test}};
+  std::vector<DatasetRecord> records;
   for (const auto& [name, part] : parts) {
     std::string relative = std::string("processed/") + name + ".fds";
-    FOPS_ASSIGN_OR_RETURN(std::string sha, WriteDatasetFile(*part, s.Path(relative)));
+    FOPS_ASSIGN_OR_RETURN(DatasetFileInfo written, WriteDatasetFile(*part, s.Path(relative)));
     s.result.artifacts[std::string(name) + "_data"] = s.Path(relative);
     manifest["splits"][name] = {{"file", relative}, {"rows", part->rows()},
-                                {"positives", part->CountPositives()}, {"payload_sha256", sha}};
+                                {"positives", part->CountPositives()}, {"payload_sha256", written.payload_sha256}};
+    records.push_back({name, "split of " + s.raw_manifest["content_hash"].get<std::string>(),
+                       static_cast<int64_t>(part->rows()), written.content_hash});
     s.data_summary[name] = {{"rows", part->rows()}, {"positives", part->CountPositives()}};
   }
   s.data_summary["content_hash"] = s.raw_manifest["content_hash"];
@@ -210,11 +213,6 @@ Status SplitStep(State& s) {
   s.data = Dataset();  // the splits hold what is needed now
   FOPS_RETURN_IF_ERROR(s.Write("processed_manifest", "processed/manifest.json", Pretty(manifest)));
   if (!s.store) return Status::Ok();
-  std::vector<DatasetRecord> records;
-  for (const auto& [name, part] : parts) {
-    records.push_back({name, "split of " + s.raw_manifest["content_hash"].get<std::string>(),
-                       static_cast<int64_t>(part->rows()), part->ContentHash()});
-  }
   return s.store->LogDatasets(s.result.execution_id, records);
 }
 

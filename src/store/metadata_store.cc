@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <set>
 
 #include "core/ids.h"
 #include "core/strings.h"
@@ -430,11 +431,24 @@ Result<std::vector<ModelVersion>> MetadataStore::QueryVersions(const std::string
     versions.push_back(std::move(v));
   }
   if (versions.empty()) return versions;
-  FOPS_ASSIGN_OR_RETURN(SqlResult aliases, db_->Query("SELECT model, version, alias FROM model_aliases ORDER BY alias"));
+  // The aliases of the models listed, by (model, version).
+  std::map<std::pair<std::string, int64_t>, ModelVersion*> by_key;
+  std::set<std::string> models;
   for (ModelVersion& v : versions) {
-    for (const SqlRow& r : aliases.rows) {
-      if (AsText(r[0]) == v.model && AsInt(r[1]) == v.version) v.aliases.push_back(AsText(r[2]));
-    }
+    by_key[{v.model, v.version}] = &v;
+    models.insert(v.model);
+  }
+  std::string placeholders;
+  std::vector<SqlValue> names;
+  for (const std::string& model : models) {
+    placeholders += placeholders.empty() ? "?" : ", ?";
+    names.push_back(Text(model));
+  }
+  FOPS_ASSIGN_OR_RETURN(SqlResult aliases, db_->Query("SELECT model, version, alias FROM model_aliases WHERE model IN (" +
+                                                          placeholders + ") ORDER BY alias", names));
+  for (const SqlRow& r : aliases.rows) {
+    auto it = by_key.find({AsText(r[0]), AsInt(r[1])});
+    if (it != by_key.end()) it->second->aliases.push_back(AsText(r[2]));
   }
   return versions;
 }
