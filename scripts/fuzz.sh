@@ -6,10 +6,13 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DFRAUDOPS_BUILD_FUZZERS=ON -DFRAUDOPS_BUILD_TESTS=OFF -DFRAUDOPS_BUILD_BENCH=OFF >/dev/null
-cmake --build build/fuzz --target csv_fuzzer config_fuzzer dataset_file_fuzzer url_fuzzer xgboost_json_fuzzer
-for target in csv_fuzzer config_fuzzer dataset_file_fuzzer url_fuzzer xgboost_json_fuzzer; do
+cmake --build build/fuzz --target csv_fuzzer config_fuzzer dataset_file_fuzzer url_fuzzer xgboost_json_fuzzer \
+  lightgbm_text_fuzzer
+for target in csv_fuzzer config_fuzzer dataset_file_fuzzer url_fuzzer xgboost_json_fuzzer lightgbm_text_fuzzer; do
   corpus=build/fuzz/corpus/$target
   mkdir -p "$corpus"
+  # Seed inputs (small valid files) start the corpus where we have them.
+  if [ -d "fuzz/seeds/$target" ]; then cp -n fuzz/seeds/"$target"/* "$corpus"/; fi
   echo "fuzzing $target for ${seconds}s"
   "build/fuzz/fuzz/$target" "$corpus" -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 2>&1 | tail -3
 done

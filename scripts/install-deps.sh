@@ -13,6 +13,8 @@ packages=(
   # clients for loading test data, Node.js and npm for the S3-API server (s3rver)
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 python3 python3-pandas
   postgresql postgresql-client mariadb-server mariadb-client curl procps
+  # xz: the LightGBM parity test reads the compressed reference set in ../shared
+  xz-utils
 )
 # Node.js and npm may come from elsewhere (e.g. NodeSource, whose nodejs bundles npm).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -150,6 +150,10 @@ Result<Ensemble> LoadXgboostJson(std::string_view text, const std::string& sourc
     FOPS_ASSIGN_OR_RETURN(const Json* indices, r.Array(tree, at, "split_indices", nodes));
     FOPS_ASSIGN_OR_RETURN(const Json* conditions, r.Array(tree, at, "split_conditions", nodes));
     FOPS_ASSIGN_OR_RETURN(const Json* defaults, r.Array(tree, at, "default_left", nodes));
+    const Json* hessians = nullptr;  // the cover TreeSHAP weighs paths by
+    if (tree.contains("sum_hessian")) {
+      FOPS_ASSIGN_OR_RETURN(hessians, r.Array(tree, at, "sum_hessian", nodes));
+    }
     const Json* types = nullptr;
     if (tree.contains("split_type")) {
       FOPS_ASSIGN_OR_RETURN(types, r.Array(tree, at, "split_type", nodes));
@@ -179,8 +183,10 @@ Result<Ensemble> LoadXgboostJson(std::string_view text, const std::string& sourc
       if (!l.is_number_integer() || !rr.is_number_integer()) return r.Error(at + "/left_children" + node_at, "expected integers for the children");
       bool categorical = types && (*types)[n].is_number() && (*types)[n].get<int>() == 1;
       if (!condition.is_number() && !categorical) return r.Error(at + "/split_conditions" + node_at, "expected a number");
+      const double cover = hessians && (*hessians)[n].is_number() ? (*hessians)[n].get<double>() : 0.0;
       if (l.get<int64_t>() == -1) {
-        builder.SetLeaf(n, condition.get<float>());  // a leaf keeps its value in split_conditions
+        // A leaf keeps its value in split_conditions.
+        builder.SetLeaf(n, condition.get<float>(), static_cast<int32_t>(n), cover);
         continue;
       }
       if (!index.is_number_unsigned() || index.get<uint64_t>() >= names.size()) {
@@ -191,14 +197,23 @@ Result<Ensemble> LoadXgboostJson(std::string_view text, const std::string& sourc
       bool default_left = (*defaults)[n].is_number() && (*defaults)[n].get<double>() != 0;
       auto child = [](const Json& j) { return static_cast<int32_t>(std::clamp<int64_t>(j.get<int64_t>(), -2, INT32_MAX)); };
       if (categorical) {
-        builder.SetCategoricalSplit(n, feature, node_categories[n], default_left, child(l), child(rr));
+        builder.SetCategoricalSplit(n, feature, node_categories[n], /*listed_go_left=*/false, default_left, child(l),
+                                    child(rr), cover);
       } else {
-        builder.SetSplit(n, feature, condition.get<float>(), default_left, child(l), child(rr));
+        // libxgboost tests float(x) < t; stored as x <= the float below t.
+        builder.SetSplit(n, feature, FloatBelow(condition.get<float>()), MissingType::kNan, default_left, child(l),
+                         child(rr), cover);
       }
     }
     FOPS_RETURN_IF_ERROR(builder.EndTree(source + ": " + at));
   }
-  return builder.Finish(base_margin, link, "xgboost-json");
+  FOPS_ASSIGN_OR_RETURN(Ensemble ensemble, builder.Finish(base_margin, link, Precision::kFloat32, "xgboost-json"));
+  if (auto it = learner->find("feature_types"); it != learner->end() && it->is_array()) {
+    for (size_t i = 0; i < it->size() && i < ensemble.num_features(); ++i) {
+      ensemble.feature_is_categorical[i] = (*it)[i] == "c" ? 1 : 0;
+    }
+  }
+  return ensemble;
 }
 
 }  // namespace fraudops
