@@ -83,6 +83,12 @@ struct Ensemble {
   uint32_t LeafNode(size_t tree, const double* row) const;
   /// Which child a split node sends `x` to: false left, true right.
   bool GoesRight(const TreeNode& node, double x) const;
+  /// The child of split node `node` that `row` goes to (absolute index).
+  uint32_t Child(const TreeNode& node, const double* row) const {
+    double x = row[node.feature()];
+    if (precision == Precision::kFloat32) x = static_cast<float>(x);
+    return static_cast<uint32_t>(node.left) + (GoesRight(node, x) ? 1u : 0u);
+  }
 };
 
 /// Builds an Ensemble tree by tree, checking every node. Node numbers and children given to

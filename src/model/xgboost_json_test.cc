@@ -1,6 +1,7 @@
 // Parity of the native engine with libxgboost on the same model and rows, and the loader's
 // errors.
 #include "model/xgboost_json.h"
+#include "model/tree_shap.h"
 
 #include <gtest/gtest.h>
 #include <xgboost/c_api.h>
@@ -55,7 +56,11 @@ struct TrainedFixture {
   }
 
   /// libxgboost's own margins for every row of `data`, from the same JSON.
-  std::vector<float> LibxgboostMargins() const {
+  std::vector<float> LibxgboostMargins() const { return LibxgboostPredict(1); }
+
+  /// libxgboost's prediction of `type` (1 margin, 2 contributions) for the first `rows` rows
+  /// of `data` (0: all).
+  std::vector<float> LibxgboostPredict(int type, size_t rows = 0) const {
     BoosterHandle booster = nullptr;
     EXPECT_EQ(XGBoosterCreate(nullptr, 0, &booster), 0);
     EXPECT_EQ(XGBoosterLoadModelFromBuffer(booster, json.data(), json.size()), 0);
@@ -64,13 +69,25 @@ struct TrainedFixture {
     const bst_ulong* shape = nullptr;
     bst_ulong dimensions = 0;
     const float* result = nullptr;
-    EXPECT_EQ(XGBoosterPredictFromDMatrix(booster, matrix->handle(),
-                                          R"({"type": 1, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})",
+    DMatrixHandle handle = matrix->handle(), slice = nullptr;
+    if (rows > 0) {
+      std::vector<int> indices(rows);
+      for (size_t r = 0; r < rows; ++r) indices[r] = static_cast<int>(r);
+      EXPECT_EQ(XGDMatrixSliceDMatrix(handle, indices.data(), rows, &slice), 0);
+      handle = slice;
+    }
+    EXPECT_EQ(XGBoosterPredictFromDMatrix(booster, handle,
+                                          ("{\"type\": " + std::to_string(type) +
+                                           R"(, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})")
+                                              .c_str(),
                                           &shape, &dimensions, &result),
               0) << XGBGetLastError();
-    std::vector<float> margins(result, result + data.rows());
+    size_t size = 1;
+    for (bst_ulong d = 0; d < dimensions; ++d) size *= shape[d];
+    std::vector<float> out(result, result + size);
     XGBoosterFree(booster);
-    return margins;
+    if (slice != nullptr) XGDMatrixFree(slice);
+    return out;
   }
 };
 
@@ -100,6 +117,36 @@ TEST(XgboostJsonTest, MarginsEqualLibxgboostWithMissingValuesAndCategories) {
   std::fprintf(stderr, "largest |native - libxgboost| margin difference: %g\n", worst);
   // Probabilities through the link.
   EXPECT_NEAR(ensemble->PredictProbability(rows.data()), 1 / (1 + std::exp(-static_cast<double>(expected[0]))), 1e-7);
+}
+
+TEST(XgboostJsonTest, TreeShapEqualsLibxgboostPredContribs) {
+  TrainedFixture f;
+  auto ensemble = LoadXgboostJson(f.json, "model.json");
+  ASSERT_TRUE(ensemble.ok()) << ensemble.status().ToString();
+  auto shap = TreeShap::Create(*ensemble);
+  ASSERT_TRUE(shap.ok()) << shap.status().ToString();
+  constexpr size_t kRows = 5000;  // of 20,000: enough to cover every path, quick under ASan
+  std::vector<float> expected = f.LibxgboostPredict(2, kRows);
+  const size_t width = f.data.num_features() + 1;
+  ASSERT_EQ(expected.size(), kRows * width);
+  std::vector<float> float_rows = f.data.RowMajor();
+  std::vector<double> rows(float_rows.begin(), float_rows.end());
+  TreeShap::Workspace workspace;
+  std::vector<double> out(width);
+  double worst = 0, worst_sum = 0;
+  for (size_t r = 0; r < kRows; ++r) {
+    const double* row = rows.data() + r * f.data.num_features();
+    shap->Contributions(row, out.data(), workspace);
+    double sum = 0;
+    for (size_t k = 0; k < width; ++k) {
+      worst = std::max(worst, std::abs(out[k] - static_cast<double>(expected[r * width + k])));
+      sum += out[k];
+    }
+    worst_sum = std::max(worst_sum, std::abs(sum - ensemble->PredictMargin(row)));
+  }
+  std::fprintf(stderr, "largest |TreeSHAP - pred_contribs|: %g; largest |sum - margin|: %g\n", worst, worst_sum);
+  EXPECT_LE(worst, 1e-5);
+  EXPECT_LE(worst_sum, 1e-5);
 }
 
 TEST(XgboostJsonTest, MalformedModelsAreErrorsNamingTheJsonPointer) {
