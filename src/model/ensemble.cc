@@ -13,61 +13,138 @@ namespace {
 
 /// LightGBM's kZeroThreshold: |x| up to this counts as zero for zero-as-missing splits.
 constexpr double kZeroThreshold = static_cast<double>(1e-35f);
+constexpr uint32_t kSlowFlags = TreeNode::kCategorical | TreeNode::kMissingZero;
 
-template <Precision P>
-inline double ReadFeature(const double* row, uint32_t feature) {
-  if constexpr (P == Precision::kFloat32) return static_cast<float>(row[feature]);
-  return row[feature];
+/// One step down from node `i` (a leaf steps to itself). `row` is prepared (rounded to float
+/// for XGBoost models); kNan: the row may hold NaN; kSlow: the tree may hold categorical or
+/// zero-as-missing splits. The fast variant is a load, a compare and an add: NaN-free rows
+/// on numerical trees, nearly all of them, take no branch at all.
+template <bool kNan, bool kSlow>
+inline uint32_t Step(const Ensemble& e, uint32_t i, const double* row) {
+  const TreeNode& n = e.nodes[i];
+  const double x = row[n.feature()];
+  bool right;
+  if (kSlow && __builtin_expect((n.feature_flags & kSlowFlags) != 0, 0)) {
+    right = e.GoesRight(n, x);
+  } else if (kNan) {
+    right = (x > n.value) | (std::isunordered(x, x) & ((n.feature_flags & TreeNode::kDefaultLeft) == 0));
+  } else {
+    right = x > n.value;
+  }
+  return static_cast<uint32_t>(n.left) + static_cast<uint32_t>(right);
 }
 
-template <Precision P>
-inline uint32_t FindLeaf(const Ensemble& e, uint32_t node, const double* row) {
-  const TreeNode* nodes = e.nodes.data();
-  while (!nodes[node].is_leaf()) {
-    const TreeNode& n = nodes[node];
-    const double x = ReadFeature<P>(row, n.feature());
-    // The common case first: a numerical split on a present value.
-    bool right = (n.feature_flags & (TreeNode::kCategorical | TreeNode::kMissingZero)) == 0 && !std::isnan(x)
-                     ? !(x <= n.value)
-                     : e.GoesRight(n, x);
-    node = static_cast<uint32_t>(n.left) + (right ? 1u : 0u);
-  }
+template <bool kNan, bool kSlow>
+inline uint32_t Walk(const Ensemble& e, size_t tree, const double* row) {
+  uint32_t node = e.tree_begin[tree];
+  for (uint32_t d = e.tree_depth[tree]; d > 0; --d) node = Step<kNan, kSlow>(e, node, row);
   return node;
 }
 
 template <Precision P>
+using Accumulator = std::conditional_t<P == Precision::kFloat32, float, double>;
+
+/// Copies `count` values to `out` as the model compares them (float-rounded for XGBoost
+/// models); true when one is NaN.
+template <Precision P, typename Input>
+bool PrepareRow(const Input* in, size_t count, double* out) {
+  bool nan = false;
+  for (size_t f = 0; f < count; ++f) {
+    double x = static_cast<double>(in[f]);
+    if constexpr (P == Precision::kFloat32) x = static_cast<float>(x);
+    nan |= std::isnan(x);
+    out[f] = x;
+  }
+  return nan;
+}
+
+/// One prepared row: trees walked kLanes at a time so their independent walks overlap.
+template <Precision P, bool kNan>
 double SumLeaves(const Ensemble& e, const double* row) {
-  using Accumulator = std::conditional_t<P == Precision::kFloat32, float, double>;
-  auto margin = static_cast<Accumulator>(e.base_margin);
+  constexpr size_t kLanes = 16;
+  auto margin = static_cast<Accumulator<P>>(e.base_margin);
   const size_t trees = e.num_trees();
-  for (size_t t = 0; t < trees; ++t) margin += static_cast<Accumulator>(e.nodes[FindLeaf<P>(e, e.tree_begin[t], row)].value);
+  size_t t = 0;
+  for (; t + kLanes <= trees; t += kLanes) {
+    uint32_t node[kLanes];
+    uint32_t depth = 0;
+    bool slow = false;
+    for (size_t k = 0; k < kLanes; ++k) {
+      node[k] = e.tree_begin[t + k];
+      depth = std::max(depth, e.tree_depth[t + k]);
+      slow |= e.tree_has_slow_nodes[t + k] != 0;
+    }
+    if (slow) {
+      for (uint32_t d = 0; d < depth; ++d) {
+        for (size_t k = 0; k < kLanes; ++k) node[k] = Step<kNan, true>(e, node[k], row);
+      }
+    } else {
+      for (uint32_t d = 0; d < depth; ++d) {
+        for (size_t k = 0; k < kLanes; ++k) node[k] = Step<kNan, false>(e, node[k], row);
+      }
+    }
+    for (size_t k = 0; k < kLanes; ++k) margin += static_cast<Accumulator<P>>(e.leaf_value[node[k]]);
+  }
+  for (; t < trees; ++t) margin += static_cast<Accumulator<P>>(e.leaf_value[Walk<kNan, true>(e, t, row)]);
   return margin;
 }
 
-/// Margins of rows [begin, end), tree by tree over blocks of rows so a tree's nodes stay in
-/// cache while the block passes through it. Each row still sums its trees in order, so the
-/// result equals SumLeaves exactly.
+/// Rows are prepared on the stack up to this many features, else in a per-thread buffer.
+constexpr size_t kStackFeatures = 256;
+
+template <Precision P>
+double PredictOne(const Ensemble& e, const double* row) {
+  const size_t width = e.num_features();
+  double stack[kStackFeatures];
+  thread_local std::vector<double> heap;
+  double* prepared = stack;
+  if (width > kStackFeatures) {
+    heap.resize(width);
+    prepared = heap.data();
+  }
+  return PrepareRow<P>(row, width, prepared) ? SumLeaves<P, true>(e, prepared) : SumLeaves<P, false>(e, prepared);
+}
+
+/// Rows [first, first + count) of a prepared block: tree by tree, so a tree's nodes stay in
+/// cache while the block passes through it, kLanes rows walked at once.
+template <Precision P, bool kNan, bool kSlow>
+void BlockTree(const Ensemble& e, size_t t, const double* block, size_t count, size_t width, Accumulator<P>* sums) {
+  constexpr size_t kLanes = 16;
+  const uint32_t root = e.tree_begin[t], depth = e.tree_depth[t];
+  for (size_t r = 0; r < count; r += kLanes) {
+    const double* lane_row[kLanes];
+    uint32_t node[kLanes];
+    for (size_t k = 0; k < kLanes; ++k) {
+      lane_row[k] = block + std::min(r + k, count - 1) * width;  // a short last group repeats its last row
+      node[k] = root;
+    }
+    for (uint32_t d = 0; d < depth; ++d) {
+      for (size_t k = 0; k < kLanes; ++k) node[k] = Step<kNan, kSlow>(e, node[k], lane_row[k]);
+    }
+    for (size_t k = 0; k < kLanes && r + k < count; ++k) sums[r + k] += static_cast<Accumulator<P>>(e.leaf_value[node[k]]);
+  }
+}
+
+/// Margins of rows [begin, end) in blocks of kRows. Each row still sums its trees in order,
+/// so the result equals PredictOne exactly.
 template <Precision P, typename Input>
 void PredictBlock(const Ensemble& e, const Input* rows, size_t begin, size_t end, double* out) {
-  using Accumulator = std::conditional_t<P == Precision::kFloat32, float, double>;
   constexpr size_t kRows = 64;
   const size_t width = e.num_features();
-  std::vector<double> converted;
-  Accumulator sums[kRows];
+  std::vector<double> block(kRows * width);
+  Accumulator<P> sums[kRows];
   for (size_t first = begin; first < end; first += kRows) {
     const size_t count = std::min(kRows, end - first);
-    const double* block;
-    if constexpr (std::is_same_v<Input, double>) {
-      block = rows + first * width;
-    } else {
-      converted.assign(rows + first * width, rows + (first + count) * width);
-      block = converted.data();
-    }
-    std::fill(sums, sums + count, static_cast<Accumulator>(e.base_margin));
+    const bool nan = PrepareRow<P>(rows + first * width, count * width, block.data());
+    std::fill(sums, sums + count, static_cast<Accumulator<P>>(e.base_margin));
     for (size_t t = 0; t < e.num_trees(); ++t) {
-      const uint32_t root = e.tree_begin[t];
-      for (size_t r = 0; r < count; ++r) {
-        sums[r] += static_cast<Accumulator>(e.nodes[FindLeaf<P>(e, root, block + r * width)].value);
+      const bool slow = e.tree_has_slow_nodes[t] != 0;
+      if (nan) {
+        slow ? BlockTree<P, true, true>(e, t, block.data(), count, width, sums)
+             : BlockTree<P, true, false>(e, t, block.data(), count, width, sums);
+      } else {
+        slow ? BlockTree<P, false, true>(e, t, block.data(), count, width, sums)
+             : BlockTree<P, false, false>(e, t, block.data(), count, width, sums);
       }
     }
     for (size_t r = 0; r < count; ++r) out[first + r] = sums[r];
@@ -104,10 +181,7 @@ double FloatBelow(float t) { return std::nextafter(t, -std::numeric_limits<float
 bool Ensemble::GoesRight(const TreeNode& n, double x) const {
   const uint8_t flags = n.flags();
   const bool default_right = (flags & TreeNode::kDefaultLeft) == 0;
-  if (std::isnan(x)) {
-    if (flags & (TreeNode::kMissingNan | TreeNode::kMissingZero | TreeNode::kCategorical)) return default_right;
-    x = 0.0;  // nothing is missing at this node: NaN reads as zero (LightGBM's MissingType None)
-  }
+  if (std::isnan(x)) return default_right;
   if (flags & TreeNode::kCategorical) {
     // A negative code goes the default way: XGBoost tests the value, LightGBM its int cast.
     if (precision == Precision::kFloat32 ? x < 0 : x <= -1) return default_right;
@@ -118,21 +192,22 @@ bool Ensemble::GoesRight(const TreeNode& n, double x) const {
     return word < bits[0] && ((bits[1 + word] >> (code % 32)) & 1u) != 0;
   }
   if ((flags & TreeNode::kMissingZero) && x >= -kZeroThreshold && x <= kZeroThreshold) return default_right;
-  return !(x <= n.value);
+  return x > n.value;
 }
 
 uint32_t Ensemble::LeafNode(size_t tree, const double* row) const {
-  return precision == Precision::kFloat32 ? FindLeaf<Precision::kFloat32>(*this, tree_begin[tree], row)
-                                          : FindLeaf<Precision::kFloat64>(*this, tree_begin[tree], row);
+  uint32_t node = tree_begin[tree];
+  for (uint32_t d = tree_depth[tree]; d > 0; --d) node = Child(nodes[node], row);
+  return node;
 }
 
 double Ensemble::PredictMargin(const double* row) const {
-  return precision == Precision::kFloat32 ? SumLeaves<Precision::kFloat32>(*this, row)
-                                          : SumLeaves<Precision::kFloat64>(*this, row);
+  return precision == Precision::kFloat32 ? PredictOne<Precision::kFloat32>(*this, row)
+                                          : PredictOne<Precision::kFloat64>(*this, row);
 }
 
 void Ensemble::PredictLeaves(const double* row, int32_t* out) const {
-  for (size_t t = 0; t < num_trees(); ++t) out[t] = nodes[LeafNode(t, row)].left;
+  for (size_t t = 0; t < num_trees(); ++t) out[t] = leaf_id[LeafNode(t, row)];
 }
 
 double Ensemble::ApplyLink(double margin) const {
@@ -153,20 +228,7 @@ std::vector<double> Ensemble::PredictMargins(std::span<const float> rows, const 
 }
 
 size_t Ensemble::max_depth() const {
-  size_t deepest = 0;
-  for (size_t t = 0; t < num_trees(); ++t) {
-    // Breadth-first layout: a child's index is above its parent's, one pass gives depths.
-    std::vector<uint32_t> depth(tree_begin[t + 1] - tree_begin[t], 0);
-    for (uint32_t n = tree_begin[t]; n < tree_begin[t + 1]; ++n) {
-      const uint32_t d = depth[n - tree_begin[t]];
-      deepest = std::max<size_t>(deepest, d);
-      if (!nodes[n].is_leaf()) {
-        depth[static_cast<uint32_t>(nodes[n].left) - tree_begin[t]] = d + 1;
-        depth[static_cast<uint32_t>(nodes[n].left) + 1 - tree_begin[t]] = d + 1;
-      }
-    }
-  }
-  return deepest;
+  return tree_depth.empty() ? 0 : *std::max_element(tree_depth.begin(), tree_depth.end());
 }
 
 EnsembleBuilder::EnsembleBuilder(std::vector<std::string> feature_names) {
@@ -264,19 +326,28 @@ Status EnsembleBuilder::EndTree(const std::string& where) {
     }
   }
   const auto base = static_cast<uint32_t>(ensemble_.nodes.size());
-  for (size_t old : order) {
-    const Pending& p = tree_[old];
+  std::vector<uint32_t> depth(count, 0);  // by layout position
+  uint32_t deepest = 0;
+  for (size_t position = 0; position < order.size(); ++position) {
+    const Pending& p = tree_[order[position]];
     TreeNode n{};
     uint32_t flags = 0;
+    deepest = std::max(deepest, depth[position]);
     if (p.leaf) {
-      n.value = p.value;
-      n.left = p.leaf_id;
-      flags = TreeNode::kLeaf;
+      // A leaf steps to itself: +inf never sends a value right, and NaN defaults left.
+      n.value = std::numeric_limits<double>::infinity();
+      n.left = static_cast<int32_t>(base + position);
+      flags = TreeNode::kLeaf | TreeNode::kDefaultLeft;
     } else {
-      n.left = static_cast<int32_t>(base + static_cast<uint32_t>(placed[static_cast<size_t>(p.left)]));
-      if (p.default_left) flags |= TreeNode::kDefaultLeft;
-      if (p.missing == MissingType::kZero) flags |= TreeNode::kMissingZero;
-      if (p.missing == MissingType::kNan) flags |= TreeNode::kMissingNan;
+      const auto left = static_cast<size_t>(placed[static_cast<size_t>(p.left)]);
+      depth[left] = depth[left + 1] = depth[position] + 1;
+      n.left = static_cast<int32_t>(base + left);
+      bool default_left = p.default_left;
+      // Nothing missing (LightGBM's MissingType None): NaN reads as 0, i.e. goes right
+      // exactly when the threshold is below 0 — a default direction.
+      if (p.missing == MissingType::kNone && !p.categorical) default_left = !(p.value < 0);
+      if (default_left) flags |= TreeNode::kDefaultLeft;
+      if (p.missing == MissingType::kZero && !p.categorical) flags |= TreeNode::kMissingZero;
       if (p.categorical) {
         flags |= TreeNode::kCategorical;
         const uint32_t largest = p.categories.empty() ? 0 : *std::max_element(p.categories.begin(), p.categories.end());
@@ -294,8 +365,14 @@ Status EnsembleBuilder::EndTree(const std::string& where) {
     n.feature_flags |= flags;
     ensemble_.nodes.push_back(n);
     ensemble_.cover.push_back(p.cover);
+    ensemble_.leaf_value.push_back(p.leaf ? p.value : 0.0);
+    ensemble_.leaf_id.push_back(p.leaf ? p.leaf_id : -1);
   }
   ensemble_.tree_begin.push_back(static_cast<uint32_t>(ensemble_.nodes.size()));
+  ensemble_.tree_depth.push_back(deepest);
+  bool slow = false;
+  for (size_t i = base; i < ensemble_.nodes.size(); ++i) slow |= (ensemble_.nodes[i].feature_flags & kSlowFlags) != 0;
+  ensemble_.tree_has_slow_nodes.push_back(slow ? 1 : 0);
   tree_.clear();
   return Status::Ok();
 }

@@ -2,20 +2,25 @@
 /// The tree ensemble every producer fills and every scorer reads. All nodes of all trees live
 /// in one flat array of 16-byte nodes, each tree's nodes laid out breadth-first so that two
 /// siblings are adjacent: a split names only its left child, the right one is the next node,
-/// and traversal picks `left + goes_right` without a branch on the direction. Producers fill
-/// it only through EnsembleBuilder, which checks every tree and does the layout
-/// (docs/engine.md says why this layout, with the measurements).
+/// and a step is `node = left + goes_right` with no branch on the direction. A leaf points
+/// to itself with an infinite threshold, so stepping past the bottom stays put: trees are
+/// walked a fixed number of steps (their depth), several trees (one row) or several rows
+/// (a batch) at once, so the walks' memory latencies overlap (docs/engine.md has the
+/// measurements). Producers fill it only through EnsembleBuilder, which checks each tree and
+/// does the layout.
 ///
 /// Semantics, one per node, covering both source libraries:
 /// - numerical split: a row goes left when `x <= threshold` (LightGBM's test; XGBoost's
 ///   `x < t` on floats is stored as `x <= the float just below t`);
-/// - missing values: per node, NaN is "missing" (goes the default way), or NaN and zero are
-///   missing (LightGBM's zero_as_missing), or nothing is missing and NaN reads as 0;
+/// - missing values: NaN goes the node's default way; LightGBM's zero_as_missing nodes send
+///   |x| <= 1e-35 the default way too; LightGBM's "nothing missing" nodes read NaN as 0, which
+///   the builder stores as a default direction (right exactly when the threshold is below 0);
 /// - categorical split: a category in the node's set goes right, any other code left; NaN and
 ///   negative codes go the default way (LightGBM's "listed go left" is stored mirrored);
 /// - precision: XGBoost models round inputs to float and sum leaves in float as libxgboost
 ///   does; LightGBM models compare and sum in double as LightGBM does.
-/// The margin is `base_margin` plus the leaves reached; the probability applies the link.
+/// The margin is `base_margin` plus the leaves reached, in tree order; the probability
+/// applies the link.
 
 #include <cstdint>
 #include <span>
@@ -32,12 +37,11 @@ enum class Precision { kFloat32, kFloat64 };
 enum class MissingType : uint8_t { kNone = 0, kZero = 1, kNan = 2 };
 
 struct TreeNode {
-  enum Flag : uint8_t { kLeaf = 1, kDefaultLeft = 2, kCategorical = 4, kMissingZero = 8, kMissingNan = 16 };
-  /// Numerical split: the threshold. Leaf: the leaf value. Categorical split: the offset of
-  /// the node's bitset in Ensemble::category_bits (its first word holds the length in words).
+  enum Flag : uint8_t { kLeaf = 1, kDefaultLeft = 2, kCategorical = 4, kMissingZero = 8 };
+  /// Numerical split: the threshold. Leaf: +infinity. Categorical split: the offset of the
+  /// node's bitset in Ensemble::category_bits (its first word holds the length in words).
   double value;
-  /// Split: absolute index of the left child (the right child is left + 1). Leaf: the leaf's
-  /// id in its source format (XGBoost node id, LightGBM leaf index), for leaf outputs.
+  /// Split: absolute index of the left child (the right child is left + 1). Leaf: itself.
   int32_t left;
   uint32_t feature_flags;  ///< feature index << 8 | Flag bits
 
@@ -52,6 +56,11 @@ struct Ensemble {
   std::vector<uint32_t> tree_begin;  ///< size trees + 1
   std::vector<uint32_t> category_bits;  ///< per categorical node: length word, then bitset words
   std::vector<double> cover;         ///< per node: training rows or hessian through it (TreeSHAP)
+  std::vector<double> leaf_value;    ///< per node: the leaf's value (0 for a split)
+  std::vector<int32_t> leaf_id;      ///< per node: the leaf's id in its source format (XGBoost
+                                     ///< node id, LightGBM leaf index), for leaf outputs
+  std::vector<uint32_t> tree_depth;  ///< per tree: the steps from its root to its deepest leaf
+  std::vector<uint8_t> tree_has_slow_nodes;  ///< per tree: 1 when it has categorical or zero-as-missing splits
 
   double base_margin = 0;
   Link link = Link::kSigmoid;
@@ -66,6 +75,7 @@ struct Ensemble {
   size_t num_trees() const { return tree_begin.empty() ? 0 : tree_begin.size() - 1; }
   size_t num_features() const { return feature_names.size(); }
   size_t max_depth() const;
+  size_t num_nodes() const { return nodes.size(); }
 
   /// The margin of one row (`row` holds num_features() values; NaN is missing). No allocation.
   double PredictMargin(const double* row) const;

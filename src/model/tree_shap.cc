@@ -79,7 +79,7 @@ Result<TreeShap> TreeShap::Create(const Ensemble& ensemble) {
                                        "explanations need it");
       }
       if (node.is_leaf()) {
-        mean[n] = node.value;
+        mean[n] = ensemble.leaf_value[n];
       } else {
         const auto left = static_cast<uint32_t>(node.left);
         mean[n] = (mean[left] * ensemble.cover[left] + mean[left + 1] * ensemble.cover[left + 1]) / ensemble.cover[n];
@@ -102,7 +102,7 @@ void TreeShap::Recurse(uint32_t node, const double* row, double* phi, PathElemen
   if (n.is_leaf()) {
     for (size_t i = 1; i <= depth; ++i) {
       const double weight = UnwoundSum(path, depth, i);
-      phi[path[i].feature] += weight * (path[i].one_fraction - path[i].zero_fraction) * n.value;
+      phi[path[i].feature] += weight * (path[i].one_fraction - path[i].zero_fraction) * e.leaf_value[node];
     }
     return;
   }

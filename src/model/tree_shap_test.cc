@@ -46,7 +46,7 @@ std::vector<std::vector<double>> GoldenRows(const std::string& data, size_t coun
 /// children by cover (the path-dependent expectation TreeSHAP explains).
 double Expectation(const Ensemble& e, uint32_t node, const double* row, uint32_t present) {
   const TreeNode& n = e.nodes[node];
-  if (n.is_leaf()) return n.value;
+  if (n.is_leaf()) return e.leaf_value[node];
   if (present & (1u << n.feature())) return Expectation(e, e.Child(n, row), row, present);
   const auto left = static_cast<uint32_t>(n.left);
   return (e.cover[left] * Expectation(e, left, row, present) + e.cover[left + 1] * Expectation(e, left + 1, row, present)) /
