@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/exit_codes.h"
+#include "cli/predict_command.h"
 #include "cli/registry_commands.h"
 #include "core/config.h"
 #include "core/version.h"
@@ -295,6 +296,7 @@ int main(int argc, char** argv) {
   inspect->add_flag("--json", global.json, "Print JSON");
 
   auto registry_command = AddRegistryCommands(app);
+  auto predict_command = AddPredictCommand(app);
 
   auto* import = data_command->add_subcommand(
       "import", "Write a data source as a dataset file (.fds); SQL tables stream in chunks, so they may exceed memory.");
@@ -318,5 +320,6 @@ int main(int argc, char** argv) {
   if (*inspect) return InspectCommand(global, uri);
   if (*import) return ImportCommand(global, import_uri, import_output, chunk_rows);
   if (int code = registry_command(); code >= 0) return code;
+  if (int code = predict_command(); code >= 0) return code;
   return kExitUsage;
 }

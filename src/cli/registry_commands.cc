@@ -332,25 +332,27 @@ int ModelsChange(const Args& args, const std::string& action) {
   return kExitOk;
 }
 
-int ModelsExport(const Args& args) {
-  auto stores = OpenStores(args, true);
-  if (!stores.ok()) return Fail(stores.status());
-  auto version = Resolve(*stores->metadata, args.target);
-  if (!version.ok()) return Fail(version.status());
-  auto run = stores->metadata->GetRun(version->run_id);
-  if (!run.ok()) return Fail(run.status());
-  size_t written = 0;
-  for (const ArtifactRecord& a : run->artifacts) {
+/// Copies a version's model/ artifacts into `directory`, checksums verified; "NAME@N".
+Result<std::string> ExportVersion(const Args& args, const std::string& directory, size_t* written) {
+  FOPS_ASSIGN_OR_RETURN(Stores stores, OpenStores(args, true));
+  FOPS_ASSIGN_OR_RETURN(ModelVersion version, Resolve(*stores.metadata, args.target));
+  FOPS_ASSIGN_OR_RETURN(RunRecord run, stores.metadata->GetRun(version.run_id));
+  *written = 0;
+  for (const ArtifactRecord& a : run.artifacts) {
     if (!StartsWith(a.name, "model/")) continue;
-    auto bytes = stores->artifacts->Read(a.uri, a.sha256);  // refuses a corrupted file
-    if (!bytes.ok()) return Fail(bytes.status());
-    Status saved = WriteFileAtomic((fs::path(args.directory) / a.name.substr(6)).string(), *bytes);
-    if (!saved.ok()) return Fail(saved);
-    ++written;
+    FOPS_ASSIGN_OR_RETURN(std::string bytes, stores.artifacts->Read(a.uri, a.sha256));  // refuses a corrupted file
+    FOPS_RETURN_IF_ERROR(WriteFileAtomic((fs::path(directory) / a.name.substr(6)).string(), bytes));
+    ++*written;
   }
-  if (written == 0) return Fail(Status::NotFound("run " + run->run_id + " recorded no model/ artifacts"));
-  std::printf("exported %s@%lld (%zu files, checksums verified) to %s\n", version->model.c_str(),
-              static_cast<long long>(version->version), written, args.directory.c_str());
+  if (*written == 0) return Status::NotFound("run " + run.run_id + " recorded no model/ artifacts");
+  return version.model + "@" + std::to_string(version.version);
+}
+
+int ModelsExport(const Args& args) {
+  size_t written = 0;
+  auto exported = ExportVersion(args, args.directory, &written);
+  if (!exported.ok()) return Fail(exported.status());
+  std::printf("exported %s (%zu files, checksums verified) to %s\n", exported->c_str(), written, args.directory.c_str());
   return kExitOk;
 }
 
@@ -411,6 +413,16 @@ int Lineage(const Args& args) {
 }
 
 }  // namespace
+
+Result<std::string> ExportModelBundle(const std::string& config_path, const std::string& home, const std::string& target,
+                                      const std::string& directory) {
+  Args args;
+  args.config_path = config_path;
+  args.home = home;
+  args.target = target;
+  size_t written = 0;
+  return ExportVersion(args, directory, &written);
+}
 
 std::function<int()> AddRegistryCommands(CLI::App& app) {
   auto args = std::make_shared<Args>();

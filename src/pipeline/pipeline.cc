@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/files.h"
+#include "core/hash.h"
 #include "core/ids.h"
 #include "core/logging.h"
 #include "core/strings.h"
@@ -18,6 +19,8 @@
 #include "data/split.h"
 #include "eval/metrics.h"
 #include "eval/report.h"
+#include "model/baseline.h"
+#include "model/bundle.h"
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
 #include "train/trainer.h"
@@ -381,16 +384,22 @@ Status Register(State& s) {
   }
   const RegisterConfig& r = s.config.register_;
   const std::string& hash = s.raw_manifest["content_hash"].get<std::string>();
-  nlohmann::json bundle = {{"format_version", 1},
-                           {"algorithm", s.config.train.algorithm},
-                           {"model_file", s.model->FileName()},
-                           {"features", s.train.SchemaJson()["features"]},
-                           {"label", {{"name", s.train.label_name}, {"values", s.train.label_values}}},
-                           {"threshold", s.threshold},
-                           {"metrics", s.result.metrics},
-                           {"source_run", s.result.execution_id},
-                           {"data_hash", hash},
-                           {"code_version", CodeVersion()}};
+  FOPS_ASSIGN_OR_RETURN(std::string serialized, s.model->Serialize());
+  BundleInfo info;
+  info.algorithm = s.config.train.algorithm;
+  info.model_file = s.model->FileName();
+  info.model_format = s.model->FileName() == "model.json" ? "xgboost-json" : "lightgbm-text";
+  info.model_sha256 = Sha256Hex(serialized);
+  info.missing_values = s.config.preprocess.missing_values;
+  info.threshold = s.threshold;
+  info.metrics = s.result.metrics;
+  info.lineage = {{"pipeline", s.config.global.pipeline_name}, {"model", r.model_name},
+                  {"run_id", s.result.execution_id},        {"data_hash", hash},
+                  {"code_version", CodeVersion()}};
+  info.baseline_file = "baseline.json";
+  // Drift monitoring's reference: the training rows, and scores on held-out validation rows.
+  FOPS_RETURN_IF_ERROR(s.Write("baseline", "model/baseline.json", Pretty(MakeBaseline(s.train, s.validation_scores))));
+  nlohmann::json bundle = MakeBundleJson(s.train, info);
   FOPS_RETURN_IF_ERROR(s.Write("bundle", "model/bundle.json", Pretty(bundle)));
   FOPS_RETURN_IF_ERROR(Publish(s));
   FaultPoint("register.after_publish");

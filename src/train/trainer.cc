@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include "core/strings.h"
+#include "model/bundle.h"
 #include "train/xgboost_trainer.h"
 
 namespace fraudops {
@@ -24,6 +25,27 @@ class LgbmPendingTrainer : public Trainer {
 };
 
 }  // namespace
+
+Result<std::vector<float>> TrainedModel::PredictProbability(const Dataset& dataset, const Context& context) const {
+  std::shared_ptr<const Ensemble> engine;
+  {
+    std::lock_guard lock(engine_mutex_);
+    if (!engine_) {
+      FOPS_ASSIGN_OR_RETURN(std::string serialized, Serialize());
+      FOPS_ASSIGN_OR_RETURN(Ensemble parsed, ParseModelText(serialized, FileName()));
+      engine_ = std::make_shared<const Ensemble>(std::move(parsed));
+    }
+    engine = engine_;
+  }
+  if (engine->num_features() != dataset.num_features()) {
+    return Status::InvalidArgument("the model has " + std::to_string(engine->num_features()) +
+                                   " features, the dataset " + std::to_string(dataset.num_features()));
+  }
+  std::vector<double> margins = engine->PredictMargins(std::span<const float>(dataset.RowMajor()), context);
+  std::vector<float> out(margins.size());
+  for (size_t r = 0; r < margins.size(); ++r) out[r] = static_cast<float>(engine->ApplyLink(margins[r]));
+  return out;
+}
 
 void TrainerRegistry::Register(std::unique_ptr<Trainer> trainer) {
   std::string key = trainer->name();

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "core/context.h"
 #include "core/status.h"
 #include "data/dataset.h"
+#include "model/ensemble.h"
 
 namespace fraudops {
 
@@ -30,9 +32,9 @@ class TrainedModel {
  public:
   virtual ~TrainedModel() = default;
   /// Probability of the positive class for every row of `dataset` (same feature columns as
-  /// training).
-  virtual Result<std::vector<float>> PredictProbability(const Dataset& dataset,
-                                                        const Context& context) const = 0;
+  /// training), scored by the native engine from the serialized model — the scores batch
+  /// scoring and serving will give.
+  Result<std::vector<float>> PredictProbability(const Dataset& dataset, const Context& context) const;
   /// The model in its native format (XGBoost JSON, LightGBM text).
   virtual Result<std::string> Serialize() const = 0;
   /// "model.json" or "model.txt".
@@ -47,6 +49,10 @@ class TrainedModel {
   int best_round = 0;         ///< 0-based; the model keeps rounds [0, best_round]
   std::string early_stopping_metric;
   double seconds = 0;
+
+ private:
+  mutable std::mutex engine_mutex_;
+  mutable std::shared_ptr<const Ensemble> engine_;  ///< parsed once from Serialize()
 };
 
 struct TrainInput {

@@ -59,20 +59,6 @@ class XgboostModel : public TrainedModel {
   explicit XgboostModel(BoosterPtr booster, std::vector<std::string> feature_names)
       : booster_(std::move(booster)), feature_names_(std::move(feature_names)) {}
 
-  Result<std::vector<float>> PredictProbability(const Dataset& dataset,
-                                                const Context& context) const override {
-    FOPS_ASSIGN_OR_RETURN(XgbMatrix matrix, XgbMatrix::FromDataset(dataset, context.threads));
-    const bst_ulong* shape = nullptr;
-    bst_ulong dimensions = 0;
-    const float* result = nullptr;
-    const char* config =
-        R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})";
-    FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterPredictFromDMatrix(booster_.get(), matrix.handle(), config,
-                                                              &shape, &dimensions, &result),
-                                  "XGBoosterPredictFromDMatrix"));
-    return std::vector<float>(result, result + dataset.rows());
-  }
-
   Result<std::string> Serialize() const override {
     bst_ulong length = 0;
     const char* buffer = nullptr;

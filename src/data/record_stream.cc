@@ -1,0 +1,135 @@
+#include "data/record_stream.h"
+
+#include <cerrno>
+#include <cstring>
+
+namespace fraudops {
+
+namespace {
+constexpr size_t kReadBytes = 1 << 22;  // 4 MiB per read
+}
+
+std::string_view RecordChunk::record(size_t i) const {
+  std::string_view r(text.data() + begin[i], begin[i + 1] - begin[i]);
+  while (!r.empty() && (r.back() == '\n' || r.back() == '\r')) r.remove_suffix(1);
+  return r;
+}
+
+Result<std::unique_ptr<RecordReader>> RecordReader::Open(const std::string& path, bool quoted) {
+  std::FILE* file = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return Status::IoError(path + ": " + std::strerror(errno));
+  return std::unique_ptr<RecordReader>(new RecordReader(file, path, quoted));
+}
+
+RecordReader::~RecordReader() {
+  if (file_ != nullptr && file_ != stdin) std::fclose(file_);
+}
+
+bool RecordReader::Fill() {
+  if (eof_) return false;
+  const size_t old = buffer_.size();
+  buffer_.resize(old + kReadBytes);
+  const size_t got = std::fread(buffer_.data() + old, 1, kReadBytes, file_);
+  buffer_.resize(old + got);
+  if (got == 0) eof_ = true;
+  if (first_ && buffer_.size() >= 3 && buffer_.compare(0, 3, "\xEF\xBB\xBF") == 0) buffer_.erase(0, 3);  // BOM
+  first_ = false;
+  return got > 0;
+}
+
+Result<bool> RecordReader::Next(RecordChunk& chunk, size_t max_records) {
+  chunk.text.clear();
+  chunk.begin.assign(1, 0);
+  chunk.line.clear();
+  size_t position = 0;  // scan position in buffer_
+  size_t record_start = 0;
+  bool in_quotes = false;
+  size_t lines_in_record = 0;
+  while (chunk.line.size() < max_records) {
+    if (position >= buffer_.size()) {
+      if (!Fill()) {
+        // The last record may lack its line end.
+        if (record_start < buffer_.size()) {
+          if (in_quotes) {
+            return Status::DataError(path_ + ":" + std::to_string(line_) + ": a quoted field is not closed before the end of the file");
+          }
+          std::string_view rest(buffer_.data() + record_start, buffer_.size() - record_start);
+          if (rest.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+            chunk.text.append(rest);
+            chunk.text += '\n';
+            chunk.begin.push_back(chunk.text.size());
+            chunk.line.push_back(line_);
+          }
+          record_start = buffer_.size();
+        }
+        break;
+      }
+      continue;
+    }
+    const char c = buffer_[position++];
+    if (c == '"' && quoted_) {
+      in_quotes = !in_quotes;
+    } else if (c == '\n') {
+      ++lines_in_record;
+      if (in_quotes) continue;
+      std::string_view record(buffer_.data() + record_start, position - record_start);
+      if (record.find_first_not_of(" \t\r\n") != std::string_view::npos) {  // skip blank lines
+        chunk.text.append(record);
+        chunk.begin.push_back(chunk.text.size());
+        chunk.line.push_back(line_);
+      }
+      line_ += lines_in_record;
+      lines_in_record = 0;
+      record_start = position;
+    }
+  }
+  // Keep what was scanned but not returned (the start of the next record) for the next call.
+  buffer_.erase(0, record_start);
+  return !chunk.line.empty();
+}
+
+void SplitCsvRecord(std::string_view record, char delimiter, std::vector<std::string_view>& fields) {
+  fields.clear();
+  size_t start = 0;
+  bool in_quotes = false;
+  for (size_t i = 0; i < record.size(); ++i) {
+    const char c = record[i];
+    if (c == '"') {
+      in_quotes = !in_quotes;
+    } else if (c == delimiter && !in_quotes) {
+      fields.push_back(record.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  fields.push_back(record.substr(start));
+}
+
+std::string_view UnquoteCsvField(std::string_view field, std::string& scratch) {
+  if (field.size() < 2 || field.front() != '"' || field.back() != '"') return field;
+  std::string_view inner = field.substr(1, field.size() - 2);
+  if (inner.find('"') == std::string_view::npos) return inner;
+  scratch.clear();
+  for (size_t i = 0; i < inner.size(); ++i) {
+    scratch += inner[i];
+    if (inner[i] == '"' && i + 1 < inner.size() && inner[i + 1] == '"') ++i;
+  }
+  return scratch;
+}
+
+char DetectCsvDelimiter(std::string_view header) {
+  const char candidates[] = {',', ';', '\t', '|'};
+  size_t counts[4] = {0, 0, 0, 0};
+  bool in_quotes = false;
+  for (char c : header) {
+    if (c == '"') in_quotes = !in_quotes;
+    if (in_quotes) continue;
+    for (size_t k = 0; k < 4; ++k) counts[k] += c == candidates[k];
+  }
+  size_t best = 0;
+  for (size_t k = 1; k < 4; ++k) {
+    if (counts[k] > counts[best]) best = k;
+  }
+  return counts[best] == 0 ? ',' : candidates[best];
+}
+
+}  // namespace fraudops

@@ -1,0 +1,295 @@
+#include "model/bundle.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/files.h"
+#include "core/hash.h"
+#include "core/strings.h"
+#include "data/table.h"
+#include "model/lightgbm_text.h"
+#include "model/xgboost_json.h"
+
+namespace fraudops {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+namespace {
+
+/// Reads bundle.json with JSON pointers in every error.
+struct BundleReader {
+  const std::string& source;
+
+  Status Error(const std::string& pointer, const std::string& what) const {
+    return Status::DataError(source + ": " + (pointer.empty() ? "/" : pointer) + ": " + what);
+  }
+  Result<const Json*> Get(const Json& object, const std::string& pointer, const char* name, bool required = true) const {
+    auto it = object.find(name);
+    if (it == object.end()) {
+      if (!required) return static_cast<const Json*>(nullptr);
+      return Error(pointer, std::string("missing \"") + name + "\"");
+    }
+    return &*it;
+  }
+  Result<std::string> String(const Json& object, const std::string& pointer, const char* name, bool required = true) const {
+    FOPS_ASSIGN_OR_RETURN(const Json* value, Get(object, pointer, name, required));
+    if (value == nullptr) return std::string();
+    if (!value->is_string()) return Error(pointer + "/" + name, "expected a string");
+    return value->get<std::string>();
+  }
+  Result<std::vector<std::string>> Strings(const Json& value, const std::string& pointer) const {
+    if (!value.is_array()) return Error(pointer, "expected an array of strings");
+    std::vector<std::string> out;
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (!value[i].is_string()) return Error(pointer + "/" + std::to_string(i), "expected a string");
+      out.push_back(value[i].get<std::string>());
+    }
+    return out;
+  }
+
+  Result<std::vector<FeatureSpec>> Features(const Json& features, const std::string& pointer) const {
+    if (!features.is_array() || features.empty()) return Error(pointer, "expected a non-empty array of features");
+    std::vector<FeatureSpec> out;
+    for (size_t i = 0; i < features.size(); ++i) {
+      const std::string at = pointer + "/" + std::to_string(i);
+      if (!features[i].is_object()) return Error(at, "expected an object with \"name\" and \"type\"");
+      FeatureSpec spec;
+      FOPS_ASSIGN_OR_RETURN(spec.name, String(features[i], at, "name"));
+      FOPS_ASSIGN_OR_RETURN(std::string type, String(features[i], at, "type"));
+      if (type != "numeric" && type != "categorical") {
+        return Error(at + "/type", "\"" + type + "\" is not a feature type; accepted: numeric, categorical");
+      }
+      spec.categorical = type == "categorical";
+      if (auto it = features[i].find("categories"); it != features[i].end()) {
+        FOPS_ASSIGN_OR_RETURN(spec.categories, Strings(*it, at + "/categories"));
+      }
+      out.push_back(std::move(spec));
+    }
+    return out;
+  }
+};
+
+bool LooksLikeJson(std::string_view text) {
+  for (char c : text) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    return c == '{';
+  }
+  return false;
+}
+
+/// The signature of a bare model: its feature names; categorical features (LightGBM's
+/// feature_infos, XGBoost's feature_types) take codes, or pandas category names when saved.
+InputSignature SignatureOf(const Ensemble& ensemble) {
+  InputSignature signature;
+  signature.dtype = ensemble.precision == Precision::kFloat32 ? "float32" : "float64";
+  for (size_t f = 0; f < ensemble.num_features(); ++f) {
+    signature.features.push_back(
+        {ensemble.feature_names[f], ensemble.feature_is_categorical[f] != 0, ensemble.feature_categories[f]});
+  }
+  return signature;
+}
+
+}  // namespace
+
+std::string ModelBundle::Describe() const {
+  if (lineage.is_object() && lineage.contains("model")) return lineage["model"].get<std::string>();
+  return fs::path(source).filename().string();
+}
+
+Result<Ensemble> ParseModelText(std::string_view text, const std::string& source) {
+  if (LooksLikeJson(text)) return LoadXgboostJson(text, source);
+  return LoadLightgbmText(text, source);
+}
+
+Result<ModelBundle> LoadModelFile(const std::string& path) {
+  FOPS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  ModelBundle bundle;
+  FOPS_ASSIGN_OR_RETURN(bundle.ensemble, ParseModelText(text, path));
+  bundle.source = path;
+  bundle.model_file = fs::path(path).filename().string();
+  bundle.algorithm = bundle.ensemble.source_format == "xgboost-json" ? "xgboost" : "lightgbm";
+  bundle.input = SignatureOf(bundle.ensemble);
+  return bundle;
+}
+
+Result<ModelBundle> ParseBundle(std::string_view json, const std::string& source,
+                                const std::function<Result<std::string>(const std::string&)>& read_file) {
+  BundleReader r{source};
+  Json document = Json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (document.is_discarded()) return r.Error("", "not valid JSON (a bundle.json was expected)");
+  if (!document.is_object()) return r.Error("", "expected an object");
+  FOPS_ASSIGN_OR_RETURN(const Json* version, r.Get(document, "", "format_version"));
+  if (!version->is_number_integer() || version->get<int64_t>() < 1 || version->get<int64_t>() > kBundleFormatVersion) {
+    return r.Error("/format_version", version->dump() + " is not a bundle format this build reads; accepted: 1.." +
+                                          std::to_string(kBundleFormatVersion) + " (a newer fraudops wrote it?)");
+  }
+  ModelBundle bundle;
+  bundle.source = source;
+  bundle.format_version = version->get<int>();
+  FOPS_ASSIGN_OR_RETURN(bundle.algorithm, r.String(document, "", "algorithm"));
+  FOPS_ASSIGN_OR_RETURN(bundle.model_file, r.String(document, "", "model_file"));
+  if (bundle.model_file.empty() || bundle.model_file.find('/') != std::string::npos || bundle.model_file == "..") {
+    return r.Error("/model_file", "must be a file name inside the bundle");
+  }
+  if (bundle.format_version == 1) {
+    // Version 1: the signature is the training schema; lineage fields at the top level.
+    FOPS_ASSIGN_OR_RETURN(const Json* features, r.Get(document, "", "features"));
+    FOPS_ASSIGN_OR_RETURN(bundle.input.features, r.Features(*features, "/features"));
+    bundle.input.dtype = "float32";
+    for (const char* key : {"source_run", "data_hash", "code_version"}) {
+      if (auto it = document.find(key); it != document.end()) {
+        bundle.lineage[std::string(key) == "source_run" ? "run_id" : key] = *it;
+      }
+    }
+  } else {
+    FOPS_ASSIGN_OR_RETURN(const Json* input, r.Get(document, "", "input"));
+    if (!input->is_object()) return r.Error("/input", "expected an object");
+    FOPS_ASSIGN_OR_RETURN(const Json* features, r.Get(*input, "/input", "features"));
+    FOPS_ASSIGN_OR_RETURN(bundle.input.features, r.Features(*features, "/input/features"));
+    FOPS_ASSIGN_OR_RETURN(bundle.input.dtype, r.String(*input, "/input", "dtype"));
+    if (bundle.input.dtype != "float32" && bundle.input.dtype != "float64") {
+      return r.Error("/input/dtype", "\"" + bundle.input.dtype + "\" is not accepted; accepted: float32, float64");
+    }
+    FOPS_ASSIGN_OR_RETURN(bundle.input.missing_policy, r.String(*input, "/input", "missing_policy"));
+    if (bundle.input.missing_policy != "missing") {
+      return r.Error("/input/missing_policy", "\"" + bundle.input.missing_policy + "\" is not accepted; accepted: missing");
+    }
+    if (auto it = input->find("missing_values"); it != input->end()) {
+      FOPS_ASSIGN_OR_RETURN(bundle.input.missing_values, r.Strings(*it, "/input/missing_values"));
+    }
+    if (auto it = document.find("lineage"); it != document.end()) {
+      if (!it->is_object()) return r.Error("/lineage", "expected an object");
+      bundle.lineage = *it;
+    }
+    FOPS_ASSIGN_OR_RETURN(bundle.baseline_file, r.String(document, "", "baseline_file", false));
+  }
+  if (auto it = document.find("threshold"); it != document.end() && !it->is_null()) {
+    if (!it->is_number() || !(it->get<double>() >= 0 && it->get<double>() <= 1)) {
+      return r.Error("/threshold", "expected a probability in [0, 1]");
+    }
+    bundle.threshold = it->get<double>();
+  }
+  if (auto label = document.find("label"); label != document.end()) {
+    if (!label->is_object()) return r.Error("/label", "expected an object");
+    FOPS_ASSIGN_OR_RETURN(bundle.label_name, r.String(*label, "/label", "name", false));
+    if (auto values = label->find("values"); values != label->end()) {
+      FOPS_ASSIGN_OR_RETURN(bundle.label_values, r.Strings(*values, "/label/values"));
+    }
+  }
+  if (auto it = document.find("metrics"); it != document.end()) bundle.metrics = *it;
+
+  FOPS_ASSIGN_OR_RETURN(std::string model_text, read_file(bundle.model_file));
+  if (auto sha = document.find("model_sha256"); sha != document.end()) {
+    if (!sha->is_string()) return r.Error("/model_sha256", "expected a string");
+    if (Sha256Hex(model_text) != sha->get<std::string>()) {
+      return r.Error("/model_sha256", bundle.model_file + " does not match its recorded checksum (changed or corrupted)");
+    }
+  }
+  FOPS_ASSIGN_OR_RETURN(bundle.ensemble, ParseModelText(model_text, bundle.model_file));
+  // The signature must describe the model's columns, in order.
+  if (bundle.input.features.size() != bundle.ensemble.num_features()) {
+    return r.Error(bundle.format_version == 1 ? "/features" : "/input/features",
+                   "lists " + std::to_string(bundle.input.features.size()) + " features, but " + bundle.model_file +
+                       " has " + std::to_string(bundle.ensemble.num_features()));
+  }
+  for (size_t f = 0; f < bundle.input.features.size(); ++f) {
+    if (bundle.input.features[f].name != bundle.ensemble.feature_names[f]) {
+      return r.Error((bundle.format_version == 1 ? "/features/" : "/input/features/") + std::to_string(f) + "/name",
+                     "\"" + bundle.input.features[f].name + "\" differs from the model's feature \"" +
+                         bundle.ensemble.feature_names[f] + "\"");
+    }
+  }
+  return bundle;
+}
+
+Result<ModelBundle> LoadBundle(const std::string& path) {
+  fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
+  const std::string bundle_path = (dir / "bundle.json").string();
+  FOPS_ASSIGN_OR_RETURN(std::string text, ReadFile(bundle_path));
+  return ParseBundle(text, bundle_path, [&](const std::string& name) { return ReadFile((dir / name).string()); });
+}
+
+Result<ModelBundle> LoadModel(const std::string& path) {
+  std::error_code error;
+  if (fs::is_directory(path, error) || fs::path(path).filename() == "bundle.json") return LoadBundle(path);
+  if (!fs::exists(path, error)) {
+    return Status::NotFound(path + ": no such model file or bundle directory");
+  }
+  return LoadModelFile(path);
+}
+
+Json MakeBundleJson(const Dataset& train, const BundleInfo& info) {
+  Json features = train.SchemaJson()["features"];
+  return {{"format_version", kBundleFormatVersion},
+          {"algorithm", info.algorithm},
+          {"model_file", info.model_file},
+          {"model_format", info.model_format},
+          {"model_sha256", info.model_sha256},
+          {"input",
+           {{"features", features},
+            {"dtype", "float32"},
+            {"missing_policy", "missing"},
+            {"missing_values", info.missing_values}}},
+          {"encoding",
+           "numbers parsed as decimal and rounded to float32, as the training dataset stores them; categories "
+           "mapped to their training codes (input.features[].categories), unseen categories and missing values "
+           "passed as missing"},
+          {"threshold", info.threshold},
+          {"label", {{"name", train.label_name}, {"values", train.label_values}}},
+          {"metrics", info.metrics},
+          {"lineage", info.lineage},
+          {"baseline_file", info.baseline_file}};
+}
+
+FeatureEncoder::FeatureEncoder(const InputSignature& signature) : float32_(signature.dtype != "float64") {
+  for (size_t f = 0; f < signature.features.size(); ++f) {
+    const FeatureSpec& spec = signature.features[f];
+    features_.push_back(&spec);
+    index_.emplace(spec.name, f);
+    std::unordered_map<std::string, double> codes;
+    for (size_t c = 0; c < spec.categories.size(); ++c) codes.emplace(spec.categories[c], static_cast<double>(c));
+    codes_.push_back(std::move(codes));
+  }
+  missing_values_ = signature.missing_values;
+}
+
+int FeatureEncoder::Find(std::string_view name) const {
+  auto it = index_.find(std::string(name));
+  return it == index_.end() ? -1 : static_cast<int>(it->second);
+}
+
+double FeatureEncoder::EncodeText(size_t feature, std::string_view text, bool* ok) const {
+  *ok = true;
+  const double missing = std::nan("");
+  if (IsMissingMarker(text, missing_values_) || IsMissingMarker(Trim(text), missing_values_)) return missing;
+  const FeatureSpec& spec = *features_[feature];
+  if (spec.categorical && !spec.categories.empty()) {
+    auto it = codes_[feature].find(std::string(text));
+    return it == codes_[feature].end() ? missing : it->second;  // unseen in training: missing
+  }
+  auto value = ParseDouble(text);  // the CSV reader's parser (fast_float; trims, accepts '+')
+  if (!value) {
+    *ok = false;
+    return missing;
+  }
+  return Round(*value);
+}
+
+double FeatureEncoder::EncodeJson(size_t feature, const nlohmann::json& value, bool* ok) const {
+  *ok = true;
+  if (value.is_null()) return std::nan("");
+  if (value.is_number()) {
+    const FeatureSpec& spec = *features_[feature];
+    if (spec.categorical && !spec.categories.empty()) {
+      // A number for a named-category feature: its text form is the category.
+      return EncodeText(feature, value.is_number_integer() ? std::to_string(value.get<int64_t>()) : value.dump(), ok);
+    }
+    return Round(value.get<double>());
+  }
+  if (value.is_string()) return EncodeText(feature, value.get_ref<const std::string&>(), ok);
+  *ok = false;
+  return std::nan("");
+}
+
+}  // namespace fraudops

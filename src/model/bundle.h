@@ -1,0 +1,123 @@
+#pragma once
+/// The model bundle (docs/formats/bundle.md): a directory with the ensemble in its native
+/// format (`model.json` XGBoost, `model.txt` LightGBM), `bundle.json` (format version, input
+/// signature, feature encoding, decision threshold, label, metrics, lineage) and
+/// `baseline.json` (training distributions, for drift). Every reader of a model — batch
+/// scoring, serving, the pipeline's evaluation — goes through LoadBundle / LoadModelFile
+/// and encodes inputs with FeatureEncoder, so a request is turned into the numbers the
+/// model saw in training by the same code.
+///
+/// bundle.json versions: 1 (the first pipeline bundles: features, label, threshold,
+/// metrics, source_run, data_hash) and 2 (adds model_format and model_sha256, the input
+/// signature with its dtype and missing-value policy, the encoding, lineage, baseline_file).
+/// Every version ever written keeps loading (tests/data/bundles holds one of each).
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "data/dataset.h"
+#include "model/ensemble.h"
+
+namespace fraudops {
+
+constexpr int kBundleFormatVersion = 2;
+
+/// One input feature as requests must provide it.
+struct FeatureSpec {
+  std::string name;
+  bool categorical = false;
+  std::vector<std::string> categories;  ///< categorical: code i is categories[i] (empty: codes are given)
+};
+
+/// The input signature and how raw values become model inputs.
+struct InputSignature {
+  std::vector<FeatureSpec> features;  ///< in model column order
+  /// "float32": values are rounded to float as the training matrix stored them (bundles
+  /// from the pipeline); "float64": used as given (bare LightGBM models).
+  std::string dtype = "float32";
+  /// Missing values (null, NaN, an empty CSV field, an absent JSON member when allowed, an
+  /// unknown category) are passed to the model as missing: the trees' default directions
+  /// decide, as in training.
+  std::string missing_policy = "missing";
+  /// Text read as missing (the training data's preprocess.missing_values).
+  std::vector<std::string> missing_values = {"", "NA", "N/A", "NaN", "null", "unknown"};
+};
+
+struct ModelBundle {
+  int format_version = 0;  ///< 0: a bare model file with no bundle.json
+  std::string algorithm;   ///< "xgboost", "lgbm", …
+  std::string model_file;  ///< e.g. "model.json"
+  Ensemble ensemble;
+  InputSignature input;
+  std::optional<double> threshold;  ///< the decision threshold on the probability
+  std::string label_name;
+  std::vector<std::string> label_values;  ///< [negative, positive] as the data wrote them
+  nlohmann::json metrics = nlohmann::json::object();
+  nlohmann::json lineage = nlohmann::json::object();  ///< run_id, data_hash, code_version, pipeline
+  std::string baseline_file;  ///< "" when the bundle has none
+  std::string source;         ///< where it was loaded from, for messages
+
+  /// "NAME" or the file name, for output columns and logs.
+  std::string Describe() const;
+};
+
+/// Reads a bare XGBoost JSON or LightGBM text model (told apart by content); its feature
+/// names define the input columns.
+Result<ModelBundle> LoadModelFile(const std::string& path);
+/// Reads a bundle directory (or the path of its bundle.json) and its model file.
+Result<ModelBundle> LoadBundle(const std::string& path);
+/// A directory or bundle.json → LoadBundle; any other file → LoadModelFile.
+Result<ModelBundle> LoadModel(const std::string& path);
+
+/// Parses a model from text, telling XGBoost JSON from LightGBM text by content.
+Result<Ensemble> ParseModelText(std::string_view text, const std::string& source);
+/// Parses bundle.json; `read_file(name)` supplies the files it names (the model). Errors
+/// name the JSON pointer.
+Result<ModelBundle> ParseBundle(std::string_view json, const std::string& source,
+                                const std::function<Result<std::string>(const std::string&)>& read_file);
+
+/// bundle.json (current format) for a model trained on `train`.
+struct BundleInfo {
+  std::string algorithm, model_file, model_format, model_sha256;
+  std::vector<std::string> missing_values;
+  double threshold = 0.5;
+  nlohmann::json metrics, lineage;
+  std::string baseline_file;
+};
+nlohmann::json MakeBundleJson(const Dataset& train, const BundleInfo& info);
+
+/// Turns raw feature values into a model input row. Numbers are parsed with the same
+/// parser as the CSV reader and rounded as the signature's dtype says; categories map to
+/// their training code; a category never seen in training becomes missing.
+class FeatureEncoder {
+ public:
+  explicit FeatureEncoder(const InputSignature& signature);
+  size_t size() const { return features_.size(); }
+  const FeatureSpec& feature(size_t i) const { return *features_[i]; }
+  /// The feature's index, or -1.
+  int Find(std::string_view name) const;
+
+  /// Encodes a text value (a CSV field). `ok` is false when a numeric feature's text is not
+  /// a number; empty text and the usual missing markers (NA, NaN, null, …) are missing.
+  double EncodeText(size_t feature, std::string_view text, bool* ok) const;
+  /// Encodes a JSON value: numbers, null (missing), strings (categories, or numbers as
+  /// text). `ok` false on a type the feature cannot take.
+  double EncodeJson(size_t feature, const nlohmann::json& value, bool* ok) const;
+
+ private:
+  double Round(double value) const { return float32_ ? static_cast<double>(static_cast<float>(value)) : value; }
+  std::vector<const FeatureSpec*> features_;
+  std::vector<std::unordered_map<std::string, double>> codes_;
+  std::unordered_map<std::string, size_t> index_;
+  std::vector<std::string> missing_values_;
+  bool float32_ = true;
+};
+
+}  // namespace fraudops
