@@ -7,8 +7,8 @@ seconds=${1:-60}
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DFRAUDOPS_BUILD_FUZZERS=ON -DFRAUDOPS_BUILD_TESTS=OFF -DFRAUDOPS_BUILD_BENCH=OFF >/dev/null
 cmake --build build/fuzz --target csv_fuzzer config_fuzzer dataset_file_fuzzer url_fuzzer xgboost_json_fuzzer \
-  lightgbm_text_fuzzer
-for target in csv_fuzzer config_fuzzer dataset_file_fuzzer url_fuzzer xgboost_json_fuzzer lightgbm_text_fuzzer; do
+  lightgbm_text_fuzzer bundle_fuzzer
+for target in csv_fuzzer config_fuzzer dataset_file_fuzzer url_fuzzer xgboost_json_fuzzer lightgbm_text_fuzzer bundle_fuzzer; do
   corpus=build/fuzz/corpus/$target
   mkdir -p "$corpus"
   # Seed inputs (small valid files) start the corpus where we have them.

@@ -16,6 +16,7 @@
 
 #include "core/strings.h"
 #include "core/thread_pool.h"
+#include "data/record_stream.h"
 
 namespace fraudops {
 
@@ -171,7 +172,7 @@ class CsvParser {
       return Status::DataError(source_ + ": the file is empty; expected a header line naming "
                                "the columns, then one transaction per line");
     }
-    delimiter_ = options_.delimiter ? options_.delimiter : DetectDelimiter(header);
+    delimiter_ = options_.delimiter ? options_.delimiter : DetectCsvDelimiter(header);
     FieldSplitter splitter(delimiter_);
     std::vector<std::string_view> fields;
     std::string error;
@@ -223,22 +224,6 @@ class CsvParser {
   }
 
  private:
-  static char DetectDelimiter(std::string_view header) {
-    const char candidates[] = {',', ';', '\t', '|'};
-    size_t counts[4] = {0, 0, 0, 0};
-    bool quoted = false;
-    for (char c : header) {
-      if (c == '"') quoted = !quoted;
-      if (quoted) continue;
-      for (int i = 0; i < 4; ++i) counts[i] += c == candidates[i];
-    }
-    int best = 0;
-    for (int i = 1; i < 4; ++i) {
-      if (counts[i] > counts[best]) best = i;
-    }
-    return candidates[best];
-  }
-
   std::string Where(size_t line, size_t column) const {
     std::string where = source_ + ":" + std::to_string(line);
     if (column > 0) {

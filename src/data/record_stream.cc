@@ -27,10 +27,9 @@ RecordReader::~RecordReader() {
 
 bool RecordReader::Fill() {
   if (eof_) return false;
-  const size_t old = buffer_.size();
-  buffer_.resize(old + kReadBytes);
-  const size_t got = std::fread(buffer_.data() + old, 1, kReadBytes, file_);
-  buffer_.resize(old + got);
+  if (!block_) block_ = std::make_unique_for_overwrite<char[]>(kReadBytes);
+  const size_t got = std::fread(block_.get(), 1, kReadBytes, file_);
+  buffer_.append(block_.get(), got);
   if (got == 0) eof_ = true;
   if (first_ && buffer_.size() >= 3 && buffer_.compare(0, 3, "\xEF\xBB\xBF") == 0) buffer_.erase(0, 3);  // BOM
   first_ = false;

@@ -45,6 +45,7 @@ class RecordReader {
   std::string path_;
   bool quoted_;
   std::string buffer_;  ///< bytes read but not yet returned
+  std::unique_ptr<char[]> block_;  ///< what one read fills
   size_t line_ = 1;
   bool eof_ = false, first_ = true;
 };
@@ -53,7 +54,8 @@ class RecordReader {
 void SplitCsvRecord(std::string_view record, char delimiter, std::vector<std::string_view>& fields);
 /// A field's text without its quotes and with "" unescaped (`scratch` holds it when needed).
 std::string_view UnquoteCsvField(std::string_view field, std::string& scratch);
-/// The delimiter of a header line: the most frequent of , ; tab | outside quotes (',' if none).
+/// The delimiter of a header line: the most frequent of , ; tab | outside quotes (',' if none);
+/// the CSV reader and the streaming reader both decide with it.
 char DetectCsvDelimiter(std::string_view header);
 
 }  // namespace fraudops

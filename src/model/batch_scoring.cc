@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
@@ -386,6 +387,13 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
   FOPS_ASSIGN_OR_RETURN(OutputFile output, OutputFile::Open(options.output));
   if (job.csv_out) FOPS_RETURN_IF_ERROR(output.Write(OutputHeader(job)));
 
+  auto for_each_block = [&](size_t blocks, const std::function<void(size_t)>& body) {
+    if (context.pool != nullptr) {
+      context.pool->ParallelFor(blocks, body);
+    } else {
+      for (size_t b = 0; b < blocks; ++b) body(b);
+    }
+  };
   BatchScoringResult result;
   RecordChunk chunk;
   std::vector<double> matrix;
@@ -412,8 +420,7 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
         }
       }
     };
-    if (context.pool != nullptr) context.pool->ParallelFor(blocks, encode);
-    else for (size_t b = 0; b < blocks; ++b) encode(b);
+    for_each_block(blocks, encode);
     if (errors.has_error()) return Status::DataError(errors.message());
 
     std::vector<double> margins = bundle.ensemble.PredictMargins(std::span<const double>(matrix), context);
@@ -423,8 +430,7 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
       FormatRows(job, block * kBlock, std::min(rows, (block + 1) * kBlock), matrix, margins, kept, formatted[block],
                  &positives[block]);
     };
-    if (context.pool != nullptr) context.pool->ParallelFor(blocks, format);
-    else for (size_t b = 0; b < blocks; ++b) format(b);
+    for_each_block(blocks, format);
     for (size_t b = 0; b < blocks; ++b) {
       FOPS_RETURN_IF_ERROR(output.Write(formatted[b]));
       result.positives += positives[b];
