@@ -80,6 +80,7 @@ double SumLeaves(const Ensemble& e, const double* row) {
       }
     } else {
       for (uint32_t d = 0; d < depth; ++d) {
+#pragma GCC unroll 16
         for (size_t k = 0; k < kLanes; ++k) node[k] = Step<kNan, false>(e, node[k], row);
       }
     }
@@ -105,46 +106,83 @@ double PredictOne(const Ensemble& e, const double* row) {
   return PrepareRow<P>(row, width, prepared) ? SumLeaves<P, true>(e, prepared) : SumLeaves<P, false>(e, prepared);
 }
 
-/// Rows [first, first + count) of a prepared block: tree by tree, so a tree's nodes stay in
-/// cache while the block passes through it, kLanes rows walked at once.
+/// Rows per block of a batch; a block is stored column by column (feature f of row r at
+/// [f * kBlockRows + r]), so the lanes of a walk read one feature at adjacent addresses.
+constexpr size_t kBlockRows = 64;
+
+/// Step for a column-major block: the value of lane `offset / 8` of the block at `base`. The
+/// feature's column starts at feature × kBlockRows × 8 bytes = (feature << 8) × 2, straight
+/// from the node's packed feature bits; with the loop unrolled, `offset` is a constant.
+template <bool kNan, bool kSlow>
+inline uint32_t BlockStep(const Ensemble& e, uint32_t i, const char* base, size_t offset) {
+  static_assert(kBlockRows * sizeof(double) == 512, "the column offset below assumes 64-row blocks");
+  const TreeNode& n = e.nodes[i];
+  const double x = *reinterpret_cast<const double*>(base + static_cast<size_t>(n.feature_flags & ~0xffu) * 2 + offset);
+  bool right;
+  if (kSlow && __builtin_expect((n.feature_flags & kSlowFlags) != 0, 0)) {
+    right = e.GoesRight(n, x);
+  } else if (kNan) {
+    right = (x > n.value) | (std::isunordered(x, x) & ((n.feature_flags & TreeNode::kDefaultLeft) == 0));
+  } else {
+    right = x > n.value;
+  }
+  return static_cast<uint32_t>(n.left) + static_cast<uint32_t>(right);
+}
+
+/// One tree over the rows of a prepared block, kLanes rows walked at once (the lanes stay in
+/// registers), so the tree's nodes stay in cache while the block passes through it.
 template <Precision P, bool kNan, bool kSlow>
-void BlockTree(const Ensemble& e, size_t t, const double* block, size_t count, size_t width, Accumulator<P>* sums) {
+void BlockTree(const Ensemble& e, size_t t, const double* columns, size_t count, Accumulator<P>* sums) {
   constexpr size_t kLanes = 16;
   const uint32_t root = e.tree_begin[t], depth = e.tree_depth[t];
   for (size_t r = 0; r < count; r += kLanes) {
-    const double* lane_row[kLanes];
     uint32_t node[kLanes];
-    for (size_t k = 0; k < kLanes; ++k) {
-      lane_row[k] = block + std::min(r + k, count - 1) * width;  // a short last group repeats its last row
-      node[k] = root;
-    }
+    for (size_t k = 0; k < kLanes; ++k) node[k] = root;
+    const char* base = reinterpret_cast<const char*>(columns + r);  // rows past `count` are zero padding
     for (uint32_t d = 0; d < depth; ++d) {
-      for (size_t k = 0; k < kLanes; ++k) node[k] = Step<kNan, kSlow>(e, node[k], lane_row[k]);
+#pragma GCC unroll 16
+      for (size_t k = 0; k < kLanes; ++k) node[k] = BlockStep<kNan, kSlow>(e, node[k], base, k * sizeof(double));
     }
     for (size_t k = 0; k < kLanes && r + k < count; ++k) sums[r + k] += static_cast<Accumulator<P>>(e.leaf_value[node[k]]);
   }
 }
 
-/// Margins of rows [begin, end) in blocks of kRows. Each row still sums its trees in order,
-/// so the result equals PredictOne exactly.
+/// Copies rows into a column-major block as the model compares them, zero-padded to
+/// kBlockRows; true when a value is NaN.
+template <Precision P, typename Input>
+bool PrepareBlock(const Input* rows, size_t count, size_t width, double* columns) {
+  bool nan = false;
+  for (size_t r = 0; r < count; ++r) {
+    for (size_t f = 0; f < width; ++f) {
+      double x = static_cast<double>(rows[r * width + f]);
+      if constexpr (P == Precision::kFloat32) x = static_cast<float>(x);
+      nan |= std::isnan(x);
+      columns[f * kBlockRows + r] = x;
+    }
+  }
+  for (size_t f = 0; f < width; ++f) std::fill(columns + f * kBlockRows + count, columns + (f + 1) * kBlockRows, 0.0);
+  return nan;
+}
+
+/// Margins of rows [begin, end) in blocks of kBlockRows. Each row still sums its trees in
+/// order, so the result equals PredictOne exactly.
 template <Precision P, typename Input>
 void PredictBlock(const Ensemble& e, const Input* rows, size_t begin, size_t end, double* out) {
-  constexpr size_t kRows = 64;
   const size_t width = e.num_features();
-  std::vector<double> block(kRows * width);
-  Accumulator<P> sums[kRows];
-  for (size_t first = begin; first < end; first += kRows) {
-    const size_t count = std::min(kRows, end - first);
-    const bool nan = PrepareRow<P>(rows + first * width, count * width, block.data());
+  std::vector<double> columns(kBlockRows * std::max<size_t>(1, width));
+  Accumulator<P> sums[kBlockRows];
+  for (size_t first = begin; first < end; first += kBlockRows) {
+    const size_t count = std::min(kBlockRows, end - first);
+    const bool nan = PrepareBlock<P>(rows + first * width, count, width, columns.data());
     std::fill(sums, sums + count, static_cast<Accumulator<P>>(e.base_margin));
     for (size_t t = 0; t < e.num_trees(); ++t) {
       const bool slow = e.tree_has_slow_nodes[t] != 0;
       if (nan) {
-        slow ? BlockTree<P, true, true>(e, t, block.data(), count, width, sums)
-             : BlockTree<P, true, false>(e, t, block.data(), count, width, sums);
+        slow ? BlockTree<P, true, true>(e, t, columns.data(), count, sums)
+             : BlockTree<P, true, false>(e, t, columns.data(), count, sums);
       } else {
-        slow ? BlockTree<P, false, true>(e, t, block.data(), count, width, sums)
-             : BlockTree<P, false, false>(e, t, block.data(), count, width, sums);
+        slow ? BlockTree<P, false, true>(e, t, columns.data(), count, sums)
+             : BlockTree<P, false, false>(e, t, columns.data(), count, sums);
       }
     }
     for (size_t r = 0; r < count; ++r) out[first + r] = sums[r];
