@@ -162,6 +162,24 @@ void BM_TreeShapNative(benchmark::State& state) {
   EngineFixture& f = Fixture();
   TreeShap shap = std::move(TreeShap::Create(f.ensemble)).value();
   TreeShap::Workspace workspace;
+  // The batch call, as batch scoring uses it: blocks of rows, each tree's tables in cache.
+  constexpr size_t kBlock = 256;
+  std::vector<double> out(kBlock * (f.width + 1));
+  for (auto _ : state) {
+    for (size_t r = 0; r < kShapRows; r += kBlock) {
+      shap.Contributions(f.rows_double.data() + r * f.width, std::min(kBlock, kShapRows - r), out.data(), workspace);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kShapRows));
+  state.counters["table_MB"] = static_cast<double>(shap.table_bytes()) / 1e6;
+}
+
+/// As serving explains: one row per call (each call walks every tree's tables).
+void BM_TreeShapNativeOneRowAtATime(benchmark::State& state) {
+  EngineFixture& f = Fixture();
+  TreeShap shap = std::move(TreeShap::Create(f.ensemble)).value();
+  TreeShap::Workspace workspace;
   std::vector<double> out(f.width + 1);
   for (auto _ : state) {
     for (size_t r = 0; r < kShapRows; ++r) shap.Contributions(f.rows_double.data() + r * f.width, out.data(), workspace);
@@ -194,6 +212,7 @@ BENCHMARK(BM_SingleRowLibxgboostInplace);
 BENCHMARK(BM_BatchNative)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BatchLibxgboostInplace2Threads)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_TreeShapNative)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TreeShapNativeOneRowAtATime)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TreeShapLibxgboostPredContribs)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -232,8 +232,12 @@ void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<doub
                 size_t* positives) {
   const size_t width = job.encoder.size();
   const size_t explain = job.options.explain;
-  TreeShap::Workspace workspace;
-  std::vector<double> contributions(width + 1);
+  std::vector<double> contributions;
+  if (explain > 0) {  // the block's rows at once: each tree's tables stay in cache
+    TreeShap::Workspace workspace;
+    contributions.resize((end - begin) * (width + 1));
+    job.shap->Contributions(matrix.data() + begin * width, end - begin, contributions.data(), workspace);
+  }
   for (size_t r = begin; r < end; ++r) {
     const double margin = margins[r];
     const double score = job.bundle.ensemble.ApplyLink(margin);
@@ -241,8 +245,8 @@ void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<doub
     *positives += positive;
     std::vector<ReasonCode> reasons;
     if (explain > 0) {
-      job.shap->Contributions(matrix.data() + r * width, contributions.data(), workspace);
-      reasons = TreeShap::TopReasons(matrix.data() + r * width, contributions.data(), width, explain);
+      reasons = TreeShap::TopReasons(matrix.data() + r * width, contributions.data() + (r - begin) * (width + 1), width,
+                                     explain);
     }
     if (job.csv_out) {
       for (const std::string& value : kept[r]) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 
 namespace fraudops {
@@ -79,7 +80,7 @@ double UnwoundSum(const PathElement* path, size_t depth, size_t index, const dou
 
 }  // namespace
 
-Result<TreeShap> TreeShap::Create(const Ensemble& ensemble) {
+Result<TreeShap> TreeShap::Create(const Ensemble& ensemble, size_t table_budget_bytes) {
   TreeShap shap(ensemble);
   if (ensemble.cover.size() != ensemble.nodes.size()) return Status::Internal("TreeShap: covers missing");
   // The bias: the base margin plus each tree's cover-weighted mean leaf value, computed
@@ -109,6 +110,9 @@ Result<TreeShap> TreeShap::Create(const Ensemble& ensemble) {
   }
   const size_t depth = ensemble.max_depth() + 2;
   shap.path_size_ = (depth + 1) * (depth + 2) / 2;
+  shap.tree_leaves_.assign(ensemble.num_trees(), {-1, 0});
+  size_t budget = table_budget_bytes;
+  for (size_t t = 0; t < ensemble.num_trees(); ++t) shap.tabulated_trees_ += shap.Tabulate(t, budget);
   return shap;
 }
 
@@ -147,16 +151,191 @@ void TreeShap::Recurse(uint32_t node, const double* row, double* phi, PathElemen
   Recurse(cold, row, phi, path, depth + 1, cold_fraction * incoming_zero, 0, split);
 }
 
-void TreeShap::Contributions(const double* row, double* out, Workspace& workspace) const {
+namespace {
+
+/// e[r] = the elementary symmetric polynomial of degree r of `values` (e[0] = 1).
+void ElementarySymmetric(const double* values, size_t count, std::vector<double>& e) {
+  e.assign(count + 1, 0.0);
+  e[0] = 1;
+  for (size_t i = 0; i < count; ++i) {
+    for (size_t r = i + 1; r > 0; --r) e[r] += values[i] * e[r - 1];
+  }
+}
+
+/// One leaf's table. For distinct path features U (m of them, zero fractions z) and the set A
+/// of those the row agrees with, the leaf adds to feature i (Lundberg et al.'s sum over the
+/// subsets S of the other features, weight |S|!(m-|S|-1)!/m!):
+///   i in A:      v (1 - z_i) prod_{j not in A} z_j  sum_s w(s) e_{|A|-1-s}(z over A - {i})
+///   i not in A: -v          prod_{j not in A} z_j  sum_s w(s) e_{|A|-s}(z over A)
+/// (the row cannot follow the path through a feature it disagrees with, so only the subsets
+/// of A count, and for i outside A the z_i of its own edges completes the product).
+/// Stored compactly: for each A, first the one value every feature outside A gets, then the
+/// values of A's features in feature order (`offsets[A]` says where A's entries start).
+void FillLeafTable(double value, const std::vector<double>& z, const std::vector<uint32_t>& offsets, double* table) {
+  const size_t m = z.size();
+  std::vector<double> weight(m);  // w(s) = 1 / (m * C(m-1, s))
+  double binomial = 1;
+  for (size_t s = 0; s < m; ++s) {
+    weight[s] = 1 / (static_cast<double>(m) * binomial);
+    binomial = binomial * static_cast<double>(m - 1 - s) / static_cast<double>(s + 1);
+  }
+  std::vector<double> in, e;
+  for (size_t agree = 0; agree < (size_t{1} << m); ++agree) {
+    double outside = 1;
+    in.clear();
+    for (size_t k = 0; k < m; ++k) {
+      if (agree >> k & 1) in.push_back(z[k]);
+      else outside *= z[k];
+    }
+    const size_t a = in.size();
+    double* entries = table + offsets[agree];
+    entries[0] = 0;
+    if (a < m) {
+      ElementarySymmetric(in.data(), a, e);
+      double h = 0;
+      for (size_t s = 0; s <= a; ++s) h += weight[s] * e[a - s];
+      entries[0] = -value * outside * h;
+    }
+    std::vector<double> others;
+    for (size_t k = 0, position = 0; k < m; ++k) {
+      if (!(agree >> k & 1)) continue;
+      others = in;
+      others.erase(others.begin() + static_cast<std::ptrdiff_t>(position));
+      ElementarySymmetric(others.data(), a - 1, e);
+      double g = 0;
+      for (size_t s = 0; s < a; ++s) g += weight[s] * e[a - 1 - s];
+      entries[1 + position++] = value * (1 - z[k]) * outside * g;
+    }
+  }
+}
+
+/// Entries of a leaf table for m features: per A, 1 + |A|.
+size_t TableSize(size_t m) { return (size_t{1} << m) + (m << m) / 2; }
+
+}  // namespace
+
+const std::vector<uint32_t>& TreeShap::Offsets(size_t m) {
+  if (offsets_.size() <= m) offsets_.resize(m + 1);
+  std::vector<uint32_t>& offsets = offsets_[m];
+  if (offsets.empty()) {
+    offsets.resize(size_t{1} << m);
+    uint32_t at = 0;
+    for (size_t agree = 0; agree < offsets.size(); ++agree) {
+      offsets[agree] = at;
+      at += 1 + static_cast<uint32_t>(std::popcount(agree));
+    }
+  }
+  return offsets;
+}
+
+bool TreeShap::Tabulate(size_t tree, size_t& budget) {
+  constexpr uint32_t kMaxFeatures = 16;  // 2^16 cases per leaf at most
   const Ensemble& e = *ensemble_;
-  const size_t features = e.num_features();
-  std::fill(out, out + features + 1, 0.0);
+  const uint32_t begin = e.tree_begin[tree], end = e.tree_begin[tree + 1];
+  if (e.nodes[begin].is_leaf()) return false;  // a single leaf only adds to the bias
+  // Parents from the breadth-first layout (children come after their parent).
+  std::vector<uint32_t> parent(end - begin, 0);
+  for (uint32_t n = begin; n < end; ++n) {
+    if (e.nodes[n].is_leaf()) continue;
+    const auto left = static_cast<uint32_t>(e.nodes[n].left);
+    parent[left - begin] = parent[left + 1 - begin] = n;
+  }
+  struct Path {
+    uint32_t leaf;
+    std::vector<Edge> edges;
+    std::vector<uint32_t> features;
+    std::vector<double> zero_fractions;
+  };
+  std::vector<Path> paths;
+  size_t doubles = 0;
+  for (uint32_t n = begin; n < end; ++n) {
+    if (!e.nodes[n].is_leaf()) continue;
+    Path path{n, {}, {}, {}};
+    for (uint32_t child = n; child != begin; child = parent[child - begin]) {
+      const uint32_t up = parent[child - begin];
+      const uint32_t feature = e.nodes[up].feature();
+      auto it = std::find(path.features.begin(), path.features.end(), feature);
+      const double fraction = e.cover[child] / e.cover[up];
+      if (it == path.features.end()) {
+        path.features.push_back(feature);
+        path.zero_fractions.push_back(fraction);
+        it = path.features.end() - 1;
+      } else {
+        path.zero_fractions[static_cast<size_t>(it - path.features.begin())] *= fraction;
+      }
+      const auto bit = static_cast<uint8_t>(it - path.features.begin());
+      path.edges.push_back({up, static_cast<uint8_t>(child != static_cast<uint32_t>(e.nodes[up].left)), bit});
+    }
+    if (path.features.size() > kMaxFeatures) return false;
+    doubles += TableSize(path.features.size());
+    paths.push_back(std::move(path));
+  }
+  if (doubles * sizeof(double) > budget) return false;
+  budget -= doubles * sizeof(double);
+  tree_leaves_[tree] = {static_cast<int64_t>(leaves_.size()), static_cast<uint32_t>(paths.size())};
+  for (const Path& path : paths) {
+    Leaf leaf;
+    leaf.edge_begin = static_cast<uint32_t>(edges_.size());
+    edges_.insert(edges_.end(), path.edges.begin(), path.edges.end());
+    leaf.edge_end = static_cast<uint32_t>(edges_.size());
+    leaf.feature_begin = static_cast<uint32_t>(leaf_features_.size());
+    leaf.features = static_cast<uint32_t>(path.features.size());
+    leaf_features_.insert(leaf_features_.end(), path.features.begin(), path.features.end());
+    leaf.table = table_.size();
+    table_.resize(table_.size() + TableSize(path.features.size()));
+    FillLeafTable(e.leaf_value[path.leaf], path.zero_fractions, Offsets(path.features.size()),
+                  table_.data() + leaf.table);
+    leaves_.push_back(leaf);
+  }
+  return true;
+}
+
+void TreeShap::Contributions(const double* row, double* out, Workspace& workspace) const {
+  Contributions(row, 1, out, workspace);
+}
+
+void TreeShap::Contributions(const double* rows, size_t count, double* out, Workspace& workspace) const {
+  const Ensemble& e = *ensemble_;
+  const size_t features = e.num_features(), width = features + 1;
+  std::fill(out, out + count * width, 0.0);
   workspace.path.resize(path_size_);
   for (size_t t = 0; t < e.num_trees(); ++t) {
     if (e.nodes[e.tree_begin[t]].is_leaf()) continue;  // a single leaf only adds to the bias
-    Recurse(e.tree_begin[t], row, out, workspace.path.data(), 0, 1, 1, -1);
+    const auto [first, leaves] = tree_leaves_[t];
+    if (first < 0) {
+      for (size_t r = 0; r < count; ++r) {
+        Recurse(e.tree_begin[t], rows + r * features, out + r * width, workspace.path.data(), 0, 1, 1, -1);
+      }
+      continue;
+    }
+    // Row by row through this tree's tables (they stay in cache): which way the row goes
+    // at each split, then one table entry per leaf.
+    const uint32_t begin = e.tree_begin[t], end = e.tree_begin[t + 1];
+    workspace.right.resize(end - begin);
+    for (size_t r = 0; r < count; ++r) {
+      const double* row = rows + r * features;
+      double* phi = out + r * width;
+      for (uint32_t n = begin; n < end; ++n) {
+        const TreeNode& node = e.nodes[n];
+        workspace.right[n - begin] = !node.is_leaf() && e.Child(node, row) != static_cast<uint32_t>(node.left);
+      }
+      for (uint32_t l = 0; l < leaves; ++l) {
+        const Leaf& leaf = leaves_[static_cast<size_t>(first) + l];
+        uint32_t agree = (1u << leaf.features) - 1;
+        for (uint32_t k = leaf.edge_begin; k < leaf.edge_end; ++k) {
+          const Edge& edge = edges_[k];
+          if (workspace.right[edge.node - begin] != edge.right) agree &= ~(1u << edge.bit);
+        }
+        const double* entries = table_.data() + leaf.table + offsets_[leaf.features][agree];
+        const uint32_t* leaf_features = leaf_features_.data() + leaf.feature_begin;
+        const double outside = entries[0];
+        for (uint32_t k = 0, position = 1; k < leaf.features; ++k) {
+          phi[leaf_features[k]] += (agree >> k & 1) ? entries[position++] : outside;
+        }
+      }
+    }
   }
-  out[features] = bias_;
+  for (size_t r = 0; r < count; ++r) out[r * width + features] = bias_;
 }
 
 std::vector<double> TreeShap::Contributions(const double* row) const {

@@ -73,11 +73,14 @@ std::vector<double> BruteForceShapley(const Ensemble& e, const double* row) {
 }
 
 TEST(TreeShapTest, EqualsTheShapleyDefinitionOnRealLightgbmModels) {
+  // Both methods: per-leaf tables (the default) and the recursion (no table budget).
+  for (const size_t budget : {size_t{256} << 20, size_t{0}}) {
   for (const auto& [model_name, data] : {std::pair{"missing", "missing"}, std::pair{"missing_zero", "missing"}}) {
-    SCOPED_TRACE(model_name);
+    SCOPED_TRACE(std::string(model_name) + (budget ? ", tables" : ", recursion"));
     Ensemble model = LoadGolden(model_name);
-    auto shap = TreeShap::Create(model);
+    auto shap = TreeShap::Create(model, budget);
     ASSERT_TRUE(shap.ok()) << shap.status().ToString();
+    EXPECT_EQ(shap->tabulated_trees(), budget ? model.num_trees() : 0u);
     // The first rows hold NaNs in f0..f4 and exact zeros in f5 (missing-value paths).
     for (const std::vector<double>& row : GoldenRows(data, 6)) {
       std::vector<double> fast = shap->Contributions(row.data());
@@ -85,12 +88,21 @@ TEST(TreeShapTest, EqualsTheShapleyDefinitionOnRealLightgbmModels) {
       for (size_t f = 0; f < exact.size(); ++f) EXPECT_NEAR(fast[f], exact[f], 1e-9) << "feature " << f;
     }
   }
+  }
 }
 
 TEST(TreeShapTest, ContributionsSumToTheMarginWithCategoricalSplits) {
   Ensemble model = LoadGolden("categorical");
-  auto shap = TreeShap::Create(model);
+  // A budget for some trees' tables only: the rest are explained by recursion.
+  auto full = TreeShap::Create(model);
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->tabulated_trees(), model.num_trees());
+  auto shap = TreeShap::Create(model, full->table_bytes() / 2);
   ASSERT_TRUE(shap.ok()) << shap.status().ToString();
+  EXPECT_GT(shap->tabulated_trees(), 0u);
+  EXPECT_LT(shap->tabulated_trees(), model.num_trees());
+  auto recursive = TreeShap::Create(model, 0);
+  ASSERT_TRUE(recursive.ok());
   TreeShap::Workspace workspace;
   std::vector<double> out(model.num_features() + 1);
   double worst = 0;
@@ -99,6 +111,8 @@ TEST(TreeShapTest, ContributionsSumToTheMarginWithCategoricalSplits) {
     double sum = 0;
     for (double v : out) sum += v;
     worst = std::max(worst, std::abs(sum - model.PredictMargin(row.data())));
+    std::vector<double> other = recursive->Contributions(row.data());
+    for (size_t f = 0; f < out.size(); ++f) worst = std::max(worst, std::abs(out[f] - other[f]));
   }
   EXPECT_LT(worst, 1e-9);
 }
