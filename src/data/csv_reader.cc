@@ -122,13 +122,9 @@ inline bool ParseNumber(std::string_view cell, double* value) {
 /// A numeric cell that fast_float rejected: missing marker, padded, or '+'-signed.
 inline bool ParseNumberSlow(std::string_view cell, const std::vector<std::string>& missing,
                             float* out) {
-  if (IsMissingMarker(cell, missing) || IsMissingMarker(Trim(cell), missing)) {
-    *out = kMissing;
-    return true;
-  }
-  auto value = ParseDouble(cell);
-  if (!value) return false;
-  *out = static_cast<float>(*value);
+  double value = 0;
+  if (!ParseNumericCell(cell, missing, &value)) return false;
+  *out = static_cast<float>(value);
   return true;
 }
 

@@ -14,6 +14,17 @@ int32_t Dictionary::Code(std::string_view value) {
   return it->second;
 }
 
+bool ParseNumericCell(std::string_view cell, const std::vector<std::string>& missing_values, double* value) {
+  if (IsMissingMarker(cell, missing_values) || IsMissingMarker(Trim(cell), missing_values)) {
+    *value = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  auto parsed = ParseDouble(cell);
+  if (!parsed) return false;
+  *value = *parsed;
+  return true;
+}
+
 bool IsMissingMarker(std::string_view cell, const std::vector<std::string>& missing_values) {
   for (const std::string& marker : missing_values) {
     if (cell == marker) return true;

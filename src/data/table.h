@@ -68,4 +68,10 @@ bool LabelMatches(std::string_view value, std::string_view positive);
 
 bool IsMissingMarker(std::string_view cell, const std::vector<std::string>& missing_values);
 
+/// A numeric cell as the CSV reader reads it for training and the feature encoder reads it
+/// for scoring: a missing marker (padded or not) sets NaN; otherwise a decimal number
+/// (fast_float, correctly rounded; surrounding spaces and a leading '+' accepted). False when
+/// the cell is neither. Callers round to float as the dataset stores values.
+bool ParseNumericCell(std::string_view cell, const std::vector<std::string>& missing_values, double* value);
+
 }  // namespace fraudops

@@ -262,18 +262,18 @@ int FeatureEncoder::Find(std::string_view name) const {
 double FeatureEncoder::EncodeText(size_t feature, std::string_view text, bool* ok) const {
   *ok = true;
   const double missing = std::nan("");
-  if (IsMissingMarker(text, missing_values_) || IsMissingMarker(Trim(text), missing_values_)) return missing;
   const FeatureSpec& spec = *features_[feature];
   if (spec.categorical && !spec.categories.empty()) {
+    if (IsMissingMarker(text, missing_values_) || IsMissingMarker(Trim(text), missing_values_)) return missing;
     auto it = codes_[feature].find(std::string(text));
     return it == codes_[feature].end() ? missing : it->second;  // unseen in training: missing
   }
-  auto value = ParseDouble(text);  // the CSV reader's parser (fast_float; trims, accepts '+')
-  if (!value) {
+  double value = 0;
+  if (!ParseNumericCell(text, missing_values_, &value)) {  // the CSV reader's own cell parser
     *ok = false;
     return missing;
   }
-  return Round(*value);
+  return Round(value);
 }
 
 double FeatureEncoder::EncodeJson(size_t feature, const nlohmann::json& value, bool* ok) const {
