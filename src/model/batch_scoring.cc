@@ -334,7 +334,7 @@ Status ReadCsvHeader(Job& job, RecordReader& reader) {
   if (!absent.empty()) {
     std::string message = job.options.input + ":1: the header lacks " + std::to_string(absent.size()) +
                           " feature column(s) the model needs: " + Join(absent, ", ");
-    message += DidYouMean(absent[0], job.header);
+    if (absent.size() == 1) message += DidYouMean(absent[0], job.header);  // a renamed column
     return Status::DataError(message);
   }
   for (const std::string& name : job.options.keep) {
