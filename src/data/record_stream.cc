@@ -10,8 +10,8 @@ constexpr size_t kReadBytes = 1 << 22;  // 4 MiB per read
 }
 
 std::string_view RecordChunk::record(size_t i) const {
-  std::string_view r(text.data() + begin[i], begin[i + 1] - begin[i]);
-  while (!r.empty() && (r.back() == '\n' || r.back() == '\r')) r.remove_suffix(1);
+  std::string_view r(text.data() + begin[i], end[i] - begin[i]);
+  if (!r.empty() && r.back() == '\r') r.remove_suffix(1);
   return r;
 }
 
@@ -37,52 +37,61 @@ bool RecordReader::Fill() {
 }
 
 Result<bool> RecordReader::Next(RecordChunk& chunk, size_t max_records) {
-  chunk.text.clear();
-  chunk.begin.assign(1, 0);
+  chunk.begin.clear();
+  chunk.end.clear();
   chunk.line.clear();
-  size_t position = 0;  // scan position in buffer_
-  size_t record_start = 0;
+  // Records are found in buffer_ with memchr (newlines, and quotes in CSV, are rare bytes),
+  // then the whole run of records is copied to the chunk at once.
+  size_t record_start = 0, position = 0;
   bool in_quotes = false;
   size_t lines_in_record = 0;
-  while (chunk.line.size() < max_records) {
-    if (position >= buffer_.size()) {
-      if (!Fill()) {
-        // The last record may lack its line end.
-        if (record_start < buffer_.size()) {
-          if (in_quotes) {
-            return Status::DataError(path_ + ":" + std::to_string(line_) + ": a quoted field is not closed before the end of the file");
-          }
-          std::string_view rest(buffer_.data() + record_start, buffer_.size() - record_start);
-          if (rest.find_first_not_of(" \t\r\n") != std::string_view::npos) {
-            chunk.text.append(rest);
-            chunk.text += '\n';
-            chunk.begin.push_back(chunk.text.size());
-            chunk.line.push_back(line_);
-          }
-          record_start = buffer_.size();
-        }
-        break;
-      }
-      continue;
+  auto add = [&](size_t begin, size_t end) {
+    const std::string_view record(buffer_.data() + begin, end - begin);
+    if (record.find_first_not_of(" \t\r") != std::string_view::npos) {  // skip blank lines
+      chunk.begin.push_back(begin);
+      chunk.end.push_back(end);
+      chunk.line.push_back(line_);
     }
-    const char c = buffer_[position++];
-    if (c == '"' && quoted_) {
+  };
+  // Flips `in_quotes` once per quote in buffer_[from, to) (CSV only).
+  auto count_quotes = [&](size_t from, size_t to) {
+    if (!quoted_) return;
+    const char* data = buffer_.data();
+    for (const char* q = data + from; q < data + to; ++q) {
+      q = static_cast<const char*>(std::memchr(q, '"', static_cast<size_t>(data + to - q)));
+      if (q == nullptr) break;
       in_quotes = !in_quotes;
-    } else if (c == '\n') {
-      ++lines_in_record;
-      if (in_quotes) continue;
-      std::string_view record(buffer_.data() + record_start, position - record_start);
-      if (record.find_first_not_of(" \t\r\n") != std::string_view::npos) {  // skip blank lines
-        chunk.text.append(record);
-        chunk.begin.push_back(chunk.text.size());
-        chunk.line.push_back(line_);
-      }
-      line_ += lines_in_record;
-      lines_in_record = 0;
-      record_start = position;
     }
+  };
+  while (chunk.line.size() < max_records) {
+    const char* data = buffer_.data();
+    const void* found = position < buffer_.size() ? std::memchr(data + position, '\n', buffer_.size() - position) : nullptr;
+    if (found == nullptr) {
+      count_quotes(position, buffer_.size());
+      position = buffer_.size();
+      if (Fill()) continue;
+      if (record_start < buffer_.size()) {  // the last record may lack its line end
+        if (in_quotes) {
+          return Status::DataError(path_ + ":" + std::to_string(line_) +
+                                   ": a quoted field is not closed before the end of the file");
+        }
+        add(record_start, buffer_.size());
+        record_start = buffer_.size();
+      }
+      break;
+    }
+    const size_t newline = static_cast<size_t>(static_cast<const char*>(found) - data);
+    count_quotes(position, newline);  // a newline inside quotes continues the record
+    position = newline + 1;
+    ++lines_in_record;
+    if (in_quotes) continue;
+    add(record_start, newline);
+    line_ += lines_in_record;
+    lines_in_record = 0;
+    record_start = position;
   }
-  // Keep what was scanned but not returned (the start of the next record) for the next call.
+  // Hand the records over in one copy; keep the unreturned rest for the next call.
+  chunk.text.assign(buffer_, 0, record_start);
   buffer_.erase(0, record_start);
   return !chunk.line.empty();
 }

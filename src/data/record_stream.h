@@ -14,11 +14,11 @@
 
 namespace fraudops {
 
-/// Records of one chunk: `text` holds them; record i is text[begin[i], begin[i+1]) without
-/// its line end, and starts on line `line[i]` of the file (1-based).
+/// Records of one chunk: `text` holds them; record i is text[begin[i], end[i]) without its
+/// line end, and starts on line `line[i]` of the file (1-based).
 struct RecordChunk {
   std::string text;
-  std::vector<size_t> begin;  ///< size records + 1
+  std::vector<size_t> begin, end;
   std::vector<size_t> line;
   size_t size() const { return line.size(); }
   std::string_view record(size_t i) const;
