@@ -32,6 +32,7 @@ class TreeShap {
  public:
   /// Fails when a node lacks a positive cover (a model saved without statistics).
   /// `table_budget_bytes`: memory the per-leaf tables may take (0: recursion everywhere).
+  /// The ensemble must outlive the explainer.
   static Result<TreeShap> Create(const Ensemble& ensemble, size_t table_budget_bytes = size_t{256} << 20);
 
   /// Writes num_features() + 1 values to `out`: per feature, then the bias. Uses
