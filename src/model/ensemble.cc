@@ -20,18 +20,16 @@ constexpr uint32_t kSlowFlags = TreeNode::kCategorical | TreeNode::kMissingZero;
 /// zero-as-missing splits. The fast variant is a load, a compare and an add: NaN-free rows
 /// on numerical trees, nearly all of them, take no branch at all.
 template <bool kNan, bool kSlow>
+inline bool GoesRightFast(const Ensemble& e, const TreeNode& n, double x) {
+  if (kSlow && __builtin_expect((n.feature_flags & kSlowFlags) != 0, 0)) return e.GoesRight(n, x);
+  if (kNan) return (x > n.value) | (std::isunordered(x, x) & ((n.feature_flags & TreeNode::kDefaultLeft) == 0));
+  return x > n.value;
+}
+
+template <bool kNan, bool kSlow>
 inline uint32_t Step(const Ensemble& e, uint32_t i, const double* row) {
   const TreeNode& n = e.nodes[i];
-  const double x = row[n.feature()];
-  bool right;
-  if (kSlow && __builtin_expect((n.feature_flags & kSlowFlags) != 0, 0)) {
-    right = e.GoesRight(n, x);
-  } else if (kNan) {
-    right = (x > n.value) | (std::isunordered(x, x) & ((n.feature_flags & TreeNode::kDefaultLeft) == 0));
-  } else {
-    right = x > n.value;
-  }
-  return static_cast<uint32_t>(n.left) + static_cast<uint32_t>(right);
+  return static_cast<uint32_t>(n.left) + static_cast<uint32_t>(GoesRightFast<kNan, kSlow>(e, n, row[n.feature()]));
 }
 
 template <bool kNan, bool kSlow>
@@ -118,15 +116,7 @@ inline uint32_t BlockStep(const Ensemble& e, uint32_t i, const char* base, size_
   static_assert(kBlockRows * sizeof(double) == 512, "the column offset below assumes 64-row blocks");
   const TreeNode& n = e.nodes[i];
   const double x = *reinterpret_cast<const double*>(base + static_cast<size_t>(n.feature_flags & ~0xffu) * 2 + offset);
-  bool right;
-  if (kSlow && __builtin_expect((n.feature_flags & kSlowFlags) != 0, 0)) {
-    right = e.GoesRight(n, x);
-  } else if (kNan) {
-    right = (x > n.value) | (std::isunordered(x, x) & ((n.feature_flags & TreeNode::kDefaultLeft) == 0));
-  } else {
-    right = x > n.value;
-  }
-  return static_cast<uint32_t>(n.left) + static_cast<uint32_t>(right);
+  return static_cast<uint32_t>(n.left) + static_cast<uint32_t>(GoesRightFast<kNan, kSlow>(e, n, x));
 }
 
 /// One tree over the rows of a prepared block, kLanes rows walked at once (the lanes stay in
