@@ -59,24 +59,23 @@ void AppendCsvField(std::string& out, std::string_view text, char delimiter) {
   out += '"';
 }
 
-/// A parse or encoding error at a row; the first (lowest row) one is reported.
-struct RowError {
-  size_t row = SIZE_MAX;
-  std::string message;
-};
-
+/// The first (lowest row) parse or encoding error of a chunk, reported from any thread.
 class ErrorSlot {
  public:
   void Report(size_t row, std::string message) {
     std::lock_guard lock(mutex_);
-    if (row < error_.row) error_ = {row, std::move(message)};
+    if (row < row_) {
+      row_ = row;
+      message_ = std::move(message);
+    }
   }
-  bool has_error() const { return error_.row != SIZE_MAX; }
-  const std::string& message() const { return error_.message; }
+  bool has_error() const { return row_ != SIZE_MAX; }
+  const std::string& message() const { return message_; }
 
  private:
   std::mutex mutex_;
-  RowError error_;
+  size_t row_ = SIZE_MAX;
+  std::string message_;
 };
 
 /// The output file, written to a temporary name and renamed into place on Commit.
@@ -120,14 +119,14 @@ class OutputFile {
       file_ = nullptr;
       return Status::Ok();
     }
-    const bool ok = std::fflush(file_) == 0 && fsync(fileno(file_)) == 0;
+    const bool flushed = std::fflush(file_) == 0;
     std::fclose(file_);
     file_ = nullptr;
-    if (!ok || std::rename(temp_.c_str(), path_.c_str()) != 0) {
+    if (!flushed) {
       std::remove(temp_.c_str());
       return Status::IoError(path_ + ": cannot finish writing: " + std::strerror(errno));
     }
-    return Status::Ok();
+    return CommitTempFile(temp_, path_);  // fsync, then rename into place
   }
 
  private:

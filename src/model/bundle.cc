@@ -92,11 +92,6 @@ InputSignature SignatureOf(const Ensemble& ensemble) {
 
 }  // namespace
 
-std::string ModelBundle::Describe() const {
-  if (lineage.is_object() && lineage.contains("model")) return lineage["model"].get<std::string>();
-  return fs::path(source).filename().string();
-}
-
 Result<Ensemble> ParseModelText(std::string_view text, const std::string& source) {
   if (LooksLikeJson(text)) return LoadXgboostJson(text, source);
   return LoadLightgbmText(text, source);
@@ -132,10 +127,12 @@ Result<ModelBundle> ParseBundle(std::string_view json, const std::string& source
   if (bundle.model_file.empty() || bundle.model_file.find('/') != std::string::npos || bundle.model_file == "..") {
     return r.Error("/model_file", "must be a file name inside the bundle");
   }
+  // Version 1 keeps the signature's features at the top level, later versions in "input".
+  const std::string features_at = bundle.format_version == 1 ? "/features" : "/input/features";
   if (bundle.format_version == 1) {
     // Version 1: the signature is the training schema; lineage fields at the top level.
     FOPS_ASSIGN_OR_RETURN(const Json* features, r.Get(document, "", "features"));
-    FOPS_ASSIGN_OR_RETURN(bundle.input.features, r.Features(*features, "/features"));
+    FOPS_ASSIGN_OR_RETURN(bundle.input.features, r.Features(*features, features_at));
     bundle.input.dtype = "float32";
     for (const char* key : {"source_run", "data_hash", "code_version"}) {
       if (auto it = document.find(key); it != document.end()) {
@@ -146,7 +143,7 @@ Result<ModelBundle> ParseBundle(std::string_view json, const std::string& source
     FOPS_ASSIGN_OR_RETURN(const Json* input, r.Get(document, "", "input"));
     if (!input->is_object()) return r.Error("/input", "expected an object");
     FOPS_ASSIGN_OR_RETURN(const Json* features, r.Get(*input, "/input", "features"));
-    FOPS_ASSIGN_OR_RETURN(bundle.input.features, r.Features(*features, "/input/features"));
+    FOPS_ASSIGN_OR_RETURN(bundle.input.features, r.Features(*features, features_at));
     FOPS_ASSIGN_OR_RETURN(bundle.input.dtype, r.String(*input, "/input", "dtype"));
     if (bundle.input.dtype != "float32" && bundle.input.dtype != "float64") {
       return r.Error("/input/dtype", "\"" + bundle.input.dtype + "\" is not accepted; accepted: float32, float64");
@@ -189,13 +186,13 @@ Result<ModelBundle> ParseBundle(std::string_view json, const std::string& source
   FOPS_ASSIGN_OR_RETURN(bundle.ensemble, ParseModelText(model_text, bundle.model_file));
   // The signature must describe the model's columns, in order.
   if (bundle.input.features.size() != bundle.ensemble.num_features()) {
-    return r.Error(bundle.format_version == 1 ? "/features" : "/input/features",
+    return r.Error(features_at,
                    "lists " + std::to_string(bundle.input.features.size()) + " features, but " + bundle.model_file +
                        " has " + std::to_string(bundle.ensemble.num_features()));
   }
   for (size_t f = 0; f < bundle.input.features.size(); ++f) {
     if (bundle.input.features[f].name != bundle.ensemble.feature_names[f]) {
-      return r.Error((bundle.format_version == 1 ? "/features/" : "/input/features/") + std::to_string(f) + "/name",
+      return r.Error(features_at + "/" + std::to_string(f) + "/name",
                      "\"" + bundle.input.features[f].name + "\" differs from the model's feature \"" +
                          bundle.ensemble.feature_names[f] + "\"");
     }

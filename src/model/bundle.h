@@ -63,9 +63,6 @@ struct ModelBundle {
   nlohmann::json lineage = nlohmann::json::object();  ///< run_id, data_hash, code_version, pipeline
   std::string baseline_file;  ///< "" when the bundle has none
   std::string source;         ///< where it was loaded from, for messages
-
-  /// "NAME" or the file name, for output columns and logs.
-  std::string Describe() const;
 };
 
 /// Reads a bare XGBoost JSON or LightGBM text model (told apart by content); its feature

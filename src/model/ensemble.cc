@@ -42,16 +42,20 @@ inline uint32_t Walk(const Ensemble& e, size_t tree, const double* row) {
 template <Precision P>
 using Accumulator = std::conditional_t<P == Precision::kFloat32, float, double>;
 
-/// Copies `count` values to `out` as the model compares them (float-rounded for XGBoost
-/// models); true when one is NaN.
+/// An input value as the model compares it (float-rounded for XGBoost models).
+template <Precision P, typename Input>
+inline double AsCompared(Input value) {
+  if constexpr (P == Precision::kFloat32) return static_cast<float>(value);
+  return static_cast<double>(value);
+}
+
+/// Copies `count` values to `out` as the model compares them; true when one is NaN.
 template <Precision P, typename Input>
 bool PrepareRow(const Input* in, size_t count, double* out) {
   bool nan = false;
   for (size_t f = 0; f < count; ++f) {
-    double x = static_cast<double>(in[f]);
-    if constexpr (P == Precision::kFloat32) x = static_cast<float>(x);
-    nan |= std::isnan(x);
-    out[f] = x;
+    out[f] = AsCompared<P>(in[f]);
+    nan |= std::isnan(out[f]);
   }
   return nan;
 }
@@ -144,8 +148,7 @@ bool PrepareBlock(const Input* rows, size_t count, size_t width, double* columns
   bool nan = false;
   for (size_t r = 0; r < count; ++r) {
     for (size_t f = 0; f < width; ++f) {
-      double x = static_cast<double>(rows[r * width + f]);
-      if constexpr (P == Precision::kFloat32) x = static_cast<float>(x);
+      const double x = AsCompared<P>(rows[r * width + f]);
       nan |= std::isnan(x);
       columns[f * kBlockRows + r] = x;
     }

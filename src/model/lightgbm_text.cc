@@ -39,8 +39,8 @@ class Reader {
   }
   size_t line() const { return line_; }
 
-  /// Reads `key=value` lines into `out` until a blank line (or the end, or a line for which
-  /// `stop` is true, which is left unread). A line without '=' is an error.
+  /// Reads `key=value` lines into `out` until a blank line or the end; a "Tree=" or "end of
+  /// trees" line that starts the next section is left unread. A line without '=' is an error.
   Status ReadSection(std::map<std::string, Entry, std::less<>>& out) {
     std::string_view line;
     size_t saved_position = position_, saved_line = line_;

@@ -47,8 +47,6 @@ class TreeShap {
   /// The `k` largest contributions by magnitude (ties: lower feature index first).
   static std::vector<ReasonCode> TopReasons(const double* row, const double* contributions, size_t features, size_t k);
 
-  double bias() const { return bias_; }
-
   struct PathElement {
     int64_t feature;
     double zero_fraction, one_fraction, weight;

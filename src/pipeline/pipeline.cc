@@ -50,6 +50,7 @@ struct State {
   nlohmann::json raw_manifest;
   Dataset train, validation, test;
   std::unique_ptr<TrainedModel> model;
+  std::string model_sha256;  ///< of the model file the train step wrote
   std::vector<float> validation_scores, test_scores;
   nlohmann::json test_curves;
   nlohmann::json data_summary;
@@ -232,6 +233,7 @@ Status Train(State& s) {
   FOPS_ASSIGN_OR_RETURN(s.model, trainer->Train(input, s.context));
   FOPS_ASSIGN_OR_RETURN(std::string serialized, s.model->Serialize());
   FOPS_RETURN_IF_ERROR(s.Write("model", "model/" + s.model->FileName(), serialized));
+  s.model_sha256 = Sha256Hex(serialized);
   FOPS_ASSIGN_OR_RETURN(s.importance, s.model->FeatureImportance());
 
   nlohmann::json history = nlohmann::json::array();
@@ -384,12 +386,11 @@ Status Register(State& s) {
   }
   const RegisterConfig& r = s.config.register_;
   const std::string& hash = s.raw_manifest["content_hash"].get<std::string>();
-  FOPS_ASSIGN_OR_RETURN(std::string serialized, s.model->Serialize());
   BundleInfo info;
   info.algorithm = s.config.train.algorithm;
   info.model_file = s.model->FileName();
   info.model_format = s.model->FileName() == "model.json" ? "xgboost-json" : "lightgbm-text";
-  info.model_sha256 = Sha256Hex(serialized);
+  info.model_sha256 = s.model_sha256;
   info.missing_values = s.config.preprocess.missing_values;
   info.threshold = s.threshold;
   info.metrics = s.result.metrics;
