@@ -19,6 +19,7 @@ inline int ExitCodeFor(const Status& status) {
   switch (status.code()) {
     case StatusCode::kOk: return kExitOk;
     case StatusCode::kInvalidArgument:
+    case StatusCode::kConflict:
     case StatusCode::kUnimplemented: return kExitUsage;
     case StatusCode::kDataError:
     case StatusCode::kNotFound: return kExitData;

@@ -89,13 +89,35 @@ struct RegisterConfig {
 };
 
 struct DeployConfig {
+  bool enabled = true;
   std::string endpoint_name = "fraud-detector";
   std::string strategy = "all_at_once";
+  double canary_percent = 10;
+  double bake_seconds = 300;
+  double linear_step_percent = 25;
+  double linear_step_seconds = 60;
+  double max_error_rate = 0.01;
+  double max_p99_ms = 50;
+  double max_score_psi = 0.25;
+  double min_requests = 100;
 };
 
 struct ApiConfig {
   std::string listen = "127.0.0.1:8080";
   long long workers = 0;
+  std::string auth = "required";
+  long long max_body_bytes = 1 << 20;
+  long long max_rows = 10000;
+  long long max_connections = 10000;
+  long long header_timeout_ms = 10000;
+  long long body_timeout_ms = 30000;
+  long long idle_timeout_ms = 60000;
+  long long drain_timeout_ms = 10000;
+  long long poll_interval_ms = 250;
+  double capture_sample = 0.1;
+  double capture_max_file_mb = 64;
+  double capture_rotate_seconds = 3600;
+  double capture_queue_rows = 100000;
 };
 
 struct ScheduleConfig {

@@ -1,5 +1,8 @@
 #include "core/ids.h"
 
+#include <sys/random.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -50,6 +53,26 @@ std::string NewUuidV7() {
   uint64_t high = ((last_millis & 0xFFFFFFFFFFFFULL) << 16) | 0x7000 | counter;
   uint64_t low = (random() & 0x3FFFFFFFFFFFFFFFULL) | (1ULL << 63);
   return FormatUuid(high, low);
+}
+
+std::string SecureRandomToken(size_t chars) {
+  static constexpr char kAlphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  std::string token;
+  token.reserve(chars);
+  unsigned char bytes[64];
+  while (token.size() < chars) {
+    ssize_t got = getrandom(bytes, sizeof bytes, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      std::random_device device;  // getrandom is missing only on very old kernels
+      for (auto& b : bytes) b = static_cast<unsigned char>(device());
+      got = sizeof bytes;
+    }
+    for (ssize_t i = 0; i < got && token.size() < chars; ++i) {
+      if (bytes[i] < 248) token.push_back(kAlphabet[bytes[i] % 62]);  // 248 = 4 * 62: unbiased
+    }
+  }
+  return token;
 }
 
 }  // namespace fraudops

@@ -12,5 +12,8 @@ namespace fraudops {
 std::string MakeUuidV7(uint64_t unix_millis, std::mt19937_64& random);
 /// A UUIDv7 for now, with random bits from the operating system.
 std::string NewUuidV7();
+/// `chars` characters of [0-9A-Za-z] from the operating system's secure random source
+/// (getrandom), for secrets such as API keys.
+std::string SecureRandomToken(size_t chars);
 
 }  // namespace fraudops

@@ -21,6 +21,7 @@ enum class StatusCode {
   kUnimplemented,    ///< a valid request for something not available (yet)
   kIoError,          ///< the workspace or an output could not be written
   kInternal,         ///< a bug or a library failure
+  kConflict,         ///< the request conflicts with the current state (exists already, changed meanwhile)
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -47,6 +48,7 @@ class [[nodiscard]] Status {
   static Status Unimplemented(std::string message) {
     return {StatusCode::kUnimplemented, std::move(message)};
   }
+  static Status Conflict(std::string message) { return {StatusCode::kConflict, std::move(message)}; }
   static Status IoError(std::string message) { return {StatusCode::kIoError, std::move(message)}; }
   static Status Internal(std::string message) {
     return {StatusCode::kInternal, std::move(message)};

@@ -35,10 +35,13 @@ std::optional<bool> ParseBool(std::string_view text);
 /// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF).
 bool IsValidUtf8(std::string_view text);
 
-/// Shortest round-trip text of a float (e.g. for JSON and CSV output).
 /// `scheme://user:password@host/…` with the password replaced by `***` (for logs and records).
 std::string RedactUrl(std::string_view url);
 
+/// `value` with at most `significant_digits` digits, trailing zeros dropped.
 std::string FormatDouble(double value, int significant_digits = 17);
+/// Appends the shortest text that reads back as exactly `value` (std::to_chars), e.g. for
+/// JSON and CSV output.
+void AppendShortest(std::string& out, double value);
 
 }  // namespace fraudops

@@ -21,6 +21,15 @@ Result<std::unique_ptr<RecordReader>> RecordReader::Open(const std::string& path
   return std::unique_ptr<RecordReader>(new RecordReader(file, path, quoted));
 }
 
+Result<std::unique_ptr<RecordReader>> RecordReader::FromMemory(std::string_view text, bool quoted, std::string name) {
+  static char empty[1] = {0};
+  // fmemopen only reads the buffer ("r"); an empty text reads from a 0-byte view of `empty`.
+  std::FILE* file = text.empty() ? fmemopen(empty, 1, "r") : fmemopen(const_cast<char*>(text.data()), text.size(), "r");
+  if (file == nullptr) return Status::IoError(name + ": " + std::strerror(errno));
+  if (text.empty()) (void)std::fgetc(file);  // consume the single byte: the stream is at its end
+  return std::unique_ptr<RecordReader>(new RecordReader(file, std::move(name), quoted));
+}
+
 RecordReader::~RecordReader() {
   if (file_ != nullptr && file_ != stdin) std::fclose(file_);
 }

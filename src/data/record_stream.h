@@ -29,6 +29,9 @@ class RecordReader {
   /// Opens `path` ("-" reads standard input). `quoted`: newlines inside double quotes do not
   /// end a record (CSV); JSON Lines records end at every newline.
   static Result<std::unique_ptr<RecordReader>> Open(const std::string& path, bool quoted);
+  /// Reads records from `text` (which must outlive the reader), e.g. a request body; `name`
+  /// is used in messages.
+  static Result<std::unique_ptr<RecordReader>> FromMemory(std::string_view text, bool quoted, std::string name);
   ~RecordReader();
   RecordReader(const RecordReader&) = delete;
   RecordReader& operator=(const RecordReader&) = delete;

@@ -1,5 +1,6 @@
 #include "model/bundle.h"
 
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 
@@ -252,7 +253,7 @@ FeatureEncoder::FeatureEncoder(const InputSignature& signature) : float32_(signa
 }
 
 int FeatureEncoder::Find(std::string_view name) const {
-  auto it = index_.find(std::string(name));
+  auto it = index_.find(name);
   return it == index_.end() ? -1 : static_cast<int>(it->second);
 }
 
@@ -273,17 +274,24 @@ double FeatureEncoder::EncodeText(size_t feature, std::string_view text, bool* o
   return Round(value);
 }
 
+double FeatureEncoder::EncodeNumber(size_t feature, double value, bool* ok) const {
+  *ok = true;
+  const FeatureSpec& spec = *features_[feature];
+  if (spec.categorical && !spec.categories.empty()) {
+    // A number for a named-category feature: its text form is the category.
+    char text[32];
+    auto written = std::abs(value) < 1e15 && value == std::floor(value)
+                       ? std::to_chars(text, text + sizeof text, static_cast<long long>(value))
+                       : std::to_chars(text, text + sizeof text, value);
+    return EncodeText(feature, std::string_view(text, written.ptr - text), ok);
+  }
+  return Round(value);
+}
+
 double FeatureEncoder::EncodeJson(size_t feature, const nlohmann::json& value, bool* ok) const {
   *ok = true;
   if (value.is_null()) return std::nan("");
-  if (value.is_number()) {
-    const FeatureSpec& spec = *features_[feature];
-    if (spec.categorical && !spec.categories.empty()) {
-      // A number for a named-category feature: its text form is the category.
-      return EncodeText(feature, value.is_number_integer() ? std::to_string(value.get<int64_t>()) : value.dump(), ok);
-    }
-    return Round(value.get<double>());
-  }
+  if (value.is_number()) return EncodeNumber(feature, value.get<double>(), ok);
   if (value.is_string()) return EncodeText(feature, value.get_ref<const std::string&>(), ok);
   *ok = false;
   return std::nan("");

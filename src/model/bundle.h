@@ -104,6 +104,9 @@ class FeatureEncoder {
   /// Encodes a text value (a CSV field). `ok` is false when a numeric feature's text is not
   /// a number; empty text and the usual missing markers (NA, NaN, null, …) are missing.
   double EncodeText(size_t feature, std::string_view text, bool* ok) const;
+  /// Encodes a JSON number: rounded as the dtype says; for a feature with named categories,
+  /// the number's text ("3" for 3 and 3.0) is the category.
+  double EncodeNumber(size_t feature, double value, bool* ok) const;
   /// Encodes a JSON value: numbers, null (missing), strings (categories, or numbers as
   /// text). `ok` false on a type the feature cannot take.
   double EncodeJson(size_t feature, const nlohmann::json& value, bool* ok) const;
@@ -112,7 +115,11 @@ class FeatureEncoder {
   double Round(double value) const { return float32_ ? static_cast<double>(static_cast<float>(value)) : value; }
   std::vector<const FeatureSpec*> features_;
   std::vector<std::unordered_map<std::string, double>> codes_;
-  std::unordered_map<std::string, size_t> index_;
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const { return std::hash<std::string_view>()(name); }
+  };
+  std::unordered_map<std::string, size_t, NameHash, std::equal_to<>> index_;
   std::vector<std::string> missing_values_;
   bool float32_ = true;
 };

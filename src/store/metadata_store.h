@@ -8,6 +8,7 @@
 /// migrations (schema.cc) are applied on open under a lock, so concurrent processes agree.
 /// Every registry change and its audit entry commit in one transaction.
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -156,15 +157,18 @@ class MetadataStore {
   Result<std::vector<ModelVersion>> VersionsFromData(const std::string& content_hash);
 
   SqlConnection& connection() { return *db_; }
+  /// Runs `body` in one write transaction: committed when it returns OK, rolled back
+  /// otherwise.
+  Status InTransaction(const std::function<Status()>& body);
+  /// Appends to the audit log; call inside the transaction of the change it records.
+  Status AppendAudit(const std::string& actor, const std::string& action, const std::string& model,
+                     int64_t version, const nlohmann::json& details);
 
  private:
   Status Migrate();
-  Status InTransaction(const std::function<Status()>& body);
   /// Inserts rows of `width` values into `table`; a row whose `key` exists updates `updated`.
   Status Upsert(const std::string& table, const std::string& key, const std::vector<std::string>& updated,
                 size_t width, const std::vector<SqlValue>& values);
-  Status AppendAudit(const std::string& actor, const std::string& action, const std::string& model,
-                     int64_t version, const nlohmann::json& details);
   Result<std::vector<ModelVersion>> QueryVersions(const std::string& where, std::vector<SqlValue> params);
   Status MoveAlias(const std::string& model, const std::string& alias, int64_t version, const std::string& actor);
 
@@ -173,6 +177,9 @@ class MetadataStore {
 
 /// The current UTC time as ISO 8601 with milliseconds ("2026-11-23T10:00:00.123Z").
 std::string UtcNow();
+/// Reads an ISO 8601 UTC time as UtcNow writes it (seconds, optional fraction, 'Z'), or a
+/// date-time with an explicit +HH:MM offset; nullopt when malformed.
+std::optional<std::chrono::system_clock::time_point> ParseUtcTime(const std::string& text);
 /// "user@host" of this process, for audit entries.
 std::string CurrentActor();
 

@@ -98,6 +98,73 @@ CREATE TABLE audit_log (
   details TEXT NOT NULL);
 CREATE INDEX audit_by_model ON audit_log(model, id);
 )sql"},
+      {2, "serving: endpoints, deployments, API keys, usage plans and counters, feedback",
+       R"sql(
+CREATE TABLE endpoints (
+  name TEXT PRIMARY KEY,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  production_model TEXT,
+  production_version BIGINT,
+  canary_model TEXT,
+  canary_version BIGINT,
+  canary_percent DOUBLE PRECISION NOT NULL,
+  shadows TEXT NOT NULL,
+  deployment_id TEXT,
+  generation BIGINT NOT NULL);
+CREATE TABLE deployments (
+  id TEXT PRIMARY KEY,
+  endpoint TEXT NOT NULL REFERENCES endpoints(name),
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  strategy TEXT NOT NULL,
+  model TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  previous_model TEXT,
+  previous_version BIGINT,
+  params TEXT NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  traffic_percent DOUBLE PRECISION NOT NULL,
+  step_started_at TEXT NOT NULL);
+CREATE INDEX deployments_by_endpoint ON deployments(endpoint, id);
+CREATE TABLE usage_plans (
+  name TEXT PRIMARY KEY,
+  rate_per_second DOUBLE PRECISION NOT NULL,
+  burst BIGINT NOT NULL,
+  daily_quota BIGINT NOT NULL,
+  monthly_quota BIGINT NOT NULL,
+  created_at TEXT NOT NULL);
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  salt TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  endpoints TEXT NOT NULL,
+  plan TEXT REFERENCES usage_plans(name),
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  revoked_at TEXT);
+CREATE TABLE usage_counters (
+  key_id TEXT NOT NULL REFERENCES api_keys(id),
+  period TEXT NOT NULL,
+  used BIGINT NOT NULL,
+  PRIMARY KEY (key_id, period));
+CREATE TABLE feedback (
+  endpoint TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  label DOUBLE PRECISION NOT NULL,
+  label_time TEXT NOT NULL,
+  received_at TEXT NOT NULL,
+  PRIMARY KEY (endpoint, request_id));
+CREATE TABLE change_counters (
+  name TEXT PRIMARY KEY,
+  value BIGINT NOT NULL);
+INSERT INTO change_counters VALUES ('endpoints', 0);
+INSERT INTO change_counters VALUES ('keys', 0);
+)sql"},
   };
   return kMigrations;
 }

@@ -1,0 +1,217 @@
+#include "serve/auth.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+
+namespace fraudops {
+
+namespace {
+
+bool Contains(const std::vector<std::string>& list, std::string_view value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+/// Seconds from `now` to the start of the next UTC day or month.
+int64_t SecondsToNext(KeyRing::Clock::time_point now, bool month) {
+  std::time_t t = KeyRing::Clock::to_time_t(now);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  utc.tm_hour = utc.tm_min = utc.tm_sec = 0;
+  if (month) {
+    utc.tm_mday = 1;
+    utc.tm_mon += 1;
+  } else {
+    utc.tm_mday += 1;
+  }
+  std::time_t next = timegm(&utc);
+  return std::max<int64_t>(1, static_cast<int64_t>(next - t));
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> KeyRing::Periods(Clock::time_point now) {
+  std::time_t t = Clock::to_time_t(now);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char day[16], month[16];
+  std::strftime(day, sizeof day, "d%Y-%m-%d", &utc);
+  std::strftime(month, sizeof month, "m%Y-%m", &utc);
+  return {day, month};
+}
+
+void KeyRing::Load(const std::vector<ApiKeyRecord>& keys, const std::vector<UsagePlan>& plans,
+                   const std::map<std::pair<std::string, std::string>, int64_t>& usage, Clock::time_point now) {
+  std::shared_ptr<const KeyMap> old;
+  {
+    std::lock_guard lock(mutex_);
+    old = keys_;
+  }
+  auto [day, month] = Periods(now);
+  auto next = std::make_shared<KeyMap>();
+  for (const ApiKeyRecord& record : keys) {
+    if (!record.revoked_at.empty()) continue;
+    auto key = std::make_shared<Key>();
+    key->record = record;
+    for (const UsagePlan& plan : plans) {
+      if (plan.name == record.plan) {
+        key->plan = plan;
+        key->has_plan = true;
+      }
+    }
+    auto previous = old->find(record.id);
+    if (previous != old->end()) {
+      key->state = previous->second->state;  // the bucket and counters carry over
+    } else {
+      key->state = std::make_shared<KeyState>();
+      auto d = usage.find({record.id, day});
+      auto m = usage.find({record.id, month});
+      key->state->day = day;
+      key->state->month = month;
+      key->state->used_day = d == usage.end() ? 0 : d->second;
+      key->state->used_month = m == usage.end() ? 0 : m->second;
+    }
+    next->emplace(record.id, std::move(key));
+  }
+  std::lock_guard lock(mutex_);
+  keys_ = std::move(next);
+}
+
+AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view scope, std::string_view endpoint,
+                                Clock::time_point now) {
+  AuthDecision decision;
+  if (presented.empty()) {
+    decision.status = 401;
+    decision.message = "this route needs an API key in the x-api-key header (fraudops keys create)";
+    return decision;
+  }
+  std::string_view id, secret;
+  std::shared_ptr<const KeyMap> keys;
+  {
+    std::lock_guard lock(mutex_);
+    keys = keys_;
+  }
+  auto found = SplitApiKey(presented, &id, &secret) ? keys->find(id) : keys->end();
+  bool valid = false;
+  if (found != keys->end()) {
+    const std::string hash = HashKeySecret(found->second->record.salt, secret);
+    const std::string& stored = found->second->record.hash;
+    valid = hash.size() == stored.size() && CRYPTO_memcmp(hash.data(), stored.data(), hash.size()) == 0;
+  }
+  if (!valid) {
+    decision.status = 401;
+    decision.message = "the API key is not valid (unknown, revoked or mistyped)";
+    return decision;
+  }
+  const Key& key = *found->second;
+  decision.key_id = key.record.id;
+  if (!Contains(key.record.scopes, scope)) {
+    decision.status = 403;
+    decision.message = "key " + key.record.id + " lacks the '" + std::string(scope) + "' scope (it has: " +
+                       [&] {
+                         std::string s;
+                         for (const auto& x : key.record.scopes) s += (s.empty() ? "" : ", ") + x;
+                         return s;
+                       }() +
+                       ")";
+    return decision;
+  }
+  const bool all = Contains(key.record.endpoints, "*");
+  if (!all && (endpoint.empty() || !Contains(key.record.endpoints, endpoint))) {
+    decision.status = 403;
+    decision.message = endpoint.empty() ? "key " + key.record.id + " is limited to some endpoints; this route needs a "
+                                                                   "key for all endpoints ('*')"
+                                        : "key " + key.record.id + " may not call endpoint '" + std::string(endpoint) + "'";
+    return decision;
+  }
+  KeyState& state = *key.state;
+  std::lock_guard lock(state.mutex);
+  auto [day, month] = Periods(now);
+  if (state.day != day) {
+    state.day = day;
+    state.used_day = 0;
+    state.pending_day = 0;
+  }
+  if (state.month != month) {
+    state.month = month;
+    state.used_month = 0;
+    state.pending_month = 0;
+  }
+  if (key.has_plan) {
+    const UsagePlan& plan = key.plan;
+    if (plan.daily_quota > 0 && state.used_day >= plan.daily_quota) {
+      decision.status = 429;
+      decision.limit = "daily_quota";
+      decision.retry_after = SecondsToNext(now, false);
+      decision.message = "daily quota of " + std::to_string(plan.daily_quota) + " requests (plan " + plan.name +
+                         ") is used up; it resets at 00:00 UTC";
+      return decision;
+    }
+    if (plan.monthly_quota > 0 && state.used_month >= plan.monthly_quota) {
+      decision.status = 429;
+      decision.limit = "monthly_quota";
+      decision.retry_after = SecondsToNext(now, true);
+      decision.message = "monthly quota of " + std::to_string(plan.monthly_quota) + " requests (plan " + plan.name +
+                         ") is used up; it resets on the 1st at 00:00 UTC";
+      return decision;
+    }
+    if (plan.rate_per_second > 0) {
+      const double burst = plan.burst > 0 ? static_cast<double>(plan.burst) : std::max(1.0, plan.rate_per_second);
+      if (state.fresh) {
+        state.tokens = burst;
+        state.refilled = now;
+        state.fresh = false;
+      }
+      const double elapsed = std::chrono::duration<double>(now - state.refilled).count();
+      if (elapsed > 0) {
+        state.tokens = std::min(burst, state.tokens + elapsed * plan.rate_per_second);
+        state.refilled = now;
+      }
+      if (state.tokens < 1.0) {
+        decision.status = 429;
+        decision.limit = "rate";
+        decision.retry_after = static_cast<int64_t>(std::ceil((1.0 - state.tokens) / plan.rate_per_second));
+        decision.retry_after = std::max<int64_t>(1, decision.retry_after);
+        decision.message = "rate limit of " + std::to_string(plan.rate_per_second) + " requests per second (burst " +
+                           std::to_string(static_cast<int64_t>(burst)) + ", plan " + plan.name + ") exceeded";
+        return decision;
+      }
+      state.tokens -= 1.0;
+    }
+  }
+  ++state.used_day;
+  ++state.used_month;
+  ++state.pending_day;
+  ++state.pending_month;
+  return decision;
+}
+
+std::map<std::pair<std::string, std::string>, int64_t> KeyRing::TakeUsage() {
+  std::map<std::pair<std::string, std::string>, int64_t> out;
+  {
+    std::lock_guard lock(returned_mutex_);
+    out.swap(returned_);
+  }
+  std::shared_ptr<const KeyMap> keys;
+  {
+    std::lock_guard lock(mutex_);
+    keys = keys_;
+  }
+  for (const auto& [id, key] : *keys) {
+    KeyState& state = *key->state;
+    std::lock_guard lock(state.mutex);
+    if (state.pending_day > 0) out[{id, state.day}] += state.pending_day;
+    if (state.pending_month > 0) out[{id, state.month}] += state.pending_month;
+    state.pending_day = state.pending_month = 0;
+  }
+  return out;
+}
+
+void KeyRing::ReturnUsage(const std::map<std::pair<std::string, std::string>, int64_t>& usage) {
+  std::lock_guard lock(returned_mutex_);
+  for (const auto& [k, v] : usage) returned_[k] += v;
+}
+
+}  // namespace fraudops

@@ -1,0 +1,78 @@
+#pragma once
+/// API keys and usage plans as the server enforces them. A key ("fops_<id>_<secret>",
+/// header x-api-key) is looked up by its id and its secret checked against the stored
+/// salted SHA-256 in constant time; its scopes (invoke, feedback, admin) and endpoints
+/// decide what it may call (401 without a valid key, 403 outside its scopes). Its plan's
+/// token bucket (rate per second, burst) and daily and monthly quotas (UTC days and months)
+/// are checked and counted under the key's own lock, so a quota of N admits exactly N
+/// requests in this process; a refusal is 429 with Retry-After and is not counted. Counts
+/// are flushed to the metadata store (TakeUsage) and loaded at start, so a restart keeps
+/// them.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/serving_store.h"
+
+namespace fraudops {
+
+struct AuthDecision {
+  int status = 200;  ///< 200, 401, 403 or 429
+  std::string message;
+  std::string key_id;        ///< the caller's key (for logs), "" when none
+  int64_t retry_after = 0;   ///< seconds, for 429
+  std::string limit;         ///< 429: rate, daily_quota or monthly_quota
+};
+
+class KeyRing {
+ public:
+  using Clock = std::chrono::system_clock;
+
+  /// Replaces the keys and plans; a key's bucket and counters survive a reload. `usage`
+  /// holds stored counts for the current periods (Usage()).
+  void Load(const std::vector<ApiKeyRecord>& keys, const std::vector<UsagePlan>& plans,
+            const std::map<std::pair<std::string, std::string>, int64_t>& usage, Clock::time_point now);
+
+  /// Checks the key for `scope` on `endpoint` ("" for routes not about one endpoint; such
+  /// routes need a key for all endpoints, "*") and, when allowed, counts the request.
+  AuthDecision Authorize(std::string_view key, std::string_view scope, std::string_view endpoint,
+                         Clock::time_point now);
+
+  /// Counts admitted since the last call, by (key id, period), for the store.
+  std::map<std::pair<std::string, std::string>, int64_t> TakeUsage();
+  /// Gives counts back when storing them failed (they are retried at the next flush).
+  void ReturnUsage(const std::map<std::pair<std::string, std::string>, int64_t>& usage);
+
+  /// The day and month periods of `now`: "d2026-11-23", "m2026-11".
+  static std::pair<std::string, std::string> Periods(Clock::time_point now);
+
+ private:
+  struct KeyState {
+    std::mutex mutex;
+    double tokens = 0;  // GUARDED_BY(mutex)
+    Clock::time_point refilled;
+    std::string day, month;
+    int64_t used_day = 0, used_month = 0;
+    int64_t pending_day = 0, pending_month = 0;  ///< not yet flushed
+    bool fresh = true;
+  };
+  struct Key {
+    ApiKeyRecord record;
+    UsagePlan plan;
+    bool has_plan = false;
+    std::shared_ptr<KeyState> state;
+  };
+  using KeyMap = std::map<std::string, std::shared_ptr<const Key>, std::less<>>;
+
+  std::mutex mutex_;  // guards keys_ (the pointer; the map it points to never changes)
+  std::shared_ptr<const KeyMap> keys_ = std::make_shared<KeyMap>();
+  std::mutex returned_mutex_;
+  std::map<std::pair<std::string, std::string>, int64_t> returned_;  // GUARDED_BY(returned_mutex_)
+};
+
+}  // namespace fraudops

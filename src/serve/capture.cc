@@ -1,0 +1,139 @@
+#include "serve/capture.h"
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+
+
+namespace fraudops {
+
+namespace fs = std::filesystem;
+
+struct CaptureWriter::OpenFile {
+  std::FILE* file = nullptr;
+  std::string partial, final_name;
+  size_t bytes = 0;
+  std::chrono::steady_clock::time_point opened;
+};
+
+CaptureWriter::CaptureWriter(CaptureOptions options) : options_(std::move(options)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+CaptureWriter::~CaptureWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+bool CaptureWriter::Submit(const std::string& endpoint, std::string lines, size_t rows) {
+  {
+    std::lock_guard lock(mutex_);
+    if (queued_rows_ + rows > options_.queue_rows || stop_) {
+      dropped_rows_ += rows;
+      return false;
+    }
+    queue_.push_back({endpoint, std::move(lines), rows});
+    queued_rows_ += rows;
+    ++submitted_;
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void CaptureWriter::Flush() {
+  std::unique_lock lock(mutex_);
+  const uint64_t target = submitted_;
+  wake_.notify_one();
+  flushed_.wait(lock, [&] { return done_ >= target || stop_; });
+}
+
+void CaptureWriter::Run() {
+  std::vector<Batch> batches;
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_ || !queue_.empty(); });
+    batches.swap(queue_);
+    queued_rows_ = 0;
+    const bool stopping = stop_;
+    lock.unlock();
+    for (Batch& batch : batches) Write(batch);
+    const uint64_t written = batches.size();
+    batches.clear();
+    // Close files that are old enough even when no traffic arrives.
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = files_.begin(); it != files_.end();) {
+      if (now - it->second->opened >= options_.rotate_after) {
+        std::fclose(it->second->file);
+        std::error_code ec;
+        fs::rename(it->second->partial, it->second->final_name, ec);
+        it = files_.erase(it);
+      } else {
+        std::fflush(it->second->file);
+        ++it;
+      }
+    }
+    if (stopping) CloseAll();
+    lock.lock();
+    done_ += written;
+    flushed_.notify_all();
+    if (stopping && queue_.empty()) return;
+  }
+}
+
+void CaptureWriter::Write(Batch& batch) {
+  auto& slot = files_[batch.endpoint];
+  if (slot && (slot->bytes >= options_.max_file_bytes ||
+               std::chrono::steady_clock::now() - slot->opened >= options_.rotate_after)) {
+    std::fclose(slot->file);
+    std::error_code ec;
+    fs::rename(slot->partial, slot->final_name, ec);
+    slot.reset();
+  }
+  if (!slot) {
+    const fs::path directory = fs::path(options_.directory) / batch.endpoint;
+    std::error_code ec;
+    fs::create_directories(directory, ec);
+    std::time_t t = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&t, &utc);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+    char name[96];
+    std::snprintf(name, sizeof name, "%s-%06llu.jsonl", stamp, static_cast<unsigned long long>(++sequence_));
+    auto file = std::make_unique<OpenFile>();
+    file->final_name = (directory / name).string();
+    file->partial = file->final_name + ".partial";
+    file->file = std::fopen(file->partial.c_str(), "ab");
+    file->opened = std::chrono::steady_clock::now();
+    if (file->file == nullptr) {
+      if (write_errors_++ == 0 && options_.logger) options_.logger->Warn("capture", "cannot open " + file->partial + "; captured rows are dropped");
+      dropped_rows_ += batch.rows;
+      files_.erase(batch.endpoint);
+      return;
+    }
+    slot = std::move(file);
+  }
+  if (std::fwrite(batch.lines.data(), 1, batch.lines.size(), slot->file) != batch.lines.size()) {
+    if (write_errors_++ == 0 && options_.logger) options_.logger->Warn("capture", "writing " + slot->partial + " failed (disk full?)");
+    dropped_rows_ += batch.rows;
+    return;
+  }
+  slot->bytes += batch.lines.size();
+  written_rows_ += batch.rows;
+}
+
+void CaptureWriter::CloseAll() {
+  for (auto& [endpoint, file] : files_) {
+    std::fclose(file->file);
+    std::error_code ec;
+    fs::rename(file->partial, file->final_name, ec);
+  }
+  files_.clear();
+}
+
+}  // namespace fraudops

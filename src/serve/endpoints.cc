@@ -1,0 +1,139 @@
+#include "serve/endpoints.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/files.h"
+#include "core/strings.h"
+
+namespace fraudops {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Latency buckets: 1 µs to ~67 s, 4 per doubling (≤ 19% wide).
+constexpr size_t kLatencyBins = 4 * 26 + 1;
+double LatencyBound(size_t bin) { return 1e-6 * std::pow(2.0, static_cast<double>(bin) / 4.0); }
+
+}  // namespace
+
+LoadedModel::LoadedModel(VariantRef ref, ModelBundle bundle)
+    : ref_(std::move(ref)),
+      bundle_(std::move(bundle)),
+      encoder_(bundle_.input),
+      threshold_(bundle_.threshold.value_or(0.5)) {}
+
+const TreeShap* LoadedModel::explainer() const {
+  std::call_once(explainer_once_, [this] {
+    auto created = TreeShap::Create(bundle_.ensemble);
+    if (created.ok()) explainer_ = std::make_unique<TreeShap>(std::move(*created));
+  });
+  return explainer_.get();
+}
+
+void LoadedModel::AppendFeatureValue(std::string& out, size_t feature, double value) const {
+  if (std::isnan(value)) {
+    out += "null";
+    return;
+  }
+  const FeatureSpec& spec = encoder_.feature(feature);
+  if (spec.categorical && !spec.categories.empty()) {
+    const double code = std::floor(value);
+    if (code >= 0 && code < static_cast<double>(spec.categories.size())) {
+      out += '"';
+      out += JsonEscape(spec.categories[static_cast<size_t>(code)]);
+      out += '"';
+      return;
+    }
+  }
+  if (std::isinf(value)) {
+    out += value > 0 ? "\"inf\"" : "\"-inf\"";
+    return;
+  }
+  AppendShortest(out, value);
+}
+
+Result<std::shared_ptr<const LoadedModel>> ModelLoader::Load(const VariantRef& ref) {
+  auto key = std::make_pair(ref.model, ref.version);
+  if (auto cached = loaded_[key].lock()) return cached;
+  FOPS_ASSIGN_OR_RETURN(ModelVersion version, metadata_.GetVersion(ref.model, std::to_string(ref.version)));
+  std::string directory = version.bundle_uri;
+  if (StartsWith(directory, "s3://")) {
+    // A local copy, verified against the checksums the run recorded.
+    FOPS_ASSIGN_OR_RETURN(RunRecord run, metadata_.GetRun(version.run_id));
+    directory = (fs::path(cache_directory_) / ref.model / (std::to_string(ref.version) + "-" + version.run_id)).string();
+    FOPS_RETURN_IF_ERROR(MakeDirectories(directory));
+    size_t written = 0;
+    for (const ArtifactRecord& a : run.artifacts) {
+      if (!StartsWith(a.name, "model/")) continue;
+      FOPS_ASSIGN_OR_RETURN(std::string bytes, artifacts_.Read(a.uri, a.sha256));
+      FOPS_RETURN_IF_ERROR(WriteFileAtomic((fs::path(directory) / a.name.substr(6)).string(), bytes));
+      ++written;
+    }
+    if (written == 0) return Status::NotFound("run " + run.run_id + " of " + ref.ToString() + " recorded no model files");
+  }
+  auto bundle = LoadBundle(directory);
+  if (!bundle.ok()) return bundle.status().WithContext("loading " + ref.ToString());
+  auto model = std::make_shared<const LoadedModel>(ref, std::move(*bundle));
+  loaded_[key] = model;
+  return std::shared_ptr<const LoadedModel>(model);
+}
+
+VariantStats::VariantStats()
+    : latency_(new std::atomic<uint64_t>[kLatencyBins]), scores_(new std::atomic<uint64_t>[kScoreBins]) {
+  for (size_t i = 0; i < kLatencyBins; ++i) latency_[i].store(0);
+  for (size_t i = 0; i < kScoreBins; ++i) scores_[i].store(0);
+}
+
+size_t VariantStats::ScoreBin(double score) {
+  if (!(score > 0)) return 0;
+  if (!(score < 1)) return kScoreBins - 1;
+  const double logit = std::log(score / (1 - score));  // bins of width 1 from -10 to 10
+  const double bin = std::floor(logit + 10.0);
+  return static_cast<size_t>(std::clamp(bin, 0.0, static_cast<double>(kScoreBins - 1)));
+}
+
+void VariantStats::Record(double latency_seconds, const double* scores, size_t rows, bool error) {
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  if (error) errors_.fetch_add(1, std::memory_order_relaxed);
+  size_t bin = latency_seconds <= 1e-6 ? 0 : static_cast<size_t>(std::ceil(4.0 * std::log2(latency_seconds / 1e-6)));
+  latency_[std::min(bin, kLatencyBins - 1)].fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; i < rows; ++i) scores_[ScoreBin(scores[i])].fetch_add(1, std::memory_order_relaxed);
+}
+
+double VariantStats::LatencyQuantile(double q) const {
+  uint64_t total = 0;
+  for (size_t i = 0; i < kLatencyBins; ++i) total += latency_[i].load(std::memory_order_relaxed);
+  if (total == 0) return 0;
+  const double target = q * static_cast<double>(total);
+  uint64_t running = 0;
+  for (size_t i = 0; i < kLatencyBins; ++i) {
+    running += latency_[i].load(std::memory_order_relaxed);
+    if (static_cast<double>(running) >= target) return LatencyBound(i);
+  }
+  return LatencyBound(kLatencyBins - 1);
+}
+
+std::vector<double> VariantStats::ScoreCounts() const {
+  std::vector<double> out(kScoreBins);
+  for (size_t i = 0; i < kScoreBins; ++i) out[i] = static_cast<double>(scores_[i].load(std::memory_order_relaxed));
+  return out;
+}
+
+double PopulationStabilityIndex(const std::vector<double>& expected, const std::vector<double>& actual) {
+  double expected_total = 0, actual_total = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    expected_total += std::max(expected[i], 0.5);
+    actual_total += std::max(actual[i], 0.5);
+  }
+  double psi = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const double e = std::max(expected[i], 0.5) / expected_total;
+    const double a = std::max(actual[i], 0.5) / actual_total;
+    psi += (a - e) * std::log(a / e);
+  }
+  return psi;
+}
+
+}  // namespace fraudops

@@ -1,0 +1,111 @@
+#pragma once
+/// What serves traffic: loaded model versions, the endpoints that route to them, and the
+/// live statistics a rollout is judged on.
+///
+/// An EndpointSnapshot is immutable; the server swaps in a new one atomically when a
+/// deployment changes, and a request keeps the snapshot (and so the models) it started
+/// with, so requests in flight finish on the model they began on.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/bundle.h"
+#include "model/tree_shap.h"
+#include "serve/metrics.h"
+#include "store/artifact_store.h"
+#include "store/serving_store.h"
+
+namespace fraudops {
+
+/// One model version, ready to score.
+class LoadedModel {
+ public:
+  LoadedModel(VariantRef ref, ModelBundle bundle);
+  LoadedModel(const LoadedModel&) = delete;
+  LoadedModel& operator=(const LoadedModel&) = delete;
+
+  const VariantRef& ref() const { return ref_; }
+  const ModelBundle& bundle() const { return bundle_; }
+  const Ensemble& ensemble() const { return bundle_.ensemble; }
+  const FeatureEncoder& encoder() const { return encoder_; }
+  double threshold() const { return threshold_; }
+  /// The TreeSHAP explainer, built on first use (null when it cannot be built).
+  const TreeShap* explainer() const;
+  /// The value of feature `f` as a request would write it (category name, number, null).
+  void AppendFeatureValue(std::string& out, size_t feature, double value) const;
+
+ private:
+  VariantRef ref_;
+  ModelBundle bundle_;
+  FeatureEncoder encoder_;
+  double threshold_;
+  mutable std::once_flag explainer_once_;
+  mutable std::unique_ptr<TreeShap> explainer_;
+};
+
+/// Loads registered versions: a local bundle directory directly, an S3 one through a local
+/// copy under <home>/cache/models (checksums verified on the way). Loaded versions are
+/// kept while any endpoint uses them.
+class ModelLoader {
+ public:
+  ModelLoader(MetadataStore& metadata, ArtifactStore& artifacts, std::string cache_directory)
+      : metadata_(metadata), artifacts_(artifacts), cache_directory_(std::move(cache_directory)) {}
+  Result<std::shared_ptr<const LoadedModel>> Load(const VariantRef& ref);
+
+ private:
+  MetadataStore& metadata_;
+  ArtifactStore& artifacts_;
+  std::string cache_directory_;
+  std::map<std::pair<std::string, int64_t>, std::weak_ptr<const LoadedModel>> loaded_;
+};
+
+/// Live counts of one variant during a rollout (relaxed atomics; read by the controller).
+class VariantStats {
+ public:
+  VariantStats();
+  void Record(double latency_seconds, const double* scores, size_t rows, bool error);
+  uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
+  uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
+  /// The latency below which `q` of requests fell (upper bucket bound), seconds.
+  double LatencyQuantile(double q) const;
+  std::vector<double> ScoreCounts() const;
+  /// Score bins used for PSI: equal widths in logit space, so the crowded low scores of a
+  /// fraud model are resolved.
+  static size_t ScoreBin(double score);
+  static constexpr size_t kScoreBins = 20;
+
+ private:
+  std::atomic<uint64_t> requests_{0}, errors_{0};
+  std::unique_ptr<std::atomic<uint64_t>[]> latency_;  // kLatencyBins
+  std::unique_ptr<std::atomic<uint64_t>[]> scores_;   // kScoreBins
+};
+
+/// PSI of `actual` against `expected` bin counts (each bin floored at 0.5 counts, so an
+/// empty bin does not make it infinite).
+double PopulationStabilityIndex(const std::vector<double>& expected, const std::vector<double>& actual);
+
+/// Production and canary during one deployment's current step.
+struct RolloutStats {
+  std::string deployment_id;
+  double traffic_percent = 0;
+  VariantStats production, canary;
+};
+
+struct EndpointSnapshot {
+  EndpointRecord record;
+  std::shared_ptr<const LoadedModel> production;
+  std::shared_ptr<const LoadedModel> canary;  ///< null when none
+  double canary_fraction = 0;                 ///< 0..1
+  std::vector<std::shared_ptr<const LoadedModel>> shadows;
+  std::shared_ptr<RolloutStats> rollout;  ///< while a deployment bakes
+};
+
+using EndpointMap = std::map<std::string, std::shared_ptr<const EndpointSnapshot>, std::less<>>;
+
+}  // namespace fraudops

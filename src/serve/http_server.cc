@@ -1,0 +1,339 @@
+#include "serve/http_server.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "core/logging.h"
+#include "core/strings.h"
+
+namespace fraudops {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out.push_back(' ');
+    } else if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 && HexValue(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+}  // namespace
+
+HttpRequest::HttpRequest(Message& message) : message_(message) {
+  method_ = std::string_view(message.method_string().data(), message.method_string().size());
+  std::string_view target(message.target().data(), message.target().size());
+  size_t question = target.find('?');
+  path_ = target.substr(0, question);
+  query_ = question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+}
+
+bool HttpRequest::HasQueryParam(std::string_view name) const {
+  for (std::string_view part : Split(query_, '&')) {
+    if (part.substr(0, part.find('=')) == name) return true;
+  }
+  return false;
+}
+
+std::string HttpRequest::QueryParam(std::string_view name) const {
+  for (std::string_view part : Split(query_, '&')) {
+    size_t equals = part.find('=');
+    if (part.substr(0, equals) == name) {
+      return equals == std::string_view::npos ? std::string() : PercentDecode(part.substr(equals + 1));
+    }
+  }
+  return {};
+}
+
+std::string_view HttpRequest::Header(std::string_view name) const {
+  auto it = message_.find(beast::string_view(name.data(), name.size()));
+  if (it == message_.end()) return {};
+  return std::string_view(it->value().data(), it->value().size());
+}
+
+// ---------------------------------------------------------------------------------------
+
+struct HttpServer::Worker {
+  asio::io_context io{1};
+  std::optional<tcp::acceptor> acceptor;
+  std::thread thread;
+  /// Sessions of this worker, touched only on its thread.
+  std::vector<std::weak_ptr<Session>> sessions;
+};
+
+class HttpServer::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer& server) : stream_(std::move(socket)), server_(server) {
+    ++server_.stats_.open_connections;
+  }
+  ~Session() { --server_.stats_.open_connections; }
+
+  void Start() { WaitForRequest(); }
+
+  /// On the worker's thread: closes the connection if it is between requests.
+  void CloseIfIdle() {
+    if (idle_) {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream_.socket().close(ignored);
+    }
+  }
+
+ private:
+  const HttpLimits& limits() const { return server_.limits_; }
+
+  void WaitForRequest() {
+    if (server_.draining_.load(std::memory_order_relaxed)) return Close();
+    idle_ = true;
+    parser_.emplace();
+    parser_->body_limit(limits().max_body_bytes);
+    parser_->header_limit(static_cast<uint32_t>(limits().max_header_bytes));
+    if (buffer_.size() > 0) return ReadHeader();  // a pipelined request is already here
+    // Between requests: the idle timeout; the header deadline starts with the first byte.
+    stream_.expires_after(limits().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) return self->Close();
+      self->buffer_.commit(n);
+      self->ReadHeader();
+    });
+  }
+
+  void ReadHeader() {
+    idle_ = false;
+    stream_.expires_after(limits().header_timeout);
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->OnHeader(ec);
+    });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    if (parser_->is_done()) return Handle();
+    const auto& message = parser_->get();
+    auto expect = message[http::field::expect];
+    if (beast::iequals(expect, "100-continue")) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      stream_.expires_after(limits().write_timeout);
+      http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec2, size_t) {
+        if (ec2) return self->Close();
+        self->ReadBody();
+      });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    stream_.expires_after(limits().body_timeout);
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->OnReadError(ec);
+      self->Handle();
+    });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::connection_reset || ec == asio::error::eof ||
+        ec == asio::error::operation_aborted) {
+      return Close();
+    }
+    if (ec == beast::error::timeout) {
+      ++server_.stats_.timeouts;
+      return SendError(408, "the request did not arrive in time (api.header_timeout_ms / api.body_timeout_ms)");
+    }
+    ++server_.stats_.bad_requests;
+    if (ec == http::error::body_limit) {
+      return SendError(413, "the request body is larger than api.max_body_bytes = " +
+                                std::to_string(limits().max_body_bytes) + " bytes");
+    }
+    if (ec == http::error::header_limit) {
+      return SendError(431, "the request headers are larger than " + std::to_string(limits().max_header_bytes) +
+                                " bytes");
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
+      return SendError(400, "malformed HTTP request: " + ec.message());
+    }
+    Close();
+  }
+
+  /// Answers an unreadable request and closes the connection.
+  void SendError(int status, const std::string& message) {
+    response_ = {};
+    response_.result(static_cast<http::status>(status));
+    response_.version(11);
+    response_.set(http::field::content_type, "application/json");
+    response_.set(http::field::connection, "close");
+    response_.body() = nlohmann::json({{"error", {{"status", status}, {"message", message}}}}).dump();
+    response_.keep_alive(false);
+    response_.prepare_payload();
+    Write(false);
+  }
+
+  void Handle() {
+    auto& message = parser_->get();
+    HttpRequest request(message);
+    HttpResponse out;
+    server_.handler_(request, out);
+    const bool keep_alive =
+        message.keep_alive() && !out.close && !server_.draining_.load(std::memory_order_relaxed);
+    response_ = {};
+    response_.result(static_cast<http::status>(out.status));
+    response_.version(message.version());
+    response_.set(http::field::content_type, out.content_type);
+    for (auto& [name, value] : out.headers) response_.set(name, value);
+    response_.body() = std::move(out.body);
+    response_.keep_alive(keep_alive);
+    response_.prepare_payload();
+    Write(keep_alive);
+  }
+
+  void Write(bool keep_alive) {
+    stream_.expires_after(limits().write_timeout);
+    http::async_write(stream_, response_, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+      if (ec || !keep_alive) return self->Close();
+      self->WaitForRequest();
+    });
+  }
+
+  void Close() {
+    idle_ = false;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  HttpServer& server_;
+  bool idle_ = true;
+};
+
+HttpServer::HttpServer(HttpLimits limits, HttpHandler handler)
+    : limits_(limits), handler_(std::move(handler)) {}
+
+HttpServer::~HttpServer() { Drain(std::chrono::milliseconds(0)); }
+
+Status HttpServer::Start(const std::string& host, uint16_t port, size_t workers) {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) return Status::InvalidArgument("listen address '" + host + "' is not an IP address: " + ec.message());
+  workers = std::max<size_t>(1, workers);
+  uint16_t bound = port;
+  for (size_t i = 0; i < workers; ++i) {
+    auto worker = std::make_unique<Worker>();
+    tcp::endpoint endpoint(address, bound);
+    worker->acceptor.emplace(worker->io);
+    auto& acceptor = *worker->acceptor;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.set_option(ReusePort(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      workers_.clear();
+      return Status::IoError("cannot listen on " + host + ":" + std::to_string(bound) + ": " + ec.message() +
+                             " (set api.listen or --listen to a free HOST:PORT)");
+    }
+    bound = acceptor.local_endpoint().port();
+    workers_.push_back(std::move(worker));
+  }
+  port_ = bound;
+  for (auto& worker : workers_) {
+    Accept(*worker);
+    worker->thread = std::thread([w = worker.get()] { w->io.run(); });
+  }
+  return Status::Ok();
+}
+
+void HttpServer::Accept(Worker& worker) {
+  worker.acceptor->async_accept([this, &worker](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || draining_) return;
+      return Accept(worker);  // e.g. too many open files: try the next one
+    }
+    ++stats_.accepted;
+    if (static_cast<size_t>(stats_.open_connections.load()) >= limits_.max_connections) {
+      ++stats_.refused_connections;
+      beast::error_code ignored;
+      socket.close(ignored);
+      return Accept(worker);
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto session = std::make_shared<Session>(std::move(socket), *this);
+    if (worker.sessions.size() >= 64 && worker.sessions.size() % 64 == 0) {
+      std::erase_if(worker.sessions, [](const std::weak_ptr<Session>& s) { return s.expired(); });
+    }
+    worker.sessions.push_back(session);
+    session->Start();
+    Accept(worker);
+  });
+}
+
+void HttpServer::Drain(std::chrono::milliseconds timeout) {
+  if (draining_.exchange(true)) return;
+  for (auto& worker : workers_) {
+    asio::post(worker->io, [w = worker.get()] {
+      beast::error_code ignored;
+      if (w->acceptor) w->acceptor->close(ignored);
+      for (auto& weak : w->sessions) {
+        if (auto session = weak.lock()) session->CloseIfIdle();
+      }
+    });
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (stats_.open_connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (auto& worker : workers_) worker->io.stop();
+  for (auto& worker : workers_) {
+    if (worker->thread.joinable()) worker->thread.join();
+  }
+  workers_.clear();
+}
+
+Result<std::pair<std::string, uint16_t>> ParseListenAddress(const std::string& text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) {
+    return Status::InvalidArgument("listen address '" + text + "' is not HOST:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:8080)");
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  auto port = ParseInt(text.substr(colon + 1));
+  if (!port || *port < 0 || *port > 65535) {
+    return Status::InvalidArgument("listen address '" + text + "': the port must be a number from 0 to 65535");
+  }
+  if (host.empty()) host = "0.0.0.0";
+  return std::make_pair(host, static_cast<uint16_t>(*port));
+}
+
+}  // namespace fraudops

@@ -1,0 +1,473 @@
+#include "serve/predict_request.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "core/strings.h"
+#include "data/record_stream.h"
+
+namespace fraudops {
+
+namespace dom = simdjson::dom;
+
+namespace {
+
+constexpr size_t kMaxListed = 20;  ///< mistyped values listed in a 422 before "…and N more"
+
+/// Parses into the calling thread's parser (its buffers are reused request after request).
+simdjson::error_code ParseJson(std::string& body, dom::element* root) {
+  thread_local dom::parser parser;
+  if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  return parser.parse(body.data(), body.size(), false).get(*root);
+}
+
+bool MalformedJson(std::string_view body, simdjson::error_code code, RequestError* error) {
+  size_t offset = 0;
+  std::string message;
+  error->status = 400;
+  error->code = "malformed_json";
+  if (FindJsonSyntaxError(body, &offset, &message)) {
+    error->message = "malformed JSON at byte " + std::to_string(offset) + ": " + message;
+    error->details = {{"offset", offset}};
+  } else {
+    error->message = std::string("the JSON cannot be read: ") + simdjson::error_message(code);
+    error->details = {{"offset", nullptr}};
+  }
+  return false;
+}
+
+bool BadBody(RequestError* error, std::string message, int status = 400, std::string code = "invalid_body") {
+  error->status = status;
+  error->code = std::move(code);
+  error->message = std::move(message);
+  return false;
+}
+
+bool TooManyRows(size_t rows, size_t max_rows, RequestError* error) {
+  return BadBody(error,
+                 std::to_string(rows) + " rows in one request; at most api.max_rows = " + std::to_string(max_rows) +
+                     " are accepted",
+                 413, "too_many_rows");
+}
+
+const char* JsonTypeName(dom::element_type type) {
+  switch (type) {
+    case dom::element_type::ARRAY: return "array";
+    case dom::element_type::OBJECT: return "object";
+    case dom::element_type::BOOL: return "boolean";
+    case dom::element_type::STRING: return "string";
+    case dom::element_type::NULL_VALUE: return "null";
+    default: return "number";
+  }
+}
+
+/// Feature problems of a request, gathered over all rows, reported together.
+class FeatureProblems {
+ public:
+  explicit FeatureProblems(const FeatureEncoder& encoder) : encoder_(encoder), seen_(encoder.size()) {}
+
+  void StartRow() { std::fill(seen_.begin(), seen_.end(), 0); }
+  /// True the first time `feature` is set in this row.
+  bool MarkSeen(size_t feature) { return seen_[feature]++ == 0; }
+  void Extra(std::string_view name, size_t row) { extra_.emplace(std::string(name), row); }
+  void Duplicate(size_t feature, size_t row) { duplicate_.emplace(encoder_.feature(feature).name, row); }
+  void Mistyped(size_t feature, size_t row, std::string_view got) {
+    if (mistyped_.size() < kMaxListed) {
+      const FeatureSpec& spec = encoder_.feature(feature);
+      mistyped_.push_back({{"feature", spec.name},
+                           {"row", row},
+                           {"got", got},
+                           {"expected", spec.categorical && !spec.categories.empty()
+                                            ? "a category (string) or null"
+                                            : "a number, a numeric string or null"}});
+    }
+    ++mistyped_count_;
+  }
+  void EndRow(size_t row) {
+    for (size_t f = 0; f < seen_.size(); ++f) {
+      if (!seen_[f]) missing_.emplace(encoder_.feature(f).name, row);
+    }
+  }
+  bool any() const { return !missing_.empty() || !extra_.empty() || !duplicate_.empty() || mistyped_count_ > 0; }
+
+  bool Report(RequestError* error) const {
+    error->status = 422;
+    error->code = "invalid_features";
+    std::vector<std::string> parts;
+    auto names = [](const std::map<std::string, size_t>& m) {
+      nlohmann::json list = nlohmann::json::array();
+      for (const auto& [name, row] : m) list.push_back({{"feature", name}, {"row", row}});
+      return list;
+    };
+    auto joined = [](const std::map<std::string, size_t>& m) {
+      std::string text;
+      size_t shown = 0;
+      for (const auto& [name, row] : m) {
+        if (shown++ == kMaxListed) {
+          text += ", …";
+          break;
+        }
+        text += (text.empty() ? "" : ", ") + name;
+      }
+      return text;
+    };
+    if (!missing_.empty()) parts.push_back("missing " + joined(missing_));
+    if (!extra_.empty()) parts.push_back("unknown " + joined(extra_));
+    if (!duplicate_.empty()) parts.push_back("given twice " + joined(duplicate_));
+    if (mistyped_count_ > 0) parts.push_back(std::to_string(mistyped_count_) + " value(s) of the wrong type");
+    error->message = "the features do not match the model's input signature: " + Join(parts, "; ");
+    error->details = {{"missing", names(missing_)},
+                      {"extra", names(extra_)},
+                      {"duplicate", names(duplicate_)},
+                      {"mistyped", mistyped_},
+                      {"mistyped_count", mistyped_count_}};
+    if (!extra_.empty()) {
+      std::vector<std::string> valid;
+      for (size_t f = 0; f < encoder_.size(); ++f) valid.push_back(encoder_.feature(f).name);
+      nlohmann::json hints = nlohmann::json::object();
+      for (const auto& [name, row] : extra_) {
+        std::string hint = DidYouMean(name, valid);
+        if (!hint.empty()) hints[name] = hint;
+      }
+      if (!hints.empty()) error->details["hints"] = hints;
+    }
+    return false;
+  }
+
+ private:
+  const FeatureEncoder& encoder_;
+  std::vector<uint8_t> seen_;
+  std::map<std::string, size_t> missing_, extra_, duplicate_;  // name -> first row
+  nlohmann::json mistyped_ = nlohmann::json::array();
+  size_t mistyped_count_ = 0;
+};
+
+/// Encodes one JSON value for `feature`; a wrong type is recorded.
+double EncodeElement(const FeatureEncoder& encoder, size_t feature, dom::element value, size_t row,
+                     FeatureProblems& problems) {
+  bool ok = true;
+  double encoded = std::nan("");
+  switch (value.type()) {
+    case dom::element_type::INT64: encoded = encoder.EncodeNumber(feature, static_cast<double>(int64_t(value)), &ok); break;
+    case dom::element_type::UINT64: encoded = encoder.EncodeNumber(feature, static_cast<double>(uint64_t(value)), &ok); break;
+    case dom::element_type::DOUBLE: encoded = encoder.EncodeNumber(feature, double(value), &ok); break;
+    case dom::element_type::NULL_VALUE: break;
+    case dom::element_type::STRING: encoded = encoder.EncodeText(feature, std::string_view(value), &ok); break;
+    default: ok = false;
+  }
+  if (!ok) {
+    std::string got = JsonTypeName(value.type());
+    if (value.type() == dom::element_type::STRING) got = "\"" + std::string(std::string_view(value).substr(0, 40)) + "\"";
+    problems.Mistyped(feature, row, got);
+  }
+  return encoded;
+}
+
+void EncodeObject(const FeatureEncoder& encoder, dom::object object, size_t row, double* out, FeatureProblems& problems) {
+  problems.StartRow();
+  for (dom::key_value_pair field : object) {
+    int feature = encoder.Find(field.key);
+    if (feature < 0) {
+      problems.Extra(field.key, row);
+      continue;
+    }
+    if (!problems.MarkSeen(static_cast<size_t>(feature))) {
+      problems.Duplicate(static_cast<size_t>(feature), row);
+      continue;
+    }
+    out[feature] = EncodeElement(encoder, static_cast<size_t>(feature), field.value, row, problems);
+  }
+  problems.EndRow(row);
+}
+
+bool EncodeArrayRow(const FeatureEncoder& encoder, dom::array array, size_t row, double* out, FeatureProblems& problems,
+                    RequestError* error) {
+  if (array.size() != encoder.size()) {
+    return BadBody(error, "instance " + std::to_string(row) + " has " + std::to_string(array.size()) +
+                              " values; the model takes " + std::to_string(encoder.size()) +
+                              " in its signature's order (GET /v2/models/{endpoint} lists them)");
+  }
+  size_t f = 0;
+  for (dom::element value : array) {
+    out[f] = EncodeElement(encoder, f, value, row, problems);
+    ++f;
+  }
+  return true;
+}
+
+bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_rows, ParsedRows* out,
+              RequestError* error) {
+  auto reader = RecordReader::FromMemory(body, true, "request body");
+  if (!reader.ok()) return BadBody(error, reader.status().message());
+  RecordChunk chunk;
+  auto more = (*reader)->Next(chunk, max_rows + 2);
+  if (!more.ok()) return BadBody(error, more.status().message());
+  if (chunk.size() == 0) return BadBody(error, "the CSV body is empty; it needs a header line and at least one row");
+  const char delimiter = DetectCsvDelimiter(chunk.record(0));
+  std::vector<std::string_view> fields;
+  std::string scratch;
+  SplitCsvRecord(chunk.record(0), delimiter, fields);
+  FeatureProblems problems(encoder);
+  std::vector<int> column_feature(fields.size(), -1);
+  std::vector<std::string> header;
+  problems.StartRow();
+  for (size_t c = 0; c < fields.size(); ++c) {
+    std::string name(Trim(UnquoteCsvField(fields[c], scratch)));
+    int feature = encoder.Find(name);
+    if (feature < 0) {
+      problems.Extra(name, 0);
+    } else if (!problems.MarkSeen(static_cast<size_t>(feature))) {
+      problems.Duplicate(static_cast<size_t>(feature), 0);
+    } else {
+      column_feature[c] = feature;
+    }
+  }
+  problems.EndRow(0);
+  if (problems.any()) return problems.Report(error);
+  const size_t rows = chunk.size() - 1;
+  if (rows == 0) return BadBody(error, "the CSV body has a header line but no rows");
+  if (rows > max_rows || *more) return TooManyRows(rows + (*more ? 1 : 0), max_rows, error);
+  const size_t width = encoder.size();
+  out->values.assign(rows * width, std::nan(""));
+  out->rows = rows;
+  out->batch = true;
+  for (size_t r = 0; r < rows; ++r) {
+    SplitCsvRecord(chunk.record(r + 1), delimiter, fields);
+    if (fields.size() != column_feature.size()) {
+      return BadBody(error, "CSV line " + std::to_string(chunk.line[r + 1]) + " has " + std::to_string(fields.size()) +
+                                " fields; the header has " + std::to_string(column_feature.size()));
+    }
+    for (size_t c = 0; c < fields.size(); ++c) {
+      const size_t f = static_cast<size_t>(column_feature[c]);
+      bool ok = true;
+      std::string_view text = UnquoteCsvField(fields[c], scratch);
+      out->values[r * width + f] = encoder.EncodeText(f, text, &ok);
+      if (!ok) problems.Mistyped(f, r, "\"" + std::string(text.substr(0, 40)) + "\"");
+    }
+  }
+  if (problems.any()) return problems.Report(error);
+  return true;
+}
+
+}  // namespace
+
+bool FindJsonSyntaxError(std::string_view text, size_t* offset, std::string* message) {
+  // nlohmann's SAX parser (no document built, no recursion) reports the byte position.
+  struct Sax : nlohmann::json::json_sax_t {
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override { return true; }
+    bool key(string_t&) override { return true; }
+    bool end_object() override { return true; }
+    bool start_array(std::size_t) override { return true; }
+    bool end_array() override { return true; }
+    bool parse_error(std::size_t position, const std::string&, const nlohmann::json::exception& e) override {
+      failed = true;
+      at = position;
+      what = e.what();
+      return false;
+    }
+    bool failed = false;
+    size_t at = 0;
+    std::string what;
+  } sax;
+  nlohmann::json::sax_parse(text.begin(), text.end(), &sax, nlohmann::json::input_format_t::json, true);
+  if (!sax.failed) return false;
+  *offset = sax.at;
+  // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..." -> after the first ": "
+  std::string what = sax.what;
+  size_t colon = what.find(": ");
+  *message = colon == std::string::npos ? what : what.substr(colon + 2);
+  return true;
+}
+
+bool ParsePredictBody(std::string& body, std::string_view content_type, const FeatureEncoder& encoder,
+                      size_t max_rows, ParsedRows* out, RequestError* error) {
+  *out = ParsedRows();
+  std::string_view media = Trim(content_type.substr(0, content_type.find(';')));
+  if (media == "text/csv" || media == "application/csv") return ParseCsv(body, encoder, max_rows, out, error);
+  if (Trim(body).empty()) return BadBody(error, "the request body is empty; send a JSON object of features");
+  dom::element root;
+  if (auto code = ParseJson(body, &root)) return MalformedJson(body, code, error);
+  dom::object object;
+  if (root.get(object)) {
+    return BadBody(error, std::string("the body is a JSON ") + JsonTypeName(root.type()) +
+                              "; send an object of features, or {\"instances\": [...]} for a batch");
+  }
+  const size_t width = encoder.size();
+  FeatureProblems problems(encoder);
+  dom::element instances;
+  if (object.size() == 1 && !object["instances"].get(instances) && encoder.Find("instances") < 0) {
+    dom::array list;
+    if (instances.get(list)) return BadBody(error, "\"instances\" must be an array of transactions");
+    if (list.size() == 0) return BadBody(error, "\"instances\" is empty; send at least one transaction");
+    if (list.size() > max_rows) return TooManyRows(list.size(), max_rows, error);
+    out->rows = list.size();
+    out->batch = true;
+    out->values.assign(out->rows * width, std::nan(""));
+    size_t row = 0;
+    for (dom::element item : list) {
+      double* values = out->values.data() + row * width;
+      dom::object item_object;
+      dom::array item_array;
+      if (!item.get(item_object)) {
+        EncodeObject(encoder, item_object, row, values, problems);
+      } else if (!item.get(item_array)) {
+        if (!EncodeArrayRow(encoder, item_array, row, values, problems, error)) return false;
+      } else {
+        return BadBody(error, "instance " + std::to_string(row) + " is a " + JsonTypeName(item.type()) +
+                                  "; each instance is an object of features or an array of values");
+      }
+      ++row;
+    }
+  } else {
+    out->rows = 1;
+    out->values.assign(width, std::nan(""));
+    EncodeObject(encoder, object, 0, out->values.data(), problems);
+  }
+  if (problems.any()) return problems.Report(error);
+  return true;
+}
+
+namespace {
+
+/// Appends the values of a (possibly nested) JSON array, depth-first.
+bool Flatten(dom::element element, std::vector<dom::element>& out, size_t limit, int depth = 0) {
+  dom::array array;
+  if (element.get(array)) {
+    out.push_back(element);
+    return out.size() <= limit;
+  }
+  if (depth > 8) return false;
+  for (dom::element child : array) {
+    if (!Flatten(child, out, limit, depth + 1)) return false;
+  }
+  return true;
+}
+
+bool ShapeOf(dom::object tensor, std::vector<int64_t>* shape) {
+  dom::array dims;
+  if (tensor["shape"].get(dims)) return false;
+  for (dom::element d : dims) {
+    int64_t v = 0;
+    if (d.get(v) || v < 0) return false;
+    shape->push_back(v);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max_rows, ParsedRows* out,
+                    RequestError* error) {
+  *out = ParsedRows();
+  out->batch = true;
+  if (Trim(body).empty()) return BadBody(error, "the request body is empty; send an inference request");
+  dom::element root;
+  if (auto code = ParseJson(body, &root)) return MalformedJson(body, code, error);
+  dom::object request;
+  if (root.get(request)) return BadBody(error, "an inference request is a JSON object with \"inputs\"");
+  std::string_view id;
+  if (!request["id"].get(id)) out->id = std::string(id);
+  dom::array inputs;
+  if (request["inputs"].get(inputs) || inputs.size() == 0) {
+    return BadBody(error, "\"inputs\" must be a non-empty array of tensors ({\"name\", \"shape\", \"datatype\", \"data\"})");
+  }
+  const size_t width = encoder.size();
+  FeatureProblems problems(encoder);
+  const size_t value_limit = (max_rows + 1) * std::max<size_t>(width, 1);
+  std::vector<dom::element> values;
+  // One [N, F] tensor whose name is not a feature: rows in signature order.
+  if (inputs.size() == 1) {
+    dom::object tensor;
+    std::string_view name;
+    if (inputs.at(0).get(tensor) || tensor["name"].get(name)) return BadBody(error, "inputs[0] needs a \"name\"");
+    if (encoder.Find(name) < 0 || width == 1) {
+      std::vector<int64_t> shape;
+      if (!ShapeOf(tensor, &shape) || shape.empty() || shape.size() > 2) {
+        return BadBody(error, "inputs[0].shape must be [N, " + std::to_string(width) + "] (or [" + std::to_string(width) + "] for one row)");
+      }
+      const int64_t rows = shape.size() == 2 ? shape[0] : 1;
+      const int64_t columns = shape.back();
+      if (columns != static_cast<int64_t>(width)) {
+        return BadBody(error, "inputs[0].shape says " + std::to_string(columns) + " features per row; the model takes " +
+                                  std::to_string(width) + " (GET /v2/models/{model} lists them)");
+      }
+      if (rows == 0) return BadBody(error, "inputs[0] has no rows");
+      if (static_cast<size_t>(rows) > max_rows) return TooManyRows(static_cast<size_t>(rows), max_rows, error);
+      dom::element data;
+      if (tensor["data"].get(data) || !Flatten(data, values, value_limit)) {
+        return BadBody(error, "inputs[0].data must be an array of " + std::to_string(rows * columns) + " values");
+      }
+      if (values.size() != static_cast<size_t>(rows * columns)) {
+        return BadBody(error, "inputs[0].data has " + std::to_string(values.size()) + " values; shape " +
+                                  std::to_string(rows) + " x " + std::to_string(columns) + " needs " +
+                                  std::to_string(rows * columns));
+      }
+      out->rows = static_cast<size_t>(rows);
+      out->values.assign(out->rows * width, std::nan(""));
+      for (size_t r = 0; r < out->rows; ++r) {
+        for (size_t f = 0; f < width; ++f) {
+          out->values[r * width + f] = EncodeElement(encoder, f, values[r * width + f], r, problems);
+        }
+      }
+      if (problems.any()) return problems.Report(error);
+      return true;
+    }
+  }
+  // One tensor per feature, named after it, each of shape [N] or [N, 1].
+  size_t rows = 0;
+  size_t index = 0;
+  std::vector<std::vector<dom::element>> columns(width);
+  problems.StartRow();
+  for (dom::element input : inputs) {
+    dom::object tensor;
+    std::string_view name;
+    const std::string where = "inputs[" + std::to_string(index++) + "]";
+    if (input.get(tensor) || tensor["name"].get(name)) return BadBody(error, where + " needs a \"name\"");
+    int feature = encoder.Find(name);
+    if (feature < 0) {
+      problems.Extra(name, 0);
+      continue;
+    }
+    if (!problems.MarkSeen(static_cast<size_t>(feature))) {
+      problems.Duplicate(static_cast<size_t>(feature), 0);
+      continue;
+    }
+    std::vector<int64_t> shape;
+    if (!ShapeOf(tensor, &shape) || shape.empty() || shape.size() > 2 || (shape.size() == 2 && shape[1] != 1)) {
+      return BadBody(error, where + " (" + std::string(name) + "): shape must be [N] or [N, 1]");
+    }
+    if (index == 1 || rows == 0) rows = static_cast<size_t>(shape[0]);
+    if (static_cast<size_t>(shape[0]) != rows) {
+      return BadBody(error, where + " (" + std::string(name) + ") has " + std::to_string(shape[0]) +
+                                " rows; the first tensor has " + std::to_string(rows));
+    }
+    if (rows > max_rows) return TooManyRows(rows, max_rows, error);
+    dom::element data;
+    auto& column = columns[static_cast<size_t>(feature)];
+    if (tensor["data"].get(data) || !Flatten(data, column, rows + 1) || column.size() != rows) {
+      return BadBody(error, where + " (" + std::string(name) + "): data must hold " + std::to_string(rows) + " values");
+    }
+  }
+  problems.EndRow(0);
+  if (problems.any()) return problems.Report(error);
+  if (rows == 0) return BadBody(error, "the tensors have no rows");
+  out->rows = rows;
+  out->values.assign(rows * width, std::nan(""));
+  for (size_t f = 0; f < width; ++f) {
+    for (size_t r = 0; r < rows; ++r) out->values[r * width + f] = EncodeElement(encoder, f, columns[f][r], r, problems);
+  }
+  if (problems.any()) return problems.Report(error);
+  return true;
+}
+
+}  // namespace fraudops

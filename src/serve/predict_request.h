@@ -1,0 +1,53 @@
+#pragma once
+/// Turning request bodies into model input rows (docs/api.md): the fraudops predict body
+/// (one transaction as a JSON object of features, a batch as {"instances": [...]} of
+/// objects or of arrays in signature order, or CSV with a header line) and the Open
+/// Inference Protocol v2 infer body (one [N, F] tensor in signature order, or one tensor per
+/// feature named after it). JSON is parsed with simdjson; values are encoded by the
+/// bundle's FeatureEncoder, the code batch scoring uses, so a request means what the same
+/// row in a file means.
+///
+/// A problem is a RequestError: 400 for malformed JSON (with the byte offset) or a body of
+/// the wrong shape, 413 for too many rows, 422 for missing, extra or mistyped features
+/// (every one listed, with the first row it happened in).
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/bundle.h"
+
+namespace fraudops {
+
+struct RequestError {
+  int status = 400;
+  std::string code;  ///< malformed_json, invalid_body, too_many_rows, invalid_features
+  std::string message;
+  nlohmann::json details = nlohmann::json::object();
+};
+
+struct ParsedRows {
+  std::vector<double> values;  ///< rows x features, row-major, encoded
+  size_t rows = 0;
+  /// The body was a batch ("instances", CSV, a tensor): the response lists predictions.
+  bool batch = false;
+  std::string id;  ///< OIP: the request's "id", echoed back
+};
+
+/// A predict body. `content_type` "text/csv" (with any parameters) reads CSV; anything else
+/// JSON. `body` may be padded in place for the parser.
+bool ParsePredictBody(std::string& body, std::string_view content_type, const FeatureEncoder& encoder,
+                      size_t max_rows, ParsedRows* out, RequestError* error);
+
+/// An Open Inference Protocol v2 infer body.
+bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max_rows, ParsedRows* out,
+                    RequestError* error);
+
+/// The byte offset and message of the first JSON syntax error in `text`, or false when the
+/// text is valid JSON.
+bool FindJsonSyntaxError(std::string_view text, size_t* offset, std::string* message);
+
+}  // namespace fraudops

@@ -1,0 +1,727 @@
+#include "store/serving_store.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+
+#include "core/hash.h"
+#include "core/ids.h"
+#include "core/strings.h"
+
+namespace fraudops {
+
+namespace {
+
+SqlValue Text(const std::string& s) { return SqlValue(s); }
+SqlValue Int(int64_t i) { return SqlValue(i); }
+SqlValue Real(double d) { return SqlValue(d); }
+SqlValue OptionalText(const std::string& s) { return s.empty() ? SqlValue() : SqlValue(s); }
+
+const char* kEndpointColumns =
+    "name, created_at, updated_at, production_model, production_version, canary_model, canary_version, "
+    "canary_percent, shadows, deployment_id, generation";
+const char* kDeploymentColumns =
+    "id, endpoint, created_at, updated_at, actor, strategy, model, version, previous_model, previous_version, "
+    "params, status, reason, traffic_percent, step_started_at";
+
+VariantRef VariantAt(const SqlRow& row, size_t model, size_t version) {
+  if (IsNull(row[model])) return {};
+  return {AsText(row[model]), AsInt(row[version])};
+}
+
+nlohmann::json VariantJson(const VariantRef& v) {
+  if (v.empty()) return nullptr;
+  return {{"model", v.model}, {"version", v.version}};
+}
+
+nlohmann::json ParseJsonColumn(const SqlValue& value, nlohmann::json fallback) {
+  auto parsed = nlohmann::json::parse(AsText(value), nullptr, false);
+  return parsed.is_discarded() ? fallback : parsed;
+}
+
+EndpointRecord EndpointFromRow(const SqlRow& row) {
+  EndpointRecord e;
+  e.name = AsText(row[0]);
+  e.created_at = AsText(row[1]);
+  e.updated_at = AsText(row[2]);
+  e.production = VariantAt(row, 3, 4);
+  e.canary = VariantAt(row, 5, 6);
+  e.canary_percent = AsDouble(row[7]);
+  for (const auto& s : ParseJsonColumn(row[8], nlohmann::json::array())) {
+    e.shadows.push_back({s.value("model", ""), s.value("version", int64_t{0})});
+  }
+  e.deployment_id = IsNull(row[9]) ? "" : AsText(row[9]);
+  e.generation = AsInt(row[10]);
+  return e;
+}
+
+DeploymentRecord DeploymentFromRow(const SqlRow& row) {
+  DeploymentRecord d;
+  d.id = AsText(row[0]);
+  d.endpoint = AsText(row[1]);
+  d.created_at = AsText(row[2]);
+  d.updated_at = AsText(row[3]);
+  d.actor = AsText(row[4]);
+  d.strategy = AsText(row[5]);
+  d.target = {AsText(row[6]), AsInt(row[7])};
+  d.previous = VariantAt(row, 8, 9);
+  d.params = DeploymentParams::FromJson(ParseJsonColumn(row[10], nlohmann::json::object()));
+  d.status = AsText(row[11]);
+  d.reason = AsText(row[12]);
+  d.traffic_percent = AsDouble(row[13]);
+  d.step_started_at = AsText(row[14]);
+  return d;
+}
+
+std::vector<std::string> JsonStrings(const SqlValue& value) {
+  std::vector<std::string> out;
+  for (const auto& s : ParseJsonColumn(value, nlohmann::json::array())) {
+    if (s.is_string()) out.push_back(s.get<std::string>());
+  }
+  return out;
+}
+
+Status CheckName(const std::string& what, const std::string& name) {
+  if (name.empty() || name.size() > 128 ||
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != std::string::npos) {
+    return Status::InvalidArgument(what + " name '" + name + "' is not valid; accepted: 1-128 letters, digits, '_', '.' "
+                                   "or '-'");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+nlohmann::json EndpointRecord::ToJson() const {
+  nlohmann::json shadow_list = nlohmann::json::array();
+  for (const VariantRef& s : shadows) shadow_list.push_back(VariantJson(s));
+  return {{"name", name},
+          {"created_at", created_at},
+          {"updated_at", updated_at},
+          {"production", VariantJson(production)},
+          {"canary", VariantJson(canary)},
+          {"canary_percent", canary_percent},
+          {"shadows", shadow_list},
+          {"deployment_id", deployment_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(deployment_id)},
+          {"generation", generation}};
+}
+
+nlohmann::json DeploymentParams::ToJson() const {
+  return {{"canary_percent", canary_percent},
+          {"bake_seconds", bake_seconds},
+          {"linear_step_percent", linear_step_percent},
+          {"linear_step_seconds", linear_step_seconds},
+          {"max_error_rate", max_error_rate},
+          {"max_p99_ms", max_p99_ms},
+          {"max_score_psi", max_score_psi},
+          {"min_requests", min_requests}};
+}
+
+DeploymentParams DeploymentParams::FromJson(const nlohmann::json& json) {
+  DeploymentParams p;
+  p.canary_percent = json.value("canary_percent", p.canary_percent);
+  p.bake_seconds = json.value("bake_seconds", p.bake_seconds);
+  p.linear_step_percent = json.value("linear_step_percent", p.linear_step_percent);
+  p.linear_step_seconds = json.value("linear_step_seconds", p.linear_step_seconds);
+  p.max_error_rate = json.value("max_error_rate", p.max_error_rate);
+  p.max_p99_ms = json.value("max_p99_ms", p.max_p99_ms);
+  p.max_score_psi = json.value("max_score_psi", p.max_score_psi);
+  p.min_requests = json.value("min_requests", p.min_requests);
+  return p;
+}
+
+DeploymentParams DeploymentParamsFrom(const DeployConfig& deploy) {
+  DeploymentParams p;
+  p.canary_percent = deploy.canary_percent;
+  p.bake_seconds = deploy.bake_seconds;
+  p.linear_step_percent = deploy.linear_step_percent;
+  p.linear_step_seconds = deploy.linear_step_seconds;
+  p.max_error_rate = deploy.max_error_rate;
+  p.max_p99_ms = deploy.max_p99_ms;
+  p.max_score_psi = deploy.max_score_psi;
+  p.min_requests = static_cast<int64_t>(deploy.min_requests);
+  return p;
+}
+
+Result<std::string> ParseStrategy(const std::string& text) {
+  static const std::vector<std::string> kStrategies = {"all_at_once", "canary", "linear", "shadow"};
+  std::string name = text;
+  std::replace(name.begin(), name.end(), '-', '_');
+  if (std::find(kStrategies.begin(), kStrategies.end(), name) != kStrategies.end()) return name;
+  return Status::InvalidArgument("unknown deployment strategy '" + text + "'; accepted: all-at-once, canary, linear, "
+                                 "shadow" + DidYouMean(name, kStrategies));
+}
+
+nlohmann::json DeploymentRecord::ToJson() const {
+  return {{"id", id},
+          {"endpoint", endpoint},
+          {"created_at", created_at},
+          {"updated_at", updated_at},
+          {"actor", actor},
+          {"strategy", strategy},
+          {"target", VariantJson(target)},
+          {"previous", VariantJson(previous)},
+          {"params", params.ToJson()},
+          {"status", status},
+          {"reason", reason},
+          {"traffic_percent", traffic_percent},
+          {"step_started_at", step_started_at}};
+}
+
+nlohmann::json UsagePlan::ToJson() const {
+  return {{"name", name},
+          {"rate_per_second", rate_per_second},
+          {"burst", burst},
+          {"daily_quota", daily_quota},
+          {"monthly_quota", monthly_quota},
+          {"created_at", created_at}};
+}
+
+nlohmann::json ApiKeyRecord::ToJson() const {
+  return {{"id", id},
+          {"name", name},
+          {"scopes", scopes},
+          {"endpoints", endpoints},
+          {"plan", plan.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan)},
+          {"created_at", created_at},
+          {"created_by", created_by},
+          {"revoked_at", revoked_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(revoked_at)}};
+}
+
+bool SplitApiKey(std::string_view key, std::string_view* id, std::string_view* secret) {
+  if (!StartsWith(key, "fops_")) return false;
+  key.remove_prefix(5);
+  size_t underscore = key.find('_');
+  if (underscore == std::string_view::npos || underscore == 0 || underscore + 1 >= key.size()) return false;
+  *id = key.substr(0, underscore);
+  *secret = key.substr(underscore + 1);
+  return true;
+}
+
+std::string HashKeySecret(std::string_view salt, std::string_view secret) {
+  Sha256 hasher;
+  hasher.Update(salt);
+  hasher.Update(":");
+  hasher.Update(secret);
+  return hasher.HexDigest();
+}
+
+// ---------------------------------------------------------------------------------------
+// Endpoints and deployments.
+
+Result<std::optional<EndpointRecord>> ServingStore::LoadEndpoint(const std::string& name) {
+  SqlValue p[] = {Text(name)};
+  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query(std::string("SELECT ") + kEndpointColumns + " FROM endpoints WHERE name = ?", p));
+  if (r.rows.empty()) return std::optional<EndpointRecord>();
+  return std::optional<EndpointRecord>(EndpointFromRow(r.rows[0]));
+}
+
+Result<std::optional<EndpointRecord>> ServingStore::FindEndpoint(const std::string& name) { return LoadEndpoint(name); }
+
+Result<std::vector<EndpointRecord>> ServingStore::ListEndpoints() {
+  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query(std::string("SELECT ") + kEndpointColumns + " FROM endpoints ORDER BY name"));
+  std::vector<EndpointRecord> out;
+  for (const SqlRow& row : r.rows) out.push_back(EndpointFromRow(row));
+  return out;
+}
+
+Status ServingStore::SaveEndpoint(const EndpointRecord& e, bool insert) {
+  nlohmann::json shadows = nlohmann::json::array();
+  for (const VariantRef& s : e.shadows) shadows.push_back(VariantJson(s));
+  auto model_or_null = [](const VariantRef& v) { return v.empty() ? SqlValue() : SqlValue(v.model); };
+  auto version_or_null = [](const VariantRef& v) { return v.empty() ? SqlValue() : SqlValue(v.version); };
+  if (insert) {
+    SqlValue p[] = {Text(e.name),         Text(e.created_at),         Text(e.updated_at),
+                    model_or_null(e.production), version_or_null(e.production), model_or_null(e.canary),
+                    version_or_null(e.canary),   Real(e.canary_percent),        Text(shadows.dump()),
+                    OptionalText(e.deployment_id), Int(e.generation)};
+    return db_.Exec("INSERT INTO endpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p);
+  }
+  SqlValue p[] = {Text(e.updated_at),           model_or_null(e.production), version_or_null(e.production),
+                  model_or_null(e.canary),      version_or_null(e.canary),   Real(e.canary_percent),
+                  Text(shadows.dump()),         OptionalText(e.deployment_id), Int(e.generation),
+                  Text(e.name)};
+  return db_.Exec(
+      "UPDATE endpoints SET updated_at = ?, production_model = ?, production_version = ?, canary_model = ?, "
+      "canary_version = ?, canary_percent = ?, shadows = ?, deployment_id = ?, generation = ? WHERE name = ?",
+      p);
+}
+
+Status ServingStore::InsertDeployment(const DeploymentRecord& d) {
+  SqlValue p[] = {Text(d.id),
+                  Text(d.endpoint),
+                  Text(d.created_at),
+                  Text(d.updated_at),
+                  Text(d.actor),
+                  Text(d.strategy),
+                  Text(d.target.model),
+                  Int(d.target.version),
+                  d.previous.empty() ? SqlValue() : SqlValue(d.previous.model),
+                  d.previous.empty() ? SqlValue() : SqlValue(d.previous.version),
+                  Text(d.params.ToJson().dump()),
+                  Text(d.status),
+                  Text(d.reason),
+                  Real(d.traffic_percent),
+                  Text(d.step_started_at)};
+  return db_.Exec("INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p);
+}
+
+Status ServingStore::UpdateDeploymentStatus(const std::string& id, const std::string& status,
+                                            const std::string& reason) {
+  SqlValue p[] = {Text(status), Text(reason), Text(UtcNow()), Text(id)};
+  return db_.Exec("UPDATE deployments SET status = ?, reason = ?, updated_at = ? WHERE id = ?", p);
+}
+
+Status ServingStore::Bump(const std::string& counter) {
+  SqlValue p[] = {Text(counter)};
+  return db_.Exec("UPDATE change_counters SET value = value + 1 WHERE name = ?", p);
+}
+
+Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name, const VariantRef& target,
+                                              const std::string& strategy_text, const DeploymentParams& params,
+                                              const std::string& actor) {
+  FOPS_RETURN_IF_ERROR(CheckName("endpoint", endpoint_name));
+  FOPS_ASSIGN_OR_RETURN(std::string strategy, ParseStrategy(strategy_text));
+  FOPS_ASSIGN_OR_RETURN(ModelVersion version, store_.GetVersion(target.model, std::to_string(target.version)));
+  if (version.archived) return Status::InvalidArgument(target.ToString() + " is archived; deploy a live version");
+  if (version.approval == "rejected") {
+    return Status::InvalidArgument(target.ToString() + " was rejected (" + version.approval_reason +
+                                   "); only versions that are not rejected can be deployed");
+  }
+  if (strategy == "canary" && !(params.canary_percent > 0 && params.canary_percent < 100)) {
+    return Status::InvalidArgument("canary_percent must be above 0 and below 100");
+  }
+  if (strategy == "linear" && !(params.linear_step_percent >= 1 && params.linear_step_percent <= 100)) {
+    return Status::InvalidArgument("linear_step_percent must be from 1 to 100");
+  }
+  DeploymentRecord d;
+  Status status = store_.InTransaction([&]() -> Status {
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(endpoint_name));
+    const bool insert = !found.has_value();
+    EndpointRecord e;
+    const std::string now = UtcNow();
+    if (found) {
+      e = *found;
+    } else {
+      e.name = endpoint_name;
+      e.created_at = now;
+    }
+    d.id = NewUuidV7();
+    d.endpoint = endpoint_name;
+    d.created_at = d.updated_at = d.step_started_at = now;
+    d.actor = actor;
+    d.strategy = strategy;
+    d.target = target;
+    d.previous = e.production;
+    d.params = params;
+    if (strategy == "shadow") {
+      if (e.production.empty()) {
+        return Status::InvalidArgument("endpoint '" + endpoint_name + "' has no production variant to shadow; deploy "
+                                       "a version to it first");
+      }
+      if (e.production == target) return Status::InvalidArgument(target.ToString() + " is already production on " + endpoint_name);
+      if (std::find(e.shadows.begin(), e.shadows.end(), target) != e.shadows.end()) {
+        return Status::InvalidArgument(target.ToString() + " already shadows " + endpoint_name);
+      }
+      e.shadows.push_back(target);
+      d.status = "shadowing";
+      d.reason = "receives a copy of the traffic; its responses are compared, never returned";
+    } else {
+      if (!e.deployment_id.empty()) {  // a canary still baking is replaced
+        FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(e.deployment_id, "superseded", "replaced by deployment " + d.id));
+        e.canary = {};
+        e.canary_percent = 0;
+        e.deployment_id.clear();
+      }
+      if (e.production == target) {
+        return Status::InvalidArgument(target.ToString() + " is already production on " + endpoint_name);
+      }
+      const bool gradual = strategy == "canary" || strategy == "linear";
+      if (!gradual || e.production.empty()) {
+        e.production = target;
+        d.status = "completed";
+        d.traffic_percent = 100;
+        d.reason = gradual ? "nothing in production to compare against: deployed all at once" : "deployed all at once";
+      } else {
+        e.canary = target;
+        e.canary_percent = strategy == "canary" ? params.canary_percent : params.linear_step_percent;
+        e.deployment_id = d.id;
+        d.status = "baking";
+        d.traffic_percent = e.canary_percent;
+        d.reason = "watching the canary";
+      }
+      // A version that becomes production stops shadowing.
+      std::erase(e.shadows, e.production);
+    }
+    e.updated_at = now;
+    ++e.generation;
+    FOPS_RETURN_IF_ERROR(SaveEndpoint(e, insert));
+    FOPS_RETURN_IF_ERROR(InsertDeployment(d));
+    FOPS_RETURN_IF_ERROR(Bump("endpoints"));
+    return store_.AppendAudit(actor, "deployed", target.model, target.version,
+                              {{"endpoint", endpoint_name}, {"deployment", d.id}, {"strategy", strategy},
+                               {"status", d.status}, {"previous", VariantJson(d.previous)}});
+  });
+  if (!status.ok()) return status;
+  return d;
+}
+
+Result<bool> ServingStore::SetTraffic(const std::string& deployment_id, double percent, const std::string& actor) {
+  bool changed = false;
+  FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
+    FOPS_ASSIGN_OR_RETURN(DeploymentRecord d, GetDeployment(deployment_id));
+    if (d.status != "baking") return Status::Ok();
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(d.endpoint));
+    if (!e || e->deployment_id != deployment_id) return Status::Ok();
+    const std::string now = UtcNow();
+    SqlValue p[] = {Real(percent), Text(now), Text(now), Text(deployment_id)};
+    FOPS_RETURN_IF_ERROR(db_.Exec(
+        "UPDATE deployments SET traffic_percent = ?, step_started_at = ?, updated_at = ? WHERE id = ?", p));
+    e->canary_percent = percent;
+    e->updated_at = now;
+    ++e->generation;
+    FOPS_RETURN_IF_ERROR(SaveEndpoint(*e, false));
+    FOPS_RETURN_IF_ERROR(Bump("endpoints"));
+    changed = true;
+    return store_.AppendAudit(actor, "traffic_shifted", d.target.model, d.target.version,
+                              {{"endpoint", d.endpoint}, {"deployment", d.id}, {"percent", percent}});
+  }));
+  return changed;
+}
+
+Result<bool> ServingStore::FinishDeployment(const std::string& deployment_id, const std::string& outcome,
+                                            const std::string& reason, const std::string& actor) {
+  if (outcome != "promoted" && outcome != "rolled_back") {
+    return Status::InvalidArgument("a deployment ends promoted or rolled_back, not '" + outcome + "'");
+  }
+  bool changed = false;
+  FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
+    FOPS_ASSIGN_OR_RETURN(DeploymentRecord d, GetDeployment(deployment_id));
+    if (d.status != "baking") return Status::Ok();
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(d.endpoint));
+    if (!e || e->deployment_id != deployment_id) return Status::Ok();
+    if (outcome == "promoted") {
+      e->production = e->canary;
+      std::erase(e->shadows, e->production);
+    }
+    e->canary = {};
+    e->canary_percent = 0;
+    e->deployment_id.clear();
+    e->updated_at = UtcNow();
+    ++e->generation;
+    FOPS_RETURN_IF_ERROR(SaveEndpoint(*e, false));
+    FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(deployment_id, outcome, reason));
+    if (outcome == "promoted") {
+      SqlValue p[] = {Text(deployment_id)};
+      FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE deployments SET traffic_percent = 100 WHERE id = ?", p));
+    }
+    FOPS_RETURN_IF_ERROR(Bump("endpoints"));
+    changed = true;
+    return store_.AppendAudit(actor, outcome == "promoted" ? "canary_promoted" : "canary_rolled_back",
+                              d.target.model, d.target.version,
+                              {{"endpoint", d.endpoint}, {"deployment", d.id}, {"reason", reason}});
+  }));
+  return changed;
+}
+
+Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name, const std::string& reason,
+                                                const std::string& actor) {
+  FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(endpoint_name));
+  if (!found) return Status::NotFound("no endpoint '" + endpoint_name + "'");
+  if (!found->deployment_id.empty()) {
+    FOPS_ASSIGN_OR_RETURN(bool done, FinishDeployment(found->deployment_id, "rolled_back", reason, actor));
+    (void)done;
+    return GetDeployment(found->deployment_id);
+  }
+  // The last deployment that changed production, and the version it replaced.
+  FOPS_ASSIGN_OR_RETURN(std::vector<DeploymentRecord> history, History(endpoint_name, 1000));
+  const DeploymentRecord* last = nullptr;
+  for (const DeploymentRecord& d : history) {
+    if ((d.status == "completed" || d.status == "promoted") && d.target == found->production) {
+      last = &d;
+      break;
+    }
+  }
+  if (last == nullptr || last->previous.empty()) {
+    return Status::InvalidArgument("endpoint '" + endpoint_name + "' has no earlier production version to roll back "
+                                   "to");
+  }
+  DeploymentRecord d;
+  FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
+    if (!e || e->production != found->production || !e->deployment_id.empty()) {
+      return Status::Conflict("endpoint '" + endpoint_name + "' changed while rolling back; try again");
+    }
+    const std::string now = UtcNow();
+    d.id = NewUuidV7();
+    d.endpoint = endpoint_name;
+    d.created_at = d.updated_at = d.step_started_at = now;
+    d.actor = actor;
+    d.strategy = "rollback";
+    d.target = last->previous;
+    d.previous = e->production;
+    d.params = last->params;
+    d.status = "completed";
+    d.reason = reason.empty() ? "rolled back from " + e->production.ToString() : reason;
+    d.traffic_percent = 100;
+    FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(last->id, "rolled_back", "rolled back by deployment " + d.id));
+    e->production = last->previous;
+    std::erase(e->shadows, e->production);
+    e->updated_at = now;
+    ++e->generation;
+    FOPS_RETURN_IF_ERROR(SaveEndpoint(*e, false));
+    FOPS_RETURN_IF_ERROR(InsertDeployment(d));
+    FOPS_RETURN_IF_ERROR(Bump("endpoints"));
+    return store_.AppendAudit(actor, "rolled_back", d.target.model, d.target.version,
+                              {{"endpoint", endpoint_name}, {"deployment", d.id}, {"from", VariantJson(d.previous)},
+                               {"reason", d.reason}});
+  }));
+  return d;
+}
+
+Status ServingStore::RemoveShadow(const std::string& endpoint_name, const VariantRef& shadow, const std::string& actor) {
+  return store_.InTransaction([&]() -> Status {
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
+    if (!e) return Status::NotFound("no endpoint '" + endpoint_name + "'");
+    if (std::erase(e->shadows, shadow) == 0) {
+      return Status::NotFound(shadow.ToString() + " does not shadow " + endpoint_name);
+    }
+    e->updated_at = UtcNow();
+    ++e->generation;
+    FOPS_RETURN_IF_ERROR(SaveEndpoint(*e, false));
+    SqlValue p[] = {Text(UtcNow()), Text(endpoint_name), Text(shadow.model), Int(shadow.version)};
+    FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE deployments SET status = 'shadow_removed', updated_at = ? WHERE endpoint = ? "
+                                  "AND model = ? AND version = ? AND status = 'shadowing'",
+                                  p));
+    FOPS_RETURN_IF_ERROR(Bump("endpoints"));
+    return store_.AppendAudit(actor, "shadow_removed", shadow.model, shadow.version, {{"endpoint", endpoint_name}});
+  });
+}
+
+Result<std::vector<DeploymentRecord>> ServingStore::History(const std::string& endpoint, size_t limit) {
+  SqlValue p[] = {Text(endpoint), Int(static_cast<int64_t>(limit))};
+  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query(std::string("SELECT ") + kDeploymentColumns +
+                                                   " FROM deployments WHERE endpoint = ? ORDER BY id DESC LIMIT ?",
+                                               p));
+  std::vector<DeploymentRecord> out;
+  for (const SqlRow& row : r.rows) out.push_back(DeploymentFromRow(row));
+  return out;
+}
+
+Result<DeploymentRecord> ServingStore::GetDeployment(const std::string& id) {
+  SqlValue p[] = {Text(id)};
+  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query(std::string("SELECT ") + kDeploymentColumns + " FROM deployments WHERE id = ?", p));
+  if (r.rows.empty()) return Status::NotFound("no deployment '" + id + "'");
+  return DeploymentFromRow(r.rows[0]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Keys and plans.
+
+Result<CreatedKey> ServingStore::CreateKey(const std::string& name, const std::vector<std::string>& scopes,
+                                           const std::vector<std::string>& endpoints, const std::string& plan,
+                                           const std::string& actor) {
+  if (name.empty() || name.size() > 200) return Status::InvalidArgument("a key needs a name of 1-200 characters");
+  if (scopes.empty()) return Status::InvalidArgument("a key needs at least one scope; accepted: " + Join(KeyScopes(), ", "));
+  for (const std::string& s : scopes) {
+    if (std::find(KeyScopes().begin(), KeyScopes().end(), s) == KeyScopes().end()) {
+      return Status::InvalidArgument("unknown scope '" + s + "'; accepted: " + Join(KeyScopes(), ", ") +
+                                     DidYouMean(s, KeyScopes()));
+    }
+  }
+  if (endpoints.empty()) return Status::InvalidArgument("a key needs at least one endpoint (or '*' for all)");
+  for (const std::string& e : endpoints) {
+    if (e != "*") FOPS_RETURN_IF_ERROR(CheckName("endpoint", e));
+  }
+  CreatedKey created;
+  ApiKeyRecord& k = created.record;
+  k.id = ToLower(SecureRandomToken(12));
+  std::string secret = SecureRandomToken(40);  // 40 base-62 characters: 238 bits
+  k.name = name;
+  k.salt = SecureRandomToken(24);
+  k.hash = HashKeySecret(k.salt, secret);
+  k.scopes = scopes;
+  k.endpoints = endpoints;
+  k.plan = plan;
+  k.created_at = UtcNow();
+  k.created_by = actor;
+  created.key = "fops_" + k.id + "_" + secret;
+  FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
+    if (!plan.empty()) {
+      SqlValue p[] = {Text(plan)};
+      FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT name FROM usage_plans WHERE name = ?", p));
+      if (r.rows.empty()) return Status::NotFound("no usage plan '" + plan + "' (fraudops plans create)");
+    }
+    SqlValue p[] = {Text(k.id),
+                    Text(k.name),
+                    Text(k.salt),
+                    Text(k.hash),
+                    Text(nlohmann::json(k.scopes).dump()),
+                    Text(nlohmann::json(k.endpoints).dump()),
+                    OptionalText(k.plan),
+                    Text(k.created_at),
+                    Text(k.created_by),
+                    SqlValue()};
+    FOPS_RETURN_IF_ERROR(db_.Exec("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p));
+    FOPS_RETURN_IF_ERROR(Bump("keys"));
+    return store_.AppendAudit(actor, "key_created", "", 0,
+                              {{"key", k.id}, {"name", name}, {"scopes", scopes}, {"endpoints", endpoints}, {"plan", plan}});
+  }));
+  return created;
+}
+
+Result<std::vector<ApiKeyRecord>> ServingStore::ListKeys() {
+  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT id, name, salt, hash, scopes, endpoints, plan, created_at, "
+                                               "created_by, revoked_at FROM api_keys ORDER BY created_at, id"));
+  std::vector<ApiKeyRecord> out;
+  for (const SqlRow& row : r.rows) {
+    ApiKeyRecord k;
+    k.id = AsText(row[0]);
+    k.name = AsText(row[1]);
+    k.salt = AsText(row[2]);
+    k.hash = AsText(row[3]);
+    k.scopes = JsonStrings(row[4]);
+    k.endpoints = JsonStrings(row[5]);
+    k.plan = IsNull(row[6]) ? "" : AsText(row[6]);
+    k.created_at = AsText(row[7]);
+    k.created_by = AsText(row[8]);
+    k.revoked_at = IsNull(row[9]) ? "" : AsText(row[9]);
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+Status ServingStore::RevokeKey(const std::string& id, const std::string& actor) {
+  return store_.InTransaction([&]() -> Status {
+    SqlValue p[] = {Text(UtcNow()), Text(id)};
+    FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", p));
+    if (r.affected == 0) {
+      SqlValue q[] = {Text(id)};
+      FOPS_ASSIGN_OR_RETURN(SqlResult found, db_.Query("SELECT revoked_at FROM api_keys WHERE id = ?", q));
+      if (found.rows.empty()) return Status::NotFound("no API key with id '" + id + "' (fraudops keys list)");
+      return Status::Ok();  // already revoked
+    }
+    FOPS_RETURN_IF_ERROR(Bump("keys"));
+    return store_.AppendAudit(actor, "key_revoked", "", 0, {{"key", id}});
+  });
+}
+
+Status ServingStore::AttachPlan(const std::string& key_id, const std::string& plan, const std::string& actor) {
+  return store_.InTransaction([&]() -> Status {
+    if (!plan.empty()) {
+      SqlValue p[] = {Text(plan)};
+      FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT name FROM usage_plans WHERE name = ?", p));
+      if (r.rows.empty()) return Status::NotFound("no usage plan '" + plan + "' (fraudops plans list)");
+    }
+    SqlValue p[] = {OptionalText(plan), Text(key_id)};
+    FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("UPDATE api_keys SET plan = ? WHERE id = ?", p));
+    if (r.affected == 0) return Status::NotFound("no API key with id '" + key_id + "' (fraudops keys list)");
+    FOPS_RETURN_IF_ERROR(Bump("keys"));
+    return store_.AppendAudit(actor, "plan_attached", "", 0, {{"key", key_id}, {"plan", plan}});
+  });
+}
+
+Status ServingStore::PutPlan(const UsagePlan& plan, bool replace, const std::string& actor) {
+  FOPS_RETURN_IF_ERROR(CheckName("plan", plan.name));
+  if (!(plan.rate_per_second >= 0) || plan.burst < 0 || plan.daily_quota < 0 || plan.monthly_quota < 0) {
+    return Status::InvalidArgument("plan '" + plan.name + "': rate, burst and quotas must be 0 (unlimited) or more");
+  }
+  return store_.InTransaction([&]() -> Status {
+    SqlValue find[] = {Text(plan.name)};
+    FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT name FROM usage_plans WHERE name = ?", find));
+    if (!r.rows.empty() && !replace) {
+      return Status::Conflict("usage plan '" + plan.name + "' exists; pass --replace to change it");
+    }
+    SqlValue p[] = {Text(plan.name), Real(plan.rate_per_second), Int(plan.burst), Int(plan.daily_quota),
+                    Int(plan.monthly_quota), Text(UtcNow())};
+    if (r.rows.empty()) {
+      FOPS_RETURN_IF_ERROR(db_.Exec("INSERT INTO usage_plans VALUES (?, ?, ?, ?, ?, ?)", p));
+    } else {
+      SqlValue u[] = {Real(plan.rate_per_second), Int(plan.burst), Int(plan.daily_quota), Int(plan.monthly_quota),
+                      Text(plan.name)};
+      FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE usage_plans SET rate_per_second = ?, burst = ?, daily_quota = ?, "
+                                    "monthly_quota = ? WHERE name = ?",
+                                    u));
+    }
+    FOPS_RETURN_IF_ERROR(Bump("keys"));
+    nlohmann::json details = plan.ToJson();
+    details.erase("created_at");
+    return store_.AppendAudit(actor, r.rows.empty() ? "plan_created" : "plan_replaced", "", 0, details);
+  });
+}
+
+Result<std::vector<UsagePlan>> ServingStore::ListPlans() {
+  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT name, rate_per_second, burst, daily_quota, monthly_quota, "
+                                               "created_at FROM usage_plans ORDER BY name"));
+  std::vector<UsagePlan> out;
+  for (const SqlRow& row : r.rows) {
+    UsagePlan p;
+    p.name = AsText(row[0]);
+    p.rate_per_second = AsDouble(row[1]);
+    p.burst = AsInt(row[2]);
+    p.daily_quota = AsInt(row[3]);
+    p.monthly_quota = AsInt(row[4]);
+    p.created_at = AsText(row[5]);
+    out.push_back(p);
+  }
+  return out;
+}
+
+Status ServingStore::AddUsage(const std::map<std::pair<std::string, std::string>, int64_t>& counts) {
+  if (counts.empty()) return Status::Ok();
+  return store_.InTransaction([&]() -> Status {
+    for (const auto& [key, used] : counts) {
+      SqlValue p[] = {Text(key.first), Text(key.second), Int(used)};
+      FOPS_RETURN_IF_ERROR(db_.Exec("INSERT INTO usage_counters VALUES (?, ?, ?) ON CONFLICT (key_id, period) DO "
+                                    "UPDATE SET used = usage_counters.used + excluded.used",
+                                    p));
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::map<std::pair<std::string, std::string>, int64_t>> ServingStore::Usage(
+    const std::vector<std::string>& periods) {
+  std::map<std::pair<std::string, std::string>, int64_t> out;
+  for (const std::string& period : periods) {
+    SqlValue p[] = {Text(period)};
+    FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT key_id, used FROM usage_counters WHERE period = ?", p));
+    for (const SqlRow& row : r.rows) out[{AsText(row[0]), period}] = AsInt(row[1]);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Feedback.
+
+Status ServingStore::RecordFeedback(const std::string& endpoint, const std::vector<FeedbackRecord>& labels) {
+  return store_.InTransaction([&]() -> Status {
+    for (const FeedbackRecord& f : labels) {
+      SqlValue p[] = {Text(endpoint), Text(f.request_id), Real(f.label), Text(f.label_time), Text(f.received_at)};
+      FOPS_RETURN_IF_ERROR(db_.Exec("INSERT INTO feedback VALUES (?, ?, ?, ?, ?) ON CONFLICT (endpoint, request_id) "
+                                    "DO UPDATE SET label = excluded.label, label_time = excluded.label_time, "
+                                    "received_at = excluded.received_at",
+                                    p));
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<FeedbackRecord>> ServingStore::Feedback(const std::string& endpoint) {
+  SqlValue p[] = {Text(endpoint)};
+  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT request_id, label, label_time, received_at FROM feedback WHERE "
+                                               "endpoint = ? ORDER BY received_at, request_id",
+                                               p));
+  std::vector<FeedbackRecord> out;
+  for (const SqlRow& row : r.rows) out.push_back({AsText(row[0]), AsDouble(row[1]), AsText(row[2]), AsText(row[3])});
+  return out;
+}
+
+Result<std::map<std::string, int64_t>> ServingStore::ChangeCounters() {
+  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT name, value FROM change_counters"));
+  std::map<std::string, int64_t> out;
+  for (const SqlRow& row : r.rows) out[AsText(row[0])] = AsInt(row[1]);
+  return out;
+}
+
+}  // namespace fraudops

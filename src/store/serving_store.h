@@ -1,0 +1,197 @@
+#pragma once
+/// What serving keeps in the metadata store (schema migration 2): endpoints and their
+/// variants (production, canary with its traffic share, shadows), the deployment history,
+/// API keys (salted hashes, never the key), usage plans and their counters, and delayed
+/// labels (feedback). Every change commits with its audit entry in one transaction and
+/// bumps a change counter, which running servers poll to pick up what another process did.
+/// docs/serving.md describes the deployment states; docs/formats/metadata-schema.md the
+/// tables.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+#include "core/status.h"
+#include "store/metadata_store.h"
+
+namespace fraudops {
+
+/// A model version a variant serves.
+struct VariantRef {
+  std::string model;
+  int64_t version = 0;
+  bool empty() const { return model.empty(); }
+  std::string ToString() const { return model + "@" + std::to_string(version); }
+  bool operator==(const VariantRef&) const = default;
+};
+
+struct EndpointRecord {
+  std::string name, created_at, updated_at;
+  VariantRef production;  ///< empty: nothing deployed yet
+  VariantRef canary;      ///< empty: no canary
+  double canary_percent = 0;
+  std::vector<VariantRef> shadows;
+  std::string deployment_id;  ///< the deployment in progress (canary or linear), or ""
+  int64_t generation = 0;     ///< counts changes, so servers see when to reload
+  nlohmann::json ToJson() const;
+};
+
+/// How a deployment moves traffic and when it rolls back (deploy.* in the configuration).
+struct DeploymentParams {
+  double canary_percent = 10;
+  double bake_seconds = 300;
+  double linear_step_percent = 25;
+  double linear_step_seconds = 60;
+  double max_error_rate = 0.01;
+  double max_p99_ms = 50;     ///< 0: off
+  double max_score_psi = 0.25;  ///< 0: off
+  int64_t min_requests = 100;
+  nlohmann::json ToJson() const;
+  static DeploymentParams FromJson(const nlohmann::json& json);
+};
+
+/// The deploy.* settings as deployment parameters.
+DeploymentParams DeploymentParamsFrom(const DeployConfig& deploy);
+
+/// The strategies, by name: all_at_once, canary, linear, shadow (rollback is recorded by
+/// Rollback). "all-at-once" is accepted for all_at_once.
+Result<std::string> ParseStrategy(const std::string& text);
+
+struct DeploymentRecord {
+  std::string id, endpoint, created_at, updated_at, actor, strategy;
+  VariantRef target;    ///< the version deployed
+  VariantRef previous;  ///< production before it (empty: none)
+  DeploymentParams params;
+  /// baking (canary or linear under watch), promoted, completed (all_at_once, rollback),
+  /// rolled_back, superseded (a newer deployment replaced it while baking), shadowing,
+  /// shadow_removed.
+  std::string status;
+  std::string reason;
+  double traffic_percent = 0;   ///< the target's share of traffic now
+  std::string step_started_at;  ///< when the current traffic share began
+  nlohmann::json ToJson() const;
+};
+
+/// A usage plan: a token bucket (rate per second, burst) and quotas (0: unlimited).
+struct UsagePlan {
+  std::string name;
+  double rate_per_second = 0;  ///< 0: no rate limit
+  int64_t burst = 0;           ///< bucket size; 0: max(1, rate)
+  int64_t daily_quota = 0;
+  int64_t monthly_quota = 0;
+  std::string created_at;
+  nlohmann::json ToJson() const;
+};
+
+/// Scopes a key can hold.
+inline const std::vector<std::string>& KeyScopes() {
+  static const std::vector<std::string> kScopes = {"invoke", "feedback", "admin"};
+  return kScopes;
+}
+
+struct ApiKeyRecord {
+  std::string id;  ///< public part of the key, "fops_<id>_<secret>"
+  std::string name;
+  std::string salt, hash;  ///< hash = sha256(salt ":" secret), hex
+  std::vector<std::string> scopes;
+  std::vector<std::string> endpoints;  ///< "*" for all
+  std::string plan;                    ///< "" for none
+  std::string created_at, created_by, revoked_at;
+  /// Without salt and hash.
+  nlohmann::json ToJson() const;
+};
+
+struct CreatedKey {
+  ApiKeyRecord record;
+  std::string key;  ///< the whole key; shown once, stored only as a salted hash
+};
+
+/// The parts of "fops_<id>_<secret>", or false when `key` does not have that form.
+bool SplitApiKey(std::string_view key, std::string_view* id, std::string_view* secret);
+/// sha256(salt ":" secret) as hex.
+std::string HashKeySecret(std::string_view salt, std::string_view secret);
+
+struct FeedbackRecord {
+  std::string request_id;
+  double label = 0;
+  std::string label_time;  ///< when the truth became known (ISO 8601); default: received
+  std::string received_at;
+};
+
+class ServingStore {
+ public:
+  explicit ServingStore(MetadataStore& store) : store_(store), db_(store.connection()) {}
+
+  // Endpoints and deployments.
+  Result<std::optional<EndpointRecord>> FindEndpoint(const std::string& name);
+  Result<std::vector<EndpointRecord>> ListEndpoints();
+  /// Starts a deployment of `target` (an approved or pending, not rejected or archived
+  /// version) on `endpoint` (created when new). A deployment still baking there is
+  /// superseded. With nothing in production, canary and linear deploy all at once (there
+  /// is nothing to compare against), and the reason says so.
+  Result<DeploymentRecord> Deploy(const std::string& endpoint, const VariantRef& target,
+                                  const std::string& strategy, const DeploymentParams& params,
+                                  const std::string& actor);
+  /// Moves a baking linear deployment to `percent` of traffic. False when it is no longer
+  /// baking (another server decided first).
+  Result<bool> SetTraffic(const std::string& deployment_id, double percent, const std::string& actor);
+  /// Ends a baking deployment: "promoted" (the canary becomes production) or
+  /// "rolled_back" (the canary is removed). False when it was no longer baking.
+  Result<bool> FinishDeployment(const std::string& deployment_id, const std::string& outcome,
+                                const std::string& reason, const std::string& actor);
+  /// Rolls `endpoint` back: a baking deployment is rolled back; otherwise production returns
+  /// to the version before the last deployment, recorded as a "rollback" deployment.
+  Result<DeploymentRecord> Rollback(const std::string& endpoint, const std::string& reason,
+                                    const std::string& actor);
+  /// Stops sending traffic copies to a shadow variant.
+  Status RemoveShadow(const std::string& endpoint, const VariantRef& shadow, const std::string& actor);
+  /// Newest first.
+  Result<std::vector<DeploymentRecord>> History(const std::string& endpoint, size_t limit);
+  Result<DeploymentRecord> GetDeployment(const std::string& id);
+
+  // Keys and plans.
+  Result<CreatedKey> CreateKey(const std::string& name, const std::vector<std::string>& scopes,
+                               const std::vector<std::string>& endpoints, const std::string& plan,
+                               const std::string& actor);
+  /// Every key, revoked ones too, with salt and hash (the server needs them).
+  Result<std::vector<ApiKeyRecord>> ListKeys();
+  Status RevokeKey(const std::string& id, const std::string& actor);
+  /// Attaches `plan` to a key ("" detaches).
+  Status AttachPlan(const std::string& key_id, const std::string& plan, const std::string& actor);
+  /// Creates a plan, or replaces one of the same name when `replace`.
+  Status PutPlan(const UsagePlan& plan, bool replace, const std::string& actor);
+  Result<std::vector<UsagePlan>> ListPlans();
+  /// Adds counts to usage counters: (key id, period) -> requests.
+  Status AddUsage(const std::map<std::pair<std::string, std::string>, int64_t>& counts);
+  /// Counters for the given periods (e.g. "d2026-11-23", "m2026-11"): (key, period) -> used.
+  Result<std::map<std::pair<std::string, std::string>, int64_t>> Usage(const std::vector<std::string>& periods);
+
+  // Delayed labels.
+  /// Stores labels; a request id already labelled is updated (the later truth wins).
+  Status RecordFeedback(const std::string& endpoint, const std::vector<FeedbackRecord>& labels);
+  Result<std::vector<FeedbackRecord>> Feedback(const std::string& endpoint);
+
+  /// The change counters ("endpoints", "keys"): a server reloads what changed.
+  Result<std::map<std::string, int64_t>> ChangeCounters();
+
+  /// Audit entries of serving actions go to the registry's audit log (model = the model for
+  /// deployments, "" for keys and plans).
+  MetadataStore& metadata() { return store_; }
+
+ private:
+  Result<std::optional<EndpointRecord>> LoadEndpoint(const std::string& name);
+  Status SaveEndpoint(const EndpointRecord& endpoint, bool insert);
+  Status InsertDeployment(const DeploymentRecord& deployment);
+  Status UpdateDeploymentStatus(const std::string& id, const std::string& status, const std::string& reason);
+  Status Bump(const std::string& counter);
+
+  MetadataStore& store_;
+  SqlConnection& db_;
+};
+
+}  // namespace fraudops
