@@ -11,6 +11,7 @@
 #include "cli/exit_codes.h"
 #include "cli/predict_command.h"
 #include "cli/registry_commands.h"
+#include "cli/serve_commands.h"
 #include "core/config.h"
 #include "core/version.h"
 #include "core/files.h"
@@ -258,7 +259,7 @@ int InspectCommand(const GlobalOptions& global, const std::string& uri) {
 
 int main(int argc, char** argv) {
   using namespace fraudops;
-  CLI::App app{"fraudops — from transaction data to an evaluated, gated fraud model.\n"
+  CLI::App app{"fraudops — from transaction data to an evaluated, gated, served fraud model.\n"
                "Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 data error, "
                "4 quality gate failed."};
   app.require_subcommand(1);
@@ -297,6 +298,7 @@ int main(int argc, char** argv) {
 
   auto registry_command = AddRegistryCommands(app);
   auto predict_command = AddPredictCommand(app);
+  auto serve_command = AddServeCommands(app);
 
   auto* import = data_command->add_subcommand(
       "import", "Write a data source as a dataset file (.fds); SQL tables stream in chunks, so they may exceed memory.");
@@ -321,5 +323,6 @@ int main(int argc, char** argv) {
   if (*import) return ImportCommand(global, import_uri, import_output, chunk_rows);
   if (int code = registry_command(); code >= 0) return code;
   if (int code = predict_command(); code >= 0) return code;
+  if (int code = serve_command(); code >= 0) return code;
   return kExitUsage;
 }

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/common.h"
 #include "cli/exit_codes.h"
 #include "core/config.h"
 #include "core/files.h"
@@ -30,56 +31,6 @@ struct Args {
   std::vector<std::string> aliases;
   bool delete_alias = false;
 };
-
-int Fail(const Status& status) {
-  std::fprintf(stderr, "error: %s\n", status.message().c_str());
-  return ExitCodeFor(status);
-}
-
-void PrintJson(const nlohmann::json& json) {
-  std::cout << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
-}
-
-struct Stores {
-  Config config;
-  std::unique_ptr<MetadataStore> metadata;
-  std::unique_ptr<ArtifactStore> artifacts;
-};
-
-Result<Stores> OpenStores(const Args& args, bool need_artifacts) {
-  LoadOptions options;
-  options.config_path = args.config_path;
-  Stores stores;
-  FOPS_ASSIGN_OR_RETURN(stores.config, LoadConfig(options));
-  if (!args.home.empty()) stores.config.global.home = args.home;
-  fs::path home = fs::absolute(stores.config.Resolve(stores.config.global.home)).lexically_normal();
-  if (stores.config.global.metadata_url.empty() && !FileExists((home / "fraudops.db").string())) {
-    return Status::NotFound("no metadata store at " + (home / "fraudops.db").string() +
-                            " (global.home); run `fraudops run` first, or set global.metadata_url");
-  }
-  FOPS_ASSIGN_OR_RETURN(stores.metadata, MetadataStore::Open(stores.config.global.metadata_url,
-                                                             (home / "fraudops.db").string()));
-  if (need_artifacts) {
-    FOPS_ASSIGN_OR_RETURN(stores.artifacts,
-                          OpenArtifactStore(stores.config.global.artifact_url, (home / "artifacts").string()));
-  }
-  return stores;
-}
-
-/// NAME, NAME@VERSION, NAME@latest or NAME@ALIAS.
-std::pair<std::string, std::string> SplitRef(const std::string& target) {
-  size_t at = target.rfind('@');
-  if (at == std::string::npos) return {target, "latest"};
-  std::string ref = target.substr(at + 1);
-  if (ref != "latest" && !ParseInt(ref)) ref = "@" + ref;
-  return {target.substr(0, at), ref};
-}
-
-Result<ModelVersion> Resolve(MetadataStore& store, const std::string& target) {
-  auto [model, ref] = SplitRef(target);
-  if (model.empty()) return Status::InvalidArgument("'" + target + "' names no model; accepted: NAME[@VERSION|@ALIAS]");
-  return store.GetVersion(model, ref);
-}
 
 bool LowerIsBetter(const std::string& metric) {
   return metric.find("log_loss") != std::string::npos || metric.find("brier") != std::string::npos ||
@@ -113,7 +64,7 @@ std::string Metric(const std::map<std::string, double>& metrics, const std::stri
 }
 
 int RunsList(const Args& args) {
-  auto stores = OpenStores(args, false);
+  auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   RunFilter filter;
   filter.experiment = args.experiment;
@@ -151,7 +102,7 @@ int RunsList(const Args& args) {
 }
 
 int RunsShow(const Args& args) {
-  auto stores = OpenStores(args, false);
+  auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   auto run = stores->metadata->GetRun(args.runs.at(0));
   if (!run.ok()) return Fail(run.status());
@@ -181,7 +132,7 @@ int RunsShow(const Args& args) {
 }
 
 int RunsCompare(const Args& args) {
-  auto stores = OpenStores(args, false);
+  auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   std::vector<RunRecord> runs;
   for (const std::string& id : args.runs) {
@@ -259,7 +210,7 @@ void PrintVersionLine(const ModelVersion& v) {
 }
 
 int ModelsList(const Args& args) {
-  auto stores = OpenStores(args, false);
+  auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   auto versions = stores->metadata->ListVersions(args.target);
   if (!versions.ok()) return Fail(versions.status());
@@ -276,7 +227,7 @@ int ModelsList(const Args& args) {
 }
 
 int ModelsShow(const Args& args) {
-  auto stores = OpenStores(args, false);
+  auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   auto version = Resolve(*stores->metadata, args.target);
   if (!version.ok()) return Fail(version.status());
@@ -307,7 +258,7 @@ int ModelsShow(const Args& args) {
 
 /// approve, reject, archive, alias: each a registry change with an audit entry.
 int ModelsChange(const Args& args, const std::string& action) {
-  auto stores = OpenStores(args, false);
+  auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   MetadataStore& store = *stores->metadata;
   std::string actor = CurrentActor();
@@ -334,7 +285,7 @@ int ModelsChange(const Args& args, const std::string& action) {
 
 /// Copies a version's model/ artifacts into `directory`, checksums verified; "NAME@N".
 Result<std::string> ExportVersion(const Args& args, const std::string& directory, size_t* written) {
-  FOPS_ASSIGN_OR_RETURN(Stores stores, OpenStores(args, true));
+  FOPS_ASSIGN_OR_RETURN(Stores stores, OpenStores(args.config_path, args.home, true));
   FOPS_ASSIGN_OR_RETURN(ModelVersion version, Resolve(*stores.metadata, args.target));
   FOPS_ASSIGN_OR_RETURN(RunRecord run, stores.metadata->GetRun(version.run_id));
   *written = 0;
@@ -357,7 +308,7 @@ int ModelsExport(const Args& args) {
 }
 
 int Lineage(const Args& args) {
-  auto stores = OpenStores(args, false);
+  auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   MetadataStore& store = *stores->metadata;
   if (!args.data_hash.empty()) {

@@ -1,0 +1,58 @@
+#include "cli/common.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/exit_codes.h"
+#include "core/files.h"
+#include "core/strings.h"
+
+namespace fraudops {
+
+namespace fs = std::filesystem;
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "error: %s\n", status.message().c_str());
+  return ExitCodeFor(status);
+}
+
+void PrintJson(const nlohmann::json& json) {
+  std::cout << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
+
+Result<Stores> OpenStores(const std::string& config_path, const std::string& home_override, bool need_artifacts) {
+  LoadOptions options;
+  options.config_path = config_path;
+  Stores stores;
+  FOPS_ASSIGN_OR_RETURN(stores.config, LoadConfig(options));
+  if (!home_override.empty()) stores.config.global.home = home_override;
+  fs::path home = fs::absolute(stores.config.Resolve(stores.config.global.home)).lexically_normal();
+  if (stores.config.global.metadata_url.empty() && !FileExists((home / "fraudops.db").string())) {
+    return Status::NotFound("no metadata store at " + (home / "fraudops.db").string() +
+                            " (global.home); run `fraudops run` first, or set global.metadata_url");
+  }
+  FOPS_ASSIGN_OR_RETURN(stores.metadata, MetadataStore::Open(stores.config.global.metadata_url,
+                                                             (home / "fraudops.db").string()));
+  if (need_artifacts) {
+    FOPS_ASSIGN_OR_RETURN(stores.artifacts,
+                          OpenArtifactStore(stores.config.global.artifact_url, (home / "artifacts").string()));
+  }
+  return stores;
+}
+
+std::pair<std::string, std::string> SplitRef(const std::string& target) {
+  size_t at = target.rfind('@');
+  if (at == std::string::npos) return {target, "latest"};
+  std::string ref = target.substr(at + 1);
+  if (ref != "latest" && !ParseInt(ref)) ref = "@" + ref;
+  return {target.substr(0, at), ref};
+}
+
+Result<ModelVersion> Resolve(MetadataStore& store, const std::string& target) {
+  auto [model, ref] = SplitRef(target);
+  if (model.empty()) return Status::InvalidArgument("'" + target + "' names no model; accepted: NAME[@VERSION|@ALIAS]");
+  return store.GetVersion(model, ref);
+}
+
+}  // namespace fraudops

@@ -1,0 +1,35 @@
+#pragma once
+/// What the command-line files share: printing errors and JSON, opening the stores the
+/// configuration names, and reading NAME[@VERSION|@ALIAS] references.
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+#include "core/status.h"
+#include "store/artifact_store.h"
+#include "store/metadata_store.h"
+
+namespace fraudops {
+
+/// Prints "error: <message>" to stderr and returns the status's exit code.
+int Fail(const Status& status);
+void PrintJson(const nlohmann::json& json);
+
+struct Stores {
+  Config config;
+  std::unique_ptr<MetadataStore> metadata;
+  std::unique_ptr<ArtifactStore> artifacts;
+};
+/// The configuration (`config_path`, or the usual search) with `home_override` applied, and
+/// its metadata store (which must exist) and, when asked, artifact store.
+Result<Stores> OpenStores(const std::string& config_path, const std::string& home_override, bool need_artifacts);
+
+/// NAME, NAME@VERSION, NAME@latest or NAME@ALIAS as (model, GetVersion reference).
+std::pair<std::string, std::string> SplitRef(const std::string& target);
+Result<ModelVersion> Resolve(MetadataStore& store, const std::string& target);
+
+}  // namespace fraudops
