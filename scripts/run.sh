@@ -1,9 +1,37 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds fraudops (release), and runs the whole
-# pipeline on the built-in synthetic dataset (or what config.yml / the arguments say).
-# Any arguments are passed to `fraudops run`, e.g. scripts/run.sh --data transactions.csv
+# The main job: installs what is missing, builds fraudops (release), runs the whole pipeline
+# on the built-in synthetic dataset (or what config.yml / the arguments say), which
+# registers the model and deploys it to the endpoint `fraud-detector`, then serves it:
+# creates an API key, prints a ready-to-paste curl example, and runs `fraudops serve`
+# until Ctrl-C. Arguments are passed to `fraudops run`, e.g. scripts/run.sh --data tx.csv
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh release
-exec build/release/src/fraudops run "$@"
+fraudops=build/release/src/fraudops
+"$fraudops" run "$@"
+
+home="${FRAUDOPS_HOME:-./fraudops-home}"
+endpoint="${FRAUDOPS_DEPLOY_ENDPOINT_NAME:-fraud-detector}"
+listen="${FRAUDOPS_API_LISTEN:-127.0.0.1:8080}"
+key=$("$fraudops" keys create --name quickstart --scope invoke,feedback,admin 2>/dev/null)
+# One synthetic transaction as JSON, for the example.
+"$fraudops" data synth --rows 10 --seed 7 --output "$home/sample.csv" >/dev/null 2>&1
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { name[i] = $i; gsub(/"/, "", name[i]) }; next }
+         NR == 2 { printf "{"; for (i = 1; i <= NF; i++) if (name[i] != "Class") printf "%s\"%s\": %s", (n++ ? ", " : ""), name[i], $i; print "}"; exit }' \
+  "$home/sample.csv" > "$home/sample-transaction.json"
+cat <<MSG
+
+Serving endpoint '$endpoint' on http://$listen (Ctrl-C stops). Your API key (shown once):
+
+  export FRAUDOPS_KEY=$key
+
+Score a transaction, with its top 3 reason codes:
+
+  curl -s -H "x-api-key: \$FRAUDOPS_KEY" -H 'content-type: application/json' \\
+       -d @$home/sample-transaction.json 'http://$listen/v1/endpoints/$endpoint/predict?explain=3'
+
+Health, metrics and the API description: http://$listen/readyz  /metrics  /openapi.json
+
+MSG
+exec "$fraudops" serve

@@ -108,6 +108,12 @@ void PrintRunSummary(const RunResult& result) {
     std::printf("\n  registered: %s@%lld (%s%s)\n", v["model"].get<std::string>().c_str(),
                 v["version"].get<long long>(), v["approval"].get<std::string>().c_str(), aliases.c_str());
   }
+  if (!result.deployment.is_null()) {
+    const nlohmann::json& d = result.deployment;
+    std::printf("  deployed:   %s@%lld to endpoint %s (%s, %s)\n", d["target"]["model"].get<std::string>().c_str(),
+                d["target"]["version"].get<long long>(), d["endpoint"].get<std::string>().c_str(),
+                d["strategy"].get<std::string>().c_str(), d["status"].get<std::string>().c_str());
+  }
   if (!result.error.ok()) std::printf("\n  error: %s\n", result.error.message().c_str());
   std::printf("\n  artifacts: %s\n", result.artifact_dir.c_str());
   if (result.artifacts.contains("report")) {

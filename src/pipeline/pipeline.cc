@@ -23,6 +23,7 @@
 #include "model/bundle.h"
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
+#include "store/serving_store.h"
 #include "train/trainer.h"
 
 namespace fraudops {
@@ -424,6 +425,29 @@ Status Register(State& s) {
   return Status::Ok();
 }
 
+/// Deploys the registered version to deploy.endpoint_name with deploy.strategy, when it was
+/// approved (register.approval: auto) and deploy.enabled. A running `fraudops serve` picks
+/// the deployment up; canary and linear deployments are judged there.
+Status Deploy(State& s) {
+  const DeployConfig& d = s.config.deploy;
+  if (!d.enabled || s.result.registered.is_null() || s.result.registered.value("approval", "") != "approved") {
+    s.step_skipped = true;
+    if (!s.result.registered.is_null() && d.enabled) {
+      s.context.logger->Info("deploy", "not deployed: the version waits for approval (fraudops models approve, then "
+                                       "fraudops deploy)");
+    }
+    return Status::Ok();
+  }
+  ServingStore serving(*s.store);
+  const VariantRef target{s.result.registered["model"].get<std::string>(), s.result.registered["version"].get<int64_t>()};
+  FOPS_ASSIGN_OR_RETURN(DeploymentRecord deployed,
+                        serving.Deploy(d.endpoint_name, target, d.strategy, DeploymentParamsFrom(d), CurrentActor()));
+  s.result.deployment = deployed.ToJson();
+  s.context.logger->Info("deploy", "deployed", {{"endpoint", d.endpoint_name}, {"model", target.ToString()},
+                                                 {"strategy", deployed.strategy}, {"status", deployed.status}});
+  return Status::Ok();
+}
+
 using StepFunction = Status (*)(State&);
 struct StepDefinition {
   const char* name;
@@ -432,7 +456,7 @@ struct StepDefinition {
 
 constexpr StepDefinition kSteps[] = {
     {"ingest", Ingest}, {"validate", Validate}, {"split", SplitStep},
-    {"train", Train},   {"evaluate", Evaluate}, {"gate", Gate}, {"register", Register},
+    {"train", Train},   {"evaluate", Evaluate}, {"gate", Gate}, {"register", Register}, {"deploy", Deploy},
 };
 
 /// The run as the metadata store records it when it starts: every configuration key and
@@ -508,6 +532,7 @@ nlohmann::json RunResult::ToJson() const {
   }
   out["artifacts"] = artifacts;
   if (!registered.is_null()) out["registered"] = registered;
+  if (!deployment.is_null()) out["deployment"] = deployment;
   out["artifact_dir"] = artifact_dir;
   if (!error.ok()) out["error"] = {{"code", StatusCodeName(error.code())}, {"message", error.message()}};
   return out;

@@ -1,5 +1,6 @@
 #pragma once
-/// The training pipeline: ingest -> validate -> split -> train -> evaluate -> gate -> register.
+/// The training pipeline: ingest -> validate -> split -> train -> evaluate -> gate -> register
+/// -> deploy.
 /// Each run is recorded in the metadata store (global.metadata_url) and its files in the
 /// artifact store (global.artifact_url). Each run
 /// has a time-ordered execution id (UUIDv7) and writes everything under
@@ -39,6 +40,7 @@ struct RunResult {
   bool gate_evaluated = false;
   nlohmann::json artifacts = nlohmann::json::object();  ///< name -> path
   nlohmann::json registered;  ///< the model version the register step created, if any
+  nlohmann::json deployment;  ///< the deployment the deploy step started, if any
   std::string artifact_dir;
   Status error;  ///< why the run failed (OK when it succeeded or only the gate failed)
   double seconds = 0;
