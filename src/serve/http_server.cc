@@ -165,9 +165,9 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
         ec == asio::error::operation_aborted) {
       return Close();
     }
-    if (ec == beast::error::timeout) {
+    if (ec == beast::error::timeout) {  // the stream has closed the socket already: no 408 can be sent
       ++server_.stats_.timeouts;
-      return SendError(408, "the request did not arrive in time (api.header_timeout_ms / api.body_timeout_ms)");
+      return Close();
     }
     ++server_.stats_.bad_requests;
     if (ec == http::error::body_limit) {

@@ -3,8 +3,8 @@
 /// core, each with its own event loop and its own listening socket (SO_REUSEPORT, so the
 /// kernel spreads connections), keep-alive, TCP_NODELAY, and limits that keep one client
 /// from holding a worker: a body limit (413), a header limit (431), an idle timeout between
-/// requests, and separate deadlines for a request's headers and its body (408), so a client
-/// that sends slowly is cut off. `Expect: 100-continue` is answered. Drain() stops accepting,
+/// requests, and separate deadlines for a request's headers and its body, so a client that
+/// sends slowly is cut off (its connection closed). `Expect: 100-continue` is answered. Drain() stops accepting,
 /// closes idle connections, lets requests in flight finish (their responses say
 /// `Connection: close`) and returns when all are done or the drain timeout passes.
 ///

@@ -229,7 +229,7 @@ bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_r
   if (problems.any()) return problems.Report(error);
   const size_t rows = chunk.size() - 1;
   if (rows == 0) return BadBody(error, "the CSV body has a header line but no rows");
-  if (rows > max_rows || *more) return TooManyRows(rows + (*more ? 1 : 0), max_rows, error);
+  if (rows > max_rows) return TooManyRows(rows, max_rows, error);  // at least max_rows + 1 were read
   const size_t width = encoder.size();
   out->values.assign(rows * width, std::nan(""));
   out->rows = rows;

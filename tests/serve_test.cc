@@ -1,0 +1,587 @@
+// `fraudops serve` as users run it: the real binary on loopback, a workspace whose registry
+// holds real bundles, and HTTP requests over real sockets. Routes and error codes, API keys
+// and quotas, canary promotion and rollback, shadows, a hot swap under load, slow clients,
+// data capture and a graceful drain.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "core/hash.h"
+#include "http_client.h"
+#include "store/metadata_store.h"
+#include "store/serving_store.h"
+#include "test_util.h"
+
+namespace fraudops::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+const std::string kBundles = std::string(FRAUDOPS_SOURCE_DIR) + "/tests/data/bundles";
+
+/// The transactions of tests/data/bundles/rows.csv as JSON objects (without the label).
+std::vector<Json> Transactions() {
+  std::ifstream in(kBundles + "/rows.csv");
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> names;
+  for (std::stringstream header(line); std::getline(header, line, ',');) names.push_back(line);
+  std::vector<Json> rows;
+  while (std::getline(in, line)) {
+    Json row = Json::object();
+    std::stringstream fields(line);
+    std::string field;
+    for (size_t i = 0; std::getline(fields, field, ','); ++i) {
+      if (names[i] == "Class") continue;
+      char* end = nullptr;
+      const double value = std::strtod(field.c_str(), &end);
+      row[names[i]] = field.empty() || *end != '\0' ? Json(nullptr) : Json(value);  // "" and NA: missing
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+/// A workspace with a registry of real bundles and the server's configuration.
+class ServeWorkspace {
+ public:
+  ServeWorkspace() {
+    home_ = dir_.File("home");
+    fs::create_directories(home_);
+    auto opened = MetadataStore::Open("", home_ + "/fraudops.db");
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(*opened);
+    RunRecord run;
+    run.run_id = "run-1";
+    run.experiment = "serve-test";
+    run.start_time = UtcNow();
+    run.code_version = "test";
+    run.host = "host";
+    run.user = "user";
+    run.artifact_uri = dir_.path();
+    EXPECT_TRUE(store_->CreateRun(run).ok());
+  }
+
+  /// Registers a copy of the golden v2 bundle; `base_score` != 0.5 shifts every score (a
+  /// deliberately bad model).
+  int64_t Register(const std::string& base_score = "5E-1") {
+    const std::string bundle = dir_.File("bundles/" + std::to_string(++bundles_));
+    fs::create_directories(bundle);
+    for (const char* file : {"bundle.json", "baseline.json", "model.json"}) fs::copy_file(kBundles + "/v2/" + file, bundle + "/" + file);
+    if (base_score != "5E-1") {
+      std::string model = ReadText(bundle + "/model.json");
+      const std::string from = "\"base_score\":\"5E-1\"";
+      model.replace(model.find(from), from.size(), "\"base_score\":\"" + base_score + "\"");
+      WriteText(bundle + "/model.json", model);
+      Json json = Json::parse(ReadText(bundle + "/bundle.json"));
+      json["model_sha256"] = Sha256Hex(model);
+      WriteText(bundle + "/bundle.json", json.dump(2));
+    }
+    NewVersion version;
+    version.model = "fraud";
+    version.run_id = "run-1";
+    version.algorithm = "xgboost";
+    version.bundle_uri = bundle;
+    version.approve = true;
+    auto created = store_->CreateVersion(version, "test");
+    EXPECT_TRUE(created.ok()) << created.status().ToString();
+    return created.ok() ? created->version : 0;
+  }
+
+  DeploymentRecord Deploy(int64_t version, const std::string& strategy, DeploymentParams params = {}) {
+    ServingStore serving(*store_);
+    auto d = serving.Deploy("fraud", {"fraud", version}, strategy, params, "test");
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    return d.ok() ? *d : DeploymentRecord();
+  }
+
+  std::string CreateKey(const std::vector<std::string>& scopes, const std::string& plan = "",
+                        const std::vector<std::string>& endpoints = {"*"}) {
+    ServingStore serving(*store_);
+    auto key = serving.CreateKey("test", scopes, endpoints, plan, "test");
+    EXPECT_TRUE(key.ok()) << key.status().ToString();
+    return key.ok() ? key->key : "";
+  }
+
+  void WriteConfig(const std::string& extra_api = "") {
+    WriteText(dir_.File("config.yml"), "global:\n  home: " + home_ +
+                                           "\napi:\n  poll_interval_ms: 50\n  capture_sample: 1\n  workers: 2\n"
+                                           "  max_body_bytes: 65536\n  max_rows: 50\n  header_timeout_ms: 700\n" +
+                                           extra_api);
+  }
+
+  const TempDir& dir() const { return dir_; }
+  const std::string& home() const { return home_; }
+  MetadataStore& store() { return *store_; }
+
+ private:
+  TempDir dir_;
+  std::string home_;
+  std::unique_ptr<MetadataStore> store_;
+  int bundles_ = 0;
+};
+
+/// `fraudops serve` as a child process.
+class ServerProcess {
+ public:
+  explicit ServerProcess(const ServeWorkspace& workspace) : workspace_(workspace) {
+    const std::string port_file = workspace.dir().File("port");
+    fs::remove(port_file);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int out = ::open(workspace.dir().File("serve.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      ::dup2(out, 1);
+      ::dup2(out, 2);
+      ::execl(FRAUDOPS_BINARY, FRAUDOPS_BINARY, "serve", "--config", workspace.dir().File("config.yml").c_str(),
+              "--listen", "127.0.0.1:0", "--port-file", port_file.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 600 && port_ == 0; ++i) {
+      std::string text = ReadText(port_file);
+      if (!text.empty()) port_ = std::atoi(text.c_str());
+      else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ~ServerProcess() { Stop(); }
+  int port() const { return port_; }
+  std::string log() const { return ReadText(workspace_.dir().File("serve.log")); }
+  /// SIGTERM; the exit code (or -1).
+  int Stop() {
+    if (pid_ <= 0) return exit_code_;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = 0;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return exit_code_;
+  }
+  void Signal(int signal) { ::kill(pid_, signal); }
+
+ private:
+  const ServeWorkspace& workspace_;
+  pid_t pid_ = 0;
+  int port_ = 0;
+  int exit_code_ = -1;
+};
+
+Json Body(const HttpReply& reply) { return Json::parse(reply.body, nullptr, false); }
+
+/// Polls `condition` every 50 ms for up to `seconds`.
+template <typename F>
+bool Eventually(F condition, double seconds = 20) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return condition();
+}
+
+TEST(ServeTest, EveryRouteAndErrorCode) {
+  ServeWorkspace ws;
+  const int64_t v1 = ws.Register();
+  ws.Deploy(v1, "all_at_once");
+  const std::string key = ws.CreateKey({"invoke", "feedback", "admin"});
+  const std::string invoke_only = ws.CreateKey({"invoke"});
+  const std::string other_endpoint = ws.CreateKey({"invoke"}, "", {"elsewhere"});
+  ws.WriteConfig();
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient http(server.port());
+  const Headers auth = {{"x-api-key", key}};
+  const std::vector<Json> rows = Transactions();
+
+  EXPECT_EQ(http.Request("GET", "/healthz").status, 200);
+  HttpReply ready = http.Request("GET", "/readyz");
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  EXPECT_EQ(Body(ready)["endpoints"]["fraud"]["production"], "fraud@1");
+  HttpReply openapi = http.Request("GET", "/openapi.json");
+  EXPECT_EQ(openapi.status, 200);
+  EXPECT_TRUE(Body(openapi)["paths"].contains("/v1/endpoints/{endpoint}/predict")) << openapi.body.substr(0, 200);
+
+  // One transaction, with reasons.
+  HttpReply one = http.Request("POST", "/v1/endpoints/fraud/predict?explain=3", rows[0].dump(), auth);
+  ASSERT_EQ(one.status, 200) << one.body;
+  Json single = Body(one);
+  EXPECT_EQ(single["model"], "fraud");
+  EXPECT_EQ(single["version"], 1);
+  EXPECT_EQ(single["variant"], "production");
+  EXPECT_EQ(single["reasons"].size(), 3u);
+  EXPECT_FALSE(single["request_id"].get<std::string>().empty());
+  EXPECT_EQ(one.headers["x-request-id"], single["request_id"]);
+  const double score = single["score"].get<double>();
+  EXPECT_GT(score, 0);
+  EXPECT_LT(score, 1);
+  // A batch gives the same score for the same row; CSV too.
+  Json batch = {{"instances", {rows[0], rows[1], rows[2]}}};
+  HttpReply many = http.Request("POST", "/v1/endpoints/fraud/predict", batch.dump(), auth);
+  ASSERT_EQ(many.status, 200) << many.body;
+  EXPECT_EQ(Body(many)["predictions"].size(), 3u);
+  EXPECT_EQ(Body(many)["predictions"][0]["score"].get<double>(), score);
+  std::string csv = ReadText(kBundles + "/rows.csv");
+  std::string header = csv.substr(0, csv.find('\n'));
+  std::string first = csv.substr(header.size() + 1, csv.find('\n', header.size() + 1) - header.size() - 1);
+  header = header.substr(0, header.rfind(','));  // without Class
+  first = first.substr(0, first.rfind(','));
+  HttpReply from_csv = http.Request("POST", "/v1/endpoints/fraud/predict", header + "\n" + first + "\n",
+                                    {{"x-api-key", key}, {"content-type", "text/csv"}});
+  ASSERT_EQ(from_csv.status, 200) << from_csv.body;
+  EXPECT_EQ(Body(from_csv)["predictions"][0]["score"].get<double>(), score);
+
+  // The Open Inference Protocol: metadata, readiness, a [N, F] tensor and per-feature tensors.
+  HttpReply metadata = http.Request("GET", "/v2/models/fraud", "", auth);
+  ASSERT_EQ(metadata.status, 200) << metadata.body;
+  EXPECT_EQ(Body(metadata)["inputs"].size(), 30u);
+  EXPECT_EQ(http.Request("GET", "/v2/models/fraud/ready", "", auth).status, 200);
+  EXPECT_EQ(http.Request("GET", "/v2/health/live").status, 200);
+  EXPECT_EQ(http.Request("GET", "/v2/health/ready").status, 200);
+  EXPECT_EQ(http.Request("GET", "/v2").status, 200);
+  Json tensor = Json::array();
+  Json columns = Json::array();
+  const Json model_metadata = Body(metadata);
+  for (const auto& input : model_metadata["inputs"]) {
+    tensor.push_back(rows[0][input["name"].get<std::string>()]);
+    columns.push_back({{"name", input["name"]}, {"shape", {1}}, {"datatype", "FP64"},
+                       {"data", {rows[0][input["name"].get<std::string>()]}}});
+  }
+  Json infer = {{"id", "x1"}, {"inputs", {{{"name", "input-0"}, {"shape", {1, 30}}, {"datatype", "FP32"}, {"data", tensor}}}}};
+  HttpReply inferred = http.Request("POST", "/v2/models/fraud/infer", infer.dump(), auth);
+  ASSERT_EQ(inferred.status, 200) << inferred.body;
+  EXPECT_EQ(Body(inferred)["id"], "x1");
+  EXPECT_EQ(Body(inferred)["outputs"][0]["data"][0].get<double>(), score);
+  HttpReply by_column = http.Request("POST", "/v2/models/fraud/versions/1/infer", Json({{"inputs", columns}}).dump(), auth);
+  ASSERT_EQ(by_column.status, 200) << by_column.body;
+  EXPECT_EQ(Body(by_column)["outputs"][0]["data"][0].get<double>(), score);
+  EXPECT_EQ(http.Request("POST", "/v2/models/fraud/versions/9/infer", infer.dump(), auth).status, 404);
+
+  // Bad input: each with its status and what was wrong.
+  HttpReply malformed = http.Request("POST", "/v1/endpoints/fraud/predict", "{\"V1\": 1,, }", auth);
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_EQ(Body(malformed)["error"]["details"]["offset"], 10) << malformed.body;
+  EXPECT_EQ(Body(http.Request("POST", "/v2/models/fraud/infer", "[1", auth)).contains("error"), true);
+  Json wrong = rows[0];
+  wrong.erase("V14");
+  wrong["V1"] = true;
+  wrong["Amuont"] = 3;
+  HttpReply invalid = http.Request("POST", "/v1/endpoints/fraud/predict", wrong.dump(), auth);
+  ASSERT_EQ(invalid.status, 422) << invalid.body;
+  Json details = Body(invalid)["error"]["details"];
+  EXPECT_EQ(details["missing"][0]["feature"], "V14");
+  EXPECT_EQ(details["extra"][0]["feature"], "Amuont");
+  EXPECT_EQ(details["mistyped"][0]["feature"], "V1");
+  EXPECT_NE(details["hints"]["Amuont"].get<std::string>().find("Amount"), std::string::npos);
+  Json missing_values = rows[0];
+  missing_values["V1"] = nullptr;
+  missing_values["V2"] = "NaN";
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", missing_values.dump(), auth).status, 200);
+  Json too_many = {{"instances", Json::array()}};
+  for (int i = 0; i < 51; ++i) too_many["instances"].push_back(rows[0]);
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", too_many.dump(), auth).status, 413);
+  HttpReply too_large = http.Request("POST", "/v1/endpoints/fraud/predict", std::string(70000, ' '), auth);
+  EXPECT_EQ(too_large.status, 413);
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/nope/predict", rows[0].dump(), auth).status, 404);
+  EXPECT_EQ(http.Request("GET", "/v1/nothing/here").status, 404);
+  EXPECT_EQ(http.Request("GET", "/v1/endpoints/fraud/predict", "", auth).status, 405);
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict?explain=99", rows[0].dump(), auth).status, 400);
+
+  // Keys: none, a wrong one, a missing scope, another endpoint.
+  HttpReply anonymous = http.Request("POST", "/v1/endpoints/fraud/predict", rows[0].dump());
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", rows[0].dump(), {{"x-api-key", key + "x"}}).status, 401);
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/feedback", R"({"request_id":"a","label":1})",
+                         {{"x-api-key", invoke_only}}).status, 403);
+  EXPECT_EQ(http.Request("GET", "/v1/admin/keys", "", {{"x-api-key", invoke_only}}).status, 403);
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", rows[0].dump(), {{"x-api-key", other_endpoint}}).status, 403);
+
+  // Feedback is stored for monitoring.
+  HttpReply feedback = http.Request("POST", "/v1/endpoints/fraud/feedback",
+                                    Json({{"labels", {{{"request_id", single["request_id"]}, {"label", 1}},
+                                                      {{"request_id", "r-2"}, {"label", false}, {"label_time", "2026-11-01T00:00:00Z"}}}}}).dump(),
+                                    auth);
+  ASSERT_EQ(feedback.status, 200) << feedback.body;
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/feedback", R"({"request_id":"a","label":2})", auth).status, 400);
+
+  // Admin routes.
+  EXPECT_EQ(Body(http.Request("GET", "/v1/admin/endpoints", "", auth))["endpoints"][0]["name"], "fraud");
+  EXPECT_EQ(http.Request("GET", "/v1/admin/endpoints/fraud/deployments", "", auth).status, 200);
+  HttpReply plan = http.Request("POST", "/v1/admin/plans", R"({"name":"small","daily_quota":10})", auth);
+  EXPECT_EQ(plan.status, 201) << plan.body;
+  HttpReply created = http.Request("POST", "/v1/admin/keys", R"({"name":"svc","scopes":["invoke"],"plan":"small"})", auth);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string new_key = Body(created)["key"];
+  EXPECT_TRUE(Eventually([&] {
+    return http.Request("POST", "/v1/endpoints/fraud/predict", rows[0].dump(), {{"x-api-key", new_key}}).status == 200;
+  }));
+  EXPECT_EQ(http.Request("DELETE", "/v1/admin/keys/" + Body(created)["id"].get<std::string>(), "", auth).status, 200);
+  EXPECT_TRUE(Eventually([&] {
+    return http.Request("POST", "/v1/endpoints/fraud/predict", rows[0].dump(), {{"x-api-key", new_key}}).status == 401;
+  }));
+  Json audit = Body(http.Request("GET", "/v1/admin/audit", "", auth))["audit"];
+  std::set<std::string> actions;
+  for (const auto& entry : audit) actions.insert(entry["action"]);
+  EXPECT_TRUE(actions.count("key_created") && actions.count("key_revoked") && actions.count("plan_created"));
+
+  // Metrics in Prometheus' text format.
+  HttpReply metrics = http.Request("GET", "/metrics");
+  EXPECT_EQ(metrics.headers["content-type"].rfind("text/plain; version=0.0.4", 0), 0u);
+  for (const char* expected :
+       {"fraudops_http_requests_total{route=\"/v1/endpoints/{endpoint}/predict\",code=\"200\",endpoint=\"fraud\",variant=\"production\"}",
+        "fraudops_http_request_duration_seconds_bucket{", "fraudops_prediction_score_bucket{",
+        "fraudops_model_info{endpoint=\"fraud\",variant=\"production\",model=\"fraud\",version=\"1\"",
+        "fraudops_rejected_requests_total{reason=\"invalid_features\"}", "fraudops_rejected_requests_total{reason=\"unauthorized\"}"}) {
+    EXPECT_NE(metrics.body.find(expected), std::string::npos) << expected;
+  }
+
+  // A graceful stop flushes the capture files: one line per scored row, whole files only.
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+  size_t captured = 0;
+  for (const auto& file : fs::directory_iterator(ws.home() + "/capture/fraud")) {
+    EXPECT_EQ(file.path().extension(), ".jsonl") << file.path();
+    std::ifstream in(file.path());
+    for (std::string line; std::getline(in, line); ++captured) {
+      Json row = Json::parse(line);
+      EXPECT_EQ(row["endpoint"], "fraud");
+      EXPECT_EQ(row["features"].size(), 30u);
+    }
+  }
+  EXPECT_GE(captured, 8u);
+  ServingStore serving(ws.store());
+  auto labels = serving.Feedback("fraud");
+  ASSERT_TRUE(labels.ok());
+  EXPECT_EQ(labels->size(), 2u);
+}
+
+TEST(ServeTest, QuotaOfNAllowsExactlyNEvenUnderConcurrencyAndTheRateLimitSaysWhenToRetry) {
+  ServeWorkspace ws;
+  ws.Deploy(ws.Register(), "all_at_once");
+  ServingStore serving(ws.store());
+  ASSERT_TRUE(serving.PutPlan({"quota7", 0, 0, 7, 0, ""}, false, "test").ok());
+  ASSERT_TRUE(serving.PutPlan({"slow", 0.5, 2, 0, 0, ""}, false, "test").ok());
+  const std::string quota_key = ws.CreateKey({"invoke"}, "quota7");
+  const std::string rate_key = ws.CreateKey({"invoke"}, "slow");
+  ws.WriteConfig();
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  const std::string body = Transactions()[0].dump();
+  std::atomic<int> ok{0}, limited{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      HttpClient http(server.port());
+      for (int i = 0; i < 5; ++i) {
+        HttpReply reply = http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", quota_key}});
+        if (reply.status == 200) ++ok;
+        else if (reply.status == 429 && !reply.headers["retry-after"].empty()) ++limited;
+        else ++other;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 7);
+  EXPECT_EQ(limited.load(), 13);
+  EXPECT_EQ(other.load(), 0);
+  HttpClient http(server.port());
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status, 200);
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status, 200);
+  HttpReply refused = http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}});
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(refused.headers["retry-after"], "2");
+  EXPECT_EQ(Body(refused)["error"]["details"]["limit"], "rate");
+  // The counts survive a restart: the quota stays used up.
+  EXPECT_EQ(server.Stop(), 0);
+  ServerProcess again(ws);
+  HttpClient http2(again.port());
+  EXPECT_EQ(http2.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", quota_key}}).status, 429);
+}
+
+/// Sends predict requests from `threads` clients until `stop`; counts statuses and variants.
+struct Load {
+  Load(int port, std::string key, int threads) {
+    const std::string body = Transactions()[0].dump();
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([this, port, key, body] {
+        HttpClient http(port);
+        while (!stop) {
+          HttpReply reply = http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", key}});
+          std::lock_guard lock(mutex);
+          if (reply.status != 200) {
+            ++failed;
+            last_failure = std::to_string(reply.status) + " " + reply.body;
+            continue;
+          }
+          ++ok;
+          Json j = Json::parse(reply.body);
+          versions.insert(j["version"].get<int64_t>());
+          variants.insert(j["variant"].get<std::string>());
+        }
+      });
+    }
+  }
+  ~Load() { Stop(); }
+  void Stop() {
+    stop = true;
+    for (auto& w : workers) {
+      if (w.joinable()) w.join();
+    }
+  }
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  std::mutex mutex;
+  int ok = 0, failed = 0;
+  std::string last_failure;
+  std::set<int64_t> versions;
+  std::set<std::string> variants;
+};
+
+TEST(ServeTest, CanaryWithoutAlarmIsPromotedAndABadCanaryIsRolledBack) {
+  ServeWorkspace ws;
+  const int64_t v1 = ws.Register();
+  const int64_t v2 = ws.Register();
+  const int64_t bad = ws.Register("9.9E-1");  // every score pushed up: the score distribution shifts
+  ws.Deploy(v1, "all_at_once");
+  const std::string key = ws.CreateKey({"invoke", "admin"});
+  ws.WriteConfig();
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  ServingStore serving(ws.store());
+  DeploymentParams params;
+  params.canary_percent = 50;
+  params.bake_seconds = 2;
+  params.min_requests = 20;
+  params.max_p99_ms = 0;
+  {
+    Load load(server.port(), key, 2);
+    DeploymentRecord canary = ws.Deploy(v2, "canary", params);
+    ASSERT_EQ(canary.status, "baking");
+    ASSERT_TRUE(Eventually([&] { return serving.GetDeployment(canary.id)->status != "baking"; }));
+    auto done = serving.GetDeployment(canary.id);
+    EXPECT_EQ(done->status, "promoted") << done->reason;
+    EXPECT_EQ((*serving.FindEndpoint("fraud"))->production.version, v2);
+    load.Stop();
+    EXPECT_EQ(load.failed, 0) << load.last_failure;
+    EXPECT_TRUE(load.variants.count("canary")) << "the canary got no traffic";
+  }
+  {
+    params.bake_seconds = 60;  // the alarm, not the clock, ends this one
+    Load load(server.port(), key, 2);
+    DeploymentRecord canary = ws.Deploy(bad, "canary", params);
+    ASSERT_TRUE(Eventually([&] { return serving.GetDeployment(canary.id)->status != "baking"; }, 30));
+    auto done = serving.GetDeployment(canary.id);
+    EXPECT_EQ(done->status, "rolled_back");
+    EXPECT_NE(done->reason.find("score PSI"), std::string::npos) << done->reason;
+    EXPECT_EQ((*serving.FindEndpoint("fraud"))->production.version, v2);
+    EXPECT_TRUE((*serving.FindEndpoint("fraud"))->canary.empty());
+    load.Stop();
+    EXPECT_EQ(load.failed, 0) << load.last_failure;
+  }
+  // The history tells the story, newest first.
+  auto history = serving.History("fraud", 10);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ((*history)[0].status, "rolled_back");
+  EXPECT_EQ((*history)[1].status, "promoted");
+  EXPECT_EQ((*history)[2].status, "completed");
+}
+
+TEST(ServeTest, ShadowGetsACopyOfTheTrafficAndAComparisonReport) {
+  ServeWorkspace ws;
+  const int64_t v1 = ws.Register();
+  const int64_t v2 = ws.Register();
+  const int64_t shifted = ws.Register("7E-1");
+  ws.Deploy(v1, "all_at_once");
+  ws.Deploy(v2, "shadow");
+  ws.Deploy(shifted, "shadow");
+  const std::string key = ws.CreateKey({"invoke", "admin"});
+  ws.WriteConfig();
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient http(server.port());
+  const std::vector<Json> rows = Transactions();
+  for (size_t i = 0; i < 40; ++i) {
+    HttpReply reply = http.Request("POST", "/v1/endpoints/fraud/predict", rows[i % rows.size()].dump(), {{"x-api-key", key}});
+    ASSERT_EQ(reply.status, 200);
+    EXPECT_EQ(Body(reply)["variant"], "production");  // shadows never answer
+  }
+  Json report = Body(http.Request("GET", "/v1/admin/endpoints/fraud/shadows?flush", "", {{"x-api-key", key}}))["shadows"];
+  ASSERT_EQ(report.size(), 2u) << report.dump();
+  for (const auto& shadow : report) {
+    EXPECT_EQ(shadow["rows"], 40);
+    if (shadow["shadow"] == "fraud@" + std::to_string(v2)) {
+      EXPECT_EQ(shadow["decision_agreement"], 1.0);  // the same model
+      EXPECT_EQ(shadow["max_abs_score_difference"], 0.0);
+    } else {
+      EXPECT_GT(shadow["mean_score_difference"].get<double>(), 0.0);
+    }
+    EXPECT_TRUE(shadow.contains("shadow_latency_ms"));
+  }
+}
+
+TEST(ServeTest, HotSwapUnderLoadFailsNoRequestAndRollbackRestoresTheVersionBefore) {
+  ServeWorkspace ws;
+  const int64_t v1 = ws.Register();
+  const int64_t v2 = ws.Register("6E-1");
+  ws.Deploy(v1, "all_at_once");
+  const std::string key = ws.CreateKey({"invoke"});
+  ws.WriteConfig();
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  ServingStore serving(ws.store());
+  Load load(server.port(), key, 3);
+  for (int i = 0; i < 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    ws.Deploy(i % 2 == 0 ? v2 : v1, "all_at_once");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto rolled = serving.Rollback("fraud", "test", "test");  // production was v1: back to v2
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+  EXPECT_EQ(rolled->target.version, v2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  load.Stop();
+  EXPECT_EQ(load.failed, 0) << load.last_failure;
+  EXPECT_GT(load.ok, 50);
+  EXPECT_EQ(load.versions, (std::set<int64_t>{v1, v2}));
+}
+
+TEST(ServeTest, ASlowClientIsCutOffWhileOthersAreServedAndSigtermDrains) {
+  ServeWorkspace ws;
+  ws.Deploy(ws.Register(), "all_at_once");
+  ws.WriteConfig();  // header_timeout_ms: 700
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient slow(server.port());
+  ASSERT_TRUE(slow.Connect());
+  ASSERT_TRUE(slow.SendAll("POST /v1/endpoints/fraud/predict HTTP/1.1\r\nHost: x\r\n"));  // and never the rest
+  HttpClient fast(server.port());
+  EXPECT_EQ(fast.Request("GET", "/healthz").status, 200);
+  auto sent = std::chrono::steady_clock::now();
+  EXPECT_TRUE(slow.WaitForClose(5000));  // cut off at the header deadline
+  EXPECT_GE(std::chrono::steady_clock::now() - sent, std::chrono::milliseconds(500));
+  // Garbage is a 400, not a crash.
+  HttpClient garbage(server.port());
+  ASSERT_TRUE(garbage.Connect());
+  ASSERT_TRUE(garbage.SendAll("NOT HTTP AT ALL\r\n\r\n"));
+  EXPECT_EQ(garbage.ReadReply(5000).status, 400);
+  // An idle keep-alive connection does not hold up a drain.
+  HttpClient idle(server.port());
+  EXPECT_EQ(idle.Request("GET", "/healthz").status, 200);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+}  // namespace
+}  // namespace fraudops::testing
