@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for SECONDS (default 60).
-# Usage: scripts/fuzz.sh [SECONDS]. Needs clang (apt-get install clang).
+# Usage: [FUZZ_TARGETS="a b"] scripts/fuzz.sh [SECONDS]. Needs clang (apt-get install clang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DFRAUDOPS_BUILD_FUZZERS=ON -DFRAUDOPS_BUILD_TESTS=OFF -DFRAUDOPS_BUILD_BENCH=OFF >/dev/null
-cmake --build build/fuzz --target csv_fuzzer config_fuzzer dataset_file_fuzzer url_fuzzer xgboost_json_fuzzer \
-  lightgbm_text_fuzzer bundle_fuzzer
-for target in csv_fuzzer config_fuzzer dataset_file_fuzzer url_fuzzer xgboost_json_fuzzer lightgbm_text_fuzzer bundle_fuzzer; do
+targets=(csv_fuzzer config_fuzzer dataset_file_fuzzer url_fuzzer xgboost_json_fuzzer lightgbm_text_fuzzer bundle_fuzzer
+         predict_request_fuzzer)
+if [ -n "${FUZZ_TARGETS:-}" ]; then read -r -a targets <<< "$FUZZ_TARGETS"; fi  # e.g. FUZZ_TARGETS=bundle_fuzzer
+cmake --build build/fuzz --target "${targets[@]}"
+for target in "${targets[@]}"; do
   corpus=build/fuzz/corpus/$target
   mkdir -p "$corpus"
   # Seed inputs (small valid files) start the corpus where we have them.

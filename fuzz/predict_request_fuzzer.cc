@@ -1,0 +1,47 @@
+// Fuzzes the serving request path: any body, as a predict request (JSON, then as CSV) and as
+// an Open Inference Protocol request, gives rows or a RequestError with a 4xx status, never
+// a crash; rows it gives score. The signature has a numeric feature, a named-category
+// feature and a feature literally named "instances".
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "model/bundle.h"
+#include "serve/predict_request.h"
+
+namespace {
+
+const fraudops::InputSignature& Signature() {
+  static const fraudops::InputSignature signature = [] {
+    fraudops::InputSignature s;
+    s.features = {{"amount", false, {}}, {"merchant", true, {"grocery", "travel", "online"}}, {"V1", false, {}}};
+    return s;
+  }();
+  return signature;
+}
+
+void Check(bool ok, const fraudops::ParsedRows& rows, const fraudops::RequestError& error, size_t width) {
+  if (ok) {
+    if (rows.rows == 0 || rows.values.size() != rows.rows * width) std::abort();
+  } else if (error.status < 400 || error.status > 499 || error.message.empty()) {
+    std::abort();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const fraudops::FeatureEncoder encoder(Signature());
+  const std::string input(reinterpret_cast<const char*>(data), size);
+  fraudops::ParsedRows rows;
+  fraudops::RequestError error;
+  std::string body = input;
+  Check(fraudops::ParsePredictBody(body, "application/json", encoder, 100, &rows, &error), rows, error, encoder.size());
+  body = input;
+  Check(fraudops::ParsePredictBody(body, "text/csv; charset=utf-8", encoder, 100, &rows, &error), rows, error,
+        encoder.size());
+  body = input;
+  Check(fraudops::ParseInferBody(body, encoder, 100, &rows, &error), rows, error, encoder.size());
+  return 0;
+}
