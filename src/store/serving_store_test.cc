@@ -1,0 +1,171 @@
+// What serving keeps in the metadata store, against SQLite and PostgreSQL: deployments and
+// their states, keys, plans, usage counters, feedback, and the change counters servers poll.
+#include "store/serving_store.h"
+
+#include <gtest/gtest.h>
+
+#include "../../tests/server_util.h"
+#include "../../tests/test_util.h"
+
+namespace fraudops {
+namespace {
+
+class ServingStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string url = "sqlite:" + dir_.File("fraudops.db");
+    if (GetParam() == "postgresql") {
+      FOPS_NEED_SERVER(admin, "FOPS_TEST_POSTGRES_URL");
+      database_ = std::make_unique<testing::ScratchDatabase>(admin);
+      ASSERT_TRUE(database_->error().empty()) << database_->error();
+      url = database_->url();
+    }
+    auto opened = MetadataStore::Open(url, "");
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(*opened);
+    serving_ = std::make_unique<ServingStore>(*store_);
+    RunRecord run;
+    run.run_id = "run-" + testing::RandomSuffix();
+    run.experiment = "exp";
+    run.start_time = UtcNow();
+    run.code_version = run.host = run.user = "t";
+    run.artifact_uri = "/tmp";
+    ASSERT_TRUE(store_->CreateRun(run).ok());
+    for (int i = 0; i < 4; ++i) {
+      NewVersion v;
+      v.model = "m";
+      v.run_id = run.run_id;
+      v.algorithm = "xgboost";
+      v.bundle_uri = "/tmp/b";
+      v.approve = true;
+      ASSERT_TRUE(store_->CreateVersion(v, "t").ok());
+    }
+  }
+
+  int64_t Counter(const std::string& name) { return (*serving_->ChangeCounters())[name]; }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::ScratchDatabase> database_;
+  std::unique_ptr<MetadataStore> store_;
+  std::unique_ptr<ServingStore> serving_;
+};
+
+TEST_P(ServingStoreTest, DeploymentsMoveThroughTheirStatesAndBumpTheCounter) {
+  const int64_t before = Counter("endpoints");
+  DeploymentParams params;
+  // Nothing in production: a canary is deployed all at once.
+  auto first = serving_->Deploy("e", {"m", 1}, "canary", params, "alice");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->status, "completed");
+  EXPECT_NE(first->reason.find("nothing in production"), std::string::npos);
+  EXPECT_EQ(Counter("endpoints"), before + 1);
+  // A canary bakes; a newer one supersedes it.
+  auto second = serving_->Deploy("e", {"m", 2}, "canary", params, "alice");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->status, "baking");
+  EXPECT_EQ(second->previous, (VariantRef{"m", 1}));
+  auto third = serving_->Deploy("e", {"m", 3}, "linear", params, "alice");
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(serving_->GetDeployment(second->id)->status, "superseded");
+  auto endpoint = serving_->FindEndpoint("e");
+  ASSERT_TRUE(endpoint.ok() && endpoint->has_value());
+  EXPECT_EQ((*endpoint)->canary, (VariantRef{"m", 3}));
+  EXPECT_EQ((*endpoint)->canary_percent, params.linear_step_percent);
+  // A linear step, then promotion; a second decision finds nothing to do.
+  EXPECT_TRUE(*serving_->SetTraffic(third->id, 50, "serve"));
+  EXPECT_EQ((*serving_->FindEndpoint("e"))->canary_percent, 50);
+  EXPECT_TRUE(*serving_->FinishDeployment(third->id, "promoted", "no alarm", "serve"));
+  EXPECT_FALSE(*serving_->FinishDeployment(third->id, "rolled_back", "late", "other-replica"));
+  endpoint = serving_->FindEndpoint("e");
+  EXPECT_EQ((*endpoint)->production, (VariantRef{"m", 3}));
+  EXPECT_TRUE((*endpoint)->canary.empty());
+  EXPECT_TRUE((*endpoint)->deployment_id.empty());
+  // Rollback: production returns to the version before.
+  auto rolled = serving_->Rollback("e", "bad night", "bob");
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+  EXPECT_EQ(rolled->strategy, "rollback");
+  EXPECT_EQ(rolled->target, (VariantRef{"m", 1}));
+  EXPECT_EQ((*serving_->FindEndpoint("e"))->production, (VariantRef{"m", 1}));
+  EXPECT_EQ(serving_->GetDeployment(third->id)->status, "rolled_back");
+  // A baking canary rolls back to nothing but itself.
+  auto canary = serving_->Deploy("e", {"m", 4}, "canary", params, "alice");
+  auto undone = serving_->Rollback("e", "", "bob");
+  ASSERT_TRUE(undone.ok());
+  EXPECT_EQ(undone->id, canary->id);
+  EXPECT_EQ(undone->status, "rolled_back");
+  // Shadows.
+  ASSERT_TRUE(serving_->Deploy("e", {"m", 2}, "shadow", params, "alice").ok());
+  EXPECT_FALSE(serving_->Deploy("e", {"m", 2}, "shadow", params, "alice").ok());
+  EXPECT_EQ((*serving_->FindEndpoint("e"))->shadows.size(), 1u);
+  EXPECT_TRUE(serving_->RemoveShadow("e", {"m", 2}, "alice").ok());
+  EXPECT_TRUE((*serving_->FindEndpoint("e"))->shadows.empty());
+  EXPECT_EQ(serving_->History("e", 100)->size(), 7u);
+  // Refusals name what is wrong.
+  EXPECT_FALSE(serving_->Deploy("e", {"m", 1}, "all_at_once", params, "a").ok());  // already production
+  EXPECT_EQ(serving_->Deploy("e", {"m", 2}, "big-bang", params, "a").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(serving_->Deploy("e", {"m", 9}, "canary", params, "a").status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(serving_->Deploy("bad name!", {"m", 2}, "canary", params, "a").ok());
+  ASSERT_TRUE(store_->SetApproval("m", 2, "rejected", "carol", "leaks the label").ok());
+  auto rejected = serving_->Deploy("e", {"m", 2}, "all_at_once", params, "a");
+  EXPECT_NE(rejected.status().message().find("rejected"), std::string::npos);
+  // Everything is in the audit log.
+  int deployed = 0;
+  for (const AuditEntry& entry : *store_->Audit("m")) deployed += entry.action == "deployed";
+  EXPECT_EQ(deployed, 5);
+}
+
+TEST_P(ServingStoreTest, KeysPlansUsageAndFeedback) {
+  ASSERT_TRUE(serving_->PutPlan({"gold", 10, 20, 1000, 0, ""}, false, "a").ok());
+  EXPECT_EQ(serving_->PutPlan({"gold", 1, 1, 1, 1, ""}, false, "a").code(), StatusCode::kConflict);
+  ASSERT_TRUE(serving_->PutPlan({"gold", 5, 20, 1000, 0, ""}, true, "a").ok());
+  EXPECT_EQ(serving_->ListPlans()->at(0).rate_per_second, 5);
+  const int64_t keys_before = Counter("keys");
+  auto key = serving_->CreateKey("svc", {"invoke", "feedback"}, {"e"}, "gold", "a");
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  std::string_view id, secret;
+  ASSERT_TRUE(SplitApiKey(key->key, &id, &secret));
+  EXPECT_EQ(id, key->record.id);
+  auto keys = serving_->ListKeys();
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ((*keys)[0].hash, HashKeySecret((*keys)[0].salt, secret));  // only the salted hash is stored
+  EXPECT_EQ((*keys)[0].ToJson().dump().find(std::string(secret)), std::string::npos);
+  EXPECT_GT(Counter("keys"), keys_before);
+  EXPECT_FALSE(serving_->CreateKey("x", {"root"}, {"*"}, "", "a").ok());
+  EXPECT_EQ(serving_->CreateKey("x", {"invoke"}, {"*"}, "platinum", "a").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(serving_->AttachPlan(key->record.id, "", "a").ok());
+  EXPECT_TRUE(serving_->RevokeKey(key->record.id, "a").ok());
+  EXPECT_FALSE(serving_->ListKeys()->at(0).revoked_at.empty());
+  EXPECT_EQ(serving_->RevokeKey("nope", "a").code(), StatusCode::kNotFound);
+
+  ASSERT_TRUE(serving_->AddUsage({{{key->record.id, "d2026-11-23"}, 3}, {{key->record.id, "m2026-11"}, 3}}).ok());
+  ASSERT_TRUE(serving_->AddUsage({{{key->record.id, "d2026-11-23"}, 2}}).ok());
+  auto usage = serving_->Usage({"d2026-11-23", "m2026-11"});
+  EXPECT_EQ((*usage)[{key->record.id, "d2026-11-23"}], 5);
+  EXPECT_EQ((*usage)[{key->record.id, "m2026-11"}], 3);
+
+  ASSERT_TRUE(serving_->RecordFeedback("e", {{"r1", 1, "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"}}).ok());
+  ASSERT_TRUE(serving_->RecordFeedback("e", {{"r1", 0, "2026-11-03T00:00:00Z", "2026-11-03T00:00:00Z"},
+                                             {"r2", 1, "2026-11-03T00:00:00Z", "2026-11-03T00:00:00Z"}}).ok());
+  auto labels = serving_->Feedback("e");
+  ASSERT_EQ(labels->size(), 2u);
+  EXPECT_EQ((*labels)[0].request_id, "r1");
+  EXPECT_EQ((*labels)[0].label, 0);  // the later truth wins
+}
+
+TEST(ParseUtcTimeTest, ReadsWhatUtcNowWritesAndOffsets) {
+  auto now = ParseUtcTime(UtcNow());
+  ASSERT_TRUE(now.has_value());
+  EXPECT_LT(std::chrono::abs(std::chrono::system_clock::now() - *now), std::chrono::seconds(2));
+  auto a = ParseUtcTime("2026-11-23T10:00:00Z");
+  auto b = ParseUtcTime("2026-11-23T11:30:00+01:30");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(*a, *b);
+  EXPECT_FALSE(ParseUtcTime("2026-11-23 10:00:00"));
+  EXPECT_FALSE(ParseUtcTime("2026-13-01T00:00:00Z"));
+  EXPECT_FALSE(ParseUtcTime("2026-11-23T10:00:00Zjunk"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ServingStoreTest, ::testing::Values("sqlite", "postgresql"));
+
+}  // namespace
+}  // namespace fraudops
