@@ -62,7 +62,11 @@ TEST(CliTest, RunJsonHasTheDocumentedShapeAndArtifacts) {
     EXPECT_TRUE(step["seconds"].is_number());
     EXPECT_TRUE(std::filesystem::exists(step["log"].get<std::string>())) << step;
   }
-  EXPECT_EQ(steps, (std::vector<std::string>{"ingest", "validate", "split", "train", "evaluate", "gate", "register"}));
+  EXPECT_EQ(steps, (std::vector<std::string>{"ingest", "validate", "split", "train", "evaluate", "gate", "register",
+                                             "deploy"}));
+  // The approved version was deployed to the configured endpoint.
+  EXPECT_EQ(result["deployment"]["endpoint"], "fraud-detector") << result.dump();
+  EXPECT_EQ(result["deployment"]["status"], "completed");
   for (const char* split : {"validation", "test"}) {
     for (const char* metric : {"roc_auc", "pr_auc", "log_loss", "brier", "ks", "recall_at_fpr_0_1pct",
                                "recall_at_fpr_1pct", "precision", "recall", "f1", "threshold",

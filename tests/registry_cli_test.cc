@@ -49,7 +49,8 @@ TEST(RegistryCliTest, ARunIsTrackedRegisteredAndTraceable) {
   std::string id = result["execution_id"];
   EXPECT_EQ(result["registered"]["version"], 1);
   EXPECT_EQ(result["registered"]["approval"], "approved");
-  EXPECT_EQ(result["steps"].back()["name"], "register");
+  EXPECT_EQ(result["steps"].back()["name"], "deploy");
+  EXPECT_EQ(result["deployment"]["target"]["version"], 1);
 
   nlohmann::json runs = Json(Fraudops(dir, "runs list --json"));
   ASSERT_EQ(runs.size(), 1u);
