@@ -287,15 +287,7 @@ int ModelsChange(const Args& args, const std::string& action) {
 Result<std::string> ExportVersion(const Args& args, const std::string& directory, size_t* written) {
   FOPS_ASSIGN_OR_RETURN(Stores stores, OpenStores(args.config_path, args.home, true));
   FOPS_ASSIGN_OR_RETURN(ModelVersion version, Resolve(*stores.metadata, args.target));
-  FOPS_ASSIGN_OR_RETURN(RunRecord run, stores.metadata->GetRun(version.run_id));
-  *written = 0;
-  for (const ArtifactRecord& a : run.artifacts) {
-    if (!StartsWith(a.name, "model/")) continue;
-    FOPS_ASSIGN_OR_RETURN(std::string bytes, stores.artifacts->Read(a.uri, a.sha256));  // refuses a corrupted file
-    FOPS_RETURN_IF_ERROR(WriteFileAtomic((fs::path(directory) / a.name.substr(6)).string(), bytes));
-    ++*written;
-  }
-  if (*written == 0) return Status::NotFound("run " + run.run_id + " recorded no model/ artifacts");
+  FOPS_ASSIGN_OR_RETURN(*written, ExportModelFiles(*stores.metadata, *stores.artifacts, version, directory));
   return version.model + "@" + std::to_string(version.version);
 }
 

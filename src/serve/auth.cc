@@ -141,21 +141,20 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
   }
   if (key.has_plan) {
     const UsagePlan& plan = key.plan;
-    if (plan.daily_quota > 0 && state.used_day >= plan.daily_quota) {
-      decision.status = 429;
-      decision.limit = "daily_quota";
-      decision.retry_after = SecondsToNext(now, false);
-      decision.message = "daily quota of " + std::to_string(plan.daily_quota) + " requests (plan " + plan.name +
-                         ") is used up; it resets at 00:00 UTC";
-      return decision;
-    }
-    if (plan.monthly_quota > 0 && state.used_month >= plan.monthly_quota) {
-      decision.status = 429;
-      decision.limit = "monthly_quota";
-      decision.retry_after = SecondsToNext(now, true);
-      decision.message = "monthly quota of " + std::to_string(plan.monthly_quota) + " requests (plan " + plan.name +
-                         ") is used up; it resets on the 1st at 00:00 UTC";
-      return decision;
+    struct Quota {
+      int64_t limit, used;
+      bool monthly;
+    };
+    for (const Quota& q : {Quota{plan.daily_quota, state.used_day, false}, Quota{plan.monthly_quota, state.used_month, true}}) {
+      if (q.limit > 0 && q.used >= q.limit) {
+        decision.status = 429;
+        decision.limit = q.monthly ? "monthly_quota" : "daily_quota";
+        decision.retry_after = SecondsToNext(now, q.monthly);
+        decision.message = std::string(q.monthly ? "monthly" : "daily") + " quota of " + std::to_string(q.limit) +
+                           " requests (plan " + plan.name + ") is used up; it resets " +
+                           (q.monthly ? "on the 1st at 00:00 UTC" : "at 00:00 UTC");
+        return decision;
+      }
     }
     if (plan.rate_per_second > 0) {
       const double burst = plan.burst > 0 ? static_cast<double>(plan.burst) : std::max(1.0, plan.rate_per_second);

@@ -17,6 +17,17 @@ struct CaptureWriter::OpenFile {
   std::chrono::steady_clock::time_point opened;
 };
 
+namespace {
+
+/// Closes a capture file and gives it its final name (readers take only *.jsonl).
+void CloseCaptureFile(std::FILE* file, const std::string& partial, const std::string& final_name) {
+  std::fclose(file);
+  std::error_code ec;
+  fs::rename(partial, final_name, ec);
+}
+
+}  // namespace
+
 CaptureWriter::CaptureWriter(CaptureOptions options) : options_(std::move(options)) {
   thread_ = std::thread([this] { Run(); });
 }
@@ -68,9 +79,7 @@ void CaptureWriter::Run() {
     const auto now = std::chrono::steady_clock::now();
     for (auto it = files_.begin(); it != files_.end();) {
       if (now - it->second->opened >= options_.rotate_after) {
-        std::fclose(it->second->file);
-        std::error_code ec;
-        fs::rename(it->second->partial, it->second->final_name, ec);
+        CloseCaptureFile(it->second->file, it->second->partial, it->second->final_name);
         it = files_.erase(it);
       } else {
         std::fflush(it->second->file);
@@ -89,9 +98,7 @@ void CaptureWriter::Write(Batch& batch) {
   auto& slot = files_[batch.endpoint];
   if (slot && (slot->bytes >= options_.max_file_bytes ||
                std::chrono::steady_clock::now() - slot->opened >= options_.rotate_after)) {
-    std::fclose(slot->file);
-    std::error_code ec;
-    fs::rename(slot->partial, slot->final_name, ec);
+    CloseCaptureFile(slot->file, slot->partial, slot->final_name);
     slot.reset();
   }
   if (!slot) {
@@ -128,11 +135,7 @@ void CaptureWriter::Write(Batch& batch) {
 }
 
 void CaptureWriter::CloseAll() {
-  for (auto& [endpoint, file] : files_) {
-    std::fclose(file->file);
-    std::error_code ec;
-    fs::rename(file->partial, file->final_name, ec);
-  }
+  for (auto& [endpoint, file] : files_) CloseCaptureFile(file->file, file->partial, file->final_name);
   files_.clear();
 }
 

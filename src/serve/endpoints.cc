@@ -61,17 +61,9 @@ Result<std::shared_ptr<const LoadedModel>> ModelLoader::Load(const VariantRef& r
   std::string directory = version.bundle_uri;
   if (StartsWith(directory, "s3://")) {
     // A local copy, verified against the checksums the run recorded.
-    FOPS_ASSIGN_OR_RETURN(RunRecord run, metadata_.GetRun(version.run_id));
     directory = (fs::path(cache_directory_) / ref.model / (std::to_string(ref.version) + "-" + version.run_id)).string();
     FOPS_RETURN_IF_ERROR(MakeDirectories(directory));
-    size_t written = 0;
-    for (const ArtifactRecord& a : run.artifacts) {
-      if (!StartsWith(a.name, "model/")) continue;
-      FOPS_ASSIGN_OR_RETURN(std::string bytes, artifacts_.Read(a.uri, a.sha256));
-      FOPS_RETURN_IF_ERROR(WriteFileAtomic((fs::path(directory) / a.name.substr(6)).string(), bytes));
-      ++written;
-    }
-    if (written == 0) return Status::NotFound("run " + run.run_id + " of " + ref.ToString() + " recorded no model files");
+    FOPS_RETURN_IF_ERROR(ExportModelFiles(metadata_, artifacts_, version, directory).status());
   }
   auto bundle = LoadBundle(directory);
   if (!bundle.ok()) return bundle.status().WithContext("loading " + ref.ToString());

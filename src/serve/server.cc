@@ -153,10 +153,14 @@ bool ParseAdminBody(const HttpRequest& request, HttpResponse& response, Json* ou
   return true;
 }
 
-std::vector<std::string> PathSegments(std::string_view path) {
-  std::vector<std::string> out;
-  for (std::string_view part : Split(path, '/')) {
-    if (!part.empty()) out.emplace_back(part);
+/// The non-empty segments of `path`, as views into it.
+std::vector<std::string_view> PathSegments(std::string_view path) {
+  std::vector<std::string_view> out;
+  while (!path.empty()) {
+    const size_t slash = path.find('/');
+    if (slash != 0) out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
   }
   return out;
 }
@@ -172,7 +176,7 @@ ScoringServer::ScoringServer(Config config, Logger& logger) : config_(std::move(
                       bool oip = false) {
     Route r;
     r.method = std::move(method);
-    r.segments = PathSegments(pattern);
+    for (std::string_view segment : PathSegments(pattern)) r.segments.emplace_back(segment);
     r.pattern = std::move(pattern);
     r.handler = handler;
     r.oip = oip;
@@ -267,11 +271,7 @@ void ScoringServer::DeclareMetrics() {
   metrics_.Declare("fraudops_rate_limited_total", "counter", "Requests refused by a usage plan, by key and limit.",
                    {"key", "limit"});
   metrics_.AddCollector([this](std::string& out) {
-    std::shared_ptr<const EndpointMap> endpoints;
-    {
-      std::lock_guard lock(endpoints_mutex_);
-      endpoints = endpoints_;
-    }
+    std::shared_ptr<const EndpointMap> endpoints = Endpoints();
     out += "# HELP fraudops_model_info The model version each variant serves (value 1).\n# TYPE fraudops_model_info gauge\n";
     for (const auto& [name, e] : *endpoints) {
       auto info = [&](const std::string& variant, const LoadedModel& m) {
@@ -327,11 +327,7 @@ Status ScoringServer::Start() {
                                            : std::max(1u, std::thread::hardware_concurrency());
   FOPS_RETURN_IF_ERROR(http_->Start(address.first, address.second, workers));
   controller_ = std::thread([this] { ControllerLoop(); });
-  std::shared_ptr<const EndpointMap> endpoints;
-  {
-    std::lock_guard lock(endpoints_mutex_);
-    endpoints = endpoints_;
-  }
+  std::shared_ptr<const EndpointMap> endpoints = Endpoints();
   logger_.Info("serve", "listening", {{"address", address.first}, {"port", static_cast<long long>(http_->port())},
                                       {"workers", workers}, {"endpoints", endpoints->size()},
                                       {"auth", auth_required_ ? "required" : "disabled"}});
@@ -352,7 +348,10 @@ void ScoringServer::Reload(const Config& config) {
     config_.deploy = config.deploy;
   }
   logger_.Info("serve", "configuration reloaded", {{"auth", config.api.auth}, {"capture_sample", config.api.capture_sample}});
-  counters_seen_.clear();  // reload everything at the next tick
+  {
+    std::lock_guard lock(controller_mutex_);
+    reload_all_ = true;  // the controller reloads endpoints and keys at its next tick
+  }
   Poke();
 }
 
@@ -402,7 +401,15 @@ void ScoringServer::Handle(const HttpRequest& request, HttpResponse& response) {
     return;
   }
   const auto start = Clock::now();
-  (this->*match.route->handler)(request, response, match);
+  try {
+    (this->*match.route->handler)(request, response, match);
+  } catch (const Json::exception& e) {  // a member of the wrong type in an admin or feedback body
+    response = HttpResponse();
+    WriteError(response, match.route->oip, 400, "invalid_body", std::string("the body has a value of the wrong type: ") + e.what());
+  } catch (const std::exception& e) {  // never let one cross into the connection
+    response = HttpResponse();
+    WriteError(response, match.route->oip, 500, "internal", e.what());
+  }
   // Predict routes count themselves (with endpoint and variant); the others are counted here.
   if (match.route->handler != &ScoringServer::Predict && match.route->handler != &ScoringServer::InferV2) {
     std::string endpoint = match.params.empty() ? "" : std::string(match.params[0]);
@@ -435,12 +442,13 @@ bool ScoringServer::Authorize(const HttpRequest& request, HttpResponse& response
   return false;
 }
 
+std::shared_ptr<const EndpointMap> ScoringServer::Endpoints() const {
+  std::lock_guard lock(endpoints_mutex_);
+  return endpoints_;
+}
+
 std::shared_ptr<const EndpointSnapshot> ScoringServer::FindEndpoint(std::string_view name) const {
-  std::shared_ptr<const EndpointMap> endpoints;
-  {
-    std::lock_guard lock(endpoints_mutex_);
-    endpoints = endpoints_;
-  }
+  std::shared_ptr<const EndpointMap> endpoints = Endpoints();
   auto it = endpoints->find(name);
   return it == endpoints->end() ? nullptr : it->second;
 }
@@ -462,11 +470,13 @@ void ScoringServer::Health(const HttpRequest&, HttpResponse& response, const Rou
 }
 
 void ScoringServer::Ready(const HttpRequest&, HttpResponse& response, const RouteMatch&) {
-  std::shared_ptr<const EndpointMap> endpoints;
-  {
-    std::lock_guard lock(endpoints_mutex_);
-    endpoints = endpoints_;
-  }
+  Json body = Readiness();
+  const bool ready = body["ready"].get<bool>();
+  WriteJson(response, body, ready ? 200 : 503);
+}
+
+Json ScoringServer::Readiness() const {
+  std::shared_ptr<const EndpointMap> endpoints = Endpoints();
   Json list = Json::object();
   bool ready = loaded_.load() && !endpoints->empty();
   for (const auto& [name, e] : *endpoints) {
@@ -478,7 +488,7 @@ void ScoringServer::Ready(const HttpRequest&, HttpResponse& response, const Rout
   }
   Json body = {{"ready", ready}, {"endpoints", list}};
   if (endpoints->empty()) body["reason"] = "no endpoint has a deployed model yet (fraudops deploy)";
-  WriteJson(response, body, ready ? 200 : 503);
+  return body;
 }
 
 void ScoringServer::Metrics(const HttpRequest&, HttpResponse& response, const RouteMatch&) {
@@ -492,11 +502,7 @@ void ScoringServer::OpenApi(const HttpRequest&, HttpResponse& response, const Ro
 
 void ScoringServer::ListEndpointsRoute(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
   if (!Authorize(request, response, match, "invoke", "", nullptr)) return;
-  std::shared_ptr<const EndpointMap> endpoints;
-  {
-    std::lock_guard lock(endpoints_mutex_);
-    endpoints = endpoints_;
-  }
+  std::shared_ptr<const EndpointMap> endpoints = Endpoints();
   Json list = Json::array();
   for (const auto& [name, e] : *endpoints) {
     Json item = {{"name", name}};
@@ -806,10 +812,9 @@ void ScoringServer::ServerMetadataV2(const HttpRequest&, HttpResponse& response,
   WriteJson(response, {{"name", "fraudops"}, {"version", CodeVersion()}, {"extensions", Json::array()}});
 }
 
-void ScoringServer::ServerReadyV2(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
-  Ready(request, response, match);
-  Json body = Json::parse(response.body, nullptr, false);
-  WriteJson(response, {{"ready", body.value("ready", false)}}, response.status);
+void ScoringServer::ServerReadyV2(const HttpRequest&, HttpResponse& response, const RouteMatch&) {
+  const bool ready = Readiness()["ready"].get<bool>();
+  WriteJson(response, {{"ready", ready}}, ready ? 200 : 503);
 }
 
 void ScoringServer::ModelMetadataV2(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
@@ -907,11 +912,13 @@ void ScoringServer::AdminDeploy(const HttpRequest& request, HttpResponse& respon
     return;
   }
   DeploymentParams params;
+  std::string strategy;
   {
-    std::lock_guard lock(controller_mutex_);
+    std::lock_guard lock(controller_mutex_);  // Reload replaces config_.deploy
     params = DeploymentParamsFrom(config_.deploy);
+    strategy = config_.deploy.strategy;
   }
-  std::string strategy = body.value("strategy", config_.deploy.strategy);
+  strategy = body.value("strategy", strategy);
   for (const char* key : {"canary_percent", "bake_seconds", "linear_step_percent", "linear_step_seconds", "max_error_rate",
                           "max_p99_ms", "max_score_psi", "min_requests"}) {
     if (body.contains(key) && !body[key].is_number()) {
@@ -927,9 +934,12 @@ void ScoringServer::AdminDeploy(const HttpRequest& request, HttpResponse& respon
   params = DeploymentParams::FromJson(merged);
   Json out;
   Status status = WithStore([&](ServingStore& store) -> Status {
-    std::string ref = body.contains("version") ? body["version"].dump() : body.value("alias", "latest");
-    if (body.contains("alias")) ref = "@" + body["alias"].get<std::string>();
-    if (!ref.empty() && ref.front() == '"') ref = Json::parse(ref).get<std::string>();
+    std::string ref = "latest";
+    if (body.contains("alias")) {
+      ref = "@" + body["alias"].get<std::string>();
+    } else if (body.contains("version")) {
+      ref = body["version"].is_string() ? body["version"].get<std::string>() : body["version"].dump();
+    }
     FOPS_ASSIGN_OR_RETURN(ModelVersion version, store.metadata().GetVersion(body["model"].get<std::string>(), ref));
     FOPS_ASSIGN_OR_RETURN(DeploymentRecord d, store.Deploy(endpoint, {version.model, version.version}, strategy, params,
                                                            "api-key:" + (key_id.empty() ? "none" : key_id)));
@@ -1132,6 +1142,8 @@ void ScoringServer::ControllerLoop() {
                                 [&] { return stop_ || poked_; });
       if (stop_) return;
       poked_ = false;
+      if (reload_all_) counters_seen_.clear();
+      reload_all_ = false;
     }
     std::map<std::string, int64_t> counters;
     {
@@ -1156,11 +1168,7 @@ void ScoringServer::ControllerLoop() {
 
 void ScoringServer::ReloadEndpoints() {
   std::vector<EndpointRecord> records;
-  std::shared_ptr<const EndpointMap> current;
-  {
-    std::lock_guard lock(endpoints_mutex_);
-    current = endpoints_;
-  }
+  std::shared_ptr<const EndpointMap> current = Endpoints();
   auto next = std::make_shared<EndpointMap>();
   std::lock_guard store_lock(store_mutex_);
   auto listed = serving_->ListEndpoints();
@@ -1249,11 +1257,7 @@ void ScoringServer::ReloadKeys() {
 }
 
 void ScoringServer::JudgeRollouts() {
-  std::shared_ptr<const EndpointMap> endpoints;
-  {
-    std::lock_guard lock(endpoints_mutex_);
-    endpoints = endpoints_;
-  }
+  std::shared_ptr<const EndpointMap> endpoints = Endpoints();
   for (const auto& [name, e] : *endpoints) {
     if (!e->rollout) continue;
     std::lock_guard lock(store_mutex_);

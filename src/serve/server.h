@@ -58,6 +58,8 @@ class ScoringServer {
   // Routes.
   void Health(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void Ready(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  /// {"ready", "endpoints", "reason"}: ready when every endpoint's production model is loaded.
+  nlohmann::json Readiness() const;
   void Metrics(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void OpenApi(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void ListEndpointsRoute(const HttpRequest&, HttpResponse&, const RouteMatch&);
@@ -87,6 +89,8 @@ class ScoringServer {
   /// False (with the response written) unless the caller may use `scope` on `endpoint`.
   bool Authorize(const HttpRequest& request, HttpResponse& response, const RouteMatch& match,
                  std::string_view scope, std::string_view endpoint, std::string* key_id);
+  /// The current endpoint table (requests keep the one they got).
+  std::shared_ptr<const EndpointMap> Endpoints() const;
   std::shared_ptr<const EndpointSnapshot> FindEndpoint(std::string_view name) const;
   /// Runs `body` with the metadata store (one connection, shared by the controller and admin
   /// routes, under a lock); its Status becomes the response on failure.
@@ -129,7 +133,7 @@ class ScoringServer {
   std::thread controller_;
   std::mutex controller_mutex_;
   std::condition_variable controller_wake_;
-  bool stop_ = false, poked_ = false;  // guarded by controller_mutex_
+  bool stop_ = false, poked_ = false, reload_all_ = false;  // guarded by controller_mutex_
   std::map<std::string, int64_t> counters_seen_;  // controller thread only
 };
 

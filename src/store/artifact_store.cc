@@ -58,6 +58,20 @@ Result<std::string> S3ArtifactStore::Fetch(const std::string& uri) {
   return client_.Get(where);
 }
 
+Result<size_t> ExportModelFiles(MetadataStore& metadata, ArtifactStore& artifacts, const ModelVersion& version,
+                                const std::string& directory) {
+  FOPS_ASSIGN_OR_RETURN(RunRecord run, metadata.GetRun(version.run_id));
+  size_t written = 0;
+  for (const ArtifactRecord& a : run.artifacts) {
+    if (!StartsWith(a.name, "model/")) continue;
+    FOPS_ASSIGN_OR_RETURN(std::string bytes, artifacts.Read(a.uri, a.sha256));  // refuses a corrupted file
+    FOPS_RETURN_IF_ERROR(WriteFileAtomic((fs::path(directory) / a.name.substr(6)).string(), bytes));
+    ++written;
+  }
+  if (written == 0) return Status::NotFound("run " + run.run_id + " recorded no model/ artifacts");
+  return written;
+}
+
 Result<std::unique_ptr<ArtifactStore>> OpenArtifactStore(const std::string& url, const std::string& default_root) {
   if (StartsWith(url, "s3://")) {
     FOPS_ASSIGN_OR_RETURN(S3Location root, ParseS3Uri(url));

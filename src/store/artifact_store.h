@@ -62,6 +62,12 @@ class S3ArtifactStore final : public ArtifactStore {
   S3Location root_;
 };
 
+/// Copies the model bundle files (the run's model/ artifacts) of `version` into `directory`,
+/// each checked against its recorded sha256; returns how many. NotFound when the run
+/// recorded none.
+Result<size_t> ExportModelFiles(MetadataStore& metadata, ArtifactStore& artifacts, const ModelVersion& version,
+                                const std::string& directory);
+
 /// `url`: empty (then `default_root`), a directory, file://DIR, or s3://BUCKET/PREFIX.
 Result<std::unique_ptr<ArtifactStore>> OpenArtifactStore(const std::string& url, const std::string& default_root);
 

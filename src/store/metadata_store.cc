@@ -14,6 +14,7 @@
 #include "core/ids.h"
 #include "core/strings.h"
 #include "store/schema.h"
+#include "store/sql_values.h"
 
 namespace fraudops {
 
@@ -21,10 +22,7 @@ namespace {
 
 const std::vector<std::string> kApprovals = {"pending", "approved", "rejected"};
 
-SqlValue Text(const std::string& s) { return SqlValue(s); }
-SqlValue Int(int64_t i) { return SqlValue(i); }
-SqlValue Real(double d) { return SqlValue(d); }
-SqlValue OptionalText(const std::string& s) { return s.empty() ? SqlValue() : SqlValue(s); }
+using namespace store_internal;
 
 /// INSERT of many rows as few statements (one round trip per 200 rows on PostgreSQL):
 /// `head` is "INSERT INTO t VALUES", `tail` e.g. an ON CONFLICT clause; each row has

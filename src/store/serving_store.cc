@@ -7,15 +7,13 @@
 #include "core/hash.h"
 #include "core/ids.h"
 #include "core/strings.h"
+#include "store/sql_values.h"
 
 namespace fraudops {
 
 namespace {
 
-SqlValue Text(const std::string& s) { return SqlValue(s); }
-SqlValue Int(int64_t i) { return SqlValue(i); }
-SqlValue Real(double d) { return SqlValue(d); }
-SqlValue OptionalText(const std::string& s) { return s.empty() ? SqlValue() : SqlValue(s); }
+using namespace store_internal;
 
 const char* kEndpointColumns =
     "name, created_at, updated_at, production_model, production_version, canary_model, canary_version, "
