@@ -12,8 +12,20 @@ struct Sha256::State {
   ~State() { EVP_MD_CTX_free(context); }
 };
 
+namespace {
+
+/// The SHA-256 implementation, fetched once: OpenSSL 3 looks it up in its provider tables on
+/// every EVP_sha256() init otherwise, which costs more than hashing a short string (API keys
+/// are hashed on every request).
+const EVP_MD* Sha256Method() {
+  static EVP_MD* method = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return method != nullptr ? method : EVP_sha256();
+}
+
+}  // namespace
+
 Sha256::Sha256() : state_(std::make_unique<State>()) {
-  EVP_DigestInit_ex(state_->context, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(state_->context, Sha256Method(), nullptr);
 }
 
 Sha256::~Sha256() = default;

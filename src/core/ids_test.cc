@@ -17,6 +17,7 @@ TEST(IdsTest, UuidV7HasVersionVariantAndSortsByTime) {
   EXPECT_TRUE(std::regex_match(early, form)) << early;
   EXPECT_LT(early, late);
   EXPECT_EQ(early.substr(0, 13), "018bcfe5-6800");  // 1700000000000 ms = 0x018bcfe56800
+  EXPECT_EQ(early, "018bcfe5-6800-7f68-a2eb-92502318fa4e");  // the first two draws of mt19937_64(1)
   EXPECT_NE(NewUuidV7(), NewUuidV7());
 }
 

@@ -100,6 +100,11 @@ class FeatureEncoder {
   const FeatureSpec& feature(size_t i) const { return *features_[i]; }
   /// The feature's index, or -1.
   int Find(std::string_view name) const;
+  /// The same, trying index `hint` first: clients usually send features in signature order,
+  /// so a caller that passes the previous index + 1 skips the lookup.
+  int Find(std::string_view name, size_t hint) const {
+    return hint < features_.size() && features_[hint]->name == name ? static_cast<int>(hint) : Find(name);
+  }
 
   /// Encodes a text value (a CSV field). `ok` is false when a numeric feature's text is not
   /// a number; empty text and the usual missing markers (NA, NaN, null, …) are missing.

@@ -128,16 +128,20 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
   }
   KeyState& state = *key.state;
   std::lock_guard lock(state.mutex);
-  auto [day, month] = Periods(now);
-  if (state.day != day) {
-    state.day = day;
-    state.used_day = 0;
-    state.pending_day = 0;
-  }
-  if (state.month != month) {
-    state.month = month;
-    state.used_month = 0;
-    state.pending_month = 0;
+  if (now >= state.period_end) {  // a new UTC day (or the first request): which day and month
+    auto [day, month] = Periods(now);
+    if (state.day != day) {
+      state.day = day;
+      state.used_day = 0;
+      state.pending_day = 0;
+    }
+    if (state.month != month) {
+      state.month = month;
+      state.used_month = 0;
+      state.pending_month = 0;
+    }
+    const std::time_t t = Clock::to_time_t(now);
+    state.period_end = Clock::from_time_t(t + SecondsToNext(now, false));
   }
   if (key.has_plan) {
     const UsagePlan& plan = key.plan;

@@ -57,6 +57,7 @@ class KeyRing {
     double tokens = 0;  // GUARDED_BY(mutex)
     Clock::time_point refilled;
     std::string day, month;
+    Clock::time_point period_end{};  ///< when `day` ends (00:00 UTC next): until then no date math
     int64_t used_day = 0, used_month = 0;
     int64_t pending_day = 0, pending_month = 0;  ///< not yet flushed
     bool fresh = true;

@@ -5,7 +5,8 @@
 /// …jsonl.partial and renamed when it is closed (at capture_max_file_mb, after
 /// capture_rotate_seconds, or at shutdown), so a reader that takes *.jsonl never sees half a
 /// file. Submit never blocks a request: when the queue is full the rows are dropped and
-/// counted.
+/// counted. The writer takes the queue every 100 ms (sooner when it is half full) and writes
+/// it with one flush per file.
 
 #include <atomic>
 #include <chrono>
@@ -51,6 +52,8 @@ class CaptureWriter {
     size_t rows;
   };
   struct OpenFile;
+  /// How often the writer thread takes the queue (and flushes its files) when not woken.
+  static constexpr std::chrono::milliseconds kWriteInterval{100};
   void Run();
   void Write(Batch& batch);
   void CloseAll();
@@ -62,6 +65,7 @@ class CaptureWriter {
   size_t queued_rows_ = 0;         // guarded by mutex_
   uint64_t submitted_ = 0, done_ = 0;  // guarded by mutex_ (batches)
   bool stop_ = false;              // guarded by mutex_
+  bool flush_requested_ = false;   // guarded by mutex_
   std::map<std::string, std::unique_ptr<OpenFile>> files_;  // writer thread only
   std::atomic<uint64_t> written_rows_{0}, dropped_rows_{0}, write_errors_{0};
   uint64_t sequence_ = 0;

@@ -4,9 +4,12 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+#include <array>
 #include <optional>
 #include <thread>
 
@@ -85,6 +88,8 @@ std::string_view HttpRequest::Header(std::string_view name) const {
 struct HttpServer::Worker {
   asio::io_context io{1};
   std::optional<tcp::acceptor> acceptor;
+  /// Wakes every kSweepInterval to close connections past their deadline.
+  std::optional<asio::steady_timer> sweep;
   std::thread thread;
   /// Sessions of this worker, touched only on its thread.
   std::vector<std::weak_ptr<Session>> sessions;
@@ -92,7 +97,7 @@ struct HttpServer::Worker {
 
 class HttpServer::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer& server) : stream_(std::move(socket)), server_(server) {
+  Session(tcp::socket socket, HttpServer& server) : socket_(std::move(socket)), server_(server) {
     ++server_.stats_.open_connections;
   }
   ~Session() { --server_.stats_.open_connections; }
@@ -103,9 +108,18 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   void CloseIfIdle() {
     if (idle_) {
       beast::error_code ignored;
-      stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      stream_.socket().close(ignored);
+      socket_.shutdown(tcp::socket::shutdown_both, ignored);
+      socket_.close(ignored);
     }
+  }
+
+  /// On the worker's thread (its sweep): closes the connection if the operation under way
+  /// has run past its deadline; the pending operation then ends with operation_aborted.
+  void CloseIfLate(Clock::time_point now) {
+    if (now < deadline_ || !socket_.is_open()) return;
+    if (!idle_) ++server_.stats_.timeouts;  // an idle connection closing is routine
+    beast::error_code ignored;
+    socket_.close(ignored);
   }
 
  private:
@@ -115,22 +129,39 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     if (server_.draining_.load(std::memory_order_relaxed)) return Close();
     idle_ = true;
     parser_.emplace();
+    parser_->eager(true);
     parser_->body_limit(limits().max_body_bytes);
     parser_->header_limit(static_cast<uint32_t>(limits().max_header_bytes));
-    if (buffer_.size() > 0) return ReadHeader();  // a pipelined request is already here
+    if (buffer_.size() > 0) return ParseBuffered();  // a pipelined request is already here
     // Between requests: the idle timeout; the header deadline starts with the first byte.
-    stream_.expires_after(limits().idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    Arm(limits().idle_timeout);
+    socket_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
       if (ec) return self->Close();
       self->buffer_.commit(n);
-      self->ReadHeader();
+      self->ParseBuffered();
     });
   }
 
-  void ReadHeader() {
+  /// Parses what has arrived without another trip through the event loop (a small request
+  /// comes in one read); an incomplete header or body is read on under its own deadline.
+  void ParseBuffered() {
     idle_ = false;
-    stream_.expires_after(limits().header_timeout);
-    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    beast::error_code ec;
+    while (!parser_->is_done() && buffer_.size() > 0) {
+      const size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) break;
+      if (ec) return OnReadError(ec);
+      if (used == 0) break;
+    }
+    if (parser_->is_done()) return Handle();
+    if (parser_->is_header_done()) return OnHeader({});
+    ReadHeader();
+  }
+
+  void ReadHeader() {
+    Arm(limits().header_timeout);
+    http::async_read_header(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->OnHeader(ec);
     });
   }
@@ -141,20 +172,21 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     const auto& message = parser_->get();
     auto expect = message[http::field::expect];
     if (beast::iequals(expect, "100-continue")) {
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-      stream_.expires_after(limits().write_timeout);
-      http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec2, size_t) {
-        if (ec2) return self->Close();
-        self->ReadBody();
-      });
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      Arm(limits().write_timeout);
+      asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code ec2, size_t) {
+                          if (ec2) return self->Close();
+                          self->ReadBody();
+                        });
       return;
     }
     ReadBody();
   }
 
   void ReadBody() {
-    stream_.expires_after(limits().body_timeout);
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    Arm(limits().body_timeout);
+    http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->OnReadError(ec);
       self->Handle();
     });
@@ -163,10 +195,6 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   void OnReadError(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == asio::error::connection_reset || ec == asio::error::eof ||
         ec == asio::error::operation_aborted) {
-      return Close();
-    }
-    if (ec == beast::error::timeout) {  // the stream has closed the socket already: no 408 can be sent
-      ++server_.stats_.timeouts;
       return Close();
     }
     ++server_.stats_.bad_requests;
@@ -186,15 +214,10 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
 
   /// Answers an unreadable request and closes the connection.
   void SendError(int status, const std::string& message) {
-    response_ = {};
-    response_.result(static_cast<http::status>(status));
-    response_.version(11);
-    response_.set(http::field::content_type, "application/json");
-    response_.set(http::field::connection, "close");
-    response_.body() = nlohmann::json({{"error", {{"status", status}, {"message", message}}}}).dump();
-    response_.keep_alive(false);
-    response_.prepare_payload();
-    Write(false);
+    HttpResponse out;
+    out.status = status;
+    out.body = nlohmann::json({{"error", {{"status", status}, {"message", message}}}}).dump();
+    Send(11, out, false);
   }
 
   void Handle() {
@@ -204,20 +227,35 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     server_.handler_(request, out);
     const bool keep_alive =
         message.keep_alive() && !out.close && !server_.draining_.load(std::memory_order_relaxed);
-    response_ = {};
-    response_.result(static_cast<http::status>(out.status));
-    response_.version(message.version());
-    response_.set(http::field::content_type, out.content_type);
-    for (auto& [name, value] : out.headers) response_.set(name, value);
-    response_.body() = std::move(out.body);
-    response_.keep_alive(keep_alive);
-    response_.prepare_payload();
-    Write(keep_alive);
+    Send(message.version(), out, keep_alive);
   }
 
-  void Write(bool keep_alive) {
-    stream_.expires_after(limits().write_timeout);
-    http::async_write(stream_, response_, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+  /// Writes the status line and headers into head_ and sends them with the body in one write.
+  void Send(unsigned version, HttpResponse& out, bool keep_alive) {
+    head_.clear();
+    head_ += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    head_ += std::to_string(out.status);
+    head_ += ' ';
+    const auto reason = http::obsolete_reason(static_cast<http::status>(out.status));
+    head_.append(reason.data(), reason.size());
+    head_ += "\r\nContent-Type: ";
+    head_ += out.content_type;
+    head_ += "\r\nContent-Length: ";
+    head_ += std::to_string(out.body.size());
+    head_ += "\r\n";
+    for (const auto& [name, value] : out.headers) {
+      head_ += name;
+      head_ += ": ";
+      head_ += value;
+      head_ += "\r\n";
+    }
+    if (keep_alive && version == 10) head_ += "Connection: keep-alive\r\n";
+    if (!keep_alive && version != 10) head_ += "Connection: close\r\n";
+    head_ += "\r\n";
+    body_ = std::move(out.body);
+    Arm(limits().write_timeout);
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
+    asio::async_write(socket_, buffers, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
       if (ec || !keep_alive) return self->Close();
       self->WaitForRequest();
     });
@@ -226,14 +264,20 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   void Close() {
     idle_ = false;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.close(ignored);
   }
 
-  beast::tcp_stream stream_;
+  /// The deadline of the operation about to start. Checked by the worker's sweep rather
+  /// than a timer per operation: rearming a timer for every read and write cost more than
+  /// parsing the request. A timed-out connection is closed (no 408 can be sent mid-read).
+  void Arm(Clock::duration timeout) { deadline_ = Clock::now() + timeout; }
+
+  tcp::socket socket_;
+  Clock::time_point deadline_ = Clock::time_point::max();
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> response_;
+  std::string head_, body_;  // the response being written
   HttpServer& server_;
   bool idle_ = true;
 };
@@ -270,6 +314,8 @@ Status HttpServer::Start(const std::string& host, uint16_t port, size_t workers)
   port_ = bound;
   for (auto& worker : workers_) {
     Accept(*worker);
+    worker->sweep.emplace(worker->io);
+    Sweep(*worker);
     worker->thread = std::thread([w = worker.get()] { w->io.run(); });
   }
   return Status::Ok();
@@ -290,12 +336,23 @@ void HttpServer::Accept(Worker& worker) {
     }
     socket.set_option(tcp::no_delay(true), ec);
     auto session = std::make_shared<Session>(std::move(socket), *this);
-    if (worker.sessions.size() >= 64 && worker.sessions.size() % 64 == 0) {
-      std::erase_if(worker.sessions, [](const std::weak_ptr<Session>& s) { return s.expired(); });
-    }
     worker.sessions.push_back(session);
     session->Start();
     Accept(worker);
+  });
+}
+
+void HttpServer::Sweep(Worker& worker) {
+  worker.sweep->expires_after(kSweepInterval);
+  worker.sweep->async_wait([this, &worker](beast::error_code ec) {
+    if (ec) return;
+    const auto now = Clock::now();
+    std::erase_if(worker.sessions, [now](const std::weak_ptr<Session>& weak) {
+      auto session = weak.lock();
+      if (session) session->CloseIfLate(now);
+      return session == nullptr;
+    });
+    Sweep(worker);
   });
 }
 

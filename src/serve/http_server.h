@@ -4,7 +4,7 @@
 /// kernel spreads connections), keep-alive, TCP_NODELAY, and limits that keep one client
 /// from holding a worker: a body limit (413), a header limit (431), an idle timeout between
 /// requests, and separate deadlines for a request's headers and its body, so a client that
-/// sends slowly is cut off (its connection closed). `Expect: 100-continue` is answered. Drain() stops accepting,
+/// sends slowly is cut off (its connection closed; deadlines are checked every 100 ms). `Expect: 100-continue` is answered. Drain() stops accepting,
 /// closes idle connections, lets requests in flight finish (their responses say
 /// `Connection: close`) and returns when all are done or the drain timeout passes.
 ///
@@ -97,9 +97,12 @@ class HttpServer {
 
   struct Worker;
   class Session;
+  using Clock = std::chrono::steady_clock;
 
  private:
+  static constexpr std::chrono::milliseconds kSweepInterval{100};
   void Accept(Worker& worker);
+  void Sweep(Worker& worker);
 
   HttpLimits limits_;
   HttpHandler handler_;

@@ -168,8 +168,10 @@ double EncodeElement(const FeatureEncoder& encoder, size_t feature, dom::element
 
 void EncodeObject(const FeatureEncoder& encoder, dom::object object, size_t row, double* out, FeatureProblems& problems) {
   problems.StartRow();
+  size_t next = 0;  // where the next feature is when the client keeps the signature's order
   for (dom::key_value_pair field : object) {
-    int feature = encoder.Find(field.key);
+    int feature = encoder.Find(field.key, next);
+    next = static_cast<size_t>(feature + 1);
     if (feature < 0) {
       problems.Extra(field.key, row);
       continue;

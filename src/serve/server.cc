@@ -534,7 +534,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response, co
   const auto start = Clock::now();
   const std::string endpoint_name(match.params[0]);
   std::string variant = "";
-  auto finish = [&](int status) {
+  auto finish = [&](int status) {  // the error paths; a scored request counts through ScoreMetrics
     metrics_.Counter("fraudops_http_requests_total", {match.route->pattern, std::to_string(status), endpoint_name, variant})
         .fetch_add(1, std::memory_order_relaxed);
     metrics_.HistogramOf("fraudops_http_request_duration_seconds", {match.route->pattern, endpoint_name, variant})
@@ -700,16 +700,14 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response, co
     (variant == "canary" ? snapshot->rollout->canary : snapshot->rollout->production)
         .Record(seconds, scores.data(), rows.rows, false);
   }
-  Histogram& score_histogram = metrics_.HistogramOf("fraudops_prediction_score", {endpoint_name, variant});
+  const ScoreMetrics& counted = ScoreMetricsFor(*match.route, endpoint_name, variant);
   size_t positives = 0;
   for (double s : scores) {
-    score_histogram.Observe(s);
+    counted.score->Observe(s);
     positives += s >= threshold;
   }
-  if (positives) metrics_.Counter("fraudops_predictions_total", {endpoint_name, variant, "1"}).fetch_add(positives);
-  if (rows.rows > positives) {
-    metrics_.Counter("fraudops_predictions_total", {endpoint_name, variant, "0"}).fetch_add(rows.rows - positives);
-  }
+  if (positives) counted.predictions[1]->fetch_add(positives, std::memory_order_relaxed);
+  if (rows.rows > positives) counted.predictions[0]->fetch_add(rows.rows - positives, std::memory_order_relaxed);
   const double sample = capture_sample_.load(std::memory_order_relaxed);
   if (sample > 0 && (sample >= 1 || NextUniform() < sample)) {
     std::string lines;
@@ -747,7 +745,27 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response, co
     job.production_seconds = scoring_seconds;
     shadows_->Submit(std::move(job));
   }
-  finish(200);
+  counted.ok->fetch_add(1, std::memory_order_relaxed);
+  counted.duration->Observe(std::chrono::duration<double>(Clock::now() - start).count());
+}
+
+const ScoringServer::ScoreMetrics& ScoringServer::ScoreMetricsFor(const Route& route, std::string_view endpoint,
+                                                                  std::string_view variant) {
+  const auto key = std::make_tuple(&route, endpoint, variant);
+  {
+    std::shared_lock lock(score_metrics_mutex_);
+    auto it = score_metrics_.find(key);
+    if (it != score_metrics_.end()) return it->second;
+  }
+  const std::string e(endpoint), v(variant);
+  ScoreMetrics found;
+  found.ok = &metrics_.Counter("fraudops_http_requests_total", {route.pattern, "200", e, v});
+  found.duration = &metrics_.HistogramOf("fraudops_http_request_duration_seconds", {route.pattern, e, v});
+  found.score = &metrics_.HistogramOf("fraudops_prediction_score", {e, v});
+  found.predictions[0] = &metrics_.Counter("fraudops_predictions_total", {e, v, "0"});
+  found.predictions[1] = &metrics_.Counter("fraudops_predictions_total", {e, v, "1"});
+  std::unique_lock lock(score_metrics_mutex_);
+  return score_metrics_.emplace(std::make_tuple(&route, e, v), found).first->second;
 }
 
 // ---------------------------------------------------------------------------------------
