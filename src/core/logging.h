@@ -87,5 +87,7 @@ class Logger {
 
 /// Escapes `text` as the inside of a JSON string.
 std::string JsonEscape(std::string_view text);
+/// The same, appended to `out`.
+void AppendJsonEscaped(std::string& out, std::string_view text);
 
 }  // namespace fraudops

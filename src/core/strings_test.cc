@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "core/logging.h"
+
 namespace fraudops {
 namespace {
 
@@ -42,6 +46,19 @@ TEST(StringsTest, FormatDoubleRoundTrips) {
   for (double value : {0.1, 1.0 / 3.0, 284807.0, 1e-20}) {
     EXPECT_EQ(std::stod(FormatDouble(value)), value);
   }
+}
+
+TEST(JsonEscapeTest, EscapesWhatJsonRequiresAndRoundTrips) {
+  EXPECT_EQ(JsonEscape("plain text"), "plain text");
+  EXPECT_EQ(JsonEscape("a\"b\\c\nd\re\tf"), "a\\\"b\\\\c\\nd\\re\\tf");
+  EXPECT_EQ(JsonEscape(std::string("\x01\x1f", 2)), "\\u0001\\u001f");
+  std::string out = "[";
+  AppendJsonEscaped(out, "x");
+  EXPECT_EQ(out, "[x");
+  std::string every;
+  for (int c = 1; c < 128; ++c) every += static_cast<char>(c);
+  every += "\xc3\xa9";  // UTF-8 passes through
+  EXPECT_EQ(nlohmann::json::parse("\"" + JsonEscape(every) + "\"").get<std::string>(), every);
 }
 
 }  // namespace

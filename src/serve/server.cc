@@ -71,7 +71,7 @@ void AppendNumber(std::string& out, double value) {
 
 void AppendString(std::string& out, std::string_view text) {
   out += '"';
-  out += JsonEscape(text);
+  AppendJsonEscaped(out, text);
   out += '"';
 }
 
