@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Configures and builds fraudops. Usage: scripts/build.sh [release|debug]
+# Configures and builds fraudops. Usage: scripts/build.sh [release|debug|tsan] [TARGET...]
 #   release: optimized, into build/release
 #   debug:   ASan + UBSan, into build/debug
+#   tsan:    ThreadSanitizer (-O1, debug info), into build/tsan; scripts/tsan.sh runs the
+#            server tests under it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}
 case "$kind" in
   release) type=Release ;;
   debug) type=Debug ;;
-  *) echo "usage: scripts/build.sh [release|debug]" >&2; exit 2 ;;
+  tsan) type=RelWithDebInfo ;;
+  *) echo "usage: scripts/build.sh [release|debug|tsan] [TARGET...]" >&2; exit 2 ;;
 esac
+shift || true
+options=()
+[ "$kind" = tsan ] && options=(-DFRAUDOPS_TSAN=ON -DFRAUDOPS_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g")
+targets=()
+for target in "$@"; do targets+=(--target "$target"); done
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake -S . -B "build/$kind" -G Ninja -DCMAKE_BUILD_TYPE="$type" >/dev/null
-cmake --build "build/$kind" -j "$jobs"
+cmake -S . -B "build/$kind" -G Ninja -DCMAKE_BUILD_TYPE="$type" "${options[@]}" >/dev/null
+cmake --build "build/$kind" -j "$jobs" "${targets[@]}"

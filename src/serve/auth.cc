@@ -130,12 +130,16 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
   std::lock_guard lock(state.mutex);
   if (now >= state.period_end) {  // a new UTC day (or the first request): which day and month
     auto [day, month] = Periods(now);
+    // Counts of the period that ended and not yet taken for the store go with the counts
+    // given back, so TakeUsage still reports them under their own period.
     if (state.day != day) {
+      if (state.pending_day > 0) ReturnUsage({{{key.record.id, state.day}, state.pending_day}});
       state.day = day;
       state.used_day = 0;
       state.pending_day = 0;
     }
     if (state.month != month) {
+      if (state.pending_month > 0) ReturnUsage({{{key.record.id, state.month}, state.pending_month}});
       state.month = month;
       state.used_month = 0;
       state.pending_month = 0;

@@ -72,7 +72,7 @@ class KeyRing {
 
   std::mutex mutex_;  // guards keys_ (the pointer; the map it points to never changes)
   std::shared_ptr<const KeyMap> keys_ = std::make_shared<KeyMap>();
-  std::mutex returned_mutex_;
+  std::mutex returned_mutex_;  // taken inside a KeyState::mutex (day rollover), never the other way
   std::map<std::pair<std::string, std::string>, int64_t> returned_;  // GUARDED_BY(returned_mutex_)
 };
 
