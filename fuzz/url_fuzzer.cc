@@ -1,6 +1,6 @@
 // Fuzzes the small parsers of untrusted text around the stores: S3 URIs, S3 XML responses,
 // database URLs (password redaction, MySQL URL parsing through OpenMysql's parser is not
-// reachable without a server, so RedactUrl stands for it).
+// reachable without a server, so RedactUrl stands for it), Redis URLs (api.quota_url).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -8,6 +8,7 @@
 
 #include "core/s3.h"
 #include "core/strings.h"
+#include "serve/shared_quotas.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -23,6 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (from <= before) __builtin_trap();  // must make progress
   }
   (void)fraudops::XmlText(text, "Code");
+  auto redis = fraudops::ParseRedisUrl(text);
+  if (redis.ok() && (redis->host.empty() || redis->port < 1 || redis->port > 65535)) __builtin_trap();
   (void)fraudops::UriEncode(text, true);
   return 0;
 }

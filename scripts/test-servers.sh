@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Starts (or stops) the real servers the tests use, on loopback, in a scratch directory:
-# PostgreSQL 15, MariaDB and an S3-API server (npm s3rver). Installs what is missing.
+# PostgreSQL 15, MariaDB, Redis and an S3-API server (npm s3rver). Installs what is missing.
 #   scripts/test-servers.sh start   prints the environment the tests read (eval it)
 #   scripts/test-servers.sh stop
-# Ports: PostgreSQL 55432, MariaDB 33306, S3 45680 (FOPS_TEST_PORT_BASE shifts them).
+# Ports: PostgreSQL 55432, MariaDB 33306, S3 45680, Redis 46379 (FOPS_TEST_PORT_BASE shifts them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="${FOPS_TEST_SERVERS_DIR:-/tmp/fraudops-test-servers}"
 base="${FOPS_TEST_PORT_BASE:-0}"
-pg_port=$((55432 + base)) my_port=$((33306 + base)) s3_port=$((45680 + base))
+pg_port=$((55432 + base)) my_port=$((33306 + base)) s3_port=$((45680 + base)) redis_port=$((46379 + base))
 pg_bin=/usr/lib/postgresql/15/bin
 log() { echo "test-servers: $*" >&2; }
 
@@ -20,6 +20,7 @@ stop() {
   if [ -f "$root/pg/postmaster.pid" ]; then as_postgres "$pg_bin/pg_ctl" -D "$root/pg" -m fast stop >/dev/null 2>&1 || true; fi
   if [ -f "$root/mariadb.pid" ]; then kill "$(cat "$root/mariadb.pid")" 2>/dev/null || true; fi
   if [ -f "$root/s3rver.pid" ]; then kill "$(cat "$root/s3rver.pid")" 2>/dev/null || true; fi
+  if [ -f "$root/redis.pid" ]; then kill "$(cat "$root/redis.pid")" 2>/dev/null || true; fi
   for _ in $(seq 50); do
     if ! pgrep -f "$root" >/dev/null 2>&1; then break; fi
     sleep 0.2
@@ -74,7 +75,13 @@ start() {
   echo $! > "$root/s3rver.pid"
   wait_for s3rver curl -s -o /dev/null "http://127.0.0.1:$s3_port/"
 
+  # Redis: no persistence, a password (the quota store's AUTH path is tested).
+  redis-server --port "$redis_port" --bind 127.0.0.1 --requirepass fraudops --save "" --appendonly no \
+    --dir "$root" --pidfile "$root/redis.pid" --logfile "$root/redis.log" --daemonize yes >/dev/null
+  wait_for redis redis-cli -p "$redis_port" -a fraudops --no-auth-warning ping
+
   cat <<EOF
+export FOPS_TEST_REDIS_URL=redis://:fraudops@127.0.0.1:$redis_port/0
 export FOPS_TEST_POSTGRES_URL=postgresql://fraudops:fraudops@127.0.0.1:$pg_port/postgres
 export FOPS_TEST_MYSQL_URL=mysql://fraudops:fraudops@127.0.0.1:$my_port/mysql
 export FOPS_TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port

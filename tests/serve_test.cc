@@ -21,7 +21,9 @@
 
 #include "core/hash.h"
 #include "http_client.h"
+#include "server_util.h"
 #include "store/metadata_store.h"
+#include "serve/auth.h"
 #include "store/serving_store.h"
 #include "test_util.h"
 
@@ -138,12 +140,14 @@ class ServeWorkspace {
 /// `fraudops serve` as a child process.
 class ServerProcess {
  public:
-  explicit ServerProcess(const ServeWorkspace& workspace) : workspace_(workspace) {
-    const std::string port_file = workspace.dir().File("port");
+  /// `name` tells replicas of one workspace apart (their port and log files).
+  explicit ServerProcess(const ServeWorkspace& workspace, const std::string& name = "serve")
+      : workspace_(workspace), log_file_(workspace.dir().File(name + ".log")) {
+    const std::string port_file = workspace.dir().File(name + ".port");
     fs::remove(port_file);
     pid_ = ::fork();
     if (pid_ == 0) {
-      int out = ::open(workspace.dir().File("serve.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      int out = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(out, 1);
       ::dup2(out, 2);
       ::execl(FRAUDOPS_BINARY, FRAUDOPS_BINARY, "serve", "--config", workspace.dir().File("config.yml").c_str(),
@@ -164,7 +168,7 @@ class ServerProcess {
     }
   }
   int port() const { return port_; }
-  std::string log() const { return ReadText(workspace_.dir().File("serve.log")); }
+  std::string log() const { return ReadText(log_file_); }
   /// SIGTERM; the exit code (or -1).
   int Stop() {
     if (pid_ <= 0) return exit_code_;
@@ -179,6 +183,7 @@ class ServerProcess {
 
  private:
   const ServeWorkspace& workspace_;
+  std::string log_file_;
   pid_t pid_ = 0;
   int port_ = 0;
   int exit_code_ = -1;
@@ -412,6 +417,71 @@ TEST(ServeTest, QuotaOfNAllowsExactlyNEvenUnderConcurrencyAndTheRateLimitSaysWhe
   ServerProcess again(ws);
   HttpClient http2(again.port());
   EXPECT_EQ(http2.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", quota_key}}).status, 429);
+}
+
+TEST(ServeTest, QuotasAndRatesHoldExactlyAcrossReplicasSharingRedis) {
+  FOPS_NEED_SERVER(redis, "FOPS_TEST_REDIS_URL");
+  ServeWorkspace ws;
+  ws.Deploy(ws.Register(), "all_at_once");
+  ServingStore serving(ws.store());
+  ASSERT_TRUE(serving.PutPlan({"quota9", 0, 0, 9, 0, ""}, false, "test").ok());
+  ASSERT_TRUE(serving.PutPlan({"slow", 0.5, 3, 0, 0, ""}, false, "test").ok());
+  const std::string quota_key = ws.CreateKey({"invoke"}, "quota9");
+  const std::string rate_key = ws.CreateKey({"invoke"}, "slow");
+  ws.WriteConfig("  quota_url: " + redis + "\n");
+  ServerProcess a(ws, "a"), b(ws, "b");
+  ASSERT_GT(a.port(), 0) << a.log();
+  ASSERT_GT(b.port(), 0) << b.log();
+  const std::string body = Transactions()[0].dump();
+  std::atomic<int> ok{0}, limited{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {  // each client alternates between the replicas
+    threads.emplace_back([&, t] {
+      HttpClient to_a(a.port()), to_b(b.port());
+      for (int i = 0; i < 5; ++i) {
+        HttpClient& http = (t + i) % 2 ? to_a : to_b;
+        HttpReply reply = http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", quota_key}});
+        if (reply.status == 200) ++ok;
+        else if (reply.status == 429 && Body(reply)["error"]["details"]["limit"] == "daily_quota") ++limited;
+        else ++other;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 9);  // not 9 per replica
+  EXPECT_EQ(limited.load(), 21);
+  EXPECT_EQ(other.load(), 0);
+  // One bucket for both: a burst of 3 is 3 requests in all.
+  HttpClient to_a(a.port()), to_b(b.port());
+  EXPECT_EQ(to_a.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status, 200);
+  EXPECT_EQ(to_b.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status, 200);
+  EXPECT_EQ(to_a.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status, 200);
+  HttpReply refused = to_b.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}});
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(refused.headers["retry-after"], "2");
+  EXPECT_EQ(Body(refused)["error"]["details"]["limit"], "rate");
+  // Each replica stores what it admitted: the metadata store's count is the total.
+  EXPECT_EQ(a.Stop(), 0) << a.log();
+  EXPECT_EQ(b.Stop(), 0) << b.log();
+  auto [day, month] = KeyRing::Periods(std::chrono::system_clock::now());
+  auto usage = serving.Usage({day});
+  ASSERT_TRUE(usage.ok()) << usage.status().ToString();
+  std::string_view id, secret;
+  ASSERT_TRUE(SplitApiKey(quota_key, &id, &secret));
+  EXPECT_EQ((usage->at({std::string(id), day})), 9);
+  // A quota store that cannot be reached stops the server at start, saying which and why.
+  ws.WriteConfig("  quota_url: redis://127.0.0.1:1/0\n");
+  CommandResult refused_start = RunCommand(std::string(FRAUDOPS_BINARY) + " serve --config " +
+                                               ws.dir().File("config.yml") + " --listen 127.0.0.1:0",
+                                           ws.dir().path());
+  EXPECT_NE(refused_start.exit_code, 0);
+  EXPECT_NE(refused_start.err.find("the quota store redis://127.0.0.1:1/0 cannot be used"), std::string::npos)
+      << refused_start.err;
+  ws.WriteConfig("  quota_url: http://127.0.0.1:1/0\n");
+  refused_start = RunCommand(std::string(FRAUDOPS_BINARY) + " serve --config " + ws.dir().File("config.yml"),
+                             ws.dir().path());
+  EXPECT_EQ(refused_start.exit_code, 2);
+  EXPECT_NE(refused_start.err.find("accepted: redis://"), std::string::npos) << refused_start.err;
 }
 
 /// Sends predict requests from `threads` clients until `stop`; counts statuses and variants.

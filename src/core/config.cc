@@ -229,6 +229,11 @@ const std::vector<KeySpec>& KeyTable() {
        "Captured rows waiting for the writer; when full, rows are dropped (and counted), "
        "never the request.",
        FOPS_FIELD(api.capture_queue_rows), 1, 1e9},
+      {"api", "quota_url",
+       "Where usage-plan counters and rate buckets live: empty keeps them in the server "
+       "(exact within one server); redis://[:PASSWORD@]HOST:PORT[/DB] shares them, so quotas "
+       "and rates hold exactly across replicas.",
+       FOPS_FIELD(api.quota_url)},
       {"schedule", "cron",
        "Retraining schedule, five cron fields (used by schedule). Env: CRON_SCHEDULE.",
        FOPS_FIELD(schedule.cron)},

@@ -118,6 +118,7 @@ struct ApiConfig {
   double capture_max_file_mb = 64;
   double capture_rotate_seconds = 3600;
   double capture_queue_rows = 100000;
+  std::string quota_url;
 };
 
 struct ScheduleConfig {

@@ -30,6 +30,26 @@ int64_t SecondsToNext(KeyRing::Clock::time_point now, bool month) {
   return std::max<int64_t>(1, static_cast<int64_t>(next - t));
 }
 
+/// `decision` (the caller's, with its key id) refused for a used-up quota or an empty bucket.
+AuthDecision QuotaRefusal(AuthDecision decision, const UsagePlan& plan, bool monthly, KeyRing::Clock::time_point now) {
+  decision.status = 429;
+  decision.limit = monthly ? "monthly_quota" : "daily_quota";
+  decision.retry_after = SecondsToNext(now, monthly);
+  decision.message = std::string(monthly ? "monthly" : "daily") + " quota of " +
+                     std::to_string(monthly ? plan.monthly_quota : plan.daily_quota) + " requests (plan " + plan.name +
+                     ") is used up; it resets " + (monthly ? "on the 1st at 00:00 UTC" : "at 00:00 UTC");
+  return decision;
+}
+
+AuthDecision RateRefusal(AuthDecision decision, const UsagePlan& plan, double burst, double seconds_to_token) {
+  decision.status = 429;
+  decision.limit = "rate";
+  decision.retry_after = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(seconds_to_token)));
+  decision.message = "rate limit of " + std::to_string(plan.rate_per_second) + " requests per second (burst " +
+                     std::to_string(static_cast<int64_t>(burst)) + ", plan " + plan.name + ") exceeded";
+  return decision;
+}
+
 }  // namespace
 
 std::pair<std::string, std::string> KeyRing::Periods(Clock::time_point now) {
@@ -127,7 +147,7 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
     return decision;
   }
   KeyState& state = *key.state;
-  std::lock_guard lock(state.mutex);
+  std::unique_lock lock(state.mutex);
   if (now >= state.period_end) {  // a new UTC day (or the first request): which day and month
     auto [day, month] = Periods(now);
     // Counts of the period that ended and not yet taken for the store go with the counts
@@ -149,43 +169,43 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
   }
   if (key.has_plan) {
     const UsagePlan& plan = key.plan;
-    struct Quota {
-      int64_t limit, used;
-      bool monthly;
-    };
-    for (const Quota& q : {Quota{plan.daily_quota, state.used_day, false}, Quota{plan.monthly_quota, state.used_month, true}}) {
-      if (q.limit > 0 && q.used >= q.limit) {
-        decision.status = 429;
-        decision.limit = q.monthly ? "monthly_quota" : "daily_quota";
-        decision.retry_after = SecondsToNext(now, q.monthly);
-        decision.message = std::string(q.monthly ? "monthly" : "daily") + " quota of " + std::to_string(q.limit) +
-                           " requests (plan " + plan.name + ") is used up; it resets " +
-                           (q.monthly ? "on the 1st at 00:00 UTC" : "at 00:00 UTC");
+    const double burst = plan.burst > 0 ? static_cast<double>(plan.burst) : std::max(1.0, plan.rate_per_second);
+    if (shared_ != nullptr) {
+      // Counted by Redis for every replica; this key's lock is not held over the round trip.
+      const std::string day = state.day, month = state.month;
+      lock.unlock();
+      auto verdict = shared_->Admit(key.record.id, day, month, plan);
+      if (!verdict.ok()) {
+        decision.status = 503;
+        decision.limit = "quota_store";
+        decision.retry_after = 1;
+        decision.message = verdict.status().message();
         return decision;
       }
-    }
-    if (plan.rate_per_second > 0) {
-      const double burst = plan.burst > 0 ? static_cast<double>(plan.burst) : std::max(1.0, plan.rate_per_second);
-      if (state.fresh) {
-        state.tokens = burst;
-        state.refilled = now;
-        state.fresh = false;
+      switch (verdict->outcome) {
+        case SharedQuotas::Outcome::kAdmitted: break;
+        case SharedQuotas::Outcome::kDailyQuota: return QuotaRefusal(std::move(decision), plan, false, now);
+        case SharedQuotas::Outcome::kMonthlyQuota: return QuotaRefusal(std::move(decision), plan, true, now);
+        case SharedQuotas::Outcome::kRate: return RateRefusal(std::move(decision), plan, burst, verdict->retry_after_seconds);
       }
-      const double elapsed = std::chrono::duration<double>(now - state.refilled).count();
-      if (elapsed > 0) {
-        state.tokens = std::min(burst, state.tokens + elapsed * plan.rate_per_second);
-        state.refilled = now;
+      lock.lock();
+    } else {
+      if (plan.daily_quota > 0 && state.used_day >= plan.daily_quota) return QuotaRefusal(std::move(decision), plan, false, now);
+      if (plan.monthly_quota > 0 && state.used_month >= plan.monthly_quota) return QuotaRefusal(std::move(decision), plan, true, now);
+      if (plan.rate_per_second > 0) {
+        if (state.fresh) {
+          state.tokens = burst;
+          state.refilled = now;
+          state.fresh = false;
+        }
+        const double elapsed = std::chrono::duration<double>(now - state.refilled).count();
+        if (elapsed > 0) {
+          state.tokens = std::min(burst, state.tokens + elapsed * plan.rate_per_second);
+          state.refilled = now;
+        }
+        if (state.tokens < 1.0) return RateRefusal(std::move(decision), plan, burst, (1.0 - state.tokens) / plan.rate_per_second);
+        state.tokens -= 1.0;
       }
-      if (state.tokens < 1.0) {
-        decision.status = 429;
-        decision.limit = "rate";
-        decision.retry_after = static_cast<int64_t>(std::ceil((1.0 - state.tokens) / plan.rate_per_second));
-        decision.retry_after = std::max<int64_t>(1, decision.retry_after);
-        decision.message = "rate limit of " + std::to_string(plan.rate_per_second) + " requests per second (burst " +
-                           std::to_string(static_cast<int64_t>(burst)) + ", plan " + plan.name + ") exceeded";
-        return decision;
-      }
-      state.tokens -= 1.0;
     }
   }
   ++state.used_day;

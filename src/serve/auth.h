@@ -7,7 +7,8 @@
 /// are checked and counted under the key's own lock, so a quota of N admits exactly N
 /// requests in this process; a refusal is 429 with Retry-After and is not counted. Counts
 /// are flushed to the metadata store (TakeUsage) and loaded at start, so a restart keeps
-/// them.
+/// them. With SetShared (api.quota_url) the checks and counts are Redis's, exact across
+/// replicas; this process still counts what it admitted, for the store.
 
 #include <chrono>
 #include <map>
@@ -17,16 +18,17 @@
 #include <string_view>
 #include <vector>
 
+#include "serve/shared_quotas.h"
 #include "store/serving_store.h"
 
 namespace fraudops {
 
 struct AuthDecision {
-  int status = 200;  ///< 200, 401, 403 or 429
+  int status = 200;  ///< 200, 401, 403, 429, or 503 when the shared quota store is unreachable
   std::string message;
   std::string key_id;        ///< the caller's key (for logs), "" when none
   int64_t retry_after = 0;   ///< seconds, for 429
-  std::string limit;         ///< 429: rate, daily_quota or monthly_quota
+  std::string limit;         ///< 429: rate, daily_quota or monthly_quota; 503: quota_store
 };
 
 class KeyRing {
@@ -47,6 +49,10 @@ class KeyRing {
   std::map<std::pair<std::string, std::string>, int64_t> TakeUsage();
   /// Gives counts back when storing them failed (they are retried at the next flush).
   void ReturnUsage(const std::map<std::pair<std::string, std::string>, int64_t>& usage);
+
+  /// Counts quotas and rates in Redis (shared by replicas) instead of in this process; null
+  /// goes back to in-process. Set before serving. An unreachable store is a 503 decision.
+  void SetShared(SharedQuotas* shared) { shared_ = shared; }
 
   /// The day and month periods of `now`: "d2026-11-23", "m2026-11".
   static std::pair<std::string, std::string> Periods(Clock::time_point now);
@@ -72,6 +78,7 @@ class KeyRing {
 
   std::mutex mutex_;  // guards keys_ (the pointer; the map it points to never changes)
   std::shared_ptr<const KeyMap> keys_ = std::make_shared<KeyMap>();
+  SharedQuotas* shared_ = nullptr;
   std::mutex returned_mutex_;  // taken inside a KeyState::mutex (day rollover), never the other way
   std::map<std::pair<std::string, std::string>, int64_t> returned_;  // GUARDED_BY(returned_mutex_)
 };

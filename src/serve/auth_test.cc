@@ -149,5 +149,31 @@ TEST(KeyRingTest, AQuotaOfNAdmitsExactlyNAcrossThreads) {
   EXPECT_EQ(refused.load(), 1400);
 }
 
+TEST(SharedQuotasTest, RedisUrls) {
+  auto plain = ParseRedisUrl("redis://cache.internal");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->host, "cache.internal");
+  EXPECT_EQ(plain->port, 6379);
+  EXPECT_EQ(plain->database, 0);
+  EXPECT_EQ(plain->password, "");
+  auto full = ParseRedisUrl("redis://default:p@ss:w0rd@10.0.0.5:6380/3");
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->host, "10.0.0.5");
+  EXPECT_EQ(full->port, 6380);
+  EXPECT_EQ(full->database, 3);
+  EXPECT_EQ(full->password, "p@ss:w0rd");  // USER:PASSWORD: after the first colon, up to the last @
+  auto v6 = ParseRedisUrl("redis://:secret@[::1]:7000/");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 7000);
+  EXPECT_EQ(v6->password, "secret");
+  for (const char* bad : {"http://host", "redis://", "redis://host:0", "redis://host:http", "redis://host/x", "redis://:pw@/1"}) {
+    auto parsed = ParseRedisUrl(bad);
+    EXPECT_FALSE(parsed.ok()) << bad;
+    EXPECT_NE(parsed.status().message().find("accepted: redis://"), std::string::npos) << parsed.status().message();
+  }
+  EXPECT_EQ(ParseRedisUrl("redis://:hunter2@host:x").status().message().find("hunter2"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace fraudops

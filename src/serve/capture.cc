@@ -1,5 +1,7 @@
 #include "serve/capture.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -116,8 +118,9 @@ void CaptureWriter::Write(Batch& batch) {
     gmtime_r(&t, &utc);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
-    char name[96];
-    std::snprintf(name, sizeof name, "%s-%06llu.jsonl", stamp, static_cast<unsigned long long>(++sequence_));
+    char name[96];  // the process id keeps replicas sharing a workspace out of each other's files
+    std::snprintf(name, sizeof name, "%s-%ld-%06llu.jsonl", stamp, static_cast<long>(::getpid()),
+                  static_cast<unsigned long long>(++sequence_));
     auto file = std::make_unique<OpenFile>();
     file->final_name = (directory / name).string();
     file->partial = file->final_name + ".partial";

@@ -1,7 +1,7 @@
 #pragma once
 /// Data capture (docs/formats/capture.md): sampled requests and their responses, one JSON
 /// line per scored row, written by a background thread to
-/// <home>/capture/<endpoint>/<UTC start>-<sequence>.jsonl. The file being written is named
+/// <home>/capture/<endpoint>/<UTC start>-<pid>-<sequence>.jsonl. The file being written is named
 /// …jsonl.partial and renamed when it is closed (at capture_max_file_mb, after
 /// capture_rotate_seconds, or at shutdown), so a reader that takes *.jsonl never sees half a
 /// file. Submit never blocks a request: when the queue is full the rows are dropped and

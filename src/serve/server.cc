@@ -273,7 +273,8 @@ void ScoringServer::DeclareMetrics() {
   metrics_.AddCollector([this](std::string& out) {
     std::shared_ptr<const EndpointMap> endpoints = Endpoints();
     out += "# HELP fraudops_model_info The model version each variant serves (value 1).\n# TYPE fraudops_model_info gauge\n";
-    for (const auto& [name, e] : *endpoints) {
+    for (const auto& [endpoint_name, e] : *endpoints) {
+      const std::string& name = endpoint_name;  // a structured binding cannot be captured (C++20)
       auto info = [&](const std::string& variant, const LoadedModel& m) {
         out += MetricLine("fraudops_model_info", {"endpoint", "variant", "model", "version", "algorithm"},
                           {name, variant, m.ref().model, std::to_string(m.ref().version), m.bundle().algorithm}) +
@@ -320,6 +321,10 @@ Status ScoringServer::Start() {
     if (!counters.ok()) return counters.status();
     counters_seen_ = *counters;
   }
+  if (!config_.api.quota_url.empty()) {  // quotas shared by replicas: Redis must answer now
+    FOPS_ASSIGN_OR_RETURN(shared_quotas_, SharedQuotas::Connect(config_.api.quota_url));
+    keys_.SetShared(shared_quotas_.get());
+  }
   ReloadEndpoints();
   ReloadKeys();
   FOPS_ASSIGN_OR_RETURN(auto address, ParseListenAddress(config_.api.listen));
@@ -330,7 +335,8 @@ Status ScoringServer::Start() {
   std::shared_ptr<const EndpointMap> endpoints = Endpoints();
   logger_.Info("serve", "listening", {{"address", address.first}, {"port", static_cast<long long>(http_->port())},
                                       {"workers", workers}, {"endpoints", endpoints->size()},
-                                      {"auth", auth_required_ ? "required" : "disabled"}});
+                                      {"auth", auth_required_ ? "required" : "disabled"},
+                                      {"quotas", config_.api.quota_url.empty() ? "in-process" : RedactUrl(config_.api.quota_url)}});
   return Status::Ok();
 }
 
@@ -429,10 +435,22 @@ bool ScoringServer::Authorize(const HttpRequest& request, HttpResponse& response
   AuthDecision decision = keys_.Authorize(request.Header("x-api-key"), scope, endpoint, std::chrono::system_clock::now());
   if (key_id) *key_id = decision.key_id;
   if (decision.status == 200) return true;
-  const char* reason = decision.status == 401 ? "unauthorized" : decision.status == 403 ? "forbidden" : "rate_limited";
+  const char* reason = decision.status == 401   ? "unauthorized"
+                       : decision.status == 403 ? "forbidden"
+                       : decision.status == 503 ? "quota_store_unavailable"
+                                                : "rate_limited";
   metrics_.Counter("fraudops_rejected_requests_total", {reason}).fetch_add(1, std::memory_order_relaxed);
   if (decision.status == 429) {
     metrics_.Counter("fraudops_rate_limited_total", {decision.key_id, decision.limit}).fetch_add(1, std::memory_order_relaxed);
+  }
+  if (decision.status == 503) {  // logged at most every 10 s: an outage would flood the log
+    const int64_t second = std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+    int64_t last = quota_store_warned_.load(std::memory_order_relaxed);
+    if (second - last >= 10 && quota_store_warned_.compare_exchange_strong(last, second)) {
+      logger_.Warn("serve", decision.message + "; requests of keys with a usage plan get 503 until it answers");
+    }
+  }
+  if (decision.status == 429 || decision.status == 503) {
     response.headers.emplace_back("Retry-After", std::to_string(decision.retry_after));
   }
   if (decision.status == 401) response.headers.emplace_back("WWW-Authenticate", "ApiKey header=\"x-api-key\"");
@@ -1272,6 +1290,10 @@ void ScoringServer::ReloadKeys() {
     return;
   }
   keys_.Load(*keys, *plans, *usage, now);
+  if (shared_quotas_) {  // counts Redis lost (a restart without persistence) come back from the store
+    Status seeded = shared_quotas_->Seed(*usage);
+    if (!seeded.ok()) logger_.Warn("serve", seeded.message());
+  }
 }
 
 void ScoringServer::JudgeRollouts() {

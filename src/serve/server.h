@@ -13,6 +13,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 
@@ -133,9 +134,22 @@ class ScoringServer {
   std::atomic<bool> loaded_{false};
 
   KeyRing keys_;
+  std::unique_ptr<SharedQuotas> shared_quotas_;  // api.quota_url; null: quotas in-process
+  std::atomic<int64_t> quota_store_warned_{-100};  // steady seconds of the last 503 warning
   MetricRegistry metrics_;
   std::shared_mutex score_metrics_mutex_;
-  std::map<std::tuple<const Route*, std::string, std::string>, ScoreMetrics, std::less<>>
+  /// Orders (route, endpoint, variant) keys, stored with strings, looked up with views.
+  struct ScoreMetricsLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      if (std::get<0>(a) != std::get<0>(b)) return std::less<const Route*>()(std::get<0>(a), std::get<0>(b));
+      const int endpoint = std::string_view(std::get<1>(a)).compare(std::get<1>(b));
+      if (endpoint != 0) return endpoint < 0;
+      return std::string_view(std::get<2>(a)) < std::string_view(std::get<2>(b));
+    }
+  };
+  std::map<std::tuple<const Route*, std::string, std::string>, ScoreMetrics, ScoreMetricsLess>
       score_metrics_;  // guarded by score_metrics_mutex_; entries are never removed
   std::unique_ptr<CaptureWriter> capture_;
   std::unique_ptr<ShadowRunner> shadows_;
