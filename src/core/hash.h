@@ -28,6 +28,8 @@ class Sha256 {
 };
 
 std::string Sha256Hex(std::string_view data);
+/// SHA-1, only where a protocol names it (Redis script ids); never for integrity.
+std::string Sha1Hex(std::string_view data);
 /// Streams the file through SHA-256.
 Result<std::string> Sha256File(const std::string& path);
 

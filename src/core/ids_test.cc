@@ -28,6 +28,7 @@ TEST(HashTest, Sha256KnownAnswers) {
   incremental.Update("a");
   incremental.Update("bc");
   EXPECT_EQ(incremental.HexDigest(), Sha256Hex("abc"));
+  EXPECT_EQ(Sha1Hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
 #include "serve/shared_quotas.h"
 
 #include <hiredis/hiredis.h>
-#include <openssl/evp.h>
 #include <sys/time.h>
 
 #include <string>
 
+#include "core/hash.h"
 #include "core/strings.h"
 
 namespace fraudops {
@@ -45,19 +45,6 @@ redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ttl)
 return {0, 0}
 )lua";
-
-std::string Sha1Hex(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha1(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
-  return hex;
-}
 
 /// Runs one command; the reply (caller frees) or nullptr with `error` set.
 redisReply* Command(redisContext* context, const std::vector<std::string>& args, std::string* error) {
