@@ -2,7 +2,10 @@
 // holds real bundles, and HTTP requests over real sockets. Routes and error codes, API keys
 // and quotas, canary promotion and rollback, shadows, a hot swap under load, slow clients,
 // data capture and a graceful drain.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,8 +25,8 @@
 #include "core/hash.h"
 #include "http_client.h"
 #include "server_util.h"
-#include "store/metadata_store.h"
 #include "serve/auth.h"
+#include "store/metadata_store.h"
 #include "store/serving_store.h"
 #include "test_util.h"
 
@@ -482,6 +485,98 @@ TEST(ServeTest, QuotasAndRatesHoldExactlyAcrossReplicasSharingRedis) {
                              ws.dir().path());
   EXPECT_EQ(refused_start.exit_code, 2);
   EXPECT_NE(refused_start.err.find("accepted: redis://"), std::string::npos) << refused_start.err;
+}
+
+/// A private redis-server (the binary install-deps installs) on a free loopback port, so a
+/// test can stop and restart it; no persistence.
+class RedisProcess {
+ public:
+  explicit RedisProcess(int port = 0) : port_(port != 0 ? port : FreePort()) { Start(); }
+  ~RedisProcess() { Kill(); }
+  static bool Installed() { return ::system("command -v redis-server >/dev/null 2>&1") == 0; }
+  int port() const { return port_; }
+  bool ready() const { return ready_; }
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+  }
+  void Start() {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const std::string port = std::to_string(port_);
+      int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ready_ = false;
+    for (int i = 0; i < 200 && !ready_; ++i) {
+      HttpClient probe(port_);  // a TCP connect is all readiness needs here
+      ready_ = probe.Connect();
+      if (!ready_) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+  }
+
+ private:
+  static int FreePort() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    socklen_t length = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    ::close(fd);
+    return ntohs(address.sin_port);
+  }
+  int port_;
+  pid_t pid_ = 0;
+  bool ready_ = false;
+};
+
+TEST(ServeTest, ARedisOutageRefusesPlannedKeysWith503AndARestartedRedisIsSeededFromTheStore) {
+  if (!RedisProcess::Installed()) {
+    if (!Env("CI").empty()) FAIL() << "redis-server is not installed under CI (scripts/install-deps.sh installs it)";
+    GTEST_SKIP() << "redis-server is not installed";
+  }
+  RedisProcess redis;
+  ASSERT_TRUE(redis.ready());
+  ServeWorkspace ws;
+  ws.Deploy(ws.Register(), "all_at_once");
+  ServingStore serving(ws.store());
+  ASSERT_TRUE(serving.PutPlan({"quota5", 0, 0, 5, 0, ""}, false, "test").ok());
+  const std::string planned = ws.CreateKey({"invoke"}, "quota5");
+  const std::string unplanned = ws.CreateKey({"invoke"});
+  ws.WriteConfig("  quota_url: redis://127.0.0.1:" + std::to_string(redis.port()) + "/0\n");
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient http(server.port());
+  const std::string body = Transactions()[0].dump();
+  auto predict = [&](const std::string& key) {
+    return http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", key}});
+  };
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(predict(planned).status, 200) << i;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the counts reach the store (every second)
+  redis.Kill();
+  HttpReply refused = predict(planned);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.headers["retry-after"], "1");
+  EXPECT_EQ(Body(refused)["error"]["code"], "quota_store_unavailable");
+  EXPECT_EQ(predict(unplanned).status, 200);  // keys without a plan never need Redis
+  // Redis comes back empty; the next key reload copies the store's count (3) into it.
+  RedisProcess restarted(redis.port());
+  ASSERT_TRUE(restarted.ready());
+  ws.CreateKey({"invoke"});  // a key change: the server reloads keys within its poll interval
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(predict(planned).status, 200);
+  EXPECT_EQ(predict(planned).status, 200);
+  HttpReply used_up = predict(planned);
+  EXPECT_EQ(used_up.status, 429) << used_up.body;
+  EXPECT_EQ(Body(used_up)["error"]["details"]["limit"], "daily_quota");
 }
 
 /// Sends predict requests from `threads` clients until `stop`; counts statuses and variants.
