@@ -22,13 +22,11 @@ key=$("$bin" keys create --name bench --scope invoke --home "$work/home" 2>/dev/
 "$bin" serve --home "$work/home" --listen 127.0.0.1:0 --port-file "$work/port" >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
-"$bin" data synth --rows 10 --seed 7 --output "$work/sample.csv" >/dev/null 2>&1
-/usr/bin/python3 - "$bin" "$work/home" "$(cat "$work/port")" "$key" "$work/sample.csv" "$rounds" <<'PY'
-import csv, http.client, json, statistics, subprocess, sys, time
+bash scripts/sample-transaction.sh "$bin" "$work/tx.json"
+/usr/bin/python3 - "$bin" "$work/home" "$(cat "$work/port")" "$key" "$work/tx.json" "$rounds" <<'PY'
+import http.client, json, statistics, subprocess, sys, time
 bin_, home, port, key, sample, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6])
-row = next(csv.DictReader(open(sample)))
-row.pop("Class", None)
-body = json.dumps({k: float(v) for k, v in row.items()})
+body = open(sample).read()
 connection = http.client.HTTPConnection("127.0.0.1", port)
 
 def version():

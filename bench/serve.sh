@@ -32,10 +32,7 @@ trap cleanup EXIT
 FRAUDOPS_GLOBAL_THREADS=$cores "$bin" run --home "$work/home" >/dev/null 2>&1
 (cd "$work" && "$bin" models export fraud-detector@latest bundle --home home >/dev/null)
 key=$("$bin" keys create --name bench --scope invoke --home "$work/home" 2>/dev/null)
-"$bin" data synth --rows 10 --seed 7 --output "$work/sample.csv" >/dev/null 2>&1
-awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { name[i] = $i; gsub(/"/, "", name[i]) }; next }
-         NR == 2 { printf "{"; for (i = 1; i <= NF; i++) if (name[i] != "Class") printf "%s\"%s\": %s", (n++ ? ", " : ""), name[i], $i; print "}"; exit }' \
-  "$work/sample.csv" > "$work/tx.json"
+bash scripts/sample-transaction.sh "$bin" "$work/tx.json"
 trees=$(/usr/bin/python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["learner"]["gradient_booster"]["model"]["gbtree_model_param"]["num_trees"])' "$work/bundle/model.json")
 
 wait_for() {  # URL

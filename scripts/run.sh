@@ -15,11 +15,7 @@ home="${FRAUDOPS_HOME:-./fraudops-home}"
 endpoint="${FRAUDOPS_DEPLOY_ENDPOINT_NAME:-fraud-detector}"
 listen="${FRAUDOPS_API_LISTEN:-127.0.0.1:8080}"
 key=$("$fraudops" keys create --name quickstart --scope invoke,feedback,admin 2>/dev/null)
-# One synthetic transaction as JSON, for the example.
-"$fraudops" data synth --rows 10 --seed 7 --output "$home/sample.csv" >/dev/null 2>&1
-awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { name[i] = $i; gsub(/"/, "", name[i]) }; next }
-         NR == 2 { printf "{"; for (i = 1; i <= NF; i++) if (name[i] != "Class") printf "%s\"%s\": %s", (n++ ? ", " : ""), name[i], $i; print "}"; exit }' \
-  "$home/sample.csv" > "$home/sample-transaction.json"
+bash scripts/sample-transaction.sh "$fraudops" "$home/sample-transaction.json"
 cat <<MSG
 
 Serving endpoint '$endpoint' on http://$listen (Ctrl-C stops). Your API key (shown once):

@@ -53,9 +53,12 @@ bool CaptureWriter::Submit(const std::string& endpoint, std::string lines, size_
     queue_.push_back({endpoint, std::move(lines), rows});
     queued_rows_ += rows;
     ++submitted_;
-    // The writer wakes on its own every kWriteInterval; it is woken early only when the
-    // queue is half full, so a request never pays for a futex wake and a context switch.
-    if (queued_rows_ < options_.queue_rows / 2 || queued_rows_ - rows >= options_.queue_rows / 2) return true;
+    // The writer wakes on its own every kWriteInterval; it is woken early only by the
+    // submission that fills the queue past half, so a request never pays for a futex wake
+    // and a context switch otherwise.
+    const size_t half = options_.queue_rows / 2;
+    const bool crossed_half = queued_rows_ >= half && queued_rows_ - rows < half;
+    if (!crossed_half) return true;
   }
   wake_.notify_one();
   return true;

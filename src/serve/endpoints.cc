@@ -42,7 +42,7 @@ void LoadedModel::AppendFeatureValue(std::string& out, size_t feature, double va
     const double code = std::floor(value);
     if (code >= 0 && code < static_cast<double>(spec.categories.size())) {
       out += '"';
-      out += JsonEscape(spec.categories[static_cast<size_t>(code)]);
+      AppendJsonEscaped(out, spec.categories[static_cast<size_t>(code)]);
       out += '"';
       return;
     }
