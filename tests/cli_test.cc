@@ -178,12 +178,21 @@ TEST(CliTest, ConfigurationErrorsExitTwo) {
   EXPECT_EQ(usage.exit_code, 2);
 }
 
-TEST(CliTest, LgbmIsRegisteredButNotAvailableYet) {
+TEST(CliTest, TrainingAlgorithmLgbmRunsThePipelineEndToEnd) {
   TempDir dir;
   WriteSmallConfig(dir);
-  CommandResult run = Fraudops(dir, "run --algorithm lgbm");
-  EXPECT_EQ(run.exit_code, 2);
-  EXPECT_NE(run.err.find("'lgbm' is not available yet"), std::string::npos) << run.err;
+  CommandResult run = Fraudops(dir, "run --json", "TRAINING_ALGORITHM=lgbm LGBM_NUM_ITERATIONS=60");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto result = nlohmann::json::parse(run.out);
+  EXPECT_EQ(result["status"], "succeeded");
+  EXPECT_GE(result["metrics"]["test"]["roc_auc"].get<double>(), 0.9);
+  // The model is LightGBM's text format, and the training record says which algorithm.
+  std::string model = testing::ReadText(result["artifacts"]["model"].get<std::string>());
+  EXPECT_EQ(model.rfind("tree\nversion=v4\n", 0), 0u) << model.substr(0, 40);
+  auto training = nlohmann::json::parse(testing::ReadText(result["artifacts"]["training"].get<std::string>()));
+  EXPECT_EQ(training["algorithm"], "lgbm");
+  EXPECT_LE(training["rounds_trained"].get<int>(), 60);
+  EXPECT_EQ(result["registered"]["version"], 1);
 }
 
 TEST(CliTest, DataErrorsExitThreeWithFileLineAndColumn) {

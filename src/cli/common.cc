@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -9,6 +11,26 @@
 #include "core/strings.h"
 
 namespace fraudops {
+
+Result<std::unique_ptr<Session>> OpenSession(const std::string& config_path) {
+  LoadOptions options;
+  options.config_path = config_path;
+  auto session = std::make_unique<Session>();
+  FOPS_ASSIGN_OR_RETURN(session->config, LoadConfig(options));
+  LogLevel level = LogLevel::kInfo;
+  ParseLogLevel(session->config.global.log_level, &level);
+  session->logger.set_level(level);
+  const std::string& format = session->config.global.log_format;
+  session->logger.AddSink(MakeStreamSink(
+      stderr, format == "json" ? LogFormat::kJson : format == "human" ? LogFormat::kHuman : LogFormat::kAuto));
+  session->pool = std::make_unique<ThreadPool>(static_cast<int>(session->config.global.threads));
+  session->context.logger = &session->logger;
+  session->context.pool = session->pool.get();
+  session->context.threads = static_cast<int>(session->config.global.threads);
+  session->context.seed = static_cast<uint64_t>(session->config.global.seed);
+  session->context.progress = isatty(fileno(stderr)) != 0;
+  return session;
+}
 
 namespace fs = std::filesystem;
 

@@ -9,6 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config.h"
+#include "core/context.h"
+#include "core/logging.h"
+#include "core/thread_pool.h"
 #include "core/status.h"
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
@@ -18,6 +21,16 @@ namespace fraudops {
 /// Prints "error: <message>" to stderr and returns the status's exit code.
 int Fail(const Status& status);
 void PrintJson(const nlohmann::json& json);
+
+/// A command's configuration with the logger, thread pool and context built from it.
+struct Session {
+  Config config;
+  Logger logger;
+  std::unique_ptr<ThreadPool> pool;
+  Context context;
+};
+/// Loads the configuration (`config_path`, or the usual search) and builds the rest.
+Result<std::unique_ptr<Session>> OpenSession(const std::string& config_path);
 
 struct Stores {
   Config config;

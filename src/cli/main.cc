@@ -8,10 +8,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/common.h"
 #include "cli/exit_codes.h"
 #include "cli/predict_command.h"
 #include "cli/registry_commands.h"
 #include "cli/serve_commands.h"
+#include "cli/train_command.h"
 #include "core/config.h"
 #include "core/version.h"
 #include "core/files.h"
@@ -32,34 +34,6 @@ struct GlobalOptions {
   std::string config_path;
   bool json = false;
 };
-
-/// Loads the configuration and builds the logger and context from it.
-struct Session {
-  Config config;
-  Logger logger;
-  std::unique_ptr<ThreadPool> pool;
-  Context context;
-};
-
-Result<std::unique_ptr<Session>> OpenSession(const std::string& config_path) {
-  LoadOptions options;
-  options.config_path = config_path;
-  auto session = std::make_unique<Session>();
-  FOPS_ASSIGN_OR_RETURN(session->config, LoadConfig(options));
-  LogLevel level = LogLevel::kInfo;
-  ParseLogLevel(session->config.global.log_level, &level);
-  session->logger.set_level(level);
-  const std::string& format = session->config.global.log_format;
-  session->logger.AddSink(MakeStreamSink(
-      stderr, format == "json" ? LogFormat::kJson : format == "human" ? LogFormat::kHuman : LogFormat::kAuto));
-  session->pool = std::make_unique<ThreadPool>(static_cast<int>(session->config.global.threads));
-  session->context.logger = &session->logger;
-  session->context.pool = session->pool.get();
-  session->context.threads = static_cast<int>(session->config.global.threads);
-  session->context.seed = static_cast<uint64_t>(session->config.global.seed);
-  session->context.progress = isatty(fileno(stderr)) != 0;
-  return session;
-}
 
 std::string Fixed(double value, int digits) {
   char buffer[64];
@@ -304,6 +278,7 @@ int main(int argc, char** argv) {
 
   auto registry_command = AddRegistryCommands(app);
   auto predict_command = AddPredictCommand(app);
+  auto train_command = AddTrainCommand(app);
   auto serve_command = AddServeCommands(app);
 
   auto* import = data_command->add_subcommand(
@@ -329,6 +304,7 @@ int main(int argc, char** argv) {
   if (*import) return ImportCommand(global, import_uri, import_output, chunk_rows);
   if (int code = registry_command(); code >= 0) return code;
   if (int code = predict_command(); code >= 0) return code;
+  if (int code = train_command(); code >= 0) return code;
   if (int code = serve_command(); code >= 0) return code;
   return kExitUsage;
 }

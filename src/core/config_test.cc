@@ -28,7 +28,7 @@ TEST(ConfigTest, DefaultsWithoutAFile) {
   EXPECT_EQ(config->preprocess.label_column, "Class");
   // The built-in hyperparameters are the repository's models/xgboost_default.json.
   EXPECT_EQ(config->train.xgboost.at("max_depth").value, 6);
-  EXPECT_EQ(config->train.lgbm.at("num_leaves").value, 31);
+  EXPECT_EQ(config->train.lgbm.at("num_leaves").value, 15);
 }
 
 TEST(ConfigTest, YamlOverridesDefaults) {

@@ -1,6 +1,6 @@
 #include "core/thread_pool.h"
 
-#include <atomic>
+#include <memory>
 
 namespace fraudops {
 
@@ -45,24 +45,28 @@ void ThreadPool::ParallelFor(size_t tasks, const std::function<void(size_t)>& bo
     body(0);
     return;
   }
-  std::atomic<size_t> remaining{tasks};
-  std::mutex done_mutex;
-  std::condition_variable done;
+  // The completion state is shared with the tasks: the last task may still be inside
+  // notify_all when the caller, woken, returns; the state must outlive both.
+  struct Completion {
+    std::mutex mutex;
+    std::condition_variable done;
+    size_t remaining;
+  };
+  auto completion = std::make_shared<Completion>();
+  completion->remaining = tasks;
   {
     std::lock_guard lock(mutex_);
     for (size_t i = 0; i < tasks; ++i) {
-      queue_.push([&, i] {
+      queue_.push([completion, &body, i] {
         body(i);
-        if (remaining.fetch_sub(1) == 1) {
-          std::lock_guard done_lock(done_mutex);
-          done.notify_all();
-        }
+        std::lock_guard done_lock(completion->mutex);
+        if (--completion->remaining == 0) completion->done.notify_all();
       });
     }
   }
   wake_.notify_all();
-  std::unique_lock lock(done_mutex);
-  done.wait(lock, [&] { return remaining.load() == 0; });
+  std::unique_lock lock(completion->mutex);
+  completion->done.wait(lock, [&] { return completion->remaining == 0; });
 }
 
 }  // namespace fraudops

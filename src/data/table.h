@@ -19,6 +19,9 @@ struct TableOptions {
   /// The label value meaning fraud. When the label's values are numbers, they compare as
   /// numbers ("1" matches "1.0").
   std::string positive_label = "1";
+  /// The label is a number to predict (a regression target), not a class: every value must
+  /// parse as a number and is kept as it is.
+  bool numeric_label = false;
   std::vector<std::string> missing_values = {"", "NA", "N/A", "NaN", "null", "unknown"};
   std::vector<std::string> categorical_columns;
   std::vector<std::string> drop_columns;

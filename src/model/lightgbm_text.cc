@@ -1,8 +1,11 @@
 #include "model/lightgbm_text.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <map>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -356,6 +359,97 @@ Result<Ensemble> LoadLightgbmText(std::string_view text, const std::string& sour
     }
   }
   return ensemble;
+}
+
+}  // namespace fraudops
+
+namespace fraudops {
+
+namespace {
+
+/// LightGBM writes thresholds, leaf values and weights with 17 significant digits, gains and
+/// internal values with the stream default of 6.
+template <typename T>
+void AppendList(std::string& out, const char* key, const std::vector<T>& values, bool precise) {
+  out += key;
+  out += '=';
+  char text[40];
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ' ';
+    if constexpr (std::is_floating_point_v<T>) {
+      std::snprintf(text, sizeof text, precise ? "%.17g" : "%g", static_cast<double>(values[i]));
+      out += text;
+    } else {
+      out += std::to_string(values[i]);
+    }
+  }
+  out += '\n';
+}
+
+std::string TreeText(const LightgbmTextTree& tree) {
+  std::string out;
+  out += "num_leaves=" + std::to_string(tree.num_leaves) + "\n";
+  out += "num_cat=" + std::to_string(tree.category_bitsets.size()) + "\n";
+  AppendList(out, "split_feature", tree.split_feature, false);
+  AppendList(out, "split_gain", tree.split_gain, false);
+  AppendList(out, "threshold", tree.threshold, true);
+  AppendList(out, "decision_type", tree.decision_type, false);
+  AppendList(out, "left_child", tree.left_child, false);
+  AppendList(out, "right_child", tree.right_child, false);
+  AppendList(out, "leaf_value", tree.leaf_value, true);
+  AppendList(out, "leaf_weight", tree.leaf_weight, true);
+  AppendList(out, "leaf_count", tree.leaf_count, false);
+  AppendList(out, "internal_value", tree.internal_value, false);
+  AppendList(out, "internal_weight", tree.internal_weight, false);
+  AppendList(out, "internal_count", tree.internal_count, false);
+  if (!tree.category_bitsets.empty()) {
+    std::vector<int> boundaries = {0};
+    std::vector<uint32_t> words;
+    for (const std::vector<uint32_t>& bitset : tree.category_bitsets) {
+      words.insert(words.end(), bitset.begin(), bitset.end());
+      boundaries.push_back(static_cast<int>(words.size()));
+    }
+    AppendList(out, "cat_boundaries", boundaries, false);
+    AppendList(out, "cat_threshold", words, false);
+  }
+  out += "is_linear=0\n";
+  char shrinkage[40];
+  std::snprintf(shrinkage, sizeof shrinkage, "%g", tree.shrinkage);
+  out += std::string("shrinkage=") + shrinkage + "\n\n";
+  return out;
+}
+
+}  // namespace
+
+std::string WriteLightgbmText(const LightgbmTextModel& model) {
+  std::vector<std::string> trees;
+  std::vector<size_t> sizes;
+  std::vector<int64_t> splits(model.feature_names.size(), 0);
+  for (size_t t = 0; t < model.trees.size(); ++t) {
+    trees.push_back("Tree=" + std::to_string(t) + "\n" + TreeText(model.trees[t]) + "\n");
+    sizes.push_back(trees.back().size());
+    for (int feature : model.trees[t].split_feature) ++splits[static_cast<size_t>(feature)];
+  }
+  std::string out = "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\n";
+  out += "label_index=" + std::to_string(model.label_index) + "\n";
+  out += "max_feature_idx=" + std::to_string(static_cast<int>(model.feature_names.size()) - 1) + "\n";
+  out += "objective=" + model.objective + "\n";
+  out += "feature_names=" + Join(model.feature_names, " ") + "\n";
+  out += "feature_infos=" + Join(model.feature_infos, " ") + "\n";
+  AppendList(out, "tree_sizes", sizes, false);
+  out += "\n";
+  for (const std::string& tree : trees) out += tree;
+  out += "end of trees\n\nfeature_importances:\n";
+  std::vector<size_t> order;
+  for (size_t f = 0; f < splits.size(); ++f) {
+    if (splits[f] > 0) order.push_back(f);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return splits[a] > splits[b]; });
+  for (size_t f : order) out += model.feature_names[f] + "=" + std::to_string(splits[f]) + "\n";
+  out += "\nparameters:\n";
+  for (const auto& [name, value] : model.parameters) out += "[" + name + ": " + value + "]\n";
+  out += "\nend of parameters\n";
+  return out;
 }
 
 }  // namespace fraudops

@@ -2,29 +2,10 @@
 
 #include "core/strings.h"
 #include "model/bundle.h"
+#include "train/lgbm_trainer.h"
 #include "train/xgboost_trainer.h"
 
 namespace fraudops {
-
-namespace {
-
-/// LightGBM is registered so the name is known and the message is clear; its native
-/// trainer is the subject of its own issue.
-class LgbmPendingTrainer : public Trainer {
- public:
-  std::string name() const override { return "lgbm"; }
-  Result<std::unique_ptr<TrainedModel>> Train(const TrainInput&, const Context&) const override {
-    return Status::Unimplemented(
-        "training algorithm 'lgbm' is not available yet: fraudops' native LightGBM-compatible "
-        "trainer has not landed in this version; use 'xgboost' (train.algorithm, "
-        "TRAINING_ALGORITHM or --algorithm)");
-  }
-  Result<std::unique_ptr<TrainedModel>> Load(std::string_view) const override {
-    return Status::Unimplemented("cannot load an 'lgbm' model: the LightGBM-compatible engine has not landed yet");
-  }
-};
-
-}  // namespace
 
 Result<std::vector<float>> TrainedModel::PredictProbability(const Dataset& dataset, const Context& context) const {
   std::shared_ptr<const Ensemble> engine;
@@ -70,7 +51,7 @@ std::vector<std::string> TrainerRegistry::Names() const {
 
 void RegisterBuiltinTrainers(TrainerRegistry& registry) {
   registry.Register(std::make_unique<XgboostTrainer>());
-  registry.Register(std::make_unique<LgbmPendingTrainer>());
+  registry.Register(std::make_unique<LgbmTrainer>());
 }
 
 }  // namespace fraudops

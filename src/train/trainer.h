@@ -1,8 +1,7 @@
 #pragma once
 /// The Trainer interface and the registry of training algorithms. Algorithms are registered
-/// explicitly in RegisterBuiltinTrainers (xgboost; lgbm answers "not available yet" until
-/// its native trainer lands). A trained model can score datasets and serialize itself in its
-/// library's native format.
+/// explicitly in RegisterBuiltinTrainers: xgboost (libxgboost) and lgbm (native). A trained
+/// model can score datasets and serialize itself in its library's native format.
 
 #include <functional>
 #include <map>

@@ -175,13 +175,13 @@ Result<XgbMatrix> XgbMatrix::FromDataset(const Dataset& dataset, int threads) {
 Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& input,
                                                             const Context& context) const {
   auto started = std::chrono::steady_clock::now();
-  if (input.train == nullptr || input.validation == nullptr) {
-    return Status::Internal("xgboost trainer needs a train and a validation dataset");
-  }
+  if (input.train == nullptr) return Status::Internal("xgboost trainer needs a training dataset");
   FOPS_ASSIGN_OR_RETURN(ResolvedParams params,
                         ResolveParams(XgboostParamSpecs(), input.params, "xgboost"));
   const Dataset& train = *input.train;
-  const Dataset& validation = *input.validation;
+  // Without validation data the training set stands in for per-round metrics.
+  const bool has_validation = input.validation != nullptr && input.validation->rows() > 0;
+  const Dataset& validation = has_validation ? *input.validation : train;
 
   // Our defaults for what the user left unset.
   if (!params.count("objective")) params["objective"] = "binary:logistic";
@@ -198,6 +198,10 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   int rounds = params.count("num_round") ? params["num_round"].get<int>() : 100;
   int patience = params.count("early_stopping_rounds") ? params["early_stopping_rounds"].get<int>() : 0;
   int train_every = params.count("train_metrics_every") ? params["train_metrics_every"].get<int>() : 10;
+  if (patience > 0 && !has_validation) {
+    return Status::InvalidArgument("xgboost: early_stopping_rounds = " + std::to_string(patience) +
+                                   " needs validation data (--valid FILE, or the pipeline's validation split)");
+  }
 
   const int threads = params["nthread"].get<int>();
   FOPS_ASSIGN_OR_RETURN(XgbMatrix train_matrix, XgbMatrix::FromDataset(train, threads));
@@ -262,6 +266,12 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   }
   progress.Finish();
   if (patience == 0) best_round = round - 1;
+  if (!has_validation) {
+    for (RoundMetrics& metrics_of_round : history) {
+      metrics_of_round.train = std::move(metrics_of_round.validation);
+      metrics_of_round.validation.clear();
+    }
+  }
 
   // Keep the trees up to the best round.
   void* sliced = nullptr;

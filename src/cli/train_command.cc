@@ -1,0 +1,144 @@
+#include "cli/train_command.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/common.h"
+#include "cli/exit_codes.h"
+#include "core/files.h"
+#include "core/strings.h"
+#include "data/source.h"
+#include "pipeline/pipeline.h"
+#include "train/lgbm_params.h"
+#include "train/trainer.h"
+#include "train/xgboost_trainer.h"
+
+namespace fraudops {
+
+namespace {
+
+struct TrainArgs {
+  std::string algorithm = "lgbm", data, valid, label, output, config_path;
+  std::vector<std::string> params;
+  bool library_defaults = false, json = false;
+};
+
+/// KEY=VALUE as a hyperparameter: the value read as JSON when it parses (numbers, true,
+/// ["a","b"]), else as text.
+Result<std::pair<std::string, HyperParameter>> ParseParam(const std::string& text) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return Status::InvalidArgument("--param '" + text + "': expected KEY=VALUE, e.g. --param num_leaves=63");
+  }
+  std::string key(Trim(text.substr(0, eq))), raw(text.substr(eq + 1));
+  nlohmann::json value = nlohmann::json::parse(raw, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded() || value.is_object()) value = raw;
+  return std::make_pair(key, HyperParameter{value, "--param " + key});
+}
+
+/// Whether the parameters ask for a regression objective (the label is then a number).
+Result<bool> WantsRegression(const std::string& algorithm, const HyperParameters& params) {
+  const std::vector<ParamSpec>& specs = algorithm == "lgbm" ? LgbmParamSpecs() : XgboostParamSpecs();
+  FOPS_ASSIGN_OR_RETURN(ResolvedParams resolved, ResolveParams(specs, params, algorithm));
+  if (!resolved.count("objective")) return false;
+  const std::string objective = resolved["objective"].get<std::string>();
+  if (algorithm == "lgbm") return objective != "binary";
+  return objective == "reg:squarederror" || objective == "reg:pseudohubererror" || objective == "reg:absoluteerror";
+}
+
+int Train(const TrainArgs& args) {
+  auto session = OpenSession(args.config_path);
+  if (!session.ok()) return Fail(session.status());
+  Session& s = **session;
+  TrainerRegistry trainers;
+  RegisterBuiltinTrainers(trainers);
+  auto trainer = trainers.Find(args.algorithm);
+  if (!trainer.ok()) return Fail(trainer.status());
+
+  // Parameters: the configured ones (or none: the library's defaults), then --param.
+  HyperParameters params;
+  if (!args.library_defaults) params = args.algorithm == "lgbm" ? s.config.train.lgbm : s.config.train.xgboost;
+  for (const std::string& text : args.params) {
+    auto param = ParseParam(text);
+    if (!param.ok()) return Fail(param.status());
+    params[param->first] = param->second;
+  }
+  auto regression = WantsRegression(args.algorithm, params);
+  if (!regression.ok()) return Fail(regression.status());
+
+  auto options = SourceOptionsFrom(s.config);
+  if (!options.ok()) return Fail(options.status());
+  if (!args.label.empty()) options->csv.table.label_column = args.label;
+  options->csv.table.numeric_label = *regression;
+  SourceRegistry sources;
+  RegisterBuiltinSources(sources);
+  auto train = sources.Load(args.data, *options, s.context);
+  if (!train.ok()) return Fail(train.status());
+  Result<LoadedData> valid = Status::NotFound("no validation data");
+  if (!args.valid.empty()) {
+    valid = sources.Load(args.valid, *options, s.context);
+    if (!valid.ok()) return Fail(valid.status());
+    if (valid->dataset.FeatureNames() != train->dataset.FeatureNames()) {
+      return Fail(Status::InvalidArgument(args.valid + ": its feature columns (" + Join(valid->dataset.FeatureNames(), ", ") +
+                                          ") differ from " + args.data + "'s (" + Join(train->dataset.FeatureNames(), ", ") + ")"));
+    }
+  }
+
+  TrainInput input;
+  input.train = &train->dataset;
+  input.validation = valid.ok() ? &valid->dataset : nullptr;
+  input.params = params;
+  auto model = (*trainer)->Train(input, s.context);
+  if (!model.ok()) return Fail(model.status());
+  auto serialized = (*model)->Serialize();
+  if (!serialized.ok()) return Fail(serialized.status());
+  if (Status written = WriteFileAtomic(args.output, *serialized); !written.ok()) return Fail(written);
+
+  const TrainedModel& m = **model;
+  nlohmann::json out = {{"algorithm", args.algorithm},
+                        {"output", args.output},
+                        {"rows", train->dataset.rows()},
+                        {"features", train->dataset.num_features()},
+                        {"rounds_trained", m.rounds_trained},
+                        {"best_round", m.best_round},
+                        {"seconds", m.seconds},
+                        {"parameters", m.parameters}};
+  if (!m.history.empty() && m.best_round >= 0 && static_cast<size_t>(m.best_round) < m.history.size()) {
+    out["validation"] = m.history[static_cast<size_t>(m.best_round)].validation;
+  }
+  if (args.json) {
+    PrintJson(out);
+    return kExitOk;
+  }
+  std::printf("trained %s on %zu rows x %zu features: %d rounds (kept %d) in %.2f s\nwrote %s\n", args.algorithm.c_str(),
+              train->dataset.rows(), train->dataset.num_features(), m.rounds_trained, m.best_round + 1, m.seconds,
+              args.output.c_str());
+  if (out.contains("validation")) {
+    for (const auto& [name, value] : out["validation"].items()) {
+      std::printf("  validation %-20s %.6f\n", name.c_str(), value.get<double>());
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+std::function<int()> AddTrainCommand(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  auto* command = app.add_subcommand(
+      "train", "Train one model from a data file and write the library's own model file (LightGBM text or XGBoost JSON).");
+  command->add_option("--algorithm", args->algorithm, "lgbm (default) or xgboost")
+      ->check(CLI::IsMember({"lgbm", "xgboost"}));
+  command->add_option("--data", args->data, "Training data: a CSV path or any data source URI")->required();
+  command->add_option("--label", args->label, "Label column (default: preprocess.label_column)");
+  command->add_option("--valid", args->valid, "Validation data (early stopping, per-round metrics)");
+  command->add_option("--param", args->params, "KEY=VALUE hyperparameter, repeatable (LightGBM or XGBoost names)");
+  command->add_option("--output", args->output, "Model file to write")->required();
+  command->add_option("--config", args->config_path, "Configuration file (hyperparameter files, label, missing markers)");
+  command->add_flag("--library-defaults", args->library_defaults,
+                    "Start from the library's defaults instead of the configured hyperparameters");
+  command->add_flag("--json", args->json, "Print one JSON object");
+  return [command, args]() { return command->parsed() ? Train(*args) : -1; };
+}
+
+}  // namespace fraudops

@@ -1,0 +1,264 @@
+#include "train/lgbm_bins.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "core/strings.h"
+
+namespace fraudops {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+/// The smallest double above `x`: a bound just above a midpoint, as LightGBM writes it.
+double UpperBoundOf(double x) { return std::nextafter(x, kInf); }
+
+/// b is a (at most one ulp) larger copy of a.
+bool SameOrdered(double a, double b) { return b <= std::nextafter(a, kInf); }
+
+/// Cuts negative values, zero and positive values apart: negative bins get a share of the
+/// bins proportional to their rows, zero a bin of its own ([-kZeroThreshold, kZeroThreshold]).
+std::vector<double> BoundsWithZeroBin(std::span<const double> distinct, std::span<const int> counts, int max_bin,
+                                      int64_t total, int min_data_in_bin) {
+  int64_t negative_rows = 0, zero_rows = 0, positive_rows = 0;
+  for (size_t i = 0; i < distinct.size(); ++i) {
+    if (distinct[i] <= -kZeroThreshold) negative_rows += counts[i];
+    else if (distinct[i] > kZeroThreshold) positive_rows += counts[i];
+    else zero_rows += counts[i];
+  }
+  size_t negatives = distinct.size();
+  for (size_t i = 0; i < distinct.size(); ++i) {
+    if (distinct[i] > -kZeroThreshold) {
+      negatives = i;
+      break;
+    }
+  }
+  std::vector<double> bounds;
+  if (negatives > 0 && max_bin > 1) {
+    int negative_bins = static_cast<int>(static_cast<double>(negative_rows) /
+                                         static_cast<double>(total - zero_rows) * (max_bin - 1));
+    negative_bins = std::max(1, negative_bins);
+    bounds = GreedyBinBounds(distinct.subspan(0, negatives), counts.subspan(0, negatives), negative_bins,
+                             negative_rows, min_data_in_bin);
+    if (!bounds.empty()) bounds.back() = -kZeroThreshold;
+  }
+  size_t positive_start = distinct.size();
+  for (size_t i = negatives; i < distinct.size(); ++i) {
+    if (distinct[i] > kZeroThreshold) {
+      positive_start = i;
+      break;
+    }
+  }
+  int positive_bins = max_bin - 1 - static_cast<int>(bounds.size());
+  if (positive_start < distinct.size() && positive_bins > 0) {
+    std::vector<double> positive = GreedyBinBounds(distinct.subspan(positive_start), counts.subspan(positive_start),
+                                                   positive_bins, positive_rows, min_data_in_bin);
+    bounds.push_back(kZeroThreshold);
+    bounds.insert(bounds.end(), positive.begin(), positive.end());
+  } else {
+    bounds.push_back(kInf);
+  }
+  return bounds;
+}
+
+}  // namespace
+
+std::vector<double> GreedyBinBounds(std::span<const double> distinct, std::span<const int> counts, int max_bin,
+                                    int64_t total, int min_data_in_bin) {
+  const int n = static_cast<int>(distinct.size());
+  std::vector<double> bounds;
+  if (n == 0) return {kInf};
+  if (n <= max_bin) {
+    // Few distinct values: a cut after every run of at least min_data_in_bin rows.
+    int in_bin = 0;
+    for (int i = 0; i + 1 < n; ++i) {
+      in_bin += counts[i];
+      if (in_bin >= min_data_in_bin) {
+        double bound = UpperBoundOf((distinct[i] + distinct[i + 1]) / 2.0);
+        if (bounds.empty() || !SameOrdered(bounds.back(), bound)) {
+          bounds.push_back(bound);
+          in_bin = 0;
+        }
+      }
+    }
+    bounds.push_back(kInf);
+    return bounds;
+  }
+  if (min_data_in_bin > 0) max_bin = std::max(1, std::min(max_bin, static_cast<int>(total / min_data_in_bin)));
+  // Values with at least a mean bin's rows get a bin of their own; the rest share the others.
+  double mean_bin_size = static_cast<double>(total) / max_bin;
+  int rest_bins = max_bin;
+  int64_t rest_rows = total;
+  std::vector<char> big(static_cast<size_t>(n), 0);
+  for (int i = 0; i < n; ++i) {
+    if (counts[i] >= mean_bin_size) {
+      big[static_cast<size_t>(i)] = 1;
+      --rest_bins;
+      rest_rows -= counts[i];
+    }
+  }
+  mean_bin_size = static_cast<double>(rest_rows) / rest_bins;
+  std::vector<double> upper(static_cast<size_t>(max_bin), kInf), lower(static_cast<size_t>(max_bin), kInf);
+  int bins = 0;
+  lower[0] = distinct[0];
+  int64_t in_bin = 0;
+  for (int i = 0; i + 1 < n; ++i) {
+    if (!big[static_cast<size_t>(i)]) rest_rows -= counts[i];
+    in_bin += counts[i];
+    bool close = big[static_cast<size_t>(i)] || static_cast<double>(in_bin) >= mean_bin_size ||
+                 (big[static_cast<size_t>(i) + 1] &&
+                  static_cast<double>(in_bin) >= std::max(1.0, mean_bin_size * static_cast<double>(0.5f)));
+    if (!close) continue;
+    upper[static_cast<size_t>(bins)] = distinct[i];
+    ++bins;
+    lower[static_cast<size_t>(bins)] = distinct[i + 1];
+    if (bins >= max_bin - 1) break;
+    in_bin = 0;
+    if (!big[static_cast<size_t>(i)]) {
+      --rest_bins;
+      mean_bin_size = static_cast<double>(rest_rows) / rest_bins;
+    }
+  }
+  ++bins;
+  for (int i = 0; i + 1 < bins; ++i) {
+    double bound = UpperBoundOf((upper[static_cast<size_t>(i)] + lower[static_cast<size_t>(i) + 1]) / 2.0);
+    if (bounds.empty() || !SameOrdered(bounds.back(), bound)) bounds.push_back(bound);
+  }
+  bounds.push_back(kInf);
+  return bounds;
+}
+
+BinMapper BinMapper::Numeric(std::span<const float> sample, const BinOptions& options) {
+  BinMapper mapper;
+  std::vector<double> values;
+  values.reserve(sample.size());
+  int64_t nan_count = 0;
+  for (float v : sample) {
+    if (std::isnan(v)) ++nan_count;
+    else if (std::fabs(v) > kZeroThreshold) values.push_back(static_cast<double>(v));
+  }
+  const int64_t total = static_cast<int64_t>(sample.size());
+  if (!options.use_missing) mapper.missing_type_ = MissingType::kNone;
+  else if (options.zero_as_missing) mapper.missing_type_ = MissingType::kZero;
+  else mapper.missing_type_ = nan_count > 0 ? MissingType::kNan : MissingType::kNone;
+  // NaN counts as zero unless it has a bin of its own.
+  const int64_t na_rows = mapper.missing_type_ == MissingType::kNan ? nan_count : 0;
+  const int zero_rows = static_cast<int>(total - static_cast<int64_t>(values.size()) - na_rows);
+  std::sort(values.begin(), values.end());
+
+  std::vector<double> distinct;
+  std::vector<int> counts;
+  auto push_zero = [&] {
+    distinct.push_back(0.0);
+    counts.push_back(zero_rows);
+  };
+  if (values.empty() || (values.front() > 0 && zero_rows > 0)) push_zero();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0 && SameOrdered(values[i - 1], values[i])) {
+      distinct.back() = values[i];
+      ++counts.back();
+      continue;
+    }
+    if (i > 0 && values[i - 1] < 0 && values[i] > 0 && zero_rows > 0) push_zero();
+    distinct.push_back(values[i]);
+    counts.push_back(1);
+  }
+  if (!values.empty() && values.back() < 0 && zero_rows > 0) push_zero();
+  mapper.min_value_ = distinct.front();
+  mapper.max_value_ = distinct.back();
+
+  if (mapper.missing_type_ == MissingType::kNan) {
+    mapper.upper_bounds_ = BoundsWithZeroBin(distinct, counts, options.max_bin - 1, total - na_rows, options.min_data_in_bin);
+    mapper.upper_bounds_.push_back(std::numeric_limits<double>::quiet_NaN());
+  } else {
+    mapper.upper_bounds_ = BoundsWithZeroBin(distinct, counts, options.max_bin, total, options.min_data_in_bin);
+    // Zero alone in its bin with one bin beside it: nothing is missing but zero itself.
+    if (mapper.missing_type_ == MissingType::kZero && mapper.upper_bounds_.size() == 2) {
+      mapper.missing_type_ = MissingType::kNone;
+    }
+  }
+  mapper.num_bins_ = static_cast<int>(mapper.upper_bounds_.size());
+  mapper.default_bin_ = mapper.ValueToBin(0.0);
+  return mapper;
+}
+
+BinMapper BinMapper::Categorical(std::span<const float> sample, const BinOptions& options) {
+  BinMapper mapper;
+  mapper.categorical_ = true;
+  std::unordered_map<int, int> count_of;
+  int64_t na_rows = 0;
+  for (float v : sample) {
+    if (std::isnan(v) || v < 0) {
+      ++na_rows;
+      continue;
+    }
+    ++count_of[static_cast<int>(v)];
+  }
+  // Categories by descending count, ties by value (deterministic).
+  std::vector<std::pair<int, int>> by_count(count_of.begin(), count_of.end());  // (category, count)
+  std::sort(by_count.begin(), by_count.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  const int64_t rest = static_cast<int64_t>(sample.size()) - na_rows;
+  mapper.bin_to_category_.push_back(-1);  // bin 0: NaN, negative and left-out categories
+  mapper.category_to_bin_[-1] = 0;
+  mapper.num_bins_ = 1;
+  mapper.missing_type_ = MissingType::kNan;
+  if (rest > 0) {
+    const int64_t cut = std::llround(static_cast<double>(rest) * static_cast<double>(0.99f));
+    int distinct = static_cast<int>(by_count.size()) + (na_rows > 0 ? 1 : 0);
+    int max_bin = std::min(distinct, options.max_bin);
+    int64_t used = 0;
+    size_t next = 0;
+    while (next < by_count.size() && (used < cut || mapper.num_bins_ < max_bin)) {
+      if (by_count[next].second < options.min_data_in_bin && next > 1) break;
+      mapper.bin_to_category_.push_back(by_count[next].first);
+      mapper.category_to_bin_[by_count[next].first] = static_cast<uint32_t>(mapper.num_bins_);
+      used += by_count[next].second;
+      ++mapper.num_bins_;
+      ++next;
+    }
+    // Every category has a bin and nothing is missing: LightGBM calls that missing type None.
+    if (next == by_count.size() && na_rows == 0) mapper.missing_type_ = MissingType::kNone;
+  }
+  mapper.default_bin_ = 0;
+  return mapper;
+}
+
+uint32_t BinMapper::ValueToBin(double value) const {
+  if (categorical_) {
+    if (std::isnan(value) || value < 0) return 0;
+    auto it = category_to_bin_.find(static_cast<int>(value));
+    return it == category_to_bin_.end() ? 0 : it->second;
+  }
+  if (std::isnan(value)) {
+    if (missing_type_ == MissingType::kNan) return static_cast<uint32_t>(num_bins_ - 1);
+    value = 0.0;
+  }
+  // The first bin whose upper bound is >= value, among the non-NaN bins.
+  int searchable = num_bins_ - (missing_type_ == MissingType::kNan ? 1 : 0);
+  int low = 0, high = searchable - 1;
+  while (low < high) {
+    int middle = (low + high) / 2;
+    if (value <= upper_bounds_[static_cast<size_t>(middle)]) high = middle;
+    else low = middle + 1;
+  }
+  return static_cast<uint32_t>(low);
+}
+
+std::string BinMapper::FeatureInfo() const {
+  if (trivial()) return "none";
+  if (categorical_) {
+    std::vector<std::string> categories;
+    for (int category : bin_to_category_) categories.push_back(std::to_string(category));
+    return Join(categories, ":");
+  }
+  char text[64];
+  std::snprintf(text, sizeof text, "[%.17g:%.17g]", min_value_, max_value_);
+  return text;
+}
+
+}  // namespace fraudops

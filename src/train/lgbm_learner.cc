@@ -1,0 +1,654 @@
+#include "train/lgbm_learner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <random>
+
+namespace fraudops {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+/// LightGBM's kEpsilon (a float constant) keeps hessian sums off zero.
+const double kEpsilon = static_cast<double>(1e-15f);
+
+/// A leaf's gradient and hessian sums over one feature's bin.
+struct HistBin {
+  double g;
+  double h;
+};
+
+/// Work below this many row-feature updates runs on the calling thread.
+constexpr size_t kParallelWork = 1 << 16;
+
+int Sign(double x) { return (x > 0) - (x < 0); }
+
+double ThresholdL1(double s, double l1) { return Sign(s) * std::max(0.0, std::fabs(s) - l1); }
+
+double LeafOutput(double g, double h, double l1, double l2, double max_delta_step) {
+  double out = -ThresholdL1(g, l1) / (h + l2);
+  if (max_delta_step > 0 && std::fabs(out) > max_delta_step) out = Sign(out) * max_delta_step;
+  return out;
+}
+
+/// The loss reduction of a leaf with sums (g, h) at its optimal (or clamped) output.
+double LeafGain(double g, double h, double l1, double l2, double max_delta_step) {
+  double sg = ThresholdL1(g, l1);
+  if (max_delta_step <= 0) return sg * sg / (h + l2);
+  double out = LeafOutput(g, h, l1, l2, max_delta_step);
+  return -(2.0 * sg * out + (h + l2) * out * out);
+}
+
+/// The best split of one leaf on one feature (or none: gain -inf).
+struct SplitCandidate {
+  double gain = -kInf;  ///< improvement over not splitting (LightGBM's split_gain)
+  int feature = -1;
+  uint32_t threshold = 0;
+  bool default_left = true;
+  std::vector<uint32_t> left_bins;  ///< categorical
+  double left_g = 0, left_h = 0, right_g = 0, right_h = 0;
+  double left_output = 0, right_output = 0;
+
+  /// LightGBM's order: larger gain, then the smaller feature index.
+  bool BetterThan(const SplitCandidate& other) const {
+    if (gain != other.gain) return gain > other.gain;
+    int a = feature < 0 ? std::numeric_limits<int>::max() : feature;
+    int b = other.feature < 0 ? std::numeric_limits<int>::max() : other.feature;
+    return a < b;
+  }
+};
+
+/// What split finding needs to know about a leaf.
+struct LeafSums {
+  double g = 0, h = 0;
+  int64_t count = 0;
+};
+
+class SplitFinder {
+ public:
+  explicit SplitFinder(const LgbmConfig& config) : c_(config) {}
+
+  SplitCandidate Find(const HistBin* hist, const BinMapper& mapper, int feature, const LeafSums& leaf) const {
+    SplitCandidate best;
+    const double h = leaf.h + 2 * kEpsilon;
+    const double min_gain_shift = LeafGain(leaf.g, h, c_.lambda_l1, c_.lambda_l2, c_.max_delta_step) + c_.min_gain_to_split;
+    if (mapper.categorical()) {
+      FindCategorical(hist, mapper, leaf.g, h, leaf.count, min_gain_shift, &best);
+    } else {
+      const int bins = mapper.num_bins();
+      const MissingType missing = mapper.missing_type();
+      if (bins > 2 && missing != MissingType::kNone) {
+        bool zero = missing == MissingType::kZero;
+        ScanNumeric(hist, mapper, leaf.g, h, leaf.count, min_gain_shift, true, zero, !zero, &best);
+        ScanNumeric(hist, mapper, leaf.g, h, leaf.count, min_gain_shift, false, zero, !zero, &best);
+      } else {
+        ScanNumeric(hist, mapper, leaf.g, h, leaf.count, min_gain_shift, true, false, false, &best);
+        if (missing == MissingType::kNan) best.default_left = false;
+      }
+    }
+    if (best.gain > -kInf) best.feature = feature;
+    return best;
+  }
+
+ private:
+  /// One pass over a numeric feature's bins. Reverse: the right side accumulates from the
+  /// top bin down and whatever is skipped (missing) goes left; forward: the left side
+  /// accumulates from bin 0 and the skipped rows go right.
+  void ScanNumeric(const HistBin* hist, const BinMapper& mapper, double sum_g, double sum_h, int64_t count,
+                   double min_gain_shift, bool reverse, bool skip_default, bool na_as_missing,
+                   SplitCandidate* out) const {
+    const int bins = mapper.num_bins();
+    const int default_bin = static_cast<int>(mapper.default_bin());
+    const double count_factor = static_cast<double>(count) / sum_h;
+    double best_gain = -kInf, best_left_g = 0, best_left_h = 0;
+    uint32_t best_threshold = 0;
+    bool splittable = false;
+    auto consider = [&](double left_g, double left_h, double right_g, double right_h, uint32_t threshold) {
+      double gain = LeafGain(left_g, left_h, c_.lambda_l1, c_.lambda_l2, c_.max_delta_step) +
+                    LeafGain(right_g, right_h, c_.lambda_l1, c_.lambda_l2, c_.max_delta_step);
+      if (!(gain > min_gain_shift)) return;
+      splittable = true;
+      if (gain > best_gain) {
+        best_gain = gain;
+        best_left_g = left_g;
+        best_left_h = left_h;
+        best_threshold = threshold;
+      }
+    };
+    if (reverse) {
+      double right_g = 0, right_h = kEpsilon;
+      int64_t right_count = 0;
+      for (int t = bins - 1 - (na_as_missing ? 1 : 0); t >= 1; --t) {
+        if (skip_default && t == default_bin) continue;
+        right_g += hist[t].g;
+        right_h += hist[t].h;
+        right_count += std::llround(hist[t].h * count_factor);
+        if (right_count < c_.min_data_in_leaf || right_h < c_.min_sum_hessian_in_leaf) continue;
+        if (count - right_count < c_.min_data_in_leaf) break;
+        double left_h = sum_h - right_h;
+        if (left_h < c_.min_sum_hessian_in_leaf) break;
+        consider(sum_g - right_g, left_h, right_g, right_h, static_cast<uint32_t>(t - 1));
+      }
+    } else {
+      double left_g = 0, left_h = kEpsilon;
+      int64_t left_count = 0;
+      for (int t = 0; t <= bins - 2; ++t) {
+        if (skip_default && t == default_bin) continue;
+        left_g += hist[t].g;
+        left_h += hist[t].h;
+        left_count += std::llround(hist[t].h * count_factor);
+        if (left_count < c_.min_data_in_leaf || left_h < c_.min_sum_hessian_in_leaf) continue;
+        if (count - left_count < c_.min_data_in_leaf) break;
+        double right_h = sum_h - left_h;
+        if (right_h < c_.min_sum_hessian_in_leaf) break;
+        consider(left_g, left_h, sum_g - left_g, right_h, static_cast<uint32_t>(t));
+      }
+    }
+    if (!splittable || !(best_gain - min_gain_shift > out->gain)) return;
+    out->gain = best_gain - min_gain_shift;
+    out->threshold = best_threshold;
+    out->default_left = reverse;
+    out->left_bins.clear();
+    Fill(out, sum_g, sum_h, best_left_g, best_left_h, c_.lambda_l2);
+  }
+
+  /// Categorical features: one category against the rest when there are few bins, else
+  /// categories sorted by their gradient ratio and a prefix from either end goes left. Bin 0
+  /// (missing, negative, rare) always goes right.
+  void FindCategorical(const HistBin* hist, const BinMapper& mapper, double sum_g, double sum_h, int64_t count,
+                       double min_gain_shift, SplitCandidate* out) const {
+    const int bins = mapper.num_bins();
+    const double count_factor = static_cast<double>(count) / sum_h;
+    auto rows_of = [&](int bin) { return std::llround(hist[bin].h * count_factor); };
+    double best_gain = -kInf, best_left_g = 0, best_left_h = 0;
+    std::vector<uint32_t> best_bins;
+    double l2 = c_.lambda_l2;
+    if (bins <= c_.max_cat_to_onehot) {
+      for (int t = 1; t < bins; ++t) {
+        int64_t rows = rows_of(t);
+        if (rows < c_.min_data_in_leaf || hist[t].h < c_.min_sum_hessian_in_leaf) continue;
+        if (count - rows < c_.min_data_in_leaf) continue;
+        double other_h = sum_h - hist[t].h - kEpsilon;
+        if (other_h < c_.min_sum_hessian_in_leaf) continue;
+        double left_h = hist[t].h + kEpsilon;
+        double gain = LeafGain(sum_g - hist[t].g, other_h, c_.lambda_l1, l2, c_.max_delta_step) +
+                      LeafGain(hist[t].g, left_h, c_.lambda_l1, l2, c_.max_delta_step);
+        if (!(gain > min_gain_shift) || !(gain > best_gain)) continue;
+        best_gain = gain;
+        best_left_g = hist[t].g;
+        best_left_h = left_h;
+        best_bins = {static_cast<uint32_t>(t)};
+      }
+    } else {
+      std::vector<int> sorted;
+      for (int t = 1; t < bins; ++t) {
+        if (static_cast<double>(rows_of(t)) >= c_.cat_smooth) sorted.push_back(t);
+      }
+      l2 += c_.cat_l2;
+      auto ratio = [&](int t) { return hist[t].g / (hist[t].h + c_.cat_smooth); };
+      std::stable_sort(sorted.begin(), sorted.end(), [&](int a, int b) { return ratio(a) < ratio(b); });
+      const int used = static_cast<int>(sorted.size());
+      const int max_categories = std::min(c_.max_cat_threshold, (used + 1) / 2);
+      int best_prefix = -1, best_direction = 1;
+      for (int direction : {1, -1}) {
+        double left_g = 0, left_h = kEpsilon;
+        int64_t left_count = 0, group = 0;
+        for (int i = 0; i < used && i < max_categories; ++i) {
+          int t = sorted[static_cast<size_t>(direction == 1 ? i : used - 1 - i)];
+          left_g += hist[t].g;
+          left_h += hist[t].h;
+          int64_t rows = rows_of(t);
+          left_count += rows;
+          group += rows;
+          if (left_count < c_.min_data_in_leaf || left_h < c_.min_sum_hessian_in_leaf) continue;
+          int64_t right_count = count - left_count;
+          if (right_count < c_.min_data_in_leaf || right_count < c_.min_data_per_group) break;
+          double right_h = sum_h - left_h;
+          if (right_h < c_.min_sum_hessian_in_leaf) break;
+          if (group < c_.min_data_per_group) continue;
+          group = 0;
+          double gain = LeafGain(left_g, left_h, c_.lambda_l1, l2, c_.max_delta_step) +
+                        LeafGain(sum_g - left_g, right_h, c_.lambda_l1, l2, c_.max_delta_step);
+          if (!(gain > min_gain_shift) || !(gain > best_gain)) continue;
+          best_gain = gain;
+          best_left_g = left_g;
+          best_left_h = left_h;
+          best_prefix = i;
+          best_direction = direction;
+        }
+      }
+      if (best_prefix >= 0) {
+        for (int i = 0; i <= best_prefix; ++i) {
+          best_bins.push_back(static_cast<uint32_t>(sorted[static_cast<size_t>(best_direction == 1 ? i : used - 1 - i)]));
+        }
+      }
+    }
+    if (best_bins.empty() || !(best_gain - min_gain_shift > out->gain)) return;
+    std::sort(best_bins.begin(), best_bins.end());
+    out->gain = best_gain - min_gain_shift;
+    out->default_left = false;
+    out->left_bins = std::move(best_bins);
+    Fill(out, sum_g, sum_h, best_left_g, best_left_h, l2);
+  }
+
+  void Fill(SplitCandidate* out, double sum_g, double sum_h, double left_g, double left_h, double l2) const {
+    out->left_output = LeafOutput(left_g, left_h, c_.lambda_l1, l2, c_.max_delta_step);
+    out->right_output = LeafOutput(sum_g - left_g, sum_h - left_h, c_.lambda_l1, l2, c_.max_delta_step);
+    out->left_g = left_g;
+    out->left_h = left_h - kEpsilon;
+    out->right_g = sum_g - left_g;
+    out->right_h = sum_h - left_h - kEpsilon;
+  }
+
+  const LgbmConfig& c_;
+};
+
+template <typename BinT>
+void AccumulateRows(const BinT* bins, const uint32_t* rows, const GradHess* ordered, size_t n, HistBin* hist) {
+  for (size_t i = 0; i < n; ++i) {
+    HistBin& bin = hist[bins[rows[i]]];
+    bin.g += ordered[i].g;
+    bin.h += ordered[i].h;
+  }
+}
+
+template <typename BinT>
+void AccumulateAll(const BinT* bins, const GradHess* gradients, size_t n, HistBin* hist) {
+  for (size_t i = 0; i < n; ++i) {
+    HistBin& bin = hist[bins[i]];
+    bin.g += gradients[i].g;
+    bin.h += gradients[i].h;
+  }
+}
+
+/// SplitMix64: a small, well-mixed generator for per-node feature sampling.
+uint64_t Mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// BinnedData
+
+BinnedData BinnedData::Build(const Dataset& data, const LgbmConfig& config, ThreadPool* pool) {
+  BinnedData out;
+  out.rows_ = data.rows();
+  const size_t features = data.num_features();
+  out.mappers_.resize(features);
+  // The rows that decide the bins: all of them, or a seeded sample.
+  std::vector<uint32_t> sample;
+  const size_t sample_size = std::min(data.rows(), static_cast<size_t>(config.bin_construct_sample_cnt));
+  if (sample_size < data.rows()) {
+    std::vector<uint32_t> all(data.rows());
+    std::iota(all.begin(), all.end(), 0u);
+    std::mt19937_64 random(config.data_random_seed);
+    for (size_t i = 0; i < sample_size; ++i) {
+      std::uniform_int_distribution<size_t> pick(i, all.size() - 1);
+      std::swap(all[i], all[pick(random)]);
+    }
+    sample.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(sample_size));
+    std::sort(sample.begin(), sample.end());
+  }
+  BinOptions options{config.max_bin, config.min_data_in_bin, config.use_missing, config.zero_as_missing};
+  std::vector<uint8_t> categorical(features, 0);
+  for (int f : config.categorical_features) categorical[static_cast<size_t>(f)] = 1;
+  pool->ParallelFor(features, [&](size_t f) {
+    std::vector<float> values;
+    std::span<const float> column = data.columns[f];
+    if (!sample.empty()) {
+      values.reserve(sample.size());
+      for (uint32_t row : sample) values.push_back(column[row]);
+      column = values;
+    }
+    out.mappers_[f] = categorical[f] ? BinMapper::Categorical(column, options) : BinMapper::Numeric(column, options);
+  });
+  for (const BinMapper& mapper : out.mappers_) out.wide_ = out.wide_ || mapper.num_bins() > 256;
+  out.BinRows(data, pool);
+  return out;
+}
+
+BinnedData BinnedData::BinLike(const BinnedData& reference, const Dataset& data, ThreadPool* pool) {
+  BinnedData out;
+  out.rows_ = data.rows();
+  out.mappers_ = reference.mappers_;
+  out.wide_ = reference.wide_;
+  out.BinRows(data, pool);
+  return out;
+}
+
+void BinnedData::BinRows(const Dataset& data, ThreadPool* pool) {
+  const size_t features = mappers_.size();
+  if (wide_) bins16_.resize(features);
+  else bins8_.resize(features);
+  pool->ParallelFor(features, [&](size_t f) {
+    const BinMapper& mapper = mappers_[f];
+    const std::vector<float>& column = data.columns[f];
+    if (wide_) {
+      bins16_[f].resize(rows_);
+      for (size_t r = 0; r < rows_; ++r) bins16_[f][r] = static_cast<uint16_t>(mapper.ValueToBin(column[r]));
+    } else {
+      bins8_[f].resize(rows_);
+      for (size_t r = 0; r < rows_; ++r) bins8_[f][r] = static_cast<uint8_t>(mapper.ValueToBin(column[r]));
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// GrownTree
+
+int GrownTree::LeafOf(const BinnedData& data, size_t row) const {
+  if (num_leaves <= 1) return 0;
+  int node = 0;
+  while (node >= 0) {
+    uint32_t bin = data.Bin(static_cast<size_t>(split_feature[static_cast<size_t>(node)]), row);
+    node = go_left[static_cast<size_t>(node)][bin] ? left_child[static_cast<size_t>(node)]
+                                                   : right_child[static_cast<size_t>(node)];
+  }
+  return ~node;
+}
+
+// ---------------------------------------------------------------------------------------------
+// TreeLearner
+
+struct TreeLearner::Impl {
+  Impl(const BinnedData& data_in, const LgbmConfig& config_in, ThreadPool* pool_in)
+      : data(data_in), config(config_in), pool(pool_in), finder(config_in) {
+    offsets.resize(data.num_features() + 1, 0);
+    for (size_t f = 0; f < data.num_features(); ++f) {
+      offsets[f + 1] = offsets[f] + static_cast<size_t>(data.mapper(f).num_bins());
+    }
+    buffers.resize(static_cast<size_t>(config.num_leaves));
+    for (auto& buffer : buffers) buffer.resize(offsets.back());
+    hist_of_leaf.resize(buffers.size());
+    ordered.resize(data.rows());
+    scratch.resize(data.rows());
+  }
+
+  HistBin* Hist(int leaf, size_t feature) { return hist_of_leaf[static_cast<size_t>(leaf)] + offsets[feature]; }
+
+  /// Runs `body(task)` for tasks [0, tasks): on the pool when the work is large enough.
+  void Run(size_t tasks, size_t work, const std::function<void(size_t)>& body) {
+    if (pool->size() <= 1 || work < kParallelWork || tasks <= 1) {
+      for (size_t t = 0; t < tasks; ++t) body(t);
+    } else {
+      pool->ParallelFor(tasks, body);
+    }
+  }
+
+  /// The features a split of a leaf may use (feature_fraction_bynode), as a mask.
+  std::vector<uint8_t> NodeFeatures(uint64_t seed) const {
+    std::vector<uint8_t> mask(data.num_features(), 0);
+    for (size_t f : active) mask[f] = 1;
+    if (config.feature_fraction_bynode >= 1.0 || active.empty()) return mask;
+    size_t keep = std::max<size_t>(1, static_cast<size_t>(std::llround(static_cast<double>(active.size()) *
+                                                                         config.feature_fraction_bynode)));
+    std::vector<size_t> order = active;
+    uint64_t state = seed;
+    for (size_t i = 0; i < keep && i + 1 < order.size(); ++i) {
+      state = Mix(state);
+      size_t j = i + static_cast<size_t>(state % (order.size() - i));
+      std::swap(order[i], order[j]);
+    }
+    std::fill(mask.begin(), mask.end(), 0);
+    for (size_t i = 0; i < keep; ++i) mask[order[i]] = 1;
+    return mask;
+  }
+
+  /// Builds `smaller`'s histograms from its rows (and `larger`'s by subtraction from the
+  /// parent's, which `larger` holds), then each leaf's best split.
+  void BuildAndFind(int smaller, int larger, uint64_t node_seed) {
+    const size_t begin = leaf_begin[static_cast<size_t>(smaller)];
+    const size_t count = leaf_count[static_cast<size_t>(smaller)];
+    const bool all_rows = use_all_rows && count == data.rows();
+    const uint32_t* rows = indices.data() + begin;
+    if (!all_rows) {
+      Run((count + 65535) / 65536, count * 2, [&](size_t task) {
+        size_t from = task * 65536, to = std::min(count, from + 65536);
+        for (size_t i = from; i < to; ++i) ordered[i] = gradients[rows[i]];
+      });
+    }
+    std::vector<uint8_t> smaller_mask = NodeFeatures(Mix(node_seed ^ static_cast<uint64_t>(smaller) * 2654435761u));
+    std::vector<uint8_t> larger_mask;
+    if (larger >= 0) larger_mask = NodeFeatures(Mix(node_seed ^ (static_cast<uint64_t>(larger) * 2654435761u + 17)));
+    std::vector<SplitCandidate> smaller_best(active.size()), larger_best(active.size());
+    const LeafSums smaller_sums = sums[static_cast<size_t>(smaller)];
+    const LeafSums larger_sums = larger >= 0 ? sums[static_cast<size_t>(larger)] : LeafSums{};
+    Run(active.size(), count * active.size(), [&](size_t task) {
+      const size_t f = active[task];
+      HistBin* hist = Hist(smaller, f);
+      const size_t bins = offsets[f + 1] - offsets[f];
+      std::memset(static_cast<void*>(hist), 0, bins * sizeof(HistBin));
+      if (data.wide()) {
+        if (all_rows) AccumulateAll(data.Column16(f), gradients.data(), count, hist);
+        else AccumulateRows(data.Column16(f), rows, ordered.data(), count, hist);
+      } else {
+        if (all_rows) AccumulateAll(data.Column8(f), gradients.data(), count, hist);
+        else AccumulateRows(data.Column8(f), rows, ordered.data(), count, hist);
+      }
+      if (smaller_mask[f]) smaller_best[task] = finder.Find(hist, data.mapper(f), static_cast<int>(f), smaller_sums);
+      if (larger >= 0) {
+        HistBin* parent = Hist(larger, f);
+        for (size_t b = 0; b < bins; ++b) {
+          parent[b].g -= hist[b].g;
+          parent[b].h -= hist[b].h;
+        }
+        if (larger_mask[f]) larger_best[task] = finder.Find(parent, data.mapper(f), static_cast<int>(f), larger_sums);
+      }
+    });
+    auto reduce = [](std::vector<SplitCandidate>& candidates) {
+      SplitCandidate best;
+      for (SplitCandidate& candidate : candidates) {
+        if (candidate.BetterThan(best)) best = std::move(candidate);
+      }
+      return best;
+    };
+    best_split[static_cast<size_t>(smaller)] = reduce(smaller_best);
+    if (larger >= 0) best_split[static_cast<size_t>(larger)] = reduce(larger_best);
+  }
+
+  /// Moves `leaf`'s rows that go left to the front of its range (stable), the rest after.
+  size_t Partition(int leaf, const std::vector<uint8_t>& go_left, size_t feature) {
+    const size_t begin = leaf_begin[static_cast<size_t>(leaf)];
+    const size_t count = leaf_count[static_cast<size_t>(leaf)];
+    uint32_t* rows = indices.data() + begin;
+    size_t left = 0, right = 0;
+    uint32_t* right_rows = scratch.data();
+    if (data.wide()) {
+      const uint16_t* bins = data.Column16(feature);
+      for (size_t i = 0; i < count; ++i) {
+        uint32_t row = rows[i];
+        if (go_left[bins[row]]) rows[left++] = row;
+        else right_rows[right++] = row;
+      }
+    } else {
+      const uint8_t* bins = data.Column8(feature);
+      for (size_t i = 0; i < count; ++i) {
+        uint32_t row = rows[i];
+        if (go_left[bins[row]]) rows[left++] = row;
+        else right_rows[right++] = row;
+      }
+    }
+    std::memcpy(rows + left, right_rows, right * sizeof(uint32_t));
+    return left;
+  }
+
+  const BinnedData& data;
+  const LgbmConfig& config;
+  ThreadPool* pool;
+  SplitFinder finder;
+  std::vector<size_t> offsets;                 ///< per feature, into a leaf's histogram
+  std::vector<std::vector<HistBin>> buffers;   ///< one histogram per leaf slot
+  std::vector<HistBin*> hist_of_leaf;
+  std::vector<GradHess> ordered;               ///< the built leaf's gradients in row order
+  std::vector<uint32_t> scratch;
+  // Per tree.
+  std::span<const GradHess> gradients;
+  bool use_all_rows = true;
+  std::vector<size_t> active;                  ///< features this tree may split on
+  std::vector<uint32_t> indices;               ///< the bag, grouped by leaf
+  std::vector<size_t> leaf_begin, leaf_count;
+  std::vector<LeafSums> sums;
+  std::vector<SplitCandidate> best_split;
+};
+
+TreeLearner::TreeLearner(const BinnedData& data, const LgbmConfig& config, ThreadPool* pool)
+    : impl_(std::make_unique<Impl>(data, config, pool)) {}
+
+TreeLearner::~TreeLearner() = default;
+
+std::span<const uint32_t> TreeLearner::LeafRows(int leaf) const {
+  return std::span<const uint32_t>(impl_->indices.data() + impl_->leaf_begin[static_cast<size_t>(leaf)],
+                                   impl_->leaf_count[static_cast<size_t>(leaf)]);
+}
+
+GrownTree TreeLearner::Grow(std::span<const GradHess> gradients, std::span<const uint32_t> bag,
+                            const std::vector<uint8_t>& tree_features, uint64_t node_seed) {
+  Impl& s = *impl_;
+  const LgbmConfig& c = s.config;
+  const size_t max_leaves = static_cast<size_t>(c.num_leaves);
+  s.gradients = gradients;
+  s.use_all_rows = bag.empty();
+  if (bag.empty()) {
+    s.indices.resize(s.data.rows());
+    std::iota(s.indices.begin(), s.indices.end(), 0u);
+  } else {
+    s.indices.assign(bag.begin(), bag.end());
+  }
+  s.active.clear();
+  for (size_t f = 0; f < s.data.num_features(); ++f) {
+    if (tree_features[f] && !s.data.mapper(f).trivial()) s.active.push_back(f);
+  }
+  for (size_t i = 0; i < s.buffers.size(); ++i) s.hist_of_leaf[i] = s.buffers[i].data();
+  s.leaf_begin.assign(max_leaves, 0);
+  s.leaf_count.assign(max_leaves, 0);
+  s.sums.assign(max_leaves, LeafSums{});
+  s.best_split.assign(max_leaves, SplitCandidate{});
+  s.leaf_count[0] = s.indices.size();
+  LeafSums root;
+  root.count = static_cast<int64_t>(s.indices.size());
+  for (uint32_t row : s.indices) {
+    root.g += gradients[row].g;
+    root.h += gradients[row].h;
+  }
+  s.sums[0] = root;
+
+  GrownTree tree;
+  tree.leaf_value.assign(1, LeafOutput(root.g, root.h, c.lambda_l1, c.lambda_l2, c.max_delta_step));
+  tree.leaf_weight.assign(1, root.h);
+  tree.leaf_count.assign(1, root.count);
+  tree.leaf_depth.assign(1, 0);
+  std::vector<int> leaf_parent(1, -1);
+  if (s.indices.empty()) return tree;
+
+  uint64_t split_seed = node_seed;
+  s.BuildAndFind(0, -1, split_seed);
+  for (int leaves = 1; leaves < c.num_leaves; ++leaves) {
+    int best_leaf = 0;
+    for (int l = 1; l < leaves; ++l) {
+      if (s.best_split[static_cast<size_t>(l)].gain > s.best_split[static_cast<size_t>(best_leaf)].gain) best_leaf = l;
+    }
+    SplitCandidate split = std::move(s.best_split[static_cast<size_t>(best_leaf)]);
+    if (!(split.gain > 0)) break;
+    const size_t feature = static_cast<size_t>(split.feature);
+    const BinMapper& mapper = s.data.mapper(feature);
+
+    // The split as a per-bin direction table.
+    std::vector<uint8_t> go_left(static_cast<size_t>(mapper.num_bins()), 0);
+    if (mapper.categorical()) {
+      for (uint32_t bin : split.left_bins) go_left[bin] = 1;
+    } else {
+      for (uint32_t b = 0; b < go_left.size(); ++b) go_left[b] = b <= split.threshold;
+      if (mapper.missing_type() == MissingType::kNan) go_left.back() = split.default_left;
+      if (mapper.missing_type() == MissingType::kZero) go_left[mapper.default_bin()] = split.default_left;
+    }
+
+    // The node, in LightGBM's numbering: node `leaves - 1`; the left child keeps the leaf's
+    // index, the right child is leaf `leaves`.
+    const int node = leaves - 1, right_leaf = leaves;
+    const size_t l = static_cast<size_t>(best_leaf);
+    if (int parent = leaf_parent[l]; parent >= 0) {
+      if (tree.left_child[static_cast<size_t>(parent)] == ~best_leaf) tree.left_child[static_cast<size_t>(parent)] = node;
+      else tree.right_child[static_cast<size_t>(parent)] = node;
+    }
+    tree.split_feature.push_back(split.feature);
+    tree.threshold_bin.push_back(split.threshold);
+    tree.default_left.push_back(split.default_left ? 1 : 0);
+    tree.left_bins.push_back(split.left_bins);
+    tree.go_left.push_back(go_left);
+    tree.split_gain.push_back(split.gain);
+    tree.left_child.push_back(~best_leaf);
+    tree.right_child.push_back(~right_leaf);
+    tree.internal_value.push_back(tree.leaf_value[l]);
+    tree.internal_weight.push_back(s.sums[l].h);
+    tree.internal_count.push_back(s.sums[l].count);
+    leaf_parent[l] = node;
+    leaf_parent.push_back(node);
+
+    // The rows.
+    const size_t left_rows = s.Partition(best_leaf, go_left, feature);
+    const size_t right_rows = s.leaf_count[l] - left_rows;
+    s.leaf_begin[static_cast<size_t>(right_leaf)] = s.leaf_begin[l] + left_rows;
+    s.leaf_count[static_cast<size_t>(right_leaf)] = right_rows;
+    s.leaf_count[l] = left_rows;
+    s.sums[l] = LeafSums{split.left_g, split.left_h, static_cast<int64_t>(left_rows)};
+    s.sums[static_cast<size_t>(right_leaf)] = LeafSums{split.right_g, split.right_h, static_cast<int64_t>(right_rows)};
+
+    const int depth = tree.leaf_depth[l] + 1;
+    tree.leaf_value[l] = split.left_output;
+    tree.leaf_weight[l] = split.left_h;
+    tree.leaf_count[l] = static_cast<int64_t>(left_rows);
+    tree.leaf_depth[l] = depth;
+    tree.leaf_value.push_back(split.right_output);
+    tree.leaf_weight.push_back(split.right_h);
+    tree.leaf_count.push_back(static_cast<int64_t>(right_rows));
+    tree.leaf_depth.push_back(depth);
+    tree.num_leaves = leaves + 1;
+
+    s.best_split[l] = SplitCandidate{};
+    s.best_split[static_cast<size_t>(right_leaf)] = SplitCandidate{};
+    if (leaves + 1 >= c.num_leaves) break;
+    if (c.max_depth > 0 && depth >= c.max_depth) continue;
+    const auto too_small = [&](size_t rows, double h) {
+      return rows < 2 * static_cast<size_t>(c.min_data_in_leaf) || h < 2 * c.min_sum_hessian_in_leaf;
+    };
+    if (too_small(left_rows, split.left_h) && too_small(right_rows, split.right_h)) continue;
+
+    // Histograms: the smaller child from its rows into a free buffer, the larger one is the
+    // parent's buffer minus it.
+    const bool left_smaller = left_rows < right_rows;
+    const int smaller = left_smaller ? best_leaf : right_leaf;
+    const int larger = left_smaller ? right_leaf : best_leaf;
+    HistBin* parent_buffer = s.hist_of_leaf[l];
+    HistBin* free_buffer = s.buffers[static_cast<size_t>(right_leaf)].data();
+    // The free buffer is whichever buffer no live leaf holds.
+    {
+      std::vector<uint8_t> held(s.buffers.size(), 0);
+      for (int leaf = 0; leaf < leaves; ++leaf) {
+        HistBin* held_buffer = s.hist_of_leaf[static_cast<size_t>(leaf)];
+        for (size_t b = 0; b < s.buffers.size(); ++b) {
+          if (s.buffers[b].data() == held_buffer) held[b] = 1;
+        }
+      }
+      for (size_t b = 0; b < s.buffers.size(); ++b) {
+        if (!held[b]) {
+          free_buffer = s.buffers[b].data();
+          break;
+        }
+      }
+    }
+    s.hist_of_leaf[static_cast<size_t>(smaller)] = free_buffer;
+    s.hist_of_leaf[static_cast<size_t>(larger)] = parent_buffer;
+    split_seed = Mix(split_seed);
+    s.BuildAndFind(smaller, larger, split_seed);
+  }
+  return tree;
+}
+
+}  // namespace fraudops

@@ -1,0 +1,528 @@
+#include "train/lgbm_trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "core/progress.h"
+#include "core/strings.h"
+#include "core/thread_pool.h"
+#include "model/lightgbm_text.h"
+#include "train/lgbm_learner.h"
+
+namespace fraudops {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+uint64_t Mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+/// A uniform double in [0, 1) from a 64-bit state, advanced.
+double NextUniform(uint64_t& state) {
+  state = Mix(state);
+  return static_cast<double>(state >> 11) * 0x1.0p-53;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics on raw scores, named as LightGBM names them.
+
+double Sigmoid(double x, double sigmoid) { return 1.0 / (1.0 + std::exp(-sigmoid * x)); }
+
+/// ROC AUC and average precision over (score, label) pairs, ties counted as LightGBM and
+/// scikit-learn do (a block of equal scores moves the curve diagonally).
+struct RankMetrics {
+  double auc = 0.5, average_precision = 0;
+};
+
+RankMetrics ComputeRankMetrics(const std::vector<double>& scores, const std::vector<float>& labels) {
+  std::vector<uint32_t> order(scores.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
+  double positives = 0, negatives = 0;
+  for (float label : labels) (label > 0.5f ? positives : negatives) += 1;
+  RankMetrics out;
+  if (positives == 0 || negatives == 0) return out;
+  double tp = 0, fp = 0, area = 0, ap = 0;
+  for (size_t i = 0; i < order.size();) {
+    double block_tp = 0, block_fp = 0;
+    size_t j = i;
+    for (; j < order.size() && scores[order[j]] == scores[order[i]]; ++j) {
+      (labels[order[j]] > 0.5f ? block_tp : block_fp) += 1;
+    }
+    area += block_fp * (tp + block_tp / 2);
+    tp += block_tp;
+    fp += block_fp;
+    if (block_tp > 0) ap += (block_tp / positives) * (tp / (tp + fp));
+    i = j;
+  }
+  out.auc = area / (positives * negatives);
+  out.average_precision = ap;
+  return out;
+}
+
+bool HigherIsBetter(const std::string& metric) { return metric == "auc" || metric == "average_precision"; }
+
+std::map<std::string, double> ComputeMetrics(const std::vector<std::string>& names, const std::vector<double>& scores,
+                                             const std::vector<float>& labels, const LgbmConfig& config) {
+  std::map<std::string, double> out;
+  const double n = static_cast<double>(std::max<size_t>(1, scores.size()));
+  bool ranks_done = false;
+  RankMetrics ranks;
+  for (const std::string& name : names) {
+    double sum = 0;
+    if (name == "binary_logloss") {
+      for (size_t i = 0; i < scores.size(); ++i) {
+        double p = Sigmoid(scores[i], config.sigmoid);
+        double q = labels[i] > 0.5f ? p : 1 - p;
+        sum -= std::log(std::max(q, 1e-15));
+      }
+      out[name] = sum / n;
+    } else if (name == "binary_error") {
+      for (size_t i = 0; i < scores.size(); ++i) sum += (Sigmoid(scores[i], config.sigmoid) > 0.5) != (labels[i] > 0.5f);
+      out[name] = sum / n;
+    } else if (name == "auc" || name == "average_precision") {
+      if (!ranks_done) ranks = ComputeRankMetrics(scores, labels);
+      ranks_done = true;
+      out[name] = name == "auc" ? ranks.auc : ranks.average_precision;
+    } else if (name == "l2" || name == "rmse") {
+      for (size_t i = 0; i < scores.size(); ++i) sum += (scores[i] - labels[i]) * (scores[i] - labels[i]);
+      out[name] = name == "l2" ? sum / n : std::sqrt(sum / n);
+    } else if (name == "l1") {
+      for (size_t i = 0; i < scores.size(); ++i) sum += std::fabs(scores[i] - labels[i]);
+      out[name] = sum / n;
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Objectives.
+
+class Objective {
+ public:
+  Objective(const LgbmConfig& config, const std::vector<float>& labels) : config_(config), labels_(labels) {
+    if (config.objective != LgbmObjective::kBinary) return;
+    double positives = 0;
+    for (float label : labels) positives += label > 0.5f;
+    double negatives = static_cast<double>(labels.size()) - positives;
+    // LightGBM's label weights: is_unbalance weighs the rarer class by the ratio.
+    if (config.is_unbalance && positives > 0 && negatives > 0) {
+      if (positives > negatives) negative_weight_ = positives / negatives;
+      else positive_weight_ = negatives / positives;
+    }
+    positive_weight_ *= config.scale_pos_weight;
+    mean_ = labels.empty() ? 0 : positives / static_cast<double>(labels.size());
+  }
+
+  /// The starting score (boost_from_average): log-odds of the positive rate, or the label mean.
+  double InitScore() const {
+    if (!config_.boost_from_average) return 0;
+    if (config_.objective == LgbmObjective::kBinary) {
+      double p = std::clamp(mean_, 1e-15, 1 - 1e-15);
+      return std::log(p / (1 - p)) / config_.sigmoid;
+    }
+    double sum = 0;
+    for (float label : labels_) sum += label;
+    return labels_.empty() ? 0 : sum / static_cast<double>(labels_.size());
+  }
+
+  void Gradients(const std::vector<double>& scores, std::vector<GradHess>& out, ThreadPool* pool) const {
+    const size_t n = scores.size();
+    const size_t block = 16384;
+    pool->ParallelFor((n + block - 1) / block, [&](size_t task) {
+      const size_t from = task * block, to = std::min(n, from + block);
+      if (config_.objective == LgbmObjective::kBinary) {
+        const double sigmoid = config_.sigmoid;
+        for (size_t i = from; i < to; ++i) {
+          // LightGBM's form with labels in {-1, +1}.
+          const bool positive = labels_[i] > 0.5f;
+          const double label = positive ? 1.0 : -1.0;
+          const double weight = positive ? positive_weight_ : negative_weight_;
+          const double response = -label * sigmoid / (1.0 + std::exp(label * sigmoid * scores[i]));
+          const double abs_response = std::fabs(response);
+          out[i].g = static_cast<float>(response * weight);
+          out[i].h = static_cast<float>(abs_response * (sigmoid - abs_response) * weight);
+        }
+      } else {
+        for (size_t i = from; i < to; ++i) {
+          out[i].g = static_cast<float>(scores[i] - labels_[i]);
+          out[i].h = 1.0f;
+        }
+      }
+    });
+  }
+
+  std::string HeaderName() const {
+    if (config_.objective == LgbmObjective::kRegression) return "regression";
+    return "binary sigmoid:" + FormatDouble(config_.sigmoid, 17);
+  }
+
+ private:
+  const LgbmConfig& config_;
+  const std::vector<float>& labels_;
+  double positive_weight_ = 1, negative_weight_ = 1, mean_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Row and feature sampling.
+
+/// The bag of an iteration: rows kept by bagging (per-row draws from a generator per
+/// 1,024-row block, so the bag does not depend on threads), balanced by label when
+/// pos/neg_bagging_fraction are set.
+void DrawBag(const LgbmConfig& c, const std::vector<float>& labels, int iteration, std::vector<uint32_t>& bag) {
+  bag.clear();
+  const bool balanced = c.pos_bagging_fraction < 1 || c.neg_bagging_fraction < 1;
+  for (size_t block = 0; block * 1024 < labels.size(); ++block) {
+    uint64_t state = Mix(c.bagging_seed ^ Mix(static_cast<uint64_t>(iteration) * 0x100000001ULL + block));
+    const size_t end = std::min(labels.size(), (block + 1) * 1024);
+    for (size_t row = block * 1024; row < end; ++row) {
+      double fraction = balanced ? (labels[row] > 0.5f ? c.pos_bagging_fraction : c.neg_bagging_fraction)
+                                 : c.bagging_fraction;
+      if (NextUniform(state) < fraction) bag.push_back(static_cast<uint32_t>(row));
+    }
+  }
+}
+
+/// GOSS: keeps the top_rate rows with the largest |g·h|, samples other_rate of all rows from
+/// the rest and scales their gradients by (1 - top_rate) / other_rate.
+void DrawGoss(const LgbmConfig& c, std::vector<GradHess>& gradients, int iteration, std::vector<uint32_t>& bag) {
+  const size_t n = gradients.size();
+  bag.clear();
+  std::vector<float> magnitude(n);
+  for (size_t i = 0; i < n; ++i) magnitude[i] = std::fabs(gradients[i].g * gradients[i].h);
+  const size_t top = std::max<size_t>(1, static_cast<size_t>(static_cast<double>(n) * c.top_rate));
+  const size_t other = std::max<size_t>(1, static_cast<size_t>(static_cast<double>(n) * c.other_rate));
+  std::vector<float> sorted = magnitude;
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(top - 1), sorted.end(), std::greater<float>());
+  const float threshold = sorted[top - 1];
+  const float multiply = static_cast<float>(static_cast<double>(n - top) / static_cast<double>(other));
+  uint64_t state = Mix(c.bagging_seed ^ Mix(static_cast<uint64_t>(iteration) + 0x5A5A5A5AULL));
+  size_t big = 0, sampled = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (magnitude[i] >= threshold) {
+      bag.push_back(static_cast<uint32_t>(i));
+      ++big;
+      continue;
+    }
+    const double need = static_cast<double>(other) - static_cast<double>(sampled);
+    const double remaining = static_cast<double>(n - i) - static_cast<double>(top > big ? top - big : 0);
+    if (remaining > 0 && NextUniform(state) < need / remaining) {
+      bag.push_back(static_cast<uint32_t>(i));
+      gradients[i].g *= multiply;
+      gradients[i].h *= multiply;
+      ++sampled;
+    }
+  }
+}
+
+/// The features one tree may use: feature_fraction of them, drawn per iteration.
+std::vector<uint8_t> DrawTreeFeatures(const LgbmConfig& c, const BinnedData& data, int iteration) {
+  std::vector<uint8_t> mask(data.num_features(), 1);
+  if (c.feature_fraction >= 1.0) return mask;
+  std::vector<size_t> usable;
+  for (size_t f = 0; f < data.num_features(); ++f) {
+    if (!data.mapper(f).trivial()) usable.push_back(f);
+  }
+  const size_t keep = std::max<size_t>(1, static_cast<size_t>(static_cast<double>(usable.size()) * c.feature_fraction + 0.5));
+  uint64_t state = Mix(c.feature_fraction_seed ^ Mix(static_cast<uint64_t>(iteration)));
+  for (size_t i = 0; i < keep && i + 1 < usable.size(); ++i) {
+    state = Mix(state);
+    std::swap(usable[i], usable[i + static_cast<size_t>(state % (usable.size() - i))]);
+  }
+  std::fill(mask.begin(), mask.end(), 0);
+  for (size_t i = 0; i < std::min(keep, usable.size()); ++i) mask[usable[i]] = 1;
+  return mask;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trees to LightGBM's text format.
+
+LightgbmTextTree ToTextTree(const GrownTree& grown, const BinnedData& data, double shrinkage, double bias) {
+  LightgbmTextTree tree;
+  tree.num_leaves = grown.num_leaves;
+  tree.shrinkage = bias != 0 ? 1.0 : shrinkage;
+  for (size_t node = 0; node + 1 < static_cast<size_t>(grown.num_leaves); ++node) {
+    const size_t feature = static_cast<size_t>(grown.split_feature[node]);
+    const BinMapper& mapper = data.mapper(feature);
+    int decision = static_cast<int>(mapper.missing_type()) << 2;
+    if (mapper.categorical()) {
+      decision |= 1;
+      int largest = 0;
+      for (uint32_t bin : grown.left_bins[node]) largest = std::max(largest, mapper.BinCategory(bin));
+      std::vector<uint32_t> words(static_cast<size_t>(largest / 32 + 1), 0);
+      for (uint32_t bin : grown.left_bins[node]) {
+        int category = mapper.BinCategory(bin);
+        words[static_cast<size_t>(category / 32)] |= 1u << (category % 32);
+      }
+      tree.threshold.push_back(static_cast<double>(tree.category_bitsets.size()));
+      tree.category_bitsets.push_back(std::move(words));
+    } else {
+      if (grown.default_left[node]) decision |= 2;
+      tree.threshold.push_back(mapper.UpperBound(grown.threshold_bin[node]));
+    }
+    tree.split_feature.push_back(static_cast<int>(feature));
+    tree.split_gain.push_back(grown.split_gain[node]);
+    tree.decision_type.push_back(decision);
+    tree.left_child.push_back(grown.left_child[node]);
+    tree.right_child.push_back(grown.right_child[node]);
+    tree.internal_value.push_back(grown.internal_value[node] * shrinkage + bias);
+    tree.internal_weight.push_back(grown.internal_weight[node]);
+    tree.internal_count.push_back(grown.internal_count[node]);
+  }
+  for (size_t leaf = 0; leaf < static_cast<size_t>(grown.num_leaves); ++leaf) {
+    tree.leaf_value.push_back(grown.leaf_value[leaf] * shrinkage + bias);
+    tree.leaf_weight.push_back(grown.leaf_weight[leaf]);
+    tree.leaf_count.push_back(grown.leaf_count[leaf]);
+  }
+  return tree;
+}
+
+class LgbmModel : public TrainedModel {
+ public:
+  explicit LgbmModel(std::string text) : text_(std::move(text)) {}
+  /// The raw training scores the boosting loop ended with (empty after early stopping cut trees).
+  std::vector<double> training_scores;
+  Result<std::string> Serialize() const override { return text_; }
+  std::string FileName() const override { return "model.txt"; }
+  Result<std::vector<std::pair<std::string, double>>> FeatureImportance() const override {
+    return LightgbmFeatureGains(text_);
+  }
+
+ private:
+  std::string text_;
+};
+
+}  // namespace
+
+const std::vector<double>* LgbmTrainingScores(const TrainedModel& model) {
+  const auto* lgbm = dynamic_cast<const LgbmModel*>(&model);
+  return lgbm != nullptr && !lgbm->training_scores.empty() ? &lgbm->training_scores : nullptr;
+}
+
+Result<std::vector<std::pair<std::string, double>>> LightgbmFeatureGains(std::string_view text) {
+  std::vector<std::string> names;
+  std::vector<double> gains;
+  std::vector<std::string> features;
+  for (const std::string& line : Split(text, '\n')) {
+    if (StartsWith(line, "feature_names=")) {
+      names = Split(Trim(line.substr(14)), ' ');
+      gains.assign(names.size(), 0);
+    } else if (StartsWith(line, "split_feature=")) {
+      features = Split(Trim(line.substr(14)), ' ');
+    } else if (StartsWith(line, "split_gain=")) {
+      std::vector<std::string> values = Split(Trim(line.substr(11)), ' ');
+      for (size_t i = 0; i < values.size() && i < features.size(); ++i) {
+        auto feature = ParseDouble(features[i]);
+        auto gain = ParseDouble(values[i]);
+        if (!feature || !gain || *feature < 0 || *feature >= static_cast<double>(gains.size())) {
+          return Status::DataError("LightGBM model: split_feature/split_gain do not match feature_names");
+        }
+        gains[static_cast<size_t>(*feature)] += *gain;
+      }
+    }
+  }
+  std::vector<std::pair<std::string, double>> out;
+  for (size_t f = 0; f < names.size(); ++f) out.emplace_back(names[f], gains[f]);
+  return out;
+}
+
+Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input, const Context& context) const {
+  const auto started = std::chrono::steady_clock::now();
+  if (input.train == nullptr) return Status::Internal("lgbm trainer needs a training dataset");
+  const Dataset& train = *input.train;
+  const Dataset* validation = input.validation;
+  if (train.rows() == 0) return Status::InvalidArgument("lgbm: the training data has no rows");
+  if (train.num_features() == 0) return Status::InvalidArgument("lgbm: the training data has no feature columns");
+  if (train.rows() > std::numeric_limits<uint32_t>::max()) {
+    return Status::InvalidArgument("lgbm: more than 4,294,967,295 training rows");
+  }
+  FOPS_ASSIGN_OR_RETURN(ResolvedParams params, ResolveParams(LgbmParamSpecs(), input.params, "lgbm"));
+  FOPS_ASSIGN_OR_RETURN(LgbmConfig config, MakeLgbmConfig(params, train, context));
+  if (config.early_stopping_round > 0 && (validation == nullptr || validation->rows() == 0)) {
+    return Status::InvalidArgument("lgbm: early_stopping_round = " + std::to_string(config.early_stopping_round) +
+                                   " needs validation data (--valid FILE, or the pipeline's validation split)");
+  }
+  if (config.objective == LgbmObjective::kBinary) {
+    for (size_t r = 0; r < train.rows(); ++r) {
+      if (train.label[r] != 0.0f && train.label[r] != 1.0f) {
+        return Status::DataError("lgbm: objective=binary needs labels 0 or 1; row " + std::to_string(r + 1) +
+                                 " has " + FormatDouble(train.label[r], 7));
+      }
+    }
+  }
+  std::unique_ptr<ThreadPool> own_pool;
+  ThreadPool* pool = context.pool;
+  if (pool == nullptr || pool->size() != config.num_threads) {
+    own_pool = std::make_unique<ThreadPool>(config.num_threads);
+    pool = own_pool.get();
+  }
+
+  BinnedData data = BinnedData::Build(train, config, pool);
+  BinnedData valid_data;
+  if (validation != nullptr && validation->rows() > 0) {
+    if (validation->num_features() != train.num_features()) {
+      return Status::InvalidArgument("lgbm: the validation data has " + std::to_string(validation->num_features()) +
+                                     " features, the training data " + std::to_string(train.num_features()));
+    }
+    valid_data = BinnedData::BinLike(data, *validation, pool);
+  }
+  const bool has_validation = valid_data.rows() > 0;
+
+  Objective objective(config, train.label);
+  const double init_score = objective.InitScore();
+  std::vector<double> scores(train.rows(), init_score);
+  std::vector<double> valid_scores(valid_data.rows(), init_score);
+  std::vector<GradHess> gradients(train.rows());
+  TreeLearner learner(data, config, pool);
+
+  std::vector<LightgbmTextTree> trees;
+  std::vector<RoundMetrics> history;
+  const std::vector<std::string>& metrics = config.metrics;
+  const size_t watched = config.first_metric_only ? std::min<size_t>(1, metrics.size()) : metrics.size();
+  std::vector<double> best_value(metrics.size());
+  std::vector<int> best_iteration(metrics.size(), 0);
+  for (size_t m = 0; m < metrics.size(); ++m) best_value[m] = HigherIsBetter(metrics[m]) ? -kInf : kInf;
+  int kept_rounds = -1;  // set when early stopping fires
+  std::string stopped_by;
+  std::vector<uint32_t> bag;
+  const bool bagging = !config.goss && config.bagging_freq > 0 &&
+                       (config.bagging_fraction < 1 || config.pos_bagging_fraction < 1 || config.neg_bagging_fraction < 1);
+  std::vector<uint8_t> in_bag;
+  ProgressBar progress(context.progress, "train lgbm", config.num_iterations);
+  int iteration = 0;
+  for (; iteration < config.num_iterations; ++iteration) {
+    objective.Gradients(scores, gradients, pool);
+    if (bagging && iteration % config.bagging_freq == 0) DrawBag(config, train.label, iteration, bag);
+    if (config.goss) {
+      bag.clear();
+      if (iteration >= static_cast<int>(1.0 / config.learning_rate)) DrawGoss(config, gradients, iteration, bag);
+    }
+    std::vector<uint8_t> tree_features = DrawTreeFeatures(config, data, iteration);
+    GrownTree grown = learner.Grow(gradients, bag, tree_features, Mix(config.feature_fraction_seed + 7919u * static_cast<uint64_t>(iteration)));
+    if (grown.num_leaves <= 1) {
+      // Nothing left to split: LightGBM stops here, keeping a constant first tree.
+      if (trees.empty()) {
+        GrownTree constant;
+        constant.leaf_value = {0.0};
+        constant.leaf_weight = {grown.leaf_weight[0]};
+        constant.leaf_count = {grown.leaf_count[0]};
+        trees.push_back(ToTextTree(constant, data, config.learning_rate, init_score));
+        if (init_score == 0) trees.back().shrinkage = 1;
+      }
+      context.logger->Info("train", "lgbm stopped: no more leaves meet the split requirements",
+                           {{"iteration", iteration}});
+      break;
+    }
+    // Scores move by the tree's leaf values as written (the first tree's carry the initial
+    // score, which they replace), so they sum in the engine's order and equal its margins.
+    LightgbmTextTree text_tree = ToTextTree(grown, data, config.learning_rate, trees.empty() ? init_score : 0.0);
+    const std::vector<double>& leaf_value = text_tree.leaf_value;
+    const bool replace = trees.empty();
+    auto add = [replace](double& score, double value) { score = replace ? value : score + value; };
+    if (bag.empty()) {
+      for (int leaf = 0; leaf < grown.num_leaves; ++leaf) {
+        for (uint32_t row : learner.LeafRows(leaf)) add(scores[row], leaf_value[static_cast<size_t>(leaf)]);
+      }
+    } else {
+      pool->ParallelFor((train.rows() + 16383) / 16384, [&](size_t task) {
+        const size_t from = task * 16384, to = std::min(train.rows(), from + 16384);
+        for (size_t r = from; r < to; ++r) add(scores[r], leaf_value[static_cast<size_t>(grown.LeafOf(data, r))]);
+      });
+    }
+    if (has_validation) {
+      pool->ParallelFor((valid_data.rows() + 16383) / 16384, [&](size_t task) {
+        const size_t from = task * 16384, to = std::min(valid_data.rows(), from + 16384);
+        for (size_t r = from; r < to; ++r) {
+          add(valid_scores[r], leaf_value[static_cast<size_t>(grown.LeafOf(valid_data, r))]);
+        }
+      });
+    }
+    trees.push_back(std::move(text_tree));
+
+    RoundMetrics round;
+    round.round = iteration;
+    const bool last = iteration + 1 == config.num_iterations;
+    if (config.provide_training_metric && ((iteration + 1) % config.metric_freq == 0 || last)) {
+      round.train = ComputeMetrics(metrics, scores, train.label, config);
+    }
+    std::string shown;
+    bool stop = false;
+    if (has_validation) {
+      round.validation = ComputeMetrics(metrics, valid_scores, validation->label, config);
+      for (size_t m = 0; m < metrics.size(); ++m) {
+        const double value = round.validation[metrics[m]];
+        const bool better = HigherIsBetter(metrics[m]) ? value > best_value[m] + config.early_stopping_min_delta
+                                                       : value < best_value[m] - config.early_stopping_min_delta;
+        if (better) {
+          best_value[m] = value;
+          best_iteration[m] = iteration;
+        } else if (m < watched && config.early_stopping_round > 0 &&
+                   iteration - best_iteration[m] >= config.early_stopping_round && !stop) {
+          stop = true;
+          kept_rounds = best_iteration[m] + 1;
+          stopped_by = metrics[m];
+        }
+      }
+      if (!metrics.empty()) shown = "validation-" + metrics.back() + " " + FormatDouble(round.validation[metrics.back()], 5);
+    }
+    history.push_back(std::move(round));
+    progress.Update(iteration + 1, shown);
+    if (stop) {
+      ++iteration;
+      break;
+    }
+  }
+  progress.Finish();
+  const int rounds_trained = std::min(iteration, config.num_iterations);
+  const bool cut = kept_rounds > 0 && static_cast<size_t>(kept_rounds) < trees.size();
+  if (cut) trees.resize(static_cast<size_t>(kept_rounds));
+
+  LightgbmTextModel text;
+  text.objective = objective.HeaderName();
+  text.feature_names = train.FeatureNames();
+  for (const std::string& name : text.feature_names) {
+    if (name.find_first_of(" \t\n=") != std::string::npos) {
+      return Status::InvalidArgument("lgbm: feature name '" + name +
+                                     "' has a space, tab or '=', which LightGBM's model format cannot hold");
+    }
+  }
+  for (size_t f = 0; f < data.num_features(); ++f) text.feature_infos.push_back(data.mapper(f).FeatureInfo());
+  text.trees = std::move(trees);
+  text.parameters = config.echo;
+  auto model = std::make_unique<LgbmModel>(WriteLightgbmText(text));
+  model->algorithm = "lgbm";
+  if (!cut) model->training_scores = std::move(scores);
+  nlohmann::json effective(params);
+  effective["objective"] = config.objective_name;
+  effective["num_iterations"] = config.num_iterations;
+  effective["metric"] = config.metrics;
+  effective["num_threads"] = config.num_threads;
+  effective["seed"] = static_cast<long long>(config.seed);
+  model->parameters = effective;
+  model->history = std::move(history);
+  model->rounds_trained = rounds_trained;
+  model->best_round = static_cast<int>(text.trees.size()) - 1;
+  model->early_stopping_metric = config.early_stopping_round > 0 && !metrics.empty()
+                                     ? "validation-" + (stopped_by.empty() ? metrics.front() : stopped_by)
+                                     : "";
+  model->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return std::unique_ptr<TrainedModel>(std::move(model));
+}
+
+Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Load(std::string_view serialized) const {
+  FOPS_ASSIGN_OR_RETURN(Ensemble checked, LoadLightgbmText(serialized, "model.txt"));
+  (void)checked;
+  auto model = std::make_unique<LgbmModel>(std::string(serialized));
+  model->algorithm = "lgbm";
+  return std::unique_ptr<TrainedModel>(std::move(model));
+}
+
+}  // namespace fraudops
