@@ -182,6 +182,10 @@ BinMapper BinMapper::Numeric(std::span<const float> sample, const BinOptions& op
   }
   mapper.num_bins_ = static_cast<int>(mapper.upper_bounds_.size());
   mapper.default_bin_ = mapper.ValueToBin(0.0);
+  std::vector<int64_t> rows_per_bin(static_cast<size_t>(mapper.num_bins_), 0);
+  for (size_t i = 0; i < distinct.size(); ++i) rows_per_bin[mapper.ValueToBin(distinct[i])] += counts[i];
+  if (mapper.missing_type_ == MissingType::kNan) rows_per_bin.back() += na_rows;
+  mapper.Filter(rows_per_bin, options);
   return mapper;
 }
 
@@ -213,19 +217,42 @@ BinMapper BinMapper::Categorical(std::span<const float> sample, const BinOptions
     int max_bin = std::min(distinct, options.max_bin);
     int64_t used = 0;
     size_t next = 0;
+    std::vector<int64_t> rows_per_bin = {0};
     while (next < by_count.size() && (used < cut || mapper.num_bins_ < max_bin)) {
       if (by_count[next].second < options.min_data_in_bin && next > 1) break;
       mapper.bin_to_category_.push_back(by_count[next].first);
       mapper.category_to_bin_[by_count[next].first] = static_cast<uint32_t>(mapper.num_bins_);
       used += by_count[next].second;
+      rows_per_bin.push_back(by_count[next].second);
       ++mapper.num_bins_;
       ++next;
     }
+    rows_per_bin[0] = static_cast<int64_t>(sample.size()) - used;
     // Every category has a bin and nothing is missing: LightGBM calls that missing type None.
     if (next == by_count.size() && na_rows == 0) mapper.missing_type_ = MissingType::kNone;
+    mapper.Filter(rows_per_bin, options);
   }
   mapper.default_bin_ = 0;
   return mapper;
+}
+
+void BinMapper::Filter(const std::vector<int64_t>& rows_per_bin, const BinOptions& options) {
+  if (!options.pre_filter || rows_per_bin.size() <= 1) return;
+  int64_t total = 0;
+  for (int64_t rows : rows_per_bin) total += rows;
+  const int64_t least = options.min_split_data;
+  auto splittable = [&](int64_t left) { return left >= least && total - left >= least; };
+  if (!categorical_) {
+    int64_t left = 0;
+    for (size_t b = 0; b + 1 < rows_per_bin.size(); ++b) {
+      left += rows_per_bin[b];
+      if (splittable(left)) return;
+    }
+    filtered_ = true;
+  } else if (rows_per_bin.size() <= 2) {
+    // LightGBM filters a categorical feature only when it has a single category.
+    filtered_ = !splittable(rows_per_bin[0]);
+  }
 }
 
 uint32_t BinMapper::ValueToBin(double value) const {

@@ -28,6 +28,10 @@ struct BinOptions {
   int min_data_in_bin = 3;
   bool use_missing = true;
   bool zero_as_missing = false;
+  /// feature_pre_filter: a feature no cut of which leaves `min_split_data` rows on both sides
+  /// (min_data_in_leaf) can never split and is trivial.
+  bool pre_filter = true;
+  int min_split_data = 0;
 };
 
 class BinMapper {
@@ -41,8 +45,8 @@ class BinMapper {
 
   int num_bins() const { return num_bins_; }
   bool categorical() const { return categorical_; }
-  /// One bin only: the feature cannot split.
-  bool trivial() const { return num_bins_ <= 1; }
+  /// One bin only, or filtered out: the feature cannot split.
+  bool trivial() const { return num_bins_ <= 1 || filtered_; }
   MissingType missing_type() const { return missing_type_; }
   /// The bin of the value 0 (the bin skipped for missing type Zero).
   uint32_t default_bin() const { return default_bin_; }
@@ -54,8 +58,12 @@ class BinMapper {
   std::string FeatureInfo() const;
 
  private:
+  /// Applies the pre-filter to the rows per bin.
+  void Filter(const std::vector<int64_t>& rows_per_bin, const BinOptions& options);
+
   int num_bins_ = 1;
   bool categorical_ = false;
+  bool filtered_ = false;
   MissingType missing_type_ = MissingType::kNone;
   uint32_t default_bin_ = 0;
   double min_value_ = 0, max_value_ = 0;

@@ -296,7 +296,8 @@ BinnedData BinnedData::Build(const Dataset& data, const LgbmConfig& config, Thre
     sample.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(sample_size));
     std::sort(sample.begin(), sample.end());
   }
-  BinOptions options{config.max_bin, config.min_data_in_bin, config.use_missing, config.zero_as_missing};
+  BinOptions options{config.max_bin, config.min_data_in_bin, config.use_missing, config.zero_as_missing,
+                     config.feature_pre_filter, config.min_data_in_leaf};
   std::vector<uint8_t> categorical(features, 0);
   for (int f : config.categorical_features) categorical[static_cast<size_t>(f)] = 1;
   pool->ParallelFor(features, [&](size_t f) {

@@ -128,7 +128,7 @@ const std::vector<ParamSpec>& LgbmParamSpecs() {
          "Learn where missing values go; false treats NaN as zero."},
         {"zero_as_missing", ParamKind::kBool, -kInf, kInf, "false",
          "Treat zeros (and NaN) as missing, sent to the better side of each split."},
-        {"feature_pre_filter", ParamKind::kBool, -kInf, kInf, "true", "Accepted; features with one bin are never split."},
+        {"feature_pre_filter", ParamKind::kBool, -kInf, kInf, "true", "Leave out features no split of which could have min_data_in_leaf rows on both sides."},
         {"categorical_feature", ParamKind::kStringList, -kInf, kInf, "none",
          "More categorical features by index (not counting the label) or as name:a,b; the values "
          "must be non-negative integers. Text columns are always categorical.",
@@ -239,6 +239,7 @@ Result<LgbmConfig> MakeLgbmConfig(const ResolvedParams& params, const Dataset& t
   c.bin_construct_sample_cnt = IntOr(params, "bin_construct_sample_cnt", 200000);
   c.use_missing = BoolOr(params, "use_missing", true);
   c.zero_as_missing = BoolOr(params, "zero_as_missing", false);
+  c.feature_pre_filter = BoolOr(params, "feature_pre_filter", true);
   c.max_cat_to_onehot = IntOr(params, "max_cat_to_onehot", 4);
   c.max_cat_threshold = IntOr(params, "max_cat_threshold", 32);
   c.min_data_per_group = IntOr(params, "min_data_per_group", 100);
@@ -363,6 +364,7 @@ Result<LgbmConfig> MakeLgbmConfig(const ResolvedParams& params, const Dataset& t
       {"data_random_seed", std::to_string(c.data_random_seed)},
       {"use_missing", c.use_missing ? "1" : "0"},
       {"zero_as_missing", c.zero_as_missing ? "1" : "0"},
+      {"feature_pre_filter", c.feature_pre_filter ? "1" : "0"},
       {"categorical_feature", Join(categorical, ",")},
       {"is_unbalance", c.is_unbalance ? "1" : "0"},
       {"scale_pos_weight", text(c.scale_pos_weight)},

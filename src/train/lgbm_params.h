@@ -38,7 +38,7 @@ struct LgbmConfig {
   uint64_t seed = 0, bagging_seed = 3, feature_fraction_seed = 2, data_random_seed = 1;
   // Binning.
   int max_bin = 255, min_data_in_bin = 3, bin_construct_sample_cnt = 200000;
-  bool use_missing = true, zero_as_missing = false;
+  bool use_missing = true, zero_as_missing = false, feature_pre_filter = true;
   // Categorical features.
   std::vector<int> categorical_features;  ///< feature indices, resolved against the dataset
   int max_cat_to_onehot = 4, max_cat_threshold = 32, min_data_per_group = 100;
