@@ -63,6 +63,17 @@ int Train(const TrainArgs& args) {
     if (!param.ok()) return Fail(param.status());
     params[param->first] = param->second;
   }
+  // Early stopping from the configuration needs validation data; without --valid it is off
+  // (asked for with --param, it stays and the trainer says what is missing).
+  if (args.valid.empty()) {
+    for (const char* name : {"early_stopping_round", "early_stopping_rounds", "early_stopping", "n_iter_no_change"}) {
+      auto it = params.find(name);
+      if (it != params.end() && !StartsWith(it->second.origin, "--param")) {
+        s.logger.Info("train", "early stopping is off: no --valid data", {{"parameter", name}, {"from", it->second.origin}});
+        params.erase(it);
+      }
+    }
+  }
   auto regression = WantsRegression(args.algorithm, params);
   if (!regression.ok()) return Fail(regression.status());
 
