@@ -133,13 +133,16 @@ std::vector<double> GreedyBinBounds(std::span<const double> distinct, std::span<
 
 BinMapper BinMapper::Numeric(std::span<const float> sample, const BinOptions& options) {
   BinMapper mapper;
-  std::vector<double> values;
-  values.reserve(sample.size());
+  std::vector<float> nonzero;
+  nonzero.reserve(sample.size());
   int64_t nan_count = 0;
   for (float v : sample) {
     if (std::isnan(v)) ++nan_count;
-    else if (std::fabs(v) > kZeroThreshold) values.push_back(static_cast<double>(v));
+    else if (std::fabs(v) > kZeroThreshold) nonzero.push_back(v);
   }
+  // Sorted as floats (half the bytes of doubles), then widened: the same order.
+  std::sort(nonzero.begin(), nonzero.end());
+  std::vector<double> values(nonzero.begin(), nonzero.end());
   const int64_t total = static_cast<int64_t>(sample.size());
   if (!options.use_missing) mapper.missing_type_ = MissingType::kNone;
   else if (options.zero_as_missing) mapper.missing_type_ = MissingType::kZero;
@@ -147,7 +150,6 @@ BinMapper BinMapper::Numeric(std::span<const float> sample, const BinOptions& op
   // NaN counts as zero unless it has a bin of its own.
   const int64_t na_rows = mapper.missing_type_ == MissingType::kNan ? nan_count : 0;
   const int zero_rows = static_cast<int>(total - static_cast<int64_t>(values.size()) - na_rows);
-  std::sort(values.begin(), values.end());
 
   std::vector<double> distinct;
   std::vector<int> counts;
@@ -265,13 +267,15 @@ uint32_t BinMapper::ValueToBin(double value) const {
     if (missing_type_ == MissingType::kNan) return static_cast<uint32_t>(num_bins_ - 1);
     value = 0.0;
   }
-  // The first bin whose upper bound is >= value, among the non-NaN bins.
-  int searchable = num_bins_ - (missing_type_ == MissingType::kNan ? 1 : 0);
-  int low = 0, high = searchable - 1;
-  while (low < high) {
-    int middle = (low + high) / 2;
-    if (value <= upper_bounds_[static_cast<size_t>(middle)]) high = middle;
-    else low = middle + 1;
+  // The first bin whose upper bound is >= value among the non-NaN bins (the last of which is
+  // +infinity): a branchless binary search.
+  size_t length = static_cast<size_t>(num_bins_ - (missing_type_ == MissingType::kNan ? 1 : 0));
+  const double* bounds = upper_bounds_.data();
+  size_t low = 0;
+  while (length > 1) {
+    size_t half = length / 2;
+    low = bounds[low + half - 1] < value ? low + half : low;
+    length -= half;
   }
   return static_cast<uint32_t>(low);
 }

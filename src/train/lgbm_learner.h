@@ -12,7 +12,7 @@
 #include <span>
 #include <vector>
 
-#include "core/thread_pool.h"
+#include "core/parallel_team.h"
 #include "data/dataset.h"
 #include "train/lgbm_bins.h"
 #include "train/lgbm_params.h"
@@ -29,9 +29,9 @@ struct GradHess {
 class BinnedData {
  public:
   /// Finds every feature's bins from (a sample of) `data` and bins all rows.
-  static BinnedData Build(const Dataset& data, const LgbmConfig& config, ThreadPool* pool);
+  static BinnedData Build(const Dataset& data, const LgbmConfig& config, ParallelTeam* team);
   /// Bins `data` with `reference`'s bins (validation rows).
-  static BinnedData BinLike(const BinnedData& reference, const Dataset& data, ThreadPool* pool);
+  static BinnedData BinLike(const BinnedData& reference, const Dataset& data, ParallelTeam* team);
 
   size_t rows() const { return rows_; }
   size_t num_features() const { return mappers_.size(); }
@@ -44,7 +44,7 @@ class BinnedData {
   const uint16_t* Column16(size_t feature) const { return bins16_[feature].data(); }
 
  private:
-  void BinRows(const Dataset& data, ThreadPool* pool);
+  void BinRows(const Dataset& data, ParallelTeam* team);
 
   size_t rows_ = 0;
   bool wide_ = false;
@@ -77,7 +77,7 @@ struct GrownTree {
 /// The rows of one tree (the bag) and where each leaf's rows are.
 class TreeLearner {
  public:
-  TreeLearner(const BinnedData& data, const LgbmConfig& config, ThreadPool* pool);
+  TreeLearner(const BinnedData& data, const LgbmConfig& config, ParallelTeam* team);
   ~TreeLearner();
   TreeLearner(const TreeLearner&) = delete;
   TreeLearner& operator=(const TreeLearner&) = delete;

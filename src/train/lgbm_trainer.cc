@@ -8,7 +8,7 @@
 
 #include "core/progress.h"
 #include "core/strings.h"
-#include "core/thread_pool.h"
+#include "core/parallel_team.h"
 #include "model/lightgbm_text.h"
 #include "train/lgbm_learner.h"
 
@@ -134,10 +134,10 @@ class Objective {
     return labels_.empty() ? 0 : sum / static_cast<double>(labels_.size());
   }
 
-  void Gradients(const std::vector<double>& scores, std::vector<GradHess>& out, ThreadPool* pool) const {
+  void Gradients(const std::vector<double>& scores, std::vector<GradHess>& out, ParallelTeam* team) const {
     const size_t n = scores.size();
     const size_t block = 16384;
-    pool->ParallelFor((n + block - 1) / block, [&](size_t task) {
+    team->For((n + block - 1) / block, [&](size_t task) {
       const size_t from = task * block, to = std::min(n, from + block);
       if (config_.objective == LgbmObjective::kBinary) {
         const double sigmoid = config_.sigmoid;
@@ -358,12 +358,8 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
       }
     }
   }
-  std::unique_ptr<ThreadPool> own_pool;
-  ThreadPool* pool = context.pool;
-  if (pool == nullptr || pool->size() != config.num_threads) {
-    own_pool = std::make_unique<ThreadPool>(config.num_threads);
-    pool = own_pool.get();
-  }
+  ParallelTeam team(config.num_threads);
+  ParallelTeam* pool = &team;
 
   BinnedData data = BinnedData::Build(train, config, pool);
   BinnedData valid_data;
@@ -432,13 +428,13 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
         for (uint32_t row : learner.LeafRows(leaf)) add(scores[row], leaf_value[static_cast<size_t>(leaf)]);
       }
     } else {
-      pool->ParallelFor((train.rows() + 16383) / 16384, [&](size_t task) {
+      pool->For((train.rows() + 16383) / 16384, [&](size_t task) {
         const size_t from = task * 16384, to = std::min(train.rows(), from + 16384);
         for (size_t r = from; r < to; ++r) add(scores[r], leaf_value[static_cast<size_t>(grown.LeafOf(data, r))]);
       });
     }
     if (has_validation) {
-      pool->ParallelFor((valid_data.rows() + 16383) / 16384, [&](size_t task) {
+      pool->For((valid_data.rows() + 16383) / 16384, [&](size_t task) {
         const size_t from = task * 16384, to = std::min(valid_data.rows(), from + 16384);
         for (size_t r = from; r < to; ++r) {
           add(valid_scores[r], leaf_value[static_cast<size_t>(grown.LeafOf(valid_data, r))]);
