@@ -4,6 +4,7 @@
 
 #include "core/config.h"
 #include "test_util.h"
+#include "train/lgbm_params.h"
 #include "train/xgboost_trainer.h"
 
 namespace fraudops {
@@ -26,6 +27,15 @@ TEST(DocsTest, HyperparameterDocNamesEveryXgboostParameter) {
   for (const ParamSpec& spec : XgboostParamSpecs()) {
     EXPECT_NE(doc.find("| " + spec.name + " |"), std::string::npos) << spec.name;
     for (const std::string& alias : spec.aliases) EXPECT_NE(doc.find(alias), std::string::npos) << alias;
+  }
+}
+
+TEST(DocsTest, HyperparameterDocNamesEveryLgbmParameter) {
+  std::string doc = testing::ReadText(std::string(FRAUDOPS_SOURCE_DIR) + "/docs/hyperparameters.md");
+  std::string lgbm = doc.substr(doc.find("## lgbm"));
+  for (const ParamSpec& spec : LgbmParamSpecs()) {
+    EXPECT_NE(lgbm.find("| " + spec.name + " |"), std::string::npos) << spec.name;
+    for (const std::string& alias : spec.aliases) EXPECT_NE(lgbm.find(alias), std::string::npos) << alias;
   }
 }
 

@@ -47,7 +47,7 @@ const std::vector<ParamSpec>& LgbmParamSpecs() {
     objectives.insert(objectives.end(), kRegressionNames.begin(), kRegressionNames.end());
     return std::vector<ParamSpec>{
         // Core.
-        {"objective", ParamKind::kString, -kInf, kInf, "regression",
+        {"objective", ParamKind::kString, -kInf, kInf, "regression (LightGBM), binary (fraudops)",
          "binary: log loss on 0/1 labels (fraudops' default); regression: squared error.",
          {"objective_type", "app", "application", "loss"}, objectives},
         {"boosting", ParamKind::kString, -kInf, kInf, "gbdt",
