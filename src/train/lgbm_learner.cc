@@ -261,15 +261,14 @@ void Accumulate(const BinT* bins, const uint32_t* rows, const GradHess* gradient
   }
 }
 
-/// SplitMix64: a small, well-mixed generator for per-node feature sampling.
+}  // namespace
+
 uint64_t Mix(uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
   return x ^ (x >> 31);
 }
-
-}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // BinnedData

@@ -19,6 +19,10 @@
 
 namespace fraudops {
 
+/// SplitMix64's mixing step: the trainer's generators (bagging, GOSS, feature sampling) are
+/// seeded states advanced through it, so a draw depends only on its seed, not on threads.
+uint64_t Mix(uint64_t x);
+
 /// A row's gradient and hessian, as LightGBM keeps them (float).
 struct GradHess {
   float g;
