@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "cli/common.h"
 #include "cli/exit_codes.h"
@@ -85,10 +86,11 @@ int Train(const TrainArgs& args) {
   RegisterBuiltinSources(sources);
   auto train = sources.Load(args.data, *options, s.context);
   if (!train.ok()) return Fail(train.status());
-  Result<LoadedData> valid = Status::NotFound("no validation data");
+  std::optional<LoadedData> valid;
   if (!args.valid.empty()) {
-    valid = sources.Load(args.valid, *options, s.context);
-    if (!valid.ok()) return Fail(valid.status());
+    auto loaded = sources.Load(args.valid, *options, s.context);
+    if (!loaded.ok()) return Fail(loaded.status());
+    valid = std::move(*loaded);
     if (valid->dataset.FeatureNames() != train->dataset.FeatureNames()) {
       return Fail(Status::InvalidArgument(args.valid + ": its feature columns (" + Join(valid->dataset.FeatureNames(), ", ") +
                                           ") differ from " + args.data + "'s (" + Join(train->dataset.FeatureNames(), ", ") + ")"));
@@ -97,7 +99,7 @@ int Train(const TrainArgs& args) {
 
   TrainInput input;
   input.train = &train->dataset;
-  input.validation = valid.ok() ? &valid->dataset : nullptr;
+  input.validation = valid ? &valid->dataset : nullptr;
   input.params = params;
   auto model = (*trainer)->Train(input, s.context);
   if (!model.ok()) return Fail(model.status());

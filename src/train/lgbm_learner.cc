@@ -363,7 +363,6 @@ struct TreeLearner::Impl {
     }
     buffers.resize(static_cast<size_t>(config.num_leaves));
     for (auto& buffer : buffers) buffer.resize(offsets.back());
-    hist_of_leaf.resize(buffers.size());
     ordered.resize(data.rows());
     scratch.resize(data.rows());
   }
@@ -512,6 +511,7 @@ struct TreeLearner::Impl {
   std::vector<size_t> offsets;                 ///< per feature, into a leaf's histogram
   std::vector<std::vector<HistBin>> buffers;   ///< one histogram per leaf slot
   std::vector<HistBin*> hist_of_leaf;
+  std::vector<HistBin*> free_buffers;          ///< buffers no leaf holds
   std::vector<GradHess> ordered;               ///< the built leaf's gradients in row order
   std::vector<uint32_t> scratch;
   std::vector<size_t> block_left;
@@ -552,7 +552,12 @@ GrownTree TreeLearner::Grow(std::span<const GradHess> gradients, std::span<const
   for (size_t f = 0; f < s.data.num_features(); ++f) {
     if (tree_features[f] && !s.data.mapper(f).trivial()) s.active.push_back(f);
   }
-  for (size_t i = 0; i < s.buffers.size(); ++i) s.hist_of_leaf[i] = s.buffers[i].data();
+  // Leaf 0 holds the first buffer; each split that builds histograms takes one more for its
+  // smaller child (the larger keeps the parent's), at most num_leaves - 1 in all.
+  s.hist_of_leaf.assign(s.buffers.size(), nullptr);
+  s.hist_of_leaf[0] = s.buffers[0].data();
+  s.free_buffers.clear();
+  for (size_t i = s.buffers.size(); i-- > 1;) s.free_buffers.push_back(s.buffers[i].data());
   s.leaf_begin.assign(max_leaves, 0);
   s.leaf_count.assign(max_leaves, 0);
   s.sums.assign(max_leaves, LeafSums{});
@@ -648,23 +653,8 @@ GrownTree TreeLearner::Grow(std::span<const GradHess> gradients, std::span<const
     const int smaller = left_smaller ? best_leaf : right_leaf;
     const int larger = left_smaller ? right_leaf : best_leaf;
     HistBin* parent_buffer = s.hist_of_leaf[l];
-    HistBin* free_buffer = s.buffers[static_cast<size_t>(right_leaf)].data();
-    // The free buffer is whichever buffer no live leaf holds.
-    {
-      std::vector<uint8_t> held(s.buffers.size(), 0);
-      for (int leaf = 0; leaf < leaves; ++leaf) {
-        HistBin* held_buffer = s.hist_of_leaf[static_cast<size_t>(leaf)];
-        for (size_t b = 0; b < s.buffers.size(); ++b) {
-          if (s.buffers[b].data() == held_buffer) held[b] = 1;
-        }
-      }
-      for (size_t b = 0; b < s.buffers.size(); ++b) {
-        if (!held[b]) {
-          free_buffer = s.buffers[b].data();
-          break;
-        }
-      }
-    }
+    HistBin* free_buffer = s.free_buffers.back();
+    s.free_buffers.pop_back();
     s.hist_of_leaf[static_cast<size_t>(smaller)] = free_buffer;
     s.hist_of_leaf[static_cast<size_t>(larger)] = parent_buffer;
     split_seed = Mix(split_seed);

@@ -352,16 +352,15 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
     }
   }
   ParallelTeam team(config.num_threads);
-  ParallelTeam* pool = &team;
 
-  BinnedData data = BinnedData::Build(train, config, pool);
+  BinnedData data = BinnedData::Build(train, config, &team);
   BinnedData valid_data;
   if (validation != nullptr && validation->rows() > 0) {
     if (validation->num_features() != train.num_features()) {
       return Status::InvalidArgument("lgbm: the validation data has " + std::to_string(validation->num_features()) +
                                      " features, the training data " + std::to_string(train.num_features()));
     }
-    valid_data = BinnedData::BinLike(data, *validation, pool);
+    valid_data = BinnedData::BinLike(data, *validation, &team);
   }
   const bool has_validation = valid_data.rows() > 0;
 
@@ -370,7 +369,7 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
   std::vector<double> scores(train.rows(), init_score);
   std::vector<double> valid_scores(valid_data.rows(), init_score);
   std::vector<GradHess> gradients(train.rows());
-  TreeLearner learner(data, config, pool);
+  TreeLearner learner(data, config, &team);
 
   std::vector<LightgbmTextTree> trees;
   std::vector<RoundMetrics> history;
@@ -388,7 +387,7 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
   ProgressBar progress(context.progress, "train lgbm", config.num_iterations);
   int iteration = 0;
   for (; iteration < config.num_iterations; ++iteration) {
-    objective.Gradients(scores, gradients, pool);
+    objective.Gradients(scores, gradients, &team);
     if (bagging && iteration % config.bagging_freq == 0) DrawBag(config, train.label, iteration, bag);
     if (config.goss) {
       bag.clear();
@@ -404,7 +403,7 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
         constant.leaf_weight = {grown.leaf_weight[0]};
         constant.leaf_count = {grown.leaf_count[0]};
         trees.push_back(ToTextTree(constant, data, config.learning_rate, init_score));
-        if (init_score == 0) trees.back().shrinkage = 1;
+        trees.back().shrinkage = 1;  // a constant tree, as LightGBM writes it
       }
       context.logger->Info("train", "lgbm stopped: no more leaves meet the split requirements",
                            {{"iteration", iteration}});
@@ -421,13 +420,13 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
         for (uint32_t row : learner.LeafRows(leaf)) add(scores[row], leaf_value[static_cast<size_t>(leaf)]);
       }
     } else {
-      pool->For((train.rows() + 16383) / 16384, [&](size_t task) {
+      team.For((train.rows() + 16383) / 16384, [&](size_t task) {
         const size_t from = task * 16384, to = std::min(train.rows(), from + 16384);
         for (size_t r = from; r < to; ++r) add(scores[r], leaf_value[static_cast<size_t>(grown.LeafOf(data, r))]);
       });
     }
     if (has_validation) {
-      pool->For((valid_data.rows() + 16383) / 16384, [&](size_t task) {
+      team.For((valid_data.rows() + 16383) / 16384, [&](size_t task) {
         const size_t from = task * 16384, to = std::min(valid_data.rows(), from + 16384);
         for (size_t r = from; r < to; ++r) {
           add(valid_scores[r], leaf_value[static_cast<size_t>(grown.LeafOf(valid_data, r))]);
