@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/cron.h"
 #include "core/embedded_files.h"
 #include "core/files.h"
 #include "core/logging.h"
@@ -165,6 +166,11 @@ const std::vector<KeySpec>& KeyTable() {
        "The pipeline's deploy step deploys the registered version to deploy.endpoint_name "
        "when it is approved.",
        FOPS_FIELD(deploy.enabled)},
+      {"deploy", "auto",
+       "Runs the scheduler starts (cron, data, drift, quality) deploy a version that passes "
+       "the gate as a canary without a person; false: it is registered pending and waits for "
+       "approval (fraudops models approve, then fraudops deploy).",
+       FOPS_FIELD(deploy.auto_)},
       {"deploy", "endpoint_name", "Endpoint the pipeline deploys to and serve serves by default.",
        FOPS_FIELD(deploy.endpoint_name)},
       {"deploy", "strategy",
@@ -235,12 +241,81 @@ const std::vector<KeySpec>& KeyTable() {
        "and rates hold exactly across replicas.",
        FOPS_FIELD(api.quota_url)},
       {"schedule", "cron",
-       "Retraining schedule, five cron fields (used by schedule). Env: CRON_SCHEDULE.",
+       "Retraining schedule, five cron fields in UTC (minute hour day-of-month month "
+       "day-of-week), e.g. '0 3 * * *'; empty: no time trigger. Env: CRON_SCHEDULE.",
        FOPS_FIELD(schedule.cron)},
+      {"schedule", "missed",
+       "Cron times missed while no scheduler ran: skip them, or catch_up with one run.",
+       FOPS_FIELD(schedule.missed), -kInf, kInf, {"skip", "catch_up"}},
+      {"schedule", "poll", "How often the scheduler checks its triggers (e.g. 30s, 1m).",
+       FOPS_FIELD(schedule.poll)},
+      {"schedule", "on_new_data",
+       "Run when the pipeline's data source changes: a file or object with new content, an "
+       "SQL table with more rows.",
+       FOPS_FIELD(schedule.on_new_data)},
+      {"schedule", "watch",
+       "More places whose change starts a run: directories (a new file), files, "
+       "s3://BUCKET/PREFIX (a new or changed object).",
+       FOPS_FIELD(schedule.watch)},
+      {"schedule", "on_drift", "Run when the monitor finds drift on deploy.endpoint_name.",
+       FOPS_FIELD(schedule.on_drift)},
+      {"schedule", "on_quality",
+       "Run when the monitor finds the model's quality below its thresholds.",
+       FOPS_FIELD(schedule.on_quality)},
+      {"schedule", "cooldown",
+       "After a run, data, drift and quality triggers wait this long before starting another.",
+       FOPS_FIELD(schedule.cooldown)},
+      {"schedule", "lock_timeout",
+       "A pipeline's run lock older than this is taken as abandoned (its holder died).",
+       FOPS_FIELD(schedule.lock_timeout)},
+      {"schedule", "in_serve", "fraudops serve also runs the scheduler (one process for both).",
+       FOPS_FIELD(schedule.in_serve)},
       {"monitor", "psi_threshold", "Drift alert when a feature's PSI exceeds this (used by monitor).",
        FOPS_FIELD(monitor.psi_threshold), 0, kInf},
       {"monitor", "ks_threshold", "Drift alert when a feature's KS exceeds this (used by monitor).",
        FOPS_FIELD(monitor.ks_threshold), 0, 1},
+      {"monitor", "psi_thresholds",
+       "PSI thresholds for single features, by name ($score for the score), e.g. {V14: 0.3}.",
+       FOPS_FIELD(monitor.psi_thresholds), 0, kInf},
+      {"monitor", "ks_thresholds", "KS thresholds for single features, by name ($score for the score).",
+       FOPS_FIELD(monitor.ks_thresholds), 0, 1},
+      {"monitor", "min_rows", "A drift window with fewer captured rows is reported but not judged.",
+       FOPS_FIELD(monitor.min_rows), 1, 1e12},
+      {"monitor", "window", "The drift window: captured traffic of this long before now (e.g. 1h).",
+       FOPS_FIELD(monitor.window)},
+      {"monitor", "serve_interval",
+       "How often fraudops serve runs the monitor on its endpoints; empty: never.",
+       FOPS_FIELD(monitor.serve_interval)},
+      {"monitor", "label_maturity",
+       "How long labels take to arrive: quality is judged on predictions at least this old.",
+       FOPS_FIELD(monitor.label_maturity)},
+      {"monitor", "quality_window", "How many matured predictions quality is judged on (e.g. 7d).",
+       FOPS_FIELD(monitor.quality_window)},
+      {"monitor", "unlabeled",
+       "Matured predictions without a label: skip them, or count them as negative (no "
+       "chargeback means legitimate).",
+       FOPS_FIELD(monitor.unlabeled), -kInf, kInf, {"skip", "negative"}},
+      {"monitor", "min_labels", "Quality is judged only with this many labelled predictions.",
+       FOPS_FIELD(monitor.min_labels), 1, 1e12},
+      {"monitor", "min_roc_auc", "Quality alert when the rolling ROC AUC falls below this.",
+       FOPS_FIELD(monitor.min_roc_auc), 0, 1},
+      {"monitor", "min_metrics", "More quality minimums: pr_auc, recall, precision.",
+       FOPS_FIELD(monitor.min_metrics), 0, 1},
+      {"monitor", "max_alert_rate",
+       "Quality alert when more than this share of predictions is answered positive; 0: off.",
+       FOPS_FIELD(monitor.max_alert_rate), 0, 1},
+      {"monitor", "webhook_url",
+       "Alerts are POSTed here as JSON (besides the log); empty: log only.",
+       FOPS_FIELD(monitor.webhook_url)},
+      {"monitor", "webhook_retries", "Tries after the first when the webhook fails.",
+       FOPS_FIELD(monitor.webhook_retries), 0, 20},
+      {"monitor", "webhook_backoff_ms", "Wait before the first retry; doubled after each.",
+       FOPS_FIELD(monitor.webhook_backoff_ms), 0, 3600000},
+      {"monitor", "webhook_timeout_ms", "Time limit of one webhook request.",
+       FOPS_FIELD(monitor.webhook_timeout_ms), 100, 600000},
+      {"monitor", "repeat_alerts_after",
+       "The periodic monitor in serve sends the same alert again only after this long.",
+       FOPS_FIELD(monitor.repeat_alerts_after)},
   };
   return kKeys;
 }
@@ -521,25 +596,8 @@ Status LoadHyperParameters(const std::string& file, std::string_view builtin,
 
 Status ValidateCron(const std::string& cron, const std::string& where) {
   if (cron.empty()) return Status::Ok();
-  std::vector<std::string> fields;
-  for (const std::string& field : Split(cron, ' ')) {
-    if (!field.empty()) fields.push_back(field);
-  }
-  if (fields.size() != 5) {
-    return Status::InvalidArgument(where + ": schedule.cron = '" + cron + "' has " +
-                                   std::to_string(fields.size()) +
-                                   " fields; accepted: five fields, minute hour day-of-month "
-                                   "month day-of-week, e.g. '0 3 * * *'");
-  }
-  for (const std::string& field : fields) {
-    for (char c : field) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '*' && c != ',' && c != '-' &&
-          c != '/') {
-        return Status::InvalidArgument(where + ": schedule.cron field '" + field +
-                                       "' has an invalid character '" + std::string(1, c) + "'");
-      }
-    }
-  }
+  Result<CronSchedule> schedule = CronSchedule::Parse(cron);
+  if (!schedule.ok()) return Status::InvalidArgument(where + ": " + schedule.status().message());
   return Status::Ok();
 }
 
@@ -630,6 +688,30 @@ Status ValidateConfig(const Config& config) {
   if (!ParseLogLevel(config.global.log_level, &level)) {
     return Status::InvalidArgument("global.log_level = '" + config.global.log_level +
                                    "' is not valid; accepted: debug, info, warn, error, off");
+  }
+  const std::pair<const std::string*, const char*> durations[] = {
+      {&config.schedule.poll, "schedule.poll"},
+      {&config.schedule.cooldown, "schedule.cooldown"},
+      {&config.schedule.lock_timeout, "schedule.lock_timeout"},
+      {&config.monitor.window, "monitor.window"},
+      {&config.monitor.label_maturity, "monitor.label_maturity"},
+      {&config.monitor.quality_window, "monitor.quality_window"},
+      {&config.monitor.repeat_alerts_after, "monitor.repeat_alerts_after"},
+      {&config.monitor.serve_interval, "monitor.serve_interval"}};
+  for (const auto& [value, key] : durations) {
+    if (value->empty() && std::string_view(key) == "monitor.serve_interval") continue;
+    if (!ParseDurationSeconds(*value)) {
+      return Status::InvalidArgument(std::string(key) + " = '" + *value +
+                                     "' is not a duration; accepted: a positive whole number with "
+                                     "s, m, h, d or w (e.g. 90s, 15m, 1h, 7d)");
+    }
+  }
+  for (const auto& [name, value] : config.monitor.min_metrics) {
+    if (name != "pr_auc" && name != "recall" && name != "precision" && name != "roc_auc") {
+      const std::vector<std::string> known = {"roc_auc", "pr_auc", "recall", "precision"};
+      return Status::InvalidArgument("monitor.min_metrics." + name + " is not a quality metric" +
+                                     DidYouMean(name, known) + "; accepted: roc_auc, pr_auc, recall, precision");
+    }
   }
   return ValidateCron(config.schedule.cron, "schedule.cron");
 }

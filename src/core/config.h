@@ -90,6 +90,7 @@ struct RegisterConfig {
 
 struct DeployConfig {
   bool enabled = true;
+  bool auto_ = false;  ///< deploy.auto
   std::string endpoint_name = "fraud-detector";
   std::string strategy = "all_at_once";
   double canary_percent = 10;
@@ -123,11 +124,37 @@ struct ApiConfig {
 
 struct ScheduleConfig {
   std::string cron;
+  std::string missed = "skip";  ///< skip or catch_up
+  std::string poll = "1m";
+  bool on_new_data = false;
+  std::vector<std::string> watch;
+  bool on_drift = false;
+  bool on_quality = false;
+  std::string cooldown = "1h";
+  std::string lock_timeout = "6h";
+  bool in_serve = false;
 };
 
 struct MonitorConfig {
   double psi_threshold = 0.2;
   double ks_threshold = 0.1;
+  std::map<std::string, double> psi_thresholds;  ///< by feature; "$score" for the score
+  std::map<std::string, double> ks_thresholds;
+  long long min_rows = 1000;
+  std::string window = "1h";
+  std::string serve_interval = "5m";  ///< empty: serve runs no monitor
+  std::string label_maturity = "7d";
+  std::string quality_window = "7d";
+  std::string unlabeled = "skip";  ///< skip or negative
+  long long min_labels = 100;
+  double min_roc_auc = 0.8;
+  std::map<std::string, double> min_metrics;  ///< pr_auc, recall, precision
+  double max_alert_rate = 0;
+  std::string webhook_url;
+  long long webhook_retries = 3;
+  long long webhook_backoff_ms = 500;
+  long long webhook_timeout_ms = 5000;
+  std::string repeat_alerts_after = "1h";
 };
 
 struct Config {

@@ -111,6 +111,33 @@ std::optional<long long> ParseInt(std::string_view text) {
   return value;
 }
 
+std::optional<long long> ParseDurationSeconds(std::string_view text) {
+  text = Trim(text);
+  long long unit = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 's': unit = 1; break;
+      case 'm': unit = 60; break;
+      case 'h': unit = 3600; break;
+      case 'd': unit = 86400; break;
+      case 'w': unit = 7 * 86400; break;
+      default: unit = 0;
+    }
+    if (unit != 0) text.remove_suffix(1);
+    else unit = 1;
+  }
+  std::optional<long long> count = ParseInt(text);
+  if (!count || *count <= 0 || *count > (1LL << 40) / unit) return std::nullopt;
+  return *count * unit;
+}
+
+std::string FormatDuration(long long seconds) {
+  for (auto [unit, suffix] : {std::pair{7 * 86400LL, "w"}, {86400LL, "d"}, {3600LL, "h"}, {60LL, "m"}}) {
+    if (seconds > 0 && seconds % unit == 0) return std::to_string(seconds / unit) + suffix;
+  }
+  return std::to_string(seconds) + "s";
+}
+
 std::optional<bool> ParseBool(std::string_view text) {
   std::string lower = ToLower(Trim(text));
   if (lower == "true" || lower == "yes" || lower == "on" || lower == "1") return true;

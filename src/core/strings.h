@@ -31,6 +31,11 @@ std::string DidYouMean(std::string_view name, std::span<const std::string> candi
 std::optional<double> ParseDouble(std::string_view text);
 std::optional<long long> ParseInt(std::string_view text);
 std::optional<bool> ParseBool(std::string_view text);
+/// A duration such as "90s", "15m", "1h", "7d" or a bare number of seconds, in seconds;
+/// nullopt when malformed or not positive.
+std::optional<long long> ParseDurationSeconds(std::string_view text);
+/// The shortest of those forms that reads back as `seconds` ("1h", "90s").
+std::string FormatDuration(long long seconds);
 
 /// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF).
 bool IsValidUtf8(std::string_view text);

@@ -63,3 +63,20 @@ TEST(JsonEscapeTest, EscapesWhatJsonRequiresAndRoundTrips) {
 
 }  // namespace
 }  // namespace fraudops
+
+TEST(StringsTest, ParsesAndFormatsDurations) {
+  EXPECT_EQ(*ParseDurationSeconds("90s"), 90);
+  EXPECT_EQ(*ParseDurationSeconds("15m"), 900);
+  EXPECT_EQ(*ParseDurationSeconds(" 1h "), 3600);
+  EXPECT_EQ(*ParseDurationSeconds("7d"), 7 * 86400);
+  EXPECT_EQ(*ParseDurationSeconds("2w"), 14 * 86400);
+  EXPECT_EQ(*ParseDurationSeconds("300"), 300);
+  EXPECT_FALSE(ParseDurationSeconds("0h").has_value());
+  EXPECT_FALSE(ParseDurationSeconds("-1m").has_value());
+  EXPECT_FALSE(ParseDurationSeconds("1.5h").has_value());
+  EXPECT_FALSE(ParseDurationSeconds("h").has_value());
+  EXPECT_FALSE(ParseDurationSeconds("1y").has_value());
+  EXPECT_EQ(FormatDuration(3600), "1h");
+  EXPECT_EQ(FormatDuration(90), "90s");
+  EXPECT_EQ(FormatDuration(172800), "2d");
+}

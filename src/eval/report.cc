@@ -8,12 +8,7 @@
 
 namespace fraudops {
 
-namespace {
-
-constexpr int kWidth = 420, kHeight = 320;
-constexpr int kLeft = 56, kRight = 16, kTop = 28, kBottom = 44;
-
-std::string Escape(std::string_view text) {
+std::string HtmlEscape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
@@ -26,6 +21,11 @@ std::string Escape(std::string_view text) {
   }
   return out;
 }
+
+namespace {
+
+constexpr int kWidth = 420, kHeight = 320;
+constexpr int kLeft = 56, kRight = 16, kTop = 28, kBottom = 44;
 
 std::string Num(double value, int digits = 4) {
   if (std::isnan(value)) return "–";
@@ -52,9 +52,9 @@ std::string Frame(const Plot& plot, const std::string& title, const std::string&
   std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 " + std::to_string(kWidth) +
                     " " + std::to_string(kHeight) + "' width='" + std::to_string(kWidth) +
                     "' height='" + std::to_string(kHeight) + "' role='img' aria-label='" +
-                    Escape(title) + "'>";
+                    HtmlEscape(title) + "'>";
   svg += "<text x='" + std::to_string(kWidth / 2) + "' y='18' text-anchor='middle' class='t'>" +
-         Escape(title) + "</text>";
+         HtmlEscape(title) + "</text>";
   for (double x : x_ticks) {
     svg += "<line x1='" + Num(plot.X(x), 1) + "' x2='" + Num(plot.X(x), 1) + "' y1='" +
            Num(plot.Y(plot.y0), 1) + "' y2='" + Num(plot.Y(plot.y1), 1) + "' class='g'/>";
@@ -71,9 +71,9 @@ std::string Frame(const Plot& plot, const std::string& title, const std::string&
          std::to_string(kWidth - kLeft - kRight) + "' height='" +
          std::to_string(kHeight - kTop - kBottom) + "' class='f'/>";
   svg += "<text x='" + std::to_string(kWidth / 2) + "' y='" + std::to_string(kHeight - 8) +
-         "' text-anchor='middle'>" + Escape(x_label) + "</text>";
+         "' text-anchor='middle'>" + HtmlEscape(x_label) + "</text>";
   svg += "<text transform='translate(14 " + std::to_string(kHeight / 2) +
-         ") rotate(-90)' text-anchor='middle'>" + Escape(y_label) + "</text>";
+         ") rotate(-90)' text-anchor='middle'>" + HtmlEscape(y_label) + "</text>";
   return svg;
 }
 
@@ -178,7 +178,7 @@ std::string SvgImportanceChart(const std::vector<std::pair<std::string, double>>
     double width = largest > 0 ? share / largest * (kWidth - label - 70) : 0;
     int y = kTop + static_cast<int>(i) * row;
     svg += "<text x='" + std::to_string(label - 6) + "' y='" + std::to_string(y + 12) +
-           "' text-anchor='end'>" + Escape(top[i].first) + "</text>";
+           "' text-anchor='end'>" + HtmlEscape(top[i].first) + "</text>";
     svg += "<rect x='" + std::to_string(label) + "' y='" + std::to_string(y + 2) + "' width='" +
            Num(width, 1) + "' height='" + std::to_string(row - 5) + "' class='b1'/>";
     svg += "<text x='" + Num(label + width + 4, 1) + "' y='" + std::to_string(y + 12) + "'>" +
@@ -189,14 +189,14 @@ std::string SvgImportanceChart(const std::vector<std::pair<std::string, double>>
 
 std::string RenderReport(const ReportInput& input) {
   std::string html = "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" +
-                     Escape(input.title) + "</title><style>" + kStyle + "</style></head><body>";
-  html += "<header><h1>" + Escape(input.title) + "</h1><p>execution " + Escape(input.execution_id) +
-          " · algorithm " + Escape(input.algorithm) + "</p></header><main>";
+                     HtmlEscape(input.title) + "</title><style>" + kStyle + "</style></head><body>";
+  html += "<header><h1>" + HtmlEscape(input.title) + "</h1><p>execution " + HtmlEscape(input.execution_id) +
+          " · algorithm " + HtmlEscape(input.algorithm) + "</p></header><main>";
   html += "<h2>Quality gate: <span class='verdict " + std::string(input.gate_passed ? "pass'>passed" : "fail'>failed") +
           "</span></h2>";
   if (!input.gate_reasons.empty()) {
     html += "<ul>";
-    for (const std::string& reason : input.gate_reasons) html += "<li>" + Escape(reason) + "</li>";
+    for (const std::string& reason : input.gate_reasons) html += "<li>" + HtmlEscape(reason) + "</li>";
     html += "</ul>";
   }
 
@@ -245,7 +245,7 @@ std::string RenderReport(const ReportInput& input) {
   html += "</table>";
   if (input.data_summary.contains("content_hash")) {
     html += "<p>data content hash (SHA-256): <code>" +
-            Escape(input.data_summary["content_hash"].get<std::string>()) + "</code></p>";
+            HtmlEscape(input.data_summary["content_hash"].get<std::string>()) + "</code></p>";
   }
   html += "</main></body></html>\n";
   return html;

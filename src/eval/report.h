@@ -4,6 +4,7 @@
 /// histogram per class, feature importance. No scripts, no external files.
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct ReportInput {
 };
 
 std::string RenderReport(const ReportInput& input);
+
+/// `text` with <, >, & and " escaped for HTML and SVG.
+std::string HtmlEscape(std::string_view text);
 
 /// SVG pieces, exposed for tests.
 std::string SvgRocChart(const nlohmann::json& curves);

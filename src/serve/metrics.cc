@@ -29,35 +29,6 @@ void Histogram::Snapshot(std::vector<uint64_t>* cumulative, double* sum, uint64_
   *sum = sum_.load(std::memory_order_relaxed);
 }
 
-std::string MetricValue(double value) {
-  if (std::isnan(value)) return "NaN";
-  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  char buffer[32];
-  auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, result.ptr);
-}
-
-std::string MetricLine(std::string_view name, const std::vector<std::string>& label_names,
-                       const std::vector<std::string>& values) {
-  std::string out(name);
-  if (label_names.empty()) return out;
-  out += '{';
-  for (size_t i = 0; i < label_names.size(); ++i) {
-    if (i) out += ',';
-    out += label_names[i];
-    out += "=\"";
-    for (char c : i < values.size() ? values[i] : std::string()) {
-      if (c == '\\') out += "\\\\";
-      else if (c == '"') out += "\\\"";
-      else if (c == '\n') out += "\\n";
-      else out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
 void MetricRegistry::Declare(const std::string& name, const std::string& type, const std::string& help,
                              std::vector<std::string> label_names, std::vector<double> bounds) {
   std::unique_lock lock(mutex_);

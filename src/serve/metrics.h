@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/metrics_text.h"
+
 namespace fraudops {
 
 class Histogram {
@@ -61,11 +63,5 @@ class MetricRegistry {
   std::map<std::string, Family> families_;  // guarded by mutex_ (children: by mutex_ for insertion)
   std::vector<std::function<void(std::string&)>> collectors_;
 };
-
-/// `name{l1="v1",l2="v2"}` with label values escaped as the format requires.
-std::string MetricLine(std::string_view name, const std::vector<std::string>& label_names,
-                       const std::vector<std::string>& values);
-/// Shortest round-trip text of a sample value (+Inf, -Inf, NaN as Prometheus writes them).
-std::string MetricValue(double value);
 
 }  // namespace fraudops

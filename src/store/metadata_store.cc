@@ -56,8 +56,9 @@ Status CheckAliasName(const std::string& alias) {
 
 }  // namespace
 
-std::string UtcNow() {
-  auto now = std::chrono::system_clock::now();
+std::string UtcNow() { return FormatUtc(std::chrono::system_clock::now()); }
+
+std::string FormatUtc(std::chrono::system_clock::time_point now) {
   auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   std::time_t seconds = static_cast<std::time_t>(millis / 1000);
   std::tm utc{};

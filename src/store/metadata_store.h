@@ -177,6 +177,8 @@ class MetadataStore {
 
 /// The current UTC time as ISO 8601 with milliseconds ("2026-11-23T10:00:00.123Z").
 std::string UtcNow();
+/// `time` as UtcNow writes it.
+std::string FormatUtc(std::chrono::system_clock::time_point time);
 /// Reads an ISO 8601 UTC time as UtcNow writes it (seconds, optional fraction, 'Z'), or a
 /// date-time with an explicit +HH:MM offset; nullopt when malformed.
 std::optional<std::chrono::system_clock::time_point> ParseUtcTime(const std::string& text);

@@ -165,6 +165,35 @@ CREATE TABLE change_counters (
 INSERT INTO change_counters VALUES ('endpoints', 0);
 INSERT INTO change_counters VALUES ('keys', 0);
 )sql"},
+      {3, "scheduler: trigger state, run locks, schedule history",
+       R"sql(
+CREATE TABLE schedule_state (
+  pipeline TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (pipeline, name));
+CREATE TABLE schedule_locks (
+  pipeline TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  acquired_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL);
+CREATE TABLE schedule_runs (
+  id TEXT PRIMARY KEY,
+  pipeline TEXT NOT NULL,
+  trigger_name TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  scheduled_for TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  status TEXT NOT NULL,
+  execution_id TEXT,
+  model TEXT,
+  version BIGINT,
+  deployment TEXT,
+  error TEXT);
+CREATE INDEX schedule_runs_by_pipeline ON schedule_runs(pipeline, id);
+)sql"},
   };
   return kMigrations;
 }

@@ -1,0 +1,296 @@
+#include "monitor/capture_scan.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include <simdjson.h>
+#include <sys/stat.h>
+
+#include "store/metadata_store.h"
+
+namespace fraudops {
+
+namespace fs = std::filesystem;
+namespace od = simdjson::ondemand;
+
+namespace {
+
+/// One reader: a parser, a buffer and its share of the counts.
+class Reader {
+ public:
+  Reader(const ScanOptions& options) : options_(options), result_{} { result_.counts = DriftCounts(*options.baseline); }
+
+  Status ReadFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status::IoError("cannot open " + path + ": " + std::strerror(errno));
+    ++result_.files;
+    path_ = path;
+    line_number_ = 0;
+    size_t capacity = std::max<size_t>(options_.chunk_bytes, 1 << 16);
+    buffer_.resize(capacity + simdjson::SIMDJSON_PADDING);
+    size_t carried = 0;
+    while (true) {
+      in.read(buffer_.data() + carried, static_cast<std::streamsize>(capacity - carried));
+      const size_t got = static_cast<size_t>(in.gcount());
+      const size_t filled = carried + got;
+      const bool end = !in;  // end of file (or an error, checked below)
+      size_t done = 0;
+      while (done < filled) {
+        const char* start = buffer_.data() + done;
+        const char* newline = static_cast<const char*>(std::memchr(start, '\n', filled - done));
+        if (!newline) {
+          if (!end) break;                    // the rest waits for the next chunk
+          newline = buffer_.data() + filled;  // a last line without its newline
+        }
+        ++line_number_;
+        Line(start, static_cast<size_t>(newline - start));
+        done = static_cast<size_t>(newline - buffer_.data()) + 1;
+      }
+      if (end) break;
+      carried = filled - done;
+      std::memmove(buffer_.data(), buffer_.data() + done, carried);
+      if (carried == capacity) {  // one line longer than the buffer: grow for it
+        capacity *= 2;
+        buffer_.resize(capacity + simdjson::SIMDJSON_PADDING);
+      }
+    }
+    if (in.bad()) return Status::IoError("cannot read " + path + ": " + std::strerror(errno));
+    return Status::Ok();
+  }
+
+  ScanResult& result() { return result_; }
+
+ private:
+  void Malformed(const std::string& why) {
+    if (result_.malformed_lines++ == 0) result_.first_malformed = path_ + ":" + std::to_string(line_number_) + ": " + why;
+  }
+
+  void Line(const char* data, size_t length) {
+    while (length > 0 && (data[length - 1] == '\r' || data[length - 1] == ' ')) --length;
+    if (length == 0) return;
+    ++result_.lines;
+    const size_t allocated = static_cast<size_t>(buffer_.data() + buffer_.size() - data);
+    od::document doc;
+    if (auto error = parser_.iterate(data, length, allocated).get(doc)) return Malformed(simdjson::error_message(error));
+    od::object row;
+    if (doc.get_object().get(row)) return Malformed("not a JSON object");
+    std::string_view time, model, request_id;
+    int64_t version = 0;
+    double score = NAN;
+    int64_t decision = 0;
+    bool in_drift = false, in_quality = false, features_seen = false;
+    const DriftBaseline& baseline = *options_.baseline;
+    row_bins_.assign(baseline.features.size(), 0);
+    for (auto field : row) {
+      std::string_view key;
+      if (field.unescaped_key().get(key)) return Malformed("unreadable member name");
+      auto value = field.value();
+      if (key == "time") {
+        if (value.get_string().get(time)) return Malformed("/time is not a string");
+        in_drift = options_.drift_window.Contains(time);
+        in_quality = !options_.quality_window.empty() && options_.quality_window.Contains(time);
+        if (!in_drift && !in_quality) return;  // outside both windows: the rest is not read
+      } else if (key == "request_id") {
+        if (value.get_string().get(request_id)) return Malformed("/request_id is not a string");
+        request_id_.assign(request_id);  // the parser's string buffer is reused by later members
+      } else if (key == "model") {
+        if (value.get_string().get(model)) return Malformed("/model is not a string");
+        if (!options_.model.empty() && model != options_.model) return OtherVersion(time);
+      } else if (key == "version") {
+        if (value.get_int64().get(version)) return Malformed("/version is not an integer");
+        if (options_.version != 0 && version != options_.version) return OtherVersion(time);
+      } else if (key == "features") {
+        if (time.empty()) return Malformed("/time must come before /features");
+        od::object features;
+        if (value.get_object().get(features)) return Malformed("/features is not an object");
+        if (!ReadFeatures(features)) return;
+        features_seen = true;
+      } else if (key == "score") {
+        if (value.get_double().get(score)) return Malformed("/score is not a number");
+      } else if (key == "label") {
+        if (value.get_int64().get(decision)) return Malformed("/label is not an integer");
+      }
+    }
+    if (time.empty()) return Malformed("no /time");
+    if (!features_seen) return Malformed("no /features");
+    if (std::isnan(score)) return Malformed("no /score");
+    if (in_drift) {
+      DriftCounts& counts = result_.counts;
+      for (size_t f = 0; f < row_bins_.size(); ++f) counts.features[f][row_bins_[f]]++;
+      counts.score[baseline.score.NumericBin(score)]++;
+      counts.rows++;
+    }
+    if (in_quality) {
+      result_.quality_rows++;
+      if (decision) result_.quality_alerts++;
+      if (options_.labels) {
+        auto label = options_.labels->find(std::string_view(request_id_));
+        if (label != options_.labels->end()) {
+          result_.joined.push_back({static_cast<float>(score), label->second.label, static_cast<uint8_t>(decision != 0)});
+        } else if (options_.unlabeled_as_negative) {
+          result_.joined.push_back({static_cast<float>(score), 0.0f, static_cast<uint8_t>(decision != 0)});
+        }
+      }
+    }
+  }
+
+  void OtherVersion(std::string_view time) {
+    if (!time.empty()) result_.other_version_rows++;
+  }
+
+  /// Fills row_bins_; missing features stay in their missing bin. False when malformed.
+  bool ReadFeatures(od::object& features) {
+    const DriftBaseline& baseline = *options_.baseline;
+    for (size_t f = 0; f < baseline.features.size(); ++f) row_bins_[f] = baseline.features[f].missing_bin();
+    size_t expected = 0;  // capture writes features in the signature's order
+    for (auto field : features) {
+      std::string_view key;
+      if (field.unescaped_key().get(key)) {
+        Malformed("unreadable feature name");
+        return false;
+      }
+      size_t f;
+      if (expected < baseline.features.size() && baseline.features[expected].name == key) {
+        f = expected;
+      } else {
+        auto found = baseline.feature_index.find(std::string(key));
+        if (found == baseline.feature_index.end()) continue;  // not a model feature
+        f = found->second;
+      }
+      expected = f + 1;
+      const BaselineColumn& column = baseline.features[f];
+      auto value = field.value();
+      od::json_type type;
+      if (value.type().get(type)) {
+        Malformed("/features/" + std::string(key) + " cannot be read");
+        return false;
+      }
+      switch (type) {
+        case od::json_type::null:
+          break;
+        case od::json_type::number: {
+          double number;
+          if (value.get_double().get(number)) {
+            Malformed("/features/" + std::string(key) + " is not a number");
+            return false;
+          }
+          row_bins_[f] = column.categorical ? column.categories.size() : column.NumericBin(number);
+          break;
+        }
+        case od::json_type::string: {
+          std::string_view text;
+          if (value.get_string().get(text)) {
+            Malformed("/features/" + std::string(key) + " is not a valid string");
+            return false;
+          }
+          if (column.categorical) {
+            row_bins_[f] = column.CategoryBin(text);
+          } else if (text == "inf") {
+            row_bins_[f] = column.NumericBin(INFINITY);
+          } else if (text == "-inf") {
+            row_bins_[f] = column.NumericBin(-INFINITY);
+          }
+          break;
+        }
+        default:
+          Malformed("/features/" + std::string(key) + " is neither a number, a string nor null");
+          return false;
+      }
+    }
+    return true;
+  }
+
+  const ScanOptions& options_;
+  ScanResult result_;
+  od::parser parser_;
+  std::vector<char> buffer_;
+  std::vector<uint32_t> row_bins_;
+  std::string request_id_;
+  std::string path_;
+  uint64_t line_number_ = 0;
+};
+
+}  // namespace
+
+Result<ScanResult> ScanCapture(const ScanOptions& options) {
+  if (!options.baseline) return Status::InvalidArgument("ScanCapture needs a baseline");
+  std::error_code error;
+  if (!fs::is_directory(options.directory, error)) {
+    return Status::NotFound("no capture directory " + options.directory +
+                            " (the endpoint has captured nothing yet; api.capture_sample sets how much is captured)");
+  }
+  // Which files can hold rows of a window: closed ones, started before the window's end
+  // (the name starts with the UTC start) and written to after its start.
+  TimeWindow any = options.drift_window;
+  if (!options.quality_window.empty()) {
+    any.from = std::min(any.from, options.quality_window.from);
+    any.to = (any.to.empty() || options.quality_window.to.empty()) ? "" : std::max(any.to, options.quality_window.to);
+  }
+  std::vector<std::pair<std::string, uintmax_t>> files;
+  for (const auto& entry : fs::directory_iterator(options.directory, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() < 22 || name.substr(name.size() - 6) != ".jsonl") continue;
+    if (!any.to.empty()) {
+      // "20261123T112707Z-…" against "2026-11-23T11:27:07.042Z"
+      const std::string start = name.substr(0, 4) + "-" + name.substr(4, 2) + "-" + name.substr(6, 2) + "T" +
+                                name.substr(9, 2) + ":" + name.substr(11, 2) + ":" + name.substr(13, 2);
+      if (start >= any.to) continue;
+    }
+    struct stat info {};
+    if (!any.from.empty() && ::stat(entry.path().c_str(), &info) == 0) {
+      const auto written = std::chrono::system_clock::from_time_t(info.st_mtime);
+      if (FormatUtc(written + std::chrono::seconds(2)) < any.from) continue;
+    }
+    files.emplace_back(entry.path().string(), entry.file_size(error));
+  }
+  if (error) return Status::IoError("cannot list " + options.directory + ": " + error.message());
+  // Largest first, so the last file to finish is a small one.
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+
+  const size_t threads = options.pool ? std::max<size_t>(1, std::min<size_t>(options.pool->size(), files.size())) : 1;
+  std::vector<std::unique_ptr<Reader>> readers;
+  for (size_t t = 0; t < threads; ++t) readers.push_back(std::make_unique<Reader>(options));
+  std::mutex mutex;
+  size_t next = 0;
+  Status failure;
+  auto work = [&](size_t t) {
+    while (true) {
+      size_t index;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (next >= files.size() || !failure.ok()) return;
+        index = next++;
+      }
+      Status status = readers[t]->ReadFile(files[index].first);
+      if (!status.ok()) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (failure.ok()) failure = status;
+      }
+    }
+  };
+  if (options.pool && threads > 1) options.pool->ParallelFor(threads, work);
+  else work(0);
+  FOPS_RETURN_IF_ERROR(failure);
+
+  ScanResult result = std::move(readers[0]->result());
+  for (size_t t = 1; t < threads; ++t) {
+    ScanResult& part = readers[t]->result();
+    result.counts.Merge(part.counts);
+    result.files += part.files;
+    result.lines += part.lines;
+    result.other_version_rows += part.other_version_rows;
+    if (result.malformed_lines == 0 && part.malformed_lines > 0) result.first_malformed = part.first_malformed;
+    result.malformed_lines += part.malformed_lines;
+    result.quality_rows += part.quality_rows;
+    result.quality_alerts += part.quality_alerts;
+    result.joined.insert(result.joined.end(), part.joined.begin(), part.joined.end());
+  }
+  return result;
+}
+
+}  // namespace fraudops
