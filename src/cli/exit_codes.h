@@ -1,7 +1,7 @@
 #pragma once
 /// The one mapping from Status to process exit code and message (docs/cli.md lists them):
 ///   0 success · 1 internal error · 2 usage or configuration error · 3 data error ·
-///   4 the quality gate failed.
+///   4 the quality gate failed · 5 the monitor raised alerts.
 
 #include <cstdio>
 
@@ -14,6 +14,7 @@ inline constexpr int kExitInternal = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitData = 3;
 inline constexpr int kExitGateFailed = 4;
+inline constexpr int kExitAlerts = 5;
 
 inline int ExitCodeFor(const Status& status) {
   switch (status.code()) {

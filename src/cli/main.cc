@@ -10,6 +10,7 @@
 
 #include "cli/common.h"
 #include "cli/exit_codes.h"
+#include "cli/monitor_commands.h"
 #include "cli/predict_command.h"
 #include "cli/registry_commands.h"
 #include "cli/serve_commands.h"
@@ -280,6 +281,7 @@ int main(int argc, char** argv) {
   auto predict_command = AddPredictCommand(app);
   auto train_command = AddTrainCommand(app);
   auto serve_command = AddServeCommands(app);
+  auto monitor_command = AddMonitorCommands(app);
 
   auto* import = data_command->add_subcommand(
       "import", "Write a data source as a dataset file (.fds); SQL tables stream in chunks, so they may exceed memory.");
@@ -306,5 +308,6 @@ int main(int argc, char** argv) {
   if (int code = predict_command(); code >= 0) return code;
   if (int code = train_command(); code >= 0) return code;
   if (int code = serve_command(); code >= 0) return code;
+  if (int code = monitor_command(); code >= 0) return code;
   return kExitUsage;
 }

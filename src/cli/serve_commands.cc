@@ -9,6 +9,7 @@
 
 #include "cli/common.h"
 #include "cli/exit_codes.h"
+#include "cli/monitor_commands.h"
 #include "core/files.h"
 #include "core/logging.h"
 #include "core/strings.h"
@@ -82,6 +83,10 @@ int Serve(const Args& args) {
   auto server = ScoringServer::Create(*config, serve, logger);
   if (!server.ok()) return Fail(server.status());
   if (Status started = (*server)->Start(); !started.ok()) return Fail(started);
+  // The periodic monitor (monitor.serve_interval) and the in-process scheduler (schedule.in_serve).
+  auto jobs = std::make_shared<BackgroundJobs>(*config, logger);
+  if (Status started = jobs->Start(); !started.ok()) return Fail(started);
+  (*server)->metrics().AddCollector([jobs](std::string& out) { jobs->WriteGauges(out); });
   std::string host = args.listen.empty() ? config->api.listen : args.listen;
   host = host.substr(0, host.rfind(':'));
   if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
@@ -107,6 +112,7 @@ int Serve(const Args& args) {
     }
     logger.Info("serve", "draining", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
     (*server)->Drain();
+    jobs->Stop();
     logger.Info("serve", "stopped");
     return kExitOk;
   }

@@ -61,9 +61,6 @@ TEST(JsonEscapeTest, EscapesWhatJsonRequiresAndRoundTrips) {
   EXPECT_EQ(nlohmann::json::parse("\"" + JsonEscape(every) + "\"").get<std::string>(), every);
 }
 
-}  // namespace
-}  // namespace fraudops
-
 TEST(StringsTest, ParsesAndFormatsDurations) {
   EXPECT_EQ(*ParseDurationSeconds("90s"), 90);
   EXPECT_EQ(*ParseDurationSeconds("15m"), 900);
@@ -80,3 +77,6 @@ TEST(StringsTest, ParsesAndFormatsDurations) {
   EXPECT_EQ(FormatDuration(90), "90s");
   EXPECT_EQ(FormatDuration(172800), "2d");
 }
+
+}  // namespace
+}  // namespace fraudops

@@ -23,7 +23,7 @@ Result<DriftBaseline> LoadBaseline(const Config& config, MetadataStore& metadata
   std::string directory = version.bundle_uri;
   if (StartsWith(directory, "s3://")) {
     if (!artifacts) return Status::InvalidArgument("the bundle of " + version.model + " is in S3 but no artifact store is open");
-    directory = (fs::path(config.global.home) / "cache" / "models" / version.model /
+    directory = (fs::absolute(config.Resolve(config.global.home)) / "cache" / "models" / version.model /
                  (std::to_string(version.version) + "-" + version.run_id))
                     .string();
     if (!fs::exists(fs::path(directory) / "baseline.json")) {
@@ -91,6 +91,7 @@ Result<MonitorReport> RunMonitor(const Config& config, MetadataStore& metadata, 
                                  const MonitorOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   const MonitorConfig& m = config.monitor;
+  const fs::path home = fs::absolute(config.Resolve(config.global.home)).lexically_normal();
   ServingStore serving(metadata);
   FOPS_ASSIGN_OR_RETURN(auto endpoint, serving.FindEndpoint(options.endpoint));
   if (!endpoint) return Status::NotFound("no endpoint '" + options.endpoint + "' (fraudops deploy status lists them)");
@@ -117,7 +118,7 @@ Result<MonitorReport> RunMonitor(const Config& config, MetadataStore& metadata, 
   AddFeedback(feedback, report.time, &labels);
 
   ScanOptions scan;
-  scan.directory = (fs::path(config.global.home) / "capture" / options.endpoint).string();
+  scan.directory = (home / "capture" / options.endpoint).string();
   scan.drift_window = report.drift_window;
   scan.quality_window = quality_window;
   scan.model = endpoint->production.model;
@@ -159,7 +160,7 @@ Result<MonitorReport> RunMonitor(const Config& config, MetadataStore& metadata, 
     for (char& c : stamp) {
       if (c == ':') c = '-';
     }
-    const fs::path directory = fs::path(config.global.home) / "monitoring" / options.endpoint / stamp;
+    const fs::path directory = home / "monitoring" / options.endpoint / stamp;
     FOPS_RETURN_IF_ERROR(MakeDirectories(directory.string()));
     report.report_dir = directory.string();
     FOPS_RETURN_IF_ERROR(WriteFileAtomic((directory / "report.json").string(), report.ToJson().dump(2) + "\n"));

@@ -51,6 +51,8 @@ class ScoringServer {
   /// Stops accepting, finishes requests in flight (api.drain_timeout_ms), stops the
   /// controller, flushes capture and usage counters.
   void Drain();
+  /// The /metrics registry (callers add collectors for gauges of their own).
+  MetricRegistry& metrics() { return metrics_; }
 
   struct Route;
   struct RouteMatch;

@@ -1,0 +1,555 @@
+// Monitoring and continuous training end to end, in process: a real pipeline trains and
+// deploys a model on synthetic data; captured traffic (the capture format of
+// docs/formats/capture.md, scored by the deployed bundle) is judged for drift and quality;
+// the scheduler runs on a controlled clock.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "core/cron.h"
+#include "core/strings.h"
+#include "core/thread_pool.h"
+#include "data/synth.h"
+#include "eval/metrics.h"
+#include "model/bundle.h"
+#include "monitor/monitor.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/scheduler.h"
+#include "store/schedule_store.h"
+#include "store/serving_store.h"
+#include "test_util.h"
+
+namespace fraudops {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+using testing::WriteText;
+using TimePoint = std::chrono::system_clock::time_point;
+
+TimePoint At(const std::string& text) { return *ParseUtcTime(text); }
+
+class ManualClock : public Clock {
+ public:
+  explicit ManualClock(TimePoint now) : now_(now) {}
+  TimePoint Now() override { return now_; }
+  bool WaitUntil(TimePoint until) override {
+    now_ = std::max(now_, until);
+    return true;
+  }
+  void Wake() override {}
+  void Set(TimePoint now) { now_ = now; }
+  void Advance(std::chrono::seconds by) { now_ += by; }
+
+ private:
+  TimePoint now_;
+};
+
+/// A workspace with a small pipeline configuration; `yaml` adds keys.
+struct Workspace {
+  TempDir dir;
+  Config config;
+  Logger logger;
+  ThreadPool pool{2};
+  Context context;
+
+  explicit Workspace(const std::string& yaml = "") {
+    WriteText(dir.File("xgb.json"), R"({"objective": "binary:logistic", "eval_metric": ["auc"], "tree_method": "hist",
+                                        "num_round": 40, "eta": 0.3, "max_depth": 4})");
+    WriteText(dir.File("config.yml"), "global:\n  home: " + dir.File("home") +
+                                          "\n  log_level: error\npreprocess:\n  synthetic_rows: 20000\n"
+                                          "  synthetic_fraud_rate: 0.02\ntrain:\n  xgboost_params_file: " +
+                                          dir.File("xgb.json") + "\nevaluate:\n  min_roc_auc: 0.5\n" + yaml);
+    LoadOptions options;
+    options.config_path = dir.File("config.yml");
+    options.use_process_environment = false;
+    auto loaded = LoadConfig(options);
+    EXPECT_TRUE(loaded.ok()) << loaded.status().message();
+    config = *loaded;
+    logger.set_level(LogLevel::kError);
+    context.logger = &logger;
+    context.pool = &pool;
+    context.threads = 2;
+  }
+
+  std::unique_ptr<MetadataStore> Metadata() {
+    auto store = MetadataStore::Open("", dir.File("home/fraudops.db"));
+    EXPECT_TRUE(store.ok()) << store.status().message();
+    return std::move(*store);
+  }
+  std::unique_ptr<ArtifactStore> Artifacts() {
+    auto store = OpenArtifactStore("", dir.File("home/artifacts"));
+    EXPECT_TRUE(store.ok());
+    return std::move(*store);
+  }
+  std::string CaptureDir() const { return dir.File("home/capture/fraud-detector"); }
+};
+
+/// Transactions scored by the deployed bundle and written as capture lines.
+class Traffic {
+ public:
+  Traffic(MetadataStore& metadata, const std::string& endpoint) {
+    ServingStore serving(metadata);
+    auto record = serving.FindEndpoint(endpoint);
+    EXPECT_TRUE(record.ok() && *record && !(*record)->production.empty());
+    production_ = (*record)->production;
+    auto version = metadata.GetVersion(production_.model, std::to_string(production_.version));
+    threshold_ = version->threshold;
+    auto bundle = LoadBundle(version->bundle_uri);
+    EXPECT_TRUE(bundle.ok()) << bundle.status().message();
+    bundle_ = std::move(*bundle);
+  }
+
+  struct Row {
+    std::string request_id, time;
+    float score = 0, label = 0;
+    int decision = 0;
+  };
+
+  /// `rows` transactions (seed `seed`), times spread over [from, from + span), with
+  /// `shift(name, value)` applied to the features; appended to `file`.
+  std::vector<Row> Write(const std::string& file, size_t rows, uint64_t seed, TimePoint from, std::chrono::seconds span,
+                         const std::function<double(const std::string&, double)>& shift = nullptr) {
+    SynthOptions synth;
+    synth.rows = rows;
+    synth.seed = seed;
+    synth.fraud_rate = 0.02;
+    auto generated = GenerateTransactions(synth, nullptr);
+    EXPECT_TRUE(generated.ok());
+    const Dataset& data = *generated;
+    const auto& features = bundle_.input.features;
+    std::vector<int> column(features.size(), -1);
+    for (size_t f = 0; f < features.size(); ++f) {
+      for (size_t c = 0; c < data.num_features(); ++c) {
+        if (data.features[c].name == features[f].name) column[f] = static_cast<int>(c);
+      }
+    }
+    std::string text;
+    std::vector<Row> out;
+    std::vector<double> input(features.size());
+    for (size_t r = 0; r < rows; ++r) {
+      Row row;
+      row.request_id = "s" + std::to_string(seed) + "-" + std::to_string(r);
+      row.time = FormatUtc(from + std::chrono::duration_cast<std::chrono::system_clock::duration>(span * (double(r) / double(rows))));
+      std::string features_json;
+      for (size_t f = 0; f < features.size(); ++f) {
+        double value = column[f] < 0 ? NAN : static_cast<double>(data.columns[static_cast<size_t>(column[f])][r]);
+        if (shift) value = static_cast<float>(shift(features[f].name, value));
+        input[f] = value;
+        if (f) features_json += ",";
+        features_json += "\"" + features[f].name + "\":";
+        if (std::isnan(value)) features_json += "null";
+        else AppendShortest(features_json, value);
+      }
+      row.score = static_cast<float>(bundle_.ensemble.PredictProbability(input.data()));
+      row.decision = row.score >= threshold_ ? 1 : 0;
+      row.label = data.label[r];
+      text += "{\"v\":1,\"request_id\":\"" + row.request_id + "\",\"time\":\"" + row.time +
+              "\",\"endpoint\":\"fraud-detector\",\"variant\":\"production\",\"model\":\"" + production_.model +
+              "\",\"version\":" + std::to_string(production_.version) + ",\"latency_us\":40,\"features\":{" +
+              features_json + "},\"score\":";
+      AppendShortest(text, row.score);
+      text += ",\"label\":" + std::to_string(row.decision) + "}\n";
+      out.push_back(row);
+    }
+    fs::create_directories(fs::path(file).parent_path());
+    std::ofstream(file, std::ios::app) << text;
+    return out;
+  }
+
+  double threshold() const { return threshold_; }
+
+ private:
+  VariantRef production_;
+  double threshold_ = 0.5;
+  ModelBundle bundle_;
+};
+
+/// A capture file name for rows starting at `start` (the name's stamp is that time).
+std::string CaptureFile(const Workspace& w, TimePoint start, int sequence) {
+  std::string stamp = FormatUtc(start);  // 2026-11-23T10:00:00.000Z -> 20261123T100000Z
+  std::string compact = stamp.substr(0, 4) + stamp.substr(5, 2) + stamp.substr(8, 2) + "T" + stamp.substr(11, 2) +
+                        stamp.substr(14, 2) + stamp.substr(17, 2) + "Z";
+  return w.CaptureDir() + "/" + compact + "-4242-" + std::to_string(sequence) + ".jsonl";
+}
+
+RunResult Train(Workspace& w) {
+  RunResult result = RunPipeline(w.config, w.context);
+  EXPECT_EQ(result.status, "succeeded") << result.error.message();
+  return result;
+}
+
+std::set<std::string> DriftedFeatures(const MonitorReport& report) {
+  std::set<std::string> names;
+  for (const Alert& alert : report.alerts) {
+    if (alert.kind == "drift" && alert.feature != "$score") names.insert(alert.feature);
+  }
+  return names;
+}
+
+// The must-show drift test: traffic shifted in V4 (+2), V11 (x3) and Amount (x4) raises
+// drift alerts on exactly those three features; twelve hourly windows of unshifted traffic
+// raise none.
+TEST(MonitorTest, ShiftedFeaturesRaiseDriftAlertsOnExactlyThoseFeatures) {
+  Workspace w("monitor:\n  window: 1h\n  min_rows: 1000\n");
+  Train(w);
+  auto metadata = w.Metadata();
+  auto artifacts = w.Artifacts();
+  Traffic traffic(*metadata, "fraud-detector");
+  const TimePoint base = At("2026-11-20T00:00:00Z");
+  for (int hour = 0; hour < 12; ++hour) {
+    const TimePoint start = base + std::chrono::hours(hour);
+    traffic.Write(CaptureFile(w, start, hour), 4000, 1000 + static_cast<uint64_t>(hour), start, std::chrono::hours(1));
+  }
+  const TimePoint shifted_start = base + std::chrono::hours(12);
+  const std::set<std::string> shifted = {"V4", "V11", "Amount"};
+  traffic.Write(CaptureFile(w, shifted_start, 99), 4000, 77, shifted_start, std::chrono::hours(1),
+                [](const std::string& name, double value) {
+                  if (name == "V4") return value + 2.0;
+                  if (name == "V11") return value * 3.0;
+                  if (name == "Amount") return value * 4.0;
+                  return value;
+                });
+
+  for (int hour = 1; hour <= 12; ++hour) {
+    MonitorOptions options;
+    options.endpoint = "fraud-detector";
+    options.now = base + std::chrono::hours(hour);
+    options.pool = &w.pool;
+    options.write_report = hour == 12;
+    auto report = RunMonitor(w.config, *metadata, artifacts.get(), options);
+    ASSERT_TRUE(report.ok()) << report.status().message();
+    EXPECT_EQ(report->drift.rows, 4000u) << "hour " << hour;
+    EXPECT_TRUE(report->drift.judged);
+    EXPECT_TRUE(report->alerts.empty()) << "unshifted hour " << hour << ": " << report->alerts.front().Summary();
+    for (const ColumnDrift& column : report->drift.columns) EXPECT_LT(column.psi, 0.05) << column.name << " hour " << hour;
+    if (hour == 12) {
+      EXPECT_TRUE(fs::exists(report->report_dir + "/report.json"));
+      EXPECT_NE(testing::ReadText(report->report_dir + "/report.html").find("<svg"), std::string::npos);
+    }
+  }
+  MonitorOptions options;
+  options.endpoint = "fraud-detector";
+  options.now = shifted_start + std::chrono::hours(1);
+  options.pool = &w.pool;
+  auto report = RunMonitor(w.config, *metadata, artifacts.get(), options);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->drift.rows, 4000u);
+  EXPECT_EQ(DriftedFeatures(*report), shifted);
+  for (const Alert& alert : report->alerts) {
+    EXPECT_EQ(alert.endpoint, "fraud-detector");
+    EXPECT_GT(alert.value, alert.threshold);
+    EXPECT_EQ(alert.window_from, FormatUtc(shifted_start));
+    EXPECT_EQ(alert.window_to, FormatUtc(shifted_start + std::chrono::hours(1)));
+    EXPECT_NE(alert.Summary().find(alert.feature), std::string::npos);
+  }
+  // Per-feature thresholds: V4's own threshold above its PSI silences it alone.
+  double v4_psi = 0;
+  for (const ColumnDrift& column : report->drift.columns) {
+    if (column.name == "V4") v4_psi = column.psi;
+  }
+  Config relaxed = w.config;
+  relaxed.monitor.psi_thresholds["V4"] = v4_psi + 1;
+  relaxed.monitor.ks_thresholds["V4"] = 1;
+  auto relaxed_report = RunMonitor(relaxed, *metadata, artifacts.get(), options);
+  ASSERT_TRUE(relaxed_report.ok());
+  EXPECT_EQ(DriftedFeatures(*relaxed_report), (std::set<std::string>{"V11", "Amount"}));
+  // The gauges name every feature.
+  const std::string gauges = MonitorGauges({*report});
+  EXPECT_NE(gauges.find("fraudops_drift_psi{endpoint=\"fraud-detector\",feature=\"V4\"}"), std::string::npos);
+  EXPECT_NE(gauges.find("# TYPE fraudops_drift_ks gauge"), std::string::npos);
+}
+
+// The must-show quality test: the rolling ROC AUC over joined delayed labels equals the
+// evaluation module's AUC on exactly the rows that are matured, in the window, and labelled
+// by now.
+TEST(MonitorTest, RollingAucFromDelayedLabelsEqualsTheEvaluationModulesAuc) {
+  Workspace w("monitor:\n  label_maturity: 1d\n  quality_window: 2d\n  min_labels: 50\n  min_roc_auc: 0.999\n");
+  Train(w);
+  auto metadata = w.Metadata();
+  auto artifacts = w.Artifacts();
+  Traffic traffic(*metadata, "fraud-detector");
+  const TimePoint now = At("2026-11-23T12:00:00Z");
+  // Predictions over four days: day -4 (too old), days -3 and -2 (the window), day -1 (not matured).
+  std::vector<Traffic::Row> rows;
+  for (int day = 4; day >= 1; --day) {
+    const TimePoint start = now - std::chrono::hours(24 * day);
+    auto written = traffic.Write(CaptureFile(w, start, day), 3000, 500 + static_cast<uint64_t>(day), start, std::chrono::hours(24));
+    rows.insert(rows.end(), written.begin(), written.end());
+  }
+  // Labels: every third row from a file (some known only after now), the rest of every
+  // second row through feedback.
+  const TimeWindow window = {FormatUtc(now - std::chrono::hours(72)), FormatUtc(now - std::chrono::hours(24))};
+  std::string csv = "request_id,label,label_time\n";
+  std::vector<FeedbackRecord> feedback;
+  std::vector<float> expected_scores, expected_labels;
+  size_t late = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Traffic::Row& row = rows[i];
+    bool known = true;
+    if (i % 3 == 0) {
+      const bool after_now = i % 7 == 0;
+      const std::string label_time = after_now ? "2026-11-24T00:00:00Z" : "2026-11-23T06:00:00Z";
+      csv += row.request_id + "," + (row.label > 0.5f ? "1" : "0") + "," + label_time + "\n";
+      known = !after_now;
+      if (after_now && window.Contains(row.time)) ++late;
+    } else if (i % 2 == 0) {
+      feedback.push_back({row.request_id, row.label, "2026-11-22T00:00:00Z", "2026-11-22T00:00:01Z"});
+    } else {
+      continue;
+    }
+    if (known && window.Contains(row.time)) {
+      expected_scores.push_back(row.score);
+      expected_labels.push_back(row.label);
+    }
+  }
+  ASSERT_GT(late, 0u);
+  WriteText(w.dir.File("labels.csv"), csv);
+  ServingStore serving(*metadata);
+  ASSERT_TRUE(serving.RecordFeedback("fraud-detector", feedback).ok());
+
+  MonitorOptions options;
+  options.endpoint = "fraud-detector";
+  options.now = now;
+  options.labels_file = w.dir.File("labels.csv");
+  options.pool = &w.pool;
+  auto report = RunMonitor(w.config, *metadata, artifacts.get(), options);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  const BinaryMetrics expected = ComputeMetrics(expected_scores, expected_labels, traffic.threshold());
+  ASSERT_GT(expected.positives, 10u);
+  EXPECT_EQ(report->quality.window.from, window.from);
+  EXPECT_EQ(report->quality.predictions, 6000u);
+  EXPECT_EQ(report->quality.labelled, expected_scores.size());
+  EXPECT_EQ(report->quality.positives, expected.positives);
+  EXPECT_TRUE(report->quality.judged);
+  EXPECT_DOUBLE_EQ(report->quality.metrics["roc_auc"].get<double>(), expected.roc_auc);
+  EXPECT_DOUBLE_EQ(report->quality.metrics["pr_auc"].get<double>(), expected.pr_auc);
+  EXPECT_DOUBLE_EQ(report->quality.metrics["recall"].get<double>(), expected.recall);
+  EXPECT_DOUBLE_EQ(report->quality.metrics["precision"].get<double>(), expected.precision);
+  // min_roc_auc 0.999 is above what the model does: one quality alert naming it.
+  ASSERT_EQ(report->alerts.size(), 1u);
+  EXPECT_EQ(report->alerts[0].kind, "quality");
+  EXPECT_EQ(report->alerts[0].metric, "roc_auc");
+  EXPECT_DOUBLE_EQ(report->alerts[0].value, expected.roc_auc);
+  EXPECT_EQ(report->alerts[0].threshold, 0.999);
+  EXPECT_EQ(report->alerts[0].window_to, window.to);
+
+  // Unlabelled matured predictions counted as negatives: all 6000 rows join.
+  Config negative = w.config;
+  negative.monitor.unlabeled = "negative";
+  auto all = RunMonitor(negative, *metadata, artifacts.get(), options);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->quality.labelled, 6000u);
+}
+
+TEST(MonitorTest, LabelsFileErrorsNameFileLineAndColumn) {
+  auto missing_header = ParseLabelsCsv("id,label\nr1,1\n", "labels.csv", "");
+  ASSERT_FALSE(missing_header.ok());
+  EXPECT_NE(missing_header.status().message().find("labels.csv:1: the header must name request_id and label"), std::string::npos);
+  auto bad_label = ParseLabelsCsv("request_id,label\nr1,1\nr2,maybe\n", "labels.csv", "");
+  ASSERT_FALSE(bad_label.ok());
+  EXPECT_NE(bad_label.status().message().find("labels.csv:3:2: label 'maybe' is not one of 0, 1, true, false"), std::string::npos);
+  auto bad_time = ParseLabelsCsv("request_id,label,label_time\nr1,1,yesterday\n", "l.csv", "");
+  ASSERT_FALSE(bad_time.ok());
+  EXPECT_NE(bad_time.status().message().find("l.csv:2:3: label_time 'yesterday'"), std::string::npos);
+  auto fields = ParseLabelsCsv("request_id,label\nr1,1,extra\n", "l.csv", "");
+  ASSERT_FALSE(fields.ok());
+  EXPECT_NE(fields.status().message().find("l.csv:2: 3 fields; the header has 2"), std::string::npos);
+  auto good = ParseLabelsCsv("label,request_id\r\n\"1\",\"a,b\"\r\nfalse,c\n", "l.csv", "");
+  ASSERT_TRUE(good.ok()) << good.status().message();
+  EXPECT_EQ(good->at("a,b").label, 1.0f);
+  EXPECT_EQ(good->at("c").label, 0.0f);
+}
+
+TEST(MonitorTest, MalformedCaptureLinesAreCountedWithTheirPlaceAndSkipped) {
+  Workspace w;
+  Train(w);
+  auto metadata = w.Metadata();
+  Traffic traffic(*metadata, "fraud-detector");
+  const TimePoint start = At("2026-11-20T00:00:00Z");
+  const std::string file = CaptureFile(w, start, 1);
+  traffic.Write(file, 10, 1, start, std::chrono::minutes(10));
+  std::ofstream(file, std::ios::app) << "{\"v\":1,\"time\":\"2026-11-20T00:30:00.000Z\",\"features\":[1]}\nnot json\n";
+  traffic.Write(file, 10, 2, start + std::chrono::minutes(40), std::chrono::minutes(10));
+  MonitorOptions options;
+  options.endpoint = "fraud-detector";
+  options.now = start + std::chrono::hours(1);
+  options.write_report = false;
+  auto report = RunMonitor(w.config, *metadata, w.Artifacts().get(), options);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->drift.rows, 20u);
+  EXPECT_EQ(report->scan.malformed_lines, 2u);
+  EXPECT_EQ(report->scan.first_malformed, file + ":11: /features is not an object");
+  EXPECT_FALSE(report->drift.judged);  // 20 rows < monitor.min_rows
+  EXPECT_TRUE(report->alerts.empty());
+}
+
+// The must-show scheduler test, part 1: with a controlled clock, '0 */6 * * *' fires at
+// 06:00, 12:00, 18:00 and 00:00 and at no other time; each firing is a real pipeline run
+// recorded in the schedule history.
+TEST(SchedulerTest, CronFiresAtTheRightTimesOnAControlledClock) {
+  Workspace w("schedule:\n  cron: '0 */6 * * *'\n  poll: 5m\n");
+  auto metadata = w.Metadata();
+  ManualClock clock(At("2026-11-23T00:02:00Z"));
+  SchedulerOptions options;
+  options.clock = &clock;
+  Scheduler scheduler(w.config, *metadata, w.context, options);
+  std::vector<std::string> fired, ticked_at;
+  for (int step = 0; step <= 24 * 12; ++step) {  // every 5 minutes for a day
+    auto ticked = scheduler.Tick();
+    ASSERT_TRUE(ticked.ok()) << ticked.status().message();
+    for (const ScheduleRunRecord& run : *ticked) {
+      EXPECT_EQ(run.trigger, "cron");
+      EXPECT_EQ(run.status, "succeeded") << run.error;
+      fired.push_back(run.scheduled_for);
+      ticked_at.push_back(FormatUtc(clock.Now()));
+    }
+    clock.Advance(std::chrono::minutes(5));
+  }
+  EXPECT_EQ(fired, (std::vector<std::string>{"2026-11-23T06:00:00.000Z", "2026-11-23T12:00:00.000Z",
+                                             "2026-11-23T18:00:00.000Z", "2026-11-24T00:00:00.000Z"}));
+  EXPECT_EQ(ticked_at, (std::vector<std::string>{"2026-11-23T06:02:00.000Z", "2026-11-23T12:02:00.000Z",
+                                                 "2026-11-23T18:02:00.000Z", "2026-11-24T00:02:00.000Z"}));
+  ScheduleStore store(*metadata);
+  auto history = store.History(w.config.global.pipeline_name, 10);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 4u);
+  EXPECT_FALSE((*history)[0].execution_id.empty());
+  // A scheduled run without deploy.auto registers its version pending: not deployed.
+  EXPECT_EQ((*history)[0].deployment, "");
+  auto version = metadata->GetVersion((*history)[0].model, std::to_string((*history)[0].version));
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(version->approval, "pending");
+
+  // Two days down: skip records the eight missed times and runs nothing.
+  clock.Set(At("2026-11-26T01:00:00Z"));
+  auto after_downtime = scheduler.Tick();
+  ASSERT_TRUE(after_downtime.ok());
+  ASSERT_EQ(after_downtime->size(), 1u);
+  EXPECT_EQ((*after_downtime)[0].status, "skipped");
+  EXPECT_NE((*after_downtime)[0].reason.find("8 times of '0 */6 * * *' missed"), std::string::npos) << (*after_downtime)[0].reason;
+}
+
+TEST(SchedulerTest, MissedRunsCatchUpOnceAndTheLockKeepsOneRunAtATime) {
+  Workspace w("schedule:\n  cron: '0 3 * * *'\n  missed: catch_up\n");
+  auto metadata = w.Metadata();
+  ManualClock clock(At("2026-11-20T10:00:00Z"));
+  SchedulerOptions options;
+  options.clock = &clock;
+  Scheduler scheduler(w.config, *metadata, w.context, options);
+  ASSERT_TRUE(scheduler.Tick().ok());
+  clock.Set(At("2026-11-23T10:00:00Z"));  // 03:00 of the 21st, 22nd and 23rd missed
+  auto caught_up = scheduler.Tick();
+  ASSERT_TRUE(caught_up.ok());
+  ASSERT_EQ(caught_up->size(), 1u);
+  EXPECT_EQ((*caught_up)[0].status, "succeeded");
+  EXPECT_NE((*caught_up)[0].reason.find("catch-up for 3 missed times"), std::string::npos) << (*caught_up)[0].reason;
+  EXPECT_EQ(scheduler.Tick()->size(), 0u);  // nothing more until tomorrow 03:00
+
+  // Another scheduler holds the lock: the run is recorded as locked, not started.
+  ScheduleStore store(*metadata);
+  std::string holder;
+  ASSERT_TRUE(*store.TryLock(w.config.global.pipeline_name, "other-host pid 1", FormatUtc(clock.Now()),
+                             FormatUtc(clock.Now() + std::chrono::hours(48)), &holder));
+  clock.Set(At("2026-11-24T03:00:30Z"));
+  auto locked = scheduler.Tick();
+  ASSERT_TRUE(locked.ok());
+  ASSERT_EQ(locked->size(), 1u);
+  EXPECT_EQ((*locked)[0].status, "locked");
+  EXPECT_NE((*locked)[0].error.find("lock held by other-host pid 1"), std::string::npos);
+  // An expired lock is taken over.
+  clock.Set(At("2026-11-26T03:00:10Z"));
+  auto taken = scheduler.Tick();
+  ASSERT_TRUE(taken.ok());
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ((*taken)[0].status, "succeeded");
+}
+
+// The must-show scheduler test, part 2: drift on the served endpoint triggers a retraining
+// run, which passes the gate and, with deploy.auto, ends in a canary deployment.
+TEST(SchedulerTest, DriftTriggersARetrainingRunThatEndsInACanary) {
+  Workspace w("schedule:\n  on_drift: true\n  cooldown: 1h\ndeploy:\n  auto: true\n  canary_percent: 20\n"
+              "monitor:\n  window: 1h\n  min_rows: 500\n");
+  Train(w);  // v1 in production
+  auto metadata = w.Metadata();
+  auto artifacts = w.Artifacts();
+  Traffic traffic(*metadata, "fraud-detector");
+  const TimePoint now = At("2026-11-23T12:00:00Z");
+  ManualClock clock(now - std::chrono::hours(2));
+  SchedulerOptions options;
+  options.clock = &clock;
+  options.triggers.push_back(DriftTrigger(w.config, *metadata, artifacts.get(), &w.pool));
+  Scheduler scheduler(w.config, *metadata, w.context, options);
+
+  // An hour of ordinary traffic: no trigger.
+  traffic.Write(CaptureFile(w, now - std::chrono::hours(2), 1), 2000, 11, now - std::chrono::hours(2), std::chrono::hours(1));
+  clock.Set(now - std::chrono::hours(1));
+  auto calm = scheduler.Tick();
+  ASSERT_TRUE(calm.ok()) << calm.status().message();
+  EXPECT_TRUE(calm->empty());
+
+  // An hour of traffic shifted in V14: the drift trigger fires and the run deploys a canary.
+  traffic.Write(CaptureFile(w, now - std::chrono::hours(1), 2), 2000, 12, now - std::chrono::hours(1), std::chrono::hours(1),
+                [](const std::string& name, double value) { return name == "V14" ? value - 3.0 : value; });
+  clock.Set(now);
+  auto fired = scheduler.Tick();
+  ASSERT_TRUE(fired.ok()) << fired.status().message();
+  ASSERT_EQ(fired->size(), 1u);
+  const ScheduleRunRecord& run = (*fired)[0];
+  EXPECT_EQ(run.trigger, "drift");
+  EXPECT_NE(run.reason.find("V14 psi"), std::string::npos) << run.reason;
+  EXPECT_EQ(run.status, "succeeded") << run.error;
+  EXPECT_EQ(run.version, 2);
+  EXPECT_EQ(run.deployment, "canary baking");
+  ServingStore serving(*metadata);
+  auto endpoint = serving.FindEndpoint("fraud-detector");
+  ASSERT_TRUE(endpoint.ok() && *endpoint);
+  EXPECT_EQ((*endpoint)->production, (VariantRef{"fraud-detector", 1}));
+  EXPECT_EQ((*endpoint)->canary, (VariantRef{"fraud-detector", 2}));
+  EXPECT_EQ((*endpoint)->canary_percent, 20);
+  EXPECT_EQ(metadata->GetVersion("fraud-detector", "2")->approval, "approved");
+
+  // Still drifted ten minutes later, but cooling down: no second run.
+  clock.Advance(std::chrono::minutes(10));
+  auto cooling = scheduler.Tick();
+  ASSERT_TRUE(cooling.ok());
+  EXPECT_TRUE(cooling->empty());
+  auto history = ScheduleStore(*metadata).History(w.config.global.pipeline_name, 10);
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_EQ((*history)[0].deployment, "canary baking");
+}
+
+TEST(SchedulerTest, NewDataInAWatchedDirectoryTriggersARun) {
+  TempDir watched;
+  Workspace w("schedule:\n  watch: ['" + watched.path() + "']\n  cooldown: 1m\n");
+  auto metadata = w.Metadata();
+  ManualClock clock(At("2026-11-23T00:00:00Z"));
+  SchedulerOptions options;
+  options.clock = &clock;
+  int runs = 0;
+  options.run = [&](const Config& config) {
+    ++runs;
+    RunResult result;
+    result.status = "succeeded";
+    result.execution_id = "run-" + std::to_string(runs);
+    EXPECT_EQ(config.register_.approval, "manual");  // no deploy.auto: waits for approval
+    return result;
+  };
+  Scheduler scheduler(w.config, *metadata, w.context, options);
+  EXPECT_TRUE(scheduler.Tick()->empty());  // the first look records what is there
+  WriteText(watched.File("2026-11-23.csv"), "a,b\n1,2\n");
+  clock.Advance(std::chrono::minutes(2));
+  auto fired = scheduler.Tick();
+  ASSERT_TRUE(fired.ok()) << fired.status().message();
+  ASSERT_EQ(fired->size(), 1u);
+  EXPECT_EQ((*fired)[0].trigger, "data");
+  EXPECT_EQ(runs, 1);
+  clock.Advance(std::chrono::minutes(2));
+  EXPECT_TRUE(scheduler.Tick()->empty());  // nothing new
+}
+
+}  // namespace
+}  // namespace fraudops
