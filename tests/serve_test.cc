@@ -805,3 +805,38 @@ TEST(ServeTest, ASlowClientIsCutOffWhileOthersAreServedAndSigtermDrains) {
 
 }  // namespace
 }  // namespace fraudops::testing
+
+namespace fraudops::testing {
+namespace {
+
+// The periodic monitor in serve (monitor.serve_interval) reads what the server captured and
+// publishes drift gauges on /metrics; the capture files the server writes are the ones the
+// monitor reads.
+TEST(ServeTest, ThePeriodicMonitorPublishesDriftGaugesFromTheServersOwnCapture) {
+  ServeWorkspace ws;
+  ws.Deploy(ws.Register(), "all_at_once");
+  const std::string key = ws.CreateKey({"invoke"});
+  ws.WriteConfig("  capture_rotate_seconds: 1\nmonitor:\n  serve_interval: 1s\n  min_rows: 1\n");
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  Load load(server.port(), key, 1);
+  HttpClient http(server.port());
+  std::string metrics;
+  EXPECT_TRUE(Eventually([&] {
+    metrics = http.Request("GET", "/metrics").body;
+    const std::string rows = "fraudops_drift_rows{endpoint=\"fraud\"} ";
+    size_t at = metrics.find(rows);
+    return at != std::string::npos && std::atof(metrics.c_str() + at + rows.size()) > 0;
+  }, 30)) << metrics << server.log();
+  load.Stop();
+  EXPECT_EQ(load.failed, 0) << load.last_failure;
+  EXPECT_NE(metrics.find("# TYPE fraudops_drift_psi gauge"), std::string::npos);
+  EXPECT_NE(metrics.find("fraudops_drift_psi{endpoint=\"fraud\",feature=\"$score\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("fraudops_drift_psi_threshold{endpoint=\"fraud\""), std::string::npos);
+  // One transaction sent again and again is all in one bin of every feature: drift, logged.
+  EXPECT_NE(server.log().find("\"component\":\"alert\""), std::string::npos) << server.log();
+  EXPECT_TRUE(fs::exists(ws.home() + "/monitoring/fraud"));
+}
+
+}  // namespace
+}  // namespace fraudops::testing
