@@ -385,6 +385,15 @@ TEST(MonitorTest, MalformedCaptureLinesAreCountedWithTheirPlaceAndSkipped) {
   EXPECT_EQ(report->scan.first_malformed, file + ":11: /features is not an object");
   EXPECT_FALSE(report->drift.judged);  // 20 rows < monitor.min_rows
   EXPECT_TRUE(report->alerts.empty());
+
+  // The file the server is still writing counts up to its last complete line.
+  const std::string partial = CaptureFile(w, start + std::chrono::minutes(1), 2) + ".partial";
+  traffic.Write(partial, 10, 3, start + std::chrono::minutes(20), std::chrono::minutes(5));
+  std::ofstream(partial, std::ios::app) << "{\"v\":1,\"request_id\":\"half";
+  auto with_partial = RunMonitor(w.config, *metadata, w.Artifacts().get(), options);
+  ASSERT_TRUE(with_partial.ok()) << with_partial.status().message();
+  EXPECT_EQ(with_partial->drift.rows, 30u);
+  EXPECT_EQ(with_partial->scan.malformed_lines, 2u);  // the half line is not malformed, only unfinished
 }
 
 // The must-show scheduler test, part 1: with a controlled clock, '0 */6 * * *' fires at

@@ -25,8 +25,15 @@ class Reader {
  public:
   Reader(const ScanOptions& options) : options_(options), result_{} { result_.counts = DriftCounts(*options.baseline); }
 
-  Status ReadFile(const std::string& path) {
+  /// `partial`: the file the server is writing (….jsonl.partial); its last line counts only
+  /// once its newline is written. Renamed meanwhile, it is read under its final name.
+  Status ReadFile(std::string path, bool partial) {
     std::ifstream in(path, std::ios::binary);
+    if (!in && partial) {
+      path.resize(path.size() - std::string_view(".partial").size());
+      in.open(path, std::ios::binary);
+      if (!in && errno == ENOENT) return Status::Ok();  // closed and removed meanwhile
+    }
     if (!in) return Status::IoError("cannot open " + path + ": " + std::strerror(errno));
     ++result_.files;
     path_ = path;
@@ -44,7 +51,7 @@ class Reader {
         const char* start = buffer_.data() + done;
         const char* newline = static_cast<const char*>(std::memchr(start, '\n', filled - done));
         if (!newline) {
-          if (!end) break;                    // the rest waits for the next chunk
+          if (!end || partial) break;         // the rest waits for the next chunk (or the writer)
           newline = buffer_.data() + filled;  // a last line without its newline
         }
         ++line_number_;
@@ -231,10 +238,16 @@ Result<ScanResult> ScanCapture(const ScanOptions& options) {
     any.from = std::min(any.from, options.quality_window.from);
     any.to = (any.to.empty() || options.quality_window.to.empty()) ? "" : std::max(any.to, options.quality_window.to);
   }
-  std::vector<std::pair<std::string, uintmax_t>> files;
+  struct File {
+    std::string path;
+    uintmax_t size;
+    bool partial;
+  };
+  std::vector<File> files;
   for (const auto& entry : fs::directory_iterator(options.directory, error)) {
     const std::string name = entry.path().filename().string();
-    if (name.size() < 22 || name.substr(name.size() - 6) != ".jsonl") continue;
+    const bool partial = name.size() > 14 && name.substr(name.size() - 14) == ".jsonl.partial";
+    if (name.size() < 22 || (!partial && name.substr(name.size() - 6) != ".jsonl")) continue;
     if (!any.to.empty()) {
       // "20261123T112707Z-…" against "2026-11-23T11:27:07.042Z"
       const std::string start = name.substr(0, 4) + "-" + name.substr(4, 2) + "-" + name.substr(6, 2) + "T" +
@@ -246,11 +259,13 @@ Result<ScanResult> ScanCapture(const ScanOptions& options) {
       const auto written = std::chrono::system_clock::from_time_t(info.st_mtime);
       if (FormatUtc(written + std::chrono::seconds(2)) < any.from) continue;
     }
-    files.emplace_back(entry.path().string(), entry.file_size(error));
+    std::error_code size_error;  // a file closed and renamed meanwhile has no size: read it anyway
+    const uintmax_t size = entry.file_size(size_error);
+    files.push_back({entry.path().string(), size_error ? 0 : size, partial});
   }
   if (error) return Status::IoError("cannot list " + options.directory + ": " + error.message());
   // Largest first, so the last file to finish is a small one.
-  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::sort(files.begin(), files.end(), [](const File& a, const File& b) { return a.size > b.size; });
 
   const size_t threads = options.pool ? std::max<size_t>(1, std::min<size_t>(options.pool->size(), files.size())) : 1;
   std::vector<std::unique_ptr<Reader>> readers;
@@ -266,7 +281,7 @@ Result<ScanResult> ScanCapture(const ScanOptions& options) {
         if (next >= files.size() || !failure.ok()) return;
         index = next++;
       }
-      Status status = readers[t]->ReadFile(files[index].first);
+      Status status = readers[t]->ReadFile(files[index].path, files[index].partial);
       if (!status.ok()) {
         std::lock_guard<std::mutex> lock(mutex);
         if (failure.ok()) failure = status;

@@ -1,6 +1,7 @@
 #pragma once
 /// Reads an endpoint's capture files (docs/formats/capture.md) in one streaming pass: each
-/// closed file (*.jsonl) that can hold rows of the window is read in chunks of
+/// file that can hold rows of the window — closed ones (*.jsonl) and the ones being written
+/// (*.jsonl.partial, up to their last complete line) — is read in chunks of
 /// `chunk_bytes`, each line parsed with simdjson On-Demand, its features counted into the
 /// baseline's bins (drift) and, for rows in the quality window, its score and decision
 /// joined with the delayed labels by request id. Files are shared among the pool's threads,

@@ -109,11 +109,13 @@ ColumnDrift Compare(const BaselineColumn& column, const std::vector<uint64_t>& l
   drift.bin_labels = BinLabels(column);
   drift.expected_missing = drift.expected_shares.back();
   drift.actual_missing = drift.actual_shares.back();
-  drift.psi = Psi(column.expected, actual);
+  // An empty window has no distribution to compare: PSI and KS 0, not judged.
+  const bool empty = drift.actual_shares.empty() || std::all_of(actual.begin(), actual.end(), [](double c) { return c == 0; });
+  drift.psi = empty ? 0 : Psi(column.expected, actual);
   drift.psi_threshold = psi_threshold;
   drift.psi_violated = judged && drift.psi > psi_threshold;
   if (!column.categorical) {
-    drift.ks = BinnedKs(column.expected, actual, column.missing_bin());
+    drift.ks = empty ? 0 : BinnedKs(column.expected, actual, column.missing_bin());
     drift.ks_threshold = ks_threshold;
     drift.ks_violated = judged && *drift.ks > ks_threshold;
   }

@@ -61,6 +61,9 @@ TEST(DriftTest, CompareJudgesOnlyWindowsWithEnoughRows) {
   EXPECT_EQ(result.columns[2].name, "$score");
   thresholds.min_rows = 101;
   EXPECT_TRUE(CompareDrift(*baseline, counts, thresholds).Violations().empty());
+  DriftResult empty = CompareDrift(*baseline, DriftCounts(*baseline), thresholds);
+  EXPECT_FALSE(empty.judged);
+  EXPECT_EQ(empty.columns[0].psi, 0.0);  // nothing to compare, not the floor's 6.9
   thresholds.min_rows = 1;
   thresholds.psi_by_feature["amount"] = 100;
   thresholds.ks_by_feature["amount"] = 0.8;
