@@ -46,9 +46,14 @@ void PrintJson(const nlohmann::json& json) {
 Result<Stores> OpenStores(const std::string& config_path, const std::string& home_override, bool need_artifacts) {
   LoadOptions options;
   options.config_path = config_path;
+  FOPS_ASSIGN_OR_RETURN(Config config, LoadConfig(options));
+  if (!home_override.empty()) config.global.home = home_override;
+  return OpenStoresFor(config, need_artifacts);
+}
+
+Result<Stores> OpenStoresFor(const Config& config, bool need_artifacts) {
   Stores stores;
-  FOPS_ASSIGN_OR_RETURN(stores.config, LoadConfig(options));
-  if (!home_override.empty()) stores.config.global.home = home_override;
+  stores.config = config;
   fs::path home = fs::absolute(stores.config.Resolve(stores.config.global.home)).lexically_normal();
   if (stores.config.global.metadata_url.empty() && !FileExists((home / "fraudops.db").string())) {
     return Status::NotFound("no metadata store at " + (home / "fraudops.db").string() +

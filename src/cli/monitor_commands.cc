@@ -36,20 +36,6 @@ Result<std::unique_ptr<Session>> Open(const Args& args) {
   return session;
 }
 
-Result<std::unique_ptr<MetadataStore>> OpenMetadata(const Config& config) {
-  const fs::path home = fs::absolute(config.Resolve(config.global.home)).lexically_normal();
-  if (config.global.metadata_url.empty() && !fs::exists(home / "fraudops.db")) {
-    return Status::NotFound("no metadata store at " + (home / "fraudops.db").string() +
-                            " (global.home); run `fraudops run` first, or set global.metadata_url");
-  }
-  return MetadataStore::Open(config.global.metadata_url, (home / "fraudops.db").string());
-}
-
-Result<std::unique_ptr<ArtifactStore>> OpenArtifacts(const Config& config) {
-  const fs::path home = fs::absolute(config.Resolve(config.global.home)).lexically_normal();
-  return OpenArtifactStore(config.global.artifact_url, (home / "artifacts").string());
-}
-
 void PrintReport(const MonitorReport& report) {
   std::printf("endpoint %s  model %s  drift window %s .. %s  rows %llu%s\n", report.endpoint.c_str(), report.model.c_str(),
               report.drift_window.from.c_str(), report.drift_window.to.c_str(),
@@ -81,10 +67,8 @@ int MonitorRun(const Args& args) {
   auto session = Open(args);
   if (!session.ok()) return Fail(session.status());
   Config& config = (*session)->config;
-  auto metadata = OpenMetadata(config);
-  if (!metadata.ok()) return Fail(metadata.status());
-  auto artifacts = OpenArtifacts(config);
-  if (!artifacts.ok()) return Fail(artifacts.status());
+  auto stores = OpenStoresFor(config, /*need_artifacts=*/true);
+  if (!stores.ok()) return Fail(stores.status());
   MonitorOptions options;
   options.endpoint = args.endpoint.empty() ? config.deploy.endpoint_name : args.endpoint;
   options.labels_file = args.labels;
@@ -102,7 +86,7 @@ int MonitorRun(const Args& args) {
     if (!at) return Fail(Status::InvalidArgument("--at '" + args.at + "' is not an ISO 8601 time such as 2026-11-23T10:00:00Z"));
     options.now = *at;
   }
-  auto report = RunMonitor(config, **metadata, artifacts->get(), options);
+  auto report = RunMonitor(config, *stores->metadata, stores->artifacts.get(), options);
   if (!report.ok()) return Fail(report.status());
   MakeAlertDispatcher(config, (*session)->logger, /*deduplicate=*/false)->Dispatch(report->alerts, options.now);
   if (args.json) PrintJson(report->ToJson());
@@ -135,9 +119,10 @@ int Schedule(const Args& args) {
   }
   const fs::path home = fs::absolute(config.Resolve(config.global.home)).lexically_normal();
   if (Status made = MakeDirectories(home.string()); !made.ok()) return Fail(made);
+  // The metadata store may not exist yet: the first scheduled run creates it.
   auto metadata = MetadataStore::Open(config.global.metadata_url, (home / "fraudops.db").string());
   if (!metadata.ok()) return Fail(metadata.status());
-  auto artifacts = OpenArtifacts(config);
+  auto artifacts = OpenArtifactStore(config.global.artifact_url, (home / "artifacts").string());
   if (!artifacts.ok()) return Fail(artifacts.status());
   SystemClock clock;
   auto scheduler = MakeScheduler(config, **metadata, artifacts->get(), (*session)->context, &clock);
@@ -183,9 +168,9 @@ int Schedule(const Args& args) {
 int ScheduleHistory(const Args& args) {
   auto session = Open(args);
   if (!session.ok()) return Fail(session.status());
-  auto metadata = OpenMetadata((*session)->config);
-  if (!metadata.ok()) return Fail(metadata.status());
-  ScheduleStore store(**metadata);
+  auto stores = OpenStoresFor((*session)->config, /*need_artifacts=*/false);
+  if (!stores.ok()) return Fail(stores.status());
+  ScheduleStore store(*stores->metadata);
   auto history = store.History((*session)->config.global.pipeline_name, args.limit);
   if (!history.ok()) return Fail(history.status());
   if (args.json) {
@@ -281,10 +266,9 @@ Status BackgroundJobs::Start() {
   pool_ = std::make_unique<ThreadPool>(2);
   if (monitor) monitor_thread_ = std::thread([this] { MonitorLoop(); });
   if (schedule) {
-    FOPS_ASSIGN_OR_RETURN(auto metadata, OpenMetadata(config_));
-    FOPS_ASSIGN_OR_RETURN(auto artifacts, OpenArtifacts(config_));
-    schedule_thread_ = std::thread([this, metadata = std::shared_ptr<MetadataStore>(std::move(metadata)),
-                                    artifacts = std::shared_ptr<ArtifactStore>(std::move(artifacts))] {
+    FOPS_ASSIGN_OR_RETURN(Stores opened, OpenStoresFor(config_, /*need_artifacts=*/true));
+    schedule_thread_ = std::thread([this, metadata = std::shared_ptr<MetadataStore>(std::move(opened.metadata)),
+                                    artifacts = std::shared_ptr<ArtifactStore>(std::move(opened.artifacts))] {
       Context context;
       context.logger = &logger_;
       context.pool = pool_.get();
@@ -309,24 +293,21 @@ void BackgroundJobs::Stop() {
 void BackgroundJobs::MonitorLoop() {
   const auto interval = std::chrono::seconds(ParseDurationSeconds(config_.monitor.serve_interval).value_or(300));
   auto dispatcher = MakeAlertDispatcher(config_, logger_, /*deduplicate=*/true);
-  std::unique_ptr<MetadataStore> metadata;
-  std::unique_ptr<ArtifactStore> artifacts;
+  Stores stores;
   while (!stop_) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (wake_.wait_for(lock, interval, [&] { return stop_.load(); })) return;
     }
-    if (!metadata) {
-      auto opened = OpenMetadata(config_);
-      auto opened_artifacts = OpenArtifacts(config_);
-      if (!opened.ok() || !opened_artifacts.ok()) {
-        logger_.Error("monitor", "cannot open the stores: " + (opened.ok() ? opened_artifacts.status() : opened.status()).message());
+    if (!stores.metadata) {
+      auto opened = OpenStoresFor(config_, /*need_artifacts=*/true);
+      if (!opened.ok()) {
+        logger_.Error("monitor", "cannot open the stores: " + opened.status().message());
         continue;
       }
-      metadata = std::move(*opened);
-      artifacts = std::move(*opened_artifacts);
+      stores = std::move(*opened);
     }
-    ServingStore serving(*metadata);
+    ServingStore serving(*stores.metadata);
     auto endpoints = serving.ListEndpoints();
     if (!endpoints.ok()) {
       logger_.Error("monitor", "cannot list endpoints: " + endpoints.status().message());
@@ -340,7 +321,7 @@ void BackgroundJobs::MonitorLoop() {
       options.endpoint = endpoint.name;
       options.now = now;
       options.pool = pool_.get();
-      auto report = RunMonitor(config_, *metadata, artifacts.get(), options);
+      auto report = RunMonitor(config_, *stores.metadata, stores.artifacts.get(), options);
       if (!report.ok()) {
         logger_.Warn("monitor", "endpoint not monitored: " + report.status().message(), {{"endpoint", endpoint.name}});
         continue;
