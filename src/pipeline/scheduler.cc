@@ -109,7 +109,7 @@ Result<std::string> DataFingerprint(const std::string& what, const Config& confi
 }
 
 Scheduler::Scheduler(const Config& config, MetadataStore& store, const Context& context, SchedulerOptions options)
-    : config_(config), metadata_(store), store_(store), context_(context), options_(std::move(options)) {
+    : config_(config), store_(store), context_(context), options_(std::move(options)) {
   if (!config_.schedule.cron.empty()) {
     auto cron = CronSchedule::Parse(config_.schedule.cron);
     if (cron.ok()) cron_ = std::move(*cron);  // LoadConfig validated it

@@ -96,7 +96,6 @@ class Scheduler {
   Result<bool> CoolingDown(Clock::TimePoint now);
 
   Config config_;
-  MetadataStore& metadata_;
   ScheduleStore store_;
   Context context_;
   SchedulerOptions options_;

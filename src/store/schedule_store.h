@@ -35,7 +35,7 @@ struct ScheduleRunRecord {
 
 class ScheduleStore {
  public:
-  explicit ScheduleStore(MetadataStore& store) : store_(store), db_(store.connection()) {}
+  explicit ScheduleStore(MetadataStore& store) : db_(store.connection()) {}
 
   Result<std::optional<std::string>> GetState(const std::string& pipeline, const std::string& name);
   Status SetState(const std::string& pipeline, const std::string& name, const std::string& value);
@@ -53,7 +53,6 @@ class ScheduleStore {
   Result<std::vector<ScheduleRunRecord>> History(const std::string& pipeline, size_t limit);
 
  private:
-  MetadataStore& store_;
   SqlConnection& db_;
 };
 
