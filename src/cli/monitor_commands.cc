@@ -321,6 +321,7 @@ void BackgroundJobs::MonitorLoop() {
       options.endpoint = endpoint.name;
       options.now = now;
       options.pool = pool_.get();
+      options.report_only_on_alerts = true;
       auto report = RunMonitor(config_, *stores.metadata, stores.artifacts.get(), options);
       if (!report.ok()) {
         logger_.Warn("monitor", "endpoint not monitored: " + report.status().message(), {{"endpoint", endpoint.name}});

@@ -155,7 +155,7 @@ Result<MonitorReport> RunMonitor(const Config& config, MetadataStore& metadata, 
   report.alerts = MakeAlerts(report);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
-  if (options.write_report) {
+  if (options.write_report && (!options.report_only_on_alerts || !report.alerts.empty())) {
     std::string stamp = report.time;
     for (char& c : stamp) {
       if (c == ':') c = '-';

@@ -33,6 +33,9 @@ struct MonitorOptions {
   long long window_seconds = 0;  ///< 0: monitor.window
   std::string labels_file;       ///< besides the feedback in the metadata store
   bool write_report = true;
+  /// Write the report only when the pass raised alerts (serve's periodic monitor, so that a
+  /// pass every few minutes does not fill the disk with reports of quiet windows).
+  bool report_only_on_alerts = false;
   ThreadPool* pool = nullptr;
 };
 
@@ -68,6 +71,7 @@ std::unique_ptr<AlertDispatcher> MakeAlertDispatcher(const Config& config, Logge
 
 /// Scheduler triggers on deploy.endpoint_name: drift (any feature or the score over its
 /// threshold) and quality (a quality alert). Each check runs the monitor at the clock's now.
+/// `config`, `metadata` and `artifacts` are held by reference: they must outlive the trigger.
 Trigger DriftTrigger(const Config& config, MetadataStore& metadata, ArtifactStore* artifacts, ThreadPool* pool);
 Trigger QualityTrigger(const Config& config, MetadataStore& metadata, ArtifactStore* artifacts, ThreadPool* pool);
 
