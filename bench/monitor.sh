@@ -35,7 +35,7 @@ measure() {  # label threads -> prints a row, leaves the JSON in $scratch/fraudo
     > "$scratch/fraudops.json" 2> "$scratch/time.txt" || [ $? -eq 5 ]
   local seconds rows
   seconds=$(python3 -c "import json; print('%.3f' % json.load(open('$scratch/fraudops.json'))['seconds'])")
-  rows=$(python3 -c "import json; print(json.load(open('$scratch/fraudops.json'))['drift_result']['rows'])")
+  rows=$(python3 -c "import json; print(json.load(open('$scratch/fraudops.json'))['drift']['rows'])")
   printf '%-34s rows %9d  %8.3f s  %10.0f rows/s  peak %5s MiB\n' "$label" "$rows" "$seconds" \
     "$(awk -v r="$rows" -v s="$seconds" 'BEGIN { print r / s }')" "$(peak "$scratch/time.txt")"
 }
@@ -51,13 +51,13 @@ import json, sys
 peer, ours = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 print("%-34s rows %9d  %8.3f s  %10.0f rows/s  peak %5s MiB" % ("pandas (python3-pandas 1.5.3)", peer["rows"], peer["seconds"], peer["rows"] / peer["seconds"], sys.argv[3]))
 diff = 0.0
-for column in ours["drift_result"]["columns"]:
+for column in ours["drift"]["columns"]:
     mine = peer["columns"][column["name"]]
     diff = max(diff, abs(mine["psi"] - column["psi"]))
     if column["ks"] is not None:
         diff = max(diff, abs(mine["ks"] - column["ks"]))
-print("rows equal: %s; largest PSI/KS difference: %.3g" % (peer["rows"] == ours["drift_result"]["rows"], diff))
-print("throughput ratio (fraudops 1 thread / pandas): %.1fx" % ((ours["drift_result"]["rows"] / ours["seconds"]) / (peer["rows"] / peer["seconds"])))
+print("rows equal: %s; largest PSI/KS difference: %.3g" % (peer["rows"] == ours["drift"]["rows"], diff))
+print("throughput ratio (fraudops 1 thread / pandas): %.1fx" % ((ours["drift"]["rows"] / ours["seconds"]) / (peer["rows"] / peer["seconds"])))
 PY
 
 echo "== 10,000,000 rows"

@@ -172,11 +172,12 @@ Result<MonitorReport> RunMonitor(const Config& config, MetadataStore& metadata, 
 nlohmann::json MonitorReport::ToJson() const {
   nlohmann::json alerts_json = nlohmann::json::array();
   for (const Alert& alert : alerts) alerts_json.push_back(alert.ToJson());
+  nlohmann::json drift_json = drift.ToJson();
+  drift_json["window"] = {{"from", drift_window.from}, {"to", drift_window.to}};
   return {{"endpoint", endpoint},
           {"model", model},
           {"time", time},
-          {"drift", {{"window", {{"from", drift_window.from}, {"to", drift_window.to}}}}},
-          {"drift_result", drift.ToJson()},
+          {"drift", drift_json},
           {"quality", quality.ToJson()},
           {"capture",
            {{"files", scan.files},
