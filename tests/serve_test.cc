@@ -27,6 +27,7 @@
 #include "server_util.h"
 #include "serve/auth.h"
 #include "store/metadata_store.h"
+#include "store/schedule_store.h"
 #include "store/serving_store.h"
 #include "test_util.h"
 
@@ -836,6 +837,37 @@ TEST(ServeTest, ThePeriodicMonitorPublishesDriftGaugesFromTheServersOwnCapture) 
   // One transaction sent again and again is all in one bin of every feature: drift, logged.
   EXPECT_NE(server.log().find("\"component\":\"alert\""), std::string::npos) << server.log();
   EXPECT_TRUE(fs::exists(ws.home() + "/monitoring/fraud"));
+}
+
+
+// With schedule.in_serve the server runs the scheduler too: new data in a watched directory
+// starts a pipeline run inside the serving process, recorded in the schedule history.
+TEST(ServeTest, TheInProcessSchedulerRunsThePipelineWhenWatchedDataArrives) {
+  ServeWorkspace ws;
+  ws.Deploy(ws.Register(), "all_at_once");
+  const std::string watched = ws.dir().File("incoming");
+  fs::create_directories(watched);
+  ws.WriteConfig("preprocess:\n  synthetic_rows: 5000\n  synthetic_fraud_rate: 0.02\nevaluate:\n  min_roc_auc: 0.5\nschedule:\n  in_serve: true\n  watch: ['" + watched +
+                 "']\n  poll: 1s\n  cooldown: 1s\n");
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  ScheduleStore schedule(ws.store());
+  // The first look records the directory; a file arriving after it starts a run.
+  ASSERT_TRUE(Eventually([&] { return schedule.GetState("fraud-detection", "data:" + watched)->has_value(); }, 30))
+      << server.log();
+  WriteText(watched + "/2026-11-23.csv", "a,b\n1,2\n");
+  ASSERT_TRUE(Eventually([&] {
+    auto history = schedule.History("fraud-detection", 5);
+    return history.ok() && !history->empty() && history->front().status != "running";
+  }, 120)) << server.log();
+  ScheduleRunRecord run = schedule.History("fraud-detection", 5)->front();
+  EXPECT_EQ(run.trigger, "data");
+  EXPECT_EQ(run.status, "succeeded") << run.error << server.log();
+  EXPECT_FALSE(run.execution_id.empty());
+  EXPECT_EQ(run.deployment, "");  // no deploy.auto: the version waits for approval
+  // The server kept serving its endpoint meanwhile.
+  HttpClient http(server.port());
+  EXPECT_EQ(http.Request("GET", "/healthz").status, 200);
 }
 
 }  // namespace
