@@ -44,6 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.baseline = &Baseline();
   options.labels = &labels;
   options.chunk_bytes = 64;  // lines across chunk boundaries and buffer growth
+  options.range_bytes = 50;  // lines across piece boundaries
   (void)fraudops::ScanCapture(options);
   (void)fraudops::ParseLabelsCsv(text, "fuzz.csv", "2026-11-23T00:00:00.000Z");
   auto cron = fraudops::CronSchedule::Parse(std::string(text.substr(0, text.find('\n'))));

@@ -396,6 +396,58 @@ TEST(MonitorTest, MalformedCaptureLinesAreCountedWithTheirPlaceAndSkipped) {
   EXPECT_EQ(with_partial->scan.malformed_lines, 2u);  // the half line is not malformed, only unfinished
 }
 
+// Reading files in pieces (a line belongs to the piece its first byte is in) counts exactly
+// what reading them whole counts, for any piece and chunk size, and still names the first
+// malformed line by its line number.
+TEST(MonitorTest, FilesReadInPiecesCountExactlyWhatWholeFilesCount) {
+  Workspace w;
+  Train(w);
+  auto metadata = w.Metadata();
+  Traffic traffic(*metadata, "fraud-detector");
+  const TimePoint start = At("2026-11-20T00:00:00Z");
+  const std::string file = CaptureFile(w, start, 1);
+  traffic.Write(file, 300, 5, start, std::chrono::minutes(30));
+  std::ofstream(file, std::ios::app) << "{\"time\":\"2026-11-20T00:31:00.000Z\",\"features\":7}\n";
+  traffic.Write(file, 300, 6, start + std::chrono::minutes(31), std::chrono::minutes(20));
+  traffic.Write(CaptureFile(w, start, 2), 50, 7, start, std::chrono::minutes(50));
+  auto version = metadata->GetVersion("fraud-detector", "1");
+  auto baseline = DriftBaseline::FromJson(nlohmann::json::parse(testing::ReadText(version->bundle_uri + "/baseline.json")), "b");
+  ASSERT_TRUE(baseline.ok());
+  LabelMap labels;
+  labels["s5-10"] = {1.0f, ""};
+  labels["s6-299"] = {0.0f, ""};
+  ScanOptions options;
+  options.directory = w.CaptureDir();
+  options.drift_window = {FormatUtc(start), FormatUtc(start + std::chrono::hours(1))};
+  options.quality_window = options.drift_window;
+  options.baseline = &*baseline;
+  options.labels = &labels;
+  auto whole = ScanCapture(options);
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  EXPECT_EQ(whole->counts.rows, 650u);
+  EXPECT_EQ(whole->malformed_lines, 1u);
+  EXPECT_EQ(whole->first_malformed, file + ":301: /features is not an object");
+  EXPECT_EQ(whole->joined.size(), 2u);
+  ThreadPool pool(3);
+  for (uint64_t range : {97, 333, 1000, 4096, 100000}) {
+    for (size_t chunk : {size_t{1}, size_t{70000}}) {
+      options.range_bytes = range;
+      options.chunk_bytes = chunk;
+      options.pool = &pool;
+      auto pieces = ScanCapture(options);
+      ASSERT_TRUE(pieces.ok()) << pieces.status().message();
+      EXPECT_EQ(pieces->counts.rows, whole->counts.rows) << range;
+      EXPECT_EQ(pieces->counts.features, whole->counts.features) << range;
+      EXPECT_EQ(pieces->counts.score, whole->counts.score) << range;
+      EXPECT_EQ(pieces->lines, whole->lines) << range;
+      EXPECT_EQ(pieces->files, 2u) << range;
+      EXPECT_EQ(pieces->malformed_lines, 1u) << range;
+      EXPECT_EQ(pieces->first_malformed, whole->first_malformed) << range;
+      EXPECT_EQ(pieces->joined.size(), 2u) << range;
+    }
+  }
+}
+
 // The must-show scheduler test, part 1: with a controlled clock, '0 */6 * * *' fires at
 // 06:00, 12:00, 18:00 and 00:00 and at no other time; each firing is a real pipeline run
 // recorded in the schedule history.

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
+#include <tuple>
 
 #include <simdjson.h>
 #include <sys/stat.h>
@@ -25,9 +27,11 @@ class Reader {
  public:
   Reader(const ScanOptions& options) : options_(options), result_{} { result_.counts = DriftCounts(*options.baseline); }
 
-  /// `partial`: the file the server is writing (….jsonl.partial); its last line counts only
-  /// once its newline is written. Renamed meanwhile, it is read under its final name.
-  Status ReadFile(std::string path, bool partial) {
+  /// Reads the lines of `path` that start in [begin, end) (a line is read by the range its
+  /// first byte falls in). `partial`: the file the server is writing (….jsonl.partial); its
+  /// last line counts only once its newline is written. Renamed meanwhile, it is read under
+  /// its final name.
+  Status ReadRange(std::string path, bool partial, uint64_t begin, uint64_t end) {
     std::ifstream in(path, std::ios::binary);
     if (!in && partial) {
       path.resize(path.size() - std::string_view(".partial").size());
@@ -35,32 +39,44 @@ class Reader {
       if (!in && errno == ENOENT) return Status::Ok();  // closed and removed meanwhile
     }
     if (!in) return Status::IoError("cannot open " + path + ": " + std::strerror(errno));
-    ++result_.files;
+    if (begin == 0) ++result_.files;
     path_ = path;
-    line_number_ = 0;
+    uint64_t offset = begin;  // of buffer_[0] in the file
+    if (begin > 0) {
+      // Skip the line begun in the range before (unless this range starts a line).
+      in.seekg(static_cast<std::streamoff>(begin - 1));
+      char before = 0;
+      if (!in.get(before)) return Status::Ok();
+      if (before != '\n') {
+        std::string rest;
+        if (!std::getline(in, rest)) return Status::Ok();
+        offset = begin + rest.size() + 1;
+      }
+    }
     size_t capacity = std::max<size_t>(options_.chunk_bytes, 1 << 16);
     buffer_.resize(capacity + simdjson::SIMDJSON_PADDING);
     size_t carried = 0;
-    while (true) {
+    while (offset < end) {
       in.read(buffer_.data() + carried, static_cast<std::streamsize>(capacity - carried));
       const size_t got = static_cast<size_t>(in.gcount());
       const size_t filled = carried + got;
-      const bool end = !in;  // end of file (or an error, checked below)
+      const bool eof = !in;  // end of file (or an error, checked below)
       size_t done = 0;
-      while (done < filled) {
+      while (done < filled && offset + done < end) {
         const char* start = buffer_.data() + done;
         const char* newline = static_cast<const char*>(std::memchr(start, '\n', filled - done));
         if (!newline) {
-          if (!end || partial) break;         // the rest waits for the next chunk (or the writer)
+          if (!eof || partial) break;         // the rest waits for the next chunk (or the writer)
           newline = buffer_.data() + filled;  // a last line without its newline
         }
-        ++line_number_;
+        line_offset_ = offset + done;
         Line(start, static_cast<size_t>(newline - start));
         done = static_cast<size_t>(newline - buffer_.data()) + 1;
       }
-      if (end) break;
+      if (eof || offset + done >= end) break;
       carried = filled - done;
       std::memmove(buffer_.data(), buffer_.data() + done, carried);
+      offset += done;
       if (carried == capacity) {  // one line longer than the buffer: grow for it
         capacity *= 2;
         buffer_.resize(capacity + simdjson::SIMDJSON_PADDING);
@@ -70,11 +86,22 @@ class Reader {
     return Status::Ok();
   }
 
+  /// The first malformed line this reader met: file, byte offset, why.
+  struct Malformation {
+    std::string path;
+    uint64_t offset = 0;
+    std::string why;
+  };
+  const std::optional<Malformation>& first_malformed() const { return first_malformed_; }
+
   ScanResult& result() { return result_; }
 
  private:
   void Malformed(const std::string& why) {
-    if (result_.malformed_lines++ == 0) result_.first_malformed = path_ + ":" + std::to_string(line_number_) + ": " + why;
+    ++result_.malformed_lines;
+    if (!first_malformed_ || std::tie(path_, line_offset_) < std::tie(first_malformed_->path, first_malformed_->offset)) {
+      first_malformed_ = Malformation{path_, line_offset_, why};
+    }
   }
 
   void Line(const char* data, size_t length) {
@@ -219,8 +246,23 @@ class Reader {
   std::vector<uint32_t> row_bins_;
   std::string request_id_;
   std::string path_;
-  uint64_t line_number_ = 0;
+  uint64_t line_offset_ = 0;  // of the line being read
+  std::optional<Malformation> first_malformed_;
 };
+
+/// The line number of the line starting at byte `offset` of `path` (0: cannot tell).
+uint64_t LineNumberAt(const std::string& path, uint64_t offset) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> buffer(1 << 20);
+  uint64_t line = 1, read = 0;
+  while (in && read < offset) {
+    in.read(buffer.data(), static_cast<std::streamsize>(std::min<uint64_t>(buffer.size(), offset - read)));
+    const size_t got = static_cast<size_t>(in.gcount());
+    line += static_cast<uint64_t>(std::count(buffer.data(), buffer.data() + got, '\n'));
+    read += got;
+  }
+  return read == offset ? line : 0;
+}
 
 }  // namespace
 
@@ -264,10 +306,32 @@ Result<ScanResult> ScanCapture(const ScanOptions& options) {
     files.push_back({entry.path().string(), size_error ? 0 : size, partial});
   }
   if (error) return Status::IoError("cannot list " + options.directory + ": " + error.message());
-  // Largest first, so the last file to finish is a small one.
-  std::sort(files.begin(), files.end(), [](const File& a, const File& b) { return a.size > b.size; });
+  // Pieces of at most range_bytes, so one big file keeps every thread busy; largest first, so
+  // the last piece to finish is a small one. A file renamed meanwhile (size 0) is one piece
+  // read to its end.
+  struct Piece {
+    const File* file;
+    uint64_t begin, end;
+  };
+  std::vector<Piece> pieces;
+  const uint64_t range = std::max<uint64_t>(options.range_bytes, 1);
+  for (const File& file : files) {
+    if (file.size == 0) {
+      pieces.push_back({&file, 0, UINT64_MAX});
+      continue;
+    }
+    for (uint64_t begin = 0; begin < file.size; begin += range) {
+      const bool last = begin + range >= file.size;
+      // A closed file's last piece reads to the end (a last line without its newline);
+      // a partial file stops at the size listed, the rest is the next pass's.
+      pieces.push_back({&file, begin, last && !file.partial ? UINT64_MAX : std::min<uint64_t>(begin + range, file.size)});
+    }
+  }
+  std::stable_sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) {
+    return std::min<uint64_t>(a.end, a.file->size) - a.begin > std::min<uint64_t>(b.end, b.file->size) - b.begin;
+  });
 
-  const size_t threads = options.pool ? std::max<size_t>(1, std::min<size_t>(options.pool->size(), files.size())) : 1;
+  const size_t threads = options.pool ? std::max<size_t>(1, std::min<size_t>(options.pool->size(), pieces.size())) : 1;
   std::vector<std::unique_ptr<Reader>> readers;
   for (size_t t = 0; t < threads; ++t) readers.push_back(std::make_unique<Reader>(options));
   std::mutex mutex;
@@ -278,10 +342,11 @@ Result<ScanResult> ScanCapture(const ScanOptions& options) {
       size_t index;
       {
         std::lock_guard<std::mutex> lock(mutex);
-        if (next >= files.size() || !failure.ok()) return;
+        if (next >= pieces.size() || !failure.ok()) return;
         index = next++;
       }
-      Status status = readers[t]->ReadFile(files[index].path, files[index].partial);
+      const Piece& piece = pieces[index];
+      Status status = readers[t]->ReadRange(piece.file->path, piece.file->partial, piece.begin, piece.end);
       if (!status.ok()) {
         std::lock_guard<std::mutex> lock(mutex);
         if (failure.ok()) failure = status;
@@ -299,11 +364,23 @@ Result<ScanResult> ScanCapture(const ScanOptions& options) {
     result.files += part.files;
     result.lines += part.lines;
     result.other_version_rows += part.other_version_rows;
-    if (result.malformed_lines == 0 && part.malformed_lines > 0) result.first_malformed = part.first_malformed;
     result.malformed_lines += part.malformed_lines;
     result.quality_rows += part.quality_rows;
     result.quality_alerts += part.quality_alerts;
     result.joined.insert(result.joined.end(), part.joined.begin(), part.joined.end());
+  }
+  // The first malformed line (by file and position), named by its line number.
+  const Reader* first = nullptr;
+  for (const auto& reader : readers) {
+    const auto& mine = reader->first_malformed();
+    if (mine && (!first || std::tie(mine->path, mine->offset) <
+                               std::tie(first->first_malformed()->path, first->first_malformed()->offset))) {
+      first = reader.get();
+    }
+  }
+  if (first) {
+    const auto& m = *first->first_malformed();
+    result.first_malformed = m.path + ":" + std::to_string(LineNumberAt(m.path, m.offset)) + ": " + m.why;
   }
   return result;
 }

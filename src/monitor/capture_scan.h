@@ -4,7 +4,8 @@
 /// (*.jsonl.partial, up to their last complete line) — is read in chunks of
 /// `chunk_bytes`, each line parsed with simdjson On-Demand, its features counted into the
 /// baseline's bins (drift) and, for rows in the quality window, its score and decision
-/// joined with the delayed labels by request id. Files are shared among the pool's threads,
+/// joined with the delayed labels by request id. Files, in pieces of `range_bytes`, are
+/// shared among the pool's threads,
 /// each with its own parser, buffer and counts, merged at the end — so memory is bounded by
 /// threads × chunk_bytes plus the labels, whatever the window holds.
 ///
@@ -55,6 +56,9 @@ struct ScanOptions {
   bool unlabeled_as_negative = false;
   ThreadPool* pool = nullptr;               ///< null: this thread
   size_t chunk_bytes = 8 << 20;
+  /// Files are read in pieces of this many bytes (a line belongs to the piece its first byte
+  /// is in), so one large file is shared among the threads too.
+  uint64_t range_bytes = 32 << 20;
 };
 
 /// A captured prediction in the quality window that has a label.
