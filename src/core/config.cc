@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -689,28 +690,32 @@ Status ValidateConfig(const Config& config) {
     return Status::InvalidArgument("global.log_level = '" + config.global.log_level +
                                    "' is not valid; accepted: debug, info, warn, error, off");
   }
-  const std::pair<const std::string*, const char*> durations[] = {
-      {&config.schedule.poll, "schedule.poll"},
-      {&config.schedule.cooldown, "schedule.cooldown"},
-      {&config.schedule.lock_timeout, "schedule.lock_timeout"},
-      {&config.monitor.window, "monitor.window"},
-      {&config.monitor.label_maturity, "monitor.label_maturity"},
-      {&config.monitor.quality_window, "monitor.quality_window"},
-      {&config.monitor.repeat_alerts_after, "monitor.repeat_alerts_after"},
-      {&config.monitor.serve_interval, "monitor.serve_interval"}};
-  for (const auto& [value, key] : durations) {
-    if (value->empty() && std::string_view(key) == "monitor.serve_interval") continue;
-    if (!ParseDurationSeconds(*value)) {
-      return Status::InvalidArgument(std::string(key) + " = '" + *value +
+  struct Duration {
+    const std::string* value;
+    const char* key;
+    bool may_be_empty;  ///< empty switches the feature off
+  };
+  const Duration durations[] = {{&config.schedule.poll, "schedule.poll", false},
+                                {&config.schedule.cooldown, "schedule.cooldown", false},
+                                {&config.schedule.lock_timeout, "schedule.lock_timeout", false},
+                                {&config.monitor.window, "monitor.window", false},
+                                {&config.monitor.label_maturity, "monitor.label_maturity", false},
+                                {&config.monitor.quality_window, "monitor.quality_window", false},
+                                {&config.monitor.repeat_alerts_after, "monitor.repeat_alerts_after", false},
+                                {&config.monitor.serve_interval, "monitor.serve_interval", true}};
+  for (const Duration& duration : durations) {
+    if (duration.value->empty() && duration.may_be_empty) continue;
+    if (!ParseDurationSeconds(*duration.value)) {
+      return Status::InvalidArgument(std::string(duration.key) + " = '" + *duration.value +
                                      "' is not a duration; accepted: a positive whole number with "
                                      "s, m, h, d or w (e.g. 90s, 15m, 1h, 7d)");
     }
   }
+  const std::vector<std::string> quality_metrics = {"roc_auc", "pr_auc", "recall", "precision"};
   for (const auto& [name, value] : config.monitor.min_metrics) {
-    if (name != "pr_auc" && name != "recall" && name != "precision" && name != "roc_auc") {
-      const std::vector<std::string> known = {"roc_auc", "pr_auc", "recall", "precision"};
+    if (std::find(quality_metrics.begin(), quality_metrics.end(), name) == quality_metrics.end()) {
       return Status::InvalidArgument("monitor.min_metrics." + name + " is not a quality metric" +
-                                     DidYouMean(name, known) + "; accepted: roc_auc, pr_auc, recall, precision");
+                                     DidYouMean(name, quality_metrics) + "; accepted: " + Join(quality_metrics, ", "));
     }
   }
   return ValidateCron(config.schedule.cron, "schedule.cron");

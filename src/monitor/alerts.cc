@@ -8,10 +8,13 @@
 
 namespace fraudops {
 
+std::string Alert::Finding() const {
+  return (feature.empty() ? "" : feature + " ") + metric + " " + FormatDouble(value, 4) + " " + comparison + " " +
+         FormatDouble(threshold, 4);
+}
+
 std::string Alert::Summary() const {
-  std::string subject = feature.empty() ? "" : " " + feature;
-  return kind + ": " + endpoint + subject + " " + metric + " " + FormatDouble(value, 4) + " " + comparison + " " +
-         FormatDouble(threshold, 4) + " over " + window_from + "/" + window_to;
+  return kind + ": " + endpoint + " " + Finding() + " over " + window_from + "/" + window_to;
 }
 
 std::string Alert::Key() const { return endpoint + "\n" + kind + "\n" + metric + "\n" + feature; }

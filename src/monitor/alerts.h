@@ -29,6 +29,8 @@ struct Alert {
   std::string model;  ///< NAME@VERSION monitored
   std::string time;   ///< when it was raised
 
+  /// "V14 psi 0.42 > 0.2" (no feature for quality alerts)
+  std::string Finding() const;
   /// "drift: fraud-detector V14 psi 0.42 > 0.2 over 2026-…/2026-…"
   std::string Summary() const;
   /// Identity for deduplication: endpoint, kind, metric, feature.

@@ -130,8 +130,9 @@ class Reader {
         in_quality = !options_.quality_window.empty() && options_.quality_window.Contains(time);
         if (!in_drift && !in_quality) return;  // outside both windows: the rest is not read
       } else if (key == "request_id") {
+        // The view stays valid for the whole line: the parser writes each string of a
+        // document after the ones before it, and reuses its buffer only for the next line.
         if (value.get_string().get(request_id)) return Malformed("/request_id is not a string");
-        request_id_.assign(request_id);  // the parser's string buffer is reused by later members
       } else if (key == "model") {
         if (value.get_string().get(model)) return Malformed("/model is not a string");
         if (!options_.model.empty() && model != options_.model) return OtherVersion(time);
@@ -163,7 +164,7 @@ class Reader {
       result_.quality_rows++;
       if (decision) result_.quality_alerts++;
       if (options_.labels) {
-        auto label = options_.labels->find(std::string_view(request_id_));
+        auto label = options_.labels->find(request_id);
         if (label != options_.labels->end()) {
           result_.joined.push_back({static_cast<float>(score), label->second.label, static_cast<uint8_t>(decision != 0)});
         } else if (options_.unlabeled_as_negative) {
@@ -244,7 +245,6 @@ class Reader {
   od::parser parser_;
   std::vector<char> buffer_;
   std::vector<uint32_t> row_bins_;
-  std::string request_id_;
   std::string path_;
   uint64_t line_offset_ = 0;  // of the line being read
   std::optional<Malformation> first_malformed_;

@@ -159,10 +159,6 @@ DriftCounts::DriftCounts(const DriftBaseline& baseline) : score(baseline.score.b
 }
 
 void DriftCounts::Merge(const DriftCounts& other) {
-  if (features.empty() && score.empty()) {
-    *this = other;
-    return;
-  }
   for (size_t f = 0; f < features.size(); ++f) {
     for (size_t b = 0; b < features[f].size(); ++b) features[f][b] += other.features[f][b];
   }

@@ -66,7 +66,7 @@ struct DriftCounts {
 
   explicit DriftCounts(const DriftBaseline& baseline);
   DriftCounts() = default;
-  void Merge(const DriftCounts& other);
+  void Merge(const DriftCounts& other);  ///< counts over the same baseline
 };
 
 /// Thresholds, with per-feature overrides (monitor.psi_thresholds / ks_thresholds; the

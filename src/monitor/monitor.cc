@@ -18,12 +18,12 @@ using TimePoint = std::chrono::system_clock::time_point;
 long long Seconds(const std::string& text, long long fallback) { return ParseDurationSeconds(text).value_or(fallback); }
 
 /// The production version's baseline (a local copy first for bundles in S3).
-Result<DriftBaseline> LoadBaseline(const Config& config, MetadataStore& metadata, ArtifactStore* artifacts,
+Result<DriftBaseline> LoadBaseline(const fs::path& home, MetadataStore& metadata, ArtifactStore* artifacts,
                                    const ModelVersion& version) {
   std::string directory = version.bundle_uri;
   if (StartsWith(directory, "s3://")) {
     if (!artifacts) return Status::InvalidArgument("the bundle of " + version.model + " is in S3 but no artifact store is open");
-    directory = (fs::absolute(config.Resolve(config.global.home)) / "cache" / "models" / version.model /
+    directory = (home / "cache" / "models" / version.model /
                  (std::to_string(version.version) + "-" + version.run_id))
                     .string();
     if (!fs::exists(fs::path(directory) / "baseline.json")) {
@@ -98,7 +98,7 @@ Result<MonitorReport> RunMonitor(const Config& config, MetadataStore& metadata, 
   if (endpoint->production.empty()) return Status::NotFound("endpoint '" + options.endpoint + "' serves nothing yet");
   FOPS_ASSIGN_OR_RETURN(ModelVersion version,
                         metadata.GetVersion(endpoint->production.model, std::to_string(endpoint->production.version)));
-  FOPS_ASSIGN_OR_RETURN(DriftBaseline baseline, LoadBaseline(config, metadata, artifacts, version));
+  FOPS_ASSIGN_OR_RETURN(DriftBaseline baseline, LoadBaseline(home, metadata, artifacts, version));
 
   MonitorReport report;
   report.endpoint = options.endpoint;
@@ -268,9 +268,7 @@ Trigger MonitorTrigger(const std::string& kind, const Config& config, MetadataSt
             }
             std::vector<std::string> found;
             for (const Alert& alert : report->alerts) {
-              if (alert.kind == kind) found.push_back((alert.feature.empty() ? "" : alert.feature + " ") + alert.metric + " " +
-                                                      FormatDouble(alert.value, 4) + " " + alert.comparison + " " +
-                                                      FormatDouble(alert.threshold, 4));
+              if (alert.kind == kind) found.push_back(alert.Finding());
             }
             if (found.empty()) return std::optional<std::string>();
             const TimeWindow& window = kind == "drift" ? report->drift_window : report->quality.window;

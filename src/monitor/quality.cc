@@ -1,6 +1,6 @@
 #include "monitor/quality.h"
 
-#include "core/files.h"
+#include "data/record_stream.h"
 #include "core/strings.h"
 #include "eval/metrics.h"
 #include "store/metadata_store.h"
@@ -9,36 +9,6 @@ namespace fraudops {
 
 namespace {
 
-/// One CSV field list; quotes around a field are removed ("" inside is a quote).
-std::vector<std::string> SplitCsvLine(std::string_view line, bool* bad_quote) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  *bad_quote = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        fields.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        fields.back() += c;
-      }
-    } else if (c == '"' && Trim(fields.back()).empty()) {
-      quoted = true;
-      fields.back().clear();
-    } else if (c == ',') {
-      fields.emplace_back();
-    } else {
-      fields.back() += c;
-    }
-  }
-  *bad_quote = quoted;
-  for (std::string& field : fields) field = std::string(Trim(field));
-  return fields;
-}
-
 std::optional<float> ParseLabel(std::string_view text) {
   text = Trim(text);
   if (text == "1" || text == "1.0" || ToLower(text) == "true") return 1.0f;
@@ -46,68 +16,76 @@ std::optional<float> ParseLabel(std::string_view text) {
   return std::nullopt;
 }
 
+/// The labels of a CSV read record by record (quotes, "" escapes, CRLF and blank lines as
+/// the data module's reader handles them).
+Result<LabelMap> ReadLabels(RecordReader& reader, const std::string& now) {
+  LabelMap labels;
+  size_t id_column = SIZE_MAX, label_column = SIZE_MAX, time_column = SIZE_MAX, columns = 0;
+  RecordChunk chunk;
+  std::vector<std::string_view> raw;
+  std::vector<std::string> fields;
+  std::string scratch;
+  while (true) {
+    FOPS_ASSIGN_OR_RETURN(bool more, reader.Next(chunk, 4096));
+    for (size_t r = 0; r < chunk.size(); ++r) {
+      const std::string_view record = chunk.record(r);
+      const std::string where = reader.path() + ":" + std::to_string(chunk.line[r]);
+      SplitCsvRecord(record, ',', raw);
+      fields.clear();
+      for (std::string_view field : raw) fields.emplace_back(Trim(UnquoteCsvField(Trim(field), scratch)));
+      if (id_column == SIZE_MAX) {
+        for (size_t i = 0; i < fields.size(); ++i) {
+          if (fields[i] == "request_id") id_column = i;
+          else if (fields[i] == "label") label_column = i;
+          else if (fields[i] == "label_time") time_column = i;
+        }
+        if (id_column == SIZE_MAX || label_column == SIZE_MAX) {
+          return Status::DataError(where + ": the header must name request_id and label (and optionally label_time); got '" +
+                                   std::string(record) + "'");
+        }
+        columns = fields.size();
+        continue;
+      }
+      if (fields.size() != columns) {
+        return Status::DataError(where + ": " + std::to_string(fields.size()) + " fields; the header has " +
+                                 std::to_string(columns));
+      }
+      if (fields[id_column].empty()) {
+        return Status::DataError(where + ":" + std::to_string(id_column + 1) + ": empty request_id");
+      }
+      std::optional<float> label = ParseLabel(fields[label_column]);
+      if (!label) {
+        return Status::DataError(where + ":" + std::to_string(label_column + 1) + ": label '" + fields[label_column] +
+                                 "' is not one of 0, 1, true, false");
+      }
+      DelayedLabel entry{*label, ""};
+      if (time_column != SIZE_MAX && !fields[time_column].empty()) {
+        auto time = ParseUtcTime(fields[time_column]);
+        if (!time) {
+          return Status::DataError(where + ":" + std::to_string(time_column + 1) + ": label_time '" + fields[time_column] +
+                                   "' is not an ISO 8601 time such as 2026-11-23T10:00:00Z");
+        }
+        entry.label_time = FormatUtc(*time);
+        if (!now.empty() && entry.label_time > now) continue;  // not known yet
+      }
+      labels.insert_or_assign(fields[id_column], std::move(entry));
+    }
+    if (!more) break;
+  }
+  if (id_column == SIZE_MAX) return Status::DataError(reader.path() + ": empty; expected a header naming request_id and label");
+  return labels;
+}
+
 }  // namespace
 
 Result<LabelMap> ReadLabelsCsv(const std::string& path, const std::string& now) {
-  FOPS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  return ParseLabelsCsv(text, path, now);
+  FOPS_ASSIGN_OR_RETURN(auto reader, RecordReader::Open(path, /*quoted=*/true));
+  return ReadLabels(*reader, now);
 }
 
 Result<LabelMap> ParseLabelsCsv(std::string_view text, const std::string& source, const std::string& now) {
-  LabelMap labels;
-  size_t line_number = 0, id_column = SIZE_MAX, label_column = SIZE_MAX, time_column = SIZE_MAX, columns = 0;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(start, end - start);
-    start = end + 1;
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (Trim(line).empty()) continue;
-    const std::string where = source + ":" + std::to_string(line_number);
-    bool bad_quote = false;
-    std::vector<std::string> fields = SplitCsvLine(line, &bad_quote);
-    if (bad_quote) return Status::DataError(where + ": a quoted field is not closed");
-    if (id_column == SIZE_MAX) {
-      for (size_t i = 0; i < fields.size(); ++i) {
-        if (fields[i] == "request_id") id_column = i;
-        else if (fields[i] == "label") label_column = i;
-        else if (fields[i] == "label_time") time_column = i;
-      }
-      if (id_column == SIZE_MAX || label_column == SIZE_MAX) {
-        return Status::DataError(where + ": the header must name request_id and label (and optionally label_time); got '" +
-                                 std::string(line) + "'");
-      }
-      columns = fields.size();
-      continue;
-    }
-    if (fields.size() != columns) {
-      return Status::DataError(where + ": " + std::to_string(fields.size()) + " fields; the header has " +
-                               std::to_string(columns));
-    }
-    if (fields[id_column].empty()) {
-      return Status::DataError(where + ":" + std::to_string(id_column + 1) + ": empty request_id");
-    }
-    std::optional<float> label = ParseLabel(fields[label_column]);
-    if (!label) {
-      return Status::DataError(where + ":" + std::to_string(label_column + 1) + ": label '" + fields[label_column] +
-                               "' is not one of 0, 1, true, false");
-    }
-    DelayedLabel entry{*label, ""};
-    if (time_column != SIZE_MAX && !fields[time_column].empty()) {
-      auto time = ParseUtcTime(fields[time_column]);
-      if (!time) {
-        return Status::DataError(where + ":" + std::to_string(time_column + 1) + ": label_time '" + fields[time_column] +
-                                 "' is not an ISO 8601 time such as 2026-11-23T10:00:00Z");
-      }
-      entry.label_time = FormatUtc(*time);
-      if (!now.empty() && entry.label_time > now) continue;  // not known yet
-    }
-    labels.insert_or_assign(fields[id_column], std::move(entry));
-  }
-  if (id_column == SIZE_MAX) return Status::DataError(source + ": empty; expected a header naming request_id and label");
-  return labels;
+  FOPS_ASSIGN_OR_RETURN(auto reader, RecordReader::FromMemory(text, /*quoted=*/true, source));
+  return ReadLabels(*reader, now);
 }
 
 void AddFeedback(const std::vector<FeedbackRecord>& feedback, const std::string& now, LabelMap* labels) {

@@ -164,78 +164,80 @@ Result<std::optional<std::string>> Scheduler::CheckData(Clock::TimePoint) {
   return reason;
 }
 
+Result<std::optional<Scheduler::Firing>> Scheduler::CheckCron(Clock::TimePoint now,
+                                                              std::vector<ScheduleRunRecord>* written) {
+  const std::string& pipeline = config_.global.pipeline_name;
+  FOPS_ASSIGN_OR_RETURN(auto last_text, store_.GetState(pipeline, "cron_last"));
+  const std::optional<Clock::TimePoint> last = last_text ? ParseUtcTime(*last_text) : std::nullopt;
+  if (!last) {
+    // First start: times before now are not "missed".
+    FOPS_RETURN_IF_ERROR(store_.SetState(pipeline, "cron_last", FormatUtc(now)));
+    return std::optional<Firing>();
+  }
+  const std::vector<Clock::TimePoint> due = cron_->Between(*last, now, 100000);
+  if (due.empty()) return std::optional<Firing>();
+  FOPS_RETURN_IF_ERROR(store_.SetState(pipeline, "cron_last", FormatUtc(now)));
+  const Clock::TimePoint latest = due.back();
+  const bool on_time = now - latest <= std::max<std::chrono::seconds>(2 * poll_, std::chrono::seconds(120));
+  const size_t missed = due.size() - (on_time ? 1 : 0);
+  if (missed > 0 && config_.schedule.missed == "catch_up") {
+    return std::optional<Firing>(Firing{"cron",
+                                        "catch-up for " + std::to_string(missed) + " missed time" + (missed == 1 ? "" : "s") +
+                                            " of '" + cron_->text() + "' (the last " +
+                                            FormatUtc(on_time ? due[due.size() - 2] : latest) + ")",
+                                        on_time ? latest : due[missed - 1]});
+  }
+  if (missed > 0) {
+    ScheduleRunRecord skipped;
+    skipped.id = NewUuidV7();
+    skipped.pipeline = pipeline;
+    skipped.trigger = "cron";
+    skipped.reason = std::to_string(missed) + " time" + (missed == 1 ? "" : "s") + " of '" + cron_->text() +
+                     "' missed while no scheduler ran, from " + FormatUtc(due.front()) + " (schedule.missed: skip)";
+    skipped.scheduled_for = FormatUtc(due[missed - 1]);
+    skipped.started_at = skipped.finished_at = FormatUtc(now);
+    skipped.status = "skipped";
+    FOPS_RETURN_IF_ERROR(store_.InsertRun(skipped));
+    context_.logger->Warn("schedule", skipped.reason);
+    written->push_back(std::move(skipped));
+  }
+  if (!on_time) return std::optional<Firing>();
+  return std::optional<Firing>(Firing{"cron", "'" + cron_->text() + "' at " + FormatUtc(latest), latest});
+}
+
+Result<std::optional<Scheduler::Firing>> Scheduler::CheckTriggers(Clock::TimePoint now) {
+  // Data triggers keep their fingerprints current even while cooling down, so data that
+  // arrived during a run does not fire again for what that run already read.
+  std::optional<std::string> data_reason;
+  if (config_.schedule.on_new_data || !config_.schedule.watch.empty()) {
+    FOPS_ASSIGN_OR_RETURN(data_reason, CheckData(now));
+  }
+  FOPS_ASSIGN_OR_RETURN(bool cooling, CoolingDown(now));
+  if (cooling) return std::optional<Firing>();
+  if (data_reason) return std::optional<Firing>(Firing{"data", *data_reason, now});
+  for (const Trigger& trigger : options_.triggers) {
+    Result<std::optional<std::string>> reason = trigger.check(now);
+    if (!reason.ok()) {
+      context_.logger->Error("schedule", "the " + trigger.name + " trigger could not be checked: " + reason.status().message());
+      continue;
+    }
+    if (*reason) return std::optional<Firing>(Firing{trigger.name, **reason, now});
+  }
+  return std::optional<Firing>();
+}
+
 Result<std::vector<ScheduleRunRecord>> Scheduler::Tick() {
   const Clock::TimePoint now = options_.clock->Now();
-  const std::string& pipeline = config_.global.pipeline_name;
   std::vector<ScheduleRunRecord> written;
-  std::optional<std::pair<std::string, std::string>> fire;  // trigger, reason
-  Clock::TimePoint scheduled_for = now;
-
+  std::optional<Firing> fire;
   if (cron_) {
-    FOPS_ASSIGN_OR_RETURN(auto last_text, store_.GetState(pipeline, "cron_last"));
-    std::optional<Clock::TimePoint> last = last_text ? ParseUtcTime(*last_text) : std::nullopt;
-    if (!last || last_text->empty()) {
-      // First start: times before now are not "missed".
-      FOPS_RETURN_IF_ERROR(store_.SetState(pipeline, "cron_last", FormatUtc(now)));
-    } else {
-      const std::vector<Clock::TimePoint> due = cron_->Between(*last, now, 100000);
-      if (!due.empty()) {
-        const Clock::TimePoint latest = due.back();
-        const bool on_time = now - latest <= std::max<std::chrono::seconds>(2 * poll_, std::chrono::seconds(120));
-        const size_t missed = due.size() - (on_time ? 1 : 0);
-        if (missed > 0 && config_.schedule.missed == "catch_up") {
-          fire = {"cron", "catch-up for " + std::to_string(missed) + " missed time" + (missed == 1 ? "" : "s") +
-                              " of '" + cron_->text() + "' (the last " + FormatUtc(on_time ? due[due.size() - 2] : latest) + ")"};
-          scheduled_for = on_time ? latest : due[missed - 1];
-        } else {
-          if (missed > 0) {
-            ScheduleRunRecord skipped;
-            skipped.id = NewUuidV7();
-            skipped.pipeline = pipeline;
-            skipped.trigger = "cron";
-            skipped.reason = std::to_string(missed) + " time" + (missed == 1 ? "" : "s") + " of '" + cron_->text() +
-                             "' missed while no scheduler ran, from " + FormatUtc(due.front()) +
-                             " (schedule.missed: skip)";
-            skipped.scheduled_for = FormatUtc(due[missed - 1]);
-            skipped.started_at = skipped.finished_at = FormatUtc(now);
-            skipped.status = "skipped";
-            FOPS_RETURN_IF_ERROR(store_.InsertRun(skipped));
-            context_.logger->Warn("schedule", skipped.reason);
-            written.push_back(skipped);
-          }
-          if (on_time) {
-            fire = {"cron", "'" + cron_->text() + "' at " + FormatUtc(latest)};
-            scheduled_for = latest;
-          }
-        }
-        FOPS_RETURN_IF_ERROR(store_.SetState(pipeline, "cron_last", FormatUtc(now)));
-      }
-    }
+    FOPS_ASSIGN_OR_RETURN(fire, CheckCron(now, &written));
   }
-
   if (!fire) {
-    // Data triggers keep their fingerprints current even while cooling down, so data that
-    // arrived during a run does not fire again for what that run already read.
-    std::optional<std::string> data_reason;
-    if (config_.schedule.on_new_data || !config_.schedule.watch.empty()) {
-      FOPS_ASSIGN_OR_RETURN(data_reason, CheckData(now));
-    }
-    FOPS_ASSIGN_OR_RETURN(bool cooling, CoolingDown(now));
-    if (!cooling) {
-      if (data_reason) fire = {"data", *data_reason};
-      for (const Trigger& trigger : options_.triggers) {
-        if (fire) break;
-        Result<std::optional<std::string>> reason = trigger.check(now);
-        if (!reason.ok()) {
-          context_.logger->Error("schedule", "the " + trigger.name + " trigger could not be checked: " + reason.status().message());
-          continue;
-        }
-        if (*reason) fire = {trigger.name, **reason};
-      }
-    }
+    FOPS_ASSIGN_OR_RETURN(fire, CheckTriggers(now));
   }
   if (!fire) return written;
-  FOPS_ASSIGN_OR_RETURN(ScheduleRunRecord run, Start(fire->first, fire->second, scheduled_for));
+  FOPS_ASSIGN_OR_RETURN(ScheduleRunRecord run, Start(fire->trigger, fire->reason, fire->scheduled_for));
   written.push_back(std::move(run));
   return written;
 }

@@ -91,6 +91,15 @@ class Scheduler {
   static Config RunConfig(const Config& config);
 
  private:
+  struct Firing {
+    std::string trigger, reason;
+    Clock::TimePoint scheduled_for;
+  };
+  /// The cron time due now, if on time or caught up; missed times skipped are recorded in
+  /// `written`.
+  Result<std::optional<Firing>> CheckCron(Clock::TimePoint now, std::vector<ScheduleRunRecord>* written);
+  /// Data, then the other triggers, unless cooling down.
+  Result<std::optional<Firing>> CheckTriggers(Clock::TimePoint now);
   Result<ScheduleRunRecord> Start(const std::string& trigger, const std::string& reason, Clock::TimePoint scheduled_for);
   Result<std::optional<std::string>> CheckData(Clock::TimePoint now);
   Result<bool> CoolingDown(Clock::TimePoint now);

@@ -9,29 +9,14 @@
 #include <set>
 #include <thread>
 
-#include "../../tests/server_util.h"
-#include "../../tests/test_util.h"
+#include "../../tests/backend_store.h"
 #include "store/schema.h"
 
 namespace fraudops {
 namespace {
 
-class MetadataStoreTest : public ::testing::TestWithParam<std::string> {
+class MetadataStoreTest : public testing::BackendStoreTest {
  protected:
-  void SetUp() override {
-    if (GetParam() == "postgresql") {
-      FOPS_NEED_SERVER(admin, "FOPS_TEST_POSTGRES_URL");
-      database_ = std::make_unique<testing::ScratchDatabase>(admin);
-      ASSERT_TRUE(database_->error().empty()) << database_->error();
-      url_ = database_->url();
-    } else {
-      url_ = "sqlite:" + dir_.File("fraudops.db");
-    }
-    auto opened = Open();
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(*opened);
-  }
-
   Result<std::unique_ptr<MetadataStore>> Open() { return MetadataStore::Open(url_, ""); }
 
   RunRecord MakeRun(const std::string& experiment = "exp") {
@@ -71,10 +56,6 @@ class MetadataStoreTest : public ::testing::TestWithParam<std::string> {
     return created.ok() ? *created : ModelVersion();
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<testing::ScratchDatabase> database_;
-  std::string url_;
-  std::unique_ptr<MetadataStore> store_;
   int counter_ = 0;
 };
 

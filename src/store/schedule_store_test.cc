@@ -4,30 +4,18 @@
 
 #include <gtest/gtest.h>
 
-#include "../../tests/server_util.h"
-#include "../../tests/test_util.h"
+#include "../../tests/backend_store.h"
 
 namespace fraudops {
 namespace {
 
-class ScheduleStoreTest : public ::testing::TestWithParam<std::string> {
+class ScheduleStoreTest : public testing::BackendStoreTest {
  protected:
   void SetUp() override {
-    std::string url = "sqlite:" + dir_.File("fraudops.db");
-    if (GetParam() == "postgresql") {
-      FOPS_NEED_SERVER(admin, "FOPS_TEST_POSTGRES_URL");
-      database_ = std::make_unique<testing::ScratchDatabase>(admin);
-      ASSERT_TRUE(database_->error().empty()) << database_->error();
-      url = database_->url();
-    }
-    auto opened = MetadataStore::Open(url, "");
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(*opened);
+    BackendStoreTest::SetUp();
+    if (NotSetUp()) return;
     schedule_ = std::make_unique<ScheduleStore>(*store_);
   }
-  testing::TempDir dir_;
-  std::unique_ptr<testing::ScratchDatabase> database_;
-  std::unique_ptr<MetadataStore> store_;
   std::unique_ptr<ScheduleStore> schedule_;
 };
 

@@ -4,25 +4,16 @@
 
 #include <gtest/gtest.h>
 
-#include "../../tests/server_util.h"
-#include "../../tests/test_util.h"
+#include "../../tests/backend_store.h"
 
 namespace fraudops {
 namespace {
 
-class ServingStoreTest : public ::testing::TestWithParam<std::string> {
+class ServingStoreTest : public testing::BackendStoreTest {
  protected:
   void SetUp() override {
-    std::string url = "sqlite:" + dir_.File("fraudops.db");
-    if (GetParam() == "postgresql") {
-      FOPS_NEED_SERVER(admin, "FOPS_TEST_POSTGRES_URL");
-      database_ = std::make_unique<testing::ScratchDatabase>(admin);
-      ASSERT_TRUE(database_->error().empty()) << database_->error();
-      url = database_->url();
-    }
-    auto opened = MetadataStore::Open(url, "");
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(*opened);
+    BackendStoreTest::SetUp();
+    if (NotSetUp()) return;
     serving_ = std::make_unique<ServingStore>(*store_);
     RunRecord run;
     run.run_id = "run-" + testing::RandomSuffix();
@@ -44,9 +35,6 @@ class ServingStoreTest : public ::testing::TestWithParam<std::string> {
 
   int64_t Counter(const std::string& name) { return serving_->ChangeCounters()->at(name); }
 
-  testing::TempDir dir_;
-  std::unique_ptr<testing::ScratchDatabase> database_;
-  std::unique_ptr<MetadataStore> store_;
   std::unique_ptr<ServingStore> serving_;
 };
 
