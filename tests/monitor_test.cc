@@ -36,11 +36,6 @@ class ManualClock : public Clock {
  public:
   explicit ManualClock(TimePoint now) : now_(now) {}
   TimePoint Now() override { return now_; }
-  bool WaitUntil(TimePoint until) override {
-    now_ = std::max(now_, until);
-    return true;
-  }
-  void Wake() override {}
   void Set(TimePoint now) { now_ = now; }
   void Advance(std::chrono::seconds by) { now_ += by; }
 

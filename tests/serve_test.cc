@@ -638,10 +638,10 @@ TEST(ServeTest, CanaryWithoutAlarmIsPromotedAndABadCanaryIsRolledBack) {
   {
     Load load(server.port(), key, 2);
     DeploymentRecord canary = ws.Deploy(v2, "canary", params);
-    ASSERT_EQ(canary.status, "baking");
-    ASSERT_TRUE(Eventually([&] { return serving.GetDeployment(canary.id)->status != "baking"; }));
+    ASSERT_EQ(canary.status, DeploymentStatus::kBaking);
+    ASSERT_TRUE(Eventually([&] { return serving.GetDeployment(canary.id)->status != DeploymentStatus::kBaking; }));
     auto done = serving.GetDeployment(canary.id);
-    EXPECT_EQ(done->status, "promoted") << done->reason;
+    EXPECT_EQ(done->status, DeploymentStatus::kPromoted) << done->reason;
     EXPECT_EQ((*serving.FindEndpoint("fraud"))->production.version, v2);
     load.Stop();
     EXPECT_EQ(load.failed, 0) << load.last_failure;
@@ -651,9 +651,9 @@ TEST(ServeTest, CanaryWithoutAlarmIsPromotedAndABadCanaryIsRolledBack) {
     params.bake_seconds = 60;  // the alarm, not the clock, ends this one
     Load load(server.port(), key, 2);
     DeploymentRecord canary = ws.Deploy(bad, "canary", params);
-    ASSERT_TRUE(Eventually([&] { return serving.GetDeployment(canary.id)->status != "baking"; }, 30));
+    ASSERT_TRUE(Eventually([&] { return serving.GetDeployment(canary.id)->status != DeploymentStatus::kBaking; }, 30));
     auto done = serving.GetDeployment(canary.id);
-    EXPECT_EQ(done->status, "rolled_back");
+    EXPECT_EQ(done->status, DeploymentStatus::kRolledBack);
     EXPECT_NE(done->reason.find("score PSI"), std::string::npos) << done->reason;
     EXPECT_EQ((*serving.FindEndpoint("fraud"))->production.version, v2);
     EXPECT_TRUE((*serving.FindEndpoint("fraud"))->canary.empty());
@@ -664,9 +664,9 @@ TEST(ServeTest, CanaryWithoutAlarmIsPromotedAndABadCanaryIsRolledBack) {
   auto history = serving.History("fraud", 10);
   ASSERT_TRUE(history.ok());
   ASSERT_EQ(history->size(), 3u);
-  EXPECT_EQ((*history)[0].status, "rolled_back");
-  EXPECT_EQ((*history)[1].status, "promoted");
-  EXPECT_EQ((*history)[2].status, "completed");
+  EXPECT_EQ((*history)[0].status, DeploymentStatus::kRolledBack);
+  EXPECT_EQ((*history)[1].status, DeploymentStatus::kPromoted);
+  EXPECT_EQ((*history)[2].status, DeploymentStatus::kCompleted);
 }
 
 TEST(ServeTest, ShadowGetsACopyOfTheTrafficAndAComparisonReport) {

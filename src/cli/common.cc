@@ -9,14 +9,21 @@
 #include "cli/exit_codes.h"
 #include "core/files.h"
 #include "core/strings.h"
+#include "store/deployment_strategy.h"
 
 namespace fraudops {
+
+Result<Config> LoadCheckedConfig(const LoadOptions& options) {
+  FOPS_ASSIGN_OR_RETURN(Config config, LoadConfig(options));
+  FOPS_RETURN_IF_ERROR(ValidateDeployConfig(config.deploy));
+  return config;
+}
 
 Result<std::unique_ptr<Session>> OpenSession(const std::string& config_path) {
   LoadOptions options;
   options.config_path = config_path;
   auto session = std::make_unique<Session>();
-  FOPS_ASSIGN_OR_RETURN(session->config, LoadConfig(options));
+  FOPS_ASSIGN_OR_RETURN(session->config, LoadCheckedConfig(options));
   LogLevel level = LogLevel::kInfo;
   ParseLogLevel(session->config.global.log_level, &level);
   session->logger.set_level(level);
@@ -46,7 +53,7 @@ void PrintJson(const nlohmann::json& json) {
 Result<Stores> OpenStores(const std::string& config_path, const std::string& home_override, bool need_artifacts) {
   LoadOptions options;
   options.config_path = config_path;
-  FOPS_ASSIGN_OR_RETURN(Config config, LoadConfig(options));
+  FOPS_ASSIGN_OR_RETURN(Config config, LoadCheckedConfig(options));
   if (!home_override.empty()) config.global.home = home_override;
   return OpenStoresFor(config, need_artifacts);
 }

@@ -21,6 +21,7 @@
 #include "core/logging.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
+#include "store/deployment_strategy.h"
 #include "data/source.h"
 #include "data/synth.h"
 #include "pipeline/pipeline.h"
@@ -106,6 +107,7 @@ int RunCommand(const GlobalOptions& global, const std::string& data, const std::
   if (!algorithm.empty()) config.train.algorithm = algorithm;
   if (!home.empty()) config.global.home = home;
   if (Status valid = ValidateConfig(config); !valid.ok()) return ReportError(valid);
+  if (Status valid = ValidateDeployConfig(config.deploy); !valid.ok()) return ReportError(valid);
   if (global.json) (*session)->context.progress = false;
 
   RunResult result = RunPipeline(config, (*session)->context);

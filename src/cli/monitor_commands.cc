@@ -149,8 +149,11 @@ int Schedule(const Args& args) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::atomic<bool> stop{false};
-  std::thread loop([&] { scheduler->Run(stop); });
+  BackgroundWorker::Options options;
+  options.name = "schedule";
+  options.logger = &logger;
+  BackgroundWorker loop(options, [&] { return scheduler->Pass(); });
+  loop.Start();
   auto next = scheduler->NextCron(clock.Now());
   logger.Info("schedule", "scheduler started", {{"pipeline", config.global.pipeline_name},
                                                 {"cron", config.schedule.cron},
@@ -159,9 +162,7 @@ int Schedule(const Args& args) {
   while (sigwait(&signals, &signal) != 0) {
   }
   logger.Info("schedule", "stopping (a run in progress finishes first)");
-  stop = true;
-  clock.Wake();
-  loop.join();
+  loop.Stop();
   return kExitOk;
 }
 
@@ -264,79 +265,82 @@ Status BackgroundJobs::Start() {
   const bool schedule = config_.schedule.in_serve && !NothingToSchedule(config_);
   if (!monitor && !schedule) return Status::Ok();
   pool_ = std::make_unique<ThreadPool>(2);
-  if (monitor) monitor_thread_ = std::thread([this] { MonitorLoop(); });
-  if (schedule) {
-    FOPS_ASSIGN_OR_RETURN(Stores opened, OpenStoresFor(config_, /*need_artifacts=*/true));
-    schedule_thread_ = std::thread([this, metadata = std::shared_ptr<MetadataStore>(std::move(opened.metadata)),
-                                    artifacts = std::shared_ptr<ArtifactStore>(std::move(opened.artifacts))] {
-      Context context;
-      context.logger = &logger_;
-      context.pool = pool_.get();
-      context.threads = static_cast<int>(config_.global.threads);
-      context.seed = static_cast<uint64_t>(config_.global.seed);
-      auto scheduler = MakeScheduler(config_, *metadata, artifacts.get(), context, &clock_);
-      logger_.Info("schedule", "in-process scheduler started", {{"pipeline", config_.global.pipeline_name}});
-      scheduler->Run(stop_);
+  if (monitor) {
+    const auto interval = std::chrono::seconds(ParseDurationSeconds(config_.monitor.serve_interval).value_or(300));
+    dispatcher_ = MakeAlertDispatcher(config_, logger_, /*deduplicate=*/true);
+    BackgroundWorker::Options options;
+    options.name = "monitor";
+    options.logger = &logger_;
+    options.first_delay = interval;
+    monitor_ = std::make_unique<BackgroundWorker>(options, [this, interval] {
+      MonitorPass();
+      return std::chrono::duration_cast<BackgroundWorker::Duration>(interval);
     });
+    monitor_->Start();
+  }
+  if (schedule) {
+    FOPS_ASSIGN_OR_RETURN(schedule_stores_, OpenStoresFor(config_, /*need_artifacts=*/true));
+    schedule_context_.logger = &logger_;
+    schedule_context_.pool = pool_.get();
+    schedule_context_.threads = static_cast<int>(config_.global.threads);
+    schedule_context_.seed = static_cast<uint64_t>(config_.global.seed);
+    scheduler_ = MakeScheduler(config_, *schedule_stores_.metadata, schedule_stores_.artifacts.get(), schedule_context_,
+                               &clock_);
+    BackgroundWorker::Options options;
+    options.name = "schedule";
+    options.logger = &logger_;
+    schedule_ = std::make_unique<BackgroundWorker>(options, [this] { return scheduler_->Pass(); });
+    schedule_->Start();
+    logger_.Info("schedule", "in-process scheduler started", {{"pipeline", config_.global.pipeline_name}});
   }
   return Status::Ok();
 }
 
 void BackgroundJobs::Stop() {
-  stop_ = true;
-  clock_.Wake();
-  wake_.notify_all();
-  if (monitor_thread_.joinable()) monitor_thread_.join();
-  if (schedule_thread_.joinable()) schedule_thread_.join();
+  // A pass in progress (a monitoring pass, a pipeline run) finishes first.
+  if (monitor_) monitor_->Stop();
+  if (schedule_) schedule_->Stop();
 }
 
-void BackgroundJobs::MonitorLoop() {
-  const auto interval = std::chrono::seconds(ParseDurationSeconds(config_.monitor.serve_interval).value_or(300));
-  auto dispatcher = MakeAlertDispatcher(config_, logger_, /*deduplicate=*/true);
-  Stores stores;
-  while (!stop_) {
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      if (wake_.wait_for(lock, interval, [&] { return stop_.load(); })) return;
+void BackgroundJobs::MonitorPass() {
+  if (!monitor_stores_.metadata) {
+    auto opened = OpenStoresFor(config_, /*need_artifacts=*/true);
+    if (!opened.ok()) {
+      logger_.Error("monitor", "cannot open the stores: " + opened.status().message());
+      return;
     }
-    if (!stores.metadata) {
-      auto opened = OpenStoresFor(config_, /*need_artifacts=*/true);
-      if (!opened.ok()) {
-        logger_.Error("monitor", "cannot open the stores: " + opened.status().message());
-        continue;
-      }
-      stores = std::move(*opened);
-    }
-    ServingStore serving(*stores.metadata);
-    auto endpoints = serving.ListEndpoints();
-    if (!endpoints.ok()) {
-      logger_.Error("monitor", "cannot list endpoints: " + endpoints.status().message());
+    monitor_stores_ = std::move(*opened);
+  }
+  ServingStore serving(*monitor_stores_.metadata);
+  auto endpoints = serving.ListEndpoints();
+  if (!endpoints.ok()) {
+    logger_.Error("monitor", "cannot list endpoints: " + endpoints.status().message());
+    return;
+  }
+  std::vector<MonitorReport> reports;
+  const auto now = std::chrono::system_clock::now();
+  for (const EndpointRecord& endpoint : *endpoints) {
+    if (endpoint.production.empty()) continue;
+    if (monitor_->stopping()) return;
+    MonitorOptions options;
+    options.endpoint = endpoint.name;
+    options.now = now;
+    options.pool = pool_.get();
+    options.report_only_on_alerts = true;
+    auto report = RunMonitor(config_, *monitor_stores_.metadata, monitor_stores_.artifacts.get(), options);
+    if (!report.ok()) {
+      logger_.Warn("monitor", "endpoint not monitored: " + report.status().message(), {{"endpoint", endpoint.name}});
       continue;
     }
-    std::vector<MonitorReport> reports;
-    const auto now = std::chrono::system_clock::now();
-    for (const EndpointRecord& endpoint : *endpoints) {
-      if (endpoint.production.empty()) continue;
-      MonitorOptions options;
-      options.endpoint = endpoint.name;
-      options.now = now;
-      options.pool = pool_.get();
-      options.report_only_on_alerts = true;
-      auto report = RunMonitor(config_, *stores.metadata, stores.artifacts.get(), options);
-      if (!report.ok()) {
-        logger_.Warn("monitor", "endpoint not monitored: " + report.status().message(), {{"endpoint", endpoint.name}});
-        continue;
-      }
-      dispatcher->Dispatch(report->alerts, now);
-      reports.push_back(std::move(*report));
-    }
-    std::lock_guard<std::mutex> lock(mutex_);
-    latest_ = std::move(reports);
+    dispatcher_->Dispatch(report->alerts, now);
+    reports.push_back(std::move(*report));
   }
+  MutexLock lock(&mutex_);
+  latest_ = std::move(reports);
 }
 
 void BackgroundJobs::WriteGauges(std::string& out) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(&mutex_);
   if (!latest_.empty()) out += MonitorGauges(latest_);
 }
 

@@ -4,17 +4,18 @@
 /// the periodic monitor (monitor.serve_interval) and the in-process scheduler
 /// (schedule.in_serve).
 
-#include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "cli/common.h"
+#include "core/background_worker.h"
 #include "core/config.h"
+#include "core/context.h"
 #include "core/logging.h"
+#include "core/mutex.h"
 #include "core/thread_pool.h"
 #include "monitor/monitor.h"
 #include "pipeline/scheduler.h"
@@ -25,9 +26,9 @@ namespace fraudops {
 /// returns its exit code, or -1 when none of them was.
 std::function<int()> AddMonitorCommands(CLI::App& app);
 
-/// The monitor and scheduler threads of `fraudops serve`. Each opens its own connection to
-/// the metadata store. Stop (or the destructor) ends them; a pipeline run in progress is
-/// finished first.
+/// The monitor and scheduler workers of `fraudops serve` (BackgroundWorkers). Each opens its
+/// own connection to the metadata store. Stop (or the destructor) ends them; a pipeline run
+/// in progress is finished first.
 class BackgroundJobs {
  public:
   BackgroundJobs(const Config& config, Logger& logger);
@@ -36,20 +37,27 @@ class BackgroundJobs {
   Status Start();
   void Stop();
   /// The gauges of the latest monitor pass (for the server's /metrics).
-  void WriteGauges(std::string& out);
+  void WriteGauges(std::string& out) EXCLUDES(mutex_);
 
  private:
-  void MonitorLoop();
+  /// One monitoring pass over every endpoint with a production model.
+  void MonitorPass() EXCLUDES(mutex_);
 
   Config config_;
   Logger& logger_;
   std::unique_ptr<ThreadPool> pool_;
-  std::atomic<bool> stop_{false};
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::vector<MonitorReport> latest_;  // guarded by mutex_
+  // The monitor's (its worker's thread only, after Start).
+  std::unique_ptr<AlertDispatcher> dispatcher_;
+  Stores monitor_stores_;
+  Mutex mutex_;
+  std::vector<MonitorReport> latest_ GUARDED_BY(mutex_);
+  // The scheduler's.
+  Stores schedule_stores_;
+  Context schedule_context_;
   SystemClock clock_;
-  std::thread monitor_thread_, schedule_thread_;
+  std::unique_ptr<Scheduler> scheduler_;
+  // Declared last: stopped (joined) before what their passes use is destroyed.
+  std::unique_ptr<BackgroundWorker> monitor_, schedule_;
 };
 
 }  // namespace fraudops

@@ -47,7 +47,8 @@ std::string Describe(const VariantRef& v) { return v.empty() ? "-" : v.ToString(
 
 void PrintDeployment(const DeploymentRecord& d) {
   std::printf("%s  %-12s %-22s %-11s %5.1f%%  %s  %s\n", d.created_at.c_str(), d.strategy.c_str(),
-              d.target.ToString().c_str(), d.status.c_str(), d.traffic_percent, d.id.c_str(), d.reason.c_str());
+              d.target.ToString().c_str(), std::string(DeploymentStatusName(d.status)).c_str(), d.traffic_percent,
+              d.id.c_str(), d.reason.c_str());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -56,7 +57,7 @@ void PrintDeployment(const DeploymentRecord& d) {
 int Serve(const Args& args) {
   LoadOptions options;
   options.config_path = args.config_path;
-  auto config = LoadConfig(options);
+  auto config = LoadCheckedConfig(options);
   if (!config.ok()) return Fail(config.status());
   if (!args.home.empty()) config->global.home = args.home;
   Logger logger;
@@ -101,7 +102,7 @@ int Serve(const Args& args) {
     int signal = 0;
     if (sigwait(&signals, &signal) != 0) continue;
     if (signal == SIGHUP) {
-      auto reloaded = LoadConfig(options);
+      auto reloaded = LoadCheckedConfig(options);
       if (!reloaded.ok()) {
         logger.Error("serve", "configuration not reloaded; keeping the running one", {{"error", reloaded.status().message()}});
         continue;
@@ -138,10 +139,10 @@ int Deploy(const Args& args) {
                                  args.strategy.empty() ? deploy.strategy : args.strategy, params, CurrentActor());
   if (!deployed.ok()) return Fail(deployed.status());
   DeploymentRecord d = *deployed;
-  if (args.wait && d.status == "baking") {
+  if (args.wait && d.status == DeploymentStatus::kBaking) {
     // Follow the deployment until a running server promotes it or rolls it back.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(args.wait_seconds);
-    while (d.status == "baking" && std::chrono::steady_clock::now() < deadline) {
+    while (d.status == DeploymentStatus::kBaking && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       auto current = serving.GetDeployment(d.id);
       if (!current.ok()) return Fail(current.status());
@@ -152,16 +153,17 @@ int Deploy(const Args& args) {
     PrintJson(d.ToJson());
   } else {
     std::printf("deployment %s: %s on endpoint %s (%s) — %s\n", d.id.c_str(), d.target.ToString().c_str(), endpoint.c_str(),
-                d.strategy.c_str(), d.status.c_str());
+                d.strategy.c_str(), std::string(DeploymentStatusName(d.status)).c_str());
     std::printf("  %s\n", d.reason.c_str());
-    if (d.status == "baking") {
+    if (d.status == DeploymentStatus::kBaking) {
+      auto strategy = DeploymentStrategies().Find(d.strategy);
       std::printf("  the canary takes %.4g%% of traffic; a running `fraudops serve` watches its alarms and promotes it "
                   "after %.4g s or rolls it back (fraudops deploy status --endpoint %s)\n",
-                  d.traffic_percent, d.strategy == "linear" ? d.params.linear_step_seconds : d.params.bake_seconds,
+                  d.traffic_percent, strategy.ok() ? (*strategy)->StepSeconds(d.params) : d.params.bake_seconds,
                   endpoint.c_str());
     }
   }
-  if (d.status == "rolled_back") return kExitGateFailed;
+  if (d.status == DeploymentStatus::kRolledBack) return kExitGateFailed;
   return kExitOk;
 }
 
@@ -199,7 +201,8 @@ int DeployStatus(const Args& args) {
     if (!e.deployment_id.empty()) {
       auto d = serving.GetDeployment(e.deployment_id);
       if (d.ok()) {
-        std::printf("  deployment  %s %s since %s (%s)\n", d->strategy.c_str(), d->status.c_str(), d->step_started_at.c_str(),
+        std::printf("  deployment  %s %s since %s (%s)\n", d->strategy.c_str(),
+                    std::string(DeploymentStatusName(d->status)).c_str(), d->step_started_at.c_str(),
                     d->reason.c_str());
       }
     }
@@ -395,7 +398,8 @@ std::function<int()> AddServeCommands(CLI::App& app) {
   common(deploy);
   deploy->add_option("MODEL", args->target, "NAME@VERSION or NAME@ALIAS (NAME alone: latest)");
   deploy->add_option("--endpoint", args->endpoint, "Endpoint (default: deploy.endpoint_name)");
-  deploy->add_option("--strategy", args->strategy, "all-at-once, canary, linear or shadow (default: deploy.strategy)");
+  deploy->add_option("--strategy", args->strategy,
+                     Join(DeploymentStrategies().Names(), ", ") + " (default: deploy.strategy)");
   deploy->add_option("--canary-percent", args->canary_percent, "Canary's share of traffic (default: deploy.canary_percent)");
   deploy->add_option("--bake-seconds", args->bake_seconds, "How long the canary is watched (default: deploy.bake_seconds)");
   deploy->add_option("--step-percent", args->step_percent, "Linear: traffic added per step (default: deploy.linear_step_percent)");

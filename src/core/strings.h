@@ -48,5 +48,9 @@ std::string FormatDouble(double value, int significant_digits = 17);
 /// Appends the shortest text that reads back as exactly `value` (std::to_chars), e.g. for
 /// JSON and CSV output.
 void AppendShortest(std::string& out, double value);
+/// A JSON number: the shortest form, or null when `value` is not finite.
+void AppendJsonNumber(std::string& out, double value);
+/// A JSON string: quoted and escaped.
+void AppendJsonString(std::string& out, std::string_view text);
 
 }  // namespace fraudops

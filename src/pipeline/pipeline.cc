@@ -444,7 +444,7 @@ Status Deploy(State& s) {
                         serving.Deploy(d.endpoint_name, target, d.strategy, DeploymentParamsFrom(d), CurrentActor()));
   s.result.deployment = deployed.ToJson();
   s.context.logger->Info("deploy", "deployed", {{"endpoint", d.endpoint_name}, {"model", target.ToString()},
-                                                 {"strategy", deployed.strategy}, {"status", deployed.status}});
+                                                 {"strategy", deployed.strategy}, {"status", DeploymentStatusName(deployed.status)}});
   return Status::Ok();
 }
 

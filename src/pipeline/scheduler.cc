@@ -15,20 +15,6 @@ namespace fraudops {
 
 namespace fs = std::filesystem;
 
-bool SystemClock::WaitUntil(TimePoint until) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  wake_.wait_until(lock, until, [&] { return woken_; });
-  const bool woken = woken_;
-  woken_ = false;
-  return !woken;
-}
-
-void SystemClock::Wake() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  woken_ = true;
-  wake_.notify_all();
-}
-
 namespace {
 
 bool StartsWithAny(const std::string& text, std::initializer_list<const char*> prefixes) {
@@ -290,16 +276,13 @@ Result<ScheduleRunRecord> Scheduler::Start(const std::string& trigger, const std
   return run;
 }
 
-void Scheduler::Run(const std::atomic<bool>& stop) {
-  while (!stop.load()) {
-    Result<std::vector<ScheduleRunRecord>> ticked = Tick();
-    if (!ticked.ok()) context_.logger->Error("schedule", "tick failed: " + ticked.status().message());
-    const Clock::TimePoint now = options_.clock->Now();
-    Clock::TimePoint until = now + poll_;
-    if (cron_) until = std::min(until, cron_->Next(now));
-    if (stop.load()) break;
-    options_.clock->WaitUntil(until);
-  }
+std::chrono::steady_clock::duration Scheduler::Pass() {
+  Result<std::vector<ScheduleRunRecord>> ticked = Tick();
+  if (!ticked.ok()) context_.logger->Error("schedule", "tick failed: " + ticked.status().message());
+  const Clock::TimePoint now = options_.clock->Now();
+  Clock::TimePoint until = now + poll_;
+  if (cron_) until = std::min(until, cron_->Next(now));
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::max(until - now, Clock::TimePoint::duration{0}));
 }
 
 }  // namespace fraudops

@@ -15,11 +15,8 @@
 /// check, when configured); with deploy.auto they deploy it as a canary, otherwise the
 /// version waits for approval.
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,27 +29,17 @@
 
 namespace fraudops {
 
-/// Where the scheduler reads the time and waits; tests drive a manual one.
+/// Where the scheduler reads the time; tests drive a manual one.
 class Clock {
  public:
   using TimePoint = std::chrono::system_clock::time_point;
   virtual ~Clock() = default;
   virtual TimePoint Now() = 0;
-  /// Waits until `until` or until Wake; false when woken.
-  virtual bool WaitUntil(TimePoint until) = 0;
-  virtual void Wake() = 0;
 };
 
 class SystemClock : public Clock {
  public:
   TimePoint Now() override { return std::chrono::system_clock::now(); }
-  bool WaitUntil(TimePoint until) override;
-  void Wake() override;
-
- private:
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool woken_ = false;
 };
 
 /// A trigger that may start a run: its check returns why it fires, or nullopt.
@@ -81,8 +68,9 @@ class Scheduler {
   /// Checks the triggers once (at the clock's now) and runs the pipeline when one fires.
   /// Returns the history entries this tick wrote.
   Result<std::vector<ScheduleRunRecord>> Tick();
-  /// Ticks until `stop`, waiting for the next cron time or schedule.poll in between.
-  void Run(const std::atomic<bool>& stop);
+  /// One pass of a BackgroundWorker that runs the scheduler: a Tick (a failure is logged),
+  /// then how long to wait until the next cron time or schedule.poll, whichever is sooner.
+  std::chrono::steady_clock::duration Pass();
   /// The next cron time after `after` (nullopt without schedule.cron).
   std::optional<Clock::TimePoint> NextCron(Clock::TimePoint after) const;
 

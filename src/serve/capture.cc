@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <memory>
 
+#include "core/strings.h"
 
 namespace fraudops {
 
@@ -30,23 +32,70 @@ void CloseCaptureFile(std::FILE* file, const std::string& partial, const std::st
 
 }  // namespace
 
-CaptureWriter::CaptureWriter(CaptureOptions options) : options_(std::move(options)) {
-  thread_ = std::thread([this] { Run(); });
+void AppendCaptureRecords(const ScoredRows& scored, std::string_view time, double latency_us, std::string& out) {
+  const LoadedModel& model = *scored.model;
+  const ParsedRows& rows = *scored.rows;
+  const size_t width = model.encoder().size();
+  for (size_t r = 0; r < rows.rows; ++r) {
+    out += "{\"v\":1,\"request_id\":\"";
+    AppendJsonEscaped(out, scored.request_id);
+    if (rows.batch) {
+      out += '-';
+      out += std::to_string(r);
+    }
+    out += "\",\"time\":\"";
+    out += time;
+    out += "\",\"endpoint\":";
+    AppendJsonString(out, scored.endpoint);
+    out += ",\"variant\":\"";
+    out += VariantRoleName(scored.variant);
+    out += "\",\"model\":";
+    AppendJsonString(out, model.ref().model);
+    out += ",\"version\":";
+    out += std::to_string(model.ref().version);
+    out += ",\"latency_us\":";
+    AppendJsonNumber(out, std::round(latency_us));
+    out += ",\"features\":{";
+    for (size_t f = 0; f < width; ++f) {
+      if (f) out += ',';
+      AppendJsonString(out, model.encoder().feature(f).name);
+      out += ':';
+      model.AppendFeatureValue(out, f, rows.values[r * width + f]);
+    }
+    out += "},\"score\":";
+    AppendJsonNumber(out, scored.scores[r]);
+    out += ",\"label\":";
+    out += scored.scores[r] >= model.threshold() ? '1' : '0';
+    out += "}\n";
+  }
+}
+
+BackgroundWorker::Options CaptureWriter::WorkerOptions(Logger* logger) {
+  BackgroundWorker::Options options;
+  options.name = "capture";
+  options.logger = logger;
+  options.final_pass = true;  // writes what is queued and closes the files
+  options.first_delay = kWriteInterval;
+  return options;
+}
+
+CaptureWriter::CaptureWriter(CaptureOptions options)
+    : options_(std::move(options)),
+      worker_(WorkerOptions(options_.logger), [this] { return WritePass(); }) {
+  worker_.Start();
 }
 
 CaptureWriter::~CaptureWriter() {
-  {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  thread_.join();
+  worker_.Stop();  // the final pass writes what is queued and closes the files
+  MutexLock lock(&mutex_);
+  stopped_ = true;
+  flushed_.SignalAll();
 }
 
 bool CaptureWriter::Submit(const std::string& endpoint, std::string lines, size_t rows) {
   {
-    std::lock_guard lock(mutex_);
-    if (queued_rows_ + rows > options_.queue_rows || stop_) {
+    MutexLock lock(&mutex_);
+    if (queued_rows_ + rows > options_.queue_rows || stopped_ || worker_.stopping()) {
       dropped_rows_ += rows;
       return false;
     }
@@ -60,49 +109,41 @@ bool CaptureWriter::Submit(const std::string& endpoint, std::string lines, size_
     const bool crossed_half = queued_rows_ >= half && queued_rows_ - rows < half;
     if (!crossed_half) return true;
   }
-  wake_.notify_one();
+  worker_.Wake();
   return true;
 }
 
 void CaptureWriter::Flush() {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(&mutex_);
   const uint64_t target = submitted_;
-  flush_requested_ = true;
-  wake_.notify_one();
-  flushed_.wait(lock, [&] { return done_ >= target || stop_; });
+  worker_.Wake();
+  while (done_ < target && !stopped_) flushed_.Wait();
 }
 
-void CaptureWriter::Run() {
+BackgroundWorker::Duration CaptureWriter::WritePass() {
   std::vector<Batch> batches;
-  std::unique_lock lock(mutex_);
-  while (true) {
-    wake_.wait_for(lock, kWriteInterval,
-                   [&] { return stop_ || flush_requested_ || queued_rows_ >= options_.queue_rows / 2; });
-    flush_requested_ = false;
+  {
+    MutexLock lock(&mutex_);
     batches.swap(queue_);
     queued_rows_ = 0;
-    const bool stopping = stop_;
-    lock.unlock();
-    for (Batch& batch : batches) Write(batch);
-    const uint64_t written = batches.size();
-    batches.clear();
-    // Close files that are old enough even when no traffic arrives.
-    const auto now = std::chrono::steady_clock::now();
-    for (auto it = files_.begin(); it != files_.end();) {
-      if (now - it->second->opened >= options_.rotate_after) {
-        CloseCaptureFile(it->second->file, it->second->partial, it->second->final_name);
-        it = files_.erase(it);
-      } else {
-        std::fflush(it->second->file);
-        ++it;
-      }
-    }
-    if (stopping) CloseAll();
-    lock.lock();
-    done_ += written;
-    flushed_.notify_all();
-    if (stopping && queue_.empty()) return;
   }
+  for (Batch& batch : batches) Write(batch);
+  // Close files that are old enough even when no traffic arrives.
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = files_.begin(); it != files_.end();) {
+    if (now - it->second->opened >= options_.rotate_after) {
+      CloseCaptureFile(it->second->file, it->second->partial, it->second->final_name);
+      it = files_.erase(it);
+    } else {
+      std::fflush(it->second->file);
+      ++it;
+    }
+  }
+  if (worker_.stopping()) CloseAll();
+  MutexLock lock(&mutex_);
+  done_ += batches.size();
+  flushed_.SignalAll();
+  return kWriteInterval;
 }
 
 void CaptureWriter::Write(Batch& batch) {

@@ -18,6 +18,15 @@ double LatencyBound(size_t bin) { return 1e-6 * std::pow(2.0, static_cast<double
 
 }  // namespace
 
+std::string_view VariantRoleName(VariantRole role) {
+  switch (role) {
+    case VariantRole::kProduction: return "production";
+    case VariantRole::kCanary: return "canary";
+    case VariantRole::kShadow: return "shadow";
+  }
+  return "production";
+}
+
 LoadedModel::LoadedModel(VariantRef ref, ModelBundle bundle)
     : ref_(std::move(ref)),
       bundle_(std::move(bundle)),

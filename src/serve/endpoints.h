@@ -23,6 +23,11 @@
 
 namespace fraudops {
 
+/// The part a loaded model plays on an endpoint. Compared as an enum on the hot path; its
+/// name appears only at the edges (responses, metric labels, capture records).
+enum class VariantRole : uint8_t { kProduction, kCanary, kShadow };
+std::string_view VariantRoleName(VariantRole role);
+
 /// One model version, ready to score.
 class LoadedModel {
  public:

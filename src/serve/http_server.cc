@@ -15,6 +15,7 @@
 
 #include "core/logging.h"
 #include "core/strings.h"
+#include "serve/http_error.h"
 
 namespace fraudops {
 
@@ -215,8 +216,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   /// Answers an unreadable request and closes the connection.
   void SendError(int status, const std::string& message) {
     HttpResponse out;
-    out.status = status;
-    out.body = nlohmann::json({{"error", {{"status", status}, {"message", message}}}}).dump();
+    WriteError(out, ErrorStyle::kV1, status, "", message);
     Send(11, out, false);
   }
 

@@ -20,55 +20,74 @@ bool SameSignature(const LoadedModel& a, const LoadedModel& b) {
 
 }  // namespace
 
-ShadowRunner::ShadowRunner(size_t max_queued_jobs) : max_queued_(max_queued_jobs) {
-  thread_ = std::thread([this] { Run(); });
+BackgroundWorker::Options ShadowRunner::WorkerOptions(Logger* logger) {
+  BackgroundWorker::Options options;
+  options.name = "shadow";
+  options.logger = logger;
+  options.first_delay = BackgroundWorker::kIdle;  // woken by Submit
+  return options;
+}
+
+ShadowRunner::ShadowRunner(size_t max_queued_jobs, Logger* logger)
+    : max_queued_(max_queued_jobs),
+      worker_(WorkerOptions(logger), [this] { return ScorePass(); }) {
+  worker_.Start();
 }
 
 ShadowRunner::~ShadowRunner() {
   {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
+    MutexLock lock(&mutex_);
+    stopped_ = true;  // no new jobs; the pass in progress stops after its job
+    idle_.SignalAll();
   }
-  wake_.notify_all();
-  thread_.join();
+  worker_.Stop();
 }
 
 bool ShadowRunner::Submit(ShadowJob job) {
   {
-    std::lock_guard lock(mutex_);
-    if (queue_.size() >= max_queued_ || stop_) {
+    MutexLock lock(&mutex_);
+    if (queue_.size() >= max_queued_ || stopped_) {
       ++dropped_;
       return false;
     }
     queue_.push_back(std::move(job));
   }
-  wake_.notify_one();
+  worker_.Wake();
   return true;
 }
 
 void ShadowRunner::Flush() {
-  std::unique_lock lock(mutex_);
-  idle_.wait(lock, [&] { return (queue_.empty() && !busy_) || stop_; });
+  MutexLock lock(&mutex_);
+  while (!(queue_.empty() && !busy_) && !stopped_) idle_.Wait();
 }
 
 uint64_t ShadowRunner::dropped() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(&mutex_);
   return dropped_;
 }
 
-void ShadowRunner::Run() {
-  std::unique_lock lock(mutex_);
+BackgroundWorker::Duration ShadowRunner::ScorePass() {
   while (true) {
-    wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    if (stop_) return;
-    ShadowJob job = std::move(queue_.front());
-    queue_.pop_front();
-    busy_ = true;
-    lock.unlock();
-    Score(job);
-    lock.lock();
-    busy_ = false;
-    if (queue_.empty()) idle_.notify_all();
+    ShadowJob job;
+    {
+      MutexLock lock(&mutex_);
+      busy_ = false;
+      if (queue_.empty() || stopped_) {
+        idle_.SignalAll();
+        return BackgroundWorker::kIdle;
+      }
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+    }
+    try {
+      Score(job);
+    } catch (...) {  // the worker logs it; Flush must not wait for a job that will never end
+      MutexLock lock(&mutex_);
+      busy_ = false;
+      idle_.SignalAll();
+      throw;
+    }
   }
 }
 
@@ -84,7 +103,7 @@ void ShadowRunner::Score(const ShadowJob& job) {
       for (size_t r = 0; r < job.count; ++r) scores[r] = shadow->ensemble().PredictProbability(job.rows.data() + r * width);
       seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
-    std::lock_guard lock(mutex_);
+    MutexLock lock(&mutex_);
     auto& slot = comparisons_[{job.snapshot->record.name, shadow->ref().ToString()}];
     if (!slot) {
       slot = std::make_unique<Comparison>();
@@ -117,7 +136,7 @@ void ShadowRunner::Score(const ShadowJob& job) {
 
 nlohmann::json ShadowRunner::Report(const std::string& endpoint) const {
   nlohmann::json out = nlohmann::json::array();
-  std::lock_guard lock(mutex_);
+  MutexLock lock(&mutex_);
   for (const auto& [key, c] : comparisons_) {
     if (!endpoint.empty() && c->endpoint != endpoint) continue;
     const double rows = static_cast<double>(std::max<uint64_t>(c->rows, 1));

@@ -4,19 +4,18 @@
 /// path, and builds a comparison per shadow: decision agreement (each model at its own
 /// threshold), score differences, latency of each, and the PSI of the shadow's scores
 /// against production's on the same rows. The queue is bounded; when full, jobs are dropped
-/// and counted, never waited for.
+/// and counted, never waited for. The scoring runs on a BackgroundWorker woken by Submit.
 
-#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/background_worker.h"
+#include "core/mutex.h"
 #include "serve/endpoints.h"
 
 namespace fraudops {
@@ -31,18 +30,18 @@ struct ShadowJob {
 
 class ShadowRunner {
  public:
-  explicit ShadowRunner(size_t max_queued_jobs = 10000);
+  explicit ShadowRunner(size_t max_queued_jobs = 10000, Logger* logger = nullptr);
   ~ShadowRunner();
   ShadowRunner(const ShadowRunner&) = delete;
   ShadowRunner& operator=(const ShadowRunner&) = delete;
 
   /// False (and counted) when the queue is full.
-  bool Submit(ShadowJob job);
+  bool Submit(ShadowJob job) EXCLUDES(mutex_);
   /// Waits until every job submitted so far is scored (tests).
-  void Flush();
+  void Flush() EXCLUDES(mutex_);
   /// The comparison reports of `endpoint`'s current and past shadows (empty: every endpoint).
-  nlohmann::json Report(const std::string& endpoint) const;
-  uint64_t dropped() const;
+  nlohmann::json Report(const std::string& endpoint) const EXCLUDES(mutex_);
+  uint64_t dropped() const EXCLUDES(mutex_);
 
  private:
   struct Comparison {
@@ -53,17 +52,20 @@ class ShadowRunner {
     double sum_difference = 0, sum_abs_difference = 0, max_abs_difference = 0;
     VariantStats production, shadow_stats;
   };
-  void Run();
-  void Score(const ShadowJob& job);
+  static BackgroundWorker::Options WorkerOptions(Logger* logger);
+  /// The worker's pass: scores jobs until the queue is empty.
+  BackgroundWorker::Duration ScorePass() EXCLUDES(mutex_);
+  void Score(const ShadowJob& job) EXCLUDES(mutex_);
 
   size_t max_queued_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_, idle_;
-  std::deque<ShadowJob> queue_;  // guarded by mutex_
-  bool busy_ = false, stop_ = false;  // guarded by mutex_
-  uint64_t dropped_ = 0;  // guarded by mutex_
-  std::map<std::pair<std::string, std::string>, std::unique_ptr<Comparison>> comparisons_;  // guarded by mutex_
-  std::thread thread_;
+  mutable Mutex mutex_;
+  CondVar idle_{&mutex_};
+  std::deque<ShadowJob> queue_ GUARDED_BY(mutex_);
+  bool busy_ GUARDED_BY(mutex_) = false;
+  bool stopped_ GUARDED_BY(mutex_) = false;
+  uint64_t dropped_ GUARDED_BY(mutex_) = 0;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<Comparison>> comparisons_ GUARDED_BY(mutex_);
+  BackgroundWorker worker_;
 };
 
 }  // namespace fraudops

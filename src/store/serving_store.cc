@@ -64,7 +64,8 @@ DeploymentRecord DeploymentFromRow(const SqlRow& row) {
   d.target = {AsText(row[6]), AsInt(row[7])};
   d.previous = VariantAt(row, 8, 9);
   d.params = DeploymentParams::FromJson(ParseJsonColumn(row[10], nlohmann::json::object()));
-  d.status = AsText(row[11]);
+  // An unknown name (a newer fraudops wrote it) reads as completed: nothing to judge.
+  d.status = ParseDeploymentStatus(AsText(row[11])).value_or(DeploymentStatus::kCompleted);
   d.reason = AsText(row[12]);
   d.traffic_percent = AsDouble(row[13]);
   d.step_started_at = AsText(row[14]);
@@ -141,15 +142,6 @@ DeploymentParams DeploymentParamsFrom(const DeployConfig& deploy) {
   return p;
 }
 
-Result<std::string> ParseStrategy(const std::string& text) {
-  static const std::vector<std::string> kStrategies = {"all_at_once", "canary", "linear", "shadow"};
-  std::string name = text;
-  std::replace(name.begin(), name.end(), '-', '_');
-  if (std::find(kStrategies.begin(), kStrategies.end(), name) != kStrategies.end()) return name;
-  return Status::InvalidArgument("unknown deployment strategy '" + text + "'; accepted: all-at-once, canary, linear, "
-                                 "shadow" + DidYouMean(name, kStrategies));
-}
-
 nlohmann::json DeploymentRecord::ToJson() const {
   return {{"id", id},
           {"endpoint", endpoint},
@@ -160,7 +152,7 @@ nlohmann::json DeploymentRecord::ToJson() const {
           {"target", VariantJson(target)},
           {"previous", VariantJson(previous)},
           {"params", params.ToJson()},
-          {"status", status},
+          {"status", DeploymentStatusName(status)},
           {"reason", reason},
           {"traffic_percent", traffic_percent},
           {"step_started_at", step_started_at}};
@@ -257,16 +249,16 @@ Status ServingStore::InsertDeployment(const DeploymentRecord& d) {
                   d.previous.empty() ? SqlValue() : SqlValue(d.previous.model),
                   d.previous.empty() ? SqlValue() : SqlValue(d.previous.version),
                   Text(d.params.ToJson().dump()),
-                  Text(d.status),
+                  Text(std::string(DeploymentStatusName(d.status))),
                   Text(d.reason),
                   Real(d.traffic_percent),
                   Text(d.step_started_at)};
   return db_.Exec("INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p);
 }
 
-Status ServingStore::UpdateDeploymentStatus(const std::string& id, const std::string& status,
+Status ServingStore::UpdateDeploymentStatus(const std::string& id, DeploymentStatus status,
                                             const std::string& reason) {
-  SqlValue p[] = {Text(status), Text(reason), Text(UtcNow()), Text(id)};
+  SqlValue p[] = {Text(std::string(DeploymentStatusName(status))), Text(reason), Text(UtcNow()), Text(id)};
   return db_.Exec("UPDATE deployments SET status = ?, reason = ?, updated_at = ? WHERE id = ?", p);
 }
 
@@ -276,22 +268,17 @@ Status ServingStore::Bump(const std::string& counter) {
 }
 
 Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name, const VariantRef& target,
-                                              const std::string& strategy_text, const DeploymentParams& params,
+                                              const std::string& strategy_name, const DeploymentParams& params,
                                               const std::string& actor) {
   FOPS_RETURN_IF_ERROR(CheckName("endpoint", endpoint_name));
-  FOPS_ASSIGN_OR_RETURN(std::string strategy, ParseStrategy(strategy_text));
+  FOPS_ASSIGN_OR_RETURN(const DeploymentStrategy* strategy, DeploymentStrategies().Find(strategy_name));
   FOPS_ASSIGN_OR_RETURN(ModelVersion version, store_.GetVersion(target.model, std::to_string(target.version)));
   if (version.archived) return Status::InvalidArgument(target.ToString() + " is archived; deploy a live version");
   if (version.approval == "rejected") {
     return Status::InvalidArgument(target.ToString() + " was rejected (" + version.approval_reason +
                                    "); only versions that are not rejected can be deployed");
   }
-  if (strategy == "canary" && !(params.canary_percent > 0 && params.canary_percent < 100)) {
-    return Status::InvalidArgument("canary_percent must be above 0 and below 100");
-  }
-  if (strategy == "linear" && !(params.linear_step_percent >= 1 && params.linear_step_percent <= 100)) {
-    return Status::InvalidArgument("linear_step_percent must be from 1 to 100");
-  }
+  FOPS_RETURN_IF_ERROR(strategy->Validate(params));
   DeploymentRecord d;
   Status status = store_.InTransaction([&]() -> Status {
     FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(endpoint_name));
@@ -308,57 +295,29 @@ Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name, 
     d.endpoint = endpoint_name;
     d.created_at = d.updated_at = d.step_started_at = now;
     d.actor = actor;
-    d.strategy = strategy;
+    d.strategy = std::string(strategy->name());
     d.target = target;
     d.previous = e.production;
     d.params = params;
-    if (strategy == "shadow") {
-      if (e.production.empty()) {
-        return Status::InvalidArgument("endpoint '" + endpoint_name + "' has no production variant to shadow; deploy "
-                                       "a version to it first");
-      }
-      if (e.production == target) return Status::InvalidArgument(target.ToString() + " is already production on " + endpoint_name);
-      if (std::find(e.shadows.begin(), e.shadows.end(), target) != e.shadows.end()) {
-        return Status::InvalidArgument(target.ToString() + " already shadows " + endpoint_name);
-      }
-      e.shadows.push_back(target);
-      d.status = "shadowing";
-      d.reason = "receives a copy of the traffic; its responses are compared, never returned";
-    } else {
-      if (!e.deployment_id.empty()) {  // a canary still baking is replaced
-        FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(e.deployment_id, "superseded", "replaced by deployment " + d.id));
-        e.canary = {};
-        e.canary_percent = 0;
-        e.deployment_id.clear();
-      }
-      if (e.production == target) {
-        return Status::InvalidArgument(target.ToString() + " is already production on " + endpoint_name);
-      }
-      const bool gradual = strategy == "canary" || strategy == "linear";
-      if (!gradual || e.production.empty()) {
-        e.production = target;
-        d.status = "completed";
-        d.traffic_percent = 100;
-        d.reason = gradual ? "nothing in production to compare against: deployed all at once" : "deployed all at once";
-      } else {
-        e.canary = target;
-        e.canary_percent = strategy == "canary" ? params.canary_percent : params.linear_step_percent;
-        e.deployment_id = d.id;
-        d.status = "baking";
-        d.traffic_percent = e.canary_percent;
-        d.reason = "watching the canary";
-      }
-      // A version that becomes production stops shadowing.
-      std::erase(e.shadows, e.production);
+    if (strategy->ChangesProduction() && !e.deployment_id.empty()) {  // a canary still baking is replaced
+      FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(e.deployment_id, DeploymentStatus::kSuperseded,
+                                                  "replaced by deployment " + d.id));
+      e.canary = {};
+      e.canary_percent = 0;
+      e.deployment_id.clear();
     }
+    FOPS_RETURN_IF_ERROR(strategy->Plan(e, d));
     e.updated_at = now;
     ++e.generation;
     FOPS_RETURN_IF_ERROR(SaveEndpoint(e, insert));
     FOPS_RETURN_IF_ERROR(InsertDeployment(d));
     FOPS_RETURN_IF_ERROR(Bump("endpoints"));
     return store_.AppendAudit(actor, "deployed", target.model, target.version,
-                              {{"endpoint", endpoint_name}, {"deployment", d.id}, {"strategy", strategy},
-                               {"status", d.status}, {"previous", VariantJson(d.previous)}});
+                              {{"endpoint", endpoint_name},
+                               {"deployment", d.id},
+                               {"strategy", d.strategy},
+                               {"status", DeploymentStatusName(d.status)},
+                               {"previous", VariantJson(d.previous)}});
   });
   if (!status.ok()) return status;
   return d;
@@ -368,7 +327,7 @@ Result<bool> ServingStore::SetTraffic(const std::string& deployment_id, double p
   bool changed = false;
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
     FOPS_ASSIGN_OR_RETURN(DeploymentRecord d, GetDeployment(deployment_id));
-    if (d.status != "baking") return Status::Ok();
+    if (d.status != DeploymentStatus::kBaking) return Status::Ok();
     FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(d.endpoint));
     if (!e || e->deployment_id != deployment_id) return Status::Ok();
     const std::string now = UtcNow();
@@ -387,18 +346,20 @@ Result<bool> ServingStore::SetTraffic(const std::string& deployment_id, double p
   return changed;
 }
 
-Result<bool> ServingStore::FinishDeployment(const std::string& deployment_id, const std::string& outcome,
+Result<bool> ServingStore::FinishDeployment(const std::string& deployment_id, DeploymentStatus outcome,
                                             const std::string& reason, const std::string& actor) {
-  if (outcome != "promoted" && outcome != "rolled_back") {
-    return Status::InvalidArgument("a deployment ends promoted or rolled_back, not '" + outcome + "'");
+  if (outcome != DeploymentStatus::kPromoted && outcome != DeploymentStatus::kRolledBack) {
+    return Status::InvalidArgument("a deployment ends promoted or rolled_back, not " +
+                                   std::string(DeploymentStatusName(outcome)));
   }
+  const bool promoted = outcome == DeploymentStatus::kPromoted;
   bool changed = false;
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
     FOPS_ASSIGN_OR_RETURN(DeploymentRecord d, GetDeployment(deployment_id));
-    if (d.status != "baking") return Status::Ok();
+    if (d.status != DeploymentStatus::kBaking) return Status::Ok();
     FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(d.endpoint));
     if (!e || e->deployment_id != deployment_id) return Status::Ok();
-    if (outcome == "promoted") {
+    if (promoted) {
       e->production = e->canary;
       std::erase(e->shadows, e->production);
     }
@@ -409,13 +370,13 @@ Result<bool> ServingStore::FinishDeployment(const std::string& deployment_id, co
     ++e->generation;
     FOPS_RETURN_IF_ERROR(SaveEndpoint(*e, false));
     FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(deployment_id, outcome, reason));
-    if (outcome == "promoted") {
+    if (promoted) {
       SqlValue p[] = {Text(deployment_id)};
       FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE deployments SET traffic_percent = 100 WHERE id = ?", p));
     }
     FOPS_RETURN_IF_ERROR(Bump("endpoints"));
     changed = true;
-    return store_.AppendAudit(actor, outcome == "promoted" ? "canary_promoted" : "canary_rolled_back",
+    return store_.AppendAudit(actor, promoted ? "canary_promoted" : "canary_rolled_back",
                               d.target.model, d.target.version,
                               {{"endpoint", d.endpoint}, {"deployment", d.id}, {"reason", reason}});
   }));
@@ -427,7 +388,7 @@ Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name
   FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(endpoint_name));
   if (!found) return Status::NotFound("no endpoint '" + endpoint_name + "'");
   if (!found->deployment_id.empty()) {
-    FOPS_ASSIGN_OR_RETURN(bool done, FinishDeployment(found->deployment_id, "rolled_back", reason, actor));
+    FOPS_ASSIGN_OR_RETURN(bool done, FinishDeployment(found->deployment_id, DeploymentStatus::kRolledBack, reason, actor));
     (void)done;
     return GetDeployment(found->deployment_id);
   }
@@ -435,7 +396,8 @@ Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name
   FOPS_ASSIGN_OR_RETURN(std::vector<DeploymentRecord> history, History(endpoint_name, 1000));
   const DeploymentRecord* last = nullptr;
   for (const DeploymentRecord& d : history) {
-    if ((d.status == "completed" || d.status == "promoted") && d.target == found->production) {
+    if ((d.status == DeploymentStatus::kCompleted || d.status == DeploymentStatus::kPromoted) &&
+        d.target == found->production) {
       last = &d;
       break;
     }
@@ -459,10 +421,10 @@ Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name
     d.target = last->previous;
     d.previous = e->production;
     d.params = last->params;
-    d.status = "completed";
+    d.status = DeploymentStatus::kCompleted;
     d.reason = reason.empty() ? "rolled back from " + e->production.ToString() : reason;
     d.traffic_percent = 100;
-    FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(last->id, "rolled_back", "rolled back by deployment " + d.id));
+    FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(last->id, DeploymentStatus::kRolledBack, "rolled back by deployment " + d.id));
     e->production = last->previous;
     std::erase(e->shadows, e->production);
     e->updated_at = now;
@@ -487,9 +449,11 @@ Status ServingStore::RemoveShadow(const std::string& endpoint_name, const Varian
     e->updated_at = UtcNow();
     ++e->generation;
     FOPS_RETURN_IF_ERROR(SaveEndpoint(*e, false));
-    SqlValue p[] = {Text(UtcNow()), Text(endpoint_name), Text(shadow.model), Int(shadow.version)};
-    FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE deployments SET status = 'shadow_removed', updated_at = ? WHERE endpoint = ? "
-                                  "AND model = ? AND version = ? AND status = 'shadowing'",
+    SqlValue p[] = {Text(std::string(DeploymentStatusName(DeploymentStatus::kShadowRemoved))), Text(UtcNow()),
+                    Text(endpoint_name), Text(shadow.model), Int(shadow.version),
+                    Text(std::string(DeploymentStatusName(DeploymentStatus::kShadowing)))};
+    FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE deployments SET status = ?, updated_at = ? WHERE endpoint = ? "
+                                  "AND model = ? AND version = ? AND status = ?",
                                   p));
     FOPS_RETURN_IF_ERROR(Bump("endpoints"));
     return store_.AppendAudit(actor, "shadow_removed", shadow.model, shadow.version, {{"endpoint", endpoint_name}});

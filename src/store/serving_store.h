@@ -17,6 +17,7 @@
 
 #include "core/config.h"
 #include "core/status.h"
+#include "store/deployment_strategy.h"
 #include "store/metadata_store.h"
 
 namespace fraudops {
@@ -58,19 +59,13 @@ struct DeploymentParams {
 /// The deploy.* settings as deployment parameters.
 DeploymentParams DeploymentParamsFrom(const DeployConfig& deploy);
 
-/// The strategies, by name: all_at_once, canary, linear, shadow (rollback is recorded by
-/// Rollback). "all-at-once" is accepted for all_at_once.
-Result<std::string> ParseStrategy(const std::string& text);
-
 struct DeploymentRecord {
-  std::string id, endpoint, created_at, updated_at, actor, strategy;
+  std::string id, endpoint, created_at, updated_at, actor;
+  std::string strategy;  ///< a registered strategy's name, or "rollback" (Rollback's record)
   VariantRef target;    ///< the version deployed
   VariantRef previous;  ///< production before it (empty: none)
   DeploymentParams params;
-  /// baking (canary or linear under watch), promoted, completed (all_at_once, rollback),
-  /// rolled_back, superseded (a newer deployment replaced it while baking), shadowing,
-  /// shadow_removed.
-  std::string status;
+  DeploymentStatus status = DeploymentStatus::kCompleted;
   std::string reason;
   double traffic_percent = 0;   ///< the target's share of traffic now
   std::string step_started_at;  ///< when the current traffic share began
@@ -131,18 +126,20 @@ class ServingStore {
   Result<std::optional<EndpointRecord>> FindEndpoint(const std::string& name);
   Result<std::vector<EndpointRecord>> ListEndpoints();
   /// Starts a deployment of `target` (an approved or pending, not rejected or archived
-  /// version) on `endpoint` (created when new). A deployment still baking there is
-  /// superseded. With nothing in production, canary and linear deploy all at once (there
-  /// is nothing to compare against), and the reason says so.
+  /// version) on `endpoint` (created when new) with the registered strategy named
+  /// `strategy` (deployment_strategy.h), which plans what changes. A deployment still
+  /// baking there is superseded by one that changes production. With nothing in
+  /// production, canary and linear deploy all at once (there is nothing to compare
+  /// against), and the reason says so.
   Result<DeploymentRecord> Deploy(const std::string& endpoint, const VariantRef& target,
                                   const std::string& strategy, const DeploymentParams& params,
                                   const std::string& actor);
   /// Moves a baking linear deployment to `percent` of traffic. False when it is no longer
   /// baking (another server decided first).
   Result<bool> SetTraffic(const std::string& deployment_id, double percent, const std::string& actor);
-  /// Ends a baking deployment: "promoted" (the canary becomes production) or
-  /// "rolled_back" (the canary is removed). False when it was no longer baking.
-  Result<bool> FinishDeployment(const std::string& deployment_id, const std::string& outcome,
+  /// Ends a baking deployment: kPromoted (the canary becomes production) or kRolledBack
+  /// (the canary is removed). False when it was no longer baking.
+  Result<bool> FinishDeployment(const std::string& deployment_id, DeploymentStatus outcome,
                                 const std::string& reason, const std::string& actor);
   /// Rolls `endpoint` back: a baking deployment is rolled back; otherwise production returns
   /// to the version before the last deployment, recorded as a "rollback" deployment.
@@ -187,7 +184,7 @@ class ServingStore {
   Result<std::optional<EndpointRecord>> LoadEndpoint(const std::string& name);
   Status SaveEndpoint(const EndpointRecord& endpoint, bool insert);
   Status InsertDeployment(const DeploymentRecord& deployment);
-  Status UpdateDeploymentStatus(const std::string& id, const std::string& status, const std::string& reason);
+  Status UpdateDeploymentStatus(const std::string& id, DeploymentStatus status, const std::string& reason);
   Status Bump(const std::string& counter);
 
   MetadataStore& store_;

@@ -44,17 +44,17 @@ TEST_P(ServingStoreTest, DeploymentsMoveThroughTheirStatesAndBumpTheCounter) {
   // Nothing in production: a canary is deployed all at once.
   auto first = serving_->Deploy("e", {"m", 1}, "canary", params, "alice");
   ASSERT_TRUE(first.ok()) << first.status().ToString();
-  EXPECT_EQ(first->status, "completed");
+  EXPECT_EQ(first->status, DeploymentStatus::kCompleted);
   EXPECT_NE(first->reason.find("nothing in production"), std::string::npos);
   EXPECT_EQ(Counter("endpoints"), before + 1);
   // A canary bakes; a newer one supersedes it.
   auto second = serving_->Deploy("e", {"m", 2}, "canary", params, "alice");
   ASSERT_TRUE(second.ok());
-  EXPECT_EQ(second->status, "baking");
+  EXPECT_EQ(second->status, DeploymentStatus::kBaking);
   EXPECT_EQ(second->previous, (VariantRef{"m", 1}));
   auto third = serving_->Deploy("e", {"m", 3}, "linear", params, "alice");
   ASSERT_TRUE(third.ok());
-  EXPECT_EQ(serving_->GetDeployment(second->id)->status, "superseded");
+  EXPECT_EQ(serving_->GetDeployment(second->id)->status, DeploymentStatus::kSuperseded);
   auto endpoint = serving_->FindEndpoint("e");
   ASSERT_TRUE(endpoint.ok() && endpoint->has_value());
   EXPECT_EQ((*endpoint)->canary, (VariantRef{"m", 3}));
@@ -62,8 +62,8 @@ TEST_P(ServingStoreTest, DeploymentsMoveThroughTheirStatesAndBumpTheCounter) {
   // A linear step, then promotion; a second decision finds nothing to do.
   EXPECT_TRUE(*serving_->SetTraffic(third->id, 50, "serve"));
   EXPECT_EQ((*serving_->FindEndpoint("e"))->canary_percent, 50);
-  EXPECT_TRUE(*serving_->FinishDeployment(third->id, "promoted", "no alarm", "serve"));
-  EXPECT_FALSE(*serving_->FinishDeployment(third->id, "rolled_back", "late", "other-replica"));
+  EXPECT_TRUE(*serving_->FinishDeployment(third->id, DeploymentStatus::kPromoted, "no alarm", "serve"));
+  EXPECT_FALSE(*serving_->FinishDeployment(third->id, DeploymentStatus::kRolledBack, "late", "other-replica"));
   endpoint = serving_->FindEndpoint("e");
   EXPECT_EQ((*endpoint)->production, (VariantRef{"m", 3}));
   EXPECT_TRUE((*endpoint)->canary.empty());
@@ -74,13 +74,13 @@ TEST_P(ServingStoreTest, DeploymentsMoveThroughTheirStatesAndBumpTheCounter) {
   EXPECT_EQ(rolled->strategy, "rollback");
   EXPECT_EQ(rolled->target, (VariantRef{"m", 1}));
   EXPECT_EQ((*serving_->FindEndpoint("e"))->production, (VariantRef{"m", 1}));
-  EXPECT_EQ(serving_->GetDeployment(third->id)->status, "rolled_back");
+  EXPECT_EQ(serving_->GetDeployment(third->id)->status, DeploymentStatus::kRolledBack);
   // A baking canary rolls back to nothing but itself.
   auto canary = serving_->Deploy("e", {"m", 4}, "canary", params, "alice");
   auto undone = serving_->Rollback("e", "", "bob");
   ASSERT_TRUE(undone.ok());
   EXPECT_EQ(undone->id, canary->id);
-  EXPECT_EQ(undone->status, "rolled_back");
+  EXPECT_EQ(undone->status, DeploymentStatus::kRolledBack);
   // Shadows.
   ASSERT_TRUE(serving_->Deploy("e", {"m", 2}, "shadow", params, "alice").ok());
   EXPECT_FALSE(serving_->Deploy("e", {"m", 2}, "shadow", params, "alice").ok());

@@ -1,0 +1,320 @@
+#include "serve/admin_routes.h"
+
+namespace fraudops {
+
+using Json = nlohmann::json;
+
+namespace {
+
+/// Writes `status` unless it is OK; true when it was written.
+bool Failed(HttpResponse& response, const Status& status) {
+  if (status.ok()) return false;
+  WriteStatus(response, ErrorStyle::kV1, status);
+  return true;
+}
+
+/// 400 for a member that must be a number and is not.
+bool NumbersOrRefuse(const Json& body, HttpResponse& response, std::initializer_list<const char*> keys) {
+  for (const char* key : keys) {
+    if (body.contains(key) && !body[key].is_number()) {
+      WriteError(response, ErrorStyle::kV1, 400, "invalid_body", std::string("/") + key + ": a number is required",
+                 {{"pointer", std::string("/") + key}});
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+AdminRoutes::AdminRoutes(RequestGuard& guard, StoreAccess& stores, RolloutController& controller,
+                         ShadowRunner& shadows, const DeployConfig& deploy_defaults)
+    : guard_(guard), stores_(stores), controller_(controller), shadows_(shadows), deploy_(deploy_defaults) {}
+
+void AdminRoutes::Register(Router& router) {
+  auto add = [&](const char* method, const char* pattern,
+                 void (AdminRoutes::*handler)(const HttpRequest&, HttpResponse&, const RouteMatch&)) {
+    router.Add(method, pattern, [this, handler](const HttpRequest& request, HttpResponse& response,
+                                                const RouteMatch& match) { (this->*handler)(request, response, match); });
+  };
+  add("GET", "/v1/admin/endpoints", &AdminRoutes::ListEndpoints);
+  add("GET", "/v1/admin/endpoints/{endpoint}", &AdminRoutes::ShowEndpoint);
+  add("POST", "/v1/admin/endpoints/{endpoint}/deployments", &AdminRoutes::Deploy);
+  add("GET", "/v1/admin/endpoints/{endpoint}/deployments", &AdminRoutes::History);
+  add("POST", "/v1/admin/endpoints/{endpoint}/rollback", &AdminRoutes::Rollback);
+  add("GET", "/v1/admin/endpoints/{endpoint}/shadows", &AdminRoutes::Shadows);
+  add("GET", "/v1/admin/keys", &AdminRoutes::ListKeys);
+  add("POST", "/v1/admin/keys", &AdminRoutes::CreateKey);
+  add("DELETE", "/v1/admin/keys/{key}", &AdminRoutes::RevokeKey);
+  add("PUT", "/v1/admin/keys/{key}/plan", &AdminRoutes::AttachPlan);
+  add("GET", "/v1/admin/plans", &AdminRoutes::ListPlans);
+  add("POST", "/v1/admin/plans", &AdminRoutes::CreatePlan);
+  add("GET", "/v1/admin/audit", &AdminRoutes::Audit);
+}
+
+void AdminRoutes::SetDeployDefaults(const DeployConfig& deploy) {
+  MutexLock lock(&mutex_);
+  deploy_ = deploy;
+}
+
+bool AdminRoutes::Admit(const HttpRequest& request, HttpResponse& response, std::string_view endpoint,
+                        std::string* actor) {
+  std::string key_id;
+  if (!guard_.Authorize(request, response, ErrorStyle::kV1, "admin", endpoint, &key_id)) return false;
+  if (actor) *actor = "api-key:" + (key_id.empty() ? "none" : key_id);
+  return true;
+}
+
+void AdminRoutes::ListEndpoints(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
+  if (!Admit(request, response, "")) return;
+  Json list = Json::array();
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(auto endpoints, store.ListEndpoints());
+    for (const auto& e : endpoints) list.push_back(e.ToJson());
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  WriteJson(response, {{"endpoints", list}});
+}
+
+void AdminRoutes::ShowEndpoint(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+  const std::string name(match.params[0]);
+  if (!Admit(request, response, name)) return;
+  Json out;
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(auto endpoint, store.FindEndpoint(name));
+    if (!endpoint) return Status::NotFound("no endpoint '" + name + "'");
+    out = endpoint->ToJson();
+    if (!endpoint->deployment_id.empty()) {
+      FOPS_ASSIGN_OR_RETURN(DeploymentRecord d, store.GetDeployment(endpoint->deployment_id));
+      out["deployment"] = d.ToJson();
+    }
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  auto snapshot = controller_.Find(name);
+  out["loaded"] = snapshot && snapshot->production;
+  if (snapshot && snapshot->rollout) {
+    auto stats = [](const VariantStats& s) {
+      return Json{{"requests", s.requests()}, {"errors", s.errors()}, {"p99_ms", 1e3 * s.LatencyQuantile(0.99)}};
+    };
+    out["rollout"] = {{"production", stats(snapshot->rollout->production)},
+                      {"canary", stats(snapshot->rollout->canary)},
+                      {"score_psi", PopulationStabilityIndex(snapshot->rollout->production.ScoreCounts(),
+                                                             snapshot->rollout->canary.ScoreCounts())}};
+  }
+  WriteJson(response, out);
+}
+
+void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+  const std::string endpoint(match.params[0]);
+  std::string actor;
+  if (!Admit(request, response, endpoint, &actor)) return;
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  if (!body.contains("model") || !body["model"].is_string()) {
+    WriteError(response, ErrorStyle::kV1, 400, "invalid_body", "/model: the registered model's name is required",
+               {{"pointer", "/model"}});
+    return;
+  }
+  DeploymentParams params;
+  std::string strategy;
+  {
+    MutexLock lock(&mutex_);
+    params = DeploymentParamsFrom(deploy_);
+    strategy = deploy_.strategy;
+  }
+  strategy = body.value("strategy", strategy);
+  if (!NumbersOrRefuse(body, response,
+                       {"canary_percent", "bake_seconds", "linear_step_percent", "linear_step_seconds",
+                        "max_error_rate", "max_p99_ms", "max_score_psi", "min_requests"})) {
+    return;
+  }
+  Json merged = params.ToJson();
+  for (auto& [k, v] : merged.items()) {
+    if (body.contains(k)) v = body[k];
+  }
+  params = DeploymentParams::FromJson(merged);
+  Json out;
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    std::string ref = "latest";
+    if (body.contains("alias")) {
+      ref = "@" + body["alias"].get<std::string>();
+    } else if (body.contains("version")) {
+      ref = body["version"].is_string() ? body["version"].get<std::string>() : body["version"].dump();
+    }
+    FOPS_ASSIGN_OR_RETURN(ModelVersion version, store.metadata().GetVersion(body["model"].get<std::string>(), ref));
+    FOPS_ASSIGN_OR_RETURN(DeploymentRecord d,
+                          store.Deploy(endpoint, {version.model, version.version}, strategy, params, actor));
+    out = d.ToJson();
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, out, 201);
+}
+
+void AdminRoutes::History(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+  const std::string endpoint(match.params[0]);
+  if (!Admit(request, response, endpoint)) return;
+  Json list = Json::array();
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(auto history, store.History(endpoint, 100));
+    for (const auto& d : history) list.push_back(d.ToJson());
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  WriteJson(response, {{"endpoint", endpoint}, {"deployments", list}});
+}
+
+void AdminRoutes::Rollback(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+  const std::string endpoint(match.params[0]);
+  std::string actor;
+  if (!Admit(request, response, endpoint, &actor)) return;
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  Json out;
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(DeploymentRecord d,
+                          store.Rollback(endpoint, body.value("reason", "rolled back through the API"), actor));
+    out = d.ToJson();
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, out);
+}
+
+void AdminRoutes::Shadows(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+  const std::string endpoint(match.params[0]);
+  if (!Admit(request, response, endpoint)) return;
+  if (request.HasQueryParam("flush")) shadows_.Flush();
+  WriteJson(response, {{"endpoint", endpoint}, {"shadows", shadows_.Report(endpoint)}});
+}
+
+void AdminRoutes::ListKeys(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
+  if (!Admit(request, response, "")) return;
+  Json list = Json::array();
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(auto keys, store.ListKeys());
+    for (const auto& k : keys) list.push_back(k.ToJson());
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  WriteJson(response, {{"keys", list}});
+}
+
+void AdminRoutes::CreateKey(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
+  std::string actor;
+  if (!Admit(request, response, "", &actor)) return;
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  auto strings = [&](const char* key, std::vector<std::string> fallback, std::vector<std::string>* out) {
+    if (!body.contains(key)) {
+      *out = std::move(fallback);
+      return true;
+    }
+    if (!body[key].is_array()) return false;
+    for (const auto& v : body[key]) {
+      if (!v.is_string()) return false;
+      out->push_back(v.get<std::string>());
+    }
+    return true;
+  };
+  std::vector<std::string> scopes, endpoints;
+  if (!body.contains("name") || !body["name"].is_string()) {
+    WriteError(response, ErrorStyle::kV1, 400, "invalid_body", "/name: a string is required", {{"pointer", "/name"}});
+    return;
+  }
+  if (!strings("scopes", {"invoke"}, &scopes) || !strings("endpoints", {"*"}, &endpoints)) {
+    WriteError(response, ErrorStyle::kV1, 400, "invalid_body", "/scopes and /endpoints must be arrays of strings");
+    return;
+  }
+  Json out;
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(CreatedKey created, store.CreateKey(body["name"].get<std::string>(), scopes, endpoints,
+                                                              body.value("plan", ""), actor));
+    out = created.record.ToJson();
+    out["key"] = created.key;
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, out, 201);
+}
+
+void AdminRoutes::RevokeKey(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+  std::string actor;
+  if (!Admit(request, response, "", &actor)) return;
+  const std::string id(match.params[0]);
+  Status status = stores_.With([&](ServingStore& store) { return store.RevokeKey(id, actor); });
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, {{"id", id}, {"revoked", true}});
+}
+
+void AdminRoutes::AttachPlan(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+  std::string actor;
+  if (!Admit(request, response, "", &actor)) return;
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  if (!body.contains("plan") || !(body["plan"].is_string() || body["plan"].is_null())) {
+    WriteError(response, ErrorStyle::kV1, 400, "invalid_body", "/plan: a plan name (or null to detach) is required",
+               {{"pointer", "/plan"}});
+    return;
+  }
+  const std::string id(match.params[0]);
+  const std::string plan = body["plan"].is_null() ? "" : body["plan"].get<std::string>();
+  Status status = stores_.With([&](ServingStore& store) { return store.AttachPlan(id, plan, actor); });
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, {{"id", id}, {"plan", plan.empty() ? Json(nullptr) : Json(plan)}});
+}
+
+void AdminRoutes::ListPlans(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
+  if (!Admit(request, response, "")) return;
+  Json list = Json::array();
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(auto plans, store.ListPlans());
+    for (const auto& p : plans) list.push_back(p.ToJson());
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  WriteJson(response, {{"plans", list}});
+}
+
+void AdminRoutes::CreatePlan(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
+  std::string actor;
+  if (!Admit(request, response, "", &actor)) return;
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  if (!body.contains("name") || !body["name"].is_string()) {
+    WriteError(response, ErrorStyle::kV1, 400, "invalid_body", "/name: a string is required", {{"pointer", "/name"}});
+    return;
+  }
+  if (!NumbersOrRefuse(body, response, {"rate_per_second", "burst", "daily_quota", "monthly_quota"})) return;
+  UsagePlan plan;
+  plan.name = body["name"].get<std::string>();
+  plan.rate_per_second = body.value("rate_per_second", 0.0);
+  plan.burst = body.value("burst", int64_t{0});
+  plan.daily_quota = body.value("daily_quota", int64_t{0});
+  plan.monthly_quota = body.value("monthly_quota", int64_t{0});
+  Status status = stores_.With([&](ServingStore& store) { return store.PutPlan(plan, body.value("replace", false), actor); });
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, plan.ToJson(), 201);
+}
+
+void AdminRoutes::Audit(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
+  if (!Admit(request, response, "")) return;
+  Json list = Json::array();
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(auto entries, store.metadata().Audit(request.QueryParam("model")));
+    for (const auto& e : entries) list.push_back(e.ToJson());
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  WriteJson(response, {{"audit", list}});
+}
+
+}  // namespace fraudops

@@ -1,0 +1,259 @@
+#include "serve/rollout_controller.h"
+
+#include <algorithm>
+
+#include "core/strings.h"
+
+namespace fraudops {
+
+using SystemClock = std::chrono::system_clock;
+
+RolloutDecision Decide(const DeploymentRecord& deployment, RolloutObservation seen, SystemClock::time_point now) {
+  if (deployment.status != DeploymentStatus::kBaking) return RolloutDecision();
+  auto strategy = DeploymentStrategies().Find(deployment.strategy);
+  if (!strategy.ok()) return RolloutDecision();
+  auto started = ParseUtcTime(deployment.step_started_at);
+  seen.step_seconds = started ? std::max(0.0, std::chrono::duration<double>(now - *started).count()) : 0;
+  return (*strategy)->Judge(deployment, seen);
+}
+
+RolloutObservation Observe(const RolloutStats& stats) {
+  RolloutObservation seen;
+  seen.canary_requests = stats.canary.requests();
+  seen.canary_errors = stats.canary.errors();
+  seen.canary_p99_ms = 1e3 * stats.canary.LatencyQuantile(0.99);
+  seen.production_requests = stats.production.requests();
+  seen.score_psi = PopulationStabilityIndex(stats.production.ScoreCounts(), stats.canary.ScoreCounts());
+  return seen;
+}
+
+BackgroundWorker::Options RolloutController::WorkerOptions(const Options& options) {
+  BackgroundWorker::Options worker;
+  worker.name = "rollout";
+  worker.logger = options.logger;
+  worker.first_delay = options.poll_interval;
+  return worker;
+}
+
+RolloutController::RolloutController(Options options, StoreAccess& stores, KeyRing& keys,
+                                     SharedQuotas* shared_quotas)
+    : options_(options),
+      logger_(*options.logger),
+      stores_(stores),
+      keys_(keys),
+      shared_quotas_(shared_quotas),
+      endpoints_(std::make_shared<EndpointMap>()),
+      worker_(WorkerOptions(options), [this] { return Pass(); }) {}
+
+RolloutController::~RolloutController() { worker_.Stop(); }
+
+Status RolloutController::Load() {
+  MutexLock lock(&state_mutex_);
+  FOPS_RETURN_IF_ERROR(stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(counters_seen_, store.ChangeCounters());
+    return Status::Ok();
+  }));
+  last_flush_ = std::chrono::steady_clock::now();
+  ReloadEndpoints();
+  ReloadKeys();
+  return Status::Ok();
+}
+
+void RolloutController::Start() { worker_.Start(); }
+
+void RolloutController::ReloadAll() {
+  reload_all_.store(true, std::memory_order_release);
+  worker_.Wake();
+}
+
+void RolloutController::Stop() {
+  worker_.Stop();
+  FlushUsage();
+}
+
+std::shared_ptr<const EndpointMap> RolloutController::Endpoints() const {
+  MutexLock lock(&endpoints_mutex_);
+  return endpoints_;
+}
+
+std::shared_ptr<const EndpointSnapshot> RolloutController::Find(std::string_view name) const {
+  std::shared_ptr<const EndpointMap> endpoints = Endpoints();
+  auto it = endpoints->find(name);
+  return it == endpoints->end() ? nullptr : it->second;
+}
+
+BackgroundWorker::Duration RolloutController::Pass() {
+  MutexLock lock(&state_mutex_);
+  if (reload_all_.exchange(false, std::memory_order_acq_rel)) counters_seen_.clear();
+  std::map<std::string, int64_t> counters;
+  Status read = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(counters, store.ChangeCounters());
+    return Status::Ok();
+  });
+  if (!read.ok()) {
+    logger_.Warn("serve", "cannot read the metadata store; serving what is loaded", {{"error", read.message()}});
+    return options_.poll_interval;
+  }
+  if (counters["endpoints"] != counters_seen_["endpoints"]) ReloadEndpoints();
+  if (counters["keys"] != counters_seen_["keys"]) ReloadKeys();
+  counters_seen_ = counters;
+  JudgeRollouts();
+  if (std::chrono::steady_clock::now() - last_flush_ >= std::chrono::seconds(1)) {
+    FlushUsage();
+    last_flush_ = std::chrono::steady_clock::now();
+  }
+  return options_.poll_interval;
+}
+
+void RolloutController::ReloadEndpoints() {
+  std::shared_ptr<const EndpointMap> current = Endpoints();
+  auto next = std::make_shared<EndpointMap>();
+  Status listed = stores_.WithLoader([&](ServingStore& store, ModelLoader& loader) -> Status {
+    FOPS_ASSIGN_OR_RETURN(std::vector<EndpointRecord> records, store.ListEndpoints());
+    for (const EndpointRecord& record : records) {
+      auto snapshot = std::make_shared<EndpointSnapshot>();
+      snapshot->record = record;
+      auto previous = current->find(record.name);
+      if (!record.production.empty()) {
+        auto model = loader.Load(record.production);
+        if (model.ok()) {
+          snapshot->production = *model;
+        } else {
+          logger_.Error("serve", "cannot load the production model; keeping the previous one",
+                        {{"endpoint", record.name},
+                         {"model", record.production.ToString()},
+                         {"error", model.status().message()}});
+          if (previous != current->end()) snapshot->production = previous->second->production;
+        }
+      }
+      if (!record.canary.empty()) {
+        auto model = loader.Load(record.canary);
+        if (model.ok()) {
+          snapshot->canary = *model;
+          snapshot->canary_fraction = record.canary_percent / 100.0;
+        } else {
+          logger_.Error("serve", "cannot load the canary; rolling it back",
+                        {{"endpoint", record.name},
+                         {"model", record.canary.ToString()},
+                         {"error", model.status().message()}});
+          (void)store.FinishDeployment(record.deployment_id, DeploymentStatus::kRolledBack,
+                                       "the model failed to load: " + model.status().message(), "fraudops-serve");
+        }
+      }
+      for (const VariantRef& ref : record.shadows) {
+        auto model = loader.Load(ref);
+        if (model.ok()) {
+          snapshot->shadows.push_back(*model);
+        } else {
+          logger_.Error("serve", "cannot load a shadow; it gets no traffic",
+                        {{"endpoint", record.name}, {"model", ref.ToString()}, {"error", model.status().message()}});
+        }
+      }
+      if (!record.deployment_id.empty() && snapshot->canary) {
+        auto& stats = rollouts_[record.deployment_id];
+        if (!stats || stats->traffic_percent != record.canary_percent) {  // a new deployment or a new step
+          stats = std::make_shared<RolloutStats>();
+          stats->deployment_id = record.deployment_id;
+          stats->traffic_percent = record.canary_percent;
+        }
+        snapshot->rollout = stats;
+      }
+      const std::string before = previous == current->end() || !previous->second->production
+                                     ? ""
+                                     : previous->second->production->ref().ToString();
+      if (snapshot->production && snapshot->production->ref().ToString() != before) {
+        logger_.Info("serve", "endpoint now serves",
+                     {{"endpoint", record.name},
+                      {"production", snapshot->production->ref().ToString()},
+                      {"canary", snapshot->canary ? snapshot->canary->ref().ToString() : ""}});
+      }
+      next->emplace(record.name, std::move(snapshot));
+    }
+    return Status::Ok();
+  });
+  if (!listed.ok()) {
+    logger_.Error("serve", "cannot list endpoints", {{"error", listed.message()}});
+    return;
+  }
+  std::erase_if(rollouts_, [&](const auto& entry) {
+    for (const auto& [name, e] : *next) {
+      if (e->record.deployment_id == entry.first) return false;
+    }
+    return true;
+  });
+  {
+    MutexLock lock(&endpoints_mutex_);
+    endpoints_ = std::move(next);  // the swap: requests in flight keep the snapshot they hold
+  }
+  loaded_.store(true, std::memory_order_release);
+}
+
+void RolloutController::ReloadKeys() {
+  Status loaded = stores_.With([&](ServingStore& store) -> Status {
+    const auto now = SystemClock::now();
+    auto [day, month] = KeyRing::Periods(now);
+    FOPS_ASSIGN_OR_RETURN(auto keys, store.ListKeys());
+    FOPS_ASSIGN_OR_RETURN(auto plans, store.ListPlans());
+    FOPS_ASSIGN_OR_RETURN(auto usage, store.Usage({day, month}));
+    keys_.Load(keys, plans, usage, now);
+    if (shared_quotas_) {  // counts Redis lost (a restart without persistence) come back from the store
+      Status seeded = shared_quotas_->Seed(usage);
+      if (!seeded.ok()) logger_.Warn("serve", seeded.message());
+    }
+    return Status::Ok();
+  });
+  if (!loaded.ok()) logger_.Error("serve", "cannot read API keys and plans; keeping those loaded");
+}
+
+void RolloutController::JudgeRollouts() {
+  std::shared_ptr<const EndpointMap> endpoints = Endpoints();
+  for (const auto& [endpoint_name, e] : *endpoints) {
+    if (!e->rollout) continue;
+    const std::string& name = endpoint_name;  // a structured binding cannot be captured (C++20)
+    const RolloutStats& rollout = *e->rollout;
+    bool changed = false;
+    (void)stores_.With([&](ServingStore& store) -> Status {
+      FOPS_ASSIGN_OR_RETURN(DeploymentRecord deployment, store.GetDeployment(rollout.deployment_id));
+      const RolloutDecision decision = Decide(deployment, Observe(rollout), SystemClock::now());
+      switch (decision.action) {
+        case RolloutAction::kKeep: break;
+        case RolloutAction::kRollBack: {
+          auto done = store.FinishDeployment(deployment.id, DeploymentStatus::kRolledBack, decision.reason,
+                                             "fraudops-serve");
+          changed = done.ok() && *done;
+          if (changed) logger_.Warn("serve", "canary rolled back", {{"endpoint", name}, {"reason", decision.reason}});
+          break;
+        }
+        case RolloutAction::kAdvance: {
+          auto done = store.SetTraffic(deployment.id, decision.traffic_percent, "fraudops-serve");
+          changed = done.ok() && *done;
+          if (changed) logger_.Info("serve", "linear step", {{"endpoint", name}, {"percent", decision.traffic_percent}});
+          break;
+        }
+        case RolloutAction::kPromote: {
+          auto done =
+              store.FinishDeployment(deployment.id, DeploymentStatus::kPromoted, decision.reason, "fraudops-serve");
+          changed = done.ok() && *done;
+          if (changed) {
+            logger_.Info("serve", "canary promoted", {{"endpoint", name}, {"model", deployment.target.ToString()}});
+          }
+          break;
+        }
+      }
+      return Status::Ok();
+    });
+    if (changed) Poke();
+  }
+}
+
+void RolloutController::FlushUsage() {
+  auto usage = keys_.TakeUsage();
+  if (usage.empty()) return;
+  Status stored = stores_.With([&](ServingStore& store) { return store.AddUsage(usage); });
+  if (!stored.ok()) {
+    keys_.ReturnUsage(usage);
+    logger_.Warn("serve", "cannot store usage counters; will retry", {{"error", stored.message()}});
+  }
+}
+
+}  // namespace fraudops

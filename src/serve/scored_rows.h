@@ -1,0 +1,23 @@
+#pragma once
+/// What one predict request produced, as the response encoders (v1_response.h,
+/// oip_response.h) and the capture record (capture.h) read it. Views only: valid while the
+/// request is handled.
+
+#include <cstddef>
+#include <string_view>
+
+#include "serve/endpoints.h"
+#include "serve/predict_request.h"
+
+namespace fraudops {
+
+struct ScoredRows {
+  std::string_view request_id;  ///< the request's id (x-request-id or a new UUIDv7)
+  std::string_view endpoint;
+  const LoadedModel* model = nullptr;  ///< the variant's model that scored
+  VariantRole variant = VariantRole::kProduction;
+  const ParsedRows* rows = nullptr;  ///< the encoded input
+  const double* scores = nullptr;    ///< rows->rows probabilities
+};
+
+}  // namespace fraudops

@@ -1,0 +1,204 @@
+#include "store/deployment_strategy.h"
+
+#include <gtest/gtest.h>
+
+#include "store/serving_store.h"
+
+namespace fraudops {
+namespace {
+
+/// An endpoint serving m@1 with a deployment of m@2 about to start.
+struct Start {
+  EndpointRecord endpoint;
+  DeploymentRecord deployment;
+  Start() {
+    endpoint.name = "fraud";
+    endpoint.production = {"m", 1};
+    deployment.id = "d2";
+    deployment.target = {"m", 2};
+    deployment.previous = endpoint.production;
+  }
+};
+
+DeploymentRecord Baking(const std::string& strategy, double traffic_percent) {
+  DeploymentRecord d;
+  d.id = "d2";
+  d.strategy = strategy;
+  d.target = {"m", 2};
+  d.status = DeploymentStatus::kBaking;
+  d.traffic_percent = traffic_percent;
+  d.params.bake_seconds = 300;
+  d.params.linear_step_seconds = 60;
+  d.params.linear_step_percent = 25;
+  d.params.min_requests = 100;
+  d.params.max_error_rate = 0.01;
+  d.params.max_p99_ms = 50;
+  d.params.max_score_psi = 0.25;
+  return d;
+}
+
+RolloutObservation Healthy(double step_seconds) {
+  RolloutObservation seen;
+  seen.canary_requests = 1000;
+  seen.production_requests = 9000;
+  seen.canary_p99_ms = 2;
+  seen.score_psi = 0.01;
+  seen.step_seconds = step_seconds;
+  return seen;
+}
+
+TEST(DeploymentStrategyTest, EveryRegisteredStrategyPlansOnAnEndpointWithProduction) {
+  const auto names = DeploymentStrategies().Names();
+  EXPECT_EQ(names, (std::vector<std::string>{"all_at_once", "canary", "linear", "shadow"}));
+  for (const std::string& name : names) {
+    SCOPED_TRACE(name);
+    const DeploymentStrategy* strategy = *DeploymentStrategies().Find(name);
+    EXPECT_EQ(strategy->name(), name);
+    EXPECT_FALSE(strategy->description().empty());
+    Start s;
+    s.deployment.params = DeploymentParams();
+    ASSERT_TRUE(strategy->Validate(s.deployment.params).ok());
+    ASSERT_TRUE(strategy->Plan(s.endpoint, s.deployment).ok());
+    // Whatever it planned, the target now receives traffic or a copy of it.
+    const bool serves = s.endpoint.production == s.deployment.target || s.endpoint.canary == s.deployment.target ||
+                        !s.endpoint.shadows.empty();
+    EXPECT_TRUE(serves);
+    EXPECT_FALSE(s.deployment.reason.empty());
+    // Deploying what is already production is refused by every strategy.
+    Start again;
+    again.deployment.target = again.endpoint.production;
+    EXPECT_EQ(strategy->Plan(again.endpoint, again.deployment).code(), StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(DeploymentStrategyTest, PlansPerStrategy) {
+  {
+    Start s;
+    ASSERT_TRUE((*DeploymentStrategies().Find("all-at-once"))->Plan(s.endpoint, s.deployment).ok());
+    EXPECT_EQ(s.endpoint.production, (VariantRef{"m", 2}));
+    EXPECT_EQ(s.deployment.status, DeploymentStatus::kCompleted);
+    EXPECT_EQ(s.deployment.traffic_percent, 100);
+  }
+  {
+    Start s;
+    s.deployment.params.canary_percent = 7;
+    ASSERT_TRUE((*DeploymentStrategies().Find("canary"))->Plan(s.endpoint, s.deployment).ok());
+    EXPECT_EQ(s.endpoint.production, (VariantRef{"m", 1}));
+    EXPECT_EQ(s.endpoint.canary, (VariantRef{"m", 2}));
+    EXPECT_EQ(s.endpoint.canary_percent, 7);
+    EXPECT_EQ(s.endpoint.deployment_id, "d2");
+    EXPECT_EQ(s.deployment.status, DeploymentStatus::kBaking);
+  }
+  {
+    Start s;  // nothing in production: a gradual strategy has nothing to compare with
+    s.endpoint.production = {};
+    ASSERT_TRUE((*DeploymentStrategies().Find("linear"))->Plan(s.endpoint, s.deployment).ok());
+    EXPECT_EQ(s.endpoint.production, (VariantRef{"m", 2}));
+    EXPECT_EQ(s.deployment.status, DeploymentStatus::kCompleted);
+    EXPECT_NE(s.deployment.reason.find("nothing in production"), std::string::npos);
+  }
+  {
+    Start s;
+    s.deployment.params.linear_step_percent = 20;
+    ASSERT_TRUE((*DeploymentStrategies().Find("linear"))->Plan(s.endpoint, s.deployment).ok());
+    EXPECT_EQ(s.endpoint.canary_percent, 20);
+  }
+  {
+    Start s;
+    const DeploymentStrategy* shadow = *DeploymentStrategies().Find("shadow");
+    EXPECT_FALSE(shadow->ChangesProduction());
+    ASSERT_TRUE(shadow->Plan(s.endpoint, s.deployment).ok());
+    EXPECT_EQ(s.endpoint.shadows, (std::vector<VariantRef>{{"m", 2}}));
+    EXPECT_EQ(s.deployment.status, DeploymentStatus::kShadowing);
+    EXPECT_EQ(shadow->Plan(s.endpoint, s.deployment).code(), StatusCode::kInvalidArgument);  // already shadows
+    Start empty;
+    empty.endpoint.production = {};
+    EXPECT_EQ(shadow->Plan(empty.endpoint, empty.deployment).code(), StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(DeploymentStrategyTest, ValidationNamesTheParameter) {
+  DeploymentParams params;
+  params.canary_percent = 100;
+  Status canary = (*DeploymentStrategies().Find("canary"))->Validate(params);
+  EXPECT_NE(canary.message().find("canary_percent"), std::string::npos);
+  params.linear_step_percent = 0.5;
+  Status linear = (*DeploymentStrategies().Find("linear"))->Validate(params);
+  EXPECT_NE(linear.message().find("linear_step_percent"), std::string::npos);
+  EXPECT_TRUE((*DeploymentStrategies().Find("all_at_once"))->Validate(params).ok());
+}
+
+TEST(DeploymentStrategyTest, AnUnknownNameListsTheValidOnes) {
+  auto found = DeploymentStrategies().Find("canery");
+  ASSERT_FALSE(found.ok());
+  EXPECT_EQ(found.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(found.status().message().find("all_at_once, canary, linear, shadow"), std::string::npos);
+  EXPECT_NE(found.status().message().find("did you mean 'canary'"), std::string::npos) << found.status().message();
+  DeployConfig deploy;
+  deploy.strategy = "big-bang";
+  Status valid = ValidateDeployConfig(deploy);
+  EXPECT_EQ(valid.message().rfind("deploy.strategy: ", 0), 0u) << valid.message();
+}
+
+TEST(DeploymentStrategyTest, StatusNamesRoundTrip) {
+  for (DeploymentStatus status :
+       {DeploymentStatus::kBaking, DeploymentStatus::kPromoted, DeploymentStatus::kCompleted,
+        DeploymentStatus::kRolledBack, DeploymentStatus::kSuperseded, DeploymentStatus::kShadowing,
+        DeploymentStatus::kShadowRemoved}) {
+    auto parsed = ParseDeploymentStatus(DeploymentStatusName(status));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, status);
+  }
+  EXPECT_FALSE(ParseDeploymentStatus("cooking").ok());
+}
+
+TEST(DeploymentStrategyTest, CanaryJudgement) {
+  const DeploymentStrategy* canary = *DeploymentStrategies().Find("canary");
+  const DeploymentRecord d = Baking("canary", 10);
+  EXPECT_EQ(canary->Judge(d, Healthy(10)).action, RolloutAction::kKeep);
+  RolloutDecision done = canary->Judge(d, Healthy(300));
+  EXPECT_EQ(done.action, RolloutAction::kPromote);
+  EXPECT_EQ(done.reason, "no alarm during the bake (1000 canary requests, 9000 production)");
+  // Alarms, in order: errors, then p99, then score PSI.
+  RolloutObservation errors = Healthy(10);
+  errors.canary_errors = 11;
+  RolloutDecision rolled = canary->Judge(d, errors);
+  EXPECT_EQ(rolled.action, RolloutAction::kRollBack);
+  EXPECT_EQ(rolled.reason, "alarm: error rate 1.1% > max_error_rate 1% (1000 canary requests, 9000 production)");
+  RolloutObservation slow = Healthy(10);
+  slow.canary_p99_ms = 80;
+  EXPECT_EQ(canary->Judge(d, slow).reason.rfind("alarm: p99 latency 80 ms > max_p99_ms 50 ms", 0), 0u);
+  RolloutObservation drifted = Healthy(10);
+  drifted.score_psi = 0.5;
+  EXPECT_EQ(canary->Judge(d, drifted).reason.rfind("alarm: score PSI against production 0.5", 0), 0u);
+  // Too little evidence: no alarm, whatever the numbers.
+  RolloutObservation few = errors;
+  few.canary_requests = 99;
+  EXPECT_EQ(canary->Judge(d, few).action, RolloutAction::kKeep);
+  // PSI needs production's requests too.
+  drifted.production_requests = 10;
+  EXPECT_EQ(canary->Judge(d, drifted).action, RolloutAction::kKeep);
+}
+
+TEST(DeploymentStrategyTest, LinearJudgementSteps) {
+  const DeploymentStrategy* linear = *DeploymentStrategies().Find("linear");
+  EXPECT_EQ(linear->Judge(Baking("linear", 25), Healthy(59)).action, RolloutAction::kKeep);
+  RolloutDecision step = linear->Judge(Baking("linear", 25), Healthy(60));
+  EXPECT_EQ(step.action, RolloutAction::kAdvance);
+  EXPECT_EQ(step.traffic_percent, 50);
+  EXPECT_EQ(linear->Judge(Baking("linear", 90), Healthy(60)).traffic_percent, 100);
+  EXPECT_EQ(linear->Judge(Baking("linear", 100), Healthy(60)).action, RolloutAction::kPromote);
+  RolloutObservation errors = Healthy(60);
+  errors.canary_errors = 500;
+  EXPECT_EQ(linear->Judge(Baking("linear", 25), errors).action, RolloutAction::kRollBack);
+}
+
+TEST(DeploymentStrategyTest, StrategiesThatNeverBakeKeep) {
+  for (const char* name : {"all_at_once", "shadow"}) {
+    EXPECT_EQ((*DeploymentStrategies().Find(name))->Judge(Baking(name, 100), Healthy(1e9)).action,
+              RolloutAction::kKeep);
+  }
+}
+
+}  // namespace
+}  // namespace fraudops
