@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Configures and builds fraudops. Usage: scripts/build.sh [release|debug|tsan] [TARGET...]
+# Configures and builds fraudops. Usage: scripts/build.sh [release|debug|tsan|clang] [TARGET...]
 #   release: optimized, into build/release
 #   debug:   ASan + UBSan, into build/debug
 #   tsan:    ThreadSanitizer (-O1, debug info), into build/tsan; scripts/tsan.sh runs the
 #            server tests under it
+#   clang:   clang with -Wthread-safety as an error (the lock annotations of core/mutex.h are
+#            checked), -O0, no tests or benchmarks, into build/clang; scripts/test.sh runs it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}
@@ -11,11 +13,14 @@ case "$kind" in
   release) type=Release ;;
   debug) type=Debug ;;
   tsan) type=RelWithDebInfo ;;
-  *) echo "usage: scripts/build.sh [release|debug|tsan] [TARGET...]" >&2; exit 2 ;;
+  clang) type=Debug ;;
+  *) echo "usage: scripts/build.sh [release|debug|tsan|clang] [TARGET...]" >&2; exit 2 ;;
 esac
 shift || true
 options=()
 [ "$kind" = tsan ] && options=(-DFRAUDOPS_TSAN=ON -DFRAUDOPS_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g")
+[ "$kind" = clang ] && options=(-DCMAKE_CXX_COMPILER=clang++ -DFRAUDOPS_SANITIZE=OFF -DFRAUDOPS_BUILD_TESTS=OFF
+                               -DFRAUDOPS_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O0")
 targets=()
 for target in "$@"; do targets+=(--target "$target"); done
 jobs=$(nproc 2>/dev/null || echo 2)

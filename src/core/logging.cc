@@ -157,21 +157,22 @@ std::unique_ptr<LogSink> MakeFileSink(const std::string& path) {
 }
 
 int Logger::AddSink(std::unique_ptr<LogSink> sink) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(&mutex_);
   sinks_.emplace_back(next_id_, std::move(sink));
   return next_id_++;
 }
 
 void Logger::RemoveSink(int id) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(&mutex_);
   std::erase_if(sinks_, [id](const auto& entry) { return entry.first == id; });
 }
 
 void Logger::Log(LogLevel level, std::string_view component, std::string_view message,
                  std::vector<LogField> fields) {
-  if (level < level_ || level_ == LogLevel::kOff) return;
+  const LogLevel threshold = this->level();
+  if (level < threshold || threshold == LogLevel::kOff) return;
   std::string timestamp = NowIso8601();
-  std::lock_guard lock(mutex_);
+  MutexLock lock(&mutex_);
   for (auto& [id, sink] : sinks_) sink->Write(timestamp, level, component, message, fields);
 }
 

@@ -4,13 +4,15 @@
 /// JSON lines). Loggers are passed explicitly through Context; there is no global logger.
 /// Thread-safe: events from several threads are written whole, never interleaved.
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "core/mutex.h"
 
 namespace fraudops {
 
@@ -54,13 +56,14 @@ class Logger {
   explicit Logger(LogLevel level = LogLevel::kInfo) : level_(level) {}
 
   /// Adds a sink and returns an id that RemoveSink takes.
-  int AddSink(std::unique_ptr<LogSink> sink);
-  void RemoveSink(int id);
-  void set_level(LogLevel level) { level_ = level; }
-  LogLevel level() const { return level_; }
+  int AddSink(std::unique_ptr<LogSink> sink) EXCLUDES(mutex_);
+  void RemoveSink(int id) EXCLUDES(mutex_);
+  /// Safe while other threads log (a server's reload changes it).
+  void set_level(LogLevel level) { level_.store(level, std::memory_order_relaxed); }
+  LogLevel level() const { return level_.load(std::memory_order_relaxed); }
 
   void Log(LogLevel level, std::string_view component, std::string_view message,
-           std::vector<LogField> fields = {});
+           std::vector<LogField> fields = {}) EXCLUDES(mutex_);
   void Debug(std::string_view component, std::string_view message,
              std::vector<LogField> fields = {}) {
     Log(LogLevel::kDebug, component, message, std::move(fields));
@@ -79,10 +82,10 @@ class Logger {
   }
 
  private:
-  LogLevel level_;
-  std::mutex mutex_;
-  int next_id_ = 0;
-  std::vector<std::pair<int, std::unique_ptr<LogSink>>> sinks_;  // GUARDED_BY(mutex_)
+  std::atomic<LogLevel> level_;
+  Mutex mutex_;
+  int next_id_ GUARDED_BY(mutex_) = 0;
+  std::vector<std::pair<int, std::unique_ptr<LogSink>>> sinks_ GUARDED_BY(mutex_);
 };
 
 /// Escapes `text` as the inside of a JSON string.

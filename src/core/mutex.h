@@ -71,6 +71,31 @@ class SCOPED_CAPABILITY MutexLock {
   Mutex* const mutex_;
 };
 
+/// Holds a Mutex for its scope, with a window in the middle where it is let go (a round
+/// trip that must not hold the lock).
+class SCOPED_CAPABILITY RelockableMutexLock {
+ public:
+  explicit RelockableMutexLock(Mutex* mutex) ACQUIRE(mutex) : mutex_(mutex) { mutex_->Lock(); }
+  ~RelockableMutexLock() RELEASE() {
+    if (held_) mutex_->Unlock();
+  }
+  RelockableMutexLock(const RelockableMutexLock&) = delete;
+  RelockableMutexLock& operator=(const RelockableMutexLock&) = delete;
+
+  void Unlock() RELEASE() {
+    mutex_->Unlock();
+    held_ = false;
+  }
+  void Lock() ACQUIRE() {
+    mutex_->Lock();
+    held_ = true;
+  }
+
+ private:
+  Mutex* const mutex_;
+  bool held_ = true;
+};
+
 /// Many readers or one writer.
 class CAPABILITY("shared mutex") SharedMutex {
  public:

@@ -18,10 +18,10 @@ ThreadPool::ThreadPool(int threads) {
 
 ThreadPool::~ThreadPool() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(&mutex_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   for (std::thread& worker : workers_) worker.join();
 }
 
@@ -29,8 +29,8 @@ void ThreadPool::WorkerLoop() {
   while (true) {
     std::function<void()> task;
     {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(&mutex_);
+      while (!stopping_ && queue_.empty()) wake_.Wait();
       if (queue_.empty()) return;
       task = std::move(queue_.front());
       queue_.pop();
@@ -48,25 +48,25 @@ void ThreadPool::ParallelFor(size_t tasks, const std::function<void(size_t)>& bo
   // The completion state is shared with the tasks: the last task may still be inside
   // notify_all when the caller, woken, returns; the state must outlive both.
   struct Completion {
-    std::mutex mutex;
-    std::condition_variable done;
-    size_t remaining;
+    explicit Completion(size_t tasks) : remaining(tasks) {}
+    Mutex mutex;
+    CondVar done{&mutex};
+    size_t remaining GUARDED_BY(mutex);
   };
-  auto completion = std::make_shared<Completion>();
-  completion->remaining = tasks;
+  auto completion = std::make_shared<Completion>(tasks);
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(&mutex_);
     for (size_t i = 0; i < tasks; ++i) {
       queue_.push([completion, &body, i] {
         body(i);
-        std::lock_guard done_lock(completion->mutex);
-        if (--completion->remaining == 0) completion->done.notify_all();
+        MutexLock done_lock(&completion->mutex);
+        if (--completion->remaining == 0) completion->done.SignalAll();
       });
     }
   }
-  wake_.notify_all();
-  std::unique_lock lock(completion->mutex);
-  completion->done.wait(lock, [&] { return completion->remaining == 0; });
+  wake_.SignalAll();
+  MutexLock lock(&completion->mutex);
+  while (completion->remaining != 0) completion->done.Wait();
 }
 
 }  // namespace fraudops

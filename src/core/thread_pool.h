@@ -2,13 +2,13 @@
 /// A fixed pool of worker threads and a blocking ParallelFor over index ranges. Tasks must
 /// not throw; they report failures through the Status they write to their own slot.
 
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
-#include <mutex>
 #include <queue>
 #include <thread>
 #include <vector>
+
+#include "core/mutex.h"
 
 namespace fraudops {
 
@@ -23,15 +23,15 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()); }
 
   /// Runs `body(task_index)` for every index in [0, tasks) on the pool and waits for all.
-  void ParallelFor(size_t tasks, const std::function<void(size_t)>& body);
+  void ParallelFor(size_t tasks, const std::function<void(size_t)>& body) EXCLUDES(mutex_);
 
  private:
-  void WorkerLoop();
+  void WorkerLoop() EXCLUDES(mutex_);
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::queue<std::function<void()>> queue_;  // GUARDED_BY(mutex_)
-  bool stopping_ = false;                    // GUARDED_BY(mutex_)
+  Mutex mutex_;
+  CondVar wake_{&mutex_};
+  std::queue<std::function<void()>> queue_ GUARDED_BY(mutex_);
+  bool stopping_ GUARDED_BY(mutex_) = false;
   std::vector<std::thread> workers_;
 };
 

@@ -64,11 +64,7 @@ std::pair<std::string, std::string> KeyRing::Periods(Clock::time_point now) {
 
 void KeyRing::Load(const std::vector<ApiKeyRecord>& keys, const std::vector<UsagePlan>& plans,
                    const std::map<std::pair<std::string, std::string>, int64_t>& usage, Clock::time_point now) {
-  std::shared_ptr<const KeyMap> old;
-  {
-    std::lock_guard lock(mutex_);
-    old = keys_;
-  }
+  std::shared_ptr<const KeyMap> old = Keys();
   auto [day, month] = Periods(now);
   auto next = std::make_shared<KeyMap>();
   for (const ApiKeyRecord& record : keys) {
@@ -88,6 +84,7 @@ void KeyRing::Load(const std::vector<ApiKeyRecord>& keys, const std::vector<Usag
       key->state = std::make_shared<KeyState>();
       auto d = usage.find({record.id, day});
       auto m = usage.find({record.id, month});
+      MutexLock lock(&key->state->mutex);  // not shared yet; the analysis asks for it all the same
       key->state->day = day;
       key->state->month = month;
       key->state->used_day = d == usage.end() ? 0 : d->second;
@@ -95,8 +92,13 @@ void KeyRing::Load(const std::vector<ApiKeyRecord>& keys, const std::vector<Usag
     }
     next->emplace(record.id, std::move(key));
   }
-  std::lock_guard lock(mutex_);
+  MutexLock lock(&mutex_);
   keys_ = std::move(next);
+}
+
+std::shared_ptr<const KeyRing::KeyMap> KeyRing::Keys() const {
+  MutexLock lock(&mutex_);
+  return keys_;
 }
 
 AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view scope, std::string_view endpoint,
@@ -108,11 +110,7 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
     return decision;
   }
   std::string_view id, secret;
-  std::shared_ptr<const KeyMap> keys;
-  {
-    std::lock_guard lock(mutex_);
-    keys = keys_;
-  }
+  std::shared_ptr<const KeyMap> keys = Keys();
   auto found = SplitApiKey(presented, &id, &secret) ? keys->find(id) : keys->end();
   bool valid = false;
   if (found != keys->end()) {
@@ -147,7 +145,7 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
     return decision;
   }
   KeyState& state = *key.state;
-  std::unique_lock lock(state.mutex);
+  RelockableMutexLock lock(&state.mutex);
   if (now >= state.period_end) {  // a new UTC day (or the first request): which day and month
     auto [day, month] = Periods(now);
     // Counts of the period that ended and not yet taken for the store go with the counts
@@ -173,7 +171,7 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
     if (shared_ != nullptr) {
       // Counted by Redis for every replica; this key's lock is not held over the round trip.
       const std::string day = state.day, month = state.month;
-      lock.unlock();
+      lock.Unlock();
       auto verdict = shared_->Admit(key.record.id, day, month, plan);
       if (!verdict.ok()) {
         decision.status = 503;
@@ -188,7 +186,7 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
         case SharedQuotas::Outcome::kMonthlyQuota: return QuotaRefusal(std::move(decision), plan, true, now);
         case SharedQuotas::Outcome::kRate: return RateRefusal(std::move(decision), plan, burst, verdict->retry_after_seconds);
       }
-      lock.lock();
+      lock.Lock();
     } else {
       if (plan.daily_quota > 0 && state.used_day >= plan.daily_quota) return QuotaRefusal(std::move(decision), plan, false, now);
       if (plan.monthly_quota > 0 && state.used_month >= plan.monthly_quota) return QuotaRefusal(std::move(decision), plan, true, now);
@@ -218,17 +216,13 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
 std::map<std::pair<std::string, std::string>, int64_t> KeyRing::TakeUsage() {
   std::map<std::pair<std::string, std::string>, int64_t> out;
   {
-    std::lock_guard lock(returned_mutex_);
+    MutexLock lock(&returned_mutex_);
     out.swap(returned_);
   }
-  std::shared_ptr<const KeyMap> keys;
-  {
-    std::lock_guard lock(mutex_);
-    keys = keys_;
-  }
+  std::shared_ptr<const KeyMap> keys = Keys();
   for (const auto& [id, key] : *keys) {
     KeyState& state = *key->state;
-    std::lock_guard lock(state.mutex);
+    MutexLock lock(&state.mutex);
     if (state.pending_day > 0) out[{id, state.day}] += state.pending_day;
     if (state.pending_month > 0) out[{id, state.month}] += state.pending_month;
     state.pending_day = state.pending_month = 0;
@@ -237,7 +231,7 @@ std::map<std::pair<std::string, std::string>, int64_t> KeyRing::TakeUsage() {
 }
 
 void KeyRing::ReturnUsage(const std::map<std::pair<std::string, std::string>, int64_t>& usage) {
-  std::lock_guard lock(returned_mutex_);
+  MutexLock lock(&returned_mutex_);
   for (const auto& [k, v] : usage) returned_[k] += v;
 }
 

@@ -13,11 +13,11 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/mutex.h"
 #include "serve/shared_quotas.h"
 #include "store/serving_store.h"
 
@@ -59,14 +59,15 @@ class KeyRing {
 
  private:
   struct KeyState {
-    std::mutex mutex;
-    double tokens = 0;  // GUARDED_BY(mutex)
-    Clock::time_point refilled;
-    std::string day, month;
-    Clock::time_point period_end{};  ///< when `day` ends (00:00 UTC next): until then no date math
-    int64_t used_day = 0, used_month = 0;
-    int64_t pending_day = 0, pending_month = 0;  ///< not yet flushed
-    bool fresh = true;
+    Mutex mutex;
+    double tokens GUARDED_BY(mutex) = 0;
+    Clock::time_point refilled GUARDED_BY(mutex);
+    std::string day GUARDED_BY(mutex), month GUARDED_BY(mutex);
+    /// When `day` ends (00:00 UTC next): until then no date math.
+    Clock::time_point period_end GUARDED_BY(mutex){};
+    int64_t used_day GUARDED_BY(mutex) = 0, used_month GUARDED_BY(mutex) = 0;
+    int64_t pending_day GUARDED_BY(mutex) = 0, pending_month GUARDED_BY(mutex) = 0;  ///< not yet flushed
+    bool fresh GUARDED_BY(mutex) = true;
   };
   struct Key {
     ApiKeyRecord record;
@@ -76,11 +77,15 @@ class KeyRing {
   };
   using KeyMap = std::map<std::string, std::shared_ptr<const Key>, std::less<>>;
 
-  std::mutex mutex_;  // guards keys_ (the pointer; the map it points to never changes)
-  std::shared_ptr<const KeyMap> keys_ = std::make_shared<KeyMap>();
+  /// The current key map (the pointer; the map it points to never changes).
+  std::shared_ptr<const KeyMap> Keys() const EXCLUDES(mutex_);
+
+  mutable Mutex mutex_;
+  std::shared_ptr<const KeyMap> keys_ GUARDED_BY(mutex_) = std::make_shared<KeyMap>();
   SharedQuotas* shared_ = nullptr;
-  std::mutex returned_mutex_;  // taken inside a KeyState::mutex (day rollover), never the other way
-  std::map<std::pair<std::string, std::string>, int64_t> returned_;  // GUARDED_BY(returned_mutex_)
+  /// Taken inside a KeyState::mutex (day rollover), never the other way.
+  Mutex returned_mutex_;
+  std::map<std::pair<std::string, std::string>, int64_t> returned_ GUARDED_BY(returned_mutex_);
 };
 
 }  // namespace fraudops

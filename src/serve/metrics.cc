@@ -31,7 +31,7 @@ void Histogram::Snapshot(std::vector<uint64_t>* cumulative, double* sum, uint64_
 
 void MetricRegistry::Declare(const std::string& name, const std::string& type, const std::string& help,
                              std::vector<std::string> label_names, std::vector<double> bounds) {
-  std::unique_lock lock(mutex_);
+  WriterLock lock(&mutex_);
   Family& f = families_[name];
   f.name = name;
   f.type = type;
@@ -48,12 +48,12 @@ MetricRegistry::Family& MetricRegistry::FamilyOf(const std::string& name) {
 
 std::atomic<uint64_t>& MetricRegistry::Counter(const std::string& name, const Labels& values) {
   {
-    std::shared_lock lock(mutex_);
+    ReaderLock lock(&mutex_);
     Family& f = FamilyOf(name);
     auto it = f.counters.find(values);
     if (it != f.counters.end()) return *it->second;
   }
-  std::unique_lock lock(mutex_);
+  WriterLock lock(&mutex_);
   auto& slot = FamilyOf(name).counters[values];
   if (!slot) slot = std::make_unique<std::atomic<uint64_t>>(0);
   return *slot;
@@ -61,12 +61,12 @@ std::atomic<uint64_t>& MetricRegistry::Counter(const std::string& name, const La
 
 Histogram& MetricRegistry::HistogramOf(const std::string& name, const Labels& values) {
   {
-    std::shared_lock lock(mutex_);
+    ReaderLock lock(&mutex_);
     Family& f = FamilyOf(name);
     auto it = f.histograms.find(values);
     if (it != f.histograms.end()) return *it->second;
   }
-  std::unique_lock lock(mutex_);
+  WriterLock lock(&mutex_);
   Family& f = FamilyOf(name);
   auto& slot = f.histograms[values];
   if (!slot) slot = std::make_unique<Histogram>(f.bounds);
@@ -74,7 +74,7 @@ Histogram& MetricRegistry::HistogramOf(const std::string& name, const Labels& va
 }
 
 void MetricRegistry::AddCollector(std::function<void(std::string& out)> collector) {
-  std::unique_lock lock(mutex_);
+  WriterLock lock(&mutex_);
   collectors_.push_back(std::move(collector));
 }
 
@@ -82,7 +82,7 @@ std::string MetricRegistry::Render() const {
   std::string out;
   std::vector<std::function<void(std::string&)>> collectors;
   {
-    std::shared_lock lock(mutex_);
+    ReaderLock lock(&mutex_);
     for (const auto& [name, f] : families_) {
       out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + f.type + "\n";
       for (const auto& [values, counter] : f.counters) {

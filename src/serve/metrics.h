@@ -9,13 +9,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/metrics_text.h"
+#include "core/mutex.h"
 
 namespace fraudops {
 
@@ -39,15 +38,15 @@ class MetricRegistry {
 
   /// Declares a family once; `type` is "counter" or "histogram" (with `bounds`).
   void Declare(const std::string& name, const std::string& type, const std::string& help,
-               std::vector<std::string> label_names, std::vector<double> bounds = {});
+               std::vector<std::string> label_names, std::vector<double> bounds = {}) EXCLUDES(mutex_);
   /// The counter child of a declared counter family with these label values.
-  std::atomic<uint64_t>& Counter(const std::string& name, const Labels& values);
-  Histogram& HistogramOf(const std::string& name, const Labels& values);
+  std::atomic<uint64_t>& Counter(const std::string& name, const Labels& values) EXCLUDES(mutex_);
+  Histogram& HistogramOf(const std::string& name, const Labels& values) EXCLUDES(mutex_);
   /// Called at every scrape to append gauge lines (with their # HELP and # TYPE).
-  void AddCollector(std::function<void(std::string& out)> collector);
+  void AddCollector(std::function<void(std::string& out)> collector) EXCLUDES(mutex_);
 
   /// The whole exposition.
-  std::string Render() const;
+  std::string Render() const EXCLUDES(mutex_);
 
  private:
   struct Family {
@@ -57,11 +56,14 @@ class MetricRegistry {
     std::map<Labels, std::unique_ptr<std::atomic<uint64_t>>> counters;
     std::map<Labels, std::unique_ptr<Histogram>> histograms;
   };
-  Family& FamilyOf(const std::string& name);
+  /// Throws std::logic_error for a family never declared (a programmer's error).
+  Family& FamilyOf(const std::string& name) REQUIRES_SHARED(mutex_);
 
-  mutable std::shared_mutex mutex_;
-  std::map<std::string, Family> families_;  // guarded by mutex_ (children: by mutex_ for insertion)
-  std::vector<std::function<void(std::string&)>> collectors_;
+  /// Children are inserted under the exclusive lock and never removed, so a reference to one
+  /// stays valid without the lock.
+  mutable SharedMutex mutex_;
+  std::map<std::string, Family> families_ GUARDED_BY(mutex_);
+  std::vector<std::function<void(std::string&)>> collectors_ GUARDED_BY(mutex_);
 };
 
 }  // namespace fraudops

@@ -49,10 +49,12 @@ RolloutController::~RolloutController() { worker_.Stop(); }
 
 Status RolloutController::Load() {
   MutexLock lock(&state_mutex_);
+  std::map<std::string, int64_t> counters;
   FOPS_RETURN_IF_ERROR(stores_.With([&](ServingStore& store) -> Status {
-    FOPS_ASSIGN_OR_RETURN(counters_seen_, store.ChangeCounters());
+    FOPS_ASSIGN_OR_RETURN(counters, store.ChangeCounters());
     return Status::Ok();
   }));
+  counters_seen_ = std::move(counters);
   last_flush_ = std::chrono::steady_clock::now();
   ReloadEndpoints();
   ReloadKeys();
@@ -108,7 +110,8 @@ BackgroundWorker::Duration RolloutController::Pass() {
 void RolloutController::ReloadEndpoints() {
   std::shared_ptr<const EndpointMap> current = Endpoints();
   auto next = std::make_shared<EndpointMap>();
-  Status listed = stores_.WithLoader([&](ServingStore& store, ModelLoader& loader) -> Status {
+  // (The lambda runs on this thread, inside this function's hold of state_mutex_.)
+  Status listed = stores_.WithLoader([&](ServingStore& store, ModelLoader& loader) REQUIRES(state_mutex_) -> Status {
     FOPS_ASSIGN_OR_RETURN(std::vector<EndpointRecord> records, store.ListEndpoints());
     for (const EndpointRecord& record : records) {
       auto snapshot = std::make_shared<EndpointSnapshot>();

@@ -123,12 +123,13 @@ Result<std::unique_ptr<SharedQuotas>> SharedQuotas::Connect(const std::string& u
 }
 
 SharedQuotas::~SharedQuotas() {
+  MutexLock lock(&mutex_);
   for (redisContext* context : idle_) redisFree(context);
 }
 
 redisContext* SharedQuotas::Acquire(std::string* error) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(&mutex_);
     if (!idle_.empty()) {
       redisContext* context = idle_.back();
       idle_.pop_back();
@@ -165,7 +166,7 @@ void SharedQuotas::Release(redisContext* context, bool healthy) {
     redisFree(context);
     return;
   }
-  std::lock_guard lock(mutex_);
+  MutexLock lock(&mutex_);
   idle_.push_back(context);
 }
 

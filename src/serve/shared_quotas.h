@@ -16,13 +16,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "core/status.h"
+#include "core/mutex.h"
 #include "store/serving_store.h"
 
 struct redisContext;
@@ -67,8 +67,8 @@ class SharedQuotas {
 
   RedisAddress address_;
   std::string redacted_url_;
-  std::mutex mutex_;
-  std::vector<redisContext*> idle_;  // guarded by mutex_
+  Mutex mutex_;
+  std::vector<redisContext*> idle_ GUARDED_BY(mutex_);
 };
 
 }  // namespace fraudops

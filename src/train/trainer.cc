@@ -10,7 +10,7 @@ namespace fraudops {
 Result<std::vector<float>> TrainedModel::PredictProbability(const Dataset& dataset, const Context& context) const {
   std::shared_ptr<const Ensemble> engine;
   {
-    std::lock_guard lock(engine_mutex_);
+    MutexLock lock(&engine_mutex_);
     if (!engine_) {
       FOPS_ASSIGN_OR_RETURN(std::string serialized, Serialize());
       FOPS_ASSIGN_OR_RETURN(Ensemble parsed, ParseModelText(serialized, FileName()));

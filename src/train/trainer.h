@@ -6,12 +6,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/mutex.h"
 #include "core/config.h"
 #include "core/context.h"
 #include "core/status.h"
@@ -50,8 +50,8 @@ class TrainedModel {
   double seconds = 0;
 
  private:
-  mutable std::mutex engine_mutex_;
-  mutable std::shared_ptr<const Ensemble> engine_;  ///< parsed once from Serialize()
+  mutable Mutex engine_mutex_;
+  mutable std::shared_ptr<const Ensemble> engine_ GUARDED_BY(engine_mutex_);  ///< parsed once from Serialize()
 };
 
 struct TrainInput {
