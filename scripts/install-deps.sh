@@ -4,8 +4,8 @@
 set -euo pipefail
 
 packages=(
-  # toolchain
-  g++ cmake ninja-build pkg-config git ca-certificates
+  # toolchain; clang and clang-format for the checks of scripts/lint.sh
+  g++ cmake ninja-build pkg-config git ca-certificates clang clang-format
   # libraries (docs/dependencies.md says why each)
   libxgboost-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev
   libfast-float-dev libpq-dev libmariadb-dev libcurl4-openssl-dev libboost-dev libsimdjson-dev

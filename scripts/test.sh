@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds fraudops in Debug (ASan + UBSan), starts the test servers
-# and runs every test.
+# Installs what is missing, checks formatting and the lock annotations (scripts/lint.sh),
+# builds fraudops in Debug (ASan + UBSan), starts the test servers and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+bash scripts/lint.sh
 bash scripts/build.sh debug
 # The real servers the tests use (PostgreSQL, MariaDB, S3 API), on loopback, stopped at exit.
 repo=$(pwd)
