@@ -177,8 +177,9 @@ const std::vector<KeySpec>& KeyTable() {
       {"deploy", "strategy",
        "How a new version reaches traffic: all_at_once, canary (canary_percent for "
        "bake_seconds, then promoted unless an alarm fired), linear (linear_step_percent more "
-       "every linear_step_seconds), shadow (a copy of the traffic, no responses).",
-       FOPS_FIELD(deploy.strategy)},  // checked against the strategy registry (store) by the CLI
+       "every linear_step_seconds), shadow (a copy of the traffic, no responses). Checked "
+       "against the registered deployment strategies.",
+       FOPS_FIELD(deploy.strategy)},  // the registry lives in store; the CLI checks the name
       {"deploy", "canary_percent", "Share of traffic the canary gets (canary strategy).",
        FOPS_FIELD(deploy.canary_percent), 0.01, 99.99},
       {"deploy", "bake_seconds", "How long a canary is watched before it is promoted.",
