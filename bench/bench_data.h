@@ -17,7 +17,8 @@ inline const std::string& ReferenceCsv() {
   static const std::string path = [] {
     const char* given = std::getenv("FRAUDOPS_BENCH_CSV");
     if (given != nullptr && *given) return std::string(given);
-    std::string generated = (std::filesystem::temp_directory_path() / "fraudops-bench-284807.csv").string();
+    std::string generated =
+        (std::filesystem::temp_directory_path() / "fraudops-bench-284807.csv").string();
     if (!std::filesystem::exists(generated)) {
       ThreadPool pool(0);
       if (!WriteSyntheticCsv(SynthOptions{}, generated, &pool).ok()) std::abort();

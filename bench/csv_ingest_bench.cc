@@ -23,7 +23,12 @@ void BM_ReadCsvFile(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * bytes);
   state.counters["rows"] = 284807;
 }
-BENCHMARK(BM_ReadCsvFile)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ReadCsvFile)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace fraudops::bench

@@ -34,8 +34,9 @@ void Check(int rc) {
 }
 
 std::string ArrayInterface(const float* data, size_t rows, size_t columns) {
-  return "{\"data\": [" + std::to_string(reinterpret_cast<uintptr_t>(data)) + ", true], \"shape\": [" +
-         std::to_string(rows) + ", " + std::to_string(columns) + "], \"typestr\": \"<f4\", \"version\": 3}";
+  return "{\"data\": [" + std::to_string(reinterpret_cast<uintptr_t>(data)) +
+         ", true], \"shape\": [" + std::to_string(rows) + ", " + std::to_string(columns) +
+         "], \"typestr\": \"<f4\", \"version\": 3}";
 }
 
 /// The shared model and rows, built once.
@@ -54,12 +55,18 @@ struct EngineFixture {
     Check(XGDMatrixCreateFromMat(train.data(), splits.train.rows(), width, std::nanf(""), &matrix));
     Check(XGDMatrixSetFloatInfo(matrix, "label", splits.train.label.data(), splits.train.rows()));
     Check(XGBoosterCreate(&matrix, 1, &booster));
-    for (auto [name, value] : {std::pair{"objective", "binary:logistic"}, {"tree_method", "hist"}, {"eta", "0.1"},
-                               {"max_depth", "6"}, {"min_child_weight", "0"}, {"gamma", "0"}, {"nthread", "2"},
+    for (auto [name, value] : {std::pair{"objective", "binary:logistic"},
+                               {"tree_method", "hist"},
+                               {"eta", "0.1"},
+                               {"max_depth", "6"},
+                               {"min_child_weight", "0"},
+                               {"gamma", "0"},
+                               {"nthread", "2"},
                                {"seed", "42"}}) {
       Check(XGBoosterSetParam(booster, name, value));
     }
-    for (int round = 0; round < kTrees; ++round) Check(XGBoosterUpdateOneIter(booster, round, matrix));
+    for (int round = 0; round < kTrees; ++round)
+      Check(XGBoosterUpdateOneIter(booster, round, matrix));
     Check(XGDMatrixFree(matrix));
     bst_ulong length = 0;
     const char* json = nullptr;
@@ -68,8 +75,8 @@ struct EngineFixture {
     rows = splits.validation.RowMajor();
     rows_double.assign(rows.begin(), rows.end());
     count = splits.validation.rows();
-    std::fprintf(stderr, "model: %zu trees, max depth %zu, %zu nodes; rows: %zu x %zu\n", ensemble.num_trees(),
-                 ensemble.max_depth(), ensemble.nodes.size(), count, width);
+    std::fprintf(stderr, "model: %zu trees, max depth %zu, %zu nodes; rows: %zu x %zu\n",
+                 ensemble.num_trees(), ensemble.max_depth(), ensemble.nodes.size(), count, width);
   }
 };
 
@@ -85,7 +92,8 @@ void LatencyCounters(benchmark::State& state, size_t samples, Call call) {
   for (size_t i = 0; i < samples; ++i) {
     auto start = std::chrono::steady_clock::now();
     call(i);
-    ns[i] = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    ns[i] =
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
   }
   std::sort(ns.begin(), ns.end());
   state.counters["p50_us"] = ns[samples / 2] / 1000;
@@ -96,11 +104,13 @@ void BM_SingleRowNative(benchmark::State& state) {
   EngineFixture& f = Fixture();
   size_t i = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(f.ensemble.PredictMargin(f.rows_double.data() + (i % f.count) * f.width));
+    benchmark::DoNotOptimize(
+        f.ensemble.PredictMargin(f.rows_double.data() + (i % f.count) * f.width));
     ++i;
   }
   LatencyCounters(state, 20000, [&](size_t k) {
-    benchmark::DoNotOptimize(f.ensemble.PredictMargin(f.rows_double.data() + (k % f.count) * f.width));
+    benchmark::DoNotOptimize(
+        f.ensemble.PredictMargin(f.rows_double.data() + (k % f.count) * f.width));
   });
 }
 
@@ -112,15 +122,16 @@ void BM_SingleRowLibxgboostInplace(benchmark::State& state) {
   // The array interfaces are made ahead; a caller would format one per request.
   constexpr size_t kInterfaces = 4096;
   std::vector<std::string> interfaces;
-  for (size_t r = 0; r < kInterfaces; ++r) interfaces.push_back(ArrayInterface(f.rows.data() + r * f.width, 1, f.width));
+  for (size_t r = 0; r < kInterfaces; ++r)
+    interfaces.push_back(ArrayInterface(f.rows.data() + r * f.width, 1, f.width));
   const char* config =
       R"({"type": 1, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN, "cache_id": 0})";
   auto predict = [&](size_t r) {
     const bst_ulong* shape = nullptr;
     bst_ulong dimensions = 0;
     const float* result = nullptr;
-    Check(XGBoosterPredictFromDense(f.booster, interfaces[r % kInterfaces].c_str(), config, proxy, &shape,
-                                    &dimensions, &result));
+    Check(XGBoosterPredictFromDense(f.booster, interfaces[r % kInterfaces].c_str(), config, proxy,
+                                    &shape, &dimensions, &result));
     benchmark::DoNotOptimize(result[0]);
   };
   size_t i = 0;
@@ -137,7 +148,8 @@ void BM_BatchNative(benchmark::State& state) {
   Context context;
   context.pool = threads > 1 ? &pool : nullptr;
   context.threads = static_cast<int>(threads);
-  for (auto _ : state) benchmark::DoNotOptimize(f.ensemble.PredictMargins(std::span<const float>(f.rows), context));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(f.ensemble.PredictMargins(std::span<const float>(f.rows), context));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * f.count));
 }
 
@@ -151,7 +163,8 @@ void BM_BatchLibxgboostInplace2Threads(benchmark::State& state) {
     const bst_ulong* shape = nullptr;
     bst_ulong dimensions = 0;
     const float* result = nullptr;
-    Check(XGBoosterPredictFromDense(f.booster, interface.c_str(), config, nullptr, &shape, &dimensions, &result));
+    Check(XGBoosterPredictFromDense(f.booster, interface.c_str(), config, nullptr, &shape,
+                                    &dimensions, &result));
     benchmark::DoNotOptimize(result[0]);
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * f.count));
@@ -168,7 +181,8 @@ void BM_TreeShapNative(benchmark::State& state) {
   std::vector<double> out(kBlock * (f.width + 1));
   for (auto _ : state) {
     for (size_t r = 0; r < kShapRows; r += kBlock) {
-      shap.Contributions(f.rows_double.data() + r * f.width, std::min(kBlock, kShapRows - r), out.data(), workspace);
+      shap.Contributions(f.rows_double.data() + r * f.width, std::min(kBlock, kShapRows - r),
+                         out.data(), workspace);
     }
     benchmark::DoNotOptimize(out.data());
   }
@@ -189,7 +203,8 @@ void BM_TreeShapNativeOneRowAtATime(benchmark::State& state) {
   TreeShap::Workspace workspace;
   std::vector<double> out(f.width + 1);
   for (auto _ : state) {
-    for (size_t r = 0; r < kShapRows; ++r) shap.Contributions(f.rows_double.data() + r * f.width, out.data(), workspace);
+    for (size_t r = 0; r < kShapRows; ++r)
+      shap.Contributions(f.rows_double.data() + r * f.width, out.data(), workspace);
     benchmark::DoNotOptimize(out.data());
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kShapRows));

@@ -42,19 +42,39 @@ inline std::vector<Case> Cases() {
   };
   return {
       {"numeric", "numeric", "label", false,
-       with({{"objective", "binary"}, {"num_iterations", "200"}, {"num_leaves", "31"}, {"min_sum_hessian_in_leaf", "1"}})},
+       with({{"objective", "binary"},
+             {"num_iterations", "200"},
+             {"num_leaves", "31"},
+             {"min_sum_hessian_in_leaf", "1"}})},
       {"numeric_bagging", "numeric", "label", false,
-       with({{"objective", "binary"}, {"num_iterations", "150"}, {"num_leaves", "31"}, {"min_sum_hessian_in_leaf", "1"},
-             {"feature_fraction", "0.8"}, {"bagging_fraction", "0.7"}, {"bagging_freq", "1"}, {"lambda_l1", "0.5"},
-             {"lambda_l2", "2"}, {"min_data_in_leaf", "50"}, {"max_depth", "8"}})},
+       with({{"objective", "binary"},
+             {"num_iterations", "150"},
+             {"num_leaves", "31"},
+             {"min_sum_hessian_in_leaf", "1"},
+             {"feature_fraction", "0.8"},
+             {"bagging_fraction", "0.7"},
+             {"bagging_freq", "1"},
+             {"lambda_l1", "0.5"},
+             {"lambda_l2", "2"},
+             {"min_data_in_leaf", "50"},
+             {"max_depth", "8"}})},
       {"missing", "missing", "label", false,
-       with({{"objective", "binary"}, {"num_iterations", "100"}, {"num_leaves", "15"}, {"use_missing", "true"},
+       with({{"objective", "binary"},
+             {"num_iterations", "100"},
+             {"num_leaves", "15"},
+             {"use_missing", "true"},
              {"zero_as_missing", "false"}})},
       {"missing_zero", "missing", "label", false,
-       with({{"objective", "binary"}, {"num_iterations", "100"}, {"num_leaves", "15"}, {"use_missing", "true"},
+       with({{"objective", "binary"},
+             {"num_iterations", "100"},
+             {"num_leaves", "15"},
+             {"use_missing", "true"},
              {"zero_as_missing", "true"}})},
       {"categorical", "categorical", "label", false,
-       with({{"objective", "binary"}, {"num_iterations", "100"}, {"num_leaves", "31"}, {"categorical_feature", "6,7,8"}})},
+       with({{"objective", "binary"},
+             {"num_iterations", "100"},
+             {"num_leaves", "31"},
+             {"categorical_feature", "6,7,8"}})},
       {"regression", "numeric", "f29", true,
        with({{"objective", "regression"}, {"num_iterations", "100"}, {"num_leaves", "31"}})},
   };
@@ -76,8 +96,8 @@ inline std::string Plain(const std::filesystem::path& path, const std::filesyste
   std::filesystem::path out = scratch / path.filename();
   if (!std::filesystem::exists(out)) {
     std::filesystem::create_directories(scratch);
-    std::string command = "xz -dc '" + compressed.string() + "' > '" + out.string() + ".part' && mv '" +
-                          out.string() + ".part' '" + out.string() + "'";
+    std::string command = "xz -dc '" + compressed.string() + "' > '" + out.string() +
+                          ".part' && mv '" + out.string() + ".part' '" + out.string() + "'";
     if (std::system(command.c_str()) != 0) return "";
   }
   return out.string();
@@ -86,14 +106,16 @@ inline std::string Plain(const std::filesystem::path& path, const std::filesyste
 inline std::vector<double> ReadNumbers(const std::filesystem::path& path) {
   std::vector<double> values;
   std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) values.push_back(std::strtod(line.c_str(), nullptr));
+  for (std::string line; std::getline(in, line);)
+    values.push_back(std::strtod(line.c_str(), nullptr));
   return values;
 }
 
 /// Trains `c` on `data_dir`'s train CSV and scores its test CSV; compares with LightGBM's
 /// expected output in `reference_dir`. CSVs may be plain or .xz (decompressed into `scratch`).
-inline Result Run(const Case& c, const std::filesystem::path& data_dir, const std::filesystem::path& reference_dir,
-                  const std::filesystem::path& scratch, int threads) {
+inline Result Run(const Case& c, const std::filesystem::path& data_dir,
+                  const std::filesystem::path& reference_dir, const std::filesystem::path& scratch,
+                  int threads) {
   Result out;
   Logger logger;
   logger.set_level(LogLevel::kError);
@@ -116,13 +138,16 @@ inline Result Run(const Case& c, const std::filesystem::path& data_dir, const st
   TrainInput input;
   input.train = &*train;
   for (const auto& [name, value] : c.params) {
-    if (name == "num_threads") input.params[name] = HyperParameter{threads, "case"};
-    else input.params[name] = HyperParameter{value, "case " + c.name};
+    if (name == "num_threads")
+      input.params[name] = HyperParameter{threads, "case"};
+    else
+      input.params[name] = HyperParameter{value, "case " + c.name};
   }
   LgbmTrainer trainer;
   const auto started = std::chrono::steady_clock::now();
   auto model = trainer.Train(input, context);
-  out.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  out.train_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!model.ok()) {
     out.error = model.status().message();
     return out;
@@ -133,9 +158,11 @@ inline Result Run(const Case& c, const std::filesystem::path& data_dir, const st
     out.error = ensemble.status().message();
     return out;
   }
-  std::vector<double> margins = ensemble->PredictMargins(std::span<const float>(test->RowMajor()), context);
+  std::vector<double> margins =
+      ensemble->PredictMargins(std::span<const float>(test->RowMajor()), context);
   if (c.regression) {
-    std::vector<double> expected = ReadNumbers(reference_dir / ("expected_" + c.name + "_pred.txt"));
+    std::vector<double> expected =
+        ReadNumbers(reference_dir / ("expected_" + c.name + "_pred.txt"));
     double ours = 0, theirs = 0;
     for (size_t r = 0; r < margins.size() && r < expected.size(); ++r) {
       ours += (margins[r] - test->label[r]) * (margins[r] - test->label[r]);
@@ -146,12 +173,13 @@ inline Result Run(const Case& c, const std::filesystem::path& data_dir, const st
     return out;
   }
   std::vector<float> ours(margins.size());
-  for (size_t r = 0; r < margins.size(); ++r) ours[r] = static_cast<float>(ensemble->ApplyLink(margins[r]));
+  for (size_t r = 0; r < margins.size(); ++r)
+    ours[r] = static_cast<float>(ensemble->ApplyLink(margins[r]));
   std::vector<double> expected = ReadNumbers(reference_dir / ("expected_" + c.name + "_prob.txt"));
   std::vector<float> theirs(expected.begin(), expected.end());
   if (theirs.size() != ours.size()) {
-    out.error = "expected_" + c.name + "_prob.txt has " + std::to_string(theirs.size()) + " rows, the test set " +
-                std::to_string(ours.size());
+    out.error = "expected_" + c.name + "_prob.txt has " + std::to_string(theirs.size()) +
+                " rows, the test set " + std::to_string(ours.size());
     return out;
   }
   BinaryMetrics mine = ComputeMetrics(ours, test->label, 0.5);

@@ -22,7 +22,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
 
 template <typename F>
 double MedianMs(F&& body, int repeats = 15) {
@@ -63,20 +65,24 @@ int Main(int argc, char** argv) {
     run.host = "host";
     run.user = "user";
     run.artifact_uri = "/artifacts/" + run.run_id;
-    for (int p = 0; p < 80; ++p) run.params["group.param_" + std::to_string(p)] = std::to_string(p * 0.5);
+    for (int p = 0; p < 80; ++p)
+      run.params["group.param_" + std::to_string(p)] = std::to_string(p * 0.5);
     run.tags = {{"algorithm", "xgboost"}, {"data_source", "synthetic"}};
     std::map<std::string, double> metrics;
     for (const char* part : {"test", "validation"}) {
-      for (const char* name : {"roc_auc", "pr_auc", "log_loss", "brier", "ks", "recall_at_fpr_0_1pct",
-                               "recall_at_fpr_1pct", "threshold", "precision", "recall", "f1", "rows",
-                               "positives", "amount_weighted_recall", "extra"}) {
+      for (const char* name :
+           {"roc_auc", "pr_auc", "log_loss", "brier", "ks", "recall_at_fpr_0_1pct",
+            "recall_at_fpr_1pct", "threshold", "precision", "recall", "f1", "rows", "positives",
+            "amount_weighted_recall", "extra"}) {
         metrics[std::string(part) + "." + name] = metric(random);
       }
     }
     std::vector<DatasetRecord> datasets;
-    for (const char* role : {"raw", "train", "validation", "test"}) datasets.push_back({role, "synthetic", 1000, run.run_id});
+    for (const char* role : {"raw", "train", "validation", "test"})
+      datasets.push_back({role, "synthetic", 1000, run.run_id});
     std::vector<ArtifactRecord> artifacts;
-    for (int a = 0; a < 22; ++a) artifacts.push_back({"file" + std::to_string(a), "/x/" + std::to_string(a), 100, "sha"});
+    for (int a = 0; a < 22; ++a)
+      artifacts.push_back({"file" + std::to_string(a), "/x/" + std::to_string(a), 100, "sha"});
     Status status = store.CreateRun(run);
     if (status.ok()) status = store.LogDatasets(run.run_id, datasets);
     if (status.ok()) status = store.LogMetrics(run.run_id, metrics);
@@ -117,17 +123,20 @@ int Main(int argc, char** argv) {
   // The floor: the run rows alone through the bare driver.
   SqlConnection& db = store.connection();
   double floor_ms = MedianMs([&] {
-    (void)db.Query("SELECT run_id, experiment, status, start_time, end_time, code_version, host, user_name, "
-                   "artifact_uri, error FROM runs ORDER BY start_time DESC");
+    (void)db.Query(
+        "SELECT run_id, experiment, status, start_time, end_time, code_version, host, user_name, "
+        "artifact_uri, error FROM runs ORDER BY start_time DESC");
   });
   double versions_ms = MedianMs([&] { (void)store.ListVersions("fraud-detector"); });
 
-  std::printf("{\"store\": \"%s\", \"runs\": %d, \"versions\": %d, \"write_seconds\": %.2f, "
-              "\"runs_per_second\": %.0f, \"list_newest_50_ms\": %.2f, \"list_all_ms\": %.2f, \"list_all_rows\": %zu, "
-              "\"filter_sort_ms\": %.2f, \"filter_sort_rows\": %zu, \"bare_select_all_runs_ms\": %.2f, "
-              "\"list_versions_ms\": %.2f}\n",
-              RedactUrl(url).c_str(), runs, versions, write_seconds, runs / write_seconds, list_ms, all_ms, counts[1],
-              filtered_ms, counts[2], floor_ms, versions_ms);
+  std::printf(
+      "{\"store\": \"%s\", \"runs\": %d, \"versions\": %d, \"write_seconds\": %.2f, "
+      "\"runs_per_second\": %.0f, \"list_newest_50_ms\": %.2f, \"list_all_ms\": %.2f, "
+      "\"list_all_rows\": %zu, "
+      "\"filter_sort_ms\": %.2f, \"filter_sort_rows\": %zu, \"bare_select_all_runs_ms\": %.2f, "
+      "\"list_versions_ms\": %.2f}\n",
+      RedactUrl(url).c_str(), runs, versions, write_seconds, runs / write_seconds, list_ms, all_ms,
+      counts[1], filtered_ms, counts[2], floor_ms, versions_ms);
   return 0;
 }
 

@@ -21,10 +21,19 @@ constexpr int kTrainEvery = 10;
 
 const std::vector<std::pair<const char*, const char*>>& SharedParams() {
   static const std::vector<std::pair<const char*, const char*>> params = {
-      {"objective", "binary:logistic"}, {"tree_method", "hist"}, {"eta", "0.1"},
-      {"max_depth", "6"}, {"min_child_weight", "1"}, {"subsample", "0.8"},
-      {"colsample_bytree", "0.8"}, {"max_bin", "256"}, {"seed", "42"}, {"nthread", "2"},
-      {"eval_metric", "logloss"}, {"eval_metric", "auc"}, {"eval_metric", "aucpr"}};
+      {"objective", "binary:logistic"},
+      {"tree_method", "hist"},
+      {"eta", "0.1"},
+      {"max_depth", "6"},
+      {"min_child_weight", "1"},
+      {"subsample", "0.8"},
+      {"colsample_bytree", "0.8"},
+      {"max_bin", "256"},
+      {"seed", "42"},
+      {"nthread", "2"},
+      {"eval_metric", "logloss"},
+      {"eval_metric", "auc"},
+      {"eval_metric", "aucpr"}};
   return params;
 }
 
@@ -43,7 +52,8 @@ void BM_FraudopsTrainStep(benchmark::State& state) {
   params["early_stopping_rounds"] = {0, "bench"};
   params["train_metrics_every"] = {kTrainEvery, "bench"};
   double positives = static_cast<double>(splits.train.CountPositives());
-  params["scale_pos_weight"] = {(static_cast<double>(splits.train.rows()) - positives) / positives, "bench"};
+  params["scale_pos_weight"] = {(static_cast<double>(splits.train.rows()) - positives) / positives,
+                                "bench"};
   for (auto _ : state) {
     auto model = XgboostTrainer().Train({&splits.train, &splits.validation, params}, context);
     if (!model.ok()) state.SkipWithError(model.status().message().c_str());
@@ -58,15 +68,18 @@ void BM_BareLibxgboost(benchmark::State& state) {
   const std::vector<float> validation_matrix = splits.validation.RowMajor();
   const auto columns = splits.train.num_features();
   double positives = static_cast<double>(splits.train.CountPositives());
-  std::string scale = std::to_string((static_cast<double>(splits.train.rows()) - positives) / positives);
+  std::string scale =
+      std::to_string((static_cast<double>(splits.train.rows()) - positives) / positives);
   const float missing = std::numeric_limits<float>::quiet_NaN();
   for (auto _ : state) {
     DMatrixHandle train = nullptr, validation = nullptr;
-    XGDMatrixCreateFromMat_omp(train_matrix.data(), splits.train.rows(), columns, missing, &train, kThreads);
+    XGDMatrixCreateFromMat_omp(train_matrix.data(), splits.train.rows(), columns, missing, &train,
+                               kThreads);
     XGDMatrixSetFloatInfo(train, "label", splits.train.label.data(), splits.train.rows());
     XGDMatrixCreateFromMat_omp(validation_matrix.data(), splits.validation.rows(), columns, missing,
                                &validation, kThreads);
-    XGDMatrixSetFloatInfo(validation, "label", splits.validation.label.data(), splits.validation.rows());
+    XGDMatrixSetFloatInfo(validation, "label", splits.validation.label.data(),
+                          splits.validation.rows());
     DMatrixHandle matrices[] = {train, validation};
     const char* names[] = {"train", "validation"};
     BoosterHandle booster = nullptr;
@@ -89,8 +102,16 @@ void BM_BareLibxgboost(benchmark::State& state) {
 
 // Five repetitions each; bench/train_overhead.sh interleaves them at random so machine noise
 // hits both alike, and compares medians.
-BENCHMARK(BM_BareLibxgboost)->Unit(benchmark::kSecond)->Iterations(1)->Repetitions(5)->UseRealTime();
-BENCHMARK(BM_FraudopsTrainStep)->Unit(benchmark::kSecond)->Iterations(1)->Repetitions(5)->UseRealTime();
+BENCHMARK(BM_BareLibxgboost)
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1)
+    ->Repetitions(5)
+    ->UseRealTime();
+BENCHMARK(BM_FraudopsTrainStep)
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1)
+    ->Repetitions(5)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace fraudops::bench

@@ -17,11 +17,13 @@
 namespace {
 
 const fraudops::DriftBaseline& Baseline() {
-  static const fraudops::DriftBaseline baseline = *fraudops::DriftBaseline::FromJson(nlohmann::json::parse(R"({
+  static const fraudops::DriftBaseline baseline =
+      *fraudops::DriftBaseline::FromJson(nlohmann::json::parse(R"({
     "format_version": 1, "rows": 10,
     "features": [{"name": "a", "type": "numeric", "cuts": [0, 1], "counts": [3, 3, 4], "missing": 0},
                  {"name": "m", "type": "categorical", "categories": ["x", "y"], "counts": [5, 5], "missing": 0}],
-    "score": {"cuts": [0.5], "counts": [8, 2], "missing": 0}})"), "fuzz");
+    "score": {"cuts": [0.5], "counts": [8, 2], "missing": 0}})"),
+                                         "fuzz");
   return baseline;
 }
 
@@ -32,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string directory = "/tmp/fraudops-monitor-fuzz-" + std::to_string(getpid());
   std::filesystem::create_directories(directory);
   {
-    std::ofstream out(directory + "/20261123T000000Z-1-0.jsonl", std::ios::binary | std::ios::trunc);
+    std::ofstream out(directory + "/20261123T000000Z-1-0.jsonl",
+                      std::ios::binary | std::ios::trunc);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
   }
   fraudops::LabelMap labels;

@@ -15,13 +15,16 @@ namespace {
 const fraudops::InputSignature& Signature() {
   static const fraudops::InputSignature signature = [] {
     fraudops::InputSignature s;
-    s.features = {{"amount", false, {}}, {"merchant", true, {"grocery", "travel", "online"}}, {"V1", false, {}}};
+    s.features = {{"amount", false, {}},
+                  {"merchant", true, {"grocery", "travel", "online"}},
+                  {"V1", false, {}}};
     return s;
   }();
   return signature;
 }
 
-void Check(bool ok, const fraudops::ParsedRows& rows, const fraudops::RequestError& error, size_t width) {
+void Check(bool ok, const fraudops::ParsedRows& rows, const fraudops::RequestError& error,
+           size_t width) {
   if (ok) {
     if (rows.rows == 0 || rows.values.size() != rows.rows * width) std::abort();
   } else if (error.status < 400 || error.status > 499 || error.message.empty()) {
@@ -37,10 +40,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fraudops::ParsedRows rows;
   fraudops::RequestError error;
   std::string body = input;
-  Check(fraudops::ParsePredictBody(body, "application/json", encoder, 100, &rows, &error), rows, error, encoder.size());
+  Check(fraudops::ParsePredictBody(body, "application/json", encoder, 100, &rows, &error), rows,
+        error, encoder.size());
   body = input;
-  Check(fraudops::ParsePredictBody(body, "text/csv; charset=utf-8", encoder, 100, &rows, &error), rows, error,
-        encoder.size());
+  Check(fraudops::ParsePredictBody(body, "text/csv; charset=utf-8", encoder, 100, &rows, &error),
+        rows, error, encoder.size());
   body = input;
   Check(fraudops::ParseInferBody(body, encoder, 100, &rows, &error), rows, error, encoder.size());
   return 0;

@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)fraudops::XmlText(text, "Code");
   auto redis = fraudops::ParseRedisUrl(text);
-  if (redis.ok() && (redis->host.empty() || redis->port < 1 || redis->port > 65535)) __builtin_trap();
+  if (redis.ok() && (redis->host.empty() || redis->port < 1 || redis->port > 65535))
+    __builtin_trap();
   (void)fraudops::UriEncode(text, true);
   return 0;
 }

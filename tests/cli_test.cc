@@ -3,9 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <regex>
-
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "cli_util.h"
 
@@ -33,15 +32,18 @@ TEST(CliTest, RunWithNoConfigurationPassesTheGateOnTheDefaultDataset) {
   EXPECT_LE(roc, 0.99);
   EXPECT_GE(pr, 0.6);
   EXPECT_LE(pr, 0.9);
-  EXPECT_EQ(result["metrics"]["test"]["rows"].get<int>() + result["metrics"]["validation"]["rows"].get<int>(),
+  EXPECT_EQ(result["metrics"]["test"]["rows"].get<int>() +
+                result["metrics"]["validation"]["rows"].get<int>(),
             85442);  // 30 % of 284,807, rounded per class
   // The report opens in a browser with all four charts.
   std::string report = testing::ReadText(result["artifacts"]["report"]);
   EXPECT_EQ(std::count(report.begin(), report.end(), '<') > 100, true);
   size_t svgs = 0;
-  for (size_t at = report.find("<svg"); at != std::string::npos; at = report.find("<svg", at + 1)) ++svgs;
+  for (size_t at = report.find("<svg"); at != std::string::npos; at = report.find("<svg", at + 1))
+    ++svgs;
   EXPECT_EQ(svgs, 4u);
-  for (const char* chart : {"ROC curve", "Precision-recall curve", "Score distribution", "Feature importance"}) {
+  for (const char* chart :
+       {"ROC curve", "Precision-recall curve", "Score distribution", "Feature importance"}) {
     EXPECT_NE(report.find(chart), std::string::npos) << chart;
   }
 }
@@ -53,7 +55,8 @@ TEST(CliTest, RunJsonHasTheDocumentedShapeAndArtifacts) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   auto result = nlohmann::json::parse(run.out);
   std::string id = result["execution_id"];
-  EXPECT_TRUE(std::regex_match(id, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+  EXPECT_TRUE(std::regex_match(
+      id, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
       << id;
   std::vector<std::string> steps;
   for (const auto& step : result["steps"]) {
@@ -62,15 +65,15 @@ TEST(CliTest, RunJsonHasTheDocumentedShapeAndArtifacts) {
     EXPECT_TRUE(step["seconds"].is_number());
     EXPECT_TRUE(std::filesystem::exists(step["log"].get<std::string>())) << step;
   }
-  EXPECT_EQ(steps, (std::vector<std::string>{"ingest", "validate", "split", "train", "evaluate", "gate", "register",
-                                             "deploy"}));
+  EXPECT_EQ(steps, (std::vector<std::string>{"ingest", "validate", "split", "train", "evaluate",
+                                             "gate", "register", "deploy"}));
   // The approved version was deployed to the configured endpoint.
   EXPECT_EQ(result["deployment"]["endpoint"], "fraud-detector") << result.dump();
   EXPECT_EQ(result["deployment"]["status"], "completed");
   for (const char* split : {"validation", "test"}) {
-    for (const char* metric : {"roc_auc", "pr_auc", "log_loss", "brier", "ks", "recall_at_fpr_0_1pct",
-                               "recall_at_fpr_1pct", "precision", "recall", "f1", "threshold",
-                               "amount_weighted_recall", "confusion"}) {
+    for (const char* metric : {"roc_auc", "pr_auc", "log_loss", "brier", "ks",
+                               "recall_at_fpr_0_1pct", "recall_at_fpr_1pct", "precision", "recall",
+                               "f1", "threshold", "amount_weighted_recall", "confusion"}) {
       EXPECT_TRUE(result["metrics"][split].contains(metric)) << split << " " << metric;
     }
   }
@@ -78,10 +81,11 @@ TEST(CliTest, RunJsonHasTheDocumentedShapeAndArtifacts) {
   EXPECT_TRUE(result["gate"]["reasons"].is_array());
   std::string base = dir.File("fraudops-home/artifacts/fraud-detection/" + id);
   EXPECT_EQ(result["artifact_dir"], base);
-  for (const char* file : {"raw/manifest.json", "processed/train.fds", "processed/validation.fds",
-                           "processed/test.fds", "processed/manifest.json", "model/model.json",
-                           "model/training.json", "evaluation/metrics.json", "evaluation/curves.json",
-                           "evaluation/report.html", "run.json", "config.json"}) {
+  for (const char* file :
+       {"raw/manifest.json", "processed/train.fds", "processed/validation.fds",
+        "processed/test.fds", "processed/manifest.json", "model/model.json", "model/training.json",
+        "evaluation/metrics.json", "evaluation/curves.json", "evaluation/report.html", "run.json",
+        "config.json"}) {
     EXPECT_TRUE(std::filesystem::exists(base + "/" + file)) << file;
   }
   // No temporary files are left behind.
@@ -103,11 +107,13 @@ TEST(CliTest, RunJsonHasTheDocumentedShapeAndArtifacts) {
 TEST(CliTest, SameDataFromCsvGivesTheSameHashAsSynthesized) {
   TempDir dir;
   WriteSmallConfig(dir);
-  ASSERT_EQ(Fraudops(dir, "data synth --rows 30000 --fraud-rate 0.01 --output tx.csv").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "data synth --rows 30000 --fraud-rate 0.01 --output tx.csv").exit_code,
+            0);
   auto from_csv = nlohmann::json::parse(Fraudops(dir, "run --json --data tx.csv").out);
   auto synthesized = nlohmann::json::parse(Fraudops(dir, "run --json").out);
   auto hash = [&](const nlohmann::json& run) {
-    return nlohmann::json::parse(testing::ReadText(run["artifacts"]["raw_manifest"]))["content_hash"];
+    return nlohmann::json::parse(
+        testing::ReadText(run["artifacts"]["raw_manifest"]))["content_hash"];
   };
   EXPECT_EQ(hash(from_csv), hash(synthesized));
   EXPECT_EQ(from_csv["metrics"]["test"]["roc_auc"], synthesized["metrics"]["test"]["roc_auc"]);
@@ -116,21 +122,24 @@ TEST(CliTest, SameDataFromCsvGivesTheSameHashAsSynthesized) {
 TEST(CliTest, SqliteSourceRecordsTheSameDataHashAsTheCsv) {
   TempDir dir;
   WriteSmallConfig(dir);
-  ASSERT_EQ(Fraudops(dir, "data synth --rows 30000 --fraud-rate 0.01 --output tx.csv").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "data synth --rows 30000 --fraud-rate 0.01 --output tx.csv").exit_code,
+            0);
   // sqlite3's CSV import stores every value as text: numbers must still read as numbers.
-  auto imported = testing::RunCommand("cd " + dir.path() + " && sqlite3 bank.db '.import --csv tx.csv transactions'",
-                                      dir.path());
+  auto imported = testing::RunCommand(
+      "cd " + dir.path() + " && sqlite3 bank.db '.import --csv tx.csv transactions'", dir.path());
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
   auto from_db = nlohmann::json::parse(Fraudops(dir, "run --json --data sqlite:bank.db").out);
   auto from_csv = nlohmann::json::parse(Fraudops(dir, "run --json --data tx.csv").out);
   ASSERT_EQ(from_db["status"], "succeeded") << from_db.dump();
   auto hash = [&](const nlohmann::json& run) {
-    return nlohmann::json::parse(testing::ReadText(run["artifacts"]["raw_manifest"]))["content_hash"];
+    return nlohmann::json::parse(
+        testing::ReadText(run["artifacts"]["raw_manifest"]))["content_hash"];
   };
   EXPECT_EQ(hash(from_db), hash(from_csv));
   EXPECT_EQ(from_db["metrics"]["test"]["roc_auc"], from_csv["metrics"]["test"]["roc_auc"]);
 
-  CommandResult missing = Fraudops(dir, "run --data sqlite:bank.db", "FRAUDOPS_PREPROCESS_SQL_TABLE=payments");
+  CommandResult missing =
+      Fraudops(dir, "run --data sqlite:bank.db", "FRAUDOPS_PREPROCESS_SQL_TABLE=payments");
   EXPECT_EQ(missing.exit_code, 3);
   EXPECT_NE(missing.err.find("cannot read table 'payments'"), std::string::npos) << missing.err;
 }
@@ -141,7 +150,8 @@ TEST(CliTest, TimeSplitTrainsOnThePast) {
   CommandResult run = Fraudops(dir, "run --json");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   auto result = nlohmann::json::parse(run.out);
-  auto manifest = nlohmann::json::parse(testing::ReadText(result["artifacts"]["processed_manifest"]));
+  auto manifest =
+      nlohmann::json::parse(testing::ReadText(result["artifacts"]["processed_manifest"]));
   EXPECT_EQ(manifest["method"], "time");
   EXPECT_EQ(manifest["time_column"], "Time");
   EXPECT_EQ(manifest["splits"]["train"]["rows"], 21000);
@@ -153,7 +163,8 @@ TEST(CliTest, GateFailureExitsFourNamingMetricValueAndThreshold) {
   CommandResult run = Fraudops(dir, "run");
   EXPECT_EQ(run.exit_code, 4) << run.err;
   EXPECT_NE(run.out.find("gate: FAILED"), std::string::npos) << run.out;
-  EXPECT_TRUE(std::regex_search(run.out, std::regex(R"(test roc_auc 0\.\d+ < 0\.9999999 \(evaluate\.min_roc_auc\))")))
+  EXPECT_TRUE(std::regex_search(
+      run.out, std::regex(R"(test roc_auc 0\.\d+ < 0\.9999999 \(evaluate\.min_roc_auc\))")))
       << run.out;
 }
 
@@ -162,7 +173,8 @@ TEST(CliTest, ConfigurationErrorsExitTwo) {
   WriteSmallConfig(dir, "evaluate:\n  min_roc_acu: 0.9\n");
   CommandResult run = Fraudops(dir, "run");
   EXPECT_EQ(run.exit_code, 2);
-  EXPECT_NE(run.err.find("config.yml:5:3: unknown key 'evaluate.min_roc_acu' (did you mean 'min_roc_auc'?)"),
+  EXPECT_NE(run.err.find(
+                "config.yml:5:3: unknown key 'evaluate.min_roc_acu' (did you mean 'min_roc_auc'?)"),
             std::string::npos)
       << run.err;
 
@@ -170,7 +182,8 @@ TEST(CliTest, ConfigurationErrorsExitTwo) {
   WriteSmallConfig(other);
   CommandResult env = Fraudops(other, "run", "XGBOOST_MAX_DEPHT=3");
   EXPECT_EQ(env.exit_code, 2);
-  EXPECT_NE(env.err.find("XGBOOST_MAX_DEPHT: xgboost parameter 'max_depht' is unknown (did you mean 'max_depth'?)"),
+  EXPECT_NE(env.err.find("XGBOOST_MAX_DEPHT: xgboost parameter 'max_depht' is unknown (did you "
+                         "mean 'max_depth'?)"),
             std::string::npos)
       << env.err;
 
@@ -189,7 +202,8 @@ TEST(CliTest, TrainingAlgorithmLgbmRunsThePipelineEndToEnd) {
   // The model is LightGBM's text format, and the training record says which algorithm.
   std::string model = testing::ReadText(result["artifacts"]["model"].get<std::string>());
   EXPECT_EQ(model.rfind("tree\nversion=v4\n", 0), 0u) << model.substr(0, 40);
-  auto training = nlohmann::json::parse(testing::ReadText(result["artifacts"]["training"].get<std::string>()));
+  auto training =
+      nlohmann::json::parse(testing::ReadText(result["artifacts"]["training"].get<std::string>()));
   EXPECT_EQ(training["algorithm"], "lgbm");
   EXPECT_LE(training["rounds_trained"].get<int>(), 60);
   EXPECT_EQ(result["registered"]["version"], 1);
@@ -199,15 +213,19 @@ TEST(CliTest, DataErrorsExitThreeWithFileLineAndColumn) {
   TempDir dir;
   WriteSmallConfig(dir);
   std::string bad = "\"Time\",\"V1\",\"Class\"\n";
-  for (int i = 0; i < 40; ++i) bad += std::to_string(i) + "," + (i == 30 ? "abc" : "1.5") + ",\"" + (i % 4 ? "0" : "1") + "\"\n";
+  for (int i = 0; i < 40; ++i)
+    bad +=
+        std::to_string(i) + "," + (i == 30 ? "abc" : "1.5") + ",\"" + (i % 4 ? "0" : "1") + "\"\n";
   WriteText(dir.File("bad.csv"), bad);
   CommandResult run = Fraudops(dir, "run --data bad.csv");
   EXPECT_EQ(run.exit_code, 3);
-  EXPECT_NE(run.err.find("bad.csv:32: column 2 ('V1'): 'abc' is not a number"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("bad.csv:32: column 2 ('V1'): 'abc' is not a number"), std::string::npos)
+      << run.err;
 
   CommandResult missing = Fraudops(dir, "run --data nowhere.csv");
   EXPECT_EQ(missing.exit_code, 3);
-  EXPECT_NE(missing.err.find("cannot open data file 'nowhere.csv'"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("cannot open data file 'nowhere.csv'"), std::string::npos)
+      << missing.err;
 
   // Too few frauds for three splits.
   WriteText(dir.File("few.csv"), "a,Class\n1,1\n2,0\n3,0\n4,0\n5,0\n6,0\n");

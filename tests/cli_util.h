@@ -10,19 +10,21 @@ namespace fraudops::testing {
 inline std::string Binary() { return FRAUDOPS_BINARY; }
 
 /// Runs fraudops in `dir` (as its working directory) with a clean fraudops environment.
-inline CommandResult Fraudops(const TempDir& dir, const std::string& arguments, const std::string& env = "") {
+inline CommandResult Fraudops(const TempDir& dir, const std::string& arguments,
+                              const std::string& env = "") {
   return RunCommand("cd " + dir.path() +
-                                 " && env -u FRAUDOPS_CONFIG -u TRAINING_ALGORITHM -u FRAUDOPS_HOME " +
-                                 env + " " + Binary() + " " + arguments,
-                             dir.path());
+                        " && env -u FRAUDOPS_CONFIG -u TRAINING_ALGORITHM -u FRAUDOPS_HOME " + env +
+                        " " + Binary() + " " + arguments,
+                    dir.path());
 }
 
 /// A small configuration so pipeline tests run in seconds.
 inline void WriteSmallConfig(const TempDir& dir, const std::string& extra = "") {
   WriteText(dir.File("config.yml"),
             "preprocess:\n  synthetic_rows: 30000\n  synthetic_fraud_rate: 0.01\n" + extra);
-  WriteText(dir.File("models/xgboost_default.json"),
-            R"({"objective": "binary:logistic", "eval_metric": ["logloss", "aucpr"], "num_round": 40,
+  WriteText(
+      dir.File("models/xgboost_default.json"),
+      R"({"objective": "binary:logistic", "eval_metric": ["logloss", "aucpr"], "num_round": 40,
                 "early_stopping_rounds": 10, "eta": 0.2, "max_depth": 4})");
 }
 

@@ -15,7 +15,8 @@ TEST(DocsTest, ConfigurationDocNamesEveryKey) {
   ASSERT_FALSE(doc.empty());
   for (const std::string& key : ConfigKeys()) {
     std::string name = key.substr(key.find('.') + 1);
-    EXPECT_NE(doc.find("  " + name + ":"), std::string::npos) << key << " is missing from docs/configuration.md";
+    EXPECT_NE(doc.find("  " + name + ":"), std::string::npos)
+        << key << " is missing from docs/configuration.md";
   }
   // The doc embeds the generated template: it must be the current one.
   EXPECT_NE(doc.find(ConfigTemplate()), std::string::npos)
@@ -23,19 +24,23 @@ TEST(DocsTest, ConfigurationDocNamesEveryKey) {
 }
 
 TEST(DocsTest, HyperparameterDocNamesEveryXgboostParameter) {
-  std::string doc = testing::ReadText(std::string(FRAUDOPS_SOURCE_DIR) + "/docs/hyperparameters.md");
+  std::string doc =
+      testing::ReadText(std::string(FRAUDOPS_SOURCE_DIR) + "/docs/hyperparameters.md");
   for (const ParamSpec& spec : XgboostParamSpecs()) {
     EXPECT_NE(doc.find("| " + spec.name + " |"), std::string::npos) << spec.name;
-    for (const std::string& alias : spec.aliases) EXPECT_NE(doc.find(alias), std::string::npos) << alias;
+    for (const std::string& alias : spec.aliases)
+      EXPECT_NE(doc.find(alias), std::string::npos) << alias;
   }
 }
 
 TEST(DocsTest, HyperparameterDocNamesEveryLgbmParameter) {
-  std::string doc = testing::ReadText(std::string(FRAUDOPS_SOURCE_DIR) + "/docs/hyperparameters.md");
+  std::string doc =
+      testing::ReadText(std::string(FRAUDOPS_SOURCE_DIR) + "/docs/hyperparameters.md");
   std::string lgbm = doc.substr(doc.find("## lgbm"));
   for (const ParamSpec& spec : LgbmParamSpecs()) {
     EXPECT_NE(lgbm.find("| " + spec.name + " |"), std::string::npos) << spec.name;
-    for (const std::string& alias : spec.aliases) EXPECT_NE(lgbm.find(alias), std::string::npos) << alias;
+    for (const std::string& alias : spec.aliases)
+      EXPECT_NE(lgbm.find(alias), std::string::npos) << alias;
   }
 }
 

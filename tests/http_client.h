@@ -18,7 +18,7 @@
 namespace fraudops::testing {
 
 struct HttpReply {
-  int status = 0;  ///< 0: no response (connection closed or timed out)
+  int status = 0;                              ///< 0: no response (connection closed or timed out)
   std::map<std::string, std::string> headers;  ///< names lowercased
   std::string body;
 };
@@ -30,13 +30,16 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  HttpReply Request(const std::string& method, const std::string& target, const std::string& body = "",
+  HttpReply Request(const std::string& method, const std::string& target,
+                    const std::string& body = "",
                     const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
     for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
-    if (!body.empty() || method == "POST" || method == "PUT") request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    if (!body.empty() || method == "POST" || method == "PUT")
+      request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     request += "\r\n" + body;
-    for (int attempt = 0; attempt < 2; ++attempt) {  // a kept-alive connection the server closed: reconnect once
+    for (int attempt = 0; attempt < 2;
+         ++attempt) {  // a kept-alive connection the server closed: reconnect once
       if (!Connected() && !Connect()) return {};
       if (!SendAll(request)) {
         Close();
@@ -109,7 +112,8 @@ class HttpClient {
       }
       position = next + 2;
     }
-    size_t length = reply.headers.count("content-length") ? std::stoul(reply.headers["content-length"]) : 0;
+    size_t length =
+        reply.headers.count("content-length") ? std::stoul(reply.headers["content-length"]) : 0;
     while (buffer_.size() < length) {
       if (!Fill(timeout_ms)) {
         reply.status = 0;

@@ -2,13 +2,13 @@
 // parameters give test ROC AUC within 0.003 and average precision within 0.01 of LightGBM's
 // (BENCHMARKS.md has the figures). The small sets are committed (tests/data/lightgbm); the
 // numeric ones are read from ../shared when it is there.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 
-#include <gtest/gtest.h>
-
 #include "lgbm_reference.h"
-#include <unistd.h>
 
 namespace fraudops {
 namespace {
@@ -19,7 +19,8 @@ fs::path Golden() { return fs::path(FRAUDOPS_SOURCE_DIR) / "tests/data/lightgbm"
 
 fs::path Shared() {
   const char* shared = std::getenv("FOPS_SHARED_DIR");
-  fs::path dir = (shared ? fs::path(shared) : fs::path(FRAUDOPS_SOURCE_DIR) / "../shared") / "reference/lightgbm";
+  fs::path dir = (shared ? fs::path(shared) : fs::path(FRAUDOPS_SOURCE_DIR) / "../shared") /
+                 "reference/lightgbm";
   return fs::exists(dir / "numeric_train.csv.xz") ? dir : fs::path();
 }
 
@@ -32,7 +33,8 @@ const lgbm_reference::Case& CaseNamed(const std::string& name) {
 }
 
 void ExpectParity(const std::string& name, const fs::path& dir) {
-  const fs::path scratch = fs::temp_directory_path() / ("fraudops-lgbm-parity-" + std::to_string(getpid()));
+  const fs::path scratch =
+      fs::temp_directory_path() / ("fraudops-lgbm-parity-" + std::to_string(getpid()));
   lgbm_reference::Result r = lgbm_reference::Run(CaseNamed(name), dir, dir, scratch, 2);
   fs::remove_all(scratch);
   ASSERT_TRUE(r.error.empty()) << r.error;
@@ -50,7 +52,9 @@ TEST(LgbmParityTest, Categorical) { ExpectParity("categorical", Golden()); }
 
 TEST(LgbmParityTest, NumericBaggingAndRegressionFromShared) {
   fs::path dir = Shared();
-  if (dir.empty()) GTEST_SKIP() << "skipped: ../shared/reference/lightgbm is not in this checkout (set FOPS_SHARED_DIR)";
+  if (dir.empty())
+    GTEST_SKIP()
+        << "skipped: ../shared/reference/lightgbm is not in this checkout (set FOPS_SHARED_DIR)";
   ExpectParity("numeric", dir);
   ExpectParity("numeric_bagging", dir);
   ExpectParity("regression", dir);

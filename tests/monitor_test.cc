@@ -3,6 +3,8 @@
 // docs/formats/capture.md, scored by the deployed bundle) is judged for drift and quality;
 // the scheduler runs on a controlled clock.
 
+#include "monitor/monitor.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -15,7 +17,6 @@
 #include "data/synth.h"
 #include "eval/metrics.h"
 #include "model/bundle.h"
-#include "monitor/monitor.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/scheduler.h"
 #include "store/schedule_store.h"
@@ -52,12 +53,14 @@ struct Workspace {
   Context context;
 
   explicit Workspace(const std::string& yaml = "") {
-    WriteText(dir.File("xgb.json"), R"({"objective": "binary:logistic", "eval_metric": ["auc"], "tree_method": "hist",
+    WriteText(dir.File("xgb.json"),
+              R"({"objective": "binary:logistic", "eval_metric": ["auc"], "tree_method": "hist",
                                         "num_round": 40, "eta": 0.3, "max_depth": 4})");
-    WriteText(dir.File("config.yml"), "global:\n  home: " + dir.File("home") +
-                                          "\n  log_level: error\npreprocess:\n  synthetic_rows: 20000\n"
-                                          "  synthetic_fraud_rate: 0.02\ntrain:\n  xgboost_params_file: " +
-                                          dir.File("xgb.json") + "\nevaluate:\n  min_roc_auc: 0.5\n" + yaml);
+    WriteText(dir.File("config.yml"),
+              "global:\n  home: " + dir.File("home") +
+                  "\n  log_level: error\npreprocess:\n  synthetic_rows: 20000\n"
+                  "  synthetic_fraud_rate: 0.02\ntrain:\n  xgboost_params_file: " +
+                  dir.File("xgb.json") + "\nevaluate:\n  min_roc_auc: 0.5\n" + yaml);
     LoadOptions options;
     options.config_path = dir.File("config.yml");
     options.use_process_environment = false;
@@ -106,7 +109,8 @@ class Traffic {
 
   /// `rows` transactions (seed `seed`), times spread over [from, from + span), with
   /// `shift(name, value)` applied to the features; appended to `file`.
-  std::vector<Row> Write(const std::string& file, size_t rows, uint64_t seed, TimePoint from, std::chrono::seconds span,
+  std::vector<Row> Write(const std::string& file, size_t rows, uint64_t seed, TimePoint from,
+                         std::chrono::seconds span,
                          const std::function<double(const std::string&, double)>& shift = nullptr) {
     SynthOptions synth;
     synth.rows = rows;
@@ -128,24 +132,29 @@ class Traffic {
     for (size_t r = 0; r < rows; ++r) {
       Row row;
       row.request_id = "s" + std::to_string(seed) + "-" + std::to_string(r);
-      row.time = FormatUtc(from + std::chrono::duration_cast<std::chrono::system_clock::duration>(span * (double(r) / double(rows))));
+      row.time = FormatUtc(from + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                      span * (double(r) / double(rows))));
       std::string features_json;
       for (size_t f = 0; f < features.size(); ++f) {
-        double value = column[f] < 0 ? NAN : static_cast<double>(data.columns[static_cast<size_t>(column[f])][r]);
+        double value = column[f] < 0
+                           ? NAN
+                           : static_cast<double>(data.columns[static_cast<size_t>(column[f])][r]);
         if (shift) value = static_cast<float>(shift(features[f].name, value));
         input[f] = value;
         if (f) features_json += ",";
         features_json += "\"" + features[f].name + "\":";
-        if (std::isnan(value)) features_json += "null";
-        else AppendShortest(features_json, value);
+        if (std::isnan(value))
+          features_json += "null";
+        else
+          AppendShortest(features_json, value);
       }
       row.score = static_cast<float>(bundle_.ensemble.PredictProbability(input.data()));
       row.decision = row.score >= threshold_ ? 1 : 0;
       row.label = data.label[r];
       text += "{\"v\":1,\"request_id\":\"" + row.request_id + "\",\"time\":\"" + row.time +
-              "\",\"endpoint\":\"fraud-detector\",\"variant\":\"production\",\"model\":\"" + production_.model +
-              "\",\"version\":" + std::to_string(production_.version) + ",\"latency_us\":40,\"features\":{" +
-              features_json + "},\"score\":";
+              "\",\"endpoint\":\"fraud-detector\",\"variant\":\"production\",\"model\":\"" +
+              production_.model + "\",\"version\":" + std::to_string(production_.version) +
+              ",\"latency_us\":40,\"features\":{" + features_json + "},\"score\":";
       AppendShortest(text, row.score);
       text += ",\"label\":" + std::to_string(row.decision) + "}\n";
       out.push_back(row);
@@ -166,8 +175,8 @@ class Traffic {
 /// A capture file name for rows starting at `start` (the name's stamp is that time).
 std::string CaptureFile(const Workspace& w, TimePoint start, int sequence) {
   std::string stamp = FormatUtc(start);  // 2026-11-23T10:00:00.000Z -> 20261123T100000Z
-  std::string compact = stamp.substr(0, 4) + stamp.substr(5, 2) + stamp.substr(8, 2) + "T" + stamp.substr(11, 2) +
-                        stamp.substr(14, 2) + stamp.substr(17, 2) + "Z";
+  std::string compact = stamp.substr(0, 4) + stamp.substr(5, 2) + stamp.substr(8, 2) + "T" +
+                        stamp.substr(11, 2) + stamp.substr(14, 2) + stamp.substr(17, 2) + "Z";
   return w.CaptureDir() + "/" + compact + "-4242-" + std::to_string(sequence) + ".jsonl";
 }
 
@@ -197,7 +206,8 @@ TEST(MonitorTest, ShiftedFeaturesRaiseDriftAlertsOnExactlyThoseFeatures) {
   const TimePoint base = At("2026-11-20T00:00:00Z");
   for (int hour = 0; hour < 12; ++hour) {
     const TimePoint start = base + std::chrono::hours(hour);
-    traffic.Write(CaptureFile(w, start, hour), 4000, 1000 + static_cast<uint64_t>(hour), start, std::chrono::hours(1));
+    traffic.Write(CaptureFile(w, start, hour), 4000, 1000 + static_cast<uint64_t>(hour), start,
+                  std::chrono::hours(1));
   }
   const TimePoint shifted_start = base + std::chrono::hours(12);
   const std::set<std::string> shifted = {"V4", "V11", "Amount"};
@@ -219,11 +229,14 @@ TEST(MonitorTest, ShiftedFeaturesRaiseDriftAlertsOnExactlyThoseFeatures) {
     ASSERT_TRUE(report.ok()) << report.status().message();
     EXPECT_EQ(report->drift.rows, 4000u) << "hour " << hour;
     EXPECT_TRUE(report->drift.judged);
-    EXPECT_TRUE(report->alerts.empty()) << "unshifted hour " << hour << ": " << report->alerts.front().Summary();
-    for (const ColumnDrift& column : report->drift.columns) EXPECT_LT(column.psi, 0.05) << column.name << " hour " << hour;
+    EXPECT_TRUE(report->alerts.empty())
+        << "unshifted hour " << hour << ": " << report->alerts.front().Summary();
+    for (const ColumnDrift& column : report->drift.columns)
+      EXPECT_LT(column.psi, 0.05) << column.name << " hour " << hour;
     if (hour == 12) {
       EXPECT_TRUE(fs::exists(report->report_dir + "/report.json"));
-      EXPECT_NE(testing::ReadText(report->report_dir + "/report.html").find("<svg"), std::string::npos);
+      EXPECT_NE(testing::ReadText(report->report_dir + "/report.html").find("<svg"),
+                std::string::npos);
     }
   }
   MonitorOptions options;
@@ -254,7 +267,8 @@ TEST(MonitorTest, ShiftedFeaturesRaiseDriftAlertsOnExactlyThoseFeatures) {
   EXPECT_EQ(DriftedFeatures(*relaxed_report), (std::set<std::string>{"V11", "Amount"}));
   // The gauges name every feature.
   const std::string gauges = MonitorGauges({*report});
-  EXPECT_NE(gauges.find("fraudops_drift_psi{endpoint=\"fraud-detector\",feature=\"V4\"}"), std::string::npos);
+  EXPECT_NE(gauges.find("fraudops_drift_psi{endpoint=\"fraud-detector\",feature=\"V4\"}"),
+            std::string::npos);
   EXPECT_NE(gauges.find("# TYPE fraudops_drift_ks gauge"), std::string::npos);
 }
 
@@ -262,22 +276,27 @@ TEST(MonitorTest, ShiftedFeaturesRaiseDriftAlertsOnExactlyThoseFeatures) {
 // evaluation module's AUC on exactly the rows that are matured, in the window, and labelled
 // by now.
 TEST(MonitorTest, RollingAucFromDelayedLabelsEqualsTheEvaluationModulesAuc) {
-  Workspace w("monitor:\n  label_maturity: 1d\n  quality_window: 2d\n  min_labels: 50\n  min_roc_auc: 0.999\n");
+  Workspace w(
+      "monitor:\n  label_maturity: 1d\n  quality_window: 2d\n  min_labels: 50\n  min_roc_auc: "
+      "0.999\n");
   Train(w);
   auto metadata = w.Metadata();
   auto artifacts = w.Artifacts();
   Traffic traffic(*metadata, "fraud-detector");
   const TimePoint now = At("2026-11-23T12:00:00Z");
-  // Predictions over four days: day -4 (too old), days -3 and -2 (the window), day -1 (not matured).
+  // Predictions over four days: day -4 (too old), days -3 and -2 (the window), day -1 (not
+  // matured).
   std::vector<Traffic::Row> rows;
   for (int day = 4; day >= 1; --day) {
     const TimePoint start = now - std::chrono::hours(24 * day);
-    auto written = traffic.Write(CaptureFile(w, start, day), 3000, 500 + static_cast<uint64_t>(day), start, std::chrono::hours(24));
+    auto written = traffic.Write(CaptureFile(w, start, day), 3000, 500 + static_cast<uint64_t>(day),
+                                 start, std::chrono::hours(24));
     rows.insert(rows.end(), written.begin(), written.end());
   }
   // Labels: every third row from a file (some known only after now), the rest of every
   // second row through feedback.
-  const TimeWindow window = {FormatUtc(now - std::chrono::hours(72)), FormatUtc(now - std::chrono::hours(24))};
+  const TimeWindow window = {FormatUtc(now - std::chrono::hours(72)),
+                             FormatUtc(now - std::chrono::hours(24))};
   std::string csv = "request_id,label,label_time\n";
   std::vector<FeedbackRecord> feedback;
   std::vector<float> expected_scores, expected_labels;
@@ -292,7 +311,8 @@ TEST(MonitorTest, RollingAucFromDelayedLabelsEqualsTheEvaluationModulesAuc) {
       known = !after_now;
       if (after_now && window.Contains(row.time)) ++late;
     } else if (i % 2 == 0) {
-      feedback.push_back({row.request_id, row.label, "2026-11-22T00:00:00Z", "2026-11-22T00:00:01Z"});
+      feedback.push_back(
+          {row.request_id, row.label, "2026-11-22T00:00:00Z", "2026-11-22T00:00:01Z"});
     } else {
       continue;
     }
@@ -313,7 +333,8 @@ TEST(MonitorTest, RollingAucFromDelayedLabelsEqualsTheEvaluationModulesAuc) {
   options.pool = &w.pool;
   auto report = RunMonitor(w.config, *metadata, artifacts.get(), options);
   ASSERT_TRUE(report.ok()) << report.status().message();
-  const BinaryMetrics expected = ComputeMetrics(expected_scores, expected_labels, traffic.threshold());
+  const BinaryMetrics expected =
+      ComputeMetrics(expected_scores, expected_labels, traffic.threshold());
   ASSERT_GT(expected.positives, 10u);
   EXPECT_EQ(report->quality.window.from, window.from);
   EXPECT_EQ(report->quality.predictions, 6000u);
@@ -343,16 +364,22 @@ TEST(MonitorTest, RollingAucFromDelayedLabelsEqualsTheEvaluationModulesAuc) {
 TEST(MonitorTest, LabelsFileErrorsNameFileLineAndColumn) {
   auto missing_header = ParseLabelsCsv("id,label\nr1,1\n", "labels.csv", "");
   ASSERT_FALSE(missing_header.ok());
-  EXPECT_NE(missing_header.status().message().find("labels.csv:1: the header must name request_id and label"), std::string::npos);
+  EXPECT_NE(missing_header.status().message().find(
+                "labels.csv:1: the header must name request_id and label"),
+            std::string::npos);
   auto bad_label = ParseLabelsCsv("request_id,label\nr1,1\nr2,maybe\n", "labels.csv", "");
   ASSERT_FALSE(bad_label.ok());
-  EXPECT_NE(bad_label.status().message().find("labels.csv:3:2: label 'maybe' is not one of 0, 1, true, false"), std::string::npos);
+  EXPECT_NE(bad_label.status().message().find(
+                "labels.csv:3:2: label 'maybe' is not one of 0, 1, true, false"),
+            std::string::npos);
   auto bad_time = ParseLabelsCsv("request_id,label,label_time\nr1,1,yesterday\n", "l.csv", "");
   ASSERT_FALSE(bad_time.ok());
-  EXPECT_NE(bad_time.status().message().find("l.csv:2:3: label_time 'yesterday'"), std::string::npos);
+  EXPECT_NE(bad_time.status().message().find("l.csv:2:3: label_time 'yesterday'"),
+            std::string::npos);
   auto fields = ParseLabelsCsv("request_id,label\nr1,1,extra\n", "l.csv", "");
   ASSERT_FALSE(fields.ok());
-  EXPECT_NE(fields.status().message().find("l.csv:2: 3 fields; the header has 2"), std::string::npos);
+  EXPECT_NE(fields.status().message().find("l.csv:2: 3 fields; the header has 2"),
+            std::string::npos);
   auto good = ParseLabelsCsv("label,request_id\r\n\"1\",\"a,b\"\r\nfalse,c\n", "l.csv", "");
   ASSERT_TRUE(good.ok()) << good.status().message();
   EXPECT_EQ(good->at("a,b").label, 1.0f);
@@ -367,7 +394,8 @@ TEST(MonitorTest, MalformedCaptureLinesAreCountedWithTheirPlaceAndSkipped) {
   const TimePoint start = At("2026-11-20T00:00:00Z");
   const std::string file = CaptureFile(w, start, 1);
   traffic.Write(file, 10, 1, start, std::chrono::minutes(10));
-  std::ofstream(file, std::ios::app) << "{\"v\":1,\"time\":\"2026-11-20T00:30:00.000Z\",\"features\":[1]}\nnot json\n";
+  std::ofstream(file, std::ios::app)
+      << "{\"v\":1,\"time\":\"2026-11-20T00:30:00.000Z\",\"features\":[1]}\nnot json\n";
   traffic.Write(file, 10, 2, start + std::chrono::minutes(40), std::chrono::minutes(10));
   MonitorOptions options;
   options.endpoint = "fraud-detector";
@@ -388,7 +416,8 @@ TEST(MonitorTest, MalformedCaptureLinesAreCountedWithTheirPlaceAndSkipped) {
   auto with_partial = RunMonitor(w.config, *metadata, w.Artifacts().get(), options);
   ASSERT_TRUE(with_partial.ok()) << with_partial.status().message();
   EXPECT_EQ(with_partial->drift.rows, 30u);
-  EXPECT_EQ(with_partial->scan.malformed_lines, 2u);  // the half line is not malformed, only unfinished
+  EXPECT_EQ(with_partial->scan.malformed_lines,
+            2u);  // the half line is not malformed, only unfinished
 }
 
 // Reading files in pieces (a line belongs to the piece its first byte is in) counts exactly
@@ -406,7 +435,8 @@ TEST(MonitorTest, FilesReadInPiecesCountExactlyWhatWholeFilesCount) {
   traffic.Write(file, 300, 6, start + std::chrono::minutes(31), std::chrono::minutes(20));
   traffic.Write(CaptureFile(w, start, 2), 50, 7, start, std::chrono::minutes(50));
   auto version = metadata->GetVersion("fraud-detector", "1");
-  auto baseline = DriftBaseline::FromJson(nlohmann::json::parse(testing::ReadText(version->bundle_uri + "/baseline.json")), "b");
+  auto baseline = DriftBaseline::FromJson(
+      nlohmann::json::parse(testing::ReadText(version->bundle_uri + "/baseline.json")), "b");
   ASSERT_TRUE(baseline.ok());
   LabelMap labels;
   labels["s5-10"] = {1.0f, ""};
@@ -465,10 +495,12 @@ TEST(SchedulerTest, CronFiresAtTheRightTimesOnAControlledClock) {
     }
     clock.Advance(std::chrono::minutes(5));
   }
-  EXPECT_EQ(fired, (std::vector<std::string>{"2026-11-23T06:00:00.000Z", "2026-11-23T12:00:00.000Z",
-                                             "2026-11-23T18:00:00.000Z", "2026-11-24T00:00:00.000Z"}));
-  EXPECT_EQ(ticked_at, (std::vector<std::string>{"2026-11-23T06:02:00.000Z", "2026-11-23T12:02:00.000Z",
-                                                 "2026-11-23T18:02:00.000Z", "2026-11-24T00:02:00.000Z"}));
+  EXPECT_EQ(fired,
+            (std::vector<std::string>{"2026-11-23T06:00:00.000Z", "2026-11-23T12:00:00.000Z",
+                                      "2026-11-23T18:00:00.000Z", "2026-11-24T00:00:00.000Z"}));
+  EXPECT_EQ(ticked_at,
+            (std::vector<std::string>{"2026-11-23T06:02:00.000Z", "2026-11-23T12:02:00.000Z",
+                                      "2026-11-23T18:02:00.000Z", "2026-11-24T00:02:00.000Z"}));
   ScheduleStore store(*metadata);
   auto history = store.History(w.config.global.pipeline_name, 10);
   ASSERT_TRUE(history.ok());
@@ -486,7 +518,8 @@ TEST(SchedulerTest, CronFiresAtTheRightTimesOnAControlledClock) {
   ASSERT_TRUE(after_downtime.ok());
   ASSERT_EQ(after_downtime->size(), 1u);
   EXPECT_EQ((*after_downtime)[0].status, "skipped");
-  EXPECT_NE((*after_downtime)[0].reason.find("8 times of '0 */6 * * *' missed"), std::string::npos) << (*after_downtime)[0].reason;
+  EXPECT_NE((*after_downtime)[0].reason.find("8 times of '0 */6 * * *' missed"), std::string::npos)
+      << (*after_downtime)[0].reason;
 }
 
 TEST(SchedulerTest, MissedRunsCatchUpOnceAndTheLockKeepsOneRunAtATime) {
@@ -502,13 +535,15 @@ TEST(SchedulerTest, MissedRunsCatchUpOnceAndTheLockKeepsOneRunAtATime) {
   ASSERT_TRUE(caught_up.ok());
   ASSERT_EQ(caught_up->size(), 1u);
   EXPECT_EQ((*caught_up)[0].status, "succeeded");
-  EXPECT_NE((*caught_up)[0].reason.find("catch-up for 3 missed times"), std::string::npos) << (*caught_up)[0].reason;
+  EXPECT_NE((*caught_up)[0].reason.find("catch-up for 3 missed times"), std::string::npos)
+      << (*caught_up)[0].reason;
   EXPECT_EQ(scheduler.Tick()->size(), 0u);  // nothing more until tomorrow 03:00
 
   // Another scheduler holds the lock: the run is recorded as locked, not started.
   ScheduleStore store(*metadata);
   std::string holder;
-  ASSERT_TRUE(*store.TryLock(w.config.global.pipeline_name, "other-host pid 1", FormatUtc(clock.Now()),
+  ASSERT_TRUE(*store.TryLock(w.config.global.pipeline_name, "other-host pid 1",
+                             FormatUtc(clock.Now()),
                              FormatUtc(clock.Now() + std::chrono::hours(48)), &holder));
   clock.Set(At("2026-11-24T03:00:30Z"));
   auto locked = scheduler.Tick();
@@ -527,8 +562,9 @@ TEST(SchedulerTest, MissedRunsCatchUpOnceAndTheLockKeepsOneRunAtATime) {
 // The must-show scheduler test, part 2: drift on the served endpoint triggers a retraining
 // run, which passes the gate and, with deploy.auto, ends in a canary deployment.
 TEST(SchedulerTest, DriftTriggersARetrainingRunThatEndsInACanary) {
-  Workspace w("schedule:\n  on_drift: true\n  cooldown: 1h\ndeploy:\n  auto: true\n  canary_percent: 20\n"
-              "monitor:\n  window: 1h\n  min_rows: 500\n");
+  Workspace w(
+      "schedule:\n  on_drift: true\n  cooldown: 1h\ndeploy:\n  auto: true\n  canary_percent: 20\n"
+      "monitor:\n  window: 1h\n  min_rows: 500\n");
   Train(w);  // v1 in production
   auto metadata = w.Metadata();
   auto artifacts = w.Artifacts();
@@ -541,15 +577,18 @@ TEST(SchedulerTest, DriftTriggersARetrainingRunThatEndsInACanary) {
   Scheduler scheduler(w.config, *metadata, w.context, options);
 
   // An hour of ordinary traffic: no trigger.
-  traffic.Write(CaptureFile(w, now - std::chrono::hours(2), 1), 2000, 11, now - std::chrono::hours(2), std::chrono::hours(1));
+  traffic.Write(CaptureFile(w, now - std::chrono::hours(2), 1), 2000, 11,
+                now - std::chrono::hours(2), std::chrono::hours(1));
   clock.Set(now - std::chrono::hours(1));
   auto calm = scheduler.Tick();
   ASSERT_TRUE(calm.ok()) << calm.status().message();
   EXPECT_TRUE(calm->empty());
 
   // An hour of traffic shifted in V14: the drift trigger fires and the run deploys a canary.
-  traffic.Write(CaptureFile(w, now - std::chrono::hours(1), 2), 2000, 12, now - std::chrono::hours(1), std::chrono::hours(1),
-                [](const std::string& name, double value) { return name == "V14" ? value - 3.0 : value; });
+  traffic.Write(
+      CaptureFile(w, now - std::chrono::hours(1), 2), 2000, 12, now - std::chrono::hours(1),
+      std::chrono::hours(1),
+      [](const std::string& name, double value) { return name == "V14" ? value - 3.0 : value; });
   clock.Set(now);
   auto fired = scheduler.Tick();
   ASSERT_TRUE(fired.ok()) << fired.status().message();

@@ -4,9 +4,8 @@
 
 #include <cmath>
 #include <filesystem>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli_util.h"
 
@@ -34,27 +33,31 @@ std::vector<std::string> Fields(const std::string& line) {
 
 TEST(PredictCliTest, BareLightgbmModelGivesLightgbmsProbabilitiesWithReasonsAndKeptColumns) {
   TempDir dir;
-  CommandResult result = Fraudops(dir, "predict --model " + kLightgbm + "/model_categorical.txt --input " + kLightgbm +
-                                           "/categorical_test.csv --output out.csv --keep label,c1 --explain 2 --threads 2");
+  CommandResult result = Fraudops(
+      dir, "predict --model " + kLightgbm + "/model_categorical.txt --input " + kLightgbm +
+               "/categorical_test.csv --output out.csv --keep label,c1 --explain 2 --threads 2");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.err.find("scored 5000 rows"), std::string::npos) << result.err;
   std::vector<std::string> lines = Lines(ReadText(dir.File("out.csv")));
   std::vector<std::string> expected = Lines(ReadText(kLightgbm + "/expected_categorical_prob.txt"));
   ASSERT_EQ(lines.size(), expected.size() + 1);
-  EXPECT_EQ(lines[0],
-            "label,c1,score,margin,reason_1,reason_1_value,reason_1_contribution,reason_2,reason_2_value,"
-            "reason_2_contribution");
+  EXPECT_EQ(
+      lines[0],
+      "label,c1,score,margin,reason_1,reason_1_value,reason_1_contribution,reason_2,reason_2_value,"
+      "reason_2_contribution");
   std::vector<std::string> input = Lines(ReadText(kLightgbm + "/categorical_test.csv"));
   for (size_t r = 0; r < expected.size(); ++r) {
     std::vector<std::string> fields = Fields(lines[r + 1]);
     ASSERT_EQ(fields.size(), 10u) << lines[r + 1];
     // Shortest round-trip text: parsing it gives LightGBM's exact double back.
-    ASSERT_EQ(std::strtod(fields[2].c_str(), nullptr), std::strtod(expected[r].c_str(), nullptr)) << "row " << r;
+    ASSERT_EQ(std::strtod(fields[2].c_str(), nullptr), std::strtod(expected[r].c_str(), nullptr))
+        << "row " << r;
     std::vector<std::string> in = Fields(input[r + 1]);
     EXPECT_EQ(fields[0], in[0]);  // label, passed through
     EXPECT_EQ(fields[1], in[8]);  // c1
     EXPECT_FALSE(fields[4].empty());
-    EXPECT_GE(std::abs(std::strtod(fields[6].c_str(), nullptr)), std::abs(std::strtod(fields[9].c_str(), nullptr)));
+    EXPECT_GE(std::abs(std::strtod(fields[6].c_str(), nullptr)),
+              std::abs(std::strtod(fields[9].c_str(), nullptr)));
   }
   // No threshold in a bare model: no label column (and none was asked for).
   EXPECT_EQ(lines[0].find(",label,"), std::string::npos);
@@ -63,13 +66,17 @@ TEST(PredictCliTest, BareLightgbmModelGivesLightgbmsProbabilitiesWithReasonsAndK
 TEST(PredictCliTest, JsonLinesInAndOutWithNullAsMissing) {
   TempDir dir;
   WriteText(dir.File("in.jsonl"),
-            "{\"id\": \"t1\", \"f0\": 0.5, \"f1\": -1, \"f2\": 1.2, \"f3\": 0, \"f4\": 2.0, \"f5\": 0, \"f6\": 0.1, "
+            "{\"id\": \"t1\", \"f0\": 0.5, \"f1\": -1, \"f2\": 1.2, \"f3\": 0, \"f4\": 2.0, "
+            "\"f5\": 0, \"f6\": 0.1, "
             "\"f7\": 3, \"f8\": 1, \"f9\": 0}\n"
             "\n"
-            "{\"id\": \"t2\", \"f0\": null, \"f1\": null, \"f2\": null, \"f3\": null, \"f4\": null, \"f5\": 0, "
+            "{\"id\": \"t2\", \"f0\": null, \"f1\": null, \"f2\": null, \"f3\": null, \"f4\": "
+            "null, \"f5\": 0, "
             "\"f6\": 0.1, \"f7\": 3, \"f8\": 1, \"f9\": \"0.5\"}\n");
-  CommandResult result = Fraudops(dir, "predict --model " + kLightgbm + "/model_missing.txt --input in.jsonl --output "
-                                           "out.jsonl --keep id --threshold 0.5 --explain 1 --json");
+  CommandResult result =
+      Fraudops(dir, "predict --model " + kLightgbm +
+                        "/model_missing.txt --input in.jsonl --output "
+                        "out.jsonl --keep id --threshold 0.5 --explain 1 --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   std::vector<std::string> lines = Lines(ReadText(dir.File("out.jsonl")));
   ASSERT_EQ(lines.size(), 2u) << "the blank line is skipped";
@@ -78,7 +85,8 @@ TEST(PredictCliTest, JsonLinesInAndOutWithNullAsMissing) {
   EXPECT_EQ(second["id"], "t2");
   EXPECT_GT(second["score"].get<double>(), 0.0);
   EXPECT_LT(second["score"].get<double>(), 1.0);
-  EXPECT_NEAR(first["score"].get<double>(), 1 / (1 + std::exp(-first["margin"].get<double>())), 1e-12);
+  EXPECT_NEAR(first["score"].get<double>(), 1 / (1 + std::exp(-first["margin"].get<double>())),
+              1e-12);
   EXPECT_EQ(first["label"], first["score"].get<double>() >= 0.5 ? "1" : "0");
   ASSERT_EQ(first["reasons"].size(), 1u);
   EXPECT_TRUE(first["reasons"][0].contains("feature"));
@@ -91,18 +99,21 @@ TEST(PredictCliTest, RegisteredVersionBundleAndBareFileScoreAlike) {
   WriteSmallConfig(dir);
   ASSERT_EQ(Fraudops(dir, "run").exit_code, 0);
   ASSERT_EQ(Fraudops(dir, "data synth --rows 3000 --seed 9 --output in.csv").exit_code, 0);
-  CommandResult by_name = Fraudops(dir, "predict --model fraud-detector@1 --input in.csv --output a.csv --keep Time");
+  CommandResult by_name =
+      Fraudops(dir, "predict --model fraud-detector@1 --input in.csv --output a.csv --keep Time");
   ASSERT_EQ(by_name.exit_code, 0) << by_name.err;
   EXPECT_NE(by_name.err.find("fraud-detector@1"), std::string::npos) << by_name.err;
   ASSERT_EQ(Fraudops(dir, "models export fraud-detector@latest bundle").exit_code, 0);
-  CommandResult by_bundle = Fraudops(dir, "predict --model bundle --input in.csv --output b.csv --keep Time");
+  CommandResult by_bundle =
+      Fraudops(dir, "predict --model bundle --input in.csv --output b.csv --keep Time");
   ASSERT_EQ(by_bundle.exit_code, 0) << by_bundle.err;
   EXPECT_EQ(ReadText(dir.File("a.csv")), ReadText(dir.File("b.csv")));
   std::vector<std::string> lines = Lines(ReadText(dir.File("a.csv")));
   ASSERT_EQ(lines.size(), 3001u);
   EXPECT_EQ(lines[0], "Time,score,margin,label") << "a bundle knows its threshold";
   // The bare model file: the same scores, no label.
-  CommandResult bare = Fraudops(dir, "predict --model bundle/model.json --input in.csv --output c.csv");
+  CommandResult bare =
+      Fraudops(dir, "predict --model bundle/model.json --input in.csv --output c.csv");
   ASSERT_EQ(bare.exit_code, 0) << bare.err;
   std::vector<std::string> bare_lines = Lines(ReadText(dir.File("c.csv")));
   EXPECT_EQ(bare_lines[0], "score,margin");
@@ -115,7 +126,8 @@ TEST(PredictCliTest, BadInputIsAClearErrorAndLeavesNoOutput) {
   std::string rows = ReadText(kBundles + "/rows.csv");
   std::vector<std::string> lines = Lines(rows);
 
-  WriteText(dir.File("bad.csv"), lines[0] + "\n" + lines[1] + "\n" + lines[2].replace(lines[2].find(','), 1, ",abc") + "\n");
+  WriteText(dir.File("bad.csv"), lines[0] + "\n" + lines[1] + "\n" +
+                                     lines[2].replace(lines[2].find(','), 1, ",abc") + "\n");
   CommandResult bad = Fraudops(dir, "predict" + model + " --input bad.csv --output out.csv");
   EXPECT_EQ(bad.exit_code, 3) << bad.err;
   EXPECT_NE(bad.err.find("bad.csv:3: column 2 (V1): \"abc"), std::string::npos) << bad.err;
@@ -124,29 +136,38 @@ TEST(PredictCliTest, BadInputIsAClearErrorAndLeavesNoOutput) {
   std::string header = lines[0];
   header.replace(header.find("V4,"), 3, "V4x,");
   WriteText(dir.File("renamed.csv"), header + "\n" + lines[1] + "\n");
-  CommandResult renamed = Fraudops(dir, "predict" + model + " --input renamed.csv --output out.csv");
+  CommandResult renamed =
+      Fraudops(dir, "predict" + model + " --input renamed.csv --output out.csv");
   EXPECT_EQ(renamed.exit_code, 3);
-  EXPECT_NE(renamed.err.find("renamed.csv:1: the header lacks 1 feature column(s) the model needs: V4"), std::string::npos)
+  EXPECT_NE(
+      renamed.err.find("renamed.csv:1: the header lacks 1 feature column(s) the model needs: V4"),
+      std::string::npos)
       << renamed.err;
 
   WriteText(dir.File("ragged.csv"), lines[0] + "\n" + lines[1] + ",extra\n");
   CommandResult ragged = Fraudops(dir, "predict" + model + " --input ragged.csv --output out.csv");
   EXPECT_EQ(ragged.exit_code, 3);
-  EXPECT_NE(ragged.err.find("ragged.csv:2: has 32 fields, the header 31"), std::string::npos) << ragged.err;
+  EXPECT_NE(ragged.err.find("ragged.csv:2: has 32 fields, the header 31"), std::string::npos)
+      << ragged.err;
 
-  CommandResult keep = Fraudops(dir, "predict" + model + " --input " + kBundles + "/rows.csv --output out.csv --keep Amont");
+  CommandResult keep = Fraudops(
+      dir, "predict" + model + " --input " + kBundles + "/rows.csv --output out.csv --keep Amont");
   EXPECT_EQ(keep.exit_code, 2);
   EXPECT_NE(keep.err.find("did you mean 'Amount'"), std::string::npos) << keep.err;
 
   WriteText(dir.File("absent.jsonl"), "{\"Time\": 1}\n");
-  CommandResult absent = Fraudops(dir, "predict" + model + " --input absent.jsonl --output out.jsonl");
+  CommandResult absent =
+      Fraudops(dir, "predict" + model + " --input absent.jsonl --output out.jsonl");
   EXPECT_EQ(absent.exit_code, 3);
   EXPECT_NE(absent.err.find("absent.jsonl:1: /V1 is missing"), std::string::npos) << absent.err;
 
-  CommandResult nothing = Fraudops(dir, "predict --model missing/model.json --input x.csv --output out.csv");
+  CommandResult nothing =
+      Fraudops(dir, "predict --model missing/model.json --input x.csv --output out.csv");
   EXPECT_EQ(nothing.exit_code, 3);
-  EXPECT_NE(nothing.err.find("no such model file or bundle directory"), std::string::npos) << nothing.err;
-  CommandResult format = Fraudops(dir, "predict" + model + " --input " + kBundles + "/rows.csv --output out.parquet");
+  EXPECT_NE(nothing.err.find("no such model file or bundle directory"), std::string::npos)
+      << nothing.err;
+  CommandResult format =
+      Fraudops(dir, "predict" + model + " --input " + kBundles + "/rows.csv --output out.parquet");
   EXPECT_EQ(format.exit_code, 2);
   EXPECT_NE(format.err.find("--output-format csv|jsonl"), std::string::npos) << format.err;
   EXPECT_FALSE(fs::exists(dir.File("out.csv")));

@@ -7,10 +7,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "cli_util.h"
 #include "core/hash.h"
@@ -66,7 +65,8 @@ TEST(RegistryCliTest, ARunIsTrackedRegisteredAndTraceable) {
     artifact_names.insert(artifact["name"]);
     EXPECT_EQ(artifact["sha256"].get<std::string>().size(), 64u);
   }
-  for (const char* name : {"model/model.json", "model/bundle.json", "processed/train.fds", "run.json", "logs/register.log"}) {
+  for (const char* name : {"model/model.json", "model/bundle.json", "processed/train.fds",
+                           "run.json", "logs/register.log"}) {
     EXPECT_TRUE(artifact_names.count(name)) << name;
   }
 
@@ -109,12 +109,14 @@ TEST(RegistryCliTest, ManualApprovalAliasesAndTheAuditTrail) {
   nlohmann::json version = Json(Fraudops(dir, "models show fraud-detector --json"));
   EXPECT_EQ(version["approval"], "pending");
 
-  CommandResult approved = Fraudops(dir, "models approve fraud-detector@1 --alias champion --reason 'reviewed' --json");
+  CommandResult approved =
+      Fraudops(dir, "models approve fraud-detector@1 --alias champion --reason 'reviewed' --json");
   ASSERT_EQ(approved.exit_code, 0) << approved.err;
   EXPECT_EQ(Json(approved)["aliases"], nlohmann::json({"champion"}));
   EXPECT_EQ(Json(Fraudops(dir, "models show fraud-detector@champion --json"))["version"], 1);
 
-  CommandResult rejected = Fraudops(dir, "models reject fraud-detector@1 --reason 'uses a leaky feature' --json");
+  CommandResult rejected =
+      Fraudops(dir, "models reject fraud-detector@1 --reason 'uses a leaky feature' --json");
   ASSERT_EQ(rejected.exit_code, 0) << rejected.err;
   EXPECT_EQ(Json(rejected)["approval"], "rejected");
   EXPECT_EQ(Fraudops(dir, "models show fraud-detector@champion").exit_code, 3);
@@ -125,7 +127,8 @@ TEST(RegistryCliTest, ManualApprovalAliasesAndTheAuditTrail) {
   nlohmann::json audit = Json(Fraudops(dir, "models show fraud-detector@1 --json"))["audit"];
   std::vector<std::string> actions;
   for (const auto& entry : audit) actions.push_back(entry["action"]);
-  EXPECT_EQ(actions, (std::vector<std::string>{"version_created", "approved", "alias_set", "rejected"}));
+  EXPECT_EQ(actions,
+            (std::vector<std::string>{"version_created", "approved", "alias_set", "rejected"}));
   EXPECT_EQ(audit[3]["details"]["reason"], "uses a leaky feature");
   EXPECT_EQ(Fraudops(dir, "models archive fraud-detector@1 --reason old").exit_code, 0);
   EXPECT_TRUE(Json(Fraudops(dir, "models show fraud-detector@1 --json"))["archived"].get<bool>());
@@ -133,7 +136,8 @@ TEST(RegistryCliTest, ManualApprovalAliasesAndTheAuditTrail) {
 
 TEST(RegistryCliTest, TheChampionGateComparesOnTheSameTestSplit) {
   TempDir dir;
-  WriteSmallConfig(dir, "register:\n  aliases: [champion]\n  champion_gate: true\n  champion_margin: 0.5\n");
+  WriteSmallConfig(
+      dir, "register:\n  aliases: [champion]\n  champion_gate: true\n  champion_margin: 0.5\n");
   CommandResult first = Fraudops(dir, "run --json");
   ASSERT_EQ(first.exit_code, 0) << first.err;  // no champion yet: it passes and becomes one
   EXPECT_EQ(Json(first)["registered"]["aliases"], nlohmann::json({"champion"}));
@@ -142,7 +146,8 @@ TEST(RegistryCliTest, TheChampionGateComparesOnTheSameTestSplit) {
   EXPECT_EQ(second.exit_code, 4) << second.err;
   nlohmann::json result = Json(second);
   EXPECT_EQ(result["status"], "gate_failed");
-  EXPECT_NE(result["gate"]["reasons"][0].get<std::string>().find("does not beat the champion"), std::string::npos);
+  EXPECT_NE(result["gate"]["reasons"][0].get<std::string>().find("does not beat the champion"),
+            std::string::npos);
   EXPECT_FALSE(result.contains("registered"));
   EXPECT_EQ(result["steps"].back()["status"], "skipped");
   EXPECT_EQ(Json(Fraudops(dir, "models list --json")).size(), 1u);
@@ -176,14 +181,16 @@ TEST(RegistryCliTest, TwoConcurrentRunsAgainstOnePostgresRegistryCreateTwoVersio
   ASSERT_TRUE(database.error().empty()) << database.error();
   TempDir dir;
   WriteSmallConfig(dir, "global:\n  metadata_url: " + database.url() + "\n");
-  std::string command = "cd " + dir.path() + " && (" + testing::Binary() + " run --json > a.json 2> a.err & " +
-                        testing::Binary() + " run --json > b.json 2> b.err & wait)";
+  std::string command = "cd " + dir.path() + " && (" + testing::Binary() +
+                        " run --json > a.json 2> a.err & " + testing::Binary() +
+                        " run --json > b.json 2> b.err & wait)";
   ASSERT_EQ(std::system(command.c_str()), 0);
   std::set<std::string> runs;
   std::set<int> versions;
   for (const char* name : {"a.json", "b.json"}) {
     auto result = nlohmann::json::parse(testing::ReadText(dir.File(name)), nullptr, false);
-    ASSERT_FALSE(result.is_discarded()) << testing::ReadText(dir.File(name == std::string("a.json") ? "a.err" : "b.err"));
+    ASSERT_FALSE(result.is_discarded())
+        << testing::ReadText(dir.File(name == std::string("a.json") ? "a.err" : "b.err"));
     EXPECT_EQ(result["status"], "succeeded");
     runs.insert(result["execution_id"].get<std::string>());
     versions.insert(result["registered"]["version"].get<int>());
@@ -210,15 +217,18 @@ bool Alive(pid_t pid) {
 /// there, and returns once it is gone.
 void KillAtFaultPoint(const TempDir& dir, const std::string& point) {
   std::string marker = dir.File("marker-" + point);
-  CommandResult started = testing::RunCommand(
-      "(cd " + dir.path() + " && exec env FRAUDOPS_FAULT_PAUSE=" + point + " FRAUDOPS_FAULT_MARKER=" + marker +
-          " " + testing::Binary() + " run > killed.out 2> killed.err) & echo $!",
-      dir.path());
+  CommandResult started =
+      testing::RunCommand("(cd " + dir.path() + " && exec env FRAUDOPS_FAULT_PAUSE=" + point +
+                              " FRAUDOPS_FAULT_MARKER=" + marker + " " + testing::Binary() +
+                              " run > killed.out 2> killed.err) & echo $!",
+                          dir.path());
   pid_t pid = static_cast<pid_t>(std::stol(started.out));
-  for (int i = 0; i < 1200 && !std::filesystem::exists(marker); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < 1200 && !std::filesystem::exists(marker); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_TRUE(std::filesystem::exists(marker)) << testing::ReadText(dir.File("killed.err"));
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  for (int i = 0; i < 100 && Alive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 100 && Alive(pid); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_FALSE(Alive(pid)) << "the killed run is still there";
 }
 
@@ -227,7 +237,8 @@ void ExpectConsistentRegistry(const TempDir& dir) {
   nlohmann::json versions = Json(Fraudops(dir, "models list --json"));
   for (const auto& version : versions) {
     std::string ref = "fraud-detector@" + std::to_string(version["version"].get<int>());
-    CommandResult exported = Fraudops(dir, "models export " + ref + " export-" + std::to_string(version["version"].get<int>()));
+    CommandResult exported = Fraudops(
+        dir, "models export " + ref + " export-" + std::to_string(version["version"].get<int>()));
     EXPECT_EQ(exported.exit_code, 0) << ref << ": " << exported.err;
   }
 }
@@ -272,45 +283,55 @@ TEST(RegistryCliTest, FiveSourcesGiveTheSameDataHashAndTheSameModel) {
   FOPS_NEED_SERVER(s3_endpoint, "FOPS_TEST_S3_ENDPOINT");
   testing::ScratchDatabase postgres(postgres_admin);
   testing::ScratchDatabase mysql(mysql_admin);
-  ASSERT_TRUE(postgres.error().empty() && mysql.error().empty()) << postgres.error() << mysql.error();
+  ASSERT_TRUE(postgres.error().empty() && mysql.error().empty())
+      << postgres.error() << mysql.error();
   TempDir dir;
   WriteSmallConfig(dir);
-  ASSERT_EQ(Fraudops(dir, "data synth --rows 20000 --fraud-rate 0.01 --output tx.csv").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "data synth --rows 20000 --fraud-rate 0.01 --output tx.csv").exit_code,
+            0);
   std::string header = testing::ReadText(dir.File("tx.csv")).substr(0, 400);
   header = header.substr(0, header.find('\n'));
   std::string columns;  // Time, V1..V28, Amount as DOUBLE PRECISION; Class as INTEGER
   for (const std::string& name : Split(header, ',')) {
     std::string clean = std::string(Trim(name));
     if (clean.front() == '"') clean = clean.substr(1, clean.size() - 2);
-    columns += (columns.empty() ? "" : ", ") + ("\"" + clean + "\" ") + (clean == "Class" ? "INTEGER" : "DOUBLE PRECISION");
+    columns += (columns.empty() ? "" : ", ") + ("\"" + clean + "\" ") +
+               (clean == "Class" ? "INTEGER" : "DOUBLE PRECISION");
   }
   // Load the same file into each server with its own client.
-  std::string load_sqlite = "sqlite3 " + dir.File("tx.db") + " \"CREATE TABLE transactions (" + columns +
-                            ");\" \".mode csv\" \".import --skip 1 " + dir.File("tx.csv") + " transactions\"";
+  std::string load_sqlite = "sqlite3 " + dir.File("tx.db") + " \"CREATE TABLE transactions (" +
+                            columns + ");\" \".mode csv\" \".import --skip 1 " +
+                            dir.File("tx.csv") + " transactions\"";
   ASSERT_EQ(std::system(load_sqlite.c_str()), 0);
   auto pg = OpenPostgres(postgres.url());
   ASSERT_TRUE(pg.ok());
   ASSERT_TRUE((*pg)->Exec("CREATE TABLE transactions (" + columns + ")").ok());
-  std::string load_pg = "psql '" + postgres.url() + "' -q -c \"\\copy transactions FROM '" + dir.File("tx.csv") + "' CSV HEADER\"";
+  std::string load_pg = "psql '" + postgres.url() + "' -q -c \"\\copy transactions FROM '" +
+                        dir.File("tx.csv") + "' CSV HEADER\"";
   ASSERT_EQ(std::system(load_pg.c_str()), 0);
   auto my = OpenMysql(mysql.url());
   ASSERT_TRUE(my.ok());
   std::string my_columns = columns;
-  for (char& c : my_columns) if (c == '"') c = '`';
+  for (char& c : my_columns)
+    if (c == '"') c = '`';
   ASSERT_TRUE((*my)->Exec("CREATE TABLE transactions (" + my_columns + ")").ok());
   std::string mysql_url = mysql.url();  // mysql://fraudops:fraudops@127.0.0.1:PORT/DB
   std::string host_port = mysql_url.substr(mysql_url.find('@') + 1);
   std::string database_name = host_port.substr(host_port.find('/') + 1);
   host_port = host_port.substr(0, host_port.find('/'));
-  std::string load_mysql = "mariadb --no-defaults --local-infile=1 -h " + host_port.substr(0, host_port.find(':')) +
-                           " -P " + host_port.substr(host_port.find(':') + 1) + " -ufraudops -pfraudops " + database_name +
-                           " -e \"LOAD DATA LOCAL INFILE '" + dir.File("tx.csv") +
-                           "' INTO TABLE transactions FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\\\"' IGNORE 1 LINES\"";
+  std::string load_mysql = "mariadb --no-defaults --local-infile=1 -h " +
+                           host_port.substr(0, host_port.find(':')) + " -P " +
+                           host_port.substr(host_port.find(':') + 1) + " -ufraudops -pfraudops " +
+                           database_name + " -e \"LOAD DATA LOCAL INFILE '" + dir.File("tx.csv") +
+                           "' INTO TABLE transactions FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED "
+                           "BY '\\\"' IGNORE 1 LINES\"";
   ASSERT_EQ(std::system(load_mysql.c_str()), 0);
   std::string bucket = "src" + testing::RandomSuffix();
   S3Client s3(testing::TestS3Settings(s3_endpoint));
   ASSERT_TRUE(s3.CreateBucket(bucket).ok());
-  ASSERT_TRUE(s3.Put(S3Location{bucket, "raw/transactions.csv"}, testing::ReadText(dir.File("tx.csv"))).ok());
+  ASSERT_TRUE(
+      s3.Put(S3Location{bucket, "raw/transactions.csv"}, testing::ReadText(dir.File("tx.csv")))
+          .ok());
 
   std::string aws = testing::TestS3Environment(s3_endpoint);
   const std::pair<std::string, std::string> sources[] = {
@@ -319,7 +340,8 @@ TEST(RegistryCliTest, FiveSourcesGiveTheSameDataHashAndTheSameModel) {
       {postgres.url(), ""},
       {mysql.url(), ""},
       // …and the S3 run also keeps its artifacts in S3.
-      {"s3://" + bucket + "/raw/transactions.csv", aws + " FRAUDOPS_ARTIFACT_URL=s3://" + bucket + "/artifacts"},
+      {"s3://" + bucket + "/raw/transactions.csv",
+       aws + " FRAUDOPS_ARTIFACT_URL=s3://" + bucket + "/artifacts"},
   };
   std::set<std::string> hashes, models;
   for (const auto& [source, env] : sources) {
@@ -327,20 +349,28 @@ TEST(RegistryCliTest, FiveSourcesGiveTheSameDataHashAndTheSameModel) {
     ASSERT_EQ(run.exit_code, 0) << source << ": " << run.err;
     nlohmann::json result = Json(run);
     std::string id = result["execution_id"];
-    nlohmann::json lineage = Json(Fraudops(dir, "lineage fraud-detector@" + std::to_string(result["registered"]["version"].get<int>()) + " --json", env));
+    nlohmann::json lineage =
+        Json(Fraudops(dir,
+                      "lineage fraud-detector@" +
+                          std::to_string(result["registered"]["version"].get<int>()) + " --json",
+                      env));
     for (const auto& data : lineage["data"]) {
       if (data["role"] == "raw") hashes.insert(data["content_hash"].get<std::string>());
     }
     for (const auto& artifact : lineage["artifacts"]) {
-      if (artifact["name"] == "model/model.json") models.insert(artifact["sha256"].get<std::string>());
+      if (artifact["name"] == "model/model.json")
+        models.insert(artifact["sha256"].get<std::string>());
     }
   }
   // The reference project's names for the S3 object: S3_BUCKET and S3_RAW_DATA_KEY.
-  CommandResult named = Fraudops(dir, "data inspect s3 --json", aws + " S3_BUCKET=" + bucket + " S3_RAW_DATA_KEY=raw/transactions.csv");
+  CommandResult named =
+      Fraudops(dir, "data inspect s3 --json",
+               aws + " S3_BUCKET=" + bucket + " S3_RAW_DATA_KEY=raw/transactions.csv");
   ASSERT_EQ(named.exit_code, 0) << named.err;
   hashes.insert(Json(named)["content_hash"].get<std::string>());
   // A table streamed into a dataset file (chunk by chunk) trains the same model too.
-  CommandResult imported = Fraudops(dir, "data import '" + mysql.url() + "' --output tx.fds --chunk-rows 3000 --json");
+  CommandResult imported =
+      Fraudops(dir, "data import '" + mysql.url() + "' --output tx.fds --chunk-rows 3000 --json");
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
   EXPECT_EQ(Json(imported)["rows"], 20000);
   hashes.insert(Json(imported)["content_hash"].get<std::string>());
@@ -352,12 +382,17 @@ TEST(RegistryCliTest, FiveSourcesGiveTheSameDataHashAndTheSameModel) {
   // No log, record or printed line holds a database password.
   CommandResult inspected = Fraudops(dir, "data inspect '" + postgres.url() + "'");
   EXPECT_EQ(inspected.out.find(":fraudops@"), std::string::npos) << inspected.out;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.File("fraudops-home"))) {
-    if (!entry.is_regular_file() || entry.path().extension() == ".fds" || entry.path().extension() == ".db") continue;
-    EXPECT_EQ(testing::ReadText(entry.path().string()).find(":fraudops@"), std::string::npos) << entry.path();
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(dir.File("fraudops-home"))) {
+    if (!entry.is_regular_file() || entry.path().extension() == ".fds" ||
+        entry.path().extension() == ".db")
+      continue;
+    EXPECT_EQ(testing::ReadText(entry.path().string()).find(":fraudops@"), std::string::npos)
+        << entry.path();
   }
   // The S3-stored version exports from S3 with its checksums verified.
-  CommandResult exported = Fraudops(dir, "models export fraud-detector@5 from-s3", aws + " FRAUDOPS_ARTIFACT_URL=s3://" + bucket + "/artifacts");
+  CommandResult exported = Fraudops(dir, "models export fraud-detector@5 from-s3",
+                                    aws + " FRAUDOPS_ARTIFACT_URL=s3://" + bucket + "/artifacts");
   EXPECT_EQ(exported.exit_code, 0) << exported.err;
   EXPECT_EQ(Sha256Hex(testing::ReadText(dir.File("from-s3/model.json"))), *models.begin());
 }
@@ -377,7 +412,8 @@ TEST(RegistryCliTest, BadServersAndSourcesAreClearErrorsAndRegisterNothing) {
 
   CommandResult missing_table = Fraudops(dir, "run --data '" + postgres.url() + "'");
   EXPECT_EQ(missing_table.exit_code, 3);
-  EXPECT_NE(missing_table.err.find("cannot read table 'transactions'"), std::string::npos) << missing_table.err;
+  EXPECT_NE(missing_table.err.find("cannot read table 'transactions'"), std::string::npos)
+      << missing_table.err;
 
   std::string aws = testing::TestS3Environment(s3_endpoint);
   CommandResult no_bucket = Fraudops(dir, "run --data s3://no-such-bucket-x/raw.csv", aws);
@@ -386,13 +422,17 @@ TEST(RegistryCliTest, BadServersAndSourcesAreClearErrorsAndRegisterNothing) {
 
   auto started = std::chrono::steady_clock::now();
   CommandResult unreachable = Fraudops(dir, "run --data postgresql://u:p@10.255.255.1:5432/db");
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 30.0);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+            30.0);
   EXPECT_EQ(unreachable.exit_code, 3);
-  EXPECT_NE(unreachable.err.find("postgresql://u:***@10.255.255.1"), std::string::npos) << unreachable.err;
+  EXPECT_NE(unreachable.err.find("postgresql://u:***@10.255.255.1"), std::string::npos)
+      << unreachable.err;
 
-  CommandResult no_artifact_bucket = Fraudops(dir, "run", aws + " FRAUDOPS_ARTIFACT_URL=s3://no-such-bucket-y/a");
+  CommandResult no_artifact_bucket =
+      Fraudops(dir, "run", aws + " FRAUDOPS_ARTIFACT_URL=s3://no-such-bucket-y/a");
   EXPECT_NE(no_artifact_bucket.exit_code, 0);
-  EXPECT_NE(no_artifact_bucket.err.find("global.artifact_url"), std::string::npos) << no_artifact_bucket.err;
+  EXPECT_NE(no_artifact_bucket.err.find("global.artifact_url"), std::string::npos)
+      << no_artifact_bucket.err;
 
   // Nothing was registered by any of them.
   EXPECT_TRUE(Json(Fraudops(dir, "models list --json")).empty());

@@ -4,28 +4,26 @@
 // data capture and a graceful drain.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "core/hash.h"
 #include "http_client.h"
-#include "server_util.h"
 #include "serve/auth.h"
+#include "server_util.h"
 #include "store/metadata_store.h"
 #include "store/schedule_store.h"
 #include "store/serving_store.h"
@@ -55,7 +53,8 @@ std::vector<Json> Transactions() {
       if (names[i] == "Class") continue;
       char* end = nullptr;
       const double value = std::strtod(field.c_str(), &end);
-      row[names[i]] = field.empty() || *end != '\0' ? Json(nullptr) : Json(value);  // "" and NA: missing
+      row[names[i]] =
+          field.empty() || *end != '\0' ? Json(nullptr) : Json(value);  // "" and NA: missing
     }
     rows.push_back(row);
   }
@@ -87,7 +86,8 @@ class ServeWorkspace {
   int64_t Register(const std::string& base_score = "5E-1") {
     const std::string bundle = dir_.File("bundles/" + std::to_string(++bundles_));
     fs::create_directories(bundle);
-    for (const char* file : {"bundle.json", "baseline.json", "model.json"}) fs::copy_file(kBundles + "/v2/" + file, bundle + "/" + file);
+    for (const char* file : {"bundle.json", "baseline.json", "model.json"})
+      fs::copy_file(kBundles + "/v2/" + file, bundle + "/" + file);
     if (base_score != "5E-1") {
       std::string model = ReadText(bundle + "/model.json");
       const std::string from = "\"base_score\":\"5E-1\"";
@@ -108,7 +108,8 @@ class ServeWorkspace {
     return created.ok() ? created->version : 0;
   }
 
-  DeploymentRecord Deploy(int64_t version, const std::string& strategy, DeploymentParams params = {}) {
+  DeploymentRecord Deploy(int64_t version, const std::string& strategy,
+                          DeploymentParams params = {}) {
     ServingStore serving(*store_);
     auto d = serving.Deploy("fraud", {"fraud", version}, strategy, params, "test");
     EXPECT_TRUE(d.ok()) << d.status().ToString();
@@ -124,10 +125,11 @@ class ServeWorkspace {
   }
 
   void WriteConfig(const std::string& extra_api = "") {
-    WriteText(dir_.File("config.yml"), "global:\n  home: " + home_ +
-                                           "\napi:\n  poll_interval_ms: 50\n  capture_sample: 1\n  workers: 2\n"
-                                           "  max_body_bytes: 65536\n  max_rows: 50\n  header_timeout_ms: 700\n" +
-                                           extra_api);
+    WriteText(dir_.File("config.yml"),
+              "global:\n  home: " + home_ +
+                  "\napi:\n  poll_interval_ms: 50\n  capture_sample: 1\n  workers: 2\n"
+                  "  max_body_bytes: 65536\n  max_rows: 50\n  header_timeout_ms: 700\n" +
+                  extra_api);
   }
 
   const TempDir& dir() const { return dir_; }
@@ -154,14 +156,17 @@ class ServerProcess {
       int out = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(out, 1);
       ::dup2(out, 2);
-      ::execl(FRAUDOPS_BINARY, FRAUDOPS_BINARY, "serve", "--config", workspace.dir().File("config.yml").c_str(),
-              "--listen", "127.0.0.1:0", "--port-file", port_file.c_str(), static_cast<char*>(nullptr));
+      ::execl(FRAUDOPS_BINARY, FRAUDOPS_BINARY, "serve", "--config",
+              workspace.dir().File("config.yml").c_str(), "--listen", "127.0.0.1:0", "--port-file",
+              port_file.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     for (int i = 0; i < 600 && port_ == 0; ++i) {
       std::string text = ReadText(port_file);
-      if (!text.empty()) port_ = std::atoi(text.c_str());
-      else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (!text.empty())
+        port_ = std::atoi(text.c_str());
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
   /// A server still running is stopped and must exit cleanly (under scripts/tsan.sh a race
@@ -226,10 +231,12 @@ TEST(ServeTest, EveryRouteAndErrorCode) {
   EXPECT_EQ(Body(ready)["endpoints"]["fraud"]["production"], "fraud@1");
   HttpReply openapi = http.Request("GET", "/openapi.json");
   EXPECT_EQ(openapi.status, 200);
-  EXPECT_TRUE(Body(openapi)["paths"].contains("/v1/endpoints/{endpoint}/predict")) << openapi.body.substr(0, 200);
+  EXPECT_TRUE(Body(openapi)["paths"].contains("/v1/endpoints/{endpoint}/predict"))
+      << openapi.body.substr(0, 200);
 
   // One transaction, with reasons.
-  HttpReply one = http.Request("POST", "/v1/endpoints/fraud/predict?explain=3", rows[0].dump(), auth);
+  HttpReply one =
+      http.Request("POST", "/v1/endpoints/fraud/predict?explain=3", rows[0].dump(), auth);
   ASSERT_EQ(one.status, 200) << one.body;
   Json single = Body(one);
   EXPECT_EQ(single["model"], "fraud");
@@ -249,11 +256,13 @@ TEST(ServeTest, EveryRouteAndErrorCode) {
   EXPECT_EQ(Body(many)["predictions"][0]["score"].get<double>(), score);
   std::string csv = ReadText(kBundles + "/rows.csv");
   std::string header = csv.substr(0, csv.find('\n'));
-  std::string first = csv.substr(header.size() + 1, csv.find('\n', header.size() + 1) - header.size() - 1);
+  std::string first =
+      csv.substr(header.size() + 1, csv.find('\n', header.size() + 1) - header.size() - 1);
   header = header.substr(0, header.rfind(','));  // without Class
   first = first.substr(0, first.rfind(','));
-  HttpReply from_csv = http.Request("POST", "/v1/endpoints/fraud/predict", header + "\n" + first + "\n",
-                                    {{"x-api-key", key}, {"content-type", "text/csv"}});
+  HttpReply from_csv =
+      http.Request("POST", "/v1/endpoints/fraud/predict", header + "\n" + first + "\n",
+                   {{"x-api-key", key}, {"content-type", "text/csv"}});
   ASSERT_EQ(from_csv.status, 200) << from_csv.body;
   EXPECT_EQ(Body(from_csv)["predictions"][0]["score"].get<double>(), score);
 
@@ -270,24 +279,32 @@ TEST(ServeTest, EveryRouteAndErrorCode) {
   const Json model_metadata = Body(metadata);
   for (const auto& input : model_metadata["inputs"]) {
     tensor.push_back(rows[0][input["name"].get<std::string>()]);
-    columns.push_back({{"name", input["name"]}, {"shape", {1}}, {"datatype", "FP64"},
+    columns.push_back({{"name", input["name"]},
+                       {"shape", {1}},
+                       {"datatype", "FP64"},
                        {"data", {rows[0][input["name"].get<std::string>()]}}});
   }
-  Json infer = {{"id", "x1"}, {"inputs", {{{"name", "input-0"}, {"shape", {1, 30}}, {"datatype", "FP32"}, {"data", tensor}}}}};
+  Json infer = {
+      {"id", "x1"},
+      {"inputs",
+       {{{"name", "input-0"}, {"shape", {1, 30}}, {"datatype", "FP32"}, {"data", tensor}}}}};
   HttpReply inferred = http.Request("POST", "/v2/models/fraud/infer", infer.dump(), auth);
   ASSERT_EQ(inferred.status, 200) << inferred.body;
   EXPECT_EQ(Body(inferred)["id"], "x1");
   EXPECT_EQ(Body(inferred)["outputs"][0]["data"][0].get<double>(), score);
-  HttpReply by_column = http.Request("POST", "/v2/models/fraud/versions/1/infer", Json({{"inputs", columns}}).dump(), auth);
+  HttpReply by_column = http.Request("POST", "/v2/models/fraud/versions/1/infer",
+                                     Json({{"inputs", columns}}).dump(), auth);
   ASSERT_EQ(by_column.status, 200) << by_column.body;
   EXPECT_EQ(Body(by_column)["outputs"][0]["data"][0].get<double>(), score);
-  EXPECT_EQ(http.Request("POST", "/v2/models/fraud/versions/9/infer", infer.dump(), auth).status, 404);
+  EXPECT_EQ(http.Request("POST", "/v2/models/fraud/versions/9/infer", infer.dump(), auth).status,
+            404);
 
   // Bad input: each with its status and what was wrong.
   HttpReply malformed = http.Request("POST", "/v1/endpoints/fraud/predict", "{\"V1\": 1,, }", auth);
   EXPECT_EQ(malformed.status, 400);
   EXPECT_EQ(Body(malformed)["error"]["details"]["offset"], 10) << malformed.body;
-  EXPECT_EQ(Body(http.Request("POST", "/v2/models/fraud/infer", "[1", auth)).contains("error"), true);
+  EXPECT_EQ(Body(http.Request("POST", "/v2/models/fraud/infer", "[1", auth)).contains("error"),
+            true);
   Json wrong = rows[0];
   wrong.erase("V14");
   wrong["V1"] = true;
@@ -302,62 +319,94 @@ TEST(ServeTest, EveryRouteAndErrorCode) {
   Json missing_values = rows[0];
   missing_values["V1"] = nullptr;
   missing_values["V2"] = "NaN";
-  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", missing_values.dump(), auth).status, 200);
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", missing_values.dump(), auth).status,
+            200);
   Json too_many = {{"instances", Json::array()}};
   for (int i = 0; i < 51; ++i) too_many["instances"].push_back(rows[0]);
   EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", too_many.dump(), auth).status, 413);
-  HttpReply too_large = http.Request("POST", "/v1/endpoints/fraud/predict", std::string(70000, ' '), auth);
+  HttpReply too_large =
+      http.Request("POST", "/v1/endpoints/fraud/predict", std::string(70000, ' '), auth);
   EXPECT_EQ(too_large.status, 413);
   EXPECT_EQ(http.Request("POST", "/v1/endpoints/nope/predict", rows[0].dump(), auth).status, 404);
   EXPECT_EQ(http.Request("GET", "/v1/nothing/here").status, 404);
   EXPECT_EQ(http.Request("GET", "/v1/endpoints/fraud/predict", "", auth).status, 405);
-  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict?explain=99", rows[0].dump(), auth).status, 400);
+  EXPECT_EQ(
+      http.Request("POST", "/v1/endpoints/fraud/predict?explain=99", rows[0].dump(), auth).status,
+      400);
 
   // Keys: none, a wrong one, a missing scope, another endpoint.
   HttpReply anonymous = http.Request("POST", "/v1/endpoints/fraud/predict", rows[0].dump());
   EXPECT_EQ(anonymous.status, 401);
-  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", rows[0].dump(), {{"x-api-key", key + "x"}}).status, 401);
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", rows[0].dump(),
+                         {{"x-api-key", key + "x"}})
+                .status,
+            401);
   EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/feedback", R"({"request_id":"a","label":1})",
-                         {{"x-api-key", invoke_only}}).status, 403);
+                         {{"x-api-key", invoke_only}})
+                .status,
+            403);
   EXPECT_EQ(http.Request("GET", "/v1/admin/keys", "", {{"x-api-key", invoke_only}}).status, 403);
-  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", rows[0].dump(), {{"x-api-key", other_endpoint}}).status, 403);
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", rows[0].dump(),
+                         {{"x-api-key", other_endpoint}})
+                .status,
+            403);
 
   // Feedback is stored for monitoring.
-  HttpReply feedback = http.Request("POST", "/v1/endpoints/fraud/feedback",
-                                    Json({{"labels", {{{"request_id", single["request_id"]}, {"label", 1}},
-                                                      {{"request_id", "r-2"}, {"label", false}, {"label_time", "2026-11-01T00:00:00Z"}}}}}).dump(),
-                                    auth);
+  HttpReply feedback = http.Request(
+      "POST", "/v1/endpoints/fraud/feedback",
+      Json({{"labels",
+             {{{"request_id", single["request_id"]}, {"label", 1}},
+              {{"request_id", "r-2"}, {"label", false}, {"label_time", "2026-11-01T00:00:00Z"}}}}})
+          .dump(),
+      auth);
   ASSERT_EQ(feedback.status, 200) << feedback.body;
-  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/feedback", R"({"request_id":"a","label":2})", auth).status, 400);
+  EXPECT_EQ(
+      http.Request("POST", "/v1/endpoints/fraud/feedback", R"({"request_id":"a","label":2})", auth)
+          .status,
+      400);
 
   // Admin routes.
-  EXPECT_EQ(Body(http.Request("GET", "/v1/admin/endpoints", "", auth))["endpoints"][0]["name"], "fraud");
+  EXPECT_EQ(Body(http.Request("GET", "/v1/admin/endpoints", "", auth))["endpoints"][0]["name"],
+            "fraud");
   EXPECT_EQ(http.Request("GET", "/v1/admin/endpoints/fraud/deployments", "", auth).status, 200);
-  HttpReply plan = http.Request("POST", "/v1/admin/plans", R"({"name":"small","daily_quota":10})", auth);
+  HttpReply plan =
+      http.Request("POST", "/v1/admin/plans", R"({"name":"small","daily_quota":10})", auth);
   EXPECT_EQ(plan.status, 201) << plan.body;
-  HttpReply created = http.Request("POST", "/v1/admin/keys", R"({"name":"svc","scopes":["invoke"],"plan":"small"})", auth);
+  HttpReply created = http.Request("POST", "/v1/admin/keys",
+                                   R"({"name":"svc","scopes":["invoke"],"plan":"small"})", auth);
   ASSERT_EQ(created.status, 201) << created.body;
   const std::string new_key = Body(created)["key"];
   EXPECT_TRUE(Eventually([&] {
-    return http.Request("POST", "/v1/endpoints/fraud/predict", rows[0].dump(), {{"x-api-key", new_key}}).status == 200;
+    return http.Request("POST", "/v1/endpoints/fraud/predict", rows[0].dump(),
+                        {{"x-api-key", new_key}})
+               .status == 200;
   }));
-  EXPECT_EQ(http.Request("DELETE", "/v1/admin/keys/" + Body(created)["id"].get<std::string>(), "", auth).status, 200);
+  EXPECT_EQ(
+      http.Request("DELETE", "/v1/admin/keys/" + Body(created)["id"].get<std::string>(), "", auth)
+          .status,
+      200);
   EXPECT_TRUE(Eventually([&] {
-    return http.Request("POST", "/v1/endpoints/fraud/predict", rows[0].dump(), {{"x-api-key", new_key}}).status == 401;
+    return http.Request("POST", "/v1/endpoints/fraud/predict", rows[0].dump(),
+                        {{"x-api-key", new_key}})
+               .status == 401;
   }));
   Json audit = Body(http.Request("GET", "/v1/admin/audit", "", auth))["audit"];
   std::set<std::string> actions;
   for (const auto& entry : audit) actions.insert(entry["action"]);
-  EXPECT_TRUE(actions.count("key_created") && actions.count("key_revoked") && actions.count("plan_created"));
+  EXPECT_TRUE(actions.count("key_created") && actions.count("key_revoked") &&
+              actions.count("plan_created"));
 
   // Metrics in Prometheus' text format.
   HttpReply metrics = http.Request("GET", "/metrics");
   EXPECT_EQ(metrics.headers["content-type"].rfind("text/plain; version=0.0.4", 0), 0u);
   for (const char* expected :
-       {"fraudops_http_requests_total{route=\"/v1/endpoints/{endpoint}/predict\",code=\"200\",endpoint=\"fraud\",variant=\"production\"}",
+       {"fraudops_http_requests_total{route=\"/v1/endpoints/{endpoint}/"
+        "predict\",code=\"200\",endpoint=\"fraud\",variant=\"production\"}",
         "fraudops_http_request_duration_seconds_bucket{", "fraudops_prediction_score_bucket{",
-        "fraudops_model_info{endpoint=\"fraud\",variant=\"production\",model=\"fraud\",version=\"1\"",
-        "fraudops_rejected_requests_total{reason=\"invalid_features\"}", "fraudops_rejected_requests_total{reason=\"unauthorized\"}"}) {
+        "fraudops_model_info{endpoint=\"fraud\",variant=\"production\",model=\"fraud\",version="
+        "\"1\"",
+        "fraudops_rejected_requests_total{reason=\"invalid_features\"}",
+        "fraudops_rejected_requests_total{reason=\"unauthorized\"}"}) {
     EXPECT_NE(metrics.body.find(expected), std::string::npos) << expected;
   }
 
@@ -398,10 +447,14 @@ TEST(ServeTest, QuotaOfNAllowsExactlyNEvenUnderConcurrencyAndTheRateLimitSaysWhe
     threads.emplace_back([&] {
       HttpClient http(server.port());
       for (int i = 0; i < 5; ++i) {
-        HttpReply reply = http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", quota_key}});
-        if (reply.status == 200) ++ok;
-        else if (reply.status == 429 && !reply.headers["retry-after"].empty()) ++limited;
-        else ++other;
+        HttpReply reply =
+            http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", quota_key}});
+        if (reply.status == 200)
+          ++ok;
+        else if (reply.status == 429 && !reply.headers["retry-after"].empty())
+          ++limited;
+        else
+          ++other;
       }
     });
   }
@@ -410,9 +463,14 @@ TEST(ServeTest, QuotaOfNAllowsExactlyNEvenUnderConcurrencyAndTheRateLimitSaysWhe
   EXPECT_EQ(limited.load(), 13);
   EXPECT_EQ(other.load(), 0);
   HttpClient http(server.port());
-  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status, 200);
-  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status, 200);
-  HttpReply refused = http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}});
+  EXPECT_EQ(
+      http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status,
+      200);
+  EXPECT_EQ(
+      http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status,
+      200);
+  HttpReply refused =
+      http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}});
   EXPECT_EQ(refused.status, 429);
   EXPECT_EQ(refused.headers["retry-after"], "2");
   EXPECT_EQ(Body(refused)["error"]["details"]["limit"], "rate");
@@ -420,7 +478,9 @@ TEST(ServeTest, QuotaOfNAllowsExactlyNEvenUnderConcurrencyAndTheRateLimitSaysWhe
   EXPECT_EQ(server.Stop(), 0);
   ServerProcess again(ws);
   HttpClient http2(again.port());
-  EXPECT_EQ(http2.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", quota_key}}).status, 429);
+  EXPECT_EQ(
+      http2.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", quota_key}}).status,
+      429);
 }
 
 TEST(ServeTest, QuotasAndRatesHoldExactlyAcrossReplicasSharingRedis) {
@@ -444,10 +504,14 @@ TEST(ServeTest, QuotasAndRatesHoldExactlyAcrossReplicasSharingRedis) {
       HttpClient to_a(a.port()), to_b(b.port());
       for (int i = 0; i < 5; ++i) {
         HttpClient& http = (t + i) % 2 ? to_a : to_b;
-        HttpReply reply = http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", quota_key}});
-        if (reply.status == 200) ++ok;
-        else if (reply.status == 429 && Body(reply)["error"]["details"]["limit"] == "daily_quota") ++limited;
-        else ++other;
+        HttpReply reply =
+            http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", quota_key}});
+        if (reply.status == 200)
+          ++ok;
+        else if (reply.status == 429 && Body(reply)["error"]["details"]["limit"] == "daily_quota")
+          ++limited;
+        else
+          ++other;
       }
     });
   }
@@ -457,10 +521,17 @@ TEST(ServeTest, QuotasAndRatesHoldExactlyAcrossReplicasSharingRedis) {
   EXPECT_EQ(other.load(), 0);
   // One bucket for both: a burst of 3 is 3 requests in all.
   HttpClient to_a(a.port()), to_b(b.port());
-  EXPECT_EQ(to_a.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status, 200);
-  EXPECT_EQ(to_b.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status, 200);
-  EXPECT_EQ(to_a.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status, 200);
-  HttpReply refused = to_b.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}});
+  EXPECT_EQ(
+      to_a.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status,
+      200);
+  EXPECT_EQ(
+      to_b.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status,
+      200);
+  EXPECT_EQ(
+      to_a.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}}).status,
+      200);
+  HttpReply refused =
+      to_b.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", rate_key}});
   EXPECT_EQ(refused.status, 429);
   EXPECT_EQ(refused.headers["retry-after"], "2");
   EXPECT_EQ(Body(refused)["error"]["details"]["limit"], "rate");
@@ -475,15 +546,18 @@ TEST(ServeTest, QuotasAndRatesHoldExactlyAcrossReplicasSharingRedis) {
   EXPECT_EQ((usage->at({std::string(id), day})), 9);
   // A quota store that cannot be reached stops the server at start, saying which and why.
   ws.WriteConfig("  quota_url: redis://127.0.0.1:1/0\n");
-  CommandResult refused_start = RunCommand(std::string(FRAUDOPS_BINARY) + " serve --config " +
-                                               ws.dir().File("config.yml") + " --listen 127.0.0.1:0",
-                                           ws.dir().path());
+  CommandResult refused_start =
+      RunCommand(std::string(FRAUDOPS_BINARY) + " serve --config " + ws.dir().File("config.yml") +
+                     " --listen 127.0.0.1:0",
+                 ws.dir().path());
   EXPECT_NE(refused_start.exit_code, 0);
-  EXPECT_NE(refused_start.err.find("the quota store redis://127.0.0.1:1/0 cannot be used"), std::string::npos)
+  EXPECT_NE(refused_start.err.find("the quota store redis://127.0.0.1:1/0 cannot be used"),
+            std::string::npos)
       << refused_start.err;
   ws.WriteConfig("  quota_url: http://127.0.0.1:1/0\n");
-  refused_start = RunCommand(std::string(FRAUDOPS_BINARY) + " serve --config " + ws.dir().File("config.yml"),
-                             ws.dir().path());
+  refused_start =
+      RunCommand(std::string(FRAUDOPS_BINARY) + " serve --config " + ws.dir().File("config.yml"),
+                 ws.dir().path());
   EXPECT_EQ(refused_start.exit_code, 2);
   EXPECT_NE(refused_start.err.find("accepted: redis://"), std::string::npos) << refused_start.err;
 }
@@ -510,8 +584,8 @@ class RedisProcess {
       int null = ::open("/dev/null", O_WRONLY);
       ::dup2(null, 1);
       ::dup2(null, 2);
-      ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", static_cast<char*>(nullptr));
+      ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no", static_cast<char*>(nullptr));
       ::_exit(127);
     }
     ready_ = false;
@@ -541,7 +615,8 @@ class RedisProcess {
 
 TEST(ServeTest, ARedisOutageRefusesPlannedKeysWith503AndARestartedRedisIsSeededFromTheStore) {
   if (!RedisProcess::Installed()) {
-    if (!Env("CI").empty()) FAIL() << "redis-server is not installed under CI (scripts/install-deps.sh installs it)";
+    if (!Env("CI").empty())
+      FAIL() << "redis-server is not installed under CI (scripts/install-deps.sh installs it)";
     GTEST_SKIP() << "redis-server is not installed";
   }
   RedisProcess redis;
@@ -561,7 +636,8 @@ TEST(ServeTest, ARedisOutageRefusesPlannedKeysWith503AndARestartedRedisIsSeededF
     return http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", key}});
   };
   for (int i = 0; i < 3; ++i) EXPECT_EQ(predict(planned).status, 200) << i;
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the counts reach the store (every second)
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(1500));  // the counts reach the store (every second)
   redis.Kill();
   HttpReply refused = predict(planned);
   EXPECT_EQ(refused.status, 503) << refused.body;
@@ -588,7 +664,8 @@ struct Load {
       workers.emplace_back([this, port, key, body] {
         HttpClient http(port);
         while (!stop) {
-          HttpReply reply = http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", key}});
+          HttpReply reply =
+              http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", key}});
           std::lock_guard lock(mutex);
           if (reply.status != 200) {
             ++failed;
@@ -623,7 +700,8 @@ TEST(ServeTest, CanaryWithoutAlarmIsPromotedAndABadCanaryIsRolledBack) {
   ServeWorkspace ws;
   const int64_t v1 = ws.Register();
   const int64_t v2 = ws.Register();
-  const int64_t bad = ws.Register("9.9E-1");  // every score pushed up: the score distribution shifts
+  const int64_t bad =
+      ws.Register("9.9E-1");  // every score pushed up: the score distribution shifts
   ws.Deploy(v1, "all_at_once");
   const std::string key = ws.CreateKey({"invoke", "admin"});
   ws.WriteConfig();
@@ -639,7 +717,8 @@ TEST(ServeTest, CanaryWithoutAlarmIsPromotedAndABadCanaryIsRolledBack) {
     Load load(server.port(), key, 2);
     DeploymentRecord canary = ws.Deploy(v2, "canary", params);
     ASSERT_EQ(canary.status, DeploymentStatus::kBaking);
-    ASSERT_TRUE(Eventually([&] { return serving.GetDeployment(canary.id)->status != DeploymentStatus::kBaking; }));
+    ASSERT_TRUE(Eventually(
+        [&] { return serving.GetDeployment(canary.id)->status != DeploymentStatus::kBaking; }));
     auto done = serving.GetDeployment(canary.id);
     EXPECT_EQ(done->status, DeploymentStatus::kPromoted) << done->reason;
     EXPECT_EQ((*serving.FindEndpoint("fraud"))->production.version, v2);
@@ -651,7 +730,8 @@ TEST(ServeTest, CanaryWithoutAlarmIsPromotedAndABadCanaryIsRolledBack) {
     params.bake_seconds = 60;  // the alarm, not the clock, ends this one
     Load load(server.port(), key, 2);
     DeploymentRecord canary = ws.Deploy(bad, "canary", params);
-    ASSERT_TRUE(Eventually([&] { return serving.GetDeployment(canary.id)->status != DeploymentStatus::kBaking; }, 30));
+    ASSERT_TRUE(Eventually(
+        [&] { return serving.GetDeployment(canary.id)->status != DeploymentStatus::kBaking; }, 30));
     auto done = serving.GetDeployment(canary.id);
     EXPECT_EQ(done->status, DeploymentStatus::kRolledBack);
     EXPECT_NE(done->reason.find("score PSI"), std::string::npos) << done->reason;
@@ -684,11 +764,13 @@ TEST(ServeTest, ShadowGetsACopyOfTheTrafficAndAComparisonReport) {
   HttpClient http(server.port());
   const std::vector<Json> rows = Transactions();
   for (size_t i = 0; i < 40; ++i) {
-    HttpReply reply = http.Request("POST", "/v1/endpoints/fraud/predict", rows[i % rows.size()].dump(), {{"x-api-key", key}});
+    HttpReply reply = http.Request("POST", "/v1/endpoints/fraud/predict",
+                                   rows[i % rows.size()].dump(), {{"x-api-key", key}});
     ASSERT_EQ(reply.status, 200);
     EXPECT_EQ(Body(reply)["variant"], "production");  // shadows never answer
   }
-  Json report = Body(http.Request("GET", "/v1/admin/endpoints/fraud/shadows?flush", "", {{"x-api-key", key}}))["shadows"];
+  Json report = Body(http.Request("GET", "/v1/admin/endpoints/fraud/shadows?flush", "",
+                                  {{"x-api-key", key}}))["shadows"];
   ASSERT_EQ(report.size(), 2u) << report.dump();
   for (const auto& shadow : report) {
     EXPECT_EQ(shadow["rows"], 40);
@@ -737,7 +819,8 @@ TEST(ServeTest, PipelinedSplitContinueHttp10AndOversizedHeadersOnTheWire) {
   // Two requests in one write: two answers, in order.
   HttpClient pipelined(server.port());
   ASSERT_TRUE(pipelined.Connect());
-  ASSERT_TRUE(pipelined.SendAll("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(pipelined.SendAll(
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"));
   EXPECT_EQ(pipelined.ReadReply(5000).status, 200);
   EXPECT_EQ(pipelined.ReadReply(5000).status, 404);
   // A request that arrives in pieces: the header split mid-line, the body sent later.
@@ -752,8 +835,9 @@ TEST(ServeTest, PipelinedSplitContinueHttp10AndOversizedHeadersOnTheWire) {
   // Expect: 100-continue gets its interim answer before the body is sent.
   HttpClient careful(server.port());
   ASSERT_TRUE(careful.Connect());
-  ASSERT_TRUE(careful.SendAll("POST /v1/endpoints/fraud/predict HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                              "Content-Length: 2\r\n\r\n"));
+  ASSERT_TRUE(careful.SendAll(
+      "POST /v1/endpoints/fraud/predict HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+      "Content-Length: 2\r\n\r\n"));
   EXPECT_EQ(careful.ReadReply(5000).status, 100);
   ASSERT_TRUE(careful.SendAll("{}"));
   EXPECT_EQ(careful.ReadReply(5000).status, 401);
@@ -770,7 +854,8 @@ TEST(ServeTest, PipelinedSplitContinueHttp10AndOversizedHeadersOnTheWire) {
   // Headers over the limit: 431 and the connection closed.
   HttpClient oversized(server.port());
   ASSERT_TRUE(oversized.Connect());
-  ASSERT_TRUE(oversized.SendAll("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n"));
+  ASSERT_TRUE(oversized.SendAll(
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n"));
   HttpReply refused = oversized.ReadReply(5000);
   EXPECT_EQ(refused.status, 431);
   EXPECT_EQ(refused.headers["connection"], "close");
@@ -785,7 +870,8 @@ TEST(ServeTest, ASlowClientIsCutOffWhileOthersAreServedAndSigtermDrains) {
   ASSERT_GT(server.port(), 0) << server.log();
   HttpClient slow(server.port());
   ASSERT_TRUE(slow.Connect());
-  ASSERT_TRUE(slow.SendAll("POST /v1/endpoints/fraud/predict HTTP/1.1\r\nHost: x\r\n"));  // and never the rest
+  ASSERT_TRUE(slow.SendAll(
+      "POST /v1/endpoints/fraud/predict HTTP/1.1\r\nHost: x\r\n"));  // and never the rest
   HttpClient fast(server.port());
   EXPECT_EQ(fast.Request("GET", "/healthz").status, 200);
   auto sent = std::chrono::steady_clock::now();
@@ -823,22 +909,25 @@ TEST(ServeTest, ThePeriodicMonitorPublishesDriftGaugesFromTheServersOwnCapture) 
   Load load(server.port(), key, 1);
   HttpClient http(server.port());
   std::string metrics;
-  EXPECT_TRUE(Eventually([&] {
-    metrics = http.Request("GET", "/metrics").body;
-    const std::string rows = "fraudops_drift_rows{endpoint=\"fraud\"} ";
-    size_t at = metrics.find(rows);
-    return at != std::string::npos && std::atof(metrics.c_str() + at + rows.size()) > 0;
-  }, 30)) << metrics << server.log();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        metrics = http.Request("GET", "/metrics").body;
+        const std::string rows = "fraudops_drift_rows{endpoint=\"fraud\"} ";
+        size_t at = metrics.find(rows);
+        return at != std::string::npos && std::atof(metrics.c_str() + at + rows.size()) > 0;
+      },
+      30))
+      << metrics << server.log();
   load.Stop();
   EXPECT_EQ(load.failed, 0) << load.last_failure;
   EXPECT_NE(metrics.find("# TYPE fraudops_drift_psi gauge"), std::string::npos);
-  EXPECT_NE(metrics.find("fraudops_drift_psi{endpoint=\"fraud\",feature=\"$score\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("fraudops_drift_psi{endpoint=\"fraud\",feature=\"$score\"}"),
+            std::string::npos);
   EXPECT_NE(metrics.find("fraudops_drift_psi_threshold{endpoint=\"fraud\""), std::string::npos);
   // One transaction sent again and again is all in one bin of every feature: drift, logged.
   EXPECT_NE(server.log().find("\"component\":\"alert\""), std::string::npos) << server.log();
   EXPECT_TRUE(fs::exists(ws.home() + "/monitoring/fraud"));
 }
-
 
 // With schedule.in_serve the server runs the scheduler too: new data in a watched directory
 // starts a pipeline run inside the serving process, recorded in the schedule history.
@@ -847,19 +936,25 @@ TEST(ServeTest, TheInProcessSchedulerRunsThePipelineWhenWatchedDataArrives) {
   ws.Deploy(ws.Register(), "all_at_once");
   const std::string watched = ws.dir().File("incoming");
   fs::create_directories(watched);
-  ws.WriteConfig("preprocess:\n  synthetic_rows: 5000\n  synthetic_fraud_rate: 0.02\nevaluate:\n  min_roc_auc: 0.5\nschedule:\n  in_serve: true\n  watch: ['" + watched +
-                 "']\n  poll: 1s\n  cooldown: 1s\n");
+  ws.WriteConfig(
+      "preprocess:\n  synthetic_rows: 5000\n  synthetic_fraud_rate: 0.02\nevaluate:\n  "
+      "min_roc_auc: 0.5\nschedule:\n  in_serve: true\n  watch: ['" +
+      watched + "']\n  poll: 1s\n  cooldown: 1s\n");
   ServerProcess server(ws);
   ASSERT_GT(server.port(), 0) << server.log();
   ScheduleStore schedule(ws.store());
   // The first look records the directory; a file arriving after it starts a run.
-  ASSERT_TRUE(Eventually([&] { return schedule.GetState("fraud-detection", "data:" + watched)->has_value(); }, 30))
+  ASSERT_TRUE(Eventually(
+      [&] { return schedule.GetState("fraud-detection", "data:" + watched)->has_value(); }, 30))
       << server.log();
   WriteText(watched + "/2026-11-23.csv", "a,b\n1,2\n");
-  ASSERT_TRUE(Eventually([&] {
-    auto history = schedule.History("fraud-detection", 5);
-    return history.ok() && !history->empty() && history->front().status != "running";
-  }, 120)) << server.log();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto history = schedule.History("fraud-detection", 5);
+        return history.ok() && !history->empty() && history->front().status != "running";
+      },
+      120))
+      << server.log();
   ScheduleRunRecord run = schedule.History("fraud-detection", 5)->front();
   EXPECT_EQ(run.trigger, "data");
   EXPECT_EQ(run.status, "succeeded") << run.error << server.log();

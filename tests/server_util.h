@@ -25,11 +25,11 @@ inline std::string RandomSuffix() {
 }
 
 /// Declares `name` as the value of the environment variable `var`, or skips the test.
-#define FOPS_NEED_SERVER(name, var)                                                        \
-  const std::string name = ::fraudops::testing::Env(var);                                  \
-  if (name.empty()) {                                                                      \
-    if (!::fraudops::testing::Env("CI").empty()) FAIL() << var << " is not set under CI";  \
-    GTEST_SKIP() << var << " is not set: run the tests through scripts/test.sh";           \
+#define FOPS_NEED_SERVER(name, var)                                                       \
+  const std::string name = ::fraudops::testing::Env(var);                                 \
+  if (name.empty()) {                                                                     \
+    if (!::fraudops::testing::Env("CI").empty()) FAIL() << var << " is not set under CI"; \
+    GTEST_SKIP() << var << " is not set: run the tests through scripts/test.sh";          \
   }
 
 /// A database created for one test on the server at `admin_url` (postgresql:// or mysql://),
@@ -51,7 +51,8 @@ class ScratchDatabase {
   ~ScratchDatabase() {
     bool postgres = admin_url_.rfind("postgres", 0) == 0;
     auto admin = postgres ? OpenPostgres(admin_url_) : OpenMysql(admin_url_);
-    if (admin.ok()) (void)(*admin)->Exec("DROP DATABASE IF EXISTS " + name_ + (postgres ? " WITH (FORCE)" : ""));
+    if (admin.ok())
+      (void)(*admin)->Exec("DROP DATABASE IF EXISTS " + name_ + (postgres ? " WITH (FORCE)" : ""));
   }
   ScratchDatabase(const ScratchDatabase&) = delete;
   ScratchDatabase& operator=(const ScratchDatabase&) = delete;

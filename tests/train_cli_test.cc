@@ -1,7 +1,7 @@
 // `fraudops train`: trains from files and writes the library's own model file; errors.
-#include <filesystem>
-
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cli_util.h"
@@ -16,15 +16,21 @@ using testing::Fraudops;
 using testing::TempDir;
 
 void WriteData(const TempDir& dir) {
-  ASSERT_EQ(Fraudops(dir, "data synth --rows 6000 --fraud-rate 0.05 --seed 3 --output train.csv").exit_code, 0);
-  ASSERT_EQ(Fraudops(dir, "data synth --rows 3000 --fraud-rate 0.05 --seed 4 --output valid.csv").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "data synth --rows 6000 --fraud-rate 0.05 --seed 3 --output train.csv")
+                .exit_code,
+            0);
+  ASSERT_EQ(Fraudops(dir, "data synth --rows 3000 --fraud-rate 0.05 --seed 4 --output valid.csv")
+                .exit_code,
+            0);
 }
 
 TEST(TrainCliTest, LgbmWritesALightgbmModelThatScores) {
   TempDir dir;
   WriteData(dir);
-  CommandResult run = Fraudops(dir, "train --algorithm lgbm --data train.csv --valid valid.csv --label Class "
-                                    "--param num_iterations=40 --param num_leaves=7 --output model.txt --json");
+  CommandResult run =
+      Fraudops(dir,
+               "train --algorithm lgbm --data train.csv --valid valid.csv --label Class "
+               "--param num_iterations=40 --param num_leaves=7 --output model.txt --json");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   auto summary = nlohmann::json::parse(run.out);
   EXPECT_EQ(summary["algorithm"], "lgbm");
@@ -36,7 +42,8 @@ TEST(TrainCliTest, LgbmWritesALightgbmModelThatScores) {
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   EXPECT_NE(text.find("[num_leaves: 7]"), std::string::npos);
   // The file scores with `fraudops predict` like any LightGBM model.
-  CommandResult predict = Fraudops(dir, "predict --model model.txt --input valid.csv --output scores.csv");
+  CommandResult predict =
+      Fraudops(dir, "predict --model model.txt --input valid.csv --output scores.csv");
   ASSERT_EQ(predict.exit_code, 0) << predict.err;
   EXPECT_EQ(testing::ReadText(dir.File("scores.csv")).rfind("score,margin\n", 0), 0u);
 }
@@ -44,8 +51,9 @@ TEST(TrainCliTest, LgbmWritesALightgbmModelThatScores) {
 TEST(TrainCliTest, XgboostWritesXgboostJson) {
   TempDir dir;
   WriteData(dir);
-  CommandResult run = Fraudops(dir, "train --algorithm xgboost --data train.csv --library-defaults "
-                                    "--param num_round=15 --param max_depth=3 --output model.json");
+  CommandResult run = Fraudops(dir,
+                               "train --algorithm xgboost --data train.csv --library-defaults "
+                               "--param num_round=15 --param max_depth=3 --output model.json");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("wrote model.json"), std::string::npos) << run.out;
   auto model = LoadXgboostJson(testing::ReadText(dir.File("model.json")), "model.json");
@@ -56,8 +64,10 @@ TEST(TrainCliTest, XgboostWritesXgboostJson) {
 TEST(TrainCliTest, RegressionTakesANumericLabel) {
   TempDir dir;
   WriteData(dir);
-  CommandResult run = Fraudops(dir, "train --data train.csv --label Amount --library-defaults "
-                                    "--param objective=regression --param num_iterations=20 --output amount.txt");
+  CommandResult run =
+      Fraudops(dir,
+               "train --data train.csv --label Amount --library-defaults "
+               "--param objective=regression --param num_iterations=20 --output amount.txt");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   std::string text = testing::ReadText(dir.File("amount.txt"));
   EXPECT_NE(text.find("objective=regression\n"), std::string::npos);
@@ -68,10 +78,12 @@ TEST(TrainCliTest, ConfiguredEarlyStoppingIsOffWithoutValidationButAskedForIsAnE
   TempDir dir;
   WriteData(dir);
   // models/lgbm_default.json has early_stopping_round 50: without --valid it is switched off.
-  CommandResult configured = Fraudops(dir, "train --data train.csv --param num_iterations=5 --output a.txt");
+  CommandResult configured =
+      Fraudops(dir, "train --data train.csv --param num_iterations=5 --output a.txt");
   EXPECT_EQ(configured.exit_code, 0) << configured.err;
   EXPECT_NE(configured.err.find("early stopping is off"), std::string::npos) << configured.err;
-  CommandResult asked = Fraudops(dir, "train --data train.csv --param early_stopping_round=5 --output b.txt");
+  CommandResult asked =
+      Fraudops(dir, "train --data train.csv --param early_stopping_round=5 --output b.txt");
   EXPECT_EQ(asked.exit_code, 2);
   EXPECT_NE(asked.err.find("needs validation data"), std::string::npos) << asked.err;
   EXPECT_FALSE(std::filesystem::exists(dir.File("b.txt")));
@@ -80,26 +92,34 @@ TEST(TrainCliTest, ConfiguredEarlyStoppingIsOffWithoutValidationButAskedForIsAnE
 TEST(TrainCliTest, BadInputIsAClearErrorAndWritesNothing) {
   TempDir dir;
   WriteData(dir);
-  CommandResult unknown = Fraudops(dir, "train --data train.csv --param num_leafs=8 --output m.txt");
+  CommandResult unknown =
+      Fraudops(dir, "train --data train.csv --param num_leafs=8 --output m.txt");
   EXPECT_EQ(unknown.exit_code, 2);
-  EXPECT_NE(unknown.err.find("--param num_leafs: lgbm parameter 'num_leafs' is unknown (did you mean"), std::string::npos)
+  EXPECT_NE(
+      unknown.err.find("--param num_leafs: lgbm parameter 'num_leafs' is unknown (did you mean"),
+      std::string::npos)
       << unknown.err;
-  CommandResult malformed = Fraudops(dir, "train --data train.csv --param num_leaves --output m.txt");
+  CommandResult malformed =
+      Fraudops(dir, "train --data train.csv --param num_leaves --output m.txt");
   EXPECT_EQ(malformed.exit_code, 2);
   EXPECT_NE(malformed.err.find("expected KEY=VALUE"), std::string::npos) << malformed.err;
   CommandResult label = Fraudops(dir, "train --data train.csv --label Klass --output m.txt");
   EXPECT_EQ(label.exit_code, 3);
-  EXPECT_NE(label.err.find("missing label column 'Klass' (did you mean 'Class'?)"), std::string::npos) << label.err;
+  EXPECT_NE(label.err.find("missing label column 'Klass' (did you mean 'Class'?)"),
+            std::string::npos)
+      << label.err;
   testing::WriteText(dir.File("other.csv"), "a,b,Class\n1,2,0\n3,4,1\n");
   CommandResult columns = Fraudops(dir, "train --data train.csv --valid other.csv --output m.txt");
   EXPECT_EQ(columns.exit_code, 2);
   EXPECT_NE(columns.err.find("differ from"), std::string::npos) << columns.err;
   std::filesystem::create_directories(dir.File("taken"));
-  CommandResult taken = Fraudops(dir, "train --data train.csv --param num_iterations=3 --output taken");
+  CommandResult taken =
+      Fraudops(dir, "train --data train.csv --param num_iterations=3 --output taken");
   EXPECT_NE(taken.exit_code, 0);
   EXPECT_TRUE(std::filesystem::is_directory(dir.File("taken")));
   EXPECT_FALSE(std::filesystem::exists(dir.File("m.txt")));
-  CommandResult algorithm = Fraudops(dir, "train --algorithm catboost --data train.csv --output m.txt");
+  CommandResult algorithm =
+      Fraudops(dir, "train --algorithm catboost --data train.csv --output m.txt");
   EXPECT_EQ(algorithm.exit_code, 2);
 }
 

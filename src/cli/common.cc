@@ -28,8 +28,9 @@ Result<std::unique_ptr<Session>> OpenSession(const std::string& config_path) {
   ParseLogLevel(session->config.global.log_level, &level);
   session->logger.set_level(level);
   const std::string& format = session->config.global.log_format;
-  session->logger.AddSink(MakeStreamSink(
-      stderr, format == "json" ? LogFormat::kJson : format == "human" ? LogFormat::kHuman : LogFormat::kAuto));
+  session->logger.AddSink(MakeStreamSink(stderr, format == "json"    ? LogFormat::kJson
+                                                 : format == "human" ? LogFormat::kHuman
+                                                                     : LogFormat::kAuto));
   session->pool = std::make_unique<ThreadPool>(static_cast<int>(session->config.global.threads));
   session->context.logger = &session->logger;
   session->context.pool = session->pool.get();
@@ -50,7 +51,8 @@ void PrintJson(const nlohmann::json& json) {
   std::cout << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
 }
 
-Result<Stores> OpenStores(const std::string& config_path, const std::string& home_override, bool need_artifacts) {
+Result<Stores> OpenStores(const std::string& config_path, const std::string& home_override,
+                          bool need_artifacts) {
   LoadOptions options;
   options.config_path = config_path;
   FOPS_ASSIGN_OR_RETURN(Config config, LoadCheckedConfig(options));
@@ -69,8 +71,8 @@ Result<Stores> OpenStoresFor(const Config& config, bool need_artifacts) {
   FOPS_ASSIGN_OR_RETURN(stores.metadata, MetadataStore::Open(stores.config.global.metadata_url,
                                                              (home / "fraudops.db").string()));
   if (need_artifacts) {
-    FOPS_ASSIGN_OR_RETURN(stores.artifacts,
-                          OpenArtifactStore(stores.config.global.artifact_url, (home / "artifacts").string()));
+    FOPS_ASSIGN_OR_RETURN(stores.artifacts, OpenArtifactStore(stores.config.global.artifact_url,
+                                                              (home / "artifacts").string()));
   }
   return stores;
 }
@@ -85,7 +87,9 @@ std::pair<std::string, std::string> SplitRef(const std::string& target) {
 
 Result<ModelVersion> Resolve(MetadataStore& store, const std::string& target) {
   auto [model, ref] = SplitRef(target);
-  if (model.empty()) return Status::InvalidArgument("'" + target + "' names no model; accepted: NAME[@VERSION|@ALIAS]");
+  if (model.empty())
+    return Status::InvalidArgument("'" + target +
+                                   "' names no model; accepted: NAME[@VERSION|@ALIAS]");
   return store.GetVersion(model, ref);
 }
 

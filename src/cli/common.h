@@ -3,16 +3,15 @@
 /// configuration names, and reading NAME[@VERSION|@ALIAS] references.
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "core/config.h"
 #include "core/context.h"
 #include "core/logging.h"
-#include "core/thread_pool.h"
 #include "core/status.h"
+#include "core/thread_pool.h"
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
 
@@ -42,7 +41,8 @@ struct Stores {
 };
 /// The configuration (`config_path`, or the usual search) with `home_override` applied, and
 /// its metadata store (which must exist) and, when asked, artifact store.
-Result<Stores> OpenStores(const std::string& config_path, const std::string& home_override, bool need_artifacts);
+Result<Stores> OpenStores(const std::string& config_path, const std::string& home_override,
+                          bool need_artifacts);
 /// The same for a configuration already loaded.
 Result<Stores> OpenStoresFor(const Config& config, bool need_artifacts);
 

@@ -18,14 +18,18 @@ inline constexpr int kExitAlerts = 5;
 
 inline int ExitCodeFor(const Status& status) {
   switch (status.code()) {
-    case StatusCode::kOk: return kExitOk;
+    case StatusCode::kOk:
+      return kExitOk;
     case StatusCode::kInvalidArgument:
     case StatusCode::kConflict:
-    case StatusCode::kUnimplemented: return kExitUsage;
+    case StatusCode::kUnimplemented:
+      return kExitUsage;
     case StatusCode::kDataError:
-    case StatusCode::kNotFound: return kExitData;
+    case StatusCode::kNotFound:
+      return kExitData;
     case StatusCode::kIoError:
-    case StatusCode::kInternal: return kExitInternal;
+    case StatusCode::kInternal:
+      return kExitInternal;
   }
   return kExitInternal;
 }

@@ -2,11 +2,10 @@
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/common.h"
 #include "cli/exit_codes.h"
@@ -16,16 +15,15 @@
 #include "cli/serve_commands.h"
 #include "cli/train_command.h"
 #include "core/config.h"
-#include "core/version.h"
 #include "core/files.h"
 #include "core/logging.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
-#include "store/deployment_strategy.h"
+#include "core/version.h"
 #include "data/source.h"
 #include "data/synth.h"
 #include "pipeline/pipeline.h"
-
+#include "store/deployment_strategy.h"
 
 namespace fraudops {
 namespace {
@@ -54,10 +52,17 @@ void PrintRunSummary(const RunResult& result) {
   if (result.metrics.contains("test")) {
     std::printf("\n  %-28s %12s %12s\n", "metric", "validation", "test");
     const std::pair<const char*, const char*> rows[] = {
-        {"roc_auc", "ROC AUC"}, {"pr_auc", "PR AUC"}, {"log_loss", "log loss"},
-        {"brier", "Brier score"}, {"ks", "KS"}, {"recall_at_fpr_0_1pct", "recall @ FPR 0.1%"},
-        {"recall_at_fpr_1pct", "recall @ FPR 1%"}, {"threshold", "threshold"},
-        {"precision", "precision"}, {"recall", "recall"}, {"f1", "F1"},
+        {"roc_auc", "ROC AUC"},
+        {"pr_auc", "PR AUC"},
+        {"log_loss", "log loss"},
+        {"brier", "Brier score"},
+        {"ks", "KS"},
+        {"recall_at_fpr_0_1pct", "recall @ FPR 0.1%"},
+        {"recall_at_fpr_1pct", "recall @ FPR 1%"},
+        {"threshold", "threshold"},
+        {"precision", "precision"},
+        {"recall", "recall"},
+        {"f1", "F1"},
         {"amount_weighted_recall", "fraud amount caught"}};
     for (const auto& row : rows) {
       const char* key = row.first;
@@ -71,7 +76,8 @@ void PrintRunSummary(const RunResult& result) {
     const auto& c = result.metrics["test"]["confusion"];
     std::printf("  %-28s %25s\n", "test confusion (tp fp tn fn)",
                 (std::to_string(c.value("tp", 0)) + " " + std::to_string(c.value("fp", 0)) + " " +
-                 std::to_string(c.value("tn", 0)) + " " + std::to_string(c.value("fn", 0))).c_str());
+                 std::to_string(c.value("tn", 0)) + " " + std::to_string(c.value("fn", 0)))
+                    .c_str());
   }
   if (result.gate_evaluated) {
     std::printf("\n  gate: %s\n", result.gate.passed ? "PASSED" : "FAILED");
@@ -80,13 +86,16 @@ void PrintRunSummary(const RunResult& result) {
   if (!result.registered.is_null()) {
     const nlohmann::json& v = result.registered;
     std::string aliases;
-    for (const auto& alias : v["aliases"]) aliases += (aliases.empty() ? ", aliases " : ", ") + alias.get<std::string>();
+    for (const auto& alias : v["aliases"])
+      aliases += (aliases.empty() ? ", aliases " : ", ") + alias.get<std::string>();
     std::printf("\n  registered: %s@%lld (%s%s)\n", v["model"].get<std::string>().c_str(),
-                v["version"].get<long long>(), v["approval"].get<std::string>().c_str(), aliases.c_str());
+                v["version"].get<long long>(), v["approval"].get<std::string>().c_str(),
+                aliases.c_str());
   }
   if (!result.deployment.is_null()) {
     const nlohmann::json& d = result.deployment;
-    std::printf("  deployed:   %s@%lld to endpoint %s (%s, %s)\n", d["target"]["model"].get<std::string>().c_str(),
+    std::printf("  deployed:   %s@%lld to endpoint %s (%s, %s)\n",
+                d["target"]["model"].get<std::string>().c_str(),
                 d["target"]["version"].get<long long>(), d["endpoint"].get<std::string>().c_str(),
                 d["strategy"].get<std::string>().c_str(), d["status"].get<std::string>().c_str());
   }
@@ -112,7 +121,8 @@ int RunCommand(const GlobalOptions& global, const std::string& data, const std::
 
   RunResult result = RunPipeline(config, (*session)->context);
   if (global.json) {
-    std::cout << result.ToJson().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+    std::cout << result.ToJson().dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+              << std::endl;
   } else {
     PrintRunSummary(result);
   }
@@ -133,9 +143,10 @@ int InitCommand(const std::string& directory) {
   };
   for (const auto& [name, content] : files) {
     if (FileExists((dir / name).string())) {
-      return ReportError(Status::InvalidArgument(
-          (dir / name).string() + " already exists; fraudops init writes a new workspace and "
-          "never overwrites (choose an empty directory)"));
+      return ReportError(
+          Status::InvalidArgument((dir / name).string() +
+                                  " already exists; fraudops init writes a new workspace and "
+                                  "never overwrites (choose an empty directory)"));
     }
   }
   for (const auto& [name, content] : files) {
@@ -164,7 +175,8 @@ int SynthCommand(size_t rows, uint64_t seed, double fraud_rate, const std::strin
   return kExitOk;
 }
 
-int ImportCommand(const GlobalOptions& global, const std::string& uri, const std::string& output, size_t chunk_rows) {
+int ImportCommand(const GlobalOptions& global, const std::string& uri, const std::string& output,
+                  size_t chunk_rows) {
   auto session = OpenSession(global.config_path);
   if (!session.ok()) return ReportError(session.status());
   auto options = SourceOptionsFrom((*session)->config);
@@ -174,16 +186,20 @@ int ImportCommand(const GlobalOptions& global, const std::string& uri, const std
   RegisterBuiltinSources(sources);
   auto started = std::chrono::steady_clock::now();
   auto imported = ImportToDatasetFile(sources, uri, *options, (*session)->context, output);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!imported.ok()) return ReportError(imported.status());
-  nlohmann::json out = {{"source", RedactUrl(uri)}, {"output", output}, {"rows", imported->rows},
-                        {"content_hash", imported->content_hash}, {"payload_sha256", imported->payload_sha256},
+  nlohmann::json out = {{"source", RedactUrl(uri)},
+                        {"output", output},
+                        {"rows", imported->rows},
+                        {"content_hash", imported->content_hash},
+                        {"payload_sha256", imported->payload_sha256},
                         {"seconds", seconds}};
   if (global.json) {
     std::cout << out.dump(2) << std::endl;
   } else {
-    std::printf("%s -> %s: %zu rows in %.2f s\ncontent hash: %s\n", RedactUrl(uri).c_str(), output.c_str(),
-                imported->rows, seconds, imported->content_hash.c_str());
+    std::printf("%s -> %s: %zu rows in %.2f s\ncontent hash: %s\n", RedactUrl(uri).c_str(),
+                output.c_str(), imported->rows, seconds, imported->content_hash.c_str());
   }
   return kExitOk;
 }
@@ -197,7 +213,8 @@ int InspectCommand(const GlobalOptions& global, const std::string& uri) {
   RegisterBuiltinSources(sources);
   auto started = std::chrono::steady_clock::now();
   auto loaded = sources.Load(uri, *options, (*session)->context);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!loaded.ok()) return ReportError(loaded.status());
   const Dataset& d = loaded->dataset;
   nlohmann::json out = loaded->manifest;
@@ -210,18 +227,21 @@ int InspectCommand(const GlobalOptions& global, const std::string& uri) {
     std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     return kExitOk;
   }
-  std::printf("%s: %zu rows, %zu features, %zu positive (%.4f %%), read in %.3f s\n", RedactUrl(uri).c_str(),
-              d.rows(), d.num_features(), d.CountPositives(),
-              100.0 * static_cast<double>(d.CountPositives()) / static_cast<double>(std::max<size_t>(1, d.rows())),
+  std::printf("%s: %zu rows, %zu features, %zu positive (%.4f %%), read in %.3f s\n",
+              RedactUrl(uri).c_str(), d.rows(), d.num_features(), d.CountPositives(),
+              100.0 * static_cast<double>(d.CountPositives()) /
+                  static_cast<double>(std::max<size_t>(1, d.rows())),
               seconds);
-  std::printf("label: %s (positive '%s', negative '%s')\ncontent hash: %s\n\n", d.label_name.c_str(),
-              d.label_values[1].c_str(), d.label_values[0].c_str(), out["content_hash"].get<std::string>().c_str());
+  std::printf("label: %s (positive '%s', negative '%s')\ncontent hash: %s\n\n",
+              d.label_name.c_str(), d.label_values[1].c_str(), d.label_values[0].c_str(),
+              out["content_hash"].get<std::string>().c_str());
   std::printf("  %-24s %-12s %10s %14s %14s\n", "column", "type", "missing", "min", "max");
   for (size_t c = 0; c < d.num_features(); ++c) {
     size_t missing = 0;
     double low = INFINITY, high = -INFINITY;
     for (float v : d.columns[c]) {
-      if (std::isnan(v)) ++missing;
+      if (std::isnan(v))
+        ++missing;
       else {
         low = std::min(low, static_cast<double>(v));
         high = std::max(high, static_cast<double>(v));
@@ -242,41 +262,58 @@ int InspectCommand(const GlobalOptions& global, const std::string& uri) {
 
 int main(int argc, char** argv) {
   using namespace fraudops;
-  CLI::App app{"fraudops — from transaction data to an evaluated, gated, served fraud model.\n"
-               "Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 data error, "
-               "4 quality gate failed."};
+  CLI::App app{
+      "fraudops — from transaction data to an evaluated, gated, served fraud model.\n"
+      "Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 data error, "
+      "4 quality gate failed."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "fraudops " + std::string(CodeVersion()));
   GlobalOptions global;
 
-  auto* run = app.add_subcommand("run", "Run the whole pipeline: ingest, validate, split, train, evaluate, gate, register.");
+  auto* run = app.add_subcommand(
+      "run", "Run the whole pipeline: ingest, validate, split, train, evaluate, gate, register.");
   std::string data, algorithm, home;
-  run->add_option("--config", global.config_path, "Configuration file (default: $FRAUDOPS_CONFIG, else ./config.yml if present)");
-  run->add_option("--data", data, "Data source URI: a CSV path, csv:PATH, sqlite:PATH, postgresql://…, mysql://…, s3://BUCKET/KEY, or synthetic (overrides preprocess.data_source)");
-  run->add_option("--algorithm", algorithm, "Training algorithm: xgboost or lgbm (overrides train.algorithm)");
+  run->add_option("--config", global.config_path,
+                  "Configuration file (default: $FRAUDOPS_CONFIG, else ./config.yml if present)");
+  run->add_option("--data", data,
+                  "Data source URI: a CSV path, csv:PATH, sqlite:PATH, postgresql://…, mysql://…, "
+                  "s3://BUCKET/KEY, or synthetic (overrides preprocess.data_source)");
+  run->add_option("--algorithm", algorithm,
+                  "Training algorithm: xgboost or lgbm (overrides train.algorithm)");
   run->add_option("--home", home, "Workspace directory (overrides global.home)");
   run->add_flag("--json", global.json, "Print one JSON object instead of the summary table");
 
-  auto* init = app.add_subcommand("init", "Write a commented config.yml, .env.example and default hyperparameter files into a new workspace.");
+  auto* init = app.add_subcommand("init",
+                                  "Write a commented config.yml, .env.example and default "
+                                  "hyperparameter files into a new workspace.");
   std::string directory = ".";
   init->add_option("DIR", directory, "Workspace directory (created; default: the current one)");
 
   auto* data_command = app.add_subcommand("data", "Work with datasets.");
   data_command->require_subcommand(1);
-  auto* synth = data_command->add_subcommand("synth", "Write the synthetic transaction dataset as CSV in the reference format.");
+  auto* synth = data_command->add_subcommand(
+      "synth", "Write the synthetic transaction dataset as CSV in the reference format.");
   size_t rows = 284807;
   uint64_t seed = 42;
   double fraud_rate = 0.001727;
   std::string output;
-  synth->add_option("--rows", rows, "Rows (default 284807)")->check(CLI::Range(size_t{10}, size_t{1000000000}));
+  synth->add_option("--rows", rows, "Rows (default 284807)")
+      ->check(CLI::Range(size_t{10}, size_t{1000000000}));
   synth->add_option("--seed", seed, "Seed (default 42)");
-  synth->add_option("--fraud-rate", fraud_rate, "Share of fraud rows (default 0.001727)")->check(CLI::Range(1e-5, 0.5));
+  synth->add_option("--fraud-rate", fraud_rate, "Share of fraud rows (default 0.001727)")
+      ->check(CLI::Range(1e-5, 0.5));
   synth->add_option("--output", output, "CSV file to write")->required();
 
-  auto* inspect = data_command->add_subcommand("inspect", "Read a data source and print its schema, row counts and content hash.");
+  auto* inspect = data_command->add_subcommand(
+      "inspect", "Read a data source and print its schema, row counts and content hash.");
   std::string uri;
-  inspect->add_option("SOURCE", uri, "Data source URI (CSV path, csv:PATH, sqlite:PATH, postgresql://…, mysql://…, s3://…, synthetic)")->required();
-  inspect->add_option("--config", global.config_path, "Configuration file (label column, missing markers, …)");
+  inspect
+      ->add_option("SOURCE", uri,
+                   "Data source URI (CSV path, csv:PATH, sqlite:PATH, postgresql://…, mysql://…, "
+                   "s3://…, synthetic)")
+      ->required();
+  inspect->add_option("--config", global.config_path,
+                      "Configuration file (label column, missing markers, …)");
   inspect->add_flag("--json", global.json, "Print JSON");
 
   auto registry_command = AddRegistryCommands(app);
@@ -285,14 +322,21 @@ int main(int argc, char** argv) {
   auto serve_command = AddServeCommands(app);
   auto monitor_command = AddMonitorCommands(app);
 
-  auto* import = data_command->add_subcommand(
-      "import", "Write a data source as a dataset file (.fds); SQL tables stream in chunks, so they may exceed memory.");
+  auto* import =
+      data_command->add_subcommand("import",
+                                   "Write a data source as a dataset file (.fds); SQL tables "
+                                   "stream in chunks, so they may exceed memory.");
   std::string import_uri, import_output;
   size_t chunk_rows = 10000;
-  import->add_option("SOURCE", import_uri, "Data source URI (sqlite:PATH, postgresql://…, mysql://…, CSV, s3://…)")->required();
+  import
+      ->add_option("SOURCE", import_uri,
+                   "Data source URI (sqlite:PATH, postgresql://…, mysql://…, CSV, s3://…)")
+      ->required();
   import->add_option("--output", import_output, "Dataset file to write (.fds)")->required();
-  import->add_option("--chunk-rows", chunk_rows, "Rows per chunk from SQL sources (default 10000)")->check(CLI::Range(size_t{1}, size_t{10000000}));
-  import->add_option("--config", global.config_path, "Configuration file (label column, table or query, …)");
+  import->add_option("--chunk-rows", chunk_rows, "Rows per chunk from SQL sources (default 10000)")
+      ->check(CLI::Range(size_t{1}, size_t{10000000}));
+  import->add_option("--config", global.config_path,
+                     "Configuration file (label column, table or query, …)");
   import->add_flag("--json", global.json, "Print JSON");
 
   try {

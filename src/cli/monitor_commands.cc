@@ -37,25 +37,30 @@ Result<std::unique_ptr<Session>> Open(const Args& args) {
 }
 
 void PrintReport(const MonitorReport& report) {
-  std::printf("endpoint %s  model %s  drift window %s .. %s  rows %llu%s\n", report.endpoint.c_str(), report.model.c_str(),
-              report.drift_window.from.c_str(), report.drift_window.to.c_str(),
-              static_cast<unsigned long long>(report.drift.rows), report.drift.judged ? "" : "  (too few rows: not judged)");
+  std::printf("endpoint %s  model %s  drift window %s .. %s  rows %llu%s\n",
+              report.endpoint.c_str(), report.model.c_str(), report.drift_window.from.c_str(),
+              report.drift_window.to.c_str(), static_cast<unsigned long long>(report.drift.rows),
+              report.drift.judged ? "" : "  (too few rows: not judged)");
   std::printf("%-24s %9s %9s %9s %9s  %s\n", "column", "PSI", "limit", "KS", "limit", "");
   for (const ColumnDrift& c : report.drift.columns) {
     std::printf("%-24s %9.4f %9.4f %9s %9s  %s\n", c.name.c_str(), c.psi, c.psi_threshold,
-                c.ks ? FormatDouble(*c.ks, 4).c_str() : "-", c.ks ? FormatDouble(c.ks_threshold, 4).c_str() : "-",
-                c.violated() ? "DRIFT" : "");
+                c.ks ? FormatDouble(*c.ks, 4).c_str() : "-",
+                c.ks ? FormatDouble(c.ks_threshold, 4).c_str() : "-", c.violated() ? "DRIFT" : "");
   }
   const QualityResult& q = report.quality;
-  std::printf("quality window %s .. %s  predictions %llu  labelled %llu (%llu fraud)%s\n", q.window.from.c_str(),
-              q.window.to.c_str(), static_cast<unsigned long long>(q.predictions), static_cast<unsigned long long>(q.labelled),
+  std::printf("quality window %s .. %s  predictions %llu  labelled %llu (%llu fraud)%s\n",
+              q.window.from.c_str(), q.window.to.c_str(),
+              static_cast<unsigned long long>(q.predictions),
+              static_cast<unsigned long long>(q.labelled),
               static_cast<unsigned long long>(q.positives), q.judged ? "" : "  (not judged)");
   for (const char* metric : {"roc_auc", "pr_auc", "recall", "precision", "alert_rate"}) {
     auto value = q.metrics.find(metric);
-    if (value != q.metrics.end() && value->is_number()) std::printf("  %-10s %.4f\n", metric, value->get<double>());
+    if (value != q.metrics.end() && value->is_number())
+      std::printf("  %-10s %.4f\n", metric, value->get<double>());
   }
   if (report.scan.malformed_lines > 0) {
-    std::printf("malformed capture lines: %llu (first: %s)\n", static_cast<unsigned long long>(report.scan.malformed_lines),
+    std::printf("malformed capture lines: %llu (first: %s)\n",
+                static_cast<unsigned long long>(report.scan.malformed_lines),
                 report.scan.first_malformed.c_str());
   }
   std::printf("%zu alert%s", report.alerts.size(), report.alerts.size() == 1 ? "" : "s");
@@ -77,36 +82,45 @@ int MonitorRun(const Args& args) {
   if (!args.window.empty()) {
     auto seconds = ParseDurationSeconds(args.window);
     if (!seconds) {
-      return Fail(Status::InvalidArgument("--window '" + args.window + "' is not a duration; accepted: e.g. 90s, 15m, 1h, 7d"));
+      return Fail(Status::InvalidArgument("--window '" + args.window +
+                                          "' is not a duration; accepted: e.g. 90s, 15m, 1h, 7d"));
     }
     options.window_seconds = *seconds;
   }
   if (!args.at.empty()) {
     auto at = ParseUtcTime(args.at);
-    if (!at) return Fail(Status::InvalidArgument("--at '" + args.at + "' is not an ISO 8601 time such as 2026-11-23T10:00:00Z"));
+    if (!at)
+      return Fail(Status::InvalidArgument(
+          "--at '" + args.at + "' is not an ISO 8601 time such as 2026-11-23T10:00:00Z"));
     options.now = *at;
   }
   auto report = RunMonitor(config, *stores->metadata, stores->artifacts.get(), options);
   if (!report.ok()) return Fail(report.status());
-  MakeAlertDispatcher(config, (*session)->logger, /*deduplicate=*/false)->Dispatch(report->alerts, options.now);
-  if (args.json) PrintJson(report->ToJson());
-  else PrintReport(*report);
+  MakeAlertDispatcher(config, (*session)->logger, /*deduplicate=*/false)
+      ->Dispatch(report->alerts, options.now);
+  if (args.json)
+    PrintJson(report->ToJson());
+  else
+    PrintReport(*report);
   return report->alerts.empty() ? kExitOk : kExitAlerts;
 }
 
 /// The scheduler with its triggers; the stores must outlive it.
-std::unique_ptr<Scheduler> MakeScheduler(const Config& config, MetadataStore& metadata, ArtifactStore* artifacts,
-                                         const Context& context, Clock* clock) {
+std::unique_ptr<Scheduler> MakeScheduler(const Config& config, MetadataStore& metadata,
+                                         ArtifactStore* artifacts, const Context& context,
+                                         Clock* clock) {
   SchedulerOptions options;
   options.clock = clock;
-  if (config.schedule.on_drift) options.triggers.push_back(DriftTrigger(config, metadata, artifacts, context.pool));
-  if (config.schedule.on_quality) options.triggers.push_back(QualityTrigger(config, metadata, artifacts, context.pool));
+  if (config.schedule.on_drift)
+    options.triggers.push_back(DriftTrigger(config, metadata, artifacts, context.pool));
+  if (config.schedule.on_quality)
+    options.triggers.push_back(QualityTrigger(config, metadata, artifacts, context.pool));
   return std::make_unique<Scheduler>(config, metadata, context, std::move(options));
 }
 
 bool NothingToSchedule(const Config& config) {
-  return config.schedule.cron.empty() && !config.schedule.on_new_data && config.schedule.watch.empty() &&
-         !config.schedule.on_drift && !config.schedule.on_quality;
+  return config.schedule.cron.empty() && !config.schedule.on_new_data &&
+         config.schedule.watch.empty() && !config.schedule.on_drift && !config.schedule.on_quality;
 }
 
 int Schedule(const Args& args) {
@@ -114,8 +128,9 @@ int Schedule(const Args& args) {
   if (!session.ok()) return Fail(session.status());
   const Config& config = (*session)->config;
   if (NothingToSchedule(config)) {
-    return Fail(Status::InvalidArgument("nothing to schedule: set schedule.cron (CRON_SCHEDULE), schedule.on_new_data, "
-                                        "schedule.watch, schedule.on_drift or schedule.on_quality"));
+    return Fail(Status::InvalidArgument(
+        "nothing to schedule: set schedule.cron (CRON_SCHEDULE), schedule.on_new_data, "
+        "schedule.watch, schedule.on_drift or schedule.on_quality"));
   }
   const fs::path home = fs::absolute(config.Resolve(config.global.home)).lexically_normal();
   if (Status made = MakeDirectories(home.string()); !made.ok()) return Fail(made);
@@ -132,11 +147,14 @@ int Schedule(const Args& args) {
     if (!ticked.ok()) return Fail(ticked.status());
     nlohmann::json runs = nlohmann::json::array();
     for (const ScheduleRunRecord& run : *ticked) runs.push_back(run.ToJson());
-    if (args.json) PrintJson(runs);
-    else if (ticked->empty()) std::printf("no trigger fired\n");
+    if (args.json)
+      PrintJson(runs);
+    else if (ticked->empty())
+      std::printf("no trigger fired\n");
     else {
       for (const ScheduleRunRecord& run : *ticked) {
-        std::printf("%s  %-8s %-11s %s\n", run.scheduled_for.c_str(), run.trigger.c_str(), run.status.c_str(), run.reason.c_str());
+        std::printf("%s  %-8s %-11s %s\n", run.scheduled_for.c_str(), run.trigger.c_str(),
+                    run.status.c_str(), run.reason.c_str());
       }
     }
     for (const ScheduleRunRecord& run : *ticked) {
@@ -155,9 +173,10 @@ int Schedule(const Args& args) {
   BackgroundWorker loop(options, [&] { return scheduler->Pass(); });
   loop.Start();
   auto next = scheduler->NextCron(clock.Now());
-  logger.Info("schedule", "scheduler started", {{"pipeline", config.global.pipeline_name},
-                                                {"cron", config.schedule.cron},
-                                                {"next", next ? FormatUtc(*next) : std::string("-")}});
+  logger.Info("schedule", "scheduler started",
+              {{"pipeline", config.global.pipeline_name},
+               {"cron", config.schedule.cron},
+               {"next", next ? FormatUtc(*next) : std::string("-")}});
   int signal = 0;
   while (sigwait(&signals, &signal) != 0) {
   }
@@ -180,12 +199,13 @@ int ScheduleHistory(const Args& args) {
     PrintJson(out);
     return kExitOk;
   }
-  std::printf("%-24s %-8s %-11s %-24s %s\n", "scheduled for", "trigger", "status", "model", "reason");
+  std::printf("%-24s %-8s %-11s %-24s %s\n", "scheduled for", "trigger", "status", "model",
+              "reason");
   for (const ScheduleRunRecord& run : *history) {
     std::string model = run.model.empty() ? "-" : run.model + "@" + std::to_string(run.version);
-    std::printf("%-24s %-8s %-11s %-24s %s%s%s\n", run.scheduled_for.c_str(), run.trigger.c_str(), run.status.c_str(),
-                model.c_str(), run.reason.c_str(), run.deployment.empty() ? "" : "; deployed: ",
-                run.deployment.c_str());
+    std::printf("%-24s %-8s %-11s %-24s %s%s%s\n", run.scheduled_for.c_str(), run.trigger.c_str(),
+                run.status.c_str(), model.c_str(), run.reason.c_str(),
+                run.deployment.empty() ? "" : "; deployed: ", run.deployment.c_str());
   }
   return kExitOk;
 }
@@ -194,7 +214,8 @@ int ScheduleNext(const Args& args) {
   auto session = Open(args);
   if (!session.ok()) return Fail(session.status());
   const Config& config = (*session)->config;
-  if (config.schedule.cron.empty()) return Fail(Status::InvalidArgument("schedule.cron (CRON_SCHEDULE) is not set"));
+  if (config.schedule.cron.empty())
+    return Fail(Status::InvalidArgument("schedule.cron (CRON_SCHEDULE) is not set"));
   auto cron = CronSchedule::Parse(config.schedule.cron);
   if (!cron.ok()) return Fail(cron.status());
   nlohmann::json times = nlohmann::json::array();
@@ -217,27 +238,36 @@ int ScheduleNext(const Args& args) {
 std::function<int()> AddMonitorCommands(CLI::App& app) {
   auto args = std::make_shared<Args>();
   auto common = [&](CLI::App* command) {
-    command->add_option("--config", args->config_path, "Configuration file (default: $FRAUDOPS_CONFIG or ./config.yml)");
+    command->add_option("--config", args->config_path,
+                        "Configuration file (default: $FRAUDOPS_CONFIG or ./config.yml)");
     command->add_option("--home", args->home, "Workspace directory (overrides global.home)");
     command->add_flag("--json", args->json, "Print JSON");
   };
-  auto* monitor = app.add_subcommand("monitor", "Drift and model quality of a served endpoint (docs/monitoring.md).");
+  auto* monitor = app.add_subcommand(
+      "monitor", "Drift and model quality of a served endpoint (docs/monitoring.md).");
   monitor->require_subcommand(1);
-  auto* run = monitor->add_subcommand("run", "One monitoring pass: drift (PSI, KS) per feature and score over the last "
-                                             "window of captured traffic, quality from delayed labels, alerts, report. "
-                                             "Exit code 5 when it raised alerts.");
+  auto* run = monitor->add_subcommand(
+      "run",
+      "One monitoring pass: drift (PSI, KS) per feature and score over the last "
+      "window of captured traffic, quality from delayed labels, alerts, report. "
+      "Exit code 5 when it raised alerts.");
   common(run);
   run->add_option("--endpoint", args->endpoint, "Endpoint (default: deploy.endpoint_name)");
-  run->add_option("--window", args->window, "Drift window before now, e.g. 15m, 1h, 1d (default: monitor.window)");
-  run->add_option("--at", args->at, "Judge as of this UTC time instead of now, e.g. 2026-11-23T10:00:00Z");
+  run->add_option("--window", args->window,
+                  "Drift window before now, e.g. 15m, 1h, 1d (default: monitor.window)");
+  run->add_option("--at", args->at,
+                  "Judge as of this UTC time instead of now, e.g. 2026-11-23T10:00:00Z");
   run->add_option("--labels", args->labels, "CSV of delayed labels: request_id,label[,label_time]");
   run->add_flag("--no-report", args->no_report, "Do not write report.json and report.html");
 
-  auto* schedule = app.add_subcommand("schedule", "Run the pipeline on a cron schedule, on new data, and on drift or quality "
-                                                  "alerts (docs/scheduling.md). Runs until SIGTERM.");
+  auto* schedule = app.add_subcommand(
+      "schedule",
+      "Run the pipeline on a cron schedule, on new data, and on drift or quality "
+      "alerts (docs/scheduling.md). Runs until SIGTERM.");
   common(schedule);
   schedule->add_flag("--once", args->once, "Check the triggers once, run if one fires, and exit");
-  auto* history = schedule->add_subcommand("history", "What the scheduler started or skipped, newest first.");
+  auto* history =
+      schedule->add_subcommand("history", "What the scheduler started or skipped, newest first.");
   common(history);
   history->add_option("--limit", args->limit, "How many entries (default 20)");
   auto* next = schedule->add_subcommand("next", "The next times schedule.cron fires (UTC).");
@@ -256,7 +286,8 @@ std::function<int()> AddMonitorCommands(CLI::App& app) {
 // ---------------------------------------------------------------------------------------
 // Background jobs of `fraudops serve`.
 
-BackgroundJobs::BackgroundJobs(const Config& config, Logger& logger) : config_(config), logger_(logger) {}
+BackgroundJobs::BackgroundJobs(const Config& config, Logger& logger)
+    : config_(config), logger_(logger) {}
 
 BackgroundJobs::~BackgroundJobs() { Stop(); }
 
@@ -266,7 +297,8 @@ Status BackgroundJobs::Start() {
   if (!monitor && !schedule) return Status::Ok();
   pool_ = std::make_unique<ThreadPool>(2);
   if (monitor) {
-    const auto interval = std::chrono::seconds(ParseDurationSeconds(config_.monitor.serve_interval).value_or(300));
+    const auto interval =
+        std::chrono::seconds(ParseDurationSeconds(config_.monitor.serve_interval).value_or(300));
     dispatcher_ = MakeAlertDispatcher(config_, logger_, /*deduplicate=*/true);
     BackgroundWorker::Options options;
     options.name = "monitor";
@@ -284,14 +316,15 @@ Status BackgroundJobs::Start() {
     schedule_context_.pool = pool_.get();
     schedule_context_.threads = static_cast<int>(config_.global.threads);
     schedule_context_.seed = static_cast<uint64_t>(config_.global.seed);
-    scheduler_ = MakeScheduler(config_, *schedule_stores_.metadata, schedule_stores_.artifacts.get(), schedule_context_,
-                               &clock_);
+    scheduler_ = MakeScheduler(config_, *schedule_stores_.metadata,
+                               schedule_stores_.artifacts.get(), schedule_context_, &clock_);
     BackgroundWorker::Options options;
     options.name = "schedule";
     options.logger = &logger_;
     schedule_ = std::make_unique<BackgroundWorker>(options, [this] { return scheduler_->Pass(); });
     schedule_->Start();
-    logger_.Info("schedule", "in-process scheduler started", {{"pipeline", config_.global.pipeline_name}});
+    logger_.Info("schedule", "in-process scheduler started",
+                 {{"pipeline", config_.global.pipeline_name}});
   }
   return Status::Ok();
 }
@@ -327,9 +360,11 @@ void BackgroundJobs::MonitorPass() {
     options.now = now;
     options.pool = pool_.get();
     options.report_only_on_alerts = true;
-    auto report = RunMonitor(config_, *monitor_stores_.metadata, monitor_stores_.artifacts.get(), options);
+    auto report =
+        RunMonitor(config_, *monitor_stores_.metadata, monitor_stores_.artifacts.get(), options);
     if (!report.ok()) {
-      logger_.Warn("monitor", "endpoint not monitored: " + report.status().message(), {{"endpoint", endpoint.name}});
+      logger_.Warn("monitor", "endpoint not monitored: " + report.status().message(),
+                   {{"endpoint", endpoint.name}});
       continue;
     }
     dispatcher_->Dispatch(report->alerts, now);

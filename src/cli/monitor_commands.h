@@ -4,11 +4,10 @@
 /// the periodic monitor (monitor.serve_interval) and the in-process scheduler
 /// (schedule.in_serve).
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <memory>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/common.h"
 #include "core/background_worker.h"

@@ -47,11 +47,14 @@ class TempDirectory {
 Result<ModelBundle> ResolveModel(const PredictArgs& args, const TempDirectory& scratch) {
   std::error_code error;
   if (fs::exists(args.model, error)) return LoadModel(args.model);
-  if (args.model.find('/') != std::string::npos || args.model.ends_with(".json") || args.model.ends_with(".txt")) {
+  if (args.model.find('/') != std::string::npos || args.model.ends_with(".json") ||
+      args.model.ends_with(".txt")) {
     return Status::NotFound(args.model + ": no such model file or bundle directory");
   }
-  if (scratch.path().empty()) return Status::IoError("cannot create a temporary directory for the model");
-  FOPS_ASSIGN_OR_RETURN(std::string version, ExportModelBundle(args.config_path, args.home, args.model, scratch.path()));
+  if (scratch.path().empty())
+    return Status::IoError("cannot create a temporary directory for the model");
+  FOPS_ASSIGN_OR_RETURN(std::string version,
+                        ExportModelBundle(args.config_path, args.home, args.model, scratch.path()));
   FOPS_ASSIGN_OR_RETURN(ModelBundle bundle, LoadBundle(scratch.path()));
   bundle.source = version;
   return bundle;
@@ -82,16 +85,19 @@ int Predict(PredictArgs& args) {
   const double rate = result->seconds > 0 ? static_cast<double>(result->rows) / result->seconds : 0;
   const bool labelled = args.options.threshold.has_value() || bundle->threshold.has_value();
   if (args.json) {
-    nlohmann::json out = {{"model", bundle->source},      {"rows", result->rows},
-                          {"seconds", result->seconds},   {"rows_per_second", rate},
+    nlohmann::json out = {{"model", bundle->source},
+                          {"rows", result->rows},
+                          {"seconds", result->seconds},
+                          {"rows_per_second", rate},
                           {"output", args.options.output}};
     if (labelled) out["positives"] = result->positives;
     std::fprintf(stderr, "%s\n", out.dump().c_str());
   } else {
-    std::fprintf(stderr, "scored %zu rows with %s in %.2f s (%.0f rows/s)%s -> %s\n", result->rows,
-                 bundle->source.c_str(), result->seconds, rate,
-                 labelled ? (", " + std::to_string(result->positives) + " labelled positive").c_str() : "",
-                 args.options.output.c_str());
+    std::fprintf(
+        stderr, "scored %zu rows with %s in %.2f s (%.0f rows/s)%s -> %s\n", result->rows,
+        bundle->source.c_str(), result->seconds, rate,
+        labelled ? (", " + std::to_string(result->positives) + " labelled positive").c_str() : "",
+        args.options.output.c_str());
   }
   return kExitOk;
 }
@@ -100,20 +106,47 @@ int Predict(PredictArgs& args) {
 
 std::function<int()> AddPredictCommand(CLI::App& app) {
   auto args = std::make_shared<PredictArgs>();
-  auto* predict = app.add_subcommand(
-      "predict", "Score a CSV or JSON Lines file: probability, margin, label at the threshold, optional reason codes.");
-  predict->add_option("--model", args->model, "A bundle directory, a model file (XGBoost JSON, LightGBM text), or NAME[@VERSION|@ALIAS] from the registry")->required();
-  predict->add_option("--input", args->options.input, "CSV or JSON Lines file to score ('-': standard input)")->required();
-  predict->add_option("--output", args->options.output, "File to write, CSV or JSON Lines by its extension ('-': standard output)")->required();
-  predict->add_option("--explain", args->options.explain, "Add the top K reason codes (TreeSHAP) per row")->check(CLI::Range(size_t{0}, size_t{1000}));
-  predict->add_option("--threads", args->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
-  predict->add_option("--keep", args->keep, "Input columns to copy to the output, comma-separated (e.g. transaction_id,Amount)");
-  predict->add_option("--threshold", args->threshold, "Decision threshold for `label` (default: the bundle's)")->check(CLI::Range(0.0, 1.0));
-  predict->add_option("--input-format", args->options.input_format, "csv or jsonl (default: from the input's extension)");
-  predict->add_option("--output-format", args->options.output_format, "csv or jsonl (default: from the output's extension)");
-  predict->add_option("--chunk-rows", args->options.chunk_rows, "Rows read, scored and written at a time (default 65536)")->check(CLI::Range(size_t{1}, size_t{10000000}));
-  predict->add_option("--config", args->config_path, "Configuration file naming the stores (for NAME@VERSION)");
-  predict->add_option("--home", args->home, "Workspace directory (for NAME@VERSION; overrides global.home)");
+  auto* predict = app.add_subcommand("predict",
+                                     "Score a CSV or JSON Lines file: probability, margin, label "
+                                     "at the threshold, optional reason codes.");
+  predict
+      ->add_option("--model", args->model,
+                   "A bundle directory, a model file (XGBoost JSON, LightGBM text), or "
+                   "NAME[@VERSION|@ALIAS] from the registry")
+      ->required();
+  predict
+      ->add_option("--input", args->options.input,
+                   "CSV or JSON Lines file to score ('-': standard input)")
+      ->required();
+  predict
+      ->add_option("--output", args->options.output,
+                   "File to write, CSV or JSON Lines by its extension ('-': standard output)")
+      ->required();
+  predict
+      ->add_option("--explain", args->options.explain,
+                   "Add the top K reason codes (TreeSHAP) per row")
+      ->check(CLI::Range(size_t{0}, size_t{1000}));
+  predict->add_option("--threads", args->threads, "Threads (default: all cores)")
+      ->check(CLI::Range(0, 1024));
+  predict->add_option(
+      "--keep", args->keep,
+      "Input columns to copy to the output, comma-separated (e.g. transaction_id,Amount)");
+  predict
+      ->add_option("--threshold", args->threshold,
+                   "Decision threshold for `label` (default: the bundle's)")
+      ->check(CLI::Range(0.0, 1.0));
+  predict->add_option("--input-format", args->options.input_format,
+                      "csv or jsonl (default: from the input's extension)");
+  predict->add_option("--output-format", args->options.output_format,
+                      "csv or jsonl (default: from the output's extension)");
+  predict
+      ->add_option("--chunk-rows", args->options.chunk_rows,
+                   "Rows read, scored and written at a time (default 65536)")
+      ->check(CLI::Range(size_t{1}, size_t{10000000}));
+  predict->add_option("--config", args->config_path,
+                      "Configuration file naming the stores (for NAME@VERSION)");
+  predict->add_option("--home", args->home,
+                      "Workspace directory (for NAME@VERSION; overrides global.home)");
   predict->add_flag("--json", args->json, "Print the summary as JSON (on standard error)");
   return [args, predict]() { return *predict ? Predict(*args) : -1; };
 }

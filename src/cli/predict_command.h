@@ -2,9 +2,8 @@
 /// `fraudops predict`: batch scoring of a CSV or JSON Lines file with a bundle, a bare model
 /// file or a registered version (model/batch_scoring.h does the work).
 
-#include <functional>
-
 #include <CLI/CLI.hpp>
+#include <functional>
 
 namespace fraudops {
 

@@ -33,27 +33,36 @@ struct Args {
 };
 
 bool LowerIsBetter(const std::string& metric) {
-  return metric.find("log_loss") != std::string::npos || metric.find("brier") != std::string::npos ||
-         metric.find("logloss") != std::string::npos;
+  return metric.find("log_loss") != std::string::npos ||
+         metric.find("brier") != std::string::npos || metric.find("logloss") != std::string::npos;
 }
 
 nlohmann::json RunJson(const RunRecord& run, bool full) {
-  nlohmann::json out = {{"run_id", run.run_id},         {"experiment", run.experiment},
-                        {"status", run.status},         {"start_time", run.start_time},
-                        {"end_time", run.end_time},     {"code_version", run.code_version},
-                        {"host", run.host},             {"user", run.user},
-                        {"artifact_uri", run.artifact_uri}, {"metrics", run.metrics}};
+  nlohmann::json out = {{"run_id", run.run_id},
+                        {"experiment", run.experiment},
+                        {"status", run.status},
+                        {"start_time", run.start_time},
+                        {"end_time", run.end_time},
+                        {"code_version", run.code_version},
+                        {"host", run.host},
+                        {"user", run.user},
+                        {"artifact_uri", run.artifact_uri},
+                        {"metrics", run.metrics}};
   if (!run.error.empty()) out["error"] = run.error;
   if (!full) return out;
   out["params"] = run.params;
   out["tags"] = run.tags;
   out["datasets"] = nlohmann::json::array();
   for (const DatasetRecord& d : run.datasets) {
-    out["datasets"].push_back({{"role", d.role}, {"source", d.source}, {"rows", d.rows}, {"content_hash", d.content_hash}});
+    out["datasets"].push_back({{"role", d.role},
+                               {"source", d.source},
+                               {"rows", d.rows},
+                               {"content_hash", d.content_hash}});
   }
   out["artifacts"] = nlohmann::json::array();
   for (const ArtifactRecord& a : run.artifacts) {
-    out["artifacts"].push_back({{"name", a.name}, {"uri", a.uri}, {"size", a.size}, {"sha256", a.sha256}});
+    out["artifacts"].push_back(
+        {{"name", a.name}, {"uri", a.uri}, {"size", a.size}, {"sha256", a.sha256}});
   }
   return out;
 }
@@ -75,7 +84,8 @@ int RunsList(const Args& args) {
     size_t op = args.filter.find(">=");
     auto value = op == std::string::npos ? std::nullopt : ParseDouble(args.filter.substr(op + 2));
     if (!value) {
-      return Fail(Status::InvalidArgument("--filter '" + args.filter + "' is not METRIC>=VALUE (e.g. test.roc_auc>=0.95)"));
+      return Fail(Status::InvalidArgument("--filter '" + args.filter +
+                                          "' is not METRIC>=VALUE (e.g. test.roc_auc>=0.95)"));
     }
     filter.metric = std::string(Trim(args.filter.substr(0, op)));
     filter.min_value = *value;
@@ -90,14 +100,17 @@ int RunsList(const Args& args) {
     PrintJson(out);
     return kExitOk;
   }
-  std::printf("%-36s  %-18s  %-11s  %-24s  %8s  %8s  %10s\n", "run", "experiment", "status", "started",
-              "roc_auc", "pr_auc", "recall@1%");
+  std::printf("%-36s  %-18s  %-11s  %-24s  %8s  %8s  %10s\n", "run", "experiment", "status",
+              "started", "roc_auc", "pr_auc", "recall@1%");
   for (const RunRecord& run : *runs) {
-    std::printf("%-36s  %-18s  %-11s  %-24s  %8s  %8s  %10s\n", run.run_id.c_str(), run.experiment.c_str(),
-                run.status.c_str(), run.start_time.c_str(), Metric(run.metrics, "test.roc_auc").c_str(),
-                Metric(run.metrics, "test.pr_auc").c_str(), Metric(run.metrics, "test.recall_at_fpr_1pct").c_str());
+    std::printf("%-36s  %-18s  %-11s  %-24s  %8s  %8s  %10s\n", run.run_id.c_str(),
+                run.experiment.c_str(), run.status.c_str(), run.start_time.c_str(),
+                Metric(run.metrics, "test.roc_auc").c_str(),
+                Metric(run.metrics, "test.pr_auc").c_str(),
+                Metric(run.metrics, "test.recall_at_fpr_1pct").c_str());
   }
-  std::printf("%zu run(s)%s\n", runs->size(), runs->size() == args.limit ? " (--limit reached)" : "");
+  std::printf("%zu run(s)%s\n", runs->size(),
+              runs->size() == args.limit ? " (--limit reached)" : "");
   return kExitOk;
 }
 
@@ -111,10 +124,11 @@ int RunsShow(const Args& args) {
     PrintJson(out);
     return kExitOk;
   }
-  std::printf("run %s (%s)\n  experiment %s, started %s, ended %s\n  code %s on %s by %s\n  artifacts %s\n",
-              run->run_id.c_str(), run->status.c_str(), run->experiment.c_str(), run->start_time.c_str(),
-              run->end_time.c_str(), run->code_version.c_str(), run->host.c_str(), run->user.c_str(),
-              run->artifact_uri.c_str());
+  std::printf(
+      "run %s (%s)\n  experiment %s, started %s, ended %s\n  code %s on %s by %s\n  artifacts %s\n",
+      run->run_id.c_str(), run->status.c_str(), run->experiment.c_str(), run->start_time.c_str(),
+      run->end_time.c_str(), run->code_version.c_str(), run->host.c_str(), run->user.c_str(),
+      run->artifact_uri.c_str());
   if (!run->error.empty()) std::printf("  error: %s\n", run->error.c_str());
   std::printf("\ndatasets\n");
   for (const DatasetRecord& d : run->datasets) {
@@ -122,10 +136,12 @@ int RunsShow(const Args& args) {
                 d.content_hash.c_str(), d.source.c_str());
   }
   std::printf("\nmetrics\n");
-  for (const auto& [name, value] : run->metrics) std::printf("  %-36s %s\n", name.c_str(), FormatDouble(value, 6).c_str());
+  for (const auto& [name, value] : run->metrics)
+    std::printf("  %-36s %s\n", name.c_str(), FormatDouble(value, 6).c_str());
   std::printf("\nartifacts\n");
   for (const ArtifactRecord& a : run->artifacts) {
-    std::printf("  %-34s %12lld  %s\n", a.name.c_str(), static_cast<long long>(a.size), a.sha256.c_str());
+    std::printf("  %-34s %12lld  %s\n", a.name.c_str(), static_cast<long long>(a.size),
+                a.sha256.c_str());
   }
   std::printf("\nparameters: %zu (fraudops runs show --json lists them)\n", run->params.size());
   return kExitOk;
@@ -146,8 +162,10 @@ int RunsCompare(const Args& args) {
     for (const auto& [name, value] : run.params) param_names.insert(name);
     for (const auto& [name, value] : run.metrics) metric_names.insert(name);
   }
-  nlohmann::json out = {{"runs", nlohmann::json::array()}, {"params", nlohmann::json::object()},
-                        {"metrics", nlohmann::json::object()}, {"best", nlohmann::json::object()}};
+  nlohmann::json out = {{"runs", nlohmann::json::array()},
+                        {"params", nlohmann::json::object()},
+                        {"metrics", nlohmann::json::object()},
+                        {"best", nlohmann::json::object()}};
   for (const RunRecord& run : runs) out["runs"].push_back(run.run_id);
   for (const std::string& name : param_names) {
     std::vector<std::string> values;
@@ -155,7 +173,8 @@ int RunsCompare(const Args& args) {
       auto it = run.params.find(name);
       values.push_back(it == run.params.end() ? "-" : it->second);
     }
-    if (std::adjacent_find(values.begin(), values.end(), std::not_equal_to<>()) != values.end()) out["params"][name] = values;
+    if (std::adjacent_find(values.begin(), values.end(), std::not_equal_to<>()) != values.end())
+      out["params"][name] = values;
   }
   for (const std::string& name : metric_names) {
     nlohmann::json values = nlohmann::json::array();
@@ -168,7 +187,8 @@ int RunsCompare(const Args& args) {
       }
       values.push_back(it->second);
       double current = it->second;
-      if (best < 0 || (LowerIsBetter(name) ? current < values[best].get<double>() : current > values[best].get<double>())) {
+      if (best < 0 || (LowerIsBetter(name) ? current < values[best].get<double>()
+                                           : current > values[best].get<double>())) {
         best = static_cast<int>(i);
       }
     }
@@ -184,7 +204,8 @@ int RunsCompare(const Args& args) {
   std::printf("\nparameters that differ\n");
   for (const auto& [name, values] : out["params"].items()) {
     std::printf("  %-32s", name.c_str());
-    for (const auto& value : values) std::printf("  %-18s", value.get<std::string>().substr(0, 18).c_str());
+    for (const auto& value : values)
+      std::printf("  %-18s", value.get<std::string>().substr(0, 18).c_str());
     std::printf("\n");
   }
   std::printf("metrics (* best)\n");
@@ -192,7 +213,8 @@ int RunsCompare(const Args& args) {
     std::printf("  %-32s", name.c_str());
     for (size_t i = 0; i < runs.size(); ++i) {
       std::string cell = values[i].is_null() ? "-" : FormatDouble(values[i].get<double>(), 5);
-      if (out["best"].contains(name) && out["best"][name] == runs[i].run_id && runs.size() > 1) cell += " *";
+      if (out["best"].contains(name) && out["best"][name] == runs[i].run_id && runs.size() > 1)
+        cell += " *";
       std::printf("  %-18s", cell.c_str());
     }
     std::printf("\n");
@@ -204,8 +226,9 @@ void PrintVersionLine(const ModelVersion& v) {
   std::string metric = v.metrics.contains("test") && v.metrics["test"].contains("roc_auc")
                            ? FormatDouble(v.metrics["test"]["roc_auc"].get<double>(), 4)
                            : "-";
-  std::printf("%-20s %5lld  %-9s %-8s %-22s %8s  %-24s %s\n", v.model.c_str(), static_cast<long long>(v.version),
-              v.approval.c_str(), v.archived ? "archived" : "live", Join(v.aliases, ",").c_str(), metric.c_str(),
+  std::printf("%-20s %5lld  %-9s %-8s %-22s %8s  %-24s %s\n", v.model.c_str(),
+              static_cast<long long>(v.version), v.approval.c_str(),
+              v.archived ? "archived" : "live", Join(v.aliases, ",").c_str(), metric.c_str(),
               v.created_at.c_str(), v.run_id.c_str());
 }
 
@@ -220,8 +243,8 @@ int ModelsList(const Args& args) {
     PrintJson(out);
     return kExitOk;
   }
-  std::printf("%-20s %5s  %-9s %-8s %-22s %8s  %-24s %s\n", "model", "ver", "approval", "state", "aliases",
-              "roc_auc", "created", "run");
+  std::printf("%-20s %5s  %-9s %-8s %-22s %8s  %-24s %s\n", "model", "ver", "approval", "state",
+              "aliases", "roc_auc", "created", "run");
   for (const ModelVersion& v : *versions) PrintVersionLine(v);
   return kExitOk;
 }
@@ -243,14 +266,16 @@ int ModelsShow(const Args& args) {
     return kExitOk;
   }
   std::printf("%s@%lld  %s%s\n  aliases: %s\n  run %s, %s, threshold %s\n  bundle %s\n  data %s\n",
-              version->model.c_str(), static_cast<long long>(version->version), version->approval.c_str(),
-              version->archived ? " (archived)" : "", Join(version->aliases, ", ").c_str(), version->run_id.c_str(),
-              version->algorithm.c_str(), FormatDouble(version->threshold, 6).c_str(), version->bundle_uri.c_str(),
-              version->data_hash.c_str());
+              version->model.c_str(), static_cast<long long>(version->version),
+              version->approval.c_str(), version->archived ? " (archived)" : "",
+              Join(version->aliases, ", ").c_str(), version->run_id.c_str(),
+              version->algorithm.c_str(), FormatDouble(version->threshold, 6).c_str(),
+              version->bundle_uri.c_str(), version->data_hash.c_str());
   if (!version->description.empty()) std::printf("  %s\n", version->description.c_str());
   std::printf("audit\n");
   for (const auto& entry : out["audit"]) {
-    std::printf("  %s  %-16s %-20s %s\n", entry["at"].get<std::string>().c_str(), entry["action"].get<std::string>().c_str(),
+    std::printf("  %s  %-16s %-20s %s\n", entry["at"].get<std::string>().c_str(),
+                entry["action"].get<std::string>().c_str(),
                 entry["actor"].get<std::string>().c_str(), entry["details"].dump().c_str());
   }
   return kExitOk;
@@ -265,21 +290,29 @@ int ModelsChange(const Args& args, const std::string& action) {
   if (action == "alias" && args.delete_alias) {
     Status deleted = store.DeleteAlias(SplitRef(args.target).first, args.alias, actor);
     if (!deleted.ok()) return Fail(deleted);
-    std::printf("removed alias '%s' of %s\n", args.alias.c_str(), SplitRef(args.target).first.c_str());
+    std::printf("removed alias '%s' of %s\n", args.alias.c_str(),
+                SplitRef(args.target).first.c_str());
     return kExitOk;
   }
   auto version = Resolve(store, args.target);
   if (!version.ok()) return Fail(version.status());
   Status status;
-  if (action == "approve") status = store.SetApproval(version->model, version->version, "approved", actor, args.reason, args.aliases);
-  else if (action == "reject") status = store.SetApproval(version->model, version->version, "rejected", actor, args.reason);
-  else if (action == "archive") status = store.Archive(version->model, version->version, actor, args.reason);
-  else status = store.SetAlias(version->model, args.alias, version->version, actor);
+  if (action == "approve")
+    status = store.SetApproval(version->model, version->version, "approved", actor, args.reason,
+                               args.aliases);
+  else if (action == "reject")
+    status = store.SetApproval(version->model, version->version, "rejected", actor, args.reason);
+  else if (action == "archive")
+    status = store.Archive(version->model, version->version, actor, args.reason);
+  else
+    status = store.SetAlias(version->model, args.alias, version->version, actor);
   if (!status.ok()) return Fail(status);
   auto changed = store.GetVersion(version->model, std::to_string(version->version));
   if (!changed.ok()) return Fail(changed.status());
-  if (args.json) PrintJson(changed->ToJson());
-  else PrintVersionLine(*changed);
+  if (args.json)
+    PrintJson(changed->ToJson());
+  else
+    PrintVersionLine(*changed);
   return kExitOk;
 }
 
@@ -287,7 +320,8 @@ int ModelsChange(const Args& args, const std::string& action) {
 Result<std::string> ExportVersion(const Args& args, const std::string& directory, size_t* written) {
   FOPS_ASSIGN_OR_RETURN(Stores stores, OpenStores(args.config_path, args.home, true));
   FOPS_ASSIGN_OR_RETURN(ModelVersion version, Resolve(*stores.metadata, args.target));
-  FOPS_ASSIGN_OR_RETURN(*written, ExportModelFiles(*stores.metadata, *stores.artifacts, version, directory));
+  FOPS_ASSIGN_OR_RETURN(*written,
+                        ExportModelFiles(*stores.metadata, *stores.artifacts, version, directory));
   return version.model + "@" + std::to_string(version.version);
 }
 
@@ -295,7 +329,8 @@ int ModelsExport(const Args& args) {
   size_t written = 0;
   auto exported = ExportVersion(args, args.directory, &written);
   if (!exported.ok()) return Fail(exported.status());
-  std::printf("exported %s (%zu files, checksums verified) to %s\n", exported->c_str(), written, args.directory.c_str());
+  std::printf("exported %s (%zu files, checksums verified) to %s\n", exported->c_str(), written,
+              args.directory.c_str());
   return kExitOk;
 }
 
@@ -309,11 +344,15 @@ int Lineage(const Args& args) {
     if (!versions.ok()) return Fail(versions.status());
     if (args.json) {
       nlohmann::json out = {{"data_hash", args.data_hash}, {"versions", nlohmann::json::array()}};
-      for (const ModelVersion& v : *versions) out["versions"].push_back({{"model", v.model}, {"version", v.version}, {"run_id", v.run_id}});
+      for (const ModelVersion& v : *versions)
+        out["versions"].push_back(
+            {{"model", v.model}, {"version", v.version}, {"run_id", v.run_id}});
       PrintJson(out);
     } else {
       std::printf("data %s\n", args.data_hash.c_str());
-      for (const ModelVersion& v : *versions) std::printf("  -> %s@%lld (run %s)\n", v.model.c_str(), static_cast<long long>(v.version), v.run_id.c_str());
+      for (const ModelVersion& v : *versions)
+        std::printf("  -> %s@%lld (run %s)\n", v.model.c_str(), static_cast<long long>(v.version),
+                    v.run_id.c_str());
       if (versions->empty()) std::printf("  no model version was trained from it\n");
     }
     return kExitOk;
@@ -324,15 +363,20 @@ int Lineage(const Args& args) {
   if (!run.ok()) return Fail(run.status());
   nlohmann::json out = {{"version", version->ToJson()}, {"run", RunJson(*run, false)}};
   out["run"]["tags"] = run->tags;
-  out["execution"] = {{"execution_id", run->run_id}, {"artifact_uri", run->artifact_uri},
+  out["execution"] = {{"execution_id", run->run_id},
+                      {"artifact_uri", run->artifact_uri},
                       {"code_version", run->code_version}};
   out["data"] = nlohmann::json::array();
   for (const DatasetRecord& d : run->datasets) {
-    out["data"].push_back({{"role", d.role}, {"source", d.source}, {"rows", d.rows}, {"content_hash", d.content_hash}});
+    out["data"].push_back({{"role", d.role},
+                           {"source", d.source},
+                           {"rows", d.rows},
+                           {"content_hash", d.content_hash}});
   }
   out["artifacts"] = nlohmann::json::array();
   for (const ArtifactRecord& a : run->artifacts) {
-    if (StartsWith(a.name, "model/") || StartsWith(a.name, "raw/") || StartsWith(a.name, "processed/")) {
+    if (StartsWith(a.name, "model/") || StartsWith(a.name, "raw/") ||
+        StartsWith(a.name, "processed/")) {
       out["artifacts"].push_back({{"name", a.name}, {"uri", a.uri}, {"sha256", a.sha256}});
     }
   }
@@ -340,25 +384,30 @@ int Lineage(const Args& args) {
     PrintJson(out);
     return kExitOk;
   }
-  std::printf("model   %s@%lld (%s%s)\n", version->model.c_str(), static_cast<long long>(version->version),
-              version->approval.c_str(), version->aliases.empty() ? "" : (", " + Join(version->aliases, ", ")).c_str());
-  std::printf("  run   %s (%s, %s .. %s)\n", run->run_id.c_str(), run->status.c_str(), run->start_time.c_str(), run->end_time.c_str());
-  std::printf("  code  %s on %s by %s\n", run->code_version.c_str(), run->host.c_str(), run->user.c_str());
+  std::printf("model   %s@%lld (%s%s)\n", version->model.c_str(),
+              static_cast<long long>(version->version), version->approval.c_str(),
+              version->aliases.empty() ? "" : (", " + Join(version->aliases, ", ")).c_str());
+  std::printf("  run   %s (%s, %s .. %s)\n", run->run_id.c_str(), run->status.c_str(),
+              run->start_time.c_str(), run->end_time.c_str());
+  std::printf("  code  %s on %s by %s\n", run->code_version.c_str(), run->host.c_str(),
+              run->user.c_str());
   std::printf("  execution artifacts %s\n", run->artifact_uri.c_str());
   for (const DatasetRecord& d : run->datasets) {
-    std::printf("  data  %-10s %10lld rows  %s\n", d.role.c_str(), static_cast<long long>(d.rows), d.content_hash.c_str());
+    std::printf("  data  %-10s %10lld rows  %s\n", d.role.c_str(), static_cast<long long>(d.rows),
+                d.content_hash.c_str());
     if (d.role == "raw") std::printf("        source %s\n", d.source.c_str());
   }
   for (const auto& a : out["artifacts"]) {
-    std::printf("  file  %-28s sha256 %s\n", a["name"].get<std::string>().c_str(), a["sha256"].get<std::string>().c_str());
+    std::printf("  file  %-28s sha256 %s\n", a["name"].get<std::string>().c_str(),
+                a["sha256"].get<std::string>().c_str());
   }
   return kExitOk;
 }
 
 }  // namespace
 
-Result<std::string> ExportModelBundle(const std::string& config_path, const std::string& home, const std::string& target,
-                                      const std::string& directory) {
+Result<std::string> ExportModelBundle(const std::string& config_path, const std::string& home,
+                                      const std::string& target, const std::string& directory) {
   Args args;
   args.config_path = config_path;
   args.home = home;
@@ -370,7 +419,8 @@ Result<std::string> ExportModelBundle(const std::string& config_path, const std:
 std::function<int()> AddRegistryCommands(CLI::App& app) {
   auto args = std::make_shared<Args>();
   auto common = [args](CLI::App* command) {
-    command->add_option("--config", args->config_path, "Configuration file (global.home, global.metadata_url)");
+    command->add_option("--config", args->config_path,
+                        "Configuration file (global.home, global.metadata_url)");
     command->add_option("--home", args->home, "Workspace directory (overrides global.home)");
     command->add_flag("--json", args->json, "Print JSON");
   };
@@ -379,26 +429,34 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
   auto* list = runs->add_subcommand("list", "List runs, newest first (or best first with --sort).");
   common(list);
   list->add_option("--experiment", args->experiment, "Only this experiment (pipeline name)");
-  list->add_option("--status", args->status, "Only this status: succeeded, gate_failed, failed, running");
-  list->add_option("--filter", args->filter, "Only runs with METRIC>=VALUE, e.g. test.roc_auc>=0.95");
+  list->add_option("--status", args->status,
+                   "Only this status: succeeded, gate_failed, failed, running");
+  list->add_option("--filter", args->filter,
+                   "Only runs with METRIC>=VALUE, e.g. test.roc_auc>=0.95");
   list->add_option("--sort", args->sort, "Best first by this metric, e.g. test.pr_auc");
   list->add_option("--limit", args->limit, "At most this many runs (default 50)");
   auto* show = runs->add_subcommand("show", "One run: datasets, metrics, artifacts, parameters.");
   common(show);
   show->add_option("RUN", args->runs, "Run id or a unique prefix")->required()->expected(1);
-  auto* compare = runs->add_subcommand("compare", "Runs side by side: differing parameters, metrics, the best marked.");
+  auto* compare = runs->add_subcommand(
+      "compare", "Runs side by side: differing parameters, metrics, the best marked.");
   common(compare);
-  compare->add_option("RUNS", args->runs, "Two or more run ids or unique prefixes")->required()->expected(2, 100);
+  compare->add_option("RUNS", args->runs, "Two or more run ids or unique prefixes")
+      ->required()
+      ->expected(2, 100);
 
   auto* models = app.add_subcommand("models", "The model registry: versions, approval, aliases.");
   models->require_subcommand(1);
-  auto* models_list = models->add_subcommand("list", "Versions of one model (or of all), newest first.");
+  auto* models_list =
+      models->add_subcommand("list", "Versions of one model (or of all), newest first.");
   common(models_list);
   models_list->add_option("NAME", args->target, "Model name");
   auto* models_show = models->add_subcommand("show", "One version and its audit trail.");
   common(models_show);
-  models_show->add_option("MODEL", args->target, "NAME[@VERSION|@ALIAS] (default: latest)")->required();
-  auto* approve = models->add_subcommand("approve", "Approve a version (human-in-the-loop approval).");
+  models_show->add_option("MODEL", args->target, "NAME[@VERSION|@ALIAS] (default: latest)")
+      ->required();
+  auto* approve =
+      models->add_subcommand("approve", "Approve a version (human-in-the-loop approval).");
   common(approve);
   approve->add_option("MODEL", args->target, "NAME@VERSION")->required();
   approve->add_option("--reason", args->reason, "Why (recorded in the audit log)");
@@ -407,7 +465,8 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
   common(reject);
   reject->add_option("MODEL", args->target, "NAME@VERSION")->required();
   reject->add_option("--reason", args->reason, "Why (recorded in the audit log)")->required();
-  auto* alias = models->add_subcommand("alias", "Point an alias at a version (moved atomically), or --delete it.");
+  auto* alias = models->add_subcommand(
+      "alias", "Point an alias at a version (moved atomically), or --delete it.");
   common(alias);
   alias->add_option("MODEL", args->target, "NAME@VERSION (NAME with --delete)")->required();
   alias->add_option("ALIAS", args->alias, "Alias, e.g. champion or challenger")->required();
@@ -416,15 +475,19 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
   common(archive);
   archive->add_option("MODEL", args->target, "NAME@VERSION")->required();
   archive->add_option("--reason", args->reason, "Why (recorded in the audit log)");
-  auto* export_command = models->add_subcommand("export", "Copy a version's model bundle into a directory, checksums verified.");
+  auto* export_command = models->add_subcommand(
+      "export", "Copy a version's model bundle into a directory, checksums verified.");
   common(export_command);
   export_command->add_option("MODEL", args->target, "NAME[@VERSION|@ALIAS]")->required();
   export_command->add_option("DIR", args->directory, "Directory to write")->required();
 
-  auto* lineage = app.add_subcommand("lineage", "Trace a model version to its run, code and data; or --data HASH to the versions trained from it.");
+  auto* lineage = app.add_subcommand("lineage",
+                                     "Trace a model version to its run, code and data; or --data "
+                                     "HASH to the versions trained from it.");
   common(lineage);
   lineage->add_option("MODEL", args->target, "NAME@VERSION or NAME@ALIAS");
-  lineage->add_option("--data", args->data_hash, "A dataset content hash: list the versions trained from it");
+  lineage->add_option("--data", args->data_hash,
+                      "A dataset content hash: list the versions trained from it");
 
   return [=]() -> int {
     if (*list) return RunsList(*args);
@@ -439,7 +502,8 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
     if (*export_command) return ModelsExport(*args);
     if (*lineage) {
       if (args->target.empty() == args->data_hash.empty()) {
-        std::fprintf(stderr, "error: lineage needs MODEL (NAME@VERSION or NAME@ALIAS) or --data HASH\n");
+        std::fprintf(stderr,
+                     "error: lineage needs MODEL (NAME@VERSION or NAME@ALIAS) or --data HASH\n");
         return kExitUsage;
       }
       return Lineage(*args);

@@ -47,8 +47,8 @@ std::string Describe(const VariantRef& v) { return v.empty() ? "-" : v.ToString(
 
 void PrintDeployment(const DeploymentRecord& d) {
   std::printf("%s  %-12s %-22s %-11s %5.1f%%  %s  %s\n", d.created_at.c_str(), d.strategy.c_str(),
-              d.target.ToString().c_str(), std::string(DeploymentStatusName(d.status)).c_str(), d.traffic_percent,
-              d.id.c_str(), d.reason.c_str());
+              d.target.ToString().c_str(), std::string(DeploymentStatusName(d.status)).c_str(),
+              d.traffic_percent, d.id.c_str(), d.reason.c_str());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -65,11 +65,14 @@ int Serve(const Args& args) {
   ParseLogLevel(config->global.log_level, &level);
   logger.set_level(level);
   const std::string& format = config->global.log_format;
-  logger.AddSink(MakeStreamSink(stderr, format == "json" ? LogFormat::kJson : format == "human" ? LogFormat::kHuman : LogFormat::kAuto));
+  logger.AddSink(MakeStreamSink(stderr, format == "json"    ? LogFormat::kJson
+                                        : format == "human" ? LogFormat::kHuman
+                                                            : LogFormat::kAuto));
   const fs::path home = fs::absolute(config->Resolve(config->global.home)).lexically_normal();
   if (config->global.metadata_url.empty() && !FileExists((home / "fraudops.db").string())) {
-    return Fail(Status::NotFound("no metadata store at " + (home / "fraudops.db").string() +
-                                 " (global.home); run `fraudops run` first, or set global.metadata_url"));
+    return Fail(
+        Status::NotFound("no metadata store at " + (home / "fraudops.db").string() +
+                         " (global.home); run `fraudops run` first, or set global.metadata_url"));
   }
   // Signals are taken by this thread alone (sigwait): every thread started later inherits the mask.
   sigset_t signals;
@@ -91,10 +94,12 @@ int Serve(const Args& args) {
   std::string host = args.listen.empty() ? config->api.listen : args.listen;
   host = host.substr(0, host.rfind(':'));
   if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
-  std::printf("fraudops serve: listening on http://%s:%u\n", host.c_str(), static_cast<unsigned>((*server)->port()));
+  std::printf("fraudops serve: listening on http://%s:%u\n", host.c_str(),
+              static_cast<unsigned>((*server)->port()));
   std::fflush(stdout);
   if (!args.port_file.empty()) {
-    if (Status written = WriteFileAtomic(args.port_file, std::to_string((*server)->port()) + "\n"); !written.ok()) {
+    if (Status written = WriteFileAtomic(args.port_file, std::to_string((*server)->port()) + "\n");
+        !written.ok()) {
       return Fail(written);
     }
   }
@@ -104,7 +109,8 @@ int Serve(const Args& args) {
     if (signal == SIGHUP) {
       auto reloaded = LoadCheckedConfig(options);
       if (!reloaded.ok()) {
-        logger.Error("serve", "configuration not reloaded; keeping the running one", {{"error", reloaded.status().message()}});
+        logger.Error("serve", "configuration not reloaded; keeping the running one",
+                     {{"error", reloaded.status().message()}});
         continue;
       }
       if (!args.home.empty()) reloaded->global.home = args.home;
@@ -136,12 +142,14 @@ int Deploy(const Args& args) {
   const std::string endpoint = args.endpoint.empty() ? deploy.endpoint_name : args.endpoint;
   ServingStore serving(*stores->metadata);
   auto deployed = serving.Deploy(endpoint, {version->model, version->version},
-                                 args.strategy.empty() ? deploy.strategy : args.strategy, params, CurrentActor());
+                                 args.strategy.empty() ? deploy.strategy : args.strategy, params,
+                                 CurrentActor());
   if (!deployed.ok()) return Fail(deployed.status());
   DeploymentRecord d = *deployed;
   if (args.wait && d.status == DeploymentStatus::kBaking) {
     // Follow the deployment until a running server promotes it or rolls it back.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(args.wait_seconds);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(args.wait_seconds);
     while (d.status == DeploymentStatus::kBaking && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       auto current = serving.GetDeployment(d.id);
@@ -152,15 +160,19 @@ int Deploy(const Args& args) {
   if (args.json) {
     PrintJson(d.ToJson());
   } else {
-    std::printf("deployment %s: %s on endpoint %s (%s) — %s\n", d.id.c_str(), d.target.ToString().c_str(), endpoint.c_str(),
-                d.strategy.c_str(), std::string(DeploymentStatusName(d.status)).c_str());
+    std::printf("deployment %s: %s on endpoint %s (%s) — %s\n", d.id.c_str(),
+                d.target.ToString().c_str(), endpoint.c_str(), d.strategy.c_str(),
+                std::string(DeploymentStatusName(d.status)).c_str());
     std::printf("  %s\n", d.reason.c_str());
     if (d.status == DeploymentStatus::kBaking) {
       auto strategy = DeploymentStrategies().Find(d.strategy);
-      std::printf("  the canary takes %.4g%% of traffic; a running `fraudops serve` watches its alarms and promotes it "
-                  "after %.4g s or rolls it back (fraudops deploy status --endpoint %s)\n",
-                  d.traffic_percent, strategy.ok() ? (*strategy)->StepSeconds(d.params) : d.params.bake_seconds,
-                  endpoint.c_str());
+      std::printf(
+          "  the canary takes %.4g%% of traffic; a running `fraudops serve` watches its alarms and "
+          "promotes it "
+          "after %.4g s or rolls it back (fraudops deploy status --endpoint %s)\n",
+          d.traffic_percent,
+          strategy.ok() ? (*strategy)->StepSeconds(d.params) : d.params.bake_seconds,
+          endpoint.c_str());
     }
   }
   if (d.status == DeploymentStatus::kRolledBack) return kExitGateFailed;
@@ -184,7 +196,8 @@ int DeployStatus(const Args& args) {
     out.push_back(item);
   }
   if (!args.endpoint.empty() && out.empty()) {
-    return Fail(Status::NotFound("no endpoint '" + args.endpoint + "' (nothing was deployed to it)"));
+    return Fail(
+        Status::NotFound("no endpoint '" + args.endpoint + "' (nothing was deployed to it)"));
   }
   if (args.json) {
     PrintJson(out);
@@ -193,17 +206,18 @@ int DeployStatus(const Args& args) {
   if (out.empty()) std::printf("no endpoints yet (fraudops deploy NAME@VERSION --endpoint E)\n");
   for (const EndpointRecord& e : *endpoints) {
     if (!args.endpoint.empty() && e.name != args.endpoint) continue;
-    std::printf("endpoint %s (generation %lld, updated %s)\n", e.name.c_str(), static_cast<long long>(e.generation),
-                e.updated_at.c_str());
+    std::printf("endpoint %s (generation %lld, updated %s)\n", e.name.c_str(),
+                static_cast<long long>(e.generation), e.updated_at.c_str());
     std::printf("  production  %s\n", Describe(e.production).c_str());
-    if (!e.canary.empty()) std::printf("  canary      %s at %.4g%%\n", e.canary.ToString().c_str(), e.canary_percent);
+    if (!e.canary.empty())
+      std::printf("  canary      %s at %.4g%%\n", e.canary.ToString().c_str(), e.canary_percent);
     for (const VariantRef& s : e.shadows) std::printf("  shadow      %s\n", s.ToString().c_str());
     if (!e.deployment_id.empty()) {
       auto d = serving.GetDeployment(e.deployment_id);
       if (d.ok()) {
         std::printf("  deployment  %s %s since %s (%s)\n", d->strategy.c_str(),
-                    std::string(DeploymentStatusName(d->status)).c_str(), d->step_started_at.c_str(),
-                    d->reason.c_str());
+                    std::string(DeploymentStatusName(d->status)).c_str(),
+                    d->step_started_at.c_str(), d->reason.c_str());
       }
     }
   }
@@ -214,7 +228,8 @@ int DeployHistory(const Args& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   ServingStore serving(*stores->metadata);
-  const std::string endpoint = args.endpoint.empty() ? stores->config.deploy.endpoint_name : args.endpoint;
+  const std::string endpoint =
+      args.endpoint.empty() ? stores->config.deploy.endpoint_name : args.endpoint;
   auto history = serving.History(endpoint, args.limit);
   if (!history.ok()) return Fail(history.status());
   if (args.json) {
@@ -233,15 +248,17 @@ int DeployRollback(const Args& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   ServingStore serving(*stores->metadata);
-  const std::string endpoint = args.endpoint.empty() ? stores->config.deploy.endpoint_name : args.endpoint;
+  const std::string endpoint =
+      args.endpoint.empty() ? stores->config.deploy.endpoint_name : args.endpoint;
   auto d = serving.Rollback(endpoint, args.reason, CurrentActor());
   if (!d.ok()) return Fail(d.status());
   if (args.json) {
     PrintJson(d->ToJson());
   } else {
     std::printf("endpoint %s: %s (%s)\n", endpoint.c_str(),
-                d->strategy == "rollback" ? ("production is now " + d->target.ToString()).c_str()
-                                          : ("canary " + d->target.ToString() + " rolled back").c_str(),
+                d->strategy == "rollback"
+                    ? ("production is now " + d->target.ToString()).c_str()
+                    : ("canary " + d->target.ToString() + " rolled back").c_str(),
                 d->reason.c_str());
   }
   return kExitOk;
@@ -253,10 +270,13 @@ int DeployRemoveShadow(const Args& args) {
   auto version = Resolve(*stores->metadata, args.target);
   if (!version.ok()) return Fail(version.status());
   ServingStore serving(*stores->metadata);
-  const std::string endpoint = args.endpoint.empty() ? stores->config.deploy.endpoint_name : args.endpoint;
-  Status removed = serving.RemoveShadow(endpoint, {version->model, version->version}, CurrentActor());
+  const std::string endpoint =
+      args.endpoint.empty() ? stores->config.deploy.endpoint_name : args.endpoint;
+  Status removed =
+      serving.RemoveShadow(endpoint, {version->model, version->version}, CurrentActor());
   if (!removed.ok()) return Fail(removed);
-  std::printf("%s@%lld no longer shadows %s\n", version->model.c_str(), static_cast<long long>(version->version), endpoint.c_str());
+  std::printf("%s@%lld no longer shadows %s\n", version->model.c_str(),
+              static_cast<long long>(version->version), endpoint.c_str());
   return kExitOk;
 }
 
@@ -290,9 +310,11 @@ int KeysCreate(const Args& args) {
     PrintJson(out);
   } else {
     std::printf("%s\n", created->key.c_str());
-    std::fprintf(stderr, "key %s (%s): scopes %s, endpoints %s%s. Shown once: only its salted hash is stored.\n",
-                 created->record.id.c_str(), args.name.c_str(), Join(scopes, ",").c_str(), Join(endpoints, ",").c_str(),
-                 args.plan.empty() ? "" : (", plan " + args.plan).c_str());
+    std::fprintf(
+        stderr,
+        "key %s (%s): scopes %s, endpoints %s%s. Shown once: only its salted hash is stored.\n",
+        created->record.id.c_str(), args.name.c_str(), Join(scopes, ",").c_str(),
+        Join(endpoints, ",").c_str(), args.plan.empty() ? "" : (", plan " + args.plan).c_str());
   }
   return kExitOk;
 }
@@ -309,10 +331,12 @@ int KeysList(const Args& args) {
     PrintJson(out);
     return kExitOk;
   }
-  std::printf("%-12s %-20s %-24s %-16s %-12s %s\n", "ID", "NAME", "SCOPES", "ENDPOINTS", "PLAN", "STATE");
+  std::printf("%-12s %-20s %-24s %-16s %-12s %s\n", "ID", "NAME", "SCOPES", "ENDPOINTS", "PLAN",
+              "STATE");
   for (const auto& k : *keys) {
-    std::printf("%-12s %-20s %-24s %-16s %-12s %s\n", k.id.c_str(), k.name.c_str(), Join(k.scopes, ",").c_str(),
-                Join(k.endpoints, ",").c_str(), k.plan.empty() ? "-" : k.plan.c_str(),
+    std::printf("%-12s %-20s %-24s %-16s %-12s %s\n", k.id.c_str(), k.name.c_str(),
+                Join(k.scopes, ",").c_str(), Join(k.endpoints, ",").c_str(),
+                k.plan.empty() ? "-" : k.plan.c_str(),
                 k.revoked_at.empty() ? "active" : ("revoked " + k.revoked_at).c_str());
   }
   return kExitOk;
@@ -326,7 +350,8 @@ int KeysRevoke(const Args& args) {
   std::string_view key_id, secret;
   if (SplitApiKey(id, &key_id, &secret)) id = std::string(key_id);  // the whole key works too
   if (Status revoked = serving.RevokeKey(id, CurrentActor()); !revoked.ok()) return Fail(revoked);
-  std::printf("key %s revoked; running servers refuse it within api.poll_interval_ms\n", id.c_str());
+  std::printf("key %s revoked; running servers refuse it within api.poll_interval_ms\n",
+              id.c_str());
   return kExitOk;
 }
 
@@ -341,10 +366,12 @@ int PlansCreate(const Args& args) {
   plan.daily_quota = args.daily;
   plan.monthly_quota = args.monthly;
   if (Status put = serving.PutPlan(plan, args.replace, CurrentActor()); !put.ok()) return Fail(put);
-  std::printf("plan %s: rate %s/s, burst %lld, daily quota %s, monthly quota %s\n", plan.name.c_str(),
-              plan.rate_per_second > 0 ? FormatDouble(plan.rate_per_second, 6).c_str() : "unlimited",
-              static_cast<long long>(plan.burst), plan.daily_quota ? std::to_string(plan.daily_quota).c_str() : "none",
-              plan.monthly_quota ? std::to_string(plan.monthly_quota).c_str() : "none");
+  std::printf(
+      "plan %s: rate %s/s, burst %lld, daily quota %s, monthly quota %s\n", plan.name.c_str(),
+      plan.rate_per_second > 0 ? FormatDouble(plan.rate_per_second, 6).c_str() : "unlimited",
+      static_cast<long long>(plan.burst),
+      plan.daily_quota ? std::to_string(plan.daily_quota).c_str() : "none",
+      plan.monthly_quota ? std::to_string(plan.monthly_quota).c_str() : "none");
   return kExitOk;
 }
 
@@ -362,9 +389,9 @@ int PlansList(const Args& args) {
   }
   std::printf("%-16s %12s %8s %12s %14s\n", "PLAN", "RATE/S", "BURST", "DAILY", "MONTHLY");
   for (const auto& p : *plans) {
-    std::printf("%-16s %12s %8lld %12lld %14lld\n", p.name.c_str(), FormatDouble(p.rate_per_second, 6).c_str(),
-                static_cast<long long>(p.burst), static_cast<long long>(p.daily_quota),
-                static_cast<long long>(p.monthly_quota));
+    std::printf("%-16s %12s %8lld %12lld %14lld\n", p.name.c_str(),
+                FormatDouble(p.rate_per_second, 6).c_str(), static_cast<long long>(p.burst),
+                static_cast<long long>(p.daily_quota), static_cast<long long>(p.monthly_quota));
   }
   return kExitOk;
 }
@@ -373,8 +400,10 @@ int PlansAttach(const Args& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   ServingStore serving(*stores->metadata);
-  if (Status attached = serving.AttachPlan(args.key_id, args.name, CurrentActor()); !attached.ok()) return Fail(attached);
-  std::printf("key %s now uses plan %s\n", args.key_id.c_str(), args.name.empty() ? "(none)" : args.name.c_str());
+  if (Status attached = serving.AttachPlan(args.key_id, args.name, CurrentActor()); !attached.ok())
+    return Fail(attached);
+  std::printf("key %s now uses plan %s\n", args.key_id.c_str(),
+              args.name.empty() ? "(none)" : args.name.c_str());
   return kExitOk;
 }
 
@@ -383,54 +412,78 @@ int PlansAttach(const Args& args) {
 std::function<int()> AddServeCommands(CLI::App& app) {
   auto args = std::make_shared<Args>();
   auto common = [args](CLI::App* command, bool json = true) {
-    command->add_option("--config", args->config_path, "Configuration file (default: $FRAUDOPS_CONFIG, else ./config.yml)");
+    command->add_option("--config", args->config_path,
+                        "Configuration file (default: $FRAUDOPS_CONFIG, else ./config.yml)");
     command->add_option("--home", args->home, "Workspace directory (overrides global.home)");
     if (json) command->add_flag("--json", args->json, "Print JSON");
   };
-  auto* serve = app.add_subcommand("serve", "Serve the deployed endpoints over HTTP (docs/api.md): predict, Open Inference "
-                                            "Protocol, feedback, metrics, admin. SIGTERM drains, SIGHUP reloads.");
+  auto* serve = app.add_subcommand(
+      "serve",
+      "Serve the deployed endpoints over HTTP (docs/api.md): predict, Open Inference "
+      "Protocol, feedback, metrics, admin. SIGTERM drains, SIGHUP reloads.");
   common(serve, false);
-  serve->add_option("--listen", args->listen, "HOST:PORT (overrides api.listen; port 0 picks a free port)");
-  serve->add_option("--workers", args->workers, "HTTP worker threads (overrides api.workers; 0: one per core)");
-  serve->add_option("--port-file", args->port_file, "Write the port listened on to this file once ready");
+  serve->add_option("--listen", args->listen,
+                    "HOST:PORT (overrides api.listen; port 0 picks a free port)");
+  serve->add_option("--workers", args->workers,
+                    "HTTP worker threads (overrides api.workers; 0: one per core)");
+  serve->add_option("--port-file", args->port_file,
+                    "Write the port listened on to this file once ready");
 
-  auto* deploy = app.add_subcommand("deploy", "Deploy a registered version to an endpoint, or see and roll back deployments.");
+  auto* deploy = app.add_subcommand(
+      "deploy", "Deploy a registered version to an endpoint, or see and roll back deployments.");
   common(deploy);
   deploy->add_option("MODEL", args->target, "NAME@VERSION or NAME@ALIAS (NAME alone: latest)");
   deploy->add_option("--endpoint", args->endpoint, "Endpoint (default: deploy.endpoint_name)");
   deploy->add_option("--strategy", args->strategy,
                      Join(DeploymentStrategies().Names(), ", ") + " (default: deploy.strategy)");
-  deploy->add_option("--canary-percent", args->canary_percent, "Canary's share of traffic (default: deploy.canary_percent)");
-  deploy->add_option("--bake-seconds", args->bake_seconds, "How long the canary is watched (default: deploy.bake_seconds)");
-  deploy->add_option("--step-percent", args->step_percent, "Linear: traffic added per step (default: deploy.linear_step_percent)");
-  deploy->add_option("--step-seconds", args->step_seconds, "Linear: seconds per step (default: deploy.linear_step_seconds)");
-  deploy->add_flag("--wait", args->wait, "Wait until a running server promotes or rolls back the canary (exit 4 if rolled back)");
-  deploy->add_option("--wait-seconds", args->wait_seconds, "Give up waiting after this long (default 600)");
-  auto* status = deploy->add_subcommand("status", "Endpoints, their variants and deployments in progress.");
+  deploy->add_option("--canary-percent", args->canary_percent,
+                     "Canary's share of traffic (default: deploy.canary_percent)");
+  deploy->add_option("--bake-seconds", args->bake_seconds,
+                     "How long the canary is watched (default: deploy.bake_seconds)");
+  deploy->add_option("--step-percent", args->step_percent,
+                     "Linear: traffic added per step (default: deploy.linear_step_percent)");
+  deploy->add_option("--step-seconds", args->step_seconds,
+                     "Linear: seconds per step (default: deploy.linear_step_seconds)");
+  deploy->add_flag(
+      "--wait", args->wait,
+      "Wait until a running server promotes or rolls back the canary (exit 4 if rolled back)");
+  deploy->add_option("--wait-seconds", args->wait_seconds,
+                     "Give up waiting after this long (default 600)");
+  auto* status =
+      deploy->add_subcommand("status", "Endpoints, their variants and deployments in progress.");
   common(status);
   status->add_option("--endpoint", args->endpoint, "Only this endpoint");
   auto* history = deploy->add_subcommand("history", "An endpoint's deployments, newest first.");
   common(history);
   history->add_option("--endpoint", args->endpoint, "Endpoint (default: deploy.endpoint_name)");
   history->add_option("--limit", args->limit, "At most this many (default 20)");
-  auto* rollback = deploy->add_subcommand("rollback", "Roll back the canary, or production to the version before it.");
+  auto* rollback = deploy->add_subcommand(
+      "rollback", "Roll back the canary, or production to the version before it.");
   common(rollback);
   rollback->add_option("--endpoint", args->endpoint, "Endpoint (default: deploy.endpoint_name)");
-  rollback->add_option("--reason", args->reason, "Why (recorded in the deployment history and audit log)");
-  auto* remove_shadow = deploy->add_subcommand("remove-shadow", "Stop sending traffic copies to a shadow variant.");
+  rollback->add_option("--reason", args->reason,
+                       "Why (recorded in the deployment history and audit log)");
+  auto* remove_shadow =
+      deploy->add_subcommand("remove-shadow", "Stop sending traffic copies to a shadow variant.");
   common(remove_shadow, false);
   remove_shadow->add_option("MODEL", args->target, "NAME@VERSION of the shadow")->required();
-  remove_shadow->add_option("--endpoint", args->endpoint, "Endpoint (default: deploy.endpoint_name)");
+  remove_shadow->add_option("--endpoint", args->endpoint,
+                            "Endpoint (default: deploy.endpoint_name)");
 
   auto* keys = app.add_subcommand("keys", "API keys for the REST API.");
   keys->require_subcommand(1);
-  auto* keys_create = keys->add_subcommand("create", "Create a key; it is printed once, only its salted hash is stored.");
+  auto* keys_create = keys->add_subcommand(
+      "create", "Create a key; it is printed once, only its salted hash is stored.");
   common(keys_create);
-  keys_create->add_option("--name", args->name, "What the key is for (e.g. the calling service)")->required();
-  keys_create->add_option("--scope", args->scopes, "invoke, feedback, admin (repeat or comma-separate; default invoke)");
-  keys_create->add_option("--endpoint", args->endpoints, "Endpoints it may call (repeat or comma-separate; default * = all)");
+  keys_create->add_option("--name", args->name, "What the key is for (e.g. the calling service)")
+      ->required();
+  keys_create->add_option("--scope", args->scopes,
+                          "invoke, feedback, admin (repeat or comma-separate; default invoke)");
+  keys_create->add_option("--endpoint", args->endpoints,
+                          "Endpoints it may call (repeat or comma-separate; default * = all)");
   keys_create->add_option("--plan", args->plan, "Usage plan (fraudops plans create)");
-  auto* keys_list = keys->add_subcommand("list", "Keys with their scopes, endpoints and plans (never the key).");
+  auto* keys_list =
+      keys->add_subcommand("list", "Keys with their scopes, endpoints and plans (never the key).");
   common(keys_list);
   auto* keys_revoke = keys->add_subcommand("revoke", "Revoke a key (by id, or the key itself).");
   common(keys_revoke, false);
@@ -441,8 +494,10 @@ std::function<int()> AddServeCommands(CLI::App& app) {
   auto* plans_create = plans->add_subcommand("create", "Create (or --replace) a plan.");
   common(plans_create, false);
   plans_create->add_option("NAME", args->name, "Plan name")->required();
-  plans_create->add_option("--rate", args->rate, "Requests per second, a token bucket (0: no limit)");
-  plans_create->add_option("--burst", args->burst, "Bucket size: requests allowed at once (default: the rate)");
+  plans_create->add_option("--rate", args->rate,
+                           "Requests per second, a token bucket (0: no limit)");
+  plans_create->add_option("--burst", args->burst,
+                           "Bucket size: requests allowed at once (default: the rate)");
   plans_create->add_option("--daily-quota", args->daily, "Requests per UTC day (0: none)");
   plans_create->add_option("--monthly-quota", args->monthly, "Requests per UTC month (0: none)");
   plans_create->add_flag("--replace", args->replace, "Replace a plan of the same name");
@@ -461,8 +516,9 @@ std::function<int()> AddServeCommands(CLI::App& app) {
     if (*remove_shadow) return DeployRemoveShadow(*args);
     if (*deploy) {
       if (args->target.empty()) {
-        return Fail(Status::InvalidArgument("deploy needs MODEL (NAME@VERSION or NAME@ALIAS), or one of status, history, "
-                                            "rollback, remove-shadow"));
+        return Fail(Status::InvalidArgument(
+            "deploy needs MODEL (NAME@VERSION or NAME@ALIAS), or one of status, history, "
+            "rollback, remove-shadow"));
       }
       return Deploy(*args);
     }

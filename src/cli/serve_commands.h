@@ -3,9 +3,8 @@
 /// serving commands (serve/server.h does the serving; store/serving_store.h keeps the
 /// endpoints, deployments, keys and plans).
 
-#include <functional>
-
 #include <CLI/CLI.hpp>
+#include <functional>
 
 namespace fraudops {
 

@@ -29,7 +29,8 @@ struct TrainArgs {
 Result<std::pair<std::string, HyperParameter>> ParseParam(const std::string& text) {
   size_t eq = text.find('=');
   if (eq == std::string::npos || eq == 0) {
-    return Status::InvalidArgument("--param '" + text + "': expected KEY=VALUE, e.g. --param num_leaves=63");
+    return Status::InvalidArgument("--param '" + text +
+                                   "': expected KEY=VALUE, e.g. --param num_leaves=63");
   }
   std::string key(Trim(text.substr(0, eq))), raw(text.substr(eq + 1));
   nlohmann::json value = nlohmann::json::parse(raw, nullptr, /*allow_exceptions=*/false);
@@ -39,12 +40,14 @@ Result<std::pair<std::string, HyperParameter>> ParseParam(const std::string& tex
 
 /// Whether the parameters ask for a regression objective (the label is then a number).
 Result<bool> WantsRegression(const std::string& algorithm, const HyperParameters& params) {
-  const std::vector<ParamSpec>& specs = algorithm == "lgbm" ? LgbmParamSpecs() : XgboostParamSpecs();
+  const std::vector<ParamSpec>& specs =
+      algorithm == "lgbm" ? LgbmParamSpecs() : XgboostParamSpecs();
   FOPS_ASSIGN_OR_RETURN(ResolvedParams resolved, ResolveParams(specs, params, algorithm));
   if (!resolved.count("objective")) return false;
   const std::string objective = resolved["objective"].get<std::string>();
   if (algorithm == "lgbm") return objective != "binary";
-  return objective == "reg:squarederror" || objective == "reg:pseudohubererror" || objective == "reg:absoluteerror";
+  return objective == "reg:squarederror" || objective == "reg:pseudohubererror" ||
+         objective == "reg:absoluteerror";
 }
 
 int Train(const TrainArgs& args) {
@@ -58,7 +61,8 @@ int Train(const TrainArgs& args) {
 
   // Parameters: the configured ones (or none: the library's defaults), then --param.
   HyperParameters params;
-  if (!args.library_defaults) params = args.algorithm == "lgbm" ? s.config.train.lgbm : s.config.train.xgboost;
+  if (!args.library_defaults)
+    params = args.algorithm == "lgbm" ? s.config.train.lgbm : s.config.train.xgboost;
   for (const std::string& text : args.params) {
     auto param = ParseParam(text);
     if (!param.ok()) return Fail(param.status());
@@ -67,10 +71,12 @@ int Train(const TrainArgs& args) {
   // Early stopping from the configuration needs validation data; without --valid it is off
   // (asked for with --param, it stays and the trainer says what is missing).
   if (args.valid.empty()) {
-    for (const char* name : {"early_stopping_round", "early_stopping_rounds", "early_stopping", "n_iter_no_change"}) {
+    for (const char* name :
+         {"early_stopping_round", "early_stopping_rounds", "early_stopping", "n_iter_no_change"}) {
       auto it = params.find(name);
       if (it != params.end() && !StartsWith(it->second.origin, "--param")) {
-        s.logger.Info("train", "early stopping is off: no --valid data", {{"parameter", name}, {"from", it->second.origin}});
+        s.logger.Info("train", "early stopping is off: no --valid data",
+                      {{"parameter", name}, {"from", it->second.origin}});
         params.erase(it);
       }
     }
@@ -92,8 +98,9 @@ int Train(const TrainArgs& args) {
     if (!loaded.ok()) return Fail(loaded.status());
     valid = std::move(*loaded);
     if (valid->dataset.FeatureNames() != train->dataset.FeatureNames()) {
-      return Fail(Status::InvalidArgument(args.valid + ": its feature columns (" + Join(valid->dataset.FeatureNames(), ", ") +
-                                          ") differ from " + args.data + "'s (" + Join(train->dataset.FeatureNames(), ", ") + ")"));
+      return Fail(Status::InvalidArgument(
+          args.valid + ": its feature columns (" + Join(valid->dataset.FeatureNames(), ", ") +
+          ") differ from " + args.data + "'s (" + Join(train->dataset.FeatureNames(), ", ") + ")"));
     }
   }
 
@@ -105,7 +112,8 @@ int Train(const TrainArgs& args) {
   if (!model.ok()) return Fail(model.status());
   auto serialized = (*model)->Serialize();
   if (!serialized.ok()) return Fail(serialized.status());
-  if (Status written = WriteFileAtomic(args.output, *serialized); !written.ok()) return Fail(written);
+  if (Status written = WriteFileAtomic(args.output, *serialized); !written.ok())
+    return Fail(written);
 
   const TrainedModel& m = **model;
   nlohmann::json out = {{"algorithm", args.algorithm},
@@ -116,16 +124,17 @@ int Train(const TrainArgs& args) {
                         {"best_round", m.best_round},
                         {"seconds", m.seconds},
                         {"parameters", m.parameters}};
-  if (!m.history.empty() && m.best_round >= 0 && static_cast<size_t>(m.best_round) < m.history.size()) {
+  if (!m.history.empty() && m.best_round >= 0 &&
+      static_cast<size_t>(m.best_round) < m.history.size()) {
     out["validation"] = m.history[static_cast<size_t>(m.best_round)].validation;
   }
   if (args.json) {
     PrintJson(out);
     return kExitOk;
   }
-  std::printf("trained %s on %zu rows x %zu features: %d rounds (kept %d) in %.2f s\nwrote %s\n", args.algorithm.c_str(),
-              train->dataset.rows(), train->dataset.num_features(), m.rounds_trained, m.best_round + 1, m.seconds,
-              args.output.c_str());
+  std::printf("trained %s on %zu rows x %zu features: %d rounds (kept %d) in %.2f s\nwrote %s\n",
+              args.algorithm.c_str(), train->dataset.rows(), train->dataset.num_features(),
+              m.rounds_trained, m.best_round + 1, m.seconds, args.output.c_str());
   if (out.contains("validation")) {
     for (const auto& [name, value] : out["validation"].items()) {
       std::printf("  validation %-20s %.6f\n", name.c_str(), value.get<double>());
@@ -138,16 +147,21 @@ int Train(const TrainArgs& args) {
 
 std::function<int()> AddTrainCommand(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
-  auto* command = app.add_subcommand(
-      "train", "Train one model from a data file and write the library's own model file (LightGBM text or XGBoost JSON).");
+  auto* command = app.add_subcommand("train",
+                                     "Train one model from a data file and write the library's own "
+                                     "model file (LightGBM text or XGBoost JSON).");
   command->add_option("--algorithm", args->algorithm, "lgbm (default) or xgboost")
       ->check(CLI::IsMember({"lgbm", "xgboost"}));
-  command->add_option("--data", args->data, "Training data: a CSV path or any data source URI")->required();
+  command->add_option("--data", args->data, "Training data: a CSV path or any data source URI")
+      ->required();
   command->add_option("--label", args->label, "Label column (default: preprocess.label_column)");
-  command->add_option("--valid", args->valid, "Validation data (early stopping, per-round metrics)");
-  command->add_option("--param", args->params, "KEY=VALUE hyperparameter, repeatable (LightGBM or XGBoost names)");
+  command->add_option("--valid", args->valid,
+                      "Validation data (early stopping, per-round metrics)");
+  command->add_option("--param", args->params,
+                      "KEY=VALUE hyperparameter, repeatable (LightGBM or XGBoost names)");
   command->add_option("--output", args->output, "Model file to write")->required();
-  command->add_option("--config", args->config_path, "Configuration file (hyperparameter files, label, missing markers)");
+  command->add_option("--config", args->config_path,
+                      "Configuration file (hyperparameter files, label, missing markers)");
   command->add_flag("--library-defaults", args->library_defaults,
                     "Start from the library's defaults instead of the configured hyperparameters");
   command->add_flag("--json", args->json, "Print one JSON object");

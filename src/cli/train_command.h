@@ -3,9 +3,8 @@
 /// model file (LightGBM text for lgbm, XGBoost JSON for xgboost), for anyone who uses
 /// LightGBM or XGBoost to load.
 
-#include <functional>
-
 #include <CLI/CLI.hpp>
+#include <functional>
 
 namespace fraudops {
 

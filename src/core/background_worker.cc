@@ -45,11 +45,13 @@ BackgroundWorker::Duration BackgroundWorker::RunPass(Duration previous) {
   } catch (const std::exception& e) {
     failures_.fetch_add(1, std::memory_order_relaxed);
     passes_.fetch_add(1, std::memory_order_relaxed);
-    if (options_.logger) options_.logger->Error(options_.name, std::string("a pass failed: ") + e.what());
+    if (options_.logger)
+      options_.logger->Error(options_.name, std::string("a pass failed: ") + e.what());
   } catch (...) {
     failures_.fetch_add(1, std::memory_order_relaxed);
     passes_.fetch_add(1, std::memory_order_relaxed);
-    if (options_.logger) options_.logger->Error(options_.name, "a pass failed with an unknown exception");
+    if (options_.logger)
+      options_.logger->Error(options_.name, "a pass failed with an unknown exception");
   }
   return previous;
 }

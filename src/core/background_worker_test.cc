@@ -1,12 +1,12 @@
 #include "core/background_worker.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace fraudops {
 namespace {
@@ -19,7 +19,8 @@ class RecordingSink : public LogSink {
   void Write(std::string_view, LogLevel level, std::string_view component, std::string_view message,
              const std::vector<LogField>&) override {
     MutexLock lock(&mutex_);
-    if (level == LogLevel::kError) messages_.push_back(std::string(component) + ": " + std::string(message));
+    if (level == LogLevel::kError)
+      messages_.push_back(std::string(component) + ": " + std::string(message));
   }
   std::vector<std::string> messages() {
     MutexLock lock(&mutex_);
@@ -31,7 +32,9 @@ class RecordingSink : public LogSink {
   std::vector<std::string> messages_ GUARDED_BY(mutex_);
 };
 
-BackgroundWorker::Options Named(const char* name, BackgroundWorker::Duration first_delay = BackgroundWorker::Duration{0}) {
+BackgroundWorker::Options Named(const char* name,
+                                BackgroundWorker::Duration first_delay = BackgroundWorker::Duration{
+                                    0}) {
   BackgroundWorker::Options options;
   options.name = name;
   options.first_delay = first_delay;

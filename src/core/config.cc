@@ -1,5 +1,7 @@
 #include "core/config.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -8,8 +10,6 @@
 #include <limits>
 #include <set>
 #include <variant>
-
-#include <yaml-cpp/yaml.h>
 
 #include "core/cron.h"
 #include "core/embedded_files.h"
@@ -63,10 +63,20 @@ const std::vector<KeySpec>& KeyTable() {
        9.007199254740992e15},
       {"global", "threads", "Worker threads; 0 uses every core.", FOPS_FIELD(global.threads), 0,
        1024},
-      {"global", "log_level", "Log level.", FOPS_FIELD(global.log_level), -kInf, kInf,
+      {"global",
+       "log_level",
+       "Log level.",
+       FOPS_FIELD(global.log_level),
+       -kInf,
+       kInf,
        {"debug", "info", "warn", "error", "off"}},
-      {"global", "log_format", "Console log format: auto (human on a TTY, JSON otherwise).",
-       FOPS_FIELD(global.log_format), -kInf, kInf, {"auto", "human", "json"}},
+      {"global",
+       "log_format",
+       "Console log format: auto (human on a TTY, JSON otherwise).",
+       FOPS_FIELD(global.log_format),
+       -kInf,
+       kInf,
+       {"auto", "human", "json"}},
 
       {"preprocess", "data_source",
        "Where transactions come from: empty for the built-in synthetic dataset, a CSV path "
@@ -108,19 +118,29 @@ const std::vector<KeySpec>& KeyTable() {
       {"preprocess", "s3_raw_data_key",
        "Object key of the data source 's3', a CSV file. Env: S3_RAW_DATA_KEY.",
        FOPS_FIELD(preprocess.s3_raw_data_key)},
-      {"preprocess", "split_method",
+      {"preprocess",
+       "split_method",
        "stratified (random, class balance kept) or time (train on the past, test on the "
        "future, by time_column).",
-       FOPS_FIELD(preprocess.split_method), -kInf, kInf, {"stratified", "time"}},
+       FOPS_FIELD(preprocess.split_method),
+       -kInf,
+       kInf,
+       {"stratified", "time"}},
       {"preprocess", "train_ratio", "Share of rows for training; the three ratios sum to 1.",
        FOPS_FIELD(preprocess.train_ratio), 0, 1},
-      {"preprocess", "validation_ratio", "Share of rows for validation (early stopping, threshold).",
+      {"preprocess", "validation_ratio",
+       "Share of rows for validation (early stopping, threshold).",
        FOPS_FIELD(preprocess.validation_ratio), 0, 1},
       {"preprocess", "test_ratio", "Share of rows for the held-out test.",
        FOPS_FIELD(preprocess.test_ratio), 0, 1},
 
-      {"train", "algorithm", "Training algorithm. Env: TRAINING_ALGORITHM.",
-       FOPS_FIELD(train.algorithm), -kInf, kInf, {"xgboost", "lgbm"}},
+      {"train",
+       "algorithm",
+       "Training algorithm. Env: TRAINING_ALGORITHM.",
+       FOPS_FIELD(train.algorithm),
+       -kInf,
+       kInf,
+       {"xgboost", "lgbm"}},
       {"train", "xgboost_params_file",
        "XGBoost hyperparameter defaults (JSON); XGBOOST_<PARAM> overrides one.",
        FOPS_FIELD(train.xgboost_params_file)},
@@ -134,9 +154,13 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(evaluate.min_metrics)},
       {"evaluate", "max_metrics", "Gate: maximums by metric name, e.g. {log_loss: 0.05}.",
        FOPS_FIELD(evaluate.max_metrics)},
-      {"evaluate", "threshold_method",
+      {"evaluate",
+       "threshold_method",
        "How the decision threshold is chosen on validation: max_f1, target_fpr or fixed.",
-       FOPS_FIELD(evaluate.threshold_method), -kInf, kInf, {"max_f1", "target_fpr", "fixed"}},
+       FOPS_FIELD(evaluate.threshold_method),
+       -kInf,
+       kInf,
+       {"max_f1", "target_fpr", "fixed"}},
       {"evaluate", "target_fpr", "False-positive rate for threshold_method: target_fpr.",
        FOPS_FIELD(evaluate.target_fpr), 0, 1},
       {"evaluate", "fixed_threshold", "Threshold for threshold_method: fixed.",
@@ -144,8 +168,13 @@ const std::vector<KeySpec>& KeyTable() {
 
       {"register", "model_name", "Registered model name (used by the registry).",
        FOPS_FIELD(register_.model_name)},
-      {"register", "approval", "auto approves versions that pass the gate; manual waits.",
-       FOPS_FIELD(register_.approval), -kInf, kInf, {"auto", "manual"}},
+      {"register",
+       "approval",
+       "auto approves versions that pass the gate; manual waits.",
+       FOPS_FIELD(register_.approval),
+       -kInf,
+       kInf,
+       {"auto", "manual"}},
       {"register", "description", "Description recorded with each new model version.",
        FOPS_FIELD(register_.description)},
       {"register", "aliases",
@@ -157,8 +186,12 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(register_.champion_gate)},
       {"register", "champion_alias", "The alias of the current champion.",
        FOPS_FIELD(register_.champion_alias)},
-      {"register", "champion_metric", "Metric the champion gate compares (higher is better).",
-       FOPS_FIELD(register_.champion_metric), -kInf, kInf,
+      {"register",
+       "champion_metric",
+       "Metric the champion gate compares (higher is better).",
+       FOPS_FIELD(register_.champion_metric),
+       -kInf,
+       kInf,
        {"roc_auc", "pr_auc", "ks", "recall_at_fpr_0_1pct", "recall_at_fpr_1pct", "f1",
         "amount_weighted_recall"}},
       {"register", "champion_margin", "How much the new version must exceed the champion by.",
@@ -205,10 +238,14 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(api.listen)},
       {"api", "workers", "HTTP worker threads; 0 uses every core (used by serve).",
        FOPS_FIELD(api.workers), 0, 1024},
-      {"api", "auth",
+      {"api",
+       "auth",
        "required: every API route needs an x-api-key (fraudops keys create); disabled: no "
        "keys (a laptop, or behind a gateway that authenticates).",
-       FOPS_FIELD(api.auth), -kInf, kInf, {"required", "disabled"}},
+       FOPS_FIELD(api.auth),
+       -kInf,
+       kInf,
+       {"required", "disabled"}},
       {"api", "max_body_bytes", "Largest request body accepted (413 beyond).",
        FOPS_FIELD(api.max_body_bytes), 1024, 1LL << 34},
       {"api", "max_rows", "Most transactions in one predict request (413 beyond).",
@@ -246,9 +283,13 @@ const std::vector<KeySpec>& KeyTable() {
        "Retraining schedule, five cron fields in UTC (minute hour day-of-month month "
        "day-of-week), e.g. '0 3 * * *'; empty: no time trigger. Env: CRON_SCHEDULE.",
        FOPS_FIELD(schedule.cron)},
-      {"schedule", "missed",
+      {"schedule",
+       "missed",
        "Cron times missed while no scheduler ran: skip them, or catch_up with one run.",
-       FOPS_FIELD(schedule.missed), -kInf, kInf, {"skip", "catch_up"}},
+       FOPS_FIELD(schedule.missed),
+       -kInf,
+       kInf,
+       {"skip", "catch_up"}},
       {"schedule", "poll", "How often the scheduler checks its triggers (e.g. 30s, 1m).",
        FOPS_FIELD(schedule.poll)},
       {"schedule", "on_new_data",
@@ -272,14 +313,16 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(schedule.lock_timeout)},
       {"schedule", "in_serve", "fraudops serve also runs the scheduler (one process for both).",
        FOPS_FIELD(schedule.in_serve)},
-      {"monitor", "psi_threshold", "Drift alert when a feature's PSI exceeds this (used by monitor).",
+      {"monitor", "psi_threshold",
+       "Drift alert when a feature's PSI exceeds this (used by monitor).",
        FOPS_FIELD(monitor.psi_threshold), 0, kInf},
       {"monitor", "ks_threshold", "Drift alert when a feature's KS exceeds this (used by monitor).",
        FOPS_FIELD(monitor.ks_threshold), 0, 1},
       {"monitor", "psi_thresholds",
        "PSI thresholds for single features, by name ($score for the score), e.g. {V14: 0.3}.",
        FOPS_FIELD(monitor.psi_thresholds), 0, kInf},
-      {"monitor", "ks_thresholds", "KS thresholds for single features, by name ($score for the score).",
+      {"monitor", "ks_thresholds",
+       "KS thresholds for single features, by name ($score for the score).",
        FOPS_FIELD(monitor.ks_thresholds), 0, 1},
       {"monitor", "min_rows", "A drift window with fewer captured rows is reported but not judged.",
        FOPS_FIELD(monitor.min_rows), 1, 1e12},
@@ -293,10 +336,14 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(monitor.label_maturity)},
       {"monitor", "quality_window", "How many matured predictions quality is judged on (e.g. 7d).",
        FOPS_FIELD(monitor.quality_window)},
-      {"monitor", "unlabeled",
+      {"monitor",
+       "unlabeled",
        "Matured predictions without a label: skip them, or count them as negative (no "
        "chargeback means legitimate).",
-       FOPS_FIELD(monitor.unlabeled), -kInf, kInf, {"skip", "negative"}},
+       FOPS_FIELD(monitor.unlabeled),
+       -kInf,
+       kInf,
+       {"skip", "negative"}},
       {"monitor", "min_labels", "Quality is judged only with this many labelled predictions.",
        FOPS_FIELD(monitor.min_labels), 1, 1e12},
       {"monitor", "min_roc_auc", "Quality alert when the rolling ROC AUC falls below this.",
@@ -325,9 +372,9 @@ const std::vector<KeySpec>& KeyTable() {
 #undef FOPS_FIELD
 
 const std::vector<std::string>& GroupNames() {
-  static const std::vector<std::string> kGroups = {"global",  "preprocess", "train",
-                                                   "evaluate", "register",  "deploy",
-                                                   "api",     "schedule",   "monitor"};
+  static const std::vector<std::string> kGroups = {"global",   "preprocess", "train",
+                                                   "evaluate", "register",   "deploy",
+                                                   "api",      "schedule",   "monitor"};
   return kGroups;
 }
 
@@ -346,9 +393,7 @@ std::vector<std::string> KeysOfGroup(std::string_view group) {
   return names;
 }
 
-std::string ChoicesText(const std::vector<std::string>& choices) {
-  return Join(choices, ", ");
-}
+std::string ChoicesText(const std::vector<std::string>& choices) { return Join(choices, ", "); }
 
 Status CheckBounds(const KeySpec& key, double value, const std::string& where) {
   if (std::isnan(value) || value < key.min || value > key.max) {
@@ -433,8 +478,7 @@ Status SetFromYaml(const KeySpec& key, Config& config, const YAML::Node& node,
       return Status::Ok();
     }
     if (!node.IsSequence()) {
-      return Status::InvalidArgument(where + ": " + key.Dotted() +
-                                     " must be a list, e.g. [a, b]");
+      return Status::InvalidArgument(where + ": " + key.Dotted() + " must be a list, e.g. [a, b]");
     }
     (*list)->clear();
     for (const YAML::Node& item : node) {
@@ -540,7 +584,8 @@ Status ReadDotEnv(const std::string& path, std::map<std::string, std::string>* v
     std::string name(Trim(line.substr(0, equals)));
     std::string_view value = Trim(line.substr(equals + 1));
     bool valid_name = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
-    for (char c : name) valid_name = valid_name && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+    for (char c : name)
+      valid_name = valid_name && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
     if (!valid_name) {
       return Status::InvalidArgument(where + ": '" + name +
                                      "' is not a variable name (letters, digits, _)");
@@ -589,9 +634,8 @@ Status LoadHyperParameters(const std::string& file, std::string_view builtin,
     nlohmann::json parsed = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded() || parsed.is_object()) parsed = value;
     auto where = origins.find(name);
-    (*params)[param] = {parsed, where != origins.end()
-                                    ? where->second + " (" + name + ")"
-                                    : "environment variable " + name};
+    (*params)[param] = {parsed, where != origins.end() ? where->second + " (" + name + ")"
+                                                       : "environment variable " + name};
   }
   return Status::Ok();
 }
@@ -645,7 +689,8 @@ nlohmann::json Config::ToJson() const {
     std::visit([&](auto* field) { out[key.group][key.name] = *field; }, key.field(copy));
     // URLs may carry a password: run records never hold it.
     FieldPtr field = key.field(copy);
-    if (auto* text = std::get_if<std::string*>(&field); text && (*text)->find("://") != std::string::npos) {
+    if (auto* text = std::get_if<std::string*>(&field);
+        text && (*text)->find("://") != std::string::npos) {
       out[key.group][key.name] = RedactUrl(**text);
     }
   }
@@ -666,9 +711,9 @@ Status ValidateConfig(const Config& config) {
   if (std::fabs(sum - 1.0) > 1e-9) {
     return Status::InvalidArgument(
         "preprocess.train_ratio + validation_ratio + test_ratio must sum to exactly 1 (within "
-        "1e-9); got " + FormatDouble(p.train_ratio, 10) + " + " +
-        FormatDouble(p.validation_ratio, 10) + " + " + FormatDouble(p.test_ratio, 10) + " = " +
-        FormatDouble(sum, 12));
+        "1e-9); got " +
+        FormatDouble(p.train_ratio, 10) + " + " + FormatDouble(p.validation_ratio, 10) + " + " +
+        FormatDouble(p.test_ratio, 10) + " = " + FormatDouble(sum, 12));
   }
   if (p.train_ratio <= 0 || p.validation_ratio <= 0 || p.test_ratio <= 0) {
     return Status::InvalidArgument(
@@ -696,14 +741,15 @@ Status ValidateConfig(const Config& config) {
     const char* key;
     bool may_be_empty;  ///< empty switches the feature off
   };
-  const Duration durations[] = {{&config.schedule.poll, "schedule.poll", false},
-                                {&config.schedule.cooldown, "schedule.cooldown", false},
-                                {&config.schedule.lock_timeout, "schedule.lock_timeout", false},
-                                {&config.monitor.window, "monitor.window", false},
-                                {&config.monitor.label_maturity, "monitor.label_maturity", false},
-                                {&config.monitor.quality_window, "monitor.quality_window", false},
-                                {&config.monitor.repeat_alerts_after, "monitor.repeat_alerts_after", false},
-                                {&config.monitor.serve_interval, "monitor.serve_interval", true}};
+  const Duration durations[] = {
+      {&config.schedule.poll, "schedule.poll", false},
+      {&config.schedule.cooldown, "schedule.cooldown", false},
+      {&config.schedule.lock_timeout, "schedule.lock_timeout", false},
+      {&config.monitor.window, "monitor.window", false},
+      {&config.monitor.label_maturity, "monitor.label_maturity", false},
+      {&config.monitor.quality_window, "monitor.quality_window", false},
+      {&config.monitor.repeat_alerts_after, "monitor.repeat_alerts_after", false},
+      {&config.monitor.serve_interval, "monitor.serve_interval", true}};
   for (const Duration& duration : durations) {
     if (duration.value->empty() && duration.may_be_empty) continue;
     if (!ParseDurationSeconds(*duration.value)) {
@@ -716,7 +762,8 @@ Status ValidateConfig(const Config& config) {
   for (const auto& [name, value] : config.monitor.min_metrics) {
     if (std::find(quality_metrics.begin(), quality_metrics.end(), name) == quality_metrics.end()) {
       return Status::InvalidArgument("monitor.min_metrics." + name + " is not a quality metric" +
-                                     DidYouMean(name, quality_metrics) + "; accepted: " + Join(quality_metrics, ", "));
+                                     DidYouMean(name, quality_metrics) +
+                                     "; accepted: " + Join(quality_metrics, ", "));
     }
   }
   return ValidateCron(config.schedule.cron, "schedule.cron");
@@ -730,7 +777,8 @@ Result<Config> LoadConfig(const LoadOptions& options) {
       std::string_view text(*entry);
       size_t equals = text.find('=');
       if (equals == std::string_view::npos) continue;
-      environment.emplace(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
+      environment.emplace(std::string(text.substr(0, equals)),
+                          std::string(text.substr(equals + 1)));
     }
   }
 
@@ -781,7 +829,8 @@ Result<Config> LoadConfig(const LoadOptions& options) {
   for (const KeySpec& key : KeyTable()) env_names.push_back(key.EnvName());
   for (const auto& [alias, dotted] : kAliases) env_names.push_back(alias);
   // Read elsewhere: the config file, and the fault-injection test hook (docs/testing.md).
-  const std::set<std::string> kOtherNames = {"FRAUDOPS_CONFIG", "FRAUDOPS_FAULT_PAUSE", "FRAUDOPS_FAULT_MARKER"};
+  const std::set<std::string> kOtherNames = {"FRAUDOPS_CONFIG", "FRAUDOPS_FAULT_PAUSE",
+                                             "FRAUDOPS_FAULT_MARKER"};
   env_names.insert(env_names.end(), kOtherNames.begin(), kOtherNames.end());
 
   for (const auto& [name, value] : environment) {
@@ -803,8 +852,8 @@ Result<Config> LoadConfig(const LoadOptions& options) {
   }
 
   FOPS_RETURN_IF_ERROR(LoadHyperParameters(config.Resolve(config.train.xgboost_params_file),
-                                           DefaultXgboostParams(), "XGBOOST_", environment,
-                                           origins, &config.train.xgboost));
+                                           DefaultXgboostParams(), "XGBOOST_", environment, origins,
+                                           &config.train.xgboost));
   FOPS_RETURN_IF_ERROR(LoadHyperParameters(config.Resolve(config.train.lgbm_params_file),
                                            DefaultLgbmParams(), "LGBM_", environment, origins,
                                            &config.train.lgbm));

@@ -102,7 +102,8 @@ TEST(ConfigTest, RatiosMustSumToExactlyOne) {
   auto config = Load(dir.File("config.yml"));
   ASSERT_FALSE(config.ok());
   EXPECT_NE(config.status().message().find("must sum to exactly 1"), std::string::npos);
-  EXPECT_NE(config.status().message().find("= 1.1"), std::string::npos) << config.status().message();
+  EXPECT_NE(config.status().message().find("= 1.1"), std::string::npos)
+      << config.status().message();
 
   // Floating-point sums within 1e-9 are accepted.
   WriteText(dir.File("ok.yml"),
@@ -114,11 +115,13 @@ TEST(ConfigTest, EnvironmentOverridesFileAndDotEnvSuppliesDefaults) {
   TempDir dir;
   WriteText(dir.File("config.yml"), "train:\n  algorithm: xgboost\nglobal:\n  seed: 1\n");
   WriteText(dir.File(".env"),
-            "# comment\nexport FRAUDOPS_GLOBAL_SEED=5\nXGBOOST_MAX_DEPTH=\"4\"\nCRON_SCHEDULE=0 3 * * *\n");
-  auto config = Load(dir.File("config.yml"), {{"TRAINING_ALGORITHM", "lgbm"}, {"FRAUDOPS_GLOBAL_SEED", "9"}});
+            "# comment\nexport FRAUDOPS_GLOBAL_SEED=5\nXGBOOST_MAX_DEPTH=\"4\"\nCRON_SCHEDULE=0 3 "
+            "* * *\n");
+  auto config =
+      Load(dir.File("config.yml"), {{"TRAINING_ALGORITHM", "lgbm"}, {"FRAUDOPS_GLOBAL_SEED", "9"}});
   ASSERT_TRUE(config.ok()) << config.status().ToString();
-  EXPECT_EQ(config->train.algorithm, "lgbm");      // environment over the file
-  EXPECT_EQ(config->global.seed, 9);               // real environment over .env
+  EXPECT_EQ(config->train.algorithm, "lgbm");     // environment over the file
+  EXPECT_EQ(config->global.seed, 9);              // real environment over .env
   EXPECT_EQ(config->schedule.cron, "0 3 * * *");  // .env over the file's default
   EXPECT_EQ(config->train.xgboost.at("max_depth").value, 4);
   EXPECT_NE(config->train.xgboost.at("max_depth").origin.find(".env:3"), std::string::npos);
@@ -127,9 +130,10 @@ TEST(ConfigTest, EnvironmentOverridesFileAndDotEnvSuppliesDefaults) {
 TEST(ConfigTest, UnknownEnvironmentNameIsAnError) {
   auto config = Load("", {{"FRAUDOPS_GLOBAL_SEEED", "3"}});
   ASSERT_FALSE(config.ok());
-  EXPECT_NE(config.status().message().find("environment variable FRAUDOPS_GLOBAL_SEEED: unknown variable "
-                                           "(did you mean 'FRAUDOPS_GLOBAL_SEED'?)"),
-            std::string::npos)
+  EXPECT_NE(
+      config.status().message().find("environment variable FRAUDOPS_GLOBAL_SEEED: unknown variable "
+                                     "(did you mean 'FRAUDOPS_GLOBAL_SEED'?)"),
+      std::string::npos)
       << config.status().message();
 }
 
@@ -146,7 +150,8 @@ TEST(ConfigTest, MalformedDotEnvNamesTheLine) {
 TEST(ConfigTest, CronNeedsFiveFields) {
   auto config = Load("", {{"CRON_SCHEDULE", "0 3 * *"}});
   ASSERT_FALSE(config.ok());
-  EXPECT_NE(config.status().message().find("has 4 fields"), std::string::npos) << config.status().message();
+  EXPECT_NE(config.status().message().find("has 4 fields"), std::string::npos)
+      << config.status().message();
 }
 
 TEST(ConfigTest, TemplateParsesBackToTheDefaults) {
@@ -157,7 +162,8 @@ TEST(ConfigTest, TemplateParsesBackToTheDefaults) {
   Config defaults;
   EXPECT_EQ(config->preprocess.missing_values, defaults.preprocess.missing_values);
   EXPECT_EQ(config->global.home, defaults.global.home);
-  EXPECT_DOUBLE_EQ(config->preprocess.synthetic_fraud_rate, defaults.preprocess.synthetic_fraud_rate);
+  EXPECT_DOUBLE_EQ(config->preprocess.synthetic_fraud_rate,
+                   defaults.preprocess.synthetic_fraud_rate);
   // Every key appears with its environment name.
   for (const std::string& key : ConfigKeys()) {
     std::string name = key.substr(key.find('.') + 1);
@@ -171,7 +177,8 @@ TEST(ConfigTest, HyperparameterFileMustBeJsonObject) {
   WriteText(dir.File("config.yml"), "");
   auto config = Load(dir.File("config.yml"));
   ASSERT_FALSE(config.ok());
-  EXPECT_NE(config.status().message().find("xgboost_default.json: malformed JSON"), std::string::npos)
+  EXPECT_NE(config.status().message().find("xgboost_default.json: malformed JSON"),
+            std::string::npos)
       << config.status().message();
 }
 

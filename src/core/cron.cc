@@ -18,16 +18,20 @@ const FieldSpec kFields[5] = {
     {"minute", 0, 59, {}},
     {"hour", 0, 23, {}},
     {"day-of-month", 1, 31, {}},
-    {"month", 1, 12, {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}},
+    {"month",
+     1,
+     12,
+     {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}},
     {"day-of-week", 0, 7, {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}},
 };
 
 Status FieldError(const FieldSpec& spec, const std::string& field, const std::string& why) {
   std::string accepted = std::to_string(spec.min) + "-" + std::to_string(spec.max);
   if (!spec.names.empty()) accepted += " or " + spec.names.front() + "-" + spec.names.back();
-  return Status::InvalidArgument("cron " + std::string(spec.name) + " field '" + field + "': " + why +
-                                 "; accepted: *, a value, a range a-b, steps */n or a-b/n, lists a,b (values " +
-                                 accepted + ")");
+  return Status::InvalidArgument(
+      "cron " + std::string(spec.name) + " field '" + field + "': " + why +
+      "; accepted: *, a value, a range a-b, steps */n or a-b/n, lists a,b (values " + accepted +
+      ")");
 }
 
 std::optional<int> Value(const FieldSpec& spec, const std::string& text) {
@@ -42,7 +46,8 @@ std::optional<int> Value(const FieldSpec& spec, const std::string& text) {
 }
 
 /// Sets the allowed values of one field; `restricted` false for a bare `*`.
-Status ParseField(const FieldSpec& spec, const std::string& field, std::vector<bool>* allowed, bool* restricted) {
+Status ParseField(const FieldSpec& spec, const std::string& field, std::vector<bool>* allowed,
+                  bool* restricted) {
   allowed->assign(spec.max + 1, false);
   *restricted = field != "*";
   for (const std::string& part : Split(field, ',')) {
@@ -52,7 +57,9 @@ Status ParseField(const FieldSpec& spec, const std::string& field, std::vector<b
     if (size_t slash = part.find('/'); slash != std::string::npos) {
       range = part.substr(0, slash);
       std::optional<long long> n = ParseInt(part.substr(slash + 1));
-      if (!n || *n < 1 || *n > spec.max + 1) return FieldError(spec, field, "step '" + part.substr(slash + 1) + "' is not a positive number in range");
+      if (!n || *n < 1 || *n > spec.max + 1)
+        return FieldError(
+            spec, field, "step '" + part.substr(slash + 1) + "' is not a positive number in range");
       step = static_cast<int>(*n);
     }
     int low, high;
@@ -61,7 +68,8 @@ Status ParseField(const FieldSpec& spec, const std::string& field, std::vector<b
       high = spec.max == 7 ? 6 : spec.max;
     } else if (size_t dash = range.find('-'); dash != std::string::npos && dash > 0) {
       auto a = Value(spec, range.substr(0, dash)), b = Value(spec, range.substr(dash + 1));
-      if (!a || !b) return FieldError(spec, field, "'" + range + "' is not a range of valid values");
+      if (!a || !b)
+        return FieldError(spec, field, "'" + range + "' is not a range of valid values");
       if (*a > *b) return FieldError(spec, field, "range '" + range + "' runs backwards");
       low = *a;
       high = *b;
@@ -95,8 +103,10 @@ Result<CronSchedule> CronSchedule::Parse(const std::string& text) {
       }
     }
     if (!known) {
-      return Status::InvalidArgument("cron '" + text + "': unknown macro; accepted: @hourly, @daily, @midnight, @weekly, "
-                                     "@monthly, @yearly, @annually, or five fields");
+      return Status::InvalidArgument(
+          "cron '" + text +
+          "': unknown macro; accepted: @hourly, @daily, @midnight, @weekly, "
+          "@monthly, @yearly, @annually, or five fields");
     }
   }
   std::vector<std::string> fields;
@@ -104,9 +114,10 @@ Result<CronSchedule> CronSchedule::Parse(const std::string& text) {
     if (!Trim(field).empty()) fields.push_back(std::string(Trim(field)));
   }
   if (fields.size() != 5) {
-    return Status::InvalidArgument("cron '" + text + "' has " + std::to_string(fields.size()) +
-                                   " fields; accepted: five fields, minute hour day-of-month month day-of-week, "
-                                   "e.g. '0 3 * * *' (03:00 UTC daily)");
+    return Status::InvalidArgument(
+        "cron '" + text + "' has " + std::to_string(fields.size()) +
+        " fields; accepted: five fields, minute hour day-of-month month day-of-week, "
+        "e.g. '0 3 * * *' (03:00 UTC daily)");
   }
   CronSchedule schedule;
   schedule.text_ = text;
@@ -147,10 +158,14 @@ CronSchedule::TimePoint CronSchedule::Next(TimePoint after) const {
     }
     const bool day_ok = days_[tm.tm_mday], weekday_ok = weekdays_[tm.tm_wday];
     bool day_matches;
-    if (any_day_ && any_weekday_) day_matches = true;
-    else if (any_day_) day_matches = weekday_ok;
-    else if (any_weekday_) day_matches = day_ok;
-    else day_matches = day_ok || weekday_ok;
+    if (any_day_ && any_weekday_)
+      day_matches = true;
+    else if (any_day_)
+      day_matches = weekday_ok;
+    else if (any_weekday_)
+      day_matches = day_ok;
+    else
+      day_matches = day_ok || weekday_ok;
     if (!day_matches) {
       tm.tm_mday += 1;
       tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
@@ -172,9 +187,11 @@ CronSchedule::TimePoint CronSchedule::Next(TimePoint after) const {
   return TimePoint::max();
 }
 
-std::vector<CronSchedule::TimePoint> CronSchedule::Between(TimePoint after, TimePoint until, size_t limit) const {
+std::vector<CronSchedule::TimePoint> CronSchedule::Between(TimePoint after, TimePoint until,
+                                                           size_t limit) const {
   std::vector<TimePoint> times;
-  for (TimePoint t = Next(after); t <= until && times.size() < limit; t = Next(t)) times.push_back(t);
+  for (TimePoint t = Next(after); t <= until && times.size() < limit; t = Next(t))
+    times.push_back(t);
   return times;
 }
 

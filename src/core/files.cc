@@ -58,7 +58,8 @@ Status WriteFileAtomic(const std::string& path, std::span<const std::string_view
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     if (!out) return Status::IoError("cannot write '" + temp + "': " + std::strerror(errno));
-    for (std::string_view part : parts) out.write(part.data(), static_cast<std::streamsize>(part.size()));
+    for (std::string_view part : parts)
+      out.write(part.data(), static_cast<std::streamsize>(part.size()));
     out.flush();
     if (!out) {
       std::remove(temp.c_str());

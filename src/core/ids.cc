@@ -28,7 +28,7 @@ std::string FormatUuid(uint64_t high, uint64_t low) {
 
 std::string MakeUuidV7(uint64_t unix_millis, std::mt19937_64& random) {
   uint64_t high = (unix_millis & 0xFFFFFFFFFFFFULL) << 16;
-  high |= 0x7000 | (random() & 0x0FFF);                       // version 7, rand_a
+  high |= 0x7000 | (random() & 0x0FFF);                              // version 7, rand_a
   uint64_t low = (random() & 0x3FFFFFFFFFFFFFFFULL) | (1ULL << 63);  // variant 10, rand_b
   return FormatUuid(high, low);
 }
@@ -45,8 +45,8 @@ std::string NewUuidV7() {
   }());
   std::lock_guard lock(mutex);
   auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
   if (now > last_millis) {
     last_millis = now;
     counter = random() & 0x7FF;  // leaves room to count up
@@ -60,7 +60,8 @@ std::string NewUuidV7() {
 }
 
 std::string SecureRandomToken(size_t chars) {
-  static constexpr char kAlphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  static constexpr char kAlphabet[] =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
   std::string token;
   token.reserve(chars);
   unsigned char bytes[64];

@@ -16,7 +16,7 @@ TEST(IdsTest, UuidV7HasVersionVariantAndSortsByTime) {
   std::regex form("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
   EXPECT_TRUE(std::regex_match(early, form)) << early;
   EXPECT_LT(early, late);
-  EXPECT_EQ(early.substr(0, 13), "018bcfe5-6800");  // 1700000000000 ms = 0x018bcfe56800
+  EXPECT_EQ(early.substr(0, 13), "018bcfe5-6800");           // 1700000000000 ms = 0x018bcfe56800
   EXPECT_EQ(early, "018bcfe5-6800-7f68-a2eb-92502318fa4e");  // the first two draws of mt19937_64(1)
   EXPECT_NE(NewUuidV7(), NewUuidV7());
 }

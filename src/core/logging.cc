@@ -12,23 +12,34 @@ namespace fraudops {
 
 std::string_view LogLevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
-    case LogLevel::kOff: return "off";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kOff:
+      return "off";
   }
   return "info";
 }
 
 bool ParseLogLevel(std::string_view text, LogLevel* level) {
   std::string lower = ToLower(text);
-  if (lower == "debug") *level = LogLevel::kDebug;
-  else if (lower == "info") *level = LogLevel::kInfo;
-  else if (lower == "warn" || lower == "warning") *level = LogLevel::kWarn;
-  else if (lower == "error") *level = LogLevel::kError;
-  else if (lower == "off") *level = LogLevel::kOff;
-  else return false;
+  if (lower == "debug")
+    *level = LogLevel::kDebug;
+  else if (lower == "info")
+    *level = LogLevel::kInfo;
+  else if (lower == "warn" || lower == "warning")
+    *level = LogLevel::kWarn;
+  else if (lower == "error")
+    *level = LogLevel::kError;
+  else if (lower == "off")
+    *level = LogLevel::kOff;
+  else
+    return false;
   return true;
 }
 
@@ -43,11 +54,21 @@ void AppendJsonEscaped(std::string& out, std::string_view text) {
     out.append(text.data() + plain, i - plain);
     plain = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default: {
         static constexpr char kHex[] = "0123456789abcdef";
         out += "\\u00";
@@ -89,8 +110,8 @@ class StreamSink : public LogSink {
              std::string_view message, const std::vector<LogField>& fields) override {
     std::string line;
     if (human_) {
-      static constexpr std::string_view kColors[] = {"\033[2m", "\033[32m", "\033[33m",
-                                                     "\033[31m", ""};
+      static constexpr std::string_view kColors[] = {"\033[2m", "\033[32m", "\033[33m", "\033[31m",
+                                                     ""};
       std::string level_name = ToUpper(LogLevelName(level));
       level_name.resize(5, ' ');
       line = std::string(timestamp.substr(11, 8)) + " " +
@@ -145,8 +166,8 @@ std::string NowIso8601() {
 }  // namespace
 
 std::unique_ptr<LogSink> MakeStreamSink(std::FILE* stream, LogFormat format) {
-  bool human = format == LogFormat::kHuman ||
-               (format == LogFormat::kAuto && isatty(fileno(stream)) != 0);
+  bool human =
+      format == LogFormat::kHuman || (format == LogFormat::kAuto && isatty(fileno(stream)) != 0);
   return std::make_unique<StreamSink>(stream, human);
 }
 

@@ -23,10 +23,14 @@ std::string MetricLine(std::string_view name, const std::vector<std::string>& la
     out += label_names[i];
     out += "=\"";
     for (char c : i < values.size() ? values[i] : std::string()) {
-      if (c == '\\') out += "\\\\";
-      else if (c == '"') out += "\\\"";
-      else if (c == '\n') out += "\\n";
-      else out += c;
+      if (c == '\\')
+        out += "\\\\";
+      else if (c == '"')
+        out += "\\\"";
+      else if (c == '\n')
+        out += "\\n";
+      else
+        out += c;
     }
     out += '"';
   }

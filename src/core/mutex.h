@@ -127,7 +127,9 @@ class SCOPED_CAPABILITY WriterLock {
 /// Holds a SharedMutex shared for its scope.
 class SCOPED_CAPABILITY ReaderLock {
  public:
-  explicit ReaderLock(SharedMutex* mutex) ACQUIRE_SHARED(mutex) : mutex_(mutex) { mutex_->LockShared(); }
+  explicit ReaderLock(SharedMutex* mutex) ACQUIRE_SHARED(mutex) : mutex_(mutex) {
+    mutex_->LockShared();
+  }
   ~ReaderLock() RELEASE() { mutex_->UnlockShared(); }
   ReaderLock(const ReaderLock&) = delete;
   ReaderLock& operator=(const ReaderLock&) = delete;

@@ -64,7 +64,8 @@ void ParallelTeam::HelperLoop() {
   uint64_t seen = 0;
   while (true) {
     uint64_t now = seen;
-    for (int spin = 0; spin < kSpins && (now = epoch_.load(std::memory_order_acquire)) == seen; ++spin) {
+    for (int spin = 0; spin < kSpins && (now = epoch_.load(std::memory_order_acquire)) == seen;
+         ++spin) {
       FOPS_CPU_RELAX();
     }
     if (now == seen) {

@@ -35,7 +35,7 @@ class ParallelTeam {
   void HelperLoop();
   void RunTasks();
 
-  std::atomic<uint64_t> epoch_{0};   ///< bumped per loop (release); helpers wait for a change
+  std::atomic<uint64_t> epoch_{0};  ///< bumped per loop (release); helpers wait for a change
   std::atomic<size_t> next_task_{0};
   std::atomic<size_t> pending_helpers_{0};
   std::atomic<bool> stopping_{false};

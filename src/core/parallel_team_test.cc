@@ -1,9 +1,9 @@
 #include "core/parallel_team.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace fraudops {
 namespace {

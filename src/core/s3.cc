@@ -137,29 +137,34 @@ std::string UriEncode(std::string_view text, bool keep_slash) {
   return out;
 }
 
-std::string SigV4Authorization(const std::string& method, const std::string& path, const std::string& canonical_query,
+std::string SigV4Authorization(const std::string& method, const std::string& path,
+                               const std::string& canonical_query,
                                const std::vector<std::pair<std::string, std::string>>& headers,
-                               const std::string& payload_hash, const std::string& amz_date, const std::string& region,
-                               const std::string& access_key, const std::string& secret_key) {
+                               const std::string& payload_hash, const std::string& amz_date,
+                               const std::string& region, const std::string& access_key,
+                               const std::string& secret_key) {
   std::string canonical_headers, signed_headers;
   for (const auto& [name, value] : headers) {
     canonical_headers += name + ":" + value + "\n";
     signed_headers += (signed_headers.empty() ? "" : ";") + name;
   }
-  std::string canonical = method + "\n" + path + "\n" + canonical_query + "\n" + canonical_headers + "\n" +
-                          signed_headers + "\n" + payload_hash;
+  std::string canonical = method + "\n" + path + "\n" + canonical_query + "\n" + canonical_headers +
+                          "\n" + signed_headers + "\n" + payload_hash;
   const std::string date = amz_date.substr(0, 8);
   std::string scope = date + "/" + region + "/s3/aws4_request";
-  std::string to_sign = "AWS4-HMAC-SHA256\n" + amz_date + "\n" + scope + "\n" + HexEncode(Sha256Raw(canonical));
+  std::string to_sign =
+      "AWS4-HMAC-SHA256\n" + amz_date + "\n" + scope + "\n" + HexEncode(Sha256Raw(canonical));
   std::string signing_key = HmacSha256("AWS4" + secret_key, date);
   signing_key = HmacSha256(signing_key, region);
   signing_key = HmacSha256(signing_key, "s3");
   signing_key = HmacSha256(signing_key, "aws4_request");
-  return "AWS4-HMAC-SHA256 Credential=" + access_key + "/" + scope + ", SignedHeaders=" + signed_headers +
+  return "AWS4-HMAC-SHA256 Credential=" + access_key + "/" + scope +
+         ", SignedHeaders=" + signed_headers +
          ", Signature=" + HexEncode(HmacSha256(signing_key, to_sign));
 }
 
-Result<S3Settings> S3Settings::FromEnvironment(const std::map<std::string, std::string>& environment) {
+Result<S3Settings> S3Settings::FromEnvironment(
+    const std::map<std::string, std::string>& environment) {
   S3Settings s;
   s.endpoint = Lookup(environment, "AWS_ENDPOINT_URL_S3");
   if (s.endpoint.empty()) s.endpoint = Lookup(environment, "AWS_ENDPOINT_URL");
@@ -185,7 +190,8 @@ Result<S3Settings> S3Settings::FromEnvironment(const std::map<std::string, std::
 
 Result<S3Location> ParseS3Uri(std::string_view uri) {
   if (!StartsWith(uri, "s3://")) {
-    return Status::InvalidArgument("'" + std::string(uri) + "' is not an S3 URI; accepted: s3://BUCKET/KEY");
+    return Status::InvalidArgument("'" + std::string(uri) +
+                                   "' is not an S3 URI; accepted: s3://BUCKET/KEY");
   }
   std::string_view rest = uri.substr(5);
   size_t slash = rest.find('/');
@@ -193,15 +199,15 @@ Result<S3Location> ParseS3Uri(std::string_view uri) {
   location.bucket = std::string(rest.substr(0, slash));
   if (slash != std::string_view::npos) location.key = std::string(rest.substr(slash + 1));
   if (location.bucket.empty()) {
-    return Status::InvalidArgument("'" + std::string(uri) + "' has no bucket; accepted: s3://BUCKET/KEY");
+    return Status::InvalidArgument("'" + std::string(uri) +
+                                   "' has no bucket; accepted: s3://BUCKET/KEY");
   }
   return location;
 }
 
-Result<S3Client::Response> S3Client::Send(const std::string& method, const std::string& bucket,
-                                          const std::string& key,
-                                          const std::vector<std::pair<std::string, std::string>>& query,
-                                          std::string_view body) const {
+Result<S3Client::Response> S3Client::Send(
+    const std::string& method, const std::string& bucket, const std::string& key,
+    const std::vector<std::pair<std::string, std::string>>& query, std::string_view body) const {
   GlobalCurlInit();
   // Canonical request (SigV4): path, sorted query, signed headers, payload hash.
   std::string path = "/" + UriEncode(bucket, false);
@@ -222,14 +228,17 @@ Result<S3Client::Response> S3Client::Send(const std::string& method, const std::
   std::string payload_hash = Sha256Hex(body);
   std::vector<std::pair<std::string, std::string>> headers = {
       {"host", host}, {"x-amz-content-sha256", payload_hash}, {"x-amz-date", amz_date}};
-  if (!settings_.session_token.empty()) headers.emplace_back("x-amz-security-token", settings_.session_token);
+  if (!settings_.session_token.empty())
+    headers.emplace_back("x-amz-security-token", settings_.session_token);
   std::sort(headers.begin(), headers.end());
-  std::string authorization = SigV4Authorization(method, path, canonical_query, headers, payload_hash, amz_date,
-                                                  settings_.region, settings_.access_key, settings_.secret_key);
+  std::string authorization =
+      SigV4Authorization(method, path, canonical_query, headers, payload_hash, amz_date,
+                         settings_.region, settings_.access_key, settings_.secret_key);
 
   std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return Status::Internal("cannot initialize libcurl");
-  std::string url = settings_.endpoint + path + (canonical_query.empty() ? "" : "?" + canonical_query);
+  std::string url =
+      settings_.endpoint + path + (canonical_query.empty() ? "" : "?" + canonical_query);
   curl_slist* list = nullptr;
   for (const auto& [name, value] : headers) {
     if (name != "host") list = curl_slist_append(list, (name + ": " + value).c_str());
@@ -292,8 +301,10 @@ Status S3Client::Put(const S3Location& where, std::string_view body) {
 }
 
 Status S3Client::PutMultipart(const S3Location& where, std::string_view body) {
-  FOPS_ASSIGN_OR_RETURN(Response created, Send("POST", where.bucket, where.key, {{"uploads", ""}}, ""));
-  if (created.status != 200) return ErrorFrom(created, "cannot start a multipart upload of " + where.Uri());
+  FOPS_ASSIGN_OR_RETURN(Response created,
+                        Send("POST", where.bucket, where.key, {{"uploads", ""}}, ""));
+  if (created.status != 200)
+    return ErrorFrom(created, "cannot start a multipart upload of " + where.Uri());
   std::string upload_id = XmlText(created.body, "UploadId");
   if (upload_id.empty()) return Status::IoError("S3 returned no UploadId for " + where.Uri());
   auto abort = [&](Status error) {
@@ -308,7 +319,9 @@ Status S3Client::PutMultipart(const S3Location& where, std::string_view body) {
     auto sent = Send("PUT", where.bucket, where.key,
                      {{"partNumber", std::to_string(part)}, {"uploadId", upload_id}}, chunk);
     if (!sent.ok()) return abort(sent.status());
-    if (sent->status != 200) return abort(ErrorFrom(*sent, "cannot upload part " + std::to_string(part) + " of " + where.Uri()));
+    if (sent->status != 200)
+      return abort(
+          ErrorFrom(*sent, "cannot upload part " + std::to_string(part) + " of " + where.Uri()));
     complete += "<Part><PartNumber>" + std::to_string(part) + "</PartNumber><ETag>" +
                 sent->headers["etag"] + "</ETag></Part>";
   }
@@ -340,7 +353,8 @@ Result<S3ObjectInfo> S3Client::Head(const S3Location& where) {
 
 Status S3Client::Delete(const S3Location& where) {
   FOPS_ASSIGN_OR_RETURN(Response response, Send("DELETE", where.bucket, where.key, {}, ""));
-  if (response.status != 204 && response.status != 200) return ErrorFrom(response, "cannot delete " + where.Uri());
+  if (response.status != 204 && response.status != 200)
+    return ErrorFrom(response, "cannot delete " + where.Uri());
   return Status::Ok();
 }
 
@@ -348,12 +362,14 @@ Result<std::vector<std::string>> S3Client::List(const S3Location& prefix) {
   std::vector<std::string> keys;
   std::string token;
   do {
-    std::vector<std::pair<std::string, std::string>> query = {{"list-type", "2"}, {"prefix", prefix.key}};
+    std::vector<std::pair<std::string, std::string>> query = {{"list-type", "2"},
+                                                              {"prefix", prefix.key}};
     if (!token.empty()) query.emplace_back("continuation-token", token);
     FOPS_ASSIGN_OR_RETURN(Response response, Send("GET", prefix.bucket, "", query, ""));
     if (response.status != 200) return ErrorFrom(response, "cannot list " + prefix.Uri());
     size_t from = 0;
-    for (std::string key; !(key = XmlText(response.body, "Key", &from)).empty();) keys.push_back(key);
+    for (std::string key; !(key = XmlText(response.body, "Key", &from)).empty();)
+      keys.push_back(key);
     token = XmlText(response.body, "IsTruncated") == "true"
                 ? XmlText(response.body, "NextContinuationToken")
                 : "";

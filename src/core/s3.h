@@ -28,7 +28,8 @@ struct S3Settings {
   long stall_timeout_seconds = 30;
 
   /// From the environment (`environment` empty: the process environment).
-  static Result<S3Settings> FromEnvironment(const std::map<std::string, std::string>& environment = {});
+  static Result<S3Settings> FromEnvironment(
+      const std::map<std::string, std::string>& environment = {});
 };
 
 /// `s3://bucket/key/prefix` split into its parts.
@@ -69,7 +70,8 @@ class S3Client {
     std::string body;
     std::map<std::string, std::string> headers;  ///< lowercase names
   };
-  Result<Response> Send(const std::string& method, const std::string& bucket, const std::string& key,
+  Result<Response> Send(const std::string& method, const std::string& bucket,
+                        const std::string& key,
                         const std::vector<std::pair<std::string, std::string>>& query,
                         std::string_view body) const;
   Status PutMultipart(const S3Location& where, std::string_view body);
@@ -85,10 +87,12 @@ std::string XmlText(std::string_view xml, std::string_view tag, size_t* from = n
 /// The SigV4 Authorization header of a request: `path` already URI-encoded, the query in
 /// canonical form, `headers` with lowercase names sorted by name (host included), `amz_date`
 /// as YYYYMMDDTHHMMSSZ. Exposed for the known-answer test against AWS's published example.
-std::string SigV4Authorization(const std::string& method, const std::string& path, const std::string& canonical_query,
+std::string SigV4Authorization(const std::string& method, const std::string& path,
+                               const std::string& canonical_query,
                                const std::vector<std::pair<std::string, std::string>>& headers,
-                               const std::string& payload_hash, const std::string& amz_date, const std::string& region,
-                               const std::string& access_key, const std::string& secret_key);
+                               const std::string& payload_hash, const std::string& amz_date,
+                               const std::string& region, const std::string& access_key,
+                               const std::string& secret_key);
 
 /// AWS SigV4 pieces, exposed for the known-answer test.
 std::string HmacSha256(std::string_view key, std::string_view data);

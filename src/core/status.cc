@@ -4,14 +4,22 @@ namespace fraudops {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kInvalidArgument: return "InvalidArgument";
-    case StatusCode::kDataError: return "DataError";
-    case StatusCode::kNotFound: return "NotFound";
-    case StatusCode::kUnimplemented: return "Unimplemented";
-    case StatusCode::kIoError: return "IoError";
-    case StatusCode::kInternal: return "Internal";
-    case StatusCode::kConflict: return "Conflict";
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kInvalidArgument:
+      return "InvalidArgument";
+    case StatusCode::kDataError:
+      return "DataError";
+    case StatusCode::kNotFound:
+      return "NotFound";
+    case StatusCode::kUnimplemented:
+      return "Unimplemented";
+    case StatusCode::kIoError:
+      return "IoError";
+    case StatusCode::kInternal:
+      return "Internal";
+    case StatusCode::kConflict:
+      return "Conflict";
   }
   return "Unknown";
 }

@@ -21,7 +21,7 @@ enum class StatusCode {
   kUnimplemented,    ///< a valid request for something not available (yet)
   kIoError,          ///< the workspace or an output could not be written
   kInternal,         ///< a bug or a library failure
-  kConflict,         ///< the request conflicts with the current state (exists already, changed meanwhile)
+  kConflict,  ///< the request conflicts with the current state (exists already, changed meanwhile)
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -48,7 +48,9 @@ class [[nodiscard]] Status {
   static Status Unimplemented(std::string message) {
     return {StatusCode::kUnimplemented, std::move(message)};
   }
-  static Status Conflict(std::string message) { return {StatusCode::kConflict, std::move(message)}; }
+  static Status Conflict(std::string message) {
+    return {StatusCode::kConflict, std::move(message)};
+  }
   static Status IoError(std::string message) { return {StatusCode::kIoError, std::move(message)}; }
   static Status Internal(std::string message) {
     return {StatusCode::kInternal, std::move(message)};
@@ -76,7 +78,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     assert(!status_.ok() && "a Result built from a Status must hold an error");
   }
@@ -115,7 +117,8 @@ class [[nodiscard]] Result {
 
 /// Returns the Status of `expr` from the enclosing function when it is an error.
 /// (A unique name per use: the expression may hold a lambda that uses the macro too.)
-#define FOPS_RETURN_IF_ERROR(expr) FOPS_RETURN_IF_ERROR_IMPL(FOPS_CONCAT(fops_status_, __COUNTER__), expr)
+#define FOPS_RETURN_IF_ERROR(expr) \
+  FOPS_RETURN_IF_ERROR_IMPL(FOPS_CONCAT(fops_status_, __COUNTER__), expr)
 #define FOPS_RETURN_IF_ERROR_IMPL(name, expr) \
   do {                                        \
     ::fraudops::Status name = (expr);         \

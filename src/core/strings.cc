@@ -1,13 +1,13 @@
 #include "core/strings.h"
 
+#include <fast_float/fast_float.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-
-#include <fast_float/fast_float.h>
 
 #include "core/logging.h"
 
@@ -119,15 +119,28 @@ std::optional<long long> ParseDurationSeconds(std::string_view text) {
   long long unit = 1;
   if (!text.empty()) {
     switch (text.back()) {
-      case 's': unit = 1; break;
-      case 'm': unit = 60; break;
-      case 'h': unit = 3600; break;
-      case 'd': unit = 86400; break;
-      case 'w': unit = 7 * 86400; break;
-      default: unit = 0;
+      case 's':
+        unit = 1;
+        break;
+      case 'm':
+        unit = 60;
+        break;
+      case 'h':
+        unit = 3600;
+        break;
+      case 'd':
+        unit = 86400;
+        break;
+      case 'w':
+        unit = 7 * 86400;
+        break;
+      default:
+        unit = 0;
     }
-    if (unit != 0) text.remove_suffix(1);
-    else unit = 1;
+    if (unit != 0)
+      text.remove_suffix(1);
+    else
+      unit = 1;
   }
   std::optional<long long> count = ParseInt(text);
   if (!count || *count <= 0 || *count > (1LL << 40) / unit) return std::nullopt;
@@ -135,7 +148,8 @@ std::optional<long long> ParseDurationSeconds(std::string_view text) {
 }
 
 std::string FormatDuration(long long seconds) {
-  for (auto [unit, suffix] : {std::pair{7 * 86400LL, "w"}, {86400LL, "d"}, {3600LL, "h"}, {60LL, "m"}}) {
+  for (auto [unit, suffix] :
+       {std::pair{7 * 86400LL, "w"}, {86400LL, "d"}, {3600LL, "h"}, {60LL, "m"}}) {
     if (seconds > 0 && seconds % unit == 0) return std::to_string(seconds / unit) + suffix;
   }
   return std::to_string(seconds) + "s";
@@ -159,17 +173,22 @@ bool IsValidUtf8(std::string_view text) {
     }
     int length;
     uint32_t code;
-    if ((c & 0xE0) == 0xC0) length = 2, code = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) length = 3, code = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) length = 4, code = c & 0x07;
-    else return false;
+    if ((c & 0xE0) == 0xC0)
+      length = 2, code = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0)
+      length = 3, code = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0)
+      length = 4, code = c & 0x07;
+    else
+      return false;
     if (end - p < length) return false;
     for (int i = 1; i < length; ++i) {
       if ((p[i] & 0xC0) != 0x80) return false;
       code = (code << 6) | (p[i] & 0x3F);
     }
     static constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
+    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+      return false;
     p += length;
   }
   return true;

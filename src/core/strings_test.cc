@@ -36,10 +36,10 @@ TEST(StringsTest, ParsesNumbersStrictly) {
 TEST(StringsTest, ValidatesUtf8) {
   EXPECT_TRUE(IsValidUtf8("plain ascii"));
   EXPECT_TRUE(IsValidUtf8("Z\xC3\xBCrich \xE2\x82\xAC \xF0\x9F\x92\xB3"));
-  EXPECT_FALSE(IsValidUtf8("Z\xFCrich"));          // Latin-1
-  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));            // overlong '/'
-  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));        // surrogate
-  EXPECT_FALSE(IsValidUtf8("\xE2\x82"));            // truncated
+  EXPECT_FALSE(IsValidUtf8("Z\xFCrich"));     // Latin-1
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));      // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));  // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xE2\x82"));      // truncated
 }
 
 TEST(StringsTest, FormatDoubleRoundTrips) {

@@ -1,5 +1,6 @@
 #include "data/csv_reader.h"
 
+#include <fast_float/fast_float.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -11,8 +12,6 @@
 #include <cstring>
 #include <limits>
 #include <memory>
-
-#include <fast_float/fast_float.h>
 
 #include "core/strings.h"
 #include "core/thread_pool.h"
@@ -107,7 +106,8 @@ class FieldSplitter {
 
 /// The next line in [p, end): its text without CR/LF, and where the one after starts.
 inline std::string_view NextLine(const char* p, const char* end, const char** next) {
-  const char* newline = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+  const char* newline =
+      static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
   const char* line_end = newline ? newline : end;
   *next = newline ? newline + 1 : end;
   if (line_end > p && line_end[-1] == '\r') --line_end;
@@ -136,15 +136,15 @@ struct ColumnPlan {
 struct Chunk {
   const char* begin = nullptr;
   const char* end = nullptr;
-  size_t lines = 0;  ///< lines consumed, blank ones included
-  std::vector<std::vector<float>> values;    ///< per column (numbers; local codes if categorical)
-  std::vector<Dictionary> dictionaries;      ///< per categorical column (local codes)
+  size_t lines = 0;                        ///< lines consumed, blank ones included
+  std::vector<std::vector<float>> values;  ///< per column (numbers; local codes if categorical)
+  std::vector<Dictionary> dictionaries;    ///< per categorical column (local codes)
   std::vector<int32_t> label_codes;
   Dictionary label_dictionary;
-  std::vector<size_t> label_first_line;      ///< local line of each label value's first use
-  std::string error;                         ///< empty when OK
-  size_t error_line = 0;                     ///< local, 1-based
-  size_t error_column = 0;                   ///< 1-based; 0 when the whole line is wrong
+  std::vector<size_t> label_first_line;  ///< local line of each label value's first use
+  std::string error;                     ///< empty when OK
+  size_t error_line = 0;                 ///< local, 1-based
+  size_t error_column = 0;               ///< 1-based; 0 when the whole line is wrong
 };
 
 class CsvParser {
@@ -165,7 +165,8 @@ class CsvParser {
       if (Trim(header).empty()) header = {};
     }
     if (header.empty()) {
-      return Status::DataError(source_ + ": the file is empty; expected a header line naming "
+      return Status::DataError(source_ +
+                               ": the file is empty; expected a header line naming "
                                "the columns, then one transaction per line");
     }
     delimiter_ = options_.delimiter ? options_.delimiter : DetectCsvDelimiter(header);
@@ -203,7 +204,8 @@ class CsvParser {
       const char* stop = i + 1 == count ? end : body + bytes * (i + 1) / count;
       if (stop < start) stop = start;
       if (stop < end) {
-        const char* newline = static_cast<const char*>(std::memchr(stop, '\n', static_cast<size_t>(end - stop)));
+        const char* newline =
+            static_cast<const char*>(std::memchr(stop, '\n', static_cast<size_t>(end - stop)));
         stop = newline ? newline + 1 : end;
       }
       chunks[i].begin = start;
@@ -250,15 +252,18 @@ class CsvParser {
         if (ParseNumber(fields[c], &value)) {
           ++numbers[c];
         } else if (!IsMissingMarker(Trim(fields[c]), options_.table.missing_values)) {
-          if (ParseDouble(fields[c])) ++numbers[c];
-          else ++texts[c];
+          if (ParseDouble(fields[c]))
+            ++numbers[c];
+          else
+            ++texts[c];
         }
       }
     }
     const auto& forced = options_.table.categorical_columns;
     for (size_t c = 0; c < names_.size(); ++c) {
       double seen_values = static_cast<double>(numbers[c] + texts[c]);
-      bool numeric = texts[c] == 0 || static_cast<double>(numbers[c]) >= kNumericShare * seen_values;
+      bool numeric =
+          texts[c] == 0 || static_cast<double>(numbers[c]) >= kNumericShare * seen_values;
       plan_[c].categorical =
           !numeric || std::find(forced.begin(), forced.end(), names_[c]) != forced.end();
     }
@@ -323,7 +328,8 @@ class CsvParser {
         if (kinds[c] == kLabel) {
           std::string_view text = Trim(cell);
           if (IsMissingMarker(text, missing)) {
-            chunk.error = "the label is missing ('" + std::string(text) + "'); every row needs a label";
+            chunk.error =
+                "the label is missing ('" + std::string(text) + "'); every row needs a label";
             return Fail(chunk, c + 1);
           }
           size_t before = chunk.label_dictionary.size();
@@ -353,11 +359,12 @@ class CsvParser {
           if (ParseNumber(cell, &value)) {
             number = static_cast<float>(value);
           } else if (!ParseNumberSlow(cell, missing, &number)) {
-            chunk.error = "'" + std::string(cell.substr(0, 40)) +
-                          "' is not a number, and this column is numeric (at least 95 % of its first "
-                          "rows hold numbers); accepted: decimal or scientific numbers, a missing-value "
-                          "marker (preprocess.missing_values), or list the column in "
-                          "preprocess.categorical_columns";
+            chunk.error =
+                "'" + std::string(cell.substr(0, 40)) +
+                "' is not a number, and this column is numeric (at least 95 % of its first "
+                "rows hold numbers); accepted: decimal or scientific numbers, a missing-value "
+                "marker (preprocess.missing_values), or list the column in "
+                "preprocess.categorical_columns";
             return Fail(chunk, c + 1);
           }
           chunk.values[c].push_back(number);
@@ -381,8 +388,8 @@ class CsvParser {
     size_t line_offset = first_data_line_ - 1;
     for (const Chunk& chunk : chunks) {
       if (!chunk.error.empty()) {
-        return Status::DataError(Where(line_offset + chunk.error_line, chunk.error_column) +
-                                 ": " + chunk.error);
+        return Status::DataError(Where(line_offset + chunk.error_line, chunk.error_column) + ": " +
+                                 chunk.error);
       }
       line_offset += chunk.lines;
     }
@@ -401,10 +408,12 @@ class CsvParser {
         size_t before = label_dictionary.size();
         remap.push_back(label_dictionary.Code(local[i]));
         if (label_dictionary.size() != before) {
-          label.first_seen.push_back(Where(line_offset + chunk.label_first_line[i], label_index_ + 1));
+          label.first_seen.push_back(
+              Where(line_offset + chunk.label_first_line[i], label_index_ + 1));
         }
       }
-      for (int32_t code : chunk.label_codes) label.codes.push_back(remap[static_cast<size_t>(code)]);
+      for (int32_t code : chunk.label_codes)
+        label.codes.push_back(remap[static_cast<size_t>(code)]);
       line_offset += chunk.lines;
     }
     label.dictionary = label_dictionary.values();

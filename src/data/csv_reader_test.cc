@@ -9,7 +9,8 @@
 namespace fraudops {
 namespace {
 
-Result<Dataset> Parse(const std::string& text, CsvOptions options = {}, ThreadPool* pool = nullptr) {
+Result<Dataset> Parse(const std::string& text, CsvOptions options = {},
+                      ThreadPool* pool = nullptr) {
   return ParseCsv(text, "t.csv", options, pool);
 }
 
@@ -38,7 +39,8 @@ TEST(CsvReaderTest, ReadsTheReferenceTextForm) {
 TEST(CsvReaderTest, DetectsDelimitersAndAcceptsCrlfAndQuotedNumbers) {
   for (const char* delimiter : {",", ";", "\t", "|"}) {
     std::string d(delimiter);
-    std::string text = "a" + d + "b" + d + "Class\r\n\"1.5\"" + d + "2" + d + "1\r\n3" + d + "4" + d + "0\r\n";
+    std::string text =
+        "a" + d + "b" + d + "Class\r\n\"1.5\"" + d + "2" + d + "1\r\n3" + d + "4" + d + "0\r\n";
     auto result = Parse(text);
     ASSERT_TRUE(result.ok()) << result.status().ToString();
     EXPECT_EQ(result->num_features(), 2u) << "delimiter " << delimiter;
@@ -60,7 +62,8 @@ TEST(CsvReaderTest, StringColumnsAreDictionaryEncodedAndLabelsCanBeStrings) {
   CsvOptions options;
   options.table.label_column = "is_fraud";
   options.table.positive_label = "yes";
-  auto d = Parse("amount,merchant,is_fraud\n10,grocery,no\n20,\"travel, air\",yes\n30,grocery,no\n", options);
+  auto d = Parse("amount,merchant,is_fraud\n10,grocery,no\n20,\"travel, air\",yes\n30,grocery,no\n",
+                 options);
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->features[1].type, ColumnType::kCategorical);
   EXPECT_EQ(d->features[1].categories, (std::vector<std::string>{"grocery", "travel, air"}));
@@ -82,20 +85,24 @@ TEST(CsvReaderTest, ForcedCategoricalAndDroppedColumns) {
 TEST(CsvReaderTest, RejectsRaggedRowsWithLineNumber) {
   std::string message = ErrorOf("a,b,Class\n1,2,0\n1,2\n");
   EXPECT_NE(message.find("t.csv:3"), std::string::npos) << message;
-  EXPECT_NE(message.find("expected 3 fields as in the header, found 2"), std::string::npos) << message;
+  EXPECT_NE(message.find("expected 3 fields as in the header, found 2"), std::string::npos)
+      << message;
 }
 
 TEST(CsvReaderTest, RejectsTextInANumericColumnWithLineAndColumn) {
   std::string text = "a,b,Class\n";
-  for (int i = 0; i < 30; ++i) text += std::to_string(i) + "," + (i == 24 ? "x9" : "2.5") + "," + (i % 3 ? "0" : "1") + "\n";
+  for (int i = 0; i < 30; ++i)
+    text += std::to_string(i) + "," + (i == 24 ? "x9" : "2.5") + "," + (i % 3 ? "0" : "1") + "\n";
   std::string message = ErrorOf(text);
-  EXPECT_NE(message.find("t.csv:26: column 2 ('b'): 'x9' is not a number"), std::string::npos) << message;
+  EXPECT_NE(message.find("t.csv:26: column 2 ('b'): 'x9' is not a number"), std::string::npos)
+      << message;
   EXPECT_NE(message.find("preprocess.categorical_columns"), std::string::npos) << message;
 }
 
 TEST(CsvReaderTest, RejectsAMissingLabelColumnAndSuggestsTheClosest) {
   std::string message = ErrorOf("a,b,class\n1,2,0\n");
-  EXPECT_NE(message.find("missing label column 'Class' (did you mean 'class'?)"), std::string::npos) << message;
+  EXPECT_NE(message.find("missing label column 'Class' (did you mean 'class'?)"), std::string::npos)
+      << message;
   EXPECT_NE(message.find("its columns are: a, b, class"), std::string::npos) << message;
 }
 
@@ -124,16 +131,20 @@ TEST(CsvReaderTest, RejectsMissingLabelsAndBadQuotes) {
 TEST(CsvReaderTest, RejectsTextThatIsNotUtf8) {
   // Regression (found by fuzz/csv_fuzzer): a Latin-1 category crashed the JSON schema dump.
   std::string message = ErrorOf("city,Class\nZ\xFCrich,0\nBern,1\n");
-  EXPECT_NE(message.find("t.csv:2: column 1 ('city'): the text is not valid UTF-8"), std::string::npos) << message;
+  EXPECT_NE(message.find("t.csv:2: column 1 ('city'): the text is not valid UTF-8"),
+            std::string::npos)
+      << message;
   EXPECT_NE(message.find("iconv"), std::string::npos);
-  EXPECT_NE(ErrorOf("a,Class\x80\n1,0\n").find("header: the text is not valid UTF-8"), std::string::npos);
+  EXPECT_NE(ErrorOf("a,Class\x80\n1,0\n").find("header: the text is not valid UTF-8"),
+            std::string::npos);
   EXPECT_TRUE(Parse("city,Class\nZ\xC3\xBCrich,0\nBern,1\n").ok());
 }
 
 TEST(CsvReaderTest, ParallelChunksGiveTheSameDatasetAsOneThread) {
   std::string text = "\"x\",\"c\",\"Class\"\n";
   for (int i = 0; i < 120000; ++i) {
-    text += std::to_string(i * 0.37) + "," + (i % 7 == 0 ? "\"k" + std::to_string(i % 5) + "\"" : "z") + ",\"" +
+    text += std::to_string(i * 0.37) + "," +
+            (i % 7 == 0 ? "\"k" + std::to_string(i % 5) + "\"" : "z") + ",\"" +
             (i % 97 == 0 ? "1" : "0") + "\"\n";
     if (i == 50000) text += "\n";  // a blank line in the middle
   }

@@ -25,14 +25,16 @@ void PutU32(std::string& out, uint32_t value) {
 
 uint32_t GetU32(const char* data) {
   uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value |= static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    value |= static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << (8 * i);
   return value;
 }
 
 }  // namespace
 
 Result<DatasetFileInfo> WriteDatasetFileFromBlocks(const nlohmann::json& schema, size_t blocks,
-                                                   const BlockReader& read_block, const std::string& path) {
+                                                   const BlockReader& read_block,
+                                                   const std::string& path) {
   const size_t rows = schema.at("rows").get<size_t>();
   const size_t block = rows * sizeof(float);
   const size_t stride = AlignUp(block);
@@ -48,8 +50,8 @@ Result<DatasetFileInfo> WriteDatasetFileFromBlocks(const nlohmann::json& schema,
       seen += bytes.size();
     }));
     if (seen != block) {
-      return Status::Internal(path + ": block " + std::to_string(i) + " has " + std::to_string(seen) +
-                              " bytes, expected " + std::to_string(block));
+      return Status::Internal(path + ": block " + std::to_string(i) + " has " +
+                              std::to_string(seen) + " bytes, expected " + std::to_string(block));
     }
   }
   DatasetFileInfo info;
@@ -102,10 +104,12 @@ Result<DatasetFileInfo> WriteDatasetFileFromBlocks(const nlohmann::json& schema,
 Result<DatasetFileInfo> WriteDatasetFile(const Dataset& dataset, const std::string& path) {
   auto read_block = [&](size_t index, const std::function<void(std::string_view)>& sink) {
     const std::vector<float>& values = index == 0 ? dataset.label : dataset.columns[index - 1];
-    sink(std::string_view(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+    sink(std::string_view(reinterpret_cast<const char*>(values.data()),
+                          values.size() * sizeof(float)));
     return Status::Ok();
   };
-  return WriteDatasetFileFromBlocks(dataset.SchemaJson(), dataset.columns.size() + 1, read_block, path);
+  return WriteDatasetFileFromBlocks(dataset.SchemaJson(), dataset.columns.size() + 1, read_block,
+                                    path);
 }
 
 Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info) {
@@ -120,12 +124,14 @@ Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info) 
   }
   uint32_t version = GetU32(data.data() + 8);
   if (version < 1 || version > kDatasetFileVersion) {
-    return corrupt("version " + std::to_string(version) + " is not supported (this build reads 1.." +
-                   std::to_string(kDatasetFileVersion) + ")");
+    return corrupt("version " + std::to_string(version) +
+                   " is not supported (this build reads 1.." + std::to_string(kDatasetFileVersion) +
+                   ")");
   }
   uint32_t header_size = GetU32(data.data() + 12);
   if (kPreamble + header_size > data.size()) return corrupt("truncated header");
-  nlohmann::json header = nlohmann::json::parse(data.substr(kPreamble, header_size), nullptr, false);
+  nlohmann::json header =
+      nlohmann::json::parse(data.substr(kPreamble, header_size), nullptr, false);
   if (header.is_discarded() || !header.is_object()) return corrupt("malformed JSON header");
 
   Dataset dataset;
@@ -139,7 +145,8 @@ Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info) 
       ColumnSchema column;
       column.name = entry.at("name").get<std::string>();
       std::string type = entry.at("type").get<std::string>();
-      if (type != "numeric" && type != "categorical") return corrupt("unknown column type '" + type + "'");
+      if (type != "numeric" && type != "categorical")
+        return corrupt("unknown column type '" + type + "'");
       column.type = type == "numeric" ? ColumnType::kNumeric : ColumnType::kCategorical;
       if (column.type == ColumnType::kCategorical) {
         column.categories = entry.at("categories").get<std::vector<std::string>>();

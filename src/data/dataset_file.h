@@ -5,10 +5,9 @@
 /// can mmap the file and use the columns in place. Spec: docs/formats/dataset-file.md.
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "data/dataset.h"
@@ -29,13 +28,15 @@ struct DatasetFileInfo {
 Result<DatasetFileInfo> WriteDatasetFile(const Dataset& dataset, const std::string& path);
 
 /// Hands block `index` (0: the label, then each feature column) to `sink` in pieces.
-using BlockReader = std::function<Status(size_t index, const std::function<void(std::string_view)>& sink)>;
+using BlockReader =
+    std::function<Status(size_t index, const std::function<void(std::string_view)>& sink)>;
 
 /// The streaming writer behind WriteDatasetFile: `schema` is Dataset::SchemaJson() of the data
 /// (with "rows"), and the blocks are read twice — once for the checksums the header carries,
 /// once to write — so no block needs to be in memory. Atomic like every writer.
 Result<DatasetFileInfo> WriteDatasetFileFromBlocks(const nlohmann::json& schema, size_t blocks,
-                                                   const BlockReader& read_block, const std::string& path);
+                                                   const BlockReader& read_block,
+                                                   const std::string& path);
 
 /// Reads and verifies (version, layout, checksum) a dataset file.
 Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info = nullptr);

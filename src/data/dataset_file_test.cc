@@ -13,7 +13,8 @@ namespace {
 
 Dataset Sample() {
   Dataset d;
-  d.features = {{"amount", ColumnType::kNumeric, {}}, {"merchant", ColumnType::kCategorical, {"a", "b"}}};
+  d.features = {{"amount", ColumnType::kNumeric, {}},
+                {"merchant", ColumnType::kCategorical, {"a", "b"}}};
   d.columns = {{1.5f, std::numeric_limits<float>::quiet_NaN(), 3.0f}, {0, 1, 0}};
   d.label = {0, 1, 0};
   return d;
@@ -44,13 +45,15 @@ TEST(DatasetFileTest, ACorruptedByteIsRefusedWithAChecksumError) {
   testing::WriteText(path, bytes);
   auto back = ReadDatasetFile(path);
   ASSERT_FALSE(back.ok());
-  EXPECT_NE(back.status().message().find("checksum mismatch"), std::string::npos) << back.status().message();
+  EXPECT_NE(back.status().message().find("checksum mismatch"), std::string::npos)
+      << back.status().message();
 }
 
 TEST(DatasetFileTest, RejectsOtherFilesTruncationAndFutureVersions) {
   testing::TempDir dir;
   testing::WriteText(dir.File("a.fds"), "not a dataset");
-  EXPECT_NE(ReadDatasetFile(dir.File("a.fds")).status().message().find("bad magic"), std::string::npos);
+  EXPECT_NE(ReadDatasetFile(dir.File("a.fds")).status().message().find("bad magic"),
+            std::string::npos);
 
   std::string path = dir.File("b.fds");
   ASSERT_TRUE(WriteDatasetFile(Sample(), path).ok());
@@ -61,7 +64,8 @@ TEST(DatasetFileTest, RejectsOtherFilesTruncationAndFutureVersions) {
 
   bytes[8] = 9;  // version 9
   testing::WriteText(path, bytes);
-  EXPECT_NE(ReadDatasetFile(path).status().message().find("version 9 is not supported"), std::string::npos);
+  EXPECT_NE(ReadDatasetFile(path).status().message().find("version 9 is not supported"),
+            std::string::npos);
 }
 
 }  // namespace

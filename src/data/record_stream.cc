@@ -21,10 +21,12 @@ Result<std::unique_ptr<RecordReader>> RecordReader::Open(const std::string& path
   return std::unique_ptr<RecordReader>(new RecordReader(file, path, quoted));
 }
 
-Result<std::unique_ptr<RecordReader>> RecordReader::FromMemory(std::string_view text, bool quoted, std::string name) {
+Result<std::unique_ptr<RecordReader>> RecordReader::FromMemory(std::string_view text, bool quoted,
+                                                               std::string name) {
   static char empty[1] = {0};
   // fmemopen only reads the buffer ("r"); an empty text reads from a 0-byte view of `empty`.
-  std::FILE* file = text.empty() ? fmemopen(empty, 1, "r") : fmemopen(const_cast<char*>(text.data()), text.size(), "r");
+  std::FILE* file = text.empty() ? fmemopen(empty, 1, "r")
+                                 : fmemopen(const_cast<char*>(text.data()), text.size(), "r");
   if (file == nullptr) return Status::IoError(name + ": " + std::strerror(errno));
   if (text.empty()) (void)std::fgetc(file);  // consume the single byte: the stream is at its end
   return std::unique_ptr<RecordReader>(new RecordReader(file, std::move(name), quoted));
@@ -40,7 +42,8 @@ bool RecordReader::Fill() {
   const size_t got = std::fread(block_.get(), 1, kReadBytes, file_);
   buffer_.append(block_.get(), got);
   if (got == 0) eof_ = true;
-  if (first_ && buffer_.size() >= 3 && buffer_.compare(0, 3, "\xEF\xBB\xBF") == 0) buffer_.erase(0, 3);  // BOM
+  if (first_ && buffer_.size() >= 3 && buffer_.compare(0, 3, "\xEF\xBB\xBF") == 0)
+    buffer_.erase(0, 3);  // BOM
   first_ = false;
   return got > 0;
 }
@@ -74,7 +77,9 @@ Result<bool> RecordReader::Next(RecordChunk& chunk, size_t max_records) {
   };
   while (chunk.line.size() < max_records) {
     const char* data = buffer_.data();
-    const void* found = position < buffer_.size() ? std::memchr(data + position, '\n', buffer_.size() - position) : nullptr;
+    const void* found = position < buffer_.size()
+                            ? std::memchr(data + position, '\n', buffer_.size() - position)
+                            : nullptr;
     if (found == nullptr) {
       count_quotes(position, buffer_.size());
       position = buffer_.size();
@@ -105,7 +110,8 @@ Result<bool> RecordReader::Next(RecordChunk& chunk, size_t max_records) {
   return !chunk.line.empty();
 }
 
-void SplitCsvRecord(std::string_view record, char delimiter, std::vector<std::string_view>& fields) {
+void SplitCsvRecord(std::string_view record, char delimiter,
+                    std::vector<std::string_view>& fields) {
   fields.clear();
   size_t start = 0;
   bool in_quotes = false;

@@ -31,7 +31,8 @@ class RecordReader {
   static Result<std::unique_ptr<RecordReader>> Open(const std::string& path, bool quoted);
   /// Reads records from `text` (which must outlive the reader), e.g. a request body; `name`
   /// is used in messages.
-  static Result<std::unique_ptr<RecordReader>> FromMemory(std::string_view text, bool quoted, std::string name);
+  static Result<std::unique_ptr<RecordReader>> FromMemory(std::string_view text, bool quoted,
+                                                          std::string name);
   ~RecordReader();
   RecordReader(const RecordReader&) = delete;
   RecordReader& operator=(const RecordReader&) = delete;
@@ -41,13 +42,14 @@ class RecordReader {
   const std::string& path() const { return path_; }
 
  private:
-  RecordReader(std::FILE* file, std::string path, bool quoted) : file_(file), path_(std::move(path)), quoted_(quoted) {}
+  RecordReader(std::FILE* file, std::string path, bool quoted)
+      : file_(file), path_(std::move(path)), quoted_(quoted) {}
   bool Fill();
 
   std::FILE* file_;
   std::string path_;
   bool quoted_;
-  std::string buffer_;  ///< bytes read but not yet returned
+  std::string buffer_;             ///< bytes read but not yet returned
   std::unique_ptr<char[]> block_;  ///< what one read fills
   size_t line_ = 1;
   bool eof_ = false, first_ = true;

@@ -13,7 +13,8 @@ namespace {
 
 using testing::TempDir;
 
-std::vector<std::string> ReadAll(const std::string& path, bool quoted, size_t per_chunk, std::vector<size_t>* lines) {
+std::vector<std::string> ReadAll(const std::string& path, bool quoted, size_t per_chunk,
+                                 std::vector<size_t>* lines) {
   auto reader = RecordReader::Open(path, quoted);
   EXPECT_TRUE(reader.ok());
   std::vector<std::string> records;
@@ -32,7 +33,9 @@ std::vector<std::string> ReadAll(const std::string& path, bool quoted, size_t pe
 
 TEST(RecordStreamTest, QuotedNewlinesCrlfBlankLinesAndNoFinalNewline) {
   TempDir dir;
-  testing::WriteText(dir.File("a.csv"), "\xEF\xBB\xBFid,note\r\n1,\"two\nlines, \"\"quoted\"\"\"\r\n\n   \n2,plain\n3,last");
+  testing::WriteText(
+      dir.File("a.csv"),
+      "\xEF\xBB\xBFid,note\r\n1,\"two\nlines, \"\"quoted\"\"\"\r\n\n   \n2,plain\n3,last");
   std::vector<size_t> lines;
   std::vector<std::string> records = ReadAll(dir.File("a.csv"), true, 2, &lines);
   ASSERT_EQ(records.size(), 4u);
@@ -62,7 +65,8 @@ TEST(RecordStreamTest, AnUnclosedQuoteIsAnErrorNamingItsLine) {
   RecordChunk chunk;
   auto more = (*reader)->Next(chunk, 100);
   ASSERT_FALSE(more.ok());
-  EXPECT_NE(more.status().message().find("b.csv:3: a quoted field is not closed"), std::string::npos)
+  EXPECT_NE(more.status().message().find("b.csv:3: a quoted field is not closed"),
+            std::string::npos)
       << more.status().message();
   EXPECT_FALSE(RecordReader::Open(dir.File("missing.csv"), true).ok());
 }

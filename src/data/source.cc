@@ -6,8 +6,8 @@
 
 #include "core/hash.h"
 #include "core/s3.h"
-#include "data/dataset_file.h"
 #include "core/strings.h"
+#include "data/dataset_file.h"
 
 namespace fraudops {
 
@@ -49,14 +49,16 @@ Result<std::pair<std::string, std::string>> SourceRegistry::Parse(const std::str
   } else {
     location = uri;
     std::string extension = ToLower(std::filesystem::path(uri).extension().string());
-    if (extension == ".csv" || extension == ".tsv" || extension == ".txt") kind = "csv";
-    else if (extension == ".db" || extension == ".sqlite" || extension == ".sqlite3") kind = "sqlite";
-    else if (extension == ".fds") kind = "fds";
+    if (extension == ".csv" || extension == ".tsv" || extension == ".txt")
+      kind = "csv";
+    else if (extension == ".db" || extension == ".sqlite" || extension == ".sqlite3")
+      kind = "sqlite";
+    else if (extension == ".fds")
+      kind = "fds";
     else {
       return Status::InvalidArgument(
           "data source '" + uri + "': cannot tell its kind from the extension '" + extension +
-          "'; write KIND:PATH with KIND one of " + Join(Kinds(), ", ") +
-          " (e.g. csv:" + uri + ")");
+          "'; write KIND:PATH with KIND one of " + Join(Kinds(), ", ") + " (e.g. csv:" + uri + ")");
     }
   }
   if (!readers_.count(kind)) {
@@ -75,7 +77,8 @@ Result<LoadedData> SourceRegistry::Load(const std::string& uri, const SourceOpti
 
 namespace {
 
-Result<std::unique_ptr<SqlConnection>> OpenSqlSource(const std::string& kind, const std::string& location) {
+Result<std::unique_ptr<SqlConnection>> OpenSqlSource(const std::string& kind,
+                                                     const std::string& location) {
   if (kind == "sqlite") return OpenSqlite(location, /*read_only=*/true);
   std::string url = kind + ":" + location;
   auto opened = kind == "postgresql" || kind == "postgres" ? OpenPostgres(url) : OpenMysql(url);
@@ -106,22 +109,26 @@ Result<DatasetFileInfo> ImportToDatasetFile(const SourceRegistry& registry, cons
 }
 
 void RegisterBuiltinSources(SourceRegistry& registry) {
-  registry.Register("synthetic", [](const std::string&, const SourceOptions& options,
-                                    const Context& context) -> Result<LoadedData> {
-    FOPS_ASSIGN_OR_RETURN(Dataset dataset, GenerateTransactions(options.synth, context.pool));
-    nlohmann::json manifest = {{"kind", "synthetic"},
-                               {"generator", "fraudops synthetic transactions v1"},
-                               {"seed", options.synth.seed},
-                               {"fraud_rate", options.synth.fraud_rate}};
-    return LoadedData{std::move(dataset), std::move(manifest)};
-  });
-  registry.Register("csv", [](const std::string& path, const SourceOptions& options,
-                              const Context& context) -> Result<LoadedData> {
-    FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadCsvFile(path, options.csv, context.pool));
-    nlohmann::json manifest = FileFacts(path);
-    manifest["kind"] = "csv";
-    return LoadedData{std::move(dataset), std::move(manifest)};
-  });
+  registry.Register(
+      "synthetic",
+      [](const std::string&, const SourceOptions& options,
+         const Context& context) -> Result<LoadedData> {
+        FOPS_ASSIGN_OR_RETURN(Dataset dataset, GenerateTransactions(options.synth, context.pool));
+        nlohmann::json manifest = {{"kind", "synthetic"},
+                                   {"generator", "fraudops synthetic transactions v1"},
+                                   {"seed", options.synth.seed},
+                                   {"fraud_rate", options.synth.fraud_rate}};
+        return LoadedData{std::move(dataset), std::move(manifest)};
+      });
+  registry.Register("csv",
+                    [](const std::string& path, const SourceOptions& options,
+                       const Context& context) -> Result<LoadedData> {
+                      FOPS_ASSIGN_OR_RETURN(Dataset dataset,
+                                            ReadCsvFile(path, options.csv, context.pool));
+                      nlohmann::json manifest = FileFacts(path);
+                      manifest["kind"] = "csv";
+                      return LoadedData{std::move(dataset), std::move(manifest)};
+                    });
   // SQL databases: the table or query the options name, read in chunks.
   auto sql_reader = [](std::string kind) {
     return [kind](const std::string& location, const SourceOptions& options,
@@ -131,8 +138,10 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
       FOPS_ASSIGN_OR_RETURN(auto connection, OpenSqlSource(kind, location));
       FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadSqlTable(*connection, sql));
       nlohmann::json manifest = {{"kind", kind}, {"location", connection->Describe()}};
-      if (sql.query.empty()) manifest["table"] = sql.table_name;
-      else manifest["query"] = sql.query;
+      if (sql.query.empty())
+        manifest["table"] = sql.table_name;
+      else
+        manifest["query"] = sql.query;
       return LoadedData{std::move(dataset), std::move(manifest)};
     };
   };
@@ -140,34 +149,45 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
     registry.Register(kind, sql_reader(kind));
   }
   // A dataset file (fraudops data import, or a run's processed split).
-  registry.Register("fds", [](const std::string& path, const SourceOptions&, const Context&) -> Result<LoadedData> {
-    DatasetFileInfo info;
-    FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadDatasetFile(path, &info));
-    nlohmann::json manifest = FileFacts(path);
-    manifest["kind"] = "fds";
-    return LoadedData{std::move(dataset), std::move(manifest)};
-  });
+  registry.Register(
+      "fds",
+      [](const std::string& path, const SourceOptions&, const Context&) -> Result<LoadedData> {
+        DatasetFileInfo info;
+        FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadDatasetFile(path, &info));
+        nlohmann::json manifest = FileFacts(path);
+        manifest["kind"] = "fds";
+        return LoadedData{std::move(dataset), std::move(manifest)};
+      });
   // An S3 object holding a CSV file.
-  registry.Register("s3", [](const std::string& location, const SourceOptions& options,
-                             const Context& context) -> Result<LoadedData> {
-    if (location.empty()) {
-      if (options.s3_bucket.empty() || options.s3_key.empty()) {
-        return Status::InvalidArgument("data source 's3' needs preprocess.s3_bucket and preprocess.s3_raw_data_key "
-                                       "(S3_BUCKET, S3_RAW_DATA_KEY), or write s3://BUCKET/KEY");
-      }
-    }
-    std::string uri = location.empty() ? "s3://" + options.s3_bucket + "/" + options.s3_key : "s3:" + location;
-    FOPS_ASSIGN_OR_RETURN(S3Location where, ParseS3Uri(uri));
-    auto settings = S3Settings::FromEnvironment();
-    if (!settings.ok()) return Status::InvalidArgument("data source " + uri + ": " + settings.status().message());
-    S3Client client(*settings);
-    auto body = client.Get(where);
-    if (!body.ok()) return Status::DataError("data source " + uri + ": " + body.status().message());
-    FOPS_ASSIGN_OR_RETURN(Dataset dataset, ParseCsv(*body, uri, options.csv, context.pool));
-    nlohmann::json manifest = {{"kind", "s3"}, {"uri", uri}, {"endpoint", settings->endpoint},
-                               {"bytes", body->size()}, {"file_sha256", Sha256Hex(*body)}};
-    return LoadedData{std::move(dataset), std::move(manifest)};
-  });
+  registry.Register(
+      "s3",
+      [](const std::string& location, const SourceOptions& options,
+         const Context& context) -> Result<LoadedData> {
+        if (location.empty()) {
+          if (options.s3_bucket.empty() || options.s3_key.empty()) {
+            return Status::InvalidArgument(
+                "data source 's3' needs preprocess.s3_bucket and preprocess.s3_raw_data_key "
+                "(S3_BUCKET, S3_RAW_DATA_KEY), or write s3://BUCKET/KEY");
+          }
+        }
+        std::string uri = location.empty() ? "s3://" + options.s3_bucket + "/" + options.s3_key
+                                           : "s3:" + location;
+        FOPS_ASSIGN_OR_RETURN(S3Location where, ParseS3Uri(uri));
+        auto settings = S3Settings::FromEnvironment();
+        if (!settings.ok())
+          return Status::InvalidArgument("data source " + uri + ": " + settings.status().message());
+        S3Client client(*settings);
+        auto body = client.Get(where);
+        if (!body.ok())
+          return Status::DataError("data source " + uri + ": " + body.status().message());
+        FOPS_ASSIGN_OR_RETURN(Dataset dataset, ParseCsv(*body, uri, options.csv, context.pool));
+        nlohmann::json manifest = {{"kind", "s3"},
+                                   {"uri", uri},
+                                   {"endpoint", settings->endpoint},
+                                   {"bytes", body->size()},
+                                   {"file_sha256", Sha256Hex(*body)}};
+        return LoadedData{std::move(dataset), std::move(manifest)};
+      });
 }
 
 }  // namespace fraudops

@@ -9,13 +9,13 @@
 ///   postgresql://…       the same, from PostgreSQL (libpq URL; password never recorded)
 ///   mysql://… mariadb:// the same, from MySQL or MariaDB
 ///   fds:PATH | PATH.fds  a dataset file (fraudops data import)
-///   s3://BUCKET/KEY      a CSV object; bare "s3": s3_bucket / s3_key of the options (credentials and endpoint: the AWS_* variables)
+///   s3://BUCKET/KEY      a CSV object; bare "s3": s3_bucket / s3_key of the options (credentials
+///   and endpoint: the AWS_* variables)
 
 #include <functional>
 #include <map>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/context.h"
 #include "core/status.h"
@@ -42,8 +42,8 @@ struct LoadedData {
 
 class SourceRegistry {
  public:
-  using Reader = std::function<Result<LoadedData>(const std::string& location,
-                                                  const SourceOptions&, const Context&)>;
+  using Reader = std::function<Result<LoadedData>(const std::string& location, const SourceOptions&,
+                                                  const Context&)>;
   void Register(const std::string& kind, Reader reader);
   /// Reads `uri`; an unknown kind is an error listing the registered ones.
   Result<LoadedData> Load(const std::string& uri, const SourceOptions& options,

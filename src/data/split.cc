@@ -43,7 +43,8 @@ Result<SplitIndices> StratifiedSplit(const Dataset& dataset, const SplitRatios& 
     split.test.insert(split.test.end(), rows.begin() + static_cast<long>(train + validation),
                       rows.end());
   }
-  for (auto* part : {&split.train, &split.validation, &split.test}) std::sort(part->begin(), part->end());
+  for (auto* part : {&split.train, &split.validation, &split.test})
+    std::sort(part->begin(), part->end());
   FOPS_RETURN_IF_ERROR(CheckSplitHasBothClasses(dataset, split));
   return split;
 }
@@ -60,8 +61,9 @@ Result<SplitIndices> TimeSplit(const Dataset& dataset, const SplitRatios& ratios
   const std::vector<float>& times = dataset.columns[static_cast<size_t>(column)];
   for (size_t r = 0; r < times.size(); ++r) {
     if (std::isnan(times[r])) {
-      return Status::DataError("row " + std::to_string(r + 1) + " has no value in the time column '" +
-                               time_column + "'; a time split needs a time on every row");
+      return Status::DataError("row " + std::to_string(r + 1) +
+                               " has no value in the time column '" + time_column +
+                               "'; a time split needs a time on every row");
     }
   }
   std::vector<uint32_t> order(dataset.rows());

@@ -46,7 +46,9 @@ std::string QuoteDottedIdentifier(std::string_view name, char quote) {
   return out;
 }
 
-std::string SqlConnection::QuoteIdentifier(std::string_view name) const { return QuoteDottedIdentifier(name, '"'); }
+std::string SqlConnection::QuoteIdentifier(std::string_view name) const {
+  return QuoteDottedIdentifier(name, '"');
+}
 
 namespace {
 
@@ -60,11 +62,12 @@ class SqliteConnection final : public SqlConnection {
 
   Result<SqlResult> Query(std::string_view sql, std::span<const SqlValue> params) override {
     SqlResult result;
-    FOPS_RETURN_IF_ERROR(Run(sql, params, 0, [&](const std::vector<std::string>& columns, std::span<const SqlRow> rows) {
-      if (result.columns.empty()) result.columns = columns;
-      result.rows.insert(result.rows.end(), rows.begin(), rows.end());
-      return Status::Ok();
-    }));
+    FOPS_RETURN_IF_ERROR(Run(
+        sql, params, 0, [&](const std::vector<std::string>& columns, std::span<const SqlRow> rows) {
+          if (result.columns.empty()) result.columns = columns;
+          result.rows.insert(result.rows.end(), rows.begin(), rows.end());
+          return Status::Ok();
+        }));
     result.affected = sqlite3_changes64(db_);
     return result;
   }
@@ -92,19 +95,26 @@ class SqliteConnection final : public SqlConnection {
     const char* end = sql.data() + sql.size();
     while (tail < end) {
       sqlite3_stmt* statement = nullptr;
-      if (sqlite3_prepare_v2(db_, tail, static_cast<int>(end - tail), &statement, &tail) != SQLITE_OK) {
+      if (sqlite3_prepare_v2(db_, tail, static_cast<int>(end - tail), &statement, &tail) !=
+          SQLITE_OK) {
         return Error("cannot prepare '" + std::string(Trim(sql.substr(0, 200))) + "'");
       }
       if (!statement) continue;  // whitespace or a comment
       std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(statement, sqlite3_finalize);
-      for (size_t i = 0; i < params.size() && static_cast<int>(i) < sqlite3_bind_parameter_count(statement); ++i) {
+      for (size_t i = 0;
+           i < params.size() && static_cast<int>(i) < sqlite3_bind_parameter_count(statement);
+           ++i) {
         int index = static_cast<int>(i) + 1;
         const SqlValue& v = params[i];
-        if (const auto* n = std::get_if<int64_t>(&v)) sqlite3_bind_int64(statement, index, *n);
-        else if (const auto* d = std::get_if<double>(&v)) sqlite3_bind_double(statement, index, *d);
+        if (const auto* n = std::get_if<int64_t>(&v))
+          sqlite3_bind_int64(statement, index, *n);
+        else if (const auto* d = std::get_if<double>(&v))
+          sqlite3_bind_double(statement, index, *d);
         else if (const auto* s = std::get_if<std::string>(&v)) {
-          sqlite3_bind_text64(statement, index, s->data(), s->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-        } else sqlite3_bind_null(statement, index);
+          sqlite3_bind_text64(statement, index, s->data(), s->size(), SQLITE_TRANSIENT,
+                              SQLITE_UTF8);
+        } else
+          sqlite3_bind_null(statement, index);
       }
       const int count = sqlite3_column_count(statement);
       std::vector<std::string> columns;
@@ -115,15 +125,22 @@ class SqliteConnection final : public SqlConnection {
         SqlRow row(static_cast<size_t>(count));
         for (int c = 0; c < count; ++c) {
           switch (sqlite3_column_type(statement, c)) {
-            case SQLITE_INTEGER: row[static_cast<size_t>(c)] = static_cast<int64_t>(sqlite3_column_int64(statement, c)); break;
-            case SQLITE_FLOAT: row[static_cast<size_t>(c)] = sqlite3_column_double(statement, c); break;
+            case SQLITE_INTEGER:
+              row[static_cast<size_t>(c)] =
+                  static_cast<int64_t>(sqlite3_column_int64(statement, c));
+              break;
+            case SQLITE_FLOAT:
+              row[static_cast<size_t>(c)] = sqlite3_column_double(statement, c);
+              break;
             case SQLITE_TEXT:
             case SQLITE_BLOB: {
               const auto* text = static_cast<const char*>(sqlite3_column_blob(statement, c));
-              row[static_cast<size_t>(c)] = std::string(text ? text : "", static_cast<size_t>(sqlite3_column_bytes(statement, c)));
+              row[static_cast<size_t>(c)] = std::string(
+                  text ? text : "", static_cast<size_t>(sqlite3_column_bytes(statement, c)));
               break;
             }
-            default: break;
+            default:
+              break;
           }
         }
         rows.push_back(std::move(row));
@@ -132,7 +149,8 @@ class SqliteConnection final : public SqlConnection {
           rows.clear();
         }
       }
-      if (rc != SQLITE_DONE) return Error("cannot run '" + std::string(Trim(sql.substr(0, 200))) + "'");
+      if (rc != SQLITE_DONE)
+        return Error("cannot run '" + std::string(Trim(sql.substr(0, 200))) + "'");
       if (!rows.empty() || count > 0) FOPS_RETURN_IF_ERROR(handler(columns, rows));
     }
     return Status::Ok();
@@ -159,7 +177,8 @@ Result<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool 
   auto connection = std::make_unique<SqliteConnection>(raw, path);
   sqlite3_busy_timeout(raw, 30000);
   if (!read_only) {
-    FOPS_RETURN_IF_ERROR(connection->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON"));
+    FOPS_RETURN_IF_ERROR(connection->Exec(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON"));
   }
   return std::unique_ptr<SqlConnection>(std::move(connection));
 }

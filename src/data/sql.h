@@ -51,7 +51,8 @@ class SqlConnection {
   /// Runs a SELECT and hands its rows over in chunks of at most `chunk_rows`, without
   /// holding the whole result in memory (SQLite steps, PostgreSQL uses a cursor, MySQL
   /// streams with mysql_use_result).
-  using ChunkHandler = std::function<Status(const std::vector<std::string>& columns, std::span<const SqlRow> rows)>;
+  using ChunkHandler =
+      std::function<Status(const std::vector<std::string>& columns, std::span<const SqlRow> rows)>;
   virtual Status Stream(std::string_view sql, size_t chunk_rows, const ChunkHandler& handler) = 0;
   /// Starts a transaction that will write (SQLite takes the write lock now: BEGIN IMMEDIATE).
   virtual Status BeginWrite() = 0;

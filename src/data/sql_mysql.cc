@@ -1,11 +1,12 @@
 // The MySQL/MariaDB driver (libmariadb). Used to read data sources; it takes no `?`
 // parameters (the metadata store runs on SQLite or PostgreSQL).
+#include "data/sql.h"
+
 #include <mysql.h>
 
 #include <mutex>
 
 #include "core/strings.h"
-#include "data/sql.h"
 
 namespace fraudops {
 
@@ -47,21 +48,25 @@ Result<MysqlUrl> ParseMysqlUrl(std::string_view url) {
 
 class MysqlConnection final : public SqlConnection {
  public:
-  MysqlConnection(MYSQL* mysql, std::string description) : mysql_(mysql), description_(std::move(description)) {}
+  MysqlConnection(MYSQL* mysql, std::string description)
+      : mysql_(mysql), description_(std::move(description)) {}
   ~MysqlConnection() override { mysql_close(mysql_); }
 
   std::string_view Kind() const override { return "mysql"; }
   std::string Describe() const override { return description_; }
-  std::string QuoteIdentifier(std::string_view name) const override { return QuoteDottedIdentifier(name, '`'); }
+  std::string QuoteIdentifier(std::string_view name) const override {
+    return QuoteDottedIdentifier(name, '`');
+  }
 
   Result<SqlResult> Query(std::string_view sql, std::span<const SqlValue> params) override {
     if (!params.empty()) return Status::Internal("the MySQL driver takes no query parameters");
     SqlResult out;
-    FOPS_RETURN_IF_ERROR(Stream(sql, 0, [&](const std::vector<std::string>& columns, std::span<const SqlRow> rows) {
-      if (out.columns.empty()) out.columns = columns;
-      out.rows.insert(out.rows.end(), rows.begin(), rows.end());
-      return Status::Ok();
-    }));
+    FOPS_RETURN_IF_ERROR(
+        Stream(sql, 0, [&](const std::vector<std::string>& columns, std::span<const SqlRow> rows) {
+          if (out.columns.empty()) out.columns = columns;
+          out.rows.insert(out.rows.end(), rows.begin(), rows.end());
+          return Status::Ok();
+        }));
     out.affected = static_cast<int64_t>(mysql_affected_rows(mysql_));
     return out;
   }
@@ -91,17 +96,22 @@ class MysqlConnection final : public SqlConnection {
           case MYSQL_TYPE_INT24:
           case MYSQL_TYPE_LONG:
           case MYSQL_TYPE_LONGLONG:
-          case MYSQL_TYPE_YEAR: out[c] = static_cast<int64_t>(ParseInt(text).value_or(0)); break;
+          case MYSQL_TYPE_YEAR:
+            out[c] = static_cast<int64_t>(ParseInt(text).value_or(0));
+            break;
           case MYSQL_TYPE_FLOAT:
           case MYSQL_TYPE_DOUBLE:
           case MYSQL_TYPE_DECIMAL:
           case MYSQL_TYPE_NEWDECIMAL: {
             auto number = ParseDouble(text);
-            if (number) out[c] = *number;
-            else out[c] = std::string(text);
+            if (number)
+              out[c] = *number;
+            else
+              out[c] = std::string(text);
             break;
           }
-          default: out[c] = std::string(text);
+          default:
+            out[c] = std::string(text);
         }
       }
       rows.push_back(std::move(out));
@@ -122,7 +132,8 @@ class MysqlConnection final : public SqlConnection {
  private:
   Status Error(std::string_view sql) const {
     return Status::IoError(description_ + ": [" + std::to_string(mysql_errno(mysql_)) + "] " +
-                           mysql_error(mysql_) + " (in: " + std::string(Trim(sql.substr(0, 200))) + ")");
+                           mysql_error(mysql_) + " (in: " + std::string(Trim(sql.substr(0, 200))) +
+                           ")");
   }
 
   MYSQL* mysql_;

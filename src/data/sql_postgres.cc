@@ -46,8 +46,10 @@ class PostgresConnection final : public SqlConnection {
     std::vector<const char*> values(params.size(), nullptr);
     for (size_t i = 0; i < params.size(); ++i) {
       if (IsNull(params[i])) continue;
-      if (const auto* d = std::get_if<double>(&params[i])) storage[i] = FormatDouble(*d);
-      else storage[i] = AsText(params[i]);
+      if (const auto* d = std::get_if<double>(&params[i]))
+        storage[i] = FormatDouble(*d);
+      else
+        storage[i] = AsText(params[i]);
       values[i] = storage[i].c_str();
     }
     std::unique_ptr<PGresult, void (*)(PGresult*)> result(
@@ -70,10 +72,12 @@ class PostgresConnection final : public SqlConnection {
       (void)Exec("ROLLBACK");
       return error;
     };
-    if (Status declared = Exec("DECLARE fraudops_stream NO SCROLL CURSOR FOR " + std::string(sql)); !declared.ok()) {
+    if (Status declared = Exec("DECLARE fraudops_stream NO SCROLL CURSOR FOR " + std::string(sql));
+        !declared.ok()) {
       return fail(declared);
     }
-    std::string fetch = "FETCH " + std::to_string(chunk_rows == 0 ? 10000 : chunk_rows) + " FROM fraudops_stream";
+    std::string fetch =
+        "FETCH " + std::to_string(chunk_rows == 0 ? 10000 : chunk_rows) + " FROM fraudops_stream";
     std::vector<std::string> columns;
     bool first = true;
     while (true) {
@@ -102,13 +106,16 @@ class PostgresConnection final : public SqlConnection {
     const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
     std::string message = result ? PQresultErrorMessage(result) : PQerrorMessage(conn_);
     if (PQstatus(conn_) != CONNECTION_OK) {
-      return Status::IoError(description_ + ": the connection was lost: " + std::string(Trim(message)));
+      return Status::IoError(description_ +
+                             ": the connection was lost: " + std::string(Trim(message)));
     }
-    return Status::IoError(description_ + ": [" + (state ? state : "") + "] " + std::string(Trim(message)) +
+    return Status::IoError(description_ + ": [" + (state ? state : "") + "] " +
+                           std::string(Trim(message)) +
                            " (in: " + std::string(Trim(sql.substr(0, 200))) + ")");
   }
 
-  static void Convert(PGresult* result, std::vector<std::string>& columns, std::vector<SqlRow>& rows) {
+  static void Convert(PGresult* result, std::vector<std::string>& columns,
+                      std::vector<SqlRow>& rows) {
     const int fields = PQnfields(result);
     if (columns.empty()) {
       for (int c = 0; c < fields; ++c) columns.emplace_back(PQfname(result, c));
@@ -119,22 +126,30 @@ class PostgresConnection final : public SqlConnection {
       SqlRow row(static_cast<size_t>(fields));
       for (int c = 0; c < fields; ++c) {
         if (PQgetisnull(result, r, c)) continue;
-        std::string_view text(PQgetvalue(result, r, c), static_cast<size_t>(PQgetlength(result, r, c)));
+        std::string_view text(PQgetvalue(result, r, c),
+                              static_cast<size_t>(PQgetlength(result, r, c)));
         SqlValue& cell = row[static_cast<size_t>(c)];
         switch (PQftype(result, c)) {
           case kInt2:
           case kInt4:
-          case kInt8: cell = static_cast<int64_t>(ParseInt(text).value_or(0)); break;
-          case kBool: cell = static_cast<int64_t>(text == "t" ? 1 : 0); break;
+          case kInt8:
+            cell = static_cast<int64_t>(ParseInt(text).value_or(0));
+            break;
+          case kBool:
+            cell = static_cast<int64_t>(text == "t" ? 1 : 0);
+            break;
           case kFloat4:
           case kFloat8:
           case kNumeric: {
             auto number = ParseDouble(text);
-            if (number) cell = *number;
-            else cell = std::string(text);  // NaN/Infinity spellings stay text
+            if (number)
+              cell = *number;
+            else
+              cell = std::string(text);  // NaN/Infinity spellings stay text
             break;
           }
-          default: cell = std::string(text);
+          default:
+            cell = std::string(text);
         }
       }
       rows.push_back(std::move(row));
@@ -152,7 +167,8 @@ Result<std::unique_ptr<SqlConnection>> OpenPostgres(const std::string& url) {
   std::string conninfo = url;
   if (conninfo.find("connect_timeout") == std::string::npos) {
     if (StartsWith(conninfo, "postgres://") || StartsWith(conninfo, "postgresql://")) {
-      conninfo += conninfo.find('?') == std::string::npos ? "?connect_timeout=5" : "&connect_timeout=5";
+      conninfo +=
+          conninfo.find('?') == std::string::npos ? "?connect_timeout=5" : "&connect_timeout=5";
     } else {
       conninfo += " connect_timeout=5";
     }
@@ -166,7 +182,8 @@ Result<std::unique_ptr<SqlConnection>> OpenPostgres(const std::string& url) {
   }
   auto connection = std::make_unique<PostgresConnection>(conn, description);
   // Bounded waits once connected too: no statement or lock wait runs forever.
-  FOPS_RETURN_IF_ERROR(connection->Exec("SET statement_timeout = '300s'; SET lock_timeout = '60s'"));
+  FOPS_RETURN_IF_ERROR(
+      connection->Exec("SET statement_timeout = '300s'; SET lock_timeout = '60s'"));
   return std::unique_ptr<SqlConnection>(std::move(connection));
 }
 

@@ -10,7 +10,6 @@
 #include <memory>
 
 #include "core/files.h"
-
 #include "core/strings.h"
 
 namespace fraudops {
@@ -27,20 +26,24 @@ struct ColumnCells {
 
 /// The statement that reads the configured table or query.
 std::string SelectSql(const SqlConnection& connection, const SqlOptions& options) {
-  return options.query.empty() ? "SELECT * FROM " + connection.QuoteIdentifier(options.table_name) : options.query;
+  return options.query.empty() ? "SELECT * FROM " + connection.QuoteIdentifier(options.table_name)
+                               : options.query;
 }
 
 /// A failed read as a data error naming the setting (a data error from the rows stays as is).
 Status ReadError(const Status& streamed, const SqlOptions& options) {
   if (streamed.code() == StatusCode::kDataError) return streamed;
-  std::string what = options.query.empty() ? "cannot read table '" + options.table_name + "' (preprocess.sql_table)"
-                                           : "cannot run preprocess.sql_query";
+  std::string what = options.query.empty()
+                         ? "cannot read table '" + options.table_name + "' (preprocess.sql_table)"
+                         : "cannot run preprocess.sql_query";
   return Status::DataError(what + ": " + streamed.message());
 }
 
 /// The label cell as text (text trimmed); `where` names the cell in errors.
-Result<std::string> LabelText(const SqlValue& value, const std::vector<std::string>& missing, const std::string& where) {
-  std::string text = std::holds_alternative<std::string>(value) ? std::string(Trim(AsText(value))) : AsText(value);
+Result<std::string> LabelText(const SqlValue& value, const std::vector<std::string>& missing,
+                              const std::string& where) {
+  std::string text =
+      std::holds_alternative<std::string>(value) ? std::string(Trim(AsText(value))) : AsText(value);
   if (!IsValidUtf8(text)) return Status::DataError(where + ": the label is not valid UTF-8 text");
   if (IsNull(value) || IsMissingMarker(text, missing)) {
     return Status::DataError(where + ": the label is missing; every row needs a label");
@@ -60,46 +63,51 @@ Result<Dataset> ReadSqlTable(SqlConnection& connection, const SqlOptions& option
   Dictionary label_dictionary;
   size_t row = 0;
   const std::vector<std::string>& missing = options.table.missing_values;
-  Status streamed = connection.Stream(sql, options.chunk_rows, [&](const std::vector<std::string>& columns,
-                                                                   std::span<const SqlRow> rows) -> Status {
-    if (names.empty()) {
-      names = columns;
-      FOPS_RETURN_IF_ERROR(CheckColumns(names, options.table, source));
-      label_index = static_cast<size_t>(std::find(names.begin(), names.end(), options.table.label_column) - names.begin());
-      cells.resize(names.size());
-    }
-    for (const SqlRow& values : rows) {
-      ++row;
-      auto where = [&](size_t c) { return source + ": row " + std::to_string(row) + ": column '" + names[c] + "'"; };
-      for (size_t c = 0; c < values.size(); ++c) {
-        const SqlValue& value = values[c];
-        if (c == label_index) {
-          FOPS_ASSIGN_OR_RETURN(std::string text, LabelText(value, missing, where(c)));
-          size_t before = label_dictionary.size();
-          label.codes.push_back(label_dictionary.Code(text));
-          if (label_dictionary.size() != before) label.first_seen.push_back(where(c));
-          continue;
+  Status streamed = connection.Stream(
+      sql, options.chunk_rows,
+      [&](const std::vector<std::string>& columns, std::span<const SqlRow> rows) -> Status {
+        if (names.empty()) {
+          names = columns;
+          FOPS_RETURN_IF_ERROR(CheckColumns(names, options.table, source));
+          label_index = static_cast<size_t>(
+              std::find(names.begin(), names.end(), options.table.label_column) - names.begin());
+          cells.resize(names.size());
         }
-        ColumnCells& column = cells[c];
-        double number = std::numeric_limits<double>::quiet_NaN();
-        if (const auto* text = std::get_if<std::string>(&value)) {
-          if (!IsValidUtf8(*text)) return Status::DataError(where(c) + ": the text is not valid UTF-8");
-          std::string_view trimmed = Trim(*text);
-          if (IsMissingMarker(trimmed, missing)) {
-            column.missing_rows.push_back(column.numbers.size());
-          } else if (auto parsed = ParseDouble(trimmed)) {
-            number = *parsed;
-          } else {
-            column.texts.emplace_back(column.numbers.size(), std::string(trimmed));
+        for (const SqlRow& values : rows) {
+          ++row;
+          auto where = [&](size_t c) {
+            return source + ": row " + std::to_string(row) + ": column '" + names[c] + "'";
+          };
+          for (size_t c = 0; c < values.size(); ++c) {
+            const SqlValue& value = values[c];
+            if (c == label_index) {
+              FOPS_ASSIGN_OR_RETURN(std::string text, LabelText(value, missing, where(c)));
+              size_t before = label_dictionary.size();
+              label.codes.push_back(label_dictionary.Code(text));
+              if (label_dictionary.size() != before) label.first_seen.push_back(where(c));
+              continue;
+            }
+            ColumnCells& column = cells[c];
+            double number = std::numeric_limits<double>::quiet_NaN();
+            if (const auto* text = std::get_if<std::string>(&value)) {
+              if (!IsValidUtf8(*text))
+                return Status::DataError(where(c) + ": the text is not valid UTF-8");
+              std::string_view trimmed = Trim(*text);
+              if (IsMissingMarker(trimmed, missing)) {
+                column.missing_rows.push_back(column.numbers.size());
+              } else if (auto parsed = ParseDouble(trimmed)) {
+                number = *parsed;
+              } else {
+                column.texts.emplace_back(column.numbers.size(), std::string(trimmed));
+              }
+            } else if (!IsNull(value)) {
+              number = AsDouble(value);
+            }
+            column.numbers.push_back(number);
           }
-        } else if (!IsNull(value)) {
-          number = AsDouble(value);
         }
-        column.numbers.push_back(number);
-      }
-    }
-    return Status::Ok();
-  });
+        return Status::Ok();
+      });
   if (!streamed.ok()) return ReadError(streamed, options);
   if (row == 0) return Status::DataError(source + ": the table or query returned no rows");
   label.dictionary = label_dictionary.values();
@@ -111,7 +119,8 @@ Result<Dataset> ReadSqlTable(SqlConnection& connection, const SqlOptions& option
     ColumnCells& in = cells[c];
     RawColumn column;
     column.name = names[c];
-    column.categorical = !in.texts.empty() || std::find(forced.begin(), forced.end(), names[c]) != forced.end();
+    column.categorical =
+        !in.texts.empty() || std::find(forced.begin(), forced.end(), names[c]) != forced.end();
     if (!column.categorical) {
       column.values.assign(in.numbers.begin(), in.numbers.end());
     } else {
@@ -152,7 +161,8 @@ struct SpillColumn {
 
 }  // namespace
 
-Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptions& options, const std::string& path) {
+Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptions& options,
+                                       const std::string& path) {
   const std::string source = connection.Describe();
   const TableOptions& table = options.table;
   const std::string sql = SelectSql(connection, options);
@@ -176,95 +186,111 @@ Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptio
   auto open_spill = [&](SpillColumn& column, size_t index) -> Status {
     column.path = scratch + "/" + std::to_string(index) + ".f32";
     column.file.reset(std::fopen(column.path.c_str(), "wb"));
-    if (!column.file) return Status::IoError("cannot create " + column.path + ": " + std::strerror(errno));
+    if (!column.file)
+      return Status::IoError("cannot create " + column.path + ": " + std::strerror(errno));
     return Status::Ok();
   };
   std::vector<float> buffer;
   auto spill = [&](SpillColumn& column) -> Status {
-    if (std::fwrite(buffer.data(), sizeof(float), buffer.size(), column.file.get()) != buffer.size()) {
+    if (std::fwrite(buffer.data(), sizeof(float), buffer.size(), column.file.get()) !=
+        buffer.size()) {
       return Status::IoError("cannot write " + column.path + " (disk full?)");
     }
     return Status::Ok();
   };
-  Status streamed = connection.Stream(sql, options.chunk_rows, [&](const std::vector<std::string>& names,
-                                                                   std::span<const SqlRow> rows) -> Status {
-    if (columns.empty() && label.path.empty()) {
-      FOPS_RETURN_IF_ERROR(CheckColumns(names, table, source));
-      label_index = static_cast<size_t>(std::find(names.begin(), names.end(), table.label_column) - names.begin());
-      FOPS_RETURN_IF_ERROR(open_spill(label, 0));
-      for (size_t c = 0; c < names.size(); ++c) {
-        if (c == label_index) continue;
-        SpillColumn column;
-        column.name = names[c];
-        column.dropped = std::find(table.drop_columns.begin(), table.drop_columns.end(), names[c]) != table.drop_columns.end();
-        column.categorical = std::find(table.categorical_columns.begin(), table.categorical_columns.end(), names[c]) !=
-                             table.categorical_columns.end();
-        // The first chunk decides: a text value that is not a number makes the column categorical.
-        for (const SqlRow& r : rows) {
-          const auto* text = std::get_if<std::string>(&r[c]);
-          if (text && !IsMissingMarker(Trim(*text), table.missing_values) && !ParseDouble(Trim(*text))) {
-            column.categorical = true;
-            break;
-          }
-        }
-        if (!column.dropped) FOPS_RETURN_IF_ERROR(open_spill(column, c + 1));
-        columns.push_back(std::move(column));
-      }
-    }
-    auto where = [&](size_t r, size_t c) {
-      return source + ": row " + std::to_string(row + r + 1) + ": column '" + names[c] + "'";
-    };
-    // The label: 1 for the positive value, 0 for the one other value.
-    buffer.clear();
-    for (size_t r = 0; r < rows.size(); ++r) {
-      FOPS_ASSIGN_OR_RETURN(std::string text, LabelText(rows[r][label_index], table.missing_values, where(r, label_index)));
-      bool positive = LabelMatches(text, table.positive_label);
-      std::string& seen = positive ? positive_seen : negative_seen;
-      if (seen.empty()) seen = text;
-      else if (seen != text && !positive) {
-        return Status::DataError(where(r, label_index) + ": label column '" + table.label_column + "' has the value '" +
-                                 text + "'; a label holds exactly two values, the positive one ('" +
-                                 table.positive_label + "', preprocess.positive_label) and one other; found '" +
-                                 seen + "' before");
-      }
-      buffer.push_back(positive ? 1.0f : 0.0f);
-    }
-    FOPS_RETURN_IF_ERROR(spill(label));
-    for (size_t i = 0, c = 0; c < names.size(); ++c) {
-      if (c == label_index) continue;
-      SpillColumn& column = columns[i++];
-      if (column.dropped) continue;
-      buffer.clear();
-      for (size_t r = 0; r < rows.size(); ++r) {
-        const SqlValue& value = rows[r][c];
-        float out = std::numeric_limits<float>::quiet_NaN();
-        if (const auto* text = std::get_if<std::string>(&value)) {
-          if (!IsValidUtf8(*text)) return Status::DataError(where(r, c) + ": the text is not valid UTF-8");
-          std::string_view trimmed = Trim(*text);
-          if (!IsMissingMarker(trimmed, table.missing_values)) {
-            if (column.categorical) {
-              auto number = ParseDouble(trimmed);
-              out = static_cast<float>(column.dictionary.Code(number ? FormatDouble(*number) : std::string(trimmed)));
-            } else if (auto number = ParseDouble(trimmed)) {
-              out = static_cast<float>(*number);
-            } else {
-              return Status::DataError(where(r, c) + ": '" + std::string(trimmed.substr(0, 40)) +
-                                       "' is not a number, but the first " + std::to_string(options.chunk_rows) +
-                                       " rows made this column numeric; list it in "
-                                       "preprocess.categorical_columns to read it as categories");
+  Status streamed = connection.Stream(
+      sql, options.chunk_rows,
+      [&](const std::vector<std::string>& names, std::span<const SqlRow> rows) -> Status {
+        if (columns.empty() && label.path.empty()) {
+          FOPS_RETURN_IF_ERROR(CheckColumns(names, table, source));
+          label_index = static_cast<size_t>(
+              std::find(names.begin(), names.end(), table.label_column) - names.begin());
+          FOPS_RETURN_IF_ERROR(open_spill(label, 0));
+          for (size_t c = 0; c < names.size(); ++c) {
+            if (c == label_index) continue;
+            SpillColumn column;
+            column.name = names[c];
+            column.dropped = std::find(table.drop_columns.begin(), table.drop_columns.end(),
+                                       names[c]) != table.drop_columns.end();
+            column.categorical =
+                std::find(table.categorical_columns.begin(), table.categorical_columns.end(),
+                          names[c]) != table.categorical_columns.end();
+            // The first chunk decides: a text value that is not a number makes the column
+            // categorical.
+            for (const SqlRow& r : rows) {
+              const auto* text = std::get_if<std::string>(&r[c]);
+              if (text && !IsMissingMarker(Trim(*text), table.missing_values) &&
+                  !ParseDouble(Trim(*text))) {
+                column.categorical = true;
+                break;
+              }
             }
+            if (!column.dropped) FOPS_RETURN_IF_ERROR(open_spill(column, c + 1));
+            columns.push_back(std::move(column));
           }
-        } else if (!IsNull(value)) {
-          out = column.categorical ? static_cast<float>(column.dictionary.Code(FormatDouble(AsDouble(value))))
-                                   : static_cast<float>(AsDouble(value));
         }
-        buffer.push_back(out);
-      }
-      FOPS_RETURN_IF_ERROR(spill(column));
-    }
-    row += rows.size();
-    return Status::Ok();
-  });
+        auto where = [&](size_t r, size_t c) {
+          return source + ": row " + std::to_string(row + r + 1) + ": column '" + names[c] + "'";
+        };
+        // The label: 1 for the positive value, 0 for the one other value.
+        buffer.clear();
+        for (size_t r = 0; r < rows.size(); ++r) {
+          FOPS_ASSIGN_OR_RETURN(
+              std::string text,
+              LabelText(rows[r][label_index], table.missing_values, where(r, label_index)));
+          bool positive = LabelMatches(text, table.positive_label);
+          std::string& seen = positive ? positive_seen : negative_seen;
+          if (seen.empty())
+            seen = text;
+          else if (seen != text && !positive) {
+            return Status::DataError(
+                where(r, label_index) + ": label column '" + table.label_column +
+                "' has the value '" + text +
+                "'; a label holds exactly two values, the positive one ('" + table.positive_label +
+                "', preprocess.positive_label) and one other; found '" + seen + "' before");
+          }
+          buffer.push_back(positive ? 1.0f : 0.0f);
+        }
+        FOPS_RETURN_IF_ERROR(spill(label));
+        for (size_t i = 0, c = 0; c < names.size(); ++c) {
+          if (c == label_index) continue;
+          SpillColumn& column = columns[i++];
+          if (column.dropped) continue;
+          buffer.clear();
+          for (size_t r = 0; r < rows.size(); ++r) {
+            const SqlValue& value = rows[r][c];
+            float out = std::numeric_limits<float>::quiet_NaN();
+            if (const auto* text = std::get_if<std::string>(&value)) {
+              if (!IsValidUtf8(*text))
+                return Status::DataError(where(r, c) + ": the text is not valid UTF-8");
+              std::string_view trimmed = Trim(*text);
+              if (!IsMissingMarker(trimmed, table.missing_values)) {
+                if (column.categorical) {
+                  auto number = ParseDouble(trimmed);
+                  out = static_cast<float>(column.dictionary.Code(number ? FormatDouble(*number)
+                                                                         : std::string(trimmed)));
+                } else if (auto number = ParseDouble(trimmed)) {
+                  out = static_cast<float>(*number);
+                } else {
+                  return Status::DataError(
+                      where(r, c) + ": '" + std::string(trimmed.substr(0, 40)) +
+                      "' is not a number, but the first " + std::to_string(options.chunk_rows) +
+                      " rows made this column numeric; list it in "
+                      "preprocess.categorical_columns to read it as categories");
+                }
+              }
+            } else if (!IsNull(value)) {
+              out = column.categorical
+                        ? static_cast<float>(column.dictionary.Code(FormatDouble(AsDouble(value))))
+                        : static_cast<float>(AsDouble(value));
+            }
+            buffer.push_back(out);
+          }
+          FOPS_RETURN_IF_ERROR(spill(column));
+        }
+        row += rows.size();
+        return Status::Ok();
+      });
   if (!streamed.ok()) return ReadError(streamed, options);
   if (row == 0) return Status::DataError(source + ": the table or query returned no rows");
 
@@ -276,23 +302,27 @@ Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptio
   std::vector<const SpillColumn*> kept = {&label};
   for (SpillColumn& column : columns) {
     if (column.dropped) continue;
-    shape.features.push_back({column.name, column.categorical ? ColumnType::kCategorical : ColumnType::kNumeric,
+    shape.features.push_back({column.name,
+                              column.categorical ? ColumnType::kCategorical : ColumnType::kNumeric,
                               column.dictionary.values()});
     if (std::fflush(column.file.get()) != 0) return Status::IoError("cannot write " + column.path);
     kept.push_back(&column);
   }
   if (std::fflush(label.file.get()) != 0) return Status::IoError("cannot write " + label.path);
   if (shape.features.empty()) {
-    return Status::DataError(source + ": no feature columns left besides the label '" + table.label_column + "'");
+    return Status::DataError(source + ": no feature columns left besides the label '" +
+                             table.label_column + "'");
   }
   nlohmann::json schema = shape.SchemaJson();
   schema["rows"] = row;
   auto read_block = [&](size_t index, const std::function<void(std::string_view)>& sink) -> Status {
-    std::unique_ptr<FILE, int (*)(FILE*)> in(std::fopen(kept[index]->path.c_str(), "rb"), std::fclose);
+    std::unique_ptr<FILE, int (*)(FILE*)> in(std::fopen(kept[index]->path.c_str(), "rb"),
+                                             std::fclose);
     if (!in) return Status::IoError("cannot read " + kept[index]->path);
     std::vector<char> piece(1 << 20);
     size_t n;
-    while ((n = std::fread(piece.data(), 1, piece.size(), in.get())) > 0) sink(std::string_view(piece.data(), n));
+    while ((n = std::fread(piece.data(), 1, piece.size(), in.get())) > 0)
+      sink(std::string_view(piece.data(), n));
     return Status::Ok();
   };
   return WriteDatasetFileFromBlocks(schema, kept.size(), read_block, path);

@@ -31,7 +31,8 @@ Result<Dataset> ReadSqlTable(SqlConnection& connection, const SqlOptions& option
 /// not a number in a later chunk of a numeric column is an error that names the row and
 /// suggests preprocess.categorical_columns. The result equals ReadSqlTable's Dataset
 /// (same content hash) whenever that decision agrees.
-Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptions& options, const std::string& path);
+Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptions& options,
+                                       const std::string& path);
 
 /// Opens `sqlite:PATH` read-only and reads it.
 Result<Dataset> ReadSqlite(const std::string& path, const SqlOptions& options);

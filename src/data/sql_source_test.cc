@@ -46,7 +46,9 @@ TEST(SqliteSourceTest, ReadsATableLikeTheSameCsv) {
 TEST(SqliteSourceTest, ReadsAQuery) {
   testing::TempDir dir;
   std::string db = dir.File("bank.db");
-  Exec(db, "CREATE TABLE t (x REAL, y INTEGER, label TEXT); INSERT INTO t VALUES (1,2,'no'),(3,4,'yes'),(5,6,'no');");
+  Exec(db,
+       "CREATE TABLE t (x REAL, y INTEGER, label TEXT); INSERT INTO t VALUES "
+       "(1,2,'no'),(3,4,'yes'),(5,6,'no');");
   SqlOptions options;
   options.query = "SELECT x, label FROM t WHERE y > 2";
   options.table.label_column = "label";
@@ -63,7 +65,8 @@ TEST(SqliteSourceTest, MissingTableAndFileAreClearErrors) {
   Exec(db, "CREATE TABLE other (a INTEGER);");
   auto missing_table = ReadSqlite(db, {});
   ASSERT_FALSE(missing_table.ok());
-  EXPECT_NE(missing_table.status().message().find("cannot read table 'transactions'"), std::string::npos);
+  EXPECT_NE(missing_table.status().message().find("cannot read table 'transactions'"),
+            std::string::npos);
   EXPECT_NE(missing_table.status().message().find("no such table"), std::string::npos);
 
   auto missing_file = ReadSqlite(dir.File("none.db"), {});
@@ -74,8 +77,10 @@ TEST(SqliteSourceTest, MissingTableAndFileAreClearErrors) {
 /// The same rows through each network database: same Dataset hash as the CSV.
 void ExpectSameAsCsv(SqlConnection& db, const std::string& create) {
   ASSERT_TRUE(db.Exec(create).ok());
-  ASSERT_TRUE(db.Exec("INSERT INTO transactions VALUES (0, -1.3598071336738, 'grocery', 149.62, 0)").ok());
-  ASSERT_TRUE(db.Exec("INSERT INTO transactions VALUES (1, 1.19185711131486, 'travel', 2.69, 1)").ok());
+  ASSERT_TRUE(
+      db.Exec("INSERT INTO transactions VALUES (0, -1.3598071336738, 'grocery', 149.62, 0)").ok());
+  ASSERT_TRUE(
+      db.Exec("INSERT INTO transactions VALUES (1, 1.19185711131486, 'travel', 2.69, 1)").ok());
   ASSERT_TRUE(db.Exec("INSERT INTO transactions VALUES (2, NULL, 'grocery', 0, 0)").ok());
   SqlOptions options;
   options.chunk_rows = 2;  // several chunks
@@ -102,8 +107,9 @@ TEST(SqlSourceTest, PostgresqlReadsLikeTheSameCsv) {
   ASSERT_TRUE(database.error().empty()) << database.error();
   auto db = OpenPostgres(database.url());
   ASSERT_TRUE(db.ok()) << db.status().ToString();
-  ExpectSameAsCsv(**db, "CREATE TABLE transactions (\"Time\" DOUBLE PRECISION, \"V1\" DOUBLE PRECISION, "
-                        "merchant TEXT, \"Amount\" DOUBLE PRECISION, \"Class\" INTEGER)");
+  ExpectSameAsCsv(**db,
+                  "CREATE TABLE transactions (\"Time\" DOUBLE PRECISION, \"V1\" DOUBLE PRECISION, "
+                  "merchant TEXT, \"Amount\" DOUBLE PRECISION, \"Class\" INTEGER)");
 }
 
 TEST(SqlSourceTest, MariadbReadsLikeTheSameCsv) {
@@ -112,8 +118,9 @@ TEST(SqlSourceTest, MariadbReadsLikeTheSameCsv) {
   ASSERT_TRUE(database.error().empty()) << database.error();
   auto db = OpenMysql(database.url());
   ASSERT_TRUE(db.ok()) << db.status().ToString();
-  ExpectSameAsCsv(**db, "CREATE TABLE transactions (Time DOUBLE, V1 DOUBLE, merchant VARCHAR(20), "
-                        "Amount DOUBLE, Class INT)");
+  ExpectSameAsCsv(**db,
+                  "CREATE TABLE transactions (Time DOUBLE, V1 DOUBLE, merchant VARCHAR(20), "
+                  "Amount DOUBLE, Class INT)");
 }
 
 TEST(SqlSourceTest, WrongCredentialsAndUnreachableServersAreClearAndBounded) {
@@ -122,12 +129,15 @@ TEST(SqlSourceTest, WrongCredentialsAndUnreachableServersAreClearAndBounded) {
   wrong.replace(wrong.find(":fraudops@"), 10, ":wrong-password@");
   auto refused = OpenMysql(wrong);
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("Access denied"), std::string::npos) << refused.status().message();
-  EXPECT_EQ(refused.status().message().find("wrong-password"), std::string::npos) << "the password leaked";
+  EXPECT_NE(refused.status().message().find("Access denied"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(refused.status().message().find("wrong-password"), std::string::npos)
+      << "the password leaked";
 
   auto started = std::chrono::steady_clock::now();
   auto unreachable = OpenMysql("mysql://u:p@10.255.255.1:3306/db");
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ASSERT_FALSE(unreachable.ok());
   EXPECT_LT(seconds, 15.0);
   EXPECT_NE(unreachable.status().message().find("mysql://u:***@10.255.255.1"), std::string::npos)
@@ -159,7 +169,8 @@ void ExpectImportEqualsRead(SqlConnection& db, const std::string& directory) {
   options.query = "SELECT * FROM big ORDER BY id";  // PostgreSQL moves updated rows
   auto refused = ImportSqlTable(db, options, directory + "/refused.fds");
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("row 2400"), std::string::npos) << refused.status().message();
+  EXPECT_NE(refused.status().message().find("row 2400"), std::string::npos)
+      << refused.status().message();
   EXPECT_NE(refused.status().message().find("preprocess.categorical_columns"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(directory + "/refused.fds"));
 }
@@ -172,9 +183,15 @@ TEST(SqlImportTest, SqliteStreamsIntoTheSameDataset) {
   testing::TempDir dir;
   auto db = OpenSqlite(dir.File("bank.db"), /*read_only=*/false);
   ASSERT_TRUE(db.ok());
-  ASSERT_TRUE((*db)->Exec("CREATE TABLE big (id INTEGER, merchant TEXT, amount_text TEXT, x REAL, Class INTEGER)").ok());
-  ASSERT_TRUE((*db)->Exec(std::string(kBigRows) +
-                          "(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 2500) SELECT n FROM s)").ok());
+  ASSERT_TRUE((*db)
+                  ->Exec("CREATE TABLE big (id INTEGER, merchant TEXT, amount_text TEXT, x REAL, "
+                         "Class INTEGER)")
+                  .ok());
+  ASSERT_TRUE((*db)
+                  ->Exec(std::string(kBigRows) +
+                         "(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 "
+                         "FROM s WHERE n < 2500) SELECT n FROM s)")
+                  .ok());
   ExpectImportEqualsRead(**db, dir.path());
 }
 
@@ -184,8 +201,12 @@ TEST(SqlImportTest, PostgresqlStreamsIntoTheSameDataset) {
   ASSERT_TRUE(database.error().empty()) << database.error();
   auto db = OpenPostgres(database.url());
   ASSERT_TRUE(db.ok());
-  ASSERT_TRUE((*db)->Exec("CREATE TABLE big (id INTEGER, merchant TEXT, amount_text TEXT, x DOUBLE PRECISION, "
-                          "\"Class\" INTEGER)").ok());
+  ASSERT_TRUE(
+      (*db)
+          ->Exec(
+              "CREATE TABLE big (id INTEGER, merchant TEXT, amount_text TEXT, x DOUBLE PRECISION, "
+              "\"Class\" INTEGER)")
+          .ok());
   ASSERT_TRUE((*db)->Exec(std::string(kBigRows) + "generate_series(1, 2500) AS n").ok());
   testing::TempDir dir;
   ExpectImportEqualsRead(**db, dir.path());

@@ -1,13 +1,13 @@
 #include "data/synth.h"
 
+#include <fast_float/fast_float.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
 #include <random>
-
-#include <fast_float/fast_float.h>
 
 #include "core/files.h"
 #include "core/thread_pool.h"
@@ -74,8 +74,8 @@ struct MixtureScales {
 };
 
 MixtureScales ScalesFor(const Spread& spread) {
-  double iqr = std::isnan(spread.q25) ? kIqrOverStdWithoutQuartiles * spread.std
-                                      : spread.q75 - spread.q25;
+  double iqr =
+      std::isnan(spread.q25) ? kIqrOverStdWithoutQuartiles * spread.std : spread.q75 - spread.q25;
   double narrow = iqr / 1.3489795;  // the IQR of a unit normal
   double variance = spread.std * spread.std;
   double narrow_variance = (1 - kHeavyShare) * narrow * narrow;
@@ -88,8 +88,8 @@ MixtureScales ScalesFor(const Spread& spread) {
 
 /// One V of a legitimate transaction: the two-normal mixture, values past the published range
 /// redrawn (clamped after a few tries).
-double SampleNormalComponent(const MixtureScales& scale, const Spread& spread, std::mt19937_64& random,
-                             std::normal_distribution<double>& gaussian,
+double SampleNormalComponent(const MixtureScales& scale, const Spread& spread,
+                             std::mt19937_64& random, std::normal_distribution<double>& gaussian,
                              std::uniform_real_distribution<double>& unit) {
   double value = 0;
   for (int attempt = 0; attempt < 8; ++attempt) {
@@ -122,7 +122,8 @@ void CalibrateScales(MixtureScales* scales) {
       }
       double mean = sum / kPilot, std = std::sqrt(std::max(1e-12, squares / kPilot - mean * mean));
       scales[v].location -= mean;
-      if (scales[v].wide > scales[v].narrow) scales[v].wide *= std::clamp(kSpreads[v].std / std, 0.5, 2.0);
+      if (scales[v].wide > scales[v].narrow)
+        scales[v].wide *= std::clamp(kSpreads[v].std / std, 0.5, 2.0);
     }
   }
 }
@@ -176,7 +177,6 @@ double NormalAmount(double u) {
 }
 
 double Cents(double amount) { return std::round(std::max(0.0, amount) * 100) / 100; }
-
 
 /// The generated values, as the CSV text holds them, column by column.
 struct SyntheticTable {
@@ -317,7 +317,8 @@ Status WriteSyntheticCsv(const SynthOptions& options, const std::string& path, T
     for (size_t r = block * kBlock; r < std::min(rows, (block + 1) * kBlock); ++r) {
       for (size_t c = 0; c < columns; ++c) {
         char* end = std::to_chars(buffer, buffer + sizeof buffer, table.columns[c][r],
-                                  std::chars_format::general, 15).ptr;
+                                  std::chars_format::general, 15)
+                        .ptr;
         out.append(buffer, end);
         out += ',';
       }

@@ -63,8 +63,10 @@ TEST(SynthTest, FollowsThePublishedShape) {
   double fraud_v14 = 0, normal_v14 = 0;
   size_t frauds = 0;
   for (size_t r = 0; r < d->rows(); ++r) {
-    if (d->label[r] > 0.5f) fraud_v14 += d->columns[14][r], ++frauds;
-    else normal_v14 += d->columns[14][r];
+    if (d->label[r] > 0.5f)
+      fraud_v14 += d->columns[14][r], ++frauds;
+    else
+      normal_v14 += d->columns[14][r];
   }
   EXPECT_LT(fraud_v14 / static_cast<double>(frauds), -3.0);
   EXPECT_NEAR(normal_v14 / static_cast<double>(d->rows() - frauds), 0.0, 0.05);

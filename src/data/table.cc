@@ -10,12 +10,14 @@
 namespace fraudops {
 
 int32_t Dictionary::Code(std::string_view value) {
-  auto [it, inserted] = codes_.try_emplace(std::string(value), static_cast<int32_t>(values_.size()));
+  auto [it, inserted] =
+      codes_.try_emplace(std::string(value), static_cast<int32_t>(values_.size()));
   if (inserted) values_.emplace_back(value);
   return it->second;
 }
 
-bool ParseNumericCell(std::string_view cell, const std::vector<std::string>& missing_values, double* value) {
+bool ParseNumericCell(std::string_view cell, const std::vector<std::string>& missing_values,
+                      double* value) {
   if (IsMissingMarker(cell, missing_values) || IsMissingMarker(Trim(cell), missing_values)) {
     *value = std::numeric_limits<double>::quiet_NaN();
     return true;
@@ -83,13 +85,15 @@ Result<Dataset> AssembleDataset(std::vector<RawColumn> columns, RawLabel label,
     for (size_t i = 0; i < values.size(); ++i) {
       auto number = ParseDouble(values[i]);
       if (!number || !std::isfinite(*number)) {
-        return Status::DataError(label.first_seen[i] + ": label column '" + options.label_column + "' has the value '" +
-                                 values[i] + "'; a regression target must be a finite number");
+        return Status::DataError(label.first_seen[i] + ": label column '" + options.label_column +
+                                 "' has the value '" + values[i] +
+                                 "'; a regression target must be a finite number");
       }
       numbers[i] = static_cast<float>(*number);
     }
     dataset.label.resize(label.codes.size());
-    for (size_t r = 0; r < label.codes.size(); ++r) dataset.label[r] = numbers[static_cast<size_t>(label.codes[r])];
+    for (size_t r = 0; r < label.codes.size(); ++r)
+      dataset.label[r] = numbers[static_cast<size_t>(label.codes[r])];
   } else {
     // Label: one or two distinct values; the positive one must be among them when two.
     int positive_code = -1;
@@ -118,16 +122,16 @@ Result<Dataset> AssembleDataset(std::vector<RawColumn> columns, RawLabel label,
       return Status::DataError(label.first_seen[offending] + ": label column '" +
                                options.label_column + "' has the value '" + values[offending] +
                                "'; a label holds exactly two values, the positive one ('" +
-                               options.positive_label + "', preprocess.positive_label) and one "
-                               "other; found " + std::to_string(values.size()) + ": " +
-                               quoted_list(6));
+                               options.positive_label +
+                               "', preprocess.positive_label) and one "
+                               "other; found " +
+                               std::to_string(values.size()) + ": " + quoted_list(6));
     }
     if (values.size() == 2 && positive_code < 0) {
-      return Status::DataError(source + ": label column '" + options.label_column +
-                               "' has the values " + quoted_list(2) +
-                               ", neither of which is the positive label '" +
-                               options.positive_label +
-                               "'; set preprocess.positive_label to the value meaning fraud");
+      return Status::DataError(
+          source + ": label column '" + options.label_column + "' has the values " +
+          quoted_list(2) + ", neither of which is the positive label '" + options.positive_label +
+          "'; set preprocess.positive_label to the value meaning fraud");
     }
     std::string negative = "0";
     for (size_t i = 0; i < values.size(); ++i) {

@@ -75,6 +75,7 @@ bool IsMissingMarker(std::string_view cell, const std::vector<std::string>& miss
 /// for scoring: a missing marker (padded or not) sets NaN; otherwise a decimal number
 /// (fast_float, correctly rounded; surrounding spaces and a leading '+' accepted). False when
 /// the cell is neither. Callers round to float as the dataset stores values.
-bool ParseNumericCell(std::string_view cell, const std::vector<std::string>& missing_values, double* value);
+bool ParseNumericCell(std::string_view cell, const std::vector<std::string>& missing_values,
+                      double* value);
 
 }  // namespace fraudops

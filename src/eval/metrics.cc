@@ -18,11 +18,15 @@ struct Step {
 std::vector<Step> Sweep(std::span<const float> scores, std::span<const float> labels) {
   std::vector<uint32_t> order(scores.size());
   std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
   std::vector<Step> steps;
   double tp = 0, fp = 0;
   for (size_t i = 0; i < order.size(); ++i) {
-    if (labels[order[i]] > 0.5f) tp += 1; else fp += 1;
+    if (labels[order[i]] > 0.5f)
+      tp += 1;
+    else
+      fp += 1;
     if (i + 1 == order.size() || scores[order[i + 1]] != scores[order[i]]) {
       steps.push_back({scores[order[i]], tp, fp});
     }
@@ -33,8 +37,17 @@ std::vector<Step> Sweep(std::span<const float> scores, std::span<const float> la
 }  // namespace
 
 std::vector<std::string> MetricNames() {
-  return {"roc_auc", "pr_auc", "log_loss", "brier", "ks", "recall_at_fpr_0_1pct",
-          "recall_at_fpr_1pct", "threshold", "precision", "recall", "f1",
+  return {"roc_auc",
+          "pr_auc",
+          "log_loss",
+          "brier",
+          "ks",
+          "recall_at_fpr_0_1pct",
+          "recall_at_fpr_1pct",
+          "threshold",
+          "precision",
+          "recall",
+          "f1",
           "amount_weighted_recall"};
 }
 
@@ -88,8 +101,9 @@ BinaryMetrics ComputeMetrics(std::span<const float> scores, std::span<const floa
     double auc = 0, ap = 0, previous_tpr = 0, previous_fpr = 0;
     for (const Step& step : Sweep(scores, labels)) {
       double tpr = step.true_positives / positives, fpr = step.false_positives / negatives;
-      auc += (fpr - previous_fpr) * (tpr + previous_tpr) / 2;                       // trapezoid
-      ap += (tpr - previous_tpr) * step.true_positives / (step.true_positives + step.false_positives);
+      auc += (fpr - previous_fpr) * (tpr + previous_tpr) / 2;  // trapezoid
+      ap +=
+          (tpr - previous_tpr) * step.true_positives / (step.true_positives + step.false_positives);
       m.ks = std::max(m.ks, tpr - fpr);
       if (fpr <= 0.001) m.recall_at_fpr_0_1pct = std::max(m.recall_at_fpr_0_1pct, tpr);
       if (fpr <= 0.01) m.recall_at_fpr_1pct = std::max(m.recall_at_fpr_1pct, tpr);
@@ -103,10 +117,14 @@ BinaryMetrics ComputeMetrics(std::span<const float> scores, std::span<const floa
   double caught_amount = 0, fraud_amount = 0;
   for (size_t i = 0; i < scores.size(); ++i) {
     bool fraud = labels[i] > 0.5f, flagged = scores[i] >= threshold;
-    if (fraud && flagged) ++m.confusion.true_positives;
-    else if (fraud) ++m.confusion.false_negatives;
-    else if (flagged) ++m.confusion.false_positives;
-    else ++m.confusion.true_negatives;
+    if (fraud && flagged)
+      ++m.confusion.true_positives;
+    else if (fraud)
+      ++m.confusion.false_negatives;
+    else if (flagged)
+      ++m.confusion.false_positives;
+    else
+      ++m.confusion.true_negatives;
     if (fraud && !amounts.empty() && !std::isnan(amounts[i])) {
       fraud_amount += amounts[i];
       if (flagged) caught_amount += amounts[i];
@@ -114,10 +132,13 @@ BinaryMetrics ComputeMetrics(std::span<const float> scores, std::span<const floa
   }
   const auto& c = m.confusion;
   double tp = static_cast<double>(c.true_positives);
-  m.precision = tp + static_cast<double>(c.false_positives) > 0 ? tp / (tp + static_cast<double>(c.false_positives)) : 0;
+  m.precision = tp + static_cast<double>(c.false_positives) > 0
+                    ? tp / (tp + static_cast<double>(c.false_positives))
+                    : 0;
   m.recall = positives > 0 ? tp / positives : 0;
   m.f1 = m.precision + m.recall > 0 ? 2 * m.precision * m.recall / (m.precision + m.recall) : 0;
-  if (!amounts.empty()) m.amount_weighted_recall = fraud_amount > 0 ? caught_amount / fraud_amount : 0;
+  if (!amounts.empty())
+    m.amount_weighted_recall = fraud_amount > 0 ? caught_amount / fraud_amount : 0;
   return m;
 }
 
@@ -139,7 +160,8 @@ double ChooseThreshold(std::span<const float> scores, std::span<const float> lab
   double best_threshold = fixed, best_f1 = -1;
   for (const Step& step : Sweep(scores, labels)) {
     if (method == ThresholdMethod::kMaxF1) {
-      double f1 = 2 * step.true_positives / (step.true_positives + positives + step.false_positives);
+      double f1 =
+          2 * step.true_positives / (step.true_positives + positives + step.false_positives);
       if (f1 > best_f1) {
         best_f1 = f1;
         best_threshold = step.score;
@@ -193,14 +215,16 @@ nlohmann::json ComputeCurves(std::span<const float> scores, std::span<const floa
   }
   std::vector<double> edges;
   for (int i = 0; i <= kBins; ++i) edges.push_back(static_cast<double>(i) / kBins);
-  curves["score_histogram"] = {{"edges", edges}, {"positive", positive_counts}, {"negative", negative_counts}};
+  curves["score_histogram"] = {
+      {"edges", edges}, {"positive", positive_counts}, {"negative", negative_counts}};
   nlohmann::json calibration = nlohmann::json::array();
   for (int b = 0; b < kCalibrationBins; ++b) {
     size_t n = counts[static_cast<size_t>(b)];
     if (n == 0) continue;
-    calibration.push_back({{"mean_predicted", predicted[static_cast<size_t>(b)] / static_cast<double>(n)},
-                           {"observed_rate", observed[static_cast<size_t>(b)] / static_cast<double>(n)},
-                           {"count", n}});
+    calibration.push_back(
+        {{"mean_predicted", predicted[static_cast<size_t>(b)] / static_cast<double>(n)},
+         {"observed_rate", observed[static_cast<size_t>(b)] / static_cast<double>(n)},
+         {"count", n}});
   }
   curves["calibration"] = calibration;
   return curves;

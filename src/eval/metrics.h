@@ -4,12 +4,11 @@
 /// Brier), and decisions at a threshold (precision, recall, F1, confusion matrix, and the
 /// share of fraud value caught). Ties in scores are handled exactly (no arbitrary order).
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 

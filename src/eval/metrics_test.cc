@@ -60,9 +60,14 @@ TEST(MetricsTest, ThresholdChoices) {
   std::vector<float> scores = {0.9f, 0.8f, 0.7f, 0.6f, 0.5f, 0.4f};
   std::vector<float> labels = {1, 1, 0, 1, 0, 0};
   // F1 at >=0.8: 2*2/(2+3+0)=0.8; at >=0.6: 2*3/(3+3+1)=0.857 -> 0.6.
-  EXPECT_FLOAT_EQ(static_cast<float>(ChooseThreshold(scores, labels, ThresholdMethod::kMaxF1, 0, 0.5)), 0.6f);
-  EXPECT_FLOAT_EQ(static_cast<float>(ChooseThreshold(scores, labels, ThresholdMethod::kTargetFpr, 0.0, 0.5)), 0.8f);
-  EXPECT_FLOAT_EQ(static_cast<float>(ChooseThreshold(scores, labels, ThresholdMethod::kTargetFpr, 0.34, 0.5)), 0.6f);
+  EXPECT_FLOAT_EQ(
+      static_cast<float>(ChooseThreshold(scores, labels, ThresholdMethod::kMaxF1, 0, 0.5)), 0.6f);
+  EXPECT_FLOAT_EQ(
+      static_cast<float>(ChooseThreshold(scores, labels, ThresholdMethod::kTargetFpr, 0.0, 0.5)),
+      0.8f);
+  EXPECT_FLOAT_EQ(
+      static_cast<float>(ChooseThreshold(scores, labels, ThresholdMethod::kTargetFpr, 0.34, 0.5)),
+      0.6f);
   EXPECT_DOUBLE_EQ(ChooseThreshold(scores, labels, ThresholdMethod::kFixed, 0, 0.42), 0.42);
   EXPECT_FALSE(ParseThresholdMethod("best").ok());
 }

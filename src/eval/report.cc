@@ -12,11 +12,20 @@ std::string HtmlEscape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -40,8 +49,9 @@ struct Plot {
   bool log_y = false;
   double X(double x) const { return kLeft + (x - x0) / (x1 - x0) * (kWidth - kLeft - kRight); }
   double Y(double y) const {
-    double t = log_y ? (std::log10(std::max(y, y0)) - std::log10(y0)) / (std::log10(y1) - std::log10(y0))
-                     : (y - y0) / (y1 - y0);
+    double t =
+        log_y ? (std::log10(std::max(y, y0)) - std::log10(y0)) / (std::log10(y1) - std::log10(y0))
+              : (y - y0) / (y1 - y0);
     return kHeight - kBottom - t * (kHeight - kTop - kBottom);
   }
 };
@@ -49,10 +59,10 @@ struct Plot {
 std::string Frame(const Plot& plot, const std::string& title, const std::string& x_label,
                   const std::string& y_label, const std::vector<double>& x_ticks,
                   const std::vector<double>& y_ticks) {
-  std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 " + std::to_string(kWidth) +
-                    " " + std::to_string(kHeight) + "' width='" + std::to_string(kWidth) +
-                    "' height='" + std::to_string(kHeight) + "' role='img' aria-label='" +
-                    HtmlEscape(title) + "'>";
+  std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 " +
+                    std::to_string(kWidth) + " " + std::to_string(kHeight) + "' width='" +
+                    std::to_string(kWidth) + "' height='" + std::to_string(kHeight) +
+                    "' role='img' aria-label='" + HtmlEscape(title) + "'>";
   svg += "<text x='" + std::to_string(kWidth / 2) + "' y='18' text-anchor='middle' class='t'>" +
          HtmlEscape(title) + "</text>";
   for (double x : x_ticks) {
@@ -130,7 +140,8 @@ std::string SvgPrChart(const nlohmann::json& curves, double positive_rate) {
 std::string SvgScoreHistogram(const nlohmann::json& curves) {
   const auto& histogram = curves["score_histogram"];
   std::vector<double> edges = Doubles(histogram["edges"]);
-  std::vector<double> positive = Doubles(histogram["positive"]), negative = Doubles(histogram["negative"]);
+  std::vector<double> positive = Doubles(histogram["positive"]),
+                      negative = Doubles(histogram["negative"]);
   double top = 1;
   for (double v : positive) top = std::max(top, v);
   for (double v : negative) top = std::max(top, v);
@@ -138,8 +149,8 @@ std::string SvgScoreHistogram(const nlohmann::json& curves) {
   Plot plot{0, 1, 0.5, y1, true};
   std::vector<double> y_ticks;
   for (double v = 1; v <= y1; v *= 10) y_ticks.push_back(v);
-  std::string svg = Frame(plot, "Score distribution (test, log scale)", "score",
-                          "rows", {0, 0.25, 0.5, 0.75, 1}, y_ticks);
+  std::string svg = Frame(plot, "Score distribution (test, log scale)", "score", "rows",
+                          {0, 0.25, 0.5, 0.75, 1}, y_ticks);
   for (size_t i = 0; i + 1 < edges.size() && i < positive.size(); ++i) {
     double left = plot.X(edges[i]), width = plot.X(edges[i + 1]) - left;
     for (int cls = 0; cls < 2; ++cls) {
@@ -152,24 +163,31 @@ std::string SvgScoreHistogram(const nlohmann::json& curves) {
              FormatDouble(count, 10) + "</title></rect>";
     }
   }
-  svg += "<rect x='" + std::to_string(kWidth - 150) + "' y='36' width='10' height='10' class='b1'/>"
-         "<text x='" + std::to_string(kWidth - 136) + "' y='45'>legitimate</text>"
-         "<rect x='" + std::to_string(kWidth - 150) + "' y='52' width='10' height='10' class='b2'/>"
-         "<text x='" + std::to_string(kWidth - 136) + "' y='61'>fraud</text>";
+  svg += "<rect x='" + std::to_string(kWidth - 150) +
+         "' y='36' width='10' height='10' class='b1'/>"
+         "<text x='" +
+         std::to_string(kWidth - 136) +
+         "' y='45'>legitimate</text>"
+         "<rect x='" +
+         std::to_string(kWidth - 150) +
+         "' y='52' width='10' height='10' class='b2'/>"
+         "<text x='" +
+         std::to_string(kWidth - 136) + "' y='61'>fraud</text>";
   return svg + "</svg>";
 }
 
 std::string SvgImportanceChart(const std::vector<std::pair<std::string, double>>& importance) {
   std::vector<std::pair<std::string, double>> top = importance;
-  std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::sort(top.begin(), top.end(),
+            [](const auto& a, const auto& b) { return a.second > b.second; });
   if (top.size() > 15) top.resize(15);
   double total = 0, largest = 0;
   for (const auto& entry : importance) total += entry.second;
   for (const auto& entry : top) largest = std::max(largest, entry.second / std::max(total, 1e-300));
   const int row = 18, height = kTop + row * static_cast<int>(top.size()) + 16, label = 110;
-  std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 " + std::to_string(kWidth) +
-                    " " + std::to_string(height) + "' width='" + std::to_string(kWidth) +
-                    "' height='" + std::to_string(height) +
+  std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 " +
+                    std::to_string(kWidth) + " " + std::to_string(height) + "' width='" +
+                    std::to_string(kWidth) + "' height='" + std::to_string(height) +
                     "' role='img' aria-label='Feature importance'>";
   svg += "<text x='" + std::to_string(kWidth / 2) +
          "' y='18' text-anchor='middle' class='t'>Feature importance (share of total gain)</text>";
@@ -190,41 +208,53 @@ std::string SvgImportanceChart(const std::vector<std::pair<std::string, double>>
 std::string RenderReport(const ReportInput& input) {
   std::string html = "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" +
                      HtmlEscape(input.title) + "</title><style>" + kStyle + "</style></head><body>";
-  html += "<header><h1>" + HtmlEscape(input.title) + "</h1><p>execution " + HtmlEscape(input.execution_id) +
-          " · algorithm " + HtmlEscape(input.algorithm) + "</p></header><main>";
-  html += "<h2>Quality gate: <span class='verdict " + std::string(input.gate_passed ? "pass'>passed" : "fail'>failed") +
-          "</span></h2>";
+  html += "<header><h1>" + HtmlEscape(input.title) + "</h1><p>execution " +
+          HtmlEscape(input.execution_id) + " · algorithm " + HtmlEscape(input.algorithm) +
+          "</p></header><main>";
+  html += "<h2>Quality gate: <span class='verdict " +
+          std::string(input.gate_passed ? "pass'>passed" : "fail'>failed") + "</span></h2>";
   if (!input.gate_reasons.empty()) {
     html += "<ul>";
-    for (const std::string& reason : input.gate_reasons) html += "<li>" + HtmlEscape(reason) + "</li>";
+    for (const std::string& reason : input.gate_reasons)
+      html += "<li>" + HtmlEscape(reason) + "</li>";
     html += "</ul>";
   }
 
   html += "<h2>Metrics</h2><table><tr><th>metric</th><th>validation</th><th>test</th></tr>";
   const std::pair<const char*, const char*> rows[] = {
-      {"roc_auc", "ROC AUC"}, {"pr_auc", "PR AUC (average precision)"}, {"log_loss", "log loss"},
-      {"brier", "Brier score"}, {"ks", "KS statistic"},
-      {"recall_at_fpr_0_1pct", "recall at FPR 0.1 %"}, {"recall_at_fpr_1pct", "recall at FPR 1 %"},
-      {"threshold", "decision threshold"}, {"precision", "precision at threshold"},
-      {"recall", "recall at threshold"}, {"f1", "F1 at threshold"},
+      {"roc_auc", "ROC AUC"},
+      {"pr_auc", "PR AUC (average precision)"},
+      {"log_loss", "log loss"},
+      {"brier", "Brier score"},
+      {"ks", "KS statistic"},
+      {"recall_at_fpr_0_1pct", "recall at FPR 0.1 %"},
+      {"recall_at_fpr_1pct", "recall at FPR 1 %"},
+      {"threshold", "decision threshold"},
+      {"precision", "precision at threshold"},
+      {"recall", "recall at threshold"},
+      {"f1", "F1 at threshold"},
       {"amount_weighted_recall", "share of fraud amount caught"}};
   for (const auto& row : rows) {
     const char* key = row.first;
     const char* name = row.second;
     auto cell = [&](const nlohmann::json& metrics) {
-      return metrics.contains(key) && metrics[key].is_number() ? Num(metrics[key].get<double>()) : "–";
+      return metrics.contains(key) && metrics[key].is_number() ? Num(metrics[key].get<double>())
+                                                               : "–";
     };
-    html += "<tr><td>" + std::string(name) + "</td><td>" + cell(input.validation_metrics) + "</td><td>" +
-            cell(input.test_metrics) + "</td></tr>";
+    html += "<tr><td>" + std::string(name) + "</td><td>" + cell(input.validation_metrics) +
+            "</td><td>" + cell(input.test_metrics) + "</td></tr>";
   }
   html += "</table>";
 
   const auto& confusion = input.test_metrics["confusion"];
-  html += "<h2>Confusion matrix (test, at the threshold)</h2><table><tr><th></th><th>predicted fraud</th>"
-          "<th>predicted legitimate</th></tr><tr><td>fraud</td><td>" +
-          std::to_string(confusion.value("tp", 0)) + "</td><td>" + std::to_string(confusion.value("fn", 0)) +
-          "</td></tr><tr><td>legitimate</td><td>" + std::to_string(confusion.value("fp", 0)) + "</td><td>" +
-          std::to_string(confusion.value("tn", 0)) + "</td></tr></table>";
+  html +=
+      "<h2>Confusion matrix (test, at the threshold)</h2><table><tr><th></th><th>predicted "
+      "fraud</th>"
+      "<th>predicted legitimate</th></tr><tr><td>fraud</td><td>" +
+      std::to_string(confusion.value("tp", 0)) + "</td><td>" +
+      std::to_string(confusion.value("fn", 0)) + "</td></tr><tr><td>legitimate</td><td>" +
+      std::to_string(confusion.value("fp", 0)) + "</td><td>" +
+      std::to_string(confusion.value("tn", 0)) + "</td></tr></table>";
 
   double rows_count = input.test_metrics.value("rows", 1.0);
   double positive_rate = input.test_metrics.value("positives", 0.0) / std::max(rows_count, 1.0);

@@ -3,12 +3,11 @@
 /// test side by side, the gate verdict, and SVG charts — ROC, precision-recall, score
 /// histogram per class, feature importance. No scripts, no external files.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace fraudops {
 
@@ -18,11 +17,11 @@ struct ReportInput {
   std::string algorithm;
   nlohmann::json validation_metrics;  ///< BinaryMetrics::ToJson()
   nlohmann::json test_metrics;
-  nlohmann::json test_curves;         ///< ComputeCurves() of the test split
+  nlohmann::json test_curves;  ///< ComputeCurves() of the test split
   std::vector<std::pair<std::string, double>> feature_importance;
   bool gate_passed = false;
   std::vector<std::string> gate_reasons;
-  nlohmann::json data_summary;        ///< rows and positives per split, data hash
+  nlohmann::json data_summary;  ///< rows and positives per split, data hash
 };
 
 std::string RenderReport(const ReportInput& input);

@@ -19,9 +19,11 @@ nlohmann::json Histogram(std::span<const float> values, size_t bins) {
   }
   std::vector<uint64_t> counts(cuts.size() + 1, 0);
   for (float v : present) {
-    counts[static_cast<size_t>(std::upper_bound(cuts.begin(), cuts.end(), static_cast<double>(v)) - cuts.begin())]++;
+    counts[static_cast<size_t>(std::upper_bound(cuts.begin(), cuts.end(), static_cast<double>(v)) -
+                               cuts.begin())]++;
   }
-  nlohmann::json out = {{"cuts", cuts}, {"counts", counts}, {"missing", values.size() - present.size()}};
+  nlohmann::json out = {
+      {"cuts", cuts}, {"counts", counts}, {"missing", values.size() - present.size()}};
   if (!present.empty()) {
     double sum = 0, squares = 0;
     for (float v : present) sum += v;
@@ -45,8 +47,10 @@ nlohmann::json MakeBaseline(const Dataset& train, std::span<const float> scores,
       std::vector<uint64_t> counts(schema.categories.size(), 0);
       uint64_t missing = 0;
       for (float v : column) {
-        if (std::isnan(v) || v < 0 || static_cast<size_t>(v) >= counts.size()) ++missing;
-        else counts[static_cast<size_t>(v)]++;
+        if (std::isnan(v) || v < 0 || static_cast<size_t>(v) >= counts.size())
+          ++missing;
+        else
+          counts[static_cast<size_t>(v)]++;
       }
       entry["type"] = "categorical";
       entry["categories"] = schema.categories;

@@ -8,9 +8,8 @@
 /// removed); a value falls in bin k = the number of cuts <= value, so the first bin is open
 /// below and the last open above. Missing values are counted apart.
 
-#include <span>
-
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "data/dataset.h"
 

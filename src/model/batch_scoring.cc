@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
-
 #include <nlohmann/json.hpp>
 
 #include "core/files.h"
@@ -26,16 +25,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Result<std::string> FormatOf(const std::string& explicit_format, const std::string& path, const char* option) {
+Result<std::string> FormatOf(const std::string& explicit_format, const std::string& path,
+                             const char* option) {
   if (!explicit_format.empty()) {
     if (explicit_format == "csv" || explicit_format == "jsonl") return explicit_format;
-    return Status::InvalidArgument(std::string(option) + "-format \"" + explicit_format + "\"; accepted: csv, jsonl");
+    return Status::InvalidArgument(std::string(option) + "-format \"" + explicit_format +
+                                   "\"; accepted: csv, jsonl");
   }
   std::string extension = fs::path(path).extension().string();
-  std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   if (extension == ".csv" || extension == ".tsv" || extension == ".txt") return std::string("csv");
-  if (extension == ".jsonl" || extension == ".ndjson" || extension == ".json") return std::string("jsonl");
-  return Status::InvalidArgument("cannot tell the format of " + (path == "-" ? std::string("standard ") + option : path) +
+  if (extension == ".jsonl" || extension == ".ndjson" || extension == ".json")
+    return std::string("jsonl");
+  return Status::InvalidArgument("cannot tell the format of " +
+                                 (path == "-" ? std::string("standard ") + option : path) +
                                  " from its name; pass --" + option + "-format csv|jsonl");
 }
 
@@ -90,7 +94,8 @@ class OutputFile {
     }
     out.temp_ = TempPathFor(path);
     out.file_ = std::fopen(out.temp_.c_str(), "wb");
-    if (out.file_ == nullptr) return Status::IoError(path + ": cannot write: " + std::strerror(errno));
+    if (out.file_ == nullptr)
+      return Status::IoError(path + ": cannot write: " + std::strerror(errno));
     return out;
   }
   OutputFile() = default;
@@ -154,15 +159,17 @@ struct Job {
 
 /// Parses and encodes row `r` of `chunk` into `row`, and collects its kept columns as
 /// CSV-ready text or JSON values. False (with `error`) when the row is malformed.
-bool EncodeRow(const Job& job, const RecordChunk& chunk, size_t r, double* row, std::vector<std::string>& kept,
-               std::vector<std::string_view>& fields, std::string& scratch, std::string* error) {
+bool EncodeRow(const Job& job, const RecordChunk& chunk, size_t r, double* row,
+               std::vector<std::string>& kept, std::vector<std::string_view>& fields,
+               std::string& scratch, std::string* error) {
   const FeatureEncoder& encoder = job.encoder;
   const std::string& path = job.options.input;
   const std::string where = path + ":" + std::to_string(chunk.line[r]);
   if (job.csv_in) {
     SplitCsvRecord(chunk.record(r), job.delimiter, fields);
     if (fields.size() != job.header.size()) {
-      *error = where + ": has " + std::to_string(fields.size()) + " fields, the header " + std::to_string(job.header.size());
+      *error = where + ": has " + std::to_string(fields.size()) + " fields, the header " +
+               std::to_string(job.header.size());
       return false;
     }
     for (size_t f = 0; f < encoder.size(); ++f) {
@@ -178,14 +185,17 @@ bool EncodeRow(const Job& job, const RecordChunk& chunk, size_t r, double* row, 
     }
     for (size_t k = 0; k < job.keep_column.size(); ++k) {
       std::string_view text = UnquoteCsvField(fields[job.keep_column[k]], scratch);
-      if (job.csv_out) kept[k].assign(text);
-      else kept[k] = nlohmann::json(std::string(text)).dump();  // JSON output: a string value
+      if (job.csv_out)
+        kept[k].assign(text);
+      else
+        kept[k] = nlohmann::json(std::string(text)).dump();  // JSON output: a string value
     }
     return true;
   }
   auto object = nlohmann::json::parse(chunk.record(r), nullptr, /*allow_exceptions=*/false);
   if (object.is_discarded() || !object.is_object()) {
-    *error = where + ": not a JSON object (each line of a JSON Lines file holds one row as an object)";
+    *error =
+        where + ": not a JSON object (each line of a JSON Lines file holds one row as an object)";
     return false;
   }
   for (size_t f = 0; f < encoder.size(); ++f) {
@@ -227,7 +237,8 @@ std::string DisplayValue(const FeatureSpec& spec, double value) {
 
 /// Formats output rows [begin, end) of a chunk.
 void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<double>& matrix,
-                const std::vector<double>& margins, const std::vector<std::vector<std::string>>& kept, std::string& out,
+                const std::vector<double>& margins,
+                const std::vector<std::vector<std::string>>& kept, std::string& out,
                 size_t* positives) {
   const size_t width = job.encoder.size();
   const size_t explain = job.options.explain;
@@ -235,7 +246,8 @@ void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<doub
   if (explain > 0) {  // the block's rows at once: each tree's tables stay in cache
     TreeShap::Workspace workspace;
     contributions.resize((end - begin) * (width + 1));
-    job.shap->Contributions(matrix.data() + begin * width, end - begin, contributions.data(), workspace);
+    job.shap->Contributions(matrix.data() + begin * width, end - begin, contributions.data(),
+                            workspace);
   }
   for (size_t r = begin; r < end; ++r) {
     const double margin = margins[r];
@@ -244,8 +256,9 @@ void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<doub
     *positives += positive;
     std::vector<ReasonCode> reasons;
     if (explain > 0) {
-      reasons = TreeShap::TopReasons(matrix.data() + r * width, contributions.data() + (r - begin) * (width + 1), width,
-                                     explain);
+      reasons =
+          TreeShap::TopReasons(matrix.data() + r * width,
+                               contributions.data() + (r - begin) * (width + 1), width, explain);
     }
     if (job.csv_out) {
       for (const std::string& value : kept[r]) {
@@ -298,7 +311,8 @@ void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<doub
                                      ? nlohmann::json(DisplayValue(spec, reasons[k].value))
                                      : nlohmann::json(reasons[k].value);
           out += (k ? "," : "");
-          out += "{\"feature\":" + nlohmann::json(spec.name).dump() + ",\"value\":" + value.dump() + ",\"contribution\":";
+          out += "{\"feature\":" + nlohmann::json(spec.name).dump() + ",\"value\":" + value.dump() +
+                 ",\"contribution\":";
           AppendNumber(out, reasons[k].contribution);
           out += '}';
         }
@@ -312,12 +326,15 @@ void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<doub
 Status ReadCsvHeader(Job& job, RecordReader& reader) {
   RecordChunk first;
   FOPS_ASSIGN_OR_RETURN(bool any, reader.Next(first, 1));
-  if (!any) return Status::DataError(job.options.input + ": the file is empty (a CSV header line was expected)");
+  if (!any)
+    return Status::DataError(job.options.input +
+                             ": the file is empty (a CSV header line was expected)");
   job.delimiter = DetectCsvDelimiter(first.record(0));
   std::vector<std::string_view> fields;
   SplitCsvRecord(first.record(0), job.delimiter, fields);
   std::string scratch;
-  for (std::string_view field : fields) job.header.emplace_back(Trim(UnquoteCsvField(field, scratch)));
+  for (std::string_view field : fields)
+    job.header.emplace_back(Trim(UnquoteCsvField(field, scratch)));
   auto column_of = [&](const std::string& name) -> int {
     for (size_t c = 0; c < job.header.size(); ++c) {
       if (job.header[c] == name) return static_cast<int>(c);
@@ -331,7 +348,8 @@ Status ReadCsvHeader(Job& job, RecordReader& reader) {
     job.feature_column.push_back(static_cast<size_t>(std::max(c, 0)));
   }
   if (!absent.empty()) {
-    std::string message = job.options.input + ":1: the header lacks " + std::to_string(absent.size()) +
+    std::string message = job.options.input + ":1: the header lacks " +
+                          std::to_string(absent.size()) +
                           " feature column(s) the model needs: " + Join(absent, ", ");
     if (absent.size() == 1) message += DidYouMean(absent[0], job.header);  // a renamed column
     return Status::DataError(message);
@@ -339,8 +357,8 @@ Status ReadCsvHeader(Job& job, RecordReader& reader) {
   for (const std::string& name : job.options.keep) {
     const int c = column_of(name);
     if (c < 0) {
-      return Status::InvalidArgument("--keep " + name + ": " + job.options.input + " has no such column" +
-                                     DidYouMean(name, job.header));
+      return Status::InvalidArgument("--keep " + name + ": " + job.options.input +
+                                     " has no such column" + DidYouMean(name, job.header));
     }
     job.keep_column.push_back(static_cast<size_t>(c));
   }
@@ -369,8 +387,10 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
                                      const Context& context) {
   const auto start = std::chrono::steady_clock::now();
   Job job(bundle, options, context);
-  FOPS_ASSIGN_OR_RETURN(std::string in_format, FormatOf(options.input_format, options.input, "input"));
-  FOPS_ASSIGN_OR_RETURN(std::string out_format, FormatOf(options.output_format, options.output, "output"));
+  FOPS_ASSIGN_OR_RETURN(std::string in_format,
+                        FormatOf(options.input_format, options.input, "input"));
+  FOPS_ASSIGN_OR_RETURN(std::string out_format,
+                        FormatOf(options.output_format, options.output, "output"));
   job.csv_in = in_format == "csv";
   job.csv_out = out_format == "csv";
   job.threshold = options.threshold ? options.threshold : bundle.threshold;
@@ -383,7 +403,8 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
     job.shap.emplace(std::move(shap));
   }
   const size_t width = job.encoder.size();
-  if (width != bundle.ensemble.num_features()) return Status::Internal("signature and model disagree");
+  if (width != bundle.ensemble.num_features())
+    return Status::Internal("signature and model disagree");
 
   FOPS_ASSIGN_OR_RETURN(auto reader, RecordReader::Open(options.input, job.csv_in));
   if (job.csv_in) FOPS_RETURN_IF_ERROR(ReadCsvHeader(job, *reader));
@@ -417,7 +438,8 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
       std::string scratch, error;
       for (size_t r = block * kBlock; r < std::min(rows, (block + 1) * kBlock); ++r) {
         kept[r].resize(options.keep.size());
-        if (!EncodeRow(job, chunk, r, matrix.data() + r * width, kept[r], fields, scratch, &error)) {
+        if (!EncodeRow(job, chunk, r, matrix.data() + r * width, kept[r], fields, scratch,
+                       &error)) {
           errors.Report(r, error);
           return;
         }
@@ -426,12 +448,13 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
     for_each_block(blocks, encode);
     if (errors.has_error()) return Status::DataError(errors.message());
 
-    std::vector<double> margins = bundle.ensemble.PredictMargins(std::span<const double>(matrix), context);
+    std::vector<double> margins =
+        bundle.ensemble.PredictMargins(std::span<const double>(matrix), context);
     formatted.assign(blocks, std::string());
     positives.assign(blocks, 0);
     auto format = [&](size_t block) {
-      FormatRows(job, block * kBlock, std::min(rows, (block + 1) * kBlock), matrix, margins, kept, formatted[block],
-                 &positives[block]);
+      FormatRows(job, block * kBlock, std::min(rows, (block + 1) * kBlock), matrix, margins, kept,
+                 formatted[block], &positives[block]);
     };
     for_each_block(blocks, format);
     for (size_t b = 0; b < blocks; ++b) {

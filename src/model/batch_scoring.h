@@ -18,13 +18,13 @@
 namespace fraudops {
 
 struct BatchScoringOptions {
-  std::string input;   ///< path, or "-" for standard input
-  std::string output;  ///< path, or "-" for standard output
-  std::string input_format;   ///< "csv", "jsonl", or "" to decide by the input's extension
-  std::string output_format;  ///< "csv", "jsonl", or "" to decide by the output's extension
-  size_t explain = 0;         ///< top-K reason codes per row (0: none)
-  std::vector<std::string> keep;      ///< input columns copied to the output, in this order
-  std::optional<double> threshold;    ///< overrides the bundle's decision threshold
+  std::string input;                ///< path, or "-" for standard input
+  std::string output;               ///< path, or "-" for standard output
+  std::string input_format;         ///< "csv", "jsonl", or "" to decide by the input's extension
+  std::string output_format;        ///< "csv", "jsonl", or "" to decide by the output's extension
+  size_t explain = 0;               ///< top-K reason codes per row (0: none)
+  std::vector<std::string> keep;    ///< input columns copied to the output, in this order
+  std::optional<double> threshold;  ///< overrides the bundle's decision threshold
   size_t chunk_rows = 65536;
 };
 

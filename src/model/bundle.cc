@@ -25,7 +25,8 @@ struct BundleReader {
   Status Error(const std::string& pointer, const std::string& what) const {
     return Status::DataError(source + ": " + (pointer.empty() ? "/" : pointer) + ": " + what);
   }
-  Result<const Json*> Get(const Json& object, const std::string& pointer, const char* name, bool required = true) const {
+  Result<const Json*> Get(const Json& object, const std::string& pointer, const char* name,
+                          bool required = true) const {
     auto it = object.find(name);
     if (it == object.end()) {
       if (!required) return static_cast<const Json*>(nullptr);
@@ -33,7 +34,8 @@ struct BundleReader {
     }
     return &*it;
   }
-  Result<std::string> String(const Json& object, const std::string& pointer, const char* name, bool required = true) const {
+  Result<std::string> String(const Json& object, const std::string& pointer, const char* name,
+                             bool required = true) const {
     FOPS_ASSIGN_OR_RETURN(const Json* value, Get(object, pointer, name, required));
     if (value == nullptr) return std::string();
     if (!value->is_string()) return Error(pointer + "/" + name, "expected a string");
@@ -43,23 +45,28 @@ struct BundleReader {
     if (!value.is_array()) return Error(pointer, "expected an array of strings");
     std::vector<std::string> out;
     for (size_t i = 0; i < value.size(); ++i) {
-      if (!value[i].is_string()) return Error(pointer + "/" + std::to_string(i), "expected a string");
+      if (!value[i].is_string())
+        return Error(pointer + "/" + std::to_string(i), "expected a string");
       out.push_back(value[i].get<std::string>());
     }
     return out;
   }
 
-  Result<std::vector<FeatureSpec>> Features(const Json& features, const std::string& pointer) const {
-    if (!features.is_array() || features.empty()) return Error(pointer, "expected a non-empty array of features");
+  Result<std::vector<FeatureSpec>> Features(const Json& features,
+                                            const std::string& pointer) const {
+    if (!features.is_array() || features.empty())
+      return Error(pointer, "expected a non-empty array of features");
     std::vector<FeatureSpec> out;
     for (size_t i = 0; i < features.size(); ++i) {
       const std::string at = pointer + "/" + std::to_string(i);
-      if (!features[i].is_object()) return Error(at, "expected an object with \"name\" and \"type\"");
+      if (!features[i].is_object())
+        return Error(at, "expected an object with \"name\" and \"type\"");
       FeatureSpec spec;
       FOPS_ASSIGN_OR_RETURN(spec.name, String(features[i], at, "name"));
       FOPS_ASSIGN_OR_RETURN(std::string type, String(features[i], at, "type"));
       if (type != "numeric" && type != "categorical") {
-        return Error(at + "/type", "\"" + type + "\" is not a feature type; accepted: numeric, categorical");
+        return Error(at + "/type",
+                     "\"" + type + "\" is not a feature type; accepted: numeric, categorical");
       }
       spec.categorical = type == "categorical";
       if (auto it = features[i].find("categories"); it != features[i].end()) {
@@ -85,8 +92,9 @@ InputSignature SignatureOf(const Ensemble& ensemble) {
   InputSignature signature;
   signature.dtype = ensemble.precision == Precision::kFloat32 ? "float32" : "float64";
   for (size_t f = 0; f < ensemble.num_features(); ++f) {
-    signature.features.push_back(
-        {ensemble.feature_names[f], ensemble.feature_is_categorical[f] != 0, ensemble.feature_categories[f]});
+    signature.features.push_back({ensemble.feature_names[f],
+                                  ensemble.feature_is_categorical[f] != 0,
+                                  ensemble.feature_categories[f]});
   }
   return signature;
 }
@@ -109,23 +117,27 @@ Result<ModelBundle> LoadModelFile(const std::string& path) {
   return bundle;
 }
 
-Result<ModelBundle> ParseBundle(std::string_view json, const std::string& source,
-                                const std::function<Result<std::string>(const std::string&)>& read_file) {
+Result<ModelBundle> ParseBundle(
+    std::string_view json, const std::string& source,
+    const std::function<Result<std::string>(const std::string&)>& read_file) {
   BundleReader r{source};
   Json document = Json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) return r.Error("", "not valid JSON (a bundle.json was expected)");
   if (!document.is_object()) return r.Error("", "expected an object");
   FOPS_ASSIGN_OR_RETURN(const Json* version, r.Get(document, "", "format_version"));
-  if (!version->is_number_integer() || version->get<int64_t>() < 1 || version->get<int64_t>() > kBundleFormatVersion) {
-    return r.Error("/format_version", version->dump() + " is not a bundle format this build reads; accepted: 1.." +
-                                          std::to_string(kBundleFormatVersion) + " (a newer fraudops wrote it?)");
+  if (!version->is_number_integer() || version->get<int64_t>() < 1 ||
+      version->get<int64_t>() > kBundleFormatVersion) {
+    return r.Error("/format_version",
+                   version->dump() + " is not a bundle format this build reads; accepted: 1.." +
+                       std::to_string(kBundleFormatVersion) + " (a newer fraudops wrote it?)");
   }
   ModelBundle bundle;
   bundle.source = source;
   bundle.format_version = version->get<int>();
   FOPS_ASSIGN_OR_RETURN(bundle.algorithm, r.String(document, "", "algorithm"));
   FOPS_ASSIGN_OR_RETURN(bundle.model_file, r.String(document, "", "model_file"));
-  if (bundle.model_file.empty() || bundle.model_file.find('/') != std::string::npos || bundle.model_file == "..") {
+  if (bundle.model_file.empty() || bundle.model_file.find('/') != std::string::npos ||
+      bundle.model_file == "..") {
     return r.Error("/model_file", "must be a file name inside the bundle");
   }
   // Version 1 keeps the signature's features at the top level, later versions in "input".
@@ -147,11 +159,14 @@ Result<ModelBundle> ParseBundle(std::string_view json, const std::string& source
     FOPS_ASSIGN_OR_RETURN(bundle.input.features, r.Features(*features, features_at));
     FOPS_ASSIGN_OR_RETURN(bundle.input.dtype, r.String(*input, "/input", "dtype"));
     if (bundle.input.dtype != "float32" && bundle.input.dtype != "float64") {
-      return r.Error("/input/dtype", "\"" + bundle.input.dtype + "\" is not accepted; accepted: float32, float64");
+      return r.Error("/input/dtype",
+                     "\"" + bundle.input.dtype + "\" is not accepted; accepted: float32, float64");
     }
-    FOPS_ASSIGN_OR_RETURN(bundle.input.missing_policy, r.String(*input, "/input", "missing_policy"));
+    FOPS_ASSIGN_OR_RETURN(bundle.input.missing_policy,
+                          r.String(*input, "/input", "missing_policy"));
     if (bundle.input.missing_policy != "missing") {
-      return r.Error("/input/missing_policy", "\"" + bundle.input.missing_policy + "\" is not accepted; accepted: missing");
+      return r.Error("/input/missing_policy",
+                     "\"" + bundle.input.missing_policy + "\" is not accepted; accepted: missing");
     }
     if (auto it = input->find("missing_values"); it != input->end()) {
       FOPS_ASSIGN_OR_RETURN(bundle.input.missing_values, r.Strings(*it, "/input/missing_values"));
@@ -181,20 +196,23 @@ Result<ModelBundle> ParseBundle(std::string_view json, const std::string& source
   if (auto sha = document.find("model_sha256"); sha != document.end()) {
     if (!sha->is_string()) return r.Error("/model_sha256", "expected a string");
     if (Sha256Hex(model_text) != sha->get<std::string>()) {
-      return r.Error("/model_sha256", bundle.model_file + " does not match its recorded checksum (changed or corrupted)");
+      return r.Error(
+          "/model_sha256",
+          bundle.model_file + " does not match its recorded checksum (changed or corrupted)");
     }
   }
   FOPS_ASSIGN_OR_RETURN(bundle.ensemble, ParseModelText(model_text, bundle.model_file));
   // The signature must describe the model's columns, in order.
   if (bundle.input.features.size() != bundle.ensemble.num_features()) {
-    return r.Error(features_at,
-                   "lists " + std::to_string(bundle.input.features.size()) + " features, but " + bundle.model_file +
-                       " has " + std::to_string(bundle.ensemble.num_features()));
+    return r.Error(features_at, "lists " + std::to_string(bundle.input.features.size()) +
+                                    " features, but " + bundle.model_file + " has " +
+                                    std::to_string(bundle.ensemble.num_features()));
   }
   for (size_t f = 0; f < bundle.input.features.size(); ++f) {
     if (bundle.input.features[f].name != bundle.ensemble.feature_names[f]) {
       return r.Error(features_at + "/" + std::to_string(f) + "/name",
-                     "\"" + bundle.input.features[f].name + "\" differs from the model's feature \"" +
+                     "\"" + bundle.input.features[f].name +
+                         "\" differs from the model's feature \"" +
                          bundle.ensemble.feature_names[f] + "\"");
     }
   }
@@ -205,12 +223,14 @@ Result<ModelBundle> LoadBundle(const std::string& path) {
   fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
   const std::string bundle_path = (dir / "bundle.json").string();
   FOPS_ASSIGN_OR_RETURN(std::string text, ReadFile(bundle_path));
-  return ParseBundle(text, bundle_path, [&](const std::string& name) { return ReadFile((dir / name).string()); });
+  return ParseBundle(text, bundle_path,
+                     [&](const std::string& name) { return ReadFile((dir / name).string()); });
 }
 
 Result<ModelBundle> LoadModel(const std::string& path) {
   std::error_code error;
-  if (fs::is_directory(path, error) || fs::path(path).filename() == "bundle.json") return LoadBundle(path);
+  if (fs::is_directory(path, error) || fs::path(path).filename() == "bundle.json")
+    return LoadBundle(path);
   if (!fs::exists(path, error)) {
     return Status::NotFound(path + ": no such model file or bundle directory");
   }
@@ -230,8 +250,10 @@ Json MakeBundleJson(const Dataset& train, const BundleInfo& info) {
             {"missing_policy", "missing"},
             {"missing_values", info.missing_values}}},
           {"encoding",
-           "numbers parsed as decimal and rounded to float32, as the training dataset stores them; categories "
-           "mapped to their training codes (input.features[].categories), unseen categories and missing values "
+           "numbers parsed as decimal and rounded to float32, as the training dataset stores them; "
+           "categories "
+           "mapped to their training codes (input.features[].categories), unseen categories and "
+           "missing values "
            "passed as missing"},
           {"threshold", info.threshold},
           {"label", {{"name", train.label_name}, {"values", train.label_values}}},
@@ -240,13 +262,15 @@ Json MakeBundleJson(const Dataset& train, const BundleInfo& info) {
           {"baseline_file", info.baseline_file}};
 }
 
-FeatureEncoder::FeatureEncoder(const InputSignature& signature) : float32_(signature.dtype != "float64") {
+FeatureEncoder::FeatureEncoder(const InputSignature& signature)
+    : float32_(signature.dtype != "float64") {
   for (size_t f = 0; f < signature.features.size(); ++f) {
     const FeatureSpec& spec = signature.features[f];
     features_.push_back(&spec);
     index_.emplace(spec.name, f);
     std::unordered_map<std::string, double> codes;
-    for (size_t c = 0; c < spec.categories.size(); ++c) codes.emplace(spec.categories[c], static_cast<double>(c));
+    for (size_t c = 0; c < spec.categories.size(); ++c)
+      codes.emplace(spec.categories[c], static_cast<double>(c));
     codes_.push_back(std::move(codes));
   }
   missing_values_ = signature.missing_values;
@@ -262,7 +286,8 @@ double FeatureEncoder::EncodeText(size_t feature, std::string_view text, bool* o
   const double missing = std::nan("");
   const FeatureSpec& spec = *features_[feature];
   if (spec.categorical && !spec.categories.empty()) {
-    if (IsMissingMarker(text, missing_values_) || IsMissingMarker(Trim(text), missing_values_)) return missing;
+    if (IsMissingMarker(text, missing_values_) || IsMissingMarker(Trim(text), missing_values_))
+      return missing;
     auto it = codes_[feature].find(std::string(text));
     return it == codes_[feature].end() ? missing : it->second;  // unseen in training: missing
   }

@@ -13,13 +13,12 @@
 /// Every version ever written keeps loading (tests/data/bundles holds one of each).
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "data/dataset.h"
@@ -33,7 +32,8 @@ constexpr int kBundleFormatVersion = 2;
 struct FeatureSpec {
   std::string name;
   bool categorical = false;
-  std::vector<std::string> categories;  ///< categorical: code i is categories[i] (empty: codes are given)
+  std::vector<std::string>
+      categories;  ///< categorical: code i is categories[i] (empty: codes are given)
 };
 
 /// The input signature and how raw values become model inputs.
@@ -61,8 +61,8 @@ struct ModelBundle {
   std::vector<std::string> label_values;  ///< [negative, positive] as the data wrote them
   nlohmann::json metrics = nlohmann::json::object();
   nlohmann::json lineage = nlohmann::json::object();  ///< run_id, data_hash, code_version, pipeline
-  std::string baseline_file;  ///< "" when the bundle has none
-  std::string source;         ///< where it was loaded from, for messages
+  std::string baseline_file;                          ///< "" when the bundle has none
+  std::string source;                                 ///< where it was loaded from, for messages
 };
 
 /// Reads a bare XGBoost JSON or LightGBM text model (told apart by content); its feature
@@ -77,8 +77,9 @@ Result<ModelBundle> LoadModel(const std::string& path);
 Result<Ensemble> ParseModelText(std::string_view text, const std::string& source);
 /// Parses bundle.json; `read_file(name)` supplies the files it names (the model). Errors
 /// name the JSON pointer.
-Result<ModelBundle> ParseBundle(std::string_view json, const std::string& source,
-                                const std::function<Result<std::string>(const std::string&)>& read_file);
+Result<ModelBundle> ParseBundle(
+    std::string_view json, const std::string& source,
+    const std::function<Result<std::string>(const std::string&)>& read_file);
 
 /// bundle.json (current format) for a model trained on `train`.
 struct BundleInfo {
@@ -103,7 +104,8 @@ class FeatureEncoder {
   /// The same, trying index `hint` first: clients usually send features in signature order,
   /// so a caller that passes the previous index + 1 skips the lookup.
   int Find(std::string_view name, size_t hint) const {
-    return hint < features_.size() && features_[hint]->name == name ? static_cast<int>(hint) : Find(name);
+    return hint < features_.size() && features_[hint]->name == name ? static_cast<int>(hint)
+                                                                    : Find(name);
   }
 
   /// Encodes a text value (a CSV field). `ok` is false when a numeric feature's text is not
@@ -117,7 +119,9 @@ class FeatureEncoder {
   double EncodeJson(size_t feature, const nlohmann::json& value, bool* ok) const;
 
  private:
-  double Round(double value) const { return float32_ ? static_cast<double>(static_cast<float>(value)) : value; }
+  double Round(double value) const {
+    return float32_ ? static_cast<double>(static_cast<float>(value)) : value;
+  }
   std::vector<const FeatureSpec*> features_;
   std::vector<std::unordered_map<std::string, double>> codes_;
   struct NameHash {

@@ -2,7 +2,6 @@
 // (tests/data/bundles), the feature encoder turns text into exactly what the CSV reader gave
 // training, and malformed bundles are errors naming the JSON pointer.
 #include "model/bundle.h"
-#include "model/baseline.h"
 
 #include <gtest/gtest.h>
 #include <xgboost/c_api.h>
@@ -15,6 +14,7 @@
 #include "core/files.h"
 #include "core/strings.h"
 #include "data/csv_reader.h"
+#include "model/baseline.h"
 
 namespace fraudops {
 namespace {
@@ -47,8 +47,8 @@ std::vector<double> EncodeRows(const ModelBundle& bundle, size_t* count) {
   return rows;
 }
 
-std::vector<float> LibxgboostMargins(const std::string& model_path, const std::vector<double>& rows, size_t count,
-                                     size_t width) {
+std::vector<float> LibxgboostMargins(const std::string& model_path, const std::vector<double>& rows,
+                                     size_t count, size_t width) {
   std::vector<float> matrix(rows.begin(), rows.end());
   DMatrixHandle dmatrix = nullptr;
   BoosterHandle booster = nullptr;
@@ -58,11 +58,12 @@ std::vector<float> LibxgboostMargins(const std::string& model_path, const std::v
   const bst_ulong* shape = nullptr;
   bst_ulong dimensions = 0;
   const float* result = nullptr;
-  EXPECT_EQ(XGBoosterPredictFromDMatrix(
-                booster, dmatrix,
-                R"({"type": 1, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})",
-                &shape, &dimensions, &result),
-            0);
+  EXPECT_EQ(
+      XGBoosterPredictFromDMatrix(
+          booster, dmatrix,
+          R"({"type": 1, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})",
+          &shape, &dimensions, &result),
+      0);
   std::vector<float> out(result, result + count);
   XGBoosterFree(booster);
   XGDMatrixFree(dmatrix);
@@ -74,7 +75,8 @@ TEST(BundleTest, EveryPastFormatVersionLoadsAndScoresAsLibxgboost) {
   for (int version = 1; version <= kBundleFormatVersion; ++version) {
     SCOPED_TRACE("format " + std::to_string(version));
     const fs::path dir = kBundles / ("v" + std::to_string(version));
-    ASSERT_TRUE(fs::exists(dir)) << "tests/data/bundles needs a golden bundle of every format version";
+    ASSERT_TRUE(fs::exists(dir))
+        << "tests/data/bundles needs a golden bundle of every format version";
     auto bundle = LoadModel(dir.string());
     ASSERT_TRUE(bundle.ok()) << bundle.status().ToString();
     EXPECT_EQ(bundle->format_version, version);
@@ -92,8 +94,10 @@ TEST(BundleTest, EveryPastFormatVersionLoadsAndScoresAsLibxgboost) {
     size_t count = 0;
     std::vector<double> rows = EncodeRows(*bundle, &count);
     ASSERT_EQ(count, 21u);
-    EXPECT_TRUE(std::isnan(rows[20 * 30 + 1]) && std::isnan(rows[20 * 30 + 5])) << "the empty field and NA are missing";
-    std::vector<float> expected = LibxgboostMargins((dir / bundle->model_file).string(), rows, count, 30);
+    EXPECT_TRUE(std::isnan(rows[20 * 30 + 1]) && std::isnan(rows[20 * 30 + 5]))
+        << "the empty field and NA are missing";
+    std::vector<float> expected =
+        LibxgboostMargins((dir / bundle->model_file).string(), rows, count, 30);
     std::vector<double> scores;
     for (size_t r = 0; r < count; ++r) {
       const double margin = bundle->ensemble.PredictMargin(rows.data() + r * 30);
@@ -127,7 +131,8 @@ TEST(BundleTest, EncoderGivesExactlyWhatTheCsvReaderGaveTraining) {
 
 TEST(BundleTest, CategoriesMissingValuesAndBadText) {
   InputSignature signature;
-  signature.features = {{"amount", false, {}}, {"merchant", true, {"shop", "fuel", "travel"}}, {"mcc", true, {}}};
+  signature.features = {
+      {"amount", false, {}}, {"merchant", true, {"shop", "fuel", "travel"}}, {"mcc", true, {}}};
   FeatureEncoder encoder(signature);
   bool ok = false;
   EXPECT_EQ(encoder.EncodeText(1, "fuel", &ok), 1.0);
@@ -165,25 +170,32 @@ TEST(BundleTest, MalformedBundlesAreErrorsNamingTheJsonPointer) {
 
   nlohmann::json future = base;
   future["format_version"] = 99;
-  EXPECT_NE(error_of(future).find("b/bundle.json: /format_version: 99 is not a bundle format"), std::string::npos)
+  EXPECT_NE(error_of(future).find("b/bundle.json: /format_version: 99 is not a bundle format"),
+            std::string::npos)
       << error_of(future);
   nlohmann::json renamed = base;
   renamed["input"]["features"][3]["name"] = "V3x";
-  EXPECT_NE(error_of(renamed).find("/input/features/3/name"), std::string::npos) << error_of(renamed);
+  EXPECT_NE(error_of(renamed).find("/input/features/3/name"), std::string::npos)
+      << error_of(renamed);
   nlohmann::json bad_type = base;
   bad_type["input"]["features"][0]["type"] = "text";
-  EXPECT_NE(error_of(bad_type).find("/input/features/0/type: \"text\" is not a feature type"), std::string::npos);
+  EXPECT_NE(error_of(bad_type).find("/input/features/0/type: \"text\" is not a feature type"),
+            std::string::npos);
   nlohmann::json tampered = base;
   tampered["model_sha256"] = std::string(64, '0');
   EXPECT_NE(error_of(tampered).find("does not match its recorded checksum"), std::string::npos);
   nlohmann::json escape = base;
   escape["model_file"] = "../etc/passwd";
-  EXPECT_NE(error_of(escape).find("/model_file: must be a file name inside the bundle"), std::string::npos);
+  EXPECT_NE(error_of(escape).find("/model_file: must be a file name inside the bundle"),
+            std::string::npos);
   nlohmann::json no_model = base;
   no_model["model_file"] = "model.txt";
   no_model.erase("model_sha256");
   EXPECT_NE(error_of(no_model).find("model.txt: no such file"), std::string::npos);
-  EXPECT_NE(ParseBundle("{\"format_version\": ", "b.json", read).status().message().find("not valid JSON"),
+  EXPECT_NE(ParseBundle("{\"format_version\": ", "b.json", read)
+                .status()
+                .message()
+                .find("not valid JSON"),
             std::string::npos);
 }
 
@@ -195,7 +207,8 @@ TEST(BundleTest, BareModelFilesDefineTheirInputColumns) {
   EXPECT_EQ(xgboost->input.dtype, "float32");
   EXPECT_FALSE(xgboost->threshold.has_value());
 
-  auto lightgbm = LoadModel((fs::path(FRAUDOPS_SOURCE_DIR) / "tests/data/lightgbm/model_categorical.txt").string());
+  auto lightgbm = LoadModel(
+      (fs::path(FRAUDOPS_SOURCE_DIR) / "tests/data/lightgbm/model_categorical.txt").string());
   ASSERT_TRUE(lightgbm.ok()) << lightgbm.status().ToString();
   EXPECT_EQ(lightgbm->input.dtype, "float64");
   EXPECT_EQ(lightgbm->input.features[6].name, "c0");
@@ -203,7 +216,8 @@ TEST(BundleTest, BareModelFilesDefineTheirInputColumns) {
 
   auto missing = LoadModel("/nonexistent/model.json");
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("no such model file or bundle directory"), std::string::npos);
+  EXPECT_NE(missing.status().message().find("no such model file or bundle directory"),
+            std::string::npos);
 }
 
 }  // namespace
@@ -228,7 +242,8 @@ TEST(BaselineTest, HistogramsBinByQuantileCutsAndCountMissingApart) {
   EXPECT_EQ(constant["counts"], nlohmann::json({0, 50}));
 
   Dataset data;
-  data.features = {{"amount", ColumnType::kNumeric, {}}, {"merchant", ColumnType::kCategorical, {"a", "b"}}};
+  data.features = {{"amount", ColumnType::kNumeric, {}},
+                   {"merchant", ColumnType::kCategorical, {"a", "b"}}};
   data.columns = {{1, 2, 3, 4}, {0, 1, 1, std::nanf("")}};
   data.label = {0, 1, 0, 0};
   nlohmann::json baseline = MakeBaseline(data, std::vector<float>{0.1f, 0.9f, 0.2f, 0.3f}, 2);

@@ -22,14 +22,17 @@ constexpr uint32_t kSlowFlags = TreeNode::kCategorical | TreeNode::kMissingZero;
 template <bool kNan, bool kSlow>
 inline bool GoesRightFast(const Ensemble& e, const TreeNode& n, double x) {
   if (kSlow && __builtin_expect((n.feature_flags & kSlowFlags) != 0, 0)) return e.GoesRight(n, x);
-  if (kNan) return (x > n.value) | (std::isunordered(x, x) & ((n.feature_flags & TreeNode::kDefaultLeft) == 0));
+  if (kNan)
+    return (x > n.value) |
+           (std::isunordered(x, x) & ((n.feature_flags & TreeNode::kDefaultLeft) == 0));
   return x > n.value;
 }
 
 template <bool kNan, bool kSlow>
 inline uint32_t Step(const Ensemble& e, uint32_t i, const double* row) {
   const TreeNode& n = e.nodes[i];
-  return static_cast<uint32_t>(n.left) + static_cast<uint32_t>(GoesRightFast<kNan, kSlow>(e, n, row[n.feature()]));
+  return static_cast<uint32_t>(n.left) +
+         static_cast<uint32_t>(GoesRightFast<kNan, kSlow>(e, n, row[n.feature()]));
 }
 
 template <bool kNan, bool kSlow>
@@ -86,9 +89,11 @@ double SumLeaves(const Ensemble& e, const double* row) {
         for (size_t k = 0; k < kLanes; ++k) node[k] = Step<kNan, false>(e, node[k], row);
       }
     }
-    for (size_t k = 0; k < kLanes; ++k) margin += static_cast<Accumulator<P>>(e.leaf_value[node[k]]);
+    for (size_t k = 0; k < kLanes; ++k)
+      margin += static_cast<Accumulator<P>>(e.leaf_value[node[k]]);
   }
-  for (; t < trees; ++t) margin += static_cast<Accumulator<P>>(e.leaf_value[Walk<kNan, true>(e, t, row)]);
+  for (; t < trees; ++t)
+    margin += static_cast<Accumulator<P>>(e.leaf_value[Walk<kNan, true>(e, t, row)]);
   return margin;
 }
 
@@ -105,7 +110,8 @@ double PredictOne(const Ensemble& e, const double* row) {
     heap.resize(width);
     prepared = heap.data();
   }
-  return PrepareRow<P>(row, width, prepared) ? SumLeaves<P, true>(e, prepared) : SumLeaves<P, false>(e, prepared);
+  return PrepareRow<P>(row, width, prepared) ? SumLeaves<P, true>(e, prepared)
+                                             : SumLeaves<P, false>(e, prepared);
 }
 
 /// Rows per block of a batch; a block is stored column by column (feature f of row r at
@@ -117,27 +123,33 @@ constexpr size_t kBlockRows = 64;
 /// from the node's packed feature bits; with the loop unrolled, `offset` is a constant.
 template <bool kNan, bool kSlow>
 inline uint32_t BlockStep(const Ensemble& e, uint32_t i, const char* base, size_t offset) {
-  static_assert(kBlockRows * sizeof(double) == 512, "the column offset below assumes 64-row blocks");
+  static_assert(kBlockRows * sizeof(double) == 512,
+                "the column offset below assumes 64-row blocks");
   const TreeNode& n = e.nodes[i];
-  const double x = *reinterpret_cast<const double*>(base + static_cast<size_t>(n.feature_flags & ~0xffu) * 2 + offset);
+  const double x = *reinterpret_cast<const double*>(
+      base + static_cast<size_t>(n.feature_flags & ~0xffu) * 2 + offset);
   return static_cast<uint32_t>(n.left) + static_cast<uint32_t>(GoesRightFast<kNan, kSlow>(e, n, x));
 }
 
 /// One tree over the rows of a prepared block, kLanes rows walked at once (the lanes stay in
 /// registers), so the tree's nodes stay in cache while the block passes through it.
 template <Precision P, bool kNan, bool kSlow>
-void BlockTree(const Ensemble& e, size_t t, const double* columns, size_t count, Accumulator<P>* sums) {
+void BlockTree(const Ensemble& e, size_t t, const double* columns, size_t count,
+               Accumulator<P>* sums) {
   constexpr size_t kLanes = 16;
   const uint32_t root = e.tree_begin[t], depth = e.tree_depth[t];
   for (size_t r = 0; r < count; r += kLanes) {
     uint32_t node[kLanes];
     for (size_t k = 0; k < kLanes; ++k) node[k] = root;
-    const char* base = reinterpret_cast<const char*>(columns + r);  // rows past `count` are zero padding
+    const char* base =
+        reinterpret_cast<const char*>(columns + r);  // rows past `count` are zero padding
     for (uint32_t d = 0; d < depth; ++d) {
 #pragma GCC unroll 16
-      for (size_t k = 0; k < kLanes; ++k) node[k] = BlockStep<kNan, kSlow>(e, node[k], base, k * sizeof(double));
+      for (size_t k = 0; k < kLanes; ++k)
+        node[k] = BlockStep<kNan, kSlow>(e, node[k], base, k * sizeof(double));
     }
-    for (size_t k = 0; k < kLanes && r + k < count; ++k) sums[r + k] += static_cast<Accumulator<P>>(e.leaf_value[node[k]]);
+    for (size_t k = 0; k < kLanes && r + k < count; ++k)
+      sums[r + k] += static_cast<Accumulator<P>>(e.leaf_value[node[k]]);
   }
 }
 
@@ -153,7 +165,8 @@ bool PrepareBlock(const Input* rows, size_t count, size_t width, double* columns
       columns[f * kBlockRows + r] = x;
     }
   }
-  for (size_t f = 0; f < width; ++f) std::fill(columns + f * kBlockRows + count, columns + (f + 1) * kBlockRows, 0.0);
+  for (size_t f = 0; f < width; ++f)
+    std::fill(columns + f * kBlockRows + count, columns + (f + 1) * kBlockRows, 0.0);
   return nan;
 }
 
@@ -183,7 +196,8 @@ void PredictBlock(const Ensemble& e, const Input* rows, size_t begin, size_t end
 }
 
 template <typename Input>
-std::vector<double> PredictBatch(const Ensemble& e, std::span<const Input> rows, const Context& context) {
+std::vector<double> PredictBatch(const Ensemble& e, std::span<const Input> rows,
+                                 const Context& context) {
   const size_t width = std::max<size_t>(1, e.num_features());
   const size_t count = rows.size() / width;
   std::vector<double> out(count);
@@ -222,7 +236,8 @@ bool Ensemble::GoesRight(const TreeNode& n, double x) const {
     const uint32_t word = code / 32;
     return word < bits[0] && ((bits[1 + word] >> (code % 32)) & 1u) != 0;
   }
-  if ((flags & TreeNode::kMissingZero) && x >= -kZeroThreshold && x <= kZeroThreshold) return default_right;
+  if ((flags & TreeNode::kMissingZero) && x >= -kZeroThreshold && x <= kZeroThreshold)
+    return default_right;
   return x > n.value;
 }
 
@@ -243,18 +258,23 @@ void Ensemble::PredictLeaves(const double* row, int32_t* out) const {
 
 double Ensemble::ApplyLink(double margin) const {
   switch (link) {
-    case Link::kSigmoid: return 1.0 / (1.0 + std::exp(-link_scale * margin));
-    case Link::kExp: return std::exp(margin);
-    case Link::kIdentity: break;
+    case Link::kSigmoid:
+      return 1.0 / (1.0 + std::exp(-link_scale * margin));
+    case Link::kExp:
+      return std::exp(margin);
+    case Link::kIdentity:
+      break;
   }
   return margin;
 }
 
-std::vector<double> Ensemble::PredictMargins(std::span<const double> rows, const Context& context) const {
+std::vector<double> Ensemble::PredictMargins(std::span<const double> rows,
+                                             const Context& context) const {
   return PredictBatch(*this, rows, context);
 }
 
-std::vector<double> Ensemble::PredictMargins(std::span<const float> rows, const Context& context) const {
+std::vector<double> Ensemble::PredictMargins(std::span<const float> rows,
+                                             const Context& context) const {
   return PredictBatch(*this, rows, context);
 }
 
@@ -271,8 +291,8 @@ EnsembleBuilder::EnsembleBuilder(std::vector<std::string> feature_names) {
 
 void EnsembleBuilder::StartTree(size_t nodes) { tree_.assign(nodes, Pending{}); }
 
-void EnsembleBuilder::SetSplit(size_t node, int32_t feature, double threshold, MissingType missing, bool default_left,
-                               int32_t left, int32_t right, double cover) {
+void EnsembleBuilder::SetSplit(size_t node, int32_t feature, double threshold, MissingType missing,
+                               bool default_left, int32_t left, int32_t right, double cover) {
   if (node >= tree_.size()) return;  // EndTree reports the unset nodes
   Pending& p = tree_[node];
   p = Pending{};
@@ -286,8 +306,9 @@ void EnsembleBuilder::SetSplit(size_t node, int32_t feature, double threshold, M
   p.cover = cover;
 }
 
-void EnsembleBuilder::SetCategoricalSplit(size_t node, int32_t feature, std::vector<uint32_t> categories,
-                                          bool listed_go_left, bool default_left, int32_t left, int32_t right,
+void EnsembleBuilder::SetCategoricalSplit(size_t node, int32_t feature,
+                                          std::vector<uint32_t> categories, bool listed_go_left,
+                                          bool default_left, int32_t left, int32_t right,
                                           double cover) {
   if (node >= tree_.size()) return;
   // Stored as "listed go right": a left-listing split is mirrored, default side included.
@@ -320,8 +341,8 @@ Status EnsembleBuilder::EndTree(const std::string& where) {
     if (!p.set) return Status::DataError(at + " is not defined");
     if (p.leaf) continue;
     if (p.feature < 0 || p.feature >= features || p.feature >= (1 << 24)) {
-      return Status::DataError(at + " splits on feature " + std::to_string(p.feature) + ", but the model has " +
-                               std::to_string(features) + " features");
+      return Status::DataError(at + " splits on feature " + std::to_string(p.feature) +
+                               ", but the model has " + std::to_string(features) + " features");
     }
     if (p.categorical && !p.categories.empty() &&
         *std::max_element(p.categories.begin(), p.categories.end()) >= (1u << 24)) {
@@ -344,8 +365,8 @@ Status EnsembleBuilder::EndTree(const std::string& where) {
     if (p.leaf) continue;
     for (int32_t child : {p.left, p.right}) {
       if (placed[static_cast<size_t>(child)] >= 0) {
-        return Status::DataError(where + ": node " + std::to_string(child) + " is reached twice (from node " +
-                                 std::to_string(order[i]) + ")");
+        return Status::DataError(where + ": node " + std::to_string(child) +
+                                 " is reached twice (from node " + std::to_string(order[i]) + ")");
       }
       placed[static_cast<size_t>(child)] = static_cast<int64_t>(order.size());
       order.push_back(static_cast<size_t>(child));
@@ -353,7 +374,8 @@ Status EnsembleBuilder::EndTree(const std::string& where) {
   }
   if (order.size() != count) {
     for (size_t node = 0; node < count; ++node) {
-      if (placed[node] < 0) return Status::DataError(where + ": node " + std::to_string(node) + " is unreachable");
+      if (placed[node] < 0)
+        return Status::DataError(where + ": node " + std::to_string(node) + " is unreachable");
     }
   }
   const auto base = static_cast<uint32_t>(ensemble_.nodes.size());
@@ -381,7 +403,8 @@ Status EnsembleBuilder::EndTree(const std::string& where) {
       if (p.missing == MissingType::kZero && !p.categorical) flags |= TreeNode::kMissingZero;
       if (p.categorical) {
         flags |= TreeNode::kCategorical;
-        const uint32_t largest = p.categories.empty() ? 0 : *std::max_element(p.categories.begin(), p.categories.end());
+        const uint32_t largest =
+            p.categories.empty() ? 0 : *std::max_element(p.categories.begin(), p.categories.end());
         const uint32_t words = p.categories.empty() ? 0 : largest / 32 + 1;
         n.value = static_cast<double>(ensemble_.category_bits.size());
         ensemble_.category_bits.push_back(words);
@@ -402,7 +425,8 @@ Status EnsembleBuilder::EndTree(const std::string& where) {
   ensemble_.tree_begin.push_back(static_cast<uint32_t>(ensemble_.nodes.size()));
   ensemble_.tree_depth.push_back(deepest);
   bool slow = false;
-  for (size_t i = base; i < ensemble_.nodes.size(); ++i) slow |= (ensemble_.nodes[i].feature_flags & kSlowFlags) != 0;
+  for (size_t i = base; i < ensemble_.nodes.size(); ++i)
+    slow |= (ensemble_.nodes[i].feature_flags & kSlowFlags) != 0;
   ensemble_.tree_has_slow_nodes.push_back(slow ? 1 : 0);
   tree_.clear();
   return Status::Ok();

@@ -52,15 +52,16 @@ struct TreeNode {
 static_assert(sizeof(TreeNode) == 16);
 
 struct Ensemble {
-  std::vector<TreeNode> nodes;       ///< all trees; tree t is [tree_begin[t], tree_begin[t+1])
-  std::vector<uint32_t> tree_begin;  ///< size trees + 1
+  std::vector<TreeNode> nodes;          ///< all trees; tree t is [tree_begin[t], tree_begin[t+1])
+  std::vector<uint32_t> tree_begin;     ///< size trees + 1
   std::vector<uint32_t> category_bits;  ///< per categorical node: length word, then bitset words
   std::vector<double> cover;         ///< per node: training rows or hessian through it (TreeSHAP)
   std::vector<double> leaf_value;    ///< per node: the leaf's value (0 for a split)
   std::vector<int32_t> leaf_id;      ///< per node: the leaf's id in its source format (XGBoost
                                      ///< node id, LightGBM leaf index), for leaf outputs
   std::vector<uint32_t> tree_depth;  ///< per tree: the steps from its root to its deepest leaf
-  std::vector<uint8_t> tree_has_slow_nodes;  ///< per tree: 1 when it has categorical or zero-as-missing splits
+  std::vector<uint8_t>
+      tree_has_slow_nodes;  ///< per tree: 1 when it has categorical or zero-as-missing splits
 
   double base_margin = 0;
   Link link = Link::kSigmoid;
@@ -108,16 +109,18 @@ class EnsembleBuilder {
   explicit EnsembleBuilder(std::vector<std::string> feature_names);
   /// Starts a tree of `nodes` nodes; nodes are then set by their index within the tree.
   void StartTree(size_t nodes);
-  void SetSplit(size_t node, int32_t feature, double threshold, MissingType missing, bool default_left,
-                int32_t left, int32_t right, double cover = 0);
+  void SetSplit(size_t node, int32_t feature, double threshold, MissingType missing,
+                bool default_left, int32_t left, int32_t right, double cover = 0);
   /// `listed_go_left`: categories in `categories` go left (LightGBM) instead of right (XGBoost).
-  void SetCategoricalSplit(size_t node, int32_t feature, std::vector<uint32_t> categories, bool listed_go_left,
-                           bool default_left, int32_t left, int32_t right, double cover = 0);
+  void SetCategoricalSplit(size_t node, int32_t feature, std::vector<uint32_t> categories,
+                           bool listed_go_left, bool default_left, int32_t left, int32_t right,
+                           double cover = 0);
   void SetLeaf(size_t node, double value, int32_t leaf_id, double cover = 0);
   /// Checks the tree (every node set, children in range and each reached once from the root),
   /// then lays it out. `where` names it in errors (e.g. "/learner/gradient_booster/model/trees/3").
   Status EndTree(const std::string& where);
-  Result<Ensemble> Finish(double base_margin, Link link, Precision precision, std::string source_format);
+  Result<Ensemble> Finish(double base_margin, Link link, Precision precision,
+                          std::string source_format);
 
  private:
   struct Pending {

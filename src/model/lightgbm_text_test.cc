@@ -39,7 +39,8 @@ std::string ReadText(const fs::path& path) {
 std::vector<std::string> ReadLines(const fs::path& path) {
   std::vector<std::string> lines;
   if (path.extension() == ".xz") {
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(("xz -dc '" + path.string() + "'").c_str(), "r"), pclose);
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(
+        popen(("xz -dc '" + path.string() + "'").c_str(), "r"), pclose);
     if (!pipe) return lines;
     std::string line;
     char buffer[1 << 16];
@@ -85,22 +86,26 @@ std::vector<double> ReadRows(const fs::path& csv, const Ensemble& model, size_t*
       if (end != nullptr) p = end;
       if (*p == ',') ++p;
     }
-    for (size_t f = 0; f < model.num_features(); ++f) rows.push_back(fields[static_cast<size_t>(column_of[f])]);
+    for (size_t f = 0; f < model.num_features(); ++f)
+      rows.push_back(fields[static_cast<size_t>(column_of[f])]);
   }
   return rows;
 }
 
 std::vector<double> ReadDoubles(const fs::path& path) {
   std::vector<double> values;
-  for (const std::string& line : ReadLines(path)) values.push_back(std::strtod(line.c_str(), nullptr));
+  for (const std::string& line : ReadLines(path))
+    values.push_back(std::strtod(line.c_str(), nullptr));
   return values;
 }
 
 /// Loads `model_<name>.txt` from `dir`, scores `<data>_test.csv` and requires LightGBM's raw
 /// scores and probabilities (or predictions) exactly.
-void ExpectBitwise(const fs::path& dir, const std::string& name, const std::string& data, const std::string& output) {
+void ExpectBitwise(const fs::path& dir, const std::string& name, const std::string& data,
+                   const std::string& output) {
   SCOPED_TRACE(name);
-  auto model = LoadLightgbmText(ReadText(dir / ("model_" + name + ".txt")), "model_" + name + ".txt");
+  auto model =
+      LoadLightgbmText(ReadText(dir / ("model_" + name + ".txt")), "model_" + name + ".txt");
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   fs::path csv = dir / (data + "_test.csv");
   if (!fs::exists(csv)) csv += ".xz";
@@ -144,13 +149,16 @@ TEST(LightgbmTextTest, ReproducesLightgbmOnCategoricalSplitsBitForBit) {
   ASSERT_TRUE(model.ok());
   EXPECT_EQ(model->feature_is_categorical, (std::vector<uint8_t>{0, 0, 0, 0, 0, 0, 1, 1, 1}));
   size_t categorical_nodes = 0;
-  for (const TreeNode& node : model->nodes) categorical_nodes += (node.flags() & TreeNode::kCategorical) != 0;
+  for (const TreeNode& node : model->nodes)
+    categorical_nodes += (node.flags() & TreeNode::kCategorical) != 0;
   EXPECT_EQ(categorical_nodes, 750u) << "SOURCE.md: 120 + 630 categorical splits";
 }
 
 TEST(LightgbmTextTest, ReproducesLightgbmOnTheLargeNumericModelsAndLeafIndices) {
   fs::path dir = SharedReference();
-  if (dir.empty()) GTEST_SKIP() << "skipped: ../shared/reference/lightgbm is not in this checkout (set FOPS_SHARED_DIR)";
+  if (dir.empty())
+    GTEST_SKIP()
+        << "skipped: ../shared/reference/lightgbm is not in this checkout (set FOPS_SHARED_DIR)";
   ExpectBitwise(dir, "numeric", "numeric", "prob");
   ExpectBitwise(dir, "numeric_bagging", "numeric", "prob");
   ExpectBitwise(dir, "regression", "numeric", "pred");
@@ -178,10 +186,13 @@ TEST(LightgbmTextTest, MalformedModelsAreErrorsNamingTheLine) {
     auto model = LoadLightgbmText(text, "m.txt");
     return model.ok() ? std::string("loaded") : model.status().message();
   };
-  EXPECT_NE(error_of("{\"learner\": {}}").find("m.txt:1: not a LightGBM text model"), std::string::npos);
+  EXPECT_NE(error_of("{\"learner\": {}}").find("m.txt:1: not a LightGBM text model"),
+            std::string::npos);
   const std::string cut_between_trees = good.substr(0, good.find("Tree=50"));
-  EXPECT_NE(error_of(cut_between_trees).find("before \"end of trees\""), std::string::npos) << error_of(cut_between_trees);
-  const std::string cut_in_a_line = good.substr(0, good.find("leaf_value=", good.find("Tree=50")) + 20);
+  EXPECT_NE(error_of(cut_between_trees).find("before \"end of trees\""), std::string::npos)
+      << error_of(cut_between_trees);
+  const std::string cut_in_a_line =
+      good.substr(0, good.find("leaf_value=", good.find("Tree=50")) + 20);
   EXPECT_NE(error_of(cut_in_a_line).find("leaf_value has 1 values, expected 15"), std::string::npos)
       << error_of(cut_in_a_line);
 
@@ -193,15 +204,18 @@ TEST(LightgbmTextTest, MalformedModelsAreErrorsNamingTheLine) {
 
   std::string multiclass = good;
   multiclass.replace(multiclass.find("num_class=1"), 11, "num_class=3");
-  EXPECT_NE(error_of(multiclass).find("m.txt:3: multi-class"), std::string::npos) << error_of(multiclass);
+  EXPECT_NE(error_of(multiclass).find("m.txt:3: multi-class"), std::string::npos)
+      << error_of(multiclass);
 
   std::string bad_number = good;
   bad_number.replace(bad_number.find("leaf_value=") + 11, 1, "x");
-  EXPECT_NE(error_of(bad_number).find("is not a number"), std::string::npos) << error_of(bad_number);
+  EXPECT_NE(error_of(bad_number).find("is not a number"), std::string::npos)
+      << error_of(bad_number);
 
   std::string bad_decision = good;
   bad_decision.replace(bad_decision.find("decision_type=") + 14, 1, "14");
-  EXPECT_NE(error_of(bad_decision).find("decision_type 14"), std::string::npos) << error_of(bad_decision);
+  EXPECT_NE(error_of(bad_decision).find("decision_type 14"), std::string::npos)
+      << error_of(bad_decision);
 }
 
 TEST(LightgbmTextTest, SingleLeafTreesAndObjectives) {
@@ -209,8 +223,10 @@ TEST(LightgbmTextTest, SingleLeafTreesAndObjectives) {
       "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=1\n"
       "objective=binary sigmoid:2\nfeature_names=a b\nfeature_infos=[0:1] none\ntree_sizes=1 1\n\n"
       "Tree=0\nnum_leaves=1\nnum_cat=0\nleaf_value=0.25\nis_linear=0\nshrinkage=1\n\n\n"
-      "Tree=1\nnum_leaves=2\nnum_cat=0\nsplit_feature=0\nsplit_gain=1\nthreshold=0.5\ndecision_type=2\n"
-      "left_child=-1\nright_child=-2\nleaf_value=-1 1\nleaf_count=3 4\ninternal_count=7\nis_linear=0\nshrinkage=1\n\n\n"
+      "Tree=1\nnum_leaves=2\nnum_cat=0\nsplit_feature=0\nsplit_gain=1\nthreshold=0.5\ndecision_"
+      "type=2\n"
+      "left_child=-1\nright_child=-2\nleaf_value=-1 1\nleaf_count=3 "
+      "4\ninternal_count=7\nis_linear=0\nshrinkage=1\n\n\n"
       "end of trees\n";
   auto ensemble = LoadLightgbmText(model, "m.txt");
   ASSERT_TRUE(ensemble.ok()) << ensemble.status().ToString();

@@ -25,8 +25,8 @@ const std::array<double, kMaxDepth + 2>& Reciprocals() {
 
 /// Adds a split on `feature` to the path: each subset size's weight is shared between the
 /// subsets that include the feature (one_fraction) and those that do not (zero_fraction).
-void Extend(PathElement* path, size_t depth, double zero_fraction, double one_fraction, int64_t feature,
-            const double* reciprocal) {
+void Extend(PathElement* path, size_t depth, double zero_fraction, double one_fraction,
+            int64_t feature, const double* reciprocal) {
   path[depth] = {feature, zero_fraction, one_fraction, depth == 0 ? 1.0 : 0.0};
   const double scale = reciprocal[depth + 1];
   for (size_t i = depth; i-- > 0;) {
@@ -45,11 +45,13 @@ void Unwind(PathElement* path, size_t depth, size_t index, const double* recipro
     for (size_t i = depth; i-- > 0;) {
       const double weight = path[i].weight;
       path[i].weight = next * d1 * reciprocal[i + 1] * inverse_one;
-      next = weight - path[i].weight * zero * static_cast<double>(depth - i) * reciprocal[depth + 1];
+      next =
+          weight - path[i].weight * zero * static_cast<double>(depth - i) * reciprocal[depth + 1];
     }
   } else {
     const double inverse_zero = 1 / zero;
-    for (size_t i = depth; i-- > 0;) path[i].weight = path[i].weight * d1 * inverse_zero * reciprocal[depth - i];
+    for (size_t i = depth; i-- > 0;)
+      path[i].weight = path[i].weight * d1 * inverse_zero * reciprocal[depth - i];
   }
   for (size_t i = index; i < depth; ++i) {
     path[i].feature = path[i + 1].feature;
@@ -69,11 +71,13 @@ double UnwoundSum(const PathElement* path, size_t depth, size_t index, const dou
     for (size_t i = depth; i-- > 0;) {
       const double weight = next * d1 * reciprocal[i + 1] * inverse_one;
       total += weight;
-      next = path[i].weight - weight * zero * static_cast<double>(depth - i) * reciprocal[depth + 1];
+      next =
+          path[i].weight - weight * zero * static_cast<double>(depth - i) * reciprocal[depth + 1];
     }
   } else {
     const double inverse_zero = 1 / zero;
-    for (size_t i = depth; i-- > 0;) total += path[i].weight * inverse_zero * d1 * reciprocal[depth - i];
+    for (size_t i = depth; i-- > 0;)
+      total += path[i].weight * inverse_zero * d1 * reciprocal[depth - i];
   }
   return total;
 }
@@ -82,7 +86,8 @@ double UnwoundSum(const PathElement* path, size_t depth, size_t index, const dou
 
 Result<TreeShap> TreeShap::Create(const Ensemble& ensemble, size_t table_budget_bytes) {
   TreeShap shap(ensemble);
-  if (ensemble.cover.size() != ensemble.nodes.size()) return Status::Internal("TreeShap: covers missing");
+  if (ensemble.cover.size() != ensemble.nodes.size())
+    return Status::Internal("TreeShap: covers missing");
   // The bias: the base margin plus each tree's cover-weighted mean leaf value, computed
   // bottom-up (breadth-first layout: children after parents, so walk backwards).
   std::vector<double> mean(ensemble.nodes.size());
@@ -91,33 +96,38 @@ Result<TreeShap> TreeShap::Create(const Ensemble& ensemble, size_t table_budget_
     for (uint32_t n = ensemble.tree_begin[t + 1]; n-- > ensemble.tree_begin[t];) {
       const TreeNode& node = ensemble.nodes[n];
       if (!(ensemble.cover[n] > 0) && !(node.is_leaf() && n == ensemble.tree_begin[t])) {
-        return Status::InvalidArgument("tree " + std::to_string(t) +
-                                       " has a node without training cover (a model saved without statistics); "
-                                       "explanations need it");
+        return Status::InvalidArgument(
+            "tree " + std::to_string(t) +
+            " has a node without training cover (a model saved without statistics); "
+            "explanations need it");
       }
       if (node.is_leaf()) {
         mean[n] = ensemble.leaf_value[n];
       } else {
         const auto left = static_cast<uint32_t>(node.left);
-        mean[n] = (mean[left] * ensemble.cover[left] + mean[left + 1] * ensemble.cover[left + 1]) / ensemble.cover[n];
+        mean[n] = (mean[left] * ensemble.cover[left] + mean[left + 1] * ensemble.cover[left + 1]) /
+                  ensemble.cover[n];
       }
     }
     shap.bias_ += mean[ensemble.tree_begin[t]];
   }
   if (ensemble.max_depth() + 2 > kMaxDepth) {
-    return Status::InvalidArgument("explanations support trees up to " + std::to_string(kMaxDepth - 2) +
-                                   " levels deep; this model has " + std::to_string(ensemble.max_depth()));
+    return Status::InvalidArgument("explanations support trees up to " +
+                                   std::to_string(kMaxDepth - 2) + " levels deep; this model has " +
+                                   std::to_string(ensemble.max_depth()));
   }
   const size_t depth = ensemble.max_depth() + 2;
   shap.path_size_ = (depth + 1) * (depth + 2) / 2;
   shap.tree_leaves_.assign(ensemble.num_trees(), {-1, 0});
   size_t budget = table_budget_bytes;
-  for (size_t t = 0; t < ensemble.num_trees(); ++t) shap.tabulated_trees_ += shap.Tabulate(t, budget);
+  for (size_t t = 0; t < ensemble.num_trees(); ++t)
+    shap.tabulated_trees_ += shap.Tabulate(t, budget);
   return shap;
 }
 
-void TreeShap::Recurse(uint32_t node, const double* row, double* phi, PathElement* parent_path, size_t depth,
-                       double zero_fraction, double one_fraction, int64_t feature) const {
+void TreeShap::Recurse(uint32_t node, const double* row, double* phi, PathElement* parent_path,
+                       size_t depth, double zero_fraction, double one_fraction,
+                       int64_t feature) const {
   const Ensemble& e = *ensemble_;
   PathElement* path = parent_path + depth + 1;
   std::copy(parent_path, parent_path + depth + 1, path);
@@ -127,7 +137,8 @@ void TreeShap::Recurse(uint32_t node, const double* row, double* phi, PathElemen
   if (n.is_leaf()) {
     for (size_t i = 1; i <= depth; ++i) {
       const double weight = UnwoundSum(path, depth, i, reciprocal);
-      phi[path[i].feature] += weight * (path[i].one_fraction - path[i].zero_fraction) * e.leaf_value[node];
+      phi[path[i].feature] +=
+          weight * (path[i].one_fraction - path[i].zero_fraction) * e.leaf_value[node];
     }
     return;
   }
@@ -171,7 +182,8 @@ void ElementarySymmetric(const double* values, size_t count, std::vector<double>
 /// of A count, and for i outside A the z_i of its own edges completes the product).
 /// Stored compactly: for each A, first the one value every feature outside A gets, then the
 /// values of A's features in feature order (`offsets[A]` says where A's entries start).
-void FillLeafTable(double value, const std::vector<double>& z, const std::vector<uint32_t>& offsets, double* table) {
+void FillLeafTable(double value, const std::vector<double>& z, const std::vector<uint32_t>& offsets,
+                   double* table) {
   const size_t m = z.size();
   std::vector<double> weight(m);  // w(s) = 1 / (m * C(m-1, s))
   double binomial = 1;
@@ -184,8 +196,10 @@ void FillLeafTable(double value, const std::vector<double>& z, const std::vector
     double outside = 1;
     in.clear();
     for (size_t k = 0; k < m; ++k) {
-      if (agree >> k & 1) in.push_back(z[k]);
-      else outside *= z[k];
+      if (agree >> k & 1)
+        in.push_back(z[k]);
+      else
+        outside *= z[k];
     }
     const size_t a = in.size();
     double* entries = table + offsets[agree];
@@ -264,7 +278,8 @@ bool TreeShap::Tabulate(size_t tree, size_t& budget) {
         path.zero_fractions[static_cast<size_t>(it - path.features.begin())] *= fraction;
       }
       const auto bit = static_cast<uint8_t>(it - path.features.begin());
-      path.edges.push_back({up, static_cast<uint8_t>(child != static_cast<uint32_t>(e.nodes[up].left)), bit});
+      path.edges.push_back(
+          {up, static_cast<uint8_t>(child != static_cast<uint32_t>(e.nodes[up].left)), bit});
     }
     if (path.features.size() > kMaxFeatures) return false;
     doubles += TableSize(path.features.size());
@@ -294,7 +309,8 @@ void TreeShap::Contributions(const double* row, double* out, Workspace& workspac
   Contributions(row, 1, out, workspace);
 }
 
-void TreeShap::Contributions(const double* rows, size_t count, double* out, Workspace& workspace) const {
+void TreeShap::Contributions(const double* rows, size_t count, double* out,
+                             Workspace& workspace) const {
   const Ensemble& e = *ensemble_;
   const size_t features = e.num_features(), width = features + 1;
   std::fill(out, out + count * width, 0.0);
@@ -304,7 +320,8 @@ void TreeShap::Contributions(const double* rows, size_t count, double* out, Work
     const auto [first, leaves] = tree_leaves_[t];
     if (first < 0) {
       for (size_t r = 0; r < count; ++r) {
-        Recurse(e.tree_begin[t], rows + r * features, out + r * width, workspace.path.data(), 0, 1, 1, -1);
+        Recurse(e.tree_begin[t], rows + r * features, out + r * width, workspace.path.data(), 0, 1,
+                1, -1);
       }
       continue;
     }
@@ -317,7 +334,8 @@ void TreeShap::Contributions(const double* rows, size_t count, double* out, Work
       double* phi = out + r * width;
       for (uint32_t n = begin; n < end; ++n) {
         const TreeNode& node = e.nodes[n];
-        workspace.right[n - begin] = !node.is_leaf() && e.Child(node, row) != static_cast<uint32_t>(node.left);
+        workspace.right[n - begin] =
+            !node.is_leaf() && e.Child(node, row) != static_cast<uint32_t>(node.left);
       }
       for (uint32_t l = 0; l < leaves; ++l) {
         const Leaf& leaf = leaves_[static_cast<size_t>(first) + l];
@@ -345,14 +363,14 @@ std::vector<double> TreeShap::Contributions(const double* row) const {
   return out;
 }
 
-std::vector<ReasonCode> TreeShap::TopReasons(const double* row, const double* contributions, size_t features,
-                                             size_t k) {
+std::vector<ReasonCode> TreeShap::TopReasons(const double* row, const double* contributions,
+                                             size_t features, size_t k) {
   std::vector<ReasonCode> reasons;
   reasons.reserve(features);
   for (size_t f = 0; f < features; ++f) reasons.push_back({f, row[f], contributions[f]});
   k = std::min(k, features);
-  std::partial_sort(reasons.begin(), reasons.begin() + static_cast<std::ptrdiff_t>(k), reasons.end(),
-                    [](const ReasonCode& a, const ReasonCode& b) {
+  std::partial_sort(reasons.begin(), reasons.begin() + static_cast<std::ptrdiff_t>(k),
+                    reasons.end(), [](const ReasonCode& a, const ReasonCode& b) {
                       const double x = std::abs(a.contribution), y = std::abs(b.contribution);
                       return x != y ? x > y : a.feature < b.feature;
                     });

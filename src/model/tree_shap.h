@@ -33,7 +33,8 @@ class TreeShap {
   /// Fails when a node lacks a positive cover (a model saved without statistics).
   /// `table_budget_bytes`: memory the per-leaf tables may take (0: recursion everywhere).
   /// The ensemble must outlive the explainer.
-  static Result<TreeShap> Create(const Ensemble& ensemble, size_t table_budget_bytes = size_t{256} << 20);
+  static Result<TreeShap> Create(const Ensemble& ensemble,
+                                 size_t table_budget_bytes = size_t{256} << 20);
 
   /// Writes num_features() + 1 values to `out`: per feature, then the bias. Uses
   /// `workspace` for the paths (reuse it across calls to avoid allocating).
@@ -45,7 +46,8 @@ class TreeShap {
   void Contributions(const double* rows, size_t count, double* out, Workspace& workspace) const;
 
   /// The `k` largest contributions by magnitude (ties: lower feature index first).
-  static std::vector<ReasonCode> TopReasons(const double* row, const double* contributions, size_t features, size_t k);
+  static std::vector<ReasonCode> TopReasons(const double* row, const double* contributions,
+                                            size_t features, size_t k);
 
   struct PathElement {
     int64_t feature;
@@ -61,8 +63,8 @@ class TreeShap {
 
  private:
   explicit TreeShap(const Ensemble& ensemble) : ensemble_(&ensemble) {}
-  void Recurse(uint32_t node, const double* row, double* phi, PathElement* parent_path, size_t depth,
-               double zero_fraction, double one_fraction, int64_t feature) const;
+  void Recurse(uint32_t node, const double* row, double* phi, PathElement* parent_path,
+               size_t depth, double zero_fraction, double one_fraction, int64_t feature) const;
 
   /// One leaf of a tabulated tree: its path's distinct features and, per edge, whether the
   /// row must go right there; its table holds the contributions for each set A of features
@@ -73,9 +75,9 @@ class TreeShap {
     uint8_t bit;    ///< index of the node's feature in the leaf's features
   };
   struct Leaf {
-    uint32_t edge_begin, edge_end;      ///< into edges_
-    uint32_t feature_begin, features;   ///< into leaf_features_; m
-    size_t table;                       ///< offset into table_ (layout: FillLeafTable)
+    uint32_t edge_begin, edge_end;     ///< into edges_
+    uint32_t feature_begin, features;  ///< into leaf_features_; m
+    size_t table;                      ///< offset into table_ (layout: FillLeafTable)
   };
   /// Builds the tree's tables if they fit in `budget` bytes (which it decreases); false if not.
   bool Tabulate(size_t tree, size_t& budget);
@@ -85,7 +87,8 @@ class TreeShap {
   const Ensemble* ensemble_;
   double bias_ = 0;
   size_t path_size_ = 0;
-  std::vector<std::pair<int64_t, uint32_t>> tree_leaves_;  ///< per tree: first leaf in leaves_ (-1: recursive), count
+  std::vector<std::pair<int64_t, uint32_t>>
+      tree_leaves_;  ///< per tree: first leaf in leaves_ (-1: recursive), count
   std::vector<Leaf> leaves_;
   std::vector<Edge> edges_;
   std::vector<uint32_t> leaf_features_;

@@ -14,7 +14,8 @@
 namespace fraudops {
 namespace {
 
-const std::filesystem::path kGolden = std::filesystem::path(FRAUDOPS_SOURCE_DIR) / "tests/data/lightgbm";
+const std::filesystem::path kGolden =
+    std::filesystem::path(FRAUDOPS_SOURCE_DIR) / "tests/data/lightgbm";
 
 Ensemble LoadGolden(const std::string& name) {
   std::ifstream in(kGolden / ("model_" + name + ".txt"));
@@ -36,7 +37,8 @@ std::vector<std::vector<double>> GoldenRows(const std::string& data, size_t coun
     std::stringstream fields(line + ",");
     std::string field;
     std::getline(fields, field, ',');  // the label
-    while (std::getline(fields, field, ',')) row.push_back(field.empty() ? std::nan("") : std::stod(field));
+    while (std::getline(fields, field, ','))
+      row.push_back(field.empty() ? std::nan("") : std::stod(field));
     rows.push_back(row);
   }
   return rows;
@@ -49,7 +51,8 @@ double Expectation(const Ensemble& e, uint32_t node, const double* row, uint32_t
   if (n.is_leaf()) return e.leaf_value[node];
   if (present & (1u << n.feature())) return Expectation(e, e.Child(n, row), row, present);
   const auto left = static_cast<uint32_t>(n.left);
-  return (e.cover[left] * Expectation(e, left, row, present) + e.cover[left + 1] * Expectation(e, left + 1, row, present)) /
+  return (e.cover[left] * Expectation(e, left, row, present) +
+          e.cover[left + 1] * Expectation(e, left + 1, row, present)) /
          e.cover[node];
 }
 
@@ -58,14 +61,16 @@ std::vector<double> BruteForceShapley(const Ensemble& e, const double* row) {
   const size_t m = e.num_features();
   std::vector<double> value(size_t{1} << m, 0.0);
   for (uint32_t subset = 0; subset < value.size(); ++subset) {
-    for (size_t t = 0; t < e.num_trees(); ++t) value[subset] += Expectation(e, e.tree_begin[t], row, subset);
+    for (size_t t = 0; t < e.num_trees(); ++t)
+      value[subset] += Expectation(e, e.tree_begin[t], row, subset);
   }
   std::vector<double> phi(m, 0.0);
   for (size_t i = 0; i < m; ++i) {
     for (uint32_t subset = 0; subset < value.size(); ++subset) {
       if (subset & (1u << i)) continue;
       const auto s = static_cast<double>(__builtin_popcount(subset));
-      const double weight = std::tgamma(s + 1) * std::tgamma(static_cast<double>(m) - s) / std::tgamma(static_cast<double>(m) + 1);
+      const double weight = std::tgamma(s + 1) * std::tgamma(static_cast<double>(m) - s) /
+                            std::tgamma(static_cast<double>(m) + 1);
       phi[i] += weight * (value[subset | (1u << i)] - value[subset]);
     }
   }
@@ -75,19 +80,21 @@ std::vector<double> BruteForceShapley(const Ensemble& e, const double* row) {
 TEST(TreeShapTest, EqualsTheShapleyDefinitionOnRealLightgbmModels) {
   // Both methods: per-leaf tables (the default) and the recursion (no table budget).
   for (const size_t budget : {size_t{256} << 20, size_t{0}}) {
-  for (const auto& [model_name, data] : {std::pair{"missing", "missing"}, std::pair{"missing_zero", "missing"}}) {
-    SCOPED_TRACE(std::string(model_name) + (budget ? ", tables" : ", recursion"));
-    Ensemble model = LoadGolden(model_name);
-    auto shap = TreeShap::Create(model, budget);
-    ASSERT_TRUE(shap.ok()) << shap.status().ToString();
-    EXPECT_EQ(shap->tabulated_trees(), budget ? model.num_trees() : 0u);
-    // The first rows hold NaNs in f0..f4 and exact zeros in f5 (missing-value paths).
-    for (const std::vector<double>& row : GoldenRows(data, 6)) {
-      std::vector<double> fast = shap->Contributions(row.data());
-      std::vector<double> exact = BruteForceShapley(model, row.data());
-      for (size_t f = 0; f < exact.size(); ++f) EXPECT_NEAR(fast[f], exact[f], 1e-9) << "feature " << f;
+    for (const auto& [model_name, data] :
+         {std::pair{"missing", "missing"}, std::pair{"missing_zero", "missing"}}) {
+      SCOPED_TRACE(std::string(model_name) + (budget ? ", tables" : ", recursion"));
+      Ensemble model = LoadGolden(model_name);
+      auto shap = TreeShap::Create(model, budget);
+      ASSERT_TRUE(shap.ok()) << shap.status().ToString();
+      EXPECT_EQ(shap->tabulated_trees(), budget ? model.num_trees() : 0u);
+      // The first rows hold NaNs in f0..f4 and exact zeros in f5 (missing-value paths).
+      for (const std::vector<double>& row : GoldenRows(data, 6)) {
+        std::vector<double> fast = shap->Contributions(row.data());
+        std::vector<double> exact = BruteForceShapley(model, row.data());
+        for (size_t f = 0; f < exact.size(); ++f)
+          EXPECT_NEAR(fast[f], exact[f], 1e-9) << "feature " << f;
+      }
     }
-  }
   }
 }
 

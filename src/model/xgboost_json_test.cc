@@ -1,7 +1,6 @@
 // Parity of the native engine with libxgboost on the same model and rows, and the loader's
 // errors.
 #include "model/xgboost_json.h"
-#include "model/tree_shap.h"
 
 #include <gtest/gtest.h>
 #include <xgboost/c_api.h>
@@ -10,6 +9,7 @@
 
 #include "core/thread_pool.h"
 #include "data/synth.h"
+#include "model/tree_shap.h"
 #include "train/xgboost_trainer.h"
 
 namespace fraudops {
@@ -39,7 +39,8 @@ struct TrainedFixture {
     for (int c = 0; c < 40; ++c) merchant.categories.push_back("m" + std::to_string(c));
     std::vector<float> codes(data.rows());
     for (size_t r = 0; r < data.rows(); ++r) {
-      codes[r] = data.label[r] > 0 && r % 3 ? static_cast<float>(33 + r % 5) : static_cast<float>(r % 33);
+      codes[r] =
+          data.label[r] > 0 && r % 3 ? static_cast<float>(33 + r % 5) : static_cast<float>(r % 33);
       if (r % 13 == 0) codes[r] = std::nanf("");
     }
     data.features.push_back(merchant);
@@ -76,12 +77,15 @@ struct TrainedFixture {
       EXPECT_EQ(XGDMatrixSliceDMatrix(handle, indices.data(), rows, &slice), 0);
       handle = slice;
     }
-    EXPECT_EQ(XGBoosterPredictFromDMatrix(booster, handle,
-                                          ("{\"type\": " + std::to_string(type) +
-                                           R"(, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})")
-                                              .c_str(),
-                                          &shape, &dimensions, &result),
-              0) << XGBGetLastError();
+    EXPECT_EQ(
+        XGBoosterPredictFromDMatrix(
+            booster, handle,
+            ("{\"type\": " + std::to_string(type) +
+             R"(, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})")
+                .c_str(),
+            &shape, &dimensions, &result),
+        0)
+        << XGBGetLastError();
     size_t size = 1;
     for (bst_ulong d = 0; d < dimensions; ++d) size *= shape[d];
     std::vector<float> out(result, result + size);
@@ -99,7 +103,8 @@ TEST(XgboostJsonTest, MarginsEqualLibxgboostWithMissingValuesAndCategories) {
   EXPECT_EQ(ensemble->feature_names.back(), "merchant");
   EXPECT_GT(ensemble->num_trees(), 10u);
   size_t categorical_nodes = 0;
-  for (const TreeNode& node : ensemble->nodes) categorical_nodes += (node.flags() & TreeNode::kCategorical) != 0;
+  for (const TreeNode& node : ensemble->nodes)
+    categorical_nodes += (node.flags() & TreeNode::kCategorical) != 0;
   EXPECT_GT(categorical_nodes, 0u) << "the fixture should exercise categorical splits";
 
   std::vector<float> expected = f.LibxgboostMargins();
@@ -116,7 +121,8 @@ TEST(XgboostJsonTest, MarginsEqualLibxgboostWithMissingValuesAndCategories) {
   EXPECT_LE(worst, 1e-6) << "largest |native - libxgboost| margin difference";
   std::fprintf(stderr, "largest |native - libxgboost| margin difference: %g\n", worst);
   // Probabilities through the link.
-  EXPECT_NEAR(ensemble->PredictProbability(rows.data()), 1 / (1 + std::exp(-static_cast<double>(expected[0]))), 1e-7);
+  EXPECT_NEAR(ensemble->PredictProbability(rows.data()),
+              1 / (1 + std::exp(-static_cast<double>(expected[0]))), 1e-7);
 }
 
 TEST(XgboostJsonTest, TreeShapEqualsLibxgboostPredContribs) {
@@ -144,7 +150,8 @@ TEST(XgboostJsonTest, TreeShapEqualsLibxgboostPredContribs) {
     }
     worst_sum = std::max(worst_sum, std::abs(sum - ensemble->PredictMargin(row)));
   }
-  std::fprintf(stderr, "largest |TreeSHAP - pred_contribs|: %g; largest |sum - margin|: %g\n", worst, worst_sum);
+  std::fprintf(stderr, "largest |TreeSHAP - pred_contribs|: %g; largest |sum - margin|: %g\n",
+               worst, worst_sum);
   EXPECT_LE(worst, 1e-5);
   EXPECT_LE(worst_sum, 1e-5);
 }
@@ -163,22 +170,26 @@ TEST(XgboostJsonTest, MalformedModelsAreErrorsNamingTheJsonPointer) {
   auto model = [&](const std::string& feature, const std::string& objective) {
     std::string t = tree;
     t.replace(t.find("FEATURE"), 7, feature);
-    return R"({"learner": {"feature_names": ["a", "b"], "gradient_booster": {"name": "gbtree", "model": {"trees": [)" + t +
-           R"(]}}, "learner_model_param": {"base_score": "5E-1", "num_feature": "2"}, "objective": {"name": ")" + objective +
-           R"("}}, "version": [1, 7, 4]})";
+    return R"({"learner": {"feature_names": ["a", "b"], "gradient_booster": {"name": "gbtree", "model": {"trees": [)" +
+           t +
+           R"(]}}, "learner_model_param": {"base_score": "5E-1", "num_feature": "2"}, "objective": {"name": ")" +
+           objective + R"("}}, "version": [1, 7, 4]})";
   };
   auto good = LoadXgboostJson(model("1", "binary:logistic"), "m.json");
   ASSERT_TRUE(good.ok()) << good.status().ToString();
-  double row[2] = {0, 0.2}, missing[2] = {0, std::nan("")}, at[2] = {0, 0.5}, above[2] = {0, 0.5000001};
-  EXPECT_EQ(good->PredictMargin(row), -1.0);     // 0.2 < 0.5: left
+  double row[2] = {0, 0.2}, missing[2] = {0, std::nan("")}, at[2] = {0, 0.5},
+         above[2] = {0, 0.5000001};
+  EXPECT_EQ(good->PredictMargin(row), -1.0);      // 0.2 < 0.5: left
   EXPECT_EQ(good->PredictMargin(missing), -1.0);  // missing: default left
   EXPECT_EQ(good->PredictMargin(at), 1.0);        // XGBoost's test is x < t
   EXPECT_EQ(good->PredictMargin(above), 1.0);
 
   auto bad_feature = LoadXgboostJson(model("7", "binary:logistic"), "m.json");
   ASSERT_FALSE(bad_feature.ok());
-  EXPECT_NE(bad_feature.status().message().find("/learner/gradient_booster/model/trees/0/split_indices/0"),
-            std::string::npos) << bad_feature.status().message();
+  EXPECT_NE(bad_feature.status().message().find(
+                "/learner/gradient_booster/model/trees/0/split_indices/0"),
+            std::string::npos)
+      << bad_feature.status().message();
 
   auto bad_objective = LoadXgboostJson(model("1", "multi:softprob"), "m.json");
   ASSERT_FALSE(bad_objective.ok());
@@ -188,7 +199,8 @@ TEST(XgboostJsonTest, MalformedModelsAreErrorsNamingTheJsonPointer) {
   cycle.replace(cycle.find("\"left_children\": [1, -1, -1]"), 28, "\"left_children\": [0, -1, -1]");
   auto cyclic = LoadXgboostJson(cycle, "m.json");
   ASSERT_FALSE(cyclic.ok());
-  EXPECT_NE(cyclic.status().message().find("node 0 is reached twice"), std::string::npos) << cyclic.status().message();
+  EXPECT_NE(cyclic.status().message().find("node 0 is reached twice"), std::string::npos)
+      << cyclic.status().message();
 }
 
 }  // namespace

@@ -1,16 +1,16 @@
 #include "monitor/alerts.h"
 
-#include <thread>
-
 #include <curl/curl.h>
+
+#include <thread>
 
 #include "core/strings.h"
 
 namespace fraudops {
 
 std::string Alert::Finding() const {
-  return (feature.empty() ? "" : feature + " ") + metric + " " + FormatDouble(value, 4) + " " + comparison + " " +
-         FormatDouble(threshold, 4);
+  return (feature.empty() ? "" : feature + " ") + metric + " " + FormatDouble(value, 4) + " " +
+         comparison + " " + FormatDouble(threshold, 4);
 }
 
 std::string Alert::Summary() const {
@@ -20,24 +20,33 @@ std::string Alert::Summary() const {
 std::string Alert::Key() const { return endpoint + "\n" + kind + "\n" + metric + "\n" + feature; }
 
 nlohmann::json Alert::ToJson() const {
-  return {{"endpoint", endpoint},   {"kind", kind},         {"metric", metric},
-          {"feature", feature},     {"value", value},       {"threshold", threshold},
+  return {{"endpoint", endpoint},     {"kind", kind},
+          {"metric", metric},         {"feature", feature},
+          {"value", value},           {"threshold", threshold},
           {"comparison", comparison}, {"window", {{"from", window_from}, {"to", window_to}}},
-          {"model", model},         {"time", time},         {"summary", Summary()}};
+          {"model", model},           {"time", time},
+          {"summary", Summary()}};
 }
 
 Status LogAlertSink::Send(const std::vector<Alert>& alerts) {
   for (const Alert& alert : alerts) {
     logger_.Warn("alert", alert.Summary(),
-                 {{"endpoint", alert.endpoint}, {"kind", alert.kind}, {"metric", alert.metric},
-                  {"feature", alert.feature}, {"value", alert.value}, {"threshold", alert.threshold},
-                  {"window_from", alert.window_from}, {"window_to", alert.window_to}, {"model", alert.model}});
+                 {{"endpoint", alert.endpoint},
+                  {"kind", alert.kind},
+                  {"metric", alert.metric},
+                  {"feature", alert.feature},
+                  {"value", alert.value},
+                  {"threshold", alert.threshold},
+                  {"window_from", alert.window_from},
+                  {"window_to", alert.window_to},
+                  {"model", alert.model}});
   }
   return Status::Ok();
 }
 
 WebhookAlertSink::WebhookAlertSink(WebhookOptions options) : options_(std::move(options)) {
-  if (!options_.sleep) options_.sleep = [](std::chrono::milliseconds wait) { std::this_thread::sleep_for(wait); };
+  if (!options_.sleep)
+    options_.sleep = [](std::chrono::milliseconds wait) { std::this_thread::sleep_for(wait); };
 }
 
 namespace {
@@ -49,7 +58,8 @@ Result<long> Post(const WebhookOptions& options, const std::string& body) {
   std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return Status::Internal("cannot initialize libcurl");
   curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
-  for (const auto& [name, value] : options.headers) list = curl_slist_append(list, (name + ": " + value).c_str());
+  for (const auto& [name, value] : options.headers)
+    list = curl_slist_append(list, (name + ": " + value).c_str());
   std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers(list, curl_slist_free_all);
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, options.url.c_str());
@@ -88,11 +98,12 @@ Status WebhookAlertSink::Send(const std::vector<Alert>& alerts) {
     // A 4xx other than 429 will not get better by trying again.
     if (status.ok() && *status >= 400 && *status < 500 && *status != 429) break;
   }
-  return Status::IoError("webhook " + RedactUrl(options_.url) + ": " + last + " after " + std::to_string(attempts_) +
-                         (attempts_ == 1 ? " try" : " tries"));
+  return Status::IoError("webhook " + RedactUrl(options_.url) + ": " + last + " after " +
+                         std::to_string(attempts_) + (attempts_ == 1 ? " try" : " tries"));
 }
 
-std::vector<Alert> AlertDispatcher::Dispatch(const std::vector<Alert>& alerts, std::chrono::system_clock::time_point now) {
+std::vector<Alert> AlertDispatcher::Dispatch(const std::vector<Alert>& alerts,
+                                             std::chrono::system_clock::time_point now) {
   std::vector<Alert> fresh;
   for (const Alert& alert : alerts) {
     auto last = last_sent_.find(alert.Key());
@@ -103,7 +114,9 @@ std::vector<Alert> AlertDispatcher::Dispatch(const std::vector<Alert>& alerts, s
   if (fresh.empty()) return fresh;
   for (auto& sink : sinks_) {
     Status sent = sink->Send(fresh);
-    if (!sent.ok()) logger_.Error("alert", "cannot send alerts to the " + sink->name() + " sink: " + sent.message());
+    if (!sent.ok())
+      logger_.Error("alert",
+                    "cannot send alerts to the " + sink->name() + " sink: " + sent.message());
   }
   return fresh;
 }

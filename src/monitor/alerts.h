@@ -8,10 +8,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/logging.h"
 #include "core/status.h"
@@ -58,7 +57,7 @@ class LogAlertSink : public AlertSink {
 
 struct WebhookOptions {
   std::string url;
-  int retries = 3;  ///< after the first try
+  int retries = 3;                         ///< after the first try
   std::chrono::milliseconds backoff{500};  ///< doubled after each failure
   std::chrono::milliseconds timeout{5000};
   std::map<std::string, std::string> headers;  ///< e.g. Authorization
@@ -83,11 +82,13 @@ class WebhookAlertSink : public AlertSink {
 /// has passed, so a persistent drift does not page every few minutes.
 class AlertDispatcher {
  public:
-  explicit AlertDispatcher(Logger& logger, std::chrono::seconds repeat_after = std::chrono::seconds(0))
+  explicit AlertDispatcher(Logger& logger,
+                           std::chrono::seconds repeat_after = std::chrono::seconds(0))
       : logger_(logger), repeat_after_(repeat_after) {}
   void AddSink(std::unique_ptr<AlertSink> sink) { sinks_.push_back(std::move(sink)); }
   /// The alerts actually sent (after deduplication). A sink's failure is logged.
-  std::vector<Alert> Dispatch(const std::vector<Alert>& alerts, std::chrono::system_clock::time_point now);
+  std::vector<Alert> Dispatch(const std::vector<Alert>& alerts,
+                              std::chrono::system_clock::time_point now);
 
  private:
   Logger& logger_;

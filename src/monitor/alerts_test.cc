@@ -49,7 +49,8 @@ class WebhookReceiver {
         ssize_t got = ::recv(client, buffer, sizeof buffer, 0);
         if (got <= 0) break;
         request.append(buffer, static_cast<size_t>(got));
-        if (body_at == std::string::npos && (body_at = request.find("\r\n\r\n")) != std::string::npos) {
+        if (body_at == std::string::npos &&
+            (body_at = request.find("\r\n\r\n")) != std::string::npos) {
           body_at += 4;
           size_t header = request.find("Content-Length: ");
           if (header != std::string::npos) length = std::stoul(request.substr(header + 16));
@@ -58,7 +59,8 @@ class WebhookReceiver {
       }
       if (body_at != std::string::npos) bodies.push_back(request.substr(body_at));
       const int status = statuses_[std::min(bodies.size() - 1, statuses_.size() - 1)];
-      std::string answer = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      std::string answer = "HTTP/1.1 " + std::to_string(status) +
+                           " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
       ::send(client, answer.data(), answer.size(), 0);
       ::close(client);
     }
@@ -87,7 +89,8 @@ Alert DriftAlert() {
 
 TEST(AlertsTest, SummaryNamesEndpointMetricValueThresholdAndWindow) {
   EXPECT_EQ(DriftAlert().Summary(),
-            "drift: fraud-detector V14 psi 0.42 > 0.2 over 2026-11-23T09:00:00.000Z/2026-11-23T10:00:00.000Z");
+            "drift: fraud-detector V14 psi 0.42 > 0.2 over "
+            "2026-11-23T09:00:00.000Z/2026-11-23T10:00:00.000Z");
 }
 
 TEST(AlertsTest, WebhookRetriesWithDoublingBackoffUntilAccepted) {

@@ -1,5 +1,8 @@
 #include "monitor/capture_scan.h"
 
+#include <simdjson.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -9,9 +12,6 @@
 #include <mutex>
 #include <optional>
 #include <tuple>
-
-#include <simdjson.h>
-#include <sys/stat.h>
 
 #include "store/metadata_store.h"
 
@@ -25,7 +25,9 @@ namespace {
 /// One reader: a parser, a buffer and its share of the counts.
 class Reader {
  public:
-  Reader(const ScanOptions& options) : options_(options), result_{} { result_.counts = DriftCounts(*options.baseline); }
+  Reader(const ScanOptions& options) : options_(options), result_{} {
+    result_.counts = DriftCounts(*options.baseline);
+  }
 
   /// Reads the lines of `path` that start in [begin, end) (a line is read by the range its
   /// first byte falls in). `partial`: the file the server is writing (….jsonl.partial); its
@@ -99,7 +101,8 @@ class Reader {
  private:
   void Malformed(const std::string& why) {
     ++result_.malformed_lines;
-    if (!first_malformed_ || std::tie(path_, line_offset_) < std::tie(first_malformed_->path, first_malformed_->offset)) {
+    if (!first_malformed_ || std::tie(path_, line_offset_) <
+                                 std::tie(first_malformed_->path, first_malformed_->offset)) {
       first_malformed_ = Malformation{path_, line_offset_, why};
     }
   }
@@ -110,7 +113,8 @@ class Reader {
     ++result_.lines;
     const size_t allocated = static_cast<size_t>(buffer_.data() + buffer_.size() - data);
     od::document doc;
-    if (auto error = parser_.iterate(data, length, allocated).get(doc)) return Malformed(simdjson::error_message(error));
+    if (auto error = parser_.iterate(data, length, allocated).get(doc))
+      return Malformed(simdjson::error_message(error));
     od::object row;
     if (doc.get_object().get(row)) return Malformed("not a JSON object");
     std::string_view time, model, request_id;
@@ -166,9 +170,11 @@ class Reader {
       if (options_.labels) {
         auto label = options_.labels->find(request_id);
         if (label != options_.labels->end()) {
-          result_.joined.push_back({static_cast<float>(score), label->second.label, static_cast<uint8_t>(decision != 0)});
+          result_.joined.push_back({static_cast<float>(score), label->second.label,
+                                    static_cast<uint8_t>(decision != 0)});
         } else if (options_.unlabeled_as_negative) {
-          result_.joined.push_back({static_cast<float>(score), 0.0f, static_cast<uint8_t>(decision != 0)});
+          result_.joined.push_back(
+              {static_cast<float>(score), 0.0f, static_cast<uint8_t>(decision != 0)});
         }
       }
     }
@@ -181,7 +187,8 @@ class Reader {
   /// Fills row_bins_; missing features stay in their missing bin. False when malformed.
   bool ReadFeatures(od::object& features) {
     const DriftBaseline& baseline = *options_.baseline;
-    for (size_t f = 0; f < baseline.features.size(); ++f) row_bins_[f] = baseline.features[f].missing_bin();
+    for (size_t f = 0; f < baseline.features.size(); ++f)
+      row_bins_[f] = baseline.features[f].missing_bin();
     size_t expected = 0;  // capture writes features in the signature's order
     for (auto field : features) {
       std::string_view key;
@@ -256,7 +263,8 @@ uint64_t LineNumberAt(const std::string& path, uint64_t offset) {
   std::vector<char> buffer(1 << 20);
   uint64_t line = 1, read = 0;
   while (in && read < offset) {
-    in.read(buffer.data(), static_cast<std::streamsize>(std::min<uint64_t>(buffer.size(), offset - read)));
+    in.read(buffer.data(),
+            static_cast<std::streamsize>(std::min<uint64_t>(buffer.size(), offset - read)));
     const size_t got = static_cast<size_t>(in.gcount());
     line += static_cast<uint64_t>(std::count(buffer.data(), buffer.data() + got, '\n'));
     read += got;
@@ -270,15 +278,18 @@ Result<ScanResult> ScanCapture(const ScanOptions& options) {
   if (!options.baseline) return Status::InvalidArgument("ScanCapture needs a baseline");
   std::error_code error;
   if (!fs::is_directory(options.directory, error)) {
-    return Status::NotFound("no capture directory " + options.directory +
-                            " (the endpoint has captured nothing yet; api.capture_sample sets how much is captured)");
+    return Status::NotFound(
+        "no capture directory " + options.directory +
+        " (the endpoint has captured nothing yet; api.capture_sample sets how much is captured)");
   }
   // Which files can hold rows of a window: closed ones, started before the window's end
   // (the name starts with the UTC start) and written to after its start.
   TimeWindow any = options.drift_window;
   if (!options.quality_window.empty()) {
     any.from = std::min(any.from, options.quality_window.from);
-    any.to = (any.to.empty() || options.quality_window.to.empty()) ? "" : std::max(any.to, options.quality_window.to);
+    any.to = (any.to.empty() || options.quality_window.to.empty())
+                 ? ""
+                 : std::max(any.to, options.quality_window.to);
   }
   struct File {
     std::string path;
@@ -292,8 +303,9 @@ Result<ScanResult> ScanCapture(const ScanOptions& options) {
     if (name.size() < 22 || (!partial && name.substr(name.size() - 6) != ".jsonl")) continue;
     if (!any.to.empty()) {
       // "20261123T112707Z-…" against "2026-11-23T11:27:07.042Z"
-      const std::string start = name.substr(0, 4) + "-" + name.substr(4, 2) + "-" + name.substr(6, 2) + "T" +
-                                name.substr(9, 2) + ":" + name.substr(11, 2) + ":" + name.substr(13, 2);
+      const std::string start = name.substr(0, 4) + "-" + name.substr(4, 2) + "-" +
+                                name.substr(6, 2) + "T" + name.substr(9, 2) + ":" +
+                                name.substr(11, 2) + ":" + name.substr(13, 2);
       if (start >= any.to) continue;
     }
     struct stat info {};
@@ -324,14 +336,18 @@ Result<ScanResult> ScanCapture(const ScanOptions& options) {
       const bool last = begin + range >= file.size;
       // A closed file's last piece reads to the end (a last line without its newline);
       // a partial file stops at the size listed, the rest is the next pass's.
-      pieces.push_back({&file, begin, last && !file.partial ? UINT64_MAX : std::min<uint64_t>(begin + range, file.size)});
+      pieces.push_back(
+          {&file, begin,
+           last && !file.partial ? UINT64_MAX : std::min<uint64_t>(begin + range, file.size)});
     }
   }
   std::stable_sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) {
-    return std::min<uint64_t>(a.end, a.file->size) - a.begin > std::min<uint64_t>(b.end, b.file->size) - b.begin;
+    return std::min<uint64_t>(a.end, a.file->size) - a.begin >
+           std::min<uint64_t>(b.end, b.file->size) - b.begin;
   });
 
-  const size_t threads = options.pool ? std::max<size_t>(1, std::min<size_t>(options.pool->size(), pieces.size())) : 1;
+  const size_t threads =
+      options.pool ? std::max<size_t>(1, std::min<size_t>(options.pool->size(), pieces.size())) : 1;
   std::vector<std::unique_ptr<Reader>> readers;
   for (size_t t = 0; t < threads; ++t) readers.push_back(std::make_unique<Reader>(options));
   std::mutex mutex;
@@ -346,15 +362,18 @@ Result<ScanResult> ScanCapture(const ScanOptions& options) {
         index = next++;
       }
       const Piece& piece = pieces[index];
-      Status status = readers[t]->ReadRange(piece.file->path, piece.file->partial, piece.begin, piece.end);
+      Status status =
+          readers[t]->ReadRange(piece.file->path, piece.file->partial, piece.begin, piece.end);
       if (!status.ok()) {
         std::lock_guard<std::mutex> lock(mutex);
         if (failure.ok()) failure = status;
       }
     }
   };
-  if (options.pool && threads > 1) options.pool->ParallelFor(threads, work);
-  else work(0);
+  if (options.pool && threads > 1)
+    options.pool->ParallelFor(threads, work);
+  else
+    work(0);
   FOPS_RETURN_IF_ERROR(failure);
 
   ScanResult result = std::move(readers[0]->result());
@@ -373,14 +392,16 @@ Result<ScanResult> ScanCapture(const ScanOptions& options) {
   const Reader* first = nullptr;
   for (const auto& reader : readers) {
     const auto& mine = reader->first_malformed();
-    if (mine && (!first || std::tie(mine->path, mine->offset) <
-                               std::tie(first->first_malformed()->path, first->first_malformed()->offset))) {
+    if (mine && (!first ||
+                 std::tie(mine->path, mine->offset) <
+                     std::tie(first->first_malformed()->path, first->first_malformed()->offset))) {
       first = reader.get();
     }
   }
   if (first) {
     const auto& m = *first->first_malformed();
-    result.first_malformed = m.path + ":" + std::to_string(LineNumberAt(m.path, m.offset)) + ": " + m.why;
+    result.first_malformed =
+        m.path + ":" + std::to_string(LineNumberAt(m.path, m.offset)) + ": " + m.why;
   }
   return result;
 }

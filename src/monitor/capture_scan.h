@@ -54,7 +54,7 @@ struct ScanOptions {
   /// Quality-window rows without a label join as negatives (no chargeback by maturity
   /// means legitimate); otherwise they are left out.
   bool unlabeled_as_negative = false;
-  ThreadPool* pool = nullptr;               ///< null: this thread
+  ThreadPool* pool = nullptr;  ///< null: this thread
   size_t chunk_bytes = 8 << 20;
   /// Files are read in pieces of this many bytes (a line belongs to the piece its first byte
   /// is in), so one large file is shared among the threads too.
@@ -69,14 +69,14 @@ struct JoinedPrediction {
 };
 
 struct ScanResult {
-  DriftCounts counts;                   ///< rows of the drift window
-  uint64_t files = 0, lines = 0;        ///< read
-  uint64_t other_version_rows = 0;      ///< in a window but answered by another version
+  DriftCounts counts;               ///< rows of the drift window
+  uint64_t files = 0, lines = 0;    ///< read
+  uint64_t other_version_rows = 0;  ///< in a window but answered by another version
   uint64_t malformed_lines = 0;
-  std::string first_malformed;          ///< "file:line: why"
-  uint64_t quality_rows = 0;            ///< predictions in the quality window
-  uint64_t quality_alerts = 0;          ///< … of them answered positive
-  std::vector<JoinedPrediction> joined; ///< … of them with a label
+  std::string first_malformed;           ///< "file:line: why"
+  uint64_t quality_rows = 0;             ///< predictions in the quality window
+  uint64_t quality_alerts = 0;           ///< … of them answered positive
+  std::vector<JoinedPrediction> joined;  ///< … of them with a label
 };
 
 /// NotFound when the directory does not exist; a file that cannot be read is an error.

@@ -31,12 +31,15 @@ size_t BaselineColumn::CategoryBin(std::string_view name) const {
 
 namespace {
 
-Status ReadColumn(const nlohmann::json& json, const std::string& where, bool categorical, BaselineColumn* column) {
+Status ReadColumn(const nlohmann::json& json, const std::string& where, bool categorical,
+                  BaselineColumn* column) {
   auto numbers = [&](const char* key, std::vector<double>* out) -> Status {
     auto it = json.find(key);
-    if (it == json.end() || !it->is_array()) return Status::DataError(where + "/" + key + ": missing or not an array");
+    if (it == json.end() || !it->is_array())
+      return Status::DataError(where + "/" + key + ": missing or not an array");
     for (size_t i = 0; i < it->size(); ++i) {
-      if (!(*it)[i].is_number()) return Status::DataError(where + "/" + key + "/" + std::to_string(i) + ": not a number");
+      if (!(*it)[i].is_number())
+        return Status::DataError(where + "/" + key + "/" + std::to_string(i) + ": not a number");
       out->push_back((*it)[i].get<double>());
     }
     return Status::Ok();
@@ -44,15 +47,18 @@ Status ReadColumn(const nlohmann::json& json, const std::string& where, bool cat
   std::vector<double> counts;
   FOPS_RETURN_IF_ERROR(numbers("counts", &counts));
   auto missing = json.find("missing");
-  if (missing == json.end() || !missing->is_number()) return Status::DataError(where + "/missing: missing or not a number");
+  if (missing == json.end() || !missing->is_number())
+    return Status::DataError(where + "/missing: missing or not a number");
   column->categorical = categorical;
   if (categorical) {
     auto categories = json.find("categories");
-    if (categories == json.end() || !categories->is_array() || categories->size() != counts.size()) {
+    if (categories == json.end() || !categories->is_array() ||
+        categories->size() != counts.size()) {
       return Status::DataError(where + "/categories: must be an array as long as /counts");
     }
     for (size_t i = 0; i < categories->size(); ++i) {
-      if (!(*categories)[i].is_string()) return Status::DataError(where + "/categories/" + std::to_string(i) + ": not a string");
+      if (!(*categories)[i].is_string())
+        return Status::DataError(where + "/categories/" + std::to_string(i) + ": not a string");
       column->categories.push_back((*categories)[i].get<std::string>());
       column->category_index.emplace(column->categories.back(), static_cast<uint32_t>(i));
     }
@@ -60,10 +66,12 @@ Status ReadColumn(const nlohmann::json& json, const std::string& where, bool cat
   } else {
     FOPS_RETURN_IF_ERROR(numbers("cuts", &column->cuts));
     if (counts.size() != column->cuts.size() + 1) {
-      return Status::DataError(where + "/counts: has " + std::to_string(counts.size()) + " bins for " +
-                               std::to_string(column->cuts.size()) + " cuts; expected cuts + 1");
+      return Status::DataError(where + "/counts: has " + std::to_string(counts.size()) +
+                               " bins for " + std::to_string(column->cuts.size()) +
+                               " cuts; expected cuts + 1");
     }
-    if (!std::is_sorted(column->cuts.begin(), column->cuts.end())) return Status::DataError(where + "/cuts: not in rising order");
+    if (!std::is_sorted(column->cuts.begin(), column->cuts.end()))
+      return Status::DataError(where + "/cuts: not in rising order");
   }
   counts.push_back(missing->get<double>());
   column->expected = std::move(counts);
@@ -81,7 +89,8 @@ std::vector<std::string> BinLabels(const BaselineColumn& column) {
     labels.push_back("all");
   } else {
     labels.push_back("< " + Short(column.cuts.front()));
-    for (size_t i = 1; i < column.cuts.size(); ++i) labels.push_back("[" + Short(column.cuts[i - 1]) + ", " + Short(column.cuts[i]) + ")");
+    for (size_t i = 1; i < column.cuts.size(); ++i)
+      labels.push_back("[" + Short(column.cuts[i - 1]) + ", " + Short(column.cuts[i]) + ")");
     labels.push_back(">= " + Short(column.cuts.back()));
   }
   labels.push_back("(missing)");
@@ -98,8 +107,8 @@ std::vector<double> Shares(const std::vector<double>& counts) {
   return shares;
 }
 
-ColumnDrift Compare(const BaselineColumn& column, const std::vector<uint64_t>& live, double psi_threshold,
-                    double ks_threshold, bool judged) {
+ColumnDrift Compare(const BaselineColumn& column, const std::vector<uint64_t>& live,
+                    double psi_threshold, double ks_threshold, bool judged) {
   ColumnDrift drift;
   drift.name = column.name;
   drift.categorical = column.categorical;
@@ -110,7 +119,8 @@ ColumnDrift Compare(const BaselineColumn& column, const std::vector<uint64_t>& l
   drift.expected_missing = drift.expected_shares.back();
   drift.actual_missing = drift.actual_shares.back();
   // An empty window has no distribution to compare: PSI and KS 0, not judged.
-  const bool empty = drift.actual_shares.empty() || std::all_of(actual.begin(), actual.end(), [](double c) { return c == 0; });
+  const bool empty = drift.actual_shares.empty() ||
+                     std::all_of(actual.begin(), actual.end(), [](double c) { return c == 0; });
   drift.psi = empty ? 0 : Psi(column.expected, actual);
   drift.psi_threshold = psi_threshold;
   drift.psi_violated = judged && drift.psi > psi_threshold;
@@ -124,16 +134,19 @@ ColumnDrift Compare(const BaselineColumn& column, const std::vector<uint64_t>& l
 
 }  // namespace
 
-Result<DriftBaseline> DriftBaseline::FromJson(const nlohmann::json& json, const std::string& source) {
+Result<DriftBaseline> DriftBaseline::FromJson(const nlohmann::json& json,
+                                              const std::string& source) {
   if (!json.is_object()) return Status::DataError(source + ": a baseline must be a JSON object");
   auto version = json.find("format_version");
   if (version == json.end() || !version->is_number_integer() || version->get<int>() != 1) {
-    return Status::DataError(source + "/format_version: expected 1, the baseline format this build reads");
+    return Status::DataError(source +
+                             "/format_version: expected 1, the baseline format this build reads");
   }
   DriftBaseline baseline;
   baseline.rows = json.value("rows", uint64_t{0});
   auto features = json.find("features");
-  if (features == json.end() || !features->is_array()) return Status::DataError(source + "/features: missing or not an array");
+  if (features == json.end() || !features->is_array())
+    return Status::DataError(source + "/features: missing or not an array");
   for (size_t f = 0; f < features->size(); ++f) {
     const nlohmann::json& entry = (*features)[f];
     const std::string where = source + ": /features/" + std::to_string(f);
@@ -142,12 +155,14 @@ Result<DriftBaseline> DriftBaseline::FromJson(const nlohmann::json& json, const 
     }
     BaselineColumn column;
     column.name = entry["name"].get<std::string>();
-    FOPS_RETURN_IF_ERROR(ReadColumn(entry, where, entry.value("type", "numeric") == "categorical", &column));
+    FOPS_RETURN_IF_ERROR(
+        ReadColumn(entry, where, entry.value("type", "numeric") == "categorical", &column));
     baseline.feature_index.emplace(column.name, static_cast<uint32_t>(baseline.features.size()));
     baseline.features.push_back(std::move(column));
   }
   auto score = json.find("score");
-  if (score == json.end() || !score->is_object()) return Status::DataError(source + "/score: missing or not an object");
+  if (score == json.end() || !score->is_object())
+    return Status::DataError(source + "/score: missing or not an object");
   baseline.score.name = "$score";
   FOPS_RETURN_IF_ERROR(ReadColumn(*score, source + ": /score", false, &baseline.score));
   return baseline;
@@ -186,7 +201,8 @@ double Psi(const std::vector<double>& expected, const std::vector<double>& actua
   return psi;
 }
 
-double BinnedKs(const std::vector<double>& expected, const std::vector<double>& actual, size_t present_bins) {
+double BinnedKs(const std::vector<double>& expected, const std::vector<double>& actual,
+                size_t present_bins) {
   double e_total = 0, a_total = 0;
   for (size_t i = 0; i < present_bins; ++i) {
     e_total += expected[i];
@@ -202,7 +218,8 @@ double BinnedKs(const std::vector<double>& expected, const std::vector<double>& 
   return ks;
 }
 
-DriftResult CompareDrift(const DriftBaseline& baseline, const DriftCounts& counts, const DriftThresholds& thresholds) {
+DriftResult CompareDrift(const DriftBaseline& baseline, const DriftCounts& counts,
+                         const DriftThresholds& thresholds) {
   DriftResult result;
   result.rows = counts.rows;
   result.judged = counts.rows >= thresholds.min_rows && counts.rows > 0;
@@ -211,8 +228,8 @@ DriftResult CompareDrift(const DriftBaseline& baseline, const DriftCounts& count
     result.columns.push_back(Compare(column, counts.features[f], thresholds.PsiFor(column.name),
                                      thresholds.KsFor(column.name), result.judged));
   }
-  ColumnDrift score = Compare(baseline.score, counts.score, thresholds.PsiFor("$score"), thresholds.KsFor("$score"),
-                              result.judged);
+  ColumnDrift score = Compare(baseline.score, counts.score, thresholds.PsiFor("$score"),
+                              thresholds.KsFor("$score"), result.judged);
   score.is_score = true;
   result.columns.push_back(std::move(score));
   return result;
@@ -227,19 +244,20 @@ std::vector<std::string> DriftResult::Violations() const {
 }
 
 nlohmann::json ColumnDrift::ToJson() const {
-  nlohmann::json out = {{"name", name},
-                        {"kind", is_score ? "score" : "feature"},
-                        {"type", categorical ? "categorical" : "numeric"},
-                        {"psi", psi},
-                        {"psi_threshold", psi_threshold},
-                        {"ks", ks ? nlohmann::json(*ks) : nlohmann::json(nullptr)},
-                        {"ks_threshold", ks ? nlohmann::json(ks_threshold) : nlohmann::json(nullptr)},
-                        {"expected_missing", expected_missing},
-                        {"actual_missing", actual_missing},
-                        {"violated", violated()},
-                        {"bins", bin_labels},
-                        {"expected", expected_shares},
-                        {"actual", actual_shares}};
+  nlohmann::json out = {
+      {"name", name},
+      {"kind", is_score ? "score" : "feature"},
+      {"type", categorical ? "categorical" : "numeric"},
+      {"psi", psi},
+      {"psi_threshold", psi_threshold},
+      {"ks", ks ? nlohmann::json(*ks) : nlohmann::json(nullptr)},
+      {"ks_threshold", ks ? nlohmann::json(ks_threshold) : nlohmann::json(nullptr)},
+      {"expected_missing", expected_missing},
+      {"actual_missing", actual_missing},
+      {"violated", violated()},
+      {"bins", bin_labels},
+      {"expected", expected_shares},
+      {"actual", actual_shares}};
   std::vector<std::string> over;
   if (psi_violated) over.push_back("psi");
   if (ks_violated) over.push_back("ks");
@@ -250,7 +268,8 @@ nlohmann::json ColumnDrift::ToJson() const {
 nlohmann::json DriftResult::ToJson() const {
   nlohmann::json columns_json = nlohmann::json::array();
   for (const ColumnDrift& column : columns) columns_json.push_back(column.ToJson());
-  return {{"rows", rows}, {"judged", judged}, {"violations", Violations()}, {"columns", columns_json}};
+  return {
+      {"rows", rows}, {"judged", judged}, {"violations", Violations()}, {"columns", columns_json}};
 }
 
 }  // namespace fraudops

@@ -13,13 +13,12 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
@@ -89,7 +88,7 @@ struct ColumnDrift {
   double psi = 0;
   std::optional<double> ks;  ///< none for categorical columns
   double psi_threshold = 0, ks_threshold = 0;
-  double expected_missing = 0, actual_missing = 0;  ///< shares
+  double expected_missing = 0, actual_missing = 0;     ///< shares
   std::vector<double> expected_shares, actual_shares;  ///< per bin, missing last
   std::vector<std::string> bin_labels;
   bool psi_violated = false, ks_violated = false;
@@ -99,7 +98,7 @@ struct ColumnDrift {
 
 struct DriftResult {
   uint64_t rows = 0;
-  bool judged = false;  ///< rows >= min_rows
+  bool judged = false;               ///< rows >= min_rows
   std::vector<ColumnDrift> columns;  ///< features in baseline order, then the score
   /// Names of the columns over a threshold (the score as "$score").
   std::vector<std::string> Violations() const;
@@ -109,8 +108,10 @@ struct DriftResult {
 /// PSI of two count vectors (same bins).
 double Psi(const std::vector<double>& expected, const std::vector<double>& actual);
 /// KS over the first `present_bins` bins (the rest are missing/other, left out).
-double BinnedKs(const std::vector<double>& expected, const std::vector<double>& actual, size_t present_bins);
+double BinnedKs(const std::vector<double>& expected, const std::vector<double>& actual,
+                size_t present_bins);
 
-DriftResult CompareDrift(const DriftBaseline& baseline, const DriftCounts& counts, const DriftThresholds& thresholds);
+DriftResult CompareDrift(const DriftBaseline& baseline, const DriftCounts& counts,
+                         const DriftThresholds& thresholds);
 
 }  // namespace fraudops

@@ -35,11 +35,13 @@ TEST(DriftTest, BinsFollowTheBaselineRule) {
 
 TEST(DriftTest, PsiAndKsFromCounts) {
   EXPECT_DOUBLE_EQ(Psi({25, 25, 25, 25}, {25, 25, 25, 25}), 0.0);
-  const double expected = (0.4 - 0.25) * std::log(0.4 / 0.25) * 2 + (0.1 - 0.25) * std::log(0.1 / 0.25) * 2;
+  const double expected =
+      (0.4 - 0.25) * std::log(0.4 / 0.25) * 2 + (0.1 - 0.25) * std::log(0.1 / 0.25) * 2;
   EXPECT_NEAR(Psi({25, 25, 25, 25}, {40, 10, 40, 10}), expected, 1e-12);
   // An empty live bin costs the floor, not infinity.
   EXPECT_TRUE(std::isfinite(Psi({50, 50}, {100, 0})));
-  EXPECT_NEAR(Psi({50, 50}, {100, 0}), (1 - 0.5) * std::log(1 / 0.5) + (kPsiFloor - 0.5) * std::log(kPsiFloor / 0.5), 1e-12);
+  EXPECT_NEAR(Psi({50, 50}, {100, 0}),
+              (1 - 0.5) * std::log(1 / 0.5) + (kPsiFloor - 0.5) * std::log(kPsiFloor / 0.5), 1e-12);
   // KS: the largest gap of the cumulative shares; the missing bin is left out.
   EXPECT_NEAR(BinnedKs({25, 25, 25, 25, 0}, {50, 25, 25, 0, 999}, 4), 0.25, 1e-12);
 }
@@ -75,13 +77,18 @@ TEST(DriftTest, BaselineErrorsNameTheJsonPointer) {
   bad["features"][0]["counts"] = {1, 2};
   auto result = DriftBaseline::FromJson(bad, "baseline.json");
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().message(), "baseline.json: /features/0/counts: has 2 bins for 3 cuts; expected cuts + 1");
+  EXPECT_EQ(result.status().message(),
+            "baseline.json: /features/0/counts: has 2 bins for 3 cuts; expected cuts + 1");
   bad = Baseline();
   bad["format_version"] = 9;
-  EXPECT_NE(DriftBaseline::FromJson(bad, "b.json").status().message().find("/format_version: expected 1"), std::string::npos);
+  EXPECT_NE(
+      DriftBaseline::FromJson(bad, "b.json").status().message().find("/format_version: expected 1"),
+      std::string::npos);
   bad = Baseline();
   bad["features"][1]["categories"] = {"shop"};
-  EXPECT_NE(DriftBaseline::FromJson(bad, "b.json").status().message().find("/features/1/categories"), std::string::npos);
+  EXPECT_NE(
+      DriftBaseline::FromJson(bad, "b.json").status().message().find("/features/1/categories"),
+      std::string::npos);
 }
 
 }  // namespace

@@ -15,14 +15,18 @@ namespace {
 
 using TimePoint = std::chrono::system_clock::time_point;
 
-long long Seconds(const std::string& text, long long fallback) { return ParseDurationSeconds(text).value_or(fallback); }
+long long Seconds(const std::string& text, long long fallback) {
+  return ParseDurationSeconds(text).value_or(fallback);
+}
 
 /// The production version's baseline (a local copy first for bundles in S3).
-Result<DriftBaseline> LoadBaseline(const fs::path& home, MetadataStore& metadata, ArtifactStore* artifacts,
-                                   const ModelVersion& version) {
+Result<DriftBaseline> LoadBaseline(const fs::path& home, MetadataStore& metadata,
+                                   ArtifactStore* artifacts, const ModelVersion& version) {
   std::string directory = version.bundle_uri;
   if (StartsWith(directory, "s3://")) {
-    if (!artifacts) return Status::InvalidArgument("the bundle of " + version.model + " is in S3 but no artifact store is open");
+    if (!artifacts)
+      return Status::InvalidArgument("the bundle of " + version.model +
+                                     " is in S3 but no artifact store is open");
     directory = (home / "cache" / "models" / version.model /
                  (std::to_string(version.version) + "-" + version.run_id))
                     .string();
@@ -33,8 +37,9 @@ Result<DriftBaseline> LoadBaseline(const fs::path& home, MetadataStore& metadata
   }
   const std::string path = (fs::path(directory) / "baseline.json").string();
   if (!fs::exists(path)) {
-    return Status::NotFound(version.model + "@" + std::to_string(version.version) +
-                            " has no baseline.json (bundles before format 2 have none; retrain to monitor it)");
+    return Status::NotFound(
+        version.model + "@" + std::to_string(version.version) +
+        " has no baseline.json (bundles before format 2 have none; retrain to monitor it)");
   }
   FOPS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
@@ -87,28 +92,36 @@ std::vector<Alert> MakeAlerts(const MonitorReport& report) {
 
 }  // namespace
 
-Result<MonitorReport> RunMonitor(const Config& config, MetadataStore& metadata, ArtifactStore* artifacts,
-                                 const MonitorOptions& options) {
+Result<MonitorReport> RunMonitor(const Config& config, MetadataStore& metadata,
+                                 ArtifactStore* artifacts, const MonitorOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   const MonitorConfig& m = config.monitor;
   const fs::path home = fs::absolute(config.Resolve(config.global.home)).lexically_normal();
   ServingStore serving(metadata);
   FOPS_ASSIGN_OR_RETURN(auto endpoint, serving.FindEndpoint(options.endpoint));
-  if (!endpoint) return Status::NotFound("no endpoint '" + options.endpoint + "' (fraudops deploy status lists them)");
-  if (endpoint->production.empty()) return Status::NotFound("endpoint '" + options.endpoint + "' serves nothing yet");
+  if (!endpoint)
+    return Status::NotFound("no endpoint '" + options.endpoint +
+                            "' (fraudops deploy status lists them)");
+  if (endpoint->production.empty())
+    return Status::NotFound("endpoint '" + options.endpoint + "' serves nothing yet");
   FOPS_ASSIGN_OR_RETURN(ModelVersion version,
-                        metadata.GetVersion(endpoint->production.model, std::to_string(endpoint->production.version)));
+                        metadata.GetVersion(endpoint->production.model,
+                                            std::to_string(endpoint->production.version)));
   FOPS_ASSIGN_OR_RETURN(DriftBaseline baseline, LoadBaseline(home, metadata, artifacts, version));
 
   MonitorReport report;
   report.endpoint = options.endpoint;
   report.model = endpoint->production.ToString();
   report.time = FormatUtc(options.now);
-  const long long window = options.window_seconds > 0 ? options.window_seconds : Seconds(m.window, 3600);
-  report.drift_window = {FormatUtc(options.now - std::chrono::seconds(window)), FormatUtc(options.now)};
-  const TimePoint quality_end = options.now - std::chrono::seconds(Seconds(m.label_maturity, 7 * 86400));
-  const TimeWindow quality_window = {FormatUtc(quality_end - std::chrono::seconds(Seconds(m.quality_window, 7 * 86400))),
-                                     FormatUtc(quality_end)};
+  const long long window =
+      options.window_seconds > 0 ? options.window_seconds : Seconds(m.window, 3600);
+  report.drift_window = {FormatUtc(options.now - std::chrono::seconds(window)),
+                         FormatUtc(options.now)};
+  const TimePoint quality_end =
+      options.now - std::chrono::seconds(Seconds(m.label_maturity, 7 * 86400));
+  const TimeWindow quality_window = {
+      FormatUtc(quality_end - std::chrono::seconds(Seconds(m.quality_window, 7 * 86400))),
+      FormatUtc(quality_end)};
 
   LabelMap labels;
   if (!options.labels_file.empty()) {
@@ -153,7 +166,8 @@ Result<MonitorReport> RunMonitor(const Config& config, MetadataStore& metadata, 
   report.scan.joined.clear();
   report.scan.joined.shrink_to_fit();
   report.alerts = MakeAlerts(report);
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   if (options.write_report && (!options.report_only_on_alerts || !report.alerts.empty())) {
     std::string stamp = report.time;
@@ -163,8 +177,10 @@ Result<MonitorReport> RunMonitor(const Config& config, MetadataStore& metadata, 
     const fs::path directory = home / "monitoring" / options.endpoint / stamp;
     FOPS_RETURN_IF_ERROR(MakeDirectories(directory.string()));
     report.report_dir = directory.string();
-    FOPS_RETURN_IF_ERROR(WriteFileAtomic((directory / "report.json").string(), report.ToJson().dump(2) + "\n"));
-    FOPS_RETURN_IF_ERROR(WriteFileAtomic((directory / "report.html").string(), RenderMonitorHtml(report)));
+    FOPS_RETURN_IF_ERROR(
+        WriteFileAtomic((directory / "report.json").string(), report.ToJson().dump(2) + "\n"));
+    FOPS_RETURN_IF_ERROR(
+        WriteFileAtomic((directory / "report.html").string(), RenderMonitorHtml(report)));
   }
   return report;
 }
@@ -195,16 +211,21 @@ std::string MonitorGauges(const std::vector<MonitorReport>& reports) {
   auto family = [&](const char* name, const char* help) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n";
   };
-  auto sample = [&](const char* name, const std::vector<std::string>& label_names, const std::vector<std::string>& values,
-                    double value) { out += MetricLine(name, label_names, values) + " " + MetricValue(value) + "\n"; };
+  auto sample = [&](const char* name, const std::vector<std::string>& label_names,
+                    const std::vector<std::string>& values, double value) {
+    out += MetricLine(name, label_names, values) + " " + MetricValue(value) + "\n";
+  };
   const std::vector<std::string> column_labels = {"endpoint", "feature"};
-  family("fraudops_drift_psi", "PSI of the feature (or $score) in the last drift window against the baseline.");
+  family("fraudops_drift_psi",
+         "PSI of the feature (or $score) in the last drift window against the baseline.");
   for (const MonitorReport& r : reports) {
-    for (const ColumnDrift& c : r.drift.columns) sample("fraudops_drift_psi", column_labels, {r.endpoint, c.name}, c.psi);
+    for (const ColumnDrift& c : r.drift.columns)
+      sample("fraudops_drift_psi", column_labels, {r.endpoint, c.name}, c.psi);
   }
   family("fraudops_drift_psi_threshold", "The PSI threshold of the feature.");
   for (const MonitorReport& r : reports) {
-    for (const ColumnDrift& c : r.drift.columns) sample("fraudops_drift_psi_threshold", column_labels, {r.endpoint, c.name}, c.psi_threshold);
+    for (const ColumnDrift& c : r.drift.columns)
+      sample("fraudops_drift_psi_threshold", column_labels, {r.endpoint, c.name}, c.psi_threshold);
   }
   family("fraudops_drift_ks", "KS statistic of the feature (or $score) in the last drift window.");
   for (const MonitorReport& r : reports) {
@@ -215,28 +236,38 @@ std::string MonitorGauges(const std::vector<MonitorReport>& reports) {
   family("fraudops_drift_ks_threshold", "The KS threshold of the feature.");
   for (const MonitorReport& r : reports) {
     for (const ColumnDrift& c : r.drift.columns) {
-      if (c.ks) sample("fraudops_drift_ks_threshold", column_labels, {r.endpoint, c.name}, c.ks_threshold);
+      if (c.ks)
+        sample("fraudops_drift_ks_threshold", column_labels, {r.endpoint, c.name}, c.ks_threshold);
     }
   }
-  family("fraudops_drift_rows", "Captured rows in the last drift window (judged when at least monitor.min_rows).");
-  for (const MonitorReport& r : reports) sample("fraudops_drift_rows", {"endpoint"}, {r.endpoint}, static_cast<double>(r.drift.rows));
-  family("fraudops_quality", "Rolling quality from delayed labels: roc_auc, pr_auc, recall, precision, alert_rate.");
+  family("fraudops_drift_rows",
+         "Captured rows in the last drift window (judged when at least monitor.min_rows).");
+  for (const MonitorReport& r : reports)
+    sample("fraudops_drift_rows", {"endpoint"}, {r.endpoint}, static_cast<double>(r.drift.rows));
+  family("fraudops_quality",
+         "Rolling quality from delayed labels: roc_auc, pr_auc, recall, precision, alert_rate.");
   for (const MonitorReport& r : reports) {
     for (const char* metric : {"roc_auc", "pr_auc", "recall", "precision", "alert_rate"}) {
       auto value = r.quality.metrics.find(metric);
       if (value != r.quality.metrics.end() && value->is_number()) {
-        sample("fraudops_quality", {"endpoint", "metric"}, {r.endpoint, metric}, value->get<double>());
+        sample("fraudops_quality", {"endpoint", "metric"}, {r.endpoint, metric},
+               value->get<double>());
       }
     }
   }
   family("fraudops_quality_labelled", "Labelled predictions in the quality window.");
-  for (const MonitorReport& r : reports) sample("fraudops_quality_labelled", {"endpoint"}, {r.endpoint}, static_cast<double>(r.quality.labelled));
+  for (const MonitorReport& r : reports)
+    sample("fraudops_quality_labelled", {"endpoint"}, {r.endpoint},
+           static_cast<double>(r.quality.labelled));
   family("fraudops_monitor_alerts", "Alerts the last monitor pass raised.");
-  for (const MonitorReport& r : reports) sample("fraudops_monitor_alerts", {"endpoint"}, {r.endpoint}, static_cast<double>(r.alerts.size()));
+  for (const MonitorReport& r : reports)
+    sample("fraudops_monitor_alerts", {"endpoint"}, {r.endpoint},
+           static_cast<double>(r.alerts.size()));
   return out;
 }
 
-std::unique_ptr<AlertDispatcher> MakeAlertDispatcher(const Config& config, Logger& logger, bool deduplicate) {
+std::unique_ptr<AlertDispatcher> MakeAlertDispatcher(const Config& config, Logger& logger,
+                                                     bool deduplicate) {
   const MonitorConfig& m = config.monitor;
   auto dispatcher = std::make_unique<AlertDispatcher>(
       logger, std::chrono::seconds(deduplicate ? Seconds(m.repeat_alerts_after, 3600) : 0));
@@ -254,16 +285,19 @@ std::unique_ptr<AlertDispatcher> MakeAlertDispatcher(const Config& config, Logge
 
 namespace {
 
-Trigger MonitorTrigger(const std::string& kind, const Config& config, MetadataStore& metadata, ArtifactStore* artifacts,
-                       ThreadPool* pool) {
-  return {kind, [kind, &config, &metadata, artifacts, pool](Clock::TimePoint now) -> Result<std::optional<std::string>> {
+Trigger MonitorTrigger(const std::string& kind, const Config& config, MetadataStore& metadata,
+                       ArtifactStore* artifacts, ThreadPool* pool) {
+  return {kind,
+          [kind, &config, &metadata, artifacts,
+           pool](Clock::TimePoint now) -> Result<std::optional<std::string>> {
             MonitorOptions options;
             options.endpoint = config.deploy.endpoint_name;
             options.now = now;
             options.pool = pool;
             Result<MonitorReport> report = RunMonitor(config, metadata, artifacts, options);
             if (!report.ok()) {
-              if (report.status().code() == StatusCode::kNotFound) return std::optional<std::string>();  // nothing served yet
+              if (report.status().code() == StatusCode::kNotFound)
+                return std::optional<std::string>();  // nothing served yet
               return report.status();
             }
             std::vector<std::string> found;
@@ -271,19 +305,23 @@ Trigger MonitorTrigger(const std::string& kind, const Config& config, MetadataSt
               if (alert.kind == kind) found.push_back(alert.Finding());
             }
             if (found.empty()) return std::optional<std::string>();
-            const TimeWindow& window = kind == "drift" ? report->drift_window : report->quality.window;
-            return std::optional<std::string>(kind + " on " + report->endpoint + " (" + report->model + ") over " +
-                                              window.from + "/" + window.to + ": " + Join(found, ", "));
+            const TimeWindow& window =
+                kind == "drift" ? report->drift_window : report->quality.window;
+            return std::optional<std::string>(kind + " on " + report->endpoint + " (" +
+                                              report->model + ") over " + window.from + "/" +
+                                              window.to + ": " + Join(found, ", "));
           }};
 }
 
 }  // namespace
 
-Trigger DriftTrigger(const Config& config, MetadataStore& metadata, ArtifactStore* artifacts, ThreadPool* pool) {
+Trigger DriftTrigger(const Config& config, MetadataStore& metadata, ArtifactStore* artifacts,
+                     ThreadPool* pool) {
   return MonitorTrigger("drift", config, metadata, artifacts, pool);
 }
 
-Trigger QualityTrigger(const Config& config, MetadataStore& metadata, ArtifactStore* artifacts, ThreadPool* pool) {
+Trigger QualityTrigger(const Config& config, MetadataStore& metadata, ArtifactStore* artifacts,
+                       ThreadPool* pool) {
   return MonitorTrigger("quality", config, metadata, artifacts, pool);
 }
 

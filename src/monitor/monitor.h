@@ -9,10 +9,9 @@
 
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/config.h"
 #include "core/logging.h"
@@ -55,8 +54,8 @@ struct MonitorReport {
 
 /// NotFound when the endpoint does not exist or serves nothing; a capture directory that
 /// does not exist yet is an empty window, not an error.
-Result<MonitorReport> RunMonitor(const Config& config, MetadataStore& metadata, ArtifactStore* artifacts,
-                                 const MonitorOptions& options);
+Result<MonitorReport> RunMonitor(const Config& config, MetadataStore& metadata,
+                                 ArtifactStore* artifacts, const MonitorOptions& options);
 
 /// report.html: the verdicts, then per column a bar chart of baseline and live shares.
 std::string RenderMonitorHtml(const MonitorReport& report);
@@ -67,12 +66,15 @@ std::string RenderMonitorHtml(const MonitorReport& report);
 std::string MonitorGauges(const std::vector<MonitorReport>& reports);
 
 /// The log sink, and the webhook when monitor.webhook_url is set.
-std::unique_ptr<AlertDispatcher> MakeAlertDispatcher(const Config& config, Logger& logger, bool deduplicate);
+std::unique_ptr<AlertDispatcher> MakeAlertDispatcher(const Config& config, Logger& logger,
+                                                     bool deduplicate);
 
 /// Scheduler triggers on deploy.endpoint_name: drift (any feature or the score over its
 /// threshold) and quality (a quality alert). Each check runs the monitor at the clock's now.
 /// `config`, `metadata` and `artifacts` are held by reference: they must outlive the trigger.
-Trigger DriftTrigger(const Config& config, MetadataStore& metadata, ArtifactStore* artifacts, ThreadPool* pool);
-Trigger QualityTrigger(const Config& config, MetadataStore& metadata, ArtifactStore* artifacts, ThreadPool* pool);
+Trigger DriftTrigger(const Config& config, MetadataStore& metadata, ArtifactStore* artifacts,
+                     ThreadPool* pool);
+Trigger QualityTrigger(const Config& config, MetadataStore& metadata, ArtifactStore* artifacts,
+                       ThreadPool* pool);
 
 }  // namespace fraudops

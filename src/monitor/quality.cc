@@ -1,7 +1,7 @@
 #include "monitor/quality.h"
 
-#include "data/record_stream.h"
 #include "core/strings.h"
+#include "data/record_stream.h"
 #include "eval/metrics.h"
 #include "store/metadata_store.h"
 
@@ -32,37 +32,45 @@ Result<LabelMap> ReadLabels(RecordReader& reader, const std::string& now) {
       const std::string where = reader.path() + ":" + std::to_string(chunk.line[r]);
       SplitCsvRecord(record, ',', raw);
       fields.clear();
-      for (std::string_view field : raw) fields.emplace_back(Trim(UnquoteCsvField(Trim(field), scratch)));
+      for (std::string_view field : raw)
+        fields.emplace_back(Trim(UnquoteCsvField(Trim(field), scratch)));
       if (id_column == SIZE_MAX) {
         for (size_t i = 0; i < fields.size(); ++i) {
-          if (fields[i] == "request_id") id_column = i;
-          else if (fields[i] == "label") label_column = i;
-          else if (fields[i] == "label_time") time_column = i;
+          if (fields[i] == "request_id")
+            id_column = i;
+          else if (fields[i] == "label")
+            label_column = i;
+          else if (fields[i] == "label_time")
+            time_column = i;
         }
         if (id_column == SIZE_MAX || label_column == SIZE_MAX) {
-          return Status::DataError(where + ": the header must name request_id and label (and optionally label_time); got '" +
-                                   std::string(record) + "'");
+          return Status::DataError(
+              where +
+              ": the header must name request_id and label (and optionally label_time); got '" +
+              std::string(record) + "'");
         }
         columns = fields.size();
         continue;
       }
       if (fields.size() != columns) {
-        return Status::DataError(where + ": " + std::to_string(fields.size()) + " fields; the header has " +
-                                 std::to_string(columns));
+        return Status::DataError(where + ": " + std::to_string(fields.size()) +
+                                 " fields; the header has " + std::to_string(columns));
       }
       if (fields[id_column].empty()) {
-        return Status::DataError(where + ":" + std::to_string(id_column + 1) + ": empty request_id");
+        return Status::DataError(where + ":" + std::to_string(id_column + 1) +
+                                 ": empty request_id");
       }
       std::optional<float> label = ParseLabel(fields[label_column]);
       if (!label) {
-        return Status::DataError(where + ":" + std::to_string(label_column + 1) + ": label '" + fields[label_column] +
-                                 "' is not one of 0, 1, true, false");
+        return Status::DataError(where + ":" + std::to_string(label_column + 1) + ": label '" +
+                                 fields[label_column] + "' is not one of 0, 1, true, false");
       }
       DelayedLabel entry{*label, ""};
       if (time_column != SIZE_MAX && !fields[time_column].empty()) {
         auto time = ParseUtcTime(fields[time_column]);
         if (!time) {
-          return Status::DataError(where + ":" + std::to_string(time_column + 1) + ": label_time '" + fields[time_column] +
+          return Status::DataError(where + ":" + std::to_string(time_column + 1) +
+                                   ": label_time '" + fields[time_column] +
                                    "' is not an ISO 8601 time such as 2026-11-23T10:00:00Z");
         }
         entry.label_time = FormatUtc(*time);
@@ -72,7 +80,9 @@ Result<LabelMap> ReadLabels(RecordReader& reader, const std::string& now) {
     }
     if (!more) break;
   }
-  if (id_column == SIZE_MAX) return Status::DataError(reader.path() + ": empty; expected a header naming request_id and label");
+  if (id_column == SIZE_MAX)
+    return Status::DataError(reader.path() +
+                             ": empty; expected a header naming request_id and label");
   return labels;
 }
 
@@ -83,17 +93,20 @@ Result<LabelMap> ReadLabelsCsv(const std::string& path, const std::string& now) 
   return ReadLabels(*reader, now);
 }
 
-Result<LabelMap> ParseLabelsCsv(std::string_view text, const std::string& source, const std::string& now) {
+Result<LabelMap> ParseLabelsCsv(std::string_view text, const std::string& source,
+                                const std::string& now) {
   FOPS_ASSIGN_OR_RETURN(auto reader, RecordReader::FromMemory(text, /*quoted=*/true, source));
   return ReadLabels(*reader, now);
 }
 
-void AddFeedback(const std::vector<FeedbackRecord>& feedback, const std::string& now, LabelMap* labels) {
+void AddFeedback(const std::vector<FeedbackRecord>& feedback, const std::string& now,
+                 LabelMap* labels) {
   for (const FeedbackRecord& record : feedback) {
     auto time = ParseUtcTime(record.label_time.empty() ? record.received_at : record.label_time);
     std::string label_time = time ? FormatUtc(*time) : "";
     if (!now.empty() && !label_time.empty() && label_time > now) continue;
-    labels->try_emplace(record.request_id, DelayedLabel{record.label >= 0.5 ? 1.0f : 0.0f, label_time});
+    labels->try_emplace(record.request_id,
+                        DelayedLabel{record.label >= 0.5 ? 1.0f : 0.0f, label_time});
   }
 }
 
@@ -103,7 +116,9 @@ QualityResult ComputeQuality(const ScanResult& scan, const TimeWindow& window, d
   result.window = window;
   result.predictions = scan.quality_rows;
   result.labelled = scan.joined.size();
-  result.alert_rate = scan.quality_rows ? static_cast<double>(scan.quality_alerts) / static_cast<double>(scan.quality_rows) : 0;
+  result.alert_rate = scan.quality_rows ? static_cast<double>(scan.quality_alerts) /
+                                              static_cast<double>(scan.quality_rows)
+                                        : 0;
   result.metrics["alert_rate"] = result.alert_rate;
   std::vector<float> scores, labels;
   scores.reserve(scan.joined.size());
@@ -143,7 +158,10 @@ QualityResult ComputeQuality(const ScanResult& scan, const TimeWindow& window, d
 nlohmann::json QualityResult::ToJson() const {
   nlohmann::json violations_json = nlohmann::json::array();
   for (const QualityViolation& v : violations) {
-    violations_json.push_back({{"metric", v.metric}, {"value", v.value}, {"threshold", v.threshold}, {"comparison", v.comparison}});
+    violations_json.push_back({{"metric", v.metric},
+                               {"value", v.value},
+                               {"threshold", v.threshold},
+                               {"comparison", v.comparison}});
   }
   return {{"window", {{"from", window.from}, {"to", window.to}}},
           {"predictions", predictions},

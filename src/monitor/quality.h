@@ -9,10 +9,9 @@
 /// in the window that were answered positive.
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "monitor/capture_scan.h"
@@ -24,9 +23,11 @@ namespace fraudops {
 /// optionally `label_time` (ISO 8601; default: always known). Errors name file:line:column.
 Result<LabelMap> ReadLabelsCsv(const std::string& path, const std::string& now);
 /// The same from text (`source` names it in errors).
-Result<LabelMap> ParseLabelsCsv(std::string_view text, const std::string& source, const std::string& now);
+Result<LabelMap> ParseLabelsCsv(std::string_view text, const std::string& source,
+                                const std::string& now);
 /// Adds feedback records known by `now` (a file's label wins over feedback for the same id).
-void AddFeedback(const std::vector<FeedbackRecord>& feedback, const std::string& now, LabelMap* labels);
+void AddFeedback(const std::vector<FeedbackRecord>& feedback, const std::string& now,
+                 LabelMap* labels);
 
 struct QualityThresholds {
   std::map<std::string, double> minimums;  ///< roc_auc, pr_auc, recall, precision

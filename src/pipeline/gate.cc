@@ -8,7 +8,8 @@ namespace fraudops {
 Status ValidateGateConfig(const EvaluateConfig& config) {
   std::vector<std::string> names = MetricNames();
   for (const auto* limits : {&config.min_metrics, &config.max_metrics}) {
-    const char* key = limits == &config.min_metrics ? "evaluate.min_metrics" : "evaluate.max_metrics";
+    const char* key =
+        limits == &config.min_metrics ? "evaluate.min_metrics" : "evaluate.max_metrics";
     for (const auto& [name, value] : *limits) {
       if (std::find(names.begin(), names.end(), name) == names.end()) {
         return Status::InvalidArgument(std::string(key) + " names unknown metric '" + name + "'" +
@@ -35,8 +36,8 @@ GateResult ApplyGate(const EvaluateConfig& config, const nlohmann::json& test_me
     double actual = value.get<double>();
     bool ok = minimum ? actual >= limit : actual <= limit;
     std::string line = "test " + metric + " " + FormatDouble(actual, 6) +
-                       (ok ? relation : (minimum ? " < " : " > ")) + FormatDouble(limit, 15) + " (" +
-                       key + ")";
+                       (ok ? relation : (minimum ? " < " : " > ")) + FormatDouble(limit, 15) +
+                       " (" + key + ")";
     result.checks.push_back(line + (ok ? ": passed" : ": failed"));
     if (!ok) {
       result.passed = false;

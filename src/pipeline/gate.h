@@ -2,10 +2,9 @@
 /// The quality gate: compares test metrics with the configured minimums
 /// (evaluate.min_roc_auc, evaluate.min_metrics) and maximums (evaluate.max_metrics).
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/config.h"
 #include "core/status.h"

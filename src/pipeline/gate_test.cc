@@ -26,7 +26,8 @@ TEST(GateTest, UnknownMetricNamesAreConfigurationErrors) {
   config.min_metrics = {{"pr_acu", 0.5}};
   Status status = ValidateGateConfig(config);
   ASSERT_FALSE(status.ok());
-  EXPECT_NE(status.message().find("unknown metric 'pr_acu' (did you mean 'pr_auc'?)"), std::string::npos)
+  EXPECT_NE(status.message().find("unknown metric 'pr_acu' (did you mean 'pr_auc'?)"),
+            std::string::npos)
       << status.message();
 }
 

@@ -2,8 +2,8 @@
 
 #include <chrono>
 #include <cmath>
-#include <limits>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <thread>
 
@@ -33,7 +33,8 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-/// JSON documents are written with invalid UTF-8 (e.g. in an echoed error) replaced, never thrown on.
+/// JSON documents are written with invalid UTF-8 (e.g. in an echoed error) replaced, never thrown
+/// on.
 std::string Pretty(const nlohmann::json& json) {
   return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
@@ -64,7 +65,9 @@ struct State {
   std::map<std::string, std::pair<uintmax_t, fs::file_time_type>> published;
   bool step_skipped = false;
 
-  std::string Path(const std::string& relative) const { return (fs::path(dir) / relative).string(); }
+  std::string Path(const std::string& relative) const {
+    return (fs::path(dir) / relative).string();
+  }
   Status Write(const std::string& name, const std::string& relative, const std::string& content) {
     std::string path = Path(relative);
     FOPS_RETURN_IF_ERROR(WriteFileAtomic(path, content));
@@ -78,7 +81,8 @@ struct State {
 void FaultPoint(const char* point) {
   const char* pause = std::getenv("FRAUDOPS_FAULT_PAUSE");
   if (!pause || std::string_view(pause) != point) return;
-  if (const char* marker = std::getenv("FRAUDOPS_FAULT_MARKER")) (void)WriteFileAtomic(marker, point);
+  if (const char* marker = std::getenv("FRAUDOPS_FAULT_MARKER"))
+    (void)WriteFileAtomic(marker, point);
   std::this_thread::sleep_for(std::chrono::seconds(120));
 }
 
@@ -88,13 +92,16 @@ Status Publish(State& s) {
   if (!s.store) return Status::Ok();
   std::vector<ArtifactRecord> records;
   std::error_code error;
-  for (auto it = fs::recursive_directory_iterator(s.dir, error); !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
-    if (!it->is_regular_file() || it->path().filename().string().find(".tmp") != std::string::npos) continue;
+  for (auto it = fs::recursive_directory_iterator(s.dir, error);
+       !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    if (!it->is_regular_file() || it->path().filename().string().find(".tmp") != std::string::npos)
+      continue;
     std::string relative = fs::relative(it->path(), s.dir).generic_string();
     auto stamp = std::make_pair(it->file_size(), it->last_write_time());
     auto known = s.published.find(relative);
     if (known != s.published.end() && known->second == stamp) continue;
-    FOPS_ASSIGN_OR_RETURN(ArtifactRecord record, s.artifacts->Put(s.key_prefix + "/" + relative, it->path().string()));
+    FOPS_ASSIGN_OR_RETURN(ArtifactRecord record,
+                          s.artifacts->Put(s.key_prefix + "/" + relative, it->path().string()));
     record.name = relative;
     records.push_back(std::move(record));
     s.published[relative] = stamp;
@@ -113,14 +120,16 @@ Status Ingest(State& s) {
   FOPS_ASSIGN_OR_RETURN(LoadedData loaded, sources.Load(uri, options, s.context));
   s.data = std::move(loaded.dataset);
   s.raw_manifest = std::move(loaded.manifest);
-  if (s.raw_manifest.contains("uri")) uri = s.raw_manifest["uri"].get<std::string>();  // bare "s3" resolved
+  if (s.raw_manifest.contains("uri"))
+    uri = s.raw_manifest["uri"].get<std::string>();  // bare "s3" resolved
   s.raw_manifest["source"] = RedactUrl(uri);
   s.raw_manifest["rows"] = s.data.rows();
   s.raw_manifest["positives"] = s.data.CountPositives();
   s.raw_manifest["schema"] = s.data.SchemaJson();
   s.raw_manifest["content_hash"] = s.data.ContentHash();
   s.context.logger->Info("ingest", "read data",
-                         {{"rows", s.data.rows()}, {"features", s.data.num_features()},
+                         {{"rows", s.data.rows()},
+                          {"features", s.data.num_features()},
                           {"positives", s.data.CountPositives()},
                           {"content_hash", s.raw_manifest["content_hash"].get<std::string>()}});
   FOPS_RETURN_IF_ERROR(s.Write("raw_manifest", "raw/manifest.json", Pretty(s.raw_manifest)));
@@ -141,8 +150,10 @@ Status Validate(State& s) {
     size_t missing = 0, infinite = 0;
     float low = std::numeric_limits<float>::infinity(), high = -low;
     for (float v : values) {
-      if (std::isnan(v)) ++missing;
-      else if (std::isinf(v)) ++infinite;
+      if (std::isnan(v))
+        ++missing;
+      else if (std::isinf(v))
+        ++infinite;
       else {
         low = std::min(low, v);
         high = std::max(high, v);
@@ -153,20 +164,23 @@ Status Validate(State& s) {
       return Status::DataError("column '" + name + "' has " + std::to_string(infinite) +
                                " infinite values; accepted: finite numbers or missing values");
     }
-    nlohmann::json column = {{"name", name}, {"type", ColumnTypeName(d.features[c].type)},
-                             {"missing", missing}};
+    nlohmann::json column = {
+        {"name", name}, {"type", ColumnTypeName(d.features[c].type)}, {"missing", missing}};
     if (missing < values.size()) {
       column["min"] = low;
       column["max"] = high;
     }
-    if (missing == values.size()) warnings.push_back("column '" + name + "' is entirely missing");
-    else if (low == high) warnings.push_back("column '" + name + "' is constant");
+    if (missing == values.size())
+      warnings.push_back("column '" + name + "' is entirely missing");
+    else if (low == high)
+      warnings.push_back("column '" + name + "' is constant");
     columns.push_back(column);
   }
   size_t positives = d.CountPositives();
   if (positives == 0) {
     return Status::DataError("the label column '" + d.label_name + "' has no positive ('" +
-                             d.label_values[1] + "') rows; a fraud model needs fraud examples "
+                             d.label_values[1] +
+                             "') rows; a fraud model needs fraud examples "
                              "(check preprocess.positive_label)");
   }
   if (positives == d.rows()) {
@@ -188,15 +202,18 @@ Status SplitStep(State& s) {
   if (p.split_method == "time") {
     FOPS_ASSIGN_OR_RETURN(split, TimeSplit(s.data, ratios, p.time_column));
   } else {
-    FOPS_ASSIGN_OR_RETURN(split, StratifiedSplit(s.data, ratios, static_cast<uint64_t>(s.config.global.seed)));
+    FOPS_ASSIGN_OR_RETURN(
+        split, StratifiedSplit(s.data, ratios, static_cast<uint64_t>(s.config.global.seed)));
   }
   s.train = s.data.Take(split.train);
   s.validation = s.data.Take(split.validation);
   s.test = s.data.Take(split.test);
-  nlohmann::json manifest = {{"method", p.split_method},
-                             {"ratios", {{"train", p.train_ratio}, {"validation", p.validation_ratio}, {"test", p.test_ratio}}},
-                             {"seed", s.config.global.seed},
-                             {"source_content_hash", s.raw_manifest["content_hash"]}};
+  nlohmann::json manifest = {
+      {"method", p.split_method},
+      {"ratios",
+       {{"train", p.train_ratio}, {"validation", p.validation_ratio}, {"test", p.test_ratio}}},
+      {"seed", s.config.global.seed},
+      {"source_content_hash", s.raw_manifest["content_hash"]}};
   if (p.split_method == "time") manifest["time_column"] = p.time_column;
   const std::pair<const char*, Dataset*> parts[] = {
       {"train", &s.train}, {"validation", &s.validation}, {"test", &s.test}};
@@ -205,16 +222,20 @@ Status SplitStep(State& s) {
     std::string relative = std::string("processed/") + name + ".fds";
     FOPS_ASSIGN_OR_RETURN(DatasetFileInfo written, WriteDatasetFile(*part, s.Path(relative)));
     s.result.artifacts[std::string(name) + "_data"] = s.Path(relative);
-    manifest["splits"][name] = {{"file", relative}, {"rows", part->rows()},
-                                {"positives", part->CountPositives()}, {"payload_sha256", written.payload_sha256}};
+    manifest["splits"][name] = {{"file", relative},
+                                {"rows", part->rows()},
+                                {"positives", part->CountPositives()},
+                                {"payload_sha256", written.payload_sha256}};
     records.push_back({name, "split of " + s.raw_manifest["content_hash"].get<std::string>(),
                        static_cast<int64_t>(part->rows()), written.content_hash});
     s.data_summary[name] = {{"rows", part->rows()}, {"positives", part->CountPositives()}};
   }
   s.data_summary["content_hash"] = s.raw_manifest["content_hash"];
   s.context.logger->Info("split", "split data",
-                         {{"method", p.split_method}, {"train", s.train.rows()},
-                          {"validation", s.validation.rows()}, {"test", s.test.rows()}});
+                         {{"method", p.split_method},
+                          {"train", s.train.rows()},
+                          {"validation", s.validation.rows()},
+                          {"test", s.test.rows()}});
   s.data = Dataset();  // the splits hold what is needed now
   FOPS_RETURN_IF_ERROR(s.Write("processed_manifest", "processed/manifest.json", Pretty(manifest)));
   if (!s.store) return Status::Ok();
@@ -239,10 +260,12 @@ Status Train(State& s) {
 
   nlohmann::json history = nlohmann::json::array();
   for (const RoundMetrics& round : s.model->history) {
-    history.push_back({{"round", round.round}, {"train", round.train}, {"validation", round.validation}});
+    history.push_back(
+        {{"round", round.round}, {"train", round.train}, {"validation", round.validation}});
   }
   nlohmann::json importance = nlohmann::json::array();
-  for (const auto& [name, gain] : s.importance) importance.push_back({{"feature", name}, {"total_gain", gain}});
+  for (const auto& [name, gain] : s.importance)
+    importance.push_back({{"feature", name}, {"total_gain", gain}});
   nlohmann::json training = {{"algorithm", algorithm},
                              {"parameters", s.model->parameters},
                              {"rounds_trained", s.model->rounds_trained},
@@ -253,7 +276,8 @@ Status Train(State& s) {
                              {"feature_importance", importance},
                              {"history", history}};
   s.context.logger->Info("train", "trained",
-                         {{"rounds", s.model->rounds_trained}, {"best_round", s.model->best_round},
+                         {{"rounds", s.model->rounds_trained},
+                          {"best_round", s.model->best_round},
                           {"seconds", s.model->seconds}});
   return s.Write("training", "model/training.json", Pretty(training));
 }
@@ -273,7 +297,8 @@ Status Evaluate(State& s) {
   const std::string& amount = s.config.preprocess.amount_column;
   BinaryMetrics validation = ComputeMetrics(s.validation_scores, s.validation.label, threshold,
                                             AmountsOf(s.validation, amount));
-  BinaryMetrics test = ComputeMetrics(s.test_scores, s.test.label, threshold, AmountsOf(s.test, amount));
+  BinaryMetrics test =
+      ComputeMetrics(s.test_scores, s.test.label, threshold, AmountsOf(s.test, amount));
   s.threshold = threshold;
   s.result.metrics = {{"validation", validation.ToJson()}, {"test", test.ToJson()}};
   nlohmann::json metrics = s.result.metrics;
@@ -282,9 +307,9 @@ Status Evaluate(State& s) {
   s.test_curves = ComputeCurves(s.test_scores, s.test.label);
   nlohmann::json curves = {{"test", s.test_curves},
                            {"validation", ComputeCurves(s.validation_scores, s.validation.label)}};
-  s.context.logger->Info("evaluate", "evaluated",
-                         {{"test_roc_auc", test.roc_auc}, {"test_pr_auc", test.pr_auc},
-                          {"threshold", threshold}});
+  s.context.logger->Info(
+      "evaluate", "evaluated",
+      {{"test_roc_auc", test.roc_auc}, {"test_pr_auc", test.pr_auc}, {"threshold", threshold}});
   FOPS_RETURN_IF_ERROR(s.Write("curves", "evaluation/curves.json", Pretty(curves)));
   if (!s.store) return Status::Ok();
   std::map<std::string, double> flat;
@@ -297,8 +322,10 @@ Status Evaluate(State& s) {
   // Per-round curves, by set and metric name.
   std::map<std::string, std::vector<std::pair<int64_t, double>>> curves_by_name;
   for (const RoundMetrics& round : s.model->history) {
-    for (const auto& [name, value] : round.train) curves_by_name["train." + name].emplace_back(round.round, value);
-    for (const auto& [name, value] : round.validation) curves_by_name["validation." + name].emplace_back(round.round, value);
+    for (const auto& [name, value] : round.train)
+      curves_by_name["train." + name].emplace_back(round.round, value);
+    for (const auto& [name, value] : round.validation)
+      curves_by_name["validation." + name].emplace_back(round.round, value);
   }
   for (const auto& [name, points] : curves_by_name) {
     FOPS_RETURN_IF_ERROR(s.store->LogMetricHistory(s.result.execution_id, name, points));
@@ -311,9 +338,11 @@ Status ChampionGate(State& s);
 Status Gate(State& s) {
   s.result.gate = ApplyGate(s.config.evaluate, s.result.metrics["test"]);
   s.result.gate_evaluated = true;
-  if (s.result.gate.passed && s.config.register_.champion_gate && s.store) FOPS_RETURN_IF_ERROR(ChampionGate(s));
+  if (s.result.gate.passed && s.config.register_.champion_gate && s.store)
+    FOPS_RETURN_IF_ERROR(ChampionGate(s));
   for (const std::string& check : s.result.gate.checks) s.context.logger->Info("gate", check);
-  nlohmann::json gate = {{"passed", s.result.gate.passed}, {"checks", s.result.gate.checks},
+  nlohmann::json gate = {{"passed", s.result.gate.passed},
+                         {"checks", s.result.gate.checks},
                          {"reasons", s.result.gate.reasons}};
   FOPS_RETURN_IF_ERROR(s.Write("gate", "evaluation/gate.json", Pretty(gate)));
   ReportInput report;
@@ -337,7 +366,8 @@ Status ChampionGate(State& s) {
   auto champion = s.store->GetVersion(r.model_name, "@" + r.champion_alias);
   if (!champion.ok()) {
     if (champion.status().code() != StatusCode::kNotFound) return champion.status();
-    s.result.gate.checks.push_back("champion gate: no '" + r.champion_alias + "' version yet; the first passes");
+    s.result.gate.checks.push_back("champion gate: no '" + r.champion_alias +
+                                   "' version yet; the first passes");
     return Status::Ok();
   }
   FOPS_ASSIGN_OR_RETURN(RunRecord source, s.store->GetRun(champion->run_id));
@@ -345,7 +375,9 @@ Status ChampionGate(State& s) {
   for (const ArtifactRecord& a : source.artifacts) {
     if (StartsWith(a.name, "model/model.")) model_file = &a;
   }
-  if (!model_file) return Status::DataError("champion " + r.model_name + "@" + std::to_string(champion->version) + " has no model artifact");
+  if (!model_file)
+    return Status::DataError("champion " + r.model_name + "@" + std::to_string(champion->version) +
+                             " has no model artifact");
   FOPS_ASSIGN_OR_RETURN(std::string bytes, s.artifacts->Read(model_file->uri, model_file->sha256));
   TrainerRegistry trainers;
   RegisterBuiltinTrainers(trainers);
@@ -353,21 +385,26 @@ Status ChampionGate(State& s) {
   FOPS_ASSIGN_OR_RETURN(auto model, trainer->Load(bytes));
   auto scores = model->PredictProbability(s.test, s.context);
   if (!scores.ok()) {
-    return Status::DataError("the champion " + r.model_name + "@" + std::to_string(champion->version) +
-                             " cannot score this run's test split (different features?): " + scores.status().message());
+    return Status::DataError(
+        "the champion " + r.model_name + "@" + std::to_string(champion->version) +
+        " cannot score this run's test split (different features?): " + scores.status().message());
   }
   const std::string& amount = s.config.preprocess.amount_column;
-  nlohmann::json theirs = ComputeMetrics(*scores, s.test.label, champion->threshold, AmountsOf(s.test, amount)).ToJson();
+  nlohmann::json theirs =
+      ComputeMetrics(*scores, s.test.label, champion->threshold, AmountsOf(s.test, amount))
+          .ToJson();
   const nlohmann::json& ours = s.result.metrics["test"];
   const std::string& metric = r.champion_metric;
   if (!ours[metric].is_number() || !theirs[metric].is_number()) {
-    return Status::InvalidArgument("register.champion_metric '" + metric + "' is not available for this data");
+    return Status::InvalidArgument("register.champion_metric '" + metric +
+                                   "' is not available for this data");
   }
   double mine = ours[metric].get<double>(), best = theirs[metric].get<double>();
-  std::string line = "champion gate: " + metric + " " + FormatDouble(mine, 6) + " vs champion " + r.model_name +
-                     "@" + std::to_string(champion->version) + " " + FormatDouble(best, 6) + " + margin " +
-                     FormatDouble(r.champion_margin, 6);
-  s.result.metrics["champion"] = {{"model", r.model_name}, {"version", champion->version}, {"test", theirs}};
+  std::string line = "champion gate: " + metric + " " + FormatDouble(mine, 6) + " vs champion " +
+                     r.model_name + "@" + std::to_string(champion->version) + " " +
+                     FormatDouble(best, 6) + " + margin " + FormatDouble(r.champion_margin, 6);
+  s.result.metrics["champion"] = {
+      {"model", r.model_name}, {"version", champion->version}, {"test", theirs}};
   if (mine >= best + r.champion_margin) {
     s.result.gate.checks.push_back(line + ": passed");
   } else {
@@ -395,12 +432,15 @@ Status Register(State& s) {
   info.missing_values = s.config.preprocess.missing_values;
   info.threshold = s.threshold;
   info.metrics = s.result.metrics;
-  info.lineage = {{"pipeline", s.config.global.pipeline_name}, {"model", r.model_name},
-                  {"run_id", s.result.execution_id},        {"data_hash", hash},
+  info.lineage = {{"pipeline", s.config.global.pipeline_name},
+                  {"model", r.model_name},
+                  {"run_id", s.result.execution_id},
+                  {"data_hash", hash},
                   {"code_version", CodeVersion()}};
   info.baseline_file = "baseline.json";
   // Drift monitoring's reference: the training rows, and scores on held-out validation rows.
-  FOPS_RETURN_IF_ERROR(s.Write("baseline", "model/baseline.json", Pretty(MakeBaseline(s.train, s.validation_scores))));
+  FOPS_RETURN_IF_ERROR(s.Write("baseline", "model/baseline.json",
+                               Pretty(MakeBaseline(s.train, s.validation_scores))));
   nlohmann::json bundle = MakeBundleJson(s.train, info);
   FOPS_RETURN_IF_ERROR(s.Write("bundle", "model/bundle.json", Pretty(bundle)));
   FOPS_RETURN_IF_ERROR(Publish(s));
@@ -420,7 +460,8 @@ Status Register(State& s) {
   FOPS_ASSIGN_OR_RETURN(ModelVersion created, s.store->CreateVersion(version, CurrentActor()));
   s.result.registered = created.ToJson();
   s.context.logger->Info("register", "registered",
-                         {{"model", created.model}, {"version", static_cast<long long>(created.version)},
+                         {{"model", created.model},
+                          {"version", static_cast<long long>(created.version)},
                           {"approval", created.approval}});
   return Status::Ok();
 }
@@ -430,21 +471,29 @@ Status Register(State& s) {
 /// the deployment up; canary and linear deployments are judged there.
 Status Deploy(State& s) {
   const DeployConfig& d = s.config.deploy;
-  if (!d.enabled || s.result.registered.is_null() || s.result.registered.value("approval", "") != "approved") {
+  if (!d.enabled || s.result.registered.is_null() ||
+      s.result.registered.value("approval", "") != "approved") {
     s.step_skipped = true;
     if (!s.result.registered.is_null() && d.enabled) {
-      s.context.logger->Info("deploy", "not deployed: the version waits for approval (fraudops models approve, then "
-                                       "fraudops deploy)");
+      s.context.logger->Info(
+          "deploy",
+          "not deployed: the version waits for approval (fraudops models approve, then "
+          "fraudops deploy)");
     }
     return Status::Ok();
   }
   ServingStore serving(*s.store);
-  const VariantRef target{s.result.registered["model"].get<std::string>(), s.result.registered["version"].get<int64_t>()};
-  FOPS_ASSIGN_OR_RETURN(DeploymentRecord deployed,
-                        serving.Deploy(d.endpoint_name, target, d.strategy, DeploymentParamsFrom(d), CurrentActor()));
+  const VariantRef target{s.result.registered["model"].get<std::string>(),
+                          s.result.registered["version"].get<int64_t>()};
+  FOPS_ASSIGN_OR_RETURN(
+      DeploymentRecord deployed,
+      serving.Deploy(d.endpoint_name, target, d.strategy, DeploymentParamsFrom(d), CurrentActor()));
   s.result.deployment = deployed.ToJson();
-  s.context.logger->Info("deploy", "deployed", {{"endpoint", d.endpoint_name}, {"model", target.ToString()},
-                                                 {"strategy", deployed.strategy}, {"status", DeploymentStatusName(deployed.status)}});
+  s.context.logger->Info("deploy", "deployed",
+                         {{"endpoint", d.endpoint_name},
+                          {"model", target.ToString()},
+                          {"strategy", deployed.strategy},
+                          {"status", DeploymentStatusName(deployed.status)}});
   return Status::Ok();
 }
 
@@ -455,8 +504,8 @@ struct StepDefinition {
 };
 
 constexpr StepDefinition kSteps[] = {
-    {"ingest", Ingest}, {"validate", Validate}, {"split", SplitStep},
-    {"train", Train},   {"evaluate", Evaluate}, {"gate", Gate}, {"register", Register}, {"deploy", Deploy},
+    {"ingest", Ingest},     {"validate", Validate}, {"split", SplitStep},   {"train", Train},
+    {"evaluate", Evaluate}, {"gate", Gate},         {"register", Register}, {"deploy", Deploy},
 };
 
 /// The run as the metadata store records it when it starts: every configuration key and
@@ -478,14 +527,17 @@ RunRecord RunRecordFor(const Config& config, const RunResult& result, const Stat
   for (const auto& [group, keys] : effective.items()) {
     for (const auto& [key, value] : keys.items()) {
       if (group == "train" && (key == "xgboost" || key == "lgbm") && value.is_object()) {
-        for (const auto& [param, setting] : value.items()) run.params[group + "." + key + "." + param] = text(setting);
+        for (const auto& [param, setting] : value.items())
+          run.params[group + "." + key + "." + param] = text(setting);
       } else {
         run.params[group + "." + key] = text(value);
       }
     }
   }
   run.tags["algorithm"] = config.train.algorithm;
-  run.tags["data_source"] = config.preprocess.data_source.empty() ? "synthetic" : RedactUrl(config.preprocess.data_source);
+  run.tags["data_source"] = config.preprocess.data_source.empty()
+                                ? "synthetic"
+                                : RedactUrl(config.preprocess.data_source);
   return run;
 }
 
@@ -519,7 +571,8 @@ nlohmann::json RunResult::ToJson() const {
   out["seconds"] = seconds;
   out["steps"] = nlohmann::json::array();
   for (const StepRecord& step : steps) {
-    nlohmann::json entry = {{"name", step.name}, {"status", step.status}, {"seconds", step.seconds}};
+    nlohmann::json entry = {
+        {"name", step.name}, {"status", step.status}, {"seconds", step.seconds}};
     if (!step.log.empty()) entry["log"] = step.log;
     if (!step.error.empty()) entry["error"] = step.error;
     out["steps"].push_back(entry);
@@ -528,13 +581,16 @@ nlohmann::json RunResult::ToJson() const {
   if (gate_evaluated) {
     out["gate"] = {{"passed", gate.passed}, {"reasons", gate.reasons}, {"checks", gate.checks}};
   } else {
-    out["gate"] = {{"passed", false}, {"reasons", {"the gate was not reached"}}, {"checks", nlohmann::json::array()}};
+    out["gate"] = {{"passed", false},
+                   {"reasons", {"the gate was not reached"}},
+                   {"checks", nlohmann::json::array()}};
   }
   out["artifacts"] = artifacts;
   if (!registered.is_null()) out["registered"] = registered;
   if (!deployment.is_null()) out["deployment"] = deployment;
   out["artifact_dir"] = artifact_dir;
-  if (!error.ok()) out["error"] = {{"code", StatusCodeName(error.code())}, {"message", error.message()}};
+  if (!error.ok())
+    out["error"] = {{"code", StatusCodeName(error.code())}, {"message", error.message()}};
   return out;
 }
 
@@ -554,10 +610,13 @@ RunResult RunPipeline(const Config& config, const Context& context) {
 
   // The stores come first: a wrong URL or an unreachable server fails before any work.
   auto metadata = MetadataStore::Open(config.global.metadata_url, (home / "fraudops.db").string());
-  auto artifact_store = OpenArtifactStore(config.global.artifact_url, (home / "artifacts").string());
+  auto artifact_store =
+      OpenArtifactStore(config.global.artifact_url, (home / "artifacts").string());
   // The run works in the local artifact store, or in a local copy that goes to S3.
-  auto* local = artifact_store.ok() ? dynamic_cast<LocalArtifactStore*>(artifact_store->get()) : nullptr;
-  result.artifact_dir = ((local ? fs::path(local->root()) : home / "artifacts") / key_prefix).string();
+  auto* local =
+      artifact_store.ok() ? dynamic_cast<LocalArtifactStore*>(artifact_store->get()) : nullptr;
+  result.artifact_dir =
+      ((local ? fs::path(local->root()) : home / "artifacts") / key_prefix).string();
   State state(config, context, result.artifact_dir, result);
   state.key_prefix = key_prefix;
 
@@ -595,7 +654,8 @@ RunResult RunPipeline(const Config& config, const Context& context) {
     result.error = created;
     return finish();
   }
-  if (Status written = state.Write("config", "config.json", Pretty(config.ToJson())); !written.ok()) {
+  if (Status written = state.Write("config", "config.json", Pretty(config.ToJson()));
+      !written.ok()) {
     result.error = written;
     return finish();
   }
@@ -605,7 +665,8 @@ RunResult RunPipeline(const Config& config, const Context& context) {
     return finish();
   }
   logger.Info("pipeline", "run started",
-              {{"execution_id", result.execution_id}, {"pipeline", result.pipeline},
+              {{"execution_id", result.execution_id},
+               {"pipeline", result.pipeline},
                {"artifacts", result.artifact_dir}});
 
   for (size_t i = 0; i < std::size(kSteps); ++i) {

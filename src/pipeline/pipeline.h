@@ -8,10 +8,9 @@
 /// logs/ and run.json), every file atomically. Each step records status, duration and its
 /// own log. See docs/pipeline.md.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/config.h"
 #include "core/context.h"
@@ -25,7 +24,7 @@ struct StepRecord {
   std::string name;
   std::string status = "pending";  ///< pending, succeeded, failed, skipped
   double seconds = 0;
-  std::string log;                 ///< the step's log file
+  std::string log;  ///< the step's log file
   std::string error;
 };
 

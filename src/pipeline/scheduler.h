@@ -54,7 +54,7 @@ struct Trigger {
 Result<std::string> DataFingerprint(const std::string& what, const Config& config);
 
 struct SchedulerOptions {
-  Clock* clock = nullptr;  ///< required
+  Clock* clock = nullptr;         ///< required
   std::vector<Trigger> triggers;  ///< besides cron and data (drift, quality)
   /// Runs the pipeline with the configuration given (default: RunPipeline).
   std::function<RunResult(const Config&)> run;
@@ -63,7 +63,8 @@ struct SchedulerOptions {
 
 class Scheduler {
  public:
-  Scheduler(const Config& config, MetadataStore& store, const Context& context, SchedulerOptions options);
+  Scheduler(const Config& config, MetadataStore& store, const Context& context,
+            SchedulerOptions options);
 
   /// Checks the triggers once (at the clock's now) and runs the pipeline when one fires.
   /// Returns the history entries this tick wrote.
@@ -85,10 +86,12 @@ class Scheduler {
   };
   /// The cron time due now, if on time or caught up; missed times skipped are recorded in
   /// `written`.
-  Result<std::optional<Firing>> CheckCron(Clock::TimePoint now, std::vector<ScheduleRunRecord>* written);
+  Result<std::optional<Firing>> CheckCron(Clock::TimePoint now,
+                                          std::vector<ScheduleRunRecord>* written);
   /// Data, then the other triggers, unless cooling down.
   Result<std::optional<Firing>> CheckTriggers(Clock::TimePoint now);
-  Result<ScheduleRunRecord> Start(const std::string& trigger, const std::string& reason, Clock::TimePoint scheduled_for);
+  Result<ScheduleRunRecord> Start(const std::string& trigger, const std::string& reason,
+                                  Clock::TimePoint scheduled_for);
   Result<std::optional<std::string>> CheckData(Clock::TimePoint now);
   Result<bool> CoolingDown(Clock::TimePoint now);
 

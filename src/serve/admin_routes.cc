@@ -14,10 +14,12 @@ bool Failed(HttpResponse& response, const Status& status) {
 }
 
 /// 400 for a member that must be a number and is not.
-bool NumbersOrRefuse(const Json& body, HttpResponse& response, std::initializer_list<const char*> keys) {
+bool NumbersOrRefuse(const Json& body, HttpResponse& response,
+                     std::initializer_list<const char*> keys) {
   for (const char* key : keys) {
     if (body.contains(key) && !body[key].is_number()) {
-      WriteError(response, ErrorStyle::kV1, 400, "invalid_body", std::string("/") + key + ": a number is required",
+      WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
+                 std::string("/") + key + ": a number is required",
                  {{"pointer", std::string("/") + key}});
       return false;
     }
@@ -29,13 +31,20 @@ bool NumbersOrRefuse(const Json& body, HttpResponse& response, std::initializer_
 
 AdminRoutes::AdminRoutes(RequestGuard& guard, StoreAccess& stores, RolloutController& controller,
                          ShadowRunner& shadows, const DeployConfig& deploy_defaults)
-    : guard_(guard), stores_(stores), controller_(controller), shadows_(shadows), deploy_(deploy_defaults) {}
+    : guard_(guard),
+      stores_(stores),
+      controller_(controller),
+      shadows_(shadows),
+      deploy_(deploy_defaults) {}
 
 void AdminRoutes::Register(Router& router) {
   auto add = [&](const char* method, const char* pattern,
-                 void (AdminRoutes::*handler)(const HttpRequest&, HttpResponse&, const RouteMatch&)) {
-    router.Add(method, pattern, [this, handler](const HttpRequest& request, HttpResponse& response,
-                                                const RouteMatch& match) { (this->*handler)(request, response, match); });
+                 void (AdminRoutes::*handler)(const HttpRequest&, HttpResponse&,
+                                              const RouteMatch&)) {
+    router.Add(
+        method, pattern,
+        [this, handler](const HttpRequest& request, HttpResponse& response,
+                        const RouteMatch& match) { (this->*handler)(request, response, match); });
   };
   add("GET", "/v1/admin/endpoints", &AdminRoutes::ListEndpoints);
   add("GET", "/v1/admin/endpoints/{endpoint}", &AdminRoutes::ShowEndpoint);
@@ -57,15 +66,17 @@ void AdminRoutes::SetDeployDefaults(const DeployConfig& deploy) {
   deploy_ = deploy;
 }
 
-bool AdminRoutes::Admit(const HttpRequest& request, HttpResponse& response, std::string_view endpoint,
-                        std::string* actor) {
+bool AdminRoutes::Admit(const HttpRequest& request, HttpResponse& response,
+                        std::string_view endpoint, std::string* actor) {
   std::string key_id;
-  if (!guard_.Authorize(request, response, ErrorStyle::kV1, "admin", endpoint, &key_id)) return false;
+  if (!guard_.Authorize(request, response, ErrorStyle::kV1, "admin", endpoint, &key_id))
+    return false;
   if (actor) *actor = "api-key:" + (key_id.empty() ? "none" : key_id);
   return true;
 }
 
-void AdminRoutes::ListEndpoints(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
+void AdminRoutes::ListEndpoints(const HttpRequest& request, HttpResponse& response,
+                                const RouteMatch&) {
   if (!Admit(request, response, "")) return;
   Json list = Json::array();
   Status status = stores_.With([&](ServingStore& store) -> Status {
@@ -77,7 +88,8 @@ void AdminRoutes::ListEndpoints(const HttpRequest& request, HttpResponse& respon
   WriteJson(response, {{"endpoints", list}});
 }
 
-void AdminRoutes::ShowEndpoint(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+void AdminRoutes::ShowEndpoint(const HttpRequest& request, HttpResponse& response,
+                               const RouteMatch& match) {
   const std::string name(match.params[0]);
   if (!Admit(request, response, name)) return;
   Json out;
@@ -96,25 +108,29 @@ void AdminRoutes::ShowEndpoint(const HttpRequest& request, HttpResponse& respons
   out["loaded"] = snapshot && snapshot->production;
   if (snapshot && snapshot->rollout) {
     auto stats = [](const VariantStats& s) {
-      return Json{{"requests", s.requests()}, {"errors", s.errors()}, {"p99_ms", 1e3 * s.LatencyQuantile(0.99)}};
+      return Json{{"requests", s.requests()},
+                  {"errors", s.errors()},
+                  {"p99_ms", 1e3 * s.LatencyQuantile(0.99)}};
     };
-    out["rollout"] = {{"production", stats(snapshot->rollout->production)},
-                      {"canary", stats(snapshot->rollout->canary)},
-                      {"score_psi", PopulationStabilityIndex(snapshot->rollout->production.ScoreCounts(),
-                                                             snapshot->rollout->canary.ScoreCounts())}};
+    out["rollout"] = {
+        {"production", stats(snapshot->rollout->production)},
+        {"canary", stats(snapshot->rollout->canary)},
+        {"score_psi", PopulationStabilityIndex(snapshot->rollout->production.ScoreCounts(),
+                                               snapshot->rollout->canary.ScoreCounts())}};
   }
   WriteJson(response, out);
 }
 
-void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response,
+                         const RouteMatch& match) {
   const std::string endpoint(match.params[0]);
   std::string actor;
   if (!Admit(request, response, endpoint, &actor)) return;
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
   if (!body.contains("model") || !body["model"].is_string()) {
-    WriteError(response, ErrorStyle::kV1, 400, "invalid_body", "/model: the registered model's name is required",
-               {{"pointer", "/model"}});
+    WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
+               "/model: the registered model's name is required", {{"pointer", "/model"}});
     return;
   }
   DeploymentParams params;
@@ -125,9 +141,10 @@ void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response, con
     strategy = deploy_.strategy;
   }
   strategy = body.value("strategy", strategy);
-  if (!NumbersOrRefuse(body, response,
-                       {"canary_percent", "bake_seconds", "linear_step_percent", "linear_step_seconds",
-                        "max_error_rate", "max_p99_ms", "max_score_psi", "min_requests"})) {
+  if (!NumbersOrRefuse(
+          body, response,
+          {"canary_percent", "bake_seconds", "linear_step_percent", "linear_step_seconds",
+           "max_error_rate", "max_p99_ms", "max_score_psi", "min_requests"})) {
     return;
   }
   Json merged = params.ToJson();
@@ -141,11 +158,14 @@ void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response, con
     if (body.contains("alias")) {
       ref = "@" + body["alias"].get<std::string>();
     } else if (body.contains("version")) {
-      ref = body["version"].is_string() ? body["version"].get<std::string>() : body["version"].dump();
+      ref =
+          body["version"].is_string() ? body["version"].get<std::string>() : body["version"].dump();
     }
-    FOPS_ASSIGN_OR_RETURN(ModelVersion version, store.metadata().GetVersion(body["model"].get<std::string>(), ref));
-    FOPS_ASSIGN_OR_RETURN(DeploymentRecord d,
-                          store.Deploy(endpoint, {version.model, version.version}, strategy, params, actor));
+    FOPS_ASSIGN_OR_RETURN(ModelVersion version,
+                          store.metadata().GetVersion(body["model"].get<std::string>(), ref));
+    FOPS_ASSIGN_OR_RETURN(
+        DeploymentRecord d,
+        store.Deploy(endpoint, {version.model, version.version}, strategy, params, actor));
     out = d.ToJson();
     return Status::Ok();
   });
@@ -154,7 +174,8 @@ void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response, con
   WriteJson(response, out, 201);
 }
 
-void AdminRoutes::History(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+void AdminRoutes::History(const HttpRequest& request, HttpResponse& response,
+                          const RouteMatch& match) {
   const std::string endpoint(match.params[0]);
   if (!Admit(request, response, endpoint)) return;
   Json list = Json::array();
@@ -167,7 +188,8 @@ void AdminRoutes::History(const HttpRequest& request, HttpResponse& response, co
   WriteJson(response, {{"endpoint", endpoint}, {"deployments", list}});
 }
 
-void AdminRoutes::Rollback(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+void AdminRoutes::Rollback(const HttpRequest& request, HttpResponse& response,
+                           const RouteMatch& match) {
   const std::string endpoint(match.params[0]);
   std::string actor;
   if (!Admit(request, response, endpoint, &actor)) return;
@@ -175,8 +197,9 @@ void AdminRoutes::Rollback(const HttpRequest& request, HttpResponse& response, c
   if (!ReadJsonObjectBody(request, response, &body)) return;
   Json out;
   Status status = stores_.With([&](ServingStore& store) -> Status {
-    FOPS_ASSIGN_OR_RETURN(DeploymentRecord d,
-                          store.Rollback(endpoint, body.value("reason", "rolled back through the API"), actor));
+    FOPS_ASSIGN_OR_RETURN(
+        DeploymentRecord d,
+        store.Rollback(endpoint, body.value("reason", "rolled back through the API"), actor));
     out = d.ToJson();
     return Status::Ok();
   });
@@ -185,7 +208,8 @@ void AdminRoutes::Rollback(const HttpRequest& request, HttpResponse& response, c
   WriteJson(response, out);
 }
 
-void AdminRoutes::Shadows(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+void AdminRoutes::Shadows(const HttpRequest& request, HttpResponse& response,
+                          const RouteMatch& match) {
   const std::string endpoint(match.params[0]);
   if (!Admit(request, response, endpoint)) return;
   if (request.HasQueryParam("flush")) shadows_.Flush();
@@ -209,7 +233,8 @@ void AdminRoutes::CreateKey(const HttpRequest& request, HttpResponse& response, 
   if (!Admit(request, response, "", &actor)) return;
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
-  auto strings = [&](const char* key, std::vector<std::string> fallback, std::vector<std::string>* out) {
+  auto strings = [&](const char* key, std::vector<std::string> fallback,
+                     std::vector<std::string>* out) {
     if (!body.contains(key)) {
       *out = std::move(fallback);
       return true;
@@ -223,17 +248,20 @@ void AdminRoutes::CreateKey(const HttpRequest& request, HttpResponse& response, 
   };
   std::vector<std::string> scopes, endpoints;
   if (!body.contains("name") || !body["name"].is_string()) {
-    WriteError(response, ErrorStyle::kV1, 400, "invalid_body", "/name: a string is required", {{"pointer", "/name"}});
+    WriteError(response, ErrorStyle::kV1, 400, "invalid_body", "/name: a string is required",
+               {{"pointer", "/name"}});
     return;
   }
   if (!strings("scopes", {"invoke"}, &scopes) || !strings("endpoints", {"*"}, &endpoints)) {
-    WriteError(response, ErrorStyle::kV1, 400, "invalid_body", "/scopes and /endpoints must be arrays of strings");
+    WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
+               "/scopes and /endpoints must be arrays of strings");
     return;
   }
   Json out;
   Status status = stores_.With([&](ServingStore& store) -> Status {
-    FOPS_ASSIGN_OR_RETURN(CreatedKey created, store.CreateKey(body["name"].get<std::string>(), scopes, endpoints,
-                                                              body.value("plan", ""), actor));
+    FOPS_ASSIGN_OR_RETURN(CreatedKey created,
+                          store.CreateKey(body["name"].get<std::string>(), scopes, endpoints,
+                                          body.value("plan", ""), actor));
     out = created.record.ToJson();
     out["key"] = created.key;
     return Status::Ok();
@@ -243,7 +271,8 @@ void AdminRoutes::CreateKey(const HttpRequest& request, HttpResponse& response, 
   WriteJson(response, out, 201);
 }
 
-void AdminRoutes::RevokeKey(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+void AdminRoutes::RevokeKey(const HttpRequest& request, HttpResponse& response,
+                            const RouteMatch& match) {
   std::string actor;
   if (!Admit(request, response, "", &actor)) return;
   const std::string id(match.params[0]);
@@ -253,19 +282,21 @@ void AdminRoutes::RevokeKey(const HttpRequest& request, HttpResponse& response, 
   WriteJson(response, {{"id", id}, {"revoked", true}});
 }
 
-void AdminRoutes::AttachPlan(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+void AdminRoutes::AttachPlan(const HttpRequest& request, HttpResponse& response,
+                             const RouteMatch& match) {
   std::string actor;
   if (!Admit(request, response, "", &actor)) return;
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
   if (!body.contains("plan") || !(body["plan"].is_string() || body["plan"].is_null())) {
-    WriteError(response, ErrorStyle::kV1, 400, "invalid_body", "/plan: a plan name (or null to detach) is required",
-               {{"pointer", "/plan"}});
+    WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
+               "/plan: a plan name (or null to detach) is required", {{"pointer", "/plan"}});
     return;
   }
   const std::string id(match.params[0]);
   const std::string plan = body["plan"].is_null() ? "" : body["plan"].get<std::string>();
-  Status status = stores_.With([&](ServingStore& store) { return store.AttachPlan(id, plan, actor); });
+  Status status =
+      stores_.With([&](ServingStore& store) { return store.AttachPlan(id, plan, actor); });
   if (Failed(response, status)) return;
   controller_.Poke();
   WriteJson(response, {{"id", id}, {"plan", plan.empty() ? Json(nullptr) : Json(plan)}});
@@ -283,23 +314,29 @@ void AdminRoutes::ListPlans(const HttpRequest& request, HttpResponse& response, 
   WriteJson(response, {{"plans", list}});
 }
 
-void AdminRoutes::CreatePlan(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
+void AdminRoutes::CreatePlan(const HttpRequest& request, HttpResponse& response,
+                             const RouteMatch&) {
   std::string actor;
   if (!Admit(request, response, "", &actor)) return;
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
   if (!body.contains("name") || !body["name"].is_string()) {
-    WriteError(response, ErrorStyle::kV1, 400, "invalid_body", "/name: a string is required", {{"pointer", "/name"}});
+    WriteError(response, ErrorStyle::kV1, 400, "invalid_body", "/name: a string is required",
+               {{"pointer", "/name"}});
     return;
   }
-  if (!NumbersOrRefuse(body, response, {"rate_per_second", "burst", "daily_quota", "monthly_quota"})) return;
+  if (!NumbersOrRefuse(body, response,
+                       {"rate_per_second", "burst", "daily_quota", "monthly_quota"}))
+    return;
   UsagePlan plan;
   plan.name = body["name"].get<std::string>();
   plan.rate_per_second = body.value("rate_per_second", 0.0);
   plan.burst = body.value("burst", int64_t{0});
   plan.daily_quota = body.value("daily_quota", int64_t{0});
   plan.monthly_quota = body.value("monthly_quota", int64_t{0});
-  Status status = stores_.With([&](ServingStore& store) { return store.PutPlan(plan, body.value("replace", false), actor); });
+  Status status = stores_.With([&](ServingStore& store) {
+    return store.PutPlan(plan, body.value("replace", false), actor);
+  });
   if (Failed(response, status)) return;
   controller_.Poke();
   WriteJson(response, plan.ToJson(), 201);

@@ -18,8 +18,8 @@ namespace fraudops {
 class AdminRoutes {
  public:
   /// Everything passed outlives the routes.
-  AdminRoutes(RequestGuard& guard, StoreAccess& stores, RolloutController& controller, ShadowRunner& shadows,
-              const DeployConfig& deploy_defaults);
+  AdminRoutes(RequestGuard& guard, StoreAccess& stores, RolloutController& controller,
+              ShadowRunner& shadows, const DeployConfig& deploy_defaults);
 
   /// Adds the routes to `router`.
   void Register(Router& router);

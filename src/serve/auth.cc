@@ -31,22 +31,26 @@ int64_t SecondsToNext(KeyRing::Clock::time_point now, bool month) {
 }
 
 /// `decision` (the caller's, with its key id) refused for a used-up quota or an empty bucket.
-AuthDecision QuotaRefusal(AuthDecision decision, const UsagePlan& plan, bool monthly, KeyRing::Clock::time_point now) {
+AuthDecision QuotaRefusal(AuthDecision decision, const UsagePlan& plan, bool monthly,
+                          KeyRing::Clock::time_point now) {
   decision.status = 429;
   decision.limit = monthly ? "monthly_quota" : "daily_quota";
   decision.retry_after = SecondsToNext(now, monthly);
   decision.message = std::string(monthly ? "monthly" : "daily") + " quota of " +
-                     std::to_string(monthly ? plan.monthly_quota : plan.daily_quota) + " requests (plan " + plan.name +
-                     ") is used up; it resets " + (monthly ? "on the 1st at 00:00 UTC" : "at 00:00 UTC");
+                     std::to_string(monthly ? plan.monthly_quota : plan.daily_quota) +
+                     " requests (plan " + plan.name + ") is used up; it resets " +
+                     (monthly ? "on the 1st at 00:00 UTC" : "at 00:00 UTC");
   return decision;
 }
 
-AuthDecision RateRefusal(AuthDecision decision, const UsagePlan& plan, double burst, double seconds_to_token) {
+AuthDecision RateRefusal(AuthDecision decision, const UsagePlan& plan, double burst,
+                         double seconds_to_token) {
   decision.status = 429;
   decision.limit = "rate";
   decision.retry_after = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(seconds_to_token)));
-  decision.message = "rate limit of " + std::to_string(plan.rate_per_second) + " requests per second (burst " +
-                     std::to_string(static_cast<int64_t>(burst)) + ", plan " + plan.name + ") exceeded";
+  decision.message = "rate limit of " + std::to_string(plan.rate_per_second) +
+                     " requests per second (burst " + std::to_string(static_cast<int64_t>(burst)) +
+                     ", plan " + plan.name + ") exceeded";
   return decision;
 }
 
@@ -63,7 +67,8 @@ std::pair<std::string, std::string> KeyRing::Periods(Clock::time_point now) {
 }
 
 void KeyRing::Load(const std::vector<ApiKeyRecord>& keys, const std::vector<UsagePlan>& plans,
-                   const std::map<std::pair<std::string, std::string>, int64_t>& usage, Clock::time_point now) {
+                   const std::map<std::pair<std::string, std::string>, int64_t>& usage,
+                   Clock::time_point now) {
   std::shared_ptr<const KeyMap> old = Keys();
   auto [day, month] = Periods(now);
   auto next = std::make_shared<KeyMap>();
@@ -101,8 +106,8 @@ std::shared_ptr<const KeyRing::KeyMap> KeyRing::Keys() const {
   return keys_;
 }
 
-AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view scope, std::string_view endpoint,
-                                Clock::time_point now) {
+AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view scope,
+                                std::string_view endpoint, Clock::time_point now) {
   AuthDecision decision;
   if (presented.empty()) {
     decision.status = 401;
@@ -116,7 +121,8 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
   if (found != keys->end()) {
     const std::string hash = HashKeySecret(found->second->record.salt, secret);
     const std::string& stored = found->second->record.hash;
-    valid = hash.size() == stored.size() && CRYPTO_memcmp(hash.data(), stored.data(), hash.size()) == 0;
+    valid =
+        hash.size() == stored.size() && CRYPTO_memcmp(hash.data(), stored.data(), hash.size()) == 0;
   }
   if (!valid) {
     decision.status = 401;
@@ -127,7 +133,8 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
   decision.key_id = key.record.id;
   if (!Contains(key.record.scopes, scope)) {
     decision.status = 403;
-    decision.message = "key " + key.record.id + " lacks the '" + std::string(scope) + "' scope (it has: " +
+    decision.message = "key " + key.record.id + " lacks the '" + std::string(scope) +
+                       "' scope (it has: " +
                        [&] {
                          std::string s;
                          for (const auto& x : key.record.scopes) s += (s.empty() ? "" : ", ") + x;
@@ -139,9 +146,11 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
   const bool all = Contains(key.record.endpoints, "*");
   if (!all && (endpoint.empty() || !Contains(key.record.endpoints, endpoint))) {
     decision.status = 403;
-    decision.message = endpoint.empty() ? "key " + key.record.id + " is limited to some endpoints; this route needs a "
-                                                                   "key for all endpoints ('*')"
-                                        : "key " + key.record.id + " may not call endpoint '" + std::string(endpoint) + "'";
+    decision.message = endpoint.empty() ? "key " + key.record.id +
+                                              " is limited to some endpoints; this route needs a "
+                                              "key for all endpoints ('*')"
+                                        : "key " + key.record.id + " may not call endpoint '" +
+                                              std::string(endpoint) + "'";
     return decision;
   }
   KeyState& state = *key.state;
@@ -157,7 +166,8 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
       state.pending_day = 0;
     }
     if (state.month != month) {
-      if (state.pending_month > 0) ReturnUsage({{{key.record.id, state.month}, state.pending_month}});
+      if (state.pending_month > 0)
+        ReturnUsage({{{key.record.id, state.month}, state.pending_month}});
       state.month = month;
       state.used_month = 0;
       state.pending_month = 0;
@@ -167,7 +177,8 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
   }
   if (key.has_plan) {
     const UsagePlan& plan = key.plan;
-    const double burst = plan.burst > 0 ? static_cast<double>(plan.burst) : std::max(1.0, plan.rate_per_second);
+    const double burst =
+        plan.burst > 0 ? static_cast<double>(plan.burst) : std::max(1.0, plan.rate_per_second);
     if (shared_ != nullptr) {
       // Counted by Redis for every replica; this key's lock is not held over the round trip.
       const std::string day = state.day, month = state.month;
@@ -181,15 +192,21 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
         return decision;
       }
       switch (verdict->outcome) {
-        case SharedQuotas::Outcome::kAdmitted: break;
-        case SharedQuotas::Outcome::kDailyQuota: return QuotaRefusal(std::move(decision), plan, false, now);
-        case SharedQuotas::Outcome::kMonthlyQuota: return QuotaRefusal(std::move(decision), plan, true, now);
-        case SharedQuotas::Outcome::kRate: return RateRefusal(std::move(decision), plan, burst, verdict->retry_after_seconds);
+        case SharedQuotas::Outcome::kAdmitted:
+          break;
+        case SharedQuotas::Outcome::kDailyQuota:
+          return QuotaRefusal(std::move(decision), plan, false, now);
+        case SharedQuotas::Outcome::kMonthlyQuota:
+          return QuotaRefusal(std::move(decision), plan, true, now);
+        case SharedQuotas::Outcome::kRate:
+          return RateRefusal(std::move(decision), plan, burst, verdict->retry_after_seconds);
       }
       lock.Lock();
     } else {
-      if (plan.daily_quota > 0 && state.used_day >= plan.daily_quota) return QuotaRefusal(std::move(decision), plan, false, now);
-      if (plan.monthly_quota > 0 && state.used_month >= plan.monthly_quota) return QuotaRefusal(std::move(decision), plan, true, now);
+      if (plan.daily_quota > 0 && state.used_day >= plan.daily_quota)
+        return QuotaRefusal(std::move(decision), plan, false, now);
+      if (plan.monthly_quota > 0 && state.used_month >= plan.monthly_quota)
+        return QuotaRefusal(std::move(decision), plan, true, now);
       if (plan.rate_per_second > 0) {
         if (state.fresh) {
           state.tokens = burst;
@@ -201,7 +218,9 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
           state.tokens = std::min(burst, state.tokens + elapsed * plan.rate_per_second);
           state.refilled = now;
         }
-        if (state.tokens < 1.0) return RateRefusal(std::move(decision), plan, burst, (1.0 - state.tokens) / plan.rate_per_second);
+        if (state.tokens < 1.0)
+          return RateRefusal(std::move(decision), plan, burst,
+                             (1.0 - state.tokens) / plan.rate_per_second);
         state.tokens -= 1.0;
       }
     }

@@ -26,9 +26,9 @@ namespace fraudops {
 struct AuthDecision {
   int status = 200;  ///< 200, 401, 403, 429, or 503 when the shared quota store is unreachable
   std::string message;
-  std::string key_id;        ///< the caller's key (for logs), "" when none
-  int64_t retry_after = 0;   ///< seconds, for 429
-  std::string limit;         ///< 429: rate, daily_quota or monthly_quota; 503: quota_store
+  std::string key_id;       ///< the caller's key (for logs), "" when none
+  int64_t retry_after = 0;  ///< seconds, for 429
+  std::string limit;        ///< 429: rate, daily_quota or monthly_quota; 503: quota_store
 };
 
 class KeyRing {
@@ -38,7 +38,8 @@ class KeyRing {
   /// Replaces the keys and plans; a key's bucket and counters survive a reload. `usage`
   /// holds stored counts for the current periods (Usage()).
   void Load(const std::vector<ApiKeyRecord>& keys, const std::vector<UsagePlan>& plans,
-            const std::map<std::pair<std::string, std::string>, int64_t>& usage, Clock::time_point now);
+            const std::map<std::pair<std::string, std::string>, int64_t>& usage,
+            Clock::time_point now);
 
   /// Checks the key for `scope` on `endpoint` ("" for routes not about one endpoint; such
   /// routes need a key for all endpoints, "*") and, when allowed, counts the request.
@@ -66,7 +67,8 @@ class KeyRing {
     /// When `day` ends (00:00 UTC next): until then no date math.
     Clock::time_point period_end GUARDED_BY(mutex){};
     int64_t used_day GUARDED_BY(mutex) = 0, used_month GUARDED_BY(mutex) = 0;
-    int64_t pending_day GUARDED_BY(mutex) = 0, pending_month GUARDED_BY(mutex) = 0;  ///< not yet flushed
+    int64_t pending_day GUARDED_BY(mutex) = 0, pending_month
+                                               GUARDED_BY(mutex) = 0;  ///< not yet flushed
     bool fresh GUARDED_BY(mutex) = true;
   };
   struct Key {

@@ -17,11 +17,13 @@ KeyRing::Clock::time_point Utc(int year, int month, int day, int hour, int minut
   t.tm_hour = hour;
   t.tm_min = minute;
   const auto whole = KeyRing::Clock::from_time_t(timegm(&t));
-  return whole + std::chrono::duration_cast<KeyRing::Clock::duration>(std::chrono::duration<double>(second));
+  return whole + std::chrono::duration_cast<KeyRing::Clock::duration>(
+                     std::chrono::duration<double>(second));
 }
 
-ApiKeyRecord Record(const std::string& id, const std::string& secret, std::vector<std::string> scopes,
-                    std::vector<std::string> endpoints, const std::string& plan = "") {
+ApiKeyRecord Record(const std::string& id, const std::string& secret,
+                    std::vector<std::string> scopes, std::vector<std::string> endpoints,
+                    const std::string& plan = "") {
   ApiKeyRecord r;
   r.id = id;
   r.salt = "salt-" + id;
@@ -32,7 +34,8 @@ ApiKeyRecord Record(const std::string& id, const std::string& secret, std::vecto
   return r;
 }
 
-UsagePlan Plan(const std::string& name, double rate, int64_t burst, int64_t daily, int64_t monthly) {
+UsagePlan Plan(const std::string& name, double rate, int64_t burst, int64_t daily,
+               int64_t monthly) {
   UsagePlan p;
   p.name = name;
   p.rate_per_second = rate;
@@ -47,21 +50,25 @@ TEST(KeyRingTest, ValidKeysScopesAndEndpoints) {
   KeyRing ring;
   ApiKeyRecord revoked = Record("gone", "s3cret", {"invoke"}, {"*"});
   revoked.revoked_at = "2026-11-22T00:00:00Z";
-  ring.Load({Record("abc", "s3cret", {"invoke"}, {"fraud"}), Record("adm", "root", {"admin", "invoke"}, {"*"}), revoked},
+  ring.Load({Record("abc", "s3cret", {"invoke"}, {"fraud"}),
+             Record("adm", "root", {"admin", "invoke"}, {"*"}), revoked},
             {}, {}, now);
   EXPECT_EQ(ring.Authorize("fops_abc_s3cret", "invoke", "fraud", now).status, 200);
   EXPECT_EQ(ring.Authorize("fops_abc_s3cret", "invoke", "fraud", now).key_id, "abc");
   EXPECT_EQ(ring.Authorize("", "invoke", "fraud", now).status, 401);
   EXPECT_EQ(ring.Authorize("fops_abc_s3creT", "invoke", "fraud", now).status, 401);  // wrong secret
-  EXPECT_EQ(ring.Authorize("fops_abc_s3cre", "invoke", "fraud", now).status, 401);   // a prefix of it
+  EXPECT_EQ(ring.Authorize("fops_abc_s3cre", "invoke", "fraud", now).status,
+            401);  // a prefix of it
   EXPECT_EQ(ring.Authorize("fops_nobody_s3cret", "invoke", "fraud", now).status, 401);
   EXPECT_EQ(ring.Authorize("abc_s3cret", "invoke", "fraud", now).status, 401);
   EXPECT_EQ(ring.Authorize("fops_gone_s3cret", "invoke", "fraud", now).status, 401);  // revoked
   AuthDecision scope = ring.Authorize("fops_abc_s3cret", "admin", "fraud", now);
   EXPECT_EQ(scope.status, 403);
-  EXPECT_NE(scope.message.find("lacks the 'admin' scope (it has: invoke)"), std::string::npos) << scope.message;
+  EXPECT_NE(scope.message.find("lacks the 'admin' scope (it has: invoke)"), std::string::npos)
+      << scope.message;
   EXPECT_EQ(ring.Authorize("fops_abc_s3cret", "invoke", "other", now).status, 403);
-  EXPECT_EQ(ring.Authorize("fops_abc_s3cret", "invoke", "", now).status, 403);  // routes over all endpoints
+  EXPECT_EQ(ring.Authorize("fops_abc_s3cret", "invoke", "", now).status,
+            403);  // routes over all endpoints
   EXPECT_EQ(ring.Authorize("fops_adm_root", "admin", "", now).status, 200);
   EXPECT_EQ(ring.Authorize("fops_adm_root", "invoke", "anything", now).status, 200);
 }
@@ -70,7 +77,8 @@ TEST(KeyRingTest, TokenBucketRefillsAtTheRateUpToTheBurst) {
   auto t = Utc(2026, 11, 23, 12, 0, 0);
   KeyRing ring;
   ring.Load({Record("k", "s", {"invoke"}, {"*"}, "slow")}, {Plan("slow", 2, 3, 0, 0)}, {}, t);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 200) << i;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 200) << i;
   AuthDecision limited = ring.Authorize("fops_k_s", "invoke", "e", t);
   EXPECT_EQ(limited.status, 429);
   EXPECT_EQ(limited.limit, "rate");
@@ -79,7 +87,8 @@ TEST(KeyRingTest, TokenBucketRefillsAtTheRateUpToTheBurst) {
   EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 200);
   EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 429);
   t += std::chrono::seconds(60);  // the bucket holds at most the burst
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 200) << i;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 200) << i;
   EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 429);
   // A refused request is not counted in the usage.
   auto usage = ring.TakeUsage();
@@ -90,16 +99,19 @@ TEST(KeyRingTest, DailyAndMonthlyQuotasResetAtUtcMidnightAndTheFirst) {
   auto t = Utc(2026, 11, 30, 23, 59, 58);
   KeyRing ring;
   ring.Load({Record("k", "s", {"invoke"}, {"*"}, "metered")}, {Plan("metered", 0, 0, 3, 5)}, {}, t);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 200) << i;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 200) << i;
   AuthDecision daily = ring.Authorize("fops_k_s", "invoke", "e", t);
   EXPECT_EQ(daily.status, 429);
   EXPECT_EQ(daily.limit, "daily_quota");
   EXPECT_EQ(daily.retry_after, 2);  // 23:59:58 -> 00:00:00
   // A new day and a new month: both counters start again.
   t = Utc(2026, 12, 1, 0, 0, 1);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 200) << i;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 200) << i;
   t = Utc(2026, 12, 2, 8, 0, 0);
-  for (int i = 0; i < 2; ++i) EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 200) << i;
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 200) << i;
   AuthDecision monthly = ring.Authorize("fops_k_s", "invoke", "e", t);
   EXPECT_EQ(monthly.status, 429);
   EXPECT_EQ(monthly.limit, "monthly_quota");
@@ -120,7 +132,8 @@ TEST(KeyRingTest, StoredUsageCountsAfterARestartAndReloadsKeepTheCounters) {
   EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 200);
   EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 429);
   // A reload (e.g. another key created) keeps this key's counts, whatever the store says.
-  ring.Load({Record("k", "s", {"invoke"}, {"*"}, "p"), Record("k2", "s", {"invoke"}, {"*"})}, plans, {}, t);
+  ring.Load({Record("k", "s", {"invoke"}, {"*"}, "p"), Record("k2", "s", {"invoke"}, {"*"})}, plans,
+            {}, t);
   EXPECT_EQ(ring.Authorize("fops_k_s", "invoke", "e", t).status, 429);
   EXPECT_EQ(ring.Authorize("fops_k2_s", "invoke", "e", t).status, 200);
   // Counts taken for the store and given back when storing failed come out again.
@@ -167,12 +180,15 @@ TEST(SharedQuotasTest, RedisUrls) {
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->port, 7000);
   EXPECT_EQ(v6->password, "secret");
-  for (const char* bad : {"http://host", "redis://", "redis://host:0", "redis://host:http", "redis://host/x", "redis://:pw@/1"}) {
+  for (const char* bad : {"http://host", "redis://", "redis://host:0", "redis://host:http",
+                          "redis://host/x", "redis://:pw@/1"}) {
     auto parsed = ParseRedisUrl(bad);
     EXPECT_FALSE(parsed.ok()) << bad;
-    EXPECT_NE(parsed.status().message().find("accepted: redis://"), std::string::npos) << parsed.status().message();
+    EXPECT_NE(parsed.status().message().find("accepted: redis://"), std::string::npos)
+        << parsed.status().message();
   }
-  EXPECT_EQ(ParseRedisUrl("redis://:hunter2@host:x").status().message().find("hunter2"), std::string::npos);
+  EXPECT_EQ(ParseRedisUrl("redis://:hunter2@host:x").status().message().find("hunter2"),
+            std::string::npos);
 }
 
 }  // namespace

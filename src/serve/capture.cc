@@ -32,7 +32,8 @@ void CloseCaptureFile(std::FILE* file, const std::string& partial, const std::st
 
 }  // namespace
 
-void AppendCaptureRecords(const ScoredRows& scored, std::string_view time, double latency_us, std::string& out) {
+void AppendCaptureRecords(const ScoredRows& scored, std::string_view time, double latency_us,
+                          std::string& out) {
   const LoadedModel& model = *scored.model;
   const ParsedRows& rows = *scored.rows;
   const size_t width = model.encoder().size();
@@ -172,7 +173,9 @@ void CaptureWriter::Write(Batch& batch) {
     if (file->file != nullptr) std::setvbuf(file->file, nullptr, _IOFBF, 1 << 20);
     file->opened = std::chrono::steady_clock::now();
     if (file->file == nullptr) {
-      if (write_errors_++ == 0 && options_.logger) options_.logger->Warn("capture", "cannot open " + file->partial + "; captured rows are dropped");
+      if (write_errors_++ == 0 && options_.logger)
+        options_.logger->Warn("capture",
+                              "cannot open " + file->partial + "; captured rows are dropped");
       dropped_rows_ += batch.rows;
       files_.erase(batch.endpoint);
       return;
@@ -180,7 +183,8 @@ void CaptureWriter::Write(Batch& batch) {
     slot = std::move(file);
   }
   if (std::fwrite(batch.lines.data(), 1, batch.lines.size(), slot->file) != batch.lines.size()) {
-    if (write_errors_++ == 0 && options_.logger) options_.logger->Warn("capture", "writing " + slot->partial + " failed (disk full?)");
+    if (write_errors_++ == 0 && options_.logger)
+      options_.logger->Warn("capture", "writing " + slot->partial + " failed (disk full?)");
     dropped_rows_ += batch.rows;
     return;
   }
@@ -189,7 +193,8 @@ void CaptureWriter::Write(Batch& batch) {
 }
 
 void CaptureWriter::CloseAll() {
-  for (auto& [endpoint, file] : files_) CloseCaptureFile(file->file, file->partial, file->final_name);
+  for (auto& [endpoint, file] : files_)
+    CloseCaptureFile(file->file, file->partial, file->final_name);
   files_.clear();
 }
 

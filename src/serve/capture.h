@@ -28,7 +28,8 @@ namespace fraudops {
 /// Appends one capture line (format version 1, with its newline) per row of `scored`:
 /// `time` is when it was answered (ISO 8601 UTC), `latency_us` the request's time in the
 /// server.
-void AppendCaptureRecords(const ScoredRows& scored, std::string_view time, double latency_us, std::string& out);
+void AppendCaptureRecords(const ScoredRows& scored, std::string_view time, double latency_us,
+                          std::string& out);
 
 struct CaptureOptions {
   std::string directory;  ///< <home>/capture

@@ -20,9 +20,12 @@ double LatencyBound(size_t bin) { return 1e-6 * std::pow(2.0, static_cast<double
 
 std::string_view VariantRoleName(VariantRole role) {
   switch (role) {
-    case VariantRole::kProduction: return "production";
-    case VariantRole::kCanary: return "canary";
-    case VariantRole::kShadow: return "shadow";
+    case VariantRole::kProduction:
+      return "production";
+    case VariantRole::kCanary:
+      return "canary";
+    case VariantRole::kShadow:
+      return "shadow";
   }
   return "production";
 }
@@ -66,11 +69,14 @@ void LoadedModel::AppendFeatureValue(std::string& out, size_t feature, double va
 Result<std::shared_ptr<const LoadedModel>> ModelLoader::Load(const VariantRef& ref) {
   auto key = std::make_pair(ref.model, ref.version);
   if (auto cached = loaded_[key].lock()) return cached;
-  FOPS_ASSIGN_OR_RETURN(ModelVersion version, metadata_.GetVersion(ref.model, std::to_string(ref.version)));
+  FOPS_ASSIGN_OR_RETURN(ModelVersion version,
+                        metadata_.GetVersion(ref.model, std::to_string(ref.version)));
   std::string directory = version.bundle_uri;
   if (StartsWith(directory, "s3://")) {
     // A local copy, verified against the checksums the run recorded.
-    directory = (fs::path(cache_directory_) / ref.model / (std::to_string(ref.version) + "-" + version.run_id)).string();
+    directory = (fs::path(cache_directory_) / ref.model /
+                 (std::to_string(ref.version) + "-" + version.run_id))
+                    .string();
     FOPS_RETURN_IF_ERROR(MakeDirectories(directory));
     FOPS_RETURN_IF_ERROR(ExportModelFiles(metadata_, artifacts_, version, directory).status());
   }
@@ -82,7 +88,8 @@ Result<std::shared_ptr<const LoadedModel>> ModelLoader::Load(const VariantRef& r
 }
 
 VariantStats::VariantStats()
-    : latency_(new std::atomic<uint64_t>[kLatencyBins]), scores_(new std::atomic<uint64_t>[kScoreBins]) {
+    : latency_(new std::atomic<uint64_t>[kLatencyBins]),
+      scores_(new std::atomic<uint64_t>[kScoreBins]) {
   for (size_t i = 0; i < kLatencyBins; ++i) latency_[i].store(0);
   for (size_t i = 0; i < kScoreBins; ++i) scores_[i].store(0);
 }
@@ -98,9 +105,12 @@ size_t VariantStats::ScoreBin(double score) {
 void VariantStats::Record(double latency_seconds, const double* scores, size_t rows, bool error) {
   requests_.fetch_add(1, std::memory_order_relaxed);
   if (error) errors_.fetch_add(1, std::memory_order_relaxed);
-  size_t bin = latency_seconds <= 1e-6 ? 0 : static_cast<size_t>(std::ceil(4.0 * std::log2(latency_seconds / 1e-6)));
+  size_t bin = latency_seconds <= 1e-6
+                   ? 0
+                   : static_cast<size_t>(std::ceil(4.0 * std::log2(latency_seconds / 1e-6)));
   latency_[std::min(bin, kLatencyBins - 1)].fetch_add(1, std::memory_order_relaxed);
-  for (size_t i = 0; i < rows; ++i) scores_[ScoreBin(scores[i])].fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; i < rows; ++i)
+    scores_[ScoreBin(scores[i])].fetch_add(1, std::memory_order_relaxed);
 }
 
 double VariantStats::LatencyQuantile(double q) const {
@@ -118,11 +128,13 @@ double VariantStats::LatencyQuantile(double q) const {
 
 std::vector<double> VariantStats::ScoreCounts() const {
   std::vector<double> out(kScoreBins);
-  for (size_t i = 0; i < kScoreBins; ++i) out[i] = static_cast<double>(scores_[i].load(std::memory_order_relaxed));
+  for (size_t i = 0; i < kScoreBins; ++i)
+    out[i] = static_cast<double>(scores_[i].load(std::memory_order_relaxed));
   return out;
 }
 
-double PopulationStabilityIndex(const std::vector<double>& expected, const std::vector<double>& actual) {
+double PopulationStabilityIndex(const std::vector<double>& expected,
+                                const std::vector<double>& actual) {
   double expected_total = 0, actual_total = 0;
   for (size_t i = 0; i < expected.size(); ++i) {
     expected_total += std::max(expected[i], 0.5);

@@ -10,10 +10,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "model/bundle.h"
 #include "model/tree_shap.h"
@@ -93,7 +92,8 @@ class VariantStats {
 
 /// PSI of `actual` against `expected` bin counts (each bin floored at 0.5 counts, so an
 /// empty bin does not make it infinite).
-double PopulationStabilityIndex(const std::vector<double>& expected, const std::vector<double>& actual);
+double PopulationStabilityIndex(const std::vector<double>& expected,
+                                const std::vector<double>& actual);
 
 /// Production and canary during one deployment's current step.
 struct RolloutStats {

@@ -5,10 +5,9 @@
 /// (docs/api.md); the Open Inference Protocol's routes answer {"error": "message"}, as its
 /// specification asks. A `Status` becomes an HTTP status here and nowhere else.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "serve/http_server.h"

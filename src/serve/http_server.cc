@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -9,7 +10,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
-#include <array>
 #include <optional>
 #include <thread>
 
@@ -39,7 +39,8 @@ std::string PercentDecode(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '+') {
       out.push_back(' ');
-    } else if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 && HexValue(text[i + 2]) >= 0) {
+    } else if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
+               HexValue(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
       i += 2;
     } else {
@@ -72,7 +73,8 @@ std::string HttpRequest::QueryParam(std::string_view name) const {
   for (std::string_view part : Split(query_, '&')) {
     size_t equals = part.find('=');
     if (part.substr(0, equals) == name) {
-      return equals == std::string_view::npos ? std::string() : PercentDecode(part.substr(equals + 1));
+      return equals == std::string_view::npos ? std::string()
+                                              : PercentDecode(part.substr(equals + 1));
     }
   }
   return {};
@@ -136,11 +138,12 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     if (buffer_.size() > 0) return ParseBuffered();  // a pipelined request is already here
     // Between requests: the idle timeout; the header deadline starts with the first byte.
     Arm(limits().idle_timeout);
-    socket_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
-      if (ec) return self->Close();
-      self->buffer_.commit(n);
-      self->ParseBuffered();
-    });
+    socket_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->Close();
+                              self->buffer_.commit(n);
+                              self->ParseBuffered();
+                            });
   }
 
   /// Parses what has arrived without another trip through the event loop (a small request
@@ -162,9 +165,9 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
 
   void ReadHeader() {
     Arm(limits().header_timeout);
-    http::async_read_header(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->OnHeader(ec);
-    });
+    http::async_read_header(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -187,15 +190,16 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     Arm(limits().body_timeout);
-    http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->OnReadError(ec);
-      self->Handle();
-    });
+    http::async_read(socket_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->OnReadError(ec);
+                       self->Handle();
+                     });
   }
 
   void OnReadError(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == asio::error::connection_reset || ec == asio::error::eof ||
-        ec == asio::error::operation_aborted) {
+    if (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+        ec == asio::error::eof || ec == asio::error::operation_aborted) {
       return Close();
     }
     ++server_.stats_.bad_requests;
@@ -204,8 +208,8 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
                                 std::to_string(limits().max_body_bytes) + " bytes");
     }
     if (ec == http::error::header_limit) {
-      return SendError(431, "the request headers are larger than " + std::to_string(limits().max_header_bytes) +
-                                " bytes");
+      return SendError(431, "the request headers are larger than " +
+                                std::to_string(limits().max_header_bytes) + " bytes");
     }
     if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
       return SendError(400, "malformed HTTP request: " + ec.message());
@@ -255,10 +259,11 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     body_ = std::move(out.body);
     Arm(limits().write_timeout);
     const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
-    asio::async_write(socket_, buffers, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
-      if (ec || !keep_alive) return self->Close();
-      self->WaitForRequest();
-    });
+    asio::async_write(socket_, buffers,
+                      [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+                        if (ec || !keep_alive) return self->Close();
+                        self->WaitForRequest();
+                      });
   }
 
   void Close() {
@@ -290,7 +295,9 @@ HttpServer::~HttpServer() { Drain(std::chrono::milliseconds(0)); }
 Status HttpServer::Start(const std::string& host, uint16_t port, size_t workers) {
   beast::error_code ec;
   auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) return Status::InvalidArgument("listen address '" + host + "' is not an IP address: " + ec.message());
+  if (ec)
+    return Status::InvalidArgument("listen address '" + host +
+                                   "' is not an IP address: " + ec.message());
   workers = std::max<size_t>(1, workers);
   uint16_t bound = port;
   for (size_t i = 0; i < workers; ++i) {
@@ -305,8 +312,8 @@ Status HttpServer::Start(const std::string& host, uint16_t port, size_t workers)
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       workers_.clear();
-      return Status::IoError("cannot listen on " + host + ":" + std::to_string(bound) + ": " + ec.message() +
-                             " (set api.listen or --listen to a free HOST:PORT)");
+      return Status::IoError("cannot listen on " + host + ":" + std::to_string(bound) + ": " +
+                             ec.message() + " (set api.listen or --listen to a free HOST:PORT)");
     }
     bound = acceptor.local_endpoint().port();
     workers_.push_back(std::move(worker));
@@ -381,13 +388,16 @@ void HttpServer::Drain(std::chrono::milliseconds timeout) {
 Result<std::pair<std::string, uint16_t>> ParseListenAddress(const std::string& text) {
   size_t colon = text.rfind(':');
   if (colon == std::string::npos || colon + 1 == text.size()) {
-    return Status::InvalidArgument("listen address '" + text + "' is not HOST:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:8080)");
+    return Status::InvalidArgument("listen address '" + text +
+                                   "' is not HOST:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:8080)");
   }
   std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   auto port = ParseInt(text.substr(colon + 1));
   if (!port || *port < 0 || *port > 65535) {
-    return Status::InvalidArgument("listen address '" + text + "': the port must be a number from 0 to 65535");
+    return Status::InvalidArgument("listen address '" + text +
+                                   "': the port must be a number from 0 to 65535");
   }
   if (host.empty()) host = "0.0.0.0";
   return std::make_pair(host, static_cast<uint16_t>(*port));

@@ -4,14 +4,17 @@
 /// kernel spreads connections), keep-alive, TCP_NODELAY, and limits that keep one client
 /// from holding a worker: a body limit (413), a header limit (431), an idle timeout between
 /// requests, and separate deadlines for a request's headers and its body, so a client that
-/// sends slowly is cut off (its connection closed; deadlines are checked every 100 ms). `Expect: 100-continue` is answered. Drain() stops accepting,
-/// closes idle connections, lets requests in flight finish (their responses say
-/// `Connection: close`) and returns when all are done or the drain timeout passes.
+/// sends slowly is cut off (its connection closed; deadlines are checked every 100 ms). `Expect:
+/// 100-continue` is answered. Drain() stops accepting, closes idle connections, lets requests in
+/// flight finish (their responses say `Connection: close`) and returns when all are done or the
+/// drain timeout passes.
 ///
 /// Handlers run on the worker thread that read the request and must not block for long:
 /// scoring takes microseconds; anything slow belongs on another thread.
 
 #include <atomic>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -20,9 +23,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include "core/status.h"
 

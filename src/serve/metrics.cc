@@ -13,7 +13,8 @@ Histogram::Histogram(const std::vector<double>& bounds)
 }
 
 void Histogram::Observe(double value) {
-  size_t bucket = std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin();  // le: value <= bound
+  size_t bucket = std::lower_bound(bounds_.begin(), bounds_.end(), value) -
+                  bounds_.begin();  // le: value <= bound
   buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
   sum_.fetch_add(value, std::memory_order_relaxed);
 }
@@ -29,8 +30,9 @@ void Histogram::Snapshot(std::vector<uint64_t>* cumulative, double* sum, uint64_
   *sum = sum_.load(std::memory_order_relaxed);
 }
 
-void MetricRegistry::Declare(const std::string& name, const std::string& type, const std::string& help,
-                             std::vector<std::string> label_names, std::vector<double> bounds) {
+void MetricRegistry::Declare(const std::string& name, const std::string& type,
+                             const std::string& help, std::vector<std::string> label_names,
+                             std::vector<double> bounds) {
   WriterLock lock(&mutex_);
   Family& f = families_[name];
   f.name = name;
@@ -86,7 +88,8 @@ std::string MetricRegistry::Render() const {
     for (const auto& [name, f] : families_) {
       out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + f.type + "\n";
       for (const auto& [values, counter] : f.counters) {
-        out += MetricLine(name, f.label_names, values) + " " + std::to_string(counter->load(std::memory_order_relaxed)) + "\n";
+        out += MetricLine(name, f.label_names, values) + " " +
+               std::to_string(counter->load(std::memory_order_relaxed)) + "\n";
       }
       for (const auto& [values, histogram] : f.histograms) {
         std::vector<uint64_t> cumulative;
@@ -99,10 +102,12 @@ std::string MetricRegistry::Render() const {
         with_le.push_back("");
         for (size_t i = 0; i < cumulative.size(); ++i) {
           with_le.back() = i < f.bounds.size() ? MetricValue(f.bounds[i]) : "+Inf";
-          out += MetricLine(name + "_bucket", names, with_le) + " " + std::to_string(cumulative[i]) + "\n";
+          out += MetricLine(name + "_bucket", names, with_le) + " " +
+                 std::to_string(cumulative[i]) + "\n";
         }
         out += MetricLine(name + "_sum", f.label_names, values) + " " + MetricValue(sum) + "\n";
-        out += MetricLine(name + "_count", f.label_names, values) + " " + std::to_string(count) + "\n";
+        out +=
+            MetricLine(name + "_count", f.label_names, values) + " " + std::to_string(count) + "\n";
       }
     }
     collectors = collectors_;

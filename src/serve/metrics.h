@@ -38,7 +38,8 @@ class MetricRegistry {
 
   /// Declares a family once; `type` is "counter" or "histogram" (with `bounds`).
   void Declare(const std::string& name, const std::string& type, const std::string& help,
-               std::vector<std::string> label_names, std::vector<double> bounds = {}) EXCLUDES(mutex_);
+               std::vector<std::string> label_names, std::vector<double> bounds = {})
+      EXCLUDES(mutex_);
   /// The counter child of a declared counter family with these label values.
   std::atomic<uint64_t>& Counter(const std::string& name, const Labels& values) EXCLUDES(mutex_);
   Histogram& HistogramOf(const std::string& name, const Labels& values) EXCLUDES(mutex_);

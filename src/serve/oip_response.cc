@@ -25,7 +25,8 @@ void EncodeInferResponse(const ScoredRows& scored, std::string& out) {
   out += VariantRoleName(scored.variant);
   out += "\",\"threshold\":";
   AppendJsonNumber(out, threshold);
-  out += "},\"outputs\":[{\"name\":\"score\",\"datatype\":\"FP64\",\"shape\":[" + count + "],\"data\":[";
+  out += "},\"outputs\":[{\"name\":\"score\",\"datatype\":\"FP64\",\"shape\":[" + count +
+         "],\"data\":[";
   for (size_t r = 0; r < rows.rows; ++r) {
     if (r) out += ',';
     AppendJsonNumber(out, scored.scores[r]);
@@ -59,7 +60,9 @@ Json InferModelMetadata(const std::string& name, const EndpointSnapshot& endpoin
            {{"model", m.ref().model},
             {"threshold", m.threshold()},
             {"tensor_input",
-             {{"name", "input-0"}, {"datatype", dtype}, {"shape", {-1, static_cast<int64_t>(inputs.size())}}}}}}};
+             {{"name", "input-0"},
+              {"datatype", dtype},
+              {"shape", {-1, static_cast<int64_t>(inputs.size())}}}}}}};
 }
 
 }  // namespace fraudops

@@ -4,9 +4,8 @@
 /// with the request's id and fraudops' own fields under "parameters", and the model
 /// metadata document. The request side is ParseInferBody (predict_request.h).
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "serve/endpoints.h"
 #include "serve/scored_rows.h"

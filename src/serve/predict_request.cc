@@ -20,7 +20,8 @@ constexpr size_t kMaxListed = 20;  ///< mistyped values listed in a 422 before "
 /// Parses into the calling thread's parser (its buffers are reused request after request).
 simdjson::error_code ParseJson(std::string& body, dom::element* root) {
   thread_local dom::parser parser;
-  if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING)
+    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   return parser.parse(body.data(), body.size(), false).get(*root);
 }
 
@@ -39,7 +40,8 @@ bool MalformedJson(std::string_view body, simdjson::error_code code, RequestErro
   return false;
 }
 
-bool BadBody(RequestError* error, std::string message, int status = 400, std::string code = "invalid_body") {
+bool BadBody(RequestError* error, std::string message, int status = 400,
+             std::string code = "invalid_body") {
   error->status = status;
   error->code = std::move(code);
   error->message = std::move(message);
@@ -48,32 +50,41 @@ bool BadBody(RequestError* error, std::string message, int status = 400, std::st
 
 bool TooManyRows(size_t rows, size_t max_rows, RequestError* error) {
   return BadBody(error,
-                 std::to_string(rows) + " rows in one request; at most api.max_rows = " + std::to_string(max_rows) +
-                     " are accepted",
+                 std::to_string(rows) + " rows in one request; at most api.max_rows = " +
+                     std::to_string(max_rows) + " are accepted",
                  413, "too_many_rows");
 }
 
 const char* JsonTypeName(dom::element_type type) {
   switch (type) {
-    case dom::element_type::ARRAY: return "array";
-    case dom::element_type::OBJECT: return "object";
-    case dom::element_type::BOOL: return "boolean";
-    case dom::element_type::STRING: return "string";
-    case dom::element_type::NULL_VALUE: return "null";
-    default: return "number";
+    case dom::element_type::ARRAY:
+      return "array";
+    case dom::element_type::OBJECT:
+      return "object";
+    case dom::element_type::BOOL:
+      return "boolean";
+    case dom::element_type::STRING:
+      return "string";
+    case dom::element_type::NULL_VALUE:
+      return "null";
+    default:
+      return "number";
   }
 }
 
 /// Feature problems of a request, gathered over all rows, reported together.
 class FeatureProblems {
  public:
-  explicit FeatureProblems(const FeatureEncoder& encoder) : encoder_(encoder), seen_(encoder.size()) {}
+  explicit FeatureProblems(const FeatureEncoder& encoder)
+      : encoder_(encoder), seen_(encoder.size()) {}
 
   void StartRow() { std::fill(seen_.begin(), seen_.end(), 0); }
   /// True the first time `feature` is set in this row.
   bool MarkSeen(size_t feature) { return seen_[feature]++ == 0; }
   void Extra(std::string_view name, size_t row) { extra_.emplace(std::string(name), row); }
-  void Duplicate(size_t feature, size_t row) { duplicate_.emplace(encoder_.feature(feature).name, row); }
+  void Duplicate(size_t feature, size_t row) {
+    duplicate_.emplace(encoder_.feature(feature).name, row);
+  }
   void Mistyped(size_t feature, size_t row, std::string_view got) {
     if (mistyped_.size() < kMaxListed) {
       const FeatureSpec& spec = encoder_.feature(feature);
@@ -91,7 +102,9 @@ class FeatureProblems {
       if (!seen_[f]) missing_.emplace(encoder_.feature(f).name, row);
     }
   }
-  bool any() const { return !missing_.empty() || !extra_.empty() || !duplicate_.empty() || mistyped_count_ > 0; }
+  bool any() const {
+    return !missing_.empty() || !extra_.empty() || !duplicate_.empty() || mistyped_count_ > 0;
+  }
 
   bool Report(RequestError* error) const {
     error->status = 422;
@@ -117,7 +130,8 @@ class FeatureProblems {
     if (!missing_.empty()) parts.push_back("missing " + joined(missing_));
     if (!extra_.empty()) parts.push_back("unknown " + joined(extra_));
     if (!duplicate_.empty()) parts.push_back("given twice " + joined(duplicate_));
-    if (mistyped_count_ > 0) parts.push_back(std::to_string(mistyped_count_) + " value(s) of the wrong type");
+    if (mistyped_count_ > 0)
+      parts.push_back(std::to_string(mistyped_count_) + " value(s) of the wrong type");
     error->message = "the features do not match the model's input signature: " + Join(parts, "; ");
     error->details = {{"missing", names(missing_)},
                       {"extra", names(extra_)},
@@ -151,22 +165,34 @@ double EncodeElement(const FeatureEncoder& encoder, size_t feature, dom::element
   bool ok = true;
   double encoded = std::nan("");
   switch (value.type()) {
-    case dom::element_type::INT64: encoded = encoder.EncodeNumber(feature, static_cast<double>(int64_t(value)), &ok); break;
-    case dom::element_type::UINT64: encoded = encoder.EncodeNumber(feature, static_cast<double>(uint64_t(value)), &ok); break;
-    case dom::element_type::DOUBLE: encoded = encoder.EncodeNumber(feature, double(value), &ok); break;
-    case dom::element_type::NULL_VALUE: break;
-    case dom::element_type::STRING: encoded = encoder.EncodeText(feature, std::string_view(value), &ok); break;
-    default: ok = false;
+    case dom::element_type::INT64:
+      encoded = encoder.EncodeNumber(feature, static_cast<double>(int64_t(value)), &ok);
+      break;
+    case dom::element_type::UINT64:
+      encoded = encoder.EncodeNumber(feature, static_cast<double>(uint64_t(value)), &ok);
+      break;
+    case dom::element_type::DOUBLE:
+      encoded = encoder.EncodeNumber(feature, double(value), &ok);
+      break;
+    case dom::element_type::NULL_VALUE:
+      break;
+    case dom::element_type::STRING:
+      encoded = encoder.EncodeText(feature, std::string_view(value), &ok);
+      break;
+    default:
+      ok = false;
   }
   if (!ok) {
     std::string got = JsonTypeName(value.type());
-    if (value.type() == dom::element_type::STRING) got = "\"" + std::string(std::string_view(value).substr(0, 40)) + "\"";
+    if (value.type() == dom::element_type::STRING)
+      got = "\"" + std::string(std::string_view(value).substr(0, 40)) + "\"";
     problems.Mistyped(feature, row, got);
   }
   return encoded;
 }
 
-void EncodeObject(const FeatureEncoder& encoder, dom::object object, size_t row, double* out, FeatureProblems& problems) {
+void EncodeObject(const FeatureEncoder& encoder, dom::object object, size_t row, double* out,
+                  FeatureProblems& problems) {
   problems.StartRow();
   size_t next = 0;  // where the next feature is when the client keeps the signature's order
   for (dom::key_value_pair field : object) {
@@ -185,11 +211,12 @@ void EncodeObject(const FeatureEncoder& encoder, dom::object object, size_t row,
   problems.EndRow(row);
 }
 
-bool EncodeArrayRow(const FeatureEncoder& encoder, dom::array array, size_t row, double* out, FeatureProblems& problems,
-                    RequestError* error) {
+bool EncodeArrayRow(const FeatureEncoder& encoder, dom::array array, size_t row, double* out,
+                    FeatureProblems& problems, RequestError* error) {
   if (array.size() != encoder.size()) {
-    return BadBody(error, "instance " + std::to_string(row) + " has " + std::to_string(array.size()) +
-                              " values; the model takes " + std::to_string(encoder.size()) +
+    return BadBody(error, "instance " + std::to_string(row) + " has " +
+                              std::to_string(array.size()) + " values; the model takes " +
+                              std::to_string(encoder.size()) +
                               " in its signature's order (GET /v2/models/{endpoint} lists them)");
   }
   size_t f = 0;
@@ -200,14 +227,15 @@ bool EncodeArrayRow(const FeatureEncoder& encoder, dom::array array, size_t row,
   return true;
 }
 
-bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_rows, ParsedRows* out,
-              RequestError* error) {
+bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_rows,
+              ParsedRows* out, RequestError* error) {
   auto reader = RecordReader::FromMemory(body, true, "request body");
   if (!reader.ok()) return BadBody(error, reader.status().message());
   RecordChunk chunk;
   auto more = (*reader)->Next(chunk, max_rows + 2);
   if (!more.ok()) return BadBody(error, more.status().message());
-  if (chunk.size() == 0) return BadBody(error, "the CSV body is empty; it needs a header line and at least one row");
+  if (chunk.size() == 0)
+    return BadBody(error, "the CSV body is empty; it needs a header line and at least one row");
   const char delimiter = DetectCsvDelimiter(chunk.record(0));
   std::vector<std::string_view> fields;
   std::string scratch;
@@ -231,7 +259,8 @@ bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_r
   if (problems.any()) return problems.Report(error);
   const size_t rows = chunk.size() - 1;
   if (rows == 0) return BadBody(error, "the CSV body has a header line but no rows");
-  if (rows > max_rows) return TooManyRows(rows, max_rows, error);  // at least max_rows + 1 were read
+  if (rows > max_rows)
+    return TooManyRows(rows, max_rows, error);  // at least max_rows + 1 were read
   const size_t width = encoder.size();
   out->values.assign(rows * width, std::nan(""));
   out->rows = rows;
@@ -239,8 +268,9 @@ bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_r
   for (size_t r = 0; r < rows; ++r) {
     SplitCsvRecord(chunk.record(r + 1), delimiter, fields);
     if (fields.size() != column_feature.size()) {
-      return BadBody(error, "CSV line " + std::to_string(chunk.line[r + 1]) + " has " + std::to_string(fields.size()) +
-                                " fields; the header has " + std::to_string(column_feature.size()));
+      return BadBody(error, "CSV line " + std::to_string(chunk.line[r + 1]) + " has " +
+                                std::to_string(fields.size()) + " fields; the header has " +
+                                std::to_string(column_feature.size()));
     }
     for (size_t c = 0; c < fields.size(); ++c) {
       const size_t f = static_cast<size_t>(column_feature[c]);
@@ -271,7 +301,8 @@ bool FindJsonSyntaxError(std::string_view text, size_t* offset, std::string* mes
     bool end_object() override { return true; }
     bool start_array(std::size_t) override { return true; }
     bool end_array() override { return true; }
-    bool parse_error(std::size_t position, const std::string&, const nlohmann::json::exception& e) override {
+    bool parse_error(std::size_t position, const std::string&,
+                     const nlohmann::json::exception& e) override {
       failed = true;
       at = position;
       what = e.what();
@@ -281,36 +312,44 @@ bool FindJsonSyntaxError(std::string_view text, size_t* offset, std::string* mes
     size_t at = 0;
     std::string what;
   } sax;
-  nlohmann::json::sax_parse(text.begin(), text.end(), &sax, nlohmann::json::input_format_t::json, true);
+  nlohmann::json::sax_parse(text.begin(), text.end(), &sax, nlohmann::json::input_format_t::json,
+                            true);
   if (!sax.failed) return false;
   *offset = sax.at;
-  // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..." -> after the first ": "
+  // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..." -> after
+  // the first ": "
   std::string what = sax.what;
   size_t colon = what.find(": ");
   *message = colon == std::string::npos ? what : what.substr(colon + 2);
   return true;
 }
 
-bool ParsePredictBody(std::string& body, std::string_view content_type, const FeatureEncoder& encoder,
-                      size_t max_rows, ParsedRows* out, RequestError* error) {
+bool ParsePredictBody(std::string& body, std::string_view content_type,
+                      const FeatureEncoder& encoder, size_t max_rows, ParsedRows* out,
+                      RequestError* error) {
   *out = ParsedRows();
   std::string_view media = Trim(content_type.substr(0, content_type.find(';')));
-  if (media == "text/csv" || media == "application/csv") return ParseCsv(body, encoder, max_rows, out, error);
-  if (Trim(body).empty()) return BadBody(error, "the request body is empty; send a JSON object of features");
+  if (media == "text/csv" || media == "application/csv")
+    return ParseCsv(body, encoder, max_rows, out, error);
+  if (Trim(body).empty())
+    return BadBody(error, "the request body is empty; send a JSON object of features");
   dom::element root;
   if (auto code = ParseJson(body, &root)) return MalformedJson(body, code, error);
   dom::object object;
   if (root.get(object)) {
-    return BadBody(error, std::string("the body is a JSON ") + JsonTypeName(root.type()) +
-                              "; send an object of features, or {\"instances\": [...]} for a batch");
+    return BadBody(error,
+                   std::string("the body is a JSON ") + JsonTypeName(root.type()) +
+                       "; send an object of features, or {\"instances\": [...]} for a batch");
   }
   const size_t width = encoder.size();
   FeatureProblems problems(encoder);
   dom::element instances;
   if (object.size() == 1 && !object["instances"].get(instances) && encoder.Find("instances") < 0) {
     dom::array list;
-    if (instances.get(list)) return BadBody(error, "\"instances\" must be an array of transactions");
-    if (list.size() == 0) return BadBody(error, "\"instances\" is empty; send at least one transaction");
+    if (instances.get(list))
+      return BadBody(error, "\"instances\" must be an array of transactions");
+    if (list.size() == 0)
+      return BadBody(error, "\"instances\" is empty; send at least one transaction");
     if (list.size() > max_rows) return TooManyRows(list.size(), max_rows, error);
     out->rows = list.size();
     out->batch = true;
@@ -325,7 +364,8 @@ bool ParsePredictBody(std::string& body, std::string_view content_type, const Fe
       } else if (!item.get(item_array)) {
         if (!EncodeArrayRow(encoder, item_array, row, values, problems, error)) return false;
       } else {
-        return BadBody(error, "instance " + std::to_string(row) + " is a " + JsonTypeName(item.type()) +
+        return BadBody(error, "instance " + std::to_string(row) + " is a " +
+                                  JsonTypeName(item.type()) +
                                   "; each instance is an object of features or an array of values");
       }
       ++row;
@@ -368,20 +408,24 @@ bool ShapeOf(dom::object tensor, std::vector<int64_t>* shape) {
 
 }  // namespace
 
-bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max_rows, ParsedRows* out,
-                    RequestError* error) {
+bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max_rows,
+                    ParsedRows* out, RequestError* error) {
   *out = ParsedRows();
   out->batch = true;
-  if (Trim(body).empty()) return BadBody(error, "the request body is empty; send an inference request");
+  if (Trim(body).empty())
+    return BadBody(error, "the request body is empty; send an inference request");
   dom::element root;
   if (auto code = ParseJson(body, &root)) return MalformedJson(body, code, error);
   dom::object request;
-  if (root.get(request)) return BadBody(error, "an inference request is a JSON object with \"inputs\"");
+  if (root.get(request))
+    return BadBody(error, "an inference request is a JSON object with \"inputs\"");
   std::string_view id;
   if (!request["id"].get(id)) out->id = std::string(id);
   dom::array inputs;
   if (request["inputs"].get(inputs) || inputs.size() == 0) {
-    return BadBody(error, "\"inputs\" must be a non-empty array of tensors ({\"name\", \"shape\", \"datatype\", \"data\"})");
+    return BadBody(error,
+                   "\"inputs\" must be a non-empty array of tensors ({\"name\", \"shape\", "
+                   "\"datatype\", \"data\"})");
   }
   const size_t width = encoder.size();
   FeatureProblems problems(encoder);
@@ -391,34 +435,41 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
   if (inputs.size() == 1) {
     dom::object tensor;
     std::string_view name;
-    if (inputs.at(0).get(tensor) || tensor["name"].get(name)) return BadBody(error, "inputs[0] needs a \"name\"");
+    if (inputs.at(0).get(tensor) || tensor["name"].get(name))
+      return BadBody(error, "inputs[0] needs a \"name\"");
     if (encoder.Find(name) < 0 || width == 1) {
       std::vector<int64_t> shape;
       if (!ShapeOf(tensor, &shape) || shape.empty() || shape.size() > 2) {
-        return BadBody(error, "inputs[0].shape must be [N, " + std::to_string(width) + "] (or [" + std::to_string(width) + "] for one row)");
+        return BadBody(error, "inputs[0].shape must be [N, " + std::to_string(width) + "] (or [" +
+                                  std::to_string(width) + "] for one row)");
       }
       const int64_t rows = shape.size() == 2 ? shape[0] : 1;
       const int64_t columns = shape.back();
       if (columns != static_cast<int64_t>(width)) {
-        return BadBody(error, "inputs[0].shape says " + std::to_string(columns) + " features per row; the model takes " +
-                                  std::to_string(width) + " (GET /v2/models/{model} lists them)");
+        return BadBody(error, "inputs[0].shape says " + std::to_string(columns) +
+                                  " features per row; the model takes " + std::to_string(width) +
+                                  " (GET /v2/models/{model} lists them)");
       }
       if (rows == 0) return BadBody(error, "inputs[0] has no rows");
-      if (static_cast<size_t>(rows) > max_rows) return TooManyRows(static_cast<size_t>(rows), max_rows, error);
+      if (static_cast<size_t>(rows) > max_rows)
+        return TooManyRows(static_cast<size_t>(rows), max_rows, error);
       dom::element data;
       if (tensor["data"].get(data) || !Flatten(data, values, value_limit)) {
-        return BadBody(error, "inputs[0].data must be an array of " + std::to_string(rows * columns) + " values");
+        return BadBody(error, "inputs[0].data must be an array of " +
+                                  std::to_string(rows * columns) + " values");
       }
       if (values.size() != static_cast<size_t>(rows * columns)) {
-        return BadBody(error, "inputs[0].data has " + std::to_string(values.size()) + " values; shape " +
-                                  std::to_string(rows) + " x " + std::to_string(columns) + " needs " +
+        return BadBody(error, "inputs[0].data has " + std::to_string(values.size()) +
+                                  " values; shape " + std::to_string(rows) + " x " +
+                                  std::to_string(columns) + " needs " +
                                   std::to_string(rows * columns));
       }
       out->rows = static_cast<size_t>(rows);
       out->values.assign(out->rows * width, std::nan(""));
       for (size_t r = 0; r < out->rows; ++r) {
         for (size_t f = 0; f < width; ++f) {
-          out->values[r * width + f] = EncodeElement(encoder, f, values[r * width + f], r, problems);
+          out->values[r * width + f] =
+              EncodeElement(encoder, f, values[r * width + f], r, problems);
         }
       }
       if (problems.any()) return problems.Report(error);
@@ -434,7 +485,8 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
     dom::object tensor;
     std::string_view name;
     const std::string where = "inputs[" + std::to_string(index++) + "]";
-    if (input.get(tensor) || tensor["name"].get(name)) return BadBody(error, where + " needs a \"name\"");
+    if (input.get(tensor) || tensor["name"].get(name))
+      return BadBody(error, where + " needs a \"name\"");
     int feature = encoder.Find(name);
     if (feature < 0) {
       problems.Extra(name, 0);
@@ -445,7 +497,8 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
       continue;
     }
     std::vector<int64_t> shape;
-    if (!ShapeOf(tensor, &shape) || shape.empty() || shape.size() > 2 || (shape.size() == 2 && shape[1] != 1)) {
+    if (!ShapeOf(tensor, &shape) || shape.empty() || shape.size() > 2 ||
+        (shape.size() == 2 && shape[1] != 1)) {
       return BadBody(error, where + " (" + std::string(name) + "): shape must be [N] or [N, 1]");
     }
     if (index == 1 || rows == 0) rows = static_cast<size_t>(shape[0]);
@@ -457,7 +510,8 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
     dom::element data;
     auto& column = columns[static_cast<size_t>(feature)];
     if (tensor["data"].get(data) || !Flatten(data, column, rows + 1) || column.size() != rows) {
-      return BadBody(error, where + " (" + std::string(name) + "): data must hold " + std::to_string(rows) + " values");
+      return BadBody(error, where + " (" + std::string(name) + "): data must hold " +
+                                std::to_string(rows) + " values");
     }
   }
   problems.EndRow(0);
@@ -466,7 +520,8 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
   out->rows = rows;
   out->values.assign(rows * width, std::nan(""));
   for (size_t f = 0; f < width; ++f) {
-    for (size_t r = 0; r < rows; ++r) out->values[r * width + f] = EncodeElement(encoder, f, columns[f][r], r, problems);
+    for (size_t r = 0; r < rows; ++r)
+      out->values[r * width + f] = EncodeElement(encoder, f, columns[f][r], r, problems);
   }
   if (problems.any()) return problems.Report(error);
   return true;

@@ -12,11 +12,10 @@
 /// (every one listed, with the first row it happened in).
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "model/bundle.h"
 
@@ -39,12 +38,13 @@ struct ParsedRows {
 
 /// A predict body. `content_type` "text/csv" (with any parameters) reads CSV; anything else
 /// JSON. `body` may be padded in place for the parser.
-bool ParsePredictBody(std::string& body, std::string_view content_type, const FeatureEncoder& encoder,
-                      size_t max_rows, ParsedRows* out, RequestError* error);
+bool ParsePredictBody(std::string& body, std::string_view content_type,
+                      const FeatureEncoder& encoder, size_t max_rows, ParsedRows* out,
+                      RequestError* error);
 
 /// An Open Inference Protocol v2 infer body.
-bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max_rows, ParsedRows* out,
-                    RequestError* error);
+bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max_rows,
+                    ParsedRows* out, RequestError* error);
 
 /// The byte offset and message of the first JSON syntax error in `text`, or false when the
 /// text is valid JSON.

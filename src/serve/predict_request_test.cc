@@ -23,7 +23,8 @@ struct Parsed {
   RequestError error;
 };
 
-Parsed Predict(std::string body, std::string_view content_type = "application/json", size_t max_rows = 10) {
+Parsed Predict(std::string body, std::string_view content_type = "application/json",
+               size_t max_rows = 10) {
   Parsed p;
   p.ok = ParsePredictBody(body, content_type, Encoder(), max_rows, &p.rows, &p.error);
   return p;
@@ -41,7 +42,8 @@ TEST(PredictRequestTest, OneTransactionInAnyOrderWithMissingValues) {
   EXPECT_FALSE(p.rows.batch);
   ASSERT_EQ(p.rows.rows, 1u);
   EXPECT_EQ(p.rows.values, (std::vector<double>{12.5, 1, 23}));
-  Parsed reordered = Predict(R"({"hour": "23", "merchant": "fuel", "amount": 12.5})");  // a numeric string is a number
+  Parsed reordered = Predict(
+      R"({"hour": "23", "merchant": "fuel", "amount": 12.5})");  // a numeric string is a number
   ASSERT_TRUE(reordered.ok) << reordered.error.message;
   EXPECT_EQ(reordered.rows.values, p.rows.values);
   // Inputs are rounded to float as training stored them.
@@ -69,10 +71,12 @@ TEST(PredictRequestTest, BatchesOfObjectsArraysAndCsv) {
   Parsed short_row = Predict(R"({"instances": [[1, "shop"]]})");
   EXPECT_FALSE(short_row.ok);
   EXPECT_EQ(short_row.error.status, 400);
-  EXPECT_NE(short_row.error.message.find("instance 0 has 2 values; the model takes 3"), std::string::npos);
+  EXPECT_NE(short_row.error.message.find("instance 0 has 2 values; the model takes 3"),
+            std::string::npos);
   Parsed ragged = Predict("amount,merchant,hour\n1,shop\n", "text/csv");
   EXPECT_FALSE(ragged.ok);
-  EXPECT_NE(ragged.error.message.find("CSV line 2 has 2 fields; the header has 3"), std::string::npos)
+  EXPECT_NE(ragged.error.message.find("CSV line 2 has 2 fields; the header has 3"),
+            std::string::npos)
       << ragged.error.message;
 }
 
@@ -99,17 +103,22 @@ TEST(PredictRequestTest, MalformedJsonSaysWhereAndFeatureProblemsAreListedTogeth
   EXPECT_EQ(d["extra"][0]["feature"], "merchnat");
   EXPECT_EQ(d["duplicate"][0]["feature"], "hour");
   EXPECT_NE(d["hints"]["merchnat"].get<std::string>().find("'merchant'"), std::string::npos);
-  EXPECT_EQ(Predict(R"({"amount": "12,5", "merchant": "shop", "hour": 1})").error.details["mistyped"][0]["got"],
+  EXPECT_EQ(Predict(R"({"amount": "12,5", "merchant": "shop", "hour": 1})")
+                .error.details["mistyped"][0]["got"],
             "\"12,5\"");
 
-  Parsed too_many = Predict(R"({"instances": [[1, "shop", 2], [1, "shop", 2], [1, "shop", 2]]})", "application/json", 2);
+  Parsed too_many = Predict(R"({"instances": [[1, "shop", 2], [1, "shop", 2], [1, "shop", 2]]})",
+                            "application/json", 2);
   EXPECT_EQ(too_many.error.status, 413);
   EXPECT_EQ(too_many.error.code, "too_many_rows");
-  EXPECT_EQ(Predict("amount,merchant,hour\n1,shop,2\n1,shop,2\n1,shop,2\n", "text/csv", 2).error.status, 413);
+  EXPECT_EQ(
+      Predict("amount,merchant,hour\n1,shop,2\n1,shop,2\n1,shop,2\n", "text/csv", 2).error.status,
+      413);
 }
 
 TEST(PredictRequestTest, OpenInferenceProtocolTensors) {
-  Parsed matrix = Infer(R"({"id": "r1", "inputs": [{"name": "input-0", "shape": [2, 3], "datatype": "BYTES",
+  Parsed matrix =
+      Infer(R"({"id": "r1", "inputs": [{"name": "input-0", "shape": [2, 3], "datatype": "BYTES",
                                                      "data": [[1, "shop", 2], [3, "fuel", 4]]}]})");
   ASSERT_TRUE(matrix.ok) << matrix.error.message;
   EXPECT_EQ(matrix.rows.id, "r1");
@@ -118,28 +127,34 @@ TEST(PredictRequestTest, OpenInferenceProtocolTensors) {
                                       "data": [1, "shop", 2, 3, "fuel", 4]}]})");
   ASSERT_TRUE(flat.ok) << flat.error.message;
   EXPECT_EQ(flat.rows.values, matrix.rows.values);
-  Parsed columns = Infer(R"({"inputs": [{"name": "hour", "shape": [2], "datatype": "FP64", "data": [2, 4]},
+  Parsed columns =
+      Infer(R"({"inputs": [{"name": "hour", "shape": [2], "datatype": "FP64", "data": [2, 4]},
                                         {"name": "merchant", "shape": [2, 1], "datatype": "BYTES", "data": [["shop"], ["fuel"]]},
                                         {"name": "amount", "shape": [2], "datatype": "FP64", "data": [1, 3]}]})");
   ASSERT_TRUE(columns.ok) << columns.error.message;
   EXPECT_EQ(columns.rows.values, matrix.rows.values);
 
-  EXPECT_NE(Infer(R"({"inputs": [{"name": "x", "shape": [2, 4], "data": [1, 2, 3, 4, 5, 6, 7, 8]}]})")
-                .error.message.find("4 features per row; the model takes 3"),
-            std::string::npos);
+  EXPECT_NE(
+      Infer(R"({"inputs": [{"name": "x", "shape": [2, 4], "data": [1, 2, 3, 4, 5, 6, 7, 8]}]})")
+          .error.message.find("4 features per row; the model takes 3"),
+      std::string::npos);
   EXPECT_NE(Infer(R"({"inputs": [{"name": "x", "shape": [2, 3], "data": [1, 2, 3]}]})")
                 .error.message.find("has 3 values; shape 2 x 3 needs 6"),
             std::string::npos);
-  EXPECT_EQ(Infer(R"({"inputs": [{"name": "x", "shape": [11, 3], "data": []}]})").error.status, 413);
+  EXPECT_EQ(Infer(R"({"inputs": [{"name": "x", "shape": [11, 3], "data": []}]})").error.status,
+            413);
   Parsed uneven = Infer(R"({"inputs": [{"name": "hour", "shape": [2], "data": [2, 4]},
                                        {"name": "merchant", "shape": [1], "data": ["shop"]},
                                        {"name": "amount", "shape": [2], "data": [1, 3]}]})");
-  EXPECT_NE(uneven.error.message.find("has 1 rows; the first tensor has 2"), std::string::npos) << uneven.error.message;
-  Parsed missing = Infer(R"({"inputs": [{"name": "hour", "shape": [1], "data": [2]}, {"name": "amount", "shape": [1], "data": [1]}]})");
+  EXPECT_NE(uneven.error.message.find("has 1 rows; the first tensor has 2"), std::string::npos)
+      << uneven.error.message;
+  Parsed missing = Infer(
+      R"({"inputs": [{"name": "hour", "shape": [1], "data": [2]}, {"name": "amount", "shape": [1], "data": [1]}]})");
   EXPECT_EQ(missing.error.status, 422);
   EXPECT_EQ(missing.error.details["missing"][0]["feature"], "merchant");
   EXPECT_EQ(Infer(R"({"inputs": []})").error.status, 400);
-  EXPECT_EQ(Infer(R"({"inputs": [{"name": "x", "shape": [1, 3], "data": [1, 2}]})").error.code, "malformed_json");
+  EXPECT_EQ(Infer(R"({"inputs": [{"name": "x", "shape": [1, 3], "data": [1, 2}]})").error.code,
+            "malformed_json");
 }
 
 TEST(PredictRequestTest, JsonSyntaxErrorOffsets) {

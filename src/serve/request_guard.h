@@ -17,7 +17,8 @@ namespace fraudops {
 
 class RequestGuard {
  public:
-  RequestGuard(KeyRing& keys, MetricRegistry& metrics, Logger& logger) : keys_(keys), metrics_(metrics), logger_(logger) {}
+  RequestGuard(KeyRing& keys, MetricRegistry& metrics, Logger& logger)
+      : keys_(keys), metrics_(metrics), logger_(logger) {}
 
   /// api.auth: required (true) or disabled.
   void set_required(bool required) { required_.store(required, std::memory_order_relaxed); }
@@ -26,8 +27,8 @@ class RequestGuard {
   /// True when the caller may use `scope` on `endpoint` ("" for routes about no one
   /// endpoint); otherwise false with the refusal written in `style`. `key_id` (optional)
   /// receives the caller's key id ("" when auth is disabled).
-  bool Authorize(const HttpRequest& request, HttpResponse& response, ErrorStyle style, std::string_view scope,
-                 std::string_view endpoint, std::string* key_id = nullptr);
+  bool Authorize(const HttpRequest& request, HttpResponse& response, ErrorStyle style,
+                 std::string_view scope, std::string_view endpoint, std::string* key_id = nullptr);
 
  private:
   KeyRing& keys_;

@@ -8,12 +8,14 @@ namespace fraudops {
 
 using SystemClock = std::chrono::system_clock;
 
-RolloutDecision Decide(const DeploymentRecord& deployment, RolloutObservation seen, SystemClock::time_point now) {
+RolloutDecision Decide(const DeploymentRecord& deployment, RolloutObservation seen,
+                       SystemClock::time_point now) {
   if (deployment.status != DeploymentStatus::kBaking) return RolloutDecision();
   auto strategy = DeploymentStrategies().Find(deployment.strategy);
   if (!strategy.ok()) return RolloutDecision();
   auto started = ParseUtcTime(deployment.step_started_at);
-  seen.step_seconds = started ? std::max(0.0, std::chrono::duration<double>(now - *started).count()) : 0;
+  seen.step_seconds =
+      started ? std::max(0.0, std::chrono::duration<double>(now - *started).count()) : 0;
   return (*strategy)->Judge(deployment, seen);
 }
 
@@ -23,7 +25,8 @@ RolloutObservation Observe(const RolloutStats& stats) {
   seen.canary_errors = stats.canary.errors();
   seen.canary_p99_ms = 1e3 * stats.canary.LatencyQuantile(0.99);
   seen.production_requests = stats.production.requests();
-  seen.score_psi = PopulationStabilityIndex(stats.production.ScoreCounts(), stats.canary.ScoreCounts());
+  seen.score_psi =
+      PopulationStabilityIndex(stats.production.ScoreCounts(), stats.canary.ScoreCounts());
   return seen;
 }
 
@@ -93,7 +96,8 @@ BackgroundWorker::Duration RolloutController::Pass() {
     return Status::Ok();
   });
   if (!read.ok()) {
-    logger_.Warn("serve", "cannot read the metadata store; serving what is loaded", {{"error", read.message()}});
+    logger_.Warn("serve", "cannot read the metadata store; serving what is loaded",
+                 {{"error", read.message()}});
     return options_.poll_interval;
   }
   if (counters["endpoints"] != counters_seen_["endpoints"]) ReloadEndpoints();
@@ -111,7 +115,8 @@ void RolloutController::ReloadEndpoints() {
   std::shared_ptr<const EndpointMap> current = Endpoints();
   auto next = std::make_shared<EndpointMap>();
   // (The lambda runs on this thread, inside this function's hold of state_mutex_.)
-  Status listed = stores_.WithLoader([&](ServingStore& store, ModelLoader& loader) REQUIRES(state_mutex_) -> Status {
+  Status listed = stores_.WithLoader([&](ServingStore& store,
+                                         ModelLoader& loader) REQUIRES(state_mutex_) -> Status {
     FOPS_ASSIGN_OR_RETURN(std::vector<EndpointRecord> records, store.ListEndpoints());
     for (const EndpointRecord& record : records) {
       auto snapshot = std::make_shared<EndpointSnapshot>();
@@ -140,7 +145,8 @@ void RolloutController::ReloadEndpoints() {
                          {"model", record.canary.ToString()},
                          {"error", model.status().message()}});
           (void)store.FinishDeployment(record.deployment_id, DeploymentStatus::kRolledBack,
-                                       "the model failed to load: " + model.status().message(), "fraudops-serve");
+                                       "the model failed to load: " + model.status().message(),
+                                       "fraudops-serve");
         }
       }
       for (const VariantRef& ref : record.shadows) {
@@ -149,12 +155,15 @@ void RolloutController::ReloadEndpoints() {
           snapshot->shadows.push_back(*model);
         } else {
           logger_.Error("serve", "cannot load a shadow; it gets no traffic",
-                        {{"endpoint", record.name}, {"model", ref.ToString()}, {"error", model.status().message()}});
+                        {{"endpoint", record.name},
+                         {"model", ref.ToString()},
+                         {"error", model.status().message()}});
         }
       }
       if (!record.deployment_id.empty() && snapshot->canary) {
         auto& stats = rollouts_[record.deployment_id];
-        if (!stats || stats->traffic_percent != record.canary_percent) {  // a new deployment or a new step
+        if (!stats ||
+            stats->traffic_percent != record.canary_percent) {  // a new deployment or a new step
           stats = std::make_shared<RolloutStats>();
           stats->deployment_id = record.deployment_id;
           stats->traffic_percent = record.canary_percent;
@@ -199,7 +208,8 @@ void RolloutController::ReloadKeys() {
     FOPS_ASSIGN_OR_RETURN(auto plans, store.ListPlans());
     FOPS_ASSIGN_OR_RETURN(auto usage, store.Usage({day, month}));
     keys_.Load(keys, plans, usage, now);
-    if (shared_quotas_) {  // counts Redis lost (a restart without persistence) come back from the store
+    if (shared_quotas_) {  // counts Redis lost (a restart without persistence) come back from the
+                           // store
       Status seeded = shared_quotas_->Seed(usage);
       if (!seeded.ok()) logger_.Warn("serve", seeded.message());
     }
@@ -216,29 +226,36 @@ void RolloutController::JudgeRollouts() {
     const RolloutStats& rollout = *e->rollout;
     bool changed = false;
     (void)stores_.With([&](ServingStore& store) -> Status {
-      FOPS_ASSIGN_OR_RETURN(DeploymentRecord deployment, store.GetDeployment(rollout.deployment_id));
+      FOPS_ASSIGN_OR_RETURN(DeploymentRecord deployment,
+                            store.GetDeployment(rollout.deployment_id));
       const RolloutDecision decision = Decide(deployment, Observe(rollout), SystemClock::now());
       switch (decision.action) {
-        case RolloutAction::kKeep: break;
+        case RolloutAction::kKeep:
+          break;
         case RolloutAction::kRollBack: {
-          auto done = store.FinishDeployment(deployment.id, DeploymentStatus::kRolledBack, decision.reason,
-                                             "fraudops-serve");
+          auto done = store.FinishDeployment(deployment.id, DeploymentStatus::kRolledBack,
+                                             decision.reason, "fraudops-serve");
           changed = done.ok() && *done;
-          if (changed) logger_.Warn("serve", "canary rolled back", {{"endpoint", name}, {"reason", decision.reason}});
+          if (changed)
+            logger_.Warn("serve", "canary rolled back",
+                         {{"endpoint", name}, {"reason", decision.reason}});
           break;
         }
         case RolloutAction::kAdvance: {
           auto done = store.SetTraffic(deployment.id, decision.traffic_percent, "fraudops-serve");
           changed = done.ok() && *done;
-          if (changed) logger_.Info("serve", "linear step", {{"endpoint", name}, {"percent", decision.traffic_percent}});
+          if (changed)
+            logger_.Info("serve", "linear step",
+                         {{"endpoint", name}, {"percent", decision.traffic_percent}});
           break;
         }
         case RolloutAction::kPromote: {
-          auto done =
-              store.FinishDeployment(deployment.id, DeploymentStatus::kPromoted, decision.reason, "fraudops-serve");
+          auto done = store.FinishDeployment(deployment.id, DeploymentStatus::kPromoted,
+                                             decision.reason, "fraudops-serve");
           changed = done.ok() && *done;
           if (changed) {
-            logger_.Info("serve", "canary promoted", {{"endpoint", name}, {"model", deployment.target.ToString()}});
+            logger_.Info("serve", "canary promoted",
+                         {{"endpoint", name}, {"model", deployment.target.ToString()}});
           }
           break;
         }

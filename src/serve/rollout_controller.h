@@ -44,7 +44,8 @@ class RolloutController {
     Logger* logger = nullptr;  ///< required
   };
   /// `stores`, `keys` and `shared_quotas` (null: quotas in-process) outlive the controller.
-  RolloutController(Options options, StoreAccess& stores, KeyRing& keys, SharedQuotas* shared_quotas);
+  RolloutController(Options options, StoreAccess& stores, KeyRing& keys,
+                    SharedQuotas* shared_quotas);
   ~RolloutController();
   RolloutController(const RolloutController&) = delete;
   RolloutController& operator=(const RolloutController&) = delete;
@@ -62,7 +63,8 @@ class RolloutController {
 
   /// The current table (a request keeps the one it got).
   std::shared_ptr<const EndpointMap> Endpoints() const EXCLUDES(endpoints_mutex_);
-  std::shared_ptr<const EndpointSnapshot> Find(std::string_view name) const EXCLUDES(endpoints_mutex_);
+  std::shared_ptr<const EndpointSnapshot> Find(std::string_view name) const
+      EXCLUDES(endpoints_mutex_);
   /// True once the first load finished.
   bool loaded() const { return loaded_.load(std::memory_order_acquire); }
 

@@ -38,9 +38,11 @@ TEST(DecideTest, KeepsUntilTheBakeEndsThenPromotes) {
 
 TEST(DecideTest, RollsBackOnAnAlarmBeforeTheBakeEnds) {
   const auto start = *ParseUtcTime("2026-12-01T10:00:00Z");
-  RolloutDecision decision = Decide(Baking("canary", "2026-12-01T10:00:00Z"), Seen(500, 50), start + seconds(5));
+  RolloutDecision decision =
+      Decide(Baking("canary", "2026-12-01T10:00:00Z"), Seen(500, 50), start + seconds(5));
   EXPECT_EQ(decision.action, RolloutAction::kRollBack);
-  EXPECT_EQ(decision.reason.rfind("alarm: error rate 10% > max_error_rate 1%", 0), 0u) << decision.reason;
+  EXPECT_EQ(decision.reason.rfind("alarm: error rate 10% > max_error_rate 1%", 0), 0u)
+      << decision.reason;
 }
 
 TEST(DecideTest, LinearAdvancesByTheStep) {
@@ -58,7 +60,8 @@ TEST(DecideTest, OnlyBakingDeploymentsOfKnownStrategiesAreJudged) {
   DeploymentRecord done = Baking("canary", "2026-12-01T10:00:00Z");
   done.status = DeploymentStatus::kPromoted;
   EXPECT_EQ(Decide(done, Seen(500, 500), late).action, RolloutAction::kKeep);
-  EXPECT_EQ(Decide(Baking("blue_green", "2026-12-01T10:00:00Z"), Seen(500, 500), late).action, RolloutAction::kKeep);
+  EXPECT_EQ(Decide(Baking("blue_green", "2026-12-01T10:00:00Z"), Seen(500, 500), late).action,
+            RolloutAction::kKeep);
   // A step start that cannot be read counts as just begun: never promoted by accident.
   EXPECT_EQ(Decide(Baking("canary", "yesterday"), Seen(500, 0), late).action, RolloutAction::kKeep);
 }

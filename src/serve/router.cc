@@ -1,7 +1,6 @@
 #include "serve/router.h"
 
 #include <exception>
-
 #include <nlohmann/json.hpp>
 
 #include "core/strings.h"
@@ -30,7 +29,8 @@ bool ReadJsonObjectBody(const HttpRequest& request, HttpResponse& response, nloh
   std::string message;
   if (FindJsonSyntaxError(body, &offset, &message)) {
     WriteError(response, ErrorStyle::kV1, 400, "malformed_json",
-               "malformed JSON at byte " + std::to_string(offset) + ": " + message, {{"offset", offset}});
+               "malformed JSON at byte " + std::to_string(offset) + ": " + message,
+               {{"offset", offset}});
     return false;
   }
   *out = nlohmann::json::parse(body, nullptr, false);
@@ -76,8 +76,9 @@ const Route* Router::Dispatch(const HttpRequest& request, HttpResponse& response
     const ErrorStyle style =
         StartsWith(request.path(), "/v2") ? ErrorStyle::kOpenInference : ErrorStyle::kV1;
     if (path_known) {
-      WriteError(response, style, 405, "method_not_allowed",
-                 std::string(request.method()) + " is not allowed on " + std::string(request.path()));
+      WriteError(
+          response, style, 405, "method_not_allowed",
+          std::string(request.method()) + " is not allowed on " + std::string(request.path()));
     } else {
       WriteError(response, style, 404, "not_found",
                  "no route " + std::string(request.path()) + " (GET /openapi.json lists them)");

@@ -7,11 +7,10 @@
 /// error style (http_error.h), so no exception reaches the connection.
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "serve/http_error.h"
 #include "serve/http_server.h"
@@ -50,7 +49,8 @@ class Router {
   }
 
   /// Runs the route `request` matches and returns it, or writes 404/405 and returns null.
-  const Route* Dispatch(const HttpRequest& request, HttpResponse& response, RouteMatch& match) const;
+  const Route* Dispatch(const HttpRequest& request, HttpResponse& response,
+                        RouteMatch& match) const;
 
   const std::vector<Route>& routes() const { return routes_; }
 

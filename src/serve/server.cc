@@ -25,7 +25,7 @@ namespace {
 
 const std::vector<double> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                              0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
-const std::vector<double> kScoreBuckets = {0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4,
+const std::vector<double> kScoreBuckets = {0.001, 0.005, 0.01, 0.02, 0.05, 0.1,  0.2,  0.3,  0.4,
                                            0.5,   0.6,   0.7,  0.8,  0.9,  0.95, 0.99, 0.999};
 
 uint64_t NextRandom() {
@@ -56,11 +56,13 @@ std::string NewRequestId() {
 // ---------------------------------------------------------------------------------------
 // Construction.
 
-ScoringServer::ScoringServer(Config config, Logger& logger) : config_(std::move(config)), logger_(logger) {}
+ScoringServer::ScoringServer(Config config, Logger& logger)
+    : config_(std::move(config)), logger_(logger) {}
 
 ScoringServer::~ScoringServer() { Drain(); }
 
-Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& config, const ServeOptions& options,
+Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& config,
+                                                             const ServeOptions& options,
                                                              Logger& logger) {
   std::unique_ptr<ScoringServer> server(new ScoringServer(config, logger));
   Config& c = server->config_;
@@ -75,8 +77,8 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
   RolloutController::Options rollout;
   rollout.poll_interval = std::chrono::milliseconds(c.api.poll_interval_ms);
   rollout.logger = &logger;
-  server->controller_ = std::make_unique<RolloutController>(rollout, *server->stores_, server->keys_,
-                                                            server->shared_quotas_.get());
+  server->controller_ = std::make_unique<RolloutController>(
+      rollout, *server->stores_, server->keys_, server->shared_quotas_.get());
   CaptureOptions capture;
   capture.directory = (fs::path(home) / "capture").string();
   capture.max_file_bytes = static_cast<size_t>(c.api.capture_max_file_mb * 1024 * 1024);
@@ -85,8 +87,8 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
   capture.logger = &logger;
   server->capture_ = std::make_unique<CaptureWriter>(capture);
   server->shadows_ = std::make_unique<ShadowRunner>(10000, &logger);
-  server->admin_ = std::make_unique<AdminRoutes>(server->guard_, *server->stores_, *server->controller_,
-                                                 *server->shadows_, c.deploy);
+  server->admin_ = std::make_unique<AdminRoutes>(server->guard_, *server->stores_,
+                                                 *server->controller_, *server->shadows_, c.deploy);
   HttpLimits limits;
   limits.max_body_bytes = static_cast<size_t>(c.api.max_body_bytes);
   limits.max_connections = static_cast<size_t>(c.api.max_connections);
@@ -94,9 +96,10 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
   limits.body_timeout = std::chrono::milliseconds(c.api.body_timeout_ms);
   limits.idle_timeout = std::chrono::milliseconds(c.api.idle_timeout_ms);
   ScoringServer* self = server.get();
-  server->http_ = std::make_unique<HttpServer>(limits, [self](const HttpRequest& request, HttpResponse& response) {
-    self->Handle(request, response);
-  });
+  server->http_ = std::make_unique<HttpServer>(
+      limits, [self](const HttpRequest& request, HttpResponse& response) {
+        self->Handle(request, response);
+      });
   server->guard_.set_required(c.api.auth == "required");
   server->capture_sample_ = c.api.capture_sample;
   server->max_rows_ = static_cast<size_t>(c.api.max_rows);
@@ -107,37 +110,39 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
 
 void ScoringServer::RegisterRoutes() {
   using Handler = void (ScoringServer::*)(const HttpRequest&, HttpResponse&, const RouteMatch&);
-  auto route = [this](const char* method, const char* pattern, Handler handler, Router::Options options = {}) {
-    router_.Add(method, pattern,
-                [this, handler](const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
-                  (this->*handler)(request, response, match);
-                },
-                options);
+  auto route = [this](const char* method, const char* pattern, Handler handler,
+                      Router::Options options = {}) {
+    router_.Add(
+        method, pattern,
+        [this, handler](const HttpRequest& request, HttpResponse& response,
+                        const RouteMatch& match) { (this->*handler)(request, response, match); },
+        options);
   };
   auto predict = [this](const char* pattern, ErrorStyle style) {
     router_.Add("POST", pattern,
-                [this, style](const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
-                  Score(request, response, match, style);
-                },
+                [this, style](const HttpRequest& request, HttpResponse& response,
+                              const RouteMatch& match) { Score(request, response, match, style); },
                 {.errors = style, .counts_itself = true});
   };
-  auto fixed = [this](const char* pattern, Json body) {  // Open Inference Protocol documents that never change
+  auto fixed = [this](const char* pattern,
+                      Json body) {  // Open Inference Protocol documents that never change
     router_.Add("GET", pattern,
-                [body = std::move(body)](const HttpRequest&, HttpResponse& response, const RouteMatch&) {
-                  WriteJson(response, body);
-                },
+                [body = std::move(body)](const HttpRequest&, HttpResponse& response,
+                                         const RouteMatch&) { WriteJson(response, body); },
                 {.errors = ErrorStyle::kOpenInference, .counts_itself = false});
   };
   const Router::Options oip{.errors = ErrorStyle::kOpenInference, .counts_itself = false};
   route("GET", "/healthz", &ScoringServer::Health);
   route("GET", "/readyz", &ScoringServer::Ready);
-  router_.Add("GET", "/metrics", [this](const HttpRequest&, HttpResponse& response, const RouteMatch&) {
-    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    response.body = metrics_.Render();
-  });
-  router_.Add("GET", "/openapi.json", [](const HttpRequest&, HttpResponse& response, const RouteMatch&) {
-    response.body = std::string(embedded::openapi_json());
-  });
+  router_.Add("GET", "/metrics",
+              [this](const HttpRequest&, HttpResponse& response, const RouteMatch&) {
+                response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+                response.body = metrics_.Render();
+              });
+  router_.Add("GET", "/openapi.json",
+              [](const HttpRequest&, HttpResponse& response, const RouteMatch&) {
+                response.body = std::string(embedded::openapi_json());
+              });
   route("GET", "/v1/endpoints", &ScoringServer::ListEndpoints);
   predict("/v1/endpoints/{endpoint}/predict", ErrorStyle::kV1);
   route("POST", "/v1/endpoints/{endpoint}/feedback", &ScoringServer::Feedback);
@@ -154,28 +159,36 @@ void ScoringServer::RegisterRoutes() {
 }
 
 void ScoringServer::DeclareMetrics() {
-  metrics_.Declare("fraudops_http_requests_total", "counter", "HTTP requests by route, status code, endpoint and variant.",
+  metrics_.Declare("fraudops_http_requests_total", "counter",
+                   "HTTP requests by route, status code, endpoint and variant.",
                    {"route", "code", "endpoint", "variant"});
-  metrics_.Declare("fraudops_http_request_duration_seconds", "histogram",
-                   "Time from a request's arrival to its response being ready, by route, endpoint and variant.",
-                   {"route", "endpoint", "variant"}, kLatencyBuckets);
-  metrics_.Declare("fraudops_prediction_score", "histogram", "Scores returned, by endpoint and variant.",
-                   {"endpoint", "variant"}, kScoreBuckets);
-  metrics_.Declare("fraudops_predictions_total", "counter", "Rows scored, by endpoint, variant and decision label.",
+  metrics_.Declare(
+      "fraudops_http_request_duration_seconds", "histogram",
+      "Time from a request's arrival to its response being ready, by route, endpoint and variant.",
+      {"route", "endpoint", "variant"}, kLatencyBuckets);
+  metrics_.Declare("fraudops_prediction_score", "histogram",
+                   "Scores returned, by endpoint and variant.", {"endpoint", "variant"},
+                   kScoreBuckets);
+  metrics_.Declare("fraudops_predictions_total", "counter",
+                   "Rows scored, by endpoint, variant and decision label.",
                    {"endpoint", "variant", "label"});
-  metrics_.Declare("fraudops_rejected_requests_total", "counter",
-                   "Requests refused before scoring, by reason (unauthorized, forbidden, rate_limited, "
-                   "malformed_json, invalid_features, too_many_rows, not_found, …).",
-                   {"reason"});
-  metrics_.Declare("fraudops_rate_limited_total", "counter", "Requests refused by a usage plan, by key and limit.",
-                   {"key", "limit"});
+  metrics_.Declare(
+      "fraudops_rejected_requests_total", "counter",
+      "Requests refused before scoring, by reason (unauthorized, forbidden, rate_limited, "
+      "malformed_json, invalid_features, too_many_rows, not_found, …).",
+      {"reason"});
+  metrics_.Declare("fraudops_rate_limited_total", "counter",
+                   "Requests refused by a usage plan, by key and limit.", {"key", "limit"});
   metrics_.AddCollector([this](std::string& out) {
     std::shared_ptr<const EndpointMap> endpoints = controller_->Endpoints();
-    out += "# HELP fraudops_model_info The model version each variant serves (value 1).\n# TYPE fraudops_model_info gauge\n";
+    out +=
+        "# HELP fraudops_model_info The model version each variant serves (value 1).\n# TYPE "
+        "fraudops_model_info gauge\n";
     for (const auto& [endpoint_name, e] : *endpoints) {
       const std::string& name = endpoint_name;  // a structured binding cannot be captured (C++20)
       auto info = [&](VariantRole variant, const LoadedModel& m) {
-        out += MetricLine("fraudops_model_info", {"endpoint", "variant", "model", "version", "algorithm"},
+        out += MetricLine("fraudops_model_info",
+                          {"endpoint", "variant", "model", "version", "algorithm"},
                           {name, std::string(VariantRoleName(variant)), m.ref().model,
                            std::to_string(m.ref().version), m.bundle().algorithm}) +
                " 1\n";
@@ -184,32 +197,50 @@ void ScoringServer::DeclareMetrics() {
       if (e->canary) info(VariantRole::kCanary, *e->canary);
       for (const auto& s : e->shadows) info(VariantRole::kShadow, *s);
     }
-    out += "# HELP fraudops_canary_traffic_percent Share of the endpoint's traffic the canary receives.\n"
-           "# TYPE fraudops_canary_traffic_percent gauge\n";
+    out +=
+        "# HELP fraudops_canary_traffic_percent Share of the endpoint's traffic the canary "
+        "receives.\n"
+        "# TYPE fraudops_canary_traffic_percent gauge\n";
     for (const auto& [name, e] : *endpoints) {
       out += MetricLine("fraudops_canary_traffic_percent", {"endpoint"}, {name}) + " " +
              MetricValue(100 * e->canary_fraction) + "\n";
     }
     const HttpServerStats& http = http_->stats();
-    out += "# HELP fraudops_open_connections Open client connections.\n# TYPE fraudops_open_connections gauge\n";
+    out +=
+        "# HELP fraudops_open_connections Open client connections.\n# TYPE "
+        "fraudops_open_connections gauge\n";
     out += "fraudops_open_connections " + std::to_string(http.open_connections.load()) + "\n";
-    out += "# HELP fraudops_refused_connections_total Connections closed at once because api.max_connections were open.\n"
-           "# TYPE fraudops_refused_connections_total counter\n";
-    out += "fraudops_refused_connections_total " + std::to_string(http.refused_connections.load()) + "\n";
-    out += "# HELP fraudops_http_timeouts_total Requests cut off by the header or body deadline.\n"
-           "# TYPE fraudops_http_timeouts_total counter\n";
+    out +=
+        "# HELP fraudops_refused_connections_total Connections closed at once because "
+        "api.max_connections were open.\n"
+        "# TYPE fraudops_refused_connections_total counter\n";
+    out += "fraudops_refused_connections_total " + std::to_string(http.refused_connections.load()) +
+           "\n";
+    out +=
+        "# HELP fraudops_http_timeouts_total Requests cut off by the header or body deadline.\n"
+        "# TYPE fraudops_http_timeouts_total counter\n";
     out += "fraudops_http_timeouts_total " + std::to_string(http.timeouts.load()) + "\n";
-    out += "# HELP fraudops_http_bad_requests_total Requests that were not valid HTTP or over the size limits.\n"
-           "# TYPE fraudops_http_bad_requests_total counter\n";
+    out +=
+        "# HELP fraudops_http_bad_requests_total Requests that were not valid HTTP or over the "
+        "size limits.\n"
+        "# TYPE fraudops_http_bad_requests_total counter\n";
     out += "fraudops_http_bad_requests_total " + std::to_string(http.bad_requests.load()) + "\n";
-    out += "# HELP fraudops_capture_rows_total Captured rows, written or dropped (queue full, write error).\n"
-           "# TYPE fraudops_capture_rows_total counter\n";
-    out += "fraudops_capture_rows_total{outcome=\"written\"} " + std::to_string(capture_->written_rows()) + "\n";
-    out += "fraudops_capture_rows_total{outcome=\"dropped\"} " + std::to_string(capture_->dropped_rows()) + "\n";
-    out += "# HELP fraudops_shadow_dropped_total Shadow jobs dropped because the shadow queue was full.\n"
-           "# TYPE fraudops_shadow_dropped_total counter\n";
+    out +=
+        "# HELP fraudops_capture_rows_total Captured rows, written or dropped (queue full, write "
+        "error).\n"
+        "# TYPE fraudops_capture_rows_total counter\n";
+    out += "fraudops_capture_rows_total{outcome=\"written\"} " +
+           std::to_string(capture_->written_rows()) + "\n";
+    out += "fraudops_capture_rows_total{outcome=\"dropped\"} " +
+           std::to_string(capture_->dropped_rows()) + "\n";
+    out +=
+        "# HELP fraudops_shadow_dropped_total Shadow jobs dropped because the shadow queue was "
+        "full.\n"
+        "# TYPE fraudops_shadow_dropped_total counter\n";
     out += "fraudops_shadow_dropped_total " + std::to_string(shadows_->dropped()) + "\n";
-    out += "# HELP fraudops_build_info The running fraudops (value 1).\n# TYPE fraudops_build_info gauge\n";
+    out +=
+        "# HELP fraudops_build_info The running fraudops (value 1).\n# TYPE fraudops_build_info "
+        "gauge\n";
     out += MetricLine("fraudops_build_info", {"version"}, {std::string(CodeVersion())}) + " 1\n";
   });
 }
@@ -227,7 +258,8 @@ Status ScoringServer::Start() {
                 {"workers", workers},
                 {"endpoints", controller_->Endpoints()->size()},
                 {"auth", guard_.required() ? "required" : "disabled"},
-                {"quotas", config_.api.quota_url.empty() ? "in-process" : RedactUrl(config_.api.quota_url)}});
+                {"quotas",
+                 config_.api.quota_url.empty() ? "in-process" : RedactUrl(config_.api.quota_url)}});
   return Status::Ok();
 }
 
@@ -261,13 +293,17 @@ void ScoringServer::Handle(const HttpRequest& request, HttpResponse& response) {
   RouteMatch match;
   const Route* route = router_.Dispatch(request, response, match);
   if (route == nullptr) {
-    metrics_.Counter("fraudops_http_requests_total", {"unmatched", std::to_string(response.status), "", ""})
+    metrics_
+        .Counter("fraudops_http_requests_total",
+                 {"unmatched", std::to_string(response.status), "", ""})
         .fetch_add(1, std::memory_order_relaxed);
     return;
   }
   if (route->counts_itself) return;  // predict routes count with endpoint and variant
   std::string endpoint = match.params.empty() ? "" : std::string(match.params[0]);
-  metrics_.Counter("fraudops_http_requests_total", {route->pattern, std::to_string(response.status), endpoint, ""})
+  metrics_
+      .Counter("fraudops_http_requests_total",
+               {route->pattern, std::to_string(response.status), endpoint, ""})
       .fetch_add(1, std::memory_order_relaxed);
   metrics_.HistogramOf("fraudops_http_request_duration_seconds", {route->pattern, endpoint, ""})
       .Observe(std::chrono::duration<double>(Clock::now() - start).count());
@@ -293,16 +329,18 @@ Json ScoringServer::Readiness() const {
   for (const auto& [name, e] : *endpoints) {
     const bool loaded = e->production != nullptr;
     ready = ready && loaded;
-    list[name] = {{"ready", loaded},
-                  {"production", e->production ? Json(e->production->ref().ToString()) : Json(nullptr)},
-                  {"canary", e->canary ? Json(e->canary->ref().ToString()) : Json(nullptr)}};
+    list[name] = {
+        {"ready", loaded},
+        {"production", e->production ? Json(e->production->ref().ToString()) : Json(nullptr)},
+        {"canary", e->canary ? Json(e->canary->ref().ToString()) : Json(nullptr)}};
   }
   Json body = {{"ready", ready}, {"endpoints", list}};
   if (endpoints->empty()) body["reason"] = "no endpoint has a deployed model yet (fraudops deploy)";
   return body;
 }
 
-void ScoringServer::ListEndpoints(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
+void ScoringServer::ListEndpoints(const HttpRequest& request, HttpResponse& response,
+                                  const RouteMatch&) {
   if (!guard_.Authorize(request, response, ErrorStyle::kV1, "invoke", "")) return;
   std::shared_ptr<const EndpointMap> endpoints = controller_->Endpoints();
   Json list = Json::array();
@@ -313,7 +351,8 @@ void ScoringServer::ListEndpoints(const HttpRequest& request, HttpResponse& resp
       item["version"] = e->production->ref().version;
       item["threshold"] = e->production->threshold();
       Json features = Json::array();
-      for (const FeatureSpec& f : e->production->bundle().input.features) features.push_back(f.name);
+      for (const FeatureSpec& f : e->production->bundle().input.features)
+        features.push_back(f.name);
       item["features"] = features;
     }
     list.push_back(item);
@@ -324,25 +363,32 @@ void ScoringServer::ListEndpoints(const HttpRequest& request, HttpResponse& resp
 // ---------------------------------------------------------------------------------------
 // Scoring.
 
-void ScoringServer::Score(const HttpRequest& request, HttpResponse& response, const RouteMatch& match,
-                          ErrorStyle style) {
+void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
+                          const RouteMatch& match, ErrorStyle style) {
   const auto start = Clock::now();
   const bool oip = style == ErrorStyle::kOpenInference;
   const std::string endpoint_name(match.params[0]);
   std::string_view variant_label = "";
   auto finish = [&](int status) {  // the error paths; a scored request counts through ScoreMetrics
     const std::string variant(variant_label);
-    metrics_.Counter("fraudops_http_requests_total", {match.route->pattern, std::to_string(status), endpoint_name, variant})
+    metrics_
+        .Counter("fraudops_http_requests_total",
+                 {match.route->pattern, std::to_string(status), endpoint_name, variant})
         .fetch_add(1, std::memory_order_relaxed);
-    metrics_.HistogramOf("fraudops_http_request_duration_seconds", {match.route->pattern, endpoint_name, variant})
+    metrics_
+        .HistogramOf("fraudops_http_request_duration_seconds",
+                     {match.route->pattern, endpoint_name, variant})
         .Observe(std::chrono::duration<double>(Clock::now() - start).count());
   };
-  if (!guard_.Authorize(request, response, style, "invoke", endpoint_name)) return finish(response.status);
+  if (!guard_.Authorize(request, response, style, "invoke", endpoint_name))
+    return finish(response.status);
   auto snapshot = controller_->Find(endpoint_name);
   if (!snapshot || !snapshot->production) {
-    metrics_.Counter("fraudops_rejected_requests_total", {"not_found"}).fetch_add(1, std::memory_order_relaxed);
+    metrics_.Counter("fraudops_rejected_requests_total", {"not_found"})
+        .fetch_add(1, std::memory_order_relaxed);
     WriteError(response, style, 404, "not_found",
-               (oip ? "no model '" : "no endpoint '") + endpoint_name + "' is deployed (GET /v1/endpoints lists them)");
+               (oip ? "no model '" : "no endpoint '") + endpoint_name +
+                   "' is deployed (GET /v1/endpoints lists them)");
     return finish(404);
   }
   // The variant: the canary gets its share of requests, production the rest.
@@ -353,7 +399,8 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response, co
     variant = VariantRole::kCanary;
   }
   variant_label = VariantRoleName(variant);
-  if (match.params.size() > 1) {  // /v2/models/{model}/versions/{version}: that version, if it serves here
+  if (match.params.size() >
+      1) {  // /v2/models/{model}/versions/{version}: that version, if it serves here
     const std::string wanted(match.params[1]);
     if (std::to_string(snapshot->production->ref().version) == wanted) {
       model = snapshot->production.get();
@@ -362,7 +409,8 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response, co
       model = snapshot->canary.get();
       variant = VariantRole::kCanary;
     } else {
-      WriteError(response, style, 404, "not_found", "version " + wanted + " of '" + endpoint_name + "' is not being served");
+      WriteError(response, style, 404, "not_found",
+                 "version " + wanted + " of '" + endpoint_name + "' is not being served");
       return finish(404);
     }
     variant_label = VariantRoleName(variant);
@@ -370,11 +418,13 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response, co
   ParsedRows rows;
   RequestError error;
   const size_t max_rows = max_rows_.load(std::memory_order_relaxed);
-  const bool parsed = oip ? ParseInferBody(request.body(), model->encoder(), max_rows, &rows, &error)
-                          : ParsePredictBody(request.body(), request.Header("content-type"), model->encoder(), max_rows,
-                                             &rows, &error);
+  const bool parsed =
+      oip ? ParseInferBody(request.body(), model->encoder(), max_rows, &rows, &error)
+          : ParsePredictBody(request.body(), request.Header("content-type"), model->encoder(),
+                             max_rows, &rows, &error);
   if (!parsed) {
-    metrics_.Counter("fraudops_rejected_requests_total", {error.code}).fetch_add(1, std::memory_order_relaxed);
+    metrics_.Counter("fraudops_rejected_requests_total", {error.code})
+        .fetch_add(1, std::memory_order_relaxed);
     WriteError(response, style, error.status, error.code, error.message, error.details);
     return finish(error.status);
   }
@@ -383,7 +433,8 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response, co
     auto k = ParseInt(request.QueryParam("explain"));
     if (!k || *k < 1 || *k > static_cast<long long>(model->encoder().size())) {
       WriteError(response, style, 400, "bad_request",
-                 "explain must be a number of reasons from 1 to " + std::to_string(model->encoder().size()));
+                 "explain must be a number of reasons from 1 to " +
+                     std::to_string(model->encoder().size()));
       return finish(400);
     }
     explain = static_cast<size_t>(*k);
@@ -393,11 +444,15 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response, co
   const Ensemble& ensemble = model->ensemble();
   std::vector<double> scores(rows.rows);
   const auto scoring_start = Clock::now();
-  for (size_t r = 0; r < rows.rows; ++r) scores[r] = ensemble.PredictProbability(rows.values.data() + r * width);
-  const double scoring_seconds = std::chrono::duration<double>(Clock::now() - scoring_start).count();
+  for (size_t r = 0; r < rows.rows; ++r)
+    scores[r] = ensemble.PredictProbability(rows.values.data() + r * width);
+  const double scoring_seconds =
+      std::chrono::duration<double>(Clock::now() - scoring_start).count();
   RolloutStats* rollout = snapshot->rollout.get();
   VariantStats* variant_stats =
-      rollout == nullptr ? nullptr : (variant == VariantRole::kCanary ? &rollout->canary : &rollout->production);
+      rollout == nullptr
+          ? nullptr
+          : (variant == VariantRole::kCanary ? &rollout->canary : &rollout->production);
   bool failed = false;
   for (double s : scores) failed |= !std::isfinite(s);
   if (failed) {
@@ -407,7 +462,8 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response, co
   }
   const TreeShap* explainer = explain ? model->explainer() : nullptr;
   if (explain && explainer == nullptr) {
-    WriteError(response, style, 501, "not_implemented", "this model has no node statistics (covers); it cannot explain");
+    WriteError(response, style, 501, "not_implemented",
+               "this model has no node statistics (covers); it cannot explain");
     return finish(501);
   }
   std::string request_id(request.Header("x-request-id"));
@@ -438,7 +494,8 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response, co
     positives += s >= threshold;
   }
   if (positives) counted.predictions[1]->fetch_add(positives, std::memory_order_relaxed);
-  if (rows.rows > positives) counted.predictions[0]->fetch_add(rows.rows - positives, std::memory_order_relaxed);
+  if (rows.rows > positives)
+    counted.predictions[0]->fetch_add(rows.rows - positives, std::memory_order_relaxed);
   const double sample = capture_sample_.load(std::memory_order_relaxed);
   if (sample > 0 && (sample >= 1 || NextUniform() < sample)) {
     std::string lines;
@@ -458,7 +515,8 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response, co
   counted.duration->Observe(std::chrono::duration<double>(Clock::now() - start).count());
 }
 
-const ScoringServer::ScoreMetrics& ScoringServer::ScoreMetricsFor(const Route& route, std::string_view endpoint,
+const ScoringServer::ScoreMetrics& ScoringServer::ScoreMetricsFor(const Route& route,
+                                                                  std::string_view endpoint,
                                                                   VariantRole variant) {
   const auto key = std::make_tuple(&route, endpoint, variant);
   {
@@ -469,7 +527,8 @@ const ScoringServer::ScoreMetrics& ScoringServer::ScoreMetricsFor(const Route& r
   const std::string e(endpoint), v(VariantRoleName(variant));
   ScoreMetrics found;
   found.ok = &metrics_.Counter("fraudops_http_requests_total", {route.pattern, "200", e, v});
-  found.duration = &metrics_.HistogramOf("fraudops_http_request_duration_seconds", {route.pattern, e, v});
+  found.duration =
+      &metrics_.HistogramOf("fraudops_http_request_duration_seconds", {route.pattern, e, v});
   found.score = &metrics_.HistogramOf("fraudops_prediction_score", {e, v});
   found.predictions[0] = &metrics_.Counter("fraudops_predictions_total", {e, v, "0"});
   found.predictions[1] = &metrics_.Counter("fraudops_predictions_total", {e, v, "1"});
@@ -480,7 +539,8 @@ const ScoringServer::ScoreMetrics& ScoringServer::ScoreMetricsFor(const Route& r
 // ---------------------------------------------------------------------------------------
 // Feedback: delayed ground truth.
 
-void ScoringServer::Feedback(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+void ScoringServer::Feedback(const HttpRequest& request, HttpResponse& response,
+                             const RouteMatch& match) {
   const std::string endpoint(match.params[0]);
   if (!guard_.Authorize(request, response, ErrorStyle::kV1, "feedback", endpoint)) return;
   Json body;
@@ -488,7 +548,8 @@ void ScoringServer::Feedback(const HttpRequest& request, HttpResponse& response,
   Json items = body.contains("labels") ? body["labels"] : Json::array({body});
   if (!items.is_array() || items.empty()) {
     WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
-               "send {\"request_id\": \"…\", \"label\": 0 or 1[, \"label_time\": \"ISO 8601\"]} or {\"labels\": [ … ]}");
+               "send {\"request_id\": \"…\", \"label\": 0 or 1[, \"label_time\": \"ISO 8601\"]} or "
+               "{\"labels\": [ … ]}");
     return;
   }
   std::vector<FeedbackRecord> labels;
@@ -498,7 +559,8 @@ void ScoringServer::Feedback(const HttpRequest& request, HttpResponse& response,
     const std::string where = body.contains("labels") ? "/labels/" + std::to_string(i) : "";
     if (!item.is_object() || !item.contains("request_id") || !item["request_id"].is_string() ||
         item["request_id"].get<std::string>().empty()) {
-      WriteError(response, ErrorStyle::kV1, 400, "invalid_body", where + "/request_id: a non-empty string is required",
+      WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
+                 where + "/request_id: a non-empty string is required",
                  {{"pointer", where + "/request_id"}});
       return;
     }
@@ -507,7 +569,8 @@ void ScoringServer::Feedback(const HttpRequest& request, HttpResponse& response,
     if (label.is_boolean()) value = label.get<bool>() ? 1 : 0;
     if (label.is_number()) value = label.get<double>();
     if (value != 0 && value != 1) {
-      WriteError(response, ErrorStyle::kV1, 400, "invalid_body", where + "/label: 0 or 1 (or false/true) is required",
+      WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
+                 where + "/label: 0 or 1 (or false/true) is required",
                  {{"pointer", where + "/label"}});
       return;
     }
@@ -518,16 +581,18 @@ void ScoringServer::Feedback(const HttpRequest& request, HttpResponse& response,
     record.label_time = now;
     if (item.contains("label_time")) {
       if (!item["label_time"].is_string() || !ParseUtcTime(item["label_time"].get<std::string>())) {
-        WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
-                   where + "/label_time: an ISO 8601 UTC time such as 2026-11-23T10:00:00Z is required",
-                   {{"pointer", where + "/label_time"}});
+        WriteError(
+            response, ErrorStyle::kV1, 400, "invalid_body",
+            where + "/label_time: an ISO 8601 UTC time such as 2026-11-23T10:00:00Z is required",
+            {{"pointer", where + "/label_time"}});
         return;
       }
       record.label_time = item["label_time"].get<std::string>();
     }
     labels.push_back(std::move(record));
   }
-  Status stored = stores_->With([&](ServingStore& store) { return store.RecordFeedback(endpoint, labels); });
+  Status stored =
+      stores_->With([&](ServingStore& store) { return store.RecordFeedback(endpoint, labels); });
   if (!stored.ok()) return WriteStatus(response, ErrorStyle::kV1, stored);
   WriteJson(response, {{"stored", labels.size()}, {"endpoint", endpoint}});
 }
@@ -540,28 +605,32 @@ void ScoringServer::ServerReadyV2(const HttpRequest&, HttpResponse& response, co
   WriteJson(response, {{"ready", ready}}, ready ? 200 : 503);
 }
 
-void ScoringServer::ModelMetadataV2(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+void ScoringServer::ModelMetadataV2(const HttpRequest& request, HttpResponse& response,
+                                    const RouteMatch& match) {
   const std::string name(match.params[0]);
   if (!guard_.Authorize(request, response, ErrorStyle::kOpenInference, "invoke", name)) return;
   auto snapshot = controller_->Find(name);
   if (!snapshot || !snapshot->production) {
-    WriteError(response, ErrorStyle::kOpenInference, 404, "not_found", "no model '" + name + "' is deployed");
+    WriteError(response, ErrorStyle::kOpenInference, 404, "not_found",
+               "no model '" + name + "' is deployed");
     return;
   }
   Json metadata = InferModelMetadata(name, *snapshot);
   const Json& versions = metadata["versions"];
   // (json::contains looks up object keys; on the versions array it was always false, so
   // every /v2/models/{model}/versions/{version} answered 404.)
-  if (match.params.size() > 1 &&
-      std::find(versions.begin(), versions.end(), Json(std::string(match.params[1]))) == versions.end()) {
-    WriteError(response, ErrorStyle::kOpenInference, 404, "not_found",
-               "version " + std::string(match.params[1]) + " of '" + name + "' is not being served");
+  if (match.params.size() > 1 && std::find(versions.begin(), versions.end(),
+                                           Json(std::string(match.params[1]))) == versions.end()) {
+    WriteError(
+        response, ErrorStyle::kOpenInference, 404, "not_found",
+        "version " + std::string(match.params[1]) + " of '" + name + "' is not being served");
     return;
   }
   WriteJson(response, metadata);
 }
 
-void ScoringServer::ModelReadyV2(const HttpRequest& request, HttpResponse& response, const RouteMatch& match) {
+void ScoringServer::ModelReadyV2(const HttpRequest& request, HttpResponse& response,
+                                 const RouteMatch& match) {
   const std::string name(match.params[0]);
   if (!guard_.Authorize(request, response, ErrorStyle::kOpenInference, "invoke", name)) return;
   auto snapshot = controller_->Find(name);

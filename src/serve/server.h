@@ -40,8 +40,8 @@ struct ServeOptions {
 class ScoringServer {
  public:
   /// Opens the stores named by `config` and prepares (does not start) the server.
-  static Result<std::unique_ptr<ScoringServer>> Create(const Config& config, const ServeOptions& options,
-                                                       Logger& logger);
+  static Result<std::unique_ptr<ScoringServer>> Create(const Config& config,
+                                                       const ServeOptions& options, Logger& logger);
   ~ScoringServer();
 
   /// Loads every endpoint's models and the keys, then listens.
@@ -73,7 +73,8 @@ class ScoringServer {
   void ModelMetadataV2(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void ModelReadyV2(const HttpRequest&, HttpResponse&, const RouteMatch&);
   /// The predict path shared by /v1 predict and /v2 infer.
-  void Score(const HttpRequest& request, HttpResponse& response, const RouteMatch& match, ErrorStyle style);
+  void Score(const HttpRequest& request, HttpResponse& response, const RouteMatch& match,
+             ErrorStyle style);
 
   void DeclareMetrics();
   /// The metric children a scored request updates (children live as long as the registry),
@@ -85,8 +86,8 @@ class ScoringServer {
     Histogram* score = nullptr;
     std::atomic<uint64_t>* predictions[2] = {nullptr, nullptr};  ///< by label 0, 1
   };
-  const ScoreMetrics& ScoreMetricsFor(const Route& route, std::string_view endpoint, VariantRole variant)
-      EXCLUDES(score_metrics_mutex_);
+  const ScoreMetrics& ScoreMetricsFor(const Route& route, std::string_view endpoint,
+                                      VariantRole variant) EXCLUDES(score_metrics_mutex_);
 
   Config config_;
   Logger& logger_;
@@ -108,15 +109,16 @@ class ScoringServer {
     using is_transparent = void;
     template <class A, class B>
     bool operator()(const A& a, const B& b) const {
-      if (std::get<0>(a) != std::get<0>(b)) return std::less<const Route*>()(std::get<0>(a), std::get<0>(b));
+      if (std::get<0>(a) != std::get<0>(b))
+        return std::less<const Route*>()(std::get<0>(a), std::get<0>(b));
       const int endpoint = std::string_view(std::get<1>(a)).compare(std::get<1>(b));
       if (endpoint != 0) return endpoint < 0;
       return std::get<2>(a) < std::get<2>(b);
     }
   };
   /// Entries are never removed.
-  std::map<std::tuple<const Route*, std::string, VariantRole>, ScoreMetrics, ScoreMetricsLess> score_metrics_
-      GUARDED_BY(score_metrics_mutex_);
+  std::map<std::tuple<const Route*, std::string, VariantRole>, ScoreMetrics, ScoreMetricsLess>
+      score_metrics_ GUARDED_BY(score_metrics_mutex_);
 
   std::atomic<double> capture_sample_{0};
   std::atomic<size_t> max_rows_{10000};

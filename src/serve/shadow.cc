@@ -29,8 +29,7 @@ BackgroundWorker::Options ShadowRunner::WorkerOptions(Logger* logger) {
 }
 
 ShadowRunner::ShadowRunner(size_t max_queued_jobs, Logger* logger)
-    : max_queued_(max_queued_jobs),
-      worker_(WorkerOptions(logger), [this] { return ScorePass(); }) {
+    : max_queued_(max_queued_jobs), worker_(WorkerOptions(logger), [this] { return ScorePass(); }) {
   worker_.Start();
 }
 
@@ -100,7 +99,8 @@ void ShadowRunner::Score(const ShadowJob& job) {
     double seconds = 0;
     if (compatible) {
       auto start = std::chrono::steady_clock::now();
-      for (size_t r = 0; r < job.count; ++r) scores[r] = shadow->ensemble().PredictProbability(job.rows.data() + r * width);
+      for (size_t r = 0; r < job.count; ++r)
+        scores[r] = shadow->ensemble().PredictProbability(job.rows.data() + r * width);
       seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     MutexLock lock(&mutex_);
@@ -140,24 +140,29 @@ nlohmann::json ShadowRunner::Report(const std::string& endpoint) const {
   for (const auto& [key, c] : comparisons_) {
     if (!endpoint.empty() && c->endpoint != endpoint) continue;
     const double rows = static_cast<double>(std::max<uint64_t>(c->rows, 1));
-    out.push_back({{"endpoint", c->endpoint},
-                   {"shadow", c->shadow},
-                   {"since", c->started_at},
-                   {"requests", c->requests},
-                   {"rows", c->rows},
-                   {"incompatible_requests", c->incompatible},
-                   {"decision_agreement", c->rows ? static_cast<double>(c->agreements) / rows : 0.0},
-                   {"production_positive_rate", c->rows ? static_cast<double>(c->production_positive) / rows : 0.0},
-                   {"shadow_positive_rate", c->rows ? static_cast<double>(c->shadow_positive) / rows : 0.0},
-                   {"mean_score_difference", c->rows ? c->sum_difference / rows : 0.0},
-                   {"mean_abs_score_difference", c->rows ? c->sum_abs_difference / rows : 0.0},
-                   {"max_abs_score_difference", c->max_abs_difference},
-                   {"score_psi", PopulationStabilityIndex(c->production.ScoreCounts(), c->shadow_stats.ScoreCounts())},
-                   {"production_latency_ms", {{"p50", 1e3 * c->production.LatencyQuantile(0.5)},
-                                              {"p99", 1e3 * c->production.LatencyQuantile(0.99)}}},
-                   {"shadow_latency_ms", {{"p50", 1e3 * c->shadow_stats.LatencyQuantile(0.5)},
-                                          {"p99", 1e3 * c->shadow_stats.LatencyQuantile(0.99)}}},
-                   {"dropped_jobs", dropped_}});
+    out.push_back(
+        {{"endpoint", c->endpoint},
+         {"shadow", c->shadow},
+         {"since", c->started_at},
+         {"requests", c->requests},
+         {"rows", c->rows},
+         {"incompatible_requests", c->incompatible},
+         {"decision_agreement", c->rows ? static_cast<double>(c->agreements) / rows : 0.0},
+         {"production_positive_rate",
+          c->rows ? static_cast<double>(c->production_positive) / rows : 0.0},
+         {"shadow_positive_rate", c->rows ? static_cast<double>(c->shadow_positive) / rows : 0.0},
+         {"mean_score_difference", c->rows ? c->sum_difference / rows : 0.0},
+         {"mean_abs_score_difference", c->rows ? c->sum_abs_difference / rows : 0.0},
+         {"max_abs_score_difference", c->max_abs_difference},
+         {"score_psi",
+          PopulationStabilityIndex(c->production.ScoreCounts(), c->shadow_stats.ScoreCounts())},
+         {"production_latency_ms",
+          {{"p50", 1e3 * c->production.LatencyQuantile(0.5)},
+           {"p99", 1e3 * c->production.LatencyQuantile(0.99)}}},
+         {"shadow_latency_ms",
+          {{"p50", 1e3 * c->shadow_stats.LatencyQuantile(0.5)},
+           {"p99", 1e3 * c->shadow_stats.LatencyQuantile(0.99)}}},
+         {"dropped_jobs", dropped_}});
   }
   return out;
 }

@@ -9,10 +9,9 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/background_worker.h"
 #include "core/mutex.h"
@@ -64,7 +63,8 @@ class ShadowRunner {
   bool busy_ GUARDED_BY(mutex_) = false;
   bool stopped_ GUARDED_BY(mutex_) = false;
   uint64_t dropped_ GUARDED_BY(mutex_) = 0;
-  std::map<std::pair<std::string, std::string>, std::unique_ptr<Comparison>> comparisons_ GUARDED_BY(mutex_);
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<Comparison>> comparisons_
+      GUARDED_BY(mutex_);
   BackgroundWorker worker_;
 };
 

@@ -47,7 +47,8 @@ return {0, 0}
 )lua";
 
 /// Runs one command; the reply (caller frees) or nullptr with `error` set.
-redisReply* Command(redisContext* context, const std::vector<std::string>& args, std::string* error) {
+redisReply* Command(redisContext* context, const std::vector<std::string>& args,
+                    std::string* error) {
   std::vector<const char*> argv;
   std::vector<size_t> lengths;
   for (const std::string& a : args) {
@@ -72,8 +73,9 @@ std::string QuotaKey(std::string_view key_id, std::string_view period) {
 Result<RedisAddress> ParseRedisUrl(std::string_view url) {
   const std::string shown = RedactUrl(url);
   auto bad = [&](const std::string& why) {
-    return Status::InvalidArgument("api.quota_url '" + shown + "': " + why +
-                                   " (accepted: redis://[:PASSWORD@]HOST[:PORT][/DB], e.g. redis://127.0.0.1:6379/0)");
+    return Status::InvalidArgument(
+        "api.quota_url '" + shown + "': " + why +
+        " (accepted: redis://[:PASSWORD@]HOST[:PORT][/DB], e.g. redis://127.0.0.1:6379/0)");
   };
   if (!StartsWith(url, "redis://")) return bad("not a redis:// URL");
   std::string_view rest = url.substr(8);
@@ -82,7 +84,8 @@ Result<RedisAddress> ParseRedisUrl(std::string_view url) {
   if (at != std::string_view::npos) {
     std::string_view credentials = rest.substr(0, at);
     const size_t colon = credentials.find(':');
-    address.password = std::string(colon == std::string_view::npos ? credentials : credentials.substr(colon + 1));
+    address.password =
+        std::string(colon == std::string_view::npos ? credentials : credentials.substr(colon + 1));
     rest = rest.substr(at + 1);
   }
   const size_t slash = rest.find('/');
@@ -99,7 +102,8 @@ Result<RedisAddress> ParseRedisUrl(std::string_view url) {
   const size_t colon = host_port.rfind(':');
   if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
     auto port = ParseInt(host_port.substr(colon + 1));
-    if (!port || *port < 1 || *port > 65535) return bad("the port must be a number from 1 to 65535");
+    if (!port || *port < 1 || *port > 65535)
+      return bad("the port must be a number from 1 to 65535");
     address.port = static_cast<int>(*port);
     host_port = host_port.substr(0, colon);
   }
@@ -136,7 +140,8 @@ redisContext* SharedQuotas::Acquire(std::string* error) {
       return context;
     }
   }
-  redisContext* context = redisConnectWithTimeout(address_.host.c_str(), address_.port, kConnectTimeout);
+  redisContext* context =
+      redisConnectWithTimeout(address_.host.c_str(), address_.port, kConnectTimeout);
   auto fail = [&](const std::string& why) -> redisContext* {
     *error = "the quota store " + redacted_url_ + " cannot be used: " + why;
     if (context) redisFree(context);
@@ -177,7 +182,8 @@ Result<SharedQuotas::Verdict> SharedQuotas::Admit(std::string_view key_id, std::
   std::string error;
   redisContext* context = Acquire(&error);
   if (context == nullptr) return Status::IoError(error);
-  const double burst = plan.burst > 0 ? static_cast<double>(plan.burst) : std::max(1.0, plan.rate_per_second);
+  const double burst =
+      plan.burst > 0 ? static_cast<double>(plan.burst) : std::max(1.0, plan.rate_per_second);
   std::vector<std::string> args = {"EVALSHA",
                                    sha,
                                    "3",
@@ -190,7 +196,8 @@ Result<SharedQuotas::Verdict> SharedQuotas::Admit(std::string_view key_id, std::
                                    FormatDouble(burst),
                                    std::to_string(kPeriodTtlSeconds)};
   redisReply* reply = Command(context, args, &error);
-  if (reply != nullptr && reply->type == REDIS_REPLY_ERROR && StartsWith(std::string_view(reply->str, reply->len), "NOSCRIPT")) {
+  if (reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
+      StartsWith(std::string_view(reply->str, reply->len), "NOSCRIPT")) {
     freeReplyObject(reply);
     args[0] = "EVAL";
     args[1] = script;
@@ -202,14 +209,16 @@ Result<SharedQuotas::Verdict> SharedQuotas::Admit(std::string_view key_id, std::
   }
   Verdict verdict;
   bool understood = reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-                    reply->element[0]->type == REDIS_REPLY_INTEGER && reply->element[1]->type == REDIS_REPLY_INTEGER;
+                    reply->element[0]->type == REDIS_REPLY_INTEGER &&
+                    reply->element[1]->type == REDIS_REPLY_INTEGER;
   if (understood) {
     const long long outcome = reply->element[0]->integer;
     understood = outcome >= 0 && outcome <= 3;
     verdict.outcome = static_cast<Outcome>(outcome);
     verdict.retry_after_seconds = static_cast<double>(reply->element[1]->integer) / 1000.0;
   }
-  const std::string text = reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len) : "";
+  const std::string text =
+      reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len) : "";
   freeReplyObject(reply);
   Release(context, true);
   if (!understood) {
@@ -226,8 +235,8 @@ Status SharedQuotas::Seed(const std::map<std::pair<std::string, std::string>, in
   if (context == nullptr) return Status::IoError(error);
   for (const auto& [key, count] : usage) {
     redisReply* reply = Command(context,
-                                {"SET", QuotaKey(key.first, key.second), std::to_string(count), "NX", "EX",
-                                 std::to_string(kPeriodTtlSeconds)},
+                                {"SET", QuotaKey(key.first, key.second), std::to_string(count),
+                                 "NX", "EX", std::to_string(kPeriodTtlSeconds)},
                                 &error);
     if (reply == nullptr) {
       Release(context, false);

@@ -21,8 +21,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/status.h"
 #include "core/mutex.h"
+#include "core/status.h"
 #include "store/serving_store.h"
 
 struct redisContext;
@@ -53,7 +53,8 @@ class SharedQuotas {
     double retry_after_seconds = 0;  ///< kRate: until the bucket holds a token
   };
   /// Checks and, when admitted, counts one request of `key_id` under `plan`.
-  Result<Verdict> Admit(std::string_view key_id, std::string_view day, std::string_view month, const UsagePlan& plan);
+  Result<Verdict> Admit(std::string_view key_id, std::string_view day, std::string_view month,
+                        const UsagePlan& plan);
   /// Sets counters Redis does not have from the metadata store's (key id, period) counts,
   /// e.g. after Redis lost its data; existing counters are left alone.
   Status Seed(const std::map<std::pair<std::string, std::string>, int64_t>& usage);

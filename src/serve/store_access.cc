@@ -10,10 +10,12 @@ Result<std::unique_ptr<StoreAccess>> StoreAccess::Open(const Config& config) {
   std::unique_ptr<StoreAccess> access(new StoreAccess());
   const std::string home = config.Resolve(config.global.home);
   MutexLock lock(&access->mutex_);
-  FOPS_ASSIGN_OR_RETURN(access->metadata_, MetadataStore::Open(config.global.metadata_url,
-                                                               (fs::path(home) / "fraudops.db").string()));
-  FOPS_ASSIGN_OR_RETURN(access->artifacts_,
-                        OpenArtifactStore(config.global.artifact_url, (fs::path(home) / "artifacts").string()));
+  FOPS_ASSIGN_OR_RETURN(
+      access->metadata_,
+      MetadataStore::Open(config.global.metadata_url, (fs::path(home) / "fraudops.db").string()));
+  FOPS_ASSIGN_OR_RETURN(
+      access->artifacts_,
+      OpenArtifactStore(config.global.artifact_url, (fs::path(home) / "artifacts").string()));
   access->serving_ = std::make_unique<ServingStore>(*access->metadata_);
   access->loader_ = std::make_unique<ModelLoader>(*access->metadata_, *access->artifacts_,
                                                   (fs::path(home) / "cache" / "models").string());

@@ -25,7 +25,8 @@ class StoreAccess {
   /// Runs `body` with the serving store, under the lock; returns what it returns.
   Status With(const std::function<Status(ServingStore&)>& body) EXCLUDES(mutex_);
   /// Runs `body` with the serving store and the model loader, under the lock.
-  Status WithLoader(const std::function<Status(ServingStore&, ModelLoader&)>& body) EXCLUDES(mutex_);
+  Status WithLoader(const std::function<Status(ServingStore&, ModelLoader&)>& body)
+      EXCLUDES(mutex_);
 
  private:
   StoreAccess() = default;

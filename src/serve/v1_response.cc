@@ -6,7 +6,8 @@
 
 namespace fraudops {
 
-void EncodeV1Response(const ScoredRows& scored, const TreeShap* explainer, size_t explain, std::string& out) {
+void EncodeV1Response(const ScoredRows& scored, const TreeShap* explainer, size_t explain,
+                      std::string& out) {
   const LoadedModel& model = *scored.model;
   const ParsedRows& rows = *scored.rows;
   const size_t width = model.encoder().size();
@@ -24,8 +25,8 @@ void EncodeV1Response(const ScoredRows& scored, const TreeShap* explainer, size_
     out += scored.scores[r] >= threshold ? '1' : '0';
     if (!explainer) return;
     out += ",\"reasons\":[";
-    auto reasons = TreeShap::TopReasons(rows.values.data() + r * width, contributions.data() + r * (width + 1),
-                                        width, explain);
+    auto reasons = TreeShap::TopReasons(rows.values.data() + r * width,
+                                        contributions.data() + r * (width + 1), width, explain);
     for (size_t i = 0; i < reasons.size(); ++i) {
       if (i) out += ',';
       out += "{\"feature\":";

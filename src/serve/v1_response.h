@@ -14,6 +14,7 @@ namespace fraudops {
 
 /// Appends the response to `out`. With `explain` > 0 and an `explainer` each row carries
 /// its top `explain` reasons (TreeSHAP contributions).
-void EncodeV1Response(const ScoredRows& scored, const TreeShap* explainer, size_t explain, std::string& out);
+void EncodeV1Response(const ScoredRows& scored, const TreeShap* explainer, size_t explain,
+                      std::string& out);
 
 }  // namespace fraudops

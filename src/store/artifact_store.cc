@@ -15,7 +15,8 @@ Result<std::string> ArtifactStore::Read(const std::string& uri, const std::strin
   std::string actual = Sha256Hex(bytes);
   if (actual != sha256) {
     return Status::DataError("artifact " + uri + " failed its checksum: sha256 " + actual +
-                             ", recorded " + sha256 + "; it was changed or corrupted after it was written");
+                             ", recorded " + sha256 +
+                             "; it was changed or corrupted after it was written");
   }
   return bytes;
 }
@@ -38,7 +39,9 @@ Result<ArtifactRecord> LocalArtifactStore::Put(const std::string& key, const std
   return record;
 }
 
-std::string LocalArtifactStore::Uri(const std::string& key) const { return (fs::path(root_) / key).string(); }
+std::string LocalArtifactStore::Uri(const std::string& key) const {
+  return (fs::path(root_) / key).string();
+}
 
 Result<std::string> LocalArtifactStore::Fetch(const std::string& uri) { return ReadFile(uri); }
 
@@ -58,13 +61,14 @@ Result<std::string> S3ArtifactStore::Fetch(const std::string& uri) {
   return client_.Get(where);
 }
 
-Result<size_t> ExportModelFiles(MetadataStore& metadata, ArtifactStore& artifacts, const ModelVersion& version,
-                                const std::string& directory) {
+Result<size_t> ExportModelFiles(MetadataStore& metadata, ArtifactStore& artifacts,
+                                const ModelVersion& version, const std::string& directory) {
   FOPS_ASSIGN_OR_RETURN(RunRecord run, metadata.GetRun(version.run_id));
   size_t written = 0;
   for (const ArtifactRecord& a : run.artifacts) {
     if (!StartsWith(a.name, "model/")) continue;
-    FOPS_ASSIGN_OR_RETURN(std::string bytes, artifacts.Read(a.uri, a.sha256));  // refuses a corrupted file
+    FOPS_ASSIGN_OR_RETURN(std::string bytes,
+                          artifacts.Read(a.uri, a.sha256));  // refuses a corrupted file
     FOPS_RETURN_IF_ERROR(WriteFileAtomic((fs::path(directory) / a.name.substr(6)).string(), bytes));
     ++written;
   }
@@ -72,27 +76,35 @@ Result<size_t> ExportModelFiles(MetadataStore& metadata, ArtifactStore& artifact
   return written;
 }
 
-Result<std::unique_ptr<ArtifactStore>> OpenArtifactStore(const std::string& url, const std::string& default_root) {
+Result<std::unique_ptr<ArtifactStore>> OpenArtifactStore(const std::string& url,
+                                                         const std::string& default_root) {
   if (StartsWith(url, "s3://")) {
     FOPS_ASSIGN_OR_RETURN(S3Location root, ParseS3Uri(url));
     while (!root.key.empty() && root.key.back() == '/') root.key.pop_back();
     auto settings = S3Settings::FromEnvironment();
-    if (!settings.ok()) return Status::InvalidArgument("global.artifact_url " + url + ": " + settings.status().message());
+    if (!settings.ok())
+      return Status::InvalidArgument("global.artifact_url " + url + ": " +
+                                     settings.status().message());
     S3Client client(*settings);
     // Fail now, not after training, when the bucket is missing or the credentials are wrong.
     auto listed = client.List(S3Location{root.bucket, root.key + "/.fraudops-probe"});
     if (!listed.ok()) {
-      return Status(listed.status().code(), "global.artifact_url " + url + ": " + listed.status().message());
+      return Status(listed.status().code(),
+                    "global.artifact_url " + url + ": " + listed.status().message());
     }
-    return std::unique_ptr<ArtifactStore>(std::make_unique<S3ArtifactStore>(std::move(client), root));
+    return std::unique_ptr<ArtifactStore>(
+        std::make_unique<S3ArtifactStore>(std::move(client), root));
   }
-  std::string root = url.empty() ? default_root : (StartsWith(url, "file://") ? url.substr(7) : url);
+  std::string root =
+      url.empty() ? default_root : (StartsWith(url, "file://") ? url.substr(7) : url);
   if (url.find("://") != std::string::npos && !StartsWith(url, "file://")) {
-    return Status::InvalidArgument("global.artifact_url '" + url + "' is not supported; accepted: empty, a "
+    return Status::InvalidArgument("global.artifact_url '" + url +
+                                   "' is not supported; accepted: empty, a "
                                    "directory, file://DIR, or s3://BUCKET/PREFIX");
   }
   FOPS_RETURN_IF_ERROR(MakeDirectories(root));
-  return std::unique_ptr<ArtifactStore>(std::make_unique<LocalArtifactStore>(fs::absolute(root).lexically_normal().string()));
+  return std::unique_ptr<ArtifactStore>(
+      std::make_unique<LocalArtifactStore>(fs::absolute(root).lexically_normal().string()));
 }
 
 }  // namespace fraudops

@@ -48,7 +48,8 @@ class LocalArtifactStore final : public ArtifactStore {
 
 class S3ArtifactStore final : public ArtifactStore {
  public:
-  S3ArtifactStore(S3Client client, S3Location root) : client_(std::move(client)), root_(std::move(root)) {}
+  S3ArtifactStore(S3Client client, S3Location root)
+      : client_(std::move(client)), root_(std::move(root)) {}
   Result<ArtifactRecord> Put(const std::string& key, const std::string& path) override;
   std::string Uri(const std::string& key) const override;
   bool IsLocal() const override { return false; }
@@ -65,10 +66,11 @@ class S3ArtifactStore final : public ArtifactStore {
 /// Copies the model bundle files (the run's model/ artifacts) of `version` into `directory`,
 /// each checked against its recorded sha256; returns how many. NotFound when the run
 /// recorded none.
-Result<size_t> ExportModelFiles(MetadataStore& metadata, ArtifactStore& artifacts, const ModelVersion& version,
-                                const std::string& directory);
+Result<size_t> ExportModelFiles(MetadataStore& metadata, ArtifactStore& artifacts,
+                                const ModelVersion& version, const std::string& directory);
 
 /// `url`: empty (then `default_root`), a directory, file://DIR, or s3://BUCKET/PREFIX.
-Result<std::unique_ptr<ArtifactStore>> OpenArtifactStore(const std::string& url, const std::string& default_root);
+Result<std::unique_ptr<ArtifactStore>> OpenArtifactStore(const std::string& url,
+                                                         const std::string& default_root);
 
 }  // namespace fraudops

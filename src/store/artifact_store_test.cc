@@ -89,12 +89,15 @@ TEST_F(S3Test, PutGetListDeleteAndMultipartRoundTrip) {
 TEST_F(S3Test, ArtifactStoreVerifiesChecksumsOnS3) {
   testing::TempDir dir;
   testing::WriteText(dir.File("model.json"), "{\"model\": 1}");
-  S3ArtifactStore store(S3Client(testing::TestS3Settings(endpoint_)), S3Location{bucket_, "prefix"});
+  S3ArtifactStore store(S3Client(testing::TestS3Settings(endpoint_)),
+                        S3Location{bucket_, "prefix"});
   auto record = store.Put("p/r/model/model.json", dir.File("model.json"));
   ASSERT_TRUE(record.ok()) << record.status().ToString();
   EXPECT_EQ(record->uri, "s3://" + bucket_ + "/prefix/p/r/model/model.json");
   EXPECT_TRUE(store.Read(record->uri, record->sha256).ok());
-  ASSERT_TRUE(store.client().Put(*ParseS3Uri(record->uri), "{\"model\": 2}").ok());  // changed behind our back
+  ASSERT_TRUE(store.client()
+                  .Put(*ParseS3Uri(record->uri), "{\"model\": 2}")
+                  .ok());  // changed behind our back
   auto changed = store.Read(record->uri, record->sha256);
   ASSERT_FALSE(changed.ok());
   EXPECT_NE(changed.status().message().find("failed its checksum"), std::string::npos);
@@ -108,16 +111,21 @@ TEST_F(S3Test, WrongCredentialsMissingBucketAndUnreachableEndpointAreClearErrors
   wrong.access_key = "NOT-A-KEY";
   auto denied = S3Client(wrong).Get(S3Location{bucket_, "x"});
   ASSERT_FALSE(denied.ok());
-  EXPECT_NE(denied.status().message().find("InvalidAccessKeyId"), std::string::npos) << denied.status().message();
+  EXPECT_NE(denied.status().message().find("InvalidAccessKeyId"), std::string::npos)
+      << denied.status().message();
   EXPECT_NE(denied.status().message().find("AWS_ACCESS_KEY_ID"), std::string::npos);
 
-  auto missing = S3Client(testing::TestS3Settings(endpoint_)).Get(S3Location{"no-such-bucket-" + bucket_, "x"});
+  auto missing = S3Client(testing::TestS3Settings(endpoint_))
+                     .Get(S3Location{"no-such-bucket-" + bucket_, "x"});
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("NoSuchBucket"), std::string::npos) << missing.status().message();
+  EXPECT_NE(missing.status().message().find("NoSuchBucket"), std::string::npos)
+      << missing.status().message();
 
   auto started = std::chrono::steady_clock::now();
-  auto unreachable = S3Client(testing::TestS3Settings("http://10.255.255.1:9000")).Get(S3Location{"b", "k"});
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  auto unreachable =
+      S3Client(testing::TestS3Settings("http://10.255.255.1:9000")).Get(S3Location{"b", "k"});
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ASSERT_FALSE(unreachable.ok());
   EXPECT_LT(seconds, 15.0);
   EXPECT_NE(unreachable.status().message().find("10.255.255.1"), std::string::npos);
@@ -136,11 +144,14 @@ TEST(S3SignatureTest, MatchesTheAwsDocumentationExample) {
   // AWS's worked example for S3 "GET Object" (Signature Version 4, header-based auth):
   // GET /test.txt on examplebucket with Range: bytes=0-9, 2013-05-24, us-east-1.
   const std::string empty_sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-  std::string authorization = SigV4Authorization(
-      "GET", "/test.txt", "",
-      {{"host", "examplebucket.s3.amazonaws.com"}, {"range", "bytes=0-9"}, {"x-amz-content-sha256", empty_sha},
-       {"x-amz-date", "20130524T000000Z"}},
-      empty_sha, "20130524T000000Z", "us-east-1", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+  std::string authorization =
+      SigV4Authorization("GET", "/test.txt", "",
+                         {{"host", "examplebucket.s3.amazonaws.com"},
+                          {"range", "bytes=0-9"},
+                          {"x-amz-content-sha256", empty_sha},
+                          {"x-amz-date", "20130524T000000Z"}},
+                         empty_sha, "20130524T000000Z", "us-east-1", "AKIAIOSFODNN7EXAMPLE",
+                         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
   EXPECT_EQ(authorization,
             "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
             "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "

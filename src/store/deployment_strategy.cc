@@ -28,7 +28,8 @@ std::string Evidence(const RolloutObservation& seen) {
 }
 
 Status AlreadyProduction(const EndpointRecord& endpoint, const DeploymentRecord& deployment) {
-  return Status::InvalidArgument(deployment.target.ToString() + " is already production on " + endpoint.name);
+  return Status::InvalidArgument(deployment.target.ToString() + " is already production on " +
+                                 endpoint.name);
 }
 
 /// Production becomes the target at once.
@@ -37,13 +38,16 @@ void ReplaceProduction(EndpointRecord& endpoint, DeploymentRecord& deployment, s
   deployment.status = DeploymentStatus::kCompleted;
   deployment.traffic_percent = 100;
   deployment.reason = std::move(reason);
-  std::erase(endpoint.shadows, endpoint.production);  // a version that becomes production stops shadowing
+  std::erase(endpoint.shadows,
+             endpoint.production);  // a version that becomes production stops shadowing
 }
 
 class AllAtOnce : public DeploymentStrategy {
  public:
   std::string_view name() const override { return "all_at_once"; }
-  std::string_view description() const override { return "the new version takes all traffic at once"; }
+  std::string_view description() const override {
+    return "the new version takes all traffic at once";
+  }
   Status Plan(EndpointRecord& endpoint, DeploymentRecord& deployment) const override {
     if (endpoint.production == deployment.target) return AlreadyProduction(endpoint, deployment);
     ReplaceProduction(endpoint, deployment, "deployed all at once");
@@ -58,7 +62,8 @@ class Gradual : public DeploymentStrategy {
   Status Plan(EndpointRecord& endpoint, DeploymentRecord& deployment) const override {
     if (endpoint.production == deployment.target) return AlreadyProduction(endpoint, deployment);
     if (endpoint.production.empty()) {
-      ReplaceProduction(endpoint, deployment, "nothing in production to compare against: deployed all at once");
+      ReplaceProduction(endpoint, deployment,
+                        "nothing in production to compare against: deployed all at once");
       return Status::Ok();
     }
     endpoint.canary = deployment.target;
@@ -69,7 +74,8 @@ class Gradual : public DeploymentStrategy {
     deployment.reason = "watching the canary";
     return Status::Ok();
   }
-  RolloutDecision Judge(const DeploymentRecord& deployment, const RolloutObservation& seen) const override {
+  RolloutDecision Judge(const DeploymentRecord& deployment,
+                        const RolloutObservation& seen) const override {
     RolloutDecision decision;
     if (auto alarm = CanaryAlarm(deployment.params, seen)) {
       decision.action = RolloutAction::kRollBack;
@@ -92,7 +98,9 @@ class Gradual : public DeploymentStrategy {
   /// The canary's share when the deployment starts.
   virtual double FirstPercent(const DeploymentParams& params) const = 0;
   /// The share after the current step; the current one when the next move is promotion.
-  virtual double NextPercent(const DeploymentRecord& deployment) const { return deployment.traffic_percent; }
+  virtual double NextPercent(const DeploymentRecord& deployment) const {
+    return deployment.traffic_percent;
+  }
 };
 
 class Canary : public Gradual {
@@ -110,7 +118,9 @@ class Canary : public Gradual {
   double StepSeconds(const DeploymentParams& params) const override { return params.bake_seconds; }
 
  protected:
-  double FirstPercent(const DeploymentParams& params) const override { return params.canary_percent; }
+  double FirstPercent(const DeploymentParams& params) const override {
+    return params.canary_percent;
+  }
 };
 
 class Linear : public Gradual {
@@ -125,10 +135,14 @@ class Linear : public Gradual {
     }
     return Status::Ok();
   }
-  double StepSeconds(const DeploymentParams& params) const override { return params.linear_step_seconds; }
+  double StepSeconds(const DeploymentParams& params) const override {
+    return params.linear_step_seconds;
+  }
 
  protected:
-  double FirstPercent(const DeploymentParams& params) const override { return params.linear_step_percent; }
+  double FirstPercent(const DeploymentParams& params) const override {
+    return params.linear_step_percent;
+  }
   double NextPercent(const DeploymentRecord& deployment) const override {
     return std::min(100.0, deployment.traffic_percent + deployment.params.linear_step_percent);
   }
@@ -144,16 +158,19 @@ class Shadow : public DeploymentStrategy {
   Status Plan(EndpointRecord& endpoint, DeploymentRecord& deployment) const override {
     const VariantRef& target = deployment.target;
     if (endpoint.production.empty()) {
-      return Status::InvalidArgument("endpoint '" + endpoint.name +
-                                     "' has no production variant to shadow; deploy a version to it first");
+      return Status::InvalidArgument(
+          "endpoint '" + endpoint.name +
+          "' has no production variant to shadow; deploy a version to it first");
     }
     if (endpoint.production == target) return AlreadyProduction(endpoint, deployment);
-    if (std::find(endpoint.shadows.begin(), endpoint.shadows.end(), target) != endpoint.shadows.end()) {
+    if (std::find(endpoint.shadows.begin(), endpoint.shadows.end(), target) !=
+        endpoint.shadows.end()) {
       return Status::InvalidArgument(target.ToString() + " already shadows " + endpoint.name);
     }
     endpoint.shadows.push_back(target);
     deployment.status = DeploymentStatus::kShadowing;
-    deployment.reason = "receives a copy of the traffic; its responses are compared, never returned";
+    deployment.reason =
+        "receives a copy of the traffic; its responses are compared, never returned";
     return Status::Ok();
   }
 };
@@ -173,22 +190,28 @@ Result<DeploymentStatus> ParseDeploymentStatus(std::string_view name) {
     if (text == name) return value;
     names.emplace_back(text);
   }
-  return Status::DataError("unknown deployment status '" + std::string(name) + "'; known: " + Join(names, ", "));
+  return Status::DataError("unknown deployment status '" + std::string(name) +
+                           "'; known: " + Join(names, ", "));
 }
 
 std::string_view RolloutActionName(RolloutAction action) {
   switch (action) {
-    case RolloutAction::kKeep: return "keep";
-    case RolloutAction::kAdvance: return "advance";
-    case RolloutAction::kPromote: return "promote";
-    case RolloutAction::kRollBack: return "roll_back";
+    case RolloutAction::kKeep:
+      return "keep";
+    case RolloutAction::kAdvance:
+      return "advance";
+    case RolloutAction::kPromote:
+      return "promote";
+    case RolloutAction::kRollBack:
+      return "roll_back";
   }
   return "keep";
 }
 
 Status DeploymentStrategy::Validate(const DeploymentParams&) const { return Status::Ok(); }
 
-RolloutDecision DeploymentStrategy::Judge(const DeploymentRecord&, const RolloutObservation&) const {
+RolloutDecision DeploymentStrategy::Judge(const DeploymentRecord&,
+                                          const RolloutObservation&) const {
   return RolloutDecision();
 }
 
@@ -205,8 +228,8 @@ Result<const DeploymentStrategy*> DeploymentStrategyRegistry::Find(std::string_v
   auto it = strategies_.find(name);
   if (it != strategies_.end()) return it->second.get();
   const std::vector<std::string> names = Names();
-  return Status::InvalidArgument("unknown deployment strategy '" + std::string(text) + "'; accepted: " +
-                                 Join(names, ", ") + DidYouMean(name, names));
+  return Status::InvalidArgument("unknown deployment strategy '" + std::string(text) +
+                                 "'; accepted: " + Join(names, ", ") + DidYouMean(name, names));
 }
 
 std::vector<std::string> DeploymentStrategyRegistry::Names() const {
@@ -233,7 +256,8 @@ const DeploymentStrategyRegistry& DeploymentStrategies() {
 
 Status ValidateDeployConfig(const DeployConfig& deploy) {
   auto strategy = DeploymentStrategies().Find(deploy.strategy);
-  if (!strategy.ok()) return Status::InvalidArgument("deploy.strategy: " + strategy.status().message());
+  if (!strategy.ok())
+    return Status::InvalidArgument("deploy.strategy: " + strategy.status().message());
   Status valid = (*strategy)->Validate(DeploymentParamsFrom(deploy));
   if (!valid.ok()) return Status::InvalidArgument("deploy." + valid.message());
   return Status::Ok();

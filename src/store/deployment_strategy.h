@@ -110,6 +110,7 @@ Status ValidateDeployConfig(const DeployConfig& deploy);
 
 /// The alarm a canary's statistics raise under `params` (error rate, p99, score PSI), if
 /// any; judged only once the canary has min_requests requests.
-std::optional<std::string> CanaryAlarm(const DeploymentParams& params, const RolloutObservation& seen);
+std::optional<std::string> CanaryAlarm(const DeploymentParams& params,
+                                       const RolloutObservation& seen);
 
 }  // namespace fraudops

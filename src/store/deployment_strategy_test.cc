@@ -60,14 +60,15 @@ TEST(DeploymentStrategyTest, EveryRegisteredStrategyPlansOnAnEndpointWithProduct
     ASSERT_TRUE(strategy->Validate(s.deployment.params).ok());
     ASSERT_TRUE(strategy->Plan(s.endpoint, s.deployment).ok());
     // Whatever it planned, the target now receives traffic or a copy of it.
-    const bool serves = s.endpoint.production == s.deployment.target || s.endpoint.canary == s.deployment.target ||
-                        !s.endpoint.shadows.empty();
+    const bool serves = s.endpoint.production == s.deployment.target ||
+                        s.endpoint.canary == s.deployment.target || !s.endpoint.shadows.empty();
     EXPECT_TRUE(serves);
     EXPECT_FALSE(s.deployment.reason.empty());
     // Deploying what is already production is refused by every strategy.
     Start again;
     again.deployment.target = again.endpoint.production;
-    EXPECT_EQ(strategy->Plan(again.endpoint, again.deployment).code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(strategy->Plan(again.endpoint, again.deployment).code(),
+              StatusCode::kInvalidArgument);
   }
 }
 
@@ -110,7 +111,8 @@ TEST(DeploymentStrategyTest, PlansPerStrategy) {
     ASSERT_TRUE(shadow->Plan(s.endpoint, s.deployment).ok());
     EXPECT_EQ(s.endpoint.shadows, (std::vector<VariantRef>{{"m", 2}}));
     EXPECT_EQ(s.deployment.status, DeploymentStatus::kShadowing);
-    EXPECT_EQ(shadow->Plan(s.endpoint, s.deployment).code(), StatusCode::kInvalidArgument);  // already shadows
+    EXPECT_EQ(shadow->Plan(s.endpoint, s.deployment).code(),
+              StatusCode::kInvalidArgument);  // already shadows
     Start empty;
     empty.endpoint.production = {};
     EXPECT_EQ(shadow->Plan(empty.endpoint, empty.deployment).code(), StatusCode::kInvalidArgument);
@@ -132,8 +134,10 @@ TEST(DeploymentStrategyTest, AnUnknownNameListsTheValidOnes) {
   auto found = DeploymentStrategies().Find("canery");
   ASSERT_FALSE(found.ok());
   EXPECT_EQ(found.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(found.status().message().find("all_at_once, canary, linear, shadow"), std::string::npos);
-  EXPECT_NE(found.status().message().find("did you mean 'canary'"), std::string::npos) << found.status().message();
+  EXPECT_NE(found.status().message().find("all_at_once, canary, linear, shadow"),
+            std::string::npos);
+  EXPECT_NE(found.status().message().find("did you mean 'canary'"), std::string::npos)
+      << found.status().message();
   DeployConfig deploy;
   deploy.strategy = "big-bang";
   Status valid = ValidateDeployConfig(deploy);
@@ -164,13 +168,16 @@ TEST(DeploymentStrategyTest, CanaryJudgement) {
   errors.canary_errors = 11;
   RolloutDecision rolled = canary->Judge(d, errors);
   EXPECT_EQ(rolled.action, RolloutAction::kRollBack);
-  EXPECT_EQ(rolled.reason, "alarm: error rate 1.1% > max_error_rate 1% (1000 canary requests, 9000 production)");
+  EXPECT_EQ(rolled.reason,
+            "alarm: error rate 1.1% > max_error_rate 1% (1000 canary requests, 9000 production)");
   RolloutObservation slow = Healthy(10);
   slow.canary_p99_ms = 80;
-  EXPECT_EQ(canary->Judge(d, slow).reason.rfind("alarm: p99 latency 80 ms > max_p99_ms 50 ms", 0), 0u);
+  EXPECT_EQ(canary->Judge(d, slow).reason.rfind("alarm: p99 latency 80 ms > max_p99_ms 50 ms", 0),
+            0u);
   RolloutObservation drifted = Healthy(10);
   drifted.score_psi = 0.5;
-  EXPECT_EQ(canary->Judge(d, drifted).reason.rfind("alarm: score PSI against production 0.5", 0), 0u);
+  EXPECT_EQ(canary->Judge(d, drifted).reason.rfind("alarm: score PSI against production 0.5", 0),
+            0u);
   // Too little evidence: no alarm, whatever the numbers.
   RolloutObservation few = errors;
   few.canary_requests = 99;

@@ -27,8 +27,8 @@ using namespace store_internal;
 /// INSERT of many rows as few statements (one round trip per 200 rows on PostgreSQL):
 /// `head` is "INSERT INTO t VALUES", `tail` e.g. an ON CONFLICT clause; each row has
 /// `width` values.
-Status InsertRows(SqlConnection& db, const std::string& head, size_t width, const std::vector<SqlValue>& values,
-                  const std::string& tail = "") {
+Status InsertRows(SqlConnection& db, const std::string& head, size_t width,
+                  const std::vector<SqlValue>& values, const std::string& tail = "") {
   constexpr size_t kRowsPerStatement = 200;
   std::string tuple = "(";
   for (size_t i = 0; i < width; ++i) tuple += i ? ", ?" : "?";
@@ -47,8 +47,10 @@ Status InsertRows(SqlConnection& db, const std::string& head, size_t width, cons
 
 Status CheckAliasName(const std::string& alias) {
   if (alias.empty() || alias.size() > 64 || ParseInt(alias) ||
-      alias.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos) {
-    return Status::InvalidArgument("alias '" + alias + "' is not valid; accepted: 1-64 letters, digits, '_' "
+      alias.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+          std::string::npos) {
+    return Status::InvalidArgument("alias '" + alias +
+                                   "' is not valid; accepted: 1-64 letters, digits, '_' "
                                    "or '-', not a number (numbers are versions)");
   }
   return Status::Ok();
@@ -59,7 +61,8 @@ Status CheckAliasName(const std::string& alias) {
 std::string UtcNow() { return FormatUtc(std::chrono::system_clock::now()); }
 
 std::string FormatUtc(std::chrono::system_clock::time_point now) {
-  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   std::time_t seconds = static_cast<std::time_t>(millis / 1000);
   std::tm utc{};
   gmtime_r(&seconds, &utc);
@@ -73,8 +76,10 @@ std::string FormatUtc(std::chrono::system_clock::time_point now) {
 std::optional<std::chrono::system_clock::time_point> ParseUtcTime(const std::string& text) {
   std::tm tm{};
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second, &consumed) != 6 ||
-      consumed != 19 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute,
+                  &second, &consumed) != 6 ||
+      consumed != 19 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
+      minute > 59 || second > 60) {
     return std::nullopt;
   }
   size_t i = 19;
@@ -90,7 +95,8 @@ std::optional<std::chrono::system_clock::time_point> ParseUtcTime(const std::str
     ++i;
   } else if (i + 6 == text.size() && (text[i] == '+' || text[i] == '-') && text[i + 3] == ':') {
     int oh = 0, om = 0;
-    if (std::sscanf(text.c_str() + i + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 || om > 59) return std::nullopt;
+    if (std::sscanf(text.c_str() + i + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 || om > 59)
+      return std::nullopt;
     offset_seconds = (text[i] == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
     i += 6;
   } else {
@@ -105,7 +111,8 @@ std::optional<std::chrono::system_clock::time_point> ParseUtcTime(const std::str
   tm.tm_sec = second;
   const std::time_t t = timegm(&tm) - offset_seconds;
   return std::chrono::system_clock::from_time_t(t) +
-         std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(fraction));
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(
+             std::chrono::duration<double>(fraction));
 }
 
 std::string CurrentActor() {
@@ -120,13 +127,12 @@ std::string CurrentActor() {
 }
 
 nlohmann::json ModelVersion::ToJson() const {
-  nlohmann::json out = {{"model", model},         {"version", version},
-                        {"run_id", run_id},       {"created_at", created_at},
-                        {"algorithm", algorithm}, {"bundle_uri", bundle_uri},
-                        {"threshold", threshold}, {"metrics", metrics},
-                        {"description", description}, {"data_hash", data_hash},
-                        {"approval", approval},   {"archived", archived},
-                        {"aliases", aliases}};
+  nlohmann::json out = {
+      {"model", model},           {"version", version},     {"run_id", run_id},
+      {"created_at", created_at}, {"algorithm", algorithm}, {"bundle_uri", bundle_uri},
+      {"threshold", threshold},   {"metrics", metrics},     {"description", description},
+      {"data_hash", data_hash},   {"approval", approval},   {"archived", archived},
+      {"aliases", aliases}};
   if (!approval_by.empty()) {
     out["approval_by"] = approval_by;
     out["approval_at"] = approval_at;
@@ -136,7 +142,7 @@ nlohmann::json ModelVersion::ToJson() const {
 }
 
 nlohmann::json AuditEntry::ToJson() const {
-  return {{"id", id}, {"at", at}, {"actor", actor}, {"action", action},
+  return {{"id", id},       {"at", at},           {"actor", actor},    {"action", action},
           {"model", model}, {"version", version}, {"details", details}};
 }
 
@@ -146,15 +152,17 @@ Result<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& ur
   if (StartsWith(url, "postgresql://") || StartsWith(url, "postgres://")) {
     FOPS_ASSIGN_OR_RETURN(db, OpenPostgres(url));
   } else if (url.empty() || StartsWith(url, "sqlite:") || url.find("://") == std::string::npos) {
-    std::string path = url.empty() ? default_sqlite_path : (StartsWith(url, "sqlite:") ? url.substr(7) : url);
+    std::string path =
+        url.empty() ? default_sqlite_path : (StartsWith(url, "sqlite:") ? url.substr(7) : url);
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     std::error_code ignored;
     if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
     FOPS_ASSIGN_OR_RETURN(db, OpenSqlite(path, /*read_only=*/false));
   } else {
-    return Status::InvalidArgument("global.metadata_url '" + RedactUrl(url) +
-                                   "' is not supported; accepted: empty (the workspace's SQLite "
-                                   "file), sqlite:PATH, or postgresql://USER:PASSWORD@HOST:PORT/DB");
+    return Status::InvalidArgument(
+        "global.metadata_url '" + RedactUrl(url) +
+        "' is not supported; accepted: empty (the workspace's SQLite "
+        "file), sqlite:PATH, or postgresql://USER:PASSWORD@HOST:PORT/DB");
   }
   auto store = std::make_unique<MetadataStore>(std::move(db));
   FOPS_RETURN_IF_ERROR(store->Migrate());
@@ -178,12 +186,15 @@ Status MetadataStore::Migrate() {
   const int64_t known = migrations.back().version;
   return InTransaction([&]() -> Status {
     // One migrator at a time: PostgreSQL by an advisory lock; SQLite holds its write lock.
-    if (db_->Kind() == "postgresql") FOPS_RETURN_IF_ERROR(db_->Exec("SELECT pg_advisory_xact_lock(727364)"));
-    FOPS_RETURN_IF_ERROR(db_->Exec(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
-        "description TEXT NOT NULL, applied_at TEXT NOT NULL)"));
-    FOPS_ASSIGN_OR_RETURN(SqlResult current, db_->Query("SELECT MAX(version) FROM schema_migrations"));
-    int64_t version = current.rows.empty() || IsNull(current.rows[0][0]) ? 0 : AsInt(current.rows[0][0]);
+    if (db_->Kind() == "postgresql")
+      FOPS_RETURN_IF_ERROR(db_->Exec("SELECT pg_advisory_xact_lock(727364)"));
+    FOPS_RETURN_IF_ERROR(
+        db_->Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
+                  "description TEXT NOT NULL, applied_at TEXT NOT NULL)"));
+    FOPS_ASSIGN_OR_RETURN(SqlResult current,
+                          db_->Query("SELECT MAX(version) FROM schema_migrations"));
+    int64_t version =
+        current.rows.empty() || IsNull(current.rows[0][0]) ? 0 : AsInt(current.rows[0][0]);
     if (version > known) {
       return Status::InvalidArgument(db_->Describe() + ": the metadata store has schema version " +
                                      std::to_string(version) + " but this fraudops knows up to " +
@@ -210,18 +221,25 @@ Status MetadataStore::CreateRun(const RunRecord& run) {
   return InTransaction([&]() -> Status {
     SqlValue experiment[] = {Text(run.experiment), Text(UtcNow())};
     FOPS_RETURN_IF_ERROR(db_->Exec(
-        "INSERT INTO experiments (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", experiment));
-    SqlValue row[] = {Text(run.run_id), Text(run.experiment), Text(run.status), Text(run.start_time),
-                      OptionalText(run.end_time), Text(run.code_version), Text(run.host), Text(run.user),
-                      Text(run.artifact_uri), OptionalText(run.error)};
-    FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO runs (run_id, experiment, status, start_time, end_time, "
-                                   "code_version, host, user_name, artifact_uri, error) "
-                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row));
+        "INSERT INTO experiments (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        experiment));
+    SqlValue row[] = {
+        Text(run.run_id),           Text(run.experiment),   Text(run.status), Text(run.start_time),
+        OptionalText(run.end_time), Text(run.code_version), Text(run.host),   Text(run.user),
+        Text(run.artifact_uri),     OptionalText(run.error)};
+    FOPS_RETURN_IF_ERROR(
+        db_->Exec("INSERT INTO runs (run_id, experiment, status, start_time, end_time, "
+                  "code_version, host, user_name, artifact_uri, error) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  row));
     for (const auto* pairs : {&run.params, &run.tags}) {
       std::vector<SqlValue> values;
-      for (const auto& [name, value] : *pairs) values.insert(values.end(), {Text(run.run_id), Text(name), Text(value)});
-      FOPS_RETURN_IF_ERROR(InsertRows(*db_, pairs == &run.params ? "INSERT INTO run_params VALUES"
-                                                                   : "INSERT INTO run_tags VALUES", 3, values));
+      for (const auto& [name, value] : *pairs)
+        values.insert(values.end(), {Text(run.run_id), Text(name), Text(value)});
+      FOPS_RETURN_IF_ERROR(InsertRows(
+          *db_,
+          pairs == &run.params ? "INSERT INTO run_params VALUES" : "INSERT INTO run_tags VALUES", 3,
+          values));
     }
     return Status::Ok();
   });
@@ -231,44 +249,56 @@ Status MetadataStore::Upsert(const std::string& table, const std::string& key,
                              const std::vector<std::string>& updated, size_t width,
                              const std::vector<SqlValue>& values) {
   std::string tail = " ON CONFLICT (" + key + ") DO UPDATE SET ";
-  for (size_t i = 0; i < updated.size(); ++i) tail += (i ? ", " : "") + updated[i] + " = excluded." + updated[i];
-  return InTransaction([&] { return InsertRows(*db_, "INSERT INTO " + table + " VALUES", width, values, tail); });
+  for (size_t i = 0; i < updated.size(); ++i)
+    tail += (i ? ", " : "") + updated[i] + " = excluded." + updated[i];
+  return InTransaction(
+      [&] { return InsertRows(*db_, "INSERT INTO " + table + " VALUES", width, values, tail); });
 }
 
-Status MetadataStore::LogMetrics(const std::string& run_id, const std::map<std::string, double>& metrics) {
+Status MetadataStore::LogMetrics(const std::string& run_id,
+                                 const std::map<std::string, double>& metrics) {
   std::vector<SqlValue> values;
-  for (const auto& [name, value] : metrics) values.insert(values.end(), {Text(run_id), Text(name), Real(value)});
+  for (const auto& [name, value] : metrics)
+    values.insert(values.end(), {Text(run_id), Text(name), Real(value)});
   return Upsert("run_metrics", "run_id, name", {"value"}, 3, values);
 }
 
 Status MetadataStore::LogMetricHistory(const std::string& run_id, const std::string& name,
                                        const std::vector<std::pair<int64_t, double>>& points) {
   std::vector<SqlValue> values;
-  for (const auto& [step, value] : points) values.insert(values.end(), {Text(run_id), Text(name), Int(step), Real(value)});
+  for (const auto& [step, value] : points)
+    values.insert(values.end(), {Text(run_id), Text(name), Int(step), Real(value)});
   return Upsert("metric_history", "run_id, name, step", {"value"}, 4, values);
 }
 
-Status MetadataStore::LogArtifacts(const std::string& run_id, const std::vector<ArtifactRecord>& artifacts) {
+Status MetadataStore::LogArtifacts(const std::string& run_id,
+                                   const std::vector<ArtifactRecord>& artifacts) {
   std::vector<SqlValue> values;
   for (const ArtifactRecord& a : artifacts) {
-    values.insert(values.end(), {Text(run_id), Text(a.name), Text(a.uri), Int(a.size), Text(a.sha256)});
+    values.insert(values.end(),
+                  {Text(run_id), Text(a.name), Text(a.uri), Int(a.size), Text(a.sha256)});
   }
   return Upsert("run_artifacts", "run_id, name", {"uri", "size", "sha256"}, 5, values);
 }
 
-Status MetadataStore::LogDatasets(const std::string& run_id, const std::vector<DatasetRecord>& datasets) {
+Status MetadataStore::LogDatasets(const std::string& run_id,
+                                  const std::vector<DatasetRecord>& datasets) {
   std::vector<SqlValue> values;
   for (const DatasetRecord& d : datasets) {
-    values.insert(values.end(), {Text(run_id), Text(d.role), Text(d.source), Int(d.rows), Text(d.content_hash)});
+    values.insert(values.end(),
+                  {Text(run_id), Text(d.role), Text(d.source), Int(d.rows), Text(d.content_hash)});
   }
   return Upsert("run_datasets", "run_id, role", {"source", "row_count", "content_hash"}, 5, values);
 }
 
-Status MetadataStore::EndRun(const std::string& run_id, const std::string& status, const std::string& error) {
+Status MetadataStore::EndRun(const std::string& run_id, const std::string& status,
+                             const std::string& error) {
   SqlValue p[] = {Text(status), Text(UtcNow()), OptionalText(error), Text(run_id)};
-  FOPS_ASSIGN_OR_RETURN(SqlResult result,
-                        db_->Query("UPDATE runs SET status = ?, end_time = ?, error = ? WHERE run_id = ?", p));
-  if (result.affected == 0) return Status::NotFound("run " + run_id + " is not in " + db_->Describe());
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult result,
+      db_->Query("UPDATE runs SET status = ?, end_time = ?, error = ? WHERE run_id = ?", p));
+  if (result.affected == 0)
+    return Status::NotFound("run " + run_id + " is not in " + db_->Describe());
   return Status::Ok();
 }
 
@@ -290,36 +320,46 @@ RunRecord RunFromRow(const SqlRow& r) {
 }
 
 constexpr const char* kRunColumns =
-    "run_id, experiment, status, start_time, end_time, code_version, host, user_name, artifact_uri, error";
+    "run_id, experiment, status, start_time, end_time, code_version, host, user_name, "
+    "artifact_uri, error";
 
 }  // namespace
 
 Result<RunRecord> MetadataStore::GetRun(const std::string& id_or_prefix) {
   if (id_or_prefix.empty()) return Status::InvalidArgument("a run id is needed");
   SqlValue p[] = {Text(id_or_prefix + "%")};
-  FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query(std::string("SELECT ") + kRunColumns +
-                                                        " FROM runs WHERE run_id LIKE ? ORDER BY run_id LIMIT 2", p));
+  FOPS_ASSIGN_OR_RETURN(SqlResult found,
+                        db_->Query(std::string("SELECT ") + kRunColumns +
+                                       " FROM runs WHERE run_id LIKE ? ORDER BY run_id LIMIT 2",
+                                   p));
   if (found.rows.empty()) return Status::NotFound("no run has the id '" + id_or_prefix + "'");
   if (found.rows.size() > 1) {
-    return Status::InvalidArgument("the run id prefix '" + id_or_prefix + "' matches several runs (" +
-                                   AsText(found.rows[0][0]) + ", " + AsText(found.rows[1][0]) +
-                                   ", …); give more characters");
+    return Status::InvalidArgument("the run id prefix '" + id_or_prefix +
+                                   "' matches several runs (" + AsText(found.rows[0][0]) + ", " +
+                                   AsText(found.rows[1][0]) + ", …); give more characters");
   }
   RunRecord run = RunFromRow(found.rows[0]);
   SqlValue id[] = {Text(run.run_id)};
-  FOPS_ASSIGN_OR_RETURN(SqlResult params, db_->Query("SELECT name, value FROM run_params WHERE run_id = ?", id));
+  FOPS_ASSIGN_OR_RETURN(SqlResult params,
+                        db_->Query("SELECT name, value FROM run_params WHERE run_id = ?", id));
   for (const SqlRow& r : params.rows) run.params[AsText(r[0])] = AsText(r[1]);
-  FOPS_ASSIGN_OR_RETURN(SqlResult tags, db_->Query("SELECT name, value FROM run_tags WHERE run_id = ?", id));
+  FOPS_ASSIGN_OR_RETURN(SqlResult tags,
+                        db_->Query("SELECT name, value FROM run_tags WHERE run_id = ?", id));
   for (const SqlRow& r : tags.rows) run.tags[AsText(r[0])] = AsText(r[1]);
-  FOPS_ASSIGN_OR_RETURN(SqlResult metrics, db_->Query("SELECT name, value FROM run_metrics WHERE run_id = ?", id));
+  FOPS_ASSIGN_OR_RETURN(SqlResult metrics,
+                        db_->Query("SELECT name, value FROM run_metrics WHERE run_id = ?", id));
   for (const SqlRow& r : metrics.rows) run.metrics[AsText(r[0])] = AsDouble(r[1]);
-  FOPS_ASSIGN_OR_RETURN(SqlResult artifacts,
-                        db_->Query("SELECT name, uri, size, sha256 FROM run_artifacts WHERE run_id = ? ORDER BY name", id));
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult artifacts,
+      db_->Query("SELECT name, uri, size, sha256 FROM run_artifacts WHERE run_id = ? ORDER BY name",
+                 id));
   for (const SqlRow& r : artifacts.rows) {
     run.artifacts.push_back({AsText(r[0]), AsText(r[1]), AsInt(r[2]), AsText(r[3])});
   }
-  FOPS_ASSIGN_OR_RETURN(SqlResult datasets, db_->Query(
-      "SELECT role, source, row_count, content_hash FROM run_datasets WHERE run_id = ? ORDER BY role", id));
+  FOPS_ASSIGN_OR_RETURN(SqlResult datasets,
+                        db_->Query("SELECT role, source, row_count, content_hash FROM run_datasets "
+                                   "WHERE run_id = ? ORDER BY role",
+                                   id));
   for (const SqlRow& r : datasets.rows) {
     run.datasets.push_back({AsText(r[0]), AsText(r[1]), AsInt(r[2]), AsText(r[3])});
   }
@@ -335,16 +375,21 @@ Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter) 
   for (size_t i = 0; i < filter.with_metrics.size(); ++i) {
     std::string alias = "m" + std::to_string(i);
     sql += ", " + alias + ".value";
-    joins += " LEFT JOIN run_metrics " + alias + " ON " + alias + ".run_id = r.run_id AND " + alias + ".name = ?";
+    joins += " LEFT JOIN run_metrics " + alias + " ON " + alias + ".run_id = r.run_id AND " +
+             alias + ".name = ?";
     params.push_back(Text(filter.with_metrics[i]));
   }
   if (!filter.order_by.empty()) {
-    joins += " LEFT JOIN run_metrics sort_metric ON sort_metric.run_id = r.run_id AND sort_metric.name = ?";
+    joins +=
+        " LEFT JOIN run_metrics sort_metric ON sort_metric.run_id = r.run_id AND sort_metric.name "
+        "= ?";
     params.push_back(Text(filter.order_by));
   }
   if (!filter.metric.empty() && filter.min_value) {
-    joins += " JOIN run_metrics filter_metric ON filter_metric.run_id = r.run_id AND filter_metric.name = ? "
-             "AND filter_metric.value >= ?";
+    joins +=
+        " JOIN run_metrics filter_metric ON filter_metric.run_id = r.run_id AND filter_metric.name "
+        "= ? "
+        "AND filter_metric.value >= ?";
     params.push_back(Text(filter.metric));
     params.push_back(Real(*filter.min_value));
   }
@@ -357,10 +402,10 @@ Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter) 
     sql += " AND r.status = ?";
     params.push_back(Text(filter.status));
   }
-  sql += filter.order_by.empty()
-             ? " ORDER BY r.start_time DESC, r.run_id DESC"
-             // Best first; runs without the metric last.
-             : " ORDER BY CASE WHEN sort_metric.value IS NULL THEN 1 ELSE 0 END, sort_metric.value DESC, r.run_id DESC";
+  sql += filter.order_by.empty() ? " ORDER BY r.start_time DESC, r.run_id DESC"
+                                 // Best first; runs without the metric last.
+                                 : " ORDER BY CASE WHEN sort_metric.value IS NULL THEN 1 ELSE 0 "
+                                   "END, sort_metric.value DESC, r.run_id DESC";
   sql += " LIMIT " + std::to_string(filter.limit);
   FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query(sql, params));
   std::vector<RunRecord> runs;
@@ -376,11 +421,13 @@ Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter) 
   return runs;
 }
 
-Result<std::vector<std::pair<int64_t, double>>> MetadataStore::MetricHistory(const std::string& run_id,
-                                                                             const std::string& name) {
+Result<std::vector<std::pair<int64_t, double>>> MetadataStore::MetricHistory(
+    const std::string& run_id, const std::string& name) {
   SqlValue p[] = {Text(run_id), Text(name)};
-  FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query(
-      "SELECT step, value FROM metric_history WHERE run_id = ? AND name = ? ORDER BY step", p));
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult found,
+      db_->Query(
+          "SELECT step, value FROM metric_history WHERE run_id = ? AND name = ? ORDER BY step", p));
   std::vector<std::pair<int64_t, double>> points;
   for (const SqlRow& r : found.rows) points.emplace_back(AsInt(r[0]), AsDouble(r[1]));
   return points;
@@ -389,8 +436,14 @@ Result<std::vector<std::pair<int64_t, double>>> MetadataStore::MetricHistory(con
 // ---- registry ----
 
 Status MetadataStore::AppendAudit(const std::string& actor, const std::string& action,
-                                  const std::string& model, int64_t version, const nlohmann::json& details) {
-  SqlValue p[] = {Text(NewUuidV7()), Text(UtcNow()), Text(actor), Text(action), Text(model), Int(version),
+                                  const std::string& model, int64_t version,
+                                  const nlohmann::json& details) {
+  SqlValue p[] = {Text(NewUuidV7()),
+                  Text(UtcNow()),
+                  Text(actor),
+                  Text(action),
+                  Text(model),
+                  Int(version),
                   Text(details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))};
   return db_->Exec("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?)", p);
 }
@@ -399,45 +452,68 @@ Status MetadataStore::MoveAlias(const std::string& model, const std::string& ali
                                 const std::string& actor) {
   FOPS_RETURN_IF_ERROR(CheckAliasName(alias));
   SqlValue find[] = {Text(model), Text(alias)};
-  FOPS_ASSIGN_OR_RETURN(SqlResult previous,
-                        db_->Query("SELECT version FROM model_aliases WHERE model = ? AND alias = ?", find));
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult previous,
+      db_->Query("SELECT version FROM model_aliases WHERE model = ? AND alias = ?", find));
   SqlValue p[] = {Text(model), Text(alias), Int(version), Text(UtcNow())};
-  FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO model_aliases VALUES (?, ?, ?, ?) ON CONFLICT (model, alias) DO "
-                                 "UPDATE SET version = excluded.version, updated_at = excluded.updated_at", p));
+  FOPS_RETURN_IF_ERROR(
+      db_->Exec("INSERT INTO model_aliases VALUES (?, ?, ?, ?) ON CONFLICT (model, alias) DO "
+                "UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+                p));
   nlohmann::json details = {{"alias", alias}};
   if (!previous.rows.empty()) details["from_version"] = AsInt(previous.rows[0][0]);
   return AppendAudit(actor, "alias_set", model, version, details);
 }
 
 Result<ModelVersion> MetadataStore::CreateVersion(const NewVersion& v, const std::string& actor) {
-  if (v.model.empty()) return Status::InvalidArgument("register.model_name is empty; a model needs a name");
+  if (v.model.empty())
+    return Status::InvalidArgument("register.model_name is empty; a model needs a name");
   for (const std::string& alias : v.aliases) FOPS_RETURN_IF_ERROR(CheckAliasName(alias));
   int64_t number = 0;
   std::string now = UtcNow();
   FOPS_RETURN_IF_ERROR(InTransaction([&]() -> Status {
     SqlValue model[] = {Text(v.model), Text(now)};
-    FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO registered_models (name, created_at, last_version) VALUES "
-                                   "(?, ?, 0) ON CONFLICT (name) DO NOTHING", model));
+    FOPS_RETURN_IF_ERROR(
+        db_->Exec("INSERT INTO registered_models (name, created_at, last_version) VALUES "
+                  "(?, ?, 0) ON CONFLICT (name) DO NOTHING",
+                  model));
     // The row lock this UPDATE takes serializes concurrent registrations of one model.
     SqlValue name[] = {Text(v.model)};
-    FOPS_ASSIGN_OR_RETURN(SqlResult next, db_->Query("UPDATE registered_models SET last_version = last_version + 1 "
-                                                     "WHERE name = ? RETURNING last_version", name));
+    FOPS_ASSIGN_OR_RETURN(SqlResult next,
+                          db_->Query("UPDATE registered_models SET last_version = last_version + 1 "
+                                     "WHERE name = ? RETURNING last_version",
+                                     name));
     number = AsInt(next.rows.at(0).at(0));
     std::string approval = v.approve ? "approved" : "pending";
-    SqlValue row[] = {Text(v.model), Int(number), Text(v.run_id), Text(now), Text(v.algorithm),
-                      Text(v.bundle_uri), Real(v.threshold), Text(v.metrics.dump()), Text(v.description),
-                      Text(v.data_hash), Text(approval), v.approve ? Text(actor) : SqlValue(),
+    SqlValue row[] = {Text(v.model),
+                      Int(number),
+                      Text(v.run_id),
+                      Text(now),
+                      Text(v.algorithm),
+                      Text(v.bundle_uri),
+                      Real(v.threshold),
+                      Text(v.metrics.dump()),
+                      Text(v.description),
+                      Text(v.data_hash),
+                      Text(approval),
+                      v.approve ? Text(actor) : SqlValue(),
                       v.approve ? Text(now) : SqlValue(),
-                      v.approve ? Text("register.approval: auto (passed the gate)") : SqlValue(), Int(0)};
-    FOPS_RETURN_IF_ERROR(db_->Exec("INSERT INTO model_versions (model, version, run_id, created_at, algorithm, "
-                                   "bundle_uri, threshold, metrics, description, data_hash, approval, approval_by, "
-                                   "approval_at, approval_reason, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                                   "?, ?, ?, ?, ?)", row));
-    FOPS_RETURN_IF_ERROR(AppendAudit(actor, "version_created", v.model, number,
-                                     {{"run_id", v.run_id}, {"bundle_uri", v.bundle_uri}, {"approval", approval}}));
+                      v.approve ? Text("register.approval: auto (passed the gate)") : SqlValue(),
+                      Int(0)};
+    FOPS_RETURN_IF_ERROR(
+        db_->Exec("INSERT INTO model_versions (model, version, run_id, created_at, algorithm, "
+                  "bundle_uri, threshold, metrics, description, data_hash, approval, approval_by, "
+                  "approval_at, approval_reason, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                  "?, ?, ?, ?, ?)",
+                  row));
+    FOPS_RETURN_IF_ERROR(
+        AppendAudit(actor, "version_created", v.model, number,
+                    {{"run_id", v.run_id}, {"bundle_uri", v.bundle_uri}, {"approval", approval}}));
     if (v.approve) {
-      FOPS_RETURN_IF_ERROR(AppendAudit(actor, "approved", v.model, number, {{"reason", "register.approval: auto"}}));
-      for (const std::string& alias : v.aliases) FOPS_RETURN_IF_ERROR(MoveAlias(v.model, alias, number, actor));
+      FOPS_RETURN_IF_ERROR(
+          AppendAudit(actor, "approved", v.model, number, {{"reason", "register.approval: auto"}}));
+      for (const std::string& alias : v.aliases)
+        FOPS_RETURN_IF_ERROR(MoveAlias(v.model, alias, number, actor));
     }
     if (v.before_commit) v.before_commit();
     return Status::Ok();
@@ -445,10 +521,15 @@ Result<ModelVersion> MetadataStore::CreateVersion(const NewVersion& v, const std
   return GetVersion(v.model, std::to_string(number));
 }
 
-Result<std::vector<ModelVersion>> MetadataStore::QueryVersions(const std::string& where, std::vector<SqlValue> params) {
-  FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query(
-      "SELECT model, version, run_id, created_at, algorithm, bundle_uri, threshold, metrics, description, "
-      "data_hash, approval, approval_by, approval_at, approval_reason, archived FROM model_versions " + where, params));
+Result<std::vector<ModelVersion>> MetadataStore::QueryVersions(const std::string& where,
+                                                               std::vector<SqlValue> params) {
+  FOPS_ASSIGN_OR_RETURN(SqlResult found,
+                        db_->Query("SELECT model, version, run_id, created_at, algorithm, "
+                                   "bundle_uri, threshold, metrics, description, "
+                                   "data_hash, approval, approval_by, approval_at, "
+                                   "approval_reason, archived FROM model_versions " +
+                                       where,
+                                   params));
   std::vector<ModelVersion> versions;
   for (const SqlRow& r : found.rows) {
     ModelVersion v;
@@ -483,8 +564,11 @@ Result<std::vector<ModelVersion>> MetadataStore::QueryVersions(const std::string
     placeholders += placeholders.empty() ? "?" : ", ?";
     names.push_back(Text(model));
   }
-  FOPS_ASSIGN_OR_RETURN(SqlResult aliases, db_->Query("SELECT model, version, alias FROM model_aliases WHERE model IN (" +
-                                                          placeholders + ") ORDER BY alias", names));
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult aliases,
+      db_->Query("SELECT model, version, alias FROM model_aliases WHERE model IN (" + placeholders +
+                     ") ORDER BY alias",
+                 names));
   for (const SqlRow& r : aliases.rows) {
     auto it = by_key.find({AsText(r[0]), AsInt(r[1])});
     if (it != by_key.end()) it->second->aliases.push_back(AsText(r[2]));
@@ -497,23 +581,30 @@ Result<ModelVersion> MetadataStore::GetVersion(const std::string& model, const s
   int64_t number = 0;
   if (StartsWith(ref, "@")) {
     SqlValue p[] = {Text(model), Text(ref.substr(1))};
-    FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query("SELECT version FROM model_aliases WHERE model = ? AND alias = ?", p));
-    if (found.rows.empty()) return Status::NotFound("model '" + model + "' has no alias '" + ref.substr(1) + "'");
+    FOPS_ASSIGN_OR_RETURN(
+        SqlResult found,
+        db_->Query("SELECT version FROM model_aliases WHERE model = ? AND alias = ?", p));
+    if (found.rows.empty())
+      return Status::NotFound("model '" + model + "' has no alias '" + ref.substr(1) + "'");
     number = AsInt(found.rows[0][0]);
     target = model + ref;
   } else if (ref == "latest" || ref.empty()) {
     SqlValue p[] = {Text(model)};
-    FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query("SELECT MAX(version) FROM model_versions WHERE model = ?", p));
-    if (found.rows.empty() || IsNull(found.rows[0][0])) return Status::NotFound("model '" + model + "' has no versions");
+    FOPS_ASSIGN_OR_RETURN(SqlResult found,
+                          db_->Query("SELECT MAX(version) FROM model_versions WHERE model = ?", p));
+    if (found.rows.empty() || IsNull(found.rows[0][0]))
+      return Status::NotFound("model '" + model + "' has no versions");
     number = AsInt(found.rows[0][0]);
   } else {
     auto parsed = ParseInt(ref);
     if (!parsed || *parsed <= 0) {
-      return Status::InvalidArgument("'" + ref + "' is not a version; accepted: a version number, latest, or @ALIAS");
+      return Status::InvalidArgument(
+          "'" + ref + "' is not a version; accepted: a version number, latest, or @ALIAS");
     }
     number = *parsed;
   }
-  FOPS_ASSIGN_OR_RETURN(auto versions, QueryVersions("WHERE model = ? AND version = ?", {Text(model), Int(number)}));
+  FOPS_ASSIGN_OR_RETURN(
+      auto versions, QueryVersions("WHERE model = ? AND version = ?", {Text(model), Int(number)}));
   if (versions.empty()) {
     FOPS_ASSIGN_OR_RETURN(auto models, ListModels());
     if (std::find(models.begin(), models.end(), model) == models.end()) {
@@ -530,35 +621,44 @@ Result<std::vector<ModelVersion>> MetadataStore::ListVersions(const std::string&
 }
 
 Result<std::vector<std::string>> MetadataStore::ListModels() {
-  FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query("SELECT name FROM registered_models ORDER BY name"));
+  FOPS_ASSIGN_OR_RETURN(SqlResult found,
+                        db_->Query("SELECT name FROM registered_models ORDER BY name"));
   std::vector<std::string> names;
   for (const SqlRow& r : found.rows) names.push_back(AsText(r[0]));
   return names;
 }
 
-Status MetadataStore::SetApproval(const std::string& model, int64_t version, const std::string& approval,
-                                  const std::string& actor, const std::string& reason,
+Status MetadataStore::SetApproval(const std::string& model, int64_t version,
+                                  const std::string& approval, const std::string& actor,
+                                  const std::string& reason,
                                   const std::vector<std::string>& aliases) {
   if (approval != "approved" && approval != "rejected") {
-    return Status::InvalidArgument("approval '" + approval + "' is not valid; accepted: approved, rejected");
+    return Status::InvalidArgument("approval '" + approval +
+                                   "' is not valid; accepted: approved, rejected");
   }
   for (const std::string& alias : aliases) FOPS_RETURN_IF_ERROR(CheckAliasName(alias));
   FOPS_ASSIGN_OR_RETURN(ModelVersion current, GetVersion(model, std::to_string(version)));
-  if (current.archived) return Status::InvalidArgument(model + "@" + std::to_string(version) + " is archived");
+  if (current.archived)
+    return Status::InvalidArgument(model + "@" + std::to_string(version) + " is archived");
   return InTransaction([&]() -> Status {
     std::string now = UtcNow();
-    SqlValue p[] = {Text(approval), Text(actor), Text(now), Text(reason), Text(model), Int(version)};
-    FOPS_RETURN_IF_ERROR(db_->Exec("UPDATE model_versions SET approval = ?, approval_by = ?, approval_at = ?, "
-                                   "approval_reason = ? WHERE model = ? AND version = ?", p));
+    SqlValue p[] = {Text(approval), Text(actor), Text(now),
+                    Text(reason),   Text(model), Int(version)};
+    FOPS_RETURN_IF_ERROR(
+        db_->Exec("UPDATE model_versions SET approval = ?, approval_by = ?, approval_at = ?, "
+                  "approval_reason = ? WHERE model = ? AND version = ?",
+                  p));
     nlohmann::json details = {{"reason", reason}, {"previous", current.approval}};
     if (approval == "rejected") details["aliases_removed"] = current.aliases;
     FOPS_RETURN_IF_ERROR(AppendAudit(actor, approval, model, version, details));
     if (approval == "rejected") {
       // A rejected version keeps no alias: nothing may serve it by name.
       SqlValue key[] = {Text(model), Int(version)};
-      FOPS_RETURN_IF_ERROR(db_->Exec("DELETE FROM model_aliases WHERE model = ? AND version = ?", key));
+      FOPS_RETURN_IF_ERROR(
+          db_->Exec("DELETE FROM model_aliases WHERE model = ? AND version = ?", key));
     } else {
-      for (const std::string& alias : aliases) FOPS_RETURN_IF_ERROR(MoveAlias(model, alias, version, actor));
+      for (const std::string& alias : aliases)
+        FOPS_RETURN_IF_ERROR(MoveAlias(model, alias, version, actor));
     }
     return Status::Ok();
   });
@@ -568,16 +668,19 @@ Status MetadataStore::SetAlias(const std::string& model, const std::string& alia
                                const std::string& actor) {
   FOPS_ASSIGN_OR_RETURN(ModelVersion target, GetVersion(model, std::to_string(version)));
   if (target.archived) {
-    return Status::InvalidArgument(model + "@" + std::to_string(version) + " is archived; an alias needs a live version");
+    return Status::InvalidArgument(model + "@" + std::to_string(version) +
+                                   " is archived; an alias needs a live version");
   }
   if (target.approval == "rejected") {
-    return Status::InvalidArgument(model + "@" + std::to_string(version) + " was rejected; an alias needs a version "
+    return Status::InvalidArgument(model + "@" + std::to_string(version) +
+                                   " was rejected; an alias needs a version "
                                    "that is not rejected");
   }
   return InTransaction([&]() { return MoveAlias(model, alias, version, actor); });
 }
 
-Status MetadataStore::DeleteAlias(const std::string& model, const std::string& alias, const std::string& actor) {
+Status MetadataStore::DeleteAlias(const std::string& model, const std::string& alias,
+                                  const std::string& actor) {
   FOPS_ASSIGN_OR_RETURN(ModelVersion target, GetVersion(model, "@" + alias));
   return InTransaction([&]() -> Status {
     SqlValue p[] = {Text(model), Text(alias)};
@@ -592,9 +695,11 @@ Status MetadataStore::Archive(const std::string& model, int64_t version, const s
   if (target.archived) return Status::Ok();
   return InTransaction([&]() -> Status {
     SqlValue p[] = {Text(model), Int(version)};
-    FOPS_RETURN_IF_ERROR(db_->Exec("UPDATE model_versions SET archived = 1 WHERE model = ? AND version = ?", p));
+    FOPS_RETURN_IF_ERROR(
+        db_->Exec("UPDATE model_versions SET archived = 1 WHERE model = ? AND version = ?", p));
     FOPS_RETURN_IF_ERROR(db_->Exec("DELETE FROM model_aliases WHERE model = ? AND version = ?", p));
-    return AppendAudit(actor, "archived", model, version, {{"reason", reason}, {"aliases_removed", target.aliases}});
+    return AppendAudit(actor, "archived", model, version,
+                       {{"reason", reason}, {"aliases_removed", target.aliases}});
   });
 }
 
@@ -608,15 +713,17 @@ Result<std::vector<AuditEntry>> MetadataStore::Audit(const std::string& model) {
   FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query(sql + " ORDER BY id", params));
   std::vector<AuditEntry> entries;
   for (const SqlRow& r : found.rows) {
-    entries.push_back({AsText(r[0]), AsText(r[1]), AsText(r[2]), AsText(r[3]), AsText(r[4]), AsInt(r[5]),
-                       nlohmann::json::parse(AsText(r[6]), nullptr, false)});
+    entries.push_back({AsText(r[0]), AsText(r[1]), AsText(r[2]), AsText(r[3]), AsText(r[4]),
+                       AsInt(r[5]), nlohmann::json::parse(AsText(r[6]), nullptr, false)});
   }
   return entries;
 }
 
 Result<std::vector<ModelVersion>> MetadataStore::VersionsFromData(const std::string& content_hash) {
-  return QueryVersions("WHERE run_id IN (SELECT run_id FROM run_datasets WHERE content_hash = ?) "
-                       "ORDER BY model, version", {Text(content_hash)});
+  return QueryVersions(
+      "WHERE run_id IN (SELECT run_id FROM run_datasets WHERE content_hash = ?) "
+      "ORDER BY model, version",
+      {Text(content_hash)});
 }
 
 }  // namespace fraudops

@@ -12,11 +12,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "data/sql.h"
@@ -167,10 +166,13 @@ class MetadataStore {
  private:
   Status Migrate();
   /// Inserts rows of `width` values into `table`; a row whose `key` exists updates `updated`.
-  Status Upsert(const std::string& table, const std::string& key, const std::vector<std::string>& updated,
-                size_t width, const std::vector<SqlValue>& values);
-  Result<std::vector<ModelVersion>> QueryVersions(const std::string& where, std::vector<SqlValue> params);
-  Status MoveAlias(const std::string& model, const std::string& alias, int64_t version, const std::string& actor);
+  Status Upsert(const std::string& table, const std::string& key,
+                const std::vector<std::string>& updated, size_t width,
+                const std::vector<SqlValue>& values);
+  Result<std::vector<ModelVersion>> QueryVersions(const std::string& where,
+                                                  std::vector<SqlValue> params);
+  Status MoveAlias(const std::string& model, const std::string& alias, int64_t version,
+                   const std::string& actor);
 
   std::unique_ptr<SqlConnection> db_;
 };

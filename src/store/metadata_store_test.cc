@@ -31,7 +31,9 @@ class MetadataStoreTest : public testing::BackendStoreTest {
     return run;
   }
 
-  std::string NewUuidV7Like() { return "run-" + std::to_string(++counter_) + "-" + testing::RandomSuffix(); }
+  std::string NewUuidV7Like() {
+    return "run-" + std::to_string(++counter_) + "-" + testing::RandomSuffix();
+  }
 
   void CreateRunWithMetrics(const std::string& id, double roc) {
     RunRecord run = MakeRun();
@@ -40,7 +42,8 @@ class MetadataStoreTest : public testing::BackendStoreTest {
     ASSERT_TRUE(store_->LogMetrics(id, {{"test.roc_auc", roc}}).ok());
   }
 
-  ModelVersion Register(const std::string& model, bool approve, std::vector<std::string> aliases = {}) {
+  ModelVersion Register(const std::string& model, bool approve,
+                        std::vector<std::string> aliases = {}) {
     RunRecord run = MakeRun();
     EXPECT_TRUE(store_->CreateRun(run).ok());
     NewVersion version;
@@ -70,10 +73,12 @@ TEST_P(MetadataStoreTest, MigrationsApplyOnceAndReopenCleanly) {
 
 TEST_P(MetadataStoreTest, ANewerSchemaIsRefusedNamingBothVersions) {
   SqlValue row[] = {SqlValue(int64_t{999}), SqlValue(std::string("future")), SqlValue(UtcNow())};
-  ASSERT_TRUE(store_->connection().Exec("INSERT INTO schema_migrations VALUES (?, ?, ?)", row).ok());
+  ASSERT_TRUE(
+      store_->connection().Exec("INSERT INTO schema_migrations VALUES (?, ?, ?)", row).ok());
   auto reopened = Open();
   ASSERT_FALSE(reopened.ok());
-  EXPECT_NE(reopened.status().message().find("schema version 999"), std::string::npos) << reopened.status().message();
+  EXPECT_NE(reopened.status().message().find("schema version 999"), std::string::npos)
+      << reopened.status().message();
   EXPECT_NE(reopened.status().message().find("use a newer fraudops"), std::string::npos);
 }
 
@@ -85,9 +90,15 @@ TEST_P(MetadataStoreTest, RunRoundTripsEverythingItRecords) {
   const double exact = 0.95796859067415201;  // needs all 17 digits
   ASSERT_TRUE(store_->LogMetrics(run.run_id, {{"test.roc_auc", exact}, {"test.pr_auc", 0.8}}).ok());
   ASSERT_TRUE(store_->LogMetrics(run.run_id, {{"test.pr_auc", 0.825}}).ok());  // updates
-  ASSERT_TRUE(store_->LogMetricHistory(run.run_id, "validation.auc", {{0, 0.9}, {1, 0.95}, {2, 0.97}}).ok());
-  ASSERT_TRUE(store_->LogArtifacts(run.run_id, {{"model/model.json", "/a/model.json", 123, "abc"}}).ok());
-  ASSERT_TRUE(store_->LogDatasets(run.run_id, {{"raw", "csv:x.csv", 1000, "h1"}, {"test", "split", 150, "h2"}}).ok());
+  ASSERT_TRUE(
+      store_->LogMetricHistory(run.run_id, "validation.auc", {{0, 0.9}, {1, 0.95}, {2, 0.97}})
+          .ok());
+  ASSERT_TRUE(
+      store_->LogArtifacts(run.run_id, {{"model/model.json", "/a/model.json", 123, "abc"}}).ok());
+  ASSERT_TRUE(store_
+                  ->LogDatasets(run.run_id,
+                                {{"raw", "csv:x.csv", 1000, "h1"}, {"test", "split", 150, "h2"}})
+                  .ok());
   ASSERT_TRUE(store_->EndRun(run.run_id, "succeeded", "").ok());
 
   auto loaded = store_->GetRun(run.run_id.substr(0, run.run_id.size() - 2));  // a unique prefix
@@ -161,19 +172,23 @@ TEST_P(MetadataStoreTest, VersionsNumberUpAndApprovalIsRecordedWithWhoWhenWhy) {
   EXPECT_EQ(second.approval, "pending");
   EXPECT_EQ(Register("other", true).version, 1);  // numbering is per model
 
-  ASSERT_TRUE(store_->SetApproval("fraud", 2, "approved", "alice@bank", "reviewed the report", {"champion"}).ok());
+  ASSERT_TRUE(
+      store_->SetApproval("fraud", 2, "approved", "alice@bank", "reviewed the report", {"champion"})
+          .ok());
   auto approved = store_->GetVersion("fraud", "@champion");
   ASSERT_TRUE(approved.ok()) << approved.status().ToString();
   EXPECT_EQ(approved->version, 2);
   EXPECT_EQ(approved->approval_by, "alice@bank");
   EXPECT_EQ(approved->approval_reason, "reviewed the report");
   EXPECT_FALSE(approved->approval_at.empty());
-  EXPECT_EQ(store_->SetApproval("fraud", 2, "maybe", "a", "b").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->SetApproval("fraud", 2, "maybe", "a", "b").code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->GetVersion("fraud", "latest")->version, 2);
   EXPECT_EQ(store_->GetVersion("fraud", "7").status().code(), StatusCode::kNotFound);
   auto unknown = store_->GetVersion("fruad", "1");
   ASSERT_FALSE(unknown.ok());
-  EXPECT_NE(unknown.status().message().find("did you mean 'fraud'"), std::string::npos) << unknown.status().message();
+  EXPECT_NE(unknown.status().message().find("did you mean 'fraud'"), std::string::npos)
+      << unknown.status().message();
 }
 
 TEST_P(MetadataStoreTest, AliasesMoveAtomicallyAndLeaveRejectedAndArchivedVersions) {
@@ -185,10 +200,13 @@ TEST_P(MetadataStoreTest, AliasesMoveAtomicallyAndLeaveRejectedAndArchivedVersio
   EXPECT_EQ(v2->aliases, (std::vector<std::string>{"challenger", "champion"}));
   EXPECT_TRUE(store_->GetVersion("fraud", "1")->aliases.empty());
 
-  ASSERT_TRUE(store_->SetApproval("fraud", 2, "rejected", "carol@bank", "leaks a future feature").ok());
+  ASSERT_TRUE(
+      store_->SetApproval("fraud", 2, "rejected", "carol@bank", "leaks a future feature").ok());
   EXPECT_EQ(store_->GetVersion("fraud", "@champion").status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(store_->SetAlias("fraud", "champion", 2, "bob@bank").code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->SetAlias("fraud", "3", 1, "bob@bank").code(), StatusCode::kInvalidArgument);  // numbers are versions
+  EXPECT_EQ(store_->SetAlias("fraud", "champion", 2, "bob@bank").code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->SetAlias("fraud", "3", 1, "bob@bank").code(),
+            StatusCode::kInvalidArgument);  // numbers are versions
 
   ASSERT_TRUE(store_->SetAlias("fraud", "champion", 1, "bob@bank").ok());
   ASSERT_TRUE(store_->Archive("fraud", 1, "bob@bank", "superseded").ok());
@@ -200,9 +218,9 @@ TEST_P(MetadataStoreTest, AliasesMoveAtomicallyAndLeaveRejectedAndArchivedVersio
   ASSERT_TRUE(audit.ok());
   std::vector<std::string> actions;
   for (const AuditEntry& entry : *audit) actions.push_back(entry.action);
-  EXPECT_EQ(actions, (std::vector<std::string>{"version_created", "approved", "alias_set", "version_created",
-                                               "approved", "alias_set", "alias_set", "rejected", "alias_set",
-                                               "archived"}));
+  EXPECT_EQ(actions, (std::vector<std::string>{"version_created", "approved", "alias_set",
+                                               "version_created", "approved", "alias_set",
+                                               "alias_set", "rejected", "alias_set", "archived"}));
   EXPECT_EQ((*audit)[6].details["from_version"], 1) << (*audit)[6].ToJson();
   EXPECT_EQ((*audit)[7].details["aliases_removed"], nlohmann::json({"challenger", "champion"}));
   EXPECT_EQ((*audit)[7].actor, "carol@bank");
@@ -235,8 +253,10 @@ TEST_P(MetadataStoreTest, ConcurrentRegistrationsGetDistinctVersions) {
         version.approve = true;
         version.aliases = {"latest-approved"};
         auto created = (*store)->CreateVersion(version, "w" + std::to_string(w));
-        if (created.ok()) numbers[static_cast<size_t>(w)].push_back(created->version);
-        else ++failures;
+        if (created.ok())
+          numbers[static_cast<size_t>(w)].push_back(created->version);
+        else
+          ++failures;
       }
     });
   }
@@ -290,11 +310,13 @@ TEST(MetadataStoreErrors, WrongCredentialsAndUnreachableServersAreClearAndBounde
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("password authentication failed"), std::string::npos)
       << refused.status().message();
-  EXPECT_EQ(refused.status().message().find("wrong-password"), std::string::npos) << "the password leaked";
+  EXPECT_EQ(refused.status().message().find("wrong-password"), std::string::npos)
+      << "the password leaked";
 
   auto started = std::chrono::steady_clock::now();
   auto unreachable = MetadataStore::Open("postgresql://u:p@10.255.255.1:5432/db", "");
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ASSERT_FALSE(unreachable.ok());
   EXPECT_LT(seconds, 15.0);
   EXPECT_NE(unreachable.status().message().find("cannot connect"), std::string::npos);

@@ -7,46 +7,58 @@ namespace fraudops {
 using namespace store_internal;
 
 nlohmann::json ScheduleRunRecord::ToJson() const {
-  nlohmann::json out = {{"id", id},
-                        {"pipeline", pipeline},
-                        {"trigger", trigger},
-                        {"reason", reason},
-                        {"scheduled_for", scheduled_for},
-                        {"started_at", started_at},
-                        {"finished_at", finished_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(finished_at)},
-                        {"status", status},
-                        {"execution_id", execution_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(execution_id)},
-                        {"deployment", deployment.empty() ? nlohmann::json(nullptr) : nlohmann::json(deployment)},
-                        {"error", error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error)}};
-  out["model"] = model.empty() ? nlohmann::json(nullptr) : nlohmann::json(model + "@" + std::to_string(version));
+  nlohmann::json out = {
+      {"id", id},
+      {"pipeline", pipeline},
+      {"trigger", trigger},
+      {"reason", reason},
+      {"scheduled_for", scheduled_for},
+      {"started_at", started_at},
+      {"finished_at", finished_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(finished_at)},
+      {"status", status},
+      {"execution_id",
+       execution_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(execution_id)},
+      {"deployment", deployment.empty() ? nlohmann::json(nullptr) : nlohmann::json(deployment)},
+      {"error", error.empty() ? nlohmann::json(nullptr) : nlohmann::json(error)}};
+  out["model"] = model.empty() ? nlohmann::json(nullptr)
+                               : nlohmann::json(model + "@" + std::to_string(version));
   return out;
 }
 
-Result<std::optional<std::string>> ScheduleStore::GetState(const std::string& pipeline, const std::string& name) {
+Result<std::optional<std::string>> ScheduleStore::GetState(const std::string& pipeline,
+                                                           const std::string& name) {
   SqlValue p[] = {Text(pipeline), Text(name)};
-  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT value FROM schedule_state WHERE pipeline = ? AND name = ?", p));
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r,
+      db_.Query("SELECT value FROM schedule_state WHERE pipeline = ? AND name = ?", p));
   if (r.rows.empty()) return std::optional<std::string>();
   return std::optional<std::string>(AsText(r.rows[0][0]));
 }
 
-Status ScheduleStore::SetState(const std::string& pipeline, const std::string& name, const std::string& value) {
+Status ScheduleStore::SetState(const std::string& pipeline, const std::string& name,
+                               const std::string& value) {
   SqlValue p[] = {Text(pipeline), Text(name), Text(value), Text(UtcNow())};
-  return db_.Exec("INSERT INTO schedule_state VALUES (?, ?, ?, ?) ON CONFLICT (pipeline, name) DO UPDATE SET "
-                  "value = excluded.value, updated_at = excluded.updated_at",
-                  p);
+  return db_.Exec(
+      "INSERT INTO schedule_state VALUES (?, ?, ?, ?) ON CONFLICT (pipeline, name) DO UPDATE SET "
+      "value = excluded.value, updated_at = excluded.updated_at",
+      p);
 }
 
-Result<bool> ScheduleStore::TryLock(const std::string& pipeline, const std::string& holder, const std::string& now,
-                                    const std::string& expires_at, std::string* current_holder) {
+Result<bool> ScheduleStore::TryLock(const std::string& pipeline, const std::string& holder,
+                                    const std::string& now, const std::string& expires_at,
+                                    std::string* current_holder) {
   // One statement, so two schedulers racing on PostgreSQL or SQLite cannot both win: the
   // insert succeeds for nobody-holds-it, the update only over an expired lock.
   SqlValue p[] = {Text(pipeline), Text(holder), Text(now), Text(expires_at), Text(now)};
-  FOPS_RETURN_IF_ERROR(db_.Exec("INSERT INTO schedule_locks VALUES (?, ?, ?, ?) ON CONFLICT (pipeline) DO UPDATE SET "
-                                "holder = excluded.holder, acquired_at = excluded.acquired_at, "
-                                "expires_at = excluded.expires_at WHERE schedule_locks.expires_at < ?",
-                                p));
+  FOPS_RETURN_IF_ERROR(db_.Exec(
+      "INSERT INTO schedule_locks VALUES (?, ?, ?, ?) ON CONFLICT (pipeline) DO UPDATE SET "
+      "holder = excluded.holder, acquired_at = excluded.acquired_at, "
+      "expires_at = excluded.expires_at WHERE schedule_locks.expires_at < ?",
+      p));
   SqlValue q[] = {Text(pipeline)};
-  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT holder, acquired_at FROM schedule_locks WHERE pipeline = ?", q));
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r,
+      db_.Query("SELECT holder, acquired_at FROM schedule_locks WHERE pipeline = ?", q));
   if (r.rows.empty()) return false;
   const std::string owner = AsText(r.rows[0][0]);
   if (current_holder) *current_holder = owner + " since " + AsText(r.rows[0][1]);
@@ -59,27 +71,44 @@ Status ScheduleStore::Unlock(const std::string& pipeline, const std::string& hol
 }
 
 Status ScheduleStore::InsertRun(const ScheduleRunRecord& run) {
-  SqlValue p[] = {Text(run.id),           Text(run.pipeline),         Text(run.trigger),
-                  Text(run.reason),       Text(run.scheduled_for),    Text(run.started_at),
-                  OptionalText(run.finished_at), Text(run.status),    OptionalText(run.execution_id),
-                  OptionalText(run.model), run.model.empty() ? SqlValue() : Int(run.version),
-                  OptionalText(run.deployment), OptionalText(run.error)};
+  SqlValue p[] = {Text(run.id),
+                  Text(run.pipeline),
+                  Text(run.trigger),
+                  Text(run.reason),
+                  Text(run.scheduled_for),
+                  Text(run.started_at),
+                  OptionalText(run.finished_at),
+                  Text(run.status),
+                  OptionalText(run.execution_id),
+                  OptionalText(run.model),
+                  run.model.empty() ? SqlValue() : Int(run.version),
+                  OptionalText(run.deployment),
+                  OptionalText(run.error)};
   return db_.Exec("INSERT INTO schedule_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p);
 }
 
 Status ScheduleStore::UpdateRun(const ScheduleRunRecord& run) {
-  SqlValue p[] = {OptionalText(run.finished_at), Text(run.status), OptionalText(run.execution_id),
-                  OptionalText(run.model), run.model.empty() ? SqlValue() : Int(run.version),
-                  OptionalText(run.deployment), OptionalText(run.error), Text(run.id)};
-  return db_.Exec("UPDATE schedule_runs SET finished_at = ?, status = ?, execution_id = ?, model = ?, version = ?, "
-                  "deployment = ?, error = ? WHERE id = ?",
-                  p);
+  SqlValue p[] = {OptionalText(run.finished_at),
+                  Text(run.status),
+                  OptionalText(run.execution_id),
+                  OptionalText(run.model),
+                  run.model.empty() ? SqlValue() : Int(run.version),
+                  OptionalText(run.deployment),
+                  OptionalText(run.error),
+                  Text(run.id)};
+  return db_.Exec(
+      "UPDATE schedule_runs SET finished_at = ?, status = ?, execution_id = ?, model = ?, version "
+      "= ?, "
+      "deployment = ?, error = ? WHERE id = ?",
+      p);
 }
 
-Result<std::vector<ScheduleRunRecord>> ScheduleStore::History(const std::string& pipeline, size_t limit) {
+Result<std::vector<ScheduleRunRecord>> ScheduleStore::History(const std::string& pipeline,
+                                                              size_t limit) {
   std::vector<SqlValue> params;
   std::string sql =
-      "SELECT id, pipeline, trigger_name, reason, scheduled_for, started_at, finished_at, status, execution_id, model, "
+      "SELECT id, pipeline, trigger_name, reason, scheduled_for, started_at, finished_at, status, "
+      "execution_id, model, "
       "version, deployment, error FROM schedule_runs";
   if (!pipeline.empty()) {
     sql += " WHERE pipeline = ?";

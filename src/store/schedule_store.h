@@ -4,11 +4,10 @@
 /// lock that lets at most one scheduled run per pipeline go at a time across processes and
 /// machines, and the history of what the scheduler started or skipped and why.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "store/metadata_store.h"
@@ -42,8 +41,9 @@ class ScheduleStore {
 
   /// Takes the pipeline's run lock for `holder` until `expires_at`, when nobody holds it or
   /// the holder's lock expired (before `now`). False, with the holder, when someone else has it.
-  Result<bool> TryLock(const std::string& pipeline, const std::string& holder, const std::string& now,
-                       const std::string& expires_at, std::string* current_holder);
+  Result<bool> TryLock(const std::string& pipeline, const std::string& holder,
+                       const std::string& now, const std::string& expires_at,
+                       std::string* current_holder);
   /// Releases the lock if `holder` has it.
   Status Unlock(const std::string& pipeline, const std::string& holder);
 

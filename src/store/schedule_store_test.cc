@@ -29,16 +29,22 @@ TEST_P(ScheduleStoreTest, StateIsKeptPerPipeline) {
 
 TEST_P(ScheduleStoreTest, TheLockHasOneHolderUntilReleasedOrExpired) {
   std::string holder;
-  EXPECT_TRUE(*schedule_->TryLock("p", "a", "2026-11-23T10:00:00.000Z", "2026-11-23T16:00:00.000Z", &holder));
-  EXPECT_FALSE(*schedule_->TryLock("p", "b", "2026-11-23T11:00:00.000Z", "2026-11-23T17:00:00.000Z", &holder));
+  EXPECT_TRUE(*schedule_->TryLock("p", "a", "2026-11-23T10:00:00.000Z", "2026-11-23T16:00:00.000Z",
+                                  &holder));
+  EXPECT_FALSE(*schedule_->TryLock("p", "b", "2026-11-23T11:00:00.000Z", "2026-11-23T17:00:00.000Z",
+                                   &holder));
   EXPECT_EQ(holder, "a since 2026-11-23T10:00:00.000Z");
-  EXPECT_TRUE(*schedule_->TryLock("q", "b", "2026-11-23T11:00:00.000Z", "2026-11-23T17:00:00.000Z", &holder));
+  EXPECT_TRUE(*schedule_->TryLock("q", "b", "2026-11-23T11:00:00.000Z", "2026-11-23T17:00:00.000Z",
+                                  &holder));
   ASSERT_TRUE(schedule_->Unlock("p", "b").ok());  // not b's: stays
-  EXPECT_FALSE(*schedule_->TryLock("p", "c", "2026-11-23T12:00:00.000Z", "2026-11-23T18:00:00.000Z", &holder));
+  EXPECT_FALSE(*schedule_->TryLock("p", "c", "2026-11-23T12:00:00.000Z", "2026-11-23T18:00:00.000Z",
+                                   &holder));
   // Expired: taken over.
-  EXPECT_TRUE(*schedule_->TryLock("p", "c", "2026-11-23T16:00:01.000Z", "2026-11-23T22:00:00.000Z", &holder));
+  EXPECT_TRUE(*schedule_->TryLock("p", "c", "2026-11-23T16:00:01.000Z", "2026-11-23T22:00:00.000Z",
+                                  &holder));
   ASSERT_TRUE(schedule_->Unlock("p", "c").ok());
-  EXPECT_TRUE(*schedule_->TryLock("p", "d", "2026-11-23T16:00:02.000Z", "2026-11-23T22:00:00.000Z", &holder));
+  EXPECT_TRUE(*schedule_->TryLock("p", "d", "2026-11-23T16:00:02.000Z", "2026-11-23T22:00:00.000Z",
+                                  &holder));
 }
 
 TEST_P(ScheduleStoreTest, HistoryIsNewestFirstAndRunsAreUpdated) {

@@ -16,10 +16,12 @@ namespace {
 using namespace store_internal;
 
 const char* kEndpointColumns =
-    "name, created_at, updated_at, production_model, production_version, canary_model, canary_version, "
+    "name, created_at, updated_at, production_model, production_version, canary_model, "
+    "canary_version, "
     "canary_percent, shadows, deployment_id, generation";
 const char* kDeploymentColumns =
-    "id, endpoint, created_at, updated_at, actor, strategy, model, version, previous_model, previous_version, "
+    "id, endpoint, created_at, updated_at, actor, strategy, model, version, previous_model, "
+    "previous_version, "
     "params, status, reason, traffic_percent, step_started_at";
 
 VariantRef VariantAt(const SqlRow& row, size_t model, size_t version) {
@@ -82,8 +84,10 @@ std::vector<std::string> JsonStrings(const SqlValue& value) {
 
 Status CheckName(const std::string& what, const std::string& name) {
   if (name.empty() || name.size() > 128 ||
-      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != std::string::npos) {
-    return Status::InvalidArgument(what + " name '" + name + "' is not valid; accepted: 1-128 letters, digits, '_', '.' "
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+          std::string::npos) {
+    return Status::InvalidArgument(what + " name '" + name +
+                                   "' is not valid; accepted: 1-128 letters, digits, '_', '.' "
                                    "or '-'");
   }
   return Status::Ok();
@@ -101,7 +105,8 @@ nlohmann::json EndpointRecord::ToJson() const {
           {"canary", VariantJson(canary)},
           {"canary_percent", canary_percent},
           {"shadows", shadow_list},
-          {"deployment_id", deployment_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(deployment_id)},
+          {"deployment_id",
+           deployment_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(deployment_id)},
           {"generation", generation}};
 }
 
@@ -168,21 +173,23 @@ nlohmann::json UsagePlan::ToJson() const {
 }
 
 nlohmann::json ApiKeyRecord::ToJson() const {
-  return {{"id", id},
-          {"name", name},
-          {"scopes", scopes},
-          {"endpoints", endpoints},
-          {"plan", plan.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan)},
-          {"created_at", created_at},
-          {"created_by", created_by},
-          {"revoked_at", revoked_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(revoked_at)}};
+  return {
+      {"id", id},
+      {"name", name},
+      {"scopes", scopes},
+      {"endpoints", endpoints},
+      {"plan", plan.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan)},
+      {"created_at", created_at},
+      {"created_by", created_by},
+      {"revoked_at", revoked_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(revoked_at)}};
 }
 
 bool SplitApiKey(std::string_view key, std::string_view* id, std::string_view* secret) {
   if (!StartsWith(key, "fops_")) return false;
   key.remove_prefix(5);
   size_t underscore = key.find('_');
-  if (underscore == std::string_view::npos || underscore == 0 || underscore + 1 >= key.size()) return false;
+  if (underscore == std::string_view::npos || underscore == 0 || underscore + 1 >= key.size())
+    return false;
   *id = key.substr(0, underscore);
   *secret = key.substr(underscore + 1);
   return true;
@@ -201,15 +208,20 @@ std::string HashKeySecret(std::string_view salt, std::string_view secret) {
 
 Result<std::optional<EndpointRecord>> ServingStore::LoadEndpoint(const std::string& name) {
   SqlValue p[] = {Text(name)};
-  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query(std::string("SELECT ") + kEndpointColumns + " FROM endpoints WHERE name = ?", p));
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r,
+      db_.Query(std::string("SELECT ") + kEndpointColumns + " FROM endpoints WHERE name = ?", p));
   if (r.rows.empty()) return std::optional<EndpointRecord>();
   return std::optional<EndpointRecord>(EndpointFromRow(r.rows[0]));
 }
 
-Result<std::optional<EndpointRecord>> ServingStore::FindEndpoint(const std::string& name) { return LoadEndpoint(name); }
+Result<std::optional<EndpointRecord>> ServingStore::FindEndpoint(const std::string& name) {
+  return LoadEndpoint(name);
+}
 
 Result<std::vector<EndpointRecord>> ServingStore::ListEndpoints() {
-  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query(std::string("SELECT ") + kEndpointColumns + " FROM endpoints ORDER BY name"));
+  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query(std::string("SELECT ") + kEndpointColumns +
+                                               " FROM endpoints ORDER BY name"));
   std::vector<EndpointRecord> out;
   for (const SqlRow& row : r.rows) out.push_back(EndpointFromRow(row));
   return out;
@@ -218,22 +230,41 @@ Result<std::vector<EndpointRecord>> ServingStore::ListEndpoints() {
 Status ServingStore::SaveEndpoint(const EndpointRecord& e, bool insert) {
   nlohmann::json shadows = nlohmann::json::array();
   for (const VariantRef& s : e.shadows) shadows.push_back(VariantJson(s));
-  auto model_or_null = [](const VariantRef& v) { return v.empty() ? SqlValue() : SqlValue(v.model); };
-  auto version_or_null = [](const VariantRef& v) { return v.empty() ? SqlValue() : SqlValue(v.version); };
+  auto model_or_null = [](const VariantRef& v) {
+    return v.empty() ? SqlValue() : SqlValue(v.model);
+  };
+  auto version_or_null = [](const VariantRef& v) {
+    return v.empty() ? SqlValue() : SqlValue(v.version);
+  };
   if (insert) {
-    SqlValue p[] = {Text(e.name),         Text(e.created_at),         Text(e.updated_at),
-                    model_or_null(e.production), version_or_null(e.production), model_or_null(e.canary),
-                    version_or_null(e.canary),   Real(e.canary_percent),        Text(shadows.dump()),
-                    OptionalText(e.deployment_id), Int(e.generation)};
+    SqlValue p[] = {Text(e.name),
+                    Text(e.created_at),
+                    Text(e.updated_at),
+                    model_or_null(e.production),
+                    version_or_null(e.production),
+                    model_or_null(e.canary),
+                    version_or_null(e.canary),
+                    Real(e.canary_percent),
+                    Text(shadows.dump()),
+                    OptionalText(e.deployment_id),
+                    Int(e.generation)};
     return db_.Exec("INSERT INTO endpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p);
   }
-  SqlValue p[] = {Text(e.updated_at),           model_or_null(e.production), version_or_null(e.production),
-                  model_or_null(e.canary),      version_or_null(e.canary),   Real(e.canary_percent),
-                  Text(shadows.dump()),         OptionalText(e.deployment_id), Int(e.generation),
+  SqlValue p[] = {Text(e.updated_at),
+                  model_or_null(e.production),
+                  version_or_null(e.production),
+                  model_or_null(e.canary),
+                  version_or_null(e.canary),
+                  Real(e.canary_percent),
+                  Text(shadows.dump()),
+                  OptionalText(e.deployment_id),
+                  Int(e.generation),
                   Text(e.name)};
   return db_.Exec(
-      "UPDATE endpoints SET updated_at = ?, production_model = ?, production_version = ?, canary_model = ?, "
-      "canary_version = ?, canary_percent = ?, shadows = ?, deployment_id = ?, generation = ? WHERE name = ?",
+      "UPDATE endpoints SET updated_at = ?, production_model = ?, production_version = ?, "
+      "canary_model = ?, "
+      "canary_version = ?, canary_percent = ?, shadows = ?, deployment_id = ?, generation = ? "
+      "WHERE name = ?",
       p);
 }
 
@@ -253,12 +284,14 @@ Status ServingStore::InsertDeployment(const DeploymentRecord& d) {
                   Text(d.reason),
                   Real(d.traffic_percent),
                   Text(d.step_started_at)};
-  return db_.Exec("INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p);
+  return db_.Exec("INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  p);
 }
 
 Status ServingStore::UpdateDeploymentStatus(const std::string& id, DeploymentStatus status,
                                             const std::string& reason) {
-  SqlValue p[] = {Text(std::string(DeploymentStatusName(status))), Text(reason), Text(UtcNow()), Text(id)};
+  SqlValue p[] = {Text(std::string(DeploymentStatusName(status))), Text(reason), Text(UtcNow()),
+                  Text(id)};
   return db_.Exec("UPDATE deployments SET status = ?, reason = ?, updated_at = ? WHERE id = ?", p);
 }
 
@@ -267,13 +300,18 @@ Status ServingStore::Bump(const std::string& counter) {
   return db_.Exec("UPDATE change_counters SET value = value + 1 WHERE name = ?", p);
 }
 
-Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name, const VariantRef& target,
-                                              const std::string& strategy_name, const DeploymentParams& params,
+Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name,
+                                              const VariantRef& target,
+                                              const std::string& strategy_name,
+                                              const DeploymentParams& params,
                                               const std::string& actor) {
   FOPS_RETURN_IF_ERROR(CheckName("endpoint", endpoint_name));
-  FOPS_ASSIGN_OR_RETURN(const DeploymentStrategy* strategy, DeploymentStrategies().Find(strategy_name));
-  FOPS_ASSIGN_OR_RETURN(ModelVersion version, store_.GetVersion(target.model, std::to_string(target.version)));
-  if (version.archived) return Status::InvalidArgument(target.ToString() + " is archived; deploy a live version");
+  FOPS_ASSIGN_OR_RETURN(const DeploymentStrategy* strategy,
+                        DeploymentStrategies().Find(strategy_name));
+  FOPS_ASSIGN_OR_RETURN(ModelVersion version,
+                        store_.GetVersion(target.model, std::to_string(target.version)));
+  if (version.archived)
+    return Status::InvalidArgument(target.ToString() + " is archived; deploy a live version");
   if (version.approval == "rejected") {
     return Status::InvalidArgument(target.ToString() + " was rejected (" + version.approval_reason +
                                    "); only versions that are not rejected can be deployed");
@@ -299,7 +337,8 @@ Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name, 
     d.target = target;
     d.previous = e.production;
     d.params = params;
-    if (strategy->ChangesProduction() && !e.deployment_id.empty()) {  // a canary still baking is replaced
+    if (strategy->ChangesProduction() &&
+        !e.deployment_id.empty()) {  // a canary still baking is replaced
       FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(e.deployment_id, DeploymentStatus::kSuperseded,
                                                   "replaced by deployment " + d.id));
       e.canary = {};
@@ -323,7 +362,8 @@ Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name, 
   return d;
 }
 
-Result<bool> ServingStore::SetTraffic(const std::string& deployment_id, double percent, const std::string& actor) {
+Result<bool> ServingStore::SetTraffic(const std::string& deployment_id, double percent,
+                                      const std::string& actor) {
   bool changed = false;
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
     FOPS_ASSIGN_OR_RETURN(DeploymentRecord d, GetDeployment(deployment_id));
@@ -332,22 +372,26 @@ Result<bool> ServingStore::SetTraffic(const std::string& deployment_id, double p
     if (!e || e->deployment_id != deployment_id) return Status::Ok();
     const std::string now = UtcNow();
     SqlValue p[] = {Real(percent), Text(now), Text(now), Text(deployment_id)};
-    FOPS_RETURN_IF_ERROR(db_.Exec(
-        "UPDATE deployments SET traffic_percent = ?, step_started_at = ?, updated_at = ? WHERE id = ?", p));
+    FOPS_RETURN_IF_ERROR(
+        db_.Exec("UPDATE deployments SET traffic_percent = ?, step_started_at = ?, updated_at = ? "
+                 "WHERE id = ?",
+                 p));
     e->canary_percent = percent;
     e->updated_at = now;
     ++e->generation;
     FOPS_RETURN_IF_ERROR(SaveEndpoint(*e, false));
     FOPS_RETURN_IF_ERROR(Bump("endpoints"));
     changed = true;
-    return store_.AppendAudit(actor, "traffic_shifted", d.target.model, d.target.version,
-                              {{"endpoint", d.endpoint}, {"deployment", d.id}, {"percent", percent}});
+    return store_.AppendAudit(
+        actor, "traffic_shifted", d.target.model, d.target.version,
+        {{"endpoint", d.endpoint}, {"deployment", d.id}, {"percent", percent}});
   }));
   return changed;
 }
 
-Result<bool> ServingStore::FinishDeployment(const std::string& deployment_id, DeploymentStatus outcome,
-                                            const std::string& reason, const std::string& actor) {
+Result<bool> ServingStore::FinishDeployment(const std::string& deployment_id,
+                                            DeploymentStatus outcome, const std::string& reason,
+                                            const std::string& actor) {
   if (outcome != DeploymentStatus::kPromoted && outcome != DeploymentStatus::kRolledBack) {
     return Status::InvalidArgument("a deployment ends promoted or rolled_back, not " +
                                    std::string(DeploymentStatusName(outcome)));
@@ -372,7 +416,8 @@ Result<bool> ServingStore::FinishDeployment(const std::string& deployment_id, De
     FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(deployment_id, outcome, reason));
     if (promoted) {
       SqlValue p[] = {Text(deployment_id)};
-      FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE deployments SET traffic_percent = 100 WHERE id = ?", p));
+      FOPS_RETURN_IF_ERROR(
+          db_.Exec("UPDATE deployments SET traffic_percent = 100 WHERE id = ?", p));
     }
     FOPS_RETURN_IF_ERROR(Bump("endpoints"));
     changed = true;
@@ -383,12 +428,15 @@ Result<bool> ServingStore::FinishDeployment(const std::string& deployment_id, De
   return changed;
 }
 
-Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name, const std::string& reason,
+Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name,
+                                                const std::string& reason,
                                                 const std::string& actor) {
   FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(endpoint_name));
   if (!found) return Status::NotFound("no endpoint '" + endpoint_name + "'");
   if (!found->deployment_id.empty()) {
-    FOPS_ASSIGN_OR_RETURN(bool done, FinishDeployment(found->deployment_id, DeploymentStatus::kRolledBack, reason, actor));
+    FOPS_ASSIGN_OR_RETURN(
+        bool done,
+        FinishDeployment(found->deployment_id, DeploymentStatus::kRolledBack, reason, actor));
     (void)done;
     return GetDeployment(found->deployment_id);
   }
@@ -403,14 +451,16 @@ Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name
     }
   }
   if (last == nullptr || last->previous.empty()) {
-    return Status::InvalidArgument("endpoint '" + endpoint_name + "' has no earlier production version to roll back "
+    return Status::InvalidArgument("endpoint '" + endpoint_name +
+                                   "' has no earlier production version to roll back "
                                    "to");
   }
   DeploymentRecord d;
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
     FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
     if (!e || e->production != found->production || !e->deployment_id.empty()) {
-      return Status::Conflict("endpoint '" + endpoint_name + "' changed while rolling back; try again");
+      return Status::Conflict("endpoint '" + endpoint_name +
+                              "' changed while rolling back; try again");
     }
     const std::string now = UtcNow();
     d.id = NewUuidV7();
@@ -424,7 +474,8 @@ Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name
     d.status = DeploymentStatus::kCompleted;
     d.reason = reason.empty() ? "rolled back from " + e->production.ToString() : reason;
     d.traffic_percent = 100;
-    FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(last->id, DeploymentStatus::kRolledBack, "rolled back by deployment " + d.id));
+    FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(last->id, DeploymentStatus::kRolledBack,
+                                                "rolled back by deployment " + d.id));
     e->production = last->previous;
     std::erase(e->shadows, e->production);
     e->updated_at = now;
@@ -433,13 +484,16 @@ Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name
     FOPS_RETURN_IF_ERROR(InsertDeployment(d));
     FOPS_RETURN_IF_ERROR(Bump("endpoints"));
     return store_.AppendAudit(actor, "rolled_back", d.target.model, d.target.version,
-                              {{"endpoint", endpoint_name}, {"deployment", d.id}, {"from", VariantJson(d.previous)},
+                              {{"endpoint", endpoint_name},
+                               {"deployment", d.id},
+                               {"from", VariantJson(d.previous)},
                                {"reason", d.reason}});
   }));
   return d;
 }
 
-Status ServingStore::RemoveShadow(const std::string& endpoint_name, const VariantRef& shadow, const std::string& actor) {
+Status ServingStore::RemoveShadow(const std::string& endpoint_name, const VariantRef& shadow,
+                                  const std::string& actor) {
   return store_.InTransaction([&]() -> Status {
     FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
     if (!e) return Status::NotFound("no endpoint '" + endpoint_name + "'");
@@ -449,22 +503,29 @@ Status ServingStore::RemoveShadow(const std::string& endpoint_name, const Varian
     e->updated_at = UtcNow();
     ++e->generation;
     FOPS_RETURN_IF_ERROR(SaveEndpoint(*e, false));
-    SqlValue p[] = {Text(std::string(DeploymentStatusName(DeploymentStatus::kShadowRemoved))), Text(UtcNow()),
-                    Text(endpoint_name), Text(shadow.model), Int(shadow.version),
+    SqlValue p[] = {Text(std::string(DeploymentStatusName(DeploymentStatus::kShadowRemoved))),
+                    Text(UtcNow()),
+                    Text(endpoint_name),
+                    Text(shadow.model),
+                    Int(shadow.version),
                     Text(std::string(DeploymentStatusName(DeploymentStatus::kShadowing)))};
-    FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE deployments SET status = ?, updated_at = ? WHERE endpoint = ? "
-                                  "AND model = ? AND version = ? AND status = ?",
-                                  p));
+    FOPS_RETURN_IF_ERROR(
+        db_.Exec("UPDATE deployments SET status = ?, updated_at = ? WHERE endpoint = ? "
+                 "AND model = ? AND version = ? AND status = ?",
+                 p));
     FOPS_RETURN_IF_ERROR(Bump("endpoints"));
-    return store_.AppendAudit(actor, "shadow_removed", shadow.model, shadow.version, {{"endpoint", endpoint_name}});
+    return store_.AppendAudit(actor, "shadow_removed", shadow.model, shadow.version,
+                              {{"endpoint", endpoint_name}});
   });
 }
 
-Result<std::vector<DeploymentRecord>> ServingStore::History(const std::string& endpoint, size_t limit) {
+Result<std::vector<DeploymentRecord>> ServingStore::History(const std::string& endpoint,
+                                                            size_t limit) {
   SqlValue p[] = {Text(endpoint), Int(static_cast<int64_t>(limit))};
-  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query(std::string("SELECT ") + kDeploymentColumns +
-                                                   " FROM deployments WHERE endpoint = ? ORDER BY id DESC LIMIT ?",
-                                               p));
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r, db_.Query(std::string("SELECT ") + kDeploymentColumns +
+                                 " FROM deployments WHERE endpoint = ? ORDER BY id DESC LIMIT ?",
+                             p));
   std::vector<DeploymentRecord> out;
   for (const SqlRow& row : r.rows) out.push_back(DeploymentFromRow(row));
   return out;
@@ -472,7 +533,9 @@ Result<std::vector<DeploymentRecord>> ServingStore::History(const std::string& e
 
 Result<DeploymentRecord> ServingStore::GetDeployment(const std::string& id) {
   SqlValue p[] = {Text(id)};
-  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query(std::string("SELECT ") + kDeploymentColumns + " FROM deployments WHERE id = ?", p));
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r,
+      db_.Query(std::string("SELECT ") + kDeploymentColumns + " FROM deployments WHERE id = ?", p));
   if (r.rows.empty()) return Status::NotFound("no deployment '" + id + "'");
   return DeploymentFromRow(r.rows[0]);
 }
@@ -480,18 +543,23 @@ Result<DeploymentRecord> ServingStore::GetDeployment(const std::string& id) {
 // ---------------------------------------------------------------------------------------
 // Keys and plans.
 
-Result<CreatedKey> ServingStore::CreateKey(const std::string& name, const std::vector<std::string>& scopes,
-                                           const std::vector<std::string>& endpoints, const std::string& plan,
-                                           const std::string& actor) {
-  if (name.empty() || name.size() > 200) return Status::InvalidArgument("a key needs a name of 1-200 characters");
-  if (scopes.empty()) return Status::InvalidArgument("a key needs at least one scope; accepted: " + Join(KeyScopes(), ", "));
+Result<CreatedKey> ServingStore::CreateKey(const std::string& name,
+                                           const std::vector<std::string>& scopes,
+                                           const std::vector<std::string>& endpoints,
+                                           const std::string& plan, const std::string& actor) {
+  if (name.empty() || name.size() > 200)
+    return Status::InvalidArgument("a key needs a name of 1-200 characters");
+  if (scopes.empty())
+    return Status::InvalidArgument("a key needs at least one scope; accepted: " +
+                                   Join(KeyScopes(), ", "));
   for (const std::string& s : scopes) {
     if (std::find(KeyScopes().begin(), KeyScopes().end(), s) == KeyScopes().end()) {
-      return Status::InvalidArgument("unknown scope '" + s + "'; accepted: " + Join(KeyScopes(), ", ") +
-                                     DidYouMean(s, KeyScopes()));
+      return Status::InvalidArgument("unknown scope '" + s + "'; accepted: " +
+                                     Join(KeyScopes(), ", ") + DidYouMean(s, KeyScopes()));
     }
   }
-  if (endpoints.empty()) return Status::InvalidArgument("a key needs at least one endpoint (or '*' for all)");
+  if (endpoints.empty())
+    return Status::InvalidArgument("a key needs at least one endpoint (or '*' for all)");
   for (const std::string& e : endpoints) {
     if (e != "*") FOPS_RETURN_IF_ERROR(CheckName("endpoint", e));
   }
@@ -511,8 +579,10 @@ Result<CreatedKey> ServingStore::CreateKey(const std::string& name, const std::v
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
     if (!plan.empty()) {
       SqlValue p[] = {Text(plan)};
-      FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT name FROM usage_plans WHERE name = ?", p));
-      if (r.rows.empty()) return Status::NotFound("no usage plan '" + plan + "' (fraudops plans create)");
+      FOPS_ASSIGN_OR_RETURN(SqlResult r,
+                            db_.Query("SELECT name FROM usage_plans WHERE name = ?", p));
+      if (r.rows.empty())
+        return Status::NotFound("no usage plan '" + plan + "' (fraudops plans create)");
     }
     SqlValue p[] = {Text(k.id),
                     Text(k.name),
@@ -527,14 +597,19 @@ Result<CreatedKey> ServingStore::CreateKey(const std::string& name, const std::v
     FOPS_RETURN_IF_ERROR(db_.Exec("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p));
     FOPS_RETURN_IF_ERROR(Bump("keys"));
     return store_.AppendAudit(actor, "key_created", "", 0,
-                              {{"key", k.id}, {"name", name}, {"scopes", scopes}, {"endpoints", endpoints}, {"plan", plan}});
+                              {{"key", k.id},
+                               {"name", name},
+                               {"scopes", scopes},
+                               {"endpoints", endpoints},
+                               {"plan", plan}});
   }));
   return created;
 }
 
 Result<std::vector<ApiKeyRecord>> ServingStore::ListKeys() {
-  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT id, name, salt, hash, scopes, endpoints, plan, created_at, "
-                                               "created_by, revoked_at FROM api_keys ORDER BY created_at, id"));
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r, db_.Query("SELECT id, name, salt, hash, scopes, endpoints, plan, created_at, "
+                             "created_by, revoked_at FROM api_keys ORDER BY created_at, id"));
   std::vector<ApiKeyRecord> out;
   for (const SqlRow& row : r.rows) {
     ApiKeyRecord k;
@@ -556,11 +631,15 @@ Result<std::vector<ApiKeyRecord>> ServingStore::ListKeys() {
 Status ServingStore::RevokeKey(const std::string& id, const std::string& actor) {
   return store_.InTransaction([&]() -> Status {
     SqlValue p[] = {Text(UtcNow()), Text(id)};
-    FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", p));
+    FOPS_ASSIGN_OR_RETURN(
+        SqlResult r,
+        db_.Query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", p));
     if (r.affected == 0) {
       SqlValue q[] = {Text(id)};
-      FOPS_ASSIGN_OR_RETURN(SqlResult found, db_.Query("SELECT revoked_at FROM api_keys WHERE id = ?", q));
-      if (found.rows.empty()) return Status::NotFound("no API key with id '" + id + "' (fraudops keys list)");
+      FOPS_ASSIGN_OR_RETURN(SqlResult found,
+                            db_.Query("SELECT revoked_at FROM api_keys WHERE id = ?", q));
+      if (found.rows.empty())
+        return Status::NotFound("no API key with id '" + id + "' (fraudops keys list)");
       return Status::Ok();  // already revoked
     }
     FOPS_RETURN_IF_ERROR(Bump("keys"));
@@ -568,16 +647,20 @@ Status ServingStore::RevokeKey(const std::string& id, const std::string& actor) 
   });
 }
 
-Status ServingStore::AttachPlan(const std::string& key_id, const std::string& plan, const std::string& actor) {
+Status ServingStore::AttachPlan(const std::string& key_id, const std::string& plan,
+                                const std::string& actor) {
   return store_.InTransaction([&]() -> Status {
     if (!plan.empty()) {
       SqlValue p[] = {Text(plan)};
-      FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT name FROM usage_plans WHERE name = ?", p));
-      if (r.rows.empty()) return Status::NotFound("no usage plan '" + plan + "' (fraudops plans list)");
+      FOPS_ASSIGN_OR_RETURN(SqlResult r,
+                            db_.Query("SELECT name FROM usage_plans WHERE name = ?", p));
+      if (r.rows.empty())
+        return Status::NotFound("no usage plan '" + plan + "' (fraudops plans list)");
     }
     SqlValue p[] = {OptionalText(plan), Text(key_id)};
     FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("UPDATE api_keys SET plan = ? WHERE id = ?", p));
-    if (r.affected == 0) return Status::NotFound("no API key with id '" + key_id + "' (fraudops keys list)");
+    if (r.affected == 0)
+      return Status::NotFound("no API key with id '" + key_id + "' (fraudops keys list)");
     FOPS_RETURN_IF_ERROR(Bump("keys"));
     return store_.AppendAudit(actor, "plan_attached", "", 0, {{"key", key_id}, {"plan", plan}});
   });
@@ -585,36 +668,42 @@ Status ServingStore::AttachPlan(const std::string& key_id, const std::string& pl
 
 Status ServingStore::PutPlan(const UsagePlan& plan, bool replace, const std::string& actor) {
   FOPS_RETURN_IF_ERROR(CheckName("plan", plan.name));
-  if (!(plan.rate_per_second >= 0) || plan.burst < 0 || plan.daily_quota < 0 || plan.monthly_quota < 0) {
-    return Status::InvalidArgument("plan '" + plan.name + "': rate, burst and quotas must be 0 (unlimited) or more");
+  if (!(plan.rate_per_second >= 0) || plan.burst < 0 || plan.daily_quota < 0 ||
+      plan.monthly_quota < 0) {
+    return Status::InvalidArgument("plan '" + plan.name +
+                                   "': rate, burst and quotas must be 0 (unlimited) or more");
   }
   return store_.InTransaction([&]() -> Status {
     SqlValue find[] = {Text(plan.name)};
-    FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT name FROM usage_plans WHERE name = ?", find));
+    FOPS_ASSIGN_OR_RETURN(SqlResult r,
+                          db_.Query("SELECT name FROM usage_plans WHERE name = ?", find));
     if (!r.rows.empty() && !replace) {
       return Status::Conflict("usage plan '" + plan.name + "' exists; pass --replace to change it");
     }
-    SqlValue p[] = {Text(plan.name), Real(plan.rate_per_second), Int(plan.burst), Int(plan.daily_quota),
-                    Int(plan.monthly_quota), Text(UtcNow())};
+    SqlValue p[] = {Text(plan.name),       Real(plan.rate_per_second), Int(plan.burst),
+                    Int(plan.daily_quota), Int(plan.monthly_quota),    Text(UtcNow())};
     if (r.rows.empty()) {
       FOPS_RETURN_IF_ERROR(db_.Exec("INSERT INTO usage_plans VALUES (?, ?, ?, ?, ?, ?)", p));
     } else {
-      SqlValue u[] = {Real(plan.rate_per_second), Int(plan.burst), Int(plan.daily_quota), Int(plan.monthly_quota),
-                      Text(plan.name)};
-      FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE usage_plans SET rate_per_second = ?, burst = ?, daily_quota = ?, "
-                                    "monthly_quota = ? WHERE name = ?",
-                                    u));
+      SqlValue u[] = {Real(plan.rate_per_second), Int(plan.burst), Int(plan.daily_quota),
+                      Int(plan.monthly_quota), Text(plan.name)};
+      FOPS_RETURN_IF_ERROR(
+          db_.Exec("UPDATE usage_plans SET rate_per_second = ?, burst = ?, daily_quota = ?, "
+                   "monthly_quota = ? WHERE name = ?",
+                   u));
     }
     FOPS_RETURN_IF_ERROR(Bump("keys"));
     nlohmann::json details = plan.ToJson();
     details.erase("created_at");
-    return store_.AppendAudit(actor, r.rows.empty() ? "plan_created" : "plan_replaced", "", 0, details);
+    return store_.AppendAudit(actor, r.rows.empty() ? "plan_created" : "plan_replaced", "", 0,
+                              details);
   });
 }
 
 Result<std::vector<UsagePlan>> ServingStore::ListPlans() {
-  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT name, rate_per_second, burst, daily_quota, monthly_quota, "
-                                               "created_at FROM usage_plans ORDER BY name"));
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r, db_.Query("SELECT name, rate_per_second, burst, daily_quota, monthly_quota, "
+                             "created_at FROM usage_plans ORDER BY name"));
   std::vector<UsagePlan> out;
   for (const SqlRow& row : r.rows) {
     UsagePlan p;
@@ -629,14 +718,16 @@ Result<std::vector<UsagePlan>> ServingStore::ListPlans() {
   return out;
 }
 
-Status ServingStore::AddUsage(const std::map<std::pair<std::string, std::string>, int64_t>& counts) {
+Status ServingStore::AddUsage(
+    const std::map<std::pair<std::string, std::string>, int64_t>& counts) {
   if (counts.empty()) return Status::Ok();
   return store_.InTransaction([&]() -> Status {
     for (const auto& [key, used] : counts) {
       SqlValue p[] = {Text(key.first), Text(key.second), Int(used)};
-      FOPS_RETURN_IF_ERROR(db_.Exec("INSERT INTO usage_counters VALUES (?, ?, ?) ON CONFLICT (key_id, period) DO "
-                                    "UPDATE SET used = usage_counters.used + excluded.used",
-                                    p));
+      FOPS_RETURN_IF_ERROR(
+          db_.Exec("INSERT INTO usage_counters VALUES (?, ?, ?) ON CONFLICT (key_id, period) DO "
+                   "UPDATE SET used = usage_counters.used + excluded.used",
+                   p));
     }
     return Status::Ok();
   });
@@ -647,7 +738,8 @@ Result<std::map<std::pair<std::string, std::string>, int64_t>> ServingStore::Usa
   std::map<std::pair<std::string, std::string>, int64_t> out;
   for (const std::string& period : periods) {
     SqlValue p[] = {Text(period)};
-    FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT key_id, used FROM usage_counters WHERE period = ?", p));
+    FOPS_ASSIGN_OR_RETURN(SqlResult r,
+                          db_.Query("SELECT key_id, used FROM usage_counters WHERE period = ?", p));
     for (const SqlRow& row : r.rows) out[{AsText(row[0]), period}] = AsInt(row[1]);
   }
   return out;
@@ -656,14 +748,17 @@ Result<std::map<std::pair<std::string, std::string>, int64_t>> ServingStore::Usa
 // ---------------------------------------------------------------------------------------
 // Feedback.
 
-Status ServingStore::RecordFeedback(const std::string& endpoint, const std::vector<FeedbackRecord>& labels) {
+Status ServingStore::RecordFeedback(const std::string& endpoint,
+                                    const std::vector<FeedbackRecord>& labels) {
   return store_.InTransaction([&]() -> Status {
     for (const FeedbackRecord& f : labels) {
-      SqlValue p[] = {Text(endpoint), Text(f.request_id), Real(f.label), Text(f.label_time), Text(f.received_at)};
-      FOPS_RETURN_IF_ERROR(db_.Exec("INSERT INTO feedback VALUES (?, ?, ?, ?, ?) ON CONFLICT (endpoint, request_id) "
-                                    "DO UPDATE SET label = excluded.label, label_time = excluded.label_time, "
-                                    "received_at = excluded.received_at",
-                                    p));
+      SqlValue p[] = {Text(endpoint), Text(f.request_id), Real(f.label), Text(f.label_time),
+                      Text(f.received_at)};
+      FOPS_RETURN_IF_ERROR(
+          db_.Exec("INSERT INTO feedback VALUES (?, ?, ?, ?, ?) ON CONFLICT (endpoint, request_id) "
+                   "DO UPDATE SET label = excluded.label, label_time = excluded.label_time, "
+                   "received_at = excluded.received_at",
+                   p));
     }
     return Status::Ok();
   });
@@ -671,11 +766,14 @@ Status ServingStore::RecordFeedback(const std::string& endpoint, const std::vect
 
 Result<std::vector<FeedbackRecord>> ServingStore::Feedback(const std::string& endpoint) {
   SqlValue p[] = {Text(endpoint)};
-  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT request_id, label, label_time, received_at FROM feedback WHERE "
-                                               "endpoint = ? ORDER BY received_at, request_id",
-                                               p));
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r,
+      db_.Query("SELECT request_id, label, label_time, received_at FROM feedback WHERE "
+                "endpoint = ? ORDER BY received_at, request_id",
+                p));
   std::vector<FeedbackRecord> out;
-  for (const SqlRow& row : r.rows) out.push_back({AsText(row[0]), AsDouble(row[1]), AsText(row[2]), AsText(row[3])});
+  for (const SqlRow& row : r.rows)
+    out.push_back({AsText(row[0]), AsDouble(row[1]), AsText(row[2]), AsText(row[3])});
   return out;
 }
 

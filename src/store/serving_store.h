@@ -9,11 +9,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/config.h"
 #include "core/status.h"
@@ -49,7 +48,7 @@ struct DeploymentParams {
   double linear_step_percent = 25;
   double linear_step_seconds = 60;
   double max_error_rate = 0.01;
-  double max_p99_ms = 50;     ///< 0: off
+  double max_p99_ms = 50;       ///< 0: off
   double max_score_psi = 0.25;  ///< 0: off
   int64_t min_requests = 100;
   nlohmann::json ToJson() const;
@@ -62,8 +61,8 @@ DeploymentParams DeploymentParamsFrom(const DeployConfig& deploy);
 struct DeploymentRecord {
   std::string id, endpoint, created_at, updated_at, actor;
   std::string strategy;  ///< a registered strategy's name, or "rollback" (Rollback's record)
-  VariantRef target;    ///< the version deployed
-  VariantRef previous;  ///< production before it (empty: none)
+  VariantRef target;     ///< the version deployed
+  VariantRef previous;   ///< production before it (empty: none)
   DeploymentParams params;
   DeploymentStatus status = DeploymentStatus::kCompleted;
   std::string reason;
@@ -136,7 +135,8 @@ class ServingStore {
                                   const std::string& actor);
   /// Moves a baking linear deployment to `percent` of traffic. False when it is no longer
   /// baking (another server decided first).
-  Result<bool> SetTraffic(const std::string& deployment_id, double percent, const std::string& actor);
+  Result<bool> SetTraffic(const std::string& deployment_id, double percent,
+                          const std::string& actor);
   /// Ends a baking deployment: kPromoted (the canary becomes production) or kRolledBack
   /// (the canary is removed). False when it was no longer baking.
   Result<bool> FinishDeployment(const std::string& deployment_id, DeploymentStatus outcome,
@@ -146,7 +146,8 @@ class ServingStore {
   Result<DeploymentRecord> Rollback(const std::string& endpoint, const std::string& reason,
                                     const std::string& actor);
   /// Stops sending traffic copies to a shadow variant.
-  Status RemoveShadow(const std::string& endpoint, const VariantRef& shadow, const std::string& actor);
+  Status RemoveShadow(const std::string& endpoint, const VariantRef& shadow,
+                      const std::string& actor);
   /// Newest first.
   Result<std::vector<DeploymentRecord>> History(const std::string& endpoint, size_t limit);
   Result<DeploymentRecord> GetDeployment(const std::string& id);
@@ -166,7 +167,8 @@ class ServingStore {
   /// Adds counts to usage counters: (key id, period) -> requests.
   Status AddUsage(const std::map<std::pair<std::string, std::string>, int64_t>& counts);
   /// Counters for the given periods (e.g. "d2026-11-23", "m2026-11"): (key, period) -> used.
-  Result<std::map<std::pair<std::string, std::string>, int64_t>> Usage(const std::vector<std::string>& periods);
+  Result<std::map<std::pair<std::string, std::string>, int64_t>> Usage(
+      const std::vector<std::string>& periods);
 
   // Delayed labels.
   /// Stores labels; a request id already labelled is updated (the later truth wins).
@@ -184,7 +186,8 @@ class ServingStore {
   Result<std::optional<EndpointRecord>> LoadEndpoint(const std::string& name);
   Status SaveEndpoint(const EndpointRecord& endpoint, bool insert);
   Status InsertDeployment(const DeploymentRecord& deployment);
-  Status UpdateDeploymentStatus(const std::string& id, DeploymentStatus status, const std::string& reason);
+  Status UpdateDeploymentStatus(const std::string& id, DeploymentStatus status,
+                                const std::string& reason);
   Status Bump(const std::string& counter);
 
   MetadataStore& store_;

@@ -62,8 +62,10 @@ TEST_P(ServingStoreTest, DeploymentsMoveThroughTheirStatesAndBumpTheCounter) {
   // A linear step, then promotion; a second decision finds nothing to do.
   EXPECT_TRUE(*serving_->SetTraffic(third->id, 50, "serve"));
   EXPECT_EQ((*serving_->FindEndpoint("e"))->canary_percent, 50);
-  EXPECT_TRUE(*serving_->FinishDeployment(third->id, DeploymentStatus::kPromoted, "no alarm", "serve"));
-  EXPECT_FALSE(*serving_->FinishDeployment(third->id, DeploymentStatus::kRolledBack, "late", "other-replica"));
+  EXPECT_TRUE(
+      *serving_->FinishDeployment(third->id, DeploymentStatus::kPromoted, "no alarm", "serve"));
+  EXPECT_FALSE(*serving_->FinishDeployment(third->id, DeploymentStatus::kRolledBack, "late",
+                                           "other-replica"));
   endpoint = serving_->FindEndpoint("e");
   EXPECT_EQ((*endpoint)->production, (VariantRef{"m", 3}));
   EXPECT_TRUE((*endpoint)->canary.empty());
@@ -89,9 +91,12 @@ TEST_P(ServingStoreTest, DeploymentsMoveThroughTheirStatesAndBumpTheCounter) {
   EXPECT_TRUE((*serving_->FindEndpoint("e"))->shadows.empty());
   EXPECT_EQ(serving_->History("e", 100)->size(), 6u);  // the refused second shadow is not one
   // Refusals name what is wrong.
-  EXPECT_FALSE(serving_->Deploy("e", {"m", 1}, "all_at_once", params, "a").ok());  // already production
-  EXPECT_EQ(serving_->Deploy("e", {"m", 2}, "big-bang", params, "a").status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(serving_->Deploy("e", {"m", 9}, "canary", params, "a").status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(
+      serving_->Deploy("e", {"m", 1}, "all_at_once", params, "a").ok());  // already production
+  EXPECT_EQ(serving_->Deploy("e", {"m", 2}, "big-bang", params, "a").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(serving_->Deploy("e", {"m", 9}, "canary", params, "a").status().code(),
+            StatusCode::kNotFound);
   EXPECT_FALSE(serving_->Deploy("bad name!", {"m", 2}, "canary", params, "a").ok());
   ASSERT_TRUE(store_->SetApproval("m", 2, "rejected", "carol", "leaks the label").ok());
   auto rejected = serving_->Deploy("e", {"m", 2}, "all_at_once", params, "a");
@@ -117,26 +122,35 @@ TEST_P(ServingStoreTest, KeysPlansUsageAndFeedback) {
   EXPECT_EQ(id, key->record.id);
   auto keys = serving_->ListKeys();
   ASSERT_EQ(keys->size(), 1u);
-  EXPECT_EQ((*keys)[0].hash, HashKeySecret((*keys)[0].salt, secret));  // only the salted hash is stored
+  EXPECT_EQ((*keys)[0].hash,
+            HashKeySecret((*keys)[0].salt, secret));  // only the salted hash is stored
   EXPECT_EQ((*keys)[0].ToJson().dump().find(std::string(secret)), std::string::npos);
   EXPECT_GT(Counter("keys"), keys_before);
   EXPECT_FALSE(serving_->CreateKey("x", {"root"}, {"*"}, "", "a").ok());
-  EXPECT_EQ(serving_->CreateKey("x", {"invoke"}, {"*"}, "platinum", "a").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(serving_->CreateKey("x", {"invoke"}, {"*"}, "platinum", "a").status().code(),
+            StatusCode::kNotFound);
   EXPECT_TRUE(serving_->AttachPlan(key->record.id, "", "a").ok());
   EXPECT_TRUE(serving_->RevokeKey(key->record.id, "a").ok());
   EXPECT_FALSE(serving_->ListKeys()->at(0).revoked_at.empty());
   EXPECT_EQ(serving_->RevokeKey("nope", "a").code(), StatusCode::kNotFound);
 
-  ASSERT_TRUE(serving_->AddUsage({{{key->record.id, "d2026-11-23"}, 3}, {{key->record.id, "m2026-11"}, 3}}).ok());
+  ASSERT_TRUE(
+      serving_->AddUsage({{{key->record.id, "d2026-11-23"}, 3}, {{key->record.id, "m2026-11"}, 3}})
+          .ok());
   ASSERT_TRUE(serving_->AddUsage({{{key->record.id, "d2026-11-23"}, 2}}).ok());
   auto usage = serving_->Usage({"d2026-11-23", "m2026-11"});
-  const std::pair<std::string, std::string> day{key->record.id, "d2026-11-23"}, month{key->record.id, "m2026-11"};
+  const std::pair<std::string, std::string> day{key->record.id, "d2026-11-23"},
+      month{key->record.id, "m2026-11"};
   EXPECT_EQ(usage->at(day), 5);
   EXPECT_EQ(usage->at(month), 3);
 
-  ASSERT_TRUE(serving_->RecordFeedback("e", {{"r1", 1, "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"}}).ok());
-  ASSERT_TRUE(serving_->RecordFeedback("e", {{"r1", 0, "2026-11-03T00:00:00Z", "2026-11-03T00:00:00Z"},
-                                             {"r2", 1, "2026-11-03T00:00:00Z", "2026-11-03T00:00:00Z"}}).ok());
+  ASSERT_TRUE(
+      serving_->RecordFeedback("e", {{"r1", 1, "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"}})
+          .ok());
+  ASSERT_TRUE(serving_
+                  ->RecordFeedback("e", {{"r1", 0, "2026-11-03T00:00:00Z", "2026-11-03T00:00:00Z"},
+                                         {"r2", 1, "2026-11-03T00:00:00Z", "2026-11-03T00:00:00Z"}})
+                  .ok());
   auto labels = serving_->Feedback("e");
   ASSERT_EQ(labels->size(), 2u);
   EXPECT_EQ((*labels)[0].request_id, "r1");

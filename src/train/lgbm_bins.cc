@@ -21,13 +21,16 @@ bool SameOrdered(double a, double b) { return b <= std::nextafter(a, kInf); }
 
 /// Cuts negative values, zero and positive values apart: negative bins get a share of the
 /// bins proportional to their rows, zero a bin of its own ([-kZeroThreshold, kZeroThreshold]).
-std::vector<double> BoundsWithZeroBin(std::span<const double> distinct, std::span<const int> counts, int max_bin,
-                                      int64_t total, int min_data_in_bin) {
+std::vector<double> BoundsWithZeroBin(std::span<const double> distinct, std::span<const int> counts,
+                                      int max_bin, int64_t total, int min_data_in_bin) {
   int64_t negative_rows = 0, zero_rows = 0, positive_rows = 0;
   for (size_t i = 0; i < distinct.size(); ++i) {
-    if (distinct[i] <= -kZeroThreshold) negative_rows += counts[i];
-    else if (distinct[i] > kZeroThreshold) positive_rows += counts[i];
-    else zero_rows += counts[i];
+    if (distinct[i] <= -kZeroThreshold)
+      negative_rows += counts[i];
+    else if (distinct[i] > kZeroThreshold)
+      positive_rows += counts[i];
+    else
+      zero_rows += counts[i];
   }
   size_t negatives = distinct.size();
   for (size_t i = 0; i < distinct.size(); ++i) {
@@ -41,8 +44,8 @@ std::vector<double> BoundsWithZeroBin(std::span<const double> distinct, std::spa
     int negative_bins = static_cast<int>(static_cast<double>(negative_rows) /
                                          static_cast<double>(total - zero_rows) * (max_bin - 1));
     negative_bins = std::max(1, negative_bins);
-    bounds = GreedyBinBounds(distinct.subspan(0, negatives), counts.subspan(0, negatives), negative_bins,
-                             negative_rows, min_data_in_bin);
+    bounds = GreedyBinBounds(distinct.subspan(0, negatives), counts.subspan(0, negatives),
+                             negative_bins, negative_rows, min_data_in_bin);
     if (!bounds.empty()) bounds.back() = -kZeroThreshold;
   }
   size_t positive_start = distinct.size();
@@ -54,8 +57,9 @@ std::vector<double> BoundsWithZeroBin(std::span<const double> distinct, std::spa
   }
   int positive_bins = max_bin - 1 - static_cast<int>(bounds.size());
   if (positive_start < distinct.size() && positive_bins > 0) {
-    std::vector<double> positive = GreedyBinBounds(distinct.subspan(positive_start), counts.subspan(positive_start),
-                                                   positive_bins, positive_rows, min_data_in_bin);
+    std::vector<double> positive =
+        GreedyBinBounds(distinct.subspan(positive_start), counts.subspan(positive_start),
+                        positive_bins, positive_rows, min_data_in_bin);
     bounds.push_back(kZeroThreshold);
     bounds.insert(bounds.end(), positive.begin(), positive.end());
   } else {
@@ -66,8 +70,8 @@ std::vector<double> BoundsWithZeroBin(std::span<const double> distinct, std::spa
 
 }  // namespace
 
-std::vector<double> GreedyBinBounds(std::span<const double> distinct, std::span<const int> counts, int max_bin,
-                                    int64_t total, int min_data_in_bin) {
+std::vector<double> GreedyBinBounds(std::span<const double> distinct, std::span<const int> counts,
+                                    int max_bin, int64_t total, int min_data_in_bin) {
   const int n = static_cast<int>(distinct.size());
   std::vector<double> bounds;
   if (n == 0) return {kInf};
@@ -87,7 +91,8 @@ std::vector<double> GreedyBinBounds(std::span<const double> distinct, std::span<
     bounds.push_back(kInf);
     return bounds;
   }
-  if (min_data_in_bin > 0) max_bin = std::max(1, std::min(max_bin, static_cast<int>(total / min_data_in_bin)));
+  if (min_data_in_bin > 0)
+    max_bin = std::max(1, std::min(max_bin, static_cast<int>(total / min_data_in_bin)));
   // Values with at least a mean bin's rows get a bin of their own; the rest share the others.
   double mean_bin_size = static_cast<double>(total) / max_bin;
   int rest_bins = max_bin;
@@ -101,16 +106,18 @@ std::vector<double> GreedyBinBounds(std::span<const double> distinct, std::span<
     }
   }
   mean_bin_size = static_cast<double>(rest_rows) / rest_bins;
-  std::vector<double> upper(static_cast<size_t>(max_bin), kInf), lower(static_cast<size_t>(max_bin), kInf);
+  std::vector<double> upper(static_cast<size_t>(max_bin), kInf),
+      lower(static_cast<size_t>(max_bin), kInf);
   int bins = 0;
   lower[0] = distinct[0];
   int64_t in_bin = 0;
   for (int i = 0; i + 1 < n; ++i) {
     if (!big[static_cast<size_t>(i)]) rest_rows -= counts[i];
     in_bin += counts[i];
-    bool close = big[static_cast<size_t>(i)] || static_cast<double>(in_bin) >= mean_bin_size ||
-                 (big[static_cast<size_t>(i) + 1] &&
-                  static_cast<double>(in_bin) >= std::max(1.0, mean_bin_size * static_cast<double>(0.5f)));
+    bool close =
+        big[static_cast<size_t>(i)] || static_cast<double>(in_bin) >= mean_bin_size ||
+        (big[static_cast<size_t>(i) + 1] &&
+         static_cast<double>(in_bin) >= std::max(1.0, mean_bin_size * static_cast<double>(0.5f)));
     if (!close) continue;
     upper[static_cast<size_t>(bins)] = distinct[i];
     ++bins;
@@ -124,7 +131,8 @@ std::vector<double> GreedyBinBounds(std::span<const double> distinct, std::span<
   }
   ++bins;
   for (int i = 0; i + 1 < bins; ++i) {
-    double bound = UpperBoundOf((upper[static_cast<size_t>(i)] + lower[static_cast<size_t>(i) + 1]) / 2.0);
+    double bound =
+        UpperBoundOf((upper[static_cast<size_t>(i)] + lower[static_cast<size_t>(i) + 1]) / 2.0);
     if (bounds.empty() || !SameOrdered(bounds.back(), bound)) bounds.push_back(bound);
   }
   bounds.push_back(kInf);
@@ -137,16 +145,21 @@ BinMapper BinMapper::Numeric(std::span<const float> sample, const BinOptions& op
   nonzero.reserve(sample.size());
   int64_t nan_count = 0;
   for (float v : sample) {
-    if (std::isnan(v)) ++nan_count;
-    else if (std::fabs(v) > kZeroThreshold) nonzero.push_back(v);
+    if (std::isnan(v))
+      ++nan_count;
+    else if (std::fabs(v) > kZeroThreshold)
+      nonzero.push_back(v);
   }
   // Sorted as floats (half the bytes of doubles), then widened: the same order.
   std::sort(nonzero.begin(), nonzero.end());
   std::vector<double> values(nonzero.begin(), nonzero.end());
   const int64_t total = static_cast<int64_t>(sample.size());
-  if (!options.use_missing) mapper.missing_type_ = MissingType::kNone;
-  else if (options.zero_as_missing) mapper.missing_type_ = MissingType::kZero;
-  else mapper.missing_type_ = nan_count > 0 ? MissingType::kNan : MissingType::kNone;
+  if (!options.use_missing)
+    mapper.missing_type_ = MissingType::kNone;
+  else if (options.zero_as_missing)
+    mapper.missing_type_ = MissingType::kZero;
+  else
+    mapper.missing_type_ = nan_count > 0 ? MissingType::kNan : MissingType::kNone;
   // NaN counts as zero unless it has a bin of its own.
   const int64_t na_rows = mapper.missing_type_ == MissingType::kNan ? nan_count : 0;
   const int zero_rows = static_cast<int>(total - static_cast<int64_t>(values.size()) - na_rows);
@@ -173,10 +186,12 @@ BinMapper BinMapper::Numeric(std::span<const float> sample, const BinOptions& op
   mapper.max_value_ = distinct.back();
 
   if (mapper.missing_type_ == MissingType::kNan) {
-    mapper.upper_bounds_ = BoundsWithZeroBin(distinct, counts, options.max_bin - 1, total - na_rows, options.min_data_in_bin);
+    mapper.upper_bounds_ = BoundsWithZeroBin(distinct, counts, options.max_bin - 1, total - na_rows,
+                                             options.min_data_in_bin);
     mapper.upper_bounds_.push_back(std::numeric_limits<double>::quiet_NaN());
   } else {
-    mapper.upper_bounds_ = BoundsWithZeroBin(distinct, counts, options.max_bin, total, options.min_data_in_bin);
+    mapper.upper_bounds_ =
+        BoundsWithZeroBin(distinct, counts, options.max_bin, total, options.min_data_in_bin);
     // Zero alone in its bin with one bin beside it: nothing is missing but zero itself.
     if (mapper.missing_type_ == MissingType::kZero && mapper.upper_bounds_.size() == 2) {
       mapper.missing_type_ = MissingType::kNone;
@@ -185,7 +200,8 @@ BinMapper BinMapper::Numeric(std::span<const float> sample, const BinOptions& op
   mapper.num_bins_ = static_cast<int>(mapper.upper_bounds_.size());
   mapper.default_bin_ = mapper.ValueToBin(0.0);
   std::vector<int64_t> rows_per_bin(static_cast<size_t>(mapper.num_bins_), 0);
-  for (size_t i = 0; i < distinct.size(); ++i) rows_per_bin[mapper.ValueToBin(distinct[i])] += counts[i];
+  for (size_t i = 0; i < distinct.size(); ++i)
+    rows_per_bin[mapper.ValueToBin(distinct[i])] += counts[i];
   if (mapper.missing_type_ == MissingType::kNan) rows_per_bin.back() += na_rows;
   mapper.Filter(rows_per_bin, options);
   return mapper;

@@ -67,14 +67,14 @@ class BinMapper {
   MissingType missing_type_ = MissingType::kNone;
   uint32_t default_bin_ = 0;
   double min_value_ = 0, max_value_ = 0;
-  std::vector<double> upper_bounds_;    ///< numeric: per bin (NaN for the NaN bin)
-  std::vector<int> bin_to_category_;    ///< categorical
+  std::vector<double> upper_bounds_;  ///< numeric: per bin (NaN for the NaN bin)
+  std::vector<int> bin_to_category_;  ///< categorical
   std::unordered_map<int, uint32_t> category_to_bin_;
 };
 
 /// The greedy cut of sorted distinct values into at most `max_bin` bins (exposed for tests):
 /// the upper bound of every bin, the last one +infinity.
-std::vector<double> GreedyBinBounds(std::span<const double> distinct, std::span<const int> counts, int max_bin,
-                                    int64_t total, int min_data_in_bin);
+std::vector<double> GreedyBinBounds(std::span<const double> distinct, std::span<const int> counts,
+                                    int max_bin, int64_t total, int min_data_in_bin);
 
 }  // namespace fraudops

@@ -2,10 +2,10 @@
 // categorical bins by count.
 #include "train/lgbm_bins.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
-
-#include <gtest/gtest.h>
 
 namespace fraudops {
 namespace {
@@ -38,7 +38,8 @@ TEST(LgbmBinsTest, ManyDistinctValuesGetQuantileBinsAndHeavyValuesTheirOwn) {
 
 TEST(LgbmBinsTest, NumericFeatureKeepsZeroAloneAndNanLast) {
   std::vector<float> values;
-  for (int i = 0; i < 300; ++i) values.push_back(static_cast<float>(i % 30) - 14.5f);  // no exact zero
+  for (int i = 0; i < 300; ++i)
+    values.push_back(static_cast<float>(i % 30) - 14.5f);  // no exact zero
   for (int i = 0; i < 100; ++i) values.push_back(0.0f);
   for (int i = 0; i < 50; ++i) values.push_back(std::nanf(""));
   BinMapper mapper = BinMapper::Numeric(values, BinOptions{});

@@ -74,10 +74,12 @@ class SplitFinder {
  public:
   explicit SplitFinder(const LgbmConfig& config) : c_(config) {}
 
-  SplitCandidate Find(const HistBin* hist, const BinMapper& mapper, int feature, const LeafSums& leaf) const {
+  SplitCandidate Find(const HistBin* hist, const BinMapper& mapper, int feature,
+                      const LeafSums& leaf) const {
     SplitCandidate best;
     const double h = leaf.h + 2 * kEpsilon;
-    const double min_gain_shift = LeafGain(leaf.g, h, c_.lambda_l1, c_.lambda_l2, c_.max_delta_step) + c_.min_gain_to_split;
+    const double min_gain_shift =
+        LeafGain(leaf.g, h, c_.lambda_l1, c_.lambda_l2, c_.max_delta_step) + c_.min_gain_to_split;
     if (mapper.categorical()) {
       FindCategorical(hist, mapper, leaf.g, h, leaf.count, min_gain_shift, &best);
     } else {
@@ -100,16 +102,17 @@ class SplitFinder {
   /// One pass over a numeric feature's bins. Reverse: the right side accumulates from the
   /// top bin down and whatever is skipped (missing) goes left; forward: the left side
   /// accumulates from bin 0 and the skipped rows go right.
-  void ScanNumeric(const HistBin* hist, const BinMapper& mapper, double sum_g, double sum_h, int64_t count,
-                   double min_gain_shift, bool reverse, bool skip_default, bool na_as_missing,
-                   SplitCandidate* out) const {
+  void ScanNumeric(const HistBin* hist, const BinMapper& mapper, double sum_g, double sum_h,
+                   int64_t count, double min_gain_shift, bool reverse, bool skip_default,
+                   bool na_as_missing, SplitCandidate* out) const {
     const int bins = mapper.num_bins();
     const int default_bin = static_cast<int>(mapper.default_bin());
     const double count_factor = static_cast<double>(count) / sum_h;
     double best_gain = -kInf, best_left_g = 0, best_left_h = 0;
     uint32_t best_threshold = 0;
     bool splittable = false;
-    auto consider = [&](double left_g, double left_h, double right_g, double right_h, uint32_t threshold) {
+    auto consider = [&](double left_g, double left_h, double right_g, double right_h,
+                        uint32_t threshold) {
       double gain = LeafGain(left_g, left_h, c_.lambda_l1, c_.lambda_l2, c_.max_delta_step) +
                     LeafGain(right_g, right_h, c_.lambda_l1, c_.lambda_l2, c_.max_delta_step);
       if (!(gain > min_gain_shift)) return;
@@ -161,8 +164,8 @@ class SplitFinder {
   /// Categorical features: one category against the rest when there are few bins, else
   /// categories sorted by their gradient ratio and a prefix from either end goes left. Bin 0
   /// (missing, negative, rare) always goes right.
-  void FindCategorical(const HistBin* hist, const BinMapper& mapper, double sum_g, double sum_h, int64_t count,
-                       double min_gain_shift, SplitCandidate* out) const {
+  void FindCategorical(const HistBin* hist, const BinMapper& mapper, double sum_g, double sum_h,
+                       int64_t count, double min_gain_shift, SplitCandidate* out) const {
     const int bins = mapper.num_bins();
     const double count_factor = static_cast<double>(count) / sum_h;
     auto rows_of = [&](int bin) { return RoundCount(hist[bin].h * count_factor); };
@@ -192,7 +195,8 @@ class SplitFinder {
       }
       l2 += c_.cat_l2;
       auto ratio = [&](int t) { return hist[t].g / (hist[t].h + c_.cat_smooth); };
-      std::stable_sort(sorted.begin(), sorted.end(), [&](int a, int b) { return ratio(a) < ratio(b); });
+      std::stable_sort(sorted.begin(), sorted.end(),
+                       [&](int a, int b) { return ratio(a) < ratio(b); });
       const int used = static_cast<int>(sorted.size());
       const int max_categories = std::min(c_.max_cat_threshold, (used + 1) / 2);
       int best_prefix = -1, best_direction = 1;
@@ -225,7 +229,8 @@ class SplitFinder {
       }
       if (best_prefix >= 0) {
         for (int i = 0; i <= best_prefix; ++i) {
-          best_bins.push_back(static_cast<uint32_t>(sorted[static_cast<size_t>(best_direction == 1 ? i : used - 1 - i)]));
+          best_bins.push_back(static_cast<uint32_t>(
+              sorted[static_cast<size_t>(best_direction == 1 ? i : used - 1 - i)]));
         }
       }
     }
@@ -237,9 +242,11 @@ class SplitFinder {
     Fill(out, sum_g, sum_h, best_left_g, best_left_h, l2);
   }
 
-  void Fill(SplitCandidate* out, double sum_g, double sum_h, double left_g, double left_h, double l2) const {
+  void Fill(SplitCandidate* out, double sum_g, double sum_h, double left_g, double left_h,
+            double l2) const {
     out->left_output = LeafOutput(left_g, left_h, c_.lambda_l1, l2, c_.max_delta_step);
-    out->right_output = LeafOutput(sum_g - left_g, sum_h - left_h, c_.lambda_l1, l2, c_.max_delta_step);
+    out->right_output =
+        LeafOutput(sum_g - left_g, sum_h - left_h, c_.lambda_l1, l2, c_.max_delta_step);
     out->left_g = left_g;
     out->left_h = left_h - kEpsilon;
     out->right_g = sum_g - left_g;
@@ -253,7 +260,8 @@ class SplitFinder {
 /// order), or every row in order. (Two interleaved histograms to split the chains of additions
 /// on one bin were measured: no faster on the reference data.)
 template <typename BinT, bool kIndexed>
-void Accumulate(const BinT* bins, const uint32_t* rows, const GradHess* gradients, size_t n, HistBin* hist) {
+void Accumulate(const BinT* bins, const uint32_t* rows, const GradHess* gradients, size_t n,
+                HistBin* hist) {
   for (size_t i = 0; i < n; ++i) {
     HistBin& bin = hist[bins[kIndexed ? rows[i] : i]];
     bin.g += gradients[i].g;
@@ -280,7 +288,8 @@ BinnedData BinnedData::Build(const Dataset& data, const LgbmConfig& config, Para
   out.mappers_.resize(features);
   // The rows that decide the bins: all of them, or a seeded sample.
   std::vector<uint32_t> sample;
-  const size_t sample_size = std::min(data.rows(), static_cast<size_t>(config.bin_construct_sample_cnt));
+  const size_t sample_size =
+      std::min(data.rows(), static_cast<size_t>(config.bin_construct_sample_cnt));
   if (sample_size < data.rows()) {
     std::vector<uint32_t> all(data.rows());
     std::iota(all.begin(), all.end(), 0u);
@@ -292,8 +301,8 @@ BinnedData BinnedData::Build(const Dataset& data, const LgbmConfig& config, Para
     sample.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(sample_size));
     std::sort(sample.begin(), sample.end());
   }
-  BinOptions options{config.max_bin, config.min_data_in_bin, config.use_missing, config.zero_as_missing,
-                     config.feature_pre_filter, config.min_data_in_leaf};
+  BinOptions options{config.max_bin,         config.min_data_in_bin,    config.use_missing,
+                     config.zero_as_missing, config.feature_pre_filter, config.min_data_in_leaf};
   std::vector<uint8_t> categorical(features, 0);
   for (int f : config.categorical_features) categorical[static_cast<size_t>(f)] = 1;
   team->For(features, [&](size_t f) {
@@ -304,14 +313,16 @@ BinnedData BinnedData::Build(const Dataset& data, const LgbmConfig& config, Para
       for (uint32_t row : sample) values.push_back(column[row]);
       column = values;
     }
-    out.mappers_[f] = categorical[f] ? BinMapper::Categorical(column, options) : BinMapper::Numeric(column, options);
+    out.mappers_[f] = categorical[f] ? BinMapper::Categorical(column, options)
+                                     : BinMapper::Numeric(column, options);
   });
   for (const BinMapper& mapper : out.mappers_) out.wide_ = out.wide_ || mapper.num_bins() > 256;
   out.BinRows(data, team);
   return out;
 }
 
-BinnedData BinnedData::BinLike(const BinnedData& reference, const Dataset& data, ParallelTeam* team) {
+BinnedData BinnedData::BinLike(const BinnedData& reference, const Dataset& data,
+                               ParallelTeam* team) {
   BinnedData out;
   out.rows_ = data.rows();
   out.mappers_ = reference.mappers_;
@@ -322,17 +333,21 @@ BinnedData BinnedData::BinLike(const BinnedData& reference, const Dataset& data,
 
 void BinnedData::BinRows(const Dataset& data, ParallelTeam* team) {
   const size_t features = mappers_.size();
-  if (wide_) bins16_.resize(features);
-  else bins8_.resize(features);
+  if (wide_)
+    bins16_.resize(features);
+  else
+    bins8_.resize(features);
   team->For(features, [&](size_t f) {
     const BinMapper& mapper = mappers_[f];
     const std::vector<float>& column = data.columns[f];
     if (wide_) {
       bins16_[f].resize(rows_);
-      for (size_t r = 0; r < rows_; ++r) bins16_[f][r] = static_cast<uint16_t>(mapper.ValueToBin(column[r]));
+      for (size_t r = 0; r < rows_; ++r)
+        bins16_[f][r] = static_cast<uint16_t>(mapper.ValueToBin(column[r]));
     } else {
       bins8_[f].resize(rows_);
-      for (size_t r = 0; r < rows_; ++r) bins8_[f][r] = static_cast<uint8_t>(mapper.ValueToBin(column[r]));
+      for (size_t r = 0; r < rows_; ++r)
+        bins8_[f][r] = static_cast<uint8_t>(mapper.ValueToBin(column[r]));
     }
   });
 }
@@ -367,7 +382,9 @@ struct TreeLearner::Impl {
     scratch.resize(data.rows());
   }
 
-  HistBin* Hist(int leaf, size_t feature) { return hist_of_leaf[static_cast<size_t>(leaf)] + offsets[feature]; }
+  HistBin* Hist(int leaf, size_t feature) {
+    return hist_of_leaf[static_cast<size_t>(leaf)] + offsets[feature];
+  }
 
   /// Runs `body(task)` for tasks [0, tasks): on the team when the work is large enough.
   void Run(size_t tasks, size_t work, const std::function<void(size_t)>& body) {
@@ -383,8 +400,9 @@ struct TreeLearner::Impl {
     std::vector<uint8_t> mask(data.num_features(), 0);
     for (size_t f : active) mask[f] = 1;
     if (config.feature_fraction_bynode >= 1.0 || active.empty()) return mask;
-    size_t keep = std::max<size_t>(1, static_cast<size_t>(std::llround(static_cast<double>(active.size()) *
-                                                                         config.feature_fraction_bynode)));
+    size_t keep =
+        std::max<size_t>(1, static_cast<size_t>(std::llround(static_cast<double>(active.size()) *
+                                                             config.feature_fraction_bynode)));
     std::vector<size_t> order = active;
     uint64_t state = seed;
     for (size_t i = 0; i < keep && i + 1 < order.size(); ++i) {
@@ -410,9 +428,12 @@ struct TreeLearner::Impl {
         for (size_t i = from; i < to; ++i) ordered[i] = gradients[rows[i]];
       });
     }
-    std::vector<uint8_t> smaller_mask = NodeFeatures(Mix(node_seed ^ static_cast<uint64_t>(smaller) * 2654435761u));
+    std::vector<uint8_t> smaller_mask =
+        NodeFeatures(Mix(node_seed ^ static_cast<uint64_t>(smaller) * 2654435761u));
     std::vector<uint8_t> larger_mask;
-    if (larger >= 0) larger_mask = NodeFeatures(Mix(node_seed ^ (static_cast<uint64_t>(larger) * 2654435761u + 17)));
+    if (larger >= 0)
+      larger_mask =
+          NodeFeatures(Mix(node_seed ^ (static_cast<uint64_t>(larger) * 2654435761u + 17)));
     std::vector<SplitCandidate> smaller_best(active.size()), larger_best(active.size());
     const LeafSums smaller_sums = sums[static_cast<size_t>(smaller)];
     const LeafSums larger_sums = larger >= 0 ? sums[static_cast<size_t>(larger)] : LeafSums{};
@@ -422,20 +443,26 @@ struct TreeLearner::Impl {
       const size_t bins = offsets[f + 1] - offsets[f];
       std::memset(static_cast<void*>(hist), 0, bins * sizeof(HistBin));
       if (data.wide()) {
-        if (all_rows) Accumulate<uint16_t, false>(data.Column16(f), nullptr, gradients.data(), count, hist);
-        else Accumulate<uint16_t, true>(data.Column16(f), rows, ordered.data(), count, hist);
+        if (all_rows)
+          Accumulate<uint16_t, false>(data.Column16(f), nullptr, gradients.data(), count, hist);
+        else
+          Accumulate<uint16_t, true>(data.Column16(f), rows, ordered.data(), count, hist);
       } else {
-        if (all_rows) Accumulate<uint8_t, false>(data.Column8(f), nullptr, gradients.data(), count, hist);
-        else Accumulate<uint8_t, true>(data.Column8(f), rows, ordered.data(), count, hist);
+        if (all_rows)
+          Accumulate<uint8_t, false>(data.Column8(f), nullptr, gradients.data(), count, hist);
+        else
+          Accumulate<uint8_t, true>(data.Column8(f), rows, ordered.data(), count, hist);
       }
-      if (smaller_mask[f]) smaller_best[task] = finder.Find(hist, data.mapper(f), static_cast<int>(f), smaller_sums);
+      if (smaller_mask[f])
+        smaller_best[task] = finder.Find(hist, data.mapper(f), static_cast<int>(f), smaller_sums);
       if (larger >= 0) {
         HistBin* parent = Hist(larger, f);
         for (size_t b = 0; b < bins; ++b) {
           parent[b].g -= hist[b].g;
           parent[b].h -= hist[b].h;
         }
-        if (larger_mask[f]) larger_best[task] = finder.Find(parent, data.mapper(f), static_cast<int>(f), larger_sums);
+        if (larger_mask[f])
+          larger_best[task] = finder.Find(parent, data.mapper(f), static_cast<int>(f), larger_sums);
       }
     });
     auto reduce = [](std::vector<SplitCandidate>& candidates) {
@@ -464,7 +491,8 @@ struct TreeLearner::Impl {
     };
     Run(blocks, count, [&](size_t b) {
       size_t left = 0;
-      for (size_t i = b * kBlock, end = std::min(count, i + kBlock); i < end; ++i) left += goes_left(rows[i]);
+      for (size_t i = b * kBlock, end = std::min(count, i + kBlock); i < end; ++i)
+        left += goes_left(rows[i]);
       block_left[b + 1] = left;
     });
     for (size_t b = 0; b < blocks; ++b) block_left[b + 1] += block_left[b];
@@ -474,8 +502,10 @@ struct TreeLearner::Impl {
       size_t left = block_left[b], right = total_left + b * kBlock - block_left[b];
       for (size_t i = b * kBlock, end = std::min(count, i + kBlock); i < end; ++i) {
         uint32_t row = rows[i];
-        if (goes_left(row)) out[left++] = row;
-        else out[right++] = row;
+        if (goes_left(row))
+          out[left++] = row;
+        else
+          out[right++] = row;
       }
     });
     std::memcpy(rows, out, count * sizeof(uint32_t));
@@ -508,18 +538,18 @@ struct TreeLearner::Impl {
   const LgbmConfig& config;
   ParallelTeam* team;
   SplitFinder finder;
-  std::vector<size_t> offsets;                 ///< per feature, into a leaf's histogram
-  std::vector<std::vector<HistBin>> buffers;   ///< one histogram per leaf slot
+  std::vector<size_t> offsets;                ///< per feature, into a leaf's histogram
+  std::vector<std::vector<HistBin>> buffers;  ///< one histogram per leaf slot
   std::vector<HistBin*> hist_of_leaf;
-  std::vector<HistBin*> free_buffers;          ///< buffers no leaf holds
-  std::vector<GradHess> ordered;               ///< the built leaf's gradients in row order
+  std::vector<HistBin*> free_buffers;  ///< buffers no leaf holds
+  std::vector<GradHess> ordered;       ///< the built leaf's gradients in row order
   std::vector<uint32_t> scratch;
   std::vector<size_t> block_left;
   // Per tree.
   std::span<const GradHess> gradients;
   bool use_all_rows = true;
-  std::vector<size_t> active;                  ///< features this tree may split on
-  std::vector<uint32_t> indices;               ///< the bag, grouped by leaf
+  std::vector<size_t> active;     ///< features this tree may split on
+  std::vector<uint32_t> indices;  ///< the bag, grouped by leaf
   std::vector<size_t> leaf_begin, leaf_count;
   std::vector<LeafSums> sums;
   std::vector<SplitCandidate> best_split;
@@ -531,8 +561,9 @@ TreeLearner::TreeLearner(const BinnedData& data, const LgbmConfig& config, Paral
 TreeLearner::~TreeLearner() = default;
 
 std::span<const uint32_t> TreeLearner::LeafRows(int leaf) const {
-  return std::span<const uint32_t>(impl_->indices.data() + impl_->leaf_begin[static_cast<size_t>(leaf)],
-                                   impl_->leaf_count[static_cast<size_t>(leaf)]);
+  return std::span<const uint32_t>(
+      impl_->indices.data() + impl_->leaf_begin[static_cast<size_t>(leaf)],
+      impl_->leaf_count[static_cast<size_t>(leaf)]);
 }
 
 GrownTree TreeLearner::Grow(std::span<const GradHess> gradients, std::span<const uint32_t> bag,
@@ -579,7 +610,9 @@ GrownTree TreeLearner::Grow(std::span<const GradHess> gradients, std::span<const
   for (int leaves = 1; leaves < c.num_leaves; ++leaves) {
     int best_leaf = 0;
     for (int l = 1; l < leaves; ++l) {
-      if (s.best_split[static_cast<size_t>(l)].gain > s.best_split[static_cast<size_t>(best_leaf)].gain) best_leaf = l;
+      if (s.best_split[static_cast<size_t>(l)].gain >
+          s.best_split[static_cast<size_t>(best_leaf)].gain)
+        best_leaf = l;
     }
     SplitCandidate split = std::move(s.best_split[static_cast<size_t>(best_leaf)]);
     if (!(split.gain > 0)) break;
@@ -593,7 +626,8 @@ GrownTree TreeLearner::Grow(std::span<const GradHess> gradients, std::span<const
     } else {
       for (uint32_t b = 0; b < go_left.size(); ++b) go_left[b] = b <= split.threshold;
       if (mapper.missing_type() == MissingType::kNan) go_left.back() = split.default_left;
-      if (mapper.missing_type() == MissingType::kZero) go_left[mapper.default_bin()] = split.default_left;
+      if (mapper.missing_type() == MissingType::kZero)
+        go_left[mapper.default_bin()] = split.default_left;
     }
 
     // The node, in LightGBM's numbering: node `leaves - 1`; the left child keeps the leaf's
@@ -601,8 +635,10 @@ GrownTree TreeLearner::Grow(std::span<const GradHess> gradients, std::span<const
     const int node = leaves - 1, right_leaf = leaves;
     const size_t l = static_cast<size_t>(best_leaf);
     if (int parent = leaf_parent[l]; parent >= 0) {
-      if (tree.left_child[static_cast<size_t>(parent)] == ~best_leaf) tree.left_child[static_cast<size_t>(parent)] = node;
-      else tree.right_child[static_cast<size_t>(parent)] = node;
+      if (tree.left_child[static_cast<size_t>(parent)] == ~best_leaf)
+        tree.left_child[static_cast<size_t>(parent)] = node;
+      else
+        tree.right_child[static_cast<size_t>(parent)] = node;
     }
     tree.split_feature.push_back(split.feature);
     tree.threshold_bin.push_back(split.threshold);
@@ -625,7 +661,8 @@ GrownTree TreeLearner::Grow(std::span<const GradHess> gradients, std::span<const
     s.leaf_count[static_cast<size_t>(right_leaf)] = right_rows;
     s.leaf_count[l] = left_rows;
     s.sums[l] = LeafSums{split.left_g, split.left_h, static_cast<int64_t>(left_rows)};
-    s.sums[static_cast<size_t>(right_leaf)] = LeafSums{split.right_g, split.right_h, static_cast<int64_t>(right_rows)};
+    s.sums[static_cast<size_t>(right_leaf)] =
+        LeafSums{split.right_g, split.right_h, static_cast<int64_t>(right_rows)};
 
     const int depth = tree.leaf_depth[l] + 1;
     tree.leaf_value[l] = split.left_output;
@@ -643,7 +680,8 @@ GrownTree TreeLearner::Grow(std::span<const GradHess> gradients, std::span<const
     if (leaves + 1 >= c.num_leaves) break;
     if (c.max_depth > 0 && depth >= c.max_depth) continue;
     const auto too_small = [&](size_t rows, double h) {
-      return rows < 2 * static_cast<size_t>(c.min_data_in_leaf) || h < 2 * c.min_sum_hessian_in_leaf;
+      return rows < 2 * static_cast<size_t>(c.min_data_in_leaf) ||
+             h < 2 * c.min_sum_hessian_in_leaf;
     };
     if (too_small(left_rows, split.left_h) && too_small(right_rows, split.right_h)) continue;
 

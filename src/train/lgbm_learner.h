@@ -62,10 +62,11 @@ class BinnedData {
 struct GrownTree {
   int num_leaves = 1;
   std::vector<int> split_feature;
-  std::vector<uint32_t> threshold_bin;        ///< numeric: bins <= this go left
+  std::vector<uint32_t> threshold_bin;  ///< numeric: bins <= this go left
   std::vector<uint8_t> default_left;
-  std::vector<std::vector<uint32_t>> left_bins;  ///< categorical: the bins that go left (sorted); empty for numeric
-  std::vector<std::vector<uint8_t>> go_left;     ///< per node and bin: 1 when that bin's rows go left
+  std::vector<std::vector<uint32_t>>
+      left_bins;  ///< categorical: the bins that go left (sorted); empty for numeric
+  std::vector<std::vector<uint8_t>> go_left;  ///< per node and bin: 1 when that bin's rows go left
   std::vector<double> split_gain;
   std::vector<int> left_child, right_child;
   std::vector<double> internal_value, internal_weight;

@@ -63,6 +63,7 @@ struct LgbmConfig {
 /// configuration: categorical_feature names or indices must name features; the dataset's own
 /// categorical columns are always categorical. `context` supplies the seed and thread count
 /// where the parameters do not.
-Result<LgbmConfig> MakeLgbmConfig(const ResolvedParams& params, const Dataset& train, const Context& context);
+Result<LgbmConfig> MakeLgbmConfig(const ResolvedParams& params, const Dataset& train,
+                                  const Context& context);
 
 }  // namespace fraudops

@@ -6,9 +6,9 @@
 #include <limits>
 #include <numeric>
 
+#include "core/parallel_team.h"
 #include "core/progress.h"
 #include "core/strings.h"
-#include "core/parallel_team.h"
 #include "model/lightgbm_text.h"
 #include "train/lgbm_learner.h"
 
@@ -35,10 +35,12 @@ struct RankMetrics {
   double auc = 0.5, average_precision = 0;
 };
 
-RankMetrics ComputeRankMetrics(const std::vector<double>& scores, const std::vector<float>& labels) {
+RankMetrics ComputeRankMetrics(const std::vector<double>& scores,
+                               const std::vector<float>& labels) {
   std::vector<uint32_t> order(scores.size());
   std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
   double positives = 0, negatives = 0;
   for (float label : labels) (label > 0.5f ? positives : negatives) += 1;
   RankMetrics out;
@@ -61,10 +63,14 @@ RankMetrics ComputeRankMetrics(const std::vector<double>& scores, const std::vec
   return out;
 }
 
-bool HigherIsBetter(const std::string& metric) { return metric == "auc" || metric == "average_precision"; }
+bool HigherIsBetter(const std::string& metric) {
+  return metric == "auc" || metric == "average_precision";
+}
 
-std::map<std::string, double> ComputeMetrics(const std::vector<std::string>& names, const std::vector<double>& scores,
-                                             const std::vector<float>& labels, const LgbmConfig& config) {
+std::map<std::string, double> ComputeMetrics(const std::vector<std::string>& names,
+                                             const std::vector<double>& scores,
+                                             const std::vector<float>& labels,
+                                             const LgbmConfig& config) {
   std::map<std::string, double> out;
   const double n = static_cast<double>(std::max<size_t>(1, scores.size()));
   bool ranks_done = false;
@@ -79,14 +85,16 @@ std::map<std::string, double> ComputeMetrics(const std::vector<std::string>& nam
       }
       out[name] = sum / n;
     } else if (name == "binary_error") {
-      for (size_t i = 0; i < scores.size(); ++i) sum += (Sigmoid(scores[i], config.sigmoid) > 0.5) != (labels[i] > 0.5f);
+      for (size_t i = 0; i < scores.size(); ++i)
+        sum += (Sigmoid(scores[i], config.sigmoid) > 0.5) != (labels[i] > 0.5f);
       out[name] = sum / n;
     } else if (name == "auc" || name == "average_precision") {
       if (!ranks_done) ranks = ComputeRankMetrics(scores, labels);
       ranks_done = true;
       out[name] = name == "auc" ? ranks.auc : ranks.average_precision;
     } else if (name == "l2" || name == "rmse") {
-      for (size_t i = 0; i < scores.size(); ++i) sum += (scores[i] - labels[i]) * (scores[i] - labels[i]);
+      for (size_t i = 0; i < scores.size(); ++i)
+        sum += (scores[i] - labels[i]) * (scores[i] - labels[i]);
       out[name] = name == "l2" ? sum / n : std::sqrt(sum / n);
     } else if (name == "l1") {
       for (size_t i = 0; i < scores.size(); ++i) sum += std::fabs(scores[i] - labels[i]);
@@ -101,15 +109,18 @@ std::map<std::string, double> ComputeMetrics(const std::vector<std::string>& nam
 
 class Objective {
  public:
-  Objective(const LgbmConfig& config, const std::vector<float>& labels) : config_(config), labels_(labels) {
+  Objective(const LgbmConfig& config, const std::vector<float>& labels)
+      : config_(config), labels_(labels) {
     if (config.objective != LgbmObjective::kBinary) return;
     double positives = 0;
     for (float label : labels) positives += label > 0.5f;
     double negatives = static_cast<double>(labels.size()) - positives;
     // LightGBM's label weights: is_unbalance weighs the rarer class by the ratio.
     if (config.is_unbalance && positives > 0 && negatives > 0) {
-      if (positives > negatives) negative_weight_ = positives / negatives;
-      else positive_weight_ = negatives / positives;
+      if (positives > negatives)
+        negative_weight_ = positives / negatives;
+      else
+        positive_weight_ = negatives / positives;
     }
     positive_weight_ *= config.scale_pos_weight;
     mean_ = labels.empty() ? 0 : positives / static_cast<double>(labels.size());
@@ -127,7 +138,8 @@ class Objective {
     return labels_.empty() ? 0 : sum / static_cast<double>(labels_.size());
   }
 
-  void Gradients(const std::vector<double>& scores, std::vector<GradHess>& out, ParallelTeam* team) const {
+  void Gradients(const std::vector<double>& scores, std::vector<GradHess>& out,
+                 ParallelTeam* team) const {
     const size_t n = scores.size();
     const size_t block = 16384;
     team->For((n + block - 1) / block, [&](size_t task) {
@@ -170,15 +182,18 @@ class Objective {
 /// The bag of an iteration: rows kept by bagging (per-row draws from a generator per
 /// 1,024-row block, so the bag does not depend on threads), balanced by label when
 /// pos/neg_bagging_fraction are set.
-void DrawBag(const LgbmConfig& c, const std::vector<float>& labels, int iteration, std::vector<uint32_t>& bag) {
+void DrawBag(const LgbmConfig& c, const std::vector<float>& labels, int iteration,
+             std::vector<uint32_t>& bag) {
   bag.clear();
   const bool balanced = c.pos_bagging_fraction < 1 || c.neg_bagging_fraction < 1;
   for (size_t block = 0; block * 1024 < labels.size(); ++block) {
-    uint64_t state = Mix(c.bagging_seed ^ Mix(static_cast<uint64_t>(iteration) * 0x100000001ULL + block));
+    uint64_t state =
+        Mix(c.bagging_seed ^ Mix(static_cast<uint64_t>(iteration) * 0x100000001ULL + block));
     const size_t end = std::min(labels.size(), (block + 1) * 1024);
     for (size_t row = block * 1024; row < end; ++row) {
-      double fraction = balanced ? (labels[row] > 0.5f ? c.pos_bagging_fraction : c.neg_bagging_fraction)
-                                 : c.bagging_fraction;
+      double fraction = balanced
+                            ? (labels[row] > 0.5f ? c.pos_bagging_fraction : c.neg_bagging_fraction)
+                            : c.bagging_fraction;
       if (NextUniform(state) < fraction) bag.push_back(static_cast<uint32_t>(row));
     }
   }
@@ -186,17 +201,21 @@ void DrawBag(const LgbmConfig& c, const std::vector<float>& labels, int iteratio
 
 /// GOSS: keeps the top_rate rows with the largest |g·h|, samples other_rate of all rows from
 /// the rest and scales their gradients by (1 - top_rate) / other_rate.
-void DrawGoss(const LgbmConfig& c, std::vector<GradHess>& gradients, int iteration, std::vector<uint32_t>& bag) {
+void DrawGoss(const LgbmConfig& c, std::vector<GradHess>& gradients, int iteration,
+              std::vector<uint32_t>& bag) {
   const size_t n = gradients.size();
   bag.clear();
   std::vector<float> magnitude(n);
   for (size_t i = 0; i < n; ++i) magnitude[i] = std::fabs(gradients[i].g * gradients[i].h);
   const size_t top = std::max<size_t>(1, static_cast<size_t>(static_cast<double>(n) * c.top_rate));
-  const size_t other = std::max<size_t>(1, static_cast<size_t>(static_cast<double>(n) * c.other_rate));
+  const size_t other =
+      std::max<size_t>(1, static_cast<size_t>(static_cast<double>(n) * c.other_rate));
   std::vector<float> sorted = magnitude;
-  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(top - 1), sorted.end(), std::greater<float>());
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(top - 1),
+                   sorted.end(), std::greater<float>());
   const float threshold = sorted[top - 1];
-  const float multiply = static_cast<float>(static_cast<double>(n - top) / static_cast<double>(other));
+  const float multiply =
+      static_cast<float>(static_cast<double>(n - top) / static_cast<double>(other));
   uint64_t state = Mix(c.bagging_seed ^ Mix(static_cast<uint64_t>(iteration) + 0x5A5A5A5AULL));
   size_t big = 0, sampled = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -206,7 +225,8 @@ void DrawGoss(const LgbmConfig& c, std::vector<GradHess>& gradients, int iterati
       continue;
     }
     const double need = static_cast<double>(other) - static_cast<double>(sampled);
-    const double remaining = static_cast<double>(n - i) - static_cast<double>(top > big ? top - big : 0);
+    const double remaining =
+        static_cast<double>(n - i) - static_cast<double>(top > big ? top - big : 0);
     if (remaining > 0 && NextUniform(state) < need / remaining) {
       bag.push_back(static_cast<uint32_t>(i));
       gradients[i].g *= multiply;
@@ -224,7 +244,8 @@ std::vector<uint8_t> DrawTreeFeatures(const LgbmConfig& c, const BinnedData& dat
   for (size_t f = 0; f < data.num_features(); ++f) {
     if (!data.mapper(f).trivial()) usable.push_back(f);
   }
-  const size_t keep = std::max<size_t>(1, static_cast<size_t>(static_cast<double>(usable.size()) * c.feature_fraction + 0.5));
+  const size_t keep = std::max<size_t>(
+      1, static_cast<size_t>(static_cast<double>(usable.size()) * c.feature_fraction + 0.5));
   uint64_t state = Mix(c.feature_fraction_seed ^ Mix(static_cast<uint64_t>(iteration)));
   for (size_t i = 0; i < keep && i + 1 < usable.size(); ++i) {
     state = Mix(state);
@@ -238,7 +259,8 @@ std::vector<uint8_t> DrawTreeFeatures(const LgbmConfig& c, const BinnedData& dat
 // ---------------------------------------------------------------------------------------------
 // Trees to LightGBM's text format.
 
-LightgbmTextTree ToTextTree(const GrownTree& grown, const BinnedData& data, double shrinkage, double bias) {
+LightgbmTextTree ToTextTree(const GrownTree& grown, const BinnedData& data, double shrinkage,
+                            double bias) {
   LightgbmTextTree tree;
   tree.num_leaves = grown.num_leaves;
   tree.shrinkage = bias != 0 ? 1.0 : shrinkage;
@@ -249,7 +271,8 @@ LightgbmTextTree ToTextTree(const GrownTree& grown, const BinnedData& data, doub
     if (mapper.categorical()) {
       decision |= 1;
       int largest = 0;
-      for (uint32_t bin : grown.left_bins[node]) largest = std::max(largest, mapper.BinCategory(bin));
+      for (uint32_t bin : grown.left_bins[node])
+        largest = std::max(largest, mapper.BinCategory(bin));
       std::vector<uint32_t> words(static_cast<size_t>(largest / 32 + 1), 0);
       for (uint32_t bin : grown.left_bins[node]) {
         int category = mapper.BinCategory(bin);
@@ -316,7 +339,8 @@ Result<std::vector<std::pair<std::string, double>>> LightgbmFeatureGains(std::st
         auto feature = ParseDouble(features[i]);
         auto gain = ParseDouble(values[i]);
         if (!feature || !gain || *feature < 0 || *feature >= static_cast<double>(gains.size())) {
-          return Status::DataError("LightGBM model: split_feature/split_gain do not match feature_names");
+          return Status::DataError(
+              "LightGBM model: split_feature/split_gain do not match feature_names");
         }
         gains[static_cast<size_t>(*feature)] += *gain;
       }
@@ -327,27 +351,31 @@ Result<std::vector<std::pair<std::string, double>>> LightgbmFeatureGains(std::st
   return out;
 }
 
-Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input, const Context& context) const {
+Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input,
+                                                         const Context& context) const {
   const auto started = std::chrono::steady_clock::now();
   if (input.train == nullptr) return Status::Internal("lgbm trainer needs a training dataset");
   const Dataset& train = *input.train;
   const Dataset* validation = input.validation;
   if (train.rows() == 0) return Status::InvalidArgument("lgbm: the training data has no rows");
-  if (train.num_features() == 0) return Status::InvalidArgument("lgbm: the training data has no feature columns");
+  if (train.num_features() == 0)
+    return Status::InvalidArgument("lgbm: the training data has no feature columns");
   if (train.rows() > std::numeric_limits<uint32_t>::max()) {
     return Status::InvalidArgument("lgbm: more than 4,294,967,295 training rows");
   }
-  FOPS_ASSIGN_OR_RETURN(ResolvedParams params, ResolveParams(LgbmParamSpecs(), input.params, "lgbm"));
+  FOPS_ASSIGN_OR_RETURN(ResolvedParams params,
+                        ResolveParams(LgbmParamSpecs(), input.params, "lgbm"));
   FOPS_ASSIGN_OR_RETURN(LgbmConfig config, MakeLgbmConfig(params, train, context));
   if (config.early_stopping_round > 0 && (validation == nullptr || validation->rows() == 0)) {
-    return Status::InvalidArgument("lgbm: early_stopping_round = " + std::to_string(config.early_stopping_round) +
-                                   " needs validation data (--valid FILE, or the pipeline's validation split)");
+    return Status::InvalidArgument(
+        "lgbm: early_stopping_round = " + std::to_string(config.early_stopping_round) +
+        " needs validation data (--valid FILE, or the pipeline's validation split)");
   }
   if (config.objective == LgbmObjective::kBinary) {
     for (size_t r = 0; r < train.rows(); ++r) {
       if (train.label[r] != 0.0f && train.label[r] != 1.0f) {
-        return Status::DataError("lgbm: objective=binary needs labels 0 or 1; row " + std::to_string(r + 1) +
-                                 " has " + FormatDouble(train.label[r], 7));
+        return Status::DataError("lgbm: objective=binary needs labels 0 or 1; row " +
+                                 std::to_string(r + 1) + " has " + FormatDouble(train.label[r], 7));
       }
     }
   }
@@ -357,8 +385,9 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
   BinnedData valid_data;
   if (validation != nullptr && validation->rows() > 0) {
     if (validation->num_features() != train.num_features()) {
-      return Status::InvalidArgument("lgbm: the validation data has " + std::to_string(validation->num_features()) +
-                                     " features, the training data " + std::to_string(train.num_features()));
+      return Status::InvalidArgument(
+          "lgbm: the validation data has " + std::to_string(validation->num_features()) +
+          " features, the training data " + std::to_string(train.num_features()));
     }
     valid_data = BinnedData::BinLike(data, *validation, &team);
   }
@@ -374,27 +403,34 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
   std::vector<LightgbmTextTree> trees;
   std::vector<RoundMetrics> history;
   const std::vector<std::string>& metrics = config.metrics;
-  const size_t watched = config.first_metric_only ? std::min<size_t>(1, metrics.size()) : metrics.size();
+  const size_t watched =
+      config.first_metric_only ? std::min<size_t>(1, metrics.size()) : metrics.size();
   std::vector<double> best_value(metrics.size());
   std::vector<int> best_iteration(metrics.size(), 0);
-  for (size_t m = 0; m < metrics.size(); ++m) best_value[m] = HigherIsBetter(metrics[m]) ? -kInf : kInf;
+  for (size_t m = 0; m < metrics.size(); ++m)
+    best_value[m] = HigherIsBetter(metrics[m]) ? -kInf : kInf;
   int kept_rounds = -1;  // set when early stopping fires
   std::string stopped_by;
   std::vector<uint32_t> bag;
   const bool bagging = !config.goss && config.bagging_freq > 0 &&
-                       (config.bagging_fraction < 1 || config.pos_bagging_fraction < 1 || config.neg_bagging_fraction < 1);
+                       (config.bagging_fraction < 1 || config.pos_bagging_fraction < 1 ||
+                        config.neg_bagging_fraction < 1);
   std::vector<uint8_t> in_bag;
   ProgressBar progress(context.progress, "train lgbm", config.num_iterations);
   int iteration = 0;
   for (; iteration < config.num_iterations; ++iteration) {
     objective.Gradients(scores, gradients, &team);
-    if (bagging && iteration % config.bagging_freq == 0) DrawBag(config, train.label, iteration, bag);
+    if (bagging && iteration % config.bagging_freq == 0)
+      DrawBag(config, train.label, iteration, bag);
     if (config.goss) {
       bag.clear();
-      if (iteration >= static_cast<int>(1.0 / config.learning_rate)) DrawGoss(config, gradients, iteration, bag);
+      if (iteration >= static_cast<int>(1.0 / config.learning_rate))
+        DrawGoss(config, gradients, iteration, bag);
     }
     std::vector<uint8_t> tree_features = DrawTreeFeatures(config, data, iteration);
-    GrownTree grown = learner.Grow(gradients, bag, tree_features, Mix(config.feature_fraction_seed + 7919u * static_cast<uint64_t>(iteration)));
+    GrownTree grown =
+        learner.Grow(gradients, bag, tree_features,
+                     Mix(config.feature_fraction_seed + 7919u * static_cast<uint64_t>(iteration)));
     if (grown.num_leaves <= 1) {
       // Nothing left to split: LightGBM stops here, keeping a constant first tree.
       if (trees.empty()) {
@@ -411,18 +447,21 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
     }
     // Scores move by the tree's leaf values as written (the first tree's carry the initial
     // score, which they replace), so they sum in the engine's order and equal its margins.
-    LightgbmTextTree text_tree = ToTextTree(grown, data, config.learning_rate, trees.empty() ? init_score : 0.0);
+    LightgbmTextTree text_tree =
+        ToTextTree(grown, data, config.learning_rate, trees.empty() ? init_score : 0.0);
     const std::vector<double>& leaf_value = text_tree.leaf_value;
     const bool replace = trees.empty();
     auto add = [replace](double& score, double value) { score = replace ? value : score + value; };
     if (bag.empty()) {
       for (int leaf = 0; leaf < grown.num_leaves; ++leaf) {
-        for (uint32_t row : learner.LeafRows(leaf)) add(scores[row], leaf_value[static_cast<size_t>(leaf)]);
+        for (uint32_t row : learner.LeafRows(leaf))
+          add(scores[row], leaf_value[static_cast<size_t>(leaf)]);
       }
     } else {
       team.For((train.rows() + 16383) / 16384, [&](size_t task) {
         const size_t from = task * 16384, to = std::min(train.rows(), from + 16384);
-        for (size_t r = from; r < to; ++r) add(scores[r], leaf_value[static_cast<size_t>(grown.LeafOf(data, r))]);
+        for (size_t r = from; r < to; ++r)
+          add(scores[r], leaf_value[static_cast<size_t>(grown.LeafOf(data, r))]);
       });
     }
     if (has_validation) {
@@ -447,8 +486,9 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
       round.validation = ComputeMetrics(metrics, valid_scores, validation->label, config);
       for (size_t m = 0; m < metrics.size(); ++m) {
         const double value = round.validation[metrics[m]];
-        const bool better = HigherIsBetter(metrics[m]) ? value > best_value[m] + config.early_stopping_min_delta
-                                                       : value < best_value[m] - config.early_stopping_min_delta;
+        const bool better = HigherIsBetter(metrics[m])
+                                ? value > best_value[m] + config.early_stopping_min_delta
+                                : value < best_value[m] - config.early_stopping_min_delta;
         if (better) {
           best_value[m] = value;
           best_iteration[m] = iteration;
@@ -459,7 +499,9 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
           stopped_by = metrics[m];
         }
       }
-      if (!metrics.empty()) shown = "validation-" + metrics.back() + " " + FormatDouble(round.validation[metrics.back()], 5);
+      if (!metrics.empty())
+        shown = "validation-" + metrics.back() + " " +
+                FormatDouble(round.validation[metrics.back()], 5);
     }
     history.push_back(std::move(round));
     progress.Update(iteration + 1, shown);
@@ -478,11 +520,13 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
   text.feature_names = train.FeatureNames();
   for (const std::string& name : text.feature_names) {
     if (name.find_first_of(" \t\n=") != std::string::npos) {
-      return Status::InvalidArgument("lgbm: feature name '" + name +
-                                     "' has a space, tab or '=', which LightGBM's model format cannot hold");
+      return Status::InvalidArgument(
+          "lgbm: feature name '" + name +
+          "' has a space, tab or '=', which LightGBM's model format cannot hold");
     }
   }
-  for (size_t f = 0; f < data.num_features(); ++f) text.feature_infos.push_back(data.mapper(f).FeatureInfo());
+  for (size_t f = 0; f < data.num_features(); ++f)
+    text.feature_infos.push_back(data.mapper(f).FeatureInfo());
   text.trees = std::move(trees);
   text.parameters = config.echo;
   auto model = std::make_unique<LgbmModel>(WriteLightgbmText(text));
@@ -498,10 +542,12 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
   model->history = std::move(history);
   model->rounds_trained = rounds_trained;
   model->best_round = static_cast<int>(text.trees.size()) - 1;
-  model->early_stopping_metric = config.early_stopping_round > 0 && !metrics.empty()
-                                     ? "validation-" + (stopped_by.empty() ? metrics.front() : stopped_by)
-                                     : "";
-  model->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  model->early_stopping_metric =
+      config.early_stopping_round > 0 && !metrics.empty()
+          ? "validation-" + (stopped_by.empty() ? metrics.front() : stopped_by)
+          : "";
+  model->seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return std::unique_ptr<TrainedModel>(std::move(model));
 }
 

@@ -19,7 +19,8 @@ namespace fraudops {
 class LgbmTrainer : public Trainer {
  public:
   std::string name() const override { return "lgbm"; }
-  Result<std::unique_ptr<TrainedModel>> Train(const TrainInput& input, const Context& context) const override;
+  Result<std::unique_ptr<TrainedModel>> Train(const TrainInput& input,
+                                              const Context& context) const override;
   Result<std::unique_ptr<TrainedModel>> Load(std::string_view serialized) const override;
 };
 

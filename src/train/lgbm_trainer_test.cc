@@ -3,13 +3,13 @@
 // NaN, zero-as-missing and categorical features are handled on generated data.
 #include "train/lgbm_trainer.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <map>
 #include <random>
 #include <set>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "core/strings.h"
 #include "core/thread_pool.h"
@@ -36,7 +36,8 @@ Dataset Generate(size_t rows, uint64_t seed) {
     float f0 = normal(random), f1 = normal(random), f2 = normal(random), f4 = normal(random);
     bool nan1 = uniform(random) < 0.1f, zero2 = uniform(random) < 0.4f;
     int f3 = static_cast<int>(uniform(random) * 12) % 12;
-    float logit = -1.0f + 1.2f * f0 + 0.5f * f1 * !nan1 + (nan1 ? 1.5f : 0) + (zero2 ? 1.0f : 0.3f * f2) + category_effect[f3];
+    float logit = -1.0f + 1.2f * f0 + 0.5f * f1 * !nan1 + (nan1 ? 1.5f : 0) +
+                  (zero2 ? 1.0f : 0.3f * f2) + category_effect[f3];
     d.columns[0][r] = f0;
     d.columns[1][r] = nan1 ? std::nanf("") : f1;
     d.columns[2][r] = zero2 ? 0.0f : f2;
@@ -81,7 +82,8 @@ std::vector<TreeLines> ParseTrees(const std::string& text) {
     size_t eq = line.find('=');
     if (trees.empty() || eq == std::string::npos) continue;
     std::string values = line.substr(eq + 1);
-    trees.back()[line.substr(0, eq)] = values.empty() ? std::vector<std::string>{} : Split(values, ' ');
+    trees.back()[line.substr(0, eq)] =
+        values.empty() ? std::vector<std::string>{} : Split(values, ' ');
   }
   return trees;
 }
@@ -132,8 +134,10 @@ std::vector<int> LeafDepths(const TreeLines& tree) {
     stack.pop_back();
     for (const char* side : {"left_child", "right_child"}) {
       int child = std::stoi(tree.at(side)[static_cast<size_t>(node)]);
-      if (child < 0) depth[static_cast<size_t>(~child)] = d + 1;
-      else stack.push_back({child, d + 1});
+      if (child < 0)
+        depth[static_cast<size_t>(~child)] = d + 1;
+      else
+        stack.push_back({child, d + 1});
     }
   }
   return depth;
@@ -143,7 +147,8 @@ TEST(LgbmTrainerTest, WrittenModelReloadsWithIdenticalPredictions) {
   Fixture f;
   Dataset data = Generate(6000, 1);
   for (const char* sampling : {"none", "bagging", "goss"}) {
-    std::map<std::string, nlohmann::json> values = {{"num_iterations", 40}, {"num_leaves", 15}, {"learning_rate", 0.2}};
+    std::map<std::string, nlohmann::json> values = {
+        {"num_iterations", 40}, {"num_leaves", 15}, {"learning_rate", 0.2}};
     if (std::string(sampling) == "bagging") {
       values["bagging_fraction"] = 0.7;
       values["bagging_freq"] = 2;
@@ -156,7 +161,8 @@ TEST(LgbmTrainerTest, WrittenModelReloadsWithIdenticalPredictions) {
     ASSERT_NE(scores, nullptr);
     auto ensemble = LoadLightgbmText(t.text, "model.txt");
     ASSERT_TRUE(ensemble.ok()) << ensemble.status().ToString();
-    std::vector<double> margins = ensemble->PredictMargins(std::span<const float>(data.RowMajor()), f.context);
+    std::vector<double> margins =
+        ensemble->PredictMargins(std::span<const float>(data.RowMajor()), f.context);
     ASSERT_EQ(margins.size(), scores->size());
     size_t differ = 0;
     for (size_t r = 0; r < margins.size(); ++r) differ += margins[r] != (*scores)[r];
@@ -176,21 +182,28 @@ TEST(LgbmTrainerTest, SameSeedSameModelForAnyThreadCount) {
   for (const char* variant : {"plain", "sampled", "goss"}) {
     std::map<std::string, nlohmann::json> values = {{"num_iterations", 25}, {"num_leaves", 31}};
     if (std::string(variant) == "sampled") {
-      values.insert({{"bagging_fraction", 0.6}, {"bagging_freq", 1}, {"feature_fraction", 0.6},
-                     {"feature_fraction_bynode", 0.7}, {"bin_construct_sample_cnt", 5000}});
+      values.insert({{"bagging_fraction", 0.6},
+                     {"bagging_freq", 1},
+                     {"feature_fraction", 0.6},
+                     {"feature_fraction_bynode", 0.7},
+                     {"bin_construct_sample_cnt", 5000}});
     }
-    if (std::string(variant) == "goss") values.insert({{"data_sample_strategy", "goss"}, {"learning_rate", 0.25}});
+    if (std::string(variant) == "goss")
+      values.insert({{"data_sample_strategy", "goss"}, {"learning_rate", 0.25}});
     std::string first;
     for (int threads : {1, 2, 3, 8}) {
       values["num_threads"] = threads;
       Trained t = TrainOrDie(data, Params(values), f.context);
-      if (threads == 1) first = WithoutThreads(t.text);
-      else EXPECT_EQ(WithoutThreads(t.text), first) << variant << " with " << threads << " threads";
+      if (threads == 1)
+        first = WithoutThreads(t.text);
+      else
+        EXPECT_EQ(WithoutThreads(t.text), first) << variant << " with " << threads << " threads";
     }
     values["seed"] = 8;
     values["num_threads"] = 2;
     if (std::string(variant) != "plain") {
-      EXPECT_NE(WithoutThreads(TrainOrDie(data, Params(values), f.context).text), first) << variant << ": another seed";
+      EXPECT_NE(WithoutThreads(TrainOrDie(data, Params(values), f.context).text), first)
+          << variant << ": another seed";
     }
   }
 }
@@ -199,22 +212,27 @@ TEST(LgbmTrainerTest, HeaderAndSectionsFollowLightgbmTextFormatV4) {
   Fixture f;
   Dataset data = Generate(3000, 3);
   Trained t = TrainOrDie(data, Params({{"num_iterations", 5}}), f.context);
-  EXPECT_EQ(t.text.rfind("tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=4\n"
-                         "objective=binary sigmoid:1\nfeature_names=f0 f1 f2 f3 f4\n", 0),
+  EXPECT_EQ(t.text.rfind("tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index="
+                         "0\nmax_feature_idx=4\n"
+                         "objective=binary sigmoid:1\nfeature_names=f0 f1 f2 f3 f4\n",
+                         0),
             0u)
       << t.text.substr(0, 300);
   // tree_sizes are the byte sizes of the Tree= sections, as LightGBM checks them when loading.
   size_t sizes_at = t.text.find("tree_sizes=");
-  std::vector<std::string> sizes = Split(t.text.substr(sizes_at + 11, t.text.find('\n', sizes_at) - sizes_at - 11), ' ');
+  std::vector<std::string> sizes =
+      Split(t.text.substr(sizes_at + 11, t.text.find('\n', sizes_at) - sizes_at - 11), ' ');
   ASSERT_EQ(sizes.size(), 5u);
   size_t at = t.text.find("Tree=0\n");
   for (size_t i = 0; i < sizes.size(); ++i) {
-    size_t next = t.text.find(i + 1 < sizes.size() ? "Tree=" + std::to_string(i + 1) + "\n" : "end of trees", at);
+    size_t next = t.text.find(
+        i + 1 < sizes.size() ? "Tree=" + std::to_string(i + 1) + "\n" : "end of trees", at);
     EXPECT_EQ(next - at, std::stoul(sizes[i])) << "tree " << i;
     at = next;
   }
   EXPECT_NE(t.text.find("\nend of trees\n\nfeature_importances:\n"), std::string::npos);
-  EXPECT_NE(t.text.find("\nparameters:\n[boosting: gbdt]\n[objective: binary]\n"), std::string::npos);
+  EXPECT_NE(t.text.find("\nparameters:\n[boosting: gbdt]\n[objective: binary]\n"),
+            std::string::npos);
   EXPECT_TRUE(t.text.ends_with("\nend of parameters\n"));
   // The first tree carries the initial score (log-odds of the positive rate), shrinkage 1.
   EXPECT_EQ(t.trees[0].at("shrinkage")[0], "1");
@@ -223,7 +241,8 @@ TEST(LgbmTrainerTest, HeaderAndSectionsFollowLightgbmTextFormatV4) {
   EXPECT_NEAR(std::stod(t.trees[0].at("internal_value")[0]), std::log(rate / (1 - rate)), 0.05);
   // feature_infos: numeric ranges; the categorical feature lists its categories by count.
   size_t infos = t.text.find("feature_infos=");
-  std::vector<std::string> info = Split(t.text.substr(infos + 14, t.text.find('\n', infos) - infos - 14), ' ');
+  std::vector<std::string> info =
+      Split(t.text.substr(infos + 14, t.text.find('\n', infos) - infos - 14), ' ');
   ASSERT_EQ(info.size(), 5u);
   EXPECT_EQ(info[0].front(), '[');
   EXPECT_EQ(info[3].substr(0, 3), "-1:");
@@ -261,19 +280,24 @@ TEST(LgbmTrainerTest, NanGoesToTheSideItsRowsBelongTo) {
   for (double value : {-2.0, 0.0, 1.0}) {
     double with_nan[] = {0.5, std::nan(""), 1.0, 2.0, 0.0};
     double with_value[] = {0.5, value, 1.0, 2.0, 0.0};
-    EXPECT_GT(ensemble->PredictMargin(with_nan), ensemble->PredictMargin(with_value) + 0.3) << value;
+    EXPECT_GT(ensemble->PredictMargin(with_nan), ensemble->PredictMargin(with_value) + 0.3)
+        << value;
   }
   // use_missing=false: NaN is zero, no split has a missing type.
-  Trained plain = TrainOrDie(data, Params({{"num_iterations", 10}, {"use_missing", false}}), f.context);
+  Trained plain =
+      TrainOrDie(data, Params({{"num_iterations", 10}, {"use_missing", false}}), f.context);
   for (const TreeLines& tree : plain.trees) {
-    for (const std::string& type : tree.at("decision_type")) EXPECT_EQ((std::stoi(type) >> 2) & 3, 0);
+    for (const std::string& type : tree.at("decision_type"))
+      EXPECT_EQ((std::stoi(type) >> 2) & 3, 0);
   }
 }
 
 TEST(LgbmTrainerTest, ZeroAsMissingSendsZerosAndNanToTheLearnedSide) {
   Fixture f;
   Dataset data = Generate(20000, 5);
-  Trained t = TrainOrDie(data, Params({{"num_iterations", 30}, {"num_leaves", 7}, {"zero_as_missing", true}}), f.context);
+  Trained t = TrainOrDie(
+      data, Params({{"num_iterations", 30}, {"num_leaves", 7}, {"zero_as_missing", true}}),
+      f.context);
   int zero_splits = 0;
   for (const TreeLines& tree : t.trees) {
     const auto& features = tree.at("split_feature");
@@ -299,7 +323,9 @@ TEST(LgbmTrainerTest, ZeroAsMissingSendsZerosAndNanToTheLearnedSide) {
 TEST(LgbmTrainerTest, CategoricalSplitsGroupCategoriesByRisk) {
   Fixture f;
   Dataset data = Generate(30000, 6);
-  Trained t = TrainOrDie(data, Params({{"num_iterations", 40}, {"num_leaves", 7}, {"min_data_per_group", 50}}), f.context);
+  Trained t = TrainOrDie(
+      data, Params({{"num_iterations", 40}, {"num_leaves", 7}, {"min_data_per_group", 50}}),
+      f.context);
   int categorical_splits = 0;
   for (const TreeLines& tree : t.trees) {
     const auto& features = tree.at("split_feature");
@@ -315,7 +341,8 @@ TEST(LgbmTrainerTest, CategoricalSplitsGroupCategoriesByRisk) {
     EXPECT_EQ(tree.count("cat_threshold") == 1, std::stoi(tree.at("num_cat")[0]) > 0);
   }
   EXPECT_GT(categorical_splits, 0);
-  // The model ranks the categories as their effects do: c5 (+2) above c1 (+1.5) above c0 (-1.5), c6 (-2) lowest.
+  // The model ranks the categories as their effects do: c5 (+2) above c1 (+1.5) above c0 (-1.5), c6
+  // (-2) lowest.
   auto ensemble = LoadLightgbmText(t.text, "model.txt");
   ASSERT_TRUE(ensemble.ok());
   auto score = [&](float category) {
@@ -329,7 +356,8 @@ TEST(LgbmTrainerTest, CategoricalSplitsGroupCategoriesByRisk) {
   EXPECT_TRUE(std::isfinite(score(99)));
   EXPECT_TRUE(std::isfinite(score(std::nanf(""))));
   // max_cat_to_onehot above the bin count: every split holds exactly one category.
-  Trained onehot = TrainOrDie(data, Params({{"num_iterations", 10}, {"max_cat_to_onehot", 20}}), f.context);
+  Trained onehot =
+      TrainOrDie(data, Params({{"num_iterations", 10}, {"max_cat_to_onehot", 20}}), f.context);
   for (const TreeLines& tree : onehot.trees) {
     if (!tree.count("cat_threshold")) continue;
     for (const std::string& word : tree.at("cat_threshold")) {
@@ -339,15 +367,17 @@ TEST(LgbmTrainerTest, CategoricalSplitsGroupCategoriesByRisk) {
     }
   }
   // max_cat_threshold bounds the categories on the left.
-  Trained narrow = TrainOrDie(data, Params({{"num_iterations", 10}, {"max_cat_threshold", 2}, {"min_data_per_group", 10}}),
-                              f.context);
+  Trained narrow = TrainOrDie(
+      data, Params({{"num_iterations", 10}, {"max_cat_threshold", 2}, {"min_data_per_group", 10}}),
+      f.context);
   for (const TreeLines& tree : narrow.trees) {
     if (!tree.count("cat_threshold")) continue;
     std::vector<std::string> bounds = tree.at("cat_boundaries");
     for (size_t c = 0; c + 1 < bounds.size(); ++c) {
       int bits = 0;
       for (int w = std::stoi(bounds[c]); w < std::stoi(bounds[c + 1]); ++w) {
-        bits += __builtin_popcount(static_cast<unsigned>(std::stoul(tree.at("cat_threshold")[static_cast<size_t>(w)])));
+        bits += __builtin_popcount(
+            static_cast<unsigned>(std::stoul(tree.at("cat_threshold")[static_cast<size_t>(w)])));
       }
       EXPECT_LE(bits, 2);
     }
@@ -356,9 +386,12 @@ TEST(LgbmTrainerTest, CategoricalSplitsGroupCategoriesByRisk) {
   Dataset numeric_codes = Generate(8000, 7);
   numeric_codes.features[3].type = ColumnType::kNumeric;
   numeric_codes.features[3].categories.clear();
-  Trained by_param = TrainOrDie(numeric_codes, Params({{"num_iterations", 10}, {"categorical_feature", "name:f3"}}), f.context);
+  Trained by_param =
+      TrainOrDie(numeric_codes,
+                 Params({{"num_iterations", 10}, {"categorical_feature", "name:f3"}}), f.context);
   EXPECT_NE(by_param.text.find("[categorical_feature: 3]"), std::string::npos);
-  Trained by_index = TrainOrDie(numeric_codes, Params({{"num_iterations", 10}, {"categorical_feature", "3"}}), f.context);
+  Trained by_index = TrainOrDie(
+      numeric_codes, Params({{"num_iterations", 10}, {"categorical_feature", "3"}}), f.context);
   EXPECT_EQ(by_param.trees.size(), by_index.trees.size());
   EXPECT_EQ(by_param.trees[3].at("threshold"), by_index.trees[3].at("threshold"));
 }
@@ -370,12 +403,14 @@ TEST(LgbmParameterSweep, NumLeavesMaxDepthAndNumIterationsBoundTheTrees) {
   Fixture f;
   Dataset data = Generate(20000, 10);
   for (int leaves : {2, 7, 31}) {
-    Trained t = TrainOrDie(data, Params({{"num_iterations", 8}, {"num_leaves", leaves}}), f.context);
+    Trained t =
+        TrainOrDie(data, Params({{"num_iterations", 8}, {"num_leaves", leaves}}), f.context);
     ASSERT_EQ(t.trees.size(), 8u);
     for (const TreeLines& tree : t.trees) EXPECT_EQ(std::stoi(tree.at("num_leaves")[0]), leaves);
   }
   for (int depth : {1, 3}) {
-    Trained t = TrainOrDie(data, Params({{"num_iterations", 8}, {"num_leaves", 31}, {"max_depth", depth}}), f.context);
+    Trained t = TrainOrDie(
+        data, Params({{"num_iterations", 8}, {"num_leaves", 31}, {"max_depth", depth}}), f.context);
     for (const TreeLines& tree : t.trees) {
       EXPECT_LE(std::stoi(tree.at("num_leaves")[0]), 1 << depth);
       for (int d : LeafDepths(tree)) EXPECT_LE(d, depth);
@@ -387,14 +422,20 @@ TEST(LgbmParameterSweep, MinDataAndMinHessianInLeafAreRespected) {
   Fixture f;
   Dataset data = Generate(20000, 11);
   for (int min_data : {5, 200, 2000}) {
-    Trained t = TrainOrDie(data, Params({{"num_iterations", 6}, {"num_leaves", 63}, {"min_data_in_leaf", min_data}}), f.context);
+    Trained t = TrainOrDie(
+        data, Params({{"num_iterations", 6}, {"num_leaves", 63}, {"min_data_in_leaf", min_data}}),
+        f.context);
     for (const TreeLines& tree : t.trees) {
-      for (const std::string& count : tree.at("leaf_count")) EXPECT_GE(std::stol(count), min_data * 9 / 10);
+      for (const std::string& count : tree.at("leaf_count"))
+        EXPECT_GE(std::stol(count), min_data * 9 / 10);
     }
   }
   for (double min_hessian : {1.0, 20.0}) {
-    Trained t = TrainOrDie(data, Params({{"num_iterations", 6}, {"num_leaves", 63}, {"min_data_in_leaf", 1},
-                                         {"min_sum_hessian_in_leaf", min_hessian}}),
+    Trained t = TrainOrDie(data,
+                           Params({{"num_iterations", 6},
+                                   {"num_leaves", 63},
+                                   {"min_data_in_leaf", 1},
+                                   {"min_sum_hessian_in_leaf", min_hessian}}),
                            f.context);
     for (const TreeLines& tree : t.trees) {
       for (double weight : Numbers(tree.at("leaf_weight"))) EXPECT_GE(weight, min_hessian * 0.999);
@@ -409,9 +450,15 @@ TEST(LgbmParameterSweep, LeafOutputsFollowTheRegularizedNewtonStep) {
   Dataset data = Generate(5000, 12);
   const double rate = static_cast<double>(data.CountPositives()) / static_cast<double>(data.rows());
   const double p = rate, init = std::log(rate / (1 - rate));
-  for (auto [l1, l2, max_step] : std::vector<std::tuple<double, double, double>>{{0, 0, 0}, {0, 50, 0}, {30, 0, 0}, {0, 0, 0.05}}) {
-    Trained t = TrainOrDie(data, Params({{"num_iterations", 1}, {"num_leaves", 2}, {"learning_rate", 0.5},
-                                         {"lambda_l1", l1}, {"lambda_l2", l2}, {"max_delta_step", max_step}}),
+  for (auto [l1, l2, max_step] : std::vector<std::tuple<double, double, double>>{
+           {0, 0, 0}, {0, 50, 0}, {30, 0, 0}, {0, 0, 0.05}}) {
+    Trained t = TrainOrDie(data,
+                           Params({{"num_iterations", 1},
+                                   {"num_leaves", 2},
+                                   {"learning_rate", 0.5},
+                                   {"lambda_l1", l1},
+                                   {"lambda_l2", l2},
+                                   {"max_delta_step", max_step}}),
                            f.context);
     auto ensemble = LoadLightgbmText(t.text, "model.txt");
     ASSERT_TRUE(ensemble.ok());
@@ -429,7 +476,8 @@ TEST(LgbmParameterSweep, LeafOutputsFollowTheRegularizedNewtonStep) {
       double shrunk = std::copysign(std::max(0.0, std::fabs(g[leaf]) - l1), g[leaf]);
       double step = -shrunk / (h[leaf] + l2);
       if (max_step > 0) step = std::clamp(step, -max_step, max_step);
-      EXPECT_NEAR(values[static_cast<size_t>(leaf)], init + 0.5 * step, 1e-4) << l1 << " " << l2 << " " << max_step;
+      EXPECT_NEAR(values[static_cast<size_t>(leaf)], init + 0.5 * step, 1e-4)
+          << l1 << " " << l2 << " " << max_step;
     }
   }
 }
@@ -437,11 +485,14 @@ TEST(LgbmParameterSweep, LeafOutputsFollowTheRegularizedNewtonStep) {
 TEST(LgbmParameterSweep, LearningRateScalesTheFirstTree) {
   Fixture f;
   Dataset data = Generate(5000, 13);
-  Trained fast = TrainOrDie(data, Params({{"num_iterations", 1}, {"learning_rate", 0.4}}), f.context);
-  Trained slow = TrainOrDie(data, Params({{"num_iterations", 1}, {"learning_rate", 0.1}}), f.context);
+  Trained fast =
+      TrainOrDie(data, Params({{"num_iterations", 1}, {"learning_rate", 0.4}}), f.context);
+  Trained slow =
+      TrainOrDie(data, Params({{"num_iterations", 1}, {"learning_rate", 0.1}}), f.context);
   const double rate = static_cast<double>(data.CountPositives()) / static_cast<double>(data.rows());
   const double init = std::log(rate / (1 - rate));
-  std::vector<double> a = Numbers(fast.trees[0].at("leaf_value")), b = Numbers(slow.trees[0].at("leaf_value"));
+  std::vector<double> a = Numbers(fast.trees[0].at("leaf_value")),
+                      b = Numbers(slow.trees[0].at("leaf_value"));
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i] - init, 4 * (b[i] - init), 1e-9);
 }
@@ -451,7 +502,9 @@ TEST(LgbmParameterSweep, MinGainToSplitPrunesWeakSplits) {
   Dataset data = Generate(10000, 14);
   std::vector<size_t> leaves;
   for (double gain : {0.0, 10.0, 100.0}) {
-    Trained t = TrainOrDie(data, Params({{"num_iterations", 5}, {"num_leaves", 63}, {"min_gain_to_split", gain}}), f.context);
+    Trained t = TrainOrDie(
+        data, Params({{"num_iterations", 5}, {"num_leaves", 63}, {"min_gain_to_split", gain}}),
+        f.context);
     leaves.push_back(0);
     for (const TreeLines& tree : t.trees) {
       leaves.back() += static_cast<size_t>(std::stoi(tree.at("num_leaves")[0]));
@@ -461,7 +514,8 @@ TEST(LgbmParameterSweep, MinGainToSplitPrunesWeakSplits) {
   EXPECT_LE(leaves[1], leaves[0]);
   EXPECT_LT(leaves[2], leaves[1]);
   // So large nothing splits: LightGBM keeps one constant tree with the initial score and stops.
-  Trained none = TrainOrDie(data, Params({{"num_iterations", 5}, {"min_gain_to_split", 1e9}}), f.context);
+  Trained none =
+      TrainOrDie(data, Params({{"num_iterations", 5}, {"min_gain_to_split", 1e9}}), f.context);
   ASSERT_EQ(none.trees.size(), 1u);
   EXPECT_EQ(none.trees[0].at("num_leaves")[0], "1");
 }
@@ -470,8 +524,11 @@ TEST(LgbmParameterSweep, BinningParametersBoundTheThresholds) {
   Fixture f;
   Dataset data = Generate(20000, 15);
   auto distinct_f0_thresholds = [&](int max_bin, int min_data_in_bin) {
-    Trained t = TrainOrDie(data, Params({{"num_iterations", 30}, {"num_leaves", 31}, {"max_bin", max_bin},
-                                         {"min_data_in_bin", min_data_in_bin}}),
+    Trained t = TrainOrDie(data,
+                           Params({{"num_iterations", 30},
+                                   {"num_leaves", 31},
+                                   {"max_bin", max_bin},
+                                   {"min_data_in_bin", min_data_in_bin}}),
                            f.context);
     std::set<std::string> thresholds;
     for (const TreeLines& tree : t.trees) {
@@ -491,7 +548,9 @@ TEST(LgbmParameterSweep, BinningParametersBoundTheThresholds) {
 TEST(LgbmParameterSweep, FeatureFractionLimitsTheFeaturesOfEachTree) {
   Fixture f;
   Dataset data = Generate(10000, 16);
-  Trained t = TrainOrDie(data, Params({{"num_iterations", 20}, {"num_leaves", 31}, {"feature_fraction", 0.4}}), f.context);
+  Trained t = TrainOrDie(
+      data, Params({{"num_iterations", 20}, {"num_leaves", 31}, {"feature_fraction", 0.4}}),
+      f.context);
   std::set<std::set<std::string>> subsets;
   for (const TreeLines& tree : t.trees) {
     std::set<std::string> used(tree.at("split_feature").begin(), tree.at("split_feature").end());
@@ -500,10 +559,13 @@ TEST(LgbmParameterSweep, FeatureFractionLimitsTheFeaturesOfEachTree) {
   }
   EXPECT_GT(subsets.size(), 2u);  // drawn anew per tree
   Trained all = TrainOrDie(data, Params({{"num_iterations", 3}, {"num_leaves", 31}}), f.context);
-  Trained bynode = TrainOrDie(data, Params({{"num_iterations", 3}, {"num_leaves", 31}, {"feature_fraction_bynode", 0.4}}), f.context);
+  Trained bynode = TrainOrDie(
+      data, Params({{"num_iterations", 3}, {"num_leaves", 31}, {"feature_fraction_bynode", 0.4}}),
+      f.context);
   EXPECT_NE(all.trees[0].at("split_feature"), bynode.trees[0].at("split_feature"));
   // By node, a tree still uses more features than one node may.
-  std::set<std::string> used(bynode.trees[0].at("split_feature").begin(), bynode.trees[0].at("split_feature").end());
+  std::set<std::string> used(bynode.trees[0].at("split_feature").begin(),
+                             bynode.trees[0].at("split_feature").end());
   EXPECT_GT(used.size(), 2u);
 }
 
@@ -515,22 +577,32 @@ TEST(LgbmParameterSweep, BaggingAndGossChooseTheRowsOfEachTree) {
     for (const TreeLines& tree : t.trees) counts.push_back(std::stol(tree.at("internal_count")[0]));
     return counts;
   };
-  Trained bagged = TrainOrDie(data, Params({{"num_iterations", 6}, {"bagging_fraction", 0.5}, {"bagging_freq", 3}}), f.context);
+  Trained bagged = TrainOrDie(
+      data, Params({{"num_iterations", 6}, {"bagging_fraction", 0.5}, {"bagging_freq", 3}}),
+      f.context);
   std::vector<long> counts = root_counts(bagged);
   for (long count : counts) EXPECT_NEAR(count, 10000, 400);
   EXPECT_EQ(counts[0], counts[2]);  // one bag for three iterations
   EXPECT_NE(counts[2], counts[3]);
-  Trained unbagged = TrainOrDie(data, Params({{"num_iterations", 2}, {"bagging_fraction", 0.5}}), f.context);
+  Trained unbagged =
+      TrainOrDie(data, Params({{"num_iterations", 2}, {"bagging_fraction", 0.5}}), f.context);
   EXPECT_EQ(root_counts(unbagged)[0], 20000);  // bagging_freq 0: no bagging
   // Balanced bagging: all positives, a tenth of the negatives.
-  Trained balanced = TrainOrDie(data, Params({{"num_iterations", 1}, {"pos_bagging_fraction", 1.0},
-                                              {"neg_bagging_fraction", 0.1}, {"bagging_freq", 1}}),
+  Trained balanced = TrainOrDie(data,
+                                Params({{"num_iterations", 1},
+                                        {"pos_bagging_fraction", 1.0},
+                                        {"neg_bagging_fraction", 0.1},
+                                        {"bagging_freq", 1}}),
                                 f.context);
   double positives = static_cast<double>(data.CountPositives());
   EXPECT_NEAR(root_counts(balanced)[0], positives + 0.1 * (20000 - positives), 300);
   // GOSS: all rows for the first 1/learning_rate iterations, then top_rate + other_rate of them.
-  Trained goss = TrainOrDie(data, Params({{"num_iterations", 6}, {"learning_rate", 0.25}, {"data_sample_strategy", "goss"},
-                                          {"top_rate", 0.2}, {"other_rate", 0.1}}),
+  Trained goss = TrainOrDie(data,
+                            Params({{"num_iterations", 6},
+                                    {"learning_rate", 0.25},
+                                    {"data_sample_strategy", "goss"},
+                                    {"top_rate", 0.2},
+                                    {"other_rate", 0.1}}),
                             f.context);
   counts = root_counts(goss);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(counts[static_cast<size_t>(i)], 20000);
@@ -557,18 +629,25 @@ TEST(LgbmParameterSweep, ClassWeightsRaiseThePositiveScores) {
 TEST(LgbmParameterSweep, EarlyStoppingKeepsTheBestIteration) {
   Fixture f;
   Dataset train = Generate(4000, 19), validation = Generate(4000, 20);
-  Trained t = TrainOrDie(train, Params({{"num_iterations", 400}, {"learning_rate", 0.5}, {"num_leaves", 63}, {"min_data_in_leaf", 2},
-                                        {"early_stopping_round", 5}, {"metric", "binary_logloss"}}),
+  Trained t = TrainOrDie(train,
+                         Params({{"num_iterations", 400},
+                                 {"learning_rate", 0.5},
+                                 {"num_leaves", 63},
+                                 {"min_data_in_leaf", 2},
+                                 {"early_stopping_round", 5},
+                                 {"metric", "binary_logloss"}}),
                          f.context, &validation);
   const TrainedModel& m = *t.model;
   ASSERT_LT(m.rounds_trained, 400);
   EXPECT_EQ(m.rounds_trained, m.best_round + 1 + 5);
   EXPECT_EQ(t.trees.size(), static_cast<size_t>(m.best_round + 1));
   double best = m.history[static_cast<size_t>(m.best_round)].validation.at("binary_logloss");
-  for (const RoundMetrics& round : m.history) EXPECT_GE(round.validation.at("binary_logloss"), best);
+  for (const RoundMetrics& round : m.history)
+    EXPECT_GE(round.validation.at("binary_logloss"), best);
   EXPECT_EQ(m.early_stopping_metric, "validation-binary_logloss");
   // Without validation data early stopping is an error that says what is missing.
-  auto refused = LgbmTrainer().Train({&train, nullptr, Params({{"early_stopping_round", 5}})}, f.context);
+  auto refused =
+      LgbmTrainer().Train({&train, nullptr, Params({{"early_stopping_round", 5}})}, f.context);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("needs validation data"), std::string::npos);
 }
@@ -577,11 +656,14 @@ TEST(LgbmParameterSweep, RegressionFitsTheMean) {
   Fixture f;
   Dataset data = Generate(5000, 21);
   for (size_t r = 0; r < data.rows(); ++r) data.label[r] = 3.0f * data.columns[0][r] + 10.0f;
-  Trained t = TrainOrDie(data, Params({{"objective", "regression"}, {"num_iterations", 50}, {"metric", "rmse"}}), f.context);
+  Trained t = TrainOrDie(
+      data, Params({{"objective", "regression"}, {"num_iterations", 50}, {"metric", "rmse"}}),
+      f.context);
   EXPECT_NE(t.text.find("objective=regression\n"), std::string::npos);
   const std::vector<double>* scores = LgbmTrainingScores(*t.model);
   double squared = 0;
-  for (size_t r = 0; r < data.rows(); ++r) squared += ((*scores)[r] - data.label[r]) * ((*scores)[r] - data.label[r]);
+  for (size_t r = 0; r < data.rows(); ++r)
+    squared += ((*scores)[r] - data.label[r]) * ((*scores)[r] - data.label[r]);
   EXPECT_LT(std::sqrt(squared / static_cast<double>(data.rows())), 0.3);
 }
 
@@ -591,22 +673,31 @@ TEST(LgbmParamsTest, NamesAliasesAndErrors) {
   LgbmTrainer trainer;
   auto unknown = trainer.Train({&data, nullptr, Params({{"num_leafs", 8}})}, f.context);
   ASSERT_FALSE(unknown.ok());
-  EXPECT_NE(unknown.status().message().find("lgbm parameter 'num_leafs' is unknown (did you mean 'num_lea"),
+  EXPECT_NE(unknown.status().message().find(
+                "lgbm parameter 'num_leafs' is unknown (did you mean 'num_lea"),
             std::string::npos)
       << unknown.status().message();
-  auto twice = trainer.Train({&data, nullptr, Params({{"eta", 0.1}, {"learning_rate", 0.2}})}, f.context);
+  auto twice =
+      trainer.Train({&data, nullptr, Params({{"eta", 0.1}, {"learning_rate", 0.2}})}, f.context);
   ASSERT_FALSE(twice.ok());
   auto range = trainer.Train({&data, nullptr, Params({{"bagging_fraction", 1.5}})}, f.context);
   ASSERT_FALSE(range.ok());
   EXPECT_NE(range.status().message().find("out of range"), std::string::npos);
-  auto column = trainer.Train({&data, nullptr, Params({{"categorical_feature", "name:f9"}})}, f.context);
+  auto column =
+      trainer.Train({&data, nullptr, Params({{"categorical_feature", "name:f9"}})}, f.context);
   ASSERT_FALSE(column.ok());
   EXPECT_NE(column.status().message().find("no feature named 'f9'"), std::string::npos);
-  auto both = trainer.Train({&data, nullptr, Params({{"is_unbalance", true}, {"scale_pos_weight", 3.0}})}, f.context);
+  auto both = trainer.Train(
+      {&data, nullptr, Params({{"is_unbalance", true}, {"scale_pos_weight", 3.0}})}, f.context);
   ASSERT_FALSE(both.ok());
   // Aliases from LightGBM's documentation land on the canonical names.
-  Trained aliased = TrainOrDie(data, Params({{"n_estimators", 3}, {"num_leaf", 4}, {"shrinkage_rate", 0.3},
-                                             {"min_child_samples", 30}, {"reg_lambda", 1.0}, {"subsample", 1.0}}),
+  Trained aliased = TrainOrDie(data,
+                               Params({{"n_estimators", 3},
+                                       {"num_leaf", 4},
+                                       {"shrinkage_rate", 0.3},
+                                       {"min_child_samples", 30},
+                                       {"reg_lambda", 1.0},
+                                       {"subsample", 1.0}}),
                                f.context);
   EXPECT_EQ(aliased.trees.size(), 3u);
   EXPECT_EQ(aliased.trees[1].at("shrinkage")[0], "0.3");
@@ -625,7 +716,8 @@ TEST(LgbmParamsTest, BinaryNeedsZeroOneLabels) {
   data.label[42] = 2;
   auto refused = LgbmTrainer().Train({&data, nullptr, {}}, f.context);
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("row 43 has 2"), std::string::npos) << refused.status().message();
+  EXPECT_NE(refused.status().message().find("row 43 has 2"), std::string::npos)
+      << refused.status().message();
 }
 
 }  // namespace

@@ -10,11 +10,16 @@ namespace {
 
 std::string KindName(ParamKind kind) {
   switch (kind) {
-    case ParamKind::kInt: return "an integer";
-    case ParamKind::kDouble: return "a number";
-    case ParamKind::kString: return "a string";
-    case ParamKind::kStringList: return "a string or a list of strings";
-    case ParamKind::kBool: return "true or false";
+    case ParamKind::kInt:
+      return "an integer";
+    case ParamKind::kDouble:
+      return "a number";
+    case ParamKind::kString:
+      return "a string";
+    case ParamKind::kStringList:
+      return "a string or a list of strings";
+    case ParamKind::kBool:
+      return "true or false";
   }
   return "a value";
 }
@@ -48,9 +53,8 @@ Result<ResolvedParams> ResolveParams(const std::vector<ParamSpec>& specs,
   for (const auto& [name, param] : given) {
     const ParamSpec* spec = nullptr;
     for (const ParamSpec& candidate : specs) {
-      if (candidate.name == name ||
-          std::find(candidate.aliases.begin(), candidate.aliases.end(), name) !=
-              candidate.aliases.end()) {
+      if (candidate.name == name || std::find(candidate.aliases.begin(), candidate.aliases.end(),
+                                              name) != candidate.aliases.end()) {
         spec = &candidate;
       }
     }
@@ -59,7 +63,8 @@ Result<ResolvedParams> ResolveParams(const std::vector<ParamSpec>& specs,
       return Status::InvalidArgument(where + " is unknown" + DidYouMean(name, names) +
                                      "; see docs/hyperparameters.md for the valid names");
     }
-    if (auto previous = set_by.find(spec->name); previous != set_by.end() && previous->second != name) {
+    if (auto previous = set_by.find(spec->name);
+        previous != set_by.end() && previous->second != name) {
       return Status::InvalidArgument(where + " sets '" + spec->name + "', already set as '" +
                                      previous->second + "'; give only one of them");
     }
@@ -75,10 +80,9 @@ Result<ResolvedParams> ResolveParams(const std::vector<ParamSpec>& specs,
                                          KindName(spec->kind));
         }
         if (*number < spec->min || *number > spec->max) {
-          return Status::InvalidArgument(where + " = " + FormatDouble(*number, 10) +
-                                         " is out of range; accepted: " +
-                                         FormatDouble(spec->min, 10) + " to " +
-                                         FormatDouble(spec->max, 10));
+          return Status::InvalidArgument(
+              where + " = " + FormatDouble(*number, 10) + " is out of range; accepted: " +
+              FormatDouble(spec->min, 10) + " to " + FormatDouble(spec->max, 10));
         }
         checked = spec->kind == ParamKind::kInt ? nlohmann::json(static_cast<long long>(*number))
                                                 : nlohmann::json(*number);
@@ -86,10 +90,14 @@ Result<ResolvedParams> ResolveParams(const std::vector<ParamSpec>& specs,
       }
       case ParamKind::kBool: {
         std::optional<bool> flag;
-        if (value.is_boolean()) flag = value.get<bool>();
-        else if (value.is_string()) flag = ParseBool(value.get<std::string>());
-        else if (value.is_number_integer()) flag = value.get<long long>() != 0;
-        if (!flag) return Status::InvalidArgument(where + " = " + value.dump() + " must be true or false");
+        if (value.is_boolean())
+          flag = value.get<bool>();
+        else if (value.is_string())
+          flag = ParseBool(value.get<std::string>());
+        else if (value.is_number_integer())
+          flag = value.get<long long>() != 0;
+        if (!flag)
+          return Status::InvalidArgument(where + " = " + value.dump() + " must be true or false");
         checked = *flag;
         break;
       }
@@ -119,9 +127,9 @@ Result<ResolvedParams> ResolveParams(const std::vector<ParamSpec>& specs,
         for (const std::string& item : items) {
           if (!spec->choices.empty() &&
               std::find(spec->choices.begin(), spec->choices.end(), item) == spec->choices.end()) {
-            return Status::InvalidArgument(where + " = '" + item + "' is not valid; accepted: " +
-                                           Join(spec->choices, ", ") +
-                                           DidYouMean(item, spec->choices));
+            return Status::InvalidArgument(
+                where + " = '" + item + "' is not valid; accepted: " + Join(spec->choices, ", ") +
+                DidYouMean(item, spec->choices));
           }
         }
         checked = spec->kind == ParamKind::kString ? nlohmann::json(items.front())

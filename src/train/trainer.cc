@@ -7,7 +7,8 @@
 
 namespace fraudops {
 
-Result<std::vector<float>> TrainedModel::PredictProbability(const Dataset& dataset, const Context& context) const {
+Result<std::vector<float>> TrainedModel::PredictProbability(const Dataset& dataset,
+                                                            const Context& context) const {
   std::shared_ptr<const Ensemble> engine;
   {
     MutexLock lock(&engine_mutex_);
@@ -20,11 +21,14 @@ Result<std::vector<float>> TrainedModel::PredictProbability(const Dataset& datas
   }
   if (engine->num_features() != dataset.num_features()) {
     return Status::InvalidArgument("the model has " + std::to_string(engine->num_features()) +
-                                   " features, the dataset " + std::to_string(dataset.num_features()));
+                                   " features, the dataset " +
+                                   std::to_string(dataset.num_features()));
   }
-  std::vector<double> margins = engine->PredictMargins(std::span<const float>(dataset.RowMajor()), context);
+  std::vector<double> margins =
+      engine->PredictMargins(std::span<const float>(dataset.RowMajor()), context);
   std::vector<float> out(margins.size());
-  for (size_t r = 0; r < margins.size(); ++r) out[r] = static_cast<float>(engine->ApplyLink(margins[r]));
+  for (size_t r = 0; r < margins.size(); ++r)
+    out[r] = static_cast<float>(engine->ApplyLink(margins[r]));
   return out;
 }
 

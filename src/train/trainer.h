@@ -6,14 +6,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "core/mutex.h"
 #include "core/config.h"
 #include "core/context.h"
+#include "core/mutex.h"
 #include "core/status.h"
 #include "data/dataset.h"
 #include "model/ensemble.h"
@@ -33,7 +32,8 @@ class TrainedModel {
   /// Probability of the positive class for every row of `dataset` (same feature columns as
   /// training), scored by the native engine from the serialized model — the scores batch
   /// scoring and serving will give.
-  Result<std::vector<float>> PredictProbability(const Dataset& dataset, const Context& context) const;
+  Result<std::vector<float>> PredictProbability(const Dataset& dataset,
+                                                const Context& context) const;
   /// The model in its native format (XGBoost JSON, LightGBM text).
   virtual Result<std::string> Serialize() const = 0;
   /// "model.json" or "model.txt".
@@ -45,13 +45,14 @@ class TrainedModel {
   nlohmann::json parameters;  ///< the effective hyperparameters
   std::vector<RoundMetrics> history;
   int rounds_trained = 0;
-  int best_round = 0;         ///< 0-based; the model keeps rounds [0, best_round]
+  int best_round = 0;  ///< 0-based; the model keeps rounds [0, best_round]
   std::string early_stopping_metric;
   double seconds = 0;
 
  private:
   mutable Mutex engine_mutex_;
-  mutable std::shared_ptr<const Ensemble> engine_ GUARDED_BY(engine_mutex_);  ///< parsed once from Serialize()
+  mutable std::shared_ptr<const Ensemble> engine_
+      GUARDED_BY(engine_mutex_);  ///< parsed once from Serialize()
 };
 
 struct TrainInput {

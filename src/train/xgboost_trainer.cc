@@ -75,10 +75,10 @@ class XgboostModel : public TrainedModel {
     const char** names = nullptr;
     const bst_ulong* shape = nullptr;
     const float* scores = nullptr;
-    FOPS_RETURN_IF_ERROR(XgbCheck(
-        XGBoosterFeatureScore(booster_.get(), R"({"importance_type": "total_gain"})", &count,
-                              &names, &dimensions, &shape, &scores),
-        "XGBoosterFeatureScore"));
+    FOPS_RETURN_IF_ERROR(
+        XgbCheck(XGBoosterFeatureScore(booster_.get(), R"({"importance_type": "total_gain"})",
+                                       &count, &names, &dimensions, &shape, &scores),
+                 "XGBoosterFeatureScore"));
     std::map<std::string, double> by_name;
     for (bst_ulong i = 0; i < count; ++i) by_name[names[i]] = scores[i];
     std::vector<std::pair<std::string, double>> importance;
@@ -101,49 +101,114 @@ Status XgbCheck(int return_code, const char* call) {
 const std::vector<ParamSpec>& XgboostParamSpecs() {
   static const std::vector<ParamSpec> kSpecs = {
       // Read by fraudops' training loop.
-      {"num_round", ParamKind::kInt, 1, 100000, "10", "Boosting rounds (at most, with early stopping).",
+      {"num_round",
+       ParamKind::kInt,
+       1,
+       100000,
+       "10",
+       "Boosting rounds (at most, with early stopping).",
        {"n_estimators", "num_boost_round"}},
       {"early_stopping_rounds", ParamKind::kInt, 0, 100000, "none",
-       "Stop after this many rounds without improvement of the last eval_metric on validation; 0 disables."},
+       "Stop after this many rounds without improvement of the last eval_metric on validation; 0 "
+       "disables."},
       {"train_metrics_every", ParamKind::kInt, 1, 100000, "10 (fraudops)",
        "Evaluate eval_metric on the training set every this many rounds (and on the last); "
        "validation is evaluated every round. Ranking metrics on a large training set cost as "
        "much as the boosting itself, hence the default of 10; 1 records every round."},
       // Passed to libxgboost.
-      {"objective", ParamKind::kString, -kInf, kInf, "reg:squarederror", "Learning objective.", {},
+      {"objective",
+       ParamKind::kString,
+       -kInf,
+       kInf,
+       "reg:squarederror",
+       "Learning objective.",
+       {},
        {"binary:logistic", "binary:logitraw", "binary:hinge", "reg:squarederror", "reg:logistic",
         "reg:pseudohubererror", "reg:absoluteerror", "rank:pairwise"}},
-      {"eval_metric", ParamKind::kStringList, -kInf, kInf, "objective's",
-       "Metrics per round on train and validation; the last one drives early stopping.", {},
+      {"eval_metric",
+       ParamKind::kStringList,
+       -kInf,
+       kInf,
+       "objective's",
+       "Metrics per round on train and validation; the last one drives early stopping.",
+       {},
        {"logloss", "auc", "aucpr", "error", "rmse", "mae", "map", "ndcg"}},
-      {"tree_method", ParamKind::kString, -kInf, kInf, "auto", "Tree construction algorithm.", {},
+      {"tree_method",
+       ParamKind::kString,
+       -kInf,
+       kInf,
+       "auto",
+       "Tree construction algorithm.",
+       {},
        {"hist", "approx", "exact", "auto"}},
       {"eta", ParamKind::kDouble, 0, 1, "0.3", "Learning rate (shrinkage).", {"learning_rate"}},
-      {"max_depth", ParamKind::kInt, 0, 64, "6", "Maximum tree depth (0: no limit, lossguide only)."},
+      {"max_depth", ParamKind::kInt, 0, 64, "6",
+       "Maximum tree depth (0: no limit, lossguide only)."},
       {"max_leaves", ParamKind::kInt, 0, 1 << 30, "0", "Maximum leaves per tree (0: no limit)."},
-      {"grow_policy", ParamKind::kString, -kInf, kInf, "depthwise", "How trees grow.", {},
+      {"grow_policy",
+       ParamKind::kString,
+       -kInf,
+       kInf,
+       "depthwise",
+       "How trees grow.",
+       {},
        {"depthwise", "lossguide"}},
       {"min_child_weight", ParamKind::kDouble, 0, kInf, "1", "Minimum hessian sum in a child."},
-      {"gamma", ParamKind::kDouble, 0, kInf, "0", "Minimum loss reduction to split.", {"min_split_loss"}},
+      {"gamma",
+       ParamKind::kDouble,
+       0,
+       kInf,
+       "0",
+       "Minimum loss reduction to split.",
+       {"min_split_loss"}},
       {"max_delta_step", ParamKind::kDouble, 0, kInf, "0", "Maximum leaf output step."},
       {"subsample", ParamKind::kDouble, 1e-6, 1, "1", "Row sampling per tree."},
       {"colsample_bytree", ParamKind::kDouble, 1e-6, 1, "1", "Column sampling per tree."},
       {"colsample_bylevel", ParamKind::kDouble, 1e-6, 1, "1", "Column sampling per level."},
       {"colsample_bynode", ParamKind::kDouble, 1e-6, 1, "1", "Column sampling per split."},
-      {"lambda", ParamKind::kDouble, 0, kInf, "1", "L2 regularization on leaf weights.", {"reg_lambda"}},
-      {"alpha", ParamKind::kDouble, 0, kInf, "0", "L1 regularization on leaf weights.", {"reg_alpha"}},
+      {"lambda",
+       ParamKind::kDouble,
+       0,
+       kInf,
+       "1",
+       "L2 regularization on leaf weights.",
+       {"reg_lambda"}},
+      {"alpha",
+       ParamKind::kDouble,
+       0,
+       kInf,
+       "0",
+       "L1 regularization on leaf weights.",
+       {"reg_alpha"}},
       {"scale_pos_weight", ParamKind::kDouble, 0, kInf, "negatives/positives (fraudops)",
        "Weight of positive rows; fraudops sets it from the class balance unless given."},
       {"max_bin", ParamKind::kInt, 2, 65536, "256", "Histogram bins per feature (hist)."},
-      {"max_cat_to_onehot", ParamKind::kInt, 1, 1 << 30, "4", "Categories below this split one-hot."},
-      {"max_cat_threshold", ParamKind::kInt, 1, 1 << 30, "64", "Maximum categories on one side of a split."},
+      {"max_cat_to_onehot", ParamKind::kInt, 1, 1 << 30, "4",
+       "Categories below this split one-hot."},
+      {"max_cat_threshold", ParamKind::kInt, 1, 1 << 30, "64",
+       "Maximum categories on one side of a split."},
       {"base_score", ParamKind::kDouble, -kInf, kInf, "0.5", "Initial prediction."},
-      {"num_parallel_tree", ParamKind::kInt, 1, 10000, "1", "Trees per round (boosted random forest)."},
-      {"seed", ParamKind::kInt, 0, 4294967295.0, "global.seed (fraudops)", "Random seed.", {"random_state"}},
-      {"nthread", ParamKind::kInt, 0, 1024, "global.threads (fraudops)", "Threads; 0 uses every core.", {"n_jobs"}},
+      {"num_parallel_tree", ParamKind::kInt, 1, 10000, "1",
+       "Trees per round (boosted random forest)."},
+      {"seed",
+       ParamKind::kInt,
+       0,
+       4294967295.0,
+       "global.seed (fraudops)",
+       "Random seed.",
+       {"random_state"}},
+      {"nthread",
+       ParamKind::kInt,
+       0,
+       1024,
+       "global.threads (fraudops)",
+       "Threads; 0 uses every core.",
+       {"n_jobs"}},
       {"verbosity", ParamKind::kInt, 0, 3, "1", "libxgboost's own log level."},
-      {"monotone_constraints", ParamKind::kString, -kInf, kInf, "()", "Monotone constraints, e.g. (0,1,-1)."},
-      {"interaction_constraints", ParamKind::kString, -kInf, kInf, "[]", "Interaction constraints, e.g. [[0,1],[2]]."},
+      {"monotone_constraints", ParamKind::kString, -kInf, kInf, "()",
+       "Monotone constraints, e.g. (0,1,-1)."},
+      {"interaction_constraints", ParamKind::kString, -kInf, kInf, "[]",
+       "Interaction constraints, e.g. [[0,1],[2]]."},
   };
   return kSpecs;
 }
@@ -159,16 +224,18 @@ Result<XgbMatrix> XgbMatrix::FromDataset(const Dataset& dataset, int threads) {
       XGDMatrixCreateFromMat_omp(matrix.data(), dataset.rows(), dataset.num_features(),
                                  std::numeric_limits<float>::quiet_NaN(), &out.handle_, threads),
       "XGDMatrixCreateFromMat"));
-  FOPS_RETURN_IF_ERROR(XgbCheck(
-      XGDMatrixSetFloatInfo(out.handle_, "label", dataset.label.data(), dataset.rows()),
-      "XGDMatrixSetFloatInfo(label)"));
+  FOPS_RETURN_IF_ERROR(
+      XgbCheck(XGDMatrixSetFloatInfo(out.handle_, "label", dataset.label.data(), dataset.rows()),
+               "XGDMatrixSetFloatInfo(label)"));
   FeatureInfo info(dataset);
-  FOPS_RETURN_IF_ERROR(XgbCheck(XGDMatrixSetStrFeatureInfo(out.handle_, "feature_name",
-                                                           info.name_pointers.data(), info.names.size()),
-                                "XGDMatrixSetStrFeatureInfo(feature_name)"));
-  FOPS_RETURN_IF_ERROR(XgbCheck(XGDMatrixSetStrFeatureInfo(out.handle_, "feature_type",
-                                                           info.type_pointers.data(), info.names.size()),
-                                "XGDMatrixSetStrFeatureInfo(feature_type)"));
+  FOPS_RETURN_IF_ERROR(
+      XgbCheck(XGDMatrixSetStrFeatureInfo(out.handle_, "feature_name", info.name_pointers.data(),
+                                          info.names.size()),
+               "XGDMatrixSetStrFeatureInfo(feature_name)"));
+  FOPS_RETURN_IF_ERROR(
+      XgbCheck(XGDMatrixSetStrFeatureInfo(out.handle_, "feature_type", info.type_pointers.data(),
+                                          info.names.size()),
+               "XGDMatrixSetStrFeatureInfo(feature_type)"));
   return out;
 }
 
@@ -196,11 +263,14 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
     params["scale_pos_weight"] = positives > 0 ? negatives / positives : 1.0;
   }
   int rounds = params.count("num_round") ? params["num_round"].get<int>() : 100;
-  int patience = params.count("early_stopping_rounds") ? params["early_stopping_rounds"].get<int>() : 0;
-  int train_every = params.count("train_metrics_every") ? params["train_metrics_every"].get<int>() : 10;
+  int patience =
+      params.count("early_stopping_rounds") ? params["early_stopping_rounds"].get<int>() : 0;
+  int train_every =
+      params.count("train_metrics_every") ? params["train_metrics_every"].get<int>() : 10;
   if (patience > 0 && !has_validation) {
-    return Status::InvalidArgument("xgboost: early_stopping_rounds = " + std::to_string(patience) +
-                                   " needs validation data (--valid FILE, or the pipeline's validation split)");
+    return Status::InvalidArgument(
+        "xgboost: early_stopping_rounds = " + std::to_string(patience) +
+        " needs validation data (--valid FILE, or the pipeline's validation split)");
   }
 
   const int threads = params["nthread"].get<int>();
@@ -212,15 +282,18 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterCreate(matrices, 2, &raw_booster), "XGBoosterCreate"));
   BoosterPtr booster(raw_booster);
   for (const auto& [name, value] : params) {
-    if (name == "num_round" || name == "early_stopping_rounds" || name == "train_metrics_every") continue;
+    if (name == "num_round" || name == "early_stopping_rounds" || name == "train_metrics_every")
+      continue;
     if (value.is_array()) {
       for (const auto& item : value) {
-        FOPS_RETURN_IF_ERROR(XgbCheck(
-            XGBoosterSetParam(booster.get(), name.c_str(), ParamText(item).c_str()), "XGBoosterSetParam"));
+        FOPS_RETURN_IF_ERROR(
+            XgbCheck(XGBoosterSetParam(booster.get(), name.c_str(), ParamText(item).c_str()),
+                     "XGBoosterSetParam"));
       }
     } else {
-      FOPS_RETURN_IF_ERROR(XgbCheck(
-          XGBoosterSetParam(booster.get(), name.c_str(), ParamText(value).c_str()), "XGBoosterSetParam"));
+      FOPS_RETURN_IF_ERROR(
+          XgbCheck(XGBoosterSetParam(booster.get(), name.c_str(), ParamText(value).c_str()),
+                   "XGBoosterSetParam"));
     }
   }
 
@@ -234,20 +307,23 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   ProgressBar progress(context.progress, "train xgboost", rounds);
   int round = 0;
   for (; round < rounds; ++round) {
-    FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterUpdateOneIter(booster.get(), round, train_matrix.handle()),
-                                  "XGBoosterUpdateOneIter"));
+    FOPS_RETURN_IF_ERROR(
+        XgbCheck(XGBoosterUpdateOneIter(booster.get(), round, train_matrix.handle()),
+                 "XGBoosterUpdateOneIter"));
     // Validation every round; the training set on every train_every-th round and the last.
     bool with_train = (round + 1) % train_every == 0 || round + 1 == rounds;
     const char* evaluation = nullptr;
-    FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterEvalOneIter(booster.get(), round, with_train ? matrices : matrices + 1,
-                                                       with_train ? set_names : set_names + 1,
-                                                       with_train ? 2 : 1, &evaluation),
-                                  "XGBoosterEvalOneIter"));
+    FOPS_RETURN_IF_ERROR(
+        XgbCheck(XGBoosterEvalOneIter(booster.get(), round, with_train ? matrices : matrices + 1,
+                                      with_train ? set_names : set_names + 1, with_train ? 2 : 1,
+                                      &evaluation),
+                 "XGBoosterEvalOneIter"));
     RoundMetrics round_metrics;
     round_metrics.round = round;
     ParseEvalLine(evaluation, &round_metrics);
-    double value = round_metrics.validation.count(stop_metric) ? round_metrics.validation[stop_metric]
-                                                               : std::nan("");
+    double value = round_metrics.validation.count(stop_metric)
+                       ? round_metrics.validation[stop_metric]
+                       : std::nan("");
     if (!std::isnan(value) && (maximize ? value > best : value < best)) {
       best = value;
       best_round = round;
@@ -256,8 +332,9 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
     progress.Update(round + 1, "validation-" + stop_metric + " " + FormatDouble(value, 5));
     if (patience > 0 && round - best_round >= patience) {
       if (!with_train) {
-        FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterEvalOneIter(booster.get(), round, matrices, set_names, 1, &evaluation),
-                                      "XGBoosterEvalOneIter"));
+        FOPS_RETURN_IF_ERROR(XgbCheck(
+            XGBoosterEvalOneIter(booster.get(), round, matrices, set_names, 1, &evaluation),
+            "XGBoosterEvalOneIter"));
         ParseEvalLine(evaluation, &history.back());
       }
       ++round;
@@ -276,19 +353,21 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   // Keep the trees up to the best round.
   void* sliced = nullptr;
   if (best_round + 1 < round) {
-    FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterSlice(booster.get(), 0, best_round + 1, 1, &sliced),
-                                  "XGBoosterSlice"));
+    FOPS_RETURN_IF_ERROR(
+        XgbCheck(XGBoosterSlice(booster.get(), 0, best_round + 1, 1, &sliced), "XGBoosterSlice"));
     booster.reset(sliced);
   }
   // Names and types on the booster itself: feature importance and the saved model.json
   // (feature_names, feature_types) refer to columns by name, not f0, f1, ….
   FeatureInfo info(train);
-  FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterSetStrFeatureInfo(booster.get(), "feature_name",
-                                                           info.name_pointers.data(), info.names.size()),
-                                "XGBoosterSetStrFeatureInfo(feature_name)"));
-  FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterSetStrFeatureInfo(booster.get(), "feature_type",
-                                                           info.type_pointers.data(), info.names.size()),
-                                "XGBoosterSetStrFeatureInfo(feature_type)"));
+  FOPS_RETURN_IF_ERROR(
+      XgbCheck(XGBoosterSetStrFeatureInfo(booster.get(), "feature_name", info.name_pointers.data(),
+                                          info.names.size()),
+               "XGBoosterSetStrFeatureInfo(feature_name)"));
+  FOPS_RETURN_IF_ERROR(
+      XgbCheck(XGBoosterSetStrFeatureInfo(booster.get(), "feature_type", info.type_pointers.data(),
+                                          info.names.size()),
+               "XGBoosterSetStrFeatureInfo(feature_type)"));
   auto model = std::make_unique<XgboostModel>(std::move(booster), train.FeatureNames());
   model->history = std::move(history);
   model->algorithm = "xgboost";
@@ -299,7 +378,8 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   effective["num_round"] = rounds;
   effective["early_stopping_rounds"] = patience;
   model->parameters = effective;
-  model->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  model->seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return std::unique_ptr<TrainedModel>(std::move(model));
 }
 
@@ -307,12 +387,14 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Load(std::string_view seri
   void* raw_booster = nullptr;
   FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterCreate(nullptr, 0, &raw_booster), "XGBoosterCreate"));
   BoosterPtr booster(raw_booster);
-  FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterLoadModelFromBuffer(booster.get(), serialized.data(), serialized.size()),
-                                "XGBoosterLoadModelFromBuffer"));
+  FOPS_RETURN_IF_ERROR(
+      XgbCheck(XGBoosterLoadModelFromBuffer(booster.get(), serialized.data(), serialized.size()),
+               "XGBoosterLoadModelFromBuffer"));
   bst_ulong count = 0;
   const char** names = nullptr;
-  FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterGetStrFeatureInfo(booster.get(), "feature_name", &count, &names),
-                                "XGBoosterGetStrFeatureInfo(feature_name)"));
+  FOPS_RETURN_IF_ERROR(
+      XgbCheck(XGBoosterGetStrFeatureInfo(booster.get(), "feature_name", &count, &names),
+               "XGBoosterGetStrFeatureInfo(feature_name)"));
   std::vector<std::string> feature_names(names, names + count);
   auto model = std::make_unique<XgboostModel>(std::move(booster), std::move(feature_names));
   model->algorithm = "xgboost";

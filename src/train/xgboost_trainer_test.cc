@@ -38,7 +38,9 @@ HyperParameters Params(std::map<std::string, nlohmann::json> values) {
 TEST(XgboostTrainerTest, TrainsRecordsRoundsAndStopsEarly) {
   Fixture f;
   TrainInput input{&f.train, &f.validation,
-                   Params({{"num_round", 200}, {"early_stopping_rounds", 5}, {"eta", 0.3},
+                   Params({{"num_round", 200},
+                           {"early_stopping_rounds", 5},
+                           {"eta", 0.3},
                            {"eval_metric", nlohmann::json::array({"logloss", "aucpr"})},
                            {"train_metrics_every", 1}})};
   auto model = XgboostTrainer().Train(input, f.context);
@@ -109,10 +111,12 @@ TEST(XgboostTrainerTest, UnknownAndOutOfRangeParametersAreClearErrors) {
 
   auto range = XgboostTrainer().Train({&f.train, &f.validation, Params({{"eta", 2}})}, f.context);
   ASSERT_FALSE(range.ok());
-  EXPECT_NE(range.status().message().find("'eta' = 2 is out of range; accepted: 0 to 1"), std::string::npos)
+  EXPECT_NE(range.status().message().find("'eta' = 2 is out of range; accepted: 0 to 1"),
+            std::string::npos)
       << range.status().message();
 
-  auto kind = XgboostTrainer().Train({&f.train, &f.validation, Params({{"max_depth", "deep"}})}, f.context);
+  auto kind =
+      XgboostTrainer().Train({&f.train, &f.validation, Params({{"max_depth", "deep"}})}, f.context);
   ASSERT_FALSE(kind.ok());
   EXPECT_NE(kind.status().message().find("must be an integer"), std::string::npos);
 
