@@ -97,7 +97,7 @@ int Main(int argc, char** argv) {
       status = store.CreateVersion(version, "bench").status();
       ++versions;
     }
-    if (status.ok()) status = store.EndRun(run.run_id, "succeeded", "");
+    if (status.ok()) status = store.EndRun(run.run_id, RunStatus::kSucceeded, "");
     if (!status.ok()) {
       std::fprintf(stderr, "run %d: %s\n", i, status.ToString().c_str());
       return 1;

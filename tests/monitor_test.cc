@@ -182,7 +182,7 @@ std::string CaptureFile(const Workspace& w, TimePoint start, int sequence) {
 
 RunResult Train(Workspace& w) {
   RunResult result = RunPipeline(w.config, w.context);
-  EXPECT_EQ(result.status, "succeeded") << result.error.message();
+  EXPECT_EQ(result.status, RunStatus::kSucceeded) << result.error.message();
   return result;
 }
 
@@ -489,7 +489,7 @@ TEST(SchedulerTest, CronFiresAtTheRightTimesOnAControlledClock) {
     ASSERT_TRUE(ticked.ok()) << ticked.status().message();
     for (const ScheduleRunRecord& run : *ticked) {
       EXPECT_EQ(run.trigger, "cron");
-      EXPECT_EQ(run.status, "succeeded") << run.error;
+      EXPECT_EQ(run.status, RunStatus::kSucceeded) << run.error;
       fired.push_back(run.scheduled_for);
       ticked_at.push_back(FormatUtc(clock.Now()));
     }
@@ -517,7 +517,7 @@ TEST(SchedulerTest, CronFiresAtTheRightTimesOnAControlledClock) {
   auto after_downtime = scheduler.Tick();
   ASSERT_TRUE(after_downtime.ok());
   ASSERT_EQ(after_downtime->size(), 1u);
-  EXPECT_EQ((*after_downtime)[0].status, "skipped");
+  EXPECT_EQ((*after_downtime)[0].status, RunStatus::kSkipped);
   EXPECT_NE((*after_downtime)[0].reason.find("8 times of '0 */6 * * *' missed"), std::string::npos)
       << (*after_downtime)[0].reason;
 }
@@ -534,7 +534,7 @@ TEST(SchedulerTest, MissedRunsCatchUpOnceAndTheLockKeepsOneRunAtATime) {
   auto caught_up = scheduler.Tick();
   ASSERT_TRUE(caught_up.ok());
   ASSERT_EQ(caught_up->size(), 1u);
-  EXPECT_EQ((*caught_up)[0].status, "succeeded");
+  EXPECT_EQ((*caught_up)[0].status, RunStatus::kSucceeded);
   EXPECT_NE((*caught_up)[0].reason.find("catch-up for 3 missed times"), std::string::npos)
       << (*caught_up)[0].reason;
   EXPECT_EQ(scheduler.Tick()->size(), 0u);  // nothing more until tomorrow 03:00
@@ -549,14 +549,14 @@ TEST(SchedulerTest, MissedRunsCatchUpOnceAndTheLockKeepsOneRunAtATime) {
   auto locked = scheduler.Tick();
   ASSERT_TRUE(locked.ok());
   ASSERT_EQ(locked->size(), 1u);
-  EXPECT_EQ((*locked)[0].status, "locked");
+  EXPECT_EQ((*locked)[0].status, RunStatus::kLocked);
   EXPECT_NE((*locked)[0].error.find("lock held by other-host pid 1"), std::string::npos);
   // An expired lock is taken over.
   clock.Set(At("2026-11-26T03:00:10Z"));
   auto taken = scheduler.Tick();
   ASSERT_TRUE(taken.ok());
   ASSERT_EQ(taken->size(), 1u);
-  EXPECT_EQ((*taken)[0].status, "succeeded");
+  EXPECT_EQ((*taken)[0].status, RunStatus::kSucceeded);
 }
 
 // The must-show scheduler test, part 2: drift on the served endpoint triggers a retraining
@@ -596,7 +596,7 @@ TEST(SchedulerTest, DriftTriggersARetrainingRunThatEndsInACanary) {
   const ScheduleRunRecord& run = (*fired)[0];
   EXPECT_EQ(run.trigger, "drift");
   EXPECT_NE(run.reason.find("V14 psi"), std::string::npos) << run.reason;
-  EXPECT_EQ(run.status, "succeeded") << run.error;
+  EXPECT_EQ(run.status, RunStatus::kSucceeded) << run.error;
   EXPECT_EQ(run.version, 2);
   EXPECT_EQ(run.deployment, "canary baking");
   ServingStore serving(*metadata);
@@ -628,7 +628,7 @@ TEST(SchedulerTest, NewDataInAWatchedDirectoryTriggersARun) {
   options.run = [&](const Config& config) {
     ++runs;
     RunResult result;
-    result.status = "succeeded";
+    result.status = RunStatus::kSucceeded;
     result.execution_id = "run-" + std::to_string(runs);
     EXPECT_EQ(config.register_.approval, "manual");  // no deploy.auto: waits for approval
     return result;

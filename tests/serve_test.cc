@@ -951,13 +951,13 @@ TEST(ServeTest, TheInProcessSchedulerRunsThePipelineWhenWatchedDataArrives) {
   ASSERT_TRUE(Eventually(
       [&] {
         auto history = schedule.History("fraud-detection", 5);
-        return history.ok() && !history->empty() && history->front().status != "running";
+        return history.ok() && !history->empty() && history->front().status != RunStatus::kRunning;
       },
       120))
       << server.log();
   ScheduleRunRecord run = schedule.History("fraud-detection", 5)->front();
   EXPECT_EQ(run.trigger, "data");
-  EXPECT_EQ(run.status, "succeeded") << run.error << server.log();
+  EXPECT_EQ(run.status, RunStatus::kSucceeded) << run.error << server.log();
   EXPECT_FALSE(run.execution_id.empty());
   EXPECT_EQ(run.deployment, "");  // no deploy.auto: the version waits for approval
   // The server kept serving its endpoint meanwhile.

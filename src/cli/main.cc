@@ -46,8 +46,9 @@ void PrintRunSummary(const RunResult& result) {
               result.pipeline.c_str(), Fixed(result.seconds, 2).c_str());
   std::printf("  %-10s %-10s %8s\n", "step", "status", "seconds");
   for (const StepRecord& step : result.steps) {
-    std::printf("  %-10s %-10s %8s\n", step.name.c_str(), step.status.c_str(),
-                step.status == "skipped" ? "" : Fixed(step.seconds, 2).c_str());
+    std::printf("  %-10s %-10s %8s\n", step.name.c_str(),
+                std::string(StepStatusName(step.status)).c_str(),
+                step.status == StepStatus::kSkipped ? "" : Fixed(step.seconds, 2).c_str());
   }
   if (result.metrics.contains("test")) {
     std::printf("\n  %-28s %12s %12s\n", "metric", "validation", "test");

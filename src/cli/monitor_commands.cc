@@ -154,11 +154,11 @@ int Schedule(const Args& args) {
     else {
       for (const ScheduleRunRecord& run : *ticked) {
         std::printf("%s  %-8s %-11s %s\n", run.scheduled_for.c_str(), run.trigger.c_str(),
-                    run.status.c_str(), run.reason.c_str());
+                    std::string(RunStatusName(run.status)).c_str(), run.reason.c_str());
       }
     }
     for (const ScheduleRunRecord& run : *ticked) {
-      if (run.status == "failed") return kExitInternal;
+      if (run.status == RunStatus::kFailed) return kExitInternal;
     }
     return kExitOk;
   }
@@ -204,7 +204,7 @@ int ScheduleHistory(const Args& args) {
   for (const ScheduleRunRecord& run : *history) {
     std::string model = run.model.empty() ? "-" : run.model + "@" + std::to_string(run.version);
     std::printf("%-24s %-8s %-11s %-24s %s%s%s\n", run.scheduled_for.c_str(), run.trigger.c_str(),
-                run.status.c_str(), model.c_str(), run.reason.c_str(),
+                std::string(RunStatusName(run.status)).c_str(), model.c_str(), run.reason.c_str(),
                 run.deployment.empty() ? "" : "; deployed: ", run.deployment.c_str());
   }
   return kExitOk;

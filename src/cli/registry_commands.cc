@@ -40,7 +40,7 @@ bool LowerIsBetter(const std::string& metric) {
 nlohmann::json RunJson(const RunRecord& run, bool full) {
   nlohmann::json out = {{"run_id", run.run_id},
                         {"experiment", run.experiment},
-                        {"status", run.status},
+                        {"status", RunStatusName(run.status)},
                         {"start_time", run.start_time},
                         {"end_time", run.end_time},
                         {"code_version", run.code_version},
@@ -104,8 +104,8 @@ int RunsList(const Args& args) {
               "started", "roc_auc", "pr_auc", "recall@1%");
   for (const RunRecord& run : *runs) {
     std::printf("%-36s  %-18s  %-11s  %-24s  %8s  %8s  %10s\n", run.run_id.c_str(),
-                run.experiment.c_str(), run.status.c_str(), run.start_time.c_str(),
-                Metric(run.metrics, "test.roc_auc").c_str(),
+                run.experiment.c_str(), std::string(RunStatusName(run.status)).c_str(),
+                run.start_time.c_str(), Metric(run.metrics, "test.roc_auc").c_str(),
                 Metric(run.metrics, "test.pr_auc").c_str(),
                 Metric(run.metrics, "test.recall_at_fpr_1pct").c_str());
   }
@@ -126,9 +126,9 @@ int RunsShow(const Args& args) {
   }
   std::printf(
       "run %s (%s)\n  experiment %s, started %s, ended %s\n  code %s on %s by %s\n  artifacts %s\n",
-      run->run_id.c_str(), run->status.c_str(), run->experiment.c_str(), run->start_time.c_str(),
-      run->end_time.c_str(), run->code_version.c_str(), run->host.c_str(), run->user.c_str(),
-      run->artifact_uri.c_str());
+      run->run_id.c_str(), std::string(RunStatusName(run->status)).c_str(), run->experiment.c_str(),
+      run->start_time.c_str(), run->end_time.c_str(), run->code_version.c_str(), run->host.c_str(),
+      run->user.c_str(), run->artifact_uri.c_str());
   if (!run->error.empty()) std::printf("  error: %s\n", run->error.c_str());
   std::printf("\ndatasets\n");
   for (const DatasetRecord& d : run->datasets) {
@@ -387,8 +387,9 @@ int Lineage(const Args& args) {
   std::printf("model   %s@%lld (%s%s)\n", version->model.c_str(),
               static_cast<long long>(version->version), version->approval.c_str(),
               version->aliases.empty() ? "" : (", " + Join(version->aliases, ", ")).c_str());
-  std::printf("  run   %s (%s, %s .. %s)\n", run->run_id.c_str(), run->status.c_str(),
-              run->start_time.c_str(), run->end_time.c_str());
+  std::printf("  run   %s (%s, %s .. %s)\n", run->run_id.c_str(),
+              std::string(RunStatusName(run->status)).c_str(), run->start_time.c_str(),
+              run->end_time.c_str());
   std::printf("  code  %s on %s by %s\n", run->code_version.c_str(), run->host.c_str(),
               run->user.c_str());
   std::printf("  execution artifacts %s\n", run->artifact_uri.c_str());

@@ -563,16 +563,30 @@ Result<SourceOptions> SourceOptionsFrom(const Config& config) {
   return options;
 }
 
+std::string_view StepStatusName(StepStatus status) {
+  switch (status) {
+    case StepStatus::kPending:
+      return "pending";
+    case StepStatus::kSucceeded:
+      return "succeeded";
+    case StepStatus::kFailed:
+      return "failed";
+    case StepStatus::kSkipped:
+      return "skipped";
+  }
+  return "pending";
+}
+
 nlohmann::json RunResult::ToJson() const {
   nlohmann::json out;
   out["execution_id"] = execution_id;
   out["pipeline"] = pipeline;
-  out["status"] = status;
+  out["status"] = RunStatusName(status);
   out["seconds"] = seconds;
   out["steps"] = nlohmann::json::array();
   for (const StepRecord& step : steps) {
     nlohmann::json entry = {
-        {"name", step.name}, {"status", step.status}, {"seconds", step.seconds}};
+        {"name", step.name}, {"status", StepStatusName(step.status)}, {"seconds", step.seconds}};
     if (!step.log.empty()) entry["log"] = step.log;
     if (!step.error.empty()) entry["error"] = step.error;
     out["steps"].push_back(entry);
@@ -639,7 +653,7 @@ RunResult RunPipeline(const Config& config, const Context& context) {
                        artifact_store.ok() ? nullptr : &artifact_store.status()}) {
     if (failed) {
       result.error = *failed;
-      for (StepRecord& step : result.steps) step.status = "skipped";
+      for (StepRecord& step : result.steps) step.status = StepStatus::kSkipped;
       return result;  // nowhere to record it
     }
   }
@@ -682,7 +696,9 @@ RunResult RunPipeline(const Config& config, const Context& context) {
       status = Status::Internal(std::string("step ") + record.name + " threw: " + exception.what());
     }
     record.seconds = std::chrono::duration<double>(Clock::now() - step_started).count();
-    record.status = status.ok() ? (state.step_skipped ? "skipped" : "succeeded") : "failed";
+    record.status = !status.ok()         ? StepStatus::kFailed
+                    : state.step_skipped ? StepStatus::kSkipped
+                                         : StepStatus::kSucceeded;
     state.step_skipped = false;
     if (!status.ok()) {
       record.error = status.message();
@@ -691,12 +707,13 @@ RunResult RunPipeline(const Config& config, const Context& context) {
     if (sink >= 0) logger.RemoveSink(sink);
     if (!status.ok()) {
       result.error = status;
-      for (size_t j = i + 1; j < std::size(kSteps); ++j) result.steps[j].status = "skipped";
+      for (size_t j = i + 1; j < std::size(kSteps); ++j)
+        result.steps[j].status = StepStatus::kSkipped;
       return finish();
     }
   }
-  result.status = result.gate.passed ? "succeeded" : "gate_failed";
-  logger.Info("pipeline", "run finished", {{"status", result.status}});
+  result.status = result.gate.passed ? RunStatus::kSucceeded : RunStatus::kGateFailed;
+  logger.Info("pipeline", "run finished", {{"status", RunStatusName(result.status)}});
   return finish();
 }
 

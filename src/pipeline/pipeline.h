@@ -17,12 +17,17 @@
 #include "core/status.h"
 #include "data/source.h"
 #include "pipeline/gate.h"
+#include "store/metadata_store.h"
 
 namespace fraudops {
 
+/// Where a step of a run is (its name at the edges: run.json, --json, the summary).
+enum class StepStatus { kPending, kSucceeded, kFailed, kSkipped };
+std::string_view StepStatusName(StepStatus status);
+
 struct StepRecord {
   std::string name;
-  std::string status = "pending";  ///< pending, succeeded, failed, skipped
+  StepStatus status = StepStatus::kPending;
   double seconds = 0;
   std::string log;  ///< the step's log file
   std::string error;
@@ -31,8 +36,8 @@ struct StepRecord {
 struct RunResult {
   std::string execution_id;
   std::string pipeline;
-  /// succeeded, gate_failed or failed.
-  std::string status = "failed";
+  /// kSucceeded, kGateFailed or kFailed.
+  RunStatus status = RunStatus::kFailed;
   std::vector<StepRecord> steps;
   nlohmann::json metrics = nlohmann::json::object();  ///< {"validation": {...}, "test": {...}}
   GateResult gate;

@@ -198,7 +198,7 @@ Result<std::optional<Scheduler::Firing>> Scheduler::CheckCron(
                      FormatUtc(due.front()) + " (schedule.missed: skip)";
     skipped.scheduled_for = FormatUtc(due[missed - 1]);
     skipped.started_at = skipped.finished_at = FormatUtc(now);
-    skipped.status = "skipped";
+    skipped.status = RunStatus::kSkipped;
     FOPS_RETURN_IF_ERROR(store_.InsertRun(skipped));
     context_.logger->Warn("schedule", skipped.reason);
     written->push_back(std::move(skipped));
@@ -262,7 +262,7 @@ Result<ScheduleRunRecord> Scheduler::Start(const std::string& trigger, const std
   FOPS_ASSIGN_OR_RETURN(bool locked, store_.TryLock(pipeline, options_.holder, FormatUtc(now),
                                                     FormatUtc(now + lock_timeout_), &holder));
   if (!locked) {
-    run.status = "locked";
+    run.status = RunStatus::kLocked;
     run.finished_at = run.started_at;
     run.error = "another run of " + pipeline + " is in progress (lock held by " + holder + ")";
     context_.logger->Warn("schedule", "not starting: " + run.error,
@@ -270,7 +270,7 @@ Result<ScheduleRunRecord> Scheduler::Start(const std::string& trigger, const std
     FOPS_RETURN_IF_ERROR(store_.InsertRun(run));
     return run;
   }
-  run.status = "running";
+  run.status = RunStatus::kRunning;
   FOPS_RETURN_IF_ERROR(store_.InsertRun(run));
   context_.logger->Info("schedule", "starting a run of " + pipeline,
                         {{"trigger", trigger}, {"reason", reason}});
@@ -297,7 +297,7 @@ Result<ScheduleRunRecord> Scheduler::Start(const std::string& trigger, const std
   FOPS_RETURN_IF_ERROR(stamped);
   FOPS_RETURN_IF_ERROR(unlocked);
   context_.logger->Info(
-      "schedule", "run finished: " + run.status,
+      "schedule", "run finished: " + std::string(RunStatusName(run.status)),
       {{"execution_id", run.execution_id}, {"trigger", trigger}, {"deployment", run.deployment}});
   return run;
 }

@@ -56,7 +56,30 @@ Status CheckAliasName(const std::string& alias) {
   return Status::Ok();
 }
 
+constexpr std::pair<RunStatus, std::string_view> kRunStatusNames[] = {
+    {RunStatus::kRunning, "running"},        {RunStatus::kSucceeded, "succeeded"},
+    {RunStatus::kGateFailed, "gate_failed"}, {RunStatus::kFailed, "failed"},
+    {RunStatus::kSkipped, "skipped"},        {RunStatus::kLocked, "locked"},
+};
+
 }  // namespace
+
+std::string_view RunStatusName(RunStatus status) {
+  for (const auto& [value, name] : kRunStatusNames) {
+    if (value == status) return name;
+  }
+  return "failed";
+}
+
+Result<RunStatus> ParseRunStatus(std::string_view name) {
+  std::vector<std::string> names;
+  for (const auto& [value, text] : kRunStatusNames) {
+    if (text == name) return value;
+    names.emplace_back(text);
+  }
+  return Status::DataError("unknown run status '" + std::string(name) +
+                           "'; known: " + Join(names, ", "));
+}
 
 std::string UtcNow() { return FormatUtc(std::chrono::system_clock::now()); }
 
@@ -223,10 +246,16 @@ Status MetadataStore::CreateRun(const RunRecord& run) {
     FOPS_RETURN_IF_ERROR(db_->Exec(
         "INSERT INTO experiments (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
         experiment));
-    SqlValue row[] = {
-        Text(run.run_id),           Text(run.experiment),   Text(run.status), Text(run.start_time),
-        OptionalText(run.end_time), Text(run.code_version), Text(run.host),   Text(run.user),
-        Text(run.artifact_uri),     OptionalText(run.error)};
+    SqlValue row[] = {Text(run.run_id),
+                      Text(run.experiment),
+                      Text(std::string(RunStatusName(run.status))),
+                      Text(run.start_time),
+                      OptionalText(run.end_time),
+                      Text(run.code_version),
+                      Text(run.host),
+                      Text(run.user),
+                      Text(run.artifact_uri),
+                      OptionalText(run.error)};
     FOPS_RETURN_IF_ERROR(
         db_->Exec("INSERT INTO runs (run_id, experiment, status, start_time, end_time, "
                   "code_version, host, user_name, artifact_uri, error) "
@@ -291,9 +320,10 @@ Status MetadataStore::LogDatasets(const std::string& run_id,
   return Upsert("run_datasets", "run_id, role", {"source", "row_count", "content_hash"}, 5, values);
 }
 
-Status MetadataStore::EndRun(const std::string& run_id, const std::string& status,
+Status MetadataStore::EndRun(const std::string& run_id, RunStatus status,
                              const std::string& error) {
-  SqlValue p[] = {Text(status), Text(UtcNow()), OptionalText(error), Text(run_id)};
+  SqlValue p[] = {Text(std::string(RunStatusName(status))), Text(UtcNow()), OptionalText(error),
+                  Text(run_id)};
   FOPS_ASSIGN_OR_RETURN(
       SqlResult result,
       db_->Query("UPDATE runs SET status = ?, end_time = ?, error = ? WHERE run_id = ?", p));
@@ -308,7 +338,8 @@ RunRecord RunFromRow(const SqlRow& r) {
   RunRecord run;
   run.run_id = AsText(r[0]);
   run.experiment = AsText(r[1]);
-  run.status = AsText(r[2]);
+  // An unknown name (a newer fraudops wrote it) reads as failed.
+  run.status = ParseRunStatus(AsText(r[2])).value_or(RunStatus::kFailed);
   run.start_time = AsText(r[3]);
   run.end_time = AsText(r[4]);
   run.code_version = AsText(r[5]);

@@ -36,10 +36,18 @@ struct DatasetRecord {
   std::string content_hash;
 };
 
+/// Where a pipeline run is: a tracked run (running, then succeeded, gate_failed or failed)
+/// or a scheduled one, which may also be skipped (a missed cron time) or locked (another
+/// run held the lock). An enum inside the process; the name at the edges.
+enum class RunStatus { kRunning, kSucceeded, kGateFailed, kFailed, kSkipped, kLocked };
+std::string_view RunStatusName(RunStatus status);
+/// The status a stored name stands for; an error naming the known ones otherwise.
+Result<RunStatus> ParseRunStatus(std::string_view name);
+
 struct RunRecord {
   std::string run_id;  ///< the pipeline's execution id
   std::string experiment;
-  std::string status = "running";  ///< running, succeeded, gate_failed, failed
+  RunStatus status = RunStatus::kRunning;
   std::string start_time, end_time;
   std::string code_version, host, user;
   std::string artifact_uri;
@@ -123,7 +131,7 @@ class MetadataStore {
                           const std::vector<std::pair<int64_t, double>>& points);
   Status LogArtifacts(const std::string& run_id, const std::vector<ArtifactRecord>& artifacts);
   Status LogDatasets(const std::string& run_id, const std::vector<DatasetRecord>& datasets);
-  Status EndRun(const std::string& run_id, const std::string& status, const std::string& error);
+  Status EndRun(const std::string& run_id, RunStatus status, const std::string& error);
   /// By id or unique id prefix; with params, tags, metrics, artifacts and datasets.
   Result<RunRecord> GetRun(const std::string& id_or_prefix);
   /// Run summaries (no params/artifacts), with the metrics `filter.with_metrics` names.

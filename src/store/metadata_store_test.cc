@@ -99,11 +99,11 @@ TEST_P(MetadataStoreTest, RunRoundTripsEverythingItRecords) {
                   ->LogDatasets(run.run_id,
                                 {{"raw", "csv:x.csv", 1000, "h1"}, {"test", "split", 150, "h2"}})
                   .ok());
-  ASSERT_TRUE(store_->EndRun(run.run_id, "succeeded", "").ok());
+  ASSERT_TRUE(store_->EndRun(run.run_id, RunStatus::kSucceeded, "").ok());
 
   auto loaded = store_->GetRun(run.run_id.substr(0, run.run_id.size() - 2));  // a unique prefix
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-  EXPECT_EQ(loaded->status, "succeeded");
+  EXPECT_EQ(loaded->status, RunStatus::kSucceeded);
   EXPECT_FALSE(loaded->end_time.empty());
   EXPECT_EQ(loaded->params, run.params);
   EXPECT_EQ(loaded->tags, run.tags);
@@ -119,7 +119,7 @@ TEST_P(MetadataStoreTest, RunRoundTripsEverythingItRecords) {
   ASSERT_TRUE(history.ok());
   EXPECT_EQ(*history, (std::vector<std::pair<int64_t, double>>{{0, 0.9}, {1, 0.95}, {2, 0.97}}));
   EXPECT_EQ(store_->GetRun("no-such-run").status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(store_->EndRun("no-such-run", "failed", "x").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->EndRun("no-such-run", RunStatus::kFailed, "x").code(), StatusCode::kNotFound);
 }
 
 TEST_P(MetadataStoreTest, AnAmbiguousPrefixIsAnError) {

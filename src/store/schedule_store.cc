@@ -15,7 +15,7 @@ nlohmann::json ScheduleRunRecord::ToJson() const {
       {"scheduled_for", scheduled_for},
       {"started_at", started_at},
       {"finished_at", finished_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(finished_at)},
-      {"status", status},
+      {"status", RunStatusName(status)},
       {"execution_id",
        execution_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(execution_id)},
       {"deployment", deployment.empty() ? nlohmann::json(nullptr) : nlohmann::json(deployment)},
@@ -78,7 +78,7 @@ Status ScheduleStore::InsertRun(const ScheduleRunRecord& run) {
                   Text(run.scheduled_for),
                   Text(run.started_at),
                   OptionalText(run.finished_at),
-                  Text(run.status),
+                  Text(std::string(RunStatusName(run.status))),
                   OptionalText(run.execution_id),
                   OptionalText(run.model),
                   run.model.empty() ? SqlValue() : Int(run.version),
@@ -89,7 +89,7 @@ Status ScheduleStore::InsertRun(const ScheduleRunRecord& run) {
 
 Status ScheduleStore::UpdateRun(const ScheduleRunRecord& run) {
   SqlValue p[] = {OptionalText(run.finished_at),
-                  Text(run.status),
+                  Text(std::string(RunStatusName(run.status))),
                   OptionalText(run.execution_id),
                   OptionalText(run.model),
                   run.model.empty() ? SqlValue() : Int(run.version),
@@ -126,7 +126,7 @@ Result<std::vector<ScheduleRunRecord>> ScheduleStore::History(const std::string&
     run.scheduled_for = AsText(row[4]);
     run.started_at = AsText(row[5]);
     run.finished_at = IsNull(row[6]) ? "" : AsText(row[6]);
-    run.status = AsText(row[7]);
+    run.status = ParseRunStatus(AsText(row[7])).value_or(RunStatus::kFailed);
     run.execution_id = IsNull(row[8]) ? "" : AsText(row[8]);
     run.model = IsNull(row[9]) ? "" : AsText(row[9]);
     run.version = IsNull(row[10]) ? 0 : AsInt(row[10]);

@@ -21,9 +21,7 @@ struct ScheduleRunRecord {
   std::string reason;
   std::string scheduled_for;  ///< the cron time, or when the trigger fired
   std::string started_at, finished_at;
-  /// running, succeeded, gate_failed, failed, skipped (a missed cron time), locked (another
-  /// run held the lock)
-  std::string status;
+  RunStatus status = RunStatus::kRunning;
   std::string execution_id;
   std::string model;
   int64_t version = 0;
