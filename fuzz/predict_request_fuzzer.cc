@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "model/bundle.h"
@@ -47,5 +48,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         rows, error, encoder.size());
   body = input;
   Check(fraudops::ParseInferBody(body, encoder, 100, &rows, &error), rows, error, encoder.size());
+  // An A/B test's assignment field: read before the body is parsed, then passed through.
+  body = input;
+  std::optional<std::string> card = fraudops::AssignmentValue(body, "card_id");
+  if (card && card->size() > input.size()) std::abort();
+  body = input;
+  Check(
+      fraudops::ParsePredictBody(body, "application/json", encoder, 100, &rows, &error, "card_id"),
+      rows, error, encoder.size());
   return 0;
 }

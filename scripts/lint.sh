@@ -6,7 +6,7 @@
 #      checks every GUARDED_BY / REQUIRES / EXCLUDES of core/mutex.h.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files -- 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'bench/*.cc' 'bench/*.h' \
+mapfile -t files < <(git ls-files --cached --others --exclude-standard -- 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'bench/*.cc' 'bench/*.h' \
                                       'fuzz/*.cc' 'fuzz/*.h')
 if [ "${1:-}" = --fix ]; then
   clang-format -i "${files[@]}"

@@ -8,15 +8,18 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
 #include "core/cron.h"
+#include "core/files.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
 #include "data/synth.h"
 #include "eval/metrics.h"
 #include "model/bundle.h"
+#include "monitor/ab_report.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/scheduler.h"
 #include "store/schedule_store.h"
@@ -644,6 +647,166 @@ TEST(SchedulerTest, NewDataInAWatchedDirectoryTriggersARun) {
   EXPECT_EQ(runs, 1);
   clock.Advance(std::chrono::minutes(2));
   EXPECT_TRUE(scheduler.Tick()->empty());  // nothing new
+}
+
+// The A/B report's intervals and tests equal an independent reference: tests/ab_reference.py
+// computes them from the same labelled rows with the formulas written out plainly (pairwise
+// DeLong, Wilson, pooled z-tests), standard library only.
+using Json = nlohmann::json;
+
+TEST(AbReportTest, IntervalsAndTestsEqualAnIndependentReference) {
+  TempDir dir;
+  EndpointRecord endpoint;
+  endpoint.name = "fraud";
+  endpoint.production = {"fraud", 6};
+  endpoint.ab_variants = {{{"fraud", 6}, 60}, {{"fraud", 7}, 40}};
+  endpoint.ab_started_at = "2026-11-30T00:00:00.000Z";
+  // Rows: scores on a grid of 1/256 (exact in float; ties on purpose), labels known for most.
+  std::string capture, csv = "variant,score,label,decision\n";
+  LabelMap labels;
+  uint64_t state = 12345;
+  auto next = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 11) * 0x1.0p-53;
+  };
+  const int counts[2] = {3000, 2000};
+  for (int v = 0; v < 2; ++v) {
+    const std::string name = v == 0 ? "v6" : "v7";
+    for (int i = 0; i < counts[v]; ++i) {
+      const bool fraud = next() < (v == 0 ? 0.06 : 0.08);
+      // v7 separates the classes better than v6.
+      const double center = fraud ? (v == 0 ? 0.55 : 0.7) : 0.2;
+      const double score =
+          std::round(std::clamp(center + (next() - 0.5) * 0.7, 0.0, 1.0) * 256) / 256;
+      const int decision = score >= 0.5;
+      const std::string id = name + "-" + std::to_string(i);
+      const std::string time = i < 10 ? "2026-11-29T23:00:00.000Z"
+                                      : "2026-11-30T01:00:00.000Z";  // before the test: left out
+      capture += "{\"v\":1,\"request_id\":\"" + id + "\",\"time\":\"" + time +
+                 "\",\"endpoint\":\"fraud\",\"variant\":\"" + name +
+                 "\",\"model\":\"fraud\",\"version\":" + std::to_string(v == 0 ? 6 : 7) +
+                 ",\"latency_us\":" + std::to_string(100 + i % 50) +
+                 ",\"features\":{\"Amount\":1},\"score\":";
+      AppendShortest(capture, score);
+      capture += ",\"label\":" + std::to_string(decision) + "}\n";
+      if (i < 10) continue;
+      if (i % 10 == 9) continue;  // unlabelled: not in the label-based metrics
+      labels[id] = {fraud ? 1.0f : 0.0f, ""};
+      csv += name + ",";
+      AppendShortest(csv, score);
+      csv += "," + std::to_string(fraud ? 1 : 0) + "," + std::to_string(decision) + "\n";
+    }
+  }
+  testing::WriteText(dir.File("capture/20261129T230000Z-1-1.jsonl"), capture);
+  testing::WriteText(dir.File("rows.csv"), csv);
+
+  AbReportOptions options;
+  options.capture_directory = dir.File("capture");
+  options.now = *ParseUtcTime("2026-12-01T00:00:00Z");
+  options.labels = &labels;
+  options.fpr_target = 0.02;
+  options.min_effect = 0.01;
+  options.confidence = 0.95;
+  options.power = 0.8;
+  auto report = BuildAbReport(endpoint, options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  const Json& r = *report;
+  ASSERT_EQ(r["variants"].size(), 2u);
+  EXPECT_EQ(r["variants"][0]["requests"], 2990);  // the ten rows before the test are left out
+  EXPECT_EQ(r["variants"][1]["requests"], 1990);
+
+  const std::string command = "/usr/bin/python3 " + std::string(FRAUDOPS_SOURCE_DIR) +
+                              "/tests/ab_reference.py " + dir.File("rows.csv") +
+                              " 0.02 0.01 0.95 0.8 v6 v7";
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[4096];
+  for (size_t got; (got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;)
+    output.append(buffer, got);
+  ASSERT_EQ(::pclose(pipe), 0) << output;
+  const Json reference = Json::parse(output);
+
+  auto near = [](const Json& ours, const Json& theirs, const std::string& what) {
+    for (const char* key : {"value", "low", "high", "difference", "z", "p_value", "variance"}) {
+      if (!theirs.contains(key)) continue;
+      ASSERT_TRUE(ours.contains(key)) << what << " lacks " << key;
+      EXPECT_NEAR(ours[key].get<double>(), theirs[key].get<double>(), 1e-9) << what << "." << key;
+    }
+  };
+  for (size_t v = 0; v < 2; ++v) {
+    const std::string name = r["variants"][v]["name"];
+    const Json& theirs = reference["variants"][name];
+    // The alert rate counts every captured row; the reference saw the labelled ones only.
+    for (const char* metric : {"recall_at_fpr", "precision", "roc_auc"}) {
+      near(r["variants"][v][metric], theirs[metric], name + "." + metric);
+    }
+  }
+  const Json& comparison = r["comparisons"][0];
+  EXPECT_EQ(comparison["variant"], "v7");
+  EXPECT_EQ(comparison["against"], "v6");
+  for (const char* metric : {"recall_at_fpr", "roc_auc"}) {
+    near(comparison[metric], reference["comparisons"]["v7"][metric], std::string("v7.") + metric);
+  }
+  // v7 is the better model: its AUC's advantage is significant.
+  EXPECT_GT(comparison["roc_auc"]["difference"].get<double>(), 0);
+  EXPECT_LT(comparison["roc_auc"]["p_value"].get<double>(), 0.05);
+}
+
+// The alert-rate statistics against the reference, on every captured row (labels or not).
+TEST(AbReportTest, AlertRatesCountEveryCapturedRow) {
+  TempDir dir;
+  EndpointRecord endpoint;
+  endpoint.name = "fraud";
+  endpoint.ab_variants = {{{"fraud", 1}, 50}, {{"fraud", 2}, 50}};
+  endpoint.ab_started_at = "2026-11-30T00:00:00.000Z";
+  std::string capture, csv = "variant,score,label,decision\n";
+  const int alerts[2] = {37, 61}, rows[2] = {1500, 1400};
+  for (int v = 0; v < 2; ++v) {
+    for (int i = 0; i < rows[v]; ++i) {
+      const int decision = i < alerts[v];
+      const std::string name = "v" + std::to_string(v + 1);
+      capture += "{\"v\":1,\"request_id\":\"" + name + "-" + std::to_string(i) +
+                 "\",\"time\":\"2026-11-30T01:00:00.000Z\",\"variant\":\"" + name +
+                 "\",\"model\":\"fraud\",\"version\":" + std::to_string(v + 1) +
+                 ",\"latency_us\":90,\"features\":{},\"score\":" + (decision ? "0.9" : "0.1") +
+                 ",\"label\":" + std::to_string(decision) + "}\n";
+      csv += name + "," + (decision ? "0.9" : "0.1") + ",0," + std::to_string(decision) + "\n";
+    }
+  }
+  testing::WriteText(dir.File("capture/20261130T010000Z-1-1.jsonl"), capture);
+  testing::WriteText(dir.File("rows.csv"), csv);
+  AbReportOptions options;
+  options.capture_directory = dir.File("capture");
+  options.now = *ParseUtcTime("2026-12-01T00:00:00Z");
+  auto report = BuildAbReport(endpoint, options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  const std::string command = "/usr/bin/python3 " + std::string(FRAUDOPS_SOURCE_DIR) +
+                              "/tests/ab_reference.py " + dir.File("rows.csv") +
+                              " 0.01 0.01 0.95 0.8 v1 v2";
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[4096];
+  for (size_t got; (got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;)
+    output.append(buffer, got);
+  ASSERT_EQ(::pclose(pipe), 0) << output;
+  const Json reference = Json::parse(output);
+  for (size_t v = 0; v < 2; ++v) {
+    const Json& ours = (*report)["variants"][v]["alert_rate"];
+    const Json& theirs = reference["variants"]["v" + std::to_string(v + 1)]["alert_rate"];
+    for (const char* key : {"value", "low", "high"})
+      EXPECT_NEAR(ours[key].get<double>(), theirs[key].get<double>(), 1e-12);
+  }
+  const Json& ours = (*report)["comparisons"][0];
+  const Json& theirs = reference["comparisons"]["v2"];
+  for (const char* key : {"difference", "z", "p_value"}) {
+    EXPECT_NEAR(ours["alert_rate"][key].get<double>(), theirs["alert_rate"][key].get<double>(),
+                1e-12)
+        << key;
+  }
+  EXPECT_EQ(ours["min_sample_size"], theirs["min_sample_size"]);
+  EXPECT_EQ(ours["sample_size_reached"], false);  // 1500 and 1400 rows are short of it
 }
 
 }  // namespace

@@ -13,8 +13,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -782,6 +784,117 @@ TEST(ServeTest, ShadowGetsACopyOfTheTrafficAndAComparisonReport) {
     }
     EXPECT_TRUE(shadow.contains("shadow_latency_ms"));
   }
+}
+
+TEST(ServeTest, AbVariantsSplitByWeightStickyByCardAcrossReplicasAndTheWinnerIsAudited) {
+  ServeWorkspace ws;
+  const int64_t v1 = ws.Register();
+  const int64_t v2 = ws.Register("4E-1");
+  ws.Deploy(v1, "all_at_once");
+  DeploymentParams random;
+  random.ab_weight = 30;
+  ws.Deploy(v2, "ab", random);
+  const std::string key = ws.CreateKey({"invoke", "admin"});
+  ws.WriteConfig();
+  ServerProcess a(ws, "a"), b(ws, "b");
+  ASSERT_GT(a.port(), 0) << a.log();
+  ASSERT_GT(b.port(), 0) << b.log();
+  HttpClient http_a(a.port()), http_b(b.port());
+  const Headers auth = {{"x-api-key", key}};
+  const Json tx = Transactions()[0];
+  const std::string predict = "/v1/endpoints/fraud/predict";
+
+  // Weights 70/30 at random: over 10,000 requests v2's share is within 3 standard deviations.
+  const int n = 10000;
+  int to_v2 = 0;
+  for (int i = 0; i < n; ++i) {
+    HttpReply reply = http_a.Request("POST", predict, tx.dump(), auth);
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    const std::string variant = Body(reply)["variant"];
+    EXPECT_EQ(reply.headers["x-fraudops-variant"], variant);
+    EXPECT_EQ(Body(reply)["version"], variant == "v2" ? v2 : v1);
+    to_v2 += variant == "v2";
+  }
+  const double sigma = std::sqrt(n * 0.3 * 0.7);
+  EXPECT_LE(std::abs(to_v2 - 0.3 * n), 3 * sigma) << to_v2 << " of " << n;
+  // A header picks the variant; an unknown one is refused with the list.
+  EXPECT_EQ(Body(http_a.Request("POST", predict, tx.dump(),
+                                {{"x-api-key", key}, {"x-fraudops-variant", "v1"}}))["variant"],
+            "v1");
+  HttpReply unknown = http_a.Request("POST", predict, tx.dump(),
+                                     {{"x-api-key", key}, {"x-fraudops-variant", "v9"}});
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(Body(unknown)["error"]["message"].get<std::string>().find("v1, v2"), std::string::npos)
+      << unknown.body;
+  // The live statistics count what each variant answered.
+  Json status = Body(http_a.Request("GET", "/v1/admin/endpoints/fraud/ab", "", auth));
+  EXPECT_EQ(status["live"]["v2"]["requests"], to_v2) << status.dump();
+  EXPECT_TRUE(status["report"].is_object()) << status.dump();
+
+  // Concluding keeps the winner alone, in the history and the audit log with its evidence.
+  HttpReply concluded =
+      http_a.Request("POST", "/v1/admin/endpoints/fraud/ab/conclude",
+                     Json({{"winner", "v1"}, {"reason", "v2 alerts no better"}}).dump(), auth);
+  ASSERT_EQ(concluded.status, 201) << concluded.body;
+  EXPECT_EQ(Body(concluded)["strategy"], "ab_conclusion");
+  auto audit = ws.store().Audit("fraud");
+  ASSERT_TRUE(audit.ok());
+  const AuditEntry* entry = nullptr;
+  for (const AuditEntry& e : *audit) {
+    if (e.action == "ab_concluded") entry = &e;
+  }
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(entry->version, v1);
+  EXPECT_EQ(entry->details["winner"], "v1");
+  EXPECT_EQ(entry->details["reason"], "v2 alerts no better");
+  EXPECT_EQ(entry->details["evidence"]["live"]["v2"]["requests"], to_v2);
+  EXPECT_TRUE(Eventually([&] {
+    return Body(http_b.Request("POST", predict, tx.dump(), auth))["variant"] == "production";
+  }));
+
+  // Sticky by card: a new test assigned by card_id; each card meets one variant, the same
+  // in both server processes (and the field is not a feature).
+  DeploymentParams sticky;
+  sticky.ab_weight = 50;
+  sticky.ab_assignment_field = "card_id";
+  ws.Deploy(v2, "ab", sticky);
+  auto variant_of = [&](HttpClient& http, const std::string& card) {
+    Json body = tx;
+    body["card_id"] = card;
+    HttpReply reply = http.Request("POST", predict, body.dump(), auth);
+    // Until the servers see the test, card_id is no feature of the model (422).
+    return reply.status == 200 ? Body(reply)["variant"].get<std::string>()
+                               : "status " + std::to_string(reply.status);
+  };
+  auto in_test = [](const std::string& variant) { return variant == "v1" || variant == "v2"; };
+  ASSERT_TRUE(Eventually([&] {
+    return in_test(variant_of(http_a, "card-0")) && in_test(variant_of(http_b, "card-0"));
+  }));
+  std::map<std::string, int> cards_by_variant;
+  for (int card = 0; card < 200; ++card) {
+    const std::string id = "card-" + std::to_string(card);
+    const std::string first = variant_of(http_a, id);
+    EXPECT_TRUE(in_test(first)) << first;
+    EXPECT_EQ(variant_of(http_a, id), first) << id;
+    EXPECT_EQ(variant_of(http_b, id), first) << id;
+    ++cards_by_variant[first];
+  }
+  EXPECT_GT(cards_by_variant["v1"], 50);
+  EXPECT_GT(cards_by_variant["v2"], 50);
+
+  // New weights without a redeploy: all of the traffic to v2.
+  HttpReply weighted = http_a.Request("PUT", "/v1/admin/endpoints/fraud/ab/weights",
+                                      Json({{"weights", {{"v2", 100}, {"v1", 0}}}}).dump(), auth);
+  ASSERT_EQ(weighted.status, 200) << weighted.body;
+  ASSERT_TRUE(Eventually([&] {
+    return variant_of(http_b, "card-1") == "v2" && variant_of(http_b, "card-2") == "v2";
+  }));
+  for (int card = 0; card < 50; ++card)
+    EXPECT_EQ(variant_of(http_b, "card-" + std::to_string(card)), "v2");
+  HttpReply bad_sum = http_a.Request("PUT", "/v1/admin/endpoints/fraud/ab/weights",
+                                     Json({{"weights", {{"v2", 60}, {"v1", 60}}}}).dump(), auth);
+  EXPECT_EQ(bad_sum.status, 400);
+  EXPECT_NE(bad_sum.body.find("sum to 100"), std::string::npos) << bad_sum.body;
 }
 
 TEST(ServeTest, HotSwapUnderLoadFailsNoRequestAndRollbackRestoresTheVersionBefore) {

@@ -13,6 +13,8 @@
 #include "core/files.h"
 #include "core/logging.h"
 #include "core/strings.h"
+#include "core/thread_pool.h"
+#include "monitor/ab_report.h"
 #include "serve/server.h"
 #include "store/serving_store.h"
 
@@ -32,6 +34,9 @@ struct Args {
   // deploy
   std::string target, endpoint, strategy, reason;
   double canary_percent = -1, bake_seconds = -1, step_percent = -1, step_seconds = -1;
+  double weight = -1;
+  std::string assignment_field, winner, labels;
+  std::vector<std::string> weights;
   bool wait = false;
   double wait_seconds = 600;
   size_t limit = 20;
@@ -86,6 +91,18 @@ int Serve(const Args& args) {
   serve.workers = args.workers;
   auto server = ScoringServer::Create(*config, serve, logger);
   if (!server.ok()) return Fail(server.status());
+  // The A/B report of the admin API: the monitor's, over a connection of its own.
+  auto report_stores = std::make_shared<Stores>();
+  auto report_mutex = std::make_shared<Mutex>();
+  (*server)->SetAbReporter(
+      [config = *config, report_stores, report_mutex](const std::string& endpoint) -> Result<Json> {
+        MutexLock lock(report_mutex.get());
+        if (!report_stores->metadata) {
+          FOPS_ASSIGN_OR_RETURN(*report_stores, OpenStoresFor(config, /*need_artifacts=*/false));
+        }
+        return AbReportFor(config, *report_stores->metadata, endpoint, "", nullptr,
+                           std::chrono::system_clock::now());
+      });
   if (Status started = (*server)->Start(); !started.ok()) return Fail(started);
   // The periodic monitor (monitor.serve_interval) and the in-process scheduler (schedule.in_serve).
   auto jobs = std::make_shared<BackgroundJobs>(*config, logger);
@@ -139,6 +156,8 @@ int Deploy(const Args& args) {
   if (args.bake_seconds >= 0) params.bake_seconds = args.bake_seconds;
   if (args.step_percent >= 0) params.linear_step_percent = args.step_percent;
   if (args.step_seconds >= 0) params.linear_step_seconds = args.step_seconds;
+  if (args.weight >= 0) params.ab_weight = args.weight;
+  if (!args.assignment_field.empty()) params.ab_assignment_field = args.assignment_field;
   const std::string endpoint = args.endpoint.empty() ? deploy.endpoint_name : args.endpoint;
   ServingStore serving(*stores->metadata);
   auto deployed = serving.Deploy(endpoint, {version->model, version->version},
@@ -260,6 +279,108 @@ int DeployRollback(const Args& args) {
                     ? ("production is now " + d->target.ToString()).c_str()
                     : ("canary " + d->target.ToString() + " rolled back").c_str(),
                 d->reason.c_str());
+  }
+  return kExitOk;
+}
+
+/// The A/B report of `endpoint` as a table.
+void PrintAbReport(const Json& report) {
+  std::printf("A/B test on %s since %s (%s; %.4g%% confidence, recall at FPR %.4g)\n",
+              report["endpoint"].get<std::string>().c_str(),
+              report["since"].get<std::string>().c_str(),
+              report["assignment_field"].is_null()
+                  ? "random assignment"
+                  : ("assigned by " + report["assignment_field"].get<std::string>()).c_str(),
+              100 * report["confidence"].get<double>(), report["fpr_target"].get<double>());
+  auto interval = [](const Json& rate) {
+    return FormatDouble(rate["value"].get<double>(), 4) + " [" +
+           FormatDouble(rate["low"].get<double>(), 4) + ", " +
+           FormatDouble(rate["high"].get<double>(), 4) + "]";
+  };
+  std::printf("\n  %-8s %7s %9s %-28s %9s %9s %-28s %-28s %-28s\n", "variant", "weight", "requests",
+              "alert rate", "p99 ms", "labelled", "ROC AUC", "recall at FPR", "precision");
+  for (const Json& v : report["variants"]) {
+    std::printf("  %-8s %6.4g%% %9llu %-28s %9.3f %9llu %-28s %-28s %-28s\n",
+                v["name"].get<std::string>().c_str(), v["weight"].get<double>(),
+                static_cast<unsigned long long>(v["requests"].get<uint64_t>()),
+                interval(v["alert_rate"]).c_str(), v["latency_ms"]["p99"].get<double>(),
+                static_cast<unsigned long long>(v["labelled"].get<uint64_t>()),
+                v["roc_auc"].is_null() ? "-" : interval(v["roc_auc"]).c_str(),
+                interval(v["recall_at_fpr"]).c_str(), interval(v["precision"]).c_str());
+  }
+  for (const Json& c : report["comparisons"]) {
+    std::printf("\n  %s against %s:\n", c["variant"].get<std::string>().c_str(),
+                c["against"].get<std::string>().c_str());
+    for (const char* metric : {"alert_rate", "recall_at_fpr", "roc_auc"}) {
+      std::printf("    %-14s difference %+.4g  z %+.3f  p %.4g\n", metric,
+                  c[metric]["difference"].get<double>(), c[metric]["z"].get<double>(),
+                  c[metric]["p_value"].get<double>());
+    }
+    std::printf("    sample size to detect an alert-rate change of %.4g: %llu per variant (%s)\n",
+                report["min_effect"].get<double>(),
+                static_cast<unsigned long long>(c["min_sample_size"].get<uint64_t>()),
+                c["sample_size_reached"].get<bool>() ? "reached" : "not reached yet");
+  }
+}
+
+int DeployWeights(const Args& args) {
+  auto stores = OpenStores(args.config_path, args.home, false);
+  if (!stores.ok()) return Fail(stores.status());
+  std::map<std::string, double> weights;
+  for (const std::string& item : args.weights) {
+    const size_t equals = item.find('=');
+    auto weight = equals == std::string::npos ? std::nullopt : ParseDouble(item.substr(equals + 1));
+    if (!weight) {
+      return Fail(Status::InvalidArgument("'" + item + "' is not VARIANT=WEIGHT (e.g. v7=30)"));
+    }
+    weights[item.substr(0, equals)] = *weight;
+  }
+  ServingStore serving(*stores->metadata);
+  if (Status set = serving.SetAbWeights(args.endpoint, weights, CurrentActor()); !set.ok())
+    return Fail(set);
+  auto endpoint = serving.FindEndpoint(args.endpoint);
+  if (!endpoint.ok()) return Fail(endpoint.status());
+  if (args.json) {
+    PrintJson((*endpoint)->AbJson());
+  } else {
+    for (const WeightedVariant& v : (*endpoint)->ab_variants) {
+      std::printf("%s  %s  %.4g%%\n", v.name().c_str(), v.ref.ToString().c_str(), v.weight);
+    }
+  }
+  return kExitOk;
+}
+
+int DeployAbReport(const Args& args) {
+  auto stores = OpenStores(args.config_path, args.home, false);
+  if (!stores.ok()) return Fail(stores.status());
+  ThreadPool pool(static_cast<int>(stores->config.global.threads));
+  auto report = AbReportFor(stores->config, *stores->metadata, args.endpoint, args.labels, &pool,
+                            std::chrono::system_clock::now());
+  if (!report.ok()) return Fail(report.status());
+  if (args.json) {
+    PrintJson(*report);
+  } else {
+    PrintAbReport(*report);
+  }
+  return kExitOk;
+}
+
+int DeployConclude(const Args& args) {
+  auto stores = OpenStores(args.config_path, args.home, false);
+  if (!stores.ok()) return Fail(stores.status());
+  // The report the decision was made on goes into the audit log with it.
+  ThreadPool pool(static_cast<int>(stores->config.global.threads));
+  auto report = AbReportFor(stores->config, *stores->metadata, args.endpoint, args.labels, &pool,
+                            std::chrono::system_clock::now());
+  Json evidence = report.ok() ? *report : Json{{"report_error", report.status().message()}};
+  ServingStore serving(*stores->metadata);
+  auto d = serving.ConcludeAb(args.endpoint, args.winner, args.reason, evidence, CurrentActor());
+  if (!d.ok()) return Fail(d.status());
+  if (args.json) {
+    PrintJson(d->ToJson());
+  } else {
+    std::printf("endpoint %s: production is now %s, the A/B test is over (%s)\n",
+                args.endpoint.c_str(), d->target.ToString().c_str(), d->reason.c_str());
   }
   return kExitOk;
 }
@@ -449,6 +570,35 @@ std::function<int()> AddServeCommands(CLI::App& app) {
       "Wait until a running server promotes or rolls back the canary (exit 4 if rolled back)");
   deploy->add_option("--wait-seconds", args->wait_seconds,
                      "Give up waiting after this long (default 600)");
+  deploy->add_option(
+      "--weight", args->weight,
+      "ab: the new variant's share of traffic in percent (default: deploy.ab_weight)");
+  deploy->add_option("--assignment-field", args->assignment_field,
+                     "ab: the request field (e.g. card_id) that keeps a card on one variant "
+                     "(default: deploy.ab_assignment_field; empty: random)");
+  auto* weights = deploy->add_subcommand(
+      "weights", "Change an A/B test's weights: deploy weights E v7=30 v6=70.");
+  common(weights, false);
+  weights->add_option("ENDPOINT", args->endpoint, "Endpoint")->required();
+  weights->add_option("WEIGHTS", args->weights, "VARIANT=PERCENT for every variant, summing to 100")
+      ->required();
+  auto* ab_report = deploy->add_subcommand(
+      "ab-report",
+      "Compare an A/B test's variants: rates and AUC with intervals, tests, sample size.");
+  common(ab_report);
+  ab_report->add_option("ENDPOINT", args->endpoint, "Endpoint")->required();
+  ab_report->add_option("--labels", args->labels,
+                        "CSV of delayed labels besides the feedback: request_id,label");
+  auto* conclude = deploy->add_subcommand(
+      "conclude",
+      "End an A/B test: the winner becomes the sole production variant (audited with the report).");
+  common(conclude);
+  conclude->add_option("ENDPOINT", args->endpoint, "Endpoint")->required();
+  conclude->add_option("--winner", args->winner, "The variant that stays, e.g. v7")->required();
+  conclude->add_option("--reason", args->reason,
+                       "Why (recorded in the deployment history and audit log)");
+  conclude->add_option("--labels", args->labels,
+                       "CSV of delayed labels for the report kept as evidence");
   auto* status =
       deploy->add_subcommand("status", "Endpoints, their variants and deployments in progress.");
   common(status);
@@ -514,11 +664,14 @@ std::function<int()> AddServeCommands(CLI::App& app) {
     if (*history) return DeployHistory(*args);
     if (*rollback) return DeployRollback(*args);
     if (*remove_shadow) return DeployRemoveShadow(*args);
+    if (*weights) return DeployWeights(*args);
+    if (*ab_report) return DeployAbReport(*args);
+    if (*conclude) return DeployConclude(*args);
     if (*deploy) {
       if (args->target.empty()) {
         return Fail(Status::InvalidArgument(
             "deploy needs MODEL (NAME@VERSION or NAME@ALIAS), or one of status, history, "
-            "rollback, remove-shadow"));
+            "rollback, remove-shadow, weights, ab-report, conclude"));
       }
       return Deploy(*args);
     }

@@ -100,6 +100,12 @@ struct DeployConfig {
   double max_p99_ms = 50;
   double max_score_psi = 0.25;
   double min_requests = 100;
+  double ab_weight = 50;
+  std::string ab_assignment_field;
+  double ab_fpr_target = 0.01;
+  double ab_min_effect = 0.01;
+  double ab_confidence = 0.95;
+  double ab_power = 0.8;
 };
 
 struct ApiConfig {

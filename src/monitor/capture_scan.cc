@@ -26,7 +26,7 @@ namespace {
 class Reader {
  public:
   Reader(const ScanOptions& options) : options_(options), result_{} {
-    result_.counts = DriftCounts(*options.baseline);
+    if (options.baseline) result_.counts = DriftCounts(*options.baseline);
   }
 
   /// Reads the lines of `path` that start in [begin, end) (a line is read by the range its
@@ -117,20 +117,20 @@ class Reader {
       return Malformed(simdjson::error_message(error));
     od::object row;
     if (doc.get_object().get(row)) return Malformed("not a JSON object");
-    std::string_view time, model, request_id;
+    std::string_view time, model, request_id, variant;
     int64_t version = 0;
-    double score = NAN;
+    double score = NAN, latency_us = NAN;
     int64_t decision = 0;
     bool in_drift = false, in_quality = false, features_seen = false;
-    const DriftBaseline& baseline = *options_.baseline;
-    row_bins_.assign(baseline.features.size(), 0);
+    const DriftBaseline* baseline = options_.baseline;
+    if (baseline) row_bins_.assign(baseline->features.size(), 0);
     for (auto field : row) {
       std::string_view key;
       if (field.unescaped_key().get(key)) return Malformed("unreadable member name");
       auto value = field.value();
       if (key == "time") {
         if (value.get_string().get(time)) return Malformed("/time is not a string");
-        in_drift = options_.drift_window.Contains(time);
+        in_drift = baseline != nullptr && options_.drift_window.Contains(time);
         in_quality = !options_.quality_window.empty() && options_.quality_window.Contains(time);
         if (!in_drift && !in_quality) return;  // outside both windows: the rest is not read
       } else if (key == "request_id") {
@@ -143,7 +143,15 @@ class Reader {
       } else if (key == "version") {
         if (value.get_int64().get(version)) return Malformed("/version is not an integer");
         if (options_.version != 0 && version != options_.version) return OtherVersion(time);
+      } else if (key == "variant") {
+        if (value.get_string().get(variant)) return Malformed("/variant is not a string");
+      } else if (key == "latency_us") {
+        if (value.get_double().get(latency_us)) return Malformed("/latency_us is not a number");
       } else if (key == "features") {
+        if (!baseline) {  // no drift: present is enough
+          features_seen = true;
+          continue;
+        }
         if (time.empty()) return Malformed("/time must come before /features");
         od::object features;
         if (value.get_object().get(features)) return Malformed("/features is not an object");
@@ -161,20 +169,30 @@ class Reader {
     if (in_drift) {
       DriftCounts& counts = result_.counts;
       for (size_t f = 0; f < row_bins_.size(); ++f) counts.features[f][row_bins_[f]]++;
-      counts.score[baseline.score.NumericBin(score)]++;
+      counts.score[baseline->score.NumericBin(score)]++;
       counts.rows++;
     }
     if (in_quality) {
       result_.quality_rows++;
       if (decision) result_.quality_alerts++;
+      VariantRows* rows = nullptr;
+      if (options_.by_variant) {
+        auto found = result_.variants.find(variant);
+        rows = found != result_.variants.end() ? &found->second
+                                               : &result_.variants[std::string(variant)];
+        rows->rows++;
+        rows->alerts += decision != 0;
+        rows->scores.push_back(static_cast<float>(score));
+        if (!std::isnan(latency_us)) rows->latency_us.push_back(static_cast<float>(latency_us));
+      }
+      std::vector<JoinedPrediction>& joined = rows ? rows->joined : result_.joined;
       if (options_.labels) {
         auto label = options_.labels->find(request_id);
         if (label != options_.labels->end()) {
-          result_.joined.push_back({static_cast<float>(score), label->second.label,
-                                    static_cast<uint8_t>(decision != 0)});
+          joined.push_back({static_cast<float>(score), label->second.label,
+                            static_cast<uint8_t>(decision != 0)});
         } else if (options_.unlabeled_as_negative) {
-          result_.joined.push_back(
-              {static_cast<float>(score), 0.0f, static_cast<uint8_t>(decision != 0)});
+          joined.push_back({static_cast<float>(score), 0.0f, static_cast<uint8_t>(decision != 0)});
         }
       }
     }
@@ -275,7 +293,9 @@ uint64_t LineNumberAt(const std::string& path, uint64_t offset) {
 }  // namespace
 
 Result<ScanResult> ScanCapture(const ScanOptions& options) {
-  if (!options.baseline) return Status::InvalidArgument("ScanCapture needs a baseline");
+  if (!options.baseline && options.quality_window.empty()) {
+    return Status::InvalidArgument("ScanCapture needs a baseline (drift) or a quality window");
+  }
   std::error_code error;
   if (!fs::is_directory(options.directory, error)) {
     return Status::NotFound(
@@ -284,8 +304,8 @@ Result<ScanResult> ScanCapture(const ScanOptions& options) {
   }
   // Which files can hold rows of a window: closed ones, started before the window's end
   // (the name starts with the UTC start) and written to after its start.
-  TimeWindow any = options.drift_window;
-  if (!options.quality_window.empty()) {
+  TimeWindow any = options.baseline ? options.drift_window : options.quality_window;
+  if (options.baseline && !options.quality_window.empty()) {
     any.from = std::min(any.from, options.quality_window.from);
     any.to = (any.to.empty() || options.quality_window.to.empty())
                  ? ""
@@ -387,6 +407,14 @@ Result<ScanResult> ScanCapture(const ScanOptions& options) {
     result.quality_rows += part.quality_rows;
     result.quality_alerts += part.quality_alerts;
     result.joined.insert(result.joined.end(), part.joined.begin(), part.joined.end());
+    for (auto& [name, rows] : part.variants) {
+      VariantRows& into = result.variants[name];
+      into.rows += rows.rows;
+      into.alerts += rows.alerts;
+      into.scores.insert(into.scores.end(), rows.scores.begin(), rows.scores.end());
+      into.latency_us.insert(into.latency_us.end(), rows.latency_us.begin(), rows.latency_us.end());
+      into.joined.insert(into.joined.end(), rows.joined.begin(), rows.joined.end());
+    }
   }
   // The first malformed line (by file and position), named by its line number.
   const Reader* first = nullptr;

@@ -13,6 +13,7 @@
 /// ("2026-11-23T10:00:00.123Z"), which sorts as time does.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -49,11 +50,15 @@ struct ScanOptions {
   /// Only rows answered by this model version count ("" / 0: any).
   std::string model;
   int64_t version = 0;
-  const DriftBaseline* baseline = nullptr;  ///< required
-  const LabelMap* labels = nullptr;         ///< for the quality join; may be null
+  /// Required for drift; null: no drift counts (features are not read), only the quality
+  /// window (which must then be set).
+  const DriftBaseline* baseline = nullptr;
+  const LabelMap* labels = nullptr;  ///< for the quality join; may be null
   /// Quality-window rows without a label join as negatives (no chargeback by maturity
   /// means legitimate); otherwise they are left out.
   bool unlabeled_as_negative = false;
+  /// Also group the quality window's rows by the variant that answered (A/B reports).
+  bool by_variant = false;
   ThreadPool* pool = nullptr;  ///< null: this thread
   size_t chunk_bytes = 8 << 20;
   /// Files are read in pieces of this many bytes (a line belongs to the piece its first byte
@@ -68,15 +73,24 @@ struct JoinedPrediction {
   uint8_t decision = 0;  ///< the label the endpoint answered (score >= threshold)
 };
 
+/// The quality window's rows one variant answered (ScanOptions::by_variant).
+struct VariantRows {
+  uint64_t rows = 0, alerts = 0;
+  std::vector<float> scores;      ///< every row's
+  std::vector<float> latency_us;  ///< every row's request time in the server
+  std::vector<JoinedPrediction> joined;
+};
+
 struct ScanResult {
   DriftCounts counts;               ///< rows of the drift window
   uint64_t files = 0, lines = 0;    ///< read
   uint64_t other_version_rows = 0;  ///< in a window but answered by another version
   uint64_t malformed_lines = 0;
-  std::string first_malformed;           ///< "file:line: why"
-  uint64_t quality_rows = 0;             ///< predictions in the quality window
-  uint64_t quality_alerts = 0;           ///< … of them answered positive
-  std::vector<JoinedPrediction> joined;  ///< … of them with a label
+  std::string first_malformed;                               ///< "file:line: why"
+  uint64_t quality_rows = 0;                                 ///< predictions in the quality window
+  uint64_t quality_alerts = 0;                               ///< … of them answered positive
+  std::vector<JoinedPrediction> joined;                      ///< … of them with a label
+  std::map<std::string, VariantRows, std::less<>> variants;  ///< by_variant: by variant name
 };
 
 /// NotFound when the directory does not exist; a file that cannot be read is an error.

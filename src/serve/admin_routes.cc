@@ -59,6 +59,9 @@ void AdminRoutes::Register(Router& router) {
   add("GET", "/v1/admin/plans", &AdminRoutes::ListPlans);
   add("POST", "/v1/admin/plans", &AdminRoutes::CreatePlan);
   add("GET", "/v1/admin/audit", &AdminRoutes::Audit);
+  add("GET", "/v1/admin/endpoints/{endpoint}/ab", &AdminRoutes::AbStatus);
+  add("PUT", "/v1/admin/endpoints/{endpoint}/ab/weights", &AdminRoutes::AbWeights);
+  add("POST", "/v1/admin/endpoints/{endpoint}/ab/conclude", &AdminRoutes::AbConclude);
 }
 
 void AdminRoutes::SetDeployDefaults(const DeployConfig& deploy) {
@@ -352,6 +355,101 @@ void AdminRoutes::Audit(const HttpRequest& request, HttpResponse& response, cons
   });
   if (Failed(response, status)) return;
   WriteJson(response, {{"audit", list}});
+}
+
+Json AdminRoutes::AbEvidence(const std::string& endpoint) {
+  Json live = Json::object();
+  if (auto snapshot = controller_.Find(endpoint)) {
+    for (const AbArm& arm : snapshot->ab) live[arm.name] = arm.stats->ToJson();
+  }
+  Json out = {{"live", live}};
+  if (ab_reporter_) {
+    auto report = ab_reporter_(endpoint);
+    out["report"] = report.ok() ? *report : Json(nullptr);
+    if (!report.ok()) out["report_error"] = report.status().message();
+  }
+  return out;
+}
+
+void AdminRoutes::AbStatus(const HttpRequest& request, HttpResponse& response,
+                           const RouteMatch& match) {
+  const std::string endpoint(match.params[0]);
+  if (!Admit(request, response, endpoint)) return;
+  Json ab;
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(auto found, store.FindEndpoint(endpoint));
+    if (!found) return Status::NotFound("no endpoint '" + endpoint + "'");
+    if (found->ab_variants.empty())
+      return Status::NotFound("endpoint '" + endpoint + "' runs no A/B test");
+    ab = found->AbJson();
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  Json out = AbEvidence(endpoint);
+  out["endpoint"] = endpoint;
+  out["ab"] = ab;
+  WriteJson(response, out);
+}
+
+void AdminRoutes::AbWeights(const HttpRequest& request, HttpResponse& response,
+                            const RouteMatch& match) {
+  const std::string endpoint(match.params[0]);
+  std::string actor;
+  if (!Admit(request, response, endpoint, &actor)) return;
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  if (!body.contains("weights") || !body["weights"].is_object()) {
+    WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
+               "/weights: an object of variant weights is required, e.g. {\"v7\": 30, \"v6\": 70}",
+               {{"pointer", "/weights"}});
+    return;
+  }
+  std::map<std::string, double> weights;
+  for (const auto& [name, weight] : body["weights"].items()) {
+    if (!weight.is_number()) {
+      WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
+                 "/weights/" + name + ": a number is required", {{"pointer", "/weights/" + name}});
+      return;
+    }
+    weights[name] = weight.get<double>();
+  }
+  Json ab;
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_RETURN_IF_ERROR(store.SetAbWeights(endpoint, weights, actor));
+    FOPS_ASSIGN_OR_RETURN(auto found, store.FindEndpoint(endpoint));
+    ab = found ? found->AbJson() : Json(nullptr);
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, {{"endpoint", endpoint}, {"ab", ab}});
+}
+
+void AdminRoutes::AbConclude(const HttpRequest& request, HttpResponse& response,
+                             const RouteMatch& match) {
+  const std::string endpoint(match.params[0]);
+  std::string actor;
+  if (!Admit(request, response, endpoint, &actor)) return;
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  if (!body.contains("winner") || !body["winner"].is_string()) {
+    WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
+               "/winner: the winning variant's name (e.g. v7) is required",
+               {{"pointer", "/winner"}});
+    return;
+  }
+  const Json evidence = AbEvidence(endpoint);
+  Json out;
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(DeploymentRecord d,
+                          store.ConcludeAb(endpoint, body["winner"].get<std::string>(),
+                                           body.value("reason", ""), evidence, actor));
+    out = d.ToJson();
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, out, 201);
 }
 
 }  // namespace fraudops

@@ -17,6 +17,10 @@ namespace fraudops {
 
 class AdminRoutes {
  public:
+  /// Builds an endpoint's A/B report (the monitor module's, supplied by whoever composes the
+  /// server: serve links no monitoring code).
+  using AbReporter = std::function<Result<nlohmann::json>(const std::string& endpoint)>;
+
   /// Everything passed outlives the routes.
   AdminRoutes(RequestGuard& guard, StoreAccess& stores, RolloutController& controller,
               ShadowRunner& shadows, const DeployConfig& deploy_defaults);
@@ -25,6 +29,8 @@ class AdminRoutes {
   void Register(Router& router);
   /// The deploy.* settings a deployment without its own parameters uses (on reload).
   void SetDeployDefaults(const DeployConfig& deploy) EXCLUDES(mutex_);
+  /// Before the server starts.
+  void SetAbReporter(AbReporter reporter) { ab_reporter_ = std::move(reporter); }
 
  private:
   void ListEndpoints(const HttpRequest&, HttpResponse&, const RouteMatch&);
@@ -40,6 +46,11 @@ class AdminRoutes {
   void ListPlans(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void CreatePlan(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void Audit(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void AbStatus(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void AbWeights(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void AbConclude(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  /// The live statistics of this server's A/B arms, and the report when a reporter is set.
+  nlohmann::json AbEvidence(const std::string& endpoint);
 
   /// Checks the admin scope (on `endpoint`, "" for none); `actor` gets "api-key:<id>".
   bool Admit(const HttpRequest& request, HttpResponse& response, std::string_view endpoint,
@@ -51,6 +62,7 @@ class AdminRoutes {
   ShadowRunner& shadows_;
   Mutex mutex_;
   DeployConfig deploy_ GUARDED_BY(mutex_);
+  AbReporter ab_reporter_;
 };
 
 }  // namespace fraudops

@@ -49,7 +49,7 @@ void AppendCaptureRecords(const ScoredRows& scored, std::string_view time, doubl
     out += "\",\"endpoint\":";
     AppendJsonString(out, scored.endpoint);
     out += ",\"variant\":\"";
-    out += VariantRoleName(scored.variant);
+    out += scored.variant_name;
     out += "\",\"model\":";
     AppendJsonString(out, model.ref().model);
     out += ",\"version\":";

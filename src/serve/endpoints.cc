@@ -18,6 +18,33 @@ double LatencyBound(size_t bin) { return 1e-6 * std::pow(2.0, static_cast<double
 
 }  // namespace
 
+uint32_t AbBucket(std::string_view value) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char c : value) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  hash += 0x9E3779B97F4A7C15ULL;
+  hash = (hash ^ (hash >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  hash = (hash ^ (hash >> 27)) * 0x94D049BB133111EBULL;
+  hash ^= hash >> 31;
+  return static_cast<uint32_t>(hash % kAbBuckets);
+}
+
+const AbArm& EndpointSnapshot::ArmFor(uint32_t bucket) const {
+  for (const AbArm& arm : ab) {
+    if (bucket < arm.end) return arm;
+  }
+  return ab.back();
+}
+
+const AbArm* EndpointSnapshot::FindArm(std::string_view name) const {
+  for (const AbArm& arm : ab) {
+    if (arm.name == name || arm.name.substr(1) == name) return &arm;
+  }
+  return nullptr;
+}
+
 std::string_view VariantRoleName(VariantRole role) {
   switch (role) {
     case VariantRole::kProduction:
@@ -102,9 +129,14 @@ size_t VariantStats::ScoreBin(double score) {
   return static_cast<size_t>(std::clamp(bin, 0.0, static_cast<double>(kScoreBins - 1)));
 }
 
-void VariantStats::Record(double latency_seconds, const double* scores, size_t rows, bool error) {
+void VariantStats::Record(double latency_seconds, const double* scores, size_t rows, bool error,
+                          double threshold) {
   requests_.fetch_add(1, std::memory_order_relaxed);
   if (error) errors_.fetch_add(1, std::memory_order_relaxed);
+  rows_.fetch_add(rows, std::memory_order_relaxed);
+  size_t alerts = 0;
+  for (size_t i = 0; i < rows; ++i) alerts += scores[i] >= threshold;
+  if (alerts) alerts_.fetch_add(alerts, std::memory_order_relaxed);
   size_t bin = latency_seconds <= 1e-6
                    ? 0
                    : static_cast<size_t>(std::ceil(4.0 * std::log2(latency_seconds / 1e-6)));
@@ -124,6 +156,20 @@ double VariantStats::LatencyQuantile(double q) const {
     if (static_cast<double>(running) >= target) return LatencyBound(i);
   }
   return LatencyBound(kLatencyBins - 1);
+}
+
+nlohmann::json VariantStats::ToJson() const {
+  const uint64_t rows = this->rows();
+  nlohmann::json histogram = nlohmann::json::array();
+  for (double count : ScoreCounts()) histogram.push_back(static_cast<uint64_t>(count));
+  return {
+      {"requests", requests()},
+      {"errors", errors()},
+      {"rows", rows},
+      {"alerts", alerts()},
+      {"alert_rate", rows ? static_cast<double>(alerts()) / static_cast<double>(rows) : 0.0},
+      {"latency_ms", {{"p50", 1e3 * LatencyQuantile(0.5)}, {"p99", 1e3 * LatencyQuantile(0.99)}}},
+      {"score_histogram", histogram}};
 }
 
 std::vector<double> VariantStats::ScoreCounts() const {

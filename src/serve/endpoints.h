@@ -73,9 +73,16 @@ class ModelLoader {
 class VariantStats {
  public:
   VariantStats();
-  void Record(double latency_seconds, const double* scores, size_t rows, bool error);
+  /// One request: its latency, its rows' scores (alerts: scores at or above `threshold`).
+  void Record(double latency_seconds, const double* scores, size_t rows, bool error,
+              double threshold = 2);
   uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
   uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
+  uint64_t rows() const { return rows_.load(std::memory_order_relaxed); }
+  uint64_t alerts() const { return alerts_.load(std::memory_order_relaxed); }
+  /// {"requests", "errors", "rows", "alerts", "alert_rate", "latency_ms": {"p50", "p99"},
+  ///  "score_histogram": [counts in ScoreBin's bins]}
+  nlohmann::json ToJson() const;
   /// The latency below which `q` of requests fell (upper bucket bound), seconds.
   double LatencyQuantile(double q) const;
   std::vector<double> ScoreCounts() const;
@@ -85,7 +92,7 @@ class VariantStats {
   static constexpr size_t kScoreBins = 20;
 
  private:
-  std::atomic<uint64_t> requests_{0}, errors_{0};
+  std::atomic<uint64_t> requests_{0}, errors_{0}, rows_{0}, alerts_{0};
   std::unique_ptr<std::atomic<uint64_t>[]> latency_;  // kLatencyBins
   std::unique_ptr<std::atomic<uint64_t>[]> scores_;   // kScoreBins
 };
@@ -102,9 +109,30 @@ struct RolloutStats {
   VariantStats production, canary;
 };
 
+/// One production variant of an A/B test, as requests meet it.
+struct AbArm {
+  std::string name;  ///< "v7"
+  std::shared_ptr<const LoadedModel> model;
+  /// The arm takes buckets [previous arm's end, end) of kAbBuckets.
+  uint32_t end = 0;
+  /// Live statistics since the test began (kept across reloads while it runs).
+  std::shared_ptr<VariantStats> stats;
+};
+constexpr uint32_t kAbBuckets = 1000000;
+
+/// The bucket of an assignment value (a card id): FNV-1a, then a SplitMix64 finish, so it
+/// is the same in every replica and after every restart.
+uint32_t AbBucket(std::string_view value);
+
 struct EndpointSnapshot {
   EndpointRecord record;
   std::shared_ptr<const LoadedModel> production;
+  /// An A/B test's variants (the loaded ones), in the record's order; empty: no test.
+  std::vector<AbArm> ab;
+  /// The arm for `bucket` (< kAbBuckets); requires a test.
+  const AbArm& ArmFor(uint32_t bucket) const;
+  /// The arm named `name` ("v7" or "7"), or null.
+  const AbArm* FindArm(std::string_view name) const;
   std::shared_ptr<const LoadedModel> canary;  ///< null when none
   double canary_fraction = 0;                 ///< 0..1
   std::vector<std::shared_ptr<const LoadedModel>> shadows;

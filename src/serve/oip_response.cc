@@ -22,7 +22,7 @@ void EncodeInferResponse(const ScoredRows& scored, std::string& out) {
   out += ",\"model\":";
   AppendJsonString(out, model.ref().model);
   out += ",\"variant\":\"";
-  out += VariantRoleName(scored.variant);
+  out += scored.variant_name;
   out += "\",\"threshold\":";
   AppendJsonNumber(out, threshold);
   out += "},\"outputs\":[{\"name\":\"score\",\"datatype\":\"FP64\",\"shape\":[" + count +

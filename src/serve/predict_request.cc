@@ -192,11 +192,12 @@ double EncodeElement(const FeatureEncoder& encoder, size_t feature, dom::element
 }
 
 void EncodeObject(const FeatureEncoder& encoder, dom::object object, size_t row, double* out,
-                  FeatureProblems& problems) {
+                  FeatureProblems& problems, std::string_view passthrough) {
   problems.StartRow();
   size_t next = 0;  // where the next feature is when the client keeps the signature's order
   for (dom::key_value_pair field : object) {
     int feature = encoder.Find(field.key, next);
+    if (feature < 0 && !passthrough.empty() && field.key == passthrough) continue;
     next = static_cast<size_t>(feature + 1);
     if (feature < 0) {
       problems.Extra(field.key, row);
@@ -228,7 +229,7 @@ bool EncodeArrayRow(const FeatureEncoder& encoder, dom::array array, size_t row,
 }
 
 bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_rows,
-              ParsedRows* out, RequestError* error) {
+              std::string_view passthrough, ParsedRows* out, RequestError* error) {
   auto reader = RecordReader::FromMemory(body, true, "request body");
   if (!reader.ok()) return BadBody(error, reader.status().message());
   RecordChunk chunk;
@@ -247,6 +248,7 @@ bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_r
   for (size_t c = 0; c < fields.size(); ++c) {
     std::string name(Trim(UnquoteCsvField(fields[c], scratch)));
     int feature = encoder.Find(name);
+    if (feature < 0 && !passthrough.empty() && name == passthrough) continue;
     if (feature < 0) {
       problems.Extra(name, 0);
     } else if (!problems.MarkSeen(static_cast<size_t>(feature))) {
@@ -273,6 +275,7 @@ bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_r
                                 std::to_string(column_feature.size()));
     }
     for (size_t c = 0; c < fields.size(); ++c) {
+      if (column_feature[c] < 0) continue;  // the passthrough column
       const size_t f = static_cast<size_t>(column_feature[c]);
       bool ok = true;
       std::string_view text = UnquoteCsvField(fields[c], scratch);
@@ -285,6 +288,54 @@ bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_r
 }
 
 }  // namespace
+
+namespace {
+
+/// A member's value as assignment text: a string's content or a number's literal.
+std::optional<std::string> AssignmentText(simdjson::ondemand::value value) {
+  std::string_view text;
+  if (!value.get_string().get(text)) return std::string(text);
+  simdjson::ondemand::json_type type;
+  if (value.type().get(type) || type != simdjson::ondemand::json_type::number) return std::nullopt;
+  return std::string(Trim(value.raw_json_token()));
+}
+
+}  // namespace
+
+std::optional<std::string> AssignmentValue(std::string& body, std::string_view field) {
+  namespace od = simdjson::ondemand;
+  thread_local od::parser parser;
+  if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING)
+    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  od::document doc;
+  if (parser.iterate(body.data(), body.size(), body.capacity()).get(doc)) return std::nullopt;
+  od::object object;
+  if (doc.get_object().get(object)) return std::nullopt;
+  for (auto member : object) {
+    std::string_view key;
+    if (member.unescaped_key().get(key)) return std::nullopt;
+    od::value value;
+    if (member.value().get(value)) return std::nullopt;
+    if (key == field) return AssignmentText(value);
+    if (key != "instances") continue;
+    od::array instances;
+    if (value.get_array().get(instances)) return std::nullopt;
+    for (auto item : instances) {  // the first instance decides for the batch
+      od::object first;
+      if (item.get_object().get(first)) return std::nullopt;
+      for (auto inner : first) {
+        std::string_view name;
+        if (inner.unescaped_key().get(name)) return std::nullopt;
+        od::value inner_value;
+        if (inner.value().get(inner_value)) return std::nullopt;
+        if (name == field) return AssignmentText(inner_value);
+      }
+      return std::nullopt;
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
 
 bool FindJsonSyntaxError(std::string_view text, size_t* offset, std::string* message) {
   // nlohmann's SAX parser (no document built, no recursion) reports the byte position.
@@ -326,11 +377,11 @@ bool FindJsonSyntaxError(std::string_view text, size_t* offset, std::string* mes
 
 bool ParsePredictBody(std::string& body, std::string_view content_type,
                       const FeatureEncoder& encoder, size_t max_rows, ParsedRows* out,
-                      RequestError* error) {
+                      RequestError* error, std::string_view passthrough_field) {
   *out = ParsedRows();
   std::string_view media = Trim(content_type.substr(0, content_type.find(';')));
   if (media == "text/csv" || media == "application/csv")
-    return ParseCsv(body, encoder, max_rows, out, error);
+    return ParseCsv(body, encoder, max_rows, passthrough_field, out, error);
   if (Trim(body).empty())
     return BadBody(error, "the request body is empty; send a JSON object of features");
   dom::element root;
@@ -360,7 +411,7 @@ bool ParsePredictBody(std::string& body, std::string_view content_type,
       dom::object item_object;
       dom::array item_array;
       if (!item.get(item_object)) {
-        EncodeObject(encoder, item_object, row, values, problems);
+        EncodeObject(encoder, item_object, row, values, problems, passthrough_field);
       } else if (!item.get(item_array)) {
         if (!EncodeArrayRow(encoder, item_array, row, values, problems, error)) return false;
       } else {
@@ -373,7 +424,7 @@ bool ParsePredictBody(std::string& body, std::string_view content_type,
   } else {
     out->rows = 1;
     out->values.assign(width, std::nan(""));
-    EncodeObject(encoder, object, 0, out->values.data(), problems);
+    EncodeObject(encoder, object, 0, out->values.data(), problems, passthrough_field);
   }
   if (problems.any()) return problems.Report(error);
   return true;

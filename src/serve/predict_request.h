@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,10 +38,17 @@ struct ParsedRows {
 };
 
 /// A predict body. `content_type` "text/csv" (with any parameters) reads CSV; anything else
-/// JSON. `body` may be padded in place for the parser.
+/// JSON. `body` may be padded in place for the parser. `passthrough_field` (an A/B test's
+/// assignment field, e.g. a card id) may appear beside the features and is not one.
 bool ParsePredictBody(std::string& body, std::string_view content_type,
                       const FeatureEncoder& encoder, size_t max_rows, ParsedRows* out,
-                      RequestError* error);
+                      RequestError* error, std::string_view passthrough_field = {});
+
+/// The value of the top-level member `field` of a JSON predict body, or of the first
+/// instance's in a batch, as text (a string's content, a number's literal); nullopt when
+/// absent or the body is not JSON. Picks an A/B variant before the body is parsed against
+/// the variant's signature; `body` may be padded in place.
+std::optional<std::string> AssignmentValue(std::string& body, std::string_view field);
 
 /// An Open Inference Protocol v2 infer body.
 bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max_rows,

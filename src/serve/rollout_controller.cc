@@ -1,6 +1,7 @@
 #include "serve/rollout_controller.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/strings.h"
 
@@ -160,6 +161,33 @@ void RolloutController::ReloadEndpoints() {
                          {"error", model.status().message()}});
         }
       }
+      // An A/B test: the loaded variants share the buckets in proportion to their weights
+      // (a variant that failed to load gets none).
+      double loaded_weight = 0;
+      for (const WeightedVariant& v : record.ab_variants) {
+        auto model = v.ref == record.production && snapshot->production
+                         ? Result<std::shared_ptr<const LoadedModel>>(snapshot->production)
+                         : loader.Load(v.ref);
+        if (!model.ok()) {
+          logger_.Error("serve", "cannot load an A/B variant; it gets no traffic",
+                        {{"endpoint", record.name},
+                         {"model", v.ref.ToString()},
+                         {"error", model.status().message()}});
+          continue;
+        }
+        auto& stats = ab_stats_[record.name + " " + record.ab_started_at + " " + v.name()];
+        if (!stats) stats = std::make_shared<VariantStats>();
+        snapshot->ab.push_back({v.name(), *model, 0, stats});
+        loaded_weight += v.weight;
+      }
+      double cumulative = 0;
+      for (size_t i = 0; i < snapshot->ab.size(); ++i) {
+        cumulative += record.FindAbVariant(snapshot->ab[i].name)->weight;
+        snapshot->ab[i].end =
+            i + 1 == snapshot->ab.size() || loaded_weight <= 0
+                ? kAbBuckets
+                : static_cast<uint32_t>(std::llround(cumulative / loaded_weight * kAbBuckets));
+      }
       if (!record.deployment_id.empty() && snapshot->canary) {
         auto& stats = rollouts_[record.deployment_id];
         if (!stats ||
@@ -187,6 +215,14 @@ void RolloutController::ReloadEndpoints() {
     logger_.Error("serve", "cannot list endpoints", {{"error", listed.message()}});
     return;
   }
+  std::erase_if(ab_stats_, [&](const auto& entry) {
+    for (const auto& [name, e] : *next) {
+      for (const AbArm& arm : e->ab) {
+        if (arm.stats == entry.second) return false;
+      }
+    }
+    return true;
+  });
   std::erase_if(rollouts_, [&](const auto& entry) {
     for (const auto& [name, e] : *next) {
       if (e->record.deployment_id == entry.first) return false;

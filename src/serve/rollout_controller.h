@@ -91,6 +91,8 @@ class RolloutController {
   /// across reloads while the deployment's step lasts) and the change counters last seen.
   Mutex state_mutex_;
   std::map<std::string, std::shared_ptr<RolloutStats>> rollouts_ GUARDED_BY(state_mutex_);
+  /// A/B tests' live statistics by "<endpoint> <test start> <variant>".
+  std::map<std::string, std::shared_ptr<VariantStats>> ab_stats_ GUARDED_BY(state_mutex_);
   std::map<std::string, int64_t> counters_seen_ GUARDED_BY(state_mutex_);
   std::chrono::steady_clock::time_point last_flush_ GUARDED_BY(state_mutex_);
 

@@ -16,6 +16,9 @@ struct ScoredRows {
   std::string_view endpoint;
   const LoadedModel* model = nullptr;  ///< the variant's model that scored
   VariantRole variant = VariantRole::kProduction;
+  /// What responses and capture call the variant: its role's name, or an A/B variant's
+  /// name ("v7").
+  std::string_view variant_name = "production";
   const ParsedRows* rows = nullptr;  ///< the encoded input
   const double* scores = nullptr;    ///< rows->rows probabilities
 };

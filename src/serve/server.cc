@@ -391,18 +391,51 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
                    "' is deployed (GET /v1/endpoints lists them)");
     return finish(404);
   }
-  // The variant: the canary gets its share of requests, production the rest.
+  // The variant. An A/B test: the one the x-fraudops-variant header names, else the one the
+  // assignment field's hash (sticky) or a random draw falls on by weight. Otherwise the
+  // canary gets its share of requests and production the rest.
   const LoadedModel* model = snapshot->production.get();
   VariantRole variant = VariantRole::kProduction;
-  if (snapshot->canary && NextUniform() < snapshot->canary_fraction) {
+  const AbArm* arm = nullptr;
+  const std::string& assignment_field = snapshot->record.assignment_field;
+  if (!snapshot->ab.empty()) {
+    std::string_view wanted = request.Header("x-fraudops-variant");
+    if (!wanted.empty()) {
+      arm = snapshot->FindArm(wanted);
+      if (arm == nullptr) {
+        std::string names;
+        for (const AbArm& a : snapshot->ab) names += (names.empty() ? "" : ", ") + a.name;
+        WriteError(response, style, 400, "unknown_variant",
+                   "x-fraudops-variant: no variant '" + std::string(wanted) + "' on '" +
+                       endpoint_name + "'; its variants: " + names);
+        return finish(400);
+      }
+    } else {
+      std::optional<std::string> value;
+      if (!assignment_field.empty() && !oip)
+        value = AssignmentValue(request.body(), assignment_field);
+      const uint32_t bucket =
+          value ? AbBucket(*value) : static_cast<uint32_t>(NextRandom() % kAbBuckets);
+      arm = &snapshot->ArmFor(bucket);
+    }
+    model = arm->model.get();
+  } else if (snapshot->canary && NextUniform() < snapshot->canary_fraction) {
     model = snapshot->canary.get();
     variant = VariantRole::kCanary;
   }
-  variant_label = VariantRoleName(variant);
+  variant_label = arm ? std::string_view(arm->name) : VariantRoleName(variant);
   if (match.params.size() >
       1) {  // /v2/models/{model}/versions/{version}: that version, if it serves here
     const std::string wanted(match.params[1]);
-    if (std::to_string(snapshot->production->ref().version) == wanted) {
+    if (!snapshot->ab.empty()) {
+      arm = snapshot->FindArm(wanted);
+      if (arm == nullptr) {
+        WriteError(response, style, 404, "not_found",
+                   "version " + wanted + " of '" + endpoint_name + "' is not being served");
+        return finish(404);
+      }
+      model = arm->model.get();
+    } else if (std::to_string(snapshot->production->ref().version) == wanted) {
       model = snapshot->production.get();
       variant = VariantRole::kProduction;
     } else if (snapshot->canary && std::to_string(snapshot->canary->ref().version) == wanted) {
@@ -413,7 +446,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
                  "version " + wanted + " of '" + endpoint_name + "' is not being served");
       return finish(404);
     }
-    variant_label = VariantRoleName(variant);
+    variant_label = arm ? std::string_view(arm->name) : VariantRoleName(variant);
   }
   ParsedRows rows;
   RequestError error;
@@ -421,7 +454,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   const bool parsed =
       oip ? ParseInferBody(request.body(), model->encoder(), max_rows, &rows, &error)
           : ParsePredictBody(request.body(), request.Header("content-type"), model->encoder(),
-                             max_rows, &rows, &error);
+                             max_rows, &rows, &error, assignment_field);
   if (!parsed) {
     metrics_.Counter("fraudops_rejected_requests_total", {error.code})
         .fetch_add(1, std::memory_order_relaxed);
@@ -450,7 +483,8 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
       std::chrono::duration<double>(Clock::now() - scoring_start).count();
   RolloutStats* rollout = snapshot->rollout.get();
   VariantStats* variant_stats =
-      rollout == nullptr
+      arm != nullptr ? arm->stats.get()
+      : rollout == nullptr
           ? nullptr
           : (variant == VariantRole::kCanary ? &rollout->canary : &rollout->production);
   bool failed = false;
@@ -473,6 +507,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   scored.endpoint = endpoint_name;
   scored.model = model;
   scored.variant = variant;
+  scored.variant_name = variant_label;
   scored.rows = &rows;
   scored.scores = scores.data();
   std::string& out = response.body;
@@ -483,11 +518,12 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
     EncodeV1Response(scored, explainer, explain, out);
   }
   response.headers.emplace_back("x-request-id", request_id);
+  response.headers.emplace_back("x-fraudops-variant", std::string(variant_label));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   // Live statistics, metrics, capture and shadows: after the response is built, nothing blocks.
-  if (variant_stats) variant_stats->Record(seconds, scores.data(), rows.rows, false);
-  const ScoreMetrics& counted = ScoreMetricsFor(*match.route, endpoint_name, variant);
   const double threshold = model->threshold();
+  if (variant_stats) variant_stats->Record(seconds, scores.data(), rows.rows, false, threshold);
+  const ScoreMetrics& counted = ScoreMetricsFor(*match.route, endpoint_name, variant_label);
   size_t positives = 0;
   for (double s : scores) {
     counted.score->Observe(s);
@@ -502,7 +538,8 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
     AppendCaptureRecords(scored, UtcNow(), seconds * 1e6, lines);
     capture_->Submit(endpoint_name, std::move(lines), rows.rows);
   }
-  if (!snapshot->shadows.empty() && variant == VariantRole::kProduction) {
+  // Shadows compare with production's scores: only requests production answered.
+  if (!snapshot->shadows.empty() && model == snapshot->production.get()) {
     ShadowJob job;
     job.snapshot = snapshot;
     job.rows = std::move(rows.values);
@@ -517,14 +554,14 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
 
 const ScoringServer::ScoreMetrics& ScoringServer::ScoreMetricsFor(const Route& route,
                                                                   std::string_view endpoint,
-                                                                  VariantRole variant) {
+                                                                  std::string_view variant) {
   const auto key = std::make_tuple(&route, endpoint, variant);
   {
     ReaderLock lock(&score_metrics_mutex_);
     auto it = score_metrics_.find(key);
     if (it != score_metrics_.end()) return it->second;
   }
-  const std::string e(endpoint), v(VariantRoleName(variant));
+  const std::string e(endpoint), v(variant);
   ScoreMetrics found;
   found.ok = &metrics_.Counter("fraudops_http_requests_total", {route.pattern, "200", e, v});
   found.duration =
@@ -533,7 +570,7 @@ const ScoringServer::ScoreMetrics& ScoringServer::ScoreMetricsFor(const Route& r
   found.predictions[0] = &metrics_.Counter("fraudops_predictions_total", {e, v, "0"});
   found.predictions[1] = &metrics_.Counter("fraudops_predictions_total", {e, v, "1"});
   WriterLock lock(&score_metrics_mutex_);
-  return score_metrics_.emplace(std::make_tuple(&route, e, variant), found).first->second;
+  return score_metrics_.emplace(std::make_tuple(&route, e, v), found).first->second;
 }
 
 // ---------------------------------------------------------------------------------------

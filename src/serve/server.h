@@ -54,6 +54,10 @@ class ScoringServer {
   /// Stops accepting, finishes requests in flight (api.drain_timeout_ms), stops the
   /// controller, flushes capture and usage counters.
   void Drain();
+  /// Supplies the A/B report of the admin route /v1/admin/endpoints/{e}/ab (before Start).
+  void SetAbReporter(AdminRoutes::AbReporter reporter) {
+    admin_->SetAbReporter(std::move(reporter));
+  }
   /// The /metrics registry (callers add collectors for gauges of their own).
   MetricRegistry& metrics() { return metrics_; }
 
@@ -87,7 +91,7 @@ class ScoringServer {
     std::atomic<uint64_t>* predictions[2] = {nullptr, nullptr};  ///< by label 0, 1
   };
   const ScoreMetrics& ScoreMetricsFor(const Route& route, std::string_view endpoint,
-                                      VariantRole variant) EXCLUDES(score_metrics_mutex_);
+                                      std::string_view variant) EXCLUDES(score_metrics_mutex_);
 
   Config config_;
   Logger& logger_;
@@ -113,11 +117,11 @@ class ScoringServer {
         return std::less<const Route*>()(std::get<0>(a), std::get<0>(b));
       const int endpoint = std::string_view(std::get<1>(a)).compare(std::get<1>(b));
       if (endpoint != 0) return endpoint < 0;
-      return std::get<2>(a) < std::get<2>(b);
+      return std::string_view(std::get<2>(a)) < std::string_view(std::get<2>(b));
     }
   };
   /// Entries are never removed.
-  std::map<std::tuple<const Route*, std::string, VariantRole>, ScoreMetrics, ScoreMetricsLess>
+  std::map<std::tuple<const Route*, std::string, std::string>, ScoreMetrics, ScoreMetricsLess>
       score_metrics_ GUARDED_BY(score_metrics_mutex_);
 
   std::atomic<double> capture_sample_{0};

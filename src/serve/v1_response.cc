@@ -48,7 +48,7 @@ void EncodeV1Response(const ScoredRows& scored, const TreeShap* explainer, size_
   out += ",\"version\":";
   out += std::to_string(model.ref().version);
   out += ",\"variant\":\"";
-  out += VariantRoleName(scored.variant);
+  out += scored.variant_name;
   out += "\",\"threshold\":";
   AppendJsonNumber(out, threshold);
   if (rows.batch) {

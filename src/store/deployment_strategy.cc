@@ -32,6 +32,16 @@ Status AlreadyProduction(const EndpointRecord& endpoint, const DeploymentRecord&
                                  endpoint.name);
 }
 
+/// Strategies that replace production wait for a running A/B test to be concluded.
+Status RefuseDuringAbTest(const EndpointRecord& endpoint) {
+  if (endpoint.ab_variants.empty()) return Status::Ok();
+  std::vector<std::string> names;
+  for (const WeightedVariant& v : endpoint.ab_variants) names.push_back(v.name());
+  return Status::Conflict("endpoint '" + endpoint.name + "' runs an A/B test (" +
+                          Join(names, ", ") + "); conclude it first: fraudops deploy conclude " +
+                          endpoint.name + " --winner " + names.front());
+}
+
 /// Production becomes the target at once.
 void ReplaceProduction(EndpointRecord& endpoint, DeploymentRecord& deployment, std::string reason) {
   endpoint.production = deployment.target;
@@ -49,6 +59,7 @@ class AllAtOnce : public DeploymentStrategy {
     return "the new version takes all traffic at once";
   }
   Status Plan(EndpointRecord& endpoint, DeploymentRecord& deployment) const override {
+    FOPS_RETURN_IF_ERROR(RefuseDuringAbTest(endpoint));
     if (endpoint.production == deployment.target) return AlreadyProduction(endpoint, deployment);
     ReplaceProduction(endpoint, deployment, "deployed all at once");
     return Status::Ok();
@@ -60,6 +71,7 @@ class AllAtOnce : public DeploymentStrategy {
 class Gradual : public DeploymentStrategy {
  public:
   Status Plan(EndpointRecord& endpoint, DeploymentRecord& deployment) const override {
+    FOPS_RETURN_IF_ERROR(RefuseDuringAbTest(endpoint));
     if (endpoint.production == deployment.target) return AlreadyProduction(endpoint, deployment);
     if (endpoint.production.empty()) {
       ReplaceProduction(endpoint, deployment,
@@ -145,6 +157,71 @@ class Linear : public Gradual {
   }
   double NextPercent(const DeploymentRecord& deployment) const override {
     return std::min(100.0, deployment.traffic_percent + deployment.params.linear_step_percent);
+  }
+};
+
+/// An A/B test: the target becomes one more production variant with ab_weight percent of
+/// the traffic; the variants already there keep their proportions of the rest. Requests
+/// are assigned by weight (at random, or by a request field's hash), and the test ends when
+/// a person concludes it with a winner (ServingStore::ConcludeAb), never by itself.
+class Ab : public DeploymentStrategy {
+ public:
+  std::string_view name() const override { return "ab"; }
+  std::string_view description() const override {
+    return "one more production variant with ab_weight percent of traffic (an A/B test, concluded "
+           "by a person)";
+  }
+  Status Validate(const DeploymentParams& params) const override {
+    if (!(params.ab_weight > 0 && params.ab_weight < 100)) {
+      return Status::InvalidArgument("ab_weight must be above 0 and below 100");
+    }
+    return Status::Ok();
+  }
+  Status Plan(EndpointRecord& endpoint, DeploymentRecord& deployment) const override {
+    const VariantRef& target = deployment.target;
+    const DeploymentParams& params = deployment.params;
+    if (endpoint.production.empty()) {
+      return Status::InvalidArgument(
+          "endpoint '" + endpoint.name +
+          "' has no production variant to test against; deploy a version to it first");
+    }
+    if (endpoint.production == target) return AlreadyProduction(endpoint, deployment);
+    const WeightedVariant added{target, params.ab_weight};
+    for (const WeightedVariant& v : endpoint.ab_variants) {
+      if (v.ref == target)
+        return Status::InvalidArgument(target.ToString() + " is already a variant of " +
+                                       endpoint.name);
+      if (v.name() == added.name()) {
+        return Status::InvalidArgument("variant name " + added.name() + " is taken on " +
+                                       endpoint.name + " by " + v.ref.ToString() +
+                                       "; A/B variants are named by version");
+      }
+    }
+    if (endpoint.ab_variants.empty()) {
+      endpoint.ab_variants.push_back({endpoint.production, 100});
+      endpoint.ab_started_at = deployment.created_at;
+      endpoint.assignment_field = params.ab_assignment_field;
+    } else if (!params.ab_assignment_field.empty() &&
+               params.ab_assignment_field != endpoint.assignment_field) {
+      return Status::InvalidArgument("the A/B test on " + endpoint.name + " assigns by '" +
+                                     endpoint.assignment_field +
+                                     "'; a variant added to it cannot change that");
+    }
+    const double rest = (100 - params.ab_weight) / 100;
+    for (WeightedVariant& v : endpoint.ab_variants) v.weight *= rest;
+    endpoint.ab_variants.push_back(added);
+    std::erase(endpoint.shadows, target);  // a variant answers; it no longer shadows
+    std::string split;
+    for (const WeightedVariant& v : endpoint.ab_variants) {
+      split += (split.empty() ? "" : ", ") + v.name() + " " + FormatDouble(v.weight, 4) + "%";
+    }
+    deployment.status = DeploymentStatus::kCompleted;
+    deployment.traffic_percent = params.ab_weight;
+    deployment.reason =
+        "A/B test: " + split +
+        (endpoint.assignment_field.empty() ? " (random)"
+                                           : " (by " + endpoint.assignment_field + ")");
+    return Status::Ok();
   }
 };
 
@@ -240,6 +317,7 @@ std::vector<std::string> DeploymentStrategyRegistry::Names() const {
 
 void RegisterBuiltinStrategies(DeploymentStrategyRegistry& registry) {
   registry.Register(std::make_unique<AllAtOnce>());
+  registry.Register(std::make_unique<Ab>());
   registry.Register(std::make_unique<Canary>());
   registry.Register(std::make_unique<Linear>());
   registry.Register(std::make_unique<Shadow>());

@@ -49,7 +49,7 @@ RolloutObservation Healthy(double step_seconds) {
 
 TEST(DeploymentStrategyTest, EveryRegisteredStrategyPlansOnAnEndpointWithProduction) {
   const auto names = DeploymentStrategies().Names();
-  EXPECT_EQ(names, (std::vector<std::string>{"all_at_once", "canary", "linear", "shadow"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"ab", "all_at_once", "canary", "linear", "shadow"}));
   for (const std::string& name : names) {
     SCOPED_TRACE(name);
     const DeploymentStrategy* strategy = *DeploymentStrategies().Find(name);
@@ -61,7 +61,8 @@ TEST(DeploymentStrategyTest, EveryRegisteredStrategyPlansOnAnEndpointWithProduct
     ASSERT_TRUE(strategy->Plan(s.endpoint, s.deployment).ok());
     // Whatever it planned, the target now receives traffic or a copy of it.
     const bool serves = s.endpoint.production == s.deployment.target ||
-                        s.endpoint.canary == s.deployment.target || !s.endpoint.shadows.empty();
+                        s.endpoint.canary == s.deployment.target || !s.endpoint.shadows.empty() ||
+                        s.endpoint.FindAbVariant("v2") != nullptr;
     EXPECT_TRUE(serves);
     EXPECT_FALSE(s.deployment.reason.empty());
     // Deploying what is already production is refused by every strategy.
@@ -119,6 +120,44 @@ TEST(DeploymentStrategyTest, PlansPerStrategy) {
   }
 }
 
+TEST(DeploymentStrategyTest, AbAddsWeightedVariantsAndBlocksReplacingProduction) {
+  const DeploymentStrategy* ab = *DeploymentStrategies().Find("ab");
+  Start s;
+  s.deployment.created_at = "2026-12-01T10:00:00.000Z";
+  s.deployment.params.ab_weight = 30;
+  s.deployment.params.ab_assignment_field = "card_id";
+  ASSERT_TRUE(ab->Plan(s.endpoint, s.deployment).ok());
+  EXPECT_EQ(s.endpoint.production, (VariantRef{"m", 1}));  // the reference stays production
+  ASSERT_EQ(s.endpoint.ab_variants.size(), 2u);
+  EXPECT_EQ(s.endpoint.ab_variants[0], (WeightedVariant{{"m", 1}, 70}));
+  EXPECT_EQ(s.endpoint.ab_variants[1], (WeightedVariant{{"m", 2}, 30}));
+  EXPECT_EQ(s.endpoint.assignment_field, "card_id");
+  EXPECT_EQ(s.endpoint.ab_started_at, "2026-12-01T10:00:00.000Z");
+  // A third variant takes its weight; the others keep their proportions of the rest.
+  DeploymentRecord third = s.deployment;
+  third.target = {"m", 3};
+  third.params.ab_weight = 50;
+  ASSERT_TRUE(ab->Plan(s.endpoint, third).ok());
+  EXPECT_DOUBLE_EQ(s.endpoint.ab_variants[0].weight, 35);
+  EXPECT_DOUBLE_EQ(s.endpoint.ab_variants[1].weight, 15);
+  EXPECT_DOUBLE_EQ(s.endpoint.ab_variants[2].weight, 50);
+  EXPECT_EQ(ab->Plan(s.endpoint, third).code(), StatusCode::kInvalidArgument);  // already a variant
+  third.target = {"m", 4};
+  third.params.ab_assignment_field = "merchant";
+  EXPECT_EQ(ab->Plan(s.endpoint, third).code(), StatusCode::kInvalidArgument);  // another field
+  // While the test runs, nothing replaces production behind its back.
+  for (const char* name : {"all_at_once", "canary", "linear"}) {
+    DeploymentRecord next = s.deployment;
+    next.target = {"m", 9};
+    Status refused = (*DeploymentStrategies().Find(name))->Plan(s.endpoint, next);
+    EXPECT_EQ(refused.code(), StatusCode::kConflict) << name;
+    EXPECT_NE(refused.message().find("conclude"), std::string::npos) << refused.message();
+  }
+  DeploymentParams params;
+  params.ab_weight = 100;
+  EXPECT_FALSE(ab->Validate(params).ok());
+}
+
 TEST(DeploymentStrategyTest, ValidationNamesTheParameter) {
   DeploymentParams params;
   params.canary_percent = 100;
@@ -134,7 +173,7 @@ TEST(DeploymentStrategyTest, AnUnknownNameListsTheValidOnes) {
   auto found = DeploymentStrategies().Find("canery");
   ASSERT_FALSE(found.ok());
   EXPECT_EQ(found.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(found.status().message().find("all_at_once, canary, linear, shadow"),
+  EXPECT_NE(found.status().message().find("ab, all_at_once, canary, linear, shadow"),
             std::string::npos);
   EXPECT_NE(found.status().message().find("did you mean 'canary'"), std::string::npos)
       << found.status().message();

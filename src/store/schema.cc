@@ -194,6 +194,12 @@ CREATE TABLE schedule_runs (
   error TEXT);
 CREATE INDEX schedule_runs_by_pipeline ON schedule_runs(pipeline, id);
 )sql"},
+      {4, "A/B tests: an endpoint's weighted production variants and sticky assignment",
+       R"sql(
+ALTER TABLE endpoints ADD COLUMN ab_variants TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE endpoints ADD COLUMN assignment_field TEXT NOT NULL DEFAULT '';
+ALTER TABLE endpoints ADD COLUMN ab_started_at TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }

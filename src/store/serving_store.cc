@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/hash.h"
 #include "core/ids.h"
@@ -18,7 +19,8 @@ using namespace store_internal;
 const char* kEndpointColumns =
     "name, created_at, updated_at, production_model, production_version, canary_model, "
     "canary_version, "
-    "canary_percent, shadows, deployment_id, generation";
+    "canary_percent, shadows, deployment_id, generation, ab_variants, assignment_field, "
+    "ab_started_at";
 const char* kDeploymentColumns =
     "id, endpoint, created_at, updated_at, actor, strategy, model, version, previous_model, "
     "previous_version, "
@@ -52,6 +54,12 @@ EndpointRecord EndpointFromRow(const SqlRow& row) {
   }
   e.deployment_id = IsNull(row[9]) ? "" : AsText(row[9]);
   e.generation = AsInt(row[10]);
+  for (const auto& v : ParseJsonColumn(row[11], nlohmann::json::array())) {
+    e.ab_variants.push_back(
+        {{v.value("model", ""), v.value("version", int64_t{0})}, v.value("weight", 0.0)});
+  }
+  e.assignment_field = AsText(row[12]);
+  e.ab_started_at = AsText(row[13]);
   return e;
 }
 
@@ -107,7 +115,30 @@ nlohmann::json EndpointRecord::ToJson() const {
           {"shadows", shadow_list},
           {"deployment_id",
            deployment_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(deployment_id)},
-          {"generation", generation}};
+          {"generation", generation},
+          {"ab", AbJson()}};
+}
+
+nlohmann::json EndpointRecord::AbJson() const {
+  if (ab_variants.empty()) return nullptr;
+  nlohmann::json variants = nlohmann::json::array();
+  for (const WeightedVariant& v : ab_variants) {
+    variants.push_back({{"name", v.name()},
+                        {"model", v.ref.model},
+                        {"version", v.ref.version},
+                        {"weight", v.weight}});
+  }
+  return {{"variants", variants},
+          {"assignment_field",
+           assignment_field.empty() ? nlohmann::json(nullptr) : nlohmann::json(assignment_field)},
+          {"started_at", ab_started_at}};
+}
+
+const WeightedVariant* EndpointRecord::FindAbVariant(std::string_view name) const {
+  for (const WeightedVariant& v : ab_variants) {
+    if (v.name() == name || std::to_string(v.ref.version) == name) return &v;
+  }
+  return nullptr;
 }
 
 nlohmann::json DeploymentParams::ToJson() const {
@@ -118,7 +149,9 @@ nlohmann::json DeploymentParams::ToJson() const {
           {"max_error_rate", max_error_rate},
           {"max_p99_ms", max_p99_ms},
           {"max_score_psi", max_score_psi},
-          {"min_requests", min_requests}};
+          {"min_requests", min_requests},
+          {"ab_weight", ab_weight},
+          {"ab_assignment_field", ab_assignment_field}};
 }
 
 DeploymentParams DeploymentParams::FromJson(const nlohmann::json& json) {
@@ -131,6 +164,8 @@ DeploymentParams DeploymentParams::FromJson(const nlohmann::json& json) {
   p.max_p99_ms = json.value("max_p99_ms", p.max_p99_ms);
   p.max_score_psi = json.value("max_score_psi", p.max_score_psi);
   p.min_requests = json.value("min_requests", p.min_requests);
+  p.ab_weight = json.value("ab_weight", p.ab_weight);
+  p.ab_assignment_field = json.value("ab_assignment_field", p.ab_assignment_field);
   return p;
 }
 
@@ -144,6 +179,8 @@ DeploymentParams DeploymentParamsFrom(const DeployConfig& deploy) {
   p.max_p99_ms = deploy.max_p99_ms;
   p.max_score_psi = deploy.max_score_psi;
   p.min_requests = static_cast<int64_t>(deploy.min_requests);
+  p.ab_weight = deploy.ab_weight;
+  p.ab_assignment_field = deploy.ab_assignment_field;
   return p;
 }
 
@@ -230,27 +267,18 @@ Result<std::vector<EndpointRecord>> ServingStore::ListEndpoints() {
 Status ServingStore::SaveEndpoint(const EndpointRecord& e, bool insert) {
   nlohmann::json shadows = nlohmann::json::array();
   for (const VariantRef& s : e.shadows) shadows.push_back(VariantJson(s));
+  nlohmann::json ab = nlohmann::json::array();
+  for (const WeightedVariant& v : e.ab_variants) {
+    ab.push_back({{"model", v.ref.model}, {"version", v.ref.version}, {"weight", v.weight}});
+  }
   auto model_or_null = [](const VariantRef& v) {
     return v.empty() ? SqlValue() : SqlValue(v.model);
   };
   auto version_or_null = [](const VariantRef& v) {
     return v.empty() ? SqlValue() : SqlValue(v.version);
   };
-  if (insert) {
-    SqlValue p[] = {Text(e.name),
-                    Text(e.created_at),
-                    Text(e.updated_at),
-                    model_or_null(e.production),
-                    version_or_null(e.production),
-                    model_or_null(e.canary),
-                    version_or_null(e.canary),
-                    Real(e.canary_percent),
-                    Text(shadows.dump()),
-                    OptionalText(e.deployment_id),
-                    Int(e.generation)};
-    return db_.Exec("INSERT INTO endpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p);
-  }
-  SqlValue p[] = {Text(e.updated_at),
+  SqlValue p[] = {Text(e.created_at),
+                  Text(e.updated_at),
                   model_or_null(e.production),
                   version_or_null(e.production),
                   model_or_null(e.canary),
@@ -259,12 +287,23 @@ Status ServingStore::SaveEndpoint(const EndpointRecord& e, bool insert) {
                   Text(shadows.dump()),
                   OptionalText(e.deployment_id),
                   Int(e.generation),
+                  Text(ab.dump()),
+                  Text(e.assignment_field),
+                  Text(e.ab_started_at),
                   Text(e.name)};
+  if (insert) {
+    return db_.Exec(
+        "INSERT INTO endpoints (created_at, updated_at, production_model, production_version, "
+        "canary_model, canary_version, canary_percent, shadows, deployment_id, generation, "
+        "ab_variants, assignment_field, ab_started_at, name) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        p);
+  }
   return db_.Exec(
-      "UPDATE endpoints SET updated_at = ?, production_model = ?, production_version = ?, "
-      "canary_model = ?, "
-      "canary_version = ?, canary_percent = ?, shadows = ?, deployment_id = ?, generation = ? "
-      "WHERE name = ?",
+      "UPDATE endpoints SET created_at = ?, updated_at = ?, production_model = ?, "
+      "production_version = ?, canary_model = ?, canary_version = ?, canary_percent = ?, "
+      "shadows = ?, deployment_id = ?, generation = ?, ab_variants = ?, assignment_field = ?, "
+      "ab_started_at = ? WHERE name = ?",
       p);
 }
 
@@ -433,6 +472,12 @@ Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name
                                                 const std::string& actor) {
   FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(endpoint_name));
   if (!found) return Status::NotFound("no endpoint '" + endpoint_name + "'");
+  if (!found->ab_variants.empty()) {
+    return Status::Conflict("endpoint '" + endpoint_name +
+                            "' runs an A/B test; conclude it (fraudops deploy " + "conclude " +
+                            endpoint_name + " --winner " + found->ab_variants.front().name() +
+                            " keeps the variant that was production) instead of rolling back");
+  }
   if (!found->deployment_id.empty()) {
     FOPS_ASSIGN_OR_RETURN(
         bool done,
@@ -488,6 +533,114 @@ Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name
                                {"deployment", d.id},
                                {"from", VariantJson(d.previous)},
                                {"reason", d.reason}});
+  }));
+  return d;
+}
+
+Status ServingStore::SetAbWeights(const std::string& endpoint_name,
+                                  const std::map<std::string, double>& weights,
+                                  const std::string& actor) {
+  return store_.InTransaction([&]() -> Status {
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
+    if (!e) return Status::NotFound("no endpoint '" + endpoint_name + "'");
+    if (e->ab_variants.empty()) {
+      return Status::InvalidArgument(
+          "endpoint '" + endpoint_name +
+          "' runs no A/B test (fraudops deploy NAME@VERSION --strategy ab starts one)");
+    }
+    std::vector<std::string> names;
+    for (const WeightedVariant& v : e->ab_variants) names.push_back(v.name());
+    std::map<std::string, double> next;
+    double sum = 0;
+    for (const auto& [name, weight] : weights) {
+      const WeightedVariant* v = e->FindAbVariant(name);
+      if (v == nullptr) {
+        return Status::InvalidArgument("no variant '" + name + "' on " + endpoint_name +
+                                       "; its variants: " + Join(names, ", ") +
+                                       DidYouMean(name, names));
+      }
+      if (!(weight >= 0 && weight <= 100)) {
+        return Status::InvalidArgument("the weight of " + name + " must be from 0 to 100, not " +
+                                       FormatDouble(weight));
+      }
+      if (!next.emplace(v->name(), weight).second)
+        return Status::InvalidArgument(v->name() + " is given twice");
+      sum += weight;
+    }
+    if (next.size() != e->ab_variants.size()) {
+      return Status::InvalidArgument("give every variant a weight (" + Join(names, ", ") + ")");
+    }
+    if (std::abs(sum - 100) > 1e-6) {
+      return Status::InvalidArgument("the weights must sum to 100, not " + FormatDouble(sum, 6));
+    }
+    nlohmann::json audit = nlohmann::json::object();
+    for (WeightedVariant& v : e->ab_variants) {
+      v.weight = next[v.name()];
+      audit[v.name()] = v.weight;
+    }
+    e->updated_at = UtcNow();
+    ++e->generation;
+    FOPS_RETURN_IF_ERROR(SaveEndpoint(*e, false));
+    FOPS_RETURN_IF_ERROR(Bump("endpoints"));
+    return store_.AppendAudit(actor, "ab_weights", e->production.model, e->production.version,
+                              {{"endpoint", endpoint_name}, {"weights", audit}});
+  });
+}
+
+Result<DeploymentRecord> ServingStore::ConcludeAb(const std::string& endpoint_name,
+                                                  const std::string& winner,
+                                                  const std::string& reason,
+                                                  const nlohmann::json& evidence,
+                                                  const std::string& actor) {
+  DeploymentRecord d;
+  FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
+    if (!e) return Status::NotFound("no endpoint '" + endpoint_name + "'");
+    if (e->ab_variants.empty())
+      return Status::InvalidArgument("endpoint '" + endpoint_name + "' runs no A/B test");
+    const WeightedVariant* found = e->FindAbVariant(winner);
+    std::vector<std::string> names;
+    for (const WeightedVariant& v : e->ab_variants) names.push_back(v.name());
+    if (found == nullptr) {
+      return Status::InvalidArgument("no variant '" + winner + "' on " + endpoint_name +
+                                     "; its variants: " + Join(names, ", ") +
+                                     DidYouMean(winner, names));
+    }
+    const WeightedVariant chosen = *found;
+    const std::string now = UtcNow();
+    d.id = NewUuidV7();
+    d.endpoint = endpoint_name;
+    d.created_at = d.updated_at = d.step_started_at = now;
+    d.actor = actor;
+    d.strategy = "ab_conclusion";
+    d.target = chosen.ref;
+    d.previous = e->production;
+    d.status = DeploymentStatus::kCompleted;
+    d.traffic_percent = 100;
+    d.reason = reason.empty() ? "A/B test concluded: " + chosen.name() + " won" : reason;
+    nlohmann::json losers = nlohmann::json::array();
+    for (const WeightedVariant& v : e->ab_variants) {
+      if (!(v == chosen)) losers.push_back(v.ref.ToString());
+    }
+    const std::string started = e->ab_started_at;
+    e->production = chosen.ref;
+    e->ab_variants.clear();
+    e->assignment_field.clear();
+    e->ab_started_at.clear();
+    std::erase(e->shadows, e->production);
+    e->updated_at = now;
+    ++e->generation;
+    FOPS_RETURN_IF_ERROR(SaveEndpoint(*e, false));
+    FOPS_RETURN_IF_ERROR(InsertDeployment(d));
+    FOPS_RETURN_IF_ERROR(Bump("endpoints"));
+    return store_.AppendAudit(actor, "ab_concluded", chosen.ref.model, chosen.ref.version,
+                              {{"endpoint", endpoint_name},
+                               {"deployment", d.id},
+                               {"winner", chosen.name()},
+                               {"losers", losers},
+                               {"started_at", started},
+                               {"reason", d.reason},
+                               {"evidence", evidence}});
   }));
   return d;
 }

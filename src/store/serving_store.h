@@ -30,15 +30,35 @@ struct VariantRef {
   bool operator==(const VariantRef&) const = default;
 };
 
+/// A production variant of an A/B test and its share of the traffic.
+struct WeightedVariant {
+  VariantRef ref;
+  double weight = 0;  ///< percent; an endpoint's weights sum to 100
+  /// The name requests, responses and reports use: "v<version>".
+  std::string name() const { return "v" + std::to_string(ref.version); }
+  bool operator==(const WeightedVariant&) const = default;
+};
+
 struct EndpointRecord {
   std::string name, created_at, updated_at;
   VariantRef production;  ///< empty: nothing deployed yet
   VariantRef canary;      ///< empty: no canary
   double canary_percent = 0;
   std::vector<VariantRef> shadows;
+  /// An A/B test in progress: every production variant with its weight, the one that was
+  /// production before the test first (it stays `production`); empty: no test.
+  std::vector<WeightedVariant> ab_variants;
+  /// A/B: the request field whose value picks the variant (sticky); "": random by weight.
+  std::string assignment_field;
+  std::string ab_started_at;  ///< A/B: when the test began (its report starts there)
+  /// The A/B variant named `name` ("v7" or "7"), or null.
+  const WeightedVariant* FindAbVariant(std::string_view name) const;
   std::string deployment_id;  ///< the deployment in progress (canary or linear), or ""
   int64_t generation = 0;     ///< counts changes, so servers see when to reload
   nlohmann::json ToJson() const;
+  /// {"variants": [{"name", "model", "version", "weight"}], "assignment_field", "started_at"},
+  /// or null without a test.
+  nlohmann::json AbJson() const;
 };
 
 /// How a deployment moves traffic and when it rolls back (deploy.* in the configuration).
@@ -51,6 +71,8 @@ struct DeploymentParams {
   double max_p99_ms = 50;       ///< 0: off
   double max_score_psi = 0.25;  ///< 0: off
   int64_t min_requests = 100;
+  double ab_weight = 50;            ///< ab: the new variant's share of traffic, percent
+  std::string ab_assignment_field;  ///< ab: the request field for sticky assignment ("": random)
   nlohmann::json ToJson() const;
   static DeploymentParams FromJson(const nlohmann::json& json);
 };
@@ -145,6 +167,15 @@ class ServingStore {
   /// to the version before the last deployment, recorded as a "rollback" deployment.
   Result<DeploymentRecord> Rollback(const std::string& endpoint, const std::string& reason,
                                     const std::string& actor);
+  /// Sets the weights of an A/B test's variants (by name: "v7"); every variant must be given
+  /// and the weights must sum to 100.
+  Status SetAbWeights(const std::string& endpoint, const std::map<std::string, double>& weights,
+                      const std::string& actor);
+  /// Ends an A/B test: `winner` ("v7") becomes the sole production variant. Recorded as an
+  /// "ab_conclusion" deployment and audited with `evidence` (the report it was decided on).
+  Result<DeploymentRecord> ConcludeAb(const std::string& endpoint, const std::string& winner,
+                                      const std::string& reason, const nlohmann::json& evidence,
+                                      const std::string& actor);
   /// Stops sending traffic copies to a shadow variant.
   Status RemoveShadow(const std::string& endpoint, const VariantRef& shadow,
                       const std::string& actor);
