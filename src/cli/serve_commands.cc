@@ -231,6 +231,11 @@ int DeployStatus(const Args& args) {
     if (!e.canary.empty())
       std::printf("  canary      %s at %.4g%%\n", e.canary.ToString().c_str(), e.canary_percent);
     for (const VariantRef& s : e.shadows) std::printf("  shadow      %s\n", s.ToString().c_str());
+    for (const WeightedVariant& v : e.ab_variants) {
+      std::printf("  A/B %-7s %s at %.4g%%%s\n", v.name().c_str(), v.ref.ToString().c_str(),
+                  v.weight,
+                  e.assignment_field.empty() ? "" : (" (by " + e.assignment_field + ")").c_str());
+    }
     if (!e.deployment_id.empty()) {
       auto d = serving.GetDeployment(e.deployment_id);
       if (d.ok()) {

@@ -1,0 +1,68 @@
+// What an A/B endpoint adds to a request (issue 16's goal: <= 2 us): reading the assignment
+// field from the JSON body (simdjson On-Demand, before the body is parsed against the
+// variant's signature), hashing it to a bucket and finding the arm; and the same request's
+// full parse against the model's signature, for scale. bench/serve_variants.sh measures the
+// whole request over HTTP.
+
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "serve/endpoints.h"
+#include "serve/predict_request.h"
+
+namespace fraudops::bench {
+namespace {
+
+/// A transaction of the built-in dataset's shape (Time, V1..V28, Amount) and a card id.
+std::string Transaction(int card) {
+  std::string body = "{\"Time\":9674.0";
+  for (int i = 1; i <= 28; ++i)
+    body += ",\"V" + std::to_string(i) + "\":" + std::to_string(0.1234567 * i - 1.5);
+  body += ",\"Amount\":42.5,\"card_id\":\"card-" + std::to_string(card) + "\"}";
+  return body;
+}
+
+InputSignature Signature() {
+  InputSignature signature;
+  signature.features.push_back({"Time", false, {}});
+  for (int i = 1; i <= 28; ++i) signature.features.push_back({"V" + std::to_string(i), false, {}});
+  signature.features.push_back({"Amount", false, {}});
+  return signature;
+}
+
+void BM_AbChoice(benchmark::State& state) {
+  EndpointSnapshot snapshot;
+  snapshot.ab.resize(2);
+  snapshot.ab[0].name = "v6";
+  snapshot.ab[0].end = kAbBuckets * 7 / 10;
+  snapshot.ab[1].name = "v7";
+  snapshot.ab[1].end = kAbBuckets;
+  std::vector<std::string> bodies;
+  for (int card = 0; card < 1024; ++card) bodies.push_back(Transaction(card));
+  size_t i = 0, to_v7 = 0;
+  for (auto _ : state) {
+    std::string& body = bodies[i++ & 1023];
+    auto value = AssignmentValue(body, "card_id");
+    const AbArm& arm = snapshot.ArmFor(AbBucket(*value));
+    to_v7 += arm.name == "v7";
+    benchmark::DoNotOptimize(to_v7);
+  }
+  state.counters["share_v7"] = static_cast<double>(to_v7) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_AbChoice);
+
+void BM_ParsePredictBody(benchmark::State& state) {
+  const FeatureEncoder encoder(Signature());
+  std::string body = Transaction(7);
+  ParsedRows rows;
+  RequestError error;
+  for (auto _ : state) {
+    bool ok = ParsePredictBody(body, "application/json", encoder, 100, &rows, &error, "card_id");
+    benchmark::DoNotOptimize(ok);
+  }
+}
+BENCHMARK(BM_ParsePredictBody);
+
+}  // namespace
+}  // namespace fraudops::bench
