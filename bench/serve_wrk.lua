@@ -8,6 +8,9 @@ file:close()
 wrk.headers["Content-Type"] = "application/json"
 local key = os.getenv("WRK_KEY") or ""
 if key ~= "" then wrk.headers["x-api-key"] = key end
+-- WRK_TARGET_MODEL: the x-fraudops-target-model header (multi-model endpoints; others ignore it).
+local target = os.getenv("WRK_TARGET_MODEL") or ""
+if target ~= "" then wrk.headers["x-fraudops-target-model"] = target end
 local delay_ms = tonumber(os.getenv("WRK_DELAY_MS") or "0")
 if delay_ms > 0 then
   function delay() return delay_ms end

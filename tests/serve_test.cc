@@ -23,8 +23,11 @@
 #include <thread>
 
 #include "core/hash.h"
+#include "core/strings.h"
 #include "http_client.h"
+#include "model/bundle.h"
 #include "serve/auth.h"
+#include "serve/predict_request.h"
 #include "server_util.h"
 #include "store/metadata_store.h"
 #include "store/schedule_store.h"
@@ -895,6 +898,108 @@ TEST(ServeTest, AbVariantsSplitByWeightStickyByCardAcrossReplicasAndTheWinnerIsA
                                      Json({{"weights", {{"v2", 60}, {"v1", 60}}}}).dump(), auth);
   EXPECT_EQ(bad_sum.status, 400);
   EXPECT_NE(bad_sum.body.find("sum to 100"), std::string::npos) << bad_sum.body;
+}
+
+/// The value of a metric line "NAME VALUE" in a /metrics text (-1 when absent).
+double MetricValue(const std::string& text, const std::string& name) {
+  const size_t at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::atof(text.c_str() + at + name.size() + 2);
+}
+
+TEST(ServeTest,
+     MultiModelEndpointLoadsOnUseEvictsToStayInTheBudgetAndLoadsOnceForConcurrentRequests) {
+  ServeWorkspace ws;
+  // 50 versions, each with its own base score, so each answers the same transaction differently.
+  std::vector<int64_t> versions;
+  for (int i = 0; i < 50; ++i) versions.push_back(ws.Register(FormatDouble(0.2 + 0.01 * i)));
+  // What each version answers, computed here from its bundle, and what one costs in memory.
+  const Json tx = Transactions()[0];
+  std::map<int64_t, double> expected;
+  size_t model_bytes = 0;
+  for (int i = 0; i < 50; ++i) {
+    auto bundle = LoadBundle(ws.dir().File("bundles/" + std::to_string(i + 1)));
+    ASSERT_TRUE(bundle.ok()) << bundle.status().ToString();
+    const FeatureEncoder encoder(bundle->input);
+    std::string body = tx.dump();
+    ParsedRows rows;
+    RequestError error;
+    ASSERT_TRUE(ParsePredictBody(body, "application/json", encoder, 1, &rows, &error))
+        << error.message;
+    expected[versions[i]] = bundle->ensemble.PredictProbability(rows.values.data());
+    model_bytes = std::max(model_bytes, bundle->ensemble.MemoryBytes());
+  }
+  const size_t budget = 10 * model_bytes + model_bytes / 2;  // room for ten
+  MultiModelSpec spec;
+  spec.routing_field = "segment";
+  spec.routes = {{"eu", "fraud@3"}};
+  ServingStore serving(ws.store());
+  ASSERT_TRUE(serving.SetMultiModel("multi", spec, "test").ok());
+  const std::string key = ws.CreateKey({"invoke"});
+  ws.WriteConfig("  model_cache_bytes: " + std::to_string(budget) + "\n");
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient http(server.port());
+  const std::string predict = "/v1/endpoints/multi/predict";
+  auto metric = [&](const std::string& name) {
+    return MetricValue(http.Request("GET", "/metrics").body, name);
+  };
+
+  for (int64_t version : versions) {
+    HttpReply reply = http.Request(
+        "POST", predict, tx.dump(),
+        {{"x-api-key", key}, {"x-fraudops-target-model", "fraud@" + std::to_string(version)}});
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    EXPECT_EQ(Body(reply)["version"], version);
+    EXPECT_EQ(Body(reply)["score"].get<double>(), expected[version]) << version;
+    EXPECT_LE(metric("fraudops_model_cache_bytes"), static_cast<double>(budget));
+  }
+  EXPECT_EQ(metric("fraudops_model_cache_models"), 10);
+  EXPECT_EQ(metric("fraudops_model_cache_loads_total"), 50);
+  EXPECT_EQ(metric("fraudops_model_cache_evictions_total"), 40);
+  // The last ten are cached: hits, no loads.
+  for (size_t i = 40; i < 50; ++i) {
+    EXPECT_EQ(http.Request("POST", predict, tx.dump(),
+                           {{"x-api-key", key},
+                            {"x-fraudops-target-model", "fraud@" + std::to_string(versions[i])}})
+                  .status,
+              200);
+  }
+  EXPECT_EQ(metric("fraudops_model_cache_loads_total"), 50);
+  EXPECT_EQ(metric("fraudops_model_cache_hits_total"), 10);
+
+  // Sixteen concurrent first requests for an evicted model: one load.
+  std::vector<std::thread> clients;
+  std::atomic<int> ready{0}, ok{0};
+  for (int c = 0; c < 16; ++c) {
+    clients.emplace_back([&] {
+      HttpClient mine(server.port());
+      ready.fetch_add(1);
+      while (ready.load() < 16) std::this_thread::yield();
+      HttpReply reply = mine.Request("POST", predict, tx.dump(),
+                                     {{"x-api-key", key}, {"x-fraudops-target-model", "fraud@1"}});
+      if (reply.status == 200 && Body(reply)["score"].get<double>() == expected[1]) ok.fetch_add(1);
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  EXPECT_EQ(ok.load(), 16);
+  EXPECT_EQ(metric("fraudops_model_cache_loads_total"), 51);
+
+  // A route by the request's segment (not a feature); what cannot be served says why.
+  Json routed = tx;
+  routed["segment"] = "eu";
+  HttpReply by_route = http.Request("POST", predict, routed.dump(), {{"x-api-key", key}});
+  ASSERT_EQ(by_route.status, 200) << by_route.body;
+  EXPECT_EQ(Body(by_route)["version"], 3);
+  HttpReply unknown = http.Request("POST", predict, tx.dump(),
+                                   {{"x-api-key", key}, {"x-fraudops-target-model", "fraud@999"}});
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  HttpReply unnamed = http.Request("POST", predict, tx.dump(), {{"x-api-key", key}});
+  EXPECT_EQ(unnamed.status, 400) << unnamed.body;
+  EXPECT_NE(unnamed.body.find("x-fraudops-target-model"), std::string::npos) << unnamed.body;
+  Json elsewhere = tx;
+  elsewhere["segment"] = "mars";
+  EXPECT_EQ(http.Request("POST", predict, elsewhere.dump(), {{"x-api-key", key}}).status, 400);
+  EXPECT_LE(metric("fraudops_model_cache_bytes"), static_cast<double>(budget));
 }
 
 TEST(ServeTest, HotSwapUnderLoadFailsNoRequestAndRollbackRestoresTheVersionBefore) {

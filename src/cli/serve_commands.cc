@@ -36,7 +36,8 @@ struct Args {
   double canary_percent = -1, bake_seconds = -1, step_percent = -1, step_seconds = -1;
   double weight = -1;
   std::string assignment_field, winner, labels;
-  std::vector<std::string> weights;
+  std::vector<std::string> weights, routes, pins;
+  std::string routing_field, default_target;
   bool wait = false;
   double wait_seconds = 600;
   size_t limit = 20;
@@ -390,6 +391,44 @@ int DeployConclude(const Args& args) {
   return kExitOk;
 }
 
+int DeployMulti(const Args& args) {
+  auto stores = OpenStores(args.config_path, args.home, false);
+  if (!stores.ok()) return Fail(stores.status());
+  MultiModelSpec spec;
+  spec.routing_field = args.routing_field;
+  spec.default_target = args.default_target;
+  spec.pinned = args.pins;
+  for (const std::string& route : args.routes) {
+    const size_t equals = route.find('=');
+    if (equals == std::string::npos || equals == 0 || equals + 1 == route.size()) {
+      return Fail(Status::InvalidArgument("--route '" + route +
+                                          "' is not VALUE=MODEL (e.g. eu=fraud-eu@champion)"));
+    }
+    spec.routes[route.substr(0, equals)] = route.substr(equals + 1);
+  }
+  if (!spec.routes.empty() && spec.routing_field.empty()) {
+    return Fail(Status::InvalidArgument(
+        "--route needs --routing-field (the request field the routes are chosen by)"));
+  }
+  ServingStore serving(*stores->metadata);
+  if (Status set = serving.SetMultiModel(args.endpoint, spec, CurrentActor()); !set.ok())
+    return Fail(set);
+  if (args.json) {
+    PrintJson(spec.ToJson());
+  } else {
+    std::printf("endpoint %s serves many models, chosen per request:\n", args.endpoint.c_str());
+    for (const auto& [value, target] : spec.routes) {
+      std::printf("  %s = %-12s -> %s\n", spec.routing_field.c_str(), value.c_str(),
+                  target.c_str());
+    }
+    if (!spec.default_target.empty())
+      std::printf("  default          -> %s\n", spec.default_target.c_str());
+    for (const std::string& pin : spec.pinned) std::printf("  pinned           %s\n", pin.c_str());
+    std::printf("  and any registered model named in the x-fraudops-target-model header\n");
+  }
+  return kExitOk;
+}
+
 int DeployRemoveShadow(const Args& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
@@ -587,6 +626,20 @@ std::function<int()> AddServeCommands(CLI::App& app) {
   weights->add_option("ENDPOINT", args->endpoint, "Endpoint")->required();
   weights->add_option("WEIGHTS", args->weights, "VARIANT=PERCENT for every variant, summing to 100")
       ->required();
+  auto* multi = deploy->add_subcommand(
+      "multi",
+      "Make an endpoint serve many registered models, chosen per request (header, routing field).");
+  common(multi, false);
+  multi
+      ->add_option("ENDPOINT", args->endpoint,
+                   "Endpoint (a new name, or one without a production variant)")
+      ->required();
+  multi->add_option("--routing-field", args->routing_field,
+                    "The request field whose value picks a route");
+  multi->add_option("--route", args->routes, "VALUE=MODEL, e.g. eu=fraud-eu@champion (repeat)");
+  multi->add_option("--default", args->default_target, "The model when no header or route decides");
+  multi->add_option("--pin", args->pins,
+                    "A model kept loaded whatever api.model_cache_bytes (repeat)");
   auto* ab_report = deploy->add_subcommand(
       "ab-report",
       "Compare an A/B test's variants: rates and AUC with intervals, tests, sample size.");
@@ -670,13 +723,14 @@ std::function<int()> AddServeCommands(CLI::App& app) {
     if (*rollback) return DeployRollback(*args);
     if (*remove_shadow) return DeployRemoveShadow(*args);
     if (*weights) return DeployWeights(*args);
+    if (*multi) return DeployMulti(*args);
     if (*ab_report) return DeployAbReport(*args);
     if (*conclude) return DeployConclude(*args);
     if (*deploy) {
       if (args->target.empty()) {
         return Fail(Status::InvalidArgument(
             "deploy needs MODEL (NAME@VERSION or NAME@ALIAS), or one of status, history, "
-            "rollback, remove-shadow, weights, ab-report, conclude"));
+            "rollback, remove-shadow, weights, ab-report, conclude, multi"));
       }
       return Deploy(*args);
     }

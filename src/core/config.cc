@@ -284,6 +284,10 @@ const std::vector<KeySpec>& KeyTable() {
       {"api", "poll_interval_ms",
        "How often serve looks for deployments, keys and plans changed by other processes.",
        FOPS_FIELD(api.poll_interval_ms), 10, 600000},
+      {"api", "model_cache_bytes",
+       "Memory for the models of multi-model endpoints: loaded on first use, the least recently "
+       "used unpinned ones evicted to stay within it.",
+       FOPS_FIELD(api.model_cache_bytes), 1024, 1e15},
       {"api", "capture_sample", "Share of predict requests written to the capture files (0: off).",
        FOPS_FIELD(api.capture_sample), 0, 1},
       {"api", "capture_max_file_mb", "A capture file is closed and a new one begun at this size.",

@@ -113,6 +113,7 @@ struct ApiConfig {
   long long workers = 0;
   std::string auth = "required";
   long long max_body_bytes = 1 << 20;
+  long long model_cache_bytes = 1LL << 30;
   long long max_rows = 10000;
   long long max_connections = 10000;
   long long header_timeout_ms = 10000;

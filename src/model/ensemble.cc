@@ -278,6 +278,19 @@ std::vector<double> Ensemble::PredictMargins(std::span<const float> rows,
   return PredictBatch(*this, rows, context);
 }
 
+size_t Ensemble::MemoryBytes() const {
+  auto bytes = [](const auto& v) { return v.capacity() * sizeof(v[0]); };
+  size_t total = bytes(nodes) + bytes(tree_begin) + bytes(category_bits) + bytes(cover) +
+                 bytes(leaf_value) + bytes(leaf_id) + bytes(tree_depth) +
+                 bytes(tree_has_slow_nodes) + bytes(feature_is_categorical);
+  for (const std::string& name : feature_names) total += sizeof(name) + name.capacity();
+  for (const auto& categories : feature_categories) {
+    total += sizeof(categories);
+    for (const std::string& name : categories) total += sizeof(name) + name.capacity();
+  }
+  return total;
+}
+
 size_t Ensemble::max_depth() const {
   return tree_depth.empty() ? 0 : *std::max_element(tree_depth.begin(), tree_depth.end());
 }

@@ -76,6 +76,8 @@ struct Ensemble {
   size_t num_trees() const { return tree_begin.empty() ? 0 : tree_begin.size() - 1; }
   size_t num_features() const { return feature_names.size(); }
   size_t max_depth() const;
+  /// The heap bytes the ensemble holds (its arrays' capacities and its names).
+  size_t MemoryBytes() const;
 
   /// The margin of one row (`row` holds num_features() values; NaN is missing). No allocation.
   double PredictMargin(const double* row) const;

@@ -124,8 +124,18 @@ constexpr uint32_t kAbBuckets = 1000000;
 /// is the same in every replica and after every restart.
 uint32_t AbBucket(std::string_view value);
 
+/// A multi-model endpoint's definition with its targets resolved to versions.
+struct MultiModelTargets {
+  std::string routing_field;
+  std::map<std::string, VariantRef, std::less<>> routes;
+  VariantRef default_target;  ///< empty: none
+};
+
 struct EndpointSnapshot {
   EndpointRecord record;
+  /// A multi-model endpoint (no production: the model is chosen per request and held by the
+  /// model cache); null for a variant endpoint.
+  std::shared_ptr<const MultiModelTargets> multi;
   std::shared_ptr<const LoadedModel> production;
   /// An A/B test's variants (the loaded ones), in the record's order; empty: no test.
   std::vector<AbArm> ab;

@@ -101,7 +101,13 @@ BackgroundWorker::Duration RolloutController::Pass() {
                  {{"error", read.message()}});
     return options_.poll_interval;
   }
-  if (counters["endpoints"] != counters_seen_["endpoints"]) ReloadEndpoints();
+  bool reload = counters["endpoints"] != counters_seen_["endpoints"];
+  if (!reload && !resolved_targets_.empty() &&
+      std::chrono::steady_clock::now() - last_alias_check_ >= options_.alias_interval) {
+    last_alias_check_ = std::chrono::steady_clock::now();
+    reload = AliasesMoved();
+  }
+  if (reload) ReloadEndpoints();
   if (counters["keys"] != counters_seen_["keys"]) ReloadKeys();
   counters_seen_ = counters;
   JudgeRollouts();
@@ -112,9 +118,26 @@ BackgroundWorker::Duration RolloutController::Pass() {
   return options_.poll_interval;
 }
 
+bool RolloutController::AliasesMoved() {
+  bool moved = false;
+  (void)stores_.With([&](ServingStore& store) REQUIRES(state_mutex_) -> Status {
+    for (const auto& [target, ref] : resolved_targets_) {
+      auto split = SplitModelTarget(target);
+      if (!split.ok()) continue;
+      auto version = store.metadata().GetVersion(split->first, split->second);
+      if (version.ok() && version->version != ref.version) moved = true;
+    }
+    return Status::Ok();
+  });
+  return moved;
+}
+
 void RolloutController::ReloadEndpoints() {
   std::shared_ptr<const EndpointMap> current = Endpoints();
   auto next = std::make_shared<EndpointMap>();
+  std::vector<VariantRef> pins;
+  resolved_targets_.clear();
+  last_alias_check_ = std::chrono::steady_clock::now();
   // (The lambda runs on this thread, inside this function's hold of state_mutex_.)
   Status listed = stores_.WithLoader([&](ServingStore& store,
                                          ModelLoader& loader) REQUIRES(state_mutex_) -> Status {
@@ -123,6 +146,37 @@ void RolloutController::ReloadEndpoints() {
       auto snapshot = std::make_shared<EndpointSnapshot>();
       snapshot->record = record;
       auto previous = current->find(record.name);
+      if (!record.multi_model.empty()) {
+        // Targets resolve to versions now (an alias is followed: see AliasesMoved).
+        auto multi = std::make_shared<MultiModelTargets>();
+        multi->routing_field = record.multi_model.routing_field;
+        auto resolve = [&](const std::string& target) REQUIRES(state_mutex_) -> VariantRef {
+          auto split = SplitModelTarget(target);
+          auto version = split.ok() ? store.metadata().GetVersion(split->first, split->second)
+                                    : Result<ModelVersion>(split.status());
+          if (!version.ok()) {
+            logger_.Error("serve", "a multi-model target does not resolve; it gets no traffic",
+                          {{"endpoint", record.name},
+                           {"target", target},
+                           {"error", version.status().message()}});
+            return {};
+          }
+          VariantRef ref{version->model, version->version};
+          resolved_targets_[target] = ref;
+          return ref;
+        };
+        for (const auto& [value, target] : record.multi_model.routes) {
+          VariantRef ref = resolve(target);
+          if (!ref.empty()) multi->routes.emplace(value, ref);
+        }
+        if (!record.multi_model.default_target.empty())
+          multi->default_target = resolve(record.multi_model.default_target);
+        for (const std::string& target : record.multi_model.pinned) {
+          VariantRef ref = resolve(target);
+          if (!ref.empty()) pins.push_back(ref);
+        }
+        snapshot->multi = std::move(multi);
+      }
       if (!record.production.empty()) {
         auto model = loader.Load(record.production);
         if (model.ok()) {
@@ -215,6 +269,7 @@ void RolloutController::ReloadEndpoints() {
     logger_.Error("serve", "cannot list endpoints", {{"error", listed.message()}});
     return;
   }
+  if (options_.cache) options_.cache->Pin(pins);  // outside the store's lock: pins load models
   std::erase_if(ab_stats_, [&](const auto& entry) {
     for (const auto& [name, e] : *next) {
       for (const AbArm& arm : e->ab) {

@@ -22,6 +22,7 @@
 #include "core/mutex.h"
 #include "serve/auth.h"
 #include "serve/endpoints.h"
+#include "serve/model_cache.h"
 #include "serve/store_access.h"
 #include "store/deployment_strategy.h"
 
@@ -42,6 +43,10 @@ class RolloutController {
   struct Options {
     std::chrono::milliseconds poll_interval{1000};
     Logger* logger = nullptr;  ///< required
+    /// The models of multi-model endpoints (their pins are set at each reload); null: none.
+    ModelCache* cache = nullptr;
+    /// How often the aliases multi-model endpoints name are resolved again.
+    std::chrono::milliseconds alias_interval{10000};
   };
   /// `stores`, `keys` and `shared_quotas` (null: quotas in-process) outlive the controller.
   RolloutController(Options options, StoreAccess& stores, KeyRing& keys,
@@ -72,6 +77,8 @@ class RolloutController {
   static BackgroundWorker::Options WorkerOptions(const Options& options);
   BackgroundWorker::Duration Pass() EXCLUDES(state_mutex_);
   void ReloadEndpoints() REQUIRES(state_mutex_);
+  /// True when a target of a multi-model endpoint now resolves to another version.
+  bool AliasesMoved() REQUIRES(state_mutex_);
   void ReloadKeys();
   void JudgeRollouts();
   void FlushUsage();
@@ -95,6 +102,9 @@ class RolloutController {
   std::map<std::string, std::shared_ptr<VariantStats>> ab_stats_ GUARDED_BY(state_mutex_);
   std::map<std::string, int64_t> counters_seen_ GUARDED_BY(state_mutex_);
   std::chrono::steady_clock::time_point last_flush_ GUARDED_BY(state_mutex_);
+  std::chrono::steady_clock::time_point last_alias_check_ GUARDED_BY(state_mutex_);
+  /// The multi-model targets as last resolved, to see when an alias moved.
+  std::map<std::string, VariantRef> resolved_targets_ GUARDED_BY(state_mutex_);
 
   BackgroundWorker worker_;
 };

@@ -74,9 +74,14 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
     FOPS_ASSIGN_OR_RETURN(server->shared_quotas_, SharedQuotas::Connect(c.api.quota_url));
     server->keys_.SetShared(server->shared_quotas_.get());
   }
+  ModelCache::Options cache;
+  cache.budget_bytes = static_cast<size_t>(c.api.model_cache_bytes);
+  cache.logger = &logger;
+  server->model_cache_ = std::make_unique<ModelCache>(cache, *server->stores_, server->metrics_);
   RolloutController::Options rollout;
   rollout.poll_interval = std::chrono::milliseconds(c.api.poll_interval_ms);
   rollout.logger = &logger;
+  rollout.cache = server->model_cache_.get();
   server->controller_ = std::make_unique<RolloutController>(
       rollout, *server->stores_, server->keys_, server->shared_quotas_.get());
   CaptureOptions capture;
@@ -238,6 +243,7 @@ void ScoringServer::DeclareMetrics() {
         "full.\n"
         "# TYPE fraudops_shadow_dropped_total counter\n";
     out += "fraudops_shadow_dropped_total " + std::to_string(shadows_->dropped()) + "\n";
+    model_cache_->WriteMetrics(out);
     out +=
         "# HELP fraudops_build_info The running fraudops (value 1).\n# TYPE fraudops_build_info "
         "gauge\n";
@@ -327,7 +333,7 @@ Json ScoringServer::Readiness() const {
   Json list = Json::object();
   bool ready = controller_->loaded() && !endpoints->empty();
   for (const auto& [name, e] : *endpoints) {
-    const bool loaded = e->production != nullptr;
+    const bool loaded = e->production != nullptr || e->multi != nullptr;  // multi: loads on use
     ready = ready && loaded;
     list[name] = {
         {"ready", loaded},
@@ -346,6 +352,7 @@ void ScoringServer::ListEndpoints(const HttpRequest& request, HttpResponse& resp
   Json list = Json::array();
   for (const auto& [name, e] : *endpoints) {
     Json item = {{"name", name}};
+    if (e->multi) item["multi_model"] = e->record.multi_model.ToJson();
     if (e->production) {
       item["model"] = e->production->ref().model;
       item["version"] = e->production->ref().version;
@@ -383,7 +390,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   if (!guard_.Authorize(request, response, style, "invoke", endpoint_name))
     return finish(response.status);
   auto snapshot = controller_->Find(endpoint_name);
-  if (!snapshot || !snapshot->production) {
+  if (!snapshot || (!snapshot->production && !snapshot->multi)) {
     metrics_.Counter("fraudops_rejected_requests_total", {"not_found"})
         .fetch_add(1, std::memory_order_relaxed);
     WriteError(response, style, 404, "not_found",
@@ -397,8 +404,32 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   const LoadedModel* model = snapshot->production.get();
   VariantRole variant = VariantRole::kProduction;
   const AbArm* arm = nullptr;
-  const std::string& assignment_field = snapshot->record.assignment_field;
-  if (!snapshot->ab.empty()) {
+  const std::string& assignment_field =
+      snapshot->multi ? snapshot->multi->routing_field : snapshot->record.assignment_field;
+  std::shared_ptr<const LoadedModel> held;  // a multi-model endpoint's model, for this request
+  std::string target_label;
+  if (snapshot->multi) {
+    auto target = MultiTarget(request, *snapshot, oip);
+    if (!target.ok()) {
+      WriteStatus(response, style, target.status());
+      return finish(response.status);
+    }
+    auto loaded = model_cache_->Get(*target);
+    if (!loaded.ok()) {
+      const bool unknown = loaded.status().code() == StatusCode::kNotFound;
+      metrics_
+          .Counter("fraudops_rejected_requests_total",
+                   {unknown ? "unknown_model" : "model_unavailable"})
+          .fetch_add(1, std::memory_order_relaxed);
+      WriteError(response, style, unknown ? 404 : 503, unknown ? "not_found" : "model_unavailable",
+                 target->ToString() + ": " + loaded.status().message());
+      if (!unknown) response.headers.emplace_back("Retry-After", "1");
+      return finish(response.status);
+    }
+    held = std::move(*loaded);
+    model = held.get();
+    target_label = target->ToString();
+  } else if (!snapshot->ab.empty()) {
     std::string_view wanted = request.Header("x-fraudops-variant");
     if (!wanted.empty()) {
       arm = snapshot->FindArm(wanted);
@@ -424,6 +455,14 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
     variant = VariantRole::kCanary;
   }
   variant_label = arm ? std::string_view(arm->name) : VariantRoleName(variant);
+  if (snapshot->multi) variant_label = target_label;
+  if (match.params.size() > 1 && snapshot->multi) {
+    WriteError(response, style, 404, "not_found",
+               "'" + endpoint_name +
+                   "' serves many models: name one with x-fraudops-target-model on /v2/models/" +
+                   endpoint_name + "/infer");
+    return finish(404);
+  }
   if (match.params.size() >
       1) {  // /v2/models/{model}/versions/{version}: that version, if it serves here
     const std::string wanted(match.params[1]);
@@ -571,6 +610,46 @@ const ScoringServer::ScoreMetrics& ScoringServer::ScoreMetricsFor(const Route& r
   found.predictions[1] = &metrics_.Counter("fraudops_predictions_total", {e, v, "1"});
   WriterLock lock(&score_metrics_mutex_);
   return score_metrics_.emplace(std::make_tuple(&route, e, v), found).first->second;
+}
+
+Result<VariantRef> ScoringServer::MultiTarget(const HttpRequest& request,
+                                              const EndpointSnapshot& endpoint, bool oip) {
+  const MultiModelTargets& multi = *endpoint.multi;
+  std::string_view header = request.Header("x-fraudops-target-model");
+  if (!header.empty()) {
+    FOPS_ASSIGN_OR_RETURN(auto split, SplitModelTarget(header));
+    auto version = ParseInt(split.second);
+    if (version) return VariantRef{split.first, *version};
+    // An alias or "latest": the registry says which version (the slow path; NAME@VERSION
+    // needs no store).
+    VariantRef ref;
+    FOPS_RETURN_IF_ERROR(stores_->With([&](ServingStore& store) -> Status {
+      FOPS_ASSIGN_OR_RETURN(ModelVersion found,
+                            store.metadata().GetVersion(split.first, split.second));
+      ref = {found.model, found.version};
+      return Status::Ok();
+    }));
+    return ref;
+  }
+  if (!multi.routing_field.empty() && !oip) {
+    if (auto value = AssignmentValue(request.body(), multi.routing_field)) {
+      auto route = multi.routes.find(*value);
+      if (route != multi.routes.end()) return route->second;
+      if (multi.default_target.empty()) {
+        return Status::InvalidArgument(multi.routing_field + " '" + *value + "' has no route on '" +
+                                       endpoint.record.name + "' and it has no default model");
+      }
+    }
+  }
+  if (!multi.default_target.empty()) return multi.default_target;
+  std::string routes;
+  for (const auto& [value, ref] : multi.routes) routes += (routes.empty() ? "" : ", ") + value;
+  return Status::InvalidArgument(
+      "'" + endpoint.record.name +
+      "' serves many models: name one in the x-fraudops-target-model header "
+      "(NAME@VERSION or NAME@ALIAS)" +
+      (multi.routing_field.empty() ? std::string()
+                                   : " or send " + multi.routing_field + " (" + routes + ")"));
 }
 
 // ---------------------------------------------------------------------------------------

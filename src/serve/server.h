@@ -24,6 +24,7 @@
 #include "serve/endpoints.h"
 #include "serve/http_server.h"
 #include "serve/metrics.h"
+#include "serve/model_cache.h"
 #include "serve/request_guard.h"
 #include "serve/rollout_controller.h"
 #include "serve/router.h"
@@ -76,6 +77,10 @@ class ScoringServer {
   void ServerReadyV2(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void ModelMetadataV2(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void ModelReadyV2(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  /// The model a request to a multi-model endpoint names: the x-fraudops-target-model header
+  /// (NAME@VERSION, NAME@ALIAS, NAME), else the routing field's route, else the default.
+  Result<VariantRef> MultiTarget(const HttpRequest& request, const EndpointSnapshot& endpoint,
+                                 bool oip);
   /// The predict path shared by /v1 predict and /v2 infer.
   void Score(const HttpRequest& request, HttpResponse& response, const RouteMatch& match,
              ErrorStyle style);
@@ -100,6 +105,7 @@ class ScoringServer {
   KeyRing keys_;
   std::unique_ptr<SharedQuotas> shared_quotas_;  ///< api.quota_url; null: quotas in-process
   RequestGuard guard_{keys_, metrics_, logger_};
+  std::unique_ptr<ModelCache> model_cache_;
   std::unique_ptr<RolloutController> controller_;
   std::unique_ptr<CaptureWriter> capture_;
   std::unique_ptr<ShadowRunner> shadows_;

@@ -194,11 +194,12 @@ CREATE TABLE schedule_runs (
   error TEXT);
 CREATE INDEX schedule_runs_by_pipeline ON schedule_runs(pipeline, id);
 )sql"},
-      {4, "A/B tests: an endpoint's weighted production variants and sticky assignment",
+      {4, "A/B tests (weighted production variants, sticky assignment) and multi-model endpoints",
        R"sql(
 ALTER TABLE endpoints ADD COLUMN ab_variants TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE endpoints ADD COLUMN assignment_field TEXT NOT NULL DEFAULT '';
 ALTER TABLE endpoints ADD COLUMN ab_started_at TEXT NOT NULL DEFAULT '';
+ALTER TABLE endpoints ADD COLUMN multi_model TEXT NOT NULL DEFAULT '';
 )sql"},
   };
   return kMigrations;

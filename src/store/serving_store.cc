@@ -20,7 +20,7 @@ const char* kEndpointColumns =
     "name, created_at, updated_at, production_model, production_version, canary_model, "
     "canary_version, "
     "canary_percent, shadows, deployment_id, generation, ab_variants, assignment_field, "
-    "ab_started_at";
+    "ab_started_at, multi_model";
 const char* kDeploymentColumns =
     "id, endpoint, created_at, updated_at, actor, strategy, model, version, previous_model, "
     "previous_version, "
@@ -60,6 +60,12 @@ EndpointRecord EndpointFromRow(const SqlRow& row) {
   }
   e.assignment_field = AsText(row[12]);
   e.ab_started_at = AsText(row[13]);
+  const std::string multi = AsText(row[14]);
+  if (!multi.empty()) {
+    // Written by SetMultiModel, so valid; an unreadable one reads as none.
+    auto spec = MultiModelSpec::FromJson(nlohmann::json::parse(multi, nullptr, false));
+    if (spec.ok()) e.multi_model = *spec;
+  }
   return e;
 }
 
@@ -116,7 +122,69 @@ nlohmann::json EndpointRecord::ToJson() const {
           {"deployment_id",
            deployment_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(deployment_id)},
           {"generation", generation},
-          {"ab", AbJson()}};
+          {"ab", AbJson()},
+          {"multi_model", multi_model.empty() ? nlohmann::json(nullptr) : multi_model.ToJson()}};
+}
+
+nlohmann::json MultiModelSpec::ToJson() const {
+  return {{"routing_field",
+           routing_field.empty() ? nlohmann::json(nullptr) : nlohmann::json(routing_field)},
+          {"routes", routes},
+          {"default",
+           default_target.empty() ? nlohmann::json(nullptr) : nlohmann::json(default_target)},
+          {"pinned", pinned}};
+}
+
+Result<MultiModelSpec> MultiModelSpec::FromJson(const nlohmann::json& json) {
+  if (!json.is_object())
+    return Status::InvalidArgument("a multi-model definition is a JSON object");
+  MultiModelSpec spec;
+  auto text = [&](const char* key, std::string* out) -> Status {
+    if (!json.contains(key) || json[key].is_null()) return Status::Ok();
+    if (!json[key].is_string())
+      return Status::InvalidArgument(std::string("/") + key + ": a string is required");
+    *out = json[key].get<std::string>();
+    return Status::Ok();
+  };
+  FOPS_RETURN_IF_ERROR(text("routing_field", &spec.routing_field));
+  FOPS_RETURN_IF_ERROR(text("default", &spec.default_target));
+  if (json.contains("routes") && !json["routes"].is_null()) {
+    if (!json["routes"].is_object())
+      return Status::InvalidArgument("/routes: an object of value -> model is required");
+    for (const auto& [value, target] : json["routes"].items()) {
+      if (!target.is_string())
+        return Status::InvalidArgument("/routes/" + value + ": a model (NAME@VERSION) is required");
+      spec.routes[value] = target.get<std::string>();
+    }
+  }
+  if (json.contains("pinned") && !json["pinned"].is_null()) {
+    if (!json["pinned"].is_array())
+      return Status::InvalidArgument("/pinned: an array of models is required");
+    for (size_t i = 0; i < json["pinned"].size(); ++i) {
+      if (!json["pinned"][i].is_string())
+        return Status::InvalidArgument("/pinned/" + std::to_string(i) + ": a string is required");
+      spec.pinned.push_back(json["pinned"][i].get<std::string>());
+    }
+  }
+  if (!spec.routes.empty() && spec.routing_field.empty()) {
+    return Status::InvalidArgument(
+        "/routing_field: routes need the request field they are chosen by");
+  }
+  return spec;
+}
+
+Result<std::pair<std::string, std::string>> SplitModelTarget(std::string_view target) {
+  const size_t at = target.find('@');
+  std::string name(target.substr(0, at));
+  if (name.empty())
+    return Status::InvalidArgument("'" + std::string(target) +
+                                   "' names no model (NAME@VERSION, NAME@ALIAS or NAME)");
+  if (at == std::string_view::npos) return std::make_pair(name, std::string("latest"));
+  std::string ref(target.substr(at + 1));
+  if (ref.empty())
+    return Status::InvalidArgument("'" + std::string(target) + "' has nothing after '@'");
+  const bool number = ref.find_first_not_of("0123456789") == std::string::npos;
+  return std::make_pair(name, number ? ref : "@" + ref);
 }
 
 nlohmann::json EndpointRecord::AbJson() const {
@@ -290,20 +358,21 @@ Status ServingStore::SaveEndpoint(const EndpointRecord& e, bool insert) {
                   Text(ab.dump()),
                   Text(e.assignment_field),
                   Text(e.ab_started_at),
+                  Text(e.multi_model.empty() ? std::string() : e.multi_model.ToJson().dump()),
                   Text(e.name)};
   if (insert) {
     return db_.Exec(
         "INSERT INTO endpoints (created_at, updated_at, production_model, production_version, "
         "canary_model, canary_version, canary_percent, shadows, deployment_id, generation, "
-        "ab_variants, assignment_field, ab_started_at, name) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "ab_variants, assignment_field, ab_started_at, multi_model, name) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         p);
   }
   return db_.Exec(
       "UPDATE endpoints SET created_at = ?, updated_at = ?, production_model = ?, "
       "production_version = ?, canary_model = ?, canary_version = ?, canary_percent = ?, "
       "shadows = ?, deployment_id = ?, generation = ?, ab_variants = ?, assignment_field = ?, "
-      "ab_started_at = ? WHERE name = ?",
+      "ab_started_at = ?, multi_model = ? WHERE name = ?",
       p);
 }
 
@@ -364,6 +433,11 @@ Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name,
     const std::string now = UtcNow();
     if (found) {
       e = *found;
+      if (!e.multi_model.empty()) {
+        return Status::Conflict("endpoint '" + endpoint_name +
+                                "' is a multi-model endpoint: its models are chosen per request "
+                                "(fraudops deploy multi); deploy to an endpoint of its own");
+      }
     } else {
       e.name = endpoint_name;
       e.created_at = now;
@@ -643,6 +717,47 @@ Result<DeploymentRecord> ServingStore::ConcludeAb(const std::string& endpoint_na
                                {"evidence", evidence}});
   }));
   return d;
+}
+
+Status ServingStore::SetMultiModel(const std::string& endpoint_name, const MultiModelSpec& spec,
+                                   const std::string& actor) {
+  FOPS_RETURN_IF_ERROR(CheckName("endpoint", endpoint_name));
+  if (spec.empty()) {
+    return Status::InvalidArgument(
+        "a multi-model endpoint needs routes, a default model or pinned models");
+  }
+  std::vector<std::string> targets = spec.pinned;
+  for (const auto& [value, target] : spec.routes) targets.push_back(target);
+  if (!spec.default_target.empty()) targets.push_back(spec.default_target);
+  for (const std::string& target : targets) {
+    FOPS_ASSIGN_OR_RETURN(auto split, SplitModelTarget(target));
+    Result<ModelVersion> version = store_.GetVersion(split.first, split.second);
+    if (!version.ok()) return version.status().WithContext("multi-model target " + target);
+  }
+  return store_.InTransaction([&]() -> Status {
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(endpoint_name));
+    const bool insert = !found.has_value();
+    EndpointRecord e;
+    const std::string now = UtcNow();
+    if (found) {
+      e = *found;
+      if (!e.production.empty()) {
+        return Status::Conflict(
+            "endpoint '" + endpoint_name + "' serves " + e.production.ToString() +
+            " as a variant endpoint; a multi-model endpoint needs a name of its own");
+      }
+    } else {
+      e.name = endpoint_name;
+      e.created_at = now;
+    }
+    e.multi_model = spec;
+    e.updated_at = now;
+    ++e.generation;
+    FOPS_RETURN_IF_ERROR(SaveEndpoint(e, insert));
+    FOPS_RETURN_IF_ERROR(Bump("endpoints"));
+    return store_.AppendAudit(actor, "multi_model_set", "", 0,
+                              {{"endpoint", endpoint_name}, {"definition", spec.ToJson()}});
+  });
 }
 
 Status ServingStore::RemoveShadow(const std::string& endpoint_name, const VariantRef& shadow,

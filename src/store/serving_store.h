@@ -39,8 +39,31 @@ struct WeightedVariant {
   bool operator==(const WeightedVariant&) const = default;
 };
 
+/// A multi-model endpoint: which registered model answers a request is chosen per request
+/// (docs/serving.md#multi-model-endpoints). Targets are "NAME@VERSION", "NAME@ALIAS" or
+/// "NAME" (its latest version).
+struct MultiModelSpec {
+  std::string routing_field;  ///< the request field whose value picks a route; "": none
+  std::map<std::string, std::string> routes;  ///< routing field value -> target
+  std::string default_target;                 ///< when neither header nor route decides; "": 400
+  std::vector<std::string> pinned;            ///< targets kept loaded whatever the cache's budget
+  bool empty() const {
+    return routing_field.empty() && routes.empty() && default_target.empty() && pinned.empty();
+  }
+  nlohmann::json ToJson() const;
+  /// Errors name the member (JSON pointer).
+  static Result<MultiModelSpec> FromJson(const nlohmann::json& json);
+  bool operator==(const MultiModelSpec&) const = default;
+};
+
+/// "NAME@VERSION", "NAME@ALIAS" or "NAME" as (name, the registry's ref: a version number,
+/// "@alias" or "latest"); an error for an empty name.
+Result<std::pair<std::string, std::string>> SplitModelTarget(std::string_view target);
+
 struct EndpointRecord {
   std::string name, created_at, updated_at;
+  /// A multi-model endpoint (no production variant); empty: a variant endpoint.
+  MultiModelSpec multi_model;
   VariantRef production;  ///< empty: nothing deployed yet
   VariantRef canary;      ///< empty: no canary
   double canary_percent = 0;
@@ -176,6 +199,11 @@ class ServingStore {
   Result<DeploymentRecord> ConcludeAb(const std::string& endpoint, const std::string& winner,
                                       const std::string& reason, const nlohmann::json& evidence,
                                       const std::string& actor);
+  /// Makes `endpoint` (created when new) a multi-model endpoint with `spec`, replacing its
+  /// definition; every target must name a registered version now. Refused on an endpoint with
+  /// a production variant.
+  Status SetMultiModel(const std::string& endpoint, const MultiModelSpec& spec,
+                       const std::string& actor);
   /// Stops sending traffic copies to a shadow variant.
   Status RemoveShadow(const std::string& endpoint, const VariantRef& shadow,
                       const std::string& actor);
