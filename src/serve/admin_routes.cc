@@ -27,6 +27,22 @@ bool NumbersOrRefuse(const Json& body, HttpResponse& response,
   return true;
 }
 
+/// Writes {"<key>": [record.ToJson()…]} of the records `read` returns from the store, or its
+/// error.
+template <class Read>
+void WriteRecords(StoreAccess& stores, HttpResponse& response, const char* key, Read read,
+                  Json extra = Json::object()) {
+  Json list = Json::array();
+  Status status = stores.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(auto records, read(store));
+    for (const auto& record : records) list.push_back(record.ToJson());
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  extra[key] = list;
+  WriteJson(response, extra);
+}
+
 }  // namespace
 
 AdminRoutes::AdminRoutes(RequestGuard& guard, StoreAccess& stores, RolloutController& controller,
@@ -81,14 +97,8 @@ bool AdminRoutes::Admit(const HttpRequest& request, HttpResponse& response,
 void AdminRoutes::ListEndpoints(const HttpRequest& request, HttpResponse& response,
                                 const RouteMatch&) {
   if (!Admit(request, response, "")) return;
-  Json list = Json::array();
-  Status status = stores_.With([&](ServingStore& store) -> Status {
-    FOPS_ASSIGN_OR_RETURN(auto endpoints, store.ListEndpoints());
-    for (const auto& e : endpoints) list.push_back(e.ToJson());
-    return Status::Ok();
-  });
-  if (Failed(response, status)) return;
-  WriteJson(response, {{"endpoints", list}});
+  WriteRecords(stores_, response, "endpoints",
+               [](ServingStore& store) { return store.ListEndpoints(); });
 }
 
 void AdminRoutes::ShowEndpoint(const HttpRequest& request, HttpResponse& response,
@@ -181,14 +191,9 @@ void AdminRoutes::History(const HttpRequest& request, HttpResponse& response,
                           const RouteMatch& match) {
   const std::string endpoint(match.params[0]);
   if (!Admit(request, response, endpoint)) return;
-  Json list = Json::array();
-  Status status = stores_.With([&](ServingStore& store) -> Status {
-    FOPS_ASSIGN_OR_RETURN(auto history, store.History(endpoint, 100));
-    for (const auto& d : history) list.push_back(d.ToJson());
-    return Status::Ok();
-  });
-  if (Failed(response, status)) return;
-  WriteJson(response, {{"endpoint", endpoint}, {"deployments", list}});
+  WriteRecords(stores_, response, "deployments",
+               [&](ServingStore& store) { return store.History(endpoint, 100); },
+               {{"endpoint", endpoint}});
 }
 
 void AdminRoutes::Rollback(const HttpRequest& request, HttpResponse& response,
@@ -221,14 +226,7 @@ void AdminRoutes::Shadows(const HttpRequest& request, HttpResponse& response,
 
 void AdminRoutes::ListKeys(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
   if (!Admit(request, response, "")) return;
-  Json list = Json::array();
-  Status status = stores_.With([&](ServingStore& store) -> Status {
-    FOPS_ASSIGN_OR_RETURN(auto keys, store.ListKeys());
-    for (const auto& k : keys) list.push_back(k.ToJson());
-    return Status::Ok();
-  });
-  if (Failed(response, status)) return;
-  WriteJson(response, {{"keys", list}});
+  WriteRecords(stores_, response, "keys", [](ServingStore& store) { return store.ListKeys(); });
 }
 
 void AdminRoutes::CreateKey(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
@@ -307,14 +305,7 @@ void AdminRoutes::AttachPlan(const HttpRequest& request, HttpResponse& response,
 
 void AdminRoutes::ListPlans(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
   if (!Admit(request, response, "")) return;
-  Json list = Json::array();
-  Status status = stores_.With([&](ServingStore& store) -> Status {
-    FOPS_ASSIGN_OR_RETURN(auto plans, store.ListPlans());
-    for (const auto& p : plans) list.push_back(p.ToJson());
-    return Status::Ok();
-  });
-  if (Failed(response, status)) return;
-  WriteJson(response, {{"plans", list}});
+  WriteRecords(stores_, response, "plans", [](ServingStore& store) { return store.ListPlans(); });
 }
 
 void AdminRoutes::CreatePlan(const HttpRequest& request, HttpResponse& response,
@@ -347,14 +338,9 @@ void AdminRoutes::CreatePlan(const HttpRequest& request, HttpResponse& response,
 
 void AdminRoutes::Audit(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
   if (!Admit(request, response, "")) return;
-  Json list = Json::array();
-  Status status = stores_.With([&](ServingStore& store) -> Status {
-    FOPS_ASSIGN_OR_RETURN(auto entries, store.metadata().Audit(request.QueryParam("model")));
-    for (const auto& e : entries) list.push_back(e.ToJson());
-    return Status::Ok();
+  WriteRecords(stores_, response, "audit", [&](ServingStore& store) {
+    return store.metadata().Audit(request.QueryParam("model"));
   });
-  if (Failed(response, status)) return;
-  WriteJson(response, {{"audit", list}});
 }
 
 Json AdminRoutes::AbEvidence(const std::string& endpoint) {
