@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "model/policy.h"
 #include "serve/endpoints.h"
 #include "serve/predict_request.h"
 
@@ -63,6 +64,54 @@ void BM_ParsePredictBody(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ParsePredictBody);
+
+/// A policy of 20 rules over amount, country, hour, card age and the score, for a request that
+/// none of them catches (every rule is evaluated; the default decides): the worst case.
+void BM_Policy20Rules(benchmark::State& state) {
+  std::string text;
+  for (int i = 0; i < 20; ++i) {
+    switch (i % 4) {
+      case 0:
+        text += "r" + std::to_string(i) + ": amount > " + std::to_string(5000 + i) +
+                " and score > 0.3 -> review\n";
+        break;
+      case 1:
+        text += "r" + std::to_string(i) + ": country in [\"XX\", \"YY\", \"Z" + std::to_string(i) +
+                "\"] -> decline\n";
+        break;
+      case 2:
+        text += "r" + std::to_string(i) + ": hour < 5 and amount / (avg_amount + 1) > " +
+                std::to_string(i) + " -> review\n";
+        break;
+      default:
+        text += "r" + std::to_string(i) + ": missing(card_age) or score >= 0.9" +
+                std::to_string(i) + " -> decline\n";
+        break;
+    }
+  }
+  text += "default -> approve\n";
+  auto policy = DecisionPolicy::Parse(text, "bench");
+  if (!policy.ok()) {
+    state.SkipWithError(policy.status().message().c_str());
+    return;
+  }
+  std::vector<PolicyValue> values;
+  for (const std::string& field : policy->fields()) {
+    if (field == "country")
+      values.push_back(PolicyValue::String("FR"));
+    else if (field == "hour")
+      values.push_back(PolicyValue::Number(14));
+    else if (field == "score")
+      values.push_back(PolicyValue::Number(0.12));
+    else
+      values.push_back(PolicyValue::Number(120));
+  }
+  for (auto _ : state) {
+    PolicyDecision decision = policy->Evaluate(values);
+    benchmark::DoNotOptimize(decision);
+  }
+}
+BENCHMARK(BM_Policy20Rules);
 
 }  // namespace
 }  // namespace fraudops::bench

@@ -16,37 +16,35 @@ namespace {
 
 using namespace store_internal;
 
-const char *kEndpointColumns =
+const char* kEndpointColumns =
     "name, created_at, updated_at, production_model, production_version, "
     "canary_model, "
     "canary_version, "
     "canary_percent, shadows, deployment_id, generation, ab_variants, "
     "assignment_field, "
     "ab_started_at, multi_model";
-const char *kDeploymentColumns =
+const char* kDeploymentColumns =
     "id, endpoint, created_at, updated_at, actor, strategy, model, version, "
     "previous_model, "
     "previous_version, "
     "params, status, reason, traffic_percent, step_started_at";
 
-VariantRef VariantAt(const SqlRow &row, size_t model, size_t version) {
-  if (IsNull(row[model]))
-    return {};
+VariantRef VariantAt(const SqlRow& row, size_t model, size_t version) {
+  if (IsNull(row[model])) return {};
   return {AsText(row[model]), AsInt(row[version])};
 }
 
-nlohmann::json VariantJson(const VariantRef &v) {
-  if (v.empty())
-    return nullptr;
+nlohmann::json VariantJson(const VariantRef& v) {
+  if (v.empty()) return nullptr;
   return {{"model", v.model}, {"version", v.version}};
 }
 
-nlohmann::json ParseJsonColumn(const SqlValue &value, nlohmann::json fallback) {
+nlohmann::json ParseJsonColumn(const SqlValue& value, nlohmann::json fallback) {
   auto parsed = nlohmann::json::parse(AsText(value), nullptr, false);
   return parsed.is_discarded() ? fallback : parsed;
 }
 
-EndpointRecord EndpointFromRow(const SqlRow &row) {
+EndpointRecord EndpointFromRow(const SqlRow& row) {
   EndpointRecord e;
   e.name = AsText(row[0]);
   e.created_at = AsText(row[1]);
@@ -54,30 +52,27 @@ EndpointRecord EndpointFromRow(const SqlRow &row) {
   e.production = VariantAt(row, 3, 4);
   e.canary = VariantAt(row, 5, 6);
   e.canary_percent = AsDouble(row[7]);
-  for (const auto &s : ParseJsonColumn(row[8], nlohmann::json::array())) {
+  for (const auto& s : ParseJsonColumn(row[8], nlohmann::json::array())) {
     e.shadows.push_back({s.value("model", ""), s.value("version", int64_t{0})});
   }
   e.deployment_id = IsNull(row[9]) ? "" : AsText(row[9]);
   e.generation = AsInt(row[10]);
-  for (const auto &v : ParseJsonColumn(row[11], nlohmann::json::array())) {
+  for (const auto& v : ParseJsonColumn(row[11], nlohmann::json::array())) {
     e.ab_variants.push_back(
-        {{v.value("model", ""), v.value("version", int64_t{0})},
-         v.value("weight", 0.0)});
+        {{v.value("model", ""), v.value("version", int64_t{0})}, v.value("weight", 0.0)});
   }
   e.assignment_field = AsText(row[12]);
   e.ab_started_at = AsText(row[13]);
   const std::string multi = AsText(row[14]);
   if (!multi.empty()) {
     // Written by SetMultiModel, so valid; an unreadable one reads as none.
-    auto spec =
-        MultiModelSpec::FromJson(nlohmann::json::parse(multi, nullptr, false));
-    if (spec.ok())
-      e.multi_model = *spec;
+    auto spec = MultiModelSpec::FromJson(nlohmann::json::parse(multi, nullptr, false));
+    if (spec.ok()) e.multi_model = *spec;
   }
   return e;
 }
 
-DeploymentRecord DeploymentFromRow(const SqlRow &row) {
+DeploymentRecord DeploymentFromRow(const SqlRow& row) {
   DeploymentRecord d;
   d.id = AsText(row[0]);
   d.endpoint = AsText(row[1]);
@@ -87,45 +82,40 @@ DeploymentRecord DeploymentFromRow(const SqlRow &row) {
   d.strategy = AsText(row[5]);
   d.target = {AsText(row[6]), AsInt(row[7])};
   d.previous = VariantAt(row, 8, 9);
-  d.params = DeploymentParams::FromJson(
-      ParseJsonColumn(row[10], nlohmann::json::object()));
+  d.params = DeploymentParams::FromJson(ParseJsonColumn(row[10], nlohmann::json::object()));
   // An unknown name (a newer fraudops wrote it) reads as completed: nothing to
   // judge.
-  d.status = ParseDeploymentStatus(AsText(row[11]))
-                 .value_or(DeploymentStatus::kCompleted);
+  d.status = ParseDeploymentStatus(AsText(row[11])).value_or(DeploymentStatus::kCompleted);
   d.reason = AsText(row[12]);
   d.traffic_percent = AsDouble(row[13]);
   d.step_started_at = AsText(row[14]);
   return d;
 }
 
-std::vector<std::string> JsonStrings(const SqlValue &value) {
+std::vector<std::string> JsonStrings(const SqlValue& value) {
   std::vector<std::string> out;
-  for (const auto &s : ParseJsonColumn(value, nlohmann::json::array())) {
-    if (s.is_string())
-      out.push_back(s.get<std::string>());
+  for (const auto& s : ParseJsonColumn(value, nlohmann::json::array())) {
+    if (s.is_string()) out.push_back(s.get<std::string>());
   }
   return out;
 }
 
-Status CheckName(const std::string &what, const std::string &name) {
+Status CheckName(const std::string& what, const std::string& name) {
   if (name.empty() || name.size() > 128 ||
       name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW"
                              "XYZ0123456789_.-") != std::string::npos) {
-    return Status::InvalidArgument(
-        what + " name '" + name +
-        "' is not valid; accepted: 1-128 letters, digits, '_', '.' "
-        "or '-'");
+    return Status::InvalidArgument(what + " name '" + name +
+                                   "' is not valid; accepted: 1-128 letters, digits, '_', '.' "
+                                   "or '-'");
   }
   return Status::Ok();
 }
 
-} // namespace
+}  // namespace
 
 nlohmann::json EndpointRecord::ToJson() const {
   nlohmann::json shadow_list = nlohmann::json::array();
-  for (const VariantRef &s : shadows)
-    shadow_list.push_back(VariantJson(s));
+  for (const VariantRef& s : shadows) shadow_list.push_back(VariantJson(s));
   return {{"name", name},
           {"created_at", created_at},
           {"updated_at", updated_at},
@@ -133,35 +123,30 @@ nlohmann::json EndpointRecord::ToJson() const {
           {"canary", VariantJson(canary)},
           {"canary_percent", canary_percent},
           {"shadows", shadow_list},
-          {"deployment_id", deployment_id.empty()
-                                ? nlohmann::json(nullptr)
-                                : nlohmann::json(deployment_id)},
+          {"deployment_id",
+           deployment_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(deployment_id)},
           {"generation", generation},
           {"ab", AbJson()},
-          {"multi_model", multi_model.empty() ? nlohmann::json(nullptr)
-                                              : multi_model.ToJson()}};
+          {"multi_model", multi_model.empty() ? nlohmann::json(nullptr) : multi_model.ToJson()}};
 }
 
 nlohmann::json MultiModelSpec::ToJson() const {
-  return {{"routing_field", routing_field.empty()
-                                ? nlohmann::json(nullptr)
-                                : nlohmann::json(routing_field)},
+  return {{"routing_field",
+           routing_field.empty() ? nlohmann::json(nullptr) : nlohmann::json(routing_field)},
           {"routes", routes},
-          {"default", default_target.empty() ? nlohmann::json(nullptr)
-                                             : nlohmann::json(default_target)},
+          {"default",
+           default_target.empty() ? nlohmann::json(nullptr) : nlohmann::json(default_target)},
           {"pinned", pinned}};
 }
 
-Result<MultiModelSpec> MultiModelSpec::FromJson(const nlohmann::json &json) {
+Result<MultiModelSpec> MultiModelSpec::FromJson(const nlohmann::json& json) {
   if (!json.is_object())
     return Status::InvalidArgument("a multi-model definition is a JSON object");
   MultiModelSpec spec;
-  auto text = [&](const char *key, std::string *out) -> Status {
-    if (!json.contains(key) || json[key].is_null())
-      return Status::Ok();
+  auto text = [&](const char* key, std::string* out) -> Status {
+    if (!json.contains(key) || json[key].is_null()) return Status::Ok();
     if (!json[key].is_string())
-      return Status::InvalidArgument(std::string("/") + key +
-                                     ": a string is required");
+      return Status::InvalidArgument(std::string("/") + key + ": a string is required");
     *out = json[key].get<std::string>();
     return Status::Ok();
   };
@@ -169,12 +154,10 @@ Result<MultiModelSpec> MultiModelSpec::FromJson(const nlohmann::json &json) {
   FOPS_RETURN_IF_ERROR(text("default", &spec.default_target));
   if (json.contains("routes") && !json["routes"].is_null()) {
     if (!json["routes"].is_object())
-      return Status::InvalidArgument(
-          "/routes: an object of value -> model is required");
-    for (const auto &[value, target] : json["routes"].items()) {
+      return Status::InvalidArgument("/routes: an object of value -> model is required");
+    for (const auto& [value, target] : json["routes"].items()) {
       if (!target.is_string())
-        return Status::InvalidArgument("/routes/" + value +
-                                       ": a model (NAME@VERSION) is required");
+        return Status::InvalidArgument("/routes/" + value + ": a model (NAME@VERSION) is required");
       spec.routes[value] = target.get<std::string>();
     }
   }
@@ -183,8 +166,7 @@ Result<MultiModelSpec> MultiModelSpec::FromJson(const nlohmann::json &json) {
       return Status::InvalidArgument("/pinned: an array of models is required");
     for (size_t i = 0; i < json["pinned"].size(); ++i) {
       if (!json["pinned"][i].is_string())
-        return Status::InvalidArgument("/pinned/" + std::to_string(i) +
-                                       ": a string is required");
+        return Status::InvalidArgument("/pinned/" + std::to_string(i) + ": a string is required");
       spec.pinned.push_back(json["pinned"][i].get<std::string>());
     }
   }
@@ -195,46 +177,38 @@ Result<MultiModelSpec> MultiModelSpec::FromJson(const nlohmann::json &json) {
   return spec;
 }
 
-Result<std::pair<std::string, std::string>>
-SplitModelTarget(std::string_view target) {
+Result<std::pair<std::string, std::string>> SplitModelTarget(std::string_view target) {
   const size_t at = target.find('@');
   std::string name(target.substr(0, at));
   if (name.empty())
-    return Status::InvalidArgument(
-        "'" + std::string(target) +
-        "' names no model (NAME@VERSION, NAME@ALIAS or NAME)");
-  if (at == std::string_view::npos)
-    return std::make_pair(name, std::string("latest"));
+    return Status::InvalidArgument("'" + std::string(target) +
+                                   "' names no model (NAME@VERSION, NAME@ALIAS or NAME)");
+  if (at == std::string_view::npos) return std::make_pair(name, std::string("latest"));
   std::string ref(target.substr(at + 1));
   if (ref.empty())
-    return Status::InvalidArgument("'" + std::string(target) +
-                                   "' has nothing after '@'");
+    return Status::InvalidArgument("'" + std::string(target) + "' has nothing after '@'");
   const bool number = ref.find_first_not_of("0123456789") == std::string::npos;
   return std::make_pair(name, number ? ref : "@" + ref);
 }
 
 nlohmann::json EndpointRecord::AbJson() const {
-  if (ab_variants.empty())
-    return nullptr;
+  if (ab_variants.empty()) return nullptr;
   nlohmann::json variants = nlohmann::json::array();
-  for (const WeightedVariant &v : ab_variants) {
+  for (const WeightedVariant& v : ab_variants) {
     variants.push_back({{"name", v.name()},
                         {"model", v.ref.model},
                         {"version", v.ref.version},
                         {"weight", v.weight}});
   }
   return {{"variants", variants},
-          {"assignment_field", assignment_field.empty()
-                                   ? nlohmann::json(nullptr)
-                                   : nlohmann::json(assignment_field)},
+          {"assignment_field",
+           assignment_field.empty() ? nlohmann::json(nullptr) : nlohmann::json(assignment_field)},
           {"started_at", ab_started_at}};
 }
 
-const WeightedVariant *
-EndpointRecord::FindAbVariant(std::string_view name) const {
-  for (const WeightedVariant &v : ab_variants) {
-    if (v.name() == name || std::to_string(v.ref.version) == name)
-      return &v;
+const WeightedVariant* EndpointRecord::FindAbVariant(std::string_view name) const {
+  for (const WeightedVariant& v : ab_variants) {
+    if (v.name() == name || std::to_string(v.ref.version) == name) return &v;
   }
   return nullptr;
 }
@@ -252,25 +226,22 @@ nlohmann::json DeploymentParams::ToJson() const {
           {"ab_assignment_field", ab_assignment_field}};
 }
 
-DeploymentParams DeploymentParams::FromJson(const nlohmann::json &json) {
+DeploymentParams DeploymentParams::FromJson(const nlohmann::json& json) {
   DeploymentParams p;
   p.canary_percent = json.value("canary_percent", p.canary_percent);
   p.bake_seconds = json.value("bake_seconds", p.bake_seconds);
-  p.linear_step_percent =
-      json.value("linear_step_percent", p.linear_step_percent);
-  p.linear_step_seconds =
-      json.value("linear_step_seconds", p.linear_step_seconds);
+  p.linear_step_percent = json.value("linear_step_percent", p.linear_step_percent);
+  p.linear_step_seconds = json.value("linear_step_seconds", p.linear_step_seconds);
   p.max_error_rate = json.value("max_error_rate", p.max_error_rate);
   p.max_p99_ms = json.value("max_p99_ms", p.max_p99_ms);
   p.max_score_psi = json.value("max_score_psi", p.max_score_psi);
   p.min_requests = json.value("min_requests", p.min_requests);
   p.ab_weight = json.value("ab_weight", p.ab_weight);
-  p.ab_assignment_field =
-      json.value("ab_assignment_field", p.ab_assignment_field);
+  p.ab_assignment_field = json.value("ab_assignment_field", p.ab_assignment_field);
   return p;
 }
 
-DeploymentParams DeploymentParamsFrom(const DeployConfig &deploy) {
+DeploymentParams DeploymentParamsFrom(const DeployConfig& deploy) {
   DeploymentParams p;
   p.canary_percent = deploy.canary_percent;
   p.bake_seconds = deploy.bake_seconds;
@@ -319,18 +290,14 @@ nlohmann::json ApiKeyRecord::ToJson() const {
       {"plan", plan.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan)},
       {"created_at", created_at},
       {"created_by", created_by},
-      {"revoked_at", revoked_at.empty() ? nlohmann::json(nullptr)
-                                        : nlohmann::json(revoked_at)}};
+      {"revoked_at", revoked_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(revoked_at)}};
 }
 
-bool SplitApiKey(std::string_view key, std::string_view *id,
-                 std::string_view *secret) {
-  if (!StartsWith(key, "fops_"))
-    return false;
+bool SplitApiKey(std::string_view key, std::string_view* id, std::string_view* secret) {
+  if (!StartsWith(key, "fops_")) return false;
   key.remove_prefix(5);
   size_t underscore = key.find('_');
-  if (underscore == std::string_view::npos || underscore == 0 ||
-      underscore + 1 >= key.size())
+  if (underscore == std::string_view::npos || underscore == 0 || underscore + 1 >= key.size())
     return false;
   *id = key.substr(0, underscore);
   *secret = key.substr(underscore + 1);
@@ -348,47 +315,38 @@ std::string HashKeySecret(std::string_view salt, std::string_view secret) {
 // ---------------------------------------------------------------------------------------
 // Endpoints and deployments.
 
-Result<std::optional<EndpointRecord>>
-ServingStore::LoadEndpoint(const std::string &name) {
+Result<std::optional<EndpointRecord>> ServingStore::LoadEndpoint(const std::string& name) {
   SqlValue p[] = {Text(name)};
-  FOPS_ASSIGN_OR_RETURN(SqlResult r,
-                        db_.Query(std::string("SELECT ") + kEndpointColumns +
-                                      " FROM endpoints WHERE name = ?",
-                                  p));
-  if (r.rows.empty())
-    return std::optional<EndpointRecord>();
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r,
+      db_.Query(std::string("SELECT ") + kEndpointColumns + " FROM endpoints WHERE name = ?", p));
+  if (r.rows.empty()) return std::optional<EndpointRecord>();
   return std::optional<EndpointRecord>(EndpointFromRow(r.rows[0]));
 }
 
-Result<std::optional<EndpointRecord>>
-ServingStore::FindEndpoint(const std::string &name) {
+Result<std::optional<EndpointRecord>> ServingStore::FindEndpoint(const std::string& name) {
   return LoadEndpoint(name);
 }
 
 Result<std::vector<EndpointRecord>> ServingStore::ListEndpoints() {
-  FOPS_ASSIGN_OR_RETURN(SqlResult r,
-                        db_.Query(std::string("SELECT ") + kEndpointColumns +
-                                  " FROM endpoints ORDER BY name"));
+  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query(std::string("SELECT ") + kEndpointColumns +
+                                               " FROM endpoints ORDER BY name"));
   std::vector<EndpointRecord> out;
-  for (const SqlRow &row : r.rows)
-    out.push_back(EndpointFromRow(row));
+  for (const SqlRow& row : r.rows) out.push_back(EndpointFromRow(row));
   return out;
 }
 
-Status ServingStore::SaveEndpoint(const EndpointRecord &e, bool insert) {
+Status ServingStore::SaveEndpoint(const EndpointRecord& e, bool insert) {
   nlohmann::json shadows = nlohmann::json::array();
-  for (const VariantRef &s : e.shadows)
-    shadows.push_back(VariantJson(s));
+  for (const VariantRef& s : e.shadows) shadows.push_back(VariantJson(s));
   nlohmann::json ab = nlohmann::json::array();
-  for (const WeightedVariant &v : e.ab_variants) {
-    ab.push_back({{"model", v.ref.model},
-                  {"version", v.ref.version},
-                  {"weight", v.weight}});
+  for (const WeightedVariant& v : e.ab_variants) {
+    ab.push_back({{"model", v.ref.model}, {"version", v.ref.version}, {"weight", v.weight}});
   }
-  auto model_or_null = [](const VariantRef &v) {
+  auto model_or_null = [](const VariantRef& v) {
     return v.empty() ? SqlValue() : SqlValue(v.model);
   };
-  auto version_or_null = [](const VariantRef &v) {
+  auto version_or_null = [](const VariantRef& v) {
     return v.empty() ? SqlValue() : SqlValue(v.version);
   };
   SqlValue p[] = {Text(e.created_at),
@@ -404,8 +362,7 @@ Status ServingStore::SaveEndpoint(const EndpointRecord &e, bool insert) {
                   Text(ab.dump()),
                   Text(e.assignment_field),
                   Text(e.ab_started_at),
-                  Text(e.multi_model.empty() ? std::string()
-                                             : e.multi_model.ToJson().dump()),
+                  Text(e.multi_model.empty() ? std::string() : e.multi_model.ToJson().dump()),
                   Text(e.name)};
   if (insert) {
     return db_.Exec(
@@ -417,17 +374,18 @@ Status ServingStore::SaveEndpoint(const EndpointRecord &e, bool insert) {
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         p);
   }
-  return db_.Exec("UPDATE endpoints SET created_at = ?, updated_at = ?, "
-                  "production_model = ?, "
-                  "production_version = ?, canary_model = ?, canary_version = "
-                  "?, canary_percent = ?, "
-                  "shadows = ?, deployment_id = ?, generation = ?, ab_variants "
-                  "= ?, assignment_field = ?, "
-                  "ab_started_at = ?, multi_model = ? WHERE name = ?",
-                  p);
+  return db_.Exec(
+      "UPDATE endpoints SET created_at = ?, updated_at = ?, "
+      "production_model = ?, "
+      "production_version = ?, canary_model = ?, canary_version = "
+      "?, canary_percent = ?, "
+      "shadows = ?, deployment_id = ?, generation = ?, ab_variants "
+      "= ?, assignment_field = ?, "
+      "ab_started_at = ?, multi_model = ? WHERE name = ?",
+      p);
 }
 
-Status ServingStore::InsertDeployment(const DeploymentRecord &d) {
+Status ServingStore::InsertDeployment(const DeploymentRecord& d) {
   SqlValue p[] = {Text(d.id),
                   Text(d.endpoint),
                   Text(d.created_at),
@@ -437,32 +395,31 @@ Status ServingStore::InsertDeployment(const DeploymentRecord &d) {
                   Text(d.target.model),
                   Int(d.target.version),
                   d.previous.empty() ? SqlValue() : SqlValue(d.previous.model),
-                  d.previous.empty() ? SqlValue()
-                                     : SqlValue(d.previous.version),
+                  d.previous.empty() ? SqlValue() : SqlValue(d.previous.version),
                   Text(d.params.ToJson().dump()),
                   Text(std::string(DeploymentStatusName(d.status))),
                   Text(d.reason),
                   Real(d.traffic_percent),
                   Text(d.step_started_at)};
-  return db_.Exec("INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                  "?, ?, ?, ?, ?, ?)",
-                  p);
+  return db_.Exec(
+      "INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, ?, ?, ?, ?, ?)",
+      p);
 }
 
-Status ServingStore::UpdateDeploymentStatus(const std::string &id,
-                                            DeploymentStatus status,
-                                            const std::string &reason) {
-  SqlValue p[] = {Text(std::string(DeploymentStatusName(status))), Text(reason),
-                  Text(UtcNow()), Text(id)};
-  return db_.Exec("UPDATE deployments SET status = ?, reason = ?, updated_at = "
-                  "? WHERE id = ?",
-                  p);
+Status ServingStore::UpdateDeploymentStatus(const std::string& id, DeploymentStatus status,
+                                            const std::string& reason) {
+  SqlValue p[] = {Text(std::string(DeploymentStatusName(status))), Text(reason), Text(UtcNow()),
+                  Text(id)};
+  return db_.Exec(
+      "UPDATE deployments SET status = ?, reason = ?, updated_at = "
+      "? WHERE id = ?",
+      p);
 }
 
-Status ServingStore::SaveProductionChange(EndpointRecord &e,
-                                          const DeploymentRecord &d) {
+Status ServingStore::SaveProductionChange(EndpointRecord& e, const DeploymentRecord& d) {
   std::erase(e.shadows,
-             e.production); // a version that becomes production stops shadowing
+             e.production);  // a version that becomes production stops shadowing
   e.updated_at = d.created_at;
   ++e.generation;
   FOPS_RETURN_IF_ERROR(SaveEndpoint(e, false));
@@ -470,46 +427,40 @@ Status ServingStore::SaveProductionChange(EndpointRecord &e,
   return Bump("endpoints");
 }
 
-Status ServingStore::Bump(const std::string &counter) {
+Status ServingStore::Bump(const std::string& counter) {
   SqlValue p[] = {Text(counter)};
-  return db_.Exec("UPDATE change_counters SET value = value + 1 WHERE name = ?",
-                  p);
+  return db_.Exec("UPDATE change_counters SET value = value + 1 WHERE name = ?", p);
 }
 
-Result<DeploymentRecord> ServingStore::Deploy(const std::string &endpoint_name,
-                                              const VariantRef &target,
-                                              const std::string &strategy_name,
-                                              const DeploymentParams &params,
-                                              const std::string &actor) {
+Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name,
+                                              const VariantRef& target,
+                                              const std::string& strategy_name,
+                                              const DeploymentParams& params,
+                                              const std::string& actor) {
   FOPS_RETURN_IF_ERROR(CheckName("endpoint", endpoint_name));
-  FOPS_ASSIGN_OR_RETURN(const DeploymentStrategy *strategy,
+  FOPS_ASSIGN_OR_RETURN(const DeploymentStrategy* strategy,
                         DeploymentStrategies().Find(strategy_name));
-  FOPS_ASSIGN_OR_RETURN(
-      ModelVersion version,
-      store_.GetVersion(target.model, std::to_string(target.version)));
+  FOPS_ASSIGN_OR_RETURN(ModelVersion version,
+                        store_.GetVersion(target.model, std::to_string(target.version)));
   if (version.archived)
-    return Status::InvalidArgument(target.ToString() +
-                                   " is archived; deploy a live version");
+    return Status::InvalidArgument(target.ToString() + " is archived; deploy a live version");
   if (version.approval == "rejected") {
-    return Status::InvalidArgument(
-        target.ToString() + " was rejected (" + version.approval_reason +
-        "); only versions that are not rejected can be deployed");
+    return Status::InvalidArgument(target.ToString() + " was rejected (" + version.approval_reason +
+                                   "); only versions that are not rejected can be deployed");
   }
   FOPS_RETURN_IF_ERROR(strategy->Validate(params));
   DeploymentRecord d;
   Status status = store_.InTransaction([&]() -> Status {
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found,
-                          LoadEndpoint(endpoint_name));
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(endpoint_name));
     const bool insert = !found.has_value();
     EndpointRecord e;
     const std::string now = UtcNow();
     if (found) {
       e = *found;
       if (!e.multi_model.empty()) {
-        return Status::Conflict(
-            "endpoint '" + endpoint_name +
-            "' is a multi-model endpoint: its models are chosen per request "
-            "(fraudops deploy multi); deploy to an endpoint of its own");
+        return Status::Conflict("endpoint '" + endpoint_name +
+                                "' is a multi-model endpoint: its models are chosen per request "
+                                "(fraudops deploy multi); deploy to an endpoint of its own");
       }
     } else {
       e.name = endpoint_name;
@@ -524,10 +475,9 @@ Result<DeploymentRecord> ServingStore::Deploy(const std::string &endpoint_name,
     d.previous = e.production;
     d.params = params;
     if (strategy->ChangesProduction() &&
-        !e.deployment_id.empty()) { // a canary still baking is replaced
-      FOPS_RETURN_IF_ERROR(
-          UpdateDeploymentStatus(e.deployment_id, DeploymentStatus::kSuperseded,
-                                 "replaced by deployment " + d.id));
+        !e.deployment_id.empty()) {  // a canary still baking is replaced
+      FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(e.deployment_id, DeploymentStatus::kSuperseded,
+                                                  "replaced by deployment " + d.id));
       e.canary = {};
       e.canary_percent = 0;
       e.deployment_id.clear();
@@ -545,29 +495,25 @@ Result<DeploymentRecord> ServingStore::Deploy(const std::string &endpoint_name,
                                {"status", DeploymentStatusName(d.status)},
                                {"previous", VariantJson(d.previous)}});
   });
-  if (!status.ok())
-    return status;
+  if (!status.ok()) return status;
   return d;
 }
 
-Result<bool> ServingStore::SetTraffic(const std::string &deployment_id,
-                                      double percent,
-                                      const std::string &actor) {
+Result<bool> ServingStore::SetTraffic(const std::string& deployment_id, double percent,
+                                      const std::string& actor) {
   bool changed = false;
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
     FOPS_ASSIGN_OR_RETURN(DeploymentRecord d, GetDeployment(deployment_id));
-    if (d.status != DeploymentStatus::kBaking)
-      return Status::Ok();
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e,
-                          LoadEndpoint(d.endpoint));
-    if (!e || e->deployment_id != deployment_id)
-      return Status::Ok();
+    if (d.status != DeploymentStatus::kBaking) return Status::Ok();
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(d.endpoint));
+    if (!e || e->deployment_id != deployment_id) return Status::Ok();
     const std::string now = UtcNow();
     SqlValue p[] = {Real(percent), Text(now), Text(now), Text(deployment_id)};
-    FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE deployments SET traffic_percent = ?, "
-                                  "step_started_at = ?, updated_at = ? "
-                                  "WHERE id = ?",
-                                  p));
+    FOPS_RETURN_IF_ERROR(
+        db_.Exec("UPDATE deployments SET traffic_percent = ?, "
+                 "step_started_at = ?, updated_at = ? "
+                 "WHERE id = ?",
+                 p));
     e->canary_percent = percent;
     e->updated_at = now;
     ++e->generation;
@@ -581,26 +527,20 @@ Result<bool> ServingStore::SetTraffic(const std::string &deployment_id,
   return changed;
 }
 
-Result<bool> ServingStore::FinishDeployment(const std::string &deployment_id,
-                                            DeploymentStatus outcome,
-                                            const std::string &reason,
-                                            const std::string &actor) {
-  if (outcome != DeploymentStatus::kPromoted &&
-      outcome != DeploymentStatus::kRolledBack) {
-    return Status::InvalidArgument(
-        "a deployment ends promoted or rolled_back, not " +
-        std::string(DeploymentStatusName(outcome)));
+Result<bool> ServingStore::FinishDeployment(const std::string& deployment_id,
+                                            DeploymentStatus outcome, const std::string& reason,
+                                            const std::string& actor) {
+  if (outcome != DeploymentStatus::kPromoted && outcome != DeploymentStatus::kRolledBack) {
+    return Status::InvalidArgument("a deployment ends promoted or rolled_back, not " +
+                                   std::string(DeploymentStatusName(outcome)));
   }
   const bool promoted = outcome == DeploymentStatus::kPromoted;
   bool changed = false;
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
     FOPS_ASSIGN_OR_RETURN(DeploymentRecord d, GetDeployment(deployment_id));
-    if (d.status != DeploymentStatus::kBaking)
-      return Status::Ok();
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e,
-                          LoadEndpoint(d.endpoint));
-    if (!e || e->deployment_id != deployment_id)
-      return Status::Ok();
+    if (d.status != DeploymentStatus::kBaking) return Status::Ok();
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(d.endpoint));
+    if (!e || e->deployment_id != deployment_id) return Status::Ok();
     if (promoted) {
       e->production = e->canary;
       std::erase(e->shadows, e->production);
@@ -611,67 +551,57 @@ Result<bool> ServingStore::FinishDeployment(const std::string &deployment_id,
     e->updated_at = UtcNow();
     ++e->generation;
     FOPS_RETURN_IF_ERROR(SaveEndpoint(*e, false));
-    FOPS_RETURN_IF_ERROR(
-        UpdateDeploymentStatus(deployment_id, outcome, reason));
+    FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(deployment_id, outcome, reason));
     if (promoted) {
       SqlValue p[] = {Text(deployment_id)};
-      FOPS_RETURN_IF_ERROR(db_.Exec(
-          "UPDATE deployments SET traffic_percent = 100 WHERE id = ?", p));
+      FOPS_RETURN_IF_ERROR(
+          db_.Exec("UPDATE deployments SET traffic_percent = 100 WHERE id = ?", p));
     }
     FOPS_RETURN_IF_ERROR(Bump("endpoints"));
     changed = true;
-    return store_.AppendAudit(
-        actor, promoted ? "canary_promoted" : "canary_rolled_back",
-        d.target.model, d.target.version,
-        {{"endpoint", d.endpoint}, {"deployment", d.id}, {"reason", reason}});
+    return store_.AppendAudit(actor, promoted ? "canary_promoted" : "canary_rolled_back",
+                              d.target.model, d.target.version,
+                              {{"endpoint", d.endpoint}, {"deployment", d.id}, {"reason", reason}});
   }));
   return changed;
 }
 
-Result<DeploymentRecord>
-ServingStore::Rollback(const std::string &endpoint_name,
-                       const std::string &reason, const std::string &actor) {
-  FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found,
-                        LoadEndpoint(endpoint_name));
-  if (!found)
-    return Status::NotFound("no endpoint '" + endpoint_name + "'");
+Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name,
+                                                const std::string& reason,
+                                                const std::string& actor) {
+  FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(endpoint_name));
+  if (!found) return Status::NotFound("no endpoint '" + endpoint_name + "'");
   if (!found->ab_variants.empty()) {
-    return Status::Conflict(
-        "endpoint '" + endpoint_name +
-        "' runs an A/B test; conclude it (fraudops deploy " + "conclude " +
-        endpoint_name + " --winner " + found->ab_variants.front().name() +
-        " keeps the variant that was production) instead of rolling back");
+    return Status::Conflict("endpoint '" + endpoint_name +
+                            "' runs an A/B test; conclude it (fraudops deploy " + "conclude " +
+                            endpoint_name + " --winner " + found->ab_variants.front().name() +
+                            " keeps the variant that was production) instead of rolling back");
   }
   if (!found->deployment_id.empty()) {
-    FOPS_ASSIGN_OR_RETURN(bool done,
-                          FinishDeployment(found->deployment_id,
-                                           DeploymentStatus::kRolledBack,
-                                           reason, actor));
+    FOPS_ASSIGN_OR_RETURN(
+        bool done,
+        FinishDeployment(found->deployment_id, DeploymentStatus::kRolledBack, reason, actor));
     (void)done;
     return GetDeployment(found->deployment_id);
   }
   // The last deployment that changed production, and the version it replaced.
-  FOPS_ASSIGN_OR_RETURN(std::vector<DeploymentRecord> history,
-                        History(endpoint_name, 1000));
-  const DeploymentRecord *last = nullptr;
-  for (const DeploymentRecord &d : history) {
-    if ((d.status == DeploymentStatus::kCompleted ||
-         d.status == DeploymentStatus::kPromoted) &&
+  FOPS_ASSIGN_OR_RETURN(std::vector<DeploymentRecord> history, History(endpoint_name, 1000));
+  const DeploymentRecord* last = nullptr;
+  for (const DeploymentRecord& d : history) {
+    if ((d.status == DeploymentStatus::kCompleted || d.status == DeploymentStatus::kPromoted) &&
         d.target == found->production) {
       last = &d;
       break;
     }
   }
   if (last == nullptr || last->previous.empty()) {
-    return Status::InvalidArgument(
-        "endpoint '" + endpoint_name +
-        "' has no earlier production version to roll back "
-        "to");
+    return Status::InvalidArgument("endpoint '" + endpoint_name +
+                                   "' has no earlier production version to roll back "
+                                   "to");
   }
   DeploymentRecord d;
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e,
-                          LoadEndpoint(endpoint_name));
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
     if (!e || e->production != found->production || !e->deployment_id.empty()) {
       return Status::Conflict("endpoint '" + endpoint_name +
                               "' changed while rolling back; try again");
@@ -686,16 +616,13 @@ ServingStore::Rollback(const std::string &endpoint_name,
     d.previous = e->production;
     d.params = last->params;
     d.status = DeploymentStatus::kCompleted;
-    d.reason = reason.empty() ? "rolled back from " + e->production.ToString()
-                              : reason;
+    d.reason = reason.empty() ? "rolled back from " + e->production.ToString() : reason;
     d.traffic_percent = 100;
-    FOPS_RETURN_IF_ERROR(
-        UpdateDeploymentStatus(last->id, DeploymentStatus::kRolledBack,
-                               "rolled back by deployment " + d.id));
+    FOPS_RETURN_IF_ERROR(UpdateDeploymentStatus(last->id, DeploymentStatus::kRolledBack,
+                                                "rolled back by deployment " + d.id));
     e->production = last->previous;
     FOPS_RETURN_IF_ERROR(SaveProductionChange(*e, d));
-    return store_.AppendAudit(actor, "rolled_back", d.target.model,
-                              d.target.version,
+    return store_.AppendAudit(actor, "rolled_back", d.target.model, d.target.version,
                               {{"endpoint", endpoint_name},
                                {"deployment", d.id},
                                {"from", VariantJson(d.previous)},
@@ -704,34 +631,30 @@ ServingStore::Rollback(const std::string &endpoint_name,
   return d;
 }
 
-Status ServingStore::SetAbWeights(const std::string &endpoint_name,
-                                  const std::map<std::string, double> &weights,
-                                  const std::string &actor) {
+Status ServingStore::SetAbWeights(const std::string& endpoint_name,
+                                  const std::map<std::string, double>& weights,
+                                  const std::string& actor) {
   return store_.InTransaction([&]() -> Status {
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e,
-                          LoadEndpoint(endpoint_name));
-    if (!e)
-      return Status::NotFound("no endpoint '" + endpoint_name + "'");
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
+    if (!e) return Status::NotFound("no endpoint '" + endpoint_name + "'");
     if (e->ab_variants.empty()) {
       return Status::InvalidArgument("endpoint '" + endpoint_name +
                                      "' runs no A/B test (fraudops deploy "
                                      "NAME@VERSION --strategy ab starts one)");
     }
     std::vector<std::string> names;
-    for (const WeightedVariant &v : e->ab_variants)
-      names.push_back(v.name());
+    for (const WeightedVariant& v : e->ab_variants) names.push_back(v.name());
     std::map<std::string, double> next;
     double sum = 0;
-    for (const auto &[name, weight] : weights) {
-      const WeightedVariant *v = e->FindAbVariant(name);
+    for (const auto& [name, weight] : weights) {
+      const WeightedVariant* v = e->FindAbVariant(name);
       if (v == nullptr) {
-        return Status::InvalidArgument(
-            "no variant '" + name + "' on " + endpoint_name +
-            "; its variants: " + Join(names, ", ") + DidYouMean(name, names));
+        return Status::InvalidArgument("no variant '" + name + "' on " + endpoint_name +
+                                       "; its variants: " + Join(names, ", ") +
+                                       DidYouMean(name, names));
       }
       if (!(weight >= 0 && weight <= 100)) {
-        return Status::InvalidArgument("the weight of " + name +
-                                       " must be from 0 to 100, not " +
+        return Status::InvalidArgument("the weight of " + name + " must be from 0 to 100, not " +
                                        FormatDouble(weight));
       }
       if (!next.emplace(v->name(), weight).second)
@@ -739,15 +662,13 @@ Status ServingStore::SetAbWeights(const std::string &endpoint_name,
       sum += weight;
     }
     if (next.size() != e->ab_variants.size()) {
-      return Status::InvalidArgument("give every variant a weight (" +
-                                     Join(names, ", ") + ")");
+      return Status::InvalidArgument("give every variant a weight (" + Join(names, ", ") + ")");
     }
     if (std::abs(sum - 100) > 1e-6) {
-      return Status::InvalidArgument("the weights must sum to 100, not " +
-                                     FormatDouble(sum, 6));
+      return Status::InvalidArgument("the weights must sum to 100, not " + FormatDouble(sum, 6));
     }
     nlohmann::json audit = nlohmann::json::object();
-    for (WeightedVariant &v : e->ab_variants) {
+    for (WeightedVariant& v : e->ab_variants) {
       v.weight = next[v.name()];
       audit[v.name()] = v.weight;
     }
@@ -755,34 +676,29 @@ Status ServingStore::SetAbWeights(const std::string &endpoint_name,
     ++e->generation;
     FOPS_RETURN_IF_ERROR(SaveEndpoint(*e, false));
     FOPS_RETURN_IF_ERROR(Bump("endpoints"));
-    return store_.AppendAudit(
-        actor, "ab_weights", e->production.model, e->production.version,
-        {{"endpoint", endpoint_name}, {"weights", audit}});
+    return store_.AppendAudit(actor, "ab_weights", e->production.model, e->production.version,
+                              {{"endpoint", endpoint_name}, {"weights", audit}});
   });
 }
 
-Result<DeploymentRecord>
-ServingStore::ConcludeAb(const std::string &endpoint_name,
-                         const std::string &winner, const std::string &reason,
-                         const nlohmann::json &evidence,
-                         const std::string &actor) {
+Result<DeploymentRecord> ServingStore::ConcludeAb(const std::string& endpoint_name,
+                                                  const std::string& winner,
+                                                  const std::string& reason,
+                                                  const nlohmann::json& evidence,
+                                                  const std::string& actor) {
   DeploymentRecord d;
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e,
-                          LoadEndpoint(endpoint_name));
-    if (!e)
-      return Status::NotFound("no endpoint '" + endpoint_name + "'");
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
+    if (!e) return Status::NotFound("no endpoint '" + endpoint_name + "'");
     if (e->ab_variants.empty())
-      return Status::InvalidArgument("endpoint '" + endpoint_name +
-                                     "' runs no A/B test");
-    const WeightedVariant *found = e->FindAbVariant(winner);
+      return Status::InvalidArgument("endpoint '" + endpoint_name + "' runs no A/B test");
+    const WeightedVariant* found = e->FindAbVariant(winner);
     std::vector<std::string> names;
-    for (const WeightedVariant &v : e->ab_variants)
-      names.push_back(v.name());
+    for (const WeightedVariant& v : e->ab_variants) names.push_back(v.name());
     if (found == nullptr) {
-      return Status::InvalidArgument(
-          "no variant '" + winner + "' on " + endpoint_name +
-          "; its variants: " + Join(names, ", ") + DidYouMean(winner, names));
+      return Status::InvalidArgument("no variant '" + winner + "' on " + endpoint_name +
+                                     "; its variants: " + Join(names, ", ") +
+                                     DidYouMean(winner, names));
     }
     const WeightedVariant chosen = *found;
     const std::string now = UtcNow();
@@ -795,12 +711,10 @@ ServingStore::ConcludeAb(const std::string &endpoint_name,
     d.previous = e->production;
     d.status = DeploymentStatus::kCompleted;
     d.traffic_percent = 100;
-    d.reason = reason.empty() ? "A/B test concluded: " + chosen.name() + " won"
-                              : reason;
+    d.reason = reason.empty() ? "A/B test concluded: " + chosen.name() + " won" : reason;
     nlohmann::json losers = nlohmann::json::array();
-    for (const WeightedVariant &v : e->ab_variants) {
-      if (!(v == chosen))
-        losers.push_back(v.ref.ToString());
+    for (const WeightedVariant& v : e->ab_variants) {
+      if (!(v == chosen)) losers.push_back(v.ref.ToString());
     }
     const std::string started = e->ab_started_at;
     e->production = chosen.ref;
@@ -808,8 +722,7 @@ ServingStore::ConcludeAb(const std::string &endpoint_name,
     e->assignment_field.clear();
     e->ab_started_at.clear();
     FOPS_RETURN_IF_ERROR(SaveProductionChange(*e, d));
-    return store_.AppendAudit(actor, "ab_concluded", chosen.ref.model,
-                              chosen.ref.version,
+    return store_.AppendAudit(actor, "ab_concluded", chosen.ref.model, chosen.ref.version,
                               {{"endpoint", endpoint_name},
                                {"deployment", d.id},
                                {"winner", chosen.name()},
@@ -821,28 +734,24 @@ ServingStore::ConcludeAb(const std::string &endpoint_name,
   return d;
 }
 
-Status ServingStore::SetMultiModel(const std::string &endpoint_name,
-                                   const MultiModelSpec &spec,
-                                   const std::string &actor) {
+Status ServingStore::SetMultiModel(const std::string& endpoint_name, const MultiModelSpec& spec,
+                                   const std::string& actor) {
   FOPS_RETURN_IF_ERROR(CheckName("endpoint", endpoint_name));
   if (spec.empty()) {
-    return Status::InvalidArgument("a multi-model endpoint needs routes, a "
-                                   "default model or pinned models");
+    return Status::InvalidArgument(
+        "a multi-model endpoint needs routes, a "
+        "default model or pinned models");
   }
   std::vector<std::string> targets = spec.pinned;
-  for (const auto &[value, target] : spec.routes)
-    targets.push_back(target);
-  if (!spec.default_target.empty())
-    targets.push_back(spec.default_target);
-  for (const std::string &target : targets) {
+  for (const auto& [value, target] : spec.routes) targets.push_back(target);
+  if (!spec.default_target.empty()) targets.push_back(spec.default_target);
+  for (const std::string& target : targets) {
     FOPS_ASSIGN_OR_RETURN(auto split, SplitModelTarget(target));
     Result<ModelVersion> version = store_.GetVersion(split.first, split.second);
-    if (!version.ok())
-      return version.status().WithContext("multi-model target " + target);
+    if (!version.ok()) return version.status().WithContext("multi-model target " + target);
   }
   return store_.InTransaction([&]() -> Status {
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found,
-                          LoadEndpoint(endpoint_name));
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(endpoint_name));
     const bool insert = !found.has_value();
     EndpointRecord e;
     const std::string now = UtcNow();
@@ -863,103 +772,86 @@ Status ServingStore::SetMultiModel(const std::string &endpoint_name,
     ++e.generation;
     FOPS_RETURN_IF_ERROR(SaveEndpoint(e, insert));
     FOPS_RETURN_IF_ERROR(Bump("endpoints"));
-    return store_.AppendAudit(
-        actor, "multi_model_set", "", 0,
-        {{"endpoint", endpoint_name}, {"definition", spec.ToJson()}});
+    return store_.AppendAudit(actor, "multi_model_set", "", 0,
+                              {{"endpoint", endpoint_name}, {"definition", spec.ToJson()}});
   });
 }
 
-Status ServingStore::RemoveShadow(const std::string &endpoint_name,
-                                  const VariantRef &shadow,
-                                  const std::string &actor) {
+Status ServingStore::RemoveShadow(const std::string& endpoint_name, const VariantRef& shadow,
+                                  const std::string& actor) {
   return store_.InTransaction([&]() -> Status {
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e,
-                          LoadEndpoint(endpoint_name));
-    if (!e)
-      return Status::NotFound("no endpoint '" + endpoint_name + "'");
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
+    if (!e) return Status::NotFound("no endpoint '" + endpoint_name + "'");
     if (std::erase(e->shadows, shadow) == 0) {
-      return Status::NotFound(shadow.ToString() + " does not shadow " +
-                              endpoint_name);
+      return Status::NotFound(shadow.ToString() + " does not shadow " + endpoint_name);
     }
     e->updated_at = UtcNow();
     ++e->generation;
     FOPS_RETURN_IF_ERROR(SaveEndpoint(*e, false));
-    SqlValue p[] = {
-        Text(std::string(
-            DeploymentStatusName(DeploymentStatus::kShadowRemoved))),
-        Text(UtcNow()),
-        Text(endpoint_name),
-        Text(shadow.model),
-        Int(shadow.version),
-        Text(std::string(DeploymentStatusName(DeploymentStatus::kShadowing)))};
-    FOPS_RETURN_IF_ERROR(db_.Exec(
-        "UPDATE deployments SET status = ?, updated_at = ? WHERE endpoint = ? "
-        "AND model = ? AND version = ? AND status = ?",
-        p));
+    SqlValue p[] = {Text(std::string(DeploymentStatusName(DeploymentStatus::kShadowRemoved))),
+                    Text(UtcNow()),
+                    Text(endpoint_name),
+                    Text(shadow.model),
+                    Int(shadow.version),
+                    Text(std::string(DeploymentStatusName(DeploymentStatus::kShadowing)))};
+    FOPS_RETURN_IF_ERROR(
+        db_.Exec("UPDATE deployments SET status = ?, updated_at = ? WHERE endpoint = ? "
+                 "AND model = ? AND version = ? AND status = ?",
+                 p));
     FOPS_RETURN_IF_ERROR(Bump("endpoints"));
-    return store_.AppendAudit(actor, "shadow_removed", shadow.model,
-                              shadow.version, {{"endpoint", endpoint_name}});
+    return store_.AppendAudit(actor, "shadow_removed", shadow.model, shadow.version,
+                              {{"endpoint", endpoint_name}});
   });
 }
 
-Result<std::vector<DeploymentRecord>>
-ServingStore::History(const std::string &endpoint, size_t limit) {
+Result<std::vector<DeploymentRecord>> ServingStore::History(const std::string& endpoint,
+                                                            size_t limit) {
   SqlValue p[] = {Text(endpoint), Int(static_cast<int64_t>(limit))};
   FOPS_ASSIGN_OR_RETURN(
-      SqlResult r,
-      db_.Query(
-          std::string("SELECT ") + kDeploymentColumns +
-              " FROM deployments WHERE endpoint = ? ORDER BY id DESC LIMIT ?",
-          p));
+      SqlResult r, db_.Query(std::string("SELECT ") + kDeploymentColumns +
+                                 " FROM deployments WHERE endpoint = ? ORDER BY id DESC LIMIT ?",
+                             p));
   std::vector<DeploymentRecord> out;
-  for (const SqlRow &row : r.rows)
-    out.push_back(DeploymentFromRow(row));
+  for (const SqlRow& row : r.rows) out.push_back(DeploymentFromRow(row));
   return out;
 }
 
-Result<DeploymentRecord> ServingStore::GetDeployment(const std::string &id) {
+Result<DeploymentRecord> ServingStore::GetDeployment(const std::string& id) {
   SqlValue p[] = {Text(id)};
-  FOPS_ASSIGN_OR_RETURN(SqlResult r,
-                        db_.Query(std::string("SELECT ") + kDeploymentColumns +
-                                      " FROM deployments WHERE id = ?",
-                                  p));
-  if (r.rows.empty())
-    return Status::NotFound("no deployment '" + id + "'");
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r,
+      db_.Query(std::string("SELECT ") + kDeploymentColumns + " FROM deployments WHERE id = ?", p));
+  if (r.rows.empty()) return Status::NotFound("no deployment '" + id + "'");
   return DeploymentFromRow(r.rows[0]);
 }
 
 // ---------------------------------------------------------------------------------------
 // Keys and plans.
 
-Result<CreatedKey>
-ServingStore::CreateKey(const std::string &name,
-                        const std::vector<std::string> &scopes,
-                        const std::vector<std::string> &endpoints,
-                        const std::string &plan, const std::string &actor) {
+Result<CreatedKey> ServingStore::CreateKey(const std::string& name,
+                                           const std::vector<std::string>& scopes,
+                                           const std::vector<std::string>& endpoints,
+                                           const std::string& plan, const std::string& actor) {
   if (name.empty() || name.size() > 200)
     return Status::InvalidArgument("a key needs a name of 1-200 characters");
   if (scopes.empty())
-    return Status::InvalidArgument(
-        "a key needs at least one scope; accepted: " + Join(KeyScopes(), ", "));
-  for (const std::string &s : scopes) {
-    if (std::find(KeyScopes().begin(), KeyScopes().end(), s) ==
-        KeyScopes().end()) {
-      return Status::InvalidArgument("unknown scope '" + s +
-                                     "'; accepted: " + Join(KeyScopes(), ", ") +
-                                     DidYouMean(s, KeyScopes()));
+    return Status::InvalidArgument("a key needs at least one scope; accepted: " +
+                                   Join(KeyScopes(), ", "));
+  for (const std::string& s : scopes) {
+    if (std::find(KeyScopes().begin(), KeyScopes().end(), s) == KeyScopes().end()) {
+      return Status::InvalidArgument("unknown scope '" + s + "'; accepted: " +
+                                     Join(KeyScopes(), ", ") + DidYouMean(s, KeyScopes()));
     }
   }
   if (endpoints.empty())
-    return Status::InvalidArgument(
-        "a key needs at least one endpoint (or '*' for all)");
-  for (const std::string &e : endpoints) {
-    if (e != "*")
-      FOPS_RETURN_IF_ERROR(CheckName("endpoint", e));
+    return Status::InvalidArgument("a key needs at least one endpoint (or '*' for all)");
+  for (const std::string& e : endpoints) {
+    if (e != "*") FOPS_RETURN_IF_ERROR(CheckName("endpoint", e));
   }
   CreatedKey created;
-  ApiKeyRecord &k = created.record;
+  ApiKeyRecord& k = created.record;
   k.id = ToLower(SecureRandomToken(12));
-  std::string secret = SecureRandomToken(40); // 40 base-62 characters: 238 bits
+  std::string secret = SecureRandomToken(40);  // 40 base-62 characters: 238 bits
   k.name = name;
   k.salt = SecureRandomToken(24);
   k.hash = HashKeySecret(k.salt, secret);
@@ -972,12 +864,10 @@ ServingStore::CreateKey(const std::string &name,
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
     if (!plan.empty()) {
       SqlValue p[] = {Text(plan)};
-      FOPS_ASSIGN_OR_RETURN(
-          SqlResult r,
-          db_.Query("SELECT name FROM usage_plans WHERE name = ?", p));
+      FOPS_ASSIGN_OR_RETURN(SqlResult r,
+                            db_.Query("SELECT name FROM usage_plans WHERE name = ?", p));
       if (r.rows.empty())
-        return Status::NotFound("no usage plan '" + plan +
-                                "' (fraudops plans create)");
+        return Status::NotFound("no usage plan '" + plan + "' (fraudops plans create)");
     }
     SqlValue p[] = {Text(k.id),
                     Text(k.name),
@@ -989,8 +879,7 @@ ServingStore::CreateKey(const std::string &name,
                     Text(k.created_at),
                     Text(k.created_by),
                     SqlValue()};
-    FOPS_RETURN_IF_ERROR(db_.Exec(
-        "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p));
+    FOPS_RETURN_IF_ERROR(db_.Exec("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p));
     FOPS_RETURN_IF_ERROR(Bump("keys"));
     return store_.AppendAudit(actor, "key_created", "", 0,
                               {{"key", k.id},
@@ -1004,12 +893,10 @@ ServingStore::CreateKey(const std::string &name,
 
 Result<std::vector<ApiKeyRecord>> ServingStore::ListKeys() {
   FOPS_ASSIGN_OR_RETURN(
-      SqlResult r,
-      db_.Query(
-          "SELECT id, name, salt, hash, scopes, endpoints, plan, created_at, "
-          "created_by, revoked_at FROM api_keys ORDER BY created_at, id"));
+      SqlResult r, db_.Query("SELECT id, name, salt, hash, scopes, endpoints, plan, created_at, "
+                             "created_by, revoked_at FROM api_keys ORDER BY created_at, id"));
   std::vector<ApiKeyRecord> out;
-  for (const SqlRow &row : r.rows) {
+  for (const SqlRow& row : r.rows) {
     ApiKeyRecord k;
     k.id = AsText(row[0]);
     k.name = AsText(row[1]);
@@ -1026,104 +913,85 @@ Result<std::vector<ApiKeyRecord>> ServingStore::ListKeys() {
   return out;
 }
 
-Status ServingStore::RevokeKey(const std::string &id,
-                               const std::string &actor) {
+Status ServingStore::RevokeKey(const std::string& id, const std::string& actor) {
   return store_.InTransaction([&]() -> Status {
     SqlValue p[] = {Text(UtcNow()), Text(id)};
-    FOPS_ASSIGN_OR_RETURN(SqlResult r,
-                          db_.Query("UPDATE api_keys SET revoked_at = ? WHERE "
-                                    "id = ? AND revoked_at IS NULL",
-                                    p));
+    FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("UPDATE api_keys SET revoked_at = ? WHERE "
+                                                 "id = ? AND revoked_at IS NULL",
+                                                 p));
     if (r.affected == 0) {
       SqlValue q[] = {Text(id)};
-      FOPS_ASSIGN_OR_RETURN(
-          SqlResult found,
-          db_.Query("SELECT revoked_at FROM api_keys WHERE id = ?", q));
+      FOPS_ASSIGN_OR_RETURN(SqlResult found,
+                            db_.Query("SELECT revoked_at FROM api_keys WHERE id = ?", q));
       if (found.rows.empty())
-        return Status::NotFound("no API key with id '" + id +
-                                "' (fraudops keys list)");
-      return Status::Ok(); // already revoked
+        return Status::NotFound("no API key with id '" + id + "' (fraudops keys list)");
+      return Status::Ok();  // already revoked
     }
     FOPS_RETURN_IF_ERROR(Bump("keys"));
     return store_.AppendAudit(actor, "key_revoked", "", 0, {{"key", id}});
   });
 }
 
-Status ServingStore::AttachPlan(const std::string &key_id,
-                                const std::string &plan,
-                                const std::string &actor) {
+Status ServingStore::AttachPlan(const std::string& key_id, const std::string& plan,
+                                const std::string& actor) {
   return store_.InTransaction([&]() -> Status {
     if (!plan.empty()) {
       SqlValue p[] = {Text(plan)};
-      FOPS_ASSIGN_OR_RETURN(
-          SqlResult r,
-          db_.Query("SELECT name FROM usage_plans WHERE name = ?", p));
+      FOPS_ASSIGN_OR_RETURN(SqlResult r,
+                            db_.Query("SELECT name FROM usage_plans WHERE name = ?", p));
       if (r.rows.empty())
-        return Status::NotFound("no usage plan '" + plan +
-                                "' (fraudops plans list)");
+        return Status::NotFound("no usage plan '" + plan + "' (fraudops plans list)");
     }
     SqlValue p[] = {OptionalText(plan), Text(key_id)};
-    FOPS_ASSIGN_OR_RETURN(
-        SqlResult r, db_.Query("UPDATE api_keys SET plan = ? WHERE id = ?", p));
+    FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("UPDATE api_keys SET plan = ? WHERE id = ?", p));
     if (r.affected == 0)
-      return Status::NotFound("no API key with id '" + key_id +
-                              "' (fraudops keys list)");
+      return Status::NotFound("no API key with id '" + key_id + "' (fraudops keys list)");
     FOPS_RETURN_IF_ERROR(Bump("keys"));
-    return store_.AppendAudit(actor, "plan_attached", "", 0,
-                              {{"key", key_id}, {"plan", plan}});
+    return store_.AppendAudit(actor, "plan_attached", "", 0, {{"key", key_id}, {"plan", plan}});
   });
 }
 
-Status ServingStore::PutPlan(const UsagePlan &plan, bool replace,
-                             const std::string &actor) {
+Status ServingStore::PutPlan(const UsagePlan& plan, bool replace, const std::string& actor) {
   FOPS_RETURN_IF_ERROR(CheckName("plan", plan.name));
   if (!(plan.rate_per_second >= 0) || plan.burst < 0 || plan.daily_quota < 0 ||
       plan.monthly_quota < 0) {
-    return Status::InvalidArgument(
-        "plan '" + plan.name +
-        "': rate, burst and quotas must be 0 (unlimited) or more");
+    return Status::InvalidArgument("plan '" + plan.name +
+                                   "': rate, burst and quotas must be 0 (unlimited) or more");
   }
   return store_.InTransaction([&]() -> Status {
     SqlValue find[] = {Text(plan.name)};
-    FOPS_ASSIGN_OR_RETURN(
-        SqlResult r,
-        db_.Query("SELECT name FROM usage_plans WHERE name = ?", find));
+    FOPS_ASSIGN_OR_RETURN(SqlResult r,
+                          db_.Query("SELECT name FROM usage_plans WHERE name = ?", find));
     if (!r.rows.empty() && !replace) {
-      return Status::Conflict("usage plan '" + plan.name +
-                              "' exists; pass --replace to change it");
+      return Status::Conflict("usage plan '" + plan.name + "' exists; pass --replace to change it");
     }
-    SqlValue p[] = {Text(plan.name),         Real(plan.rate_per_second),
-                    Int(plan.burst),         Int(plan.daily_quota),
-                    Int(plan.monthly_quota), Text(UtcNow())};
+    SqlValue p[] = {Text(plan.name),       Real(plan.rate_per_second), Int(plan.burst),
+                    Int(plan.daily_quota), Int(plan.monthly_quota),    Text(UtcNow())};
     if (r.rows.empty()) {
-      FOPS_RETURN_IF_ERROR(
-          db_.Exec("INSERT INTO usage_plans VALUES (?, ?, ?, ?, ?, ?)", p));
+      FOPS_RETURN_IF_ERROR(db_.Exec("INSERT INTO usage_plans VALUES (?, ?, ?, ?, ?, ?)", p));
     } else {
-      SqlValue u[] = {Real(plan.rate_per_second), Int(plan.burst),
-                      Int(plan.daily_quota), Int(plan.monthly_quota),
-                      Text(plan.name)};
-      FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE usage_plans SET rate_per_second = "
-                                    "?, burst = ?, daily_quota = ?, "
-                                    "monthly_quota = ? WHERE name = ?",
-                                    u));
+      SqlValue u[] = {Real(plan.rate_per_second), Int(plan.burst), Int(plan.daily_quota),
+                      Int(plan.monthly_quota), Text(plan.name)};
+      FOPS_RETURN_IF_ERROR(
+          db_.Exec("UPDATE usage_plans SET rate_per_second = "
+                   "?, burst = ?, daily_quota = ?, "
+                   "monthly_quota = ? WHERE name = ?",
+                   u));
     }
     FOPS_RETURN_IF_ERROR(Bump("keys"));
     nlohmann::json details = plan.ToJson();
     details.erase("created_at");
-    return store_.AppendAudit(actor,
-                              r.rows.empty() ? "plan_created" : "plan_replaced",
-                              "", 0, details);
+    return store_.AppendAudit(actor, r.rows.empty() ? "plan_created" : "plan_replaced", "", 0,
+                              details);
   });
 }
 
 Result<std::vector<UsagePlan>> ServingStore::ListPlans() {
   FOPS_ASSIGN_OR_RETURN(
-      SqlResult r,
-      db_.Query(
-          "SELECT name, rate_per_second, burst, daily_quota, monthly_quota, "
-          "created_at FROM usage_plans ORDER BY name"));
+      SqlResult r, db_.Query("SELECT name, rate_per_second, burst, daily_quota, monthly_quota, "
+                             "created_at FROM usage_plans ORDER BY name"));
   std::vector<UsagePlan> out;
-  for (const SqlRow &row : r.rows) {
+  for (const SqlRow& row : r.rows) {
     UsagePlan p;
     p.name = AsText(row[0]);
     p.rate_per_second = AsDouble(row[1]);
@@ -1137,11 +1005,10 @@ Result<std::vector<UsagePlan>> ServingStore::ListPlans() {
 }
 
 Status ServingStore::AddUsage(
-    const std::map<std::pair<std::string, std::string>, int64_t> &counts) {
-  if (counts.empty())
-    return Status::Ok();
+    const std::map<std::pair<std::string, std::string>, int64_t>& counts) {
+  if (counts.empty()) return Status::Ok();
   return store_.InTransaction([&]() -> Status {
-    for (const auto &[key, used] : counts) {
+    for (const auto& [key, used] : counts) {
       SqlValue p[] = {Text(key.first), Text(key.second), Int(used)};
       FOPS_RETURN_IF_ERROR(
           db_.Exec("INSERT INTO usage_counters VALUES (?, ?, ?) ON CONFLICT "
@@ -1153,17 +1020,14 @@ Status ServingStore::AddUsage(
   });
 }
 
-Result<std::map<std::pair<std::string, std::string>, int64_t>>
-ServingStore::Usage(const std::vector<std::string> &periods) {
+Result<std::map<std::pair<std::string, std::string>, int64_t>> ServingStore::Usage(
+    const std::vector<std::string>& periods) {
   std::map<std::pair<std::string, std::string>, int64_t> out;
-  for (const std::string &period : periods) {
+  for (const std::string& period : periods) {
     SqlValue p[] = {Text(period)};
-    FOPS_ASSIGN_OR_RETURN(
-        SqlResult r,
-        db_.Query("SELECT key_id, used FROM usage_counters WHERE period = ?",
-                  p));
-    for (const SqlRow &row : r.rows)
-      out[{AsText(row[0]), period}] = AsInt(row[1]);
+    FOPS_ASSIGN_OR_RETURN(SqlResult r,
+                          db_.Query("SELECT key_id, used FROM usage_counters WHERE period = ?", p));
+    for (const SqlRow& row : r.rows) out[{AsText(row[0]), period}] = AsInt(row[1]);
   }
   return out;
 }
@@ -1171,45 +1035,41 @@ ServingStore::Usage(const std::vector<std::string> &periods) {
 // ---------------------------------------------------------------------------------------
 // Feedback.
 
-Status ServingStore::RecordFeedback(const std::string &endpoint,
-                                    const std::vector<FeedbackRecord> &labels) {
+Status ServingStore::RecordFeedback(const std::string& endpoint,
+                                    const std::vector<FeedbackRecord>& labels) {
   return store_.InTransaction([&]() -> Status {
-    for (const FeedbackRecord &f : labels) {
-      SqlValue p[] = {Text(endpoint), Text(f.request_id), Real(f.label),
-                      Text(f.label_time), Text(f.received_at)};
-      FOPS_RETURN_IF_ERROR(db_.Exec("INSERT INTO feedback VALUES (?, ?, ?, ?, "
-                                    "?) ON CONFLICT (endpoint, request_id) "
-                                    "DO UPDATE SET label = excluded.label, "
-                                    "label_time = excluded.label_time, "
-                                    "received_at = excluded.received_at",
-                                    p));
+    for (const FeedbackRecord& f : labels) {
+      SqlValue p[] = {Text(endpoint), Text(f.request_id), Real(f.label), Text(f.label_time),
+                      Text(f.received_at)};
+      FOPS_RETURN_IF_ERROR(
+          db_.Exec("INSERT INTO feedback VALUES (?, ?, ?, ?, "
+                   "?) ON CONFLICT (endpoint, request_id) "
+                   "DO UPDATE SET label = excluded.label, "
+                   "label_time = excluded.label_time, "
+                   "received_at = excluded.received_at",
+                   p));
     }
     return Status::Ok();
   });
 }
 
-Result<std::vector<FeedbackRecord>>
-ServingStore::Feedback(const std::string &endpoint) {
+Result<std::vector<FeedbackRecord>> ServingStore::Feedback(const std::string& endpoint) {
   SqlValue p[] = {Text(endpoint)};
-  FOPS_ASSIGN_OR_RETURN(
-      SqlResult r, db_.Query("SELECT request_id, label, label_time, "
-                             "received_at FROM feedback WHERE "
-                             "endpoint = ? ORDER BY received_at, request_id",
-                             p));
+  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT request_id, label, label_time, "
+                                               "received_at FROM feedback WHERE "
+                                               "endpoint = ? ORDER BY received_at, request_id",
+                                               p));
   std::vector<FeedbackRecord> out;
-  for (const SqlRow &row : r.rows)
-    out.push_back(
-        {AsText(row[0]), AsDouble(row[1]), AsText(row[2]), AsText(row[3])});
+  for (const SqlRow& row : r.rows)
+    out.push_back({AsText(row[0]), AsDouble(row[1]), AsText(row[2]), AsText(row[3])});
   return out;
 }
 
 Result<std::map<std::string, int64_t>> ServingStore::ChangeCounters() {
-  FOPS_ASSIGN_OR_RETURN(SqlResult r,
-                        db_.Query("SELECT name, value FROM change_counters"));
+  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT name, value FROM change_counters"));
   std::map<std::string, int64_t> out;
-  for (const SqlRow &row : r.rows)
-    out[AsText(row[0])] = AsInt(row[1]);
+  for (const SqlRow& row : r.rows) out[AsText(row[0])] = AsInt(row[1]);
   return out;
 }
 
-} // namespace fraudops
+}  // namespace fraudops

@@ -27,51 +27,46 @@ struct VariantRef {
   int64_t version = 0;
   bool empty() const { return model.empty(); }
   std::string ToString() const { return model + "@" + std::to_string(version); }
-  bool operator==(const VariantRef &) const = default;
+  bool operator==(const VariantRef&) const = default;
 };
 
 /// A production variant of an A/B test and its share of the traffic.
 struct WeightedVariant {
   VariantRef ref;
-  double weight = 0; ///< percent; an endpoint's weights sum to 100
+  double weight = 0;  ///< percent; an endpoint's weights sum to 100
   /// The name requests, responses and reports use: "v<version>".
   std::string name() const { return "v" + std::to_string(ref.version); }
-  bool operator==(const WeightedVariant &) const = default;
+  bool operator==(const WeightedVariant&) const = default;
 };
 
 /// A multi-model endpoint: which registered model answers a request is chosen
 /// per request (docs/serving.md#multi-model-endpoints). Targets are
 /// "NAME@VERSION", "NAME@ALIAS" or "NAME" (its latest version).
 struct MultiModelSpec {
-  std::string
-      routing_field; ///< the request field whose value picks a route; "": none
-  std::map<std::string, std::string> routes; ///< routing field value -> target
-  std::string
-      default_target; ///< when neither header nor route decides; "": 400
-  std::vector<std::string>
-      pinned; ///< targets kept loaded whatever the cache's budget
+  std::string routing_field;  ///< the request field whose value picks a route; "": none
+  std::map<std::string, std::string> routes;  ///< routing field value -> target
+  std::string default_target;                 ///< when neither header nor route decides; "": 400
+  std::vector<std::string> pinned;            ///< targets kept loaded whatever the cache's budget
   bool empty() const {
-    return routing_field.empty() && routes.empty() && default_target.empty() &&
-           pinned.empty();
+    return routing_field.empty() && routes.empty() && default_target.empty() && pinned.empty();
   }
   nlohmann::json ToJson() const;
   /// Errors name the member (JSON pointer).
-  static Result<MultiModelSpec> FromJson(const nlohmann::json &json);
-  bool operator==(const MultiModelSpec &) const = default;
+  static Result<MultiModelSpec> FromJson(const nlohmann::json& json);
+  bool operator==(const MultiModelSpec&) const = default;
 };
 
 /// "NAME@VERSION", "NAME@ALIAS" or "NAME" as (name, the registry's ref: a
 /// version number,
 /// "@alias" or "latest"); an error for an empty name.
-Result<std::pair<std::string, std::string>>
-SplitModelTarget(std::string_view target);
+Result<std::pair<std::string, std::string>> SplitModelTarget(std::string_view target);
 
 struct EndpointRecord {
   std::string name, created_at, updated_at;
   /// A multi-model endpoint (no production variant); empty: a variant endpoint.
   MultiModelSpec multi_model;
-  VariantRef production; ///< empty: nothing deployed yet
-  VariantRef canary;     ///< empty: no canary
+  VariantRef production;  ///< empty: nothing deployed yet
+  VariantRef canary;      ///< empty: no canary
   double canary_percent = 0;
   std::vector<VariantRef> shadows;
   /// An A/B test in progress: every production variant with its weight, the one
@@ -81,13 +76,11 @@ struct EndpointRecord {
   /// A/B: the request field whose value picks the variant (sticky); "": random
   /// by weight.
   std::string assignment_field;
-  std::string
-      ab_started_at; ///< A/B: when the test began (its report starts there)
+  std::string ab_started_at;  ///< A/B: when the test began (its report starts there)
   /// The A/B variant named `name` ("v7" or "7"), or null.
-  const WeightedVariant *FindAbVariant(std::string_view name) const;
-  std::string
-      deployment_id; ///< the deployment in progress (canary or linear), or ""
-  int64_t generation = 0; ///< counts changes, so servers see when to reload
+  const WeightedVariant* FindAbVariant(std::string_view name) const;
+  std::string deployment_id;  ///< the deployment in progress (canary or linear), or ""
+  int64_t generation = 0;     ///< counts changes, so servers see when to reload
   nlohmann::json ToJson() const;
   /// {"variants": [{"name", "model", "version", "weight"}], "assignment_field",
   /// "started_at"}, or null without a test.
@@ -102,30 +95,30 @@ struct DeploymentParams {
   double linear_step_percent = 25;
   double linear_step_seconds = 60;
   double max_error_rate = 0.01;
-  double max_p99_ms = 50;      ///< 0: off
-  double max_score_psi = 0.25; ///< 0: off
+  double max_p99_ms = 50;       ///< 0: off
+  double max_score_psi = 0.25;  ///< 0: off
   int64_t min_requests = 100;
-  double ab_weight = 50; ///< ab: the new variant's share of traffic, percent
-  std::string ab_assignment_field; ///< ab: the request field for sticky
-                                   ///< assignment ("": random)
+  double ab_weight = 50;            ///< ab: the new variant's share of traffic, percent
+  std::string ab_assignment_field;  ///< ab: the request field for sticky
+                                    ///< assignment ("": random)
   nlohmann::json ToJson() const;
-  static DeploymentParams FromJson(const nlohmann::json &json);
+  static DeploymentParams FromJson(const nlohmann::json& json);
 };
 
 /// The deploy.* settings as deployment parameters.
-DeploymentParams DeploymentParamsFrom(const DeployConfig &deploy);
+DeploymentParams DeploymentParamsFrom(const DeployConfig& deploy);
 
 struct DeploymentRecord {
   std::string id, endpoint, created_at, updated_at, actor;
-  std::string strategy; ///< a registered strategy's name, or "rollback"
-                        ///< (Rollback's record)
-  VariantRef target;    ///< the version deployed
-  VariantRef previous;  ///< production before it (empty: none)
+  std::string strategy;  ///< a registered strategy's name, or "rollback"
+                         ///< (Rollback's record)
+  VariantRef target;     ///< the version deployed
+  VariantRef previous;   ///< production before it (empty: none)
   DeploymentParams params;
   DeploymentStatus status = DeploymentStatus::kCompleted;
   std::string reason;
-  double traffic_percent = 0;  ///< the target's share of traffic now
-  std::string step_started_at; ///< when the current traffic share began
+  double traffic_percent = 0;   ///< the target's share of traffic now
+  std::string step_started_at;  ///< when the current traffic share began
   nlohmann::json ToJson() const;
 };
 
@@ -133,8 +126,8 @@ struct DeploymentRecord {
 /// unlimited).
 struct UsagePlan {
   std::string name;
-  double rate_per_second = 0; ///< 0: no rate limit
-  int64_t burst = 0;          ///< bucket size; 0: max(1, rate)
+  double rate_per_second = 0;  ///< 0: no rate limit
+  int64_t burst = 0;           ///< bucket size; 0: max(1, rate)
   int64_t daily_quota = 0;
   int64_t monthly_quota = 0;
   std::string created_at;
@@ -142,19 +135,18 @@ struct UsagePlan {
 };
 
 /// Scopes a key can hold.
-inline const std::vector<std::string> &KeyScopes() {
-  static const std::vector<std::string> kScopes = {"invoke", "feedback",
-                                                   "admin"};
+inline const std::vector<std::string>& KeyScopes() {
+  static const std::vector<std::string> kScopes = {"invoke", "feedback", "admin"};
   return kScopes;
 }
 
 struct ApiKeyRecord {
-  std::string id; ///< public part of the key, "fops_<id>_<secret>"
+  std::string id;  ///< public part of the key, "fops_<id>_<secret>"
   std::string name;
-  std::string salt, hash; ///< hash = sha256(salt ":" secret), hex
+  std::string salt, hash;  ///< hash = sha256(salt ":" secret), hex
   std::vector<std::string> scopes;
-  std::vector<std::string> endpoints; ///< "*" for all
-  std::string plan;                   ///< "" for none
+  std::vector<std::string> endpoints;  ///< "*" for all
+  std::string plan;                    ///< "" for none
   std::string created_at, created_by, revoked_at;
   /// Without salt and hash.
   nlohmann::json ToJson() const;
@@ -162,31 +154,28 @@ struct ApiKeyRecord {
 
 struct CreatedKey {
   ApiKeyRecord record;
-  std::string key; ///< the whole key; shown once, stored only as a salted hash
+  std::string key;  ///< the whole key; shown once, stored only as a salted hash
 };
 
 /// The parts of "fops_<id>_<secret>", or false when `key` does not have that
 /// form.
-bool SplitApiKey(std::string_view key, std::string_view *id,
-                 std::string_view *secret);
+bool SplitApiKey(std::string_view key, std::string_view* id, std::string_view* secret);
 /// sha256(salt ":" secret) as hex.
 std::string HashKeySecret(std::string_view salt, std::string_view secret);
 
 struct FeedbackRecord {
   std::string request_id;
   double label = 0;
-  std::string
-      label_time; ///< when the truth became known (ISO 8601); default: received
+  std::string label_time;  ///< when the truth became known (ISO 8601); default: received
   std::string received_at;
 };
 
 class ServingStore {
-public:
-  explicit ServingStore(MetadataStore &store)
-      : store_(store), db_(store.connection()) {}
+ public:
+  explicit ServingStore(MetadataStore& store) : store_(store), db_(store.connection()) {}
 
   // Endpoints and deployments.
-  Result<std::optional<EndpointRecord>> FindEndpoint(const std::string &name);
+  Result<std::optional<EndpointRecord>> FindEndpoint(const std::string& name);
   Result<std::vector<EndpointRecord>> ListEndpoints();
   /// Starts a deployment of `target` (an approved or pending, not rejected or
   /// archived version) on `endpoint` (created when new) with the registered
@@ -194,104 +183,90 @@ public:
   /// changes. A deployment still baking there is superseded by one that changes
   /// production. With nothing in production, canary and linear deploy all at
   /// once (there is nothing to compare against), and the reason says so.
-  Result<DeploymentRecord> Deploy(const std::string &endpoint,
-                                  const VariantRef &target,
-                                  const std::string &strategy,
-                                  const DeploymentParams &params,
-                                  const std::string &actor);
+  Result<DeploymentRecord> Deploy(const std::string& endpoint, const VariantRef& target,
+                                  const std::string& strategy, const DeploymentParams& params,
+                                  const std::string& actor);
   /// Moves a baking linear deployment to `percent` of traffic. False when it is
   /// no longer baking (another server decided first).
-  Result<bool> SetTraffic(const std::string &deployment_id, double percent,
-                          const std::string &actor);
+  Result<bool> SetTraffic(const std::string& deployment_id, double percent,
+                          const std::string& actor);
   /// Ends a baking deployment: kPromoted (the canary becomes production) or
   /// kRolledBack (the canary is removed). False when it was no longer baking.
-  Result<bool> FinishDeployment(const std::string &deployment_id,
-                                DeploymentStatus outcome,
-                                const std::string &reason,
-                                const std::string &actor);
+  Result<bool> FinishDeployment(const std::string& deployment_id, DeploymentStatus outcome,
+                                const std::string& reason, const std::string& actor);
   /// Rolls `endpoint` back: a baking deployment is rolled back; otherwise
   /// production returns to the version before the last deployment, recorded as
   /// a "rollback" deployment.
-  Result<DeploymentRecord> Rollback(const std::string &endpoint,
-                                    const std::string &reason,
-                                    const std::string &actor);
+  Result<DeploymentRecord> Rollback(const std::string& endpoint, const std::string& reason,
+                                    const std::string& actor);
   /// Sets the weights of an A/B test's variants (by name: "v7"); every variant
   /// must be given and the weights must sum to 100.
-  Status SetAbWeights(const std::string &endpoint,
-                      const std::map<std::string, double> &weights,
-                      const std::string &actor);
+  Status SetAbWeights(const std::string& endpoint, const std::map<std::string, double>& weights,
+                      const std::string& actor);
   /// Ends an A/B test: `winner` ("v7") becomes the sole production variant.
   /// Recorded as an "ab_conclusion" deployment and audited with `evidence` (the
   /// report it was decided on).
-  Result<DeploymentRecord> ConcludeAb(const std::string &endpoint,
-                                      const std::string &winner,
-                                      const std::string &reason,
-                                      const nlohmann::json &evidence,
-                                      const std::string &actor);
+  Result<DeploymentRecord> ConcludeAb(const std::string& endpoint, const std::string& winner,
+                                      const std::string& reason, const nlohmann::json& evidence,
+                                      const std::string& actor);
   /// Makes `endpoint` (created when new) a multi-model endpoint with `spec`,
   /// replacing its definition; every target must name a registered version now.
   /// Refused on an endpoint with a production variant.
-  Status SetMultiModel(const std::string &endpoint, const MultiModelSpec &spec,
-                       const std::string &actor);
+  Status SetMultiModel(const std::string& endpoint, const MultiModelSpec& spec,
+                       const std::string& actor);
   /// Stops sending traffic copies to a shadow variant.
-  Status RemoveShadow(const std::string &endpoint, const VariantRef &shadow,
-                      const std::string &actor);
+  Status RemoveShadow(const std::string& endpoint, const VariantRef& shadow,
+                      const std::string& actor);
   /// Newest first.
-  Result<std::vector<DeploymentRecord>> History(const std::string &endpoint,
-                                                size_t limit);
-  Result<DeploymentRecord> GetDeployment(const std::string &id);
+  Result<std::vector<DeploymentRecord>> History(const std::string& endpoint, size_t limit);
+  Result<DeploymentRecord> GetDeployment(const std::string& id);
 
   // Keys and plans.
-  Result<CreatedKey> CreateKey(const std::string &name,
-                               const std::vector<std::string> &scopes,
-                               const std::vector<std::string> &endpoints,
-                               const std::string &plan,
-                               const std::string &actor);
+  Result<CreatedKey> CreateKey(const std::string& name, const std::vector<std::string>& scopes,
+                               const std::vector<std::string>& endpoints, const std::string& plan,
+                               const std::string& actor);
   /// Every key, revoked ones too, with salt and hash (the server needs them).
   Result<std::vector<ApiKeyRecord>> ListKeys();
-  Status RevokeKey(const std::string &id, const std::string &actor);
+  Status RevokeKey(const std::string& id, const std::string& actor);
   /// Attaches `plan` to a key ("" detaches).
-  Status AttachPlan(const std::string &key_id, const std::string &plan,
-                    const std::string &actor);
+  Status AttachPlan(const std::string& key_id, const std::string& plan, const std::string& actor);
   /// Creates a plan, or replaces one of the same name when `replace`.
-  Status PutPlan(const UsagePlan &plan, bool replace, const std::string &actor);
+  Status PutPlan(const UsagePlan& plan, bool replace, const std::string& actor);
   Result<std::vector<UsagePlan>> ListPlans();
   /// Adds counts to usage counters: (key id, period) -> requests.
-  Status AddUsage(
-      const std::map<std::pair<std::string, std::string>, int64_t> &counts);
+  Status AddUsage(const std::map<std::pair<std::string, std::string>, int64_t>& counts);
   /// Counters for the given periods (e.g. "d2026-11-23", "m2026-11"): (key,
   /// period) -> used.
-  Result<std::map<std::pair<std::string, std::string>, int64_t>>
-  Usage(const std::vector<std::string> &periods);
+  Result<std::map<std::pair<std::string, std::string>, int64_t>> Usage(
+      const std::vector<std::string>& periods);
 
   // Delayed labels.
   /// Stores labels; a request id already labelled is updated (the later truth
   /// wins).
-  Status RecordFeedback(const std::string &endpoint,
-                        const std::vector<FeedbackRecord> &labels);
-  Result<std::vector<FeedbackRecord>> Feedback(const std::string &endpoint);
+  Status RecordFeedback(const std::string& endpoint, const std::vector<FeedbackRecord>& labels);
+  Result<std::vector<FeedbackRecord>> Feedback(const std::string& endpoint);
 
   /// The change counters ("endpoints", "keys"): a server reloads what changed.
   Result<std::map<std::string, int64_t>> ChangeCounters();
 
   /// Audit entries of serving actions go to the registry's audit log (model =
   /// the model for deployments, "" for keys and plans).
-  MetadataStore &metadata() { return store_; }
+  MetadataStore& metadata() { return store_; }
 
-private:
-  Result<std::optional<EndpointRecord>> LoadEndpoint(const std::string &name);
-  Status SaveEndpoint(const EndpointRecord &endpoint, bool insert);
-  Status InsertDeployment(const DeploymentRecord &deployment);
-  Status UpdateDeploymentStatus(const std::string &id, DeploymentStatus status,
-                                const std::string &reason);
-  Status Bump(const std::string &counter);
+ private:
+  Result<std::optional<EndpointRecord>> LoadEndpoint(const std::string& name);
+  Status SaveEndpoint(const EndpointRecord& endpoint, bool insert);
+  Status InsertDeployment(const DeploymentRecord& deployment);
+  Status UpdateDeploymentStatus(const std::string& id, DeploymentStatus status,
+                                const std::string& reason);
+  Status Bump(const std::string& counter);
   /// Saves an endpoint whose production `d` (a completed deployment) just
   /// changed: drops the new production from the shadows, records `d`, bumps the
   /// counter.
-  Status SaveProductionChange(EndpointRecord &e, const DeploymentRecord &d);
+  Status SaveProductionChange(EndpointRecord& e, const DeploymentRecord& d);
 
-  MetadataStore &store_;
-  SqlConnection &db_;
+  MetadataStore& store_;
+  SqlConnection& db_;
 };
 
-} // namespace fraudops
+}  // namespace fraudops

@@ -1,0 +1,109 @@
+#pragma once
+/// Decision policies (docs/decision-policies.md): what a fraud operation does with a score —
+/// rules over the request's fields and the score, evaluated in order, the first that holds
+/// deciding (approve, review, decline, or any word the operation uses), a default when none
+/// does:
+///
+///     # high amounts need a second look
+///     high_amount: amount > 5000 and score > 0.3 -> review
+///     blocked:     country in ["XX", "YY"] -> decline
+///     very_high:   score >= 0.9 -> decline
+///     default -> approve
+///
+/// A small expression language with its own parser (errors name line:column and what was
+/// expected) and evaluator; nothing is ever executed as code. Values are numbers, strings,
+/// true/false, and missing (a field the request lacks, or null): a comparison with a missing
+/// or mistyped operand is false, so a rule that cannot be decided does not fire; `missing(x)`
+/// tests for it.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace fraudops {
+
+/// One value a policy reads or computes.
+struct PolicyValue {
+  enum class Kind : uint8_t { kMissing, kNumber, kString, kBool };
+  Kind kind = Kind::kMissing;
+  double number = 0;
+  std::string_view text;  ///< kString: a view the caller keeps alive during Evaluate
+  static PolicyValue Number(double v) { return {Kind::kNumber, v, {}}; }
+  static PolicyValue String(std::string_view v) { return {Kind::kString, 0, v}; }
+  static PolicyValue Bool(bool v) { return {Kind::kBool, v ? 1.0 : 0.0, {}}; }
+};
+
+struct PolicyDecision {
+  std::string_view decision;  ///< "review", …: views into the policy
+  std::string_view rule;      ///< the rule that fired, or "default"
+};
+
+class DecisionPolicy {
+ public:
+  /// Parses `text` (`source` names it in errors: "policy.txt:3:17: expected '->' …").
+  static Result<DecisionPolicy> Parse(std::string_view text, const std::string& source);
+
+  /// The fields the rules read, in the order Evaluate takes their values ("score" among
+  /// them when a rule reads it).
+  const std::vector<std::string>& fields() const { return fields_; }
+  /// The rule names in order, then "default".
+  std::vector<std::string> rule_names() const;
+  /// Decides for one request; `values` holds fields()' values in order.
+  PolicyDecision Evaluate(std::span<const PolicyValue> values) const;
+
+  /// The parsed form: expression nodes (children by index), literals' strings apart (so
+  /// nodes hold no views into themselves).
+  struct Node {
+    enum class Op : uint8_t {
+      kLiteral,
+      kField,
+      kOr,
+      kAnd,
+      kNot,
+      kLess,
+      kLessEqual,
+      kGreater,
+      kGreaterEqual,
+      kEqual,
+      kNotEqual,
+      kIn,
+      kNotIn,
+      kAdd,
+      kSubtract,
+      kMultiply,
+      kDivide,
+      kNegate,
+      kAbs,
+      kLog,
+      kMissing
+    };
+    Op op = Op::kLiteral;
+    uint32_t a = 0, b = 0;  ///< operands (node indices)
+    uint32_t slot = 0;      ///< kField: the field's index; kLiteral string: its string's
+    PolicyValue::Kind kind = PolicyValue::Kind::kMissing;  ///< kLiteral
+    double number = 0;                                     ///< kLiteral number or bool
+    std::vector<uint32_t> list;  ///< kIn, kNotIn: the literal nodes of the list
+  };
+  struct Rule {
+    std::string name;
+    uint32_t condition = 0;
+    std::string decision;
+  };
+
+ private:
+  friend class PolicyParser;
+  PolicyValue Eval(uint32_t node, std::span<const PolicyValue> values) const;
+
+  std::vector<std::string> fields_;
+  std::vector<std::string> strings_;
+  std::vector<Node> nodes_;
+  std::vector<Rule> rules_;
+  std::string default_decision_;
+};
+
+}  // namespace fraudops
