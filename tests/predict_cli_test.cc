@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -92,6 +93,85 @@ TEST(PredictCliTest, JsonLinesInAndOutWithNullAsMissing) {
   EXPECT_TRUE(first["reasons"][0].contains("feature"));
   nlohmann::json summary = nlohmann::json::parse(Lines(result.err).back());
   EXPECT_EQ(summary["rows"], 2);
+}
+
+TEST(PredictCliTest, APolicyDecidesEachRowAndNamesTheRuleInCsvAndJsonLines) {
+  TempDir dir;
+  // The categorical set's columns: c1 as a "merchant" code, f0 as an amount.
+  WriteText(dir.File("policy.txt"),
+            "# batch decisions\n"
+            "sure: score >= 0.9 -> decline\n"
+            "odd_merchant: c1 in [21, 15] and score > 0.05 -> review\n"
+            "big: f0 * 1000 > 1500 -> review\n"
+            "default -> approve\n");
+  CommandResult result =
+      Fraudops(dir, "predict --model " + kLightgbm + "/model_categorical.txt --input " + kLightgbm +
+                        "/categorical_test.csv --output out.csv --keep c1,f0 " +
+                        "--policy policy.txt --threads 2");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::vector<std::string> lines = Lines(ReadText(dir.File("out.csv")));
+  ASSERT_EQ(Fields(lines[0]),
+            (std::vector<std::string>{"c1", "f0", "score", "margin", "decision", "rule"}));
+  std::map<std::string, int> fired;
+  for (size_t r = 1; r < lines.size(); ++r) {
+    std::vector<std::string> f = Fields(lines[r]);
+    ASSERT_EQ(f.size(), 6u) << lines[r];
+    const double c1 = std::strtod(f[0].c_str(), nullptr), f0 = std::strtod(f[1].c_str(), nullptr);
+    const double score = std::strtod(f[2].c_str(), nullptr);
+    // The rules, in order, by hand.
+    std::string rule = "default", decision = "approve";
+    if (score >= 0.9) {
+      rule = "sure", decision = "decline";
+    } else if ((c1 == 21 || c1 == 15) && score > 0.05) {
+      rule = "odd_merchant", decision = "review";
+    } else if (f0 * 1000 > 1500) {
+      rule = "big", decision = "review";
+    }
+    EXPECT_EQ(f[5], rule) << lines[r];
+    EXPECT_EQ(f[4], decision) << lines[r];
+    ++fired[rule];
+  }
+  for (const char* rule : {"sure", "odd_merchant", "big", "default"})
+    EXPECT_GT(fired[rule], 0) << rule;
+
+  // JSON Lines: an absent member is missing, and a rule on it does not fire.
+  WriteText(dir.File("in.jsonl"),
+            "{\"f0\": 2.0, \"f1\": 0, \"f2\": 0, \"f3\": 0, \"f4\": 0, \"f5\": 0, \"c0\": 1, "
+            "\"c1\": 3, \"c2\": 4}\n"
+            "{\"f0\": null, \"f1\": 0, \"f2\": 0, \"f3\": 0, \"f4\": 0, \"f5\": 0, \"c0\": 1, "
+            "\"c1\": 3, \"c2\": 4}\n");
+  result =
+      Fraudops(dir, "predict --model " + kLightgbm + "/model_categorical.txt --input in.jsonl " +
+                        "--output out.jsonl --policy policy.txt");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::vector<std::string> json_lines = Lines(ReadText(dir.File("out.jsonl")));
+  ASSERT_EQ(json_lines.size(), 2u);
+  const nlohmann::json big = nlohmann::json::parse(json_lines[0]),
+                       unknown = nlohmann::json::parse(json_lines[1]);
+  if (big["score"].get<double>() < 0.9) {
+    EXPECT_EQ(big["rule"], "big");
+  }
+  if (unknown["score"].get<double>() < 0.9) {
+    EXPECT_EQ(unknown["rule"], "default");
+  }
+
+  // A malformed policy, or one reading a column the input lacks, says so and writes nothing.
+  WriteText(dir.File("bad.txt"), "sure: score >= -> decline\ndefault -> approve\n");
+  result = Fraudops(dir, "predict --model " + kLightgbm + "/model_categorical.txt --input " +
+                             kLightgbm + "/categorical_test.csv --output bad.csv --policy bad.txt");
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("bad.txt:1:16: expected a field, a number, a string or '('"),
+            std::string::npos)
+      << result.err;
+  WriteText(dir.File("country.txt"),
+            "blocked: country in [\"XX\"] -> decline\ndefault -> approve\n");
+  result =
+      Fraudops(dir, "predict --model " + kLightgbm + "/model_categorical.txt --input " + kLightgbm +
+                        "/categorical_test.csv --output bad.csv --policy country.txt");
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("--policy reads 'country', which is not a column"), std::string::npos)
+      << result.err;
+  EXPECT_FALSE(fs::exists(dir.File("bad.csv")));
 }
 
 TEST(PredictCliTest, RegisteredVersionBundleAndBareFileScoreAlike) {

@@ -4,9 +4,11 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "cli/exit_codes.h"
 #include "cli/registry_commands.h"
+#include "core/files.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
 #include "model/batch_scoring.h"
@@ -18,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct PredictArgs {
-  std::string model, config_path, home, keep;
+  std::string model, config_path, home, keep, policy;
   BatchScoringOptions options;
   double threshold = -1;
   int threads = 0;
@@ -74,6 +76,15 @@ int Predict(PredictArgs& args) {
     }
   }
   if (args.threshold >= 0) args.options.threshold = args.threshold;
+  std::optional<DecisionPolicy> policy;
+  if (!args.policy.empty()) {
+    auto text = ReadFile(args.policy);
+    if (!text.ok()) return fail(text.status());
+    auto parsed = DecisionPolicy::Parse(*text, args.policy);
+    if (!parsed.ok()) return fail(parsed.status());
+    policy.emplace(std::move(*parsed));
+    args.options.policy = &*policy;
+  }
   ThreadPool pool(args.threads);
   Logger logger(LogLevel::kOff);
   Context context;
@@ -135,6 +146,8 @@ std::function<int()> AddPredictCommand(CLI::App& app) {
       ->add_option("--threshold", args->threshold,
                    "Decision threshold for `label` (default: the bundle's)")
       ->check(CLI::Range(0.0, 1.0));
+  predict->add_option("--policy", args->policy,
+                      "A decision policy (docs/decision-policies.md): decision and rule columns");
   predict->add_option("--input-format", args->options.input_format,
                       "csv or jsonl (default: from the input's extension)");
   predict->add_option("--output-format", args->options.output_format,

@@ -154,14 +154,58 @@ struct Job {
   std::vector<std::string> header;     ///< CSV input columns
   std::vector<size_t> feature_column;  ///< CSV: input column of each model feature
   std::vector<size_t> keep_column;     ///< CSV: input column of each kept column
+  std::vector<int> policy_column;      ///< CSV: input column of each policy field (-1: score)
   std::string positive = "1", negative = "0";
 };
 
+/// A row's value of a policy field, owned (PolicyValue views it at evaluation).
+struct PolicyInput {
+  PolicyValue::Kind kind = PolicyValue::Kind::kMissing;
+  double number = 0;
+  std::string text;
+  PolicyValue View() const {
+    if (kind == PolicyValue::Kind::kString) return PolicyValue::String(text);
+    return {kind, number, {}};
+  }
+};
+
+/// A CSV field as a policy value: empty is missing, a number is a number, the rest a string.
+PolicyInput PolicyInputOfText(std::string_view text) {
+  PolicyInput in;
+  text = Trim(text);
+  if (text.empty()) return in;
+  if (auto number = ParseDouble(text)) {
+    in.kind = PolicyValue::Kind::kNumber;
+    in.number = *number;
+  } else {
+    in.kind = PolicyValue::Kind::kString;
+    in.text.assign(text);
+  }
+  return in;
+}
+
+/// A JSON member as a policy value (null and objects or arrays are missing).
+PolicyInput PolicyInputOfJson(const nlohmann::json& value) {
+  PolicyInput in;
+  if (value.is_number()) {
+    in.kind = PolicyValue::Kind::kNumber;
+    in.number = value.get<double>();
+  } else if (value.is_string()) {
+    in.kind = PolicyValue::Kind::kString;
+    in.text = value.get<std::string>();
+  } else if (value.is_boolean()) {
+    in.kind = PolicyValue::Kind::kBool;
+    in.number = value.get<bool>() ? 1 : 0;
+  }
+  return in;
+}
+
 /// Parses and encodes row `r` of `chunk` into `row`, and collects its kept columns as
-/// CSV-ready text or JSON values. False (with `error`) when the row is malformed.
+/// CSV-ready text or JSON values and its policy fields' values. False (with `error`) when
+/// the row is malformed.
 bool EncodeRow(const Job& job, const RecordChunk& chunk, size_t r, double* row,
-               std::vector<std::string>& kept, std::vector<std::string_view>& fields,
-               std::string& scratch, std::string* error) {
+               std::vector<std::string>& kept, std::vector<PolicyInput>& policy_in,
+               std::vector<std::string_view>& fields, std::string& scratch, std::string* error) {
   const FeatureEncoder& encoder = job.encoder;
   const std::string& path = job.options.input;
   const std::string where = path + ":" + std::to_string(chunk.line[r]);
@@ -189,6 +233,12 @@ bool EncodeRow(const Job& job, const RecordChunk& chunk, size_t r, double* row,
         kept[k].assign(text);
       else
         kept[k] = nlohmann::json(std::string(text)).dump();  // JSON output: a string value
+    }
+    for (size_t p = 0; p < job.policy_column.size(); ++p) {
+      if (job.policy_column[p] >= 0) {
+        policy_in[p] = PolicyInputOfText(
+            UnquoteCsvField(fields[static_cast<size_t>(job.policy_column[p])], scratch));
+      }
     }
     return true;
   }
@@ -221,6 +271,13 @@ bool EncodeRow(const Job& job, const RecordChunk& chunk, size_t r, double* row,
     }
     kept[k] = job.csv_out ? (it->is_string() ? it->get<std::string>() : it->dump()) : it->dump();
   }
+  if (job.options.policy) {
+    const std::vector<std::string>& names = job.options.policy->fields();
+    for (size_t p = 0; p < names.size(); ++p) {
+      auto it = object.find(names[p]);
+      if (names[p] != "score" && it != object.end()) policy_in[p] = PolicyInputOfJson(*it);
+    }
+  }
   return true;
 }
 
@@ -238,8 +295,11 @@ std::string DisplayValue(const FeatureSpec& spec, double value) {
 /// Formats output rows [begin, end) of a chunk.
 void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<double>& matrix,
                 const std::vector<double>& margins,
-                const std::vector<std::vector<std::string>>& kept, std::string& out,
+                const std::vector<std::vector<std::string>>& kept,
+                const std::vector<std::vector<PolicyInput>>& policy_in, std::string& out,
                 size_t* positives) {
+  const DecisionPolicy* policy = job.options.policy;
+  std::vector<PolicyValue> values;
   const size_t width = job.encoder.size();
   const size_t explain = job.options.explain;
   std::vector<double> contributions;
@@ -254,6 +314,15 @@ void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<doub
     const double score = job.bundle.ensemble.ApplyLink(margin);
     const bool positive = job.threshold && score >= *job.threshold;
     *positives += positive;
+    PolicyDecision decided;
+    if (policy) {
+      values.clear();
+      const std::vector<std::string>& names = policy->fields();
+      for (size_t p = 0; p < names.size(); ++p) {
+        values.push_back(names[p] == "score" ? PolicyValue::Number(score) : policy_in[r][p].View());
+      }
+      decided = policy->Evaluate(values);
+    }
     std::vector<ReasonCode> reasons;
     if (explain > 0) {
       reasons =
@@ -284,6 +353,12 @@ void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<doub
         } else {
           out += ",,";
         }
+      }
+      if (policy) {
+        out += ',';
+        AppendCsvField(out, std::string(decided.decision), ',');
+        out += ',';
+        AppendCsvField(out, std::string(decided.rule), ',');
       }
       out += '\n';
     } else {
@@ -317,6 +392,10 @@ void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<doub
           out += '}';
         }
         out += ']';
+      }
+      if (policy) {
+        out += ",\"decision\":" + nlohmann::json(decided.decision).dump() +
+               ",\"rule\":" + nlohmann::json(decided.rule).dump();
       }
       out += "}\n";
     }
@@ -362,6 +441,16 @@ Status ReadCsvHeader(Job& job, RecordReader& reader) {
     }
     job.keep_column.push_back(static_cast<size_t>(c));
   }
+  if (job.options.policy) {
+    for (const std::string& name : job.options.policy->fields()) {
+      const int c = name == "score" ? -1 : column_of(name);
+      if (name != "score" && c < 0) {
+        return Status::InvalidArgument("--policy reads '" + name + "', which is not a column of " +
+                                       job.options.input + DidYouMean(name, job.header));
+      }
+      job.policy_column.push_back(c);
+    }
+  }
   return Status::Ok();
 }
 
@@ -377,6 +466,7 @@ std::string OutputHeader(const Job& job) {
     const std::string n = std::to_string(k);
     out += ",reason_" + n + ",reason_" + n + "_value,reason_" + n + "_contribution";
   }
+  if (job.options.policy) out += ",decision,rule";
   out += '\n';
   return out;
 }
@@ -422,6 +512,8 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
   RecordChunk chunk;
   std::vector<double> matrix;
   std::vector<std::vector<std::string>> kept;
+  std::vector<std::vector<PolicyInput>> policy_in;
+  const size_t policy_fields = options.policy ? options.policy->fields().size() : 0;
   constexpr size_t kBlock = 1024;
   std::vector<std::string> formatted;
   std::vector<size_t> positives;
@@ -432,14 +524,16 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
     const size_t blocks = (rows + kBlock - 1) / kBlock;
     matrix.assign(rows * width, 0.0);
     kept.resize(rows);
+    policy_in.resize(rows);
     ErrorSlot errors;
     auto encode = [&](size_t block) {
       std::vector<std::string_view> fields;
       std::string scratch, error;
       for (size_t r = block * kBlock; r < std::min(rows, (block + 1) * kBlock); ++r) {
         kept[r].resize(options.keep.size());
-        if (!EncodeRow(job, chunk, r, matrix.data() + r * width, kept[r], fields, scratch,
-                       &error)) {
+        policy_in[r].assign(policy_fields, PolicyInput());
+        if (!EncodeRow(job, chunk, r, matrix.data() + r * width, kept[r], policy_in[r], fields,
+                       scratch, &error)) {
           errors.Report(r, error);
           return;
         }
@@ -454,7 +548,7 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
     positives.assign(blocks, 0);
     auto format = [&](size_t block) {
       FormatRows(job, block * kBlock, std::min(rows, (block + 1) * kBlock), matrix, margins, kept,
-                 formatted[block], &positives[block]);
+                 policy_in, formatted[block], &positives[block]);
     };
     for_each_block(blocks, format);
     for (size_t b = 0; b < blocks; ++b) {

@@ -14,6 +14,7 @@
 #include "core/context.h"
 #include "core/status.h"
 #include "model/bundle.h"
+#include "model/policy.h"
 
 namespace fraudops {
 
@@ -25,6 +26,10 @@ struct BatchScoringOptions {
   size_t explain = 0;               ///< top-K reason codes per row (0: none)
   std::vector<std::string> keep;    ///< input columns copied to the output, in this order
   std::optional<double> threshold;  ///< overrides the bundle's decision threshold
+  /// Decides each row (docs/decision-policies.md): `decision` and `rule` columns. Its fields
+  /// are input columns (a CSV input must have them; a JSON Lines member may be absent:
+  /// missing) and `score`.
+  const DecisionPolicy* policy = nullptr;
   size_t chunk_rows = 65536;
 };
 
