@@ -19,14 +19,7 @@ root=$(pwd)
 bin=$root/build/release/src/fraudops
 seconds=${1:-10}
 cores=$(nproc)
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$root/bench/serve_lib.sh"
 
 # The model, a key, one transaction.
 FRAUDOPS_GLOBAL_THREADS=$cores "$bin" run --home "$work/home" >/dev/null 2>&1
@@ -35,11 +28,6 @@ key=$("$bin" keys create --name bench --scope invoke --home "$work/home" 2>/dev/
 bash scripts/sample-transaction.sh "$bin" "$work/tx.json"
 trees=$(/usr/bin/python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["learner"]["gradient_booster"]["model"]["gbtree_model_param"]["num_trees"])' "$work/bundle/model.json")
 
-wait_for() {  # URL
-  for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "server at $1 did not start" >&2
-  exit 1
-}
 "$bin" serve --home "$work/home" --listen 127.0.0.1:18180 >"$work/fraudops-default.log" 2>&1 &
 pids+=($!)
 "$bin" serve --home "$work/home" --listen 127.0.0.1:18181 --workers 1 >"$work/fraudops-1.log" 2>&1 &

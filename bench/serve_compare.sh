@@ -17,14 +17,7 @@ before=$(readlink -f "$1")
 after=$(readlink -f "$2")
 seconds=${3:-10}
 rounds=${4:-5}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$root/bench/serve_lib.sh"
 
 FRAUDOPS_GLOBAL_THREADS=$(nproc) "$after" run --home "$work/home" >/dev/null 2>&1
 key=$("$after" keys create --name bench --scope invoke --home "$work/home" 2>/dev/null)
@@ -37,7 +30,7 @@ for name in before after; do
   pids+=($!)
 done
 for name in before after; do
-  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:${port[$name]}/readyz" && break; sleep 0.1; done
+  wait_for "http://127.0.0.1:${port[$name]}/readyz"
   curl -sf -H "x-api-key: $key" -d @"$work/tx.json" \
     "http://127.0.0.1:${port[$name]}/v1/endpoints/fraud-detector/predict" >/dev/null
 done
@@ -47,8 +40,6 @@ load() {  # NAME CONNECTIONS SECONDS DELAY_MS: one wrk run, its summary line
     wrk -t1 -c"$2" -d"$3"s -s "$root/bench/serve_wrk.lua" \
     "http://127.0.0.1:${port[$1]}/v1/endpoints/fraud-detector/predict" | tail -1
 }
-field() { sed "s/.* $1=\([0-9.]*\).*/\1/"; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "machine: $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "before: $before"
@@ -63,8 +54,8 @@ for round in $(seq "$rounds"); do
   done
 done
 for name in before after; do
-  echo "$name median rps=$(grep "^$name " "$work/peak.txt" | field rps | median)" \
-       "p99_ms=$(grep "^$name " "$work/peak.txt" | field p99_ms | median)"
+  echo "$name median rps=$(grep "^$name " "$work/peak.txt" | field rps | median_value)" \
+       "p99_ms=$(grep "^$name " "$work/peak.txt" | field p99_ms | median_value)"
 done | tee "$work/peak-median.txt"
 b=$(grep '^before' "$work/peak-median.txt" | field rps)
 a=$(grep '^after' "$work/peak-median.txt" | field rps)
@@ -81,7 +72,7 @@ for round in $(seq "$rounds"); do
   done
 done
 for name in before after; do
-  echo "$name median rps=$(grep "^$name " "$work/paced.txt" | field rps | median)" \
-       "p50_ms=$(grep "^$name " "$work/paced.txt" | field p50_ms | median)" \
-       "p99_ms=$(grep "^$name " "$work/paced.txt" | field p99_ms | median)"
+  echo "$name median rps=$(grep "^$name " "$work/paced.txt" | field rps | median_value)" \
+       "p50_ms=$(grep "^$name " "$work/paced.txt" | field p50_ms | median_value)" \
+       "p99_ms=$(grep "^$name " "$work/paced.txt" | field p99_ms | median_value)"
 done

@@ -15,14 +15,7 @@ root=$(pwd)
 bin=$root/build/release/src/fraudops
 seconds=${1:-10}
 rounds=${2:-3}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$root/bench/serve_lib.sh"
 
 home=$work/home
 FRAUDOPS_GLOBAL_THREADS=$(nproc) "$bin" run --home "$home" >/dev/null 2>&1
@@ -40,7 +33,7 @@ cp "$work/plain.json" "$work/multi.json"
 FRAUDOPS_API_CAPTURE_SAMPLE=0 "$bin" serve --home "$home" --listen 127.0.0.1:18380 --workers 1 \
   >"$work/serve.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:18380/readyz && break; sleep 0.1; done
+wait_for http://127.0.0.1:18380/readyz
 for kind in plain ab multi; do
   curl -sf -H "x-api-key: $key" -H "x-fraudops-target-model: fraud-detector@1" -d @"$work/$kind.json" \
     "http://127.0.0.1:18380/v1/endpoints/$kind/predict" >/dev/null
@@ -51,8 +44,6 @@ load() {  # KIND SECONDS
     wrk -t1 -c16 -d"$2"s -s "$root/bench/serve_wrk.lua" \
     "http://127.0.0.1:18380/v1/endpoints/$1/predict" | tail -1
 }
-field() { sed "s/.* $1=\([0-9.]*\).*/\1/"; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "machine: $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 kinds=(plain ab multi)
@@ -64,10 +55,10 @@ for round in $(seq "$rounds"); do
     echo "$kind $(load "$kind" "$seconds")" | tee -a "$work/runs.txt" | sed "s/^/round $round: /"
   done
 done
-plain=$(grep '^plain ' "$work/runs.txt" | field rps | median)
+plain=$(grep '^plain ' "$work/runs.txt" | field rps | median_value)
 for kind in "${kinds[@]}"; do
-  rps=$(grep "^$kind " "$work/runs.txt" | field rps | median)
-  p99=$(grep "^$kind " "$work/runs.txt" | field p99_ms | median)
+  rps=$(grep "^$kind " "$work/runs.txt" | field rps | median_value)
+  p99=$(grep "^$kind " "$work/runs.txt" | field p99_ms | median_value)
   echo "$kind median rps=$rps p99_ms=$p99 overhead_us=$(awk -v a="$rps" -v b="$plain" 'BEGIN { printf "%.2f", 1e6 / a - 1e6 / b }')"
 done
 
@@ -85,7 +76,7 @@ cold_key=$("$bin" keys create --name bench --scope invoke --home "$cold" 2>/dev/
 FRAUDOPS_API_CAPTURE_SAMPLE=0 FRAUDOPS_API_MODEL_CACHE_BYTES=$(( one_model * 3 / 2 )) \
   "$bin" serve --home "$cold" --listen 127.0.0.1:18381 --workers 1 >"$work/cold.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:18381/readyz && break; sleep 0.1; done
+wait_for http://127.0.0.1:18381/readyz
 start=$(date +%s%N)
 for i in $(seq "$loads"); do
   curl -sf -o /dev/null -H "x-api-key: $cold_key" -H "x-fraudops-target-model: fraud-detector@$((1 + i % 2))" \

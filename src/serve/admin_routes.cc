@@ -13,14 +13,26 @@ bool Failed(HttpResponse& response, const Status& status) {
   return true;
 }
 
+/// 400 invalid_body for the member at `pointer`: "<pointer>: <what>".
+void RefuseMember(HttpResponse& response, const std::string& pointer, const std::string& what) {
+  WriteError(response, ErrorStyle::kV1, 400, "invalid_body", pointer + ": " + what,
+             {{"pointer", pointer}});
+}
+
+/// 400 unless `body[key]` is a string; `what` says what it must be.
+bool StringOrRefuse(const Json& body, HttpResponse& response, const std::string& key,
+                    const std::string& what) {
+  if (body.contains(key) && body[key].is_string()) return true;
+  RefuseMember(response, "/" + key, what);
+  return false;
+}
+
 /// 400 for a member that must be a number and is not.
 bool NumbersOrRefuse(const Json& body, HttpResponse& response,
                      std::initializer_list<const char*> keys) {
   for (const char* key : keys) {
     if (body.contains(key) && !body[key].is_number()) {
-      WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
-                 std::string("/") + key + ": a number is required",
-                 {{"pointer", std::string("/") + key}});
+      RefuseMember(response, std::string("/") + key, "a number is required");
       return false;
     }
   }
@@ -141,11 +153,7 @@ void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response,
   if (!Admit(request, response, endpoint, &actor)) return;
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
-  if (!body.contains("model") || !body["model"].is_string()) {
-    WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
-               "/model: the registered model's name is required", {{"pointer", "/model"}});
-    return;
-  }
+  if (!StringOrRefuse(body, response, "model", "the registered model's name is required")) return;
   DeploymentParams params;
   std::string strategy;
   {
@@ -248,11 +256,7 @@ void AdminRoutes::CreateKey(const HttpRequest& request, HttpResponse& response, 
     return true;
   };
   std::vector<std::string> scopes, endpoints;
-  if (!body.contains("name") || !body["name"].is_string()) {
-    WriteError(response, ErrorStyle::kV1, 400, "invalid_body", "/name: a string is required",
-               {{"pointer", "/name"}});
-    return;
-  }
+  if (!StringOrRefuse(body, response, "name", "a string is required")) return;
   if (!strings("scopes", {"invoke"}, &scopes) || !strings("endpoints", {"*"}, &endpoints)) {
     WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
                "/scopes and /endpoints must be arrays of strings");
@@ -290,8 +294,7 @@ void AdminRoutes::AttachPlan(const HttpRequest& request, HttpResponse& response,
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
   if (!body.contains("plan") || !(body["plan"].is_string() || body["plan"].is_null())) {
-    WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
-               "/plan: a plan name (or null to detach) is required", {{"pointer", "/plan"}});
+    RefuseMember(response, "/plan", "a plan name (or null to detach) is required");
     return;
   }
   const std::string id(match.params[0]);
@@ -314,11 +317,7 @@ void AdminRoutes::CreatePlan(const HttpRequest& request, HttpResponse& response,
   if (!Admit(request, response, "", &actor)) return;
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
-  if (!body.contains("name") || !body["name"].is_string()) {
-    WriteError(response, ErrorStyle::kV1, 400, "invalid_body", "/name: a string is required",
-               {{"pointer", "/name"}});
-    return;
-  }
+  if (!StringOrRefuse(body, response, "name", "a string is required")) return;
   if (!NumbersOrRefuse(body, response,
                        {"rate_per_second", "burst", "daily_quota", "monthly_quota"}))
     return;
@@ -385,16 +384,14 @@ void AdminRoutes::AbWeights(const HttpRequest& request, HttpResponse& response,
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
   if (!body.contains("weights") || !body["weights"].is_object()) {
-    WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
-               "/weights: an object of variant weights is required, e.g. {\"v7\": 30, \"v6\": 70}",
-               {{"pointer", "/weights"}});
+    RefuseMember(response, "/weights",
+                 "an object of variant weights is required, e.g. {\"v7\": 30, \"v6\": 70}");
     return;
   }
   std::map<std::string, double> weights;
   for (const auto& [name, weight] : body["weights"].items()) {
     if (!weight.is_number()) {
-      WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
-                 "/weights/" + name + ": a number is required", {{"pointer", "/weights/" + name}});
+      RefuseMember(response, "/weights/" + name, "a number is required");
       return;
     }
     weights[name] = weight.get<double>();
@@ -418,10 +415,8 @@ void AdminRoutes::AbConclude(const HttpRequest& request, HttpResponse& response,
   if (!Admit(request, response, endpoint, &actor)) return;
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
-  if (!body.contains("winner") || !body["winner"].is_string()) {
-    WriteError(response, ErrorStyle::kV1, 400, "invalid_body",
-               "/winner: the winning variant's name (e.g. v7) is required",
-               {{"pointer", "/winner"}});
+  if (!StringOrRefuse(body, response, "winner",
+                      "the winning variant's name (e.g. v7) is required")) {
     return;
   }
   const Json evidence = AbEvidence(endpoint);

@@ -217,11 +217,11 @@ void RolloutController::ReloadEndpoints() {
       }
       // An A/B test: the loaded variants share the buckets in proportion to their weights
       // (a variant that failed to load gets none).
+      // (The loader hands back a version it already holds, production's among them.)
+      std::vector<double> weights;  // of the loaded arms
       double loaded_weight = 0;
       for (const WeightedVariant& v : record.ab_variants) {
-        auto model = v.ref == record.production && snapshot->production
-                         ? Result<std::shared_ptr<const LoadedModel>>(snapshot->production)
-                         : loader.Load(v.ref);
+        auto model = loader.Load(v.ref);
         if (!model.ok()) {
           logger_.Error("serve", "cannot load an A/B variant; it gets no traffic",
                         {{"endpoint", record.name},
@@ -232,11 +232,12 @@ void RolloutController::ReloadEndpoints() {
         auto& stats = ab_stats_[record.name + " " + record.ab_started_at + " " + v.name()];
         if (!stats) stats = std::make_shared<VariantStats>();
         snapshot->ab.push_back({v.name(), *model, 0, stats});
+        weights.push_back(v.weight);
         loaded_weight += v.weight;
       }
       double cumulative = 0;
       for (size_t i = 0; i < snapshot->ab.size(); ++i) {
-        cumulative += record.FindAbVariant(snapshot->ab[i].name)->weight;
+        cumulative += weights[i];
         snapshot->ab[i].end =
             i + 1 == snapshot->ab.size() || loaded_weight <= 0
                 ? kAbBuckets

@@ -36,62 +36,60 @@ Router Routes() {
   return router;
 }
 
-TEST(RouterTest, MatchesPlaceholdersAndTellsUnknownPathsFromWrongMethods) {
-  const Router router = Routes();
-  auto message = Message(boost::beast::http::verb::get, "/v1/endpoints/fraud?x=1");
-  HttpRequest request(message);
+/// What dispatching one request did: the route it matched (null: none) and the response.
+struct Dispatched {
+  const Route* route = nullptr;
   HttpResponse response;
+};
+
+Dispatched Dispatch(const Router& router, boost::beast::http::verb method,
+                    const std::string& target, std::string body = "") {
+  auto message = Message(method, target, std::move(body));
+  HttpRequest request(message);
+  Dispatched out;
   RouteMatch match;
-  const Route* route = router.Dispatch(request, response, match);
-  ASSERT_NE(route, nullptr);
-  EXPECT_EQ(route->pattern, "/v1/endpoints/{endpoint}");
-  EXPECT_EQ(response.body, "fraud");
+  out.route = router.Dispatch(request, out.response, match);
+  return out;
+}
 
-  auto wrong = Message(boost::beast::http::verb::delete_, "/v1/endpoints/fraud");
-  HttpRequest wrong_request(wrong);
-  HttpResponse refused;
-  RouteMatch none;
-  EXPECT_EQ(router.Dispatch(wrong_request, refused, none), nullptr);
-  EXPECT_EQ(refused.status, 405);
-  EXPECT_EQ(Json::parse(refused.body)["error"]["code"], "method_not_allowed");
+TEST(RouterTest, MatchesPlaceholdersAndTellsUnknownPathsFromWrongMethods) {
+  using boost::beast::http::verb;
+  const Router router = Routes();
+  const Dispatched found = Dispatch(router, verb::get, "/v1/endpoints/fraud?x=1");
+  ASSERT_NE(found.route, nullptr);
+  EXPECT_EQ(found.route->pattern, "/v1/endpoints/{endpoint}");
+  EXPECT_EQ(found.response.body, "fraud");
 
-  auto unknown = Message(boost::beast::http::verb::get, "/v1/nothing/here/at/all");
-  HttpRequest unknown_request(unknown);
-  HttpResponse missing;
-  RouteMatch nothing;
-  EXPECT_EQ(router.Dispatch(unknown_request, missing, nothing), nullptr);
-  EXPECT_EQ(missing.status, 404);
-  EXPECT_EQ(Json::parse(missing.body)["error"]["code"], "not_found");
+  const Dispatched refused = Dispatch(router, verb::delete_, "/v1/endpoints/fraud");
+  EXPECT_EQ(refused.route, nullptr);
+  EXPECT_EQ(refused.response.status, 405);
+  EXPECT_EQ(Json::parse(refused.response.body)["error"]["code"], "method_not_allowed");
+
+  const Dispatched missing = Dispatch(router, verb::get, "/v1/nothing/here/at/all");
+  EXPECT_EQ(missing.route, nullptr);
+  EXPECT_EQ(missing.response.status, 404);
+  EXPECT_EQ(Json::parse(missing.response.body)["error"]["code"], "not_found");
 
   // Under /v2 the Open Inference Protocol's error shape.
-  auto oip = Message(boost::beast::http::verb::get, "/v2/unknown");
-  HttpRequest oip_request(oip);
-  HttpResponse oip_missing;
-  RouteMatch oip_none;
-  router.Dispatch(oip_request, oip_missing, oip_none);
-  EXPECT_TRUE(Json::parse(oip_missing.body)["error"].is_string()) << oip_missing.body;
+  const Dispatched oip_missing = Dispatch(router, verb::get, "/v2/unknown");
+  EXPECT_TRUE(Json::parse(oip_missing.response.body)["error"].is_string())
+      << oip_missing.response.body;
 }
 
 TEST(RouterTest, AHandlerThatThrowsAnswers500OrForAWrongJsonType400InItsStyle) {
+  using boost::beast::http::verb;
   const Router router = Routes();
-  auto boom = Message(boost::beast::http::verb::post, "/v1/endpoints/fraud/explode");
-  HttpRequest request(boom);
-  HttpResponse response;
-  RouteMatch match;
-  ASSERT_NE(router.Dispatch(request, response, match), nullptr);
-  EXPECT_EQ(response.status, 500);
-  EXPECT_EQ(Json::parse(response.body)["error"]["message"], "boom");
+  const Dispatched boom = Dispatch(router, verb::post, "/v1/endpoints/fraud/explode");
+  ASSERT_NE(boom.route, nullptr);
+  EXPECT_EQ(boom.response.status, 500);
+  EXPECT_EQ(Json::parse(boom.response.body)["error"]["message"], "boom");
 
-  auto typed =
-      Message(boost::beast::http::verb::post, "/v2/models/fraud/infer", R"({"inputs": 3})");
-  HttpRequest typed_request(typed);
-  HttpResponse typed_response;
-  RouteMatch typed_match;
-  const Route* route = router.Dispatch(typed_request, typed_response, typed_match);
-  ASSERT_NE(route, nullptr);
-  EXPECT_TRUE(route->counts_itself);
-  EXPECT_EQ(typed_response.status, 400);
-  EXPECT_TRUE(Json::parse(typed_response.body)["error"].is_string()) << typed_response.body;
+  const Dispatched typed =
+      Dispatch(router, verb::post, "/v2/models/fraud/infer", R"({"inputs": 3})");
+  ASSERT_NE(typed.route, nullptr);
+  EXPECT_TRUE(typed.route->counts_itself);
+  EXPECT_EQ(typed.response.status, 400);
+  EXPECT_TRUE(Json::parse(typed.response.body)["error"].is_string()) << typed.response.body;
 }
 
 TEST(HttpErrorTest, EveryStatusCodeMapsOnceAndTheBodyNamesIt) {

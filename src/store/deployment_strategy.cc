@@ -35,8 +35,7 @@ Status AlreadyProduction(const EndpointRecord& endpoint, const DeploymentRecord&
 /// Strategies that replace production wait for a running A/B test to be concluded.
 Status RefuseDuringAbTest(const EndpointRecord& endpoint) {
   if (endpoint.ab_variants.empty()) return Status::Ok();
-  std::vector<std::string> names;
-  for (const WeightedVariant& v : endpoint.ab_variants) names.push_back(v.name());
+  const std::vector<std::string> names = endpoint.AbVariantNames();
   return Status::Conflict("endpoint '" + endpoint.name + "' runs an A/B test (" +
                           Join(names, ", ") + "); conclude it first: fraudops deploy conclude " +
                           endpoint.name + " --winner " + names.front());

@@ -100,6 +100,14 @@ std::vector<std::string> JsonStrings(const SqlValue& value) {
   return out;
 }
 
+/// The endpoint's A/B variant named `name` ("v7" or "7"), or an error listing them.
+Result<WeightedVariant> AbVariantOf(const EndpointRecord& e, const std::string& name) {
+  if (const WeightedVariant* v = e.FindAbVariant(name)) return *v;
+  const std::vector<std::string> names = e.AbVariantNames();
+  return Status::InvalidArgument("no variant '" + name + "' on " + e.name +
+                                 "; its variants: " + Join(names, ", ") + DidYouMean(name, names));
+}
+
 Status CheckName(const std::string& what, const std::string& name) {
   if (name.empty() || name.size() > 128 ||
       name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW"
@@ -204,6 +212,12 @@ nlohmann::json EndpointRecord::AbJson() const {
           {"assignment_field",
            assignment_field.empty() ? nlohmann::json(nullptr) : nlohmann::json(assignment_field)},
           {"started_at", ab_started_at}};
+}
+
+std::vector<std::string> EndpointRecord::AbVariantNames() const {
+  std::vector<std::string> names;
+  for (const WeightedVariant& v : ab_variants) names.push_back(v.name());
+  return names;
 }
 
 const WeightedVariant* EndpointRecord::FindAbVariant(std::string_view name) const {
@@ -322,6 +336,16 @@ Result<std::optional<EndpointRecord>> ServingStore::LoadEndpoint(const std::stri
       db_.Query(std::string("SELECT ") + kEndpointColumns + " FROM endpoints WHERE name = ?", p));
   if (r.rows.empty()) return std::optional<EndpointRecord>();
   return std::optional<EndpointRecord>(EndpointFromRow(r.rows[0]));
+}
+
+Result<std::pair<EndpointRecord, bool>> ServingStore::LoadOrNewEndpoint(const std::string& name,
+                                                                        const std::string& now) {
+  FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(name));
+  if (found) return std::make_pair(std::move(*found), false);
+  EndpointRecord e;
+  e.name = name;
+  e.created_at = now;
+  return std::make_pair(std::move(e), true);
 }
 
 Result<std::optional<EndpointRecord>> ServingStore::FindEndpoint(const std::string& name) {
@@ -451,20 +475,14 @@ Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name,
   FOPS_RETURN_IF_ERROR(strategy->Validate(params));
   DeploymentRecord d;
   Status status = store_.InTransaction([&]() -> Status {
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(endpoint_name));
-    const bool insert = !found.has_value();
-    EndpointRecord e;
     const std::string now = UtcNow();
-    if (found) {
-      e = *found;
-      if (!e.multi_model.empty()) {
-        return Status::Conflict("endpoint '" + endpoint_name +
-                                "' is a multi-model endpoint: its models are chosen per request "
-                                "(fraudops deploy multi); deploy to an endpoint of its own");
-      }
-    } else {
-      e.name = endpoint_name;
-      e.created_at = now;
+    FOPS_ASSIGN_OR_RETURN(auto loaded, LoadOrNewEndpoint(endpoint_name, now));
+    EndpointRecord& e = loaded.first;
+    const bool insert = loaded.second;
+    if (!e.multi_model.empty()) {
+      return Status::Conflict("endpoint '" + endpoint_name +
+                              "' is a multi-model endpoint: its models are chosen per request "
+                              "(fraudops deploy multi); deploy to an endpoint of its own");
     }
     d.id = NewUuidV7();
     d.endpoint = endpoint_name;
@@ -642,27 +660,21 @@ Status ServingStore::SetAbWeights(const std::string& endpoint_name,
                                      "' runs no A/B test (fraudops deploy "
                                      "NAME@VERSION --strategy ab starts one)");
     }
-    std::vector<std::string> names;
-    for (const WeightedVariant& v : e->ab_variants) names.push_back(v.name());
     std::map<std::string, double> next;
     double sum = 0;
     for (const auto& [name, weight] : weights) {
-      const WeightedVariant* v = e->FindAbVariant(name);
-      if (v == nullptr) {
-        return Status::InvalidArgument("no variant '" + name + "' on " + endpoint_name +
-                                       "; its variants: " + Join(names, ", ") +
-                                       DidYouMean(name, names));
-      }
+      FOPS_ASSIGN_OR_RETURN(WeightedVariant v, AbVariantOf(*e, name));
       if (!(weight >= 0 && weight <= 100)) {
         return Status::InvalidArgument("the weight of " + name + " must be from 0 to 100, not " +
                                        FormatDouble(weight));
       }
-      if (!next.emplace(v->name(), weight).second)
-        return Status::InvalidArgument(v->name() + " is given twice");
+      if (!next.emplace(v.name(), weight).second)
+        return Status::InvalidArgument(v.name() + " is given twice");
       sum += weight;
     }
     if (next.size() != e->ab_variants.size()) {
-      return Status::InvalidArgument("give every variant a weight (" + Join(names, ", ") + ")");
+      return Status::InvalidArgument("give every variant a weight (" +
+                                     Join(e->AbVariantNames(), ", ") + ")");
     }
     if (std::abs(sum - 100) > 1e-6) {
       return Status::InvalidArgument("the weights must sum to 100, not " + FormatDouble(sum, 6));
@@ -692,15 +704,7 @@ Result<DeploymentRecord> ServingStore::ConcludeAb(const std::string& endpoint_na
     if (!e) return Status::NotFound("no endpoint '" + endpoint_name + "'");
     if (e->ab_variants.empty())
       return Status::InvalidArgument("endpoint '" + endpoint_name + "' runs no A/B test");
-    const WeightedVariant* found = e->FindAbVariant(winner);
-    std::vector<std::string> names;
-    for (const WeightedVariant& v : e->ab_variants) names.push_back(v.name());
-    if (found == nullptr) {
-      return Status::InvalidArgument("no variant '" + winner + "' on " + endpoint_name +
-                                     "; its variants: " + Join(names, ", ") +
-                                     DidYouMean(winner, names));
-    }
-    const WeightedVariant chosen = *found;
+    FOPS_ASSIGN_OR_RETURN(const WeightedVariant chosen, AbVariantOf(*e, winner));
     const std::string now = UtcNow();
     d.id = NewUuidV7();
     d.endpoint = endpoint_name;
@@ -751,21 +755,14 @@ Status ServingStore::SetMultiModel(const std::string& endpoint_name, const Multi
     if (!version.ok()) return version.status().WithContext("multi-model target " + target);
   }
   return store_.InTransaction([&]() -> Status {
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(endpoint_name));
-    const bool insert = !found.has_value();
-    EndpointRecord e;
     const std::string now = UtcNow();
-    if (found) {
-      e = *found;
-      if (!e.production.empty()) {
-        return Status::Conflict("endpoint '" + endpoint_name + "' serves " +
-                                e.production.ToString() +
-                                " as a variant endpoint; a multi-model "
-                                "endpoint needs a name of its own");
-      }
-    } else {
-      e.name = endpoint_name;
-      e.created_at = now;
+    FOPS_ASSIGN_OR_RETURN(auto loaded, LoadOrNewEndpoint(endpoint_name, now));
+    EndpointRecord& e = loaded.first;
+    const bool insert = loaded.second;
+    if (!e.production.empty()) {
+      return Status::Conflict("endpoint '" + endpoint_name + "' serves " + e.production.ToString() +
+                              " as a variant endpoint; a multi-model "
+                              "endpoint needs a name of its own");
     }
     e.multi_model = spec;
     e.updated_at = now;

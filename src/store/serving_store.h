@@ -79,6 +79,8 @@ struct EndpointRecord {
   std::string ab_started_at;  ///< A/B: when the test began (its report starts there)
   /// The A/B variant named `name` ("v7" or "7"), or null.
   const WeightedVariant* FindAbVariant(std::string_view name) const;
+  /// The A/B variants' names, in order.
+  std::vector<std::string> AbVariantNames() const;
   std::string deployment_id;  ///< the deployment in progress (canary or linear), or ""
   int64_t generation = 0;     ///< counts changes, so servers see when to reload
   nlohmann::json ToJson() const;
@@ -255,6 +257,9 @@ class ServingStore {
 
  private:
   Result<std::optional<EndpointRecord>> LoadEndpoint(const std::string& name);
+  /// The stored endpoint (false), or a new one created `now` (true: to be inserted).
+  Result<std::pair<EndpointRecord, bool>> LoadOrNewEndpoint(const std::string& name,
+                                                            const std::string& now);
   Status SaveEndpoint(const EndpointRecord& endpoint, bool insert);
   Status InsertDeployment(const DeploymentRecord& deployment);
   Status UpdateDeploymentStatus(const std::string& id, DeploymentStatus status,
