@@ -169,7 +169,8 @@ TEST(PredictCliTest, APolicyDecidesEachRowAndNamesTheRuleInCsvAndJsonLines) {
       Fraudops(dir, "predict --model " + kLightgbm + "/model_categorical.txt --input " + kLightgbm +
                         "/categorical_test.csv --output bad.csv --policy country.txt");
   EXPECT_NE(result.exit_code, 0);
-  EXPECT_NE(result.err.find("--policy reads 'country', which is not a column"), std::string::npos)
+  EXPECT_NE(result.err.find("the decision policy reads 'country', which is not a column"),
+            std::string::npos)
       << result.err;
   EXPECT_FALSE(fs::exists(dir.File("bad.csv")));
 }

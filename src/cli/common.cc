@@ -9,6 +9,7 @@
 #include "cli/exit_codes.h"
 #include "core/files.h"
 #include "core/strings.h"
+#include "model/policy.h"
 #include "store/deployment_strategy.h"
 
 namespace fraudops {
@@ -16,6 +17,13 @@ namespace fraudops {
 Result<Config> LoadCheckedConfig(const LoadOptions& options) {
   FOPS_ASSIGN_OR_RETURN(Config config, LoadConfig(options));
   FOPS_RETURN_IF_ERROR(ValidateDeployConfig(config.deploy));
+  if (!config.register_.policy.empty()) {  // refused now rather than after training
+    const std::string path = config.Resolve(config.register_.policy);
+    auto text = ReadFile(path);
+    if (!text.ok()) return text.status().WithContext("register.policy");
+    auto policy = DecisionPolicy::Parse(*text, path);
+    if (!policy.ok()) return policy.status().WithContext("register.policy");
+  }
   return config;
 }
 

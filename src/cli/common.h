@@ -31,7 +31,8 @@ struct Session {
 /// Loads the configuration (`config_path`, or the usual search) and builds the rest.
 Result<std::unique_ptr<Session>> OpenSession(const std::string& config_path);
 /// LoadConfig, then the checks core cannot make: deploy.strategy names a registered
-/// deployment strategy whose parameters are valid (store/deployment_strategy.h).
+/// deployment strategy whose parameters are valid (store/deployment_strategy.h), and
+/// register.policy is a well-formed decision policy.
 Result<Config> LoadCheckedConfig(const LoadOptions& options);
 
 struct Stores {

@@ -84,6 +84,8 @@ int Predict(PredictArgs& args) {
     if (!parsed.ok()) return fail(parsed.status());
     policy.emplace(std::move(*parsed));
     args.options.policy = &*policy;
+  } else {
+    args.options.policy = bundle->policy.get();  // the version's or the bundle's, if any
   }
   ThreadPool pool(args.threads);
   Logger logger(LogLevel::kOff);
@@ -147,7 +149,8 @@ std::function<int()> AddPredictCommand(CLI::App& app) {
                    "Decision threshold for `label` (default: the bundle's)")
       ->check(CLI::Range(0.0, 1.0));
   predict->add_option("--policy", args->policy,
-                      "A decision policy (docs/decision-policies.md): decision and rule columns");
+                      "A decision policy (docs/decision-policies.md): decision and rule columns "
+                      "(default: the model version's or bundle's policy.txt, if any)");
   predict->add_option("--input-format", args->options.input_format,
                       "csv or jsonl (default: from the input's extension)");
   predict->add_option("--output-format", args->options.output_format,

@@ -9,7 +9,9 @@
 #include "cli/exit_codes.h"
 #include "core/config.h"
 #include "core/files.h"
+#include "core/hash.h"
 #include "core/strings.h"
+#include "model/policy.h"
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
 
@@ -30,6 +32,8 @@ struct Args {
   std::string target, alias, reason, directory, data_hash;
   std::vector<std::string> aliases;
   bool delete_alias = false;
+  std::string policy_file;
+  bool clear_policy = false;
 };
 
 bool LowerIsBetter(const std::string& metric) {
@@ -256,7 +260,7 @@ int ModelsShow(const Args& args) {
   if (!version.ok()) return Fail(version.status());
   auto audit = stores->metadata->Audit(version->model);
   if (!audit.ok()) return Fail(audit.status());
-  nlohmann::json out = version->ToJson();
+  nlohmann::json out = version->ToJson(/*with_policy=*/true);
   out["audit"] = nlohmann::json::array();
   for (const AuditEntry& entry : *audit) {
     if (entry.version == version->version) out["audit"].push_back(entry.ToJson());
@@ -272,6 +276,13 @@ int ModelsShow(const Args& args) {
               version->algorithm.c_str(), FormatDouble(version->threshold, 6).c_str(),
               version->bundle_uri.c_str(), version->data_hash.c_str());
   if (!version->description.empty()) std::printf("  %s\n", version->description.c_str());
+  if (version->policy.empty()) {
+    std::printf("decision policy: none\n");
+  } else {
+    std::printf("decision policy (sha256 %s)\n", out["policy_sha256"].get<std::string>().c_str());
+    for (const std::string& line : Split(version->policy, '\n'))
+      std::printf("  | %s\n", line.c_str());
+  }
   std::printf("audit\n");
   for (const auto& entry : out["audit"]) {
     std::printf("  %s  %-16s %-20s %s\n", entry["at"].get<std::string>().c_str(),
@@ -313,6 +324,186 @@ int ModelsChange(const Args& args, const std::string& action) {
     PrintJson(changed->ToJson());
   else
     PrintVersionLine(*changed);
+  return kExitOk;
+}
+
+/// A new version of the same model with another decision policy (or none): the same run,
+/// bundle, metrics and threshold, pending approval like any new version, audited; deployed
+/// like any other version (a canary of the new policy).
+int ModelsPolicy(const Args& args) {
+  if (args.clear_policy == !args.policy_file.empty()) {
+    std::fprintf(stderr, "error: models policy needs FILE or --clear\n");
+    return kExitUsage;
+  }
+  std::string text;
+  if (!args.clear_policy) {
+    auto read = ReadFile(args.policy_file);
+    if (!read.ok()) return Fail(read.status());
+    auto parsed = DecisionPolicy::Parse(*read, args.policy_file);  // refused with line:column
+    if (!parsed.ok()) return Fail(parsed.status());
+    text = std::move(*read);
+  }
+  auto stores = OpenStores(args.config_path, args.home, false);
+  if (!stores.ok()) return Fail(stores.status());
+  auto from = Resolve(*stores->metadata, args.target);
+  if (!from.ok()) return Fail(from.status());
+  const std::string from_ref = from->model + "@" + std::to_string(from->version);
+  if (text == from->policy) {
+    return Fail(Status::Conflict(
+        from_ref + (text.empty() ? " has no decision policy" : " already has this policy")));
+  }
+  NewVersion version;
+  version.model = from->model;
+  version.run_id = from->run_id;
+  version.algorithm = from->algorithm;
+  version.bundle_uri = from->bundle_uri;
+  version.threshold = from->threshold;
+  version.metrics = from->metrics;
+  version.data_hash = from->data_hash;
+  version.policy = text;
+  version.description =
+      "the model of " + from_ref +
+      (text.empty() ? " without a decision policy" : " with a new decision policy");
+  if (!args.reason.empty()) version.description += ": " + args.reason;
+  version.audit_details = {{"policy_from", from_ref}};
+  if (!args.reason.empty()) version.audit_details["reason"] = args.reason;
+  auto created = stores->metadata->CreateVersion(version, CurrentActor());
+  if (!created.ok()) return Fail(created.status());
+  if (args.json) {
+    PrintJson(created->ToJson(/*with_policy=*/true));
+    return kExitOk;
+  }
+  PrintVersionLine(*created);
+  std::printf(
+      "registered %s@%lld (%s); approve it, then deploy it like any version, e.g. as a canary:\n"
+      "  fraudops deploy %s@%lld --endpoint ENDPOINT --strategy canary\n",
+      created->model.c_str(), static_cast<long long>(created->version), created->approval.c_str(),
+      created->model.c_str(), static_cast<long long>(created->version));
+  return kExitOk;
+}
+
+/// A line diff of two texts (longest common subsequence): each line prefixed with "  ", "- "
+/// (only in `a`) or "+ " (only in `b`).
+std::vector<std::string> LineDiff(const std::string& a, const std::string& b) {
+  std::vector<std::string> x = a.empty() ? std::vector<std::string>() : Split(a, '\n');
+  std::vector<std::string> y = b.empty() ? std::vector<std::string>() : Split(b, '\n');
+  if (!x.empty() && x.back().empty()) x.pop_back();
+  if (!y.empty() && y.back().empty()) y.pop_back();
+  const size_t n = x.size(), m = y.size();
+  std::vector<std::vector<uint32_t>> common(n + 1, std::vector<uint32_t>(m + 1, 0));
+  for (size_t i = n; i-- > 0;) {
+    for (size_t j = m; j-- > 0;) {
+      common[i][j] =
+          x[i] == y[j] ? common[i + 1][j + 1] + 1 : std::max(common[i + 1][j], common[i][j + 1]);
+    }
+  }
+  std::vector<std::string> out;
+  size_t i = 0, j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && x[i] == y[j]) {
+      out.push_back("  " + x[i++]);
+      ++j;
+    } else if (j < m && (i == n || common[i][j + 1] >= common[i + 1][j])) {
+      out.push_back("+ " + y[j++]);
+    } else {
+      out.push_back("- " + x[i++]);
+    }
+  }
+  return out;
+}
+
+/// Every number under `metrics` as "a.b.c" → value.
+void FlattenMetrics(const nlohmann::json& metrics, const std::string& prefix,
+                    std::map<std::string, double>& out) {
+  for (const auto& [key, value] : metrics.items()) {
+    if (value.is_number()) out[prefix + key] = value.get<double>();
+    if (value.is_object() && key != "champion") FlattenMetrics(value, prefix + key + ".", out);
+  }
+}
+
+/// Two or more versions side by side: threshold and metrics (the best marked), and the
+/// decision policies as a line diff against the first.
+int ModelsCompare(const Args& args) {
+  auto stores = OpenStores(args.config_path, args.home, false);
+  if (!stores.ok()) return Fail(stores.status());
+  std::vector<ModelVersion> versions;
+  std::vector<std::map<std::string, double>> metrics;
+  std::set<std::string> metric_names;
+  for (const std::string& target : args.runs) {
+    auto version = Resolve(*stores->metadata, target);
+    if (!version.ok()) return Fail(version.status());
+    metrics.emplace_back();
+    FlattenMetrics(version->metrics, "", metrics.back());
+    metrics.back()["threshold"] = version->threshold;
+    for (const auto& [name, value] : metrics.back()) metric_names.insert(name);
+    versions.push_back(std::move(*version));
+  }
+  nlohmann::json out = {{"versions", nlohmann::json::array()},
+                        {"metrics", nlohmann::json::object()},
+                        {"best", nlohmann::json::object()},
+                        {"policies", nlohmann::json::array()}};
+  auto ref = [](const ModelVersion& v) { return v.model + "@" + std::to_string(v.version); };
+  for (const ModelVersion& v : versions) out["versions"].push_back(ref(v));
+  for (const std::string& name : metric_names) {
+    nlohmann::json values = nlohmann::json::array();
+    int best = -1;
+    for (size_t i = 0; i < versions.size(); ++i) {
+      auto it = metrics[i].find(name);
+      if (it == metrics[i].end()) {
+        values.push_back(nullptr);
+        continue;
+      }
+      values.push_back(it->second);
+      const double best_value = best < 0 ? 0 : values[static_cast<size_t>(best)].get<double>();
+      if (best < 0 || (LowerIsBetter(name) ? it->second < best_value : it->second > best_value)) {
+        best = static_cast<int>(i);
+      }
+    }
+    out["metrics"][name] = values;
+    if (best >= 0 && name != "threshold")
+      out["best"][name] = ref(versions[static_cast<size_t>(best)]);
+  }
+  for (size_t i = 0; i < versions.size(); ++i) {
+    nlohmann::json policy = {
+        {"version", ref(versions[i])},
+        {"sha256", versions[i].policy.empty() ? nlohmann::json(nullptr)
+                                              : nlohmann::json(Sha256Hex(versions[i].policy))}};
+    if (i > 0) {
+      policy["same_as_first"] = versions[i].policy == versions[0].policy;
+      policy["diff"] = LineDiff(versions[0].policy, versions[i].policy);
+    }
+    out["policies"].push_back(policy);
+  }
+  if (args.json) {
+    PrintJson(out);
+    return kExitOk;
+  }
+  std::printf("%-34s", "");
+  for (const ModelVersion& v : versions) std::printf("  %-18s", ref(v).substr(0, 18).c_str());
+  std::printf("\nmetrics (* best)\n");
+  for (const auto& [name, values] : out["metrics"].items()) {
+    std::printf("  %-32s", name.c_str());
+    for (size_t i = 0; i < versions.size(); ++i) {
+      std::string cell = values[i].is_null() ? "-" : FormatDouble(values[i].get<double>(), 5);
+      if (out["best"].contains(name) && out["best"][name] == ref(versions[i]) &&
+          versions.size() > 1)
+        cell += " *";
+      std::printf("  %-18s", cell.c_str());
+    }
+    std::printf("\n");
+  }
+  std::printf("decision policies\n");
+  for (const auto& policy : out["policies"]) {
+    std::printf("  %s: %s\n", policy["version"].get<std::string>().c_str(),
+                policy["sha256"].is_null() ? "none" : policy["sha256"].get<std::string>().c_str());
+    if (!policy.contains("diff")) continue;
+    if (policy["same_as_first"].get<bool>()) {
+      std::printf("    same as %s\n", out["versions"][0].get<std::string>().c_str());
+      continue;
+    }
+    for (const auto& line : policy["diff"])
+      std::printf("    %s\n", line.get<std::string>().c_str());
+  }
   return kExitOk;
 }
 
@@ -476,6 +667,24 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
   common(archive);
   archive->add_option("MODEL", args->target, "NAME@VERSION")->required();
   archive->add_option("--reason", args->reason, "Why (recorded in the audit log)");
+  auto* policy = models->add_subcommand(
+      "policy",
+      "Register a new version of MODEL with another decision policy (same run, bundle and "
+      "metrics; pending approval), to deploy like any version.");
+  common(policy);
+  policy->add_option("MODEL", args->target, "NAME@VERSION whose model the new version keeps")
+      ->required();
+  policy->add_option("FILE", args->policy_file, "The decision policy (docs/decision-policies.md)");
+  policy->add_flag("--clear", args->clear_policy, "A new version without a decision policy");
+  policy->add_option("--reason", args->reason, "Why (recorded in the description and audit log)");
+  auto* models_compare = models->add_subcommand(
+      "compare",
+      "Versions side by side: threshold and metrics (the best marked), decision policies "
+      "diffed against the first.");
+  common(models_compare);
+  models_compare->add_option("MODELS", args->runs, "Two or more NAME@VERSION or NAME@ALIAS")
+      ->required()
+      ->expected(2, 100);
   auto* export_command = models->add_subcommand(
       "export", "Copy a version's model bundle into a directory, checksums verified.");
   common(export_command);
@@ -501,6 +710,8 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
     if (*alias) return ModelsChange(*args, "alias");
     if (*archive) return ModelsChange(*args, "archive");
     if (*export_command) return ModelsExport(*args);
+    if (*policy) return ModelsPolicy(*args);
+    if (*models_compare) return ModelsCompare(*args);
     if (*lineage) {
       if (args->target.empty() == args->data_hash.empty()) {
         std::fprintf(stderr,

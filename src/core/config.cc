@@ -180,6 +180,10 @@ const std::vector<KeySpec>& KeyTable() {
       {"register", "aliases",
        "Aliases an approved new version takes (moved from older versions), e.g. [challenger].",
        FOPS_FIELD(register_.aliases)},
+      {"register", "policy",
+       "A decision policy file (docs/decision-policies.md) registered with each new version: "
+       "serving and batch scoring answer its decision and rule. Empty: none.",
+       FOPS_FIELD(register_.policy)},
       {"register", "champion_gate",
        "When true, a new version must beat the version aliased champion_alias on this run's "
        "test split by champion_margin in champion_metric, or it is not registered.",

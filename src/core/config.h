@@ -81,6 +81,7 @@ struct RegisterConfig {
   std::string approval = "auto";
   std::string description;
   std::vector<std::string> aliases;
+  std::string policy;  ///< a decision policy file (relative to the config file)
   bool champion_gate = false;
   std::string champion_alias = "champion";
   std::string champion_metric = "roc_auc";

@@ -158,32 +158,6 @@ struct Job {
   std::string positive = "1", negative = "0";
 };
 
-/// A row's value of a policy field, owned (PolicyValue views it at evaluation).
-struct PolicyInput {
-  PolicyValue::Kind kind = PolicyValue::Kind::kMissing;
-  double number = 0;
-  std::string text;
-  PolicyValue View() const {
-    if (kind == PolicyValue::Kind::kString) return PolicyValue::String(text);
-    return {kind, number, {}};
-  }
-};
-
-/// A CSV field as a policy value: empty is missing, a number is a number, the rest a string.
-PolicyInput PolicyInputOfText(std::string_view text) {
-  PolicyInput in;
-  text = Trim(text);
-  if (text.empty()) return in;
-  if (auto number = ParseDouble(text)) {
-    in.kind = PolicyValue::Kind::kNumber;
-    in.number = *number;
-  } else {
-    in.kind = PolicyValue::Kind::kString;
-    in.text.assign(text);
-  }
-  return in;
-}
-
 /// A JSON member as a policy value (null and objects or arrays are missing).
 PolicyInput PolicyInputOfJson(const nlohmann::json& value) {
   PolicyInput in;
@@ -236,7 +210,7 @@ bool EncodeRow(const Job& job, const RecordChunk& chunk, size_t r, double* row,
     }
     for (size_t p = 0; p < job.policy_column.size(); ++p) {
       if (job.policy_column[p] >= 0) {
-        policy_in[p] = PolicyInputOfText(
+        policy_in[p] = PolicyInput::OfText(
             UnquoteCsvField(fields[static_cast<size_t>(job.policy_column[p])], scratch));
       }
     }
@@ -445,8 +419,9 @@ Status ReadCsvHeader(Job& job, RecordReader& reader) {
     for (const std::string& name : job.options.policy->fields()) {
       const int c = name == "score" ? -1 : column_of(name);
       if (name != "score" && c < 0) {
-        return Status::InvalidArgument("--policy reads '" + name + "', which is not a column of " +
-                                       job.options.input + DidYouMean(name, job.header));
+        return Status::InvalidArgument("the decision policy reads '" + name +
+                                       "', which is not a column of " + job.options.input +
+                                       DidYouMean(name, job.header));
       }
       job.policy_column.push_back(c);
     }

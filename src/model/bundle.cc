@@ -223,8 +223,29 @@ Result<ModelBundle> LoadBundle(const std::string& path) {
   fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
   const std::string bundle_path = (dir / "bundle.json").string();
   FOPS_ASSIGN_OR_RETURN(std::string text, ReadFile(bundle_path));
-  return ParseBundle(text, bundle_path,
-                     [&](const std::string& name) { return ReadFile((dir / name).string()); });
+  FOPS_ASSIGN_OR_RETURN(ModelBundle bundle,
+                        ParseBundle(text, bundle_path, [&](const std::string& name) {
+                          return ReadFile((dir / name).string());
+                        }));
+  const fs::path policy_path = dir / kPolicyFileName;
+  std::error_code error;
+  if (fs::exists(policy_path, error)) {
+    FOPS_ASSIGN_OR_RETURN(std::string policy, ReadFile(policy_path.string()));
+    FOPS_RETURN_IF_ERROR(SetPolicy(bundle, policy, policy_path.string()));
+  }
+  return bundle;
+}
+
+Status SetPolicy(ModelBundle& bundle, std::string_view text, const std::string& source) {
+  if (text.empty()) {
+    bundle.policy.reset();
+    bundle.policy_text.clear();
+    return Status::Ok();
+  }
+  FOPS_ASSIGN_OR_RETURN(DecisionPolicy policy, DecisionPolicy::Parse(text, source));
+  bundle.policy = std::make_shared<const DecisionPolicy>(std::move(policy));
+  bundle.policy_text.assign(text);
+  return Status::Ok();
 }
 
 Result<ModelBundle> LoadModel(const std::string& path) {

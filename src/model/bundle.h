@@ -13,6 +13,7 @@
 /// Every version ever written keeps loading (tests/data/bundles holds one of each).
 
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -23,6 +24,7 @@
 #include "core/status.h"
 #include "data/dataset.h"
 #include "model/ensemble.h"
+#include "model/policy.h"
 
 namespace fraudops {
 
@@ -63,7 +65,18 @@ struct ModelBundle {
   nlohmann::json lineage = nlohmann::json::object();  ///< run_id, data_hash, code_version, pipeline
   std::string baseline_file;                          ///< "" when the bundle has none
   std::string source;                                 ///< where it was loaded from, for messages
+  /// The decision policy (docs/decision-policies.md) that decides on each score: the
+  /// bundle directory's policy.txt, or the registered version's (SetPolicy). Null: none.
+  std::shared_ptr<const DecisionPolicy> policy;
+  std::string policy_text;
 };
+
+/// The name of a bundle's decision policy file, beside bundle.json.
+inline constexpr const char* kPolicyFileName = "policy.txt";
+
+/// Parses `text` as `bundle`'s decision policy (`source` names it in errors), or removes the
+/// policy when `text` is empty.
+Status SetPolicy(ModelBundle& bundle, std::string_view text, const std::string& source);
 
 /// Reads a bare XGBoost JSON or LightGBM text model (told apart by content); its feature
 /// names define the input columns.

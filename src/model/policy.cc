@@ -485,6 +485,18 @@ Result<DecisionPolicy> DecisionPolicy::Parse(std::string_view text, const std::s
   return PolicyParser(text, source).Parse();
 }
 
+PolicyInput PolicyInput::OfText(std::string_view text) {
+  text = Trim(text);
+  if (text.empty()) return {};
+  if (auto number = ParseDouble(text)) return Number(*number);
+  return String(text);
+}
+
+int DecisionPolicy::score_slot() const {
+  auto it = std::find(fields_.begin(), fields_.end(), "score");
+  return it == fields_.end() ? -1 : static_cast<int>(it - fields_.begin());
+}
+
 std::vector<std::string> DecisionPolicy::rule_names() const {
   std::vector<std::string> names;
   for (const Rule& rule : rules_) names.push_back(rule.name);

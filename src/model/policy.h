@@ -38,6 +38,25 @@ struct PolicyValue {
   static PolicyValue Bool(bool v) { return {Kind::kBool, v ? 1.0 : 0.0, {}}; }
 };
 
+/// A value owned (a request's or a row's field, kept until its policy decides); View() is
+/// what Evaluate takes.
+struct PolicyInput {
+  PolicyValue::Kind kind = PolicyValue::Kind::kMissing;
+  double number = 0;
+  std::string text;
+  PolicyValue View() const {
+    if (kind == PolicyValue::Kind::kString) return PolicyValue::String(text);
+    return {kind, number, {}};
+  }
+  /// A CSV field's text: empty is missing, a number is a number, the rest a string.
+  static PolicyInput OfText(std::string_view text);
+  static PolicyInput Number(double v) { return {PolicyValue::Kind::kNumber, v, {}}; }
+  static PolicyInput String(std::string_view v) {
+    return {PolicyValue::Kind::kString, 0, std::string(v)};
+  }
+  static PolicyInput Bool(bool v) { return {PolicyValue::Kind::kBool, v ? 1.0 : 0.0, {}}; }
+};
+
 struct PolicyDecision {
   std::string_view decision;  ///< "review", …: views into the policy
   std::string_view rule;      ///< the rule that fired, or "default"
@@ -51,6 +70,8 @@ class DecisionPolicy {
   /// The fields the rules read, in the order Evaluate takes their values ("score" among
   /// them when a rule reads it).
   const std::vector<std::string>& fields() const { return fields_; }
+  /// The index of "score" in fields(), or -1 when no rule reads it.
+  int score_slot() const;
   /// The rule names in order, then "default".
   std::vector<std::string> rule_names() const;
   /// Decides for one request; `values` holds fields()' values in order.

@@ -441,6 +441,14 @@ Status Register(State& s) {
   // Drift monitoring's reference: the training rows, and scores on held-out validation rows.
   FOPS_RETURN_IF_ERROR(s.Write("baseline", "model/baseline.json",
                                Pretty(MakeBaseline(s.train, s.validation_scores))));
+  std::string policy;
+  if (!r.policy.empty()) {  // refused with file:line:column before anything is registered
+    const std::string path = s.config.Resolve(r.policy);
+    FOPS_ASSIGN_OR_RETURN(policy, ReadFile(path));
+    FOPS_RETURN_IF_ERROR(
+        DecisionPolicy::Parse(policy, path).status().WithContext("register.policy"));
+    FOPS_RETURN_IF_ERROR(s.Write("policy", std::string("model/") + kPolicyFileName, policy));
+  }
   nlohmann::json bundle = MakeBundleJson(s.train, info);
   FOPS_RETURN_IF_ERROR(s.Write("bundle", "model/bundle.json", Pretty(bundle)));
   FOPS_RETURN_IF_ERROR(Publish(s));
@@ -456,6 +464,7 @@ Status Register(State& s) {
   version.data_hash = hash;
   version.approve = r.approval == "auto";
   version.aliases = r.aliases;
+  version.policy = policy;
   version.before_commit = [] { FaultPoint("register.before_commit"); };
   FOPS_ASSIGN_OR_RETURN(ModelVersion created, s.store->CreateVersion(version, CurrentActor()));
   s.result.registered = created.ToJson();

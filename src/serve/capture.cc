@@ -67,6 +67,12 @@ void AppendCaptureRecords(const ScoredRows& scored, std::string_view time, doubl
     AppendJsonNumber(out, scored.scores[r]);
     out += ",\"label\":";
     out += scored.scores[r] >= model.threshold() ? '1' : '0';
+    if (scored.decisions) {
+      out += ",\"decision\":";
+      AppendJsonString(out, scored.decisions[r].decision);
+      out += ",\"rule\":";
+      AppendJsonString(out, scored.decisions[r].rule);
+    }
     out += "}\n";
   }
 }

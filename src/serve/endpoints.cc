@@ -61,7 +61,10 @@ LoadedModel::LoadedModel(VariantRef ref, ModelBundle bundle)
     : ref_(std::move(ref)),
       bundle_(std::move(bundle)),
       encoder_(bundle_.input),
-      threshold_(bundle_.threshold.value_or(0.5)) {}
+      threshold_(bundle_.threshold.value_or(0.5)) {
+  if (bundle_.policy)
+    policy_fields_ = std::make_unique<const RequestFields>(encoder_, bundle_.policy->fields());
+}
 
 const TreeShap* LoadedModel::explainer() const {
   std::call_once(explainer_once_, [this] {
@@ -109,6 +112,9 @@ Result<std::shared_ptr<const LoadedModel>> ModelLoader::Load(const VariantRef& r
   }
   auto bundle = LoadBundle(directory);
   if (!bundle.ok()) return bundle.status().WithContext("loading " + ref.ToString());
+  // The registry's policy is the version's (a local bundle directory holds its run's).
+  FOPS_RETURN_IF_ERROR(SetPolicy(*bundle, version.policy, ref.ToString() + " policy")
+                           .WithContext("loading " + ref.ToString()));
   auto model = std::make_shared<const LoadedModel>(ref, std::move(*bundle));
   loaded_[key] = model;
   return std::shared_ptr<const LoadedModel>(model);

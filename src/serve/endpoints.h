@@ -17,6 +17,7 @@
 #include "model/bundle.h"
 #include "model/tree_shap.h"
 #include "serve/metrics.h"
+#include "serve/predict_request.h"
 #include "store/artifact_store.h"
 #include "store/serving_store.h"
 
@@ -39,6 +40,9 @@ class LoadedModel {
   const Ensemble& ensemble() const { return bundle_.ensemble; }
   const FeatureEncoder& encoder() const { return encoder_; }
   double threshold() const { return threshold_; }
+  /// The version's decision policy and the request fields it reads; null when none.
+  const DecisionPolicy* policy() const { return bundle_.policy.get(); }
+  const RequestFields* policy_fields() const { return policy_fields_.get(); }
   /// The TreeSHAP explainer, built on first use (null when it cannot be built).
   const TreeShap* explainer() const;
   /// The value of feature `f` as a request would write it (category name, number, null).
@@ -49,6 +53,7 @@ class LoadedModel {
   ModelBundle bundle_;
   FeatureEncoder encoder_;
   double threshold_;
+  std::unique_ptr<const RequestFields> policy_fields_;
   mutable std::once_flag explainer_once_;
   mutable std::unique_ptr<TreeShap> explainer_;
 };

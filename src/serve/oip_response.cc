@@ -36,7 +36,19 @@ void EncodeInferResponse(const ScoredRows& scored, std::string& out) {
     if (r) out += ',';
     out += scored.scores[r] >= threshold ? '1' : '0';
   }
-  out += "]}]}";
+  out += "]}";
+  if (scored.decisions) {  // the decision policy's, as BYTES tensors
+    for (const bool rule : {false, true}) {
+      out += rule ? ",{\"name\":\"rule\"" : ",{\"name\":\"decision\"";
+      out += ",\"datatype\":\"BYTES\",\"shape\":[" + count + "],\"data\":[";
+      for (size_t r = 0; r < rows.rows; ++r) {
+        if (r) out += ',';
+        AppendJsonString(out, rule ? scored.decisions[r].rule : scored.decisions[r].decision);
+      }
+      out += "]}";
+    }
+  }
+  out += "]}";
 }
 
 Json InferModelMetadata(const std::string& name, const EndpointSnapshot& endpoint) {
@@ -50,12 +62,17 @@ Json InferModelMetadata(const std::string& name, const EndpointSnapshot& endpoin
                       {"datatype", f.categorical && !f.categories.empty() ? "BYTES" : dtype},
                       {"shape", {-1}}});
   }
+  Json outputs = Json::array({{{"name", "score"}, {"datatype", "FP64"}, {"shape", {-1}}},
+                              {{"name", "label"}, {"datatype", "INT64"}, {"shape", {-1}}}});
+  if (m.policy()) {
+    outputs.push_back({{"name", "decision"}, {"datatype", "BYTES"}, {"shape", {-1}}});
+    outputs.push_back({{"name", "rule"}, {"datatype", "BYTES"}, {"shape", {-1}}});
+  }
   return {{"name", name},
           {"versions", versions},
           {"platform", "fraudops_" + m.bundle().algorithm},
           {"inputs", inputs},
-          {"outputs", Json::array({{{"name", "score"}, {"datatype", "FP64"}, {"shape", {-1}}},
-                                   {{"name", "label"}, {"datatype", "INT64"}, {"shape", {-1}}}})},
+          {"outputs", outputs},
           {"parameters",
            {{"model", m.ref().model},
             {"threshold", m.threshold()},

@@ -191,13 +191,60 @@ double EncodeElement(const FeatureEncoder& encoder, size_t feature, dom::element
   return encoded;
 }
 
+/// A JSON value as a policy reads it: numbers, strings, booleans; anything else is missing.
+PolicyInput InputOf(dom::element value) {
+  switch (value.type()) {
+    case dom::element_type::INT64:
+      return PolicyInput::Number(static_cast<double>(int64_t(value)));
+    case dom::element_type::UINT64:
+      return PolicyInput::Number(static_cast<double>(uint64_t(value)));
+    case dom::element_type::DOUBLE:
+      return PolicyInput::Number(double(value));
+    case dom::element_type::STRING:
+      return PolicyInput::String(std::string_view(value));
+    case dom::element_type::BOOL:
+      return PolicyInput::Bool(bool(value));
+    default:
+      return {};
+  }
+}
+
+/// Where the policy fields' values go: the request's rows x fields (nothing without fields).
+struct FieldSink {
+  const RequestFields* fields = nullptr;
+  ParsedRows* out = nullptr;
+  void Start(size_t rows) const {
+    if (fields) out->fields.assign(rows * fields->size(), PolicyInput());
+  }
+  void Feature(size_t row, size_t feature, dom::element value) const {
+    if (!fields) return;
+    const int slot = fields->SlotOfFeature(feature);
+    if (slot >= 0) out->fields[row * fields->size() + static_cast<size_t>(slot)] = InputOf(value);
+  }
+  /// True when `name` (not a feature) is a policy field; its value is kept.
+  bool Other(size_t row, std::string_view name, dom::element value) const {
+    const int slot = fields ? fields->SlotOfOther(name) : -1;
+    if (slot < 0) return false;
+    out->fields[row * fields->size() + static_cast<size_t>(slot)] = InputOf(value);
+    return true;
+  }
+  PolicyInput* Slot(size_t row, int slot) const {
+    return fields && slot >= 0 ? &out->fields[row * fields->size() + static_cast<size_t>(slot)]
+                               : nullptr;
+  }
+};
+
 void EncodeObject(const FeatureEncoder& encoder, dom::object object, size_t row, double* out,
-                  FeatureProblems& problems, std::string_view passthrough) {
+                  FeatureProblems& problems, std::string_view passthrough, const FieldSink& sink) {
   problems.StartRow();
   size_t next = 0;  // where the next feature is when the client keeps the signature's order
   for (dom::key_value_pair field : object) {
     int feature = encoder.Find(field.key, next);
-    if (feature < 0 && !passthrough.empty() && field.key == passthrough) continue;
+    if (feature < 0 && !passthrough.empty() && field.key == passthrough) {
+      sink.Other(row, field.key, field.value);
+      continue;
+    }
+    if (feature < 0 && sink.Other(row, field.key, field.value)) continue;
     next = static_cast<size_t>(feature + 1);
     if (feature < 0) {
       problems.Extra(field.key, row);
@@ -208,12 +255,13 @@ void EncodeObject(const FeatureEncoder& encoder, dom::object object, size_t row,
       continue;
     }
     out[feature] = EncodeElement(encoder, static_cast<size_t>(feature), field.value, row, problems);
+    sink.Feature(row, static_cast<size_t>(feature), field.value);
   }
   problems.EndRow(row);
 }
 
 bool EncodeArrayRow(const FeatureEncoder& encoder, dom::array array, size_t row, double* out,
-                    FeatureProblems& problems, RequestError* error) {
+                    FeatureProblems& problems, RequestError* error, const FieldSink& sink) {
   if (array.size() != encoder.size()) {
     return BadBody(error, "instance " + std::to_string(row) + " has " +
                               std::to_string(array.size()) + " values; the model takes " +
@@ -223,13 +271,15 @@ bool EncodeArrayRow(const FeatureEncoder& encoder, dom::array array, size_t row,
   size_t f = 0;
   for (dom::element value : array) {
     out[f] = EncodeElement(encoder, f, value, row, problems);
+    sink.Feature(row, f, value);
     ++f;
   }
   return true;
 }
 
 bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_rows,
-              std::string_view passthrough, ParsedRows* out, RequestError* error) {
+              std::string_view passthrough, const RequestFields* request_fields, ParsedRows* out,
+              RequestError* error) {
   auto reader = RecordReader::FromMemory(body, true, "request body");
   if (!reader.ok()) return BadBody(error, reader.status().message());
   RecordChunk chunk;
@@ -243,12 +293,18 @@ bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_r
   SplitCsvRecord(chunk.record(0), delimiter, fields);
   FeatureProblems problems(encoder);
   std::vector<int> column_feature(fields.size(), -1);
+  std::vector<int> column_slot(fields.size(), -1);  // the policy field each column holds
   std::vector<std::string> header;
   problems.StartRow();
   for (size_t c = 0; c < fields.size(); ++c) {
     std::string name(Trim(UnquoteCsvField(fields[c], scratch)));
     int feature = encoder.Find(name);
-    if (feature < 0 && !passthrough.empty() && name == passthrough) continue;
+    if (request_fields) {
+      column_slot[c] = feature >= 0 ? request_fields->SlotOfFeature(static_cast<size_t>(feature))
+                                    : request_fields->SlotOfOther(name);
+    }
+    if (feature < 0 && (column_slot[c] >= 0 || (!passthrough.empty() && name == passthrough)))
+      continue;
     if (feature < 0) {
       problems.Extra(name, 0);
     } else if (!problems.MarkSeen(static_cast<size_t>(feature))) {
@@ -267,6 +323,8 @@ bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_r
   out->values.assign(rows * width, std::nan(""));
   out->rows = rows;
   out->batch = true;
+  const FieldSink sink{request_fields, out};
+  sink.Start(rows);
   for (size_t r = 0; r < rows; ++r) {
     SplitCsvRecord(chunk.record(r + 1), delimiter, fields);
     if (fields.size() != column_feature.size()) {
@@ -275,7 +333,9 @@ bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_r
                                 std::to_string(column_feature.size()));
     }
     for (size_t c = 0; c < fields.size(); ++c) {
-      if (column_feature[c] < 0) continue;  // the passthrough column
+      if (PolicyInput* slot = sink.Slot(r, column_slot[c]))
+        *slot = PolicyInput::OfText(UnquoteCsvField(fields[c], scratch));
+      if (column_feature[c] < 0) continue;  // a passthrough or policy column
       const size_t f = static_cast<size_t>(column_feature[c]);
       bool ok = true;
       std::string_view text = UnquoteCsvField(fields[c], scratch);
@@ -337,6 +397,25 @@ std::optional<std::string> AssignmentValue(std::string& body, std::string_view f
   return std::nullopt;
 }
 
+RequestFields::RequestFields(const FeatureEncoder& encoder, const std::vector<std::string>& names)
+    : size_(names.size()), feature_slot_(encoder.size(), -1) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == "score") continue;  // the model's, filled by the scorer
+    const int feature = encoder.Find(names[i]);
+    if (feature >= 0)
+      feature_slot_[static_cast<size_t>(feature)] = static_cast<int>(i);
+    else
+      others_.emplace_back(names[i], static_cast<int>(i));
+  }
+}
+
+int RequestFields::SlotOfOther(std::string_view name) const {
+  for (const auto& [other, slot] : others_) {
+    if (other == name) return slot;
+  }
+  return -1;
+}
+
 bool FindJsonSyntaxError(std::string_view text, size_t* offset, std::string* message) {
   // nlohmann's SAX parser (no document built, no recursion) reports the byte position.
   struct Sax : nlohmann::json::json_sax_t {
@@ -377,11 +456,13 @@ bool FindJsonSyntaxError(std::string_view text, size_t* offset, std::string* mes
 
 bool ParsePredictBody(std::string& body, std::string_view content_type,
                       const FeatureEncoder& encoder, size_t max_rows, ParsedRows* out,
-                      RequestError* error, std::string_view passthrough_field) {
+                      RequestError* error, std::string_view passthrough_field,
+                      const RequestFields* fields) {
   *out = ParsedRows();
   std::string_view media = Trim(content_type.substr(0, content_type.find(';')));
   if (media == "text/csv" || media == "application/csv")
-    return ParseCsv(body, encoder, max_rows, passthrough_field, out, error);
+    return ParseCsv(body, encoder, max_rows, passthrough_field, fields, out, error);
+  const FieldSink sink{fields, out};
   if (Trim(body).empty())
     return BadBody(error, "the request body is empty; send a JSON object of features");
   dom::element root;
@@ -405,15 +486,16 @@ bool ParsePredictBody(std::string& body, std::string_view content_type,
     out->rows = list.size();
     out->batch = true;
     out->values.assign(out->rows * width, std::nan(""));
+    sink.Start(out->rows);
     size_t row = 0;
     for (dom::element item : list) {
       double* values = out->values.data() + row * width;
       dom::object item_object;
       dom::array item_array;
       if (!item.get(item_object)) {
-        EncodeObject(encoder, item_object, row, values, problems, passthrough_field);
+        EncodeObject(encoder, item_object, row, values, problems, passthrough_field, sink);
       } else if (!item.get(item_array)) {
-        if (!EncodeArrayRow(encoder, item_array, row, values, problems, error)) return false;
+        if (!EncodeArrayRow(encoder, item_array, row, values, problems, error, sink)) return false;
       } else {
         return BadBody(error, "instance " + std::to_string(row) + " is a " +
                                   JsonTypeName(item.type()) +
@@ -424,7 +506,8 @@ bool ParsePredictBody(std::string& body, std::string_view content_type,
   } else {
     out->rows = 1;
     out->values.assign(width, std::nan(""));
-    EncodeObject(encoder, object, 0, out->values.data(), problems, passthrough_field);
+    sink.Start(1);
+    EncodeObject(encoder, object, 0, out->values.data(), problems, passthrough_field, sink);
   }
   if (problems.any()) return problems.Report(error);
   return true;
@@ -460,8 +543,9 @@ bool ShapeOf(dom::object tensor, std::vector<int64_t>* shape) {
 }  // namespace
 
 bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max_rows,
-                    ParsedRows* out, RequestError* error) {
+                    ParsedRows* out, RequestError* error, const RequestFields* fields) {
   *out = ParsedRows();
+  const FieldSink sink{fields, out};
   out->batch = true;
   if (Trim(body).empty())
     return BadBody(error, "the request body is empty; send an inference request");
@@ -517,10 +601,12 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
       }
       out->rows = static_cast<size_t>(rows);
       out->values.assign(out->rows * width, std::nan(""));
+      sink.Start(out->rows);
       for (size_t r = 0; r < out->rows; ++r) {
         for (size_t f = 0; f < width; ++f) {
           out->values[r * width + f] =
               EncodeElement(encoder, f, values[r * width + f], r, problems);
+          sink.Feature(r, f, values[r * width + f]);
         }
       }
       if (problems.any()) return problems.Report(error);
@@ -531,6 +617,7 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
   size_t rows = 0;
   size_t index = 0;
   std::vector<std::vector<dom::element>> columns(width);
+  std::vector<std::pair<int, std::vector<dom::element>>> others;  // policy fields' tensors
   problems.StartRow();
   for (dom::element input : inputs) {
     dom::object tensor;
@@ -539,11 +626,12 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
     if (input.get(tensor) || tensor["name"].get(name))
       return BadBody(error, where + " needs a \"name\"");
     int feature = encoder.Find(name);
-    if (feature < 0) {
+    const int other_slot = feature < 0 && fields ? fields->SlotOfOther(name) : -1;
+    if (feature < 0 && other_slot < 0) {
       problems.Extra(name, 0);
       continue;
     }
-    if (!problems.MarkSeen(static_cast<size_t>(feature))) {
+    if (feature >= 0 && !problems.MarkSeen(static_cast<size_t>(feature))) {
       problems.Duplicate(static_cast<size_t>(feature), 0);
       continue;
     }
@@ -559,7 +647,8 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
     }
     if (rows > max_rows) return TooManyRows(rows, max_rows, error);
     dom::element data;
-    auto& column = columns[static_cast<size_t>(feature)];
+    if (feature < 0) others.emplace_back(other_slot, std::vector<dom::element>());
+    auto& column = feature < 0 ? others.back().second : columns[static_cast<size_t>(feature)];
     if (tensor["data"].get(data) || !Flatten(data, column, rows + 1) || column.size() != rows) {
       return BadBody(error, where + " (" + std::string(name) + "): data must hold " +
                                 std::to_string(rows) + " values");
@@ -570,9 +659,15 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
   if (rows == 0) return BadBody(error, "the tensors have no rows");
   out->rows = rows;
   out->values.assign(rows * width, std::nan(""));
+  sink.Start(rows);
   for (size_t f = 0; f < width; ++f) {
-    for (size_t r = 0; r < rows; ++r)
+    for (size_t r = 0; r < rows; ++r) {
       out->values[r * width + f] = EncodeElement(encoder, f, columns[f][r], r, problems);
+      sink.Feature(r, f, columns[f][r]);
+    }
+  }
+  for (const auto& [slot, column] : others) {
+    for (size_t r = 0; r < rows; ++r) *sink.Slot(r, slot) = InputOf(column[r]);
   }
   if (problems.any()) return problems.Report(error);
   return true;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "model/bundle.h"
+#include "model/policy.h"
 
 namespace fraudops {
 
@@ -29,9 +30,30 @@ struct RequestError {
   nlohmann::json details = nlohmann::json::object();
 };
 
+/// The request fields a decision policy reads, by its slots (DecisionPolicy::fields()):
+/// features, whose raw values are kept beside their encoding, and other members, which a
+/// body may then carry beside the features. "score" is the model's: never read from a body.
+class RequestFields {
+ public:
+  RequestFields(const FeatureEncoder& encoder, const std::vector<std::string>& names);
+  size_t size() const { return size_; }
+  /// The slot of feature `feature`, or -1 when the policy does not read it.
+  int SlotOfFeature(size_t feature) const { return feature_slot_[feature]; }
+  /// The slot of a member that is not a feature, or -1.
+  int SlotOfOther(std::string_view name) const;
+
+ private:
+  size_t size_ = 0;
+  std::vector<int> feature_slot_;
+  std::vector<std::pair<std::string, int>> others_;
+};
+
 struct ParsedRows {
   std::vector<double> values;  ///< rows x features, row-major, encoded
   size_t rows = 0;
+  /// With RequestFields: rows x fields, row-major, the values as the request wrote them
+  /// (missing where a row lacks one).
+  std::vector<PolicyInput> fields;
   /// The body was a batch ("instances", CSV, a tensor): the response lists predictions.
   bool batch = false;
   std::string id;  ///< OIP: the request's "id", echoed back
@@ -40,9 +62,11 @@ struct ParsedRows {
 /// A predict body. `content_type` "text/csv" (with any parameters) reads CSV; anything else
 /// JSON. `body` may be padded in place for the parser. `passthrough_field` (an A/B test's
 /// assignment field, e.g. a card id) may appear beside the features and is not one.
+/// `fields` (a decision policy's) collects their values per row.
 bool ParsePredictBody(std::string& body, std::string_view content_type,
                       const FeatureEncoder& encoder, size_t max_rows, ParsedRows* out,
-                      RequestError* error, std::string_view passthrough_field = {});
+                      RequestError* error, std::string_view passthrough_field = {},
+                      const RequestFields* fields = nullptr);
 
 /// The value of the top-level member `field` of a JSON predict body, or of the first
 /// instance's in a batch, as text (a string's content, a number's literal); nullopt when
@@ -52,7 +76,7 @@ std::optional<std::string> AssignmentValue(std::string& body, std::string_view f
 
 /// An Open Inference Protocol v2 infer body.
 bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max_rows,
-                    ParsedRows* out, RequestError* error);
+                    ParsedRows* out, RequestError* error, const RequestFields* fields = nullptr);
 
 /// The byte offset and message of the first JSON syntax error in `text`, or false when the
 /// text is valid JSON.

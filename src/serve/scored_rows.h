@@ -21,6 +21,8 @@ struct ScoredRows {
   std::string_view variant_name = "production";
   const ParsedRows* rows = nullptr;  ///< the encoded input
   const double* scores = nullptr;    ///< rows->rows probabilities
+  /// rows->rows decisions of the model's decision policy; null when it has none.
+  const PolicyDecision* decisions = nullptr;
 };
 
 }  // namespace fraudops

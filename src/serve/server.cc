@@ -491,9 +491,10 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   RequestError error;
   const size_t max_rows = max_rows_.load(std::memory_order_relaxed);
   const bool parsed =
-      oip ? ParseInferBody(request.body(), model->encoder(), max_rows, &rows, &error)
+      oip ? ParseInferBody(request.body(), model->encoder(), max_rows, &rows, &error,
+                           model->policy_fields())
           : ParsePredictBody(request.body(), request.Header("content-type"), model->encoder(),
-                             max_rows, &rows, &error, assignment_field);
+                             max_rows, &rows, &error, assignment_field, model->policy_fields());
   if (!parsed) {
     metrics_.Counter("fraudops_rejected_requests_total", {error.code})
         .fetch_add(1, std::memory_order_relaxed);
@@ -539,6 +540,19 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
                "this model has no node statistics (covers); it cannot explain");
     return finish(501);
   }
+  // The decision policy decides on each row from its fields and score.
+  std::vector<PolicyDecision> decisions;
+  if (const DecisionPolicy* policy = model->policy()) {
+    decisions.resize(rows.rows);
+    const size_t count = model->policy_fields()->size();
+    const int score_slot = policy->score_slot();
+    std::vector<PolicyValue> values(count);
+    for (size_t r = 0; r < rows.rows; ++r) {
+      for (size_t i = 0; i < count; ++i) values[i] = rows.fields[r * count + i].View();
+      if (score_slot >= 0) values[static_cast<size_t>(score_slot)] = PolicyValue::Number(scores[r]);
+      decisions[r] = policy->Evaluate(values);
+    }
+  }
   std::string request_id(request.Header("x-request-id"));
   if (request_id.empty() || request_id.size() > 128) request_id = NewRequestId();
   ScoredRows scored;
@@ -549,6 +563,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   scored.variant_name = variant_label;
   scored.rows = &rows;
   scored.scores = scores.data();
+  scored.decisions = decisions.empty() ? nullptr : decisions.data();
   std::string& out = response.body;
   out.reserve(160 + rows.rows * (explain ? 200 : 60));
   if (oip) {

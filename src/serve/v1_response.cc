@@ -23,6 +23,12 @@ void EncodeV1Response(const ScoredRows& scored, const TreeShap* explainer, size_
     AppendJsonNumber(out, scored.scores[r]);
     out += ",\"label\":";
     out += scored.scores[r] >= threshold ? '1' : '0';
+    if (scored.decisions) {
+      out += ",\"decision\":";
+      AppendJsonString(out, scored.decisions[r].decision);
+      out += ",\"rule\":";
+      AppendJsonString(out, scored.decisions[r].rule);
+    }
     if (!explainer) return;
     out += ",\"reasons\":[";
     auto reasons = TreeShap::TopReasons(rows.values.data() + r * width,

@@ -73,6 +73,15 @@ Result<size_t> ExportModelFiles(MetadataStore& metadata, ArtifactStore& artifact
     ++written;
   }
   if (written == 0) return Status::NotFound("run " + run.run_id + " recorded no model/ artifacts");
+  // The version's decision policy (model/bundle.h's kPolicyFileName), which may differ from
+  // the run's: a policy change is a new version of the same run's model.
+  const std::string policy_path = (fs::path(directory) / "policy.txt").string();
+  if (!version.policy.empty()) {
+    FOPS_RETURN_IF_ERROR(WriteFileAtomic(policy_path, version.policy));
+  } else {
+    std::error_code ignored;
+    fs::remove(policy_path, ignored);
+  }
   return written;
 }
 

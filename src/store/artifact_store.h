@@ -64,8 +64,9 @@ class S3ArtifactStore final : public ArtifactStore {
 };
 
 /// Copies the model bundle files (the run's model/ artifacts) of `version` into `directory`,
-/// each checked against its recorded sha256; returns how many. NotFound when the run
-/// recorded none.
+/// each checked against its recorded sha256, and writes the version's decision policy as
+/// policy.txt (removing the run's when the version has none); returns how many files were
+/// copied. NotFound when the run recorded none.
 Result<size_t> ExportModelFiles(MetadataStore& metadata, ArtifactStore& artifacts,
                                 const ModelVersion& version, const std::string& directory);
 

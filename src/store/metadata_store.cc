@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <set>
 
+#include "core/hash.h"
 #include "core/ids.h"
 #include "core/strings.h"
 #include "store/schema.h"
@@ -149,7 +150,7 @@ std::string CurrentActor() {
   return std::string(user && *user ? user : std::to_string(getuid())) + "@" + host;
 }
 
-nlohmann::json ModelVersion::ToJson() const {
+nlohmann::json ModelVersion::ToJson(bool with_policy) const {
   nlohmann::json out = {
       {"model", model},           {"version", version},     {"run_id", run_id},
       {"created_at", created_at}, {"algorithm", algorithm}, {"bundle_uri", bundle_uri},
@@ -160,6 +161,10 @@ nlohmann::json ModelVersion::ToJson() const {
     out["approval_by"] = approval_by;
     out["approval_at"] = approval_at;
     out["approval_reason"] = approval_reason;
+  }
+  if (!policy.empty()) {
+    out["policy_sha256"] = Sha256Hex(policy);
+    if (with_policy) out["policy"] = policy;
   }
   return out;
 }
@@ -530,16 +535,19 @@ Result<ModelVersion> MetadataStore::CreateVersion(const NewVersion& v, const std
                       v.approve ? Text(actor) : SqlValue(),
                       v.approve ? Text(now) : SqlValue(),
                       v.approve ? Text("register.approval: auto (passed the gate)") : SqlValue(),
-                      Int(0)};
+                      Int(0),
+                      Text(v.policy)};
     FOPS_RETURN_IF_ERROR(
         db_->Exec("INSERT INTO model_versions (model, version, run_id, created_at, algorithm, "
                   "bundle_uri, threshold, metrics, description, data_hash, approval, approval_by, "
-                  "approval_at, approval_reason, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                  "?, ?, ?, ?, ?)",
+                  "approval_at, approval_reason, archived, policy) VALUES (?, ?, ?, ?, ?, ?, ?, "
+                  "?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   row));
-    FOPS_RETURN_IF_ERROR(
-        AppendAudit(actor, "version_created", v.model, number,
-                    {{"run_id", v.run_id}, {"bundle_uri", v.bundle_uri}, {"approval", approval}}));
+    nlohmann::json details = {
+        {"run_id", v.run_id}, {"bundle_uri", v.bundle_uri}, {"approval", approval}};
+    if (!v.policy.empty()) details["policy_sha256"] = Sha256Hex(v.policy);
+    details.update(v.audit_details);
+    FOPS_RETURN_IF_ERROR(AppendAudit(actor, "version_created", v.model, number, details));
     if (v.approve) {
       FOPS_RETURN_IF_ERROR(
           AppendAudit(actor, "approved", v.model, number, {{"reason", "register.approval: auto"}}));
@@ -558,7 +566,7 @@ Result<std::vector<ModelVersion>> MetadataStore::QueryVersions(const std::string
                         db_->Query("SELECT model, version, run_id, created_at, algorithm, "
                                    "bundle_uri, threshold, metrics, description, "
                                    "data_hash, approval, approval_by, approval_at, "
-                                   "approval_reason, archived FROM model_versions " +
+                                   "approval_reason, archived, policy FROM model_versions " +
                                        where,
                                    params));
   std::vector<ModelVersion> versions;
@@ -579,6 +587,7 @@ Result<std::vector<ModelVersion>> MetadataStore::QueryVersions(const std::string
     v.approval_at = AsText(r[12]);
     v.approval_reason = AsText(r[13]);
     v.archived = AsInt(r[14]) != 0;
+    v.policy = AsText(r[15]);
     versions.push_back(std::move(v));
   }
   if (versions.empty()) return versions;

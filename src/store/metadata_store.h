@@ -87,8 +87,12 @@ struct ModelVersion {
   std::string approval_by, approval_at, approval_reason;
   bool archived = false;
   std::vector<std::string> aliases;
+  /// The decision policy's text (docs/decision-policies.md), "" for none. Registered with
+  /// the version and never changed: a new policy is a new version (ChangePolicy).
+  std::string policy;
 
-  nlohmann::json ToJson() const;
+  /// policy_sha256 is listed when there is a policy; the text itself with `with_policy`.
+  nlohmann::json ToJson(bool with_policy = false) const;
 };
 
 struct NewVersion {
@@ -102,6 +106,10 @@ struct NewVersion {
   std::string data_hash;
   bool approve = false;              ///< register.approval: auto
   std::vector<std::string> aliases;  ///< moved to it when approved
+  std::string policy;                ///< the decision policy's text, already parsed and valid
+  /// Added to the version_created audit entry's details (e.g. the version a policy change
+  /// started from).
+  nlohmann::json audit_details = nlohmann::json::object();
   /// Called inside the transaction just before COMMIT (the fault-injection test uses it).
   std::function<void()> before_commit;
 };

@@ -201,6 +201,10 @@ ALTER TABLE endpoints ADD COLUMN assignment_field TEXT NOT NULL DEFAULT '';
 ALTER TABLE endpoints ADD COLUMN ab_started_at TEXT NOT NULL DEFAULT '';
 ALTER TABLE endpoints ADD COLUMN multi_model TEXT NOT NULL DEFAULT '';
 )sql"},
+      {5, "Decision policies registered with model versions",
+       R"sql(
+ALTER TABLE model_versions ADD COLUMN policy TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }
