@@ -235,6 +235,11 @@ const std::vector<KeySpec>& KeyTable() {
        "Alarm: roll the canary back when the PSI of its scores against production's on the "
        "same live traffic exceeds this (0: off).",
        FOPS_FIELD(deploy.max_score_psi), 0, kInf},
+      {"deploy", "max_decision_shift",
+       "Alarm: roll the canary back when the share of rows its decision policy gives any one "
+       "decision differs from production's by more than this (0.1: ten points; 0: off). "
+       "Judged when both versions have a decision policy.",
+       FOPS_FIELD(deploy.max_decision_shift), 0, 1},
       {"deploy", "min_requests",
        "Alarms are judged once the canary (and production) served this many requests.",
        FOPS_FIELD(deploy.min_requests), 1, 1e12},

@@ -100,6 +100,7 @@ struct DeployConfig {
   double max_error_rate = 0.01;
   double max_p99_ms = 50;
   double max_score_psi = 0.25;
+  double max_decision_shift = 0.1;
   double min_requests = 100;
   double ab_weight = 50;
   std::string ab_assignment_field;

@@ -138,6 +138,15 @@ class PolicyParser {
       return Status::InvalidArgument(source_ +
                                      ": a policy ends with a default rule (default -> approve)");
     }
+    // The distinct decisions, in order of first use; each rule knows its decision's index.
+    auto index_of = [&](const std::string& decision) {
+      auto& list = policy_.decisions_;
+      auto it = std::find(list.begin(), list.end(), decision);
+      if (it == list.end()) it = list.insert(list.end(), decision);
+      return static_cast<uint16_t>(it - list.begin());
+    };
+    for (DecisionPolicy::Rule& rule : policy_.rules_) rule.decision_index = index_of(rule.decision);
+    policy_.default_index_ = index_of(policy_.default_decision_);
     return std::move(policy_);
   }
 
@@ -597,9 +606,9 @@ PolicyDecision DecisionPolicy::Evaluate(std::span<const PolicyValue> values) con
   for (const Rule& rule : rules_) {
     const PolicyValue holds = Eval(rule.condition, values);
     if (holds.kind == PolicyValue::Kind::kBool && holds.number != 0)
-      return {rule.decision, rule.name};
+      return {rule.decision, rule.name, rule.decision_index};
   }
-  return {default_decision_, "default"};
+  return {default_decision_, "default", default_index_};
 }
 
 }  // namespace fraudops

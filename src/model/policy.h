@@ -60,6 +60,7 @@ struct PolicyInput {
 struct PolicyDecision {
   std::string_view decision;  ///< "review", …: views into the policy
   std::string_view rule;      ///< the rule that fired, or "default"
+  uint16_t index = 0;         ///< the decision's index in the policy's decisions()
 };
 
 class DecisionPolicy {
@@ -74,6 +75,8 @@ class DecisionPolicy {
   int score_slot() const;
   /// The rule names in order, then "default".
   std::vector<std::string> rule_names() const;
+  /// The distinct decisions, in order of first use (rules, then the default).
+  const std::vector<std::string>& decisions() const { return decisions_; }
   /// Decides for one request; `values` holds fields()' values in order.
   PolicyDecision Evaluate(std::span<const PolicyValue> values) const;
 
@@ -114,6 +117,7 @@ class DecisionPolicy {
     std::string name;
     uint32_t condition = 0;
     std::string decision;
+    uint16_t decision_index = 0;
   };
 
  private:
@@ -125,6 +129,8 @@ class DecisionPolicy {
   std::vector<Node> nodes_;
   std::vector<Rule> rules_;
   std::string default_decision_;
+  uint16_t default_index_ = 0;
+  std::vector<std::string> decisions_;
 };
 
 }  // namespace fraudops

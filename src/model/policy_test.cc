@@ -68,6 +68,12 @@ TEST(DecisionPolicyTest, EveryRuleFiresInOrderAndTheDefaultDecidesTheRest) {
   auto swiss = with("amount", V::Number(1000));
   swiss["country"] = V::String("CH");
   EXPECT_EQ(Decide(policy, swiss).rule, "default");
+  // Each decision's index in decisions(), which the rollout statistics count by.
+  EXPECT_EQ(policy.decisions(), (std::vector<std::string>{"review", "decline", "approve"}));
+  EXPECT_EQ(policy.score_slot(), 1);
+  EXPECT_EQ(Decide(policy, high).index, 0);
+  EXPECT_EQ(Decide(policy, both).index, 1);
+  EXPECT_EQ(Decide(policy, base()).index, 2);
 }
 
 TEST(DecisionPolicyTest, MissingOrMistypedValuesNeverFireARule) {

@@ -162,10 +162,10 @@ void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response,
     strategy = deploy_.strategy;
   }
   strategy = body.value("strategy", strategy);
-  if (!NumbersOrRefuse(
-          body, response,
-          {"canary_percent", "bake_seconds", "linear_step_percent", "linear_step_seconds",
-           "max_error_rate", "max_p99_ms", "max_score_psi", "min_requests"})) {
+  if (!NumbersOrRefuse(body, response,
+                       {"canary_percent", "bake_seconds", "linear_step_percent",
+                        "linear_step_seconds", "max_error_rate", "max_p99_ms", "max_score_psi",
+                        "max_decision_shift", "min_requests"})) {
     return;
   }
   Json merged = params.ToJson();

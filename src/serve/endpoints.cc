@@ -122,9 +122,17 @@ Result<std::shared_ptr<const LoadedModel>> ModelLoader::Load(const VariantRef& r
 
 VariantStats::VariantStats()
     : latency_(new std::atomic<uint64_t>[kLatencyBins]),
-      scores_(new std::atomic<uint64_t>[kScoreBins]) {
+      scores_(new std::atomic<uint64_t>[kScoreBins]),
+      decisions_(new std::atomic<uint64_t>[kDecisions]) {
   for (size_t i = 0; i < kLatencyBins; ++i) latency_[i].store(0);
   for (size_t i = 0; i < kScoreBins; ++i) scores_[i].store(0);
+  for (size_t i = 0; i < kDecisions; ++i) decisions_[i].store(0);
+}
+
+std::vector<uint64_t> VariantStats::DecisionCounts() const {
+  std::vector<uint64_t> counts(kDecisions);
+  for (size_t i = 0; i < kDecisions; ++i) counts[i] = decisions_[i].load(std::memory_order_relaxed);
+  return counts;
 }
 
 size_t VariantStats::ScoreBin(double score) {
@@ -136,7 +144,7 @@ size_t VariantStats::ScoreBin(double score) {
 }
 
 void VariantStats::Record(double latency_seconds, const double* scores, size_t rows, bool error,
-                          double threshold) {
+                          double threshold, const PolicyDecision* decisions) {
   requests_.fetch_add(1, std::memory_order_relaxed);
   if (error) errors_.fetch_add(1, std::memory_order_relaxed);
   rows_.fetch_add(rows, std::memory_order_relaxed);
@@ -149,6 +157,10 @@ void VariantStats::Record(double latency_seconds, const double* scores, size_t r
   latency_[std::min(bin, kLatencyBins - 1)].fetch_add(1, std::memory_order_relaxed);
   for (size_t i = 0; i < rows; ++i)
     scores_[ScoreBin(scores[i])].fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; decisions && i < rows; ++i) {
+    if (decisions[i].index < kDecisions)
+      decisions_[decisions[i].index].fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 double VariantStats::LatencyQuantile(double q) const {

@@ -80,7 +80,7 @@ class VariantStats {
   VariantStats();
   /// One request: its latency, its rows' scores (alerts: scores at or above `threshold`).
   void Record(double latency_seconds, const double* scores, size_t rows, bool error,
-              double threshold = 2);
+              double threshold = 2, const PolicyDecision* decisions = nullptr);
   uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
   uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
   uint64_t rows() const { return rows_.load(std::memory_order_relaxed); }
@@ -91,6 +91,9 @@ class VariantStats {
   /// The latency below which `q` of requests fell (upper bucket bound), seconds.
   double LatencyQuantile(double q) const;
   std::vector<double> ScoreCounts() const;
+  /// Rows by the decision policy's decision index (decisions beyond kDecisions not counted).
+  std::vector<uint64_t> DecisionCounts() const;
+  static constexpr size_t kDecisions = 16;
   /// Score bins used for PSI: equal widths in logit space, so the crowded low scores of a
   /// fraud model are resolved.
   static size_t ScoreBin(double score);
@@ -98,8 +101,9 @@ class VariantStats {
 
  private:
   std::atomic<uint64_t> requests_{0}, errors_{0}, rows_{0}, alerts_{0};
-  std::unique_ptr<std::atomic<uint64_t>[]> latency_;  // kLatencyBins
-  std::unique_ptr<std::atomic<uint64_t>[]> scores_;   // kScoreBins
+  std::unique_ptr<std::atomic<uint64_t>[]> latency_;    // kLatencyBins
+  std::unique_ptr<std::atomic<uint64_t>[]> scores_;     // kScoreBins
+  std::unique_ptr<std::atomic<uint64_t>[]> decisions_;  // kDecisions
 };
 
 /// PSI of `actual` against `expected` bin counts (each bin floored at 0.5 counts, so an

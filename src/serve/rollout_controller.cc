@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <numeric>
 
 #include "core/strings.h"
 
@@ -20,8 +22,30 @@ RolloutDecision Decide(const DeploymentRecord& deployment, RolloutObservation se
   return (*strategy)->Judge(deployment, seen);
 }
 
-RolloutObservation Observe(const RolloutStats& stats) {
+RolloutObservation Observe(const RolloutStats& stats, const DecisionPolicy* production,
+                           const DecisionPolicy* canary) {
   RolloutObservation seen;
+  if (production && canary) {  // the largest change in any decision's share of rows
+    auto shares = [](const DecisionPolicy& policy, const std::vector<uint64_t>& counts) {
+      std::map<std::string, double> share;
+      const double total =
+          static_cast<double>(std::accumulate(counts.begin(), counts.end(), uint64_t{0}));
+      for (size_t i = 0; i < policy.decisions().size() && i < counts.size(); ++i)
+        share[policy.decisions()[i]] = total > 0 ? static_cast<double>(counts[i]) / total : 0;
+      return share;
+    };
+    auto before = shares(*production, stats.production.DecisionCounts());
+    auto after = shares(*canary, stats.canary.DecisionCounts());
+    for (const auto& [name, share] : after) before.try_emplace(name, 0.0);
+    for (const auto& [name, share] : before) {
+      auto it = after.find(name);
+      const double shift = std::abs((it == after.end() ? 0.0 : it->second) - share);
+      if (shift > seen.decision_shift) {
+        seen.decision_shift = shift;
+        seen.decision_shifted = name;
+      }
+    }
+  }
   seen.canary_requests = stats.canary.requests();
   seen.canary_errors = stats.canary.errors();
   seen.canary_p99_ms = 1e3 * stats.canary.LatencyQuantile(0.99);
@@ -320,7 +344,11 @@ void RolloutController::JudgeRollouts() {
     (void)stores_.With([&](ServingStore& store) -> Status {
       FOPS_ASSIGN_OR_RETURN(DeploymentRecord deployment,
                             store.GetDeployment(rollout.deployment_id));
-      const RolloutDecision decision = Decide(deployment, Observe(rollout), SystemClock::now());
+      const RolloutDecision decision =
+          Decide(deployment,
+                 Observe(rollout, e->production ? e->production->policy() : nullptr,
+                         e->canary ? e->canary->policy() : nullptr),
+                 SystemClock::now());
       switch (decision.action) {
         case RolloutAction::kKeep:
           break;

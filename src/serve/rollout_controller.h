@@ -35,8 +35,10 @@ namespace fraudops {
 RolloutDecision Decide(const DeploymentRecord& deployment, RolloutObservation seen,
                        std::chrono::system_clock::time_point now);
 
-/// The statistics of a rollout's current step as the strategies judge them.
-RolloutObservation Observe(const RolloutStats& stats);
+/// The statistics of a rollout's current step as the strategies judge them; the decision
+/// shift when both versions have a decision policy.
+RolloutObservation Observe(const RolloutStats& stats, const DecisionPolicy* production = nullptr,
+                           const DecisionPolicy* canary = nullptr);
 
 class RolloutController {
  public:

@@ -66,5 +66,33 @@ TEST(DecideTest, OnlyBakingDeploymentsOfKnownStrategiesAreJudged) {
   EXPECT_EQ(Decide(Baking("canary", "yesterday"), Seen(500, 0), late).action, RolloutAction::kKeep);
 }
 
+TEST(ObserveTest, TheDecisionShiftComparesSharesByDecisionNameAcrossTwoPolicies) {
+  // Production decides decline/approve; the canary's policy adds review, so approve has
+  // another index: shares are compared by name, not by index.
+  auto production =
+      DecisionPolicy::Parse("high: score > 0.9 -> decline\ndefault -> approve\n", "p");
+  auto canary = DecisionPolicy::Parse(
+      "high: score > 0.9 -> decline\nmid: score > 0.5 -> review\ndefault -> approve\n", "c");
+  ASSERT_TRUE(production.ok() && canary.ok());
+  RolloutStats stats;
+  auto record = [](VariantStats& variant, const DecisionPolicy& policy, double score, int n) {
+    std::vector<PolicyValue> values(policy.fields().size(), PolicyValue::Number(score));
+    const PolicyDecision decision = policy.Evaluate(values);
+    for (int i = 0; i < n; ++i) variant.Record(0.001, &score, 1, false, 2, &decision);
+  };
+  record(stats.production, *production, 0.1, 90);  // 90 % approve, 10 % decline
+  record(stats.production, *production, 0.95, 10);
+  record(stats.canary, *canary, 0.1, 70);  // 70 % approve, 20 % review, 10 % decline
+  record(stats.canary, *canary, 0.6, 20);
+  record(stats.canary, *canary, 0.95, 10);
+  RolloutObservation seen = Observe(stats, &*production, &*canary);
+  EXPECT_NEAR(seen.decision_shift, 0.2, 1e-12);
+  EXPECT_TRUE(seen.decision_shifted == "approve" || seen.decision_shifted == "review")
+      << seen.decision_shifted;
+  // Without a policy on either side there is nothing to compare.
+  EXPECT_EQ(Observe(stats, &*production, nullptr).decision_shift, 0);
+  EXPECT_EQ(Observe(stats).decision_shift, 0);
+}
+
 }  // namespace
 }  // namespace fraudops

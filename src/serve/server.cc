@@ -576,7 +576,8 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   // Live statistics, metrics, capture and shadows: after the response is built, nothing blocks.
   const double threshold = model->threshold();
-  if (variant_stats) variant_stats->Record(seconds, scores.data(), rows.rows, false, threshold);
+  if (variant_stats)
+    variant_stats->Record(seconds, scores.data(), rows.rows, false, threshold, scored.decisions);
   const ScoreMetrics& counted = ScoreMetricsFor(*match.route, endpoint_name, variant_label);
   size_t positives = 0;
   for (double s : scores) {

@@ -357,6 +357,14 @@ std::optional<std::string> CanaryAlarm(const DeploymentParams& p, const RolloutO
     return "score PSI against production " + FormatDouble(seen.score_psi, 3) + " > max_score_psi " +
            FormatDouble(p.max_score_psi, 3);
   }
+  if (p.max_decision_shift > 0 &&
+      seen.production_requests >= static_cast<uint64_t>(p.min_requests) &&
+      seen.decision_shift > p.max_decision_shift) {
+    return "the share of '" + seen.decision_shifted + "' decisions moved " +
+           FormatDouble(100 * seen.decision_shift, 3) + " points from production's > " +
+           "max_decision_shift " + FormatDouble(100 * p.max_decision_shift, 3) + " points";
+  }
+
   return std::nullopt;
 }
 

@@ -48,6 +48,10 @@ struct RolloutObservation {
   uint64_t production_requests = 0;
   /// PSI of the canary's scores against production's on the same live traffic.
   double score_psi = 0;
+  /// The largest change between production and the canary in the share of rows given one
+  /// decision by their decision policies (0 unless both have one), and that decision.
+  double decision_shift = 0;
+  std::string decision_shifted;
   /// How long the current step has been watched.
   double step_seconds = 0;
 };

@@ -34,6 +34,7 @@ DeploymentRecord Baking(const std::string& strategy, double traffic_percent) {
   d.params.max_error_rate = 0.01;
   d.params.max_p99_ms = 50;
   d.params.max_score_psi = 0.25;
+  d.params.max_decision_shift = 0.1;
   return d;
 }
 
@@ -221,9 +222,21 @@ TEST(DeploymentStrategyTest, CanaryJudgement) {
   RolloutObservation few = errors;
   few.canary_requests = 99;
   EXPECT_EQ(canary->Judge(d, few).action, RolloutAction::kKeep);
-  // PSI needs production's requests too.
+  // A decision policy that declines 12 points more of the same traffic.
+  RolloutObservation stricter = Healthy(10);
+  stricter.decision_shift = 0.12;
+  stricter.decision_shifted = "decline";
+  EXPECT_EQ(canary->Judge(d, stricter).reason,
+            "alarm: the share of 'decline' decisions moved 12 points from production's > "
+            "max_decision_shift 10 points (1000 canary requests, 9000 production)");
+  stricter.decision_shift = 0.09;
+  EXPECT_EQ(canary->Judge(d, stricter).action, RolloutAction::kKeep);
+  // PSI and the decision shift need production's requests too.
   drifted.production_requests = 10;
   EXPECT_EQ(canary->Judge(d, drifted).action, RolloutAction::kKeep);
+  stricter.decision_shift = 0.5;
+  stricter.production_requests = 10;
+  EXPECT_EQ(canary->Judge(d, stricter).action, RolloutAction::kKeep);
 }
 
 TEST(DeploymentStrategyTest, LinearJudgementSteps) {

@@ -235,6 +235,7 @@ nlohmann::json DeploymentParams::ToJson() const {
           {"max_error_rate", max_error_rate},
           {"max_p99_ms", max_p99_ms},
           {"max_score_psi", max_score_psi},
+          {"max_decision_shift", max_decision_shift},
           {"min_requests", min_requests},
           {"ab_weight", ab_weight},
           {"ab_assignment_field", ab_assignment_field}};
@@ -249,6 +250,7 @@ DeploymentParams DeploymentParams::FromJson(const nlohmann::json& json) {
   p.max_error_rate = json.value("max_error_rate", p.max_error_rate);
   p.max_p99_ms = json.value("max_p99_ms", p.max_p99_ms);
   p.max_score_psi = json.value("max_score_psi", p.max_score_psi);
+  p.max_decision_shift = json.value("max_decision_shift", p.max_decision_shift);
   p.min_requests = json.value("min_requests", p.min_requests);
   p.ab_weight = json.value("ab_weight", p.ab_weight);
   p.ab_assignment_field = json.value("ab_assignment_field", p.ab_assignment_field);
@@ -264,6 +266,7 @@ DeploymentParams DeploymentParamsFrom(const DeployConfig& deploy) {
   p.max_error_rate = deploy.max_error_rate;
   p.max_p99_ms = deploy.max_p99_ms;
   p.max_score_psi = deploy.max_score_psi;
+  p.max_decision_shift = deploy.max_decision_shift;
   p.min_requests = static_cast<int64_t>(deploy.min_requests);
   p.ab_weight = deploy.ab_weight;
   p.ab_assignment_field = deploy.ab_assignment_field;

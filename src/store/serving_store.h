@@ -97,8 +97,9 @@ struct DeploymentParams {
   double linear_step_percent = 25;
   double linear_step_seconds = 60;
   double max_error_rate = 0.01;
-  double max_p99_ms = 50;       ///< 0: off
-  double max_score_psi = 0.25;  ///< 0: off
+  double max_p99_ms = 50;           ///< 0: off
+  double max_score_psi = 0.25;      ///< 0: off
+  double max_decision_shift = 0.1;  ///< 0: off
   int64_t min_requests = 100;
   double ab_weight = 50;            ///< ab: the new variant's share of traffic, percent
   std::string ab_assignment_field;  ///< ab: the request field for sticky
