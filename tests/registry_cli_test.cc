@@ -134,6 +134,90 @@ TEST(RegistryCliTest, ManualApprovalAliasesAndTheAuditTrail) {
   EXPECT_TRUE(Json(Fraudops(dir, "models show fraud-detector@1 --json"))["archived"].get<bool>());
 }
 
+TEST(RegistryCliTest, ADecisionPolicyIsRegisteredWithTheVersionChangedAsANewVersionAndDiffed) {
+  TempDir dir;
+  WriteSmallConfig(dir, "register:\n  policy: policy.txt\n");
+  // A malformed policy is refused at registration, before anything runs, with line:column.
+  WriteText(dir.File("policy.txt"), "big: Amount > 1000 -> review\nhigh: score >= -> decline\n");
+  CommandResult refused = Fraudops(dir, "run");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("register.policy: policy.txt:2:16: expected a field, a number"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.File("fraudops-home/fraudops.db")));
+
+  const std::string policy =
+      "big: Amount > 1000 -> review\nhigh: score >= 0.5 -> decline\ndefault -> approve\n";
+  WriteText(dir.File("policy.txt"), policy);
+  CommandResult run = Fraudops(dir, "run");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  nlohmann::json v1 = Json(Fraudops(dir, "models show fraud-detector@1 --json"));
+  EXPECT_EQ(v1["policy"], policy);
+  EXPECT_EQ(v1["policy_sha256"], Sha256Hex(policy));
+  EXPECT_EQ(v1["audit"][0]["details"]["policy_sha256"], Sha256Hex(policy));
+  CommandResult shown = Fraudops(dir, "models show fraud-detector@1");
+  EXPECT_NE(shown.out.find("  | high: score >= 0.5 -> decline"), std::string::npos) << shown.out;
+
+  // Batch scoring of NAME@VERSION applies the version's policy.
+  const std::string rows = std::string(FRAUDOPS_SOURCE_DIR) + "/tests/data/bundles/rows.csv";
+  auto decisions = [&](const std::string& model) {
+    CommandResult scored = Fraudops(
+        dir, "predict --model " + model + " --input " + rows + " --output " + dir.File("out.csv"));
+    EXPECT_EQ(scored.exit_code, 0) << scored.err;
+    std::ifstream in(dir.File("out.csv"));
+    std::string header;
+    std::getline(in, header);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return std::make_pair(header, lines);
+  };
+  auto [header, lines] = decisions("fraud-detector@1");
+  EXPECT_EQ(header, "score,margin,label,decision,rule");
+  ASSERT_EQ(lines.size(), 21u);
+  std::set<std::string> rules;
+  for (const std::string& line : lines) rules.insert(line.substr(line.rfind(',') + 1));
+  EXPECT_TRUE(rules.count("default")) << header;
+
+  // A new policy is a new version of the same model: pending, audited, diffed.
+  WriteText(dir.File("stricter.txt"),
+            "big: Amount > 100 -> review\nhigh: score >= 0.5 -> decline\ndefault -> approve\n");
+  CommandResult changed = Fraudops(dir, "models policy fraud-detector@1 " +
+                                            dir.File("stricter.txt") + " --reason 'lower' --json");
+  ASSERT_EQ(changed.exit_code, 0) << changed.err;
+  nlohmann::json v2 = Json(changed);
+  EXPECT_EQ(v2["version"], 2);
+  EXPECT_EQ(v2["approval"], "pending");
+  EXPECT_EQ(v2["run_id"], v1["run_id"]);
+  EXPECT_EQ(v2["bundle_uri"], v1["bundle_uri"]);
+  nlohmann::json audit = Json(Fraudops(dir, "models show fraud-detector@2 --json"))["audit"];
+  EXPECT_EQ(audit[0]["details"]["policy_from"], "fraud-detector@1");
+  EXPECT_EQ(audit[0]["details"]["reason"], "lower");
+  nlohmann::json compared =
+      Json(Fraudops(dir, "models compare fraud-detector@1 fraud-detector@2 --json"));
+  EXPECT_EQ(compared["policies"][1]["same_as_first"], false);
+  EXPECT_EQ(compared["policies"][1]["diff"],
+            nlohmann::json({"+ big: Amount > 100 -> review", "- big: Amount > 1000 -> review",
+                            "  high: score >= 0.5 -> decline", "  default -> approve"}));
+  EXPECT_EQ(compared["metrics"]["test.roc_auc"][0], compared["metrics"]["test.roc_auc"][1]);
+  auto [header2, lines2] = decisions("fraud-detector@2");
+  EXPECT_EQ(header2, header);
+  EXPECT_NE(lines2, lines);  // amounts between 100 and 1000 are now reviewed
+
+  // Refused: a malformed policy (nothing registered), the same policy again.
+  WriteText(dir.File("bad.txt"), "x: country in [\"XX\" -> decline\ndefault -> approve\n");
+  CommandResult bad = Fraudops(dir, "models policy fraud-detector@2 " + dir.File("bad.txt"));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find(dir.File("bad.txt") + ":1:"), std::string::npos) << bad.err;
+  CommandResult same = Fraudops(dir, "models policy fraud-detector@1 " + dir.File("policy.txt"));
+  EXPECT_EQ(same.exit_code, 2);
+  EXPECT_NE(same.err.find("already has this policy"), std::string::npos) << same.err;
+  // --clear: a version without a policy scores without decisions.
+  ASSERT_EQ(Fraudops(dir, "models policy fraud-detector@2 --clear").exit_code, 0);
+  EXPECT_EQ(Json(Fraudops(dir, "models list --json")).size(), 3u);
+  EXPECT_FALSE(Json(Fraudops(dir, "models show fraud-detector@3 --json")).contains("policy"));
+  EXPECT_EQ(decisions("fraud-detector@3").first, "score,margin,label");
+}
+
 TEST(RegistryCliTest, TheChampionGateComparesOnTheSameTestSplit) {
   TempDir dir;
   WriteSmallConfig(

@@ -88,7 +88,7 @@ class ServeWorkspace {
 
   /// Registers a copy of the golden v2 bundle; `base_score` != 0.5 shifts every score (a
   /// deliberately bad model).
-  int64_t Register(const std::string& base_score = "5E-1") {
+  int64_t Register(const std::string& base_score = "5E-1", const std::string& policy = "") {
     const std::string bundle = dir_.File("bundles/" + std::to_string(++bundles_));
     fs::create_directories(bundle);
     for (const char* file : {"bundle.json", "baseline.json", "model.json"})
@@ -108,6 +108,7 @@ class ServeWorkspace {
     version.algorithm = "xgboost";
     version.bundle_uri = bundle;
     version.approve = true;
+    version.policy = policy;
     auto created = store_->CreateVersion(version, "test");
     EXPECT_TRUE(created.ok()) << created.status().ToString();
     return created.ok() ? created->version : 0;
@@ -752,6 +753,118 @@ TEST(ServeTest, CanaryWithoutAlarmIsPromotedAndABadCanaryIsRolledBack) {
   EXPECT_EQ((*history)[0].status, DeploymentStatus::kRolledBack);
   EXPECT_EQ((*history)[1].status, DeploymentStatus::kPromoted);
   EXPECT_EQ((*history)[2].status, DeploymentStatus::kCompleted);
+}
+
+// The fraud team's policy over the golden bundle's rows: row 0 scores 0.053, row 3 0.518,
+// row 18 0.947; `country` is not a feature, a member the policy reads beside them.
+const char* kServePolicy = R"(big_amount: Amount > 1000 and score < 0.5 -> review
+blocked:    country in ["XX"] -> decline
+high:       score >= 0.9 -> decline
+middle:     score >= 0.5 -> review
+default -> approve
+)";
+
+TEST(ServeTest, ADecisionPolicyDecidesEveryRowAndAPolicyCanaryIsRolledBackOnItsDecisions) {
+  ServeWorkspace ws;
+  const int64_t v1 = ws.Register("5E-1", kServePolicy);
+  // The same model, a policy that declines everything: a new version, judged as a canary.
+  const int64_t strict =
+      ws.Register("5E-1", "everything: score >= 0 -> decline\ndefault -> approve\n");
+  ws.Deploy(v1, "all_at_once");
+  const std::string key = ws.CreateKey({"invoke", "admin"});
+  ws.WriteConfig();
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient http(server.port());
+  const Headers auth = {{"x-api-key", key}};
+  const std::vector<Json> rows = Transactions();
+  auto decide = [&](Json row) {
+    HttpReply reply = http.Request("POST", "/v1/endpoints/fraud/predict", row.dump(), auth);
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    Json body = Body(reply);
+    return body["decision"].get<std::string>() + "/" + body["rule"].get<std::string>();
+  };
+  // Every rule fires, in order; the default decides the rest.
+  EXPECT_EQ(decide(rows[0]), "approve/default");
+  Json big = rows[0];
+  big["Amount"] = 5000;
+  EXPECT_EQ(decide(big), "review/big_amount");
+  Json blocked = rows[0];
+  blocked["country"] = "XX";
+  EXPECT_EQ(decide(blocked), "decline/blocked");
+  blocked["country"] = "FR";
+  EXPECT_EQ(decide(blocked), "approve/default");
+  EXPECT_EQ(decide(rows[18]), "decline/high");
+  EXPECT_EQ(decide(rows[3]), "review/middle");
+  // A member that is neither a feature nor read by the policy is still refused.
+  Json extra = rows[0];
+  extra["merchant"] = "m1";
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/fraud/predict", extra.dump(), auth).status, 422);
+  // A batch decides per row; so do CSV and the Open Inference Protocol.
+  Json batch = {{"instances", {big, rows[18], rows[0]}}};
+  Json decided = Body(http.Request("POST", "/v1/endpoints/fraud/predict", batch.dump(), auth));
+  ASSERT_EQ(decided["predictions"].size(), 3u) << decided.dump();
+  EXPECT_EQ(decided["predictions"][0]["rule"], "big_amount");
+  EXPECT_EQ(decided["predictions"][1]["rule"], "high");
+  EXPECT_EQ(decided["predictions"][2]["rule"], "default");
+  std::string csv = "country";
+  std::string line = "XX";
+  for (const auto& [name, value] : rows[0].items()) {
+    csv += "," + name;
+    line += "," + (value.is_null() ? std::string() : value.dump());
+  }
+  HttpReply from_csv = http.Request("POST", "/v1/endpoints/fraud/predict", csv + "\n" + line + "\n",
+                                    {{"x-api-key", key}, {"content-type", "text/csv"}});
+  ASSERT_EQ(from_csv.status, 200) << from_csv.body;
+  EXPECT_EQ(Body(from_csv)["predictions"][0]["rule"], "blocked");
+  Json inputs =
+      Json::array({{{"name", "country"}, {"shape", {1}}, {"datatype", "BYTES"}, {"data", {"XX"}}}});
+  for (const auto& [name, value] : rows[18].items())
+    inputs.push_back({{"name", name}, {"shape", {1}}, {"datatype", "FP64"}, {"data", {value}}});
+  HttpReply inferred =
+      http.Request("POST", "/v2/models/fraud/infer", Json({{"inputs", inputs}}).dump(), auth);
+  ASSERT_EQ(inferred.status, 200) << inferred.body;
+  const Json outputs = Body(inferred)["outputs"];
+  ASSERT_EQ(outputs.size(), 4u) << inferred.body;
+  EXPECT_EQ(outputs[2]["name"], "decision");
+  EXPECT_EQ(outputs[2]["data"][0], "decline");
+  EXPECT_EQ(outputs[3]["data"][0], "blocked");  // the blocked rule comes before high
+  EXPECT_EQ(Body(http.Request("GET", "/v2/models/fraud", "", auth))["outputs"].size(), 4u);
+
+  // The stricter policy as a canary: the same scores, but its declines move far more than
+  // max_decision_shift, so it is rolled back.
+  ServingStore serving(ws.store());
+  DeploymentParams params;
+  params.canary_percent = 50;
+  params.bake_seconds = 60;
+  params.min_requests = 20;
+  params.max_p99_ms = 0;
+  params.max_decision_shift = 0.1;
+  {
+    Load load(server.port(), key, 2);
+    DeploymentRecord canary = ws.Deploy(strict, "canary", params);
+    ASSERT_EQ(canary.status, DeploymentStatus::kBaking);
+    ASSERT_TRUE(Eventually(
+        [&] { return serving.GetDeployment(canary.id)->status != DeploymentStatus::kBaking; }, 30));
+    auto done = serving.GetDeployment(canary.id);
+    EXPECT_EQ(done->status, DeploymentStatus::kRolledBack);
+    EXPECT_NE(done->reason.find("decisions moved 100 points"), std::string::npos) << done->reason;
+    EXPECT_EQ((*serving.FindEndpoint("fraud"))->production.version, v1);
+    load.Stop();
+    EXPECT_EQ(load.failed, 0) << load.last_failure;
+  }
+  // Every captured row records its decision and rule.
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+  size_t decided_rows = 0;
+  for (const auto& file : fs::directory_iterator(ws.home() + "/capture/fraud")) {
+    std::ifstream in(file.path());
+    for (std::string text; std::getline(in, text);) {
+      Json row = Json::parse(text);
+      EXPECT_TRUE(row.contains("decision") && row.contains("rule")) << text;
+      decided_rows += row.contains("decision");
+    }
+  }
+  EXPECT_GE(decided_rows, 10u);
 }
 
 TEST(ServeTest, ShadowGetsACopyOfTheTrafficAndAComparisonReport) {
