@@ -16,9 +16,9 @@ namespace {
 const fraudops::InputSignature& Signature() {
   static const fraudops::InputSignature signature = [] {
     fraudops::InputSignature s;
-    s.features = {{"amount", false, {}},
-                  {"merchant", true, {"grocery", "travel", "online"}},
-                  {"V1", false, {}}};
+    s.features = {{"amount", false, {}, {}},
+                  {"merchant", true, {"grocery", "travel", "online"}, {}},
+                  {"V1", false, {}, {}}};
     return s;
   }();
   return signature;

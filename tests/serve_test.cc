@@ -22,8 +22,10 @@
 #include <sstream>
 #include <thread>
 
+#include "cli_util.h"
 #include "core/hash.h"
 #include "core/strings.h"
+#include "data/dataset_file.h"
 #include "http_client.h"
 #include "model/bundle.h"
 #include "serve/auth.h"
@@ -865,6 +867,114 @@ TEST(ServeTest, ADecisionPolicyDecidesEveryRowAndAPolicyCanaryIsRolledBackOnItsD
     }
   }
   EXPECT_GE(decided_rows, 10u);
+}
+
+TEST(ServeTest, DerivedFeaturesGiveBitIdenticalModelInputsInTrainingBatchAndServing) {
+  ServeWorkspace ws;
+  const TempDir& dir = ws.dir();
+  WriteText(dir.File("config.yml"),
+            "global:\n  home: " + ws.home() +
+                "\npreprocess:\n  synthetic_rows: 20000\n  synthetic_fraud_rate: 0.01\n"
+                "  derived_features: [\"log_amount = log(Amount + 1)\", \"hour = hour(Time)\", "
+                "\"ratio = Amount / (abs(V14) + 1)\", \"scaled = log_amount * 2\"]\n"
+                "api:\n  poll_interval_ms: 50\n  capture_sample: 1\n  workers: 2\n"
+                "  max_rows: 500\n");
+  WriteText(dir.File("models/xgboost_default.json"),
+            R"({"objective": "binary:logistic", "num_round": 30, "eta": 0.3, "max_depth": 4})");
+  testing::CommandResult run = testing::Fraudops(dir, "run --json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const Json result = Json::parse(run.out);
+  // Training: the test split as the pipeline stored it, derived columns after the raw ones.
+  auto test = ReadDatasetFile(result["artifacts"]["test_data"].get<std::string>());
+  ASSERT_TRUE(test.ok()) << test.status().ToString();
+  const size_t raw = 30, rows = 300;
+  ASSERT_EQ(test->num_features(), raw + 4);
+  EXPECT_EQ(test->features[raw].name, "log_amount");
+  EXPECT_EQ(test->features[raw + 3].derived, "log_amount * 2");
+  const int amount = test->FeatureIndex("Amount"), time = test->FeatureIndex("Time"),
+            v14 = test->FeatureIndex("V14");
+  for (size_t r = 0; r < rows; ++r) {  // the values are what the expressions say
+    const double a = test->columns[amount][r], t = test->columns[time][r];
+    EXPECT_EQ(test->columns[raw][r], static_cast<float>(std::log(a + 1)));
+    EXPECT_EQ(test->columns[raw + 1][r], std::floor(std::fmod(t, 86400) / 3600));
+    EXPECT_EQ(test->columns[raw + 2][r],
+              static_cast<float>(a / (std::abs(double(test->columns[v14][r])) + 1)));
+    EXPECT_EQ(test->columns[raw + 3][r], static_cast<float>(2.0 * test->columns[raw][r]));
+  }
+  // The raw fields of those rows, as clients send them.
+  Json instances = Json::array();
+  std::string csv;
+  for (size_t f = 0; f < raw; ++f) csv += (f ? "," : "") + test->features[f].name;
+  csv += "\n";
+  for (size_t r = 0; r < rows; ++r) {
+    Json row = Json::object();
+    for (size_t f = 0; f < raw; ++f) {
+      const double value = test->columns[f][r];
+      row[test->features[f].name] = std::isnan(value) ? Json(nullptr) : Json(value);
+      csv += (f ? "," : "") + (std::isnan(value) ? std::string() : Json(value).dump());
+    }
+    csv += "\n";
+    instances.push_back(row);
+  }
+  WriteText(dir.File("rows.csv"), csv);
+
+  const std::string key = ws.CreateKey({"invoke"});
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient http(server.port());
+  const Headers auth = {{"x-api-key", key}};
+  HttpReply scored = http.Request("POST", "/v1/endpoints/fraud-detector/predict",
+                                  Json({{"instances", instances}}).dump(), auth);
+  ASSERT_EQ(scored.status, 200) << scored.body;
+  const Json predictions = Body(scored)["predictions"];
+  ASSERT_EQ(predictions.size(), rows);
+  // Clients send raw fields only: a derived one is refused with a hint; OIP lists the raw.
+  Json with_derived = instances[0];
+  with_derived["log_amount"] = 1.0;
+  HttpReply refused =
+      http.Request("POST", "/v1/endpoints/fraud-detector/predict", with_derived.dump(), auth);
+  EXPECT_EQ(refused.status, 422);
+  EXPECT_NE(refused.body.find("is derived (log(Amount + 1))"), std::string::npos) << refused.body;
+  EXPECT_EQ(Body(http.Request("GET", "/v2/models/fraud-detector", "", auth))["inputs"].size(), raw);
+
+  // Batch scoring of the same rows gives the very same scores.
+  testing::CommandResult batch =
+      testing::Fraudops(dir, "predict --model fraud-detector@1 --input rows.csv --output out.csv");
+  ASSERT_EQ(batch.exit_code, 0) << batch.err;
+  std::ifstream out(dir.File("out.csv"));
+  std::string line;
+  std::getline(out, line);
+  for (size_t r = 0; r < rows && std::getline(out, line); ++r) {
+    EXPECT_EQ(std::strtod(line.substr(0, line.find(',')).c_str(), nullptr),
+              predictions[r]["score"].get<double>())
+        << "row " << r;
+  }
+  // Serving: the capture records what the model saw, every feature bit-identical to training.
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+  size_t compared = 0;
+  for (const auto& file : fs::directory_iterator(ws.home() + "/capture/fraud-detector")) {
+    std::ifstream in(file.path());
+    for (std::string text; std::getline(in, text);) {
+      const Json record = Json::parse(text);
+      const std::string id = record["request_id"];
+      const size_t dash = id.rfind('-');
+      if (dash == std::string::npos || record["features"].size() != raw + 4) continue;
+      const size_t r = std::strtoul(id.c_str() + dash + 1, nullptr, 10);
+      if (r >= rows || !record["features"].contains("scaled")) continue;
+      for (size_t f = 0; f < raw + 4; ++f) {
+        const Json& value = record["features"][test->features[f].name];
+        const float trained = test->columns[f][r];
+        if (std::isnan(trained)) {
+          EXPECT_TRUE(value.is_null()) << test->features[f].name;
+        } else {
+          EXPECT_EQ(static_cast<float>(value.get<double>()), trained)
+              << test->features[f].name << " row " << r;
+        }
+      }
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, rows);
 }
 
 TEST(ServeTest, ShadowGetsACopyOfTheTrafficAndAComparisonReport) {

@@ -9,6 +9,7 @@
 #include "cli/exit_codes.h"
 #include "core/files.h"
 #include "core/strings.h"
+#include "model/derived_features.h"
 #include "model/policy.h"
 #include "store/deployment_strategy.h"
 
@@ -17,6 +18,13 @@ namespace fraudops {
 Result<Config> LoadCheckedConfig(const LoadOptions& options) {
   FOPS_ASSIGN_OR_RETURN(Config config, LoadConfig(options));
   FOPS_RETURN_IF_ERROR(ValidateDeployConfig(config.deploy));
+  const std::vector<std::string>& derived = config.preprocess.derived_features;
+  for (size_t i = 0; i < derived.size(); ++i) {  // the syntax now; the fields once data is read
+    const std::string where = "preprocess.derived_features[" + std::to_string(i) + "]";
+    FOPS_ASSIGN_OR_RETURN(DerivedFeature feature, ParseDerivedFeature(derived[i], where));
+    FOPS_RETURN_IF_ERROR(
+        PolicyExpression::Parse(feature.expression, where + " (" + feature.name + ")").status());
+  }
   if (!config.register_.policy.empty()) {  // refused now rather than after training
     const std::string path = config.Resolve(config.register_.policy);
     auto text = ReadFile(path);

@@ -107,6 +107,11 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(preprocess.categorical_columns)},
       {"preprocess", "drop_columns", "Columns left out of the features.",
        FOPS_FIELD(preprocess.drop_columns)},
+      {"preprocess", "derived_features",
+       "Features computed from others by an expression, e.g. [\"log_amount = log(Amount + 1)\", "
+       "\"hour = hour(Time)\"] (docs/derived-features.md): added before training, recorded in "
+       "the bundle, and computed by batch scoring and serving from the raw fields.",
+       FOPS_FIELD(preprocess.derived_features)},
       {"preprocess", "sql_table",
        "Table read from an SQL data source; may name a schema (credit_fraud.transactions).",
        FOPS_FIELD(preprocess.sql_table)},

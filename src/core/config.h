@@ -40,6 +40,7 @@ struct PreprocessConfig {
   std::vector<std::string> missing_values = {"", "NA", "N/A", "NaN", "null", "unknown"};
   std::vector<std::string> categorical_columns;
   std::vector<std::string> drop_columns;
+  std::vector<std::string> derived_features;  ///< "NAME = EXPRESSION" each
   std::string sql_table = "transactions";
   std::string sql_query;
   std::string s3_bucket;        ///< data source "s3": the reference project's S3_BUCKET

@@ -65,6 +65,7 @@ nlohmann::json Dataset::SchemaJson() const {
   for (const ColumnSchema& column : features) {
     nlohmann::json entry = {{"name", column.name}, {"type", ColumnTypeName(column.type)}};
     if (column.type == ColumnType::kCategorical) entry["categories"] = column.categories;
+    if (!column.derived.empty()) entry["derived"] = column.derived;
     schema["features"].push_back(entry);
   }
   schema["rows"] = rows();

@@ -22,6 +22,7 @@ struct ColumnSchema {
   std::string name;
   ColumnType type = ColumnType::kNumeric;
   std::vector<std::string> categories;  ///< categorical only: code i means categories[i]
+  std::string derived;  ///< a derived feature's expression (model/derived_features.h), or ""
 
   bool operator==(const ColumnSchema&) const = default;
 };

@@ -151,6 +151,7 @@ Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info) 
       if (column.type == ColumnType::kCategorical) {
         column.categories = entry.at("categories").get<std::vector<std::string>>();
       }
+      if (entry.contains("derived")) column.derived = entry.at("derived").get<std::string>();
       dataset.features.push_back(std::move(column));
     }
   } catch (const nlohmann::json::exception& error) {

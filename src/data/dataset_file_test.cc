@@ -13,8 +13,8 @@ namespace {
 
 Dataset Sample() {
   Dataset d;
-  d.features = {{"amount", ColumnType::kNumeric, {}},
-                {"merchant", ColumnType::kCategorical, {"a", "b"}}};
+  d.features = {{"amount", ColumnType::kNumeric, {}, {}},
+                {"merchant", ColumnType::kCategorical, {"a", "b"}, {}}};
   d.columns = {{1.5f, std::numeric_limits<float>::quiet_NaN(), 3.0f}, {0, 1, 0}};
   d.label = {0, 1, 0};
   return d;

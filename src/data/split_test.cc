@@ -7,7 +7,7 @@ namespace {
 
 Dataset Make(size_t rows, size_t every_positive) {
   Dataset d;
-  d.features = {{"Time", ColumnType::kNumeric, {}}};
+  d.features = {{"Time", ColumnType::kNumeric, {}, {}}};
   d.columns.resize(1);
   for (size_t r = 0; r < rows; ++r) {
     d.columns[0].push_back(static_cast<float>(rows - r));  // time runs backwards in file order

@@ -290,7 +290,7 @@ Result<Dataset> GenerateTransactions(const SynthOptions& options, ThreadPool* po
   dataset.label_name = "Class";
   dataset.label_values = {"0", "1"};
   for (const std::string& name : ColumnNames()) {
-    dataset.features.push_back({name, ColumnType::kNumeric, {}});
+    dataset.features.push_back({name, ColumnType::kNumeric, {}, {}});
   }
   for (const std::vector<double>& column : table.columns) {
     // decimal text -> double -> float, exactly as the CSV reader converts

@@ -190,7 +190,7 @@ bool EncodeRow(const Job& job, const RecordChunk& chunk, size_t r, double* row,
                std::to_string(job.header.size());
       return false;
     }
-    for (size_t f = 0; f < encoder.size(); ++f) {
+    for (size_t f = 0; f < encoder.input_size(); ++f) {
       const size_t c = job.feature_column[f];
       std::string_view text = UnquoteCsvField(fields[c], scratch);
       bool ok = false;
@@ -222,7 +222,7 @@ bool EncodeRow(const Job& job, const RecordChunk& chunk, size_t r, double* row,
         where + ": not a JSON object (each line of a JSON Lines file holds one row as an object)";
     return false;
   }
-  for (size_t f = 0; f < encoder.size(); ++f) {
+  for (size_t f = 0; f < encoder.input_size(); ++f) {
     const std::string& name = encoder.feature(f).name;
     auto it = object.find(name);
     if (it == object.end()) {
@@ -395,7 +395,7 @@ Status ReadCsvHeader(Job& job, RecordReader& reader) {
     return -1;
   };
   std::vector<std::string> absent;
-  for (size_t f = 0; f < job.encoder.size(); ++f) {
+  for (size_t f = 0; f < job.encoder.input_size(); ++f) {  // derived features are computed
     const int c = column_of(job.encoder.feature(f).name);
     if (c < 0) absent.push_back(job.encoder.feature(f).name);
     job.feature_column.push_back(static_cast<size_t>(std::max(c, 0)));
@@ -512,6 +512,7 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
           errors.Report(r, error);
           return;
         }
+        job.encoder.Derive(matrix.data() + r * width);
       }
     };
     for_each_block(blocks, encode);

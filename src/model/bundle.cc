@@ -69,6 +69,11 @@ struct BundleReader {
                      "\"" + type + "\" is not a feature type; accepted: numeric, categorical");
       }
       spec.categorical = type == "categorical";
+      if (auto it = features[i].find("derived"); it != features[i].end()) {
+        if (!it->is_string() || it->get<std::string>().empty())
+          return Error(at + "/derived", "expected an expression (a non-empty string)");
+        spec.derived = it->get<std::string>();
+      }
       if (auto it = features[i].find("categories"); it != features[i].end()) {
         FOPS_ASSIGN_OR_RETURN(spec.categories, Strings(*it, at + "/categories"));
       }
@@ -92,9 +97,11 @@ InputSignature SignatureOf(const Ensemble& ensemble) {
   InputSignature signature;
   signature.dtype = ensemble.precision == Precision::kFloat32 ? "float32" : "float64";
   for (size_t f = 0; f < ensemble.num_features(); ++f) {
-    signature.features.push_back({ensemble.feature_names[f],
-                                  ensemble.feature_is_categorical[f] != 0,
-                                  ensemble.feature_categories[f]});
+    FeatureSpec spec;
+    spec.name = ensemble.feature_names[f];
+    spec.categorical = ensemble.feature_is_categorical[f] != 0;
+    spec.categories = ensemble.feature_categories[f];
+    signature.features.push_back(std::move(spec));
   }
   return signature;
 }
@@ -177,6 +184,8 @@ Result<ModelBundle> ParseBundle(
     }
     FOPS_ASSIGN_OR_RETURN(bundle.baseline_file, r.String(document, "", "baseline_file", false));
   }
+  if (auto deriver = DeriverOf(bundle.input, ""); !deriver.ok())
+    return r.Error(features_at, deriver.status().message());
   if (auto it = document.find("threshold"); it != document.end() && !it->is_null()) {
     if (!it->is_number() || !(it->get<double>() >= 0 && it->get<double>() <= 1)) {
       return r.Error("/threshold", "expected a probability in [0, 1]");
@@ -260,7 +269,9 @@ Result<ModelBundle> LoadModel(const std::string& path) {
 
 Json MakeBundleJson(const Dataset& train, const BundleInfo& info) {
   Json features = train.SchemaJson()["features"];
-  return {{"format_version", kBundleFormatVersion},
+  bool derived = false;
+  for (const Json& feature : features) derived |= feature.contains("derived");
+  return {{"format_version", derived ? 3 : 2},
           {"algorithm", info.algorithm},
           {"model_file", info.model_file},
           {"model_format", info.model_format},
@@ -283,12 +294,32 @@ Json MakeBundleJson(const Dataset& train, const BundleInfo& info) {
           {"baseline_file", info.baseline_file}};
 }
 
+Result<FeatureDeriver> DeriverOf(const InputSignature& signature, const std::string& source) {
+  std::vector<std::string> columns;
+  std::vector<bool> categorical;
+  std::vector<DerivedFeature> derived;
+  for (const FeatureSpec& spec : signature.features) {
+    if (spec.derived.empty() && !derived.empty()) {
+      return Status::InvalidArgument((source.empty() ? "" : source + ": ") + "raw feature '" +
+                                     spec.name +
+                                     "' follows a derived one; derived features come last");
+    }
+    columns.push_back(spec.name);
+    categorical.push_back(spec.categorical);
+    if (!spec.derived.empty()) derived.push_back({spec.name, spec.derived});
+  }
+  return FeatureDeriver::Create(columns, categorical, derived, signature.dtype != "float64",
+                                source);
+}
+
 FeatureEncoder::FeatureEncoder(const InputSignature& signature)
     : float32_(signature.dtype != "float64") {
+  if (auto deriver = DeriverOf(signature, "input signature"); deriver.ok())
+    deriver_ = std::move(*deriver);  // a bundle's was checked when it was loaded
   for (size_t f = 0; f < signature.features.size(); ++f) {
     const FeatureSpec& spec = signature.features[f];
     features_.push_back(&spec);
-    index_.emplace(spec.name, f);
+    if (spec.derived.empty()) index_.emplace(spec.name, f);
     std::unordered_map<std::string, double> codes;
     for (size_t c = 0; c < spec.categories.size(); ++c)
       codes.emplace(spec.categories[c], static_cast<double>(c));

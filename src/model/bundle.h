@@ -23,12 +23,15 @@
 
 #include "core/status.h"
 #include "data/dataset.h"
+#include "model/derived_features.h"
 #include "model/ensemble.h"
 #include "model/policy.h"
 
 namespace fraudops {
 
-constexpr int kBundleFormatVersion = 2;
+/// The newest bundle.json format this build reads; it writes 2, or 3 when the signature has
+/// derived features (so an older build refuses what it would score wrongly).
+constexpr int kBundleFormatVersion = 3;
 
 /// One input feature as requests must provide it.
 struct FeatureSpec {
@@ -36,6 +39,9 @@ struct FeatureSpec {
   bool categorical = false;
   std::vector<std::string>
       categories;  ///< categorical: code i is categories[i] (empty: codes are given)
+  /// A derived feature's expression (model/derived_features.h): computed from the raw
+  /// features, never sent by clients. Derived features follow every raw one.
+  std::string derived;
 };
 
 /// The input signature and how raw values become model inputs.
@@ -104,13 +110,25 @@ struct BundleInfo {
 };
 nlohmann::json MakeBundleJson(const Dataset& train, const BundleInfo& info);
 
+/// The signature's derived features compiled (an error names `source` and the feature).
+Result<FeatureDeriver> DeriverOf(const InputSignature& signature, const std::string& source);
+
 /// Turns raw feature values into a model input row. Numbers are parsed with the same
 /// parser as the CSV reader and rounded as the signature's dtype says; categories map to
-/// their training code; a category never seen in training becomes missing.
+/// their training code; a category never seen in training becomes missing. Derived
+/// features are not looked up by name (clients do not send them): Derive computes them once
+/// a row's raw features are encoded.
 class FeatureEncoder {
  public:
   explicit FeatureEncoder(const InputSignature& signature);
+  /// Every feature the model takes (raw, then derived).
   size_t size() const { return features_.size(); }
+  /// The raw features, which requests and files provide: the first input_size().
+  size_t input_size() const { return deriver_.empty() ? features_.size() : deriver_.inputs(); }
+  /// Computes the derived features of an encoded row (nothing when there are none).
+  void Derive(double* row) const {
+    if (!deriver_.empty()) deriver_.Derive(row);
+  }
   const FeatureSpec& feature(size_t i) const { return *features_[i]; }
   /// The feature's index, or -1.
   int Find(std::string_view name) const;
@@ -144,6 +162,7 @@ class FeatureEncoder {
   std::unordered_map<std::string, size_t, NameHash, std::equal_to<>> index_;
   std::vector<std::string> missing_values_;
   bool float32_ = true;
+  FeatureDeriver deriver_;
 };
 
 }  // namespace fraudops

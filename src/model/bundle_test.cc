@@ -41,6 +41,7 @@ std::vector<double> EncodeRows(const ModelBundle& bundle, size_t* count) {
       row[static_cast<size_t>(f)] = encoder.EncodeText(static_cast<size_t>(f), fields[c], &ok);
       EXPECT_TRUE(ok) << header[c] << "=" << fields[c];
     }
+    encoder.Derive(row.data());
     rows.insert(rows.end(), row.begin(), row.end());
     ++*count;
   }
@@ -81,8 +82,11 @@ TEST(BundleTest, EveryPastFormatVersionLoadsAndScoresAsLibxgboost) {
     ASSERT_TRUE(bundle.ok()) << bundle.status().ToString();
     EXPECT_EQ(bundle->format_version, version);
     EXPECT_EQ(bundle->algorithm, "xgboost");
-    EXPECT_EQ(bundle->input.features.size(), 30u);
-    EXPECT_EQ(bundle->input.features.back().name, "Amount");
+    // Format 3 adds derived features after the 30 raw ones (log_amount, hour).
+    const size_t width = version >= 3 ? 32 : 30;
+    ASSERT_EQ(bundle->input.features.size(), width);
+    EXPECT_EQ(bundle->input.features[29].name, "Amount");
+    EXPECT_EQ(FeatureEncoder(bundle->input).input_size(), 30u);
     EXPECT_EQ(bundle->input.dtype, "float32");
     ASSERT_TRUE(bundle->threshold.has_value());
     EXPECT_EQ(bundle->label_values, (std::vector<std::string>{"0", "1"}));
@@ -94,18 +98,26 @@ TEST(BundleTest, EveryPastFormatVersionLoadsAndScoresAsLibxgboost) {
     size_t count = 0;
     std::vector<double> rows = EncodeRows(*bundle, &count);
     ASSERT_EQ(count, 21u);
-    EXPECT_TRUE(std::isnan(rows[20 * 30 + 1]) && std::isnan(rows[20 * 30 + 5]))
+    EXPECT_TRUE(std::isnan(rows[20 * width + 1]) && std::isnan(rows[20 * width + 5]))
         << "the empty field and NA are missing";
+    if (version >= 3) {  // the derived features are what their expressions say
+      for (size_t r = 0; r < count; ++r) {
+        const double* row = rows.data() + r * width;
+        EXPECT_EQ(row[30], static_cast<float>(std::log(row[29] + 1))) << "row " << r;
+        EXPECT_EQ(row[31], std::floor(std::fmod(row[0], 86400) / 3600)) << "row " << r;
+      }
+    }
     std::vector<float> expected =
-        LibxgboostMargins((dir / bundle->model_file).string(), rows, count, 30);
+        LibxgboostMargins((dir / bundle->model_file).string(), rows, count, width);
     std::vector<double> scores;
     for (size_t r = 0; r < count; ++r) {
-      const double margin = bundle->ensemble.PredictMargin(rows.data() + r * 30);
+      const double margin = bundle->ensemble.PredictMargin(rows.data() + r * width);
       EXPECT_NEAR(margin, expected[r], 1e-6) << "row " << r;
       scores.push_back(bundle->ensemble.ApplyLink(margin));
     }
+    if (version >= 3) continue;  // another model (it takes derived features)
     if (first_scores.empty()) first_scores = scores;
-    EXPECT_EQ(scores, first_scores) << "every format scores the same model alike";
+    EXPECT_EQ(scores, first_scores) << "formats 1 and 2 score the same model alike";
   }
 }
 
@@ -131,8 +143,9 @@ TEST(BundleTest, EncoderGivesExactlyWhatTheCsvReaderGaveTraining) {
 
 TEST(BundleTest, CategoriesMissingValuesAndBadText) {
   InputSignature signature;
-  signature.features = {
-      {"amount", false, {}}, {"merchant", true, {"shop", "fuel", "travel"}}, {"mcc", true, {}}};
+  signature.features = {{"amount", false, {}, {}},
+                        {"merchant", true, {"shop", "fuel", "travel"}, {}},
+                        {"mcc", true, {}, {}}};
   FeatureEncoder encoder(signature);
   bool ok = false;
   EXPECT_EQ(encoder.EncodeText(1, "fuel", &ok), 1.0);
@@ -242,8 +255,8 @@ TEST(BaselineTest, HistogramsBinByQuantileCutsAndCountMissingApart) {
   EXPECT_EQ(constant["counts"], nlohmann::json({0, 50}));
 
   Dataset data;
-  data.features = {{"amount", ColumnType::kNumeric, {}},
-                   {"merchant", ColumnType::kCategorical, {"a", "b"}}};
+  data.features = {{"amount", ColumnType::kNumeric, {}, {}},
+                   {"merchant", ColumnType::kCategorical, {"a", "b"}, {}}};
   data.columns = {{1, 2, 3, 4}, {0, 1, 1, std::nanf("")}};
   data.label = {0, 1, 0, 0};
   nlohmann::json baseline = MakeBaseline(data, std::vector<float>{0.1f, 0.9f, 0.2f, 0.3f}, 2);

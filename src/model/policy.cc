@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include "core/strings.h"
@@ -148,6 +149,19 @@ class PolicyParser {
     for (DecisionPolicy::Rule& rule : policy_.rules_) rule.decision_index = index_of(rule.decision);
     policy_.default_index_ = index_of(policy_.default_decision_);
     return std::move(policy_);
+  }
+
+  /// One expression, the whole text (blank lines and comments around it allowed).
+  Result<PolicyExpression> ParseExpression() {
+    FOPS_RETURN_IF_ERROR(Lex());
+    while (Peek().token == Token::kNewline) ++at_;
+    if (Peek().token == Token::kEnd) return Expected(Peek(), "an expression");
+    PolicyExpression expression;
+    FOPS_ASSIGN_OR_RETURN(expression.root_, Or());
+    while (Peek().token == Token::kNewline) ++at_;
+    if (Peek().token != Token::kEnd) return Expected(Peek(), "the end of the expression");
+    expression.program_ = std::move(policy_);
+    return expression;
   }
 
  private:
@@ -461,17 +475,34 @@ class PolicyParser {
     if (name == "null") return Add(Node());
     if (IsKeyword(name)) return Error(lexeme, "expected a value, found the keyword '" + name + "'");
     if (Accept(Token::kLParen)) {  // a function
-      static constexpr std::pair<std::string_view, Op> kFunctions[] = {
-          {"abs", Op::kAbs}, {"log", Op::kLog}, {"missing", Op::kMissing}};
-      const Op* op = nullptr;
-      for (const auto& [function, value] : kFunctions) {
-        if (function == name) op = &value;
+      struct Function {
+        std::string_view name;
+        Op op;
+        int arity;
+      };
+      static constexpr Function kFunctions[] = {
+          {"abs", Op::kAbs, 1},         {"log", Op::kLog, 1},   {"missing", Op::kMissing, 1},
+          {"floor", Op::kFloor, 1},     {"sqrt", Op::kSqrt, 1}, {"hour", Op::kHour, 1},
+          {"weekday", Op::kWeekday, 1}, {"min", Op::kMin, 2},   {"max", Op::kMax, 2}};
+      const Function* function = nullptr;
+      for (const Function& f : kFunctions) {
+        if (f.name == name) function = &f;
       }
-      if (op == nullptr)
-        return Error(lexeme, "unknown function '" + name + "'; known: abs, log, missing");
-      FOPS_ASSIGN_OR_RETURN(uint32_t argument, Or());
-      FOPS_RETURN_IF_ERROR(Expect(Token::kRParen, "')' after the function's argument"));
-      return Binary(*op, argument, 0);
+      if (function == nullptr) {
+        return Error(lexeme, "unknown function '" + name +
+                                 "'; known: abs, floor, hour, log, max, min, missing, sqrt, "
+                                 "weekday");
+      }
+      FOPS_ASSIGN_OR_RETURN(uint32_t first, Or());
+      uint32_t second = 0;
+      if (function->arity == 2) {
+        FOPS_RETURN_IF_ERROR(Expect(Token::kComma, "',' and the function's second argument"));
+        FOPS_ASSIGN_OR_RETURN(second, Or());
+      }
+      FOPS_RETURN_IF_ERROR(Expect(Token::kRParen, function->arity == 2
+                                                      ? "')' after the function's two arguments"
+                                                      : "')' after the function's argument"));
+      return Binary(function->op, first, second);
     }
     Node node;
     node.op = Op::kField;
@@ -494,6 +525,10 @@ Result<DecisionPolicy> DecisionPolicy::Parse(std::string_view text, const std::s
   return PolicyParser(text, source).Parse();
 }
 
+Result<PolicyExpression> PolicyExpression::Parse(std::string_view text, const std::string& source) {
+  return PolicyParser(text, source).ParseExpression();
+}
+
 PolicyInput PolicyInput::OfText(std::string_view text) {
   text = Trim(text);
   if (text.empty()) return {};
@@ -514,6 +549,60 @@ std::vector<std::string> DecisionPolicy::rule_names() const {
 }
 
 namespace {
+
+/// The hour (0-23) and weekday (Monday 0 … Sunday 6) of a time.
+struct TimeParts {
+  int hour = 0, weekday = 0;
+};
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+int64_t DaysFromCivil(int64_t year, int64_t month, int64_t day) {
+  year -= month <= 2;
+  const int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const int64_t year_of_era = year - era * 400;
+  const int64_t day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + day_of_era - 719468;
+}
+
+int WeekdayOfDays(int64_t days) {  // 1970-01-01 was a Thursday (3)
+  return static_cast<int>(((days % 7) + 7 + 3) % 7);
+}
+
+/// Seconds since the Unix epoch, in UTC.
+std::optional<TimeParts> TimeOfSeconds(double seconds) {
+  if (!std::isfinite(seconds) || std::abs(seconds) > 1e13) return std::nullopt;
+  const double days = std::floor(seconds / 86400);
+  const double second_of_day = seconds - days * 86400;
+  TimeParts parts;
+  parts.hour = std::min(23, static_cast<int>(second_of_day / 3600));
+  parts.weekday = WeekdayOfDays(static_cast<int64_t>(days));
+  return parts;
+}
+
+/// An ISO 8601 date-time, "YYYY-MM-DDTHH…" (or a space for T): the hour as written.
+std::optional<TimeParts> TimeOfText(std::string_view text) {
+  auto digits = [&](size_t at, size_t n, int* out) {
+    if (at + n > text.size()) return false;
+    int value = 0;
+    for (size_t i = at; i < at + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      value = value * 10 + (text[i] - '0');
+    }
+    *out = value;
+    return true;
+  };
+  int year = 0, month = 0, day = 0, hour = 0;
+  if (!digits(0, 4, &year) || text.size() < 13 || text[4] != '-' || !digits(5, 2, &month) ||
+      text[7] != '-' || !digits(8, 2, &day) || (text[10] != 'T' && text[10] != ' ') ||
+      !digits(11, 2, &hour) || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23) {
+    return std::nullopt;
+  }
+  TimeParts parts;
+  parts.hour = hour;
+  parts.weekday = WeekdayOfDays(DaysFromCivil(year, month, day));
+  return parts;
+}
 
 bool SameValue(const PolicyValue& a, const PolicyValue& b) {
   if (a.kind != b.kind || a.kind == PolicyValue::Kind::kMissing) return false;
@@ -598,6 +687,28 @@ PolicyValue DecisionPolicy::Eval(uint32_t index, std::span<const PolicyValue> va
     }
     case Node::Op::kMissing:
       return PolicyValue::Bool(Eval(node.a, values).kind == Kind::kMissing);
+    case Node::Op::kFloor: {
+      const PolicyValue v = Eval(node.a, values);
+      return v.kind == Kind::kNumber ? PolicyValue::Number(std::floor(v.number)) : PolicyValue();
+    }
+    case Node::Op::kSqrt: {
+      const PolicyValue v = Eval(node.a, values);
+      return v.kind == Kind::kNumber && v.number >= 0 ? PolicyValue::Number(std::sqrt(v.number))
+                                                      : PolicyValue();
+    }
+    case Node::Op::kHour:
+    case Node::Op::kWeekday: {
+      const PolicyValue v = Eval(node.a, values);
+      const std::optional<TimeParts> parts = v.kind == Kind::kNumber   ? TimeOfSeconds(v.number)
+                                             : v.kind == Kind::kString ? TimeOfText(v.text)
+                                                                       : std::nullopt;
+      if (!parts) return PolicyValue();
+      return PolicyValue::Number(node.op == Node::Op::kHour ? parts->hour : parts->weekday);
+    }
+    case Node::Op::kMin:
+    case Node::Op::kMax:
+      if (!numbers(&x, &y)) return PolicyValue();
+      return PolicyValue::Number(node.op == Node::Op::kMin ? std::min(x, y) : std::max(x, y));
   }
   return PolicyValue();
 }

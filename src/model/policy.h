@@ -63,6 +63,8 @@ struct PolicyDecision {
   uint16_t index = 0;         ///< the decision's index in the policy's decisions()
 };
 
+class PolicyExpression;
+
 class DecisionPolicy {
  public:
   /// Parses `text` (`source` names it in errors: "policy.txt:3:17: expected '->' …").
@@ -104,7 +106,13 @@ class DecisionPolicy {
       kNegate,
       kAbs,
       kLog,
-      kMissing
+      kMissing,
+      kFloor,
+      kSqrt,
+      kHour,
+      kWeekday,
+      kMin,
+      kMax
     };
     Op op = Op::kLiteral;
     uint32_t a = 0, b = 0;  ///< operands (node indices)
@@ -122,6 +130,7 @@ class DecisionPolicy {
 
  private:
   friend class PolicyParser;
+  friend class PolicyExpression;
   PolicyValue Eval(uint32_t node, std::span<const PolicyValue> values) const;
 
   std::vector<std::string> fields_;
@@ -131,6 +140,23 @@ class DecisionPolicy {
   std::string default_decision_;
   uint16_t default_index_ = 0;
   std::vector<std::string> decisions_;
+};
+
+/// One expression of the language on its own, e.g. `log(Amount + 1)` or `hour(Time)`: a
+/// derived feature's definition (model/derived_features.h).
+class PolicyExpression {
+ public:
+  static Result<PolicyExpression> Parse(std::string_view text, const std::string& source);
+  /// The fields it reads, in the order Evaluate takes their values.
+  const std::vector<std::string>& fields() const { return program_.fields(); }
+  PolicyValue Evaluate(std::span<const PolicyValue> values) const {
+    return program_.Eval(root_, values);
+  }
+
+ private:
+  friend class PolicyParser;
+  DecisionPolicy program_;  ///< its nodes, fields and strings; no rules
+  uint32_t root_ = 0;
 };
 
 }  // namespace fraudops

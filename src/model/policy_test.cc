@@ -112,7 +112,10 @@ TEST(DecisionPolicyTest, AMalformedPolicySaysWhereAndWhatWasExpected) {
        "p:1:21: expected ',' or ']' in the list, found '->'"},
       {"a: name == \"open -> review", "p:1:12: a string without its closing '\"'"},
       {"a: x @ 3 -> review", "p:1:6: unexpected '@'"},
-      {"a: sqrt(x) > 3 -> review", "p:1:4: unknown function 'sqrt'; known: abs, log, missing"},
+      {"a: cube(x) > 3 -> review",
+       "p:1:4: unknown function 'cube'; known: abs, floor, hour, log, max, min, missing, sqrt, "
+       "weekday"},
+      {"a: max(x) > 3 -> review", "p:1:9: expected ',' and the function's second argument"},
       {"a: x > 1 -> and\ndefault -> approve",
        "p:1:13: expected a decision (approve, review, decline, …), found 'and'"},
       {"and: x > 1 -> review", "p:1:1: 'and' is a keyword, not a rule name"},

@@ -35,7 +35,7 @@ struct TrainedFixture {
     // Missing values in two columns, and a categorical "merchant" that carries signal.
     for (size_t r = 0; r < data.rows(); r += 7) data.columns[3][r] = std::nanf("");
     for (size_t r = 0; r < data.rows(); r += 11) data.columns[14][r] = std::nanf("");
-    ColumnSchema merchant{"merchant", ColumnType::kCategorical, {}};
+    ColumnSchema merchant{"merchant", ColumnType::kCategorical, {}, {}};
     for (int c = 0; c < 40; ++c) merchant.categories.push_back("m" + std::to_string(c));
     std::vector<float> codes(data.rows());
     for (size_t r = 0; r < data.rows(); ++r) {

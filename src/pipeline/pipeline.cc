@@ -21,6 +21,7 @@
 #include "eval/report.h"
 #include "model/baseline.h"
 #include "model/bundle.h"
+#include "model/derived_features.h"
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
 #include "store/serving_store.h"
@@ -139,7 +140,53 @@ Status Ingest(State& s) {
                                 s.raw_manifest["content_hash"].get<std::string>()}});
 }
 
+/// Adds preprocess.derived_features to the data as columns after the raw ones, computed by
+/// the code batch scoring and serving use (FeatureDeriver) from the values the dataset
+/// stores, so a model input is bit-identical wherever it is computed.
+Status DeriveFeatures(State& s) {
+  const std::vector<std::string>& declared = s.config.preprocess.derived_features;
+  if (declared.empty()) return Status::Ok();
+  Dataset& d = s.data;
+  std::vector<std::string> columns = d.FeatureNames();
+  std::vector<bool> categorical;
+  for (const ColumnSchema& column : d.features)
+    categorical.push_back(column.type == ColumnType::kCategorical);
+  std::vector<DerivedFeature> derived;
+  for (size_t i = 0; i < declared.size(); ++i) {
+    const std::string where = "preprocess.derived_features[" + std::to_string(i) + "]";
+    FOPS_ASSIGN_OR_RETURN(DerivedFeature feature, ParseDerivedFeature(declared[i], where));
+    if (std::find(columns.begin(), columns.end(), feature.name) != columns.end() ||
+        feature.name == d.label_name) {
+      return Status::InvalidArgument(where + ": '" + feature.name +
+                                     "' is already a column of the data; name it otherwise");
+    }
+    columns.push_back(feature.name);
+    derived.push_back(std::move(feature));
+  }
+  FOPS_ASSIGN_OR_RETURN(
+      FeatureDeriver deriver,
+      FeatureDeriver::Create(columns, categorical, derived, true, "preprocess.derived_features"));
+  const size_t inputs = d.num_features();
+  std::vector<std::vector<float>> added(derived.size(), std::vector<float>(d.rows()));
+  std::vector<double> row(columns.size());
+  for (size_t r = 0; r < d.rows(); ++r) {
+    for (size_t f = 0; f < inputs; ++f) row[f] = d.columns[f][r];
+    deriver.Derive(row.data());
+    for (size_t k = 0; k < derived.size(); ++k) added[k][r] = static_cast<float>(row[inputs + k]);
+  }
+  for (size_t k = 0; k < derived.size(); ++k) {
+    ColumnSchema column;
+    column.name = derived[k].name;
+    column.derived = derived[k].expression;
+    d.features.push_back(std::move(column));
+    d.columns.push_back(std::move(added[k]));
+  }
+  s.context.logger->Info("validate", "derived features added", {{"features", derived.size()}});
+  return Status::Ok();
+}
+
 Status Validate(State& s) {
+  FOPS_RETURN_IF_ERROR(DeriveFeatures(s));
   const Dataset& d = s.data;
   nlohmann::json report = {{"rows", d.rows()}, {"positives", d.CountPositives()}};
   if (d.rows() == 0) return Status::DataError("the data has no rows");

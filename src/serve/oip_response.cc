@@ -58,6 +58,7 @@ Json InferModelMetadata(const std::string& name, const EndpointSnapshot& endpoin
   const std::string dtype = m.bundle().input.dtype == "float64" ? "FP64" : "FP32";
   Json inputs = Json::array();
   for (const FeatureSpec& f : m.bundle().input.features) {
+    if (!f.derived.empty()) continue;  // computed by the server, not sent
     inputs.push_back({{"name", f.name},
                       {"datatype", f.categorical && !f.categories.empty() ? "BYTES" : dtype},
                       {"shape", {-1}}});

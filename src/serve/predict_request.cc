@@ -98,7 +98,7 @@ class FeatureProblems {
     ++mistyped_count_;
   }
   void EndRow(size_t row) {
-    for (size_t f = 0; f < seen_.size(); ++f) {
+    for (size_t f = 0; f < encoder_.input_size(); ++f) {  // derived features are computed
       if (!seen_[f]) missing_.emplace(encoder_.feature(f).name, row);
     }
   }
@@ -140,10 +140,16 @@ class FeatureProblems {
                       {"mistyped_count", mistyped_count_}};
     if (!extra_.empty()) {
       std::vector<std::string> valid;
-      for (size_t f = 0; f < encoder_.size(); ++f) valid.push_back(encoder_.feature(f).name);
+      for (size_t f = 0; f < encoder_.input_size(); ++f) valid.push_back(encoder_.feature(f).name);
       nlohmann::json hints = nlohmann::json::object();
       for (const auto& [name, row] : extra_) {
         std::string hint = DidYouMean(name, valid);
+        for (size_t f = encoder_.input_size(); f < encoder_.size(); ++f) {
+          if (encoder_.feature(f).name == name) {
+            hint = "'" + name + "' is derived (" + encoder_.feature(f).derived +
+                   "): send the fields it is computed from, not it";
+          }
+        }
         if (!hint.empty()) hints[name] = hint;
       }
       if (!hints.empty()) error->details["hints"] = hints;
@@ -189,6 +195,13 @@ double EncodeElement(const FeatureEncoder& encoder, size_t feature, dom::element
     problems.Mistyped(feature, row, got);
   }
   return encoded;
+}
+
+/// Computes every row's derived features once its raw ones are encoded; returns true.
+bool DeriveRows(const FeatureEncoder& encoder, ParsedRows* out) {
+  if (encoder.input_size() == encoder.size()) return true;
+  for (size_t r = 0; r < out->rows; ++r) encoder.Derive(out->values.data() + r * encoder.size());
+  return true;
 }
 
 /// A JSON value as a policy reads it: numbers, strings, booleans; anything else is missing.
@@ -262,10 +275,10 @@ void EncodeObject(const FeatureEncoder& encoder, dom::object object, size_t row,
 
 bool EncodeArrayRow(const FeatureEncoder& encoder, dom::array array, size_t row, double* out,
                     FeatureProblems& problems, RequestError* error, const FieldSink& sink) {
-  if (array.size() != encoder.size()) {
+  if (array.size() != encoder.input_size()) {
     return BadBody(error, "instance " + std::to_string(row) + " has " +
                               std::to_string(array.size()) + " values; the model takes " +
-                              std::to_string(encoder.size()) +
+                              std::to_string(encoder.input_size()) +
                               " in its signature's order (GET /v2/models/{endpoint} lists them)");
   }
   size_t f = 0;
@@ -344,7 +357,7 @@ bool ParseCsv(std::string_view body, const FeatureEncoder& encoder, size_t max_r
     }
   }
   if (problems.any()) return problems.Report(error);
-  return true;
+  return DeriveRows(encoder, out);
 }
 
 }  // namespace
@@ -510,7 +523,7 @@ bool ParsePredictBody(std::string& body, std::string_view content_type,
     EncodeObject(encoder, object, 0, out->values.data(), problems, passthrough_field, sink);
   }
   if (problems.any()) return problems.Report(error);
-  return true;
+  return DeriveRows(encoder, out);
 }
 
 namespace {
@@ -563,8 +576,9 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
                    "\"datatype\", \"data\"})");
   }
   const size_t width = encoder.size();
+  const size_t inputs_width = encoder.input_size();  // what clients send
   FeatureProblems problems(encoder);
-  const size_t value_limit = (max_rows + 1) * std::max<size_t>(width, 1);
+  const size_t value_limit = (max_rows + 1) * std::max<size_t>(inputs_width, 1);
   std::vector<dom::element> values;
   // One [N, F] tensor whose name is not a feature: rows in signature order.
   if (inputs.size() == 1) {
@@ -572,17 +586,18 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
     std::string_view name;
     if (inputs.at(0).get(tensor) || tensor["name"].get(name))
       return BadBody(error, "inputs[0] needs a \"name\"");
-    if (encoder.Find(name) < 0 || width == 1) {
+    if (encoder.Find(name) < 0 || inputs_width == 1) {
       std::vector<int64_t> shape;
       if (!ShapeOf(tensor, &shape) || shape.empty() || shape.size() > 2) {
-        return BadBody(error, "inputs[0].shape must be [N, " + std::to_string(width) + "] (or [" +
-                                  std::to_string(width) + "] for one row)");
+        return BadBody(error, "inputs[0].shape must be [N, " + std::to_string(inputs_width) +
+                                  "] (or [" + std::to_string(inputs_width) + "] for one row)");
       }
       const int64_t rows = shape.size() == 2 ? shape[0] : 1;
       const int64_t columns = shape.back();
-      if (columns != static_cast<int64_t>(width)) {
+      if (columns != static_cast<int64_t>(inputs_width)) {
         return BadBody(error, "inputs[0].shape says " + std::to_string(columns) +
-                                  " features per row; the model takes " + std::to_string(width) +
+                                  " features per row; the model takes " +
+                                  std::to_string(inputs_width) +
                                   " (GET /v2/models/{model} lists them)");
       }
       if (rows == 0) return BadBody(error, "inputs[0] has no rows");
@@ -603,14 +618,14 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
       out->values.assign(out->rows * width, std::nan(""));
       sink.Start(out->rows);
       for (size_t r = 0; r < out->rows; ++r) {
-        for (size_t f = 0; f < width; ++f) {
-          out->values[r * width + f] =
-              EncodeElement(encoder, f, values[r * width + f], r, problems);
-          sink.Feature(r, f, values[r * width + f]);
+        for (size_t f = 0; f < inputs_width; ++f) {
+          const dom::element value = values[r * inputs_width + f];
+          out->values[r * width + f] = EncodeElement(encoder, f, value, r, problems);
+          sink.Feature(r, f, value);
         }
       }
       if (problems.any()) return problems.Report(error);
-      return true;
+      return DeriveRows(encoder, out);
     }
   }
   // One tensor per feature, named after it, each of shape [N] or [N, 1].
@@ -660,7 +675,7 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
   out->rows = rows;
   out->values.assign(rows * width, std::nan(""));
   sink.Start(rows);
-  for (size_t f = 0; f < width; ++f) {
+  for (size_t f = 0; f < inputs_width; ++f) {
     for (size_t r = 0; r < rows; ++r) {
       out->values[r * width + f] = EncodeElement(encoder, f, columns[f][r], r, problems);
       sink.Feature(r, f, columns[f][r]);
@@ -670,7 +685,7 @@ bool ParseInferBody(std::string& body, const FeatureEncoder& encoder, size_t max
     for (size_t r = 0; r < rows; ++r) *sink.Slot(r, slot) = InputOf(column[r]);
   }
   if (problems.any()) return problems.Report(error);
-  return true;
+  return DeriveRows(encoder, out);
 }
 
 }  // namespace fraudops
