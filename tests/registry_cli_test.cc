@@ -218,6 +218,85 @@ TEST(RegistryCliTest, ADecisionPolicyIsRegisteredWithTheVersionChangedAsANewVers
   EXPECT_EQ(decisions("fraud-detector@3").first, "score,margin,label");
 }
 
+TEST(RegistryCliTest, ACombinationOfTwoModelsIsAVersionThatScoresTheirWeightedMean) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  ASSERT_EQ(Fraudops(dir, "run").exit_code, 0);                   // fraud-detector@1: XGBoost
+  ASSERT_EQ(Fraudops(dir, "run --algorithm lgbm").exit_code, 0);  // @2: LightGBM
+  CommandResult combined =
+      Fraudops(dir,
+               "models combine fraud-detector --model fraud-detector@1 --model fraud-detector@2 "
+               "--method weighted --weight 3 --weight 1 --json");
+  ASSERT_EQ(combined.exit_code, 0) << combined.err;
+  nlohmann::json v3 = Json(combined);
+  EXPECT_EQ(v3["version"], 3);
+  EXPECT_EQ(v3["approval"], "pending");
+  EXPECT_EQ(v3["algorithm"], "xgboost+lgbm");
+  EXPECT_EQ(v3["metrics"]["combination"]["models"][1]["model"], "fraud-detector@2");
+  nlohmann::json v1 = Json(Fraudops(dir, "models show fraud-detector@1 --json"));
+  nlohmann::json v2 = Json(Fraudops(dir, "models show fraud-detector@2 --json"));
+  EXPECT_DOUBLE_EQ(v3["threshold"].get<double>(),
+                   (3 * v1["threshold"].get<double>() + v2["threshold"].get<double>()) / 4);
+  // Lineage: a tracked run of experiment "combine" wrote and stored its bundle.
+  nlohmann::json lineage = Json(Fraudops(dir, "lineage fraud-detector@3 --json"));
+  EXPECT_EQ(lineage["run"]["experiment"], "combine");
+  EXPECT_EQ(lineage["run"]["status"], "succeeded");
+
+  // Batch scoring: the combination's score is the weighted mean of its models' scores.
+  const std::string rows = std::string(FRAUDOPS_SOURCE_DIR) + "/tests/data/bundles/rows.csv";
+  auto scores = [&](const std::string& model) {
+    CommandResult scored = Fraudops(
+        dir, "predict --model " + model + " --input " + rows + " --output " + dir.File("out.csv"));
+    EXPECT_EQ(scored.exit_code, 0) << scored.err;
+    std::ifstream in(dir.File("out.csv"));
+    std::string line;
+    std::getline(in, line);
+    std::vector<double> out;
+    while (std::getline(in, line)) out.push_back(std::strtod(line.c_str(), nullptr));
+    return out;
+  };
+  const std::vector<double> a = scores("fraud-detector@1"), b = scores("fraud-detector@2"),
+                            c = scores("fraud-detector@3");
+  ASSERT_EQ(a.size(), 21u);
+  ASSERT_EQ(c.size(), a.size());
+  for (size_t r = 0; r < a.size(); ++r) EXPECT_EQ(c[r], (3 * a[r] + 1 * b[r]) / 4) << r;
+  EXPECT_NE(a, b);
+  ASSERT_EQ(Fraudops(dir,
+                     "models combine fraud-detector --model fraud-detector@1 "
+                     "--model fraud-detector@2 --method max")
+                .exit_code,
+            0);
+  const std::vector<double> highest = scores("fraud-detector@4");
+  for (size_t r = 0; r < a.size(); ++r) EXPECT_EQ(highest[r], std::max(a[r], b[r])) << r;
+  // A combination cannot explain, and is not combined again.
+  CommandResult explain = Fraudops(dir, "predict --model fraud-detector@3 --input " + rows +
+                                            " --output " + dir.File("x.csv") + " --explain 2");
+  EXPECT_EQ(explain.exit_code, 2);
+  EXPECT_NE(explain.err.find("cannot explain"), std::string::npos) << explain.err;
+  CommandResult again = Fraudops(
+      dir, "models combine fraud-detector --model fraud-detector@3 --model fraud-detector@1");
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("fraud-detector@3 is a combination"), std::string::npos) << again.err;
+  // Refused: weights that do not match the models, and models that take other inputs.
+  CommandResult unweighted =
+      Fraudops(dir,
+               "models combine fraud-detector --model fraud-detector@1 --model "
+               "fraud-detector@2 --method weighted --weight 1");
+  EXPECT_EQ(unweighted.exit_code, 2);
+  EXPECT_NE(unweighted.err.find("one --weight per --model (2)"), std::string::npos)
+      << unweighted.err;
+  WriteSmallConfig(dir, "  derived_features: [\"log_amount = log(Amount + 1)\"]\n");
+  ASSERT_EQ(Fraudops(dir, "run").exit_code, 0);  // @5 takes a derived feature too
+  CommandResult other = Fraudops(
+      dir, "models combine fraud-detector --model fraud-detector@1 --model fraud-detector@5");
+  EXPECT_EQ(other.exit_code, 2);
+  EXPECT_NE(other.err.find("fraud-detector@5 does not take the same inputs as the first model: "
+                           "31 features, not 30"),
+            std::string::npos)
+      << other.err;
+  EXPECT_EQ(Json(Fraudops(dir, "models list fraud-detector --json")).size(), 5u);
+}
+
 TEST(RegistryCliTest, TheChampionGateComparesOnTheSameTestSplit) {
   TempDir dir;
   WriteSmallConfig(

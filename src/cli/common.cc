@@ -109,4 +109,14 @@ Result<ModelVersion> Resolve(MetadataStore& store, const std::string& target) {
   return store.GetVersion(model, ref);
 }
 
+TempDirectory::TempDirectory() {
+  char pattern[] = "/tmp/fraudops-model-XXXXXX";
+  if (mkdtemp(pattern) != nullptr) path_ = pattern;
+}
+
+TempDirectory::~TempDirectory() {
+  std::error_code ignored;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+}
+
 }  // namespace fraudops

@@ -51,4 +51,18 @@ Result<Stores> OpenStoresFor(const Config& config, bool need_artifacts);
 std::pair<std::string, std::string> SplitRef(const std::string& target);
 Result<ModelVersion> Resolve(MetadataStore& store, const std::string& target);
 
+/// A temporary directory (under /tmp) removed with everything in it when it goes out of
+/// scope; path() is empty when it could not be created.
+class TempDirectory {
+ public:
+  TempDirectory();
+  ~TempDirectory();
+  TempDirectory(const TempDirectory&) = delete;
+  TempDirectory& operator=(const TempDirectory&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 }  // namespace fraudops

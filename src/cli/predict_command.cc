@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "cli/common.h"
 #include "cli/exit_codes.h"
 #include "cli/registry_commands.h"
 #include "core/files.h"
@@ -25,23 +26,6 @@ struct PredictArgs {
   double threshold = -1;
   int threads = 0;
   bool json = false;
-};
-
-/// A temporary directory removed when it goes out of scope.
-class TempDirectory {
- public:
-  TempDirectory() {
-    char pattern[] = "/tmp/fraudops-model-XXXXXX";
-    if (mkdtemp(pattern) != nullptr) path_ = pattern;
-  }
-  ~TempDirectory() {
-    std::error_code ignored;
-    if (!path_.empty()) fs::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
 };
 
 /// The model: a bundle directory or model file when `model` names one, else NAME[@VERSION|@ALIAS]

@@ -10,7 +10,10 @@
 #include "core/config.h"
 #include "core/files.h"
 #include "core/hash.h"
+#include "core/ids.h"
 #include "core/strings.h"
+#include "core/version.h"
+#include "model/bundle.h"
 #include "model/policy.h"
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
@@ -34,6 +37,11 @@ struct Args {
   bool delete_alias = false;
   std::string policy_file;
   bool clear_policy = false;
+  // models combine
+  std::vector<std::string> members;
+  std::string method = "mean";
+  std::vector<double> weights;
+  double threshold = -1;
 };
 
 bool LowerIsBetter(const std::string& metric) {
@@ -382,6 +390,168 @@ int ModelsPolicy(const Args& args) {
   return kExitOk;
 }
 
+/// One model of a combination, exported from the registry and loaded.
+struct Member {
+  ModelVersion version;
+  std::string ref, directory;
+  ModelBundle bundle;
+  nlohmann::json bundle_json;
+  std::string model_text;
+};
+
+Result<Member> ExportMember(Stores& stores, const std::string& target, const std::string& dir) {
+  Member member;
+  FOPS_ASSIGN_OR_RETURN(member.version, Resolve(*stores.metadata, target));
+  member.ref = member.version.model + "@" + std::to_string(member.version.version);
+  member.directory = dir;
+  FOPS_RETURN_IF_ERROR(MakeDirectories(dir));
+  FOPS_RETURN_IF_ERROR(
+      ExportModelFiles(*stores.metadata, *stores.artifacts, member.version, dir).status());
+  FOPS_ASSIGN_OR_RETURN(member.bundle, LoadBundle(dir));
+  FOPS_ASSIGN_OR_RETURN(std::string json, ReadFile(dir + "/bundle.json"));
+  member.bundle_json = nlohmann::json::parse(json, nullptr, false);
+  FOPS_ASSIGN_OR_RETURN(member.model_text, ReadFile(dir + "/" + member.bundle.model_file));
+  return member;
+}
+
+/// Registers a version of NAME that scores with several registered models on the same
+/// inputs and combines their probabilities (mean, max, weighted). Its bundle is written and
+/// stored by a tracked run (experiment "combine") like a pipeline's, so export, serving,
+/// batch scoring and lineage treat it like any version. Pending approval.
+Result<ModelVersion> CombineModels(const Args& args) {
+  if (args.members.size() < 2)
+    return Status::InvalidArgument("models combine needs at least two --model NAME@VERSION");
+  FOPS_ASSIGN_OR_RETURN(CombineMethod method, ParseCombineMethod(args.method));
+  if (method == CombineMethod::kWeighted && args.weights.size() != args.members.size()) {
+    return Status::InvalidArgument("--method weighted needs one --weight per --model (" +
+                                   std::to_string(args.members.size()) + "), in their order");
+  }
+  if (method != CombineMethod::kWeighted && !args.weights.empty())
+    return Status::InvalidArgument("--weight is for --method weighted");
+  for (double w : args.weights) {
+    if (!(w >= 0) || !std::isfinite(w))
+      return Status::InvalidArgument("--weight must be a number >= 0");
+  }
+  FOPS_ASSIGN_OR_RETURN(Stores stores, OpenStores(args.config_path, args.home, true));
+  TempDirectory scratch;
+  if (scratch.path().empty()) return Status::IoError("cannot create a temporary directory");
+  std::vector<Member> members;
+  for (size_t i = 0; i < args.members.size(); ++i) {
+    FOPS_ASSIGN_OR_RETURN(Member member, ExportMember(stores, args.members[i],
+                                                      scratch.path() + "/" + std::to_string(i)));
+    if (member.bundle.combined())
+      return Status::InvalidArgument(member.ref + " is a combination; combine its models instead");
+    if (!members.empty())
+      FOPS_RETURN_IF_ERROR(CheckSameInputs(members[0].bundle, member.bundle, member.ref));
+    members.push_back(std::move(member));
+  }
+  std::vector<CombinationInput> inputs;
+  double threshold = 0, total = 0;
+  for (size_t i = 0; i < members.size(); ++i) {
+    CombinationInput input;
+    input.bundle = &members[i].bundle;
+    input.model_text = members[i].model_text;
+    input.weight = method == CombineMethod::kWeighted ? args.weights[i] : 1;
+    const double t = members[i].version.threshold;
+    if (method == CombineMethod::kMax)
+      threshold = std::max(threshold, t);
+    else
+      threshold += input.weight * t;
+    total += input.weight;
+    inputs.push_back(std::move(input));
+  }
+  if (!(total > 0)) return Status::InvalidArgument("the weights sum to 0");
+  if (method != CombineMethod::kMax) threshold /= total;
+  if (args.threshold >= 0) threshold = args.threshold;
+
+  const std::string name = args.target;
+  const std::string run_id = NewUuidV7();
+  const std::string prefix = "combine/" + run_id;
+  nlohmann::json refs = nlohmann::json::array();
+  for (size_t i = 0; i < members.size(); ++i)
+    refs.push_back({{"model", members[i].ref}, {"weight", inputs[i].weight}});
+  const nlohmann::json lineage = {{"model", name},
+                                  {"run_id", run_id},
+                                  {"combination", refs},
+                                  {"code_version", std::string(CodeVersion())}};
+  std::vector<std::pair<std::string, std::string>> files;
+  nlohmann::json bundle_json =
+      CombinedBundleJson(members[0].bundle_json, inputs, method, threshold, lineage, &files);
+  files.emplace_back("bundle.json", bundle_json.dump(2));
+  if (auto baseline = ReadFile(members[0].directory + "/baseline.json"); baseline.ok())
+    files.emplace_back("baseline.json", *baseline);
+  // Checked by loading it the way serving will.
+  const std::string out = scratch.path() + "/combined";
+  FOPS_RETURN_IF_ERROR(MakeDirectories(out));
+  for (const auto& [file, content] : files)
+    FOPS_RETURN_IF_ERROR(WriteFileAtomic(out + "/" + file, content));
+  FOPS_RETURN_IF_ERROR(LoadBundle(out).status().WithContext("the combined bundle"));
+
+  RunRecord run;
+  run.run_id = run_id;
+  run.experiment = "combine";
+  run.start_time = UtcNow();
+  run.code_version = std::string(CodeVersion());
+  const std::string actor = CurrentActor();
+  run.user = actor.substr(0, actor.find('@'));
+  run.host = actor.substr(actor.find('@') + 1);
+  run.artifact_uri = stores.artifacts->Uri(prefix);
+  run.params["combine.method"] = nlohmann::json(args.method).dump();
+  run.params["combine.models"] = refs.dump();
+  run.params["combine.threshold"] = nlohmann::json(threshold).dump();
+  FOPS_RETURN_IF_ERROR(stores.metadata->CreateRun(run));
+  std::vector<ArtifactRecord> records;
+  for (const auto& [file, content] : files) {
+    auto stored = stores.artifacts->Put(prefix + "/model/" + file, out + "/" + file);
+    if (!stored.ok()) {
+      (void)stores.metadata->EndRun(run_id, RunStatus::kFailed, stored.status().message());
+      return stored.status();
+    }
+    stored->name = "model/" + file;
+    records.push_back(std::move(*stored));
+  }
+  FOPS_RETURN_IF_ERROR(stores.metadata->LogArtifacts(run_id, records));
+  FOPS_RETURN_IF_ERROR(stores.metadata->EndRun(run_id, RunStatus::kSucceeded, ""));
+
+  NewVersion version;
+  version.model = name;
+  version.run_id = run_id;
+  version.algorithm = bundle_json["algorithm"].get<std::string>();
+  version.bundle_uri = stores.artifacts->Uri(prefix + "/model");
+  version.threshold = threshold;
+  version.metrics = {{"combination", {{"method", args.method}, {"models", refs}}}};
+  version.data_hash = members[0].version.data_hash;
+  for (const Member& member : members) {
+    if (member.version.data_hash != version.data_hash) version.data_hash.clear();
+  }
+  version.description = args.reason.empty() ? args.method + " of " +
+                                                  Join(
+                                                      [&] {
+                                                        std::vector<std::string> names;
+                                                        for (const Member& m : members)
+                                                          names.push_back(m.ref);
+                                                        return names;
+                                                      }(),
+                                                      ", ")
+                                            : args.reason;
+  version.audit_details = {{"combination", refs}, {"method", args.method}};
+  return stores.metadata->CreateVersion(version, CurrentActor());
+}
+
+int ModelsCombine(const Args& args) {
+  auto created = CombineModels(args);
+  if (!created.ok()) return Fail(created.status());
+  if (args.json) {
+    PrintJson(created->ToJson());
+    return kExitOk;
+  }
+  PrintVersionLine(*created);
+  std::printf("registered %s@%lld (%s), the %s of %zu models; approve it, then deploy it\n",
+              created->model.c_str(), static_cast<long long>(created->version),
+              created->approval.c_str(), args.method.c_str(), args.members.size());
+  return kExitOk;
+}
+
 /// A line diff of two texts (longest common subsequence): each line prefixed with "  ", "- "
 /// (only in `a`) or "+ " (only in `b`).
 std::vector<std::string> LineDiff(const std::string& a, const std::string& b) {
@@ -677,6 +847,21 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
   policy->add_option("FILE", args->policy_file, "The decision policy (docs/decision-policies.md)");
   policy->add_flag("--clear", args->clear_policy, "A new version without a decision policy");
   policy->add_option("--reason", args->reason, "Why (recorded in the description and audit log)");
+  auto* combine = models->add_subcommand(
+      "combine",
+      "Register a version of NAME that scores with several registered models on the same "
+      "inputs and combines their probabilities (mean, max, weighted); pending approval.");
+  common(combine);
+  combine->add_option("NAME", args->target, "The model the new version belongs to")->required();
+  combine->add_option("--model", args->members, "NAME@VERSION or NAME@ALIAS; two or more")
+      ->required();
+  combine->add_option("--method", args->method, "mean (default), max or weighted");
+  combine->add_option("--weight", args->weights, "With --method weighted: one per --model");
+  combine
+      ->add_option("--threshold", args->threshold,
+                   "The decision threshold (default: the models' thresholds combined alike)")
+      ->check(CLI::Range(0.0, 1.0));
+  combine->add_option("--reason", args->reason, "Description (default: what it combines)");
   auto* models_compare = models->add_subcommand(
       "compare",
       "Versions side by side: threshold and metrics (the best marked), decision policies "
@@ -712,6 +897,7 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
     if (*export_command) return ModelsExport(*args);
     if (*policy) return ModelsPolicy(*args);
     if (*models_compare) return ModelsCompare(*args);
+    if (*combine) return ModelsCombine(*args);
     if (*lineage) {
       if (args->target.empty() == args->data_hash.empty()) {
         std::fprintf(stderr,

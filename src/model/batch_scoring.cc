@@ -284,8 +284,12 @@ void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<doub
                             workspace);
   }
   for (size_t r = begin; r < end; ++r) {
-    const double margin = margins[r];
-    const double score = job.bundle.ensemble.ApplyLink(margin);
+    double margin = margins[r];
+    double score = job.bundle.ensemble.ApplyLink(margin);
+    if (job.bundle.combined()) {  // the combination's probability, and its log-odds
+      score = job.bundle.Combine(score, matrix.data() + r * width);
+      margin = std::log(score / (1 - score));
+    }
     const bool positive = job.threshold && score >= *job.threshold;
     *positives += positive;
     PolicyDecision decided;
@@ -464,6 +468,10 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
     job.positive = bundle.label_values[1];
   }
   if (options.explain > 0) {
+    if (bundle.combined()) {
+      return Status::InvalidArgument(
+          "--explain: a combination of models cannot explain its score; explain each model");
+    }
     FOPS_ASSIGN_OR_RETURN(TreeShap shap, TreeShap::Create(bundle.ensemble));
     job.shap.emplace(std::move(shap));
   }

@@ -52,6 +52,60 @@ struct BundleReader {
     return out;
   }
 
+  /// "combine": {"method", "models": [{"file", "sha256", "weight"}, …]}, the first model
+  /// being model_file; the others are read, checked and parsed into `bundle`.
+  Status Combination(const Json& combine,
+                     const std::function<Result<std::string>(const std::string&)>& read_file,
+                     ModelBundle& bundle) const {
+    if (!combine.is_object()) return Error("/combine", "expected an object");
+    FOPS_ASSIGN_OR_RETURN(std::string method, String(combine, "/combine", "method"));
+    auto parsed = ParseCombineMethod(method);
+    if (!parsed.ok()) return Error("/combine/method", parsed.status().message());
+    bundle.combine = *parsed;
+    auto models = combine.find("models");
+    if (models == combine.end() || !models->is_array() || models->size() < 2)
+      return Error("/combine/models", "expected an array of at least two models");
+    for (size_t i = 0; i < models->size(); ++i) {
+      const std::string at = "/combine/models/" + std::to_string(i);
+      const Json& entry = (*models)[i];
+      if (!entry.is_object()) return Error(at, "expected an object");
+      FOPS_ASSIGN_OR_RETURN(std::string file, String(entry, at, "file"));
+      FOPS_ASSIGN_OR_RETURN(std::string sha256, String(entry, at, "sha256"));
+      double weight = 1;
+      if (auto w = entry.find("weight"); w != entry.end()) {
+        if (!w->is_number() || !(w->get<double>() >= 0) || !std::isfinite(w->get<double>()))
+          return Error(at + "/weight", "expected a number >= 0");
+        weight = w->get<double>();
+      }
+      bundle.weights.push_back(weight);
+      if (i == 0) {
+        if (file != bundle.model_file)
+          return Error(at + "/file",
+                       "the first model must be model_file (" + bundle.model_file + ")");
+        continue;
+      }
+      if (file.empty() || file.find('/') != std::string::npos || file == "..")
+        return Error(at + "/file", "must be a file name inside the bundle");
+      FOPS_ASSIGN_OR_RETURN(std::string text, read_file(file));
+      if (Sha256Hex(text) != sha256) {
+        return Error(at + "/sha256",
+                     file + " does not match its recorded checksum (changed or corrupted)");
+      }
+      CombinedModel model;
+      model.model_file = file;
+      FOPS_ASSIGN_OR_RETURN(model.ensemble, ParseModelText(text, file));
+      if (model.ensemble.feature_names != bundle.ensemble.feature_names) {
+        return Error(at, file + " does not take the same features, in the same order, as " +
+                             bundle.model_file);
+      }
+      bundle.others.push_back(std::move(model));
+    }
+    double total = 0;
+    for (double w : bundle.weights) total += w;
+    if (!(total > 0)) return Error("/combine/models", "the weights sum to 0");
+    return Status::Ok();
+  }
+
   Result<std::vector<FeatureSpec>> Features(const Json& features,
                                             const std::string& pointer) const {
     if (!features.is_array() || features.empty())
@@ -211,6 +265,9 @@ Result<ModelBundle> ParseBundle(
     }
   }
   FOPS_ASSIGN_OR_RETURN(bundle.ensemble, ParseModelText(model_text, bundle.model_file));
+  if (auto combine = document.find("combine"); combine != document.end()) {
+    FOPS_RETURN_IF_ERROR(r.Combination(*combine, read_file, bundle));
+  }
   // The signature must describe the model's columns, in order.
   if (bundle.input.features.size() != bundle.ensemble.num_features()) {
     return r.Error(features_at, "lists " + std::to_string(bundle.input.features.size()) +
@@ -243,6 +300,112 @@ Result<ModelBundle> LoadBundle(const std::string& path) {
     FOPS_RETURN_IF_ERROR(SetPolicy(bundle, policy, policy_path.string()));
   }
   return bundle;
+}
+
+std::string_view CombineMethodName(CombineMethod method) {
+  switch (method) {
+    case CombineMethod::kMean:
+      return "mean";
+    case CombineMethod::kMax:
+      return "max";
+    case CombineMethod::kWeighted:
+      return "weighted";
+  }
+  return "mean";
+}
+
+Result<CombineMethod> ParseCombineMethod(std::string_view name) {
+  for (CombineMethod method :
+       {CombineMethod::kMean, CombineMethod::kMax, CombineMethod::kWeighted}) {
+    if (CombineMethodName(method) == name) return method;
+  }
+  return Status::InvalidArgument("\"" + std::string(name) +
+                                 "\" is not a combination method; accepted: mean, max, weighted");
+}
+
+double ModelBundle::Combine(double first, const double* row) const {
+  switch (combine) {
+    case CombineMethod::kMax: {
+      double best = first;
+      for (const CombinedModel& other : others)
+        best = std::max(best, other.ensemble.PredictProbability(row));
+      return best;
+    }
+    case CombineMethod::kMean: {
+      double sum = first;
+      for (const CombinedModel& other : others) sum += other.ensemble.PredictProbability(row);
+      return sum / static_cast<double>(others.size() + 1);
+    }
+    case CombineMethod::kWeighted: {
+      double sum = weights[0] * first, total = weights[0];
+      for (size_t i = 0; i < others.size(); ++i) {
+        sum += weights[i + 1] * others[i].ensemble.PredictProbability(row);
+        total += weights[i + 1];
+      }
+      return sum / total;
+    }
+  }
+  return first;
+}
+
+size_t ModelBundle::MemoryBytes() const {
+  size_t bytes = ensemble.MemoryBytes();
+  for (const CombinedModel& other : others) bytes += other.ensemble.MemoryBytes();
+  return bytes;
+}
+
+Status CheckSameInputs(const ModelBundle& first, const ModelBundle& other,
+                       const std::string& other_name) {
+  const auto& a = first.input.features;
+  const auto& b = other.input.features;
+  auto differ = [&](const std::string& what) {
+    return Status::InvalidArgument(other_name + " does not take the same inputs as the first " +
+                                   "model: " + what + "; a combination scores one row with each");
+  };
+  if (a.size() != b.size())
+    return differ(std::to_string(b.size()) + " features, not " + std::to_string(a.size()));
+  for (size_t f = 0; f < a.size(); ++f) {
+    if (a[f].name != b[f].name)
+      return differ("feature " + std::to_string(f) + " is " + b[f].name + ", not " + a[f].name);
+    if (a[f].categorical != b[f].categorical || a[f].categories != b[f].categories)
+      return differ("feature " + a[f].name + " is encoded differently");
+    if (a[f].derived != b[f].derived)
+      return differ("feature " + a[f].name + " is derived differently");
+  }
+  if (first.input.dtype != other.input.dtype) return differ("dtype " + other.input.dtype);
+  if (first.combined() || other.combined()) return differ("a combination cannot be combined again");
+  return Status::Ok();
+}
+
+nlohmann::json CombinedBundleJson(const nlohmann::json& first_json,
+                                  const std::vector<CombinationInput>& models, CombineMethod method,
+                                  double threshold, const nlohmann::json& lineage,
+                                  std::vector<std::pair<std::string, std::string>>* files) {
+  Json out = first_json;
+  Json list = Json::array();
+  for (size_t i = 0; i < models.size(); ++i) {
+    const std::string& original = models[i].bundle->model_file;
+    const std::string extension = fs::path(original).extension().string();
+    const std::string name = "model-" + std::to_string(i) + extension;
+    files->emplace_back(name, models[i].model_text);
+    list.push_back({{"file", name},
+                    {"sha256", Sha256Hex(models[i].model_text)},
+                    {"weight", models[i].weight}});
+  }
+  std::string algorithms;
+  for (const CombinationInput& model : models) {
+    if (algorithms.find(model.bundle->algorithm) == std::string::npos)
+      algorithms += (algorithms.empty() ? "" : "+") + model.bundle->algorithm;
+  }
+  out["format_version"] = 3;
+  out["algorithm"] = algorithms;
+  out["model_file"] = list[0]["file"];
+  out["model_sha256"] = list[0]["sha256"];
+  out["combine"] = {{"method", CombineMethodName(method)}, {"models", list}};
+  out["threshold"] = threshold;
+  out["metrics"] = Json::object();
+  out["lineage"] = lineage;
+  return out;
 }
 
 Status SetPolicy(ModelBundle& bundle, std::string_view text, const std::string& source) {

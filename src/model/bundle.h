@@ -58,11 +58,30 @@ struct InputSignature {
   std::vector<std::string> missing_values = {"", "NA", "N/A", "NaN", "null", "unknown"};
 };
 
+/// How a bundle that combines several models (docs/serving.md, "Combined models") turns
+/// their probabilities on the same inputs into one.
+enum class CombineMethod : uint8_t { kMean, kMax, kWeighted };
+std::string_view CombineMethodName(CombineMethod method);
+/// "mean", "max" or "weighted"; the error lists them.
+Result<CombineMethod> ParseCombineMethod(std::string_view name);
+
+/// One model of a combination, beside the bundle's first (`ensemble`).
+struct CombinedModel {
+  std::string model_file;
+  Ensemble ensemble;
+};
+
 struct ModelBundle {
   int format_version = 0;  ///< 0: a bare model file with no bundle.json
   std::string algorithm;   ///< "xgboost", "lgbm", …
   std::string model_file;  ///< e.g. "model.json"
-  Ensemble ensemble;
+  Ensemble ensemble;       ///< the model; a combination's first
+  /// A combination (bundle format 3, "combine"): the other models, scored on the same
+  /// inputs; the probability is the mean, max or weighted mean of all (`weights`: one per
+  /// model, `ensemble`'s first). Empty: one model.
+  std::vector<CombinedModel> others;
+  CombineMethod combine = CombineMethod::kMean;
+  std::vector<double> weights;
   InputSignature input;
   std::optional<double> threshold;  ///< the decision threshold on the probability
   std::string label_name;
@@ -75,7 +94,41 @@ struct ModelBundle {
   /// bundle directory's policy.txt, or the registered version's (SetPolicy). Null: none.
   std::shared_ptr<const DecisionPolicy> policy;
   std::string policy_text;
+
+  bool combined() const { return !others.empty(); }
+  /// The probability of one encoded row: the model's, or the combination of all models'.
+  double PredictProbability(const double* row) const {
+    if (others.empty()) return ensemble.PredictProbability(row);
+    return CombinedProbability(row);
+  }
+  /// The combination of the models' probabilities given the first's (`first`).
+  double Combine(double first, const double* row) const;
+  /// The models' memory (Ensemble::MemoryBytes summed).
+  size_t MemoryBytes() const;
+
+ private:
+  double CombinedProbability(const double* row) const {
+    return Combine(ensemble.PredictProbability(row), row);
+  }
 };
+
+/// One model of a new combination: its bundle as loaded and the model file's bytes.
+struct CombinationInput {
+  const ModelBundle* bundle = nullptr;
+  std::string model_text;
+  double weight = 1;
+};
+/// Refuses models that do not take the same inputs (feature names, types, categories,
+/// derived features, dtype): a combination scores one encoded row with each.
+Status CheckSameInputs(const ModelBundle& first, const ModelBundle& other,
+                       const std::string& other_name);
+/// bundle.json (format 3) of a combination: `first_json` is the first model's bundle.json,
+/// whose input signature, label and baseline the combination keeps; the models are written
+/// as model-<i>.<ext> (`files` receives each name and its content).
+nlohmann::json CombinedBundleJson(const nlohmann::json& first_json,
+                                  const std::vector<CombinationInput>& models, CombineMethod method,
+                                  double threshold, const nlohmann::json& lineage,
+                                  std::vector<std::pair<std::string, std::string>>* files);
 
 /// The name of a bundle's decision policy file, beside bundle.json.
 inline constexpr const char* kPolicyFileName = "policy.txt";

@@ -68,6 +68,7 @@ LoadedModel::LoadedModel(VariantRef ref, ModelBundle bundle)
 
 const TreeShap* LoadedModel::explainer() const {
   std::call_once(explainer_once_, [this] {
+    if (bundle_.combined()) return;  // SHAP values of a combined probability are not additive
     auto created = TreeShap::Create(bundle_.ensemble);
     if (created.ok()) explainer_ = std::make_unique<TreeShap>(std::move(*created));
   });

@@ -94,7 +94,7 @@ Result<std::shared_ptr<const LoadedModel>> ModelCache::Get(const VariantRef& ref
     MutexLock lock(&mutex_);
     loading_.erase(key);
     if (loaded.ok()) {
-      const size_t bytes = (*loaded)->ensemble().MemoryBytes();
+      const size_t bytes = (*loaded)->bundle().MemoryBytes();
       if (bytes > options_.budget_bytes) {
         loaded = Status::InvalidArgument(ref.ToString() + " needs " + std::to_string(bytes) +
                                          " bytes; api.model_cache_bytes is " +

@@ -340,15 +340,14 @@ void RolloutController::JudgeRollouts() {
     if (!e->rollout) continue;
     const std::string& name = endpoint_name;  // a structured binding cannot be captured (C++20)
     const RolloutStats& rollout = *e->rollout;
+    const RolloutObservation seen =
+        Observe(rollout, e->production ? e->production->policy() : nullptr,
+                e->canary ? e->canary->policy() : nullptr);
     bool changed = false;
     (void)stores_.With([&](ServingStore& store) -> Status {
       FOPS_ASSIGN_OR_RETURN(DeploymentRecord deployment,
                             store.GetDeployment(rollout.deployment_id));
-      const RolloutDecision decision =
-          Decide(deployment,
-                 Observe(rollout, e->production ? e->production->policy() : nullptr,
-                         e->canary ? e->canary->policy() : nullptr),
-                 SystemClock::now());
+      const RolloutDecision decision = Decide(deployment, seen, SystemClock::now());
       switch (decision.action) {
         case RolloutAction::kKeep:
           break;

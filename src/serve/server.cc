@@ -514,11 +514,11 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   }
   // Score.
   const size_t width = model->encoder().size();
-  const Ensemble& ensemble = model->ensemble();
+  const ModelBundle& bundle = model->bundle();
   std::vector<double> scores(rows.rows);
   const auto scoring_start = Clock::now();
   for (size_t r = 0; r < rows.rows; ++r)
-    scores[r] = ensemble.PredictProbability(rows.values.data() + r * width);
+    scores[r] = bundle.PredictProbability(rows.values.data() + r * width);
   const double scoring_seconds =
       std::chrono::duration<double>(Clock::now() - scoring_start).count();
   RolloutStats* rollout = snapshot->rollout.get();
@@ -537,7 +537,9 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   const TreeShap* explainer = explain ? model->explainer() : nullptr;
   if (explain && explainer == nullptr) {
     WriteError(response, style, 501, "not_implemented",
-               "this model has no node statistics (covers); it cannot explain");
+               model->bundle().combined()
+                   ? "a combination of models cannot explain its score; explain each model"
+                   : "this model has no node statistics (covers); it cannot explain");
     return finish(501);
   }
   // The decision policy decides on each row from its fields and score.

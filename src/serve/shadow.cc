@@ -100,7 +100,7 @@ void ShadowRunner::Score(const ShadowJob& job) {
     if (compatible) {
       auto start = std::chrono::steady_clock::now();
       for (size_t r = 0; r < job.count; ++r)
-        scores[r] = shadow->ensemble().PredictProbability(job.rows.data() + r * width);
+        scores[r] = shadow->bundle().PredictProbability(job.rows.data() + r * width);
       seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     MutexLock lock(&mutex_);
