@@ -113,6 +113,41 @@ class ServeWorkspace {
     version.policy = policy;
     auto created = store_->CreateVersion(version, "test");
     EXPECT_TRUE(created.ok()) << created.status().ToString();
+    if (created.ok()) bundle_dirs_[created->version] = bundle;
+    return created.ok() ? created->version : 0;
+  }
+
+  /// Registers the combination (`method`) of two registered versions' bundles.
+  int64_t RegisterCombination(int64_t a, int64_t b, CombineMethod method) {
+    std::vector<ModelBundle> bundles;
+    std::vector<CombinationInput> inputs(2);
+    nlohmann::json first_json;
+    for (int64_t v : {a, b}) {
+      const std::string& dir = bundle_dirs_[v];
+      auto loaded = LoadBundle(dir);
+      EXPECT_TRUE(loaded.ok()) << loaded.status().ToString();
+      bundles.push_back(std::move(*loaded));
+      if (first_json.is_null()) first_json = Json::parse(ReadText(dir + "/bundle.json"));
+    }
+    for (size_t i = 0; i < 2; ++i) {
+      inputs[i].bundle = &bundles[i];
+      inputs[i].model_text =
+          ReadText(dir_.File("bundles/" + std::to_string(i ? b : a)) + "/model.json");
+    }
+    std::vector<std::pair<std::string, std::string>> files;
+    Json json = CombinedBundleJson(first_json, inputs, method, 0.5, {{"run_id", "run-1"}}, &files);
+    files.emplace_back("bundle.json", json.dump());
+    const std::string bundle = dir_.File("bundles/combined-" + std::to_string(++bundles_));
+    fs::create_directories(bundle);
+    for (const auto& [name, content] : files) WriteText(bundle + "/" + name, content);
+    NewVersion version;
+    version.model = "fraud";
+    version.run_id = "run-1";
+    version.algorithm = "xgboost";
+    version.bundle_uri = bundle;
+    version.approve = true;
+    auto created = store_->CreateVersion(version, "test");
+    EXPECT_TRUE(created.ok()) << created.status().ToString();
     return created.ok() ? created->version : 0;
   }
 
@@ -149,6 +184,7 @@ class ServeWorkspace {
   std::string home_;
   std::unique_ptr<MetadataStore> store_;
   int bundles_ = 0;
+  std::map<int64_t, std::string> bundle_dirs_;  ///< each registered version's bundle
 };
 
 /// `fraudops serve` as a child process.
@@ -975,6 +1011,41 @@ TEST(ServeTest, DerivedFeaturesGiveBitIdenticalModelInputsInTrainingBatchAndServ
     }
   }
   EXPECT_EQ(compared, rows);
+}
+
+TEST(ServeTest, ACombinedVersionAnswersTheMeanOfItsModelsScores) {
+  ServeWorkspace ws;
+  const int64_t a = ws.Register();
+  const int64_t b = ws.Register("2E-1");  // the same trees from another base score
+  const int64_t mean = ws.RegisterCombination(a, b, CombineMethod::kMean);
+  ServingStore serving(ws.store());
+  for (const auto& [endpoint, version] :
+       std::vector<std::pair<std::string, int64_t>>{{"a", a}, {"b", b}, {"mean", mean}}) {
+    ASSERT_TRUE(serving.Deploy(endpoint, {"fraud", version}, "all_at_once", {}, "test").ok());
+  }
+  const std::string key = ws.CreateKey({"invoke"});
+  ws.WriteConfig();
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient http(server.port());
+  const Headers auth = {{"x-api-key", key}};
+  const std::vector<Json> rows = Transactions();
+  auto score = [&](const std::string& endpoint, const Json& row) {
+    HttpReply reply =
+        http.Request("POST", "/v1/endpoints/" + endpoint + "/predict", row.dump(), auth);
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    return Body(reply)["score"].get<double>();
+  };
+  for (size_t r : {size_t{0}, size_t{3}, size_t{18}}) {
+    const double first = score("a", rows[r]), second = score("b", rows[r]);
+    EXPECT_NE(first, second);
+    EXPECT_EQ(score("mean", rows[r]), (first + second) / 2) << "row " << r;
+  }
+  HttpReply explain =
+      http.Request("POST", "/v1/endpoints/mean/predict?explain=2", rows[0].dump(), auth);
+  EXPECT_EQ(explain.status, 501);
+  EXPECT_NE(explain.body.find("a combination of models cannot explain"), std::string::npos)
+      << explain.body;
 }
 
 TEST(ServeTest, ShadowGetsACopyOfTheTrafficAndAComparisonReport) {

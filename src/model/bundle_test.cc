@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../../tests/test_util.h"
 #include "core/files.h"
 #include "core/strings.h"
 #include "data/csv_reader.h"
@@ -119,6 +120,74 @@ TEST(BundleTest, EveryPastFormatVersionLoadsAndScoresAsLibxgboost) {
     if (first_scores.empty()) first_scores = scores;
     EXPECT_EQ(scores, first_scores) << "formats 1 and 2 score the same model alike";
   }
+}
+
+TEST(BundleTest, ACombinationScoresEveryModelOnOneRowAndCombinesTheirProbabilities) {
+  testing::TempDir dir;
+  auto first = LoadBundle((kBundles / "v2").string());
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  const std::string text = testing::ReadText((kBundles / "v2/model.json").string());
+  std::string shifted = text;  // the same trees from another base score: other probabilities
+  const std::string from = "\"base_score\":\"5E-1\"";
+  shifted.replace(shifted.find(from), from.size(), "\"base_score\":\"2E-1\"");
+  std::vector<CombinationInput> inputs(2);
+  inputs[0].bundle = &*first;
+  inputs[0].model_text = text;
+  inputs[0].weight = 3;
+  inputs[1].bundle = &*first;
+  inputs[1].model_text = shifted;
+  inputs[1].weight = 1;
+  const nlohmann::json first_json =
+      nlohmann::json::parse(testing::ReadText((kBundles / "v2/bundle.json").string()));
+  auto write = [&](CombineMethod method) {
+    std::vector<std::pair<std::string, std::string>> files;
+    nlohmann::json json =
+        CombinedBundleJson(first_json, inputs, method, 0.4, {{"run_id", "r"}}, &files);
+    files.emplace_back("bundle.json", json.dump());
+    for (const auto& [name, content] : files) testing::WriteText(dir.File(name), content);
+    return LoadBundle(dir.path());
+  };
+  size_t count = 0;
+  std::vector<double> rows = EncodeRows(*first, &count);
+  auto single = ParseModelText(shifted, "shifted");
+  ASSERT_TRUE(single.ok());
+  for (CombineMethod method :
+       {CombineMethod::kMean, CombineMethod::kMax, CombineMethod::kWeighted}) {
+    SCOPED_TRACE(std::string(CombineMethodName(method)));
+    auto combined = write(method);
+    ASSERT_TRUE(combined.ok()) << combined.status().ToString();
+    EXPECT_EQ(combined->format_version, 3);
+    EXPECT_TRUE(combined->combined());
+    EXPECT_EQ(combined->threshold, 0.4);
+    EXPECT_EQ(combined->MemoryBytes(), 2 * first->ensemble.MemoryBytes());
+    for (size_t r = 0; r < count; ++r) {
+      const double* row = rows.data() + r * 30;
+      const double a = first->ensemble.PredictProbability(row);
+      const double b = single->PredictProbability(row);
+      ASSERT_NE(a, b);
+      const double expected = method == CombineMethod::kMean  ? (a + b) / 2
+                              : method == CombineMethod::kMax ? std::max(a, b)
+                                                              : (3 * a + 1 * b) / 4;
+      EXPECT_EQ(combined->PredictProbability(row), expected) << "row " << r;
+    }
+  }
+  // A model file changed after the combination was written is refused.
+  testing::WriteText(dir.File("model-1.json"), text);
+  auto corrupted = LoadBundle(dir.path());
+  ASSERT_FALSE(corrupted.ok());
+  EXPECT_NE(corrupted.status().message().find("/combine/models/1/sha256: model-1.json does not "
+                                              "match its recorded checksum"),
+            std::string::npos)
+      << corrupted.status().message();
+  // Models that take other inputs cannot be combined.
+  auto other = LoadBundle((kBundles / "v3").string());
+  ASSERT_TRUE(other.ok());
+  Status refused = CheckSameInputs(*first, *other, "fraud@3");
+  EXPECT_EQ(refused.message(),
+            "fraud@3 does not take the same inputs as the first model: 32 features, not 30; a "
+            "combination scores one row with each");
+  EXPECT_EQ(ParseCombineMethod("median").status().message(),
+            "\"median\" is not a combination method; accepted: mean, max, weighted");
 }
 
 TEST(BundleTest, EncoderGivesExactlyWhatTheCsvReaderGaveTraining) {
