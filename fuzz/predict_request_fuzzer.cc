@@ -1,7 +1,9 @@
 // Fuzzes the serving request path: any body, as a predict request (JSON, then as CSV) and as
 // an Open Inference Protocol request, gives rows or a RequestError with a 4xx status, never
 // a crash; rows it gives score. The signature has a numeric feature, a named-category
-// feature and a feature literally named "instances".
+// feature and a feature literally named "instances". A second signature adds derived
+// features, parsed with a decision policy's request fields (a feature and a member that is
+// not one): every row then has one value per field.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -19,6 +21,16 @@ const fraudops::InputSignature& Signature() {
     s.features = {{"amount", false, {}, {}},
                   {"merchant", true, {"grocery", "travel", "online"}, {}},
                   {"V1", false, {}, {}}};
+    return s;
+  }();
+  return signature;
+}
+
+const fraudops::InputSignature& DerivedSignature() {
+  static const fraudops::InputSignature signature = [] {
+    fraudops::InputSignature s = Signature();
+    s.features.push_back({"log_amount", false, {}, "log(amount + 1)"});
+    s.features.push_back({"ratio", false, {}, "amount / (V1 - log_amount)"});
     return s;
   }();
   return signature;
@@ -56,5 +68,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(
       fraudops::ParsePredictBody(body, "application/json", encoder, 100, &rows, &error, "card_id"),
       rows, error, encoder.size());
+  // Derived features and a policy's fields.
+  static const fraudops::FeatureEncoder derived(DerivedSignature());
+  static const fraudops::RequestFields fields(derived, {"score", "amount", "country", "ratio"});
+  for (const char* type : {"application/json", "text/csv"}) {
+    body = input;
+    const bool ok =
+        fraudops::ParsePredictBody(body, type, derived, 100, &rows, &error, "card_id", &fields);
+    Check(ok, rows, error, derived.size());
+    if (ok && rows.fields.size() != rows.rows * fields.size()) std::abort();
+  }
+  body = input;
+  const bool inferred = fraudops::ParseInferBody(body, derived, 100, &rows, &error, &fields);
+  Check(inferred, rows, error, derived.size());
+  if (inferred && rows.fields.size() != rows.rows * fields.size()) std::abort();
   return 0;
 }
