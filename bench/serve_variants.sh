@@ -3,9 +3,12 @@
 # wrk -t1 -c16 on loopback, ROUNDS rounds with the endpoints interleaved, medians):
 #   plain: one model (the default pipeline's);
 #   ab:    an A/B test of two versions, sticky by card_id (read from the body, hashed);
-#   multi: a multi-model endpoint, the model named by x-fraudops-target-model (warm: cached).
-# The overhead per request is 1/rps(kind) - 1/rps(plain). Issue 16's goals: <= 2 us for A/B,
-# <= 1 us for a warm multi-model request. Then cold loads: a second server whose cache holds
+#   multi: a multi-model endpoint, the model named by x-fraudops-target-model (warm: cached);
+#   policy: plain's model with a 20-rule decision policy over the amount and four request
+#           fields sent beside the features (none of the rules fires: all are evaluated);
+#   combined: the mean of plain's model and a second one (the cost of scoring a second model).
+# The overhead per request is 1/rps(kind) - 1/rps(plain). Issue 16's goals: <= 2 us for A/B
+# and for a 20-rule policy, <= 1 us for a warm multi-model request. Then cold loads: a second server whose cache holds
 # one model, asked for the two versions in turn, so every request loads its model; the mean
 # of fraudops_model_load_seconds over LOADS loads (goal: <= 50 ms for the reference-size model).
 #   bench/serve_variants.sh [SECONDS] [ROUNDS]     (needs a release build and wrk)
@@ -25,16 +28,34 @@ XGBOOST_MAX_DEPTH=5 FRAUDOPS_GLOBAL_THREADS=$(nproc) "$bin" run --home "$home" >
 "$bin" deploy fraud-detector@2 --endpoint ab --strategy ab --weight 30 --assignment-field card_id \
   --home "$home" >/dev/null
 "$bin" deploy multi multi --default fraud-detector@1 --home "$home" >/dev/null
+policy_file=$work/policy20.txt
+for i in $(seq 0 19); do
+  case $((i % 4)) in
+    0) echo "r$i: Amount > $((5000 + i)) and score > 0.3 -> review" ;;
+    1) echo "r$i: country in [\"XX\", \"YY\", \"Z$i\"] -> decline" ;;
+    2) echo "r$i: hour < 5 and Amount / (avg_amount + 1) > $i -> review" ;;
+    *) echo "r$i: missing(card_age) or score >= 0.9$i -> decline" ;;
+  esac
+done >"$policy_file"
+echo "default -> approve" >>"$policy_file"
+"$bin" models policy fraud-detector@1 "$policy_file" --home "$home" >/dev/null   # @3
+"$bin" models combine fraud-detector --model fraud-detector@1 --model fraud-detector@2 \
+  --home "$home" >/dev/null                                                    # @4
+for version in 3 4; do "$bin" models approve "fraud-detector@$version" --home "$home" >/dev/null; done
+"$bin" deploy fraud-detector@3 --endpoint policy --home "$home" >/dev/null
+"$bin" deploy fraud-detector@4 --endpoint combined --home "$home" >/dev/null
 key=$("$bin" keys create --name bench --scope invoke --home "$home" 2>/dev/null)
 bash scripts/sample-transaction.sh "$bin" "$work/plain.json"
 sed 's/}$/,"card_id":"card-4242"}/' "$work/plain.json" >"$work/ab.json"
 cp "$work/plain.json" "$work/multi.json"
+sed 's/}$/,"country":"FR","card_age":120,"avg_amount":14,"hour":14}/' "$work/plain.json" >"$work/policy.json"
+cp "$work/plain.json" "$work/combined.json"
 
 FRAUDOPS_API_CAPTURE_SAMPLE=0 "$bin" serve --home "$home" --listen 127.0.0.1:18380 --workers 1 \
   >"$work/serve.log" 2>&1 &
 pids+=($!)
 wait_for http://127.0.0.1:18380/readyz
-for kind in plain ab multi; do
+for kind in plain ab multi policy combined; do
   curl -sf -H "x-api-key: $key" -H "x-fraudops-target-model: fraud-detector@1" -d @"$work/$kind.json" \
     "http://127.0.0.1:18380/v1/endpoints/$kind/predict" >/dev/null
 done
@@ -46,11 +67,11 @@ load() {  # KIND SECONDS
 }
 
 echo "machine: $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-kinds=(plain ab multi)
+kinds=(plain ab multi policy combined)
 for kind in "${kinds[@]}"; do load "$kind" 2 >/dev/null; done
 for round in $(seq "$rounds"); do
   order=("${kinds[@]}")
-  [ $((round % 2)) -eq 0 ] && order=(multi ab plain)
+  [ $((round % 2)) -eq 0 ] && order=(combined policy multi ab plain)
   for kind in "${order[@]}"; do
     echo "$kind $(load "$kind" "$seconds")" | tee -a "$work/runs.txt" | sed "s/^/round $round: /"
   done
