@@ -27,7 +27,8 @@ std::string Transaction(int card) {
 InputSignature Signature() {
   InputSignature signature;
   signature.features.push_back({"Time", false, {}, {}});
-  for (int i = 1; i <= 28; ++i) signature.features.push_back({"V" + std::to_string(i), false, {}, {}});
+  for (int i = 1; i <= 28; ++i)
+    signature.features.push_back({"V" + std::to_string(i), false, {}, {}});
   signature.features.push_back({"Amount", false, {}, {}});
   return signature;
 }

@@ -304,7 +304,8 @@ Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptio
     if (column.dropped) continue;
     shape.features.push_back({column.name,
                               column.categorical ? ColumnType::kCategorical : ColumnType::kNumeric,
-                              column.dictionary.values(), {}});
+                              column.dictionary.values(),
+                              {}});
     if (std::fflush(column.file.get()) != 0) return Status::IoError("cannot write " + column.path);
     kept.push_back(&column);
   }

@@ -11,7 +11,9 @@ namespace {
 FeatureEncoder Encoder() {
   static const InputSignature signature = [] {
     InputSignature s;
-    s.features = {{"amount", false, {}, {}}, {"merchant", true, {"shop", "fuel"}, {}}, {"hour", false, {}, {}}};
+    s.features = {{"amount", false, {}, {}},
+                  {"merchant", true, {"shop", "fuel"}, {}},
+                  {"hour", false, {}, {}}};
     return s;
   }();
   return FeatureEncoder(signature);
