@@ -134,6 +134,22 @@ TEST(RegistryCliTest, ManualApprovalAliasesAndTheAuditTrail) {
   EXPECT_TRUE(Json(Fraudops(dir, "models show fraud-detector@1 --json"))["archived"].get<bool>());
 }
 
+/// tests/data/bundles/rows.csv scored by `model` through `fraudops predict`: the output's
+/// header and rows.
+std::pair<std::string, std::vector<std::string>> PredictRows(const TempDir& dir,
+                                                             const std::string& model) {
+  const std::string rows = std::string(FRAUDOPS_SOURCE_DIR) + "/tests/data/bundles/rows.csv";
+  CommandResult scored = Fraudops(
+      dir, "predict --model " + model + " --input " + rows + " --output " + dir.File("out.csv"));
+  EXPECT_EQ(scored.exit_code, 0) << scored.err;
+  std::ifstream in(dir.File("out.csv"));
+  std::string header;
+  std::getline(in, header);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return {header, lines};
+}
+
 TEST(RegistryCliTest, ADecisionPolicyIsRegisteredWithTheVersionChangedAsANewVersionAndDiffed) {
   TempDir dir;
   WriteSmallConfig(dir, "register:\n  policy: policy.txt\n");
@@ -159,18 +175,7 @@ TEST(RegistryCliTest, ADecisionPolicyIsRegisteredWithTheVersionChangedAsANewVers
   EXPECT_NE(shown.out.find("  | high: score >= 0.5 -> decline"), std::string::npos) << shown.out;
 
   // Batch scoring of NAME@VERSION applies the version's policy.
-  const std::string rows = std::string(FRAUDOPS_SOURCE_DIR) + "/tests/data/bundles/rows.csv";
-  auto decisions = [&](const std::string& model) {
-    CommandResult scored = Fraudops(
-        dir, "predict --model " + model + " --input " + rows + " --output " + dir.File("out.csv"));
-    EXPECT_EQ(scored.exit_code, 0) << scored.err;
-    std::ifstream in(dir.File("out.csv"));
-    std::string header;
-    std::getline(in, header);
-    std::vector<std::string> lines;
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return std::make_pair(header, lines);
-  };
+  auto decisions = [&](const std::string& model) { return PredictRows(dir, model); };
   auto [header, lines] = decisions("fraud-detector@1");
   EXPECT_EQ(header, "score,margin,label,decision,rule");
   ASSERT_EQ(lines.size(), 21u);
@@ -245,14 +250,9 @@ TEST(RegistryCliTest, ACombinationOfTwoModelsIsAVersionThatScoresTheirWeightedMe
   // Batch scoring: the combination's score is the weighted mean of its models' scores.
   const std::string rows = std::string(FRAUDOPS_SOURCE_DIR) + "/tests/data/bundles/rows.csv";
   auto scores = [&](const std::string& model) {
-    CommandResult scored = Fraudops(
-        dir, "predict --model " + model + " --input " + rows + " --output " + dir.File("out.csv"));
-    EXPECT_EQ(scored.exit_code, 0) << scored.err;
-    std::ifstream in(dir.File("out.csv"));
-    std::string line;
-    std::getline(in, line);
     std::vector<double> out;
-    while (std::getline(in, line)) out.push_back(std::strtod(line.c_str(), nullptr));
+    for (const std::string& line : PredictRows(dir, model).second)
+      out.push_back(std::strtod(line.c_str(), nullptr));
     return out;
   };
   const std::vector<double> a = scores("fraud-detector@1"), b = scores("fraud-detector@2"),

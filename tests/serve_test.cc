@@ -740,6 +740,24 @@ struct Load {
   std::set<std::string> variants;
 };
 
+/// A canary judged quickly: half the traffic, judged after 20 requests, no latency alarm.
+DeploymentParams QuickCanary(double bake_seconds) {
+  DeploymentParams params;
+  params.canary_percent = 50;
+  params.bake_seconds = bake_seconds;
+  params.min_requests = 20;
+  params.max_p99_ms = 0;
+  return params;
+}
+
+/// Waits up to `seconds` until deployment `id` is no longer baking; its record then.
+Result<DeploymentRecord> Decided(ServingStore& serving, const std::string& id, double seconds) {
+  EXPECT_TRUE(Eventually(
+      [&] { return serving.GetDeployment(id)->status != DeploymentStatus::kBaking; }, seconds))
+      << id << " is still baking";
+  return serving.GetDeployment(id);
+}
+
 TEST(ServeTest, CanaryWithoutAlarmIsPromotedAndABadCanaryIsRolledBack) {
   ServeWorkspace ws;
   const int64_t v1 = ws.Register();
@@ -752,18 +770,12 @@ TEST(ServeTest, CanaryWithoutAlarmIsPromotedAndABadCanaryIsRolledBack) {
   ServerProcess server(ws);
   ASSERT_GT(server.port(), 0) << server.log();
   ServingStore serving(ws.store());
-  DeploymentParams params;
-  params.canary_percent = 50;
-  params.bake_seconds = 2;
-  params.min_requests = 20;
-  params.max_p99_ms = 0;
+  DeploymentParams params = QuickCanary(2);
   {
     Load load(server.port(), key, 2);
     DeploymentRecord canary = ws.Deploy(v2, "canary", params);
     ASSERT_EQ(canary.status, DeploymentStatus::kBaking);
-    ASSERT_TRUE(Eventually(
-        [&] { return serving.GetDeployment(canary.id)->status != DeploymentStatus::kBaking; }));
-    auto done = serving.GetDeployment(canary.id);
+    auto done = Decided(serving, canary.id, 20);
     EXPECT_EQ(done->status, DeploymentStatus::kPromoted) << done->reason;
     EXPECT_EQ((*serving.FindEndpoint("fraud"))->production.version, v2);
     load.Stop();
@@ -774,9 +786,7 @@ TEST(ServeTest, CanaryWithoutAlarmIsPromotedAndABadCanaryIsRolledBack) {
     params.bake_seconds = 60;  // the alarm, not the clock, ends this one
     Load load(server.port(), key, 2);
     DeploymentRecord canary = ws.Deploy(bad, "canary", params);
-    ASSERT_TRUE(Eventually(
-        [&] { return serving.GetDeployment(canary.id)->status != DeploymentStatus::kBaking; }, 30));
-    auto done = serving.GetDeployment(canary.id);
+    auto done = Decided(serving, canary.id, 30);
     EXPECT_EQ(done->status, DeploymentStatus::kRolledBack);
     EXPECT_NE(done->reason.find("score PSI"), std::string::npos) << done->reason;
     EXPECT_EQ((*serving.FindEndpoint("fraud"))->production.version, v2);
@@ -872,19 +882,13 @@ TEST(ServeTest, ADecisionPolicyDecidesEveryRowAndAPolicyCanaryIsRolledBackOnItsD
   // The stricter policy as a canary: the same scores, but its declines move far more than
   // max_decision_shift, so it is rolled back.
   ServingStore serving(ws.store());
-  DeploymentParams params;
-  params.canary_percent = 50;
-  params.bake_seconds = 60;
-  params.min_requests = 20;
-  params.max_p99_ms = 0;
+  DeploymentParams params = QuickCanary(60);
   params.max_decision_shift = 0.1;
   {
     Load load(server.port(), key, 2);
     DeploymentRecord canary = ws.Deploy(strict, "canary", params);
     ASSERT_EQ(canary.status, DeploymentStatus::kBaking);
-    ASSERT_TRUE(Eventually(
-        [&] { return serving.GetDeployment(canary.id)->status != DeploymentStatus::kBaking; }, 30));
-    auto done = serving.GetDeployment(canary.id);
+    auto done = Decided(serving, canary.id, 30);
     EXPECT_EQ(done->status, DeploymentStatus::kRolledBack);
     EXPECT_NE(done->reason.find("decisions moved 100 points"), std::string::npos) << done->reason;
     EXPECT_EQ((*serving.FindEndpoint("fraud"))->production.version, v1);
