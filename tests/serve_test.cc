@@ -104,6 +104,11 @@ class ServeWorkspace {
       json["model_sha256"] = Sha256Hex(model);
       WriteText(bundle + "/bundle.json", json.dump(2));
     }
+    return RegisterBundle(bundle, policy);
+  }
+
+  /// Registers the bundle directory `bundle` as an approved version of "fraud".
+  int64_t RegisterBundle(const std::string& bundle, const std::string& policy = "") {
     NewVersion version;
     version.model = "fraud";
     version.run_id = "run-1";
@@ -131,8 +136,7 @@ class ServeWorkspace {
     }
     for (size_t i = 0; i < 2; ++i) {
       inputs[i].bundle = &bundles[i];
-      inputs[i].model_text =
-          ReadText(dir_.File("bundles/" + std::to_string(i ? b : a)) + "/model.json");
+      inputs[i].model_text = ReadText(bundle_dirs_[i ? b : a] + "/model.json");
     }
     std::vector<std::pair<std::string, std::string>> files;
     Json json = CombinedBundleJson(first_json, inputs, method, 0.5, {{"run_id", "run-1"}}, &files);
@@ -140,15 +144,7 @@ class ServeWorkspace {
     const std::string bundle = dir_.File("bundles/combined-" + std::to_string(++bundles_));
     fs::create_directories(bundle);
     for (const auto& [name, content] : files) WriteText(bundle + "/" + name, content);
-    NewVersion version;
-    version.model = "fraud";
-    version.run_id = "run-1";
-    version.algorithm = "xgboost";
-    version.bundle_uri = bundle;
-    version.approve = true;
-    auto created = store_->CreateVersion(version, "test");
-    EXPECT_TRUE(created.ok()) << created.status().ToString();
-    return created.ok() ? created->version : 0;
+    return RegisterBundle(bundle);
   }
 
   DeploymentRecord Deploy(int64_t version, const std::string& strategy,
