@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -295,6 +296,87 @@ TEST(RegistryCliTest, ACombinationOfTwoModelsIsAVersionThatScoresTheirWeightedMe
             std::string::npos)
       << other.err;
   EXPECT_EQ(Json(Fraudops(dir, "models list fraud-detector --json")).size(), 5u);
+}
+
+TEST(RegistryCliTest, OnlyApprovedVersionsAreDeployedAndAServingVersionIsNotRetiredSilently) {
+  TempDir dir;
+  WriteSmallConfig(dir, "register:\n  approval: manual\n");
+  auto actions = [&](const std::string& model) {
+    const nlohmann::json shown = Json(Fraudops(dir, "models show " + model + " --json"));
+    std::vector<std::string> out;
+    for (const auto& entry : shown["audit"]) out.push_back(entry["action"]);
+    return out;
+  };
+  auto production = [&] {
+    return Json(Fraudops(dir, "deploy status --json"))[0]["production"]["version"];
+  };
+  // The pipeline's own deploy step leaves a pending version alone.
+  CommandResult run = Fraudops(dir, "run --json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_FALSE(Json(run).contains("deployment")) << run.out;
+  // Deploying a pending version is refused by name, however it is asked for; and audited.
+  for (const char* strategy : {"all_at_once", "canary", "shadow", "ab"}) {
+    CommandResult refused =
+        Fraudops(dir, std::string("deploy fraud-detector@1 --strategy ") + strategy);
+    EXPECT_EQ(refused.exit_code, 2) << strategy;
+    EXPECT_NE(refused.err.find("fraud-detector@1 is pending approval; only approved versions are "
+                               "deployed (fraudops models approve fraud-detector@1)"),
+              std::string::npos)
+        << refused.err;
+  }
+  EXPECT_EQ(actions("fraud-detector@1"),
+            (std::vector<std::string>{"version_created", "deploy_refused", "deploy_refused",
+                                      "deploy_refused", "deploy_refused"}));
+  ASSERT_EQ(Fraudops(dir, "models approve fraud-detector@1 --reason ok").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "deploy fraud-detector@1").exit_code, 0);
+  EXPECT_EQ(production(), 1);
+
+  // With register.shadow_pending a pending version may shadow production, and nothing else.
+  WriteSmallConfig(dir, "register:\n  approval: manual\n  shadow_pending: true\n");
+  ASSERT_EQ(Fraudops(dir, "run").exit_code, 0);  // @2, pending
+  EXPECT_EQ(Fraudops(dir, "deploy fraud-detector@2 --strategy canary").exit_code, 2);
+  CommandResult shadow = Fraudops(dir, "deploy fraud-detector@2 --strategy shadow");
+  ASSERT_EQ(shadow.exit_code, 0) << shadow.err;
+
+  // A version that serves is neither rejected nor archived, unless taken out of service.
+  CommandResult serving = Fraudops(dir, "models reject fraud-detector@1 --reason late");
+  EXPECT_EQ(serving.exit_code, 2);
+  EXPECT_NE(serving.err.find("cannot reject fraud-detector@1: it serves at endpoint "
+                             "fraud-detector (production)"),
+            std::string::npos)
+      << serving.err;
+  EXPECT_EQ(Fraudops(dir, "models archive fraud-detector@2").exit_code, 2);
+  CommandResult retired =
+      Fraudops(dir, "models reject fraud-detector@2 --reason 'worse in shadow' --rollback");
+  ASSERT_EQ(retired.exit_code, 0) << retired.err;
+  EXPECT_TRUE(Json(Fraudops(dir, "deploy status --json"))[0]["shadows"].empty());
+  EXPECT_EQ(Json(Fraudops(dir, "models show fraud-detector@2 --json"))["approval"], "rejected");
+  std::vector<std::string> two = actions("fraud-detector@2");
+  EXPECT_EQ(std::count(two.begin(), two.end(), "archive_refused"), 1);
+
+  // --rollback on production: back to the version before, then archived.
+  ASSERT_EQ(Fraudops(dir, "run").exit_code, 0);  // @3
+  ASSERT_EQ(Fraudops(dir, "models approve fraud-detector@3 --reason ok").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "deploy fraud-detector@3").exit_code, 0);
+  EXPECT_EQ(production(), 3);
+  CommandResult archived = Fraudops(dir, "models archive fraud-detector@3 --rollback");
+  ASSERT_EQ(archived.exit_code, 0) << archived.err;
+  EXPECT_EQ(production(), 1);
+  EXPECT_TRUE(Json(Fraudops(dir, "models show fraud-detector@3 --json"))["archived"].get<bool>());
+  // A rollback never brings back a version that was rejected meanwhile.
+  ASSERT_EQ(Fraudops(dir, "run").exit_code, 0);  // @4
+  ASSERT_EQ(Fraudops(dir, "models approve fraud-detector@4 --reason ok").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "deploy fraud-detector@4").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "models reject fraud-detector@1 --reason 'found a leak'").exit_code, 0);
+  CommandResult back = Fraudops(dir, "deploy rollback");
+  EXPECT_EQ(back.exit_code, 2);
+  EXPECT_NE(back.err.find("cannot roll 'fraud-detector' back to fraud-detector@1: "
+                          "fraud-detector@1 was rejected (found a leak)"),
+            std::string::npos)
+      << back.err;
+  EXPECT_EQ(production(), 4);
+  std::vector<std::string> one = actions("fraud-detector@1");
+  EXPECT_EQ(one.back(), "rollback_refused");
 }
 
 TEST(RegistryCliTest, TheChampionGateComparesOnTheSameTestSplit) {

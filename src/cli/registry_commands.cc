@@ -17,6 +17,7 @@
 #include "model/policy.h"
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
+#include "store/serving_store.h"
 
 namespace fraudops {
 
@@ -37,6 +38,7 @@ struct Args {
   bool delete_alias = false;
   std::string policy_file;
   bool clear_policy = false;
+  bool roll_back = false;  ///< reject, archive: take the version out of service first
   // models combine
   std::vector<std::string> members;
   std::string method = "mean";
@@ -319,10 +321,11 @@ int ModelsChange(const Args& args, const std::string& action) {
   if (action == "approve")
     status = store.SetApproval(version->model, version->version, "approved", actor, args.reason,
                                args.aliases);
-  else if (action == "reject")
-    status = store.SetApproval(version->model, version->version, "rejected", actor, args.reason);
-  else if (action == "archive")
-    status = store.Archive(version->model, version->version, actor, args.reason);
+  else if (action == "reject" || action == "archive")  // refused while it serves
+    status = ServingStore(store).Retire(
+        {version->model, version->version},
+        action == "reject" ? RetireAction::kReject : RetireAction::kArchive, args.reason, actor,
+        args.roll_back);
   else
     status = store.SetAlias(version->model, args.alias, version->version, actor);
   if (!status.ok()) return Fail(status);
@@ -827,6 +830,9 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
   common(reject);
   reject->add_option("MODEL", args->target, "NAME@VERSION")->required();
   reject->add_option("--reason", args->reason, "Why (recorded in the audit log)")->required();
+  reject->add_flag("--rollback", args->roll_back,
+                   "If it serves: roll its endpoints back (canary removed, production to the "
+                   "version before, shadows removed) first");
   auto* alias = models->add_subcommand(
       "alias", "Point an alias at a version (moved atomically), or --delete it.");
   common(alias);
@@ -837,6 +843,8 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
   common(archive);
   archive->add_option("MODEL", args->target, "NAME@VERSION")->required();
   archive->add_option("--reason", args->reason, "Why (recorded in the audit log)");
+  archive->add_flag("--rollback", args->roll_back,
+                    "If it serves: roll its endpoints back first (as for reject)");
   auto* policy = models->add_subcommand(
       "policy",
       "Register a new version of MODEL with another decision policy (same run, bundle and "

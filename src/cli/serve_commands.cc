@@ -166,7 +166,7 @@ int Deploy(const Args& args) {
   ServingStore serving(*stores->metadata);
   auto deployed = serving.Deploy(endpoint, {version->model, version->version},
                                  args.strategy.empty() ? deploy.strategy : args.strategy, params,
-                                 CurrentActor());
+                                 CurrentActor(), stores->config.register_.shadow_pending);
   if (!deployed.ok()) return Fail(deployed.status());
   DeploymentRecord d = *deployed;
   if (args.wait && d.status == DeploymentStatus::kBaking) {

@@ -189,6 +189,11 @@ const std::vector<KeySpec>& KeyTable() {
        "A decision policy file (docs/decision-policies.md) registered with each new version: "
        "serving and batch scoring answer its decision and rule. Empty: none.",
        FOPS_FIELD(register_.policy)},
+      {"register", "shadow_pending",
+       "When true, a version still pending approval may be deployed as a shadow (it gets a "
+       "copy of the traffic, answers nothing) to validate it; every other deployment takes "
+       "approved versions only.",
+       FOPS_FIELD(register_.shadow_pending)},
       {"register", "champion_gate",
        "When true, a new version must beat the version aliased champion_alias on this run's "
        "test split by champion_margin in champion_metric, or it is not registered.",

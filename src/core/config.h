@@ -82,7 +82,8 @@ struct RegisterConfig {
   std::string approval = "auto";
   std::string description;
   std::vector<std::string> aliases;
-  std::string policy;  ///< a decision policy file (relative to the config file)
+  std::string policy;           ///< a decision policy file (relative to the config file)
+  bool shadow_pending = false;  ///< a pending version may be deployed as a shadow
   bool champion_gate = false;
   std::string champion_alias = "champion";
   std::string champion_metric = "roc_auc";

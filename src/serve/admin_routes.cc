@@ -58,12 +58,14 @@ void WriteRecords(StoreAccess& stores, HttpResponse& response, const char* key, 
 }  // namespace
 
 AdminRoutes::AdminRoutes(RequestGuard& guard, StoreAccess& stores, RolloutController& controller,
-                         ShadowRunner& shadows, const DeployConfig& deploy_defaults)
+                         ShadowRunner& shadows, const DeployConfig& deploy_defaults,
+                         bool shadow_pending)
     : guard_(guard),
       stores_(stores),
       controller_(controller),
       shadows_(shadows),
-      deploy_(deploy_defaults) {}
+      deploy_(deploy_defaults),
+      shadow_pending_(shadow_pending) {}
 
 void AdminRoutes::Register(Router& router) {
   auto add = [&](const char* method, const char* pattern,
@@ -92,9 +94,10 @@ void AdminRoutes::Register(Router& router) {
   add("POST", "/v1/admin/endpoints/{endpoint}/ab/conclude", &AdminRoutes::AbConclude);
 }
 
-void AdminRoutes::SetDeployDefaults(const DeployConfig& deploy) {
+void AdminRoutes::SetDeployDefaults(const DeployConfig& deploy, bool shadow_pending) {
   MutexLock lock(&mutex_);
   deploy_ = deploy;
+  shadow_pending_ = shadow_pending;
 }
 
 bool AdminRoutes::Admit(const HttpRequest& request, HttpResponse& response,
@@ -156,10 +159,12 @@ void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response,
   if (!StringOrRefuse(body, response, "model", "the registered model's name is required")) return;
   DeploymentParams params;
   std::string strategy;
+  bool shadow_pending = false;
   {
     MutexLock lock(&mutex_);
     params = DeploymentParamsFrom(deploy_);
     strategy = deploy_.strategy;
+    shadow_pending = shadow_pending_;
   }
   strategy = body.value("strategy", strategy);
   if (!NumbersOrRefuse(body, response,
@@ -184,9 +189,9 @@ void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response,
     }
     FOPS_ASSIGN_OR_RETURN(ModelVersion version,
                           store.metadata().GetVersion(body["model"].get<std::string>(), ref));
-    FOPS_ASSIGN_OR_RETURN(
-        DeploymentRecord d,
-        store.Deploy(endpoint, {version.model, version.version}, strategy, params, actor));
+    FOPS_ASSIGN_OR_RETURN(DeploymentRecord d,
+                          store.Deploy(endpoint, {version.model, version.version}, strategy, params,
+                                       actor, shadow_pending));
     out = d.ToJson();
     return Status::Ok();
   });

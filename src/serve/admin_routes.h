@@ -23,12 +23,13 @@ class AdminRoutes {
 
   /// Everything passed outlives the routes.
   AdminRoutes(RequestGuard& guard, StoreAccess& stores, RolloutController& controller,
-              ShadowRunner& shadows, const DeployConfig& deploy_defaults);
+              ShadowRunner& shadows, const DeployConfig& deploy_defaults, bool shadow_pending);
 
   /// Adds the routes to `router`.
   void Register(Router& router);
-  /// The deploy.* settings a deployment without its own parameters uses (on reload).
-  void SetDeployDefaults(const DeployConfig& deploy) EXCLUDES(mutex_);
+  /// The deploy.* settings a deployment without its own parameters uses, and
+  /// register.shadow_pending (on reload).
+  void SetDeployDefaults(const DeployConfig& deploy, bool shadow_pending) EXCLUDES(mutex_);
   /// Before the server starts.
   void SetAbReporter(AbReporter reporter) { ab_reporter_ = std::move(reporter); }
 
@@ -62,6 +63,7 @@ class AdminRoutes {
   ShadowRunner& shadows_;
   Mutex mutex_;
   DeployConfig deploy_ GUARDED_BY(mutex_);
+  bool shadow_pending_ GUARDED_BY(mutex_) = false;
   AbReporter ab_reporter_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "core/files.h"
 #include "core/strings.h"
@@ -97,11 +98,24 @@ void LoadedModel::AppendFeatureValue(std::string& out, size_t feature, double va
   AppendShortest(out, value);
 }
 
-Result<std::shared_ptr<const LoadedModel>> ModelLoader::Load(const VariantRef& ref) {
+Result<std::shared_ptr<const LoadedModel>> ModelLoader::Load(const VariantRef& ref,
+                                                             bool approved_only) {
   auto key = std::make_pair(ref.model, ref.version);
+  std::optional<ModelVersion> checked;
+  if (approved_only) {  // asked for by name: only what may be deployed
+    FOPS_ASSIGN_OR_RETURN(ModelVersion version,
+                          metadata_.GetVersion(ref.model, std::to_string(ref.version)));
+    if (Status servable = Servable(version, false, false); !servable.ok())
+      return Status::NotFound(servable.message());
+    checked = std::move(version);
+  }
   if (auto cached = loaded_[key].lock()) return cached;
-  FOPS_ASSIGN_OR_RETURN(ModelVersion version,
-                        metadata_.GetVersion(ref.model, std::to_string(ref.version)));
+  if (!checked) {
+    FOPS_ASSIGN_OR_RETURN(ModelVersion version,
+                          metadata_.GetVersion(ref.model, std::to_string(ref.version)));
+    checked = std::move(version);
+  }
+  const ModelVersion& version = *checked;
   std::string directory = version.bundle_uri;
   if (StartsWith(directory, "s3://")) {
     // A local copy, verified against the checksums the run recorded.

@@ -65,7 +65,10 @@ class ModelLoader {
  public:
   ModelLoader(MetadataStore& metadata, ArtifactStore& artifacts, std::string cache_directory)
       : metadata_(metadata), artifacts_(artifacts), cache_directory_(std::move(cache_directory)) {}
-  Result<std::shared_ptr<const LoadedModel>> Load(const VariantRef& ref);
+  /// `approved_only`: refuse (NotFound, saying why) a version that may not be deployed —
+  /// a multi-model endpoint's targets are asked for by name at request time.
+  Result<std::shared_ptr<const LoadedModel>> Load(const VariantRef& ref,
+                                                  bool approved_only = false);
 
  private:
   MetadataStore& metadata_;

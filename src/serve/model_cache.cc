@@ -80,7 +80,7 @@ Result<std::shared_ptr<const LoadedModel>> ModelCache::Get(const VariantRef& ref
   Loaded loaded = Status::Internal("the model was not loaded");
   try {
     Status status = stores_.WithLoader([&](ServingStore&, ModelLoader& loader) -> Status {
-      loaded = loader.Load(ref);
+      loaded = loader.Load(ref, /*approved_only=*/true);
       return Status::Ok();
     });
     if (!status.ok()) loaded = status;

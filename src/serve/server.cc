@@ -92,8 +92,9 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
   capture.logger = &logger;
   server->capture_ = std::make_unique<CaptureWriter>(capture);
   server->shadows_ = std::make_unique<ShadowRunner>(10000, &logger);
-  server->admin_ = std::make_unique<AdminRoutes>(server->guard_, *server->stores_,
-                                                 *server->controller_, *server->shadows_, c.deploy);
+  server->admin_ =
+      std::make_unique<AdminRoutes>(server->guard_, *server->stores_, *server->controller_,
+                                    *server->shadows_, c.deploy, c.register_.shadow_pending);
   HttpLimits limits;
   limits.max_body_bytes = static_cast<size_t>(c.api.max_body_bytes);
   limits.max_connections = static_cast<size_t>(c.api.max_connections);
@@ -278,7 +279,7 @@ void ScoringServer::Reload(const Config& config) {
   if (config.api.listen != config_.api.listen || config.api.workers != config_.api.workers) {
     logger_.Warn("serve", "api.listen and api.workers change only when the server restarts");
   }
-  admin_->SetDeployDefaults(config.deploy);
+  admin_->SetDeployDefaults(config.deploy, config.register_.shadow_pending);
   logger_.Info("serve", "configuration reloaded",
                {{"auth", config.api.auth}, {"capture_sample", config.api.capture_sample}});
   controller_->ReloadAll();  // the controller reloads endpoints and keys at its next pass

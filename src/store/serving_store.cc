@@ -459,21 +459,44 @@ Status ServingStore::Bump(const std::string& counter) {
   return db_.Exec("UPDATE change_counters SET value = value + 1 WHERE name = ?", p);
 }
 
-Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name,
-                                              const VariantRef& target,
-                                              const std::string& strategy_name,
-                                              const DeploymentParams& params,
-                                              const std::string& actor) {
+Status Servable(const ModelVersion& version, bool shadow_of_pending_allowed, bool shadow) {
+  const std::string ref = version.model + "@" + std::to_string(version.version);
+  if (version.archived) return Status::Conflict(ref + " is archived; deploy a live version");
+  if (version.approval == "rejected") {
+    return Status::Conflict(ref + " was rejected (" + version.approval_reason +
+                            "); only approved versions are deployed");
+  }
+  if (version.approval == "approved" || (shadow && shadow_of_pending_allowed)) return Status::Ok();
+  return Status::Conflict(ref + " is " + version.approval +
+                          " approval; only approved versions are deployed (fraudops models "
+                          "approve " +
+                          ref + ")" +
+                          (shadow ? "; register.shadow_pending: true lets a pending version run "
+                                    "as a shadow"
+                                  : ""));
+}
+
+Status ServingStore::Refused(const Status& refusal, const std::string& action,
+                             const VariantRef& target, nlohmann::json details,
+                             const std::string& actor) {
+  details["reason"] = refusal.message();
+  (void)store_.AppendAudit(actor, action, target.model, target.version, details);
+  return refusal;
+}
+
+Result<DeploymentRecord> ServingStore::Deploy(
+    const std::string& endpoint_name, const VariantRef& target, const std::string& strategy_name,
+    const DeploymentParams& params, const std::string& actor, bool shadow_of_pending_allowed) {
   FOPS_RETURN_IF_ERROR(CheckName("endpoint", endpoint_name));
   FOPS_ASSIGN_OR_RETURN(const DeploymentStrategy* strategy,
                         DeploymentStrategies().Find(strategy_name));
   FOPS_ASSIGN_OR_RETURN(ModelVersion version,
                         store_.GetVersion(target.model, std::to_string(target.version)));
-  if (version.archived)
-    return Status::InvalidArgument(target.ToString() + " is archived; deploy a live version");
-  if (version.approval == "rejected") {
-    return Status::InvalidArgument(target.ToString() + " was rejected (" + version.approval_reason +
-                                   "); only versions that are not rejected can be deployed");
+  if (Status servable =
+          Servable(version, shadow_of_pending_allowed, !strategy->ChangesProduction());
+      !servable.ok()) {
+    return Refused(servable, "deploy_refused", target,
+                   {{"endpoint", endpoint_name}, {"strategy", strategy->name()}}, actor);
   }
   FOPS_RETURN_IF_ERROR(strategy->Validate(params));
   DeploymentRecord d;
@@ -620,6 +643,16 @@ Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name
                                    "' has no earlier production version to roll back "
                                    "to");
   }
+  // Only an approved version goes back into production.
+  FOPS_ASSIGN_OR_RETURN(
+      ModelVersion earlier,
+      store_.GetVersion(last->previous.model, std::to_string(last->previous.version)));
+  if (Status servable = Servable(earlier, false, false); !servable.ok()) {
+    return Refused(Status::Conflict("cannot roll '" + endpoint_name + "' back to " +
+                                    last->previous.ToString() + ": " + servable.message() +
+                                    "; deploy an approved version instead"),
+                   "rollback_refused", last->previous, {{"endpoint", endpoint_name}}, actor);
+  }
   DeploymentRecord d;
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
     FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
@@ -756,6 +789,10 @@ Status ServingStore::SetMultiModel(const std::string& endpoint_name, const Multi
     FOPS_ASSIGN_OR_RETURN(auto split, SplitModelTarget(target));
     Result<ModelVersion> version = store_.GetVersion(split.first, split.second);
     if (!version.ok()) return version.status().WithContext("multi-model target " + target);
+    if (Status servable = Servable(*version, false, false); !servable.ok()) {
+      return Refused(servable.WithContext("multi-model target " + target), "deploy_refused",
+                     {version->model, version->version}, {{"endpoint", endpoint_name}}, actor);
+    }
   }
   return store_.InTransaction([&]() -> Status {
     const std::string now = UtcNow();
@@ -775,6 +812,86 @@ Status ServingStore::SetMultiModel(const std::string& endpoint_name, const Multi
     return store_.AppendAudit(actor, "multi_model_set", "", 0,
                               {{"endpoint", endpoint_name}, {"definition", spec.ToJson()}});
   });
+}
+
+Result<std::vector<ServedAt>> ServingStore::WhereServed(const VariantRef& version) {
+  FOPS_ASSIGN_OR_RETURN(std::vector<EndpointRecord> endpoints, ListEndpoints());
+  std::vector<ServedAt> out;
+  for (const EndpointRecord& e : endpoints) {
+    auto add = [&](ServedAt::Role role) { out.push_back({e.name, role}); };
+    if (e.production == version) add(ServedAt::Role::kProduction);
+    if (e.canary == version) add(ServedAt::Role::kCanary);
+    if (std::find(e.shadows.begin(), e.shadows.end(), version) != e.shadows.end())
+      add(ServedAt::Role::kShadow);
+    for (const WeightedVariant& v : e.ab_variants) {
+      if (v.ref == version && !(e.production == version)) add(ServedAt::Role::kAbVariant);
+    }
+    if (e.multi_model.empty()) continue;
+    std::vector<std::string> targets = e.multi_model.pinned;
+    for (const auto& [value, target] : e.multi_model.routes) targets.push_back(target);
+    if (!e.multi_model.default_target.empty()) targets.push_back(e.multi_model.default_target);
+    for (const std::string& target : targets) {
+      auto split = SplitModelTarget(target);
+      if (!split.ok() || split->first != version.model) continue;
+      auto resolved = store_.GetVersion(split->first, split->second);  // an alias: where it points
+      if (resolved.ok() && resolved->version == version.version) {
+        add(ServedAt::Role::kMultiModelTarget);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+std::string ServedAt::ToString() const {
+  static constexpr std::string_view kNames[] = {"production", "canary", "shadow", "A/B variant",
+                                                "multi-model target"};
+  return "endpoint " + endpoint + " (" + std::string(kNames[static_cast<int>(role)]) + ")";
+}
+
+Status ServingStore::Retire(const VariantRef& version, RetireAction action,
+                            const std::string& reason, const std::string& actor, bool roll_back) {
+  const char* verb = action == RetireAction::kReject ? "reject" : "archive";
+  FOPS_ASSIGN_OR_RETURN(std::vector<ServedAt> served, WhereServed(version));
+  if (!served.empty()) {
+    std::string where;
+    for (const ServedAt& at : served) where += (where.empty() ? "" : ", ") + at.ToString();
+    if (!roll_back) {
+      return Refused(Status::Conflict("cannot " + std::string(verb) + " " + version.ToString() +
+                                      ": it serves at " + where +
+                                      "; take it out of service first, or add --rollback"),
+                     std::string(verb) + "_refused", version, {{"serving", where}}, actor);
+    }
+    for (const ServedAt& at : served) {  // taken out of service first, each step audited
+      const std::string why =
+          std::string(verb) + " " + version.ToString() + (reason.empty() ? "" : ": " + reason);
+      switch (at.role) {
+        case ServedAt::Role::kProduction:
+        case ServedAt::Role::kCanary:
+          FOPS_RETURN_IF_ERROR(
+              Rollback(at.endpoint, why, actor)
+                  .status()
+                  .WithContext("taking " + version.ToString() + " out of " + at.ToString()));
+          break;
+        case ServedAt::Role::kShadow:
+          FOPS_RETURN_IF_ERROR(RemoveShadow(at.endpoint, version, actor));
+          break;
+        case ServedAt::Role::kAbVariant:
+        case ServedAt::Role::kMultiModelTarget:
+          return Refused(
+              Status::Conflict("cannot take " + version.ToString() + " out of " + at.ToString() +
+                               " here: " +
+                               (at.role == ServedAt::Role::kAbVariant
+                                    ? "conclude the A/B test with another winner first"
+                                    : "change the endpoint's definition first (fraudops deploy "
+                                      "multi)")),
+              std::string(verb) + "_refused", version, {{"serving", where}}, actor);
+      }
+    }
+  }
+  if (action == RetireAction::kReject)
+    return store_.SetApproval(version.model, version.version, "rejected", actor, reason);
+  return store_.Archive(version.model, version.version, actor, reason);
 }
 
 Status ServingStore::RemoveShadow(const std::string& endpoint_name, const VariantRef& shadow,

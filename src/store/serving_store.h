@@ -173,6 +173,21 @@ struct FeedbackRecord {
   std::string received_at;
 };
 
+/// Where a version serves: an endpoint and the part it plays there.
+struct ServedAt {
+  enum class Role : uint8_t { kProduction, kCanary, kShadow, kAbVariant, kMultiModelTarget };
+  std::string endpoint;
+  Role role = Role::kProduction;
+  /// "endpoint fraud (production)".
+  std::string ToString() const;
+};
+
+enum class RetireAction : uint8_t { kReject, kArchive };
+
+/// Whether `version` may be deployed: approved, not archived; a pending one only as a shadow
+/// (`shadow`) when `shadow_of_pending_allowed` (register.shadow_pending). Conflict saying why.
+Status Servable(const ModelVersion& version, bool shadow_of_pending_allowed, bool shadow);
+
 class ServingStore {
  public:
   explicit ServingStore(MetadataStore& store) : store_(store), db_(store.connection()) {}
@@ -180,15 +195,18 @@ class ServingStore {
   // Endpoints and deployments.
   Result<std::optional<EndpointRecord>> FindEndpoint(const std::string& name);
   Result<std::vector<EndpointRecord>> ListEndpoints();
-  /// Starts a deployment of `target` (an approved or pending, not rejected or
-  /// archived version) on `endpoint` (created when new) with the registered
-  /// strategy named `strategy` (deployment_strategy.h), which plans what
-  /// changes. A deployment still baking there is superseded by one that changes
-  /// production. With nothing in production, canary and linear deploy all at
-  /// once (there is nothing to compare against), and the reason says so.
+  /// Starts a deployment of `target` on `endpoint` (created when new) with the
+  /// registered strategy named `strategy` (deployment_strategy.h), which plans what
+  /// changes. Only an approved version is deployed — a pending one only as a shadow,
+  /// and only when `shadow_of_pending_allowed` (register.shadow_pending); any other
+  /// is refused (Conflict, audited as deploy_refused), whichever path asks (CLI,
+  /// admin API, the pipeline, the scheduler). A deployment still baking there is
+  /// superseded by one that changes production. With nothing in production, canary
+  /// and linear deploy all at once (there is nothing to compare against), and the
+  /// reason says so.
   Result<DeploymentRecord> Deploy(const std::string& endpoint, const VariantRef& target,
                                   const std::string& strategy, const DeploymentParams& params,
-                                  const std::string& actor);
+                                  const std::string& actor, bool shadow_of_pending_allowed = false);
   /// Moves a baking linear deployment to `percent` of traffic. False when it is
   /// no longer baking (another server decided first).
   Result<bool> SetTraffic(const std::string& deployment_id, double percent,
@@ -217,6 +235,16 @@ class ServingStore {
   /// Refused on an endpoint with a production variant.
   Status SetMultiModel(const std::string& endpoint, const MultiModelSpec& spec,
                        const std::string& actor);
+  /// Every place `version` serves, including multi-model definitions naming it (by
+  /// version, or by an alias or "latest" that points at it now).
+  Result<std::vector<ServedAt>> WhereServed(const VariantRef& version);
+  /// Rejects or archives `version` (MetadataStore::SetApproval, Archive). When it
+  /// serves, refused (Conflict naming where, audited as reject_refused /
+  /// archive_refused) unless `roll_back`: then first its canary is rolled back, its
+  /// production rolled back to the (approved) version before, its shadows removed;
+  /// an A/B variant or a multi-model target is refused with what to do instead.
+  Status Retire(const VariantRef& version, RetireAction action, const std::string& reason,
+                const std::string& actor, bool roll_back);
   /// Stops sending traffic copies to a shadow variant.
   Status RemoveShadow(const std::string& endpoint, const VariantRef& shadow,
                       const std::string& actor);
@@ -257,6 +285,9 @@ class ServingStore {
   MetadataStore& metadata() { return store_; }
 
  private:
+  /// Records `refusal` in the audit log (`action`, details and its message) and returns it.
+  Status Refused(const Status& refusal, const std::string& action, const VariantRef& target,
+                 nlohmann::json details, const std::string& actor);
   Result<std::optional<EndpointRecord>> LoadEndpoint(const std::string& name);
   /// The stored endpoint (false), or a new one created `now` (true: to be inserted).
   Result<std::pair<EndpointRecord, bool>> LoadOrNewEndpoint(const std::string& name,
