@@ -90,7 +90,8 @@ class ServeWorkspace {
 
   /// Registers a copy of the golden v2 bundle; `base_score` != 0.5 shifts every score (a
   /// deliberately bad model).
-  int64_t Register(const std::string& base_score = "5E-1", const std::string& policy = "") {
+  int64_t Register(const std::string& base_score = "5E-1", const std::string& policy = "",
+                   bool approve = true) {
     const std::string bundle = dir_.File("bundles/" + std::to_string(++bundles_));
     fs::create_directories(bundle);
     for (const char* file : {"bundle.json", "baseline.json", "model.json"})
@@ -104,17 +105,19 @@ class ServeWorkspace {
       json["model_sha256"] = Sha256Hex(model);
       WriteText(bundle + "/bundle.json", json.dump(2));
     }
-    return RegisterBundle(bundle, policy);
+    return RegisterBundle(bundle, policy, approve);
   }
 
-  /// Registers the bundle directory `bundle` as an approved version of "fraud".
-  int64_t RegisterBundle(const std::string& bundle, const std::string& policy = "") {
+  /// Registers the bundle directory `bundle` as a version of "fraud" (approved unless not
+  /// `approve`: pending).
+  int64_t RegisterBundle(const std::string& bundle, const std::string& policy = "",
+                         bool approve = true) {
     NewVersion version;
     version.model = "fraud";
     version.run_id = "run-1";
     version.algorithm = "xgboost";
     version.bundle_uri = bundle;
-    version.approve = true;
+    version.approve = approve;
     version.policy = policy;
     auto created = store_->CreateVersion(version, "test");
     EXPECT_TRUE(created.ok()) << created.status().ToString();
@@ -1046,6 +1049,51 @@ TEST(ServeTest, ACombinedVersionAnswersTheMeanOfItsModelsScores) {
   EXPECT_EQ(explain.status, 501);
   EXPECT_NE(explain.body.find("a combination of models cannot explain"), std::string::npos)
       << explain.body;
+}
+
+TEST(ServeTest, TheAdminApiAndMultiModelEndpointsServeApprovedVersionsOnly) {
+  ServeWorkspace ws;
+  const int64_t approved = ws.Register();
+  const int64_t pending = ws.Register("5E-1", "", /*approve=*/false);
+  ws.Deploy(approved, "all_at_once");
+  ServingStore serving(ws.store());
+  MultiModelSpec spec;
+  spec.default_target = "fraud@" + std::to_string(pending);
+  Status refused = serving.SetMultiModel("multi", spec, "test");
+  EXPECT_EQ(refused.code(), StatusCode::kConflict);
+  EXPECT_NE(refused.message().find("fraud@2 is pending approval"), std::string::npos)
+      << refused.message();
+  spec.default_target = "fraud@" + std::to_string(approved);
+  ASSERT_TRUE(serving.SetMultiModel("multi", spec, "test").ok());
+  const std::string key = ws.CreateKey({"invoke", "admin"});
+  ws.WriteConfig();
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient http(server.port());
+  const Headers auth = {{"x-api-key", key}};
+  for (const char* strategy : {"all_at_once", "canary", "shadow"}) {
+    HttpReply deploy = http.Request(
+        "POST", "/v1/admin/endpoints/fraud/deployments",
+        Json({{"model", "fraud"}, {"version", pending}, {"strategy", strategy}}).dump(), auth);
+    EXPECT_EQ(deploy.status, 409) << strategy << " " << deploy.body;
+    EXPECT_NE(deploy.body.find("fraud@2 is pending approval"), std::string::npos) << deploy.body;
+  }
+  size_t refusals = 0;
+  const Json audit = Body(http.Request("GET", "/v1/admin/audit", "", auth))["audit"];
+  for (const auto& entry : audit) {
+    if (entry["action"] != "deploy_refused") continue;
+    ++refusals;
+    EXPECT_EQ(entry["version"], pending);
+    EXPECT_FALSE(entry["actor"].get<std::string>().empty());
+  }
+  EXPECT_EQ(refusals, 4u);  // the multi-model definition and three deployments
+  // A multi-model request cannot reach a pending version by naming it.
+  const std::string row = Transactions()[0].dump();
+  HttpReply named = http.Request("POST", "/v1/endpoints/multi/predict", row,
+                                 {{"x-api-key", key}, {"x-fraudops-target-model", "fraud@2"}});
+  EXPECT_EQ(named.status, 404) << named.body;
+  EXPECT_NE(named.body.find("pending approval"), std::string::npos) << named.body;
+  EXPECT_EQ(http.Request("POST", "/v1/endpoints/multi/predict", row, auth).status, 200);
 }
 
 TEST(ServeTest, ShadowGetsACopyOfTheTrafficAndAComparisonReport) {
