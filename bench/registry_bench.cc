@@ -79,7 +79,7 @@ int Main(int argc, char** argv) {
     }
     std::vector<DatasetRecord> datasets;
     for (const char* role : {"raw", "train", "validation", "test"})
-      datasets.push_back({role, "synthetic", 1000, run.run_id});
+      datasets.push_back({role, "synthetic", 1000, run.run_id, ""});
     std::vector<ArtifactRecord> artifacts;
     for (int a = 0; a < 22; ++a)
       artifacts.push_back({"file" + std::to_string(a), "/x/" + std::to_string(a), 100, "sha"});

@@ -103,6 +103,36 @@ TEST(RegistryCliTest, ARunIsTrackedRegisteredAndTraceable) {
   EXPECT_EQ(Fraudops(dir, "runs show nope").exit_code, 3);
 }
 
+TEST(RegistryCliTest, LineageByDataAcceptsAUniquePrefixOrTheRawFilesSha256) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  ASSERT_EQ(Fraudops(dir, "data synth --rows 20000 --fraud-rate 0.01 --output tx.csv").exit_code,
+            0);
+  ASSERT_EQ(Fraudops(dir, "run --data tx.csv").exit_code, 0);
+  auto file_sha = Sha256File(dir.File("tx.csv"));  // what sha256sum says
+  ASSERT_TRUE(file_sha.ok());
+  std::string content_hash;
+  const nlohmann::json lineage = Json(Fraudops(dir, "lineage fraud-detector@1 --json"));
+  for (const auto& data : lineage["data"]) {
+    if (data["role"] == "raw") content_hash = data["content_hash"];
+  }
+  ASSERT_EQ(content_hash.size(), 64u);
+  for (const std::string& hash :
+       {content_hash, content_hash.substr(0, 8), *file_sha, file_sha->substr(0, 10)}) {
+    nlohmann::json found = Json(Fraudops(dir, "lineage --data " + hash + " --json"));
+    ASSERT_EQ(found["versions"].size(), 1u) << hash;
+    EXPECT_EQ(found["data_hash"], hash.size() == 64                  ? hash
+                                  : content_hash.rfind(hash, 0) == 0 ? content_hash
+                                                                     : *file_sha);
+  }
+  CommandResult short_prefix = Fraudops(dir, "lineage --data " + content_hash.substr(0, 4));
+  EXPECT_EQ(short_prefix.exit_code, 2);
+  EXPECT_NE(short_prefix.err.find("a prefix of at least 6 hex digits"), std::string::npos);
+  CommandResult none = Fraudops(dir, "lineage --data 0000000000");
+  EXPECT_EQ(none.exit_code, 0);
+  EXPECT_NE(none.out.find("no model version was trained from it"), std::string::npos);
+}
+
 TEST(RegistryCliTest, ManualApprovalAliasesAndTheAuditTrail) {
   TempDir dir;
   WriteSmallConfig(dir, "register:\n  approval: manual\n");

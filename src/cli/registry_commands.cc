@@ -704,16 +704,17 @@ int Lineage(const Args& args) {
   MetadataStore& store = *stores->metadata;
   if (!args.data_hash.empty()) {
     // Reverse: which versions came from this data.
-    auto versions = store.VersionsFromData(args.data_hash);
+    std::string matched = args.data_hash;
+    auto versions = store.VersionsFromData(args.data_hash, &matched);
     if (!versions.ok()) return Fail(versions.status());
     if (args.json) {
-      nlohmann::json out = {{"data_hash", args.data_hash}, {"versions", nlohmann::json::array()}};
+      nlohmann::json out = {{"data_hash", matched}, {"versions", nlohmann::json::array()}};
       for (const ModelVersion& v : *versions)
         out["versions"].push_back(
             {{"model", v.model}, {"version", v.version}, {"run_id", v.run_id}});
       PrintJson(out);
     } else {
-      std::printf("data %s\n", args.data_hash.c_str());
+      std::printf("data %s\n", matched.c_str());
       for (const ModelVersion& v : *versions)
         std::printf("  -> %s@%lld (run %s)\n", v.model.c_str(), static_cast<long long>(v.version),
                     v.run_id.c_str());

@@ -137,7 +137,8 @@ Status Ingest(State& s) {
   if (!s.store) return Status::Ok();
   return s.store->LogDatasets(s.result.execution_id,
                               {{"raw", RedactUrl(uri), static_cast<int64_t>(s.data.rows()),
-                                s.raw_manifest["content_hash"].get<std::string>()}});
+                                s.raw_manifest["content_hash"].get<std::string>(),
+                                s.raw_manifest.value("file_sha256", std::string())}});
 }
 
 /// Adds preprocess.derived_features to the data as columns after the raw ones, computed by
@@ -274,7 +275,7 @@ Status SplitStep(State& s) {
                                 {"positives", part->CountPositives()},
                                 {"payload_sha256", written.payload_sha256}};
     records.push_back({name, "split of " + s.raw_manifest["content_hash"].get<std::string>(),
-                       static_cast<int64_t>(part->rows()), written.content_hash});
+                       static_cast<int64_t>(part->rows()), written.content_hash, ""});
     s.data_summary[name] = {{"rows", part->rows()}, {"positives", part->CountPositives()}};
   }
   s.data_summary["content_hash"] = s.raw_manifest["content_hash"];

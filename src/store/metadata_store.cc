@@ -319,10 +319,11 @@ Status MetadataStore::LogDatasets(const std::string& run_id,
                                   const std::vector<DatasetRecord>& datasets) {
   std::vector<SqlValue> values;
   for (const DatasetRecord& d : datasets) {
-    values.insert(values.end(),
-                  {Text(run_id), Text(d.role), Text(d.source), Int(d.rows), Text(d.content_hash)});
+    values.insert(values.end(), {Text(run_id), Text(d.role), Text(d.source), Int(d.rows),
+                                 Text(d.content_hash), Text(d.file_sha256)});
   }
-  return Upsert("run_datasets", "run_id, role", {"source", "row_count", "content_hash"}, 5, values);
+  return Upsert("run_datasets", "run_id, role",
+                {"source", "row_count", "content_hash", "file_sha256"}, 6, values);
 }
 
 Status MetadataStore::EndRun(const std::string& run_id, RunStatus status,
@@ -393,11 +394,11 @@ Result<RunRecord> MetadataStore::GetRun(const std::string& id_or_prefix) {
     run.artifacts.push_back({AsText(r[0]), AsText(r[1]), AsInt(r[2]), AsText(r[3])});
   }
   FOPS_ASSIGN_OR_RETURN(SqlResult datasets,
-                        db_->Query("SELECT role, source, row_count, content_hash FROM run_datasets "
-                                   "WHERE run_id = ? ORDER BY role",
+                        db_->Query("SELECT role, source, row_count, content_hash, file_sha256 "
+                                   "FROM run_datasets WHERE run_id = ? ORDER BY role",
                                    id));
   for (const SqlRow& r : datasets.rows) {
-    run.datasets.push_back({AsText(r[0]), AsText(r[1]), AsInt(r[2]), AsText(r[3])});
+    run.datasets.push_back({AsText(r[0]), AsText(r[1]), AsInt(r[2]), AsText(r[3]), AsText(r[4])});
   }
   return run;
 }
@@ -759,11 +760,44 @@ Result<std::vector<AuditEntry>> MetadataStore::Audit(const std::string& model) {
   return entries;
 }
 
-Result<std::vector<ModelVersion>> MetadataStore::VersionsFromData(const std::string& content_hash) {
+Result<std::vector<ModelVersion>> MetadataStore::VersionsFromData(const std::string& hash,
+                                                                  std::string* matched) {
+  std::string wanted = ToLower(std::string(Trim(hash)));
+  if (wanted.size() < 6 || wanted.size() > 64 ||
+      !std::all_of(wanted.begin(), wanted.end(), [](char c) { return std::isxdigit(c); })) {
+    return Status::InvalidArgument("'" + hash +
+                                   "' is not a data hash: give the content hash (fraudops "
+                                   "lineage NAME@VERSION shows it) or the raw file's sha256, or "
+                                   "a prefix of at least 6 hex digits");
+  }
+  // A prefix names one hash, content or file, among every dataset recorded.
+  SqlValue like[] = {Text(wanted + "%"), Text(wanted + "%")};
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult found,
+      db_->Query("SELECT DISTINCT content_hash, file_sha256 FROM run_datasets WHERE "
+                 "content_hash LIKE ? OR file_sha256 LIKE ?",
+                 like));
+  std::set<std::string> hashes;
+  for (const SqlRow& r : found.rows) {
+    for (int c = 0; c < 2; ++c) {
+      const std::string value = AsText(r[c]);
+      if (!value.empty() && value.compare(0, wanted.size(), wanted) == 0) hashes.insert(value);
+    }
+  }
+  if (hashes.size() > 1) {
+    std::string list;
+    for (const std::string& h : hashes) list += (list.empty() ? "" : ", ") + h.substr(0, 16) + "…";
+    return Status::InvalidArgument("'" + hash + "' is ambiguous: it begins " +
+                                   std::to_string(hashes.size()) + " data hashes (" + list +
+                                   "); give more digits");
+  }
+  if (hashes.empty()) return std::vector<ModelVersion>();
+  const std::string full = *hashes.begin();
+  if (matched) *matched = full;
   return QueryVersions(
-      "WHERE run_id IN (SELECT run_id FROM run_datasets WHERE content_hash = ?) "
-      "ORDER BY model, version",
-      {Text(content_hash)});
+      "WHERE run_id IN (SELECT run_id FROM run_datasets WHERE content_hash = ? OR "
+      "file_sha256 = ?) ORDER BY model, version",
+      {Text(full), Text(full)});
 }
 
 }  // namespace fraudops

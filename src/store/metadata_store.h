@@ -34,6 +34,7 @@ struct DatasetRecord {
   std::string source;  ///< data source (password removed)
   int64_t rows = 0;
   std::string content_hash;
+  std::string file_sha256;  ///< raw: the source file's own SHA-256 (sha256sum), when a file
 };
 
 /// Where a pipeline run is: a tracked run (running, then succeeded, gate_failed or failed)
@@ -168,8 +169,11 @@ class MetadataStore {
   /// Audit entries (empty model: all), oldest first.
   Result<std::vector<AuditEntry>> Audit(const std::string& model);
 
-  // Lineage: the versions trained from data with this content hash (any role).
-  Result<std::vector<ModelVersion>> VersionsFromData(const std::string& content_hash);
+  // Lineage: the versions trained from data whose content hash, or raw file's SHA-256, is
+  // `hash` or begins with it (at least 6 hex digits). The full hash matched is returned in
+  // `matched`; an ambiguous prefix is an error listing the candidates.
+  Result<std::vector<ModelVersion>> VersionsFromData(const std::string& hash,
+                                                     std::string* matched = nullptr);
 
   SqlConnection& connection() { return *db_; }
   /// Runs `body` in one write transaction: committed when it returns OK, rolled back

@@ -96,8 +96,8 @@ TEST_P(MetadataStoreTest, RunRoundTripsEverythingItRecords) {
   ASSERT_TRUE(
       store_->LogArtifacts(run.run_id, {{"model/model.json", "/a/model.json", 123, "abc"}}).ok());
   ASSERT_TRUE(store_
-                  ->LogDatasets(run.run_id,
-                                {{"raw", "csv:x.csv", 1000, "h1"}, {"test", "split", 150, "h2"}})
+                  ->LogDatasets(run.run_id, {{"raw", "csv:x.csv", 1000, "h1", "f1"},
+                                             {"test", "split", 150, "h2", ""}})
                   .ok());
   ASSERT_TRUE(store_->EndRun(run.run_id, RunStatus::kSucceeded, "").ok());
 
@@ -285,18 +285,37 @@ TEST_P(MetadataStoreTest, AFailedRegistrationLeavesNoTrace) {
 TEST_P(MetadataStoreTest, LineageFindsTheVersionsTrainedFromData) {
   RunRecord run = MakeRun();
   ASSERT_TRUE(store_->CreateRun(run).ok());
-  ASSERT_TRUE(store_->LogDatasets(run.run_id, {{"raw", "csv:x", 10, "data-hash-1"}}).ok());
+  const std::string content(64, 'a'), file = "abcdef" + std::string(58, '0');
+  ASSERT_TRUE(store_->LogDatasets(run.run_id, {{"raw", "csv:x", 10, content, file}}).ok());
   NewVersion version;
   version.model = "fraud";
   version.run_id = run.run_id;
   version.bundle_uri = "/b";
   ASSERT_TRUE(store_->CreateVersion(version, "t").ok());
   Register("fraud", true);  // from other data
-  auto found = store_->VersionsFromData("data-hash-1");
-  ASSERT_TRUE(found.ok());
-  ASSERT_EQ(found->size(), 1u);
-  EXPECT_EQ((*found)[0].version, 1);
-  EXPECT_TRUE(store_->VersionsFromData("unknown")->empty());
+  // The content hash, the raw file's sha256, or a unique prefix of either (any case).
+  for (const std::string& hash : {content, file, std::string("aaaaaa"), std::string("ABCDEF0")}) {
+    std::string matched;
+    auto found = store_->VersionsFromData(hash, &matched);
+    ASSERT_TRUE(found.ok()) << hash << ": " << found.status().ToString();
+    ASSERT_EQ(found->size(), 1u) << hash;
+    EXPECT_EQ((*found)[0].version, 1);
+    EXPECT_EQ(matched, hash.size() == 64 ? hash : (hash[0] == 'a' ? content : file));
+  }
+  EXPECT_TRUE(store_->VersionsFromData("0123456789")->empty());
+  // Too short, not hex, or ambiguous: an error saying so.
+  EXPECT_FALSE(store_->VersionsFromData("aaaa").ok());
+  EXPECT_FALSE(store_->VersionsFromData("data-hash-1").ok());
+  RunRecord other = MakeRun();
+  ASSERT_TRUE(store_->CreateRun(other).ok());
+  ASSERT_TRUE(
+      store_->LogDatasets(other.run_id, {{"raw", "csv:y", 10, "abcdef" + std::string(58, '1'), ""}})
+          .ok());
+  auto ambiguous = store_->VersionsFromData("abcdef");
+  ASSERT_FALSE(ambiguous.ok());
+  EXPECT_NE(ambiguous.status().message().find("is ambiguous: it begins 2 data hashes"),
+            std::string::npos)
+      << ambiguous.status().message();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MetadataStoreTest, ::testing::Values("sqlite", "postgresql"),

@@ -201,9 +201,11 @@ ALTER TABLE endpoints ADD COLUMN assignment_field TEXT NOT NULL DEFAULT '';
 ALTER TABLE endpoints ADD COLUMN ab_started_at TEXT NOT NULL DEFAULT '';
 ALTER TABLE endpoints ADD COLUMN multi_model TEXT NOT NULL DEFAULT '';
 )sql"},
-      {5, "Decision policies registered with model versions",
+      {5, "Decision policies registered with model versions; the raw data file's sha256",
        R"sql(
 ALTER TABLE model_versions ADD COLUMN policy TEXT NOT NULL DEFAULT '';
+ALTER TABLE run_datasets ADD COLUMN file_sha256 TEXT NOT NULL DEFAULT '';
+CREATE INDEX run_datasets_by_file ON run_datasets(file_sha256);
 )sql"},
   };
   return kMigrations;
