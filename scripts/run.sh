@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-bash scripts/build.sh release
+bash scripts/build.sh release fraudops   # only the program it runs (tests and benchmarks: scripts/test.sh)
 fraudops=build/release/src/fraudops
 "$fraudops" run "$@"
 
