@@ -168,6 +168,26 @@ TEST(CliTest, GateFailureExitsFourNamingMetricValueAndThreshold) {
       << run.out;
 }
 
+TEST(CliTest, ARunUsesTheCoresItMayUseAndSaysHowMany) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  // Pinned to one CPU (as taskset or a container's cpuset would), it starts one thread per
+  // core it may use: one, whatever the machine has.
+  CommandResult run = testing::RunCommand(
+      "cd " + dir.path() + " && taskset -c 0 " + testing::Binary() + " run --json", dir.path());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string id = nlohmann::json::parse(run.out)["execution_id"];
+  nlohmann::json shown = nlohmann::json::parse(Fraudops(dir, "runs show " + id + " --json").out);
+  EXPECT_EQ(shown["tags"]["threads"], "1");
+  // `global.threads` still says exactly how many.
+  CommandResult two = Fraudops(dir, "run --json", "FRAUDOPS_GLOBAL_THREADS=3");
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  const std::string id2 = nlohmann::json::parse(two.out)["execution_id"];
+  EXPECT_EQ(
+      nlohmann::json::parse(Fraudops(dir, "runs show " + id2 + " --json").out)["tags"]["threads"],
+      "3");
+}
+
 TEST(CliTest, ConfigurationErrorsExitTwo) {
   TempDir dir;
   WriteSmallConfig(dir, "evaluate:\n  min_roc_acu: 0.9\n");

@@ -56,7 +56,17 @@ void ParallelTeam::For(size_t tasks, const std::function<void(size_t)>& body) {
   }
   wake_.notify_all();
   RunTasks();
-  while (pending_helpers_.load(std::memory_order_acquire) != 0) FOPS_CPU_RELAX();
+  // The helpers finish their last tasks: spin briefly (they usually are microseconds away),
+  // then sleep until the last one wakes us, so a helper that is not getting a core (a busy
+  // machine) does not make this thread burn the one it has.
+  for (int spin = 0; spin < kSpins; ++spin) {
+    if (pending_helpers_.load(std::memory_order_acquire) == 0) return;
+    FOPS_CPU_RELAX();
+  }
+  std::unique_lock lock(sleep_mutex_);
+  owner_sleeping_.store(true, std::memory_order_seq_cst);
+  done_.wait(lock, [&] { return pending_helpers_.load(std::memory_order_seq_cst) == 0; });
+  owner_sleeping_.store(false, std::memory_order_relaxed);
 }
 
 void ParallelTeam::HelperLoop() {
@@ -75,7 +85,13 @@ void ParallelTeam::HelperLoop() {
     seen = now;
     if (stopping_.load(std::memory_order_acquire)) return;
     RunTasks();
-    pending_helpers_.fetch_sub(1, std::memory_order_acq_rel);
+    // The last helper wakes the owner if it went to sleep (seq_cst with the owner's flag: one
+    // of the two sees the other's write).
+    if (pending_helpers_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        owner_sleeping_.load(std::memory_order_seq_cst)) {
+      { std::lock_guard lock(sleep_mutex_); }
+      done_.notify_one();
+    }
   }
 }
 

@@ -2,8 +2,10 @@
 /// A team of threads for fine-grained parallel loops, as OpenMP runs them: the caller and
 /// `threads - 1` helpers share each loop's tasks; between loops the helpers spin briefly, then
 /// sleep, so a loop of a few microseconds' work costs about a microsecond to start (the
-/// ThreadPool's queue and condition variables cost tens). For the trainer's thousands of
-/// small loops per model; a team belongs to one owner thread, which alone calls For.
+/// ThreadPool's queue and condition variables cost tens). The owner waiting for the helpers
+/// to finish a loop spins as briefly, then sleeps: nobody spins for long on a machine where
+/// a thread is not getting a core. For the trainer's thousands of small loops per model; a
+/// team belongs to one owner thread, which alone calls For.
 
 #include <atomic>
 #include <condition_variable>
@@ -39,10 +41,12 @@ class ParallelTeam {
   std::atomic<size_t> next_task_{0};
   std::atomic<size_t> pending_helpers_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> owner_sleeping_{false};            ///< the owner waits on done_
   size_t tasks_ = 0;                                   ///< published by epoch_
   const std::function<void(size_t)>* body_ = nullptr;  ///< published by epoch_
   std::mutex sleep_mutex_;
   std::condition_variable wake_;
+  std::condition_variable done_;
   std::vector<std::thread> helpers_;
 };
 

@@ -1,14 +1,79 @@
 #include "core/thread_pool.h"
 
+#include <sched.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <string>
+
+#include "core/strings.h"
 
 namespace fraudops {
 
-int ResolveThreads(int requested) {
-  if (requested > 0) return requested;
-  unsigned hardware = std::thread::hardware_concurrency();
-  return hardware == 0 ? 1 : static_cast<int>(hardware);
+namespace {
+
+/// A CPU quota and its period, in cores rounded up; 0 when unlimited ("max", -1) or unreadable.
+int QuotaCores(const std::string& quota_text, const std::string& period_text) {
+  char* end = nullptr;
+  const double quota = std::strtod(quota_text.c_str(), &end);
+  if (end == quota_text.c_str() || quota <= 0) return 0;  // "max" or -1: no quota
+  const double period = std::strtod(period_text.c_str(), &end);
+  if (end == period_text.c_str() || period <= 0) return 0;
+  return std::max(1, static_cast<int>(std::ceil(quota / period)));
 }
+
+std::string FirstLine(const char* path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+/// The cgroup CPU quota of this process, in cores; 0 when there is none.
+int CgroupQuotaCores() {
+  // cgroup v2: the process's own cgroup (/proc/self/cgroup "0::/path"), else the root.
+  std::string relative;
+  {
+    std::ifstream in("/proc/self/cgroup");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("0::", 0) == 0) relative = line.substr(3);
+    }
+  }
+  for (const std::string& dir : {"/sys/fs/cgroup" + relative, std::string("/sys/fs/cgroup")}) {
+    const std::string max = FirstLine((dir + "/cpu.max").c_str());
+    if (!max.empty()) return CpuMaxCores(max);
+  }
+  // cgroup v1.
+  return QuotaCores(FirstLine("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+                    FirstLine("/sys/fs/cgroup/cpu/cpu.cfs_period_us"));
+}
+
+}  // namespace
+
+int CpuMaxCores(std::string_view cpu_max) {
+  const std::string text(Trim(cpu_max));
+  const size_t space = text.find(' ');
+  if (space == std::string::npos) return 0;
+  return QuotaCores(text.substr(0, space), text.substr(space + 1));
+}
+
+int AvailableCores() {
+  static const int cores = [] {
+    int count = 0;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) count = CPU_COUNT(&set);
+    if (count <= 0) count = static_cast<int>(std::thread::hardware_concurrency());
+    if (const int quota = CgroupQuotaCores(); quota > 0) count = std::min(count, quota);
+    return std::max(1, count);
+  }();
+  return cores;
+}
+
+int ResolveThreads(int requested) { return requested > 0 ? requested : AvailableCores(); }
 
 ThreadPool::ThreadPool(int threads) {
   int count = ResolveThreads(threads);

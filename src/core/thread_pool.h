@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <queue>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -35,7 +36,15 @@ class ThreadPool {
   std::vector<std::thread> workers_;
 };
 
-/// The number of threads `requested` resolves to (<= 0: hardware concurrency, at least 1).
+/// The number of threads `requested` resolves to (<= 0: AvailableCores()).
 int ResolveThreads(int requested);
+
+/// The cores this process may use: the CPUs in its affinity mask (taskset, a container's
+/// cpuset), capped by its cgroup's CPU quota (cgroup v2 cpu.max or v1 cfs_quota_us, rounded
+/// up); at least 1. A good citizen on a shared machine starts no more threads than this.
+int AvailableCores();
+/// The cores a cgroup v2 cpu.max line allows ("150000 100000": 2, rounded up); 0 for "max …"
+/// (no quota) or anything unreadable.
+int CpuMaxCores(std::string_view cpu_max);
 
 }  // namespace fraudops

@@ -1,6 +1,7 @@
 #include "core/thread_pool.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <atomic>
 #include <vector>
@@ -27,9 +28,23 @@ TEST(ThreadPoolTest, ManySmallParallelForCallsFinishCleanly) {
   EXPECT_EQ(sum.load(), 20000L * 3);
 }
 
-TEST(ThreadPoolTest, ResolveThreadsUsesEveryCoreForZero) {
+TEST(ThreadPoolTest, ResolveThreadsUsesTheCoresTheProcessMayUseForZero) {
   EXPECT_EQ(ResolveThreads(3), 3);
-  EXPECT_GE(ResolveThreads(0), 1);
+  EXPECT_EQ(ResolveThreads(0), AvailableCores());
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  EXPECT_LE(AvailableCores(), CPU_COUNT(&set));  // never more than the affinity mask
+  EXPECT_GE(AvailableCores(), 1);
+}
+
+TEST(ThreadPoolTest, ACgroupCpuQuotaIsCountedInWholeCores) {
+  EXPECT_EQ(CpuMaxCores("max 100000"), 0);
+  EXPECT_EQ(CpuMaxCores("200000 100000\n"), 2);
+  EXPECT_EQ(CpuMaxCores("150000 100000"), 2);  // 1.5 cores: two threads may run
+  EXPECT_EQ(CpuMaxCores("50000 100000"), 1);
+  EXPECT_EQ(CpuMaxCores("garbage"), 0);
+  EXPECT_EQ(CpuMaxCores(""), 0);
 }
 
 }  // namespace

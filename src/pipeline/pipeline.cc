@@ -592,6 +592,7 @@ RunRecord RunRecordFor(const Config& config, const RunResult& result, const Stat
     }
   }
   run.tags["algorithm"] = config.train.algorithm;
+  run.tags["threads"] = std::to_string(ResolveThreads(static_cast<int>(config.global.threads)));
   run.tags["data_source"] = config.preprocess.data_source.empty()
                                 ? "synthetic"
                                 : RedactUrl(config.preprocess.data_source);

@@ -10,6 +10,7 @@
 #include "core/files.h"
 #include "core/ids.h"
 #include "core/strings.h"
+#include "core/thread_pool.h"
 #include "core/version.h"
 #include "serve/oip_response.h"
 #include "serve/predict_request.h"
@@ -255,8 +256,7 @@ void ScoringServer::DeclareMetrics() {
 Status ScoringServer::Start() {
   FOPS_RETURN_IF_ERROR(controller_->Load());
   FOPS_ASSIGN_OR_RETURN(auto address, ParseListenAddress(config_.api.listen));
-  size_t workers = config_.api.workers > 0 ? static_cast<size_t>(config_.api.workers)
-                                           : std::max(1u, std::thread::hardware_concurrency());
+  const size_t workers = static_cast<size_t>(ResolveThreads(static_cast<int>(config_.api.workers)));
   FOPS_RETURN_IF_ERROR(http_->Start(address.first, address.second, workers));
   controller_->Start();
   logger_.Info("serve", "listening",

@@ -255,7 +255,8 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   if (!params.count("tree_method")) params["tree_method"] = "hist";
   if (!params.count("eval_metric")) params["eval_metric"] = {"logloss", "auc"};
   if (!params.count("seed")) params["seed"] = static_cast<long long>(context.seed & 0x7FFFFFFF);
-  if (!params.count("nthread")) params["nthread"] = context.threads;
+  // The cores this process may use, not every core of the machine.
+  if (!params.count("nthread")) params["nthread"] = ResolveThreads(context.threads);
   if (!params.count("verbosity")) params["verbosity"] = 1;
   if (!params.count("scale_pos_weight")) {
     double positives = static_cast<double>(train.CountPositives());
