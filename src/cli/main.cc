@@ -34,7 +34,7 @@ namespace {
 /// by default its threads spin up to 300,000 times between parallel regions, fighting other
 /// processes for cores on a shared machine (a run took 3.7x its quiet time beside two busy
 /// processes). The commands that train re-execute themselves once with the passive policy,
-/// unless the user chose a policy (docs/operations: OMP_WAIT_POLICY=active restores it).
+/// unless the user chose a policy (OMP_WAIT_POLICY=active restores spinning; docs/pipeline.md).
 void PreferPassiveOpenMp(int argc, char** argv) {
   if (argc < 2 || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   const std::string_view command = argv[1];
