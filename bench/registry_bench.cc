@@ -112,8 +112,7 @@ int Main(int argc, char** argv) {
   all.limit = 100000;
   RunFilter filtered = newest;  // filter + sort over all runs
   filtered.experiment = "fraud-detection";
-  filtered.metric = "test.roc_auc";
-  filtered.min_value = 0.95;
+  filtered.conditions = *ParseRunFilter("test.roc_auc >= 0.95");
   filtered.order_by = "test.pr_auc";
   filtered.limit = 100000;
   size_t counts[3] = {};

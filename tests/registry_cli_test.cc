@@ -133,6 +133,64 @@ TEST(RegistryCliTest, LineageByDataAcceptsAUniquePrefixOrTheRawFilesSha256) {
   EXPECT_NE(none.out.find("no model version was trained from it"), std::string::npos);
 }
 
+TEST(RegistryCliTest, RunsAreNamedTaggedAnnotatedFilteredAndComparedByAlgorithm) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  CommandResult first = Fraudops(
+      dir, "run --json --name baseline --tag team=risk --tag ticket=FR-12 --note 'first try'");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string a = Json(first)["execution_id"];
+  CommandResult second = Fraudops(dir, "run --json --algorithm lgbm --name lgbm-1 --tag team=ops");
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  const std::string b = Json(second)["execution_id"];
+  EXPECT_EQ(Fraudops(dir, "run --tag fraudops.name=x").exit_code, 2);  // fraudops' own keys
+
+  nlohmann::json shown = Json(Fraudops(dir, "runs show " + a + " --json"));
+  EXPECT_EQ(shown["name"], "baseline");
+  EXPECT_EQ(shown["note"], "first try");
+  EXPECT_EQ(shown["tags"]["ticket"], "FR-12");
+  // The list says name, algorithm, data source and duration.
+  CommandResult table = Fraudops(dir, "runs list");
+  EXPECT_NE(table.out.find("baseline"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("lgbm-1"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("synthetic"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find(" s "), std::string::npos) << table.out;  // a duration
+  auto listed = [&](const std::string& filter) {
+    std::set<std::string> ids;
+    const nlohmann::json runs = Json(Fraudops(dir, "runs list --json --filter '" + filter + "'"));
+    for (const auto& run : runs) ids.insert(run["run_id"]);
+    return ids;
+  };
+  EXPECT_EQ(listed("tags.team = risk"), (std::set<std::string>{a}));
+  EXPECT_EQ(listed("params.train.algorithm = lgbm"), (std::set<std::string>{b}));
+  EXPECT_EQ(listed("test.roc_auc > 0 and tags.team != risk"), (std::set<std::string>{b}));
+  EXPECT_EQ(listed("test.roc_auc>=0"), (std::set<std::string>{a, b}));  // the old form
+  CommandResult bad = Fraudops(dir, "runs list --filter 'test.roc_auc ~ 3'");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("is not FIELD OP VALUE"), std::string::npos) << bad.err;
+  // Tags and notes later.
+  ASSERT_EQ(Fraudops(dir, "runs tag " + b.substr(0, 30) + " reviewed=yes --delete team").exit_code,
+            0);
+  ASSERT_EQ(Fraudops(dir, "runs note " + b + " 'lgbm wins on recall'").exit_code, 0);
+  nlohmann::json later = Json(Fraudops(dir, "runs show " + b + " --json"));
+  EXPECT_EQ(later["tags"]["reviewed"], "yes");
+  EXPECT_FALSE(later["tags"].contains("team"));
+  EXPECT_EQ(later["note"], "lgbm wins on recall");
+  // Compared: each trainer's parameters only for its own runs; "best" on quality metrics.
+  nlohmann::json compared = Json(Fraudops(dir, "runs compare " + a + " " + b + " --json"));
+  EXPECT_EQ(compared["params"]["train.xgboost.eta"], nlohmann::json({"0.2", "-"}));
+  for (const auto& [name, values] : compared["params"].items()) {
+    if (name.rfind("train.lgbm.", 0) == 0) {
+      EXPECT_EQ(values[0], "-") << name;
+    }
+  }
+  EXPECT_TRUE(compared["best"].contains("test.roc_auc"));
+  for (const auto& [name, run] : compared["best"].items()) {
+    EXPECT_EQ(name.find("rows"), std::string::npos) << name;
+    EXPECT_EQ(name.find("threshold"), std::string::npos) << name;
+  }
+}
+
 TEST(RegistryCliTest, ManualApprovalAliasesAndTheAuditTrail) {
   TempDir dir;
   WriteSmallConfig(dir, "register:\n  approval: manual\n");

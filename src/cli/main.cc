@@ -26,6 +26,7 @@
 #include "data/synth.h"
 #include "pipeline/pipeline.h"
 #include "store/deployment_strategy.h"
+#include "store/metadata_store.h"
 
 namespace fraudops {
 namespace {
@@ -124,7 +125,11 @@ void PrintRunSummary(const RunResult& result) {
 }
 
 int RunCommand(const GlobalOptions& global, const std::string& data, const std::string& algorithm,
-               const std::string& home) {
+               const std::string& home, RunAnnotations annotations,
+               const std::vector<std::string>& tags) {
+  auto parsed_tags = ParseRunTags(tags);
+  if (!parsed_tags.ok()) return ReportError(parsed_tags.status());
+  annotations.tags = std::move(*parsed_tags);
   auto session = OpenSession(global.config_path);
   if (!session.ok()) return ReportError(session.status());
   Config& config = (*session)->config;
@@ -135,7 +140,7 @@ int RunCommand(const GlobalOptions& global, const std::string& data, const std::
   if (Status valid = ValidateDeployConfig(config.deploy); !valid.ok()) return ReportError(valid);
   if (global.json) (*session)->context.progress = false;
 
-  RunResult result = RunPipeline(config, (*session)->context);
+  RunResult result = RunPipeline(config, (*session)->context, annotations);
   if (global.json) {
     std::cout << result.ToJson().dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
               << std::endl;
@@ -298,6 +303,11 @@ int main(int argc, char** argv) {
   run->add_option("--algorithm", algorithm,
                   "Training algorithm: xgboost or lgbm (overrides train.algorithm)");
   run->add_option("--home", home, "Workspace directory (overrides global.home)");
+  RunAnnotations annotations;
+  std::vector<std::string> run_tags;
+  run->add_option("--name", annotations.name, "A name for the run (runs list shows it)");
+  run->add_option("--tag", run_tags, "KEY=VALUE, kept with the run (repeatable)");
+  run->add_option("--note", annotations.note, "A note kept with the run");
   run->add_flag("--json", global.json, "Print one JSON object instead of the summary table");
 
   auto* init = app.add_subcommand("init",
@@ -362,7 +372,7 @@ int main(int argc, char** argv) {
     int code = app.exit(error);
     return code == 0 ? kExitOk : kExitUsage;
   }
-  if (*run) return RunCommand(global, data, algorithm, home);
+  if (*run) return RunCommand(global, data, algorithm, home, annotations, run_tags);
   if (*init) return InitCommand(directory);
   if (*synth) return SynthCommand(rows, seed, fraud_rate, output);
   if (*inspect) return InspectCommand(global, uri);

@@ -32,6 +32,8 @@ struct Args {
   std::string experiment, status, filter, sort;
   size_t limit = 50;
   std::vector<std::string> runs;
+  std::vector<std::string> tags, delete_tags;
+  std::string note, run_id;
   // models
   std::string target, alias, reason, directory, data_hash;
   std::vector<std::string> aliases;
@@ -45,6 +47,31 @@ struct Args {
   std::vector<double> weights;
   double threshold = -1;
 };
+
+/// Whether a metric measures model quality (the ones "best" is marked on): not a count, a
+/// duration or a threshold.
+bool IsQualityMetric(const std::string& metric) {
+  const std::string last = metric.substr(metric.rfind('.') + 1);
+  static const std::set<std::string> kQuality = {
+      "roc_auc",          "pr_auc",  "ks",    "f1",    "precision", "recall",
+      "log_loss",         "logloss", "brier", "aucpr", "auc",       "amount_weighted_recall",
+      "average_precision"};
+  return kQuality.count(last) > 0 || last.rfind("recall_at_", 0) == 0 ||
+         last.rfind("precision_at_", 0) == 0;
+}
+
+/// The seconds between a run's start and end ("" while it runs).
+std::string Duration(const RunRecord& run) {
+  const auto start = ParseUtcTime(run.start_time), end = ParseUtcTime(run.end_time);
+  if (!start || !end) return "-";
+  const double seconds = std::chrono::duration<double>(*end - *start).count();
+  return FormatDouble(seconds, 1) + " s";
+}
+
+std::string TagOr(const RunRecord& run, const std::string& name, const std::string& none = "-") {
+  auto it = run.tags.find(name);
+  return it == run.tags.end() || it->second.empty() ? none : it->second;
+}
 
 bool LowerIsBetter(const std::string& metric) {
   return metric.find("log_loss") != std::string::npos ||
@@ -63,7 +90,12 @@ nlohmann::json RunJson(const RunRecord& run, bool full) {
                         {"artifact_uri", run.artifact_uri},
                         {"metrics", run.metrics}};
   if (!run.error.empty()) out["error"] = run.error;
-  if (!full) return out;
+  if (auto name = run.tags.find(kRunNameTag); name != run.tags.end()) out["name"] = name->second;
+  if (auto note = run.tags.find(kRunNoteTag); note != run.tags.end()) out["note"] = note->second;
+  if (!full) {
+    if (!run.tags.empty()) out["tags"] = run.tags;
+    return out;
+  }
   out["params"] = run.params;
   out["tags"] = run.tags;
   out["datasets"] = nlohmann::json::array();
@@ -95,16 +127,12 @@ int RunsList(const Args& args) {
   filter.limit = args.limit;
   filter.order_by = args.sort;
   if (!args.filter.empty()) {
-    size_t op = args.filter.find(">=");
-    auto value = op == std::string::npos ? std::nullopt : ParseDouble(args.filter.substr(op + 2));
-    if (!value) {
-      return Fail(Status::InvalidArgument("--filter '" + args.filter +
-                                          "' is not METRIC>=VALUE (e.g. test.roc_auc>=0.95)"));
-    }
-    filter.metric = std::string(Trim(args.filter.substr(0, op)));
-    filter.min_value = *value;
+    auto conditions = ParseRunFilter(args.filter);
+    if (!conditions.ok()) return Fail(conditions.status());
+    filter.conditions = std::move(*conditions);
   }
   filter.with_metrics = {"test.roc_auc", "test.pr_auc", "test.recall_at_fpr_1pct"};
+  filter.with_tags = {kRunNameTag, "algorithm", "data_source"};
   if (!filter.order_by.empty()) filter.with_metrics.push_back(filter.order_by);
   auto runs = stores->metadata->ListRuns(filter);
   if (!runs.ok()) return Fail(runs.status());
@@ -114,12 +142,15 @@ int RunsList(const Args& args) {
     PrintJson(out);
     return kExitOk;
   }
-  std::printf("%-36s  %-18s  %-11s  %-24s  %8s  %8s  %10s\n", "run", "experiment", "status",
-              "started", "roc_auc", "pr_auc", "recall@1%");
+  std::printf("%-36s  %-16s  %-11s  %-8s  %-14s  %-24s  %9s  %8s  %8s  %10s\n", "run", "name",
+              "status", "algo", "data", "started", "duration", "roc_auc", "pr_auc", "recall@1%");
   for (const RunRecord& run : *runs) {
-    std::printf("%-36s  %-18s  %-11s  %-24s  %8s  %8s  %10s\n", run.run_id.c_str(),
-                run.experiment.c_str(), std::string(RunStatusName(run.status)).c_str(),
-                run.start_time.c_str(), Metric(run.metrics, "test.roc_auc").c_str(),
+    std::printf("%-36s  %-16s  %-11s  %-8s  %-14s  %-24s  %9s  %8s  %8s  %10s\n",
+                run.run_id.c_str(), TagOr(run, kRunNameTag).substr(0, 16).c_str(),
+                std::string(RunStatusName(run.status)).c_str(),
+                TagOr(run, "algorithm").substr(0, 8).c_str(),
+                TagOr(run, "data_source").substr(0, 14).c_str(), run.start_time.c_str(),
+                Duration(run).c_str(), Metric(run.metrics, "test.roc_auc").c_str(),
                 Metric(run.metrics, "test.pr_auc").c_str(),
                 Metric(run.metrics, "test.recall_at_fpr_1pct").c_str());
   }
@@ -172,8 +203,18 @@ int RunsCompare(const Args& args) {
   }
   // Parameters that differ, every metric; the best value of each metric marked.
   std::set<std::string> param_names, metric_names;
+  // A trainer's parameters only for the runs that used that trainer (train.xgboost.* for
+  // XGBoost runs): the others' would be defaults nobody chose.
+  auto own = [](const RunRecord& run, const std::string& param) {
+    if (param.rfind("train.", 0) != 0 || std::count(param.begin(), param.end(), '.') < 2)
+      return true;
+    const std::string trainer = param.substr(6, param.find('.', 6) - 6);
+    return TagOr(run, "algorithm", trainer) == trainer;
+  };
   for (const RunRecord& run : runs) {
-    for (const auto& [name, value] : run.params) param_names.insert(name);
+    for (const auto& [name, value] : run.params) {
+      if (own(run, name)) param_names.insert(name);
+    }
     for (const auto& [name, value] : run.metrics) metric_names.insert(name);
   }
   nlohmann::json out = {{"runs", nlohmann::json::array()},
@@ -185,7 +226,7 @@ int RunsCompare(const Args& args) {
     std::vector<std::string> values;
     for (const RunRecord& run : runs) {
       auto it = run.params.find(name);
-      values.push_back(it == run.params.end() ? "-" : it->second);
+      values.push_back(it == run.params.end() || !own(run, name) ? "-" : it->second);
     }
     if (std::adjacent_find(values.begin(), values.end(), std::not_equal_to<>()) != values.end())
       out["params"][name] = values;
@@ -207,7 +248,8 @@ int RunsCompare(const Args& args) {
       }
     }
     out["metrics"][name] = values;
-    if (best >= 0) out["best"][name] = runs[static_cast<size_t>(best)].run_id;
+    if (best >= 0 && IsQualityMetric(name))
+      out["best"][name] = runs[static_cast<size_t>(best)].run_id;
   }
   if (args.json) {
     PrintJson(out);
@@ -232,6 +274,37 @@ int RunsCompare(const Args& args) {
       std::printf("  %-18s", cell.c_str());
     }
     std::printf("\n");
+  }
+  return kExitOk;
+}
+
+/// runs tag (KEY=VALUE…, --delete KEY) and runs note (`note`: replaces the note).
+int RunsTag(const Args& args, bool note) {
+  std::map<std::string, std::string> tags;
+  if (note) {
+    tags[kRunNoteTag] = args.note;
+  } else {
+    auto parsed = ParseRunTags(args.tags);
+    if (!parsed.ok()) return Fail(parsed.status());
+    tags = std::move(*parsed);
+    if (tags.empty() && args.delete_tags.empty()) {
+      std::fprintf(stderr, "error: runs tag needs KEY=VALUE or --delete KEY\n");
+      return kExitUsage;
+    }
+  }
+  auto stores = OpenStores(args.config_path, args.home, false);
+  if (!stores.ok()) return Fail(stores.status());
+  auto run = stores->metadata->GetRun(args.run_id);  // a unique prefix is enough
+  if (!run.ok()) return Fail(run.status());
+  Status set = stores->metadata->SetTags(run->run_id, tags, args.delete_tags);
+  if (!set.ok()) return Fail(set);
+  auto changed = stores->metadata->GetRun(run->run_id);
+  if (!changed.ok()) return Fail(changed.status());
+  if (args.json) {
+    PrintJson(RunJson(*changed, false));
+  } else {
+    for (const auto& [key, value] : changed->tags)
+      std::printf("%s=%s\n", key.c_str(), value.c_str());
   }
   return kExitOk;
 }
@@ -633,7 +706,7 @@ int ModelsCompare(const Args& args) {
       }
     }
     out["metrics"][name] = values;
-    if (best >= 0 && name != "threshold")
+    if (best >= 0 && IsQualityMetric(name))
       out["best"][name] = ref(versions[static_cast<size_t>(best)]);
   }
   for (size_t i = 0; i < versions.size(); ++i) {
@@ -810,6 +883,15 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
   compare->add_option("RUNS", args->runs, "Two or more run ids or unique prefixes")
       ->required()
       ->expected(2, 100);
+  auto* tag = runs->add_subcommand("tag", "Set or remove a run's tags: KEY=VALUE, --delete KEY.");
+  common(tag);
+  tag->add_option("RUN", args->run_id, "Run id or a unique prefix")->required();
+  tag->add_option("TAGS", args->tags, "KEY=VALUE (keys may not begin with fraudops.)");
+  tag->add_option("--delete", args->delete_tags, "Remove this tag");
+  auto* note = runs->add_subcommand("note", "Annotate a run (replaces its note).");
+  common(note);
+  note->add_option("RUN", args->run_id, "Run id or a unique prefix")->required();
+  note->add_option("TEXT", args->note, "The note")->required();
 
   auto* models = app.add_subcommand("models", "The model registry: versions, approval, aliases.");
   models->require_subcommand(1);
@@ -897,6 +979,8 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
     if (*list) return RunsList(*args);
     if (*show) return RunsShow(*args);
     if (*compare) return RunsCompare(*args);
+    if (*tag) return RunsTag(*args, false);
+    if (*note) return RunsTag(*args, true);
     if (*models_list) return ModelsList(*args);
     if (*models_show) return ModelsShow(*args);
     if (*approve) return ModelsChange(*args, "approve");

@@ -666,7 +666,8 @@ nlohmann::json RunResult::ToJson() const {
   return out;
 }
 
-RunResult RunPipeline(const Config& config, const Context& context) {
+RunResult RunPipeline(const Config& config, const Context& context,
+                      const RunAnnotations& annotations) {
   auto started = Clock::now();
   RunResult result;
   result.execution_id = NewUuidV7();
@@ -731,7 +732,11 @@ RunResult RunPipeline(const Config& config, const Context& context) {
     result.error = written;
     return finish();
   }
-  if (Status tracked = state.store->CreateRun(RunRecordFor(config, result, state)); !tracked.ok()) {
+  RunRecord tracked_run = RunRecordFor(config, result, state);
+  for (const auto& [key, value] : annotations.tags) tracked_run.tags[key] = value;
+  if (!annotations.name.empty()) tracked_run.tags[kRunNameTag] = annotations.name;
+  if (!annotations.note.empty()) tracked_run.tags[kRunNoteTag] = annotations.note;
+  if (Status tracked = state.store->CreateRun(tracked_run); !tracked.ok()) {
     result.error = tracked;
     state.store = nullptr;  // the run is not there to end
     return finish();

@@ -57,7 +57,15 @@ struct RunResult {
 /// SQLite table or query, synthetic size and seed); shared by `run` and `data inspect`.
 Result<SourceOptions> SourceOptionsFrom(const Config& config);
 
+/// What a person says of a run when starting it (fraudops run --name, --tag, --note), kept
+/// with the run as tags (kRunNameTag, kRunNoteTag and theirs).
+struct RunAnnotations {
+  std::string name, note;
+  std::map<std::string, std::string> tags;
+};
+
 /// Runs the whole pipeline. Never throws; a failure is reported in the result.
-RunResult RunPipeline(const Config& config, const Context& context);
+RunResult RunPipeline(const Config& config, const Context& context,
+                      const RunAnnotations& annotations = {});
 
 }  // namespace fraudops

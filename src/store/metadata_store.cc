@@ -416,19 +416,35 @@ Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter) 
              alias + ".name = ?";
     params.push_back(Text(filter.with_metrics[i]));
   }
+  for (size_t i = 0; i < filter.with_tags.size(); ++i) {
+    std::string alias = "t" + std::to_string(i);
+    sql += ", " + alias + ".value";
+    joins += " LEFT JOIN run_tags " + alias + " ON " + alias + ".run_id = r.run_id AND " + alias +
+             ".name = ?";
+    params.push_back(Text(filter.with_tags[i]));
+  }
   if (!filter.order_by.empty()) {
     joins +=
         " LEFT JOIN run_metrics sort_metric ON sort_metric.run_id = r.run_id AND sort_metric.name "
         "= ?";
     params.push_back(Text(filter.order_by));
   }
-  if (!filter.metric.empty() && filter.min_value) {
-    joins +=
-        " JOIN run_metrics filter_metric ON filter_metric.run_id = r.run_id AND filter_metric.name "
-        "= ? "
-        "AND filter_metric.value >= ?";
-    params.push_back(Text(filter.metric));
-    params.push_back(Real(*filter.min_value));
+  // Conditions on metrics with a number are joined in the database; the rest (parameters,
+  // tags, text) are checked on the rows it returns.
+  std::vector<const RunCondition*> later;
+  for (size_t i = 0; i < filter.conditions.size(); ++i) {
+    const RunCondition& c = filter.conditions[i];
+    const std::optional<double> number = ParseDouble(c.value);
+    if (c.kind != RunCondition::Kind::kMetric || !number) {
+      later.push_back(&c);
+      continue;
+    }
+    static constexpr const char* kSql[] = {"<", "<=", "=", "<>", ">=", ">"};
+    const std::string alias = "f" + std::to_string(i);
+    joins += " JOIN run_metrics " + alias + " ON " + alias + ".run_id = r.run_id AND " + alias +
+             ".name = ? AND " + alias + ".value " + kSql[static_cast<int>(c.op)] + " ?";
+    params.push_back(Text(c.field));
+    params.push_back(Real(*number));
   }
   sql += " FROM runs r" + joins + " WHERE 1 = 1";
   if (!filter.experiment.empty()) {
@@ -443,7 +459,7 @@ Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter) 
                                  // Best first; runs without the metric last.
                                  : " ORDER BY CASE WHEN sort_metric.value IS NULL THEN 1 ELSE 0 "
                                    "END, sort_metric.value DESC, r.run_id DESC";
-  sql += " LIMIT " + std::to_string(filter.limit);
+  if (later.empty()) sql += " LIMIT " + std::to_string(filter.limit);
   FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query(sql, params));
   std::vector<RunRecord> runs;
   runs.reserve(found.rows.size());
@@ -453,9 +469,169 @@ Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter) 
     for (size_t i = 0; i < filter.with_metrics.size(); ++i) {
       if (!IsNull(r[base + i])) run.metrics[filter.with_metrics[i]] = AsDouble(r[base + i]);
     }
+    const size_t tags_at = base + filter.with_metrics.size();
+    for (size_t i = 0; i < filter.with_tags.size(); ++i) {
+      if (!IsNull(r[tags_at + i])) run.tags[filter.with_tags[i]] = AsText(r[tags_at + i]);
+    }
     runs.push_back(std::move(run));
   }
-  return runs;
+  if (later.empty()) return runs;
+  std::vector<RunRecord> kept;
+  for (RunRecord& run : runs) {
+    if (kept.size() == filter.limit) break;
+    FOPS_ASSIGN_OR_RETURN(RunRecord full, GetRun(run.run_id));
+    bool holds = true;
+    for (const RunCondition* c : later) {
+      std::optional<std::string> actual;
+      const auto& values = c->kind == RunCondition::Kind::kParam ? full.params : full.tags;
+      if (c->kind == RunCondition::Kind::kMetric) {
+        auto it = full.metrics.find(c->field);
+        if (it != full.metrics.end()) actual = FormatDouble(it->second, 17);
+      } else if (auto it = values.find(c->field); it != values.end()) {
+        actual = it->second;
+      }
+      holds = holds && c->Holds(actual);
+    }
+    if (holds) kept.push_back(std::move(run));
+  }
+  return kept;
+}
+
+Status MetadataStore::SetTags(const std::string& run_id,
+                              const std::map<std::string, std::string>& tags,
+                              const std::vector<std::string>& removed) {
+  return InTransaction([&]() -> Status {
+    SqlValue id[] = {Text(run_id)};
+    FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query("SELECT 1 FROM runs WHERE run_id = ?", id));
+    if (found.rows.empty()) return Status::NotFound("no run " + run_id);
+    for (const std::string& name : removed) {
+      SqlValue key[] = {Text(run_id), Text(name)};
+      FOPS_RETURN_IF_ERROR(db_->Exec("DELETE FROM run_tags WHERE run_id = ? AND name = ?", key));
+    }
+    std::vector<SqlValue> values;
+    for (const auto& [name, value] : tags)
+      values.insert(values.end(), {Text(run_id), Text(name), Text(value)});
+    if (values.empty()) return Status::Ok();
+    return InsertRows(*db_, "INSERT INTO run_tags VALUES", 3, values,
+                      " ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value");
+  });
+}
+
+namespace {
+
+/// A parameter's stored value (JSON text) as text to compare: a JSON string unquoted.
+std::string Unquoted(const std::string& value) {
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+    auto parsed = nlohmann::json::parse(value, nullptr, false);
+    if (parsed.is_string()) return parsed.get<std::string>();
+  }
+  return value;
+}
+
+}  // namespace
+
+bool RunCondition::Holds(const std::optional<std::string>& actual) const {
+  if (!actual) return false;
+  const std::string text = kind == Kind::kParam ? Unquoted(*actual) : *actual;
+  const std::optional<double> a = ParseDouble(text), b = ParseDouble(value);
+  if (a && b) {
+    switch (op) {
+      case Op::kLess:
+        return *a < *b;
+      case Op::kLessEqual:
+        return *a <= *b;
+      case Op::kEqual:
+        return *a == *b;
+      case Op::kNotEqual:
+        return *a != *b;
+      case Op::kGreaterEqual:
+        return *a >= *b;
+      case Op::kGreater:
+        return *a > *b;
+    }
+  }
+  if (op == Op::kEqual) return text == value;
+  if (op == Op::kNotEqual) return text != value;
+  return false;  // ordering needs numbers
+}
+
+Result<std::map<std::string, std::string>> ParseRunTags(const std::vector<std::string>& pairs) {
+  std::map<std::string, std::string> tags;
+  for (const std::string& pair : pairs) {
+    const size_t equals = pair.find('=');
+    const std::string key(Trim(pair.substr(0, equals)));
+    const bool key_ok =
+        equals != std::string::npos && !key.empty() && key.size() <= 64 &&
+        std::all_of(key.begin(), key.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+        });
+    if (!key_ok) {
+      return Status::InvalidArgument("tag '" + pair +
+                                     "' is not KEY=VALUE (a key of letters, digits, _ - .)");
+    }
+    if (key.rfind("fraudops.", 0) == 0)
+      return Status::InvalidArgument("tag '" + key + "': keys beginning fraudops. are fraudops'");
+    tags[key] = pair.substr(equals + 1);
+  }
+  return tags;
+}
+
+Result<std::vector<RunCondition>> ParseRunFilter(std::string_view text) {
+  std::vector<RunCondition> out;
+  std::string rest(Trim(text));
+  if (rest.ends_with(" and") || rest.starts_with("and ")) {
+    return Status::InvalidArgument("--filter: '" + rest +
+                                   "' is not FIELD OP VALUE joined by 'and': a condition is "
+                                   "missing beside an 'and'");
+  }
+  while (true) {
+    size_t split = std::string::npos;
+    for (size_t at = rest.find(" and "); at != std::string::npos; at = rest.find(" and ", at + 1)) {
+      split = at;
+      break;
+    }
+    const std::string part(Trim(rest.substr(0, split)));
+    static constexpr std::pair<std::string_view, RunCondition::Op> kOps[] = {
+        {"<=", RunCondition::Op::kLessEqual}, {">=", RunCondition::Op::kGreaterEqual},
+        {"!=", RunCondition::Op::kNotEqual},  {"==", RunCondition::Op::kEqual},
+        {"<", RunCondition::Op::kLess},       {">", RunCondition::Op::kGreater},
+        {"=", RunCondition::Op::kEqual}};
+    RunCondition c;
+    size_t op_at = std::string::npos, op_size = 0;
+    for (const auto& [symbol, op] : kOps) {
+      const size_t at = part.find(symbol);
+      if (at != std::string::npos && (op_at == std::string::npos || at < op_at)) {
+        op_at = at;
+        op_size = symbol.size();
+        c.op = op;
+      }
+    }
+    if (op_at != std::string::npos) {
+      c.field = std::string(Trim(part.substr(0, op_at)));
+      c.value = std::string(Trim(part.substr(op_at + op_size)));
+      if (c.value.size() >= 2 && (c.value.front() == '"' || c.value.front() == '\'') &&
+          c.value.back() == c.value.front()) {
+        c.value = c.value.substr(1, c.value.size() - 2);
+      }
+    }
+    if (op_at == std::string::npos || c.field.empty() || c.value.empty()) {
+      return Status::InvalidArgument(
+          "--filter: '" + part +
+          "' is not FIELD OP VALUE (OP one of < <= = != >= >; FIELD a metric such as "
+          "test.roc_auc, params.NAME or tags.NAME; conditions joined by 'and')");
+    }
+    if (StartsWith(c.field, "params.")) {
+      c.kind = RunCondition::Kind::kParam;
+      c.field = c.field.substr(7);
+    } else if (StartsWith(c.field, "tags.")) {
+      c.kind = RunCondition::Kind::kTag;
+      c.field = c.field.substr(5);
+    }
+    out.push_back(std::move(c));
+    if (split == std::string::npos) break;
+    rest = rest.substr(split + 5);
+  }
+  return out;
 }
 
 Result<std::vector<std::pair<int64_t, double>>> MetadataStore::MetricHistory(

@@ -60,17 +60,43 @@ struct RunRecord {
   std::vector<DatasetRecord> datasets;
 };
 
+/// Tags fraudops gives a run's name and note (a person's tags may not begin "fraudops.").
+inline constexpr const char* kRunNameTag = "fraudops.name";
+inline constexpr const char* kRunNoteTag = "fraudops.note";
+
+/// One condition of a run filter: `field OP value`, the field a metric ("test.roc_auc"), a
+/// parameter ("params.train.xgboost.eta") or a tag ("tags.team"), OP one of < <= = != >= >.
+/// Numbers compare as numbers, anything else as text (= and != only).
+struct RunCondition {
+  enum class Op : uint8_t { kLess, kLessEqual, kEqual, kNotEqual, kGreaterEqual, kGreater };
+  enum class Kind : uint8_t { kMetric, kParam, kTag };
+  Kind kind = Kind::kMetric;
+  std::string field;  ///< without the params./tags. prefix
+  Op op = Op::kGreaterEqual;
+  std::string value;
+  /// Whether `actual` (a metric's number or a param's/tag's text; nullopt when the run has
+  /// none) meets it. A run without the field never does.
+  bool Holds(const std::optional<std::string>& actual) const;
+};
+/// "test.roc_auc >= 0.95 and params.train.xgboost.eta = 0.2 and tags.team = risk"; errors
+/// name the condition and what is accepted.
+Result<std::vector<RunCondition>> ParseRunFilter(std::string_view text);
+/// KEY=VALUE pairs a person gives a run (--tag); keys of letters, digits, '_', '-', '.', not
+/// beginning "fraudops." (fraudops' own).
+Result<std::map<std::string, std::string>> ParseRunTags(const std::vector<std::string>& pairs);
+
 struct RunFilter {
   std::string experiment;  ///< empty: all
   std::string status;      ///< empty: all
-  /// Only runs whose metric `metric` is at least `min_value` (when metric is set).
-  std::string metric;
-  std::optional<double> min_value;
   /// Sort by this metric, best (highest) first; empty: newest first.
   std::string order_by;
   size_t limit = 100;
   /// Metrics to return with each run (empty: none).
   std::vector<std::string> with_metrics;
+  /// Tags to return with each run (empty: none).
+  std::vector<std::string> with_tags;
+  /// Every one must hold (ParseRunFilter).
+  std::vector<RunCondition> conditions;
 };
 
 struct ModelVersion {
@@ -140,6 +166,9 @@ class MetadataStore {
                           const std::vector<std::pair<int64_t, double>>& points);
   Status LogArtifacts(const std::string& run_id, const std::vector<ArtifactRecord>& artifacts);
   Status LogDatasets(const std::string& run_id, const std::vector<DatasetRecord>& datasets);
+  /// Sets (or replaces) tags of a run, and removes `removed`; NotFound for an unknown run.
+  Status SetTags(const std::string& run_id, const std::map<std::string, std::string>& tags,
+                 const std::vector<std::string>& removed = {});
   Status EndRun(const std::string& run_id, RunStatus status, const std::string& error);
   /// By id or unique id prefix; with params, tags, metrics, artifacts and datasets.
   Result<RunRecord> GetRun(const std::string& id_or_prefix);

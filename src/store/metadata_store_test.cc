@@ -149,8 +149,7 @@ TEST_P(MetadataStoreTest, ListRunsFiltersSortsAndLimits) {
   EXPECT_EQ((*sorted)[0].metrics.at("test.roc_auc"), 0.97);
 
   RunFilter filtered;
-  filtered.metric = "test.roc_auc";
-  filtered.min_value = 0.93;
+  filtered.conditions = *ParseRunFilter("test.roc_auc>=0.93");
   auto good = store_->ListRuns(filtered);
   ASSERT_TRUE(good.ok());
   std::set<std::string> ids;
@@ -160,6 +159,47 @@ TEST_P(MetadataStoreTest, ListRunsFiltersSortsAndLimits) {
   RunFilter limited;
   limited.limit = 2;
   EXPECT_EQ(store_->ListRuns(limited)->size(), 2u);
+
+  // Every operator, on metrics, parameters and tags, combined with `and`; tags set later.
+  ASSERT_TRUE(store_->SetTags("r1", {{"team", "risk"}, {"fraudops.name", "baseline"}}).ok());
+  ASSERT_TRUE(store_->SetTags("r3", {{"team", "ops"}}).ok());
+  auto matching = [&](const std::string& text) {
+    RunFilter f;
+    auto conditions = ParseRunFilter(text);
+    EXPECT_TRUE(conditions.ok()) << text << ": " << conditions.status().ToString();
+    f.conditions = *conditions;
+    f.with_tags = {"fraudops.name"};
+    auto runs = store_->ListRuns(f);
+    EXPECT_TRUE(runs.ok()) << runs.status().ToString();
+    std::set<std::string> out;
+    for (const RunRecord& run : *runs) out.insert(run.run_id);
+    return out;
+  };
+  EXPECT_EQ(matching("test.roc_auc < 0.93"), (std::set<std::string>{"r1"}));
+  EXPECT_EQ(matching("test.roc_auc <= 0.95"), (std::set<std::string>{"r1", "r3"}));
+  EXPECT_EQ(matching("test.roc_auc = 0.97"), (std::set<std::string>{"r2"}));
+  EXPECT_EQ(matching("test.roc_auc != 0.97"), (std::set<std::string>{"r1", "r3"}));
+  EXPECT_EQ(matching("test.roc_auc > 0.95"), (std::set<std::string>{"r2"}));
+  EXPECT_EQ(matching("tags.team = risk"), (std::set<std::string>{"r1"}));
+  EXPECT_EQ(matching("tags.team != risk and test.roc_auc >= 0.9"), (std::set<std::string>{"r3"}));
+  EXPECT_TRUE(matching("tags.missing = x").empty());  // a run without the tag never matches
+  RunFilter named;
+  named.with_tags = {"fraudops.name"};
+  named.conditions = *ParseRunFilter("tags.team = risk");
+  auto named_runs = store_->ListRuns(named);
+  ASSERT_TRUE(named_runs.ok() && named_runs->size() == 1);
+  EXPECT_EQ(named_runs->at(0).tags.at("fraudops.name"), "baseline");
+  ASSERT_TRUE(store_->SetTags("r1", {}, {"team"}).ok());
+  EXPECT_TRUE(matching("tags.team = risk").empty());
+  EXPECT_EQ(store_->SetTags("nope", {{"a", "b"}}).code(), StatusCode::kNotFound);
+  for (const char* bad : {"test.roc_auc", "= 3", "test.roc_auc >=", "a > 1 and", "and a > 1"}) {
+    auto refused = ParseRunFilter(bad);
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.status().message().find("is not FIELD OP VALUE"), std::string::npos);
+  }
+  EXPECT_FALSE(ParseRunTags({"fraudops.name=x"}).ok());
+  EXPECT_FALSE(ParseRunTags({"no equals"}).ok());
+  EXPECT_EQ(ParseRunTags({"team=risk", "ticket=FR-1=2"})->at("ticket"), "FR-1=2");
 }
 
 TEST_P(MetadataStoreTest, VersionsNumberUpAndApprovalIsRecordedWithWhoWhenWhy) {
