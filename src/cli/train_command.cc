@@ -102,6 +102,9 @@ int Train(const TrainArgs& args) {
           args.valid + ": its feature columns (" + Join(valid->dataset.FeatureNames(), ", ") +
           ") differ from " + args.data + "'s (" + Join(train->dataset.FeatureNames(), ", ") + ")"));
     }
+    // One dictionary: the training file's categories code the validation file too.
+    Status aligned = AlignCategories(train->dataset, valid->dataset, args.valid);
+    if (!aligned.ok()) return Fail(aligned);
   }
 
   TrainInput input;

@@ -1,5 +1,9 @@
 #include "data/dataset.h"
 
+#include <cmath>
+#include <cstdio>
+#include <unordered_map>
+
 #include "core/hash.h"
 
 namespace fraudops {
@@ -80,6 +84,44 @@ std::string Dataset::ContentHash() const {
     hasher.Update(column.data(), column.size() * sizeof(float));
   }
   return hasher.HexDigest();
+}
+
+Status AlignCategories(const Dataset& reference, Dataset& other, const std::string& other_name) {
+  for (size_t f = 0; f < reference.num_features() && f < other.num_features(); ++f) {
+    const ColumnSchema& want = reference.features[f];
+    ColumnSchema& have = other.features[f];
+    if (want.type != ColumnType::kCategorical) {
+      if (have.type == ColumnType::kCategorical) {
+        return Status::DataError(other_name + ": column '" + have.name +
+                                 "' has text values, but the training data's is numeric");
+      }
+      continue;
+    }
+    std::unordered_map<std::string, float> code;
+    for (size_t c = 0; c < want.categories.size(); ++c)
+      code.emplace(want.categories[c], static_cast<float>(c));
+    auto text_of = [&](float value) -> std::string {
+      if (have.type == ColumnType::kCategorical) {
+        const auto index = static_cast<size_t>(value);
+        return index < have.categories.size() ? have.categories[index] : std::string();
+      }
+      char buffer[32];
+      if (value == std::floor(value) && std::abs(value) < 1e9f) {
+        std::snprintf(buffer, sizeof buffer, "%lld", static_cast<long long>(value));
+      } else {
+        std::snprintf(buffer, sizeof buffer, "%.9g", static_cast<double>(value));
+      }
+      return buffer;
+    };
+    for (float& value : other.columns[f]) {
+      if (std::isnan(value)) continue;
+      auto it = code.find(text_of(value));
+      value = it == code.end() ? std::nanf("") : it->second;
+    }
+    have.type = ColumnType::kCategorical;
+    have.categories = want.categories;
+  }
+  return Status::Ok();
 }
 
 }  // namespace fraudops

@@ -60,4 +60,12 @@ class Dataset {
   std::vector<std::string> label_values = {"0", "1"};
 };
 
+/// Re-encodes `other`'s categorical columns with `reference`'s dictionaries (code i means
+/// reference's categories[i]), so a validation or test file read on its own means what the
+/// training file meant: a category `reference` never saw becomes missing, as in scoring. A
+/// column `reference` reads as categorical that `other` read as numbers is mapped by the
+/// numbers' text. Both must have the same feature names in order; `other_name` names it in
+/// errors (a column numeric in `reference` but text in `other`).
+Status AlignCategories(const Dataset& reference, Dataset& other, const std::string& other_name);
+
 }  // namespace fraudops

@@ -68,5 +68,42 @@ TEST(DatasetFileTest, RejectsOtherFilesTruncationAndFutureVersions) {
             std::string::npos);
 }
 
+TEST(AlignCategoriesTest, AnotherFilesCategoriesAreRecodedWithTheReferencesDictionary) {
+  Dataset reference = Sample();  // merchant: a = 0, b = 1
+  Dataset other;
+  other.features = {{"amount", ColumnType::kNumeric, {}, {}},
+                    {"merchant", ColumnType::kCategorical, {"b", "z", "a"}, {}}};
+  other.columns = {{1, 2, 3, 4}, {0, 1, 2, std::nanf("")}};  // b, z (unseen), a, missing
+  other.label = {0, 0, 1, 0};
+  ASSERT_TRUE(AlignCategories(reference, other, "valid.csv").ok());
+  EXPECT_EQ(other.features[1].categories, reference.features[1].categories);
+  EXPECT_EQ(other.columns[1][0], 1);             // b
+  EXPECT_TRUE(std::isnan(other.columns[1][1]));  // z: never seen in training, missing
+  EXPECT_EQ(other.columns[1][2], 0);             // a
+  EXPECT_TRUE(std::isnan(other.columns[1][3]));
+  // A column the reference reads as text but the other file as numbers: by the numbers' text.
+  Dataset codes;
+  codes.features = {{"amount", ColumnType::kNumeric, {}, {}},
+                    {"merchant", ColumnType::kCategorical, {"7", "3"}, {}}};
+  codes.columns = {{1}, {0}};
+  codes.label = {0};
+  Dataset numeric;
+  numeric.features = {{"amount", ColumnType::kNumeric, {}, {}},
+                      {"merchant", ColumnType::kNumeric, {}, {}}};
+  numeric.columns = {{1, 2}, {3, 5}};
+  numeric.label = {0, 1};
+  ASSERT_TRUE(AlignCategories(codes, numeric, "valid.csv").ok());
+  EXPECT_EQ(numeric.columns[1][0], 1);  // "3"
+  EXPECT_TRUE(std::isnan(numeric.columns[1][1]));
+  // Text where the reference has numbers is an error naming the file and column.
+  Status refused = AlignCategories(numeric, reference, "valid.csv");
+  EXPECT_EQ(refused.code(), StatusCode::kOk);  // merchant is categorical in `numeric` now
+  Dataset plain = Sample();
+  plain.features[1] = {"merchant", ColumnType::kNumeric, {}, {}};
+  Status text = AlignCategories(plain, reference, "valid.csv");
+  EXPECT_EQ(text.message(),
+            "valid.csv: column 'merchant' has text values, but the training data's is numeric");
+}
+
 }  // namespace
 }  // namespace fraudops
