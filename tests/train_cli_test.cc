@@ -89,6 +89,32 @@ TEST(TrainCliTest, TheValidationFileIsEncodedWithTheTrainingFilesCategories) {
   EXPECT_GT(auc[0], 0.8);
 }
 
+TEST(TrainCliTest, ALightgbmFileTrainedOnTextCategoriesScoresTheFileItWasTrainedOn) {
+  TempDir dir;
+  testing::WriteText(dir.File("train.csv"), CategoryRows(4000, 1));
+  CommandResult run = Fraudops(dir,
+                               "train --algorithm lgbm --data train.csv --label Class "
+                               "--param num_iterations=30 --param num_leaves=7 --output model.txt");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string text = testing::ReadText(dir.File("model.txt"));
+  EXPECT_NE(text.find("\npandas_categorical:[[\"m"), std::string::npos) << text.substr(0, 300);
+  // `fraudops predict` reads the names back: the training file scores, and well.
+  CommandResult predict =
+      Fraudops(dir, "predict --model model.txt --input train.csv --output scores.csv --keep Class");
+  ASSERT_EQ(predict.exit_code, 0) << predict.err;
+  std::vector<std::string> lines = Split(testing::ReadText(dir.File("scores.csv")), '\n');
+  ASSERT_GE(lines.size(), 4001u);
+  double risky = 0, safe = 0;
+  size_t risky_n = 0, safe_n = 0;
+  for (size_t r = 1; r <= 4000; ++r) {
+    const std::vector<std::string> fields = Split(lines[r], ',');  // Class,score,margin
+    const double score = std::strtod(fields[1].c_str(), nullptr);
+    (fields[0] == "1" ? risky : safe) += score;
+    ++(fields[0] == "1" ? risky_n : safe_n);
+  }
+  EXPECT_GT(risky / static_cast<double>(risky_n), 2 * safe / static_cast<double>(safe_n));
+}
+
 TEST(TrainCliTest, XgboostWritesXgboostJson) {
   TempDir dir;
   WriteData(dir);

@@ -491,6 +491,8 @@ std::string WriteLightgbmText(const LightgbmTextModel& model) {
   out += "\nparameters:\n";
   for (const auto& [name, value] : model.parameters) out += "[" + name + ": " + value + "]\n";
   out += "\nend of parameters\n";
+  if (!model.pandas_categorical.empty())
+    out += "\npandas_categorical:" + nlohmann::json(model.pandas_categorical).dump() + "\n";
   return out;
 }
 

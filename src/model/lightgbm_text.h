@@ -51,6 +51,10 @@ struct LightgbmTextModel {
   std::vector<std::string> feature_infos;  ///< "[min:max]", "-1:0:1", "none"
   std::vector<LightgbmTextTree> trees;
   std::vector<std::pair<std::string, std::string>> parameters;  ///< the `parameters:` section
+  /// The category names of each categorical feature, in feature order (code i is the i-th
+  /// name), written as the Python package's `pandas_categorical:` line so the file scores
+  /// text categories; empty: none (no line).
+  std::vector<std::vector<std::string>> pandas_categorical;
 };
 
 /// The model in LightGBM's text format v4, as LightGBM's save_model writes it: the header with

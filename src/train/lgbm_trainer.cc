@@ -529,6 +529,14 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
     text.feature_infos.push_back(data.mapper(f).FeatureInfo());
   text.trees = std::move(trees);
   text.parameters = config.echo;
+  // The training data's category names, so the file scores the text it was trained on.
+  bool named = false;
+  for (const ColumnSchema& column : train.features) {
+    if (column.type != ColumnType::kCategorical) continue;
+    text.pandas_categorical.push_back(column.categories);
+    named |= !column.categories.empty();
+  }
+  if (!named) text.pandas_categorical.clear();
   auto model = std::make_unique<LgbmModel>(WriteLightgbmText(text));
   model->algorithm = "lgbm";
   if (!cut) model->training_scores = std::move(scores);
