@@ -233,7 +233,11 @@ TEST(LgbmTrainerTest, HeaderAndSectionsFollowLightgbmTextFormatV4) {
   EXPECT_NE(t.text.find("\nend of trees\n\nfeature_importances:\n"), std::string::npos);
   EXPECT_NE(t.text.find("\nparameters:\n[boosting: gbdt]\n[objective: binary]\n"),
             std::string::npos);
-  EXPECT_TRUE(t.text.ends_with("\nend of parameters\n"));
+  // Then the categorical feature's names, as the Python package writes them.
+  EXPECT_TRUE(t.text.ends_with(
+      "\nend of parameters\n\npandas_categorical:[[\"c0\",\"c1\",\"c2\",\"c3\",\"c4\",\"c5\","
+      "\"c6\",\"c7\",\"c8\",\"c9\",\"c10\",\"c11\"]]\n"))
+      << t.text.substr(t.text.size() - 200);
   // The first tree carries the initial score (log-odds of the positive rate), shrinkage 1.
   EXPECT_EQ(t.trees[0].at("shrinkage")[0], "1");
   EXPECT_EQ(t.trees[1].at("shrinkage")[0], "0.1");
