@@ -118,6 +118,50 @@ std::string Metric(const std::map<std::string, double>& metrics, const std::stri
   return it == metrics.end() ? "-" : FormatDouble(it->second, 4);
 }
 
+/// Every metric of the compared items side by side into out["metrics"] (null where one lacks
+/// it) and, for quality metrics, the id of the best into out["best"] (lowest for losses).
+void CompareMetrics(const std::vector<const std::map<std::string, double>*>& metrics,
+                    const std::vector<std::string>& ids, nlohmann::json& out) {
+  std::set<std::string> names;
+  for (const auto* m : metrics) {
+    for (const auto& [name, value] : *m) names.insert(name);
+  }
+  out["metrics"] = nlohmann::json::object();
+  out["best"] = nlohmann::json::object();
+  for (const std::string& name : names) {
+    nlohmann::json values = nlohmann::json::array();
+    int best = -1;
+    double best_value = 0;
+    for (size_t i = 0; i < metrics.size(); ++i) {
+      auto it = metrics[i]->find(name);
+      if (it == metrics[i]->end()) {
+        values.push_back(nullptr);
+        continue;
+      }
+      values.push_back(it->second);
+      if (best < 0 || (LowerIsBetter(name) ? it->second < best_value : it->second > best_value)) {
+        best = static_cast<int>(i);
+        best_value = it->second;
+      }
+    }
+    out["metrics"][name] = values;
+    if (best >= 0 && IsQualityMetric(name)) out["best"][name] = ids[static_cast<size_t>(best)];
+  }
+}
+
+/// The table of CompareMetrics' output, the best of each row marked " *".
+void PrintMetricTable(const nlohmann::json& out, const std::vector<std::string>& ids) {
+  for (const auto& [name, values] : out["metrics"].items()) {
+    std::printf("  %-32s", name.c_str());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      std::string cell = values[i].is_null() ? "-" : FormatDouble(values[i].get<double>(), 5);
+      if (out["best"].contains(name) && out["best"][name] == ids[i] && ids.size() > 1) cell += " *";
+      std::printf("  %-18s", cell.c_str());
+    }
+    std::printf("\n");
+  }
+}
+
 int RunsList(const Args& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
@@ -202,7 +246,7 @@ int RunsCompare(const Args& args) {
     runs.push_back(std::move(*run));
   }
   // Parameters that differ, every metric; the best value of each metric marked.
-  std::set<std::string> param_names, metric_names;
+  std::set<std::string> param_names;
   // A trainer's parameters only for the runs that used that trainer (train.xgboost.* for
   // XGBoost runs): the others' would be defaults nobody chose.
   auto own = [](const RunRecord& run, const std::string& param) {
@@ -215,13 +259,15 @@ int RunsCompare(const Args& args) {
     for (const auto& [name, value] : run.params) {
       if (own(run, name)) param_names.insert(name);
     }
-    for (const auto& [name, value] : run.metrics) metric_names.insert(name);
   }
-  nlohmann::json out = {{"runs", nlohmann::json::array()},
-                        {"params", nlohmann::json::object()},
-                        {"metrics", nlohmann::json::object()},
-                        {"best", nlohmann::json::object()}};
-  for (const RunRecord& run : runs) out["runs"].push_back(run.run_id);
+  nlohmann::json out = {{"runs", nlohmann::json::array()}, {"params", nlohmann::json::object()}};
+  std::vector<std::string> ids;
+  std::vector<const std::map<std::string, double>*> metrics;
+  for (const RunRecord& run : runs) {
+    ids.push_back(run.run_id);
+    metrics.push_back(&run.metrics);
+  }
+  out["runs"] = ids;
   for (const std::string& name : param_names) {
     std::vector<std::string> values;
     for (const RunRecord& run : runs) {
@@ -231,26 +277,7 @@ int RunsCompare(const Args& args) {
     if (std::adjacent_find(values.begin(), values.end(), std::not_equal_to<>()) != values.end())
       out["params"][name] = values;
   }
-  for (const std::string& name : metric_names) {
-    nlohmann::json values = nlohmann::json::array();
-    int best = -1;
-    for (size_t i = 0; i < runs.size(); ++i) {
-      auto it = runs[i].metrics.find(name);
-      if (it == runs[i].metrics.end()) {
-        values.push_back(nullptr);
-        continue;
-      }
-      values.push_back(it->second);
-      double current = it->second;
-      if (best < 0 || (LowerIsBetter(name) ? current < values[best].get<double>()
-                                           : current > values[best].get<double>())) {
-        best = static_cast<int>(i);
-      }
-    }
-    out["metrics"][name] = values;
-    if (best >= 0 && IsQualityMetric(name))
-      out["best"][name] = runs[static_cast<size_t>(best)].run_id;
-  }
+  CompareMetrics(metrics, ids, out);
   if (args.json) {
     PrintJson(out);
     return kExitOk;
@@ -265,16 +292,7 @@ int RunsCompare(const Args& args) {
     std::printf("\n");
   }
   std::printf("metrics (* best)\n");
-  for (const auto& [name, values] : out["metrics"].items()) {
-    std::printf("  %-32s", name.c_str());
-    for (size_t i = 0; i < runs.size(); ++i) {
-      std::string cell = values[i].is_null() ? "-" : FormatDouble(values[i].get<double>(), 5);
-      if (out["best"].contains(name) && out["best"][name] == runs[i].run_id && runs.size() > 1)
-        cell += " *";
-      std::printf("  %-18s", cell.c_str());
-    }
-    std::printf("\n");
-  }
+  PrintMetricTable(out, ids);
   return kExitOk;
 }
 
@@ -544,8 +562,11 @@ Result<ModelVersion> CombineModels(const Args& args) {
   const std::string run_id = NewUuidV7();
   const std::string prefix = "combine/" + run_id;
   nlohmann::json refs = nlohmann::json::array();
-  for (size_t i = 0; i < members.size(); ++i)
+  std::vector<std::string> names;
+  for (size_t i = 0; i < members.size(); ++i) {
     refs.push_back({{"model", members[i].ref}, {"weight", inputs[i].weight}});
+    names.push_back(members[i].ref);
+  }
   const nlohmann::json lineage = {{"model", name},
                                   {"run_id", run_id},
                                   {"combination", refs},
@@ -600,16 +621,8 @@ Result<ModelVersion> CombineModels(const Args& args) {
   for (const Member& member : members) {
     if (member.version.data_hash != version.data_hash) version.data_hash.clear();
   }
-  version.description = args.reason.empty() ? args.method + " of " +
-                                                  Join(
-                                                      [&] {
-                                                        std::vector<std::string> names;
-                                                        for (const Member& m : members)
-                                                          names.push_back(m.ref);
-                                                        return names;
-                                                      }(),
-                                                      ", ")
-                                            : args.reason;
+  version.description =
+      args.reason.empty() ? args.method + " of " + Join(names, ", ") : args.reason;
   version.audit_details = {{"combination", refs}, {"method", args.method}};
   return stores.metadata->CreateVersion(version, CurrentActor());
 }
@@ -674,41 +687,23 @@ int ModelsCompare(const Args& args) {
   if (!stores.ok()) return Fail(stores.status());
   std::vector<ModelVersion> versions;
   std::vector<std::map<std::string, double>> metrics;
-  std::set<std::string> metric_names;
   for (const std::string& target : args.runs) {
     auto version = Resolve(*stores->metadata, target);
     if (!version.ok()) return Fail(version.status());
     metrics.emplace_back();
     FlattenMetrics(version->metrics, "", metrics.back());
     metrics.back()["threshold"] = version->threshold;
-    for (const auto& [name, value] : metrics.back()) metric_names.insert(name);
     versions.push_back(std::move(*version));
   }
-  nlohmann::json out = {{"versions", nlohmann::json::array()},
-                        {"metrics", nlohmann::json::object()},
-                        {"best", nlohmann::json::object()},
-                        {"policies", nlohmann::json::array()}};
   auto ref = [](const ModelVersion& v) { return v.model + "@" + std::to_string(v.version); };
-  for (const ModelVersion& v : versions) out["versions"].push_back(ref(v));
-  for (const std::string& name : metric_names) {
-    nlohmann::json values = nlohmann::json::array();
-    int best = -1;
-    for (size_t i = 0; i < versions.size(); ++i) {
-      auto it = metrics[i].find(name);
-      if (it == metrics[i].end()) {
-        values.push_back(nullptr);
-        continue;
-      }
-      values.push_back(it->second);
-      const double best_value = best < 0 ? 0 : values[static_cast<size_t>(best)].get<double>();
-      if (best < 0 || (LowerIsBetter(name) ? it->second < best_value : it->second > best_value)) {
-        best = static_cast<int>(i);
-      }
-    }
-    out["metrics"][name] = values;
-    if (best >= 0 && IsQualityMetric(name))
-      out["best"][name] = ref(versions[static_cast<size_t>(best)]);
+  std::vector<std::string> ids;
+  std::vector<const std::map<std::string, double>*> compared;
+  for (size_t i = 0; i < versions.size(); ++i) {
+    ids.push_back(ref(versions[i]));
+    compared.push_back(&metrics[i]);
   }
+  nlohmann::json out = {{"versions", ids}, {"policies", nlohmann::json::array()}};
+  CompareMetrics(compared, ids, out);
   for (size_t i = 0; i < versions.size(); ++i) {
     nlohmann::json policy = {
         {"version", ref(versions[i])},
@@ -727,17 +722,7 @@ int ModelsCompare(const Args& args) {
   std::printf("%-34s", "");
   for (const ModelVersion& v : versions) std::printf("  %-18s", ref(v).substr(0, 18).c_str());
   std::printf("\nmetrics (* best)\n");
-  for (const auto& [name, values] : out["metrics"].items()) {
-    std::printf("  %-32s", name.c_str());
-    for (size_t i = 0; i < versions.size(); ++i) {
-      std::string cell = values[i].is_null() ? "-" : FormatDouble(values[i].get<double>(), 5);
-      if (out["best"].contains(name) && out["best"][name] == ref(versions[i]) &&
-          versions.size() > 1)
-        cell += " *";
-      std::printf("  %-18s", cell.c_str());
-    }
-    std::printf("\n");
-  }
+  PrintMetricTable(out, ids);
   std::printf("decision policies\n");
   for (const auto& policy : out["policies"]) {
     std::printf("  %s: %s\n", policy["version"].get<std::string>().c_str(),

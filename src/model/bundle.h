@@ -98,18 +98,13 @@ struct ModelBundle {
   bool combined() const { return !others.empty(); }
   /// The probability of one encoded row: the model's, or the combination of all models'.
   double PredictProbability(const double* row) const {
-    if (others.empty()) return ensemble.PredictProbability(row);
-    return CombinedProbability(row);
+    const double first = ensemble.PredictProbability(row);
+    return others.empty() ? first : Combine(first, row);
   }
   /// The combination of the models' probabilities given the first's (`first`).
   double Combine(double first, const double* row) const;
   /// The models' memory (Ensemble::MemoryBytes summed).
   size_t MemoryBytes() const;
-
- private:
-  double CombinedProbability(const double* row) const {
-    return Combine(ensemble.PredictProbability(row), row);
-  }
 };
 
 /// One model of a new combination: its bundle as loaded and the model file's bytes.

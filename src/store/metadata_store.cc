@@ -476,21 +476,29 @@ Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter) 
     runs.push_back(std::move(run));
   }
   if (later.empty()) return runs;
+  // Each condition's field for every run that has it: one query per condition.
+  std::vector<std::map<std::string, std::string>> field_values;
+  for (const RunCondition* c : later) {
+    static constexpr const char* kTables[] = {"run_metrics", "run_params", "run_tags"};
+    SqlValue name[] = {Text(c->field)};
+    FOPS_ASSIGN_OR_RETURN(SqlResult rows,
+                          db_->Query(std::string("SELECT run_id, value FROM ") +
+                                         kTables[static_cast<int>(c->kind)] + " WHERE name = ?",
+                                     name));
+    auto& values = field_values.emplace_back();
+    for (const SqlRow& r : rows.rows) {
+      values[AsText(r[0])] =
+          c->kind == RunCondition::Kind::kMetric ? FormatDouble(AsDouble(r[1]), 17) : AsText(r[1]);
+    }
+  }
   std::vector<RunRecord> kept;
   for (RunRecord& run : runs) {
     if (kept.size() == filter.limit) break;
-    FOPS_ASSIGN_OR_RETURN(RunRecord full, GetRun(run.run_id));
     bool holds = true;
-    for (const RunCondition* c : later) {
-      std::optional<std::string> actual;
-      const auto& values = c->kind == RunCondition::Kind::kParam ? full.params : full.tags;
-      if (c->kind == RunCondition::Kind::kMetric) {
-        auto it = full.metrics.find(c->field);
-        if (it != full.metrics.end()) actual = FormatDouble(it->second, 17);
-      } else if (auto it = values.find(c->field); it != values.end()) {
-        actual = it->second;
-      }
-      holds = holds && c->Holds(actual);
+    for (size_t i = 0; i < later.size() && holds; ++i) {
+      auto it = field_values[i].find(run.run_id);
+      holds = later[i]->Holds(it == field_values[i].end() ? std::nullopt
+                                                          : std::optional<std::string>(it->second));
     }
     if (holds) kept.push_back(std::move(run));
   }
@@ -585,11 +593,7 @@ Result<std::vector<RunCondition>> ParseRunFilter(std::string_view text) {
                                    "missing beside an 'and'");
   }
   while (true) {
-    size_t split = std::string::npos;
-    for (size_t at = rest.find(" and "); at != std::string::npos; at = rest.find(" and ", at + 1)) {
-      split = at;
-      break;
-    }
+    const size_t split = rest.find(" and ");
     const std::string part(Trim(rest.substr(0, split)));
     static constexpr std::pair<std::string_view, RunCondition::Op> kOps[] = {
         {"<=", RunCondition::Op::kLessEqual}, {">=", RunCondition::Op::kGreaterEqual},
