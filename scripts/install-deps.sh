@@ -9,7 +9,7 @@ packages=(
   # libraries (docs/dependencies.md says why each)
   libxgboost-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev
   libfast-float-dev libpq-dev libmariadb-dev libcurl4-openssl-dev libboost-dev libsimdjson-dev
-  libhiredis-dev
+  libhiredis-dev libargon2-dev
   # tests and benchmarks: the real servers the tests start (scripts/test-servers.sh), their
   # clients for loading test data, Node.js and npm for the S3-API server (s3rver)
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 python3 python3-pandas

@@ -1,6 +1,7 @@
 #pragma once
 /// The one mapping from Status to process exit code and message (docs/cli.md lists them):
-///   0 success · 1 internal error · 2 usage or configuration error · 3 data error ·
+///   0 success · 1 internal error · 2 usage or configuration error, or refused (not allowed,
+///   not authenticated, conflicting with the current state) · 3 data error ·
 ///   4 the quality gate failed · 5 the monitor raised alerts.
 
 #include <cstdio>
@@ -22,6 +23,8 @@ inline int ExitCodeFor(const Status& status) {
       return kExitOk;
     case StatusCode::kInvalidArgument:
     case StatusCode::kConflict:
+    case StatusCode::kUnauthenticated:
+    case StatusCode::kPermissionDenied:
     case StatusCode::kUnimplemented:
       return kExitUsage;
     case StatusCode::kDataError:

@@ -7,6 +7,7 @@
 
 #include "cli/common.h"
 #include "cli/exit_codes.h"
+#include "cli/remote.h"
 #include "core/config.h"
 #include "core/files.h"
 #include "core/hash.h"
@@ -408,10 +409,23 @@ int ModelsChange(const Args& args, const std::string& action) {
   }
   auto version = Resolve(store, args.target);
   if (!version.ok()) return Fail(version.status());
+  Result<std::optional<RemoteAdmin>> remote = std::optional<RemoteAdmin>();
+  if (action == "approve" || action == "reject") remote = GovernedRemote(stores->config);
+  if (!remote.ok()) return Fail(remote.status());
   Status status;
-  if (action == "approve")
+  if (*remote) {  // shared mode: the server proves who approves and checks their role
+    nlohmann::json body = {{"reason", args.reason}};
+    if (action == "approve") body["aliases"] = args.aliases;
+    if (action == "reject") body["roll_back"] = args.roll_back;
+    status = (*remote)
+                 ->Call("POST",
+                        "/v1/admin/models/" + PathSegment(version->model) + "/versions/" +
+                            std::to_string(version->version) + "/" + action,
+                        body)
+                 .status();
+  } else if (action == "approve")
     status = store.SetApproval(version->model, version->version, "approved", actor, args.reason,
-                               args.aliases);
+                               args.aliases, stores->config.register_.distinct_approver);
   else if (action == "reject" || action == "archive")  // refused while it serves
     status = ServingStore(store).Retire(
         {version->model, version->version},

@@ -10,6 +10,7 @@
 #include "cli/common.h"
 #include "cli/exit_codes.h"
 #include "cli/monitor_commands.h"
+#include "cli/remote.h"
 #include "core/files.h"
 #include "core/logging.h"
 #include "core/strings.h"
@@ -164,9 +165,22 @@ int Deploy(const Args& args) {
   if (!args.assignment_field.empty()) params.ab_assignment_field = args.assignment_field;
   const std::string endpoint = args.endpoint.empty() ? deploy.endpoint_name : args.endpoint;
   ServingStore serving(*stores->metadata);
-  auto deployed = serving.Deploy(endpoint, {version->model, version->version},
-                                 args.strategy.empty() ? deploy.strategy : args.strategy, params,
-                                 CurrentActor(), stores->config.register_.shadow_pending);
+  const std::string strategy_name = args.strategy.empty() ? deploy.strategy : args.strategy;
+  auto remote = GovernedRemote(stores->config);
+  if (!remote.ok()) return Fail(remote.status());
+  Result<DeploymentRecord> deployed = Status::Internal("not deployed");
+  if (*remote) {  // shared mode: through the server, as the signed-in user
+    Json body = params.ToJson();
+    body["model"] = version->model;
+    body["version"] = version->version;
+    body["strategy"] = strategy_name;
+    auto answer = (*remote)->Call("POST", "/v1/admin/endpoints/" + endpoint + "/deployments", body);
+    if (!answer.ok()) return Fail(answer.status());
+    deployed = serving.GetDeployment(answer->value("id", ""));
+  } else {
+    deployed = serving.Deploy(endpoint, {version->model, version->version}, strategy_name, params,
+                              CurrentActor(), DeployRulesFrom(stores->config.register_));
+  }
   if (!deployed.ok()) return Fail(deployed.status());
   DeploymentRecord d = *deployed;
   if (args.wait && d.status == DeploymentStatus::kBaking) {
@@ -281,7 +295,17 @@ int DeployRollback(const Args& args) {
   ServingStore serving(*stores->metadata);
   const std::string endpoint =
       args.endpoint.empty() ? stores->config.deploy.endpoint_name : args.endpoint;
-  auto d = serving.Rollback(endpoint, args.reason, CurrentActor());
+  auto remote = GovernedRemote(stores->config);
+  if (!remote.ok()) return Fail(remote.status());
+  Result<DeploymentRecord> d = Status::Internal("not rolled back");
+  if (*remote) {
+    auto answer = (*remote)->Call("POST", "/v1/admin/endpoints/" + endpoint + "/rollback",
+                                  {{"reason", args.reason.empty() ? "rolled back" : args.reason}});
+    if (!answer.ok()) return Fail(answer.status());
+    d = serving.GetDeployment(answer->value("id", ""));
+  } else {
+    d = serving.Rollback(endpoint, args.reason, CurrentActor());
+  }
   if (!d.ok()) return Fail(d.status());
   if (args.json) {
     PrintJson(d->ToJson());
@@ -482,7 +506,25 @@ int KeysCreate(const Args& args) {
   auto endpoints = SplitList(args.endpoints);
   if (scopes.empty()) scopes = {"invoke"};
   if (endpoints.empty()) endpoints = {"*"};
-  auto created = serving.CreateKey(args.name, scopes, endpoints, args.plan, CurrentActor());
+  auto remote = GovernedRemote(stores->config);
+  if (!remote.ok()) return Fail(remote.status());
+  Result<CreatedKey> created = Status::Internal("no key");
+  if (*remote) {
+    Json body = {{"name", args.name}, {"scopes", scopes}, {"endpoints", endpoints}};
+    if (!args.plan.empty()) body["plan"] = args.plan;
+    auto answer = (*remote)->Call("POST", "/v1/admin/keys", body);
+    if (!answer.ok()) return Fail(answer.status());
+    CreatedKey made;
+    made.key = answer->value("key", "");
+    made.record.id = answer->value("id", "");
+    made.record.name = args.name;
+    made.record.scopes = scopes;
+    made.record.endpoints = endpoints;
+    made.record.plan = args.plan;
+    created = made;
+  } else {
+    created = serving.CreateKey(args.name, scopes, endpoints, args.plan, CurrentActor());
+  }
   if (!created.ok()) return Fail(created.status());
   if (args.json) {
     Json out = created->record.ToJson();
@@ -504,6 +546,12 @@ int KeysList(const Args& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   ServingStore serving(*stores->metadata);
+  auto remote = GovernedRemote(stores->config);
+  if (!remote.ok()) return Fail(remote.status());
+  if (*remote) {  // the list needs the admin role, proven by the server
+    if (auto answer = (*remote)->Call("GET", "/v1/admin/keys"); !answer.ok())
+      return Fail(answer.status());
+  }
   auto keys = serving.ListKeys();
   if (!keys.ok()) return Fail(keys.status());
   if (args.json) {
@@ -530,7 +578,11 @@ int KeysRevoke(const Args& args) {
   std::string id = args.key_id;
   std::string_view key_id, secret;
   if (SplitApiKey(id, &key_id, &secret)) id = std::string(key_id);  // the whole key works too
-  if (Status revoked = serving.RevokeKey(id, CurrentActor()); !revoked.ok()) return Fail(revoked);
+  auto remote = GovernedRemote(stores->config);
+  if (!remote.ok()) return Fail(remote.status());
+  Status revoked = *remote ? (*remote)->Call("DELETE", "/v1/admin/keys/" + id).status()
+                           : serving.RevokeKey(id, CurrentActor());
+  if (!revoked.ok()) return Fail(revoked);
   std::printf("key %s revoked; running servers refuse it within api.poll_interval_ms\n",
               id.c_str());
   return kExitOk;

@@ -196,6 +196,12 @@ const std::vector<KeySpec>& KeyTable() {
        "copy of the traffic, answers nothing) to validate it; every other deployment takes "
        "approved versions only.",
        FOPS_FIELD(register_.shadow_pending)},
+      {"register", "distinct_approver",
+       "Segregation of duties for versions approved by a person (register.approval: manual): "
+       "the author of a run may not approve its version, and whoever approved a version may "
+       "not deploy it. Versions approved by register.approval: auto are not affected. Set "
+       "false only for a workspace one person runs alone.",
+       FOPS_FIELD(register_.distinct_approver)},
       {"register", "champion_gate",
        "When true, a new version must beat the version aliased champion_alias on this run's "
        "test split by champion_margin in champion_metric, or it is not registered.",
@@ -325,6 +331,32 @@ const std::vector<KeySpec>& KeyTable() {
        "(exact within one server); redis://[:PASSWORD@]HOST:PORT[/DB] shares them, so quotas "
        "and rates hold exactly across replicas.",
        FOPS_FIELD(api.quota_url)},
+      {"api", "token_days",
+       "How long a personal access token made by fraudops login (POST /v1/login) lasts, in "
+       "days.",
+       FOPS_FIELD(api.token_days), 0.001, 366},
+      {"api", "oidc_issuer",
+       "OIDC: the issuer (iss) of the identity provider's tokens; with oidc_audience and "
+       "oidc_jwks, admin routes accept its RS256/ES256 tokens as Authorization: Bearer. "
+       "Empty: no identity provider.",
+       FOPS_FIELD(api.oidc_issuer)},
+      {"api", "oidc_audience", "OIDC: the audience (aud) a token must be issued for.",
+       FOPS_FIELD(api.oidc_audience)},
+      {"api", "oidc_jwks",
+       "OIDC: the provider's signing keys, a JWKS file or an https:// URL (read at start, "
+       "and again when a token names an unknown key).",
+       FOPS_FIELD(api.oidc_jwks)},
+      {"api", "oidc_roles_claim",
+       "OIDC: the claim (a string or a list of strings) whose values grant roles.",
+       FOPS_FIELD(api.oidc_roles_claim)},
+      {"api", "oidc_role_map",
+       "OIDC: CLAIM_VALUE=ROLE entries, e.g. [fraud-model-risk=approver]; empty: claim values "
+       "that are role names (viewer, data_scientist, approver, deployer, admin) are used as "
+       "they are.",
+       FOPS_FIELD(api.oidc_role_map)},
+      {"api", "oidc_username_claim",
+       "OIDC: the claim naming the user in the audit log (then email, then sub).",
+       FOPS_FIELD(api.oidc_username_claim)},
       {"schedule", "cron",
        "Retraining schedule, five cron fields in UTC (minute hour day-of-month month "
        "day-of-week), e.g. '0 3 * * *'; empty: no time trigger. Env: CRON_SCHEDULE.",

@@ -82,8 +82,9 @@ struct RegisterConfig {
   std::string approval = "auto";
   std::string description;
   std::vector<std::string> aliases;
-  std::string policy;           ///< a decision policy file (relative to the config file)
-  bool shadow_pending = false;  ///< a pending version may be deployed as a shadow
+  std::string policy;             ///< a decision policy file (relative to the config file)
+  bool shadow_pending = false;    ///< a pending version may be deployed as a shadow
+  bool distinct_approver = true;  ///< segregation of duties for versions approved by hand
   bool champion_gate = false;
   std::string champion_alias = "champion";
   std::string champion_metric = "roc_auc";
@@ -130,6 +131,13 @@ struct ApiConfig {
   double capture_rotate_seconds = 3600;
   double capture_queue_rows = 100000;
   std::string quota_url;
+  double token_days = 30;
+  std::string oidc_issuer;
+  std::string oidc_audience;
+  std::string oidc_jwks;
+  std::string oidc_roles_claim = "groups";
+  std::vector<std::string> oidc_role_map;
+  std::string oidc_username_claim = "preferred_username";
 };
 
 struct ScheduleConfig {

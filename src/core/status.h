@@ -22,6 +22,8 @@ enum class StatusCode {
   kIoError,          ///< the workspace or an output could not be written
   kInternal,         ///< a bug or a library failure
   kConflict,  ///< the request conflicts with the current state (exists already, changed meanwhile)
+  kUnauthenticated,   ///< no valid credentials (who is asking is not known)
+  kPermissionDenied,  ///< the caller is known but may not do this
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -50,6 +52,12 @@ class [[nodiscard]] Status {
   }
   static Status Conflict(std::string message) {
     return {StatusCode::kConflict, std::move(message)};
+  }
+  static Status Unauthenticated(std::string message) {
+    return {StatusCode::kUnauthenticated, std::move(message)};
+  }
+  static Status PermissionDenied(std::string message) {
+    return {StatusCode::kPermissionDenied, std::move(message)};
   }
   static Status IoError(std::string message) { return {StatusCode::kIoError, std::move(message)}; }
   static Status Internal(std::string message) {

@@ -542,9 +542,9 @@ Status Deploy(State& s) {
   ServingStore serving(*s.store);
   const VariantRef target{s.result.registered["model"].get<std::string>(),
                           s.result.registered["version"].get<int64_t>()};
-  FOPS_ASSIGN_OR_RETURN(
-      DeploymentRecord deployed,
-      serving.Deploy(d.endpoint_name, target, d.strategy, DeploymentParamsFrom(d), CurrentActor()));
+  FOPS_ASSIGN_OR_RETURN(DeploymentRecord deployed,
+                        serving.Deploy(d.endpoint_name, target, d.strategy, DeploymentParamsFrom(d),
+                                       CurrentActor(), DeployRulesFrom(s.config.register_)));
   s.result.deployment = deployed.ToJson();
   s.context.logger->Info("deploy", "deployed",
                          {{"endpoint", d.endpoint_name},

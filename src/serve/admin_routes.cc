@@ -59,13 +59,14 @@ void WriteRecords(StoreAccess& stores, HttpResponse& response, const char* key, 
 
 AdminRoutes::AdminRoutes(RequestGuard& guard, StoreAccess& stores, RolloutController& controller,
                          ShadowRunner& shadows, const DeployConfig& deploy_defaults,
-                         bool shadow_pending)
+                         const RegisterConfig& registry, double token_days)
     : guard_(guard),
       stores_(stores),
       controller_(controller),
       shadows_(shadows),
       deploy_(deploy_defaults),
-      shadow_pending_(shadow_pending) {}
+      register_(registry),
+      token_days_(token_days) {}
 
 void AdminRoutes::Register(Router& router) {
   auto add = [&](const char* method, const char* pattern,
@@ -92,26 +93,47 @@ void AdminRoutes::Register(Router& router) {
   add("GET", "/v1/admin/endpoints/{endpoint}/ab", &AdminRoutes::AbStatus);
   add("PUT", "/v1/admin/endpoints/{endpoint}/ab/weights", &AdminRoutes::AbWeights);
   add("POST", "/v1/admin/endpoints/{endpoint}/ab/conclude", &AdminRoutes::AbConclude);
+  add("POST", "/v1/admin/models/{model}/versions/{version}/approve", &AdminRoutes::Approve);
+  add("POST", "/v1/admin/models/{model}/versions/{version}/reject", &AdminRoutes::Reject);
+  add("GET", "/v1/admin/whoami", &AdminRoutes::WhoAmI);
+  add("GET", "/v1/admin/users", &AdminRoutes::ListUsers);
+  add("POST", "/v1/admin/users", &AdminRoutes::CreateUser);
+  add("PATCH", "/v1/admin/users/{user}", &AdminRoutes::ChangeUser);
+  add("POST", "/v1/admin/users/{user}/tokens", &AdminRoutes::CreateToken);
+  add("POST", "/v1/login", &AdminRoutes::Login);
 }
 
-void AdminRoutes::SetDeployDefaults(const DeployConfig& deploy, bool shadow_pending) {
+void AdminRoutes::SetDeployDefaults(const DeployConfig& deploy, const RegisterConfig& registry,
+                                    double token_days) {
   MutexLock lock(&mutex_);
   deploy_ = deploy;
-  shadow_pending_ = shadow_pending;
+  register_ = registry;
+  token_days_ = token_days;
 }
 
-bool AdminRoutes::Admit(const HttpRequest& request, HttpResponse& response,
-                        std::string_view endpoint, std::string* actor) {
-  std::string key_id;
-  if (!guard_.Authorize(request, response, ErrorStyle::kV1, "admin", endpoint, &key_id))
-    return false;
-  if (actor) *actor = "api-key:" + (key_id.empty() ? "none" : key_id);
+bool AdminRoutes::Admit(const HttpRequest& request, HttpResponse& response, Permission permission,
+                        std::string_view endpoint, std::string* actor, Principal* who) {
+  Principal principal;
+  const Access access = guard_.AuthorizeAdmin(request, response, permission, endpoint, &principal);
+  if (access == Access::kForbidden) {  // a known principal refused: on the record
+    (void)stores_.With([&](ServingStore& store) {
+      return store.metadata().InTransaction([&] {
+        return store.metadata().AppendAudit(
+            principal.actor, "access_refused", "", 0,
+            {{"route", std::string(request.method()) + " " + std::string(request.path())},
+             {"permission", std::string(PermissionName(permission))}});
+      });
+    });
+  }
+  if (access != Access::kAllowed) return false;
+  if (actor) *actor = principal.actor;
+  if (who) *who = std::move(principal);
   return true;
 }
 
 void AdminRoutes::ListEndpoints(const HttpRequest& request, HttpResponse& response,
                                 const RouteMatch&) {
-  if (!Admit(request, response, "")) return;
+  if (!Admit(request, response, Permission::kRead, "")) return;
   WriteRecords(stores_, response, "endpoints",
                [](ServingStore& store) { return store.ListEndpoints(); });
 }
@@ -119,7 +141,7 @@ void AdminRoutes::ListEndpoints(const HttpRequest& request, HttpResponse& respon
 void AdminRoutes::ShowEndpoint(const HttpRequest& request, HttpResponse& response,
                                const RouteMatch& match) {
   const std::string name(match.params[0]);
-  if (!Admit(request, response, name)) return;
+  if (!Admit(request, response, Permission::kRead, name)) return;
   Json out;
   Status status = stores_.With([&](ServingStore& store) -> Status {
     FOPS_ASSIGN_OR_RETURN(auto endpoint, store.FindEndpoint(name));
@@ -153,18 +175,18 @@ void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response,
                          const RouteMatch& match) {
   const std::string endpoint(match.params[0]);
   std::string actor;
-  if (!Admit(request, response, endpoint, &actor)) return;
+  if (!Admit(request, response, Permission::kDeploy, endpoint, &actor)) return;
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
   if (!StringOrRefuse(body, response, "model", "the registered model's name is required")) return;
   DeploymentParams params;
   std::string strategy;
-  bool shadow_pending = false;
+  DeployRules rules;
   {
     MutexLock lock(&mutex_);
     params = DeploymentParamsFrom(deploy_);
     strategy = deploy_.strategy;
-    shadow_pending = shadow_pending_;
+    rules = DeployRulesFrom(register_);
   }
   strategy = body.value("strategy", strategy);
   if (!NumbersOrRefuse(body, response,
@@ -189,9 +211,9 @@ void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response,
     }
     FOPS_ASSIGN_OR_RETURN(ModelVersion version,
                           store.metadata().GetVersion(body["model"].get<std::string>(), ref));
-    FOPS_ASSIGN_OR_RETURN(DeploymentRecord d,
-                          store.Deploy(endpoint, {version.model, version.version}, strategy, params,
-                                       actor, shadow_pending));
+    FOPS_ASSIGN_OR_RETURN(
+        DeploymentRecord d,
+        store.Deploy(endpoint, {version.model, version.version}, strategy, params, actor, rules));
     out = d.ToJson();
     return Status::Ok();
   });
@@ -203,7 +225,7 @@ void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response,
 void AdminRoutes::History(const HttpRequest& request, HttpResponse& response,
                           const RouteMatch& match) {
   const std::string endpoint(match.params[0]);
-  if (!Admit(request, response, endpoint)) return;
+  if (!Admit(request, response, Permission::kRead, endpoint)) return;
   WriteRecords(stores_, response, "deployments",
                [&](ServingStore& store) { return store.History(endpoint, 100); },
                {{"endpoint", endpoint}});
@@ -213,7 +235,7 @@ void AdminRoutes::Rollback(const HttpRequest& request, HttpResponse& response,
                            const RouteMatch& match) {
   const std::string endpoint(match.params[0]);
   std::string actor;
-  if (!Admit(request, response, endpoint, &actor)) return;
+  if (!Admit(request, response, Permission::kDeploy, endpoint, &actor)) return;
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
   Json out;
@@ -232,19 +254,19 @@ void AdminRoutes::Rollback(const HttpRequest& request, HttpResponse& response,
 void AdminRoutes::Shadows(const HttpRequest& request, HttpResponse& response,
                           const RouteMatch& match) {
   const std::string endpoint(match.params[0]);
-  if (!Admit(request, response, endpoint)) return;
+  if (!Admit(request, response, Permission::kRead, endpoint)) return;
   if (request.HasQueryParam("flush")) shadows_.Flush();
   WriteJson(response, {{"endpoint", endpoint}, {"shadows", shadows_.Report(endpoint)}});
 }
 
 void AdminRoutes::ListKeys(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
-  if (!Admit(request, response, "")) return;
+  if (!Admit(request, response, Permission::kAdmin, "")) return;
   WriteRecords(stores_, response, "keys", [](ServingStore& store) { return store.ListKeys(); });
 }
 
 void AdminRoutes::CreateKey(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
   std::string actor;
-  if (!Admit(request, response, "", &actor)) return;
+  if (!Admit(request, response, Permission::kAdmin, "", &actor)) return;
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
   auto strings = [&](const char* key, std::vector<std::string> fallback,
@@ -284,7 +306,7 @@ void AdminRoutes::CreateKey(const HttpRequest& request, HttpResponse& response, 
 void AdminRoutes::RevokeKey(const HttpRequest& request, HttpResponse& response,
                             const RouteMatch& match) {
   std::string actor;
-  if (!Admit(request, response, "", &actor)) return;
+  if (!Admit(request, response, Permission::kAdmin, "", &actor)) return;
   const std::string id(match.params[0]);
   Status status = stores_.With([&](ServingStore& store) { return store.RevokeKey(id, actor); });
   if (Failed(response, status)) return;
@@ -295,7 +317,7 @@ void AdminRoutes::RevokeKey(const HttpRequest& request, HttpResponse& response,
 void AdminRoutes::AttachPlan(const HttpRequest& request, HttpResponse& response,
                              const RouteMatch& match) {
   std::string actor;
-  if (!Admit(request, response, "", &actor)) return;
+  if (!Admit(request, response, Permission::kAdmin, "", &actor)) return;
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
   if (!body.contains("plan") || !(body["plan"].is_string() || body["plan"].is_null())) {
@@ -312,14 +334,14 @@ void AdminRoutes::AttachPlan(const HttpRequest& request, HttpResponse& response,
 }
 
 void AdminRoutes::ListPlans(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
-  if (!Admit(request, response, "")) return;
+  if (!Admit(request, response, Permission::kAdmin, "")) return;
   WriteRecords(stores_, response, "plans", [](ServingStore& store) { return store.ListPlans(); });
 }
 
 void AdminRoutes::CreatePlan(const HttpRequest& request, HttpResponse& response,
                              const RouteMatch&) {
   std::string actor;
-  if (!Admit(request, response, "", &actor)) return;
+  if (!Admit(request, response, Permission::kAdmin, "", &actor)) return;
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
   if (!StringOrRefuse(body, response, "name", "a string is required")) return;
@@ -341,7 +363,7 @@ void AdminRoutes::CreatePlan(const HttpRequest& request, HttpResponse& response,
 }
 
 void AdminRoutes::Audit(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
-  if (!Admit(request, response, "")) return;
+  if (!Admit(request, response, Permission::kRead, "")) return;
   WriteRecords(stores_, response, "audit", [&](ServingStore& store) {
     return store.metadata().Audit(request.QueryParam("model"));
   });
@@ -364,7 +386,7 @@ Json AdminRoutes::AbEvidence(const std::string& endpoint) {
 void AdminRoutes::AbStatus(const HttpRequest& request, HttpResponse& response,
                            const RouteMatch& match) {
   const std::string endpoint(match.params[0]);
-  if (!Admit(request, response, endpoint)) return;
+  if (!Admit(request, response, Permission::kRead, endpoint)) return;
   Json ab;
   Status status = stores_.With([&](ServingStore& store) -> Status {
     FOPS_ASSIGN_OR_RETURN(auto found, store.FindEndpoint(endpoint));
@@ -385,7 +407,7 @@ void AdminRoutes::AbWeights(const HttpRequest& request, HttpResponse& response,
                             const RouteMatch& match) {
   const std::string endpoint(match.params[0]);
   std::string actor;
-  if (!Admit(request, response, endpoint, &actor)) return;
+  if (!Admit(request, response, Permission::kDeploy, endpoint, &actor)) return;
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
   if (!body.contains("weights") || !body["weights"].is_object()) {
@@ -417,7 +439,7 @@ void AdminRoutes::AbConclude(const HttpRequest& request, HttpResponse& response,
                              const RouteMatch& match) {
   const std::string endpoint(match.params[0]);
   std::string actor;
-  if (!Admit(request, response, endpoint, &actor)) return;
+  if (!Admit(request, response, Permission::kDeploy, endpoint, &actor)) return;
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
   if (!StringOrRefuse(body, response, "winner",
@@ -433,6 +455,265 @@ void AdminRoutes::AbConclude(const HttpRequest& request, HttpResponse& response,
     out = d.ToJson();
     return Status::Ok();
   });
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, out, 201);
+}
+
+// ---------------------------------------------------------------------------------------
+// People: approval, users, tokens, sign-in.
+
+namespace {
+
+/// The version a route's {model}/{version} names (a number, "latest" or "@alias").
+Result<ModelVersion> RoutedVersion(ServingStore& store, const RouteMatch& match) {
+  return store.metadata().GetVersion(std::string(match.params[0]), std::string(match.params[1]));
+}
+
+/// `body[key]` as a list of strings into `out` (absent: left as it is); false after a 400.
+bool StringsOrRefuse(const Json& body, HttpResponse& response, const char* key,
+                     std::vector<std::string>* out) {
+  if (!body.contains(key)) return true;
+  bool ok = body[key].is_array();
+  if (ok) {
+    out->clear();
+    for (const auto& v : body[key]) {
+      ok = ok && v.is_string();
+      if (ok) out->push_back(v.get<std::string>());
+    }
+  }
+  if (!ok) RefuseMember(response, std::string("/") + key, "an array of strings is required");
+  return ok;
+}
+
+}  // namespace
+
+void AdminRoutes::Approve(const HttpRequest& request, HttpResponse& response,
+                          const RouteMatch& match) {
+  std::string actor;
+  if (!Admit(request, response, Permission::kApprove, "", &actor)) return;
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  if (!StringOrRefuse(body, response, "reason", "why it is approved (a string) is required"))
+    return;
+  std::vector<std::string> aliases;
+  if (!StringsOrRefuse(body, response, "aliases", &aliases)) return;
+  bool distinct;
+  {
+    MutexLock lock(&mutex_);
+    distinct = register_.distinct_approver;
+  }
+  Json out;
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(ModelVersion version, RoutedVersion(store, match));
+    FOPS_RETURN_IF_ERROR(store.metadata().SetApproval(version.model, version.version, "approved",
+                                                      actor, body["reason"].get<std::string>(),
+                                                      aliases, distinct));
+    FOPS_ASSIGN_OR_RETURN(
+        ModelVersion changed,
+        store.metadata().GetVersion(version.model, std::to_string(version.version)));
+    out = changed.ToJson();
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  WriteJson(response, out);
+}
+
+void AdminRoutes::Reject(const HttpRequest& request, HttpResponse& response,
+                         const RouteMatch& match) {
+  std::string actor;
+  Principal principal;
+  if (!Admit(request, response, Permission::kApprove, "", &actor, &principal)) return;
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  if (!StringOrRefuse(body, response, "reason", "why it is rejected (a string) is required"))
+    return;
+  const bool roll_back = body.value("roll_back", false);
+  if (roll_back && !principal.Allows(Permission::kDeploy)) {
+    WriteError(response, ErrorStyle::kV1, 403, "forbidden",
+               principal.actor +
+                   " may not deploy, so may not roll back with the rejection; a "
+                   "deployer rolls back first (POST …/rollback)",
+               {{"permission", "deploy"}});
+    return;
+  }
+  Json out;
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(ModelVersion version, RoutedVersion(store, match));
+    FOPS_RETURN_IF_ERROR(store.Retire({version.model, version.version}, RetireAction::kReject,
+                                      body["reason"].get<std::string>(), actor, roll_back));
+    FOPS_ASSIGN_OR_RETURN(
+        ModelVersion changed,
+        store.metadata().GetVersion(version.model, std::to_string(version.version)));
+    out = changed.ToJson();
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, out);
+}
+
+void AdminRoutes::WhoAmI(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
+  Principal principal;
+  if (!Admit(request, response, Permission::kRead, "", nullptr, &principal)) return;
+  Json out = principal.ToJson();
+  Json permissions = Json::array();
+  for (Permission p : {Permission::kRead, Permission::kRun, Permission::kApprove,
+                       Permission::kDeploy, Permission::kAdmin}) {
+    if (principal.Allows(p)) permissions.push_back(std::string(PermissionName(p)));
+  }
+  out["permissions"] = permissions;
+  WriteJson(response, out);
+}
+
+void AdminRoutes::ListUsers(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
+  if (!Admit(request, response, Permission::kAdmin, "")) return;
+  WriteRecords(stores_, response, "users", [](ServingStore& store) { return store.ListUsers(); });
+}
+
+void AdminRoutes::CreateUser(const HttpRequest& request, HttpResponse& response,
+                             const RouteMatch&) {
+  std::string actor;
+  if (!Admit(request, response, Permission::kAdmin, "", &actor)) return;
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  if (!StringOrRefuse(body, response, "name", "the user's name (a string) is required")) return;
+  std::vector<std::string> roles;
+  if (!StringsOrRefuse(body, response, "roles", &roles)) return;
+  std::string hash;
+  if (body.contains("password")) {
+    if (!StringOrRefuse(body, response, "password", "a string is required")) return;
+    const std::string password = body["password"].get<std::string>();
+    if (Failed(response, CheckPasswordStrength(password))) return;
+    auto hashed = HashPassword(password);
+    if (!hashed.ok() && Failed(response, hashed.status())) return;
+    hash = *hashed;
+  }
+  const std::string name = body["name"].get<std::string>();
+  Json out;
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_RETURN_IF_ERROR(store.CreateUser(name, roles, hash, actor));
+    FOPS_ASSIGN_OR_RETURN(auto user, store.FindUser(name));
+    out = user ? user->ToJson() : Json(nullptr);
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, out, 201);
+}
+
+void AdminRoutes::ChangeUser(const HttpRequest& request, HttpResponse& response,
+                             const RouteMatch& match) {
+  std::string actor;
+  if (!Admit(request, response, Permission::kAdmin, "", &actor)) return;
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  ServingStore::UserChange change;
+  if (body.contains("roles")) {
+    std::vector<std::string> roles;
+    if (!StringsOrRefuse(body, response, "roles", &roles)) return;
+    change.roles = roles;
+  }
+  if (body.contains("disabled")) {
+    if (!body["disabled"].is_boolean()) {
+      RefuseMember(response, "/disabled", "true or false is required");
+      return;
+    }
+    change.disabled = body["disabled"].get<bool>();
+  }
+  if (body.contains("password")) {
+    if (!StringOrRefuse(body, response, "password", "a string is required")) return;
+    const std::string password = body["password"].get<std::string>();
+    if (Failed(response, CheckPasswordStrength(password))) return;
+    auto hashed = HashPassword(password);
+    if (!hashed.ok() && Failed(response, hashed.status())) return;
+    change.password_hash = *hashed;
+  }
+  const std::string name(match.params[0]);
+  Json out;
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_RETURN_IF_ERROR(store.ChangeUser(name, change, actor));
+    FOPS_ASSIGN_OR_RETURN(auto user, store.FindUser(name));
+    out = user ? user->ToJson() : Json(nullptr);
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, out);
+}
+
+void AdminRoutes::CreateToken(const HttpRequest& request, HttpResponse& response,
+                              const RouteMatch& match) {
+  const std::string user(match.params[0]);
+  std::string actor;
+  Principal principal;
+  // Anyone signed in may make tokens for themselves; for others it takes admin.
+  if (!Admit(request, response, Permission::kRead, "", &actor, &principal)) return;
+  if (principal.actor != "user:" + user && principal.actor != "oidc:" + user &&
+      !principal.Allows(Permission::kAdmin)) {
+    WriteError(response, ErrorStyle::kV1, 403, "forbidden",
+               principal.actor + " may make tokens only for itself (admin makes them for others)",
+               {{"permission", "admin"}});
+    return;
+  }
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  if (!NumbersOrRefuse(body, response, {"days"})) return;
+  double days;
+  {
+    MutexLock lock(&mutex_);
+    days = body.value("days", token_days_);
+  }
+  if (!(days > 0 && days <= 366)) {
+    RefuseMember(response, "/days", "between 0 and 366 days is required");
+    return;
+  }
+  Json out;
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(
+        CreatedKey created,
+        store.CreateUserToken(user, body.value("name", "personal token"),
+                              std::chrono::seconds(static_cast<int64_t>(days * 86400)), actor));
+    out = created.record.ToJson();
+    out["key"] = created.key;
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, out, 201);
+}
+
+void AdminRoutes::Login(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  if (!StringOrRefuse(body, response, "user", "the user's name (a string) is required") ||
+      !StringOrRefuse(body, response, "password", "the password (a string) is required"))
+    return;
+  double days;
+  {
+    MutexLock lock(&mutex_);
+    days = token_days_;
+  }
+  const std::string user = body["user"].get<std::string>();
+  Json out;
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(UserRecord found,
+                          store.CheckPassword(user, body["password"].get<std::string>()));
+    FOPS_ASSIGN_OR_RETURN(
+        CreatedKey created,
+        store.CreateUserToken(found.name, body.value("token_name", "fraudops login"),
+                              std::chrono::seconds(static_cast<int64_t>(days * 86400)),
+                              "user:" + found.name, "login"));
+    out = {{"user", found.name},
+           {"roles", found.roles},
+           {"key", created.key},
+           {"id", created.record.id},
+           {"expires_at", created.record.expires_at}};
+    return Status::Ok();
+  });
+  if (status.code() == StatusCode::kUnauthenticated) {
+    response.headers.emplace_back("WWW-Authenticate", "Bearer");
+  }
   if (Failed(response, status)) return;
   controller_.Poke();
   WriteJson(response, out, 201);

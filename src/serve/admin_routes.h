@@ -1,7 +1,9 @@
 #pragma once
 /// The admin routes of `fraudops serve` (/v1/admin/…, docs/api.md): endpoints and their
-/// deployments (deploy, history, rollback, shadow reports), API keys, usage plans and the
-/// audit log. Every route needs a key with the admin scope; a change is written to the
+/// deployments (deploy, history, rollback, shadow reports), approval of model versions, users
+/// and their tokens, API keys, usage plans and the audit log, and POST /v1/login. Each route
+/// needs a permission (store/identity.h) that the caller's roles or a service key's admin
+/// scope grant (docs/governance.md); a change is written to the
 /// metadata store with its audit entry and the rollout controller is poked, so this
 /// server applies it at once (others at their next poll).
 
@@ -23,13 +25,16 @@ class AdminRoutes {
 
   /// Everything passed outlives the routes.
   AdminRoutes(RequestGuard& guard, StoreAccess& stores, RolloutController& controller,
-              ShadowRunner& shadows, const DeployConfig& deploy_defaults, bool shadow_pending);
+              ShadowRunner& shadows, const DeployConfig& deploy_defaults,
+              const RegisterConfig& registry, double token_days);
 
   /// Adds the routes to `router`.
   void Register(Router& router);
-  /// The deploy.* settings a deployment without its own parameters uses, and
-  /// register.shadow_pending (on reload).
-  void SetDeployDefaults(const DeployConfig& deploy, bool shadow_pending) EXCLUDES(mutex_);
+  /// The deploy.* settings a deployment without its own parameters uses, the register.*
+  /// rules of approval (shadow_pending, distinct_approver), and how long tokens made by
+  /// login last (api.token_days); on reload.
+  void SetDeployDefaults(const DeployConfig& deploy, const RegisterConfig& registry,
+                         double token_days) EXCLUDES(mutex_);
   /// Before the server starts.
   void SetAbReporter(AbReporter reporter) { ab_reporter_ = std::move(reporter); }
 
@@ -50,12 +55,23 @@ class AdminRoutes {
   void AbStatus(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void AbWeights(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void AbConclude(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void Approve(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void Reject(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void WhoAmI(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void ListUsers(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void CreateUser(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void ChangeUser(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void CreateToken(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  /// POST /v1/login: a user's name and password for a personal access token.
+  void Login(const HttpRequest&, HttpResponse&, const RouteMatch&);
   /// The live statistics of this server's A/B arms, and the report when a reporter is set.
   nlohmann::json AbEvidence(const std::string& endpoint);
 
-  /// Checks the admin scope (on `endpoint`, "" for none); `actor` gets "api-key:<id>".
-  bool Admit(const HttpRequest& request, HttpResponse& response, std::string_view endpoint,
-             std::string* actor = nullptr);
+  /// Checks that the caller holds `permission` (on `endpoint`, "" for none); `actor` gets
+  /// the principal's audit name, `who` the principal. A known principal refused is audited
+  /// (access_refused).
+  bool Admit(const HttpRequest& request, HttpResponse& response, Permission permission,
+             std::string_view endpoint, std::string* actor = nullptr, Principal* who = nullptr);
 
   RequestGuard& guard_;
   StoreAccess& stores_;
@@ -63,7 +79,8 @@ class AdminRoutes {
   ShadowRunner& shadows_;
   Mutex mutex_;
   DeployConfig deploy_ GUARDED_BY(mutex_);
-  bool shadow_pending_ GUARDED_BY(mutex_) = false;
+  RegisterConfig register_ GUARDED_BY(mutex_);
+  double token_days_ GUARDED_BY(mutex_) = 30;
   AbReporter ab_reporter_;
 };
 

@@ -68,7 +68,7 @@ std::pair<std::string, std::string> KeyRing::Periods(Clock::time_point now) {
 
 void KeyRing::Load(const std::vector<ApiKeyRecord>& keys, const std::vector<UsagePlan>& plans,
                    const std::map<std::pair<std::string, std::string>, int64_t>& usage,
-                   Clock::time_point now) {
+                   Clock::time_point now, const std::vector<UserRecord>& users) {
   std::shared_ptr<const KeyMap> old = Keys();
   auto [day, month] = Periods(now);
   auto next = std::make_shared<KeyMap>();
@@ -76,6 +76,16 @@ void KeyRing::Load(const std::vector<ApiKeyRecord>& keys, const std::vector<Usag
     if (!record.revoked_at.empty()) continue;
     auto key = std::make_shared<Key>();
     key->record = record;
+    if (!record.owner.empty()) {
+      auto user = std::find_if(users.begin(), users.end(),
+                               [&](const UserRecord& u) { return u.name == record.owner; });
+      if (user == users.end() || user->disabled()) continue;  // a disabled user's tokens fail
+      key->owner_roles = user->roles;
+    }
+    if (!record.expires_at.empty()) {
+      // Unparseable expiries (never written by the store) count as expired.
+      key->expires = ParseUtcTime(record.expires_at).value_or(Clock::time_point{});
+    }
     for (const UsagePlan& plan : plans) {
       if (plan.name == record.plan) {
         key->plan = plan;
@@ -131,6 +141,24 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
   }
   const Key& key = *found->second;
   decision.key_id = key.record.id;
+  if (key.expires && now >= *key.expires) {
+    decision.status = 401;
+    decision.message = "key " + key.record.id + " expired at " + key.record.expires_at +
+                       " (fraudops login, or fraudops users token)";
+    return decision;
+  }
+  decision.owner = key.record.owner;
+  decision.roles = key.owner_roles;
+  decision.scopes = key.record.scopes;
+  if (!key.record.owner.empty()) {
+    if (scope == "admin") return decision;  // the admin route checks the user's roles
+    decision.status = 403;
+    decision.message = "key " + key.record.id + " is a personal access token of " +
+                       key.record.owner +
+                       " for the admin API; scoring and feedback take a service key (fraudops "
+                       "keys create)";
+    return decision;
+  }
   if (!Contains(key.record.scopes, scope)) {
     decision.status = 403;
     decision.message = "key " + key.record.id + " lacks the '" + std::string(scope) +

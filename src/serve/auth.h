@@ -13,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,20 +30,29 @@ struct AuthDecision {
   std::string key_id;       ///< the caller's key (for logs), "" when none
   int64_t retry_after = 0;  ///< seconds, for 429
   std::string limit;        ///< 429: rate, daily_quota or monthly_quota; 503: quota_store
+  /// A personal access token's user ("" for a service key) and the user's roles.
+  std::string owner;
+  std::vector<std::string> roles;
+  std::vector<std::string> scopes;  ///< a service key's scopes
 };
 
 class KeyRing {
  public:
   using Clock = std::chrono::system_clock;
 
-  /// Replaces the keys and plans; a key's bucket and counters survive a reload. `usage`
-  /// holds stored counts for the current periods (Usage()).
+  /// Replaces the keys, plans and users; a key's bucket and counters survive a reload.
+  /// `usage` holds stored counts for the current periods (Usage()). A personal access token
+  /// (a key with an owner) is loaded with its user's roles, and not at all when the user is
+  /// disabled or unknown.
   void Load(const std::vector<ApiKeyRecord>& keys, const std::vector<UsagePlan>& plans,
             const std::map<std::pair<std::string, std::string>, int64_t>& usage,
-            Clock::time_point now);
+            Clock::time_point now, const std::vector<UserRecord>& users = {});
 
   /// Checks the key for `scope` on `endpoint` ("" for routes not about one endpoint; such
-  /// routes need a key for all endpoints, "*") and, when allowed, counts the request.
+  /// routes need a key for all endpoints, "*") and, when allowed, counts the request. An
+  /// expired key is 401. A personal access token passes only the "admin" scope, whose routes
+  /// then check its user's roles (the decision carries them); scoring and feedback take
+  /// service keys.
   AuthDecision Authorize(std::string_view key, std::string_view scope, std::string_view endpoint,
                          Clock::time_point now);
 
@@ -73,6 +83,8 @@ class KeyRing {
   };
   struct Key {
     ApiKeyRecord record;
+    std::vector<std::string> owner_roles;
+    std::optional<Clock::time_point> expires;
     UsagePlan plan;
     bool has_plan = false;
     std::shared_ptr<KeyState> state;

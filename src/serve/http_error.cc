@@ -16,6 +16,10 @@ int HttpStatusFor(const Status& status) {
       return 404;
     case StatusCode::kConflict:
       return 409;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
     case StatusCode::kUnimplemented:
       return 501;
     case StatusCode::kIoError:

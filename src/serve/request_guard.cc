@@ -47,4 +47,112 @@ bool RequestGuard::Authorize(const HttpRequest& request, HttpResponse& response,
   return false;
 }
 
+bool Principal::Allows(Permission permission) const {
+  if (anonymous) return true;
+  return service ? ScopesAllow(scopes, permission) : RolesAllow(roles, permission);
+}
+
+nlohmann::json Principal::ToJson() const {
+  nlohmann::json out = {{"actor", actor},
+                        {"kind", anonymous ? "anonymous"
+                                 : service ? "service_key"
+                                           : "user"}};
+  if (service) {
+    out["scopes"] = scopes;
+  } else if (!anonymous) {
+    out["name"] = ActorIdentity(actor);
+    out["roles"] = roles;
+  }
+  return out;
+}
+
+void RequestGuard::SetOidc(std::shared_ptr<OidcVerifier> verifier) {
+  MutexLock lock(&oidc_mutex_);
+  oidc_ = std::move(verifier);
+}
+
+Access RequestGuard::AuthorizeAdmin(const HttpRequest& request, HttpResponse& response,
+                                    Permission permission, std::string_view endpoint,
+                                    Principal* principal) {
+  *principal = Principal{};
+  if (!required()) {
+    principal->actor = "anonymous";
+    principal->anonymous = true;
+    return Access::kAllowed;
+  }
+  std::string_view credential = request.Header("x-api-key");
+  if (credential.empty()) {
+    std::string_view authorization = request.Header("authorization");
+    if (authorization.size() > 7 &&
+        (authorization.substr(0, 7) == "Bearer " || authorization.substr(0, 7) == "bearer "))
+      credential = authorization.substr(7);
+  }
+  if (OidcVerifier::LooksLikeJwt(credential)) {
+    std::shared_ptr<OidcVerifier> oidc;
+    {
+      MutexLock lock(&oidc_mutex_);
+      oidc = oidc_;
+    }
+    Result<OidcIdentity> identity =
+        oidc ? oidc->Verify(credential, std::chrono::system_clock::now())
+             : Result<OidcIdentity>(Status::Unauthenticated(
+                   "an OIDC token was presented but this server has no identity provider "
+                   "configured (api.oidc_issuer, api.oidc_audience, api.oidc_jwks)"));
+    if (!identity.ok()) {
+      metrics_.Counter("fraudops_rejected_requests_total", {"unauthorized"})
+          .fetch_add(1, std::memory_order_relaxed);
+      response.headers.emplace_back("WWW-Authenticate", "Bearer");
+      WriteError(response, ErrorStyle::kV1, 401, "unauthorized", identity.status().message());
+      return Access::kUnauthenticated;
+    }
+    principal->actor = "oidc:" + identity->name;
+    principal->roles = identity->roles;
+  } else {
+    AuthDecision decision =
+        keys_.Authorize(credential, "admin", endpoint, std::chrono::system_clock::now());
+    if (decision.status != 200) {
+      const char* reason = decision.status == 401   ? "unauthorized"
+                           : decision.status == 403 ? "forbidden"
+                           : decision.status == 503 ? "quota_store_unavailable"
+                                                    : "rate_limited";
+      metrics_.Counter("fraudops_rejected_requests_total", {reason})
+          .fetch_add(1, std::memory_order_relaxed);
+      if (decision.status == 401)
+        response.headers.emplace_back("WWW-Authenticate", "Bearer, ApiKey header=\"x-api-key\"");
+      if (decision.status == 429 || decision.status == 503)
+        response.headers.emplace_back("Retry-After", std::to_string(decision.retry_after));
+      WriteError(response, ErrorStyle::kV1, decision.status, reason, decision.message);
+      if (decision.status != 403 || decision.key_id.empty()) return Access::kUnauthenticated;
+      principal->actor = "api-key:" + decision.key_id;
+      principal->service = true;
+      principal->scopes = decision.scopes;
+      return Access::kForbidden;
+    }
+    if (decision.owner.empty()) {
+      principal->actor = "api-key:" + decision.key_id;
+      principal->service = true;
+      principal->scopes = decision.scopes;
+    } else {
+      principal->actor = "user:" + decision.owner;
+      principal->roles = decision.roles;
+    }
+  }
+  if (principal->Allows(permission)) return Access::kAllowed;
+  metrics_.Counter("fraudops_rejected_requests_total", {"forbidden"})
+      .fetch_add(1, std::memory_order_relaxed);
+  std::string held;
+  for (const auto& r : principal->service ? principal->scopes : principal->roles)
+    held += (held.empty() ? "" : ", ") + r;
+  WriteError(response, ErrorStyle::kV1, 403, "forbidden",
+             principal->actor + " may not " + std::string(PermissionName(permission)) +
+                 " (it holds: " + (held.empty() ? "nothing" : held) + "; " +
+                 (principal->service ? "a service key's admin scope reads, deploys and "
+                                       "administers; approval takes a person with the approver "
+                                       "role"
+                                     : "docs/governance.md lists what each role may do") +
+                 ")",
+             {{"permission", std::string(PermissionName(permission))}});
+  return Access::kForbidden;
+}
+
 }  // namespace fraudops

@@ -5,15 +5,35 @@
 /// of the shared quota store is logged at most every 10 seconds.
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/logging.h"
+#include "core/mutex.h"
 #include "serve/auth.h"
 #include "serve/http_error.h"
 #include "serve/metrics.h"
+#include "serve/oidc.h"
+#include "store/identity.h"
 
 namespace fraudops {
+
+/// Who called an admin route, as proven by their credential.
+struct Principal {
+  /// The audit log's actor: "user:NAME" (a personal access token), "oidc:NAME" (an OIDC
+  /// token), "api-key:ID" (a service key), "anonymous" (api.auth: disabled).
+  std::string actor;
+  std::vector<std::string> roles;   ///< a person's roles
+  std::vector<std::string> scopes;  ///< a service key's scopes
+  bool service = false;
+  bool anonymous = false;  ///< api.auth: disabled: everything is allowed
+  bool Allows(Permission permission) const;
+  nlohmann::json ToJson() const;
+};
+
+enum class Access : uint8_t { kAllowed, kUnauthenticated, kForbidden };
 
 class RequestGuard {
  public:
@@ -30,11 +50,24 @@ class RequestGuard {
   bool Authorize(const HttpRequest& request, HttpResponse& response, ErrorStyle style,
                  std::string_view scope, std::string_view endpoint, std::string* key_id = nullptr);
 
+  /// Who calls an admin route and whether they hold `permission` (on `endpoint`, "" for
+  /// none). Credentials: `x-api-key` or `Authorization: Bearer` with a service key, a personal
+  /// access token, or an OIDC token (when SetOidc gave a verifier). On kUnauthenticated or
+  /// kForbidden the refusal is written (401, 403); with kForbidden `principal` names who was
+  /// refused, for the audit log.
+  Access AuthorizeAdmin(const HttpRequest& request, HttpResponse& response, Permission permission,
+                        std::string_view endpoint, Principal* principal) EXCLUDES(oidc_mutex_);
+
+  /// Verifies OIDC tokens with `verifier` (null: OIDC tokens are refused).
+  void SetOidc(std::shared_ptr<OidcVerifier> verifier) EXCLUDES(oidc_mutex_);
+
  private:
   KeyRing& keys_;
   MetricRegistry& metrics_;
   Logger& logger_;
   std::atomic<bool> required_{true};
+  Mutex oidc_mutex_;
+  std::shared_ptr<OidcVerifier> oidc_ GUARDED_BY(oidc_mutex_);
   std::atomic<int64_t> quota_store_warned_{-100};  ///< steady seconds of the last 503 warning
 };
 

@@ -323,7 +323,8 @@ void RolloutController::ReloadKeys() {
     FOPS_ASSIGN_OR_RETURN(auto keys, store.ListKeys());
     FOPS_ASSIGN_OR_RETURN(auto plans, store.ListPlans());
     FOPS_ASSIGN_OR_RETURN(auto usage, store.Usage({day, month}));
-    keys_.Load(keys, plans, usage, now);
+    FOPS_ASSIGN_OR_RETURN(auto users, store.ListUsers());
+    keys_.Load(keys, plans, usage, now, users);
     if (shared_quotas_) {  // counts Redis lost (a restart without persistence) come back from the
                            // store
       Status seeded = shared_quotas_->Seed(usage);

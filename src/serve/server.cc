@@ -57,6 +57,24 @@ std::string NewRequestId() {
 // ---------------------------------------------------------------------------------------
 // Construction.
 
+namespace {
+
+/// The OIDC verifier the api.oidc_* settings ask for; null without api.oidc_issuer.
+Result<std::shared_ptr<OidcVerifier>> OidcFrom(const ApiConfig& api) {
+  if (api.oidc_issuer.empty() && api.oidc_jwks.empty()) return std::shared_ptr<OidcVerifier>();
+  OidcSettings settings;
+  settings.issuer = api.oidc_issuer;
+  settings.audience = api.oidc_audience;
+  settings.jwks = api.oidc_jwks;
+  settings.roles_claim = api.oidc_roles_claim;
+  settings.role_map = api.oidc_role_map;
+  settings.username_claim = api.oidc_username_claim;
+  FOPS_ASSIGN_OR_RETURN(auto verifier, OidcVerifier::Create(settings));
+  return std::shared_ptr<OidcVerifier>(std::move(verifier));
+}
+
+}  // namespace
+
 ScoringServer::ScoringServer(Config config, Logger& logger)
     : config_(std::move(config)), logger_(logger) {}
 
@@ -95,7 +113,7 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
   server->shadows_ = std::make_unique<ShadowRunner>(10000, &logger);
   server->admin_ =
       std::make_unique<AdminRoutes>(server->guard_, *server->stores_, *server->controller_,
-                                    *server->shadows_, c.deploy, c.register_.shadow_pending);
+                                    *server->shadows_, c.deploy, c.register_, c.api.token_days);
   HttpLimits limits;
   limits.max_body_bytes = static_cast<size_t>(c.api.max_body_bytes);
   limits.max_connections = static_cast<size_t>(c.api.max_connections);
@@ -108,6 +126,8 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
         self->Handle(request, response);
       });
   server->guard_.set_required(c.api.auth == "required");
+  FOPS_ASSIGN_OR_RETURN(auto oidc, OidcFrom(c.api));
+  server->guard_.SetOidc(std::move(oidc));
   server->capture_sample_ = c.api.capture_sample;
   server->max_rows_ = static_cast<size_t>(c.api.max_rows);
   server->RegisterRoutes();
@@ -279,7 +299,12 @@ void ScoringServer::Reload(const Config& config) {
   if (config.api.listen != config_.api.listen || config.api.workers != config_.api.workers) {
     logger_.Warn("serve", "api.listen and api.workers change only when the server restarts");
   }
-  admin_->SetDeployDefaults(config.deploy, config.register_.shadow_pending);
+  admin_->SetDeployDefaults(config.deploy, config.register_, config.api.token_days);
+  if (auto oidc = OidcFrom(config.api); oidc.ok()) {
+    guard_.SetOidc(std::move(*oidc));
+  } else {
+    logger_.Error("serve", oidc.status().message() + "; keeping the identity provider loaded");
+  }
   logger_.Info("serve", "configuration reloaded",
                {{"auth", config.api.auth}, {"capture_sample", config.api.capture_sample}});
   controller_->ReloadAll();  // the controller reloads endpoints and keys at its next pass

@@ -14,6 +14,7 @@
 #include "core/hash.h"
 #include "core/ids.h"
 #include "core/strings.h"
+#include "store/identity.h"
 #include "store/schema.h"
 #include "store/sql_values.h"
 
@@ -849,10 +850,14 @@ Result<std::vector<std::string>> MetadataStore::ListModels() {
   return names;
 }
 
+bool ModelVersion::ApprovedByRule() const {
+  return approval == "approved" && approval_reason.rfind("register.approval: auto", 0) == 0;
+}
+
 Status MetadataStore::SetApproval(const std::string& model, int64_t version,
                                   const std::string& approval, const std::string& actor,
                                   const std::string& reason,
-                                  const std::vector<std::string>& aliases) {
+                                  const std::vector<std::string>& aliases, bool distinct_approver) {
   if (approval != "approved" && approval != "rejected") {
     return Status::InvalidArgument("approval '" + approval +
                                    "' is not valid; accepted: approved, rejected");
@@ -861,6 +866,20 @@ Status MetadataStore::SetApproval(const std::string& model, int64_t version,
   FOPS_ASSIGN_OR_RETURN(ModelVersion current, GetVersion(model, std::to_string(version)));
   if (current.archived)
     return Status::InvalidArgument(model + "@" + std::to_string(version) + " is archived");
+  if (distinct_approver && approval == "approved") {
+    FOPS_ASSIGN_OR_RETURN(RunRecord run, GetRun(current.run_id));
+    if (!run.user.empty() && ActorIdentity(actor) == run.user) {
+      Status refused = Status::PermissionDenied(
+          "segregation of duties: " + run.user + " authored run " + run.run_id + " of " + model +
+          "@" + std::to_string(version) +
+          " and may not approve it; another approver must (register.distinct_approver)");
+      (void)InTransaction([&] {
+        return AppendAudit(actor, "approve_refused", model, version,
+                           {{"reason", refused.message()}, {"author", run.user}});
+      });
+      return refused;
+    }
+  }
   return InTransaction([&]() -> Status {
     std::string now = UtcNow();
     SqlValue p[] = {Text(approval), Text(actor), Text(now),

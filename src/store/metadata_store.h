@@ -118,6 +118,8 @@ struct ModelVersion {
   /// the version and never changed: a new policy is a new version (ChangePolicy).
   std::string policy;
 
+  /// Approved by register.approval: auto when it was registered (no person approved it).
+  bool ApprovedByRule() const;
   /// policy_sha256 is listed when there is a policy; the text itself with `with_policy`.
   nlohmann::json ToJson(bool with_policy = false) const;
 };
@@ -184,10 +186,12 @@ class MetadataStore {
   /// Every version of `model` (empty: of every model), newest first.
   Result<std::vector<ModelVersion>> ListVersions(const std::string& model);
   Result<std::vector<std::string>> ListModels();
-  /// approved or rejected, with why. Aliases are moved (`aliases`) only when approving.
+  /// approved or rejected, with why. Aliases are moved (`aliases`) only when approving. With
+  /// `distinct_approver` (register.distinct_approver), the author of the version's run may not
+  /// approve it (PermissionDenied, audited as approve_refused).
   Status SetApproval(const std::string& model, int64_t version, const std::string& approval,
                      const std::string& actor, const std::string& reason,
-                     const std::vector<std::string>& aliases = {});
+                     const std::vector<std::string>& aliases = {}, bool distinct_approver = false);
   /// Points `alias` at `version` (moving it atomically from another version).
   Status SetAlias(const std::string& model, const std::string& alias, int64_t version,
                   const std::string& actor);

@@ -207,6 +207,20 @@ ALTER TABLE model_versions ADD COLUMN policy TEXT NOT NULL DEFAULT '';
 ALTER TABLE run_datasets ADD COLUMN file_sha256 TEXT NOT NULL DEFAULT '';
 CREATE INDEX run_datasets_by_file ON run_datasets(file_sha256);
 )sql"},
+      {6,
+       "People: users with roles and Argon2id passwords; personal access tokens (API keys "
+       "with an owner and an expiry)",
+       R"sql(
+CREATE TABLE users (
+  name TEXT PRIMARY KEY,
+  roles TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  disabled_at TEXT);
+ALTER TABLE api_keys ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN expires_at TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }

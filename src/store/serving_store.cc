@@ -8,6 +8,7 @@
 #include "core/hash.h"
 #include "core/ids.h"
 #include "core/strings.h"
+#include "store/identity.h"
 #include "store/sql_values.h"
 
 namespace fraudops {
@@ -307,7 +308,9 @@ nlohmann::json ApiKeyRecord::ToJson() const {
       {"plan", plan.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan)},
       {"created_at", created_at},
       {"created_by", created_by},
-      {"revoked_at", revoked_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(revoked_at)}};
+      {"revoked_at", revoked_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(revoked_at)},
+      {"owner", owner.empty() ? nlohmann::json(nullptr) : nlohmann::json(owner)},
+      {"expires_at", expires_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(expires_at)}};
 }
 
 bool SplitApiKey(std::string_view key, std::string_view* id, std::string_view* secret) {
@@ -476,6 +479,10 @@ Status Servable(const ModelVersion& version, bool shadow_of_pending_allowed, boo
                                   : ""));
 }
 
+DeployRules DeployRulesFrom(const RegisterConfig& config) {
+  return {config.shadow_pending, config.distinct_approver};
+}
+
 Status ServingStore::Refused(const Status& refusal, const std::string& action,
                              const VariantRef& target, nlohmann::json details,
                              const std::string& actor) {
@@ -484,18 +491,28 @@ Status ServingStore::Refused(const Status& refusal, const std::string& action,
   return refusal;
 }
 
-Result<DeploymentRecord> ServingStore::Deploy(
-    const std::string& endpoint_name, const VariantRef& target, const std::string& strategy_name,
-    const DeploymentParams& params, const std::string& actor, bool shadow_of_pending_allowed) {
+Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name,
+                                              const VariantRef& target,
+                                              const std::string& strategy_name,
+                                              const DeploymentParams& params,
+                                              const std::string& actor, const DeployRules& rules) {
   FOPS_RETURN_IF_ERROR(CheckName("endpoint", endpoint_name));
   FOPS_ASSIGN_OR_RETURN(const DeploymentStrategy* strategy,
                         DeploymentStrategies().Find(strategy_name));
   FOPS_ASSIGN_OR_RETURN(ModelVersion version,
                         store_.GetVersion(target.model, std::to_string(target.version)));
-  if (Status servable =
-          Servable(version, shadow_of_pending_allowed, !strategy->ChangesProduction());
+  if (Status servable = Servable(version, rules.shadow_pending, !strategy->ChangesProduction());
       !servable.ok()) {
     return Refused(servable, "deploy_refused", target,
+                   {{"endpoint", endpoint_name}, {"strategy", strategy->name()}}, actor);
+  }
+  if (rules.distinct_approver && version.approval == "approved" && !version.ApprovedByRule() &&
+      ActorIdentity(version.approval_by) == ActorIdentity(actor)) {
+    return Refused(Status::PermissionDenied("segregation of duties: " + ActorIdentity(actor) +
+                                            " approved " + target.ToString() +
+                                            " and may not also deploy it; another deployer must "
+                                            "(register.distinct_approver)"),
+                   "deploy_refused", target,
                    {{"endpoint", endpoint_name}, {"strategy", strategy->name()}}, actor);
   }
   FOPS_RETURN_IF_ERROR(strategy->Validate(params));
@@ -965,19 +982,11 @@ Result<CreatedKey> ServingStore::CreateKey(const std::string& name,
   for (const std::string& e : endpoints) {
     if (e != "*") FOPS_RETURN_IF_ERROR(CheckName("endpoint", e));
   }
-  CreatedKey created;
+  CreatedKey created = NewKey(name, actor);
   ApiKeyRecord& k = created.record;
-  k.id = ToLower(SecureRandomToken(12));
-  std::string secret = SecureRandomToken(40);  // 40 base-62 characters: 238 bits
-  k.name = name;
-  k.salt = SecureRandomToken(24);
-  k.hash = HashKeySecret(k.salt, secret);
   k.scopes = scopes;
   k.endpoints = endpoints;
   k.plan = plan;
-  k.created_at = UtcNow();
-  k.created_by = actor;
-  created.key = "fops_" + k.id + "_" + secret;
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
     if (!plan.empty()) {
       SqlValue p[] = {Text(plan)};
@@ -986,32 +995,182 @@ Result<CreatedKey> ServingStore::CreateKey(const std::string& name,
       if (r.rows.empty())
         return Status::NotFound("no usage plan '" + plan + "' (fraudops plans create)");
     }
-    SqlValue p[] = {Text(k.id),
-                    Text(k.name),
-                    Text(k.salt),
-                    Text(k.hash),
-                    Text(nlohmann::json(k.scopes).dump()),
-                    Text(nlohmann::json(k.endpoints).dump()),
-                    OptionalText(k.plan),
-                    Text(k.created_at),
-                    Text(k.created_by),
-                    SqlValue()};
-    FOPS_RETURN_IF_ERROR(db_.Exec("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p));
-    FOPS_RETURN_IF_ERROR(Bump("keys"));
-    return store_.AppendAudit(actor, "key_created", "", 0,
-                              {{"key", k.id},
-                               {"name", name},
-                               {"scopes", scopes},
-                               {"endpoints", endpoints},
-                               {"plan", plan}});
+    return InsertKey(k, "key_created",
+                     {{"key", k.id},
+                      {"name", name},
+                      {"scopes", scopes},
+                      {"endpoints", endpoints},
+                      {"plan", plan}});
   }));
   return created;
+}
+
+CreatedKey ServingStore::NewKey(const std::string& name, const std::string& actor) {
+  CreatedKey created;
+  ApiKeyRecord& k = created.record;
+  k.id = ToLower(SecureRandomToken(12));
+  std::string secret = SecureRandomToken(40);  // 40 base-62 characters: 238 bits
+  k.name = name;
+  k.salt = SecureRandomToken(24);
+  k.hash = HashKeySecret(k.salt, secret);
+  k.created_at = UtcNow();
+  k.created_by = actor;
+  created.key = "fops_" + k.id + "_" + secret;
+  return created;
+}
+
+Status ServingStore::InsertKey(const ApiKeyRecord& k, const std::string& action,
+                               const nlohmann::json& details) {
+  SqlValue p[] = {Text(k.id),
+                  Text(k.name),
+                  Text(k.salt),
+                  Text(k.hash),
+                  Text(nlohmann::json(k.scopes).dump()),
+                  Text(nlohmann::json(k.endpoints).dump()),
+                  OptionalText(k.plan),
+                  Text(k.created_at),
+                  Text(k.created_by),
+                  Text(k.owner),
+                  Text(k.expires_at)};
+  FOPS_RETURN_IF_ERROR(
+      db_.Exec("INSERT INTO api_keys (id, name, salt, hash, scopes, endpoints, plan, created_at, "
+               "created_by, owner, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               p));
+  FOPS_RETURN_IF_ERROR(Bump("keys"));
+  return store_.AppendAudit(k.created_by, action, "", 0, details);
+}
+
+Result<CreatedKey> ServingStore::CreateUserToken(const std::string& user, const std::string& name,
+                                                 std::chrono::seconds lifetime,
+                                                 const std::string& actor,
+                                                 const std::string& action) {
+  if (name.empty() || name.size() > 200)
+    return Status::InvalidArgument("a token needs a name of 1-200 characters");
+  if (lifetime.count() <= 0) return Status::InvalidArgument("a token's lifetime must be positive");
+  CreatedKey created = NewKey(name, actor);
+  ApiKeyRecord& k = created.record;
+  k.endpoints = {"*"};
+  k.owner = user;
+  k.expires_at = FormatUtc(std::chrono::system_clock::now() + lifetime);
+  FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
+    FOPS_ASSIGN_OR_RETURN(auto found, FindUser(user));
+    if (!found) return Status::NotFound("no user '" + user + "' (fraudops users list)");
+    if (found->disabled()) return Status::Conflict("user '" + user + "' is disabled");
+    return InsertKey(k, action,
+                     {{"key", k.id}, {"name", name}, {"user", user}, {"expires_at", k.expires_at}});
+  }));
+  return created;
+}
+
+// ---------------------------------------------------------------------------------------
+// Users.
+
+namespace {
+
+constexpr const char* kUserColumns =
+    "name, roles, password_hash, created_at, created_by, disabled_at";
+
+UserRecord UserFromRow(const SqlRow& row) {
+  UserRecord u;
+  u.name = AsText(row[0]);
+  u.roles = JsonStrings(row[1]);
+  u.password_hash = AsText(row[2]);
+  u.created_at = AsText(row[3]);
+  u.created_by = AsText(row[4]);
+  u.disabled_at = IsNull(row[5]) ? "" : AsText(row[5]);
+  return u;
+}
+
+}  // namespace
+
+Status ServingStore::CreateUser(const std::string& name, const std::vector<std::string>& roles,
+                                const std::string& password_hash, const std::string& actor) {
+  FOPS_RETURN_IF_ERROR(CheckUserName(name));
+  FOPS_RETURN_IF_ERROR(CheckRoles(roles));
+  return store_.InTransaction([&]() -> Status {
+    FOPS_ASSIGN_OR_RETURN(auto existing, FindUser(name));
+    if (existing) return Status::Conflict("user '" + name + "' exists (fraudops users set)");
+    SqlValue p[] = {Text(name), Text(nlohmann::json(roles).dump()), Text(password_hash),
+                    Text(UtcNow()), Text(actor)};
+    FOPS_RETURN_IF_ERROR(
+        db_.Exec("INSERT INTO users (name, roles, password_hash, created_at, "
+                 "created_by) VALUES (?, ?, ?, ?, ?)",
+                 p));
+    FOPS_RETURN_IF_ERROR(Bump("keys"));
+    return store_.AppendAudit(
+        actor, "user_created", "", 0,
+        {{"user", name}, {"roles", roles}, {"password", !password_hash.empty()}});
+  });
+}
+
+Status ServingStore::ChangeUser(const std::string& name, const UserChange& change,
+                                const std::string& actor) {
+  if (change.roles) FOPS_RETURN_IF_ERROR(CheckRoles(*change.roles));
+  return store_.InTransaction([&]() -> Status {
+    FOPS_ASSIGN_OR_RETURN(auto user, FindUser(name));
+    if (!user) return Status::NotFound("no user '" + name + "' (fraudops users list)");
+    nlohmann::json details = {{"user", name}};
+    if (change.roles) {
+      SqlValue p[] = {Text(nlohmann::json(*change.roles).dump()), Text(name)};
+      FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE users SET roles = ? WHERE name = ?", p));
+      details["roles"] = *change.roles;
+      details["previous_roles"] = user->roles;
+    }
+    if (change.disabled) {
+      SqlValue p[] = {*change.disabled ? Text(UtcNow()) : SqlValue(), Text(name)};
+      FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE users SET disabled_at = ? WHERE name = ?", p));
+      details["disabled"] = *change.disabled;
+    }
+    if (change.password_hash) {
+      SqlValue p[] = {Text(*change.password_hash), Text(name)};
+      FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE users SET password_hash = ? WHERE name = ?", p));
+      details["password"] = !change.password_hash->empty();  // never the hash itself
+    }
+    FOPS_RETURN_IF_ERROR(Bump("keys"));
+    return store_.AppendAudit(actor,
+                              change.password_hash && !change.roles && !change.disabled
+                                  ? "user_password_set"
+                                  : "user_changed",
+                              "", 0, details);
+  });
+}
+
+Result<std::optional<UserRecord>> ServingStore::FindUser(const std::string& name) {
+  SqlValue p[] = {Text(name)};
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r,
+      db_.Query(std::string("SELECT ") + kUserColumns + " FROM users WHERE name = ?", p));
+  if (r.rows.empty()) return std::optional<UserRecord>();
+  return std::optional<UserRecord>(UserFromRow(r.rows[0]));
+}
+
+Result<std::vector<UserRecord>> ServingStore::ListUsers() {
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r, db_.Query(std::string("SELECT ") + kUserColumns + " FROM users ORDER BY name"));
+  std::vector<UserRecord> out;
+  for (const SqlRow& row : r.rows) out.push_back(UserFromRow(row));
+  return out;
+}
+
+Result<UserRecord> ServingStore::CheckPassword(const std::string& name, std::string_view password) {
+  FOPS_ASSIGN_OR_RETURN(auto user, FindUser(name));
+  // The same answer for an unknown user, a wrong password and a user without one, so the
+  // answer does not tell which names exist.
+  const bool ok = user && !user->password_hash.empty() &&
+                  VerifyPassword(user->password_hash, password) && !user->disabled();
+  if (!ok) {
+    FOPS_RETURN_IF_ERROR(store_.InTransaction(
+        [&] { return store_.AppendAudit("user:" + name, "login_failed", "", 0, {}); }));
+    return Status::Unauthenticated("unknown user or wrong password");
+  }
+  return *user;
 }
 
 Result<std::vector<ApiKeyRecord>> ServingStore::ListKeys() {
   FOPS_ASSIGN_OR_RETURN(
       SqlResult r, db_.Query("SELECT id, name, salt, hash, scopes, endpoints, plan, created_at, "
-                             "created_by, revoked_at FROM api_keys ORDER BY created_at, id"));
+                             "created_by, revoked_at, owner, expires_at FROM api_keys ORDER BY "
+                             "created_at, id"));
   std::vector<ApiKeyRecord> out;
   for (const SqlRow& row : r.rows) {
     ApiKeyRecord k;
@@ -1025,6 +1184,8 @@ Result<std::vector<ApiKeyRecord>> ServingStore::ListKeys() {
     k.created_at = AsText(row[7]);
     k.created_by = AsText(row[8]);
     k.revoked_at = IsNull(row[9]) ? "" : AsText(row[9]);
+    k.owner = AsText(row[10]);
+    k.expires_at = AsText(row[11]);
     out.push_back(std::move(k));
   }
   return out;

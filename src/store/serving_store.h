@@ -7,6 +7,7 @@
 /// servers poll to pick up what another process did. docs/serving.md describes
 /// the deployment states; docs/formats/metadata-schema.md the tables.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@
 #include "core/config.h"
 #include "core/status.h"
 #include "store/deployment_strategy.h"
+#include "store/identity.h"
 #include "store/metadata_store.h"
 
 namespace fraudops {
@@ -151,6 +153,10 @@ struct ApiKeyRecord {
   std::vector<std::string> endpoints;  ///< "*" for all
   std::string plan;                    ///< "" for none
   std::string created_at, created_by, revoked_at;
+  /// A personal access token's user ("": a service key, whose scopes decide). It acts with
+  /// the user's roles while the user is enabled.
+  std::string owner;
+  std::string expires_at;  ///< "": never
   /// Without salt and hash.
   nlohmann::json ToJson() const;
 };
@@ -182,6 +188,13 @@ struct ServedAt {
   std::string ToString() const;
 };
 
+/// What a deployment checks beyond approval (register.* in the configuration).
+struct DeployRules {
+  bool shadow_pending = false;     ///< a pending version may run as a shadow
+  bool distinct_approver = false;  ///< its (human) approver may not deploy it
+};
+DeployRules DeployRulesFrom(const RegisterConfig& config);
+
 enum class RetireAction : uint8_t { kReject, kArchive };
 
 /// Whether `version` may be deployed: approved, not archived; a pending one only as a shadow
@@ -203,10 +216,11 @@ class ServingStore {
   /// admin API, the pipeline, the scheduler). A deployment still baking there is
   /// superseded by one that changes production. With nothing in production, canary
   /// and linear deploy all at once (there is nothing to compare against), and the
-  /// reason says so.
+  /// reason says so. With `rules.distinct_approver`, the person who approved a version (by
+  /// hand) may not deploy it (PermissionDenied, audited as deploy_refused).
   Result<DeploymentRecord> Deploy(const std::string& endpoint, const VariantRef& target,
                                   const std::string& strategy, const DeploymentParams& params,
-                                  const std::string& actor, bool shadow_of_pending_allowed = false);
+                                  const std::string& actor, const DeployRules& rules = {});
   /// Moves a baking linear deployment to `percent` of traffic. False when it is
   /// no longer baking (another server decided first).
   Result<bool> SetTraffic(const std::string& deployment_id, double percent,
@@ -256,6 +270,11 @@ class ServingStore {
   Result<CreatedKey> CreateKey(const std::string& name, const std::vector<std::string>& scopes,
                                const std::vector<std::string>& endpoints, const std::string& plan,
                                const std::string& actor);
+  /// A personal access token of `user` for `lifetime`, audited as `action` (token_created, or
+  /// login when a password was checked).
+  Result<CreatedKey> CreateUserToken(const std::string& user, const std::string& name,
+                                     std::chrono::seconds lifetime, const std::string& actor,
+                                     const std::string& action = "token_created");
   /// Every key, revoked ones too, with salt and hash (the server needs them).
   Result<std::vector<ApiKeyRecord>> ListKeys();
   Status RevokeKey(const std::string& id, const std::string& actor);
@@ -270,6 +289,22 @@ class ServingStore {
   /// period) -> used.
   Result<std::map<std::pair<std::string, std::string>, int64_t>> Usage(
       const std::vector<std::string>& periods);
+
+  // Users (store/identity.h). Changes bump the "keys" counter: servers reload who may call.
+  /// `password_hash`: HashPassword's, or "" (signs in by token or OIDC only).
+  Status CreateUser(const std::string& name, const std::vector<std::string>& roles,
+                    const std::string& password_hash, const std::string& actor);
+  struct UserChange {
+    std::optional<std::vector<std::string>> roles;
+    std::optional<bool> disabled;
+    std::optional<std::string> password_hash;
+  };
+  Status ChangeUser(const std::string& name, const UserChange& change, const std::string& actor);
+  Result<std::optional<UserRecord>> FindUser(const std::string& name);
+  Result<std::vector<UserRecord>> ListUsers();
+  /// The user when `password` is theirs and they are enabled; otherwise Unauthenticated
+  /// (the same answer whatever was wrong), audited as login_failed.
+  Result<UserRecord> CheckPassword(const std::string& name, std::string_view password);
 
   // Delayed labels.
   /// Stores labels; a request id already labelled is updated (the later truth
@@ -297,6 +332,11 @@ class ServingStore {
   Status UpdateDeploymentStatus(const std::string& id, DeploymentStatus status,
                                 const std::string& reason);
   Status Bump(const std::string& counter);
+  /// A fresh key (id, secret, salt, hash) made by `actor`; scopes and the rest are the caller's.
+  static CreatedKey NewKey(const std::string& name, const std::string& actor);
+  /// Inserts `key` and its audit entry (`action`); inside a transaction.
+  Status InsertKey(const ApiKeyRecord& key, const std::string& action,
+                   const nlohmann::json& details);
   /// Saves an endpoint whose production `d` (a completed deployment) just
   /// changed: drops the new production from the shadows, records `d`, bumps the
   /// counter.
