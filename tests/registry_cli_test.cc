@@ -198,8 +198,15 @@ TEST(RegistryCliTest, ManualApprovalAliasesAndTheAuditTrail) {
   nlohmann::json version = Json(Fraudops(dir, "models show fraud-detector --json"));
   EXPECT_EQ(version["approval"], "pending");
 
+  // Segregation of duties (register.distinct_approver, on for manual approval): whoever ran
+  // the pipeline may not approve what it registered.
+  CommandResult own = Fraudops(dir, "models approve fraud-detector@1 --reason 'mine'");
+  EXPECT_EQ(own.exit_code, 2);
+  EXPECT_NE(own.err.find("segregation of duties"), std::string::npos) << own.err;
+  EXPECT_NE(own.err.find("may not approve it; another approver must"), std::string::npos);
   CommandResult approved =
-      Fraudops(dir, "models approve fraud-detector@1 --alias champion --reason 'reviewed' --json");
+      Fraudops(dir, "models approve fraud-detector@1 --alias champion --reason 'reviewed' --json",
+               "USER=reviewer");
   ASSERT_EQ(approved.exit_code, 0) << approved.err;
   EXPECT_EQ(Json(approved)["aliases"], nlohmann::json({"champion"}));
   EXPECT_EQ(Json(Fraudops(dir, "models show fraud-detector@champion --json"))["version"], 1);
@@ -216,9 +223,10 @@ TEST(RegistryCliTest, ManualApprovalAliasesAndTheAuditTrail) {
   nlohmann::json audit = Json(Fraudops(dir, "models show fraud-detector@1 --json"))["audit"];
   std::vector<std::string> actions;
   for (const auto& entry : audit) actions.push_back(entry["action"]);
-  EXPECT_EQ(actions,
-            (std::vector<std::string>{"version_created", "approved", "alias_set", "rejected"}));
-  EXPECT_EQ(audit[3]["details"]["reason"], "uses a leaky feature");
+  EXPECT_EQ(actions, (std::vector<std::string>{"version_created", "approve_refused", "approved",
+                                               "alias_set", "rejected"}));
+  EXPECT_EQ(audit[2]["actor"].get<std::string>().rfind("reviewer@", 0), 0u) << audit[2];
+  EXPECT_EQ(audit[4]["details"]["reason"], "uses a leaky feature");
   EXPECT_EQ(Fraudops(dir, "models archive fraud-detector@1 --reason old").exit_code, 0);
   EXPECT_TRUE(Json(Fraudops(dir, "models show fraud-detector@1 --json"))["archived"].get<bool>());
 }
@@ -415,7 +423,14 @@ TEST(RegistryCliTest, OnlyApprovedVersionsAreDeployedAndAServingVersionIsNotReti
   EXPECT_EQ(actions("fraud-detector@1"),
             (std::vector<std::string>{"version_created", "deploy_refused", "deploy_refused",
                                       "deploy_refused", "deploy_refused"}));
-  ASSERT_EQ(Fraudops(dir, "models approve fraud-detector@1 --reason ok").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "models approve fraud-detector@1 --reason ok", "USER=reviewer").exit_code,
+            0);
+  // The approver may not deploy it; someone else does.
+  CommandResult own = Fraudops(dir, "deploy fraud-detector@1", "USER=reviewer");
+  EXPECT_EQ(own.exit_code, 2);
+  EXPECT_NE(own.err.find("reviewer approved fraud-detector@1 and may not also deploy it"),
+            std::string::npos)
+      << own.err;
   ASSERT_EQ(Fraudops(dir, "deploy fraud-detector@1").exit_code, 0);
   EXPECT_EQ(production(), 1);
 
@@ -444,7 +459,8 @@ TEST(RegistryCliTest, OnlyApprovedVersionsAreDeployedAndAServingVersionIsNotReti
 
   // --rollback on production: back to the version before, then archived.
   ASSERT_EQ(Fraudops(dir, "run").exit_code, 0);  // @3
-  ASSERT_EQ(Fraudops(dir, "models approve fraud-detector@3 --reason ok").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "models approve fraud-detector@3 --reason ok", "USER=reviewer").exit_code,
+            0);
   ASSERT_EQ(Fraudops(dir, "deploy fraud-detector@3").exit_code, 0);
   EXPECT_EQ(production(), 3);
   CommandResult archived = Fraudops(dir, "models archive fraud-detector@3 --rollback");
@@ -453,7 +469,8 @@ TEST(RegistryCliTest, OnlyApprovedVersionsAreDeployedAndAServingVersionIsNotReti
   EXPECT_TRUE(Json(Fraudops(dir, "models show fraud-detector@3 --json"))["archived"].get<bool>());
   // A rollback never brings back a version that was rejected meanwhile.
   ASSERT_EQ(Fraudops(dir, "run").exit_code, 0);  // @4
-  ASSERT_EQ(Fraudops(dir, "models approve fraud-detector@4 --reason ok").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "models approve fraud-detector@4 --reason ok", "USER=reviewer").exit_code,
+            0);
   ASSERT_EQ(Fraudops(dir, "deploy fraud-detector@4").exit_code, 0);
   ASSERT_EQ(Fraudops(dir, "models reject fraud-detector@1 --reason 'found a leak'").exit_code, 0);
   CommandResult back = Fraudops(dir, "deploy rollback");

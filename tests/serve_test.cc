@@ -27,6 +27,7 @@
 #include "core/strings.h"
 #include "data/dataset_file.h"
 #include "http_client.h"
+#include "jwt_util.h"
 #include "model/bundle.h"
 #include "serve/auth.h"
 #include "serve/predict_request.h"
@@ -1094,6 +1095,116 @@ TEST(ServeTest, TheAdminApiAndMultiModelEndpointsServeApprovedVersionsOnly) {
   EXPECT_EQ(named.status, 404) << named.body;
   EXPECT_NE(named.body.find("pending approval"), std::string::npos) << named.body;
   EXPECT_EQ(http.Request("POST", "/v1/endpoints/multi/predict", row, auth).status, 200);
+}
+
+TEST(ServeTest, PeopleSignInAndEveryAdminRouteChecksTheirRolesWithDutiesSegregated) {
+  ServeWorkspace ws;
+  const int64_t v1 = ws.Register("5E-1", "", /*approve=*/false);  // run-1, authored by "user"
+  const int64_t v2 = ws.Register("5E-1", "", /*approve=*/false);
+  ServingStore serving(ws.store());
+  const std::string password = "a passphrase nobody guesses";
+  auto hash = HashPassword(password);
+  ASSERT_TRUE(hash.ok());
+  ASSERT_TRUE(serving.CreateUser("bob", {"approver"}, *hash, "admin@host").ok());
+  ASSERT_TRUE(serving.CreateUser("user", {"approver"}, "", "admin@host").ok());
+  ASSERT_TRUE(serving.CreateUser("alice", {"data_scientist"}, "", "admin@host").ok());
+  ASSERT_TRUE(serving.CreateUser("carol", {"approver", "deployer"}, "", "admin@host").ok());
+  auto token = [&](const std::string& user) {
+    auto made = serving.CreateUserToken(user, "test", std::chrono::hours(1), "admin@host");
+    EXPECT_TRUE(made.ok()) << made.status().ToString();
+    return Headers{{"authorization", "Bearer " + (made.ok() ? made->key : "")}};
+  };
+  // Tokens made before the server starts (a server picks up others' changes at its next poll).
+  const Headers alice = token("alice"), author = token("user"), carol = token("carol");
+  const char* issuer = "https://idp.bank.test";
+  testing::TestSigningKey idp("ES256", "idp-1");
+  WriteText(ws.dir().File("jwks.json"), Json({{"keys", {idp.Jwk()}}}).dump());
+  ws.WriteConfig(std::string("  oidc_issuer: ") + issuer + "\n  oidc_audience: fraudops\n" +
+                 "  oidc_jwks: " + ws.dir().File("jwks.json") +
+                 "\n  oidc_role_map: [fraud-release=deployer]\n");
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient http(server.port());
+  auto approve = [&](int64_t version, const Headers& who) {
+    return http.Request("POST",
+                        "/v1/admin/models/fraud/versions/" + std::to_string(version) + "/approve",
+                        Json({{"reason", "reviewed the evaluation report"}}).dump(), who);
+  };
+  auto deploy = [&](int64_t version, const Headers& who) {
+    return http.Request("POST", "/v1/admin/endpoints/fraud/deployments",
+                        Json({{"model", "fraud"}, {"version", version}}).dump(), who);
+  };
+
+  // Sign in with a password for a personal access token; a wrong one is 401.
+  HttpReply wrong =
+      http.Request("POST", "/v1/login", Json({{"user", "bob"}, {"password", "guess"}}).dump());
+  EXPECT_EQ(wrong.status, 401) << wrong.body;
+  HttpReply login =
+      http.Request("POST", "/v1/login", Json({{"user", "bob"}, {"password", password}}).dump());
+  ASSERT_EQ(login.status, 201) << login.body;
+  const Headers bob = {{"authorization", "Bearer " + Body(login)["key"].get<std::string>()}};
+  HttpReply whoami = http.Request("GET", "/v1/admin/whoami", "", bob);
+  ASSERT_EQ(whoami.status, 200) << whoami.body;
+  EXPECT_EQ(Body(whoami)["actor"], "user:bob");
+  EXPECT_EQ(Body(whoami)["permissions"], Json({"read", "approve"}));
+
+  // A data scientist may not approve: 403, and the refusal is on the record with its name.
+  HttpReply refused = approve(v1, alice);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_NE(refused.body.find("user:alice may not approve"), std::string::npos) << refused.body;
+  // The run's author may not approve its version, approver or not.
+  refused = approve(v1, author);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_NE(refused.body.find("segregation of duties: user authored run run-1"), std::string::npos)
+      << refused.body;
+  HttpReply approved = approve(v1, bob);
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  EXPECT_EQ(Body(approved)["approval_by"], "user:bob");
+  // An approver is not a deployer.
+  refused = deploy(v1, bob);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  // Who approved a version by hand does not deploy it.
+  ASSERT_EQ(approve(v2, carol).status, 200);
+  refused = deploy(v2, carol);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_NE(refused.body.find("carol approved fraud@2 and may not also deploy it"),
+            std::string::npos)
+      << refused.body;
+
+  // The identity provider's tokens: the mapped group deploys; expired or forged ones are 401.
+  const Headers erin = {
+      {"authorization",
+       "Bearer " + idp.Sign(testing::TestClaims(issuer, "fraudops", "erin", {"fraud-release"}))}};
+  HttpReply deployed = deploy(v1, erin);
+  EXPECT_EQ(deployed.status, 201) << deployed.body;
+  EXPECT_EQ(Body(deployed)["actor"], "oidc:erin");
+  HttpReply expired = deploy(
+      v1, {{"authorization", "Bearer " + idp.Sign(testing::TestClaims(issuer, "fraudops", "erin",
+                                                                      {"fraud-release"}, -600))}});
+  EXPECT_EQ(expired.status, 401) << expired.body;
+  EXPECT_NE(expired.body.find("expired"), std::string::npos) << expired.body;
+  testing::TestSigningKey forger("ES256", "idp-1");
+  HttpReply forged = deploy(
+      v1, {{"authorization", "Bearer " + forger.Sign(testing::TestClaims(issuer, "fraudops", "erin",
+                                                                         {"fraud-release"}))}});
+  EXPECT_EQ(forged.status, 401) << forged.body;
+
+  // The audit log names every principal refused.
+  std::map<std::string, std::set<std::string>> actors;  // action -> actors
+  auto audit = ws.store().Audit("");
+  ASSERT_TRUE(audit.ok());
+  for (const AuditEntry& entry : *audit) actors[entry.action].insert(entry.actor);
+  EXPECT_EQ(actors["access_refused"], (std::set<std::string>{"user:alice", "user:bob"}));
+  EXPECT_EQ(actors["approve_refused"], std::set<std::string>{"user:user"});
+  EXPECT_EQ(actors["deploy_refused"], std::set<std::string>{"user:carol"});
+  EXPECT_EQ(actors["login_failed"], std::set<std::string>{"user:bob"});
+  EXPECT_EQ(actors["login"], std::set<std::string>{"user:bob"});
+  EXPECT_EQ(actors["deployed"], std::set<std::string>{"oidc:erin"});
+  // The password is nowhere in the store's file, the audit log or the server's log.
+  EXPECT_EQ(ReadText(ws.home() + "/fraudops.db").find(password), std::string::npos);
+  EXPECT_EQ(server.log().find(password), std::string::npos);
+  for (const AuditEntry& entry : *audit)
+    EXPECT_EQ(entry.details.dump().find(password), std::string::npos);
 }
 
 TEST(ServeTest, ShadowGetsACopyOfTheTrafficAndAComparisonReport) {

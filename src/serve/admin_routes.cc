@@ -679,7 +679,7 @@ void AdminRoutes::CreateToken(const HttpRequest& request, HttpResponse& response
     return Status::Ok();
   });
   if (Failed(response, status)) return;
-  controller_.Poke();
+  controller_.ReloadKeysNow();  // the token works on the next request
   WriteJson(response, out, 201);
 }
 
@@ -715,7 +715,7 @@ void AdminRoutes::Login(const HttpRequest& request, HttpResponse& response, cons
     response.headers.emplace_back("WWW-Authenticate", "Bearer");
   }
   if (Failed(response, status)) return;
-  controller_.Poke();
+  controller_.ReloadKeysNow();  // the token works on the next request
   WriteJson(response, out, 201);
 }
 

@@ -73,6 +73,34 @@ TEST(KeyRingTest, ValidKeysScopesAndEndpoints) {
   EXPECT_EQ(ring.Authorize("fops_adm_root", "invoke", "anything", now).status, 200);
 }
 
+TEST(KeyRingTest, PersonalTokensActWithTheirUsersRolesUntilTheyExpireOrTheUserIsDisabled) {
+  const auto now = Utc(2026, 11, 23, 12, 0, 0);
+  KeyRing ring;
+  ApiKeyRecord alice = Record("al", "s", {}, {"*"});
+  alice.owner = "alice";
+  alice.expires_at = "2026-11-24T00:00:00.000Z";
+  ApiKeyRecord bob = Record("bo", "s", {}, {"*"});
+  bob.owner = "bob";
+  ApiKeyRecord ghost = Record("gh", "s", {}, {"*"});
+  ghost.owner = "nobody";  // a user since deleted
+  UserRecord a{"alice", {"approver"}, "", "", "", ""};
+  UserRecord b{"bob", {"deployer"}, "", "", "", "2026-11-20T00:00:00Z"};  // disabled
+  ring.Load({alice, bob, ghost}, {}, {}, now, {a, b});
+  AuthDecision decision = ring.Authorize("fops_al_s", "admin", "", now);
+  EXPECT_EQ(decision.status, 200) << decision.message;
+  EXPECT_EQ(decision.owner, "alice");
+  EXPECT_EQ(decision.roles, std::vector<std::string>{"approver"});
+  // For scoring, a personal token is the wrong credential.
+  decision = ring.Authorize("fops_al_s", "invoke", "fraud", now);
+  EXPECT_EQ(decision.status, 403);
+  EXPECT_NE(decision.message.find("personal access token of alice"), std::string::npos);
+  decision = ring.Authorize("fops_al_s", "admin", "", Utc(2026, 11, 24, 0, 0, 1));
+  EXPECT_EQ(decision.status, 401);
+  EXPECT_NE(decision.message.find("expired"), std::string::npos) << decision.message;
+  EXPECT_EQ(ring.Authorize("fops_bo_s", "admin", "", now).status, 401);  // disabled user
+  EXPECT_EQ(ring.Authorize("fops_gh_s", "admin", "", now).status, 401);  // unknown user
+}
+
 TEST(KeyRingTest, TokenBucketRefillsAtTheRateUpToTheBurst) {
   auto t = Utc(2026, 11, 23, 12, 0, 0);
   KeyRing ring;

@@ -237,18 +237,11 @@ Status OidcVerifier::LoadKeys(const std::string& jwks_json) {
     if (!jwk.is_object()) continue;
     const std::string kty = jwk.value("kty", "");
     if (jwk.value("use", "sig") != "sig") continue;  // encryption keys verify nothing
+    if (kty != "RSA" && kty != "EC") continue;  // other key types serve neither RS256 nor ES256
     auto key = std::make_shared<Key>();
     key->kid = jwk.value("kid", "");
-    Result<PkeyPtr> pkey = Status::Ok();
-    if (kty == "RSA") {
-      key->alg = "RS256";
-      pkey = RsaKey(jwk);
-    } else if (kty == "EC") {
-      key->alg = "ES256";
-      pkey = EcKey(jwk);
-    } else {
-      continue;  // other key types are not used by RS256 or ES256
-    }
+    key->alg = kty == "RSA" ? "RS256" : "ES256";
+    Result<PkeyPtr> pkey = kty == "RSA" ? RsaKey(jwk) : EcKey(jwk);
     if (!pkey.ok()) {
       return Status::InvalidArgument("api.oidc_jwks (" + settings_.jwks + "): /keys/" +
                                      std::to_string(i) + ": " + pkey.status().message());

@@ -316,6 +316,11 @@ void RolloutController::ReloadEndpoints() {
   loaded_.store(true, std::memory_order_release);
 }
 
+void RolloutController::ReloadKeysNow() {
+  MutexLock lock(&state_mutex_);
+  ReloadKeys();
+}
+
 void RolloutController::ReloadKeys() {
   Status loaded = stores_.With([&](ServingStore& store) -> Status {
     const auto now = SystemClock::now();

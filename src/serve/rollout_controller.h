@@ -65,6 +65,9 @@ class RolloutController {
   void Poke() { worker_.Wake(); }
   /// Reloads endpoints and keys at the next pass whatever the counters say.
   void ReloadAll();
+  /// Reloads the keys and users now, on the caller's thread: a token this server just issued
+  /// (login) works on the very next request.
+  void ReloadKeysNow() EXCLUDES(state_mutex_);
   /// Stops the worker and flushes the usage counters.
   void Stop();
 

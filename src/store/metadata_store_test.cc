@@ -231,6 +231,28 @@ TEST_P(MetadataStoreTest, VersionsNumberUpAndApprovalIsRecordedWithWhoWhenWhy) {
       << unknown.status().message();
 }
 
+TEST_P(MetadataStoreTest, WithDistinctApproversTheRunsAuthorMayNotApproveItsVersion) {
+  Register("fraud", /*approve=*/false);  // run by "user"
+  for (const char* author : {"user@laptop", "user:user", "oidc:user"}) {
+    Status refused = store_->SetApproval("fraud", 1, "approved", author, "looks fine", {}, true);
+    EXPECT_EQ(refused.code(), StatusCode::kPermissionDenied) << author;
+    EXPECT_NE(refused.message().find("segregation of duties: user authored run"), std::string::npos)
+        << refused.message();
+  }
+  EXPECT_EQ(store_->GetVersion("fraud", "1")->approval, "pending");
+  auto audit = store_->Audit("fraud");
+  ASSERT_TRUE(audit.ok());
+  size_t refusals = 0;
+  for (const AuditEntry& entry : *audit) refusals += entry.action == "approve_refused";
+  EXPECT_EQ(refusals, 3u);
+  // The author may still reject it; another person approves it.
+  ASSERT_TRUE(store_->SetApproval("fraud", 1, "approved", "user:alice", "reviewed", {}, true).ok());
+  EXPECT_EQ(store_->GetVersion("fraud", "1")->approval_by, "user:alice");
+  // Without the rule (a workspace one person runs alone) the author approves.
+  Register("fraud", false);
+  EXPECT_TRUE(store_->SetApproval("fraud", 2, "approved", "user@laptop", "mine", {}, false).ok());
+}
+
 TEST_P(MetadataStoreTest, AliasesMoveAtomicallyAndLeaveRejectedAndArchivedVersions) {
   Register("fraud", true, {"champion"});
   Register("fraud", true, {"challenger"});

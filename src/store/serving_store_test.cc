@@ -157,6 +157,50 @@ TEST_P(ServingStoreTest, KeysPlansUsageAndFeedback) {
   EXPECT_EQ((*labels)[0].label, 0);  // the later truth wins
 }
 
+TEST_P(ServingStoreTest, UsersTokensAndTheApproverWhoMayNotDeploy) {
+  auto hash = HashPassword("a long enough password");
+  ASSERT_TRUE(hash.ok());
+  ASSERT_TRUE(serving_->CreateUser("alice", {"approver", "deployer"}, *hash, "admin@host").ok());
+  EXPECT_EQ(serving_->CreateUser("alice", {"viewer"}, "", "a").code(), StatusCode::kConflict);
+  EXPECT_EQ(serving_->CreateUser("bob", {"root"}, "", "a").code(), StatusCode::kInvalidArgument);
+  auto checked = serving_->CheckPassword("alice", "a long enough password");
+  ASSERT_TRUE(checked.ok()) << checked.status().ToString();
+  EXPECT_EQ(serving_->CheckPassword("alice", "wrong").status().code(),
+            StatusCode::kUnauthenticated);
+  EXPECT_EQ(serving_->CheckPassword("nobody", "wrong").status().message(),
+            serving_->CheckPassword("alice", "wrong").status().message());  // no name oracle
+  auto token = serving_->CreateUserToken("alice", "laptop", std::chrono::hours(1), "user:alice");
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  EXPECT_EQ(token->record.owner, "alice");
+  EXPECT_FALSE(token->record.expires_at.empty());
+  EXPECT_EQ(serving_->ListKeys()->back().owner, "alice");
+  ServingStore::UserChange disable;
+  disable.disabled = true;
+  ASSERT_TRUE(serving_->ChangeUser("alice", disable, "admin@host").ok());
+  EXPECT_EQ(serving_->CheckPassword("alice", "a long enough password").status().code(),
+            StatusCode::kUnauthenticated);
+  EXPECT_EQ(serving_->CreateUserToken("alice", "x", std::chrono::hours(1), "a").status().code(),
+            StatusCode::kConflict);
+  // Nothing stored or audited holds the password.
+  auto audit = store_->Audit("");
+  ASSERT_TRUE(audit.ok());
+  for (const AuditEntry& entry : *audit)
+    EXPECT_EQ(entry.details.dump().find("a long enough password"), std::string::npos);
+
+  // Segregation of duties: whoever approved a version by hand does not deploy it.
+  ASSERT_TRUE(store_->SetApproval("m", 2, "approved", "user:alice", "reviewed").ok());
+  const DeployRules rules{false, true};
+  auto refused = serving_->Deploy("e", {"m", 2}, "all_at_once", {}, "oidc:alice", rules);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(refused.status().message().find("alice approved m@2 and may not also deploy it"),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_TRUE(serving_->Deploy("e", {"m", 2}, "all_at_once", {}, "user:carol", rules).ok());
+  // Versions approved by register.approval: auto are not a person's approval.
+  EXPECT_TRUE(serving_->Deploy("e", {"m", 1}, "all_at_once", {}, "t", rules).ok());
+}
+
 TEST(ParseUtcTimeTest, ReadsWhatUtcNowWritesAndOffsets) {
   auto now = ParseUtcTime(UtcNow());
   ASSERT_TRUE(now.has_value());
