@@ -72,10 +72,11 @@ std::vector<Json> Transactions() {
 /// A workspace with a registry of real bundles and the server's configuration.
 class ServeWorkspace {
  public:
-  ServeWorkspace() {
+  /// `metadata_url`: a shared registry (PostgreSQL); empty: the workspace's own SQLite.
+  explicit ServeWorkspace(const std::string& metadata_url = "") : metadata_url_(metadata_url) {
     home_ = dir_.File("home");
     fs::create_directories(home_);
-    auto opened = MetadataStore::Open("", home_ + "/fraudops.db");
+    auto opened = MetadataStore::Open(metadata_url, home_ + "/fraudops.db");
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     store_ = std::move(*opened);
     RunRecord run;
@@ -170,6 +171,7 @@ class ServeWorkspace {
   void WriteConfig(const std::string& extra_api = "") {
     WriteText(dir_.File("config.yml"),
               "global:\n  home: " + home_ +
+                  (metadata_url_.empty() ? "" : "\n  metadata_url: " + metadata_url_) +
                   "\napi:\n  poll_interval_ms: 50\n  capture_sample: 1\n  workers: 2\n"
                   "  max_body_bytes: 65536\n  max_rows: 50\n  header_timeout_ms: 700\n" +
                   extra_api);
@@ -181,6 +183,7 @@ class ServeWorkspace {
 
  private:
   TempDir dir_;
+  std::string metadata_url_;
   std::string home_;
   std::unique_ptr<MetadataStore> store_;
   int bundles_ = 0;
@@ -1205,6 +1208,77 @@ TEST(ServeTest, PeopleSignInAndEveryAdminRouteChecksTheirRolesWithDutiesSegregat
   EXPECT_EQ(server.log().find(password), std::string::npos);
   for (const AuditEntry& entry : *audit)
     EXPECT_EQ(entry.details.dump().find(password), std::string::npos);
+}
+
+TEST(ServeTest, InSharedModeTheCommandLineActsThroughTheServerAsTheSignedInUser) {
+  FOPS_NEED_SERVER(postgres, "FOPS_TEST_POSTGRES_URL");
+  ScratchDatabase db(postgres);
+  ASSERT_TRUE(db.error().empty()) << db.error();
+  ServeWorkspace ws(db.url());
+  const int64_t v1 = ws.Register("5E-1", "", /*approve=*/false);
+  ws.WriteConfig();
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  const TempDir& dir = ws.dir();
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  WriteText(dir.File("admin.pw"), "admin passphrase 1\n");
+  WriteText(dir.File("bob.pw"), "bob passphrase 12\n");
+  // Each person's own credentials file, as on their own machine.
+  auto as = [&](const std::string& who, const std::string& arguments) {
+    return Fraudops(dir, arguments + " --config config.yml",
+                    "FRAUDOPS_CREDENTIALS=" + dir.File(who + ".json"));
+  };
+  const std::string target = "fraud@" + std::to_string(v1);
+
+  // Nobody signed in: the governed commands say how to.
+  CommandResult anonymous = as("nobody", "models approve " + target + " --reason ok");
+  EXPECT_EQ(anonymous.exit_code, 2);
+  EXPECT_NE(anonymous.err.find("fraudops login"), std::string::npos) << anonymous.err;
+  // The first user of a shared registry is its admin, added directly; then everyone signs in.
+  EXPECT_EQ(as("admin", "users add bob --role approver").exit_code, 2);  // not admin: refused
+  CommandResult first = as("admin", "users add admin --role admin --password-stdin < admin.pw");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  CommandResult login =
+      Fraudops(dir, "login --url " + url + " --user admin --password-stdin < admin.pw",
+               "FRAUDOPS_CREDENTIALS=" + dir.File("admin.json"));
+  ASSERT_EQ(login.exit_code, 0) << login.err;
+  EXPECT_EQ(fs::status(dir.File("admin.json")).permissions() & fs::perms::group_all,
+            fs::perms::none);
+  EXPECT_EQ(fs::status(dir.File("admin.json")).permissions() & fs::perms::others_all,
+            fs::perms::none);
+  CommandResult added = as("admin", "users add bob --role approver --password-stdin < bob.pw");
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  ASSERT_EQ(as("admin", "users add carol --role deployer").exit_code, 0);
+  CommandResult carol_token = as("admin", "users token carol --name ci --days 1");
+  ASSERT_EQ(carol_token.exit_code, 0) << carol_token.err;
+  const std::string carol = std::string(Trim(carol_token.out));
+
+  // The admin is not an approver: the server refuses, whatever the command line claims.
+  CommandResult refused = as("admin", "models approve " + target + " --reason ok");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("user:admin may not approve"), std::string::npos) << refused.err;
+  ASSERT_EQ(Fraudops(dir, "login --url " + url + " --user bob --password-stdin < bob.pw",
+                     "FRAUDOPS_CREDENTIALS=" + dir.File("bob.json"))
+                .exit_code,
+            0);
+  CommandResult approved = as("bob", "models approve " + target + " --reason 'read the report'");
+  ASSERT_EQ(approved.exit_code, 0) << approved.err;
+  EXPECT_EQ(ws.store().GetVersion("fraud", std::to_string(v1))->approval_by, "user:bob");
+  EXPECT_EQ(as("bob", "deploy " + target + " --strategy all_at_once").exit_code, 2);
+  // A token in the environment (CI) is used as it is.
+  CommandResult deployed = Fraudops(
+      dir, "deploy " + target + " --endpoint fraud --strategy all_at_once --config config.yml",
+      "FRAUDOPS_URL=" + url + " FRAUDOPS_TOKEN=" + carol +
+          " FRAUDOPS_CREDENTIALS=" + dir.File("none.json"));
+  ASSERT_EQ(deployed.exit_code, 0) << deployed.err;
+  auto history = ServingStore(ws.store()).History("fraud", 1);
+  ASSERT_TRUE(history.ok() && !history->empty());
+  EXPECT_EQ((*history)[0].actor, "user:carol");
+  CommandResult whoami = as("bob", "whoami");
+  EXPECT_NE(whoami.out.find("user:bob (approver) at " + url), std::string::npos) << whoami.out;
+  // Passwords were read from standard input, never stored or logged in clear.
+  EXPECT_EQ(server.log().find("passphrase"), std::string::npos);
+  EXPECT_EQ(ReadText(dir.File("admin.json")).find("passphrase"), std::string::npos);
 }
 
 TEST(ServeTest, ShadowGetsACopyOfTheTrafficAndAComparisonReport) {

@@ -4,6 +4,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -67,10 +68,27 @@ void PrintUser(const Json& user) {
 }
 
 /// Runs `local` against the workspace's store, or `remote` through the server in shared mode.
+/// `bootstrap`: a shared registry without users yet takes its first admin directly (whoever
+/// holds the database credentials), since nobody could sign in to add one.
 template <class Local, class Remote>
-int Governed(const Args& args, Local local, Remote remote) {
+int Governed(const Args& args, Local local, Remote remote, bool bootstrap = false) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
+  if (bootstrap && SharedMode(stores->config)) {
+    auto users = ServingStore(*stores->metadata).ListUsers();
+    if (!users.ok()) return Fail(users.status());
+    if (users->empty()) {
+      if (std::find(args.roles.begin(), args.roles.end(), "admin") == args.roles.end()) {
+        return Fail(Status::PermissionDenied(
+            "this shared registry has no users yet: the first one must hold the admin role "
+            "(fraudops users add NAME --role admin --prompt-password), then sign in"));
+      }
+      Result<Json> out = local(*stores);
+      if (!out.ok()) return Fail(out.status());
+      if (args.json) PrintJson(*out);
+      return args.json ? kExitOk : -1;
+    }
+  }
   auto client = GovernedRemote(stores->config);
   if (!client.ok()) return Fail(client.status());
   Result<Json> out = *client ? remote(**client) : local(*stores);
@@ -107,7 +125,8 @@ int UsersAdd(const Args& args) {
         if (!password.empty()) body["password"] = password;
         FOPS_ASSIGN_OR_RETURN(out, remote.Call("POST", "/v1/admin/users", body));
         return out;
-      });
+      },
+      /*bootstrap=*/true);
   if (code != -1) return code;
   PrintUser(out);
   return kExitOk;
@@ -290,7 +309,7 @@ int WhoAmI(const Args& args) {
 std::function<int()> AddPeopleCommands(CLI::App& app) {
   auto args = std::make_shared<Args>();
   auto common = [&](CLI::App* command, bool json = true) {
-    command->add_option("-c,--config", args->config_path, "Configuration file");
+    command->add_option("--config", args->config_path, "Configuration file");
     command->add_option("--home", args->home, "Workspace directory (overrides global.home)");
     if (json) command->add_flag("--json", args->json, "Print JSON");
   };

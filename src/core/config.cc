@@ -906,9 +906,11 @@ Result<Config> LoadConfig(const LoadOptions& options) {
   std::vector<std::string> env_names;
   for (const KeySpec& key : KeyTable()) env_names.push_back(key.EnvName());
   for (const auto& [alias, dotted] : kAliases) env_names.push_back(alias);
-  // Read elsewhere: the config file, and the fault-injection test hook (docs/testing.md).
-  const std::set<std::string> kOtherNames = {"FRAUDOPS_CONFIG", "FRAUDOPS_FAULT_PAUSE",
-                                             "FRAUDOPS_FAULT_MARKER"};
+  // Read elsewhere: the config file, the fault-injection test hook (docs/testing.md), and
+  // the command line's sign-in to a server in shared mode (cli/remote.h).
+  const std::set<std::string> kOtherNames = {"FRAUDOPS_CONFIG",       "FRAUDOPS_FAULT_PAUSE",
+                                             "FRAUDOPS_FAULT_MARKER", "FRAUDOPS_CREDENTIALS",
+                                             "FRAUDOPS_URL",          "FRAUDOPS_TOKEN"};
   env_names.insert(env_names.end(), kOtherNames.begin(), kOtherNames.end());
 
   for (const auto& [name, value] : environment) {
