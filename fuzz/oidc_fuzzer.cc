@@ -26,8 +26,7 @@ struct Provider {
     settings.audience = "fraudops";
     settings.jwks = "fuzz";
     settings.role_map = {"g=approver"};
-    auto made = OidcVerifier::FromJwks(settings,
-                                       nlohmann::json({{"keys", {key.Jwk()}}}).dump());
+    auto made = OidcVerifier::FromJwks(settings, nlohmann::json({{"keys", {key.Jwk()}}}).dump());
     if (!made.ok()) std::abort();
     verifier = std::move(*made);
   }

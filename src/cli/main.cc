@@ -287,7 +287,8 @@ int main(int argc, char** argv) {
   PreferPassiveOpenMp(argc, argv);
   CLI::App app{
       "fraudops — from transaction data to an evaluated, gated, served fraud model.\n"
-      "Exit codes: 0 ok, 1 internal error, 2 usage/configuration error, 3 data error, "
+      "Exit codes: 0 ok, 1 internal error, 2 usage/configuration error or refused (not signed "
+      "in, not allowed, conflicting state), 3 data error, "
       "4 quality gate failed, 5 the monitor raised alerts."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "fraudops " + std::string(CodeVersion()));
