@@ -461,7 +461,7 @@ TEST(RegistryCliTest, OnlyApprovedVersionsAreDeployedAndAServingVersionIsNotReti
   ASSERT_EQ(Fraudops(dir, "run").exit_code, 0);  // @3
   ASSERT_EQ(Fraudops(dir, "models approve fraud-detector@3 --reason ok", "USER=reviewer").exit_code,
             0);
-  ASSERT_EQ(Fraudops(dir, "deploy fraud-detector@3").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "deploy fraud-detector@3 --strategy all_at_once").exit_code, 0);
   EXPECT_EQ(production(), 3);
   CommandResult archived = Fraudops(dir, "models archive fraud-detector@3 --rollback");
   ASSERT_EQ(archived.exit_code, 0) << archived.err;
@@ -471,7 +471,7 @@ TEST(RegistryCliTest, OnlyApprovedVersionsAreDeployedAndAServingVersionIsNotReti
   ASSERT_EQ(Fraudops(dir, "run").exit_code, 0);  // @4
   ASSERT_EQ(Fraudops(dir, "models approve fraud-detector@4 --reason ok", "USER=reviewer").exit_code,
             0);
-  ASSERT_EQ(Fraudops(dir, "deploy fraud-detector@4").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "deploy fraud-detector@4 --strategy all_at_once").exit_code, 0);
   ASSERT_EQ(Fraudops(dir, "models reject fraud-detector@1 --reason 'found a leak'").exit_code, 0);
   CommandResult back = Fraudops(dir, "deploy rollback");
   EXPECT_EQ(back.exit_code, 2);
@@ -484,28 +484,82 @@ TEST(RegistryCliTest, OnlyApprovedVersionsAreDeployedAndAServingVersionIsNotReti
   EXPECT_EQ(one.back(), "rollback_refused");
 }
 
-TEST(RegistryCliTest, TheChampionGateComparesOnTheSameTestSplit) {
+TEST(RegistryCliTest, TheChampionGateIsOnByDefaultAndComparesWithProductionOnTheSameTestRows) {
   TempDir dir;
-  WriteSmallConfig(
-      dir, "register:\n  aliases: [champion]\n  champion_gate: true\n  champion_margin: 0.5\n");
+  WriteSmallConfig(dir);  // the defaults: champion gate on, canary deployments
   CommandResult first = Fraudops(dir, "run --json");
-  ASSERT_EQ(first.exit_code, 0) << first.err;  // no champion yet: it passes and becomes one
-  EXPECT_EQ(Json(first)["registered"]["aliases"], nlohmann::json({"champion"}));
+  ASSERT_EQ(first.exit_code, 0) << first.err;  // nothing in production: it passes, deploys at once
+  EXPECT_NE(Json(first)["gate"]["checks"].dump().find("the first passes"), std::string::npos);
+  EXPECT_EQ(Json(first)["deployment"]["strategy"], "canary");
+  EXPECT_EQ(Json(first)["deployment"]["status"], "completed");
 
-  CommandResult second = Fraudops(dir, "run --json");  // must beat it by 0.5 ROC AUC: impossible
+  // Must beat production by 0.5 ROC AUC: impossible.
+  CommandResult second = Fraudops(dir, "run --json", "FRAUDOPS_REGISTER_CHAMPION_MARGIN=-0.5");
   EXPECT_EQ(second.exit_code, 4) << second.err;
   nlohmann::json result = Json(second);
   EXPECT_EQ(result["status"], "gate_failed");
-  EXPECT_NE(result["gate"]["reasons"][0].get<std::string>().find("does not beat the champion"),
-            std::string::npos);
+  const std::string reason = result["gate"]["reasons"][0].get<std::string>();
+  EXPECT_NE(reason.find("vs champion fraud-detector@1"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("worse than the champion by more than the margin"), std::string::npos);
   EXPECT_FALSE(result.contains("registered"));
   EXPECT_EQ(result["steps"].back()["status"], "skipped");
   EXPECT_EQ(Json(Fraudops(dir, "models list --json")).size(), 1u);
 
-  CommandResult third = Fraudops(dir, "run --json", "FRAUDOPS_REGISTER_CHAMPION_MARGIN=-0.1");
+  // The same data and seed: as good as production, within the default margin. It goes out
+  // as a canary beside production, not in its place.
+  CommandResult third = Fraudops(dir, "run --json");
   ASSERT_EQ(third.exit_code, 0) << third.err;
   EXPECT_EQ(Json(third)["registered"]["version"], 2);
-  EXPECT_EQ(Json(Fraudops(dir, "models show fraud-detector@champion --json"))["version"], 2);
+  EXPECT_EQ(Json(third)["metrics"]["champion"]["version"], 1);
+  EXPECT_EQ(Json(third)["deployment"]["status"], "baking");
+  nlohmann::json endpoint = Json(Fraudops(dir, "deploy status --json"))[0];
+  EXPECT_EQ(endpoint["production"]["version"], 1) << endpoint;
+  EXPECT_EQ(endpoint["canary"]["version"], 2) << endpoint;
+}
+
+TEST(RegistryCliTest, PromotionToProductionIsRefusedNamingTheUnmetConditionThenAllowed) {
+  TempDir dir;
+  WriteSmallConfig(dir,
+                   "deploy:\n  endpoint_name: fraud-staging\npromote:\n  production: [approved, "
+                   "champion_passed, 'served:staging:2s']\n");
+  CommandResult run = Fraudops(dir, "run --json", "FRAUDOPS_DEPLOY_ENABLED=false");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(Fraudops(dir, "deploy environment fraud-staging staging").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "deploy environment fraud-detector production").exit_code, 0);
+  CommandResult unknown = Fraudops(dir, "deploy environment fraud-detector qa");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("accepted: dev, staging, production"), std::string::npos);
+
+  // Never served on staging: promotion and a plain deployment to production are refused.
+  CommandResult refused = Fraudops(dir, "promote fraud-detector@1 --to production");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("promotion of fraud-detector@1 to production (endpoint "
+                             "fraud-detector) refused; unmet: served:staging:2s (never served on "
+                             "a staging endpoint"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.out.find("met   champion_passed"), std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find("UNMET served:staging:2s"), std::string::npos) << refused.out;
+  CommandResult plain = Fraudops(dir, "deploy fraud-detector@1 --endpoint fraud-detector");
+  EXPECT_EQ(plain.exit_code, 2);
+  EXPECT_NE(plain.err.find("unmet: served:staging:2s"), std::string::npos) << plain.err;
+
+  // Staging takes it at once; production once it served staging for two seconds.
+  CommandResult staged = Fraudops(dir, "promote fraud-detector@1 --to staging");
+  ASSERT_EQ(staged.exit_code, 0) << staged.err;
+  EXPECT_NE(staged.out.find("on endpoint fraud-staging"), std::string::npos) << staged.out;
+  CommandResult promoted;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  do {  // polls the policy through the command until it holds
+    promoted = Fraudops(dir, "promote fraud-detector@1 --to production --json");
+  } while (promoted.exit_code != 0 && std::chrono::steady_clock::now() < deadline);
+  ASSERT_EQ(promoted.exit_code, 0) << promoted.err;
+  EXPECT_EQ(Json(promoted)["endpoint"], "fraud-detector");
+  EXPECT_TRUE(Json(promoted)["check"]["allowed"].get<bool>());
+  const nlohmann::json shown = Json(Fraudops(dir, "models show fraud-detector@1 --json"));
+  std::vector<std::string> audited;
+  for (const auto& entry : shown["audit"]) audited.push_back(entry["action"]);
+  EXPECT_GE(std::count(audited.begin(), audited.end(), "promotion_refused"), 2);
 }
 
 TEST(RegistryCliTest, ACorruptedArtifactIsRefusedAtLoad) {

@@ -12,6 +12,7 @@
 #include "model/derived_features.h"
 #include "model/policy.h"
 #include "store/deployment_strategy.h"
+#include "store/serving_store.h"
 
 namespace fraudops {
 
@@ -31,6 +32,10 @@ Result<Config> LoadCheckedConfig(const LoadOptions& options) {
     if (!text.ok()) return text.status().WithContext("register.policy");
     auto policy = DecisionPolicy::Parse(*text, path);
     if (!policy.ok()) return policy.status().WithContext("register.policy");
+  }
+  {  // the promotion policies (promote.*), refused with the key named
+    auto rules = DeployRulesFrom(config);
+    if (!rules.ok()) return rules.status();
   }
   return config;
 }

@@ -39,6 +39,7 @@ struct Args {
   std::string assignment_field, winner, labels;
   std::vector<std::string> weights, routes, pins;
   std::string routing_field, default_target;
+  std::string environment;  // deploy environment, promote --to
   bool wait = false;
   double wait_seconds = 600;
   size_t limit = 20;
@@ -178,8 +179,10 @@ int Deploy(const Args& args) {
     if (!answer.ok()) return Fail(answer.status());
     deployed = serving.GetDeployment(answer->value("id", ""));
   } else {
+    auto rules = DeployRulesFrom(stores->config);
+    if (!rules.ok()) return Fail(rules.status());
     deployed = serving.Deploy(endpoint, {version->model, version->version}, strategy_name, params,
-                              CurrentActor(), DeployRulesFrom(stores->config.register_));
+                              CurrentActor(), *rules);
   }
   if (!deployed.ok()) return Fail(deployed.status());
   DeploymentRecord d = *deployed;
@@ -468,6 +471,75 @@ int DeployMulti(const Args& args) {
   return kExitOk;
 }
 
+int DeployEnvironment(const Args& args) {
+  auto stores = OpenStores(args.config_path, args.home, false);
+  if (!stores.ok()) return Fail(stores.status());
+  auto remote = GovernedRemote(stores->config);
+  if (!remote.ok()) return Fail(remote.status());
+  const std::string environment = args.environment == "none" ? "" : args.environment;
+  Status set = *remote ? (*remote)
+                             ->Call("PUT", "/v1/admin/endpoints/" + args.endpoint + "/environment",
+                                    {{"environment", environment}})
+                             .status()
+                       : ServingStore(*stores->metadata)
+                             .SetEnvironment(args.endpoint, environment, CurrentActor());
+  if (!set.ok()) return Fail(set);
+  std::printf("endpoint %s: environment %s\n", args.endpoint.c_str(),
+              environment.empty() ? "none" : environment.c_str());
+  return kExitOk;
+}
+
+void PrintPromotionCheck(const PromotionCheck& check) {
+  std::printf("promotion policy of %s (promote.%s)\n", check.environment.c_str(),
+              check.environment.c_str());
+  for (const auto& r : check.requirements) {
+    std::printf("  %s %-44s %s\n", r.met ? "met  " : "UNMET", r.text.c_str(), r.evidence.c_str());
+  }
+}
+
+int Promote(const Args& args) {
+  auto stores = OpenStores(args.config_path, args.home, false);
+  if (!stores.ok()) return Fail(stores.status());
+  auto version = Resolve(*stores->metadata, args.target);
+  if (!version.ok()) return Fail(version.status());
+  auto rules = DeployRulesFrom(stores->config);
+  if (!rules.ok()) return Fail(rules.status());
+  auto remote = GovernedRemote(stores->config);
+  if (!remote.ok()) return Fail(remote.status());
+  const DeployConfig& deploy = stores->config.deploy;
+  const std::string strategy = args.strategy.empty() ? deploy.strategy : args.strategy;
+  ServingStore serving(*stores->metadata);
+  PromotionCheck check;
+  Result<DeploymentRecord> deployed = Status::Internal("not promoted");
+  if (*remote) {
+    Json body = {{"to", args.environment}, {"strategy", strategy}};
+    if (!args.endpoint.empty()) body["endpoint"] = args.endpoint;
+    auto answer = (*remote)->Call("POST",
+                                  "/v1/admin/models/" + PathSegment(version->model) + "/versions/" +
+                                      std::to_string(version->version) + "/promote",
+                                  body);
+    if (!answer.ok()) return Fail(answer.status());
+    deployed = serving.GetDeployment((*answer)["deployment"].value("id", ""));
+  } else {
+    deployed =
+        serving.Promote({version->model, version->version}, args.environment, args.endpoint,
+                        strategy, DeploymentParamsFrom(deploy), CurrentActor(), *rules, &check);
+    if (!args.json && !check.requirements.empty()) PrintPromotionCheck(check);
+  }
+  if (!deployed.ok()) return Fail(deployed.status());
+  if (args.json) {
+    Json out = deployed->ToJson();
+    out["check"] = check.ToJson();
+    PrintJson(out);
+  } else {
+    std::printf("promoted %s to %s: deployment %s on endpoint %s (%s) — %s\n",
+                deployed->target.ToString().c_str(), args.environment.c_str(), deployed->id.c_str(),
+                deployed->endpoint.c_str(), deployed->strategy.c_str(),
+                std::string(DeploymentStatusName(deployed->status)).c_str());
+  }
+  return kExitOk;
+}
+
 int DeployRemoveShadow(const Args& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
@@ -741,6 +813,26 @@ std::function<int()> AddServeCommands(CLI::App& app) {
   rollback->add_option("--endpoint", args->endpoint, "Endpoint (default: deploy.endpoint_name)");
   rollback->add_option("--reason", args->reason,
                        "Why (recorded in the deployment history and audit log)");
+  auto* environment =
+      deploy->add_subcommand("environment",
+                             "Label an endpoint dev, staging or production (none: no label); its "
+                             "environment's promotion policy then applies to it.");
+  common(environment, false);
+  environment->add_option("ENDPOINT", args->endpoint, "Endpoint")->required();
+  environment->add_option("ENVIRONMENT", args->environment, "dev, staging, production or none")
+      ->required();
+  auto* promote = app.add_subcommand(
+      "promote",
+      "Deploy a version to the endpoint of an environment once its promotion policy "
+      "holds; says which condition is unmet (docs/governance.md).");
+  common(promote);
+  promote->add_option("MODEL", args->target, "NAME@VERSION or NAME@ALIAS")->required();
+  promote->add_option("--to", args->environment, "dev, staging or production")->required();
+  promote->add_option("--endpoint", args->endpoint,
+                      "The endpoint, when several are labelled with the environment");
+  promote->add_option("--strategy", args->strategy,
+                      "How it reaches traffic (default: "
+                      "deploy.strategy)");
   auto* remove_shadow =
       deploy->add_subcommand("remove-shadow", "Stop sending traffic copies to a shadow variant.");
   common(remove_shadow, false);
@@ -792,6 +884,8 @@ std::function<int()> AddServeCommands(CLI::App& app) {
     if (*history) return DeployHistory(*args);
     if (*rollback) return DeployRollback(*args);
     if (*remove_shadow) return DeployRemoveShadow(*args);
+    if (*environment) return DeployEnvironment(*args);
+    if (*promote) return Promote(*args);
     if (*weights) return DeployWeights(*args);
     if (*multi) return DeployMulti(*args);
     if (*ab_report) return DeployAbReport(*args);
@@ -801,7 +895,7 @@ std::function<int()> AddServeCommands(CLI::App& app) {
         return Fail(Status::InvalidArgument(
             "deploy needs MODEL (NAME@VERSION or NAME@ALIAS), or one of "
             "status, history, "
-            "rollback, remove-shadow, weights, ab-report, conclude, multi"));
+            "rollback, remove-shadow, weights, ab-report, conclude, multi, environment"));
       }
       return Deploy(*args);
     }

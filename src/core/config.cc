@@ -203,10 +203,13 @@ const std::vector<KeySpec>& KeyTable() {
        "false only for a workspace one person runs alone.",
        FOPS_FIELD(register_.distinct_approver)},
       {"register", "champion_gate",
-       "When true, a new version must beat the version aliased champion_alias on this run's "
-       "test split by champion_margin in champion_metric, or it is not registered.",
+       "When true, a new version is compared with the champion — the version in production on "
+       "deploy.endpoint_name, else the one aliased champion_alias — scored on this run's test "
+       "rows: one worse in champion_metric by more than champion_margin is not registered. "
+       "Scheduled runs always apply it.",
        FOPS_FIELD(register_.champion_gate)},
-      {"register", "champion_alias", "The alias of the current champion.",
+      {"register", "champion_alias",
+       "The alias of the champion when nothing is in production on deploy.endpoint_name.",
        FOPS_FIELD(register_.champion_alias)},
       {"register",
        "champion_metric",
@@ -216,7 +219,10 @@ const std::vector<KeySpec>& KeyTable() {
        kInf,
        {"roc_auc", "pr_auc", "ks", "recall_at_fpr_0_1pct", "recall_at_fpr_1pct", "f1",
         "amount_weighted_recall"}},
-      {"register", "champion_margin", "How much the new version must exceed the champion by.",
+      {"register", "champion_margin",
+       "How much worse than the champion a new version may be (0.005: half a point of ROC "
+       "AUC, training noise); 0: at least as good; negative: it must beat the champion by "
+       "that much.",
        FOPS_FIELD(register_.champion_margin), -1, 1},
       {"deploy", "enabled",
        "The pipeline's deploy step deploys the registered version to deploy.endpoint_name "
@@ -230,8 +236,9 @@ const std::vector<KeySpec>& KeyTable() {
       {"deploy", "endpoint_name", "Endpoint the pipeline deploys to and serve serves by default.",
        FOPS_FIELD(deploy.endpoint_name)},
       {"deploy", "strategy",
-       "How a new version reaches traffic: all_at_once, canary (canary_percent for "
-       "bake_seconds, then promoted unless an alarm fired), linear (linear_step_percent more "
+       "How a new version reaches traffic: canary (canary_percent for bake_seconds, then "
+       "promoted unless an alarm fired; with nothing in production it deploys at once), "
+       "all_at_once, linear (linear_step_percent more "
        "every linear_step_seconds), shadow (a copy of the traffic, no responses). Checked "
        "against the registered deployment strategies.",
        FOPS_FIELD(deploy.strategy)},  // the registry lives in store; the CLI checks the name
@@ -281,6 +288,17 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(deploy.ab_confidence), 0.5, 0.9999},
       {"deploy", "ab_power", "A/B reports: the power the minimum sample size is computed for.",
        FOPS_FIELD(deploy.ab_power), 0.5, 0.9999},
+      {"promote", "dev",
+       "Promotion policy of endpoints labelled dev (fraudops deploy environment): conditions a "
+       "version must meet before it answers there; docs/governance.md#staged-promotion.",
+       FOPS_FIELD(promote.dev)},
+      {"promote", "staging", "Promotion policy of endpoints labelled staging.",
+       FOPS_FIELD(promote.staging)},
+      {"promote", "production",
+       "Promotion policy of endpoints labelled production: approved, champion_passed, "
+       "served:ENV:DURATION, shadowed:ENV:DURATION; 'a|b' when either will do. Shadows are "
+       "exempt (they are how a version earns shadowed).",
+       FOPS_FIELD(promote.production)},
       {"api", "listen", "HOST:PORT the REST API listens on (used by serve).",
        FOPS_FIELD(api.listen)},
       {"api", "workers",
@@ -450,9 +468,9 @@ const std::vector<KeySpec>& KeyTable() {
 #undef FOPS_FIELD
 
 const std::vector<std::string>& GroupNames() {
-  static const std::vector<std::string> kGroups = {"global",   "preprocess", "train",
-                                                   "evaluate", "register",   "deploy",
-                                                   "api",      "schedule",   "monitor"};
+  static const std::vector<std::string> kGroups = {"global",   "preprocess", "train",   "evaluate",
+                                                   "register", "deploy",     "promote", "api",
+                                                   "schedule", "monitor"};
   return kGroups;
 }
 

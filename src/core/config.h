@@ -85,17 +85,25 @@ struct RegisterConfig {
   std::string policy;             ///< a decision policy file (relative to the config file)
   bool shadow_pending = false;    ///< a pending version may be deployed as a shadow
   bool distinct_approver = true;  ///< segregation of duties for versions approved by hand
-  bool champion_gate = false;
+  bool champion_gate = true;
   std::string champion_alias = "champion";
   std::string champion_metric = "roc_auc";
-  double champion_margin = 0.0;
+  double champion_margin = 0.005;
+};
+
+/// Promotion policies by environment (store/promotion.h).
+struct PromoteConfig {
+  std::vector<std::string> dev;
+  std::vector<std::string> staging = {"approved"};
+  std::vector<std::string> production = {"approved", "champion_passed",
+                                         "served:staging:24h|shadowed:production:24h"};
 };
 
 struct DeployConfig {
   bool enabled = true;
   bool auto_ = false;  ///< deploy.auto
   std::string endpoint_name = "fraud-detector";
-  std::string strategy = "all_at_once";
+  std::string strategy = "canary";
   double canary_percent = 10;
   double bake_seconds = 300;
   double linear_step_percent = 25;
@@ -182,6 +190,7 @@ struct Config {
   EvaluateConfig evaluate;
   RegisterConfig register_;
   DeployConfig deploy;
+  PromoteConfig promote;
   ApiConfig api;
   ScheduleConfig schedule;
   MonitorConfig monitor;

@@ -407,35 +407,88 @@ Status Gate(State& s) {
   return s.Write("report", "evaluation/report.html", RenderReport(report));
 }
 
+/// The champion: the version in production on deploy.endpoint_name, else the one aliased
+/// register.champion_alias; nullopt when there is neither.
+Result<std::optional<ModelVersion>> FindChampion(State& s) {
+  const RegisterConfig& r = s.config.register_;
+  ServingStore serving(*s.store);
+  FOPS_ASSIGN_OR_RETURN(auto endpoint, serving.FindEndpoint(s.config.deploy.endpoint_name));
+  if (endpoint && !endpoint->production.empty()) {
+    FOPS_ASSIGN_OR_RETURN(ModelVersion production,
+                          s.store->GetVersion(endpoint->production.model,
+                                              std::to_string(endpoint->production.version)));
+    return std::optional<ModelVersion>(production);
+  }
+  auto aliased = s.store->GetVersion(r.model_name, "@" + r.champion_alias);
+  if (aliased.ok()) return std::optional<ModelVersion>(*aliased);
+  if (aliased.status().code() != StatusCode::kNotFound) return aliased.status();
+  return std::optional<ModelVersion>();
+}
+
 /// The champion/challenger gate: scores this run's test split with the champion's model
-/// (read back through its recorded checksum) and compares champion_metric.
+/// (read back through its recorded checksum) and compares champion_metric: the new version
+/// may be worse by at most champion_margin.
 Status ChampionGate(State& s) {
   const RegisterConfig& r = s.config.register_;
-  auto champion = s.store->GetVersion(r.model_name, "@" + r.champion_alias);
-  if (!champion.ok()) {
-    if (champion.status().code() != StatusCode::kNotFound) return champion.status();
-    s.result.gate.checks.push_back("champion gate: no '" + r.champion_alias +
+  FOPS_ASSIGN_OR_RETURN(auto found, FindChampion(s));
+  if (!found) {
+    s.result.gate.checks.push_back("champion gate: nothing in production on " +
+                                   s.config.deploy.endpoint_name + " and no '" + r.champion_alias +
                                    "' version yet; the first passes");
+    s.result.metrics["champion_gate"] = {
+        {"passed", true}, {"summary", s.result.gate.checks.back()}, {"against", nullptr}};
     return Status::Ok();
   }
+  const ModelVersion* champion = &*found;
+  const std::string champion_ref = champion->model + "@" + std::to_string(champion->version);
   FOPS_ASSIGN_OR_RETURN(RunRecord source, s.store->GetRun(champion->run_id));
   const ArtifactRecord* model_file = nullptr;
   for (const ArtifactRecord& a : source.artifacts) {
     if (StartsWith(a.name, "model/model.")) model_file = &a;
   }
-  if (!model_file)
-    return Status::DataError("champion " + r.model_name + "@" + std::to_string(champion->version) +
-                             " has no model artifact");
+  if (!model_file) {  // e.g. a combination of models: not one model to score here
+    s.result.gate.passed = false;
+    s.result.gate.reasons.push_back(
+        "champion gate: the champion " + champion_ref +
+        " has no single model file to score this run's test rows with (a combined version?); "
+        "compare them by hand, then run again with register.champion_gate: false");
+    return Status::Ok();
+  }
   FOPS_ASSIGN_OR_RETURN(std::string bytes, s.artifacts->Read(model_file->uri, model_file->sha256));
   TrainerRegistry trainers;
   RegisterBuiltinTrainers(trainers);
   FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(champion->algorithm));
   FOPS_ASSIGN_OR_RETURN(auto model, trainer->Load(bytes));
-  auto scores = model->PredictProbability(s.test, s.context);
-  if (!scores.ok()) {
-    return Status::DataError(
-        "the champion " + r.model_name + "@" + std::to_string(champion->version) +
-        " cannot score this run's test split (different features?): " + scores.status().message());
+  // The champion takes its own columns, by name, from this run's test rows (this run may
+  // add features, e.g. a derived one, the champion never saw).
+  Result<std::vector<float>> scores = Status::Internal("not scored");
+  FOPS_ASSIGN_OR_RETURN(auto importance, model->FeatureImportance());
+  Dataset theirs_view;
+  std::string missing;
+  for (const auto& [name, gain] : importance) {
+    const int index = s.test.FeatureIndex(name);
+    if (index < 0) {
+      missing += (missing.empty() ? "" : ", ") + name;
+      continue;
+    }
+    theirs_view.features.push_back(s.test.features[static_cast<size_t>(index)]);
+    theirs_view.columns.push_back(s.test.columns[static_cast<size_t>(index)]);
+  }
+  if (missing.empty()) {
+    theirs_view.label = s.test.label;
+    theirs_view.label_name = s.test.label_name;
+    theirs_view.label_values = s.test.label_values;
+    scores = model->PredictProbability(theirs_view, s.context);
+  } else {
+    scores = Status::DataError("this run's data lacks its features " + missing);
+  }
+  if (!scores.ok()) {  // not comparable: a person decides, the gate does not wave it through
+    s.result.gate.passed = false;
+    s.result.gate.reasons.push_back(
+        "champion gate: the champion " + champion_ref +
+        " cannot score this run's test split (different features?): " + scores.status().message() +
+        "; compare them by hand, then run again with register.champion_gate: false");
+    return Status::Ok();
   }
   const std::string& amount = s.config.preprocess.amount_column;
   nlohmann::json theirs =
@@ -449,15 +502,19 @@ Status ChampionGate(State& s) {
   }
   double mine = ours[metric].get<double>(), best = theirs[metric].get<double>();
   std::string line = "champion gate: " + metric + " " + FormatDouble(mine, 6) + " vs champion " +
-                     r.model_name + "@" + std::to_string(champion->version) + " " +
-                     FormatDouble(best, 6) + " + margin " + FormatDouble(r.champion_margin, 6);
+                     champion_ref + " " + FormatDouble(best, 6) +
+                     " on the same test rows, margin " + FormatDouble(r.champion_margin, 6);
   s.result.metrics["champion"] = {
-      {"model", r.model_name}, {"version", champion->version}, {"test", theirs}};
-  if (mine >= best + r.champion_margin) {
+      {"model", champion->model}, {"version", champion->version}, {"test", theirs}};
+  const bool passed = mine >= best - r.champion_margin;
+  s.result.metrics["champion_gate"] = {
+      {"passed", passed}, {"summary", line}, {"against", champion_ref}};
+  if (passed) {
     s.result.gate.checks.push_back(line + ": passed");
   } else {
     s.result.gate.passed = false;
-    s.result.gate.reasons.push_back(line + ": the new model does not beat the champion");
+    s.result.gate.reasons.push_back(line + ": the new model is worse than the champion by more " +
+                                    "than the margin");
   }
   return Status::Ok();
 }
@@ -542,9 +599,27 @@ Status Deploy(State& s) {
   ServingStore serving(*s.store);
   const VariantRef target{s.result.registered["model"].get<std::string>(),
                           s.result.registered["version"].get<int64_t>()};
+  FOPS_ASSIGN_OR_RETURN(DeployRules rules, DeployRulesFrom(s.config));
+  // An endpoint under a promotion policy (staged promotion) takes the version once the policy
+  // holds: the run registered it, and `fraudops promote` deploys it then.
+  FOPS_ASSIGN_OR_RETURN(auto endpoint, serving.FindEndpoint(d.endpoint_name));
+  if (endpoint && !endpoint->environment.empty() && d.strategy != "shadow") {
+    if (const PromotionPolicy* policy = rules.PolicyFor(endpoint->environment)) {
+      FOPS_ASSIGN_OR_RETURN(PromotionCheck check, serving.CheckPromotion(target, *policy));
+      if (!check.allowed()) {
+        s.step_skipped = true;
+        s.context.logger->Warn(
+            "deploy", "not deployed: endpoint " + d.endpoint_name + " is " + endpoint->environment +
+                          " and its promotion policy is not met: " + check.Unmet() +
+                          " (fraudops promote " + target.ToString() + " --to " +
+                          endpoint->environment + " once it is)");
+        return Status::Ok();
+      }
+    }
+  }
   FOPS_ASSIGN_OR_RETURN(DeploymentRecord deployed,
                         serving.Deploy(d.endpoint_name, target, d.strategy, DeploymentParamsFrom(d),
-                                       CurrentActor(), DeployRulesFrom(s.config.register_)));
+                                       CurrentActor(), rules));
   s.result.deployment = deployed.ToJson();
   s.context.logger->Info("deploy", "deployed",
                          {{"endpoint", d.endpoint_name},

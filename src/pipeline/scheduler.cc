@@ -123,6 +123,9 @@ Scheduler::Scheduler(const Config& config, MetadataStore& store, const Context& 
 
 Config Scheduler::RunConfig(const Config& config) {
   Config run = config;
+  // A scheduled run never replaces production without the champion comparison, nor (with
+  // deploy.auto) without a canary.
+  run.register_.champion_gate = true;
   if (config.deploy.auto_) {
     run.register_.approval = "auto";
     run.deploy.enabled = true;

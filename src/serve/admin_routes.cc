@@ -59,13 +59,13 @@ void WriteRecords(StoreAccess& stores, HttpResponse& response, const char* key, 
 
 AdminRoutes::AdminRoutes(RequestGuard& guard, StoreAccess& stores, RolloutController& controller,
                          ShadowRunner& shadows, const DeployConfig& deploy_defaults,
-                         const RegisterConfig& registry, double token_days)
+                         const DeployRules& rules, double token_days)
     : guard_(guard),
       stores_(stores),
       controller_(controller),
       shadows_(shadows),
       deploy_(deploy_defaults),
-      register_(registry),
+      rules_(rules),
       token_days_(token_days) {}
 
 void AdminRoutes::Register(Router& router) {
@@ -95,6 +95,8 @@ void AdminRoutes::Register(Router& router) {
   add("POST", "/v1/admin/endpoints/{endpoint}/ab/conclude", &AdminRoutes::AbConclude);
   add("POST", "/v1/admin/models/{model}/versions/{version}/approve", &AdminRoutes::Approve);
   add("POST", "/v1/admin/models/{model}/versions/{version}/reject", &AdminRoutes::Reject);
+  add("POST", "/v1/admin/models/{model}/versions/{version}/promote", &AdminRoutes::Promote);
+  add("PUT", "/v1/admin/endpoints/{endpoint}/environment", &AdminRoutes::SetEnvironment);
   add("GET", "/v1/admin/whoami", &AdminRoutes::WhoAmI);
   add("GET", "/v1/admin/users", &AdminRoutes::ListUsers);
   add("POST", "/v1/admin/users", &AdminRoutes::CreateUser);
@@ -103,11 +105,11 @@ void AdminRoutes::Register(Router& router) {
   add("POST", "/v1/login", &AdminRoutes::Login);
 }
 
-void AdminRoutes::SetDeployDefaults(const DeployConfig& deploy, const RegisterConfig& registry,
+void AdminRoutes::SetDeployDefaults(const DeployConfig& deploy, const DeployRules& rules,
                                     double token_days) {
   MutexLock lock(&mutex_);
   deploy_ = deploy;
-  register_ = registry;
+  rules_ = rules;
   token_days_ = token_days;
 }
 
@@ -186,7 +188,7 @@ void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response,
     MutexLock lock(&mutex_);
     params = DeploymentParamsFrom(deploy_);
     strategy = deploy_.strategy;
-    rules = DeployRulesFrom(register_);
+    rules = rules_;
   }
   strategy = body.value("strategy", strategy);
   if (!NumbersOrRefuse(body, response,
@@ -501,7 +503,7 @@ void AdminRoutes::Approve(const HttpRequest& request, HttpResponse& response,
   bool distinct;
   {
     MutexLock lock(&mutex_);
-    distinct = register_.distinct_approver;
+    distinct = rules_.distinct_approver;
   }
   Json out;
   Status status = stores_.With([&](ServingStore& store) -> Status {
@@ -551,6 +553,64 @@ void AdminRoutes::Reject(const HttpRequest& request, HttpResponse& response,
   if (Failed(response, status)) return;
   controller_.Poke();
   WriteJson(response, out);
+}
+
+void AdminRoutes::Promote(const HttpRequest& request, HttpResponse& response,
+                          const RouteMatch& match) {
+  std::string actor;
+  if (!Admit(request, response, Permission::kDeploy, "", &actor)) return;
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  if (!StringOrRefuse(body, response, "to", "the environment (dev, staging, production)")) return;
+  DeploymentParams params;
+  std::string strategy;
+  DeployRules rules;
+  {
+    MutexLock lock(&mutex_);
+    params = DeploymentParamsFrom(deploy_);
+    strategy = deploy_.strategy;
+    rules = rules_;
+  }
+  if (body.contains("strategy") &&
+      !StringOrRefuse(body, response, "strategy", "a strategy name is required"))
+    return;
+  strategy = body.value("strategy", strategy);
+  PromotionCheck check;
+  Json out;
+  Status status = stores_.With([&](ServingStore& store) -> Status {
+    FOPS_ASSIGN_OR_RETURN(ModelVersion version, RoutedVersion(store, match));
+    FOPS_ASSIGN_OR_RETURN(
+        DeploymentRecord d,
+        store.Promote({version.model, version.version}, body["to"].get<std::string>(),
+                      body.value("endpoint", ""), strategy, params, actor, rules, &check));
+    out = {{"deployment", d.ToJson()}, {"check", check.ToJson()}};
+    return Status::Ok();
+  });
+  if (status.code() == StatusCode::kConflict && !check.requirements.empty()) {
+    WriteError(response, ErrorStyle::kV1, 409, "promotion_refused", status.message(),
+               check.ToJson());
+    return;
+  }
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, out, 201);
+}
+
+void AdminRoutes::SetEnvironment(const HttpRequest& request, HttpResponse& response,
+                                 const RouteMatch& match) {
+  const std::string endpoint(match.params[0]);
+  std::string actor;
+  if (!Admit(request, response, Permission::kAdmin, endpoint, &actor)) return;
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  if (!StringOrRefuse(body, response, "environment", "dev, staging, production, or \"\" for none"))
+    return;
+  const std::string environment = body["environment"].get<std::string>();
+  Status status = stores_.With(
+      [&](ServingStore& store) { return store.SetEnvironment(endpoint, environment, actor); });
+  if (Failed(response, status)) return;
+  controller_.Poke();
+  WriteJson(response, {{"endpoint", endpoint}, {"environment", environment}});
 }
 
 void AdminRoutes::WhoAmI(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {

@@ -25,16 +25,16 @@ class AdminRoutes {
 
   /// Everything passed outlives the routes.
   AdminRoutes(RequestGuard& guard, StoreAccess& stores, RolloutController& controller,
-              ShadowRunner& shadows, const DeployConfig& deploy_defaults,
-              const RegisterConfig& registry, double token_days);
+              ShadowRunner& shadows, const DeployConfig& deploy_defaults, const DeployRules& rules,
+              double token_days);
 
   /// Adds the routes to `router`.
   void Register(Router& router);
   /// The deploy.* settings a deployment without its own parameters uses, the register.*
   /// rules of approval (shadow_pending, distinct_approver), and how long tokens made by
   /// login last (api.token_days); on reload.
-  void SetDeployDefaults(const DeployConfig& deploy, const RegisterConfig& registry,
-                         double token_days) EXCLUDES(mutex_);
+  void SetDeployDefaults(const DeployConfig& deploy, const DeployRules& rules, double token_days)
+      EXCLUDES(mutex_);
   /// Before the server starts.
   void SetAbReporter(AbReporter reporter) { ab_reporter_ = std::move(reporter); }
 
@@ -57,6 +57,8 @@ class AdminRoutes {
   void AbConclude(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void Approve(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void Reject(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void Promote(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void SetEnvironment(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void WhoAmI(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void ListUsers(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void CreateUser(const HttpRequest&, HttpResponse&, const RouteMatch&);
@@ -79,7 +81,7 @@ class AdminRoutes {
   ShadowRunner& shadows_;
   Mutex mutex_;
   DeployConfig deploy_ GUARDED_BY(mutex_);
-  RegisterConfig register_ GUARDED_BY(mutex_);
+  DeployRules rules_ GUARDED_BY(mutex_);
   double token_days_ GUARDED_BY(mutex_) = 30;
   AbReporter ab_reporter_;
 };

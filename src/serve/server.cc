@@ -111,9 +111,10 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
   capture.logger = &logger;
   server->capture_ = std::make_unique<CaptureWriter>(capture);
   server->shadows_ = std::make_unique<ShadowRunner>(10000, &logger);
+  FOPS_ASSIGN_OR_RETURN(DeployRules rules, DeployRulesFrom(c));
   server->admin_ =
       std::make_unique<AdminRoutes>(server->guard_, *server->stores_, *server->controller_,
-                                    *server->shadows_, c.deploy, c.register_, c.api.token_days);
+                                    *server->shadows_, c.deploy, rules, c.api.token_days);
   HttpLimits limits;
   limits.max_body_bytes = static_cast<size_t>(c.api.max_body_bytes);
   limits.max_connections = static_cast<size_t>(c.api.max_connections);
@@ -299,7 +300,11 @@ void ScoringServer::Reload(const Config& config) {
   if (config.api.listen != config_.api.listen || config.api.workers != config_.api.workers) {
     logger_.Warn("serve", "api.listen and api.workers change only when the server restarts");
   }
-  admin_->SetDeployDefaults(config.deploy, config.register_, config.api.token_days);
+  if (auto rules = DeployRulesFrom(config); rules.ok()) {
+    admin_->SetDeployDefaults(config.deploy, *rules, config.api.token_days);
+  } else {
+    logger_.Error("serve", rules.status().message() + "; keeping the deployment rules loaded");
+  }
   if (auto oidc = OidcFrom(config.api); oidc.ok()) {
     guard_.SetOidc(std::move(*oidc));
   } else {

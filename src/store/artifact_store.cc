@@ -43,7 +43,15 @@ std::string LocalArtifactStore::Uri(const std::string& key) const {
   return (fs::path(root_) / key).string();
 }
 
-Result<std::string> LocalArtifactStore::Fetch(const std::string& uri) { return ReadFile(uri); }
+Result<std::string> LocalArtifactStore::Fetch(const std::string& uri) {
+  if (StartsWith(uri, "s3://")) {  // written when global.artifact_url named S3; read it there
+    FOPS_ASSIGN_OR_RETURN(S3Location where, ParseS3Uri(uri));
+    auto settings = S3Settings::FromEnvironment();
+    if (!settings.ok()) return settings.status();
+    return S3Client(*settings).Get(where);
+  }
+  return ReadFile(uri);
+}
 
 Result<ArtifactRecord> S3ArtifactStore::Put(const std::string& key, const std::string& path) {
   FOPS_ASSIGN_OR_RETURN(std::string content, ReadFile(path));
@@ -57,6 +65,7 @@ std::string S3ArtifactStore::Uri(const std::string& key) const {
 }
 
 Result<std::string> S3ArtifactStore::Fetch(const std::string& uri) {
+  if (!StartsWith(uri, "s3://")) return ReadFile(uri);  // written by a run with local artifacts
   FOPS_ASSIGN_OR_RETURN(S3Location where, ParseS3Uri(uri));
   return client_.Get(where);
 }

@@ -20,7 +20,8 @@ class ArtifactStore {
   virtual ~ArtifactStore() = default;
   /// Stores the local file `path` under `key` (e.g. fraud-detection/<run>/model/model.json).
   virtual Result<ArtifactRecord> Put(const std::string& key, const std::string& path) = 0;
-  /// The bytes at `uri` (as Put returned it), refused unless their sha256 is `sha256`.
+  /// The bytes at `uri` (as Put returned it, by this store or another: a path or an s3:// URI
+  /// is read where it points), refused unless their sha256 is `sha256`.
   Result<std::string> Read(const std::string& uri, const std::string& sha256);
   /// Where `key` lives (a path or s3:// URI).
   virtual std::string Uri(const std::string& key) const = 0;

@@ -221,6 +221,10 @@ CREATE TABLE users (
 ALTER TABLE api_keys ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE api_keys ADD COLUMN expires_at TEXT NOT NULL DEFAULT '';
 )sql"},
+      {7, "Staged promotion: an endpoint's environment (dev, staging, production)",
+       R"sql(
+ALTER TABLE endpoints ADD COLUMN environment TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }

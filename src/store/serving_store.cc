@@ -23,7 +23,7 @@ const char* kEndpointColumns =
     "canary_version, "
     "canary_percent, shadows, deployment_id, generation, ab_variants, "
     "assignment_field, "
-    "ab_started_at, multi_model";
+    "ab_started_at, multi_model, environment";
 const char* kDeploymentColumns =
     "id, endpoint, created_at, updated_at, actor, strategy, model, version, "
     "previous_model, "
@@ -70,6 +70,7 @@ EndpointRecord EndpointFromRow(const SqlRow& row) {
     auto spec = MultiModelSpec::FromJson(nlohmann::json::parse(multi, nullptr, false));
     if (spec.ok()) e.multi_model = *spec;
   }
+  e.environment = AsText(row[15]);
   return e;
 }
 
@@ -125,18 +126,20 @@ Status CheckName(const std::string& what, const std::string& name) {
 nlohmann::json EndpointRecord::ToJson() const {
   nlohmann::json shadow_list = nlohmann::json::array();
   for (const VariantRef& s : shadows) shadow_list.push_back(VariantJson(s));
-  return {{"name", name},
-          {"created_at", created_at},
-          {"updated_at", updated_at},
-          {"production", VariantJson(production)},
-          {"canary", VariantJson(canary)},
-          {"canary_percent", canary_percent},
-          {"shadows", shadow_list},
-          {"deployment_id",
-           deployment_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(deployment_id)},
-          {"generation", generation},
-          {"ab", AbJson()},
-          {"multi_model", multi_model.empty() ? nlohmann::json(nullptr) : multi_model.ToJson()}};
+  return {
+      {"name", name},
+      {"created_at", created_at},
+      {"updated_at", updated_at},
+      {"production", VariantJson(production)},
+      {"canary", VariantJson(canary)},
+      {"canary_percent", canary_percent},
+      {"shadows", shadow_list},
+      {"deployment_id",
+       deployment_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(deployment_id)},
+      {"generation", generation},
+      {"ab", AbJson()},
+      {"multi_model", multi_model.empty() ? nlohmann::json(nullptr) : multi_model.ToJson()},
+      {"environment", environment.empty() ? nlohmann::json(nullptr) : nlohmann::json(environment)}};
 }
 
 nlohmann::json MultiModelSpec::ToJson() const {
@@ -393,6 +396,7 @@ Status ServingStore::SaveEndpoint(const EndpointRecord& e, bool insert) {
                   Text(e.assignment_field),
                   Text(e.ab_started_at),
                   Text(e.multi_model.empty() ? std::string() : e.multi_model.ToJson().dump()),
+                  Text(e.environment),
                   Text(e.name)};
   if (insert) {
     return db_.Exec(
@@ -400,8 +404,8 @@ Status ServingStore::SaveEndpoint(const EndpointRecord& e, bool insert) {
         "production_version, "
         "canary_model, canary_version, canary_percent, shadows, deployment_id, "
         "generation, "
-        "ab_variants, assignment_field, ab_started_at, multi_model, name) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "ab_variants, assignment_field, ab_started_at, multi_model, environment, name) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         p);
   }
   return db_.Exec(
@@ -411,7 +415,7 @@ Status ServingStore::SaveEndpoint(const EndpointRecord& e, bool insert) {
       "?, canary_percent = ?, "
       "shadows = ?, deployment_id = ?, generation = ?, ab_variants "
       "= ?, assignment_field = ?, "
-      "ab_started_at = ?, multi_model = ? WHERE name = ?",
+      "ab_started_at = ?, multi_model = ?, environment = ? WHERE name = ?",
       p);
 }
 
@@ -479,8 +483,26 @@ Status Servable(const ModelVersion& version, bool shadow_of_pending_allowed, boo
                                   : ""));
 }
 
-DeployRules DeployRulesFrom(const RegisterConfig& config) {
-  return {config.shadow_pending, config.distinct_approver};
+const PromotionPolicy* DeployRules::PolicyFor(const std::string& environment) const {
+  for (const PromotionPolicy& policy : promotion) {
+    if (policy.environment == environment) return &policy;
+  }
+  return nullptr;
+}
+
+Result<DeployRules> DeployRulesFrom(const Config& config) {
+  DeployRules rules{config.register_.shadow_pending, config.register_.distinct_approver, {}};
+  const std::pair<const char*, const std::vector<std::string>*> policies[] = {
+      {"dev", &config.promote.dev},
+      {"staging", &config.promote.staging},
+      {"production", &config.promote.production}};
+  for (const auto& [environment, entries] : policies) {
+    FOPS_ASSIGN_OR_RETURN(
+        PromotionPolicy policy,
+        PromotionPolicy::Parse(environment, *entries, std::string("promote.") + environment));
+    rules.promotion.push_back(std::move(policy));
+  }
+  return rules;
 }
 
 Status ServingStore::Refused(const Status& refusal, const std::string& action,
@@ -505,6 +527,23 @@ Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name,
       !servable.ok()) {
     return Refused(servable, "deploy_refused", target,
                    {{"endpoint", endpoint_name}, {"strategy", strategy->name()}}, actor);
+  }
+  if (strategy->ChangesProduction()) {  // shadows are exempt: they earn `shadowed`
+    FOPS_ASSIGN_OR_RETURN(auto endpoint, FindEndpoint(endpoint_name));
+    const PromotionPolicy* policy = endpoint && !endpoint->environment.empty()
+                                        ? rules.PolicyFor(endpoint->environment)
+                                        : nullptr;
+    if (policy != nullptr) {
+      FOPS_ASSIGN_OR_RETURN(PromotionCheck check, CheckPromotion(target, *policy));
+      if (!check.allowed()) {
+        return Refused(
+            Status::Conflict("promotion of " + target.ToString() + " to " + policy->environment +
+                             " (endpoint " + endpoint_name + ") refused; unmet: " + check.Unmet() +
+                             " (promote." + policy->environment + ")"),
+            "promotion_refused", target, {{"endpoint", endpoint_name}, {"check", check.ToJson()}},
+            actor);
+      }
+    }
   }
   if (rules.distinct_approver && version.approval == "approved" && !version.ApprovedByRule() &&
       ActorIdentity(version.approval_by) == ActorIdentity(actor)) {
@@ -829,6 +868,176 @@ Status ServingStore::SetMultiModel(const std::string& endpoint_name, const Multi
     return store_.AppendAudit(actor, "multi_model_set", "", 0,
                               {{"endpoint", endpoint_name}, {"definition", spec.ToJson()}});
   });
+}
+
+Status ServingStore::SetEnvironment(const std::string& endpoint_name,
+                                    const std::string& environment, const std::string& actor) {
+  FOPS_RETURN_IF_ERROR(CheckName("endpoint", endpoint_name));
+  FOPS_RETURN_IF_ERROR(CheckEnvironment(environment));
+  return store_.InTransaction([&]() -> Status {
+    const std::string now = UtcNow();
+    FOPS_ASSIGN_OR_RETURN(auto loaded, LoadOrNewEndpoint(endpoint_name, now));
+    EndpointRecord& e = loaded.first;
+    const std::string previous = e.environment;
+    e.environment = environment;
+    e.updated_at = now;
+    ++e.generation;
+    FOPS_RETURN_IF_ERROR(SaveEndpoint(e, loaded.second));
+    FOPS_RETURN_IF_ERROR(Bump("endpoints"));
+    return store_.AppendAudit(
+        actor, "environment_set", "", 0,
+        {{"endpoint", endpoint_name}, {"environment", environment}, {"previous", previous}});
+  });
+}
+
+namespace {
+
+std::string Hours(double seconds) { return FormatDouble(seconds / 3600.0, 3) + " h"; }
+
+double SecondsBetween(const std::string& from, const std::string& to) {
+  auto a = ParseUtcTime(from), b = ParseUtcTime(to);
+  if (!a || !b) return 0;
+  return std::chrono::duration<double>(*b - *a).count();
+}
+
+}  // namespace
+
+Result<PromotionCheck> ServingStore::CheckPromotion(const VariantRef& target,
+                                                    const PromotionPolicy& policy) {
+  FOPS_ASSIGN_OR_RETURN(ModelVersion version,
+                        store_.GetVersion(target.model, std::to_string(target.version)));
+  FOPS_ASSIGN_OR_RETURN(std::vector<EndpointRecord> endpoints, ListEndpoints());
+  const std::string now = UtcNow();
+  // The longest stretch `target` served (or shadowed) on endpoints of `environment`.
+  auto stretch = [&](bool shadow, const std::string& environment,
+                     std::string* evidence) -> Result<double> {
+    double best = 0;
+    std::string where, rolled_back;
+    for (const EndpointRecord& e : endpoints) {
+      if (e.environment != environment) continue;
+      FOPS_ASSIGN_OR_RETURN(std::vector<DeploymentRecord> history, History(e.name, 100000));
+      std::reverse(history.begin(), history.end());  // oldest first
+      const bool serving_now =
+          e.production == target || e.canary == target ||
+          std::any_of(e.ab_variants.begin(), e.ab_variants.end(),
+                      [&](const WeightedVariant& v) { return v.ref == target; });
+      for (size_t i = 0; i < history.size(); ++i) {
+        const DeploymentRecord& d = history[i];
+        if (d.target != target || (d.strategy == "shadow") != shadow) continue;
+        if (d.status == DeploymentStatus::kRolledBack) {
+          rolled_back = "rolled back on " + e.name + ": " + d.reason;
+          continue;
+        }
+        std::string end = d.updated_at;
+        if (d.status == DeploymentStatus::kBaking || d.status == DeploymentStatus::kShadowing) {
+          end = now;
+        } else if (!shadow && (d.status == DeploymentStatus::kCompleted ||
+                               d.status == DeploymentStatus::kPromoted)) {
+          end = serving_now ? now : d.updated_at;
+          for (size_t j = i + 1; j < history.size(); ++j) {  // until something replaced it
+            const DeploymentRecord& next = history[j];
+            if (next.strategy == "shadow" || next.status == DeploymentStatus::kRolledBack ||
+                next.status == DeploymentStatus::kBaking)
+              continue;
+            end = next.status == DeploymentStatus::kPromoted ? next.updated_at : next.created_at;
+            break;
+          }
+        }
+        const double seconds = SecondsBetween(d.created_at, end);
+        if (seconds >= best) {
+          best = seconds;
+          where = e.name;
+        }
+      }
+    }
+    if (where.empty()) {
+      *evidence = std::string(shadow ? "never shadowed" : "never served") + " on a " + environment +
+                  " endpoint" + (rolled_back.empty() ? "" : "; " + rolled_back);
+    } else {
+      *evidence = std::string(shadow ? "shadowed " : "served ") + environment + " (" + where +
+                  ") for " + Hours(best);
+    }
+    return best;
+  };
+  PromotionCheck check;
+  check.environment = policy.environment;
+  for (const auto& alternatives : policy.requirements) {
+    PromotionCheck::Requirement requirement;
+    for (const PromotionCondition& c : alternatives) {
+      requirement.text += (requirement.text.empty() ? "" : "|") + c.text;
+      bool met = false;
+      std::string evidence;
+      switch (c.kind) {
+        case PromotionCondition::Kind::kApproved:
+          met = version.approval == "approved";
+          evidence = version.approval;
+          break;
+        case PromotionCondition::Kind::kChampionPassed: {
+          const nlohmann::json& gate = version.metrics.contains("champion_gate")
+                                           ? version.metrics["champion_gate"]
+                                           : nlohmann::json();
+          met = gate.is_object() && gate.value("passed", false);
+          evidence = !gate.is_object() ? "its run made no champion comparison"
+                     : met             ? gate.value("summary", "passed")
+                                       : gate.value("summary", "failed");
+          break;
+        }
+        case PromotionCondition::Kind::kServed:
+        case PromotionCondition::Kind::kShadowed: {
+          FOPS_ASSIGN_OR_RETURN(
+              double seconds,
+              stretch(c.kind == PromotionCondition::Kind::kShadowed, c.environment, &evidence));
+          met = seconds >= c.seconds;
+          evidence += " of " + Hours(c.seconds);
+          break;
+        }
+      }
+      requirement.met = requirement.met || met;
+      requirement.evidence += (requirement.evidence.empty() ? "" : " / ") + evidence;
+    }
+    check.requirements.push_back(std::move(requirement));
+  }
+  return check;
+}
+
+Result<DeploymentRecord> ServingStore::Promote(
+    const VariantRef& version, const std::string& environment, const std::string& endpoint,
+    const std::string& strategy, const DeploymentParams& params, const std::string& actor,
+    const DeployRules& rules, PromotionCheck* check) {
+  FOPS_RETURN_IF_ERROR(CheckEnvironment(environment));
+  if (environment.empty()) return Status::InvalidArgument("promote needs an environment (--to)");
+  const PromotionPolicy* policy = rules.PolicyFor(environment);
+  if (policy == nullptr) return Status::Internal("no promotion policy for " + environment);
+  FOPS_ASSIGN_OR_RETURN(std::vector<EndpointRecord> endpoints, ListEndpoints());
+  std::vector<std::string> labelled;
+  for (const EndpointRecord& e : endpoints) {
+    if (e.environment == environment) labelled.push_back(e.name);
+  }
+  std::string target_endpoint = endpoint;
+  if (target_endpoint.empty()) {
+    if (labelled.empty()) {
+      return Status::NotFound("no endpoint is labelled " + environment +
+                              " (fraudops deploy environment ENDPOINT " + environment + ")");
+    }
+    if (labelled.size() > 1) {
+      return Status::InvalidArgument("several endpoints are labelled " + environment + " (" +
+                                     Join(labelled, ", ") + "); name one with --endpoint");
+    }
+    target_endpoint = labelled[0];
+  } else if (std::find(labelled.begin(), labelled.end(), target_endpoint) == labelled.end()) {
+    return Status::InvalidArgument("endpoint '" + target_endpoint + "' is not labelled " +
+                                   environment);
+  }
+  FOPS_ASSIGN_OR_RETURN(PromotionCheck checked, CheckPromotion(version, *policy));
+  if (check) *check = checked;
+  if (!checked.allowed()) {
+    return Refused(Status::Conflict("promotion of " + version.ToString() + " to " + environment +
+                                    " (endpoint " + target_endpoint + ") refused; unmet: " +
+                                    checked.Unmet() + " (promote." + environment + ")"),
+                   "promotion_refused", version,
+                   {{"endpoint", target_endpoint}, {"check", checked.ToJson()}}, actor);
+  }
+  return Deploy(target_endpoint, version, strategy, params, actor, rules);
 }
 
 Result<std::vector<ServedAt>> ServingStore::WhereServed(const VariantRef& version) {

@@ -20,6 +20,7 @@
 #include "store/deployment_strategy.h"
 #include "store/identity.h"
 #include "store/metadata_store.h"
+#include "store/promotion.h"
 
 namespace fraudops {
 
@@ -84,7 +85,10 @@ struct EndpointRecord {
   /// The A/B variants' names, in order.
   std::vector<std::string> AbVariantNames() const;
   std::string deployment_id;  ///< the deployment in progress (canary or linear), or ""
-  int64_t generation = 0;     ///< counts changes, so servers see when to reload
+  /// dev, staging, production, or "" (store/promotion.h): its environment's promotion policy
+  /// applies to every deployment that changes what answers here.
+  std::string environment;
+  int64_t generation = 0;  ///< counts changes, so servers see when to reload
   nlohmann::json ToJson() const;
   /// {"variants": [{"name", "model", "version", "weight"}], "assignment_field",
   /// "started_at"}, or null without a test.
@@ -190,10 +194,14 @@ struct ServedAt {
 
 /// What a deployment checks beyond approval (register.* in the configuration).
 struct DeployRules {
-  bool shadow_pending = false;     ///< a pending version may run as a shadow
-  bool distinct_approver = false;  ///< its (human) approver may not deploy it
+  bool shadow_pending = false;             ///< a pending version may run as a shadow
+  bool distinct_approver = false;          ///< its (human) approver may not deploy it
+  std::vector<PromotionPolicy> promotion;  ///< by environment (promote.*)
+  const PromotionPolicy* PolicyFor(const std::string& environment) const;
 };
-DeployRules DeployRulesFrom(const RegisterConfig& config);
+/// register.shadow_pending, register.distinct_approver and the promote.* policies (checked
+/// when the configuration was loaded; an error names the key).
+Result<DeployRules> DeployRulesFrom(const Config& config);
 
 enum class RetireAction : uint8_t { kReject, kArchive };
 
@@ -249,6 +257,21 @@ class ServingStore {
   /// Refused on an endpoint with a production variant.
   Status SetMultiModel(const std::string& endpoint, const MultiModelSpec& spec,
                        const std::string& actor);
+  /// Labels `endpoint` (created when new) with an environment (dev, staging, production, or
+  /// "" for none); audited as environment_set.
+  Status SetEnvironment(const std::string& endpoint, const std::string& environment,
+                        const std::string& actor);
+  /// Checks `policy` for `version`: approval, the champion comparison of its run, and how
+  /// long it served or shadowed on endpoints of the environments the policy names.
+  Result<PromotionCheck> CheckPromotion(const VariantRef& version, const PromotionPolicy& policy);
+  /// Deploys `version` to the endpoint labelled `environment` (`endpoint` picks one when
+  /// several are; "" otherwise) once the environment's promotion policy holds; otherwise
+  /// Conflict naming every unmet condition (audited as promotion_refused). The check is
+  /// returned either way in `check`.
+  Result<DeploymentRecord> Promote(const VariantRef& version, const std::string& environment,
+                                   const std::string& endpoint, const std::string& strategy,
+                                   const DeploymentParams& params, const std::string& actor,
+                                   const DeployRules& rules, PromotionCheck* check);
   /// Every place `version` serves, including multi-model definitions naming it (by
   /// version, or by an alias or "latest" that points at it now).
   Result<std::vector<ServedAt>> WhereServed(const VariantRef& version);

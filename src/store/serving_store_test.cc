@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "../../tests/backend_store.h"
 
 namespace fraudops {
@@ -189,7 +191,7 @@ TEST_P(ServingStoreTest, UsersTokensAndTheApproverWhoMayNotDeploy) {
 
   // Segregation of duties: whoever approved a version by hand does not deploy it.
   ASSERT_TRUE(store_->SetApproval("m", 2, "approved", "user:alice", "reviewed").ok());
-  const DeployRules rules{false, true};
+  const DeployRules rules{false, true, {}};
   auto refused = serving_->Deploy("e", {"m", 2}, "all_at_once", {}, "oidc:alice", rules);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied);
@@ -199,6 +201,78 @@ TEST_P(ServingStoreTest, UsersTokensAndTheApproverWhoMayNotDeploy) {
   EXPECT_TRUE(serving_->Deploy("e", {"m", 2}, "all_at_once", {}, "user:carol", rules).ok());
   // Versions approved by register.approval: auto are not a person's approval.
   EXPECT_TRUE(serving_->Deploy("e", {"m", 1}, "all_at_once", {}, "t", rules).ok());
+}
+
+TEST(PromotionPolicyTest, ConditionsParseOrAreRefusedNamingTheKey) {
+  auto policy = PromotionPolicy::Parse(
+      "production", {"approved", "champion_passed", "served:staging:24h|shadowed:production:2h"},
+      "promote.production");
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  ASSERT_EQ(policy->requirements.size(), 3u);
+  EXPECT_EQ(policy->requirements[2][1].seconds, 7200);
+  for (const char* bad : {"served:staging", "served:qa:1h", "promoted", "served:staging:-1h"}) {
+    auto refused = PromotionPolicy::Parse("production", {"approved", bad}, "promote.production");
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.status().message().find("promote.production[1]"), std::string::npos)
+        << refused.status().message();
+  }
+}
+
+TEST_P(ServingStoreTest, PromotionWaitsForTheEnvironmentsPolicyAndNamesWhatIsUnmet) {
+  // m@4 serves the production endpoint before it is labelled.
+  ASSERT_TRUE(serving_->Deploy("prod", {"m", 4}, "all_at_once", {}, "a").ok());
+  ASSERT_TRUE(serving_->SetEnvironment("stage", "staging", "a").ok());
+  ASSERT_TRUE(serving_->SetEnvironment("prod", "production", "a").ok());
+  EXPECT_EQ(serving_->SetEnvironment("x", "qa", "a").code(), StatusCode::kInvalidArgument);
+  DeployRules rules;
+  rules.promotion = {*PromotionPolicy::Parse("staging", {"approved"}, "promote.staging"),
+                     *PromotionPolicy::Parse(
+                         "production", {"approved", "served:staging:1s|shadowed:production:1s"},
+                         "promote.production")};
+  PromotionCheck check;
+  auto refused =
+      serving_->Promote({"m", 1}, "production", "", "all_at_once", {}, "a", rules, &check);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kConflict);
+  EXPECT_NE(refused.status().message().find(
+                "unmet: served:staging:1s|shadowed:production:1s (never served on a staging "
+                "endpoint"),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_TRUE(check.requirements[0].met);
+  EXPECT_FALSE(check.allowed());
+  // A plain deployment to the production endpoint is held to the same policy; a shadow is not.
+  EXPECT_EQ(serving_->Deploy("prod", {"m", 1}, "canary", {}, "a", rules).status().code(),
+            StatusCode::kConflict);
+  EXPECT_TRUE(serving_->Deploy("prod", {"m", 3}, "shadow", {}, "a", rules).ok());
+  // Staging takes any approved version; after a second there, production takes it.
+  auto staged = serving_->Promote({"m", 1}, "staging", "", "all_at_once", {}, "a", rules, &check);
+  ASSERT_TRUE(staged.ok()) << staged.status().ToString();
+  EXPECT_EQ(staged->endpoint, "stage");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  const PromotionPolicy& production = *rules.PolicyFor("production");
+  while (!serving_->CheckPromotion({"m", 1}, production)->allowed() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polls the condition
+  }
+  auto promoted =
+      serving_->Promote({"m", 1}, "production", "", "all_at_once", {}, "a", rules, &check);
+  ASSERT_TRUE(promoted.ok()) << promoted.status().ToString();
+  EXPECT_EQ(promoted->endpoint, "prod");
+  EXPECT_NE(check.requirements[1].evidence.find("served staging (stage) for"), std::string::npos)
+      << check.requirements[1].evidence;
+  // m@3 shadowed production long enough by now, too.
+  EXPECT_TRUE(serving_->CheckPromotion({"m", 3}, production)->allowed());
+  // A version whose run made no champion comparison does not meet champion_passed.
+  auto champion = PromotionPolicy::Parse("production", {"champion_passed"}, "p");
+  auto unmet = serving_->CheckPromotion({"m", 2}, *champion);
+  EXPECT_FALSE(unmet->allowed());
+  EXPECT_EQ(unmet->requirements[0].evidence, "its run made no champion comparison");
+  size_t refusals = 0;
+  auto audit = store_->Audit("m");
+  ASSERT_TRUE(audit.ok());
+  for (const AuditEntry& e : *audit) refusals += e.action == "promotion_refused";
+  EXPECT_EQ(refusals, 2u);
 }
 
 TEST(ParseUtcTimeTest, ReadsWhatUtcNowWritesAndOffsets) {
