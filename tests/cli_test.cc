@@ -7,12 +7,14 @@
 #include <regex>
 
 #include "cli_util.h"
+#include "core/strings.h"
 
 namespace fraudops {
 namespace {
 
 using testing::CommandResult;
 using testing::Fraudops;
+using testing::ReadText;
 using testing::TempDir;
 using testing::WriteSmallConfig;
 using testing::WriteText;
@@ -142,6 +144,55 @@ TEST(CliTest, SqliteSourceRecordsTheSameDataHashAsTheCsv) {
       Fraudops(dir, "run --data sqlite:bank.db", "FRAUDOPS_PREPROCESS_SQL_TABLE=payments");
   EXPECT_EQ(missing.exit_code, 3);
   EXPECT_NE(missing.err.find("cannot read table 'payments'"), std::string::npos) << missing.err;
+}
+
+TEST(CliTest, ValidationNamesAnIdColumnALeakTheTimeColumnAndAQuestionMarkColumn) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  ASSERT_EQ(Fraudops(dir, "data synth --rows 20000 --fraud-rate 0.01 --output tx.csv").exit_code,
+            0);
+  // The synthetic transactions with four columns a bank export might carry.
+  std::vector<std::string> lines = Split(ReadText(dir.File("tx.csv")), '\n');
+  std::string planted = "txn_id,chargeback_flag,merchant_age," + lines[0] + "\n";
+  for (size_t r = 1; r < lines.size(); ++r) {
+    if (lines[r].empty()) continue;
+    const bool fraud = lines[r].substr(lines[r].rfind(',') + 1) == "\"1\"" ||
+                       lines[r].substr(lines[r].rfind(',') + 1) == "1";
+    const std::string age = r % 11 == 0 ? "?" : std::to_string(r % 40);
+    planted += std::to_string(r * 7919 % 1000003) + "," + (fraud ? "1" : "0") + "," + age + "," +
+               lines[r] + "\n";
+  }
+  WriteText(dir.File("planted.csv"), planted);
+  CommandResult leaked = Fraudops(dir, "run --data planted.csv");
+  EXPECT_EQ(leaked.exit_code, 3);
+  EXPECT_NE(leaked.err.find("column 'chargeback_flag' alone separates the label"),
+            std::string::npos)
+      << leaked.err;
+  WriteSmallConfig(dir, "  drop_columns: [chargeback_flag]\n");
+  CommandResult run = Fraudops(dir, "run --json --data planted.csv");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("column 'txn_id' is not used as a feature: unique whole numbers"),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("column 'Time' is not used as a feature: the time column"),
+            std::string::npos);
+  EXPECT_NE(run.err.find("column 'merchant_age' holds numbers but for '?'"), std::string::npos);
+  const nlohmann::json result = nlohmann::json::parse(run.out);
+  const nlohmann::json bundle =
+      nlohmann::json::parse(ReadText(result["artifacts"]["bundle"].get<std::string>()));
+  EXPECT_EQ(bundle["input"]["ignored"], nlohmann::json({"txn_id", "Time"}));
+  for (const auto& feature : bundle["input"]["features"]) {
+    EXPECT_NE(feature["name"], "txn_id");
+    EXPECT_NE(feature["name"], "Time");
+  }
+  EXPECT_NE(ReadText(result["artifacts"]["report"].get<std::string>()).find("Data validation"),
+            std::string::npos);
+  // Whole records, the ignored columns included, still score in batch.
+  CommandResult scored = Fraudops(dir, "predict --model fraudops-home/artifacts/fraud-detection/" +
+                                           result["execution_id"].get<std::string>() +
+                                           "/model --input planted.csv --output "
+                                           "scores.csv");
+  EXPECT_EQ(scored.exit_code, 0) << scored.err;
 }
 
 TEST(CliTest, TimeSplitTrainsOnThePast) {

@@ -388,7 +388,7 @@ TEST(RegistryCliTest, ACombinationOfTwoModelsIsAVersionThatScoresTheirWeightedMe
       dir, "models combine fraud-detector --model fraud-detector@1 --model fraud-detector@5");
   EXPECT_EQ(other.exit_code, 2);
   EXPECT_NE(other.err.find("fraud-detector@5 does not take the same inputs as the first model: "
-                           "31 features, not 30"),
+                           "30 features, not 29"),
             std::string::npos)
       << other.err;
   EXPECT_EQ(Json(Fraudops(dir, "models list fraud-detector --json")).size(), 5u);

@@ -115,6 +115,41 @@ TEST(TrainCliTest, ALightgbmFileTrainedOnTextCategoriesScoresTheFileItWasTrained
   EXPECT_GT(risky / static_cast<double>(risky_n), 2 * safe / static_cast<double>(safe_n));
 }
 
+TEST(TrainCliTest, AnXgboostFileTrainedOnTextCategoriesScoresTheFileItWasTrainedOn) {
+  TempDir dir;
+  testing::WriteText(dir.File("train.csv"), CategoryRows(4000, 1));
+  CommandResult run = Fraudops(dir,
+                               "train --algorithm xgboost --data train.csv --label Class "
+                               "--param num_round=30 --param max_depth=3 --output model.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  // XGBoost's file keeps codes; the names are written beside it.
+  const nlohmann::json names =
+      nlohmann::json::parse(testing::ReadText(dir.File("model.json.categories.json")));
+  EXPECT_EQ(names["format"], "fraudops-categories/1");
+  ASSERT_TRUE(names["features"].contains("merchant")) << names.dump();
+  CommandResult predict = Fraudops(
+      dir, "predict --model model.json --input train.csv --output scores.csv --keep Class");
+  ASSERT_EQ(predict.exit_code, 0) << predict.err;
+  std::vector<std::string> lines = Split(testing::ReadText(dir.File("scores.csv")), '\n');
+  ASSERT_GE(lines.size(), 4001u);
+  double risky = 0, safe = 0;
+  size_t risky_n = 0, safe_n = 0;
+  for (size_t r = 1; r <= 4000; ++r) {
+    const std::vector<std::string> fields = Split(lines[r], ',');  // Class,score,margin
+    const double score = std::strtod(fields[1].c_str(), nullptr);
+    (fields[0] == "1" ? risky : safe) += score;
+    ++(fields[0] == "1" ? risky_n : safe_n);
+  }
+  EXPECT_GT(risky / static_cast<double>(risky_n), 2 * safe / static_cast<double>(safe_n));
+  // A damaged name file is refused, naming it.
+  testing::WriteText(dir.File("model.json.categories.json"), "{\"format\": \"other\"}");
+  CommandResult refused =
+      Fraudops(dir, "predict --model model.json --input train.csv --output scores2.csv");
+  EXPECT_EQ(refused.exit_code, 3);
+  EXPECT_NE(refused.err.find("model.json.categories.json: not a category file"), std::string::npos)
+      << refused.err;
+}
+
 TEST(TrainCliTest, XgboostWritesXgboostJson) {
   TempDir dir;
   WriteData(dir);

@@ -1,6 +1,7 @@
 #include "cli/train_command.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -9,6 +10,7 @@
 #include "core/files.h"
 #include "core/strings.h"
 #include "data/source.h"
+#include "model/bundle.h"
 #include "pipeline/pipeline.h"
 #include "train/lgbm_params.h"
 #include "train/trainer.h"
@@ -117,6 +119,25 @@ int Train(const TrainArgs& args) {
   if (!serialized.ok()) return Fail(serialized.status());
   if (Status written = WriteFileAtomic(args.output, *serialized); !written.ok())
     return Fail(written);
+  if (args.algorithm == "xgboost") {
+    // XGBoost's file keeps codes, not names: the names go beside it, for fraudops predict.
+    std::vector<FeatureSpec> specs;
+    for (const ColumnSchema& column : train->dataset.features) {
+      FeatureSpec spec;
+      spec.name = column.name;
+      spec.categorical = column.type == ColumnType::kCategorical;
+      spec.categories = column.categories;
+      specs.push_back(std::move(spec));
+    }
+    const std::string sidecar = CategoriesSidecarPath(args.output);
+    const std::string names = CategoriesSidecarJson(specs);
+    if (!names.empty()) {
+      if (Status written = WriteFileAtomic(sidecar, names); !written.ok()) return Fail(written);
+    } else {
+      std::error_code ignored;
+      std::filesystem::remove(sidecar, ignored);  // a stale one from an earlier model
+    }
+  }
 
   const TrainedModel& m = **model;
   nlohmann::json out = {{"algorithm", args.algorithm},

@@ -107,6 +107,11 @@ const std::vector<KeySpec>& KeyTable() {
       {"preprocess", "categorical_columns",
        "Columns to dictionary-encode even if they look numeric (string columns always are).",
        FOPS_FIELD(preprocess.categorical_columns)},
+      {"preprocess", "feature_columns",
+       "The columns the model may use (besides derived features); empty: every column but "
+       "the label, less those validation excludes (identifiers, the time column; "
+       "docs/data-validation.md). A column listed here is used whatever validation thinks.",
+       FOPS_FIELD(preprocess.feature_columns)},
       {"preprocess", "drop_columns", "Columns left out of the features.",
        FOPS_FIELD(preprocess.drop_columns)},
       {"preprocess", "derived_features",
@@ -155,6 +160,13 @@ const std::vector<KeySpec>& KeyTable() {
        "LightGBM hyperparameter defaults (JSON); LGBM_<PARAM> overrides one.",
        FOPS_FIELD(train.lgbm_params_file)},
 
+      {"validate", "max_single_feature_auc",
+       "A feature whose own ROC AUC on the label exceeds this stops the run (leakage: a copy "
+       "or a consequence of the label); docs/data-validation.md.",
+       FOPS_FIELD(validate.max_single_feature_auc), 0.5, 1},
+      {"validate", "max_missing_share",
+       "A feature missing in more than this share of rows is reported.",
+       FOPS_FIELD(validate.max_missing_share), 0, 1},
       {"evaluate", "min_roc_auc", "Gate: minimum test ROC AUC.", FOPS_FIELD(evaluate.min_roc_auc),
        0, 1},
       {"evaluate", "min_metrics", "Gate: other minimums by metric name, e.g. {pr_auc: 0.6}.",
@@ -468,9 +480,9 @@ const std::vector<KeySpec>& KeyTable() {
 #undef FOPS_FIELD
 
 const std::vector<std::string>& GroupNames() {
-  static const std::vector<std::string> kGroups = {"global",   "preprocess", "train",   "evaluate",
-                                                   "register", "deploy",     "promote", "api",
-                                                   "schedule", "monitor"};
+  static const std::vector<std::string> kGroups = {"global",   "preprocess", "train",  "validate",
+                                                   "evaluate", "register",   "deploy", "promote",
+                                                   "api",      "schedule",   "monitor"};
   return kGroups;
 }
 

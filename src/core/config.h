@@ -40,6 +40,7 @@ struct PreprocessConfig {
   std::vector<std::string> missing_values = {"", "NA", "N/A", "NaN", "null", "unknown"};
   std::vector<std::string> categorical_columns;
   std::vector<std::string> drop_columns;
+  std::vector<std::string> feature_columns;   ///< empty: every column but the label
   std::vector<std::string> derived_features;  ///< "NAME = EXPRESSION" each
   std::string sql_table = "transactions";
   std::string sql_query;
@@ -66,6 +67,11 @@ struct TrainConfig {
   HyperParameters xgboost;
   /// Filled by LoadConfig from the params files (or built-in defaults) and LGBM_<PARAM>.
   HyperParameters lgbm;
+};
+
+struct ValidateConfig {
+  double max_single_feature_auc = 0.99;
+  double max_missing_share = 0.95;
 };
 
 struct EvaluateConfig {
@@ -187,6 +193,7 @@ struct Config {
   GlobalConfig global;
   PreprocessConfig preprocess;
   TrainConfig train;
+  ValidateConfig validate;
   EvaluateConfig evaluate;
   RegisterConfig register_;
   DeployConfig deploy;

@@ -277,6 +277,27 @@ std::string RenderReport(const ReportInput& input) {
     html += "<p>data content hash (SHA-256): <code>" +
             HtmlEscape(input.data_summary["content_hash"].get<std::string>()) + "</code></p>";
   }
+  if (input.data_summary.contains("data_validation")) {  // docs/data-validation.md
+    const auto& validation = input.data_summary["data_validation"];
+    html += "<h2>Data validation</h2>";
+    const auto& excluded = validation["excluded"];
+    if (!excluded.empty()) {
+      html += "<p>Columns left out of the features:</p><table><tr><th>column</th><th>why</th></tr>";
+      for (const auto& e : excluded) {
+        html += "<tr><td>" + HtmlEscape(e.value("name", "")) + "</td><td>" +
+                HtmlEscape(e.value("reason", "")) + "</td></tr>";
+      }
+      html += "</table>";
+    }
+    if (validation["warnings"].empty()) {
+      html += "<p>No warnings.</p>";
+    } else {
+      html += "<ul>";
+      for (const auto& w : validation["warnings"])
+        html += "<li>" + HtmlEscape(w.get<std::string>()) + "</li>";
+      html += "</ul>";
+    }
+  }
   html += "</main></body></html>\n";
   return html;
 }

@@ -21,7 +21,8 @@ struct ReportInput {
   std::vector<std::pair<std::string, double>> feature_importance;
   bool gate_passed = false;
   std::vector<std::string> gate_reasons;
-  nlohmann::json data_summary;  ///< rows and positives per split, data hash
+  /// rows and positives per split, data hash, and `data_validation` (warnings, excluded)
+  nlohmann::json data_summary;
 };
 
 std::string RenderReport(const ReportInput& input);

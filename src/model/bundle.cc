@@ -167,6 +167,19 @@ Result<Ensemble> ParseModelText(std::string_view text, const std::string& source
   return LoadLightgbmText(text, source);
 }
 
+std::string CategoriesSidecarPath(const std::string& model_path) {
+  return model_path + ".categories.json";
+}
+
+std::string CategoriesSidecarJson(const std::vector<FeatureSpec>& features) {
+  Json named = Json::object();
+  for (const FeatureSpec& f : features) {
+    if (f.categorical && !f.categories.empty()) named[f.name] = f.categories;
+  }
+  if (named.empty()) return "";
+  return Json({{"format", "fraudops-categories/1"}, {"features", named}}).dump(2) + "\n";
+}
+
 Result<ModelBundle> LoadModelFile(const std::string& path) {
   FOPS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   ModelBundle bundle;
@@ -175,6 +188,35 @@ Result<ModelBundle> LoadModelFile(const std::string& path) {
   bundle.model_file = fs::path(path).filename().string();
   bundle.algorithm = bundle.ensemble.source_format == "xgboost-json" ? "xgboost" : "lightgbm";
   bundle.input = SignatureOf(bundle.ensemble);
+  // An XGBoost file keeps no category names; fraudops train writes them beside it.
+  const std::string sidecar = CategoriesSidecarPath(path);
+  if (bundle.algorithm == "xgboost" && fs::exists(sidecar)) {
+    FOPS_ASSIGN_OR_RETURN(std::string names, ReadFile(sidecar));
+    const Json document = Json::parse(names, nullptr, false);
+    if (!document.is_object() || document.value("format", "") != "fraudops-categories/1" ||
+        !document.contains("features") || !document["features"].is_object()) {
+      return Status::DataError(sidecar +
+                               ": not a category file ({\"format\": \"fraudops-categories/1\", "
+                               "\"features\": {NAME: [CATEGORY, ...]}})");
+    }
+    for (const auto& [name, categories] : document["features"].items()) {
+      auto spec = std::find_if(bundle.input.features.begin(), bundle.input.features.end(),
+                               [&](const FeatureSpec& f) { return f.name == name; });
+      if (spec == bundle.input.features.end() || !spec->categorical) {
+        return Status::DataError(sidecar + ": /features/" + name +
+                                 ": the model has no categorical feature of that name");
+      }
+      if (!categories.is_array()) {
+        return Status::DataError(sidecar + ": /features/" + name + ": expected a list of names");
+      }
+      spec->categories.clear();
+      for (const Json& c : categories) {
+        if (!c.is_string())
+          return Status::DataError(sidecar + ": /features/" + name + ": expected strings");
+        spec->categories.push_back(c.get<std::string>());
+      }
+    }
+  }
   return bundle;
 }
 
@@ -231,6 +273,9 @@ Result<ModelBundle> ParseBundle(
     }
     if (auto it = input->find("missing_values"); it != input->end()) {
       FOPS_ASSIGN_OR_RETURN(bundle.input.missing_values, r.Strings(*it, "/input/missing_values"));
+    }
+    if (auto it = input->find("ignored"); it != input->end()) {
+      FOPS_ASSIGN_OR_RETURN(bundle.input.ignored, r.Strings(*it, "/input/ignored"));
     }
     if (auto it = document.find("lineage"); it != document.end()) {
       if (!it->is_object()) return r.Error("/lineage", "expected an object");
@@ -434,16 +479,17 @@ Json MakeBundleJson(const Dataset& train, const BundleInfo& info) {
   Json features = train.SchemaJson()["features"];
   bool derived = false;
   for (const Json& feature : features) derived |= feature.contains("derived");
+  Json input = {{"features", features},
+                {"dtype", "float32"},
+                {"missing_policy", "missing"},
+                {"missing_values", info.missing_values}};
+  if (!info.ignored_inputs.empty()) input["ignored"] = info.ignored_inputs;
   return {{"format_version", derived ? 3 : 2},
           {"algorithm", info.algorithm},
           {"model_file", info.model_file},
           {"model_format", info.model_format},
           {"model_sha256", info.model_sha256},
-          {"input",
-           {{"features", features},
-            {"dtype", "float32"},
-            {"missing_policy", "missing"},
-            {"missing_values", info.missing_values}}},
+          {"input", input},
           {"encoding",
            "numbers parsed as decimal and rounded to float32, as the training dataset stores them; "
            "categories "
@@ -476,7 +522,7 @@ Result<FeatureDeriver> DeriverOf(const InputSignature& signature, const std::str
 }
 
 FeatureEncoder::FeatureEncoder(const InputSignature& signature)
-    : float32_(signature.dtype != "float64") {
+    : ignored_(signature.ignored), float32_(signature.dtype != "float64") {
   if (auto deriver = DeriverOf(signature, "input signature"); deriver.ok())
     deriver_ = std::move(*deriver);  // a bundle's was checked when it was loaded
   for (size_t f = 0; f < signature.features.size(); ++f) {

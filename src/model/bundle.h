@@ -12,6 +12,7 @@
 /// signature with its dtype and missing-value policy, the encoding, lineage, baseline_file).
 /// Every version ever written keeps loading (tests/data/bundles holds one of each).
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -56,6 +57,9 @@ struct InputSignature {
   std::string missing_policy = "missing";
   /// Text read as missing (the training data's preprocess.missing_values).
   std::vector<std::string> missing_values = {"", "NA", "N/A", "NaN", "null", "unknown"};
+  /// Columns of the raw records the model does not take (identifiers, the time column:
+  /// docs/data-validation.md): requests and files may carry them; they are ignored.
+  std::vector<std::string> ignored;
 };
 
 /// How a bundle that combines several models (docs/serving.md, "Combined models") turns
@@ -132,6 +136,13 @@ inline constexpr const char* kPolicyFileName = "policy.txt";
 /// policy when `text` is empty.
 Status SetPolicy(ModelBundle& bundle, std::string_view text, const std::string& source);
 
+/// Where `fraudops train` keeps an XGBoost file's category names: MODEL.categories.json,
+/// {"format": "fraudops-categories/1", "features": {NAME: [CATEGORY, …]}} (code i is the i-th
+/// name). LoadModelFile reads it when present beside an XGBoost file.
+std::string CategoriesSidecarPath(const std::string& model_path);
+/// The sidecar's text for `features` ("" when none has category names).
+std::string CategoriesSidecarJson(const std::vector<FeatureSpec>& features);
+
 /// Reads a bare XGBoost JSON or LightGBM text model (told apart by content); its feature
 /// names define the input columns.
 Result<ModelBundle> LoadModelFile(const std::string& path);
@@ -155,6 +166,7 @@ struct BundleInfo {
   double threshold = 0.5;
   nlohmann::json metrics, lineage;
   std::string baseline_file;
+  std::vector<std::string> ignored_inputs;  ///< input.ignored
 };
 nlohmann::json MakeBundleJson(const Dataset& train, const BundleInfo& info);
 
@@ -180,6 +192,10 @@ class FeatureEncoder {
   const FeatureSpec& feature(size_t i) const { return *features_[i]; }
   /// The feature's index, or -1.
   int Find(std::string_view name) const;
+  /// Whether `name` is a column of the raw records the model leaves out (input.ignored).
+  bool IsIgnored(std::string_view name) const {
+    return std::find(ignored_.begin(), ignored_.end(), name) != ignored_.end();
+  }
   /// The same, trying index `hint` first: clients usually send features in signature order,
   /// so a caller that passes the previous index + 1 skips the lookup.
   int Find(std::string_view name, size_t hint) const {
@@ -198,6 +214,7 @@ class FeatureEncoder {
   double EncodeJson(size_t feature, const nlohmann::json& value, bool* ok) const;
 
  private:
+  std::vector<std::string> ignored_;
   double Round(double value) const {
     return float32_ ? static_cast<double>(static_cast<float>(value)) : value;
   }

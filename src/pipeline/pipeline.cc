@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -22,6 +23,7 @@
 #include "model/baseline.h"
 #include "model/bundle.h"
 #include "model/derived_features.h"
+#include "pipeline/data_validation.h"
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
 #include "store/serving_store.h"
@@ -57,6 +59,7 @@ struct State {
   std::vector<float> validation_scores, test_scores;
   nlohmann::json test_curves;
   nlohmann::json data_summary;
+  std::vector<std::string> excluded;  ///< columns validation left out of the features
   std::vector<std::pair<std::string, double>> importance;
   double threshold = 0.5;
 
@@ -189,40 +192,15 @@ Status DeriveFeatures(State& s) {
 Status Validate(State& s) {
   FOPS_RETURN_IF_ERROR(DeriveFeatures(s));
   const Dataset& d = s.data;
-  nlohmann::json report = {{"rows", d.rows()}, {"positives", d.CountPositives()}};
   if (d.rows() == 0) return Status::DataError("the data has no rows");
-  std::vector<std::string> warnings;
-  nlohmann::json columns = nlohmann::json::array();
   for (size_t c = 0; c < d.num_features(); ++c) {
-    const auto& values = d.columns[c];
-    size_t missing = 0, infinite = 0;
-    float low = std::numeric_limits<float>::infinity(), high = -low;
-    for (float v : values) {
-      if (std::isnan(v))
-        ++missing;
-      else if (std::isinf(v))
-        ++infinite;
-      else {
-        low = std::min(low, v);
-        high = std::max(high, v);
-      }
-    }
-    const std::string& name = d.features[c].name;
+    const size_t infinite = static_cast<size_t>(std::count_if(
+        d.columns[c].begin(), d.columns[c].end(), [](float v) { return std::isinf(v); }));
     if (infinite > 0) {
-      return Status::DataError("column '" + name + "' has " + std::to_string(infinite) +
+      return Status::DataError("column '" + d.features[c].name + "' has " +
+                               std::to_string(infinite) +
                                " infinite values; accepted: finite numbers or missing values");
     }
-    nlohmann::json column = {
-        {"name", name}, {"type", ColumnTypeName(d.features[c].type)}, {"missing", missing}};
-    if (missing < values.size()) {
-      column["min"] = low;
-      column["max"] = high;
-    }
-    if (missing == values.size())
-      warnings.push_back("column '" + name + "' is entirely missing");
-    else if (low == high)
-      warnings.push_back("column '" + name + "' is constant");
-    columns.push_back(column);
   }
   size_t positives = d.CountPositives();
   if (positives == 0) {
@@ -235,12 +213,49 @@ Status Validate(State& s) {
     return Status::DataError("every row of the label column '" + d.label_name +
                              "' is positive; a fraud model needs legitimate examples too");
   }
-  for (const std::string& warning : warnings) s.context.logger->Warn("validate", warning);
-  report["columns"] = columns;
-  report["warnings"] = warnings;
+  const PreprocessConfig& p = s.config.preprocess;
+  DataValidationOptions options;
+  options.time_column = p.time_column;
+  options.feature_columns = p.feature_columns;
+  options.max_single_feature_auc = s.config.validate.max_single_feature_auc;
+  options.max_missing_share = s.config.validate.max_missing_share;
+  DataValidation validation = ValidateData(d, options);
+  if (validation.excluded.size() == d.num_features()) {
+    validation.errors.push_back(
+        "every column was excluded from the features; name the ones to "
+        "use in preprocess.feature_columns");
+  }
+  s.excluded.clear();
+  for (const ExcludedColumn& e : validation.excluded) s.excluded.push_back(e.name);
+  for (const std::string& warning : validation.warnings)
+    s.context.logger->Warn("validate", warning);
+  nlohmann::json report = validation.ToJson();
+  report["rows"] = d.rows();
+  report["positives"] = positives;
+  s.data_summary["data_validation"] = {{"warnings", validation.warnings},
+                                       {"excluded", report["excluded"]},
+                                       {"errors", validation.errors}};
+  FOPS_RETURN_IF_ERROR(s.Write("validation_report", "raw/validation.json", Pretty(report)));
+  if (!validation.errors.empty()) {
+    std::string message;
+    for (const std::string& e : validation.errors) message += (message.empty() ? "" : "; ") + e;
+    return Status::DataError("data validation: " + message + " (raw/validation.json)");
+  }
   s.context.logger->Info("validate", "data checked",
-                         {{"columns", d.num_features()}, {"warnings", warnings.size()}});
-  return s.Write("validation_report", "raw/validation.json", Pretty(report));
+                         {{"columns", d.num_features()},
+                          {"excluded", validation.excluded.size()},
+                          {"warnings", validation.warnings.size()}});
+  return Status::Ok();
+}
+
+/// `data` without the columns named in `names`.
+void DropColumns(Dataset& data, const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    const int index = data.FeatureIndex(name);
+    if (index < 0) continue;
+    data.features.erase(data.features.begin() + index);
+    data.columns.erase(data.columns.begin() + index);
+  }
 }
 
 Status SplitStep(State& s) {
@@ -256,6 +271,8 @@ Status SplitStep(State& s) {
   s.train = s.data.Take(split.train);
   s.validation = s.data.Take(split.validation);
   s.test = s.data.Take(split.test);
+  // What validation excluded (the time column among them) served the split; not the model.
+  for (Dataset* part : {&s.train, &s.validation, &s.test}) DropColumns(*part, s.excluded);
   nlohmann::json manifest = {
       {"method", p.split_method},
       {"ratios",
@@ -543,6 +560,7 @@ Status Register(State& s) {
                   {"data_hash", hash},
                   {"code_version", CodeVersion()}};
   info.baseline_file = "baseline.json";
+  info.ignored_inputs = s.excluded;
   // Drift monitoring's reference: the training rows, and scores on held-out validation rows.
   FOPS_RETURN_IF_ERROR(s.Write("baseline", "model/baseline.json",
                                Pretty(MakeBaseline(s.train, s.validation_scores))));

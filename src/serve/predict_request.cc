@@ -81,7 +81,10 @@ class FeatureProblems {
   void StartRow() { std::fill(seen_.begin(), seen_.end(), 0); }
   /// True the first time `feature` is set in this row.
   bool MarkSeen(size_t feature) { return seen_[feature]++ == 0; }
-  void Extra(std::string_view name, size_t row) { extra_.emplace(std::string(name), row); }
+  /// A member that is no feature: refused, unless the bundle says the model leaves it out.
+  void Extra(std::string_view name, size_t row) {
+    if (!encoder_.IsIgnored(name)) extra_.emplace(std::string(name), row);
+  }
   void Duplicate(size_t feature, size_t row) {
     duplicate_.emplace(encoder_.feature(feature).name, row);
   }

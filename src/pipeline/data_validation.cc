@@ -1,0 +1,238 @@
+#include "pipeline/data_validation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <set>
+#include <unordered_set>
+
+#include "core/hash.h"
+#include "core/strings.h"
+#include "model/policy.h"
+
+namespace fraudops {
+
+namespace {
+
+bool Contains(const std::vector<std::string>& list, const std::string& name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+std::string Percent(double share) { return FormatDouble(100.0 * share, 3) + " %"; }
+
+/// Whether every present value is a whole number and they are all distinct.
+bool UniqueWholeNumbers(const std::vector<float>& values) {
+  std::vector<float> present;
+  present.reserve(values.size());
+  for (float v : values) {
+    if (std::isnan(v)) return false;
+    if (v != std::floor(v)) return false;
+    present.push_back(v);
+  }
+  std::sort(present.begin(), present.end());
+  return std::adjacent_find(present.begin(), present.end()) == present.end();
+}
+
+/// Whether the values never go down (or never go up) in row order, with at least
+/// `min_distinct` distinct values: a counter, a timestamp, a row number.
+bool MonotonicWithRows(const std::vector<float>& values, size_t min_distinct) {
+  bool up = true, down = true;
+  size_t distinct = values.empty() ? 0 : 1;
+  for (size_t i = 1; i < values.size(); ++i) {
+    if (std::isnan(values[i]) || std::isnan(values[i - 1])) return false;
+    if (values[i] < values[i - 1]) up = false;
+    if (values[i] > values[i - 1]) down = false;
+    if (values[i] != values[i - 1]) ++distinct;
+    if (!up && !down) return false;
+  }
+  return distinct >= min_distinct;
+}
+
+/// The columns derived features read.
+std::set<std::string> DerivedInputs(const Dataset& data) {
+  std::set<std::string> inputs;
+  for (const ColumnSchema& column : data.features) {
+    if (column.derived.empty()) continue;
+    auto expression = PolicyExpression::Parse(column.derived, column.name);
+    if (!expression.ok()) continue;  // checked when the feature was computed
+    for (const std::string& field : expression->fields()) inputs.insert(field);
+  }
+  return inputs;
+}
+
+}  // namespace
+
+double SingleFeatureAuc(const std::vector<float>& values, const std::vector<float>& label) {
+  const size_t n = std::min(values.size(), label.size());
+  std::vector<std::pair<float, float>> pairs(n);
+  for (size_t i = 0; i < n; ++i) {
+    const float v = std::isnan(values[i]) ? -std::numeric_limits<float>::infinity() : values[i];
+    pairs[i] = {v, label[i]};
+  }
+  std::sort(pairs.begin(), pairs.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Mann-Whitney U with tied values sharing their average rank.
+  double positives = 0, rank_sum = 0;
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j < n && pairs[j].first == pairs[i].first) ++j;
+    const double average_rank = (static_cast<double>(i) + static_cast<double>(j - 1)) / 2.0 + 1;
+    for (size_t k = i; k < j; ++k) {
+      if (pairs[k].second > 0.5) {
+        positives += 1;
+        rank_sum += average_rank;
+      }
+    }
+    i = j;
+  }
+  const double negatives = static_cast<double>(n) - positives;
+  if (positives == 0 || negatives == 0) return 0.5;
+  return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives);
+}
+
+DataValidation ValidateData(const Dataset& data, const DataValidationOptions& options) {
+  DataValidation out;
+  const size_t rows = data.rows();
+  const std::set<std::string> derived_inputs = DerivedInputs(data);
+  const size_t positives = data.CountPositives();
+  const bool both_classes = positives > 0 && positives < rows;
+  for (const std::string& name : options.feature_columns) {
+    if (data.FeatureIndex(name) < 0)
+      out.errors.push_back("preprocess.feature_columns names '" + name +
+                           "', which the data does not have");
+  }
+  for (size_t c = 0; c < data.num_features(); ++c) {
+    const ColumnSchema& schema = data.features[c];
+    const std::vector<float>& values = data.columns[c];
+    const std::string& name = schema.name;
+    nlohmann::json column = {{"name", name}, {"type", ColumnTypeName(schema.type)}};
+    size_t missing = 0;
+    float low = std::numeric_limits<float>::infinity(), high = -low;
+    for (float v : values) {
+      if (std::isnan(v)) {
+        ++missing;
+      } else {
+        low = std::min(low, v);
+        high = std::max(high, v);
+      }
+    }
+    column["missing"] = missing;
+    if (missing < rows) {
+      column["min"] = low;
+      column["max"] = high;
+    }
+    // Excluded: listed, not among the chosen ones, the time column, identifiers.
+    std::string reason;
+    const bool chosen = Contains(options.feature_columns, name);
+    if (!options.feature_columns.empty() && !chosen && schema.derived.empty()) {
+      reason = "not in preprocess.feature_columns";
+    } else if (!chosen && schema.derived.empty()) {
+      const bool enough = rows >= options.min_rows_for_identifiers;
+      if (!options.time_column.empty() && name == options.time_column) {
+        reason =
+            "the time column (preprocess.time_column): it orders the rows, it does not "
+            "describe a transaction";
+      } else if (enough && schema.type == ColumnType::kCategorical &&
+                 schema.categories.size() >= rows && missing == 0) {
+        reason = "unique per row: it identifies rows";
+      } else if (enough && schema.type == ColumnType::kNumeric && UniqueWholeNumbers(values)) {
+        reason = "unique whole numbers per row: it identifies rows";
+      } else if (enough && schema.type == ColumnType::kNumeric &&
+                 MonotonicWithRows(values, std::max<size_t>(2, rows / 10))) {
+        reason = "monotonic with the row number (a counter or a timestamp)";
+      }
+      if (!reason.empty() && derived_inputs.count(name)) {
+        out.warnings.push_back("column '" + name + "' looks like an identifier (" + reason +
+                               ") but a derived feature reads it, so it stays a feature");
+        reason.clear();
+      }
+    }
+    if (!reason.empty()) {
+      out.excluded.push_back({name, reason});
+      out.warnings.push_back("column '" + name + "' is not used as a feature: " + reason +
+                             " (preprocess.feature_columns keeps it)");
+      column["excluded"] = reason;
+      out.columns.push_back(column);
+      continue;
+    }
+    if (missing == rows) {
+      out.warnings.push_back("column '" + name + "' is entirely missing");
+    } else if (low == high && missing == 0) {
+      out.warnings.push_back("column '" + name + "' is constant");
+    } else if (rows > 0 && static_cast<double>(missing) / static_cast<double>(rows) >
+                               options.max_missing_share) {
+      out.warnings.push_back("column '" + name + "' is mostly missing (" +
+                             Percent(static_cast<double>(missing) / static_cast<double>(rows)) +
+                             " > validate.max_missing_share " + Percent(options.max_missing_share) +
+                             ")");
+    }
+    if (schema.type == ColumnType::kCategorical && schema.categories.size() >= 10) {
+      // A number column with a few text tokens became categorical: name the tokens.
+      std::vector<std::string> text;
+      for (const std::string& category : schema.categories) {
+        if (!ParseDouble(category)) text.push_back(category);
+      }
+      if (!text.empty() && text.size() <= 3 &&
+          static_cast<double>(schema.categories.size() - text.size()) >=
+              0.9 * static_cast<double>(schema.categories.size())) {
+        std::string tokens;
+        for (const std::string& t : text) tokens += (tokens.empty() ? "'" : ", '") + t + "'";
+        out.warnings.push_back("column '" + name + "' holds numbers but for " + tokens +
+                               ", so it became a " + std::to_string(schema.categories.size()) +
+                               "-level category; if those mark missing values, declare them: "
+                               "preprocess.missing_values: [" +
+                               tokens + "] (with the defaults you keep)");
+        column["missing_marker_candidates"] = text;
+      }
+    }
+    if (missing < rows && both_classes) {
+      const double auc = SingleFeatureAuc(values, data.label);
+      const double separation = std::max(auc, 1.0 - auc);
+      column["roc_auc"] = auc;
+      const bool judged = positives >= options.min_class_rows_for_leakage &&
+                          rows - positives >= options.min_class_rows_for_leakage;
+      if (judged && separation > options.max_single_feature_auc) {
+        out.errors.push_back("column '" + name + "' alone separates the label (ROC AUC " +
+                             FormatDouble(separation, 4) + " > validate.max_single_feature_auc " +
+                             FormatDouble(options.max_single_feature_auc, 4) +
+                             "): a copy or a consequence of the label leaks it; exclude it "
+                             "(preprocess.drop_columns) or, if it is truly known at "
+                             "authorization time, raise the limit");
+      }
+    }
+    out.columns.push_back(column);
+  }
+  // Duplicate rows: the same features and label twice.
+  std::unordered_set<std::string> seen;
+  seen.reserve(rows);
+  for (size_t r = 0; r < rows; ++r) {
+    std::string key;
+    key.reserve((data.num_features() + 1) * sizeof(float));
+    for (size_t c = 0; c < data.num_features(); ++c)
+      key.append(reinterpret_cast<const char*>(&data.columns[c][r]), sizeof(float));
+    key.append(reinterpret_cast<const char*>(&data.label[r]), sizeof(float));
+    if (!seen.insert(std::move(key)).second) ++out.duplicate_rows;
+  }
+  if (out.duplicate_rows > 0) {
+    out.warnings.push_back(
+        std::to_string(out.duplicate_rows) + " rows (" +
+        Percent(static_cast<double>(out.duplicate_rows) / static_cast<double>(rows)) +
+        ") repeat an earlier row exactly; a split may put copies on both sides and flatter the "
+        "test metrics");
+  }
+  return out;
+}
+
+nlohmann::json DataValidation::ToJson() const {
+  nlohmann::json excluded_json = nlohmann::json::array();
+  for (const ExcludedColumn& e : excluded)
+    excluded_json.push_back({{"name", e.name}, {"reason", e.reason}});
+  return {{"excluded", excluded_json},
+          {"warnings", warnings},
+          {"errors", errors},
+          {"duplicate_rows", duplicate_rows},
+          {"columns", columns}};
+}
+
+}  // namespace fraudops

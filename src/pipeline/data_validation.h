@@ -1,0 +1,52 @@
+#pragma once
+/// Data validation at ingest (docs/data-validation.md): what the validate step finds in the
+/// data before anything is trained on it. Columns that identify rows (unique per row, or
+/// monotonic with the row number) and the time column are excluded from the features with a
+/// warning naming them; a single feature that alone separates the label (its own ROC AUC above
+/// validate.max_single_feature_auc) is an error naming it (leakage); constant, mostly missing
+/// and number-like columns with a few text tokens (missing markers to declare), and duplicate
+/// rows, are warnings. A pure function of the data and the settings, so it is tested alone.
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+
+namespace fraudops {
+
+struct DataValidationOptions {
+  std::string time_column;                   ///< preprocess.time_column ("" for none)
+  std::vector<std::string> feature_columns;  ///< preprocess.feature_columns (empty: all)
+  double max_single_feature_auc = 0.99;      ///< validate.max_single_feature_auc
+  double max_missing_share = 0.95;           ///< validate.max_missing_share
+  /// Columns fewer rows than this are not judged as identifiers (too few to tell).
+  size_t min_rows_for_identifiers = 100;
+  /// With fewer positive (or negative) rows a feature's AUC is reported, not judged: one
+  /// fraud row is separated perfectly by chance.
+  size_t min_class_rows_for_leakage = 20;
+};
+
+struct ExcludedColumn {
+  std::string name;
+  std::string reason;  ///< "the time column (preprocess.time_column)", "unique per row", …
+};
+
+struct DataValidation {
+  std::vector<ExcludedColumn> excluded;  ///< dropped from the features (after the split)
+  std::vector<std::string> warnings;
+  std::vector<std::string> errors;                   ///< leakage: the run stops with a data error
+  nlohmann::json columns = nlohmann::json::array();  ///< per column: type, missing, min, max, auc
+  size_t duplicate_rows = 0;
+  nlohmann::json ToJson() const;
+};
+
+/// Validates `data` (features and label). Columns a derived feature reads are never excluded
+/// automatically (the bundle computes the feature from them).
+DataValidation ValidateData(const Dataset& data, const DataValidationOptions& options);
+
+/// ROC AUC of one column's values as a score of the label (missing values lowest); 0.5 when
+/// a class is absent.
+double SingleFeatureAuc(const std::vector<float>& values, const std::vector<float>& label);
+
+}  // namespace fraudops

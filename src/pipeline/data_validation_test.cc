@@ -1,0 +1,128 @@
+// Data validation on generated data: each defect planted in the synthetic transactions is found
+// and named, and the clean data raises nothing but the time column's exclusion.
+#include "pipeline/data_validation.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "data/synth.h"
+
+namespace fraudops {
+namespace {
+
+Dataset Transactions(size_t rows = 5000) {
+  SynthOptions options;
+  options.rows = rows;
+  options.seed = 7;
+  options.fraud_rate = 0.02;
+  auto data = GenerateTransactions(options, nullptr);
+  EXPECT_TRUE(data.ok()) << data.status().ToString();
+  return std::move(*data);
+}
+
+void AddColumn(Dataset& data, const std::string& name, std::vector<float> values,
+               ColumnType type = ColumnType::kNumeric, std::vector<std::string> categories = {}) {
+  data.features.push_back({name, type, std::move(categories), ""});
+  data.columns.push_back(std::move(values));
+}
+
+DataValidationOptions Defaults() {
+  DataValidationOptions options;
+  options.time_column = "Time";
+  return options;
+}
+
+bool Mentions(const std::vector<std::string>& lines, const std::string& text) {
+  for (const std::string& line : lines) {
+    if (line.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(DataValidationTest, TheCleanSyntheticDataLosesOnlyItsTimeColumnAndRaisesNothingElse) {
+  const Dataset data = Transactions();
+  DataValidation v = ValidateData(data, Defaults());
+  ASSERT_EQ(v.excluded.size(), 1u);
+  EXPECT_EQ(v.excluded[0].name, "Time");
+  EXPECT_EQ(v.warnings.size(), 1u) << v.ToJson().dump(2);  // the exclusion, named
+  EXPECT_TRUE(v.errors.empty()) << v.ToJson().dump(2);
+  EXPECT_EQ(v.duplicate_rows, 0u);
+  // Listed in preprocess.feature_columns, the time column stays.
+  DataValidationOptions keep = Defaults();
+  keep.feature_columns = data.FeatureNames();
+  EXPECT_TRUE(ValidateData(data, keep).excluded.empty());
+}
+
+TEST(DataValidationTest, AnIdColumnACounterALeakedLabelAndAQuestionMarkColumnAreEachNamed) {
+  Dataset data = Transactions();
+  const size_t rows = data.rows();
+  std::vector<float> id(rows), counter(rows), leak(rows), marked(rows);
+  std::vector<std::string> categories;  // a number column with "?" for missing, read as text
+  for (int v = 0; v < 73; ++v) categories.push_back(std::to_string(v * 10));
+  categories.push_back("?");
+  for (size_t r = 0; r < rows; ++r) {
+    id[r] = static_cast<float>((r * 7919) % rows);                 // unique whole numbers, shuffled
+    counter[r] = static_cast<float>(1000 + r / 2);                 // monotonic with the row number
+    leak[r] = data.label[r] * 100.0f + static_cast<float>(r % 3);  // the label, thinly disguised
+    marked[r] = static_cast<float>(r % 17 == 0 ? 73 : r % 73);
+  }
+  AddColumn(data, "transaction_id", id);
+  AddColumn(data, "sequence", counter);
+  AddColumn(data, "chargeback_amount", leak);
+  AddColumn(data, "merchant_age", marked, ColumnType::kCategorical, categories);
+  DataValidation v = ValidateData(data, Defaults());
+  std::vector<std::string> excluded;
+  for (const ExcludedColumn& e : v.excluded) excluded.push_back(e.name);
+  EXPECT_EQ(excluded, (std::vector<std::string>{"Time", "transaction_id", "sequence"}));
+  EXPECT_TRUE(Mentions(v.warnings,
+                       "column 'transaction_id' is not used as a feature: unique "
+                       "whole numbers per row"));
+  EXPECT_TRUE(Mentions(v.warnings, "column 'sequence' is not used as a feature: monotonic"));
+  ASSERT_EQ(v.errors.size(), 1u) << v.ToJson().dump(2);
+  EXPECT_TRUE(
+      Mentions(v.errors, "column 'chargeback_amount' alone separates the label (ROC AUC 1"));
+  EXPECT_TRUE(Mentions(v.warnings, "column 'merchant_age' holds numbers but for '?'"));
+  EXPECT_TRUE(Mentions(v.warnings, "preprocess.missing_values: ['?']"));
+}
+
+TEST(DataValidationTest, TextIdsConstantsMostlyMissingAndDuplicatesAreReported) {
+  Dataset data = Transactions(2000);
+  const size_t rows = data.rows();
+  std::vector<float> codes(rows), constant(rows, 3.0f), sparse(rows, NAN);
+  std::vector<std::string> names;
+  for (size_t r = 0; r < rows; ++r) {
+    codes[r] = static_cast<float>(r);
+    names.push_back("card-" + std::to_string(r * 31 % 100003));
+    if (r % 50 == 0) sparse[r] = 1.0f;
+  }
+  AddColumn(data, "card_token", codes, ColumnType::kCategorical, names);
+  AddColumn(data, "currency_version", constant);
+  AddColumn(data, "device_score", sparse);
+  for (size_t c = 0; c < data.num_features(); ++c) data.columns[c][1] = data.columns[c][0];
+  data.label[1] = data.label[0];  // row 1 repeats row 0
+  DataValidation v = ValidateData(data, Defaults());
+  EXPECT_TRUE(Mentions(v.warnings, "column 'card_token' is not used as a feature: unique per row"));
+  EXPECT_TRUE(Mentions(v.warnings, "column 'currency_version' is constant"));
+  EXPECT_TRUE(Mentions(v.warnings, "column 'device_score' is mostly missing (98 %"));
+  EXPECT_EQ(v.duplicate_rows, 1u);
+  EXPECT_TRUE(Mentions(v.warnings, "1 rows (0.05 %) repeat an earlier row exactly"));
+  // A column a derived feature reads is kept, with a warning.
+  data.features.push_back({"hour", ColumnType::kNumeric, {}, "hour(Time)"});
+  data.columns.push_back(std::vector<float>(rows, 1.0f));
+  DataValidation derived = ValidateData(data, Defaults());
+  for (const ExcludedColumn& e : derived.excluded) EXPECT_NE(e.name, "Time");
+  EXPECT_TRUE(Mentions(derived.warnings, "column 'Time' looks like an identifier"));
+}
+
+TEST(DataValidationTest, SingleFeatureAucIsTheMannWhitneyStatisticWithTies) {
+  EXPECT_DOUBLE_EQ(SingleFeatureAuc({1, 2, 3, 4}, {0, 0, 1, 1}), 1.0);
+  EXPECT_DOUBLE_EQ(SingleFeatureAuc({4, 3, 2, 1}, {0, 0, 1, 1}), 0.0);
+  EXPECT_DOUBLE_EQ(SingleFeatureAuc({1, 1, 1, 1}, {0, 1, 0, 1}), 0.5);
+  EXPECT_DOUBLE_EQ(SingleFeatureAuc({1, 2, 2, 3}, {0, 0, 1, 1}), 0.875);
+  EXPECT_DOUBLE_EQ(SingleFeatureAuc({NAN, 2, 3}, {0, 1, 1}), 1.0);  // missing ranks lowest
+  EXPECT_DOUBLE_EQ(SingleFeatureAuc({1, 2}, {1, 1}), 0.5);
+}
+
+}  // namespace
+}  // namespace fraudops
