@@ -509,6 +509,9 @@ TEST(RegistryCliTest, TheChampionGateIsOnByDefaultAndComparesWithProductionOnThe
   // as a canary beside production, not in its place.
   CommandResult third = Fraudops(dir, "run --json");
   ASSERT_EQ(third.exit_code, 0) << third.err;
+  // Compared with the run before, the same data raises no validation warning.
+  EXPECT_EQ(third.err.find("since the previous run"), std::string::npos) << third.err;
+  EXPECT_EQ(Json(third)["metrics"].dump().find("warnings"), std::string::npos);
   EXPECT_EQ(Json(third)["registered"]["version"], 2);
   EXPECT_EQ(Json(third)["metrics"]["champion"]["version"], 1);
   EXPECT_EQ(Json(third)["deployment"]["status"], "baking");

@@ -167,6 +167,10 @@ const std::vector<KeySpec>& KeyTable() {
       {"validate", "max_missing_share",
        "A feature missing in more than this share of rows is reported.",
        FOPS_FIELD(validate.max_missing_share), 0, 1},
+      {"validate", "max_label_rate_change",
+       "The label rate (share of fraud rows) is reported when it is more than this many times "
+       "higher or lower than the previous run's of the pipeline.",
+       FOPS_FIELD(validate.max_label_rate_change), 1, 1e6},
       {"evaluate", "min_roc_auc", "Gate: minimum test ROC AUC.", FOPS_FIELD(evaluate.min_roc_auc),
        0, 1},
       {"evaluate", "min_metrics", "Gate: other minimums by metric name, e.g. {pr_auc: 0.6}.",

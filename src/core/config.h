@@ -72,6 +72,7 @@ struct TrainConfig {
 struct ValidateConfig {
   double max_single_feature_auc = 0.99;
   double max_missing_share = 0.95;
+  double max_label_rate_change = 2.0;
 };
 
 struct EvaluateConfig {

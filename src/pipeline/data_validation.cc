@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <set>
 #include <unordered_set>
@@ -118,6 +119,7 @@ DataValidation ValidateData(const Dataset& data, const DataValidationOptions& op
       }
     }
     column["missing"] = missing;
+    if (schema.type == ColumnType::kCategorical) column["categories"] = schema.categories;
     if (missing < rows) {
       column["min"] = low;
       column["max"] = high;
@@ -220,6 +222,114 @@ DataValidation ValidateData(const Dataset& data, const DataValidationOptions& op
         Percent(static_cast<double>(out.duplicate_rows) / static_cast<double>(rows)) +
         ") repeat an earlier row exactly; a split may put copies on both sides and flatter the "
         "test metrics");
+  }
+  return out;
+}
+
+namespace {
+
+std::string Listed(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < 5; ++i) out += (i ? ", '" : "'") + names[i] + "'";
+  if (names.size() > 5) out += " and " + std::to_string(names.size() - 5) + " more";
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> CompareWithPreviousRun(const nlohmann::json& current,
+                                                const nlohmann::json& previous,
+                                                double max_label_rate_ratio,
+                                                const std::string& previous_run) {
+  std::vector<std::string> out;
+  const std::string since = " since the previous run (" + previous_run + ")";
+  auto by_name = [](const nlohmann::json& report) {
+    std::map<std::string, nlohmann::json> columns;
+    if (report.contains("columns") && report["columns"].is_array()) {
+      for (const auto& c : report["columns"]) {
+        if (c.is_object() && c.contains("name")) columns[c.value("name", "")] = c;
+      }
+    }
+    return columns;
+  };
+  const auto now = by_name(current), before = by_name(previous);
+  std::vector<std::string> added, removed;
+  for (const auto& [name, c] : now) {
+    auto it = before.find(name);
+    if (it == before.end()) {
+      added.push_back(name);
+      continue;
+    }
+    if (c.value("type", "") != it->second.value("type", "")) {
+      out.push_back("column '" + name + "' is " + c.value("type", "") + " now, " +
+                    it->second.value("type", "") + since);
+      continue;
+    }
+    if (c.contains("categories") && it->second.contains("categories")) {
+      std::set<std::string> old_set, new_set;
+      for (const auto& v : it->second["categories"]) old_set.insert(v.get<std::string>());
+      for (const auto& v : c["categories"]) new_set.insert(v.get<std::string>());
+      std::vector<std::string> appeared, vanished;
+      for (const auto& v : new_set)
+        if (!old_set.count(v)) appeared.push_back(v);
+      for (const auto& v : old_set)
+        if (!new_set.count(v)) vanished.push_back(v);
+      if (!appeared.empty())
+        out.push_back("column '" + name + "' has categories new" + since + ": " + Listed(appeared));
+      if (!vanished.empty())
+        out.push_back("column '" + name + "' lost categories" + since + ": " + Listed(vanished));
+    }
+  }
+  for (const auto& [name, c] : before) {
+    if (!now.count(name)) removed.push_back(name);
+  }
+  if (!added.empty()) out.push_back("columns new" + since + ": " + Listed(added));
+  if (!removed.empty()) out.push_back("columns gone" + since + ": " + Listed(removed));
+  const double rows = current.value("rows", 0.0), old_rows = previous.value("rows", 0.0);
+  if (rows > 0 && old_rows > 0) {
+    const double rate = current.value("positives", 0.0) / rows;
+    const double old_rate = previous.value("positives", 0.0) / old_rows;
+    if (rate > 0 && old_rate > 0 &&
+        (rate > old_rate * max_label_rate_ratio || rate * max_label_rate_ratio < old_rate)) {
+      out.push_back("the label rate is " + Percent(rate) + ", " + Percent(old_rate) + since +
+                    " (more than " + FormatDouble(max_label_rate_ratio, 3) +
+                    "x apart: validate.max_label_rate_change); is the label defined the same "
+                    "way?");
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> CategoriesUnseenInTraining(const Dataset& train, const Dataset& validation,
+                                                    const Dataset& test) {
+  std::vector<std::string> out;
+  for (size_t c = 0; c < train.num_features(); ++c) {
+    if (train.features[c].type != ColumnType::kCategorical) continue;
+    std::set<float> seen;
+    for (float v : train.columns[c])
+      if (!std::isnan(v)) seen.insert(v);
+    std::set<float> unseen_codes;
+    size_t unseen_rows = 0;
+    for (const Dataset* part : {&validation, &test}) {
+      if (c >= part->num_features()) continue;
+      for (float v : part->columns[c]) {
+        if (!std::isnan(v) && !seen.count(v)) {
+          unseen_codes.insert(v);
+          ++unseen_rows;
+        }
+      }
+    }
+    if (unseen_codes.empty()) continue;
+    std::vector<std::string> names;
+    for (float code : unseen_codes) {
+      const auto index = static_cast<size_t>(code);
+      names.push_back(index < train.features[c].categories.size()
+                          ? train.features[c].categories[index]
+                          : FormatDouble(code, 6));
+    }
+    out.push_back("column '" + train.features[c].name + "': " + std::to_string(unseen_rows) +
+                  " validation and test rows hold categories no training row has (" +
+                  Listed(names) + "); the model learned nothing about them");
   }
   return out;
 }

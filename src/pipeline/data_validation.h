@@ -45,6 +45,20 @@ struct DataValidation {
 /// automatically (the bundle computes the feature from them).
 DataValidation ValidateData(const Dataset& data, const DataValidationOptions& options);
 
+/// What changed since the previous run of the pipeline, whose validation report (ToJson(),
+/// with "rows", "positives" and per-column "categories") is `previous`: columns added,
+/// removed or of another type, categories that appeared or vanished, and a label rate that
+/// moved by more than `max_label_rate_ratio` either way. Warnings, one per finding.
+std::vector<std::string> CompareWithPreviousRun(const nlohmann::json& current,
+                                                const nlohmann::json& previous,
+                                                double max_label_rate_ratio,
+                                                const std::string& previous_run);
+
+/// Categories of `validation` or `test` rows never seen in `train` rows, per categorical
+/// column: warnings naming them (the model learned nothing about them).
+std::vector<std::string> CategoriesUnseenInTraining(const Dataset& train, const Dataset& validation,
+                                                    const Dataset& test);
+
 /// ROC AUC of one column's values as a score of the label (missing values lowest); 0.5 when
 /// a class is absent.
 double SingleFeatureAuc(const std::vector<float>& values, const std::vector<float>& label);

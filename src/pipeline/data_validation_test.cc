@@ -115,6 +115,56 @@ TEST(DataValidationTest, TextIdsConstantsMostlyMissingAndDuplicatesAreReported) 
   EXPECT_TRUE(Mentions(derived.warnings, "column 'Time' looks like an identifier"));
 }
 
+TEST(DataValidationTest, SchemaCategoriesAndLabelRateAreComparedWithThePreviousRun) {
+  Dataset before = Transactions(2000);
+  AddColumn(before, "channel", std::vector<float>(before.rows(), 0.0f), ColumnType::kCategorical,
+            {"web", "pos"});
+  nlohmann::json previous = ValidateData(before, Defaults()).ToJson();
+  previous["rows"] = 2000;
+  previous["positives"] = 40;
+  // The same data: nothing to say.
+  EXPECT_TRUE(CompareWithPreviousRun(previous, previous, 2.0, "run-1").empty());
+  Dataset after = Transactions(2000);
+  AddColumn(after, "channel", std::vector<float>(after.rows(), 0.0f), ColumnType::kCategorical,
+            {"web", "app"});
+  AddColumn(after, "device", std::vector<float>(after.rows(), 1.0f));
+  after.features[1].type = ColumnType::kCategorical;  // V1 changed type
+  after.features[1].categories = {"a", "b"};
+  nlohmann::json current = ValidateData(after, Defaults()).ToJson();
+  current["rows"] = 2000;
+  current["positives"] = 200;
+  const std::vector<std::string> found = CompareWithPreviousRun(current, previous, 2.0, "run-1");
+  EXPECT_TRUE(Mentions(found,
+                       "column 'V1' is categorical now, numeric since the previous run "
+                       "(run-1)"));
+  EXPECT_TRUE(Mentions(found,
+                       "column 'channel' has categories new since the previous run "
+                       "(run-1): 'app'"));
+  EXPECT_TRUE(Mentions(found,
+                       "column 'channel' lost categories since the previous run (run-1): "
+                       "'pos'"));
+  EXPECT_TRUE(Mentions(found, "columns new since the previous run (run-1): 'device'"));
+  EXPECT_TRUE(Mentions(found, "the label rate is 10 %, 2 % since the previous run"));
+}
+
+TEST(DataValidationTest, CategoriesOfValidationAndTestRowsThatTrainingNeverHadAreNamed) {
+  auto part = [](std::vector<float> codes) {
+    Dataset d;
+    d.features.push_back({"merchant", ColumnType::kCategorical, {"shop", "fuel", "travel"}, ""});
+    d.columns.push_back(std::move(codes));
+    d.label.assign(d.columns[0].size(), 0.0f);
+    return d;
+  };
+  const Dataset train = part({0, 1, 0, 1}), validation = part({0, 2}), test = part({2, 1, NAN});
+  const std::vector<std::string> found = CategoriesUnseenInTraining(train, validation, test);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_NE(found[0].find("column 'merchant': 2 validation and test rows hold categories no "
+                          "training row has ('travel')"),
+            std::string::npos)
+      << found[0];
+  EXPECT_TRUE(CategoriesUnseenInTraining(train, train, train).empty());
+}
+
 TEST(DataValidationTest, SingleFeatureAucIsTheMannWhitneyStatisticWithTies) {
   EXPECT_DOUBLE_EQ(SingleFeatureAuc({1, 2, 3, 4}, {0, 0, 1, 1}), 1.0);
   EXPECT_DOUBLE_EQ(SingleFeatureAuc({4, 3, 2, 1}, {0, 0, 1, 1}), 0.0);

@@ -60,6 +60,7 @@ struct State {
   nlohmann::json test_curves;
   nlohmann::json data_summary;
   std::vector<std::string> excluded;  ///< columns validation left out of the features
+  nlohmann::json validation_report;   ///< raw/validation.json
   std::vector<std::pair<std::string, double>> importance;
   double threshold = 0.5;
 
@@ -189,6 +190,26 @@ Status DeriveFeatures(State& s) {
   return Status::Ok();
 }
 
+/// The newest earlier succeeded run of this pipeline that kept a validation report, and the
+/// report; an empty id and null when there is none.
+Result<std::pair<std::string, nlohmann::json>> PreviousValidationReport(State& s) {
+  RunFilter filter;
+  filter.experiment = s.config.global.pipeline_name;
+  filter.limit = 20;
+  FOPS_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, s.store->ListRuns(filter));
+  for (const RunRecord& summary : runs) {
+    if (summary.run_id == s.result.execution_id || summary.status != RunStatus::kSucceeded)
+      continue;
+    FOPS_ASSIGN_OR_RETURN(RunRecord run, s.store->GetRun(summary.run_id));
+    for (const ArtifactRecord& a : run.artifacts) {
+      if (a.name != "raw/validation.json") continue;
+      FOPS_ASSIGN_OR_RETURN(std::string text, s.artifacts->Read(a.uri, a.sha256));
+      return std::make_pair(run.run_id, nlohmann::json::parse(text, nullptr, false));
+    }
+  }
+  return std::make_pair(std::string(), nlohmann::json());
+}
+
 Status Validate(State& s) {
   FOPS_RETURN_IF_ERROR(DeriveFeatures(s));
   const Dataset& d = s.data;
@@ -227,11 +248,26 @@ Status Validate(State& s) {
   }
   s.excluded.clear();
   for (const ExcludedColumn& e : validation.excluded) s.excluded.push_back(e.name);
-  for (const std::string& warning : validation.warnings)
-    s.context.logger->Warn("validate", warning);
   nlohmann::json report = validation.ToJson();
   report["rows"] = d.rows();
   report["positives"] = positives;
+  // Against the previous run of this pipeline: schema, categories, label rate.
+  if (s.store && s.artifacts) {
+    auto previous = PreviousValidationReport(s);
+    if (!previous.ok()) {
+      s.context.logger->Warn("validate", "cannot read the previous run's validation report: " +
+                                             previous.status().message());
+    } else if (previous->second.is_object()) {
+      for (std::string& w : CompareWithPreviousRun(
+               report, previous->second, s.config.validate.max_label_rate_change, previous->first))
+        validation.warnings.push_back(std::move(w));
+      report["warnings"] = validation.warnings;
+      report["compared_with_run"] = previous->first;
+    }
+  }
+  for (const std::string& warning : validation.warnings)
+    s.context.logger->Warn("validate", warning);
+  s.validation_report = report;
   s.data_summary["data_validation"] = {{"warnings", validation.warnings},
                                        {"excluded", report["excluded"]},
                                        {"errors", validation.errors}};
@@ -273,6 +309,16 @@ Status SplitStep(State& s) {
   s.test = s.data.Take(split.test);
   // What validation excluded (the time column among them) served the split; not the model.
   for (Dataset* part : {&s.train, &s.validation, &s.test}) DropColumns(*part, s.excluded);
+  if (std::vector<std::string> unseen = CategoriesUnseenInTraining(s.train, s.validation, s.test);
+      !unseen.empty()) {
+    for (const std::string& w : unseen) {
+      s.context.logger->Warn("split", w);
+      s.validation_report["warnings"].push_back(w);
+      s.data_summary["data_validation"]["warnings"].push_back(w);
+    }
+    FOPS_RETURN_IF_ERROR(
+        s.Write("validation_report", "raw/validation.json", Pretty(s.validation_report)));
+  }
   nlohmann::json manifest = {
       {"method", p.split_method},
       {"ratios",
