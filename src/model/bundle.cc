@@ -199,7 +199,9 @@ Result<ModelBundle> LoadModelFile(const std::string& path) {
                                ": not a category file ({\"format\": \"fraudops-categories/1\", "
                                "\"features\": {NAME: [CATEGORY, ...]}})");
     }
-    for (const auto& [name, categories] : document["features"].items()) {
+    for (const auto& item : document["features"].items()) {
+      const std::string name = item.key();
+      const Json& categories = item.value();
       auto spec = std::find_if(bundle.input.features.begin(), bundle.input.features.end(),
                                [&](const FeatureSpec& f) { return f.name == name; });
       if (spec == bundle.input.features.end() || !spec->categorical) {

@@ -1,5 +1,7 @@
 #include "serve/admin_routes.h"
 
+#include <optional>
+
 namespace fraudops {
 
 using Json = nlohmann::json;
@@ -472,6 +474,20 @@ Result<ModelVersion> RoutedVersion(ServingStore& store, const RouteMatch& match)
   return store.metadata().GetVersion(std::string(match.params[0]), std::string(match.params[1]));
 }
 
+/// The Argon2id hash of `body["password"]` into `hash` when the member is there (checked for
+/// length; never kept in clear); false after a 400.
+bool PasswordHashOrRefuse(const Json& body, HttpResponse& response,
+                          std::optional<std::string>* hash) {
+  if (!body.contains("password")) return true;
+  if (!StringOrRefuse(body, response, "password", "a string is required")) return false;
+  const std::string password = body["password"].get<std::string>();
+  if (Failed(response, CheckPasswordStrength(password))) return false;
+  auto hashed = HashPassword(password);
+  if (!hashed.ok()) return !Failed(response, hashed.status());
+  *hash = *hashed;
+  return true;
+}
+
 /// `body[key]` as a list of strings into `out` (absent: left as it is); false after a 400.
 bool StringsOrRefuse(const Json& body, HttpResponse& response, const char* key,
                      std::vector<std::string>* out) {
@@ -640,19 +656,12 @@ void AdminRoutes::CreateUser(const HttpRequest& request, HttpResponse& response,
   if (!StringOrRefuse(body, response, "name", "the user's name (a string) is required")) return;
   std::vector<std::string> roles;
   if (!StringsOrRefuse(body, response, "roles", &roles)) return;
-  std::string hash;
-  if (body.contains("password")) {
-    if (!StringOrRefuse(body, response, "password", "a string is required")) return;
-    const std::string password = body["password"].get<std::string>();
-    if (Failed(response, CheckPasswordStrength(password))) return;
-    auto hashed = HashPassword(password);
-    if (!hashed.ok() && Failed(response, hashed.status())) return;
-    hash = *hashed;
-  }
+  std::optional<std::string> hash;
+  if (!PasswordHashOrRefuse(body, response, &hash)) return;
   const std::string name = body["name"].get<std::string>();
   Json out;
   Status status = stores_.With([&](ServingStore& store) -> Status {
-    FOPS_RETURN_IF_ERROR(store.CreateUser(name, roles, hash, actor));
+    FOPS_RETURN_IF_ERROR(store.CreateUser(name, roles, hash.value_or(""), actor));
     FOPS_ASSIGN_OR_RETURN(auto user, store.FindUser(name));
     out = user ? user->ToJson() : Json(nullptr);
     return Status::Ok();
@@ -681,14 +690,7 @@ void AdminRoutes::ChangeUser(const HttpRequest& request, HttpResponse& response,
     }
     change.disabled = body["disabled"].get<bool>();
   }
-  if (body.contains("password")) {
-    if (!StringOrRefuse(body, response, "password", "a string is required")) return;
-    const std::string password = body["password"].get<std::string>();
-    if (Failed(response, CheckPasswordStrength(password))) return;
-    auto hashed = HashPassword(password);
-    if (!hashed.ok() && Failed(response, hashed.status())) return;
-    change.password_hash = *hashed;
-  }
+  if (!PasswordHashOrRefuse(body, response, &change.password_hash)) return;
   const std::string name(match.params[0]);
   Json out;
   Status status = stores_.With([&](ServingStore& store) -> Status {

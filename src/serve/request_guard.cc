@@ -15,6 +15,12 @@ bool RequestGuard::Authorize(const HttpRequest& request, HttpResponse& response,
                                           std::chrono::system_clock::now());
   if (key_id) *key_id = decision.key_id;
   if (decision.status == 200) return true;
+  Refuse(decision, response, style, "ApiKey header=\"x-api-key\"");
+  return false;
+}
+
+void RequestGuard::Refuse(const AuthDecision& decision, HttpResponse& response, ErrorStyle style,
+                          const char* challenge) {
   const char* reason = decision.status == 401   ? "unauthorized"
                        : decision.status == 403 ? "forbidden"
                        : decision.status == 503 ? "quota_store_unavailable"
@@ -38,13 +44,11 @@ bool RequestGuard::Authorize(const HttpRequest& request, HttpResponse& response,
   if (decision.status == 429 || decision.status == 503) {
     response.headers.emplace_back("Retry-After", std::to_string(decision.retry_after));
   }
-  if (decision.status == 401)
-    response.headers.emplace_back("WWW-Authenticate", "ApiKey header=\"x-api-key\"");
+  if (decision.status == 401) response.headers.emplace_back("WWW-Authenticate", challenge);
   nlohmann::json details = nlohmann::json::object();
   if (decision.status == 429)
     details = {{"limit", decision.limit}, {"retry_after_seconds", decision.retry_after}};
   WriteError(response, style, decision.status, reason, decision.message, details);
-  return false;
 }
 
 bool Principal::Allows(Permission permission) const {
@@ -111,17 +115,7 @@ Access RequestGuard::AuthorizeAdmin(const HttpRequest& request, HttpResponse& re
     AuthDecision decision =
         keys_.Authorize(credential, "admin", endpoint, std::chrono::system_clock::now());
     if (decision.status != 200) {
-      const char* reason = decision.status == 401   ? "unauthorized"
-                           : decision.status == 403 ? "forbidden"
-                           : decision.status == 503 ? "quota_store_unavailable"
-                                                    : "rate_limited";
-      metrics_.Counter("fraudops_rejected_requests_total", {reason})
-          .fetch_add(1, std::memory_order_relaxed);
-      if (decision.status == 401)
-        response.headers.emplace_back("WWW-Authenticate", "Bearer, ApiKey header=\"x-api-key\"");
-      if (decision.status == 429 || decision.status == 503)
-        response.headers.emplace_back("Retry-After", std::to_string(decision.retry_after));
-      WriteError(response, ErrorStyle::kV1, decision.status, reason, decision.message);
+      Refuse(decision, response, ErrorStyle::kV1, "Bearer, ApiKey header=\"x-api-key\"");
       if (decision.status != 403 || decision.key_id.empty()) return Access::kUnauthenticated;
       principal->actor = "api-key:" + decision.key_id;
       principal->service = true;

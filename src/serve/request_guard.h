@@ -62,6 +62,11 @@ class RequestGuard {
   void SetOidc(std::shared_ptr<OidcVerifier> verifier) EXCLUDES(oidc_mutex_);
 
  private:
+  /// Writes the refusal `decision` (401, 403, 429, 503) in `style`, counted in the metrics;
+  /// `challenge` is a 401's WWW-Authenticate.
+  void Refuse(const AuthDecision& decision, HttpResponse& response, ErrorStyle style,
+              const char* challenge);
+
   KeyRing& keys_;
   MetricRegistry& metrics_;
   Logger& logger_;
