@@ -602,7 +602,7 @@ void AdminRoutes::Promote(const HttpRequest& request, HttpResponse& response,
     out = {{"deployment", d.ToJson()}, {"check", check.ToJson()}};
     return Status::Ok();
   });
-  if (status.code() == StatusCode::kConflict && !check.requirements.empty()) {
+  if (status.code() == StatusCode::kConflict && !check.requirements.empty() && !check.allowed()) {
     WriteError(response, ErrorStyle::kV1, 409, "promotion_refused", status.message(),
                check.ToJson());
     return;

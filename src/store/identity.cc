@@ -126,7 +126,7 @@ Result<std::string> HashPassword(std::string_view password) {
                                        encoded.data(), encoded.size());
   if (rc != ARGON2_OK)
     return Status::Internal(std::string("argon2id failed: ") + argon2_error_message(rc));
-  encoded.resize(encoded.find('\0') == std::string::npos ? encoded.size() : encoded.find('\0'));
+  encoded.resize(std::min(encoded.size(), encoded.find('\0')));
   return encoded;
 }
 

@@ -517,7 +517,8 @@ Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name,
                                               const VariantRef& target,
                                               const std::string& strategy_name,
                                               const DeploymentParams& params,
-                                              const std::string& actor, const DeployRules& rules) {
+                                              const std::string& actor, const DeployRules& rules,
+                                              PromotionCheck* promotion) {
   FOPS_RETURN_IF_ERROR(CheckName("endpoint", endpoint_name));
   FOPS_ASSIGN_OR_RETURN(const DeploymentStrategy* strategy,
                         DeploymentStrategies().Find(strategy_name));
@@ -535,6 +536,7 @@ Result<DeploymentRecord> ServingStore::Deploy(const std::string& endpoint_name,
                                         : nullptr;
     if (policy != nullptr) {
       FOPS_ASSIGN_OR_RETURN(PromotionCheck check, CheckPromotion(target, *policy));
+      if (promotion) *promotion = check;
       if (!check.allowed()) {
         return Refused(
             Status::Conflict("promotion of " + target.ToString() + " to " + policy->environment +
@@ -908,6 +910,7 @@ Result<PromotionCheck> ServingStore::CheckPromotion(const VariantRef& target,
                         store_.GetVersion(target.model, std::to_string(target.version)));
   FOPS_ASSIGN_OR_RETURN(std::vector<EndpointRecord> endpoints, ListEndpoints());
   const std::string now = UtcNow();
+  std::map<std::string, std::vector<DeploymentRecord>> histories;  // oldest first, read once
   // The longest stretch `target` served (or shadowed) on endpoints of `environment`.
   auto stretch = [&](bool shadow, const std::string& environment,
                      std::string* evidence) -> Result<double> {
@@ -915,8 +918,11 @@ Result<PromotionCheck> ServingStore::CheckPromotion(const VariantRef& target,
     std::string where, rolled_back;
     for (const EndpointRecord& e : endpoints) {
       if (e.environment != environment) continue;
-      FOPS_ASSIGN_OR_RETURN(std::vector<DeploymentRecord> history, History(e.name, 100000));
-      std::reverse(history.begin(), history.end());  // oldest first
+      if (!histories.count(e.name)) {
+        FOPS_ASSIGN_OR_RETURN(std::vector<DeploymentRecord> newest_first, History(e.name, 100000));
+        histories[e.name].assign(newest_first.rbegin(), newest_first.rend());
+      }
+      const std::vector<DeploymentRecord>& history = histories[e.name];
       const bool serving_now =
           e.production == target || e.canary == target ||
           std::any_of(e.ab_variants.begin(), e.ab_variants.end(),
@@ -1006,8 +1012,8 @@ Result<DeploymentRecord> ServingStore::Promote(
     const DeployRules& rules, PromotionCheck* check) {
   FOPS_RETURN_IF_ERROR(CheckEnvironment(environment));
   if (environment.empty()) return Status::InvalidArgument("promote needs an environment (--to)");
-  const PromotionPolicy* policy = rules.PolicyFor(environment);
-  if (policy == nullptr) return Status::Internal("no promotion policy for " + environment);
+  if (rules.PolicyFor(environment) == nullptr)
+    return Status::Internal("no promotion policy for " + environment);
   FOPS_ASSIGN_OR_RETURN(std::vector<EndpointRecord> endpoints, ListEndpoints());
   std::vector<std::string> labelled;
   for (const EndpointRecord& e : endpoints) {
@@ -1028,16 +1034,7 @@ Result<DeploymentRecord> ServingStore::Promote(
     return Status::InvalidArgument("endpoint '" + target_endpoint + "' is not labelled " +
                                    environment);
   }
-  FOPS_ASSIGN_OR_RETURN(PromotionCheck checked, CheckPromotion(version, *policy));
-  if (check) *check = checked;
-  if (!checked.allowed()) {
-    return Refused(Status::Conflict("promotion of " + version.ToString() + " to " + environment +
-                                    " (endpoint " + target_endpoint + ") refused; unmet: " +
-                                    checked.Unmet() + " (promote." + environment + ")"),
-                   "promotion_refused", version,
-                   {{"endpoint", target_endpoint}, {"check", checked.ToJson()}}, actor);
-  }
-  return Deploy(target_endpoint, version, strategy, params, actor, rules);
+  return Deploy(target_endpoint, version, strategy, params, actor, rules, check);
 }
 
 Result<std::vector<ServedAt>> ServingStore::WhereServed(const VariantRef& version) {

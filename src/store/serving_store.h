@@ -225,10 +225,13 @@ class ServingStore {
   /// superseded by one that changes production. With nothing in production, canary
   /// and linear deploy all at once (there is nothing to compare against), and the
   /// reason says so. With `rules.distinct_approver`, the person who approved a version (by
-  /// hand) may not deploy it (PermissionDenied, audited as deploy_refused).
+  /// hand) may not deploy it (PermissionDenied, audited as deploy_refused). On an endpoint
+  /// labelled with an environment, its promotion policy must hold (Conflict naming what is
+  /// unmet, audited as promotion_refused); the check goes to `promotion` when given.
   Result<DeploymentRecord> Deploy(const std::string& endpoint, const VariantRef& target,
                                   const std::string& strategy, const DeploymentParams& params,
-                                  const std::string& actor, const DeployRules& rules = {});
+                                  const std::string& actor, const DeployRules& rules = {},
+                                  PromotionCheck* promotion = nullptr);
   /// Moves a baking linear deployment to `percent` of traffic. False when it is
   /// no longer baking (another server decided first).
   Result<bool> SetTraffic(const std::string& deployment_id, double percent,
@@ -265,9 +268,8 @@ class ServingStore {
   /// long it served or shadowed on endpoints of the environments the policy names.
   Result<PromotionCheck> CheckPromotion(const VariantRef& version, const PromotionPolicy& policy);
   /// Deploys `version` to the endpoint labelled `environment` (`endpoint` picks one when
-  /// several are; "" otherwise) once the environment's promotion policy holds; otherwise
-  /// Conflict naming every unmet condition (audited as promotion_refused). The check is
-  /// returned either way in `check`.
+  /// several are; "" otherwise): Deploy, which holds it to the environment's promotion policy
+  /// and hands the check to `check`.
   Result<DeploymentRecord> Promote(const VariantRef& version, const std::string& environment,
                                    const std::string& endpoint, const std::string& strategy,
                                    const DeploymentParams& params, const std::string& actor,
