@@ -184,8 +184,11 @@ class CsvParser {
       names_.emplace_back(Trim(fields[i]));
     }
     FOPS_RETURN_IF_ERROR(CheckColumns(names_, options_.table, source_));
-    label_index_ = static_cast<size_t>(
-        std::find(names_.begin(), names_.end(), options_.table.label_column) - names_.begin());
+    label_index_ = options_.table.label_column.empty()
+                       ? kNoLabel
+                       : static_cast<size_t>(std::find(names_.begin(), names_.end(),
+                                                       options_.table.label_column) -
+                                             names_.begin());
     first_data_line_ = header_line + 1;
 
     const char* body = p;
@@ -376,6 +379,10 @@ class CsvParser {
                       std::to_string(fields.size()) + " (a ragged row)";
         return Fail(chunk, 0);
       }
+      if (label_index_ == kNoLabel) {  // every row gets the one label "0"
+        if (chunk.label_dictionary.size() == 0) chunk.label_first_line.push_back(chunk.lines);
+        chunk.label_codes.push_back(chunk.label_dictionary.Code("0"));
+      }
     }
   }
 
@@ -448,7 +455,7 @@ class CsvParser {
     } else {
       for (size_t c = 0; c < names_.size(); ++c) merge_column(c);
     }
-    columns.erase(columns.begin() + static_cast<long>(label_index_));
+    if (label_index_ != kNoLabel) columns.erase(columns.begin() + static_cast<long>(label_index_));
     return AssembleDataset(std::move(columns), std::move(label), options_.table, source_);
   }
 
@@ -457,7 +464,8 @@ class CsvParser {
   char delimiter_ = ',';
   std::vector<std::string> names_;
   std::vector<ColumnPlan> plan_;
-  size_t label_index_ = 0;
+  static constexpr size_t kNoLabel = static_cast<size_t>(-1);
+  size_t label_index_ = 0;  ///< kNoLabel when TableOptions::label_column is empty
   size_t first_data_line_ = 2;
 };
 

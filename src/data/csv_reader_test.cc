@@ -72,6 +72,24 @@ TEST(CsvReaderTest, StringColumnsAreDictionaryEncodedAndLabelsCanBeStrings) {
   EXPECT_EQ(d->label_values, (std::vector<std::string>{"no", "yes"}));
 }
 
+TEST(CsvReaderTest, ATableWithoutLabelKeepsEveryColumn) {
+  CsvOptions options;
+  options.table.label_column = "";
+  options.table.categorical_columns = {"customer"};
+  ThreadPool pool(3);
+  std::string text = "customer,age,when\n";
+  for (int i = 0; i < 30000; ++i)
+    text += std::to_string(1000000 + i) + "," + std::to_string(i % 90) + ",2024-01-0" +
+            std::to_string(i % 9 + 1) + "\n";
+  auto d = Parse(text, options, &pool);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->rows(), 30000u);
+  EXPECT_EQ(d->FeatureNames(), (std::vector<std::string>{"customer", "age", "when"}));
+  EXPECT_EQ(d->features[0].categories[29999], "1029999");  // exact text, not a float
+  EXPECT_EQ(d->CountPositives(), 0u);
+  EXPECT_EQ(d->label_name, "");
+}
+
 TEST(CsvReaderTest, ForcedCategoricalAndDroppedColumns) {
   CsvOptions options;
   options.table.categorical_columns = {"mcc"};

@@ -69,12 +69,19 @@ Result<Dataset> ReadSqlTable(SqlConnection& connection, const SqlOptions& option
         if (names.empty()) {
           names = columns;
           FOPS_RETURN_IF_ERROR(CheckColumns(names, options.table, source));
-          label_index = static_cast<size_t>(
-              std::find(names.begin(), names.end(), options.table.label_column) - names.begin());
+          label_index = options.table.label_column.empty()
+                            ? names.size()  // no label: every row gets the label "0"
+                            : static_cast<size_t>(std::find(names.begin(), names.end(),
+                                                            options.table.label_column) -
+                                                  names.begin());
           cells.resize(names.size());
         }
         for (const SqlRow& values : rows) {
           ++row;
+          if (label_index == names.size()) {
+            if (label_dictionary.size() == 0) label.first_seen.push_back(source);
+            label.codes.push_back(label_dictionary.Code("0"));
+          }
           auto where = [&](size_t c) {
             return source + ": row " + std::to_string(row) + ": column '" + names[c] + "'";
           };
@@ -165,6 +172,8 @@ Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptio
                                        const std::string& path) {
   const std::string source = connection.Describe();
   const TableOptions& table = options.table;
+  if (table.label_column.empty())
+    return Status::InvalidArgument(source + ": a dataset file import needs a label column");
   const std::string sql = SelectSql(connection, options);
   const std::string scratch = path + ".import";
   std::error_code ignored;

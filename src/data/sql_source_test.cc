@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include "../../tests/server_util.h"
@@ -57,6 +58,21 @@ TEST(SqliteSourceTest, ReadsAQuery) {
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->rows(), 2u);
   EXPECT_EQ(d->label, (std::vector<float>{1, 0}));
+}
+
+TEST(SqliteSourceTest, ReadsATableWithoutLabel) {
+  testing::TempDir dir;
+  std::string db = dir.File("bank.db");
+  Exec(db, "CREATE TABLE transactions (id INTEGER, x REAL); INSERT INTO transactions VALUES "
+           "(12345678901,1.5),(2,NULL);");
+  SqlOptions options;
+  options.table.label_column = "";
+  options.table.categorical_columns = {"id"};
+  auto d = ReadSqlite(db, options);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->rows(), 2u);
+  EXPECT_EQ(d->features[0].categories, (std::vector<std::string>{"12345678901", "2"}));
+  EXPECT_TRUE(std::isnan(d->columns[1][1]));
 }
 
 TEST(SqliteSourceTest, MissingTableAndFileAreClearErrors) {

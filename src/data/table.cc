@@ -48,7 +48,7 @@ Status CheckColumns(const std::vector<std::string>& names, const TableOptions& o
   };
   std::string listing = "; its columns are: " + Join(names, ", ");
   if (listing.size() > 400) listing = listing.substr(0, 400) + "…";
-  if (!has(options.label_column)) {
+  if (!options.label_column.empty() && !has(options.label_column)) {
     return Status::DataError(source + ": missing label column '" + options.label_column + "'" +
                              DidYouMean(options.label_column, names) + listing +
                              " (set preprocess.label_column)");
@@ -56,8 +56,9 @@ Status CheckColumns(const std::vector<std::string>& names, const TableOptions& o
   for (const auto* list : {&options.categorical_columns, &options.drop_columns}) {
     for (const std::string& name : *list) {
       if (!has(name)) {
-        const char* key = list == &options.drop_columns ? "preprocess.drop_columns"
-                                                        : "preprocess.categorical_columns";
+        const std::string key = list == &options.drop_columns
+                                    ? std::string("preprocess.drop_columns")
+                                    : options.categorical_columns_origin;
         return Status::DataError(source + ": " + key + " names column '" + name +
                                  "', which the data does not have" + DidYouMean(name, names) +
                                  listing);

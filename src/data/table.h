@@ -15,6 +15,7 @@
 namespace fraudops {
 
 struct TableOptions {
+  /// Empty: the table has no label (a feature group's rows); every row gets the label "0".
   std::string label_column = "Class";
   /// The label value meaning fraud. When the label's values are numbers, they compare as
   /// numbers ("1" matches "1.0").
@@ -24,6 +25,8 @@ struct TableOptions {
   bool numeric_label = false;
   std::vector<std::string> missing_values = {"", "NA", "N/A", "NaN", "null", "unknown"};
   std::vector<std::string> categorical_columns;
+  /// What asked for categorical_columns, for the error when one is not in the data.
+  std::string categorical_columns_origin = "preprocess.categorical_columns";
   std::vector<std::string> drop_columns;
 };
 

@@ -225,6 +225,33 @@ ALTER TABLE api_keys ADD COLUMN expires_at TEXT NOT NULL DEFAULT '';
        R"sql(
 ALTER TABLE endpoints ADD COLUMN environment TEXT NOT NULL DEFAULT '';
 )sql"},
+      {8,
+       "Feature store: feature group definitions with versions; the offline store's segments "
+       "(one per ingestion)",
+       R"sql(
+CREATE TABLE feature_groups (
+  name TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  definition TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  PRIMARY KEY (name, version));
+CREATE TABLE feature_segments (
+  id TEXT PRIMARY KEY,
+  group_name TEXT NOT NULL,
+  group_version BIGINT NOT NULL,
+  uri TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  bytes BIGINT NOT NULL,
+  rows_count BIGINT NOT NULL,
+  entities BIGINT NOT NULL,
+  min_event BIGINT NOT NULL,
+  max_event BIGINT NOT NULL,
+  ingested_at TEXT NOT NULL,
+  source TEXT NOT NULL,
+  actor TEXT NOT NULL);
+CREATE INDEX feature_segments_by_group ON feature_segments(group_name, id);
+)sql"},
   };
   return kMigrations;
 }
