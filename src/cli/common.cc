@@ -73,19 +73,22 @@ void PrintJson(const nlohmann::json& json) {
 }
 
 Result<Stores> OpenStores(const std::string& config_path, const std::string& home_override,
-                          bool need_artifacts) {
+                          bool need_artifacts, bool create) {
   LoadOptions options;
   options.config_path = config_path;
   FOPS_ASSIGN_OR_RETURN(Config config, LoadCheckedConfig(options));
   if (!home_override.empty()) config.global.home = home_override;
-  return OpenStoresFor(config, need_artifacts);
+  return OpenStoresFor(config, need_artifacts, create);
 }
 
-Result<Stores> OpenStoresFor(const Config& config, bool need_artifacts) {
+Result<Stores> OpenStoresFor(const Config& config, bool need_artifacts, bool create) {
   Stores stores;
   stores.config = config;
   fs::path home = fs::absolute(stores.config.Resolve(stores.config.global.home)).lexically_normal();
-  if (stores.config.global.metadata_url.empty() && !FileExists((home / "fraudops.db").string())) {
+  if (create && stores.config.global.metadata_url.empty())
+    FOPS_RETURN_IF_ERROR(MakeDirectories(home.string()));
+  if (!create && stores.config.global.metadata_url.empty() &&
+      !FileExists((home / "fraudops.db").string())) {
     return Status::NotFound("no metadata store at " + (home / "fraudops.db").string() +
                             " (global.home); run `fraudops run` first, or set global.metadata_url");
   }

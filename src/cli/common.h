@@ -43,9 +43,10 @@ struct Stores {
 /// The configuration (`config_path`, or the usual search) with `home_override` applied, and
 /// its metadata store (which must exist) and, when asked, artifact store.
 Result<Stores> OpenStores(const std::string& config_path, const std::string& home_override,
-                          bool need_artifacts);
-/// The same for a configuration already loaded.
-Result<Stores> OpenStoresFor(const Config& config, bool need_artifacts);
+                          bool need_artifacts, bool create = false);
+/// The same for a configuration already loaded; `create`: a workspace without a metadata store
+/// gets one (commands that may come before the first run).
+Result<Stores> OpenStoresFor(const Config& config, bool need_artifacts, bool create = false);
 
 /// NAME, NAME@VERSION, NAME@latest or NAME@ALIAS as (model, GetVersion reference).
 std::pair<std::string, std::string> SplitRef(const std::string& target);

@@ -12,6 +12,7 @@
 #include "cli/common.h"
 #include "cli/exit_codes.h"
 #include "cli/monitor_commands.h"
+#include "cli/features_commands.h"
 #include "cli/people_commands.h"
 #include "cli/predict_command.h"
 #include "cli/registry_commands.h"
@@ -351,6 +352,7 @@ int main(int argc, char** argv) {
   auto serve_command = AddServeCommands(app);
   auto monitor_command = AddMonitorCommands(app);
   auto people_command = AddPeopleCommands(app);
+  auto features_command = AddFeaturesCommands(app);
 
   auto* import =
       data_command->add_subcommand("import",
@@ -382,6 +384,7 @@ int main(int argc, char** argv) {
   if (*import) return ImportCommand(global, import_uri, import_output, chunk_rows);
   if (int code = registry_command(); code >= 0) return code;
   if (int code = people_command(); code >= 0) return code;
+  if (int code = features_command(); code >= 0) return code;
   if (int code = predict_command(); code >= 0) return code;
   if (int code = train_command(); code >= 0) return code;
   if (int code = serve_command(); code >= 0) return code;

@@ -119,6 +119,13 @@ const std::vector<KeySpec>& KeyTable() {
        "\"hour = hour(Time)\"] (docs/derived-features.md): added before training, recorded in "
        "the bundle, and computed by batch scoring and serving from the raw fields.",
        FOPS_FIELD(preprocess.derived_features)},
+      {"preprocess", "features",
+       "Feature store features joined to the data as of each row's time, e.g. "
+       "[\"card_activity:tx_count_1h\", \"customers\"] (GROUP:FEATURE, or GROUP for all of "
+       "its features; docs/features.md). The data must hold each group's entity key columns "
+       "and preprocess.time_column; the model then reads these features from the store when "
+       "scoring.",
+       FOPS_FIELD(preprocess.features)},
       {"preprocess", "sql_table",
        "Table read from an SQL data source; may name a schema (credit_fraud.transactions).",
        FOPS_FIELD(preprocess.sql_table)},
@@ -650,6 +657,9 @@ Status ApplyYaml(Config& config, const std::string& path) {
   }
   for (const auto& group : root) {
     const std::string& group_name = group.first.Scalar();
+    // Feature group definitions (docs/features.md) live beside the configuration; the
+    // features module reads them (ParseFeatureGroups).
+    if (group_name == "feature_groups") continue;
     const auto& groups = GroupNames();
     if (std::find(groups.begin(), groups.end(), group_name) == groups.end()) {
       return Status::InvalidArgument(YamlWhere(path, group.first) + ": unknown group '" +

@@ -42,6 +42,7 @@ struct PreprocessConfig {
   std::vector<std::string> drop_columns;
   std::vector<std::string> feature_columns;   ///< empty: every column but the label
   std::vector<std::string> derived_features;  ///< "NAME = EXPRESSION" each
+  std::vector<std::string> features;          ///< feature store references, GROUP[:FEATURE]
   std::string sql_table = "transactions";
   std::string sql_query;
   std::string s3_bucket;        ///< data source "s3": the reference project's S3_BUCKET

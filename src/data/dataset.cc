@@ -70,6 +70,7 @@ nlohmann::json Dataset::SchemaJson() const {
     nlohmann::json entry = {{"name", column.name}, {"type", ColumnTypeName(column.type)}};
     if (column.type == ColumnType::kCategorical) entry["categories"] = column.categories;
     if (!column.derived.empty()) entry["derived"] = column.derived;
+    if (!column.feature.empty()) entry["feature"] = column.feature;
     schema["features"].push_back(entry);
   }
   schema["rows"] = rows();

@@ -23,6 +23,8 @@ struct ColumnSchema {
   ColumnType type = ColumnType::kNumeric;
   std::vector<std::string> categories;  ///< categorical only: code i means categories[i]
   std::string derived;  ///< a derived feature's expression (model/derived_features.h), or ""
+  /// A feature store feature's reference "GROUP:FEATURE" (docs/features.md), or "".
+  std::string feature = {};
 
   bool operator==(const ColumnSchema&) const = default;
 };

@@ -128,6 +128,11 @@ struct BundleReader {
           return Error(at + "/derived", "expected an expression (a non-empty string)");
         spec.derived = it->get<std::string>();
       }
+      if (auto it = features[i].find("feature"); it != features[i].end()) {
+        if (!it->is_string() || it->get<std::string>().find(':') == std::string::npos)
+          return Error(at + "/feature", "expected a feature reference GROUP:FEATURE");
+        spec.feature = it->get<std::string>();
+      }
       if (auto it = features[i].find("categories"); it != features[i].end()) {
         FOPS_ASSIGN_OR_RETURN(spec.categories, Strings(*it, at + "/categories"));
       }
@@ -278,6 +283,23 @@ Result<ModelBundle> ParseBundle(
     }
     if (auto it = input->find("ignored"); it != input->end()) {
       FOPS_ASSIGN_OR_RETURN(bundle.input.ignored, r.Strings(*it, "/input/ignored"));
+    }
+    bool store_features = false;
+    for (const FeatureSpec& spec : bundle.input.features) store_features |= !spec.feature.empty();
+    if (auto it = input->find("feature_groups"); it != input->end()) {
+      if (!it->is_array() || it->empty())
+        return r.Error("/input/feature_groups", "expected a non-empty array of feature groups");
+      for (size_t g = 0; g < it->size(); ++g) {
+        if (!(*it)[g].is_object() || !(*it)[g].contains("name"))
+          return r.Error("/input/feature_groups/" + std::to_string(g), "expected a feature group");
+      }
+      bundle.input.feature_groups = *it;
+      FOPS_ASSIGN_OR_RETURN(bundle.input.feature_time,
+                            r.String(*input, "/input", "feature_time", false));
+    }
+    if (store_features && bundle.input.feature_groups.empty()) {
+      return r.Error("/input/feature_groups",
+                     "features read from the feature store need the definitions of their groups");
     }
     if (auto it = document.find("lineage"); it != document.end()) {
       if (!it->is_object()) return r.Error("/lineage", "expected an object");
@@ -486,7 +508,12 @@ Json MakeBundleJson(const Dataset& train, const BundleInfo& info) {
                 {"missing_policy", "missing"},
                 {"missing_values", info.missing_values}};
   if (!info.ignored_inputs.empty()) input["ignored"] = info.ignored_inputs;
-  return {{"format_version", derived ? 3 : 2},
+  const bool store = !info.feature_groups.empty();
+  if (store) {
+    input["feature_groups"] = info.feature_groups;
+    input["feature_time"] = info.feature_time;
+  }
+  return {{"format_version", store ? 4 : derived ? 3 : 2},
           {"algorithm", info.algorithm},
           {"model_file", info.model_file},
           {"model_format", info.model_format},

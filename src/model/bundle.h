@@ -30,9 +30,10 @@
 
 namespace fraudops {
 
-/// The newest bundle.json format this build reads; it writes 2, or 3 when the signature has
-/// derived features (so an older build refuses what it would score wrongly).
-constexpr int kBundleFormatVersion = 3;
+/// The newest bundle.json format this build reads; it writes 2, 3 when the signature has
+/// derived features, 4 when it has feature store features (so an older build refuses what it
+/// would score wrongly).
+constexpr int kBundleFormatVersion = 4;
 
 /// One input feature as requests must provide it.
 struct FeatureSpec {
@@ -43,6 +44,9 @@ struct FeatureSpec {
   /// A derived feature's expression (model/derived_features.h): computed from the raw
   /// features, never sent by clients. Derived features follow every raw one.
   std::string derived;
+  /// A feature store feature ("GROUP:FEATURE", docs/features.md): fetched by the scorer
+  /// from the feature store by the request's entity key, never sent by clients.
+  std::string feature = {};
 };
 
 /// The input signature and how raw values become model inputs.
@@ -60,6 +64,14 @@ struct InputSignature {
   /// Columns of the raw records the model does not take (identifiers, the time column:
   /// docs/data-validation.md): requests and files may carry them; they are ignored.
   std::vector<std::string> ignored;
+  /// The feature groups the features marked `feature` come from: their definitions as the
+  /// training set used them (FeatureGroup::ToJson with "version"); empty when none. Read by
+  /// the features module, which the model module does not depend on.
+  nlohmann::json feature_groups = nlohmann::json::array();
+  /// The request field that gives the moment feature values are taken at (the training
+  /// data's time column); absent from a request: the scorer's clock.
+  std::string feature_time;
+  bool uses_feature_store() const { return !feature_groups.empty(); }
 };
 
 /// How a bundle that combines several models (docs/serving.md, "Combined models") turns
@@ -167,6 +179,8 @@ struct BundleInfo {
   nlohmann::json metrics, lineage;
   std::string baseline_file;
   std::vector<std::string> ignored_inputs;  ///< input.ignored
+  nlohmann::json feature_groups = nlohmann::json::array();  ///< input.feature_groups
+  std::string feature_time;                                 ///< input.feature_time
 };
 nlohmann::json MakeBundleJson(const Dataset& train, const BundleInfo& info);
 

@@ -126,10 +126,12 @@ DataValidation ValidateData(const Dataset& data, const DataValidationOptions& op
     }
     // Excluded: listed, not among the chosen ones, the time column, identifiers.
     std::string reason;
-    const bool chosen = Contains(options.feature_columns, name);
-    if (!options.feature_columns.empty() && !chosen && schema.derived.empty()) {
+    // Derived and feature store features are declared features: always used.
+    const bool chosen = Contains(options.feature_columns, name) || !schema.derived.empty() ||
+                        !schema.feature.empty();
+    if (!options.feature_columns.empty() && !chosen) {
       reason = "not in preprocess.feature_columns";
-    } else if (!chosen && schema.derived.empty()) {
+    } else if (!chosen) {
       const bool enough = rows >= options.min_rows_for_identifiers;
       if (!options.time_column.empty() && name == options.time_column) {
         reason =

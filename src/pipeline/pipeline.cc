@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "core/files.h"
@@ -20,6 +21,7 @@
 #include "data/split.h"
 #include "eval/metrics.h"
 #include "eval/report.h"
+#include "features/training_set.h"
 #include "model/baseline.h"
 #include "model/bundle.h"
 #include "model/derived_features.h"
@@ -59,6 +61,7 @@ struct State {
   std::vector<float> validation_scores, test_scores;
   nlohmann::json test_curves;
   nlohmann::json data_summary;
+  nlohmann::json feature_groups = nlohmann::json::array();  ///< the store's groups the data joined
   std::vector<std::string> excluded;  ///< columns validation left out of the features
   nlohmann::json validation_report;   ///< raw/validation.json
   std::vector<std::pair<std::string, double>> importance;
@@ -115,16 +118,93 @@ Status Publish(State& s) {
   return s.store->LogArtifacts(s.result.execution_id, records);
 }
 
+/// The feature registry's view of the run's configuration: config.yml's feature_groups
+/// applied (a changed definition becomes a new version), then preprocess.features resolved.
+Result<FeaturePlan> PlanRunFeatures(State& s, FeatureRegistry& registry) {
+  if (!s.config.config_path.empty()) {
+    FOPS_ASSIGN_OR_RETURN(std::string text, ReadFile(s.config.config_path));
+    FOPS_ASSIGN_OR_RETURN(std::vector<FeatureGroup> declared,
+                          ParseFeatureGroups(text, s.config.config_path));
+    if (!declared.empty()) {
+      FOPS_ASSIGN_OR_RETURN(std::vector<AppliedGroup> applied,
+                            registry.Apply(declared, CurrentActor()));
+      for (const AppliedGroup& group : applied) {
+        if (group.changed) {
+          s.context.logger->Info("ingest", "feature group recorded",
+                                 {{"group", group.name}, {"version", static_cast<long long>(group.version)}});
+        }
+      }
+    }
+  }
+  return PlanFeatures(registry, s.config.preprocess.features, "preprocess.features");
+}
+
 Status Ingest(State& s) {
   const PreprocessConfig& p = s.config.preprocess;
   FOPS_ASSIGN_OR_RETURN(SourceOptions options, SourceOptionsFrom(s.config));
   SourceRegistry sources;
   RegisterBuiltinSources(sources);
   std::string uri = p.data_source.empty() ? "synthetic" : p.data_source;
+  // A training set with feature store features: the keys and the time are read as their
+  // exact text for the join, and kept until it (drop_columns apply after).
+  std::optional<FeatureRegistry> registry;
+  FeaturePlan plan;
+  std::vector<std::string> dropped_after_join;
+  if (!p.features.empty()) {
+    if (!s.store) return Status::Internal("preprocess.features needs the metadata store");
+    registry.emplace(*s.store, *s.artifacts);
+    FOPS_ASSIGN_OR_RETURN(plan, PlanRunFeatures(s, *registry));
+    TableOptions& table = options.csv.table;
+    std::vector<std::string> text = plan.KeyColumns();
+    text.push_back(p.time_column);
+    for (const std::string& column : text) {
+      if (std::find(table.categorical_columns.begin(), table.categorical_columns.end(), column) ==
+          table.categorical_columns.end())
+        table.categorical_columns.push_back(column);
+      auto dropped = std::find(table.drop_columns.begin(), table.drop_columns.end(), column);
+      if (dropped != table.drop_columns.end()) {
+        dropped_after_join.push_back(column);
+        table.drop_columns.erase(dropped);
+      }
+    }
+    table.categorical_columns_origin = "preprocess.features (its entity keys) or preprocess.time_column";
+  }
   s.context.logger->Info("ingest", "reading data", {{"source", RedactUrl(uri)}});
   FOPS_ASSIGN_OR_RETURN(LoadedData loaded, sources.Load(uri, options, s.context));
   s.data = std::move(loaded.dataset);
   s.raw_manifest = std::move(loaded.manifest);
+  std::vector<DatasetRecord> feature_datasets;
+  if (registry) {
+    const bool time_is_text =
+        std::find(p.categorical_columns.begin(), p.categorical_columns.end(), p.time_column) !=
+        p.categorical_columns.end();
+    FOPS_ASSIGN_OR_RETURN(JoinedFeatures joined,
+                          JoinTrainingFeatures(*registry, plan, s.data, p.time_column,
+                                               time_is_text, s.context.pool));
+    for (const std::string& column : dropped_after_join) {
+      const int index = s.data.FeatureIndex(column);
+      if (index < 0) continue;
+      s.data.features.erase(s.data.features.begin() + index);
+      s.data.columns.erase(s.data.columns.begin() + index);
+    }
+    nlohmann::json used = nlohmann::json::array();
+    for (size_t g = 0; g < joined.snapshots.size(); ++g) {
+      const GroupSnapshot& snapshot = joined.snapshots[g];
+      used.push_back({{"group", snapshot.group},
+                      {"version", snapshot.version},
+                      {"features", plan.features[g]},
+                      {"segments", snapshot.segments},
+                      {"rows", snapshot.rows},
+                      {"hash", snapshot.hash}});
+      feature_datasets.push_back({"features", "feature-group:" + snapshot.group + "@v" +
+                                                  std::to_string(snapshot.version),
+                                  snapshot.rows, snapshot.hash, ""});
+    }
+    s.raw_manifest["feature_store"] = used;
+    s.feature_groups = joined.groups;
+    s.context.logger->Info("ingest", "joined feature store features as of each row's time",
+                           {{"groups", joined.snapshots.size()}, {"features", joined.columns.size()}});
+  }
   if (s.raw_manifest.contains("uri"))
     uri = s.raw_manifest["uri"].get<std::string>();  // bare "s3" resolved
   s.raw_manifest["source"] = RedactUrl(uri);
@@ -139,10 +219,12 @@ Status Ingest(State& s) {
                           {"content_hash", s.raw_manifest["content_hash"].get<std::string>()}});
   FOPS_RETURN_IF_ERROR(s.Write("raw_manifest", "raw/manifest.json", Pretty(s.raw_manifest)));
   if (!s.store) return Status::Ok();
-  return s.store->LogDatasets(s.result.execution_id,
-                              {{"raw", RedactUrl(uri), static_cast<int64_t>(s.data.rows()),
-                                s.raw_manifest["content_hash"].get<std::string>(),
-                                s.raw_manifest.value("file_sha256", std::string())}});
+  std::vector<DatasetRecord> datasets = {{"raw", RedactUrl(uri),
+                                          static_cast<int64_t>(s.data.rows()),
+                                          s.raw_manifest["content_hash"].get<std::string>(),
+                                          s.raw_manifest.value("file_sha256", std::string())}};
+  datasets.insert(datasets.end(), feature_datasets.begin(), feature_datasets.end());
+  return s.store->LogDatasets(s.result.execution_id, datasets);
 }
 
 /// Adds preprocess.derived_features to the data as columns after the raw ones, computed by
@@ -607,6 +689,10 @@ Status Register(State& s) {
                   {"code_version", CodeVersion()}};
   info.baseline_file = "baseline.json";
   info.ignored_inputs = s.excluded;
+  if (!s.feature_groups.empty()) {
+    info.feature_groups = s.feature_groups;
+    info.feature_time = s.config.preprocess.time_column;
+  }
   // Drift monitoring's reference: the training rows, and scores on held-out validation rows.
   FOPS_RETURN_IF_ERROR(s.Write("baseline", "model/baseline.json",
                                Pretty(MakeBaseline(s.train, s.validation_scores))));
