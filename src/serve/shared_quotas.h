@@ -21,29 +21,17 @@
 #include <utility>
 #include <vector>
 
-#include "core/mutex.h"
+#include "core/redis.h"
 #include "core/status.h"
 #include "store/serving_store.h"
 
-struct redisContext;
-
 namespace fraudops {
-
-struct RedisAddress {
-  std::string host;
-  int port = 6379;
-  std::string password;  ///< "" for none
-  int database = 0;
-};
-
-/// Parses redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]; errors say what is accepted.
-Result<RedisAddress> ParseRedisUrl(std::string_view url);
 
 class SharedQuotas {
  public:
   /// Connects once (and PINGs) so a wrong URL or password fails at start.
   static Result<std::unique_ptr<SharedQuotas>> Connect(const std::string& url);
-  ~SharedQuotas();
+  ~SharedQuotas() = default;
   SharedQuotas(const SharedQuotas&) = delete;
   SharedQuotas& operator=(const SharedQuotas&) = delete;
 
@@ -60,16 +48,9 @@ class SharedQuotas {
   Status Seed(const std::map<std::pair<std::string, std::string>, int64_t>& usage);
 
  private:
-  explicit SharedQuotas(RedisAddress address, std::string redacted_url)
-      : address_(std::move(address)), redacted_url_(std::move(redacted_url)) {}
-  /// A connection from the pool, or a new one; nullptr and `error` when Redis cannot be reached.
-  redisContext* Acquire(std::string* error);
-  void Release(redisContext* context, bool healthy);
+  explicit SharedQuotas(std::unique_ptr<RedisClient> redis) : redis_(std::move(redis)) {}
 
-  RedisAddress address_;
-  std::string redacted_url_;
-  Mutex mutex_;
-  std::vector<redisContext*> idle_ GUARDED_BY(mutex_);
+  std::unique_ptr<RedisClient> redis_;
 };
 
 }  // namespace fraudops
