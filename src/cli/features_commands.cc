@@ -8,6 +8,7 @@
 #include "core/strings.h"
 #include "data/source.h"
 #include "features/feature_store.h"
+#include "features/online_store.h"
 #include "pipeline/pipeline.h"
 
 namespace fraudops {
@@ -20,6 +21,7 @@ struct Args {
   std::string config_path, home;
   bool json = false;
   std::string file, group, data;
+  std::vector<std::string> groups;
   int64_t version = 0;
 };
 
@@ -192,6 +194,50 @@ int Ingest(const Args& args) {
   return kExitOk;
 }
 
+int MaterializeCommand(const Args& args) {
+  auto stores = OpenStores(args.config_path, args.home, true);
+  if (!stores.ok()) return Fail(stores.status());
+  FeatureRegistry registry(*stores->metadata, *stores->artifacts);
+  std::vector<FeatureGroup> groups;
+  if (args.groups.empty()) {
+    auto all = registry.List();
+    if (!all.ok()) return Fail(all.status());
+    groups = std::move(*all);
+  } else {
+    for (const std::string& name : args.groups) {
+      auto group = registry.Get(name);
+      if (!group.ok()) return Fail(group.status());
+      groups.push_back(std::move(*group));
+    }
+  }
+  auto online = OpenOnlineStore(OnlineStoreOptionsFrom(stores->config));
+  if (!online.ok()) return Fail(online.status());
+  Json out = Json::array();
+  const EventTime now = EventTimeNow();
+  for (const FeatureGroup& group : groups) {
+    auto table = registry.Load(group);
+    if (!table.ok()) return Fail(table.status());
+    auto written = Materialize(**online, group, *table, now);
+    if (!written.ok()) return Fail(written.status());
+    Json item = {{"group", group.name},
+                 {"version", group.version},
+                 {"entities", written->entities},
+                 {"window_events", written->events},
+                 {"store", (*online)->Describe()}};
+    if (written->entities) item["newest_event_time"] = FormatEventTime(written->newest);
+    out.push_back(item);
+    if (!args.json) {
+      std::printf("%-28s v%-4lld %zu entities, %zu window events, newest event %s -> %s\n",
+                  group.name.c_str(), static_cast<long long>(group.version), written->entities,
+                  written->events,
+                  written->entities ? FormatEventTime(written->newest).c_str() : "-",
+                  (*online)->Describe().c_str());
+    }
+  }
+  if (args.json) PrintJson(out);
+  return kExitOk;
+}
+
 }  // namespace
 
 std::function<int()> AddFeaturesCommands(CLI::App& app) {
@@ -222,11 +268,18 @@ std::function<int()> AddFeaturesCommands(CLI::App& app) {
                      "Data source URI (default: the group's source): CSV, sqlite:, postgresql://, "
                      "mysql://, s3://, fds:");
   common(ingest);
+  auto* materialize = features->add_subcommand(
+      "materialize",
+      "Write the online store from the offline store: each entity's latest row and recent "
+      "events");
+  materialize->add_option("GROUP", args->groups, "Feature groups (default: all)");
+  common(materialize);
   return [=]() -> int {
     if (*apply) return Apply(*args);
     if (*list) return List(*args);
     if (*show) return Show(*args);
     if (*ingest) return Ingest(*args);
+    if (*materialize) return MaterializeCommand(*args);
     return -1;
   };
 }

@@ -484,6 +484,20 @@ const std::vector<KeySpec>& KeyTable() {
       {"monitor", "repeat_alerts_after",
        "The periodic monitor in serve sends the same alert again only after this long.",
        FOPS_FIELD(monitor.repeat_alerts_after)},
+      {"features", "online_url",
+       "The online feature store (docs/features.md): empty for the embedded one under "
+       "global.home (one machine), or redis://[:PASSWORD@]HOST:PORT[/DB] for replicas.",
+       FOPS_FIELD(features.online_url)},
+      {"features",
+       "on_store_error",
+       "When a model's feature store features cannot be read at scoring time: unavailable "
+       "(answer 503, Retry-After) or missing (score with those features missing).",
+       FOPS_FIELD(features.on_store_error),
+       -kInf,
+       kInf,
+       {"unavailable", "missing"}},
+      {"features", "online_timeout_ms", "Redis online store: command timeout.",
+       FOPS_FIELD(features.online_timeout_ms), 10, 60000},
   };
   return kKeys;
 }
@@ -491,9 +505,9 @@ const std::vector<KeySpec>& KeyTable() {
 #undef FOPS_FIELD
 
 const std::vector<std::string>& GroupNames() {
-  static const std::vector<std::string> kGroups = {"global",   "preprocess", "train",  "validate",
-                                                   "evaluate", "register",   "deploy", "promote",
-                                                   "api",      "schedule",   "monitor"};
+  static const std::vector<std::string> kGroups = {
+      "global", "preprocess", "train",    "validate", "evaluate", "register",
+      "deploy", "promote",    "api",      "schedule", "monitor",  "features"};
   return kGroups;
 }
 

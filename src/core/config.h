@@ -191,6 +191,13 @@ struct MonitorConfig {
   std::string repeat_alerts_after = "1h";
 };
 
+/// The feature store's online side (docs/features.md).
+struct FeaturesConfig {
+  std::string online_url;  ///< "" : embedded under global.home
+  std::string on_store_error = "unavailable";
+  long long online_timeout_ms = 500;
+};
+
 struct Config {
   GlobalConfig global;
   PreprocessConfig preprocess;
@@ -203,6 +210,7 @@ struct Config {
   ApiConfig api;
   ScheduleConfig schedule;
   MonitorConfig monitor;
+  FeaturesConfig features;
 
   std::string config_path;  ///< the file loaded, or empty for built-in defaults
   std::string base_dir;     ///< relative paths in the config resolve against this

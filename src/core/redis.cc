@@ -105,6 +105,7 @@ Result<std::unique_ptr<RedisClient>> RedisClient::Connect(const std::string& url
   if (!address.ok()) return address.status();
   std::unique_ptr<RedisClient> client(
       new RedisClient(*address, RedactUrl(url), std::move(what), options));
+  if (!options.connect_now) return client;
   std::string error;
   redisContext* context = client->Acquire(&error);
   if (context == nullptr) return Status::IoError(error);

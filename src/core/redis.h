@@ -43,9 +43,12 @@ class RedisClient {
   struct Options {
     int connect_timeout_ms = 1000;
     int command_timeout_ms = 500;
+    /// Connect (and PING) at once, so a wrong URL or password fails at start; false: at
+    /// the first command (a server that must start while Redis is down).
+    bool connect_now = true;
   };
-  /// Connects once (and PINGs) so a wrong URL or password fails at start. `what` names the
-  /// use in errors ("the quota store").
+  /// A client for `url` (`setting` names it in errors); `what` names the use in errors ("the
+  /// quota store").
   static Result<std::unique_ptr<RedisClient>> Connect(const std::string& url,
                                                       std::string_view setting,
                                                       std::string what, Options options);

@@ -160,6 +160,7 @@ Result<FeatureGroup> FeatureRegistry::Get(const std::string& name, int64_t versi
 Result<SegmentRecord> FeatureRegistry::Ingest(const FeatureGroup& group, const FeatureTable& table,
                                               const std::string& source,
                                               const std::string& actor) {
+  if (artifacts_ == nullptr) return Status::Internal("the feature registry has no artifact store");
   if (table.rows() == 0) return Status::DataError(source + ": no rows to ingest");
   SegmentRecord record;
   record.id = NewUuidV7();
@@ -176,7 +177,7 @@ Result<SegmentRecord> FeatureRegistry::Ingest(const FeatureGroup& group, const F
       (std::filesystem::temp_directory_path() / ("fraudops-segment-" + record.id + ".ffs")).string();
   FOPS_RETURN_IF_ERROR(WriteFileAtomic(temp, bytes));
   Result<ArtifactRecord> put =
-      artifacts_.Put("features/" + group.name + "/" + record.id + ".ffs", temp);
+      artifacts_->Put("features/" + group.name + "/" + record.id + ".ffs", temp);
   std::error_code ignored;
   std::filesystem::remove(temp, ignored);
   if (!put.ok()) return put.status();
@@ -217,12 +218,13 @@ Result<std::vector<SegmentRecord>> FeatureRegistry::Segments(const std::string& 
 }
 
 Result<FeatureTable> FeatureRegistry::Load(const FeatureGroup& group, GroupSnapshot* snapshot) {
+  if (artifacts_ == nullptr) return Status::Internal("the feature registry has no artifact store");
   FOPS_ASSIGN_OR_RETURN(std::vector<SegmentRecord> segments, Segments(group.name));
   FeatureTable table;
   table.group = group.name;
   Sha256 hash;
   for (const SegmentRecord& segment : segments) {
-    FOPS_ASSIGN_OR_RETURN(std::string bytes, artifacts_.Read(segment.uri, segment.sha256));
+    FOPS_ASSIGN_OR_RETURN(std::string bytes, artifacts_->Read(segment.uri, segment.sha256));
     FOPS_ASSIGN_OR_RETURN(FeatureTable part, DecodeFeatureSegment(bytes, segment.uri));
     if (table.rows() == 0 && table.columns.empty()) {
       table = std::move(part);

@@ -49,7 +49,9 @@ struct GroupSnapshot {
 class FeatureRegistry {
  public:
   FeatureRegistry(MetadataStore& store, ArtifactStore& artifacts)
-      : store_(store), artifacts_(artifacts) {}
+      : store_(store), artifacts_(&artifacts) {}
+  /// For definitions only (Ingest and Load need the artifact store).
+  explicit FeatureRegistry(MetadataStore& store) : store_(store) {}
 
   /// Records each definition: a new group gets version 1, a changed one (CheckCompatible)
   /// the next version, an unchanged one nothing. Audited (feature_group_applied).
@@ -73,7 +75,7 @@ class FeatureRegistry {
 
  private:
   MetadataStore& store_;
-  ArtifactStore& artifacts_;
+  ArtifactStore* artifacts_ = nullptr;
 };
 
 }  // namespace fraudops

@@ -536,12 +536,20 @@ Result<FeatureDeriver> DeriverOf(const InputSignature& signature, const std::str
   std::vector<std::string> columns;
   std::vector<bool> categorical;
   std::vector<DerivedFeature> derived;
+  bool store = false;
   for (const FeatureSpec& spec : signature.features) {
     if (spec.derived.empty() && !derived.empty()) {
       return Status::InvalidArgument((source.empty() ? "" : source + ": ") + "raw feature '" +
                                      spec.name +
                                      "' follows a derived one; derived features come last");
     }
+    if (spec.feature.empty() && spec.derived.empty() && store) {
+      return Status::InvalidArgument((source.empty() ? "" : source + ": ") + "raw feature '" +
+                                     spec.name +
+                                     "' follows a feature store one; those come after the "
+                                     "features requests send");
+    }
+    store |= !spec.feature.empty();
     columns.push_back(spec.name);
     categorical.push_back(spec.categorical);
     if (!spec.derived.empty()) derived.push_back({spec.name, spec.derived});
@@ -554,10 +562,14 @@ FeatureEncoder::FeatureEncoder(const InputSignature& signature)
     : ignored_(signature.ignored), float32_(signature.dtype != "float64") {
   if (auto deriver = DeriverOf(signature, "input signature"); deriver.ok())
     deriver_ = std::move(*deriver);  // a bundle's was checked when it was loaded
+  client_inputs_ = signature.features.size();
   for (size_t f = 0; f < signature.features.size(); ++f) {
     const FeatureSpec& spec = signature.features[f];
     features_.push_back(&spec);
-    if (spec.derived.empty()) index_.emplace(spec.name, f);
+    const bool client = spec.derived.empty() && spec.feature.empty();
+    if (!client) client_inputs_ = std::min(client_inputs_, f);
+    store_features_ |= !spec.feature.empty();
+    if (client) index_.emplace(spec.name, f);
     std::unordered_map<std::string, double> codes;
     for (size_t c = 0; c < spec.categories.size(); ++c)
       codes.emplace(spec.categories[c], static_cast<double>(c));

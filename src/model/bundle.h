@@ -197,8 +197,12 @@ class FeatureEncoder {
   explicit FeatureEncoder(const InputSignature& signature);
   /// Every feature the model takes (raw, then derived).
   size_t size() const { return features_.size(); }
-  /// The raw features, which requests and files provide: the first input_size().
-  size_t input_size() const { return deriver_.empty() ? features_.size() : deriver_.inputs(); }
+  /// The features requests and files provide: the first input_size() (feature store
+  /// features, then derived ones, follow them).
+  size_t input_size() const { return client_inputs_; }
+  /// Whether some features come from the feature store: the scorer fills them
+  /// (features/enricher.h), then calls Derive.
+  bool has_store_features() const { return store_features_; }
   /// Computes the derived features of an encoded row (nothing when there are none).
   void Derive(double* row) const {
     if (!deriver_.empty()) deriver_.Derive(row);
@@ -229,6 +233,8 @@ class FeatureEncoder {
 
  private:
   std::vector<std::string> ignored_;
+  size_t client_inputs_ = 0;
+  bool store_features_ = false;
   double Round(double value) const {
     return float32_ ? static_cast<double>(static_cast<float>(value)) : value;
   }

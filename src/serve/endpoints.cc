@@ -63,8 +63,20 @@ LoadedModel::LoadedModel(VariantRef ref, ModelBundle bundle)
       bundle_(std::move(bundle)),
       encoder_(bundle_.input),
       threshold_(bundle_.threshold.value_or(0.5)) {
-  if (bundle_.policy)
-    policy_fields_ = std::make_unique<const RequestFields>(encoder_, bundle_.policy->fields());
+  std::vector<std::string> names;
+  if (bundle_.policy) names = bundle_.policy->fields();
+  auto enricher = FeatureEnricher::Create(bundle_.input, encoder_);
+  if (!enricher.ok()) {
+    enricher_status_ = enricher.status();
+  } else if (*enricher) {
+    enricher_ = std::move(*enricher);
+    for (const std::string& field : enricher_->fields()) {
+      auto it = std::find(names.begin(), names.end(), field);
+      enricher_slots_.push_back(static_cast<int>(it - names.begin()));
+      if (it == names.end()) names.push_back(field);
+    }
+  }
+  if (!names.empty()) request_fields_ = std::make_unique<const RequestFields>(encoder_, names);
 }
 
 const TreeShap* LoadedModel::explainer() const {
@@ -131,6 +143,8 @@ Result<std::shared_ptr<const LoadedModel>> ModelLoader::Load(const VariantRef& r
   FOPS_RETURN_IF_ERROR(SetPolicy(*bundle, version.policy, ref.ToString() + " policy")
                            .WithContext("loading " + ref.ToString()));
   auto model = std::make_shared<const LoadedModel>(ref, std::move(*bundle));
+  if (!model->enricher_status().ok())
+    return model->enricher_status().WithContext("loading " + ref.ToString());
   loaded_[key] = model;
   return std::shared_ptr<const LoadedModel>(model);
 }

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "features/enricher.h"
 #include "model/bundle.h"
 #include "model/tree_shap.h"
 #include "serve/metrics.h"
@@ -40,9 +41,17 @@ class LoadedModel {
   const Ensemble& ensemble() const { return bundle_.ensemble; }
   const FeatureEncoder& encoder() const { return encoder_; }
   double threshold() const { return threshold_; }
-  /// The version's decision policy and the request fields it reads; null when none.
+  /// The version's decision policy; null when none.
   const DecisionPolicy* policy() const { return bundle_.policy.get(); }
-  const RequestFields* policy_fields() const { return policy_fields_.get(); }
+  /// The request fields kept beside the features: the policy's (first, in its order), then
+  /// those feature store enrichment reads; null when neither needs any.
+  const RequestFields* request_fields() const { return request_fields_.get(); }
+  /// Fills feature store features (features/enricher.h); null when the model has none.
+  const FeatureEnricher* enricher() const { return enricher_.get(); }
+  /// The slot in request_fields() of each of the enricher's fields.
+  std::span<const int> enricher_slots() const { return enricher_slots_; }
+  /// Why the enricher could not be built (a bundle whose group definitions are unreadable).
+  const Status& enricher_status() const { return enricher_status_; }
   /// The TreeSHAP explainer, built on first use (null when it cannot be built).
   const TreeShap* explainer() const;
   /// The value of feature `f` as a request would write it (category name, number, null).
@@ -53,7 +62,10 @@ class LoadedModel {
   ModelBundle bundle_;
   FeatureEncoder encoder_;
   double threshold_;
-  std::unique_ptr<const RequestFields> policy_fields_;
+  std::unique_ptr<const RequestFields> request_fields_;
+  std::unique_ptr<const FeatureEnricher> enricher_;
+  std::vector<int> enricher_slots_;
+  Status enricher_status_;
   mutable std::once_flag explainer_once_;
   mutable std::unique_ptr<TreeShap> explainer_;
 };

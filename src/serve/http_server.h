@@ -28,6 +28,9 @@
 
 namespace fraudops {
 
+/// %XX escapes decoded (and '+' as a space in a query string).
+std::string PercentDecode(std::string_view text, bool plus_is_space = true);
+
 struct HttpLimits {
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 16 << 10;

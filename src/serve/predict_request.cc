@@ -148,10 +148,13 @@ class FeatureProblems {
       for (const auto& [name, row] : extra_) {
         std::string hint = DidYouMean(name, valid);
         for (size_t f = encoder_.input_size(); f < encoder_.size(); ++f) {
-          if (encoder_.feature(f).name == name) {
-            hint = "'" + name + "' is derived (" + encoder_.feature(f).derived +
-                   "): send the fields it is computed from, not it";
-          }
+          const FeatureSpec& spec = encoder_.feature(f);
+          if (spec.name != name) continue;
+          hint = !spec.feature.empty()
+                     ? "'" + name + "' comes from the feature store (" + spec.feature +
+                           "): send the entity key, not it"
+                     : "'" + name + "' is derived (" + spec.derived +
+                           "): send the fields it is computed from, not it";
         }
         if (!hint.empty()) hints[name] = hint;
       }
@@ -202,7 +205,8 @@ double EncodeElement(const FeatureEncoder& encoder, size_t feature, dom::element
 
 /// Computes every row's derived features once its raw ones are encoded; returns true.
 bool DeriveRows(const FeatureEncoder& encoder, ParsedRows* out) {
-  if (encoder.input_size() == encoder.size()) return true;
+  // With feature store features the scorer derives once it has filled them.
+  if (encoder.input_size() == encoder.size() || encoder.has_store_features()) return true;
   for (size_t r = 0; r < out->rows; ++r) encoder.Derive(out->values.data() + r * encoder.size());
   return true;
 }

@@ -1,5 +1,8 @@
 #include "serve/server.h"
 
+#include "features/feature_store.h"
+#include "features/online_store.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -89,6 +92,12 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
   if (options.workers >= 0) c.api.workers = options.workers;
   const std::string home = c.Resolve(c.global.home);
   FOPS_ASSIGN_OR_RETURN(server->stores_, StoreAccess::Open(c));
+  {
+    OnlineStoreOptions online = OnlineStoreOptionsFrom(c);
+    online.connect_now = false;  // a Redis outage is answered per request, as configured
+    online.refresh = std::chrono::milliseconds(c.api.poll_interval_ms);
+    FOPS_ASSIGN_OR_RETURN(server->online_store_, OpenOnlineStore(online));
+  }
   if (!c.api.quota_url.empty()) {  // quotas shared by replicas: Redis must answer at start
     FOPS_ASSIGN_OR_RETURN(server->shared_quotas_, SharedQuotas::Connect(c.api.quota_url));
     server->keys_.SetShared(server->shared_quotas_.get());
@@ -174,6 +183,7 @@ void ScoringServer::RegisterRoutes() {
   route("GET", "/v1/endpoints", &ScoringServer::ListEndpoints);
   predict("/v1/endpoints/{endpoint}/predict", ErrorStyle::kV1);
   route("POST", "/v1/endpoints/{endpoint}/feedback", &ScoringServer::Feedback);
+  route("GET", "/v1/features/{group}/{key}", &ScoringServer::Features);
   fixed("/v2", {{"name", "fraudops"}, {"version", CodeVersion()}, {"extensions", Json::array()}});
   fixed("/v2/health/live", {{"live", true}});
   route("GET", "/v2/health/ready", &ScoringServer::ServerReadyV2, oip);
@@ -207,6 +217,13 @@ void ScoringServer::DeclareMetrics() {
       {"reason"});
   metrics_.Declare("fraudops_rate_limited_total", "counter",
                    "Requests refused by a usage plan, by key and limit.", {"key", "limit"});
+  metrics_.Declare("fraudops_feature_store_read_seconds", "histogram",
+                   "Time to read and compute a request's feature store features.", {},
+                   kLatencyBuckets);
+  metrics_.Declare("fraudops_feature_store_errors_total", "counter",
+                   "Requests whose feature store features could not be read (answered as "
+                   "features.on_store_error says).",
+                   {});
   metrics_.AddCollector([this](std::string& out) {
     std::shared_ptr<const EndpointMap> endpoints = controller_->Endpoints();
     out +=
@@ -267,11 +284,43 @@ void ScoringServer::DeclareMetrics() {
         "# TYPE fraudops_shadow_dropped_total counter\n";
     out += "fraudops_shadow_dropped_total " + std::to_string(shadows_->dropped()) + "\n";
     model_cache_->WriteMetrics(out);
+    WriteFreshness(*endpoints, out);
     out +=
         "# HELP fraudops_build_info The running fraudops (value 1).\n# TYPE fraudops_build_info "
         "gauge\n";
     out += MetricLine("fraudops_build_info", {"version"}, {std::string(CodeVersion())}) + " 1\n";
   });
+}
+
+void ScoringServer::WriteFreshness(const EndpointMap& endpoints, std::string& out) {
+  std::vector<std::string> groups;
+  auto note = [&](const LoadedModel* m) {
+    if (m == nullptr || m->enricher() == nullptr) return;
+    for (const std::string& g : m->enricher()->groups())
+      if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(g);
+  };
+  for (const auto& [name, e] : endpoints) {
+    note(e->production.get());
+    note(e->canary.get());
+    for (const AbArm& arm : e->ab) note(arm.model.get());
+  }
+  if (groups.empty()) return;
+  std::vector<std::string> keys;
+  for (const std::string& g : groups) keys.push_back(FreshnessKey(g));
+  std::vector<std::optional<std::string>> found;
+  if (!online_store_->Get(keys, &found).ok()) return;  // the errors counter tells
+  out +=
+      "# HELP fraudops_feature_freshness_seconds Age of the newest event time the online "
+      "store holds, by feature group.\n"
+      "# TYPE fraudops_feature_freshness_seconds gauge\n";
+  const EventTime now = EventTimeNow();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    if (!found[i]) continue;
+    auto newest = ParseInt(Split(*found[i], ' ')[0]);
+    if (!newest) continue;
+    out += MetricLine("fraudops_feature_freshness_seconds", {"group"}, {groups[i]}) + " " +
+           MetricValue(static_cast<double>(now - *newest) / 1e6) + "\n";
+  }
 }
 
 Status ScoringServer::Start() {
@@ -523,9 +572,9 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   const size_t max_rows = max_rows_.load(std::memory_order_relaxed);
   const bool parsed =
       oip ? ParseInferBody(request.body(), model->encoder(), max_rows, &rows, &error,
-                           model->policy_fields())
+                           model->request_fields())
           : ParsePredictBody(request.body(), request.Header("content-type"), model->encoder(),
-                             max_rows, &rows, &error, assignment_field, model->policy_fields());
+                             max_rows, &rows, &error, assignment_field, model->request_fields());
   if (!parsed) {
     metrics_.Counter("fraudops_rejected_requests_total", {error.code})
         .fetch_add(1, std::memory_order_relaxed);
@@ -543,6 +592,8 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
     }
     explain = static_cast<size_t>(*k);
   }
+  if (model->enricher() != nullptr && !Enrich(*model, rows, response, style))
+    return finish(response.status);
   // Score.
   const size_t width = model->encoder().size();
   const ModelBundle& bundle = model->bundle();
@@ -577,11 +628,12 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   std::vector<PolicyDecision> decisions;
   if (const DecisionPolicy* policy = model->policy()) {
     decisions.resize(rows.rows);
-    const size_t count = model->policy_fields()->size();
+    const size_t stride = model->request_fields()->size();
+    const size_t count = policy->fields().size();  // the first of the request fields
     const int score_slot = policy->score_slot();
     std::vector<PolicyValue> values(count);
     for (size_t r = 0; r < rows.rows; ++r) {
-      for (size_t i = 0; i < count; ++i) values[i] = rows.fields[r * count + i].View();
+      for (size_t i = 0; i < count; ++i) values[i] = rows.fields[r * stride + i].View();
       if (score_slot >= 0) values[static_cast<size_t>(score_slot)] = PolicyValue::Number(scores[r]);
       decisions[r] = policy->Evaluate(values);
     }
@@ -703,6 +755,104 @@ Result<VariantRef> ScoringServer::MultiTarget(const HttpRequest& request,
 
 // ---------------------------------------------------------------------------------------
 // Feedback: delayed ground truth.
+
+bool ScoringServer::Enrich(const LoadedModel& model, ParsedRows& rows, HttpResponse& response,
+                           ErrorStyle style) {
+  const FeatureEnricher& enricher = *model.enricher();
+  const size_t width = model.encoder().size();
+  const auto start = Clock::now();
+  Status enriched = enricher.Enrich(*online_store_, rows.fields, model.request_fields()->size(),
+                                    model.enricher_slots(), rows.rows, rows.values.data(),
+                                    EventTimeNow());
+  metrics_.HistogramOf("fraudops_feature_store_read_seconds", {})
+      .Observe(std::chrono::duration<double>(Clock::now() - start).count());
+  if (!enriched.ok()) {
+    if (enriched.code() == StatusCode::kInvalidArgument) {
+      WriteError(response, style, 400, "invalid_body", enriched.message());
+      return false;
+    }
+    metrics_.Counter("fraudops_feature_store_errors_total", {}).fetch_add(1, std::memory_order_relaxed);
+    if (config_.features.on_store_error != "missing") {
+      logger_.Warn("serve", "feature store unavailable", {{"error", enriched.message()}});
+      WriteError(response, style, 503, "feature_store_unavailable",
+                 "the model's feature store features cannot be read: " + enriched.message());
+      response.headers.emplace_back("Retry-After", "1");
+      return false;
+    }
+    enricher.SetMissing(rows.rows, rows.values.data());  // features.on_store_error: missing
+  }
+  for (size_t r = 0; r < rows.rows; ++r) model.encoder().Derive(rows.values.data() + r * width);
+  return true;
+}
+
+void ScoringServer::Features(const HttpRequest& request, HttpResponse& response,
+                             const RouteMatch& match) {
+  if (!guard_.Authorize(request, response, ErrorStyle::kV1, "features", "")) return;
+  const std::string group_name(match.params[0]);
+  const std::string key = PercentDecode(match.params[1], false);
+  Result<FeatureGroup> group = Status::Internal("unread");
+  Status read = stores_->With([&](ServingStore& store) -> Status {
+    group = FeatureRegistry(store.metadata()).Get(group_name);
+    return group.status();
+  });
+  if (!read.ok()) {
+    WriteStatus(response, ErrorStyle::kV1, read);
+    return;
+  }
+  EventTime at = EventTimeNow();
+  if (request.HasQueryParam("at")) {
+    std::optional<EventTime> parsed = ParseEventTime(request.QueryParam("at"));
+    if (!parsed) {
+      WriteError(response, ErrorStyle::kV1, 400, "bad_request",
+                 std::string("at: not a time; accepted: ") + kEventTimeForms);
+      return;
+    }
+    at = *parsed;
+  }
+  auto reader = GroupReader::Create(*group, group->FeatureNames());
+  if (!reader.ok()) {
+    WriteStatus(response, ErrorStyle::kV1, reader.status());
+    return;
+  }
+  const std::string storage_key = OnlineKey(group->name, key);
+  std::vector<std::optional<std::string>> found;
+  Status got = online_store_->Get(std::span<const std::string>(&storage_key, 1), &found);
+  if (!got.ok()) {
+    WriteError(response, ErrorStyle::kV1, 503, "feature_store_unavailable", got.message());
+    response.headers.emplace_back("Retry-After", "1");
+    return;
+  }
+  std::optional<OnlineRecord> record;
+  if (found[0]) {
+    auto decoded = OnlineRecord::Decode(*found[0], reader->slots());
+    if (!decoded.ok()) {
+      WriteStatus(response, ErrorStyle::kV1, decoded.status());
+      return;
+    }
+    record = std::move(*decoded);
+  }
+  std::vector<PolicyValue> values;
+  reader->Read(record ? &*record : nullptr, at, values);
+  Json features = Json::object();
+  const std::vector<std::string> names = group->FeatureNames();
+  for (size_t i = 0; i < names.size(); ++i) {
+    const PolicyValue& v = values[i];
+    features[names[i]] = v.kind == PolicyValue::Kind::kNumber   ? Json(v.number)
+                         : v.kind == PolicyValue::Kind::kString ? Json(std::string(v.text))
+                                                                : Json();
+  }
+  Json body = {{"group", group->name},
+               {"version", group->version},
+               {"key", key},
+               {"at", FormatEventTime(at)},
+               {"found", record.has_value()},
+               {"features", features}};
+  if (record && record->has_latest) {
+    body["event_time"] = FormatEventTime(record->event);
+    body["window_events"] = record->window.size();
+  }
+  WriteJson(response, body);
+}
 
 void ScoringServer::Feedback(const HttpRequest& request, HttpResponse& response,
                              const RouteMatch& match) {

@@ -69,6 +69,12 @@ class ScoringServer {
 
   // Routes.
   void Health(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void Features(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  /// fraudops_feature_freshness_seconds of the groups served models read.
+  void WriteFreshness(const EndpointMap& endpoints, std::string& out);
+  /// Fills `model`'s feature store features of `rows`; false when it answered an error.
+  bool Enrich(const LoadedModel& model, ParsedRows& rows, HttpResponse& response,
+              ErrorStyle style);
   void Ready(const HttpRequest&, HttpResponse&, const RouteMatch&);
   /// {"ready", "endpoints", "reason"}: ready when every endpoint's production model is loaded.
   nlohmann::json Readiness() const;
@@ -104,6 +110,8 @@ class ScoringServer {
   MetricRegistry metrics_;
   KeyRing keys_;
   std::unique_ptr<SharedQuotas> shared_quotas_;  ///< api.quota_url; null: quotas in-process
+  /// The online feature store enrichment reads (features.online_url, or the embedded one).
+  std::unique_ptr<OnlineStore> online_store_;
   RequestGuard guard_{keys_, metrics_, logger_};
   std::unique_ptr<ModelCache> model_cache_;
   std::unique_ptr<RolloutController> controller_;

@@ -145,7 +145,7 @@ struct UsagePlan {
 
 /// Scopes a key can hold.
 inline const std::vector<std::string>& KeyScopes() {
-  static const std::vector<std::string> kScopes = {"invoke", "feedback", "admin"};
+  static const std::vector<std::string> kScopes = {"invoke", "feedback", "features", "admin"};
   return kScopes;
 }
 
