@@ -27,6 +27,7 @@
 #include "core/strings.h"
 #include "data/dataset_file.h"
 #include "http_client.h"
+#include "processes.h"
 #include "jwt_util.h"
 #include "model/bundle.h"
 #include "serve/auth.h"
@@ -178,6 +179,7 @@ class ServeWorkspace {
   }
 
   const TempDir& dir() const { return dir_; }
+  operator const TempDir&() const { return dir_; }  // NOLINT: ServerProcess takes either
   const std::string& home() const { return home_; }
   MetadataStore& store() { return *store_; }
 
@@ -190,73 +192,7 @@ class ServeWorkspace {
   std::map<int64_t, std::string> bundle_dirs_;  ///< each registered version's bundle
 };
 
-/// `fraudops serve` as a child process.
-class ServerProcess {
- public:
-  /// `name` tells replicas of one workspace apart (their port and log files).
-  explicit ServerProcess(const ServeWorkspace& workspace, const std::string& name = "serve")
-      : workspace_(workspace), log_file_(workspace.dir().File(name + ".log")) {
-    const std::string port_file = workspace.dir().File(name + ".port");
-    fs::remove(port_file);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int out = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      ::dup2(out, 1);
-      ::dup2(out, 2);
-      ::execl(FRAUDOPS_BINARY, FRAUDOPS_BINARY, "serve", "--config",
-              workspace.dir().File("config.yml").c_str(), "--listen", "127.0.0.1:0", "--port-file",
-              port_file.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    for (int i = 0; i < 600 && port_ == 0; ++i) {
-      std::string text = ReadText(port_file);
-      if (!text.empty())
-        port_ = std::atoi(text.c_str());
-      else
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  /// A server still running is stopped and must exit cleanly (under scripts/tsan.sh a race
-  /// found at shutdown makes it exit 66).
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      EXPECT_EQ(Stop(), 0) << log();
-    }
-  }
-  int port() const { return port_; }
-  std::string log() const { return ReadText(log_file_); }
-  /// SIGTERM; the exit code (or -1).
-  int Stop() {
-    if (pid_ <= 0) return exit_code_;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = 0;
-    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return exit_code_;
-  }
-  void Signal(int signal) { ::kill(pid_, signal); }
-
- private:
-  const ServeWorkspace& workspace_;
-  std::string log_file_;
-  pid_t pid_ = 0;
-  int port_ = 0;
-  int exit_code_ = -1;
-};
-
 Json Body(const HttpReply& reply) { return Json::parse(reply.body, nullptr, false); }
-
-/// Polls `condition` every 50 ms for up to `seconds`.
-template <typename F>
-bool Eventually(F condition, double seconds = 20) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return condition();
-}
 
 TEST(ServeTest, EveryRouteAndErrorCode) {
   ServeWorkspace ws;
@@ -608,57 +544,6 @@ TEST(ServeTest, QuotasAndRatesHoldExactlyAcrossReplicasSharingRedis) {
   EXPECT_EQ(refused_start.exit_code, 2);
   EXPECT_NE(refused_start.err.find("accepted: redis://"), std::string::npos) << refused_start.err;
 }
-
-/// A private redis-server (the binary install-deps installs) on a free loopback port, so a
-/// test can stop and restart it; no persistence.
-class RedisProcess {
- public:
-  explicit RedisProcess(int port = 0) : port_(port != 0 ? port : FreePort()) { Start(); }
-  ~RedisProcess() { Kill(); }
-  static bool Installed() { return ::system("command -v redis-server >/dev/null 2>&1") == 0; }
-  int port() const { return port_; }
-  bool ready() const { return ready_; }
-  void Kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = 0;
-  }
-  void Start() {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const std::string port = std::to_string(port_);
-      int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 1);
-      ::dup2(null, 2);
-      ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-               "--save", "", "--appendonly", "no", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ready_ = false;
-    for (int i = 0; i < 200 && !ready_; ++i) {
-      HttpClient probe(port_);  // a TCP connect is all readiness needs here
-      ready_ = probe.Connect();
-      if (!ready_) std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-  }
-
- private:
-  static int FreePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    socklen_t length = sizeof address;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    ::close(fd);
-    return ntohs(address.sin_port);
-  }
-  int port_;
-  pid_t pid_ = 0;
-  bool ready_ = false;
-};
 
 TEST(ServeTest, ARedisOutageRefusesPlannedKeysWith503AndARestartedRedisIsSeededFromTheStore) {
   if (!RedisProcess::Installed()) {

@@ -182,11 +182,13 @@ int InitCommand(const std::string& directory) {
   return kExitOk;
 }
 
-int SynthCommand(size_t rows, uint64_t seed, double fraud_rate, const std::string& output) {
+int SynthCommand(size_t rows, uint64_t seed, double fraud_rate, size_t cards,
+                 const std::string& output) {
   SynthOptions options;
   options.rows = rows;
   options.seed = seed;
   options.fraud_rate = fraud_rate;
+  options.cards = cards;
   ThreadPool pool(0);
   if (Status written = WriteSyntheticCsv(options, output, &pool); !written.ok()) {
     return ReportError(written);
@@ -332,6 +334,11 @@ int main(int argc, char** argv) {
   synth->add_option("--seed", seed, "Seed (default 42)");
   synth->add_option("--fraud-rate", fraud_rate, "Share of fraud rows (default 0.001727)")
       ->check(CLI::Range(1e-5, 0.5));
+  size_t cards = 0;
+  synth->add_option("--cards", cards,
+                    "Add a card_id column among this many cards, frauds in bursts on "
+                    "compromised cards (default 0: the reference schema)")
+      ->check(CLI::Range(size_t{0}, size_t{100000000}));
   synth->add_option("--output", output, "CSV file to write")->required();
 
   auto* inspect = data_command->add_subcommand(
@@ -379,7 +386,7 @@ int main(int argc, char** argv) {
   }
   if (*run) return RunCommand(global, data, algorithm, home, annotations, run_tags);
   if (*init) return InitCommand(directory);
-  if (*synth) return SynthCommand(rows, seed, fraud_rate, output);
+  if (*synth) return SynthCommand(rows, seed, fraud_rate, cards, output);
   if (*inspect) return InspectCommand(global, uri);
   if (*import) return ImportCommand(global, import_uri, import_output, chunk_rows);
   if (int code = registry_command(); code >= 0) return code;

@@ -88,6 +88,11 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(preprocess.data_source)},
       {"preprocess", "synthetic_rows", "Rows of the synthetic dataset.",
        FOPS_FIELD(preprocess.synthetic_rows), 100, 1e9},
+      {"preprocess", "synthetic_cards",
+       "Cards of the synthetic dataset: > 0 adds a card_id column (frauds in bursts on "
+       "compromised cards, for velocity features; docs/synthetic-data.md); 0 keeps the "
+       "reference schema.",
+       FOPS_FIELD(preprocess.synthetic_cards), 0, 1e8},
       {"preprocess", "synthetic_fraud_rate", "Fraud share of the synthetic dataset.",
        FOPS_FIELD(preprocess.synthetic_fraud_rate), 1e-5, 0.5},
       {"preprocess", "label_column", "Column holding the fraud label.",

@@ -32,6 +32,7 @@ struct PreprocessConfig {
   std::string data_source;  ///< empty: the built-in synthetic dataset
   long long synthetic_rows = 284807;
   double synthetic_fraud_rate = 0.001727;
+  long long synthetic_cards = 0;
   std::string label_column = "Class";
   std::string positive_label = "1";
   std::string time_column = "Time";

@@ -182,7 +182,41 @@ double Cents(double amount) { return std::round(std::max(0.0, amount) * 100) / 1
 struct SyntheticTable {
   std::vector<std::vector<double>> columns;  ///< Time, V1..V28, Amount
   std::vector<uint8_t> fraud;
+  std::vector<uint32_t> card;  ///< SynthOptions::cards > 0: each row's card
 };
+
+/// Cards for the rows (in time order): a legitimate transaction's card is drawn uniformly;
+/// a fraud continues the current compromised card while its previous fraud is under 20
+/// minutes old and the burst has fewer than 6 frauds, else a new card is compromised.
+std::vector<uint32_t> AssignCards(const SyntheticTable& table, size_t cards, uint64_t seed) {
+  std::mt19937_64 random(Mix(seed ^ 0xC4D5C4D5ULL));
+  std::uniform_int_distribution<uint32_t> any(0, static_cast<uint32_t>(cards - 1));
+  const std::vector<double>& time = table.columns[0];
+  std::vector<uint32_t> card(table.fraud.size());
+  uint32_t compromised = 0;
+  double last_fraud = -1e18;
+  int burst = 0;
+  for (size_t r = 0; r < card.size(); ++r) {
+    if (!table.fraud[r]) {
+      card[r] = any(random);
+      continue;
+    }
+    if (time[r] - last_fraud >= 1200 || burst >= 6) {
+      compromised = any(random);
+      burst = 0;
+    }
+    card[r] = compromised;
+    last_fraud = time[r];
+    ++burst;
+  }
+  return card;
+}
+
+std::string CardName(uint32_t card) {
+  char text[24];
+  std::snprintf(text, sizeof text, "card-%06u", card);
+  return text;
+}
 
 Result<SyntheticTable> Generate(const SynthOptions& options, ThreadPool* pool) {
   if (options.rows < 10) return Status::InvalidArgument("synthetic rows must be at least 10");
@@ -272,6 +306,7 @@ Result<SyntheticTable> Generate(const SynthOptions& options, ThreadPool* pool) {
   } else {
     for (size_t b = 0; b < blocks; ++b) generate_block(b);
   }
+  if (options.cards > 0) table.card = AssignCards(table, options.cards, options.seed);
   return table;
 }
 
@@ -297,6 +332,22 @@ Result<Dataset> GenerateTransactions(const SynthOptions& options, ThreadPool* po
     dataset.columns.emplace_back(column.begin(), column.end());
   }
   dataset.label.assign(table.fraud.begin(), table.fraud.end());
+  if (options.cards > 0) {
+    // Categories in first-seen order, as the CSV reader codes the written text.
+    ColumnSchema column{"card_id", ColumnType::kCategorical, {}, {}};
+    std::vector<int32_t> code(options.cards, -1);
+    std::vector<float> values(table.card.size());
+    for (size_t r = 0; r < values.size(); ++r) {
+      int32_t& c = code[table.card[r]];
+      if (c < 0) {
+        c = static_cast<int32_t>(column.categories.size());
+        column.categories.push_back(CardName(table.card[r]));
+      }
+      values[r] = static_cast<float>(c);
+    }
+    dataset.features.push_back(std::move(column));
+    dataset.columns.push_back(std::move(values));
+  }
   return dataset;
 }
 
@@ -305,6 +356,7 @@ Status WriteSyntheticCsv(const SynthOptions& options, const std::string& path, T
   const size_t rows = table.fraud.size(), columns = table.columns.size();
   std::string header;
   for (const std::string& name : ColumnNames()) header += "\"" + name + "\",";
+  if (options.cards > 0) header += "\"card_id\",";
   header += "\"Class\"\n";
 
   constexpr size_t kBlock = 8192;
@@ -320,6 +372,10 @@ Status WriteSyntheticCsv(const SynthOptions& options, const std::string& path, T
                                   std::chars_format::general, 15)
                         .ptr;
         out.append(buffer, end);
+        out += ',';
+      }
+      if (!table.card.empty()) {
+        out += CardName(table.card[r]);
         out += ',';
       }
       out += table.fraud[r] ? "\"1\"\n" : "\"0\"\n";

@@ -17,6 +17,10 @@ struct SynthOptions {
   size_t rows = 284807;
   uint64_t seed = 42;
   double fraud_rate = 0.001727;
+  /// > 0: each transaction also gets a `card_id` ("card-000042", after Amount) among this
+  /// many cards; frauds come in bursts on compromised cards (docs/synthetic-data.md,
+  /// "Cards"), so a card's recent activity tells. 0: the reference schema, unchanged.
+  size_t cards = 0;
 };
 
 /// Generates the transactions, sorted by Time like the reference file. Every value is the

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 #include "../../tests/test_util.h"
 #include "core/thread_pool.h"
@@ -88,6 +89,43 @@ TEST(SynthTest, CsvHasTheReferenceTextFormAndReadsBackToTheSameData) {
   ASSERT_TRUE(read.ok()) << read.status().ToString();
   auto generated = GenerateTransactions(options, &pool);
   EXPECT_EQ(read->ContentHash(), generated->ContentHash());
+}
+
+}  // namespace
+}  // namespace fraudops
+
+namespace fraudops {
+namespace {
+
+TEST(SynthTest, CardsAddACardColumnWithFraudBurstsAndLeaveTheDefaultAlone) {
+  ThreadPool pool(2);
+  SynthOptions options;
+  options.rows = 50000;
+  options.fraud_rate = 0.01;
+  auto plain = GenerateTransactions(options, &pool);
+  options.cards = 2000;
+  auto carded = GenerateTransactions(options, &pool);
+  ASSERT_TRUE(plain.ok() && carded.ok());
+  ASSERT_EQ(carded->num_features(), plain->num_features() + 1);
+  EXPECT_EQ(carded->features.back().name, "card_id");
+  for (size_t c = 0; c < plain->num_features(); ++c)
+    EXPECT_EQ(carded->columns[c], plain->columns[c]) << c;  // the same transactions
+  // Frauds share cards in bursts: far fewer distinct cards than frauds.
+  std::set<float> fraud_cards;
+  size_t frauds = 0;
+  for (size_t r = 0; r < carded->rows(); ++r) {
+    if (carded->label[r] == 1) {
+      ++frauds;
+      fraud_cards.insert(carded->columns.back()[r]);
+    }
+  }
+  EXPECT_LT(fraud_cards.size() * 2, frauds);
+  // The CSV reads back to the same dataset.
+  testing::TempDir dir;
+  ASSERT_TRUE(WriteSyntheticCsv(options, dir.File("cards.csv"), &pool).ok());
+  auto read = ReadCsvFile(dir.File("cards.csv"), {}, &pool);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->ContentHash(), carded->ContentHash());
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "features/feature_table.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -123,12 +124,27 @@ std::vector<std::string> FeatureTextColumns(const FeatureGroup& group) {
   return columns;
 }
 
-namespace {
-
-/// The times of a column read as text: each distinct text parsed once.
-Result<std::vector<EventTime>> TimesOf(const Dataset& data, int index, const std::string& source) {
-  const ColumnSchema& column = data.features[static_cast<size_t>(index)];
-  const std::vector<float>& codes = data.columns[static_cast<size_t>(index)];
+Result<std::vector<EventTime>> ColumnTimes(const Dataset& data, size_t index,
+                                           const std::string& source) {
+  const ColumnSchema& column = data.features[index];
+  const std::vector<float>& codes = data.columns[index];
+  if (column.type == ColumnType::kNumeric) {
+    std::vector<EventTime> out(codes.size());
+    for (size_t r = 0; r < codes.size(); ++r) {
+      const float v = codes[r];
+      if (std::isnan(v)) {
+        return Status::DataError(source + ": column '" + column.name + "' is missing in row " +
+                                 std::to_string(r + 1) + "; every row needs its time");
+      }
+      if (std::fabs(v) >= 16777216.0f) {
+        return Status::DataError(source + ": column '" + column.name +
+                                 "' holds seconds too large for the source's float32 numbers; "
+                                 "read it from a source that keeps its text (CSV, SQL)");
+      }
+      out[r] = static_cast<EventTime>(std::llround(static_cast<double>(v) * 1e6));
+    }
+    return out;
+  }
   std::vector<EventTime> parsed(column.categories.size());
   for (size_t i = 0; i < column.categories.size(); ++i) {
     std::optional<EventTime> time = ParseEventTime(column.categories[i]);
@@ -150,7 +166,18 @@ Result<std::vector<EventTime>> TimesOf(const Dataset& data, int index, const std
   return out;
 }
 
-}  // namespace
+std::string_view KeyCellText(const Dataset& data, size_t column, size_t row, std::string& scratch) {
+  const float v = data.columns[column][row];
+  if (std::isnan(v)) return {};
+  const ColumnSchema& schema = data.features[column];
+  if (schema.type == ColumnType::kCategorical) return schema.categories[static_cast<size_t>(v)];
+  char text[32];
+  auto written = std::fabs(v) < 1e15f && v == std::floor(v)
+                     ? std::to_chars(text, text + sizeof text, static_cast<long long>(v))
+                     : std::to_chars(text, text + sizeof text, v);
+  scratch.assign(text, written.ptr);
+  return scratch;
+}
 
 Result<FeatureTable> FeatureTableFromDataset(const FeatureGroup& group, const Dataset& data,
                                              EventTime ingested, const std::string& source) {
@@ -175,16 +202,16 @@ Result<FeatureTable> FeatureTableFromDataset(const FeatureGroup& group, const Da
   const size_t rows = data.rows();
   std::unordered_map<std::string, uint32_t> key_codes;
   std::vector<std::string_view> parts(key_columns.size());
+  std::vector<std::string> scratch(key_columns.size());
   table.key.resize(rows);
   for (size_t r = 0; r < rows; ++r) {
     for (size_t k = 0; k < key_columns.size(); ++k) {
       const size_t c = static_cast<size_t>(key_columns[k]);
-      const float code = data.columns[c][r];
-      if (std::isnan(code)) {
+      parts[k] = KeyCellText(data, c, r, scratch[k]);
+      if (parts[k].empty()) {
         return Status::DataError(source + ": entity key '" + data.features[c].name +
                                  "' is missing in row " + std::to_string(r + 1));
       }
-      parts[k] = data.features[c].categories[static_cast<size_t>(code)];
     }
     std::string joined = JoinEntityKey(parts);
     auto [it, added] = key_codes.emplace(joined, static_cast<uint32_t>(table.keys.size()));
@@ -192,13 +219,14 @@ Result<FeatureTable> FeatureTableFromDataset(const FeatureGroup& group, const Da
     table.key[r] = it->second;
   }
   FOPS_ASSIGN_OR_RETURN(int event_index, find(group.event_time, "event time"));
-  FOPS_ASSIGN_OR_RETURN(table.event, TimesOf(data, event_index, source));
+  FOPS_ASSIGN_OR_RETURN(table.event, ColumnTimes(data, static_cast<size_t>(event_index), source));
   table.ingested.assign(rows, ingested);
   if (group.created_time.empty()) {
     table.available = table.ingested;
   } else {
     FOPS_ASSIGN_OR_RETURN(int created_index, find(group.created_time, "created time"));
-    FOPS_ASSIGN_OR_RETURN(table.available, TimesOf(data, created_index, source));
+    FOPS_ASSIGN_OR_RETURN(table.available,
+                          ColumnTimes(data, static_cast<size_t>(created_index), source));
   }
   for (const GroupColumn& column : group.columns) {
     FOPS_ASSIGN_OR_RETURN(int index, find(column.name, "a declared column"));

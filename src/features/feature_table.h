@@ -54,6 +54,15 @@ Result<FeatureTable> FeatureTableFromDataset(const FeatureGroup& group, const Da
 /// The columns a source must read as text for FeatureTableFromDataset (keys and times).
 std::vector<std::string> FeatureTextColumns(const FeatureGroup& group);
 
+/// The times of a dataset column: read as text (each distinct text parsed once), or numbers
+/// of seconds from a source that types its own columns (the synthetic data, dataset files),
+/// refused past 2^24 s where float32 loses the second. A missing time is an error naming
+/// the row.
+Result<std::vector<EventTime>> ColumnTimes(const Dataset& data, size_t column,
+                                           const std::string& source);
+/// A key cell's text: a category's, or a number's as a CSV would write it ("" when missing).
+std::string_view KeyCellText(const Dataset& data, size_t column, size_t row, std::string& scratch);
+
 /// The segment file's bytes; and its reader, which checks everything (version, sizes,
 /// codes, checksum) before trusting it. `source` names it in errors.
 std::string EncodeFeatureSegment(const FeatureTable& table);

@@ -51,13 +51,6 @@ Result<FeaturePlan> PlanFeatures(FeatureRegistry& registry, const std::vector<st
 
 namespace {
 
-/// The text of row r's value in a column read as text; "" when missing.
-std::string_view TextAt(const Dataset& data, size_t column, size_t row) {
-  const float code = data.columns[column][row];
-  if (std::isnan(code)) return {};
-  return data.features[column].categories[static_cast<size_t>(code)];
-}
-
 Result<int> TextColumn(const Dataset& data, const std::string& name, const std::string& role) {
   const int index = data.FeatureIndex(name);
   if (index < 0) {
@@ -65,8 +58,6 @@ Result<int> TextColumn(const Dataset& data, const std::string& name, const std::
                              DidYouMean(name, data.FeatureNames()) +
                              "; its columns: " + Join(data.FeatureNames(), ", "));
   }
-  if (data.features[static_cast<size_t>(index)].type != ColumnType::kCategorical)
-    return Status::Internal("column '" + name + "' was not read as text");
   return index;
 }
 
@@ -81,29 +72,8 @@ Result<JoinedFeatures> JoinTrainingFeatures(FeatureRegistry& registry, const Fea
   FOPS_ASSIGN_OR_RETURN(int time_index,
                         TextColumn(data, time_column, "preprocess.time_column: the moment of each "
                                                       "row, as of which features are read"));
-  std::vector<EventTime> times(rows);
-  {
-    const ColumnSchema& column = data.features[static_cast<size_t>(time_index)];
-    std::vector<EventTime> parsed(column.categories.size());
-    for (size_t i = 0; i < parsed.size(); ++i) {
-      std::optional<EventTime> t = ParseEventTime(column.categories[i]);
-      if (!t) {
-        return Status::DataError("time column '" + time_column + "' has '" +
-                                 column.categories[i].substr(0, 60) +
-                                 "', which is not a time; accepted: " + kEventTimeForms);
-      }
-      parsed[i] = *t;
-    }
-    for (size_t r = 0; r < rows; ++r) {
-      const float code = data.columns[static_cast<size_t>(time_index)][r];
-      if (std::isnan(code)) {
-        return Status::DataError("time column '" + time_column + "' is missing in data row " +
-                                 std::to_string(r + 1) + "; a point-in-time join needs each "
-                                 "row's time");
-      }
-      times[r] = parsed[static_cast<size_t>(code)];
-    }
-  }
+  FOPS_ASSIGN_OR_RETURN(std::vector<EventTime> times,
+                        ColumnTimes(data, static_cast<size_t>(time_index), "time column '" + time_column + "'"));
   std::vector<JoinedColumn> added;
   for (size_t g = 0; g < plan.groups.size(); ++g) {
     const FeatureGroup& group = plan.groups[g];
@@ -115,10 +85,11 @@ Result<JoinedFeatures> JoinTrainingFeatures(FeatureRegistry& registry, const Fea
     }
     std::vector<std::string> keys(rows);
     std::vector<std::string_view> parts(key_columns.size());
+    std::vector<std::string> scratch(key_columns.size());
     for (size_t r = 0; r < rows; ++r) {
       bool missing = false;
       for (size_t k = 0; k < key_columns.size(); ++k) {
-        parts[k] = TextAt(data, key_columns[k], r);
+        parts[k] = KeyCellText(data, key_columns[k], r, scratch[k]);
         missing |= parts[k].empty();
       }
       // A row without its key has no entity: its features are missing.
@@ -148,7 +119,8 @@ Result<JoinedFeatures> JoinTrainingFeatures(FeatureRegistry& registry, const Fea
     data.columns.push_back(std::move(column.values));
   }
   // The time column as a reader would have typed it; the keys leave.
-  if (!keep_time_text) {
+  if (!keep_time_text &&
+      data.features[static_cast<size_t>(time_index)].type == ColumnType::kCategorical) {
     ColumnSchema& column = data.features[static_cast<size_t>(time_index)];
     std::vector<float> numbers(column.categories.size());
     bool numeric = true;

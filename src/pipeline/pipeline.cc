@@ -843,6 +843,7 @@ Result<SourceOptions> SourceOptionsFrom(const Config& config) {
   options.synth.rows = static_cast<size_t>(p.synthetic_rows);
   options.synth.seed = static_cast<uint64_t>(config.global.seed);
   options.synth.fraud_rate = p.synthetic_fraud_rate;
+  options.synth.cards = static_cast<size_t>(p.synthetic_cards);
   return options;
 }
 
