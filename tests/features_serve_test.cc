@@ -170,6 +170,24 @@ TEST(FeatureStoreServeTest, AServedModelIsEnrichedByEntityKeyFromTheEmbeddedStor
     EXPECT_EQ(static_cast<float>(used[name].get<double>()), value) << name;
   }
 
+  // Batch scoring reads the same features from the offline store, as of each row's time.
+  {
+    const Json row = FeatureWorkspace::Transaction(busy, after_the_data);
+    std::string header, values;
+    for (const auto& [name, value] : row.items()) {
+      header += (header.empty() ? "" : ",") + name;
+      values += (values.empty() ? "" : ",") + (value.is_string() ? value.get<std::string>()
+                                                                   : value.dump());
+    }
+    WriteText(ws.dir.File("batch.csv"), header + "\n" + values + "\n");
+    CommandResult batch =
+        Fraudops(ws.dir, "predict --model fraud-detector@1 --input batch.csv --output out.csv");
+    ASSERT_EQ(batch.exit_code, 0) << batch.err;
+    const std::string out = ReadText(ws.dir.File("out.csv"));
+    const std::string line = out.substr(out.find('\n') + 1);
+    EXPECT_EQ(std::stod(line.substr(0, line.find(','))), embedded_score) << out;
+  }
+
   // The same with Redis as the online store.
   FOPS_NEED_SERVER(redis, "FOPS_TEST_REDIS_URL");
   ws.SetFeaturesConfig("features:\n  online_url: " + redis + "\n");

@@ -7,6 +7,8 @@
 #include <optional>
 
 #include "cli/common.h"
+#include "features/enricher.h"
+#include "features/feature_store.h"
 #include "cli/exit_codes.h"
 #include "cli/registry_commands.h"
 #include "core/files.h"
@@ -77,6 +79,36 @@ int Predict(PredictArgs& args) {
   context.logger = &logger;
   context.pool = &pool;
   context.threads = args.threads;
+  // A model trained on feature store features reads them from the workspace's offline
+  // store, as of each row's time (docs/features.md, "Batch scoring").
+  FeatureEncoder encoder(bundle->input);
+  std::unique_ptr<FeatureEnricher> enricher;
+  std::vector<FeatureTable> tables;
+  std::vector<const FeatureTable*> table_pointers;
+  BatchScoringOptions::Enrichment enrichment;
+  const EventTime now = EventTimeNow();  // rows without a time are scored as of now
+  if (encoder.has_store_features()) {
+    auto created = FeatureEnricher::Create(bundle->input, encoder);
+    if (!created.ok()) return fail(created.status());
+    enricher = std::move(*created);
+    auto stores = OpenStores(args.config_path, args.home, true);
+    if (!stores.ok()) return fail(stores.status());
+    FeatureRegistry registry(*stores->metadata, *stores->artifacts);
+    for (const std::string& name : enricher->groups()) {
+      auto group = registry.Get(name);
+      if (!group.ok()) return fail(group.status());
+      auto table = registry.Load(*group);
+      if (!table.ok()) return fail(table.status());
+      tables.push_back(std::move(*table));
+    }
+    for (const FeatureTable& table : tables) table_pointers.push_back(&table);
+    enrichment.fields = enricher->fields();
+    enrichment.fill = [&](std::span<const PolicyInput> fields, size_t stride,
+                          std::span<const int> slots, size_t rows, double* values) {
+      return enricher->EnrichAsOf(table_pointers, fields, stride, slots, rows, values, now, &pool);
+    };
+    args.options.enrichment = &enrichment;
+  }
   auto result = ScoreFile(*bundle, args.options, context);
   if (!result.ok()) return fail(result.status());
   const double rate = result->seconds > 0 ? static_cast<double>(result->rows) / result->seconds : 0;

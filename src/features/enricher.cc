@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/strings.h"
+#include "features/point_in_time.h"
 
 namespace fraudops {
 
@@ -83,16 +84,26 @@ void FeatureEnricher::SetMissing(size_t rows, double* values) const {
       for (size_t f : g.features) values[r * width + f] = std::nan("");
 }
 
-Status FeatureEnricher::Enrich(OnlineStore& store, std::span<const PolicyInput> fields,
-                               size_t stride, std::span<const int> slots, size_t rows,
-                               double* values, EventTime now) const {
-  const size_t width = encoder_->size();
+void FeatureEnricher::Put(size_t f, const PolicyValue& value, double* out) const {
+  bool ok = true;
+  double encoded = std::nan("");
+  if (value.kind == PolicyValue::Kind::kNumber) {
+    encoded = encoder_->EncodeNumber(f, value.number, &ok);
+  } else if (value.kind == PolicyValue::Kind::kString) {
+    encoded = encoder_->EncodeText(f, value.text, &ok);
+  }
+  *out = ok ? encoded : std::nan("");
+}
+
+Status FeatureEnricher::Keys(std::span<const PolicyInput> fields, size_t stride,
+                             std::span<const int> slots, size_t rows, EventTime now,
+                             std::vector<EventTime>* moments,
+                             std::vector<std::vector<std::string>>* keys) const {
   auto field = [&](size_t row, size_t i) -> const PolicyInput* {
     const int slot = slots[i];
     return slot < 0 ? nullptr : &fields[row * stride + static_cast<size_t>(slot)];
   };
-  // Each row's moment.
-  std::vector<EventTime> moments(rows, now);
+  moments->assign(rows, now);
   if (time_field_ >= 0) {
     for (size_t r = 0; r < rows; ++r) {
       const PolicyInput* t = field(r, static_cast<size_t>(time_field_));
@@ -107,27 +118,44 @@ Status FeatureEnricher::Enrich(OnlineStore& store, std::span<const PolicyInput> 
         return Status::InvalidArgument("row " + std::to_string(r) + ": " + fields_[time_field_] +
                                        " is not a time; accepted: " + kEventTimeForms);
       }
-      moments[r] = *parsed;
+      (*moments)[r] = *parsed;
     }
   }
-  // One lookup per (group, entity) for the batch.
-  std::vector<std::string> keys;
-  std::vector<std::vector<int>> key_of(groups_.size(), std::vector<int>(rows, -1));
-  std::map<std::string, int> seen;
+  keys->assign(groups_.size(), std::vector<std::string>(rows));
+  std::vector<std::string> texts;
   std::vector<std::string_view> parts;
   for (size_t g = 0; g < groups_.size(); ++g) {
-    const Group& group = groups_[g];
     for (size_t r = 0; r < rows; ++r) {
-      std::vector<std::string> texts;
+      texts.clear();
       bool missing = false;
-      for (size_t k : group.key_fields) {
+      for (size_t k : groups_[g].key_fields) {
         const PolicyInput* value = field(r, k);
         texts.push_back(value ? KeyText(*value) : std::string());
         missing |= texts.back().empty();
       }
       if (missing) continue;
       parts.assign(texts.begin(), texts.end());
-      std::string key = OnlineKey(group.reader.group().name, JoinEntityKey(parts));
+      (*keys)[g][r] = JoinEntityKey(parts);
+    }
+  }
+  return Status::Ok();
+}
+
+Status FeatureEnricher::Enrich(OnlineStore& store, std::span<const PolicyInput> fields,
+                               size_t stride, std::span<const int> slots, size_t rows,
+                               double* values, EventTime now) const {
+  const size_t width = encoder_->size();
+  std::vector<EventTime> moments;
+  std::vector<std::vector<std::string>> entity;
+  FOPS_RETURN_IF_ERROR(Keys(fields, stride, slots, rows, now, &moments, &entity));
+  // One lookup per (group, entity) for the batch.
+  std::vector<std::string> keys;
+  std::vector<std::vector<int>> key_of(groups_.size(), std::vector<int>(rows, -1));
+  std::map<std::string, int> seen;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    for (size_t r = 0; r < rows; ++r) {
+      if (entity[g][r].empty()) continue;
+      std::string key = OnlineKey(groups_[g].reader.group().name, entity[g][r]);
       auto [it, added] = seen.emplace(key, static_cast<int>(keys.size()));
       if (added) keys.push_back(std::move(key));
       key_of[g][r] = it->second;
@@ -153,16 +181,45 @@ Status FeatureEnricher::Enrich(OnlineStore& store, std::span<const PolicyInput> 
         record = &*decoded;
       }
       group.reader.Read(record, moments[r], read);
-      for (size_t i = 0; i < group.features.size(); ++i) {
-        const size_t f = group.features[i];
-        bool ok = true;
-        double encoded = std::nan("");
-        if (read[i].kind == PolicyValue::Kind::kNumber) {
-          encoded = encoder_->EncodeNumber(f, read[i].number, &ok);
-        } else if (read[i].kind == PolicyValue::Kind::kString) {
-          encoded = encoder_->EncodeText(f, read[i].text, &ok);
+      for (size_t i = 0; i < group.features.size(); ++i)
+        Put(group.features[i], read[i], &values[r * width + group.features[i]]);
+    }
+  }
+  return Status::Ok();
+}
+
+Status FeatureEnricher::EnrichAsOf(std::span<const FeatureTable* const> tables,
+                                   std::span<const PolicyInput> fields, size_t stride,
+                                   std::span<const int> slots, size_t rows, double* values,
+                                   EventTime now, ThreadPool* pool) const {
+  const size_t width = encoder_->size();
+  std::vector<EventTime> moments;
+  std::vector<std::vector<std::string>> entity;
+  FOPS_RETURN_IF_ERROR(Keys(fields, stride, slots, rows, now, &moments, &entity));
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const Group& group = groups_[g];
+    const FeatureGroup& definition = group.reader.group();
+    std::vector<std::string> names;
+    for (size_t f : group.features) {
+      const std::string& ref = encoder_->feature(f).feature;
+      names.push_back(ref.substr(ref.find(':') + 1));
+    }
+    std::vector<std::string_view> keys;
+    for (const std::string& key : entity[g])
+      keys.push_back(key.empty() ? std::string_view("\x1e") : std::string_view(key));
+    FOPS_ASSIGN_OR_RETURN(std::vector<JoinedColumn> joined,
+                          PointInTimeJoin(definition, *tables[g], names, keys, moments, pool));
+    for (size_t i = 0; i < group.features.size(); ++i) {
+      const JoinedColumn& column = joined[i];
+      for (size_t r = 0; r < rows; ++r) {
+        const float v = column.values[r];
+        PolicyValue value;
+        if (!std::isnan(v)) {
+          value = column.schema.type == ColumnType::kCategorical
+                      ? PolicyValue::String(column.schema.categories[static_cast<size_t>(v)])
+                      : PolicyValue::Number(v);
         }
-        values[r * width + f] = ok ? encoded : std::nan("");
+        Put(group.features[i], value, &values[r * width + group.features[i]]);
       }
     }
   }

@@ -11,11 +11,14 @@
 #include <vector>
 
 #include "core/status.h"
+#include "features/feature_table.h"
 #include "features/online_store.h"
 #include "model/bundle.h"
 #include "model/policy.h"
 
 namespace fraudops {
+
+class ThreadPool;
 
 class FeatureEnricher {
  public:
@@ -37,6 +40,12 @@ class FeatureEnricher {
   Status Enrich(OnlineStore& store, std::span<const PolicyInput> fields, size_t stride,
                 std::span<const int> slots, size_t rows, double* values, EventTime now) const;
 
+  /// The same from the offline store, as of each row's moment (batch scoring): `tables[g]`
+  /// holds the stored rows of groups()[g]; values are the point-in-time join's.
+  Status EnrichAsOf(std::span<const FeatureTable* const> tables, std::span<const PolicyInput> fields,
+                    size_t stride, std::span<const int> slots, size_t rows, double* values,
+                    EventTime now, ThreadPool* pool) const;
+
   /// Sets every store feature of the rows missing (a store outage scored as configured).
   void SetMissing(size_t rows, double* values) const;
 
@@ -45,6 +54,13 @@ class FeatureEnricher {
   static std::string KeyText(const PolicyInput& value);
 
  private:
+  /// Each row's moment, and for each group each row's entity key ("" when a part is missing).
+  Status Keys(std::span<const PolicyInput> fields, size_t stride, std::span<const int> slots,
+              size_t rows, EventTime now, std::vector<EventTime>* moments,
+              std::vector<std::vector<std::string>>* keys) const;
+  /// Encodes a group's value for feature `f` into `out` (missing when not encodable).
+  void Put(size_t f, const PolicyValue& value, double* out) const;
+
   struct Group {
     GroupReader reader;
     std::vector<size_t> key_fields;  ///< index into fields_ of each entity column

@@ -64,8 +64,10 @@ Result<std::vector<EventTime>> ColumnTimes(const Dataset& data, size_t column,
 std::string_view KeyCellText(const Dataset& data, size_t column, size_t row, std::string& scratch);
 
 /// The segment file's bytes; and its reader, which checks everything (version, sizes,
-/// codes, checksum) before trusting it. `source` names it in errors.
+/// codes, checksum) before trusting it. `source` names it in errors. `verify_checksum`
+/// false is for the fuzzer, which must reach the structure checks behind the checksum.
 std::string EncodeFeatureSegment(const FeatureTable& table);
-Result<FeatureTable> DecodeFeatureSegment(std::string_view bytes, const std::string& source);
+Result<FeatureTable> DecodeFeatureSegment(std::string_view bytes, const std::string& source,
+                                          bool verify_checksum = true);
 
 }  // namespace fraudops

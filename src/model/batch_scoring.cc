@@ -154,7 +154,11 @@ struct Job {
   std::vector<std::string> header;     ///< CSV input columns
   std::vector<size_t> feature_column;  ///< CSV: input column of each model feature
   std::vector<size_t> keep_column;     ///< CSV: input column of each kept column
-  std::vector<int> policy_column;      ///< CSV: input column of each policy field (-1: score)
+  /// The input fields kept per row: the policy's (first), then enrichment's.
+  std::vector<std::string> field_names;
+  std::vector<int> enrichment_slots;   ///< slot in field_names of each enrichment field
+  std::vector<bool> keep_text;         ///< per field: an entity key, kept as its text
+  std::vector<int> policy_column;      ///< CSV: input column of each field (-1: none, score)
   std::string positive = "1", negative = "0";
 };
 
@@ -208,10 +212,11 @@ bool EncodeRow(const Job& job, const RecordChunk& chunk, size_t r, double* row,
       else
         kept[k] = nlohmann::json(std::string(text)).dump();  // JSON output: a string value
     }
-    for (size_t p = 0; p < job.policy_column.size(); ++p) {
+    for (size_t p = 0; p < job.policy_column.size(); ++p) {  // every kept field
       if (job.policy_column[p] >= 0) {
-        policy_in[p] = PolicyInput::OfText(
-            UnquoteCsvField(fields[static_cast<size_t>(job.policy_column[p])], scratch));
+        std::string_view text =
+            UnquoteCsvField(fields[static_cast<size_t>(job.policy_column[p])], scratch);
+        policy_in[p] = job.keep_text[p] ? PolicyInput::String(text) : PolicyInput::OfText(text);
       }
     }
     return true;
@@ -245,12 +250,10 @@ bool EncodeRow(const Job& job, const RecordChunk& chunk, size_t r, double* row,
     }
     kept[k] = job.csv_out ? (it->is_string() ? it->get<std::string>() : it->dump()) : it->dump();
   }
-  if (job.options.policy) {
-    const std::vector<std::string>& names = job.options.policy->fields();
-    for (size_t p = 0; p < names.size(); ++p) {
-      auto it = object.find(names[p]);
-      if (names[p] != "score" && it != object.end()) policy_in[p] = PolicyInputOfJson(*it);
-    }
+  const std::vector<std::string>& names = job.field_names;
+  for (size_t p = 0; p < names.size(); ++p) {
+    auto it = object.find(names[p]);
+    if (names[p] != "score" && it != object.end()) policy_in[p] = PolicyInputOfJson(*it);
   }
   return true;
 }
@@ -419,16 +422,22 @@ Status ReadCsvHeader(Job& job, RecordReader& reader) {
     }
     job.keep_column.push_back(static_cast<size_t>(c));
   }
-  if (job.options.policy) {
-    for (const std::string& name : job.options.policy->fields()) {
-      const int c = name == "score" ? -1 : column_of(name);
-      if (name != "score" && c < 0) {
-        return Status::InvalidArgument("the decision policy reads '" + name +
-                                       "', which is not a column of " + job.options.input +
-                                       DidYouMean(name, job.header));
-      }
-      job.policy_column.push_back(c);
+  const size_t policy_fields = job.options.policy ? job.options.policy->fields().size() : 0;
+  for (size_t p = 0; p < job.field_names.size(); ++p) {
+    const std::string& name = job.field_names[p];
+    const int c = name == "score" ? -1 : column_of(name);
+    const bool time_field = job.options.enrichment && p >= policy_fields &&
+                            name == job.options.enrichment->fields.back() &&
+                            !job.bundle.input.feature_time.empty() &&
+                            name == job.bundle.input.feature_time;
+    if (name != "score" && c < 0 && !time_field) {  // without the time, rows score as of now
+      return Status::InvalidArgument(
+          (p < policy_fields ? "the decision policy reads '"
+                             : "the model reads feature store features by '") +
+          name + "', which is not a column of " + job.options.input +
+          DidYouMean(name, job.header));
     }
+    job.policy_column.push_back(c);
   }
   return Status::Ok();
 }
@@ -478,6 +487,24 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
   const size_t width = job.encoder.size();
   if (width != bundle.ensemble.num_features())
     return Status::Internal("signature and model disagree");
+  if (options.policy) job.field_names = options.policy->fields();
+  if (job.encoder.has_store_features()) {
+    if (options.enrichment == nullptr) {
+      return Status::InvalidArgument(
+          "the model reads features from the feature store; batch scoring needs the workspace's "
+          "feature store to read them from");
+    }
+    for (const std::string& field : options.enrichment->fields) {
+      auto it = std::find(job.field_names.begin(), job.field_names.end(), field);
+      job.enrichment_slots.push_back(static_cast<int>(it - job.field_names.begin()));
+      if (it == job.field_names.end()) job.field_names.push_back(field);
+    }
+  }
+  job.keep_text.assign(job.field_names.size(), false);
+  for (size_t i = 0; i < job.enrichment_slots.size(); ++i) {  // keys: not the time (last)
+    if (i + 1 < job.enrichment_slots.size() || bundle.input.feature_time.empty())
+      job.keep_text[static_cast<size_t>(job.enrichment_slots[i])] = true;
+  }
 
   FOPS_ASSIGN_OR_RETURN(auto reader, RecordReader::Open(options.input, job.csv_in));
   if (job.csv_in) FOPS_RETURN_IF_ERROR(ReadCsvHeader(job, *reader));
@@ -496,7 +523,9 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
   std::vector<double> matrix;
   std::vector<std::vector<std::string>> kept;
   std::vector<std::vector<PolicyInput>> policy_in;
-  const size_t policy_fields = options.policy ? options.policy->fields().size() : 0;
+  const size_t policy_fields = job.field_names.size();  // the policy's and enrichment's
+  const bool enrich = !job.enrichment_slots.empty();
+  std::vector<PolicyInput> flat_fields;
   constexpr size_t kBlock = 1024;
   std::vector<std::string> formatted;
   std::vector<size_t> positives;
@@ -520,11 +549,19 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
           errors.Report(r, error);
           return;
         }
-        job.encoder.Derive(matrix.data() + r * width);
+        if (!enrich) job.encoder.Derive(matrix.data() + r * width);
       }
     };
     for_each_block(blocks, encode);
     if (errors.has_error()) return Status::DataError(errors.message());
+    if (enrich) {  // the store's features, then what derives from them
+      flat_fields.clear();
+      for (size_t r = 0; r < rows; ++r)
+        flat_fields.insert(flat_fields.end(), policy_in[r].begin(), policy_in[r].end());
+      FOPS_RETURN_IF_ERROR(options.enrichment->fill(flat_fields, policy_fields,
+                                                    job.enrichment_slots, rows, matrix.data()));
+      for (size_t r = 0; r < rows; ++r) job.encoder.Derive(matrix.data() + r * width);
+    }
 
     std::vector<double> margins =
         bundle.ensemble.PredictMargins(std::span<const double>(matrix), context);

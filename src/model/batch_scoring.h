@@ -7,7 +7,9 @@
 /// written to a temporary file and renamed into place only when every row scored: a bad row
 /// leaves no output behind.
 
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,17 @@ struct BatchScoringOptions {
   /// are input columns (a CSV input must have them; a JSON Lines member may be absent:
   /// missing) and `score`.
   const DecisionPolicy* policy = nullptr;
+  /// How a model with feature store features gets them (features/enricher.h): the input
+  /// columns it reads per row (entity keys, then the time; a CSV input must have the keys),
+  /// and `fill`, called for each chunk once its rows are encoded, with each row's values of
+  /// those columns at fields[row * stride + slots[i]]. Required for such a model.
+  struct Enrichment {
+    std::vector<std::string> fields;
+    std::function<Status(std::span<const PolicyInput> fields, size_t stride,
+                         std::span<const int> slots, size_t rows, double* values)>
+        fill;
+  };
+  const Enrichment* enrichment = nullptr;
   size_t chunk_rows = 65536;
 };
 
