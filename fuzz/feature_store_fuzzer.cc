@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2: {
       auto groups = fraudops::ParseFeatureGroups(bytes, "fuzz.yml");
       if (groups.ok()) {
-        for (const auto& group : *groups) (void)fraudops::FeatureGroup::FromJson(group.ToJson(), "j");
+        for (const auto& group : *groups)
+          (void)fraudops::FeatureGroup::FromJson(group.ToJson(), "j");
       }
       break;
     }

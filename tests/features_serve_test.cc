@@ -40,12 +40,13 @@ constexpr const char* kGroups = R"(feature_groups:
 class FeatureWorkspace {
  public:
   explicit FeatureWorkspace(const std::string& features_config = "") {
-    WriteSmallConfig(dir, "  synthetic_cards: 1500\n  features: [card_activity]\n"
-                          "deploy:\n  enabled: false\n"
-                          "api:\n  capture_sample: 1\n  poll_interval_ms: 50\n" +
-                              features_config + kGroups);
-    for (const char* step : {"features apply", "features ingest card_activity",
-                             "features materialize", "run"}) {
+    WriteSmallConfig(dir,
+                     "  synthetic_cards: 1500\n  features: [card_activity]\n"
+                     "deploy:\n  enabled: false\n"
+                     "api:\n  capture_sample: 1\n  poll_interval_ms: 50\n" +
+                         features_config + kGroups);
+    for (const char* step :
+         {"features apply", "features ingest card_activity", "features materialize", "run"}) {
       CommandResult r = Fraudops(dir, step);
       EXPECT_EQ(r.exit_code, 0) << step << "\n" << r.out << r.err;
     }
@@ -123,8 +124,8 @@ TEST(FeatureStoreServeTest, AServedModelIsEnrichedByEntityKeyFromTheEmbeddedStor
     const std::vector<std::pair<std::string, std::string>> auth = {{"x-api-key", ws.key}};
     // The online store holds what the offline store gives at the same moment.
     HttpReply read = http.Request(
-        "GET", "/v1/features/card_activity/" + busy + "?at=" + std::to_string(after_the_data),
-        "", auth);
+        "GET", "/v1/features/card_activity/" + busy + "?at=" + std::to_string(after_the_data), "",
+        auth);
     ASSERT_EQ(read.status, 200) << read.body;
     Json features = Json::parse(read.body)["features"];
     for (const char* name : {"tx_10m", "tx_24h", "amount_1h", "Amount"}) {
@@ -134,8 +135,9 @@ TEST(FeatureStoreServeTest, AServedModelIsEnrichedByEntityKeyFromTheEmbeddedStor
     }
     // Scoring sends the key and the moment, not the features; the capture records what was
     // used, as the offline join gives it.
-    HttpReply scored = http.Request("POST", "/v1/endpoints/fraud/predict",
-                                    FeatureWorkspace::Transaction(busy, after_the_data).dump(), auth);
+    HttpReply scored =
+        http.Request("POST", "/v1/endpoints/fraud/predict",
+                     FeatureWorkspace::Transaction(busy, after_the_data).dump(), auth);
     ASSERT_EQ(scored.status, 200) << scored.body;
     embedded_score = Json::parse(scored.body)["score"].get<double>();
     HttpReply sent_feature = http.Request(
@@ -176,8 +178,8 @@ TEST(FeatureStoreServeTest, AServedModelIsEnrichedByEntityKeyFromTheEmbeddedStor
     std::string header, values;
     for (const auto& [name, value] : row.items()) {
       header += (header.empty() ? "" : ",") + name;
-      values += (values.empty() ? "" : ",") + (value.is_string() ? value.get<std::string>()
-                                                                   : value.dump());
+      values += (values.empty() ? "" : ",") +
+                (value.is_string() ? value.get<std::string>() : value.dump());
     }
     WriteText(ws.dir.File("batch.csv"), header + "\n" + values + "\n");
     CommandResult batch =
@@ -197,9 +199,9 @@ TEST(FeatureStoreServeTest, AServedModelIsEnrichedByEntityKeyFromTheEmbeddedStor
   ServerProcess server(ws.dir);
   ASSERT_GT(server.port(), 0) << server.log();
   HttpClient http(server.port());
-  HttpReply scored =
-      http.Request("POST", "/v1/endpoints/fraud/predict",
-                   FeatureWorkspace::Transaction(busy, after_the_data).dump(), {{"x-api-key", ws.key}});
+  HttpReply scored = http.Request("POST", "/v1/endpoints/fraud/predict",
+                                  FeatureWorkspace::Transaction(busy, after_the_data).dump(),
+                                  {{"x-api-key", ws.key}});
   ASSERT_EQ(scored.status, 200) << scored.body;
   EXPECT_EQ(Json::parse(scored.body)["score"].get<double>(), embedded_score);
 }

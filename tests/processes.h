@@ -47,9 +47,9 @@ class ServerProcess {
       int out = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(out, 1);
       ::dup2(out, 2);
-      ::execl(FRAUDOPS_BINARY, FRAUDOPS_BINARY, "serve", "--config",
-              dir.File(config).c_str(), "--listen", "127.0.0.1:0", "--port-file",
-              port_file.c_str(), static_cast<char*>(nullptr));
+      ::execl(FRAUDOPS_BINARY, FRAUDOPS_BINARY, "serve", "--config", dir.File(config).c_str(),
+              "--listen", "127.0.0.1:0", "--port-file", port_file.c_str(),
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     for (int i = 0; i < 600 && port_ == 0; ++i) {

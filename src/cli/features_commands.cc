@@ -242,8 +242,8 @@ int MaterializeCommand(const Args& args) {
 
 std::function<int()> AddFeaturesCommands(CLI::App& app) {
   auto args = std::make_shared<Args>();
-  auto* features = app.add_subcommand(
-      "features", "Feature groups and the offline store (docs/features.md)");
+  auto* features =
+      app.add_subcommand("features", "Feature groups and the offline store (docs/features.md)");
   features->require_subcommand(1);
   auto common = [&](CLI::App* command) {
     command->add_option("--config", args->config_path, "Configuration file");

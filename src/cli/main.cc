@@ -11,8 +11,8 @@
 
 #include "cli/common.h"
 #include "cli/exit_codes.h"
-#include "cli/monitor_commands.h"
 #include "cli/features_commands.h"
+#include "cli/monitor_commands.h"
 #include "cli/people_commands.h"
 #include "cli/predict_command.h"
 #include "cli/registry_commands.h"
@@ -335,9 +335,10 @@ int main(int argc, char** argv) {
   synth->add_option("--fraud-rate", fraud_rate, "Share of fraud rows (default 0.001727)")
       ->check(CLI::Range(1e-5, 0.5));
   size_t cards = 0;
-  synth->add_option("--cards", cards,
-                    "Add a card_id column among this many cards, frauds in bursts on "
-                    "compromised cards (default 0: the reference schema)")
+  synth
+      ->add_option("--cards", cards,
+                   "Add a card_id column among this many cards, frauds in bursts on "
+                   "compromised cards (default 0: the reference schema)")
       ->check(CLI::Range(size_t{0}, size_t{100000000}));
   synth->add_option("--output", output, "CSV file to write")->required();
 

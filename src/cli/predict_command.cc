@@ -7,13 +7,13 @@
 #include <optional>
 
 #include "cli/common.h"
-#include "features/enricher.h"
-#include "features/feature_store.h"
 #include "cli/exit_codes.h"
 #include "cli/registry_commands.h"
 #include "core/files.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
+#include "features/enricher.h"
+#include "features/feature_store.h"
 #include "model/batch_scoring.h"
 
 namespace fraudops {

@@ -510,9 +510,9 @@ const std::vector<KeySpec>& KeyTable() {
 #undef FOPS_FIELD
 
 const std::vector<std::string>& GroupNames() {
-  static const std::vector<std::string> kGroups = {
-      "global", "preprocess", "train",    "validate", "evaluate", "register",
-      "deploy", "promote",    "api",      "schedule", "monitor",  "features"};
+  static const std::vector<std::string> kGroups = {"global",   "preprocess", "train",   "validate",
+                                                   "evaluate", "register",   "deploy",  "promote",
+                                                   "api",      "schedule",   "monitor", "features"};
   return kGroups;
 }
 

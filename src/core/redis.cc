@@ -33,7 +33,8 @@ RedisValue Convert(const redisReply* reply) {
       break;
     case REDIS_REPLY_ARRAY:
       value.type = RedisValue::Type::kArray;
-      for (size_t i = 0; i < reply->elements; ++i) value.elements.push_back(Convert(reply->element[i]));
+      for (size_t i = 0; i < reply->elements; ++i)
+        value.elements.push_back(Convert(reply->element[i]));
       break;
     default:
       break;

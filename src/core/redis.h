@@ -50,8 +50,8 @@ class RedisClient {
   /// A client for `url` (`setting` names it in errors); `what` names the use in errors ("the
   /// quota store").
   static Result<std::unique_ptr<RedisClient>> Connect(const std::string& url,
-                                                      std::string_view setting,
-                                                      std::string what, Options options);
+                                                      std::string_view setting, std::string what,
+                                                      Options options);
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;

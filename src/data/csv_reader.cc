@@ -186,9 +186,9 @@ class CsvParser {
     FOPS_RETURN_IF_ERROR(CheckColumns(names_, options_.table, source_));
     label_index_ = options_.table.label_column.empty()
                        ? kNoLabel
-                       : static_cast<size_t>(std::find(names_.begin(), names_.end(),
-                                                       options_.table.label_column) -
-                                             names_.begin());
+                       : static_cast<size_t>(
+                             std::find(names_.begin(), names_.end(), options_.table.label_column) -
+                             names_.begin());
     first_data_line_ = header_line + 1;
 
     const char* body = p;

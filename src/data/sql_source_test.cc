@@ -63,8 +63,9 @@ TEST(SqliteSourceTest, ReadsAQuery) {
 TEST(SqliteSourceTest, ReadsATableWithoutLabel) {
   testing::TempDir dir;
   std::string db = dir.File("bank.db");
-  Exec(db, "CREATE TABLE transactions (id INTEGER, x REAL); INSERT INTO transactions VALUES "
-           "(12345678901,1.5),(2,NULL);");
+  Exec(db,
+       "CREATE TABLE transactions (id INTEGER, x REAL); INSERT INTO transactions VALUES "
+       "(12345678901,1.5),(2,NULL);");
   SqlOptions options;
   options.table.label_column = "";
   options.table.categorical_columns = {"id"};

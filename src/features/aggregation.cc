@@ -21,7 +21,9 @@ Result<AggregatePlan> AggregatePlan::Create(const FeatureGroup& group) {
     Compiled compiled;
     if (spec.function != AggregateFunction::kCount && !spec.column.empty()) {
       const int column = group.ColumnIndex(spec.column);
-      if (column < 0) return Status::InvalidArgument("aggregate '" + spec.name + "': no column '" + spec.column + "'");
+      if (column < 0)
+        return Status::InvalidArgument("aggregate '" + spec.name + "': no column '" + spec.column +
+                                       "'");
       auto found = std::find(plan.slot_columns_.begin(), plan.slot_columns_.end(),
                              static_cast<size_t>(column));
       compiled.slot = static_cast<int>(found - plan.slot_columns_.begin());
@@ -100,13 +102,12 @@ void EntityWindow::Add(EventTime time, uint64_t mask, const double* slot_values,
                                               times_.begin());
   times_.insert(times_.begin() + static_cast<long>(at), time);
   masks_.insert(masks_.begin() + static_cast<long>(at), mask);
-  values_.insert(values_.begin() + static_cast<long>(at * slots), slot_values,
-                 slot_values + slots);
+  values_.insert(values_.begin() + static_cast<long>(at * slots), slot_values, slot_values + slots);
 }
 
 void EntityWindow::Expire(EventTime before) {
-  const size_t drop = static_cast<size_t>(
-      std::lower_bound(times_.begin(), times_.end(), before) - times_.begin());
+  const size_t drop =
+      static_cast<size_t>(std::lower_bound(times_.begin(), times_.end(), before) - times_.begin());
   if (drop == 0) return;
   times_.erase(times_.begin(), times_.begin() + static_cast<long>(drop));
   masks_.erase(masks_.begin(), masks_.begin() + static_cast<long>(drop));
@@ -179,8 +180,8 @@ void EntityWindow::Compute(const AggregatePlan& plan, EventTime t, double* out) 
         break;
       case AggregateFunction::kDistinctCount:
         std::sort(distinct.begin(), distinct.end());
-        out[a] = static_cast<double>(std::unique(distinct.begin(), distinct.end()) -
-                                     distinct.begin());
+        out[a] =
+            static_cast<double>(std::unique(distinct.begin(), distinct.end()) - distinct.begin());
         break;
     }
   }
@@ -204,9 +205,12 @@ Result<EntityWindow> EntityWindow::Decode(std::string_view bytes, size_t slots) 
   uint32_t n = 0, stored_slots = 0;
   std::memcpy(&n, bytes.data(), 4);
   std::memcpy(&stored_slots, bytes.data() + 4, 4);
-  if (stored_slots != slots) return bad("it holds " + std::to_string(stored_slots) + " values per event, the group " + std::to_string(slots));
+  if (stored_slots != slots)
+    return bad("it holds " + std::to_string(stored_slots) + " values per event, the group " +
+               std::to_string(slots));
   const size_t per_event = sizeof(EventTime) + sizeof(uint64_t) + slots * sizeof(double);
-  if ((bytes.size() - 8) != static_cast<size_t>(n) * per_event) return bad("its size does not match its event count");
+  if ((bytes.size() - 8) != static_cast<size_t>(n) * per_event)
+    return bad("its size does not match its event count");
   EntityWindow window;
   window.slots_ = slots;
   window.times_.resize(n);
@@ -218,7 +222,8 @@ Result<EntityWindow> EntityWindow::Decode(std::string_view bytes, size_t slots) 
   std::memcpy(window.masks_.data(), p, n * sizeof(uint64_t));
   p += n * sizeof(uint64_t);
   std::memcpy(window.values_.data(), p, window.values_.size() * sizeof(double));
-  if (!std::is_sorted(window.times_.begin(), window.times_.end())) return bad("its events are out of order");
+  if (!std::is_sorted(window.times_.begin(), window.times_.end()))
+    return bad("its events are out of order");
   return window;
 }
 

@@ -55,7 +55,7 @@ class AggregatePlan {
   };
   std::vector<AggregateSpec> specs_;
   std::vector<Compiled> compiled_;
-  std::vector<size_t> slot_columns_;   ///< group column of each slot
+  std::vector<size_t> slot_columns_;  ///< group column of each slot
   std::vector<bool> slot_categorical_;
   std::vector<Filter> filters_;
   EventTime max_window_ = 0;

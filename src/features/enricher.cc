@@ -111,7 +111,8 @@ Status FeatureEnricher::Keys(std::span<const PolicyInput> fields, size_t stride,
       std::optional<EventTime> parsed =
           t->kind == PolicyValue::Kind::kNumber
               ? (std::isfinite(t->number) && std::fabs(t->number) < 9e12
-                     ? std::optional<EventTime>(static_cast<EventTime>(std::llround(t->number * 1e6)))
+                     ? std::optional<EventTime>(
+                           static_cast<EventTime>(std::llround(t->number * 1e6)))
                      : std::nullopt)
               : ParseEventTime(t->text);
       if (!parsed) {
@@ -173,9 +174,9 @@ Status FeatureEnricher::Enrich(OnlineStore& store, std::span<const PolicyInput> 
       if (k >= 0 && found[static_cast<size_t>(k)]) {
         std::optional<OnlineRecord>& decoded = records[static_cast<size_t>(k)];
         if (!decoded) {
-          FOPS_ASSIGN_OR_RETURN(OnlineRecord parsed,
-                                OnlineRecord::Decode(*found[static_cast<size_t>(k)],
-                                                     group.reader.slots()));
+          FOPS_ASSIGN_OR_RETURN(
+              OnlineRecord parsed,
+              OnlineRecord::Decode(*found[static_cast<size_t>(k)], group.reader.slots()));
           decoded = std::move(parsed);
         }
         record = &*decoded;

@@ -42,9 +42,9 @@ class FeatureEnricher {
 
   /// The same from the offline store, as of each row's moment (batch scoring): `tables[g]`
   /// holds the stored rows of groups()[g]; values are the point-in-time join's.
-  Status EnrichAsOf(std::span<const FeatureTable* const> tables, std::span<const PolicyInput> fields,
-                    size_t stride, std::span<const int> slots, size_t rows, double* values,
-                    EventTime now, ThreadPool* pool) const;
+  Status EnrichAsOf(std::span<const FeatureTable* const> tables,
+                    std::span<const PolicyInput> fields, size_t stride, std::span<const int> slots,
+                    size_t rows, double* values, EventTime now, ThreadPool* pool) const;
 
   /// Sets every store feature of the rows missing (a store outage scored as configured).
   void SetMissing(size_t rows, double* values) const;

@@ -92,10 +92,9 @@ std::optional<EventTime> ParseIso(std::string_view text) {
     }
   }
   if (i != text.size()) return std::nullopt;
-  const int64_t seconds = DaysFromCivil(year, static_cast<unsigned>(month),
-                                        static_cast<unsigned>(day)) *
-                              86400 +
-                          hour * 3600 + minute * 60 + second - offset_seconds;
+  const int64_t seconds =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+      hour * 3600 + minute * 60 + second - offset_seconds;
   return seconds * kMicrosPerSecond + micros;
 }
 

@@ -13,15 +13,16 @@ namespace fraudops {
 namespace {
 
 constexpr std::pair<AggregateFunction, std::string_view> kFunctions[] = {
-    {AggregateFunction::kCount, "count"},  {AggregateFunction::kSum, "sum"},
-    {AggregateFunction::kMean, "mean"},    {AggregateFunction::kMin, "min"},
-    {AggregateFunction::kMax, "max"},      {AggregateFunction::kDistinctCount, "distinct_count"},
+    {AggregateFunction::kCount, "count"}, {AggregateFunction::kSum, "sum"},
+    {AggregateFunction::kMean, "mean"},   {AggregateFunction::kMin, "min"},
+    {AggregateFunction::kMax, "max"},     {AggregateFunction::kDistinctCount, "distinct_count"},
 };
 
 /// A name usable as a column, a feature and a policy field: letters, digits, _ (not first a
 /// digit), at most 64 characters; "__" is kept for GROUP__FEATURE.
 Status CheckName(const std::string& name, const std::string& where) {
-  bool ok = !name.empty() && name.size() <= 64 && !std::isdigit(static_cast<unsigned char>(name[0]));
+  bool ok =
+      !name.empty() && name.size() <= 64 && !std::isdigit(static_cast<unsigned char>(name[0]));
   for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
   if (!ok) {
     return Status::InvalidArgument(where + ": '" + name +
@@ -82,7 +83,7 @@ Result<std::string> StringField(const nlohmann::json& json, const char* key, boo
 
 const std::set<std::string>& GroupKeys() {
   static const std::set<std::string> kKeys = {
-      "name",  "entities", "event_time", "created_time", "ttl",     "owner",
+      "name",        "entities", "event_time", "created_time", "ttl",    "owner",
       "description", "source",   "columns",    "aggregates",   "version"};
   return kKeys;
 }
@@ -219,8 +220,8 @@ Result<FeatureGroup> FeatureGroup::FromJson(const nlohmann::json& json, const st
                                                        "filter"};
         if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
           return Status::InvalidArgument(item_at + ": unknown field '" + key + "'" +
-                                         DidYouMean(key, kKeys) + "; accepted: " +
-                                         Join(kKeys, ", "));
+                                         DidYouMean(key, kKeys) +
+                                         "; accepted: " + Join(kKeys, ", "));
         }
       }
       AggregateSpec spec;
@@ -308,7 +309,8 @@ Status FeatureGroup::Validate(const std::string& where) const {
       }
     }
     if (!a.filter.empty()) {
-      FOPS_ASSIGN_OR_RETURN(PolicyExpression filter, PolicyExpression::Parse(a.filter, at + "/filter"));
+      FOPS_ASSIGN_OR_RETURN(PolicyExpression filter,
+                            PolicyExpression::Parse(a.filter, at + "/filter"));
       for (const std::string& field : filter.fields()) {
         if (ColumnIndex(field) < 0) {
           return Status::InvalidArgument(at + "/filter: reads '" + field +
@@ -330,7 +332,8 @@ Status CheckCompatible(const FeatureGroup& old, const FeatureGroup& next) {
     return Status::Conflict(prefix + "its event or created time column changed" + remedy);
   for (const GroupColumn& column : old.columns) {
     const int now = next.ColumnIndex(column.name);
-    if (now < 0) return Status::Conflict(prefix + "column '" + column.name + "' was removed" + remedy);
+    if (now < 0)
+      return Status::Conflict(prefix + "column '" + column.name + "' was removed" + remedy);
     if (next.columns[static_cast<size_t>(now)].categorical != column.categorical)
       return Status::Conflict(prefix + "column '" + column.name + "' changed type" + remedy);
   }
@@ -354,8 +357,7 @@ Result<std::vector<FeatureGroup>> ParseFeatureGroups(std::string_view yaml,
   const YAML::Node list = root["feature_groups"];
   if (!list || list.IsNull()) return groups;
   if (!list.IsSequence()) {
-    return Status::InvalidArgument(Where(file, list) +
-                                   ": feature_groups must be a list of groups");
+    return Status::InvalidArgument(Where(file, list) + ": feature_groups must be a list of groups");
   }
   std::set<std::string> names;
   for (const YAML::Node& item : list) {

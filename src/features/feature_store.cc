@@ -96,14 +96,13 @@ Result<std::vector<AppliedGroup>> FeatureRegistry::Apply(const std::vector<Featu
       }
       SqlValue insert[] = {Text(group.name), Int(result.version), Text(definition), Text(UtcNow()),
                            Text(actor)};
-      FOPS_RETURN_IF_ERROR(db.Exec(
-          "INSERT INTO feature_groups (name, version, definition, created_at, created_by) "
-          "VALUES (?, ?, ?, ?, ?)",
-          insert));
-      FOPS_RETURN_IF_ERROR(store_.AppendAudit(actor, "feature_group_applied", "", 0,
-                                              {{"group", group.name},
-                                               {"version", result.version},
-                                               {"definition", group.ToJson()}}));
+      FOPS_RETURN_IF_ERROR(
+          db.Exec("INSERT INTO feature_groups (name, version, definition, created_at, created_by) "
+                  "VALUES (?, ?, ?, ?, ?)",
+                  insert));
+      FOPS_RETURN_IF_ERROR(store_.AppendAudit(
+          actor, "feature_group_applied", "", 0,
+          {{"group", group.name}, {"version", result.version}, {"definition", group.ToJson()}}));
       applied.push_back(result);
     }
     return Status::Ok();
@@ -127,10 +126,10 @@ Result<std::vector<FeatureGroup>> FeatureRegistry::List() {
 
 Result<std::vector<FeatureGroup>> FeatureRegistry::Versions(const std::string& name) {
   SqlValue p[] = {Text(name)};
-  FOPS_ASSIGN_OR_RETURN(SqlResult r, store_.connection().Query(
-                                         "SELECT name, version, definition FROM feature_groups "
-                                         "WHERE name = ? ORDER BY version",
-                                         p));
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r, store_.connection().Query("SELECT name, version, definition FROM feature_groups "
+                                             "WHERE name = ? ORDER BY version",
+                                             p));
   std::vector<FeatureGroup> groups;
   for (const SqlRow& row : r.rows) {
     FOPS_ASSIGN_OR_RETURN(FeatureGroup group, GroupFromRow(row));
@@ -146,20 +145,19 @@ Result<FeatureGroup> FeatureRegistry::Get(const std::string& name, int64_t versi
     std::vector<std::string> names;
     for (const FeatureGroup& g : all) names.push_back(g.name);
     return Status::NotFound("no feature group '" + name + "'" + DidYouMean(name, names) +
-                            (names.empty() ? std::string("; none is declared (fraudops features apply FILE)")
-                                           : "; declared: " + Join(names, ", ")));
+                            (names.empty()
+                                 ? std::string("; none is declared (fraudops features apply FILE)")
+                                 : "; declared: " + Join(names, ", ")));
   }
   if (version == 0) return versions.back();
   for (const FeatureGroup& g : versions)
     if (g.version == version) return g;
-  return Status::NotFound("feature group '" + name + "' has no version " +
-                          std::to_string(version) + "; its latest is " +
-                          std::to_string(versions.back().version));
+  return Status::NotFound("feature group '" + name + "' has no version " + std::to_string(version) +
+                          "; its latest is " + std::to_string(versions.back().version));
 }
 
 Result<SegmentRecord> FeatureRegistry::Ingest(const FeatureGroup& group, const FeatureTable& table,
-                                              const std::string& source,
-                                              const std::string& actor) {
+                                              const std::string& source, const std::string& actor) {
   if (artifacts_ == nullptr) return Status::Internal("the feature registry has no artifact store");
   if (table.rows() == 0) return Status::DataError(source + ": no rows to ingest");
   SegmentRecord record;
@@ -174,7 +172,8 @@ Result<SegmentRecord> FeatureRegistry::Ingest(const FeatureGroup& group, const F
   record.actor = actor;
   const std::string bytes = EncodeFeatureSegment(table);
   const std::string temp =
-      (std::filesystem::temp_directory_path() / ("fraudops-segment-" + record.id + ".ffs")).string();
+      (std::filesystem::temp_directory_path() / ("fraudops-segment-" + record.id + ".ffs"))
+          .string();
   FOPS_RETURN_IF_ERROR(WriteFileAtomic(temp, bytes));
   Result<ArtifactRecord> put =
       artifacts_->Put("features/" + group.name + "/" + record.id + ".ffs", temp);
@@ -186,15 +185,15 @@ Result<SegmentRecord> FeatureRegistry::Ingest(const FeatureGroup& group, const F
   record.bytes = put->size;
   record.ingested_at = UtcNow();
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
-    SqlValue p[] = {Text(record.id),        Text(record.group),      Int(record.group_version),
-                    Text(record.uri),       Text(record.sha256),     Int(record.bytes),
-                    Int(record.rows),       Int(record.entities),    Int(record.min_event),
-                    Int(record.max_event),  Text(record.ingested_at), Text(record.source),
+    SqlValue p[] = {Text(record.id),       Text(record.group),       Int(record.group_version),
+                    Text(record.uri),      Text(record.sha256),      Int(record.bytes),
+                    Int(record.rows),      Int(record.entities),     Int(record.min_event),
+                    Int(record.max_event), Text(record.ingested_at), Text(record.source),
                     Text(record.actor)};
-    FOPS_RETURN_IF_ERROR(store_.connection().Exec(
-        std::string("INSERT INTO feature_segments (") + kSegmentColumns +
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        p));
+    FOPS_RETURN_IF_ERROR(
+        store_.connection().Exec(std::string("INSERT INTO feature_segments (") + kSegmentColumns +
+                                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 p));
     return store_.AppendAudit(actor, "features_ingested", "", 0,
                               {{"group", group.name},
                                {"version", group.version},

@@ -84,10 +84,9 @@ Status FeatureTable::Append(const FeatureTable& other) {
     }
     ColumnSchema& ours = columns[static_cast<size_t>(c)];
     if (ours.type != theirs.type) {
-      return Status::DataError("feature group '" + group + "': column '" + theirs.name +
-                               "' is " + std::string(ColumnTypeName(theirs.type)) +
-                               " in one ingestion and " + std::string(ColumnTypeName(ours.type)) +
-                               " in another");
+      return Status::DataError("feature group '" + group + "': column '" + theirs.name + "' is " +
+                               std::string(ColumnTypeName(theirs.type)) + " in one ingestion and " +
+                               std::string(ColumnTypeName(ours.type)) + " in another");
     }
     std::vector<float>& out = values[static_cast<size_t>(c)];
     const std::vector<float>& in = other.values[oc];
@@ -239,8 +238,7 @@ Result<FeatureTable> FeatureTableFromDataset(const FeatureGroup& group, const Da
     }
     ColumnSchema schema{column.name,
                         column.categorical ? ColumnType::kCategorical : ColumnType::kNumeric,
-                        read.categories,
-                        ""};
+                        read.categories, ""};
     if (column.categorical && !categorical) {
       return Status::Internal(source + ": column '" + column.name + "' was not read as text");
     }
@@ -347,8 +345,8 @@ Result<FeatureTable> DecodeFeatureSegment(std::string_view bytes, const std::str
       if (!in.Array(rows, &values)) return bad("column '" + schema.name + "' past the end");
       if (schema.type == ColumnType::kCategorical) {
         for (float v : values) {
-          if (!std::isnan(v) && (v < 0 || v >= static_cast<float>(schema.categories.size()) ||
-                                 v != std::floor(v))) {
+          if (!std::isnan(v) &&
+              (v < 0 || v >= static_cast<float>(schema.categories.size()) || v != std::floor(v))) {
             return bad("column '" + schema.name + "' has a category code out of range");
           }
         }

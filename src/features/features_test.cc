@@ -97,10 +97,12 @@ TEST(FeatureGroupTest, ErrorsNameTheFileLineAndWhatIsAccepted) {
       "feature_groups:\n  - {name: a, entities: x, event_time: t, columns: {v: numeric},\n"
       "     aggregates: [{name: s, function: count, window: 1h, filter: 'w > 1'}]}\n");
   EXPECT_NE(m.find("reads 'w'"), std::string::npos) << m;
-  m = message("feature_groups:\n  - {name: a, entities: x, event_time: t, columns: {v: numeric},\n"
-              "     aggregates: [{name: s, function: count, window: soon}]}\n");
+  m = message(
+      "feature_groups:\n  - {name: a, entities: x, event_time: t, columns: {v: numeric},\n"
+      "     aggregates: [{name: s, function: count, window: soon}]}\n");
   EXPECT_NE(m.find("'soon' is not a duration"), std::string::npos) << m;
-  m = message("feature_groups:\n  - {name: a__b, entities: x, event_time: t, columns: {v: numeric}}\n");
+  m = message(
+      "feature_groups:\n  - {name: a__b, entities: x, event_time: t, columns: {v: numeric}}\n");
   EXPECT_NE(m.find("'__'"), std::string::npos) << m;
   m = message("feature_groups:\n  - {name: a, entities: x, event_time: t}\n");
   EXPECT_NE(m.find("has no features"), std::string::npos) << m;
@@ -133,8 +135,8 @@ struct Fixture {
                      {"merchant", ColumnType::kCategorical, {"m0", "m1", "m2"}, ""}};
     table.values.resize(2);
   }
-  void Add(const std::string& key, EventTime event, EventTime available, float amount,
-           int merchant, EventTime ingested = 0) {
+  void Add(const std::string& key, EventTime event, EventTime available, float amount, int merchant,
+           EventTime ingested = 0) {
     auto it = std::find(table.keys.begin(), table.keys.end(), key);
     if (it == table.keys.end()) {
       table.keys.push_back(key);
@@ -186,12 +188,12 @@ TEST(PointInTimeTest, LatestValuesRespectEventTimeAvailabilityAndTtl) {
   f.Add("a", t - 5 * kMinute, t - 5 * kMinute, 10, 0);
   f.Add("a", t - 2 * kMinute, t + 1, 20, 1);  // true before t but known only after: unseen at t
   f.Add("a", t + 1, t + 1, 30, 2);            // in the future of t
-  f.Add("b", t - 60 * kMinute, t - 60 * kMinute, 40, 0);      // exactly the TTL old: kept
+  f.Add("b", t - 60 * kMinute, t - 60 * kMinute, 40, 0);          // exactly the TTL old: kept
   f.Add("c", t - 60 * kMinute - 1, t - 60 * kMinute - 1, 50, 0);  // a microsecond older: expired
   f.Add("d", t - kMinute, t - kMinute, 60, 0, 5);
   f.Add("d", t - kMinute, t - kMinute, 61, 1, 9);  // same event time, ingested later: it wins
-  auto out = f.Join({"Amount", "merchant"}, {"a", "a", "b", "c", "d", "zzz"},
-                    {t, t + 1, t, t, t, t});
+  auto out =
+      f.Join({"Amount", "merchant"}, {"a", "a", "b", "c", "d", "zzz"}, {t, t + 1, t, t, t, t});
   EXPECT_EQ(out[0].values[0], 10);
   EXPECT_EQ(out[0].values[1], 30);
   EXPECT_EQ(out[0].values[2], 40);
@@ -303,11 +305,21 @@ TEST(PointInTimeTest, MatchesABruteForceReadingOfTheDefinitions) {
         std::sort(seen.begin(), seen.end());
         double expected = 0;
         switch (spec.function) {
-          case AggregateFunction::kCount: expected = count; break;
-          case AggregateFunction::kSum: expected = sum; break;
-          case AggregateFunction::kMean: expected = n ? sum / n : NAN; break;
-          case AggregateFunction::kMin: expected = n ? lo : NAN; break;
-          case AggregateFunction::kMax: expected = n ? hi : NAN; break;
+          case AggregateFunction::kCount:
+            expected = count;
+            break;
+          case AggregateFunction::kSum:
+            expected = sum;
+            break;
+          case AggregateFunction::kMean:
+            expected = n ? sum / n : NAN;
+            break;
+          case AggregateFunction::kMin:
+            expected = n ? lo : NAN;
+            break;
+          case AggregateFunction::kMax:
+            expected = n ? hi : NAN;
+            break;
           case AggregateFunction::kDistinctCount:
             expected = static_cast<double>(std::unique(seen.begin(), seen.end()) - seen.begin());
             break;
@@ -327,7 +339,10 @@ TEST(PointInTimeTest, MatchesABruteForceReadingOfTheDefinitions) {
 TEST(FeatureTableTest, SegmentsRoundTripAndDamageIsDetected) {
   Fixture f;
   f.Add("a", 1, 2, 3.5f, 1, 4);
-  f.Add("b\x1f" "2", 5, 6, std::numeric_limits<float>::quiet_NaN(), -1, 8);
+  f.Add(
+      "b\x1f"
+      "2",
+      5, 6, std::numeric_limits<float>::quiet_NaN(), -1, 8);
   const std::string bytes = EncodeFeatureSegment(f.table);
   auto back = DecodeFeatureSegment(bytes, "s.ffs");
   ASSERT_TRUE(back.ok()) << back.status().ToString();

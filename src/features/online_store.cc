@@ -147,9 +147,8 @@ void OnlineUpdater::Apply(OnlineRecord& record, EventTime event, EventTime avail
     record.latest.resize(columns.size());
     for (size_t c = 0; c < columns.size(); ++c) {
       const PolicyValue& v = columns[c];
-      record.latest[c] = v.kind == PolicyValue::Kind::kString
-                             ? PolicyInput::String(v.text)
-                             : PolicyInput{v.kind, v.number, {}};
+      record.latest[c] = v.kind == PolicyValue::Kind::kString ? PolicyInput::String(v.text)
+                                                              : PolicyInput{v.kind, v.number, {}};
     }
   }
   if (plan_.empty()) return;
@@ -265,28 +264,7 @@ class EmbeddedStore final : public OnlineStore {
   Status Update(std::span<const std::string> keys, const Updater& update) override {
     MutexLock writer(&file_mutex_);
     FOPS_RETURN_IF_ERROR(LockFile(LOCK_EX));
-    Status status = [&]() -> Status {
-      FOPS_RETURN_IF_ERROR(CatchUpLocked());
-      std::vector<std::pair<std::string, std::string>> changed;
-      {
-        ReaderLock lock(&map_mutex_);
-        for (size_t i = 0; i < keys.size(); ++i) {
-          auto it = map_.find(keys[i]);
-          std::optional<std::string> current;
-          if (it != map_.end()) current = it->second;
-          // A key named twice in one batch sees its own earlier update.
-          for (auto c = changed.rbegin(); c != changed.rend(); ++c) {
-            if (c->first == keys[i]) {
-              current = c->second;
-              break;
-            }
-          }
-          FOPS_ASSIGN_OR_RETURN(std::string next, update(i, current));
-          changed.emplace_back(keys[i], std::move(next));
-        }
-      }
-      return AppendLocked(changed);
-    }();
+    Status status = UpdateLocked(keys, update);
     (void)LockFile(LOCK_UN);
     return status;
   }
@@ -294,10 +272,8 @@ class EmbeddedStore final : public OnlineStore {
   Status Put(std::span<const std::pair<std::string, std::string>> entries) override {
     MutexLock writer(&file_mutex_);
     FOPS_RETURN_IF_ERROR(LockFile(LOCK_EX));
-    Status status = [&]() -> Status {
-      FOPS_RETURN_IF_ERROR(CatchUpLocked());
-      return AppendLocked(entries);
-    }();
+    Status status = CatchUpLocked();
+    if (status.ok()) status = AppendLocked(entries);
     (void)LockFile(LOCK_UN);
     return status;
   }
@@ -405,29 +381,56 @@ class EmbeddedStore final : public OnlineStore {
     return CatchUpLocked();  // our own records, like anyone's
   }
 
+  /// Under the file lock, caught up: each key's new value appended.
+  Status UpdateLocked(std::span<const std::string> keys, const Updater& update)
+      REQUIRES(file_mutex_) {
+    FOPS_RETURN_IF_ERROR(CatchUpLocked());
+    std::vector<std::pair<std::string, std::string>> changed;
+    {
+      ReaderLock lock(&map_mutex_);
+      for (size_t i = 0; i < keys.size(); ++i) {
+        auto it = map_.find(keys[i]);
+        std::optional<std::string> current;
+        if (it != map_.end()) current = it->second;
+        // A key named twice in one batch sees its own earlier update.
+        for (auto c = changed.rbegin(); c != changed.rend(); ++c) {
+          if (c->first == keys[i]) {
+            current = c->second;
+            break;
+          }
+        }
+        FOPS_ASSIGN_OR_RETURN(std::string next, update(i, current));
+        changed.emplace_back(keys[i], std::move(next));
+      }
+    }
+    return AppendLocked(changed);
+  }
+
   /// Rewrites the file with only the live records when most of it is superseded.
   Status CompactIfWorthIt() {
     MutexLock writer(&file_mutex_);
     if (file_bytes_ < (8u << 20) || file_bytes_ < 2 * live_bytes_) return Status::Ok();
     FOPS_RETURN_IF_ERROR(LockFile(LOCK_EX));
-    Status status = [&]() -> Status {
-      FOPS_RETURN_IF_ERROR(CatchUpLocked());
-      std::string out;
-      {
-        ReaderLock lock(&map_mutex_);
-        out.reserve(live_bytes_);
-        for (const auto& [key, value] : map_) {
-          PutBytes<uint32_t>(out, static_cast<uint32_t>(key.size()));
-          PutBytes<uint32_t>(out, static_cast<uint32_t>(value.size()));
-          out += key;
-          out += value;
-        }
-      }
-      return WriteFileAtomic(path_, out);
-    }();
+    Status status = CompactLocked();
     (void)LockFile(LOCK_UN);
     FOPS_RETURN_IF_ERROR(status);
     return Reopen();
+  }
+
+  Status CompactLocked() REQUIRES(file_mutex_) {
+    FOPS_RETURN_IF_ERROR(CatchUpLocked());
+    std::string out;
+    {
+      ReaderLock lock(&map_mutex_);
+      out.reserve(live_bytes_);
+      for (const auto& [key, value] : map_) {
+        PutBytes<uint32_t>(out, static_cast<uint32_t>(key.size()));
+        PutBytes<uint32_t>(out, static_cast<uint32_t>(value.size()));
+        out += key;
+        out += value;
+      }
+    }
+    return WriteFileAtomic(path_, out);
   }
 
   // file_mutex_ serializes this process's work on the file (the flock, other processes');
@@ -555,34 +558,34 @@ Result<std::unique_ptr<OnlineStore>> OpenOnlineStore(const OnlineStoreOptions& o
   RedisClient::Options redis;
   redis.command_timeout_ms = options.timeout_ms;
   redis.connect_now = options.connect_now;
-  FOPS_ASSIGN_OR_RETURN(std::unique_ptr<RedisClient> client,
-                        RedisClient::Connect(options.url, "features.online_url",
-                                             "the online store", redis));
+  FOPS_ASSIGN_OR_RETURN(
+      std::unique_ptr<RedisClient> client,
+      RedisClient::Connect(options.url, "features.online_url", "the online store", redis));
   return std::unique_ptr<OnlineStore>(new RedisStore(std::move(client)));
 }
 
 OnlineStoreOptions OnlineStoreOptionsFrom(const Config& config) {
   OnlineStoreOptions options;
   options.url = config.features.online_url;
-  options.embedded_path = (std::filesystem::absolute(config.Resolve(config.global.home)) /
-                           "online" / "features.log")
-                              .lexically_normal()
-                              .string();
+  options.embedded_path =
+      (std::filesystem::absolute(config.Resolve(config.global.home)) / "online" / "features.log")
+          .lexically_normal()
+          .string();
   options.timeout_ms = static_cast<int>(config.features.online_timeout_ms);
   return options;
 }
 
 Status RecordFreshness(OnlineStore& store, std::string_view group, EventTime newest) {
   const std::string key = FreshnessKey(group);
-  return store.Update(std::span<const std::string>(&key, 1),
-                      [&](size_t, const std::optional<std::string>& current) -> Result<std::string> {
-                        EventTime kept = newest;
-                        if (current) {
-                          if (auto old = ParseInt(Split(*current, ' ')[0]); old && *old > kept)
-                            kept = *old;
-                        }
-                        return std::to_string(kept) + " " + std::to_string(EventTimeNow());
-                      });
+  return store.Update(
+      std::span<const std::string>(&key, 1),
+      [&](size_t, const std::optional<std::string>& current) -> Result<std::string> {
+        EventTime kept = newest;
+        if (current) {
+          if (auto old = ParseInt(Split(*current, ' ')[0]); old && *old > kept) kept = *old;
+        }
+        return std::to_string(kept) + " " + std::to_string(EventTimeNow());
+      });
 }
 
 Result<MaterializeResult> Materialize(OnlineStore& store, const FeatureGroup& group,
@@ -612,7 +615,8 @@ Result<MaterializeResult> Materialize(OnlineStore& store, const FeatureGroup& gr
       if (table.available[row] > now) continue;  // not yet known
       for (size_t c = 0; c < group.columns.size(); ++c) {
         const int tc = table_column[c];
-        const float v = tc < 0 ? static_cast<float>(kNaN) : table.values[static_cast<size_t>(tc)][row];
+        const float v =
+            tc < 0 ? static_cast<float>(kNaN) : table.values[static_cast<size_t>(tc)][row];
         if (std::isnan(v)) {
           values[c] = PolicyValue();
         } else if (group.columns[c].categorical) {

@@ -108,11 +108,11 @@ class OnlineStore {
 };
 
 struct OnlineStoreOptions {
-  std::string url;             ///< features.online_url: "" embedded, or redis://…
-  std::string embedded_path;   ///< the embedded store's log file
+  std::string url;                         ///< features.online_url: "" embedded, or redis://…
+  std::string embedded_path;               ///< the embedded store's log file
   std::chrono::milliseconds refresh{250};  ///< embedded: how stale a reader may be
-  int timeout_ms = 500;        ///< Redis command timeout
-  bool connect_now = true;     ///< Redis: fail now when it cannot be reached
+  int timeout_ms = 500;                    ///< Redis command timeout
+  bool connect_now = true;                 ///< Redis: fail now when it cannot be reached
 };
 
 /// The options `config` names (features.online_url; the embedded store under

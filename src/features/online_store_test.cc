@@ -37,7 +37,8 @@ feature_groups:
       - {name: max_24h, function: max, column: Amount, window: 24h}
       - {name: merchants_24h, function: distinct_count, column: merchant, window: 24h}
       - {name: big_1h, function: count, window: 1h, filter: 'Amount > 150 and merchant != "m3"'}
-)", "cards.yml");
+)",
+                                   "cards.yml");
   EXPECT_TRUE(groups.ok()) << groups.status().ToString();
   return (*groups)[0];
 }
@@ -61,12 +62,13 @@ TEST(OnlineStoreTest, ReplayingAStreamGivesExactlyTheOfflineFeatures) {
     t += 1 + static_cast<EventTime>(random() % (3 * kSecond));  // distinct, increasing
     // A few busy cards so windows fill up.
     const uint32_t card = random() % 10 == 0 ? static_cast<uint32_t>(random() % 20)
-                                            : static_cast<uint32_t>(random() % cards);
+                                             : static_cast<uint32_t>(random() % cards);
     table.key.push_back(card);
     table.event.push_back(t);
     table.available.push_back(t);
     table.ingested.push_back(0);
-    table.values[0].push_back(random() % 50 == 0 ? NAN : static_cast<float>(random() % 30000) / 100);
+    table.values[0].push_back(random() % 50 == 0 ? NAN
+                                                 : static_cast<float>(random() % 30000) / 100);
     table.values[1].push_back(random() % 40 == 0 ? NAN : static_cast<float>(random() % 5));
   }
   const std::vector<std::string> features = group.FeatureNames();
@@ -91,9 +93,10 @@ TEST(OnlineStoreTest, ReplayingAStreamGivesExactlyTheOfflineFeatures) {
     }
     const float amount = table.values[0][i], merchant = table.values[1][i];
     columns[0] = std::isnan(amount) ? PolicyValue() : PolicyValue::Number(amount);
-    columns[1] = std::isnan(merchant)
-                     ? PolicyValue()
-                     : PolicyValue::String(table.columns[1].categories[static_cast<size_t>(merchant)]);
+    columns[1] =
+        std::isnan(merchant)
+            ? PolicyValue()
+            : PolicyValue::String(table.columns[1].categories[static_cast<size_t>(merchant)]);
     updater->Apply(record, table.event[i], table.available[i], columns);
     store[card] = record.Encode();
     reader->Read(&record, table.event[i], read);
@@ -144,11 +147,11 @@ void IncrementConcurrently(OnlineStore& a, OnlineStore& b, int per_thread) {
     threads.emplace_back([&, t] {
       OnlineStore& store = t % 2 ? a : b;
       for (int i = 0; i < per_thread; ++i) {
-        Status s = store.Update(std::span<const std::string>(&key, 1),
-                                [](size_t, const std::optional<std::string>& current) {
-                                  return Result<std::string>(std::to_string(
-                                      (current ? std::stoll(*current) : 0) + 1));
-                                });
+        Status s = store.Update(
+            std::span<const std::string>(&key, 1),
+            [](size_t, const std::optional<std::string>& current) {
+              return Result<std::string>(std::to_string((current ? std::stoll(*current) : 0) + 1));
+            });
         ASSERT_TRUE(s.ok()) << s.ToString();
       }
     });
@@ -176,7 +179,8 @@ TEST(OnlineStoreTest, TheEmbeddedStoreIsSharedByProcessesAndSurvivesRestarts) {
   two->reset();
   auto again = OpenOnlineStore(options);
   ASSERT_TRUE(again.ok());
-  ASSERT_TRUE((*again)->Get(std::vector<std::string>{k1, "fraudops:features:test:counter"}, &got).ok());
+  ASSERT_TRUE(
+      (*again)->Get(std::vector<std::string>{k1, "fraudops:features:test:counter"}, &got).ok());
   EXPECT_EQ(got[0], "v1");
   EXPECT_EQ(got[1], "800");  // no update lost between the two writers
   // A damaged file is refused with what to do.

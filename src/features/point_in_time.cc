@@ -29,12 +29,9 @@ void GroupBy(std::span<const uint32_t> bucket, size_t buckets, std::vector<uint3
 
 }  // namespace
 
-Result<std::vector<JoinedColumn>> PointInTimeJoin(const FeatureGroup& group,
-                                                  const FeatureTable& table,
-                                                  const std::vector<std::string>& features,
-                                                  std::span<const std::string_view> keys,
-                                                  std::span<const EventTime> times,
-                                                  ThreadPool* pool) {
+Result<std::vector<JoinedColumn>> PointInTimeJoin(
+    const FeatureGroup& group, const FeatureTable& table, const std::vector<std::string>& features,
+    std::span<const std::string_view> keys, std::span<const EventTime> times, ThreadPool* pool) {
   const size_t labels = keys.size();
   // What to produce: plain columns (table column index, or -1 when never ingested) and
   // aggregates (index into the plan).
@@ -51,7 +48,8 @@ Result<std::vector<JoinedColumn>> PointInTimeJoin(const FeatureGroup& group,
     Output output;
     if (const int c = group.ColumnIndex(feature); c >= 0) {
       output.index = table.ColumnIndex(feature);
-      if (group.columns[static_cast<size_t>(c)].categorical) column.schema.type = ColumnType::kCategorical;
+      if (group.columns[static_cast<size_t>(c)].categorical)
+        column.schema.type = ColumnType::kCategorical;
     } else {
       auto it = std::find_if(group.aggregates.begin(), group.aggregates.end(),
                              [&](const AggregateSpec& a) { return a.name == feature; });
@@ -72,7 +70,8 @@ Result<std::vector<JoinedColumn>> PointInTimeJoin(const FeatureGroup& group,
   const uint32_t unknown = static_cast<uint32_t>(table.keys.size());
   std::unordered_map<std::string_view, uint32_t> codes;
   codes.reserve(table.keys.size());
-  for (size_t i = 0; i < table.keys.size(); ++i) codes.emplace(table.keys[i], static_cast<uint32_t>(i));
+  for (size_t i = 0; i < table.keys.size(); ++i)
+    codes.emplace(table.keys[i], static_cast<uint32_t>(i));
   std::vector<uint32_t> label_entity(labels);
   for (size_t i = 0; i < labels; ++i) {
     auto it = codes.find(keys[i]);
@@ -104,7 +103,8 @@ Result<std::vector<JoinedColumn>> PointInTimeJoin(const FeatureGroup& group,
                      [&](uint32_t a, uint32_t b) { return times[a] < times[b]; });
     std::vector<uint32_t> rows_of;
     if (entity < table.keys.size()) {
-      rows_of.assign(row_order.begin() + row_starts[entity], row_order.begin() + row_starts[entity + 1]);
+      rows_of.assign(row_order.begin() + row_starts[entity],
+                     row_order.begin() + row_starts[entity + 1]);
       std::stable_sort(rows_of.begin(), rows_of.end(),
                        [&](uint32_t a, uint32_t b) { return ready(a) < ready(b); });
     }
@@ -145,7 +145,8 @@ Result<std::vector<JoinedColumn>> PointInTimeJoin(const FeatureGroup& group,
       for (size_t o = 0; o < outputs.size(); ++o) {
         const Output& output = outputs[o];
         if (output.aggregate) {
-          columns[o].values[label] = static_cast<float>(aggregates[static_cast<size_t>(output.index)]);
+          columns[o].values[label] =
+              static_cast<float>(aggregates[static_cast<size_t>(output.index)]);
         } else if (fresh && output.index >= 0) {
           columns[o].values[label] = table.values[static_cast<size_t>(output.index)][best];
         }

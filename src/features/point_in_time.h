@@ -33,11 +33,8 @@ struct JoinedColumn {
 /// `group`'s `features` (names of its columns or aggregates) for each labelled row i, whose
 /// entity key is keys[i] and moment times[i], from the group's stored rows `table`. Output
 /// columns are named FeatureColumnName(group, feature).
-Result<std::vector<JoinedColumn>> PointInTimeJoin(const FeatureGroup& group,
-                                                  const FeatureTable& table,
-                                                  const std::vector<std::string>& features,
-                                                  std::span<const std::string_view> keys,
-                                                  std::span<const EventTime> times,
-                                                  ThreadPool* pool);
+Result<std::vector<JoinedColumn>> PointInTimeJoin(
+    const FeatureGroup& group, const FeatureTable& table, const std::vector<std::string>& features,
+    std::span<const std::string_view> keys, std::span<const EventTime> times, ThreadPool* pool);
 
 }  // namespace fraudops

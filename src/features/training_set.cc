@@ -38,9 +38,9 @@ Result<FeaturePlan> PlanFeatures(FeatureRegistry& registry, const std::vector<st
         ref.feature.empty() ? all : std::vector<std::string>{ref.feature};
     for (const std::string& feature : wanted) {
       if (std::find(all.begin(), all.end(), feature) == all.end()) {
-        return Status::InvalidArgument(at + ": feature group '" + group.name + "' has no feature '" +
-                                       feature + "'" + DidYouMean(feature, all) +
-                                       "; its features: " + Join(all, ", "));
+        return Status::InvalidArgument(
+            at + ": feature group '" + group.name + "' has no feature '" + feature + "'" +
+            DidYouMean(feature, all) + "; its features: " + Join(all, ", "));
       }
       if (std::find(chosen.begin(), chosen.end(), feature) == chosen.end())
         chosen.push_back(feature);
@@ -69,18 +69,19 @@ Result<JoinedFeatures> JoinTrainingFeatures(FeatureRegistry& registry, const Fea
   JoinedFeatures joined;
   const size_t rows = data.rows();
   // The moment of each row.
-  FOPS_ASSIGN_OR_RETURN(int time_index,
-                        TextColumn(data, time_column, "preprocess.time_column: the moment of each "
-                                                      "row, as of which features are read"));
-  FOPS_ASSIGN_OR_RETURN(std::vector<EventTime> times,
-                        ColumnTimes(data, static_cast<size_t>(time_index), "time column '" + time_column + "'"));
+  FOPS_ASSIGN_OR_RETURN(int time_index, TextColumn(data, time_column,
+                                                   "preprocess.time_column: the moment of each "
+                                                   "row, as of which features are read"));
+  FOPS_ASSIGN_OR_RETURN(
+      std::vector<EventTime> times,
+      ColumnTimes(data, static_cast<size_t>(time_index), "time column '" + time_column + "'"));
   std::vector<JoinedColumn> added;
   for (size_t g = 0; g < plan.groups.size(); ++g) {
     const FeatureGroup& group = plan.groups[g];
     std::vector<size_t> key_columns;
     for (const std::string& entity : group.entities) {
-      FOPS_ASSIGN_OR_RETURN(int index, TextColumn(data, entity,
-                                                  "entity key of feature group '" + group.name + "'"));
+      FOPS_ASSIGN_OR_RETURN(
+          int index, TextColumn(data, entity, "entity key of feature group '" + group.name + "'"));
       key_columns.push_back(static_cast<size_t>(index));
     }
     std::vector<std::string> keys(rows);

@@ -18,7 +18,7 @@ class ThreadPool;
 
 /// The groups and features that references ("GROUP:FEATURE", "GROUP") name.
 struct FeaturePlan {
-  std::vector<FeatureGroup> groups;               ///< each once, in first-named order
+  std::vector<FeatureGroup> groups;                ///< each once, in first-named order
   std::vector<std::vector<std::string>> features;  ///< per group: its features, in order
   /// The label table columns a join reads as exact text: every group's entity columns.
   std::vector<std::string> KeyColumns() const;

@@ -156,9 +156,9 @@ struct Job {
   std::vector<size_t> keep_column;     ///< CSV: input column of each kept column
   /// The input fields kept per row: the policy's (first), then enrichment's.
   std::vector<std::string> field_names;
-  std::vector<int> enrichment_slots;   ///< slot in field_names of each enrichment field
-  std::vector<bool> keep_text;         ///< per field: an entity key, kept as its text
-  std::vector<int> policy_column;      ///< CSV: input column of each field (-1: none, score)
+  std::vector<int> enrichment_slots;  ///< slot in field_names of each enrichment field
+  std::vector<bool> keep_text;        ///< per field: an entity key, kept as its text
+  std::vector<int> policy_column;     ///< CSV: input column of each field (-1: none, score)
   std::string positive = "1", negative = "0";
 };
 
@@ -434,8 +434,7 @@ Status ReadCsvHeader(Job& job, RecordReader& reader) {
       return Status::InvalidArgument(
           (p < policy_fields ? "the decision policy reads '"
                              : "the model reads feature store features by '") +
-          name + "', which is not a column of " + job.options.input +
-          DidYouMean(name, job.header));
+          name + "', which is not a column of " + job.options.input + DidYouMean(name, job.header));
     }
     job.policy_column.push_back(c);
   }

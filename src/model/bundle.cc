@@ -513,7 +513,9 @@ Json MakeBundleJson(const Dataset& train, const BundleInfo& info) {
     input["feature_groups"] = info.feature_groups;
     input["feature_time"] = info.feature_time;
   }
-  return {{"format_version", store ? 4 : derived ? 3 : 2},
+  return {{"format_version", store     ? 4
+                             : derived ? 3
+                                       : 2},
           {"algorithm", info.algorithm},
           {"model_file", info.model_file},
           {"model_format", info.model_format},

@@ -178,7 +178,7 @@ struct BundleInfo {
   double threshold = 0.5;
   nlohmann::json metrics, lineage;
   std::string baseline_file;
-  std::vector<std::string> ignored_inputs;  ///< input.ignored
+  std::vector<std::string> ignored_inputs;                  ///< input.ignored
   nlohmann::json feature_groups = nlohmann::json::array();  ///< input.feature_groups
   std::string feature_time;                                 ///< input.feature_time
 };

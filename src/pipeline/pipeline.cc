@@ -130,8 +130,9 @@ Result<FeaturePlan> PlanRunFeatures(State& s, FeatureRegistry& registry) {
                             registry.Apply(declared, CurrentActor()));
       for (const AppliedGroup& group : applied) {
         if (group.changed) {
-          s.context.logger->Info("ingest", "feature group recorded",
-                                 {{"group", group.name}, {"version", static_cast<long long>(group.version)}});
+          s.context.logger->Info(
+              "ingest", "feature group recorded",
+              {{"group", group.name}, {"version", static_cast<long long>(group.version)}});
         }
       }
     }
@@ -167,7 +168,8 @@ Status Ingest(State& s) {
         table.drop_columns.erase(dropped);
       }
     }
-    table.categorical_columns_origin = "preprocess.features (its entity keys) or preprocess.time_column";
+    table.categorical_columns_origin =
+        "preprocess.features (its entity keys) or preprocess.time_column";
   }
   s.context.logger->Info("ingest", "reading data", {{"source", RedactUrl(uri)}});
   FOPS_ASSIGN_OR_RETURN(LoadedData loaded, sources.Load(uri, options, s.context));
@@ -175,12 +177,11 @@ Status Ingest(State& s) {
   s.raw_manifest = std::move(loaded.manifest);
   std::vector<DatasetRecord> feature_datasets;
   if (registry) {
-    const bool time_is_text =
-        std::find(p.categorical_columns.begin(), p.categorical_columns.end(), p.time_column) !=
-        p.categorical_columns.end();
-    FOPS_ASSIGN_OR_RETURN(JoinedFeatures joined,
-                          JoinTrainingFeatures(*registry, plan, s.data, p.time_column,
-                                               time_is_text, s.context.pool));
+    const bool time_is_text = std::find(p.categorical_columns.begin(), p.categorical_columns.end(),
+                                        p.time_column) != p.categorical_columns.end();
+    FOPS_ASSIGN_OR_RETURN(
+        JoinedFeatures joined,
+        JoinTrainingFeatures(*registry, plan, s.data, p.time_column, time_is_text, s.context.pool));
     for (const std::string& column : dropped_after_join) {
       const int index = s.data.FeatureIndex(column);
       if (index < 0) continue;
@@ -196,14 +197,15 @@ Status Ingest(State& s) {
                       {"segments", snapshot.segments},
                       {"rows", snapshot.rows},
                       {"hash", snapshot.hash}});
-      feature_datasets.push_back({"features", "feature-group:" + snapshot.group + "@v" +
-                                                  std::to_string(snapshot.version),
-                                  snapshot.rows, snapshot.hash, ""});
+      feature_datasets.push_back(
+          {"features", "feature-group:" + snapshot.group + "@v" + std::to_string(snapshot.version),
+           snapshot.rows, snapshot.hash, ""});
     }
     s.raw_manifest["feature_store"] = used;
     s.feature_groups = joined.groups;
-    s.context.logger->Info("ingest", "joined feature store features as of each row's time",
-                           {{"groups", joined.snapshots.size()}, {"features", joined.columns.size()}});
+    s.context.logger->Info(
+        "ingest", "joined feature store features as of each row's time",
+        {{"groups", joined.snapshots.size()}, {"features", joined.columns.size()}});
   }
   if (s.raw_manifest.contains("uri"))
     uri = s.raw_manifest["uri"].get<std::string>();  // bare "s3" resolved

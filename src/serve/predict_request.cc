@@ -150,11 +150,10 @@ class FeatureProblems {
         for (size_t f = encoder_.input_size(); f < encoder_.size(); ++f) {
           const FeatureSpec& spec = encoder_.feature(f);
           if (spec.name != name) continue;
-          hint = !spec.feature.empty()
-                     ? "'" + name + "' comes from the feature store (" + spec.feature +
-                           "): send the entity key, not it"
-                     : "'" + name + "' is derived (" + spec.derived +
-                           "): send the fields it is computed from, not it";
+          hint = !spec.feature.empty() ? "'" + name + "' comes from the feature store (" +
+                                             spec.feature + "): send the entity key, not it"
+                                       : "'" + name + "' is derived (" + spec.derived +
+                                             "): send the fields it is computed from, not it";
         }
         if (!hint.empty()) hints[name] = hint;
       }

@@ -1,8 +1,5 @@
 #include "serve/server.h"
 
-#include "features/feature_store.h"
-#include "features/online_store.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -15,6 +12,8 @@
 #include "core/strings.h"
 #include "core/thread_pool.h"
 #include "core/version.h"
+#include "features/feature_store.h"
+#include "features/online_store.h"
 #include "serve/oip_response.h"
 #include "serve/predict_request.h"
 #include "serve/v1_response.h"
@@ -761,9 +760,9 @@ bool ScoringServer::Enrich(const LoadedModel& model, ParsedRows& rows, HttpRespo
   const FeatureEnricher& enricher = *model.enricher();
   const size_t width = model.encoder().size();
   const auto start = Clock::now();
-  Status enriched = enricher.Enrich(*online_store_, rows.fields, model.request_fields()->size(),
-                                    model.enricher_slots(), rows.rows, rows.values.data(),
-                                    EventTimeNow());
+  Status enriched =
+      enricher.Enrich(*online_store_, rows.fields, model.request_fields()->size(),
+                      model.enricher_slots(), rows.rows, rows.values.data(), EventTimeNow());
   metrics_.HistogramOf("fraudops_feature_store_read_seconds", {})
       .Observe(std::chrono::duration<double>(Clock::now() - start).count());
   if (!enriched.ok()) {
@@ -771,7 +770,8 @@ bool ScoringServer::Enrich(const LoadedModel& model, ParsedRows& rows, HttpRespo
       WriteError(response, style, 400, "invalid_body", enriched.message());
       return false;
     }
-    metrics_.Counter("fraudops_feature_store_errors_total", {}).fetch_add(1, std::memory_order_relaxed);
+    metrics_.Counter("fraudops_feature_store_errors_total", {})
+        .fetch_add(1, std::memory_order_relaxed);
     if (config_.features.on_store_error != "missing") {
       logger_.Warn("serve", "feature store unavailable", {{"error", enriched.message()}});
       WriteError(response, style, 503, "feature_store_unavailable",
@@ -841,12 +841,8 @@ void ScoringServer::Features(const HttpRequest& request, HttpResponse& response,
                          : v.kind == PolicyValue::Kind::kString ? Json(std::string(v.text))
                                                                 : Json();
   }
-  Json body = {{"group", group->name},
-               {"version", group->version},
-               {"key", key},
-               {"at", FormatEventTime(at)},
-               {"found", record.has_value()},
-               {"features", features}};
+  Json body = {{"group", group->name},      {"version", group->version},   {"key", key},
+               {"at", FormatEventTime(at)}, {"found", record.has_value()}, {"features", features}};
   if (record && record->has_latest) {
     body["event_time"] = FormatEventTime(record->event);
     body["window_events"] = record->window.size();

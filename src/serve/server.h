@@ -73,8 +73,7 @@ class ScoringServer {
   /// fraudops_feature_freshness_seconds of the groups served models read.
   void WriteFreshness(const EndpointMap& endpoints, std::string& out);
   /// Fills `model`'s feature store features of `rows`; false when it answered an error.
-  bool Enrich(const LoadedModel& model, ParsedRows& rows, HttpResponse& response,
-              ErrorStyle style);
+  bool Enrich(const LoadedModel& model, ParsedRows& rows, HttpResponse& response, ErrorStyle style);
   void Ready(const HttpRequest&, HttpResponse&, const RouteMatch&);
   /// {"ready", "endpoints", "reason"}: ready when every endpoint's production model is loaded.
   nlohmann::json Readiness() const;
