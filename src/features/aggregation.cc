@@ -192,9 +192,11 @@ void EntityWindow::Encode(std::string& out) const {
   const uint32_t slots = static_cast<uint32_t>(slots_);
   out.append(reinterpret_cast<const char*>(&n), 4);
   out.append(reinterpret_cast<const char*>(&slots), 4);
+  if (n == 0) return;  // (append may not be handed the null data() of empty vectors)
   out.append(reinterpret_cast<const char*>(times_.data()), n * sizeof(EventTime));
   out.append(reinterpret_cast<const char*>(masks_.data()), n * sizeof(uint64_t));
-  out.append(reinterpret_cast<const char*>(values_.data()), values_.size() * sizeof(double));
+  if (!values_.empty())
+    out.append(reinterpret_cast<const char*>(values_.data()), values_.size() * sizeof(double));
 }
 
 Result<EntityWindow> EntityWindow::Decode(std::string_view bytes, size_t slots) {
@@ -216,12 +218,14 @@ Result<EntityWindow> EntityWindow::Decode(std::string_view bytes, size_t slots) 
   window.times_.resize(n);
   window.masks_.resize(n);
   window.values_.resize(static_cast<size_t>(n) * slots);
+  if (n == 0) return window;  // (memcpy may not be handed the null data() of empty vectors)
   const char* p = bytes.data() + 8;
   std::memcpy(window.times_.data(), p, n * sizeof(EventTime));
   p += n * sizeof(EventTime);
   std::memcpy(window.masks_.data(), p, n * sizeof(uint64_t));
   p += n * sizeof(uint64_t);
-  std::memcpy(window.values_.data(), p, window.values_.size() * sizeof(double));
+  if (!window.values_.empty())
+    std::memcpy(window.values_.data(), p, window.values_.size() * sizeof(double));
   if (!std::is_sorted(window.times_.begin(), window.times_.end()))
     return bad("its events are out of order");
   return window;

@@ -19,6 +19,7 @@ constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
 template <typename T>
 void PutArray(std::string& out, std::span<const T> values) {
   static_assert(std::endian::native == std::endian::little, "segments are little-endian");
+  if (values.empty()) return;  // a null data() may not reach append
   out.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
 }
 
@@ -35,7 +36,7 @@ struct Reader {
   bool Array(size_t count, std::vector<T>* out) {
     if (count > (bytes.size() - at) / sizeof(T)) return false;
     out->resize(count);
-    std::memcpy(out->data(), bytes.data() + at, count * sizeof(T));
+    if (count > 0) std::memcpy(out->data(), bytes.data() + at, count * sizeof(T));
     at += count * sizeof(T);
     return true;
   }

@@ -137,6 +137,13 @@ TEST(OnlineStoreTest, RecordsRefuseMalformedBytes) {
   for (size_t cut = 0; cut < bytes.size(); ++cut)
     EXPECT_FALSE(OnlineRecord::Decode(bytes.substr(0, cut), 1).ok()) << cut;
   EXPECT_FALSE(OnlineRecord::Decode(bytes, 2).ok());  // another group's shape
+  // A group without aggregates: an empty window, and no latest row yet.
+  const std::string empty = OnlineRecord().Encode();
+  auto none = OnlineRecord::Decode(empty, 0);
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->has_latest);
+  EXPECT_EQ(none->window.size(), 0u);
+  EXPECT_EQ(none->Encode(), empty);
 }
 
 /// A counter kept in the store, incremented by `threads` writers at once.

@@ -16,15 +16,20 @@ namespace {
 
 constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
 
-/// Indices 0..n-1 grouped by `bucket[i]` (counting sort): starts[b]..starts[b+1] in `order`.
-void GroupBy(std::span<const uint32_t> bucket, size_t buckets, std::vector<uint32_t>* starts,
-             std::vector<uint32_t>* order) {
+/// Indices 0..n-1 in the order of `time` (ties by index), then grouped by `bucket[i]` with
+/// a stable counting sort: starts[b]..starts[b+1] of `order` are bucket b's, in time order.
+template <typename TimeOf>
+void GroupByInTimeOrder(std::span<const uint32_t> bucket, size_t buckets, TimeOf time,
+                        std::vector<uint32_t>* starts, std::vector<uint32_t>* order) {
+  std::vector<std::pair<EventTime, uint32_t>> by_time(bucket.size());
+  for (size_t i = 0; i < bucket.size(); ++i) by_time[i] = {time(i), static_cast<uint32_t>(i)};
+  std::sort(by_time.begin(), by_time.end());
   starts->assign(buckets + 1, 0);
   for (uint32_t b : bucket) ++(*starts)[b + 1];
   std::partial_sum(starts->begin(), starts->end(), starts->begin());
   order->resize(bucket.size());
   std::vector<uint32_t> next(starts->begin(), starts->end() - 1);
-  for (size_t i = 0; i < bucket.size(); ++i) (*order)[next[bucket[i]]++] = static_cast<uint32_t>(i);
+  for (const auto& [t, i] : by_time) (*order)[next[bucket[i]]++] = i;
 }
 
 }  // namespace
@@ -77,16 +82,21 @@ Result<std::vector<JoinedColumn>> PointInTimeJoin(
     auto it = codes.find(keys[i]);
     label_entity[i] = it == codes.end() ? unknown : it->second;
   }
+  auto ready = [&](uint32_t row) { return std::max(table.event[row], table.available[row]); };
+  // Each entity's labels in time order, and its rows in the order they became known.
   std::vector<uint32_t> label_starts, label_order, row_starts, row_order;
-  GroupBy(label_entity, table.keys.size() + 1, &label_starts, &label_order);
-  GroupBy(table.key, table.keys.size(), &row_starts, &row_order);
+  GroupByInTimeOrder(
+      label_entity, table.keys.size() + 1, [&](size_t i) { return times[i]; }, &label_starts,
+      &label_order);
+  GroupByInTimeOrder(
+      table.key, table.keys.size(), [&](size_t i) { return ready(static_cast<uint32_t>(i)); },
+      &row_starts, &row_order);
 
   // The group's columns as the table holds them (aggregates read them).
   std::vector<int> table_column(group.columns.size());
   for (size_t c = 0; c < group.columns.size(); ++c)
     table_column[c] = table.ColumnIndex(group.columns[c].name);
 
-  auto ready = [&](uint32_t row) { return std::max(table.event[row], table.available[row]); };
   // Later is better: event, then available, then ingested, then row.
   auto newer = [&](uint32_t a, uint32_t b) {
     if (table.event[a] != table.event[b]) return table.event[a] > table.event[b];
@@ -95,23 +105,30 @@ Result<std::vector<JoinedColumn>> PointInTimeJoin(
     return a > b;
   };
 
-  auto join_entity = [&](size_t entity) {
-    std::vector<uint32_t> labels_of(label_order.begin() + label_starts[entity],
-                                    label_order.begin() + label_starts[entity + 1]);
-    if (labels_of.empty()) return;
-    std::stable_sort(labels_of.begin(), labels_of.end(),
-                     [&](uint32_t a, uint32_t b) { return times[a] < times[b]; });
-    std::vector<uint32_t> rows_of;
-    if (entity < table.keys.size()) {
-      rows_of.assign(row_order.begin() + row_starts[entity],
-                     row_order.begin() + row_starts[entity + 1]);
-      std::stable_sort(rows_of.begin(), rows_of.end(),
-                       [&](uint32_t a, uint32_t b) { return ready(a) < ready(b); });
-    }
+  // One task's working memory, reused across its entities.
+  struct Scratch {
     EntityWindow window;
-    std::vector<double> slot_values(plan.slots());
-    std::vector<PolicyValue> row_values(group.columns.size());
-    std::vector<double> aggregates(plan.size());
+    std::vector<double> slot_values;
+    std::vector<PolicyValue> row_values;
+    std::vector<double> aggregates;
+  };
+  auto join_entity = [&](size_t entity, Scratch& scratch) {
+    const std::span<const uint32_t> labels_of(label_order.data() + label_starts[entity],
+                                              label_starts[entity + 1] - label_starts[entity]);
+    if (labels_of.empty()) return;
+    std::span<const uint32_t> rows_of;
+    if (entity < table.keys.size()) {
+      rows_of = std::span<const uint32_t>(row_order.data() + row_starts[entity],
+                                          row_starts[entity + 1] - row_starts[entity]);
+    }
+    EntityWindow& window = scratch.window;
+    window.Clear();
+    std::vector<double>& slot_values = scratch.slot_values;
+    std::vector<PolicyValue>& row_values = scratch.row_values;
+    std::vector<double>& aggregates = scratch.aggregates;
+    slot_values.resize(plan.slots());
+    row_values.resize(group.columns.size());
+    aggregates.resize(plan.size());
     const EventTime max_window = plan.max_window();
     size_t next = 0;
     int64_t best = -1;
@@ -157,10 +174,13 @@ Result<std::vector<JoinedColumn>> PointInTimeJoin(
   if (pool != nullptr && labels > 50000) {
     const size_t tasks = std::min<size_t>(entities, 64);
     pool->ParallelFor(tasks, [&](size_t task) {
-      for (size_t e = task; e < entities; e += tasks) join_entity(e);
+      Scratch scratch;
+      for (size_t e = task * entities / tasks; e < (task + 1) * entities / tasks; ++e)
+        join_entity(e, scratch);
     });
   } else {
-    for (size_t e = 0; e < entities; ++e) join_entity(e);
+    Scratch scratch;
+    for (size_t e = 0; e < entities; ++e) join_entity(e, scratch);
   }
 
   // Categorical outputs: the categories the rows used, in first-used order.

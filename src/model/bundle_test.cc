@@ -83,11 +83,21 @@ TEST(BundleTest, EveryPastFormatVersionLoadsAndScoresAsLibxgboost) {
     ASSERT_TRUE(bundle.ok()) << bundle.status().ToString();
     EXPECT_EQ(bundle->format_version, version);
     EXPECT_EQ(bundle->algorithm, "xgboost");
-    // Format 3 adds derived features after the 30 raw ones (log_amount, hour).
-    const size_t width = version >= 3 ? 32 : 30;
+    // Format 3 adds derived features after the 30 raw ones (log_amount, hour); format 4's
+    // golden bundle leaves Time out (an ignored input) and reads 4 feature store features
+    // after the 29 others, which rows.csv lacks: they encode as missing.
+    const size_t width = version == 4 ? 33 : version == 3 ? 32 : 30;
+    const size_t inputs = version == 4 ? 29 : 30;
     ASSERT_EQ(bundle->input.features.size(), width);
-    EXPECT_EQ(bundle->input.features[29].name, "Amount");
-    EXPECT_EQ(FeatureEncoder(bundle->input).input_size(), 30u);
+    EXPECT_EQ(bundle->input.features[inputs - 1].name, "Amount");
+    EXPECT_EQ(FeatureEncoder(bundle->input).input_size(), inputs);
+    EXPECT_EQ(FeatureEncoder(bundle->input).has_store_features(), version == 4);
+    if (version == 4) {
+      EXPECT_EQ(bundle->input.features[30].feature, "card_activity:tx_10m");
+      EXPECT_EQ(bundle->input.feature_groups.size(), 1u);
+      EXPECT_EQ(bundle->input.feature_time, "Time");
+      EXPECT_EQ(bundle->input.ignored, std::vector<std::string>{"Time"});
+    }
     EXPECT_EQ(bundle->input.dtype, "float32");
     ASSERT_TRUE(bundle->threshold.has_value());
     EXPECT_EQ(bundle->label_values, (std::vector<std::string>{"0", "1"}));
@@ -99,9 +109,10 @@ TEST(BundleTest, EveryPastFormatVersionLoadsAndScoresAsLibxgboost) {
     size_t count = 0;
     std::vector<double> rows = EncodeRows(*bundle, &count);
     ASSERT_EQ(count, 21u);
-    EXPECT_TRUE(std::isnan(rows[20 * width + 1]) && std::isnan(rows[20 * width + 5]))
+    const size_t v1 = version == 4 ? 0 : 1;  // where V1 is (format 4's bundle has no Time)
+    EXPECT_TRUE(std::isnan(rows[20 * width + v1]) && std::isnan(rows[20 * width + v1 + 4]))
         << "the empty field and NA are missing";
-    if (version >= 3) {  // the derived features are what their expressions say
+    if (version == 3) {  // the derived features are what their expressions say
       for (size_t r = 0; r < count; ++r) {
         const double* row = rows.data() + r * width;
         EXPECT_EQ(row[30], static_cast<float>(std::log(row[29] + 1))) << "row " << r;
