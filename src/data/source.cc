@@ -108,12 +108,35 @@ Result<DatasetFileInfo> ImportToDatasetFile(const SourceRegistry& registry, cons
   return WriteDatasetFile(loaded.dataset, path);
 }
 
+namespace {
+
+/// preprocess.drop_columns for the sources whose readers do not apply TableOptions (the
+/// synthetic data, dataset files): the same columns leave, and a name the data lacks is the
+/// same error.
+Status DropColumns(Dataset& dataset, const TableOptions& table, const std::string& source) {
+  const std::vector<std::string> names = dataset.FeatureNames();
+  for (const std::string& name : table.drop_columns) {
+    const int index = dataset.FeatureIndex(name);
+    if (index < 0) {
+      return Status::DataError(source + ": preprocess.drop_columns names column '" + name +
+                               "', which the data does not have" + DidYouMean(name, names) +
+                               "; its columns are: " + Join(names, ", "));
+    }
+    dataset.features.erase(dataset.features.begin() + index);
+    dataset.columns.erase(dataset.columns.begin() + index);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 void RegisterBuiltinSources(SourceRegistry& registry) {
   registry.Register(
       "synthetic",
       [](const std::string&, const SourceOptions& options,
          const Context& context) -> Result<LoadedData> {
         FOPS_ASSIGN_OR_RETURN(Dataset dataset, GenerateTransactions(options.synth, context.pool));
+        FOPS_RETURN_IF_ERROR(DropColumns(dataset, options.csv.table, "synthetic"));
         nlohmann::json manifest = {{"kind", "synthetic"},
                                    {"generator", "fraudops synthetic transactions v1"},
                                    {"seed", options.synth.seed},
@@ -151,9 +174,11 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
   // A dataset file (fraudops data import, or a run's processed split).
   registry.Register(
       "fds",
-      [](const std::string& path, const SourceOptions&, const Context&) -> Result<LoadedData> {
+      [](const std::string& path, const SourceOptions& options,
+         const Context&) -> Result<LoadedData> {
         DatasetFileInfo info;
         FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadDatasetFile(path, &info));
+        FOPS_RETURN_IF_ERROR(DropColumns(dataset, options.csv.table, path));
         nlohmann::json manifest = FileFacts(path);
         manifest["kind"] = "fds";
         return LoadedData{std::move(dataset), std::move(manifest)};

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <unordered_map>
 
 #include "core/strings.h"
 #include "core/thread_pool.h"
@@ -16,20 +15,64 @@ namespace {
 
 constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
 
-/// Indices 0..n-1 in the order of `time` (ties by index), then grouped by `bucket[i]` with
-/// a stable counting sort: starts[b]..starts[b+1] of `order` are bucket b's, in time order.
-template <typename TimeOf>
-void GroupByInTimeOrder(std::span<const uint32_t> bucket, size_t buckets, TimeOf time,
-                        std::vector<uint32_t>* starts, std::vector<uint32_t>* order) {
-  std::vector<std::pair<EventTime, uint32_t>> by_time(bucket.size());
-  for (size_t i = 0; i < bucket.size(); ++i) by_time[i] = {time(i), static_cast<uint32_t>(i)};
-  std::sort(by_time.begin(), by_time.end());
+/// The entity keys' indices: open addressing over 64-bit hashes, strings compared only when
+/// the hashes are equal (faster than std::unordered_map for millions of lookups).
+class KeyIndex {
+ public:
+  explicit KeyIndex(const std::vector<std::string>& keys) : keys_(keys) {
+    size_t capacity = 16;
+    while (capacity < keys.size() * 2) capacity *= 2;
+    mask_ = capacity - 1;
+    slots_.assign(capacity, {0, 0});
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const uint64_t h = Hash(keys[i]);
+      size_t s = h & mask_;
+      while (slots_[s].second != 0) s = (s + 1) & mask_;
+      slots_[s] = {h, static_cast<uint32_t>(i + 1)};
+    }
+  }
+  uint32_t Find(std::string_view key, uint32_t absent) const {
+    const uint64_t h = Hash(key);
+    for (size_t s = h & mask_; slots_[s].second != 0; s = (s + 1) & mask_) {
+      if (slots_[s].first == h && keys_[slots_[s].second - 1] == key) return slots_[s].second - 1;
+    }
+    return absent;
+  }
+
+ private:
+  static uint64_t Hash(std::string_view text) {  // FNV-1a, then a final mix
+    uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 33);
+  }
+  const std::vector<std::string>& keys_;
+  std::vector<std::pair<uint64_t, uint32_t>> slots_;
+  size_t mask_ = 0;
+};
+
+/// Indices 0..n-1 grouped by `bucket[i]` (a counting sort, stable by index):
+/// starts[b]..starts[b+1] of `order` are bucket b's.
+void GroupBy(std::span<const uint32_t> bucket, size_t buckets, std::vector<uint32_t>* starts,
+             std::vector<uint32_t>* order) {
   starts->assign(buckets + 1, 0);
   for (uint32_t b : bucket) ++(*starts)[b + 1];
   std::partial_sum(starts->begin(), starts->end(), starts->begin());
   order->resize(bucket.size());
   std::vector<uint32_t> next(starts->begin(), starts->end() - 1);
-  for (const auto& [t, i] : by_time) (*order)[next[bucket[i]]++] = i;
+  for (size_t i = 0; i < bucket.size(); ++i) (*order)[next[bucket[i]]++] = static_cast<uint32_t>(i);
+}
+
+/// Sorts one bucket's indices in place by (time, index), through `scratch`.
+template <typename TimeOf>
+void SortByTime(std::span<uint32_t> indices, TimeOf time,
+                std::vector<std::pair<EventTime, uint32_t>>& scratch) {
+  if (indices.size() < 2) return;
+  scratch.resize(indices.size());
+  for (size_t k = 0; k < indices.size(); ++k) scratch[k] = {time(indices[k]), indices[k]};
+  std::sort(scratch.begin(), scratch.end());
+  for (size_t k = 0; k < indices.size(); ++k) indices[k] = scratch[k].second;
 }
 
 }  // namespace
@@ -73,24 +116,22 @@ Result<std::vector<JoinedColumn>> PointInTimeJoin(
 
   // Label rows by entity (rows whose entity the table never saw get the empty entity).
   const uint32_t unknown = static_cast<uint32_t>(table.keys.size());
-  std::unordered_map<std::string_view, uint32_t> codes;
-  codes.reserve(table.keys.size());
-  for (size_t i = 0; i < table.keys.size(); ++i)
-    codes.emplace(table.keys[i], static_cast<uint32_t>(i));
+  const KeyIndex index(table.keys);
   std::vector<uint32_t> label_entity(labels);
-  for (size_t i = 0; i < labels; ++i) {
-    auto it = codes.find(keys[i]);
-    label_entity[i] = it == codes.end() ? unknown : it->second;
+  auto find_keys = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) label_entity[i] = index.Find(keys[i], unknown);
+  };
+  if (pool != nullptr && labels > 50000) {
+    const size_t tasks = 16;
+    pool->ParallelFor(tasks, [&](size_t t) { find_keys(t * labels / tasks, (t + 1) * labels / tasks); });
+  } else {
+    find_keys(0, labels);
   }
   auto ready = [&](uint32_t row) { return std::max(table.event[row], table.available[row]); };
-  // Each entity's labels in time order, and its rows in the order they became known.
+  // Each entity's labels and rows (put in time order, entity by entity, by the tasks below).
   std::vector<uint32_t> label_starts, label_order, row_starts, row_order;
-  GroupByInTimeOrder(
-      label_entity, table.keys.size() + 1, [&](size_t i) { return times[i]; }, &label_starts,
-      &label_order);
-  GroupByInTimeOrder(
-      table.key, table.keys.size(), [&](size_t i) { return ready(static_cast<uint32_t>(i)); },
-      &row_starts, &row_order);
+  GroupBy(label_entity, table.keys.size() + 1, &label_starts, &label_order);
+  GroupBy(table.key, table.keys.size(), &row_starts, &row_order);
 
   // The group's columns as the table holds them (aggregates read them).
   std::vector<int> table_column(group.columns.size());
@@ -111,15 +152,19 @@ Result<std::vector<JoinedColumn>> PointInTimeJoin(
     std::vector<double> slot_values;
     std::vector<PolicyValue> row_values;
     std::vector<double> aggregates;
+    std::vector<std::pair<EventTime, uint32_t>> sort;
   };
   auto join_entity = [&](size_t entity, Scratch& scratch) {
-    const std::span<const uint32_t> labels_of(label_order.data() + label_starts[entity],
-                                              label_starts[entity + 1] - label_starts[entity]);
+    // The entity's labels in time order, and its rows in the order they became known.
+    const std::span<uint32_t> labels_of(label_order.data() + label_starts[entity],
+                                        label_starts[entity + 1] - label_starts[entity]);
     if (labels_of.empty()) return;
-    std::span<const uint32_t> rows_of;
+    SortByTime(labels_of, [&](uint32_t i) { return times[i]; }, scratch.sort);
+    std::span<uint32_t> rows_of;
     if (entity < table.keys.size()) {
-      rows_of = std::span<const uint32_t>(row_order.data() + row_starts[entity],
-                                          row_starts[entity + 1] - row_starts[entity]);
+      rows_of = std::span<uint32_t>(row_order.data() + row_starts[entity],
+                                    row_starts[entity + 1] - row_starts[entity]);
+      SortByTime(rows_of, ready, scratch.sort);
     }
     EntityWindow& window = scratch.window;
     window.Clear();
