@@ -172,17 +172,16 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
     registry.Register(kind, sql_reader(kind));
   }
   // A dataset file (fraudops data import, or a run's processed split).
-  registry.Register(
-      "fds",
-      [](const std::string& path, const SourceOptions& options,
-         const Context&) -> Result<LoadedData> {
-        DatasetFileInfo info;
-        FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadDatasetFile(path, &info));
-        FOPS_RETURN_IF_ERROR(DropColumns(dataset, options.csv.table, path));
-        nlohmann::json manifest = FileFacts(path);
-        manifest["kind"] = "fds";
-        return LoadedData{std::move(dataset), std::move(manifest)};
-      });
+  registry.Register("fds",
+                    [](const std::string& path, const SourceOptions& options,
+                       const Context&) -> Result<LoadedData> {
+                      DatasetFileInfo info;
+                      FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadDatasetFile(path, &info));
+                      FOPS_RETURN_IF_ERROR(DropColumns(dataset, options.csv.table, path));
+                      nlohmann::json manifest = FileFacts(path);
+                      manifest["kind"] = "fds";
+                      return LoadedData{std::move(dataset), std::move(manifest)};
+                    });
   // An S3 object holding a CSV file.
   registry.Register(
       "s3",

@@ -5,6 +5,7 @@
 #include <limits>
 #include <random>
 
+#include "../../tests/backend_store.h"
 #include "../../tests/test_util.h"
 #include "core/thread_pool.h"
 #include "data/csv_reader.h"
@@ -407,13 +408,15 @@ TEST(FeatureTableTest, ReadsAGroupFromAnyTableWithExactKeysAndTimes) {
       << other.status().message();
 }
 
-TEST(FeatureRegistryTest, VersionsDefinitionsAndKeepsRowsAppendOnly) {
-  testing::TempDir dir;
-  auto store = MetadataStore::Open("", dir.File("fraudops.db"));
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  auto artifacts = OpenArtifactStore("", dir.File("artifacts"));
+/// On SQLite and on PostgreSQL (a shared registry).
+class FeatureRegistryTest : public testing::BackendStoreTest {};
+
+TEST_P(FeatureRegistryTest, VersionsDefinitionsAndKeepsRowsAppendOnly) {
+  if (NotSetUp()) return;
+  std::unique_ptr<MetadataStore>& store = store_;
+  auto artifacts = OpenArtifactStore("", dir_.File("artifacts"));
   ASSERT_TRUE(artifacts.ok());
-  FeatureRegistry registry(**store, **artifacts);
+  FeatureRegistry registry(*store, **artifacts);
   FeatureGroup group = (*ParseFeatureGroups(kGroups, "g"))[0];
   auto applied = registry.Apply({group}, "ana");
   ASSERT_TRUE(applied.ok()) << applied.status().ToString();
@@ -450,12 +453,16 @@ TEST(FeatureRegistryTest, VersionsDefinitionsAndKeepsRowsAppendOnly) {
   EXPECT_EQ(snapshot.segments.size(), 2u);
   EXPECT_EQ(snapshot.rows, 2);
   EXPECT_EQ(snapshot.hash.size(), 64u);
-  auto audit = (*store)->Audit("");
+  auto audit = store->Audit("");
   ASSERT_TRUE(audit.ok());
   int ingested = 0;
   for (const AuditEntry& entry : *audit) ingested += entry.action == "features_ingested";
   EXPECT_EQ(ingested, 2);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, FeatureRegistryTest,
+                         ::testing::Values(std::string("sqlite"), std::string("postgresql")),
+                         [](const auto& param_info) { return param_info.param; });
 
 }  // namespace
 }  // namespace fraudops

@@ -123,7 +123,8 @@ Result<std::vector<JoinedColumn>> PointInTimeJoin(
   };
   if (pool != nullptr && labels > 50000) {
     const size_t tasks = 16;
-    pool->ParallelFor(tasks, [&](size_t t) { find_keys(t * labels / tasks, (t + 1) * labels / tasks); });
+    pool->ParallelFor(tasks,
+                      [&](size_t t) { find_keys(t * labels / tasks, (t + 1) * labels / tasks); });
   } else {
     find_keys(0, labels);
   }
@@ -159,7 +160,8 @@ Result<std::vector<JoinedColumn>> PointInTimeJoin(
     const std::span<uint32_t> labels_of(label_order.data() + label_starts[entity],
                                         label_starts[entity + 1] - label_starts[entity]);
     if (labels_of.empty()) return;
-    SortByTime(labels_of, [&](uint32_t i) { return times[i]; }, scratch.sort);
+    SortByTime(
+        labels_of, [&](uint32_t i) { return times[i]; }, scratch.sort);
     std::span<uint32_t> rows_of;
     if (entity < table.keys.size()) {
       rows_of = std::span<uint32_t>(row_order.data() + row_starts[entity],
