@@ -17,22 +17,7 @@ cp "$here/config.yml" config.yml
 "$fraudops" run
 "$fraudops" features materialize
 "$fraudops" deploy claims-fraud@latest --endpoint claims-fraud --strategy all_at_once
-key=$("$fraudops" keys create --name example --scope invoke,features --json |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
-
-rm -f serve.port
-"$fraudops" serve --listen 127.0.0.1:0 --port-file serve.port > serve.log 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
-tries=0
-while [ ! -s serve.port ]; do  # the server writes its port once it listens
-  tries=$((tries + 1))
-  if [ $tries -gt 300 ] || ! kill -0 $server 2>/dev/null; then
-    echo "the server did not start:" >&2; cat serve.log >&2; exit 1
-  fi
-  sleep 0.1
-done
-url="http://127.0.0.1:$(cat serve.port)"
+. "$here/../serve.sh"  # starts the server: $url, $key
 
 echo "== the policy holder's profile and claims history, as the online store has them"
 curl -sf -H "x-api-key: $key" "$url/v1/features/customers/POL-000123"; echo
