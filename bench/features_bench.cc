@@ -6,6 +6,7 @@
 //                                                data, for pandas), times the join, writes
 //                                                DIR/fraudops.csv (the joined values)
 //   fraudops_features_bench online DIR           p50/p99 of single-entity reads
+//   fraudops_features_bench stream-load URL STREAM N   appends N transactions to STREAM
 //
 // The data: 3 groups keyed by card (100,000), merchant (20,000) and device (200,000), each
 // row a numeric value at an event time over 30 days; each labelled row names one of each and
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/redis.h"
 #include "core/thread_pool.h"
 #include "features/online_store.h"
 #include "features/point_in_time.h"
@@ -203,6 +205,36 @@ int Online(const std::string& dir) {
   return 0;
 }
 
+/// Appends `events` transactions (the built-in data's shape, as JSON in `data`) to `stream`.
+int StreamLoad(const std::string& url, const std::string& stream, size_t events) {
+  auto redis = RedisClient::Connect(url, "url", "redis", {});
+  if (!redis.ok()) {
+    std::fprintf(stderr, "%s\n", redis.status().ToString().c_str());
+    return 1;
+  }
+  std::mt19937_64 random(3);
+  std::vector<std::vector<std::string>> batch;
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < events; ++i) {
+    std::string data = "{\"transaction_id\": \"tx-" + std::to_string(i) +
+                       "\", \"Time\": " + std::to_string(random() % 172800);
+    for (int v = 1; v <= 28; ++v) {
+      data +=
+          ", \"V" + std::to_string(v) + "\": " +
+          std::to_string(static_cast<double>(static_cast<int64_t>(random() % 4000) - 2000) / 1000);
+    }
+    data += ", \"Amount\": " + std::to_string(random() % 50000 / 100.0) + "}";
+    batch.push_back({"XADD", stream, "*", "data", std::move(data)});
+    if (batch.size() == 1000 || i + 1 == events) {
+      if (!(*redis)->Pipeline(batch).ok()) return 1;
+      batch.clear();
+    }
+  }
+  std::printf("loaded %zu events in %.2f s\n", events,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return 0;
+}
+
 }  // namespace
 }  // namespace fraudops
 
@@ -214,5 +246,7 @@ int main(int argc, char** argv) {
   const std::string mode = argv[1];
   if (mode == "join") return fraudops::Join(argv[2], argc > 3 ? std::atoi(argv[3]) : 3);
   if (mode == "online") return fraudops::Online(argv[2]);
+  if (mode == "stream-load" && argc > 4)
+    return fraudops::StreamLoad(argv[2], argv[3], static_cast<size_t>(std::atoll(argv[4])));
   return 2;
 }

@@ -17,6 +17,7 @@
 #include "cli/predict_command.h"
 #include "cli/registry_commands.h"
 #include "cli/serve_commands.h"
+#include "cli/stream_commands.h"
 #include "cli/train_command.h"
 #include "core/config.h"
 #include "core/files.h"
@@ -361,6 +362,7 @@ int main(int argc, char** argv) {
   auto monitor_command = AddMonitorCommands(app);
   auto people_command = AddPeopleCommands(app);
   auto features_command = AddFeaturesCommands(app);
+  auto stream_command = AddStreamCommands(app);
 
   auto* import =
       data_command->add_subcommand("import",
@@ -393,6 +395,7 @@ int main(int argc, char** argv) {
   if (int code = registry_command(); code >= 0) return code;
   if (int code = people_command(); code >= 0) return code;
   if (int code = features_command(); code >= 0) return code;
+  if (int code = stream_command(); code >= 0) return code;
   if (int code = predict_command(); code >= 0) return code;
   if (int code = train_command(); code >= 0) return code;
   if (int code = serve_command(); code >= 0) return code;

@@ -503,6 +503,45 @@ const std::vector<KeySpec>& KeyTable() {
        {"unavailable", "missing"}},
       {"features", "online_timeout_ms", "Redis online store: command timeout.",
        FOPS_FIELD(features.online_timeout_ms), 10, 60000},
+      {"stream", "url",
+       "Redis holding the streams (docs/streaming.md): redis://[:PASSWORD@]HOST:PORT[/DB]; "
+       "empty: features.online_url.",
+       FOPS_FIELD(stream.url)},
+      {"stream", "input", "The stream `fraudops stream score` and `stream ingest` read.",
+       FOPS_FIELD(stream.input)},
+      {"stream", "output", "The stream `fraudops stream score` writes results to.",
+       FOPS_FIELD(stream.output)},
+      {"stream", "dead_letter",
+       "Where entries go, with their last error, after max_deliveries failed attempts.",
+       FOPS_FIELD(stream.dead_letter)},
+      {"stream", "score_group", "The consumer group of `stream score`.",
+       FOPS_FIELD(stream.score_group)},
+      {"stream", "ingest_group", "The consumer group of `stream ingest`.",
+       FOPS_FIELD(stream.ingest_group)},
+      {"stream", "endpoint",
+       "The endpoint whose production model `stream score` uses; empty: deploy.endpoint_name.",
+       FOPS_FIELD(stream.endpoint)},
+      {"stream", "id_field",
+       "The event field identifying a transaction (each is written to the output once); "
+       "empty or absent from an event: the stream entry's id.",
+       FOPS_FIELD(stream.id_field)},
+      {"stream", "batch", "Entries read at a time.", FOPS_FIELD(stream.batch), 1, 100000},
+      {"stream", "block_ms", "How long a read waits for new entries.", FOPS_FIELD(stream.block_ms),
+       1, 60000},
+      {"stream", "claim_idle_ms",
+       "An entry delivered this long ago and not acknowledged (its consumer died, or it "
+       "failed) is taken over by another consumer and tried again.",
+       FOPS_FIELD(stream.claim_idle_ms), 1, 86400000},
+      {"stream", "max_deliveries",
+       "Deliveries of an entry that keeps failing before it goes to the dead-letter stream.",
+       FOPS_FIELD(stream.max_deliveries), 1, 1000},
+      {"stream", "dedup_ttl",
+       "How long a transaction id is remembered to keep a redelivered one out of the output.",
+       FOPS_FIELD(stream.dedup_ttl)},
+      {"stream", "segment_rows",
+       "`stream ingest` appends events to the offline store a segment of this many at a time "
+       "(and when it stops).",
+       FOPS_FIELD(stream.segment_rows), 1, 100000000},
   };
   return kKeys;
 }
@@ -510,9 +549,9 @@ const std::vector<KeySpec>& KeyTable() {
 #undef FOPS_FIELD
 
 const std::vector<std::string>& GroupNames() {
-  static const std::vector<std::string> kGroups = {"global",   "preprocess", "train",   "validate",
-                                                   "evaluate", "register",   "deploy",  "promote",
-                                                   "api",      "schedule",   "monitor", "features"};
+  static const std::vector<std::string> kGroups = {
+      "global",  "preprocess", "train",    "validate", "evaluate", "register", "deploy",
+      "promote", "api",        "schedule", "monitor",  "features", "stream"};
   return kGroups;
 }
 
@@ -890,7 +929,8 @@ Status ValidateConfig(const Config& config) {
       {&config.monitor.label_maturity, "monitor.label_maturity", false},
       {&config.monitor.quality_window, "monitor.quality_window", false},
       {&config.monitor.repeat_alerts_after, "monitor.repeat_alerts_after", false},
-      {&config.monitor.serve_interval, "monitor.serve_interval", true}};
+      {&config.monitor.serve_interval, "monitor.serve_interval", true},
+      {&config.stream.dedup_ttl, "stream.dedup_ttl", false}};
   for (const Duration& duration : durations) {
     if (duration.value->empty() && duration.may_be_empty) continue;
     if (!ParseDurationSeconds(*duration.value)) {

@@ -199,6 +199,24 @@ struct FeaturesConfig {
   long long online_timeout_ms = 500;
 };
 
+/// Streams (docs/streaming.md): Redis Streams consumers.
+struct StreamConfig {
+  std::string url;  ///< Redis; "" : features.online_url when that is Redis
+  std::string input = "fraudops:transactions";
+  std::string output = "fraudops:scores";
+  std::string dead_letter = "fraudops:dead-letter";
+  std::string score_group = "fraudops-score";
+  std::string ingest_group = "fraudops-ingest";
+  std::string endpoint;  ///< "" : deploy.endpoint_name
+  std::string id_field = "transaction_id";
+  long long batch = 500;
+  long long block_ms = 1000;
+  long long claim_idle_ms = 30000;
+  long long max_deliveries = 5;
+  std::string dedup_ttl = "7d";
+  long long segment_rows = 100000;
+};
+
 struct Config {
   GlobalConfig global;
   PreprocessConfig preprocess;
@@ -212,6 +230,7 @@ struct Config {
   ScheduleConfig schedule;
   MonitorConfig monitor;
   FeaturesConfig features;
+  StreamConfig stream;
 
   std::string config_path;  ///< the file loaded, or empty for built-in defaults
   std::string base_dir;     ///< relative paths in the config resolve against this
