@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <random>
+#include <thread>
 #include <unordered_map>
 
 #include "core/config.h"
@@ -489,7 +491,17 @@ class RedisStore final : public OnlineStore {
     // A key named twice in one batch: its updates chain through `pending`.
     std::vector<size_t> todo(keys.size());
     for (size_t i = 0; i < todo.size(); ++i) todo[i] = i;
-    for (int attempt = 0; attempt < 20 && !todo.empty(); ++attempt) {
+    // Optimistic: on a conflict the key is read and tried again, after a random pause that
+    // doubles (up to 20 ms) so writers contending for one key take turns instead of
+    // colliding forever.
+    std::mt19937 random(std::random_device{}());
+    constexpr int kAttempts = 200;
+    for (int attempt = 0; attempt < kAttempts && !todo.empty(); ++attempt) {
+      if (attempt > 0) {
+        const int ceiling_us = std::min(20000, 50 << std::min(attempt, 9));
+        std::this_thread::sleep_for(
+            std::chrono::microseconds(std::uniform_int_distribution<int>(0, ceiling_us)(random)));
+      }
       std::vector<std::string> unique_keys;
       std::unordered_map<std::string, size_t> slot;
       for (size_t i : todo) {
@@ -525,9 +537,9 @@ class RedisStore final : public OnlineStore {
       todo = std::move(conflicts);
     }
     if (!todo.empty()) {
-      return Status::IoError("the online store " + redis_->redacted_url() + ": " +
-                             std::to_string(todo.size()) +
-                             " records kept changing under this writer (20 attempts)");
+      return Status::IoError(
+          "the online store " + redis_->redacted_url() + ": " + std::to_string(todo.size()) +
+          " records kept changing under this writer (" + std::to_string(kAttempts) + " attempts)");
     }
     return Status::Ok();
   }
