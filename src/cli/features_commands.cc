@@ -198,23 +198,13 @@ int MaterializeCommand(const Args& args) {
   auto stores = OpenStores(args.config_path, args.home, true);
   if (!stores.ok()) return Fail(stores.status());
   FeatureRegistry registry(*stores->metadata, *stores->artifacts);
-  std::vector<FeatureGroup> groups;
-  if (args.groups.empty()) {
-    auto all = registry.List();
-    if (!all.ok()) return Fail(all.status());
-    groups = std::move(*all);
-  } else {
-    for (const std::string& name : args.groups) {
-      auto group = registry.Get(name);
-      if (!group.ok()) return Fail(group.status());
-      groups.push_back(std::move(*group));
-    }
-  }
+  auto groups = registry.Select(args.groups);
+  if (!groups.ok()) return Fail(groups.status());
   auto online = OpenOnlineStore(OnlineStoreOptionsFrom(stores->config));
   if (!online.ok()) return Fail(online.status());
   Json out = Json::array();
   const EventTime now = EventTimeNow();
-  for (const FeatureGroup& group : groups) {
+  for (const FeatureGroup& group : *groups) {
     auto table = registry.Load(group);
     if (!table.ok()) return Fail(table.status());
     auto written = Materialize(**online, group, *table, now);

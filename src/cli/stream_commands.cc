@@ -207,18 +207,9 @@ int Ingest(const Args& args) {
   if (!common.ok()) return Fail(common.status());
   const Config& config = common->stores.config;
   FeatureRegistry registry(*common->stores.metadata, *common->stores.artifacts);
-  std::vector<FeatureGroup> groups;
-  if (args.groups.empty()) {
-    auto all = registry.List();
-    if (!all.ok()) return Fail(all.status());
-    groups = std::move(*all);
-  } else {
-    for (const std::string& name : args.groups) {
-      auto group = registry.Get(name);
-      if (!group.ok()) return Fail(group.status());
-      groups.push_back(std::move(*group));
-    }
-  }
+  auto selected = registry.Select(args.groups);
+  if (!selected.ok()) return Fail(selected.status());
+  std::vector<FeatureGroup> groups = std::move(*selected);
   if (groups.empty())
     return Fail(
         Status::InvalidArgument("no feature groups to keep current (fraudops features apply)"));

@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace fraudops {
 
@@ -71,6 +74,14 @@ Status WriteFileAtomic(const std::string& path, std::span<const std::string_view
 
 Status WriteFileAtomic(const std::string& path, std::string_view content) {
   return WriteFileAtomic(path, std::span<const std::string_view>(&content, 1));
+}
+
+void FaultPoint(const char* point) {
+  const char* pause = std::getenv("FRAUDOPS_FAULT_PAUSE");
+  if (!pause || std::string_view(pause) != point) return;
+  if (const char* marker = std::getenv("FRAUDOPS_FAULT_MARKER"))
+    (void)WriteFileAtomic(marker, point);
+  std::this_thread::sleep_for(std::chrono::seconds(120));
 }
 
 }  // namespace fraudops

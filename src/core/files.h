@@ -19,6 +19,11 @@ Status WriteFileAtomic(const std::string& path, std::span<const std::string_view
 /// Creates `path` and its parents; OK when it already exists as a directory, or is empty
 /// (the current directory).
 Status MakeDirectories(const std::string& path);
+
+/// Test hook (docs/testing.md): when FRAUDOPS_FAULT_PAUSE names `point`, creates the file
+/// $FRAUDOPS_FAULT_MARKER and sleeps (two minutes) there, so a test can kill the process at a
+/// known point.
+void FaultPoint(const char* point);
 bool FileExists(const std::string& path);
 
 /// The temporary name WriteFileAtomic and other atomic writers use for `path`.

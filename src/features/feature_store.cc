@@ -124,6 +124,16 @@ Result<std::vector<FeatureGroup>> FeatureRegistry::List() {
   return groups;
 }
 
+Result<std::vector<FeatureGroup>> FeatureRegistry::Select(const std::vector<std::string>& names) {
+  if (names.empty()) return List();
+  std::vector<FeatureGroup> groups;
+  for (const std::string& name : names) {
+    FOPS_ASSIGN_OR_RETURN(FeatureGroup group, Get(name));
+    groups.push_back(std::move(group));
+  }
+  return groups;
+}
+
 Result<std::vector<FeatureGroup>> FeatureRegistry::Versions(const std::string& name) {
   SqlValue p[] = {Text(name)};
   FOPS_ASSIGN_OR_RETURN(

@@ -61,6 +61,8 @@ class FeatureRegistry {
   Result<std::vector<FeatureGroup>> List();
   /// A group's latest version (version 0) or the given one; NotFound lists the groups.
   Result<FeatureGroup> Get(const std::string& name, int64_t version = 0);
+  /// The latest version of each group named, or of every group when `names` is empty.
+  Result<std::vector<FeatureGroup>> Select(const std::vector<std::string>& names);
   /// Every version of a group, oldest first.
   Result<std::vector<FeatureGroup>> Versions(const std::string& name);
 

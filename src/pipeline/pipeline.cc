@@ -84,16 +84,6 @@ struct State {
   }
 };
 
-/// Test hook (docs/testing.md): FRAUDOPS_FAULT_PAUSE=<point> makes the run create the file
-/// $FRAUDOPS_FAULT_MARKER and sleep there, so a test can kill it at a known point.
-void FaultPoint(const char* point) {
-  const char* pause = std::getenv("FRAUDOPS_FAULT_PAUSE");
-  if (!pause || std::string_view(pause) != point) return;
-  if (const char* marker = std::getenv("FRAUDOPS_FAULT_MARKER"))
-    (void)WriteFileAtomic(marker, point);
-  std::this_thread::sleep_for(std::chrono::seconds(120));
-}
-
 /// Stores the run's new or changed files in the artifact store and records them (name,
 /// URI, size, sha256) with the run.
 Status Publish(State& s) {

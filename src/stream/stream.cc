@@ -18,16 +18,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-/// Test hook (docs/testing.md): FRAUDOPS_FAULT_PAUSE=<point> creates $FRAUDOPS_FAULT_MARKER
-/// and sleeps there, so a test can kill the process at a known point.
-void FaultPoint(const char* point) {
-  const char* pause = std::getenv("FRAUDOPS_FAULT_PAUSE");
-  if (!pause || std::string_view(pause) != point) return;
-  if (const char* marker = std::getenv("FRAUDOPS_FAULT_MARKER"))
-    (void)WriteFileAtomic(marker, point);
-  std::this_thread::sleep_for(std::chrono::seconds(120));
-}
-
 Status Unexpected(const RedisClient& redis, const RedisValue& reply, const std::string& command) {
   return Status::IoError("the stream store " + redis.redacted_url() + ": " + command +
                          " gave an unexpected answer" +
