@@ -192,18 +192,31 @@ Result<RedisValue> RedisClient::Command(const std::vector<std::string>& argv) {
   return std::move(replies[0]);
 }
 
-Result<RedisValue> RedisClient::Eval(std::string_view script, const std::vector<std::string>& keys,
-                                     const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"EVALSHA", Sha1Hex(script), std::to_string(keys.size())};
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
-  FOPS_ASSIGN_OR_RETURN(RedisValue reply, Command(argv));
-  if (reply.is_error() && StartsWith(reply.text, "NOSCRIPT")) {
-    argv[0] = "EVAL";
-    argv[1] = std::string(script);
-    return Command(argv);
-  }
-  return reply;
+RedisScript::RedisScript(std::string_view source) : text(source), sha(Sha1Hex(source)) {}
+
+Result<std::vector<RedisValue>> RedisClient::Eval(const RedisScript& script,
+                                                  const std::vector<RedisScriptCall>& calls) {
+  auto command = [&](const RedisScriptCall& call) {
+    std::vector<std::string> argv = {"EVALSHA", script.sha, std::to_string(call.keys.size())};
+    argv.insert(argv.end(), call.keys.begin(), call.keys.end());
+    argv.insert(argv.end(), call.args.begin(), call.args.end());
+    return argv;
+  };
+  std::vector<std::vector<std::string>> commands;
+  for (const RedisScriptCall& call : calls) commands.push_back(command(call));
+  FOPS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, Pipeline(commands));
+  std::vector<size_t> refused;
+  for (size_t i = 0; i < replies.size(); ++i)
+    if (replies[i].is_error() && StartsWith(replies[i].text, "NOSCRIPT")) refused.push_back(i);
+  if (refused.empty()) return replies;
+  FOPS_ASSIGN_OR_RETURN(RedisValue loaded, Command({"SCRIPT", "LOAD", script.text}));
+  if (loaded.is_error())
+    return Status::IoError(what_ + " " + redacted_url_ + ": SCRIPT LOAD: " + loaded.text);
+  std::vector<std::vector<std::string>> again;
+  for (size_t i : refused) again.push_back(std::move(commands[i]));
+  FOPS_ASSIGN_OR_RETURN(std::vector<RedisValue> retried, Pipeline(again));
+  for (size_t k = 0; k < refused.size(); ++k) replies[refused[k]] = std::move(retried[k]);
+  return replies;
 }
 
 }  // namespace fraudops

@@ -38,6 +38,17 @@ struct RedisValue {
   bool is_error() const { return type == Type::kError; }
 };
 
+/// A Lua script and its SHA-1, computed once (keep it in a static).
+struct RedisScript {
+  explicit RedisScript(std::string_view source);
+  std::string text, sha;
+};
+
+/// One run of a script: its KEYS and its ARGV.
+struct RedisScriptCall {
+  std::vector<std::string> keys, args;
+};
+
 class RedisClient {
  public:
   struct Options {
@@ -60,9 +71,11 @@ class RedisClient {
   Result<RedisValue> Command(const std::vector<std::string>& argv);
   /// Several commands in one round trip; a reply per command, in order.
   Result<std::vector<RedisValue>> Pipeline(const std::vector<std::vector<std::string>>& commands);
-  /// EVALSHA of `script` with `keys` and `args` (EVAL when Redis does not know it yet).
-  Result<RedisValue> Eval(std::string_view script, const std::vector<std::string>& keys,
-                          const std::vector<std::string>& args);
+  /// `script` run for each call (EVALSHA), in one round trip; a reply per call. The calls a
+  /// Redis that does not know the script yet refuses (NOSCRIPT) are run again once it has
+  /// been loaded — those, and only those.
+  Result<std::vector<RedisValue>> Eval(const RedisScript& script,
+                                       const std::vector<RedisScriptCall>& calls);
   const std::string& what() const { return what_; }
   const std::string& redacted_url() const { return redacted_url_; }
 

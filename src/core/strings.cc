@@ -222,6 +222,14 @@ void AppendShortest(std::string& out, double value) {
   out.append(buffer, result.ptr);
 }
 
+std::string NumberText(double value) {
+  char text[32];
+  auto written = std::abs(value) < 1e15 && value == std::floor(value)
+                     ? std::to_chars(text, text + sizeof text, static_cast<long long>(value))
+                     : std::to_chars(text, text + sizeof text, value);
+  return std::string(text, written.ptr);
+}
+
 void AppendJsonNumber(std::string& out, double value) {
   if (!std::isfinite(value)) {
     out += "null";

@@ -48,6 +48,10 @@ std::string FormatDouble(double value, int significant_digits = 17);
 /// Appends the shortest text that reads back as exactly `value` (std::to_chars), e.g. for
 /// JSON and CSV output.
 void AppendShortest(std::string& out, double value);
+/// A number as a data file writes it: a whole number below 1e15 without a fraction ("3" for
+/// 3.0), anything else in its shortest form — the text a category or an entity key read
+/// from a JSON number stands for.
+std::string NumberText(double value);
 /// A JSON number: the shortest form, or null when `value` is not finite.
 void AppendJsonNumber(std::string& out, double value);
 /// A JSON string: quoted and escaped.

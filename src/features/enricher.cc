@@ -1,6 +1,5 @@
 #include "features/enricher.h"
 
-#include <charconv>
 #include <cmath>
 #include <map>
 
@@ -58,18 +57,18 @@ std::vector<std::string> FeatureEnricher::groups() const {
   return names;
 }
 
+std::optional<EventTime> FeatureEnricher::TimeOf(const PolicyInput& value) {
+  if (value.kind == PolicyValue::Kind::kNumber) return EventTimeFromSeconds(value.number);
+  if (value.kind == PolicyValue::Kind::kString) return ParseEventTime(value.text);
+  return std::nullopt;
+}
+
 std::string FeatureEnricher::KeyText(const PolicyInput& value) {
   switch (value.kind) {
     case PolicyValue::Kind::kString:
       return std::string(Trim(value.text));
-    case PolicyValue::Kind::kNumber: {
-      char text[32];
-      const double v = value.number;
-      auto written = std::abs(v) < 1e15 && v == std::floor(v)
-                         ? std::to_chars(text, text + sizeof text, static_cast<long long>(v))
-                         : std::to_chars(text, text + sizeof text, v);
-      return std::string(text, written.ptr);
-    }
+    case PolicyValue::Kind::kNumber:
+      return NumberText(value.number);
     case PolicyValue::Kind::kBool:
       return value.number != 0 ? "true" : "false";
     default:
@@ -108,13 +107,7 @@ Status FeatureEnricher::Keys(std::span<const PolicyInput> fields, size_t stride,
     for (size_t r = 0; r < rows; ++r) {
       const PolicyInput* t = field(r, static_cast<size_t>(time_field_));
       if (t == nullptr || t->kind == PolicyValue::Kind::kMissing) continue;
-      std::optional<EventTime> parsed =
-          t->kind == PolicyValue::Kind::kNumber
-              ? (std::isfinite(t->number) && std::fabs(t->number) < 9e12
-                     ? std::optional<EventTime>(
-                           static_cast<EventTime>(std::llround(t->number * 1e6)))
-                     : std::nullopt)
-              : ParseEventTime(t->text);
+      std::optional<EventTime> parsed = TimeOf(*t);
       if (!parsed) {
         return Status::InvalidArgument("row " + std::to_string(r) + ": " + fields_[time_field_] +
                                        " is not a time; accepted: " + kEventTimeForms);

@@ -49,6 +49,10 @@ class FeatureEnricher {
   /// Sets every store feature of the rows missing (a store outage scored as configured).
   void SetMissing(size_t rows, double* values) const;
 
+  /// The moment a field value stands for: a number of seconds or a time's text (event_time.h);
+  /// nullopt for anything else.
+  static std::optional<EventTime> TimeOf(const PolicyInput& value);
+
   /// The entity key a field value stands for (numbers as a CSV would write them); "" when
   /// missing.
   static std::string KeyText(const PolicyInput& value);

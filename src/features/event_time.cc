@@ -105,9 +105,13 @@ std::optional<EventTime> ParseEventTime(std::string_view text) {
   if (text.empty()) return std::nullopt;
   if (text.size() >= 10 && text[4] == '-' && text[7] == '-') return ParseIso(text);
   std::optional<double> seconds = ParseDouble(text);
-  // ±2^53 µs is ±285 years of seconds: beyond that a double cannot hold the microsecond.
-  if (!seconds || !std::isfinite(*seconds) || std::fabs(*seconds) > 9.0e12) return std::nullopt;
-  return static_cast<EventTime>(std::llround(*seconds * 1e6));
+  if (!seconds) return std::nullopt;
+  return EventTimeFromSeconds(*seconds);
+}
+
+std::optional<EventTime> EventTimeFromSeconds(double seconds) {
+  if (!std::isfinite(seconds) || std::fabs(seconds) > 9.0e12) return std::nullopt;
+  return static_cast<EventTime>(std::llround(seconds * 1e6));
 }
 
 std::string FormatEventTime(EventTime time) {

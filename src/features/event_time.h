@@ -25,6 +25,10 @@ inline constexpr EventTime kMicrosPerSecond = 1'000'000;
 /// nullopt when `text` is none of the accepted forms (or out of range: years 1–9999).
 std::optional<EventTime> ParseEventTime(std::string_view text);
 
+/// A number of seconds as a time; nullopt when not finite or beyond ±9e12 s (±285,000 years),
+/// where a double no longer holds the microsecond.
+std::optional<EventTime> EventTimeFromSeconds(double seconds);
+
 /// The accepted forms, for error messages.
 inline constexpr const char* kEventTimeForms =
     "seconds as a number, a date (2024-03-01) or an ISO 8601 time (2024-03-01T12:30:05Z, "

@@ -114,6 +114,27 @@ Status FeatureTable::Append(const FeatureTable& other) {
   return Status::Ok();
 }
 
+GroupRowReader::GroupRowReader(const FeatureGroup& group, const FeatureTable& table)
+    : group_(group), table_(table), table_column_(group.columns.size()) {
+  for (size_t c = 0; c < group.columns.size(); ++c)
+    table_column_[c] = table.ColumnIndex(group.columns[c].name);
+}
+
+void GroupRowReader::Read(uint32_t row, std::vector<PolicyValue>& out) const {
+  for (size_t c = 0; c < table_column_.size(); ++c) {
+    const int tc = table_column_[c];
+    const float v = tc < 0 ? kMissing : table_.values[static_cast<size_t>(tc)][row];
+    if (std::isnan(v)) {
+      out[c] = PolicyValue();
+    } else if (group_.columns[c].categorical) {
+      out[c] = PolicyValue::String(
+          table_.columns[static_cast<size_t>(tc)].categories[static_cast<size_t>(v)]);
+    } else {
+      out[c] = PolicyValue::Number(v);
+    }
+  }
+}
+
 std::vector<std::string> FeatureTextColumns(const FeatureGroup& group) {
   std::vector<std::string> columns = group.entities;
   columns.push_back(group.event_time);

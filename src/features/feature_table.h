@@ -21,6 +21,7 @@
 #include "data/dataset.h"
 #include "features/event_time.h"
 #include "features/feature_group.h"
+#include "model/policy.h"
 
 namespace fraudops {
 
@@ -42,6 +43,21 @@ struct FeatureTable {
   /// dictionaries; a column `other` lacks is missing in its rows, a column this table lacks
   /// is added (missing in the earlier rows). A column's type must agree.
   Status Append(const FeatureTable& other);
+};
+
+/// A stored row as the values of a group's columns, in the group's order: numbers, category
+/// texts (views into the table), missing (also for a column the table never had) — what
+/// aggregates and online records take.
+class GroupRowReader {
+ public:
+  GroupRowReader(const FeatureGroup& group, const FeatureTable& table);
+  /// `out` must hold one value per group column.
+  void Read(uint32_t row, std::vector<PolicyValue>& out) const;
+
+ private:
+  const FeatureGroup& group_;
+  const FeatureTable& table_;
+  std::vector<int> table_column_;  ///< per group column: the table's, or -1
 };
 
 /// The rows of `group` from data read by a data source: the entity key and time columns must

@@ -16,7 +16,6 @@
 
 #include "core/config.h"
 #include "core/files.h"
-#include "core/hash.h"
 #include "core/mutex.h"
 #include "core/redis.h"
 #include "core/strings.h"
@@ -26,7 +25,6 @@ namespace fraudops {
 namespace {
 
 constexpr uint8_t kRecordVersion = 1;
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 template <typename T>
 void PutBytes(std::string& out, T value) {
@@ -515,19 +513,14 @@ class RedisStore final : public OnlineStore {
         FOPS_ASSIGN_OR_RETURN(std::string value, update(i, next[s]));
         next[s] = std::move(value);
       }
-      std::vector<std::vector<std::string>> commands;
-      const std::string sha = Sha1(kCompareAndSet);
+      static const RedisScript script(kCompareAndSet);
+      std::vector<RedisScriptCall> calls;
       for (size_t s = 0; s < unique_keys.size(); ++s) {
-        commands.push_back({"EVALSHA", sha, "1", unique_keys[s], current[s] ? "1" : "0",
-                            current[s] ? *current[s] : std::string(), *next[s]});
+        calls.push_back(
+            {{unique_keys[s]},
+             {current[s] ? "1" : "0", current[s] ? *current[s] : std::string(), *next[s]}});
       }
-      FOPS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, redis_->Pipeline(commands));
-      if (!replies.empty() && replies[0].is_error() && StartsWith(replies[0].text, "NOSCRIPT")) {
-        FOPS_ASSIGN_OR_RETURN(RedisValue loaded,
-                              redis_->Command({"SCRIPT", "LOAD", std::string(kCompareAndSet)}));
-        if (loaded.is_error()) return Unexpected(loaded);
-        continue;  // nothing was written: the same batch again
-      }
+      FOPS_ASSIGN_OR_RETURN(std::vector<RedisValue> replies, redis_->Eval(script, calls));
       std::vector<size_t> conflicts;
       for (size_t i : todo) {
         const RedisValue& reply = replies[slot[keys[i]]];
@@ -554,7 +547,6 @@ class RedisStore final : public OnlineStore {
   }
 
  private:
-  static std::string Sha1(std::string_view script) { return Sha1Hex(script); }
   Status Unexpected(const RedisValue& reply) const {
     return Status::IoError("the online store " + redis_->redacted_url() +
                            " gave an unexpected answer" +
@@ -613,9 +605,7 @@ Result<MaterializeResult> Materialize(OnlineStore& store, const FeatureGroup& gr
     return std::max(table.event[a], table.available[a]) <
            std::max(table.event[b], table.available[b]);
   });
-  std::vector<int> table_column(group.columns.size());
-  for (size_t c = 0; c < group.columns.size(); ++c)
-    table_column[c] = table.ColumnIndex(group.columns[c].name);
+  const GroupRowReader row_reader(group, table);
   std::vector<PolicyValue> values(group.columns.size());
   std::vector<std::pair<std::string, std::string>> batch;
   size_t i = 0;
@@ -625,19 +615,7 @@ Result<MaterializeResult> Materialize(OnlineStore& store, const FeatureGroup& gr
     for (; i < order.size() && table.key[order[i]] == entity; ++i) {
       const uint32_t row = order[i];
       if (table.available[row] > now) continue;  // not yet known
-      for (size_t c = 0; c < group.columns.size(); ++c) {
-        const int tc = table_column[c];
-        const float v =
-            tc < 0 ? static_cast<float>(kNaN) : table.values[static_cast<size_t>(tc)][row];
-        if (std::isnan(v)) {
-          values[c] = PolicyValue();
-        } else if (group.columns[c].categorical) {
-          values[c] = PolicyValue::String(
-              table.columns[static_cast<size_t>(tc)].categories[static_cast<size_t>(v)]);
-        } else {
-          values[c] = PolicyValue::Number(v);
-        }
-      }
+      row_reader.Read(row, values);
       updater.Apply(record, table.event[row], table.available[row], values);
       result.newest = std::max(result.newest, table.event[row]);
     }

@@ -134,10 +134,7 @@ Result<std::vector<JoinedColumn>> PointInTimeJoin(
   GroupBy(label_entity, table.keys.size() + 1, &label_starts, &label_order);
   GroupBy(table.key, table.keys.size(), &row_starts, &row_order);
 
-  // The group's columns as the table holds them (aggregates read them).
-  std::vector<int> table_column(group.columns.size());
-  for (size_t c = 0; c < group.columns.size(); ++c)
-    table_column[c] = table.ColumnIndex(group.columns[c].name);
+  const GroupRowReader row_reader(group, table);  // the rows' values aggregates read
 
   // Later is better: event, then available, then ingested, then row.
   auto newer = [&](uint32_t a, uint32_t b) {
@@ -185,18 +182,7 @@ Result<std::vector<JoinedColumn>> PointInTimeJoin(
         const uint32_t row = rows_of[next];
         if (best < 0 || newer(row, static_cast<uint32_t>(best))) best = row;
         if (plan.empty()) continue;
-        for (size_t c = 0; c < group.columns.size(); ++c) {
-          const int tc = table_column[c];
-          const float v = tc < 0 ? kMissing : table.values[static_cast<size_t>(tc)][row];
-          if (std::isnan(v)) {
-            row_values[c] = PolicyValue();
-          } else if (group.columns[c].categorical) {
-            row_values[c] = PolicyValue::String(
-                table.columns[static_cast<size_t>(tc)].categories[static_cast<size_t>(v)]);
-          } else {
-            row_values[c] = PolicyValue::Number(v);
-          }
-        }
+        row_reader.Read(row, row_values);
         uint64_t mask = 0;
         plan.Prepare(row_values, slot_values.data(), &mask);
         window.Add(table.event[row], mask, slot_values.data(), plan.slots());

@@ -162,22 +162,6 @@ struct Job {
   std::string positive = "1", negative = "0";
 };
 
-/// A JSON member as a policy value (null and objects or arrays are missing).
-PolicyInput PolicyInputOfJson(const nlohmann::json& value) {
-  PolicyInput in;
-  if (value.is_number()) {
-    in.kind = PolicyValue::Kind::kNumber;
-    in.number = value.get<double>();
-  } else if (value.is_string()) {
-    in.kind = PolicyValue::Kind::kString;
-    in.text = value.get<std::string>();
-  } else if (value.is_boolean()) {
-    in.kind = PolicyValue::Kind::kBool;
-    in.number = value.get<bool>() ? 1 : 0;
-  }
-  return in;
-}
-
 /// Parses and encodes row `r` of `chunk` into `row`, and collects its kept columns as
 /// CSV-ready text or JSON values and its policy fields' values. False (with `error`) when
 /// the row is malformed.
@@ -227,21 +211,7 @@ bool EncodeRow(const Job& job, const RecordChunk& chunk, size_t r, double* row,
         where + ": not a JSON object (each line of a JSON Lines file holds one row as an object)";
     return false;
   }
-  for (size_t f = 0; f < encoder.input_size(); ++f) {
-    const std::string& name = encoder.feature(f).name;
-    auto it = object.find(name);
-    if (it == object.end()) {
-      *error = where + ": /" + name + " is missing (send null for a missing value)";
-      return false;
-    }
-    bool ok = false;
-    row[f] = encoder.EncodeJson(f, *it, &ok);
-    if (!ok) {
-      *error = where + ": /" + name + ": " + it->dump().substr(0, 40) + " is not a " +
-               (encoder.feature(f).categorical ? "category" : "number");
-      return false;
-    }
-  }
+  if (!encoder.EncodeJsonObject(object, where, row, error)) return false;
   for (size_t k = 0; k < job.options.keep.size(); ++k) {
     auto it = object.find(job.options.keep[k]);
     if (it == object.end()) {

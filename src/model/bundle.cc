@@ -608,13 +608,36 @@ double FeatureEncoder::EncodeNumber(size_t feature, double value, bool* ok) cons
   const FeatureSpec& spec = *features_[feature];
   if (spec.categorical && !spec.categories.empty()) {
     // A number for a named-category feature: its text form is the category.
-    char text[32];
-    auto written = std::abs(value) < 1e15 && value == std::floor(value)
-                       ? std::to_chars(text, text + sizeof text, static_cast<long long>(value))
-                       : std::to_chars(text, text + sizeof text, value);
-    return EncodeText(feature, std::string_view(text, written.ptr - text), ok);
+    return EncodeText(feature, NumberText(value), ok);
   }
   return Round(value);
+}
+
+bool FeatureEncoder::EncodeJsonObject(const nlohmann::json& object, const std::string& where,
+                                      double* row, std::string* error) const {
+  for (size_t f = 0; f < input_size(); ++f) {
+    const std::string& name = features_[f]->name;
+    auto it = object.find(name);
+    if (it == object.end()) {
+      *error = where + ": /" + name + " is missing (send null for a missing value)";
+      return false;
+    }
+    bool ok = false;
+    row[f] = EncodeJson(f, *it, &ok);
+    if (!ok) {
+      *error = where + ": /" + name + ": " + it->dump().substr(0, 40) + " is not a " +
+               (features_[f]->categorical ? "category" : "number");
+      return false;
+    }
+  }
+  return true;
+}
+
+PolicyInput PolicyInputOfJson(const nlohmann::json& value) {
+  if (value.is_number()) return PolicyInput::Number(value.get<double>());
+  if (value.is_string()) return PolicyInput::String(value.get<std::string>());
+  if (value.is_boolean()) return PolicyInput::Bool(value.get<bool>());
+  return PolicyInput();
 }
 
 double FeatureEncoder::EncodeJson(size_t feature, const nlohmann::json& value, bool* ok) const {

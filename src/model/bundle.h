@@ -187,6 +187,10 @@ nlohmann::json MakeBundleJson(const Dataset& train, const BundleInfo& info);
 /// The signature's derived features compiled (an error names `source` and the feature).
 Result<FeatureDeriver> DeriverOf(const InputSignature& signature, const std::string& source);
 
+/// A JSON value as a decision policy reads it: numbers, strings, booleans; null, objects and
+/// arrays are missing.
+PolicyInput PolicyInputOfJson(const nlohmann::json& value);
+
 /// Turns raw feature values into a model input row. Numbers are parsed with the same
 /// parser as the CSV reader and rounded as the signature's dtype says; categories map to
 /// their training code; a category never seen in training becomes missing. Derived
@@ -230,6 +234,11 @@ class FeatureEncoder {
   /// Encodes a JSON value: numbers, null (missing), strings (categories, or numbers as
   /// text). `ok` false on a type the feature cannot take.
   double EncodeJson(size_t feature, const nlohmann::json& value, bool* ok) const;
+  /// Encodes the features requests provide (the first input_size()) from the members of a
+  /// JSON object into `row`. False, with `error` naming `where` and the member, when one is
+  /// absent (null is a missing value) or of a type its feature cannot take.
+  bool EncodeJsonObject(const nlohmann::json& object, const std::string& where, double* row,
+                        std::string* error) const;
 
  private:
   std::vector<std::string> ignored_;

@@ -175,6 +175,11 @@ void AdminRoutes::ShowEndpoint(const HttpRequest& request, HttpResponse& respons
   WriteJson(response, out);
 }
 
+AdminRoutes::DeployDefaults AdminRoutes::CurrentDeployDefaults() {
+  MutexLock lock(&mutex_);
+  return {DeploymentParamsFrom(deploy_), deploy_.strategy, rules_};
+}
+
 void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response,
                          const RouteMatch& match) {
   const std::string endpoint(match.params[0]);
@@ -183,15 +188,10 @@ void AdminRoutes::Deploy(const HttpRequest& request, HttpResponse& response,
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
   if (!StringOrRefuse(body, response, "model", "the registered model's name is required")) return;
-  DeploymentParams params;
-  std::string strategy;
-  DeployRules rules;
-  {
-    MutexLock lock(&mutex_);
-    params = DeploymentParamsFrom(deploy_);
-    strategy = deploy_.strategy;
-    rules = rules_;
-  }
+  DeployDefaults defaults = CurrentDeployDefaults();
+  DeploymentParams& params = defaults.params;
+  std::string& strategy = defaults.strategy;
+  const DeployRules& rules = defaults.rules;
   strategy = body.value("strategy", strategy);
   if (!NumbersOrRefuse(body, response,
                        {"canary_percent", "bake_seconds", "linear_step_percent",
@@ -578,15 +578,10 @@ void AdminRoutes::Promote(const HttpRequest& request, HttpResponse& response,
   Json body;
   if (!ReadJsonObjectBody(request, response, &body)) return;
   if (!StringOrRefuse(body, response, "to", "the environment (dev, staging, production)")) return;
-  DeploymentParams params;
-  std::string strategy;
-  DeployRules rules;
-  {
-    MutexLock lock(&mutex_);
-    params = DeploymentParamsFrom(deploy_);
-    strategy = deploy_.strategy;
-    rules = rules_;
-  }
+  DeployDefaults defaults = CurrentDeployDefaults();
+  DeploymentParams& params = defaults.params;
+  std::string& strategy = defaults.strategy;
+  const DeployRules& rules = defaults.rules;
   if (body.contains("strategy") &&
       !StringOrRefuse(body, response, "strategy", "a strategy name is required"))
     return;

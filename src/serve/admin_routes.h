@@ -74,6 +74,13 @@ class AdminRoutes {
   /// (access_refused).
   bool Admit(const HttpRequest& request, HttpResponse& response, Permission permission,
              std::string_view endpoint, std::string* actor = nullptr, Principal* who = nullptr);
+  /// What a deployment asked for over the API starts from: deploy.* and the approval rules.
+  struct DeployDefaults {
+    DeploymentParams params;
+    std::string strategy;
+    DeployRules rules;
+  };
+  DeployDefaults CurrentDeployDefaults() EXCLUDES(mutex_);
 
   RequestGuard& guard_;
   StoreAccess& stores_;

@@ -56,14 +56,15 @@ Result<SharedQuotas::Verdict> SharedQuotas::Admit(std::string_view key_id, std::
                                                   std::string_view month, const UsagePlan& plan) {
   const double burst =
       plan.burst > 0 ? static_cast<double>(plan.burst) : std::max(1.0, plan.rate_per_second);
+  static const RedisScript script(kAdmitScript);
   FOPS_ASSIGN_OR_RETURN(
-      RedisValue reply,
-      redis_->Eval(kAdmitScript,
-                   {QuotaKey(key_id, day), QuotaKey(key_id, month),
-                    "fraudops:bucket:" + std::string(key_id)},
-                   {std::to_string(plan.daily_quota), std::to_string(plan.monthly_quota),
-                    FormatDouble(plan.rate_per_second), FormatDouble(burst),
-                    std::to_string(kPeriodTtlSeconds)}));
+      std::vector<RedisValue> replies,
+      redis_->Eval(script, {{{QuotaKey(key_id, day), QuotaKey(key_id, month),
+                              "fraudops:bucket:" + std::string(key_id)},
+                             {std::to_string(plan.daily_quota), std::to_string(plan.monthly_quota),
+                              FormatDouble(plan.rate_per_second), FormatDouble(burst),
+                              std::to_string(kPeriodTtlSeconds)}}}));
+  const RedisValue& reply = replies[0];
   Verdict verdict;
   bool understood = reply.type == RedisValue::Type::kArray && reply.elements.size() == 2 &&
                     reply.elements[0].type == RedisValue::Type::kInteger &&

@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "core/files.h"
-#include "core/hash.h"
 #include "core/strings.h"
 
 namespace fraudops {
@@ -37,13 +36,6 @@ bool ParseEntry(const RedisValue& value, StreamEntry* entry) {
     if (fields.elements[i].text == "data") entry->data = fields.elements[i + 1].text;
   }
   return true;
-}
-
-PolicyInput InputOf(const Json& value) {
-  if (value.is_number()) return PolicyInput::Number(value.get<double>());
-  if (value.is_string()) return PolicyInput::String(value.get<std::string>());
-  if (value.is_boolean()) return PolicyInput::Bool(value.get<bool>());
-  return PolicyInput();
 }
 
 std::string ErrorsKey(const StreamOptions& o) {
@@ -257,30 +249,14 @@ std::vector<Status> ScoreHandler::Handle(const std::vector<StreamEntry>& entries
       continue;
     }
     std::vector<double> row(width, std::nan(""));
-    Status problem;
-    for (size_t f = 0; f < encoder_->input_size() && problem.ok(); ++f) {
-      const std::string& name = encoder_->feature(f).name;
-      auto it = event.find(name);
-      if (it == event.end()) {
-        problem = Status::InvalidArgument("entry " + entries[e].id + ": /" + name +
-                                          " is missing (send null for a missing value)");
-        break;
-      }
-      bool ok = false;
-      row[f] = encoder_->EncodeJson(f, *it, &ok);
-      if (!ok) {
-        problem = Status::InvalidArgument(
-            "entry " + entries[e].id + ": /" + name + ": " + it->dump().substr(0, 40) +
-            " is not a " + (encoder_->feature(f).categorical ? "category" : "number"));
-      }
-    }
-    if (!problem.ok()) {
-      results[e] = problem;
+    std::string error;
+    if (!encoder_->EncodeJsonObject(event, "entry " + entries[e].id, row.data(), &error)) {
+      results[e] = Status::InvalidArgument(error);
       continue;
     }
     for (const std::string& name : fields_) {
       auto it = event.find(name);
-      fields.push_back(it == event.end() ? PolicyInput() : InputOf(*it));
+      fields.push_back(it == event.end() ? PolicyInput() : PolicyInputOfJson(*it));
     }
     std::string id = entries[e].id;
     if (!id_field_.empty()) {
@@ -302,48 +278,29 @@ std::vector<Status> ScoreHandler::Handle(const std::vector<StreamEntry>& entries
     }
   }
   const double threshold = bundle_.threshold.value_or(0.5);
-  static const std::string script(kWriteOnce);
-  const std::string sha = Sha1Hex(script);
-  std::vector<std::vector<std::string>> writes;
+  static const RedisScript script(kWriteOnce);
+  std::vector<RedisScriptCall> writes;
   const size_t policy_count = bundle_.policy ? bundle_.policy->fields().size() : 0;
   std::vector<PolicyValue> values(policy_count);
   for (size_t i = 0; i < rows.size(); ++i) {
     double* row = matrix.data() + i * width;
     encoder_->Derive(row);
     const double score = bundle_.PredictProbability(row);
-    std::vector<std::string> command = {"EVALSHA",
-                                        sha,
-                                        "2",
-                                        output_,
-                                        "fraudops:stream-done:" + output_ + ":" + ids[i],
-                                        std::to_string(dedup_ttl_.count()),
-                                        "transaction_id",
-                                        ids[i],
-                                        "score",
-                                        Number(score),
-                                        "label",
-                                        score >= threshold ? "1" : "0",
-                                        "model",
-                                        model_ref_,
-                                        "entry",
-                                        entries[rows[i]].id};
+    RedisScriptCall call{{output_, "fraudops:stream-done:" + output_ + ":" + ids[i]},
+                         {std::to_string(dedup_ttl_.count()), "transaction_id", ids[i], "score",
+                          Number(score), "label", score >= threshold ? "1" : "0", "model",
+                          model_ref_, "entry", entries[rows[i]].id}};
     if (bundle_.policy) {
       const int score_slot = bundle_.policy->score_slot();
       for (size_t p = 0; p < policy_count; ++p) values[p] = fields[i * fields_.size() + p].View();
       if (score_slot >= 0) values[static_cast<size_t>(score_slot)] = PolicyValue::Number(score);
       const PolicyDecision decision = bundle_.policy->Evaluate(values);
-      command.insert(command.end(), {"decision", std::string(decision.decision), "rule",
-                                     std::string(decision.rule)});
+      call.args.insert(call.args.end(), {"decision", std::string(decision.decision), "rule",
+                                         std::string(decision.rule)});
     }
-    writes.push_back(std::move(command));
+    writes.push_back(std::move(call));
   }
-  Result<std::vector<RedisValue>> replies = redis_.Pipeline(writes);
-  if (replies.ok() && !replies->empty() && (*replies)[0].is_error() &&
-      StartsWith((*replies)[0].text, "NOSCRIPT")) {
-    Result<RedisValue> loaded = redis_.Command({"SCRIPT", "LOAD", script});
-    replies =
-        loaded.ok() ? redis_.Pipeline(writes) : Result<std::vector<RedisValue>>(loaded.status());
-  }
+  Result<std::vector<RedisValue>> replies = redis_.Eval(script, writes);
   for (size_t i = 0; i < rows.size(); ++i) {
     if (!replies.ok()) {
       results[rows[i]] = replies.status();
@@ -400,15 +357,13 @@ std::vector<Status> IngestHandler::Handle(const std::vector<StreamEntry>& entrie
       for (const std::string& entity : group.entities) {
         auto it = event.find(entity);
         if (it == event.end() || it->is_null()) break;
-        parts.push_back(FeatureEnricher::KeyText(InputOf(*it)));
+        parts.push_back(FeatureEnricher::KeyText(PolicyInputOfJson(*it)));
       }
       if (parts.size() != group.entities.size()) continue;  // not an event of this group
       auto time_of = [&](const std::string& field) -> std::optional<EventTime> {
         auto it = event.find(field);
         if (it == event.end()) return std::nullopt;
-        if (it->is_number()) return static_cast<EventTime>(std::llround(it->get<double>() * 1e6));
-        if (it->is_string()) return ParseEventTime(it->get<std::string>());
-        return std::nullopt;
+        return FeatureEnricher::TimeOf(PolicyInputOfJson(*it));
       };
       std::optional<EventTime> event_time = time_of(group.event_time);
       if (!event_time) {
