@@ -16,6 +16,9 @@ packages=(
   postgresql postgresql-client mariadb-server mariadb-client redis-server curl procps
   # xz: the LightGBM parity test reads the compressed reference set in ../shared
   xz-utils
+  # the load balancers the replica tests put in front of fraudops serve (deploy/haproxy,
+  # deploy/nginx)
+  haproxy nginx-light
 )
 # Node.js and npm may come from elsewhere (e.g. NodeSource, whose nodejs bundles npm).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
@@ -40,3 +43,13 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The tests start their own servers: a system service that a package just installed enabled
+# (where systemd runs) is stopped again, so nothing listens on its ports for them.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  for pair in haproxy:haproxy nginx-light:nginx postgresql:postgresql mariadb-server:mariadb \
+    redis-server:redis-server; do
+    if [[ " ${missing[*]} " == *" ${pair%%:*} "* ]]; then
+      $sudo systemctl disable --now "${pair#*:}" >/dev/null 2>&1 || true
+    fi
+  done
+fi

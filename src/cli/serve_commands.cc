@@ -140,6 +140,26 @@ int Serve(const Args& args) {
       (*server)->Reload(*reloaded);
       continue;
     }
+    // Not ready first, still serving, while the balancer's health checks notice (a second
+    // SIGTERM or SIGINT cuts the wait short); then drain.
+    (*server)->BeginDrain();
+    if (signal == SIGTERM && config->api.drain_delay_ms > 0) {
+      logger.Info("serve", "not ready; draining after api.drain_delay_ms",
+                  {{"delay_ms", config->api.drain_delay_ms}});
+      const auto end =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(config->api.drain_delay_ms);
+      sigset_t stops;
+      sigemptyset(&stops);
+      sigaddset(&stops, SIGINT);
+      sigaddset(&stops, SIGTERM);
+      for (auto now = std::chrono::steady_clock::now(); now < end;
+           now = std::chrono::steady_clock::now()) {
+        const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(end - now);
+        timespec wait = {static_cast<time_t>(left.count() / 1000000000),
+                         static_cast<long>(left.count() % 1000000000)};
+        if (sigtimedwait(&stops, nullptr, &wait) > 0) break;
+      }
+    }
     logger.Info("serve", "draining", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
     (*server)->Drain();
     jobs->Stop();

@@ -352,6 +352,11 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(api.body_timeout_ms), 1, 3600000},
       {"api", "idle_timeout_ms", "A keep-alive connection with no request is closed after this.",
        FOPS_FIELD(api.idle_timeout_ms), 1, 86400000},
+      {"api", "drain_delay_ms",
+       "On SIGTERM, /readyz answers 503 (draining) for this long while requests are still "
+       "served, so a load balancer's health checks take the replica out before it drains "
+       "(behind a balancer: longer than its check interval times its fall count).",
+       FOPS_FIELD(api.drain_delay_ms), 0, 600000},
       {"api", "drain_timeout_ms",
        "On SIGTERM, requests in flight get this long to finish before the server exits.",
        FOPS_FIELD(api.drain_timeout_ms), 0, 3600000},

@@ -141,6 +141,7 @@ struct ApiConfig {
   long long header_timeout_ms = 10000;
   long long body_timeout_ms = 30000;
   long long idle_timeout_ms = 60000;
+  long long drain_delay_ms = 0;
   long long drain_timeout_ms = 10000;
   long long poll_interval_ms = 250;
   double capture_sample = 0.1;

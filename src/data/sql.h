@@ -8,6 +8,7 @@
 /// NULL, 64-bit integers, doubles or text. Every network driver has bounded timeouts: a
 /// server that does not answer is an error, never a hang.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -69,8 +70,25 @@ std::string QuoteDottedIdentifier(std::string_view name, char quote);
 /// SQLite database file; created unless read_only. WAL and a 30 s busy timeout when writable.
 Result<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool read_only);
 /// `postgresql://user:password@host:port/database?options` or a libpq key=value string;
-/// connect_timeout defaults to 5 s.
+/// connect_timeout defaults to 5 s. A connection the server dropped (a restart, a failover)
+/// is opened again by the next statement, with a doubling pause between failed attempts (to
+/// 5 s); never inside a transaction: a transaction whose connection was lost fails until the
+/// caller ends it (ROLLBACK), so no statement of it runs outside it.
 Result<std::unique_ptr<SqlConnection>> OpenPostgres(const std::string& url);
+/// A connection that LISTENs on a PostgreSQL channel: what other connections NOTIFY there
+/// (delivered when their transaction commits).
+class SqlNotificationListener {
+ public:
+  virtual ~SqlNotificationListener() = default;
+  /// Waits up to `timeout` for notifications, or until `wake_fd` (an eventfd or pipe, -1:
+  /// none) becomes readable; returns the payloads received (empty: none). An error means
+  /// the connection is lost: open a new listener.
+  virtual Result<std::vector<std::string>> Wait(std::chrono::milliseconds timeout, int wake_fd) = 0;
+};
+/// Connects to `url` and LISTENs on `channel` (an identifier).
+Result<std::unique_ptr<SqlNotificationListener>> ListenPostgres(const std::string& url,
+                                                                const std::string& channel);
+
 /// `mysql://user:password@host:port/database` (also `mariadb://`); 5 s connect and 60 s
 /// read/write timeouts.
 Result<std::unique_ptr<SqlConnection>> OpenMysql(const std::string& url);

@@ -1,5 +1,8 @@
 // The PostgreSQL driver (libpq).
 #include <libpq-fe.h>
+#include <poll.h>
+
+#include <algorithm>
 
 #include "core/strings.h"
 #include "data/sql.h"
@@ -31,6 +34,34 @@ std::string NumberPlaceholders(std::string_view sql) {
   return out;
 }
 
+/// The URL with connect_timeout=5 unless it sets one.
+std::string WithConnectTimeout(std::string conninfo) {
+  if (conninfo.find("connect_timeout") != std::string::npos) return conninfo;
+  if (StartsWith(conninfo, "postgres://") || StartsWith(conninfo, "postgresql://")) {
+    return conninfo +
+           (conninfo.find('?') == std::string::npos ? "?connect_timeout=5" : "&connect_timeout=5");
+  }
+  return conninfo + " connect_timeout=5";
+}
+
+Result<PGconn*> Connect(const std::string& url, const std::string& description) {
+  PGconn* conn = PQconnectdb(WithConnectTimeout(url).c_str());
+  if (!conn) return Status::IoError(description + ": out of memory");
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string message(Trim(PQerrorMessage(conn)));
+    PQfinish(conn);
+    return Status::IoError(description + ": cannot connect: " + message);
+  }
+  return conn;
+}
+
+/// True when `sql` is the statement `word` (e.g. ROLLBACK), whatever its case.
+bool IsStatement(std::string_view sql, std::string_view word) {
+  sql = Trim(sql);
+  if (!sql.empty() && sql.back() == ';') sql.remove_suffix(1);
+  return ToUpper(Trim(sql)) == word;
+}
+
 class PostgresConnection final : public SqlConnection {
  public:
   PostgresConnection(PGconn* conn, std::string description)
@@ -40,7 +71,44 @@ class PostgresConnection final : public SqlConnection {
   std::string_view Kind() const override { return "postgresql"; }
   std::string Describe() const override { return description_; }
 
+  /// Bounded waits once connected too: no statement or lock wait runs forever.
+  Status Configure() {
+    std::unique_ptr<PGresult, void (*)(PGresult*)> result(
+        PQexec(conn_, "SET statement_timeout = '300s'; SET lock_timeout = '60s'"), PQclear);
+    return Check(result.get(), "SET statement_timeout");
+  }
+
   Result<SqlResult> Query(std::string_view sql, std::span<const SqlValue> params) override {
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      if (in_transaction_) {  // the server rolled it back; the caller must end it first
+        const bool rollback = IsStatement(sql, "ROLLBACK");
+        if (rollback || IsStatement(sql, "COMMIT")) in_transaction_ = false;
+        if (rollback) {
+          (void)Reconnect();
+          return SqlResult();
+        }
+        return Status::IoError(description_ +
+                               ": the connection was lost inside a transaction, which the "
+                               "server rolled back");
+      }
+      FOPS_RETURN_IF_ERROR(Reconnect());
+    }
+    Result<SqlResult> result = Run(sql, params);
+    switch (PQtransactionStatus(conn_)) {  // unknown (the connection lost): as it was
+      case PQTRANS_IDLE:
+        in_transaction_ = false;
+        break;
+      case PQTRANS_INTRANS:
+      case PQTRANS_INERROR:
+        in_transaction_ = true;
+        break;
+      default:
+        break;
+    }
+    return result;
+  }
+
+  Result<SqlResult> Run(std::string_view sql, std::span<const SqlValue> params) {
     std::string text = params.empty() ? std::string(sql) : NumberPlaceholders(sql);
     std::vector<std::string> storage(params.size());
     std::vector<const char*> values(params.size(), nullptr);
@@ -100,6 +168,28 @@ class PostgresConnection final : public SqlConnection {
   }
 
  private:
+  /// Opens the connection again, unless the last attempt failed less than the current pause
+  /// ago (doubling from 100 ms to 5 s while attempts fail).
+  Status Reconnect() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_attempt_) {
+      return Status::IoError(description_ + ": the connection was lost; reconnecting (" +
+                             last_error_ + ")");
+    }
+    PQreset(conn_);
+    if (PQstatus(conn_) == CONNECTION_OK) {
+      pause_ = std::chrono::milliseconds(0);
+      next_attempt_ = {};
+      return Configure();
+    }
+    last_error_ = std::string(Trim(PQerrorMessage(conn_)));
+    pause_ =
+        std::clamp(pause_ * 2, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
+    next_attempt_ = now + pause_;
+    return Status::IoError(description_ +
+                           ": the connection was lost; cannot reconnect: " + last_error_);
+  }
+
   Status Check(PGresult* result, std::string_view sql) const {
     ExecStatusType status = PQresultStatus(result);
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return Status::Ok();
@@ -158,33 +248,72 @@ class PostgresConnection final : public SqlConnection {
 
   PGconn* conn_;
   std::string description_;
+  bool in_transaction_ = false;
+  std::chrono::milliseconds pause_{0};
+  std::chrono::steady_clock::time_point next_attempt_{};
+  std::string last_error_;
+};
+
+class PostgresListener final : public SqlNotificationListener {
+ public:
+  PostgresListener(PGconn* conn, std::string description)
+      : conn_(conn), description_(std::move(description)) {}
+  ~PostgresListener() override { PQfinish(conn_); }
+
+  Result<std::vector<std::string>> Wait(std::chrono::milliseconds timeout, int wake_fd) override {
+    std::vector<std::string> payloads;
+    Collect(payloads);
+    if (!payloads.empty()) return payloads;
+    if (PQstatus(conn_) != CONNECTION_OK) return Lost();
+    pollfd fds[2] = {{PQsocket(conn_), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    const int ready = ::poll(fds, wake_fd >= 0 ? 2 : 1, static_cast<int>(timeout.count()));
+    if (ready > 0 && fds[0].revents != 0) {
+      if (PQconsumeInput(conn_) == 0) return Lost();
+      Collect(payloads);
+    }
+    return payloads;
+  }
+
+ private:
+  void Collect(std::vector<std::string>& payloads) {
+    while (PGnotify* notify = PQnotifies(conn_)) {
+      payloads.emplace_back(notify->extra ? notify->extra : "");
+      PQfreemem(notify);
+    }
+  }
+  Status Lost() const {
+    return Status::IoError(description_ + ": the listening connection was lost: " +
+                           std::string(Trim(PQerrorMessage(conn_))));
+  }
+
+  PGconn* conn_;
+  std::string description_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<SqlConnection>> OpenPostgres(const std::string& url) {
   std::string description = RedactUrl(url);
-  std::string conninfo = url;
-  if (conninfo.find("connect_timeout") == std::string::npos) {
-    if (StartsWith(conninfo, "postgres://") || StartsWith(conninfo, "postgresql://")) {
-      conninfo +=
-          conninfo.find('?') == std::string::npos ? "?connect_timeout=5" : "&connect_timeout=5";
-    } else {
-      conninfo += " connect_timeout=5";
-    }
-  }
-  PGconn* conn = PQconnectdb(conninfo.c_str());
-  if (!conn) return Status::IoError(description + ": out of memory");
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string message(Trim(PQerrorMessage(conn)));
-    PQfinish(conn);
-    return Status::IoError(description + ": cannot connect: " + message);
-  }
+  FOPS_ASSIGN_OR_RETURN(PGconn * conn, Connect(url, description));
   auto connection = std::make_unique<PostgresConnection>(conn, description);
-  // Bounded waits once connected too: no statement or lock wait runs forever.
-  FOPS_RETURN_IF_ERROR(
-      connection->Exec("SET statement_timeout = '300s'; SET lock_timeout = '60s'"));
+  FOPS_RETURN_IF_ERROR(connection->Configure());
   return std::unique_ptr<SqlConnection>(std::move(connection));
+}
+
+Result<std::unique_ptr<SqlNotificationListener>> ListenPostgres(const std::string& url,
+                                                                const std::string& channel) {
+  std::string description = RedactUrl(url);
+  FOPS_ASSIGN_OR_RETURN(PGconn * conn, Connect(url, description));
+  auto listener = std::make_unique<PostgresListener>(conn, description);
+  char* quoted = PQescapeIdentifier(conn, channel.data(), channel.size());
+  const std::string sql = "LISTEN " + std::string(quoted ? quoted : channel);
+  PQfreemem(quoted);
+  std::unique_ptr<PGresult, void (*)(PGresult*)> result(PQexec(conn, sql.c_str()), PQclear);
+  if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+    return Status::IoError(description + ": " + sql + ": " +
+                           std::string(Trim(PQresultErrorMessage(result.get()))));
+  }
+  return std::unique_ptr<SqlNotificationListener>(std::move(listener));
 }
 
 }  // namespace fraudops

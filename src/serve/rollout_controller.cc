@@ -120,11 +120,19 @@ BackgroundWorker::Duration RolloutController::Pass() {
     FOPS_ASSIGN_OR_RETURN(counters, store.ChangeCounters());
     return Status::Ok();
   });
-  if (!read.ok()) {
+  if (options_.metadata_health) {
+    if (!read.ok() && options_.metadata_health->up()) {
+      logger_.Warn("serve", "cannot read the metadata store; serving what is loaded",
+                   {{"error", read.message()}});
+    } else if (read.ok() && !options_.metadata_health->up()) {
+      logger_.Info("serve", "the metadata store answers again");
+    }
+    options_.metadata_health->Report(read);
+  } else if (!read.ok()) {
     logger_.Warn("serve", "cannot read the metadata store; serving what is loaded",
                  {{"error", read.message()}});
-    return options_.poll_interval;
   }
+  if (!read.ok()) return options_.poll_interval;
   bool reload = counters["endpoints"] != counters_seen_["endpoints"];
   if (!reload && !resolved_targets_.empty() &&
       std::chrono::steady_clock::now() - last_alias_check_ >= options_.alias_interval) {
@@ -138,6 +146,13 @@ BackgroundWorker::Duration RolloutController::Pass() {
   if (std::chrono::steady_clock::now() - last_flush_ >= std::chrono::seconds(1)) {
     FlushUsage();
     last_flush_ = std::chrono::steady_clock::now();
+    if (shared_quotas_) {
+      auto forgot = shared_quotas_->Forgot();
+      if (forgot.ok() && *forgot) {
+        logger_.Info("serve", "the quota store lost its counters; seeding them from the store");
+        ReloadKeys();
+      }
+    }
   }
   return options_.poll_interval;
 }

@@ -6,7 +6,8 @@
 ///     poked) and reloads endpoints, or keys and plans, that another process changed;
 ///   - judges every baking deployment with its strategy (Decide) and records the outcome:
 ///     the next traffic step, promotion, or rollback with the alarm that fired;
-///   - flushes the keys' usage counters to the store every second.
+///   - flushes the keys' usage counters to the store every second, and then seeds the
+///     shared quota counters again when Redis lost them (a restart).
 /// A model that fails to load keeps the previous production serving; a canary that fails to
 /// load is rolled back.
 
@@ -21,6 +22,7 @@
 #include "core/logging.h"
 #include "core/mutex.h"
 #include "serve/auth.h"
+#include "serve/dependency_health.h"
 #include "serve/endpoints.h"
 #include "serve/model_cache.h"
 #include "serve/store_access.h"
@@ -49,6 +51,8 @@ class RolloutController {
     ModelCache* cache = nullptr;
     /// How often the aliases multi-model endpoints name are resolved again.
     std::chrono::milliseconds alias_interval{10000};
+    /// Where each pass reports whether the metadata store answered (null: nowhere).
+    DependencyHealth* metadata_health = nullptr;
   };
   /// `stores`, `keys` and `shared_quotas` (null: quotas in-process) outlive the controller.
   RolloutController(Options options, StoreAccess& stores, KeyRing& keys,

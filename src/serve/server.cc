@@ -96,9 +96,12 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
     online.connect_now = false;  // a Redis outage is answered per request, as configured
     online.refresh = std::chrono::milliseconds(c.api.poll_interval_ms);
     FOPS_ASSIGN_OR_RETURN(server->online_store_, OpenOnlineStore(online));
+    if (!c.features.online_url.empty())
+      server->online_health_ = &server->health_.Of("online_store");
   }
   if (!c.api.quota_url.empty()) {  // quotas shared by replicas: Redis must answer at start
     FOPS_ASSIGN_OR_RETURN(server->shared_quotas_, SharedQuotas::Connect(c.api.quota_url));
+    server->shared_quotas_->set_health(&server->health_.Of("quota_store"));
     server->keys_.SetShared(server->shared_quotas_.get());
   }
   ModelCache::Options cache;
@@ -109,8 +112,15 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
   rollout.poll_interval = std::chrono::milliseconds(c.api.poll_interval_ms);
   rollout.logger = &logger;
   rollout.cache = server->model_cache_.get();
+  rollout.metadata_health = &server->health_.Of("metadata_store");
   server->controller_ = std::make_unique<RolloutController>(
       rollout, *server->stores_, server->keys_, server->shared_quotas_.get());
+  if (StartsWith(c.global.metadata_url, "postgres")) {
+    RolloutController* controller = server->controller_.get();
+    server->change_feed_ = std::make_unique<ChangeFeed>(
+        c.global.metadata_url, [controller] { controller->Poke(); },
+        server->health_.Of("change_feed"), logger);
+  }
   CaptureOptions capture;
   capture.directory = (fs::path(home) / "capture").string();
   capture.max_file_bytes = static_cast<size_t>(c.api.capture_max_file_mb * 1024 * 1024);
@@ -224,6 +234,14 @@ void ScoringServer::DeclareMetrics() {
                    "features.on_store_error says).",
                    {});
   metrics_.AddCollector([this](std::string& out) {
+    health_.WriteMetrics(out);
+    if (change_feed_) {
+      out +=
+          "# HELP fraudops_change_notifications_total Changes other processes announced through "
+          "the metadata store (PostgreSQL NOTIFY).\n# TYPE fraudops_change_notifications_total "
+          "counter\nfraudops_change_notifications_total " +
+          std::to_string(change_feed_->received()) + "\n";
+    }
     std::shared_ptr<const EndpointMap> endpoints = controller_->Endpoints();
     out +=
         "# HELP fraudops_model_info The model version each variant serves (value 1).\n# TYPE "
@@ -328,6 +346,7 @@ Status ScoringServer::Start() {
   const size_t workers = static_cast<size_t>(ResolveThreads(static_cast<int>(config_.api.workers)));
   FOPS_RETURN_IF_ERROR(http_->Start(address.first, address.second, workers));
   controller_->Start();
+  if (change_feed_) change_feed_->Start();
   logger_.Info("serve", "listening",
                {{"address", address.first},
                 {"port", static_cast<long long>(http_->port())},
@@ -365,7 +384,9 @@ void ScoringServer::Reload(const Config& config) {
 
 void ScoringServer::Drain() {
   if (drained_.exchange(true)) return;
+  draining_.store(true, std::memory_order_release);
   if (http_) http_->Drain(std::chrono::milliseconds(config_.api.drain_timeout_ms));
+  if (change_feed_) change_feed_->Stop();
   if (controller_) controller_->Stop();
   if (capture_) capture_->Flush();
 }
@@ -419,8 +440,16 @@ Json ScoringServer::Readiness() const {
         {"production", e->production ? Json(e->production->ref().ToString()) : Json(nullptr)},
         {"canary", e->canary ? Json(e->canary->ref().ToString()) : Json(nullptr)}};
   }
-  Json body = {{"ready", ready}, {"endpoints", list}};
-  if (endpoints->empty()) body["reason"] = "no endpoint has a deployed model yet (fraudops deploy)";
+  const bool draining = draining_.load(std::memory_order_acquire);
+  Json body = {{"ready", ready && !draining},
+               {"endpoints", list},
+               {"degraded", !health_.AllUp()},
+               {"dependencies", health_.ToJson()}};
+  if (draining) {
+    body["reason"] = "draining: the server is stopping";
+  } else if (endpoints->empty()) {
+    body["reason"] = "no endpoint has a deployed model yet (fraudops deploy)";
+  }
   return body;
 }
 
@@ -765,6 +794,9 @@ bool ScoringServer::Enrich(const LoadedModel& model, ParsedRows& rows, HttpRespo
                       model.enricher_slots(), rows.rows, rows.values.data(), EventTimeNow());
   metrics_.HistogramOf("fraudops_feature_store_read_seconds", {})
       .Observe(std::chrono::duration<double>(Clock::now() - start).count());
+  if (online_health_ && enriched.code() != StatusCode::kInvalidArgument) {
+    online_health_->Report(enriched);
+  }
   if (!enriched.ok()) {
     if (enriched.code() == StatusCode::kInvalidArgument) {
       WriteError(response, style, 400, "invalid_body", enriched.message());

@@ -21,6 +21,8 @@
 #include "serve/admin_routes.h"
 #include "serve/auth.h"
 #include "serve/capture.h"
+#include "serve/change_feed.h"
+#include "serve/dependency_health.h"
 #include "serve/endpoints.h"
 #include "serve/http_server.h"
 #include "serve/metrics.h"
@@ -52,6 +54,9 @@ class ScoringServer {
   /// level, deploy defaults) and reloads endpoints and keys now. Listen address and workers
   /// need a restart.
   void Reload(const Config& config);
+  /// The first step of a graceful stop: /readyz answers 503 ("draining") while requests are
+  /// still served, so a load balancer takes this replica out before Drain().
+  void BeginDrain() { draining_.store(true, std::memory_order_release); }
   /// Stops accepting, finishes requests in flight (api.drain_timeout_ms), stops the
   /// controller, flushes capture and usage counters.
   void Drain();
@@ -75,7 +80,9 @@ class ScoringServer {
   /// Fills `model`'s feature store features of `rows`; false when it answered an error.
   bool Enrich(const LoadedModel& model, ParsedRows& rows, HttpResponse& response, ErrorStyle style);
   void Ready(const HttpRequest&, HttpResponse&, const RouteMatch&);
-  /// {"ready", "endpoints", "reason"}: ready when every endpoint's production model is loaded.
+  /// {"ready", "endpoints", "reason", "degraded", "dependencies"}: ready when every endpoint's
+  /// production model is loaded and the server is not draining; degraded when a dependency
+  /// (metadata store, change feed, quota store, online store) did not answer last time.
   nlohmann::json Readiness() const;
   void ListEndpoints(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void Feedback(const HttpRequest&, HttpResponse&, const RouteMatch&);
@@ -107,13 +114,16 @@ class ScoringServer {
   Logger& logger_;
   std::unique_ptr<StoreAccess> stores_;
   MetricRegistry metrics_;
+  HealthBoard health_;
   KeyRing keys_;
   std::unique_ptr<SharedQuotas> shared_quotas_;  ///< api.quota_url; null: quotas in-process
   /// The online feature store enrichment reads (features.online_url, or the embedded one).
   std::unique_ptr<OnlineStore> online_store_;
+  DependencyHealth* online_health_ = nullptr;  ///< a Redis online store's
   RequestGuard guard_{keys_, metrics_, logger_};
   std::unique_ptr<ModelCache> model_cache_;
   std::unique_ptr<RolloutController> controller_;
+  std::unique_ptr<ChangeFeed> change_feed_;  ///< PostgreSQL metadata store only
   std::unique_ptr<CaptureWriter> capture_;
   std::unique_ptr<ShadowRunner> shadows_;
   std::unique_ptr<AdminRoutes> admin_;
@@ -140,6 +150,7 @@ class ScoringServer {
   std::atomic<double> capture_sample_{0};
   std::atomic<size_t> max_rows_{10000};
   std::atomic<bool> drained_{false};
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace fraudops

@@ -57,14 +57,15 @@ Result<SharedQuotas::Verdict> SharedQuotas::Admit(std::string_view key_id, std::
   const double burst =
       plan.burst > 0 ? static_cast<double>(plan.burst) : std::max(1.0, plan.rate_per_second);
   static const RedisScript script(kAdmitScript);
-  FOPS_ASSIGN_OR_RETURN(
-      std::vector<RedisValue> replies,
-      redis_->Eval(script, {{{QuotaKey(key_id, day), QuotaKey(key_id, month),
-                              "fraudops:bucket:" + std::string(key_id)},
-                             {std::to_string(plan.daily_quota), std::to_string(plan.monthly_quota),
-                              FormatDouble(plan.rate_per_second), FormatDouble(burst),
-                              std::to_string(kPeriodTtlSeconds)}}}));
-  const RedisValue& reply = replies[0];
+  Result<std::vector<RedisValue>> replies = redis_->Eval(
+      script,
+      {{{QuotaKey(key_id, day), QuotaKey(key_id, month), "fraudops:bucket:" + std::string(key_id)},
+        {std::to_string(plan.daily_quota), std::to_string(plan.monthly_quota),
+         FormatDouble(plan.rate_per_second), FormatDouble(burst),
+         std::to_string(kPeriodTtlSeconds)}}});
+  if (health_) health_->Report(replies.status());
+  if (!replies.ok()) return replies.status();
+  const RedisValue& reply = (*replies)[0];
   Verdict verdict;
   bool understood = reply.type == RedisValue::Type::kArray && reply.elements.size() == 2 &&
                     reply.elements[0].type == RedisValue::Type::kInteger &&
@@ -91,6 +92,14 @@ Status SharedQuotas::Seed(const std::map<std::pair<std::string, std::string>, in
                         std::to_string(kPeriodTtlSeconds)});
   }
   return redis_->Pipeline(commands).status();
+}
+
+Result<bool> SharedQuotas::Forgot() {
+  Result<std::vector<RedisValue>> replies =
+      redis_->Pipeline({{"SET", "fraudops:quota:seeded", "1", "NX"}});
+  if (health_) health_->Report(replies.status());
+  if (!replies.ok()) return replies.status();
+  return (*replies)[0].type != RedisValue::Type::kNil;  // "OK": it was not there
 }
 
 }  // namespace fraudops

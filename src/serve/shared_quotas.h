@@ -23,6 +23,7 @@
 
 #include "core/redis.h"
 #include "core/status.h"
+#include "serve/dependency_health.h"
 #include "store/serving_store.h"
 
 namespace fraudops {
@@ -46,11 +47,17 @@ class SharedQuotas {
   /// Sets counters Redis does not have from the metadata store's (key id, period) counts,
   /// e.g. after Redis lost its data; existing counters are left alone.
   Status Seed(const std::map<std::pair<std::string, std::string>, int64_t>& usage);
+  /// True when Redis had lost its data (a restart without persistence: the marker key
+  /// fraudops:quota:seeded was gone, and is set again), so the counters must be seeded.
+  Result<bool> Forgot();
+  /// Where Admit and Forgot report whether Redis answered (null: nowhere).
+  void set_health(DependencyHealth* health) { health_ = health; }
 
  private:
   explicit SharedQuotas(std::unique_ptr<RedisClient> redis) : redis_(std::move(redis)) {}
 
   std::unique_ptr<RedisClient> redis_;
+  DependencyHealth* health_ = nullptr;
 };
 
 }  // namespace fraudops

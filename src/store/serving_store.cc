@@ -463,7 +463,12 @@ Status ServingStore::SaveProductionChange(EndpointRecord& e, const DeploymentRec
 
 Status ServingStore::Bump(const std::string& counter) {
   SqlValue p[] = {Text(counter)};
-  return db_.Exec("UPDATE change_counters SET value = value + 1 WHERE name = ?", p);
+  FOPS_RETURN_IF_ERROR(db_.Exec("UPDATE change_counters SET value = value + 1 WHERE name = ?", p));
+  // PostgreSQL tells the servers listening (delivered when the transaction commits).
+  if (db_.Kind() == "postgresql") {
+    return db_.Exec("SELECT pg_notify('" + std::string(kChangeChannel) + "', ?)", p);
+  }
+  return Status::Ok();
 }
 
 Status Servable(const ModelVersion& version, bool shadow_of_pending_allowed, bool shadow) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.h"
@@ -337,8 +338,10 @@ class ServingStore {
   Status RecordFeedback(const std::string& endpoint, const std::vector<FeedbackRecord>& labels);
   Result<std::vector<FeedbackRecord>> Feedback(const std::string& endpoint);
 
-  /// The change counters ("endpoints", "keys"): a server reloads what changed.
+  /// The change counters ("endpoints", "keys"): a server reloads what changed. On
+  /// PostgreSQL every change is also NOTIFYed on kChangeChannel with the counter's name.
   Result<std::map<std::string, int64_t>> ChangeCounters();
+  static constexpr std::string_view kChangeChannel = "fraudops_changes";
 
   /// Audit entries of serving actions go to the registry's audit log (model =
   /// the model for deployments, "" for keys and plans).
