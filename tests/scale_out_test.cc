@@ -373,7 +373,8 @@ TEST_F(ScaleOutTest, RollingRestartFailsNothingAKillOnlyInFlightAndDeploymentsRe
 
   // The shipped nginx configuration, its addresses replaced: it balances, and a replica that
   // refuses connections is skipped.
-  std::string conf = testing::ReadText(std::string(FRAUDOPS_SOURCE_DIR) + "/deploy/nginx/fraudops.conf");
+  std::string conf =
+      testing::ReadText(std::string(FRAUDOPS_SOURCE_DIR) + "/deploy/nginx/fraudops.conf");
   const int nginx_port = testing::FreePort();
   auto replace = [&](const std::string& from, const std::string& to) {
     const size_t at = conf.find(from);
@@ -387,10 +388,10 @@ TEST_F(ScaleOutTest, RollingRestartFailsNothingAKillOnlyInFlightAndDeploymentsRe
   testing::WriteText(dir_.File("nginx/fraudops.conf"), conf);
   testing::WriteText(dir_.File("nginx/nginx.conf"),
                      "daemon off;\npid " + dir_.File("nginx/nginx.pid") + ";\nerror_log " +
-                         dir_.File("nginx/error.log") + ";\nevents {}\nhttp {\n  access_log off;\n" +
-                         "  client_body_temp_path " + dir_.File("nginx") + ";\n  proxy_temp_path " +
-                         dir_.File("nginx") + ";\n  include " + dir_.File("nginx/fraudops.conf") +
-                         ";\n}\n");
+                         dir_.File("nginx/error.log") +
+                         ";\nevents {}\nhttp {\n  access_log off;\n" + "  client_body_temp_path " +
+                         dir_.File("nginx") + ";\n  proxy_temp_path " + dir_.File("nginx") +
+                         ";\n  include " + dir_.File("nginx/fraudops.conf") + ";\n}\n");
   ChildProcess nginx({"nginx", "-c", dir_.File("nginx/nginx.conf"), "-p", dir_.File("nginx")}, {},
                      dir_.File("nginx.log"));
   ASSERT_TRUE(Eventually([&] { return HttpClient(nginx_port).Connect(); })) << nginx.log();
