@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -37,6 +38,7 @@
 #include "store/schedule_store.h"
 #include "store/serving_store.h"
 #include "test_util.h"
+#include "tls_client.h"
 
 namespace fraudops::testing {
 namespace {
@@ -1557,6 +1559,55 @@ TEST(ServeTest, ThePeriodicMonitorPublishesDriftGaugesFromTheServersOwnCapture) 
   // One transaction sent again and again is all in one bin of every feature: drift, logged.
   EXPECT_NE(server.log().find("\"component\":\"alert\""), std::string::npos) << server.log();
   EXPECT_TRUE(fs::exists(ws.home() + "/monitoring/fraud"));
+
+  // The Grafana dashboards (deploy/grafana) query only metrics this server exports.
+  std::set<std::string> exported;
+  for (const std::string& line : Split(metrics, '\n')) {
+    if (StartsWith(line, "# TYPE ")) {
+      const std::vector<std::string> words = Split(line, ' ');
+      exported.insert(words[2]);
+      if (words.size() > 3 && words[3] == "histogram") {
+        for (const char* suffix : {"_bucket", "_sum", "_count"}) exported.insert(words[2] + suffix);
+      }
+    }
+  }
+  size_t queries = 0;
+  for (const char* file :
+       {"fraudops-serving.json", "fraudops-models.json", "fraudops-pipelines.json"}) {
+    const Json dashboard = Json::parse(
+        ReadText(std::string(FRAUDOPS_SOURCE_DIR) + "/deploy/grafana/" + file), nullptr, false);
+    ASSERT_TRUE(dashboard.is_object()) << file << " is not JSON";
+    EXPECT_FALSE(dashboard["panels"].empty()) << file;
+    Json panels = dashboard["panels"];
+    for (const Json& variable : dashboard["templating"]["list"]) {  // label_values(METRIC, …)
+      if (variable.contains("definition")) {
+        panels.push_back({{"title", "variable " + variable["name"].get<std::string>()},
+                          {"targets", {{{"expr", variable["definition"]}}}}});
+      }
+    }
+    for (const Json& panel : panels) {
+      for (const Json& target : panel["targets"]) {
+        const std::string expr = target.value("expr", "");
+        ++queries;
+        bool names_one = false;
+        for (size_t at = expr.find("fraudops_"); at != std::string::npos;
+             at = expr.find("fraudops_", at + 1)) {
+          size_t end = at;
+          while (end < expr.size() &&
+                 (std::isalnum(static_cast<unsigned char>(expr[end])) || expr[end] == '_')) {
+            ++end;
+          }
+          names_one = true;
+          EXPECT_TRUE(exported.count(expr.substr(at, end - at)))
+              << file << ", panel '" << panel["title"].get<std::string>()
+              << "': " << expr.substr(at, end - at) << " is not exported";
+          at = end;
+        }
+        EXPECT_TRUE(names_one) << file << ": " << expr;
+      }
+    }
+  }
+  EXPECT_GT(queries, 25u);
 }
 
 // With schedule.in_serve the server runs the scheduler too: new data in a watched directory
@@ -1593,6 +1644,360 @@ TEST(ServeTest, TheInProcessSchedulerRunsThePipelineWhenWatchedDataArrives) {
   // The server kept serving its endpoint meanwhile.
   HttpClient http(server.port());
   EXPECT_EQ(http.Request("GET", "/healthz").status, 200);
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS (docs/operations.md, "TLS").
+
+/// A CA and, signed by it, certificates for the server (two, for rotation) and a client,
+/// made with the openssl command.
+struct Certificates {
+  explicit Certificates(const TempDir& dir) : dir_(dir) {
+    auto run = [&](const std::string& command) {
+      auto result = RunCommand("cd " + dir.path() + " && " + command, dir.path());
+      EXPECT_EQ(result.exit_code, 0) << command << "\n" << ReadText(dir.File("stderr.txt"));
+    };
+    const std::string key = "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes ";
+    run(key + "-x509 -days 2 -subj /CN=test-ca -keyout ca.key -out ca.crt 2>/dev/null");
+    run(key + "-x509 -days 2 -subj /CN=rogue -keyout rogue.key -out rogue.crt 2>/dev/null");
+    WriteText(dir.File("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+    WriteText(dir.File("client.ext"), "extendedKeyUsage=clientAuth\n");
+    for (const std::string name : {"server", "server2", "client"}) {
+      const std::string ext = name == "client" ? "client.ext" : "server.ext";
+      run(key + "-subj /CN=" + name + " -keyout " + name + ".key -out " + name +
+          ".csr 2>/dev/null");
+      run("openssl x509 -req -days 2 -in " + name +
+          ".csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+          "-extfile " +
+          ext + " -out " + name + ".crt 2>/dev/null");
+    }
+  }
+  std::string File(const std::string& name) const { return dir_.File(name); }
+  const TempDir& dir_;
+};
+
+TEST(ServeTlsTest, Tls13ScoringTls12AcceptedTls11RefusedAndTheCertificateReloadedOnSighup) {
+  ServeWorkspace ws;
+  ws.Deploy(ws.Register(), "all_at_once");
+  const std::string key = ws.CreateKey({"invoke"});
+  Certificates certs(ws.dir());
+  std::filesystem::copy_file(certs.File("server.crt"), ws.dir().File("live.crt"));
+  std::filesystem::copy_file(certs.File("server.key"), ws.dir().File("live.key"));
+  ws.WriteConfig("  tls_cert_file: " + ws.dir().File("live.crt") +
+                 "\n  tls_key_file: " + ws.dir().File("live.key") + "\n");
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  const std::string body = Transactions()[0].dump();
+
+  TlsClient tls13(server.port(), {.ca_file = certs.File("ca.crt"), .min_version = TLS1_3_VERSION});
+  ASSERT_TRUE(tls13.Connect()) << tls13.error();
+  EXPECT_EQ(tls13.protocol(), "TLSv1.3");
+  EXPECT_EQ(tls13.peer_common_name(), "server");
+  HttpReply scored =
+      tls13.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", key}});
+  ASSERT_EQ(scored.status, 200) << scored.body;
+  EXPECT_TRUE(Json::parse(scored.body).contains("score"));
+
+  TlsClient tls12(server.port(), {.ca_file = certs.File("ca.crt"), .max_version = TLS1_2_VERSION});
+  ASSERT_TRUE(tls12.Connect()) << tls12.error();
+  EXPECT_EQ(tls12.protocol(), "TLSv1.2");
+  EXPECT_EQ(tls12.Request("GET", "/healthz").status, 200);
+
+  TlsClient tls11(server.port(), {.ca_file = certs.File("ca.crt"),
+                                  .min_version = TLS1_VERSION,
+                                  .max_version = TLS1_1_VERSION,
+                                  .allow_legacy = true});
+  EXPECT_FALSE(tls11.Connect());
+  EXPECT_NE(tls11.error().find("protocol version"), std::string::npos) << tls11.error();
+  // Plain HTTP to the HTTPS port gets no answer; both refusals are counted.
+  HttpClient plain(server.port());
+  EXPECT_EQ(plain.Request("GET", "/healthz").status, 0);
+  const std::string metrics = tls12.Request("GET", "/metrics").body;
+  const size_t counter = metrics.find("\nfraudops_tls_handshake_failures_total ");
+  ASSERT_NE(counter, std::string::npos);
+  // The TLS 1.1 attempt and the plain client's (which connects twice: it retries once).
+  EXPECT_EQ(std::atoi(metrics.c_str() + counter + 39), 3) << metrics.substr(counter, 60);
+
+  // Rotation: new files, SIGHUP; the open connection goes on, new ones get the new certificate.
+  std::filesystem::copy_file(certs.File("server2.crt"), ws.dir().File("live.crt"),
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(certs.File("server2.key"), ws.dir().File("live.key"),
+                             std::filesystem::copy_options::overwrite_existing);
+  server.Signal(SIGHUP);
+  ASSERT_TRUE(Eventually([&] {
+    return server.log().find("TLS certificate reloaded") != std::string::npos;
+  })) << server.log();
+  EXPECT_EQ(tls13.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", key}}).status,
+            200);
+  TlsClient after(server.port(), {.ca_file = certs.File("ca.crt")});
+  ASSERT_TRUE(after.Connect()) << after.error();
+  EXPECT_EQ(after.peer_common_name(), "server2");
+  // A broken file on reload keeps the certificate that works.
+  WriteText(ws.dir().File("live.key"), "not a key\n");
+  server.Signal(SIGHUP);
+  ASSERT_TRUE(Eventually([&] {
+    return server.log().find("keeping the certificate loaded") != std::string::npos;
+  })) << server.log();
+  TlsClient still(server.port(), {.ca_file = certs.File("ca.crt")});
+  ASSERT_TRUE(still.Connect()) << still.error();
+  EXPECT_EQ(still.peer_common_name(), "server2");
+}
+
+TEST(ServeTlsTest, MutualTlsRefusesAClientWithoutACertificate) {
+  ServeWorkspace ws;
+  ws.Deploy(ws.Register(), "all_at_once");
+  const std::string key = ws.CreateKey({"invoke"});
+  Certificates certs(ws.dir());
+  ws.WriteConfig("  tls_cert_file: " + certs.File("server.crt") +
+                 "\n  tls_key_file: " + certs.File("server.key") +
+                 "\n  tls_client_ca_file: " + certs.File("ca.crt") + "\n");
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  const std::string body = Transactions()[0].dump();
+  // Without a certificate: refused (in TLS 1.3 the server's alert comes after the client's
+  // side of the handshake, so the first request gets no answer).
+  TlsClient anonymous(server.port(), {.ca_file = certs.File("ca.crt")});
+  if (anonymous.Connect()) {
+    EXPECT_EQ(anonymous.Request("GET", "/healthz").status, 0);
+  }
+  TlsClient with_cert(server.port(), {.ca_file = certs.File("ca.crt"),
+                                      .cert_file = certs.File("client.crt"),
+                                      .key_file = certs.File("client.key")});
+  ASSERT_TRUE(with_cert.Connect()) << with_cert.error();
+  EXPECT_EQ(
+      with_cert.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", key}}).status,
+      200);
+  // A certificate from another CA is refused too.
+  TlsClient stranger(server.port(), {.ca_file = certs.File("ca.crt"),
+                                     .cert_file = certs.File("rogue.crt"),
+                                     .key_file = certs.File("rogue.key")});
+  if (stranger.Connect()) {
+    EXPECT_EQ(stranger.Request("GET", "/healthz").status, 0);
+  }
+}
+
+TEST(ServeTlsTest, TlsSettingsAreCheckedAtStart) {
+  ServeWorkspace ws;
+  ws.Deploy(ws.Register(), "all_at_once");
+  ws.WriteConfig("  tls_cert_file: " + ws.dir().File("missing.crt") + "\n");
+  auto half = Fraudops(ws.dir(), "serve --config " + ws.dir().File("config.yml"));
+  EXPECT_EQ(half.exit_code, 2);
+  EXPECT_NE(half.err.find("api.tls_cert_file and api.tls_key_file go together"), std::string::npos)
+      << half.err;
+  WriteText(ws.dir().File("bad.crt"), "-----BEGIN CERTIFICATE-----\nnot base64\n");
+  WriteText(ws.dir().File("bad.key"), "nothing\n");
+  ws.WriteConfig("  tls_cert_file: " + ws.dir().File("bad.crt") +
+                 "\n  tls_key_file: " + ws.dir().File("bad.key") + "\n");
+  auto bad = Fraudops(ws.dir(), "serve --config " + ws.dir().File("config.yml"));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("api.tls_cert_file: " + ws.dir().File("bad.crt") +
+                         ": not a usable PEM certificate chain"),
+            std::string::npos)
+      << bad.err;
+}
+
+// ---------------------------------------------------------------------------------------
+// Tracing (docs/operations.md, "Tracing").
+
+/// An OTLP/HTTP receiver for the test: accepts POSTs, keeps their bodies, answers 200 (or
+/// nothing at all when told to hang, as a collector that stalls).
+class OtlpReceiver {
+ public:
+  OtlpReceiver() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    socklen_t length = sizeof address;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    ::listen(fd_, 16);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~OtlpReceiver() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+  std::vector<std::string> bodies() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return bodies_;
+  }
+  std::vector<std::string> paths() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return paths_;
+  }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      int client = ::accept(fd_, nullptr, nullptr);
+      if (client < 0) return;
+      std::string data;
+      char chunk[65536];
+      size_t header_end = std::string::npos, length = 0;
+      while (true) {
+        ssize_t n = ::recv(client, chunk, sizeof chunk, 0);
+        if (n <= 0) break;
+        data.append(chunk, static_cast<size_t>(n));
+        if (header_end == std::string::npos &&
+            (header_end = data.find("\r\n\r\n")) != std::string::npos) {
+          std::string head = data.substr(0, header_end);
+          for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          size_t at = head.find("content-length:");
+          if (at != std::string::npos) length = std::stoul(head.substr(at + 15));
+        }
+        if (header_end != std::string::npos && data.size() >= header_end + 4 + length) break;
+      }
+      if (header_end != std::string::npos) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        paths_.push_back(data.substr(0, data.find("\r\n")));
+        bodies_.push_back(data.substr(header_end + 4, length));
+      }
+      const std::string reply =
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+          "Connection: close\r\n\r\n{}";
+      ::send(client, reply.data(), reply.size(), MSG_NOSIGNAL);
+      ::close(client);
+    }
+  }
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::vector<std::string> bodies_, paths_;
+  std::thread thread_;
+};
+
+TEST(ServeTracingTest, ACallersTraceContinuesThroughTheServerAndItsSpansReachTheCollector) {
+  OtlpReceiver receiver;
+  ServeWorkspace ws;
+  ws.Deploy(ws.Register(), "all_at_once");
+  const std::string key = ws.CreateKey({"invoke"});
+  ws.WriteConfig("tracing:\n  otlp_url: http://127.0.0.1:" + std::to_string(receiver.port()) +
+                 "/v1/traces\n  flush_ms: 50\n  sample_ratio: 0\n");
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient http(server.port());
+  const std::string body = Transactions()[0].dump();
+  const std::string trace = "0af7651916cd43dd8448eb211c80319c";
+  HttpReply scored = http.Request("POST", "/v1/endpoints/fraud/predict", body,
+                                  {{"x-api-key", key},
+                                   {"traceparent", "00-" + trace + "-b7ad6b7169203331-01"},
+                                   {"tracestate", "bank=t61rcWkgMzE"}});
+  ASSERT_EQ(scored.status, 200) << scored.body;
+  // The response continues the caller's trace with the server's own span, sampled.
+  const std::string answered = scored.headers["traceparent"];
+  ASSERT_EQ(answered.size(), 55u) << answered;
+  EXPECT_EQ(answered.substr(0, 36), "00-" + trace + "-");
+  EXPECT_NE(answered.substr(36, 16), "b7ad6b7169203331");
+  EXPECT_EQ(answered.substr(52), "-01");
+  EXPECT_EQ(scored.headers["tracestate"], "bank=t61rcWkgMzE");
+  // A caller's "not sampled" is followed (parent-based), and sample_ratio 0 records no new
+  // trace: neither reaches the collector.
+  const std::string quiet = "1bf7651916cd43dd8448eb211c80319c";
+  HttpReply unsampled =
+      http.Request("POST", "/v1/endpoints/fraud/predict", body,
+                   {{"x-api-key", key}, {"traceparent", "00-" + quiet + "-b7ad6b7169203331-00"}});
+  EXPECT_EQ(unsampled.headers["traceparent"].substr(52), "-00");
+  HttpReply fresh = http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", key}});
+  const std::string fresh_trace = fresh.headers["traceparent"].substr(3, 32);
+  EXPECT_EQ(fresh.headers["traceparent"].substr(52), "-00");
+  // A malformed traceparent starts a new trace.
+  HttpReply malformed = http.Request("POST", "/v1/endpoints/fraud/predict", body,
+                                     {{"x-api-key", key}, {"traceparent", "00-xyz-01"}});
+  EXPECT_EQ(malformed.headers["traceparent"].size(), 55u);
+
+  // The spans, as the OTLP specification's JSON encoding gives them.
+  Json spans = Json::array();
+  ASSERT_TRUE(Eventually([&] {
+    spans = Json::array();
+    for (const std::string& text : receiver.bodies()) {
+      Json request = Json::parse(text, nullptr, false);
+      if (!request.is_object()) continue;
+      for (const Json& resource : request["resourceSpans"]) {
+        bool named = false;
+        for (const Json& a : resource["resource"]["attributes"])
+          named |= a["key"] == "service.name" && a["value"]["stringValue"] == "fraudops";
+        EXPECT_TRUE(named) << resource.dump();
+        for (const Json& scope : resource["scopeSpans"]) {
+          EXPECT_EQ(scope["scope"]["name"], "fraudops");
+          for (const Json& span : scope["spans"]) spans.push_back(span);
+        }
+      }
+    }
+    return spans.size() >= 5;
+  })) << spans.dump();
+  for (const std::string& line : receiver.paths()) EXPECT_EQ(line, "POST /v1/traces HTTP/1.1");
+  std::map<std::string, Json> by_name;
+  for (const Json& span : spans) {
+    EXPECT_EQ(span["traceId"], trace) << "only the sampled trace is exported";
+    EXPECT_EQ(span["spanId"].get<std::string>().size(), 16u);
+    const std::string start = span["startTimeUnixNano"], end = span["endTimeUnixNano"];
+    EXPECT_LE(std::stoull(start), std::stoull(end));
+    EXPECT_GT(std::stoull(start), 1700000000000000000ull);
+    EXPECT_TRUE(span["status"].contains("code"));
+    by_name[span["name"]] = span;
+  }
+  ASSERT_TRUE(by_name.count("POST /v1/endpoints/{endpoint}/predict")) << spans.dump();
+  const Json& root = by_name["POST /v1/endpoints/{endpoint}/predict"];
+  EXPECT_EQ(root["kind"], 2);  // SERVER
+  EXPECT_EQ(root["parentSpanId"], "b7ad6b7169203331");
+  EXPECT_EQ(root["spanId"], answered.substr(36, 16));
+  std::map<std::string, std::string> attributes;
+  for (const Json& a : root["attributes"]) attributes[a["key"]] = a["value"]["stringValue"];
+  EXPECT_EQ(attributes["http.route"], "/v1/endpoints/{endpoint}/predict");
+  EXPECT_EQ(attributes["http.response.status_code"], "200");
+  EXPECT_EQ(attributes["fraudops.model"], "fraud@1");
+  for (const char* step : {"auth", "parse", "score", "capture"}) {
+    ASSERT_TRUE(by_name.count(step)) << step << ": " << spans.dump();
+    EXPECT_EQ(by_name[step]["parentSpanId"], root["spanId"]) << step;
+    EXPECT_EQ(by_name[step]["kind"], 1) << step;
+  }
+  // The capture record carries the trace id.
+  ASSERT_TRUE(Eventually([&] {
+    std::string all;
+    if (fs::exists(ws.home() + "/capture/fraud")) {
+      for (const auto& entry : fs::recursive_directory_iterator(ws.home() + "/capture/fraud"))
+        if (entry.is_regular_file()) all += ReadText(entry.path().string());
+    }
+    return all.find("\"trace_id\":\"" + trace + "\"") != std::string::npos &&
+           all.find("\"trace_id\":\"" + fresh_trace + "\"") != std::string::npos;
+  }));
+}
+
+TEST(ServeTracingTest, ACollectorThatIsDownCostsRequestsNothingAndItsSpansAreCounted) {
+  ServeWorkspace ws;
+  ws.Deploy(ws.Register(), "all_at_once");
+  const std::string key = ws.CreateKey({"invoke"});
+  const int closed = FreePort();  // nothing listens there
+  ws.WriteConfig("tracing:\n  otlp_url: http://127.0.0.1:" + std::to_string(closed) +
+                 "/v1/traces\n  flush_ms: 20\n  queue_spans: 100\n");
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient http(server.port());
+  const std::string body = Transactions()[0].dump();
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_EQ(
+        http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", key}}).status,
+        200);
+  }
+  std::string metrics;
+  ASSERT_TRUE(Eventually([&] {
+    metrics = http.Request("GET", "/metrics").body;
+    return metrics.find("fraudops_trace_export_failures_total 0") == std::string::npos &&
+           metrics.find("fraudops_trace_export_failures_total") != std::string::npos;
+  })) << metrics;
+  const std::string dropped = "fraudops_trace_spans_total{outcome=\"dropped\"} ";
+  const size_t at = metrics.find(dropped);
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_GT(std::atoi(metrics.c_str() + at + dropped.size()), 0);
+  EXPECT_NE(server.log().find("spans not exported; dropped"), std::string::npos);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "cli/exit_codes.h"
 #include "core/files.h"
+#include "core/http_client.h"
 #include "core/strings.h"
 #include "model/derived_features.h"
 #include "model/policy.h"
@@ -19,6 +20,13 @@ namespace fraudops {
 Result<Config> LoadCheckedConfig(const LoadOptions& options) {
   FOPS_ASSIGN_OR_RETURN(Config config, LoadConfig(options));
   FOPS_RETURN_IF_ERROR(ValidateDeployConfig(config.deploy));
+  if (!config.global.ca_file.empty()) {  // every outbound HTTPS call trusts these CAs
+    const std::string path = config.Resolve(config.global.ca_file);
+    if (!FileExists(path)) {
+      return Status::InvalidArgument("global.ca_file: " + path + " does not exist");
+    }
+    SetOutboundCaFile(path);
+  }
   const std::vector<std::string>& derived = config.preprocess.derived_features;
   for (size_t i = 0; i < derived.size(); ++i) {  // the syntax now; the fields once data is read
     const std::string where = "preprocess.derived_features[" + std::to_string(i) + "]";
@@ -96,7 +104,8 @@ Result<Stores> OpenStoresFor(const Config& config, bool need_artifacts, bool cre
                                                              (home / "fraudops.db").string()));
   if (need_artifacts) {
     FOPS_ASSIGN_OR_RETURN(stores.artifacts, OpenArtifactStore(stores.config.global.artifact_url,
-                                                              (home / "artifacts").string()));
+                                                              (home / "artifacts").string(),
+                                                              stores.config.artifacts));
   }
   return stores;
 }

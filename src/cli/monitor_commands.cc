@@ -137,7 +137,8 @@ int Schedule(const Args& args) {
   // The metadata store may not exist yet: the first scheduled run creates it.
   auto metadata = MetadataStore::Open(config.global.metadata_url, (home / "fraudops.db").string());
   if (!metadata.ok()) return Fail(metadata.status());
-  auto artifacts = OpenArtifactStore(config.global.artifact_url, (home / "artifacts").string());
+  auto artifacts = OpenArtifactStore(config.global.artifact_url, (home / "artifacts").string(),
+                                     config.artifacts);
   if (!artifacts.ok()) return Fail(artifacts.status());
   SystemClock clock;
   auto scheduler = MakeScheduler(config, **metadata, artifacts->get(), (*session)->context, &clock);

@@ -117,8 +117,8 @@ int Serve(const Args& args) {
   std::string host = args.listen.empty() ? config->api.listen : args.listen;
   host = host.substr(0, host.rfind(':'));
   if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
-  std::printf("fraudops serve: listening on http://%s:%u\n", host.c_str(),
-              static_cast<unsigned>((*server)->port()));
+  std::printf("fraudops serve: listening on %s://%s:%u\n", (*server)->tls() ? "https" : "http",
+              host.c_str(), static_cast<unsigned>((*server)->port()));
   std::fflush(stdout);
   if (!args.port_file.empty()) {
     if (Status written = WriteFileAtomic(args.port_file, std::to_string((*server)->port()) + "\n");

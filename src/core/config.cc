@@ -59,6 +59,11 @@ const std::vector<KeySpec>& KeyTable() {
        "(endpoint and credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, "
        "AWS_SECRET_ACCESS_KEY, AWS_REGION). Env: FRAUDOPS_ARTIFACT_URL.",
        FOPS_FIELD(global.artifact_url)},
+      {"global", "ca_file",
+       "PEM file of the certificate authorities outbound HTTPS (S3, webhooks, the identity "
+       "provider, the trace collector, fraudops login) trusts, for a private CA; empty: the "
+       "system's store. Certificates are always verified.",
+       FOPS_FIELD(global.ca_file)},
       {"global", "seed", "Seed for synthesis, splits and training.", FOPS_FIELD(global.seed), 0,
        9.007199254740992e15},
       {"global", "threads",
@@ -382,6 +387,17 @@ const std::vector<KeySpec>& KeyTable() {
        "(exact within one server); redis://[:PASSWORD@]HOST:PORT[/DB] shares them, so quotas "
        "and rates hold exactly across replicas.",
        FOPS_FIELD(api.quota_url)},
+      {"api", "tls_cert_file",
+       "PEM certificate chain: with tls_key_file, serve speaks HTTPS only (TLS 1.2 and 1.3); "
+       "both files are read again on SIGHUP (certificate rotation) without dropping "
+       "connections. Empty: plain HTTP.",
+       FOPS_FIELD(api.tls_cert_file)},
+      {"api", "tls_key_file", "PEM private key of api.tls_cert_file.",
+       FOPS_FIELD(api.tls_key_file)},
+      {"api", "tls_client_ca_file",
+       "PEM CA certificates: with TLS on, every client must present a certificate they signed "
+       "(mutual TLS between services). Empty: no client certificate asked for.",
+       FOPS_FIELD(api.tls_client_ca_file)},
       {"api", "token_days",
        "How long a personal access token made by fraudops login (POST /v1/login) lasts, in "
        "days.",
@@ -508,6 +524,38 @@ const std::vector<KeySpec>& KeyTable() {
        {"unavailable", "missing"}},
       {"features", "online_timeout_ms", "Redis online store: command timeout.",
        FOPS_FIELD(features.online_timeout_ms), 10, 60000},
+      {"tracing", "otlp_url",
+       "Where serve sends its spans: an OTLP/HTTP traces endpoint (JSON), e.g. "
+       "http://otel-collector:4318/v1/traces. Empty: no spans (traceparent is still answered "
+       "and its trace id logged).",
+       FOPS_FIELD(tracing.otlp_url)},
+      {"tracing", "sample_ratio",
+       "Share of new traces recorded (decided from the trace id, so services sampling by "
+       "ratio agree).",
+       FOPS_FIELD(tracing.sample_ratio), 0, 1},
+      {"tracing", "parent_based",
+       "A request whose traceparent says sampled (or not) follows its caller's decision.",
+       FOPS_FIELD(tracing.parent_based)},
+      {"tracing", "service_name", "The service.name of the spans' resource.",
+       FOPS_FIELD(tracing.service_name)},
+      {"tracing", "batch_spans", "Spans per export request.", FOPS_FIELD(tracing.batch_spans), 1,
+       100000},
+      {"tracing", "queue_spans",
+       "Spans waiting for export; when full, new spans are dropped (and counted), never "
+       "waited for.",
+       FOPS_FIELD(tracing.queue_spans), 1, 10000000},
+      {"tracing", "flush_ms", "How often queued spans are exported.", FOPS_FIELD(tracing.flush_ms),
+       10, 600000},
+      {"tracing", "timeout_ms", "Time limit of one export request.", FOPS_FIELD(tracing.timeout_ms),
+       10, 600000},
+      {"artifacts", "sse",
+       "Server-side encryption of what is written to an S3 artifact store: empty (the "
+       "bucket's default), AES256 (SSE-S3) or aws:kms (SSE-KMS).",
+       FOPS_FIELD(artifacts.sse)},
+      {"artifacts", "kms_key_id",
+       "SSE-KMS: the KMS key id or ARN (artifacts.sse: aws:kms); empty: the account's default "
+       "key for S3.",
+       FOPS_FIELD(artifacts.kms_key_id)},
       {"stream", "url",
        "Redis holding the streams (docs/streaming.md): redis://[:PASSWORD@]HOST:PORT[/DB]; "
        "empty: features.online_url.",
@@ -555,8 +603,8 @@ const std::vector<KeySpec>& KeyTable() {
 
 const std::vector<std::string>& GroupNames() {
   static const std::vector<std::string> kGroups = {
-      "global",  "preprocess", "train",    "validate", "evaluate", "register", "deploy",
-      "promote", "api",        "schedule", "monitor",  "features", "stream"};
+      "global", "preprocess", "train",   "validate", "evaluate", "register",  "deploy", "promote",
+      "api",    "schedule",   "monitor", "features", "stream",   "artifacts", "tracing"};
   return kGroups;
 }
 
@@ -907,6 +955,23 @@ Status ValidateConfig(const Config& config) {
   if (p.split_method == "time" && p.time_column.empty()) {
     return Status::InvalidArgument(
         "preprocess.split_method = time needs preprocess.time_column (the column to order by)");
+  }
+  if (const std::string& sse = config.artifacts.sse;
+      !sse.empty() && sse != "AES256" && sse != "aws:kms") {
+    return Status::InvalidArgument("artifacts.sse = '" + sse +
+                                   "': accepted: empty, AES256 (SSE-S3), aws:kms (SSE-KMS)");
+  }
+  if (!config.artifacts.kms_key_id.empty() && config.artifacts.sse != "aws:kms") {
+    return Status::InvalidArgument("artifacts.kms_key_id needs artifacts.sse: aws:kms");
+  }
+  if (config.api.tls_cert_file.empty() != config.api.tls_key_file.empty()) {
+    return Status::InvalidArgument(
+        "api.tls_cert_file and api.tls_key_file go together: set both for HTTPS, or neither");
+  }
+  if (!config.api.tls_client_ca_file.empty() && config.api.tls_cert_file.empty()) {
+    return Status::InvalidArgument(
+        "api.tls_client_ca_file asks clients for certificates, which needs TLS: set "
+        "api.tls_cert_file and api.tls_key_file too");
   }
   if (p.label_column.empty()) {
     return Status::InvalidArgument("preprocess.label_column must name the label column");

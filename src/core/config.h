@@ -22,6 +22,7 @@ struct GlobalConfig {
   std::string home = "./fraudops-home";
   std::string metadata_url;  ///< empty: <home>/fraudops.db
   std::string artifact_url;  ///< empty: <home>/artifacts
+  std::string ca_file;       ///< PEM CAs outbound HTTPS trusts (empty: the system's)
   long long seed = 42;
   long long threads = 0;
   std::string log_level = "info";
@@ -149,6 +150,9 @@ struct ApiConfig {
   double capture_rotate_seconds = 3600;
   double capture_queue_rows = 100000;
   std::string quota_url;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
   double token_days = 30;
   std::string oidc_issuer;
   std::string oidc_audience;
@@ -218,6 +222,24 @@ struct StreamConfig {
   long long segment_rows = 100000;
 };
 
+/// Tracing of serve (docs/operations.md): OTLP/HTTP JSON export.
+struct TracingConfig {
+  std::string otlp_url;  ///< e.g. http://collector:4318/v1/traces; empty: off
+  double sample_ratio = 1.0;
+  bool parent_based = true;
+  std::string service_name = "fraudops";
+  long long batch_spans = 512;
+  long long queue_spans = 8192;
+  long long flush_ms = 1000;
+  long long timeout_ms = 2000;
+};
+
+/// The artifact store's writes (docs/operations.md).
+struct ArtifactsConfig {
+  std::string sse;         ///< "", "AES256" (SSE-S3) or "aws:kms" (SSE-KMS) on S3 writes
+  std::string kms_key_id;  ///< SSE-KMS: the key (empty: the bucket's default key)
+};
+
 struct Config {
   GlobalConfig global;
   PreprocessConfig preprocess;
@@ -232,6 +254,8 @@ struct Config {
   MonitorConfig monitor;
   FeaturesConfig features;
   StreamConfig stream;
+  ArtifactsConfig artifacts;
+  TracingConfig tracing;
 
   std::string config_path;  ///< the file loaded, or empty for built-in defaults
   std::string base_dir;     ///< relative paths in the config resolve against this

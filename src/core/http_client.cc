@@ -14,7 +14,22 @@ size_t Append(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
+std::string& OutboundCaFile() {
+  static std::string path;
+  return path;
+}
+
 }  // namespace
+
+void SetOutboundCaFile(std::string path) { OutboundCaFile() = std::move(path); }
+
+void ApplyOutboundTls(void* curl) {
+  CURL* c = static_cast<CURL*>(curl);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  if (!OutboundCaFile().empty()) curl_easy_setopt(c, CURLOPT_CAINFO, OutboundCaFile().c_str());
+}
 
 Result<HttpReply> HttpCall(const std::string& method, const std::string& url,
                            const std::vector<std::string>& headers, const std::string& body,
@@ -29,6 +44,7 @@ Result<HttpReply> HttpCall(const std::string& method, const std::string& url,
   std::unique_ptr<curl_slist, void (*)(curl_slist*)> header_list(list, curl_slist_free_all);
   HttpReply reply;
   CURL* c = curl.get();
+  ApplyOutboundTls(c);
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, header_list.get());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

@@ -16,6 +16,13 @@ struct HttpReply {
   std::string body;
 };
 
+/// The certificate authorities every outbound HTTPS connection of this process trusts
+/// (global.ca_file): a PEM file, or empty for the system's store. Set once at start.
+void SetOutboundCaFile(std::string path);
+/// Sets the TLS options of a libcurl easy handle (a CURL*): the peer's certificate and host
+/// name verified against the CAs above, TLS 1.2 at least. Every libcurl call site uses it.
+void ApplyOutboundTls(void* curl);
+
 /// `method` `url` with `headers` ("Name: value") and `body`; the reply whatever its status.
 /// IoError when nothing came back (refused, timed out, TLS failure), naming the URL.
 Result<HttpReply> HttpCall(const std::string& method, const std::string& url,

@@ -188,10 +188,17 @@ void Logger::RemoveSink(int id) {
   std::erase_if(sinks_, [id](const auto& entry) { return entry.first == id; });
 }
 
+namespace {
+thread_local std::string log_trace_id;
+}  // namespace
+
+void SetLogTraceId(std::string_view trace_id) { log_trace_id.assign(trace_id); }
+
 void Logger::Log(LogLevel level, std::string_view component, std::string_view message,
                  std::vector<LogField> fields) {
   const LogLevel threshold = this->level();
   if (level < threshold || threshold == LogLevel::kOff) return;
+  if (!log_trace_id.empty()) fields.emplace_back("trace_id", log_trace_id);
   std::string timestamp = NowIso8601();
   MutexLock lock(&mutex_);
   for (auto& [id, sink] : sinks_) sink->Write(timestamp, level, component, message, fields);

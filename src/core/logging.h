@@ -88,6 +88,10 @@ class Logger {
   std::vector<std::pair<int, std::unique_ptr<LogSink>>> sinks_ GUARDED_BY(mutex_);
 };
 
+/// The trace id every log line this thread writes carries as its field trace_id (empty:
+/// none); the server sets it while it serves a request (serve/tracing.h).
+void SetLogTraceId(std::string_view trace_id);
+
 /// Escapes `text` as the inside of a JSON string.
 std::string JsonEscape(std::string_view text);
 /// The same, appended to `out`.

@@ -12,6 +12,7 @@
 
 #include "core/files.h"
 #include "core/hash.h"
+#include "core/http_client.h"
 #include "core/strings.h"
 
 extern char** environ;
@@ -207,7 +208,8 @@ Result<S3Location> ParseS3Uri(std::string_view uri) {
 
 Result<S3Client::Response> S3Client::Send(
     const std::string& method, const std::string& bucket, const std::string& key,
-    const std::vector<std::pair<std::string, std::string>>& query, std::string_view body) const {
+    const std::vector<std::pair<std::string, std::string>>& query, std::string_view body,
+    const std::vector<std::pair<std::string, std::string>>& extra_headers) const {
   GlobalCurlInit();
   // Canonical request (SigV4): path, sorted query, signed headers, payload hash.
   std::string path = "/" + UriEncode(bucket, false);
@@ -230,6 +232,7 @@ Result<S3Client::Response> S3Client::Send(
       {"host", host}, {"x-amz-content-sha256", payload_hash}, {"x-amz-date", amz_date}};
   if (!settings_.session_token.empty())
     headers.emplace_back("x-amz-security-token", settings_.session_token);
+  headers.insert(headers.end(), extra_headers.begin(), extra_headers.end());
   std::sort(headers.begin(), headers.end());
   std::string authorization =
       SigV4Authorization(method, path, canonical_query, headers, payload_hash, amz_date,
@@ -249,6 +252,7 @@ Result<S3Client::Response> S3Client::Send(
   Response response;
   UploadCursor cursor{body, 0};
   CURL* c = curl.get();
+  ApplyOutboundTls(c);
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, header_list.get());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -293,16 +297,30 @@ Status S3Client::ErrorFrom(const Response& response, const std::string& what) co
   return Status::IoError(text);
 }
 
+std::vector<std::pair<std::string, std::string>> S3WriteHeaders(const S3Settings& settings,
+                                                                const std::string& storage_class) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!settings.sse.empty()) {
+    headers.emplace_back("x-amz-server-side-encryption", settings.sse);
+    if (settings.sse == "aws:kms" && !settings.sse_kms_key_id.empty()) {
+      headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", settings.sse_kms_key_id);
+    }
+  }
+  if (!storage_class.empty()) headers.emplace_back("x-amz-storage-class", storage_class);
+  return headers;
+}
+
 Status S3Client::Put(const S3Location& where, std::string_view body) {
   if (body.size() > multipart_threshold) return PutMultipart(where, body);
-  FOPS_ASSIGN_OR_RETURN(Response response, Send("PUT", where.bucket, where.key, {}, body));
+  FOPS_ASSIGN_OR_RETURN(Response response, Send("PUT", where.bucket, where.key, {}, body,
+                                                S3WriteHeaders(settings_, "")));
   if (response.status != 200) return ErrorFrom(response, "cannot write " + where.Uri());
   return Status::Ok();
 }
 
 Status S3Client::PutMultipart(const S3Location& where, std::string_view body) {
-  FOPS_ASSIGN_OR_RETURN(Response created,
-                        Send("POST", where.bucket, where.key, {{"uploads", ""}}, ""));
+  FOPS_ASSIGN_OR_RETURN(Response created, Send("POST", where.bucket, where.key, {{"uploads", ""}},
+                                               "", S3WriteHeaders(settings_, "")));
   if (created.status != 200)
     return ErrorFrom(created, "cannot start a multipart upload of " + where.Uri());
   std::string upload_id = XmlText(created.body, "UploadId");
@@ -348,6 +366,8 @@ Result<S3ObjectInfo> S3Client::Head(const S3Location& where) {
   S3ObjectInfo info;
   info.size = static_cast<size_t>(ParseInt(response.headers["content-length"]).value_or(0));
   info.etag = response.headers["etag"];
+  info.storage_class = response.headers["x-amz-storage-class"];
+  info.sse = response.headers["x-amz-server-side-encryption"];
   return info;
 }
 

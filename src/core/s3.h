@@ -24,6 +24,10 @@ struct S3Settings {
   std::string access_key;
   std::string secret_key;
   std::string session_token;
+  /// Server-side encryption asked for on writes: "", "AES256" or "aws:kms" (with
+  /// sse_kms_key_id, or the account's default key).
+  std::string sse;
+  std::string sse_kms_key_id;
   long connect_timeout_seconds = 5;
   long stall_timeout_seconds = 30;
 
@@ -43,7 +47,14 @@ Result<S3Location> ParseS3Uri(std::string_view uri);
 struct S3ObjectInfo {
   size_t size = 0;
   std::string etag;
+  std::string storage_class;  ///< x-amz-storage-class (empty: STANDARD)
+  std::string sse;            ///< x-amz-server-side-encryption, when the server says
 };
+
+/// The headers an object write (PutObject, CreateMultipartUpload, CopyObject) carries for
+/// `settings`' server-side encryption and `storage_class` (empty: none), names lowercase.
+std::vector<std::pair<std::string, std::string>> S3WriteHeaders(const S3Settings& settings,
+                                                                const std::string& storage_class);
 
 class S3Client {
  public:
@@ -70,10 +81,11 @@ class S3Client {
     std::string body;
     std::map<std::string, std::string> headers;  ///< lowercase names
   };
-  Result<Response> Send(const std::string& method, const std::string& bucket,
-                        const std::string& key,
-                        const std::vector<std::pair<std::string, std::string>>& query,
-                        std::string_view body) const;
+  /// `extra_headers` (lowercase names) are sent and signed.
+  Result<Response> Send(
+      const std::string& method, const std::string& bucket, const std::string& key,
+      const std::vector<std::pair<std::string, std::string>>& query, std::string_view body,
+      const std::vector<std::pair<std::string, std::string>>& extra_headers = {}) const;
   Status PutMultipart(const S3Location& where, std::string_view body);
   Status ErrorFrom(const Response& response, const std::string& what) const;
 

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "core/http_client.h"
 #include "core/strings.h"
 
 namespace fraudops {
@@ -62,6 +63,7 @@ Result<long> Post(const WebhookOptions& options, const std::string& body) {
     list = curl_slist_append(list, (name + ": " + value).c_str());
   std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers(list, curl_slist_free_all);
   CURL* c = curl.get();
+  ApplyOutboundTls(c);
   curl_easy_setopt(c, CURLOPT_URL, options.url.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(c, CURLOPT_POST, 1L);

@@ -901,8 +901,8 @@ RunResult RunPipeline(const Config& config, const Context& context,
 
   // The stores come first: a wrong URL or an unreachable server fails before any work.
   auto metadata = MetadataStore::Open(config.global.metadata_url, (home / "fraudops.db").string());
-  auto artifact_store =
-      OpenArtifactStore(config.global.artifact_url, (home / "artifacts").string());
+  auto artifact_store = OpenArtifactStore(config.global.artifact_url, (home / "artifacts").string(),
+                                          config.artifacts);
   // The run works in the local artifact store, or in a local copy that goes to S3.
   auto* local =
       artifact_store.ok() ? dynamic_cast<LocalArtifactStore*>(artifact_store->get()) : nullptr;

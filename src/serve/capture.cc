@@ -44,7 +44,13 @@ void AppendCaptureRecords(const ScoredRows& scored, std::string_view time, doubl
       out += '-';
       out += std::to_string(r);
     }
-    out += "\",\"time\":\"";
+    out += '"';
+    if (!scored.trace_id.empty()) {
+      out += ",\"trace_id\":\"";
+      out += scored.trace_id;
+      out += '"';
+    }
+    out += ",\"time\":\"";
     out += time;
     out += "\",\"endpoint\":";
     AppendJsonString(out, scored.endpoint);

@@ -5,6 +5,7 @@
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -34,8 +35,66 @@ int HexValue(char c) {
 }
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+using TlsStream = asio::ssl::stream<tcp::socket>;
+
+tcp::socket& Lowest(tcp::socket& socket) { return socket; }
+tcp::socket& Lowest(TlsStream& stream) { return stream.next_layer(); }
+
+/// The oldest error OpenSSL queued, as text (and the queue cleared).
+std::string OpenSslError() {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "unknown error";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof text);
+  return text;
+}
 
 }  // namespace
+
+class TlsContext {
+ public:
+  static Result<std::shared_ptr<TlsContext>> Make(const TlsFiles& files) {
+    auto made = std::shared_ptr<TlsContext>(new TlsContext());
+    SSL_CTX* ctx = made->context.native_handle();
+    ERR_clear_error();
+    // TLS 1.2 and 1.3 only; OpenSSL's default ciphers for them (forward secrecy, AEAD).
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(
+        ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(ctx, files.cert_file.c_str()) != 1) {
+      return Status::InvalidArgument("api.tls_cert_file: " + files.cert_file +
+                                     ": not a usable PEM certificate chain (" + OpenSslError() +
+                                     ")");
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, files.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+      return Status::InvalidArgument("api.tls_key_file: " + files.key_file +
+                                     ": not a usable PEM private key (" + OpenSslError() + ")");
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+      return Status::InvalidArgument("api.tls_key_file: " + files.key_file +
+                                     " is not the key of the certificate in " + files.cert_file);
+    }
+    if (!files.client_ca_file.empty()) {
+      STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(files.client_ca_file.c_str());
+      if (names == nullptr ||
+          SSL_CTX_load_verify_locations(ctx, files.client_ca_file.c_str(), nullptr) != 1) {
+        if (names) sk_X509_NAME_pop_free(names, X509_NAME_free);
+        return Status::InvalidArgument("api.tls_client_ca_file: " + files.client_ca_file +
+                                       ": no usable PEM CA certificate (" + OpenSslError() + ")");
+      }
+      SSL_CTX_set_client_CA_list(ctx, names);
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+      static const unsigned char kSessionContext[] = "fraudops";
+      SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
+    }
+    return made;
+  }
+  asio::ssl::context context{asio::ssl::context::tls_server};
+
+ private:
+  TlsContext() = default;
+};
 
 std::string PercentDecode(std::string_view text, bool plus_is_space) {
   std::string out;
@@ -95,34 +154,67 @@ struct HttpServer::Worker {
   std::optional<asio::steady_timer> sweep;
   std::thread thread;
   /// Sessions of this worker, touched only on its thread.
-  std::vector<std::weak_ptr<Session>> sessions;
+  std::vector<std::weak_ptr<SessionBase>> sessions;
 };
 
-class HttpServer::Session : public std::enable_shared_from_this<Session> {
+/// What the worker's sweep and the drain do to a connection, whatever its stream.
+class HttpServer::SessionBase {
  public:
-  Session(tcp::socket socket, HttpServer& server) : socket_(std::move(socket)), server_(server) {
+  virtual ~SessionBase() = default;
+  /// On the worker's thread: closes the connection if it is between requests.
+  virtual void CloseIfIdle() = 0;
+  /// On the worker's thread (its sweep): closes the connection if the operation under way
+  /// has run past its deadline; the pending operation then ends with operation_aborted.
+  virtual void CloseIfLate(Clock::time_point now) = 0;
+};
+
+/// One connection: a TCP socket, or a TLS stream over one (which holds on to the context
+/// it was made with, so a reload does not pull it away).
+template <class Stream>
+class HttpServer::Session : public SessionBase,
+                            public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  Session(tcp::socket socket, HttpServer& server) requires std::same_as<Stream, tcp::socket>
+      : socket_(std::move(socket)), server_(server) {
     ++server_.stats_.open_connections;
   }
-  ~Session() { --server_.stats_.open_connections; }
+  Session(tcp::socket socket, HttpServer& server,
+          std::shared_ptr<TlsContext> tls) requires std::same_as<Stream, TlsStream>
+      : socket_(std::move(socket), tls->context), server_(server), tls_(std::move(tls)) {
+    ++server_.stats_.open_connections;
+  }
+  ~Session() override { --server_.stats_.open_connections; }
 
-  void Start() { WaitForRequest(); }
-
-  /// On the worker's thread: closes the connection if it is between requests.
-  void CloseIfIdle() {
-    if (idle_) {
-      beast::error_code ignored;
-      socket_.shutdown(tcp::socket::shutdown_both, ignored);
-      socket_.close(ignored);
+  void Start() {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      Arm(limits().header_timeout);  // a client that never finishes its handshake is cut off
+      idle_ = false;
+      socket_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) {
+                                  ++self->server_.stats_.tls_handshake_failures;
+                                  return self->Close();
+                                }
+                                self->WaitForRequest();
+                              });
+    } else {
+      WaitForRequest();
     }
   }
 
-  /// On the worker's thread (its sweep): closes the connection if the operation under way
-  /// has run past its deadline; the pending operation then ends with operation_aborted.
-  void CloseIfLate(Clock::time_point now) {
-    if (now < deadline_ || !socket_.is_open()) return;
+  void CloseIfIdle() override {
+    if (idle_) {
+      beast::error_code ignored;
+      Lowest(socket_).shutdown(tcp::socket::shutdown_both, ignored);
+      Lowest(socket_).close(ignored);
+    }
+  }
+
+  void CloseIfLate(Clock::time_point now) override {
+    if (now < deadline_ || !Lowest(socket_).is_open()) return;
     if (!idle_) ++server_.stats_.timeouts;  // an idle connection closing is routine
     beast::error_code ignored;
-    socket_.close(ignored);
+    Lowest(socket_).close(ignored);
   }
 
  private:
@@ -139,7 +231,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     // Between requests: the idle timeout; the header deadline starts with the first byte.
     Arm(limits().idle_timeout);
     socket_.async_read_some(buffer_.prepare(4096),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
                               if (ec) return self->Close();
                               self->buffer_.commit(n);
                               self->ParseBuffered();
@@ -167,7 +259,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     Arm(limits().header_timeout);
     http::async_read_header(
         socket_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -179,7 +271,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       Arm(limits().write_timeout);
       asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
-                        [self = shared_from_this()](beast::error_code ec2, size_t) {
+                        [self = this->shared_from_this()](beast::error_code ec2, size_t) {
                           if (ec2) return self->Close();
                           self->ReadBody();
                         });
@@ -191,7 +283,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   void ReadBody() {
     Arm(limits().body_timeout);
     http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        if (ec) return self->OnReadError(ec);
                        self->Handle();
                      });
@@ -260,17 +352,19 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     Arm(limits().write_timeout);
     const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
     asio::async_write(socket_, buffers,
-                      [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                         if (ec || !keep_alive) return self->Close();
                         self->WaitForRequest();
                       });
   }
 
+  /// Closes the TCP connection (over TLS without a close_notify: every response is
+  /// delimited by its Content-Length, so a client loses nothing).
   void Close() {
     idle_ = false;
     beast::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    socket_.close(ignored);
+    Lowest(socket_).shutdown(tcp::socket::shutdown_send, ignored);
+    Lowest(socket_).close(ignored);
   }
 
   /// The deadline of the operation about to start. Checked by the worker's sweep rather
@@ -278,12 +372,13 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   /// parsing the request. A timed-out connection is closed (no 408 can be sent mid-read).
   void Arm(Clock::duration timeout) { deadline_ = Clock::now() + timeout; }
 
-  tcp::socket socket_;
+  Stream socket_;
   Clock::time_point deadline_ = Clock::time_point::max();
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string head_, body_;  // the response being written
   HttpServer& server_;
+  std::shared_ptr<TlsContext> tls_;
   bool idle_ = true;
 };
 
@@ -328,6 +423,18 @@ Status HttpServer::Start(const std::string& host, uint16_t port, size_t workers)
   return Status::Ok();
 }
 
+Status HttpServer::SetTls(const TlsFiles& files) {
+  FOPS_ASSIGN_OR_RETURN(std::shared_ptr<TlsContext> made, TlsContext::Make(files));
+  MutexLock lock(&tls_mutex_);
+  tls_ = std::move(made);
+  return Status::Ok();
+}
+
+bool HttpServer::tls() const {
+  MutexLock lock(&tls_mutex_);
+  return tls_ != nullptr;
+}
+
 void HttpServer::Accept(Worker& worker) {
   worker.acceptor->async_accept([this, &worker](beast::error_code ec, tcp::socket socket) {
     if (ec) {
@@ -342,9 +449,20 @@ void HttpServer::Accept(Worker& worker) {
       return Accept(worker);
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto session = std::make_shared<Session>(std::move(socket), *this);
-    worker.sessions.push_back(session);
-    session->Start();
+    std::shared_ptr<TlsContext> tls;
+    {
+      MutexLock lock(&tls_mutex_);
+      tls = tls_;
+    }
+    if (tls) {
+      auto session = std::make_shared<Session<TlsStream>>(std::move(socket), *this, std::move(tls));
+      worker.sessions.push_back(session);
+      session->Start();
+    } else {
+      auto session = std::make_shared<Session<tcp::socket>>(std::move(socket), *this);
+      worker.sessions.push_back(session);
+      session->Start();
+    }
     Accept(worker);
   });
 }
@@ -354,7 +472,7 @@ void HttpServer::Sweep(Worker& worker) {
   worker.sweep->async_wait([this, &worker](beast::error_code ec) {
     if (ec) return;
     const auto now = Clock::now();
-    std::erase_if(worker.sessions, [now](const std::weak_ptr<Session>& weak) {
+    std::erase_if(worker.sessions, [now](const std::weak_ptr<SessionBase>& weak) {
       auto session = weak.lock();
       if (session) session->CloseIfLate(now);
       return session == nullptr;

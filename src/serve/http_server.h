@@ -7,7 +7,9 @@
 /// sends slowly is cut off (its connection closed; deadlines are checked every 100 ms). `Expect:
 /// 100-continue` is answered. Drain() stops accepting, closes idle connections, lets requests in
 /// flight finish (their responses say `Connection: close`) and returns when all are done or the
-/// drain timeout passes.
+/// drain timeout passes. With TLS (SetTls) every connection starts with a handshake (TLS 1.2
+/// or 1.3 only, under the header deadline), optionally requiring a client certificate; SetTls
+/// again swaps the certificate for new connections while the open ones go on with theirs.
 ///
 /// Handlers run on the worker thread that read the request and must not block for long:
 /// scoring takes microseconds; anything slow belongs on another thread.
@@ -24,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/status.h"
 
 namespace fraudops {
@@ -75,9 +78,21 @@ struct HttpResponse {
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
 
+/// The server's TLS files (PEM): its certificate chain and key, and the CA whose
+/// certificates clients must present (empty: no client certificate asked for).
+struct TlsFiles {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;
+};
+
+/// An OpenSSL server context (asio::ssl::context, opaque here).
+class TlsContext;
+
 /// What the server saw besides requests (for metrics).
 struct HttpServerStats {
   std::atomic<int64_t> open_connections{0};
+  std::atomic<uint64_t> tls_handshake_failures{0};
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> refused_connections{0};  ///< beyond max_connections
   std::atomic<uint64_t> timeouts{0};
@@ -93,12 +108,18 @@ class HttpServer {
 
   /// Binds HOST:PORT (port 0 picks a free one) and starts `workers` threads.
   Status Start(const std::string& host, uint16_t port, size_t workers);
+  /// Serves HTTPS with `files` from the next connection on (before Start, or again to
+  /// reload them: a file that cannot be used keeps the previous context, and says why).
+  Status SetTls(const TlsFiles& files) EXCLUDES(tls_mutex_);
+  bool tls() const EXCLUDES(tls_mutex_);
   uint16_t port() const { return port_; }
   /// Graceful: see the file comment. Safe to call from any thread, once.
   void Drain(std::chrono::milliseconds timeout);
   const HttpServerStats& stats() const { return stats_; }
 
   struct Worker;
+  class SessionBase;
+  template <class Stream>
   class Session;
   using Clock = std::chrono::steady_clock;
 
@@ -113,6 +134,8 @@ class HttpServer {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> draining_{false};
   uint16_t port_ = 0;
+  mutable Mutex tls_mutex_;
+  std::shared_ptr<TlsContext> tls_ GUARDED_BY(tls_mutex_);
 };
 
 /// Splits "HOST:PORT" ("[::1]:8080" for IPv6).

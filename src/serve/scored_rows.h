@@ -13,6 +13,7 @@ namespace fraudops {
 
 struct ScoredRows {
   std::string_view request_id;  ///< the request's id (x-request-id or a new UUIDv7)
+  std::string_view trace_id;    ///< its W3C trace id (hex; empty: none)
   std::string_view endpoint;
   const LoadedModel* model = nullptr;  ///< the variant's model that scored
   VariantRole variant = VariantRole::kProduction;

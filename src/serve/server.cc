@@ -77,6 +77,30 @@ Result<std::shared_ptr<OidcVerifier>> OidcFrom(const ApiConfig& api) {
 
 }  // namespace
 
+namespace {
+
+TracingOptions TracingOptionsFrom(const Config& config, Logger& logger) {
+  TracingOptions options;
+  options.url = config.tracing.otlp_url;
+  options.sample_ratio = config.tracing.sample_ratio;
+  options.parent_based = config.tracing.parent_based;
+  options.service_name = config.tracing.service_name;
+  options.batch_spans = static_cast<size_t>(config.tracing.batch_spans);
+  options.queue_spans = static_cast<size_t>(config.tracing.queue_spans);
+  options.flush_interval = std::chrono::milliseconds(config.tracing.flush_ms);
+  options.timeout_seconds = static_cast<double>(config.tracing.timeout_ms) / 1000;
+  options.logger = &logger;
+  return options;
+}
+
+TlsFiles TlsFilesOf(const Config& config) {
+  return {
+      config.Resolve(config.api.tls_cert_file), config.Resolve(config.api.tls_key_file),
+      config.api.tls_client_ca_file.empty() ? "" : config.Resolve(config.api.tls_client_ca_file)};
+}
+
+}  // namespace
+
 ScoringServer::ScoringServer(Config config, Logger& logger)
     : config_(std::move(config)), logger_(logger) {}
 
@@ -129,6 +153,7 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
   capture.logger = &logger;
   server->capture_ = std::make_unique<CaptureWriter>(capture);
   server->shadows_ = std::make_unique<ShadowRunner>(10000, &logger);
+  server->tracer_ = std::make_unique<Tracer>(TracingOptionsFrom(c, logger));
   FOPS_ASSIGN_OR_RETURN(DeployRules rules, DeployRulesFrom(c));
   server->admin_ =
       std::make_unique<AdminRoutes>(server->guard_, *server->stores_, *server->controller_,
@@ -144,6 +169,7 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
       limits, [self](const HttpRequest& request, HttpResponse& response) {
         self->Handle(request, response);
       });
+  if (!c.api.tls_cert_file.empty()) FOPS_RETURN_IF_ERROR(server->http_->SetTls(TlsFilesOf(c)));
   server->guard_.set_required(c.api.auth == "required");
   FOPS_ASSIGN_OR_RETURN(auto oidc, OidcFrom(c.api));
   server->guard_.SetOidc(std::move(oidc));
@@ -235,6 +261,21 @@ void ScoringServer::DeclareMetrics() {
                    {});
   metrics_.AddCollector([this](std::string& out) {
     health_.WriteMetrics(out);
+    WritePipelineGauges(out);
+    if (tracer_->enabled()) {
+      out +=
+          "# HELP fraudops_trace_spans_total Spans of sampled requests, by outcome: exported to "
+          "tracing.otlp_url, or dropped (the queue full, the collector slow or down).\n"
+          "# TYPE fraudops_trace_spans_total counter\n"
+          "fraudops_trace_spans_total{outcome=\"exported\"} " +
+          std::to_string(tracer_->exported()) +
+          "\nfraudops_trace_spans_total{outcome=\"dropped\"} " +
+          std::to_string(tracer_->dropped()) +
+          "\n# HELP fraudops_trace_export_failures_total Batches the collector did not accept.\n"
+          "# TYPE fraudops_trace_export_failures_total counter\n"
+          "fraudops_trace_export_failures_total " +
+          std::to_string(tracer_->failed_exports()) + "\n";
+    }
     if (change_feed_) {
       out +=
           "# HELP fraudops_change_notifications_total Changes other processes announced through "
@@ -287,6 +328,14 @@ void ScoringServer::DeclareMetrics() {
         "size limits.\n"
         "# TYPE fraudops_http_bad_requests_total counter\n";
     out += "fraudops_http_bad_requests_total " + std::to_string(http.bad_requests.load()) + "\n";
+    if (http_->tls()) {
+      out +=
+          "# HELP fraudops_tls_handshake_failures_total Connections whose TLS handshake failed "
+          "(an old protocol version, no client certificate, not TLS at all).\n"
+          "# TYPE fraudops_tls_handshake_failures_total counter\n";
+      out += "fraudops_tls_handshake_failures_total " +
+             std::to_string(http.tls_handshake_failures.load()) + "\n";
+    }
     out +=
         "# HELP fraudops_capture_rows_total Captured rows, written or dropped (queue full, write "
         "error).\n"
@@ -372,6 +421,16 @@ void ScoringServer::Reload(const Config& config) {
   } else {
     logger_.Error("serve", rules.status().message() + "; keeping the deployment rules loaded");
   }
+  if (!config.api.tls_cert_file.empty() && http_->tls()) {  // a rotated certificate
+    if (Status reloaded = http_->SetTls(TlsFilesOf(config)); reloaded.ok()) {
+      logger_.Info("serve", "TLS certificate reloaded; new connections use it",
+                   {{"cert", config.api.tls_cert_file}});
+    } else {
+      logger_.Error("serve", reloaded.message() + "; keeping the certificate loaded");
+    }
+  } else if (config.api.tls_cert_file.empty() != !http_->tls()) {
+    logger_.Warn("serve", "turning TLS on or off needs a restart");
+  }
   if (auto oidc = OidcFrom(config.api); oidc.ok()) {
     guard_.SetOidc(std::move(*oidc));
   } else {
@@ -388,7 +447,52 @@ void ScoringServer::Drain() {
   if (http_) http_->Drain(std::chrono::milliseconds(config_.api.drain_timeout_ms));
   if (change_feed_) change_feed_->Stop();
   if (controller_) controller_->Stop();
+  if (tracer_) tracer_->Flush();
   if (capture_) capture_->Flush();
+}
+
+void ScoringServer::WritePipelineGauges(std::string& out) {
+  MutexLock lock(&pipeline_mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  if (pipeline_gauges_.empty() || now - pipeline_read_at_ >= std::chrono::seconds(15)) {
+    std::vector<RunStatusSummary> summary;
+    Status read = stores_->WithMetadata([&](MetadataStore& metadata) -> Status {
+      FOPS_ASSIGN_OR_RETURN(summary, metadata.RunSummary());
+      return Status::Ok();
+    });
+    if (read.ok()) {  // otherwise the last values stay (the store's outage is reported apart)
+      pipeline_read_at_ = now;
+      std::string runs, started, durations;
+      for (const RunStatusSummary& s : summary) {
+        const std::string labels = MetricLine("", {"pipeline", "status"}, {s.experiment, s.status});
+        runs += "fraudops_pipeline_runs" + labels + " " + std::to_string(s.runs) + "\n";
+        auto start = ParseUtcTime(s.latest_start);
+        auto end = ParseUtcTime(s.latest_end);
+        if (!start) continue;
+        started += "fraudops_pipeline_last_run_timestamp_seconds" + labels + " " +
+                   MetricValue(std::chrono::duration<double>(start->time_since_epoch()).count()) +
+                   "\n";
+        if (end) {
+          durations += "fraudops_pipeline_last_run_duration_seconds" + labels + " " +
+                       MetricValue(std::chrono::duration<double>(*end - *start).count()) + "\n";
+        }
+      }
+      pipeline_gauges_ =
+          "# HELP fraudops_pipeline_runs Runs of each pipeline in the metadata store, by status "
+          "(succeeded, gate_failed, failed, running, skipped, locked).\n"
+          "# TYPE fraudops_pipeline_runs gauge\n" +
+          runs +
+          "# HELP fraudops_pipeline_last_run_timestamp_seconds When the latest run of each "
+          "pipeline with each status started (Unix time).\n"
+          "# TYPE fraudops_pipeline_last_run_timestamp_seconds gauge\n" +
+          started +
+          "# HELP fraudops_pipeline_last_run_duration_seconds How long the latest finished run "
+          "of each pipeline with each status took.\n"
+          "# TYPE fraudops_pipeline_last_run_duration_seconds gauge\n" +
+          durations;
+    }
+  }
+  out += pipeline_gauges_;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -396,8 +500,29 @@ void ScoringServer::Drain() {
 
 void ScoringServer::Handle(const HttpRequest& request, HttpResponse& response) {
   const auto start = Clock::now();
+  // Every request but health checks and scrapes joins or starts a trace (W3C Trace Context).
+  const std::string_view path = request.path();
+  std::optional<RequestTrace> trace;
+  if (path != "/healthz" && path != "/readyz" && path != "/metrics" &&
+      !StartsWith(path, "/v2/health/")) {
+    trace.emplace(tracer_.get(), request.Header("traceparent"), "");
+  }
   RouteMatch match;
   const Route* route = router_.Dispatch(request, response, match);
+  if (trace) {
+    if (trace->sampled()) {
+      const std::string method(request.method());
+      const std::string pattern = route ? route->pattern : "unmatched";
+      trace->SetName(method + " " + pattern);
+      trace->SetAttribute("http.request.method", method);
+      trace->SetAttribute("http.route", pattern);
+      trace->SetAttribute("http.response.status_code", std::to_string(response.status));
+      if (response.status >= 500) trace->SetError();
+    }
+    response.headers.emplace_back("traceparent", trace->ResponseTraceParent());
+    if (std::string_view state = request.Header("tracestate"); !state.empty() && state.size() < 512)
+      response.headers.emplace_back("tracestate", std::string(state));
+  }
   if (route == nullptr) {
     metrics_
         .Counter("fraudops_http_requests_total",
@@ -495,8 +620,12 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
                      {match.route->pattern, endpoint_name, variant})
         .Observe(std::chrono::duration<double>(Clock::now() - start).count());
   };
-  if (!guard_.Authorize(request, response, style, "invoke", endpoint_name))
-    return finish(response.status);
+  bool authorized = false;
+  {
+    RequestTrace::ScopedSpan span("auth");
+    authorized = guard_.Authorize(request, response, style, "invoke", endpoint_name);
+  }
+  if (!authorized) return finish(response.status);
   auto snapshot = controller_->Find(endpoint_name);
   if (!snapshot || (!snapshot->production && !snapshot->multi)) {
     metrics_.Counter("fraudops_rejected_requests_total", {"not_found"})
@@ -595,14 +724,23 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
     }
     variant_label = arm ? std::string_view(arm->name) : VariantRoleName(variant);
   }
+  if (RequestTrace* trace = RequestTrace::Current(); trace && trace->sampled()) {
+    trace->SetAttribute("fraudops.endpoint", endpoint_name);
+    trace->SetAttribute("fraudops.variant", std::string(variant_label));
+    trace->SetAttribute("fraudops.model", model->ref().ToString());
+  }
   ParsedRows rows;
   RequestError error;
   const size_t max_rows = max_rows_.load(std::memory_order_relaxed);
-  const bool parsed =
-      oip ? ParseInferBody(request.body(), model->encoder(), max_rows, &rows, &error,
-                           model->request_fields())
-          : ParsePredictBody(request.body(), request.Header("content-type"), model->encoder(),
-                             max_rows, &rows, &error, assignment_field, model->request_fields());
+  bool parsed = false;
+  {
+    RequestTrace::ScopedSpan span("parse");
+    parsed =
+        oip ? ParseInferBody(request.body(), model->encoder(), max_rows, &rows, &error,
+                             model->request_fields())
+            : ParsePredictBody(request.body(), request.Header("content-type"), model->encoder(),
+                               max_rows, &rows, &error, assignment_field, model->request_fields());
+  }
   if (!parsed) {
     metrics_.Counter("fraudops_rejected_requests_total", {error.code})
         .fetch_add(1, std::memory_order_relaxed);
@@ -627,8 +765,11 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   const ModelBundle& bundle = model->bundle();
   std::vector<double> scores(rows.rows);
   const auto scoring_start = Clock::now();
-  for (size_t r = 0; r < rows.rows; ++r)
-    scores[r] = bundle.PredictProbability(rows.values.data() + r * width);
+  {
+    RequestTrace::ScopedSpan span("score");
+    for (size_t r = 0; r < rows.rows; ++r)
+      scores[r] = bundle.PredictProbability(rows.values.data() + r * width);
+  }
   const double scoring_seconds =
       std::chrono::duration<double>(Clock::now() - scoring_start).count();
   RolloutStats* rollout = snapshot->rollout.get();
@@ -655,6 +796,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   // The decision policy decides on each row from its fields and score.
   std::vector<PolicyDecision> decisions;
   if (const DecisionPolicy* policy = model->policy()) {
+    RequestTrace::ScopedSpan span("policy");
     decisions.resize(rows.rows);
     const size_t stride = model->request_fields()->size();
     const size_t count = policy->fields().size();  // the first of the request fields
@@ -670,6 +812,9 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   if (request_id.empty() || request_id.size() > 128) request_id = NewRequestId();
   ScoredRows scored;
   scored.request_id = request_id;
+  const RequestTrace* trace = RequestTrace::Current();
+  const std::string trace_id = trace ? trace->trace_id_hex() : std::string();
+  scored.trace_id = trace_id;
   scored.endpoint = endpoint_name;
   scored.model = model;
   scored.variant = variant;
@@ -703,6 +848,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   const double sample = capture_sample_.load(std::memory_order_relaxed);
   if (sample > 0 && (sample >= 1 || NextUniform() < sample)) {
     std::string lines;
+    RequestTrace::ScopedSpan span("capture");
     AppendCaptureRecords(scored, UtcNow(), seconds * 1e6, lines);
     capture_->Submit(endpoint_name, std::move(lines), rows.rows);
   }
@@ -786,6 +932,7 @@ Result<VariantRef> ScoringServer::MultiTarget(const HttpRequest& request,
 
 bool ScoringServer::Enrich(const LoadedModel& model, ParsedRows& rows, HttpResponse& response,
                            ErrorStyle style) {
+  RequestTrace::ScopedSpan span("feature_store.read", 3);
   const FeatureEnricher& enricher = *model.enricher();
   const size_t width = model.encoder().size();
   const auto start = Clock::now();
@@ -934,8 +1081,13 @@ void ScoringServer::Feedback(const HttpRequest& request, HttpResponse& response,
     }
     labels.push_back(std::move(record));
   }
-  Status stored =
-      stores_->With([&](ServingStore& store) { return store.RecordFeedback(endpoint, labels); });
+  Status stored = Status::Ok();
+  {
+    RequestTrace::ScopedSpan span("metadata_store.record_feedback", 3);
+    stored =
+        stores_->With([&](ServingStore& store) { return store.RecordFeedback(endpoint, labels); });
+    if (!stored.ok()) span.SetError();
+  }
   if (!stored.ok()) return WriteStatus(response, ErrorStyle::kV1, stored);
   WriteJson(response, {{"stored", labels.size()}, {"endpoint", endpoint}});
 }

@@ -32,6 +32,7 @@
 #include "serve/router.h"
 #include "serve/shadow.h"
 #include "serve/store_access.h"
+#include "serve/tracing.h"
 
 namespace fraudops {
 
@@ -50,6 +51,8 @@ class ScoringServer {
   /// Loads every endpoint's models and the keys, then listens.
   Status Start();
   uint16_t port() const { return http_->port(); }
+  /// True when it serves HTTPS (api.tls_cert_file).
+  bool tls() const { return http_->tls(); }
   /// Re-reads the configuration's live settings (auth, capture sample, limits on rows, log
   /// level, deploy defaults) and reloads endpoints and keys now. Listen address and workers
   /// need a restart.
@@ -98,6 +101,8 @@ class ScoringServer {
              ErrorStyle style);
 
   void DeclareMetrics();
+  /// fraudops_pipeline_* from the metadata store's runs, read at most every 15 s.
+  void WritePipelineGauges(std::string& out) EXCLUDES(pipeline_mutex_);
   /// The metric children a scored request updates (children live as long as the registry),
   /// looked up once per route, endpoint and variant instead of five labelled lookups per
   /// request.
@@ -126,6 +131,7 @@ class ScoringServer {
   std::unique_ptr<ChangeFeed> change_feed_;  ///< PostgreSQL metadata store only
   std::unique_ptr<CaptureWriter> capture_;
   std::unique_ptr<ShadowRunner> shadows_;
+  std::unique_ptr<Tracer> tracer_;
   std::unique_ptr<AdminRoutes> admin_;
   std::unique_ptr<HttpServer> http_;
   Router router_;
@@ -146,6 +152,10 @@ class ScoringServer {
   /// Entries are never removed.
   std::map<std::tuple<const Route*, std::string, std::string>, ScoreMetrics, ScoreMetricsLess>
       score_metrics_ GUARDED_BY(score_metrics_mutex_);
+
+  Mutex pipeline_mutex_;
+  std::string pipeline_gauges_ GUARDED_BY(pipeline_mutex_);
+  std::chrono::steady_clock::time_point pipeline_read_at_ GUARDED_BY(pipeline_mutex_);
 
   std::atomic<double> capture_sample_{0};
   std::atomic<size_t> max_rows_{10000};

@@ -15,7 +15,8 @@ Result<std::unique_ptr<StoreAccess>> StoreAccess::Open(const Config& config) {
       MetadataStore::Open(config.global.metadata_url, (fs::path(home) / "fraudops.db").string()));
   FOPS_ASSIGN_OR_RETURN(
       access->artifacts_,
-      OpenArtifactStore(config.global.artifact_url, (fs::path(home) / "artifacts").string()));
+      OpenArtifactStore(config.global.artifact_url, (fs::path(home) / "artifacts").string(),
+                        config.artifacts));
   access->serving_ = std::make_unique<ServingStore>(*access->metadata_);
   access->loader_ = std::make_unique<ModelLoader>(*access->metadata_, *access->artifacts_,
                                                   (fs::path(home) / "cache" / "models").string());
@@ -25,6 +26,11 @@ Result<std::unique_ptr<StoreAccess>> StoreAccess::Open(const Config& config) {
 Status StoreAccess::With(const std::function<Status(ServingStore&)>& body) {
   MutexLock lock(&mutex_);
   return body(*serving_);
+}
+
+Status StoreAccess::WithMetadata(const std::function<Status(MetadataStore&)>& body) {
+  MutexLock lock(&mutex_);
+  return body(*metadata_);
 }
 
 Status StoreAccess::WithLoader(const std::function<Status(ServingStore&, ModelLoader&)>& body) {

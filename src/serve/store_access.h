@@ -24,6 +24,8 @@ class StoreAccess {
 
   /// Runs `body` with the serving store, under the lock; returns what it returns.
   Status With(const std::function<Status(ServingStore&)>& body) EXCLUDES(mutex_);
+  /// Runs `body` with the metadata store, under the lock.
+  Status WithMetadata(const std::function<Status(MetadataStore&)>& body) EXCLUDES(mutex_);
   /// Runs `body` with the serving store and the model loader, under the lock.
   Status WithLoader(const std::function<Status(ServingStore&, ModelLoader&)>& body)
       EXCLUDES(mutex_);

@@ -95,7 +95,8 @@ Result<size_t> ExportModelFiles(MetadataStore& metadata, ArtifactStore& artifact
 }
 
 Result<std::unique_ptr<ArtifactStore>> OpenArtifactStore(const std::string& url,
-                                                         const std::string& default_root) {
+                                                         const std::string& default_root,
+                                                         const ArtifactsConfig& options) {
   if (StartsWith(url, "s3://")) {
     FOPS_ASSIGN_OR_RETURN(S3Location root, ParseS3Uri(url));
     while (!root.key.empty() && root.key.back() == '/') root.key.pop_back();
@@ -103,6 +104,8 @@ Result<std::unique_ptr<ArtifactStore>> OpenArtifactStore(const std::string& url,
     if (!settings.ok())
       return Status::InvalidArgument("global.artifact_url " + url + ": " +
                                      settings.status().message());
+    settings->sse = options.sse;
+    settings->sse_kms_key_id = options.kms_key_id;
     S3Client client(*settings);
     // Fail now, not after training, when the bucket is missing or the credentials are wrong.
     auto listed = client.List(S3Location{root.bucket, root.key + "/.fraudops-probe"});

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "core/config.h"
 #include "core/s3.h"
 #include "core/status.h"
 #include "store/metadata_store.h"
@@ -71,8 +72,10 @@ class S3ArtifactStore final : public ArtifactStore {
 Result<size_t> ExportModelFiles(MetadataStore& metadata, ArtifactStore& artifacts,
                                 const ModelVersion& version, const std::string& directory);
 
-/// `url`: empty (then `default_root`), a directory, file://DIR, or s3://BUCKET/PREFIX.
+/// `url`: empty (then `default_root`), a directory, file://DIR, or s3://BUCKET/PREFIX; S3
+/// writes ask for `options`' server-side encryption.
 Result<std::unique_ptr<ArtifactStore>> OpenArtifactStore(const std::string& url,
-                                                         const std::string& default_root);
+                                                         const std::string& default_root,
+                                                         const ArtifactsConfig& options = {});
 
 }  // namespace fraudops

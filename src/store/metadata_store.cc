@@ -404,6 +404,25 @@ Result<RunRecord> MetadataStore::GetRun(const std::string& id_or_prefix) {
   return run;
 }
 
+Result<std::vector<RunStatusSummary>> MetadataStore::RunSummary() {
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r,
+      db_->Query("SELECT r.experiment, r.status, c.n, r.start_time, r.end_time FROM runs r JOIN "
+                 "(SELECT experiment, status, COUNT(*) AS n, MAX(start_time) AS latest FROM runs "
+                 "GROUP BY experiment, status) c ON r.experiment = c.experiment AND r.status = "
+                 "c.status AND r.start_time = c.latest ORDER BY r.experiment, r.status"));
+  std::vector<RunStatusSummary> out;
+  for (const SqlRow& row : r.rows) {
+    if (!out.empty() && out.back().experiment == AsText(row[0]) &&
+        out.back().status == AsText(row[1])) {
+      continue;  // two runs started in the same instant
+    }
+    out.push_back({AsText(row[0]), AsText(row[1]), AsInt(row[2]), AsText(row[3]),
+                   IsNull(row[4]) ? "" : AsText(row[4])});
+  }
+  return out;
+}
+
 Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter) {
   // One query: the run columns, then one LEFT JOIN per metric shown (an index lookup each on
   // the (run_id, name) key), filtered and ordered in the database.

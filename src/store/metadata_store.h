@@ -99,6 +99,15 @@ struct RunFilter {
   std::vector<RunCondition> conditions;
 };
 
+/// The runs of one pipeline (experiment) with one status, and the latest of them.
+struct RunStatusSummary {
+  std::string experiment;
+  std::string status;
+  int64_t runs = 0;
+  std::string latest_start;
+  std::string latest_end;  ///< empty while running
+};
+
 struct ModelVersion {
   std::string model;
   int64_t version = 0;
@@ -178,6 +187,9 @@ class MetadataStore {
   Result<std::vector<RunRecord>> ListRuns(const RunFilter& filter);
   Result<std::vector<std::pair<int64_t, double>>> MetricHistory(const std::string& run_id,
                                                                 const std::string& name);
+  /// Per pipeline and status: how many runs, and the latest one's times (for the server's
+  /// pipeline gauges).
+  Result<std::vector<RunStatusSummary>> RunSummary();
 
   // Registry. `actor` is who does it (user@host), recorded with the audit entry.
   Result<ModelVersion> CreateVersion(const NewVersion& version, const std::string& actor);

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Operating at scale (BENCHMARKS.md), on loopback, with the release build:
+#   tls:         one `fraudops serve` (one worker), wrk -t1 -c16 on keep-alive connections,
+#                plain HTTP vs HTTPS (TLS 1.3, a P-256 certificate), interleaved (medians);
+#   balancer:    the same plain server direct vs through HAProxy with deploy/haproxy/haproxy.cfg,
+#                interleaved (medians; the throughput and the p99);
+#   propagation: three replicas; DEPLOYS deployments by the CLI, each timed from the command's
+#                exit until every replica serves it — PostgreSQL with LISTEN/NOTIFY (polling
+#                set to 10 s) against the peer, polling every 250 ms (the default) on a
+#                SQLite store the replicas share.
+#   bench/serve_scale.sh [SECONDS] [ROUNDS] [DEPLOYS]
+# Needs wrk, haproxy, openssl; the propagation's PostgreSQL is FOPS_TEST_POSTGRES_URL
+# (eval "$(scripts/test-servers.sh start)").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bin=$root/build/release/src/fraudops
+seconds=${1:-10}
+rounds=${2:-3}
+deploys=${3:-20}
+source "$root/bench/serve_lib.sh"
+cd "$work"
+echo "machine: $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+
+# One workspace: the built-in data (smaller: scoring does not depend on it), two versions.
+printf 'preprocess:\n  synthetic_rows: 50000\ndeploy:\n  enabled: false\n' > config.yml
+"$bin" run >/dev/null 2>&1 && "$bin" run >/dev/null 2>&1
+"$bin" deploy fraud-detector@1 --strategy all_at_once >/dev/null
+key=$("$bin" keys create --name bench --scope invoke 2>/dev/null)
+bash "$root/scripts/sample-transaction.sh" "$bin" tx.json
+key_args=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+openssl req "${key_args[@]}" -x509 -days 1 -subj /CN=bench -addext subjectAltName=IP:127.0.0.1 \
+  -keyout tls.key -out tls.crt 2>/dev/null
+
+export FRAUDOPS_API_CAPTURE_SAMPLE=0
+"$bin" serve --listen 127.0.0.1:18490 --workers 1 > plain.log 2>&1 &
+pids+=($!)
+FRAUDOPS_API_TLS_CERT_FILE=tls.crt FRAUDOPS_API_TLS_KEY_FILE=tls.key \
+  "$bin" serve --listen 127.0.0.1:18491 --workers 1 > tls.log 2>&1 &
+pids+=($!)
+FRAUDOPS_LB_LISTEN=127.0.0.1:18492 FRAUDOPS_LB_STATS=127.0.0.1:18493 \
+  FRAUDOPS_REPLICA_1=127.0.0.1:18490 FRAUDOPS_REPLICA_2=127.0.0.1:18490 \
+  FRAUDOPS_REPLICA_3=127.0.0.1:18490 haproxy -db -f "$root/deploy/haproxy/haproxy.cfg" > haproxy.log 2>&1 &
+pids+=($!)
+wait_for http://127.0.0.1:18490/readyz
+for _ in $(seq 100); do curl -sk -o /dev/null https://127.0.0.1:18491/readyz && break; sleep 0.1; done
+wait_for http://127.0.0.1:18492/readyz
+
+load() {  # NAME URL
+  WRK_BODY="$work/tx.json" WRK_KEY="$key" WRK_DELAY_MS=0 \
+    wrk -t1 -c16 -d"$seconds"s -s "$root/bench/serve_wrk.lua" "$2" | tail -1 | sed "s/^/$1 /"
+}
+declare -A url=(
+  [plain]=http://127.0.0.1:18490/v1/endpoints/fraud-detector/predict
+  [tls]=https://127.0.0.1:18491/v1/endpoints/fraud-detector/predict
+  [balancer]=http://127.0.0.1:18492/v1/endpoints/fraud-detector/predict
+)
+seconds_saved=$seconds; seconds=2
+for kind in plain tls balancer; do load "$kind" "${url[$kind]}" >/dev/null; done  # warm up
+seconds=$seconds_saved
+for round in $(seq "$rounds"); do
+  order=(plain tls balancer)
+  [ $((round % 2)) -eq 0 ] && order=(balancer tls plain)
+  for kind in "${order[@]}"; do load "$kind" "${url[$kind]}" | tee -a runs.txt | sed "s/^/round $round: /"; done
+done
+median() { grep "^$1 " runs.txt | field "$2" | median_value; }
+plain=$(median plain rps) tls=$(median tls rps) lb=$(median balancer rps)
+echo "tls: plain median rps=$plain p99_ms=$(median plain p99_ms); https median rps=$tls" \
+     "p99_ms=$(median tls p99_ms); ratio=$(awk -v a="$tls" -v b="$plain" 'BEGIN { printf "%.2f", a / b }')"
+echo "balancer: direct median rps=$plain p99_ms=$(median plain p99_ms); through haproxy median" \
+     "rps=$lb p99_ms=$(median balancer p99_ms);" \
+     "overhead_us=$(awk -v a="$lb" -v b="$plain" 'BEGIN { printf "%.1f", 1e6 / a - 1e6 / b }')"
+for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+wait 2>/dev/null || true
+pids=()
+
+# Propagation: three replicas; each deployment timed until all serve it.
+propagate() {  # NAME CONFIG_ARGS...: prints the milliseconds of each deployment
+  local name=$1 ports=(18501 18502 18503)
+  for port in "${ports[@]}"; do
+    "$bin" serve --listen "127.0.0.1:$port" --workers 1 > "$name-$port.log" 2>&1 &
+    pids+=($!)
+  done
+  for port in "${ports[@]}"; do wait_for "http://127.0.0.1:$port/healthz"; done
+  /usr/bin/python3 - "$bin" "$deploys" "${ports[@]}" <<'EOF' | tee "$name.txt" | tail -1 | sed "s/^/$name: /"
+import json, subprocess, sys, time, urllib.request
+binary, count, ports = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+times = []
+for i in range(count):
+    target = f"fraud-detector@{2 if i % 2 == 0 else 1}"
+    subprocess.run([binary, "deploy", target, "--strategy", "all_at_once"], check=True,
+                   capture_output=True)
+    start = time.perf_counter()
+    pending = set(ports)
+    while pending:
+        for port in list(pending):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz") as answer:
+                body = json.load(answer)
+            if body["endpoints"].get("fraud-detector", {}).get("production") == target:
+                pending.discard(port)
+    times.append((time.perf_counter() - start) * 1000)
+times.sort()
+print(f"deployments={count} median_ms={times[count // 2]:.1f} max_ms={times[-1]:.1f}")
+EOF
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+}
+FRAUDOPS_API_POLL_INTERVAL_MS=250 propagate polling-sqlite
+if [ -n "${FOPS_TEST_POSTGRES_URL:-}" ]; then
+  database=fraudops_bench_$$
+  psql "$FOPS_TEST_POSTGRES_URL" -qc "CREATE DATABASE $database" >/dev/null
+  url="${FOPS_TEST_POSTGRES_URL%/*}/$database"
+  mkdir -p pg && cd pg
+  printf 'preprocess:\n  synthetic_rows: 50000\ndeploy:\n  enabled: false\nglobal:\n  metadata_url: %s\n' "$url" > config.yml
+  "$bin" run >/dev/null 2>&1 && "$bin" run >/dev/null 2>&1
+  printf 'correct horse battery\n' | "$bin" users add ops --role admin --role deployer --password-stdin >/dev/null
+  export FRAUDOPS_CREDENTIALS=$work/pg/credentials.json FRAUDOPS_API_POLL_INTERVAL_MS=10000
+  "$bin" serve --listen 127.0.0.1:18500 --workers 1 > login.log 2>&1 &
+  pids+=($!)
+  wait_for http://127.0.0.1:18500/healthz
+  printf 'correct horse battery\n' | "$bin" login --url http://127.0.0.1:18500 --user ops --password-stdin >/dev/null
+  "$bin" deploy fraud-detector@1 --strategy all_at_once >/dev/null
+  kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
+  FRAUDOPS_URL=http://127.0.0.1:18501 propagate notify-postgresql
+  cd "$work"
+  psql "$FOPS_TEST_POSTGRES_URL" -qc "DROP DATABASE $database WITH (FORCE)" >/dev/null
+else
+  echo "notify-postgresql: skipped (FOPS_TEST_POSTGRES_URL is not set)"
+fi
