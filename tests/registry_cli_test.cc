@@ -15,6 +15,7 @@
 #include "cli_util.h"
 #include "core/hash.h"
 #include "server_util.h"
+#include "store/metadata_store.h"
 
 namespace fraudops {
 namespace {
@@ -843,6 +844,116 @@ TEST(RegistryCliTest, BadServersAndSourcesAreClearErrorsAndRegisterNothing) {
 
   // Nothing was registered by any of them.
   EXPECT_TRUE(Json(Fraudops(dir, "models list --json")).empty());
+}
+
+// Retention and archival (docs/operations.md): what a registered version needs is kept, what
+// nothing needs is deleted or archived, dry runs change nothing, and every change is audited.
+TEST(ArtifactsCliTest, GcDeletesWhatNothingNeedsAndArchiveMovesWhatNothingServes) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  ASSERT_EQ(Fraudops(dir, "run --json").exit_code, 0);  // fraud-detector@1, deployed
+  // Two runs that fail the gate: registered as nothing.
+  WriteText(dir.File("strict.yml"),
+            testing::ReadText(dir.File("config.yml")) + "evaluate:\n  min_roc_auc: 0.99999\n");
+  std::vector<std::string> failed;
+  for (int i = 0; i < 2; ++i) {
+    CommandResult run = Fraudops(dir, "run --json --config strict.yml");
+    ASSERT_EQ(run.exit_code, 4) << run.err;
+    failed.push_back(Json(run)["execution_id"]);
+  }
+  auto files_of = [&](const std::string& run_id) {
+    return Json(Fraudops(dir, "runs show " + run_id + " --json"))["artifacts"];
+  };
+  ASSERT_FALSE(files_of(failed[0]).empty());
+  const std::string one_file = files_of(failed[0])[0]["uri"];
+  ASSERT_TRUE(std::filesystem::exists(one_file));
+
+  // A dry run lists, keeps the registered run with its reason, and touches nothing.
+  CommandResult dry = Fraudops(dir, "artifacts gc --keep-days 0 --json");
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  nlohmann::json plan = Json(dry);
+  EXPECT_FALSE(plan["applied"].get<bool>());
+  ASSERT_EQ(plan["runs"].size(), 2u) << plan.dump();
+  ASSERT_EQ(plan["kept"].size(), 1u);
+  EXPECT_EQ(plan["kept"][0]["why"], "fraud-detector@1 is registered");
+  EXPECT_TRUE(std::filesystem::exists(one_file));
+  // Runs younger than the retention are not touched.
+  EXPECT_TRUE(Json(Fraudops(dir, "artifacts gc --keep-days 30 --json"))["runs"].empty());
+
+  // Archive the first failed run (nothing serves it) under archive/, then gc the second.
+  CommandResult archived = Fraudops(dir, "artifacts archive --older-than-days 0 --apply --json");
+  ASSERT_EQ(archived.exit_code, 0) << archived.err;
+  EXPECT_EQ(Json(archived)["runs"].size(), 2u);
+  EXPECT_EQ(Json(archived)["kept"][0]["why"], "fraud-detector@1 is served");
+  EXPECT_FALSE(std::filesystem::exists(one_file));
+  for (const nlohmann::json& a : files_of(failed[0])) {
+    EXPECT_NE(a["uri"].get<std::string>().find("/artifacts/archive/"), std::string::npos);
+    EXPECT_TRUE(std::filesystem::exists(a["uri"].get<std::string>()));
+  }
+  // The served version still loads and scores.
+  ASSERT_EQ(Fraudops(dir, "data synth --rows 200 --output tx.csv").exit_code, 0);
+  CommandResult scored =
+      Fraudops(dir, "predict --model fraud-detector@1 --input tx.csv --output p.csv");
+  EXPECT_EQ(scored.exit_code, 0) << scored.err;
+
+  CommandResult collected = Fraudops(dir, "artifacts gc --keep-days 0 --apply --json");
+  ASSERT_EQ(collected.exit_code, 0) << collected.err;
+  EXPECT_EQ(Json(collected)["runs"].size(), 2u);
+  EXPECT_TRUE(files_of(failed[0]).empty());
+  EXPECT_TRUE(files_of(failed[1]).empty());
+  EXPECT_FALSE(
+      files_of(Json(Fraudops(dir, "models show fraud-detector@1 --json"))["run_id"]).empty());
+  // Nothing left to do; the audit log says what was done and by whom.
+  EXPECT_TRUE(Json(Fraudops(dir, "artifacts gc --keep-days 0 --json"))["runs"].empty());
+  auto store = MetadataStore::Open("", dir.File("fraudops-home/fraudops.db"));
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::map<std::string, int> actions;
+  auto audit = (*store)->Audit("");
+  ASSERT_TRUE(audit.ok());
+  for (const AuditEntry& e : *audit) ++actions[e.action];
+  EXPECT_EQ(actions["artifacts_archived"], 2);
+  EXPECT_EQ(actions["artifacts_deleted"], 2);
+  // Storage classes are S3's.
+  CommandResult local_class =
+      Fraudops(dir, "artifacts archive --older-than-days 0 --storage-class DEEP_ARCHIVE");
+  EXPECT_EQ(local_class.exit_code, 2);
+  EXPECT_NE(local_class.err.find("storage classes are S3's"), std::string::npos) << local_class.err;
+  EXPECT_EQ(Fraudops(dir, "artifacts archive --storage-class TAPE").exit_code, 2);
+}
+
+TEST(ArtifactsCliTest, ArchiveSetsTheS3StorageClassOfWhatNothingServes) {
+  FOPS_NEED_SERVER(s3_endpoint, "FOPS_TEST_S3_ENDPOINT");
+  const std::string bucket = "arch" + testing::RandomSuffix();
+  S3Client s3(testing::TestS3Settings(s3_endpoint));
+  ASSERT_TRUE(s3.CreateBucket(bucket).ok());
+  const std::string env = testing::TestS3Environment(s3_endpoint) + " FRAUDOPS_ARTIFACT_URL=s3://" +
+                          bucket + "/artifacts";
+  TempDir dir;
+  WriteSmallConfig(dir, "artifacts:\n  sse: AES256\n");
+  ASSERT_EQ(Fraudops(dir, "run --json", env).exit_code, 0);
+  WriteText(dir.File("strict.yml"),
+            testing::ReadText(dir.File("config.yml")) + "evaluate:\n  min_roc_auc: 0.99999\n");
+  CommandResult failed = Fraudops(dir, "run --json --config strict.yml", env);
+  ASSERT_EQ(failed.exit_code, 4) << failed.err;
+  const std::string run_id = Json(failed)["execution_id"];
+  CommandResult archived = Fraudops(
+      dir, "artifacts archive --older-than-days 0 --storage-class DEEP_ARCHIVE --apply --json",
+      env);
+  ASSERT_EQ(archived.exit_code, 0) << archived.err;
+  ASSERT_EQ(Json(archived)["runs"].size(), 1u);
+  // DEEP_ARCHIVE must be restored before reading: the approved version's run is kept.
+  EXPECT_NE(Json(archived)["kept"][0]["why"].get<std::string>().find("is served"),
+            std::string::npos);
+  const nlohmann::json files =
+      Json(Fraudops(dir, "runs show " + run_id + " --json", env))["artifacts"];
+  ASSERT_FALSE(files.empty());
+  for (const nlohmann::json& a : files) {
+    auto where = ParseS3Uri(a["uri"].get<std::string>());
+    ASSERT_TRUE(where.ok());
+    auto head = s3.Head(*where);
+    ASSERT_TRUE(head.ok()) << head.status().ToString();
+    EXPECT_EQ(head->storage_class, "DEEP_ARCHIVE") << a["uri"];
+  }
 }
 
 }  // namespace

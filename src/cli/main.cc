@@ -9,6 +9,7 @@
 #include <iostream>
 #include <string_view>
 
+#include "cli/artifacts_commands.h"
 #include "cli/common.h"
 #include "cli/exit_codes.h"
 #include "cli/features_commands.h"
@@ -363,6 +364,7 @@ int main(int argc, char** argv) {
   auto people_command = AddPeopleCommands(app);
   auto features_command = AddFeaturesCommands(app);
   auto stream_command = AddStreamCommands(app);
+  auto artifacts_command = AddArtifactsCommands(app);
 
   auto* import =
       data_command->add_subcommand("import",
@@ -396,6 +398,7 @@ int main(int argc, char** argv) {
   if (int code = people_command(); code >= 0) return code;
   if (int code = features_command(); code >= 0) return code;
   if (int code = stream_command(); code >= 0) return code;
+  if (int code = artifacts_command(); code >= 0) return code;
   if (int code = predict_command(); code >= 0) return code;
   if (int code = train_command(); code >= 0) return code;
   if (int code = serve_command(); code >= 0) return code;

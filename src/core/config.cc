@@ -556,6 +556,18 @@ const std::vector<KeySpec>& KeyTable() {
        "SSE-KMS: the KMS key id or ARN (artifacts.sse: aws:kms); empty: the account's default "
        "key for S3.",
        FOPS_FIELD(artifacts.kms_key_id)},
+      {"artifacts", "keep_days",
+       "fraudops artifacts gc deletes the artifacts of runs that ended longer ago than this, "
+       "unless a registered version was trained in them (or their files are shared).",
+       FOPS_FIELD(artifacts.keep_days), 0, 36500},
+      {"artifacts", "archive_days",
+       "fraudops artifacts archive moves the artifacts of runs that ended longer ago than this, "
+       "and that no endpoint serves, to the archive.",
+       FOPS_FIELD(artifacts.archive_days), 0, 36500},
+      {"artifacts", "archive_storage_class",
+       "Where fraudops artifacts archive puts them: an S3 storage class (GLACIER_IR, "
+       "DEEP_ARCHIVE, …; objects keep their URIs) or empty for the store's archive/ prefix.",
+       FOPS_FIELD(artifacts.archive_storage_class)},
       {"stream", "url",
        "Redis holding the streams (docs/streaming.md): redis://[:PASSWORD@]HOST:PORT[/DB]; "
        "empty: features.online_url.",

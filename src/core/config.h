@@ -238,6 +238,9 @@ struct TracingConfig {
 struct ArtifactsConfig {
   std::string sse;         ///< "", "AES256" (SSE-S3) or "aws:kms" (SSE-KMS) on S3 writes
   std::string kms_key_id;  ///< SSE-KMS: the key (empty: the bucket's default key)
+  double keep_days = 90;   ///< fraudops artifacts gc
+  double archive_days = 30;
+  std::string archive_storage_class;  ///< "" : the archive/ prefix
 };
 
 struct Config {

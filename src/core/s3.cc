@@ -371,6 +371,20 @@ Result<S3ObjectInfo> S3Client::Head(const S3Location& where) {
   return info;
 }
 
+Status S3Client::Copy(const S3Location& from, const S3Location& to,
+                      const std::string& storage_class) {
+  std::vector<std::pair<std::string, std::string>> headers =
+      S3WriteHeaders(settings_, storage_class);
+  headers.emplace_back("x-amz-copy-source", "/" + from.bucket + "/" + UriEncode(from.key, true));
+  headers.emplace_back("x-amz-metadata-directive", "REPLACE");
+  FOPS_ASSIGN_OR_RETURN(Response response, Send("PUT", to.bucket, to.key, {}, "", headers));
+  // S3 may answer 200 with an <Error> body when a copy fails late.
+  if (response.status != 200 || response.body.find("<Error>") != std::string::npos) {
+    return ErrorFrom(response, "cannot copy " + from.Uri() + " to " + to.Uri());
+  }
+  return Status::Ok();
+}
+
 Status S3Client::Delete(const S3Location& where) {
   FOPS_ASSIGN_OR_RETURN(Response response, Send("DELETE", where.bucket, where.key, {}, ""));
   if (response.status != 204 && response.status != 200)

@@ -67,6 +67,10 @@ class S3Client {
   /// NotFound when the object does not exist.
   Result<S3ObjectInfo> Head(const S3Location& where);
   Status Delete(const S3Location& where);
+  /// CopyObject from `from` to `to` (the same object: in place) with `storage_class`
+  /// (empty: the bucket's default) and this client's server-side encryption; the object's
+  /// metadata is replaced, so an in-place copy is allowed.
+  Status Copy(const S3Location& from, const S3Location& to, const std::string& storage_class);
   /// Keys under a prefix (ListObjectsV2, following continuation tokens).
   Result<std::vector<std::string>> List(const S3Location& prefix);
   Status CreateBucket(const std::string& bucket);

@@ -53,6 +53,61 @@ Result<std::string> LocalArtifactStore::Fetch(const std::string& uri) {
   return ReadFile(uri);
 }
 
+Status LocalArtifactStore::Remove(const std::string& uri) {
+  if (StartsWith(uri, "s3://")) {
+    return Status::InvalidArgument(uri + " is in S3; this workspace's artifact store is local");
+  }
+  std::error_code error;
+  fs::remove(uri, error);
+  if (error) return Status::IoError("cannot remove " + uri + ": " + error.message());
+  return Status::Ok();
+}
+
+Result<std::string> LocalArtifactStore::CopyToArchive(const std::string& uri) {
+  const fs::path from(uri);
+  const fs::path relative = from.lexically_relative(root_);
+  if (relative.empty() || *relative.begin() == "..") {
+    return Status::InvalidArgument(uri + " is not under the artifact store " + root_);
+  }
+  if (*relative.begin() == "archive") return uri;  // already archived
+  const fs::path to = fs::path(root_) / "archive" / relative;
+  FOPS_ASSIGN_OR_RETURN(std::string bytes, ReadFile(uri));
+  FOPS_RETURN_IF_ERROR(MakeDirectories(to.parent_path().string()));
+  FOPS_RETURN_IF_ERROR(WriteFileAtomic(to.string(), bytes));
+  return to.string();
+}
+
+Status LocalArtifactStore::SetStorageClass(const std::string& uri, const std::string&) {
+  return Status::InvalidArgument(uri +
+                                 ": storage classes are S3's; a local store archives by moving "
+                                 "files under archive/ (--prefix)");
+}
+
+Status S3ArtifactStore::Remove(const std::string& uri) {
+  FOPS_ASSIGN_OR_RETURN(S3Location where, ParseS3Uri(uri));
+  Status removed = client_.Delete(where);
+  if (removed.code() == StatusCode::kNotFound) return Status::Ok();
+  return removed;
+}
+
+Result<std::string> S3ArtifactStore::CopyToArchive(const std::string& uri) {
+  FOPS_ASSIGN_OR_RETURN(S3Location from, ParseS3Uri(uri));
+  const std::string prefix = root_.key.empty() ? "" : root_.key + "/";
+  if (from.bucket != root_.bucket || !StartsWith(from.key, prefix)) {
+    return Status::InvalidArgument(uri + " is not under the artifact store " + root_.Uri());
+  }
+  const std::string relative = from.key.substr(prefix.size());
+  if (StartsWith(relative, "archive/")) return uri;
+  S3Location to{root_.bucket, prefix + "archive/" + relative};
+  FOPS_RETURN_IF_ERROR(client_.Copy(from, to, ""));
+  return to.Uri();
+}
+
+Status S3ArtifactStore::SetStorageClass(const std::string& uri, const std::string& storage_class) {
+  FOPS_ASSIGN_OR_RETURN(S3Location where, ParseS3Uri(uri));
+  return client_.Copy(where, where, storage_class);
+}
+
 Result<ArtifactRecord> S3ArtifactStore::Put(const std::string& key, const std::string& path) {
   FOPS_ASSIGN_OR_RETURN(std::string content, ReadFile(path));
   S3Location where{root_.bucket, root_.key.empty() ? key : root_.key + "/" + key};

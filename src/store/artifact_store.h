@@ -28,6 +28,14 @@ class ArtifactStore {
   virtual std::string Uri(const std::string& key) const = 0;
   /// The directory a run works in locally before its files are stored.
   virtual bool IsLocal() const = 0;
+  /// Removes the artifact at `uri` (a missing one is not an error: a removal may be redone).
+  virtual Status Remove(const std::string& uri) = 0;
+  /// Copies the artifact at `uri` under this store's `archive/` prefix and returns its new
+  /// URI; the original stays until Remove (so a crash in between loses nothing).
+  virtual Result<std::string> CopyToArchive(const std::string& uri) = 0;
+  /// Sets the S3 storage class of the object at `uri` (GLACIER_IR, DEEP_ARCHIVE, …);
+  /// InvalidArgument for a local store.
+  virtual Status SetStorageClass(const std::string& uri, const std::string& storage_class) = 0;
 
  protected:
   virtual Result<std::string> Fetch(const std::string& uri) = 0;
@@ -39,6 +47,9 @@ class LocalArtifactStore final : public ArtifactStore {
   Result<ArtifactRecord> Put(const std::string& key, const std::string& path) override;
   std::string Uri(const std::string& key) const override;
   bool IsLocal() const override { return true; }
+  Status Remove(const std::string& uri) override;
+  Result<std::string> CopyToArchive(const std::string& uri) override;
+  Status SetStorageClass(const std::string& uri, const std::string& storage_class) override;
   const std::string& root() const { return root_; }
 
  protected:
@@ -55,6 +66,9 @@ class S3ArtifactStore final : public ArtifactStore {
   Result<ArtifactRecord> Put(const std::string& key, const std::string& path) override;
   std::string Uri(const std::string& key) const override;
   bool IsLocal() const override { return false; }
+  Status Remove(const std::string& uri) override;
+  Result<std::string> CopyToArchive(const std::string& uri) override;
+  Status SetStorageClass(const std::string& uri, const std::string& storage_class) override;
   S3Client& client() { return client_; }
 
  protected:

@@ -423,6 +423,50 @@ Result<std::vector<RunStatusSummary>> MetadataStore::RunSummary() {
   return out;
 }
 
+Result<std::vector<RunRecord>> MetadataStore::RunsWithArtifactsEndedBefore(const std::string& utc) {
+  SqlValue p[] = {Text(utc)};
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult r,
+      db_->Query("SELECT a.run_id, r.experiment, r.end_time, a.name, a.uri, a.size, a.sha256 FROM "
+                 "run_artifacts a JOIN runs r ON r.run_id = a.run_id WHERE r.end_time IS NOT NULL "
+                 "AND r.end_time < ? ORDER BY r.end_time, a.run_id, a.name",
+                 p));
+  std::vector<RunRecord> out;
+  for (const SqlRow& row : r.rows) {
+    if (out.empty() || out.back().run_id != AsText(row[0])) {
+      RunRecord run;
+      run.run_id = AsText(row[0]);
+      run.experiment = AsText(row[1]);
+      run.end_time = AsText(row[2]);
+      out.push_back(std::move(run));
+    }
+    out.back().artifacts.push_back({AsText(row[3]), AsText(row[4]), AsInt(row[5]), AsText(row[6])});
+  }
+  return out;
+}
+
+Status MetadataStore::DeleteArtifactRecords(const std::string& run_id, const std::string& actor,
+                                            const nlohmann::json& details) {
+  return InTransaction([&]() -> Status {
+    SqlValue p[] = {Text(run_id)};
+    FOPS_RETURN_IF_ERROR(db_->Exec("DELETE FROM run_artifacts WHERE run_id = ?", p));
+    return AppendAudit(actor, "artifacts_deleted", "", 0, details);
+  });
+}
+
+Status MetadataStore::MoveArtifactRecords(const std::string& run_id,
+                                          const std::map<std::string, std::string>& uris,
+                                          const std::string& actor, const nlohmann::json& details) {
+  return InTransaction([&]() -> Status {
+    for (const auto& [name, uri] : uris) {
+      SqlValue p[] = {Text(uri), Text(run_id), Text(name)};
+      FOPS_RETURN_IF_ERROR(
+          db_->Exec("UPDATE run_artifacts SET uri = ? WHERE run_id = ? AND name = ?", p));
+    }
+    return AppendAudit(actor, "artifacts_archived", "", 0, details);
+  });
+}
+
 Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter) {
   // One query: the run columns, then one LEFT JOIN per metric shown (an index lookup each on
   // the (run_id, name) key), filtered and ordered in the database.

@@ -190,6 +190,15 @@ class MetadataStore {
   /// Per pipeline and status: how many runs, and the latest one's times (for the server's
   /// pipeline gauges).
   Result<std::vector<RunStatusSummary>> RunSummary();
+  /// Runs that ended before `utc` (UtcNow's form) and still record artifacts, with them.
+  Result<std::vector<RunRecord>> RunsWithArtifactsEndedBefore(const std::string& utc);
+  /// Forgets the artifacts of a run (their files are gone), audited as artifacts_deleted.
+  Status DeleteArtifactRecords(const std::string& run_id, const std::string& actor,
+                               const nlohmann::json& details);
+  /// Points the run's artifacts at new URIs (name → uri), audited as artifacts_archived.
+  Status MoveArtifactRecords(const std::string& run_id,
+                             const std::map<std::string, std::string>& uris,
+                             const std::string& actor, const nlohmann::json& details);
 
   // Registry. `actor` is who does it (user@host), recorded with the audit entry.
   Result<ModelVersion> CreateVersion(const NewVersion& version, const std::string& actor);
