@@ -4,6 +4,8 @@
 #                plain HTTP vs HTTPS (TLS 1.3, a P-256 certificate), interleaved (medians);
 #   balancer:    the same plain server direct vs through HAProxy with deploy/haproxy/haproxy.cfg,
 #                interleaved (medians; the throughput and the p99);
+#   tracing:     the same server with tracing at 100 % sampling, exporting OTLP/HTTP JSON to a
+#                local receiver that reads and discards, vs tracing off (the plain server);
 #   propagation: three replicas; DEPLOYS deployments by the CLI, each timed from the command's
 #                exit until every replica serves it — PostgreSQL with LISTEN/NOTIFY (polling
 #                set to 10 s) against the peer, polling every 250 ms (the default) on a
@@ -38,6 +40,22 @@ pids+=($!)
 FRAUDOPS_API_TLS_CERT_FILE=tls.crt FRAUDOPS_API_TLS_KEY_FILE=tls.key \
   "$bin" serve --listen 127.0.0.1:18491 --workers 1 > tls.log 2>&1 &
 pids+=($!)
+# An OTLP receiver that reads each request and answers 200 (a collector that keeps up).
+/usr/bin/python3 - > receiver.log 2>&1 <<'EOF' &
+import http.server, socketserver
+class Sink(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *args): pass
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer(("127.0.0.1", 18494), Sink).serve_forever()
+EOF
+pids+=($!)
+FRAUDOPS_TRACING_OTLP_URL=http://127.0.0.1:18494/v1/traces FRAUDOPS_TRACING_SAMPLE_RATIO=1 \
+  "$bin" serve --listen 127.0.0.1:18495 --workers 1 > traced.log 2>&1 &
+pids+=($!)
 FRAUDOPS_LB_LISTEN=127.0.0.1:18492 FRAUDOPS_LB_STATS=127.0.0.1:18493 \
   FRAUDOPS_REPLICA_1=127.0.0.1:18490 FRAUDOPS_REPLICA_2=127.0.0.1:18490 \
   FRAUDOPS_REPLICA_3=127.0.0.1:18490 haproxy -db -f "$root/deploy/haproxy/haproxy.cfg" > haproxy.log 2>&1 &
@@ -45,6 +63,7 @@ pids+=($!)
 wait_for http://127.0.0.1:18490/readyz
 for _ in $(seq 100); do curl -sk -o /dev/null https://127.0.0.1:18491/readyz && break; sleep 0.1; done
 wait_for http://127.0.0.1:18492/readyz
+wait_for http://127.0.0.1:18495/readyz
 
 load() {  # NAME URL
   WRK_BODY="$work/tx.json" WRK_KEY="$key" WRK_DELAY_MS=0 \
@@ -54,13 +73,14 @@ declare -A url=(
   [plain]=http://127.0.0.1:18490/v1/endpoints/fraud-detector/predict
   [tls]=https://127.0.0.1:18491/v1/endpoints/fraud-detector/predict
   [balancer]=http://127.0.0.1:18492/v1/endpoints/fraud-detector/predict
+  [traced]=http://127.0.0.1:18495/v1/endpoints/fraud-detector/predict
 )
 seconds_saved=$seconds; seconds=2
-for kind in plain tls balancer; do load "$kind" "${url[$kind]}" >/dev/null; done  # warm up
+for kind in plain tls balancer traced; do load "$kind" "${url[$kind]}" >/dev/null; done  # warm up
 seconds=$seconds_saved
 for round in $(seq "$rounds"); do
-  order=(plain tls balancer)
-  [ $((round % 2)) -eq 0 ] && order=(balancer tls plain)
+  order=(plain tls balancer traced)
+  [ $((round % 2)) -eq 0 ] && order=(traced balancer tls plain)
   for kind in "${order[@]}"; do load "$kind" "${url[$kind]}" | tee -a runs.txt | sed "s/^/round $round: /"; done
 done
 median() { grep "^$1 " runs.txt | field "$2" | median_value; }
@@ -70,6 +90,10 @@ echo "tls: plain median rps=$plain p99_ms=$(median plain p99_ms); https median r
 echo "balancer: direct median rps=$plain p99_ms=$(median plain p99_ms); through haproxy median" \
      "rps=$lb p99_ms=$(median balancer p99_ms);" \
      "overhead_us=$(awk -v a="$lb" -v b="$plain" 'BEGIN { printf "%.1f", 1e6 / a - 1e6 / b }')"
+traced=$(median traced rps)
+echo "tracing: off median rps=$plain p99_ms=$(median plain p99_ms); on (100 %) median rps=$traced" \
+     "p99_ms=$(median traced p99_ms); cost=$(awk -v a="$traced" -v b="$plain" 'BEGIN { printf "%.1f%%", 100 * (1 - a / b) }');" \
+     "$(curl -s http://127.0.0.1:18495/metrics | grep '^fraudops_trace_spans_total' | tr '\n' ' ')"
 for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()

@@ -1776,6 +1776,40 @@ TEST(ServeTlsTest, MutualTlsRefusesAClientWithoutACertificate) {
   }
 }
 
+TEST(ServeTlsTest, OutboundHttpsVerifiesTheServerAgainstTheSystemStoreOrGlobalCaFile) {
+  ServeWorkspace ws;
+  ws.Deploy(ws.Register(), "all_at_once");
+  Certificates certs(ws.dir());
+  ws.WriteConfig("  tls_cert_file: " + certs.File("server.crt") +
+                 "\n  tls_key_file: " + certs.File("server.key") + "\n");
+  const std::string config = " --config " + ws.dir().File("config.yml");
+  const std::string credentials = "FRAUDOPS_CREDENTIALS=" + ws.dir().File("credentials.json");
+  auto added = RunCommand("printf 'correct horse battery' | " + Binary() +
+                              " users add ops --role admin --password-stdin" + config,
+                          ws.dir().path());
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  const std::string login = "printf 'correct horse battery' | env " + credentials + " %s " +
+                            Binary() +
+                            " login --url https://127.0.0.1:" + std::to_string(server.port()) +
+                            " --user ops --password-stdin";
+  auto run = [&](const std::string& env) {
+    std::string command = login;
+    command.replace(command.find("%s"), 2, env);
+    return RunCommand(command, ws.dir().path());
+  };
+  // The test CA is in no system store: refused, saying why.
+  auto untrusted = run("");
+  EXPECT_NE(untrusted.exit_code, 0);
+  EXPECT_NE(ReadText(ws.dir().File("stderr.txt")).find("certificate"), std::string::npos)
+      << ReadText(ws.dir().File("stderr.txt"));
+  // With global.ca_file naming it: signed in over HTTPS.
+  auto trusted = run("FRAUDOPS_GLOBAL_CA_FILE=" + certs.File("ca.crt"));
+  EXPECT_EQ(trusted.exit_code, 0) << ReadText(ws.dir().File("stderr.txt"));
+  EXPECT_TRUE(fs::exists(ws.dir().File("credentials.json")));
+}
+
 TEST(ServeTlsTest, TlsSettingsAreCheckedAtStart) {
   ServeWorkspace ws;
   ws.Deploy(ws.Register(), "all_at_once");

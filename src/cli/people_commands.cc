@@ -236,6 +236,12 @@ int Login(const Args& args) {
   if (url.empty())
     return Fail(Status::InvalidArgument("login needs --url (the server), or FRAUDOPS_URL"));
   while (!url.empty() && url.back() == '/') url.pop_back();
+  {  // global.ca_file (the file's, or FRAUDOPS_GLOBAL_CA_FILE) for an HTTPS server
+    LoadOptions options;
+    options.config_path = args.config_path;
+    auto config = LoadCheckedConfig(options);
+    if (!config.ok()) return Fail(config.status());
+  }
   std::string user = args.user;
   if (user.empty()) {
     std::fprintf(stderr, "user: ");
@@ -350,6 +356,9 @@ std::function<int()> AddPeopleCommands(CLI::App& app) {
   login->add_option("--user", args->user, "User name (asked when not given)");
   login->add_flag("--password-stdin", args->password_stdin,
                   "Read the password from standard input");
+  login->add_option("--config", args->config_path,
+                    "Configuration file (its global.ca_file: the CAs the server's certificate "
+                    "may chain to)");
   auto* logout = app.add_subcommand("logout", "Forget the token fraudops login saved.");
   auto* whoami = app.add_subcommand("whoami", "Who the governed commands act as.");
   common(whoami);
