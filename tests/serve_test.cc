@@ -28,6 +28,7 @@
 #include "core/strings.h"
 #include "data/dataset_file.h"
 #include "http_client.h"
+#include "http_receiver.h"
 #include "jwt_util.h"
 #include "model/bundle.h"
 #include "processes.h"
@@ -1833,83 +1834,8 @@ TEST(ServeTlsTest, TlsSettingsAreCheckedAtStart) {
 // ---------------------------------------------------------------------------------------
 // Tracing (docs/operations.md, "Tracing").
 
-/// An OTLP/HTTP receiver for the test: accepts POSTs, keeps their bodies, answers 200 (or
-/// nothing at all when told to hang, as a collector that stalls).
-class OtlpReceiver {
- public:
-  OtlpReceiver() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    socklen_t length = sizeof address;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
-    ::listen(fd_, 16);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~OtlpReceiver() {
-    stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-  }
-  int port() const { return port_; }
-  std::vector<std::string> bodies() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return bodies_;
-  }
-  std::vector<std::string> paths() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return paths_;
-  }
-
- private:
-  void Serve() {
-    while (!stop_) {
-      int client = ::accept(fd_, nullptr, nullptr);
-      if (client < 0) return;
-      std::string data;
-      char chunk[65536];
-      size_t header_end = std::string::npos, length = 0;
-      while (true) {
-        ssize_t n = ::recv(client, chunk, sizeof chunk, 0);
-        if (n <= 0) break;
-        data.append(chunk, static_cast<size_t>(n));
-        if (header_end == std::string::npos &&
-            (header_end = data.find("\r\n\r\n")) != std::string::npos) {
-          std::string head = data.substr(0, header_end);
-          for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          size_t at = head.find("content-length:");
-          if (at != std::string::npos) length = std::stoul(head.substr(at + 15));
-        }
-        if (header_end != std::string::npos && data.size() >= header_end + 4 + length) break;
-      }
-      if (header_end != std::string::npos) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        paths_.push_back(data.substr(0, data.find("\r\n")));
-        bodies_.push_back(data.substr(header_end + 4, length));
-      }
-      const std::string reply =
-          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-          "Connection: close\r\n\r\n{}";
-      ::send(client, reply.data(), reply.size(), MSG_NOSIGNAL);
-      ::close(client);
-    }
-  }
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::mutex mutex_;
-  std::vector<std::string> bodies_, paths_;
-  std::thread thread_;
-};
-
 TEST(ServeTracingTest, ACallersTraceContinuesThroughTheServerAndItsSpansReachTheCollector) {
-  OtlpReceiver receiver;
+  HttpReceiver receiver;
   ServeWorkspace ws;
   ws.Deploy(ws.Register(), "all_at_once");
   const std::string key = ws.CreateKey({"invoke"});
@@ -1967,7 +1893,8 @@ TEST(ServeTracingTest, ACallersTraceContinuesThroughTheServerAndItsSpansReachThe
     }
     return spans.size() >= 5;
   })) << spans.dump();
-  for (const std::string& line : receiver.paths()) EXPECT_EQ(line, "POST /v1/traces HTTP/1.1");
+  for (const std::string& line : receiver.request_lines())
+    EXPECT_EQ(line, "POST /v1/traces HTTP/1.1");
   std::map<std::string, Json> by_name;
   for (const Json& span : spans) {
     EXPECT_EQ(span["traceId"], trace) << "only the sampled trace is exported";
