@@ -5,13 +5,13 @@
 #   balancer:    the same plain server direct vs through HAProxy with deploy/haproxy/haproxy.cfg,
 #                interleaved (medians; the throughput and the p99);
 #   tracing:     the same server with tracing at 100 % sampling, exporting OTLP/HTTP JSON to a
-#                local receiver that reads and discards, vs tracing off (the plain server);
+#                local receiver (nginx answering 200) vs tracing off (the plain server);
 #   propagation: three replicas; DEPLOYS deployments by the CLI, each timed from the command's
 #                exit until every replica serves it — PostgreSQL with LISTEN/NOTIFY (polling
 #                set to 10 s) against the peer, polling every 250 ms (the default) on a
 #                SQLite store the replicas share.
 #   bench/serve_scale.sh [SECONDS] [ROUNDS] [DEPLOYS]
-# Needs wrk, haproxy, openssl; the propagation's PostgreSQL is FOPS_TEST_POSTGRES_URL
+# Needs wrk, haproxy, nginx, openssl; the propagation's PostgreSQL is FOPS_TEST_POSTGRES_URL
 # (eval "$(scripts/test-servers.sh start)").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,27 +35,26 @@ openssl req "${key_args[@]}" -x509 -days 1 -subj /CN=bench -addext subjectAltNam
   -keyout tls.key -out tls.crt 2>/dev/null
 
 export FRAUDOPS_API_CAPTURE_SAMPLE=0
+declare -A server_pid
 "$bin" serve --listen 127.0.0.1:18490 --workers 1 > plain.log 2>&1 &
-pids+=($!)
+pids+=($!); server_pid[plain]=$!; server_pid[balancer]=$!
 FRAUDOPS_API_TLS_CERT_FILE=tls.crt FRAUDOPS_API_TLS_KEY_FILE=tls.key \
   "$bin" serve --listen 127.0.0.1:18491 --workers 1 > tls.log 2>&1 &
-pids+=($!)
-# An OTLP receiver that reads each request and answers 200 (a collector that keeps up).
-/usr/bin/python3 - > receiver.log 2>&1 <<'EOF' &
-import http.server, socketserver
-class Sink(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
-        self.wfile.write(b"{}")
-    def log_message(self, *args): pass
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-socketserver.ThreadingTCPServer(("127.0.0.1", 18494), Sink).serve_forever()
+pids+=($!); server_pid[tls]=$!
+# An OTLP receiver that reads each request and answers 200, as a collector that keeps up:
+# nginx, one worker, so the receiving side costs little of this machine's two cores.
+mkdir -p sink
+cat > sink/nginx.conf <<EOF
+daemon off; worker_processes 1; pid $work/sink/nginx.pid; error_log $work/sink/error.log;
+events {}
+http { access_log off; client_body_temp_path $work/sink; client_max_body_size 16m;
+  server { listen 127.0.0.1:18494; location / { return 200 "{}"; } } }
 EOF
+nginx -c "$work/sink/nginx.conf" -p "$work/sink" > sink.log 2>&1 &
 pids+=($!)
 FRAUDOPS_TRACING_OTLP_URL=http://127.0.0.1:18494/v1/traces FRAUDOPS_TRACING_SAMPLE_RATIO=1 \
   "$bin" serve --listen 127.0.0.1:18495 --workers 1 > traced.log 2>&1 &
-pids+=($!)
+pids+=($!); server_pid[traced]=$!
 FRAUDOPS_LB_LISTEN=127.0.0.1:18492 FRAUDOPS_LB_STATS=127.0.0.1:18493 \
   FRAUDOPS_REPLICA_1=127.0.0.1:18490 FRAUDOPS_REPLICA_2=127.0.0.1:18490 \
   FRAUDOPS_REPLICA_3=127.0.0.1:18490 haproxy -db -f "$root/deploy/haproxy/haproxy.cfg" > haproxy.log 2>&1 &
@@ -65,9 +64,16 @@ for _ in $(seq 100); do curl -sk -o /dev/null https://127.0.0.1:18491/readyz && 
 wait_for http://127.0.0.1:18492/readyz
 wait_for http://127.0.0.1:18495/readyz
 
-load() {  # NAME URL
-  WRK_BODY="$work/tx.json" WRK_KEY="$key" WRK_DELAY_MS=0 \
-    wrk -t1 -c16 -d"$seconds"s -s "$root/bench/serve_wrk.lua" "$2" | tail -1 | sed "s/^/$1 /"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime, all threads
+load() {  # NAME URL: wrk's summary and the server's CPU time per request (client excluded)
+  local before after summary requests
+  before=$(cpu_ticks "${server_pid[$1]}")
+  summary=$(WRK_BODY="$work/tx.json" WRK_KEY="$key" WRK_DELAY_MS=0 \
+    wrk -t1 -c16 -d"$seconds"s -s "$root/bench/serve_wrk.lua" "$2" | tail -1)
+  after=$(cpu_ticks "${server_pid[$1]}")
+  requests=$(echo "$summary" | sed 's/.*requests=\([0-9]*\).*/\1/')
+  echo "$1 $summary cpu_us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+    'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"
 }
 declare -A url=(
   [plain]=http://127.0.0.1:18490/v1/endpoints/fraud-detector/predict
@@ -85,14 +91,17 @@ for round in $(seq "$rounds"); do
 done
 median() { grep "^$1 " runs.txt | field "$2" | median_value; }
 plain=$(median plain rps) tls=$(median tls rps) lb=$(median balancer rps)
-echo "tls: plain median rps=$plain p99_ms=$(median plain p99_ms); https median rps=$tls" \
-     "p99_ms=$(median tls p99_ms); ratio=$(awk -v a="$tls" -v b="$plain" 'BEGIN { printf "%.2f", a / b }')"
+echo "tls: plain median rps=$plain p99_ms=$(median plain p99_ms) cpu_us=$(median plain cpu_us);" \
+     "https median rps=$tls p99_ms=$(median tls p99_ms) cpu_us=$(median tls cpu_us);" \
+     "ratio=$(awk -v a="$tls" -v b="$plain" 'BEGIN { printf "%.2f", a / b }')" \
+     "server_cpu_ratio=$(awk -v a="$(median tls cpu_us)" -v b="$(median plain cpu_us)" 'BEGIN { printf "%.2f", b / a }')"
 echo "balancer: direct median rps=$plain p99_ms=$(median plain p99_ms); through haproxy median" \
      "rps=$lb p99_ms=$(median balancer p99_ms);" \
      "overhead_us=$(awk -v a="$lb" -v b="$plain" 'BEGIN { printf "%.1f", 1e6 / a - 1e6 / b }')"
 traced=$(median traced rps)
-echo "tracing: off median rps=$plain p99_ms=$(median plain p99_ms); on (100 %) median rps=$traced" \
-     "p99_ms=$(median traced p99_ms); cost=$(awk -v a="$traced" -v b="$plain" 'BEGIN { printf "%.1f%%", 100 * (1 - a / b) }');" \
+echo "tracing: off median rps=$plain p99_ms=$(median plain p99_ms) cpu_us=$(median plain cpu_us);" \
+     "on (100 %) median rps=$traced p99_ms=$(median traced p99_ms) cpu_us=$(median traced cpu_us);" \
+     "cost=$(awk -v a="$traced" -v b="$plain" 'BEGIN { printf "%.1f%%", 100 * (1 - a / b) }');" \
      "$(curl -s http://127.0.0.1:18495/metrics | grep '^fraudops_trace_spans_total' | tr '\n' ' ')"
 for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 wait 2>/dev/null || true

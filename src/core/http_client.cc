@@ -34,16 +34,31 @@ void ApplyOutboundTls(void* curl) {
 Result<HttpReply> HttpCall(const std::string& method, const std::string& url,
                            const std::vector<std::string>& headers, const std::string& body,
                            double timeout_seconds) {
+  HttpSession session;
+  return session.Call(method, url, headers, body, timeout_seconds);
+}
+
+HttpSession::HttpSession() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) return Status::Internal("cannot initialize libcurl");
+  curl_ = curl_easy_init();
+}
+
+HttpSession::~HttpSession() {
+  if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+Result<HttpReply> HttpSession::Call(const std::string& method, const std::string& url,
+                                    const std::vector<std::string>& headers,
+                                    const std::string& body, double timeout_seconds) {
+  if (!curl_) return Status::Internal("cannot initialize libcurl");
+  curl_easy_reset(static_cast<CURL*>(curl_));  // the options; the open connection stays
   curl_slist* list = nullptr;
   for (const std::string& header : headers) list = curl_slist_append(list, header.c_str());
   list = curl_slist_append(list, "Expect:");
   std::unique_ptr<curl_slist, void (*)(curl_slist*)> header_list(list, curl_slist_free_all);
   HttpReply reply;
-  CURL* c = curl.get();
+  CURL* c = static_cast<CURL*>(curl_);
   ApplyOutboundTls(c);
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, header_list.get());

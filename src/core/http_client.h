@@ -29,4 +29,20 @@ Result<HttpReply> HttpCall(const std::string& method, const std::string& url,
                            const std::vector<std::string>& headers, const std::string& body,
                            double timeout_seconds = 30);
 
+/// HttpCall on one libcurl handle kept between calls, so the connection to the server stays
+/// open (HTTP keep-alive) for the next. One caller at a time.
+class HttpSession {
+ public:
+  HttpSession();
+  ~HttpSession();
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
+  Result<HttpReply> Call(const std::string& method, const std::string& url,
+                         const std::vector<std::string>& headers, const std::string& body,
+                         double timeout_seconds = 30);
+
+ private:
+  void* curl_ = nullptr;  ///< CURL*
+};
+
 }  // namespace fraudops

@@ -348,7 +348,14 @@ class HttpServer::Session : public SessionBase,
     if (keep_alive && version == 10) head_ += "Connection: keep-alive\r\n";
     if (!keep_alive && version != 10) head_ += "Connection: close\r\n";
     head_ += "\r\n";
-    body_ = std::move(out.body);
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      // One buffer, so one TLS record: the SSL stream writes a buffer sequence one buffer
+      // (record) at a time.
+      head_ += out.body;
+      body_.clear();
+    } else {
+      body_ = std::move(out.body);
+    }
     Arm(limits().write_timeout);
     const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
     asio::async_write(socket_, buffers,

@@ -447,7 +447,7 @@ void ScoringServer::Drain() {
   if (http_) http_->Drain(std::chrono::milliseconds(config_.api.drain_timeout_ms));
   if (change_feed_) change_feed_->Stop();
   if (controller_) controller_->Stop();
-  if (tracer_) tracer_->Flush();
+  if (tracer_) tracer_->Stop();
   if (capture_) capture_->Flush();
 }
 

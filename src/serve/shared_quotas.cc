@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/strings.h"
+#include "serve/tracing.h"
 
 namespace fraudops {
 
@@ -57,6 +58,7 @@ Result<SharedQuotas::Verdict> SharedQuotas::Admit(std::string_view key_id, std::
   const double burst =
       plan.burst > 0 ? static_cast<double>(plan.burst) : std::max(1.0, plan.rate_per_second);
   static const RedisScript script(kAdmitScript);
+  RequestTrace::ScopedSpan span("quota_store.admit", 3);  // a client call to Redis
   Result<std::vector<RedisValue>> replies = redis_->Eval(
       script,
       {{{QuotaKey(key_id, day), QuotaKey(key_id, month), "fraudops:bucket:" + std::string(key_id)},
@@ -64,7 +66,10 @@ Result<SharedQuotas::Verdict> SharedQuotas::Admit(std::string_view key_id, std::
          FormatDouble(plan.rate_per_second), FormatDouble(burst),
          std::to_string(kPeriodTtlSeconds)}}});
   if (health_) health_->Report(replies.status());
-  if (!replies.ok()) return replies.status();
+  if (!replies.ok()) {
+    span.SetError();
+    return replies.status();
+  }
   const RedisValue& reply = (*replies)[0];
   Verdict verdict;
   bool understood = reply.type == RedisValue::Type::kArray && reply.elements.size() == 2 &&

@@ -1,6 +1,7 @@
 #include "serve/tracing.h"
 
 #include <algorithm>
+#include <charconv>
 #include <random>
 
 #include "core/http_client.h"
@@ -47,6 +48,20 @@ std::mt19937_64& Random() {
     return (static_cast<uint64_t>(device()) << 32) ^ device();
   }());
   return generator;
+}
+
+void AppendHex(std::string& out, const uint8_t* bytes, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (size_t i = 0; i < size; ++i) {
+    out += kDigits[bytes[i] >> 4];
+    out += kDigits[bytes[i] & 15];
+  }
+}
+
+void AppendUint(std::string& out, uint64_t value) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
 }
 
 void AppendAttribute(std::string& out, std::string_view key, std::string_view value) {
@@ -104,21 +119,34 @@ std::string EncodeOtlpJson(const std::vector<Span>& spans, std::string_view serv
   out += "]},\"scopeSpans\":[{\"scope\":{\"name\":\"fraudops\",\"version\":\"";
   AppendJsonEscaped(out, version);
   out += "\"},\"spans\":[";
+  out.reserve(out.size() + spans.size() * 320);
   for (size_t i = 0; i < spans.size(); ++i) {
     const Span& s = spans[i];
     if (i > 0) out += ',';
-    out += "{\"traceId\":\"" + HexId(s.trace_id) + "\",\"spanId\":\"" + HexId(s.span_id) + "\"";
-    if (!AllZero(s.parent_id)) out += ",\"parentSpanId\":\"" + HexId(s.parent_id) + "\"";
+    out += "{\"traceId\":\"";
+    AppendHex(out, s.trace_id.data(), 16);
+    out += "\",\"spanId\":\"";
+    AppendHex(out, s.span_id.data(), 8);
+    out += '"';
+    if (!AllZero(s.parent_id)) {
+      out += ",\"parentSpanId\":\"";
+      AppendHex(out, s.parent_id.data(), 8);
+      out += '"';
+    }
     out += ",\"name\":\"";
     AppendJsonEscaped(out, s.name);
-    out += "\",\"kind\":" + std::to_string(s.kind) + ",\"startTimeUnixNano\":\"" +
-           std::to_string(s.start_unix_ns) + "\",\"endTimeUnixNano\":\"" +
-           std::to_string(s.end_unix_ns) + "\",\"attributes\":[";
+    out += "\",\"kind\":";
+    AppendUint(out, static_cast<uint64_t>(s.kind));
+    out += ",\"startTimeUnixNano\":\"";
+    AppendUint(out, s.start_unix_ns);
+    out += "\",\"endTimeUnixNano\":\"";
+    AppendUint(out, s.end_unix_ns);
+    out += "\",\"attributes\":[";
     for (size_t a = 0; a < s.attributes.size(); ++a) {
       if (a > 0) out += ',';
       AppendAttribute(out, s.attributes[a].first, s.attributes[a].second);
     }
-    out += "],\"status\":{\"code\":" + std::string(s.error ? "2" : "0") + "}}";
+    out += s.error ? "],\"status\":{\"code\":2}}" : "],\"status\":{\"code\":0}}";
   }
   out += "]}]}]}";
   return out;
@@ -196,9 +224,7 @@ void Tracer::Submit(std::vector<Span>& spans) {
   if (full_batch) worker_.Wake();
 }
 
-void Tracer::Flush() {
-  if (enabled()) Pass();
-}
+void Tracer::Stop() { worker_.Stop(); }  // its final pass exports what is queued
 
 BackgroundWorker::Duration Tracer::Pass() {
   while (true) {
@@ -211,9 +237,9 @@ BackgroundWorker::Duration Tracer::Pass() {
                    std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(n)));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
     }
-    auto reply = HttpCall("POST", options_.url, {"Content-Type: application/json"},
-                          EncodeOtlpJson(batch, options_.service_name, CodeVersion()),
-                          options_.timeout_seconds);
+    auto reply = http_.Call("POST", options_.url, {"Content-Type: application/json"},
+                            EncodeOtlpJson(batch, options_.service_name, CodeVersion()),
+                            options_.timeout_seconds);
     if (reply.ok() && reply->status >= 200 && reply->status < 300) {
       exported_.fetch_add(batch.size(), std::memory_order_relaxed);
       continue;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/background_worker.h"
+#include "core/http_client.h"
 #include "core/logging.h"
 #include "core/mutex.h"
 
@@ -96,8 +97,8 @@ class Tracer {
   Decision Decide(std::string_view traceparent) const;
   /// Queues finished spans for export; drops them (counted) when the queue is full.
   void Submit(std::vector<Span>& spans) EXCLUDES(mutex_);
-  /// Exports what is queued now (tests, shutdown).
-  void Flush() EXCLUDES(mutex_);
+  /// Exports what is queued, then stops exporting (shutdown); idempotent.
+  void Stop();
 
   uint64_t exported() const { return exported_.load(std::memory_order_relaxed); }
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
@@ -110,6 +111,7 @@ class Tracer {
   BackgroundWorker::Duration Pass() EXCLUDES(mutex_);
 
   TracingOptions options_;
+  HttpSession http_;  ///< the worker's
   Mutex mutex_;
   std::vector<Span> queue_ GUARDED_BY(mutex_);
   std::atomic<uint64_t> exported_{0}, dropped_{0}, failed_exports_{0};
