@@ -217,9 +217,11 @@ void Tracer::Submit(std::vector<Span>& spans) {
     const size_t room =
         options_.queue_spans > queue_.size() ? options_.queue_spans - queue_.size() : 0;
     const size_t taken = std::min(room, spans.size());
+    const size_t before = queue_.size();
     for (size_t i = 0; i < taken; ++i) queue_.push_back(std::move(spans[i]));
     if (taken < spans.size()) dropped_.fetch_add(spans.size() - taken, std::memory_order_relaxed);
-    full_batch = queue_.size() >= options_.batch_spans;
+    // Wake the exporter once, when a batch fills (not on every later request).
+    full_batch = before < options_.batch_spans && queue_.size() >= options_.batch_spans;
   }
   if (full_batch) worker_.Wake();
 }
@@ -227,16 +229,16 @@ void Tracer::Submit(std::vector<Span>& spans) {
 void Tracer::Stop() { worker_.Stop(); }  // its final pass exports what is queued
 
 BackgroundWorker::Duration Tracer::Pass() {
-  while (true) {
-    std::vector<Span> batch;
-    {
-      MutexLock lock(&mutex_);
-      const size_t n = std::min(queue_.size(), options_.batch_spans);
-      if (n == 0) break;
-      batch.assign(std::make_move_iterator(queue_.begin()),
-                   std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(n)));
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
-    }
+  std::vector<Span> taken;  // everything queued, at once: the request path is not held up
+  {
+    MutexLock lock(&mutex_);
+    taken.swap(queue_);
+    queue_.reserve(std::min(options_.queue_spans, 2 * options_.batch_spans));
+  }
+  for (size_t from = 0; from < taken.size(); from += options_.batch_spans) {
+    const size_t to = std::min(taken.size(), from + options_.batch_spans);
+    std::vector<Span> batch(std::make_move_iterator(taken.begin() + static_cast<ptrdiff_t>(from)),
+                            std::make_move_iterator(taken.begin() + static_cast<ptrdiff_t>(to)));
     auto reply = http_.Call("POST", options_.url, {"Content-Type: application/json"},
                             EncodeOtlpJson(batch, options_.service_name, CodeVersion()),
                             options_.timeout_seconds);
@@ -244,14 +246,14 @@ BackgroundWorker::Duration Tracer::Pass() {
       exported_.fetch_add(batch.size(), std::memory_order_relaxed);
       continue;
     }
-    // Not retried: the next batch is newer, and a collector that is down would only fill
-    // the queue. Counted, and logged once per failing pass.
+    // Not retried: the next spans are newer, and a collector that is down would only fill
+    // the queue. This batch and the rest of the pass are dropped, counted, and logged once.
     failed_exports_.fetch_add(1, std::memory_order_relaxed);
-    dropped_.fetch_add(batch.size(), std::memory_order_relaxed);
+    dropped_.fetch_add(taken.size() - from, std::memory_order_relaxed);
     if (options_.logger) {
       options_.logger->Warn("tracing", "spans not exported; dropped",
                             {{"collector", options_.url},
-                             {"spans", batch.size()},
+                             {"spans", taken.size() - from},
                              {"error", reply.ok() ? "HTTP " + std::to_string(reply->status)
                                                   : reply.status().message()}});
     }
@@ -279,6 +281,7 @@ RequestTrace::RequestTrace(Tracer* tracer, std::string_view traceparent, std::st
   server_.name = std::move(name);
   server_.kind = 2;
   server_.start_unix_ns = UnixNanos();
+  if (sampled()) children_.reserve(8);  // the steps of a request, without regrowing
   current_trace = this;
   SetLogTraceId(trace_id_hex());
 }
@@ -297,8 +300,8 @@ std::string RequestTrace::ResponseTraceParent() const {
   return FormatTraceParent(decision_.trace_id, server_.span_id, decision_.sampled);
 }
 
-void RequestTrace::SetAttribute(std::string key, std::string value) {
-  if (sampled()) server_.attributes.emplace_back(std::move(key), std::move(value));
+void RequestTrace::SetAttribute(std::string_view key, std::string value) {
+  if (sampled()) server_.attributes.emplace_back(key, std::move(value));
 }
 
 RequestTrace* RequestTrace::Current() { return current_trace; }
@@ -323,8 +326,8 @@ RequestTrace::ScopedSpan::~ScopedSpan() {
   if (trace_) trace_->children_[index_].end_unix_ns = UnixNanos();
 }
 
-void RequestTrace::ScopedSpan::SetAttribute(std::string key, std::string value) {
-  if (trace_) trace_->children_[index_].attributes.emplace_back(std::move(key), std::move(value));
+void RequestTrace::ScopedSpan::SetAttribute(std::string_view key, std::string value) {
+  if (trace_) trace_->children_[index_].attributes.emplace_back(key, std::move(value));
 }
 
 void RequestTrace::ScopedSpan::SetError() {

@@ -58,7 +58,8 @@ struct Span {
   int kind = 1;  ///< OTLP SpanKind: 1 internal, 2 server, 3 client
   uint64_t start_unix_ns = 0;
   uint64_t end_unix_ns = 0;
-  std::vector<std::pair<std::string, std::string>> attributes;
+  /// Keys are string literals (static storage): no allocation per key.
+  std::vector<std::pair<std::string_view, std::string>> attributes;
   bool error = false;  ///< OTLP status code 2 (error), else 0 (unset)
 };
 
@@ -134,7 +135,8 @@ class RequestTrace {
   std::string ResponseTraceParent() const;
   std::string trace_id_hex() const { return HexId(decision_.trace_id); }
   bool sampled() const { return decision_.sampled && tracer_ != nullptr; }
-  void SetAttribute(std::string key, std::string value);
+  /// `key`: a string literal.
+  void SetAttribute(std::string_view key, std::string value);
   void SetError() { error_ = true; }
   /// Renames the server span (the route, once it is known).
   void SetName(std::string name) { server_.name = std::move(name); }
@@ -150,7 +152,7 @@ class RequestTrace {
     ~ScopedSpan();
     ScopedSpan(const ScopedSpan&) = delete;
     ScopedSpan& operator=(const ScopedSpan&) = delete;
-    void SetAttribute(std::string key, std::string value);
+    void SetAttribute(std::string_view key, std::string value);  ///< `key`: a literal
     void SetError();
 
    private:
