@@ -4,12 +4,15 @@
 #                plain HTTP vs HTTPS (TLS 1.3, a P-256 certificate), interleaved (medians);
 #   balancer:    the same plain server direct vs through HAProxy with deploy/haproxy/haproxy.cfg,
 #                interleaved (medians; the throughput and the p99);
-#   tracing:     the same server with tracing at 100 % sampling, exporting OTLP/HTTP JSON to a
-#                local receiver (nginx answering 200) vs tracing off (the plain server);
+#   tracing:     the same server with tracing at 100 % sampling, exporting OTLP/HTTP JSON (and,
+#                a third server, OTLP/HTTP protobuf) to a local receiver (nginx answering 200)
+#                vs tracing off (the plain server);
 #   propagation: three replicas; DEPLOYS deployments by the CLI, each timed from the command's
 #                exit until every replica serves it — PostgreSQL with LISTEN/NOTIFY (polling
 #                set to 10 s) against the peer, polling every 250 ms (the default) on a
 #                SQLite store the replicas share.
+#   Each comparison is paired: the kind and the plain server loaded back to back, ROUNDS
+#   times; the median of the pairs' ratios.
 #   bench/serve_scale.sh [SECONDS] [ROUNDS] [DEPLOYS]
 # Needs wrk, haproxy, nginx, openssl; the propagation's PostgreSQL is FOPS_TEST_POSTGRES_URL
 # (eval "$(scripts/test-servers.sh start)").
@@ -17,8 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 bin=$root/build/release/src/fraudops
-seconds=${1:-10}
-rounds=${2:-3}
+seconds=${1:-2}
+rounds=${2:-15}
 deploys=${3:-20}
 source "$root/bench/serve_lib.sh"
 cd "$work"
@@ -55,6 +58,10 @@ pids+=($!)
 FRAUDOPS_TRACING_OTLP_URL=http://127.0.0.1:18494/v1/traces FRAUDOPS_TRACING_SAMPLE_RATIO=1 \
   "$bin" serve --listen 127.0.0.1:18495 --workers 1 > traced.log 2>&1 &
 pids+=($!); server_pid[traced]=$!
+FRAUDOPS_TRACING_OTLP_URL=http://127.0.0.1:18494/v1/traces FRAUDOPS_TRACING_SAMPLE_RATIO=1 \
+  FRAUDOPS_TRACING_PROTOCOL=http/protobuf \
+  "$bin" serve --listen 127.0.0.1:18496 --workers 1 > traced-protobuf.log 2>&1 &
+pids+=($!); server_pid[traced-protobuf]=$!
 FRAUDOPS_LB_LISTEN=127.0.0.1:18492 FRAUDOPS_LB_STATS=127.0.0.1:18493 \
   FRAUDOPS_REPLICA_1=127.0.0.1:18490 FRAUDOPS_REPLICA_2=127.0.0.1:18490 \
   FRAUDOPS_REPLICA_3=127.0.0.1:18490 haproxy -db -f "$root/deploy/haproxy/haproxy.cfg" > haproxy.log 2>&1 &
@@ -63,6 +70,7 @@ wait_for http://127.0.0.1:18490/readyz
 for _ in $(seq 100); do curl -sk -o /dev/null https://127.0.0.1:18491/readyz && break; sleep 0.1; done
 wait_for http://127.0.0.1:18492/readyz
 wait_for http://127.0.0.1:18495/readyz
+wait_for http://127.0.0.1:18496/readyz
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime, all threads
 load() {  # NAME URL: wrk's summary and the server's CPU time per request (client excluded)
@@ -80,29 +88,54 @@ declare -A url=(
   [tls]=https://127.0.0.1:18491/v1/endpoints/fraud-detector/predict
   [balancer]=http://127.0.0.1:18492/v1/endpoints/fraud-detector/predict
   [traced]=http://127.0.0.1:18495/v1/endpoints/fraud-detector/predict
+  [traced-protobuf]=http://127.0.0.1:18496/v1/endpoints/fraud-detector/predict
 )
 seconds_saved=$seconds; seconds=2
-for kind in plain tls balancer traced; do load "$kind" "${url[$kind]}" >/dev/null; done  # warm up
+for kind in plain tls balancer traced traced-protobuf; do load "$kind" "${url[$kind]}" >/dev/null; done  # warm up
 seconds=$seconds_saved
+# Paired: each round loads every kind right next to a load of the plain server (which goes
+# first alternates), and each comparison is the median over rounds of the pair's ratio. This
+# machine's speed drifts by up to 2x over minutes (shared VMs): medians of separate loads
+# minutes apart compare the drift, not the servers.
+flip=0
 for round in $(seq "$rounds"); do
-  order=(plain tls balancer traced)
-  [ $((round % 2)) -eq 0 ] && order=(traced balancer tls plain)
-  for kind in "${order[@]}"; do load "$kind" "${url[$kind]}" | tee -a runs.txt | sed "s/^/round $round: /"; done
+  for kind in tls balancer traced traced-protobuf; do
+    pair=("$kind" plain)
+    [ $((flip++ % 2)) -eq 0 ] && pair=(plain "$kind")
+    for one in "${pair[@]}"; do
+      load "$one" "${url[$one]}" | sed "s/^/$kind $round /" | tee -a runs.txt | sed 's/^/round /'
+    done
+  done
 done
-median() { grep "^$1 " runs.txt | field "$2" | median_value; }
-plain=$(median plain rps) tls=$(median tls rps) lb=$(median balancer rps)
-echo "tls: plain median rps=$plain p99_ms=$(median plain p99_ms) cpu_us=$(median plain cpu_us);" \
-     "https median rps=$tls p99_ms=$(median tls p99_ms) cpu_us=$(median tls cpu_us);" \
-     "ratio=$(awk -v a="$tls" -v b="$plain" 'BEGIN { printf "%.2f", a / b }')" \
-     "server_cpu_ratio=$(awk -v a="$(median tls cpu_us)" -v b="$(median plain cpu_us)" 'BEGIN { printf "%.2f", b / a }')"
-echo "balancer: direct median rps=$plain p99_ms=$(median plain p99_ms); through haproxy median" \
-     "rps=$lb p99_ms=$(median balancer p99_ms);" \
-     "overhead_us=$(awk -v a="$lb" -v b="$plain" 'BEGIN { printf "%.1f", 1e6 / a - 1e6 / b }')"
-traced=$(median traced rps)
-echo "tracing: off median rps=$plain p99_ms=$(median plain p99_ms) cpu_us=$(median plain cpu_us);" \
-     "on (100 %) median rps=$traced p99_ms=$(median traced p99_ms) cpu_us=$(median traced cpu_us);" \
-     "cost=$(awk -v a="$traced" -v b="$plain" 'BEGIN { printf "%.1f%%", 100 * (1 - a / b) }');" \
-     "$(curl -s http://127.0.0.1:18495/metrics | grep '^fraudops_trace_spans_total' | tr '\n' ' ')"
+/usr/bin/python3 - runs.txt <<'EOF'
+import re, statistics, sys
+runs = {}  # (kind, round) -> {server: {field: value}}
+for line in open(sys.argv[1]):
+    kind, round_, server, rest = line.split(" ", 3)
+    fields = dict((k, float(v)) for k, v in re.findall(r"(\w+)=([0-9.]+)", rest))
+    runs.setdefault((kind, round_), {})[server] = fields
+def median(values):
+    return statistics.median(values)
+def quartiles(values):
+    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return f"[{q[0]:.2f}, {q[2]:.2f}]"
+for kind in ("tls", "balancer", "traced", "traced-protobuf"):
+    pairs = [v for (k, _), v in runs.items() if k == kind and len(v) == 2]
+    rps = [p[kind]["rps"] / p["plain"]["rps"] for p in pairs]
+    cpu = [p["plain"]["cpu_us"] / p[kind]["cpu_us"] for p in pairs]
+    extra_us = [p[kind]["cpu_us"] - p["plain"]["cpu_us"] for p in pairs]
+    per_request_us = [1e6 / p[kind]["rps"] - 1e6 / p["plain"]["rps"] for p in pairs]
+    print(f"{kind} vs plain over {len(pairs)} pairs: throughput ratio median {median(rps):.3f} "
+          f"quartiles {quartiles(rps)}; server CPU ratio median {median(cpu):.3f}; "
+          f"server CPU +{median(extra_us):.2f} us/request; 1/rps +{median(per_request_us):.2f} us; "
+          f"plain median rps {median([p['plain']['rps'] for p in pairs]):.0f}, "
+          f"{kind} median rps {median([p[kind]['rps'] for p in pairs]):.0f}, "
+          f"p99 ms {median([p['plain']['p99_ms'] for p in pairs]):.2f} vs "
+          f"{median([p[kind]['p99_ms'] for p in pairs]):.2f}")
+EOF
+for kind in traced traced-protobuf; do
+  echo "$kind: $(curl -s "${url[$kind]%%/v1/*}/metrics" | grep '^fraudops_trace_spans_total' | tr '\n' ' ')"
+done
 for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()

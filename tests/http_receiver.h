@@ -50,6 +50,11 @@ class HttpReceiver {
     std::lock_guard<std::mutex> lock(mutex_);
     return bodies_;
   }
+  /// The request line and headers of each request, lowercased.
+  std::vector<std::string> heads() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return heads_;
+  }
   /// "POST /path HTTP/1.1" of each request.
   std::vector<std::string> request_lines() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -61,7 +66,7 @@ class HttpReceiver {
     while (!stop_) {
       int client = ::accept(socket_, nullptr, nullptr);
       if (client < 0) return;
-      std::string request;
+      std::string request, head;
       char buffer[65536];
       size_t body_at = std::string::npos, length = 0;
       while (true) {
@@ -70,7 +75,7 @@ class HttpReceiver {
         request.append(buffer, static_cast<size_t>(got));
         if (body_at == std::string::npos &&
             (body_at = request.find("\r\n\r\n")) != std::string::npos) {
-          std::string head = request.substr(0, body_at);
+          head = request.substr(0, body_at);
           for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
           body_at += 4;
           size_t header = head.find("content-length:");
@@ -83,6 +88,7 @@ class HttpReceiver {
         std::lock_guard<std::mutex> lock(mutex_);
         request_lines_.push_back(request.substr(0, request.find("\r\n")));
         bodies_.push_back(request.substr(body_at, length));
+        heads_.push_back(head);
         count = bodies_.size();
       }
       const int status = statuses_[std::min(count == 0 ? 0 : count - 1, statuses_.size() - 1)];
@@ -97,7 +103,7 @@ class HttpReceiver {
   int port_ = 0;
   std::atomic<bool> stop_{false};
   mutable std::mutex mutex_;
-  std::vector<std::string> bodies_, request_lines_;
+  std::vector<std::string> bodies_, request_lines_, heads_;
   std::thread thread_;
 };
 

@@ -222,9 +222,10 @@ struct StreamConfig {
   long long segment_rows = 100000;
 };
 
-/// Tracing of serve (docs/operations.md): OTLP/HTTP JSON export.
+/// Tracing of serve (docs/operations.md): OTLP/HTTP export.
 struct TracingConfig {
-  std::string otlp_url;  ///< e.g. http://collector:4318/v1/traces; empty: off
+  std::string otlp_url;                ///< e.g. http://collector:4318/v1/traces; empty: off
+  std::string protocol = "http/json";  ///< or "http/protobuf"
   double sample_ratio = 1.0;
   bool parent_based = true;
   std::string service_name = "fraudops";

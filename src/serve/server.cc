@@ -82,6 +82,7 @@ namespace {
 TracingOptions TracingOptionsFrom(const Config& config, Logger& logger) {
   TracingOptions options;
   options.url = config.tracing.otlp_url;
+  options.protobuf = config.tracing.protocol == "http/protobuf";
   options.sample_ratio = config.tracing.sample_ratio;
   options.parent_based = config.tracing.parent_based;
   options.service_name = config.tracing.service_name;
@@ -505,18 +506,18 @@ void ScoringServer::Handle(const HttpRequest& request, HttpResponse& response) {
   std::optional<RequestTrace> trace;
   if (path != "/healthz" && path != "/readyz" && path != "/metrics" &&
       !StartsWith(path, "/v2/health/")) {
-    trace.emplace(tracer_.get(), request.Header("traceparent"), "");
+    trace.emplace(tracer_.get(), request.Header("traceparent"));
   }
   RouteMatch match;
   const Route* route = router_.Dispatch(request, response, match);
   if (trace) {
     if (trace->sampled()) {
-      const std::string method(request.method());
-      const std::string pattern = route ? route->pattern : "unmatched";
-      trace->SetName(method + " " + pattern);
+      const std::string_view method = request.method();
+      const std::string_view pattern = route ? std::string_view(route->pattern) : "unmatched";
+      trace->SetName(method, pattern);
       trace->SetAttribute("http.request.method", method);
       trace->SetAttribute("http.route", pattern);
-      trace->SetAttribute("http.response.status_code", std::to_string(response.status));
+      trace->SetAttribute("http.response.status_code", int64_t{response.status});
       if (response.status >= 500) trace->SetError();
     }
     response.headers.emplace_back("traceparent", trace->ResponseTraceParent());
@@ -726,7 +727,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   }
   if (RequestTrace* trace = RequestTrace::Current(); trace && trace->sampled()) {
     trace->SetAttribute("fraudops.endpoint", endpoint_name);
-    trace->SetAttribute("fraudops.variant", std::string(variant_label));
+    trace->SetAttribute("fraudops.variant", variant_label);
     trace->SetAttribute("fraudops.model", model->ref().ToString());
   }
   ParsedRows rows;
@@ -813,7 +814,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   ScoredRows scored;
   scored.request_id = request_id;
   const RequestTrace* trace = RequestTrace::Current();
-  const std::string trace_id = trace ? trace->trace_id_hex() : std::string();
+  const std::string trace_id = trace ? std::string(trace->trace_id_hex()) : std::string();
   scored.trace_id = trace_id;
   scored.endpoint = endpoint_name;
   scored.model = model;

@@ -2,8 +2,9 @@
 /// Distributed tracing of `fraudops serve` (docs/operations.md, "Tracing"): W3C Trace Context
 /// in and out (`traceparent`, `tracestate`), a span for each request and for its steps (auth,
 /// body parsing, feature enrichment, scoring, policy, capture, store calls), exported as
-/// OTLP/HTTP JSON (`POST …/v1/traces`, ids in hex) in bounded batches by a background worker.
-/// The request path only appends finished spans to a bounded queue: when the collector is
+/// OTLP/HTTP (`POST …/v1/traces`, JSON with ids in hex, or protobuf) in bounded batches by a
+/// background worker. The request path records its spans into one fixed-size TraceRecord
+/// (no allocation) and copies it into a bounded queue when it ends: when the collector is
 /// slow or down, spans are dropped and counted, never waited for.
 ///
 /// Sampling: a request whose traceparent says "sampled" (or "not sampled") follows its parent
@@ -15,9 +16,9 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "core/background_worker.h"
@@ -49,27 +50,68 @@ std::string HexId(const std::array<uint8_t, N>& id) {
   return HexId(id.data(), N);
 }
 
-/// One finished span.
-struct Span {
+/// The spans of one request, as fixed-size records: span names and attribute values are
+/// copied into `text`, attribute keys are string literals. What does not fit (more than
+/// kMaxSpans spans, kMaxAttributes attributes or kTextBytes of text) is left out and counted
+/// in `overflow`.
+struct TraceRecord {
+  static constexpr size_t kMaxSpans = 12, kMaxAttributes = 16, kTextBytes = 512;
+  static constexpr uint8_t kRemoteParent = 0xff;  ///< the caller's span (or none)
+
+  struct SpanEntry {
+    SpanId span_id{};
+    uint8_t parent = kRemoteParent;           ///< index of the parent span in this record
+    uint8_t kind = 1;                         ///< OTLP SpanKind: 1 internal, 2 server, 3 client
+    bool error = false;                       ///< OTLP status code 2 (error), else 0 (unset)
+    uint16_t name_offset = 0, name_size = 0;  ///< in text
+    uint64_t start_unix_ns = 0, end_unix_ns = 0;
+  };
+  struct Attribute {
+    const char* key = nullptr;  ///< a string literal
+    uint8_t span = 0;
+    bool is_int = false;
+    int64_t int_value = 0;
+    uint16_t offset = 0, size = 0;  ///< a string value, in text
+  };
+
   TraceId trace_id{};
-  SpanId span_id{};
-  SpanId parent_id{};  ///< all zero: a root span
-  std::string name;
-  int kind = 1;  ///< OTLP SpanKind: 1 internal, 2 server, 3 client
-  uint64_t start_unix_ns = 0;
-  uint64_t end_unix_ns = 0;
-  /// Keys are string literals (static storage): no allocation per key.
-  std::vector<std::pair<std::string_view, std::string>> attributes;
-  bool error = false;  ///< OTLP status code 2 (error), else 0 (unset)
+  SpanId remote_parent{};  ///< all zero: the trace started here
+  uint8_t span_count = 0, attribute_count = 0;
+  uint16_t text_size = 0;
+  uint32_t overflow = 0;
+  std::array<SpanEntry, kMaxSpans> spans;
+  std::array<Attribute, kMaxAttributes> attributes;
+  std::array<char, kTextBytes> text;
+
+  /// A new span (its id drawn here); kMaxSpans when it does not fit.
+  size_t AddSpan(std::string_view name, uint8_t parent, int kind, uint64_t start_unix_ns);
+  void SetName(size_t span, std::string_view name);
+  void AddAttribute(size_t span, const char* key, std::string_view value);
+  void AddAttribute(size_t span, const char* key, int64_t value);
+  std::string_view Text(uint16_t offset, uint16_t size) const {
+    return {text.data() + offset, size};
+  }
+  /// The parent span id of `span` (all zero: a root span).
+  const SpanId& ParentOf(const SpanEntry& span) const {
+    return span.parent == kRemoteParent ? remote_parent : spans[span.parent].span_id;
+  }
+
+ private:
+  /// Copies `value` into text; false (and counted) when it does not fit.
+  bool Store(std::string_view value, uint16_t& offset, uint16_t& size);
 };
 
-/// The OTLP/HTTP JSON body of `spans` (ExportTraceServiceRequest), with the resource's
-/// service.name and the scope fraudops at `version`.
-std::string EncodeOtlpJson(const std::vector<Span>& spans, std::string_view service_name,
-                           std::string_view version);
+/// The OTLP/HTTP bodies (ExportTraceServiceRequest) of `records`, with the resource's
+/// service.name and service.version and the scope fraudops at `version`, appended to `out`:
+/// the JSON encoding (hex ids, nanoseconds as strings) and the protobuf encoding.
+void EncodeOtlpJson(std::span<const TraceRecord> records, std::string_view service_name,
+                    std::string_view version, std::string& out);
+void EncodeOtlpProtobuf(std::span<const TraceRecord> records, std::string_view service_name,
+                        std::string_view version, std::string& out);
 
 struct TracingOptions {
-  std::string url;  ///< the collector's traces endpoint; empty: tracing off
+  std::string url;        ///< the collector's traces endpoint; empty: tracing off
+  bool protobuf = false;  ///< http/protobuf rather than http/json
   double sample_ratio = 1.0;
   bool parent_based = true;
   std::string service_name = "fraudops";
@@ -95,9 +137,13 @@ class Tracer {
     SpanId parent_id{};  ///< zero: the request started the trace
     bool sampled = false;
   };
-  Decision Decide(std::string_view traceparent) const;
-  /// Queues finished spans for export; drops them (counted) when the queue is full.
-  void Submit(std::vector<Span>& spans) EXCLUDES(mutex_);
+  /// `tracer` null or disabled: the caller's sampled flag is passed on (W3C), nothing is
+  /// sampled here.
+  static Decision Decide(const Tracer* tracer, std::string_view traceparent);
+  Decision Decide(std::string_view traceparent) const { return Decide(this, traceparent); }
+  /// Queues a finished request's spans for export; drops them (counted) when the queue is
+  /// full.
+  void Submit(const TraceRecord& record) EXCLUDES(mutex_);
   /// Exports what is queued, then stops exporting (shutdown); idempotent.
   void Stop();
 
@@ -112,9 +158,14 @@ class Tracer {
   BackgroundWorker::Duration Pass() EXCLUDES(mutex_);
 
   TracingOptions options_;
-  HttpSession http_;  ///< the worker's
   Mutex mutex_;
-  std::vector<Span> queue_ GUARDED_BY(mutex_);
+  std::vector<TraceRecord> queue_ GUARDED_BY(mutex_);
+  size_t queued_spans_ GUARDED_BY(mutex_) = 0;
+  // The worker's: what a pass took from the queue (swapped with it, so both keep their
+  // capacity), a batch's body, and the connection to the collector.
+  std::vector<TraceRecord> taken_;
+  std::string body_;
+  HttpSession http_;
   std::atomic<uint64_t> exported_{0}, dropped_{0}, failed_exports_{0};
   BackgroundWorker worker_;
 };
@@ -126,20 +177,23 @@ class RequestTrace {
  public:
   /// `tracer` null or disabled: still parses and answers traceparent (a trace id for the
   /// logs), records nothing.
-  RequestTrace(Tracer* tracer, std::string_view traceparent, std::string name);
+  RequestTrace(Tracer* tracer, std::string_view traceparent);
   ~RequestTrace();
   RequestTrace(const RequestTrace&) = delete;
   RequestTrace& operator=(const RequestTrace&) = delete;
 
   /// The traceparent header of the response: this request's span in its trace.
   std::string ResponseTraceParent() const;
-  std::string trace_id_hex() const { return HexId(decision_.trace_id); }
-  bool sampled() const { return decision_.sampled && tracer_ != nullptr; }
-  /// `key`: a string literal.
-  void SetAttribute(std::string_view key, std::string value);
-  void SetError() { error_ = true; }
-  /// Renames the server span (the route, once it is known).
-  void SetName(std::string name) { server_.name = std::move(name); }
+  std::string_view trace_id_hex() const { return {trace_hex_.data(), trace_hex_.size()}; }
+  bool sampled() const { return sampled_; }
+  /// On the server span; `key`: a string literal.
+  void SetAttribute(const char* key, std::string_view value);
+  void SetAttribute(const char* key, int64_t value);
+  void SetError() {
+    if (record_) record_->spans[0].error = true;
+  }
+  /// Names the server span "METHOD ROUTE" (the route, once it is known).
+  void SetName(std::string_view method, std::string_view route);
 
   /// The request being served on this thread (null: none).
   static RequestTrace* Current();
@@ -148,24 +202,25 @@ class RequestTrace {
   /// nothing when the request is not sampled.
   class ScopedSpan {
    public:
-    explicit ScopedSpan(const char* name, int kind = 1);
+    explicit ScopedSpan(std::string_view name, int kind = 1);
     ~ScopedSpan();
     ScopedSpan(const ScopedSpan&) = delete;
     ScopedSpan& operator=(const ScopedSpan&) = delete;
-    void SetAttribute(std::string_view key, std::string value);  ///< `key`: a literal
+    void SetAttribute(const char* key, std::string_view value);  ///< `key`: a literal
     void SetError();
 
    private:
     RequestTrace* trace_;
-    size_t index_ = 0;
+    size_t index_ = TraceRecord::kMaxSpans;
   };
 
  private:
   Tracer* tracer_;
   Tracer::Decision decision_;
-  Span server_;
-  std::vector<Span> children_;
-  bool error_ = false;
+  bool sampled_ = false;
+  SpanId span_id_{};  ///< the server span's
+  std::array<char, 32> trace_hex_{};
+  std::optional<TraceRecord> record_;  ///< only when sampled
   RequestTrace* previous_;
 };
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 namespace fraudops {
 namespace {
@@ -52,31 +53,231 @@ TEST(TracerTest, SamplingFollowsTheParentOrTheRatioOfTheTraceId) {
   EXPECT_FALSE(by_ratio.Decide(high).sampled);
 }
 
+/// A request's record: the server span (its caller's span the parent) and two steps.
+TraceRecord SampleRecord() {
+  TraceRecord record;
+  const auto parent = ParseTraceParent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  record.trace_id = parent->trace_id;
+  record.remote_parent = parent->parent_id;
+  const size_t server = record.AddSpan({}, TraceRecord::kRemoteParent, 2, 1700000000000000000ull);
+  record.SetName(server, "POST /v1/endpoints/{endpoint}/predict");
+  record.AddAttribute(server, "http.route", "/v1/endpoints/{endpoint}/predict");
+  record.AddAttribute(server, "http.response.status_code", int64_t{200});
+  record.spans[server].end_unix_ns = 1700000000000001000ull;
+  const size_t score = record.AddSpan("score \"quoted\"", 0, 1, 1700000000000000100ull);
+  record.spans[score].end_unix_ns = 1700000000000000900ull;
+  record.spans[score].error = true;
+  record.AddAttribute(score, "fraudops.model", "fraud@1");
+  return record;
+}
+
 TEST(TracerTest, OtlpJsonHasTheShapeTheSpecificationGives) {
-  Span span;
-  span.trace_id =
-      ParseTraceParent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")->trace_id;
-  span.span_id = Tracer::NewSpanId();
-  span.name = "score \"quoted\"";
-  span.kind = 2;
-  span.start_unix_ns = 1700000000000000000ull;
-  span.end_unix_ns = 1700000000000001000ull;
-  span.attributes = {{"http.route", "/v1/endpoints/{endpoint}/predict"}};
-  span.error = true;
-  const auto json = nlohmann::json::parse(EncodeOtlpJson({span}, "fraudops-eu", "0.1.0+abc"));
+  const TraceRecord record = SampleRecord();
+  std::string body;
+  EncodeOtlpJson({&record, 1}, "fraudops-eu", "0.1.0+abc", body);
+  const auto json = nlohmann::json::parse(body);
   const auto& resource = json["resourceSpans"][0];
   EXPECT_EQ(resource["resource"]["attributes"][0]["key"], "service.name");
   EXPECT_EQ(resource["resource"]["attributes"][0]["value"]["stringValue"], "fraudops-eu");
-  const auto& s = resource["scopeSpans"][0]["spans"][0];
-  EXPECT_EQ(s["traceId"], "0af7651916cd43dd8448eb211c80319c");
-  EXPECT_EQ(s["spanId"].get<std::string>().size(), 16u);
-  EXPECT_FALSE(s.contains("parentSpanId"));  // a root span
-  EXPECT_EQ(s["name"], "score \"quoted\"");
-  EXPECT_EQ(s["kind"], 2);
-  EXPECT_EQ(s["startTimeUnixNano"], "1700000000000000000");
-  EXPECT_EQ(s["endTimeUnixNano"], "1700000000000001000");
-  EXPECT_EQ(s["attributes"][0]["value"]["stringValue"], "/v1/endpoints/{endpoint}/predict");
-  EXPECT_EQ(s["status"]["code"], 2);
+  EXPECT_EQ(resource["scopeSpans"][0]["scope"]["version"], "0.1.0+abc");
+  const auto& spans = resource["scopeSpans"][0]["spans"];
+  ASSERT_EQ(spans.size(), 2u);
+  const auto& server = spans[0];
+  EXPECT_EQ(server["traceId"], "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_EQ(server["spanId"], HexId(record.spans[0].span_id));
+  EXPECT_EQ(server["parentSpanId"], "b7ad6b7169203331");  // the caller's span
+  EXPECT_EQ(server["name"], "POST /v1/endpoints/{endpoint}/predict");
+  EXPECT_EQ(server["kind"], 2);
+  EXPECT_EQ(server["startTimeUnixNano"], "1700000000000000000");
+  EXPECT_EQ(server["endTimeUnixNano"], "1700000000000001000");
+  EXPECT_EQ(server["attributes"][0]["value"]["stringValue"], "/v1/endpoints/{endpoint}/predict");
+  EXPECT_EQ(server["attributes"][1]["key"], "http.response.status_code");
+  EXPECT_EQ(server["attributes"][1]["value"]["intValue"], "200");  // int64: a string in JSON
+  EXPECT_FALSE(server.contains("status"));  // unset: left out, as protobuf's JSON mapping does
+  const auto& score = spans[1];
+  EXPECT_EQ(score["parentSpanId"], server["spanId"]);
+  EXPECT_EQ(score["name"], "score \"quoted\"");
+  EXPECT_EQ(score["status"]["code"], 2);
+  EXPECT_EQ(score["attributes"].size(), 1u);
+
+  // A trace started here: the server span has no parent.
+  TraceRecord root = record;
+  root.remote_parent = {};
+  body.clear();
+  EncodeOtlpJson({&root, 1}, "fraudops", "1", body);
+  EXPECT_FALSE(
+      nlohmann::json::parse(body)["resourceSpans"][0]["scopeSpans"][0]["spans"][0].contains(
+          "parentSpanId"));
+}
+
+/// A reader of the protobuf wire format, enough to turn an ExportTraceServiceRequest back
+/// into the OTLP JSON encoding: the two encodings are then compared whole.
+class ProtoReader {
+ public:
+  explicit ProtoReader(std::string_view data) : data_(data) {}
+  bool done() const { return at_ >= data_.size(); }
+  uint64_t Varint() {
+    uint64_t value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (done()) throw std::runtime_error("truncated varint");
+      const auto byte = static_cast<uint8_t>(data_[at_++]);
+      value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return value;
+    }
+    throw std::runtime_error("varint longer than 10 bytes");
+  }
+  std::pair<uint64_t, uint64_t> Tag() {
+    const uint64_t tag = Varint();
+    return {tag >> 3, tag & 7};
+  }
+  std::string_view Bytes() {
+    const uint64_t size = Varint();
+    if (size > data_.size() - at_) throw std::runtime_error("truncated field");
+    const std::string_view bytes = data_.substr(at_, size);
+    at_ += size;
+    return bytes;
+  }
+  uint64_t Fixed64() {
+    if (data_.size() - at_ < 8) throw std::runtime_error("truncated fixed64");
+    uint64_t value = 0;
+    for (size_t i = 0; i < 8; ++i)
+      value |= static_cast<uint64_t>(static_cast<uint8_t>(data_[at_ + i])) << (8 * i);
+    at_ += 8;
+    return value;
+  }
+
+ private:
+  std::string_view data_;
+  size_t at_ = 0;
+};
+
+std::string Hex(std::string_view bytes) {
+  return HexId(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+nlohmann::json KeyValueJson(std::string_view data) {
+  nlohmann::json out;
+  ProtoReader reader(data);
+  while (!reader.done()) {
+    auto [field, wire] = reader.Tag();
+    if (field == 1) {
+      out["key"] = std::string(reader.Bytes());
+    } else if (field == 2) {
+      ProtoReader value(reader.Bytes());
+      auto [kind, value_wire] = value.Tag();
+      if (kind == 1) out["value"]["stringValue"] = std::string(value.Bytes());
+      if (kind == 3)
+        out["value"]["intValue"] = std::to_string(static_cast<int64_t>(value.Varint()));
+    } else {
+      throw std::runtime_error("KeyValue: unexpected field " + std::to_string(field));
+    }
+  }
+  return out;
+}
+
+nlohmann::json SpanJson(std::string_view data) {
+  nlohmann::json out;
+  ProtoReader reader(data);
+  while (!reader.done()) {
+    auto [field, wire] = reader.Tag();
+    switch (field) {
+      case 1:
+        out["traceId"] = Hex(reader.Bytes());
+        break;
+      case 2:
+        out["spanId"] = Hex(reader.Bytes());
+        break;
+      case 4:
+        out["parentSpanId"] = Hex(reader.Bytes());
+        break;
+      case 5:
+        out["name"] = std::string(reader.Bytes());
+        break;
+      case 6:
+        out["kind"] = reader.Varint();
+        break;
+      case 7:
+        out["startTimeUnixNano"] = std::to_string(reader.Fixed64());
+        break;
+      case 8:
+        out["endTimeUnixNano"] = std::to_string(reader.Fixed64());
+        break;
+      case 9:
+        out["attributes"].push_back(KeyValueJson(reader.Bytes()));
+        break;
+      case 15: {
+        ProtoReader status(reader.Bytes());
+        EXPECT_EQ(status.Tag().first, 3u);
+        out["status"]["code"] = status.Varint();
+        break;
+      }
+      default:
+        throw std::runtime_error("Span: unexpected field " + std::to_string(field));
+    }
+  }
+  return out;
+}
+
+nlohmann::json RequestJson(std::string_view data) {
+  nlohmann::json out;
+  ProtoReader request(data);
+  while (!request.done()) {
+    EXPECT_EQ(request.Tag().first, 1u);  // resource_spans
+    nlohmann::json resource_spans;
+    ProtoReader rs(request.Bytes());
+    while (!rs.done()) {
+      auto [field, wire] = rs.Tag();
+      if (field == 1) {  // resource
+        ProtoReader resource(rs.Bytes());
+        resource_spans["resource"]["attributes"] = nlohmann::json::array();
+        while (!resource.done()) {
+          EXPECT_EQ(resource.Tag().first, 1u);
+          resource_spans["resource"]["attributes"].push_back(KeyValueJson(resource.Bytes()));
+        }
+      } else {  // scope_spans
+        if (field != 2) throw std::runtime_error("ResourceSpans: unexpected field");
+        nlohmann::json scope_spans;
+        ProtoReader ss(rs.Bytes());
+        while (!ss.done()) {
+          auto [inner, inner_wire] = ss.Tag();
+          if (inner == 1) {
+            ProtoReader scope(ss.Bytes());
+            while (!scope.done()) {
+              auto [f, w] = scope.Tag();
+              scope_spans["scope"][f == 1 ? "name" : "version"] = std::string(scope.Bytes());
+            }
+          } else {
+            scope_spans["spans"].push_back(SpanJson(ss.Bytes()));
+          }
+        }
+        resource_spans["scopeSpans"].push_back(scope_spans);
+      }
+    }
+    out["resourceSpans"].push_back(resource_spans);
+  }
+  return out;
+}
+
+TEST(TracerTest, OtlpProtobufCarriesWhatTheJsonEncodingCarries) {
+  TraceRecord second = SampleRecord();
+  second.trace_id[15] ^= 1;
+  second.remote_parent = {};
+  const std::vector<TraceRecord> records = {SampleRecord(), second};
+  std::string json, protobuf;
+  EncodeOtlpJson(records, "fraudops-eu", "0.1.0+abc", json);
+  EncodeOtlpProtobuf(records, "fraudops-eu", "0.1.0+abc", protobuf);
+  EXPECT_EQ(RequestJson(protobuf), nlohmann::json::parse(json));
+  EXPECT_LT(protobuf.size() * 2, json.size());
+}
+
+TEST(TracerTest, WhatDoesNotFitTheRecordIsLeftOutAndCounted) {
+  TraceRecord record;
+  for (size_t i = 0; i < TraceRecord::kMaxSpans + 2; ++i) record.AddSpan("step", 0, 1, 1);
+  EXPECT_EQ(record.span_count, TraceRecord::kMaxSpans);
+  EXPECT_EQ(record.overflow, 2u);
+  record.AddAttribute(0, "big", std::string(TraceRecord::kTextBytes, 'x'));  // no room
+  EXPECT_EQ(record.attribute_count, 0);
+  EXPECT_EQ(record.overflow, 3u);
 }
 
 TEST(TracerTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
@@ -86,9 +287,23 @@ TEST(TracerTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
   options.batch_spans = 100;
   options.flush_interval = std::chrono::hours(1);
   Tracer tracer(options);
-  std::vector<Span> spans(5);
-  tracer.Submit(spans);
+  TraceRecord record;
+  for (int i = 0; i < 2; ++i) record.AddSpan("step", 0, 1, 1);
+  tracer.Submit(record);  // 2 of 3
+  tracer.Submit(record);  // would be 4: dropped whole
   EXPECT_EQ(tracer.dropped(), 2u);
+}
+
+TEST(TracerTest, WithoutTracingTheCallersSampledFlagIsPassedOn) {
+  const auto sampled =
+      Tracer::Decide(nullptr, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  EXPECT_TRUE(sampled.sampled);
+  EXPECT_EQ(HexId(sampled.trace_id), "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_FALSE(Tracer::Decide(nullptr, "").sampled);
+  RequestTrace trace(nullptr, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  EXPECT_FALSE(trace.sampled());  // nothing recorded here
+  EXPECT_EQ(trace.ResponseTraceParent().substr(0, 36), "00-0af7651916cd43dd8448eb211c80319c-");
+  EXPECT_EQ(trace.ResponseTraceParent().substr(52), "-01");
 }
 
 TEST(LogTraceIdTest, EveryLineOfTheThreadCarriesTheTraceIdWhileItIsSet) {
@@ -107,7 +322,7 @@ TEST(LogTraceIdTest, EveryLineOfTheThreadCarriesTheTraceIdWhileItIsSet) {
   Logger logger;
   logger.AddSink(std::move(sink));
   {
-    RequestTrace trace(nullptr, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "x");
+    RequestTrace trace(nullptr, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
     logger.Info("serve", "inside", {{"a", "1"}});
   }
   logger.Info("serve", "outside");
