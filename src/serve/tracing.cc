@@ -276,7 +276,7 @@ bool TraceRecord::Store(std::string_view value, uint16_t& offset, uint16_t& size
     ++overflow;
     return false;
   }
-  std::memcpy(text.data() + text_size, value.data(), value.size());
+  if (!value.empty()) std::memcpy(text.data() + text_size, value.data(), value.size());
   offset = text_size;
   size = static_cast<uint16_t>(value.size());
   text_size = static_cast<uint16_t>(text_size + value.size());
