@@ -51,7 +51,7 @@ std::mt19937_64& Random() {
   return generator;
 }
 
-/// Writes the lowercase hex of `bytes` (at most 16) to `text`.
+/// Writes the lowercase hex of `bytes` to `text` (2 * size characters).
 std::string_view HexTo(char* text, const uint8_t* bytes, size_t size) {
   static constexpr char kDigits[] = "0123456789abcdef";
   for (size_t i = 0; i < size; ++i) {
@@ -72,18 +72,20 @@ void AppendUint(std::string& out, uint64_t value) {
   out.append(digits, end);
 }
 
-void AppendJsonAttribute(std::string& out, std::string_view key, const TraceRecord* record,
-                         const TraceRecord::Attribute* attribute, std::string_view value) {
+void AppendJsonAttribute(std::string& out, std::string_view key, std::string_view value) {
   out += "{\"key\":\"";
   AppendJsonEscaped(out, key);
-  if (attribute && attribute->is_int) {
-    out += "\",\"value\":{\"intValue\":\"";  // int64 as a string (protobuf's JSON mapping)
-    char digits[24];
-    out.append(digits, std::to_chars(digits, digits + sizeof digits, attribute->int_value).ptr);
-  } else {
-    out += "\",\"value\":{\"stringValue\":\"";
-    AppendJsonEscaped(out, attribute ? record->Text(attribute->offset, attribute->size) : value);
-  }
+  out += "\",\"value\":{\"stringValue\":\"";
+  AppendJsonEscaped(out, value);
+  out += "\"}}";
+}
+
+void AppendJsonAttribute(std::string& out, std::string_view key, int64_t value) {
+  out += "{\"key\":\"";
+  AppendJsonEscaped(out, key);
+  out += "\",\"value\":{\"intValue\":\"";  // int64 as a string (protobuf's JSON mapping)
+  char digits[24];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
   out += "\"}}";
 }
 
@@ -139,12 +141,8 @@ void PutKeyValue(std::string& out, uint32_t field, std::string_view key, bool is
 }  // namespace
 
 std::string HexId(const uint8_t* bytes, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   std::string out(2 * size, '0');
-  for (size_t i = 0; i < size; ++i) {
-    out[2 * i] = kDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kDigits[bytes[i] & 15];
-  }
+  HexTo(out.data(), bytes, size);
   return out;
 }
 
@@ -177,9 +175,9 @@ std::string FormatTraceParent(const TraceId& trace_id, const SpanId& span_id, bo
 void EncodeOtlpJson(std::span<const TraceRecord> records, std::string_view service_name,
                     std::string_view version, std::string& out) {
   out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":[";
-  AppendJsonAttribute(out, "service.name", nullptr, nullptr, service_name);
+  AppendJsonAttribute(out, "service.name", service_name);
   out += ",";
-  AppendJsonAttribute(out, "service.version", nullptr, nullptr, version);
+  AppendJsonAttribute(out, "service.version", version);
   out += "]},\"scopeSpans\":[{\"scope\":{\"name\":\"fraudops\",\"version\":\"";
   AppendJsonEscaped(out, version);
   out += "\"},\"spans\":[";
@@ -216,7 +214,11 @@ void EncodeOtlpJson(std::span<const TraceRecord> records, std::string_view servi
         if (attribute.span != i) continue;
         out += attributes ? "," : ",\"attributes\":[";
         attributes = true;
-        AppendJsonAttribute(out, attribute.key, &record, &attribute, {});
+        if (attribute.is_int) {
+          AppendJsonAttribute(out, attribute.key, attribute.int_value);
+        } else {
+          AppendJsonAttribute(out, attribute.key, record.Text(attribute.offset, attribute.size));
+        }
       }
       if (attributes) out += ']';
       // The status is left out when unset (code 0), as protobuf's JSON mapping does.
@@ -334,6 +336,8 @@ void TraceRecord::AddAttribute(size_t span, const char* key, int64_t value) {
 
 Tracer::Tracer(TracingOptions options)
     : options_(std::move(options)),
+      headers_({options_.protobuf ? "Content-Type: application/x-protobuf"
+                                  : "Content-Type: application/json"}),
       worker_({.name = "tracing",
                .logger = options_.logger,
                .final_pass = true,
@@ -417,9 +421,6 @@ BackgroundWorker::Duration Tracer::Pass() {
     taken_.swap(queue_);
     queued_spans_ = 0;
   }
-  const std::vector<std::string> headers = {options_.protobuf
-                                                ? "Content-Type: application/x-protobuf"
-                                                : "Content-Type: application/json"};
   size_t from = 0;
   while (from < taken_.size()) {
     // A batch: whole requests up to batch_spans spans (at least one request).
@@ -436,7 +437,7 @@ BackgroundWorker::Duration Tracer::Pass() {
     } else {
       EncodeOtlpJson(batch, options_.service_name, CodeVersion(), body_);
     }
-    auto reply = http_.Call("POST", options_.url, headers, body_, options_.timeout_seconds);
+    auto reply = http_.Call("POST", options_.url, headers_, body_, options_.timeout_seconds);
     if (reply.ok() && reply->status >= 200 && reply->status < 300) {
       exported_.fetch_add(spans, std::memory_order_relaxed);
       continue;

@@ -158,6 +158,7 @@ class Tracer {
   BackgroundWorker::Duration Pass() EXCLUDES(mutex_);
 
   TracingOptions options_;
+  const std::vector<std::string> headers_;  ///< of each export post: its Content-Type
   Mutex mutex_;
   std::vector<TraceRecord> queue_ GUARDED_BY(mutex_);
   size_t queued_spans_ GUARDED_BY(mutex_) = 0;
