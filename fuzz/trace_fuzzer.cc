@@ -58,5 +58,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (parsed["resourceSpans"][0]["scopeSpans"][0]["spans"].size() != record.span_count)
     __builtin_trap();
   if (protobuf.empty()) __builtin_trap();
+  // The queue's copy (the used part) reads back as the same record.
+  std::string queued, again;
+  record.AppendTo(queued);
+  TraceRecord read;
+  if (read.ReadFrom(queued) != queued.size()) __builtin_trap();
+  fraudops::EncodeOtlpProtobuf(std::span(&read, 1), "fuzz", "1", again);
+  if (again != protobuf) __builtin_trap();
   return 0;
 }

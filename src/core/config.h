@@ -229,8 +229,8 @@ struct TracingConfig {
   double sample_ratio = 1.0;
   bool parent_based = true;
   std::string service_name = "fraudops";
-  long long batch_spans = 512;
-  long long queue_spans = 8192;
+  long long batch_spans = 2048;
+  long long queue_spans = 16384;
   long long flush_ms = 1000;
   long long timeout_ms = 2000;
 };

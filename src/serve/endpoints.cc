@@ -60,6 +60,7 @@ std::string_view VariantRoleName(VariantRole role) {
 
 LoadedModel::LoadedModel(VariantRef ref, ModelBundle bundle)
     : ref_(std::move(ref)),
+      label_(ref_.ToString()),
       bundle_(std::move(bundle)),
       encoder_(bundle_.input),
       threshold_(bundle_.threshold.value_or(0.5)) {

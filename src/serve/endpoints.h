@@ -37,6 +37,8 @@ class LoadedModel {
   LoadedModel& operator=(const LoadedModel&) = delete;
 
   const VariantRef& ref() const { return ref_; }
+  /// "name@version", built once (spans, reports and logs name the version with it).
+  const std::string& label() const { return label_; }
   const ModelBundle& bundle() const { return bundle_; }
   const Ensemble& ensemble() const { return bundle_.ensemble; }
   const FeatureEncoder& encoder() const { return encoder_; }
@@ -59,6 +61,7 @@ class LoadedModel {
 
  private:
   VariantRef ref_;
+  std::string label_;
   ModelBundle bundle_;
   FeatureEncoder encoder_;
   double threshold_;

@@ -294,12 +294,12 @@ void RolloutController::ReloadEndpoints() {
       }
       const std::string before = previous == current->end() || !previous->second->production
                                      ? ""
-                                     : previous->second->production->ref().ToString();
-      if (snapshot->production && snapshot->production->ref().ToString() != before) {
+                                     : previous->second->production->label();
+      if (snapshot->production && snapshot->production->label() != before) {
         logger_.Info("serve", "endpoint now serves",
                      {{"endpoint", record.name},
-                      {"production", snapshot->production->ref().ToString()},
-                      {"canary", snapshot->canary ? snapshot->canary->ref().ToString() : ""}});
+                      {"production", snapshot->production->label()},
+                      {"canary", snapshot->canary ? snapshot->canary->label() : ""}});
       }
       next->emplace(record.name, std::move(snapshot));
     }

@@ -561,10 +561,9 @@ Json ScoringServer::Readiness() const {
   for (const auto& [name, e] : *endpoints) {
     const bool loaded = e->production != nullptr || e->multi != nullptr;  // multi: loads on use
     ready = ready && loaded;
-    list[name] = {
-        {"ready", loaded},
-        {"production", e->production ? Json(e->production->ref().ToString()) : Json(nullptr)},
-        {"canary", e->canary ? Json(e->canary->ref().ToString()) : Json(nullptr)}};
+    list[name] = {{"ready", loaded},
+                  {"production", e->production ? Json(e->production->label()) : Json(nullptr)},
+                  {"canary", e->canary ? Json(e->canary->label()) : Json(nullptr)}};
   }
   const bool draining = draining_.load(std::memory_order_acquire);
   Json body = {{"ready", ready && !draining},
@@ -728,7 +727,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   if (RequestTrace* trace = RequestTrace::Current(); trace && trace->sampled()) {
     trace->SetAttribute("fraudops.endpoint", endpoint_name);
     trace->SetAttribute("fraudops.variant", variant_label);
-    trace->SetAttribute("fraudops.model", model->ref().ToString());
+    trace->SetAttribute("fraudops.model", model->label());
   }
   ParsedRows rows;
   RequestError error;

@@ -104,11 +104,11 @@ void ShadowRunner::Score(const ShadowJob& job) {
       seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     MutexLock lock(&mutex_);
-    auto& slot = comparisons_[{job.snapshot->record.name, shadow->ref().ToString()}];
+    auto& slot = comparisons_[{job.snapshot->record.name, shadow->label()}];
     if (!slot) {
       slot = std::make_unique<Comparison>();
       slot->endpoint = job.snapshot->record.name;
-      slot->shadow = shadow->ref().ToString();
+      slot->shadow = shadow->label();
       slot->started_at = UtcNow();
     }
     Comparison& c = *slot;

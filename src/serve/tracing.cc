@@ -1,9 +1,12 @@
 #include "serve/tracing.h"
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
+#include <cstddef>
 #include <cstring>
 #include <random>
+#include <type_traits>
 
 #include "core/http_client.h"
 #include "core/strings.h"
@@ -285,6 +288,29 @@ bool TraceRecord::Store(std::string_view value, uint16_t& offset, uint16_t& size
   return true;
 }
 
+// A record's fixed head (ids, counts) is its first bytes, up to `spans`.
+static_assert(std::is_standard_layout_v<TraceRecord> && std::is_trivially_copyable_v<TraceRecord>);
+constexpr size_t kRecordHead = offsetof(TraceRecord, spans);
+
+void TraceRecord::AppendTo(std::string& out) const {
+  out.append(reinterpret_cast<const char*>(this), kRecordHead);
+  out.append(reinterpret_cast<const char*>(spans.data()), span_count * sizeof(SpanEntry));
+  out.append(reinterpret_cast<const char*>(attributes.data()), attribute_count * sizeof(Attribute));
+  out.append(text.data(), text_size);
+}
+
+size_t TraceRecord::ReadFrom(std::string_view in) {
+  std::memcpy(static_cast<void*>(this), in.data(), kRecordHead);
+  const size_t span_bytes = span_count * sizeof(SpanEntry);
+  const size_t attribute_bytes = attribute_count * sizeof(Attribute);
+  assert(kRecordHead + span_bytes + attribute_bytes + text_size <= in.size());
+  const char* at = in.data() + kRecordHead;
+  std::memcpy(static_cast<void*>(spans.data()), at, span_bytes);
+  std::memcpy(static_cast<void*>(attributes.data()), at += span_bytes, attribute_bytes);
+  std::memcpy(text.data(), at += attribute_bytes, text_size);
+  return kRecordHead + span_bytes + attribute_bytes + text_size;
+}
+
 size_t TraceRecord::AddSpan(std::string_view name, uint8_t parent, int kind,
                             uint64_t start_unix_ns) {
   if (span_count == kMaxSpans) {
@@ -404,7 +430,7 @@ void Tracer::Submit(const TraceRecord& record) {
       dropped_.fetch_add(record.span_count, std::memory_order_relaxed);
       return;
     }
-    queue_.push_back(record);
+    record.AppendTo(queue_);
     // Wake the exporter once, when a batch fills (not on every later request).
     full_batch = queued_spans_ < options_.batch_spans &&
                  queued_spans_ + record.span_count >= options_.batch_spans;
@@ -418,9 +444,13 @@ void Tracer::Stop() { worker_.Stop(); }  // its final pass exports what is queue
 BackgroundWorker::Duration Tracer::Pass() {
   {
     MutexLock lock(&mutex_);  // everything queued, at once: the request path is not held up
-    taken_.swap(queue_);
+    taken_bytes_.swap(queue_);
     queued_spans_ = 0;
   }
+  for (std::string_view rest = taken_bytes_; !rest.empty();) {
+    rest.remove_prefix(taken_.emplace_back().ReadFrom(rest));
+  }
+  taken_bytes_.clear();
   size_t from = 0;
   while (from < taken_.size()) {
     // A batch: whole requests up to batch_spans spans (at least one request).

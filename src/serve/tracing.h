@@ -95,6 +95,11 @@ struct TraceRecord {
   const SpanId& ParentOf(const SpanEntry& span) const {
     return span.parent == kRemoteParent ? remote_parent : spans[span.parent].span_id;
   }
+  /// Appends the used part of this record to `out` (in-process only: attribute keys stay
+  /// pointers): a request with four spans copies about 400 bytes, not the whole record.
+  void AppendTo(std::string& out) const;
+  /// Reads a record that AppendTo wrote at the start of `in`; the bytes it took.
+  size_t ReadFrom(std::string_view in);
 
  private:
   /// Copies `value` into text; false (and counted) when it does not fit.
@@ -115,8 +120,8 @@ struct TracingOptions {
   double sample_ratio = 1.0;
   bool parent_based = true;
   std::string service_name = "fraudops";
-  size_t batch_spans = 512;
-  size_t queue_spans = 8192;
+  size_t batch_spans = 2048;
+  size_t queue_spans = 16384;
   std::chrono::milliseconds flush_interval{1000};
   double timeout_seconds = 2;
   Logger* logger = nullptr;
@@ -141,8 +146,8 @@ class Tracer {
   /// sampled here.
   static Decision Decide(const Tracer* tracer, std::string_view traceparent);
   Decision Decide(std::string_view traceparent) const { return Decide(this, traceparent); }
-  /// Queues a finished request's spans for export; drops them (counted) when the queue is
-  /// full.
+  /// Queues a finished request's spans for export (the used part of the record); drops them
+  /// (counted) when the queue is full.
   void Submit(const TraceRecord& record) EXCLUDES(mutex_);
   /// Exports what is queued, then stops exporting (shutdown); idempotent.
   void Stop();
@@ -160,10 +165,11 @@ class Tracer {
   TracingOptions options_;
   const std::vector<std::string> headers_;  ///< of each export post: its Content-Type
   Mutex mutex_;
-  std::vector<TraceRecord> queue_ GUARDED_BY(mutex_);
+  std::string queue_ GUARDED_BY(mutex_);  ///< records, as TraceRecord::AppendTo writes them
   size_t queued_spans_ GUARDED_BY(mutex_) = 0;
   // The worker's: what a pass took from the queue (swapped with it, so both keep their
-  // capacity), a batch's body, and the connection to the collector.
+  // capacity) and its records read back, a batch's body, and the connection to the collector.
+  std::string taken_bytes_;
   std::vector<TraceRecord> taken_;
   std::string body_;
   HttpSession http_;

@@ -280,6 +280,34 @@ TEST(TracerTest, WhatDoesNotFitTheRecordIsLeftOutAndCounted) {
   EXPECT_EQ(record.overflow, 3u);
 }
 
+TEST(TracerTest, TheQueuedPartOfARecordReadsBackAsTheRecord) {
+  // Records of different shapes, one after another in one buffer, as the queue holds them.
+  std::vector<TraceRecord> records(3);
+  records[0].trace_id[0] = 1;
+  records[1].AddSpan("server", TraceRecord::kRemoteParent, 2, 10);
+  records[1].AddAttribute(0, "http.route", "/v1/endpoints/{name}/predict");
+  records[1].AddAttribute(0, "http.response.status_code", int64_t{200});
+  records[1].overflow = 1;
+  for (size_t i = 0; i < TraceRecord::kMaxSpans; ++i) {
+    records[2].AddSpan("step " + std::to_string(i), 0, 1, 20 + i);
+    records[2].spans[i].end_unix_ns = 30 + i;
+  }
+  std::string queue;
+  for (const TraceRecord& record : records) record.AppendTo(queue);
+  EXPECT_LT(queue.size(), 3 * sizeof(TraceRecord) / 2);  // the used parts, not whole records
+  std::string expected, actual;
+  EncodeOtlpJson(records, "svc", "1", expected);
+  std::vector<TraceRecord> read;
+  for (std::string_view rest = queue; !rest.empty();) {
+    rest.remove_prefix(read.emplace_back().ReadFrom(rest));
+  }
+  ASSERT_EQ(read.size(), 3u);
+  EncodeOtlpJson(read, "svc", "1", actual);
+  EXPECT_EQ(actual, expected);
+  EXPECT_EQ(read[1].overflow, 1u);
+  EXPECT_EQ(read[2].span_count, TraceRecord::kMaxSpans);
+}
+
 TEST(TracerTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
   TracingOptions options;
   options.url = "http://127.0.0.1:9/v1/traces";
