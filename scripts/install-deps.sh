@@ -42,6 +42,9 @@ case "$mode" in
       # the container image's test (scripts/test-image.sh): an OCI builder without a daemon,
       # and debootstrap for its local Debian base
       buildah debootstrap
+      # distributed training's compatibility test: XGBoost's own Python workers against the
+      # tracker (src/train/tracker_test.cc)
+      python3-xgboost
     )
     ;;
   *) echo "usage: scripts/install-deps.sh [all|build|runtime]" >&2; exit 2 ;;

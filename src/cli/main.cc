@@ -43,7 +43,9 @@ namespace {
 void PreferPassiveOpenMp(int argc, char** argv) {
   if (argc < 2 || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   const std::string_view command = argv[1];
-  if (command != "run" && command != "train" && command != "schedule" && command != "serve") return;
+  if (command != "run" && command != "train" && command != "worker" && command != "schedule" &&
+      command != "serve")
+    return;
   if (setenv("OMP_WAIT_POLICY", "PASSIVE", 0) != 0) return;
   execv("/proc/self/exe", argv);  // returns only when it failed: go on as we are
 }
@@ -359,6 +361,7 @@ int main(int argc, char** argv) {
   auto registry_command = AddRegistryCommands(app);
   auto predict_command = AddPredictCommand(app);
   auto train_command = AddTrainCommand(app);
+  auto worker_command = AddWorkerCommand(app);
   auto serve_command = AddServeCommands(app);
   auto monitor_command = AddMonitorCommands(app);
   auto people_command = AddPeopleCommands(app);
@@ -401,6 +404,7 @@ int main(int argc, char** argv) {
   if (int code = artifacts_command(); code >= 0) return code;
   if (int code = predict_command(); code >= 0) return code;
   if (int code = train_command(); code >= 0) return code;
+  if (int code = worker_command(); code >= 0) return code;
   if (int code = serve_command(); code >= 0) return code;
   if (int code = monitor_command(); code >= 0) return code;
   return kExitUsage;

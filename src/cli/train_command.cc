@@ -8,10 +8,14 @@
 #include "cli/common.h"
 #include "cli/exit_codes.h"
 #include "core/files.h"
+#include "core/logging.h"
 #include "core/strings.h"
+#include "core/thread_pool.h"
+#include "data/dataset_file.h"
 #include "data/source.h"
 #include "model/bundle.h"
 #include "pipeline/pipeline.h"
+#include "train/distributed.h"
 #include "train/lgbm_params.h"
 #include "train/trainer.h"
 #include "train/xgboost_trainer.h"
@@ -24,6 +28,13 @@ struct TrainArgs {
   std::string algorithm = "lgbm", data, valid, label, output, config_path;
   std::vector<std::string> params;
   bool library_defaults = false, json = false;
+  int workers = 1;
+};
+
+struct WorkerCommandArgs {
+  WorkerArgs worker;
+  int threads = 1;
+  uint64_t seed = 42;
 };
 
 /// KEY=VALUE as a hyperparameter: the value read as JSON when it parses (numbers, true,
@@ -113,7 +124,30 @@ int Train(const TrainArgs& args) {
   input.train = &train->dataset;
   input.validation = valid ? &valid->dataset : nullptr;
   input.params = params;
-  auto model = (*trainer)->Train(input, s.context);
+  Result<std::unique_ptr<TrainedModel>> model = Status::Internal("not trained");
+  if (args.workers > 1) {
+    // The workers slice dataset files: the data as read here, written once.
+    TempDirectory scratch;
+    DistributedOptions distributed;
+    distributed.workers = args.workers;
+    distributed.executable = std::filesystem::read_symlink("/proc/self/exe").string();
+    distributed.work_dir = scratch.path() + "/workers";
+    distributed.train_file = scratch.path() + "/train.fds";
+    distributed.host = s.config.train.tracker_host;
+    distributed.link_timeout_seconds = static_cast<int>(s.config.train.worker_timeout_s);
+    distributed.threads_per_worker = std::max(1, ResolveThreads(s.context.threads) / args.workers);
+    if (auto written = WriteDatasetFile(train->dataset, distributed.train_file); !written.ok())
+      return Fail(written.status());
+    if (valid) {
+      distributed.validation_file = scratch.path() + "/validation.fds";
+      if (auto written = WriteDatasetFile(valid->dataset, distributed.validation_file);
+          !written.ok())
+        return Fail(written.status());
+    }
+    model = TrainOnWorkers(args.algorithm, params, distributed, s.context);
+  } else {
+    model = (*trainer)->Train(input, s.context);
+  }
   if (!model.ok()) return Fail(model.status());
   auto serialized = (*model)->Serialize();
   if (!serialized.ok()) return Fail(serialized.status());
@@ -189,7 +223,47 @@ std::function<int()> AddTrainCommand(CLI::App& app) {
   command->add_flag("--library-defaults", args->library_defaults,
                     "Start from the library's defaults instead of the configured hyperparameters");
   command->add_flag("--json", args->json, "Print one JSON object");
+  command
+      ->add_option("--workers", args->workers,
+                   "Worker processes that train together (xgboost; default 1: this process)")
+      ->check(CLI::Range(1, 256));
   return [command, args]() { return command->parsed() ? Train(*args) : -1; };
+}
+
+namespace {
+
+int Worker(const WorkerCommandArgs& args) {
+  Logger logger;
+  logger.AddSink(MakeStreamSink(stderr, LogFormat::kAuto));
+  ThreadPool pool(args.threads);
+  Context context{.logger = &logger, .pool = &pool, .threads = args.threads, .seed = args.seed};
+  Status status = RunWorker(args.worker, context);
+  return status.ok() ? kExitOk : Fail(status);
+}
+
+}  // namespace
+
+std::function<int()> AddWorkerCommand(CLI::App& app) {
+  auto args = std::make_shared<WorkerCommandArgs>();
+  auto* command = app.add_subcommand(
+      "worker",
+      "Train as one worker of a distributed run (started by `fraudops train --workers` or "
+      "train.instance_count; docs/distributed-training.md).");
+  command
+      ->add_option("--config-json", args->worker.config,
+                   "The collective's settings from the leader (tracker, task id, timeouts)")
+      ->required();
+  command->add_option("--algorithm", args->worker.algorithm, "xgboost")->required();
+  command->add_option("--params", args->worker.params_file, "The leader's hyperparameters (JSON)")
+      ->required();
+  command->add_option("--train", args->worker.train_file, "Training dataset file (.fds)")
+      ->required();
+  command->add_option("--valid", args->worker.validation_file, "Validation dataset file (.fds)");
+  command->add_option("--out", args->worker.out_dir, "Where rank 0 writes the model")->required();
+  command->add_option("--threads", args->threads, "Threads of this worker")
+      ->check(CLI::Range(1, 1024));
+  command->add_option("--seed", args->seed, "The run's seed");
+  return [command, args]() { return command->parsed() ? Worker(*args) : -1; };
 }
 
 }  // namespace fraudops

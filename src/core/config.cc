@@ -176,6 +176,14 @@ const std::vector<KeySpec>& KeyTable() {
       {"train", "lgbm_params_file",
        "LightGBM hyperparameter defaults (JSON); LGBM_<PARAM> overrides one.",
        FOPS_FIELD(train.lgbm_params_file)},
+      {"train", "instance_count",
+       "Worker processes that train one model together (xgboost); 1 trains in this process.",
+       FOPS_FIELD(train.instance_count), 1, 256},
+      {"train", "tracker_host", "The IPv4 address the workers reach this process's tracker at.",
+       FOPS_FIELD(train.tracker_host)},
+      {"train", "worker_timeout_s",
+       "Seconds a worker waits on the others (a dead or stalled worker) before the run fails.",
+       FOPS_FIELD(train.worker_timeout_s), 1, 86400},
 
       {"validate", "max_single_feature_auc",
        "A feature whose own ROC AUC on the label exceeds this stops the run (leakage: a copy "

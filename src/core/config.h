@@ -70,6 +70,10 @@ struct TrainConfig {
   HyperParameters xgboost;
   /// Filled by LoadConfig from the params files (or built-in defaults) and LGBM_<PARAM>.
   HyperParameters lgbm;
+  /// Worker processes that train together (docs/distributed-training.md); 1: in-process.
+  long long instance_count = 1;
+  std::string tracker_host = "127.0.0.1";  ///< the tracker's address, as workers reach it
+  long long worker_timeout_s = 300;        ///< a worker waiting this long on the others fails
 };
 
 struct ValidateConfig {

@@ -29,6 +29,7 @@
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
 #include "store/serving_store.h"
+#include "train/distributed.h"
 #include "train/trainer.h"
 
 namespace fraudops {
@@ -437,7 +438,21 @@ Status Train(State& s) {
   input.validation = &s.validation;
   input.params = algorithm == "lgbm" ? s.config.train.lgbm : s.config.train.xgboost;
   s.context.logger->Info("train", "training", {{"algorithm", algorithm}, {"rows", s.train.rows()}});
-  FOPS_ASSIGN_OR_RETURN(s.model, trainer->Train(input, s.context));
+  if (const int workers = static_cast<int>(s.config.train.instance_count); workers > 1) {
+    // The splits are dataset files already (Split wrote them): each worker slices them.
+    DistributedOptions options;
+    options.workers = workers;
+    options.executable = std::filesystem::read_symlink("/proc/self/exe").string();
+    options.work_dir = s.Path("train_workers");
+    options.train_file = s.Path("processed/train.fds");
+    options.validation_file = s.validation.rows() > 0 ? s.Path("processed/validation.fds") : "";
+    options.host = s.config.train.tracker_host;
+    options.link_timeout_seconds = static_cast<int>(s.config.train.worker_timeout_s);
+    options.threads_per_worker = std::max(1, ResolveThreads(s.context.threads) / workers);
+    FOPS_ASSIGN_OR_RETURN(s.model, TrainOnWorkers(algorithm, input.params, options, s.context));
+  } else {
+    FOPS_ASSIGN_OR_RETURN(s.model, trainer->Train(input, s.context));
+  }
   FOPS_ASSIGN_OR_RETURN(std::string serialized, s.model->Serialize());
   FOPS_RETURN_IF_ERROR(s.Write("model", "model/" + s.model->FileName(), serialized));
   s.model_sha256 = Sha256Hex(serialized);

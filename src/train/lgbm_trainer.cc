@@ -355,6 +355,10 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
                                                          const Context& context) const {
   const auto started = std::chrono::steady_clock::now();
   if (input.train == nullptr) return Status::Internal("lgbm trainer needs a training dataset");
+  if (input.collective != nullptr) {
+    return Status::Unimplemented(
+        "lgbm trains in one process: data-parallel lgbm over several workers is not built yet");
+  }
   const Dataset& train = *input.train;
   const Dataset* validation = input.validation;
   if (train.rows() == 0) return Status::InvalidArgument("lgbm: the training data has no rows");

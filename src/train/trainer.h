@@ -55,10 +55,15 @@ class TrainedModel {
       GUARDED_BY(engine_mutex_);  ///< parsed once from Serialize()
 };
 
+class Collective;
+
 struct TrainInput {
   const Dataset* train = nullptr;
   const Dataset* validation = nullptr;  ///< early stopping and per-round metrics
   HyperParameters params;
+  /// Set on a worker of a distributed run (train/distributed.h): `train` and `validation`
+  /// are this worker's slices, and what depends on all rows is reduced over the workers.
+  Collective* collective = nullptr;
 };
 
 class Trainer {

@@ -1,0 +1,44 @@
+#pragma once
+/// This process's membership in a distributed training run (docs/distributed-training.md):
+/// libxgboost's collective (Rabit, XGCommunicatorInit), joined through a tracker
+/// (train/tracker.h). While a Collective exists, XGBoost's `hist` training in this process is
+/// distributed (its quantile sketch and histograms are reduced across workers), and the
+/// `lgbm` trainer reduces its histograms through Allreduce. One per process: libxgboost's
+/// communicator is process-wide, and its calls are not thread-safe (one thread calls them).
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "core/status.h"
+
+namespace fraudops {
+
+class Collective {
+ public:
+  /// Joins the run that `config` (Tracker::WorkerConfig's JSON) names; errors say why (the
+  /// tracker unreachable, a timeout).
+  static Result<std::unique_ptr<Collective>> Join(const std::string& config);
+  /// Tells the tracker this worker is done (XGCommunicatorFinalize).
+  ~Collective();
+  Collective(const Collective&) = delete;
+  Collective& operator=(const Collective&) = delete;
+
+  int rank() const { return rank_; }
+  int world_size() const { return world_size_; }
+
+  /// In place, the element-wise sum (or maximum, minimum) over all workers.
+  Status Sum(std::span<double> values);
+  Status Sum(std::span<int64_t> values);
+  Status Max(std::span<double> values);
+  Status Min(std::span<double> values);
+  /// `bytes` of rank `root`, on every worker (its size too).
+  Status Broadcast(std::string& bytes, int root);
+
+ private:
+  Collective(int rank, int world_size) : rank_(rank), world_size_(world_size) {}
+  const int rank_, world_size_;
+};
+
+}  // namespace fraudops

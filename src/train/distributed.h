@@ -1,0 +1,56 @@
+#pragma once
+/// Training on several worker processes (docs/distributed-training.md). The leader writes
+/// nothing new: the training and validation splits are dataset files already (the
+/// pipeline's processed/*.fds); it starts a tracker (train/tracker.h) and N processes of
+/// `fraudops worker`, each of which joins the collective (train/collective.h), takes its
+/// contiguous slice of rows of both files — rank r of N the rows [r·n/N, (r+1)·n/N) — and
+/// trains: libxgboost's `hist` then reduces its quantile sketch, histograms and metrics over
+/// all workers, so every worker grows the same trees and decides early stopping the same
+/// way. Rank 0 writes the model and the training record; the leader loads them as if it had
+/// trained in-process. A worker that fails fails the run, naming its rank and its last log
+/// lines; the others are stopped.
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "core/context.h"
+#include "core/status.h"
+#include "train/trainer.h"
+
+namespace fraudops {
+
+struct DistributedOptions {
+  int workers = 2;
+  std::string executable;  ///< the fraudops binary (the workers run `<executable> worker …`)
+  std::string work_dir;    ///< the workers' logs and rank 0's result
+  std::string train_file, validation_file;  ///< dataset files (.fds); validation may be empty
+  std::string host = "127.0.0.1";           ///< the tracker's address, as workers reach it
+  std::chrono::seconds join_timeout{120};   ///< every worker must have joined by then
+  int link_timeout_seconds = 300;  ///< a collective call that waits longer fails the worker
+  int threads_per_worker = 1;
+};
+
+/// Trains `algorithm` with `params` on `options.workers` local worker processes.
+Result<std::unique_ptr<TrainedModel>> TrainOnWorkers(const std::string& algorithm,
+                                                     const HyperParameters& params,
+                                                     const DistributedOptions& options,
+                                                     const Context& context);
+
+/// One worker (`fraudops worker`): what the leader passes on its command line.
+struct WorkerArgs {
+  std::string config;  ///< Tracker::WorkerConfig's JSON
+  std::string algorithm;
+  std::string params_file;  ///< the hyperparameters, as JSON ({name: {value, origin}})
+  std::string train_file, validation_file, out_dir;
+};
+
+/// Joins, trains on this worker's slice, and (rank 0) writes `model` and `training.json`
+/// into out_dir.
+Status RunWorker(const WorkerArgs& args, const Context& context);
+
+/// Rows [begin, end) of `rows` that rank `rank` of `world_size` takes.
+std::pair<size_t, size_t> WorkerSlice(size_t rows, int rank, int world_size);
+
+}  // namespace fraudops

@@ -1,0 +1,231 @@
+#include "train/tracker.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "../../tests/test_util.h"
+#include "train/collective.h"
+
+namespace fraudops {
+namespace {
+
+TEST(RabitLinksTest, TheTreeAndTheRingLinkEveryRankBothWays) {
+  for (int n = 1; n <= 33; ++n) {
+    const RabitLinks links = MakeRabitLinks(n);
+    ASSERT_EQ(links.tree.size(), static_cast<size_t>(n));
+    int roots = 0;
+    for (int r = 0; r < n; ++r) {
+      // The ring is 0, 1, …, n-1.
+      EXPECT_EQ(links.ring[r].first, (r + n - 1) % n);
+      EXPECT_EQ(links.ring[r].second, (r + 1) % n);
+      // Tree links go both ways; the parent is a tree neighbour; each rank has at most
+      // three (a parent and two children).
+      EXPECT_LE(links.tree[r].size(), 3u);
+      for (int neighbour : links.tree[r]) {
+        const auto& back = links.tree[neighbour];
+        EXPECT_NE(std::find(back.begin(), back.end(), r), back.end()) << n << ": " << r;
+      }
+      if (links.parent[r] == -1) {
+        ++roots;
+      } else {
+        const auto& mine = links.tree[r];
+        EXPECT_NE(std::find(mine.begin(), mine.end(), links.parent[r]), mine.end());
+      }
+    }
+    EXPECT_EQ(roots, 1) << n;
+    // Every rank reaches the root through parents (a tree, not a forest).
+    for (int r = 0; r < n; ++r) {
+      int at = r, steps = 0;
+      while (links.parent[at] != -1 && steps++ <= n) at = links.parent[at];
+      EXPECT_LE(steps, n) << n << ": a cycle from " << r;
+    }
+  }
+}
+
+/// A worker of libxgboost's collective in a child process: joins the run `config` names,
+/// sums its rank + 1 over all workers, takes rank 0's broadcast, and writes what it saw to
+/// `out` ("rank sum broadcast"). Exits 0 when every call succeeded.
+pid_t ForkWorker(const std::string& config, const std::string& out) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  auto collective = Collective::Join(config);
+  if (!collective.ok()) {
+    testing::WriteText(out, collective.status().ToString());
+    ::_exit(1);
+  }
+  std::vector<double> values = {static_cast<double>((*collective)->rank() + 1), 0.5};
+  std::string message = (*collective)->rank() == 0 ? "from rank 0" : "";
+  const bool ok = (*collective)->Sum(values).ok() && (*collective)->Broadcast(message, 0).ok();
+  const std::string seen = std::to_string((*collective)->rank()) + " " +
+                           std::to_string(static_cast<int>(values[0])) + " " +
+                           std::to_string(values[1]) + " " + message;
+  (*collective).reset();  // finalize: tells the tracker this worker is done
+  testing::WriteText(out, seen);
+  ::_exit(ok ? 0 : 1);
+}
+
+int ExitCode(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(TrackerTest, WorkersGetRanksByTaskIdAndReduceTogether) {
+  testing::TempDir dir;
+  auto tracker = Tracker::Start({.world_size = 3, .join_timeout = std::chrono::seconds(60)});
+  ASSERT_TRUE(tracker.ok()) << tracker.status().ToString();
+  // Started in reverse task order: the ranks still follow the task ids.
+  std::vector<pid_t> pids;
+  for (int task = 2; task >= 0; --task) {
+    pids.push_back(ForkWorker((*tracker)->WorkerConfig(std::to_string(task), 30),
+                              dir.File("worker-" + std::to_string(task))));
+  }
+  for (pid_t pid : pids) EXPECT_EQ(ExitCode(pid), 0);
+  EXPECT_TRUE((*tracker)->Wait().ok());
+  for (int task = 0; task < 3; ++task) {
+    // 1 + 2 + 3 = 6, 3 × 0.5, rank 0's message everywhere.
+    EXPECT_EQ(testing::ReadText(dir.File("worker-" + std::to_string(task))),
+              std::to_string(task) + " 6 1.500000 from rank 0");
+  }
+  const auto workers = (*tracker)->workers();
+  ASSERT_EQ(workers.size(), 3u);
+  for (int rank = 0; rank < 3; ++rank) {
+    EXPECT_EQ(workers[rank].rank, rank);
+    EXPECT_EQ(workers[rank].task_id, std::to_string(rank));
+    EXPECT_EQ(workers[rank].host, "127.0.0.1");
+  }
+}
+
+/// XGBoost's own Python package as the workers: the tracker speaks the protocol libxgboost
+/// 1.7's Rabit expects (the compatibility the issue asks to prove against the real thing).
+TEST(TrackerTest, XgboostsPythonWorkersJoinAndReduceThroughIt) {
+  testing::TempDir dir;
+  const bool ci = std::getenv("CI") != nullptr && *std::getenv("CI") != '\0';
+  if (std::system("/usr/bin/python3 -c 'import xgboost.collective' >/dev/null 2>&1") != 0) {
+    if (ci) FAIL() << "python3-xgboost is not installed under CI";
+    GTEST_SKIP() << "python3-xgboost is not installed (scripts/install-deps.sh all)";
+  }
+  auto tracker = Tracker::Start({.world_size = 3, .join_timeout = std::chrono::seconds(60)});
+  ASSERT_TRUE(tracker.ok()) << tracker.status().ToString();
+  const std::string script = dir.File("worker.py");
+  testing::WriteText(script, R"(import json, sys
+import numpy as np
+import xgboost.collective as collective
+collective.init(**json.loads(sys.argv[1]))
+rank = collective.get_rank()
+total = collective.allreduce(np.array([rank + 1.0, 2.0]), collective.Op.SUM)
+largest = collective.allreduce(np.array([float(rank)]), collective.Op.MAX)
+print("result", rank, collective.get_world_size(), int(total[0]), int(total[1]), int(largest[0]))
+collective.finalize()
+)");
+  std::vector<pid_t> pids;
+  for (int task : {1, 2, 0}) {
+    const std::string config = (*tracker)->WorkerConfig(std::to_string(task), 30);
+    const std::string out = dir.File("python-" + std::to_string(task));
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::execl("/usr/bin/python3", "python3", script.c_str(), config.c_str(), nullptr);
+      ::_exit(127);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) EXPECT_EQ(ExitCode(pid), 0);
+  EXPECT_TRUE((*tracker)->Wait().ok());
+  for (int task = 0; task < 3; ++task) {
+    // Its answer, after libxgboost's log ("task 2 got new rank 2").
+    const std::string out = testing::ReadText(dir.File("python-" + std::to_string(task)));
+    EXPECT_NE(out.find("result " + std::to_string(task) + " 3 6 6 2\n"), std::string::npos) << out;
+  }
+}
+
+/// Connects to the tracker and sends `words` (32-bit integers), then keeps the connection.
+int Connect(int port, const std::vector<int32_t>& words) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  for (int32_t word : words) EXPECT_EQ(::send(fd, &word, sizeof word, 0), 4);
+  return fd;
+}
+
+TEST(TrackerTest, AWorkerThatNeverComesFailsTheJoinInBoundedTime) {
+  auto tracker = Tracker::Start({.world_size = 2,
+                                 .join_timeout = std::chrono::milliseconds(300),
+                                 .io_timeout = std::chrono::milliseconds(200)});
+  ASSERT_TRUE(tracker.ok());
+  // Something that is not a worker connects (dropped, not fatal), then one real-looking
+  // worker that says hello and waits for the second, which never comes.
+  const int stranger = Connect((*tracker)->port(), {0x1234});
+  const std::string task = "7", command = "start";
+  const int lonely = Connect((*tracker)->port(), {0xff99});
+  int32_t magic = 0;
+  ASSERT_EQ(::recv(lonely, &magic, 4, MSG_WAITALL), 4);
+  EXPECT_EQ(magic, 0xff99);
+  for (int32_t word : {-1, -1, static_cast<int32_t>(task.size())}) ::send(lonely, &word, 4, 0);
+  ::send(lonely, task.data(), task.size(), 0);
+  const int32_t size = static_cast<int32_t>(command.size());
+  ::send(lonely, &size, 4, 0);
+  ::send(lonely, command.data(), command.size(), 0);
+  const auto start = std::chrono::steady_clock::now();
+  const Status status = (*tracker)->Wait();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("0 of 2 workers joined"), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("task 7 waiting"), std::string::npos) << status.message();
+  ::close(stranger);
+  ::close(lonely);
+}
+
+TEST(TrackerTest, AWorkerExpectingAnotherWorldSizeIsRefused) {
+  auto tracker = Tracker::Start({.world_size = 2, .io_timeout = std::chrono::milliseconds(500)});
+  ASSERT_TRUE(tracker.ok());
+  const int fd = Connect((*tracker)->port(), {0xff99});
+  int32_t magic = 0;
+  ASSERT_EQ(::recv(fd, &magic, 4, MSG_WAITALL), 4);
+  for (int32_t word : {-1, 5, 1}) ::send(fd, &word, 4, 0);
+  ::send(fd, "0", 1, 0);
+  const int32_t size = 5;
+  ::send(fd, &size, 4, 0);
+  ::send(fd, "start", 5, 0);
+  const Status status = (*tracker)->Wait();
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("expects 5 workers; this run has 2"), std::string::npos)
+      << status.message();
+  ::close(fd);
+}
+
+TEST(TrackerTest, AnAddressWorkersCannotBeToldIsRefused) {
+  for (const char* host : {"0.0.0.0", "collector", "::1"}) {
+    auto tracker = Tracker::Start({.host = host, .world_size = 2});
+    ASSERT_FALSE(tracker.ok()) << host;
+    EXPECT_NE(tracker.status().message().find("IPv4 address"), std::string::npos);
+  }
+  EXPECT_FALSE(Tracker::Start({.world_size = 0}).ok());
+}
+
+TEST(TrackerTest, CancellingStopsTheWait) {
+  auto tracker = Tracker::Start({.world_size = 2});
+  ASSERT_TRUE(tracker.ok());
+  (*tracker)->Cancel();
+  EXPECT_FALSE((*tracker)->Wait().ok());
+}
+
+}  // namespace
+}  // namespace fraudops
