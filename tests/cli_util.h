@@ -18,6 +18,14 @@ inline CommandResult Fraudops(const TempDir& dir, const std::string& arguments,
                     dir.path());
 }
 
+/// Writes `rows` rows of the built-in synthetic data to `file` in `dir`; its exit code.
+inline int WriteSynthetic(const TempDir& dir, const std::string& file, int rows,
+                          const std::string& fraud_rate, int seed) {
+  return Fraudops(dir, "data synth --rows " + std::to_string(rows) + " --fraud-rate " + fraud_rate +
+                           " --seed " + std::to_string(seed) + " --output " + file)
+      .exit_code;
+}
+
 /// A small configuration so pipeline tests run in seconds.
 inline void WriteSmallConfig(const TempDir& dir, const std::string& extra = "") {
   WriteText(dir.File("config.yml"),

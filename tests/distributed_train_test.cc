@@ -23,12 +23,8 @@ using testing::Fraudops;
 using testing::TempDir;
 
 void WriteData(const TempDir& dir) {
-  ASSERT_EQ(Fraudops(dir, "data synth --rows 40000 --fraud-rate 0.02 --seed 3 --output train.csv")
-                .exit_code,
-            0);
-  ASSERT_EQ(Fraudops(dir, "data synth --rows 20000 --fraud-rate 0.02 --seed 4 --output valid.csv")
-                .exit_code,
-            0);
+  ASSERT_EQ(testing::WriteSynthetic(dir, "train.csv", 40000, "0.02", 3), 0);
+  ASSERT_EQ(testing::WriteSynthetic(dir, "valid.csv", 20000, "0.02", 4), 0);
 }
 
 double ValidationAuc(const CommandResult& run) {

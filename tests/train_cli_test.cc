@@ -18,12 +18,8 @@ using testing::Fraudops;
 using testing::TempDir;
 
 void WriteData(const TempDir& dir) {
-  ASSERT_EQ(Fraudops(dir, "data synth --rows 6000 --fraud-rate 0.05 --seed 3 --output train.csv")
-                .exit_code,
-            0);
-  ASSERT_EQ(Fraudops(dir, "data synth --rows 3000 --fraud-rate 0.05 --seed 4 --output valid.csv")
-                .exit_code,
-            0);
+  ASSERT_EQ(testing::WriteSynthetic(dir, "train.csv", 6000, "0.05", 3), 0);
+  ASSERT_EQ(testing::WriteSynthetic(dir, "valid.csv", 3000, "0.05", 4), 0);
 }
 
 TEST(TrainCliTest, LgbmWritesALightgbmModelThatScores) {
