@@ -90,9 +90,10 @@ class WorkerGroup {
       ::execv(args[0], args.data());
       ::_exit(127);
     }
-    const size_t index = pids_.size();
+    size_t index = 0;
     {
       MutexLock lock(&mutex_);
+      index = pids_.size();
       pids_.push_back(pid);
       exits_.push_back(std::nullopt);
     }
