@@ -134,6 +134,33 @@ TEST(DistributedTrainTest, AKilledWorkerFailsTheRunNamingItsRankAndWritesNoModel
       testing::Eventually([] { return WorkerPids("0").empty() && WorkerPids("2").empty(); }));
 }
 
+TEST(DistributedTrainTest, AStalledWorkerFailsTheRunAfterTheWorkerTimeout) {
+  TempDir dir;
+  WriteData(dir);
+  const std::string command =
+      "cd " + dir.path() + " && FRAUDOPS_TRAIN_WORKER_TIMEOUT_S=2 " + testing::Binary() +
+      " train --algorithm xgboost --data train.csv --valid valid.csv --label Class"
+      " --param num_round=100000 --param max_depth=6 --workers 3 --output model.json"
+      " > out.txt 2> err.txt; echo $? > exit.txt";
+  std::thread leader([&] { std::system(command.c_str()); });
+  std::vector<pid_t> victim;
+  ASSERT_TRUE(testing::Eventually([&] { return !(victim = WorkerPids("2")).empty(); }, 60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto stopped = std::chrono::steady_clock::now();
+  ::kill(victim.front(), SIGSTOP);  // alive, but silent: the others wait on it
+  leader.join();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped).count();
+  EXPECT_LT(seconds, 30) << "the run took " << seconds << " s to fail";
+  EXPECT_NE(testing::ReadText(dir.File("exit.txt")), "0\n");
+  const std::string err = testing::ReadText(dir.File("err.txt"));
+  // A worker waiting on the silent one gives up after train.worker_timeout_s, and says so.
+  EXPECT_NE(err.find("Poll timeout"), std::string::npos) << err;
+  EXPECT_EQ(err.find("Stack trace"), std::string::npos) << err;
+  EXPECT_FALSE(std::filesystem::exists(dir.File("model.json")));
+  EXPECT_TRUE(testing::Eventually([] { return WorkerPids("2").empty(); }));
+}
+
 TEST(DistributedTrainTest, LgbmOnWorkersIsAClearError) {
   TempDir dir;
   WriteData(dir);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -150,7 +151,14 @@ class XgboostModel : public TrainedModel {
 
 Status XgbCheck(int return_code, const char* call) {
   if (return_code == 0) return Status::Ok();
-  return Status::Internal(std::string("libxgboost ") + call + " failed: " + XGBGetLastError());
+  // libxgboost appends its C++ stack trace ("Stack trace:\n  [bt] (0) …") to the message:
+  // the cause is what comes before it.
+  std::string message = XGBGetLastError();
+  if (const size_t trace = message.find("Stack trace:"); trace != std::string::npos)
+    message.resize(trace);
+  while (!message.empty() && std::isspace(static_cast<unsigned char>(message.back())))
+    message.pop_back();
+  return Status::Internal(std::string("libxgboost ") + call + " failed: " + message);
 }
 
 const std::vector<ParamSpec>& XgboostParamSpecs() {
