@@ -103,25 +103,22 @@ class WorkerGroup {
       }
       MutexLock lock(&mutex_);
       exits_[index] = status;
+      exit_order_.push_back(index);
       changed_.SignalAll();
     });
     return Status::Ok();
   }
 
-  /// Until every worker exited (-1) or one failed (its index); `tracker_failed` is polled
-  /// each time a worker exits or the wait times out.
+  /// Until every worker exited (-1) or one failed: the index of the first to fail (the
+  /// others may have failed because of it, or been stopped after it).
   int WaitForAll() {
     MutexLock lock(&mutex_);
     while (true) {
-      bool all = true;
-      for (size_t i = 0; i < exits_.size(); ++i) {
-        if (!exits_[i]) {
-          all = false;
-        } else if (!WIFEXITED(*exits_[i]) || WEXITSTATUS(*exits_[i]) != 0) {
-          return static_cast<int>(i);
-        }
+      for (size_t index : exit_order_) {
+        if (!WIFEXITED(*exits_[index]) || WEXITSTATUS(*exits_[index]) != 0)
+          return static_cast<int>(index);
       }
-      if (all) return -1;
+      if (exit_order_.size() == exits_.size()) return -1;
       changed_.Wait();
     }
   }
@@ -146,6 +143,7 @@ class WorkerGroup {
   CondVar changed_{&mutex_};
   std::vector<pid_t> pids_ GUARDED_BY(mutex_);
   std::vector<std::optional<int>> exits_ GUARDED_BY(mutex_);
+  std::vector<size_t> exit_order_ GUARDED_BY(mutex_);
   std::vector<std::thread> waiters_;
 };
 
