@@ -113,28 +113,37 @@ bool AllJoined(const TempDir& dir) {
   return testing::ReadText(dir.File("err.txt")).find("all workers started") != std::string::npos;
 }
 
-TEST(DistributedTrainTest, AKilledWorkerFailsTheRunNamingItsRankAndWritesNoModel) {
-  TempDir dir;
-  WriteData(dir);
-  // Long enough to be killed in the middle: many rounds, the tracker's own timeout far away.
+/// Starts a long 3-worker training in `dir` (`env` set for it), sends `signal` to the worker
+/// of `task` once every worker has joined and trained a little, and waits for the leader,
+/// which must end within 30 s of the signal. Its output in out.txt, err.txt, exit.txt.
+void FaultDuringTraining(const TempDir& dir, const std::string& env, const std::string& task,
+                         int signal) {
+  // Long enough to be hit in the middle: many rounds, no early stopping.
   const std::string command =
-      "cd " + dir.path() + " && " + testing::Binary() +
+      "cd " + dir.path() + " && " + env + " " + testing::Binary() +
       " train --algorithm xgboost --data train.csv --valid valid.csv --label Class"
       " --param num_round=100000 --param early_stopping_rounds=0 --param max_depth=6"
       " --workers 3 --output model.json"
       " > out.txt 2> err.txt; echo $? > exit.txt";
   std::thread leader([&] { std::system(command.c_str()); });
   std::vector<pid_t> victim;
-  ASSERT_TRUE(testing::Eventually([&] { return !(victim = WorkerPids(dir, "1")).empty(); }, 60));
-  // Let it train a little: the others are then inside the collective's calls.
+  ASSERT_TRUE(testing::Eventually([&] { return !(victim = WorkerPids(dir, task)).empty(); }, 60));
+  // Once every worker has joined (a worker hit while it joins is the tracker's to time out, a
+  // different path), and a little into training: the others are inside the collective's calls.
   ASSERT_TRUE(testing::Eventually([&] { return AllJoined(dir); }, 60));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  const auto killed = std::chrono::steady_clock::now();
-  ::kill(victim.front(), SIGKILL);
+  const auto sent = std::chrono::steady_clock::now();
+  ::kill(victim.front(), signal);
   leader.join();
   const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
   EXPECT_LT(seconds, 30) << "the run took " << seconds << " s to fail";
+}
+
+TEST(DistributedTrainTest, AKilledWorkerFailsTheRunNamingItsRankAndWritesNoModel) {
+  TempDir dir;
+  WriteData(dir);
+  ASSERT_NO_FATAL_FAILURE(FaultDuringTraining(dir, "", "1", SIGKILL));
   EXPECT_NE(testing::ReadText(dir.File("exit.txt")), "0\n");
   const std::string err = testing::ReadText(dir.File("err.txt"));
   EXPECT_NE(err.find("worker 1 (rank 1, host 127.0.0.1) was killed by signal 9"), std::string::npos)
@@ -148,25 +157,9 @@ TEST(DistributedTrainTest, AKilledWorkerFailsTheRunNamingItsRankAndWritesNoModel
 TEST(DistributedTrainTest, AStalledWorkerFailsTheRunAfterTheWorkerTimeout) {
   TempDir dir;
   WriteData(dir);
-  const std::string command =
-      "cd " + dir.path() + " && FRAUDOPS_TRAIN_WORKER_TIMEOUT_S=2 " + testing::Binary() +
-      " train --algorithm xgboost --data train.csv --valid valid.csv --label Class"
-      " --param num_round=100000 --param early_stopping_rounds=0 --param max_depth=6"
-      " --workers 3 --output model.json"
-      " > out.txt 2> err.txt; echo $? > exit.txt";
-  std::thread leader([&] { std::system(command.c_str()); });
-  std::vector<pid_t> victim;
-  ASSERT_TRUE(testing::Eventually([&] { return !(victim = WorkerPids(dir, "2")).empty(); }, 60));
-  // Once every worker has joined (a worker stopped while it joins is the tracker's to time
-  // out, a different path), and a little into training.
-  ASSERT_TRUE(testing::Eventually([&] { return AllJoined(dir); }, 60));
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  const auto stopped = std::chrono::steady_clock::now();
-  ::kill(victim.front(), SIGSTOP);  // alive, but silent: the others wait on it
-  leader.join();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped).count();
-  EXPECT_LT(seconds, 30) << "the run took " << seconds << " s to fail";
+  // Alive, but silent: the others wait on it.
+  ASSERT_NO_FATAL_FAILURE(
+      FaultDuringTraining(dir, "FRAUDOPS_TRAIN_WORKER_TIMEOUT_S=2", "2", SIGSTOP));
   EXPECT_NE(testing::ReadText(dir.File("exit.txt")), "0\n");
   const std::string err = testing::ReadText(dir.File("err.txt"));
   // A worker waiting on the silent one gives up after train.worker_timeout_s and fails first

@@ -6,8 +6,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "core/files.h"
@@ -21,16 +19,9 @@ namespace fraudops {
 
 namespace {
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 /// The last `count` lines of a worker's log, for an error message.
 std::string Tail(const std::string& path, size_t count) {
-  const std::string text = ReadAll(path);
+  const std::string text = ReadFile(path).value_or("");
   std::vector<std::string> lines = Split(text, '\n');
   while (!lines.empty() && Trim(lines.back()).empty()) lines.pop_back();
   std::string out;
@@ -47,7 +38,8 @@ nlohmann::json ParamsJson(const HyperParameters& params) {
 }
 
 Result<HyperParameters> ParamsFromJson(const std::string& path) {
-  const nlohmann::json json = nlohmann::json::parse(ReadAll(path), nullptr, false);
+  FOPS_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  const nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
   if (!json.is_object()) return Status::DataError(path + ": not the leader's parameters (JSON)");
   HyperParameters params;
   for (const auto& [name, entry] : json.items()) {
@@ -236,9 +228,10 @@ Result<std::unique_ptr<TrainedModel>> TrainOnWorkers(const std::string& algorith
   TrainerRegistry trainers;
   RegisterBuiltinTrainers(trainers);
   FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(algorithm));
-  const std::string serialized = ReadAll(options.work_dir + "/model");
-  const nlohmann::json training =
-      nlohmann::json::parse(ReadAll(options.work_dir + "/training.json"), nullptr, false);
+  // A missing file reads as empty: the error below says what is missing.
+  const std::string serialized = ReadFile(options.work_dir + "/model").value_or("");
+  const nlohmann::json training = nlohmann::json::parse(
+      ReadFile(options.work_dir + "/training.json").value_or(""), nullptr, false);
   if (serialized.empty() || !training.is_object()) {
     return Status::Internal("the workers finished but rank 0 left no model in " + options.work_dir);
   }
