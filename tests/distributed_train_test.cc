@@ -173,14 +173,92 @@ TEST(DistributedTrainTest, AStalledWorkerFailsTheRunAfterTheWorkerTimeout) {
   EXPECT_TRUE(testing::Eventually([&] { return WorkerPids(dir, "2").empty(); }));
 }
 
-TEST(DistributedTrainTest, LgbmOnWorkersIsAClearError) {
+/// A LightGBM model file without its parameters section (which says tree_learner=data and
+/// the threads): the header, every tree, the feature importances.
+std::string TreesOf(const std::string& model_text) {
+  std::string out;
+  for (const std::string& line : Split(model_text, '\n')) {
+    if (StartsWith(line, "parameters:")) break;
+    out += line + "\n";
+  }
+  return out;
+}
+
+/// Trains `params` with lgbm in one process and on `workers` workers in `dir` and expects
+/// the same trees, leaf values included.
+void ExpectSameLgbmModel(const TempDir& dir, const std::string& params, int workers) {
+  CommandResult single = Fraudops(dir, "train --algorithm lgbm " + params + " --output one.txt");
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  CommandResult many = Fraudops(dir, "train --algorithm lgbm " + params + " --workers " +
+                                         std::to_string(workers) + " --output many.txt --json");
+  ASSERT_EQ(many.exit_code, 0) << many.err;
+  EXPECT_EQ(nlohmann::json::parse(many.out)["parameters"]["workers"], workers);
+  const std::string one = testing::ReadText(dir.File("one.txt"));
+  const std::string data_parallel = testing::ReadText(dir.File("many.txt"));
+  EXPECT_NE(data_parallel.find("[tree_learner: data]"), std::string::npos);
+  EXPECT_GT(std::count(one.begin(), one.end(), '\n'), 100);
+  // Same bins (a sample of all workers' rows, gathered), same sums, same splits.
+  EXPECT_TRUE(TreesOf(one) == TreesOf(data_parallel))
+      << "the data-parallel model differs from the single-process one (kept in " << dir.path()
+      << ")";
+}
+
+TEST(DistributedTrainTest, LgbmDataParallelGrowsTheSingleProcessTreesWithBaggingAndCategories) {
+  TempDir dir;
+  // The committed reference set with categorical features; bagging and feature sampling by
+  // global row and iteration; bins from a sample smaller than the data; early stopping on
+  // validation AUC, computed over every worker's validation rows.
+  ASSERT_EQ(std::system(("xz -dc " + std::string(FRAUDOPS_SOURCE_DIR) +
+                         "/tests/data/lightgbm/categorical_train.csv.xz > " +
+                         dir.File("train.csv"))
+                            .c_str()),
+            0);
+  std::filesystem::copy_file(
+      std::string(FRAUDOPS_SOURCE_DIR) + "/tests/data/lightgbm/categorical_test.csv",
+      dir.File("valid.csv"));
+  ExpectSameLgbmModel(dir,
+                      "--data train.csv --valid valid.csv --label label --param seed=7 "
+                      "--param num_iterations=60 --param categorical_feature=6,7,8 "
+                      "--param bagging_fraction=0.7 --param bagging_freq=1 "
+                      "--param feature_fraction=0.8 --param bin_construct_sample_cnt=5000 "
+                      "--param metric=auc --param early_stopping_round=10",
+                      3);
+}
+
+TEST(DistributedTrainTest, LgbmDataParallelOnTheReferenceNumericSetFromShared) {
+  const char* shared = std::getenv("FOPS_SHARED_DIR");
+  const std::filesystem::path reference =
+      (shared ? std::filesystem::path(shared)
+              : std::filesystem::path(FRAUDOPS_SOURCE_DIR) / "../shared") /
+      "reference/lightgbm/numeric_train.csv.xz";
+  if (!std::filesystem::exists(reference))
+    GTEST_SKIP() << "skipped: ../shared/reference/lightgbm is not in this checkout (set "
+                    "FOPS_SHARED_DIR)";
+  TempDir dir;
+  ASSERT_EQ(
+      std::system(("xz -dc " + reference.string() + " > " + dir.File("train.csv")).c_str()), 0);
+  // The reference `numeric` training (200,000 rows, 30 features; LightGBM's parameters).
+  ExpectSameLgbmModel(dir,
+                      "--data train.csv --label label --param seed=7 --param learning_rate=0.1 "
+                      "--param num_iterations=200 --param num_leaves=31 "
+                      "--param min_sum_hessian_in_leaf=1 --param objective=binary",
+                      3);
+}
+
+TEST(DistributedTrainTest, LgbmOnWorkersRefusesWhatItCannotDistribute) {
   TempDir dir;
   WriteData(dir);
-  CommandResult run = Fraudops(dir,
-                               "train --algorithm lgbm --data train.csv --label Class --workers 2 "
-                               "--output model.txt");
-  EXPECT_NE(run.exit_code, 0);
-  EXPECT_NE(run.err.find("needs train.algorithm: xgboost"), std::string::npos) << run.err;
+  CommandResult goss = Fraudops(dir,
+                                "train --algorithm lgbm --data train.csv --label Class --workers 2 "
+                                "--param data_sample_strategy=goss --param bagging_fraction=1 --output model.txt");
+  EXPECT_NE(goss.exit_code, 0);
+  EXPECT_NE(goss.err.find("goss on workers is not built"), std::string::npos) << goss.err;
+  CommandResult serial = Fraudops(dir,
+                                  "train --algorithm lgbm --data train.csv --label Class "
+                                  "--workers 2 --param tree_learner=serial --output model.txt");
+  EXPECT_NE(serial.exit_code, 0);
+  EXPECT_NE(serial.err.find("tree_learner=serial trains in one process"), std::string::npos)
+      << serial.err;
   EXPECT_FALSE(std::filesystem::exists(dir.File("model.txt")));
 }
 

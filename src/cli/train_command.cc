@@ -225,7 +225,7 @@ std::function<int()> AddTrainCommand(CLI::App& app) {
   command->add_flag("--json", args->json, "Print one JSON object");
   command
       ->add_option("--workers", args->workers,
-                   "Worker processes that train together (xgboost; default 1: this process)")
+                   "Worker processes that train together (xgboost, lgbm; default 1: this process)")
       ->check(CLI::Range(1, 256));
   return [command, args]() { return command->parsed() ? Train(*args) : -1; };
 }
@@ -253,7 +253,7 @@ std::function<int()> AddWorkerCommand(CLI::App& app) {
       ->add_option("--config-json", args->worker.config,
                    "The collective's settings from the leader (tracker, task id, timeouts)")
       ->required();
-  command->add_option("--algorithm", args->worker.algorithm, "xgboost")->required();
+  command->add_option("--algorithm", args->worker.algorithm, "xgboost or lgbm")->required();
   command->add_option("--params", args->worker.params_file, "The leader's hyperparameters (JSON)")
       ->required();
   command->add_option("--train", args->worker.train_file, "Training dataset file (.fds)")

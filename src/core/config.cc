@@ -177,7 +177,7 @@ const std::vector<KeySpec>& KeyTable() {
        "LightGBM hyperparameter defaults (JSON); LGBM_<PARAM> overrides one.",
        FOPS_FIELD(train.lgbm_params_file)},
       {"train", "instance_count",
-       "Worker processes that train one model together (xgboost); 1 trains in this process.",
+       "Worker processes that train one model together (xgboost or lgbm); 1 trains in this process.",
        FOPS_FIELD(train.instance_count), 1, 256},
       {"train", "tracker_host", "The IPv4 address the workers reach this process's tracker at.",
        FOPS_FIELD(train.tracker_host)},

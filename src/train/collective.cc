@@ -50,4 +50,14 @@ Status Collective::Broadcast(std::string& bytes, int root) {
   return XgbCheck(XGCommunicatorBroadcast(bytes.data(), size, root), "XGCommunicatorBroadcast");
 }
 
+Result<std::string> Collective::AllGather(std::string mine) {
+  std::string all;
+  for (int root = 0; root < world_size_; ++root) {
+    std::string part = root == rank_ ? std::move(mine) : std::string();
+    FOPS_RETURN_IF_ERROR(Broadcast(part, root));
+    all += part;
+  }
+  return all;
+}
+
 }  // namespace fraudops

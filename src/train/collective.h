@@ -7,9 +7,11 @@
 /// communicator is process-wide, and its calls are not thread-safe (one thread calls them).
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -35,6 +37,18 @@ class Collective {
   Status Min(std::span<double> values);
   /// `bytes` of rank `root`, on every worker (its size too).
   Status Broadcast(std::string& bytes, int root);
+  /// Every worker's `mine`, concatenated in rank order, on every worker.
+  Result<std::string> AllGather(std::string mine);
+  /// The same for a vector of numbers.
+  template <typename T>
+  Result<std::vector<T>> AllGather(std::span<const T> mine) {
+    FOPS_ASSIGN_OR_RETURN(
+        std::string all,
+        AllGather(std::string(reinterpret_cast<const char*>(mine.data()), mine.size_bytes())));
+    std::vector<T> out(all.size() / sizeof(T));
+    std::memcpy(out.data(), all.data(), out.size() * sizeof(T));
+    return out;
+  }
 
  private:
   Collective(int rank, int world_size) : rank_(rank), world_size_(world_size) {}

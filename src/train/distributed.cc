@@ -150,11 +150,9 @@ Result<std::unique_ptr<TrainedModel>> TrainOnWorkers(const std::string& algorith
                                                      const HyperParameters& params,
                                                      const DistributedOptions& options,
                                                      const Context& context) {
-  if (algorithm != "xgboost") {
-    return Status::Unimplemented("training on " + std::to_string(options.workers) +
-                                 " workers needs train.algorithm: xgboost (the '" + algorithm +
-                                 "' trainer trains in one process)");
-  }
+  TrainerRegistry trainers;
+  RegisterBuiltinTrainers(trainers);
+  FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(algorithm));
   if (options.workers < 2)
     return Status::InvalidArgument("distributed training needs 2 or more workers");
   std::error_code error;
@@ -225,9 +223,6 @@ Result<std::unique_ptr<TrainedModel>> TrainOnWorkers(const std::string& algorith
   FOPS_RETURN_IF_ERROR(tracker->Wait());
 
   // Rank 0's result, loaded as if trained here.
-  TrainerRegistry trainers;
-  RegisterBuiltinTrainers(trainers);
-  FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(algorithm));
   // A missing file reads as empty: the error below says what is missing.
   const std::string serialized = ReadFile(options.work_dir + "/model").value_or("");
   const nlohmann::json training = nlohmann::json::parse(

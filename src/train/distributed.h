@@ -4,9 +4,10 @@
 /// pipeline's processed/*.fds); it starts a tracker (train/tracker.h) and N processes of
 /// `fraudops worker`, each of which joins the collective (train/collective.h), takes its
 /// contiguous slice of rows of both files — rank r of N the rows [r·n/N, (r+1)·n/N) — and
-/// trains: libxgboost's `hist` then reduces its quantile sketch, histograms and metrics over
-/// all workers, so every worker grows the same trees and decides early stopping the same
-/// way. Rank 0 writes the model and the training record; the leader loads them as if it had
+/// trains: xgboost's `hist` reduces its quantile sketch, histograms and metrics over all
+/// workers through libxgboost; the `lgbm` trainer gathers its bin sample and sums its
+/// histograms through the same collective (data-parallel). Either way every worker grows the
+/// same trees and decides early stopping the same way. Rank 0 writes the model and the training record; the leader loads them as if it had
 /// trained in-process. A worker that fails fails the run, naming its rank and its last log
 /// lines; the others are stopped.
 

@@ -1,11 +1,13 @@
 #include "train/lgbm_learner.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <numeric>
 #include <random>
+#include <unordered_map>
 
 namespace fraudops {
 
@@ -281,25 +283,83 @@ uint64_t Mix(uint64_t x) {
 // ---------------------------------------------------------------------------------------------
 // BinnedData
 
-BinnedData BinnedData::Build(const Dataset& data, const LgbmConfig& config, ParallelTeam* team) {
+std::vector<uint64_t> BinSampleRows(uint64_t rows, uint64_t sample_size, uint64_t seed) {
+  if (sample_size >= rows) return {};
+  // A Fisher–Yates shuffle of [0, rows) stopped after sample_size swaps; positions never
+  // touched hold their own index, so only the touched ones are stored.
+  std::unordered_map<uint64_t, uint64_t> moved;
+  moved.reserve(static_cast<size_t>(2 * sample_size));
+  auto at = [&](uint64_t i) {
+    auto found = moved.find(i);
+    return found == moved.end() ? i : found->second;
+  };
+  std::mt19937_64 random(seed);
+  std::vector<uint64_t> sample(static_cast<size_t>(sample_size));
+  for (uint64_t i = 0; i < sample_size; ++i) {
+    std::uniform_int_distribution<uint64_t> pick(i, rows - 1);
+    const uint64_t j = pick(random);
+    const uint64_t vi = at(i), vj = at(j);
+    moved[j] = vi;
+    sample[static_cast<size_t>(i)] = vj;
+  }
+  std::sort(sample.begin(), sample.end());
+  return sample;
+}
+
+Result<BinnedData> BinnedData::Build(const Dataset& data, const LgbmConfig& config,
+                                     ParallelTeam* team, Collective* collective) {
   BinnedData out;
   out.rows_ = data.rows();
   const size_t features = data.num_features();
   out.mappers_.resize(features);
-  // The rows that decide the bins: all of them, or a seeded sample.
-  std::vector<uint32_t> sample;
-  const size_t sample_size =
-      std::min(data.rows(), static_cast<size_t>(config.bin_construct_sample_cnt));
-  if (sample_size < data.rows()) {
-    std::vector<uint32_t> all(data.rows());
-    std::iota(all.begin(), all.end(), 0u);
-    std::mt19937_64 random(config.data_random_seed);
-    for (size_t i = 0; i < sample_size; ++i) {
-      std::uniform_int_distribution<size_t> pick(i, all.size() - 1);
-      std::swap(all[i], all[pick(random)]);
+  // Where this worker's rows lie among all workers' rows.
+  std::vector<int64_t> rows_of_rank = {static_cast<int64_t>(data.rows())};
+  if (collective != nullptr) {
+    FOPS_ASSIGN_OR_RETURN(rows_of_rank, collective->AllGather(std::span<const int64_t>(
+                                            rows_of_rank.data(), rows_of_rank.size())));
+  }
+  const int rank = collective != nullptr ? collective->rank() : 0;
+  uint64_t total = 0, first = 0;
+  for (size_t r = 0; r < rows_of_rank.size(); ++r) {
+    if (static_cast<int>(r) == rank) first = total;
+    total += static_cast<uint64_t>(rows_of_rank[r]);
+  }
+  // The rows that decide the bins: all of them, or a seeded sample of all workers' rows.
+  const std::vector<uint64_t> sample =
+      BinSampleRows(total, static_cast<uint64_t>(config.bin_construct_sample_cnt),
+                    config.data_random_seed);
+  auto sampled_in = [&](uint64_t begin, uint64_t end) {
+    return std::make_pair(std::lower_bound(sample.begin(), sample.end(), begin),
+                          std::lower_bound(sample.begin(), sample.end(), end));
+  };
+  std::vector<uint32_t> mine;  // this worker's sampled rows, local indices
+  if (!sample.empty()) {
+    auto [from, to] = sampled_in(first, first + data.rows());
+    for (auto it = from; it != to; ++it) mine.push_back(static_cast<uint32_t>(*it - first));
+  }
+  // Every feature's sample values: local, or gathered from every worker in rank order.
+  std::vector<std::vector<float>> gathered;
+  if (collective != nullptr) {
+    const size_t k = sample.empty() ? data.rows() : mine.size();
+    std::string bytes(k * features * sizeof(float), '\0');
+    for (size_t f = 0; f < features; ++f) {
+      float* to = reinterpret_cast<float*>(bytes.data()) + f * k;
+      for (size_t i = 0; i < k; ++i) to[i] = data.columns[f][sample.empty() ? i : mine[i]];
     }
-    sample.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(sample_size));
-    std::sort(sample.begin(), sample.end());
+    FOPS_ASSIGN_OR_RETURN(const std::string all, collective->AllGather(std::move(bytes)));
+    gathered.resize(features);
+    const float* part = reinterpret_cast<const float*>(all.data());
+    uint64_t begin = 0;
+    for (int64_t rows : rows_of_rank) {
+      const uint64_t end = begin + static_cast<uint64_t>(rows);
+      auto [from, to] = sampled_in(begin, end);
+      const size_t part_rows = sample.empty() ? static_cast<size_t>(rows)
+                                              : static_cast<size_t>(to - from);
+      for (size_t f = 0; f < features; ++f)
+        gathered[f].insert(gathered[f].end(), part + f * part_rows, part + (f + 1) * part_rows);
+      part += features * part_rows;
+      begin = end;
+    }
   }
   BinOptions options{config.max_bin,         config.min_data_in_bin,    config.use_missing,
                      config.zero_as_missing, config.feature_pre_filter, config.min_data_in_leaf};
@@ -308,9 +368,11 @@ BinnedData BinnedData::Build(const Dataset& data, const LgbmConfig& config, Para
   team->For(features, [&](size_t f) {
     std::vector<float> values;
     std::span<const float> column = data.columns[f];
-    if (!sample.empty()) {
-      values.reserve(sample.size());
-      for (uint32_t row : sample) values.push_back(column[row]);
+    if (collective != nullptr) {
+      column = gathered[f];
+    } else if (!sample.empty()) {
+      values.reserve(mine.size());
+      for (uint32_t row : mine) values.push_back(column[row]);
       column = values;
     }
     out.mappers_[f] = categorical[f] ? BinMapper::Categorical(column, options)
@@ -370,8 +432,13 @@ int GrownTree::LeafOf(const BinnedData& data, size_t row) const {
 // TreeLearner
 
 struct TreeLearner::Impl {
-  Impl(const BinnedData& data_in, const LgbmConfig& config_in, ParallelTeam* team_in)
-      : data(data_in), config(config_in), team(team_in), finder(config_in) {
+  Impl(const BinnedData& data_in, const LgbmConfig& config_in, ParallelTeam* team_in,
+       Collective* collective_in)
+      : data(data_in),
+        config(config_in),
+        team(team_in),
+        collective(collective_in),
+        finder(config_in) {
     offsets.resize(data.num_features() + 1, 0);
     for (size_t f = 0; f < data.num_features(); ++f) {
       offsets[f + 1] = offsets[f] + static_cast<size_t>(data.mapper(f).num_bins());
@@ -416,8 +483,9 @@ struct TreeLearner::Impl {
   }
 
   /// Builds `smaller`'s histograms from its rows (and `larger`'s by subtraction from the
-  /// parent's, which `larger` holds), then each leaf's best split.
-  void BuildAndFind(int smaller, int larger, uint64_t node_seed) {
+  /// parent's, which `larger` holds), then each leaf's best split. With a collective the
+  /// smaller leaf's histograms are summed over all workers in between.
+  Status BuildAndFind(int smaller, int larger, uint64_t node_seed) {
     const size_t begin = leaf_begin[static_cast<size_t>(smaller)];
     const size_t count = leaf_count[static_cast<size_t>(smaller)];
     const bool all_rows = use_all_rows && count == data.rows();
@@ -437,7 +505,7 @@ struct TreeLearner::Impl {
     std::vector<SplitCandidate> smaller_best(active.size()), larger_best(active.size());
     const LeafSums smaller_sums = sums[static_cast<size_t>(smaller)];
     const LeafSums larger_sums = larger >= 0 ? sums[static_cast<size_t>(larger)] : LeafSums{};
-    Run(active.size(), count * active.size(), [&](size_t task) {
+    auto build = [&](size_t task) {
       const size_t f = active[task];
       HistBin* hist = Hist(smaller, f);
       const size_t bins = offsets[f + 1] - offsets[f];
@@ -453,6 +521,11 @@ struct TreeLearner::Impl {
         else
           Accumulate<uint8_t, true>(data.Column8(f), rows, ordered.data(), count, hist);
       }
+    };
+    auto find = [&](size_t task) {
+      const size_t f = active[task];
+      HistBin* hist = Hist(smaller, f);
+      const size_t bins = offsets[f + 1] - offsets[f];
       if (smaller_mask[f])
         smaller_best[task] = finder.Find(hist, data.mapper(f), static_cast<int>(f), smaller_sums);
       if (larger >= 0) {
@@ -464,7 +537,17 @@ struct TreeLearner::Impl {
         if (larger_mask[f])
           larger_best[task] = finder.Find(parent, data.mapper(f), static_cast<int>(f), larger_sums);
       }
-    });
+    };
+    if (collective == nullptr) {
+      Run(active.size(), count * active.size(), [&](size_t task) {
+        build(task);
+        find(task);
+      });
+    } else {
+      Run(active.size(), count * active.size(), build);
+      FOPS_RETURN_IF_ERROR(SumOverWorkers(smaller));
+      Run(active.size(), offsets.back() * 4, find);
+    }
     auto reduce = [](std::vector<SplitCandidate>& candidates) {
       SplitCandidate best;
       for (SplitCandidate& candidate : candidates) {
@@ -474,6 +557,25 @@ struct TreeLearner::Impl {
     };
     best_split[static_cast<size_t>(smaller)] = reduce(smaller_best);
     if (larger >= 0) best_split[static_cast<size_t>(larger)] = reduce(larger_best);
+    return Status::Ok();
+  }
+
+  /// Sums `leaf`'s histograms of the active features over all workers: packed into one
+  /// buffer, one allreduce, unpacked.
+  Status SumOverWorkers(int leaf) {
+    reduce_buffer.clear();
+    for (size_t f : active) {
+      const double* from = &Hist(leaf, f)->g;
+      reduce_buffer.insert(reduce_buffer.end(), from, from + 2 * (offsets[f + 1] - offsets[f]));
+    }
+    FOPS_RETURN_IF_ERROR(collective->Sum(reduce_buffer));
+    const double* from = reduce_buffer.data();
+    for (size_t f : active) {
+      const size_t values = 2 * (offsets[f + 1] - offsets[f]);
+      std::memcpy(&Hist(leaf, f)->g, from, values * sizeof(double));
+      from += values;
+    }
+    return Status::Ok();
   }
 
   /// Moves `leaf`'s rows that go left to the front of its range (stable), the rest after.
@@ -537,6 +639,7 @@ struct TreeLearner::Impl {
   const BinnedData& data;
   const LgbmConfig& config;
   ParallelTeam* team;
+  Collective* collective;  ///< null: every row is here
   SplitFinder finder;
   std::vector<size_t> offsets;                ///< per feature, into a leaf's histogram
   std::vector<std::vector<HistBin>> buffers;  ///< one histogram per leaf slot
@@ -545,6 +648,7 @@ struct TreeLearner::Impl {
   std::vector<GradHess> ordered;       ///< the built leaf's gradients in row order
   std::vector<uint32_t> scratch;
   std::vector<size_t> block_left;
+  std::vector<double> reduce_buffer;
   // Per tree.
   std::span<const GradHess> gradients;
   bool use_all_rows = true;
@@ -555,8 +659,9 @@ struct TreeLearner::Impl {
   std::vector<SplitCandidate> best_split;
 };
 
-TreeLearner::TreeLearner(const BinnedData& data, const LgbmConfig& config, ParallelTeam* team)
-    : impl_(std::make_unique<Impl>(data, config, team)) {}
+TreeLearner::TreeLearner(const BinnedData& data, const LgbmConfig& config, ParallelTeam* team,
+                         Collective* collective)
+    : impl_(std::make_unique<Impl>(data, config, team, collective)) {}
 
 TreeLearner::~TreeLearner() = default;
 
@@ -566,8 +671,9 @@ std::span<const uint32_t> TreeLearner::LeafRows(int leaf) const {
       impl_->leaf_count[static_cast<size_t>(leaf)]);
 }
 
-GrownTree TreeLearner::Grow(std::span<const GradHess> gradients, std::span<const uint32_t> bag,
-                            const std::vector<uint8_t>& tree_features, uint64_t node_seed) {
+Result<GrownTree> TreeLearner::Grow(std::span<const GradHess> gradients,
+                                    std::span<const uint32_t> bag,
+                                    const std::vector<uint8_t>& tree_features, uint64_t node_seed) {
   Impl& s = *impl_;
   const LgbmConfig& c = s.config;
   const size_t max_leaves = static_cast<size_t>(c.num_leaves);
@@ -594,7 +700,13 @@ GrownTree TreeLearner::Grow(std::span<const GradHess> gradients, std::span<const
   s.sums.assign(max_leaves, LeafSums{});
   s.best_split.assign(max_leaves, SplitCandidate{});
   s.leaf_count[0] = s.indices.size();
-  const LeafSums root = s.SumRows(s.indices);
+  LeafSums root = s.SumRows(s.indices);
+  if (s.collective != nullptr) {
+    // Counts up to 2^53 are exact in a double.
+    std::array<double, 3> values = {root.g, root.h, static_cast<double>(root.count)};
+    FOPS_RETURN_IF_ERROR(s.collective->Sum(values));
+    root = LeafSums{values[0], values[1], static_cast<int64_t>(values[2])};
+  }
   s.sums[0] = root;
 
   GrownTree tree;
@@ -603,10 +715,10 @@ GrownTree TreeLearner::Grow(std::span<const GradHess> gradients, std::span<const
   tree.leaf_count.assign(1, root.count);
   tree.leaf_depth.assign(1, 0);
   std::vector<int> leaf_parent(1, -1);
-  if (s.indices.empty()) return tree;
+  if (root.count == 0) return tree;
 
   uint64_t split_seed = node_seed;
-  s.BuildAndFind(0, -1, split_seed);
+  FOPS_RETURN_IF_ERROR(s.BuildAndFind(0, -1, split_seed));
   for (int leaves = 1; leaves < c.num_leaves; ++leaves) {
     int best_leaf = 0;
     for (int l = 1; l < leaves; ++l) {
@@ -654,12 +766,20 @@ GrownTree TreeLearner::Grow(std::span<const GradHess> gradients, std::span<const
     leaf_parent[l] = node;
     leaf_parent.push_back(node);
 
-    // The rows.
-    const size_t left_rows = s.Partition(best_leaf, go_left, feature);
-    const size_t right_rows = s.leaf_count[l] - left_rows;
-    s.leaf_begin[static_cast<size_t>(right_leaf)] = s.leaf_begin[l] + left_rows;
-    s.leaf_count[static_cast<size_t>(right_leaf)] = right_rows;
-    s.leaf_count[l] = left_rows;
+    // The rows: this worker's, then the counts over all workers.
+    const size_t local_left = s.Partition(best_leaf, go_left, feature);
+    const size_t local_right = s.leaf_count[l] - local_left;
+    s.leaf_begin[static_cast<size_t>(right_leaf)] = s.leaf_begin[l] + local_left;
+    s.leaf_count[static_cast<size_t>(right_leaf)] = local_right;
+    s.leaf_count[l] = local_left;
+    size_t left_rows = local_left, right_rows = local_right;
+    if (s.collective != nullptr) {
+      std::array<int64_t, 2> counts = {static_cast<int64_t>(local_left),
+                                       static_cast<int64_t>(local_right)};
+      FOPS_RETURN_IF_ERROR(s.collective->Sum(counts));
+      left_rows = static_cast<size_t>(counts[0]);
+      right_rows = static_cast<size_t>(counts[1]);
+    }
     s.sums[l] = LeafSums{split.left_g, split.left_h, static_cast<int64_t>(left_rows)};
     s.sums[static_cast<size_t>(right_leaf)] =
         LeafSums{split.right_g, split.right_h, static_cast<int64_t>(right_rows)};
@@ -696,7 +816,7 @@ GrownTree TreeLearner::Grow(std::span<const GradHess> gradients, std::span<const
     s.hist_of_leaf[static_cast<size_t>(smaller)] = free_buffer;
     s.hist_of_leaf[static_cast<size_t>(larger)] = parent_buffer;
     split_seed = Mix(split_seed);
-    s.BuildAndFind(smaller, larger, split_seed);
+    FOPS_RETURN_IF_ERROR(s.BuildAndFind(smaller, larger, split_seed));
   }
   return tree;
 }

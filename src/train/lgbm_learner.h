@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "core/parallel_team.h"
+#include "core/status.h"
 #include "data/dataset.h"
+#include "train/collective.h"
 #include "train/lgbm_bins.h"
 #include "train/lgbm_params.h"
 
@@ -22,6 +24,11 @@ namespace fraudops {
 /// SplitMix64's mixing step: the trainer's generators (bagging, GOSS, feature sampling) are
 /// seeded states advanced through it, so a draw depends only on its seed, not on threads.
 uint64_t Mix(uint64_t x);
+
+/// The rows [0, rows) that decide the bins: `sample_size` of them drawn with a seeded
+/// Fisher–Yates shuffle (kept sparse: memory for the sample only), sorted; empty when
+/// sample_size >= rows (every row).
+std::vector<uint64_t> BinSampleRows(uint64_t rows, uint64_t sample_size, uint64_t seed);
 
 /// A row's gradient and hessian, as LightGBM keeps them (float).
 struct GradHess {
@@ -32,8 +39,12 @@ struct GradHess {
 /// The training data binned: one bin column per feature (uint8 when every bin fits).
 class BinnedData {
  public:
-  /// Finds every feature's bins from (a sample of) `data` and bins all rows.
-  static BinnedData Build(const Dataset& data, const LgbmConfig& config, ParallelTeam* team);
+  /// Finds every feature's bins from (a sample of) `data` and bins all rows. With a
+  /// collective, `data` is this worker's part of the rows (rank r holds the r-th contiguous
+  /// part, in order) and the bins come from the sample of all workers' rows that one process
+  /// would draw from all of them, gathered on every worker: the same bins as one process.
+  static Result<BinnedData> Build(const Dataset& data, const LgbmConfig& config,
+                                  ParallelTeam* team, Collective* collective = nullptr);
   /// Bins `data` with `reference`'s bins (validation rows).
   static BinnedData BinLike(const BinnedData& reference, const Dataset& data, ParallelTeam* team);
 
@@ -79,10 +90,15 @@ struct GrownTree {
   int LeafOf(const BinnedData& data, size_t row) const;
 };
 
-/// The rows of one tree (the bag) and where each leaf's rows are.
+/// The rows of one tree (the bag) and where each leaf's rows are. With a collective, the
+/// learner is data-parallel (LightGBM's tree_learner=data): each worker holds its own rows
+/// (binned with the same bins), leaf sums and counts and the histograms of the leaf being
+/// built are summed over all workers before a split is chosen, so every worker grows the same
+/// tree — the tree one process would grow on all rows, up to the order of floating-point sums.
 class TreeLearner {
  public:
-  TreeLearner(const BinnedData& data, const LgbmConfig& config, ParallelTeam* team);
+  TreeLearner(const BinnedData& data, const LgbmConfig& config, ParallelTeam* team,
+              Collective* collective = nullptr);
   ~TreeLearner();
   TreeLearner(const TreeLearner&) = delete;
   TreeLearner& operator=(const TreeLearner&) = delete;
@@ -90,8 +106,9 @@ class TreeLearner {
   /// Grows a tree on `bag` (row indices, ascending; empty = every row) with the rows'
   /// gradients, using only features whose `tree_features` entry is 1. `node_seed` drives
   /// feature_fraction_bynode.
-  GrownTree Grow(std::span<const GradHess> gradients, std::span<const uint32_t> bag,
-                 const std::vector<uint8_t>& tree_features, uint64_t node_seed);
+  /// Fails only when the collective does.
+  Result<GrownTree> Grow(std::span<const GradHess> gradients, std::span<const uint32_t> bag,
+                         const std::vector<uint8_t>& tree_features, uint64_t node_seed);
 
   /// The rows of `leaf` in the last grown tree.
   std::span<const uint32_t> LeafRows(int leaf) const;

@@ -73,6 +73,16 @@ const std::vector<ParamSpec>& LgbmParamSpecs() {
          "bagging (bagging_fraction/bagging_freq) or goss (gradient-based one-side sampling).",
          {},
          {"bagging", "goss"}},
+        {"tree_learner",
+         ParamKind::kString,
+         -kInf,
+         kInf,
+         "serial",
+         "serial (one process) or data (data-parallel over workers: `fraudops train --workers "
+         "N`, train.instance_count; the default there). In one process, data trains serially, as "
+         "LightGBM does on one machine.",
+         {"tree", "tree_type", "tree_learner_type"},
+         {"serial", "data", "data_parallel"}},
         {"num_iterations",
          ParamKind::kInt,
          0,
@@ -391,6 +401,8 @@ Result<LgbmConfig> MakeLgbmConfig(const ResolvedParams& params, const Dataset& t
   if (params.count("boosting") && params.at("boosting").get<std::string>() == "goss") c.goss = true;
   if (params.count("data_sample_strategy"))
     c.goss = params.at("data_sample_strategy").get<std::string>() == "goss";
+  if (params.count("tree_learner"))
+    c.tree_learner = params.at("tree_learner").get<std::string>() == "serial" ? "serial" : "data";
   c.num_iterations = IntOr(params, "num_iterations", 100);
   c.learning_rate = DoubleOr(params, "learning_rate", 0.1);
   c.num_leaves = IntOr(params, "num_leaves", 31);
@@ -512,7 +524,7 @@ Result<LgbmConfig> MakeLgbmConfig(const ResolvedParams& params, const Dataset& t
       {"boosting", "gbdt"},
       {"objective", c.objective_name},
       {"metric", metrics},
-      {"tree_learner", "serial"},
+      {"tree_learner", c.tree_learner},
       {"device_type", "cpu"},
       {"data_sample_strategy", c.goss ? "goss" : "bagging"},
       {"num_iterations", std::to_string(c.num_iterations)},

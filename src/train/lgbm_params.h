@@ -31,6 +31,7 @@ struct LgbmConfig {
   double lambda_l1 = 0, lambda_l2 = 0, min_gain_to_split = 0, max_delta_step = 0;
   // Sampling.
   bool goss = false;
+  std::string tree_learner = "serial";  ///< serial or data (data-parallel on workers)
   double top_rate = 0.2, other_rate = 0.1;
   double bagging_fraction = 1, pos_bagging_fraction = 1, neg_bagging_fraction = 1;
   int bagging_freq = 0;

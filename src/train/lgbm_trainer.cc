@@ -1,6 +1,7 @@
 #include "train/lgbm_trainer.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -10,6 +11,7 @@
 #include "core/progress.h"
 #include "core/strings.h"
 #include "model/lightgbm_text.h"
+#include "train/collective.h"
 #include "train/lgbm_learner.h"
 
 namespace fraudops {
@@ -107,14 +109,18 @@ std::map<std::string, double> ComputeMetrics(const std::vector<std::string>& nam
 // ---------------------------------------------------------------------------------------------
 // Objectives.
 
+/// What the objective needs to know about all training labels (of every worker).
+struct LabelStats {
+  double rows = 0, positives = 0, sum = 0;
+};
+
 class Objective {
  public:
-  Objective(const LgbmConfig& config, const std::vector<float>& labels)
-      : config_(config), labels_(labels) {
+  Objective(const LgbmConfig& config, const std::vector<float>& labels, const LabelStats& stats)
+      : config_(config), labels_(labels), stats_(stats) {
     if (config.objective != LgbmObjective::kBinary) return;
-    double positives = 0;
-    for (float label : labels) positives += label > 0.5f;
-    double negatives = static_cast<double>(labels.size()) - positives;
+    const double positives = stats.positives;
+    const double negatives = stats.rows - positives;
     // LightGBM's label weights: is_unbalance weighs the rarer class by the ratio.
     if (config.is_unbalance && positives > 0 && negatives > 0) {
       if (positives > negatives)
@@ -123,7 +129,7 @@ class Objective {
         positive_weight_ = negatives / positives;
     }
     positive_weight_ *= config.scale_pos_weight;
-    mean_ = labels.empty() ? 0 : positives / static_cast<double>(labels.size());
+    mean_ = stats.rows == 0 ? 0 : positives / stats.rows;
   }
 
   /// The starting score (boost_from_average): log-odds of the positive rate, or the label mean.
@@ -133,9 +139,7 @@ class Objective {
       double p = std::clamp(mean_, 1e-15, 1 - 1e-15);
       return std::log(p / (1 - p)) / config_.sigmoid;
     }
-    double sum = 0;
-    for (float label : labels_) sum += label;
-    return labels_.empty() ? 0 : sum / static_cast<double>(labels_.size());
+    return stats_.rows == 0 ? 0 : stats_.sum / stats_.rows;
   }
 
   void Gradients(const std::vector<double>& scores, std::vector<GradHess>& out,
@@ -173,6 +177,7 @@ class Objective {
  private:
   const LgbmConfig& config_;
   const std::vector<float>& labels_;
+  const LabelStats stats_;
   double positive_weight_ = 1, negative_weight_ = 1, mean_ = 0;
 };
 
@@ -180,21 +185,25 @@ class Objective {
 // Row and feature sampling.
 
 /// The bag of an iteration: rows kept by bagging (per-row draws from a generator per
-/// 1,024-row block, so the bag does not depend on threads), balanced by label when
-/// pos/neg_bagging_fraction are set.
-void DrawBag(const LgbmConfig& c, const std::vector<float>& labels, int iteration,
+/// 1,024-row block of the global row numbers, so the bag depends neither on threads nor on
+/// how rows are divided among workers), balanced by label when pos/neg_bagging_fraction are
+/// set. `labels` are this worker's rows, global rows [first, first + labels.size()).
+void DrawBag(const LgbmConfig& c, const std::vector<float>& labels, uint64_t first, int iteration,
              std::vector<uint32_t>& bag) {
   bag.clear();
   const bool balanced = c.pos_bagging_fraction < 1 || c.neg_bagging_fraction < 1;
-  for (size_t block = 0; block * 1024 < labels.size(); ++block) {
+  const uint64_t end = first + labels.size();
+  for (uint64_t block = first / 1024; block * 1024 < end; ++block) {
     uint64_t state =
         Mix(c.bagging_seed ^ Mix(static_cast<uint64_t>(iteration) * 0x100000001ULL + block));
-    const size_t end = std::min(labels.size(), (block + 1) * 1024);
-    for (size_t row = block * 1024; row < end; ++row) {
-      double fraction = balanced
-                            ? (labels[row] > 0.5f ? c.pos_bagging_fraction : c.neg_bagging_fraction)
-                            : c.bagging_fraction;
-      if (NextUniform(state) < fraction) bag.push_back(static_cast<uint32_t>(row));
+    for (uint64_t row = block * 1024; row < std::min(end, (block + 1) * 1024); ++row) {
+      const double draw = NextUniform(state);  // drawn for every row, kept for ours
+      if (row < first) continue;
+      const size_t local = static_cast<size_t>(row - first);
+      double fraction =
+          balanced ? (labels[local] > 0.5f ? c.pos_bagging_fraction : c.neg_bagging_fraction)
+                   : c.bagging_fraction;
+      if (draw < fraction) bag.push_back(static_cast<uint32_t>(local));
     }
   }
 }
@@ -355,10 +364,7 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
                                                          const Context& context) const {
   const auto started = std::chrono::steady_clock::now();
   if (input.train == nullptr) return Status::Internal("lgbm trainer needs a training dataset");
-  if (input.collective != nullptr) {
-    return Status::Unimplemented(
-        "lgbm trains in one process: data-parallel lgbm over several workers is not built yet");
-  }
+  Collective* const collective = input.collective;
   const Dataset& train = *input.train;
   const Dataset* validation = input.validation;
   if (train.rows() == 0) return Status::InvalidArgument("lgbm: the training data has no rows");
@@ -370,6 +376,22 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
   FOPS_ASSIGN_OR_RETURN(ResolvedParams params,
                         ResolveParams(LgbmParamSpecs(), input.params, "lgbm"));
   FOPS_ASSIGN_OR_RETURN(LgbmConfig config, MakeLgbmConfig(params, train, context));
+  if (collective != nullptr) {
+    if (config.tree_learner == "serial" && params.count("tree_learner")) {
+      return Status::InvalidArgument(
+          "lgbm: tree_learner=serial trains in one process; training on workers is "
+          "data-parallel (tree_learner=data, the default there)");
+    }
+    if (config.goss) {
+      return Status::Unimplemented(
+          "lgbm: data_sample_strategy=goss on workers is not built (its top rows would have "
+          "to be chosen over all workers); use bagging, or train in one process");
+    }
+    config.tree_learner = "data";
+    for (auto& [name, value] : config.echo) {
+      if (name == "tree_learner") value = "data";
+    }
+  }
   if (config.early_stopping_round > 0 && (validation == nullptr || validation->rows() == 0)) {
     return Status::InvalidArgument(
         "lgbm: early_stopping_round = " + std::to_string(config.early_stopping_round) +
@@ -385,7 +407,7 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
   }
   ParallelTeam team(config.num_threads);
 
-  BinnedData data = BinnedData::Build(train, config, &team);
+  FOPS_ASSIGN_OR_RETURN(BinnedData data, BinnedData::Build(train, config, &team, collective));
   BinnedData valid_data;
   if (validation != nullptr && validation->rows() > 0) {
     if (validation->num_features() != train.num_features()) {
@@ -395,14 +417,55 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
     }
     valid_data = BinnedData::BinLike(data, *validation, &team);
   }
-  const bool has_validation = valid_data.rows() > 0;
 
-  Objective objective(config, train.label);
+  // Label statistics over all rows, and where this worker's rows start among them.
+  LabelStats stats;
+  stats.rows = static_cast<double>(train.rows());
+  for (float label : train.label) {
+    stats.positives += label > 0.5f;
+    stats.sum += label;
+  }
+  uint64_t first_row = 0;
+  std::vector<float> valid_labels = validation != nullptr ? validation->label : std::vector<float>();
+  if (collective != nullptr) {
+    std::array<double, 3> values = {stats.rows, stats.positives, stats.sum};
+    FOPS_RETURN_IF_ERROR(collective->Sum(values));
+    stats = LabelStats{values[0], values[1], values[2]};
+    const int64_t mine = static_cast<int64_t>(train.rows());
+    FOPS_ASSIGN_OR_RETURN(std::vector<int64_t> rows_of_rank,
+                          collective->AllGather(std::span<const int64_t>(&mine, 1)));
+    for (int r = 0; r < collective->rank(); ++r)
+      first_row += static_cast<uint64_t>(rows_of_rank[static_cast<size_t>(r)]);
+    // Metrics are computed over every worker's rows, in the order one process would have.
+    FOPS_ASSIGN_OR_RETURN(valid_labels, collective->AllGather(std::span<const float>(
+                                            valid_labels.data(), valid_labels.size())));
+  }
+  // Every worker decides the same: validation rows anywhere.
+  const bool has_validation = !valid_labels.empty();
+  std::vector<float> train_labels;  // all workers' (gathered when a training metric is asked)
+  if (config.provide_training_metric) {
+    train_labels = train.label;
+    if (collective != nullptr) {
+      FOPS_ASSIGN_OR_RETURN(train_labels, collective->AllGather(std::span<const float>(
+                                              train_labels.data(), train_labels.size())));
+    }
+  }
+  auto metrics_over_all =
+      [&](const std::vector<double>& local_scores,
+          const std::vector<float>& labels) -> Result<std::map<std::string, double>> {
+    if (collective == nullptr)
+      return ComputeMetrics(config.metrics, local_scores, labels, config);
+    FOPS_ASSIGN_OR_RETURN(std::vector<double> all_scores,
+                          collective->AllGather(std::span<const double>(local_scores)));
+    return ComputeMetrics(config.metrics, all_scores, labels, config);
+  };
+
+  Objective objective(config, train.label, stats);
   const double init_score = objective.InitScore();
   std::vector<double> scores(train.rows(), init_score);
   std::vector<double> valid_scores(valid_data.rows(), init_score);
   std::vector<GradHess> gradients(train.rows());
-  TreeLearner learner(data, config, &team);
+  TreeLearner learner(data, config, &team, collective);
 
   std::vector<LightgbmTextTree> trees;
   std::vector<RoundMetrics> history;
@@ -425,16 +488,17 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
   for (; iteration < config.num_iterations; ++iteration) {
     objective.Gradients(scores, gradients, &team);
     if (bagging && iteration % config.bagging_freq == 0)
-      DrawBag(config, train.label, iteration, bag);
+      DrawBag(config, train.label, first_row, iteration, bag);
     if (config.goss) {
       bag.clear();
       if (iteration >= static_cast<int>(1.0 / config.learning_rate))
         DrawGoss(config, gradients, iteration, bag);
     }
     std::vector<uint8_t> tree_features = DrawTreeFeatures(config, data, iteration);
-    GrownTree grown =
+    FOPS_ASSIGN_OR_RETURN(
+        GrownTree grown,
         learner.Grow(gradients, bag, tree_features,
-                     Mix(config.feature_fraction_seed + 7919u * static_cast<uint64_t>(iteration)));
+                     Mix(config.feature_fraction_seed + 7919u * static_cast<uint64_t>(iteration))));
     if (grown.num_leaves <= 1) {
       // Nothing left to split: LightGBM stops here, keeping a constant first tree.
       if (trees.empty()) {
@@ -482,12 +546,12 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
     round.round = iteration;
     const bool last = iteration + 1 == config.num_iterations;
     if (config.provide_training_metric && ((iteration + 1) % config.metric_freq == 0 || last)) {
-      round.train = ComputeMetrics(metrics, scores, train.label, config);
+      FOPS_ASSIGN_OR_RETURN(round.train, metrics_over_all(scores, train_labels));
     }
     std::string shown;
     bool stop = false;
     if (has_validation) {
-      round.validation = ComputeMetrics(metrics, valid_scores, validation->label, config);
+      FOPS_ASSIGN_OR_RETURN(round.validation, metrics_over_all(valid_scores, valid_labels));
       for (size_t m = 0; m < metrics.size(); ++m) {
         const double value = round.validation[metrics[m]];
         const bool better = HigherIsBetter(metrics[m])
@@ -543,7 +607,7 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
   if (!named) text.pandas_categorical.clear();
   auto model = std::make_unique<LgbmModel>(WriteLightgbmText(text));
   model->algorithm = "lgbm";
-  if (!cut) model->training_scores = std::move(scores);
+  if (!cut && collective == nullptr) model->training_scores = std::move(scores);
   nlohmann::json effective(params);
   effective["objective"] = config.objective_name;
   effective["num_iterations"] = config.num_iterations;

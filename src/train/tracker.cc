@@ -241,7 +241,7 @@ std::string Tracker::WorkerConfig(const std::string& task_id, int timeout_second
                            {"rabit_world_size", options_.world_size},
                            {"rabit_timeout", 1},
                            {"rabit_timeout_sec", timeout_seconds},
-                           {"rabit_enable_tcp_no_delay", 1}};
+                           {"rabit_enable_tcp_no_delay", "true"}};  // libxgboost compares to "true"
   return config.dump();
 }
 
