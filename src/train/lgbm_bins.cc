@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 
 #include "core/strings.h"
@@ -294,6 +295,76 @@ uint32_t BinMapper::ValueToBin(double value) const {
     length -= half;
   }
   return static_cast<uint32_t>(low);
+}
+
+namespace {
+
+template <typename T>
+void Put(std::string& out, const T& value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+template <typename T>
+bool Take(std::string_view& in, T* value) {
+  if (in.size() < sizeof *value) return false;
+  std::memcpy(value, in.data(), sizeof *value);
+  in.remove_prefix(sizeof *value);
+  return true;
+}
+
+}  // namespace
+
+std::string BinMapper::Serialize() const {
+  std::string out;
+  Put(out, static_cast<int32_t>(num_bins_));
+  Put(out, static_cast<uint8_t>(categorical_));
+  Put(out, static_cast<uint8_t>(filtered_));
+  Put(out, static_cast<uint8_t>(missing_type_));
+  Put(out, default_bin_);
+  Put(out, min_value_);
+  Put(out, max_value_);
+  Put(out, static_cast<uint64_t>(upper_bounds_.size()));
+  for (double bound : upper_bounds_) Put(out, bound);
+  Put(out, static_cast<uint64_t>(bin_to_category_.size()));
+  for (int category : bin_to_category_) Put(out, static_cast<int32_t>(category));
+  return out;
+}
+
+Result<BinMapper> BinMapper::Parse(std::string_view bytes) {
+  BinMapper m;
+  int32_t bins = 0;
+  uint8_t categorical = 0, filtered = 0, missing = 0;
+  uint64_t bounds = 0, categories = 0;
+  const Status bad = Status::DataError("lgbm: a worker sent bins that do not parse");
+  if (!Take(bytes, &bins) || !Take(bytes, &categorical) || !Take(bytes, &filtered) ||
+      !Take(bytes, &missing) || !Take(bytes, &m.default_bin_) || !Take(bytes, &m.min_value_) ||
+      !Take(bytes, &m.max_value_) || !Take(bytes, &bounds) || bins < 1 || categorical > 1 ||
+      filtered > 1 || missing > 2 || m.default_bin_ >= static_cast<uint32_t>(bins) ||
+      bounds > bytes.size() / sizeof(double)) {
+    return bad;
+  }
+  m.num_bins_ = bins;
+  m.categorical_ = categorical != 0;
+  m.filtered_ = filtered != 0;
+  m.missing_type_ = static_cast<MissingType>(missing);
+  m.upper_bounds_.resize(static_cast<size_t>(bounds));
+  for (double& bound : m.upper_bounds_) Take(bytes, &bound);
+  if (!Take(bytes, &categories) || categories != bytes.size() / sizeof(int32_t) ||
+      bytes.size() % sizeof(int32_t) != 0) {
+    return bad;
+  }
+  // A numeric mapper has a bound per bin, a categorical one a category per bin.
+  if ((m.categorical_ ? categories : bounds) != static_cast<uint64_t>(bins) ||
+      (m.categorical_ ? bounds : categories) != 0) {
+    return bad;
+  }
+  for (uint32_t bin = 0; bin < categories; ++bin) {
+    int32_t category = 0;
+    Take(bytes, &category);
+    m.bin_to_category_.push_back(category);
+    m.category_to_bin_[category] = bin;
+  }
+  return m;
 }
 
 std::string BinMapper::FeatureInfo() const {

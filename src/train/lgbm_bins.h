@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/status.h"
 #include "model/ensemble.h"
 
 namespace fraudops {
@@ -56,6 +57,11 @@ class BinMapper {
   int BinCategory(uint32_t bin) const { return bin_to_category_[bin]; }
   /// The model file's feature_infos entry: "[min:max]", "-1:3:0:1" or "none".
   std::string FeatureInfo() const;
+
+  /// The mapper as bytes (the data-parallel trainer sends bins from worker to worker), and
+  /// back; Parse fails on anything Serialize did not write.
+  std::string Serialize() const;
+  static Result<BinMapper> Parse(std::string_view bytes);
 
  private:
   /// Applies the pre-filter to the rows per bin.

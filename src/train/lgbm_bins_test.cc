@@ -2,9 +2,14 @@
 // categorical bins by count.
 #include "train/lgbm_bins.h"
 
+#include "train/lgbm_learner.h"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
 #include <limits>
 
 namespace fraudops {
@@ -97,6 +102,43 @@ TEST(LgbmBinsTest, CategoricalBinsFollowCountsAndDropTheRareTail) {
   // Every category kept and nothing missing: LightGBM's missing type None.
   BinMapper full = BinMapper::Categorical(std::vector<float>{0, 0, 0, 1, 1, 1}, BinOptions{});
   EXPECT_EQ(full.missing_type(), MissingType::kNone);
+}
+
+TEST(LgbmBinsTest, MappersTravelBetweenWorkersAsBytes) {
+  std::vector<float> values;
+  for (int i = 0; i < 1000; ++i) values.push_back(static_cast<float>(i % 97) - 40.5f);
+  values.push_back(std::nanf(""));
+  std::vector<float> categories = {7, 7, 7, 2, 2, 2, 4, 4, 4, -1};
+  for (const BinMapper& mapper : {BinMapper::Numeric(values, BinOptions{}),
+                                  BinMapper::Categorical(categories, BinOptions{})}) {
+    const std::string bytes = mapper.Serialize();
+    Result<BinMapper> back = BinMapper::Parse(bytes);
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    EXPECT_EQ(back->Serialize(), bytes);
+    EXPECT_EQ(back->FeatureInfo(), mapper.FeatureInfo());
+    for (float value : {-100.0f, -40.5f, 0.0f, 3.25f, 7.0f, 2.0f, 55.5f, std::nanf("")})
+      EXPECT_EQ(back->ValueToBin(value), mapper.ValueToBin(value)) << value;
+    // Cut short anywhere, or with bytes left over: an error, never a crash.
+    for (size_t cut = 0; cut < bytes.size(); ++cut)
+      EXPECT_FALSE(BinMapper::Parse(bytes.substr(0, cut)).ok()) << cut;
+    EXPECT_FALSE(BinMapper::Parse(bytes + "x").ok());
+  }
+}
+
+TEST(LgbmBinsTest, TheBinSampleIsASeededShuffleKeptSparse) {
+  // The sparse shuffle draws the rows a full Fisher–Yates shuffle of every row would.
+  const uint64_t rows = 5000, size = 700, seed = 61;
+  std::vector<uint64_t> all(rows);
+  std::iota(all.begin(), all.end(), 0u);
+  std::mt19937_64 random(seed);
+  for (uint64_t i = 0; i < size; ++i) {
+    std::uniform_int_distribution<uint64_t> pick(i, rows - 1);
+    std::swap(all[i], all[pick(random)]);
+  }
+  std::vector<uint64_t> expected(all.begin(), all.begin() + size);
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(BinSampleRows(rows, size, seed), expected);
+  EXPECT_TRUE(BinSampleRows(rows, rows, seed).empty());  // every row
 }
 
 }  // namespace

@@ -365,7 +365,12 @@ Result<BinnedData> BinnedData::Build(const Dataset& data, const LgbmConfig& conf
                      config.zero_as_missing, config.feature_pre_filter, config.min_data_in_leaf};
   std::vector<uint8_t> categorical(features, 0);
   for (int f : config.categorical_features) categorical[static_cast<size_t>(f)] = 1;
-  team->For(features, [&](size_t f) {
+  // With workers, each finds the bins of every world_size-th feature, and they swap them.
+  const size_t stride = collective != nullptr ? static_cast<size_t>(collective->world_size()) : 1;
+  std::vector<size_t> owned;
+  for (size_t f = static_cast<size_t>(rank); f < features; f += stride) owned.push_back(f);
+  team->For(owned.size(), [&](size_t i) {
+    const size_t f = owned[i];
     std::vector<float> values;
     std::span<const float> column = data.columns[f];
     if (collective != nullptr) {
@@ -378,6 +383,31 @@ Result<BinnedData> BinnedData::Build(const Dataset& data, const LgbmConfig& conf
     out.mappers_[f] = categorical[f] ? BinMapper::Categorical(column, options)
                                      : BinMapper::Numeric(column, options);
   });
+  if (collective != nullptr) {
+    gathered.clear();
+    std::string bytes;
+    for (size_t f : owned) {
+      const std::string mapper = out.mappers_[f].Serialize();
+      bytes += std::string(reinterpret_cast<const char*>(&f), sizeof f);
+      const uint64_t size = mapper.size();
+      bytes += std::string(reinterpret_cast<const char*>(&size), sizeof size) + mapper;
+    }
+    FOPS_ASSIGN_OR_RETURN(const std::string all, collective->AllGather(std::move(bytes)));
+    std::string_view rest = all;
+    while (!rest.empty()) {
+      size_t f = 0;
+      uint64_t size = 0;
+      if (rest.size() < sizeof f + sizeof size)
+        return Status::DataError("lgbm: a worker sent bins that do not parse");
+      std::memcpy(&f, rest.data(), sizeof f);
+      std::memcpy(&size, rest.data() + sizeof f, sizeof size);
+      rest.remove_prefix(sizeof f + sizeof size);
+      if (f >= features || size > rest.size())
+        return Status::DataError("lgbm: a worker sent bins that do not parse");
+      FOPS_ASSIGN_OR_RETURN(out.mappers_[f], BinMapper::Parse(rest.substr(0, size)));
+      rest.remove_prefix(size);
+    }
+  }
   for (const BinMapper& mapper : out.mappers_) out.wide_ = out.wide_ || mapper.num_bins() > 256;
   out.BinRows(data, team);
   return out;

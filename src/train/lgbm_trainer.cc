@@ -37,12 +37,21 @@ struct RankMetrics {
   double auc = 0.5, average_precision = 0;
 };
 
-RankMetrics ComputeRankMetrics(const std::vector<double>& scores,
-                               const std::vector<float>& labels) {
+/// The rows by descending score (ties in any order: the metrics count a tie block at once).
+std::vector<uint32_t> DescendingOrder(const std::vector<double>& scores) {
   std::vector<uint32_t> order(scores.size());
   std::iota(order.begin(), order.end(), 0u);
   std::sort(order.begin(), order.end(),
             [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
+  return order;
+}
+
+/// `order`: the rows by descending score, or null to sort here.
+RankMetrics ComputeRankMetrics(const std::vector<double>& scores, const std::vector<float>& labels,
+                               const std::vector<uint32_t>* sorted) {
+  const std::vector<uint32_t> own = sorted == nullptr ? DescendingOrder(scores)
+                                                      : std::vector<uint32_t>();
+  const std::vector<uint32_t>& order = sorted == nullptr ? own : *sorted;
   double positives = 0, negatives = 0;
   for (float label : labels) (label > 0.5f ? positives : negatives) += 1;
   RankMetrics out;
@@ -69,10 +78,12 @@ bool HigherIsBetter(const std::string& metric) {
   return metric == "auc" || metric == "average_precision";
 }
 
+/// `order`: the rows by descending score when known (else rank metrics sort).
 std::map<std::string, double> ComputeMetrics(const std::vector<std::string>& names,
                                              const std::vector<double>& scores,
                                              const std::vector<float>& labels,
-                                             const LgbmConfig& config) {
+                                             const LgbmConfig& config,
+                                             const std::vector<uint32_t>* order = nullptr) {
   std::map<std::string, double> out;
   const double n = static_cast<double>(std::max<size_t>(1, scores.size()));
   bool ranks_done = false;
@@ -91,7 +102,7 @@ std::map<std::string, double> ComputeMetrics(const std::vector<std::string>& nam
         sum += (Sigmoid(scores[i], config.sigmoid) > 0.5) != (labels[i] > 0.5f);
       out[name] = sum / n;
     } else if (name == "auc" || name == "average_precision") {
-      if (!ranks_done) ranks = ComputeRankMetrics(scores, labels);
+      if (!ranks_done) ranks = ComputeRankMetrics(scores, labels, order);
       ranks_done = true;
       out[name] = name == "auc" ? ranks.auc : ranks.average_precision;
     } else if (name == "l2" || name == "rmse") {
@@ -450,6 +461,13 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
                                               train_labels.data(), train_labels.size())));
     }
   }
+  const bool rank_metrics =
+      std::any_of(config.metrics.begin(), config.metrics.end(), [](const std::string& name) {
+        return name == "auc" || name == "average_precision";
+      });
+  // The metrics over all workers' rows: their scores gathered in row order and, for the rank
+  // metrics, each worker's rows sorted by itself and the sorted runs merged (a linear merge
+  // instead of one worker sorting all rows): the values one process computes.
   auto metrics_over_all =
       [&](const std::vector<double>& local_scores,
           const std::vector<float>& labels) -> Result<std::map<std::string, double>> {
@@ -457,7 +475,35 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
       return ComputeMetrics(config.metrics, local_scores, labels, config);
     FOPS_ASSIGN_OR_RETURN(std::vector<double> all_scores,
                           collective->AllGather(std::span<const double>(local_scores)));
-    return ComputeMetrics(config.metrics, all_scores, labels, config);
+    if (!rank_metrics) return ComputeMetrics(config.metrics, all_scores, labels, config);
+    const std::vector<uint32_t> local_order = DescendingOrder(local_scores);
+    FOPS_ASSIGN_OR_RETURN(std::vector<uint32_t> runs,
+                          collective->AllGather(std::span<const uint32_t>(local_order)));
+    // Each worker's run: its rows' positions in `runs`, offset by where its rows start. The
+    // runs are merged two at a time (log2(workers) linear passes).
+    FOPS_ASSIGN_OR_RETURN(std::vector<int64_t> rows_of_rank,
+                          collective->AllGather(std::span<const int64_t>(
+                              std::vector<int64_t>{static_cast<int64_t>(local_scores.size())})));
+    std::vector<std::vector<uint32_t>> sorted;
+    size_t first = 0;
+    for (int64_t rows : rows_of_rank) {
+      std::vector<uint32_t>& run = sorted.emplace_back(static_cast<size_t>(rows));
+      for (size_t i = 0; i < run.size(); ++i)
+        run[i] = static_cast<uint32_t>(first + runs[first + i]);
+      first += static_cast<size_t>(rows);
+    }
+    const auto descending = [&](uint32_t a, uint32_t b) { return all_scores[a] > all_scores[b]; };
+    while (sorted.size() > 1) {
+      std::vector<std::vector<uint32_t>> merged;
+      for (size_t i = 0; i + 1 < sorted.size(); i += 2) {
+        std::vector<uint32_t>& out = merged.emplace_back(sorted[i].size() + sorted[i + 1].size());
+        std::merge(sorted[i].begin(), sorted[i].end(), sorted[i + 1].begin(), sorted[i + 1].end(),
+                   out.begin(), descending);
+      }
+      if (sorted.size() % 2 == 1) merged.push_back(std::move(sorted.back()));
+      sorted = std::move(merged);
+    }
+    return ComputeMetrics(config.metrics, all_scores, labels, config, &sorted.front());
   };
 
   Objective objective(config, train.label, stats);
