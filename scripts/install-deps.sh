@@ -43,8 +43,9 @@ case "$mode" in
       # and debootstrap for its local Debian base
       buildah debootstrap
       # distributed training's compatibility test: XGBoost's own Python workers against the
-      # tracker (src/train/tracker_test.cc)
-      python3-xgboost
+      # tracker (src/train/tracker_test.cc); iproute2's `ip netns` for the tests that run
+      # workers on separate network hosts (tests/distributed_train_test.cc)
+      python3-xgboost iproute2
     )
     ;;
   *) echo "usage: scripts/install-deps.sh [all|build|runtime]" >&2; exit 2 ;;

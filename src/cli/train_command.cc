@@ -32,9 +32,10 @@ struct TrainArgs {
 };
 
 struct WorkerCommandArgs {
-  WorkerArgs worker;
-  int threads = 1;
-  uint64_t seed = 42;
+  std::string tracker, train_file, validation_file;
+  int rank = -1;
+  int threads = 0;  ///< 0: as the leader says
+  int join_timeout_s = 120;
 };
 
 /// KEY=VALUE as a hyperparameter: the value read as JSON when it parses (numbers, true,
@@ -134,8 +135,13 @@ int Train(const TrainArgs& args) {
     distributed.work_dir = scratch.path() + "/workers";
     distributed.train_file = scratch.path() + "/train.fds";
     distributed.host = s.config.train.tracker_host;
+    distributed.tracker_port = static_cast<int>(s.config.train.tracker_port);
+    distributed.remote_workers = static_cast<int>(s.config.train.remote_workers);
+    distributed.retries = static_cast<int>(s.config.train.worker_retries);
     distributed.link_timeout_seconds = static_cast<int>(s.config.train.worker_timeout_s);
-    distributed.threads_per_worker = std::max(1, ResolveThreads(s.context.threads) / args.workers);
+    distributed.threads_per_worker =
+        std::max(1, ResolveThreads(s.context.threads) /
+                        std::max(1, args.workers - distributed.remote_workers));
     if (auto written = WriteDatasetFile(train->dataset, distributed.train_file); !written.ok())
       return Fail(written.status());
     if (valid) {
@@ -235,9 +241,21 @@ namespace {
 int Worker(const WorkerCommandArgs& args) {
   Logger logger;
   logger.AddSink(MakeStreamSink(stderr, LogFormat::kAuto));
-  ThreadPool pool(args.threads);
-  Context context{.logger = &logger, .pool = &pool, .threads = args.threads, .seed = args.seed};
-  Status status = RunWorker(args.worker, context);
+  Result<WorkerJob> job =
+      FetchWorkerJob(args.tracker, args.rank, std::chrono::seconds(args.join_timeout_s));
+  if (!job.ok()) return Fail(job.status());
+  // This host may see the data under other names than the leader's.
+  if (!args.train_file.empty()) job->train_file = args.train_file;
+  if (!args.validation_file.empty()) job->validation_file = args.validation_file;
+  if (args.threads > 0) job->threads = args.threads;
+  logger.Info("train", "worker job",
+              {{"rank", args.rank},
+               {"algorithm", job->algorithm},
+               {"train", job->train_file},
+               {"threads", job->threads}});
+  ThreadPool pool(job->threads);
+  Context context{.logger = &logger, .pool = &pool, .threads = job->threads, .seed = job->seed};
+  Status status = RunWorker(*job, context);
   return status.ok() ? kExitOk : Fail(status);
 }
 
@@ -250,19 +268,26 @@ std::function<int()> AddWorkerCommand(CLI::App& app) {
       "Train as one worker of a distributed run (started by `fraudops train --workers` or "
       "train.instance_count; docs/distributed-training.md).");
   command
-      ->add_option("--config-json", args->worker.config,
-                   "The collective's settings from the leader (tracker, task id, timeouts)")
+      ->add_option("--tracker", args->tracker,
+                   "The leader's tracker, IPv4:PORT (train.tracker_host, train.tracker_port)")
       ->required();
-  command->add_option("--algorithm", args->worker.algorithm, "xgboost or lgbm")->required();
-  command->add_option("--params", args->worker.params_file, "The leader's hyperparameters (JSON)")
-      ->required();
-  command->add_option("--train", args->worker.train_file, "Training dataset file (.fds)")
-      ->required();
-  command->add_option("--valid", args->worker.validation_file, "Validation dataset file (.fds)");
-  command->add_option("--out", args->worker.out_dir, "Where rank 0 writes the model")->required();
-  command->add_option("--threads", args->threads, "Threads of this worker")
+  command
+      ->add_option("--rank", args->rank,
+                   "This worker's rank (its task id): the leader starts 0.."
+                   "instance_count-remote_workers-1, remote hosts take the rest")
+      ->required()
+      ->check(CLI::Range(0, 255));
+  command->add_option("--train", args->train_file,
+                      "The training dataset file (.fds) as this host sees it (default: the "
+                      "leader's path; a shared filesystem)");
+  command->add_option("--valid", args->validation_file,
+                      "The validation dataset file (.fds) as this host sees it");
+  command->add_option("--threads", args->threads, "Threads of this worker (default: the leader's)")
       ->check(CLI::Range(1, 1024));
-  command->add_option("--seed", args->seed, "The run's seed");
+  command
+      ->add_option("--join-timeout", args->join_timeout_s,
+                   "Seconds to keep trying to reach the tracker (default 120)")
+      ->check(CLI::Range(1, 86400));
   return [command, args]() { return command->parsed() ? Worker(*args) : -1; };
 }
 

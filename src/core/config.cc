@@ -177,13 +177,24 @@ const std::vector<KeySpec>& KeyTable() {
        "LightGBM hyperparameter defaults (JSON); LGBM_<PARAM> overrides one.",
        FOPS_FIELD(train.lgbm_params_file)},
       {"train", "instance_count",
-       "Worker processes that train one model together (xgboost or lgbm); 1 trains in this process.",
+       "Worker processes that train one model together (xgboost or lgbm); 1 trains in this "
+       "process.",
        FOPS_FIELD(train.instance_count), 1, 256},
       {"train", "tracker_host", "The IPv4 address the workers reach this process's tracker at.",
        FOPS_FIELD(train.tracker_host)},
       {"train", "worker_timeout_s",
        "Seconds a worker waits on the others (a dead or stalled worker) before the run fails.",
        FOPS_FIELD(train.worker_timeout_s), 1, 86400},
+      {"train", "tracker_port",
+       "The tracker's TCP port; 0 picks a free one (set it when workers join from other hosts).",
+       FOPS_FIELD(train.tracker_port), 0, 65535},
+      {"train", "remote_workers",
+       "Of instance_count, the workers that join from other hosts (`fraudops worker --tracker "
+       "HOST:PORT --rank R`, the highest ranks); this process starts the rest.",
+       FOPS_FIELD(train.remote_workers), 0, 255},
+      {"train", "worker_retries",
+       "Times a failed worker group is started again from scratch before the run fails.",
+       FOPS_FIELD(train.worker_retries), 0, 10},
 
       {"validate", "max_single_feature_auc",
        "A feature whose own ROC AUC on the label exceeds this stops the run (leakage: a copy "

@@ -74,6 +74,9 @@ struct TrainConfig {
   long long instance_count = 1;
   std::string tracker_host = "127.0.0.1";  ///< the tracker's address, as workers reach it
   long long worker_timeout_s = 300;        ///< a worker waiting this long on the others fails
+  long long tracker_port = 0;              ///< 0: a free port (set it for remote workers)
+  long long remote_workers = 0;            ///< of instance_count, joining from other hosts
+  long long worker_retries = 0;  ///< times a failed worker group starts again from scratch
 };
 
 struct ValidateConfig {

@@ -447,8 +447,13 @@ Status Train(State& s) {
     options.train_file = s.Path("processed/train.fds");
     options.validation_file = s.validation.rows() > 0 ? s.Path("processed/validation.fds") : "";
     options.host = s.config.train.tracker_host;
+    options.tracker_port = static_cast<int>(s.config.train.tracker_port);
+    options.remote_workers = static_cast<int>(s.config.train.remote_workers);
+    options.retries = static_cast<int>(s.config.train.worker_retries);
     options.link_timeout_seconds = static_cast<int>(s.config.train.worker_timeout_s);
-    options.threads_per_worker = std::max(1, ResolveThreads(s.context.threads) / workers);
+    // This host's cores are shared by the workers it starts.
+    options.threads_per_worker = std::max(
+        1, ResolveThreads(s.context.threads) / std::max(1, workers - options.remote_workers));
     FOPS_ASSIGN_OR_RETURN(s.model, TrainOnWorkers(algorithm, input.params, options, s.context));
   } else {
     FOPS_ASSIGN_OR_RETURN(s.model, trainer->Train(input, s.context));

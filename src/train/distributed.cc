@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <filesystem>
 #include <thread>
 
@@ -35,19 +36,6 @@ nlohmann::json ParamsJson(const HyperParameters& params) {
   for (const auto& [name, param] : params)
     out[name] = {{"value", param.value}, {"origin", param.origin}};
   return out;
-}
-
-Result<HyperParameters> ParamsFromJson(const std::string& path) {
-  FOPS_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
-  const nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
-  if (!json.is_object()) return Status::DataError(path + ": not the leader's parameters (JSON)");
-  HyperParameters params;
-  for (const auto& [name, entry] : json.items()) {
-    if (!entry.is_object() || !entry.contains("value"))
-      return Status::DataError(path + ": parameter '" + name + "' has no value");
-    params[name] = {entry["value"], entry.value("origin", "leader")};
-  }
-  return params;
 }
 
 /// The rows of `dataset` this worker takes.
@@ -146,59 +134,54 @@ std::pair<size_t, size_t> WorkerSlice(size_t rows, int rank, int world_size) {
   return {rows * r / n, rows * (r + 1) / n};
 }
 
-Result<std::unique_ptr<TrainedModel>> TrainOnWorkers(const std::string& algorithm,
-                                                     const HyperParameters& params,
-                                                     const DistributedOptions& options,
-                                                     const Context& context) {
-  TrainerRegistry trainers;
-  RegisterBuiltinTrainers(trainers);
-  FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(algorithm));
-  if (options.workers < 2)
-    return Status::InvalidArgument("distributed training needs 2 or more workers");
+namespace {
+
+/// One attempt: a tracker, the local workers, the remote ones awaited; rank 0's model.
+Result<std::unique_ptr<TrainedModel>> TrainOnce(const Trainer& trainer,
+                                                const std::string& algorithm,
+                                                const HyperParameters& params,
+                                                const DistributedOptions& options,
+                                                const Context& context) {
   std::error_code error;
-  std::filesystem::create_directories(options.work_dir, error);
-  if (error) return Status::IoError("cannot create " + options.work_dir + ": " + error.message());
-  const std::string params_file = options.work_dir + "/params.json";
-  FOPS_RETURN_IF_ERROR(WriteFileAtomic(params_file, ParamsJson(params).dump()));
   std::filesystem::remove(options.work_dir + "/model", error);
   std::filesystem::remove(options.work_dir + "/training.json", error);
-
-  FOPS_ASSIGN_OR_RETURN(auto tracker, Tracker::Start({.host = options.host,
-                                                      .world_size = options.workers,
-                                                      .join_timeout = options.join_timeout,
-                                                      .logger = context.logger}));
-  context.logger->Info("train", "training on workers",
-                       {{"workers", options.workers},
-                        {"tracker", options.host + ":" + std::to_string(tracker->port())}});
+  const nlohmann::json job = {{"algorithm", algorithm},
+                              {"params", ParamsJson(params)},
+                              {"train_file", options.train_file},
+                              {"validation_file", options.validation_file},
+                              {"out_dir", options.work_dir},
+                              {"threads", options.threads_per_worker},
+                              {"seed", context.seed}};
+  FOPS_ASSIGN_OR_RETURN(auto tracker,
+                        Tracker::Start({.host = options.host,
+                                        .port = options.tracker_port,
+                                        .world_size = options.workers,
+                                        .join_timeout = options.join_timeout,
+                                        .logger = context.logger,
+                                        .job = job.dump(),
+                                        .link_timeout_seconds = options.link_timeout_seconds}));
+  const std::string address = options.host + ":" + std::to_string(tracker->port());
+  const int local = options.workers - options.remote_workers;
+  context.logger->Info(
+      "train", "training on workers",
+      {{"workers", options.workers}, {"local_workers", local}, {"tracker", address}});
+  if (options.remote_workers > 0) {
+    context.logger->Info(
+        "train", "waiting for remote workers",
+        {{"run_on_each_host", "fraudops worker --tracker " + address + " --rank R"},
+         {"ranks", std::to_string(local) + ".." + std::to_string(options.workers - 1)},
+         {"join_timeout_s", static_cast<long long>(options.join_timeout.count())}});
+  }
   const auto started = std::chrono::steady_clock::now();
   WorkerGroup group;
-  for (int task = 0; task < options.workers; ++task) {
-    std::vector<std::string> argv = {
-        options.executable,
-        "worker",
-        "--config-json",
-        tracker->WorkerConfig(std::to_string(task), options.link_timeout_seconds),
-        "--algorithm",
-        algorithm,
-        "--params",
-        params_file,
-        "--train",
-        options.train_file,
-        "--out",
-        options.work_dir,
-        "--threads",
-        std::to_string(options.threads_per_worker),
-        "--seed",
-        std::to_string(context.seed)};
-    if (!options.validation_file.empty()) {
-      argv.push_back("--valid");
-      argv.push_back(options.validation_file);
-    }
+  for (int task = 0; task < local; ++task) {
+    std::vector<std::string> argv = {options.executable,  "worker", "--tracker", address, "--rank",
+                                     std::to_string(task)};
     FOPS_RETURN_IF_ERROR(
         group.Start(argv, options.work_dir + "/worker-" + std::to_string(task) + ".log"));
   }
   // The tracker ends when all workers shut down (or when one never came: then the others
-  // are stopped too).
+  // are stopped too). A remote worker that fails makes its local peers fail.
   std::thread tracker_watch([&] {
     if (!tracker->Wait().ok()) group.StopAll();
   });
@@ -209,12 +192,16 @@ Result<std::unique_ptr<TrainedModel>> TrainOnWorkers(const std::string& algorith
     tracker_watch.join();
     const std::string log = options.work_dir + "/worker-" + std::to_string(failed) + ".log";
     std::string host = options.host;
+    int rank = failed;
     for (const Tracker::Worker& worker : tracker->workers()) {
-      if (worker.task_id == std::to_string(failed)) host = worker.host;
+      if (worker.task_id == std::to_string(failed)) {
+        host = worker.host;
+        rank = worker.rank;
+      }
     }
     Status tracker_status = tracker->Wait();
     return Status::Internal(
-        "worker " + std::to_string(failed) + " (rank " + std::to_string(failed) + ", host " + host +
+        "worker " + std::to_string(failed) + " (rank " + std::to_string(rank) + ", host " + host +
         ") " + group.Ending(failed) + ": " + Tail(log, 3) +
         (tracker_status.ok() ? "" : " [tracker: " + tracker_status.message() + "]") +
         " (its log: " + log + ")");
@@ -222,7 +209,7 @@ Result<std::unique_ptr<TrainedModel>> TrainOnWorkers(const std::string& algorith
   tracker_watch.join();
   FOPS_RETURN_IF_ERROR(tracker->Wait());
 
-  // Rank 0's result, loaded as if trained here.
+  // Rank 0's result (a local worker: task 0), loaded as if trained here.
   // A missing file reads as empty: the error below says what is missing.
   const std::string serialized = ReadFile(options.work_dir + "/model").value_or("");
   const nlohmann::json training = nlohmann::json::parse(
@@ -230,7 +217,7 @@ Result<std::unique_ptr<TrainedModel>> TrainOnWorkers(const std::string& algorith
   if (serialized.empty() || !training.is_object()) {
     return Status::Internal("the workers finished but rank 0 left no model in " + options.work_dir);
   }
-  FOPS_ASSIGN_OR_RETURN(std::unique_ptr<TrainedModel> model, trainer->Load(serialized));
+  FOPS_ASSIGN_OR_RETURN(std::unique_ptr<TrainedModel> model, trainer.Load(serialized));
   model->parameters = training["parameters"];
   model->rounds_trained = training["rounds_trained"];
   model->best_round = training["best_round"];
@@ -247,19 +234,96 @@ Result<std::unique_ptr<TrainedModel>> TrainOnWorkers(const std::string& algorith
   return model;
 }
 
-Status RunWorker(const WorkerArgs& args, const Context& context) {
-  FOPS_ASSIGN_OR_RETURN(HyperParameters params, ParamsFromJson(args.params_file));
+}  // namespace
+
+Result<std::unique_ptr<TrainedModel>> TrainOnWorkers(const std::string& algorithm,
+                                                     const HyperParameters& params,
+                                                     const DistributedOptions& options,
+                                                     const Context& context) {
   TrainerRegistry trainers;
   RegisterBuiltinTrainers(trainers);
-  FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(args.algorithm));
-  FOPS_ASSIGN_OR_RETURN(std::unique_ptr<Collective> collective, Collective::Join(args.config));
+  FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(algorithm));
+  if (options.workers < 2)
+    return Status::InvalidArgument("distributed training needs 2 or more workers");
+  if (options.remote_workers < 0 || options.remote_workers >= options.workers) {
+    return Status::InvalidArgument(
+        "train.remote_workers = " + std::to_string(options.remote_workers) +
+        ": at most train.instance_count - 1 = " + std::to_string(options.workers - 1) +
+        " (rank 0, which writes the model, runs on this host)");
+  }
+  if (options.remote_workers > 0 && options.tracker_port == 0) {
+    return Status::InvalidArgument(
+        "train.remote_workers needs train.tracker_port: the port remote workers reach the "
+        "tracker at (and train.tracker_host an address they can reach, not 127.0.0.1)");
+  }
+  std::error_code error;
+  std::filesystem::create_directories(options.work_dir, error);
+  if (error) return Status::IoError("cannot create " + options.work_dir + ": " + error.message());
+  for (int attempt = 0;; ++attempt) {
+    Result<std::unique_ptr<TrainedModel>> model =
+        TrainOnce(*trainer, algorithm, params, options, context);
+    if (model.ok() || attempt >= options.retries) {
+      if (model.ok() && attempt > 0) (*model)->parameters["worker_attempts"] = attempt + 1;
+      return model;
+    }
+    // Nothing of the failed attempt is kept: the next one starts from the data files.
+    context.logger->Warn("train", "the worker group failed; starting it again from scratch",
+                         {{"attempt", attempt + 1},
+                          {"of", options.retries + 1},
+                          {"error", model.status().message()}});
+  }
+}
+
+Result<WorkerJob> FetchWorkerJob(const std::string& tracker, int rank,
+                                 std::chrono::milliseconds timeout) {
+  const size_t colon = tracker.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos ||
+      std::from_chars(tracker.data() + colon + 1, tracker.data() + tracker.size(), port).ec !=
+          std::errc()) {
+    return Status::InvalidArgument("--tracker '" + tracker +
+                                   "': expected IPv4:PORT (the leader's train.tracker_host "
+                                   "and train.tracker_port), e.g. 10.0.0.5:9091");
+  }
+  FOPS_ASSIGN_OR_RETURN(const std::string text,
+                        FetchTrackerJob(tracker.substr(0, colon), port, rank, timeout));
+  const nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
+  if (!json.is_object())
+    return Status::DataError("the tracker at " + tracker + " sent a job that is not JSON");
+  if (json.contains("error")) {
+    return Status::InvalidArgument("the tracker at " + tracker + " refused rank " +
+                                   std::to_string(rank) + ": " + json.value("error", ""));
+  }
+  WorkerJob job;
+  try {
+    job.config = json.at("config").get<std::string>();
+    job.algorithm = json.at("algorithm").get<std::string>();
+    job.train_file = json.at("train_file").get<std::string>();
+    job.validation_file = json.value("validation_file", "");
+    job.out_dir = json.at("out_dir").get<std::string>();
+    job.threads = json.value("threads", 1);
+    job.seed = json.value("seed", uint64_t{42});
+    for (const auto& [name, entry] : json.at("params").items())
+      job.params[name] = {entry.at("value"), entry.value("origin", "leader")};
+  } catch (const nlohmann::json::exception& e) {
+    return Status::DataError("the job from the tracker at " + tracker +
+                             " is incomplete: " + e.what());
+  }
+  return job;
+}
+
+Status RunWorker(const WorkerJob& job, const Context& context) {
+  TrainerRegistry trainers;
+  RegisterBuiltinTrainers(trainers);
+  FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(job.algorithm));
+  FOPS_ASSIGN_OR_RETURN(std::unique_ptr<Collective> collective, Collective::Join(job.config));
   const int rank = collective->rank(), world = collective->world_size();
-  FOPS_ASSIGN_OR_RETURN(Dataset train_all, ReadDatasetFile(args.train_file));
+  FOPS_ASSIGN_OR_RETURN(Dataset train_all, ReadDatasetFile(job.train_file));
   Dataset train = Slice(train_all, rank, world);
   train_all = Dataset();
   Dataset validation;
-  if (!args.validation_file.empty()) {
-    FOPS_ASSIGN_OR_RETURN(Dataset validation_all, ReadDatasetFile(args.validation_file));
+  if (!job.validation_file.empty()) {
+    FOPS_ASSIGN_OR_RETURN(Dataset validation_all, ReadDatasetFile(job.validation_file));
     validation = Slice(validation_all, rank, world);
   }
   context.logger->Info("train", "worker training",
@@ -269,8 +333,8 @@ Status RunWorker(const WorkerArgs& args, const Context& context) {
                         {"validation_rows", validation.rows()}});
   TrainInput input;
   input.train = &train;
-  input.validation = args.validation_file.empty() ? nullptr : &validation;
-  input.params = std::move(params);
+  input.validation = job.validation_file.empty() ? nullptr : &validation;
+  input.params = job.params;
   input.collective = collective.get();
   FOPS_ASSIGN_OR_RETURN(std::unique_ptr<TrainedModel> model, trainer->Train(input, context));
   if (rank == 0) {
@@ -286,8 +350,8 @@ Status RunWorker(const WorkerArgs& args, const Context& context) {
                                      {"early_stopping_metric", model->early_stopping_metric},
                                      {"history", history}};
     // The record first, the model last: the leader reads a model only once both are there.
-    FOPS_RETURN_IF_ERROR(WriteFileAtomic(args.out_dir + "/training.json", training.dump()));
-    FOPS_RETURN_IF_ERROR(WriteFileAtomic(args.out_dir + "/model", serialized));
+    FOPS_RETURN_IF_ERROR(WriteFileAtomic(job.out_dir + "/training.json", training.dump()));
+    FOPS_RETURN_IF_ERROR(WriteFileAtomic(job.out_dir + "/model", serialized));
   }
   return Status::Ok();
 }

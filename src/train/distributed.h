@@ -7,9 +7,9 @@
 /// trains: xgboost's `hist` reduces its quantile sketch, histograms and metrics over all
 /// workers through libxgboost; the `lgbm` trainer gathers its bin sample and sums its
 /// histograms through the same collective (data-parallel). Either way every worker grows the
-/// same trees and decides early stopping the same way. Rank 0 writes the model and the training record; the leader loads them as if it had
-/// trained in-process. A worker that fails fails the run, naming its rank and its last log
-/// lines; the others are stopped.
+/// same trees and decides early stopping the same way. Rank 0 writes the model and the training
+/// record; the leader loads them as if it had trained in-process. A worker that fails fails the
+/// run, naming its rank and its last log lines; the others are stopped.
 
 #include <chrono>
 #include <memory>
@@ -23,7 +23,10 @@
 namespace fraudops {
 
 struct DistributedOptions {
-  int workers = 2;
+  int workers = 2;         ///< in all
+  int remote_workers = 0;  ///< of them, joining from elsewhere (the highest ranks)
+  int tracker_port = 0;    ///< 0: a free port
+  int retries = 0;         ///< times a failed group is started again from scratch
   std::string executable;  ///< the fraudops binary (the workers run `<executable> worker …`)
   std::string work_dir;    ///< the workers' logs and rank 0's result
   std::string train_file, validation_file;  ///< dataset files (.fds); validation may be empty
@@ -39,17 +42,26 @@ Result<std::unique_ptr<TrainedModel>> TrainOnWorkers(const std::string& algorith
                                                      const DistributedOptions& options,
                                                      const Context& context);
 
-/// One worker (`fraudops worker`): what the leader passes on its command line.
-struct WorkerArgs {
-  std::string config;  ///< Tracker::WorkerConfig's JSON
+/// One worker's job, as the leader's tracker hands it out (`fraudops worker --tracker
+/// HOST:PORT --rank R` asks for it, the leader's own workers too).
+struct WorkerJob {
+  std::string config;  ///< Tracker::WorkerConfig's JSON for this worker's task
   std::string algorithm;
-  std::string params_file;  ///< the hyperparameters, as JSON ({name: {value, origin}})
-  std::string train_file, validation_file, out_dir;
+  HyperParameters params;
+  std::string train_file, validation_file;  ///< dataset files, as the leader names them
+  std::string out_dir;                      ///< where rank 0 writes the model
+  int threads = 1;
+  uint64_t seed = 42;
 };
+
+/// Fetches the job of rank `rank` from the tracker at `tracker` ("IPv4:PORT"), trying to
+/// connect until `timeout`.
+Result<WorkerJob> FetchWorkerJob(const std::string& tracker, int rank,
+                                 std::chrono::milliseconds timeout);
 
 /// Joins, trains on this worker's slice, and (rank 0) writes `model` and `training.json`
 /// into out_dir.
-Status RunWorker(const WorkerArgs& args, const Context& context);
+Status RunWorker(const WorkerJob& job, const Context& context);
 
 /// Rows [begin, end) of `rows` that rank `rank` of `world_size` takes.
 std::pair<size_t, size_t> WorkerSlice(size_t rows, int rank, int world_size);

@@ -2,15 +2,15 @@
 // categorical bins by count.
 #include "train/lgbm_bins.h"
 
-#include "train/lgbm_learner.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
-#include <limits>
+
+#include "train/lgbm_learner.h"
 
 namespace fraudops {
 namespace {

@@ -325,9 +325,8 @@ Result<BinnedData> BinnedData::Build(const Dataset& data, const LgbmConfig& conf
     total += static_cast<uint64_t>(rows_of_rank[r]);
   }
   // The rows that decide the bins: all of them, or a seeded sample of all workers' rows.
-  const std::vector<uint64_t> sample =
-      BinSampleRows(total, static_cast<uint64_t>(config.bin_construct_sample_cnt),
-                    config.data_random_seed);
+  const std::vector<uint64_t> sample = BinSampleRows(
+      total, static_cast<uint64_t>(config.bin_construct_sample_cnt), config.data_random_seed);
   auto sampled_in = [&](uint64_t begin, uint64_t end) {
     return std::make_pair(std::lower_bound(sample.begin(), sample.end(), begin),
                           std::lower_bound(sample.begin(), sample.end(), end));
@@ -353,8 +352,8 @@ Result<BinnedData> BinnedData::Build(const Dataset& data, const LgbmConfig& conf
     for (int64_t rows : rows_of_rank) {
       const uint64_t end = begin + static_cast<uint64_t>(rows);
       auto [from, to] = sampled_in(begin, end);
-      const size_t part_rows = sample.empty() ? static_cast<size_t>(rows)
-                                              : static_cast<size_t>(to - from);
+      const size_t part_rows =
+          sample.empty() ? static_cast<size_t>(rows) : static_cast<size_t>(to - from);
       for (size_t f = 0; f < features; ++f)
         gathered[f].insert(gathered[f].end(), part + f * part_rows, part + (f + 1) * part_rows);
       part += features * part_rows;

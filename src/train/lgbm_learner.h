@@ -43,8 +43,8 @@ class BinnedData {
   /// collective, `data` is this worker's part of the rows (rank r holds the r-th contiguous
   /// part, in order) and the bins come from the sample of all workers' rows that one process
   /// would draw from all of them, gathered on every worker: the same bins as one process.
-  static Result<BinnedData> Build(const Dataset& data, const LgbmConfig& config,
-                                  ParallelTeam* team, Collective* collective = nullptr);
+  static Result<BinnedData> Build(const Dataset& data, const LgbmConfig& config, ParallelTeam* team,
+                                  Collective* collective = nullptr);
   /// Bins `data` with `reference`'s bins (validation rows).
   static BinnedData BinLike(const BinnedData& reference, const Dataset& data, ParallelTeam* team);
 

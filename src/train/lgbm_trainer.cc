@@ -49,8 +49,8 @@ std::vector<uint32_t> DescendingOrder(const std::vector<double>& scores) {
 /// `order`: the rows by descending score, or null to sort here.
 RankMetrics ComputeRankMetrics(const std::vector<double>& scores, const std::vector<float>& labels,
                                const std::vector<uint32_t>* sorted) {
-  const std::vector<uint32_t> own = sorted == nullptr ? DescendingOrder(scores)
-                                                      : std::vector<uint32_t>();
+  const std::vector<uint32_t> own =
+      sorted == nullptr ? DescendingOrder(scores) : std::vector<uint32_t>();
   const std::vector<uint32_t>& order = sorted == nullptr ? own : *sorted;
   double positives = 0, negatives = 0;
   for (float label : labels) (label > 0.5f ? positives : negatives) += 1;
@@ -437,7 +437,8 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
     stats.sum += label;
   }
   uint64_t first_row = 0;
-  std::vector<float> valid_labels = validation != nullptr ? validation->label : std::vector<float>();
+  std::vector<float> valid_labels =
+      validation != nullptr ? validation->label : std::vector<float>();
   if (collective != nullptr) {
     std::array<double, 3> values = {stats.rows, stats.positives, stats.sum};
     FOPS_RETURN_IF_ERROR(collective->Sum(values));
@@ -461,18 +462,16 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
                                               train_labels.data(), train_labels.size())));
     }
   }
-  const bool rank_metrics =
-      std::any_of(config.metrics.begin(), config.metrics.end(), [](const std::string& name) {
-        return name == "auc" || name == "average_precision";
-      });
+  const bool rank_metrics = std::any_of(
+      config.metrics.begin(), config.metrics.end(),
+      [](const std::string& name) { return name == "auc" || name == "average_precision"; });
   // The metrics over all workers' rows: their scores gathered in row order and, for the rank
   // metrics, each worker's rows sorted by itself and the sorted runs merged (a linear merge
   // instead of one worker sorting all rows): the values one process computes.
   auto metrics_over_all =
       [&](const std::vector<double>& local_scores,
           const std::vector<float>& labels) -> Result<std::map<std::string, double>> {
-    if (collective == nullptr)
-      return ComputeMetrics(config.metrics, local_scores, labels, config);
+    if (collective == nullptr) return ComputeMetrics(config.metrics, local_scores, labels, config);
     FOPS_ASSIGN_OR_RETURN(std::vector<double> all_scores,
                           collective->AllGather(std::span<const double>(local_scores)));
     if (!rank_metrics) return ComputeMetrics(config.metrics, all_scores, labels, config);

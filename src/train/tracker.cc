@@ -16,6 +16,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 namespace fraudops {
 
@@ -23,6 +24,8 @@ namespace {
 
 constexpr int32_t kMagic = 0xff99;  ///< both ends send it first
 constexpr int32_t kMaxString = 1 << 20;
+/// The hello command of a fraudops worker asking for its job (not part of Rabit's protocol).
+constexpr char kJobCommand[] = "fraudops-job";
 
 using Clock = std::chrono::steady_clock;
 
@@ -245,6 +248,69 @@ std::string Tracker::WorkerConfig(const std::string& task_id, int timeout_second
   return config.dump();
 }
 
+std::string Tracker::JobFor(const std::string& task_id) const {
+  const int n = options_.world_size;
+  long long task = -1;
+  auto [end, error] = std::from_chars(task_id.data(), task_id.data() + task_id.size(), task);
+  if (options_.job.empty())
+    return nlohmann::json{{"error", "this tracker hands out no jobs"}}.dump();
+  if (error != std::errc() || end != task_id.data() + task_id.size() || task < 0 || task >= n) {
+    return nlohmann::json{{"error", "rank " + task_id + " is not one of this run's ranks 0.." +
+                                        std::to_string(n - 1)}}
+        .dump();
+  }
+  nlohmann::json job = nlohmann::json::parse(options_.job, nullptr, false);
+  if (!job.is_object()) return nlohmann::json{{"error", "the leader's job is not JSON"}}.dump();
+  job["config"] = WorkerConfig(task_id, options_.link_timeout_seconds);
+  return job.dump();
+}
+
+Result<std::string> FetchTrackerJob(const std::string& host, int port, int task,
+                                    std::chrono::milliseconds timeout,
+                                    std::chrono::milliseconds io_timeout) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  if (port <= 0 || port > 65535 || ::inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) {
+    return Status::InvalidArgument("tracker '" + host + ":" + std::to_string(port) +
+                                   "': expected IPv4:PORT, e.g. 10.0.0.5:9091");
+  }
+  const std::string where = host + ":" + std::to_string(port);
+  const auto deadline = Clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(100);
+  while (true) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Status::IoError("socket: " + ErrnoText());
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
+      Connection tracker(fd, where, io_timeout);
+      Result<std::string> job = [&]() -> Result<std::string> {
+        FOPS_RETURN_IF_ERROR(tracker.WriteInt(kMagic));
+        FOPS_ASSIGN_OR_RETURN(const int32_t magic, tracker.ReadInt());
+        if (magic != kMagic) return Status::DataError(where + " is not a training tracker");
+        FOPS_RETURN_IF_ERROR(tracker.WriteInt(-1));  // rank: not yet
+        FOPS_RETURN_IF_ERROR(tracker.WriteInt(-1));  // world size: the tracker's
+        FOPS_RETURN_IF_ERROR(tracker.WriteString(std::to_string(task)));
+        FOPS_RETURN_IF_ERROR(tracker.WriteString(kJobCommand));
+        return tracker.ReadString();
+      }();
+      if (!job.ok()) {
+        return Status::IoError("asking the tracker at " + where +
+                               " for a job: " + job.status().message());
+      }
+      return job;
+    }
+    const std::string error = ErrnoText();
+    ::close(fd);
+    if (Clock::now() + pause > deadline) {
+      return Status::IoError("cannot reach the tracker at " + where + " within " +
+                             std::to_string(timeout.count() / 1000) + " s: " + error);
+    }
+    // The tracker may not listen yet (its leader starts later, or restarts for a retry).
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+  }
+}
+
 Status Tracker::Wait() {
   MutexLock lock(&mutex_);
   while (!done_) done_changed_.Wait();
@@ -424,6 +490,18 @@ Status Tracker::ServeLoop() {
       }
       continue;
     }
+    if (hello.command == kJobCommand) {
+      const std::string job = JobFor(hello.task_id);
+      Status sent = connection->WriteString(job);
+      if (options_.logger) {
+        options_.logger->Info("train", "a worker asked for its job",
+                              {{"task", hello.task_id},
+                               {"host", connection->peer()},
+                               {"sent", sent.ok()},
+                               {"refused", job.find("\"error\"") != std::string::npos}});
+      }
+      continue;
+    }
     if (hello.command == "shutdown") {
       if (hello.rank < 0 || hello.rank >= n) {
         return Status::DataError("worker " + connection->peer() + " shut down with rank " +
@@ -458,6 +536,16 @@ Status Tracker::ServeLoop() {
     }
     // Ranks are handed out once every worker without one has come, in task-id order: the
     // same tasks get the same ranks whatever order they connect in.
+    if (hello.task_id != "NULL" &&
+        std::any_of(pending.begin(), pending.end(),
+                    [&](const Pending& p) { return p.hello.task_id == hello.task_id; })) {
+      // Two workers for one task (a worker started twice): the first one keeps it.
+      if (options_.logger) {
+        options_.logger->Warn("train", "the tracker dropped a second worker for one task",
+                              {{"task", hello.task_id}, {"host", connection->peer()}});
+      }
+      continue;
+    }
     pending.push_back({std::move(connection), std::move(hello)});
     if (pending.size() < unassigned.size()) continue;
     std::stable_sort(pending.begin(), pending.end(), [](const Pending& a, const Pending& b) {

@@ -31,7 +31,19 @@ struct TrackerOptions {
   std::chrono::milliseconds join_timeout{60000};  ///< until every worker has started
   std::chrono::milliseconds io_timeout{10000};    ///< one exchange with one worker
   Logger* logger = nullptr;  ///< workers' print messages and the tracker's progress
+  /// What `fraudops worker --tracker HOST:PORT --rank R` asks for before it joins (a JSON
+  /// object: the algorithm, parameters, data, …); the tracker adds "config", the worker's
+  /// WorkerConfig for task R with `link_timeout_seconds`. Empty: such requests are refused.
+  std::string job = {};
+  int link_timeout_seconds = 300;
 };
+
+/// Asks the tracker at host:port for the job of task `task` (TrackerOptions::job with its
+/// "config"); connection attempts are repeated until `timeout` (the tracker may start
+/// later than the worker), each exchange bounded by `io_timeout`.
+Result<std::string> FetchTrackerJob(
+    const std::string& host, int port, int task, std::chrono::milliseconds timeout,
+    std::chrono::milliseconds io_timeout = std::chrono::seconds(10));
 
 /// The rank layout the tracker hands out: a binary tree over ranks (parent (r+1)/2-1) and a
 /// ring that follows the tree's depth-first order, renumbered so that the ring is 0, 1, …,
@@ -74,6 +86,8 @@ class Tracker {
   Tracker(TrackerOptions options, int listen_fd, int port, int wake_fd);
   void Serve();
   Status ServeLoop();
+  /// The job (TrackerOptions::job) for task `task_id`, or {"error": why not}.
+  std::string JobFor(const std::string& task_id) const;
 
   const TrackerOptions options_;
   const int listen_fd_, port_, wake_fd_;

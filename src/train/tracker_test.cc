@@ -220,6 +220,61 @@ TEST(TrackerTest, AnAddressWorkersCannotBeToldIsRefused) {
   EXPECT_FALSE(Tracker::Start({.world_size = 0}).ok());
 }
 
+TEST(TrackerTest, AWorkerAsksForItsJobByRank) {
+  auto tracker = Tracker::Start({.world_size = 3,
+                                 .join_timeout = std::chrono::seconds(60),
+                                 .job = R"({"algorithm":"lgbm","train_file":"/data/train.fds"})",
+                                 .link_timeout_seconds = 42});
+  ASSERT_TRUE(tracker.ok()) << tracker.status().ToString();
+  const int port = (*tracker)->port();
+  auto job = FetchTrackerJob("127.0.0.1", port, 2, std::chrono::seconds(10));
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  const auto json = nlohmann::json::parse(*job);
+  EXPECT_EQ(json["algorithm"], "lgbm");
+  EXPECT_EQ(json["train_file"], "/data/train.fds");
+  // With the collective's settings for that task: its task id, the tracker, the timeout.
+  const auto config = nlohmann::json::parse(json["config"].get<std::string>());
+  EXPECT_EQ(config["DMLC_TASK_ID"], "2");
+  EXPECT_EQ(config["DMLC_TRACKER_PORT"], port);
+  EXPECT_EQ(config["rabit_timeout_sec"], 42);
+  // A rank the run does not have is refused, by the tracker, in words.
+  auto refused = FetchTrackerJob("127.0.0.1", port, 3, std::chrono::seconds(10));
+  ASSERT_TRUE(refused.ok());
+  EXPECT_NE(refused->find("rank 3 is not one of this run's ranks 0..2"), std::string::npos)
+      << *refused;
+  // Asking is not joining: the run still waits for its three workers.
+  (*tracker)->Cancel();
+  EXPECT_TRUE((*tracker)->workers().empty());
+
+  auto plain = Tracker::Start({.world_size = 2});
+  ASSERT_TRUE(plain.ok());
+  auto none = FetchTrackerJob("127.0.0.1", (*plain)->port(), 0, std::chrono::seconds(10));
+  ASSERT_TRUE(none.ok());
+  EXPECT_NE(none->find("hands out no jobs"), std::string::npos) << *none;
+}
+
+TEST(TrackerTest, AskingATrackerThatIsNotThereFailsAfterTheTimeout) {
+  // A port nothing listens on: bound, never listened to.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  const auto started = std::chrono::steady_clock::now();
+  auto job =
+      FetchTrackerJob("127.0.0.1", ntohs(address.sin_port), 0, std::chrono::milliseconds(700));
+  const auto took = std::chrono::steady_clock::now() - started;
+  ::close(fd);
+  ASSERT_FALSE(job.ok());
+  EXPECT_NE(job.status().message().find("cannot reach the tracker at 127.0.0.1:"),
+            std::string::npos)
+      << job.status().message();
+  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_FALSE(FetchTrackerJob("tracker.local", 9091, 0, std::chrono::seconds(1)).ok());
+}
+
 TEST(TrackerTest, CancellingStopsTheWait) {
   auto tracker = Tracker::Start({.world_size = 2});
   ASSERT_TRUE(tracker.ok());
