@@ -282,8 +282,8 @@ Result<WorkerJob> FetchWorkerJob(const std::string& tracker, int rank,
       std::from_chars(tracker.data() + colon + 1, tracker.data() + tracker.size(), port).ec !=
           std::errc()) {
     return Status::InvalidArgument("--tracker '" + tracker +
-                                   "': expected IPv4:PORT (the leader's train.tracker_host "
-                                   "and train.tracker_port), e.g. 10.0.0.5:9091");
+                                   "': expected HOST:PORT (the leader's address and its "
+                                   "train.tracker_port), e.g. 10.0.0.5:9091");
   }
   FOPS_ASSIGN_OR_RETURN(const std::string text,
                         FetchTrackerJob(tracker.substr(0, colon), port, rank, timeout));

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -268,20 +269,36 @@ std::string Tracker::JobFor(const std::string& task_id) const {
 Result<std::string> FetchTrackerJob(const std::string& host, int port, int task,
                                     std::chrono::milliseconds timeout,
                                     std::chrono::milliseconds io_timeout) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  if (port <= 0 || port > 65535 || ::inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) {
+  if (port <= 0 || port > 65535 || host.empty()) {
     return Status::InvalidArgument("tracker '" + host + ":" + std::to_string(port) +
-                                   "': expected IPv4:PORT, e.g. 10.0.0.5:9091");
+                                   "': expected HOST:PORT, e.g. 10.0.0.5:9091");
   }
   const std::string where = host + ":" + std::to_string(port);
   const auto deadline = Clock::now() + timeout;
   auto pause = std::chrono::milliseconds(100);
   while (true) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return Status::IoError("socket: " + ErrnoText());
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
+    // A name (a Kubernetes pod's DNS name) is resolved on every attempt: it may appear late.
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    std::string error;
+    if (::inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) {
+      addrinfo hints{};
+      hints.ai_family = AF_INET;
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* found = nullptr;
+      const int resolved = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+      if (resolved == 0 && found != nullptr) {
+        address.sin_addr = reinterpret_cast<const sockaddr_in*>(found->ai_addr)->sin_addr;
+      } else {
+        error = "cannot resolve " + host + ": " + ::gai_strerror(resolved);
+      }
+      if (found != nullptr) ::freeaddrinfo(found);
+    }
+    const int fd = error.empty() ? ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
+    if (error.empty() && fd < 0) return Status::IoError("socket: " + ErrnoText());
+    if (fd >= 0 &&
+        ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
       Connection tracker(fd, where, io_timeout);
       Result<std::string> job = [&]() -> Result<std::string> {
         FOPS_RETURN_IF_ERROR(tracker.WriteInt(kMagic));
@@ -299,8 +316,10 @@ Result<std::string> FetchTrackerJob(const std::string& host, int port, int task,
       }
       return job;
     }
-    const std::string error = ErrnoText();
-    ::close(fd);
+    if (fd >= 0) {
+      error = ErrnoText();
+      ::close(fd);
+    }
     if (Clock::now() + pause > deadline) {
       return Status::IoError("cannot reach the tracker at " + where + " within " +
                              std::to_string(timeout.count() / 1000) + " s: " + error);

@@ -38,9 +38,10 @@ struct TrackerOptions {
   int link_timeout_seconds = 300;
 };
 
-/// Asks the tracker at host:port for the job of task `task` (TrackerOptions::job with its
-/// "config"); connection attempts are repeated until `timeout` (the tracker may start
-/// later than the worker), each exchange bounded by `io_timeout`.
+/// Asks the tracker at host:port (an IPv4 address or a name) for the job of task `task`
+/// (TrackerOptions::job with its "config"); resolution and connection are retried until
+/// `timeout` (the tracker may start later than the worker), each exchange bounded by
+/// `io_timeout`.
 Result<std::string> FetchTrackerJob(
     const std::string& host, int port, int task, std::chrono::milliseconds timeout,
     std::chrono::milliseconds io_timeout = std::chrono::seconds(10));
