@@ -431,16 +431,35 @@ TEST(DistributedTrainTest, ThePipelineTrainsOnInstanceCountWorkers) {
   CommandResult run = Fraudops(dir, "run");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   // The run's training record says so.
-  bool found = false;
+  bool found = false, bundle_names_shards = false;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
+    if (entry.path().filename() == "bundle.json" &&
+        entry.path().parent_path().filename() == "model") {
+      // The registered version's lineage names them too.
+      const auto bundle = nlohmann::json::parse(testing::ReadText(entry.path().string()));
+      bundle_names_shards = bundle["lineage"]["shards"].size() == 2;
+    }
     if (entry.path().filename() != "training.json" ||
         entry.path().parent_path().filename() != "model")
       continue;
     const auto training = nlohmann::json::parse(testing::ReadText(entry.path().string()));
     EXPECT_EQ(training["parameters"]["workers"], 2);
+    // Every worker's rows, adjacent ranges of the training split, each with its hash.
+    const auto& shards = training["shards"];
+    ASSERT_EQ(shards.size(), 2u) << training.dump();
+    EXPECT_EQ(shards[0]["rows"][0], 0);
+    EXPECT_EQ(shards[0]["rows"][1], shards[1]["rows"][0]);
+    for (int rank : {0, 1}) {
+      EXPECT_EQ(shards[rank]["rank"], rank);
+      EXPECT_NE(shards[rank]["file"].get<std::string>().find("processed/train.fds"),
+                std::string::npos);
+      EXPECT_EQ(shards[rank]["content_hash"].get<std::string>().size(), 64u);
+    }
+    EXPECT_NE(shards[0]["content_hash"], shards[1]["content_hash"]);
     found = true;
   }
   EXPECT_TRUE(found);
+  EXPECT_TRUE(bundle_names_shards);
 }
 
 }  // namespace

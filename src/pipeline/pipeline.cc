@@ -480,6 +480,7 @@ Status Train(State& s) {
                              {"features", s.train.SchemaJson()["features"]},
                              {"feature_importance", importance},
                              {"history", history}};
+  if (!s.model->shards.is_null()) training["shards"] = s.model->shards;
   s.context.logger->Info("train", "trained",
                          {{"rounds", s.model->rounds_trained},
                           {"best_round", s.model->best_round},
@@ -699,6 +700,8 @@ Status Register(State& s) {
                   {"run_id", s.result.execution_id},
                   {"data_hash", hash},
                   {"code_version", CodeVersion()}};
+  // A distributed run names every worker's rows (file, range, content hash).
+  if (!s.model->shards.is_null()) info.lineage["shards"] = s.model->shards;
   info.baseline_file = "baseline.json";
   info.ignored_inputs = s.excluded;
   if (!s.feature_groups.empty()) {

@@ -222,6 +222,7 @@ Result<std::unique_ptr<TrainedModel>> TrainOnce(const Trainer& trainer,
   model->rounds_trained = training["rounds_trained"];
   model->best_round = training["best_round"];
   model->early_stopping_metric = training["early_stopping_metric"];
+  model->shards = training.value("shards", nlohmann::json());
   for (const nlohmann::json& round : training["history"]) {
     model->history.push_back(
         {.round = round["round"],
@@ -320,6 +321,7 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
   const int rank = collective->rank(), world = collective->world_size();
   FOPS_ASSIGN_OR_RETURN(Dataset train_all, ReadDatasetFile(job.train_file));
   Dataset train = Slice(train_all, rank, world);
+  const size_t train_rows = train_all.rows();
   train_all = Dataset();
   Dataset validation;
   if (!job.validation_file.empty()) {
@@ -337,6 +339,16 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
   input.params = job.params;
   input.collective = collective.get();
   FOPS_ASSIGN_OR_RETURN(std::unique_ptr<TrainedModel> model, trainer->Train(input, context));
+  // Which rows each worker trained on, for the model's lineage: gathered on every worker.
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  const auto [begin, end] = WorkerSlice(train_rows, rank, world);
+  const nlohmann::json mine = {{"rank", rank},
+                               {"host", host},
+                               {"file", job.train_file},
+                               {"rows", {begin, end}},
+                               {"content_hash", train.ContentHash()}};
+  FOPS_ASSIGN_OR_RETURN(const std::string shards, collective->AllGather(mine.dump() + "\n"));
   if (rank == 0) {
     FOPS_ASSIGN_OR_RETURN(std::string serialized, model->Serialize());
     nlohmann::json history = nlohmann::json::array();
@@ -344,7 +356,12 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
       history.push_back(
           {{"round", round.round}, {"train", round.train}, {"validation", round.validation}});
     }
+    nlohmann::json shard_list = nlohmann::json::array();
+    for (const std::string& line : Split(shards, '\n')) {
+      if (!line.empty()) shard_list.push_back(nlohmann::json::parse(line));
+    }
     const nlohmann::json training = {{"parameters", model->parameters},
+                                     {"shards", shard_list},
                                      {"rounds_trained", model->rounds_trained},
                                      {"best_round", model->best_round},
                                      {"early_stopping_metric", model->early_stopping_metric},

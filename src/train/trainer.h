@@ -43,6 +43,9 @@ class TrainedModel {
 
   std::string algorithm;
   nlohmann::json parameters;  ///< the effective hyperparameters
+  /// A distributed run's rows, per worker: [{rank, host, file, rows: [begin, end),
+  /// content_hash}] (train/distributed.h); null when trained in one process.
+  nlohmann::json shards;
   std::vector<RoundMetrics> history;
   int rounds_trained = 0;
   int best_round = 0;  ///< 0-based; the model keeps rounds [0, best_round]
