@@ -1,8 +1,11 @@
 // Training on several worker processes (docs/distributed-training.md): `fraudops train
 // --workers N` and the pipeline's train.instance_count, through the real binary, its
 // embedded tracker and libxgboost's collective.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -170,6 +173,49 @@ TEST(DistributedTrainTest, WithARetryAKilledWorkersGroupStartsAgainFromScratchAn
   EXPECT_TRUE(std::filesystem::exists(dir.File("model.json")));
 }
 
+TEST(DistributedTrainTest, AWorkerStartedElsewhereThatDiesIsNamed) {
+  TempDir dir;
+  WriteData(dir);
+  // A free port for the tracker (remote workers need a known one).
+  const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  socklen_t length = sizeof address;
+  ::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
+  const std::string port = std::to_string(ntohs(address.sin_port));
+  ::close(probe);
+  // Rank 1 is not the leader's child: only the tracker can tell that it died.
+  std::thread remote([&] {
+    std::system(("cd " + dir.path() + " && " + testing::Binary() +
+                 " worker --tracker 127.0.0.1:" + port + " --rank 1 > remote.log 2>&1")
+                    .c_str());
+  });
+  std::thread leader([&] {
+    std::system(("cd " + dir.path() + " && FRAUDOPS_TRAIN_REMOTE_WORKERS=1" +
+                 " FRAUDOPS_TRAIN_TRACKER_PORT=" + port + " " + testing::Binary() +
+                 " train --algorithm xgboost --data train.csv --label Class"
+                 " --param num_round=100000 --param early_stopping_rounds=0 --workers 2"
+                 " --output model.json > out.txt 2> err.txt; echo $? > exit.txt")
+                    .c_str());
+  });
+  std::vector<pid_t> victim;
+  ASSERT_TRUE(testing::Eventually([&] { return AllJoined(dir); }, 60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  victim = WorkerPids(dir, "1");
+  ASSERT_EQ(victim.size(), 1u);
+  ::kill(victim.front(), SIGKILL);
+  leader.join();
+  remote.join();
+  const std::string err = testing::ReadText(dir.File("err.txt"));
+  EXPECT_NE(testing::ReadText(dir.File("exit.txt")), "0\n");
+  EXPECT_NE(err.find("worker 1 (rank 1, host 127.0.0.1) disconnected before finishing"),
+            std::string::npos)
+      << err;
+  EXPECT_FALSE(std::filesystem::exists(dir.File("model.json")));
+}
+
 TEST(DistributedTrainTest, AStalledWorkerFailsTheRunAfterTheWorkerTimeout) {
   TempDir dir;
   WriteData(dir);
@@ -279,6 +325,7 @@ TEST(DistributedTrainTest, ThreeWorkersOnThreeHostsTrainAsWellAsOneProcessOnRefe
   for (std::thread& t : remote) t.join();
   const std::string err = testing::ReadText(dir.File("err.txt"));
   ASSERT_EQ(leader_exit, 0) << err << testing::ReadText(dir.File("remote-1.log"));
+  EXPECT_EQ(err.find("disconnected before finishing"), std::string::npos) << err;
   for (int rank : {1, 2}) {
     EXPECT_NE(err.find("\"rank\":" + std::to_string(rank) + ",\"task\":\"" + std::to_string(rank) +
                        "\",\"host\":\"" + hosts.Address(rank) + "\""),

@@ -200,9 +200,17 @@ Result<std::unique_ptr<TrainedModel>> TrainOnce(const Trainer& trainer,
       }
     }
     Status tracker_status = tracker->Wait();
+    // A worker on another host that vanished first is the cause; the local one failed on it.
+    std::string first_lost;
+    const std::vector<Tracker::Worker> lost = tracker->lost();
+    if (!lost.empty() && lost.front().task_id != std::to_string(failed)) {
+      first_lost = "worker " + lost.front().task_id + " (rank " +
+                   std::to_string(lost.front().rank) + ", host " + lost.front().host +
+                   ") disconnected before finishing (it died or was cut off); then ";
+    }
     return Status::Internal(
-        "worker " + std::to_string(failed) + " (rank " + std::to_string(rank) + ", host " + host +
-        ") " + group.Ending(failed) + ": " + Tail(log, 3) +
+        first_lost + "worker " + std::to_string(failed) + " (rank " + std::to_string(rank) +
+        ", host " + host + ") " + group.Ending(failed) + ": " + Tail(log, 3) +
         (tracker_status.ok() ? "" : " [tracker: " + tracker_status.message() + "]") +
         " (its log: " + log + ")");
   }
@@ -296,6 +304,9 @@ Result<WorkerJob> FetchWorkerJob(const std::string& tracker, int rank,
                                    std::to_string(rank) + ": " + json.value("error", ""));
   }
   WorkerJob job;
+  job.tracker_host = tracker.substr(0, colon);
+  job.tracker_port = port;
+  job.task = rank;
   try {
     job.config = json.at("config").get<std::string>();
     job.algorithm = json.at("algorithm").get<std::string>();
@@ -314,6 +325,9 @@ Result<WorkerJob> FetchWorkerJob(const std::string& tracker, int rank,
 }
 
 Status RunWorker(const WorkerJob& job, const Context& context) {
+  // Open while this process lives (closed after the collective's shutdown): if it dies, the
+  // tracker names it.
+  const WorkerLiveness alive = WorkerLiveness::Open(job.tracker_host, job.tracker_port, job.task);
   TrainerRegistry trainers;
   RegisterBuiltinTrainers(trainers);
   FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(job.algorithm));

@@ -52,6 +52,8 @@ struct WorkerJob {
   std::string out_dir;                      ///< where rank 0 writes the model
   int threads = 1;
   uint64_t seed = 42;
+  std::string tracker_host;  ///< where the job came from (the worker's liveness connection)
+  int tracker_port = 0, task = 0;
 };
 
 /// Fetches the job of rank `rank` from the tracker at `tracker` ("IPv4:PORT"), trying to

@@ -27,6 +27,8 @@ constexpr int32_t kMagic = 0xff99;  ///< both ends send it first
 constexpr int32_t kMaxString = 1 << 20;
 /// The hello command of a fraudops worker asking for its job (not part of Rabit's protocol).
 constexpr char kJobCommand[] = "fraudops-job";
+/// The hello command of a fraudops worker's liveness connection, kept open while it lives.
+constexpr char kAliveCommand[] = "fraudops-alive";
 
 using Clock = std::chrono::steady_clock;
 
@@ -45,6 +47,7 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   const std::string& peer() const { return peer_; }
+  int fd() const { return fd_; }
 
   Result<int32_t> ReadInt() {
     int32_t value = 0;
@@ -266,6 +269,40 @@ std::string Tracker::JobFor(const std::string& task_id) const {
   return job.dump();
 }
 
+WorkerLiveness WorkerLiveness::Open(const std::string& host, int port, int task) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0 ||
+      found == nullptr) {
+    return WorkerLiveness();
+  }
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const bool connected = fd >= 0 && ::connect(fd, found->ai_addr, found->ai_addrlen) == 0;
+  ::freeaddrinfo(found);
+  if (!connected) {
+    if (fd >= 0) ::close(fd);
+    return WorkerLiveness();
+  }
+  Connection tracker(fd, host, std::chrono::seconds(10));
+  Status said = [&]() -> Status {
+    FOPS_RETURN_IF_ERROR(tracker.WriteInt(kMagic));
+    FOPS_ASSIGN_OR_RETURN(const int32_t magic, tracker.ReadInt());
+    if (magic != kMagic) return Status::DataError("not a tracker");
+    FOPS_RETURN_IF_ERROR(tracker.WriteInt(-1));
+    FOPS_RETURN_IF_ERROR(tracker.WriteInt(-1));
+    FOPS_RETURN_IF_ERROR(tracker.WriteString(std::to_string(task)));
+    return tracker.WriteString(kAliveCommand);
+  }();
+  if (!said.ok()) return WorkerLiveness();
+  return WorkerLiveness(::fcntl(fd, F_DUPFD_CLOEXEC, 0));  // `tracker` closes its own
+}
+
+WorkerLiveness::~WorkerLiveness() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 Result<std::string> FetchTrackerJob(const std::string& host, int port, int task,
                                     std::chrono::milliseconds timeout,
                                     std::chrono::milliseconds io_timeout) {
@@ -341,6 +378,11 @@ std::vector<Tracker::Worker> Tracker::workers() const {
   return workers_;
 }
 
+std::vector<Tracker::Worker> Tracker::lost() const {
+  MutexLock lock(&mutex_);
+  return lost_;
+}
+
 void Tracker::Serve() {
   Status status = ServeLoop();
   if (!status.ok() && options_.logger) {
@@ -374,6 +416,9 @@ Status Tracker::ServeLoop() {
     Hello hello;
   };
   std::vector<Pending> pending;
+  // Liveness connections of fraudops workers: task id and host by descriptor.
+  std::map<int, std::unique_ptr<Connection>> alive;
+  std::map<int, std::string> alive_task;
 
   // Tells a worker its rank and links, then brokers its connections to the peers that
   // already listen (the others will connect to it).
@@ -463,10 +508,35 @@ Status Tracker::ServeLoop() {
       }
       wait_ms = static_cast<int>(left.count());
     }
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    const int ready = ::poll(fds, 2, wait_ms);
+    std::vector<pollfd> fds = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    for (const auto& [fd, connection] : alive) fds.push_back({fd, POLLIN, 0});
+    const int ready = ::poll(fds.data(), fds.size(), wait_ms);
     if (ready < 0 && errno != EINTR) return Status::IoError("poll: " + ErrnoText());
     if (fds[1].revents & POLLIN) return Status::Internal("the tracker was cancelled");
+    // A worker that finishes sends `shutdown` before its liveness connection closes: while a
+    // connection waits to be accepted, closures wait (they stay readable) so that it is seen.
+    const bool accepting = ready > 0 && (fds[0].revents & POLLIN);
+    for (size_t i = 2; ready > 0 && !accepting && i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      // A liveness connection says nothing: readable means closed (or broken).
+      char byte = 0;
+      if (::recv(fds[i].fd, &byte, 1, MSG_DONTWAIT) > 0) continue;
+      const std::string task = alive_task[fds[i].fd];
+      const int rank = rank_of_task.contains(task) ? rank_of_task[task] : -1;
+      const std::string host = alive[fds[i].fd]->peer();
+      if (rank < 0 || !shut_down.contains(rank)) {
+        {
+          MutexLock lock(&mutex_);
+          lost_.push_back({rank, task, host});
+        }
+        if (options_.logger) {
+          options_.logger->Error("train", "a worker disconnected before finishing",
+                                 {{"rank", rank}, {"task", task}, {"host", host}});
+        }
+      }
+      alive_task.erase(fds[i].fd);
+      alive.erase(fds[i].fd);
+    }
     if (ready <= 0 || !(fds[0].revents & POLLIN)) continue;
 
     sockaddr_in peer{};
@@ -519,6 +589,12 @@ Status Tracker::ServeLoop() {
                                {"sent", sent.ok()},
                                {"refused", job.find("\"error\"") != std::string::npos}});
       }
+      continue;
+    }
+    if (hello.command == kAliveCommand) {
+      const int alive_fd = connection->fd();
+      alive_task[alive_fd] = hello.task_id;
+      alive[alive_fd] = std::move(connection);
       continue;
     }
     if (hello.command == "shutdown") {

@@ -38,6 +38,22 @@ struct TrackerOptions {
   int link_timeout_seconds = 300;
 };
 
+/// A fraudops worker's open connection to its tracker while it lives (closed by the kernel
+/// when the process dies): the tracker names the worker that vanished. Opened once the job
+/// is fetched; a tracker that is not fraudops' (or has gone) leaves it empty.
+class WorkerLiveness {
+ public:
+  static WorkerLiveness Open(const std::string& host, int port, int task);
+  WorkerLiveness() = default;
+  WorkerLiveness(WorkerLiveness&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  WorkerLiveness& operator=(WorkerLiveness&&) = delete;
+  ~WorkerLiveness();
+
+ private:
+  explicit WorkerLiveness(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 /// Asks the tracker at host:port (an IPv4 address or a name) for the job of task `task`
 /// (TrackerOptions::job with its "config"); resolution and connection are retried until
 /// `timeout` (the tracker may start later than the worker), each exchange bounded by
@@ -82,6 +98,10 @@ class Tracker {
   };
   /// The workers that have a rank, by rank.
   std::vector<Worker> workers() const;
+  /// fraudops workers whose liveness connection (WorkerLiveness) closed before they shut
+  /// down — died, or cut off — in the order the tracker saw it: the first is the likely cause
+  /// of a failed run. `rank` is -1 for one that had not joined yet.
+  std::vector<Worker> lost() const;
 
  private:
   Tracker(TrackerOptions options, int listen_fd, int port, int wake_fd);
@@ -94,6 +114,7 @@ class Tracker {
   const int listen_fd_, port_, wake_fd_;
   mutable Mutex mutex_;
   std::vector<Worker> workers_ GUARDED_BY(mutex_);
+  std::vector<Worker> lost_ GUARDED_BY(mutex_);
   bool done_ GUARDED_BY(mutex_) = false;
   Status result_ GUARDED_BY(mutex_);
   CondVar done_changed_;
