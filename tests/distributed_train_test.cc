@@ -177,15 +177,7 @@ TEST(DistributedTrainTest, AWorkerStartedElsewhereThatDiesIsNamed) {
   TempDir dir;
   WriteData(dir);
   // A free port for the tracker (remote workers need a known one).
-  const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  socklen_t length = sizeof address;
-  ::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
-  const std::string port = std::to_string(ntohs(address.sin_port));
-  ::close(probe);
+  const std::string port = std::to_string(testing::FreePort());
   // Rank 1 is not the leader's child: only the tracker can tell that it died.
   std::thread remote([&] {
     std::system(("cd " + dir.path() + " && " + testing::Binary() +
