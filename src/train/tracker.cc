@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
+#include <utility>
 
 namespace fraudops {
 
@@ -48,6 +49,8 @@ class Connection {
 
   const std::string& peer() const { return peer_; }
   int fd() const { return fd_; }
+  /// The descriptor, no longer closed by this connection.
+  int Release() { return std::exchange(fd_, -1); }
 
   Result<int32_t> ReadInt() {
     int32_t value = 0;
@@ -269,34 +272,49 @@ std::string Tracker::JobFor(const std::string& task_id) const {
   return job.dump();
 }
 
-WorkerLiveness WorkerLiveness::Open(const std::string& host, int port, int task) {
+namespace {
+
+/// A connection to the tracker at host:port (an IPv4 address or a name, resolved now), or
+/// why there is none (the caller may try again).
+Result<std::unique_ptr<Connection>> ConnectToTracker(const std::string& host, int port,
+                                                     std::chrono::milliseconds io_timeout) {
   addrinfo hints{};
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0 ||
-      found == nullptr) {
-    return WorkerLiveness();
+  const int resolved = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
+  if (resolved != 0 || found == nullptr) {
+    if (found != nullptr) ::freeaddrinfo(found);
+    return Status::IoError("cannot resolve " + host + ": " + ::gai_strerror(resolved));
   }
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const bool connected = fd >= 0 && ::connect(fd, found->ai_addr, found->ai_addrlen) == 0;
+  const std::string error = connected ? "" : ErrnoText();
   ::freeaddrinfo(found);
   if (!connected) {
     if (fd >= 0) ::close(fd);
-    return WorkerLiveness();
+    return Status::IoError(error);
   }
-  Connection tracker(fd, host, std::chrono::seconds(10));
-  Status said = [&]() -> Status {
-    FOPS_RETURN_IF_ERROR(tracker.WriteInt(kMagic));
-    FOPS_ASSIGN_OR_RETURN(const int32_t magic, tracker.ReadInt());
-    if (magic != kMagic) return Status::DataError("not a tracker");
-    FOPS_RETURN_IF_ERROR(tracker.WriteInt(-1));
-    FOPS_RETURN_IF_ERROR(tracker.WriteInt(-1));
-    FOPS_RETURN_IF_ERROR(tracker.WriteString(std::to_string(task)));
-    return tracker.WriteString(kAliveCommand);
-  }();
-  if (!said.ok()) return WorkerLiveness();
-  return WorkerLiveness(::fcntl(fd, F_DUPFD_CLOEXEC, 0));  // `tracker` closes its own
+  return std::make_unique<Connection>(fd, host + ":" + std::to_string(port), io_timeout);
+}
+
+/// A fraudops worker's hello: task `task`, no rank or world size yet, `command`.
+Status Greet(Connection& tracker, int task, const char* command) {
+  FOPS_RETURN_IF_ERROR(tracker.WriteInt(kMagic));
+  FOPS_ASSIGN_OR_RETURN(const int32_t magic, tracker.ReadInt());
+  if (magic != kMagic) return Status::DataError(tracker.peer() + " is not a training tracker");
+  FOPS_RETURN_IF_ERROR(tracker.WriteInt(-1));  // rank: not yet
+  FOPS_RETURN_IF_ERROR(tracker.WriteInt(-1));  // world size: the tracker's
+  FOPS_RETURN_IF_ERROR(tracker.WriteString(std::to_string(task)));
+  return tracker.WriteString(command);
+}
+
+}  // namespace
+
+WorkerLiveness WorkerLiveness::Open(const std::string& host, int port, int task) {
+  auto tracker = ConnectToTracker(host, port, std::chrono::seconds(10));
+  if (!tracker.ok() || !Greet(**tracker, task, kAliveCommand).ok()) return WorkerLiveness();
+  return WorkerLiveness((*tracker)->Release());
 }
 
 WorkerLiveness::~WorkerLiveness() {
@@ -315,37 +333,11 @@ Result<std::string> FetchTrackerJob(const std::string& host, int port, int task,
   auto pause = std::chrono::milliseconds(100);
   while (true) {
     // A name (a Kubernetes pod's DNS name) is resolved on every attempt: it may appear late.
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    std::string error;
-    if (::inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) {
-      addrinfo hints{};
-      hints.ai_family = AF_INET;
-      hints.ai_socktype = SOCK_STREAM;
-      addrinfo* found = nullptr;
-      const int resolved = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
-      if (resolved == 0 && found != nullptr) {
-        address.sin_addr = reinterpret_cast<const sockaddr_in*>(found->ai_addr)->sin_addr;
-      } else {
-        error = "cannot resolve " + host + ": " + ::gai_strerror(resolved);
-      }
-      if (found != nullptr) ::freeaddrinfo(found);
-    }
-    const int fd = error.empty() ? ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
-    if (error.empty() && fd < 0) return Status::IoError("socket: " + ErrnoText());
-    if (fd >= 0 &&
-        ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
-      Connection tracker(fd, where, io_timeout);
+    auto tracker = ConnectToTracker(host, port, io_timeout);
+    if (tracker.ok()) {
       Result<std::string> job = [&]() -> Result<std::string> {
-        FOPS_RETURN_IF_ERROR(tracker.WriteInt(kMagic));
-        FOPS_ASSIGN_OR_RETURN(const int32_t magic, tracker.ReadInt());
-        if (magic != kMagic) return Status::DataError(where + " is not a training tracker");
-        FOPS_RETURN_IF_ERROR(tracker.WriteInt(-1));  // rank: not yet
-        FOPS_RETURN_IF_ERROR(tracker.WriteInt(-1));  // world size: the tracker's
-        FOPS_RETURN_IF_ERROR(tracker.WriteString(std::to_string(task)));
-        FOPS_RETURN_IF_ERROR(tracker.WriteString(kJobCommand));
-        return tracker.ReadString();
+        FOPS_RETURN_IF_ERROR(Greet(**tracker, task, kJobCommand));
+        return (*tracker)->ReadString();
       }();
       if (!job.ok()) {
         return Status::IoError("asking the tracker at " + where +
@@ -353,13 +345,10 @@ Result<std::string> FetchTrackerJob(const std::string& host, int port, int task,
       }
       return job;
     }
-    if (fd >= 0) {
-      error = ErrnoText();
-      ::close(fd);
-    }
     if (Clock::now() + pause > deadline) {
       return Status::IoError("cannot reach the tracker at " + where + " within " +
-                             std::to_string(timeout.count() / 1000) + " s: " + error);
+                             std::to_string(timeout.count() / 1000) +
+                             " s: " + tracker.status().message());
     }
     // The tracker may not listen yet (its leader starts later, or restarts for a retry).
     std::this_thread::sleep_for(pause);
