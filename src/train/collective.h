@@ -46,7 +46,7 @@ class Collective {
         std::string all,
         AllGather(std::string(reinterpret_cast<const char*>(mine.data()), mine.size_bytes())));
     std::vector<T> out(all.size() / sizeof(T));
-    std::memcpy(out.data(), all.data(), out.size() * sizeof(T));
+    if (!out.empty()) std::memcpy(out.data(), all.data(), out.size() * sizeof(T));
     return out;
   }
 
