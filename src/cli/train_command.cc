@@ -1,5 +1,8 @@
 #include "cli/train_command.h"
 
+#include <sys/resource.h>
+
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -27,8 +30,9 @@ namespace {
 struct TrainArgs {
   std::string algorithm = "lgbm", data, valid, label, output, config_path;
   std::vector<std::string> params;
-  bool library_defaults = false, json = false;
+  bool library_defaults = false, json = false, external_memory = false;
   int workers = 1;
+  size_t batch_rows = 0;  ///< external memory; 0: about 8 MiB of values a batch
 };
 
 struct WorkerCommandArgs {
@@ -62,6 +66,36 @@ Result<bool> WantsRegression(const std::string& algorithm, const HyperParameters
   if (algorithm == "lgbm") return objective != "binary";
   return objective == "reg:squarederror" || objective == "reg:pseudohubererror" ||
          objective == "reg:absoluteerror";
+}
+
+/// This process's peak resident memory so far (getrusage's maximum resident set size).
+double PeakMemoryMib() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
+}
+
+/// External memory: the data at `uri` as a dataset file to read in pieces — a dataset file
+/// as it is, any other source imported into `scratch` first (streamed: CSV and SQL sources
+/// never whole in memory) — its checksum verified.
+Result<std::unique_ptr<DatasetFileReader>> OpenExternal(const SourceRegistry& sources,
+                                                        const std::string& uri,
+                                                        const SourceOptions& options,
+                                                        Session& s,
+                                                        const std::string& scratch) {
+  FOPS_ASSIGN_OR_RETURN(auto parsed, sources.Parse(uri));
+  std::string path = parsed.second;
+  if (parsed.first != "fds") {
+    path = scratch;
+    s.logger.Info("train", "importing into a dataset file for external memory",
+                  {{"data", uri}, {"file", path}});
+    FOPS_ASSIGN_OR_RETURN(DatasetFileInfo imported,
+                          ImportToDatasetFile(sources, uri, options, s.context, path));
+    (void)imported;
+  }
+  FOPS_ASSIGN_OR_RETURN(std::unique_ptr<DatasetFileReader> reader, DatasetFileReader::Open(path));
+  FOPS_RETURN_IF_ERROR(reader->Verify());
+  return reader;
 }
 
 int Train(const TrainArgs& args) {
@@ -104,31 +138,85 @@ int Train(const TrainArgs& args) {
   options->csv.table.numeric_label = *regression;
   SourceRegistry sources;
   RegisterBuiltinSources(sources);
-  auto train = sources.Load(args.data, *options, s.context);
-  if (!train.ok()) return Fail(train.status());
-  std::optional<LoadedData> valid;
-  if (!args.valid.empty()) {
-    auto loaded = sources.Load(args.valid, *options, s.context);
+  if (args.external_memory && args.algorithm != "xgboost") {
+    return Fail(Status::InvalidArgument(
+        "--external-memory trains the xgboost algorithm only (libxgboost's external memory); "
+        "the native " + args.algorithm + " trainer trains in memory"));
+  }
+  if (args.external_memory && args.workers > 1) {
+    return Fail(Status::InvalidArgument(
+        "--external-memory trains in this one process; it does not combine with --workers " +
+        std::to_string(args.workers)));
+  }
+  // In memory: the datasets. External memory: dataset files and views of them.
+  std::optional<LoadedData> train, valid;
+  TempDirectory scratch;
+  std::unique_ptr<DatasetFileReader> train_file, valid_file;
+  std::optional<DatasetFileView> train_view, valid_view;
+  if (args.external_memory) {
+    auto opened = OpenExternal(sources, args.data, *options, s, scratch.path() + "/train.fds");
+    if (!opened.ok()) return Fail(opened.status());
+    train_file = std::move(*opened);
+    auto view = DatasetFileView::Make(*train_file, options->csv.table.drop_columns);
+    if (!view.ok()) return Fail(view.status());
+    train_view = std::move(*view);
+  } else {
+    auto loaded = sources.Load(args.data, *options, s.context);
     if (!loaded.ok()) return Fail(loaded.status());
-    valid = std::move(*loaded);
-    if (valid->dataset.FeatureNames() != train->dataset.FeatureNames()) {
+    train = std::move(*loaded);
+  }
+  const Dataset& schema = train ? train->dataset : train_view->schema();
+  const size_t rows = train ? train->dataset.rows() : train_view->rows();
+  if (!args.valid.empty()) {
+    const Dataset* valid_schema = nullptr;
+    if (args.external_memory) {
+      auto opened =
+          OpenExternal(sources, args.valid, *options, s, scratch.path() + "/validation.fds");
+      if (!opened.ok()) return Fail(opened.status());
+      valid_file = std::move(*opened);
+      auto view = DatasetFileView::Make(*valid_file, options->csv.table.drop_columns);
+      if (!view.ok()) return Fail(view.status());
+      valid_view = std::move(*view);
+      valid_schema = &valid_view->schema();
+    } else {
+      auto loaded = sources.Load(args.valid, *options, s.context);
+      if (!loaded.ok()) return Fail(loaded.status());
+      valid = std::move(*loaded);
+      valid_schema = &valid->dataset;
+    }
+    if (valid_schema->FeatureNames() != schema.FeatureNames()) {
       return Fail(Status::InvalidArgument(
-          args.valid + ": its feature columns (" + Join(valid->dataset.FeatureNames(), ", ") +
-          ") differ from " + args.data + "'s (" + Join(train->dataset.FeatureNames(), ", ") + ")"));
+          args.valid + ": its feature columns (" + Join(valid_schema->FeatureNames(), ", ") +
+          ") differ from " + args.data + "'s (" + Join(schema.FeatureNames(), ", ") + ")"));
     }
     // One dictionary: the training file's categories code the validation file too.
-    Status aligned = AlignCategories(train->dataset, valid->dataset, args.valid);
+    Status aligned = valid_view ? valid_view->AlignTo(*train_view)
+                                : AlignCategories(train->dataset, valid->dataset, args.valid);
     if (!aligned.ok()) return Fail(aligned);
   }
 
   TrainInput input;
-  input.train = &train->dataset;
-  input.validation = valid ? &valid->dataset : nullptr;
   input.params = params;
+  ExternalMemory external;
+  if (args.external_memory) {
+    external.train = &*train_view;
+    external.validation = valid_view ? &*valid_view : nullptr;
+    external.cache_dir = scratch.path();
+    external.batch_rows =
+        args.batch_rows > 0
+            ? args.batch_rows
+            : std::max<size_t>(4096, (8u << 20) / (sizeof(float) * std::max<size_t>(
+                                                                       1, schema.num_features())));
+    input.external = &external;
+    s.logger.Info("train", "external memory",
+                  {{"rows", rows}, {"batch_rows", external.batch_rows}, {"cache", scratch.path()}});
+  } else {
+    input.train = &train->dataset;
+    input.validation = valid ? &valid->dataset : nullptr;
+  }
   Result<std::unique_ptr<TrainedModel>> model = Status::Internal("not trained");
   if (args.workers > 1) {
     // The workers slice dataset files: the data as read here, written once.
-    TempDirectory scratch;
     DistributedOptions distributed;
     distributed.workers = args.workers;
     distributed.executable = std::filesystem::read_symlink("/proc/self/exe").string();
@@ -162,7 +250,7 @@ int Train(const TrainArgs& args) {
   if (args.algorithm == "xgboost") {
     // XGBoost's file keeps codes, not names: the names go beside it, for fraudops predict.
     std::vector<FeatureSpec> specs;
-    for (const ColumnSchema& column : train->dataset.features) {
+    for (const ColumnSchema& column : schema.features) {
       FeatureSpec spec;
       spec.name = column.name;
       spec.categorical = column.type == ColumnType::kCategorical;
@@ -180,13 +268,16 @@ int Train(const TrainArgs& args) {
   }
 
   const TrainedModel& m = **model;
+  const double peak_mib = PeakMemoryMib();
   nlohmann::json out = {{"algorithm", args.algorithm},
                         {"output", args.output},
-                        {"rows", train->dataset.rows()},
-                        {"features", train->dataset.num_features()},
+                        {"rows", rows},
+                        {"features", schema.num_features()},
                         {"rounds_trained", m.rounds_trained},
                         {"best_round", m.best_round},
                         {"seconds", m.seconds},
+                        {"external_memory", args.external_memory},
+                        {"peak_memory_mib", std::round(peak_mib * 10) / 10},
                         {"parameters", m.parameters}};
   if (!m.history.empty() && m.best_round >= 0 &&
       static_cast<size_t>(m.best_round) < m.history.size()) {
@@ -196,9 +287,12 @@ int Train(const TrainArgs& args) {
     PrintJson(out);
     return kExitOk;
   }
-  std::printf("trained %s on %zu rows x %zu features: %d rounds (kept %d) in %.2f s\nwrote %s\n",
-              args.algorithm.c_str(), train->dataset.rows(), train->dataset.num_features(),
-              m.rounds_trained, m.best_round + 1, m.seconds, args.output.c_str());
+  std::printf(
+      "trained %s on %zu rows x %zu features%s: %d rounds (kept %d) in %.2f s, peak memory %.0f "
+      "MiB\nwrote %s\n",
+      args.algorithm.c_str(), rows, schema.num_features(),
+      args.external_memory ? " (external memory)" : "", m.rounds_trained, m.best_round + 1,
+      m.seconds, peak_mib, args.output.c_str());
   if (out.contains("validation")) {
     for (const auto& [name, value] : out["validation"].items()) {
       std::printf("  validation %-20s %.6f\n", name.c_str(), value.get<double>());
@@ -233,6 +327,13 @@ std::function<int()> AddTrainCommand(CLI::App& app) {
       ->add_option("--workers", args->workers,
                    "Worker processes that train together (xgboost, lgbm; default 1: this process)")
       ->check(CLI::Range(1, 256));
+  command->add_flag("--external-memory", args->external_memory,
+                    "Train from disk in batches, for data larger than memory (xgboost; "
+                    "docs/external-memory.md)");
+  command
+      ->add_option("--batch-rows", args->batch_rows,
+                   "Rows per external-memory batch (default: about 8 MiB of values)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 30));
   return [command, args]() { return command->parsed() ? Train(*args) : -1; };
 }
 

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <functional>
 #include <memory>
 
 #include "core/strings.h"
@@ -153,6 +154,96 @@ class CsvParser {
       : source_(source), options_(options) {}
 
   Result<Dataset> Parse(std::string_view text, ThreadPool* pool) {
+    FOPS_ASSIGN_OR_RETURN(std::string_view body, Start(text));
+    std::vector<Chunk> chunks = Slice(body, pool);
+    ParseAll(chunks, pool);
+    return Merge(chunks, pool);
+  }
+
+  /// Streams the CSV into the dataset file `path` a window of text at a time: each window's
+  /// values go to scratch files (ColumnSpill) with codes in dictionaries kept across windows,
+  /// so memory holds one window, not the file. `done_with` is told each window parsed (the
+  /// caller releases its pages). The same Dataset as Parse gives, written.
+  Result<DatasetFileInfo> Import(std::string_view text, ThreadPool* pool, const std::string& path,
+                                 size_t window_bytes,
+                                 const std::function<void(std::string_view)>& done_with) {
+    FOPS_ASSIGN_OR_RETURN(std::string_view body, Start(text));
+    FOPS_ASSIGN_OR_RETURN(std::unique_ptr<ColumnSpill> spill,
+                          ColumnSpill::Create(path + ".import", names_.size() + 1));
+    std::vector<Dictionary> dictionaries(names_.size());
+    RawLabel label;
+    Dictionary label_dictionary;
+    size_t line_offset = first_data_line_ - 1, rows = 0;
+    std::vector<float> buffer;
+    while (!body.empty()) {
+      size_t size = std::min(std::max<size_t>(window_bytes, 1), body.size());
+      if (size < body.size()) {
+        const char* newline = static_cast<const char*>(
+            std::memchr(body.data() + size, '\n', body.size() - size));
+        size = newline ? static_cast<size_t>(newline + 1 - body.data()) : body.size();
+      }
+      const std::string_view window = body.substr(0, size);
+      body.remove_prefix(size);
+      std::vector<Chunk> chunks = Slice(window, pool);
+      ParseAll(chunks, pool);
+      FOPS_RETURN_IF_ERROR(FirstError(chunks, line_offset));
+      for (Chunk& chunk : chunks) {
+        // The label as codes of one dictionary over the file (encoded when all is read).
+        std::vector<float> remap;
+        const auto& local = chunk.label_dictionary.values();
+        for (size_t i = 0; i < local.size(); ++i) {
+          const size_t before = label_dictionary.size();
+          remap.push_back(static_cast<float>(label_dictionary.Code(local[i])));
+          if (label_dictionary.size() != before) {
+            label.first_seen.push_back(
+                Where(line_offset + chunk.label_first_line[i], label_index_ + 1));
+          }
+        }
+        buffer.clear();
+        for (int32_t code : chunk.label_codes) buffer.push_back(remap[static_cast<size_t>(code)]);
+        FOPS_RETURN_IF_ERROR(spill->Append(0, buffer));
+        for (size_t c = 0; c < names_.size(); ++c) {
+          if (c == label_index_) continue;
+          std::vector<float>& part = chunk.values[c];
+          if (plan_[c].categorical) RecodeCategories(chunk.dictionaries[c], dictionaries[c], part);
+          FOPS_RETURN_IF_ERROR(spill->Append(c + 1, part));
+          std::vector<float>().swap(part);
+        }
+        line_offset += chunk.lines;
+        rows += chunk.label_codes.size();
+      }
+      done_with(window);
+    }
+    label.dictionary = label_dictionary.values();
+    FOPS_ASSIGN_OR_RETURN(LabelEncoding encoding, EncodeLabel(label, options_.table, source_));
+
+    // The schema as AssembleDataset would give it.
+    Dataset shape;
+    shape.label_name = options_.table.label_column;
+    if (!options_.table.numeric_label) shape.label_values = encoding.label_values;
+    std::vector<size_t> kept = {0};
+    const auto& drop = options_.table.drop_columns;
+    for (size_t c = 0; c < names_.size(); ++c) {
+      if (c == label_index_ || std::find(drop.begin(), drop.end(), names_[c]) != drop.end())
+        continue;
+      shape.features.push_back(
+          {names_[c], plan_[c].categorical ? ColumnType::kCategorical : ColumnType::kNumeric,
+           dictionaries[c].values(), {}});
+      kept.push_back(c + 1);
+    }
+    if (shape.features.empty()) {
+      return Status::DataError(source_ + ": no feature columns left besides the label '" +
+                               options_.table.label_column + "'");
+    }
+    nlohmann::json schema = shape.SchemaJson();
+    schema["rows"] = rows;
+    return spill->Write(schema, kept, path, encoding.value_of_code);
+  }
+
+ private:
+  /// Reads the header (names, delimiter, label) and decides the column types: the body
+  /// after the header, or why the text is not a CSV with rows.
+  Result<std::string_view> Start(std::string_view text) {
     if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
     const char* p = text.data();
     const char* end = p + text.size();
@@ -196,10 +287,16 @@ class CsvParser {
       return Status::DataError(source_ + ": the file has a header but no rows");
     }
     FOPS_RETURN_IF_ERROR(InferTypes(body, end));
+    return std::string_view(body, static_cast<size_t>(end - body));
+  }
 
-    // Slice the body into chunks at line breaks, a few per thread for balance.
+
+  /// Slices `body` into chunks at line breaks, a few per thread for balance.
+  std::vector<Chunk> Slice(std::string_view body_text, ThreadPool* pool) const {
+    const char* body = body_text.data();
+    const char* end = body + body_text.size();
     size_t threads = pool ? static_cast<size_t>(pool->size()) : 1;
-    size_t bytes = static_cast<size_t>(end - body);
+    size_t bytes = body_text.size();
     size_t count = bytes < (1 << 20) ? 1 : threads * 4;
     std::vector<Chunk> chunks(count);
     const char* start = body;
@@ -215,16 +312,42 @@ class CsvParser {
       chunks[i].end = stop;
       start = stop;
     }
-    auto work = [&](size_t i) { ParseChunk(chunks[i]); };
-    if (pool && count > 1) {
-      pool->ParallelFor(count, work);
-    } else {
-      for (size_t i = 0; i < count; ++i) work(i);
-    }
-    return Merge(chunks, pool);
+    return chunks;
   }
 
- private:
+  void ParseAll(std::vector<Chunk>& chunks, ThreadPool* pool) {
+    auto work = [&](size_t i) { ParseChunk(chunks[i]); };
+    if (pool && chunks.size() > 1) {
+      pool->ParallelFor(chunks.size(), work);
+    } else {
+      for (size_t i = 0; i < chunks.size(); ++i) work(i);
+    }
+  }
+
+  /// The first chunk's error, with its line counted from `line_offset` (the lines before the
+  /// first chunk).
+  Status FirstError(const std::vector<Chunk>& chunks, size_t line_offset) const {
+    for (const Chunk& chunk : chunks) {
+      if (!chunk.error.empty()) {
+        return Status::DataError(Where(line_offset + chunk.error_line, chunk.error_column) + ": " +
+                                 chunk.error);
+      }
+      line_offset += chunk.lines;
+    }
+    return Status::Ok();
+  }
+
+  /// A chunk's local category codes in `part` as codes of the file's `dictionary`.
+  static void RecodeCategories(const Dictionary& local, Dictionary& dictionary,
+                               std::vector<float>& part) {
+    std::vector<float> remap;
+    for (const std::string& value : local.values())
+      remap.push_back(static_cast<float>(dictionary.Code(value)));
+    for (float& code : part) {
+      if (!std::isnan(code)) code = remap[static_cast<size_t>(code)];
+    }
+  }
+
   std::string Where(size_t line, size_t column) const {
     std::string where = source_ + ":" + std::to_string(line);
     if (column > 0) {
@@ -392,14 +515,7 @@ class CsvParser {
   }
 
   Result<Dataset> Merge(std::vector<Chunk>& chunks, ThreadPool* pool) {
-    size_t line_offset = first_data_line_ - 1;
-    for (const Chunk& chunk : chunks) {
-      if (!chunk.error.empty()) {
-        return Status::DataError(Where(line_offset + chunk.error_line, chunk.error_column) + ": " +
-                                 chunk.error);
-      }
-      line_offset += chunk.lines;
-    }
+    FOPS_RETURN_IF_ERROR(FirstError(chunks, first_data_line_ - 1));
     size_t rows = 0;
     for (const Chunk& chunk : chunks) rows += chunk.label_codes.size();
 
@@ -407,7 +523,7 @@ class CsvParser {
     RawLabel label;
     label.codes.reserve(rows);
     Dictionary label_dictionary;
-    line_offset = first_data_line_ - 1;
+    size_t line_offset = first_data_line_ - 1;
     for (const Chunk& chunk : chunks) {
       std::vector<int32_t> remap;
       const auto& local = chunk.label_dictionary.values();
@@ -436,15 +552,7 @@ class CsvParser {
       Dictionary dictionary;
       for (Chunk& chunk : chunks) {
         std::vector<float>& part = chunk.values[c];
-        if (column.categorical) {
-          std::vector<float> remap;
-          for (const std::string& value : chunk.dictionaries[c].values()) {
-            remap.push_back(static_cast<float>(dictionary.Code(value)));
-          }
-          for (float& code : part) {
-            if (!std::isnan(code)) code = remap[static_cast<size_t>(code)];
-          }
-        }
+        if (column.categorical) RecodeCategories(chunk.dictionaries[c], dictionary, part);
         column.values.insert(column.values.end(), part.begin(), part.end());
         std::vector<float>().swap(part);
       }
@@ -475,7 +583,8 @@ class MappedFile {
   ~MappedFile() {
     if (data_ != nullptr && size_ > 0) ::munmap(data_, size_);
   }
-  Status Open(const std::string& path) {
+  /// `populate`: read the whole file in at once (it is about to be parsed whole).
+  Status Open(const std::string& path, bool populate = true) {
     int fd = ::open(path.c_str(), O_RDONLY);
     if (fd < 0) {
       return Status::DataError("cannot open data file '" + path + "': " + std::strerror(errno));
@@ -487,18 +596,25 @@ class MappedFile {
     }
     size_ = static_cast<size_t>(info.st_size);
     if (size_ > 0) {
-      data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
       if (data_ == MAP_FAILED) {
         data_ = nullptr;
         ::close(fd);
         return Status::DataError("cannot map '" + path + "': " + std::strerror(errno));
       }
-      ::madvise(data_, size_, MADV_WILLNEED);
+      ::madvise(data_, size_, populate ? MADV_WILLNEED : MADV_SEQUENTIAL);
     }
     ::close(fd);
     return Status::Ok();
   }
   std::string_view text() const { return {static_cast<const char*>(data_), size_}; }
+  /// Drops `part`'s whole pages from this process (they stay in the page cache).
+  void Release(std::string_view part) const {
+    const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t from = (reinterpret_cast<uintptr_t>(part.data()) + page - 1) / page * page;
+    const uintptr_t to = (reinterpret_cast<uintptr_t>(part.data()) + part.size()) / page * page;
+    if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+  }
 
  private:
   void* data_ = nullptr;
@@ -525,6 +641,22 @@ Result<Dataset> ReadCsvFile(const std::string& path, const CsvOptions& options, 
   MappedFile file;
   FOPS_RETURN_IF_ERROR(file.Open(path));
   return ParseCsv(file.text(), path, options, pool);
+}
+
+Result<DatasetFileInfo> ImportCsvFile(const std::string& path, const CsvOptions& options,
+                                      ThreadPool* pool, const std::string& output) {
+  MappedFile file;
+  FOPS_RETURN_IF_ERROR(file.Open(path, /*populate=*/false));
+  CsvParser parser(path, options);
+  return parser.Import(file.text(), pool, output, kImportWindowBytes,
+                       [&](std::string_view window) { file.Release(window); });
+}
+
+Result<DatasetFileInfo> ImportCsvText(std::string_view text, const std::string& source,
+                                      const CsvOptions& options, ThreadPool* pool,
+                                      const std::string& output, size_t window_bytes) {
+  CsvParser parser(source, options);
+  return parser.Import(text, pool, output, window_bytes, [](std::string_view) {});
 }
 
 }  // namespace fraudops

@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "data/dataset.h"
+#include "data/dataset_file.h"
 #include "data/table.h"
 
 namespace fraudops {
@@ -30,6 +31,19 @@ Result<Dataset> ParseCsv(std::string_view text, const std::string& source,
 
 /// Reads the CSV file at `path` (memory-mapped).
 Result<Dataset> ReadCsvFile(const std::string& path, const CsvOptions& options, ThreadPool* pool);
+
+/// Streams the CSV file at `path` into the dataset file `output` kImportWindowBytes of text at
+/// a time: files larger than memory. Gives the file ReadCsvFile's dataset would (same content
+/// hash).
+inline constexpr size_t kImportWindowBytes = 64 << 20;
+Result<DatasetFileInfo> ImportCsvFile(const std::string& path, const CsvOptions& options,
+                                      ThreadPool* pool, const std::string& output);
+/// The same from text in memory, `window_bytes` at a time (tests, fuzzing); `source` names
+/// it in errors.
+Result<DatasetFileInfo> ImportCsvText(std::string_view text, const std::string& source,
+                                      const CsvOptions& options, ThreadPool* pool,
+                                      const std::string& output,
+                                      size_t window_bytes = kImportWindowBytes);
 
 /// Parses "auto", ",", ";", "|", "\t", "\\t" or "tab" into the delimiter (0 for auto).
 Result<char> ParseDelimiterSetting(std::string_view setting);

@@ -1,6 +1,13 @@
 #include "data/dataset_file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
+#include <unordered_map>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -8,6 +15,7 @@
 
 #include "core/files.h"
 #include "core/hash.h"
+#include "core/strings.h"
 
 namespace fraudops {
 
@@ -101,6 +109,62 @@ Result<DatasetFileInfo> WriteDatasetFileFromBlocks(const nlohmann::json& schema,
   return info;
 }
 
+Result<std::unique_ptr<ColumnSpill>> ColumnSpill::Create(const std::string& dir, size_t blocks) {
+  std::unique_ptr<ColumnSpill> spill(new ColumnSpill());
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+  FOPS_RETURN_IF_ERROR(MakeDirectories(dir));
+  spill->dir_ = dir;
+  for (size_t i = 0; i < blocks; ++i) {
+    spill->paths_.push_back(dir + "/" + std::to_string(i) + ".f32");
+    spill->files_.emplace_back(std::fopen(spill->paths_.back().c_str(), "w+b"), std::fclose);
+    if (!spill->files_.back()) {
+      return Status::IoError("cannot create " + spill->paths_.back() + ": " +
+                             std::strerror(errno));
+    }
+  }
+  return spill;
+}
+
+ColumnSpill::~ColumnSpill() {
+  files_.clear();
+  std::error_code ignored;
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+}
+
+Status ColumnSpill::Append(size_t block, std::span<const float> values) {
+  if (std::fwrite(values.data(), sizeof(float), values.size(), files_[block].get()) !=
+      values.size()) {
+    return Status::IoError("cannot write " + paths_[block] + " (disk full?)");
+  }
+  return Status::Ok();
+}
+
+Result<DatasetFileInfo> ColumnSpill::Write(const nlohmann::json& schema,
+                                           const std::vector<size_t>& kept,
+                                           const std::string& path,
+                                           const std::vector<float>& label_map) {
+  for (size_t block : kept) {
+    if (std::fflush(files_[block].get()) != 0)
+      return Status::IoError("cannot write " + paths_[block] + " (disk full?)");
+  }
+  auto read_block = [&](size_t index, const std::function<void(std::string_view)>& sink) -> Status {
+    FILE* in = files_[kept[index]].get();
+    std::rewind(in);
+    std::vector<float> piece(1 << 18);
+    size_t n;
+    while ((n = std::fread(piece.data(), sizeof(float), piece.size(), in)) > 0) {
+      if (index == 0 && !label_map.empty()) {
+        for (size_t i = 0; i < n; ++i) piece[i] = label_map[static_cast<size_t>(piece[i])];
+      }
+      sink(std::string_view(reinterpret_cast<const char*>(piece.data()), n * sizeof(float)));
+    }
+    if (std::ferror(in)) return Status::IoError("cannot read " + paths_[kept[index]]);
+    return Status::Ok();
+  };
+  return WriteDatasetFileFromBlocks(schema, kept.size(), read_block, path);
+}
+
 Result<DatasetFileInfo> WriteDatasetFile(const Dataset& dataset, const std::string& path) {
   auto read_block = [&](size_t index, const std::function<void(std::string_view)>& sink) {
     const std::vector<float>& values = index == 0 ? dataset.label : dataset.columns[index - 1];
@@ -112,35 +176,49 @@ Result<DatasetFileInfo> WriteDatasetFile(const Dataset& dataset, const std::stri
                                     path);
 }
 
-Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info) {
-  auto content = ReadFile(path);
-  if (!content.ok()) return Status::DataError(content.status().message());
-  const std::string& data = *content;
+DatasetFileReader::~DatasetFileReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::unique_ptr<DatasetFileReader>> DatasetFileReader::Open(const std::string& path) {
+  std::unique_ptr<DatasetFileReader> reader(new DatasetFileReader());
+  reader->path_ = path;
+  reader->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (reader->fd_ < 0) return Status::DataError("cannot read " + path + ": " + std::strerror(errno));
+  struct stat status {};
+  if (::fstat(reader->fd_, &status) != 0)
+    return Status::DataError("cannot read " + path + ": " + std::strerror(errno));
+  const size_t file_size = static_cast<size_t>(status.st_size);
   auto corrupt = [&](const std::string& what) {
     return Status::DataError(path + ": not a valid fraudops dataset file: " + what);
   };
-  if (data.size() < kPreamble || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0) {
+  char preamble[kPreamble];
+  if (file_size < kPreamble || ::pread(reader->fd_, preamble, kPreamble, 0) != kPreamble ||
+      std::memcmp(preamble, kMagic, sizeof kMagic) != 0) {
     return corrupt("bad magic bytes (expected 'FOPSDSET')");
   }
-  uint32_t version = GetU32(data.data() + 8);
+  const uint32_t version = GetU32(preamble + 8);
   if (version < 1 || version > kDatasetFileVersion) {
     return corrupt("version " + std::to_string(version) +
                    " is not supported (this build reads 1.." + std::to_string(kDatasetFileVersion) +
                    ")");
   }
-  uint32_t header_size = GetU32(data.data() + 12);
-  if (kPreamble + header_size > data.size()) return corrupt("truncated header");
-  nlohmann::json header =
-      nlohmann::json::parse(data.substr(kPreamble, header_size), nullptr, false);
+  const uint32_t header_size = GetU32(preamble + 12);
+  if (kPreamble + header_size > file_size) return corrupt("truncated header");
+  std::string header_text(header_size, '\0');
+  if (::pread(reader->fd_, header_text.data(), header_size, kPreamble) !=
+      static_cast<ssize_t>(header_size))
+    return corrupt("truncated header");
+  nlohmann::json header = nlohmann::json::parse(header_text, nullptr, false);
   if (header.is_discarded() || !header.is_object()) return corrupt("malformed JSON header");
 
-  Dataset dataset;
-  size_t rows = 0, stride = 0;
+  Dataset& schema = reader->schema_;
+  DatasetFileInfo& info = reader->info_;
   try {
-    rows = header.at("rows").get<size_t>();
-    stride = header.at("column_stride").get<size_t>();
-    dataset.label_name = header.at("label").at("name").get<std::string>();
-    dataset.label_values = header.at("label").at("values").get<std::vector<std::string>>();
+    info.rows = header.at("rows").get<size_t>();
+    reader->stride_ = header.at("column_stride").get<size_t>();
+    schema.label_name = header.at("label").at("name").get<std::string>();
+    schema.label_values = header.at("label").at("values").get<std::vector<std::string>>();
     for (const auto& entry : header.at("features")) {
       ColumnSchema column;
       column.name = entry.at("name").get<std::string>();
@@ -152,39 +230,158 @@ Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info) 
         column.categories = entry.at("categories").get<std::vector<std::string>>();
       }
       if (entry.contains("derived")) column.derived = entry.at("derived").get<std::string>();
-      dataset.features.push_back(std::move(column));
+      schema.features.push_back(std::move(column));
     }
+    info.payload_sha256 = header.value("payload_sha256", "");
+    info.content_hash = header.value("content_hash", "");
   } catch (const nlohmann::json::exception& error) {
     return corrupt(std::string("header: ") + error.what());
   }
-  const size_t block = rows * sizeof(float);
-  const size_t payload_offset = AlignUp(kPreamble + header_size);
-  const size_t blocks = dataset.features.size() + 1;
-  if (stride < block || payload_offset + blocks * stride != data.size()) {
-    return corrupt("size " + std::to_string(data.size()) + " does not match the header's layout");
+  info.version = static_cast<int>(version);
+  reader->payload_offset_ = AlignUp(kPreamble + header_size);
+  const size_t blocks = schema.features.size() + 1;
+  // Checked by division, so that a header claiming absurd sizes cannot overflow the product.
+  if (info.rows > reader->stride_ / sizeof(float) || reader->payload_offset_ > file_size ||
+      (file_size - reader->payload_offset_) / blocks != reader->stride_ ||
+      (file_size - reader->payload_offset_) % blocks != 0) {
+    return corrupt("size " + std::to_string(file_size) + " does not match the header's layout");
   }
+  return reader;
+}
+
+Status DatasetFileReader::Read(size_t index, size_t begin, std::span<float> out) const {
+  if (index > schema_.features.size() || begin > info_.rows || out.size() > info_.rows - begin) {
+    return Status::Internal(path_ + ": read of block " + std::to_string(index) + " rows [" +
+                            std::to_string(begin) + ", " + std::to_string(begin + out.size()) +
+                            ") is outside the file's " + std::to_string(info_.rows) + " rows");
+  }
+  char* to = reinterpret_cast<char*>(out.data());
+  size_t left = out.size_bytes();
+  off_t at = static_cast<off_t>(payload_offset_ + index * stride_ + begin * sizeof(float));
+  while (left > 0) {
+    const ssize_t n = ::pread(fd_, to, left, at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return Status::DataError(path_ + ": cannot read: " +
+                               (n < 0 ? std::strerror(errno) : "the file ended early"));
+    }
+    to += n;
+    left -= static_cast<size_t>(n);
+    at += n;
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+Status ChecksumMismatch(const std::string& path, const std::string& digest,
+                        const std::string& expected) {
+  return Status::DataError(path + ": checksum mismatch: the payload's SHA-256 is " + digest +
+                           " but the header records " + expected + "; the file is corrupted");
+}
+
+}  // namespace
+
+Status DatasetFileReader::Verify() const {
+  constexpr size_t kPiece = 1 << 18;  // floats: 1 MiB
+  std::vector<float> piece(std::min(kPiece, info_.rows));
   Sha256 payload_hash;
-  auto read_block = [&](size_t index, std::vector<float>& out) {
-    const char* start = data.data() + payload_offset + index * stride;
+  for (size_t index = 0; index <= schema_.features.size(); ++index) {
+    for (size_t begin = 0; begin < info_.rows; begin += piece.size()) {
+      std::span<float> part(piece.data(), std::min(piece.size(), info_.rows - begin));
+      FOPS_RETURN_IF_ERROR(Read(index, begin, part));
+      payload_hash.Update(reinterpret_cast<const char*>(part.data()), part.size_bytes());
+    }
+  }
+  const std::string digest = payload_hash.HexDigest();
+  if (digest != info_.payload_sha256) return ChecksumMismatch(path_, digest, info_.payload_sha256);
+  return Status::Ok();
+}
+
+Result<DatasetFileView> DatasetFileView::Make(const DatasetFileReader& reader,
+                                              const std::vector<std::string>& drop) {
+  DatasetFileView view;
+  view.reader_ = &reader;
+  const Dataset& file = reader.schema();
+  view.schema_.label_name = file.label_name;
+  view.schema_.label_values = file.label_values;
+  for (const std::string& name : drop) {
+    if (file.FeatureIndex(name) < 0) {
+      const std::vector<std::string> names = file.FeatureNames();
+      return Status::DataError(reader.path() + ": preprocess.drop_columns names column '" + name +
+                               "', which the data does not have" + DidYouMean(name, names) +
+                               "; its columns are: " + Join(names, ", "));
+    }
+  }
+  for (size_t f = 0; f < file.num_features(); ++f) {
+    if (std::find(drop.begin(), drop.end(), file.features[f].name) != drop.end()) continue;
+    view.schema_.features.push_back(file.features[f]);
+    view.columns_.push_back(f);
+    view.recode_.emplace_back();
+  }
+  return view;
+}
+
+Status DatasetFileView::AlignTo(const DatasetFileView& reference) {
+  for (size_t f = 0; f < schema_.num_features(); ++f) {
+    const ColumnSchema& want = reference.schema_.features[f];
+    ColumnSchema& have = schema_.features[f];
+    if (want.type != have.type) {
+      return Status::DataError(
+          reader_->path() + ": column '" + have.name + "' is " +
+          std::string(ColumnTypeName(have.type)) + ", but the training data's is " +
+          std::string(ColumnTypeName(want.type)) +
+          "; import both with the same preprocess.categorical_columns");
+    }
+    if (want.type != ColumnType::kCategorical || want.categories == have.categories) continue;
+    std::unordered_map<std::string_view, float> code;
+    for (size_t c = 0; c < want.categories.size(); ++c)
+      code.emplace(want.categories[c], static_cast<float>(c));
+    std::vector<float>& recode = recode_[f];
+    recode.clear();
+    for (const std::string& category : have.categories) {
+      auto it = code.find(category);
+      recode.push_back(it == code.end() ? std::nanf("") : it->second);
+    }
+    have.categories = want.categories;
+  }
+  return Status::Ok();
+}
+
+Status DatasetFileView::ReadFeature(size_t feature, size_t begin, std::span<float> out) const {
+  FOPS_RETURN_IF_ERROR(reader_->Read(columns_[feature] + 1, begin, out));
+  const std::vector<float>& recode = recode_[feature];
+  if (recode.empty()) return Status::Ok();
+  for (float& value : out) {
+    if (std::isnan(value)) continue;
+    const auto index = static_cast<size_t>(value);
+    value = value >= 0 && index < recode.size() ? recode[index] : std::nanf("");
+  }
+  return Status::Ok();
+}
+
+Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info) {
+  FOPS_ASSIGN_OR_RETURN(std::unique_ptr<DatasetFileReader> reader, DatasetFileReader::Open(path));
+  const size_t rows = reader->rows();
+  Dataset dataset;
+  dataset.features = reader->schema().features;
+  dataset.label_name = reader->schema().label_name;
+  dataset.label_values = reader->schema().label_values;
+  Sha256 payload_hash;
+  auto read_block = [&](size_t index, std::vector<float>& out) -> Status {
     out.resize(rows);
-    std::memcpy(out.data(), start, block);
-    payload_hash.Update(start, block);
+    FOPS_RETURN_IF_ERROR(reader->Read(index, 0, out));
+    payload_hash.Update(reinterpret_cast<const char*>(out.data()), rows * sizeof(float));
+    return Status::Ok();
   };
-  read_block(0, dataset.label);
+  FOPS_RETURN_IF_ERROR(read_block(0, dataset.label));
   dataset.columns.resize(dataset.features.size());
-  for (size_t c = 0; c < dataset.features.size(); ++c) read_block(c + 1, dataset.columns[c]);
-  std::string digest = payload_hash.HexDigest();
-  std::string expected = header.value("payload_sha256", "");
-  if (digest != expected) {
-    return Status::DataError(path + ": checksum mismatch: the payload's SHA-256 is " + digest +
-                             " but the header records " + expected + "; the file is corrupted");
-  }
-  if (info != nullptr) {
-    info->version = static_cast<int>(version);
-    info->rows = rows;
-    info->payload_sha256 = digest;
-    info->content_hash = header.value("content_hash", "");
-  }
+  for (size_t c = 0; c < dataset.features.size(); ++c)
+    FOPS_RETURN_IF_ERROR(read_block(c + 1, dataset.columns[c]));
+  const std::string digest = payload_hash.HexDigest();
+  if (digest != reader->info().payload_sha256)
+    return ChecksumMismatch(path, digest, reader->info().payload_sha256);
+  if (info != nullptr) *info = reader->info();
   return dataset;
 }
 

@@ -104,6 +104,7 @@ Result<DatasetFileInfo> ImportToDatasetFile(const SourceRegistry& registry, cons
     sql.table = options.csv.table;
     return ImportSqlTable(*connection, sql, path);
   }
+  if (parsed.first == "csv") return ImportCsvFile(parsed.second, options.csv, context.pool, path);
   FOPS_ASSIGN_OR_RETURN(LoadedData loaded, registry.Load(uri, options, context));
   return WriteDatasetFile(loaded.dataset, path);
 }

@@ -57,7 +57,8 @@ class SourceRegistry {
 };
 
 /// Writes the data at `uri` as a dataset file: SQL sources stream into it chunk by chunk
-/// (ImportSqlTable: tables larger than memory), others are read, then written.
+/// (ImportSqlTable) and CSV files a window at a time (ImportCsvFile), so both may be larger
+/// than memory; others are read, then written.
 Result<DatasetFileInfo> ImportToDatasetFile(const SourceRegistry& registry, const std::string& uri,
                                             const SourceOptions& options, const Context& context,
                                             const std::string& path);

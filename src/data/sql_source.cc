@@ -156,14 +156,13 @@ Result<Dataset> ReadSqlTable(SqlConnection& connection, const SqlOptions& option
 
 namespace {
 
-/// A column being streamed to its scratch file.
+/// A column being streamed to its scratch file (block `block` of the spill).
 struct SpillColumn {
   std::string name;
   bool categorical = false;
   bool dropped = false;
   Dictionary dictionary;
-  std::unique_ptr<FILE, int (*)(FILE*)> file{nullptr, std::fclose};
-  std::string path;
+  size_t block = 0;
 };
 
 }  // namespace
@@ -175,46 +174,22 @@ Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptio
   if (table.label_column.empty())
     return Status::InvalidArgument(source + ": a dataset file import needs a label column");
   const std::string sql = SelectSql(connection, options);
-  const std::string scratch = path + ".import";
-  std::error_code ignored;
-  std::filesystem::remove_all(scratch, ignored);
-  FOPS_RETURN_IF_ERROR(MakeDirectories(scratch));
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code error;
-      std::filesystem::remove_all(dir, error);
-    }
-  } cleanup{scratch};
-
-  std::vector<SpillColumn> columns;  // every column but the label, in source order
+  std::unique_ptr<ColumnSpill> spill;  // created with the first chunk, which names the columns
+  std::vector<SpillColumn> columns;    // every column but the label, in source order
   SpillColumn label;
   size_t label_index = 0;
   std::string positive_seen, negative_seen;
   size_t row = 0;
-  auto open_spill = [&](SpillColumn& column, size_t index) -> Status {
-    column.path = scratch + "/" + std::to_string(index) + ".f32";
-    column.file.reset(std::fopen(column.path.c_str(), "wb"));
-    if (!column.file)
-      return Status::IoError("cannot create " + column.path + ": " + std::strerror(errno));
-    return Status::Ok();
-  };
   std::vector<float> buffer;
-  auto spill = [&](SpillColumn& column) -> Status {
-    if (std::fwrite(buffer.data(), sizeof(float), buffer.size(), column.file.get()) !=
-        buffer.size()) {
-      return Status::IoError("cannot write " + column.path + " (disk full?)");
-    }
-    return Status::Ok();
-  };
+  auto append = [&](const SpillColumn& column) { return spill->Append(column.block, buffer); };
   Status streamed = connection.Stream(
       sql, options.chunk_rows,
       [&](const std::vector<std::string>& names, std::span<const SqlRow> rows) -> Status {
-        if (columns.empty() && label.path.empty()) {
+        if (spill == nullptr) {
           FOPS_RETURN_IF_ERROR(CheckColumns(names, table, source));
           label_index = static_cast<size_t>(
               std::find(names.begin(), names.end(), table.label_column) - names.begin());
-          FOPS_RETURN_IF_ERROR(open_spill(label, 0));
+          FOPS_ASSIGN_OR_RETURN(spill, ColumnSpill::Create(path + ".import", names.size() + 1));
           for (size_t c = 0; c < names.size(); ++c) {
             if (c == label_index) continue;
             SpillColumn column;
@@ -234,7 +209,7 @@ Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptio
                 break;
               }
             }
-            if (!column.dropped) FOPS_RETURN_IF_ERROR(open_spill(column, c + 1));
+            column.block = c + 1;
             columns.push_back(std::move(column));
           }
         }
@@ -260,7 +235,7 @@ Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptio
           }
           buffer.push_back(positive ? 1.0f : 0.0f);
         }
-        FOPS_RETURN_IF_ERROR(spill(label));
+        FOPS_RETURN_IF_ERROR(append(label));
         for (size_t i = 0, c = 0; c < names.size(); ++c) {
           if (c == label_index) continue;
           SpillColumn& column = columns[i++];
@@ -295,7 +270,7 @@ Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptio
             }
             buffer.push_back(out);
           }
-          FOPS_RETURN_IF_ERROR(spill(column));
+          FOPS_RETURN_IF_ERROR(append(column));
         }
         row += rows.size();
         return Status::Ok();
@@ -308,34 +283,22 @@ Result<DatasetFileInfo> ImportSqlTable(SqlConnection& connection, const SqlOptio
   shape.label_name = table.label_column;
   shape.label_values = {negative_seen.empty() ? "0" : negative_seen,
                         positive_seen.empty() ? table.positive_label : positive_seen};
-  std::vector<const SpillColumn*> kept = {&label};
+  std::vector<size_t> kept = {label.block};
   for (SpillColumn& column : columns) {
     if (column.dropped) continue;
     shape.features.push_back({column.name,
                               column.categorical ? ColumnType::kCategorical : ColumnType::kNumeric,
                               column.dictionary.values(),
                               {}});
-    if (std::fflush(column.file.get()) != 0) return Status::IoError("cannot write " + column.path);
-    kept.push_back(&column);
+    kept.push_back(column.block);
   }
-  if (std::fflush(label.file.get()) != 0) return Status::IoError("cannot write " + label.path);
   if (shape.features.empty()) {
     return Status::DataError(source + ": no feature columns left besides the label '" +
                              table.label_column + "'");
   }
   nlohmann::json schema = shape.SchemaJson();
   schema["rows"] = row;
-  auto read_block = [&](size_t index, const std::function<void(std::string_view)>& sink) -> Status {
-    std::unique_ptr<FILE, int (*)(FILE*)> in(std::fopen(kept[index]->path.c_str(), "rb"),
-                                             std::fclose);
-    if (!in) return Status::IoError("cannot read " + kept[index]->path);
-    std::vector<char> piece(1 << 20);
-    size_t n;
-    while ((n = std::fread(piece.data(), 1, piece.size(), in.get())) > 0)
-      sink(std::string_view(piece.data(), n));
-    return Status::Ok();
-  };
-  return WriteDatasetFileFromBlocks(schema, kept.size(), read_block, path);
+  return spill->Write(schema, kept, path);
 }
 
 Result<Dataset> ReadSqlite(const std::string& path, const SqlOptions& options) {

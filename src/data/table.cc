@@ -75,14 +75,11 @@ Status CheckColumns(const std::vector<std::string>& names, const TableOptions& o
   return Status::Ok();
 }
 
-Result<Dataset> AssembleDataset(std::vector<RawColumn> columns, RawLabel label,
-                                const TableOptions& options, const std::string& source) {
-  Dataset dataset;
-  dataset.label_name = options.label_column;
-
+Result<LabelEncoding> EncodeLabel(const RawLabel& label, const TableOptions& options,
+                                  const std::string& source) {
+  LabelEncoding encoding;
   const auto& values = label.dictionary;
   if (options.numeric_label) {
-    std::vector<float> numbers(values.size());
     for (size_t i = 0; i < values.size(); ++i) {
       auto number = ParseDouble(values[i]);
       if (!number || !std::isfinite(*number)) {
@@ -90,61 +87,68 @@ Result<Dataset> AssembleDataset(std::vector<RawColumn> columns, RawLabel label,
                                  "' has the value '" + values[i] +
                                  "'; a regression target must be a finite number");
       }
-      numbers[i] = static_cast<float>(*number);
+      encoding.value_of_code.push_back(static_cast<float>(*number));
     }
-    dataset.label.resize(label.codes.size());
-    for (size_t r = 0; r < label.codes.size(); ++r)
-      dataset.label[r] = numbers[static_cast<size_t>(label.codes[r])];
-  } else {
-    // Label: one or two distinct values; the positive one must be among them when two.
-    int positive_code = -1;
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (LabelMatches(values[i], options.positive_label)) positive_code = static_cast<int>(i);
-    }
-    auto quoted_list = [&](size_t limit) {
-      std::string out;
-      for (size_t i = 0; i < std::min(values.size(), limit); ++i) {
-        out += (i ? ", '" : "'") + values[i] + "'";
-      }
-      if (values.size() > limit) out += ", …";
-      return out;
-    };
-    if (values.size() > 2) {
-      // Name the first value that makes it more than two (and the positive one).
-      size_t offending = 0;
-      int kept = 0;
-      for (size_t i = 0; i < values.size(); ++i) {
-        if (static_cast<int>(i) == positive_code) continue;
-        if (++kept == (positive_code >= 0 ? 2 : 3)) {
-          offending = i;
-          break;
-        }
-      }
-      return Status::DataError(label.first_seen[offending] + ": label column '" +
-                               options.label_column + "' has the value '" + values[offending] +
-                               "'; a label holds exactly two values, the positive one ('" +
-                               options.positive_label +
-                               "', preprocess.positive_label) and one "
-                               "other; found " +
-                               std::to_string(values.size()) + ": " + quoted_list(6));
-    }
-    if (values.size() == 2 && positive_code < 0) {
-      return Status::DataError(
-          source + ": label column '" + options.label_column + "' has the values " +
-          quoted_list(2) + ", neither of which is the positive label '" + options.positive_label +
-          "'; set preprocess.positive_label to the value meaning fraud");
-    }
-    std::string negative = "0";
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (static_cast<int>(i) != positive_code) negative = values[i];
-    }
-    dataset.label_values = {negative,
-                            positive_code >= 0 ? values[positive_code] : options.positive_label};
-    dataset.label.resize(label.codes.size());
-    for (size_t r = 0; r < label.codes.size(); ++r) {
-      dataset.label[r] = label.codes[r] == positive_code ? 1.0f : 0.0f;
-    }
+    return encoding;
   }
+  // Label: one or two distinct values; the positive one must be among them when two.
+  int positive_code = -1;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (LabelMatches(values[i], options.positive_label)) positive_code = static_cast<int>(i);
+  }
+  auto quoted_list = [&](size_t limit) {
+    std::string out;
+    for (size_t i = 0; i < std::min(values.size(), limit); ++i) {
+      out += (i ? ", '" : "'") + values[i] + "'";
+    }
+    if (values.size() > limit) out += ", …";
+    return out;
+  };
+  if (values.size() > 2) {
+    // Name the first value that makes it more than two (and the positive one).
+    size_t offending = 0;
+    int kept = 0;
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (static_cast<int>(i) == positive_code) continue;
+      if (++kept == (positive_code >= 0 ? 2 : 3)) {
+        offending = i;
+        break;
+      }
+    }
+    return Status::DataError(label.first_seen[offending] + ": label column '" +
+                             options.label_column + "' has the value '" + values[offending] +
+                             "'; a label holds exactly two values, the positive one ('" +
+                             options.positive_label +
+                             "', preprocess.positive_label) and one "
+                             "other; found " +
+                             std::to_string(values.size()) + ": " + quoted_list(6));
+  }
+  if (values.size() == 2 && positive_code < 0) {
+    return Status::DataError(
+        source + ": label column '" + options.label_column + "' has the values " +
+        quoted_list(2) + ", neither of which is the positive label '" + options.positive_label +
+        "'; set preprocess.positive_label to the value meaning fraud");
+  }
+  std::string negative = "0";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (static_cast<int>(i) != positive_code) negative = values[i];
+  }
+  encoding.label_values = {negative,
+                          positive_code >= 0 ? values[positive_code] : options.positive_label};
+for (size_t i = 0; i < values.size(); ++i)
+    encoding.value_of_code.push_back(static_cast<int>(i) == positive_code ? 1.0f : 0.0f);
+  return encoding;
+}
+
+Result<Dataset> AssembleDataset(std::vector<RawColumn> columns, RawLabel label,
+                                const TableOptions& options, const std::string& source) {
+  Dataset dataset;
+  dataset.label_name = options.label_column;
+  FOPS_ASSIGN_OR_RETURN(LabelEncoding encoding, EncodeLabel(label, options, source));
+  if (!options.numeric_label) dataset.label_values = encoding.label_values;
+  dataset.label.resize(label.codes.size());
+  for (size_t r = 0; r < label.codes.size(); ++r)
+    dataset.label[r] = encoding.value_of_code[static_cast<size_t>(label.codes[r])];
 
   for (RawColumn& column : columns) {
     if (std::find(options.drop_columns.begin(), options.drop_columns.end(), column.name) !=

@@ -58,6 +58,16 @@ struct RawLabel {
   std::vector<std::string> first_seen;
 };
 
+/// The label's value for each code of a RawLabel's dictionary: 1/0 for the positive label and
+/// the one other value, or the number for a regression target; `label_values` as
+/// Dataset::label_values (classification). Errors as AssembleDataset's.
+struct LabelEncoding {
+  std::vector<float> value_of_code;
+  std::vector<std::string> label_values = {"0", "1"};
+};
+Result<LabelEncoding> EncodeLabel(const RawLabel& label, const TableOptions& options,
+                                  const std::string& source);
+
 /// Builds the Dataset: encodes the label (exactly two values, one of them the positive
 /// label; or only one value), drops `drop_columns`, rejects duplicate names.
 /// `source` names the input in messages.

@@ -209,10 +209,13 @@ Result<ModelBundle> LoadModelFile(const std::string& path) {
       const Json& categories = item.value();
       auto spec = std::find_if(bundle.input.features.begin(), bundle.input.features.end(),
                                [&](const FeatureSpec& f) { return f.name == name; });
-      if (spec == bundle.input.features.end() || !spec->categorical) {
+      if (spec == bundle.input.features.end()) {
         return Status::DataError(sidecar + ": /features/" + name +
-                                 ": the model has no categorical feature of that name");
+                                 ": the model has no feature of that name");
       }
+      // A feature the model splits as a number takes its categories' codes as numbers
+      // (external-memory training, docs/external-memory.md).
+      spec->categorical = true;
       if (!categories.is_array()) {
         return Status::DataError(sidecar + ": /features/" + name + ": expected a list of names");
       }

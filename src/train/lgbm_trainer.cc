@@ -374,6 +374,11 @@ Result<std::vector<std::pair<std::string, double>>> LightgbmFeatureGains(std::st
 Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input,
                                                          const Context& context) const {
   const auto started = std::chrono::steady_clock::now();
+  if (input.external != nullptr) {
+    return Status::InvalidArgument(
+        "lgbm: external memory (--external-memory) is built for the xgboost trainer only; "
+        "train with --algorithm xgboost, or in memory");
+  }
   if (input.train == nullptr) return Status::Internal("lgbm trainer needs a training dataset");
   Collective* const collective = input.collective;
   const Dataset& train = *input.train;

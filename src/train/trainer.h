@@ -59,6 +59,16 @@ class TrainedModel {
 };
 
 class Collective;
+class DatasetFileView;
+
+/// Training data read from dataset files in batches instead of held in memory
+/// (docs/external-memory.md).
+struct ExternalMemory {
+  const DatasetFileView* train = nullptr;
+  const DatasetFileView* validation = nullptr;  ///< or null
+  std::string cache_dir;  ///< where libxgboost keeps its pages (removed by the caller)
+  size_t batch_rows = 0;
+};
 
 struct TrainInput {
   const Dataset* train = nullptr;
@@ -67,6 +77,9 @@ struct TrainInput {
   /// Set on a worker of a distributed run (train/distributed.h): `train` and `validation`
   /// are this worker's slices, and what depends on all rows is reduced over the workers.
   Collective* collective = nullptr;
+  /// Set for external-memory training: `train` and `validation` are then unused. xgboost
+  /// only; other trainers refuse it.
+  const ExternalMemory* external = nullptr;
 };
 
 class Trainer {

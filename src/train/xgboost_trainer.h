@@ -4,10 +4,13 @@
 /// scale_pos_weight from the class balance unless set, per-round metrics recorded, the model
 /// kept up to its best round and saved as XGBoost JSON.
 
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
+#include "data/dataset_file.h"
 #include "train/params.h"
 #include "train/trainer.h"
 
@@ -31,18 +34,30 @@ class XgboostTrainer : public Trainer {
 /// Helpers shared with the training-overhead benchmark: a DMatrix from a dataset, owned.
 class XgbMatrix {
  public:
-  XgbMatrix() = default;
+  XgbMatrix();
   ~XgbMatrix();
   XgbMatrix(const XgbMatrix&) = delete;
   XgbMatrix& operator=(const XgbMatrix&) = delete;
-  XgbMatrix(XgbMatrix&& other) noexcept : handle_(other.handle_) { other.handle_ = nullptr; }
+  XgbMatrix(XgbMatrix&& other) noexcept;
+  XgbMatrix& operator=(XgbMatrix&& other) noexcept;
 
   /// Builds the matrix with labels, feature names and types (categorical as 'c').
   static Result<XgbMatrix> FromDataset(const Dataset& dataset, int threads);
+  /// An external-memory matrix (XGDMatrixCreateFromCallback): `file`'s rows handed to
+  /// libxgboost `batch_rows` at a time, which keeps its pages in files named
+  /// `cache_prefix`*; only a batch and libxgboost's per-row state stay in memory.
+  static Result<XgbMatrix> FromDatasetFile(const DatasetFileView& file,
+                                           const std::string& cache_prefix, size_t batch_rows,
+                                           int threads);
   void* handle() const { return handle_; }
+  /// External memory: the first failed read of the file (which ended that pass), else OK.
+  Status status() const;
 
  private:
+  struct Batches;
   void* handle_ = nullptr;
+  void* proxy_ = nullptr;             ///< external memory: the proxy batches are set on
+  std::unique_ptr<Batches> batches_;  ///< external memory: the iterator libxgboost calls
 };
 
 }  // namespace fraudops
