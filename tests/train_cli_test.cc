@@ -1,7 +1,10 @@
 // `fraudops train`: trains from files and writes the library's own model file; errors.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -267,6 +270,66 @@ TEST(TrainCliTest, ExternalMemoryReadsTextCategoriesAsCodesAndScoresThem) {
                 .exit_code,
             0);
   EXPECT_LT(MeanScoreDifference(dir.File("scores.csv"), dir.File("memory.csv")), 0.02);
+}
+
+/// A memory cgroup limiting what runs in it to `bytes` (cgroup v1's memory controller, or
+/// v2's memory.max), removed again with this object; `ok()` false where this process cannot
+/// make one (not root, no memory controller).
+class MemoryLimit {
+ public:
+  explicit MemoryLimit(size_t bytes) {
+    const std::string name = "fraudops-test-" + std::to_string(::getpid());
+    const bool v1 = std::filesystem::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+    dir_ = (v1 ? "/sys/fs/cgroup/memory/" : "/sys/fs/cgroup/") + name;
+    std::error_code error;
+    if (!std::filesystem::create_directory(dir_, error)) {
+      why_ = "cannot create " + dir_ + ": " + error.message();
+      dir_.clear();
+      return;
+    }
+    const std::string limit = dir_ + (v1 ? "/memory.limit_in_bytes" : "/memory.max");
+    std::ofstream(limit) << bytes;
+    if (!std::filesystem::exists(limit) || Trim(testing::ReadText(limit)) != std::to_string(bytes))
+      why_ = "cannot set " + limit;
+    // No swap for this group: past the limit, the kernel kills.
+    if (v1) std::ofstream(dir_ + "/memory.swappiness") << 0;
+    else std::ofstream(dir_ + "/memory.swap.max") << 0;
+  }
+  ~MemoryLimit() {
+    if (!dir_.empty()) ::rmdir(dir_.c_str());
+  }
+  bool ok() const { return !dir_.empty() && why_.empty(); }
+  const std::string& why() const { return why_; }
+  /// A shell prefix that moves the command after it into the group.
+  std::string Enter() const { return "sh -c 'echo $$ > " + dir_ + "/cgroup.procs && exec \"$@\"' sh "; }
+
+ private:
+  std::string dir_, why_;
+};
+
+TEST(TrainCliTest, ExternalMemoryTrainsACsvLargerThanAMemoryLimitThatInMemoryTrainingExceeds) {
+  constexpr size_t kLimit = 160u << 20;
+  MemoryLimit limit(kLimit);
+  if (!limit.ok()) GTEST_SKIP() << "no memory cgroup here: " << limit.why();
+  TempDir dir;
+  // 500,000 rows of the built-in data: a 265 MB CSV, 62 MB of float32 values.
+  ASSERT_EQ(testing::WriteSynthetic(dir, "big.csv", 500000, "0.01", 5), 0);
+  ASSERT_GT(std::filesystem::file_size(dir.File("big.csv")), kLimit);
+  // ASan (Debug builds) holds freed memory in quarantine; here it would count against the limit.
+  const std::string env = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0";
+  const std::string train =
+      "train --algorithm xgboost --data big.csv --library-defaults --param num_round=5 "
+      "--param max_depth=4 --json --output model.json";
+  CommandResult memory = Fraudops(dir, train, env + " " + limit.Enter());
+  EXPECT_NE(memory.exit_code, 0) << "training in memory fit under the limit: the test proves "
+                                    "nothing; raise the rows";
+  EXPECT_FALSE(std::filesystem::exists(dir.File("model.json")));
+  CommandResult external = Fraudops(dir, train + " --external-memory", env + " " + limit.Enter());
+  ASSERT_EQ(external.exit_code, 0) << external.err;
+  const nlohmann::json summary = nlohmann::json::parse(external.out);
+  EXPECT_EQ(summary["rows"], 500000);
+  EXPECT_LT(summary["peak_memory_mib"].get<double>(), static_cast<double>(kLimit >> 20));
+  EXPECT_TRUE(std::filesystem::exists(dir.File("model.json")));
 }
 
 TEST(TrainCliTest, ExternalMemoryRefusesWhatItCannotDo) {

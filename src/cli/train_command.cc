@@ -32,7 +32,7 @@ struct TrainArgs {
   std::vector<std::string> params;
   bool library_defaults = false, json = false, external_memory = false;
   int workers = 1;
-  size_t batch_rows = 0;  ///< external memory; 0: about 8 MiB of values a batch
+  size_t batch_rows = 0;  ///< external memory; 0: about 1 MiB of values a batch
 };
 
 struct WorkerCommandArgs {
@@ -205,7 +205,7 @@ int Train(const TrainArgs& args) {
     external.batch_rows =
         args.batch_rows > 0
             ? args.batch_rows
-            : std::max<size_t>(4096, (8u << 20) / (sizeof(float) * std::max<size_t>(
+            : std::max<size_t>(1024, (1u << 20) / (sizeof(float) * std::max<size_t>(
                                                                        1, schema.num_features())));
     input.external = &external;
     s.logger.Info("train", "external memory",
@@ -332,7 +332,7 @@ std::function<int()> AddTrainCommand(CLI::App& app) {
                     "docs/external-memory.md)");
   command
       ->add_option("--batch-rows", args->batch_rows,
-                   "Rows per external-memory batch (default: about 8 MiB of values)")
+                   "Rows per external-memory batch (default: about 1 MiB of values)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 30));
   return [command, args]() { return command->parsed() ? Train(*args) : -1; };
 }

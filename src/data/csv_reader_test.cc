@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 
+#include "../../tests/test_util.h"
+#include "core/strings.h"
 #include "core/thread_pool.h"
+#include "data/dataset_file.h"
 
 namespace fraudops {
 namespace {
@@ -187,6 +191,67 @@ TEST(CsvReaderTest, ReadsFilesAndReportsMissingOnes) {
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("cannot open data file '/nonexistent/data.csv'"),
             std::string::npos);
+}
+
+/// Text with categories first seen late, missing values, a blank line and CRLF.
+std::string ImportText(int rows) {
+  std::string text = "amount,merchant,Class\r\n";
+  for (int r = 0; r < rows; ++r) {
+    text += (r % 7 == 3 ? std::string("NA") : std::to_string(r * 0.25)) + ",m" +
+            std::to_string((r * r) % (1 + r / 10)) + "," + (r % 5 == 0 ? "fraud" : "ok") +
+            "\r\n";
+    if (r == 17) text += "\r\n";
+  }
+  return text;
+}
+
+TEST(CsvImportTest, StreamedWindowByWindowTheFileHoldsTheDatasetParseGives) {
+  testing::TempDir dir;
+  CsvOptions options;
+  options.table.positive_label = "fraud";
+  const std::string text = ImportText(500);
+  auto parsed = ParseCsv(text, "t.csv", options, nullptr);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ThreadPool pool(3);
+  // Windows of 1 byte (a line each), 100 bytes and the whole text, with and without threads.
+  for (size_t window : {size_t{1}, size_t{100}, size_t{1} << 20}) {
+    SCOPED_TRACE(window);
+    const std::string path = dir.File("out" + std::to_string(window) + ".fds");
+    auto imported = ImportCsvText(text, "t.csv", options, window == 100 ? &pool : nullptr, path,
+                                  window);
+    ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+    EXPECT_EQ(imported->content_hash, parsed->ContentHash());
+    auto back = ReadDatasetFile(path);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(back->features, parsed->features);
+    EXPECT_EQ(back->label_values, (std::vector<std::string>{"ok", "fraud"}));
+    EXPECT_FALSE(std::filesystem::exists(path + ".import")) << "the scratch files stay behind";
+  }
+}
+
+TEST(CsvImportTest, ErrorsNameTheLineAcrossWindowsAndWriteNothing) {
+  testing::TempDir dir;
+  std::string text = ImportText(300);
+  // Line 200 (the header is line 1, and one blank line comes before): a ragged row.
+  std::vector<std::string> lines = Split(text, '\n');
+  lines[199] = "1,2,3,4\r";
+  text = Join(lines, "\n");
+  CsvOptions options;
+  options.table.positive_label = "fraud";
+  const std::string path = dir.File("out.fds");
+  auto imported = ImportCsvText(text, "t.csv", options, nullptr, path, 64);
+  ASSERT_FALSE(imported.ok());
+  EXPECT_NE(imported.status().message().find("t.csv:200: expected 3 fields"), std::string::npos)
+      << imported.status().message();
+  // A third label value, first seen in a later window, is named where it appears.
+  lines = Split(ImportText(300), '\n');
+  lines[250] = "1,m1,maybe\r";
+  auto third = ImportCsvText(Join(lines, "\n"), "t.csv", options, nullptr, path, 64);
+  ASSERT_FALSE(third.ok());
+  EXPECT_NE(third.status().message().find("t.csv:251: column 3 ('Class')"), std::string::npos)
+      << third.status().message();
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_FALSE(std::filesystem::exists(path + ".import"));
 }
 
 }  // namespace

@@ -68,6 +68,64 @@ TEST(DatasetFileTest, RejectsOtherFilesTruncationAndFutureVersions) {
             std::string::npos);
 }
 
+TEST(DatasetFileReaderTest, ReadsRowRangesOfAnyColumnAndVerifiesTheWholeFile) {
+  testing::TempDir dir;
+  const std::string path = dir.File("train.fds");
+  ASSERT_TRUE(WriteDatasetFile(Sample(), path).ok());
+  auto reader = DatasetFileReader::Open(path);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->rows(), 3u);
+  EXPECT_EQ((*reader)->schema().features, Sample().features);
+  EXPECT_EQ((*reader)->info().content_hash, Sample().ContentHash());
+  EXPECT_TRUE((*reader)->Verify().ok());
+  std::vector<float> part(2);
+  ASSERT_TRUE((*reader)->Read(1, 1, part).ok());  // amount, rows 1..2
+  EXPECT_TRUE(std::isnan(part[0]));
+  EXPECT_EQ(part[1], 3.0f);
+  ASSERT_TRUE((*reader)->Read(0, 0, part).ok());  // the label
+  EXPECT_EQ(part, (std::vector<float>{0, 1}));
+  // Outside the rows or the columns: an error, not a read past the end.
+  EXPECT_FALSE((*reader)->Read(1, 2, part).ok());
+  EXPECT_FALSE((*reader)->Read(3, 0, part).ok());
+  // A changed byte is found by Verify.
+  std::string bytes = testing::ReadText(path);
+  bytes[bytes.size() - 64 - 1 - 60] ^= 0x01;
+  testing::WriteText(path, bytes);
+  auto damaged = DatasetFileReader::Open(path);
+  ASSERT_TRUE(damaged.ok());
+  EXPECT_NE((*damaged)->Verify().message().find("checksum mismatch"), std::string::npos);
+}
+
+TEST(DatasetFileViewTest, DropsColumnsAndRecodesCategoriesAsAnotherFile) {
+  testing::TempDir dir;
+  Dataset other = Sample();
+  other.features[1].categories = {"b", "c"};  // "b" is code 0 here, 1 in Sample()
+  ASSERT_TRUE(WriteDatasetFile(Sample(), dir.File("train.fds")).ok());
+  ASSERT_TRUE(WriteDatasetFile(other, dir.File("valid.fds")).ok());
+  auto train = DatasetFileReader::Open(dir.File("train.fds"));
+  auto valid = DatasetFileReader::Open(dir.File("valid.fds"));
+  ASSERT_TRUE(train.ok() && valid.ok());
+  auto train_view = DatasetFileView::Make(**train, {});
+  auto valid_view = DatasetFileView::Make(**valid, {});
+  ASSERT_TRUE(train_view.ok() && valid_view.ok());
+  ASSERT_TRUE(valid_view->AlignTo(*train_view).ok());
+  std::vector<float> merchant(3);
+  ASSERT_TRUE(valid_view->ReadFeature(1, 0, merchant).ok());
+  EXPECT_EQ(merchant[0], 1.0f);         // "b"
+  EXPECT_TRUE(std::isnan(merchant[1]));  // "c": unseen in training, missing
+  EXPECT_EQ(valid_view->schema().features[1].categories, Sample().features[1].categories);
+
+  auto dropped = DatasetFileView::Make(**train, {"amount"});
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_EQ(dropped->schema().FeatureNames(), std::vector<std::string>{"merchant"});
+  ASSERT_TRUE(dropped->ReadFeature(0, 0, merchant).ok());
+  EXPECT_EQ(merchant, (std::vector<float>{0, 1, 0}));
+  auto unknown = DatasetFileView::Make(**train, {"amuont"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("did you mean 'amount'"), std::string::npos)
+      << unknown.status().message();
+}
+
 TEST(AlignCategoriesTest, AnotherFilesCategoriesAreRecodedWithTheReferencesDictionary) {
   Dataset reference = Sample();  // merchant: a = 0, b = 1
   Dataset other;
