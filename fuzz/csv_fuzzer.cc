@@ -1,4 +1,6 @@
-// libFuzzer target: the CSV reader must return a Status for any input, never crash; the same
+// libFuzzer target: the CSV reader must return a Status for any input, never crash; streamed
+// into a dataset file a window at a time (ImportCsvText, the windows' size taken from the
+// input), it must succeed exactly when the reader does and hold the same data; the same
 // input through the streaming record reader of batch scoring (records, fields, unquoting)
 // must not crash either.
 #include <unistd.h>
@@ -23,6 +25,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // One thread or many, the outcome is the same.
   if (single.ok() != parallel.ok()) __builtin_trap();
   if (single.ok() && single->ContentHash() != parallel->ContentHash()) __builtin_trap();
+
+  static const std::string imported_path =
+      "/tmp/fraudops-import-fuzz-" + std::to_string(getpid()) + ".fds";
+  auto imported = fraudops::ImportCsvText(text, "fuzz.csv", options, nullptr, imported_path,
+                                          1 + size % 61);
+  if (imported.ok() != single.ok()) __builtin_trap();
+  if (imported.ok() && imported->content_hash != single->ContentHash()) __builtin_trap();
+  std::remove(imported_path.c_str());
 
   static const std::string path = "/tmp/fraudops-record-fuzz-" + std::to_string(getpid()) + ".csv";
   std::FILE* file = std::fopen(path.c_str(), "wb");

@@ -371,8 +371,8 @@ int main(int argc, char** argv) {
 
   auto* import =
       data_command->add_subcommand("import",
-                                   "Write a data source as a dataset file (.fds); SQL tables "
-                                   "stream in chunks, so they may exceed memory.");
+                                   "Write a data source as a dataset file (.fds); SQL tables and "
+                                   "CSV files stream in chunks, so they may exceed memory.");
   std::string import_uri, import_output;
   size_t chunk_rows = 10000;
   import
