@@ -28,8 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   static const std::string imported_path =
       "/tmp/fraudops-import-fuzz-" + std::to_string(getpid()) + ".fds";
-  auto imported = fraudops::ImportCsvText(text, "fuzz.csv", options, nullptr, imported_path,
-                                          1 + size % 61);
+  auto imported =
+      fraudops::ImportCsvText(text, "fuzz.csv", options, nullptr, imported_path, 1 + size % 61);
   if (imported.ok() != single.ok()) __builtin_trap();
   if (imported.ok() && imported->content_hash != single->ContentHash()) __builtin_trap();
   std::remove(imported_path.c_str());

@@ -1,6 +1,5 @@
 // `fraudops train`: trains from files and writes the library's own model file; errors.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -231,9 +230,9 @@ TEST(TrainCliTest, ExternalMemoryTrainsFromACsvOrADatasetFileAsInMemory) {
     // The model scores the validation rows as the in-memory one does, near enough: the same
     // data, quantiles sketched batch by batch.
     for (const char* model : {"memory", "external"}) {
-      CommandResult predict = Fraudops(dir, std::string("predict --model ") + model +
-                                                ".json --input valid.csv --output " + model +
-                                                ".csv");
+      CommandResult predict =
+          Fraudops(dir, std::string("predict --model ") + model +
+                            ".json --input valid.csv --output " + model + ".csv");
       ASSERT_EQ(predict.exit_code, 0) << predict.err;
     }
     EXPECT_LT(MeanScoreDifference(dir.File("memory.csv"), dir.File("external.csv")), 0.02);
@@ -245,8 +244,8 @@ TEST(TrainCliTest, ExternalMemoryReadsTextCategoriesAsCodesAndScoresThem) {
   testing::WriteText(dir.File("train.csv"), CategoryRows(4000, 1));
   const std::string valid = CategoryRows(1500, 2);
   // The validation file sees the categories in another order: its codes are re-coded.
-  testing::WriteText(dir.File("valid.csv"), "amount,merchant,Class\n" +
-                                                valid.substr(valid.find('\n', 200) + 1));
+  testing::WriteText(dir.File("valid.csv"),
+                     "amount,merchant,Class\n" + valid.substr(valid.find('\n', 200) + 1));
   const std::string common =
       "train --algorithm xgboost --data train.csv --valid valid.csv --label Class "
       "--library-defaults --param num_round=30 --param max_depth=3 --json ";
@@ -265,8 +264,9 @@ TEST(TrainCliTest, ExternalMemoryReadsTextCategoriesAsCodesAndScoresThem) {
   ExpectRiskyScoredAboveSafe(dir.File("scores.csv"));
   // As the model trained in memory (categorical splits) scores them, near enough.
   ASSERT_EQ(Fraudops(dir, common + "--output memory.json").exit_code, 0);
-  ASSERT_EQ(Fraudops(dir, "predict --model memory.json --input train.csv --output memory.csv "
-                          "--keep Class")
+  ASSERT_EQ(Fraudops(dir,
+                     "predict --model memory.json --input train.csv --output memory.csv "
+                     "--keep Class")
                 .exit_code,
             0);
   EXPECT_LT(MeanScoreDifference(dir.File("scores.csv"), dir.File("memory.csv")), 0.02);
@@ -292,8 +292,10 @@ class MemoryLimit {
     if (!std::filesystem::exists(limit) || Trim(testing::ReadText(limit)) != std::to_string(bytes))
       why_ = "cannot set " + limit;
     // No swap for this group: past the limit, the kernel kills.
-    if (v1) std::ofstream(dir_ + "/memory.swappiness") << 0;
-    else std::ofstream(dir_ + "/memory.swap.max") << 0;
+    if (v1)
+      std::ofstream(dir_ + "/memory.swappiness") << 0;
+    else
+      std::ofstream(dir_ + "/memory.swap.max") << 0;
   }
   ~MemoryLimit() {
     if (!dir_.empty()) ::rmdir(dir_.c_str());
@@ -301,7 +303,9 @@ class MemoryLimit {
   bool ok() const { return !dir_.empty() && why_.empty(); }
   const std::string& why() const { return why_; }
   /// A shell prefix that moves the command after it into the group.
-  std::string Enter() const { return "sh -c 'echo $$ > " + dir_ + "/cgroup.procs && exec \"$@\"' sh "; }
+  std::string Enter() const {
+    return "sh -c 'echo $$ > " + dir_ + "/cgroup.procs && exec \"$@\"' sh ";
+  }
 
  private:
   std::string dir_, why_;
@@ -327,8 +331,8 @@ TEST(TrainCliTest, ExternalMemoryTrainsACsvLargerThanAMemoryLimitThatInMemoryTra
   ASSERT_GT(std::filesystem::file_size(dir.File("big.csv")), kLimitMib << 20);
 #endif
   // ASan (Debug builds) holds freed memory in quarantine; here it would count against the limit.
-  const std::string env = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0 " +
-                          limit.Enter();
+  const std::string env =
+      "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0 " + limit.Enter();
   const std::string train =
       "train --algorithm xgboost --data big.csv --library-defaults --param num_round=5 "
       "--param max_depth=4 --json --output model.json";
@@ -349,11 +353,10 @@ TEST(TrainCliTest, ExternalMemoryTrainsACsvLargerThanAMemoryLimitThatInMemoryTra
 TEST(TrainCliTest, ExternalMemoryRefusesWhatItCannotDo) {
   TempDir dir;
   WriteData(dir);
-  CommandResult lgbm = Fraudops(
-      dir, "train --algorithm lgbm --data train.csv --external-memory --output model.txt");
+  CommandResult lgbm =
+      Fraudops(dir, "train --algorithm lgbm --data train.csv --external-memory --output model.txt");
   EXPECT_EQ(lgbm.exit_code, 2) << lgbm.err;
-  EXPECT_NE(lgbm.err.find("--external-memory trains the xgboost algorithm only"),
-            std::string::npos)
+  EXPECT_NE(lgbm.err.find("--external-memory trains the xgboost algorithm only"), std::string::npos)
       << lgbm.err;
   CommandResult workers = Fraudops(dir,
                                    "train --algorithm xgboost --data train.csv --external-memory "

@@ -80,8 +80,7 @@ double PeakMemoryMib() {
 /// never whole in memory) — its checksum verified.
 Result<std::unique_ptr<DatasetFileReader>> OpenExternal(const SourceRegistry& sources,
                                                         const std::string& uri,
-                                                        const SourceOptions& options,
-                                                        Session& s,
+                                                        const SourceOptions& options, Session& s,
                                                         const std::string& scratch) {
   FOPS_ASSIGN_OR_RETURN(auto parsed, sources.Parse(uri));
   std::string path = parsed.second;
@@ -141,7 +140,8 @@ int Train(const TrainArgs& args) {
   if (args.external_memory && args.algorithm != "xgboost") {
     return Fail(Status::InvalidArgument(
         "--external-memory trains the xgboost algorithm only (libxgboost's external memory); "
-        "the native " + args.algorithm + " trainer trains in memory"));
+        "the native " +
+        args.algorithm + " trainer trains in memory"));
   }
   if (args.external_memory && args.workers > 1) {
     return Fail(Status::InvalidArgument(
@@ -205,8 +205,8 @@ int Train(const TrainArgs& args) {
     external.batch_rows =
         args.batch_rows > 0
             ? args.batch_rows
-            : std::max<size_t>(1024, (1u << 20) / (sizeof(float) * std::max<size_t>(
-                                                                       1, schema.num_features())));
+            : std::max<size_t>(
+                  1024, (1u << 20) / (sizeof(float) * std::max<size_t>(1, schema.num_features())));
     input.external = &external;
     s.logger.Info("train", "external memory",
                   {{"rows", rows}, {"batch_rows", external.batch_rows}, {"cache", scratch.path()}});

@@ -10,8 +10,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <functional>
+#include <limits>
 #include <memory>
 
 #include "core/strings.h"
@@ -178,8 +178,8 @@ class CsvParser {
     while (!body.empty()) {
       size_t size = std::min(std::max<size_t>(window_bytes, 1), body.size());
       if (size < body.size()) {
-        const char* newline = static_cast<const char*>(
-            std::memchr(body.data() + size, '\n', body.size() - size));
+        const char* newline =
+            static_cast<const char*>(std::memchr(body.data() + size, '\n', body.size() - size));
         size = newline ? static_cast<size_t>(newline + 1 - body.data()) : body.size();
       }
       const std::string_view window = body.substr(0, size);
@@ -227,8 +227,10 @@ class CsvParser {
       if (c == label_index_ || std::find(drop.begin(), drop.end(), names_[c]) != drop.end())
         continue;
       shape.features.push_back(
-          {names_[c], plan_[c].categorical ? ColumnType::kCategorical : ColumnType::kNumeric,
-           dictionaries[c].values(), {}});
+          {names_[c],
+           plan_[c].categorical ? ColumnType::kCategorical : ColumnType::kNumeric,
+           dictionaries[c].values(),
+           {}});
       kept.push_back(c + 1);
     }
     if (shape.features.empty()) {
@@ -289,7 +291,6 @@ class CsvParser {
     FOPS_RETURN_IF_ERROR(InferTypes(body, end));
     return std::string_view(body, static_cast<size_t>(end - body));
   }
-
 
   /// Slices `body` into chunks at line breaks, a few per thread for balance.
   std::vector<Chunk> Slice(std::string_view body_text, ThreadPool* pool) const {

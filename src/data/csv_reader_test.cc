@@ -198,8 +198,7 @@ std::string ImportText(int rows) {
   std::string text = "amount,merchant,Class\r\n";
   for (int r = 0; r < rows; ++r) {
     text += (r % 7 == 3 ? std::string("NA") : std::to_string(r * 0.25)) + ",m" +
-            std::to_string((r * r) % (1 + r / 10)) + "," + (r % 5 == 0 ? "fraud" : "ok") +
-            "\r\n";
+            std::to_string((r * r) % (1 + r / 10)) + "," + (r % 5 == 0 ? "fraud" : "ok") + "\r\n";
     if (r == 17) text += "\r\n";
   }
   return text;
@@ -217,8 +216,8 @@ TEST(CsvImportTest, StreamedWindowByWindowTheFileHoldsTheDatasetParseGives) {
   for (size_t window : {size_t{1}, size_t{100}, size_t{1} << 20}) {
     SCOPED_TRACE(window);
     const std::string path = dir.File("out" + std::to_string(window) + ".fds");
-    auto imported = ImportCsvText(text, "t.csv", options, window == 100 ? &pool : nullptr, path,
-                                  window);
+    auto imported =
+        ImportCsvText(text, "t.csv", options, window == 100 ? &pool : nullptr, path, window);
     ASSERT_TRUE(imported.ok()) << imported.status().ToString();
     EXPECT_EQ(imported->content_hash, parsed->ContentHash());
     auto back = ReadDatasetFile(path);

@@ -7,11 +7,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <unordered_map>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <unordered_map>
 
 #include "core/files.h"
 #include "core/hash.h"
@@ -119,8 +119,7 @@ Result<std::unique_ptr<ColumnSpill>> ColumnSpill::Create(const std::string& dir,
     spill->paths_.push_back(dir + "/" + std::to_string(i) + ".f32");
     spill->files_.emplace_back(std::fopen(spill->paths_.back().c_str(), "w+b"), std::fclose);
     if (!spill->files_.back()) {
-      return Status::IoError("cannot create " + spill->paths_.back() + ": " +
-                             std::strerror(errno));
+      return Status::IoError("cannot create " + spill->paths_.back() + ": " + std::strerror(errno));
     }
   }
   return spill;
@@ -141,8 +140,7 @@ Status ColumnSpill::Append(size_t block, std::span<const float> values) {
 }
 
 Result<DatasetFileInfo> ColumnSpill::Write(const nlohmann::json& schema,
-                                           const std::vector<size_t>& kept,
-                                           const std::string& path,
+                                           const std::vector<size_t>& kept, const std::string& path,
                                            const std::vector<float>& label_map) {
   for (size_t block : kept) {
     if (std::fflush(files_[block].get()) != 0)
@@ -184,7 +182,8 @@ Result<std::unique_ptr<DatasetFileReader>> DatasetFileReader::Open(const std::st
   std::unique_ptr<DatasetFileReader> reader(new DatasetFileReader());
   reader->path_ = path;
   reader->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (reader->fd_ < 0) return Status::DataError("cannot read " + path + ": " + std::strerror(errno));
+  if (reader->fd_ < 0)
+    return Status::DataError("cannot read " + path + ": " + std::strerror(errno));
   struct stat status {};
   if (::fstat(reader->fd_, &status) != 0)
     return Status::DataError("cannot read " + path + ": " + std::strerror(errno));
@@ -262,8 +261,8 @@ Status DatasetFileReader::Read(size_t index, size_t begin, std::span<float> out)
     const ssize_t n = ::pread(fd_, to, left, at);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      return Status::DataError(path_ + ": cannot read: " +
-                               (n < 0 ? std::strerror(errno) : "the file ended early"));
+      return Status::DataError(
+          path_ + ": cannot read: " + (n < 0 ? std::strerror(errno) : "the file ended early"));
     }
     to += n;
     left -= static_cast<size_t>(n);
@@ -327,11 +326,11 @@ Status DatasetFileView::AlignTo(const DatasetFileView& reference) {
     const ColumnSchema& want = reference.schema_.features[f];
     ColumnSchema& have = schema_.features[f];
     if (want.type != have.type) {
-      return Status::DataError(
-          reader_->path() + ": column '" + have.name + "' is " +
-          std::string(ColumnTypeName(have.type)) + ", but the training data's is " +
-          std::string(ColumnTypeName(want.type)) +
-          "; import both with the same preprocess.categorical_columns");
+      return Status::DataError(reader_->path() + ": column '" + have.name + "' is " +
+                               std::string(ColumnTypeName(have.type)) +
+                               ", but the training data's is " +
+                               std::string(ColumnTypeName(want.type)) +
+                               "; import both with the same preprocess.categorical_columns");
     }
     if (want.type != ColumnType::kCategorical || want.categories == have.categories) continue;
     std::unordered_map<std::string_view, float> code;

@@ -57,8 +57,7 @@ class ColumnSpill {
   /// (Dataset::SchemaJson() with "rows"). With `label_map`, the label block holds codes and
   /// is written as label_map[code].
   Result<DatasetFileInfo> Write(const nlohmann::json& schema, const std::vector<size_t>& kept,
-                                const std::string& path,
-                                const std::vector<float>& label_map = {});
+                                const std::string& path, const std::vector<float>& label_map = {});
 
  private:
   ColumnSpill() = default;
@@ -121,7 +120,9 @@ class DatasetFileView {
   const Dataset& schema() const { return schema_; }
   /// Feature `feature` (of schema()) for rows [begin, begin + out.size()).
   Status ReadFeature(size_t feature, size_t begin, std::span<float> out) const;
-  Status ReadLabels(size_t begin, std::span<float> out) const { return reader_->Read(0, begin, out); }
+  Status ReadLabels(size_t begin, std::span<float> out) const {
+    return reader_->Read(0, begin, out);
+  }
 
  private:
   const DatasetFileReader* reader_ = nullptr;

@@ -111,7 +111,7 @@ TEST(DatasetFileViewTest, DropsColumnsAndRecodesCategoriesAsAnotherFile) {
   ASSERT_TRUE(valid_view->AlignTo(*train_view).ok());
   std::vector<float> merchant(3);
   ASSERT_TRUE(valid_view->ReadFeature(1, 0, merchant).ok());
-  EXPECT_EQ(merchant[0], 1.0f);         // "b"
+  EXPECT_EQ(merchant[0], 1.0f);          // "b"
   EXPECT_TRUE(std::isnan(merchant[1]));  // "c": unseen in training, missing
   EXPECT_EQ(valid_view->schema().features[1].categories, Sample().features[1].categories);
 

@@ -124,18 +124,18 @@ Result<LabelEncoding> EncodeLabel(const RawLabel& label, const TableOptions& opt
                              std::to_string(values.size()) + ": " + quoted_list(6));
   }
   if (values.size() == 2 && positive_code < 0) {
-    return Status::DataError(
-        source + ": label column '" + options.label_column + "' has the values " +
-        quoted_list(2) + ", neither of which is the positive label '" + options.positive_label +
-        "'; set preprocess.positive_label to the value meaning fraud");
+    return Status::DataError(source + ": label column '" + options.label_column +
+                             "' has the values " + quoted_list(2) +
+                             ", neither of which is the positive label '" + options.positive_label +
+                             "'; set preprocess.positive_label to the value meaning fraud");
   }
   std::string negative = "0";
   for (size_t i = 0; i < values.size(); ++i) {
     if (static_cast<int>(i) != positive_code) negative = values[i];
   }
   encoding.label_values = {negative,
-                          positive_code >= 0 ? values[positive_code] : options.positive_label};
-for (size_t i = 0; i < values.size(); ++i)
+                           positive_code >= 0 ? values[positive_code] : options.positive_label};
+  for (size_t i = 0; i < values.size(); ++i)
     encoding.value_of_code.push_back(static_cast<int>(i) == positive_code ? 1.0f : 0.0f);
   return encoding;
 }

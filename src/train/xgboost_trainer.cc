@@ -37,7 +37,7 @@ struct FeatureInfo {
     for (const std::string& name : names) name_pointers.push_back(name.c_str());
     for (const ColumnSchema& column : dataset.features) {
       type_pointers.push_back(column.type == ColumnType::kCategorical && !codes_as_numbers ? "c"
-                                                                                          : "q");
+                                                                                           : "q");
     }
   }
   std::vector<std::string> names;
@@ -316,11 +316,10 @@ struct XgbMatrix::Batches {
       for (size_t r = 0; r < n; ++r) rows[r * features + f] = column[r];
     }
     FOPS_RETURN_IF_ERROR(file->ReadLabels(begin, labels));
-    const nlohmann::json interface = {
-        {"data", {reinterpret_cast<uintptr_t>(rows.data()), true}},
-        {"shape", {n, features}},
-        {"typestr", "<f4"},
-        {"version", 3}};
+    const nlohmann::json interface = {{"data", {reinterpret_cast<uintptr_t>(rows.data()), true}},
+                                      {"shape", {n, features}},
+                                      {"typestr", "<f4"},
+                                      {"version", 3}};
     FOPS_RETURN_IF_ERROR(XgbCheck(XGProxyDMatrixSetDataDense(proxy, interface.dump().c_str()),
                                   "XGProxyDMatrixSetDataDense"));
     FOPS_RETURN_IF_ERROR(XgbCheck(XGDMatrixSetFloatInfo(proxy, "label", labels.data(), n),
@@ -361,9 +360,8 @@ Result<XgbMatrix> XgbMatrix::FromDatasetFile(const DatasetFileView& file,
   const std::string config = R"({"missing": NaN, "cache_prefix": )" +
                              nlohmann::json(cache_prefix).dump() +
                              ", \"nthread\": " + std::to_string(threads) + "}";
-  const int created =
-      XGDMatrixCreateFromCallback(out.batches_.get(), out.proxy_, &Batches::Reset,
-                                  &Batches::Next, config.c_str(), &out.handle_);
+  const int created = XGDMatrixCreateFromCallback(out.batches_.get(), out.proxy_, &Batches::Reset,
+                                                  &Batches::Next, config.c_str(), &out.handle_);
   FOPS_RETURN_IF_ERROR(out.batches_->error);
   FOPS_RETURN_IF_ERROR(XgbCheck(created, "XGDMatrixCreateFromCallback"));
   FeatureInfo& info = out.batches_->info;
@@ -428,8 +426,9 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   const bool has_validation =
       external ? external->validation != nullptr && external->validation->rows() > 0
                : input.validation != nullptr && input.validation->rows() > 0;
-  const std::vector<float>& validation_labels =
-      !has_validation ? train_labels : external ? file_validation_labels : input.validation->label;
+  const std::vector<float>& validation_labels = !has_validation ? train_labels
+                                                : external      ? file_validation_labels
+                                                                : input.validation->label;
 
   // Our defaults for what the user left unset.
   if (!params.count("objective")) params["objective"] = "binary:logistic";
@@ -462,14 +461,14 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   const int threads = params["nthread"].get<int>();
   XgbMatrix train_matrix, validation_matrix;
   if (external != nullptr) {
-    FOPS_ASSIGN_OR_RETURN(train_matrix,
-                          XgbMatrix::FromDatasetFile(*external->train, external->cache_dir + "/train",
-                                                     external->batch_rows, threads));
+    FOPS_ASSIGN_OR_RETURN(
+        train_matrix, XgbMatrix::FromDatasetFile(*external->train, external->cache_dir + "/train",
+                                                 external->batch_rows, threads));
     if (has_validation) {
-      FOPS_ASSIGN_OR_RETURN(validation_matrix, XgbMatrix::FromDatasetFile(
-                                                   *external->validation,
-                                                   external->cache_dir + "/validation",
-                                                   external->batch_rows, threads));
+      FOPS_ASSIGN_OR_RETURN(
+          validation_matrix,
+          XgbMatrix::FromDatasetFile(*external->validation, external->cache_dir + "/validation",
+                                     external->batch_rows, threads));
     }
   } else {
     FOPS_ASSIGN_OR_RETURN(train_matrix, XgbMatrix::FromDataset(*input.train, threads));
@@ -478,7 +477,8 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
     }
   }
   // Without validation data the training matrix itself is evaluated.
-  void* const validation_handle = has_validation ? validation_matrix.handle() : train_matrix.handle();
+  void* const validation_handle =
+      has_validation ? validation_matrix.handle() : train_matrix.handle();
 
   void* matrices[] = {train_matrix.handle(), validation_handle};
   void* raw_booster = nullptr;
@@ -527,9 +527,8 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
     if (input.collective) {
       // With validation data, what ParseEvalLine filed under "validation" is validation's;
       // without, it is the training set's (moved to "train" after the loop).
-      FOPS_RETURN_IF_ERROR(ReplaceRankMetrics(booster.get(), validation_handle,
-                                              validation_labels, *input.collective,
-                                              round_metrics.validation));
+      FOPS_RETURN_IF_ERROR(ReplaceRankMetrics(booster.get(), validation_handle, validation_labels,
+                                              *input.collective, round_metrics.validation));
       if (with_train && has_validation) {
         FOPS_RETURN_IF_ERROR(ReplaceRankMetrics(booster.get(), train_matrix.handle(), train_labels,
                                                 *input.collective, round_metrics.train));
