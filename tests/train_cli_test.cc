@@ -311,11 +311,12 @@ class MemoryLimit {
   std::string dir_, why_;
 };
 
-TEST(TrainCliTest, ExternalMemoryTrainsACsvLargerThanAMemoryLimitThatInMemoryTrainingExceeds) {
+TEST(TrainCliTest, ExternalMemoryTrainsUnderAMemoryLimitThatInMemoryTrainingExceedsAsWell) {
   // The limit sits between what the two need on this data (measured: the release build's
   // in-memory training is killed at 200 MiB, external memory passes at 160; under ASan,
   // whose shadow memory and allocator add to both, in memory is killed at 450, external
-  // memory passes at 300 and is killed at 250).
+  // memory passes at 300 and is killed at 250). The CSV is 1.6 times the release build's
+  // limit; docs/external-memory.md has a run at 3 times.
 #if defined(__SANITIZE_ADDRESS__)
   constexpr size_t kLimitMib = 380;
 #else
@@ -327,27 +328,32 @@ TEST(TrainCliTest, ExternalMemoryTrainsACsvLargerThanAMemoryLimitThatInMemoryTra
   // 500,000 rows of the built-in data: a 265 MB CSV, 62 MB of float32 values, which training in
   // memory holds about four times over.
   ASSERT_EQ(testing::WriteSynthetic(dir, "big.csv", 500000, "0.01", 5), 0);
+  ASSERT_EQ(testing::WriteSynthetic(dir, "valid.csv", 20000, "0.01", 6), 0);
 #if !defined(__SANITIZE_ADDRESS__)
   ASSERT_GT(std::filesystem::file_size(dir.File("big.csv")), kLimitMib << 20);
 #endif
   // ASan (Debug builds) holds freed memory in quarantine; here it would count against the limit.
-  const std::string env =
-      "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0 " + limit.Enter();
+  const std::string env = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0";
   const std::string train =
-      "train --algorithm xgboost --data big.csv --library-defaults --param num_round=5 "
-      "--param max_depth=4 --json --output model.json";
-  CommandResult memory = Fraudops(dir, train, env);
+      "train --algorithm xgboost --data big.csv --valid valid.csv --library-defaults "
+      "--param num_round=5 --param max_depth=4 --param eval_metric=auc --json ";
+  CommandResult memory = Fraudops(dir, train + "--output limited.json", env + " " + limit.Enter());
   EXPECT_NE(memory.exit_code, 0) << "training in memory fit under the limit: the test proves "
                                     "nothing; raise the rows";
-  EXPECT_FALSE(std::filesystem::exists(dir.File("model.json")));
-  CommandResult external = Fraudops(dir, train + " --external-memory", env);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("limited.json")));
+  CommandResult external =
+      Fraudops(dir, train + "--external-memory --output external.json", env + " " + limit.Enter());
   ASSERT_EQ(external.exit_code, 0) << external.err;
   const nlohmann::json summary = nlohmann::json::parse(external.out);
   EXPECT_EQ(summary["rows"], 500000);
   EXPECT_GT(summary["peak_memory_mib"].get<double>(), 0.0);
   std::printf("external memory under a %zu MiB limit: peak resident %.1f MiB\n", kLimitMib,
               summary["peak_memory_mib"].get<double>());
-  EXPECT_TRUE(std::filesystem::exists(dir.File("model.json")));
+  // The same quality as training in memory (without the limit) on the same data.
+  CommandResult unlimited = Fraudops(dir, train + "--output memory.json", env);
+  ASSERT_EQ(unlimited.exit_code, 0) << unlimited.err;
+  EXPECT_NEAR(summary["validation"]["auc"].get<double>(),
+              nlohmann::json::parse(unlimited.out)["validation"]["auc"].get<double>(), 0.002);
 }
 
 TEST(TrainCliTest, ExternalMemoryRefusesWhatItCannotDo) {

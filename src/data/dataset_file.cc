@@ -359,6 +359,17 @@ Status DatasetFileView::ReadFeature(size_t feature, size_t begin, std::span<floa
   return Status::Ok();
 }
 
+Result<size_t> DatasetFileView::CountPositives() const {
+  std::vector<float> piece(std::min<size_t>(1 << 18, rows()));
+  size_t positives = 0;
+  for (size_t begin = 0; begin < rows(); begin += piece.size()) {
+    std::span<float> part(piece.data(), std::min(piece.size(), rows() - begin));
+    FOPS_RETURN_IF_ERROR(ReadLabels(begin, part));
+    for (float value : part) positives += value > 0.5f;
+  }
+  return positives;
+}
+
 Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info) {
   FOPS_ASSIGN_OR_RETURN(std::unique_ptr<DatasetFileReader> reader, DatasetFileReader::Open(path));
   const size_t rows = reader->rows();

@@ -123,6 +123,8 @@ class DatasetFileView {
   Status ReadLabels(size_t begin, std::span<float> out) const {
     return reader_->Read(0, begin, out);
   }
+  /// Rows labelled 1 (above 0.5), read in pieces.
+  Result<size_t> CountPositives() const;
 
  private:
   const DatasetFileReader* reader_ = nullptr;

@@ -40,6 +40,16 @@ struct FeatureInfo {
                                                                                            : "q");
     }
   }
+  /// Names and types on a DMatrix.
+  Status SetOn(void* matrix) {
+    FOPS_RETURN_IF_ERROR(XgbCheck(
+        XGDMatrixSetStrFeatureInfo(matrix, "feature_name", name_pointers.data(), names.size()),
+        "XGDMatrixSetStrFeatureInfo(feature_name)"));
+    return XgbCheck(
+        XGDMatrixSetStrFeatureInfo(matrix, "feature_type", type_pointers.data(), names.size()),
+        "XGDMatrixSetStrFeatureInfo(feature_type)");
+  }
+
   std::vector<std::string> names;
   std::vector<const char*> name_pointers, type_pointers;
 };
@@ -364,15 +374,7 @@ Result<XgbMatrix> XgbMatrix::FromDatasetFile(const DatasetFileView& file,
                                                   &Batches::Next, config.c_str(), &out.handle_);
   FOPS_RETURN_IF_ERROR(out.batches_->error);
   FOPS_RETURN_IF_ERROR(XgbCheck(created, "XGDMatrixCreateFromCallback"));
-  FeatureInfo& info = out.batches_->info;
-  FOPS_RETURN_IF_ERROR(
-      XgbCheck(XGDMatrixSetStrFeatureInfo(out.handle_, "feature_name", info.name_pointers.data(),
-                                          info.names.size()),
-               "XGDMatrixSetStrFeatureInfo(feature_name)"));
-  FOPS_RETURN_IF_ERROR(
-      XgbCheck(XGDMatrixSetStrFeatureInfo(out.handle_, "feature_type", info.type_pointers.data(),
-                                          info.names.size()),
-               "XGDMatrixSetStrFeatureInfo(feature_type)"));
+  FOPS_RETURN_IF_ERROR(out.batches_->info.SetOn(out.handle_));
   return out;
 }
 
@@ -386,15 +388,7 @@ Result<XgbMatrix> XgbMatrix::FromDataset(const Dataset& dataset, int threads) {
   FOPS_RETURN_IF_ERROR(
       XgbCheck(XGDMatrixSetFloatInfo(out.handle_, "label", dataset.label.data(), dataset.rows()),
                "XGDMatrixSetFloatInfo(label)"));
-  FeatureInfo info(dataset);
-  FOPS_RETURN_IF_ERROR(
-      XgbCheck(XGDMatrixSetStrFeatureInfo(out.handle_, "feature_name", info.name_pointers.data(),
-                                          info.names.size()),
-               "XGDMatrixSetStrFeatureInfo(feature_name)"));
-  FOPS_RETURN_IF_ERROR(
-      XgbCheck(XGDMatrixSetStrFeatureInfo(out.handle_, "feature_type", info.type_pointers.data(),
-                                          info.names.size()),
-               "XGDMatrixSetStrFeatureInfo(feature_type)"));
+  FOPS_RETURN_IF_ERROR(FeatureInfo(dataset).SetOn(out.handle_));
   return out;
 }
 
@@ -409,26 +403,18 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
     return Status::Internal("xgboost trainer needs a training dataset");
   FOPS_ASSIGN_OR_RETURN(ResolvedParams params,
                         ResolveParams(XgboostParamSpecs(), input.params, "xgboost"));
-  // In memory, the datasets; in external memory, the files' schemas and labels (4 bytes a
-  // row, which libxgboost keeps in memory too).
-  std::vector<float> file_train_labels, file_validation_labels;
-  if (external != nullptr) {
-    file_train_labels.resize(external->train->rows());
-    FOPS_RETURN_IF_ERROR(external->train->ReadLabels(0, file_train_labels));
-    if (external->validation != nullptr) {
-      file_validation_labels.resize(external->validation->rows());
-      FOPS_RETURN_IF_ERROR(external->validation->ReadLabels(0, file_validation_labels));
-    }
-  }
+  // In memory, the datasets; in external memory, the files' schemas.
   const Dataset& train = external ? external->train->schema() : *input.train;
-  const std::vector<float>& train_labels = external ? file_train_labels : input.train->label;
   // Without validation data the training set stands in for per-round metrics.
   const bool has_validation =
       external ? external->validation != nullptr && external->validation->rows() > 0
                : input.validation != nullptr && input.validation->rows() > 0;
-  const std::vector<float>& validation_labels = !has_validation ? train_labels
-                                                : external      ? file_validation_labels
-                                                                : input.validation->label;
+  // The labels the rank metrics of a distributed run need (workers train in memory).
+  static const std::vector<float> kNoLabels;
+  const std::vector<float>& train_labels = external ? kNoLabels : input.train->label;
+  const std::vector<float>& validation_labels = external         ? kNoLabels
+                                                : has_validation ? input.validation->label
+                                                                 : input.train->label;
 
   // Our defaults for what the user left unset.
   if (!params.count("objective")) params["objective"] = "binary:logistic";
@@ -440,9 +426,14 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   if (!params.count("verbosity")) params["verbosity"] = 1;
   if (!params.count("scale_pos_weight")) {
     // Over all workers' rows in a distributed run, so that every worker sets the same.
-    std::array<double, 2> counts = {
-        static_cast<double>(std::count(train_labels.begin(), train_labels.end(), 1.0f)),
-        static_cast<double>(train_labels.size())};
+    std::array<double, 2> counts = {};
+    if (external) {
+      FOPS_ASSIGN_OR_RETURN(size_t positives, external->train->CountPositives());
+      counts = {static_cast<double>(positives), static_cast<double>(external->train->rows())};
+    } else {
+      counts = {static_cast<double>(input.train->CountPositives()),
+                static_cast<double>(input.train->rows())};
+    }
     if (input.collective) FOPS_RETURN_IF_ERROR(input.collective->Sum(counts));
     const double positives = counts[0], negatives = counts[1] - counts[0];
     params["scale_pos_weight"] = positives > 0 ? negatives / positives : 1.0;
