@@ -76,25 +76,23 @@ double PeakMemoryMib() {
 }
 
 /// External memory: the data at `uri` as a dataset file to read in pieces — a dataset file
-/// as it is, any other source imported into `scratch` first (streamed: CSV and SQL sources
-/// never whole in memory) — its checksum verified.
+/// as it is (its checksum verified), any other source imported into `scratch` first
+/// (streamed: CSV and SQL sources never whole in memory).
 Result<std::unique_ptr<DatasetFileReader>> OpenExternal(const SourceRegistry& sources,
                                                         const std::string& uri,
                                                         const SourceOptions& options, Session& s,
                                                         const std::string& scratch) {
   FOPS_ASSIGN_OR_RETURN(auto parsed, sources.Parse(uri));
-  std::string path = parsed.second;
-  if (parsed.first != "fds") {
-    path = scratch;
-    s.logger.Info("train", "importing into a dataset file for external memory",
-                  {{"data", uri}, {"file", path}});
-    FOPS_ASSIGN_OR_RETURN(DatasetFileInfo imported,
-                          ImportToDatasetFile(sources, uri, options, s.context, path));
-    (void)imported;
+  if (parsed.first == "fds") {
+    FOPS_ASSIGN_OR_RETURN(std::unique_ptr<DatasetFileReader> reader,
+                          DatasetFileReader::Open(parsed.second));
+    FOPS_RETURN_IF_ERROR(reader->Verify());
+    return reader;
   }
-  FOPS_ASSIGN_OR_RETURN(std::unique_ptr<DatasetFileReader> reader, DatasetFileReader::Open(path));
-  FOPS_RETURN_IF_ERROR(reader->Verify());
-  return reader;
+  s.logger.Info("train", "importing into a dataset file for external memory",
+                {{"data", uri}, {"file", scratch}});
+  FOPS_RETURN_IF_ERROR(ImportToDatasetFile(sources, uri, options, s.context, scratch).status());
+  return DatasetFileReader::Open(scratch);
 }
 
 int Train(const TrainArgs& args) {

@@ -189,18 +189,11 @@ class CsvParser {
       FOPS_RETURN_IF_ERROR(FirstError(chunks, line_offset));
       for (Chunk& chunk : chunks) {
         // The label as codes of one dictionary over the file (encoded when all is read).
-        std::vector<float> remap;
-        const auto& local = chunk.label_dictionary.values();
-        for (size_t i = 0; i < local.size(); ++i) {
-          const size_t before = label_dictionary.size();
-          remap.push_back(static_cast<float>(label_dictionary.Code(local[i])));
-          if (label_dictionary.size() != before) {
-            label.first_seen.push_back(
-                Where(line_offset + chunk.label_first_line[i], label_index_ + 1));
-          }
-        }
+        const std::vector<int32_t> remap =
+            LabelCodes(chunk, label_dictionary, label.first_seen, line_offset);
         buffer.clear();
-        for (int32_t code : chunk.label_codes) buffer.push_back(remap[static_cast<size_t>(code)]);
+        for (int32_t code : chunk.label_codes)
+          buffer.push_back(static_cast<float>(remap[static_cast<size_t>(code)]));
         FOPS_RETURN_IF_ERROR(spill->Append(0, buffer));
         for (size_t c = 0; c < names_.size(); ++c) {
           if (c == label_index_) continue;
@@ -336,6 +329,22 @@ class CsvParser {
       line_offset += chunk.lines;
     }
     return Status::Ok();
+  }
+
+  /// For each of a chunk's local label codes, its code in the file's `dictionary`; a value
+  /// new to the file is added, and where it first appeared to `first_seen` (`line_offset`:
+  /// the lines before the chunk).
+  std::vector<int32_t> LabelCodes(const Chunk& chunk, Dictionary& dictionary,
+                                  std::vector<std::string>& first_seen, size_t line_offset) const {
+    std::vector<int32_t> remap;
+    const auto& local = chunk.label_dictionary.values();
+    for (size_t i = 0; i < local.size(); ++i) {
+      const size_t before = dictionary.size();
+      remap.push_back(dictionary.Code(local[i]));
+      if (dictionary.size() != before)
+        first_seen.push_back(Where(line_offset + chunk.label_first_line[i], label_index_ + 1));
+    }
+    return remap;
   }
 
   /// A chunk's local category codes in `part` as codes of the file's `dictionary`.
@@ -526,16 +535,8 @@ class CsvParser {
     Dictionary label_dictionary;
     size_t line_offset = first_data_line_ - 1;
     for (const Chunk& chunk : chunks) {
-      std::vector<int32_t> remap;
-      const auto& local = chunk.label_dictionary.values();
-      for (size_t i = 0; i < local.size(); ++i) {
-        size_t before = label_dictionary.size();
-        remap.push_back(label_dictionary.Code(local[i]));
-        if (label_dictionary.size() != before) {
-          label.first_seen.push_back(
-              Where(line_offset + chunk.label_first_line[i], label_index_ + 1));
-        }
-      }
+      const std::vector<int32_t> remap =
+          LabelCodes(chunk, label_dictionary, label.first_seen, line_offset);
       for (int32_t code : chunk.label_codes)
         label.codes.push_back(remap[static_cast<size_t>(code)]);
       line_offset += chunk.lines;

@@ -281,16 +281,28 @@ Status ChecksumMismatch(const std::string& path, const std::string& digest,
 
 }  // namespace
 
+namespace {
+
+/// Block `index` of `reader` a piece at a time (1 MiB of values), each handed to `use`.
+Status ForEachPiece(const DatasetFileReader& reader, size_t index,
+                    const std::function<void(std::span<const float>)>& use) {
+  std::vector<float> piece(std::min<size_t>(1 << 18, reader.rows()));
+  for (size_t begin = 0; begin < reader.rows(); begin += piece.size()) {
+    std::span<float> part(piece.data(), std::min(piece.size(), reader.rows() - begin));
+    FOPS_RETURN_IF_ERROR(reader.Read(index, begin, part));
+    use(part);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status DatasetFileReader::Verify() const {
-  constexpr size_t kPiece = 1 << 18;  // floats: 1 MiB
-  std::vector<float> piece(std::min(kPiece, info_.rows));
   Sha256 payload_hash;
   for (size_t index = 0; index <= schema_.features.size(); ++index) {
-    for (size_t begin = 0; begin < info_.rows; begin += piece.size()) {
-      std::span<float> part(piece.data(), std::min(piece.size(), info_.rows - begin));
-      FOPS_RETURN_IF_ERROR(Read(index, begin, part));
+    FOPS_RETURN_IF_ERROR(ForEachPiece(*this, index, [&](std::span<const float> part) {
       payload_hash.Update(reinterpret_cast<const char*>(part.data()), part.size_bytes());
-    }
+    }));
   }
   const std::string digest = payload_hash.HexDigest();
   if (digest != info_.payload_sha256) return ChecksumMismatch(path_, digest, info_.payload_sha256);
@@ -360,13 +372,10 @@ Status DatasetFileView::ReadFeature(size_t feature, size_t begin, std::span<floa
 }
 
 Result<size_t> DatasetFileView::CountPositives() const {
-  std::vector<float> piece(std::min<size_t>(1 << 18, rows()));
   size_t positives = 0;
-  for (size_t begin = 0; begin < rows(); begin += piece.size()) {
-    std::span<float> part(piece.data(), std::min(piece.size(), rows() - begin));
-    FOPS_RETURN_IF_ERROR(ReadLabels(begin, part));
+  FOPS_RETURN_IF_ERROR(ForEachPiece(*reader_, 0, [&](std::span<const float> part) {
     for (float value : part) positives += value > 0.5f;
-  }
+  }));
   return positives;
 }
 
