@@ -135,12 +135,6 @@ int Train(const TrainArgs& args) {
   options->csv.table.numeric_label = *regression;
   SourceRegistry sources;
   RegisterBuiltinSources(sources);
-  if (args.external_memory && args.algorithm != "xgboost") {
-    return Fail(Status::InvalidArgument(
-        "--external-memory trains the xgboost algorithm only (libxgboost's external memory); "
-        "the native " +
-        args.algorithm + " trainer trains in memory"));
-  }
   if (args.external_memory && args.workers > 1) {
     return Fail(Status::InvalidArgument(
         "--external-memory trains in this one process; it does not combine with --workers " +
@@ -200,11 +194,14 @@ int Train(const TrainArgs& args) {
     external.train = &*train_view;
     external.validation = valid_view ? &*valid_view : nullptr;
     external.cache_dir = scratch.path();
+    // By default about 1 MiB of values per read: xgboost reads every feature of a batch of
+    // rows, lgbm one feature's rows at a time (on each thread).
+    const size_t features_per_read =
+        args.algorithm == "xgboost" ? std::max<size_t>(1, schema.num_features()) : 1;
     external.batch_rows =
         args.batch_rows > 0
             ? args.batch_rows
-            : std::max<size_t>(
-                  1024, (1u << 20) / (sizeof(float) * std::max<size_t>(1, schema.num_features())));
+            : std::max<size_t>(1024, (1u << 20) / (sizeof(float) * features_per_read));
     input.external = &external;
     s.logger.Info("train", "external memory",
                   {{"rows", rows}, {"batch_rows", external.batch_rows}, {"cache", scratch.path()}});
@@ -326,11 +323,11 @@ std::function<int()> AddTrainCommand(CLI::App& app) {
                    "Worker processes that train together (xgboost, lgbm; default 1: this process)")
       ->check(CLI::Range(1, 256));
   command->add_flag("--external-memory", args->external_memory,
-                    "Train from disk in batches, for data larger than memory (xgboost; "
-                    "docs/external-memory.md)");
+                    "Train from disk in pieces, for data larger than memory "
+                    "(docs/external-memory.md)");
   command
       ->add_option("--batch-rows", args->batch_rows,
-                   "Rows per external-memory batch (default: about 1 MiB of values)")
+                   "Rows read at a time with --external-memory (default: about 1 MiB of values)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 30));
   return [command, args]() { return command->parsed() ? Train(*args) : -1; };
 }

@@ -379,6 +379,16 @@ Result<size_t> DatasetFileView::CountPositives() const {
   return positives;
 }
 
+Result<Dataset> DatasetFileView::SchemaWithLabels() const {
+  Dataset dataset;
+  dataset.features = schema_.features;
+  dataset.label_name = schema_.label_name;
+  dataset.label_values = schema_.label_values;
+  dataset.label.resize(rows());
+  FOPS_RETURN_IF_ERROR(ReadLabels(0, dataset.label));
+  return dataset;
+}
+
 Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info) {
   FOPS_ASSIGN_OR_RETURN(std::unique_ptr<DatasetFileReader> reader, DatasetFileReader::Open(path));
   const size_t rows = reader->rows();

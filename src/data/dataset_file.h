@@ -125,6 +125,8 @@ class DatasetFileView {
   }
   /// Rows labelled 1 (above 0.5), read in pieces.
   Result<size_t> CountPositives() const;
+  /// schema() with every row's label read: a dataset with no feature values (4 bytes a row).
+  Result<Dataset> SchemaWithLabels() const;
 
  private:
   const DatasetFileReader* reader_ = nullptr;

@@ -1,13 +1,20 @@
 #include "train/lgbm_learner.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <numeric>
 #include <random>
 #include <unordered_map>
+
+#include "data/dataset_file.h"
 
 namespace fraudops {
 
@@ -306,8 +313,75 @@ std::vector<uint64_t> BinSampleRows(uint64_t rows, uint64_t sample_size, uint64_
   return sample;
 }
 
-Result<BinnedData> BinnedData::Build(const Dataset& data, const LgbmConfig& config,
-                                     ParallelTeam* team, Collective* collective) {
+FeatureColumns::FeatureColumns(const DatasetFileView& file, size_t piece_rows)
+    : file_(&file), piece_rows_(std::max<size_t>(1, piece_rows)) {}
+
+size_t FeatureColumns::rows() const { return data_ != nullptr ? data_->rows() : file_->rows(); }
+
+size_t FeatureColumns::num_features() const {
+  return data_ != nullptr ? data_->num_features() : file_->schema().num_features();
+}
+
+Result<std::span<const float>> FeatureColumns::Read(size_t feature, size_t begin, size_t end,
+                                                    std::vector<float>& scratch) const {
+  if (data_ != nullptr)
+    return std::span<const float>(data_->columns[feature]).subspan(begin, end - begin);
+  scratch.resize(end - begin);
+  FOPS_RETURN_IF_ERROR(file_->ReadFeature(feature, begin, scratch));
+  return std::span<const float>(scratch);
+}
+
+namespace {
+
+/// Feature `feature`'s values at `rows` (ascending local indices), or at every row when
+/// `rows` is null: a view of the dataset's column where it is in memory, else read piece by
+/// piece into `values`.
+Result<std::span<const float>> ValuesAt(const FeatureColumns& data, size_t feature,
+                                        const std::vector<uint32_t>* rows,
+                                        std::vector<float>& values) {
+  const size_t n = data.rows(), piece = data.piece_rows();
+  std::vector<float> scratch;
+  if (rows == nullptr && piece >= n) return data.Read(feature, 0, n, values);
+  values.clear();
+  size_t next = 0;  // the next wanted row's position in `rows`
+  for (size_t begin = 0; begin < n; begin += piece) {
+    const size_t end = std::min(n, begin + piece);
+    if (rows != nullptr && (next == rows->size() || (*rows)[next] >= end)) continue;
+    FOPS_ASSIGN_OR_RETURN(std::span<const float> part, data.Read(feature, begin, end, scratch));
+    if (rows == nullptr) {
+      values.insert(values.end(), part.begin(), part.end());
+      continue;
+    }
+    for (; next < rows->size() && (*rows)[next] < end; ++next)
+      values.push_back(part[(*rows)[next] - begin]);
+  }
+  return std::span<const float>(values);
+}
+
+/// The first error of `statuses`, or Ok.
+Status FirstError(const std::vector<Status>& statuses) {
+  for (const Status& status : statuses)
+    if (!status.ok()) return status;
+  return Status::Ok();
+}
+
+}  // namespace
+
+struct BinnedData::Storage {
+  Storage() = default;
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  ~Storage() {
+    if (mapped != nullptr) ::munmap(mapped, mapped_bytes);
+  }
+  std::vector<uint8_t> memory;
+  void* mapped = nullptr;
+  size_t mapped_bytes = 0;
+};
+
+Result<BinnedData> BinnedData::Build(const FeatureColumns& data, const LgbmConfig& config,
+                                     ParallelTeam* team, Collective* collective,
+                                     const std::string& file) {
   BinnedData out;
   out.rows_ = data.rows();
   const size_t features = data.num_features();
@@ -336,15 +410,23 @@ Result<BinnedData> BinnedData::Build(const Dataset& data, const LgbmConfig& conf
     auto [from, to] = sampled_in(first, first + data.rows());
     for (auto it = from; it != to; ++it) mine.push_back(static_cast<uint32_t>(*it - first));
   }
+  const std::vector<uint32_t>* sampled = sample.empty() ? nullptr : &mine;
   // Every feature's sample values: local, or gathered from every worker in rank order.
   std::vector<std::vector<float>> gathered;
+  std::vector<Status> read(features);
   if (collective != nullptr) {
     const size_t k = sample.empty() ? data.rows() : mine.size();
     std::string bytes(k * features * sizeof(float), '\0');
-    for (size_t f = 0; f < features; ++f) {
-      float* to = reinterpret_cast<float*>(bytes.data()) + f * k;
-      for (size_t i = 0; i < k; ++i) to[i] = data.columns[f][sample.empty() ? i : mine[i]];
-    }
+    team->For(features, [&](size_t f) {
+      std::vector<float> values;
+      Result<std::span<const float>> column = ValuesAt(data, f, sampled, values);
+      if (!column.ok()) {
+        read[f] = column.status();
+        return;
+      }
+      std::copy(column->begin(), column->end(), reinterpret_cast<float*>(bytes.data()) + f * k);
+    });
+    FOPS_RETURN_IF_ERROR(FirstError(read));
     FOPS_ASSIGN_OR_RETURN(const std::string all, collective->AllGather(std::move(bytes)));
     gathered.resize(features);
     const float* part = reinterpret_cast<const float*>(all.data());
@@ -371,17 +453,21 @@ Result<BinnedData> BinnedData::Build(const Dataset& data, const LgbmConfig& conf
   team->For(owned.size(), [&](size_t i) {
     const size_t f = owned[i];
     std::vector<float> values;
-    std::span<const float> column = data.columns[f];
+    std::span<const float> column;
     if (collective != nullptr) {
       column = gathered[f];
-    } else if (!sample.empty()) {
-      values.reserve(mine.size());
-      for (uint32_t row : mine) values.push_back(column[row]);
-      column = values;
+    } else {
+      Result<std::span<const float>> local = ValuesAt(data, f, sampled, values);
+      if (!local.ok()) {
+        read[f] = local.status();
+        return;
+      }
+      column = *local;
     }
     out.mappers_[f] = categorical[f] ? BinMapper::Categorical(column, options)
                                      : BinMapper::Numeric(column, options);
   });
+  FOPS_RETURN_IF_ERROR(FirstError(read));
   if (collective != nullptr) {
     gathered.clear();
     std::string bytes;
@@ -408,39 +494,93 @@ Result<BinnedData> BinnedData::Build(const Dataset& data, const LgbmConfig& conf
     }
   }
   for (const BinMapper& mapper : out.mappers_) out.wide_ = out.wide_ || mapper.num_bins() > 256;
-  out.BinRows(data, team);
+  FOPS_RETURN_IF_ERROR(out.BinRows(data, team, file));
   return out;
 }
 
-BinnedData BinnedData::BinLike(const BinnedData& reference, const Dataset& data,
-                               ParallelTeam* team) {
+Result<BinnedData> BinnedData::BinLike(const BinnedData& reference, const FeatureColumns& data,
+                                       ParallelTeam* team, const std::string& file) {
   BinnedData out;
   out.rows_ = data.rows();
   out.mappers_ = reference.mappers_;
   out.wide_ = reference.wide_;
-  out.BinRows(data, team);
+  FOPS_RETURN_IF_ERROR(out.BinRows(data, team, file));
   return out;
 }
 
-void BinnedData::BinRows(const Dataset& data, ParallelTeam* team) {
-  const size_t features = mappers_.size();
-  if (wide_)
-    bins16_.resize(features);
-  else
-    bins8_.resize(features);
+Status BinnedData::BinRows(const FeatureColumns& data, ParallelTeam* team,
+                           const std::string& file) {
+  const size_t features = mappers_.size(), width = wide_ ? 2 : 1;
+  const size_t column_bytes = rows_ * width, bytes = features * column_bytes;
+  auto storage = std::make_shared<Storage>();
+  // External memory: each piece's bins are written to the file and flushed (clean pages the
+  // kernel may drop), then the whole file is mapped read-only.
+  const bool to_file = !file.empty() && bytes > 0;
+  int fd = -1;
+  if (to_file) {
+    fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return Status::IoError("cannot create " + file + ": " + std::strerror(errno));
+  } else {
+    storage->memory.resize(bytes);
+  }
+  std::vector<Status> binned(features);
   team->For(features, [&](size_t f) {
     const BinMapper& mapper = mappers_[f];
-    const std::vector<float>& column = data.columns[f];
-    if (wide_) {
-      bins16_[f].resize(rows_);
-      for (size_t r = 0; r < rows_; ++r)
-        bins16_[f][r] = static_cast<uint16_t>(mapper.ValueToBin(column[r]));
-    } else {
-      bins8_[f].resize(rows_);
-      for (size_t r = 0; r < rows_; ++r)
-        bins8_[f][r] = static_cast<uint8_t>(mapper.ValueToBin(column[r]));
+    std::vector<float> scratch;
+    std::vector<uint8_t> piece_bins;
+    for (size_t begin = 0; begin < rows_; begin += data.piece_rows()) {
+      const size_t end = std::min(rows_, begin + data.piece_rows());
+      Result<std::span<const float>> values = data.Read(f, begin, end, scratch);
+      if (!values.ok()) {
+        binned[f] = values.status();
+        return;
+      }
+      const size_t offset = f * column_bytes + begin * width, size = (end - begin) * width;
+      uint8_t* to = storage->memory.data() + offset;
+      if (to_file) {
+        piece_bins.resize(size);
+        to = piece_bins.data();
+      }
+      if (wide_) {
+        auto* to16 = reinterpret_cast<uint16_t*>(to);
+        for (size_t i = 0; i < values->size(); ++i)
+          to16[i] = static_cast<uint16_t>(mapper.ValueToBin((*values)[i]));
+      } else {
+        for (size_t i = 0; i < values->size(); ++i)
+          to[i] = static_cast<uint8_t>(mapper.ValueToBin((*values)[i]));
+      }
+      if (!to_file) continue;
+      for (size_t done = 0; done < size;) {
+        const ssize_t n = ::pwrite(fd, to + done, size - done, static_cast<off_t>(offset + done));
+        if (n <= 0) {
+          binned[f] = Status::IoError("cannot write " + file + ": " + std::strerror(errno));
+          return;
+        }
+        done += static_cast<size_t>(n);
+      }
+      // Written back now, so a memory limit can drop these pages instead of failing.
+      ::sync_file_range(
+          fd, static_cast<off64_t>(offset), static_cast<off64_t>(size),
+          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
     }
   });
+  Status status = FirstError(binned);
+  if (to_file) {
+    if (status.ok()) {
+      void* mapped = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
+      if (mapped == MAP_FAILED) {
+        status = Status::IoError("cannot map " + file + ": " + std::strerror(errno));
+      } else {
+        storage->mapped = mapped;
+        storage->mapped_bytes = bytes;
+      }
+    }
+    ::close(fd);
+  }
+  FOPS_RETURN_IF_ERROR(status);
+  bins_ = to_file ? static_cast<const uint8_t*>(storage->mapped) : storage->memory.data();
+  storage_ = std::move(storage);
+  return Status::Ok();
 }
 
 // ---------------------------------------------------------------------------------------------

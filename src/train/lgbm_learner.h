@@ -6,10 +6,12 @@
 /// built per feature, features spread over the threads, and every sum runs over a leaf's
 /// rows in one fixed order, so the tree is the same for any number of threads.
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/parallel_team.h"
@@ -20,6 +22,8 @@
 #include "train/lgbm_params.h"
 
 namespace fraudops {
+
+class DatasetFileView;
 
 /// SplitMix64's mixing step: the trainer's generators (bagging, GOSS, feature sampling) are
 /// seeded states advanced through it, so a draw depends only on its seed, not on threads.
@@ -36,36 +40,67 @@ struct GradHess {
   float h;
 };
 
-/// The training data binned: one bin column per feature (uint8 when every bin fits).
+/// Feature values as binning reads them: a dataset's columns in memory, or a dataset file's
+/// read a piece of rows at a time (external memory, docs/external-memory.md).
+class FeatureColumns {
+ public:
+  explicit FeatureColumns(const Dataset& data)
+      : data_(&data), piece_rows_(std::max<size_t>(1, data.rows())) {}
+  /// `piece_rows`: the rows read at a time from the file (per feature and thread).
+  FeatureColumns(const DatasetFileView& file, size_t piece_rows);
+
+  size_t rows() const;
+  size_t num_features() const;
+  /// Rows per Read: all of them in memory, a bounded piece from a file.
+  size_t piece_rows() const { return piece_rows_; }
+  /// Rows [begin, end) of `feature`: the dataset's own values, or read into `scratch`.
+  Result<std::span<const float>> Read(size_t feature, size_t begin, size_t end,
+                                      std::vector<float>& scratch) const;
+
+ private:
+  const Dataset* data_ = nullptr;
+  const DatasetFileView* file_ = nullptr;
+  size_t piece_rows_ = 0;
+};
+
+/// The training data binned: one bin column per feature (uint8 when every bin fits), held in
+/// memory or, for external memory, written to a file and mapped read-only from it (the kernel
+/// keeps in memory what fits and reads the rest again when it is used).
 class BinnedData {
  public:
   /// Finds every feature's bins from (a sample of) `data` and bins all rows. With a
   /// collective, `data` is this worker's part of the rows (rank r holds the r-th contiguous
   /// part, in order) and the bins come from the sample of all workers' rows that one process
   /// would draw from all of them, gathered on every worker: the same bins as one process.
-  static Result<BinnedData> Build(const Dataset& data, const LgbmConfig& config, ParallelTeam* team,
-                                  Collective* collective = nullptr);
-  /// Bins `data` with `reference`'s bins (validation rows).
-  static BinnedData BinLike(const BinnedData& reference, const Dataset& data, ParallelTeam* team);
+  /// With `file`, the bin columns are written there and mapped, not held in memory.
+  static Result<BinnedData> Build(const FeatureColumns& data, const LgbmConfig& config,
+                                  ParallelTeam* team, Collective* collective = nullptr,
+                                  const std::string& file = "");
+  /// Bins `data` with `reference`'s bins (validation rows); `file` as for Build.
+  static Result<BinnedData> BinLike(const BinnedData& reference, const FeatureColumns& data,
+                                    ParallelTeam* team, const std::string& file = "");
 
   size_t rows() const { return rows_; }
   size_t num_features() const { return mappers_.size(); }
   const BinMapper& mapper(size_t feature) const { return mappers_[feature]; }
   uint32_t Bin(size_t feature, size_t row) const {
-    return wide_ ? bins16_[feature][row] : bins8_[feature][row];
+    return wide_ ? Column16(feature)[row] : Column8(feature)[row];
   }
   bool wide() const { return wide_; }
-  const uint8_t* Column8(size_t feature) const { return bins8_[feature].data(); }
-  const uint16_t* Column16(size_t feature) const { return bins16_[feature].data(); }
+  const uint8_t* Column8(size_t feature) const { return bins_ + feature * rows_; }
+  const uint16_t* Column16(size_t feature) const {
+    return reinterpret_cast<const uint16_t*>(bins_) + feature * rows_;
+  }
 
  private:
-  void BinRows(const Dataset& data, ParallelTeam* team);
+  struct Storage;  ///< the columns' bytes: owned, or a mapping of the bins file
+  Status BinRows(const FeatureColumns& data, ParallelTeam* team, const std::string& file);
 
   size_t rows_ = 0;
   bool wide_ = false;
   std::vector<BinMapper> mappers_;
-  std::vector<std::vector<uint8_t>> bins8_;
-  std::vector<std::vector<uint16_t>> bins16_;
+  std::shared_ptr<const Storage> storage_;
+  const uint8_t* bins_ = nullptr;  ///< feature f's column starts at bins_ + f * rows_ * width
 };
 
 /// A grown tree in LightGBM's layout: internal node i splits on split_feature[i]; a child is

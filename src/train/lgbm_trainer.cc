@@ -10,6 +10,7 @@
 #include "core/parallel_team.h"
 #include "core/progress.h"
 #include "core/strings.h"
+#include "data/dataset_file.h"
 #include "model/lightgbm_text.h"
 #include "train/collective.h"
 #include "train/lgbm_learner.h"
@@ -374,15 +375,25 @@ Result<std::vector<std::pair<std::string, double>>> LightgbmFeatureGains(std::st
 Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input,
                                                          const Context& context) const {
   const auto started = std::chrono::steady_clock::now();
-  if (input.external != nullptr) {
-    return Status::InvalidArgument(
-        "lgbm: external memory (--external-memory) is built for the xgboost trainer only; "
-        "train with --algorithm xgboost, or in memory");
-  }
-  if (input.train == nullptr) return Status::Internal("lgbm trainer needs a training dataset");
   Collective* const collective = input.collective;
-  const Dataset& train = *input.train;
-  const Dataset* validation = input.validation;
+  const ExternalMemory* const external = input.external;
+  if (external != nullptr && (external->train == nullptr || collective != nullptr))
+    return Status::Internal("lgbm external memory needs a training file and one process");
+  if (external == nullptr && input.train == nullptr)
+    return Status::Internal("lgbm trainer needs a training dataset");
+  // External memory: the files' schemas and labels only; the features are read in pieces
+  // when they are binned, and the bins kept in files in the cache directory.
+  Dataset file_train, file_validation;
+  if (external != nullptr) {
+    FOPS_ASSIGN_OR_RETURN(file_train, external->train->SchemaWithLabels());
+    if (external->validation != nullptr) {
+      FOPS_ASSIGN_OR_RETURN(file_validation, external->validation->SchemaWithLabels());
+    }
+  }
+  const Dataset& train = external != nullptr ? file_train : *input.train;
+  const Dataset* validation = external == nullptr               ? input.validation
+                              : external->validation != nullptr ? &file_validation
+                                                                : nullptr;
   if (train.rows() == 0) return Status::InvalidArgument("lgbm: the training data has no rows");
   if (train.num_features() == 0)
     return Status::InvalidArgument("lgbm: the training data has no feature columns");
@@ -423,7 +434,13 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
   }
   ParallelTeam team(config.num_threads);
 
-  FOPS_ASSIGN_OR_RETURN(BinnedData data, BinnedData::Build(train, config, &team, collective));
+  auto columns_of = [&](const Dataset& dataset, const DatasetFileView* file) {
+    return file != nullptr ? FeatureColumns(*file, external->batch_rows) : FeatureColumns(dataset);
+  };
+  FOPS_ASSIGN_OR_RETURN(
+      BinnedData data,
+      BinnedData::Build(columns_of(train, external ? external->train : nullptr), config, &team,
+                        collective, external ? external->cache_dir + "/train.bins" : ""));
   BinnedData valid_data;
   if (validation != nullptr && validation->rows() > 0) {
     if (validation->num_features() != train.num_features()) {
@@ -431,7 +448,10 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
           "lgbm: the validation data has " + std::to_string(validation->num_features()) +
           " features, the training data " + std::to_string(train.num_features()));
     }
-    valid_data = BinnedData::BinLike(data, *validation, &team);
+    FOPS_ASSIGN_OR_RETURN(
+        valid_data, BinnedData::BinLike(
+                        data, columns_of(*validation, external ? external->validation : nullptr),
+                        &team, external ? external->cache_dir + "/validation.bins" : ""));
   }
 
   // Label statistics over all rows, and where this worker's rows start among them.

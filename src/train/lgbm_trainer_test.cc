@@ -11,8 +11,10 @@
 #include <set>
 #include <sstream>
 
+#include "../../tests/test_util.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
+#include "data/dataset_file.h"
 #include "model/lightgbm_text.h"
 
 namespace fraudops {
@@ -174,6 +176,54 @@ TEST(LgbmTrainerTest, WrittenModelReloadsWithIdenticalPredictions) {
     ASSERT_TRUE(probabilities.ok());
     EXPECT_FLOAT_EQ((*probabilities)[5], static_cast<float>(1 / (1 + std::exp(-(*scores)[5]))));
   }
+}
+
+TEST(LgbmTrainerTest, ExternalMemoryTrainsTheSameModelFromDatasetFiles) {
+  Fixture f;
+  testing::TempDir dir;
+  Dataset data = Generate(5000, 11), valid = Generate(1500, 12);
+  ASSERT_TRUE(WriteDatasetFile(data, dir.File("train.fds")).ok());
+  ASSERT_TRUE(WriteDatasetFile(valid, dir.File("valid.fds")).ok());
+  auto train_file = DatasetFileReader::Open(dir.File("train.fds"));
+  auto valid_file = DatasetFileReader::Open(dir.File("valid.fds"));
+  ASSERT_TRUE(train_file.ok() && valid_file.ok());
+  auto train_view = DatasetFileView::Make(**train_file, {});
+  auto valid_view = DatasetFileView::Make(**valid_file, {});
+  ASSERT_TRUE(train_view.ok() && valid_view.ok());
+  ExternalMemory external{&*train_view, &*valid_view, dir.path(), 333};
+  // Bagging and GOSS score their rows through the mapped bins; a sample for the bins that
+  // spans the 333-row pieces; 16-bit bins.
+  for (const char* variant : {"bagging", "goss", "wide"}) {
+    SCOPED_TRACE(variant);
+    std::map<std::string, nlohmann::json> values = {{"num_iterations", 25},
+                                                    {"num_leaves", 15},
+                                                    {"bin_construct_sample_cnt", 1200},
+                                                    {"metric", "auc"},
+                                                    {"early_stopping_round", 5}};
+    if (std::string(variant) == "bagging")
+      values.insert({{"bagging_fraction", 0.7}, {"bagging_freq", 1}});
+    if (std::string(variant) == "goss")
+      values.insert({{"data_sample_strategy", "goss"}, {"learning_rate", 0.3}});
+    if (std::string(variant) == "wide") values.insert({{"max_bin", 400}});
+    Trained memory = TrainOrDie(data, Params(values), f.context, &valid);
+    TrainInput input;
+    input.params = Params(values);
+    input.external = &external;
+    auto model = LgbmTrainer().Train(input, f.context);
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    EXPECT_EQ(*(*model)->Serialize(), memory.text);
+    EXPECT_EQ((*model)->history.size(), memory.model->history.size());
+  }
+  // The bins are written into the cache directory: one that cannot be written is an error
+  // that names the file.
+  ExternalMemory nowhere{&*train_view, nullptr, dir.File("missing/dir"), 1000};
+  TrainInput input;
+  input.params = Params({{"num_iterations", 2}});
+  input.external = &nowhere;
+  auto failed = LgbmTrainer().Train(input, f.context);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find(dir.File("missing/dir/train.bins")), std::string::npos)
+      << failed.status().ToString();
 }
 
 TEST(LgbmTrainerTest, SameSeedSameModelForAnyThreadCount) {

@@ -66,7 +66,10 @@ class DatasetFileView;
 struct ExternalMemory {
   const DatasetFileView* train = nullptr;
   const DatasetFileView* validation = nullptr;  ///< or null
-  std::string cache_dir;  ///< where libxgboost keeps its pages (removed by the caller)
+  /// Where the trainer keeps what it builds from the files (libxgboost's pages, lgbm's bin
+  /// columns); removed by the caller.
+  std::string cache_dir;
+  /// Rows read at a time: xgboost reads all features of a batch, lgbm one feature's rows.
   size_t batch_rows = 0;
 };
 
@@ -77,8 +80,8 @@ struct TrainInput {
   /// Set on a worker of a distributed run (train/distributed.h): `train` and `validation`
   /// are this worker's slices, and what depends on all rows is reduced over the workers.
   Collective* collective = nullptr;
-  /// Set for external-memory training: `train` and `validation` are then unused. xgboost
-  /// only; other trainers refuse it.
+  /// Set for external-memory training: `train` and `validation` are then unused. Not with
+  /// `collective`.
   const ExternalMemory* external = nullptr;
 };
 
