@@ -351,6 +351,27 @@ class MemoryLimit {
   std::string dir_, why_;
 };
 
+/// ASan (Debug builds) holds freed memory in quarantine; under a limit it would count.
+const char kNoQuarantine[] = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0";
+
+/// Runs `train` under `limit` in memory, which the kernel must kill (else the test proves
+/// nothing) leaving no `limited.EXT`, then with --external-memory writing `external.EXT`;
+/// returns the latter's summary (null after a failure).
+nlohmann::json TrainOutOfMemoryOnly(const TempDir& dir, const MemoryLimit& limit,
+                                    const std::string& train, const std::string& ext) {
+  const std::string env = std::string(kNoQuarantine) + " " + limit.Enter();
+  CommandResult memory = Fraudops(dir, train + "--output limited." + ext, env);
+  EXPECT_NE(memory.exit_code, 0) << "training in memory fit under the limit: the test proves "
+                                    "nothing; raise the rows";
+  EXPECT_FALSE(std::filesystem::exists(dir.File("limited." + ext)));
+  CommandResult external = Fraudops(dir, train + "--external-memory --output external." + ext, env);
+  if (external.exit_code != 0) {
+    ADD_FAILURE() << external.err;
+    return nullptr;
+  }
+  return nlohmann::json::parse(external.out);
+}
+
 TEST(TrainCliTest, ExternalMemoryTrainsUnderAMemoryLimitThatInMemoryTrainingExceedsAsWell) {
   // The limit sits between what the two need on this data (measured: the release build's
   // in-memory training is killed at 200 MiB, external memory passes at 160; under ASan,
@@ -372,25 +393,17 @@ TEST(TrainCliTest, ExternalMemoryTrainsUnderAMemoryLimitThatInMemoryTrainingExce
 #if !defined(__SANITIZE_ADDRESS__)
   ASSERT_GT(std::filesystem::file_size(dir.File("big.csv")), kLimitMib << 20);
 #endif
-  // ASan (Debug builds) holds freed memory in quarantine; here it would count against the limit.
-  const std::string env = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0";
   const std::string train =
       "train --algorithm xgboost --data big.csv --valid valid.csv --library-defaults "
       "--param num_round=5 --param max_depth=4 --param eval_metric=auc --json ";
-  CommandResult memory = Fraudops(dir, train + "--output limited.json", env + " " + limit.Enter());
-  EXPECT_NE(memory.exit_code, 0) << "training in memory fit under the limit: the test proves "
-                                    "nothing; raise the rows";
-  EXPECT_FALSE(std::filesystem::exists(dir.File("limited.json")));
-  CommandResult external =
-      Fraudops(dir, train + "--external-memory --output external.json", env + " " + limit.Enter());
-  ASSERT_EQ(external.exit_code, 0) << external.err;
-  const nlohmann::json summary = nlohmann::json::parse(external.out);
+  const nlohmann::json summary = TrainOutOfMemoryOnly(dir, limit, train, "json");
+  ASSERT_FALSE(summary.is_null());
   EXPECT_EQ(summary["rows"], 500000);
   EXPECT_GT(summary["peak_memory_mib"].get<double>(), 0.0);
   std::printf("external memory under a %zu MiB limit: peak resident %.1f MiB\n", kLimitMib,
               summary["peak_memory_mib"].get<double>());
   // The same quality as training in memory (without the limit) on the same data.
-  CommandResult unlimited = Fraudops(dir, train + "--output memory.json", env);
+  CommandResult unlimited = Fraudops(dir, train + "--output memory.json", kNoQuarantine);
   ASSERT_EQ(unlimited.exit_code, 0) << unlimited.err;
   EXPECT_NEAR(summary["validation"]["auc"].get<double>(),
               nlohmann::json::parse(unlimited.out)["validation"]["auc"].get<double>(), 0.002);
@@ -415,18 +428,11 @@ TEST(TrainCliTest, ExternalMemoryLgbmTrainsACsvThreeTimesTheMemoryLimitToTheSame
   ASSERT_EQ(testing::WriteSynthetic(dir, "valid.csv", 20000, "0.01", 6), 0);
   const uintmax_t csv = std::filesystem::file_size(dir.File("big.csv"));
   ASSERT_GT(csv, 3 * (kLimitMib << 20)) << "the CSV is not 3 times the limit";
-  const std::string env = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0";
   const std::string train =
       "train --algorithm lgbm --data big.csv --valid valid.csv --library-defaults "
       "--param num_iterations=10 --param metric=auc --json ";
-  CommandResult memory = Fraudops(dir, train + "--output limited.txt", env + " " + limit.Enter());
-  EXPECT_NE(memory.exit_code, 0) << "training in memory fit under the limit: the test proves "
-                                    "nothing; raise the rows";
-  EXPECT_FALSE(std::filesystem::exists(dir.File("limited.txt")));
-  CommandResult external =
-      Fraudops(dir, train + "--external-memory --output external.txt", env + " " + limit.Enter());
-  ASSERT_EQ(external.exit_code, 0) << external.err;
-  const nlohmann::json summary = nlohmann::json::parse(external.out);
+  const nlohmann::json summary = TrainOutOfMemoryOnly(dir, limit, train, "txt");
+  ASSERT_FALSE(summary.is_null());
   EXPECT_EQ(summary["rows"], kRows);
   std::printf(
       "lgbm external memory: a %.0f MB CSV under a %zu MiB limit (%.1fx), peak resident "
@@ -435,7 +441,7 @@ TEST(TrainCliTest, ExternalMemoryLgbmTrainsACsvThreeTimesTheMemoryLimitToTheSame
       static_cast<double>(csv) / static_cast<double>(kLimitMib << 20),
       summary["peak_memory_mib"].get<double>());
   // The same quality as in memory: the same model, training in memory without the limit.
-  CommandResult unlimited = Fraudops(dir, train + "--output memory.txt", env);
+  CommandResult unlimited = Fraudops(dir, train + "--output memory.txt", kNoQuarantine);
   ASSERT_EQ(unlimited.exit_code, 0) << unlimited.err;
   EXPECT_EQ(testing::ReadText(dir.File("external.txt")), testing::ReadText(dir.File("memory.txt")));
   EXPECT_GT(summary["validation"]["auc"].get<double>(), 0.9);
