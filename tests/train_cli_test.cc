@@ -239,6 +239,15 @@ TEST(TrainCliTest, ExternalMemoryTrainsFromACsvOrADatasetFileAsInMemory) {
   }
 }
 
+/// 4,000 training rows of CategoryRows and 1,500 validation rows that see the categories in
+/// another order (their codes are re-coded with the training file's).
+void WriteCategoryFiles(const TempDir& dir, const std::string& train, const std::string& valid) {
+  testing::WriteText(dir.File(train), CategoryRows(4000, 1));
+  const std::string rows = CategoryRows(1500, 2);
+  testing::WriteText(dir.File(valid),
+                     "amount,merchant,Class\n" + rows.substr(rows.find('\n', 200) + 1));
+}
+
 TEST(TrainCliTest, ExternalMemoryLgbmWritesTheModelTrainingInMemoryWrites) {
   TempDir dir;
   WriteData(dir);
@@ -263,10 +272,7 @@ TEST(TrainCliTest, ExternalMemoryLgbmWritesTheModelTrainingInMemoryWrites) {
     }
   }
   // Text categories, the validation file seeing them in another order (re-coded).
-  testing::WriteText(dir.File("cats.csv"), CategoryRows(4000, 1));
-  const std::string valid = CategoryRows(1500, 2);
-  testing::WriteText(dir.File("cats-valid.csv"),
-                     "amount,merchant,Class\n" + valid.substr(valid.find('\n', 200) + 1));
+  WriteCategoryFiles(dir, "cats.csv", "cats-valid.csv");
   const std::string common =
       "train --algorithm lgbm --data cats.csv --valid cats-valid.csv --label Class "
       "--param num_iterations=20 --param num_leaves=7 ";
@@ -281,11 +287,7 @@ TEST(TrainCliTest, ExternalMemoryLgbmWritesTheModelTrainingInMemoryWrites) {
 
 TEST(TrainCliTest, ExternalMemoryReadsTextCategoriesAsCodesAndScoresThem) {
   TempDir dir;
-  testing::WriteText(dir.File("train.csv"), CategoryRows(4000, 1));
-  const std::string valid = CategoryRows(1500, 2);
-  // The validation file sees the categories in another order: its codes are re-coded.
-  testing::WriteText(dir.File("valid.csv"),
-                     "amount,merchant,Class\n" + valid.substr(valid.find('\n', 200) + 1));
+  WriteCategoryFiles(dir, "train.csv", "valid.csv");
   const std::string common =
       "train --algorithm xgboost --data train.csv --valid valid.csv --label Class "
       "--library-defaults --param num_round=30 --param max_depth=3 --json ";
