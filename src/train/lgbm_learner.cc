@@ -340,8 +340,8 @@ Result<std::span<const float>> ValuesAt(const FeatureColumns& data, size_t featu
                                         const std::vector<uint32_t>* rows,
                                         std::vector<float>& values) {
   const size_t n = data.rows(), piece = data.piece_rows();
-  std::vector<float> scratch;
   if (rows == nullptr && piece >= n) return data.Read(feature, 0, n, values);
+  std::vector<float> scratch;
   values.clear();
   size_t next = 0;  // the next wanted row's position in `rows`
   for (size_t begin = 0; begin < n; begin += piece) {
@@ -536,11 +536,8 @@ Status BinnedData::BinRows(const FeatureColumns& data, ParallelTeam* team,
         return;
       }
       const size_t offset = f * column_bytes + begin * width, size = (end - begin) * width;
-      uint8_t* to = storage->memory.data() + offset;
-      if (to_file) {
-        piece_bins.resize(size);
-        to = piece_bins.data();
-      }
+      if (to_file) piece_bins.resize(size);
+      uint8_t* to = to_file ? piece_bins.data() : storage->memory.data() + offset;
       if (wide_) {
         auto* to16 = reinterpret_cast<uint16_t*>(to);
         for (size_t i = 0; i < values->size(); ++i)
