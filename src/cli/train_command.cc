@@ -30,7 +30,7 @@ namespace {
 struct TrainArgs {
   std::string algorithm = "lgbm", data, valid, label, output, config_path;
   std::vector<std::string> params;
-  bool library_defaults = false, json = false, external_memory = false;
+  bool library_defaults = false, json = false, external_memory = false, sharded = false;
   int workers = 1;
   size_t batch_rows = 0;  ///< external memory; 0: about 1 MiB of values a batch
 };
@@ -95,6 +95,80 @@ Result<std::unique_ptr<DatasetFileReader>> OpenExternal(const SourceRegistry& so
   return DatasetFileReader::Open(scratch);
 }
 
+int Report(const TrainArgs& args, const TrainedModel& m, const Dataset& schema, size_t rows);
+
+/// The distributed options the configuration gives for `args.workers` workers.
+DistributedOptions DistributedFrom(const TrainArgs& args, const Session& s,
+                                   const std::string& work_dir) {
+  DistributedOptions distributed;
+  distributed.workers = args.workers;
+  distributed.executable = std::filesystem::read_symlink("/proc/self/exe").string();
+  distributed.work_dir = work_dir;
+  distributed.host = s.config.train.tracker_host;
+  distributed.tracker_port = static_cast<int>(s.config.train.tracker_port);
+  distributed.remote_workers = static_cast<int>(s.config.train.remote_workers);
+  distributed.retries = static_cast<int>(s.config.train.worker_retries);
+  distributed.link_timeout_seconds = static_cast<int>(s.config.train.worker_timeout_s);
+  distributed.threads_per_worker =
+      std::max(1, ResolveThreads(s.context.threads) /
+                      std::max(1, args.workers - distributed.remote_workers));
+  return distributed;
+}
+
+/// The features and label of a schema as Dataset::SchemaJson writes it (no rows).
+Dataset SchemaFromJson(const nlohmann::json& json) {
+  Dataset schema;
+  if (!json.is_object()) return schema;
+  schema.label_name = json.at("label").value("name", "");
+  schema.label_values = json.at("label").value("values", std::vector<std::string>{"0", "1"});
+  for (const nlohmann::json& feature : json.at("features")) {
+    ColumnSchema column;
+    column.name = feature.at("name").get<std::string>();
+    column.type = feature.value("type", "") == "categorical" ? ColumnType::kCategorical
+                                                             : ColumnType::kNumeric;
+    column.categories = feature.value("categories", std::vector<std::string>{});
+    schema.features.push_back(std::move(column));
+  }
+  return schema;
+}
+
+/// Sharded reading: this process reads nothing; each worker reads its part of the sources.
+int TrainSharded(const TrainArgs& args, Session& s, const HyperParameters& params,
+                 const SourceRegistry& sources, const SourceOptions& options) {
+  if (args.workers < 2) {
+    return Fail(Status::InvalidArgument(
+        "--sharded has each of the --workers read its part of the data; it needs --workers 2 "
+        "or more"));
+  }
+  if (args.external_memory) {
+    return Fail(Status::InvalidArgument(
+        "--sharded does not combine with --external-memory (the workers hold their parts in "
+        "memory)"));
+  }
+  for (const std::string& uri : {args.data, args.valid}) {
+    if (uri.empty()) continue;
+    if (Status readable = sources.CheckReadsInParts(uri, options); !readable.ok()) return Fail(readable);
+  }
+  TempDirectory scratch;
+  DistributedOptions distributed = DistributedFrom(args, s, scratch.path() + "/workers");
+  distributed.train_source = args.data;
+  distributed.validation_source = args.valid;
+  distributed.source_options = SourceOptionsJson(options);
+  Result<std::unique_ptr<TrainedModel>> model =
+      TrainOnWorkers(args.algorithm, params, distributed, s.context);
+  if (!model.ok()) return Fail(model.status());
+  Dataset schema;
+  size_t rows = 0;
+  try {
+    schema = SchemaFromJson((*model)->schema);
+    rows = (*model)->schema.value("rows", size_t{0});
+  } catch (const nlohmann::json::exception& e) {
+    return Fail(Status::Internal(std::string("rank 0's training record has no schema: ") +
+                                 e.what()));
+  }
+  return Report(args, **model, schema, rows);
+}
+
 int Train(const TrainArgs& args) {
   auto session = OpenSession(args.config_path);
   if (!session.ok()) return Fail(session.status());
@@ -140,6 +214,7 @@ int Train(const TrainArgs& args) {
         "--external-memory trains in this one process; it does not combine with --workers " +
         std::to_string(args.workers)));
   }
+  if (args.sharded) return TrainSharded(args, s, params, sources, *options);
   // In memory: the datasets. External memory: dataset files and views of them.
   std::optional<LoadedData> train, valid;
   TempDirectory scratch;
@@ -212,19 +287,8 @@ int Train(const TrainArgs& args) {
   Result<std::unique_ptr<TrainedModel>> model = Status::Internal("not trained");
   if (args.workers > 1) {
     // The workers slice dataset files: the data as read here, written once.
-    DistributedOptions distributed;
-    distributed.workers = args.workers;
-    distributed.executable = std::filesystem::read_symlink("/proc/self/exe").string();
-    distributed.work_dir = scratch.path() + "/workers";
+    DistributedOptions distributed = DistributedFrom(args, s, scratch.path() + "/workers");
     distributed.train_file = scratch.path() + "/train.fds";
-    distributed.host = s.config.train.tracker_host;
-    distributed.tracker_port = static_cast<int>(s.config.train.tracker_port);
-    distributed.remote_workers = static_cast<int>(s.config.train.remote_workers);
-    distributed.retries = static_cast<int>(s.config.train.worker_retries);
-    distributed.link_timeout_seconds = static_cast<int>(s.config.train.worker_timeout_s);
-    distributed.threads_per_worker =
-        std::max(1, ResolveThreads(s.context.threads) /
-                        std::max(1, args.workers - distributed.remote_workers));
     if (auto written = WriteDatasetFile(train->dataset, distributed.train_file); !written.ok())
       return Fail(written.status());
     if (valid) {
@@ -238,7 +302,12 @@ int Train(const TrainArgs& args) {
     model = (*trainer)->Train(input, s.context);
   }
   if (!model.ok()) return Fail(model.status());
-  auto serialized = (*model)->Serialize();
+  return Report(args, **model, schema, rows);
+}
+
+/// Writes the model (and xgboost's category names beside it) and says what was trained.
+int Report(const TrainArgs& args, const TrainedModel& m, const Dataset& schema, size_t rows) {
+  auto serialized = m.Serialize();
   if (!serialized.ok()) return Fail(serialized.status());
   if (Status written = WriteFileAtomic(args.output, *serialized); !written.ok())
     return Fail(written);
@@ -262,7 +331,6 @@ int Train(const TrainArgs& args) {
     }
   }
 
-  const TrainedModel& m = **model;
   const double peak_mib = PeakMemoryMib();
   nlohmann::json out = {{"algorithm", args.algorithm},
                         {"output", args.output},
@@ -274,6 +342,10 @@ int Train(const TrainArgs& args) {
                         {"external_memory", args.external_memory},
                         {"peak_memory_mib", std::round(peak_mib * 10) / 10},
                         {"parameters", m.parameters}};
+  if (!m.data_fingerprint.empty()) {
+    out["data_fingerprint"] = m.data_fingerprint;
+    out["shards"] = m.shards;
+  }
   if (!m.history.empty() && m.best_round >= 0 &&
       static_cast<size_t>(m.best_round) < m.history.size()) {
     out["validation"] = m.history[static_cast<size_t>(m.best_round)].validation;
@@ -286,8 +358,11 @@ int Train(const TrainArgs& args) {
       "trained %s on %zu rows x %zu features%s: %d rounds (kept %d) in %.2f s, peak memory %.0f "
       "MiB\nwrote %s\n",
       args.algorithm.c_str(), rows, schema.num_features(),
-      args.external_memory ? " (external memory)" : "", m.rounds_trained, m.best_round + 1,
-      m.seconds, peak_mib, args.output.c_str());
+      args.external_memory ? " (external memory)"
+      : args.sharded       ? " (sharded reading)"
+                           : "",
+      m.rounds_trained, m.best_round + 1, m.seconds, peak_mib, args.output.c_str());
+  if (!m.data_fingerprint.empty()) std::printf("  data fingerprint %s\n", m.data_fingerprint.c_str());
   if (out.contains("validation")) {
     for (const auto& [name, value] : out["validation"].items()) {
       std::printf("  validation %-20s %.6f\n", name.c_str(), value.get<double>());
@@ -325,6 +400,10 @@ std::function<int()> AddTrainCommand(CLI::App& app) {
   command->add_flag("--external-memory", args->external_memory,
                     "Train from disk in pieces, for data larger than memory "
                     "(docs/external-memory.md)");
+  command->add_flag("--sharded", args->sharded,
+                    "With --workers: each worker reads only its part of --data and --valid (a "
+                    "CSV by byte ranges, a directory or S3 prefix by files, a dataset file by "
+                    "rows, SQL by preprocess.shard_key; docs/distributed-training.md)");
   command
       ->add_option("--batch-rows", args->batch_rows,
                    "Rows read at a time with --external-memory (default: about 1 MiB of values)")
@@ -341,13 +420,18 @@ int Worker(const WorkerCommandArgs& args) {
       FetchWorkerJob(args.tracker, args.rank, std::chrono::seconds(args.join_timeout_s));
   if (!job.ok()) return Fail(job.status());
   // This host may see the data under other names than the leader's.
-  if (!args.train_file.empty()) job->train_file = args.train_file;
-  if (!args.validation_file.empty()) job->validation_file = args.validation_file;
+  // With sharded reading they name the data sources.
+  if (!args.train_file.empty())
+    (job->train_source.empty() ? job->train_file : job->train_source) = args.train_file;
+  if (!args.validation_file.empty()) {
+    (job->validation_source.empty() ? job->validation_file : job->validation_source) =
+        args.validation_file;
+  }
   if (args.threads > 0) job->threads = args.threads;
   logger.Info("train", "worker job",
               {{"rank", args.rank},
                {"algorithm", job->algorithm},
-               {"train", job->train_file},
+               {"train", job->train_source.empty() ? job->train_file : job->train_source},
                {"threads", job->threads}});
   ThreadPool pool(job->threads);
   Context context{.logger = &logger, .pool = &pool, .threads = job->threads, .seed = job->seed};
@@ -374,10 +458,11 @@ std::function<int()> AddWorkerCommand(CLI::App& app) {
       ->required()
       ->check(CLI::Range(0, 255));
   command->add_option("--train", args->train_file,
-                      "The training dataset file (.fds) as this host sees it (default: the "
-                      "leader's path; a shared filesystem)");
+                      "The training dataset file (.fds), or with sharded reading the training "
+                      "data source, as this host sees it (default: the leader's; a shared "
+                      "filesystem)");
   command->add_option("--valid", args->validation_file,
-                      "The validation dataset file (.fds) as this host sees it");
+                      "The validation dataset file or data source as this host sees it");
   command->add_option("--threads", args->threads, "Threads of this worker (default: the leader's)")
       ->check(CLI::Range(1, 1024));
   command

@@ -87,8 +87,9 @@ const std::vector<KeySpec>& KeyTable() {
 
       {"preprocess", "data_source",
        "Where transactions come from: empty for the built-in synthetic dataset, a CSV path "
-       "(csv:PATH or PATH.csv), an SQL database (sqlite:PATH, postgresql://…, mysql://…; "
-       "reads sql_table or sql_query), or a CSV object s3://BUCKET/KEY (or s3, reading "
+       "(csv:PATH or PATH.csv; csv:DIRECTORY reads its files in name order), an SQL database "
+       "(sqlite:PATH, postgresql://…, mysql://…; reads sql_table or sql_query), or a CSV object "
+       "s3://BUCKET/KEY (s3://BUCKET/PREFIX/ reads every object under it; s3 alone reads "
        "s3_bucket and s3_raw_data_key).",
        FOPS_FIELD(preprocess.data_source)},
       {"preprocess", "synthetic_rows", "Rows of the synthetic dataset.",
@@ -141,6 +142,10 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(preprocess.sql_table)},
       {"preprocess", "sql_query", "Query read from an SQL data source (wins over sql_table).",
        FOPS_FIELD(preprocess.sql_query)},
+      {"preprocess", "shard_key",
+       "Sharded reading of an SQL source (`fraudops train --workers N --sharded`): the integer "
+       "column whose value modulo N says which worker reads a row.",
+       FOPS_FIELD(preprocess.shard_key)},
       {"preprocess", "s3_bucket",
        "Bucket of the data source 's3' (the reference project's S3 method). Env: S3_BUCKET.",
        FOPS_FIELD(preprocess.s3_bucket)},

@@ -157,7 +157,43 @@ class CsvParser {
     FOPS_ASSIGN_OR_RETURN(std::string_view body, Start(text));
     std::vector<Chunk> chunks = Slice(body, pool);
     ParseAll(chunks, pool);
-    return Merge(chunks, pool);
+    return Merge(chunks, pool, first_data_line_ - 1);
+  }
+
+  /// Part `part` of `parts` (ReadCsvFilePart): the rows whose line starts in that share of
+  /// the file's bytes, typed from the file's first rows as Parse types them. `range` gets the
+  /// part's bytes [begin, end).
+  Result<Dataset> ParsePart(std::string_view text, int part, int parts, ThreadPool* pool,
+                            std::pair<size_t, size_t>* range) {
+    FOPS_ASSIGN_OR_RETURN(std::string_view body, Start(text));
+    const size_t body_begin = static_cast<size_t>(body.data() - text.data());
+    // Where part k starts: the first line that starts at or after k/parts of the bytes.
+    auto boundary = [&](int k) -> size_t {
+      if (k <= 0) return body_begin;
+      if (k >= parts) return text.size();
+      const size_t at = text.size() / static_cast<size_t>(parts) * static_cast<size_t>(k) +
+                        text.size() % static_cast<size_t>(parts) * static_cast<size_t>(k) /
+                            static_cast<size_t>(parts);
+      if (at <= body_begin) return body_begin;
+      const void* newline = std::memchr(text.data() + at - 1, '\n', text.size() - (at - 1));
+      return newline ? static_cast<size_t>(static_cast<const char*>(newline) + 1 - text.data())
+                     : text.size();
+    };
+    const size_t begin = boundary(part), end = std::max(begin, boundary(part + 1));
+    *range = {begin, end};
+    const std::string_view window = text.substr(begin, end - begin);
+    std::vector<Chunk> chunks = Slice(window, pool);
+    ParseAll(chunks, pool);
+    if (part == 0) return Merge(chunks, pool, first_data_line_ - 1);
+    // Line numbers count from the file's start, which only an error needs: on one, the lines
+    // before the part are counted and the part is read again to say where.
+    Result<Dataset> dataset = Merge(chunks, pool, 0);
+    if (dataset.ok()) return dataset;
+    const size_t lines_before = static_cast<size_t>(
+        std::count(text.begin(), text.begin() + static_cast<long>(begin), '\n'));
+    chunks = Slice(window, pool);
+    ParseAll(chunks, pool);
+    return Merge(chunks, pool, lines_before);
   }
 
   /// Streams the CSV into the dataset file `path` a window of text at a time: each window's
@@ -524,8 +560,9 @@ class CsvParser {
     chunk.error_column = column;
   }
 
-  Result<Dataset> Merge(std::vector<Chunk>& chunks, ThreadPool* pool) {
-    FOPS_RETURN_IF_ERROR(FirstError(chunks, first_data_line_ - 1));
+  /// The chunks as one dataset; `lines_before` the lines before the first chunk.
+  Result<Dataset> Merge(std::vector<Chunk>& chunks, ThreadPool* pool, size_t lines_before) {
+    FOPS_RETURN_IF_ERROR(FirstError(chunks, lines_before));
     size_t rows = 0;
     for (const Chunk& chunk : chunks) rows += chunk.label_codes.size();
 
@@ -533,7 +570,7 @@ class CsvParser {
     RawLabel label;
     label.codes.reserve(rows);
     Dictionary label_dictionary;
-    size_t line_offset = first_data_line_ - 1;
+    size_t line_offset = lines_before;
     for (const Chunk& chunk : chunks) {
       const std::vector<int32_t> remap =
           LabelCodes(chunk, label_dictionary, label.first_seen, line_offset);
@@ -643,6 +680,17 @@ Result<Dataset> ReadCsvFile(const std::string& path, const CsvOptions& options, 
   MappedFile file;
   FOPS_RETURN_IF_ERROR(file.Open(path));
   return ParseCsv(file.text(), path, options, pool);
+}
+
+Result<Dataset> ReadCsvFilePart(const std::string& path, const CsvOptions& options,
+                                ThreadPool* pool, int part, int parts,
+                                std::pair<size_t, size_t>* range) {
+  if (parts < 1 || part < 0 || part >= parts)
+    return Status::InvalidArgument("part " + std::to_string(part) + " of " + std::to_string(parts));
+  MappedFile file;
+  FOPS_RETURN_IF_ERROR(file.Open(path, /*populate=*/false));
+  CsvParser parser(path, options);
+  return parser.ParsePart(file.text(), part, parts, pool, range);
 }
 
 Result<DatasetFileInfo> ImportCsvFile(const std::string& path, const CsvOptions& options,

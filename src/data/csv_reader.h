@@ -8,6 +8,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/status.h"
 #include "data/dataset.h"
@@ -31,6 +32,16 @@ Result<Dataset> ParseCsv(std::string_view text, const std::string& source,
 
 /// Reads the CSV file at `path` (memory-mapped).
 Result<Dataset> ReadCsvFile(const std::string& path, const CsvOptions& options, ThreadPool* pool);
+
+/// Part `part` of `parts` of the CSV file at `path`, for sharded reading: the rows whose line
+/// starts in bytes [size·part/parts, size·(part+1)/parts) of the file (so the parts split at
+/// line ends and together hold every row once), typed from the file's first rows as ReadCsvFile
+/// types them. Categories are coded in first-seen order within the part (data/parts.h merges
+/// the parts' dictionaries); errors name the line in the file. `range` receives the part's
+/// bytes [begin, end); a part may hold no rows.
+Result<Dataset> ReadCsvFilePart(const std::string& path, const CsvOptions& options,
+                                ThreadPool* pool, int part, int parts,
+                                std::pair<size_t, size_t>* range);
 
 /// Streams the CSV file at `path` into the dataset file `output` kImportWindowBytes of text at
 /// a time: files larger than memory. Gives the file ReadCsvFile's dataset would (same content

@@ -19,6 +19,10 @@ struct SqlOptions {
   TableOptions table;
   std::string table_name = "transactions";  ///< may be schema-qualified: credit_fraud.transactions
   std::string query;                        ///< when set, wins over table_name
+  /// Sharded reading: when parts > 1, only the rows whose integer `shard_key` modulo parts is
+  /// `part`, ordered by the key.
+  std::string shard_key;
+  int part = 0, parts = 1;
   size_t chunk_rows = 10000;
 };
 

@@ -481,6 +481,7 @@ Status Train(State& s) {
                              {"feature_importance", importance},
                              {"history", history}};
   if (!s.model->shards.is_null()) training["shards"] = s.model->shards;
+  if (!s.model->data_fingerprint.empty()) training["data_fingerprint"] = s.model->data_fingerprint;
   s.context.logger->Info("train", "trained",
                          {{"rounds", s.model->rounds_trained},
                           {"best_round", s.model->best_round},
@@ -702,6 +703,8 @@ Status Register(State& s) {
                   {"code_version", CodeVersion()}};
   // A distributed run names every worker's rows (file, range, content hash).
   if (!s.model->shards.is_null()) info.lineage["shards"] = s.model->shards;
+  if (!s.model->data_fingerprint.empty())
+    info.lineage["data_fingerprint"] = s.model->data_fingerprint;
   info.baseline_file = "baseline.json";
   info.ignored_inputs = s.excluded;
   if (!s.feature_groups.empty()) {
@@ -853,6 +856,7 @@ Result<SourceOptions> SourceOptionsFrom(const Config& config) {
   FOPS_ASSIGN_OR_RETURN(options.csv.delimiter, ParseDelimiterSetting(p.delimiter));
   options.sql.table_name = p.sql_table;
   options.sql.query = p.sql_query;
+  options.sql.shard_key = p.shard_key;
   options.s3_bucket = p.s3_bucket;
   options.s3_key = p.s3_raw_data_key;
   options.synth.rows = static_cast<size_t>(p.synthetic_rows);

@@ -13,6 +13,8 @@
 #include "core/mutex.h"
 #include "core/strings.h"
 #include "data/dataset_file.h"
+#include "data/parts.h"
+#include "data/source.h"
 #include "train/collective.h"
 #include "train/tracker.h"
 
@@ -127,6 +129,58 @@ class WorkerGroup {
   std::vector<std::thread> waiters_;
 };
 
+/// This worker's part of `uri`, in the one schema all workers' parts agree on (data/parts.h):
+/// each reads its part, the parts' schemas are gathered, and all re-code into the unified
+/// one — after reading again, with the columns some part read as text made categorical, when
+/// the parts disagree on a type. Every worker takes the same decisions from the same
+/// gathered schemas, so they stay in step. A part with no rows is an error naming it.
+Result<LoadedData> ReadPartTogether(const SourceRegistry& sources, const std::string& uri,
+                                    SourceOptions options, Collective& collective,
+                                    const Context& context) {
+  const int rank = collective.rank(), world = collective.world_size();
+  for (int round = 0;; ++round) {
+    FOPS_ASSIGN_OR_RETURN(LoadedData mine, sources.LoadPart(uri, options, rank, world, context));
+    if (mine.dataset.rows() == 0) {
+      return Status::DataError("worker " + std::to_string(rank) + "'s part (" +
+                               std::to_string(rank + 1) + " of " + std::to_string(world) +
+                               ") of " + uri + " holds no rows (" + mine.manifest.dump() +
+                               "): use fewer workers or more data");
+    }
+    const std::string source = uri + " part " + std::to_string(rank + 1) + " of " +
+                               std::to_string(world);
+    FOPS_ASSIGN_OR_RETURN(
+        const std::string gathered,
+        collective.AllGather(PartSchema(mine.dataset, source).dump() + "\n"));
+    std::vector<nlohmann::json> parts;
+    for (const std::string& line : Split(gathered, '\n')) {
+      if (!line.empty()) parts.push_back(nlohmann::json::parse(line, nullptr, false));
+    }
+    if (parts.size() != static_cast<size_t>(world)) {
+      return Status::Internal("gathered " + std::to_string(parts.size()) + " part schemas of " +
+                              uri + " from " + std::to_string(world) + " workers");
+    }
+    FOPS_ASSIGN_OR_RETURN(UnifiedSchema unified,
+                          UnifyParts(parts, options.csv.table.numeric_label));
+    if (unified.make_categorical.empty()) {
+      RecodePart(mine.dataset, unified, static_cast<size_t>(rank));
+      context.logger->Info("train", "read my part",
+                           {{"data", uri},
+                            {"rank", rank},
+                            {"rows", mine.dataset.rows()},
+                            {"part", mine.manifest.dump()}});
+      return mine;
+    }
+    if (round > 0) {
+      return Status::Internal("the parts of " + uri + " still disagree on the types of " +
+                              Join(unified.make_categorical, ", "));
+    }
+    context.logger->Info("train", "parts disagree on column types; reading again",
+                         {{"data", uri}, {"categorical", Join(unified.make_categorical, ", ")}});
+    auto& forced = options.csv.table.categorical_columns;
+    forced.insert(forced.end(), unified.make_categorical.begin(), unified.make_categorical.end());
+  }
+}
+
 }  // namespace
 
 std::pair<size_t, size_t> WorkerSlice(size_t rows, int rank, int world_size) {
@@ -149,6 +203,9 @@ Result<std::unique_ptr<TrainedModel>> TrainOnce(const Trainer& trainer,
                               {"params", ParamsJson(params)},
                               {"train_file", options.train_file},
                               {"validation_file", options.validation_file},
+                              {"train_source", options.train_source},
+                              {"validation_source", options.validation_source},
+                              {"source_options", options.source_options},
                               {"out_dir", options.work_dir},
                               {"threads", options.threads_per_worker},
                               {"seed", context.seed}};
@@ -231,6 +288,8 @@ Result<std::unique_ptr<TrainedModel>> TrainOnce(const Trainer& trainer,
   model->best_round = training["best_round"];
   model->early_stopping_metric = training["early_stopping_metric"];
   model->shards = training.value("shards", nlohmann::json());
+  model->data_fingerprint = training.value("data_fingerprint", "");
+  model->schema = training.value("schema", nlohmann::json());
   for (const nlohmann::json& round : training["history"]) {
     model->history.push_back(
         {.round = round["round"],
@@ -312,6 +371,9 @@ Result<WorkerJob> FetchWorkerJob(const std::string& tracker, int rank,
     job.algorithm = json.at("algorithm").get<std::string>();
     job.train_file = json.at("train_file").get<std::string>();
     job.validation_file = json.value("validation_file", "");
+    job.train_source = json.value("train_source", "");
+    job.validation_source = json.value("validation_source", "");
+    job.source_options = json.value("source_options", nlohmann::json());
     job.out_dir = json.at("out_dir").get<std::string>();
     job.threads = json.value("threads", 1);
     job.seed = json.value("seed", uint64_t{42});
@@ -333,14 +395,42 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
   FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(job.algorithm));
   FOPS_ASSIGN_OR_RETURN(std::unique_ptr<Collective> collective, Collective::Join(job.config));
   const int rank = collective->rank(), world = collective->world_size();
-  FOPS_ASSIGN_OR_RETURN(Dataset train_all, ReadDatasetFile(job.train_file));
-  Dataset train = Slice(train_all, rank, world);
-  const size_t train_rows = train_all.rows();
-  train_all = Dataset();
-  Dataset validation;
-  if (!job.validation_file.empty()) {
-    FOPS_ASSIGN_OR_RETURN(Dataset validation_all, ReadDatasetFile(job.validation_file));
-    validation = Slice(validation_all, rank, world);
+  Dataset train, validation;
+  nlohmann::json part;  // which rows of the data this worker trains on
+  const bool has_validation = !job.validation_file.empty() || !job.validation_source.empty();
+  if (!job.train_source.empty()) {
+    FOPS_ASSIGN_OR_RETURN(SourceOptions options, SourceOptionsFromJson(job.source_options));
+    SourceRegistry sources;
+    RegisterBuiltinSources(sources);
+    FOPS_ASSIGN_OR_RETURN(LoadedData mine,
+                          ReadPartTogether(sources, job.train_source, options, *collective,
+                                           context));
+    train = std::move(mine.dataset);
+    part = {{"source", job.train_source}, {"part", std::move(mine.manifest)}};
+    if (!job.validation_source.empty()) {
+      FOPS_ASSIGN_OR_RETURN(LoadedData theirs,
+                            ReadPartTogether(sources, job.validation_source, options,
+                                             *collective, context));
+      validation = std::move(theirs.dataset);
+      if (validation.FeatureNames() != train.FeatureNames()) {
+        return Status::DataError(job.validation_source + ": its feature columns (" +
+                                 Join(validation.FeatureNames(), ", ") + ") differ from " +
+                                 job.train_source + "'s (" + Join(train.FeatureNames(), ", ") +
+                                 ")");
+      }
+      // One dictionary: the training data's categories code the validation data too.
+      FOPS_RETURN_IF_ERROR(AlignCategories(train, validation, job.validation_source));
+    }
+  } else {
+    FOPS_ASSIGN_OR_RETURN(Dataset train_all, ReadDatasetFile(job.train_file));
+    train = Slice(train_all, rank, world);
+    const auto [begin, end] = WorkerSlice(train_all.rows(), rank, world);
+    part = {{"file", job.train_file}, {"rows", {begin, end}}};
+    train_all = Dataset();
+    if (!job.validation_file.empty()) {
+      FOPS_ASSIGN_OR_RETURN(Dataset validation_all, ReadDatasetFile(job.validation_file));
+      validation = Slice(validation_all, rank, world);
+    }
   }
   context.logger->Info("train", "worker training",
                        {{"rank", rank},
@@ -349,19 +439,17 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
                         {"validation_rows", validation.rows()}});
   TrainInput input;
   input.train = &train;
-  input.validation = job.validation_file.empty() ? nullptr : &validation;
+  input.validation = has_validation ? &validation : nullptr;
   input.params = job.params;
   input.collective = collective.get();
   FOPS_ASSIGN_OR_RETURN(std::unique_ptr<TrainedModel> model, trainer->Train(input, context));
   // Which rows each worker trained on, for the model's lineage: gathered on every worker.
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
-  const auto [begin, end] = WorkerSlice(train_rows, rank, world);
-  const nlohmann::json mine = {{"rank", rank},
-                               {"host", host},
-                               {"file", job.train_file},
-                               {"rows", {begin, end}},
-                               {"content_hash", train.ContentHash()}};
+  nlohmann::json mine = {{"rank", rank}, {"host", host}};
+  mine.update(part);
+  mine["row_count"] = train.rows();
+  mine["content_hash"] = train.ContentHash();
   FOPS_ASSIGN_OR_RETURN(const std::string shards, collective->AllGather(mine.dump() + "\n"));
   if (rank == 0) {
     FOPS_ASSIGN_OR_RETURN(std::string serialized, model->Serialize());
@@ -371,11 +459,21 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
           {{"round", round.round}, {"train", round.train}, {"validation", round.validation}});
     }
     nlohmann::json shard_list = nlohmann::json::array();
+    std::vector<std::pair<size_t, std::string>> hashes;
+    size_t rows = 0;
     for (const std::string& line : Split(shards, '\n')) {
-      if (!line.empty()) shard_list.push_back(nlohmann::json::parse(line));
+      if (line.empty()) continue;
+      shard_list.push_back(nlohmann::json::parse(line));
+      hashes.emplace_back(shard_list.back()["row_count"].get<size_t>(),
+                          shard_list.back()["content_hash"].get<std::string>());
+      rows += hashes.back().first;
     }
+    nlohmann::json schema = train.SchemaJson();
+    schema["rows"] = rows;
     const nlohmann::json training = {{"parameters", model->parameters},
                                      {"shards", shard_list},
+                                     {"data_fingerprint", CombinedContentHash(hashes)},
+                                     {"schema", schema},
                                      {"rounds_trained", model->rounds_trained},
                                      {"best_round", model->best_round},
                                      {"early_stopping_metric", model->early_stopping_metric},

@@ -4,7 +4,8 @@
 /// pipeline's processed/*.fds); it starts a tracker (train/tracker.h) and N processes of
 /// `fraudops worker`, each of which joins the collective (train/collective.h), takes its
 /// contiguous slice of rows of both files — rank r of N the rows [r·n/N, (r+1)·n/N) — and
-/// trains: xgboost's `hist` reduces its quantile sketch, histograms and metrics over all
+/// trains (or, with sharded reading, reads only its part of each data source, the parts
+/// brought to one schema through the collective: data/parts.h): xgboost's `hist` reduces its quantile sketch, histograms and metrics over all
 /// workers through libxgboost; the `lgbm` trainer gathers its bin sample and sums its
 /// histograms through the same collective (data-parallel). Either way every worker grows the
 /// same trees and decides early stopping the same way. Rank 0 writes the model and the training
@@ -30,6 +31,10 @@ struct DistributedOptions {
   std::string executable;  ///< the fraudops binary (the workers run `<executable> worker …`)
   std::string work_dir;    ///< the workers' logs and rank 0's result
   std::string train_file, validation_file;  ///< dataset files (.fds); validation may be empty
+  /// Sharded reading instead of files: each worker reads its part of these data sources
+  /// (SourceRegistry::LoadPart) with these options (SourceOptionsJson).
+  std::string train_source, validation_source;
+  nlohmann::json source_options;
   std::string host = "127.0.0.1";           ///< the tracker's address, as workers reach it
   std::chrono::seconds join_timeout{120};   ///< every worker must have joined by then
   int link_timeout_seconds = 300;  ///< a collective call that waits longer fails the worker
@@ -49,6 +54,9 @@ struct WorkerJob {
   std::string algorithm;
   HyperParameters params;
   std::string train_file, validation_file;  ///< dataset files, as the leader names them
+  /// Sharded reading: the sources this worker reads its part of, and how (SourceOptionsJson).
+  std::string train_source, validation_source;
+  nlohmann::json source_options;
   std::string out_dir;                      ///< where rank 0 writes the model
   int threads = 1;
   uint64_t seed = 42;

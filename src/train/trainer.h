@@ -43,9 +43,16 @@ class TrainedModel {
 
   std::string algorithm;
   nlohmann::json parameters;  ///< the effective hyperparameters
-  /// A distributed run's rows, per worker: [{rank, host, file, rows: [begin, end),
-  /// content_hash}] (train/distributed.h); null when trained in one process.
+  /// A distributed run's rows, per worker: [{rank, host, file, rows: [begin, end), row_count,
+  /// content_hash}], or with sharded reading [{rank, host, source, part: what the source
+  /// says of it, row_count, content_hash}] (train/distributed.h); null in one process.
   nlohmann::json shards;
+  /// A distributed run's data fingerprint: the workers' content hashes combined
+  /// (CombinedContentHash, data/parts.h); empty when trained in one process.
+  std::string data_fingerprint;
+  /// A distributed run's training data schema as rank 0 saw it (Dataset::SchemaJson, the
+  /// rows of all workers): with sharded reading, the categories of every part.
+  nlohmann::json schema;
   std::vector<RoundMetrics> history;
   int rounds_trained = 0;
   int best_round = 0;  ///< 0-based; the model keeps rounds [0, best_round]
