@@ -17,7 +17,9 @@
 
 #include "cli_util.h"
 #include "core/strings.h"
+#include "core/s3.h"
 #include "processes.h"
+#include "server_util.h"
 
 namespace fraudops {
 namespace {
@@ -412,6 +414,176 @@ TEST(DistributedTrainTest, LgbmDataParallelOnTheReferenceNumericSetFromShared) {
                       "--param num_iterations=200 --param num_leaves=31 "
                       "--param min_sum_hessian_in_leaf=1 --param objective=binary",
                       3);
+}
+
+/// The lines of `path` in `count` files of `directory` (each with the header), in order.
+void SplitIntoFiles(const std::string& path, const std::string& directory, int count) {
+  std::vector<std::string> lines = Split(testing::ReadText(path), '\n');
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  std::filesystem::create_directories(directory);
+  const size_t rows = lines.size() - 1;
+  for (int f = 0; f < count; ++f) {
+    std::string text = lines[0] + "\n";
+    for (size_t r = rows * f / count; r < rows * (f + 1) / count; ++r) text += lines[r + 1] + "\n";
+    testing::WriteText(directory + "/part-" + std::to_string(f) + ".csv", text);
+  }
+}
+
+TEST(DistributedTrainTest, ShardedReadingTrainsTheSingleProcessModelFromEachKindOfSource) {
+  TempDir dir;
+  // Text categories (card ids, first seen all through the file) merged across the parts.
+  ASSERT_EQ(Fraudops(dir, "data synth --rows 24000 --fraud-rate 0.02 --cards 400 --seed 5 "
+                          "--output train.csv")
+                .exit_code,
+            0);
+  ASSERT_EQ(Fraudops(dir, "data synth --rows 6000 --fraud-rate 0.02 --cards 400 --seed 6 "
+                          "--output valid.csv")
+                .exit_code,
+            0);
+  SplitIntoFiles(dir.File("train.csv"), dir.File("days"), 4);
+  ASSERT_EQ(Fraudops(dir, "data import train.csv --output train.fds").exit_code, 0);
+  const std::string params =
+      " --valid valid.csv --param num_iterations=25 --param bagging_fraction=0.8 "
+      "--param bagging_freq=1 --param bin_construct_sample_cnt=5000 --param seed=3";
+  CommandResult single =
+      Fraudops(dir, "train --algorithm lgbm --data train.csv --output one.txt" + params);
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  const std::string one = TreesOf(testing::ReadText(dir.File("one.txt")));
+  ASSERT_NE(one.find("card_id"), std::string::npos);
+  std::string fingerprint;
+  // A CSV by byte ranges, a directory by files, a dataset file by rows: the same trees.
+  for (const std::string data : {"train.csv", "days", "train.fds"}) {
+    SCOPED_TRACE(data);
+    CommandResult sharded =
+        Fraudops(dir, "train --algorithm lgbm --data " + data +
+                          " --workers 3 --sharded --json --output sharded.txt" + params);
+    ASSERT_EQ(sharded.exit_code, 0) << sharded.err;
+    EXPECT_TRUE(TreesOf(testing::ReadText(dir.File("sharded.txt"))) == one)
+        << "the model trained with sharded reading differs from the single-process one (kept "
+           "in "
+        << dir.path() << ")";
+    const nlohmann::json out = nlohmann::json::parse(sharded.out);
+    EXPECT_EQ(out["rows"], 24000);
+    ASSERT_EQ(out["shards"].size(), 3u);
+    size_t rows = 0;
+    for (const nlohmann::json& shard : out["shards"]) {
+      EXPECT_EQ(shard["source"], data);
+      rows += shard["row_count"].get<size_t>();
+    }
+    EXPECT_EQ(rows, 24000u);
+    if (data == "train.csv") {
+      EXPECT_EQ(out["shards"][0]["part"]["bytes"][1], out["shards"][1]["part"]["bytes"][0]);
+      fingerprint = out["data_fingerprint"];
+    }
+    if (data == "days") {
+      EXPECT_EQ(out["shards"][2]["part"]["files"].size(), 2u);
+    }
+    if (data == "train.fds") {
+      EXPECT_EQ(out["shards"][1]["part"]["rows"], nlohmann::json::array({8000, 16000}));
+      // Row ranges of the same rows as the CSV's byte ranges: other parts, another fingerprint.
+      EXPECT_NE(out["data_fingerprint"], fingerprint);
+    }
+  }
+  // The same partitioning gives the same fingerprint.
+  CommandResult again = Fraudops(
+      dir, "train --algorithm lgbm --data train.csv --workers 3 --sharded --json --output a.txt" +
+               params);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(again.out)["data_fingerprint"], fingerprint);
+
+  // xgboost: its category names written beside the model, as in one process.
+  CommandResult xgboost =
+      Fraudops(dir,
+               "train --algorithm xgboost --data days --valid valid.csv --workers 2 --sharded "
+               "--param num_round=10 --output x.json");
+  ASSERT_EQ(xgboost.exit_code, 0) << xgboost.err;
+  CommandResult xgboost_one = Fraudops(
+      dir, "train --algorithm xgboost --data train.csv --param num_round=10 --output x1.json");
+  ASSERT_EQ(xgboost_one.exit_code, 0) << xgboost_one.err;
+  EXPECT_EQ(testing::ReadText(dir.File("x.json.categories.json")),
+            testing::ReadText(dir.File("x1.json.categories.json")));
+}
+
+TEST(DistributedTrainTest, ShardedReadingFromAnS3PrefixGivesEachWorkerWholeObjects) {
+  FOPS_NEED_SERVER(s3_endpoint, "FOPS_TEST_S3_ENDPOINT");
+  TempDir dir;
+  ASSERT_EQ(Fraudops(dir, "data synth --rows 9000 --fraud-rate 0.03 --cards 100 --seed 8 "
+                          "--output train.csv")
+                .exit_code,
+            0);
+  SplitIntoFiles(dir.File("train.csv"), dir.File("days"), 3);
+  const std::string bucket = "shards" + testing::RandomSuffix();
+  S3Client s3(testing::TestS3Settings(s3_endpoint));
+  ASSERT_TRUE(s3.CreateBucket(bucket).ok());
+  for (int f = 0; f < 3; ++f) {
+    const std::string name = "part-" + std::to_string(f) + ".csv";
+    ASSERT_TRUE(
+        s3.Put({bucket, "days/" + name}, testing::ReadText(dir.File("days/" + name))).ok());
+  }
+  const std::string aws = testing::TestS3Environment(s3_endpoint);
+  const std::string prefix = "s3://" + bucket + "/days/";
+  const std::string params = " --param num_iterations=10 --param seed=3";
+  CommandResult single =
+      Fraudops(dir, "train --algorithm lgbm --data " + prefix + " --output one.txt" + params, aws);
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  CommandResult local =
+      Fraudops(dir, "train --algorithm lgbm --data train.csv --output local.txt" + params);
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  EXPECT_TRUE(TreesOf(testing::ReadText(dir.File("one.txt"))) ==
+              TreesOf(testing::ReadText(dir.File("local.txt"))));
+  CommandResult sharded = Fraudops(dir,
+                                   "train --algorithm lgbm --data " + prefix +
+                                       " --workers 2 --sharded --json --output two.txt" + params,
+                                   aws);
+  ASSERT_EQ(sharded.exit_code, 0) << sharded.err;
+  EXPECT_TRUE(TreesOf(testing::ReadText(dir.File("two.txt"))) ==
+              TreesOf(testing::ReadText(dir.File("one.txt"))));
+  const nlohmann::json shards = nlohmann::json::parse(sharded.out)["shards"];
+  ASSERT_EQ(shards.size(), 2u);
+  EXPECT_EQ(shards[0]["part"]["objects"].size(), 1u);
+  EXPECT_EQ(shards[1]["part"]["objects"].size(), 2u);
+  EXPECT_EQ(shards[1]["part"]["objects"][0]["uri"], prefix + "part-1.csv");
+  // One object cannot be split among workers.
+  CommandResult one_object =
+      Fraudops(dir,
+               "train --algorithm lgbm --data " + prefix +
+                   "part-0.csv --workers 2 --sharded --output m.txt" + params,
+               aws);
+  EXPECT_NE(one_object.exit_code, 0);
+  EXPECT_NE(one_object.err.find("is one object"), std::string::npos) << one_object.err;
+}
+
+TEST(DistributedTrainTest, ShardedReadingFromSqlSplitsRowsByTheShardKey) {
+  TempDir dir;
+  ASSERT_EQ(std::system(("sqlite3 " + dir.File("bank.db") +
+                         " \"CREATE TABLE transactions (id INTEGER, amount REAL, merchant TEXT, "
+                         "Class INTEGER); WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 "
+                         "FROM s WHERE n < 3000) INSERT INTO transactions SELECT n, (n * 37) % 101, "
+                         "CASE WHEN n % 3 = 0 THEN 'travel' ELSE 'grocery' END, "
+                         "CASE WHEN (n * 37) % 101 > 90 THEN 1 ELSE 0 END FROM s\"")
+                            .c_str()),
+            0);
+  CommandResult no_key = Fraudops(
+      dir, "train --algorithm lgbm --data sqlite:bank.db --workers 2 --sharded --output m.txt");
+  EXPECT_EQ(no_key.exit_code, 2) << no_key.err;
+  EXPECT_NE(no_key.err.find("needs preprocess.shard_key"), std::string::npos) << no_key.err;
+  testing::WriteText(dir.File("config.yml"), "preprocess:\n  shard_key: id\n");
+  CommandResult sharded =
+      Fraudops(dir,
+               "train --config config.yml --algorithm lgbm --data sqlite:bank.db --workers 3 "
+               "--sharded --param num_iterations=5 --json --output m.txt");
+  ASSERT_EQ(sharded.exit_code, 0) << sharded.err;
+  const nlohmann::json out = nlohmann::json::parse(sharded.out);
+  EXPECT_EQ(out["rows"], 3000);
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(out["shards"][r]["row_count"], 1000);
+    EXPECT_EQ(out["shards"][r]["part"]["where"], "id % 3 = " + std::to_string(r));
+  }
+  CommandResult synthetic = Fraudops(
+      dir, "train --algorithm lgbm --data synthetic --workers 2 --sharded --output m2.txt");
+  EXPECT_EQ(synthetic.exit_code, 2);
+  EXPECT_NE(synthetic.err.find("cannot be read in parts"), std::string::npos) << synthetic.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.File("m2.txt")));
 }
 
 TEST(DistributedTrainTest, LgbmOnWorkersRefusesWhatItCannotDistribute) {

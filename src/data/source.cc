@@ -36,20 +36,18 @@ void SourceRegistry::Register(const std::string& kind, Reader reader) {
   readers_[kind] = std::move(reader);
 }
 
-void SourceRegistry::RegisterParts(const std::string& kind, PartReader reader) {
+void SourceRegistry::RegisterParts(const std::string& kind, PartReader reader, PartCheck check) {
   part_readers_[kind] = std::move(reader);
+  if (check) part_checks_[kind] = std::move(check);
 }
 
 Status SourceRegistry::CheckReadsInParts(const std::string& uri,
                                          const SourceOptions& options) const {
   FOPS_ASSIGN_OR_RETURN(auto parsed, Parse(uri));
-  if (IsSqlKind(parsed.first) && options.sql.shard_key.empty()) {
-    return Status::InvalidArgument(
-        "sharded reading of an SQL source (" + uri +
-        ") needs preprocess.shard_key: an integer column; worker r of N reads the rows whose "
-        "key modulo N is r");
+  if (part_readers_.count(parsed.first)) {
+    auto check = part_checks_.find(parsed.first);
+    return check == part_checks_.end() ? Status::Ok() : check->second(parsed.second, options);
   }
-  if (part_readers_.count(parsed.first)) return Status::Ok();
   std::vector<std::string> kinds;
   for (const auto& [kind, reader] : part_readers_) kinds.push_back(kind);
   return Status::InvalidArgument("data source '" + uri + "' (" + parsed.first +
@@ -408,6 +406,12 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
       loaded.manifest["where"] = options.sql.shard_key + " % " + std::to_string(parts) + " = " +
                                  std::to_string(part);
       return loaded;
+    }, [kind](const std::string& location, const SourceOptions& options) {
+      if (!options.sql.shard_key.empty()) return Status::Ok();
+      return Status::InvalidArgument(
+          std::string("sharded reading of an SQL source (") + kind + ":" + location +
+          ") needs preprocess.shard_key: an integer column; worker r of N reads the rows whose "
+          "key modulo N is r");
     });
   }
   // A dataset file (fraudops data import, or a run's processed split).
@@ -489,12 +493,6 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
         FOPS_ASSIGN_OR_RETURN(auto source, S3Source(location, options));
         const auto& [settings, uri] = source;
         FOPS_ASSIGN_OR_RETURN(S3Location where, ParseS3Uri(uri));
-        if (!where.key.empty() && where.key.back() != '/') {
-          return Status::InvalidArgument(
-              "data source " + uri +
-              " is one object; sharded reading reads the objects under a prefix: write "
-              "s3://BUCKET/PREFIX/ (with the trailing '/')");
-        }
         S3Client client(settings);
         FOPS_ASSIGN_OR_RETURN(std::vector<std::string> keys, S3ObjectsUnder(client, where));
         FOPS_ASSIGN_OR_RETURN(auto range, FilesOfPart(keys.size(), part, parts, uri));
@@ -505,6 +503,15 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
                               ReadS3Objects(client, where.bucket, keys, range.first, range.second,
                                             options.csv, context, &manifest["objects"]));
         return LoadedData{std::move(dataset), std::move(manifest)};
+      },
+      [](const std::string& location, const SourceOptions& options) -> Status {
+        const std::string uri =
+            location.empty() ? "s3://" + options.s3_bucket + "/" + options.s3_key : "s3:" + location;
+        if (uri.back() == '/') return Status::Ok();
+        return Status::InvalidArgument(
+            "data source " + uri +
+            " is one object; sharded reading reads the objects under a prefix: write "
+            "s3://BUCKET/PREFIX/ (with the trailing '/')");
       });
 }
 

@@ -60,9 +60,12 @@ class SourceRegistry {
   /// Reads part `part` of `parts` of a source; its manifest names the part.
   using PartReader = std::function<Result<LoadedData>(
       const std::string& location, const SourceOptions&, int part, int parts, const Context&)>;
+  /// Whether a location of the kind can be read in parts with these options, checked before
+  /// any worker starts.
+  using PartCheck = std::function<Status(const std::string& location, const SourceOptions&)>;
   void Register(const std::string& kind, Reader reader);
-  /// Registers how a kind reads in parts (sharded reading).
-  void RegisterParts(const std::string& kind, PartReader reader);
+  /// Registers how a kind reads in parts (sharded reading), and what it checks first.
+  void RegisterParts(const std::string& kind, PartReader reader, PartCheck check = nullptr);
   /// Reads `uri`; an unknown kind is an error listing the registered ones.
   Result<LoadedData> Load(const std::string& uri, const SourceOptions& options,
                           const Context& context) const;
@@ -79,6 +82,7 @@ class SourceRegistry {
  private:
   std::map<std::string, Reader> readers_;
   std::map<std::string, PartReader> part_readers_;
+  std::map<std::string, PartCheck> part_checks_;
 };
 
 /// Writes the data at `uri` as a dataset file: SQL sources stream into it chunk by chunk
