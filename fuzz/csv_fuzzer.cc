@@ -2,7 +2,8 @@
 // into a dataset file a window at a time (ImportCsvText, the windows' size taken from the
 // input), it must succeed exactly when the reader does and hold the same data; the same
 // input through the streaming record reader of batch scoring (records, fields, unquoting)
-// must not crash either.
+// must not crash either; read in parts (ReadCsvFilePart, unified by ReadParts) it must hold
+// the same data whenever the whole reads.
 #include <unistd.h>
 
 #include <cstddef>
@@ -13,6 +14,7 @@
 
 #include "core/thread_pool.h"
 #include "data/csv_reader.h"
+#include "data/parts.h"
 #include "data/record_stream.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -39,6 +41,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (file == nullptr) return 0;
   std::fwrite(data, 1, size, file);
   std::fclose(file);
+  // Read in parts (sharded reading: byte ranges split at line ends, unified): whenever the
+  // whole file reads, the parts do too, and hold the same data.
+  const int parts = 1 + static_cast<int>(size % 7);
+  std::vector<std::string> names(static_cast<size_t>(parts), "part");
+  auto in_parts = fraudops::ReadParts(
+      static_cast<size_t>(parts), names, false,
+      [&](size_t i, const std::vector<std::string>&) {
+        std::pair<size_t, size_t> range;
+        return fraudops::ReadCsvFilePart(path, options, i % 2 ? &pool : nullptr,
+                                         static_cast<int>(i), parts, &range);
+      });
+  if (single.ok() && !in_parts.ok()) __builtin_trap();
+  if (single.ok() && in_parts->ContentHash() != single->ContentHash()) __builtin_trap();
+
   auto reader = fraudops::RecordReader::Open(path, /*quoted=*/true);
   if (!reader.ok()) return 0;
   fraudops::RecordChunk chunk;

@@ -504,6 +504,59 @@ TEST(DistributedTrainTest, ShardedReadingTrainsTheSingleProcessModelFromEachKind
             testing::ReadText(dir.File("x1.json.categories.json")));
 }
 
+TEST(DistributedTrainTest, ShardedReadingSplitsValidationOffThePartsAsOneTimeSplitWould) {
+  TempDir dir;
+  ASSERT_EQ(testing::WriteSynthetic(dir, "train.csv", 12000, "0.03", 9), 0);
+  // The time split of the whole, made here: the 80 % earliest rows (ties in file order) train,
+  // the rest validate; both kept in file order, as the workers keep their parts' rows.
+  std::vector<std::string> lines = Split(testing::ReadText(dir.File("train.csv")), '\n');
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  std::vector<std::pair<float, size_t>> times;
+  for (size_t r = 1; r < lines.size(); ++r) {
+    std::string time = lines[r].substr(0, lines[r].find(','));
+    time.erase(std::remove(time.begin(), time.end(), '"'), time.end());
+    times.push_back({static_cast<float>(std::stod(time)), r});
+  }
+  std::stable_sort(times.begin(), times.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<bool> trains(lines.size(), false);
+  for (size_t i = 0; i < 9600; ++i) trains[times[i].second] = true;
+  std::string train = lines[0] + "\n", valid = lines[0] + "\n";
+  for (size_t r = 1; r < lines.size(); ++r) (trains[r] ? train : valid) += lines[r] + "\n";
+  testing::WriteText(dir.File("train-split.csv"), train);
+  testing::WriteText(dir.File("valid-split.csv"), valid);
+
+  const std::string params = " --param num_iterations=20 --param seed=3 --param metric=auc";
+  CommandResult single = Fraudops(dir,
+                                  "train --algorithm lgbm --data train-split.csv --valid "
+                                  "valid-split.csv --json --output one.txt" +
+                                      params);
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  testing::WriteText(dir.File("config.yml"), "preprocess:\n  split_method: time\n");
+  CommandResult sharded = Fraudops(dir,
+                                   "train --config config.yml --algorithm lgbm --data train.csv "
+                                   "--workers 3 --sharded --valid-ratio 0.2 --json --output "
+                                   "three.txt" +
+                                       params);
+  ASSERT_EQ(sharded.exit_code, 0) << sharded.err;
+  EXPECT_TRUE(TreesOf(testing::ReadText(dir.File("three.txt"))) ==
+              TreesOf(testing::ReadText(dir.File("one.txt"))))
+      << "kept in " << dir.path();
+  const nlohmann::json out = nlohmann::json::parse(sharded.out);
+  EXPECT_EQ(out["validation"], nlohmann::json::parse(single.out)["validation"]);
+  size_t validation_rows = 0;
+  for (const nlohmann::json& shard : out["shards"]) {
+    EXPECT_EQ(shard["split"]["method"], "time");
+    validation_rows += shard["split"]["validation_rows"].get<size_t>();
+  }
+  EXPECT_EQ(validation_rows, 2400u);
+  CommandResult both = Fraudops(dir,
+                                "train --algorithm lgbm --data train.csv --valid valid-split.csv "
+                                "--workers 2 --sharded --valid-ratio 0.2 --output m.txt");
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("does not combine with --valid"), std::string::npos) << both.err;
+}
+
 TEST(DistributedTrainTest, ShardedReadingFromAnS3PrefixGivesEachWorkerWholeObjects) {
   FOPS_NEED_SERVER(s3_endpoint, "FOPS_TEST_S3_ENDPOINT");
   TempDir dir;

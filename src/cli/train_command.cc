@@ -33,6 +33,7 @@ struct TrainArgs {
   bool library_defaults = false, json = false, external_memory = false, sharded = false;
   int workers = 1;
   size_t batch_rows = 0;  ///< external memory; 0: about 1 MiB of values a batch
+  double valid_ratio = 0;  ///< sharded reading: the share of each part split off to validate
 };
 
 struct WorkerCommandArgs {
@@ -145,6 +146,10 @@ int TrainSharded(const TrainArgs& args, Session& s, const HyperParameters& param
         "--sharded does not combine with --external-memory (the workers hold their parts in "
         "memory)"));
   }
+  if (args.valid_ratio > 0 && !args.valid.empty()) {
+    return Fail(Status::InvalidArgument(
+        "--valid-ratio splits validation rows off --data; it does not combine with --valid"));
+  }
   for (const std::string& uri : {args.data, args.valid}) {
     if (uri.empty()) continue;
     if (Status readable = sources.CheckReadsInParts(uri, options); !readable.ok()) return Fail(readable);
@@ -154,6 +159,9 @@ int TrainSharded(const TrainArgs& args, Session& s, const HyperParameters& param
   distributed.train_source = args.data;
   distributed.validation_source = args.valid;
   distributed.source_options = SourceOptionsJson(options);
+  distributed.validation_share = args.valid_ratio;
+  distributed.split_method = s.config.preprocess.split_method;
+  distributed.time_column = s.config.preprocess.time_column;
   Result<std::unique_ptr<TrainedModel>> model =
       TrainOnWorkers(args.algorithm, params, distributed, s.context);
   if (!model.ok()) return Fail(model.status());
@@ -189,7 +197,7 @@ int Train(const TrainArgs& args) {
   }
   // Early stopping from the configuration needs validation data; without --valid it is off
   // (asked for with --param, it stays and the trainer says what is missing).
-  if (args.valid.empty()) {
+  if (args.valid.empty() && args.valid_ratio == 0) {
     for (const char* name :
          {"early_stopping_round", "early_stopping_rounds", "early_stopping", "n_iter_no_change"}) {
       auto it = params.find(name);
@@ -215,6 +223,10 @@ int Train(const TrainArgs& args) {
         std::to_string(args.workers)));
   }
   if (args.sharded) return TrainSharded(args, s, params, sources, *options);
+  if (args.valid_ratio > 0) {
+    return Fail(Status::InvalidArgument(
+        "--valid-ratio splits each worker's part with --sharded; without it, give --valid"));
+  }
   // In memory: the datasets. External memory: dataset files and views of them.
   std::optional<LoadedData> train, valid;
   TempDirectory scratch;
@@ -400,6 +412,12 @@ std::function<int()> AddTrainCommand(CLI::App& app) {
   command->add_flag("--external-memory", args->external_memory,
                     "Train from disk in pieces, for data larger than memory "
                     "(docs/external-memory.md)");
+  command
+      ->add_option("--valid-ratio", args->valid_ratio,
+                   "With --sharded and no --valid: the share of each worker's part split off for "
+                   "validation, by preprocess.split_method (stratified, or time by "
+                   "preprocess.time_column) as one split of all the data would")
+      ->check(CLI::Range(0.0, 0.9));
   command->add_flag("--sharded", args->sharded,
                     "With --workers: each worker reads only its part of --data and --valid (a "
                     "CSV by byte ranges, a directory or S3 prefix by files, a dataset file by "
@@ -432,7 +450,8 @@ int Worker(const WorkerCommandArgs& args) {
               {{"rank", args.rank},
                {"algorithm", job->algorithm},
                {"train", job->train_source.empty() ? job->train_file : job->train_source},
-               {"threads", job->threads}});
+               {"threads", job->threads},
+               {"validation_share", job->validation_share}});
   ThreadPool pool(job->threads);
   Context context{.logger = &logger, .pool = &pool, .threads = job->threads, .seed = job->seed};
   Status status = RunWorker(*job, context);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <random>
 
@@ -78,6 +79,132 @@ Result<SplitIndices> TimeSplit(const Dataset& dataset, const SplitRatios& ratios
                           order.begin() + static_cast<long>(train + validation));
   split.test.assign(order.begin() + static_cast<long>(train + validation), order.end());
   FOPS_RETURN_IF_ERROR(CheckSplitHasBothClasses(dataset, split));
+  return split;
+}
+
+namespace {
+
+/// A float's place in the order of floats (NaN excluded; -0 and +0 the same), as an unsigned
+/// key: a < b exactly when Key(a) < Key(b).
+uint32_t OrderKey(float value) {
+  if (value == 0.0f) value = 0.0f;
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+}
+
+/// Both classes in both parts of the whole: the counts summed over the parts.
+Status CheckPartsHaveBothClasses(const Dataset& part, const SplitIndices& split,
+                                 const PartExchange& exchange) {
+  std::vector<int64_t> counts(4, 0);  // training positives, rows, validation positives, rows
+  for (uint32_t r : split.train) counts[0] += part.label[r] > 0.5f;
+  counts[1] = static_cast<int64_t>(split.train.size());
+  for (uint32_t r : split.validation) counts[2] += part.label[r] > 0.5f;
+  counts[3] = static_cast<int64_t>(split.validation.size());
+  FOPS_RETURN_IF_ERROR(exchange.sum(counts));
+  for (const auto& [name, at] : {std::pair<const char*, size_t>{"training", 0}, {"validation", 2}}) {
+    const int64_t positives = counts[at], rows = counts[at + 1];
+    if (positives == 0 || positives == rows) {
+      return Status::DataError(
+          std::string("the ") + name + " rows of all parts (" + std::to_string(rows) +
+          ") have no " + (positives == 0 ? "positive (fraud)" : "negative (legitimate)") +
+          " row; every split needs both classes: add data, or change the validation share or "
+          "preprocess.split_method");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<SplitIndices> SplitPart(const Dataset& part, const std::string& method,
+                               double validation_share, const std::string& time_column,
+                               uint64_t seed, const PartExchange& exchange) {
+  const SplitRatios ratios{1.0 - validation_share, validation_share, 0.0};
+  SplitIndices split;
+  if (method == "stratified") {
+    // A seed of its own for each part: the parts' shuffles are independent.
+    std::mt19937_64 random(seed ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(exchange.part + 1)));
+    for (float cls : {0.0f, 1.0f}) {
+      std::vector<uint32_t> rows;
+      for (size_t r = 0; r < part.rows(); ++r) {
+        if (part.label[r] == cls) rows.push_back(static_cast<uint32_t>(r));
+      }
+      for (size_t i = rows.size(); i > 1; --i) {
+        size_t j = static_cast<size_t>(random() % i);
+        std::swap(rows[i - 1], rows[j]);
+      }
+      size_t train, validation;
+      PartSizes(rows.size(), ratios, &train, &validation);
+      split.train.insert(split.train.end(), rows.begin(), rows.begin() + static_cast<long>(train));
+      split.validation.insert(split.validation.end(), rows.begin() + static_cast<long>(train),
+                              rows.end());
+    }
+    std::sort(split.train.begin(), split.train.end());
+    std::sort(split.validation.begin(), split.validation.end());
+  } else if (method == "time") {
+    const int column = part.FeatureIndex(time_column);
+    if (column < 0) {
+      std::vector<std::string> names = part.FeatureNames();
+      return Status::DataError("preprocess.time_column = '" + time_column +
+                               "' is not a feature column" + DidYouMean(time_column, names) +
+                               "; a time split needs it");
+    }
+    const std::vector<float>& times = part.columns[static_cast<size_t>(column)];
+    std::vector<uint32_t> keys(times.size());
+    size_t missing = 0;  // the first row without a time, 1-based; 0: none
+    for (size_t r = 0; r < times.size() && missing == 0; ++r) {
+      if (std::isnan(times[r])) missing = r + 1;
+      keys[r] = OrderKey(times[r]);
+    }
+    // The rows, and whether any part misses a time: every part stops together then.
+    std::vector<int64_t> total = {static_cast<int64_t>(part.rows()), missing > 0};
+    FOPS_RETURN_IF_ERROR(exchange.sum(total));
+    if (total[1] > 0) {
+      return Status::DataError(
+          (missing > 0 ? "row " + std::to_string(missing) + " of part " +
+                             std::to_string(exchange.part + 1) + " of " +
+                             std::to_string(exchange.parts)
+                       : std::string("a row of another part")) +
+          " has no value in the time column '" + time_column +
+          "'; a time split needs a time on every row");
+    }
+    size_t train_rows, validation_rows;
+    PartSizes(static_cast<size_t>(total[0]), ratios, &train_rows, &validation_rows);
+    const int64_t k = static_cast<int64_t>(train_rows);
+    // The smallest key with at least k rows at or below it, over all parts.
+    uint64_t low = 0, high = 0xFFFFFFFFull;
+    while (low < high) {
+      const uint64_t middle = low + (high - low) / 2;
+      std::vector<int64_t> at_or_below = {0};
+      for (uint32_t key : keys) at_or_below[0] += key <= middle;
+      FOPS_RETURN_IF_ERROR(exchange.sum(at_or_below));
+      if (at_or_below[0] >= k)
+        high = middle;
+      else
+        low = middle + 1;
+    }
+    const uint32_t cut = static_cast<uint32_t>(low);
+    // Below the cut-off: training. At it: the first rows in part order, then row order.
+    std::vector<int64_t> below = {0}, ties(static_cast<size_t>(exchange.parts), 0);
+    for (uint32_t key : keys) {
+      below[0] += key < cut;
+      ties[static_cast<size_t>(exchange.part)] += key == cut;
+    }
+    FOPS_RETURN_IF_ERROR(exchange.sum(below));
+    FOPS_RETURN_IF_ERROR(exchange.sum(ties));
+    int64_t tied_to_train = k - below[0];  // over all parts; ties of earlier parts go first
+    for (int p = 0; p < exchange.part; ++p) tied_to_train -= ties[static_cast<size_t>(p)];
+    for (size_t r = 0; r < keys.size(); ++r) {
+      bool train = keys[r] < cut;
+      if (keys[r] == cut && k > 0) train = tied_to_train-- > 0;
+      (train ? split.train : split.validation).push_back(static_cast<uint32_t>(r));
+    }
+  } else {
+    return Status::InvalidArgument("preprocess.split_method = '" + method +
+                                   "': accepted: stratified, time");
+  }
+  FOPS_RETURN_IF_ERROR(CheckPartsHaveBothClasses(part, split, exchange));
   return split;
 }
 

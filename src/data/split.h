@@ -3,6 +3,8 @@
 /// or time-based (train on the past, test on the future). Deterministic by seed.
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,27 @@ Result<SplitIndices> StratifiedSplit(const Dataset& dataset, const SplitRatios& 
 /// Orders rows by `time_column` (ties keep file order); rows with a missing time are an error.
 Result<SplitIndices> TimeSplit(const Dataset& dataset, const SplitRatios& ratios,
                                const std::string& time_column);
+
+/// What splitting data read in parts needs from the other parts (sharded reading; the
+/// training collective provides it): this part's index, the number of parts, and an in-place
+/// element-wise sum over all parts, which every part calls the same number of times.
+struct PartExchange {
+  int part = 0, parts = 1;
+  std::function<Status(std::span<int64_t>)> sum;
+};
+
+/// Splits part `exchange.part` of data read in parts into training and validation rows as
+/// one split of all the parts together would (`validation_share` of the rows to validation):
+///   stratified — each part's rows of each class shuffled by `seed` and the part's index, the
+///     first share to training: every part, and so the whole, keeps the class balance;
+///   time — the cut-off over all parts, found by bisection on the time's value with a count
+///     summed over the parts each step (32 sums of one number): exactly the rows TimeSplit
+///     gives the whole in part order, ties at the cut-off in part order, then row order.
+/// Fails, as TimeSplit and CheckSplitHasBothClasses do, when the time column is missing or
+/// has no value on a row, or when either part of the whole misses a class.
+Result<SplitIndices> SplitPart(const Dataset& part, const std::string& method,
+                               double validation_share, const std::string& time_column,
+                               uint64_t seed, const PartExchange& exchange);
 
 /// Fails, naming the part, when a part has no positive (or no negative) rows.
 Status CheckSplitHasBothClasses(const Dataset& dataset, const SplitIndices& split);

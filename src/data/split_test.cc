@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <barrier>
+#include <cmath>
+#include <mutex>
+#include <thread>
+
 namespace fraudops {
 namespace {
 
@@ -64,6 +70,122 @@ TEST(SplitTest, ASplitWithoutPositivesFailsClearly) {
   EXPECT_NE(split.status().message().find("no positive (fraud) row"), std::string::npos);
   EXPECT_NE(split.status().message().find("of which 2 positive"), std::string::npos)
       << split.status().message();
+}
+
+/// The element-wise sum over `parts` threads, each calling Sum the same number of times: what
+/// the training collective gives the workers, here between threads of one test.
+class ThreadSum {
+ public:
+  explicit ThreadSum(int parts) : added_(parts), read_(parts, Clear{this}) {}
+  Status Sum(std::span<int64_t> values) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (total_.size() < values.size()) total_.resize(values.size(), 0);
+      for (size_t i = 0; i < values.size(); ++i) total_[i] += values[i];
+    }
+    added_.arrive_and_wait();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (size_t i = 0; i < values.size(); ++i) values[i] = total_[i];
+    }
+    read_.arrive_and_wait();
+    return Status::Ok();
+  }
+
+ private:
+  struct Clear {
+    ThreadSum* sum;
+    void operator()() noexcept { sum->total_.clear(); }
+  };
+  std::mutex mutex_;
+  std::vector<int64_t> total_;
+  std::barrier<> added_;
+  std::barrier<Clear> read_;
+};
+
+/// SplitPart on `parts` contiguous parts of `d` at once; the training and validation rows as
+/// row numbers of `d`.
+Result<SplitIndices> SplitInParts(const Dataset& d, int parts, const std::string& method,
+                                  double share) {
+  ThreadSum sum(parts);
+  std::vector<Result<SplitIndices>> results(static_cast<size_t>(parts),
+                                            Status::Internal("not run"));
+  std::vector<size_t> begins;
+  std::vector<std::thread> threads;
+  for (int p = 0; p < parts; ++p) {
+    const size_t begin = d.rows() * static_cast<size_t>(p) / static_cast<size_t>(parts);
+    const size_t end = d.rows() * static_cast<size_t>(p + 1) / static_cast<size_t>(parts);
+    begins.push_back(begin);
+    threads.emplace_back([&, p, begin, end] {
+      std::vector<uint32_t> rows;
+      for (size_t r = begin; r < end; ++r) rows.push_back(static_cast<uint32_t>(r));
+      const Dataset part = d.Take(rows);
+      const PartExchange exchange{
+          .part = p, .parts = parts, .sum = [&](std::span<int64_t> v) { return sum.Sum(v); }};
+      results[static_cast<size_t>(p)] = SplitPart(part, method, share, "Time", 42, exchange);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  std::string errors;  // every part's, when any fails
+  for (const Result<SplitIndices>& result : results) {
+    if (!result.ok()) errors += result.status().message() + "\n";
+  }
+  if (!errors.empty()) return Status::DataError(errors);
+  SplitIndices all;
+  for (size_t p = 0; p < results.size(); ++p) {
+    for (uint32_t r : results[p]->train) all.train.push_back(static_cast<uint32_t>(begins[p] + r));
+    for (uint32_t r : results[p]->validation)
+      all.validation.push_back(static_cast<uint32_t>(begins[p] + r));
+  }
+  return all;
+}
+
+TEST(SplitPartTest, ATimeSplitInPartsTakesTheRowsOneTimeSplitOfTheWholeTakes) {
+  // Times with many ties (and -0 beside +0), not in file order.
+  Dataset d = Make(3000, 17);
+  for (size_t r = 0; r < d.rows(); ++r)
+    d.columns[0][r] = static_cast<float>((r * 7919) % 97) - 40.0f + (r % 11 == 0 ? -0.0f : 0.0f);
+  // The whole: stable by time, the first 80 % to training.
+  std::vector<uint32_t> order(d.rows());
+  for (size_t r = 0; r < d.rows(); ++r) order[r] = static_cast<uint32_t>(r);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return d.columns[0][a] < d.columns[0][b]; });
+  std::vector<uint32_t> expected(order.begin(), order.begin() + 2400);
+  std::sort(expected.begin(), expected.end());
+  for (int parts : {1, 2, 3, 7}) {
+    SCOPED_TRACE(parts);
+    auto split = SplitInParts(d, parts, "time", 0.2);
+    ASSERT_TRUE(split.ok()) << split.status().ToString();
+    EXPECT_EQ(split->train, expected);
+    EXPECT_EQ(split->train.size() + split->validation.size(), d.rows());
+  }
+}
+
+TEST(SplitPartTest, AStratifiedSplitInPartsKeepsTheBalanceOfTheWhole) {
+  Dataset d = Make(6000, 40);  // 150 positives
+  auto a = SplitInParts(d, 3, "stratified", 0.2);
+  auto b = SplitInParts(d, 3, "stratified", 0.2);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString();
+  EXPECT_EQ(a->validation, b->validation);  // deterministic
+  EXPECT_EQ(a->validation.size(), 1200u);
+  EXPECT_EQ(Positives(d, a->validation), 30u);
+  EXPECT_EQ(Positives(d, a->train), 120u);
+}
+
+TEST(SplitPartTest, MissingClassesAndTimesAreClearErrors) {
+  Dataset d = Make(300, 1000);  // one positive: the first row
+  auto time = SplitInParts(d, 3, "time", 0.2);
+  ASSERT_FALSE(time.ok());
+  EXPECT_NE(time.status().message().find("the training rows of all parts (240) have no positive"),
+            std::string::npos)
+      << time.status().message();
+  Dataset gap = Make(300, 10);
+  gap.columns[0][250] = std::nanf("");
+  auto missing = SplitInParts(gap, 3, "time", 0.2);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("row 51 of part 3 of 3 has no value in the time"),
+            std::string::npos)
+      << missing.status().message();
 }
 
 }  // namespace

@@ -91,10 +91,17 @@ Result<LabelEncoding> EncodeLabel(const RawLabel& label, const TableOptions& opt
     }
     return encoding;
   }
-  // Label: one or two distinct values; the positive one must be among them when two.
-  int positive_code = -1;
+  // Label: the positive value (several spellings of it, "1" and "1.0", are all positive) and at
+  // most one other.
+  int positive_code = -1;  // the first spelling seen
+  std::vector<size_t> negatives;
+  std::vector<bool> positive(values.size(), false);
   for (size_t i = 0; i < values.size(); ++i) {
-    if (LabelMatches(values[i], options.positive_label)) positive_code = static_cast<int>(i);
+    positive[i] = LabelMatches(values[i], options.positive_label);
+    if (!positive[i])
+      negatives.push_back(i);
+    else if (positive_code < 0)
+      positive_code = static_cast<int>(i);
   }
   auto quoted_list = [&](size_t limit) {
     std::string out;
@@ -104,17 +111,15 @@ Result<LabelEncoding> EncodeLabel(const RawLabel& label, const TableOptions& opt
     if (values.size() > limit) out += ", …";
     return out;
   };
-  if (values.size() > 2) {
+  if (positive_code < 0 && negatives.size() == 2) {
+    return Status::DataError(source + ": label column '" + options.label_column +
+                             "' has the values " + quoted_list(2) +
+                             ", neither of which is the positive label '" + options.positive_label +
+                             "'; set preprocess.positive_label to the value meaning fraud");
+  }
+  if (negatives.size() > (positive_code >= 0 ? 1u : 2u)) {
     // Name the first value that makes it more than two (and the positive one).
-    size_t offending = 0;
-    int kept = 0;
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (static_cast<int>(i) == positive_code) continue;
-      if (++kept == (positive_code >= 0 ? 2 : 3)) {
-        offending = i;
-        break;
-      }
-    }
+    const size_t offending = negatives[positive_code >= 0 ? 1 : 2];
     return Status::DataError(label.first_seen[offending] + ": label column '" +
                              options.label_column + "' has the value '" + values[offending] +
                              "'; a label holds exactly two values, the positive one ('" +
@@ -123,20 +128,11 @@ Result<LabelEncoding> EncodeLabel(const RawLabel& label, const TableOptions& opt
                              "other; found " +
                              std::to_string(values.size()) + ": " + quoted_list(6));
   }
-  if (values.size() == 2 && positive_code < 0) {
-    return Status::DataError(source + ": label column '" + options.label_column +
-                             "' has the values " + quoted_list(2) +
-                             ", neither of which is the positive label '" + options.positive_label +
-                             "'; set preprocess.positive_label to the value meaning fraud");
-  }
-  std::string negative = "0";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (static_cast<int>(i) != positive_code) negative = values[i];
-  }
-  encoding.label_values = {negative,
-                           positive_code >= 0 ? values[positive_code] : options.positive_label};
+  encoding.label_values = {negatives.empty() ? std::string("0") : values[negatives[0]],
+                           positive_code >= 0 ? values[static_cast<size_t>(positive_code)]
+                                              : options.positive_label};
   for (size_t i = 0; i < values.size(); ++i)
-    encoding.value_of_code.push_back(static_cast<int>(i) == positive_code ? 1.0f : 0.0f);
+    encoding.value_of_code.push_back(positive[i] ? 1.0f : 0.0f);
   return encoding;
 }
 

@@ -15,6 +15,7 @@
 #include "data/dataset_file.h"
 #include "data/parts.h"
 #include "data/source.h"
+#include "data/split.h"
 #include "train/collective.h"
 #include "train/tracker.h"
 
@@ -206,6 +207,9 @@ Result<std::unique_ptr<TrainedModel>> TrainOnce(const Trainer& trainer,
                               {"train_source", options.train_source},
                               {"validation_source", options.validation_source},
                               {"source_options", options.source_options},
+                              {"validation_share", options.validation_share},
+                              {"split_method", options.split_method},
+                              {"time_column", options.time_column},
                               {"out_dir", options.work_dir},
                               {"threads", options.threads_per_worker},
                               {"seed", context.seed}};
@@ -374,6 +378,9 @@ Result<WorkerJob> FetchWorkerJob(const std::string& tracker, int rank,
     job.train_source = json.value("train_source", "");
     job.validation_source = json.value("validation_source", "");
     job.source_options = json.value("source_options", nlohmann::json());
+    job.validation_share = json.value("validation_share", 0.0);
+    job.split_method = json.value("split_method", "stratified");
+    job.time_column = json.value("time_column", "");
     job.out_dir = json.at("out_dir").get<std::string>();
     job.threads = json.value("threads", 1);
     job.seed = json.value("seed", uint64_t{42});
@@ -397,7 +404,8 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
   const int rank = collective->rank(), world = collective->world_size();
   Dataset train, validation;
   nlohmann::json part;  // which rows of the data this worker trains on
-  const bool has_validation = !job.validation_file.empty() || !job.validation_source.empty();
+  const bool has_validation = !job.validation_file.empty() || !job.validation_source.empty() ||
+                              job.validation_share > 0;
   if (!job.train_source.empty()) {
     FOPS_ASSIGN_OR_RETURN(SourceOptions options, SourceOptionsFromJson(job.source_options));
     SourceRegistry sources;
@@ -420,6 +428,21 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
       }
       // One dictionary: the training data's categories code the validation data too.
       FOPS_RETURN_IF_ERROR(AlignCategories(train, validation, job.validation_source));
+    } else if (job.validation_share > 0) {
+      // Validation split off every part as one split of the whole would (data/split.h).
+      const PartExchange exchange{.part = rank,
+                                  .parts = world,
+                                  .sum = [&](std::span<int64_t> values) {
+                                    return collective->Sum(values);
+                                  }};
+      FOPS_ASSIGN_OR_RETURN(SplitIndices split,
+                            SplitPart(train, job.split_method, job.validation_share,
+                                      job.time_column, job.seed, exchange));
+      validation = train.Take(split.validation);
+      train = train.Take(split.train);
+      part["split"] = {{"method", job.split_method},
+                       {"validation_share", job.validation_share},
+                       {"validation_rows", validation.rows()}};
     }
   } else {
     FOPS_ASSIGN_OR_RETURN(Dataset train_all, ReadDatasetFile(job.train_file));

@@ -35,6 +35,10 @@ struct DistributedOptions {
   /// (SourceRegistry::LoadPart) with these options (SourceOptionsJson).
   std::string train_source, validation_source;
   nlohmann::json source_options;
+  /// Sharded reading without a validation source: each worker splits this share of its part
+  /// off for validation, by `split_method` (stratified, time by `time_column`; SplitPart).
+  double validation_share = 0;
+  std::string split_method = "stratified", time_column;
   std::string host = "127.0.0.1";           ///< the tracker's address, as workers reach it
   std::chrono::seconds join_timeout{120};   ///< every worker must have joined by then
   int link_timeout_seconds = 300;  ///< a collective call that waits longer fails the worker
@@ -57,6 +61,8 @@ struct WorkerJob {
   /// Sharded reading: the sources this worker reads its part of, and how (SourceOptionsJson).
   std::string train_source, validation_source;
   nlohmann::json source_options;
+  double validation_share = 0;  ///< split off each worker's part (SplitPart)
+  std::string split_method, time_column;
   std::string out_dir;                      ///< where rank 0 writes the model
   int threads = 1;
   uint64_t seed = 42;

@@ -419,7 +419,9 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
       if (name == "tree_learner") value = "data";
     }
   }
-  if (config.early_stopping_round > 0 && (validation == nullptr || validation->rows() == 0)) {
+  // On workers, validation data is given to all or none: a worker's part may hold no rows.
+  if (config.early_stopping_round > 0 &&
+      (validation == nullptr || (collective == nullptr && validation->rows() == 0))) {
     return Status::InvalidArgument(
         "lgbm: early_stopping_round = " + std::to_string(config.early_stopping_round) +
         " needs validation data (--valid FILE, or the pipeline's validation split)");

@@ -405,10 +405,13 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
                         ResolveParams(XgboostParamSpecs(), input.params, "xgboost"));
   // In memory, the datasets; in external memory, the files' schemas.
   const Dataset& train = external ? external->train->schema() : *input.train;
-  // Without validation data the training set stands in for per-round metrics.
+  // Without validation data the training set stands in for per-round metrics. On workers,
+  // validation data is given to all or none (a worker's part may hold no rows): every worker
+  // takes the same branch.
   const bool has_validation =
       external ? external->validation != nullptr && external->validation->rows() > 0
-               : input.validation != nullptr && input.validation->rows() > 0;
+               : input.validation != nullptr &&
+                     (input.collective != nullptr || input.validation->rows() > 0);
   // The labels the rank metrics of a distributed run need (workers train in memory).
   static const std::vector<float> kNoLabels;
   const std::vector<float>& train_labels = external ? kNoLabels : input.train->label;
