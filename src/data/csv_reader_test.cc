@@ -186,6 +186,16 @@ TEST(CsvReaderTest, ParallelChunksGiveTheSameDatasetAsOneThread) {
       << error.status().message();
 }
 
+TEST(CsvReaderTest, EverySpellingOfThePositiveLabelIsPositive) {
+  // "1" and "1.0" are the same number: both positive, not one of them the negative class.
+  auto d = Parse("x,Class\n1,1\n2,1.0\n3,0\n4, 1 \n");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->label, (std::vector<float>{1, 1, 0, 1}));
+  EXPECT_EQ(d->label_values, (std::vector<std::string>{"0", "1"}));
+  EXPECT_NE(ErrorOf("x,Class\n1,1\n2,1.0\n3,0\n4,2\n").find("has the value '2'"),
+            std::string::npos);
+}
+
 TEST(CsvReaderTest, ReadsFilesAndReportsMissingOnes) {
   auto missing = ReadCsvFile("/nonexistent/data.csv", {}, nullptr);
   ASSERT_FALSE(missing.ok());

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <thread>
 
@@ -473,6 +475,9 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
   mine.update(part);
   mine["row_count"] = train.rows();
   mine["content_hash"] = train.ContentHash();
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);  // the worker's peak resident memory, KiB on Linux
+  mine["peak_memory_mib"] = std::round(static_cast<double>(usage.ru_maxrss) / 102.4) / 10;
   FOPS_ASSIGN_OR_RETURN(const std::string shards, collective->AllGather(mine.dump() + "\n"));
   if (rank == 0) {
     FOPS_ASSIGN_OR_RETURN(std::string serialized, model->Serialize());
