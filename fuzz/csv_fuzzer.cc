@@ -46,8 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int parts = 1 + static_cast<int>(size % 7);
   std::vector<std::string> names(static_cast<size_t>(parts), "part");
   auto in_parts = fraudops::ReadParts(
-      static_cast<size_t>(parts), names, false,
-      [&](size_t i, const std::vector<std::string>&) {
+      static_cast<size_t>(parts), names, false, [&](size_t i, const std::vector<std::string>&) {
         std::pair<size_t, size_t> range;
         return fraudops::ReadCsvFilePart(path, options, i % 2 ? &pool : nullptr,
                                          static_cast<int>(i), parts, &range);

@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "cli_util.h"
-#include "core/strings.h"
 #include "core/s3.h"
+#include "core/strings.h"
 #include "processes.h"
 #include "server_util.h"
 
@@ -432,12 +432,14 @@ void SplitIntoFiles(const std::string& path, const std::string& directory, int c
 TEST(DistributedTrainTest, ShardedReadingTrainsTheSingleProcessModelFromEachKindOfSource) {
   TempDir dir;
   // Text categories (card ids, first seen all through the file) merged across the parts.
-  ASSERT_EQ(Fraudops(dir, "data synth --rows 24000 --fraud-rate 0.02 --cards 400 --seed 5 "
-                          "--output train.csv")
+  ASSERT_EQ(Fraudops(dir,
+                     "data synth --rows 24000 --fraud-rate 0.02 --cards 400 --seed 5 "
+                     "--output train.csv")
                 .exit_code,
             0);
-  ASSERT_EQ(Fraudops(dir, "data synth --rows 6000 --fraud-rate 0.02 --cards 400 --seed 6 "
-                          "--output valid.csv")
+  ASSERT_EQ(Fraudops(dir,
+                     "data synth --rows 6000 --fraud-rate 0.02 --cards 400 --seed 6 "
+                     "--output valid.csv")
                 .exit_code,
             0);
   SplitIntoFiles(dir.File("train.csv"), dir.File("days"), 4);
@@ -560,8 +562,9 @@ TEST(DistributedTrainTest, ShardedReadingSplitsValidationOffThePartsAsOneTimeSpl
 TEST(DistributedTrainTest, ShardedReadingFromAnS3PrefixGivesEachWorkerWholeObjects) {
   FOPS_NEED_SERVER(s3_endpoint, "FOPS_TEST_S3_ENDPOINT");
   TempDir dir;
-  ASSERT_EQ(Fraudops(dir, "data synth --rows 9000 --fraud-rate 0.03 --cards 100 --seed 8 "
-                          "--output train.csv")
+  ASSERT_EQ(Fraudops(dir,
+                     "data synth --rows 9000 --fraud-rate 0.03 --cards 100 --seed 8 "
+                     "--output train.csv")
                 .exit_code,
             0);
   SplitIntoFiles(dir.File("train.csv"), dir.File("days"), 3);
@@ -570,8 +573,7 @@ TEST(DistributedTrainTest, ShardedReadingFromAnS3PrefixGivesEachWorkerWholeObjec
   ASSERT_TRUE(s3.CreateBucket(bucket).ok());
   for (int f = 0; f < 3; ++f) {
     const std::string name = "part-" + std::to_string(f) + ".csv";
-    ASSERT_TRUE(
-        s3.Put({bucket, "days/" + name}, testing::ReadText(dir.File("days/" + name))).ok());
+    ASSERT_TRUE(s3.Put({bucket, "days/" + name}, testing::ReadText(dir.File("days/" + name))).ok());
   }
   const std::string aws = testing::TestS3Environment(s3_endpoint);
   const std::string prefix = "s3://" + bucket + "/days/";
@@ -608,14 +610,15 @@ TEST(DistributedTrainTest, ShardedReadingFromAnS3PrefixGivesEachWorkerWholeObjec
 
 TEST(DistributedTrainTest, ShardedReadingFromSqlSplitsRowsByTheShardKey) {
   TempDir dir;
-  ASSERT_EQ(std::system(("sqlite3 " + dir.File("bank.db") +
-                         " \"CREATE TABLE transactions (id INTEGER, amount REAL, merchant TEXT, "
-                         "Class INTEGER); WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 "
-                         "FROM s WHERE n < 3000) INSERT INTO transactions SELECT n, (n * 37) % 101, "
-                         "CASE WHEN n % 3 = 0 THEN 'travel' ELSE 'grocery' END, "
-                         "CASE WHEN (n * 37) % 101 > 90 THEN 1 ELSE 0 END FROM s\"")
-                            .c_str()),
-            0);
+  ASSERT_EQ(
+      std::system(("sqlite3 " + dir.File("bank.db") +
+                   " \"CREATE TABLE transactions (id INTEGER, amount REAL, merchant TEXT, "
+                   "Class INTEGER); WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 "
+                   "FROM s WHERE n < 3000) INSERT INTO transactions SELECT n, (n * 37) % 101, "
+                   "CASE WHEN n % 3 = 0 THEN 'travel' ELSE 'grocery' END, "
+                   "CASE WHEN (n * 37) % 101 > 90 THEN 1 ELSE 0 END FROM s\"")
+                      .c_str()),
+      0);
   CommandResult no_key = Fraudops(
       dir, "train --algorithm lgbm --data sqlite:bank.db --workers 2 --sharded --output m.txt");
   EXPECT_EQ(no_key.exit_code, 2) << no_key.err;

@@ -32,7 +32,7 @@ struct TrainArgs {
   std::vector<std::string> params;
   bool library_defaults = false, json = false, external_memory = false, sharded = false;
   int workers = 1;
-  size_t batch_rows = 0;  ///< external memory; 0: about 1 MiB of values a batch
+  size_t batch_rows = 0;   ///< external memory; 0: about 1 MiB of values a batch
   double valid_ratio = 0;  ///< sharded reading: the share of each part split off to validate
 };
 
@@ -152,7 +152,8 @@ int TrainSharded(const TrainArgs& args, Session& s, const HyperParameters& param
   }
   for (const std::string& uri : {args.data, args.valid}) {
     if (uri.empty()) continue;
-    if (Status readable = sources.CheckReadsInParts(uri, options); !readable.ok()) return Fail(readable);
+    if (Status readable = sources.CheckReadsInParts(uri, options); !readable.ok())
+      return Fail(readable);
   }
   TempDirectory scratch;
   DistributedOptions distributed = DistributedFrom(args, s, scratch.path() + "/workers");
@@ -171,8 +172,8 @@ int TrainSharded(const TrainArgs& args, Session& s, const HyperParameters& param
     schema = SchemaFromJson((*model)->schema);
     rows = (*model)->schema.value("rows", size_t{0});
   } catch (const nlohmann::json::exception& e) {
-    return Fail(Status::Internal(std::string("rank 0's training record has no schema: ") +
-                                 e.what()));
+    return Fail(
+        Status::Internal(std::string("rank 0's training record has no schema: ") + e.what()));
   }
   return Report(args, **model, schema, rows);
 }
@@ -374,7 +375,8 @@ int Report(const TrainArgs& args, const TrainedModel& m, const Dataset& schema, 
       : args.sharded       ? " (sharded reading)"
                            : "",
       m.rounds_trained, m.best_round + 1, m.seconds, peak_mib, args.output.c_str());
-  if (!m.data_fingerprint.empty()) std::printf("  data fingerprint %s\n", m.data_fingerprint.c_str());
+  if (!m.data_fingerprint.empty())
+    std::printf("  data fingerprint %s\n", m.data_fingerprint.c_str());
   if (out.contains("validation")) {
     for (const auto& [name, value] : out["validation"].items()) {
       std::printf("  validation %-20s %.6f\n", name.c_str(), value.get<double>());

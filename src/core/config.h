@@ -47,7 +47,7 @@ struct PreprocessConfig {
   std::vector<std::string> features;          ///< feature store references, GROUP[:FEATURE]
   std::string sql_table = "transactions";
   std::string sql_query;
-  std::string shard_key;  ///< sharded reading of SQL: the integer column that splits the rows
+  std::string shard_key;        ///< sharded reading of SQL: the integer column that splits the rows
   std::string s3_bucket;        ///< data source "s3": the reference project's S3_BUCKET
   std::string s3_raw_data_key;  ///< … and S3_RAW_DATA_KEY
   std::string split_method = "stratified";

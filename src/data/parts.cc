@@ -47,8 +47,8 @@ Result<UnifiedSchema> UnifyParts(const std::vector<nlohmann::json>& parts, bool 
     for (const nlohmann::json& part : parts) {
       const nlohmann::json& features = part.at("features");
       for (size_t f = 0; f < names.size(); ++f) {
-        (features[f].at("type").get<std::string>() == "categorical" ? categorical
-                                                                      : numeric)[f] = true;
+        (features[f].at("type").get<std::string>() == "categorical" ? categorical : numeric)[f] =
+            true;
       }
     }
     for (size_t f = 0; f < names.size(); ++f) {
@@ -88,16 +88,15 @@ Result<UnifiedSchema> UnifyParts(const std::vector<nlohmann::json>& parts, bool 
         if (part.value("negatives", false)) {
           if (negative && negative->first != values[0]) {
             return Status::DataError(
-                source + ": label column '" + schema.label_name + "' has the value '" +
-                values[0] + "' where " + negative->second + " has '" + negative->first +
+                source + ": label column '" + schema.label_name + "' has the value '" + values[0] +
+                "' where " + negative->second + " has '" + negative->first +
                 "'; a label holds exactly two values, the positive one and one other");
           }
           if (!negative) negative = std::make_pair(values[0], source);
         }
         if (part.value("positives", false) && !positive) positive = values[1];
       }
-      const auto first_values =
-          parts[0].at("label").at("values").get<std::vector<std::string>>();
+      const auto first_values = parts[0].at("label").at("values").get<std::vector<std::string>>();
       schema.label_values = {negative ? negative->first : std::string("0"),
                              positive ? *positive : first_values[1]};
     }
@@ -120,10 +119,10 @@ void RecodePart(Dataset& part, const UnifiedSchema& unified, size_t index) {
   part.label_values = unified.schema.label_values;
 }
 
-Result<Dataset> ReadParts(size_t count, const std::vector<std::string>& sources,
-                          bool numeric_label,
-                          const std::function<Result<Dataset>(
-                              size_t index, const std::vector<std::string>& categorical)>& read) {
+Result<Dataset> ReadParts(
+    size_t count, const std::vector<std::string>& sources, bool numeric_label,
+    const std::function<Result<Dataset>(size_t index, const std::vector<std::string>& categorical)>&
+        read) {
   if (count == 0) return Status::Internal("no parts to read");
   std::vector<Dataset> parts(count);
   std::vector<std::string> categorical;
@@ -163,8 +162,7 @@ Result<Dataset> ReadParts(size_t count, const std::vector<std::string>& sources,
           unified.make_categorical.begin(), unified.make_categorical.end(),
           [&](const std::string& name) {
             const int f = parts[i].FeatureIndex(name);
-            return f >= 0 && parts[i].features[static_cast<size_t>(f)].type ==
-                                 ColumnType::kNumeric;
+            return f >= 0 && parts[i].features[static_cast<size_t>(f)].type == ColumnType::kNumeric;
           });
       if (again) {
         FOPS_ASSIGN_OR_RETURN(parts[i], read(i, categorical));

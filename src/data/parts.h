@@ -46,10 +46,10 @@ void RecodePart(Dataset& part, const UnifiedSchema& unified, size_t index);
 /// The parts (read in order) as one dataset: unified, re-coded and concatenated. `read` reads
 /// part i with the given extra categorical columns; it is called again for a part when the
 /// parts disagree on a column's type. `sources` name the parts in errors.
-Result<Dataset> ReadParts(size_t count, const std::vector<std::string>& sources,
-                          bool numeric_label,
-                          const std::function<Result<Dataset>(
-                              size_t index, const std::vector<std::string>& categorical)>& read);
+Result<Dataset> ReadParts(
+    size_t count, const std::vector<std::string>& sources, bool numeric_label,
+    const std::function<Result<Dataset>(size_t index, const std::vector<std::string>& categorical)>&
+        read);
 
 /// The data fingerprint of data read in parts: SHA-256 over "fraudops-parts-v1\n" then one
 /// line per part, in part order, "<index> <rows> <content hash>\n" — stable for a given

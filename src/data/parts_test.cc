@@ -39,11 +39,10 @@ Result<Dataset> ReadInParts(const std::string& path, int count, const CsvOptions
   ranges->assign(static_cast<size_t>(count), {});
   std::vector<std::string> sources;
   for (int i = 0; i < count; ++i) sources.push_back(path + " part " + std::to_string(i));
-  return ReadParts(static_cast<size_t>(count), sources, false,
-                   [&](size_t i, const std::vector<std::string>&) {
-                     return ReadCsvFilePart(path, options, pool, static_cast<int>(i), count,
-                                            &(*ranges)[i]);
-                   });
+  return ReadParts(
+      static_cast<size_t>(count), sources, false, [&](size_t i, const std::vector<std::string>&) {
+        return ReadCsvFilePart(path, options, pool, static_cast<int>(i), count, &(*ranges)[i]);
+      });
 }
 
 TEST(PartsTest, TheByteRangePartsOfACsvFileTogetherAreTheWholeFile) {
@@ -92,7 +91,8 @@ TEST(PartsTest, FilesThatDisagreeOnAColumnsTypeReadItAsCategoricalEverywhere) {
   std::filesystem::create_directory(dir.File("days"));
   // merchant holds numbers in the first file, text in the second; the label's negative is
   // only in the second file.
-  testing::WriteText(dir.File("days/2026-01-01.csv"), "amount,merchant,Class\n1,7,fraud\n2,8,fraud\n");
+  testing::WriteText(dir.File("days/2026-01-01.csv"),
+                     "amount,merchant,Class\n1,7,fraud\n2,8,fraud\n");
   testing::WriteText(dir.File("days/2026-01-02.csv"),
                      "amount,merchant,Class\n3,shop,ok\n4,7,fraud\n5,9,ok\n");
   testing::WriteText(dir.File("days/notes.md"), "not data");

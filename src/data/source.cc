@@ -61,8 +61,8 @@ Result<LoadedData> SourceRegistry::LoadPart(const std::string& uri, const Source
                                             int part, int parts, const Context& context) const {
   FOPS_RETURN_IF_ERROR(CheckReadsInParts(uri, options));
   if (parts < 1 || part < 0 || part >= parts) {
-    return Status::InvalidArgument("part " + std::to_string(part) + " of " +
-                                   std::to_string(parts) + " does not exist");
+    return Status::InvalidArgument("part " + std::to_string(part) + " of " + std::to_string(parts) +
+                                   " does not exist");
   }
   FOPS_ASSIGN_OR_RETURN(auto parsed, Parse(uri));
   return part_readers_.at(parsed.first)(parsed.second, options, part, parts, context);
@@ -207,8 +207,8 @@ Result<std::vector<std::string>> CsvFilesIn(const std::string& directory) {
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
     const std::string extension = ToLower(entry.path().extension().string());
-    if (entry.is_regular_file() && (extension == ".csv" || extension == ".tsv" ||
-                                    extension == ".txt"))
+    if (entry.is_regular_file() &&
+        (extension == ".csv" || extension == ".tsv" || extension == ".txt"))
       files.push_back(entry.path().string());
   }
   if (error) return Status::DataError("cannot list " + directory + ": " + error.message());
@@ -291,8 +291,8 @@ Result<std::pair<S3Settings, std::string>> S3Source(const std::string& location,
         "data source 's3' needs preprocess.s3_bucket and preprocess.s3_raw_data_key "
         "(S3_BUCKET, S3_RAW_DATA_KEY), or write s3://BUCKET/KEY");
   }
-  std::string uri = location.empty() ? "s3://" + options.s3_bucket + "/" + options.s3_key
-                                     : "s3:" + location;
+  std::string uri =
+      location.empty() ? "s3://" + options.s3_bucket + "/" + options.s3_key : "s3:" + location;
   auto settings = S3Settings::FromEnvironment();
   if (!settings.ok())
     return Status::InvalidArgument("data source " + uri + ": " + settings.status().message());
@@ -332,25 +332,23 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
                                    {"fraud_rate", options.synth.fraud_rate}};
         return LoadedData{std::move(dataset), std::move(manifest)};
       });
-  registry.Register("csv",
-                    [](const std::string& path, const SourceOptions& options,
-                       const Context& context) -> Result<LoadedData> {
-                      if (std::filesystem::is_directory(path)) {
-                        FOPS_ASSIGN_OR_RETURN(std::vector<std::string> files, CsvFilesIn(path));
-                        FOPS_ASSIGN_OR_RETURN(
-                            Dataset dataset,
-                            ReadCsvFiles(files, 0, files.size(), options.csv, context));
-                        nlohmann::json manifest = {{"kind", "csv"}, {"directory", path}};
-                        for (const std::string& file : files)
-                          manifest["files"].push_back(FileFacts(file));
-                        return LoadedData{std::move(dataset), std::move(manifest)};
-                      }
-                      FOPS_ASSIGN_OR_RETURN(Dataset dataset,
-                                            ReadCsvFile(path, options.csv, context.pool));
-                      nlohmann::json manifest = FileFacts(path);
-                      manifest["kind"] = "csv";
-                      return LoadedData{std::move(dataset), std::move(manifest)};
-                    });
+  registry.Register(
+      "csv",
+      [](const std::string& path, const SourceOptions& options,
+         const Context& context) -> Result<LoadedData> {
+        if (std::filesystem::is_directory(path)) {
+          FOPS_ASSIGN_OR_RETURN(std::vector<std::string> files, CsvFilesIn(path));
+          FOPS_ASSIGN_OR_RETURN(Dataset dataset,
+                                ReadCsvFiles(files, 0, files.size(), options.csv, context));
+          nlohmann::json manifest = {{"kind", "csv"}, {"directory", path}};
+          for (const std::string& file : files) manifest["files"].push_back(FileFacts(file));
+          return LoadedData{std::move(dataset), std::move(manifest)};
+        }
+        FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadCsvFile(path, options.csv, context.pool));
+        nlohmann::json manifest = FileFacts(path);
+        manifest["kind"] = "csv";
+        return LoadedData{std::move(dataset), std::move(manifest)};
+      });
   // A CSV file in byte ranges split at line ends; a directory by whole files.
   registry.RegisterParts(
       "csv",
@@ -360,16 +358,16 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
         if (std::filesystem::is_directory(path)) {
           FOPS_ASSIGN_OR_RETURN(std::vector<std::string> files, CsvFilesIn(path));
           FOPS_ASSIGN_OR_RETURN(auto range, FilesOfPart(files.size(), part, parts, path));
-          FOPS_ASSIGN_OR_RETURN(
-              Dataset dataset, ReadCsvFiles(files, range.first, range.second, options.csv, context));
+          FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadCsvFiles(files, range.first, range.second,
+                                                              options.csv, context));
           manifest["directory"] = path;
           for (size_t i = range.first; i < range.second; ++i)
             manifest["files"].push_back(FileFacts(files[i]));
           return LoadedData{std::move(dataset), std::move(manifest)};
         }
         std::pair<size_t, size_t> bytes;
-        FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadCsvFilePart(path, options.csv, context.pool,
-                                                               part, parts, &bytes));
+        FOPS_ASSIGN_OR_RETURN(
+            Dataset dataset, ReadCsvFilePart(path, options.csv, context.pool, part, parts, &bytes));
         manifest["path"] = path;
         manifest["bytes"] = {bytes.first, bytes.second};
         return LoadedData{std::move(dataset), std::move(manifest)};
@@ -393,26 +391,27 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
   for (const char* kind : kSqlKinds) {
     registry.Register(kind, sql_reader(kind));
     // By the shard key modulo the parts.
-    registry.RegisterParts(kind, [kind, sql_reader](const std::string& location,
-                                                    const SourceOptions& options,
-                                        int part, int parts,
-                                        const Context& context) -> Result<LoadedData> {
-      SourceOptions mine = options;
-      mine.sql.part = part;
-      mine.sql.parts = parts;
-      FOPS_ASSIGN_OR_RETURN(LoadedData loaded, sql_reader(kind)(location, mine, context));
-      loaded.manifest["part"] = part;
-      loaded.manifest["parts"] = parts;
-      loaded.manifest["where"] = options.sql.shard_key + " % " + std::to_string(parts) + " = " +
-                                 std::to_string(part);
-      return loaded;
-    }, [kind](const std::string& location, const SourceOptions& options) {
-      if (!options.sql.shard_key.empty()) return Status::Ok();
-      return Status::InvalidArgument(
-          std::string("sharded reading of an SQL source (") + kind + ":" + location +
-          ") needs preprocess.shard_key: an integer column; worker r of N reads the rows whose "
-          "key modulo N is r");
-    });
+    registry.RegisterParts(
+        kind,
+        [kind, sql_reader](const std::string& location, const SourceOptions& options, int part,
+                           int parts, const Context& context) -> Result<LoadedData> {
+          SourceOptions mine = options;
+          mine.sql.part = part;
+          mine.sql.parts = parts;
+          FOPS_ASSIGN_OR_RETURN(LoadedData loaded, sql_reader(kind)(location, mine, context));
+          loaded.manifest["part"] = part;
+          loaded.manifest["parts"] = parts;
+          loaded.manifest["where"] =
+              options.sql.shard_key + " % " + std::to_string(parts) + " = " + std::to_string(part);
+          return loaded;
+        },
+        [kind](const std::string& location, const SourceOptions& options) {
+          if (!options.sql.shard_key.empty()) return Status::Ok();
+          return Status::InvalidArgument(
+              std::string("sharded reading of an SQL source (") + kind + ":" + location +
+              ") needs preprocess.shard_key: an integer column; worker r of N reads the rows whose "
+              "key modulo N is r");
+        });
   }
   // A dataset file (fraudops data import, or a run's processed split).
   registry.Register("fds",
@@ -428,32 +427,31 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
   // A dataset file by row ranges: part r of N the rows [n·r/N, n·(r+1)/N). The part is not
   // checked against the file's checksum (that reads the whole file); its content hash is
   // recorded.
-  registry.RegisterParts(
-      "fds",
-      [](const std::string& path, const SourceOptions& options, int part, int parts,
-         const Context&) -> Result<LoadedData> {
-        FOPS_ASSIGN_OR_RETURN(std::unique_ptr<DatasetFileReader> reader,
-                              DatasetFileReader::Open(path));
-        const size_t n = reader->rows(), r = static_cast<size_t>(part),
-                     count = static_cast<size_t>(parts);
-        const size_t begin = n * r / count, end = n * (r + 1) / count;
-        Dataset dataset;
-        dataset.features = reader->schema().features;
-        dataset.label_name = reader->schema().label_name;
-        dataset.label_values = reader->schema().label_values;
-        dataset.label.resize(end - begin);
-        FOPS_RETURN_IF_ERROR(reader->Read(0, begin, dataset.label));
-        dataset.columns.resize(dataset.features.size());
-        for (size_t c = 0; c < dataset.features.size(); ++c) {
-          dataset.columns[c].resize(end - begin);
-          FOPS_RETURN_IF_ERROR(reader->Read(c + 1, begin, dataset.columns[c]));
-        }
-        FOPS_RETURN_IF_ERROR(DropColumns(dataset, options.csv.table, path));
-        nlohmann::json manifest = {{"kind", "fds"},   {"path", path},      {"part", part},
-                                   {"parts", parts},  {"rows", {begin, end}},
-                                   {"file_rows", n}};
-        return LoadedData{std::move(dataset), std::move(manifest)};
-      });
+  registry.RegisterParts("fds",
+                         [](const std::string& path, const SourceOptions& options, int part,
+                            int parts, const Context&) -> Result<LoadedData> {
+                           FOPS_ASSIGN_OR_RETURN(std::unique_ptr<DatasetFileReader> reader,
+                                                 DatasetFileReader::Open(path));
+                           const size_t n = reader->rows(), r = static_cast<size_t>(part),
+                                        count = static_cast<size_t>(parts);
+                           const size_t begin = n * r / count, end = n * (r + 1) / count;
+                           Dataset dataset;
+                           dataset.features = reader->schema().features;
+                           dataset.label_name = reader->schema().label_name;
+                           dataset.label_values = reader->schema().label_values;
+                           dataset.label.resize(end - begin);
+                           FOPS_RETURN_IF_ERROR(reader->Read(0, begin, dataset.label));
+                           dataset.columns.resize(dataset.features.size());
+                           for (size_t c = 0; c < dataset.features.size(); ++c) {
+                             dataset.columns[c].resize(end - begin);
+                             FOPS_RETURN_IF_ERROR(reader->Read(c + 1, begin, dataset.columns[c]));
+                           }
+                           FOPS_RETURN_IF_ERROR(DropColumns(dataset, options.csv.table, path));
+                           nlohmann::json manifest = {{"kind", "fds"},        {"path", path},
+                                                      {"part", part},         {"parts", parts},
+                                                      {"rows", {begin, end}}, {"file_rows", n}};
+                           return LoadedData{std::move(dataset), std::move(manifest)};
+                         });
   // An S3 object holding a CSV file, or every object under a prefix (a URI ending in '/').
   registry.Register(
       "s3",
@@ -496,8 +494,11 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
         S3Client client(settings);
         FOPS_ASSIGN_OR_RETURN(std::vector<std::string> keys, S3ObjectsUnder(client, where));
         FOPS_ASSIGN_OR_RETURN(auto range, FilesOfPart(keys.size(), part, parts, uri));
-        nlohmann::json manifest = {{"kind", "s3"},      {"prefix", uri},   {"part", part},
-                                   {"parts", parts},    {"endpoint", settings.endpoint},
+        nlohmann::json manifest = {{"kind", "s3"},
+                                   {"prefix", uri},
+                                   {"part", part},
+                                   {"parts", parts},
+                                   {"endpoint", settings.endpoint},
                                    {"objects", nlohmann::json::array()}};
         FOPS_ASSIGN_OR_RETURN(Dataset dataset,
                               ReadS3Objects(client, where.bucket, keys, range.first, range.second,
@@ -505,8 +506,9 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
         return LoadedData{std::move(dataset), std::move(manifest)};
       },
       [](const std::string& location, const SourceOptions& options) -> Status {
-        const std::string uri =
-            location.empty() ? "s3://" + options.s3_bucket + "/" + options.s3_key : "s3:" + location;
+        const std::string uri = location.empty()
+                                    ? "s3://" + options.s3_bucket + "/" + options.s3_key
+                                    : "s3:" + location;
         if (uri.back() == '/') return Status::Ok();
         return Status::InvalidArgument(
             "data source " + uri +

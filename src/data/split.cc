@@ -102,7 +102,8 @@ Status CheckPartsHaveBothClasses(const Dataset& part, const SplitIndices& split,
   for (uint32_t r : split.validation) counts[2] += part.label[r] > 0.5f;
   counts[3] = static_cast<int64_t>(split.validation.size());
   FOPS_RETURN_IF_ERROR(exchange.sum(counts));
-  for (const auto& [name, at] : {std::pair<const char*, size_t>{"training", 0}, {"validation", 2}}) {
+  for (const auto& [name, at] :
+       {std::pair<const char*, size_t>{"training", 0}, {"validation", 2}}) {
     const int64_t positives = counts[at], rows = counts[at + 1];
     if (positives == 0 || positives == rows) {
       return Status::DataError(
@@ -124,7 +125,8 @@ Result<SplitIndices> SplitPart(const Dataset& part, const std::string& method,
   SplitIndices split;
   if (method == "stratified") {
     // A seed of its own for each part: the parts' shuffles are independent.
-    std::mt19937_64 random(seed ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(exchange.part + 1)));
+    std::mt19937_64 random(seed ^
+                           (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(exchange.part + 1)));
     for (float cls : {0.0f, 1.0f}) {
       std::vector<uint32_t> rows;
       for (size_t r = 0; r < part.rows(); ++r) {
@@ -161,13 +163,12 @@ Result<SplitIndices> SplitPart(const Dataset& part, const std::string& method,
     std::vector<int64_t> total = {static_cast<int64_t>(part.rows()), missing > 0};
     FOPS_RETURN_IF_ERROR(exchange.sum(total));
     if (total[1] > 0) {
-      return Status::DataError(
-          (missing > 0 ? "row " + std::to_string(missing) + " of part " +
-                             std::to_string(exchange.part + 1) + " of " +
-                             std::to_string(exchange.parts)
-                       : std::string("a row of another part")) +
-          " has no value in the time column '" + time_column +
-          "'; a time split needs a time on every row");
+      return Status::DataError((missing > 0 ? "row " + std::to_string(missing) + " of part " +
+                                                  std::to_string(exchange.part + 1) + " of " +
+                                                  std::to_string(exchange.parts)
+                                            : std::string("a row of another part")) +
+                               " has no value in the time column '" + time_column +
+                               "'; a time split needs a time on every row");
     }
     size_t train_rows, validation_rows;
     PartSizes(static_cast<size_t>(total[0]), ratios, &train_rows, &validation_rows);

@@ -31,13 +31,14 @@ std::string SelectSql(const SqlConnection& connection, const SqlOptions& options
                            ? "SELECT * FROM " + connection.QuoteIdentifier(options.table_name)
                            : options.query;
   if (options.parts <= 1) return select;
-  while (!select.empty() && (select.back() == ';' || std::isspace(static_cast<unsigned char>(select.back()))))
+  while (!select.empty() &&
+         (select.back() == ';' || std::isspace(static_cast<unsigned char>(select.back()))))
     select.pop_back();
   // Part r of N: the key modulo N (kept non-negative) equal to r, in key order.
   const std::string key = connection.QuoteIdentifier(options.shard_key);
   const std::string n = std::to_string(options.parts);
-  return "SELECT * FROM (" + select + ") AS fraudops_part WHERE ((" + key + " % " + n + ") + " +
-         n + ") % " + n + " = " + std::to_string(options.part) + " ORDER BY " + key;
+  return "SELECT * FROM (" + select + ") AS fraudops_part WHERE ((" + key + " % " + n + ") + " + n +
+         ") % " + n + " = " + std::to_string(options.part) + " ORDER BY " + key;
 }
 
 /// A failed read as a data error naming the setting (a data error from the rows stays as is).
@@ -127,13 +128,13 @@ Result<Dataset> ReadSqlTable(SqlConnection& connection, const SqlOptions& option
       });
   if (!streamed.ok()) return ReadError(streamed, options);
   if (row == 0) {
-    return Status::DataError(
-        source + ": the table or query returned no rows" +
-        (options.parts > 1 ? " for part " + std::to_string(options.part) + " of " +
-                                 std::to_string(options.parts) + " (" + options.shard_key +
-                                 " modulo " + std::to_string(options.parts) + " = " +
-                                 std::to_string(options.part) + ")"
-                           : std::string()));
+    return Status::DataError(source + ": the table or query returned no rows" +
+                             (options.parts > 1
+                                  ? " for part " + std::to_string(options.part) + " of " +
+                                        std::to_string(options.parts) + " (" + options.shard_key +
+                                        " modulo " + std::to_string(options.parts) + " = " +
+                                        std::to_string(options.part) + ")"
+                                  : std::string()));
   }
   label.dictionary = label_dictionary.values();
 

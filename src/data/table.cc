@@ -128,9 +128,9 @@ Result<LabelEncoding> EncodeLabel(const RawLabel& label, const TableOptions& opt
                              "other; found " +
                              std::to_string(values.size()) + ": " + quoted_list(6));
   }
-  encoding.label_values = {negatives.empty() ? std::string("0") : values[negatives[0]],
-                           positive_code >= 0 ? values[static_cast<size_t>(positive_code)]
-                                              : options.positive_label};
+  encoding.label_values = {
+      negatives.empty() ? std::string("0") : values[negatives[0]],
+      positive_code >= 0 ? values[static_cast<size_t>(positive_code)] : options.positive_label};
   for (size_t i = 0; i < values.size(); ++i)
     encoding.value_of_code.push_back(positive[i] ? 1.0f : 0.0f);
   return encoding;

@@ -145,15 +145,14 @@ Result<LoadedData> ReadPartTogether(const SourceRegistry& sources, const std::st
     FOPS_ASSIGN_OR_RETURN(LoadedData mine, sources.LoadPart(uri, options, rank, world, context));
     if (mine.dataset.rows() == 0) {
       return Status::DataError("worker " + std::to_string(rank) + "'s part (" +
-                               std::to_string(rank + 1) + " of " + std::to_string(world) +
-                               ") of " + uri + " holds no rows (" + mine.manifest.dump() +
+                               std::to_string(rank + 1) + " of " + std::to_string(world) + ") of " +
+                               uri + " holds no rows (" + mine.manifest.dump() +
                                "): use fewer workers or more data");
     }
-    const std::string source = uri + " part " + std::to_string(rank + 1) + " of " +
-                               std::to_string(world);
-    FOPS_ASSIGN_OR_RETURN(
-        const std::string gathered,
-        collective.AllGather(PartSchema(mine.dataset, source).dump() + "\n"));
+    const std::string source =
+        uri + " part " + std::to_string(rank + 1) + " of " + std::to_string(world);
+    FOPS_ASSIGN_OR_RETURN(const std::string gathered,
+                          collective.AllGather(PartSchema(mine.dataset, source).dump() + "\n"));
     std::vector<nlohmann::json> parts;
     for (const std::string& line : Split(gathered, '\n')) {
       if (!line.empty()) parts.push_back(nlohmann::json::parse(line, nullptr, false));
@@ -406,21 +405,19 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
   const int rank = collective->rank(), world = collective->world_size();
   Dataset train, validation;
   nlohmann::json part;  // which rows of the data this worker trains on
-  const bool has_validation = !job.validation_file.empty() || !job.validation_source.empty() ||
-                              job.validation_share > 0;
+  const bool has_validation =
+      !job.validation_file.empty() || !job.validation_source.empty() || job.validation_share > 0;
   if (!job.train_source.empty()) {
     FOPS_ASSIGN_OR_RETURN(SourceOptions options, SourceOptionsFromJson(job.source_options));
     SourceRegistry sources;
     RegisterBuiltinSources(sources);
-    FOPS_ASSIGN_OR_RETURN(LoadedData mine,
-                          ReadPartTogether(sources, job.train_source, options, *collective,
-                                           context));
+    FOPS_ASSIGN_OR_RETURN(LoadedData mine, ReadPartTogether(sources, job.train_source, options,
+                                                            *collective, context));
     train = std::move(mine.dataset);
     part = {{"source", job.train_source}, {"part", std::move(mine.manifest)}};
     if (!job.validation_source.empty()) {
-      FOPS_ASSIGN_OR_RETURN(LoadedData theirs,
-                            ReadPartTogether(sources, job.validation_source, options,
-                                             *collective, context));
+      FOPS_ASSIGN_OR_RETURN(LoadedData theirs, ReadPartTogether(sources, job.validation_source,
+                                                                options, *collective, context));
       validation = std::move(theirs.dataset);
       if (validation.FeatureNames() != train.FeatureNames()) {
         return Status::DataError(job.validation_source + ": its feature columns (" +
@@ -432,11 +429,10 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
       FOPS_RETURN_IF_ERROR(AlignCategories(train, validation, job.validation_source));
     } else if (job.validation_share > 0) {
       // Validation split off every part as one split of the whole would (data/split.h).
-      const PartExchange exchange{.part = rank,
-                                  .parts = world,
-                                  .sum = [&](std::span<int64_t> values) {
-                                    return collective->Sum(values);
-                                  }};
+      const PartExchange exchange{
+          .part = rank, .parts = world, .sum = [&](std::span<int64_t> values) {
+            return collective->Sum(values);
+          }};
       FOPS_ASSIGN_OR_RETURN(SplitIndices split,
                             SplitPart(train, job.split_method, job.validation_share,
                                       job.time_column, job.seed, exchange));

@@ -5,12 +5,13 @@
 /// `fraudops worker`, each of which joins the collective (train/collective.h), takes its
 /// contiguous slice of rows of both files — rank r of N the rows [r·n/N, (r+1)·n/N) — and
 /// trains (or, with sharded reading, reads only its part of each data source, the parts
-/// brought to one schema through the collective: data/parts.h): xgboost's `hist` reduces its quantile sketch, histograms and metrics over all
-/// workers through libxgboost; the `lgbm` trainer gathers its bin sample and sums its
-/// histograms through the same collective (data-parallel). Either way every worker grows the
-/// same trees and decides early stopping the same way. Rank 0 writes the model and the training
-/// record; the leader loads them as if it had trained in-process. A worker that fails fails the
-/// run, naming its rank and its last log lines; the others are stopped.
+/// brought to one schema through the collective: data/parts.h): xgboost's `hist` reduces its
+/// quantile sketch, histograms and metrics over all workers through libxgboost; the `lgbm` trainer
+/// gathers its bin sample and sums its histograms through the same collective (data-parallel).
+/// Either way every worker grows the same trees and decides early stopping the same way. Rank 0
+/// writes the model and the training record; the leader loads them as if it had trained in-process.
+/// A worker that fails fails the run, naming its rank and its last log lines; the others are
+/// stopped.
 
 #include <chrono>
 #include <memory>
@@ -39,9 +40,9 @@ struct DistributedOptions {
   /// off for validation, by `split_method` (stratified, time by `time_column`; SplitPart).
   double validation_share = 0;
   std::string split_method = "stratified", time_column;
-  std::string host = "127.0.0.1";           ///< the tracker's address, as workers reach it
-  std::chrono::seconds join_timeout{120};   ///< every worker must have joined by then
-  int link_timeout_seconds = 300;  ///< a collective call that waits longer fails the worker
+  std::string host = "127.0.0.1";          ///< the tracker's address, as workers reach it
+  std::chrono::seconds join_timeout{120};  ///< every worker must have joined by then
+  int link_timeout_seconds = 300;          ///< a collective call that waits longer fails the worker
   int threads_per_worker = 1;
 };
 
@@ -63,7 +64,7 @@ struct WorkerJob {
   nlohmann::json source_options;
   double validation_share = 0;  ///< split off each worker's part (SplitPart)
   std::string split_method, time_column;
-  std::string out_dir;                      ///< where rank 0 writes the model
+  std::string out_dir;  ///< where rank 0 writes the model
   int threads = 1;
   uint64_t seed = 42;
   std::string tracker_host;  ///< where the job came from (the worker's liveness connection)
