@@ -20,10 +20,8 @@ void PartSizes(size_t n, const SplitRatios& ratios, size_t* train, size_t* valid
   *validation = std::min(*validation, n - *train);
 }
 
-}  // namespace
-
-Result<SplitIndices> StratifiedSplit(const Dataset& dataset, const SplitRatios& ratios,
-                                     uint64_t seed) {
+/// The rows of each class shuffled by `seed` and cut by `ratios`; each part ascending.
+SplitIndices ShuffleByClass(const Dataset& dataset, const SplitRatios& ratios, uint64_t seed) {
   SplitIndices split;
   std::mt19937_64 random(seed);
   for (float cls : {0.0f, 1.0f}) {
@@ -46,6 +44,14 @@ Result<SplitIndices> StratifiedSplit(const Dataset& dataset, const SplitRatios& 
   }
   for (auto* part : {&split.train, &split.validation, &split.test})
     std::sort(part->begin(), part->end());
+  return split;
+}
+
+}  // namespace
+
+Result<SplitIndices> StratifiedSplit(const Dataset& dataset, const SplitRatios& ratios,
+                                     uint64_t seed) {
+  SplitIndices split = ShuffleByClass(dataset, ratios, seed);
   FOPS_RETURN_IF_ERROR(CheckSplitHasBothClasses(dataset, split));
   return split;
 }
@@ -124,26 +130,13 @@ Result<SplitIndices> SplitPart(const Dataset& part, const std::string& method,
   const SplitRatios ratios{1.0 - validation_share, validation_share, 0.0};
   SplitIndices split;
   if (method == "stratified") {
-    // A seed of its own for each part: the parts' shuffles are independent.
-    std::mt19937_64 random(seed ^
-                           (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(exchange.part + 1)));
-    for (float cls : {0.0f, 1.0f}) {
-      std::vector<uint32_t> rows;
-      for (size_t r = 0; r < part.rows(); ++r) {
-        if (part.label[r] == cls) rows.push_back(static_cast<uint32_t>(r));
-      }
-      for (size_t i = rows.size(); i > 1; --i) {
-        size_t j = static_cast<size_t>(random() % i);
-        std::swap(rows[i - 1], rows[j]);
-      }
-      size_t train, validation;
-      PartSizes(rows.size(), ratios, &train, &validation);
-      split.train.insert(split.train.end(), rows.begin(), rows.begin() + static_cast<long>(train));
-      split.validation.insert(split.validation.end(), rows.begin() + static_cast<long>(train),
-                              rows.end());
-    }
-    std::sort(split.train.begin(), split.train.end());
+    // A seed of its own for each part: the parts' shuffles are independent. A row that
+    // rounding leaves to the (empty) test share validates.
+    split = ShuffleByClass(
+        part, ratios, seed ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(exchange.part + 1)));
+    split.validation.insert(split.validation.end(), split.test.begin(), split.test.end());
     std::sort(split.validation.begin(), split.validation.end());
+    split.test.clear();
   } else if (method == "time") {
     const int column = part.FeatureIndex(time_column);
     if (column < 0) {
