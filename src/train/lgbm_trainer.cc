@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -220,41 +221,108 @@ void DrawBag(const LgbmConfig& c, const std::vector<float>& labels, uint64_t fir
   }
 }
 
+/// A float's place in the order of floats (non-negative here: |g·h|), as an unsigned key.
+uint32_t MagnitudeKey(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+}
+
 /// GOSS: keeps the top_rate rows with the largest |g·h|, samples other_rate of all rows from
-/// the rest and scales their gradients by (1 - top_rate) / other_rate.
-void DrawGoss(const LgbmConfig& c, std::vector<GradHess>& gradients, int iteration,
-              std::vector<uint32_t>& bag) {
+/// the rest and scales their gradients by (1 - top_rate) / other_rate. On workers
+/// (`collective`; this worker's rows are global rows [first, first + gradients.size()) of
+/// `total`) the draw is the one process's over all rows: the threshold is the top-th largest
+/// magnitude of all workers (a bisection on its value, one summed count per step), and the
+/// sampling of the rest, which goes through the rows in order, runs worker after worker, each
+/// starting from where the one before left (the generator's state, the rows sampled) and
+/// from the count of large rows before it.
+Status DrawGoss(const LgbmConfig& c, std::vector<GradHess>& gradients, int iteration,
+                std::vector<uint32_t>& bag, Collective* collective, uint64_t first,
+                uint64_t total) {
   const size_t n = gradients.size();
   bag.clear();
   std::vector<float> magnitude(n);
   for (size_t i = 0; i < n; ++i) magnitude[i] = std::fabs(gradients[i].g * gradients[i].h);
-  const size_t top = std::max<size_t>(1, static_cast<size_t>(static_cast<double>(n) * c.top_rate));
-  const size_t other =
-      std::max<size_t>(1, static_cast<size_t>(static_cast<double>(n) * c.other_rate));
-  std::vector<float> sorted = magnitude;
-  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(top - 1),
-                   sorted.end(), std::greater<float>());
-  const float threshold = sorted[top - 1];
-  const float multiply =
-      static_cast<float>(static_cast<double>(n - top) / static_cast<double>(other));
-  uint64_t state = Mix(c.bagging_seed ^ Mix(static_cast<uint64_t>(iteration) + 0x5A5A5A5AULL));
-  size_t big = 0, sampled = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (magnitude[i] >= threshold) {
-      bag.push_back(static_cast<uint32_t>(i));
-      ++big;
-      continue;
+  const uint64_t all = collective != nullptr ? total : n;
+  const uint64_t top =
+      std::max<uint64_t>(1, static_cast<uint64_t>(static_cast<double>(all) * c.top_rate));
+  const uint64_t other =
+      std::max<uint64_t>(1, static_cast<uint64_t>(static_cast<double>(all) * c.other_rate));
+  float threshold = 0;
+  if (collective == nullptr) {
+    std::vector<float> sorted = magnitude;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(top - 1),
+                     sorted.end(), std::greater<float>());
+    threshold = sorted[top - 1];
+  } else {
+    // The top-th largest is the (all - top + 1)-th smallest: the smallest key with that many
+    // rows at or below it, over all workers.
+    std::vector<uint32_t> keys(n);
+    for (size_t i = 0; i < n; ++i) keys[i] = MagnitudeKey(magnitude[i]);
+    const int64_t k = static_cast<int64_t>(all - std::min(top, all) + 1);
+    uint64_t low = 0, high = 0xFFFFFFFFull;
+    while (low < high) {
+      const uint64_t middle = low + (high - low) / 2;
+      std::array<int64_t, 1> at_or_below = {0};
+      for (uint32_t key : keys) at_or_below[0] += key <= middle;
+      FOPS_RETURN_IF_ERROR(collective->Sum(at_or_below));
+      if (at_or_below[0] >= k)
+        high = middle;
+      else
+        low = middle + 1;
     }
-    const double need = static_cast<double>(other) - static_cast<double>(sampled);
-    const double remaining =
-        static_cast<double>(n - i) - static_cast<double>(top > big ? top - big : 0);
-    if (remaining > 0 && NextUniform(state) < need / remaining) {
-      bag.push_back(static_cast<uint32_t>(i));
-      gradients[i].g *= multiply;
-      gradients[i].h *= multiply;
-      ++sampled;
+    // The value whose key that is (MagnitudeKey reversed).
+    const uint32_t key = static_cast<uint32_t>(low);
+    const uint32_t bits = (key & 0x80000000u) ? key & 0x7FFFFFFFu : ~key;
+    std::memcpy(&threshold, &bits, sizeof threshold);
+  }
+  const float multiply =
+      static_cast<float>(static_cast<double>(all - top) / static_cast<double>(other));
+  // Where the draw stands at this worker's first row: the generator, the rows sampled and the
+  // large rows before it.
+  uint64_t state = Mix(c.bagging_seed ^ Mix(static_cast<uint64_t>(iteration) + 0x5A5A5A5AULL));
+  uint64_t sampled = 0, big = 0;
+  auto draw = [&] {
+    for (size_t i = 0; i < n; ++i) {
+      if (magnitude[i] >= threshold) {
+        bag.push_back(static_cast<uint32_t>(i));
+        ++big;
+        continue;
+      }
+      const double need = static_cast<double>(other) - static_cast<double>(sampled);
+      const double remaining =
+          static_cast<double>(all - (first + i)) - static_cast<double>(top > big ? top - big : 0);
+      if (remaining > 0 && NextUniform(state) < need / remaining) {
+        bag.push_back(static_cast<uint32_t>(i));
+        gradients[i].g *= multiply;
+        gradients[i].h *= multiply;
+        ++sampled;
+      }
+    }
+  };
+  if (collective == nullptr) {
+    draw();
+    return Status::Ok();
+  }
+  std::vector<int64_t> large(static_cast<size_t>(collective->world_size()), 0);
+  for (float m : magnitude) large[static_cast<size_t>(collective->rank())] += m >= threshold;
+  FOPS_RETURN_IF_ERROR(collective->Sum(large));
+  for (int r = 0; r < collective->rank(); ++r)
+    big += static_cast<uint64_t>(large[static_cast<size_t>(r)]);
+  for (int r = 0; r < collective->world_size(); ++r) {
+    std::string handover(2 * sizeof(uint64_t), '\0');
+    if (r == collective->rank()) {
+      draw();
+      std::memcpy(handover.data(), &state, sizeof state);
+      std::memcpy(handover.data() + sizeof state, &sampled, sizeof sampled);
+    }
+    FOPS_RETURN_IF_ERROR(collective->Broadcast(handover, r));
+    if (r + 1 == collective->rank()) {
+      std::memcpy(&state, handover.data(), sizeof state);
+      std::memcpy(&sampled, handover.data() + sizeof state, sizeof sampled);
     }
   }
+  return Status::Ok();
 }
 
 /// The features one tree may use: feature_fraction of them, drawn per iteration.
@@ -409,11 +477,6 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
           "lgbm: tree_learner=serial trains in one process; training on workers is "
           "data-parallel (tree_learner=data, the default there)");
     }
-    if (config.goss) {
-      return Status::Unimplemented(
-          "lgbm: data_sample_strategy=goss on workers is not built (its top rows would have "
-          "to be chosen over all workers); use bagging, or train in one process");
-    }
     config.tree_learner = "data";
     for (auto& [name, value] : config.echo) {
       if (name == "tree_learner") value = "data";
@@ -564,7 +627,8 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
     if (config.goss) {
       bag.clear();
       if (iteration >= static_cast<int>(1.0 / config.learning_rate))
-        DrawGoss(config, gradients, iteration, bag);
+        FOPS_RETURN_IF_ERROR(DrawGoss(config, gradients, iteration, bag, collective, first_row,
+                                      static_cast<uint64_t>(stats.rows)));
     }
     std::vector<uint8_t> tree_features = DrawTreeFeatures(config, data, iteration);
     FOPS_ASSIGN_OR_RETURN(
