@@ -162,9 +162,12 @@ class CsvParser {
 
   /// Part `part` of `parts` (ReadCsvFilePart): the rows whose line starts in that share of
   /// the file's bytes, typed from the file's first rows as Parse types them. `range` gets the
-  /// part's bytes [begin, end).
+  /// part's bytes [begin, end). The part is parsed `window_bytes` at a time and `done_with`
+  /// told each window parsed (the caller releases its pages: memory holds the values, not
+  /// the text).
   Result<Dataset> ParsePart(std::string_view text, int part, int parts, ThreadPool* pool,
-                            std::pair<size_t, size_t>* range) {
+                            std::pair<size_t, size_t>* range, size_t window_bytes,
+                            const std::function<void(std::string_view)>& done_with) {
     FOPS_ASSIGN_OR_RETURN(std::string_view body, Start(text));
     const size_t body_begin = static_cast<size_t>(body.data() - text.data());
     // Where part k starts: the first line that starts at or after k/parts of the bytes.
@@ -181,9 +184,25 @@ class CsvParser {
     };
     const size_t begin = boundary(part), end = std::max(begin, boundary(part + 1));
     *range = {begin, end};
-    const std::string_view window = text.substr(begin, end - begin);
-    std::vector<Chunk> chunks = Slice(window, pool);
-    ParseAll(chunks, pool);
+    auto parse = [&] {
+      std::vector<Chunk> chunks;
+      std::string_view rest = text.substr(begin, end - begin);
+      while (!rest.empty()) {
+        size_t size = std::min(std::max<size_t>(window_bytes, 1), rest.size());
+        if (size < rest.size()) {
+          const void* newline = std::memchr(rest.data() + size, '\n', rest.size() - size);
+          size = newline ? static_cast<size_t>(static_cast<const char*>(newline) + 1 - rest.data())
+                         : rest.size();
+        }
+        std::vector<Chunk> parsed = Slice(rest.substr(0, size), pool);
+        ParseAll(parsed, pool);
+        done_with(rest.substr(0, size));
+        rest.remove_prefix(size);
+        for (Chunk& chunk : parsed) chunks.push_back(std::move(chunk));
+      }
+      return chunks;
+    };
+    std::vector<Chunk> chunks = parse();
     if (part == 0) return Merge(chunks, pool, first_data_line_ - 1);
     // Line numbers count from the file's start, which only an error needs: on one, the lines
     // before the part are counted and the part is read again to say where.
@@ -191,8 +210,7 @@ class CsvParser {
     if (dataset.ok()) return dataset;
     const size_t lines_before = static_cast<size_t>(
         std::count(text.begin(), text.begin() + static_cast<long>(begin), '\n'));
-    chunks = Slice(window, pool);
-    ParseAll(chunks, pool);
+    chunks = parse();
     return Merge(chunks, pool, lines_before);
   }
 
@@ -684,13 +702,14 @@ Result<Dataset> ReadCsvFile(const std::string& path, const CsvOptions& options, 
 
 Result<Dataset> ReadCsvFilePart(const std::string& path, const CsvOptions& options,
                                 ThreadPool* pool, int part, int parts,
-                                std::pair<size_t, size_t>* range) {
+                                std::pair<size_t, size_t>* range, size_t window_bytes) {
   if (parts < 1 || part < 0 || part >= parts)
     return Status::InvalidArgument("part " + std::to_string(part) + " of " + std::to_string(parts));
   MappedFile file;
   FOPS_RETURN_IF_ERROR(file.Open(path, /*populate=*/false));
   CsvParser parser(path, options);
-  return parser.ParsePart(file.text(), part, parts, pool, range);
+  return parser.ParsePart(file.text(), part, parts, pool, range, window_bytes,
+                          [&](std::string_view window) { file.Release(window); });
 }
 
 Result<DatasetFileInfo> ImportCsvFile(const std::string& path, const CsvOptions& options,

@@ -38,15 +38,17 @@ Result<Dataset> ReadCsvFile(const std::string& path, const CsvOptions& options, 
 /// line ends and together hold every row once), typed from the file's first rows as ReadCsvFile
 /// types them. Categories are coded in first-seen order within the part (data/parts.h merges
 /// the parts' dictionaries); errors name the line in the file. `range` receives the part's
-/// bytes [begin, end); a part may hold no rows.
+/// bytes [begin, end); a part may hold no rows. The part is parsed `window_bytes` at a time,
+/// each window's pages released once parsed: memory holds the values, not the text.
+inline constexpr size_t kImportWindowBytes = 64 << 20;
 Result<Dataset> ReadCsvFilePart(const std::string& path, const CsvOptions& options,
                                 ThreadPool* pool, int part, int parts,
-                                std::pair<size_t, size_t>* range);
+                                std::pair<size_t, size_t>* range,
+                                size_t window_bytes = kImportWindowBytes);
 
 /// Streams the CSV file at `path` into the dataset file `output` kImportWindowBytes of text at
 /// a time: files larger than memory. Gives the file ReadCsvFile's dataset would (same content
 /// hash).
-inline constexpr size_t kImportWindowBytes = 64 << 20;
 Result<DatasetFileInfo> ImportCsvFile(const std::string& path, const CsvOptions& options,
                                       ThreadPool* pool, const std::string& output);
 /// The same from text in memory, `window_bytes` at a time (tests, fuzzing); `source` names

@@ -35,14 +35,16 @@ CsvOptions FraudIsPositive() {
 /// Reads `path` in `count` parts and unifies them into one dataset; `ranges` gets each
 /// part's bytes.
 Result<Dataset> ReadInParts(const std::string& path, int count, const CsvOptions& options,
-                            ThreadPool* pool, std::vector<std::pair<size_t, size_t>>* ranges) {
+                            ThreadPool* pool, std::vector<std::pair<size_t, size_t>>* ranges,
+                            size_t window_bytes = kImportWindowBytes) {
   ranges->assign(static_cast<size_t>(count), {});
   std::vector<std::string> sources;
   for (int i = 0; i < count; ++i) sources.push_back(path + " part " + std::to_string(i));
-  return ReadParts(
-      static_cast<size_t>(count), sources, false, [&](size_t i, const std::vector<std::string>&) {
-        return ReadCsvFilePart(path, options, pool, static_cast<int>(i), count, &(*ranges)[i]);
-      });
+  return ReadParts(static_cast<size_t>(count), sources, false,
+                   [&](size_t i, const std::vector<std::string>&) {
+                     return ReadCsvFilePart(path, options, pool, static_cast<int>(i), count,
+                                            &(*ranges)[i], window_bytes);
+                   });
 }
 
 TEST(PartsTest, TheByteRangePartsOfACsvFileTogetherAreTheWholeFile) {
@@ -54,11 +56,13 @@ TEST(PartsTest, TheByteRangePartsOfACsvFileTogetherAreTheWholeFile) {
   auto whole = ReadCsvFile(path, options, nullptr);
   ASSERT_TRUE(whole.ok()) << whole.status().ToString();
   ThreadPool pool(3);
-  // 1 part; a few; more parts than some lines are long (parts with no rows).
+  // 1 part; a few; more parts than some lines are long (parts with no rows). Parsed in
+  // windows of 1 byte (a line each), 100 bytes or all at once.
   for (int count : {1, 2, 3, 7, 40, 2000}) {
     SCOPED_TRACE(count);
     std::vector<std::pair<size_t, size_t>> ranges;
-    auto parts = ReadInParts(path, count, options, count == 7 ? &pool : nullptr, &ranges);
+    const size_t window = count == 2 ? 1 : count == 3 ? 100 : kImportWindowBytes;
+    auto parts = ReadInParts(path, count, options, count == 7 ? &pool : nullptr, &ranges, window);
     ASSERT_TRUE(parts.ok()) << parts.status().ToString();
     EXPECT_EQ(parts->ContentHash(), whole->ContentHash());
     // The parts abut, start after the header and end at the file's end, each at a line start.
@@ -78,7 +82,7 @@ TEST(PartsTest, AnErrorInALaterPartNamesItsLineInTheFile) {
   const std::string path = dir.File("t.csv");
   testing::WriteText(path, Join(lines, "\n"));
   std::pair<size_t, size_t> range;
-  auto last = ReadCsvFilePart(path, FraudIsPositive(), nullptr, 3, 4, &range);
+  auto last = ReadCsvFilePart(path, FraudIsPositive(), nullptr, 3, 4, &range, 64);
   ASSERT_FALSE(last.ok());
   EXPECT_NE(last.status().message().find(path + ":250"), std::string::npos)
       << last.status().message();
