@@ -679,7 +679,8 @@ TEST(DistributedTrainTest, ThePipelineTrainsOnInstanceCountWorkers) {
         entry.path().parent_path().filename() == "model") {
       // The registered version's lineage names them too.
       const auto bundle = nlohmann::json::parse(testing::ReadText(entry.path().string()));
-      bundle_names_shards = bundle["lineage"]["shards"].size() == 2;
+      bundle_names_shards = bundle["lineage"]["shards"].size() == 2 &&
+                            bundle["lineage"]["data_fingerprint"].is_string();
     }
     if (entry.path().filename() != "training.json" ||
         entry.path().parent_path().filename() != "model")
@@ -698,6 +699,8 @@ TEST(DistributedTrainTest, ThePipelineTrainsOnInstanceCountWorkers) {
       EXPECT_EQ(shards[rank]["content_hash"].get<std::string>().size(), 64u);
     }
     EXPECT_NE(shards[0]["content_hash"], shards[1]["content_hash"]);
+    // The data fingerprint combines the workers' hashes (data/parts.h).
+    EXPECT_EQ(training["data_fingerprint"].get<std::string>().size(), 64u);
     found = true;
   }
   EXPECT_TRUE(found);
