@@ -1,6 +1,7 @@
 #include "data/split.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -88,16 +89,38 @@ Result<SplitIndices> TimeSplit(const Dataset& dataset, const SplitRatios& ratios
   return split;
 }
 
-namespace {
-
-/// A float's place in the order of floats (NaN excluded; -0 and +0 the same), as an unsigned
-/// key: a < b exactly when Key(a) < Key(b).
-uint32_t OrderKey(float value) {
+uint32_t FloatOrderKey(float value) {
   if (value == 0.0f) value = 0.0f;
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof bits);
   return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
 }
+
+float FloatOfOrderKey(uint32_t key) {
+  const uint32_t bits = (key & 0x80000000u) ? key & 0x7FFFFFFFu : ~key;
+  float value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
+Result<uint32_t> KthSmallestKeyOverParts(std::span<const uint32_t> keys, int64_t k,
+                                         const std::function<Status(std::span<int64_t>)>& sum) {
+  // The smallest key with at least k keys at or below it.
+  uint64_t low = 0, high = 0xFFFFFFFFull;
+  while (low < high) {
+    const uint64_t middle = low + (high - low) / 2;
+    std::array<int64_t, 1> at_or_below = {0};
+    for (uint32_t key : keys) at_or_below[0] += key <= middle;
+    FOPS_RETURN_IF_ERROR(sum(at_or_below));
+    if (at_or_below[0] >= k)
+      high = middle;
+    else
+      low = middle + 1;
+  }
+  return static_cast<uint32_t>(low);
+}
+
+namespace {
 
 /// Both classes in both parts of the whole: the counts summed over the parts.
 Status CheckPartsHaveBothClasses(const Dataset& part, const SplitIndices& split,
@@ -150,7 +173,7 @@ Result<SplitIndices> SplitPart(const Dataset& part, const std::string& method,
     size_t missing = 0;  // the first row without a time, 1-based; 0: none
     for (size_t r = 0; r < times.size() && missing == 0; ++r) {
       if (std::isnan(times[r])) missing = r + 1;
-      keys[r] = OrderKey(times[r]);
+      keys[r] = FloatOrderKey(times[r]);
     }
     // The rows, and whether any part misses a time: every part stops together then.
     std::vector<int64_t> total = {static_cast<int64_t>(part.rows()), missing > 0};
@@ -166,19 +189,11 @@ Result<SplitIndices> SplitPart(const Dataset& part, const std::string& method,
     size_t train_rows, validation_rows;
     PartSizes(static_cast<size_t>(total[0]), ratios, &train_rows, &validation_rows);
     const int64_t k = static_cast<int64_t>(train_rows);
-    // The smallest key with at least k rows at or below it, over all parts.
-    uint64_t low = 0, high = 0xFFFFFFFFull;
-    while (low < high) {
-      const uint64_t middle = low + (high - low) / 2;
-      std::vector<int64_t> at_or_below = {0};
-      for (uint32_t key : keys) at_or_below[0] += key <= middle;
-      FOPS_RETURN_IF_ERROR(exchange.sum(at_or_below));
-      if (at_or_below[0] >= k)
-        high = middle;
-      else
-        low = middle + 1;
+    // The cut-off: the k-th smallest time over all parts (none to train when k is 0).
+    uint32_t cut = 0;
+    if (k > 0) {
+      FOPS_ASSIGN_OR_RETURN(cut, KthSmallestKeyOverParts(keys, k, exchange.sum));
     }
-    const uint32_t cut = static_cast<uint32_t>(low);
     // Below the cut-off: training. At it: the first rows in part order, then row order.
     std::vector<int64_t> below = {0}, ties(static_cast<size_t>(exchange.parts), 0);
     for (uint32_t key : keys) {

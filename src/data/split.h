@@ -37,6 +37,17 @@ struct PartExchange {
   std::function<Status(std::span<int64_t>)> sum;
 };
 
+/// A float's place in the order of floats (NaN excluded; -0 and +0 the same) as an unsigned
+/// key: a < b exactly when FloatOrderKey(a) < FloatOrderKey(b); FloatOfOrderKey reverses it.
+uint32_t FloatOrderKey(float value);
+float FloatOfOrderKey(uint32_t key);
+
+/// The k-th smallest of the keys of all parts (1-based; k >= 1): a bisection on the key's
+/// value, each step one count summed over the parts (32 sums of one number, whatever the
+/// rows). Every part calls it together with the same k.
+Result<uint32_t> KthSmallestKeyOverParts(std::span<const uint32_t> keys, int64_t k,
+                                         const std::function<Status(std::span<int64_t>)>& sum);
+
 /// Splits part `exchange.part` of data read in parts into training and validation rows as
 /// one split of all the parts together would (`validation_share` of the rows to validation):
 ///   stratified — each part's rows of each class shuffled by `seed` and the part's index, the

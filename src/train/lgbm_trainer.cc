@@ -12,6 +12,7 @@
 #include "core/progress.h"
 #include "core/strings.h"
 #include "data/dataset_file.h"
+#include "data/split.h"
 #include "model/lightgbm_text.h"
 #include "train/collective.h"
 #include "train/lgbm_learner.h"
@@ -221,13 +222,6 @@ void DrawBag(const LgbmConfig& c, const std::vector<float>& labels, uint64_t fir
   }
 }
 
-/// A float's place in the order of floats (non-negative here: |g·h|), as an unsigned key.
-uint32_t MagnitudeKey(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, sizeof bits);
-  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
-}
-
 /// GOSS: keeps the top_rate rows with the largest |g·h|, samples other_rate of all rows from
 /// the rest and scales their gradients by (1 - top_rate) / other_rate. On workers
 /// (`collective`; this worker's rows are global rows [first, first + gradients.size()) of
@@ -255,26 +249,14 @@ Status DrawGoss(const LgbmConfig& c, std::vector<GradHess>& gradients, int itera
                      sorted.end(), std::greater<float>());
     threshold = sorted[top - 1];
   } else {
-    // The top-th largest is the (all - top + 1)-th smallest: the smallest key with that many
-    // rows at or below it, over all workers.
+    // The top-th largest is the (all - top + 1)-th smallest, over all workers.
     std::vector<uint32_t> keys(n);
-    for (size_t i = 0; i < n; ++i) keys[i] = MagnitudeKey(magnitude[i]);
-    const int64_t k = static_cast<int64_t>(all - std::min(top, all) + 1);
-    uint64_t low = 0, high = 0xFFFFFFFFull;
-    while (low < high) {
-      const uint64_t middle = low + (high - low) / 2;
-      std::array<int64_t, 1> at_or_below = {0};
-      for (uint32_t key : keys) at_or_below[0] += key <= middle;
-      FOPS_RETURN_IF_ERROR(collective->Sum(at_or_below));
-      if (at_or_below[0] >= k)
-        high = middle;
-      else
-        low = middle + 1;
-    }
-    // The value whose key that is (MagnitudeKey reversed).
-    const uint32_t key = static_cast<uint32_t>(low);
-    const uint32_t bits = (key & 0x80000000u) ? key & 0x7FFFFFFFu : ~key;
-    std::memcpy(&threshold, &bits, sizeof threshold);
+    for (size_t i = 0; i < n; ++i) keys[i] = FloatOrderKey(magnitude[i]);
+    FOPS_ASSIGN_OR_RETURN(const uint32_t key,
+                          KthSmallestKeyOverParts(
+                              keys, static_cast<int64_t>(all - std::min(top, all) + 1),
+                              [&](std::span<int64_t> values) { return collective->Sum(values); }));
+    threshold = FloatOfOrderKey(key);
   }
   const float multiply =
       static_cast<float>(static_cast<double>(all - top) / static_cast<double>(other));
