@@ -599,7 +599,7 @@ TEST(RegistryCliTest, TwoConcurrentRunsAgainstOnePostgresRegistryCreateTwoVersio
     auto result = nlohmann::json::parse(testing::ReadText(dir.File(name)), nullptr, false);
     ASSERT_FALSE(result.is_discarded())
         << testing::ReadText(dir.File(name == std::string("a.json") ? "a.err" : "b.err"));
-    EXPECT_EQ(result["status"], "succeeded");
+    EXPECT_EQ(result["status"], "succeeded") << result.dump();
     runs.insert(result["execution_id"].get<std::string>());
     versions.insert(result["registered"]["version"].get<int>());
   }

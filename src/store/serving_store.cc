@@ -347,9 +347,21 @@ Result<std::optional<EndpointRecord>> ServingStore::LoadEndpoint(const std::stri
   return std::optional<EndpointRecord>(EndpointFromRow(r.rows[0]));
 }
 
+Result<std::optional<EndpointRecord>> ServingStore::LoadEndpointForChange(const std::string& name) {
+  // PostgreSQL reads committed rows: two transactions reading the same endpoint would both
+  // write their change on what they read (the later one losing the first, or failing on the
+  // primary key when both create it). One lock for endpoint changes, held until the
+  // transaction ends, orders them; SQLite's write transaction already holds the database.
+  if (db_.Kind() == "postgresql") {
+    FOPS_RETURN_IF_ERROR(
+        db_.Exec("SELECT pg_advisory_xact_lock(" + std::to_string(kEndpointChangeLock) + ")"));
+  }
+  return LoadEndpoint(name);
+}
+
 Result<std::pair<EndpointRecord, bool>> ServingStore::LoadOrNewEndpoint(const std::string& name,
                                                                         const std::string& now) {
-  FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(name));
+  FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpointForChange(name));
   if (found) return std::make_pair(std::move(*found), false);
   EndpointRecord e;
   e.name = name;
@@ -612,7 +624,7 @@ Result<bool> ServingStore::SetTraffic(const std::string& deployment_id, double p
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
     FOPS_ASSIGN_OR_RETURN(DeploymentRecord d, GetDeployment(deployment_id));
     if (d.status != DeploymentStatus::kBaking) return Status::Ok();
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(d.endpoint));
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpointForChange(d.endpoint));
     if (!e || e->deployment_id != deployment_id) return Status::Ok();
     const std::string now = UtcNow();
     SqlValue p[] = {Real(percent), Text(now), Text(now), Text(deployment_id)};
@@ -646,7 +658,7 @@ Result<bool> ServingStore::FinishDeployment(const std::string& deployment_id,
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
     FOPS_ASSIGN_OR_RETURN(DeploymentRecord d, GetDeployment(deployment_id));
     if (d.status != DeploymentStatus::kBaking) return Status::Ok();
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(d.endpoint));
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpointForChange(d.endpoint));
     if (!e || e->deployment_id != deployment_id) return Status::Ok();
     if (promoted) {
       e->production = e->canary;
@@ -718,7 +730,7 @@ Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name
   }
   DeploymentRecord d;
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpointForChange(endpoint_name));
     if (!e || e->production != found->production || !e->deployment_id.empty()) {
       return Status::Conflict("endpoint '" + endpoint_name +
                               "' changed while rolling back; try again");
@@ -752,7 +764,7 @@ Status ServingStore::SetAbWeights(const std::string& endpoint_name,
                                   const std::map<std::string, double>& weights,
                                   const std::string& actor) {
   return store_.InTransaction([&]() -> Status {
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpointForChange(endpoint_name));
     if (!e) return Status::NotFound("no endpoint '" + endpoint_name + "'");
     if (e->ab_variants.empty()) {
       return Status::InvalidArgument("endpoint '" + endpoint_name +
@@ -799,7 +811,7 @@ Result<DeploymentRecord> ServingStore::ConcludeAb(const std::string& endpoint_na
                                                   const std::string& actor) {
   DeploymentRecord d;
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpointForChange(endpoint_name));
     if (!e) return Status::NotFound("no endpoint '" + endpoint_name + "'");
     if (e->ab_variants.empty())
       return Status::InvalidArgument("endpoint '" + endpoint_name + "' runs no A/B test");
@@ -1125,7 +1137,7 @@ Status ServingStore::Retire(const VariantRef& version, RetireAction action,
 Status ServingStore::RemoveShadow(const std::string& endpoint_name, const VariantRef& shadow,
                                   const std::string& actor) {
   return store_.InTransaction([&]() -> Status {
-    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpoint(endpoint_name));
+    FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpointForChange(endpoint_name));
     if (!e) return Status::NotFound("no endpoint '" + endpoint_name + "'");
     if (std::erase(e->shadows, shadow) == 0) {
       return Status::NotFound(shadow.ToString() + " does not shadow " + endpoint_name);

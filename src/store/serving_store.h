@@ -352,6 +352,10 @@ class ServingStore {
   Status Refused(const Status& refusal, const std::string& action, const VariantRef& target,
                  nlohmann::json details, const std::string& actor);
   Result<std::optional<EndpointRecord>> LoadEndpoint(const std::string& name);
+  /// LoadEndpoint inside a write transaction that will change the endpoint: on PostgreSQL it
+  /// first takes the endpoint-change lock (kEndpointChangeLock) until the transaction ends.
+  Result<std::optional<EndpointRecord>> LoadEndpointForChange(const std::string& name);
+  static constexpr int64_t kEndpointChangeLock = 727365;  // the migration lock is 727364
   /// The stored endpoint (false), or a new one created `now` (true: to be inserted).
   Result<std::pair<EndpointRecord, bool>> LoadOrNewEndpoint(const std::string& name,
                                                             const std::string& now);

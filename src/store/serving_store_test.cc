@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "../../tests/backend_store.h"
@@ -109,6 +110,42 @@ TEST_P(ServingStoreTest, DeploymentsMoveThroughTheirStatesAndBumpTheCounter) {
   ASSERT_TRUE(audit.ok());
   for (const AuditEntry& entry : *audit) deployed += entry.action == "deployed";
   EXPECT_EQ(deployed, 5);
+}
+
+TEST_P(ServingStoreTest, ConcurrentDeploysFromSeparateConnectionsAreAllApplied) {
+  // Four processes' worth of connections deploy to one endpoint none of them has seen: each
+  // deployment creates or changes it exactly once (no failure on its key, no lost change).
+  // Deploying what another writer just made production is refused, and changes nothing.
+  constexpr int kWriters = 4, kEach = 5;
+  std::vector<std::string> errors(kWriters);
+  std::atomic<int> applied{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      auto opened = MetadataStore::Open(url_, "");
+      if (!opened.ok()) {
+        errors[w] = opened.status().ToString();
+        return;
+      }
+      ServingStore serving(**opened);
+      for (int i = 0; i < kEach && errors[w].empty(); ++i) {
+        auto deployed = serving.Deploy("race", {"m", 1 + (w + i) % 4}, "all_at_once",
+                                       DeploymentParams(), "writer" + std::to_string(w));
+        if (deployed.ok()) {
+          ++applied;
+        } else if (deployed.status().message().find("is already production") == std::string::npos) {
+          errors[w] = deployed.status().ToString();
+        }
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  for (const std::string& error : errors) EXPECT_EQ(error, "");
+  auto endpoint = serving_->FindEndpoint("race");
+  ASSERT_TRUE(endpoint.ok() && endpoint->has_value());
+  EXPECT_GE(applied.load(), kEach);
+  EXPECT_EQ((*endpoint)->generation, applied.load());
+  EXPECT_EQ(serving_->History("race", 100)->size(), static_cast<size_t>(applied.load()));
 }
 
 TEST_P(ServingStoreTest, KeysPlansUsageAndFeedback) {
