@@ -11,13 +11,17 @@
 #   training phase alone (the JSON's `seconds`: the trainer's time in one process; with workers
 #   from starting them to loading rank 0's model, so without reading the CSV and writing the
 #   dataset files the workers read) is compared too.
-#   bench/distributed.sh [ROWS=200000] [ROUNDS=5] [ALGORITHM=xgboost]
+#   With SHARDED=sharded the workers read their own parts of the CSV files (`--sharded`)
+#   instead of dataset files the leader writes.
+#   bench/distributed.sh [ROWS=200000] [ROUNDS=5] [ALGORITHM=xgboost] [SHARDED=]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(pwd)/build/release/src/fraudops
 rows=${1:-200000}
 rounds=${2:-5}
 algorithm=${3:-xgboost}
+sharded=()
+[ "${4:-}" = sharded ] && sharded=(--sharded)
 if [ "$algorithm" = xgboost ]; then
   params=(--param num_round=100 --param max_depth=6 --param early_stopping_rounds=0 --param eval_metric=auc)
 else
@@ -35,7 +39,7 @@ train() {  # WORKERS: prints "seconds bytes auc training_seconds"
   before=$(lo_tx)
   start=$(date +%s.%N)
   auc=$(FRAUDOPS_GLOBAL_THREADS=2 "$bin" train --algorithm "$algorithm" --data train.csv \
-    --valid valid.csv --label Class "${params[@]}" --workers "$1" --output model \
+    --valid valid.csv --label Class "${params[@]}" --workers "$1" $([ "$1" -gt 1 ] && echo "${sharded[@]}") --output model \
     --json 2>/dev/null | /usr/bin/python3 -c 'import json,sys; j = json.load(sys.stdin); print(j["validation"]["auc"], j["seconds"])')
   end=$(date +%s.%N)
   after=$(lo_tx)

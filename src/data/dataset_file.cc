@@ -414,4 +414,24 @@ Result<Dataset> ReadDatasetFile(const std::string& path, DatasetFileInfo* info) 
   return dataset;
 }
 
+Result<Dataset> ReadDatasetFileRows(const DatasetFileReader& reader, size_t begin, size_t end) {
+  if (begin > end || end > reader.rows()) {
+    return Status::InvalidArgument(reader.path() + ": rows [" + std::to_string(begin) + ", " +
+                                   std::to_string(end) + ") are not within its " +
+                                   std::to_string(reader.rows()) + " rows");
+  }
+  Dataset dataset;
+  dataset.features = reader.schema().features;
+  dataset.label_name = reader.schema().label_name;
+  dataset.label_values = reader.schema().label_values;
+  dataset.label.resize(end - begin);
+  FOPS_RETURN_IF_ERROR(reader.Read(0, begin, dataset.label));
+  dataset.columns.resize(dataset.features.size());
+  for (size_t c = 0; c < dataset.features.size(); ++c) {
+    dataset.columns[c].resize(end - begin);
+    FOPS_RETURN_IF_ERROR(reader.Read(c + 1, begin, dataset.columns[c]));
+  }
+  return dataset;
+}
+
 }  // namespace fraudops

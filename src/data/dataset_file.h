@@ -101,6 +101,10 @@ class DatasetFileReader {
   size_t payload_offset_ = 0, stride_ = 0;
 };
 
+/// Rows [begin, end) of `reader`'s file (a worker's slice). Not checked against the file's
+/// checksum, which covers the whole payload.
+Result<Dataset> ReadDatasetFileRows(const DatasetFileReader& reader, size_t begin, size_t end);
+
 /// A dataset file as training reads it in pieces: some of its feature columns (those left
 /// after preprocess.drop_columns), categorical codes re-coded into another file's
 /// dictionaries (a validation file read with the training file's, as AlignCategories does in

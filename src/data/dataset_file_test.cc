@@ -96,6 +96,25 @@ TEST(DatasetFileReaderTest, ReadsRowRangesOfAnyColumnAndVerifiesTheWholeFile) {
   EXPECT_NE((*damaged)->Verify().message().find("checksum mismatch"), std::string::npos);
 }
 
+TEST(DatasetFileReaderTest, ReadsARowRangeAsADataset) {
+  testing::TempDir dir;
+  const std::string path = dir.File("train.fds");
+  ASSERT_TRUE(WriteDatasetFile(Sample(), path).ok());
+  auto reader = DatasetFileReader::Open(path);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto rows = ReadDatasetFileRows(**reader, 1, 3);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  std::vector<uint32_t> take = {1, 2};
+  EXPECT_EQ(rows->ContentHash(), Sample().Take(take).ContentHash());
+  EXPECT_EQ(rows->features, Sample().features);
+  EXPECT_EQ(ReadDatasetFileRows(**reader, 3, 3)->rows(), 0u);
+  auto outside = ReadDatasetFileRows(**reader, 2, 4);
+  ASSERT_FALSE(outside.ok());
+  EXPECT_NE(outside.status().message().find("rows [2, 4) are not within its 3 rows"),
+            std::string::npos)
+      << outside.status().message();
+}
+
 TEST(DatasetFileViewTest, DropsColumnsAndRecodesCategoriesAsAnotherFile) {
   testing::TempDir dir;
   Dataset other = Sample();

@@ -435,17 +435,8 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
                            const size_t n = reader->rows(), r = static_cast<size_t>(part),
                                         count = static_cast<size_t>(parts);
                            const size_t begin = n * r / count, end = n * (r + 1) / count;
-                           Dataset dataset;
-                           dataset.features = reader->schema().features;
-                           dataset.label_name = reader->schema().label_name;
-                           dataset.label_values = reader->schema().label_values;
-                           dataset.label.resize(end - begin);
-                           FOPS_RETURN_IF_ERROR(reader->Read(0, begin, dataset.label));
-                           dataset.columns.resize(dataset.features.size());
-                           for (size_t c = 0; c < dataset.features.size(); ++c) {
-                             dataset.columns[c].resize(end - begin);
-                             FOPS_RETURN_IF_ERROR(reader->Read(c + 1, begin, dataset.columns[c]));
-                           }
+                           FOPS_ASSIGN_OR_RETURN(Dataset dataset,
+                                                 ReadDatasetFileRows(*reader, begin, end));
                            FOPS_RETURN_IF_ERROR(DropColumns(dataset, options.csv.table, path));
                            nlohmann::json manifest = {{"kind", "fds"},        {"path", path},
                                                       {"part", part},         {"parts", parts},

@@ -43,14 +43,6 @@ nlohmann::json ParamsJson(const HyperParameters& params) {
   return out;
 }
 
-/// The rows of `dataset` this worker takes.
-Dataset Slice(const Dataset& dataset, int rank, int world_size) {
-  const auto [begin, end] = WorkerSlice(dataset.rows(), rank, world_size);
-  std::vector<uint32_t> rows(end - begin);
-  for (size_t i = begin; i < end; ++i) rows[i - begin] = static_cast<uint32_t>(i);
-  return dataset.Take(rows);
-}
-
 /// The worker processes: started with their logs in files, each waited for by a thread;
 /// the first that fails stops the others.
 class WorkerGroup {
@@ -443,14 +435,17 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
                        {"validation_rows", validation.rows()}};
     }
   } else {
-    FOPS_ASSIGN_OR_RETURN(Dataset train_all, ReadDatasetFile(job.train_file));
-    train = Slice(train_all, rank, world);
-    const auto [begin, end] = WorkerSlice(train_all.rows(), rank, world);
-    part = {{"file", job.train_file}, {"rows", {begin, end}}};
-    train_all = Dataset();
+    // Only this worker's rows of the leader's dataset files.
+    auto read_slice = [&](const std::string& path, Dataset& out) -> Result<nlohmann::json> {
+      FOPS_ASSIGN_OR_RETURN(std::unique_ptr<DatasetFileReader> reader,
+                            DatasetFileReader::Open(path));
+      const auto [begin, end] = WorkerSlice(reader->rows(), rank, world);
+      FOPS_ASSIGN_OR_RETURN(out, ReadDatasetFileRows(*reader, begin, end));
+      return nlohmann::json{{"file", path}, {"rows", {begin, end}}};
+    };
+    FOPS_ASSIGN_OR_RETURN(part, read_slice(job.train_file, train));
     if (!job.validation_file.empty()) {
-      FOPS_ASSIGN_OR_RETURN(Dataset validation_all, ReadDatasetFile(job.validation_file));
-      validation = Slice(validation_all, rank, world);
+      FOPS_RETURN_IF_ERROR(read_slice(job.validation_file, validation).status());
     }
   }
   context.logger->Info("train", "worker training",
