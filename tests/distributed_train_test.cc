@@ -114,20 +114,25 @@ bool AllJoined(const TempDir& dir) {
   return testing::ReadText(dir.File("err.txt")).find("all workers started") != std::string::npos;
 }
 
-/// Starts a long 3-worker training in `dir` (`env` set for it), sends `signal` to the worker
-/// of `task` once every worker has joined and trained a little, and waits for the leader,
-/// which must end within `within_seconds` of the signal. Its output in out.txt, err.txt, exit.txt.
+/// `fraudops train` with 3 workers, long enough to be hit in the middle: many rounds, no
+/// early stopping.
+std::string LongTraining(int rounds = 100000) {
+  return "train --algorithm xgboost --data train.csv --valid valid.csv --label Class"
+         " --param num_round=" +
+         std::to_string(rounds) +
+         " --param early_stopping_rounds=0 --param max_depth=6"
+         " --workers 3 --output model.json --json";
+}
+
+/// Starts `arguments` (a long 3-worker training) in `dir` (`env` set for it), sends `signal`
+/// to the worker of `task` once every worker has joined and trained a little, and waits for
+/// the leader, which must end within `within_seconds` of the signal. Its output in out.txt,
+/// err.txt, exit.txt.
 void FaultDuringTraining(const TempDir& dir, const std::string& env, const std::string& task,
-                         int signal, int rounds = 100000, double within_seconds = 30) {
-  // Long enough to be hit in the middle: many rounds, no early stopping.
-  const std::string command =
-      "cd " + dir.path() + " && " + env + " " + testing::Binary() +
-      " train --algorithm xgboost --data train.csv --valid valid.csv --label Class"
-      " --param num_round=" +
-      std::to_string(rounds) +
-      " --param early_stopping_rounds=0 --param max_depth=6"
-      " --workers 3 --output model.json --json"
-      " > out.txt 2> err.txt; echo $? > exit.txt";
+                         int signal, const std::string& arguments = LongTraining(),
+                         double within_seconds = 30) {
+  const std::string command = "cd " + dir.path() + " && " + env + " " + testing::Binary() + " " +
+                              arguments + " > out.txt 2> err.txt; echo $? > exit.txt";
   std::thread leader([&] { std::system(command.c_str()); });
   std::vector<pid_t> victim;
   ASSERT_TRUE(testing::Eventually([&] { return !(victim = WorkerPids(dir, task)).empty(); }, 60));
@@ -161,8 +166,8 @@ TEST(DistributedTrainTest, WithARetryAKilledWorkersGroupStartsAgainFromScratchAn
   TempDir dir;
   WriteData(dir);
   // Killed once, mid-training; train.worker_retries = 1 starts all three workers again.
-  ASSERT_NO_FATAL_FAILURE(
-      FaultDuringTraining(dir, "FRAUDOPS_TRAIN_WORKER_RETRIES=1", "1", SIGKILL, 600, 600));
+  ASSERT_NO_FATAL_FAILURE(FaultDuringTraining(dir, "FRAUDOPS_TRAIN_WORKER_RETRIES=1", "1", SIGKILL,
+                                              LongTraining(600), 600));
   const std::string err = testing::ReadText(dir.File("err.txt"));
   ASSERT_EQ(testing::ReadText(dir.File("exit.txt")), "0\n") << err;
   EXPECT_NE(err.find("the worker group failed; starting it again from scratch"), std::string::npos)
@@ -173,6 +178,27 @@ TEST(DistributedTrainTest, WithARetryAKilledWorkersGroupStartsAgainFromScratchAn
   EXPECT_EQ(summary["parameters"]["worker_attempts"], 2);
   EXPECT_EQ(summary["rounds_trained"], 600);  // the whole training, not the rest of one
   EXPECT_TRUE(std::filesystem::exists(dir.File("model.json")));
+}
+
+TEST(DistributedTrainTest,
+     AKilledWorkerFailsThePipelineRunWhichIsRecordedFailedAndRegistersNothing) {
+  TempDir dir;
+  testing::WriteSmallConfig(dir);
+  ASSERT_NO_FATAL_FAILURE(FaultDuringTraining(
+      dir,
+      "FRAUDOPS_TRAIN_INSTANCE_COUNT=3 XGBOOST_NUM_ROUND=100000 XGBOOST_EARLY_STOPPING_ROUNDS=0",
+      "2", SIGKILL, "run --json"));
+  EXPECT_NE(testing::ReadText(dir.File("exit.txt")), "0\n");
+  const std::string err = testing::ReadText(dir.File("err.txt"));
+  EXPECT_NE(err.find("worker 2 (rank 2, host 127.0.0.1) was killed by signal 9"), std::string::npos)
+      << err;
+  const auto runs = nlohmann::json::parse(Fraudops(dir, "runs list --json").out);
+  ASSERT_EQ(runs.size(), 1u) << runs.dump();
+  EXPECT_EQ(runs[0]["status"], "failed") << runs.dump();
+  EXPECT_NE(runs[0]["error"].get<std::string>().find("rank 2"), std::string::npos) << runs.dump();
+  EXPECT_EQ(nlohmann::json::parse(Fraudops(dir, "models list --json").out).size(), 0u);
+  EXPECT_TRUE(testing::Eventually(
+      [&] { return WorkerPids(dir, "0").empty() && WorkerPids(dir, "1").empty(); }));
 }
 
 TEST(DistributedTrainTest, AWorkerStartedElsewhereThatDiesIsNamed) {

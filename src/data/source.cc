@@ -427,22 +427,21 @@ void RegisterBuiltinSources(SourceRegistry& registry) {
   // A dataset file by row ranges: part r of N the rows [n·r/N, n·(r+1)/N). The part is not
   // checked against the file's checksum (that reads the whole file); its content hash is
   // recorded.
-  registry.RegisterParts("fds",
-                         [](const std::string& path, const SourceOptions& options, int part,
-                            int parts, const Context&) -> Result<LoadedData> {
-                           FOPS_ASSIGN_OR_RETURN(std::unique_ptr<DatasetFileReader> reader,
-                                                 DatasetFileReader::Open(path));
-                           const size_t n = reader->rows(), r = static_cast<size_t>(part),
-                                        count = static_cast<size_t>(parts);
-                           const size_t begin = n * r / count, end = n * (r + 1) / count;
-                           FOPS_ASSIGN_OR_RETURN(Dataset dataset,
-                                                 ReadDatasetFileRows(*reader, begin, end));
-                           FOPS_RETURN_IF_ERROR(DropColumns(dataset, options.csv.table, path));
-                           nlohmann::json manifest = {{"kind", "fds"},        {"path", path},
-                                                      {"part", part},         {"parts", parts},
-                                                      {"rows", {begin, end}}, {"file_rows", n}};
-                           return LoadedData{std::move(dataset), std::move(manifest)};
-                         });
+  registry.RegisterParts(
+      "fds",
+      [](const std::string& path, const SourceOptions& options, int part, int parts,
+         const Context&) -> Result<LoadedData> {
+        FOPS_ASSIGN_OR_RETURN(std::unique_ptr<DatasetFileReader> reader,
+                              DatasetFileReader::Open(path));
+        const size_t n = reader->rows(), r = static_cast<size_t>(part),
+                     count = static_cast<size_t>(parts);
+        const size_t begin = n * r / count, end = n * (r + 1) / count;
+        FOPS_ASSIGN_OR_RETURN(Dataset dataset, ReadDatasetFileRows(*reader, begin, end));
+        FOPS_RETURN_IF_ERROR(DropColumns(dataset, options.csv.table, path));
+        nlohmann::json manifest = {{"kind", "fds"},  {"path", path},         {"part", part},
+                                   {"parts", parts}, {"rows", {begin, end}}, {"file_rows", n}};
+        return LoadedData{std::move(dataset), std::move(manifest)};
+      });
   // An S3 object holding a CSV file, or every object under a prefix (a URI ending in '/').
   registry.Register(
       "s3",
