@@ -56,6 +56,7 @@ EOF
 nginx -c "$work/sink/nginx.conf" -p "$work/sink" > sink.log 2>&1 &
 pids+=($!)
 FRAUDOPS_TRACING_OTLP_URL=http://127.0.0.1:18494/v1/traces FRAUDOPS_TRACING_SAMPLE_RATIO=1 \
+  FRAUDOPS_TRACING_PROTOCOL=http/json \
   "$bin" serve --listen 127.0.0.1:18495 --workers 1 > traced.log 2>&1 &
 pids+=($!); server_pid[traced]=$!
 FRAUDOPS_TRACING_OTLP_URL=http://127.0.0.1:18494/v1/traces FRAUDOPS_TRACING_SAMPLE_RATIO=1 \

@@ -148,5 +148,41 @@ void BM_RequestTrace(benchmark::State& state) {
 }
 BENCHMARK(BM_RequestTrace)->Arg(0)->Arg(1);
 
+/// The exporter's encoding of a batch (512 scoring requests' records as BM_RequestTrace
+/// records them: 4 spans, 7 attributes each) into one OTLP/HTTP body; per span.
+/// Argument 0: JSON; 1: protobuf.
+void BM_OtlpEncode(benchmark::State& state) {
+  std::vector<TraceRecord> records(512);
+  for (TraceRecord& record : records) {
+    record.trace_id = Tracer::NewTraceId();
+    const size_t server = record.AddSpan("POST /v1/endpoints/{name}/predict",
+                                         TraceRecord::kRemoteParent, 2, 1764000000000000000);
+    for (const char* step : {"auth", "parse", "score"}) {
+      const size_t span =
+          record.AddSpan(step, static_cast<uint8_t>(server), 1, 1764000000000001000);
+      record.spans[span].end_unix_ns = 1764000000000002000;
+    }
+    record.AddAttribute(server, "fraudops.endpoint", "fraud-detector");
+    record.AddAttribute(server, "fraudops.variant", "production");
+    record.AddAttribute(server, "fraudops.model", "fraud-detector@1");
+    record.AddAttribute(server, "http.request.method", "POST");
+    record.AddAttribute(server, "http.route", "/v1/endpoints/{name}/predict");
+    record.AddAttribute(server, "http.response.status_code", int64_t{200});
+    record.spans[server].end_unix_ns = 1764000000000040000;
+  }
+  std::string body;
+  for (auto _ : state) {
+    body.clear();
+    if (state.range(0) == 1)
+      EncodeOtlpProtobuf(records, "fraudops", "1.0.0", body);
+    else
+      EncodeOtlpJson(records, "fraudops", "1.0.0", body);
+    benchmark::DoNotOptimize(body.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 512 * 4);  // spans
+  state.counters["body_bytes"] = static_cast<double>(body.size());
+}
+BENCHMARK(BM_OtlpEncode)->Arg(0)->Arg(1);
+
 }  // namespace
 }  // namespace fraudops::bench

@@ -1840,7 +1840,7 @@ TEST(ServeTracingTest, ACallersTraceContinuesThroughTheServerAndItsSpansReachThe
   ws.Deploy(ws.Register(), "all_at_once");
   const std::string key = ws.CreateKey({"invoke"});
   ws.WriteConfig("tracing:\n  otlp_url: http://127.0.0.1:" + std::to_string(receiver.port()) +
-                 "/v1/traces\n  flush_ms: 50\n  sample_ratio: 0\n");
+                 "/v1/traces\n  flush_ms: 50\n  sample_ratio: 0\n  protocol: http/json\n");
   ServerProcess server(ws);
   ASSERT_GT(server.port(), 0) << server.log();
   HttpClient http(server.port());

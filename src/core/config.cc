@@ -555,12 +555,12 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(tracing.otlp_url)},
       {"tracing",
        "protocol",
-       "How spans are encoded: http/json (hex ids, readable) or http/protobuf (the OTLP "
-       "default; about a third of the bytes and cheaper to encode).",
+       "How spans are encoded: http/protobuf (the OTLP default: about a third of the bytes "
+       "and cheaper to encode) or http/json (hex ids, readable).",
        FOPS_FIELD(tracing.protocol),
        -kInf,
        kInf,
-       {"http/json", "http/protobuf"}},
+       {"http/protobuf", "http/json"}},
       {"tracing", "sample_ratio",
        "Share of new traces recorded (decided from the trace id, so services sampling by "
        "ratio agree).",

@@ -232,8 +232,8 @@ struct StreamConfig {
 
 /// Tracing of serve (docs/operations.md): OTLP/HTTP export.
 struct TracingConfig {
-  std::string otlp_url;                ///< e.g. http://collector:4318/v1/traces; empty: off
-  std::string protocol = "http/json";  ///< or "http/protobuf"
+  std::string otlp_url;                    ///< e.g. http://collector:4318/v1/traces; empty: off
+  std::string protocol = "http/protobuf";  ///< or "http/json"
   double sample_ratio = 1.0;
   bool parent_based = true;
   std::string service_name = "fraudops";

@@ -92,53 +92,115 @@ void AppendJsonAttribute(std::string& out, std::string_view key, int64_t value) 
   out += "\"}}";
 }
 
-// Protobuf wire format (the OTLP protos): varints, fixed64 and length-delimited fields.
-void PutVarint(std::string& out, uint64_t value) {
-  if (value < 0x80) {  // tags, kinds, short lengths
-    out += static_cast<char>(value);
-    return;
-  }
-  char bytes[10];
-  size_t n = 0;
+// Protobuf wire format (the OTLP protos): varints, fixed64 and length-delimited fields,
+// written at a cursor into a body sized beforehand.
+struct ProtoWriter {
+  char* at;
+};
+void PutVarint(ProtoWriter& out, uint64_t value) {
   while (value >= 0x80) {
-    bytes[n++] = static_cast<char>(value | 0x80);
+    *out.at++ = static_cast<char>(value | 0x80);
     value >>= 7;
   }
-  bytes[n++] = static_cast<char>(value);
-  out.append(bytes, n);
+  *out.at++ = static_cast<char>(value);
 }
-void PutTag(std::string& out, uint32_t field, uint32_t wire_type) {
-  PutVarint(out, (field << 3) | wire_type);
+void PutTag(ProtoWriter& out, uint32_t field, uint32_t wire_type) {
+  *out.at++ = static_cast<char>((field << 3) | wire_type);  // fields below 16: one byte
 }
-void PutBytes(std::string& out, uint32_t field, std::string_view bytes) {
+void PutBytes(ProtoWriter& out, uint32_t field, std::string_view bytes) {
   PutTag(out, field, 2);
   PutVarint(out, bytes.size());
-  out.append(bytes);
+  if (!bytes.empty()) std::memcpy(out.at, bytes.data(), bytes.size());
+  out.at += bytes.size();
 }
-void PutFixed64(std::string& out, uint32_t field, uint64_t value) {
+void PutFixed64(ProtoWriter& out, uint32_t field, uint64_t value) {
   PutTag(out, field, 1);
-  char bytes[8];
-  for (size_t i = 0; i < 8; ++i) bytes[i] = static_cast<char>(value >> (8 * i));
-  out.append(bytes, 8);
+  for (size_t i = 0; i < 8; ++i) *out.at++ = static_cast<char>(value >> (8 * i));
 }
 template <size_t N>
 std::string_view Bytes(const std::array<uint8_t, N>& id) {
   return {reinterpret_cast<const char*>(id.data()), N};
 }
-/// A KeyValue (key 1, AnyValue 2: string_value 1 or int_value 3) as field `field` of `out`.
-void PutKeyValue(std::string& out, uint32_t field, std::string_view key, bool is_int,
-                 int64_t int_value, std::string_view string_value, std::string& scratch) {
-  std::string value;
-  if (is_int) {
-    PutTag(value, 3, 0);
-    PutVarint(value, static_cast<uint64_t>(int_value));
-  } else {
-    PutBytes(value, 1, string_value);
+// Sizes of encoded fields, so that each message's length is written before it and its
+// fields go straight into the body (no message is encoded apart and copied). Every field
+// number used is below 16: a tag is one byte.
+size_t VarintSize(uint64_t value) {
+  size_t n = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++n;
   }
-  scratch.clear();
-  PutBytes(scratch, 1, key);
-  PutBytes(scratch, 2, value);
-  PutBytes(out, field, scratch);
+  return n;
+}
+size_t BytesFieldSize(size_t length) { return 1 + VarintSize(length) + length; }
+/// A KeyValue (key 1, AnyValue 2: string_value 1 or int_value 3).
+struct KeyValueField {
+  std::string_view key;
+  bool is_int;
+  int64_t int_value;
+  std::string_view string_value;
+
+  size_t AnyValueSize() const {
+    return is_int ? 1 + VarintSize(static_cast<uint64_t>(int_value))
+                  : BytesFieldSize(string_value.size());
+  }
+  size_t Size() const { return BytesFieldSize(key.size()) + BytesFieldSize(AnyValueSize()); }
+  /// As field `field` of the message being written to `out`.
+  void Put(ProtoWriter& out, uint32_t field) const {
+    PutTag(out, field, 2);
+    PutVarint(out, Size());
+    PutBytes(out, 1, key);
+    PutTag(out, 2, 2);
+    PutVarint(out, AnyValueSize());
+    if (is_int) {
+      PutTag(out, 3, 0);
+      PutVarint(out, static_cast<uint64_t>(int_value));
+    } else {
+      PutBytes(out, 1, string_value);
+    }
+  }
+};
+KeyValueField AttributeField(const TraceRecord& record, const TraceRecord::Attribute& attribute) {
+  return {attribute.key, attribute.is_int, attribute.int_value,
+          record.Text(attribute.offset, attribute.size)};
+}
+constexpr size_t kStatusSize = 2;  // Status { code (3): STATUS_CODE_ERROR (2) }
+
+/// The size of span `i` of `record` as a Span message (without its own tag and length).
+size_t SpanSize(const TraceRecord& record, size_t i) {
+  const TraceRecord::SpanEntry& entry = record.spans[i];
+  size_t size = BytesFieldSize(16) + BytesFieldSize(8) +
+                (AllZero(record.ParentOf(entry)) ? 0 : BytesFieldSize(8)) +
+                BytesFieldSize(entry.name_size) + 1 + VarintSize(entry.kind) + 2 * 9;
+  for (size_t a = 0; a < record.attribute_count; ++a) {
+    if (record.attributes[a].span == i)
+      size += BytesFieldSize(AttributeField(record, record.attributes[a]).Size());
+  }
+  return size + (entry.error ? BytesFieldSize(kStatusSize) : 0);
+}
+/// Span `i` of `record` as field 2 of ScopeSpans, `size` being SpanSize's.
+void PutSpan(ProtoWriter& out, const TraceRecord& record, size_t i, size_t size) {
+  const TraceRecord::SpanEntry& entry = record.spans[i];
+  PutTag(out, 2, 2);
+  PutVarint(out, size);
+  PutBytes(out, 1, Bytes(record.trace_id));
+  PutBytes(out, 2, Bytes(entry.span_id));
+  if (const SpanId& parent = record.ParentOf(entry); !AllZero(parent))
+    PutBytes(out, 4, Bytes(parent));
+  PutBytes(out, 5, record.Text(entry.name_offset, entry.name_size));
+  PutTag(out, 6, 0);
+  PutVarint(out, entry.kind);
+  PutFixed64(out, 7, entry.start_unix_ns);
+  PutFixed64(out, 8, entry.end_unix_ns);
+  for (size_t a = 0; a < record.attribute_count; ++a) {
+    if (record.attributes[a].span == i) AttributeField(record, record.attributes[a]).Put(out, 9);
+  }
+  if (entry.error) {
+    PutTag(out, 15, 2);
+    PutVarint(out, kStatusSize);
+    PutTag(out, 3, 0);  // Status.code
+    PutVarint(out, 2);  // STATUS_CODE_ERROR
+  }
 }
 
 }  // namespace
@@ -233,45 +295,40 @@ void EncodeOtlpJson(std::span<const TraceRecord> records, std::string_view servi
 
 void EncodeOtlpProtobuf(std::span<const TraceRecord> records, std::string_view service_name,
                         std::string_view version, std::string& out) {
-  std::string spans, span, scratch, status;
+  // Sizes first (inner to outer), then one pass writing the body in order.
+  size_t spans_size = 0;
   for (const TraceRecord& record : records) {
-    for (size_t i = 0; i < record.span_count; ++i) {
-      const TraceRecord::SpanEntry& entry = record.spans[i];
-      span.clear();
-      PutBytes(span, 1, Bytes(record.trace_id));
-      PutBytes(span, 2, Bytes(entry.span_id));
-      if (const SpanId& parent = record.ParentOf(entry); !AllZero(parent))
-        PutBytes(span, 4, Bytes(parent));
-      PutBytes(span, 5, record.Text(entry.name_offset, entry.name_size));
-      PutTag(span, 6, 0);
-      PutVarint(span, entry.kind);
-      PutFixed64(span, 7, entry.start_unix_ns);
-      PutFixed64(span, 8, entry.end_unix_ns);
-      for (size_t a = 0; a < record.attribute_count; ++a) {
-        const TraceRecord::Attribute& attribute = record.attributes[a];
-        if (attribute.span != i) continue;
-        PutKeyValue(span, 9, attribute.key, attribute.is_int, attribute.int_value,
-                    record.Text(attribute.offset, attribute.size), scratch);
-      }
-      if (entry.error) {
-        status.clear();
-        PutTag(status, 3, 0);  // Status.code
-        PutVarint(status, 2);  // STATUS_CODE_ERROR
-        PutBytes(span, 15, status);
-      }
-      PutBytes(spans, 2, span);  // ScopeSpans.spans
-    }
+    for (size_t i = 0; i < record.span_count; ++i)
+      spans_size += BytesFieldSize(SpanSize(record, i));
   }
-  std::string scope, scope_spans, resource, resource_spans;
-  PutBytes(scope, 1, "fraudops");
-  PutBytes(scope, 2, version);
-  PutBytes(scope_spans, 1, scope);
-  scope_spans += spans;
-  PutKeyValue(resource, 1, "service.name", false, 0, service_name, scratch);
-  PutKeyValue(resource, 1, "service.version", false, 0, version, scratch);
-  PutBytes(resource_spans, 1, resource);
-  PutBytes(resource_spans, 2, scope_spans);
-  PutBytes(out, 1, resource_spans);  // ExportTraceServiceRequest.resource_spans
+  const std::string_view scope_name = "fraudops";
+  const size_t scope_size = BytesFieldSize(scope_name.size()) + BytesFieldSize(version.size());
+  const size_t scope_spans_size = BytesFieldSize(scope_size) + spans_size;
+  const KeyValueField resource_attributes[] = {{"service.name", false, 0, service_name},
+                                               {"service.version", false, 0, version}};
+  size_t resource_size = 0;
+  for (const KeyValueField& attribute : resource_attributes)
+    resource_size += BytesFieldSize(attribute.Size());
+  const size_t resource_spans_size =
+      BytesFieldSize(resource_size) + BytesFieldSize(scope_spans_size);
+  const size_t base = out.size(), total = BytesFieldSize(resource_spans_size);
+  out.resize(base + total);
+  ProtoWriter body{out.data() + base};
+  PutTag(body, 1, 2);  // ExportTraceServiceRequest.resource_spans
+  PutVarint(body, resource_spans_size);
+  PutTag(body, 1, 2);  // ResourceSpans.resource
+  PutVarint(body, resource_size);
+  for (const KeyValueField& attribute : resource_attributes) attribute.Put(body, 1);
+  PutTag(body, 2, 2);  // ResourceSpans.scope_spans
+  PutVarint(body, scope_spans_size);
+  PutTag(body, 1, 2);  // ScopeSpans.scope
+  PutVarint(body, scope_size);
+  PutBytes(body, 1, scope_name);
+  PutBytes(body, 2, version);
+  for (const TraceRecord& record : records) {
+    for (size_t i = 0; i < record.span_count; ++i) PutSpan(body, record, i, SpanSize(record, i));
+  }
+  assert(body.at == out.data() + out.size());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -447,16 +504,20 @@ BackgroundWorker::Duration Tracer::Pass() {
     taken_bytes_.swap(queue_);
     queued_spans_ = 0;
   }
-  for (std::string_view rest = taken_bytes_; !rest.empty();) {
-    rest.remove_prefix(taken_.emplace_back().ReadFrom(rest));
+  // Read back into the records of earlier passes (ReadFrom sets what a record uses; a new
+  // one would first be zeroed whole).
+  size_t taken = 0;
+  for (std::string_view rest = taken_bytes_; !rest.empty(); ++taken) {
+    if (taken == taken_.size()) taken_.emplace_back();
+    rest.remove_prefix(taken_[taken].ReadFrom(rest));
   }
   taken_bytes_.clear();
   size_t from = 0;
-  while (from < taken_.size()) {
+  while (from < taken) {
     // A batch: whole requests up to batch_spans spans (at least one request).
     const size_t first = from;
     size_t spans = 0;
-    while (from < taken_.size() &&
+    while (from < taken &&
            (from == first || spans + taken_[from].span_count <= options_.batch_spans)) {
       spans += taken_[from++].span_count;
     }
@@ -475,7 +536,7 @@ BackgroundWorker::Duration Tracer::Pass() {
     // Not retried: the next spans are newer, and a collector that is down would only fill
     // the queue. This batch and the rest of the pass are dropped, counted, and logged once.
     size_t lost = spans;
-    for (size_t i = from; i < taken_.size(); ++i) lost += taken_[i].span_count;
+    for (size_t i = from; i < taken; ++i) lost += taken_[i].span_count;
     failed_exports_.fetch_add(1, std::memory_order_relaxed);
     dropped_.fetch_add(lost, std::memory_order_relaxed);
     if (options_.logger) {
@@ -487,7 +548,6 @@ BackgroundWorker::Duration Tracer::Pass() {
     }
     break;
   }
-  taken_.clear();
   return options_.flush_interval;
 }
 

@@ -115,8 +115,8 @@ void EncodeOtlpProtobuf(std::span<const TraceRecord> records, std::string_view s
                         std::string_view version, std::string& out);
 
 struct TracingOptions {
-  std::string url;        ///< the collector's traces endpoint; empty: tracing off
-  bool protobuf = false;  ///< http/protobuf rather than http/json
+  std::string url;       ///< the collector's traces endpoint; empty: tracing off
+  bool protobuf = true;  ///< http/protobuf (OTLP's default) rather than http/json
   double sample_ratio = 1.0;
   bool parent_based = true;
   std::string service_name = "fraudops";
@@ -170,7 +170,7 @@ class Tracer {
   // The worker's: what a pass took from the queue (swapped with it, so both keep their
   // capacity) and its records read back, a batch's body, and the connection to the collector.
   std::string taken_bytes_;
-  std::vector<TraceRecord> taken_;
+  std::vector<TraceRecord> taken_;  ///< grows to the most records a pass took, then reused
   std::string body_;
   HttpSession http_;
   std::atomic<uint64_t> exported_{0}, dropped_{0}, failed_exports_{0};
