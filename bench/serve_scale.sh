@@ -14,6 +14,8 @@
 #   Each comparison is paired: the kind and the plain server loaded back to back, ROUNDS
 #   times; the median of the pairs' ratios.
 #   bench/serve_scale.sh [SECONDS] [ROUNDS] [DEPLOYS]
+#   KINDS="traced-protobuf" (any of tls balancer traced traced-protobuf) compares only those;
+#   DEPLOYS=0 skips the propagation.
 # Needs wrk, haproxy, nginx, openssl; the propagation's PostgreSQL is FOPS_TEST_POSTGRES_URL
 # (eval "$(scripts/test-servers.sh start)").
 set -euo pipefail
@@ -100,7 +102,7 @@ seconds=$seconds_saved
 # minutes apart compare the drift, not the servers.
 flip=0
 for round in $(seq "$rounds"); do
-  for kind in tls balancer traced traced-protobuf; do
+  for kind in ${KINDS:-tls balancer traced traced-protobuf}; do
     pair=("$kind" plain)
     [ $((flip++ % 2)) -eq 0 ] && pair=(plain "$kind")
     for one in "${pair[@]}"; do
@@ -122,6 +124,8 @@ def quartiles(values):
     return f"[{q[0]:.2f}, {q[2]:.2f}]"
 for kind in ("tls", "balancer", "traced", "traced-protobuf"):
     pairs = [v for (k, _), v in runs.items() if k == kind and len(v) == 2]
+    if not pairs:
+        continue
     rps = [p[kind]["rps"] / p["plain"]["rps"] for p in pairs]
     cpu = [p["plain"]["cpu_us"] / p[kind]["cpu_us"] for p in pairs]
     extra_us = [p[kind]["cpu_us"] - p["plain"]["cpu_us"] for p in pairs]
@@ -173,6 +177,7 @@ EOF
   wait 2>/dev/null || true
   pids=()
 }
+[ "$deploys" -eq 0 ] && exit 0
 FRAUDOPS_API_POLL_INTERVAL_MS=250 propagate polling-sqlite
 if [ -n "${FOPS_TEST_POSTGRES_URL:-}" ]; then
   database=fraudops_bench_$$
