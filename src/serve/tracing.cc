@@ -296,10 +296,13 @@ void EncodeOtlpJson(std::span<const TraceRecord> records, std::string_view servi
 void EncodeOtlpProtobuf(std::span<const TraceRecord> records, std::string_view service_name,
                         std::string_view version, std::string& out) {
   // Sizes first (inner to outer), then one pass writing the body in order.
+  std::vector<size_t> span_sizes;
   size_t spans_size = 0;
   for (const TraceRecord& record : records) {
-    for (size_t i = 0; i < record.span_count; ++i)
-      spans_size += BytesFieldSize(SpanSize(record, i));
+    for (size_t i = 0; i < record.span_count; ++i) {
+      span_sizes.push_back(SpanSize(record, i));
+      spans_size += BytesFieldSize(span_sizes.back());
+    }
   }
   const std::string_view scope_name = "fraudops";
   const size_t scope_size = BytesFieldSize(scope_name.size()) + BytesFieldSize(version.size());
@@ -325,8 +328,9 @@ void EncodeOtlpProtobuf(std::span<const TraceRecord> records, std::string_view s
   PutVarint(body, scope_size);
   PutBytes(body, 1, scope_name);
   PutBytes(body, 2, version);
+  const size_t* span_size = span_sizes.data();
   for (const TraceRecord& record : records) {
-    for (size_t i = 0; i < record.span_count; ++i) PutSpan(body, record, i, SpanSize(record, i));
+    for (size_t i = 0; i < record.span_count; ++i) PutSpan(body, record, i, *span_size++);
   }
   assert(body.at == out.data() + out.size());
 }
