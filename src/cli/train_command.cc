@@ -18,6 +18,7 @@
 #include "data/source.h"
 #include "model/bundle.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/sharded.h"
 #include "train/distributed.h"
 #include "train/lgbm_params.h"
 #include "train/trainer.h"
@@ -456,7 +457,14 @@ int Worker(const WorkerCommandArgs& args) {
                {"validation_share", job->validation_share}});
   ThreadPool pool(job->threads);
   Context context{.logger = &logger, .pool = &pool, .threads = job->threads, .seed = job->seed};
-  Status status = RunWorker(*job, context);
+  // A pipeline's sharded run: the worker validates, splits and scores its part too.
+  std::unique_ptr<PartStages> stages;
+  if (!job->stages.is_null()) {
+    auto made = MakeShardedStages(job->stages, job->out_dir, context);
+    if (!made.ok()) return Fail(made.status());
+    stages = std::move(*made);
+  }
+  Status status = RunWorker(*job, context, stages.get());
   return status.ok() ? kExitOk : Fail(status);
 }
 

@@ -200,6 +200,13 @@ const std::vector<KeySpec>& KeyTable() {
       {"train", "worker_retries",
        "Times a failed worker group is started again from scratch before the run fails.",
        FOPS_FIELD(train.worker_retries), 0, 10},
+      {"train", "sharded",
+       "With instance_count 2 or more: each worker reads, validates, splits and scores only its "
+       "part of preprocess.data_source (a CSV by byte ranges, a directory or S3 prefix by "
+       "files, a dataset file by rows, SQL by preprocess.shard_key), so no process holds all "
+       "the rows; false: this process reads the data and the workers take slices of its "
+       "splits. docs/distributed-training.md.",
+       FOPS_FIELD(train.sharded)},
 
       {"validate", "max_single_feature_auc",
        "A feature whose own ROC AUC on the label exceeds this stops the run (leakage: a copy "
@@ -212,6 +219,11 @@ const std::vector<KeySpec>& KeyTable() {
        "The label rate (share of fraud rows) is reported when it is more than this many times "
        "higher or lower than the previous run's of the pipeline.",
        FOPS_FIELD(validate.max_label_rate_change), 1, 1e6},
+      {"validate", "sample_rows",
+       "With train.sharded: the rows, taken evenly from every part, that the per-column checks "
+       "(identifiers, leakage, missing shares, duplicates) and the drift baseline look at; "
+       "the counts of rows, classes and infinite values are exact.",
+       FOPS_FIELD(validate.sample_rows), 1000, 1e8},
       {"evaluate", "min_roc_auc", "Gate: minimum test ROC AUC.", FOPS_FIELD(evaluate.min_roc_auc),
        0, 1},
       {"evaluate", "min_metrics", "Gate: other minimums by metric name, e.g. {pr_auc: 0.6}.",
@@ -995,6 +1007,18 @@ Status ValidateConfig(const Config& config) {
   if (p.train_ratio <= 0 || p.validation_ratio <= 0 || p.test_ratio <= 0) {
     return Status::InvalidArgument(
         "preprocess.train_ratio, validation_ratio and test_ratio must each be greater than 0");
+  }
+  if (config.train.sharded && config.train.instance_count < 2) {
+    return Status::InvalidArgument(
+        "train.sharded has each of the workers read its part of the data; it needs "
+        "train.instance_count 2 or more (got " +
+        std::to_string(config.train.instance_count) + ")");
+  }
+  if (config.train.sharded && !p.features.empty()) {
+    return Status::InvalidArgument(
+        "train.sharded does not combine with preprocess.features yet: joining the feature "
+        "store's features as of each row's time needs all the rows in one process; leave "
+        "train.sharded false (docs/distributed-training.md)");
   }
   if (p.split_method == "time" && p.time_column.empty()) {
     return Status::InvalidArgument(

@@ -78,12 +78,16 @@ struct TrainConfig {
   long long tracker_port = 0;              ///< 0: a free port (set it for remote workers)
   long long remote_workers = 0;            ///< of instance_count, joining from other hosts
   long long worker_retries = 0;  ///< times a failed worker group starts again from scratch
+  /// The pipeline's workers each read, validate, split and score only their part of the data
+  /// (pipeline/sharded.h); false: this process reads it all and the workers slice it.
+  bool sharded = false;
 };
 
 struct ValidateConfig {
   double max_single_feature_auc = 0.99;
   double max_missing_share = 0.95;
   double max_label_rate_change = 2.0;
+  long long sample_rows = 200000;  ///< train.sharded: the rows per-column checks look at
 };
 
 struct EvaluateConfig {

@@ -122,44 +122,72 @@ Result<uint32_t> KthSmallestKeyOverParts(std::span<const uint32_t> keys, int64_t
 
 namespace {
 
-/// Both classes in both parts of the whole: the counts summed over the parts.
+/// Both classes in every part of the whole that has rows by `ratios`: the counts summed
+/// over the parts.
 Status CheckPartsHaveBothClasses(const Dataset& part, const SplitIndices& split,
-                                 const PartExchange& exchange) {
-  std::vector<int64_t> counts(4, 0);  // training positives, rows, validation positives, rows
-  for (uint32_t r : split.train) counts[0] += part.label[r] > 0.5f;
-  counts[1] = static_cast<int64_t>(split.train.size());
-  for (uint32_t r : split.validation) counts[2] += part.label[r] > 0.5f;
-  counts[3] = static_cast<int64_t>(split.validation.size());
+                                 const SplitRatios& ratios, const PartExchange& exchange) {
+  const std::pair<const char*, const std::vector<uint32_t>*> sets[] = {
+      {"training", &split.train}, {"validation", &split.validation}, {"test", &split.test}};
+  std::vector<int64_t> counts;  // per set: positives, rows
+  for (const auto& [name, rows] : sets) {
+    int64_t positives = 0;
+    for (uint32_t r : *rows) positives += part.label[r] > 0.5f;
+    counts.push_back(positives);
+    counts.push_back(static_cast<int64_t>(rows->size()));
+  }
   FOPS_RETURN_IF_ERROR(exchange.sum(counts));
-  for (const auto& [name, at] :
-       {std::pair<const char*, size_t>{"training", 0}, {"validation", 2}}) {
-    const int64_t positives = counts[at], rows = counts[at + 1];
+  for (size_t set = 0; set < 3; ++set) {
+    if (set == 2 && ratios.test <= 0) continue;
+    const int64_t positives = counts[2 * set], rows = counts[2 * set + 1];
     if (positives == 0 || positives == rows) {
       return Status::DataError(
-          std::string("the ") + name + " rows of all parts (" + std::to_string(rows) +
+          std::string("the ") + sets[set].first + " rows of all parts (" + std::to_string(rows) +
           ") have no " + (positives == 0 ? "positive (fraud)" : "negative (legitimate)") +
-          " row; every split needs both classes: add data, or change the validation share or "
+          " row; every split needs both classes: add data, or change the split's shares "
+          "(preprocess.train_ratio / validation_ratio / test_ratio, or --valid-ratio) or "
           "preprocess.split_method");
     }
   }
   return Status::Ok();
 }
 
+/// Marks the first `k` rows of all parts in (key, part, row) order: the k-th smallest key over
+/// all parts by bisection, the keys below it, then ties at it in part order, then row order.
+Result<std::vector<bool>> FirstRowsOverParts(std::span<const uint32_t> keys, int64_t k,
+                                             const PartExchange& exchange) {
+  std::vector<bool> first(keys.size(), false);
+  if (k <= 0) return first;
+  FOPS_ASSIGN_OR_RETURN(const uint32_t cut, KthSmallestKeyOverParts(keys, k, exchange.sum));
+  std::vector<int64_t> below = {0}, ties(static_cast<size_t>(exchange.parts), 0);
+  for (uint32_t key : keys) {
+    below[0] += key < cut;
+    ties[static_cast<size_t>(exchange.part)] += key == cut;
+  }
+  FOPS_RETURN_IF_ERROR(exchange.sum(below));
+  FOPS_RETURN_IF_ERROR(exchange.sum(ties));
+  int64_t tied_first = k - below[0];  // over all parts; ties of earlier parts go first
+  for (int p = 0; p < exchange.part; ++p) tied_first -= ties[static_cast<size_t>(p)];
+  for (size_t r = 0; r < keys.size(); ++r)
+    first[r] = keys[r] < cut || (keys[r] == cut && tied_first-- > 0);
+  return first;
+}
+
 }  // namespace
 
 Result<SplitIndices> SplitPart(const Dataset& part, const std::string& method,
-                               double validation_share, const std::string& time_column,
+                               const SplitRatios& ratios, const std::string& time_column,
                                uint64_t seed, const PartExchange& exchange) {
-  const SplitRatios ratios{1.0 - validation_share, validation_share, 0.0};
   SplitIndices split;
   if (method == "stratified") {
-    // A seed of its own for each part: the parts' shuffles are independent. A row that
-    // rounding leaves to the (empty) test share validates.
+    // A seed of its own for each part: the parts' shuffles are independent. Without a test
+    // share, a row that rounding leaves to the (empty) test share validates.
     split = ShuffleByClass(
         part, ratios, seed ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(exchange.part + 1)));
-    split.validation.insert(split.validation.end(), split.test.begin(), split.test.end());
-    std::sort(split.validation.begin(), split.validation.end());
-    split.test.clear();
+    if (ratios.test <= 0) {
+      split.validation.insert(split.validation.end(), split.test.begin(), split.test.end());
+      std::sort(split.validation.begin(), split.validation.end());
+      split.test.clear();
+    }
   } else if (method == "time") {
     const int column = part.FeatureIndex(time_column);
     if (column < 0) {
@@ -171,8 +199,8 @@ Result<SplitIndices> SplitPart(const Dataset& part, const std::string& method,
     const std::vector<float>& times = part.columns[static_cast<size_t>(column)];
     std::vector<uint32_t> keys(times.size());
     size_t missing = 0;  // the first row without a time, 1-based; 0: none
-    for (size_t r = 0; r < times.size() && missing == 0; ++r) {
-      if (std::isnan(times[r])) missing = r + 1;
+    for (size_t r = 0; r < times.size(); ++r) {
+      if (std::isnan(times[r]) && missing == 0) missing = r + 1;
       keys[r] = FloatOrderKey(times[r]);
     }
     // The rows, and whether any part misses a time: every part stops together then.
@@ -188,32 +216,32 @@ Result<SplitIndices> SplitPart(const Dataset& part, const std::string& method,
     }
     size_t train_rows, validation_rows;
     PartSizes(static_cast<size_t>(total[0]), ratios, &train_rows, &validation_rows);
-    const int64_t k = static_cast<int64_t>(train_rows);
-    // The cut-off: the k-th smallest time over all parts (none to train when k is 0).
-    uint32_t cut = 0;
-    if (k > 0) {
-      FOPS_ASSIGN_OR_RETURN(cut, KthSmallestKeyOverParts(keys, k, exchange.sum));
+    // Training: the earliest rows; validation: the next ones (all the rest without a test
+    // share); test: the latest.
+    const bool has_test = ratios.test > 0;
+    FOPS_ASSIGN_OR_RETURN(
+        const std::vector<bool> to_train,
+        FirstRowsOverParts(keys, static_cast<int64_t>(train_rows), exchange));
+    std::vector<bool> to_validate;
+    if (has_test) {
+      FOPS_ASSIGN_OR_RETURN(
+          to_validate,
+          FirstRowsOverParts(keys, static_cast<int64_t>(train_rows + validation_rows), exchange));
     }
-    // Below the cut-off: training. At it: the first rows in part order, then row order.
-    std::vector<int64_t> below = {0}, ties(static_cast<size_t>(exchange.parts), 0);
-    for (uint32_t key : keys) {
-      below[0] += key < cut;
-      ties[static_cast<size_t>(exchange.part)] += key == cut;
-    }
-    FOPS_RETURN_IF_ERROR(exchange.sum(below));
-    FOPS_RETURN_IF_ERROR(exchange.sum(ties));
-    int64_t tied_to_train = k - below[0];  // over all parts; ties of earlier parts go first
-    for (int p = 0; p < exchange.part; ++p) tied_to_train -= ties[static_cast<size_t>(p)];
     for (size_t r = 0; r < keys.size(); ++r) {
-      bool train = keys[r] < cut;
-      if (keys[r] == cut && k > 0) train = tied_to_train-- > 0;
-      (train ? split.train : split.validation).push_back(static_cast<uint32_t>(r));
+      const auto row = static_cast<uint32_t>(r);
+      if (to_train[r])
+        split.train.push_back(row);
+      else if (!has_test || to_validate[r])
+        split.validation.push_back(row);
+      else
+        split.test.push_back(row);
     }
   } else {
     return Status::InvalidArgument("preprocess.split_method = '" + method +
                                    "': accepted: stratified, time");
   }
-  FOPS_RETURN_IF_ERROR(CheckPartsHaveBothClasses(part, split, exchange));
+  FOPS_RETURN_IF_ERROR(CheckPartsHaveBothClasses(part, split, ratios, exchange));
   return split;
 }
 

@@ -48,17 +48,19 @@ float FloatOfOrderKey(uint32_t key);
 Result<uint32_t> KthSmallestKeyOverParts(std::span<const uint32_t> keys, int64_t k,
                                          const std::function<Status(std::span<int64_t>)>& sum);
 
-/// Splits part `exchange.part` of data read in parts into training and validation rows as
-/// one split of all the parts together would (`validation_share` of the rows to validation):
-///   stratified — each part's rows of each class shuffled by `seed` and the part's index, the
-///     first share to training: every part, and so the whole, keeps the class balance;
-///   time — the cut-off over all parts, found by bisection on the time's value with a count
-///     summed over the parts each step (32 sums of one number): exactly the rows TimeSplit
-///     gives the whole in part order, ties at the cut-off in part order, then row order.
+/// Splits part `exchange.part` of data read in parts into training, validation and test rows
+/// as one split of all the parts together would (`ratios` of the rows to each; with a test
+/// share of 0, training and validation only):
+///   stratified — each part's rows of each class shuffled by `seed` and the part's index, cut
+///     by the shares: every part, and so the whole, keeps the class balance;
+///   time — the cut-offs over all parts, each found by bisection on the time's value with a
+///     count summed over the parts each step (32 sums of one number): exactly the rows
+///     TimeSplit gives the whole in part order (training the earliest, test the latest), ties
+///     at a cut-off in part order, then row order.
 /// Fails, as TimeSplit and CheckSplitHasBothClasses do, when the time column is missing or
-/// has no value on a row, or when either part of the whole misses a class.
+/// has no value on a row, or when a part of the whole misses a class.
 Result<SplitIndices> SplitPart(const Dataset& part, const std::string& method,
-                               double validation_share, const std::string& time_column,
+                               const SplitRatios& ratios, const std::string& time_column,
                                uint64_t seed, const PartExchange& exchange);
 
 /// Fails, naming the part, when a part has no positive (or no negative) rows.

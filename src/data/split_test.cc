@@ -103,10 +103,10 @@ class ThreadSum {
   std::barrier<Clear> read_;
 };
 
-/// SplitPart on `parts` contiguous parts of `d` at once; the training and validation rows as
-/// row numbers of `d`.
+/// SplitPart on `parts` contiguous parts of `d` at once; the training, validation and test
+/// rows as row numbers of `d`.
 Result<SplitIndices> SplitInParts(const Dataset& d, int parts, const std::string& method,
-                                  double share) {
+                                  const SplitRatios& ratios) {
   ThreadSum sum(parts);
   std::vector<Result<SplitIndices>> results(static_cast<size_t>(parts),
                                             Status::Internal("not run"));
@@ -122,7 +122,7 @@ Result<SplitIndices> SplitInParts(const Dataset& d, int parts, const std::string
       const Dataset part = d.Take(rows);
       const PartExchange exchange{
           .part = p, .parts = parts, .sum = [&](std::span<int64_t> v) { return sum.Sum(v); }};
-      results[static_cast<size_t>(p)] = SplitPart(part, method, share, "Time", 42, exchange);
+      results[static_cast<size_t>(p)] = SplitPart(part, method, ratios, "Time", 42, exchange);
     });
   }
   for (std::thread& thread : threads) thread.join();
@@ -136,6 +136,7 @@ Result<SplitIndices> SplitInParts(const Dataset& d, int parts, const std::string
     for (uint32_t r : results[p]->train) all.train.push_back(static_cast<uint32_t>(begins[p] + r));
     for (uint32_t r : results[p]->validation)
       all.validation.push_back(static_cast<uint32_t>(begins[p] + r));
+    for (uint32_t r : results[p]->test) all.test.push_back(static_cast<uint32_t>(begins[p] + r));
   }
   return all;
 }
@@ -154,17 +155,48 @@ TEST(SplitPartTest, ATimeSplitInPartsTakesTheRowsOneTimeSplitOfTheWholeTakes) {
   std::sort(expected.begin(), expected.end());
   for (int parts : {1, 2, 3, 7}) {
     SCOPED_TRACE(parts);
-    auto split = SplitInParts(d, parts, "time", 0.2);
+    auto split = SplitInParts(d, parts, "time", {0.8, 0.2, 0});
     ASSERT_TRUE(split.ok()) << split.status().ToString();
     EXPECT_EQ(split->train, expected);
     EXPECT_EQ(split->train.size() + split->validation.size(), d.rows());
   }
 }
 
+TEST(SplitPartTest, AThreeWayTimeSplitInPartsTakesTheRowsTimeSplitTakes) {
+  Dataset d = Make(3000, 17);
+  for (size_t r = 0; r < d.rows(); ++r)
+    d.columns[0][r] = static_cast<float>((r * 7919) % 97) - 40.0f + (r % 11 == 0 ? -0.0f : 0.0f);
+  const SplitRatios ratios{0.7, 0.15, 0.15};
+  auto whole = TimeSplit(d, ratios, "Time");
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  for (auto* set : {&whole->train, &whole->validation, &whole->test})
+    std::sort(set->begin(), set->end());
+  for (int parts : {1, 2, 3, 7}) {
+    SCOPED_TRACE(parts);
+    auto split = SplitInParts(d, parts, "time", ratios);
+    ASSERT_TRUE(split.ok()) << split.status().ToString();
+    EXPECT_EQ(split->train, whole->train);
+    EXPECT_EQ(split->validation, whole->validation);
+    EXPECT_EQ(split->test, whole->test);
+  }
+}
+
+TEST(SplitPartTest, AThreeWayStratifiedSplitInPartsKeepsTheBalanceInEachSet) {
+  Dataset d = Make(6000, 40);  // 150 positives
+  auto split = SplitInParts(d, 3, "stratified", {0.7, 0.15, 0.15});
+  ASSERT_TRUE(split.ok()) << split.status().ToString();
+  EXPECT_EQ(split->train.size() + split->validation.size() + split->test.size(), d.rows());
+  // Each part rounds its own shares: within a row per part of the whole's.
+  EXPECT_NEAR(static_cast<double>(split->test.size()), 900.0, 3.0);
+  EXPECT_EQ(Positives(d, split->train), 105u);
+  EXPECT_EQ(Positives(d, split->validation) + Positives(d, split->test), 45u);
+  EXPECT_NEAR(static_cast<double>(Positives(d, split->test)), 22.5, 1.5);
+}
+
 TEST(SplitPartTest, AStratifiedSplitInPartsKeepsTheBalanceOfTheWhole) {
   Dataset d = Make(6000, 40);  // 150 positives
-  auto a = SplitInParts(d, 3, "stratified", 0.2);
-  auto b = SplitInParts(d, 3, "stratified", 0.2);
+  auto a = SplitInParts(d, 3, "stratified", {0.8, 0.2, 0});
+  auto b = SplitInParts(d, 3, "stratified", {0.8, 0.2, 0});
   ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString();
   EXPECT_EQ(a->validation, b->validation);  // deterministic
   EXPECT_EQ(a->validation.size(), 1200u);
@@ -174,14 +206,14 @@ TEST(SplitPartTest, AStratifiedSplitInPartsKeepsTheBalanceOfTheWhole) {
 
 TEST(SplitPartTest, MissingClassesAndTimesAreClearErrors) {
   Dataset d = Make(300, 1000);  // one positive: the first row
-  auto time = SplitInParts(d, 3, "time", 0.2);
+  auto time = SplitInParts(d, 3, "time", {0.8, 0.2, 0});
   ASSERT_FALSE(time.ok());
   EXPECT_NE(time.status().message().find("the training rows of all parts (240) have no positive"),
             std::string::npos)
       << time.status().message();
   Dataset gap = Make(300, 10);
   gap.columns[0][250] = std::nanf("");
-  auto missing = SplitInParts(gap, 3, "time", 0.2);
+  auto missing = SplitInParts(gap, 3, "time", {0.8, 0.2, 0});
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("row 51 of part 3 of 3 has no value in the time"),
             std::string::npos)

@@ -302,38 +302,88 @@ std::vector<std::string> CompareWithPreviousRun(const nlohmann::json& current,
   return out;
 }
 
-std::vector<std::string> CategoriesUnseenInTraining(const Dataset& train, const Dataset& validation,
-                                                    const Dataset& test) {
-  std::vector<std::string> out;
-  for (size_t c = 0; c < train.num_features(); ++c) {
-    if (train.features[c].type != ColumnType::kCategorical) continue;
-    std::set<float> seen;
-    for (float v : train.columns[c])
-      if (!std::isnan(v)) seen.insert(v);
-    std::set<float> unseen_codes;
-    size_t unseen_rows = 0;
-    for (const Dataset* part : {&validation, &test}) {
-      if (c >= part->num_features()) continue;
-      for (float v : part->columns[c]) {
-        if (!std::isnan(v) && !seen.count(v)) {
-          unseen_codes.insert(v);
-          ++unseen_rows;
-        }
+std::vector<std::vector<int64_t>> CategoryCounts(const Dataset& data,
+                                                 std::initializer_list<const Dataset*> more) {
+  std::vector<std::vector<int64_t>> counts(data.num_features());
+  for (size_t c = 0; c < data.num_features(); ++c) {
+    if (data.features[c].type != ColumnType::kCategorical) continue;
+    counts[c].assign(data.features[c].categories.size(), 0);
+    auto count = [&](const std::vector<float>& column) {
+      for (float v : column) {
+        if (std::isnan(v) || v < 0) continue;
+        const auto code = static_cast<size_t>(v);
+        if (code >= counts[c].size()) counts[c].resize(code + 1, 0);
+        ++counts[c][code];
       }
+    };
+    count(data.columns[c]);
+    for (const Dataset* other : more) {
+      if (c < other->num_features()) count(other->columns[c]);
     }
-    if (unseen_codes.empty()) continue;
+  }
+  return counts;
+}
+
+std::vector<std::string> CategoriesUnseenInTraining(
+    const Dataset& schema, const std::vector<std::vector<int64_t>>& train_counts,
+    const std::vector<std::vector<int64_t>>& held_out_counts) {
+  std::vector<std::string> out;
+  for (size_t c = 0; c < schema.num_features() && c < train_counts.size() &&
+                     c < held_out_counts.size();
+       ++c) {
+    if (schema.features[c].type != ColumnType::kCategorical) continue;
     std::vector<std::string> names;
-    for (float code : unseen_codes) {
-      const auto index = static_cast<size_t>(code);
-      names.push_back(index < train.features[c].categories.size()
-                          ? train.features[c].categories[index]
-                          : FormatDouble(code, 6));
+    int64_t unseen_rows = 0;
+    for (size_t code = 0; code < held_out_counts[c].size(); ++code) {
+      if (held_out_counts[c][code] == 0) continue;
+      if (code < train_counts[c].size() && train_counts[c][code] > 0) continue;
+      unseen_rows += held_out_counts[c][code];
+      names.push_back(code < schema.features[c].categories.size()
+                          ? schema.features[c].categories[code]
+                          : std::to_string(code));
     }
-    out.push_back("column '" + train.features[c].name + "': " + std::to_string(unseen_rows) +
+    if (names.empty()) continue;
+    out.push_back("column '" + schema.features[c].name + "': " + std::to_string(unseen_rows) +
                   " validation and test rows hold categories no training row has (" +
                   Listed(names) + "); the model learned nothing about them");
   }
   return out;
+}
+
+std::vector<std::string> CategoriesUnseenInTraining(const Dataset& train, const Dataset& validation,
+                                                    const Dataset& test) {
+  return CategoriesUnseenInTraining(train, CategoryCounts(train, {}),
+                                    CategoryCounts(validation, {&test}));
+}
+
+std::vector<int64_t> InfiniteCounts(const Dataset& data) {
+  std::vector<int64_t> out;
+  for (const std::vector<float>& column : data.columns) {
+    out.push_back(
+        std::count_if(column.begin(), column.end(), [](float v) { return std::isinf(v); }));
+  }
+  return out;
+}
+
+std::string CheckRowCounts(const Dataset& schema, int64_t rows, int64_t positives,
+                           const std::vector<int64_t>& infinite) {
+  if (rows == 0) return "the data has no rows";
+  for (size_t c = 0; c < schema.num_features() && c < infinite.size(); ++c) {
+    if (infinite[c] > 0) {
+      return "column '" + schema.features[c].name + "' has " + std::to_string(infinite[c]) +
+             " infinite values; accepted: finite numbers or missing values";
+    }
+  }
+  if (positives == 0) {
+    return "the label column '" + schema.label_name + "' has no positive ('" +
+           schema.label_values[1] +
+           "') rows; a fraud model needs fraud examples (check preprocess.positive_label)";
+  }
+  if (positives == rows) {
+    return "every row of the label column '" + schema.label_name +
+           "' is positive; a fraud model needs legitimate examples too";
+  }
+  return "";
 }
 
 nlohmann::json DataValidation::ToJson() const {

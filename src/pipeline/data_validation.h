@@ -7,6 +7,8 @@
 /// and number-like columns with a few text tokens (missing markers to declare), and duplicate
 /// rows, are warnings. A pure function of the data and the settings, so it is tested alone.
 
+#include <cstdint>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -41,6 +43,15 @@ struct DataValidation {
   nlohmann::json ToJson() const;
 };
 
+/// Infinite values per feature column of `data`.
+std::vector<int64_t> InfiniteCounts(const Dataset& data);
+
+/// The checks that stop a run before any other, from counts that add up over parts: the rows,
+/// the positive rows, and the infinite values of each feature of data with `schema`'s
+/// columns. "" when they pass, else what is wrong.
+std::string CheckRowCounts(const Dataset& schema, int64_t rows, int64_t positives,
+                           const std::vector<int64_t>& infinite);
+
 /// Validates `data` (features and label). Columns a derived feature reads are never excluded
 /// automatically (the bundle computes the feature from them).
 DataValidation ValidateData(const Dataset& data, const DataValidationOptions& options);
@@ -58,6 +69,17 @@ std::vector<std::string> CompareWithPreviousRun(const nlohmann::json& current,
 /// column: warnings naming them (the model learned nothing about them).
 std::vector<std::string> CategoriesUnseenInTraining(const Dataset& train, const Dataset& validation,
                                                     const Dataset& test);
+
+/// Rows per category code of each categorical column of `data` and of `more` (same schema),
+/// by column index (empty for numeric columns): the form in which parts' counts add up.
+std::vector<std::vector<int64_t>> CategoryCounts(const Dataset& data,
+                                                 std::initializer_list<const Dataset*> more);
+
+/// The same from counts (CategoryCounts) of the training rows and of the held-out rows, e.g.
+/// summed over the parts of data read in parts; `schema` names the columns and categories.
+std::vector<std::string> CategoriesUnseenInTraining(
+    const Dataset& schema, const std::vector<std::vector<int64_t>>& train_counts,
+    const std::vector<std::vector<int64_t>>& held_out_counts);
 
 /// ROC AUC of one column's values as a score of the label (missing values lowest); 0.5 when
 /// a class is absent.

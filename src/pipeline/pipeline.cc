@@ -17,6 +17,7 @@
 #include "core/thread_pool.h"
 #include "core/version.h"
 #include "data/dataset_file.h"
+#include "data/parts.h"
 #include "data/source.h"
 #include "data/split.h"
 #include "eval/metrics.h"
@@ -26,6 +27,7 @@
 #include "model/bundle.h"
 #include "model/derived_features.h"
 #include "pipeline/data_validation.h"
+#include "pipeline/sharded.h"
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
 #include "store/serving_store.h"
@@ -67,6 +69,20 @@ struct State {
   nlohmann::json validation_report;   ///< raw/validation.json
   std::vector<std::pair<std::string, double>> importance;
   double threshold = 0.5;
+  /// The champion gate's opponent (FindChampionToScore), and its scores of the test rows or
+  /// why it has none.
+  std::optional<ModelVersion> champion;
+  std::optional<std::vector<float>> champion_scores;
+  std::string champion_unscorable;
+
+  /// train.sharded: the workers did the data's work (pipeline/sharded.h); what rank 0 wrote
+  /// is in workers_dir, and `stopped` says why they stopped before training (null: they did
+  /// not). A step that took its time on the workers sets step_seconds.
+  bool sharded = false;
+  std::string workers_dir;
+  nlohmann::json stopped;
+  nlohmann::json worker_phases;
+  std::optional<double> step_seconds;
 
   MetadataStore* store = nullptr;
   ArtifactStore* artifacts = nullptr;
@@ -131,7 +147,130 @@ Result<FeaturePlan> PlanRunFeatures(State& s, FeatureRegistry& registry) {
   return PlanFeatures(registry, s.config.preprocess.features, "preprocess.features");
 }
 
+/// The workers of train.instance_count as configured: this host's cores shared by the ones
+/// it starts.
+DistributedOptions WorkerOptions(const State& s) {
+  DistributedOptions options;
+  options.workers = static_cast<int>(s.config.train.instance_count);
+  options.executable = std::filesystem::read_symlink("/proc/self/exe").string();
+  options.work_dir = s.workers_dir;
+  options.host = s.config.train.tracker_host;
+  options.tracker_port = static_cast<int>(s.config.train.tracker_port);
+  options.remote_workers = static_cast<int>(s.config.train.remote_workers);
+  options.retries = static_cast<int>(s.config.train.worker_retries);
+  options.link_timeout_seconds = static_cast<int>(s.config.train.worker_timeout_s);
+  options.threads_per_worker =
+      std::max(1, ResolveThreads(s.context.threads) /
+                      std::max(1, options.workers - options.remote_workers));
+  return options;
+}
+
+const HyperParameters& ConfiguredParams(const Config& config) {
+  return config.train.algorithm == "lgbm" ? config.train.lgbm : config.train.xgboost;
+}
+
+Result<std::optional<ModelVersion>> FindChampion(State& s);
+
+/// Finds the champion (s.champion) and reads its model file back through its recorded
+/// checksum; "" when there is no champion, or (s.champion_unscorable saying so) when it has
+/// no single model file.
+Result<std::string> ReadChampionModel(State& s) {
+  FOPS_ASSIGN_OR_RETURN(s.champion, FindChampion(s));
+  if (!s.champion) return std::string();
+  FOPS_ASSIGN_OR_RETURN(RunRecord source, s.store->GetRun(s.champion->run_id));
+  const ArtifactRecord* model_file = nullptr;
+  for (const ArtifactRecord& a : source.artifacts) {
+    if (StartsWith(a.name, "model/model.")) model_file = &a;
+  }
+  if (!model_file) {  // e.g. a combination of models: not one model to score here
+    s.champion_unscorable =
+        "has no single model file to score this run's test rows with (a combined version?)";
+    return std::string();
+  }
+  return s.artifacts->Read(model_file->uri, model_file->sha256);
+}
+
+/// The dataset file rank 0 wrote as `name` in the workers' directory.
+Result<Dataset> ReadWorkersDataset(const State& s, const char* name) {
+  return ReadDatasetFile(s.workers_dir + "/" + name);
+}
+
+Result<nlohmann::json> ReadWorkersJson(const State& s, const char* name) {
+  const std::string path = s.workers_dir + "/" + name;
+  FOPS_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_discarded()) return Status::DataError(path + ": not JSON");
+  return json;
+}
+
+/// train.sharded: the workers read, validate, split, train and score their parts
+/// (pipeline/sharded.h); this step and the next ones up to evaluation take what rank 0 wrote.
+Status IngestInParts(State& s) {
+  const PreprocessConfig& p = s.config.preprocess;
+  FOPS_ASSIGN_OR_RETURN(SourceOptions options, SourceOptionsFrom(s.config));
+  SourceRegistry sources;
+  RegisterBuiltinSources(sources);
+  const std::string uri = p.data_source.empty() ? "synthetic" : p.data_source;
+  FOPS_RETURN_IF_ERROR(
+      sources.CheckReadsInParts(uri, options).WithContext("train.sharded (preprocess.data_source)"));
+  std::optional<ShardedChampion> champion;
+  if (s.config.register_.champion_gate && s.store) {
+    FOPS_ASSIGN_OR_RETURN(std::string model, ReadChampionModel(s));
+    if (!model.empty()) {
+      champion = ShardedChampion{
+          .ref = s.champion->model + "@" + std::to_string(s.champion->version),
+          .algorithm = s.champion->algorithm,
+          .model = std::move(model)};
+    }
+  }
+  DistributedOptions workers = WorkerOptions(s);
+  workers.train_source = uri;
+  workers.source_options = SourceOptionsJson(options);
+  workers.stages = ShardedStagesJson(s.config, champion ? &*champion : nullptr);
+  s.context.logger->Info("ingest", "the workers read their parts",
+                         {{"source", RedactUrl(uri)}, {"workers", workers.workers}});
+  FOPS_ASSIGN_OR_RETURN(s.model,
+                        TrainOnWorkers(s.config.train.algorithm, ConfiguredParams(s.config),
+                                       workers, s.context));
+  nlohmann::json counts;  // rows, positives, schema
+  if (!s.model) {
+    FOPS_ASSIGN_OR_RETURN(s.stopped, ReadWorkersJson(s, kShardedStoppedFile));
+    s.worker_phases = s.stopped.value("phases", nlohmann::json::object());
+    counts = s.stopped;
+  } else {
+    FOPS_ASSIGN_OR_RETURN(const nlohmann::json finish, ReadWorkersJson(s, kShardedFinishFile));
+    s.worker_phases = finish.value("phases", nlohmann::json::object());
+    if (finish["champion"].is_object() && finish["champion"].contains("error")) {
+      s.champion_unscorable = "cannot score this run's test split (different features?): " +
+                              finish["champion"]["error"].get<std::string>();
+    }
+  }
+  if (std::filesystem::exists(s.workers_dir + "/" + kShardedValidationFile)) {
+    FOPS_ASSIGN_OR_RETURN(counts, ReadWorkersJson(s, kShardedValidationFile));
+  }
+  s.raw_manifest = {{"source", RedactUrl(uri)},
+                    {"sharded", true},
+                    {"workers", workers.workers},
+                    {"rows", counts.value("rows", int64_t{0})},
+                    {"positives", counts.value("positives", int64_t{0})},
+                    {"schema", counts.value("schema", nlohmann::json())},
+                    {"content_hash", s.model ? s.model->data_fingerprint : ""}};
+  if (s.model) s.raw_manifest["parts"] = s.model->shards;
+  s.step_seconds = s.worker_phases.value("read_s", 0.0);
+  s.context.logger->Info("ingest", "the workers read the data",
+                         {{"rows", s.raw_manifest["rows"].get<long long>()},
+                          {"positives", s.raw_manifest["positives"].get<long long>()},
+                          {"fingerprint", s.raw_manifest["content_hash"].get<std::string>()}});
+  FOPS_RETURN_IF_ERROR(s.Write("raw_manifest", "raw/manifest.json", Pretty(s.raw_manifest)));
+  if (!s.store || !s.model) return Status::Ok();
+  return s.store->LogDatasets(
+      s.result.execution_id,
+      {{"raw", RedactUrl(uri), s.raw_manifest["rows"].get<int64_t>(),
+        s.raw_manifest["content_hash"].get<std::string>(), ""}});
+}
+
 Status Ingest(State& s) {
+  if (s.sharded) return IngestInParts(s);
   const PreprocessConfig& p = s.config.preprocess;
   FOPS_ASSIGN_OR_RETURN(SourceOptions options, SourceOptionsFrom(s.config));
   SourceRegistry sources;
@@ -220,51 +359,6 @@ Status Ingest(State& s) {
   return s.store->LogDatasets(s.result.execution_id, datasets);
 }
 
-/// Adds preprocess.derived_features to the data as columns after the raw ones, computed by
-/// the code batch scoring and serving use (FeatureDeriver) from the values the dataset
-/// stores, so a model input is bit-identical wherever it is computed.
-Status DeriveFeatures(State& s) {
-  const std::vector<std::string>& declared = s.config.preprocess.derived_features;
-  if (declared.empty()) return Status::Ok();
-  Dataset& d = s.data;
-  std::vector<std::string> columns = d.FeatureNames();
-  std::vector<bool> categorical;
-  for (const ColumnSchema& column : d.features)
-    categorical.push_back(column.type == ColumnType::kCategorical);
-  std::vector<DerivedFeature> derived;
-  for (size_t i = 0; i < declared.size(); ++i) {
-    const std::string where = "preprocess.derived_features[" + std::to_string(i) + "]";
-    FOPS_ASSIGN_OR_RETURN(DerivedFeature feature, ParseDerivedFeature(declared[i], where));
-    if (std::find(columns.begin(), columns.end(), feature.name) != columns.end() ||
-        feature.name == d.label_name) {
-      return Status::InvalidArgument(where + ": '" + feature.name +
-                                     "' is already a column of the data; name it otherwise");
-    }
-    columns.push_back(feature.name);
-    derived.push_back(std::move(feature));
-  }
-  FOPS_ASSIGN_OR_RETURN(
-      FeatureDeriver deriver,
-      FeatureDeriver::Create(columns, categorical, derived, true, "preprocess.derived_features"));
-  const size_t inputs = d.num_features();
-  std::vector<std::vector<float>> added(derived.size(), std::vector<float>(d.rows()));
-  std::vector<double> row(columns.size());
-  for (size_t r = 0; r < d.rows(); ++r) {
-    for (size_t f = 0; f < inputs; ++f) row[f] = d.columns[f][r];
-    deriver.Derive(row.data());
-    for (size_t k = 0; k < derived.size(); ++k) added[k][r] = static_cast<float>(row[inputs + k]);
-  }
-  for (size_t k = 0; k < derived.size(); ++k) {
-    ColumnSchema column;
-    column.name = derived[k].name;
-    column.derived = derived[k].expression;
-    d.features.push_back(std::move(column));
-    d.columns.push_back(std::move(added[k]));
-  }
-  s.context.logger->Info("validate", "derived features added", {{"features", derived.size()}});
-  return Status::Ok();
-}
-
 /// The newest earlier succeeded run of this pipeline that kept a validation report, and the
 /// report; an empty id and null when there is none.
 Result<std::pair<std::string, nlohmann::json>> PreviousValidationReport(State& s) {
@@ -285,30 +379,64 @@ Result<std::pair<std::string, nlohmann::json>> PreviousValidationReport(State& s
   return std::make_pair(std::string(), nlohmann::json());
 }
 
-Status Validate(State& s) {
-  FOPS_RETURN_IF_ERROR(DeriveFeatures(s));
-  const Dataset& d = s.data;
-  if (d.rows() == 0) return Status::DataError("the data has no rows");
-  for (size_t c = 0; c < d.num_features(); ++c) {
-    const size_t infinite = static_cast<size_t>(std::count_if(
-        d.columns[c].begin(), d.columns[c].end(), [](float v) { return std::isinf(v); }));
-    if (infinite > 0) {
-      return Status::DataError("column '" + d.features[c].name + "' has " +
-                               std::to_string(infinite) +
-                               " infinite values; accepted: finite numbers or missing values");
+/// Records the validation report (ValidateData's, with "rows" and "positives"): compared
+/// with the previous run's, written as raw/validation.json; its errors stop the run.
+Status RecordValidation(State& s, nlohmann::json report) {
+  s.excluded.clear();
+  for (const nlohmann::json& e : report["excluded"]) s.excluded.push_back(e.at("name"));
+  std::vector<std::string> warnings = report.value("warnings", std::vector<std::string>());
+  const std::vector<std::string> errors = report.value("errors", std::vector<std::string>());
+  // Against the previous run of this pipeline: schema, categories, label rate.
+  if (s.store && s.artifacts) {
+    auto previous = PreviousValidationReport(s);
+    if (!previous.ok()) {
+      s.context.logger->Warn("validate", "cannot read the previous run's validation report: " +
+                                             previous.status().message());
+    } else if (previous->second.is_object()) {
+      for (std::string& w : CompareWithPreviousRun(
+               report, previous->second, s.config.validate.max_label_rate_change, previous->first))
+        warnings.push_back(std::move(w));
+      report["warnings"] = warnings;
+      report["compared_with_run"] = previous->first;
     }
   }
-  size_t positives = d.CountPositives();
-  if (positives == 0) {
-    return Status::DataError("the label column '" + d.label_name + "' has no positive ('" +
-                             d.label_values[1] +
-                             "') rows; a fraud model needs fraud examples "
-                             "(check preprocess.positive_label)");
+  for (const std::string& warning : warnings) s.context.logger->Warn("validate", warning);
+  s.validation_report = report;
+  s.data_summary["data_validation"] = {
+      {"warnings", warnings}, {"excluded", report["excluded"]}, {"errors", errors}};
+  FOPS_RETURN_IF_ERROR(s.Write("validation_report", "raw/validation.json", Pretty(report)));
+  if (!errors.empty()) {
+    std::string message;
+    for (const std::string& e : errors) message += (message.empty() ? "" : "; ") + e;
+    return Status::DataError("data validation: " + message + " (raw/validation.json)");
   }
-  if (positives == d.rows()) {
-    return Status::DataError("every row of the label column '" + d.label_name +
-                             "' is positive; a fraud model needs legitimate examples too");
+  s.context.logger->Info("validate", "data checked",
+                         {{"columns", report["columns"].size()},
+                          {"excluded", s.excluded.size()},
+                          {"warnings", warnings.size()},
+                          {"rows_checked", report.value("sample_rows", report["rows"].get<long long>())}});
+  return Status::Ok();
+}
+
+Status Validate(State& s) {
+  if (s.sharded) {  // validated on the workers (pipeline/sharded.h)
+    s.step_seconds = s.worker_phases.value("validate_s", 0.0);
+    if (s.stopped.contains("error")) return Status::DataError(s.stopped["error"].get<std::string>());
+    FOPS_ASSIGN_OR_RETURN(nlohmann::json report, ReadWorkersJson(s, kShardedValidationFile));
+    report.erase("schema");
+    return RecordValidation(s, std::move(report));
   }
+  FOPS_RETURN_IF_ERROR(AddDerivedFeatures(s.data, s.config.preprocess.derived_features));
+  if (!s.config.preprocess.derived_features.empty()) {
+    s.context.logger->Info("validate", "derived features added",
+                           {{"features", s.config.preprocess.derived_features.size()}});
+  }
+  const Dataset& d = s.data;
+  const size_t positives = d.CountPositives();
+  if (std::string wrong = CheckRowCounts(d, static_cast<int64_t>(d.rows()),
+                                         static_cast<int64_t>(positives), InfiniteCounts(d));
+      !wrong.empty())
+    return Status::DataError(wrong);
   const PreprocessConfig& p = s.config.preprocess;
   DataValidationOptions options;
   options.time_column = p.time_column;
@@ -321,55 +449,96 @@ Status Validate(State& s) {
         "every column was excluded from the features; name the ones to "
         "use in preprocess.feature_columns");
   }
-  s.excluded.clear();
-  for (const ExcludedColumn& e : validation.excluded) s.excluded.push_back(e.name);
   nlohmann::json report = validation.ToJson();
   report["rows"] = d.rows();
   report["positives"] = positives;
-  // Against the previous run of this pipeline: schema, categories, label rate.
-  if (s.store && s.artifacts) {
-    auto previous = PreviousValidationReport(s);
-    if (!previous.ok()) {
-      s.context.logger->Warn("validate", "cannot read the previous run's validation report: " +
-                                             previous.status().message());
-    } else if (previous->second.is_object()) {
-      for (std::string& w : CompareWithPreviousRun(
-               report, previous->second, s.config.validate.max_label_rate_change, previous->first))
-        validation.warnings.push_back(std::move(w));
-      report["warnings"] = validation.warnings;
-      report["compared_with_run"] = previous->first;
-    }
+  return RecordValidation(s, std::move(report));
+}
+
+/// What splitting found (categories unseen in training) joins the validation report.
+Status RecordSplitWarnings(State& s, const std::vector<std::string>& warnings) {
+  if (warnings.empty()) return Status::Ok();
+  for (const std::string& w : warnings) {
+    s.context.logger->Warn("split", w);
+    s.validation_report["warnings"].push_back(w);
+    s.data_summary["data_validation"]["warnings"].push_back(w);
   }
-  for (const std::string& warning : validation.warnings)
-    s.context.logger->Warn("validate", warning);
-  s.validation_report = report;
-  s.data_summary["data_validation"] = {{"warnings", validation.warnings},
-                                       {"excluded", report["excluded"]},
-                                       {"errors", validation.errors}};
-  FOPS_RETURN_IF_ERROR(s.Write("validation_report", "raw/validation.json", Pretty(report)));
-  if (!validation.errors.empty()) {
-    std::string message;
-    for (const std::string& e : validation.errors) message += (message.empty() ? "" : "; ") + e;
-    return Status::DataError("data validation: " + message + " (raw/validation.json)");
-  }
-  s.context.logger->Info("validate", "data checked",
-                         {{"columns", d.num_features()},
-                          {"excluded", validation.excluded.size()},
-                          {"warnings", validation.warnings.size()}});
+  return s.Write("validation_report", "raw/validation.json", Pretty(s.validation_report));
+}
+
+/// Held-out rows the workers scored (kShardedValidationScoresFile, kShardedTestScoresFile):
+/// `rows` keeps their label and amount; `scores` and `champion` (when there) take the rest.
+Status TakeScored(const State& s, const char* name, Dataset& rows, std::vector<float>& scores,
+                  std::optional<std::vector<float>>* champion) {
+  FOPS_ASSIGN_OR_RETURN(rows, ReadWorkersDataset(s, name));
+  auto take = [&](const char* column) -> std::optional<std::vector<float>> {
+    const int index = rows.FeatureIndex(column);
+    if (index < 0) return std::nullopt;
+    std::vector<float> values = std::move(rows.columns[static_cast<size_t>(index)]);
+    DropColumns(rows, {column});
+    return values;
+  };
+  std::optional<std::vector<float>> score = take("score");
+  if (!score) return Status::Internal(s.workers_dir + "/" + name + " has no scores");
+  scores = std::move(*score);
+  std::optional<std::vector<float>> theirs = take("champion_score");
+  if (champion && theirs) *champion = std::move(theirs);
   return Status::Ok();
 }
 
-/// `data` without the columns named in `names`.
-void DropColumns(Dataset& data, const std::vector<std::string>& names) {
-  for (const std::string& name : names) {
-    const int index = data.FeatureIndex(name);
-    if (index < 0) continue;
-    data.features.erase(data.features.begin() + index);
-    data.columns.erase(data.columns.begin() + index);
+/// train.sharded: the split the workers made (pipeline/sharded.h) — its record, a sample of
+/// the training rows (drift baseline, bundle schema), every held-out row's label, amount and
+/// scores — taken as the steps after it need them.
+Status SplitInParts(State& s) {
+  const PreprocessConfig& p = s.config.preprocess;
+  s.step_seconds = s.worker_phases.value("split_s", 0.0);
+  FOPS_ASSIGN_OR_RETURN(const nlohmann::json record, ReadWorkersJson(s, kShardedSplitFile));
+  FOPS_RETURN_IF_ERROR(RecordSplitWarnings(
+      s, record.value("warnings", std::vector<std::string>())));
+  const std::string& source_hash = s.raw_manifest["content_hash"].get<std::string>();
+  nlohmann::json manifest = {
+      {"method", p.split_method},
+      {"ratios",
+       {{"train", p.train_ratio}, {"validation", p.validation_ratio}, {"test", p.test_ratio}}},
+      {"seed", s.config.global.seed},
+      {"source_content_hash", source_hash},
+      {"sharded", true},
+      {"parts", record["parts"]}};
+  if (p.split_method == "time") manifest["time_column"] = p.time_column;
+  std::vector<DatasetRecord> records;
+  for (const char* name : {"train", "validation", "test"}) {
+    int64_t rows = 0, positives = 0;
+    std::vector<std::pair<size_t, std::string>> hashes;
+    for (const nlohmann::json& part : record["parts"]) {
+      const nlohmann::json& set = part.at(name);
+      rows += set.at("rows").get<int64_t>();
+      positives += set.at("positives").get<int64_t>();
+      hashes.emplace_back(set.at("rows").get<size_t>(), set.at("content_hash").get<std::string>());
+    }
+    const std::string hash = CombinedContentHash(hashes);
+    manifest["splits"][name] = {{"rows", rows}, {"positives", positives}, {"content_hash", hash}};
+    records.push_back({name, "split of " + source_hash, rows, hash, ""});
+    s.data_summary[name] = {{"rows", rows}, {"positives", positives}};
   }
+  s.data_summary["content_hash"] = source_hash;
+  FOPS_ASSIGN_OR_RETURN(s.train, ReadWorkersDataset(s, kShardedBaselineFile));
+  manifest["train_sample_rows"] = s.train.rows();
+  FOPS_RETURN_IF_ERROR(TakeScored(s, kShardedValidationScoresFile, s.validation,
+                                  s.validation_scores, nullptr));
+  FOPS_RETURN_IF_ERROR(
+      TakeScored(s, kShardedTestScoresFile, s.test, s.test_scores, &s.champion_scores));
+  s.context.logger->Info("split", "the workers split the data",
+                         {{"method", p.split_method},
+                          {"train", manifest["splits"]["train"]["rows"].get<long long>()},
+                          {"validation", s.validation.rows()},
+                          {"test", s.test.rows()}});
+  FOPS_RETURN_IF_ERROR(s.Write("processed_manifest", "processed/manifest.json", Pretty(manifest)));
+  if (!s.store) return Status::Ok();
+  return s.store->LogDatasets(s.result.execution_id, records);
 }
 
 Status SplitStep(State& s) {
+  if (s.sharded) return SplitInParts(s);
   const PreprocessConfig& p = s.config.preprocess;
   SplitRatios ratios{p.train_ratio, p.validation_ratio, p.test_ratio};
   SplitIndices split;
@@ -384,16 +553,8 @@ Status SplitStep(State& s) {
   s.test = s.data.Take(split.test);
   // What validation excluded (the time column among them) served the split; not the model.
   for (Dataset* part : {&s.train, &s.validation, &s.test}) DropColumns(*part, s.excluded);
-  if (std::vector<std::string> unseen = CategoriesUnseenInTraining(s.train, s.validation, s.test);
-      !unseen.empty()) {
-    for (const std::string& w : unseen) {
-      s.context.logger->Warn("split", w);
-      s.validation_report["warnings"].push_back(w);
-      s.data_summary["data_validation"]["warnings"].push_back(w);
-    }
-    FOPS_RETURN_IF_ERROR(
-        s.Write("validation_report", "raw/validation.json", Pretty(s.validation_report)));
-  }
+  FOPS_RETURN_IF_ERROR(
+      RecordSplitWarnings(s, CategoriesUnseenInTraining(s.train, s.validation, s.test)));
   nlohmann::json manifest = {
       {"method", p.split_method},
       {"ratios",
@@ -436,24 +597,19 @@ Status Train(State& s) {
   TrainInput input;
   input.train = &s.train;
   input.validation = &s.validation;
-  input.params = algorithm == "lgbm" ? s.config.train.lgbm : s.config.train.xgboost;
-  s.context.logger->Info("train", "training", {{"algorithm", algorithm}, {"rows", s.train.rows()}});
-  if (const int workers = static_cast<int>(s.config.train.instance_count); workers > 1) {
+  input.params = ConfiguredParams(s.config);
+  if (!s.sharded) {
+    s.context.logger->Info("train", "training",
+                           {{"algorithm", algorithm}, {"rows", s.train.rows()}});
+  }
+  if (s.sharded) {
+    if (!s.model) return Status::Internal("the workers stopped before training");
+    s.step_seconds = s.worker_phases.value("train_s", 0.0);  // trained on the workers
+  } else if (s.config.train.instance_count > 1) {
     // The splits are dataset files already (Split wrote them): each worker slices them.
-    DistributedOptions options;
-    options.workers = workers;
-    options.executable = std::filesystem::read_symlink("/proc/self/exe").string();
-    options.work_dir = s.Path("train_workers");
+    DistributedOptions options = WorkerOptions(s);
     options.train_file = s.Path("processed/train.fds");
     options.validation_file = s.validation.rows() > 0 ? s.Path("processed/validation.fds") : "";
-    options.host = s.config.train.tracker_host;
-    options.tracker_port = static_cast<int>(s.config.train.tracker_port);
-    options.remote_workers = static_cast<int>(s.config.train.remote_workers);
-    options.retries = static_cast<int>(s.config.train.worker_retries);
-    options.link_timeout_seconds = static_cast<int>(s.config.train.worker_timeout_s);
-    // This host's cores are shared by the workers it starts.
-    options.threads_per_worker = std::max(
-        1, ResolveThreads(s.context.threads) / std::max(1, workers - options.remote_workers));
     FOPS_ASSIGN_OR_RETURN(s.model, TrainOnWorkers(algorithm, input.params, options, s.context));
   } else {
     FOPS_ASSIGN_OR_RETURN(s.model, trainer->Train(input, s.context));
@@ -494,10 +650,13 @@ std::vector<float> AmountsOf(const Dataset& d, const std::string& column) {
   return index < 0 ? std::vector<float>() : d.columns[static_cast<size_t>(index)];
 }
 
-Status Evaluate(State& s) {
+Status EvaluateScores(State& s) {
   const EvaluateConfig& e = s.config.evaluate;
-  FOPS_ASSIGN_OR_RETURN(s.validation_scores, s.model->PredictProbability(s.validation, s.context));
-  FOPS_ASSIGN_OR_RETURN(s.test_scores, s.model->PredictProbability(s.test, s.context));
+  if (!s.sharded) {  // else the workers scored their held-out rows
+    FOPS_ASSIGN_OR_RETURN(s.validation_scores,
+                          s.model->PredictProbability(s.validation, s.context));
+    FOPS_ASSIGN_OR_RETURN(s.test_scores, s.model->PredictProbability(s.test, s.context));
+  }
   FOPS_ASSIGN_OR_RETURN(ThresholdMethod method, ParseThresholdMethod(e.threshold_method));
   double threshold = ChooseThreshold(s.validation_scores, s.validation.label, method, e.target_fpr,
                                      e.fixed_threshold);
@@ -538,6 +697,16 @@ Status Evaluate(State& s) {
     FOPS_RETURN_IF_ERROR(s.store->LogMetricHistory(s.result.execution_id, name, points));
   }
   return Status::Ok();
+}
+
+Status Evaluate(State& s) {
+  const auto started = Clock::now();
+  Status status = EvaluateScores(s);
+  if (s.sharded) {  // the scoring took its time on the workers
+    s.step_seconds = s.worker_phases.value("score_s", 0.0) +
+                     std::chrono::duration<double>(Clock::now() - started).count();
+  }
+  return status;
 }
 
 Status ChampionGate(State& s);
@@ -584,13 +753,32 @@ Result<std::optional<ModelVersion>> FindChampion(State& s) {
   return std::optional<ModelVersion>();
 }
 
-/// The champion/challenger gate: scores this run's test split with the champion's model
-/// (read back through its recorded checksum) and compares champion_metric: the new version
-/// may be worse by at most champion_margin.
+/// The champion's scores of this run's test split, in this process (s.champion_scores; or
+/// s.champion_unscorable says why there are none).
+Status ScoreChampion(State& s) {
+  FOPS_ASSIGN_OR_RETURN(const std::string bytes, ReadChampionModel(s));
+  if (bytes.empty()) return Status::Ok();
+  TrainerRegistry trainers;
+  RegisterBuiltinTrainers(trainers);
+  FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(s.champion->algorithm));
+  FOPS_ASSIGN_OR_RETURN(auto model, trainer->Load(bytes));
+  Result<std::vector<float>> scores = ScoreByFeatureNames(*model, s.test, s.context);
+  if (scores.ok()) {
+    s.champion_scores = std::move(*scores);
+  } else {
+    s.champion_unscorable = "cannot score this run's test split (different features?): " +
+                            scores.status().message();
+  }
+  return Status::Ok();
+}
+
+/// The champion/challenger gate: the champion's scores of this run's test split (its model
+/// read back through its recorded checksum; with train.sharded, scored on the workers)
+/// compared in champion_metric: the new version may be worse by at most champion_margin.
 Status ChampionGate(State& s) {
   const RegisterConfig& r = s.config.register_;
-  FOPS_ASSIGN_OR_RETURN(auto found, FindChampion(s));
-  if (!found) {
+  if (!s.sharded) FOPS_RETURN_IF_ERROR(ScoreChampion(s));
+  if (!s.champion) {
     s.result.gate.checks.push_back("champion gate: nothing in production on " +
                                    s.config.deploy.endpoint_name + " and no '" + r.champion_alias +
                                    "' version yet; the first passes");
@@ -598,57 +786,17 @@ Status ChampionGate(State& s) {
         {"passed", true}, {"summary", s.result.gate.checks.back()}, {"against", nullptr}};
     return Status::Ok();
   }
-  const ModelVersion* champion = &*found;
+  const ModelVersion* champion = &*s.champion;
   const std::string champion_ref = champion->model + "@" + std::to_string(champion->version);
-  FOPS_ASSIGN_OR_RETURN(RunRecord source, s.store->GetRun(champion->run_id));
-  const ArtifactRecord* model_file = nullptr;
-  for (const ArtifactRecord& a : source.artifacts) {
-    if (StartsWith(a.name, "model/model.")) model_file = &a;
-  }
-  if (!model_file) {  // e.g. a combination of models: not one model to score here
+  if (!s.champion_scores) {  // not comparable: a person decides, the gate does not wave it through
     s.result.gate.passed = false;
-    s.result.gate.reasons.push_back(
-        "champion gate: the champion " + champion_ref +
-        " has no single model file to score this run's test rows with (a combined version?); "
-        "compare them by hand, then run again with register.champion_gate: false");
+    s.result.gate.reasons.push_back("champion gate: the champion " + champion_ref + " " +
+                                    s.champion_unscorable +
+                                    "; compare them by hand, then run again with "
+                                    "register.champion_gate: false");
     return Status::Ok();
   }
-  FOPS_ASSIGN_OR_RETURN(std::string bytes, s.artifacts->Read(model_file->uri, model_file->sha256));
-  TrainerRegistry trainers;
-  RegisterBuiltinTrainers(trainers);
-  FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(champion->algorithm));
-  FOPS_ASSIGN_OR_RETURN(auto model, trainer->Load(bytes));
-  // The champion takes its own columns, by name, from this run's test rows (this run may
-  // add features, e.g. a derived one, the champion never saw).
-  Result<std::vector<float>> scores = Status::Internal("not scored");
-  FOPS_ASSIGN_OR_RETURN(auto importance, model->FeatureImportance());
-  Dataset theirs_view;
-  std::string missing;
-  for (const auto& [name, gain] : importance) {
-    const int index = s.test.FeatureIndex(name);
-    if (index < 0) {
-      missing += (missing.empty() ? "" : ", ") + name;
-      continue;
-    }
-    theirs_view.features.push_back(s.test.features[static_cast<size_t>(index)]);
-    theirs_view.columns.push_back(s.test.columns[static_cast<size_t>(index)]);
-  }
-  if (missing.empty()) {
-    theirs_view.label = s.test.label;
-    theirs_view.label_name = s.test.label_name;
-    theirs_view.label_values = s.test.label_values;
-    scores = model->PredictProbability(theirs_view, s.context);
-  } else {
-    scores = Status::DataError("this run's data lacks its features " + missing);
-  }
-  if (!scores.ok()) {  // not comparable: a person decides, the gate does not wave it through
-    s.result.gate.passed = false;
-    s.result.gate.reasons.push_back(
-        "champion gate: the champion " + champion_ref +
-        " cannot score this run's test split (different features?): " + scores.status().message() +
-        "; compare them by hand, then run again with register.champion_gate: false");
-    return Status::Ok();
-  }
+  const std::vector<float>* scores = &*s.champion_scores;
   const std::string& amount = s.config.preprocess.amount_column;
   nlohmann::json theirs =
       ComputeMetrics(*scores, s.test.label, champion->threshold, AmountsOf(s.test, amount))
@@ -937,6 +1085,8 @@ RunResult RunPipeline(const Config& config, const Context& context,
       ((local ? fs::path(local->root()) : home / "artifacts") / key_prefix).string();
   State state(config, context, result.artifact_dir, result);
   state.key_prefix = key_prefix;
+  state.sharded = config.train.sharded;
+  state.workers_dir = state.Path("train_workers");
 
   auto finish = [&]() -> RunResult {
     result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
@@ -1003,7 +1153,9 @@ RunResult RunPipeline(const Config& config, const Context& context,
     } catch (const std::exception& exception) {  // a library threw: keep it inside the run
       status = Status::Internal(std::string("step ") + record.name + " threw: " + exception.what());
     }
-    record.seconds = std::chrono::duration<double>(Clock::now() - step_started).count();
+    record.seconds = state.step_seconds.value_or(
+        std::chrono::duration<double>(Clock::now() - step_started).count());
+    state.step_seconds.reset();
     record.status = !status.ok()         ? StepStatus::kFailed
                     : state.step_skipped ? StepStatus::kSkipped
                                          : StepStatus::kSucceeded;

@@ -193,6 +193,7 @@ Result<std::unique_ptr<TrainedModel>> TrainOnce(const Trainer& trainer,
   std::error_code error;
   std::filesystem::remove(options.work_dir + "/model", error);
   std::filesystem::remove(options.work_dir + "/training.json", error);
+  std::filesystem::remove(options.work_dir + "/stopped.json", error);
   const nlohmann::json job = {{"algorithm", algorithm},
                               {"params", ParamsJson(params)},
                               {"train_file", options.train_file},
@@ -203,6 +204,7 @@ Result<std::unique_ptr<TrainedModel>> TrainOnce(const Trainer& trainer,
                               {"validation_share", options.validation_share},
                               {"split_method", options.split_method},
                               {"time_column", options.time_column},
+                              {"stages", options.stages},
                               {"out_dir", options.work_dir},
                               {"threads", options.threads_per_worker},
                               {"seed", context.seed}};
@@ -273,6 +275,8 @@ Result<std::unique_ptr<TrainedModel>> TrainOnce(const Trainer& trainer,
 
   // Rank 0's result (a local worker: task 0), loaded as if trained here.
   // A missing file reads as empty: the error below says what is missing.
+  if (!options.stages.is_null() && std::filesystem::exists(options.work_dir + "/stopped.json"))
+    return std::unique_ptr<TrainedModel>();  // the stages stopped the run before training
   const std::string serialized = ReadFile(options.work_dir + "/model").value_or("");
   const nlohmann::json training = nlohmann::json::parse(
       ReadFile(options.work_dir + "/training.json").value_or(""), nullptr, false);
@@ -374,6 +378,7 @@ Result<WorkerJob> FetchWorkerJob(const std::string& tracker, int rank,
     job.validation_share = json.value("validation_share", 0.0);
     job.split_method = json.value("split_method", "stratified");
     job.time_column = json.value("time_column", "");
+    job.stages = json.value("stages", nlohmann::json());
     job.out_dir = json.at("out_dir").get<std::string>();
     job.threads = json.value("threads", 1);
     job.seed = json.value("seed", uint64_t{42});
@@ -386,7 +391,7 @@ Result<WorkerJob> FetchWorkerJob(const std::string& tracker, int rank,
   return job;
 }
 
-Status RunWorker(const WorkerJob& job, const Context& context) {
+Status RunWorker(const WorkerJob& job, const Context& context, PartStages* stages) {
   // Open while this process lives (closed after the collective's shutdown): if it dies, the
   // tracker names it.
   const WorkerLiveness alive = WorkerLiveness::Open(job.tracker_host, job.tracker_port, job.task);
@@ -397,17 +402,24 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
   const int rank = collective->rank(), world = collective->world_size();
   Dataset train, validation;
   nlohmann::json part;  // which rows of the data this worker trains on
-  const bool has_validation =
-      !job.validation_file.empty() || !job.validation_source.empty() || job.validation_share > 0;
+  const bool has_validation = stages || !job.validation_file.empty() ||
+                              !job.validation_source.empty() || job.validation_share > 0;
   if (!job.train_source.empty()) {
     FOPS_ASSIGN_OR_RETURN(SourceOptions options, SourceOptionsFromJson(job.source_options));
     SourceRegistry sources;
     RegisterBuiltinSources(sources);
     FOPS_ASSIGN_OR_RETURN(LoadedData mine, ReadPartTogether(sources, job.train_source, options,
                                                             *collective, context));
-    train = std::move(mine.dataset);
     part = {{"source", job.train_source}, {"part", std::move(mine.manifest)}};
-    if (!job.validation_source.empty()) {
+    if (stages) {
+      // The part as read is this worker's share of the data (its hash: the lineage's); the
+      // stages make its training and validation rows.
+      part["row_count"] = mine.dataset.rows();
+      part["content_hash"] = mine.dataset.ContentHash();
+      FOPS_ASSIGN_OR_RETURN(const bool go_on, stages->Prepare(std::move(mine.dataset),
+                                                              *collective, train, validation));
+      if (!go_on) return Status::Ok();
+    } else if (train = std::move(mine.dataset); !job.validation_source.empty()) {
       FOPS_ASSIGN_OR_RETURN(LoadedData theirs, ReadPartTogether(sources, job.validation_source,
                                                                 options, *collective, context));
       validation = std::move(theirs.dataset);
@@ -426,7 +438,8 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
             return collective->Sum(values);
           }};
       FOPS_ASSIGN_OR_RETURN(SplitIndices split,
-                            SplitPart(train, job.split_method, job.validation_share,
+                            SplitPart(train, job.split_method,
+                                      {1.0 - job.validation_share, job.validation_share, 0.0},
                                       job.time_column, job.seed, exchange));
       validation = train.Take(split.validation);
       train = train.Take(split.train);
@@ -463,13 +476,14 @@ Status RunWorker(const WorkerJob& job, const Context& context) {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   nlohmann::json mine = {{"rank", rank}, {"host", host}};
-  mine.update(part);
   mine["row_count"] = train.rows();
   mine["content_hash"] = train.ContentHash();
+  mine.update(part);
   struct rusage usage {};
   ::getrusage(RUSAGE_SELF, &usage);  // the worker's peak resident memory, KiB on Linux
   mine["peak_memory_mib"] = std::round(static_cast<double>(usage.ru_maxrss) / 102.4) / 10;
   FOPS_ASSIGN_OR_RETURN(const std::string shards, collective->AllGather(mine.dump() + "\n"));
+  if (stages) FOPS_RETURN_IF_ERROR(stages->Finish(*model, validation, *collective));
   if (rank == 0) {
     FOPS_ASSIGN_OR_RETURN(std::string serialized, model->Serialize());
     nlohmann::json history = nlohmann::json::array();

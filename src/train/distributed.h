@@ -24,6 +24,26 @@
 
 namespace fraudops {
 
+class Collective;
+
+/// What each worker of a run that reads in parts does with its part besides training
+/// (`stages` of the job; the pipeline's sharded runs: pipeline/sharded.h). RunWorker calls
+/// Prepare after reading, trains on what it leaves, then calls Finish; every worker calls
+/// them together, so they may use the collective.
+class PartStages {
+ public:
+  virtual ~PartStages() = default;
+  /// Turns this worker's part, as read, into its training and validation rows. false: the
+  /// run stops before training on every worker (the stages decide it identically on all),
+  /// rank 0 having written `stopped.json` (why) into the job's out_dir.
+  virtual Result<bool> Prepare(Dataset part, Collective& collective, Dataset& train,
+                               Dataset& validation) = 0;
+  /// After training, with the trained model and this worker's validation rows (e.g. scores
+  /// held-out rows; rank 0 writes what the leader reads into the job's out_dir).
+  virtual Status Finish(const TrainedModel& model, const Dataset& validation,
+                        Collective& collective) = 0;
+};
+
 struct DistributedOptions {
   int workers = 2;         ///< in all
   int remote_workers = 0;  ///< of them, joining from elsewhere (the highest ranks)
@@ -40,13 +60,17 @@ struct DistributedOptions {
   /// off for validation, by `split_method` (stratified, time by `time_column`; SplitPart).
   double validation_share = 0;
   std::string split_method = "stratified", time_column;
+  /// Sharded reading: what the workers' PartStages take (null: none; they train on their part).
+  nlohmann::json stages;
   std::string host = "127.0.0.1";          ///< the tracker's address, as workers reach it
   std::chrono::seconds join_timeout{120};  ///< every worker must have joined by then
   int link_timeout_seconds = 300;          ///< a collective call that waits longer fails the worker
   int threads_per_worker = 1;
 };
 
-/// Trains `algorithm` with `params` on `options.workers` local worker processes.
+/// Trains `algorithm` with `params` on `options.workers` local worker processes. With
+/// `options.stages`, null when the workers' stages stopped the run before training (rank 0's
+/// `stopped.json` in work_dir says why).
 Result<std::unique_ptr<TrainedModel>> TrainOnWorkers(const std::string& algorithm,
                                                      const HyperParameters& params,
                                                      const DistributedOptions& options,
@@ -64,7 +88,8 @@ struct WorkerJob {
   nlohmann::json source_options;
   double validation_share = 0;  ///< split off each worker's part (SplitPart)
   std::string split_method, time_column;
-  std::string out_dir;  ///< where rank 0 writes the model
+  nlohmann::json stages;  ///< for the PartStages the worker makes of them (null: none)
+  std::string out_dir;    ///< where rank 0 writes the model
   int threads = 1;
   uint64_t seed = 42;
   std::string tracker_host;  ///< where the job came from (the worker's liveness connection)
@@ -77,8 +102,8 @@ Result<WorkerJob> FetchWorkerJob(const std::string& tracker, int rank,
                                  std::chrono::milliseconds timeout);
 
 /// Joins, trains on this worker's slice, and (rank 0) writes `model` and `training.json`
-/// into out_dir.
-Status RunWorker(const WorkerJob& job, const Context& context);
+/// into out_dir. With sharded reading, `stages` (when given) prepare the part and finish.
+Status RunWorker(const WorkerJob& job, const Context& context, PartStages* stages = nullptr);
 
 /// Rows [begin, end) of `rows` that rank `rank` of `world_size` takes.
 std::pair<size_t, size_t> WorkerSlice(size_t rows, int rank, int world_size);
