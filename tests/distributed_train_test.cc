@@ -733,5 +733,126 @@ TEST(DistributedTrainTest, ThePipelineTrainsOnInstanceCountWorkers) {
   EXPECT_TRUE(bundle_names_shards);
 }
 
+/// The registered version's bundle.json in the run `run_id` of `dir`'s local artifact store.
+nlohmann::json RunFile(const TempDir& dir, const std::string& run_id, const std::string& name) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
+    const std::string path = entry.path().string();
+    if (path.find(run_id) != std::string::npos && path.size() > name.size() &&
+        path.compare(path.size() - name.size(), name.size(), name) == 0)
+      return nlohmann::json::parse(testing::ReadText(path));
+  }
+  return nlohmann::json();
+}
+
+TEST(DistributedTrainTest, TrainShardedRunsThePipelineOnPartsAndRegistersTheSameModel) {
+  TempDir dir;
+  // Card ids are text categories first seen all through the file: merged across the parts.
+  ASSERT_EQ(Fraudops(dir,
+                     "data synth --rows 20000 --fraud-rate 0.02 --cards 300 --seed 7 "
+                     "--output data.csv")
+                .exit_code,
+            0);
+  testing::WriteText(dir.File("config.yml"),
+                     "preprocess:\n  data_source: data.csv\n  split_method: time\n"
+                     "  time_column: Time\n"
+                     "  derived_features: [\"log_amount = log(Amount + 1)\"]\n"
+                     "train:\n  algorithm: lgbm\n  instance_count: 3\n");
+  // The leader reads the data, the workers slice its splits.
+  CommandResult whole = Fraudops(dir, "run --json");
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  const auto first = nlohmann::json::parse(whole.out);
+  // Each worker reads a third of the file; no process holds all the rows.
+  CommandResult parts = Fraudops(dir, "run --json", "FRAUDOPS_TRAIN_SHARDED=true");
+  ASSERT_EQ(parts.exit_code, 0) << parts.err;
+  const auto second = nlohmann::json::parse(parts.out);
+  EXPECT_NE(parts.err.find("the workers read their parts"), std::string::npos) << parts.err;
+  // A time split in parts takes the rows one split of the whole takes, the lgbm trainer's
+  // bins are the same: the same model, so the same scores of the same test rows.
+  ASSERT_GT(first["metrics"]["test"]["roc_auc"].get<double>(), 0.9) << first.dump();
+  EXPECT_EQ(second["metrics"]["test"], first["metrics"]["test"]);
+  EXPECT_EQ(second["metrics"]["validation"], first["metrics"]["validation"]);
+  // The champion (the first run's version) scored this run's test rows on the workers.
+  EXPECT_EQ(second["metrics"]["champion_gate"]["passed"], true) << second.dump();
+  EXPECT_EQ(second["metrics"]["champion"]["test"]["roc_auc"], first["metrics"]["test"]["roc_auc"]);
+  ASSERT_EQ(second["registered"]["version"], 2) << second.dump();
+
+  const std::string run_id = second["execution_id"];
+  const nlohmann::json bundle = RunFile(dir, run_id, "model/bundle.json");
+  const nlohmann::json& shards = bundle["lineage"]["shards"];
+  ASSERT_EQ(shards.size(), 3u) << bundle.dump();
+  size_t rows = 0;
+  for (size_t rank = 0; rank < 3; ++rank) {
+    EXPECT_EQ(shards[rank]["rank"], rank);
+    EXPECT_EQ(shards[rank]["part"]["kind"], "csv");
+    EXPECT_EQ(shards[rank]["content_hash"].get<std::string>().size(), 64u);
+    rows += shards[rank]["row_count"].get<size_t>();
+  }
+  EXPECT_EQ(shards[0]["part"]["bytes"][1], shards[1]["part"]["bytes"][0]);  // adjacent
+  EXPECT_EQ(rows, 20000u);
+  EXPECT_EQ(bundle["lineage"]["data_hash"], bundle["lineage"]["data_fingerprint"]);
+  // The derived feature is part of the model's schema, computed wherever it scores.
+  EXPECT_NE(bundle.dump().find("log(Amount + 1)"), std::string::npos);
+  // The split's record: per part and set; the sets' sizes those of the whole's split.
+  const nlohmann::json split = RunFile(dir, run_id, "processed/manifest.json");
+  const nlohmann::json split_whole = RunFile(dir, first["execution_id"], "processed/manifest.json");
+  ASSERT_EQ(split["parts"].size(), 3u) << split.dump();
+  for (const char* set : {"train", "validation", "test"}) {
+    EXPECT_EQ(split["splits"][set]["rows"], split_whole["splits"][set]["rows"]) << set;
+    EXPECT_EQ(split["splits"][set]["positives"], split_whole["splits"][set]["positives"]) << set;
+  }
+  // Nothing held the whole data: no split was written as a file.
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
+    const std::string path = entry.path().string();
+    EXPECT_FALSE(path.find(run_id) != std::string::npos &&
+                 path.find("processed/") != std::string::npos && entry.path().extension() == ".fds")
+        << path;
+  }
+  // The same steps, each with its time on the workers.
+  ASSERT_EQ(second["steps"].size(), first["steps"].size());
+  for (const auto& step : second["steps"]) EXPECT_EQ(step["status"], "succeeded") << step.dump();
+}
+
+TEST(DistributedTrainTest, TrainShardedStopsBeforeTrainingOnWhatValidationFinds) {
+  TempDir dir;
+  // A column that copies the label: leakage, found by the workers together.
+  std::string csv = "Time,V1,Leak,Amount,Class\n";
+  for (int r = 0; r < 3000; ++r) {
+    const int fraud = r % 50 == 7;
+    csv += std::to_string(r) + "," + std::to_string((r * 37) % 101 / 10.0) + "," +
+           std::to_string(fraud * 2 + 1) + "," + std::to_string(10 + r % 17) + "," +
+           std::to_string(fraud) + "\n";
+  }
+  testing::WriteText(dir.File("data.csv"), csv);
+  testing::WriteText(dir.File("config.yml"),
+                     "preprocess:\n  data_source: data.csv\n"
+                     "train:\n  instance_count: 2\n  sharded: true\n");
+  CommandResult leak = Fraudops(dir, "run --json");
+  EXPECT_EQ(leak.exit_code, 3) << leak.err;
+  const auto run = nlohmann::json::parse(leak.out);
+  EXPECT_EQ(run["steps"][1]["name"], "validate");
+  EXPECT_EQ(run["steps"][1]["status"], "failed");
+  EXPECT_NE(run["steps"][1]["error"].get<std::string>().find("column 'Leak' alone separates"),
+            std::string::npos)
+      << run.dump();
+  EXPECT_EQ(run["steps"][3]["status"], "skipped");  // train
+  EXPECT_EQ(nlohmann::json::parse(Fraudops(dir, "models list --json").out).size(), 0u);
+
+  // Settings that cannot work say so before anything runs.
+  testing::WriteText(dir.File("config.yml"),
+                     "preprocess:\n  data_source: data.csv\ntrain:\n  sharded: true\n");
+  CommandResult alone = Fraudops(dir, "run");
+  EXPECT_NE(alone.exit_code, 0);
+  EXPECT_NE(alone.err.find("train.sharded has each of the workers read its part of the data; it "
+                           "needs train.instance_count 2 or more (got 1)"),
+            std::string::npos)
+      << alone.err;
+  testing::WriteText(dir.File("config.yml"),
+                     "preprocess:\n  data_source: synthetic\n"
+                     "train:\n  instance_count: 2\n  sharded: true\n");
+  CommandResult synthetic = Fraudops(dir, "run");
+  EXPECT_NE(synthetic.exit_code, 0);
+  EXPECT_NE(synthetic.err.find("train.sharded"), std::string::npos) << synthetic.err;
+}
+
 }  // namespace
 }  // namespace fraudops

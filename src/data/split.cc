@@ -219,9 +219,8 @@ Result<SplitIndices> SplitPart(const Dataset& part, const std::string& method,
     // Training: the earliest rows; validation: the next ones (all the rest without a test
     // share); test: the latest.
     const bool has_test = ratios.test > 0;
-    FOPS_ASSIGN_OR_RETURN(
-        const std::vector<bool> to_train,
-        FirstRowsOverParts(keys, static_cast<int64_t>(train_rows), exchange));
+    FOPS_ASSIGN_OR_RETURN(const std::vector<bool> to_train,
+                          FirstRowsOverParts(keys, static_cast<int64_t>(train_rows), exchange));
     std::vector<bool> to_validate;
     if (has_test) {
       FOPS_ASSIGN_OR_RETURN(

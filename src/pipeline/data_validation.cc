@@ -328,9 +328,8 @@ std::vector<std::string> CategoriesUnseenInTraining(
     const Dataset& schema, const std::vector<std::vector<int64_t>>& train_counts,
     const std::vector<std::vector<int64_t>>& held_out_counts) {
   std::vector<std::string> out;
-  for (size_t c = 0; c < schema.num_features() && c < train_counts.size() &&
-                     c < held_out_counts.size();
-       ++c) {
+  for (size_t c = 0;
+       c < schema.num_features() && c < train_counts.size() && c < held_out_counts.size(); ++c) {
     if (schema.features[c].type != ColumnType::kCategorical) continue;
     std::vector<std::string> names;
     int64_t unseen_rows = 0;

@@ -159,9 +159,8 @@ DistributedOptions WorkerOptions(const State& s) {
   options.remote_workers = static_cast<int>(s.config.train.remote_workers);
   options.retries = static_cast<int>(s.config.train.worker_retries);
   options.link_timeout_seconds = static_cast<int>(s.config.train.worker_timeout_s);
-  options.threads_per_worker =
-      std::max(1, ResolveThreads(s.context.threads) /
-                      std::max(1, options.workers - options.remote_workers));
+  options.threads_per_worker = std::max(
+      1, ResolveThreads(s.context.threads) / std::max(1, options.workers - options.remote_workers));
   return options;
 }
 
@@ -211,16 +210,16 @@ Status IngestInParts(State& s) {
   SourceRegistry sources;
   RegisterBuiltinSources(sources);
   const std::string uri = p.data_source.empty() ? "synthetic" : p.data_source;
-  FOPS_RETURN_IF_ERROR(
-      sources.CheckReadsInParts(uri, options).WithContext("train.sharded (preprocess.data_source)"));
+  FOPS_RETURN_IF_ERROR(sources.CheckReadsInParts(uri, options)
+                           .WithContext("train.sharded (preprocess.data_source)"));
   std::optional<ShardedChampion> champion;
   if (s.config.register_.champion_gate && s.store) {
     FOPS_ASSIGN_OR_RETURN(std::string model, ReadChampionModel(s));
     if (!model.empty()) {
-      champion = ShardedChampion{
-          .ref = s.champion->model + "@" + std::to_string(s.champion->version),
-          .algorithm = s.champion->algorithm,
-          .model = std::move(model)};
+      champion =
+          ShardedChampion{.ref = s.champion->model + "@" + std::to_string(s.champion->version),
+                          .algorithm = s.champion->algorithm,
+                          .model = std::move(model)};
     }
   }
   DistributedOptions workers = WorkerOptions(s);
@@ -229,9 +228,8 @@ Status IngestInParts(State& s) {
   workers.stages = ShardedStagesJson(s.config, champion ? &*champion : nullptr);
   s.context.logger->Info("ingest", "the workers read their parts",
                          {{"source", RedactUrl(uri)}, {"workers", workers.workers}});
-  FOPS_ASSIGN_OR_RETURN(s.model,
-                        TrainOnWorkers(s.config.train.algorithm, ConfiguredParams(s.config),
-                                       workers, s.context));
+  FOPS_ASSIGN_OR_RETURN(s.model, TrainOnWorkers(s.config.train.algorithm,
+                                                ConfiguredParams(s.config), workers, s.context));
   nlohmann::json counts;  // rows, positives, schema
   if (!s.model) {
     FOPS_ASSIGN_OR_RETURN(s.stopped, ReadWorkersJson(s, kShardedStoppedFile));
@@ -263,10 +261,9 @@ Status IngestInParts(State& s) {
                           {"fingerprint", s.raw_manifest["content_hash"].get<std::string>()}});
   FOPS_RETURN_IF_ERROR(s.Write("raw_manifest", "raw/manifest.json", Pretty(s.raw_manifest)));
   if (!s.store || !s.model) return Status::Ok();
-  return s.store->LogDatasets(
-      s.result.execution_id,
-      {{"raw", RedactUrl(uri), s.raw_manifest["rows"].get<int64_t>(),
-        s.raw_manifest["content_hash"].get<std::string>(), ""}});
+  return s.store->LogDatasets(s.result.execution_id,
+                              {{"raw", RedactUrl(uri), s.raw_manifest["rows"].get<int64_t>(),
+                                s.raw_manifest["content_hash"].get<std::string>(), ""}});
 }
 
 Status Ingest(State& s) {
@@ -410,18 +407,20 @@ Status RecordValidation(State& s, nlohmann::json report) {
     for (const std::string& e : errors) message += (message.empty() ? "" : "; ") + e;
     return Status::DataError("data validation: " + message + " (raw/validation.json)");
   }
-  s.context.logger->Info("validate", "data checked",
-                         {{"columns", report["columns"].size()},
-                          {"excluded", s.excluded.size()},
-                          {"warnings", warnings.size()},
-                          {"rows_checked", report.value("sample_rows", report["rows"].get<long long>())}});
+  s.context.logger->Info(
+      "validate", "data checked",
+      {{"columns", report["columns"].size()},
+       {"excluded", s.excluded.size()},
+       {"warnings", warnings.size()},
+       {"rows_checked", report.value("sample_rows", report["rows"].get<long long>())}});
   return Status::Ok();
 }
 
 Status Validate(State& s) {
   if (s.sharded) {  // validated on the workers (pipeline/sharded.h)
     s.step_seconds = s.worker_phases.value("validate_s", 0.0);
-    if (s.stopped.contains("error")) return Status::DataError(s.stopped["error"].get<std::string>());
+    if (s.stopped.contains("error"))
+      return Status::DataError(s.stopped["error"].get<std::string>());
     FOPS_ASSIGN_OR_RETURN(nlohmann::json report, ReadWorkersJson(s, kShardedValidationFile));
     report.erase("schema");
     return RecordValidation(s, std::move(report));
@@ -493,8 +492,8 @@ Status SplitInParts(State& s) {
   const PreprocessConfig& p = s.config.preprocess;
   s.step_seconds = s.worker_phases.value("split_s", 0.0);
   FOPS_ASSIGN_OR_RETURN(const nlohmann::json record, ReadWorkersJson(s, kShardedSplitFile));
-  FOPS_RETURN_IF_ERROR(RecordSplitWarnings(
-      s, record.value("warnings", std::vector<std::string>())));
+  FOPS_RETURN_IF_ERROR(
+      RecordSplitWarnings(s, record.value("warnings", std::vector<std::string>())));
   const std::string& source_hash = s.raw_manifest["content_hash"].get<std::string>();
   nlohmann::json manifest = {
       {"method", p.split_method},
@@ -523,8 +522,8 @@ Status SplitInParts(State& s) {
   s.data_summary["content_hash"] = source_hash;
   FOPS_ASSIGN_OR_RETURN(s.train, ReadWorkersDataset(s, kShardedBaselineFile));
   manifest["train_sample_rows"] = s.train.rows();
-  FOPS_RETURN_IF_ERROR(TakeScored(s, kShardedValidationScoresFile, s.validation,
-                                  s.validation_scores, nullptr));
+  FOPS_RETURN_IF_ERROR(
+      TakeScored(s, kShardedValidationScoresFile, s.validation, s.validation_scores, nullptr));
   FOPS_RETURN_IF_ERROR(
       TakeScored(s, kShardedTestScoresFile, s.test, s.test_scores, &s.champion_scores));
   s.context.logger->Info("split", "the workers split the data",
@@ -766,8 +765,8 @@ Status ScoreChampion(State& s) {
   if (scores.ok()) {
     s.champion_scores = std::move(*scores);
   } else {
-    s.champion_unscorable = "cannot score this run's test split (different features?): " +
-                            scores.status().message();
+    s.champion_unscorable =
+        "cannot score this run's test split (different features?): " + scores.status().message();
   }
   return Status::Ok();
 }

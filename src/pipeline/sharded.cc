@@ -86,8 +86,8 @@ Result<Dataset> GatherSample(const Dataset& part, int64_t total, int64_t sample_
   const size_t n = part.rows();
   size_t m = n;
   if (total > sample_rows) {
-    m = static_cast<size_t>(std::llround(static_cast<double>(sample_rows) *
-                                         static_cast<double>(n) / static_cast<double>(total)));
+    m = static_cast<size_t>(std::llround(static_cast<double>(sample_rows) * static_cast<double>(n) /
+                                         static_cast<double>(total)));
     m = std::min(m, n);
   }
   std::vector<uint32_t> rows(m);
@@ -108,8 +108,7 @@ std::vector<int64_t> Flatten(const Dataset& schema, const std::vector<std::vecto
   return out;
 }
 
-std::vector<std::vector<int64_t>> Unflatten(const Dataset& schema,
-                                            const std::vector<int64_t>& in) {
+std::vector<std::vector<int64_t>> Unflatten(const Dataset& schema, const std::vector<int64_t>& in) {
   std::vector<std::vector<int64_t>> out(schema.num_features());
   size_t at = 0;
   for (size_t c = 0; c < schema.num_features(); ++c) {
@@ -137,8 +136,8 @@ class ShardedStages : public PartStages {
     phases_["read_s"] = SecondsSince(started_);
     Clock::time_point phase = Clock::now();
     const nlohmann::json& v = settings_.at("validation");
-    FOPS_RETURN_IF_ERROR(AddDerivedFeatures(
-        part, settings_.value("derived_features", std::vector<std::string>())));
+    FOPS_RETURN_IF_ERROR(
+        AddDerivedFeatures(part, settings_.value("derived_features", std::vector<std::string>())));
 
     // Exact: rows, positives and infinite values, summed over the parts.
     std::vector<int64_t> counts = {static_cast<int64_t>(part.rows()),
@@ -146,15 +145,14 @@ class ShardedStages : public PartStages {
     for (int64_t infinite : InfiniteCounts(part)) counts.push_back(infinite);
     FOPS_RETURN_IF_ERROR(collective.Sum(counts));
     const int64_t rows = counts[0], positives = counts[1];
-    if (std::string wrong = CheckRowCounts(
-            part, rows, positives, std::vector<int64_t>(counts.begin() + 2, counts.end()));
+    if (std::string wrong = CheckRowCounts(part, rows, positives,
+                                           std::vector<int64_t>(counts.begin() + 2, counts.end()));
         !wrong.empty())
       return Stop(collective, {{"error", wrong}});
 
     // Per column, on a sample of all parts: every worker finds the same.
-    FOPS_ASSIGN_OR_RETURN(
-        const Dataset sample,
-        GatherSample(part, rows, v.at("sample_rows").get<int64_t>(), collective));
+    FOPS_ASSIGN_OR_RETURN(const Dataset sample,
+                          GatherSample(part, rows, v.at("sample_rows").get<int64_t>(), collective));
     DataValidationOptions options;
     options.time_column = v.value("time_column", "");
     options.feature_columns = v.value("feature_columns", std::vector<std::string>());
@@ -186,10 +184,9 @@ class ShardedStages : public PartStages {
         .part = collective.rank(),
         .parts = collective.world_size(),
         .sum = [&](std::span<int64_t> values) { return collective.Sum(values); }};
-    FOPS_ASSIGN_OR_RETURN(SplitIndices split,
-                          SplitPart(part, s.at("method").get<std::string>(), ratios,
-                                    s.value("time_column", ""), s.at("seed").get<uint64_t>(),
-                                    exchange));
+    FOPS_ASSIGN_OR_RETURN(SplitIndices split, SplitPart(part, s.at("method").get<std::string>(),
+                                                        ratios, s.value("time_column", ""),
+                                                        s.at("seed").get<uint64_t>(), exchange));
     train = part.Take(split.train);
     validation = part.Take(split.validation);
     test_ = part.Take(split.test);
@@ -212,10 +209,9 @@ class ShardedStages : public PartStages {
       if (!line.empty()) record["parts"].push_back(nlohmann::json::parse(line));
     }
     // The drift baseline's reference and the bundle's schema: a sample of the training rows.
-    FOPS_ASSIGN_OR_RETURN(
-        const Dataset baseline,
-        GatherSample(train, record_rows(record, "train"), v.at("sample_rows").get<int64_t>(),
-                     collective));
+    FOPS_ASSIGN_OR_RETURN(const Dataset baseline,
+                          GatherSample(train, record_rows(record, "train"),
+                                       v.at("sample_rows").get<int64_t>(), collective));
     if (collective.rank() == 0) {
       FOPS_RETURN_IF_ERROR(
           WriteDatasetFile(baseline, out_dir_ + "/" + kShardedBaselineFile).status());
@@ -246,9 +242,9 @@ class ShardedStages : public PartStages {
       if (failed[0] == 0) {
         champion_scores = std::move(*scored);
       } else {
-        finish["champion"]["error"] =
-            scored.ok() ? "another worker could not score its test rows with it"
-                        : scored.status().message();
+        finish["champion"]["error"] = scored.ok()
+                                          ? "another worker could not score its test rows with it"
+                                          : scored.status().message();
       }
     }
     const std::string amount = settings_.value("amount_column", "");
@@ -330,23 +326,22 @@ class ShardedStages : public PartStages {
 
 nlohmann::json ShardedStagesJson(const Config& config, const ShardedChampion* champion) {
   const PreprocessConfig& p = config.preprocess;
-  nlohmann::json stages = {
-      {"derived_features", p.derived_features},
-      {"validation",
-       {{"time_column", p.time_column},
-        {"feature_columns", p.feature_columns},
-        {"max_single_feature_auc", config.validate.max_single_feature_auc},
-        {"max_missing_share", config.validate.max_missing_share},
-        {"sample_rows", config.validate.sample_rows}}},
-      {"split",
-       {{"method", p.split_method},
-        {"train", p.train_ratio},
-        {"validation", p.validation_ratio},
-        {"test", p.test_ratio},
-        {"seed", static_cast<uint64_t>(config.global.seed)},
-        {"time_column", p.time_column}}},
-      {"amount_column", p.amount_column},
-      {"champion", nullptr}};
+  nlohmann::json stages = {{"derived_features", p.derived_features},
+                           {"validation",
+                            {{"time_column", p.time_column},
+                             {"feature_columns", p.feature_columns},
+                             {"max_single_feature_auc", config.validate.max_single_feature_auc},
+                             {"max_missing_share", config.validate.max_missing_share},
+                             {"sample_rows", config.validate.sample_rows}}},
+                           {"split",
+                            {{"method", p.split_method},
+                             {"train", p.train_ratio},
+                             {"validation", p.validation_ratio},
+                             {"test", p.test_ratio},
+                             {"seed", static_cast<uint64_t>(config.global.seed)},
+                             {"time_column", p.time_column}}},
+                           {"amount_column", p.amount_column},
+                           {"champion", nullptr}};
   if (champion) {
     stages["champion"] = {
         {"ref", champion->ref}, {"algorithm", champion->algorithm}, {"model", champion->model}};

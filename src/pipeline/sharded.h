@@ -30,7 +30,7 @@
 namespace fraudops {
 
 /// Written by rank 0 into the workers' directory.
-inline constexpr char kShardedStoppedFile[] = "stopped.json";  ///< why, when stopped early
+inline constexpr char kShardedStoppedFile[] = "stopped.json";        ///< why, when stopped early
 inline constexpr char kShardedValidationFile[] = "validation.json";  ///< the validation report
 inline constexpr char kShardedSplitFile[] = "split.json";  ///< rows per part and set; warnings
 /// A sample of the training rows as the model takes them (drift baseline, bundle schema).

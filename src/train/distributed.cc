@@ -416,8 +416,8 @@ Status RunWorker(const WorkerJob& job, const Context& context, PartStages* stage
       // stages make its training and validation rows.
       part["row_count"] = mine.dataset.rows();
       part["content_hash"] = mine.dataset.ContentHash();
-      FOPS_ASSIGN_OR_RETURN(const bool go_on, stages->Prepare(std::move(mine.dataset),
-                                                              *collective, train, validation));
+      FOPS_ASSIGN_OR_RETURN(const bool go_on, stages->Prepare(std::move(mine.dataset), *collective,
+                                                              train, validation));
       if (!go_on) return Status::Ok();
     } else if (train = std::move(mine.dataset); !job.validation_source.empty()) {
       FOPS_ASSIGN_OR_RETURN(LoadedData theirs, ReadPartTogether(sources, job.validation_source,
