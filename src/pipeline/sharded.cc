@@ -24,8 +24,8 @@ double SecondsSince(Clock::time_point start) {
   return std::round(std::chrono::duration<double>(Clock::now() - start).count() * 1000) / 1000;
 }
 
-/// Rows of `data` as one block of a gathered dataset: the row count (8 bytes), then the
-/// label, then each feature column (4 bytes a value each).
+}  // namespace
+
 std::string EncodeRows(const Dataset& data, std::span<const uint32_t> rows) {
   const uint64_t n = rows.size();
   std::string out(sizeof n + n * sizeof(float) * (1 + data.num_features()), '\0');
@@ -43,8 +43,7 @@ std::string EncodeRows(const Dataset& data, std::span<const uint32_t> rows) {
   return out;
 }
 
-/// The blocks of every part (EncodeRows, in rank order) as one dataset of `schema`'s columns.
-Result<Dataset> DecodeGathered(const Dataset& schema, const std::string& bytes) {
+Result<Dataset> DecodeGatheredRows(const Dataset& schema, std::string_view bytes) {
   Dataset out;
   out.features = schema.features;
   out.label_name = schema.label_name;
@@ -71,11 +70,13 @@ Result<Dataset> DecodeGathered(const Dataset& schema, const std::string& bytes) 
   return out;
 }
 
+namespace {
+
 /// Every part's `rows` of its `data`, on every worker, in rank order.
 Result<Dataset> GatherRows(const Dataset& data, std::span<const uint32_t> rows,
                            Collective& collective) {
   FOPS_ASSIGN_OR_RETURN(const std::string all, collective.AllGather(EncodeRows(data, rows)));
-  return DecodeGathered(data, all);
+  return DecodeGatheredRows(data, all);
 }
 
 /// About `sample_rows` of all parts' rows (`total` over all parts), evenly spaced within each
@@ -126,18 +127,57 @@ nlohmann::json SetRecord(const Dataset& rows) {
           {"content_hash", rows.ContentHash()}};
 }
 
+/// What ShardedStagesJson writes, read back.
+struct ShardedSettings {
+  std::vector<std::string> derived_features;
+  DataValidationOptions validation;
+  int64_t sample_rows = 0;
+  std::string split_method, time_column;
+  SplitRatios ratios;
+  uint64_t seed = 0;
+  std::string amount_column;
+  std::optional<ShardedChampion> champion;
+};
+
+Result<ShardedSettings> ParseSettings(const nlohmann::json& json) {
+  ShardedSettings out;
+  try {
+    out.derived_features = json.at("derived_features").get<std::vector<std::string>>();
+    const nlohmann::json& v = json.at("validation");
+    out.validation.time_column = v.at("time_column").get<std::string>();
+    out.validation.feature_columns = v.at("feature_columns").get<std::vector<std::string>>();
+    out.validation.max_single_feature_auc = v.at("max_single_feature_auc").get<double>();
+    out.validation.max_missing_share = v.at("max_missing_share").get<double>();
+    out.sample_rows = v.at("sample_rows").get<int64_t>();
+    const nlohmann::json& split = json.at("split");
+    out.split_method = split.at("method").get<std::string>();
+    out.ratios = {split.at("train").get<double>(), split.at("validation").get<double>(),
+                  split.at("test").get<double>()};
+    out.seed = split.at("seed").get<uint64_t>();
+    out.time_column = split.at("time_column").get<std::string>();
+    out.amount_column = json.at("amount_column").get<std::string>();
+    if (const nlohmann::json& champion = json.at("champion"); !champion.is_null()) {
+      out.champion = ShardedChampion{.ref = champion.at("ref").get<std::string>(),
+                                     .algorithm = champion.at("algorithm").get<std::string>(),
+                                     .model = champion.at("model").get<std::string>()};
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return Status::DataError(std::string("the job's stages are incomplete: ") + e.what());
+  }
+  if (out.sample_rows < 1) return Status::DataError("the job's stages: sample_rows below 1");
+  return out;
+}
+
 class ShardedStages : public PartStages {
  public:
-  ShardedStages(nlohmann::json settings, std::string out_dir, const Context& context)
+  ShardedStages(ShardedSettings settings, std::string out_dir, const Context& context)
       : settings_(std::move(settings)), out_dir_(std::move(out_dir)), context_(context) {}
 
   Result<bool> Prepare(Dataset part, Collective& collective, Dataset& train,
                        Dataset& validation) override {
     phases_["read_s"] = SecondsSince(started_);
     Clock::time_point phase = Clock::now();
-    const nlohmann::json& v = settings_.at("validation");
-    FOPS_RETURN_IF_ERROR(
-        AddDerivedFeatures(part, settings_.value("derived_features", std::vector<std::string>())));
+    FOPS_RETURN_IF_ERROR(AddDerivedFeatures(part, settings_.derived_features));
 
     // Exact: rows, positives and infinite values, summed over the parts.
     std::vector<int64_t> counts = {static_cast<int64_t>(part.rows()),
@@ -152,13 +192,8 @@ class ShardedStages : public PartStages {
 
     // Per column, on a sample of all parts: every worker finds the same.
     FOPS_ASSIGN_OR_RETURN(const Dataset sample,
-                          GatherSample(part, rows, v.at("sample_rows").get<int64_t>(), collective));
-    DataValidationOptions options;
-    options.time_column = v.value("time_column", "");
-    options.feature_columns = v.value("feature_columns", std::vector<std::string>());
-    options.max_single_feature_auc = v.at("max_single_feature_auc").get<double>();
-    options.max_missing_share = v.at("max_missing_share").get<double>();
-    DataValidation checked = ValidateData(sample, options);
+                          GatherSample(part, rows, settings_.sample_rows, collective));
+    DataValidation checked = ValidateData(sample, settings_.validation);
     if (checked.excluded.size() == sample.num_features()) {
       checked.errors.push_back(
           "every column was excluded from the features; name the ones to use in "
@@ -177,16 +212,13 @@ class ShardedStages : public PartStages {
 
     // Split as one split of the whole would; the excluded columns served it, not the model.
     phase = Clock::now();
-    const nlohmann::json& s = settings_.at("split");
-    const SplitRatios ratios{s.at("train").get<double>(), s.at("validation").get<double>(),
-                             s.at("test").get<double>()};
     const PartExchange exchange{
         .part = collective.rank(),
         .parts = collective.world_size(),
         .sum = [&](std::span<int64_t> values) { return collective.Sum(values); }};
-    FOPS_ASSIGN_OR_RETURN(SplitIndices split, SplitPart(part, s.at("method").get<std::string>(),
-                                                        ratios, s.value("time_column", ""),
-                                                        s.at("seed").get<uint64_t>(), exchange));
+    FOPS_ASSIGN_OR_RETURN(SplitIndices split,
+                          SplitPart(part, settings_.split_method, settings_.ratios,
+                                    settings_.time_column, settings_.seed, exchange));
     train = part.Take(split.train);
     validation = part.Take(split.validation);
     test_ = part.Take(split.test);
@@ -209,9 +241,8 @@ class ShardedStages : public PartStages {
       if (!line.empty()) record["parts"].push_back(nlohmann::json::parse(line));
     }
     // The drift baseline's reference and the bundle's schema: a sample of the training rows.
-    FOPS_ASSIGN_OR_RETURN(const Dataset baseline,
-                          GatherSample(train, record_rows(record, "train"),
-                                       v.at("sample_rows").get<int64_t>(), collective));
+    FOPS_ASSIGN_OR_RETURN(const Dataset baseline, GatherSample(train, record_rows(record, "train"),
+                                                               settings_.sample_rows, collective));
     if (collective.rank() == 0) {
       FOPS_RETURN_IF_ERROR(
           WriteDatasetFile(baseline, out_dir_ + "/" + kShardedBaselineFile).status());
@@ -233,12 +264,11 @@ class ShardedStages : public PartStages {
     // The champion's scores of the test rows: kept only when every worker has them.
     nlohmann::json finish = {{"champion", nullptr}};
     std::optional<std::vector<float>> champion_scores;
-    if (const nlohmann::json& champion = settings_.value("champion", nlohmann::json());
-        champion.is_object()) {
-      Result<std::vector<float>> scored = ScoreChampion(champion);
+    if (settings_.champion) {
+      Result<std::vector<float>> scored = ScoreChampion(*settings_.champion);
       std::vector<int64_t> failed = {scored.ok() ? 0 : 1};
       FOPS_RETURN_IF_ERROR(collective.Sum(failed));
-      finish["champion"] = {{"ref", champion.at("ref")}};
+      finish["champion"] = {{"ref", settings_.champion->ref}};
       if (failed[0] == 0) {
         champion_scores = std::move(*scored);
       } else {
@@ -247,7 +277,7 @@ class ShardedStages : public PartStages {
                                           : scored.status().message();
       }
     }
-    const std::string amount = settings_.value("amount_column", "");
+    const std::string& amount = settings_.amount_column;
     FOPS_RETURN_IF_ERROR(WriteScored(validation, std::move(validation_scores), std::nullopt, amount,
                                      kShardedValidationScoresFile, collective));
     FOPS_RETURN_IF_ERROR(WriteScored(test_, std::move(test_scores), std::move(champion_scores),
@@ -264,13 +294,11 @@ class ShardedStages : public PartStages {
     return rows;
   }
 
-  Result<std::vector<float>> ScoreChampion(const nlohmann::json& champion) const {
+  Result<std::vector<float>> ScoreChampion(const ShardedChampion& champion) const {
     TrainerRegistry trainers;
     RegisterBuiltinTrainers(trainers);
-    FOPS_ASSIGN_OR_RETURN(const Trainer* trainer,
-                          trainers.Find(champion.at("algorithm").get<std::string>()));
-    FOPS_ASSIGN_OR_RETURN(std::unique_ptr<TrainedModel> model,
-                          trainer->Load(champion.at("model").get<std::string>()));
+    FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(champion.algorithm));
+    FOPS_ASSIGN_OR_RETURN(std::unique_ptr<TrainedModel> model, trainer->Load(champion.model));
     return ScoreByFeatureNames(*model, test_, context_);
   }
 
@@ -313,7 +341,7 @@ class ShardedStages : public PartStages {
     return false;
   }
 
-  const nlohmann::json settings_;
+  const ShardedSettings settings_;
   const std::string out_dir_;
   const Context& context_;
   const Clock::time_point started_ = Clock::now();
@@ -352,11 +380,8 @@ nlohmann::json ShardedStagesJson(const Config& config, const ShardedChampion* ch
 Result<std::unique_ptr<PartStages>> MakeShardedStages(const nlohmann::json& stages,
                                                       const std::string& out_dir,
                                                       const Context& context) {
-  for (const char* key : {"validation", "split"}) {
-    if (!stages.is_object() || !stages.contains(key) || !stages[key].is_object())
-      return Status::DataError(std::string("the job's stages lack '") + key + "'");
-  }
-  return std::unique_ptr<PartStages>(new ShardedStages(stages, out_dir, context));
+  FOPS_ASSIGN_OR_RETURN(ShardedSettings settings, ParseSettings(stages));
+  return std::unique_ptr<PartStages>(new ShardedStages(std::move(settings), out_dir, context));
 }
 
 Status AddDerivedFeatures(Dataset& d, const std::vector<std::string>& declared) {

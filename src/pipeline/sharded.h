@@ -17,7 +17,9 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.h"
@@ -55,6 +57,14 @@ nlohmann::json ShardedStagesJson(const Config& config, const ShardedChampion* ch
 Result<std::unique_ptr<PartStages>> MakeShardedStages(const nlohmann::json& stages,
                                                       const std::string& out_dir,
                                                       const Context& context);
+
+/// Rows of `data` as one block of the gathered-rows format the workers exchange: the row
+/// count (8 bytes), then the label, then each feature column (4 bytes a value).
+std::string EncodeRows(const Dataset& data, std::span<const uint32_t> rows);
+
+/// Blocks (EncodeRows, one per part in rank order) read back as one dataset of `schema`'s
+/// columns; an error for bytes that are not whole blocks.
+Result<Dataset> DecodeGatheredRows(const Dataset& schema, std::string_view bytes);
 
 /// Adds the `declared` derived features (preprocess.derived_features) to `data` as columns
 /// after its own, computed by the code batch scoring and serving use (FeatureDeriver) from
