@@ -26,6 +26,8 @@ namespace {
 
 constexpr int32_t kMagic = 0xff99;  ///< both ends send it first
 constexpr int32_t kMaxString = 1 << 20;
+/// A job may carry a model (a sharded pipeline run's champion, pipeline/sharded.h).
+constexpr int32_t kMaxJob = 1 << 28;
 /// The hello command of a fraudops worker asking for its job (not part of Rabit's protocol).
 constexpr char kJobCommand[] = "fraudops-job";
 /// The hello command of a fraudops worker's liveness connection, kept open while it lives.
@@ -57,11 +59,11 @@ class Connection {
     FOPS_RETURN_IF_ERROR(Read(&value, sizeof value));
     return value;
   }
-  Result<std::string> ReadString() {
+  Result<std::string> ReadString(int32_t max = kMaxString) {
     FOPS_ASSIGN_OR_RETURN(const int32_t size, ReadInt());
-    if (size < 0 || size > kMaxString) {
+    if (size < 0 || size > max) {
       return Status::DataError("worker " + peer_ + " sent a string of " + std::to_string(size) +
-                               " bytes (at most " + std::to_string(kMaxString) + ")");
+                               " bytes (at most " + std::to_string(max) + ")");
     }
     std::string value(static_cast<size_t>(size), '\0');
     FOPS_RETURN_IF_ERROR(Read(value.data(), value.size()));
@@ -337,7 +339,7 @@ Result<std::string> FetchTrackerJob(const std::string& host, int port, int task,
     if (tracker.ok()) {
       Result<std::string> job = [&]() -> Result<std::string> {
         FOPS_RETURN_IF_ERROR(Greet(**tracker, task, kJobCommand));
-        return (*tracker)->ReadString();
+        return (*tracker)->ReadString(kMaxJob);
       }();
       if (!job.ok()) {
         return Status::IoError("asking the tracker at " + where +

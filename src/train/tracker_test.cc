@@ -253,6 +253,19 @@ TEST(TrackerTest, AWorkerAsksForItsJobByRank) {
   EXPECT_NE(none->find("hands out no jobs"), std::string::npos) << *none;
 }
 
+TEST(TrackerTest, AJobMayCarryAModelOfSeveralMegabytes) {
+  // A sharded pipeline run's job carries the champion's model (pipeline/sharded.h).
+  const std::string model(5 << 20, 'm');
+  auto tracker = Tracker::Start({.world_size = 2,
+                                 .join_timeout = std::chrono::seconds(60),
+                                 .job = nlohmann::json{{"model", model}}.dump()});
+  ASSERT_TRUE(tracker.ok()) << tracker.status().ToString();
+  auto job = FetchTrackerJob("127.0.0.1", (*tracker)->port(), 1, std::chrono::seconds(10));
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_EQ(nlohmann::json::parse(*job)["model"].get<std::string>().size(), model.size());
+  (*tracker)->Cancel();
+}
+
 TEST(TrackerTest, AskingATrackerThatIsNotThereFailsAfterTheTimeout) {
   // A port nothing listens on: bound, never listened to.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
