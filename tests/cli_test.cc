@@ -63,12 +63,13 @@ TEST(CliTest, RunJsonHasTheDocumentedShapeAndArtifacts) {
   std::vector<std::string> steps;
   for (const auto& step : result["steps"]) {
     steps.push_back(step["name"]);
-    EXPECT_EQ(step["status"], "succeeded");
+    // No bias.facets: no bias step.
+    EXPECT_EQ(step["status"], step["name"] == "bias" ? "skipped" : "succeeded") << step;
     EXPECT_TRUE(step["seconds"].is_number());
     EXPECT_TRUE(std::filesystem::exists(step["log"].get<std::string>())) << step;
   }
   EXPECT_EQ(steps, (std::vector<std::string>{"ingest", "validate", "split", "train", "evaluate",
-                                             "gate", "register", "deploy"}));
+                                             "bias", "gate", "register", "deploy"}));
   // The approved version was deployed to the configured endpoint.
   EXPECT_EQ(result["deployment"]["endpoint"], "fraud-detector") << result.dump();
   EXPECT_EQ(result["deployment"]["status"], "completed");
@@ -104,6 +105,122 @@ TEST(CliTest, RunJsonHasTheDocumentedShapeAndArtifacts) {
   for (const char* text : {"ingest", "ROC AUC", "PR AUC", "gate: PASSED", "report:"}) {
     EXPECT_NE(table.out.find(text), std::string::npos) << text << "\n" << table.out;
   }
+}
+
+/// Rows with an injected bias: the young are six times as often fraud, `x1` (a feature)
+/// carries the label and `x2` (a feature) the age.
+std::string BiasedCsv(int rows) {
+  std::string csv = "age_band,region,x1,x2,Amount,Class\n";
+  uint64_t state = 99;
+  auto next = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 11) * 0x1.0p-53;
+  };
+  const char* regions[] = {"north", "south", "east"};
+  for (int r = 0; r < rows; ++r) {
+    const bool young = next() < 0.3;
+    const int fraud = next() < (young ? 0.12 : 0.02);
+    csv += std::string(young ? "18-25" : "26+") + "," + regions[r % 3] + "," +
+           FormatDouble(next() + fraud * 0.7, 6) + "," + FormatDouble(next() + young * 0.5, 6) +
+           "," + FormatDouble(10 + 100 * next(), 4) + "," + std::to_string(fraud) + "\n";
+  }
+  return csv;
+}
+
+TEST(CliTest, TheBiasStepMeasuresEachFacetAndItsRulesGateTheVersion) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  testing::WriteText(dir.File("data.csv"), BiasedCsv(8000));
+  const std::string base =
+      "preprocess:\n  data_source: data.csv\nbias:\n"
+      "  facets: [\"age_band=18-25\", \"Amount>60\"]\n"
+      "  group_variable: region\n  bootstrap: 200\n";
+  testing::WriteText(dir.File("config.yml"), base + "  max_metrics: {DI: 1.25}\n");
+  CommandResult run = Fraudops(dir, "run --json");
+  ASSERT_EQ(run.exit_code, 4) << run.err;  // the gate failed
+  const auto result = nlohmann::json::parse(run.out);
+  EXPECT_EQ(result["steps"][5]["name"], "bias");
+  EXPECT_EQ(result["steps"][5]["status"], "succeeded");
+  // The young are flagged more often: DI above 1.25 fails the gate, naming the facet.
+  bool named = false;
+  for (const auto& reason : result["gate"]["reasons"]) {
+    named = named || reason.get<std::string>().find("bias gate: DI for facet 'age_band=18-25'") !=
+                         std::string::npos;
+  }
+  EXPECT_TRUE(named) << result["gate"].dump();
+  EXPECT_FALSE(result.contains("registered"));
+
+  // evaluation/bias.json in the layout of Clarify's analysis.json.
+  const std::string dir_of_run = result["artifact_dir"];
+  const auto bias = nlohmann::json::parse(testing::ReadText(dir_of_run + "/evaluation/bias.json"));
+  const auto& pre = bias["pre_training_bias_metrics"];
+  EXPECT_EQ(pre["label"], "Class");
+  EXPECT_EQ(pre["label_value_or_threshold"], "1");
+  const auto& young = pre["facets"]["age_band"][0];
+  EXPECT_EQ(young["value_or_threshold"], "18-25");
+  std::map<std::string, nlohmann::json> metrics;
+  for (const auto& m : young["metrics"]) metrics[m["name"]] = m;
+  for (const char* name : {"CI", "DPL", "KL", "JS", "LP", "TVD", "KS", "CDDL"}) {
+    ASSERT_TRUE(metrics.count(name)) << name;
+    EXPECT_TRUE(metrics[name]["value"].is_number()) << metrics[name].dump();
+    EXPECT_EQ(metrics[name]["interval"].size(), 2u) << name;
+  }
+  EXPECT_LT(metrics["DPL"]["value"].get<double>(), 0);  // more fraud labels among the young
+  // Pre-training metrics are of the training rows: 70 % of them.
+  EXPECT_EQ(young["groups"]["d"]["rows"].get<int>() + young["groups"]["a"]["rows"].get<int>(),
+            5600);
+  const auto& after = bias["post_training_bias_metrics"]["facets"];
+  ASSERT_EQ(after["Amount"][0]["value_or_threshold"], "60");
+  std::vector<std::string> names;
+  for (const auto& m : after["age_band"][0]["metrics"]) names.push_back(m["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"DPPL", "DI", "DCA", "DCR", "RD", "SD", "DAR", "DRR",
+                                             "AD", "CDDPL", "TE", "GE", "FT"}));
+  // The facet columns were set aside: not model features.
+  const auto training =
+      nlohmann::json::parse(testing::ReadText(dir_of_run + "/model/training.json"));
+  for (const auto& feature : training["features"]) {
+    EXPECT_NE(feature["name"], "age_band");
+    EXPECT_NE(feature["name"], "region");
+  }
+  // The report shows them.
+  const std::string report = testing::ReadText(dir_of_run + "/evaluation/report.html");
+  EXPECT_NE(report.find("<h2>Bias</h2>"), std::string::npos);
+  EXPECT_NE(report.find("Disparate Impact (DI)"), std::string::npos);
+
+  // Without the rule the version is registered; kept as features, the columns are.
+  testing::WriteText(dir.File("config.yml"), base + "  keep_facets_as_features: true\n");
+  CommandResult kept = Fraudops(dir, "run --json");
+  ASSERT_EQ(kept.exit_code, 0) << kept.err;
+  const auto second = nlohmann::json::parse(kept.out);
+  EXPECT_TRUE(second.contains("registered")) << second.dump();
+  const auto features = nlohmann::json::parse(testing::ReadText(
+      second["artifact_dir"].get<std::string>() + "/model/training.json"))["features"];
+  bool has_age = false;
+  for (const auto& feature : features) has_age = has_age || feature["name"] == "age_band";
+  EXPECT_TRUE(has_age);
+
+  // What cannot be measured is said before anything is trained... or at the bias step.
+  testing::WriteText(
+      dir.File("config.yml"),
+      "preprocess:\n  data_source: data.csv\nbias:\n  facets: [\"age_band=18-52\"]\n");
+  CommandResult typo = Fraudops(dir, "run");
+  EXPECT_NE(typo.exit_code, 0);
+  EXPECT_NE(typo.err.find("bias.facets[0] = 'age_band=18-52': column 'age_band' holds no value "
+                          "'18-52' (did you mean '18-25'?)"),
+            std::string::npos)
+      << typo.err;
+  testing::WriteText(dir.File("config.yml"),
+                     "preprocess:\n  data_source: data.csv\nbias:\n  facets: [\"agee=1\"]\n");
+  CommandResult column = Fraudops(dir, "run");
+  EXPECT_NE(column.err.find("bias: column 'agee' is not a column of the data"), std::string::npos)
+      << column.err;
+  testing::WriteText(dir.File("config.yml"),
+                     "preprocess:\n  data_source: data.csv\nbias:\n"
+                     "  facets: [\"age_band=18-25\"]\n"
+                     "  max_metrics: {DIx: 1.25}\n");
+  CommandResult rule = Fraudops(dir, "run");
+  EXPECT_NE(rule.err.find("'DIx' is not a bias metric (did you mean 'DI'?)"), std::string::npos)
+      << rule.err;
 }
 
 TEST(CliTest, SameDataFromCsvGivesTheSameHashAsSynthesized) {

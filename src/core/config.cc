@@ -242,6 +242,29 @@ const std::vector<KeySpec>& KeyTable() {
       {"evaluate", "fixed_threshold", "Threshold for threshold_method: fixed.",
        FOPS_FIELD(evaluate.fixed_threshold), 0, 1},
 
+      {"bias", "facets",
+       "The bias step's facets (docs/bias.md): each \"COLUMN=VALUE\" (\"COLUMN=V1|V2\": any of "
+       "them) for a categorical column or \"COLUMN>NUMBER\" for a numeric one, the group of "
+       "rows examined against the others; empty: no bias step.",
+       FOPS_FIELD(bias.facets)},
+      {"bias", "group_variable",
+       "The column the conditional metrics (CDDL, CDDPL) condition on; empty: none.",
+       FOPS_FIELD(bias.group_variable)},
+      {"bias", "min_metrics",
+       "Gate: minimums by bias metric, for every facet, e.g. {DI: 0.8, DPPL: -0.1}.",
+       FOPS_FIELD(bias.min_metrics)},
+      {"bias", "max_metrics", "Gate: maximums by bias metric, e.g. {DI: 1.25, DPPL: 0.1}.",
+       FOPS_FIELD(bias.max_metrics)},
+      {"bias", "keep_facets_as_features",
+       "false: the facet and group columns are set aside before training (not model features) "
+       "and still used for the bias report; true: they stay features.",
+       FOPS_FIELD(bias.keep_facets_as_features)},
+      {"bias", "bootstrap", "Resamples for the bias metrics' 95 % intervals; 0: none.",
+       FOPS_FIELD(bias.bootstrap), 0, 100000},
+      {"bias", "flip_test_rows",
+       "The flip test (FT) compares at most this many rows of each group (evenly taken).",
+       FOPS_FIELD(bias.flip_test_rows), 10, 1000000},
+
       {"register", "model_name", "Registered model name (used by the registry).",
        FOPS_FIELD(register_.model_name)},
       {"register",
@@ -659,8 +682,9 @@ const std::vector<KeySpec>& KeyTable() {
 
 const std::vector<std::string>& GroupNames() {
   static const std::vector<std::string> kGroups = {
-      "global", "preprocess", "train",   "validate", "evaluate", "register",  "deploy", "promote",
-      "api",    "schedule",   "monitor", "features", "stream",   "artifacts", "tracing"};
+      "global",   "preprocess", "train",     "validate", "evaluate", "bias",
+      "register", "deploy",     "promote",   "api",      "schedule", "monitor",
+      "features", "stream",     "artifacts", "tracing"};
   return kGroups;
 }
 
@@ -1013,6 +1037,11 @@ Status ValidateConfig(const Config& config) {
         "train.sharded has each of the workers read its part of the data; it needs "
         "train.instance_count 2 or more (got " +
         std::to_string(config.train.instance_count) + ")");
+  }
+  if (config.train.sharded && !config.bias.facets.empty()) {
+    return Status::InvalidArgument(
+        "train.sharded does not combine with bias.facets yet: the bias step needs the facet "
+        "columns of the test rows, which stay on the workers (docs/bias.md)");
   }
   if (config.train.sharded && !p.features.empty()) {
     return Status::InvalidArgument(

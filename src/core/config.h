@@ -99,6 +99,18 @@ struct EvaluateConfig {
   double fixed_threshold = 0.5;
 };
 
+/// The pipeline's bias step (docs/bias.md): facets, the group variable, gate rules.
+struct BiasConfig {
+  /// "COLUMN=VALUE" (or "COLUMN=V1|V2": any of them) for a categorical column, "COLUMN>NUMBER"
+  /// for a numeric one; each is a facet d examined against the other rows.
+  std::vector<std::string> facets;
+  std::string group_variable;  ///< the column CDDL and CDDPL condition on ("" : none)
+  std::map<std::string, double> min_metrics, max_metrics;  ///< gate rules, by metric name
+  bool keep_facets_as_features = false;  ///< false: facet columns are set aside, not features
+  long long bootstrap = 1000;            ///< resamples for the confidence intervals
+  long long flip_test_rows = 5000;       ///< FT: at most this many rows of each group
+};
+
 struct RegisterConfig {
   std::string model_name = "fraud-detector";
   std::string approval = "auto";
@@ -262,6 +274,7 @@ struct Config {
   TrainConfig train;
   ValidateConfig validate;
   EvaluateConfig evaluate;
+  BiasConfig bias;
   RegisterConfig register_;
   DeployConfig deploy;
   PromoteConfig promote;

@@ -318,6 +318,12 @@ std::vector<int8_t> Flips(const BiasInput& input, const std::vector<size_t>& a,
 
 }  // namespace
 
+std::vector<std::string> BiasMetricNames() {
+  std::vector<std::string> out;
+  for (const MetricName& metric : kNames) out.push_back(metric.name);
+  return out;
+}
+
 BiasReport ComputeBias(const BiasInput& input, const BiasOptions& options) {
   BiasReport report;
   const size_t rows = input.facet.size();

@@ -65,6 +65,9 @@ struct BiasReport {
   int64_t flip_test_rows_a = 0, flip_test_rows_d = 0;
 };
 
+/// Every metric's name, pre-training then post-training.
+std::vector<std::string> BiasMetricNames();
+
 /// The metrics of `input` (the post-training ones when it has predicted labels).
 BiasReport ComputeBias(const BiasInput& input, const BiasOptions& options);
 

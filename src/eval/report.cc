@@ -205,6 +205,57 @@ std::string SvgImportanceChart(const std::vector<std::pair<std::string, double>>
   return svg + "</svg>";
 }
 
+namespace {
+
+std::string BiasNumber(const nlohmann::json& value) {
+  if (value.is_number()) return Num(value.get<double>());
+  if (value.is_string()) return value.get<std::string>() == "inf" ? "∞" : "−∞";
+  return "–";
+}
+
+/// The bias step's metrics (docs/bias.md): per facet, a table of pre-training metrics on the
+/// training rows and post-training metrics on the test rows, with their intervals.
+std::string BiasSection(const nlohmann::json& bias) {
+  std::string html = "<h2>Bias</h2>";
+  const nlohmann::json ours = bias.value("fraudops", nlohmann::json::object());
+  for (const auto& reason : ours.value("reasons", nlohmann::json::array()))
+    html += "<p class='verdict fail'>" + HtmlEscape(reason.get<std::string>()) + "</p>";
+  for (const auto& [key, title] :
+       {std::pair<const char*, const char*>{"pre_training_bias_metrics",
+                                            "before training (labels of the training rows)"},
+        {"post_training_bias_metrics", "after training (predictions on the test rows)"}}) {
+    const nlohmann::json part = bias.value(key, nlohmann::json::object());
+    const nlohmann::json by_column = part.value("facets", nlohmann::json::object());
+    for (const auto& [column, facets] : by_column.items()) {
+      for (const nlohmann::json& facet : facets) {
+        const nlohmann::json& groups = facet["groups"];
+        html += "<h3>" + HtmlEscape(facet.value("facet", column)) + " — " + title + "</h3>";
+        html += "<p>d: " + std::to_string(groups["d"].value("rows", 0)) +
+                " rows, a: " + std::to_string(groups["a"].value("rows", 0)) + " rows</p>";
+        for (const auto& w : facet.value("warnings", nlohmann::json::array()))
+          html += "<p>" + HtmlEscape(w.get<std::string>()) + "</p>";
+        html += "<table><tr><th>metric</th><th>value</th><th>95 % interval</th></tr>";
+        for (const nlohmann::json& metric : facet["metrics"]) {
+          std::string interval = "–";
+          if (metric.contains("interval")) {
+            interval =
+                BiasNumber(metric["interval"][0]) + " … " + BiasNumber(metric["interval"][1]);
+          }
+          const std::string value = metric.contains("error")
+                                        ? "– (" + metric.value("error", "") + ")"
+                                        : BiasNumber(metric["value"]);
+          html += "<tr><td>" + HtmlEscape(metric.value("description", "")) + "</td><td>" +
+                  HtmlEscape(value) + "</td><td>" + interval + "</td></tr>";
+        }
+        html += "</table>";
+      }
+    }
+  }
+  return html;
+}
+
+}  // namespace
+
 std::string RenderReport(const ReportInput& input) {
   std::string html = "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" +
                      HtmlEscape(input.title) + "</title><style>" + kStyle + "</style></head><body>";
@@ -264,6 +315,8 @@ std::string RenderReport(const ReportInput& input) {
   html += "<div class='card'>" + SvgScoreHistogram(input.test_curves) + "</div>";
   html += "<div class='card'>" + SvgImportanceChart(input.feature_importance) + "</div>";
   html += "</div>";
+
+  if (input.bias.is_object()) html += BiasSection(input.bias);
 
   html += "<h2>Data</h2><table><tr><th>split</th><th>rows</th><th>fraud rows</th></tr>";
   for (const char* split : {"train", "validation", "test"}) {

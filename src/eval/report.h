@@ -23,6 +23,8 @@ struct ReportInput {
   std::vector<std::string> gate_reasons;
   /// rows and positives per split, data hash, and `data_validation` (warnings, excluded)
   nlohmann::json data_summary;
+  /// The bias step's evaluation/bias.json (docs/bias.md); null: no bias step.
+  nlohmann::json bias;
 };
 
 std::string RenderReport(const ReportInput& input);

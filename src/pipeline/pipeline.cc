@@ -20,12 +20,14 @@
 #include "data/parts.h"
 #include "data/source.h"
 #include "data/split.h"
+#include "eval/bias.h"
 #include "eval/metrics.h"
 #include "eval/report.h"
 #include "features/training_set.h"
 #include "model/baseline.h"
 #include "model/bundle.h"
 #include "model/derived_features.h"
+#include "pipeline/bias_facets.h"
 #include "pipeline/data_validation.h"
 #include "pipeline/sharded.h"
 #include "store/artifact_store.h"
@@ -74,6 +76,12 @@ struct State {
   std::optional<ModelVersion> champion;
   std::optional<std::vector<float>> champion_scores;
   std::string champion_unscorable;
+
+  /// The bias step's facet and group columns, set aside from the features (unless
+  /// bias.keep_facets_as_features) of the training and test rows; its report and verdict.
+  std::vector<std::pair<ColumnSchema, std::vector<float>>> aside_train, aside_test;
+  nlohmann::json bias;
+  std::vector<std::string> bias_checks, bias_reasons;
 
   /// train.sharded: the workers did the data's work (pipeline/sharded.h); what rank 0 wrote
   /// is in workers_dir, and `stopped` says why they stopped before training (null: they did
@@ -536,6 +544,42 @@ Status SplitInParts(State& s) {
   return s.store->LogDatasets(s.result.execution_id, records);
 }
 
+/// The columns the bias step reads: its facets' and the group variable.
+std::vector<std::string> BiasColumns(const Config& config) {
+  std::vector<std::string> columns;
+  for (const std::string& text : config.bias.facets) {
+    Result<FacetSpec> facet = ParseFacet(text, "bias.facets");
+    if (facet.ok() && std::find(columns.begin(), columns.end(), facet->column) == columns.end())
+      columns.push_back(facet->column);
+  }
+  if (!config.bias.group_variable.empty() &&
+      std::find(columns.begin(), columns.end(), config.bias.group_variable) == columns.end())
+    columns.push_back(config.bias.group_variable);
+  return columns;
+}
+
+/// Keeps the bias step's columns of the training and test rows (even those validation
+/// excluded) and, unless bias.keep_facets_as_features, takes them out of the features.
+Status SetAsideBiasColumns(State& s) {
+  const BiasConfig& b = s.config.bias;
+  for (const std::string& column : BiasColumns(s.config)) {
+    const int index = s.train.FeatureIndex(column);
+    if (index < 0) {
+      std::vector<std::string> names = s.train.FeatureNames();
+      return Status::InvalidArgument("bias: column '" + column + "' is not a column of the data" +
+                                     DidYouMean(column, names) +
+                                     " (bias.facets, bias.group_variable)");
+    }
+    const auto at = static_cast<size_t>(index);
+    s.aside_train.emplace_back(s.train.features[at], s.train.columns[at]);
+    s.aside_test.emplace_back(s.test.features[at], s.test.columns[at]);
+    if (!b.keep_facets_as_features) {
+      for (Dataset* part : {&s.train, &s.validation, &s.test}) DropColumns(*part, {column});
+    }
+  }
+  return Status::Ok();
+}
+
 Status SplitStep(State& s) {
   if (s.sharded) return SplitInParts(s);
   const PreprocessConfig& p = s.config.preprocess;
@@ -550,6 +594,7 @@ Status SplitStep(State& s) {
   s.train = s.data.Take(split.train);
   s.validation = s.data.Take(split.validation);
   s.test = s.data.Take(split.test);
+  FOPS_RETURN_IF_ERROR(SetAsideBiasColumns(s));
   // What validation excluded (the time column among them) served the split; not the model.
   for (Dataset* part : {&s.train, &s.validation, &s.test}) DropColumns(*part, s.excluded);
   FOPS_RETURN_IF_ERROR(
@@ -708,11 +753,177 @@ Status Evaluate(State& s) {
   return status;
 }
 
+using AsideColumns = std::vector<std::pair<ColumnSchema, std::vector<float>>>;
+
+/// `name`'s column of the rows: set aside (SetAsideBiasColumns), else still a feature.
+Result<std::pair<const ColumnSchema*, std::span<const float>>> BiasColumn(const AsideColumns& aside,
+                                                                          const Dataset& rows,
+                                                                          const std::string& name) {
+  for (const auto& [schema, values] : aside) {
+    if (schema.name == name) return std::make_pair(&schema, std::span<const float>(values));
+  }
+  const int index = rows.FeatureIndex(name);
+  if (index < 0) return Status::Internal("bias: column '" + name + "' was not kept");
+  const auto at = static_cast<size_t>(index);
+  return std::make_pair(&rows.features[at], std::span<const float>(rows.columns[at]));
+}
+
+/// One facet's metrics as Clarify's analysis.json lists them, with our group sizes and
+/// warnings.
+nlohmann::json FacetJson(const FacetSpec& facet, const BiasReport& report,
+                         const std::vector<BiasMetric>& metrics) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const BiasMetric& metric : metrics) list.push_back(BiasMetricJson(metric));
+  auto groups = [](const BiasGroups& g) {
+    return nlohmann::json{{"rows", g.rows},
+                          {"label_positives", g.label_positives},
+                          {"predicted_positives", g.predicted_positives}};
+  };
+  std::string value = Join(facet.values, "|");
+  if (facet.threshold) value = FormatDouble(*facet.threshold, 12);
+  return {{"value_or_threshold", value},
+          {"facet", facet.text},
+          {"metrics", list},
+          {"groups", {{"d", groups(report.d)}, {"a", groups(report.a)}}},
+          {"rows_left_out", report.left_out},
+          {"warnings", report.warnings}};
+}
+
+/// The bias gate's rules (bias.min_metrics, bias.max_metrics) on one facet's metrics.
+void JudgeBiasRules(State& s, const FacetSpec& facet, const std::vector<BiasMetric>& metrics) {
+  for (const BiasMetric& metric : metrics) {
+    for (const auto& [rules, key, minimum] :
+         {std::tuple{&s.config.bias.min_metrics, "min_metrics", true},
+          std::tuple{&s.config.bias.max_metrics, "max_metrics", false}}) {
+      const auto rule = rules->find(metric.name);
+      if (rule == rules->end()) continue;
+      const std::string bound = std::string(minimum ? " >= " : " <= ") +
+                                FormatDouble(rule->second, 6) + " (bias." + key + "." +
+                                metric.name + ")";
+      const std::string what = "bias gate: " + metric.name + " for facet '" + facet.text + "'";
+      if (!metric.value) {
+        s.bias_reasons.push_back(what + " has no value (" + metric.error + "); the rule" + bound +
+                                 " cannot hold");
+        continue;
+      }
+      const bool held = minimum ? *metric.value >= rule->second : *metric.value <= rule->second;
+      const std::string line = what + " " + FormatDouble(*metric.value, 6) + bound;
+      if (held) {
+        s.bias_checks.push_back(line + ": passed");
+      } else {
+        s.bias_reasons.push_back(line + ": failed");
+      }
+    }
+  }
+}
+
+/// The bias step (docs/bias.md): for each of bias.facets, the pre-training metrics on the
+/// training rows and the post-training metrics on the test rows, predicted positive at the
+/// threshold, written in the layout of Clarify's analysis.json (evaluation/bias.json); the
+/// rules of bias.min_metrics and max_metrics judged for every facet (the gate applies them).
+Status Bias(State& s) {
+  const BiasConfig& b = s.config.bias;
+  if (b.facets.empty()) {
+    s.step_skipped = true;
+    return Status::Ok();
+  }
+  const std::vector<std::string> known = BiasMetricNames();
+  for (const auto* rules : {&b.min_metrics, &b.max_metrics}) {
+    for (const auto& [name, bound] : *rules) {
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        return Status::InvalidArgument("bias.min_metrics / max_metrics: '" + name +
+                                       "' is not a bias metric" + DidYouMean(name, known) +
+                                       "; accepted: " + Join(known, ", "));
+      }
+    }
+  }
+  const BiasOptions options{.bootstrap = static_cast<int>(b.bootstrap),
+                            .seed = static_cast<uint64_t>(s.config.global.seed),
+                            .flip_test_rows = static_cast<size_t>(b.flip_test_rows)};
+  auto labels = [](const Dataset& rows) {
+    std::vector<uint8_t> out(rows.rows());
+    for (size_t r = 0; r < out.size(); ++r) out[r] = rows.label[r] > 0.5f;
+    return out;
+  };
+  const std::vector<uint8_t> train_labels = labels(s.train), test_labels = labels(s.test);
+  std::vector<uint8_t> predicted(s.test.rows());
+  for (size_t r = 0; r < predicted.size(); ++r) predicted[r] = s.test_scores[r] >= s.threshold;
+  std::vector<int32_t> train_groups, test_groups;
+  if (!b.group_variable.empty()) {
+    FOPS_ASSIGN_OR_RETURN(auto train_column, BiasColumn(s.aside_train, s.train, b.group_variable));
+    FOPS_ASSIGN_OR_RETURN(auto test_column, BiasColumn(s.aside_test, s.test, b.group_variable));
+    train_groups = GroupCodes(train_column.second);
+    test_groups = GroupCodes(test_column.second);
+  }
+  // The flip test compares rows by the model's numeric features.
+  std::vector<std::span<const float>> features;
+  for (size_t c = 0; c < s.test.num_features(); ++c) {
+    if (s.test.features[c].type == ColumnType::kNumeric) features.push_back(s.test.columns[c]);
+  }
+  nlohmann::json pre = nlohmann::json::object(), post = nlohmann::json::object();
+  for (size_t i = 0; i < b.facets.size(); ++i) {
+    const std::string where = "bias.facets[" + std::to_string(i) + "]";
+    FOPS_ASSIGN_OR_RETURN(const FacetSpec facet, ParseFacet(b.facets[i], where));
+    FOPS_ASSIGN_OR_RETURN(auto train_column, BiasColumn(s.aside_train, s.train, facet.column));
+    FOPS_ASSIGN_OR_RETURN(auto test_column, BiasColumn(s.aside_test, s.test, facet.column));
+    FOPS_ASSIGN_OR_RETURN(const std::vector<int8_t> train_facet,
+                          FacetRows(facet, *train_column.first, train_column.second, where));
+    FOPS_ASSIGN_OR_RETURN(const std::vector<int8_t> test_facet,
+                          FacetRows(facet, *test_column.first, test_column.second, where));
+    BiasInput before;
+    before.facet = train_facet;
+    before.label = train_labels;
+    before.group = train_groups;
+    const BiasReport pre_report = ComputeBias(before, options);
+    BiasInput after;
+    after.facet = test_facet;
+    after.label = test_labels;
+    after.predicted = predicted;
+    after.group = test_groups;
+    after.features = features;
+    const BiasReport post_report = ComputeBias(after, options);
+    pre[facet.column].push_back(FacetJson(facet, pre_report, pre_report.pre_training));
+    nlohmann::json post_facet = FacetJson(facet, post_report, post_report.post_training);
+    post_facet["flip_test_rows"] = {{"d", post_report.flip_test_rows_d},
+                                    {"a", post_report.flip_test_rows_a}};
+    post[facet.column].push_back(std::move(post_facet));
+    JudgeBiasRules(s, facet, pre_report.pre_training);
+    JudgeBiasRules(s, facet, post_report.post_training);
+    for (const std::string& w : post_report.warnings)
+      s.context.logger->Warn("bias", "facet '" + facet.text + "' (test rows): " + w);
+  }
+  const std::string label_value = s.test.label_values.size() > 1 ? s.test.label_values[1] : "1";
+  s.bias = {
+      {"version", "1.0"},
+      {"pre_training_bias_metrics",
+       {{"label", s.train.label_name}, {"label_value_or_threshold", label_value}, {"facets", pre}}},
+      {"post_training_bias_metrics",
+       {{"label", s.test.label_name}, {"label_value_or_threshold", label_value}, {"facets", post}}},
+      {"fraudops",
+       {{"pre_training_rows", "train"},
+        {"post_training_rows", "test"},
+        {"threshold", s.threshold},
+        {"bootstrap", b.bootstrap},
+        {"confidence", options.confidence},
+        {"passed", s.bias_reasons.empty()},
+        {"checks", s.bias_checks},
+        {"reasons", s.bias_reasons}}}};
+  s.context.logger->Info("bias", "bias measured",
+                         {{"facets", b.facets.size()},
+                          {"rules_passed", s.bias_checks.size()},
+                          {"rules_failed", s.bias_reasons.size()}});
+  return s.Write("bias", "evaluation/bias.json", Pretty(s.bias));
+}
+
 Status ChampionGate(State& s);
 
 Status Gate(State& s) {
   s.result.gate = ApplyGate(s.config.evaluate, s.result.metrics["test"]);
   s.result.gate_evaluated = true;
+  // The bias step's rules (docs/bias.md).
+  for (const std::string& check : s.bias_checks) s.result.gate.checks.push_back(check);
+  for (const std::string& reason : s.bias_reasons) s.result.gate.reasons.push_back(reason);
+  if (!s.bias_reasons.empty()) s.result.gate.passed = false;
   if (s.result.gate.passed && s.config.register_.champion_gate && s.store)
     FOPS_RETURN_IF_ERROR(ChampionGate(s));
   for (const std::string& check : s.result.gate.checks) s.context.logger->Info("gate", check);
@@ -731,6 +942,7 @@ Status Gate(State& s) {
   report.gate_passed = s.result.gate.passed;
   report.gate_reasons = s.result.gate.passed ? s.result.gate.checks : s.result.gate.reasons;
   report.data_summary = s.data_summary;
+  report.bias = s.bias;
   return s.Write("report", "evaluation/report.html", RenderReport(report));
 }
 
@@ -854,6 +1066,14 @@ Status Register(State& s) {
     info.lineage["data_fingerprint"] = s.model->data_fingerprint;
   info.baseline_file = "baseline.json";
   info.ignored_inputs = s.excluded;
+  if (!s.config.bias.keep_facets_as_features) {  // set aside for the bias step, not features
+    for (const auto& column : s.aside_train) {
+      const std::string& name = column.first.name;
+      if (std::find(info.ignored_inputs.begin(), info.ignored_inputs.end(), name) ==
+          info.ignored_inputs.end())
+        info.ignored_inputs.push_back(name);
+    }
+  }
   if (!s.feature_groups.empty()) {
     info.feature_groups = s.feature_groups;
     info.feature_time = s.config.preprocess.time_column;
@@ -951,8 +1171,9 @@ struct StepDefinition {
 };
 
 constexpr StepDefinition kSteps[] = {
-    {"ingest", Ingest},     {"validate", Validate}, {"split", SplitStep},   {"train", Train},
-    {"evaluate", Evaluate}, {"gate", Gate},         {"register", Register}, {"deploy", Deploy},
+    {"ingest", Ingest}, {"validate", Validate}, {"split", SplitStep},
+    {"train", Train},   {"evaluate", Evaluate}, {"bias", Bias},
+    {"gate", Gate},     {"register", Register}, {"deploy", Deploy},
 };
 
 /// The run as the metadata store records it when it starts: every configuration key and
