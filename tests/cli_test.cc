@@ -50,6 +50,28 @@ TEST(CliTest, RunWithNoConfigurationPassesTheGateOnTheDefaultDataset) {
   }
 }
 
+TEST(CliTest, TheExplainStepExplainsEveryTestRowOfTheReferenceSizeModelExactly) {
+  TempDir dir;
+  CommandResult run = Fraudops(dir, "run --json", "FRAUDOPS_EXPLAIN_ENABLED=true");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto result = nlohmann::json::parse(run.out);
+  EXPECT_EQ(result["steps"][5]["name"], "explain");
+  EXPECT_EQ(result["steps"][5]["status"], "succeeded");
+  const std::string base = result["artifact_dir"];
+  const auto explained =
+      nlohmann::json::parse(testing::ReadText(base + "/evaluation/explanations.json"));
+  // Every test row; TreeSHAP's contributions plus the base value are the engine's margins.
+  EXPECT_EQ(explained["rows"], result["metrics"]["test"]["rows"]);
+  EXPECT_LT(explained["max_additivity_error"].get<double>(), 1e-6);
+  ASSERT_EQ(explained["features"].size(), 29u);  // V1..V28 and Amount (Time is not a feature)
+  EXPECT_GT(explained["features"][0]["mean_abs_shap"].get<double>(),
+            explained["features"][28]["mean_abs_shap"].get<double>());
+  EXPECT_EQ(explained["partial_dependence"].size(), 3u);
+  const std::string report = testing::ReadText(base + "/evaluation/report.html");
+  for (const char* chart : {"Mean |SHAP|", "SHAP summary", "Dependence: ", "Partial dependence: "})
+    EXPECT_NE(report.find(chart), std::string::npos) << chart;
+}
+
 TEST(CliTest, RunJsonHasTheDocumentedShapeAndArtifacts) {
   TempDir dir;
   WriteSmallConfig(dir);
@@ -63,13 +85,14 @@ TEST(CliTest, RunJsonHasTheDocumentedShapeAndArtifacts) {
   std::vector<std::string> steps;
   for (const auto& step : result["steps"]) {
     steps.push_back(step["name"]);
-    // No bias.facets: no bias step.
-    EXPECT_EQ(step["status"], step["name"] == "bias" ? "skipped" : "succeeded") << step;
+    // No explain.enabled, no bias.facets: no explain or bias step.
+    const bool off = step["name"] == "explain" || step["name"] == "bias";
+    EXPECT_EQ(step["status"], off ? "skipped" : "succeeded") << step;
     EXPECT_TRUE(step["seconds"].is_number());
     EXPECT_TRUE(std::filesystem::exists(step["log"].get<std::string>())) << step;
   }
   EXPECT_EQ(steps, (std::vector<std::string>{"ingest", "validate", "split", "train", "evaluate",
-                                             "bias", "gate", "register", "deploy"}));
+                                             "explain", "bias", "gate", "register", "deploy"}));
   // The approved version was deployed to the configured endpoint.
   EXPECT_EQ(result["deployment"]["endpoint"], "fraud-detector") << result.dump();
   EXPECT_EQ(result["deployment"]["status"], "completed");
@@ -139,8 +162,8 @@ TEST(CliTest, TheBiasStepMeasuresEachFacetAndItsRulesGateTheVersion) {
   CommandResult run = Fraudops(dir, "run --json");
   ASSERT_EQ(run.exit_code, 4) << run.err;  // the gate failed
   const auto result = nlohmann::json::parse(run.out);
-  EXPECT_EQ(result["steps"][5]["name"], "bias");
-  EXPECT_EQ(result["steps"][5]["status"], "succeeded");
+  EXPECT_EQ(result["steps"][6]["name"], "bias");
+  EXPECT_EQ(result["steps"][6]["status"], "succeeded");
   // The young are flagged more often: DI above 1.25 fails the gate, naming the facet.
   bool named = false;
   for (const auto& reason : result["gate"]["reasons"]) {

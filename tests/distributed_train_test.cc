@@ -809,7 +809,10 @@ TEST(DistributedTrainTest, TrainShardedRunsThePipelineOnPartsAndRegistersTheSame
   }
   // The same steps, each with its time on the workers.
   ASSERT_EQ(second["steps"].size(), first["steps"].size());
-  for (const auto& step : second["steps"]) EXPECT_EQ(step["status"], "succeeded") << step.dump();
+  for (const auto& step : second["steps"]) {
+    const bool off = step["name"] == "explain" || step["name"] == "bias";  // not configured
+    EXPECT_EQ(step["status"], off ? "skipped" : "succeeded") << step.dump();
+  }
 }
 
 TEST(DistributedTrainTest, TrainShardedStopsBeforeTrainingOnWhatValidationFinds) {

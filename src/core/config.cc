@@ -242,6 +242,19 @@ const std::vector<KeySpec>& KeyTable() {
       {"evaluate", "fixed_threshold", "Threshold for threshold_method: fixed.",
        FOPS_FIELD(evaluate.fixed_threshold), 0, 1},
 
+      {"explain", "enabled",
+       "The explain step: exact TreeSHAP over the test rows — each feature's mean |SHAP|, a "
+       "summary (beeswarm) and dependence plots, partial dependence and ICE curves — in "
+       "evaluation/explanations.json and the report (docs/explanations.md).",
+       FOPS_FIELD(explain.enabled)},
+      {"explain", "rows", "Test rows explained, evenly taken; 0: all of them.",
+       FOPS_FIELD(explain.rows), 0, 1e9},
+      {"explain", "top_features", "Summary and dependence plots for this many top features.",
+       FOPS_FIELD(explain.top_features), 1, 1000},
+      {"explain", "partial_dependence",
+       "Features to draw partial dependence and ICE curves for; empty: the top 3.",
+       FOPS_FIELD(explain.partial_dependence)},
+
       {"bias", "facets",
        "The bias step's facets (docs/bias.md): each \"COLUMN=VALUE\" (\"COLUMN=V1|V2\": any of "
        "them) for a categorical column or \"COLUMN>NUMBER\" for a numeric one, the group of "
@@ -682,9 +695,9 @@ const std::vector<KeySpec>& KeyTable() {
 
 const std::vector<std::string>& GroupNames() {
   static const std::vector<std::string> kGroups = {
-      "global",   "preprocess", "train",     "validate", "evaluate", "bias",
-      "register", "deploy",     "promote",   "api",      "schedule", "monitor",
-      "features", "stream",     "artifacts", "tracing"};
+      "global",  "preprocess", "train",  "validate",  "evaluate", "explain",
+      "bias",    "register",   "deploy", "promote",   "api",      "schedule",
+      "monitor", "features",   "stream", "artifacts", "tracing"};
   return kGroups;
 }
 

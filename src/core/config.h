@@ -99,6 +99,14 @@ struct EvaluateConfig {
   double fixed_threshold = 0.5;
 };
 
+/// The pipeline's explain step (docs/explanations.md): global TreeSHAP explanations.
+struct ExplainConfig {
+  bool enabled = false;
+  long long rows = 0;                           ///< test rows explained (evenly taken); 0: all
+  long long top_features = 8;                   ///< summary and dependence plots for this many
+  std::vector<std::string> partial_dependence;  ///< features; empty: the top 3
+};
+
 /// The pipeline's bias step (docs/bias.md): facets, the group variable, gate rules.
 struct BiasConfig {
   /// "COLUMN=VALUE" (or "COLUMN=V1|V2": any of them) for a categorical column, "COLUMN>NUMBER"
@@ -274,6 +282,7 @@ struct Config {
   TrainConfig train;
   ValidateConfig validate;
   EvaluateConfig evaluate;
+  ExplainConfig explain;
   BiasConfig bias;
   RegisterConfig register_;
   DeployConfig deploy;

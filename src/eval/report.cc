@@ -176,32 +176,182 @@ std::string SvgScoreHistogram(const nlohmann::json& curves) {
   return svg + "</svg>";
 }
 
-std::string SvgImportanceChart(const std::vector<std::pair<std::string, double>>& importance) {
-  std::vector<std::pair<std::string, double>> top = importance;
+namespace {
+
+/// Horizontal bars, largest first (at most 15): `entries` as shares of their total
+/// (`as_share`) or as they are.
+std::string SvgBars(const std::string& title, std::vector<std::pair<std::string, double>> top,
+                    bool as_share) {
   std::sort(top.begin(), top.end(),
             [](const auto& a, const auto& b) { return a.second > b.second; });
-  if (top.size() > 15) top.resize(15);
   double total = 0, largest = 0;
-  for (const auto& entry : importance) total += entry.second;
-  for (const auto& entry : top) largest = std::max(largest, entry.second / std::max(total, 1e-300));
+  for (const auto& entry : top) total += entry.second;
+  if (top.size() > 15) top.resize(15);
+  const double scale = as_share ? std::max(total, 1e-300) : 1.0;
+  for (const auto& entry : top) largest = std::max(largest, entry.second / scale);
   const int row = 18, height = kTop + row * static_cast<int>(top.size()) + 16, label = 110;
   std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 " +
                     std::to_string(kWidth) + " " + std::to_string(height) + "' width='" +
                     std::to_string(kWidth) + "' height='" + std::to_string(height) +
-                    "' role='img' aria-label='Feature importance'>";
-  svg += "<text x='" + std::to_string(kWidth / 2) +
-         "' y='18' text-anchor='middle' class='t'>Feature importance (share of total gain)</text>";
+                    "' role='img' aria-label='" + HtmlEscape(title) + "'>";
+  svg += "<text x='" + std::to_string(kWidth / 2) + "' y='18' text-anchor='middle' class='t'>" +
+         HtmlEscape(title) + "</text>";
   for (size_t i = 0; i < top.size(); ++i) {
-    double share = top[i].second / std::max(total, 1e-300);
-    double width = largest > 0 ? share / largest * (kWidth - label - 70) : 0;
-    int y = kTop + static_cast<int>(i) * row;
+    const double value = top[i].second / scale;
+    const double width = largest > 0 ? value / largest * (kWidth - label - 70) : 0;
+    const int y = kTop + static_cast<int>(i) * row;
     svg += "<text x='" + std::to_string(label - 6) + "' y='" + std::to_string(y + 12) +
            "' text-anchor='end'>" + HtmlEscape(top[i].first) + "</text>";
     svg += "<rect x='" + std::to_string(label) + "' y='" + std::to_string(y + 2) + "' width='" +
            Num(width, 1) + "' height='" + std::to_string(row - 5) + "' class='b1'/>";
     svg += "<text x='" + Num(label + width + 4, 1) + "' y='" + std::to_string(y + 12) + "'>" +
-           Num(share * 100, 1) + "%</text>";
+           (as_share ? Num(value * 100, 1) + "%" : Num(value, 3)) + "</text>";
   }
+  return svg + "</svg>";
+}
+
+/// Five ticks from `low` to `high`.
+std::vector<double> Ticks(double low, double high) {
+  std::vector<double> ticks;
+  for (int i = 0; i <= 4; ++i) ticks.push_back(low + (high - low) * i / 4.0);
+  return ticks;
+}
+
+/// The finite values of a JSON array (nulls, missing values, left out).
+std::vector<std::pair<size_t, double>> Finite(const nlohmann::json& array) {
+  std::vector<std::pair<size_t, double>> out;
+  for (size_t i = 0; i < array.size(); ++i) {
+    if (array[i].is_number()) out.emplace_back(i, array[i].get<double>());
+  }
+  return out;
+}
+
+/// A colour from blue (0) to red (1).
+std::string Heat(double t) {
+  const int r = static_cast<int>(47 + t * (217 - 47)), g = static_cast<int>(111 + t * (72 - 111)),
+            b = static_cast<int>(221 + t * (15 - 221));
+  return "rgb(" + std::to_string(r) + "," + std::to_string(g) + "," + std::to_string(b) + ")";
+}
+
+}  // namespace
+
+std::string SvgImportanceChart(const std::vector<std::pair<std::string, double>>& importance) {
+  return SvgBars("Feature importance (share of total gain)", importance, true);
+}
+
+std::string SvgShapSummary(const nlohmann::json& summary) {
+  const nlohmann::json& names = summary["features"];
+  double low = 0, high = 0;
+  for (const auto& column : summary["shap"]) {
+    for (const auto& [i, phi] : Finite(column)) {
+      low = std::min(low, phi);
+      high = std::max(high, phi);
+    }
+  }
+  if (high <= low) high = low + 1;
+  const int row = 26, label = 110, height = kTop + row * static_cast<int>(names.size()) + 30;
+  const double x0 = label, x1 = kWidth - kRight;
+  auto x = [&](double phi) { return x0 + (phi - low) / (high - low) * (x1 - x0); };
+  std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 " +
+                    std::to_string(kWidth) + " " + std::to_string(height) + "' width='" +
+                    std::to_string(kWidth) + "' height='" + std::to_string(height) +
+                    "' role='img' aria-label='SHAP summary'>";
+  svg += "<text x='" + std::to_string(kWidth / 2) +
+         "' y='18' text-anchor='middle' class='t'>SHAP summary (test rows; colour: the feature's "
+         "value, low blue, high red)</text>";
+  svg += "<line x1='" + Num(x(0), 1) + "' y1='" + std::to_string(kTop) + "' x2='" + Num(x(0), 1) +
+         "' y2='" + std::to_string(height - 30) + "' class='d'/>";
+  for (size_t k = 0; k < names.size(); ++k) {
+    const int y = kTop + static_cast<int>(k) * row + row / 2;
+    svg += "<text x='" + std::to_string(label - 6) + "' y='" + std::to_string(y + 4) +
+           "' text-anchor='end'>" + HtmlEscape(names[k].get<std::string>()) + "</text>";
+    const nlohmann::json& values = summary["values"][k];
+    const nlohmann::json& phis = summary["shap"][k];
+    // The feature's values as ranks (colour), missing values grey.
+    std::vector<std::pair<size_t, double>> finite = Finite(values);
+    std::vector<double> sorted;
+    for (const auto& [i, v] : finite) sorted.push_back(v);
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 0; i < phis.size(); ++i) {
+      if (!phis[i].is_number()) continue;
+      std::string colour = "#999";
+      if (values[i].is_number() && sorted.size() > 1) {
+        const double rank = static_cast<double>(
+            std::lower_bound(sorted.begin(), sorted.end(), values[i].get<double>()) -
+            sorted.begin());
+        colour = Heat(rank / static_cast<double>(sorted.size() - 1));
+      }
+      const double jitter = static_cast<double>((i * 2654435761u) % 17) - 8.0;  // fixed spread
+      svg += "<circle cx='" + Num(x(phis[i].get<double>()), 1) + "' cy='" + Num(y + jitter, 1) +
+             "' r='1.6' fill='" + colour + "' opacity='.7'/>";
+    }
+  }
+  for (double tick : Ticks(low, high)) {
+    svg += "<text x='" + Num(x(tick), 1) + "' y='" + std::to_string(height - 16) +
+           "' text-anchor='middle'>" + Num(tick, 2) + "</text>";
+  }
+  svg += "<text x='" + Num((x0 + x1) / 2, 1) + "' y='" + std::to_string(height - 3) +
+         "' text-anchor='middle'>SHAP value (contribution to the margin)</text>";
+  return svg + "</svg>";
+}
+
+std::string SvgDependence(const nlohmann::json& summary, size_t k) {
+  const std::string name = summary["features"][k].get<std::string>();
+  const nlohmann::json& values = summary["values"][k];
+  const nlohmann::json& phis = summary["shap"][k];
+  std::vector<double> xs, ys;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i].is_number() && phis[i].is_number()) {
+      xs.push_back(values[i].get<double>());
+      ys.push_back(phis[i].get<double>());
+    }
+  }
+  double xlo = xs.empty() ? 0 : *std::min_element(xs.begin(), xs.end());
+  double xhi = xs.empty() ? 1 : *std::max_element(xs.begin(), xs.end());
+  double ylo = ys.empty() ? 0 : *std::min_element(ys.begin(), ys.end());
+  double yhi = ys.empty() ? 1 : *std::max_element(ys.begin(), ys.end());
+  if (xhi <= xlo) xhi = xlo + 1;
+  if (yhi <= ylo) yhi = ylo + 1;
+  const Plot plot{xlo, xhi, ylo, yhi};
+  std::string svg =
+      Frame(plot, "Dependence: " + name, name, "SHAP value", Ticks(xlo, xhi), Ticks(ylo, yhi));
+  for (size_t i = 0; i < xs.size(); ++i) {
+    svg += "<circle cx='" + Num(plot.X(xs[i]), 1) + "' cy='" + Num(plot.Y(ys[i]), 1) +
+           "' r='1.8' class='b1'/>";
+  }
+  return svg + "</svg>";
+}
+
+std::string SvgPartialDependence(const nlohmann::json& entry) {
+  const std::string name = entry.value("feature", "");
+  const std::vector<double> grid = Doubles(entry["grid"]), mean = Doubles(entry["mean"]);
+  double ylo = 1, yhi = 0;
+  for (double p : mean) {
+    ylo = std::min(ylo, p);
+    yhi = std::max(yhi, p);
+  }
+  for (const auto& curve : entry["ice"]) {
+    for (double p : Doubles(curve)) {
+      ylo = std::min(ylo, p);
+      yhi = std::max(yhi, p);
+    }
+  }
+  if (yhi <= ylo) {
+    ylo = std::max(0.0, ylo - 0.05);
+    yhi = std::min(1.0, yhi + 0.05);
+  }
+  const double xlo = grid.empty() ? 0 : grid.front(), xhi = grid.size() > 1 ? grid.back() : xlo + 1;
+  const Plot plot{xlo, xhi, ylo, yhi};
+  std::string svg = Frame(plot, "Partial dependence: " + name + " (ICE in grey)", name,
+                          "probability", Ticks(xlo, xhi), Ticks(ylo, yhi));
+  for (const auto& curve : entry["ice"]) {
+    std::string points;
+    const std::vector<double> ps = Doubles(curve);
+    for (size_t i = 0; i < ps.size() && i < grid.size(); ++i)
+      points += Num(plot.X(grid[i]), 1) + "," + Num(plot.Y(ps[i]), 1) + " ";
+    svg += "<polyline points='" + points + "' fill='none' stroke='#c4c9d2' stroke-width='1'/>";
+  }
+  svg += Polyline(plot, grid, mean, "l2");
   return svg + "</svg>";
 }
 
@@ -316,6 +466,23 @@ std::string RenderReport(const ReportInput& input) {
   html += "<div class='card'>" + SvgImportanceChart(input.feature_importance) + "</div>";
   html += "</div>";
 
+  if (input.explanations.is_object()) {  // docs/explanations.md
+    const nlohmann::json& e = input.explanations;
+    std::vector<std::pair<std::string, double>> mean_abs;
+    for (const auto& f : e["features"])
+      mean_abs.emplace_back(f.value("feature", ""), f.value("mean_abs_shap", 0.0));
+    html += "<h2>Explanations</h2><p>Exact TreeSHAP over " + std::to_string(e.value("rows", 0)) +
+            " test rows; base value (expected margin) " + Num(e.value("base_value", 0.0)) +
+            "; contributions add up to the margins within " +
+            Num(e.value("max_additivity_error", 0.0), 2) + ".</p><div class='charts'>";
+    html += "<div class='card'>" + SvgBars("Mean |SHAP| (test rows)", mean_abs, false) + "</div>";
+    html += "<div class='card'>" + SvgShapSummary(e["summary"]) + "</div>";
+    for (size_t k = 0; k < std::min<size_t>(4, e["summary"]["features"].size()); ++k)
+      html += "<div class='card'>" + SvgDependence(e["summary"], k) + "</div>";
+    for (const auto& entry : e["partial_dependence"])
+      html += "<div class='card'>" + SvgPartialDependence(entry) + "</div>";
+    html += "</div>";
+  }
   if (input.bias.is_object()) html += BiasSection(input.bias);
 
   html += "<h2>Data</h2><table><tr><th>split</th><th>rows</th><th>fraud rows</th></tr>";

@@ -25,6 +25,8 @@ struct ReportInput {
   nlohmann::json data_summary;
   /// The bias step's evaluation/bias.json (docs/bias.md); null: no bias step.
   nlohmann::json bias;
+  /// The explain step's evaluation/explanations.json (docs/explanations.md); null: none.
+  nlohmann::json explanations;
 };
 
 std::string RenderReport(const ReportInput& input);
@@ -37,5 +39,9 @@ std::string SvgRocChart(const nlohmann::json& curves);
 std::string SvgPrChart(const nlohmann::json& curves, double positive_rate);
 std::string SvgScoreHistogram(const nlohmann::json& curves);
 std::string SvgImportanceChart(const std::vector<std::pair<std::string, double>>& importance);
+/// Explanations (GlobalExplanation::ToJson's "summary" and "partial_dependence" entries).
+std::string SvgShapSummary(const nlohmann::json& summary);
+std::string SvgDependence(const nlohmann::json& summary, size_t k);
+std::string SvgPartialDependence(const nlohmann::json& entry);
 
 }  // namespace fraudops

@@ -27,6 +27,7 @@
 #include "model/baseline.h"
 #include "model/bundle.h"
 #include "model/derived_features.h"
+#include "model/global_explanations.h"
 #include "pipeline/bias_facets.h"
 #include "pipeline/data_validation.h"
 #include "pipeline/sharded.h"
@@ -82,6 +83,7 @@ struct State {
   std::vector<std::pair<ColumnSchema, std::vector<float>>> aside_train, aside_test;
   nlohmann::json bias;
   std::vector<std::string> bias_checks, bias_reasons;
+  nlohmann::json explanations;  ///< the explain step's evaluation/explanations.json
 
   /// train.sharded: the workers did the data's work (pipeline/sharded.h); what rank 0 wrote
   /// is in workers_dir, and `stopped` says why they stopped before training (null: they did
@@ -753,6 +755,44 @@ Status Evaluate(State& s) {
   return status;
 }
 
+/// The explain step (docs/explanations.md): exact TreeSHAP over the test rows (or
+/// explain.rows of them, evenly taken) — global importance, a summary and dependence sample,
+/// partial dependence and ICE — written to evaluation/explanations.json for the report.
+Status Explain(State& s) {
+  const ExplainConfig& e = s.config.explain;
+  if (!e.enabled) {
+    s.step_skipped = true;
+    return Status::Ok();
+  }
+  if (s.sharded) {
+    return Status::InvalidArgument(
+        "explain.enabled needs the test rows' features, which a train.sharded run keeps on its "
+        "workers; turn one of them off");
+  }
+  FOPS_ASSIGN_OR_RETURN(const std::shared_ptr<const Ensemble> engine, s.model->Engine());
+  std::vector<uint32_t> rows;
+  const size_t n = s.test.rows();
+  const size_t take = e.rows > 0 ? std::min(n, static_cast<size_t>(e.rows)) : n;
+  for (size_t i = 0; i < take; ++i)
+    rows.push_back(static_cast<uint32_t>((2 * i + 1) * n / (2 * take)));
+  const std::vector<float> matrix = s.test.Take(rows).RowMajor();
+  GlobalExplanationOptions options;
+  options.top_features = static_cast<size_t>(e.top_features);
+  options.partial_dependence = e.partial_dependence;
+  Result<GlobalExplanation> result = ExplainGlobally(*engine, matrix, options, s.context);
+  if (!result.ok()) return result.status().WithContext("explain");
+  const GlobalExplanation& explained = *result;
+  s.explanations = explained.ToJson();
+  s.explanations["split"] = "test";
+  s.context.logger->Info(
+      "explain", "explained",
+      {{"rows", explained.rows},
+       {"top_feature",
+        explained.features.empty() ? std::string() : explained.features.front().name},
+       {"max_additivity_error", explained.max_additivity_error}});
+  return s.Write("explanations", "evaluation/explanations.json", Pretty(s.explanations));
+}
+
 using AsideColumns = std::vector<std::pair<ColumnSchema, std::vector<float>>>;
 
 /// `name`'s column of the rows: set aside (SetAsideBiasColumns), else still a feature.
@@ -943,6 +983,7 @@ Status Gate(State& s) {
   report.gate_reasons = s.result.gate.passed ? s.result.gate.checks : s.result.gate.reasons;
   report.data_summary = s.data_summary;
   report.bias = s.bias;
+  report.explanations = s.explanations;
   return s.Write("report", "evaluation/report.html", RenderReport(report));
 }
 
@@ -1171,9 +1212,9 @@ struct StepDefinition {
 };
 
 constexpr StepDefinition kSteps[] = {
-    {"ingest", Ingest}, {"validate", Validate}, {"split", SplitStep},
-    {"train", Train},   {"evaluate", Evaluate}, {"bias", Bias},
-    {"gate", Gate},     {"register", Register}, {"deploy", Deploy},
+    {"ingest", Ingest},     {"validate", Validate}, {"split", SplitStep}, {"train", Train},
+    {"evaluate", Evaluate}, {"explain", Explain},   {"bias", Bias},       {"gate", Gate},
+    {"register", Register}, {"deploy", Deploy},
 };
 
 /// The run as the metadata store records it when it starts: every configuration key and

@@ -7,18 +7,19 @@
 
 namespace fraudops {
 
+Result<std::shared_ptr<const Ensemble>> TrainedModel::Engine() const {
+  MutexLock lock(&engine_mutex_);
+  if (!engine_) {
+    FOPS_ASSIGN_OR_RETURN(std::string serialized, Serialize());
+    FOPS_ASSIGN_OR_RETURN(Ensemble parsed, ParseModelText(serialized, FileName()));
+    engine_ = std::make_shared<const Ensemble>(std::move(parsed));
+  }
+  return engine_;
+}
+
 Result<std::vector<float>> TrainedModel::PredictProbability(const Dataset& dataset,
                                                             const Context& context) const {
-  std::shared_ptr<const Ensemble> engine;
-  {
-    MutexLock lock(&engine_mutex_);
-    if (!engine_) {
-      FOPS_ASSIGN_OR_RETURN(std::string serialized, Serialize());
-      FOPS_ASSIGN_OR_RETURN(Ensemble parsed, ParseModelText(serialized, FileName()));
-      engine_ = std::make_shared<const Ensemble>(std::move(parsed));
-    }
-    engine = engine_;
-  }
+  FOPS_ASSIGN_OR_RETURN(const std::shared_ptr<const Ensemble> engine, Engine());
   if (engine->num_features() != dataset.num_features()) {
     return Status::InvalidArgument("the model has " + std::to_string(engine->num_features()) +
                                    " features, the dataset " +

@@ -34,6 +34,8 @@ class TrainedModel {
   /// scoring and serving will give.
   Result<std::vector<float>> PredictProbability(const Dataset& dataset,
                                                 const Context& context) const;
+  /// The native engine's model (model/ensemble.h), parsed once from Serialize().
+  Result<std::shared_ptr<const Ensemble>> Engine() const;
   /// The model in its native format (XGBoost JSON, LightGBM text).
   virtual Result<std::string> Serialize() const = 0;
   /// "model.json" or "model.txt".
