@@ -75,7 +75,7 @@ Result<std::vector<int8_t>> FacetRows(const FacetSpec& facet, const ColumnSchema
     }
     for (size_t r = 0; r < values.size(); ++r) {
       const float v = values[r];
-      if (std::isnan(v) || v < 0 || static_cast<size_t>(v) >= in_facet.size()) continue;
+      if (!(v >= 0 && v < static_cast<float>(in_facet.size()))) continue;  // NaN too
       rows[r] = in_facet[static_cast<size_t>(v)] ? 1 : 0;
     }
     return rows;

@@ -310,10 +310,9 @@ std::vector<std::vector<int64_t>> CategoryCounts(const Dataset& data,
     counts[c].assign(data.features[c].categories.size(), 0);
     auto count = [&](const std::vector<float>& column) {
       for (float v : column) {
-        if (std::isnan(v) || v < 0) continue;
-        const auto code = static_cast<size_t>(v);
-        if (code >= counts[c].size()) counts[c].resize(code + 1, 0);
-        ++counts[c][code];
+        // Codes of the column's categories (NaN, and any other value, not counted).
+        if (!(v >= 0 && v < static_cast<float>(counts[c].size()))) continue;
+        ++counts[c][static_cast<size_t>(v)];
       }
     };
     count(data.columns[c]);

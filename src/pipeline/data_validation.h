@@ -71,7 +71,8 @@ std::vector<std::string> CategoriesUnseenInTraining(const Dataset& train, const 
                                                     const Dataset& test);
 
 /// Rows per category code of each categorical column of `data` and of `more` (same schema),
-/// by column index (empty for numeric columns): the form in which parts' counts add up.
+/// by column index (empty for numeric columns; codes outside the categories not counted): the
+/// form in which parts' counts add up.
 std::vector<std::vector<int64_t>> CategoryCounts(const Dataset& data,
                                                  std::initializer_list<const Dataset*> more);
 
