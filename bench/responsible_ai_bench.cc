@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
 
   auto t = Clock::now();
   auto explained = ExplainGlobally(*engine, rows, {}, context);
-  if (!explained.ok()) return std::fprintf(stderr, "%s\n", explained.status().ToString().c_str()), 1;
+  if (!explained.ok())
+    return std::fprintf(stderr, "%s\n", explained.status().ToString().c_str()), 1;
   const double explain_s = seconds(t);
 
   t = Clock::now();

@@ -850,6 +850,14 @@ TEST(DistributedTrainTest, TrainShardedStopsBeforeTrainingOnWhatValidationFinds)
             std::string::npos)
       << alone.err;
   testing::WriteText(dir.File("config.yml"),
+                     "preprocess:\n  data_source: data.csv\n"
+                     "train:\n  instance_count: 2\n  sharded: true\nexplain:\n  enabled: true\n");
+  CommandResult explain = Fraudops(dir, "run");
+  EXPECT_NE(explain.exit_code, 0);
+  EXPECT_NE(explain.err.find("train.sharded does not combine with explain.enabled yet"),
+            std::string::npos)
+      << explain.err;
+  testing::WriteText(dir.File("config.yml"),
                      "preprocess:\n  data_source: synthetic\n"
                      "train:\n  instance_count: 2\n  sharded: true\n");
   CommandResult synthetic = Fraudops(dir, "run");

@@ -1051,6 +1051,11 @@ Status ValidateConfig(const Config& config) {
         "train.instance_count 2 or more (got " +
         std::to_string(config.train.instance_count) + ")");
   }
+  if (config.train.sharded && config.explain.enabled) {
+    return Status::InvalidArgument(
+        "train.sharded does not combine with explain.enabled yet: explaining the test rows "
+        "needs their features, which stay on the workers (docs/explanations.md)");
+  }
   if (config.train.sharded && !config.bias.facets.empty()) {
     return Status::InvalidArgument(
         "train.sharded does not combine with bias.facets yet: the bias step needs the facet "

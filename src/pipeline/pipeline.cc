@@ -764,11 +764,6 @@ Status Explain(State& s) {
     s.step_skipped = true;
     return Status::Ok();
   }
-  if (s.sharded) {
-    return Status::InvalidArgument(
-        "explain.enabled needs the test rows' features, which a train.sharded run keeps on its "
-        "workers; turn one of them off");
-  }
   FOPS_ASSIGN_OR_RETURN(const std::shared_ptr<const Ensemble> engine, s.model->Engine());
   std::vector<uint32_t> rows;
   const size_t n = s.test.rows();
