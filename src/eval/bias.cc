@@ -6,6 +6,8 @@
 #include <limits>
 #include <random>
 
+#include "core/sampling.h"
+
 namespace fraudops {
 
 namespace {
@@ -254,9 +256,8 @@ std::optional<std::pair<double, double>> Percentiles(std::vector<double> values,
 
 /// Up to `most` of `rows`, evenly taken.
 std::vector<size_t> Evenly(const std::vector<size_t>& rows, size_t most) {
-  if (rows.size() <= most) return rows;
-  std::vector<size_t> out(most);
-  for (size_t i = 0; i < most; ++i) out[i] = rows[(2 * i + 1) * rows.size() / (2 * most)];
+  std::vector<size_t> out;
+  for (size_t i : EvenlySpaced(rows.size(), most)) out.push_back(rows[i]);
   return out;
 }
 

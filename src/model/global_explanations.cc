@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/sampling.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
 #include "model/tree_shap.h"
@@ -10,17 +11,6 @@
 namespace fraudops {
 
 namespace {
-
-/// Up to `most` of the indices [0, n), evenly taken, ascending.
-std::vector<size_t> Evenly(size_t n, size_t most) {
-  std::vector<size_t> out;
-  if (n <= most) {
-    for (size_t i = 0; i < n; ++i) out.push_back(i);
-    return out;
-  }
-  for (size_t i = 0; i < most; ++i) out.push_back((2 * i + 1) * n / (2 * most));
-  return out;
-}
 
 /// The values partial dependence evaluates feature `f` at: its categories' codes seen in the
 /// rows (the first `points` of them), or quantiles of its values.
@@ -81,7 +71,7 @@ Result<GlobalExplanation> ExplainGlobally(const Ensemble& ensemble, std::span<co
   const size_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> sum_abs(chunks * width, 0.0), sum(chunks * width, 0.0);
   std::vector<double> worst(chunks, 0.0), bias(chunks, 0.0);
-  const std::vector<size_t> sample = Evenly(n, options.points);
+  const std::vector<size_t> sample = EvenlySpaced(n, options.points);
   std::vector<double> sample_shap(sample.size() * width, 0.0);
   context.pool->ParallelFor(chunks, [&](size_t c) {
     const size_t begin = c * kChunk, end = std::min(n, begin + kChunk), count = end - begin;
@@ -159,7 +149,7 @@ Result<GlobalExplanation> ExplainGlobally(const Ensemble& ensemble, std::span<co
 
   // Partial dependence: the mean probability with the feature set to each grid value, over
   // an even sample of the rows; ICE: the first of those rows, each its own curve.
-  const std::vector<size_t> pd_rows = Evenly(n, options.partial_dependence_rows);
+  const std::vector<size_t> pd_rows = EvenlySpaced(n, options.partial_dependence_rows);
   std::vector<float> batch(pd_rows.size() * width);
   for (size_t f : chosen) {
     const std::vector<double> grid = Grid(ensemble, rows, f, options.grid_points);

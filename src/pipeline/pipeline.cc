@@ -13,6 +13,7 @@
 #include "core/hash.h"
 #include "core/ids.h"
 #include "core/logging.h"
+#include "core/sampling.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
 #include "core/version.h"
@@ -768,8 +769,7 @@ Status Explain(State& s) {
   std::vector<uint32_t> rows;
   const size_t n = s.test.rows();
   const size_t take = e.rows > 0 ? std::min(n, static_cast<size_t>(e.rows)) : n;
-  for (size_t i = 0; i < take; ++i)
-    rows.push_back(static_cast<uint32_t>((2 * i + 1) * n / (2 * take)));
+  for (size_t i : EvenlySpaced(n, take)) rows.push_back(static_cast<uint32_t>(i));
   const std::vector<float> matrix = s.test.Take(rows).RowMajor();
   GlobalExplanationOptions options;
   options.top_features = static_cast<size_t>(e.top_features);

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "core/files.h"
+#include "core/sampling.h"
 #include "core/strings.h"
 #include "data/dataset_file.h"
 #include "data/split.h"
@@ -91,9 +92,8 @@ Result<Dataset> GatherSample(const Dataset& part, int64_t total, int64_t sample_
                                          static_cast<double>(total)));
     m = std::min(m, n);
   }
-  std::vector<uint32_t> rows(m);
-  for (size_t i = 0; i < m; ++i)
-    rows[i] = static_cast<uint32_t>((2 * i + 1) * n / (2 * m));  // the middle of each stride
+  std::vector<uint32_t> rows;
+  for (size_t i : EvenlySpaced(n, m)) rows.push_back(static_cast<uint32_t>(i));
   return GatherRows(part, rows, collective);
 }
 
@@ -241,7 +241,7 @@ class ShardedStages : public PartStages {
       if (!line.empty()) record["parts"].push_back(nlohmann::json::parse(line));
     }
     // The drift baseline's reference and the bundle's schema: a sample of the training rows.
-    FOPS_ASSIGN_OR_RETURN(const Dataset baseline, GatherSample(train, record_rows(record, "train"),
+    FOPS_ASSIGN_OR_RETURN(const Dataset baseline, GatherSample(train, RowsOf(record, "train"),
                                                                settings_.sample_rows, collective));
     if (collective.rank() == 0) {
       FOPS_RETURN_IF_ERROR(
@@ -288,7 +288,7 @@ class ShardedStages : public PartStages {
   }
 
  private:
-  static int64_t record_rows(const nlohmann::json& record, const char* set) {
+  static int64_t RowsOf(const nlohmann::json& record, const char* set) {
     int64_t rows = 0;
     for (const nlohmann::json& part : record["parts"]) rows += part[set]["rows"].get<int64_t>();
     return rows;
