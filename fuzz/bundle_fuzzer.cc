@@ -1,8 +1,11 @@
 // Fuzzes the bundle reader: any bundle.json gives a bundle or an error naming the JSON
 // pointer, never a crash. The model file it names is a small fixed XGBoost model with the
-// features "a" and "b" (other names are errors); a loaded bundle encodes and scores a row.
+// features "a" and "b" (other names are errors); a loaded bundle encodes and scores a row,
+// and its calibration (format 5) maps edge probabilities to probabilities.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -29,6 +32,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto bundle = fraudops::ParseBundle(text, "fuzz/bundle.json", read);
   if (!bundle.ok()) return 0;
   ScoreEdgeRows(bundle->ensemble);
+  for (double p : {0.0, 1e-300, 1e-12, 0.25, 0.5, 1 - 1e-12, 1.0}) {
+    const double calibrated = bundle->Calibrated(p);
+    if (!(calibrated >= 0 && calibrated <= 1)) std::abort();  // a probability, never NaN
+  }
   fraudops::FeatureEncoder encoder(bundle->input);
   bool ok = false;
   for (size_t f = 0; f < encoder.size(); ++f) {

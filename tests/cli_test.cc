@@ -37,15 +37,15 @@ TEST(CliTest, RunWithNoConfigurationPassesTheGateOnTheDefaultDataset) {
   EXPECT_EQ(result["metrics"]["test"]["rows"].get<int>() +
                 result["metrics"]["validation"]["rows"].get<int>(),
             85442);  // 30 % of 284,807, rounded per class
-  // The report opens in a browser with all four charts.
+  // The report opens in a browser with all five charts.
   std::string report = testing::ReadText(result["artifacts"]["report"]);
   EXPECT_EQ(std::count(report.begin(), report.end(), '<') > 100, true);
   size_t svgs = 0;
   for (size_t at = report.find("<svg"); at != std::string::npos; at = report.find("<svg", at + 1))
     ++svgs;
-  EXPECT_EQ(svgs, 4u);
-  for (const char* chart :
-       {"ROC curve", "Precision-recall curve", "Score distribution", "Feature importance"}) {
+  EXPECT_EQ(svgs, 5u);
+  for (const char* chart : {"ROC curve", "Precision-recall curve", "Score distribution",
+                            "Reliability diagram", "Feature importance"}) {
     EXPECT_NE(report.find(chart), std::string::npos) << chart;
   }
 }

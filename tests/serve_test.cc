@@ -908,6 +908,94 @@ TEST(ServeTest, DerivedFeaturesGiveBitIdenticalModelInputsInTrainingBatchAndServ
   EXPECT_EQ(compared, rows);
 }
 
+TEST(ServeTest, CalibratedScoresAreTheSameFromServingBatchAndTheBundle) {
+  // 20 rounds of eta 0.02 leave the probabilities near XGBoost's base score of 0.5, far above
+  // the 1 % fraud rate (a known miscalibration); the
+  // pipeline's isotonic calibration, fitted on validation, must lower the test rows' error,
+  // and every reader of the bundle must send the scores through the same map.
+  ServeWorkspace ws;
+  const TempDir& dir = ws.dir();
+  WriteText(dir.File("config.yml"),
+            "global:\n  home: " + ws.home() +
+                "\npreprocess:\n  synthetic_rows: 20000\n  synthetic_fraud_rate: 0.01\n"
+                "evaluate:\n  calibration: isotonic\n  min_roc_auc: 0.5\n"
+                "api:\n  poll_interval_ms: 50\n  workers: 2\n  max_rows: 500\n");
+  WriteText(dir.File("models/xgboost_default.json"),
+            R"({"objective": "binary:logistic", "num_round": 20, "eta": 0.02, "max_depth": 4,
+                "base_score": 0.5})");
+  testing::CommandResult run = testing::Fraudops(dir, "run --json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const Json result = Json::parse(run.out);
+  const Json metrics = result["metrics"];
+  const double before =
+      metrics["calibration"]["uncalibrated"]["test"]["expected_calibration_error"].get<double>();
+  const double after = metrics["test"]["expected_calibration_error"].get<double>();
+  EXPECT_EQ(metrics["calibration"]["method"], "isotonic");
+  EXPECT_LT(after, before / 2) << metrics.dump();
+  auto bundle = LoadBundle(result["artifacts"]["bundle"].get<std::string>());
+  ASSERT_TRUE(bundle.ok()) << bundle.status().ToString();
+  ASSERT_TRUE(bundle->calibration.has_value());
+  EXPECT_EQ(bundle->format_version, 5);
+  // The report draws both reliability curves and says what the model's own scores were.
+  const std::string report = testing::ReadText(result["artifacts"]["report"]);
+  EXPECT_NE(report.find("Reliability diagram (test)"), std::string::npos);
+  EXPECT_NE(report.find("model's probability: "), std::string::npos) << "the uncalibrated curve";
+  EXPECT_NE(report.find("Scores are calibrated (isotonic, fitted on 3000 validation rows)"),
+            std::string::npos);
+
+  auto test = ReadDatasetFile(result["artifacts"]["test_data"].get<std::string>());
+  ASSERT_TRUE(test.ok()) << test.status().ToString();
+  const size_t width = test->num_features(), rows = 400;
+  Json instances = Json::array();
+  std::string csv;
+  for (size_t f = 0; f < width; ++f) csv += (f ? "," : "") + test->features[f].name;
+  csv += "\n";
+  std::vector<double> expected;
+  size_t changed = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    Json row = Json::object();
+    std::vector<double> encoded(width);
+    for (size_t f = 0; f < width; ++f) {
+      const double value = test->columns[f][r];
+      encoded[f] = value;
+      row[test->features[f].name] = std::isnan(value) ? Json(nullptr) : Json(value);
+      csv += (f ? "," : "") + (std::isnan(value) ? std::string() : Json(value).dump());
+    }
+    csv += "\n";
+    instances.push_back(row);
+    const double model = bundle->ensemble.PredictProbability(encoded.data());
+    expected.push_back(bundle->calibration->Apply(model));
+    changed += expected.back() != model;
+  }
+  EXPECT_GT(changed, rows / 2) << "the calibration changes the scores";
+  WriteText(dir.File("rows.csv"), csv);
+
+  const std::string key = ws.CreateKey({"invoke"});
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient http(server.port());
+  HttpReply scored = http.Request("POST", "/v1/endpoints/fraud-detector/predict",
+                                  Json({{"instances", instances}}).dump(), {{"x-api-key", key}});
+  ASSERT_EQ(scored.status, 200) << scored.body;
+  const Json predictions = Body(scored)["predictions"];
+  ASSERT_EQ(predictions.size(), rows);
+  testing::CommandResult batch =
+      testing::Fraudops(dir, "predict --model fraud-detector@1 --input rows.csv --output out.csv");
+  ASSERT_EQ(batch.exit_code, 0) << batch.err;
+  std::ifstream out(dir.File("out.csv"));
+  std::string line;
+  std::getline(out, line);
+  size_t compared = 0;
+  for (size_t r = 0; r < rows && std::getline(out, line); ++r, ++compared) {
+    const double served = predictions[r]["score"].get<double>();
+    EXPECT_EQ(std::strtod(line.substr(0, line.find(',')).c_str(), nullptr), served) << r;
+    EXPECT_EQ(served, expected[r]) << "row " << r;
+    EXPECT_EQ(predictions[r]["label"].get<int>(), served >= *bundle->threshold ? 1 : 0) << r;
+  }
+  EXPECT_EQ(compared, rows);
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+}
+
 TEST(ServeTest, ACombinedVersionAnswersTheMeanOfItsModelsScores) {
   ServeWorkspace ws;
   const int64_t a = ws.Register();

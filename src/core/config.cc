@@ -241,6 +241,15 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(evaluate.target_fpr), 0, 1},
       {"evaluate", "fixed_threshold", "Threshold for threshold_method: fixed.",
        FOPS_FIELD(evaluate.fixed_threshold), 0, 1},
+      {"evaluate",
+       "calibration",
+       "Calibrates the scores: none, isotonic or platt, fitted on the validation rows before "
+       "the threshold is chosen, stored in the bundle and applied by batch scoring, serving "
+       "and streaming alike (docs/calibration.md).",
+       FOPS_FIELD(evaluate.calibration),
+       -kInf,
+       kInf,
+       {"none", "isotonic", "platt"}},
 
       {"explain", "enabled",
        "The explain step: exact TreeSHAP over the test rows — each feature's mean |SHAP|, a "

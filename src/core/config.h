@@ -97,6 +97,9 @@ struct EvaluateConfig {
   std::string threshold_method = "max_f1";
   double target_fpr = 0.01;
   double fixed_threshold = 0.5;
+  /// Calibration of the scores (docs/calibration.md): none, isotonic or platt, fitted on
+  /// the validation rows and stored in the bundle.
+  std::string calibration = "none";
 };
 
 /// The pipeline's explain step (docs/explanations.md): global TreeSHAP explanations.

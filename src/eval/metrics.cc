@@ -41,6 +41,7 @@ std::vector<std::string> MetricNames() {
           "pr_auc",
           "log_loss",
           "brier",
+          "expected_calibration_error",
           "ks",
           "recall_at_fpr_0_1pct",
           "recall_at_fpr_1pct",
@@ -59,6 +60,7 @@ nlohmann::json BinaryMetrics::ToJson() const {
       {"pr_auc", pr_auc},
       {"log_loss", log_loss},
       {"brier", brier},
+      {"expected_calibration_error", expected_calibration_error},
       {"ks", ks},
       {"recall_at_fpr_0_1pct", recall_at_fpr_0_1pct},
       {"recall_at_fpr_1pct", recall_at_fpr_1pct},
@@ -96,6 +98,7 @@ BinaryMetrics ComputeMetrics(std::span<const float> scores, std::span<const floa
     m.log_loss = log_loss / static_cast<double>(scores.size());
     m.brier = brier / static_cast<double>(scores.size());
   }
+  m.expected_calibration_error = ExpectedCalibrationError(scores, labels);
 
   if (positives > 0 && negatives > 0) {
     double auc = 0, ap = 0, previous_tpr = 0, previous_fpr = 0;
@@ -175,6 +178,38 @@ double ChooseThreshold(std::span<const float> scores, std::span<const float> lab
   return best_threshold;
 }
 
+std::vector<ReliabilityBin> ReliabilityBins(std::span<const float> scores,
+                                            std::span<const float> labels, int bins) {
+  std::vector<ReliabilityBin> all(static_cast<size_t>(bins));
+  for (size_t i = 0; i < scores.size(); ++i) {
+    const double s = std::clamp(static_cast<double>(scores[i]), 0.0, 1.0);
+    ReliabilityBin& b = all[static_cast<size_t>(std::min(bins - 1, static_cast<int>(s * bins)))];
+    b.mean_predicted += s;
+    b.observed_rate += labels[i] > 0.5f;
+    ++b.count;
+  }
+  std::vector<ReliabilityBin> out;
+  for (size_t k = 0; k < all.size(); ++k) {
+    ReliabilityBin b = all[k];
+    if (b.count == 0) continue;
+    b.lower = static_cast<double>(k) / bins;
+    b.upper = static_cast<double>(k + 1) / bins;
+    b.mean_predicted /= static_cast<double>(b.count);
+    b.observed_rate /= static_cast<double>(b.count);
+    out.push_back(b);
+  }
+  return out;
+}
+
+double ExpectedCalibrationError(std::span<const float> scores, std::span<const float> labels,
+                                int bins) {
+  if (scores.empty()) return 0;
+  double error = 0;
+  for (const ReliabilityBin& b : ReliabilityBins(scores, labels, bins))
+    error += static_cast<double>(b.count) * std::abs(b.mean_predicted - b.observed_rate);
+  return error / static_cast<double>(scores.size());
+}
+
 nlohmann::json ComputeCurves(std::span<const float> scores, std::span<const float> labels) {
   double positives = 0;
   for (float y : labels) positives += y > 0.5f;
@@ -201,30 +236,22 @@ nlohmann::json ComputeCurves(std::span<const float> scores, std::span<const floa
 
   constexpr int kBins = 50;
   std::vector<size_t> positive_counts(kBins), negative_counts(kBins);
-  constexpr int kCalibrationBins = 10;
-  std::vector<double> predicted(kCalibrationBins), observed(kCalibrationBins);
-  std::vector<size_t> counts(kCalibrationBins);
   for (size_t i = 0; i < scores.size(); ++i) {
-    double s = std::clamp(static_cast<double>(scores[i]), 0.0, 1.0);
-    int bin = std::min(kBins - 1, static_cast<int>(s * kBins));
+    const double s = std::clamp(static_cast<double>(scores[i]), 0.0, 1.0);
+    const int bin = std::min(kBins - 1, static_cast<int>(s * kBins));
     (labels[i] > 0.5f ? positive_counts : negative_counts)[static_cast<size_t>(bin)]++;
-    int cbin = std::min(kCalibrationBins - 1, static_cast<int>(s * kCalibrationBins));
-    predicted[static_cast<size_t>(cbin)] += s;
-    observed[static_cast<size_t>(cbin)] += labels[i] > 0.5f;
-    counts[static_cast<size_t>(cbin)]++;
   }
   std::vector<double> edges;
   for (int i = 0; i <= kBins; ++i) edges.push_back(static_cast<double>(i) / kBins);
   curves["score_histogram"] = {
       {"edges", edges}, {"positive", positive_counts}, {"negative", negative_counts}};
   nlohmann::json calibration = nlohmann::json::array();
-  for (int b = 0; b < kCalibrationBins; ++b) {
-    size_t n = counts[static_cast<size_t>(b)];
-    if (n == 0) continue;
-    calibration.push_back(
-        {{"mean_predicted", predicted[static_cast<size_t>(b)] / static_cast<double>(n)},
-         {"observed_rate", observed[static_cast<size_t>(b)] / static_cast<double>(n)},
-         {"count", n}});
+  for (const ReliabilityBin& b : ReliabilityBins(scores, labels)) {
+    calibration.push_back({{"lower", b.lower},
+                           {"upper", b.upper},
+                           {"mean_predicted", b.mean_predicted},
+                           {"observed_rate", b.observed_rate},
+                           {"count", b.count}});
   }
   curves["calibration"] = calibration;
   return curves;

@@ -22,6 +22,7 @@ struct BinaryMetrics {
   size_t rows = 0, positives = 0;
   double roc_auc = 0, pr_auc = 0, log_loss = 0, brier = 0, ks = 0;
   double recall_at_fpr_0_1pct = 0, recall_at_fpr_1pct = 0;
+  double expected_calibration_error = 0;  ///< ExpectedCalibrationError, 10 bins
   double threshold = 0.5;
   double precision = 0, recall = 0, f1 = 0;
   Confusion confusion;
@@ -46,6 +47,20 @@ Result<ThresholdMethod> ParseThresholdMethod(const std::string& name);
 /// lowest whose false-positive rate is at most `target_fpr`; or `fixed`.
 double ChooseThreshold(std::span<const float> scores, std::span<const float> labels,
                        ThresholdMethod method, double target_fpr, double fixed);
+
+/// The reliability diagram's bins: `bins` equal-width bins of the score on [0, 1]; a bin
+/// without rows is left out.
+struct ReliabilityBin {
+  double lower = 0, upper = 0;
+  double mean_predicted = 0, observed_rate = 0;
+  size_t count = 0;
+};
+std::vector<ReliabilityBin> ReliabilityBins(std::span<const float> scores,
+                                            std::span<const float> labels, int bins = 10);
+/// Expected calibration error: the sum over ReliabilityBins of (count / rows) ·
+/// |mean_predicted − observed_rate|; 0 without rows.
+double ExpectedCalibrationError(std::span<const float> scores, std::span<const float> labels,
+                                int bins = 10);
 
 /// Curves for charts and curves.json: ROC and PR (at most ~500 points each), score
 /// histograms per class (50 bins on [0, 1]), calibration (10 bins).

@@ -72,6 +72,24 @@ TEST(MetricsTest, ThresholdChoices) {
   EXPECT_FALSE(ParseThresholdMethod("best").ok());
 }
 
+TEST(MetricsTest, ExpectedCalibrationErrorWeighsEachBinsGapByItsRows) {
+  // Bin [0, 0.1): mean 0.05, observed 1/2; bin [0.9, 1]: mean 0.95, observed 1.
+  std::vector<float> scores = {0.05f, 0.05f, 0.95f, 0.95f};
+  std::vector<float> labels = {0, 1, 1, 1};
+  const std::vector<ReliabilityBin> bins = ReliabilityBins(scores, labels);
+  ASSERT_EQ(bins.size(), 2u);
+  EXPECT_DOUBLE_EQ(bins[0].lower, 0);
+  EXPECT_DOUBLE_EQ(bins[0].upper, 0.1);
+  EXPECT_NEAR(bins[0].mean_predicted, 0.05, 1e-7);
+  EXPECT_DOUBLE_EQ(bins[0].observed_rate, 0.5);
+  EXPECT_EQ(bins[1].count, 2u);
+  EXPECT_NEAR(ExpectedCalibrationError(scores, labels), (2 * 0.45 + 2 * 0.05) / 4, 1e-7);
+  EXPECT_NEAR(ComputeMetrics(scores, labels, 0.5).expected_calibration_error, 0.25, 1e-7);
+  EXPECT_EQ(ExpectedCalibrationError({}, {}), 0);
+  // A score of exactly 1 falls in the last bin.
+  EXPECT_EQ(ReliabilityBins(std::vector<float>{1.0f}, std::vector<float>{1})[0].lower, 0.9);
+}
+
 TEST(MetricsTest, CurvesHaveAllParts) {
   std::vector<float> scores = {0.9f, 0.1f, 0.8f, 0.3f};
   std::vector<float> labels = {1, 0, 1, 0};

@@ -176,6 +176,37 @@ std::string SvgScoreHistogram(const nlohmann::json& curves) {
   return svg + "</svg>";
 }
 
+std::string SvgReliability(const nlohmann::json& curves) {
+  Plot plot{0, 1, 0, 1};
+  std::string svg = Frame(plot, "Reliability diagram (test)", "mean score in the bin",
+                          "observed fraud rate", {0, 0.25, 0.5, 0.75, 1}, {0, 0.25, 0.5, 0.75, 1});
+  svg += Polyline(plot, {0, 1}, {0, 1}, "d");
+  auto line = [&](const nlohmann::json& bins, const char* css, const char* name) {
+    std::vector<double> xs, ys;
+    std::string dots;
+    for (const auto& bin : bins) {
+      xs.push_back(bin.value("mean_predicted", 0.0));
+      ys.push_back(bin.value("observed_rate", 0.0));
+      dots += "<circle cx='" + Num(plot.X(xs.back()), 1) + "' cy='" + Num(plot.Y(ys.back()), 1) +
+              "' r='3' class='" + std::string(css[1] == '1' ? "b1" : "b2") + "'><title>" + name +
+              ": " + std::to_string(bin.value("count", 0)) + " rows, mean score " + Num(xs.back()) +
+              ", observed " + Num(ys.back()) + "</title></circle>";
+    }
+    return Polyline(plot, xs, ys, css) + dots;
+  };
+  const bool before = curves.contains("calibration_uncalibrated");
+  if (before) svg += line(curves["calibration_uncalibrated"], "l2", "model's probability");
+  svg += line(curves["calibration"], "l1", before ? "calibrated score" : "score");
+  if (before) {
+    svg += "<rect x='" + std::to_string(kLeft + 10) +
+           "' y='36' width='10' height='10' class='b1'/><text x='" + std::to_string(kLeft + 24) +
+           "' y='45'>calibrated score</text><rect x='" + std::to_string(kLeft + 10) +
+           "' y='52' width='10' height='10' class='b2'/><text x='" + std::to_string(kLeft + 24) +
+           "' y='61'>model's probability</text>";
+  }
+  return svg + "</svg>";
+}
+
 namespace {
 
 /// Horizontal bars, largest first (at most 15): `entries` as shares of their total
@@ -427,6 +458,7 @@ std::string RenderReport(const ReportInput& input) {
       {"pr_auc", "PR AUC (average precision)"},
       {"log_loss", "log loss"},
       {"brier", "Brier score"},
+      {"expected_calibration_error", "expected calibration error"},
       {"ks", "KS statistic"},
       {"recall_at_fpr_0_1pct", "recall at FPR 0.1 %"},
       {"recall_at_fpr_1pct", "recall at FPR 1 %"},
@@ -446,6 +478,20 @@ std::string RenderReport(const ReportInput& input) {
             "</td><td>" + cell(input.test_metrics) + "</td></tr>";
   }
   html += "</table>";
+  if (input.calibration.is_object()) {  // docs/calibration.md
+    const nlohmann::json& c = input.calibration;
+    auto before = [&](const char* split, const char* key) {
+      const nlohmann::json& value = c["uncalibrated"][split][key];
+      return value.is_number() ? Num(value.get<double>()) : std::string("–");
+    };
+    html += "<p>Scores are calibrated (" + HtmlEscape(c.value("method", "")) + ", fitted on " +
+            std::to_string(c.value("rows", 0)) +
+            " validation rows); the model's own probabilities had: log loss " +
+            before("validation", "log_loss") + " / " + before("test", "log_loss") +
+            ", Brier score " + before("validation", "brier") + " / " + before("test", "brier") +
+            ", expected calibration error " + before("validation", "expected_calibration_error") +
+            " / " + before("test", "expected_calibration_error") + " (validation / test).</p>";
+  }
 
   const auto& confusion = input.test_metrics["confusion"];
   html +=
@@ -463,6 +509,7 @@ std::string RenderReport(const ReportInput& input) {
   html += "<div class='card'>" + SvgRocChart(input.test_curves) + "</div>";
   html += "<div class='card'>" + SvgPrChart(input.test_curves, positive_rate) + "</div>";
   html += "<div class='card'>" + SvgScoreHistogram(input.test_curves) + "</div>";
+  html += "<div class='card'>" + SvgReliability(input.test_curves) + "</div>";
   html += "<div class='card'>" + SvgImportanceChart(input.feature_importance) + "</div>";
   html += "</div>";
 

@@ -18,6 +18,8 @@ struct ReportInput {
   nlohmann::json validation_metrics;  ///< BinaryMetrics::ToJson()
   nlohmann::json test_metrics;
   nlohmann::json test_curves;  ///< ComputeCurves() of the test split
+  /// metrics.json's "calibration" (evaluate.calibration); null: the scores are not calibrated.
+  nlohmann::json calibration;
   std::vector<std::pair<std::string, double>> feature_importance;
   bool gate_passed = false;
   std::vector<std::string> gate_reasons;
@@ -38,6 +40,8 @@ std::string HtmlEscape(std::string_view text);
 std::string SvgRocChart(const nlohmann::json& curves);
 std::string SvgPrChart(const nlohmann::json& curves, double positive_rate);
 std::string SvgScoreHistogram(const nlohmann::json& curves);
+/// The reliability diagram of curves' "calibration" bins (and "calibration_uncalibrated").
+std::string SvgReliability(const nlohmann::json& curves);
 std::string SvgImportanceChart(const std::vector<std::pair<std::string, double>>& importance);
 /// Explanations (GlobalExplanation::ToJson's "summary" and "partial_dependence" entries).
 std::string SvgShapSummary(const nlohmann::json& summary);

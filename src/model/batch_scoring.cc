@@ -263,6 +263,7 @@ void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<doub
       score = job.bundle.Combine(score, matrix.data() + r * width);
       margin = std::log(score / (1 - score));
     }
+    score = job.bundle.Calibrated(score);  // the margin stays the model's (reasons explain it)
     const bool positive = job.threshold && score >= *job.threshold;
     *positives += positive;
     PolicyDecision decided;

@@ -326,6 +326,11 @@ Result<ModelBundle> ParseBundle(
     }
   }
   if (auto it = document.find("metrics"); it != document.end()) bundle.metrics = *it;
+  if (auto it = document.find("calibration"); it != document.end()) {
+    Result<ScoreCalibration> calibration = ScoreCalibration::FromJson(*it, "/calibration");
+    if (!calibration.ok()) return Status::DataError(source + ": " + calibration.status().message());
+    bundle.calibration = std::move(*calibration);
+  }
 
   FOPS_ASSIGN_OR_RETURN(std::string model_text, read_file(bundle.model_file));
   if (auto sha = document.find("model_sha256"); sha != document.end()) {
@@ -470,6 +475,7 @@ nlohmann::json CombinedBundleJson(const nlohmann::json& first_json,
       algorithms += (algorithms.empty() ? "" : "+") + model.bundle->algorithm;
   }
   out["format_version"] = 3;
+  out.erase("calibration");  // fitted to the first model's scores, not the combination's
   out["algorithm"] = algorithms;
   out["model_file"] = list[0]["file"];
   out["model_sha256"] = list[0]["sha256"];
@@ -516,25 +522,29 @@ Json MakeBundleJson(const Dataset& train, const BundleInfo& info) {
     input["feature_groups"] = info.feature_groups;
     input["feature_time"] = info.feature_time;
   }
-  return {{"format_version", store     ? 4
-                             : derived ? 3
-                                       : 2},
-          {"algorithm", info.algorithm},
-          {"model_file", info.model_file},
-          {"model_format", info.model_format},
-          {"model_sha256", info.model_sha256},
-          {"input", input},
-          {"encoding",
-           "numbers parsed as decimal and rounded to float32, as the training dataset stores them; "
-           "categories "
-           "mapped to their training codes (input.features[].categories), unseen categories and "
-           "missing values "
-           "passed as missing"},
-          {"threshold", info.threshold},
-          {"label", {{"name", train.label_name}, {"values", train.label_values}}},
-          {"metrics", info.metrics},
-          {"lineage", info.lineage},
-          {"baseline_file", info.baseline_file}};
+  Json out = {
+      {"format_version", info.calibration ? 5
+                         : store          ? 4
+                         : derived        ? 3
+                                          : 2},
+      {"algorithm", info.algorithm},
+      {"model_file", info.model_file},
+      {"model_format", info.model_format},
+      {"model_sha256", info.model_sha256},
+      {"input", input},
+      {"encoding",
+       "numbers parsed as decimal and rounded to float32, as the training dataset stores them; "
+       "categories "
+       "mapped to their training codes (input.features[].categories), unseen categories and "
+       "missing values "
+       "passed as missing"},
+      {"threshold", info.threshold},
+      {"label", {{"name", train.label_name}, {"values", train.label_values}}},
+      {"metrics", info.metrics},
+      {"lineage", info.lineage},
+      {"baseline_file", info.baseline_file}};
+  if (info.calibration) out["calibration"] = info.calibration->ToJson();
+  return out;
 }
 
 Result<FeatureDeriver> DeriverOf(const InputSignature& signature, const std::string& source) {

@@ -24,6 +24,7 @@
 
 #include "core/status.h"
 #include "data/dataset.h"
+#include "model/calibration.h"
 #include "model/derived_features.h"
 #include "model/ensemble.h"
 #include "model/policy.h"
@@ -31,9 +32,9 @@
 namespace fraudops {
 
 /// The newest bundle.json format this build reads; it writes 2, 3 when the signature has
-/// derived features, 4 when it has feature store features (so an older build refuses what it
-/// would score wrongly).
-constexpr int kBundleFormatVersion = 4;
+/// derived features, 4 when it has feature store features, 5 when its scores are calibrated
+/// (so an older build refuses what it would score wrongly).
+constexpr int kBundleFormatVersion = 5;
 
 /// One input feature as requests must provide it.
 struct FeatureSpec {
@@ -110,12 +111,20 @@ struct ModelBundle {
   /// bundle directory's policy.txt, or the registered version's (SetPolicy). Null: none.
   std::shared_ptr<const DecisionPolicy> policy;
   std::string policy_text;
+  /// The calibration of the model's probability (bundle format 5, "calibration"); empty:
+  /// the model's probability is the score.
+  std::optional<ScoreCalibration> calibration;
 
   bool combined() const { return !others.empty(); }
-  /// The probability of one encoded row: the model's, or the combination of all models'.
+  /// The score of one encoded row: the model's probability, or the combination of all
+  /// models', calibrated when the bundle says so.
   double PredictProbability(const double* row) const {
     const double first = ensemble.PredictProbability(row);
-    return others.empty() ? first : Combine(first, row);
+    return Calibrated(others.empty() ? first : Combine(first, row));
+  }
+  /// `probability` through the bundle's calibration (unchanged without one).
+  double Calibrated(double probability) const {
+    return calibration ? calibration->Apply(probability) : probability;
   }
   /// The combination of the models' probabilities given the first's (`first`).
   double Combine(double first, const double* row) const;
@@ -181,6 +190,7 @@ struct BundleInfo {
   std::vector<std::string> ignored_inputs;                  ///< input.ignored
   nlohmann::json feature_groups = nlohmann::json::array();  ///< input.feature_groups
   std::string feature_time;                                 ///< input.feature_time
+  std::optional<ScoreCalibration> calibration;              ///< "calibration" (format 5)
 };
 nlohmann::json MakeBundleJson(const Dataset& train, const BundleInfo& info);
 

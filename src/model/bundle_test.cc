@@ -85,9 +85,10 @@ TEST(BundleTest, EveryPastFormatVersionLoadsAndScoresAsLibxgboost) {
     EXPECT_EQ(bundle->algorithm, "xgboost");
     // Format 3 adds derived features after the 30 raw ones (log_amount, hour); format 4's
     // golden bundle leaves Time out (an ignored input) and reads 4 feature store features
-    // after the 29 others, which rows.csv lacks: they encode as missing.
-    const size_t width = version == 4 ? 33 : version == 3 ? 32 : 30;
-    const size_t inputs = version == 4 ? 29 : 30;
+    // after the 29 others, which rows.csv lacks: they encode as missing. Format 5's leaves
+    // Time out too (the default time column).
+    const size_t width = version == 5 ? 29 : version == 4 ? 33 : version == 3 ? 32 : 30;
+    const size_t inputs = version >= 4 ? 29 : 30;
     ASSERT_EQ(bundle->input.features.size(), width);
     EXPECT_EQ(bundle->input.features[inputs - 1].name, "Amount");
     EXPECT_EQ(FeatureEncoder(bundle->input).input_size(), inputs);
@@ -105,11 +106,14 @@ TEST(BundleTest, EveryPastFormatVersionLoadsAndScoresAsLibxgboost) {
     if (version >= 2) {
       EXPECT_EQ(bundle->baseline_file, "baseline.json");
     }
+    if (version == 5) {
+      EXPECT_EQ(bundle->input.ignored, std::vector<std::string>{"Time"});
+    }
 
     size_t count = 0;
     std::vector<double> rows = EncodeRows(*bundle, &count);
     ASSERT_EQ(count, 21u);
-    const size_t v1 = version == 4 ? 0 : 1;  // where V1 is (format 4's bundle has no Time)
+    const size_t v1 = version >= 4 ? 0 : 1;  // where V1 is (formats 4 and 5 have no Time)
     EXPECT_TRUE(std::isnan(rows[20 * width + v1]) && std::isnan(rows[20 * width + v1 + 4]))
         << "the empty field and NA are missing";
     if (version == 3) {  // the derived features are what their expressions say
@@ -126,6 +130,19 @@ TEST(BundleTest, EveryPastFormatVersionLoadsAndScoresAsLibxgboost) {
       const double margin = bundle->ensemble.PredictMargin(rows.data() + r * width);
       EXPECT_NEAR(margin, expected[r], 1e-6) << "row " << r;
       scores.push_back(bundle->ensemble.ApplyLink(margin));
+    }
+    if (version == 5) {  // the probabilities go through the bundle's isotonic calibration
+      ASSERT_TRUE(bundle->calibration.has_value());
+      EXPECT_EQ(bundle->calibration->method(), CalibrationMethod::kIsotonic);
+      size_t changed = 0;
+      for (size_t r = 0; r < count; ++r) {
+        const double calibrated = bundle->PredictProbability(rows.data() + r * width);
+        EXPECT_EQ(calibrated, bundle->calibration->Apply(scores[r])) << "row " << r;
+        changed += calibrated != scores[r];
+      }
+      EXPECT_GT(changed, count / 2);
+    } else {
+      EXPECT_FALSE(bundle->calibration.has_value());
     }
     if (version >= 3) continue;  // another model (it takes derived features)
     if (first_scores.empty()) first_scores = scores;
@@ -148,8 +165,10 @@ TEST(BundleTest, ACombinationScoresEveryModelOnOneRowAndCombinesTheirProbabiliti
   inputs[1].bundle = &*first;
   inputs[1].model_text = shifted;
   inputs[1].weight = 1;
-  const nlohmann::json first_json =
+  nlohmann::json first_json =
       nlohmann::json::parse(testing::ReadText((kBundles / "v2/bundle.json").string()));
+  // A calibration fitted to the first model's scores is not the combination's: dropped.
+  first_json["calibration"] = {{"method", "platt"}, {"a", 2.0}, {"b", 1.0}};
   auto write = [&](CombineMethod method) {
     std::vector<std::pair<std::string, std::string>> files;
     nlohmann::json json =
@@ -169,6 +188,7 @@ TEST(BundleTest, ACombinationScoresEveryModelOnOneRowAndCombinesTheirProbabiliti
     ASSERT_TRUE(combined.ok()) << combined.status().ToString();
     EXPECT_EQ(combined->format_version, 3);
     EXPECT_TRUE(combined->combined());
+    EXPECT_FALSE(combined->calibration.has_value());
     EXPECT_EQ(combined->threshold, 0.4);
     EXPECT_EQ(combined->MemoryBytes(), 2 * first->ensemble.MemoryBytes());
     for (size_t r = 0; r < count; ++r) {

@@ -85,6 +85,8 @@ struct State {
   nlohmann::json bias;
   std::vector<std::string> bias_checks, bias_reasons;
   nlohmann::json explanations;  ///< the explain step's evaluation/explanations.json
+  /// evaluate.calibration: the map fitted on validation (the held-out scores went through it).
+  std::optional<ScoreCalibration> calibration;
 
   /// train.sharded: the workers did the data's work (pipeline/sharded.h); what rank 0 wrote
   /// is in workers_dir, and `stopped` says why they stopped before training (null: they did
@@ -697,12 +699,54 @@ std::vector<float> AmountsOf(const Dataset& d, const std::string& column) {
   return index < 0 ? std::vector<float>() : d.columns[static_cast<size_t>(index)];
 }
 
+/// {"log_loss", "brier", "expected_calibration_error"} of scores.
+nlohmann::json ProbabilityQuality(std::span<const float> scores, std::span<const float> labels) {
+  const BinaryMetrics m = ComputeMetrics(scores, labels, 0.5);
+  return {{"log_loss", m.log_loss},
+          {"brier", m.brier},
+          {"expected_calibration_error", m.expected_calibration_error}};
+}
+
+/// evaluate.calibration: fits the map on the validation scores and sends both held-out sets'
+/// scores through it, as the bundle will send every score. Returns what metrics.json records
+/// of it (method, rows, the model's own probability quality) and sets `uncalibrated_curve`
+/// to the test rows' reliability curve before calibration.
+Result<nlohmann::json> Calibrate(State& s, nlohmann::json& uncalibrated_curve) {
+  const std::string& name = s.config.evaluate.calibration;
+  Result<CalibrationMethod> method = ParseCalibrationMethod(name);
+  if (!method.ok()) return method.status().WithContext("evaluate.calibration");
+  Result<ScoreCalibration> fitted =
+      ScoreCalibration::Fit(*method, s.validation_scores, s.validation.label);
+  if (!fitted.ok()) return fitted.status().WithContext("evaluate.calibration (validation rows)");
+  s.calibration = std::move(*fitted);
+  nlohmann::json record = s.calibration->ToJson();
+  for (const char* key : {"x", "y", "a", "b"}) record.erase(key);  // the map is in the bundle
+  record["fitted_on"] = "validation";
+  record["uncalibrated"] = {
+      {"validation", ProbabilityQuality(s.validation_scores, s.validation.label)},
+      {"test", ProbabilityQuality(s.test_scores, s.test.label)}};
+  uncalibrated_curve = ComputeCurves(s.test_scores, s.test.label)["calibration"];
+  s.calibration->ApplyInPlace(s.validation_scores);
+  s.calibration->ApplyInPlace(s.test_scores);
+  s.context.logger->Info(
+      "evaluate", "calibrated",
+      {{"method", name},
+       {"test_ece_before",
+        record["uncalibrated"]["test"]["expected_calibration_error"].get<double>()},
+       {"test_ece_after", ExpectedCalibrationError(s.test_scores, s.test.label)}});
+  return record;
+}
+
 Status EvaluateScores(State& s) {
   const EvaluateConfig& e = s.config.evaluate;
   if (!s.sharded) {  // else the workers scored their held-out rows
     FOPS_ASSIGN_OR_RETURN(s.validation_scores,
                           s.model->PredictProbability(s.validation, s.context));
     FOPS_ASSIGN_OR_RETURN(s.test_scores, s.model->PredictProbability(s.test, s.context));
+  }
+  nlohmann::json calibration, uncalibrated_curve;
+  if (e.calibration != "none") {
+    FOPS_ASSIGN_OR_RETURN(calibration, Calibrate(s, uncalibrated_curve));
   }
   FOPS_ASSIGN_OR_RETURN(ThresholdMethod method, ParseThresholdMethod(e.threshold_method));
   double threshold = ChooseThreshold(s.validation_scores, s.validation.label, method, e.target_fpr,
@@ -714,10 +758,12 @@ Status EvaluateScores(State& s) {
       ComputeMetrics(s.test_scores, s.test.label, threshold, AmountsOf(s.test, amount));
   s.threshold = threshold;
   s.result.metrics = {{"validation", validation.ToJson()}, {"test", test.ToJson()}};
+  if (s.calibration) s.result.metrics["calibration"] = calibration;
   nlohmann::json metrics = s.result.metrics;
   metrics["threshold_method"] = e.threshold_method;
   FOPS_RETURN_IF_ERROR(s.Write("metrics", "evaluation/metrics.json", Pretty(metrics)));
   s.test_curves = ComputeCurves(s.test_scores, s.test.label);
+  if (s.calibration) s.test_curves["calibration_uncalibrated"] = uncalibrated_curve;
   nlohmann::json curves = {{"test", s.test_curves},
                            {"validation", ComputeCurves(s.validation_scores, s.validation.label)}};
   s.context.logger->Info(
@@ -973,6 +1019,7 @@ Status Gate(State& s) {
   report.validation_metrics = s.result.metrics["validation"];
   report.test_metrics = s.result.metrics["test"];
   report.test_curves = s.test_curves;
+  if (s.calibration) report.calibration = s.result.metrics["calibration"];
   report.feature_importance = s.importance;
   report.gate_passed = s.result.gate.passed;
   report.gate_reasons = s.result.gate.passed ? s.result.gate.checks : s.result.gate.reasons;
@@ -1019,6 +1066,24 @@ Status ScoreChampion(State& s) {
   return Status::Ok();
 }
 
+/// Sends the champion model's probabilities through the champion's calibration, when its
+/// bundle.json (read back through its recorded checksum) has one: its threshold is on them.
+Status CalibrateAsChampion(const State& s, std::vector<float>& scores) {
+  FOPS_ASSIGN_OR_RETURN(RunRecord source, s.store->GetRun(s.champion->run_id));
+  for (const ArtifactRecord& a : source.artifacts) {
+    if (a.name != "model/bundle.json") continue;
+    FOPS_ASSIGN_OR_RETURN(const std::string text, s.artifacts->Read(a.uri, a.sha256));
+    const nlohmann::json bundle = nlohmann::json::parse(text, nullptr, false);
+    if (bundle.is_discarded()) return Status::DataError(a.uri + ": not JSON");
+    auto it = bundle.find("calibration");
+    if (it == bundle.end()) return Status::Ok();
+    Result<ScoreCalibration> calibration = ScoreCalibration::FromJson(*it, "/calibration");
+    if (!calibration.ok()) return calibration.status().WithContext(a.uri);
+    calibration->ApplyInPlace(scores);
+  }
+  return Status::Ok();
+}
+
 /// The champion/challenger gate: the champion's scores of this run's test split (its model
 /// read back through its recorded checksum; with train.sharded, scored on the workers)
 /// compared in champion_metric: the new version may be worse by at most champion_margin.
@@ -1043,6 +1108,7 @@ Status ChampionGate(State& s) {
                                     "register.champion_gate: false");
     return Status::Ok();
   }
+  FOPS_RETURN_IF_ERROR(CalibrateAsChampion(s, *s.champion_scores));
   const std::vector<float>* scores = &*s.champion_scores;
   const std::string& amount = s.config.preprocess.amount_column;
   nlohmann::json theirs =
@@ -1101,6 +1167,7 @@ Status Register(State& s) {
   if (!s.model->data_fingerprint.empty())
     info.lineage["data_fingerprint"] = s.model->data_fingerprint;
   info.baseline_file = "baseline.json";
+  info.calibration = s.calibration;
   info.ignored_inputs = s.excluded;
   if (!s.config.bias.keep_facets_as_features) {  // set aside for the bias step, not features
     for (const auto& column : s.aside_train) {
