@@ -130,8 +130,10 @@ struct LabelStats {
 
 class Objective {
  public:
-  Objective(const LgbmConfig& config, const std::vector<float>& labels, const LabelStats& stats)
-      : config_(config), labels_(labels), stats_(stats) {
+  /// `weights`: one per row, or empty (every row weighs 1).
+  Objective(const LgbmConfig& config, const std::vector<float>& labels, const LabelStats& stats,
+            std::span<const float> weights)
+      : config_(config), labels_(labels), stats_(stats), weights_(weights) {
     if (config.objective != LgbmObjective::kBinary) return;
     const double positives = stats.positives;
     const double negatives = stats.rows - positives;
@@ -180,6 +182,12 @@ class Objective {
           out[i].h = 1.0f;
         }
       }
+      if (!weights_.empty()) {  // as LightGBM: the row's weight times both
+        for (size_t i = from; i < to; ++i) {
+          out[i].g = static_cast<float>(out[i].g * weights_[i]);
+          out[i].h = static_cast<float>(out[i].h * weights_[i]);
+        }
+      }
     });
   }
 
@@ -192,6 +200,7 @@ class Objective {
   const LgbmConfig& config_;
   const std::vector<float>& labels_;
   const LabelStats stats_;
+  std::span<const float> weights_;
   double positive_weight_ = 1, negative_weight_ = 1, mean_ = 0;
 };
 
@@ -501,12 +510,18 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
                         &team, external ? external->cache_dir + "/validation.bins" : ""));
   }
 
-  // Label statistics over all rows, and where this worker's rows start among them.
+  // Label statistics over all rows (weighted, with row weights), and where this worker's
+  // rows start among them.
+  if (!input.weights.empty() &&
+      (collective != nullptr || external != nullptr || input.weights.size() != train.rows())) {
+    return Status::Internal("lgbm: row weights need one weight per training row, in memory");
+  }
   LabelStats stats;
-  stats.rows = static_cast<double>(train.rows());
-  for (float label : train.label) {
-    stats.positives += label > 0.5f;
-    stats.sum += label;
+  for (size_t r = 0; r < train.rows(); ++r) {
+    const double weight = input.weights.empty() ? 1.0 : input.weights[r];
+    stats.rows += weight;
+    stats.positives += weight * (train.label[r] > 0.5f);
+    stats.sum += weight * train.label[r];
   }
   uint64_t first_row = 0;
   std::vector<float> valid_labels =
@@ -577,7 +592,7 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
     return ComputeMetrics(config.metrics, all_scores, labels, config, &sorted.front());
   };
 
-  Objective objective(config, train.label, stats);
+  Objective objective(config, train.label, stats, input.weights);
   const double init_score = objective.InitScore();
   std::vector<double> scores(train.rows(), init_score);
   std::vector<double> valid_scores(valid_data.rows(), init_score);

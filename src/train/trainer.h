@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,10 @@ struct TrainInput {
   /// Set for external-memory training: `train` and `validation` are then unused. Not with
   /// `collective`.
   const ExternalMemory* external = nullptr;
+  /// A weight per training row (bias mitigation's reweighing: docs/bias.md): each row's
+  /// gradient and hessian are multiplied by it. Empty: every row weighs 1. In memory and in
+  /// one process only.
+  std::span<const float> weights = {};
 };
 
 class Trainer {

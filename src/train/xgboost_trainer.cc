@@ -401,6 +401,10 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   }
   if (external == nullptr && input.train == nullptr)
     return Status::Internal("xgboost trainer needs a training dataset");
+  if (!input.weights.empty() && (external != nullptr || input.collective != nullptr ||
+                                 input.weights.size() != input.train->rows())) {
+    return Status::Internal("xgboost: row weights need one weight per training row, in memory");
+  }
   FOPS_ASSIGN_OR_RETURN(ResolvedParams params,
                         ResolveParams(XgboostParamSpecs(), input.params, "xgboost"));
   // In memory, the datasets; in external memory, the files' schemas.
@@ -466,6 +470,12 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
     }
   } else {
     FOPS_ASSIGN_OR_RETURN(train_matrix, XgbMatrix::FromDataset(*input.train, threads));
+    if (!input.weights.empty()) {
+      FOPS_RETURN_IF_ERROR(
+          XgbCheck(XGDMatrixSetFloatInfo(train_matrix.handle(), "weight", input.weights.data(),
+                                         input.weights.size()),
+                   "XGDMatrixSetFloatInfo(weight)"));
+    }
     if (has_validation) {
       FOPS_ASSIGN_OR_RETURN(validation_matrix, XgbMatrix::FromDataset(*input.validation, threads));
     }
