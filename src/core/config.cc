@@ -286,6 +286,16 @@ const std::vector<KeySpec>& KeyTable() {
       {"bias", "flip_test_rows",
        "The flip test (FT) compares at most this many rows of each group (evenly taken).",
        FOPS_FIELD(bias.flip_test_rows), 10, 1000000},
+      {"bias",
+       "mitigation",
+       "Bias mitigation: none, or reweighing — each training row weighted by P(group)·P(label) "
+       "/ P(group, label) over the facets' groups (Kamiran and Calders), so that the label is "
+       "independent of the groups in training; the model without weights is trained too and "
+       "compared with it in evaluation/mitigation.json and the report (docs/bias.md).",
+       FOPS_FIELD(bias.mitigation),
+       -kInf,
+       kInf,
+       {"none", "reweighing"}},
 
       {"register", "model_name", "Registered model name (used by the registry).",
        FOPS_FIELD(register_.model_name)},
@@ -1069,6 +1079,16 @@ Status ValidateConfig(const Config& config) {
     return Status::InvalidArgument(
         "train.sharded does not combine with bias.facets yet: the bias step needs the facet "
         "columns of the test rows, which stay on the workers (docs/bias.md)");
+  }
+  if (config.bias.mitigation != "none" && config.bias.facets.empty()) {
+    return Status::InvalidArgument("bias.mitigation: " + config.bias.mitigation +
+                                   " weighs the training rows by the groups of bias.facets; "
+                                   "give at least one facet");
+  }
+  if (config.bias.mitigation != "none" && config.train.instance_count > 1) {
+    return Status::InvalidArgument(
+        "bias.mitigation does not combine with train.instance_count > 1 yet: row weights are "
+        "given to training in one process (docs/bias.md)");
   }
   if (config.train.sharded && !p.features.empty()) {
     return Status::InvalidArgument(

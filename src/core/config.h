@@ -120,6 +120,9 @@ struct BiasConfig {
   bool keep_facets_as_features = false;  ///< false: facet columns are set aside, not features
   long long bootstrap = 1000;            ///< resamples for the confidence intervals
   long long flip_test_rows = 5000;       ///< FT: at most this many rows of each group
+  /// "none" or "reweighing": Kamiran–Calders weights of the training rows by facet group and
+  /// label; the model without them is trained too, for the before/after comparison.
+  std::string mitigation = "none";
 };
 
 struct RegisterConfig {

@@ -435,6 +435,41 @@ std::string BiasSection(const nlohmann::json& bias) {
   return html;
 }
 
+/// bias.mitigation's comparison (docs/bias.md): the quality of the models trained without
+/// and with the weights on the test rows, and each facet's post-training metrics of both.
+std::string MitigationSection(const nlohmann::json& mitigation) {
+  std::string html = "<h2>Bias mitigation (" + HtmlEscape(mitigation.value("method", "")) +
+                     "): before and after</h2><p>Before: the model trained without weights; "
+                     "after: the model registered, trained with them. Both on the test rows, "
+                     "each at its own threshold.</p>";
+  const nlohmann::json& quality = mitigation["quality"];
+  html += "<table><tr><th>metric</th><th>before</th><th>after</th><th>change</th></tr>";
+  for (const char* key : {"roc_auc", "pr_auc", "recall_at_fpr_1pct", "threshold", "precision",
+                          "recall", "f1", "amount_weighted_recall", "expected_calibration_error"}) {
+    const nlohmann::json& b = quality["before"][key];
+    const nlohmann::json& a = quality["after"][key];
+    if (!b.is_number() || !a.is_number()) continue;
+    html += "<tr><td>" + std::string(key) + "</td><td>" + Num(b.get<double>()) + "</td><td>" +
+            Num(a.get<double>()) + "</td><td>" + Num(a.get<double>() - b.get<double>()) +
+            "</td></tr>";
+  }
+  html += "</table>";
+  for (const nlohmann::json& facet : mitigation["post_training_bias_metrics"]) {
+    html += "<h3>" + HtmlEscape(facet.value("facet", "")) +
+            " — after training, before and after mitigation</h3><table><tr><th>metric</th>"
+            "<th>before</th><th>after</th></tr>";
+    const nlohmann::json& before = facet["before"];
+    const nlohmann::json& after = facet["after"];
+    for (size_t m = 0; m < after.size() && m < before.size(); ++m) {
+      html += "<tr><td>" + HtmlEscape(after[m].value("description", "")) + "</td><td>" +
+              BiasNumber(before[m]["value"]) + "</td><td>" + BiasNumber(after[m]["value"]) +
+              "</td></tr>";
+    }
+    html += "</table>";
+  }
+  return html;
+}
+
 }  // namespace
 
 std::string RenderReport(const ReportInput& input) {
@@ -531,6 +566,7 @@ std::string RenderReport(const ReportInput& input) {
     html += "</div>";
   }
   if (input.bias.is_object()) html += BiasSection(input.bias);
+  if (input.mitigation.is_object()) html += MitigationSection(input.mitigation);
 
   html += "<h2>Data</h2><table><tr><th>split</th><th>rows</th><th>fraud rows</th></tr>";
   for (const char* split : {"train", "validation", "test"}) {

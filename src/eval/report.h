@@ -27,6 +27,8 @@ struct ReportInput {
   nlohmann::json data_summary;
   /// The bias step's evaluation/bias.json (docs/bias.md); null: no bias step.
   nlohmann::json bias;
+  /// The bias step's evaluation/mitigation.json (bias.mitigation); null: none.
+  nlohmann::json mitigation;
   /// The explain step's evaluation/explanations.json (docs/explanations.md); null: none.
   nlohmann::json explanations;
 };

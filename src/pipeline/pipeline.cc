@@ -87,6 +87,14 @@ struct State {
   nlohmann::json explanations;  ///< the explain step's evaluation/explanations.json
   /// evaluate.calibration: the map fitted on validation (the held-out scores went through it).
   std::optional<ScoreCalibration> calibration;
+  /// bias.mitigation: the weights' table by group and label, and the model trained without
+  /// them — the comparison's "before" — with its test scores, threshold and test metrics.
+  nlohmann::json reweighing;
+  std::unique_ptr<TrainedModel> unmitigated;
+  std::vector<float> unmitigated_test_scores;
+  double unmitigated_threshold = 0.5;
+  nlohmann::json unmitigated_metrics;
+  nlohmann::json mitigation;  ///< evaluation/mitigation.json
 
   /// train.sharded: the workers did the data's work (pipeline/sharded.h); what rank 0 wrote
   /// is in workers_dir, and `stopped` says why they stopped before training (null: they did
@@ -638,6 +646,8 @@ Status SplitStep(State& s) {
   return s.store->LogDatasets(s.result.execution_id, records);
 }
 
+Result<std::vector<float>> ReweighingWeights(State& s);
+
 Status Train(State& s) {
   TrainerRegistry trainers;
   RegisterBuiltinTrainers(trainers);
@@ -660,6 +670,12 @@ Status Train(State& s) {
     options.train_file = s.Path("processed/train.fds");
     options.validation_file = s.validation.rows() > 0 ? s.Path("processed/validation.fds") : "";
     FOPS_ASSIGN_OR_RETURN(s.model, TrainOnWorkers(algorithm, input.params, options, s.context));
+  } else if (s.config.bias.mitigation == "reweighing") {
+    // The model the comparison starts from, then the one registered: the weighted one.
+    FOPS_ASSIGN_OR_RETURN(s.unmitigated, trainer->Train(input, s.context));
+    FOPS_ASSIGN_OR_RETURN(const std::vector<float> weights, ReweighingWeights(s));
+    input.weights = weights;
+    FOPS_ASSIGN_OR_RETURN(s.model, trainer->Train(input, s.context));
   } else {
     FOPS_ASSIGN_OR_RETURN(s.model, trainer->Train(input, s.context));
   }
@@ -707,34 +723,54 @@ nlohmann::json ProbabilityQuality(std::span<const float> scores, std::span<const
           {"expected_calibration_error", m.expected_calibration_error}};
 }
 
+/// A model's held-out scores judged as the pipeline judges them: calibrated
+/// (evaluate.calibration), the threshold chosen on validation, the metrics of both sets.
+struct Judged {
+  std::vector<float> validation, test;  ///< the scores, calibrated when configured
+  std::optional<ScoreCalibration> calibration;
+  /// What metrics.json records of the calibration (method, rows, the model's own probability
+  /// quality) and the test rows' reliability curve before it; null without calibration.
+  nlohmann::json calibration_record, uncalibrated_curve;
+  double threshold = 0.5;
+  BinaryMetrics validation_metrics, test_metrics;
+};
+
 /// evaluate.calibration: fits the map on the validation scores and sends both held-out sets'
-/// scores through it, as the bundle will send every score. Returns what metrics.json records
-/// of it (method, rows, the model's own probability quality) and sets `uncalibrated_curve`
-/// to the test rows' reliability curve before calibration.
-Result<nlohmann::json> Calibrate(State& s, nlohmann::json& uncalibrated_curve) {
+/// scores through it, as the bundle will send every score.
+Status Calibrate(const State& s, Judged& j) {
   const std::string& name = s.config.evaluate.calibration;
   Result<CalibrationMethod> method = ParseCalibrationMethod(name);
   if (!method.ok()) return method.status().WithContext("evaluate.calibration");
   Result<ScoreCalibration> fitted =
-      ScoreCalibration::Fit(*method, s.validation_scores, s.validation.label);
+      ScoreCalibration::Fit(*method, j.validation, s.validation.label);
   if (!fitted.ok()) return fitted.status().WithContext("evaluate.calibration (validation rows)");
-  s.calibration = std::move(*fitted);
-  nlohmann::json record = s.calibration->ToJson();
+  j.calibration = std::move(*fitted);
+  nlohmann::json record = j.calibration->ToJson();
   for (const char* key : {"x", "y", "a", "b"}) record.erase(key);  // the map is in the bundle
   record["fitted_on"] = "validation";
-  record["uncalibrated"] = {
-      {"validation", ProbabilityQuality(s.validation_scores, s.validation.label)},
-      {"test", ProbabilityQuality(s.test_scores, s.test.label)}};
-  uncalibrated_curve = ComputeCurves(s.test_scores, s.test.label)["calibration"];
-  s.calibration->ApplyInPlace(s.validation_scores);
-  s.calibration->ApplyInPlace(s.test_scores);
-  s.context.logger->Info(
-      "evaluate", "calibrated",
-      {{"method", name},
-       {"test_ece_before",
-        record["uncalibrated"]["test"]["expected_calibration_error"].get<double>()},
-       {"test_ece_after", ExpectedCalibrationError(s.test_scores, s.test.label)}});
-  return record;
+  record["uncalibrated"] = {{"validation", ProbabilityQuality(j.validation, s.validation.label)},
+                            {"test", ProbabilityQuality(j.test, s.test.label)}};
+  j.uncalibrated_curve = ComputeCurves(j.test, s.test.label)["calibration"];
+  j.calibration->ApplyInPlace(j.validation);
+  j.calibration->ApplyInPlace(j.test);
+  j.calibration_record = std::move(record);
+  return Status::Ok();
+}
+
+Result<Judged> Judge(const State& s, std::vector<float> validation, std::vector<float> test) {
+  const EvaluateConfig& e = s.config.evaluate;
+  Judged j;
+  j.validation = std::move(validation);
+  j.test = std::move(test);
+  if (e.calibration != "none") FOPS_RETURN_IF_ERROR(Calibrate(s, j));
+  FOPS_ASSIGN_OR_RETURN(ThresholdMethod method, ParseThresholdMethod(e.threshold_method));
+  j.threshold =
+      ChooseThreshold(j.validation, s.validation.label, method, e.target_fpr, e.fixed_threshold);
+  const std::string& amount = s.config.preprocess.amount_column;
+  j.validation_metrics = ComputeMetrics(j.validation, s.validation.label, j.threshold,
+                                        AmountsOf(s.validation, amount));
+  j.test_metrics = ComputeMetrics(j.test, s.test.label, j.threshold, AmountsOf(s.test, amount));
+  return j;
 }
 
 Status EvaluateScores(State& s) {
@@ -744,18 +780,35 @@ Status EvaluateScores(State& s) {
                           s.model->PredictProbability(s.validation, s.context));
     FOPS_ASSIGN_OR_RETURN(s.test_scores, s.model->PredictProbability(s.test, s.context));
   }
-  nlohmann::json calibration, uncalibrated_curve;
-  if (e.calibration != "none") {
-    FOPS_ASSIGN_OR_RETURN(calibration, Calibrate(s, uncalibrated_curve));
+  FOPS_ASSIGN_OR_RETURN(Judged judged,
+                        Judge(s, std::move(s.validation_scores), std::move(s.test_scores)));
+  s.validation_scores = std::move(judged.validation);
+  s.test_scores = std::move(judged.test);
+  s.calibration = std::move(judged.calibration);
+  if (s.calibration) {
+    s.context.logger->Info(
+        "evaluate", "calibrated",
+        {{"method", e.calibration},
+         {"test_ece_before",
+          judged.calibration_record["uncalibrated"]["test"]["expected_calibration_error"]
+              .get<double>()},
+         {"test_ece_after", judged.test_metrics.expected_calibration_error}});
   }
-  FOPS_ASSIGN_OR_RETURN(ThresholdMethod method, ParseThresholdMethod(e.threshold_method));
-  double threshold = ChooseThreshold(s.validation_scores, s.validation.label, method, e.target_fpr,
-                                     e.fixed_threshold);
-  const std::string& amount = s.config.preprocess.amount_column;
-  BinaryMetrics validation = ComputeMetrics(s.validation_scores, s.validation.label, threshold,
-                                            AmountsOf(s.validation, amount));
-  BinaryMetrics test =
-      ComputeMetrics(s.test_scores, s.test.label, threshold, AmountsOf(s.test, amount));
+  if (s.unmitigated) {  // bias.mitigation: the model trained without the weights, judged alike
+    FOPS_ASSIGN_OR_RETURN(std::vector<float> validation,
+                          s.unmitigated->PredictProbability(s.validation, s.context));
+    FOPS_ASSIGN_OR_RETURN(std::vector<float> test,
+                          s.unmitigated->PredictProbability(s.test, s.context));
+    FOPS_ASSIGN_OR_RETURN(Judged before, Judge(s, std::move(validation), std::move(test)));
+    s.unmitigated_test_scores = std::move(before.test);
+    s.unmitigated_threshold = before.threshold;
+    s.unmitigated_metrics = before.test_metrics.ToJson();
+  }
+  const double threshold = judged.threshold;
+  const BinaryMetrics& validation = judged.validation_metrics;
+  const BinaryMetrics& test = judged.test_metrics;
+  const nlohmann::json& calibration = judged.calibration_record;
+  const nlohmann::json& uncalibrated_curve = judged.uncalibrated_curve;
   s.threshold = threshold;
   s.result.metrics = {{"validation", validation.ToJson()}, {"test", test.ToJson()}};
   if (s.calibration) s.result.metrics["calibration"] = calibration;
@@ -870,6 +923,56 @@ nlohmann::json FacetJson(const FacetSpec& facet, const BiasReport& report,
           {"warnings", report.warnings}};
 }
 
+/// Kamiran and Calders' reweighing (bias.mitigation: reweighing): the training rows fall in
+/// groups by their membership of every facet (in, out, value missing); a row of group g and
+/// label y weighs n(g)·n(y) / (N·n(g, y)), the weight that makes the label independent of
+/// the group. The table of groups is kept in s.reweighing.
+Result<std::vector<float>> ReweighingWeights(State& s) {
+  const std::vector<std::string>& facets = s.config.bias.facets;
+  const size_t n = s.train.rows();
+  std::vector<uint32_t> group(n, 0);  // base 3: a digit per facet (0 out, 1 in, 2 missing)
+  std::vector<FacetSpec> specs;
+  for (size_t i = 0; i < facets.size(); ++i) {
+    const std::string where = "bias.facets[" + std::to_string(i) + "]";
+    FOPS_ASSIGN_OR_RETURN(FacetSpec facet, ParseFacet(facets[i], where));
+    FOPS_ASSIGN_OR_RETURN(auto column, BiasColumn(s.aside_train, s.train, facet.column));
+    FOPS_ASSIGN_OR_RETURN(const std::vector<int8_t> rows,
+                          FacetRows(facet, *column.first, column.second, where));
+    for (size_t r = 0; r < n; ++r) group[r] = group[r] * 3 + (rows[r] < 0 ? 2u : rows[r] ? 1u : 0u);
+    specs.push_back(std::move(facet));
+  }
+  std::map<uint32_t, std::array<size_t, 2>> counts;  // group → rows by label
+  std::array<size_t, 2> by_label = {};
+  for (size_t r = 0; r < n; ++r) {
+    const size_t y = s.train.label[r] > 0.5f;
+    ++counts[group[r]][y];
+    ++by_label[y];
+  }
+  std::map<uint32_t, std::array<double, 2>> weight;
+  s.reweighing = nlohmann::json::array();
+  for (const auto& [g, rows] : counts) {
+    nlohmann::json membership = nlohmann::json::object();
+    uint32_t code = g;
+    for (size_t i = specs.size(); i-- > 0; code /= 3) {
+      membership[specs[i].text] = code % 3 == 2 ? "missing" : code % 3 == 1 ? "in" : "out";
+    }
+    for (size_t y = 0; y < 2; ++y) {
+      if (rows[y] == 0) continue;
+      const double w = static_cast<double>(rows[0] + rows[1]) * static_cast<double>(by_label[y]) /
+                       (static_cast<double>(n) * static_cast<double>(rows[y]));
+      weight[g][y] = w;
+      s.reweighing.push_back(
+          {{"group", membership}, {"label", y}, {"rows", rows[y]}, {"weight", w}});
+    }
+  }
+  std::vector<float> out(n);
+  for (size_t r = 0; r < n; ++r)
+    out[r] = static_cast<float>(weight[group[r]][s.train.label[r] > 0.5f]);
+  s.context.logger->Info("train", "reweighed the training rows",
+                         {{"groups", counts.size()}, {"facets", facets.size()}});
+  return out;
+}
+
 /// The bias gate's rules (bias.min_metrics, bias.max_metrics) on one facet's metrics.
 void JudgeBiasRules(State& s, const FacetSpec& facet, const std::vector<BiasMetric>& metrics) {
   for (const BiasMetric& metric : metrics) {
@@ -929,6 +1032,11 @@ Status Bias(State& s) {
   const std::vector<uint8_t> train_labels = labels(s.train), test_labels = labels(s.test);
   std::vector<uint8_t> predicted(s.test.rows());
   for (size_t r = 0; r < predicted.size(); ++r) predicted[r] = s.test_scores[r] >= s.threshold;
+  // bias.mitigation: what the model trained without the weights predicted, at its threshold.
+  std::vector<uint8_t> predicted_before(s.unmitigated ? s.test.rows() : 0);
+  for (size_t r = 0; r < predicted_before.size(); ++r)
+    predicted_before[r] = s.unmitigated_test_scores[r] >= s.unmitigated_threshold;
+  nlohmann::json compared = nlohmann::json::array();
   std::vector<int32_t> train_groups, test_groups;
   if (!b.group_variable.empty()) {
     FOPS_ASSIGN_OR_RETURN(auto train_column, BiasColumn(s.aside_train, s.train, b.group_variable));
@@ -967,6 +1075,15 @@ Status Bias(State& s) {
     nlohmann::json post_facet = FacetJson(facet, post_report, post_report.post_training);
     post_facet["flip_test_rows"] = {{"d", post_report.flip_test_rows_d},
                                     {"a", post_report.flip_test_rows_a}};
+    if (s.unmitigated) {
+      BiasInput unmitigated = after;
+      unmitigated.predicted = predicted_before;
+      const BiasReport before_report = ComputeBias(unmitigated, options);
+      compared.push_back(
+          {{"facet", facet.text},
+           {"before", FacetJson(facet, before_report, before_report.post_training)["metrics"]},
+           {"after", post_facet["metrics"]}});
+    }
     post[facet.column].push_back(std::move(post_facet));
     JudgeBiasRules(s, facet, pre_report.pre_training);
     JudgeBiasRules(s, facet, post_report.post_training);
@@ -993,7 +1110,16 @@ Status Bias(State& s) {
                          {{"facets", b.facets.size()},
                           {"rules_passed", s.bias_checks.size()},
                           {"rules_failed", s.bias_reasons.size()}});
-  return s.Write("bias", "evaluation/bias.json", Pretty(s.bias));
+  FOPS_RETURN_IF_ERROR(s.Write("bias", "evaluation/bias.json", Pretty(s.bias)));
+  if (!s.unmitigated) return Status::Ok();
+  nlohmann::json before = s.unmitigated_metrics, after = s.result.metrics["test"];
+  for (nlohmann::json* m : {&before, &after}) m->erase("confusion");
+  s.mitigation = {{"method", b.mitigation},
+                  {"weights", s.reweighing},
+                  {"rows", "test"},
+                  {"quality", {{"before", before}, {"after", after}}},
+                  {"post_training_bias_metrics", compared}};
+  return s.Write("mitigation", "evaluation/mitigation.json", Pretty(s.mitigation));
 }
 
 Status ChampionGate(State& s);
@@ -1020,6 +1146,7 @@ Status Gate(State& s) {
   report.test_metrics = s.result.metrics["test"];
   report.test_curves = s.test_curves;
   if (s.calibration) report.calibration = s.result.metrics["calibration"];
+  report.mitigation = s.mitigation;
   report.feature_importance = s.importance;
   report.gate_passed = s.result.gate.passed;
   report.gate_reasons = s.result.gate.passed ? s.result.gate.checks : s.result.gate.reasons;
