@@ -104,6 +104,71 @@ TEST(RegistryCliTest, ARunIsTrackedRegisteredAndTraceable) {
   EXPECT_EQ(Fraudops(dir, "runs show nope").exit_code, 3);
 }
 
+TEST(RegistryCliTest, TheModelCardOfADefaultRunNamesTheRunDataHashesMetricsAndTheApproval) {
+  TempDir dir;
+  WriteSmallConfig(dir,
+                   "card:\n  owner: fraud-analytics\n"
+                   "  limitations: [\"Card-present transactions only.\"]\n");
+  CommandResult run = Fraudops(dir, "run --json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const nlohmann::json result = Json(run);
+  const std::string id = result["execution_id"];
+  const std::string data_hash =
+      nlohmann::json::parse(testing::ReadText(result["artifacts"]["raw_manifest"]))["content_hash"];
+  // Stored with the bundle when the version was registered.
+  const nlohmann::json stored =
+      nlohmann::json::parse(testing::ReadText(result["artifacts"]["model_card"]));
+  EXPECT_EQ(stored["format"], "fraudops-model-card/1");
+  EXPECT_EQ(stored["model"]["name"], "fraud-detector");
+  EXPECT_EQ(stored["model"]["version"], 1);
+  EXPECT_EQ(stored["model"]["run_id"], id);
+  EXPECT_EQ(stored["model"]["owner"], "fraud-analytics");
+  EXPECT_EQ(stored["model"]["data_hash"], data_hash);
+  EXPECT_EQ(stored["data"]["content_hash"], data_hash);
+  std::set<std::string> roles;
+  for (const auto& d : stored["data"]["datasets"]) {
+    roles.insert(d["role"]);
+    EXPECT_EQ(d["content_hash"].get<std::string>().size(), 64u);
+  }
+  EXPECT_EQ(roles, (std::set<std::string>{"raw", "train", "validation", "test"}));
+  EXPECT_EQ(stored["evaluation"]["test"]["roc_auc"], result["metrics"]["test"]["roc_auc"]);
+  const auto interval = stored["evaluation"]["intervals"]["roc_auc"];
+  ASSERT_EQ(interval.size(), 2u);
+  EXPECT_LE(interval[0].get<double>(), result["metrics"]["test"]["roc_auc"].get<double>());
+  EXPECT_GE(interval[1].get<double>(), result["metrics"]["test"]["roc_auc"].get<double>());
+  EXPECT_EQ(stored["governance"]["approval"], "approved");
+  EXPECT_TRUE(stored["governance"]["approved_by_rule"].get<bool>());
+  EXPECT_EQ(stored["limitations"][0], "Card-present transactions only.");
+  EXPECT_NE(stored["limitations"].dump().find("synthetic data"), std::string::npos);
+  EXPECT_EQ(stored["monitoring"]["drift"]["psi_threshold"], 0.2);
+
+  // Built again: the deployment that followed registration is in it, and the same facts.
+  const nlohmann::json now = Json(Fraudops(dir, "models card fraud-detector@1 --format json"));
+  EXPECT_EQ(now["model"], stored["model"]);
+  bool deployed = false;
+  for (const auto& entry : now["governance"]["deployments"])
+    deployed = deployed ||
+               (entry["action"] == "deployed" && entry["details"]["endpoint"] == "fraud-detector");
+  EXPECT_TRUE(deployed) << now["governance"].dump();
+  const CommandResult markdown = Fraudops(dir, "models card fraud-detector@1");
+  ASSERT_EQ(markdown.exit_code, 0) << markdown.err;
+  for (const std::string& text :
+       {std::string("# Model card: fraud-detector@1"), id, data_hash,
+        std::string("Approval: **approved**"), std::string("| roc_auc |")}) {
+    EXPECT_NE(markdown.out.find(text), std::string::npos) << text;
+  }
+  ASSERT_EQ(
+      Fraudops(dir, "models card fraud-detector@latest --format html --output card.html").exit_code,
+      0);
+  const std::string html = testing::ReadText(dir.File("card.html"));
+  EXPECT_NE(html.find("<h1>Model card: fraud-detector@1</h1>"), std::string::npos);
+  EXPECT_NE(html.find("<strong>approved</strong>"), std::string::npos);
+  EXPECT_NE(html.find("<td>roc_auc</td>"), std::string::npos);
+  EXPECT_EQ(html.find("**"), std::string::npos);
+  EXPECT_EQ(Fraudops(dir, "models card fraud-detector@7").exit_code, 3);
+  EXPECT_NE(Fraudops(dir, "models card fraud-detector@1 --format pdf").exit_code, 0);
+}
+
 TEST(RegistryCliTest, LineageByDataAcceptsAUniquePrefixOrTheRawFilesSha256) {
   TempDir dir;
   WriteSmallConfig(dir);

@@ -16,6 +16,7 @@
 #include "core/version.h"
 #include "model/bundle.h"
 #include "model/policy.h"
+#include "pipeline/model_card.h"
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
 #include "store/serving_store.h"
@@ -47,6 +48,9 @@ struct Args {
   std::string method = "mean";
   std::vector<double> weights;
   double threshold = -1;
+  // models card
+  std::string card_format = "markdown";
+  std::string output;
 };
 
 /// Whether a metric measures model quality (the ones "best" is marked on): not a count, a
@@ -761,6 +765,28 @@ Result<std::string> ExportVersion(const Args& args, const std::string& directory
   return version.model + "@" + std::to_string(version.version);
 }
 
+/// The model card of a version (docs/model-card.md), built now: the approvals and deployments
+/// up to this moment.
+int ModelsCard(const Args& args) {
+  auto stores = OpenStores(args.config_path, args.home, true);
+  if (!stores.ok()) return Fail(stores.status());
+  auto version = Resolve(*stores->metadata, args.target);
+  if (!version.ok()) return Fail(version.status());
+  auto card = BuildModelCard(*stores->metadata, *stores->artifacts, *version, UtcNow());
+  if (!card.ok()) return Fail(card.status());
+  const std::string text = args.card_format == "json"   ? card->dump(2) + "\n"
+                           : args.card_format == "html" ? ModelCardHtml(*card)
+                                                        : ModelCardMarkdown(*card);
+  if (args.output.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return kExitOk;
+  }
+  if (Status written = WriteFileAtomic(args.output, text); !written.ok()) return Fail(written);
+  std::printf("wrote the model card of %s@%lld to %s\n", version->model.c_str(),
+              static_cast<long long>(version->version), args.output.c_str());
+  return kExitOk;
+}
+
 int ModelsExport(const Args& args) {
   size_t written = 0;
   auto exported = ExportVersion(args, args.directory, &written);
@@ -966,6 +992,17 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
   export_command->add_option("MODEL", args->target, "NAME[@VERSION|@ALIAS]")->required();
   export_command->add_option("DIR", args->directory, "Directory to write")->required();
 
+  auto* card = models->add_subcommand(
+      "card",
+      "A version's model card (docs/model-card.md): intended use, data, features, training, "
+      "metrics with intervals, calibration, bias, explanations, limitations, approvals and "
+      "deployments, monitoring plan.");
+  common(card);
+  card->add_option("MODEL", args->target, "NAME@VERSION or NAME@ALIAS")->required();
+  card->add_option("--format", args->card_format, "markdown (default), html or json")
+      ->check(CLI::IsMember({"markdown", "html", "json"}));
+  card->add_option("--output", args->output, "Write to this file (default: standard output)");
+
   auto* lineage = app.add_subcommand("lineage",
                                      "Trace a model version to its run, code and data; or --data "
                                      "HASH to the versions trained from it.");
@@ -987,6 +1024,7 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
     if (*alias) return ModelsChange(*args, "alias");
     if (*archive) return ModelsChange(*args, "archive");
     if (*export_command) return ModelsExport(*args);
+    if (*card) return ModelsCard(*args);
     if (*policy) return ModelsPolicy(*args);
     if (*models_compare) return ModelsCompare(*args);
     if (*combine) return ModelsCombine(*args);

@@ -297,6 +297,17 @@ const std::vector<KeySpec>& KeyTable() {
        kInf,
        {"none", "reweighing"}},
 
+      {"card", "intended_use",
+       "The model card's intended use (docs/model-card.md): what the scores are for and what "
+       "they must not be used for.",
+       FOPS_FIELD(card.intended_use)},
+      {"card", "limitations",
+       "The model card's limitations and caveats, one per entry, beside those the card finds "
+       "itself (small groups, synthetic data, gates waived).",
+       FOPS_FIELD(card.limitations)},
+      {"card", "owner", "The model card's owner: the team answerable for the model.",
+       FOPS_FIELD(card.owner)},
+
       {"register", "model_name", "Registered model name (used by the registry).",
        FOPS_FIELD(register_.model_name)},
       {"register",
@@ -714,9 +725,9 @@ const std::vector<KeySpec>& KeyTable() {
 
 const std::vector<std::string>& GroupNames() {
   static const std::vector<std::string> kGroups = {
-      "global",  "preprocess", "train",  "validate",  "evaluate", "explain",
-      "bias",    "register",   "deploy", "promote",   "api",      "schedule",
-      "monitor", "features",   "stream", "artifacts", "tracing"};
+      "global",   "preprocess", "train",    "validate", "evaluate",  "explain",
+      "bias",     "card",       "register", "deploy",   "promote",   "api",
+      "schedule", "monitor",    "features", "stream",   "artifacts", "tracing"};
   return kGroups;
 }
 

@@ -125,6 +125,17 @@ struct BiasConfig {
   std::string mitigation = "none";
 };
 
+/// What the model card (docs/model-card.md) says that data cannot: written by the model's
+/// owners, carried into every version's card.
+struct CardConfig {
+  std::string intended_use =
+      "Scores card transactions for the probability of fraud, to decide (with the decision "
+      "policy, if any) which to approve, review or decline. Not for credit decisions, nor for "
+      "any decision about a person other than the transaction itself.";
+  std::vector<std::string> limitations = {};  ///< the owners' caveats, one per entry
+  std::string owner;                          ///< the team answerable for the model
+};
+
 struct RegisterConfig {
   std::string model_name = "fraud-detector";
   std::string approval = "auto";
@@ -290,6 +301,7 @@ struct Config {
   EvaluateConfig evaluate;
   ExplainConfig explain;
   BiasConfig bias;
+  CardConfig card;
   RegisterConfig register_;
   DeployConfig deploy;
   PromoteConfig promote;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <random>
 
 namespace fraudops {
 
@@ -208,6 +209,78 @@ double ExpectedCalibrationError(std::span<const float> scores, std::span<const f
   for (const ReliabilityBin& b : ReliabilityBins(scores, labels, bins))
     error += static_cast<double>(b.count) * std::abs(b.mean_predicted - b.observed_rate);
   return error / static_cast<double>(scores.size());
+}
+
+nlohmann::json MetricIntervals::ToJson() const {
+  nlohmann::json out = {{"method", "poisson bootstrap, percentile"},
+                        {"resamples", resamples},
+                        {"confidence", confidence}};
+  for (const auto& [name, bounds] : intervals) out[name] = {bounds[0], bounds[1]};
+  return out;
+}
+
+MetricIntervals ComputeMetricIntervals(std::span<const float> scores, std::span<const float> labels,
+                                       double threshold, int resamples, uint64_t seed,
+                                       double confidence) {
+  MetricIntervals out;
+  out.resamples = resamples;
+  out.confidence = confidence;
+  const size_t n = scores.size();
+  if (n == 0 || resamples <= 0) return out;
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
+  const char* names[] = {"roc_auc", "pr_auc", "precision", "recall", "f1"};
+  std::vector<std::vector<double>> values(5);
+  std::mt19937_64 random(seed);
+  std::poisson_distribution<int> draws(1.0);
+  std::vector<double> weight(n);
+  for (int b = 0; b < resamples; ++b) {
+    double positives = 0, negatives = 0;
+    for (size_t i = 0; i < n; ++i) {  // in row order: the draw of row i does not depend on sorting
+      weight[i] = draws(random);
+      (labels[i] > 0.5f ? positives : negatives) += weight[i];
+    }
+    if (positives == 0 || negatives == 0) continue;
+    double tp = 0, fp = 0, auc = 0, ap = 0, tp_at = 0, fp_at = 0;
+    for (size_t k = 0; k < n;) {  // one group of tied scores at a time
+      double group_tp = 0, group_fp = 0;
+      const float score = scores[order[k]];
+      for (; k < n && scores[order[k]] == score; ++k) {
+        const uint32_t row = order[k];
+        (labels[row] > 0.5f ? group_tp : group_fp) += weight[row];
+      }
+      auc += group_fp * (tp + group_tp / 2);
+      tp += group_tp;
+      fp += group_fp;
+      if (tp + fp > 0) ap += group_tp / positives * tp / (tp + fp);
+      if (score >= threshold) {
+        tp_at = tp;
+        fp_at = fp;
+      }
+    }
+    const double precision = tp_at + fp_at > 0 ? tp_at / (tp_at + fp_at) : 0;
+    const double recall = tp_at / positives;
+    values[0].push_back(auc / (positives * negatives));
+    values[1].push_back(ap);
+    values[2].push_back(precision);
+    values[3].push_back(recall);
+    values[4].push_back(precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0);
+  }
+  for (size_t m = 0; m < values.size(); ++m) {
+    std::vector<double>& v = values[m];
+    if (v.empty()) continue;
+    std::sort(v.begin(), v.end());
+    auto at = [&](double q) {
+      const double position = q * static_cast<double>(v.size() - 1);
+      const size_t low = static_cast<size_t>(position);
+      const size_t high = std::min(low + 1, v.size() - 1);
+      return v[low] + (position - static_cast<double>(low)) * (v[high] - v[low]);
+    };
+    out.intervals[names[m]] = {at((1 - confidence) / 2), at((1 + confidence) / 2)};
+  }
+  return out;
 }
 
 nlohmann::json ComputeCurves(std::span<const float> scores, std::span<const float> labels) {

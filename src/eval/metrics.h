@@ -4,6 +4,9 @@
 /// Brier), and decisions at a threshold (precision, recall, F1, confusion matrix, and the
 /// share of fraud value caught). Ties in scores are handled exactly (no arbitrary order).
 
+#include <array>
+#include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
@@ -61,6 +64,20 @@ std::vector<ReliabilityBin> ReliabilityBins(std::span<const float> scores,
 /// |mean_predicted − observed_rate|; 0 without rows.
 double ExpectedCalibrationError(std::span<const float> scores, std::span<const float> labels,
                                 int bins = 10);
+
+/// Bootstrap percentile intervals of the ranking and decision metrics: `resamples` Poisson
+/// bootstrap resamples of the rows (each row drawn Poisson(1) times, from `seed`), each
+/// metric computed on every resample with ComputeMetrics' definitions (ties exact).
+struct MetricIntervals {
+  int resamples = 0;
+  double confidence = 0.95;
+  /// roc_auc, pr_auc, precision, recall, f1 (at `threshold`) → [low, high]
+  std::map<std::string, std::array<double, 2>> intervals;
+  nlohmann::json ToJson() const;
+};
+MetricIntervals ComputeMetricIntervals(std::span<const float> scores, std::span<const float> labels,
+                                       double threshold, int resamples, uint64_t seed,
+                                       double confidence = 0.95);
 
 /// Curves for charts and curves.json: ROC and PR (at most ~500 points each), score
 /// histograms per class (50 bins on [0, 1]), calibration (10 bins).

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <random>
 
 namespace fraudops {
 namespace {
@@ -88,6 +90,43 @@ TEST(MetricsTest, ExpectedCalibrationErrorWeighsEachBinsGapByItsRows) {
   EXPECT_EQ(ExpectedCalibrationError({}, {}), 0);
   // A score of exactly 1 falls in the last bin.
   EXPECT_EQ(ReliabilityBins(std::vector<float>{1.0f}, std::vector<float>{1})[0].lower, 0.9);
+}
+
+TEST(MetricsTest, BootstrapIntervalsHoldTheMetricsAndNarrowWithMoreRows) {
+  std::mt19937 random(5);
+  std::normal_distribution<double> noise(0, 1);
+  auto make = [&](size_t rows, std::vector<float>& scores, std::vector<float>& labels) {
+    for (size_t i = 0; i < rows; ++i) {
+      const bool fraud = i % 20 == 0;
+      labels.push_back(fraud);
+      scores.push_back(static_cast<float>(1 / (1 + std::exp(-(noise(random) + 2.5 * fraud - 2)))));
+    }
+  };
+  std::vector<float> small_scores, small_labels, large_scores, large_labels;
+  make(2000, small_scores, small_labels);
+  make(20000, large_scores, large_labels);
+  const MetricIntervals small = ComputeMetricIntervals(small_scores, small_labels, 0.5, 300, 1);
+  const MetricIntervals large = ComputeMetricIntervals(large_scores, large_labels, 0.5, 300, 1);
+  const BinaryMetrics m = ComputeMetrics(large_scores, large_labels, 0.5);
+  const std::map<std::string, double> point = {{"roc_auc", m.roc_auc},
+                                               {"pr_auc", m.pr_auc},
+                                               {"precision", m.precision},
+                                               {"recall", m.recall},
+                                               {"f1", m.f1}};
+  ASSERT_EQ(large.intervals.size(), 5u);
+  for (const auto& [name, value] : point) {
+    const auto [low, high] = large.intervals.at(name);
+    EXPECT_LT(low, value) << name;
+    EXPECT_GT(high, value) << name;
+    const auto [small_low, small_high] = small.intervals.at(name);
+    EXPECT_GT(small_high - small_low, 1.8 * (high - low))
+        << name << ": 10x the rows, ~1/3 the width";
+  }
+  // Deterministic by seed; the JSON lists every interval.
+  EXPECT_EQ(ComputeMetricIntervals(small_scores, small_labels, 0.5, 50, 9).ToJson(),
+            ComputeMetricIntervals(small_scores, small_labels, 0.5, 50, 9).ToJson());
+  EXPECT_EQ(large.ToJson()["roc_auc"].size(), 2u);
+  EXPECT_EQ(large.ToJson()["resamples"], 300);
 }
 
 TEST(MetricsTest, CurvesHaveAllParts) {

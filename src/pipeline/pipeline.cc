@@ -31,6 +31,7 @@
 #include "model/global_explanations.h"
 #include "pipeline/bias_facets.h"
 #include "pipeline/data_validation.h"
+#include "pipeline/model_card.h"
 #include "pipeline/sharded.h"
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
@@ -812,6 +813,11 @@ Status EvaluateScores(State& s) {
   s.threshold = threshold;
   s.result.metrics = {{"validation", validation.ToJson()}, {"test", test.ToJson()}};
   if (s.calibration) s.result.metrics["calibration"] = calibration;
+  // How far the test metrics could move on other rows like these (the model card shows them).
+  s.result.metrics["intervals"] = {
+      {"test", ComputeMetricIntervals(s.test_scores, s.test.label, threshold, 200,
+                                      static_cast<uint64_t>(s.config.global.seed))
+                   .ToJson()}};
   nlohmann::json metrics = s.result.metrics;
   metrics["threshold_method"] = e.threshold_method;
   FOPS_RETURN_IF_ERROR(s.Write("metrics", "evaluation/metrics.json", Pretty(metrics)));
@@ -1266,6 +1272,16 @@ Status ChampionGate(State& s) {
   return Status::Ok();
 }
 
+/// model/model_card.{json,md,html} of the version just created, published with the run.
+Status WriteModelCard(State& s, const ModelVersion& version) {
+  FOPS_ASSIGN_OR_RETURN(const nlohmann::json card,
+                        BuildModelCard(*s.store, *s.artifacts, version, UtcNow()));
+  FOPS_RETURN_IF_ERROR(s.Write("model_card", "model/model_card.json", Pretty(card)));
+  FOPS_RETURN_IF_ERROR(s.Write("model_card_md", "model/model_card.md", ModelCardMarkdown(card)));
+  FOPS_RETURN_IF_ERROR(s.Write("model_card_html", "model/model_card.html", ModelCardHtml(card)));
+  return Publish(s);
+}
+
 /// Registers the gated model: the bundle description, every artifact stored and checksummed,
 /// then one transaction that creates the version (and its audit entries). A crash before
 /// the commit leaves no version; after it, the version's artifacts are all in place.
@@ -1338,6 +1354,10 @@ Status Register(State& s) {
   version.before_commit = [] { FaultPoint("register.before_commit"); };
   FOPS_ASSIGN_OR_RETURN(ModelVersion created, s.store->CreateVersion(version, CurrentActor()));
   s.result.registered = created.ToJson();
+  // The model card, stored with the bundle (`fraudops models card` builds it again later, with
+  // the approvals and deployments since). The version stands without it: a failure is logged.
+  if (Status carded = WriteModelCard(s, created); !carded.ok())
+    s.context.logger->Warn("register", "no model card: " + carded.message());
   s.context.logger->Info("register", "registered",
                          {{"model", created.model},
                           {"version", static_cast<long long>(created.version)},
