@@ -210,8 +210,10 @@ TEST(CliTest, TheBiasStepMeasuresEachFacetAndItsRulesGateTheVersion) {
   EXPECT_NE(report.find("<h2>Bias</h2>"), std::string::npos);
   EXPECT_NE(report.find("Disparate Impact (DI)"), std::string::npos);
 
-  // Without the rule the version is registered; kept as features, the columns are.
-  testing::WriteText(dir.File("config.yml"), base + "  keep_facets_as_features: true\n");
+  // Without the rule the version is registered; kept as features, the columns are. The
+  // explain step explains each facet's rows beside the rest's.
+  testing::WriteText(dir.File("config.yml"),
+                     base + "  keep_facets_as_features: true\nexplain:\n  enabled: true\n");
   CommandResult kept = Fraudops(dir, "run --json");
   ASSERT_EQ(kept.exit_code, 0) << kept.err;
   const auto second = nlohmann::json::parse(kept.out);
@@ -221,6 +223,18 @@ TEST(CliTest, TheBiasStepMeasuresEachFacetAndItsRulesGateTheVersion) {
   bool has_age = false;
   for (const auto& feature : features) has_age = has_age || feature["name"] == "age_band";
   EXPECT_TRUE(has_age);
+  const auto explained = nlohmann::json::parse(testing::ReadText(
+      second["artifact_dir"].get<std::string>() + "/evaluation/explanations.json"));
+  ASSERT_EQ(explained["segments"].size(), 2u);
+  const auto& young_rows = explained["segments"][0];
+  EXPECT_EQ(young_rows["segment"], "age_band=18-25");
+  EXPECT_EQ(young_rows["in"]["rows"].get<int>() + young_rows["out"]["rows"].get<int>(),
+            explained["rows"].get<int>());
+  EXPECT_GT(young_rows["in"]["rows"].get<int>(), 0);
+  EXPECT_EQ(explained["segments"][1]["segment"], "Amount>60");
+  EXPECT_NE(testing::ReadText(second["artifact_dir"].get<std::string>() + "/evaluation/report.html")
+                .find("Segment age_band=18-25"),
+            std::string::npos);
 
   // What cannot be measured is said before anything is trained... or at the bias step.
   testing::WriteText(

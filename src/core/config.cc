@@ -263,6 +263,10 @@ const std::vector<KeySpec>& KeyTable() {
       {"explain", "partial_dependence",
        "Features to draw partial dependence and ICE curves for; empty: the top 3.",
        FOPS_FIELD(explain.partial_dependence)},
+      {"explain", "segments",
+       "Segments whose explanations are shown beside the rest's (\"COLUMN=VALUE\", "
+       "\"COLUMN>NUMBER\", as bias.facets); empty: the bias facets, if any.",
+       FOPS_FIELD(explain.segments)},
 
       {"bias", "facets",
        "The bias step's facets (docs/bias.md): each \"COLUMN=VALUE\" (\"COLUMN=V1|V2\": any of "

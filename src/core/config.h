@@ -108,6 +108,8 @@ struct ExplainConfig {
   long long rows = 0;                           ///< test rows explained (evenly taken); 0: all
   long long top_features = 8;                   ///< summary and dependence plots for this many
   std::vector<std::string> partial_dependence;  ///< features; empty: the top 3
+  /// Segments explained apart ("COL=V", "COL>N" as bias.facets); empty: bias.facets.
+  std::vector<std::string> segments = {};
 };
 
 /// The pipeline's bias step (docs/bias.md): facets, the group variable, gate rules.

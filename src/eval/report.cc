@@ -564,6 +564,25 @@ std::string RenderReport(const ReportInput& input) {
     for (const auto& entry : e["partial_dependence"])
       html += "<div class='card'>" + SvgPartialDependence(entry) + "</div>";
     html += "</div>";
+    for (const auto& segment : e.value("segments", nlohmann::json::array())) {
+      const nlohmann::json& in = segment["in"];
+      const nlohmann::json& out = segment["out"];
+      html += "<h3>Segment " + HtmlEscape(segment.value("segment", "")) + " (" +
+              std::to_string(in.value("rows", 0)) + " rows) against the rest (" +
+              std::to_string(out.value("rows", 0)) +
+              " rows)</h3><table><tr><th>feature</th><th>mean |SHAP|, segment</th><th>mean "
+              "|SHAP|, rest</th><th>mean SHAP, segment</th><th>mean SHAP, rest</th></tr>";
+      const size_t shown = std::min<size_t>(in["features"].size(), 10);
+      for (size_t k = 0; k < shown && k < out["features"].size(); ++k) {
+        const nlohmann::json& a = in["features"][k];
+        const nlohmann::json& b = out["features"][k];
+        html += "<tr><td>" + HtmlEscape(a.value("feature", "")) + "</td><td>" +
+                Num(a.value("mean_abs_shap", 0.0)) + "</td><td>" +
+                Num(b.value("mean_abs_shap", 0.0)) + "</td><td>" + Num(a.value("mean_shap", 0.0)) +
+                "</td><td>" + Num(b.value("mean_shap", 0.0)) + "</td></tr>";
+      }
+      html += "</table>";
+    }
   }
   if (input.bias.is_object()) html += BiasSection(input.bias);
   if (input.mitigation.is_object()) html += MitigationSection(input.mitigation);

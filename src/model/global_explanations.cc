@@ -61,6 +61,13 @@ Result<GlobalExplanation> ExplainGlobally(const Ensemble& ensemble, std::span<co
     chosen.push_back(static_cast<size_t>(it - ensemble.feature_names.begin()));
   }
   const size_t n = rows.size() / width;
+  for (const ExplanationSegment& segment : options.segments) {
+    if (segment.rows.size() != n) {
+      return Status::InvalidArgument("global explanations: segment '" + segment.name + "' has " +
+                                     std::to_string(segment.rows.size()) + " rows, not " +
+                                     std::to_string(n));
+    }
+  }
   GlobalExplanation out;
   out.rows = n;
   FOPS_ASSIGN_OR_RETURN(const TreeShap shap, TreeShap::Create(ensemble));
@@ -71,6 +78,11 @@ Result<GlobalExplanation> ExplainGlobally(const Ensemble& ensemble, std::span<co
   const size_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> sum_abs(chunks * width, 0.0), sum(chunks * width, 0.0);
   std::vector<double> worst(chunks, 0.0), bias(chunks, 0.0);
+  // Per chunk, segment and side (0 the rest, 1 the segment): sums of |SHAP| and SHAP, rows.
+  const size_t segments = options.segments.size();
+  std::vector<double> segment_abs(chunks * segments * 2 * width, 0.0),
+      segment_sum(chunks * segments * 2 * width, 0.0);
+  std::vector<size_t> segment_rows(chunks * segments * 2, 0);
   const std::vector<size_t> sample = EvenlySpaced(n, options.points);
   std::vector<double> sample_shap(sample.size() * width, 0.0);
   context.pool->ParallelFor(chunks, [&](size_t c) {
@@ -94,6 +106,16 @@ Result<GlobalExplanation> ExplainGlobally(const Ensemble& ensemble, std::span<co
       }
       bias[c] = row[width];
       worst[c] = std::max(worst[c], std::fabs(total - margin));
+      for (size_t s = 0; s < segments; ++s) {
+        const int8_t side = options.segments[s].rows[begin + i];
+        if (side != 0 && side != 1) continue;
+        const size_t slot = (c * segments + s) * 2 + static_cast<size_t>(side);
+        ++segment_rows[slot];
+        for (size_t f = 0; f < width; ++f) {
+          segment_abs[slot * width + f] += std::fabs(row[f]);
+          segment_sum[slot * width + f] += row[f];
+        }
+      }
       const auto at = std::lower_bound(sample.begin(), sample.end(), begin + i);
       if (at != sample.end() && *at == begin + i) {
         std::copy(row, row + width,
@@ -124,6 +146,30 @@ Result<GlobalExplanation> ExplainGlobally(const Ensemble& ensemble, std::span<co
   std::vector<FeatureAttribution> ranked;
   for (size_t f : order) ranked.push_back(out.features[f]);
   out.features = std::move(ranked);
+  for (size_t s = 0; s < segments; ++s) {  // chunk sums added in chunk order, as above
+    nlohmann::json entry = {{"segment", options.segments[s].name}};
+    for (size_t side = 0; side < 2; ++side) {
+      size_t count = 0;
+      std::vector<double> abs_total(width, 0.0), total(width, 0.0);
+      for (size_t c = 0; c < chunks; ++c) {
+        const size_t slot = (c * segments + s) * 2 + side;
+        count += segment_rows[slot];
+        for (size_t f = 0; f < width; ++f) {
+          abs_total[f] += segment_abs[slot * width + f];
+          total[f] += segment_sum[slot * width + f];
+        }
+      }
+      nlohmann::json list = nlohmann::json::array();
+      const double divide = count > 0 ? static_cast<double>(count) : 1.0;
+      for (size_t f : order) {
+        list.push_back({{"feature", ensemble.feature_names[f]},
+                        {"mean_abs_shap", abs_total[f] / divide},
+                        {"mean_shap", total[f] / divide}});
+      }
+      entry[side == 1 ? "in" : "out"] = {{"rows", count}, {"features", list}};
+    }
+    out.segments.push_back(std::move(entry));
+  }
 
   // The summary: the top features' values and contributions on the sample.
   const size_t top = std::min(options.top_features, width);
@@ -196,7 +242,8 @@ nlohmann::json GlobalExplanation::ToJson() const {
           {"max_additivity_error", max_additivity_error},
           {"features", list},
           {"summary", summary},
-          {"partial_dependence", partial_dependence}};
+          {"partial_dependence", partial_dependence},
+          {"segments", segments}};
 }
 
 }  // namespace fraudops

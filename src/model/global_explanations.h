@@ -6,6 +6,7 @@
 /// dependence with individual conditional expectation (ICE) curves for chosen features.
 
 #include <cstddef>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -17,6 +18,13 @@
 
 namespace fraudops {
 
+/// Rows to explain apart (e.g. a bias facet): per row 1 in the segment, 0 in the rest, any
+/// other value in neither (the segment's value missing).
+struct ExplanationSegment {
+  std::string name;
+  std::vector<int8_t> rows;
+};
+
 struct GlobalExplanationOptions {
   size_t top_features = 8;  ///< summary and dependence plots for this many features
   size_t points = 1000;     ///< rows (evenly taken) in the summary and dependence plots
@@ -24,6 +32,7 @@ struct GlobalExplanationOptions {
   size_t grid_points = 20;                ///< values of a feature partial dependence evaluates
   size_t partial_dependence_rows = 1000;  ///< rows (evenly taken) averaged at each value
   size_t ice_rows = 20;                   ///< of those, the rows drawn as ICE curves
+  std::vector<ExplanationSegment> segments = {};  ///< each one's rows against the rest's
 };
 
 struct FeatureAttribution {
@@ -44,6 +53,9 @@ struct GlobalExplanation {
   nlohmann::json summary;
   /// Per chosen feature: {"feature", "grid": [values], "mean": [probability], "ice": [[…]]}.
   nlohmann::json partial_dependence = nlohmann::json::array();
+  /// Per segment: {"segment", "in": {"rows", "features": [{feature, mean_abs_shap,
+  /// mean_shap}]}, "out": {…}}, the features in the order of `features`.
+  nlohmann::json segments = nlohmann::json::array();
 
   nlohmann::json ToJson() const;
 };

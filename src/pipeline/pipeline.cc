@@ -861,6 +861,31 @@ Status Evaluate(State& s) {
   return status;
 }
 
+using AsideColumns = std::vector<std::pair<ColumnSchema, std::vector<float>>>;
+Result<std::pair<const ColumnSchema*, std::span<const float>>> BiasColumn(const AsideColumns& aside,
+                                                                          const Dataset& rows,
+                                                                          const std::string& name);
+
+/// explain.segments (or bias.facets): each segment's membership of the explained test rows.
+Result<std::vector<ExplanationSegment>> ExplanationSegments(const State& s,
+                                                            const std::vector<uint32_t>& rows) {
+  const std::vector<std::string>& specs =
+      s.config.explain.segments.empty() ? s.config.bias.facets : s.config.explain.segments;
+  const char* key = s.config.explain.segments.empty() ? "bias.facets" : "explain.segments";
+  std::vector<ExplanationSegment> out;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const std::string where = std::string(key) + "[" + std::to_string(i) + "]";
+    FOPS_ASSIGN_OR_RETURN(const FacetSpec facet, ParseFacet(specs[i], where));
+    FOPS_ASSIGN_OR_RETURN(auto column, BiasColumn(s.aside_test, s.test, facet.column));
+    FOPS_ASSIGN_OR_RETURN(const std::vector<int8_t> members,
+                          FacetRows(facet, *column.first, column.second, where));
+    ExplanationSegment& segment = out.emplace_back();
+    segment.name = facet.text;
+    for (uint32_t r : rows) segment.rows.push_back(members[r]);
+  }
+  return out;
+}
+
 /// The explain step (docs/explanations.md): exact TreeSHAP over the test rows (or
 /// explain.rows of them, evenly taken) — global importance, a summary and dependence sample,
 /// partial dependence and ICE — written to evaluation/explanations.json for the report.
@@ -879,6 +904,7 @@ Status Explain(State& s) {
   GlobalExplanationOptions options;
   options.top_features = static_cast<size_t>(e.top_features);
   options.partial_dependence = e.partial_dependence;
+  FOPS_ASSIGN_OR_RETURN(options.segments, ExplanationSegments(s, rows));
   Result<GlobalExplanation> result = ExplainGlobally(*engine, matrix, options, s.context);
   if (!result.ok()) return result.status().WithContext("explain");
   const GlobalExplanation& explained = *result;
@@ -892,8 +918,6 @@ Status Explain(State& s) {
        {"max_additivity_error", explained.max_additivity_error}});
   return s.Write("explanations", "evaluation/explanations.json", Pretty(s.explanations));
 }
-
-using AsideColumns = std::vector<std::pair<ColumnSchema, std::vector<float>>>;
 
 /// `name`'s column of the rows: set aside (SetAsideBiasColumns), else still a feature.
 Result<std::pair<const ColumnSchema*, std::span<const float>>> BiasColumn(const AsideColumns& aside,
