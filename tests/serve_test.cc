@@ -800,6 +800,24 @@ TEST(ServeTest, ADecisionPolicyDecidesEveryRowAndAPolicyCanaryIsRolledBackOnItsD
   EXPECT_GE(decided_rows, 10u);
 }
 
+/// The first `rows` rows of `data`'s first `columns` columns as clients send them: JSON
+/// instances (null for missing) and a CSV with a header (an empty field for missing).
+void ClientRows(const Dataset& data, size_t columns, size_t rows, Json* instances,
+                std::string* csv) {
+  for (size_t f = 0; f < columns; ++f) *csv += (f ? "," : "") + data.features[f].name;
+  *csv += "\n";
+  for (size_t r = 0; r < rows; ++r) {
+    Json row = Json::object();
+    for (size_t f = 0; f < columns; ++f) {
+      const double value = data.columns[f][r];
+      row[data.features[f].name] = std::isnan(value) ? Json(nullptr) : Json(value);
+      *csv += (f ? "," : "") + (std::isnan(value) ? std::string() : Json(value).dump());
+    }
+    *csv += "\n";
+    instances->push_back(row);
+  }
+}
+
 TEST(ServeTest, DerivedFeaturesGiveBitIdenticalModelInputsInTrainingBatchAndServing) {
   ServeWorkspace ws;
   const TempDir& dir = ws.dir();
@@ -835,18 +853,7 @@ TEST(ServeTest, DerivedFeaturesGiveBitIdenticalModelInputsInTrainingBatchAndServ
   // The raw fields of those rows, as clients send them.
   Json instances = Json::array();
   std::string csv;
-  for (size_t f = 0; f < raw; ++f) csv += (f ? "," : "") + test->features[f].name;
-  csv += "\n";
-  for (size_t r = 0; r < rows; ++r) {
-    Json row = Json::object();
-    for (size_t f = 0; f < raw; ++f) {
-      const double value = test->columns[f][r];
-      row[test->features[f].name] = std::isnan(value) ? Json(nullptr) : Json(value);
-      csv += (f ? "," : "") + (std::isnan(value) ? std::string() : Json(value).dump());
-    }
-    csv += "\n";
-    instances.push_back(row);
-  }
+  ClientRows(*test, raw, rows, &instances, &csv);
   WriteText(dir.File("rows.csv"), csv);
 
   const std::string key = ws.CreateKey({"invoke"});
@@ -948,21 +955,12 @@ TEST(ServeTest, CalibratedScoresAreTheSameFromServingBatchAndTheBundle) {
   const size_t width = test->num_features(), rows = 400;
   Json instances = Json::array();
   std::string csv;
-  for (size_t f = 0; f < width; ++f) csv += (f ? "," : "") + test->features[f].name;
-  csv += "\n";
+  ClientRows(*test, width, rows, &instances, &csv);
   std::vector<double> expected;
   size_t changed = 0;
+  std::vector<double> encoded(width);
   for (size_t r = 0; r < rows; ++r) {
-    Json row = Json::object();
-    std::vector<double> encoded(width);
-    for (size_t f = 0; f < width; ++f) {
-      const double value = test->columns[f][r];
-      encoded[f] = value;
-      row[test->features[f].name] = std::isnan(value) ? Json(nullptr) : Json(value);
-      csv += (f ? "," : "") + (std::isnan(value) ? std::string() : Json(value).dump());
-    }
-    csv += "\n";
-    instances.push_back(row);
+    for (size_t f = 0; f < width; ++f) encoded[f] = test->columns[f][r];
     const double model = bundle->ensemble.PredictProbability(encoded.data());
     expected.push_back(bundle->calibration->Apply(model));
     changed += expected.back() != model;
