@@ -256,20 +256,23 @@ bool TreeShap::Tabulate(size_t tree, size_t& budget) {
   }
   struct Path {
     uint32_t leaf;
-    std::vector<Edge> edges;
-    std::vector<uint32_t> features;
+    std::vector<uint32_t> features;  ///< distinct, by first appearance from the root
     std::vector<double> zero_fractions;
   };
   std::vector<Path> paths;
+  std::vector<std::pair<uint32_t, uint8_t>> node_bits;  // (node, bit), the same from every leaf
   size_t doubles = 0;
+  std::vector<uint32_t> upward;
   for (uint32_t n = begin; n < end; ++n) {
     if (!e.nodes[n].is_leaf()) continue;
-    Path path{n, {}, {}, {}};
-    for (uint32_t child = n; child != begin; child = parent[child - begin]) {
-      const uint32_t up = parent[child - begin];
+    Path path{n, {}, {}};
+    upward.clear();
+    for (uint32_t child = n; child != begin; child = parent[child - begin]) upward.push_back(child);
+    for (auto child = upward.rbegin(); child != upward.rend(); ++child) {  // from the root
+      const uint32_t up = parent[*child - begin];
       const uint32_t feature = e.nodes[up].feature();
       auto it = std::find(path.features.begin(), path.features.end(), feature);
-      const double fraction = e.cover[child] / e.cover[up];
+      const double fraction = e.cover[*child] / e.cover[up];
       if (it == path.features.end()) {
         path.features.push_back(feature);
         path.zero_fractions.push_back(fraction);
@@ -277,9 +280,7 @@ bool TreeShap::Tabulate(size_t tree, size_t& budget) {
       } else {
         path.zero_fractions[static_cast<size_t>(it - path.features.begin())] *= fraction;
       }
-      const auto bit = static_cast<uint8_t>(it - path.features.begin());
-      path.edges.push_back(
-          {up, static_cast<uint8_t>(child != static_cast<uint32_t>(e.nodes[up].left)), bit});
+      node_bits.emplace_back(up, static_cast<uint8_t>(it - path.features.begin()));
     }
     if (path.features.size() > kMaxFeatures) return false;
     doubles += TableSize(path.features.size());
@@ -288,11 +289,11 @@ bool TreeShap::Tabulate(size_t tree, size_t& budget) {
   if (doubles * sizeof(double) > budget) return false;
   budget -= doubles * sizeof(double);
   tree_leaves_[tree] = {static_cast<int64_t>(leaves_.size()), static_cast<uint32_t>(paths.size())};
+  if (node_bit_.size() < e.nodes.size()) node_bit_.resize(e.nodes.size(), 0);
+  for (const auto& [node, bit] : node_bits) node_bit_[node] = bit;
   for (const Path& path : paths) {
     Leaf leaf;
-    leaf.edge_begin = static_cast<uint32_t>(edges_.size());
-    edges_.insert(edges_.end(), path.edges.begin(), path.edges.end());
-    leaf.edge_end = static_cast<uint32_t>(edges_.size());
+    leaf.node = path.leaf;
     leaf.feature_begin = static_cast<uint32_t>(leaf_features_.size());
     leaf.features = static_cast<uint32_t>(path.features.size());
     leaf_features_.insert(leaf_features_.end(), path.features.begin(), path.features.end());
@@ -325,30 +326,40 @@ void TreeShap::Contributions(const double* rows, size_t count, double* out,
       }
       continue;
     }
-    // Row by row through this tree's tables (they stay in cache): which way the row goes
-    // at each split, then one table entry per leaf.
+    // Row by row through this tree's tables (they stay in cache): one pass down the tree
+    // carries, to every node, the path features the row disagrees with above it (a split
+    // the row goes the other way at); then one table entry per leaf.
     const uint32_t begin = e.tree_begin[t], end = e.tree_begin[t + 1];
-    workspace.right.resize(end - begin);
+    workspace.disagree.resize(end - begin);
+    uint32_t* disagree = workspace.disagree.data();
     for (size_t r = 0; r < count; ++r) {
       const double* row = rows + r * features;
       double* phi = out + r * width;
+      disagree[0] = 0;
       for (uint32_t n = begin; n < end; ++n) {
         const TreeNode& node = e.nodes[n];
-        workspace.right[n - begin] =
-            !node.is_leaf() && e.Child(node, row) != static_cast<uint32_t>(node.left);
+        if (node.is_leaf()) continue;
+        const uint32_t bit = 1u << node_bit_[n];
+        const uint32_t left = static_cast<uint32_t>(node.left) - begin;
+        const bool right = e.Child(node, row) != static_cast<uint32_t>(node.left);
+        disagree[left] = disagree[n - begin] | (right ? bit : 0u);
+        disagree[left + 1] = disagree[n - begin] | (right ? 0u : bit);
       }
       for (uint32_t l = 0; l < leaves; ++l) {
         const Leaf& leaf = leaves_[static_cast<size_t>(first) + l];
-        uint32_t agree = (1u << leaf.features) - 1;
-        for (uint32_t k = leaf.edge_begin; k < leaf.edge_end; ++k) {
-          const Edge& edge = edges_[k];
-          if (workspace.right[edge.node - begin] != edge.right) agree &= ~(1u << edge.bit);
-        }
+        const uint32_t agree = ((1u << leaf.features) - 1) & ~disagree[leaf.node - begin];
         const double* entries = table_.data() + leaf.table + offsets_[leaf.features][agree];
         const uint32_t* leaf_features = leaf_features_.data() + leaf.feature_begin;
+        // Without a branch (agreement is as good as random: a branch mispredicts half the
+        // time): pick between the feature's own entry and the common one. Reading
+        // entries[position] for a feature outside A stays inside the table (the next set's
+        // entries; the last set, all features, has none outside).
         const double outside = entries[0];
         for (uint32_t k = 0, position = 1; k < leaf.features; ++k) {
-          phi[leaf_features[k]] += (agree >> k & 1) ? entries[position++] : outside;
+          const uint32_t in = agree >> k & 1;
+          const double pick[2] = {outside, entries[position]};
+          phi[leaf_features[k]] += pick[in];
+          position += in;
         }
       }
     }

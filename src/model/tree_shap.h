@@ -55,7 +55,9 @@ class TreeShap {
   };
   struct Workspace {
     std::vector<PathElement> path;
-    std::vector<uint8_t> right;  ///< per node of the current tree: the row goes right
+    /// Per node of the current tree: the leaf-table bits of the path features the row
+    /// disagrees with on the way from the root to the node.
+    std::vector<uint32_t> disagree;
   };
   /// Trees explained from tables, and the tables' size.
   size_t tabulated_trees() const { return tabulated_trees_; }
@@ -69,13 +71,8 @@ class TreeShap {
   /// One leaf of a tabulated tree: its path's distinct features and, per edge, whether the
   /// row must go right there; its table holds the contributions for each set A of features
   /// (bit k: features[k]) the row agrees with.
-  struct Edge {
-    uint32_t node;  ///< absolute node index
-    uint8_t right;  ///< the path goes right here
-    uint8_t bit;    ///< index of the node's feature in the leaf's features
-  };
   struct Leaf {
-    uint32_t edge_begin, edge_end;     ///< into edges_
+    uint32_t node;                     ///< absolute node index
     uint32_t feature_begin, features;  ///< into leaf_features_; m
     size_t table;                      ///< offset into table_ (layout: FillLeafTable)
   };
@@ -90,7 +87,10 @@ class TreeShap {
   std::vector<std::pair<int64_t, uint32_t>>
       tree_leaves_;  ///< per tree: first leaf in leaves_ (-1: recursive), count
   std::vector<Leaf> leaves_;
-  std::vector<Edge> edges_;
+  /// Per node of a tabulated tree: the bit of its feature in the tables of the leaves below
+  /// it (features are numbered by first appearance from the root, so every leaf below a node
+  /// numbers the features above it alike).
+  std::vector<uint8_t> node_bit_;
   std::vector<uint32_t> leaf_features_;
   std::vector<double> table_;
   std::vector<std::vector<uint32_t>> offsets_;  ///< by m
