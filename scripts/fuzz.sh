@@ -8,7 +8,7 @@ CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug 
   -DFRAUDOPS_BUILD_FUZZERS=ON -DFRAUDOPS_BUILD_TESTS=OFF -DFRAUDOPS_BUILD_BENCH=OFF >/dev/null
 targets=(csv_fuzzer config_fuzzer dataset_file_fuzzer url_fuzzer xgboost_json_fuzzer lightgbm_text_fuzzer bundle_fuzzer
          predict_request_fuzzer monitor_fuzzer policy_fuzzer oidc_fuzzer feature_store_fuzzer trace_fuzzer
-         bin_mapper_fuzzer pipeline_fuzzer)
+         bin_mapper_fuzzer pipeline_fuzzer search_space_fuzzer)
 if [ -n "${FUZZ_TARGETS:-}" ]; then read -r -a targets <<< "$FUZZ_TARGETS"; fi  # e.g. FUZZ_TARGETS=bundle_fuzzer
 cmake --build build/fuzz --target "${targets[@]}"
 for target in "${targets[@]}"; do

@@ -85,14 +85,15 @@ TEST(CliTest, RunJsonHasTheDocumentedShapeAndArtifacts) {
   std::vector<std::string> steps;
   for (const auto& step : result["steps"]) {
     steps.push_back(step["name"]);
-    // No explain.enabled, no bias.facets: no explain or bias step.
-    const bool off = step["name"] == "explain" || step["name"] == "bias";
+    // No tune.enabled, explain.enabled or bias.facets: no tune, explain or bias step.
+    const bool off = step["name"] == "tune" || step["name"] == "explain" || step["name"] == "bias";
     EXPECT_EQ(step["status"], off ? "skipped" : "succeeded") << step;
     EXPECT_TRUE(step["seconds"].is_number());
     EXPECT_TRUE(std::filesystem::exists(step["log"].get<std::string>())) << step;
   }
-  EXPECT_EQ(steps, (std::vector<std::string>{"ingest", "validate", "split", "train", "evaluate",
-                                             "explain", "bias", "gate", "register", "deploy"}));
+  EXPECT_EQ(steps,
+            (std::vector<std::string>{"ingest", "validate", "split", "tune", "train", "evaluate",
+                                      "explain", "bias", "gate", "register", "deploy"}));
   // The approved version was deployed to the configured endpoint.
   EXPECT_EQ(result["deployment"]["endpoint"], "fraud-detector") << result.dump();
   EXPECT_EQ(result["deployment"]["status"], "completed");

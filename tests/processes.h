@@ -233,6 +233,17 @@ class ChildProcess {
     return pid_ > 0;
   }
   std::string log() const { return ReadText(log_file_); }
+  void Signal(int signal) {
+    if (pid_ > 0) ::kill(pid_, signal);
+  }
+  /// Waits for it to exit: its exit code, or 128 + the signal that ended it.
+  int Wait() {
+    if (pid_ <= 0) return -1;
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
 
  private:
   std::string log_file_;

@@ -20,6 +20,7 @@
 #include "cli/serve_commands.h"
 #include "cli/stream_commands.h"
 #include "cli/train_command.h"
+#include "cli/tune_command.h"
 #include "core/config.h"
 #include "core/files.h"
 #include "core/logging.h"
@@ -361,6 +362,7 @@ int main(int argc, char** argv) {
   auto registry_command = AddRegistryCommands(app);
   auto predict_command = AddPredictCommand(app);
   auto train_command = AddTrainCommand(app);
+  auto tune_command = AddTuneCommands(app);
   auto worker_command = AddWorkerCommand(app);
   auto serve_command = AddServeCommands(app);
   auto monitor_command = AddMonitorCommands(app);
@@ -404,6 +406,7 @@ int main(int argc, char** argv) {
   if (int code = artifacts_command(); code >= 0) return code;
   if (int code = predict_command(); code >= 0) return code;
   if (int code = train_command(); code >= 0) return code;
+  if (int code = tune_command(); code >= 0) return code;
   if (int code = worker_command(); code >= 0) return code;
   if (int code = serve_command(); code >= 0) return code;
   if (int code = monitor_command(); code >= 0) return code;

@@ -208,6 +208,75 @@ const std::vector<KeySpec>& KeyTable() {
        "splits. docs/distributed-training.md.",
        FOPS_FIELD(train.sharded)},
 
+      {"tune", "enabled",
+       "The pipeline tunes the hyperparameters before training (docs/tuning.md): a study of "
+       "tune.trials trials, then the final model trains with the best trial's parameters.",
+       FOPS_FIELD(tune.enabled)},
+      {"tune", "study",
+       "The study's name in the metadata store; empty: <pipeline_name>-<execution id> (a new "
+       "study each run). An existing study of that name is resumed.",
+       FOPS_FIELD(tune.study)},
+      {"tune",
+       "strategy",
+       "random, tpe (Bayesian: Tree-structured Parzen Estimator) or hyperband (random points, "
+       "successive halving over boosting rounds).",
+       FOPS_FIELD(tune.strategy),
+       -kInf,
+       kInf,
+       {"random", "tpe", "hyperband"}},
+      {"tune",
+       "pruner",
+       "Stops bad trials early from their per-round validation metric: auto (hyperband's own "
+       "for hyperband, else median), median, hyperband or none.",
+       FOPS_FIELD(tune.pruner),
+       -kInf,
+       kInf,
+       {"auto", "median", "hyperband", "none"}},
+      {"tune",
+       "objective",
+       "The validation metric a study optimizes.",
+       FOPS_FIELD(tune.objective),
+       -kInf,
+       kInf,
+       {"pr_auc", "roc_auc", "log_loss", "brier", "recall_at_fpr_1pct", "recall_at_fpr_0_1pct",
+        "ks"}},
+      {"tune", "trials", "The study's trials in all (every process and resumption together).",
+       FOPS_FIELD(tune.trials), 1, 100000},
+      {"tune", "time_budget",
+       "Stop starting trials after this long, and stop those running then (e.g. 20m); empty: no "
+       "limit.",
+       FOPS_FIELD(tune.time_budget)},
+      {"tune", "parallel",
+       "Trials at a time in this process, each with cores / parallel threads; 0: half the "
+       "cores.",
+       FOPS_FIELD(tune.parallel), 0, 1024},
+      {"tune", "folds",
+       "0: each trial trains on the training split and is judged on the validation split; k "
+       ">= 2: k-fold cross-validation over both, the mean and spread reported.",
+       FOPS_FIELD(tune.folds), 0, 100},
+      {"tune",
+       "fold_method",
+       "stratified (each fold keeps the class balance) or time (forward chaining on "
+       "preprocess.time_column: no fold trains on the future).",
+       FOPS_FIELD(tune.fold_method),
+       -kInf,
+       kInf,
+       {"stratified", "time"}},
+      {"tune", "target", "Stop once a trial's objective reaches this; empty: no target.",
+       FOPS_FIELD(tune.target)},
+      {"tune", "min_rounds", "Hyperband: the rounds of the first rung.",
+       FOPS_FIELD(tune.min_rounds), 1, 100000},
+      {"tune", "eta", "Hyperband: 1/eta of the trials go on at each rung.", FOPS_FIELD(tune.eta), 2,
+       10},
+      {"tune", "space_file",
+       "The search space (JSON, docs/tuning.md); empty: the built-in one for the algorithm "
+       "(models/xgboost_space.json, models/lgbm_space.json).",
+       FOPS_FIELD(tune.space_file)},
+      {"tune", "warm_start",
+       "An earlier study whose complete trials inside this space seed the sampler; empty: "
+       "none.",
+       FOPS_FIELD(tune.warm_start)},
+
       {"validate", "max_single_feature_auc",
        "A feature whose own ROC AUC on the label exceeds this stops the run (leakage: a copy "
        "or a consequence of the label); docs/data-validation.md.",
@@ -729,9 +798,9 @@ const std::vector<KeySpec>& KeyTable() {
 
 const std::vector<std::string>& GroupNames() {
   static const std::vector<std::string> kGroups = {
-      "global",   "preprocess", "train",    "validate", "evaluate",  "explain",
-      "bias",     "card",       "register", "deploy",   "promote",   "api",
-      "schedule", "monitor",    "features", "stream",   "artifacts", "tracing"};
+      "global",  "preprocess", "train",    "tune",      "validate", "evaluate", "explain",
+      "bias",    "card",       "register", "deploy",    "promote",  "api",      "schedule",
+      "monitor", "features",   "stream",   "artifacts", "tracing"};
   return kGroups;
 }
 
@@ -1159,7 +1228,8 @@ Status ValidateConfig(const Config& config) {
       {&config.monitor.quality_window, "monitor.quality_window", false},
       {&config.monitor.repeat_alerts_after, "monitor.repeat_alerts_after", false},
       {&config.monitor.serve_interval, "monitor.serve_interval", true},
-      {&config.stream.dedup_ttl, "stream.dedup_ttl", false}};
+      {&config.stream.dedup_ttl, "stream.dedup_ttl", false},
+      {&config.tune.time_budget, "tune.time_budget", true}};
   for (const Duration& duration : durations) {
     if (duration.value->empty() && duration.may_be_empty) continue;
     if (!ParseDurationSeconds(*duration.value)) {
@@ -1167,6 +1237,11 @@ Status ValidateConfig(const Config& config) {
                                      "' is not a duration; accepted: a positive whole number with "
                                      "s, m, h, d or w (e.g. 90s, 15m, 1h, 7d)");
     }
+  }
+  if (!config.tune.target.empty() && !ParseDouble(config.tune.target)) {
+    return Status::InvalidArgument("tune.target = '" + config.tune.target +
+                                   "' is not a number; accepted: the objective's value to stop "
+                                   "at (e.g. 0.85), or empty for none");
   }
   const std::vector<std::string> quality_metrics = {"roc_auc", "pr_auc", "recall", "precision"};
   for (const auto& [name, value] : config.monitor.min_metrics) {

@@ -102,6 +102,26 @@ struct EvaluateConfig {
   std::string calibration = "none";
 };
 
+/// Hyperparameter tuning (docs/tuning.md): `fraudops tune`, and the pipeline's train step
+/// when enabled.
+struct TuneConfig {
+  bool enabled = false;
+  std::string study;  ///< empty: <pipeline_name>-<execution id>
+  std::string strategy = "tpe";
+  std::string pruner = "auto";
+  std::string objective = "pr_auc";
+  long long trials = 30;
+  std::string time_budget;  ///< a duration; empty: none
+  long long parallel = 0;   ///< 0: half the cores
+  long long folds = 0;      ///< 0: the validation split
+  std::string fold_method = "stratified";
+  std::string target;  ///< a number; empty: none
+  long long min_rounds = 10;
+  long long eta = 3;
+  std::string space_file;  ///< empty: the algorithm's built-in space
+  std::string warm_start;
+};
+
 /// The pipeline's explain step (docs/explanations.md): global TreeSHAP explanations.
 struct ExplainConfig {
   bool enabled = false;
@@ -299,6 +319,7 @@ struct Config {
   GlobalConfig global;
   PreprocessConfig preprocess;
   TrainConfig train;
+  TuneConfig tune;
   ValidateConfig validate;
   EvaluateConfig evaluate;
   ExplainConfig explain;

@@ -38,6 +38,7 @@
 #include "store/serving_store.h"
 #include "train/distributed.h"
 #include "train/trainer.h"
+#include "tune/study.h"
 
 namespace fraudops {
 
@@ -96,6 +97,10 @@ struct State {
   double unmitigated_threshold = 0.5;
   nlohmann::json unmitigated_metrics;
   nlohmann::json mitigation;  ///< evaluation/mitigation.json
+  /// tune.enabled: the study's best parameters, which the train step uses; the training rows'
+  /// times for time folds (taken before the split drops the time column).
+  std::optional<HyperParameters> tuned;
+  std::vector<double> train_times;
 
   /// train.sharded: the workers did the data's work (pipeline/sharded.h); what rank 0 wrote
   /// is in workers_dir, and `stopped` says why they stopped before training (null: they did
@@ -608,6 +613,16 @@ Status SplitStep(State& s) {
   s.train = s.data.Take(split.train);
   s.validation = s.data.Take(split.validation);
   s.test = s.data.Take(split.test);
+  if (s.config.tune.enabled && s.config.tune.folds >= 2 && s.config.tune.fold_method == "time") {
+    const int column = s.train.FeatureIndex(p.time_column);
+    if (column < 0 || s.train.features[static_cast<size_t>(column)].type != ColumnType::kNumeric) {
+      return Status::InvalidArgument(
+          "tune.fold_method = time orders the training rows by preprocess.time_column ('" +
+          p.time_column + "'), which must be a numeric column of the data");
+    }
+    const std::vector<float>& times = s.train.columns[static_cast<size_t>(column)];
+    s.train_times.assign(times.begin(), times.end());
+  }
   FOPS_RETURN_IF_ERROR(SetAsideBiasColumns(s));
   // What validation excluded (the time column among them) served the split; not the model.
   for (Dataset* part : {&s.train, &s.validation, &s.test}) DropColumns(*part, s.excluded);
@@ -649,6 +664,59 @@ Status SplitStep(State& s) {
 
 Result<std::vector<float>> ReweighingWeights(State& s);
 
+/// tune.enabled: a study on the training rows (the validation split, or folds of the training
+/// rows: the validation split stays unseen for the final model's early stopping, calibration
+/// and threshold); the train step then trains with the best trial's parameters.
+Status Tune(State& s) {
+  if (!s.config.tune.enabled) {
+    s.step_skipped = true;
+    return Status::Ok();
+  }
+  if (s.sharded || s.config.train.instance_count > 1) {
+    return Status::InvalidArgument(
+        "tune.enabled tunes in this process; it does not combine with train.instance_count > 1 "
+        "yet (tune, then train on workers with the study's best parameters)");
+  }
+  if (s.config.bias.mitigation != "none") {
+    return Status::InvalidArgument(
+        "tune.enabled does not combine with bias.mitigation yet (trials are unweighted)");
+  }
+  const std::string& algorithm = s.config.train.algorithm;
+  FOPS_ASSIGN_OR_RETURN(
+      TuneOptions options,
+      TuneOptionsFrom(s.config, algorithm, ConfiguredParams(s.config),
+                      s.config.global.pipeline_name + "-" + s.result.execution_id));
+  TuneData data;
+  data.train = &s.train;
+  data.validation = &s.validation;
+  data.times = s.train_times;
+  FOPS_ASSIGN_OR_RETURN(TuneResult result, RunStudy(options, data, *s.store, s.context));
+  if (!result.best) {
+    return Status::InvalidArgument("study '" + result.study.name +
+                                   "' has no complete trial to take parameters from");
+  }
+  s.tuned = result.best_params;
+  nlohmann::json tuning = {{"study", result.study.name},
+                           {"study_run_id", result.study.run_id},
+                           {"best_trial", result.best->number},
+                           {"best_value", *result.best->value},
+                           {"objective", options.objective},
+                           {"best_params", result.best->params},
+                           {"trials", result.trials.size()},
+                           {"ran_here", result.ran_here},
+                           {"stopped_because", result.stopped_because}};
+  FOPS_RETURN_IF_ERROR(s.store->SetTags(
+      s.result.execution_id, {{"fraudops.study", result.study.name},
+                              {"fraudops.best_trial", std::to_string(result.best->number)}}));
+  FOPS_RETURN_IF_ERROR(
+      s.store->SetTags(result.study.run_id, {{"fraudops.execution", s.result.execution_id}}));
+  s.context.logger->Info("tune", "tuned",
+                         {{"study", result.study.name},
+                          {"best_trial", static_cast<long long>(result.best->number)},
+                          {options.objective, *result.best->value}});
+  return s.Write("tuning", "model/tuning.json", Pretty(tuning));
+}
+
 Status Train(State& s) {
   TrainerRegistry trainers;
   RegisterBuiltinTrainers(trainers);
@@ -657,7 +725,7 @@ Status Train(State& s) {
   TrainInput input;
   input.train = &s.train;
   input.validation = &s.validation;
-  input.params = ConfiguredParams(s.config);
+  input.params = s.tuned ? *s.tuned : ConfiguredParams(s.config);
   if (!s.sharded) {
     s.context.logger->Info("train", "training",
                            {{"algorithm", algorithm}, {"rows", s.train.rows()}});
@@ -1445,9 +1513,9 @@ struct StepDefinition {
 };
 
 constexpr StepDefinition kSteps[] = {
-    {"ingest", Ingest},     {"validate", Validate}, {"split", SplitStep}, {"train", Train},
-    {"evaluate", Evaluate}, {"explain", Explain},   {"bias", Bias},       {"gate", Gate},
-    {"register", Register}, {"deploy", Deploy},
+    {"ingest", Ingest}, {"validate", Validate}, {"split", SplitStep}, {"tune", Tune},
+    {"train", Train},   {"evaluate", Evaluate}, {"explain", Explain}, {"bias", Bias},
+    {"gate", Gate},     {"register", Register}, {"deploy", Deploy},
 };
 
 /// The run as the metadata store records it when it starts: every configuration key and
@@ -1554,7 +1622,7 @@ nlohmann::json RunResult::ToJson() const {
 }
 
 RunResult RunPipeline(const Config& config, const Context& context,
-                      const RunAnnotations& annotations) {
+                      const RunAnnotations& annotations, const std::string& stop_after) {
   auto started = Clock::now();
   RunResult result;
   result.execution_id = NewUuidV7();
@@ -1659,10 +1727,11 @@ RunResult RunPipeline(const Config& config, const Context& context,
       logger.Error(record.name, status.message());
     }
     if (sink >= 0) logger.RemoveSink(sink);
-    if (!status.ok()) {
+    if (!status.ok() || record.name == stop_after) {
       result.error = status;
       for (size_t j = i + 1; j < std::size(kSteps); ++j)
         result.steps[j].status = StepStatus::kSkipped;
+      if (status.ok()) result.status = RunStatus::kSucceeded;
       return finish();
     }
   }

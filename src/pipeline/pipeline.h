@@ -64,8 +64,10 @@ struct RunAnnotations {
   std::map<std::string, std::string> tags;
 };
 
-/// Runs the whole pipeline. Never throws; a failure is reported in the result.
+/// Runs the whole pipeline, or its steps up to and including `stop_after` (a step's name;
+/// `fraudops tune` stops after "tune"): the later steps are skipped and the run succeeds.
+/// Never throws; a failure is reported in the result.
 RunResult RunPipeline(const Config& config, const Context& context,
-                      const RunAnnotations& annotations = {});
+                      const RunAnnotations& annotations = {}, const std::string& stop_after = "");
 
 }  // namespace fraudops

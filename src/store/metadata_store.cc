@@ -62,6 +62,7 @@ constexpr std::pair<RunStatus, std::string_view> kRunStatusNames[] = {
     {RunStatus::kRunning, "running"},        {RunStatus::kSucceeded, "succeeded"},
     {RunStatus::kGateFailed, "gate_failed"}, {RunStatus::kFailed, "failed"},
     {RunStatus::kSkipped, "skipped"},        {RunStatus::kLocked, "locked"},
+    {RunStatus::kPruned, "pruned"},
 };
 
 }  // namespace

@@ -39,8 +39,9 @@ struct DatasetRecord {
 
 /// Where a pipeline run is: a tracked run (running, then succeeded, gate_failed or failed)
 /// or a scheduled one, which may also be skipped (a missed cron time) or locked (another
-/// run held the lock). An enum inside the process; the name at the edges.
-enum class RunStatus { kRunning, kSucceeded, kGateFailed, kFailed, kSkipped, kLocked };
+/// run held the lock); a tuning trial stopped early by its pruner is pruned. An enum inside the
+/// process; the name at the edges.
+enum class RunStatus { kRunning, kSucceeded, kGateFailed, kFailed, kSkipped, kLocked, kPruned };
 std::string_view RunStatusName(RunStatus status);
 /// The status a stored name stands for; an error naming the known ones otherwise.
 Result<RunStatus> ParseRunStatus(std::string_view name);

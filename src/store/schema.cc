@@ -252,6 +252,31 @@ CREATE TABLE feature_segments (
   actor TEXT NOT NULL);
 CREATE INDEX feature_segments_by_group ON feature_segments(group_name, id);
 )sql"},
+      {9,
+       "Tuning: studies (search space, strategy, objective) and their trials (claimed by number, "
+       "so processes sharing a study never run the same trial)",
+       R"sql(
+CREATE TABLE studies (
+  name TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  definition TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL);
+CREATE TABLE trials (
+  study TEXT NOT NULL REFERENCES studies(name),
+  number BIGINT NOT NULL,
+  run_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  params TEXT NOT NULL,
+  value DOUBLE PRECISION,
+  detail TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  heartbeat_at TEXT NOT NULL,
+  finished_at TEXT,
+  PRIMARY KEY (study, number));
+)sql"},
   };
   return kMigrations;
 }

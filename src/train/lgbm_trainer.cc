@@ -706,6 +706,7 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
     }
     history.push_back(std::move(round));
     progress.Update(iteration + 1, shown);
+    if (input.on_round && !input.on_round(history.back())) stop = true;
     if (stop) {
       ++iteration;
       break;

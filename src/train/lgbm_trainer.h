@@ -22,6 +22,14 @@ class LgbmTrainer : public Trainer {
   Result<std::unique_ptr<TrainedModel>> Train(const TrainInput& input,
                                               const Context& context) const override;
   Result<std::unique_ptr<TrainedModel>> Load(std::string_view serialized) const override;
+  const std::vector<ParamSpec>& Params() const override { return LgbmParamSpecs(); }
+  TuningNames Tuning() const override {
+    return {"num_iterations",
+            "early_stopping_round",
+            "metric",
+            {{"roc_auc", "auc"}, {"pr_auc", "average_precision"}, {"log_loss", "binary_logloss"}},
+            {{"is_provide_training_metric", false}}};
+  }
 };
 
 /// The raw scores an `lgbm` model's boosting loop ended with on its training rows (what the

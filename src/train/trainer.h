@@ -17,6 +17,7 @@
 #include "core/status.h"
 #include "data/dataset.h"
 #include "model/ensemble.h"
+#include "train/params.h"
 
 namespace fraudops {
 
@@ -97,6 +98,22 @@ struct TrainInput {
   /// gradient and hessian are multiplied by it. Empty: every row weighs 1. In memory and in
   /// one process only.
   std::span<const float> weights = {};
+  /// Called after each round with its metrics; returning false stops training there (the
+  /// tuner prunes a trial this way: docs/tuning.md). The model keeps the rounds trained.
+  std::function<bool(const RoundMetrics&)> on_round = {};
+};
+
+/// What the tuner needs to know of an algorithm's parameters (docs/tuning.md): the names of
+/// the parameters it sets for every trial, and the per-round metric that stands for each of
+/// the evaluation module's metrics (for pruning and early stopping).
+struct TuningNames {
+  std::string rounds;          ///< num_round, num_iterations
+  std::string early_stopping;  ///< early_stopping_rounds, early_stopping_round
+  std::string metric;          ///< eval_metric, metric: the metrics evaluated each round
+  /// Ours (roc_auc, pr_auc, log_loss) → the library's per-round name (auc, aucpr, …).
+  std::map<std::string, std::string> round_metric;
+  /// Set for every trial: no per-round metrics on the training rows (only validation counts).
+  std::map<std::string, nlohmann::json> quiet;
 };
 
 class Trainer {
@@ -107,6 +124,9 @@ class Trainer {
                                                       const Context& context) const = 0;
   /// A model this trainer serialized (TrainedModel::Serialize), ready to score.
   virtual Result<std::unique_ptr<TrainedModel>> Load(std::string_view serialized) const = 0;
+  /// The algorithm's parameter table (names, kinds, bounds, aliases; train/params.h).
+  virtual const std::vector<ParamSpec>& Params() const = 0;
+  virtual TuningNames Tuning() const = 0;
 };
 
 class TrainerRegistry {

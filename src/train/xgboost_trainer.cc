@@ -547,6 +547,10 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
     }
     history.push_back(std::move(round_metrics));
     progress.Update(round + 1, "validation-" + stop_metric + " " + FormatDouble(value, 5));
+    if (input.on_round && !input.on_round(history.back())) {
+      ++round;
+      break;
+    }
     if (patience > 0 && round - best_round >= patience) {
       if (!with_train) {
         FOPS_RETURN_IF_ERROR(XgbCheck(

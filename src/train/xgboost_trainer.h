@@ -29,6 +29,14 @@ class XgboostTrainer : public Trainer {
   Result<std::unique_ptr<TrainedModel>> Train(const TrainInput& input,
                                               const Context& context) const override;
   Result<std::unique_ptr<TrainedModel>> Load(std::string_view serialized) const override;
+  const std::vector<ParamSpec>& Params() const override { return XgboostParamSpecs(); }
+  TuningNames Tuning() const override {
+    return {"num_round",
+            "early_stopping_rounds",
+            "eval_metric",
+            {{"roc_auc", "auc"}, {"pr_auc", "aucpr"}, {"log_loss", "logloss"}},
+            {{"train_metrics_every", 100000}}};
+  }
 };
 
 /// Helpers shared with the training-overhead benchmark: a DMatrix from a dataset, owned.

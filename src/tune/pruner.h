@@ -1,0 +1,73 @@
+#pragma once
+/// Pruners stop a trial early from its per-round validation metric (docs/tuning.md):
+///   median    — after `kMedianStartupTrials` complete trials and `kMedianWarmupRounds` rounds,
+///               a trial whose best value so far is worse than the median of the complete
+///               trials' values at the same round stops;
+///   hyperband — successive halving in brackets (asynchronous, as ASHA): each trial belongs to
+///               a bracket; at its bracket's rungs (min_rounds × eta^k rounds) it goes on only
+///               if its value is among the best 1/eta of the trials that reached that rung;
+///   none.
+/// Pruners see the curves of the trials that finished (in any process) and of those running in
+/// this process.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "store/study_store.h"
+
+namespace fraudops {
+
+inline constexpr int kMedianStartupTrials = 5;
+inline constexpr int kMedianWarmupRounds = 10;
+
+/// One trial's per-round metric: values[r] is round r's (NaN where not reported).
+struct TrialCurve {
+  int64_t number = 0;
+  TrialState state = TrialState::kRunning;
+  std::vector<double> values;
+};
+
+struct PruneRequest {
+  int64_t number = 0;              ///< the trial asking
+  int round = 0;                   ///< 0-based: the round just trained
+  std::span<const double> values;  ///< the trial's own values, rounds 0 … round
+  std::span<const TrialCurve> others;
+  bool maximize = true;
+};
+
+struct PrunerSettings {
+  int min_rounds = 10;   ///< hyperband: the smallest rung
+  int max_rounds = 100;  ///< hyperband: the most rounds a trial trains
+  int eta = 3;           ///< hyperband: 1/eta of the trials go on at each rung
+};
+
+class Pruner {
+ public:
+  virtual ~Pruner() = default;
+  virtual std::string name() const = 0;
+  /// Why the trial should stop now, or nullopt to go on.
+  virtual std::optional<std::string> ShouldPrune(const PruneRequest& request) const = 0;
+};
+
+class PrunerRegistry {
+ public:
+  /// The pruner named `name` (median, hyperband, none) for these settings; an error listing the
+  /// known names otherwise.
+  static Result<std::unique_ptr<Pruner>> Make(const std::string& name,
+                                              const PrunerSettings& settings);
+  static std::vector<std::string> Names();
+};
+
+/// Hyperband's bracket of a trial: brackets hold trials in proportion to Hyperband's own
+/// budget per bracket, assigned by trial number (deterministic). Exposed for the tests.
+int HyperbandBracket(int64_t number, const PrunerSettings& settings);
+/// The rungs (rounds, 1-based) of a bracket.
+std::vector<int> HyperbandRungs(int bracket, const PrunerSettings& settings);
+
+}  // namespace fraudops

@@ -1,0 +1,808 @@
+#include "tune/study.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include "core/embedded_files.h"
+#include "core/files.h"
+#include "core/ids.h"
+#include "core/mutex.h"
+#include "core/strings.h"
+#include "core/thread_pool.h"
+#include "core/version.h"
+#include "eval/metrics.h"
+#include "train/trainer.h"
+#include "tune/pruner.h"
+#include "tune/sampler.h"
+#include "tune/search_space.h"
+
+namespace fraudops {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr TuneObjective kObjectives[] = {
+    {"pr_auc", true},
+    {"roc_auc", true},
+    {"log_loss", false},
+    {"brier", false},
+    {"recall_at_fpr_1pct", true},
+    {"recall_at_fpr_0_1pct", true},
+    {"ks", true},
+};
+
+constexpr TuneStrategy kStrategies[] = {
+    {"random", "random", "median"},
+    {"tpe", "tpe", "median"},
+    {"hyperband", "random", "hyperband"},
+};
+
+template <typename Entry, size_t N>
+Result<Entry> FindEntry(const Entry (&table)[N], const std::string& name, const char* what) {
+  std::vector<std::string> names;
+  for (const Entry& entry : table) {
+    if (entry.name == name) return entry;
+    names.emplace_back(entry.name);
+  }
+  return Status::InvalidArgument(std::string(what) + " '" + name + "' is not valid; accepted: " +
+                                 Join(names, ", ") + DidYouMean(name, names));
+}
+
+std::string ThisOwner() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(getpid());
+}
+
+/// False only when the owner ran on this host and its process is gone; an owner on another
+/// host is judged by its heartbeat alone.
+bool OwnerMayBeAlive(const std::string& owner) {
+  const std::string mine = ThisOwner();
+  const size_t colon = owner.rfind(':');
+  if (colon == std::string::npos || owner.substr(0, colon) != mine.substr(0, mine.rfind(':')))
+    return true;
+  const std::optional<long long> pid = ParseInt(owner.substr(colon + 1));
+  if (!pid || *pid <= 0) return true;
+  return kill(static_cast<pid_t>(*pid), 0) == 0 || errno == EPERM;
+}
+
+Status CheckStudyName(const std::string& name) {
+  const bool valid =
+      !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+      });
+  if (valid) return Status::Ok();
+  return Status::InvalidArgument("study name '" + name +
+                                 "' is not valid; accepted: 1-64 letters, digits, '_', '-' or '.'");
+}
+
+double Mean(const std::vector<double>& values) {
+  double sum = 0;
+  for (double v : values) sum += v;
+  return values.empty() ? 0 : sum / static_cast<double>(values.size());
+}
+
+double StandardDeviation(const std::vector<double>& values) {
+  if (values.size() < 2) return 0;
+  const double mean = Mean(values);
+  double sum = 0;
+  for (double v : values) sum += (v - mean) * (v - mean);
+  return std::sqrt(sum / static_cast<double>(values.size() - 1));
+}
+
+class StudyRunner {
+ public:
+  StudyRunner(const TuneOptions& options, const TuneData& data, MetadataStore& store,
+              const Context& context)
+      : options_(options), data_(data), store_(store), studies_(store), context_(context) {}
+
+  Result<TuneResult> Run();
+
+ private:
+  struct FoldData {
+    Dataset owned_train, owned_validation;
+    const Dataset* train = nullptr;
+    const Dataset* validation = nullptr;
+  };
+
+  Status Prepare();
+  Status OpenStudy();
+  Status Work();
+  Result<std::optional<TrialRecord>> Claim();
+  Status Evaluate(TrialRecord trial);
+  RunRecord ChildRun(const TrialRecord& trial) const;
+  void RefreshCurves(const std::vector<TrialRecord>& trials) EXCLUDES(curves_mutex_);
+  /// The curve of a trial running in this process.
+  TrialCurve& CurveOf(int64_t number) REQUIRES(curves_mutex_) {
+    return *std::find_if(curves_.begin(), curves_.end(),
+                         [&](const TrialCurve& c) { return c.number == number; });
+  }
+  bool PastDeadline() const { return options_.time_budget_s > 0 && Clock::now() >= deadline_; }
+  void Stop(const std::string& reason) EXCLUDES(stop_mutex_) {
+    MutexLock lock(&stop_mutex_);
+    if (stop_reason_.empty()) stop_reason_ = reason;
+    stop_ = true;
+  }
+
+  const TuneOptions& options_;
+  const TuneData& data_;
+  MetadataStore& store_;  ///< used under store_mutex_
+  StudyStore studies_;    ///< used under store_mutex_
+  const Context& context_;
+
+  TrainerRegistry trainers_;
+  const Trainer* trainer_ = nullptr;  ///< of trainers_
+  TuningNames names_;
+  SearchSpace space_;
+  SamplerRegistry samplers_;
+  const Sampler* sampler_ = nullptr;  ///< of samplers_
+  std::unique_ptr<Pruner> pruner_;
+  TuneObjective objective_ = {"pr_auc", true};
+  std::string round_metric_;
+  std::string pruner_name_;
+  std::vector<FoldData> folds_;
+  StudyRecord study_;
+  std::vector<TrialRecord> warm_;  ///< an earlier study's trials inside this space
+  nlohmann::json base_;            ///< the resolved base parameters
+  std::string owner_ = ThisOwner();
+  int parallel_ = 1, threads_per_trial_ = 1;
+  Clock::time_point deadline_;
+
+  std::atomic<bool> stop_ = false;
+  std::atomic<int> ran_here_ = 0, failures_in_a_row_ = 0;
+  Mutex stop_mutex_;
+  std::string stop_reason_ GUARDED_BY(stop_mutex_);
+  Mutex store_mutex_;
+  Mutex curves_mutex_;
+  std::vector<TrialCurve> curves_ GUARDED_BY(curves_mutex_);
+};
+
+Status StudyRunner::Prepare() {
+  FOPS_RETURN_IF_ERROR(CheckStudyName(options_.study));
+  if (options_.trials < 1) {
+    return Status::InvalidArgument("tune.trials = " + std::to_string(options_.trials) +
+                                   " must be at least 1");
+  }
+  if (options_.folds == 1 || options_.folds < 0) {
+    return Status::InvalidArgument("tune.folds = " + std::to_string(options_.folds) +
+                                   ": 0 (the validation split) or at least 2");
+  }
+  RegisterBuiltinTrainers(trainers_);
+  FOPS_ASSIGN_OR_RETURN(trainer_, trainers_.Find(options_.algorithm));
+  names_ = trainer_->Tuning();
+  FOPS_ASSIGN_OR_RETURN(space_,
+                        SearchSpace::Parse(options_.space, trainer_->Params(), options_.algorithm,
+                                           options_.space_origin, {names_.metric}));
+  FOPS_ASSIGN_OR_RETURN(objective_, FindTuneObjective(options_.objective));
+  FOPS_ASSIGN_OR_RETURN(const TuneStrategy strategy, FindTuneStrategy(options_.strategy));
+  FOPS_ASSIGN_OR_RETURN(sampler_, samplers_.Find(strategy.sampler));
+  pruner_name_ = options_.pruner == "auto" ? strategy.pruner : options_.pruner;
+  auto metric = names_.round_metric.find(options_.objective);
+  if (metric == names_.round_metric.end())
+    metric = names_.round_metric.find(objective_.maximize ? "roc_auc" : "log_loss");
+  round_metric_ = metric->second;
+
+  // The rounds a trial trains at most: hyperband's largest resource.
+  FOPS_ASSIGN_OR_RETURN(ResolvedParams base,
+                        ResolveParams(trainer_->Params(), options_.base, options_.algorithm));
+  base_ = nlohmann::json(base);
+  int max_rounds = base.count(names_.rounds) ? base[names_.rounds].get<int>() : 100;
+  if (options_.space.contains(names_.rounds) && pruner_name_ == "hyperband") {
+    return Status::InvalidArgument(options_.space_origin + " /" + names_.rounds +
+                                   ": hyperband spends rounds itself; do not tune " +
+                                   names_.rounds + " with it");
+  }
+  PrunerSettings settings;
+  settings.min_rounds = options_.min_rounds;
+  settings.max_rounds = max_rounds;
+  settings.eta = options_.eta;
+  FOPS_ASSIGN_OR_RETURN(pruner_, PrunerRegistry::Make(pruner_name_, settings));
+
+  if (options_.fold_method != "stratified" && options_.fold_method != "time") {
+    return Status::InvalidArgument("tune.fold_method = '" + options_.fold_method +
+                                   "' is not valid; accepted: stratified, time");
+  }
+  if (data_.train == nullptr || data_.train->rows() == 0)
+    return Status::InvalidArgument("tuning needs training rows");
+  if (options_.folds >= 2) {
+    std::vector<Fold> folds;
+    if (options_.fold_method == "time") {
+      if (data_.times.size() != data_.train->rows()) {
+        return Status::InvalidArgument(
+            "tune.fold_method = time needs the rows' times (a time column: "
+            "preprocess.time_column)");
+      }
+      FOPS_ASSIGN_OR_RETURN(folds, TimeFolds(data_.times, data_.train->label, options_.folds));
+    } else {
+      FOPS_ASSIGN_OR_RETURN(folds,
+                            StratifiedFolds(data_.train->label, options_.folds, options_.seed));
+    }
+    for (const Fold& fold : folds) {
+      FoldData f;
+      f.owned_train = data_.train->Take(fold.train);
+      f.owned_validation = data_.train->Take(fold.validation);
+      folds_.push_back(std::move(f));
+    }
+    for (FoldData& f : folds_) {
+      f.train = &f.owned_train;
+      f.validation = &f.owned_validation;
+    }
+  } else {
+    if (data_.validation == nullptr || data_.validation->rows() == 0) {
+      return Status::InvalidArgument(
+          "tuning on the validation split needs validation rows (or tune.folds >= 2)");
+    }
+    FoldData f;
+    f.train = data_.train;
+    f.validation = data_.validation;
+    folds_.push_back(std::move(f));
+  }
+  const int cores = ResolveThreads(context_.threads);
+  parallel_ = options_.parallel > 0 ? std::min(options_.parallel, cores) : std::max(1, cores / 2);
+  threads_per_trial_ = std::max(1, cores / parallel_);
+  deadline_ = Clock::now() +
+              std::chrono::milliseconds(static_cast<long long>(options_.time_budget_s * 1000.0));
+  return Status::Ok();
+}
+
+Status StudyRunner::OpenStudy() {
+  nlohmann::json data = {{"train", data_.train->ContentHash()}};
+  if (options_.folds < 2) data["validation"] = data_.validation->ContentHash();
+  const nlohmann::json definition = {{"strategy", options_.strategy},
+                                     {"pruner", pruner_name_},
+                                     {"objective", options_.objective},
+                                     {"direction", objective_.maximize ? "maximize" : "minimize"},
+                                     {"round_metric", round_metric_},
+                                     {"space", space_.ToJson()},
+                                     {"seed", options_.seed},
+                                     {"folds", options_.folds},
+                                     {"fold_method", options_.fold_method},
+                                     {"min_rounds", options_.min_rounds},
+                                     {"eta", options_.eta},
+                                     {"base", base_},
+                                     {"data", data}};
+  MutexLock lock(&store_mutex_);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    FOPS_ASSIGN_OR_RETURN(std::optional<StudyRecord> existing, studies_.GetStudy(options_.study));
+    if (existing) {
+      // Resuming: the same question on the same data, or the trials would not compare.
+      std::vector<std::string> differ;
+      if (existing->algorithm != options_.algorithm) differ.push_back("algorithm");
+      for (const auto& [key, value] : definition.items()) {
+        if (existing->definition.value(key, nlohmann::json()) != value) differ.push_back(key);
+      }
+      if (!differ.empty()) {
+        return Status::InvalidArgument(
+            "study '" + options_.study + "' exists with another " + Join(differ, ", ") +
+            " (see fraudops tune show " + options_.study +
+            "); name a new study, and warm-start it from this one with --warm-start " +
+            options_.study);
+      }
+      study_ = std::move(*existing);
+      context_.logger->Info("tune", "resuming study", {{"study", study_.name}});
+      return Status::Ok();
+    }
+    StudyRecord study;
+    study.name = options_.study;
+    study.run_id = NewUuidV7();
+    study.algorithm = options_.algorithm;
+    study.definition = definition;
+    study.created_at = UtcNow();
+    study.created_by = CurrentActor();
+    RunRecord run;
+    run.run_id = study.run_id;
+    run.experiment = options_.experiment;
+    run.start_time = study.created_at;
+    run.code_version = std::string(CodeVersion());
+    run.user = study.created_by.substr(0, study.created_by.find('@'));
+    run.host = study.created_by.substr(study.created_by.find('@') + 1);
+    run.tags = {{kRunNameTag, "study " + study.name},
+                {"fraudops.kind", "study"},
+                {"fraudops.study", study.name},
+                {"algorithm", options_.algorithm}};
+    for (const auto& [key, value] : definition.items()) run.params["tune." + key] = value.dump();
+    Status created = studies_.CreateStudy(study);
+    if (created.code() == StatusCode::kConflict) continue;  // another process was first
+    FOPS_RETURN_IF_ERROR(created);
+    FOPS_RETURN_IF_ERROR(store_.CreateRun(run));
+    study_ = std::move(study);
+    context_.logger->Info("tune", "study created", {{"study", study_.name}});
+    return Status::Ok();
+  }
+  return Status::Internal("study '" + options_.study + "' could neither be created nor read");
+}
+
+RunRecord StudyRunner::ChildRun(const TrialRecord& trial) const {
+  RunRecord run;
+  run.run_id = trial.run_id;
+  run.experiment = options_.experiment;
+  run.start_time = UtcNow();
+  run.code_version = std::string(CodeVersion());
+  const std::string actor = CurrentActor();
+  run.user = actor.substr(0, actor.find('@'));
+  run.host = actor.substr(actor.find('@') + 1);
+  for (const auto& [name, value] : trial.params.items())
+    run.params["train." + options_.algorithm + "." + name] = value.dump();
+  run.tags = {{kRunNameTag, study_.name + " #" + std::to_string(trial.number)},
+              {"fraudops.kind", "trial"},
+              {"fraudops.parent_run", study_.run_id},
+              {"fraudops.study", study_.name},
+              {"fraudops.trial", std::to_string(trial.number)},
+              {"algorithm", options_.algorithm}};
+  return run;
+}
+
+void StudyRunner::RefreshCurves(const std::vector<TrialRecord>& trials) {
+  MutexLock lock(&curves_mutex_);
+  for (const TrialRecord& trial : trials) {
+    if (!trial.Finished()) continue;
+    auto known = std::find_if(curves_.begin(), curves_.end(),
+                              [&](const TrialCurve& c) { return c.number == trial.number; });
+    if (known != curves_.end()) {
+      known->state = trial.state;
+      continue;
+    }
+    TrialCurve curve;
+    curve.number = trial.number;
+    curve.state = trial.state;
+    for (const nlohmann::json& point : trial.detail.value("curve", nlohmann::json::array())) {
+      const size_t round = point[0].get<size_t>();
+      if (curve.values.size() <= round) curve.values.resize(round + 1, std::nan(""));
+      curve.values[round] = point[1].get<double>();
+    }
+    curves_.push_back(std::move(curve));
+  }
+}
+
+Result<std::optional<TrialRecord>> StudyRunner::Claim() {
+  MutexLock lock(&store_mutex_);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (stop_) return std::optional<TrialRecord>();
+    FOPS_ASSIGN_OR_RETURN(std::vector<TrialRecord> trials, studies_.Trials(study_.name));
+    RefreshCurves(trials);
+    const auto now = std::chrono::system_clock::now();
+    const std::string now_text = FormatUtc(now);
+    // A trial whose process died is run again, under its number and with its parameters.
+    for (const TrialRecord& trial : trials) {
+      if (trial.Finished() || trial.owner == owner_) continue;
+      const std::optional<std::chrono::system_clock::time_point> heartbeat =
+          ParseUtcTime(trial.heartbeat_at);
+      const bool silent =
+          !heartbeat ||
+          now - *heartbeat >
+              std::chrono::milliseconds(static_cast<long long>(options_.stale_after_s * 1000.0));
+      if (!silent && OwnerMayBeAlive(trial.owner)) continue;
+      TrialRecord taken = trial;
+      taken.owner = owner_;
+      taken.run_id = NewUuidV7();
+      taken.started_at = taken.heartbeat_at = now_text;
+      FOPS_ASSIGN_OR_RETURN(bool took, studies_.TakeOver(study_.name, trial.number, trial.owner,
+                                                         owner_, taken.run_id, now_text));
+      if (!took) continue;
+      // Its child run, unless the process died between claiming the number and creating it.
+      Status ended = store_.EndRun(
+          trial.run_id, RunStatus::kFailed,
+          "abandoned: its process (" + trial.owner + ") stopped; trial taken over by " + owner_);
+      if (!ended.ok() && ended.code() != StatusCode::kNotFound) return ended;
+      FOPS_RETURN_IF_ERROR(store_.CreateRun(ChildRun(taken)));
+      context_.logger->Info("tune", "taking over an abandoned trial",
+                            {{"study", study_.name},
+                             {"trial", static_cast<long long>(trial.number)},
+                             {"from", trial.owner}});
+      return std::optional<TrialRecord>(std::move(taken));
+    }
+    if (PastDeadline()) {
+      Stop("the time budget (" + FormatDouble(options_.time_budget_s) + " s) ran out");
+      return std::optional<TrialRecord>();
+    }
+    if (trials.size() >= static_cast<size_t>(options_.trials)) {
+      Stop("the study has its " + std::to_string(options_.trials) + " trials");
+      return std::optional<TrialRecord>();
+    }
+    TrialRecord trial;
+    trial.study = study_.name;
+    trial.number = trials.empty() ? 0 : trials.back().number + 1;
+    trial.run_id = NewUuidV7();
+    trial.owner = owner_;
+    trial.started_at = trial.heartbeat_at = now_text;
+    std::vector<TrialRecord> seen = warm_;
+    seen.insert(seen.end(), trials.begin(), trials.end());
+    SampleRequest request;
+    request.space = &space_;
+    request.trials = seen;
+    request.maximize = objective_.maximize;
+    request.seed = options_.seed;
+    request.number = trial.number;
+    trial.params = sampler_->Suggest(request);
+    FOPS_ASSIGN_OR_RETURN(bool inserted, studies_.InsertTrial(trial));
+    if (!inserted) continue;  // another process took this number: sample again
+    FOPS_RETURN_IF_ERROR(store_.CreateRun(ChildRun(trial)));
+    return std::optional<TrialRecord>(std::move(trial));
+  }
+  return Status::Internal("could not claim a trial of study '" + study_.name + "' in 100 attempts");
+}
+
+Status StudyRunner::Evaluate(TrialRecord trial) {
+  const auto started = Clock::now();
+  const std::string origin = "study " + study_.name + " trial " + std::to_string(trial.number);
+  nlohmann::json fixed = trial.params;
+  fixed[names_.metric] = nlohmann::json::array({round_metric_});
+  for (const auto& [name, value] : names_.quiet) fixed[name] = value;
+  const HyperParameters params = OverrideParams(options_.base, fixed, trainer_->Params(), origin);
+  Context context = context_;
+  context.threads = threads_per_trial_;
+  context.progress = false;
+
+  {
+    MutexLock lock(&curves_mutex_);
+    curves_.push_back({trial.number, TrialState::kRunning, {}});
+  }
+  std::optional<std::string> pruned;
+  std::string error;
+  std::vector<double> fold_values, curve_values;
+  std::vector<int> rounds;
+  auto last_heartbeat = Clock::now();
+  for (size_t f = 0; f < folds_.size() && !pruned && error.empty(); ++f) {
+    TrainInput input;
+    input.train = folds_[f].train;
+    input.validation = folds_[f].validation;
+    input.params = params;
+    input.on_round = [&, f](const RoundMetrics& round) -> bool {
+      if (Clock::now() - last_heartbeat >
+          std::chrono::milliseconds(static_cast<long long>(options_.heartbeat_s * 1000.0))) {
+        last_heartbeat = Clock::now();
+        MutexLock lock(&store_mutex_);
+        Status beat = studies_.Heartbeat(study_.name, owner_, UtcNow());
+        if (!beat.ok()) {
+          context_.logger->Warn("tune", "heartbeat failed", {{"error", beat.message()}});
+        }
+      }
+      if (PastDeadline()) {
+        pruned = "the study's time budget (" + FormatDouble(options_.time_budget_s) +
+                 " s) ran out at round " + std::to_string(round.round + 1);
+        return false;
+      }
+      if (f != 0) return true;  // pruning judges the first fold's curve
+      auto value = round.validation.find(round_metric_);
+      const double v = value == round.validation.end() ? std::nan("") : value->second;
+      curve_values.push_back(v);
+      MutexLock lock(&curves_mutex_);
+      TrialCurve& own = CurveOf(trial.number);
+      own.values = curve_values;
+      PruneRequest request;
+      request.number = trial.number;
+      request.round = round.round;
+      request.values = curve_values;
+      request.others = curves_;
+      request.maximize = objective_.maximize;
+      pruned = pruner_->ShouldPrune(request);
+      return !pruned;
+    };
+    Result<std::unique_ptr<TrainedModel>> model = trainer_->Train(input, context);
+    if (!model.ok()) {
+      error = model.status().message();
+      break;
+    }
+    if (pruned) break;
+    Result<std::vector<float>> scores =
+        (*model)->PredictProbability(*folds_[f].validation, context);
+    if (!scores.ok()) {
+      error = scores.status().message();
+      break;
+    }
+    const nlohmann::json metrics =
+        ComputeMetrics(*scores, folds_[f].validation->label, 0.5).ToJson();
+    fold_values.push_back(metrics.value(objective_.name, std::nan("")));
+    rounds.push_back((*model)->best_round + 1);
+  }
+
+  trial.finished_at = UtcNow();
+  trial.state = !error.empty() ? TrialState::kFailed
+                : pruned       ? TrialState::kPruned
+                               : TrialState::kComplete;
+  nlohmann::json curve = nlohmann::json::array();
+  for (size_t r = 0; r < curve_values.size(); ++r) curve.push_back({r, curve_values[r]});
+  trial.detail = {{"curve", curve},
+                  {"fold_values", fold_values},
+                  {"rounds", rounds},
+                  {"seconds", std::chrono::duration<double>(Clock::now() - started).count()},
+                  {"threads", threads_per_trial_}};
+  if (trial.state == TrialState::kComplete) {
+    trial.value = Mean(fold_values);
+    trial.detail["std"] = StandardDeviation(fold_values);
+  }
+  if (pruned) trial.detail["reason"] = *pruned;
+  if (!error.empty()) trial.detail["reason"] = error;
+  {
+    MutexLock lock(&curves_mutex_);
+    CurveOf(trial.number).state = trial.state;
+  }
+  {
+    MutexLock lock(&store_mutex_);
+    FOPS_RETURN_IF_ERROR(studies_.FinishTrial(trial));
+    std::map<std::string, double> logged;
+    if (trial.value) logged[options_.objective] = *trial.value;
+    if (trial.detail.contains("std")) logged[options_.objective + "_std"] = trial.detail["std"];
+    for (size_t f = 0; f < fold_values.size(); ++f)
+      logged["fold" + std::to_string(f + 1) + "." + options_.objective] = fold_values[f];
+    if (!rounds.empty()) logged["rounds"] = Mean(std::vector<double>(rounds.begin(), rounds.end()));
+    FOPS_RETURN_IF_ERROR(store_.LogMetrics(trial.run_id, logged));
+    std::vector<std::pair<int64_t, double>> history;
+    for (size_t r = 0; r < curve_values.size(); ++r) {
+      if (!std::isnan(curve_values[r]))
+        history.emplace_back(static_cast<int64_t>(r), curve_values[r]);
+    }
+    FOPS_RETURN_IF_ERROR(
+        store_.LogMetricHistory(trial.run_id, "validation-" + round_metric_, history));
+    FOPS_RETURN_IF_ERROR(store_.EndRun(trial.run_id,
+                                       trial.state == TrialState::kComplete ? RunStatus::kSucceeded
+                                       : trial.state == TrialState::kPruned ? RunStatus::kPruned
+                                                                            : RunStatus::kFailed,
+                                       trial.detail.value("reason", "")));
+  }
+  ++ran_here_;
+  context_.logger->Info("tune", "trial " + std::string(TrialStateName(trial.state)),
+                        {{"study", study_.name},
+                         {"trial", static_cast<long long>(trial.number)},
+                         {"value", trial.value ? FormatDouble(*trial.value, 6) : std::string("-")},
+                         {"params", trial.params.dump()},
+                         {"reason", trial.detail.value("reason", "")}});
+  if (trial.state == TrialState::kFailed) {
+    // A failure every trial meets (the data, a parameter the space always sets) ends the study.
+    if (++failures_in_a_row_ >= std::max(3, parallel_)) {
+      Stop("trials keep failing: " + error);
+      return Status::InvalidArgument("study '" + study_.name +
+                                     "': " + std::to_string(failures_in_a_row_.load()) +
+                                     " trials in a row failed; the last: " + error);
+    }
+  } else {
+    failures_in_a_row_ = 0;
+  }
+  if (trial.value && options_.target) {
+    const bool reached =
+        objective_.maximize ? *trial.value >= *options_.target : *trial.value <= *options_.target;
+    if (reached) {
+      Stop("trial " + std::to_string(trial.number) + " reached the target " +
+           FormatDouble(*options_.target));
+    }
+  }
+  return Status::Ok();
+}
+
+Status StudyRunner::Work() {
+  while (!stop_) {
+    FOPS_ASSIGN_OR_RETURN(std::optional<TrialRecord> trial, Claim());
+    if (!trial) break;
+    FOPS_RETURN_IF_ERROR(Evaluate(std::move(*trial)));
+  }
+  return Status::Ok();
+}
+
+Result<TuneResult> StudyRunner::Run() {
+  FOPS_RETURN_IF_ERROR(Prepare());
+  FOPS_RETURN_IF_ERROR(OpenStudy());
+  if (!options_.warm_start.empty()) {
+    FOPS_ASSIGN_OR_RETURN(TuneResult earlier, LoadStudy(store_, options_.warm_start));
+    if (earlier.study.algorithm != options_.algorithm ||
+        earlier.study.definition.value("objective", "") != options_.objective) {
+      return Status::InvalidArgument("--warm-start " + options_.warm_start + ": that study tuned " +
+                                     earlier.study.algorithm + " for " +
+                                     earlier.study.definition.value("objective", "") +
+                                     "; a warm start needs the same algorithm and objective");
+    }
+    int64_t number = -1;
+    for (TrialRecord& trial : earlier.trials) {
+      if (trial.state != TrialState::kComplete || !space_.Contains(trial.params)) continue;
+      trial.number = number--;  // below this study's numbers: seen by the sampler only
+      warm_.push_back(std::move(trial));
+    }
+    context_.logger->Info("tune", "warm start",
+                          {{"from", options_.warm_start},
+                           {"trials_inside_the_space", warm_.size()},
+                           {"trials", earlier.trials.size()}});
+  }
+  context_.logger->Info("tune", "tuning",
+                        {{"study", study_.name},
+                         {"algorithm", options_.algorithm},
+                         {"strategy", options_.strategy},
+                         {"pruner", pruner_name_},
+                         {"objective", options_.objective},
+                         {"folds", std::max<int>(1, options_.folds)},
+                         {"parallel", parallel_},
+                         {"threads_per_trial", threads_per_trial_}});
+  std::vector<Status> outcomes(static_cast<size_t>(parallel_));
+  {
+    std::vector<std::thread> workers;
+    for (int w = 0; w < parallel_; ++w) {
+      workers.emplace_back([this, w, &outcomes] {
+        Status s = Work();
+        if (!s.ok()) Stop(s.message());
+        outcomes[static_cast<size_t>(w)] = s;
+      });
+    }
+    for (std::thread& worker : workers) worker.join();
+  }
+  for (const Status& s : outcomes) FOPS_RETURN_IF_ERROR(s);
+
+  FOPS_ASSIGN_OR_RETURN(TuneResult result, LoadStudy(store_, study_.name));
+  result.ran_here = ran_here_;
+  result.warm_trials = static_cast<int>(warm_.size());
+  {
+    MutexLock lock(&stop_mutex_);
+    result.stopped_because = stop_reason_;
+  }
+  std::map<std::string, double> summary;
+  int complete = 0, pruned = 0, failed = 0, running = 0;
+  for (const TrialRecord& trial : result.trials) {
+    complete += trial.state == TrialState::kComplete;
+    pruned += trial.state == TrialState::kPruned;
+    failed += trial.state == TrialState::kFailed;
+    running += trial.state == TrialState::kRunning;
+  }
+  summary["trials_complete"] = complete;
+  summary["trials_pruned"] = pruned;
+  summary["trials_failed"] = failed;
+  if (result.best) {
+    summary["best." + options_.objective] = *result.best->value;
+    result.best_params = OverrideParams(
+        options_.base, result.best->params, trainer_->Params(),
+        "study " + study_.name + " best trial " + std::to_string(result.best->number));
+  }
+  FOPS_RETURN_IF_ERROR(store_.LogMetrics(study_.run_id, summary));
+  if (result.best) {
+    FOPS_RETURN_IF_ERROR(store_.SetTags(
+        study_.run_id, {{"fraudops.best_trial", std::to_string(result.best->number)}}));
+  }
+  // Still running elsewhere: the study's run ends with the last process.
+  if (running == 0) {
+    FOPS_RETURN_IF_ERROR(store_.EndRun(study_.run_id, RunStatus::kSucceeded, ""));
+  }
+  return result;
+}
+
+}  // namespace
+
+const std::vector<TuneObjective>& TuneObjectives() {
+  static const std::vector<TuneObjective> kAll(std::begin(kObjectives), std::end(kObjectives));
+  return kAll;
+}
+
+Result<TuneObjective> FindTuneObjective(const std::string& name) {
+  return FindEntry(kObjectives, name, "tune.objective");
+}
+
+const std::vector<TuneStrategy>& TuneStrategies() {
+  static const std::vector<TuneStrategy> kAll(std::begin(kStrategies), std::end(kStrategies));
+  return kAll;
+}
+
+Result<TuneStrategy> FindTuneStrategy(const std::string& name) {
+  return FindEntry(kStrategies, name, "tune.strategy");
+}
+
+HyperParameters OverrideParams(const HyperParameters& base, const nlohmann::json& params,
+                               const std::vector<ParamSpec>& specs, const std::string& origin) {
+  HyperParameters out = base;
+  for (const auto& [name, value] : params.items()) {
+    const ParamSpec* spec = nullptr;
+    for (const ParamSpec& candidate : specs) {
+      if (candidate.name == name) spec = &candidate;
+    }
+    for (auto it = out.begin(); it != out.end();) {
+      const bool same = it->first == name ||
+                        (spec && std::find(spec->aliases.begin(), spec->aliases.end(), it->first) !=
+                                     spec->aliases.end());
+      it = same ? out.erase(it) : std::next(it);
+    }
+    out[name] = HyperParameter{value, origin};
+  }
+  return out;
+}
+
+nlohmann::json TuneResult::ToJson() const {
+  nlohmann::json trials_json = nlohmann::json::array();
+  for (const TrialRecord& trial : trials) trials_json.push_back(trial.ToJson());
+  nlohmann::json out = {{"study", study.name},
+                        {"run_id", study.run_id},
+                        {"algorithm", study.algorithm},
+                        {"definition", study.definition},
+                        {"created_at", study.created_at},
+                        {"created_by", study.created_by},
+                        {"trials", trials_json},
+                        {"best", best ? best->ToJson() : nlohmann::json(nullptr)}};
+  if (!stopped_because.empty()) out["stopped_because"] = stopped_because;
+  return out;
+}
+
+Result<TuneOptions> TuneOptionsFrom(const Config& config, const std::string& algorithm,
+                                    const HyperParameters& base, const std::string& default_study) {
+  const TuneConfig& t = config.tune;
+  TuneOptions options;
+  options.study = t.study.empty() ? default_study : t.study;
+  options.algorithm = algorithm;
+  options.strategy = t.strategy;
+  options.pruner = t.pruner;
+  options.objective = t.objective;
+  options.trials = static_cast<int>(t.trials);
+  if (!t.time_budget.empty()) {
+    const std::optional<long long> seconds = ParseDurationSeconds(t.time_budget);
+    if (!seconds) {
+      return Status::InvalidArgument("tune.time_budget = '" + t.time_budget +
+                                     "' is not a duration (e.g. 90s, 20m, 1h)");
+    }
+    options.time_budget_s = static_cast<double>(*seconds);
+  }
+  options.parallel = static_cast<int>(t.parallel);
+  options.folds = static_cast<int>(t.folds);
+  options.fold_method = t.fold_method;
+  if (!t.target.empty()) {
+    options.target = ParseDouble(t.target);
+    if (!options.target)
+      return Status::InvalidArgument("tune.target = '" + t.target + "' is not a number");
+  }
+  options.min_rounds = static_cast<int>(t.min_rounds);
+  options.eta = static_cast<int>(t.eta);
+  options.seed = static_cast<uint64_t>(config.global.seed);
+  options.warm_start = t.warm_start;
+  options.base = base;
+  options.experiment = config.global.pipeline_name;
+  std::string text;
+  if (t.space_file.empty()) {
+    text = std::string(algorithm == "lgbm" ? embedded::lgbm_space_json()
+                                           : embedded::xgboost_space_json());
+    options.space_origin = "the built-in " + algorithm + " search space";
+  } else {
+    const std::string path = config.Resolve(t.space_file);
+    FOPS_ASSIGN_OR_RETURN(text, ReadFile(path));
+    options.space_origin = "tune.space_file " + path;
+  }
+  try {
+    options.space = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    return Status::InvalidArgument(options.space_origin + " is not valid JSON at byte " +
+                                   std::to_string(e.byte) +
+                                   " (docs/tuning.md shows the format): " + e.what());
+  }
+  return options;
+}
+
+Result<TuneResult> RunStudy(const TuneOptions& options, const TuneData& data, MetadataStore& store,
+                            const Context& context) {
+  StudyRunner runner(options, data, store, context);
+  return runner.Run();
+}
+
+Result<TuneResult> LoadStudy(MetadataStore& store, const std::string& name) {
+  StudyStore studies(store);
+  FOPS_ASSIGN_OR_RETURN(std::optional<StudyRecord> study, studies.GetStudy(name));
+  if (!study) {
+    FOPS_ASSIGN_OR_RETURN(std::vector<StudyRecord> all, studies.ListStudies());
+    std::vector<std::string> names;
+    for (const StudyRecord& s : all) names.push_back(s.name);
+    return Status::NotFound(
+        "study '" + name + "' is not in the metadata store" +
+        (names.empty() ? std::string(" (it has no study)") : "; studies: " + Join(names, ", ")) +
+        DidYouMean(name, names));
+  }
+  TuneResult result;
+  result.study = std::move(*study);
+  FOPS_ASSIGN_OR_RETURN(result.trials, studies.Trials(name));
+  const bool maximize = result.study.definition.value("direction", "maximize") == "maximize";
+  for (const TrialRecord& trial : result.trials) {
+    if (trial.state != TrialState::kComplete || !trial.value) continue;
+    if (!result.best ||
+        (maximize ? *trial.value > *result.best->value : *trial.value < *result.best->value))
+      result.best = trial;
+  }
+  return result;
+}
+
+}  // namespace fraudops

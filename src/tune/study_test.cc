@@ -1,0 +1,291 @@
+// Studies in the metadata store, on SQLite and PostgreSQL: trial numbers claimed once,
+// abandoned trials taken over once; and whole studies with the lgbm trainer on small
+// synthetic data — child runs, resuming, taking over a dead process's trial, refusing a
+// changed definition, warm starts over a changed space, k-fold cross-validation, and two
+// stores sharing one study without running a trial twice.
+#include "tune/study.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <set>
+#include <thread>
+
+#include "../../tests/backend_store.h"
+#include "core/thread_pool.h"
+#include "data/split.h"
+#include "data/synth.h"
+
+namespace fraudops {
+namespace {
+
+using nlohmann::json;
+
+class StudyStoreTest : public testing::BackendStoreTest {
+ protected:
+  void SetUp() override {
+    BackendStoreTest::SetUp();
+    if (NotSetUp()) return;
+    studies_ = std::make_unique<StudyStore>(*store_);
+    StudyRecord study;
+    study.name = "s";
+    study.run_id = "r";
+    study.algorithm = "lgbm";
+    study.created_at = UtcNow();
+    study.created_by = "test";
+    ASSERT_TRUE(studies_->CreateStudy(study).ok());
+  }
+  TrialRecord Trial(int64_t number, const std::string& owner) {
+    TrialRecord trial;
+    trial.study = "s";
+    trial.number = number;
+    trial.run_id = "run-" + std::to_string(number);
+    trial.owner = owner;
+    trial.params = {{"num_leaves", 7}};
+    trial.started_at = trial.heartbeat_at = UtcNow();
+    return trial;
+  }
+  std::unique_ptr<StudyStore> studies_;
+};
+
+TEST_P(StudyStoreTest, ATrialNumberIsClaimedOnceAndATrialTakenOverOnce) {
+  StudyRecord again;
+  again.name = "s";
+  EXPECT_EQ(studies_->CreateStudy(again).code(), StatusCode::kConflict);
+  EXPECT_TRUE(*studies_->InsertTrial(Trial(0, "a:1")));
+  EXPECT_FALSE(*studies_->InsertTrial(Trial(0, "b:2")));  // b samples again, for number 1
+  EXPECT_TRUE(*studies_->InsertTrial(Trial(1, "b:2")));
+  const std::string now = UtcNow();
+  EXPECT_TRUE(*studies_->TakeOver("s", 0, "a:1", "c:3", "run-0b", now));
+  EXPECT_FALSE(*studies_->TakeOver("s", 0, "a:1", "d:4", "run-0c", now));  // c was first
+  TrialRecord finished = Trial(0, "a:1");
+  finished.state = TrialState::kComplete;
+  finished.value = 0.5;
+  finished.finished_at = now;
+  EXPECT_EQ(studies_->FinishTrial(finished).code(), StatusCode::kConflict);  // a lost it
+  finished.owner = "c:3";
+  ASSERT_TRUE(studies_->FinishTrial(finished).ok());
+  auto trials = studies_->Trials("s");
+  ASSERT_TRUE(trials.ok());
+  ASSERT_EQ(trials->size(), 2u);
+  EXPECT_EQ((*trials)[0].state, TrialState::kComplete);
+  EXPECT_EQ((*trials)[0].run_id, "run-0b");
+  EXPECT_EQ(*(*trials)[0].value, 0.5);
+  EXPECT_EQ((*trials)[0].params["num_leaves"], 7);
+  EXPECT_EQ((*trials)[1].state, TrialState::kRunning);
+  EXPECT_FALSE(*studies_->TakeOver("s", 0, "c:3", "d:4", "run-0d", now));  // finished
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StudyStoreTest, ::testing::Values("sqlite", "postgresql"));
+
+class StudyTest : public testing::BackendStoreTest {
+ protected:
+  void SetUp() override {
+    BackendStoreTest::SetUp();
+    if (NotSetUp()) return;
+    logger_.set_level(LogLevel::kError);
+    context_.logger = &logger_;
+    context_.pool = &pool_;
+    context_.threads = 2;
+    SynthOptions synth;
+    synth.rows = 12000;
+    synth.fraud_rate = 0.03;
+    auto data = GenerateTransactions(synth, &pool_);
+    ASSERT_TRUE(data.ok());
+    auto split = StratifiedSplit(*data, {0.6, 0.3, 0.1}, 5);
+    ASSERT_TRUE(split.ok());
+    train_ = data->Take(split->train);
+    validation_ = data->Take(split->validation);
+  }
+
+  TuneOptions Options(const std::string& study, int trials) const {
+    TuneOptions options;
+    options.study = study;
+    options.algorithm = "lgbm";
+    options.strategy = "random";
+    options.trials = trials;
+    options.parallel = 1;
+    options.experiment = "tune-test";
+    options.space = {{"num_leaves", {{"type", "int"}, {"low", 4}, {"high", 32}}},
+                     {"learning_rate", {{"type", "log_uniform"}, {"low", 0.02}, {"high", 0.3}}}};
+    const json base = {
+        {"objective", "binary"}, {"num_iterations", 25}, {"early_stopping_round", 10}};
+    for (const auto& [name, value] : base.items())
+      options.base[name] = HyperParameter{value, "test"};
+    return options;
+  }
+  TuneData Data() const { return {&train_, &validation_, {}}; }
+  Result<TuneResult> Run(const TuneOptions& options) {
+    return RunStudy(options, Data(), *store_, context_);
+  }
+
+  Logger logger_;
+  ThreadPool pool_{2};
+  Context context_;
+  Dataset train_, validation_;
+};
+
+TEST_P(StudyTest, EveryTrialIsAChildRunAndAStudyResumesWhereItStopped) {
+  auto first = Run(Options("resumed", 3));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->trials.size(), 3u);
+  EXPECT_EQ(first->ran_here, 3);
+  auto second = Run(Options("resumed", 5));
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_EQ(second->trials.size(), 5u);
+  EXPECT_EQ(second->ran_here, 2);  // the 3 done were not run again
+  ASSERT_TRUE(second->best.has_value());
+  for (size_t i = 0; i < second->trials.size(); ++i) {
+    const TrialRecord& trial = second->trials[i];
+    EXPECT_EQ(trial.number, static_cast<int64_t>(i));
+    EXPECT_TRUE(trial.Finished());
+    EXPECT_TRUE(trial.params.contains("num_leaves") && trial.params.contains("learning_rate"));
+    auto run = store_->GetRun(trial.run_id);
+    ASSERT_TRUE(run.ok()) << run.status().ToString();
+    EXPECT_EQ(run->tags["fraudops.parent_run"], second->study.run_id);
+    EXPECT_EQ(run->tags["fraudops.trial"], std::to_string(i));
+    EXPECT_EQ(run->params["train.lgbm.num_leaves"], trial.params["num_leaves"].dump());
+    auto curve = store_->MetricHistory(trial.run_id, "validation-average_precision");
+    ASSERT_TRUE(curve.ok());
+    EXPECT_FALSE(curve->empty());
+    if (trial.state == TrialState::kComplete) {
+      EXPECT_EQ(run->status, RunStatus::kSucceeded);
+      EXPECT_GT(*trial.value, 0.0);
+      EXPECT_GE(*second->best->value, *trial.value);
+      EXPECT_EQ(run->metrics["pr_auc"], *trial.value);
+    }
+  }
+  // The best trial's values over the base parameters: what the final model trains with.
+  EXPECT_EQ(second->best_params.at("num_leaves").value, second->best->params["num_leaves"]);
+  EXPECT_EQ(second->best_params.at("num_iterations").value, 25);
+  auto study_run = store_->GetRun(second->study.run_id);
+  ASSERT_TRUE(study_run.ok());
+  EXPECT_EQ(study_run->tags["fraudops.best_trial"], std::to_string(second->best->number));
+}
+
+TEST_P(StudyTest, ATrialOfADeadProcessIsRunAgainUnderItsNumberAndNoneIsLost) {
+  ASSERT_TRUE(Run(Options("taken-over", 2)).ok());
+  // A process on this host that died while it ran trial 2.
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  ASSERT_GT(dead, 0);
+  waitpid(dead, nullptr, 0);
+  StudyStore studies(*store_);
+  TrialRecord abandoned;
+  abandoned.study = "taken-over";
+  abandoned.number = 2;
+  abandoned.run_id = "abandoned-run";
+  abandoned.owner = std::string(host) + ":" + std::to_string(dead);
+  abandoned.params = {{"num_leaves", 9}, {"learning_rate", 0.1}};
+  abandoned.started_at = abandoned.heartbeat_at = UtcNow();
+  RunRecord run;
+  run.run_id = "abandoned-run";
+  run.experiment = "tune-test";
+  run.start_time = UtcNow();
+  ASSERT_TRUE(store_->CreateRun(run).ok());
+  ASSERT_TRUE(*studies.InsertTrial(abandoned));
+
+  auto result = Run(Options("taken-over", 4));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_EQ(result->trials.size(), 4u);
+  const TrialRecord& again = result->trials[2];
+  EXPECT_TRUE(again.Finished());
+  EXPECT_EQ(again.params, abandoned.params);  // the same trial, not a new sample
+  EXPECT_NE(again.run_id, "abandoned-run");
+  auto old_run = store_->GetRun("abandoned-run");
+  ASSERT_TRUE(old_run.ok());
+  EXPECT_EQ(old_run->status, RunStatus::kFailed);
+  EXPECT_NE(old_run->error.find("abandoned"), std::string::npos) << old_run->error;
+}
+
+TEST_P(StudyTest, AStudyIsResumedOnlyWithItsOwnDefinitionAndWarmStartedAcrossSpaces) {
+  auto first = Run(Options("wide", 6));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  TuneOptions changed = Options("wide", 8);
+  changed.space["learning_rate"]["low"] = 0.1;
+  auto refused = Run(changed);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("exists with another space"), std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("--warm-start wide"), std::string::npos);
+
+  changed.study = "narrow";
+  changed.warm_start = "wide";
+  changed.strategy = "tpe";
+  auto warm = Run(changed);
+  ASSERT_TRUE(warm.ok()) << warm.status().ToString();
+  int inside = 0;
+  for (const TrialRecord& trial : first->trials) {
+    inside +=
+        trial.state == TrialState::kComplete && trial.params["learning_rate"].get<double>() >= 0.1;
+  }
+  EXPECT_EQ(warm->warm_trials, inside);
+  for (const TrialRecord& trial : warm->trials)
+    EXPECT_GE(trial.params["learning_rate"].get<double>(), 0.1);
+
+  TuneOptions other_objective = Options("other", 2);
+  other_objective.objective = "roc_auc";
+  other_objective.warm_start = "wide";
+  auto mismatch = Run(other_objective);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_NE(mismatch.status().message().find("same algorithm and objective"), std::string::npos);
+}
+
+TEST_P(StudyTest, KFoldTrialsReportEachFoldTheirMeanAndSpread) {
+  TuneOptions options = Options("folds", 2);
+  options.folds = 3;
+  options.pruner = "none";
+  auto result = Run(options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  for (const TrialRecord& trial : result->trials) {
+    ASSERT_EQ(trial.state, TrialState::kComplete);
+    const std::vector<double> folds = trial.detail["fold_values"];
+    ASSERT_EQ(folds.size(), 3u);
+    EXPECT_NEAR(*trial.value, (folds[0] + folds[1] + folds[2]) / 3, 1e-12);
+    EXPECT_GE(trial.detail["std"].get<double>(), 0.0);
+    auto run = store_->GetRun(trial.run_id);
+    ASSERT_TRUE(run.ok());
+    EXPECT_EQ(run->metrics["fold2.pr_auc"], folds[1]);
+  }
+}
+
+TEST_P(StudyTest, TwoStoresSharingAStudyNeverRunTheSameTrial) {
+  // Two connections (as two processes would have) take trials of one study at once.
+  std::vector<Result<TuneResult>> results(2, Status::Internal("not run"));
+  {
+    std::vector<std::thread> workers;
+    for (size_t w = 0; w < 2; ++w) {
+      workers.emplace_back([&, w] {
+        auto store = MetadataStore::Open(url_, "");
+        if (!store.ok()) {
+          results[w] = store.status();
+          return;
+        }
+        results[w] = RunStudy(Options("shared", 8), Data(), **store, context_);
+      });
+    }
+    for (std::thread& worker : workers) worker.join();
+  }
+  int ran = 0;
+  for (auto& result : results) {
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    ran += result->ran_here;
+  }
+  EXPECT_EQ(ran, 8);
+  auto trials = StudyStore(*store_).Trials("shared");
+  ASSERT_TRUE(trials.ok());
+  ASSERT_EQ(trials->size(), 8u);
+  std::set<std::string> runs;
+  for (const TrialRecord& trial : *trials) {
+    EXPECT_TRUE(trial.Finished());
+    runs.insert(trial.run_id);
+  }
+  EXPECT_EQ(runs.size(), 8u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StudyTest, ::testing::Values("sqlite", "postgresql"));
+
+}  // namespace
+}  // namespace fraudops

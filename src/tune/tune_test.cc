@@ -1,0 +1,361 @@
+// Tuning's parts without training: search spaces checked against the trainers' parameter
+// tables, the samplers on a synthetic objective with a known optimum, the pruners on made-up
+// curves, and the cross-validation folds.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+
+#include "core/embedded_files.h"
+#include "train/lgbm_params.h"
+#include "train/xgboost_trainer.h"
+#include "tune/folds.h"
+#include "tune/pruner.h"
+#include "tune/sampler.h"
+#include "tune/search_space.h"
+
+namespace fraudops {
+namespace {
+
+using nlohmann::json;
+
+Result<SearchSpace> ParseXgb(const json& spec) {
+  return SearchSpace::Parse(spec, XgboostParamSpecs(), "xgboost", "space.json", {"eval_metric"});
+}
+
+TEST(SearchSpaceTest, TheBuiltInSpacesAreValid) {
+  auto xgb = ParseXgb(json::parse(embedded::xgboost_space_json()));
+  ASSERT_TRUE(xgb.ok()) << xgb.status().ToString();
+  auto lgbm = SearchSpace::Parse(json::parse(embedded::lgbm_space_json()), LgbmParamSpecs(), "lgbm",
+                                 "space.json", {"metric"});
+  ASSERT_TRUE(lgbm.ok()) << lgbm.status().ToString();
+  EXPECT_GE(xgb->dimensions().size(), 5u);
+  EXPECT_GE(lgbm->dimensions().size(), 5u);
+}
+
+TEST(SearchSpaceTest, AliasesBecomeTheCanonicalName) {
+  auto space =
+      ParseXgb({{"learning_rate", {{"type", "log_uniform"}, {"low", 0.01}, {"high", 0.3}}}});
+  ASSERT_TRUE(space.ok()) << space.status().ToString();
+  EXPECT_EQ(space->dimensions()[0].name, "eta");
+  EXPECT_EQ(space->ToJson()["eta"]["type"], "log_uniform");
+}
+
+TEST(SearchSpaceTest, MistakesAreNamedWithWhatIsAccepted) {
+  const std::pair<json, std::string> cases[] = {
+      {{{"max_dept", {{"type", "int"}, {"low", 3}, {"high", 8}}}}, "did you mean 'max_depth'"},
+      {{{"subsample", {{"type", "uniform"}, {"low", 0.5}, {"high", 1.5}}}}, "out of range"},
+      {{{"max_depth", {{"type", "uniform"}, {"low", 3}, {"high", 8}}}},
+       "declare it \"type\": \"int\""},
+      {{{"eta", {{"type", "log_uniform"}, {"low", 0}, {"high", 0.3}}}}, "log scale needs low > 0"},
+      {{{"eta", {{"type", "uniform"}, {"low", 0.3}, {"high", 0.1}}}}, "must be less than high"},
+      {{{"eta", {{"type", "gaussian"}, {"low", 0.1}, {"high", 0.3}}}}, "accepted: uniform"},
+      {{{"eta", {{"type", "uniform"}, {"low", 0.1}, {"hi", 0.3}}}},
+       "/eta/hi is not a declaration key"},
+      {{{"tree_method", {{"type", "categorical"}, {"choices", {"hist", "histo"}}}}},
+       "'histo' is not valid"},
+      {{{"eval_metric", {{"type", "categorical"}, {"choices", {"auc"}}}}}, "set by the tuner"},
+      {{{"max_leaves",
+         {{"type", "int"}, {"low", 8}, {"high", 64}, {"when", {{"grow_policy", "lossguide"}}}}}},
+       "'grow_policy' is not a dimension of the space"},
+      {{{"eta", {{"type", "uniform"}, {"low", 0.1}, {"high", 0.3}}},
+        {"max_depth", {{"type", "int"}, {"low", 3}, {"high", 8}, {"when", {{"eta", 0.2}}}}}},
+       "must be a categorical dimension"},
+  };
+  for (const auto& [spec, expected] : cases) {
+    auto space = ParseXgb(spec);
+    ASSERT_FALSE(space.ok()) << spec.dump();
+    EXPECT_NE(space.status().message().find(expected), std::string::npos)
+        << spec.dump() << " → " << space.status().message();
+    EXPECT_NE(space.status().message().find("space.json"), std::string::npos);
+  }
+}
+
+TEST(SearchSpaceTest, AConditionalDimensionIsPresentOnlyUnderItsParentsValue) {
+  auto space =
+      ParseXgb({{"grow_policy", {{"type", "categorical"}, {"choices", {"depthwise", "lossguide"}}}},
+                {"max_leaves",
+                 {{"type", "int"},
+                  {"low", 8},
+                  {"high", 256},
+                  {"log", true},
+                  {"when", {{"grow_policy", "lossguide"}}}}},
+                {"max_depth", {{"type", "int"}, {"low", 2}, {"high", 10}}}});
+  ASSERT_TRUE(space.ok()) << space.status().ToString();
+  std::mt19937_64 rng(3);
+  int lossguide = 0;
+  for (int i = 0; i < 200; ++i) {
+    const json point = space->SampleRandom(rng);
+    const bool with_leaves = point["grow_policy"] == "lossguide";
+    lossguide += with_leaves;
+    EXPECT_EQ(point.contains("max_leaves"), with_leaves) << point.dump();
+    if (with_leaves) {
+      EXPECT_GE(point["max_leaves"].get<int>(), 8);
+      EXPECT_LE(point["max_leaves"].get<int>(), 256);
+    }
+    EXPECT_TRUE(space->Contains(point)) << point.dump();
+  }
+  EXPECT_GT(lossguide, 50);
+  EXPECT_LT(lossguide, 150);
+  EXPECT_FALSE(
+      space->Contains({{"grow_policy", "depthwise"}, {"max_depth", 4}, {"max_leaves", 8}}));
+  EXPECT_FALSE(space->Contains({{"grow_policy", "lossguide"}, {"max_depth", 4}}));
+  EXPECT_FALSE(space->Contains({{"grow_policy", "depthwise"}, {"max_depth", 11}}));
+}
+
+/// A synthetic objective with its optimum (0) at x = 1.5, y = 0.01, z = -2, k = "b".
+double Synthetic(const json& p) {
+  const double x = p["x"].get<double>(), y = std::log10(p["y"].get<double>());
+  const double z = p["z"].get<double>();
+  return -(x - 1.5) * (x - 1.5) - (y + 2) * (y + 2) - (z + 2) * (z + 2) - (p["k"] == "b" ? 0 : 1);
+}
+
+SearchSpace SyntheticSpace() {
+  // Parameters of xgboost stand for the axes: eta = x … only the names are borrowed.
+  const std::vector<ParamSpec> specs = {
+      {"x", ParamKind::kDouble, -5, 5, "", ""},
+      {"y", ParamKind::kDouble, 1e-4, 100, "", ""},
+      {"z", ParamKind::kDouble, -5, 5, "", ""},
+      {"k", ParamKind::kString, 0, 0, "", "", {}, {"a", "b", "c"}}};
+  auto space = SearchSpace::Parse({{"x", {{"type", "uniform"}, {"low", -5}, {"high", 5}}},
+                                   {"y", {{"type", "log_uniform"}, {"low", 1e-3}, {"high", 10}}},
+                                   {"z", {{"type", "uniform"}, {"low", -5}, {"high", 5}}},
+                                   {"k", {{"type", "categorical"}, {"choices", {"a", "b", "c"}}}}},
+                                  specs, "synthetic", "test");
+  EXPECT_TRUE(space.ok()) << space.status().ToString();
+  return std::move(*space);
+}
+
+/// The best trial after `trials` trials of `sampler` on the synthetic objective.
+TrialRecord BestAfter(const Sampler& sampler, const SearchSpace& space, int trials, uint64_t seed) {
+  std::vector<TrialRecord> done;
+  TrialRecord best;
+  best.value = -1e9;
+  for (int n = 0; n < trials; ++n) {
+    SampleRequest request{&space, done, /*maximize=*/true, seed, n};
+    TrialRecord trial;
+    trial.number = n;
+    trial.params = sampler.Suggest(request);
+    EXPECT_TRUE(space.Contains(trial.params)) << trial.params.dump();
+    trial.value = Synthetic(trial.params);
+    trial.state = TrialState::kComplete;
+    if (*trial.value > *best.value) best = trial;
+    done.push_back(std::move(trial));
+  }
+  return best;
+}
+
+TEST(SamplerTest, TpeFindsTheOptimumOfASyntheticObjectiveBetterThanRandom) {
+  SamplerRegistry samplers;
+  const SearchSpace space = SyntheticSpace();
+  double random_sum = 0, tpe_sum = 0;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    const TrialRecord random = BestAfter(**samplers.Find("random"), space, 80, seed);
+    const TrialRecord tpe = BestAfter(**samplers.Find("tpe"), space, 80, seed);
+    random_sum += *random.value;
+    tpe_sum += *tpe.value;
+    // Near the optimum on the continuous axes (x = 1.5, y = 0.01, z = -2). Univariate TPE can
+    // settle on a categorical value the first good trials had (k = "b" is worth 1), as Optuna's
+    // does.
+    EXPECT_NEAR(tpe.params["x"].get<double>(), 1.5, 0.5) << "seed " << seed;
+    EXPECT_NEAR(std::log10(tpe.params["y"].get<double>()), -2, 0.5) << "seed " << seed;
+    EXPECT_NEAR(tpe.params["z"].get<double>(), -2, 0.5) << "seed " << seed;
+    EXPECT_GT(*tpe.value, -1.25) << "seed " << seed;
+  }
+  EXPECT_GT(tpe_sum / 5, random_sum / 5 + 0.5)
+      << "TPE " << tpe_sum / 5 << ", random " << random_sum / 5;
+}
+
+TEST(SamplerTest, SuggestionsAreDeterministicGivenTheSeedNumberAndTrials) {
+  SamplerRegistry samplers;
+  const SearchSpace space = SyntheticSpace();
+  for (const char* name : {"random", "tpe"}) {
+    EXPECT_EQ(BestAfter(**samplers.Find(name), space, 25, 9).params,
+              BestAfter(**samplers.Find(name), space, 25, 9).params)
+        << name;
+    EXPECT_NE(BestAfter(**samplers.Find(name), space, 25, 9).params,
+              BestAfter(**samplers.Find(name), space, 25, 10).params)
+        << name;
+  }
+  auto unknown = samplers.Find("tp");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("did you mean 'tpe'"), std::string::npos);
+}
+
+TEST(SamplerTest, TpeSpreadsParallelTrialsInsteadOfRepeatingThePoint) {
+  // After 20 complete trials, 6 trials are sampled while the earlier ones still run: each
+  // sees the others as running (bad, by the constant liar), so they land apart.
+  SamplerRegistry samplers;
+  const Sampler& tpe = **samplers.Find("tpe");
+  const SearchSpace space = SyntheticSpace();
+  std::vector<TrialRecord> trials;
+  std::mt19937_64 rng(5);
+  for (int n = 0; n < 20; ++n) {
+    TrialRecord trial;
+    trial.number = n;
+    trial.params = space.SampleRandom(rng);
+    trial.value = Synthetic(trial.params);
+    trial.state = TrialState::kComplete;
+    trials.push_back(std::move(trial));
+  }
+  std::set<std::string> points;
+  for (int n = 20; n < 26; ++n) {
+    SampleRequest request{&space, trials, true, 11, n};
+    TrialRecord running;
+    running.number = n;
+    running.params = tpe.Suggest(request);
+    running.state = TrialState::kRunning;
+    points.insert(running.params.dump());
+    trials.push_back(std::move(running));
+  }
+  EXPECT_EQ(points.size(), 6u);
+}
+
+TrialCurve Curve(int64_t number, TrialState state, std::vector<double> values) {
+  return {number, state, std::move(values)};
+}
+
+TEST(PrunerTest, MedianStopsATrialWorseThanTheMedianOfCompleteTrialsAtThatRound) {
+  auto pruner = PrunerRegistry::Make("median", {});
+  ASSERT_TRUE(pruner.ok());
+  std::vector<TrialCurve> others;
+  for (int n = 0; n < 5; ++n)
+    others.push_back(Curve(n, TrialState::kComplete, std::vector<double>(30, 0.80 + 0.02 * n)));
+  // Median of the others at every round: 0.84.
+  std::vector<double> bad(20, 0.70), good(20, 0.90);
+  PruneRequest request;
+  request.number = 9;
+  request.others = others;
+  request.round = 19;
+  request.values = bad;
+  auto why = (*pruner)->ShouldPrune(request);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("median 0.84"), std::string::npos) << *why;
+  request.values = good;
+  EXPECT_FALSE((*pruner)->ShouldPrune(request).has_value());
+  // Not during the warm-up rounds, nor before enough trials completed.
+  request.values = bad;
+  request.round = kMedianWarmupRounds - 2;
+  EXPECT_FALSE((*pruner)->ShouldPrune(request).has_value());
+  request.round = 19;
+  std::vector<TrialCurve> few(others.begin(), others.begin() + kMedianStartupTrials - 1);
+  request.others = few;
+  EXPECT_FALSE((*pruner)->ShouldPrune(request).has_value());
+  // Lower is better for a minimized metric: the same values flip.
+  request.others = others;
+  request.maximize = false;
+  EXPECT_FALSE((*pruner)->ShouldPrune(request).has_value());
+  request.values = good;
+  EXPECT_TRUE((*pruner)->ShouldPrune(request).has_value());
+}
+
+TEST(PrunerTest, HyperbandKeepsTheBestThirdAtEachRungOfABracket) {
+  PrunerSettings settings;
+  settings.min_rounds = 10;
+  settings.max_rounds = 100;
+  settings.eta = 3;
+  EXPECT_EQ(HyperbandRungs(0, settings), (std::vector<int>{10, 30, 90}));
+  EXPECT_EQ(HyperbandRungs(1, settings), (std::vector<int>{30, 90}));
+  // Brackets get trials in proportion to Hyperband's own budget: the most aggressive most.
+  std::map<int, int> per_bracket;
+  for (int64_t n = 0; n < 1000; ++n) ++per_bracket[HyperbandBracket(n, settings)];
+  EXPECT_EQ(per_bracket.size(), 3u);
+  EXPECT_GT(per_bracket[0], per_bracket[1]);
+  EXPECT_GT(per_bracket[1], per_bracket[2]);
+
+  auto pruner = PrunerRegistry::Make("hyperband", settings);
+  ASSERT_TRUE(pruner.ok());
+  std::vector<int64_t> bracket0;
+  for (int64_t n = 0; bracket0.size() < 10; ++n) {
+    if (HyperbandBracket(n, settings) == 0) bracket0.push_back(n);
+  }
+  // Nine trials reached round 10 with values 0.1 … 0.9; the tenth asks at its first rung.
+  std::vector<TrialCurve> others;
+  for (int i = 0; i < 9; ++i) {
+    others.push_back(Curve(bracket0[static_cast<size_t>(i)], TrialState::kPruned,
+                           std::vector<double>(10, 0.1 * (i + 1))));
+  }
+  PruneRequest request;
+  request.number = bracket0[9];
+  request.round = 9;  // the 10th round: the first rung
+  request.others = others;
+  std::vector<double> values(10, 0.65);  // 0.7, 0.8, 0.9 are better: not among the best 10/3
+  request.values = values;
+  auto why = (*pruner)->ShouldPrune(request);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("not among the best 3 of the 10"), std::string::npos) << *why;
+  values.assign(10, 0.85);  // only 0.9 is better: goes on
+  request.values = values;
+  EXPECT_FALSE((*pruner)->ShouldPrune(request).has_value());
+  request.round = 14;  // not a rung
+  values.assign(15, 0.01);
+  request.values = values;
+  EXPECT_FALSE((*pruner)->ShouldPrune(request).has_value());
+
+  auto refused = PrunerRegistry::Make("hyperband", {100, 50, 3});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("min_rounds"), std::string::npos);
+  auto unknown = PrunerRegistry::Make("medain", {});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("did you mean 'median'"), std::string::npos);
+}
+
+TEST(FoldsTest, StratifiedFoldsAreDisjointCoverEveryRowAndKeepTheClassBalance) {
+  std::vector<float> labels(1000, 0.0f);
+  for (size_t i = 0; i < labels.size(); i += 20) labels[i] = 1.0f;  // 50 positives
+  auto folds = StratifiedFolds(labels, 5, 7);
+  ASSERT_TRUE(folds.ok()) << folds.status().ToString();
+  ASSERT_EQ(folds->size(), 5u);
+  std::vector<int> seen(labels.size(), 0);
+  for (const Fold& fold : *folds) {
+    EXPECT_EQ(fold.train.size() + fold.validation.size(), labels.size());
+    std::set<uint32_t> train(fold.train.begin(), fold.train.end());
+    size_t positives = 0;
+    for (uint32_t row : fold.validation) {
+      EXPECT_FALSE(train.count(row)) << row;
+      ++seen[row];
+      positives += labels[row] > 0.5f;
+    }
+    EXPECT_EQ(positives, 10u);  // 50 / 5 in every fold
+    EXPECT_EQ(fold.validation.size(), 200u);
+  }
+  for (int count : seen) EXPECT_EQ(count, 1);
+
+  auto too_few = StratifiedFolds(std::vector<float>{1, 0, 0, 0, 0, 0}, 3, 1);
+  ASSERT_FALSE(too_few.ok());
+  EXPECT_NE(too_few.status().message().find("at least 3 rows of each class"), std::string::npos);
+  EXPECT_FALSE(StratifiedFolds(labels, 1, 1).ok());
+}
+
+TEST(FoldsTest, TimeFoldsNeverTrainOnTheFuture) {
+  // Times out of order, with runs of equal times that a cut must not separate.
+  std::mt19937_64 rng(4);
+  std::vector<double> times(600);
+  std::vector<float> labels(600);
+  for (size_t i = 0; i < times.size(); ++i) {
+    times[i] = static_cast<double>(rng() % 200);
+    labels[i] = i % 10 == 0 ? 1.0f : 0.0f;
+  }
+  auto folds = TimeFolds(times, labels, 4);
+  ASSERT_TRUE(folds.ok()) << folds.status().ToString();
+  ASSERT_EQ(folds->size(), 4u);
+  size_t previous_train = 0;
+  for (const Fold& fold : *folds) {
+    double latest_train = -1, earliest_validation = 1e9;
+    for (uint32_t row : fold.train) latest_train = std::max(latest_train, times[row]);
+    for (uint32_t row : fold.validation)
+      earliest_validation = std::min(earliest_validation, times[row]);
+    EXPECT_LT(latest_train, earliest_validation);
+    EXPECT_GT(fold.train.size(), previous_train);  // forward chaining: the past grows
+    previous_train = fold.train.size();
+  }
+  times[3] = std::nan("");
+  auto missing = TimeFolds(times, labels, 4);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("row 4 has no time"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fraudops

@@ -1,0 +1,194 @@
+// Tuning through the real binary: `fraudops run` with a tune section registers a model trained
+// with the study's best parameters; a study killed with SIGKILL resumes without running a trial
+// twice or losing one; two processes share a study on PostgreSQL; mistakes in the search space
+// are named.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "cli_util.h"
+#include "processes.h"
+#include "server_util.h"
+#include "store/metadata_store.h"
+#include "store/study_store.h"
+
+namespace fraudops {
+namespace {
+
+using testing::CommandResult;
+using testing::Fraudops;
+using testing::TempDir;
+using testing::WriteSmallConfig;
+using testing::WriteText;
+
+nlohmann::json Json(const CommandResult& result) {
+  auto parsed = nlohmann::json::parse(result.out, nullptr, false);
+  EXPECT_FALSE(parsed.is_discarded()) << result.out << result.err;
+  return parsed;
+}
+
+/// A small lgbm configuration: `rounds` rounds, no early stopping unless asked.
+void WriteLgbmParams(const TempDir& dir, int rounds, int early_stopping) {
+  WriteText(
+      dir.File("models/lgbm_default.json"),
+      R"({"objective": "binary", "metric": ["auc", "average_precision"], "num_iterations": )" +
+          std::to_string(rounds) + R"(, "early_stopping_round": )" +
+          std::to_string(early_stopping) + R"(, "learning_rate": 0.1, "num_leaves": 15})");
+}
+
+TEST(TuneCliTest, ALgbmRunWithATuneSectionRegistersAModelWithTheStudysBestParameters) {
+  TempDir dir;
+  WriteSmallConfig(dir, "tune:\n  enabled: true\n  trials: 5\n  strategy: random\n");
+  WriteLgbmParams(dir, 40, 10);
+  CommandResult run = Fraudops(dir, "run --json", "TRAINING_ALGORITHM=lgbm");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  nlohmann::json result = Json(run);
+  EXPECT_EQ(result["registered"]["version"], 1) << result.dump();
+  EXPECT_EQ(result["steps"][3]["name"], "tune");
+  EXPECT_EQ(result["steps"][3]["status"], "succeeded");
+  nlohmann::json tuning =
+      nlohmann::json::parse(testing::ReadText(result["artifacts"]["tuning"].get<std::string>()));
+  nlohmann::json training =
+      nlohmann::json::parse(testing::ReadText(result["artifacts"]["training"].get<std::string>()));
+  ASSERT_FALSE(tuning["best_params"].empty());
+  for (const auto& [name, value] : tuning["best_params"].items())
+    EXPECT_EQ(training["parameters"][name], value) << name;
+  EXPECT_EQ(training["algorithm"], "lgbm");
+
+  // The study is in the store: its best trial is the one the run took.
+  const std::string study = tuning["study"];
+  nlohmann::json shown = Json(Fraudops(dir, "tune show " + study + " --json"));
+  EXPECT_EQ(shown["trials"].size(), 5u);
+  EXPECT_EQ(shown["best"]["number"], tuning["best_trial"]);
+  EXPECT_EQ(shown["best"]["params"], tuning["best_params"]);
+  nlohmann::json runs = Json(Fraudops(dir, "runs list --json"));
+  int trials = 0;
+  for (const nlohmann::json& r : runs) trials += r["experiment"] == "fraud-detection";
+  EXPECT_GE(trials, 7) << runs.dump();  // the pipeline run, the study's run and 5 trials
+  CommandResult listed = Fraudops(dir, "tune list");
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find(study), std::string::npos) << listed.out;
+}
+
+TEST(TuneCliTest, AStudyKilledWithSigkillResumesWithoutRunningATrialTwiceOrLosingOne) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  WriteLgbmParams(dir, 200, 0);  // trials of a second or so, to be killed in the middle of one
+  const std::string args =
+      "tune --algorithm lgbm --study k --trials 6 --strategy random "
+      "--pruner none --parallel 1 --home " +
+      dir.File("ws");
+  testing::ChildProcess first(
+      {"sh", "-c", "cd " + dir.path() + " && exec " + testing::Binary() + " " + args}, {},
+      dir.File("first.log"));
+  std::unique_ptr<MetadataStore> store;
+  std::vector<TrialRecord> at_kill;
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        if (!store) {
+          if (!std::filesystem::exists(dir.File("ws/fraudops.db"))) return false;
+          auto opened = MetadataStore::Open(dir.File("ws/fraudops.db"), "");
+          if (!opened.ok()) return false;
+          store = std::move(*opened);
+        }
+        auto trials = StudyStore(*store).Trials("k");
+        if (!trials.ok()) return false;
+        int finished = 0;
+        for (const TrialRecord& t : *trials) finished += t.Finished();
+        at_kill = *trials;
+        return finished >= 2 && !trials->back().Finished();
+      },
+      120))
+      << first.log();
+  first.Signal(SIGKILL);
+  EXPECT_EQ(first.Wait(), 128 + SIGKILL);
+  const TrialRecord killed = at_kill.back();
+
+  CommandResult resumed = Fraudops(dir, args + " --json");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  nlohmann::json study = Json(resumed);
+  ASSERT_EQ(study["trials"].size(), 6u);
+  std::set<std::string> runs;
+  for (size_t i = 0; i < 6; ++i) {
+    const nlohmann::json& trial = study["trials"][i];
+    EXPECT_EQ(trial["number"], i);
+    EXPECT_EQ(trial["state"], "complete") << trial.dump();
+    runs.insert(trial["run_id"].get<std::string>());
+    if (i < at_kill.size() && at_kill[i].Finished()) {
+      // Finished before the kill: not run again.
+      EXPECT_EQ(trial["run_id"], at_kill[i].run_id);
+      EXPECT_EQ(trial["value"], *at_kill[i].value);
+    }
+  }
+  EXPECT_EQ(runs.size(), 6u);
+  // The trial the kill interrupted ran again with its own parameters, as a new child run.
+  const nlohmann::json& again = study["trials"][static_cast<size_t>(killed.number)];
+  EXPECT_EQ(again["params"], killed.params);
+  EXPECT_NE(again["run_id"], killed.run_id);
+  auto old_run = store->GetRun(killed.run_id);
+  ASSERT_TRUE(old_run.ok());
+  EXPECT_EQ(old_run->status, RunStatus::kFailed);
+}
+
+TEST(TuneCliTest, TwoProcessesSharingAPostgresStudyNeverRunTheSameTrial) {
+  FOPS_NEED_SERVER(admin, "FOPS_TEST_POSTGRES_URL");
+  testing::ScratchDatabase database(admin);
+  ASSERT_TRUE(database.error().empty()) << database.error();
+  TempDir dir;
+  WriteSmallConfig(dir, "global:\n  metadata_url: " + database.url() + "\n");
+  WriteLgbmParams(dir, 40, 10);
+  const std::string tune =
+      testing::Binary() + " tune --algorithm lgbm --study shared --trials 8 --parallel 1 --json";
+  const std::string command = "cd " + dir.path() + " && (" + tune + " > a.json 2> a.err & " + tune +
+                              " > b.json 2> b.err & wait)";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  for (const char* name : {"a", "b"}) {
+    auto result = nlohmann::json::parse(testing::ReadText(dir.File(std::string(name) + ".json")),
+                                        nullptr, false);
+    ASSERT_FALSE(result.is_discarded()) << testing::ReadText(dir.File(std::string(name) + ".err"));
+  }
+  auto store = MetadataStore::Open(database.url(), "");
+  ASSERT_TRUE(store.ok());
+  auto trials = StudyStore(**store).Trials("shared");
+  ASSERT_TRUE(trials.ok());
+  ASSERT_EQ(trials->size(), 8u);
+  std::set<std::string> runs, points, owners;
+  for (const TrialRecord& trial : *trials) {
+    EXPECT_TRUE(trial.Finished());
+    runs.insert(trial.run_id);
+    points.insert(trial.params.dump());
+    owners.insert(trial.owner);
+  }
+  EXPECT_EQ(runs.size(), 8u);
+  EXPECT_EQ(points.size(), 8u);
+}
+
+TEST(TuneCliTest, MistakesInTheSearchSpaceAreNamedAndNothingIsRun) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  WriteText(dir.File("space.json"),
+            R"({"eta": {"type": "log_uniform", "low": 0.01, "high": 0.3},
+                "max_dept": {"type": "int", "low": 3, "high": 9}})");
+  CommandResult bad = Fraudops(dir, "tune --space space.json --trials 2");
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("space.json /max_dept"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("did you mean 'max_depth'"), std::string::npos) << bad.err;
+  WriteText(dir.File("broken.json"), R"({"eta": {"type": )");
+  CommandResult broken = Fraudops(dir, "tune --space broken.json --trials 2");
+  EXPECT_EQ(broken.exit_code, 2) << broken.err;
+  EXPECT_NE(broken.err.find("broken.json"), std::string::npos) << broken.err;
+  CommandResult strategy = Fraudops(dir, "tune --strategy tp --trials 2");
+  EXPECT_EQ(strategy.exit_code, 2) << strategy.err;
+  EXPECT_NE(strategy.err.find("tpe"), std::string::npos) << strategy.err;
+  CommandResult missing = Fraudops(dir, "tune show nothing");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("study 'nothing' is not in the metadata store"), std::string::npos)
+      << missing.err;
+}
+
+}  // namespace
+}  // namespace fraudops
