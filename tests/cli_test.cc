@@ -55,8 +55,8 @@ TEST(CliTest, TheExplainStepExplainsEveryTestRowOfTheReferenceSizeModelExactly) 
   CommandResult run = Fraudops(dir, "run --json", "FRAUDOPS_EXPLAIN_ENABLED=true");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const auto result = nlohmann::json::parse(run.out);
-  EXPECT_EQ(result["steps"][5]["name"], "explain");
-  EXPECT_EQ(result["steps"][5]["status"], "succeeded");
+  EXPECT_EQ(result["steps"][6]["name"], "explain");
+  EXPECT_EQ(result["steps"][6]["status"], "succeeded");
   const std::string base = result["artifact_dir"];
   const auto explained =
       nlohmann::json::parse(testing::ReadText(base + "/evaluation/explanations.json"));
@@ -163,8 +163,8 @@ TEST(CliTest, TheBiasStepMeasuresEachFacetAndItsRulesGateTheVersion) {
   CommandResult run = Fraudops(dir, "run --json");
   ASSERT_EQ(run.exit_code, 4) << run.err;  // the gate failed
   const auto result = nlohmann::json::parse(run.out);
-  EXPECT_EQ(result["steps"][6]["name"], "bias");
-  EXPECT_EQ(result["steps"][6]["status"], "succeeded");
+  EXPECT_EQ(result["steps"][7]["name"], "bias");
+  EXPECT_EQ(result["steps"][7]["status"], "succeeded");
   // The young are flagged more often: DI above 1.25 fails the gate, naming the facet.
   bool named = false;
   for (const auto& reason : result["gate"]["reasons"]) {

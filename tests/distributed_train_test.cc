@@ -837,7 +837,7 @@ TEST(DistributedTrainTest, TrainShardedStopsBeforeTrainingOnWhatValidationFinds)
   EXPECT_NE(run["steps"][1]["error"].get<std::string>().find("column 'Leak' alone separates"),
             std::string::npos)
       << run.dump();
-  EXPECT_EQ(run["steps"][3]["status"], "skipped");  // train
+  EXPECT_EQ(run["steps"][4]["status"], "skipped");  // train
   EXPECT_EQ(nlohmann::json::parse(Fraudops(dir, "models list --json").out).size(), 0u);
 
   // Settings that cannot work say so before anything runs.

@@ -6,8 +6,10 @@
 
 #include "cli/common.h"
 #include "cli/exit_codes.h"
+#include "core/files.h"
 #include "core/strings.h"
 #include "pipeline/pipeline.h"
+#include "tune/report.h"
 #include "tune/study.h"
 
 namespace fraudops {
@@ -117,11 +119,16 @@ int TuneRun(const TuneArgs& args) {
 }
 
 int TuneShow(const std::string& config_path, const std::string& home, const std::string& study,
-             bool json) {
+             const std::string& report, bool json) {
   auto stores = OpenStores(config_path, home, /*need_artifacts=*/false);
   if (!stores.ok()) return Fail(stores.status());
   auto result = LoadStudy(*stores->metadata, study);
   if (!result.ok()) return Fail(result.status());
+  if (!report.empty()) {
+    if (Status written = WriteFileAtomic(report, StudyReportHtml(*result)); !written.ok())
+      return Fail(written);
+    if (!json) std::printf("wrote %s\n", report.c_str());
+  }
   if (json) {
     PrintJson(result->ToJson());
   } else {
@@ -192,8 +199,12 @@ std::function<int()> AddTuneCommands(CLI::App& app) {
   tune->fallthrough();
 
   auto show_study = std::make_shared<std::string>();
+  auto show_report = std::make_shared<std::string>();
   auto* show = tune->add_subcommand("show", "A study's definition, trials and best trial.");
   show->add_option("study", *show_study, "The study's name")->required();
+  show->add_option("--report", *show_report,
+                   "Also write the study's HTML report (history, parallel coordinates, parameter "
+                   "importance, curves) to this file");
   auto* list = tune->add_subcommand("list", "The studies in the metadata store.");
   for (CLI::App* sub : {show, list}) {
     sub->add_option("--config", args->config_path, "Configuration file");
@@ -201,7 +212,8 @@ std::function<int()> AddTuneCommands(CLI::App& app) {
     sub->add_flag("--json", args->json, "Print JSON");
   }
   return [=]() -> int {
-    if (*show) return TuneShow(args->config_path, args->home, *show_study, args->json);
+    if (*show)
+      return TuneShow(args->config_path, args->home, *show_study, *show_report, args->json);
     if (*list) return TuneList(args->config_path, args->home, args->json);
     if (*tune) return TuneRun(*args);
     return -1;

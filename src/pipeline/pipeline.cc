@@ -38,6 +38,7 @@
 #include "store/serving_store.h"
 #include "train/distributed.h"
 #include "train/trainer.h"
+#include "tune/report.h"
 #include "tune/study.h"
 
 namespace fraudops {
@@ -714,6 +715,7 @@ Status Tune(State& s) {
                          {{"study", result.study.name},
                           {"best_trial", static_cast<long long>(result.best->number)},
                           {options.objective, *result.best->value}});
+  FOPS_RETURN_IF_ERROR(s.Write("tuning_report", "model/tuning.html", StudyReportHtml(result)));
   return s.Write("tuning", "model/tuning.json", Pretty(tuning));
 }
 

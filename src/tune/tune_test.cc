@@ -13,6 +13,7 @@
 #include "train/xgboost_trainer.h"
 #include "tune/folds.h"
 #include "tune/pruner.h"
+#include "tune/report.h"
 #include "tune/sampler.h"
 #include "tune/search_space.h"
 
@@ -355,6 +356,67 @@ TEST(FoldsTest, TimeFoldsNeverTrainOnTheFuture) {
   auto missing = TimeFolds(times, labels, 4);
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("row 4 has no time"), std::string::npos);
+}
+
+TEST(StudyReportTest, ImportanceFindsTheParameterThatMattersAndTheReportDrawsTheStudy) {
+  TuneResult study;
+  study.study.name = "s<1>";
+  study.study.algorithm = "xgboost";
+  study.study.definition = {
+      {"objective", "pr_auc"},
+      {"direction", "maximize"},
+      {"round_metric", "aucpr"},
+      {"strategy", "tpe"},
+      {"pruner", "median"},
+      {"space",
+       {{"eta", {{"type", "log_uniform"}, {"low", 0.01}, {"high", 0.3}}},
+        {"max_depth", {{"type", "int"}, {"low", 2}, {"high", 9}}},
+        {"booster", {{"type", "categorical"}, {"choices", {"gbtree", "dart"}}}}}}};
+  std::mt19937_64 rng(2);
+  std::uniform_real_distribution<double> unit(0, 1);
+  for (int n = 0; n < 40; ++n) {
+    TrialRecord trial;
+    trial.number = n;
+    const double eta = 0.01 * std::pow(30.0, unit(rng));
+    trial.params = {{"eta", eta},
+                    {"max_depth", 2 + static_cast<int>(unit(rng) * 8)},
+                    {"booster", unit(rng) < 0.5 ? "gbtree" : "dart"}};
+    // Only eta matters (and a little noise).
+    trial.value = 0.9 - 0.5 * std::abs(std::log10(eta) + 1.3) + 0.001 * unit(rng);
+    trial.state = n % 7 == 6 ? TrialState::kPruned : TrialState::kComplete;
+    if (trial.state == TrialState::kPruned) trial.value.reset();
+    trial.detail = {{"curve", {{0, 0.5}, {1, 0.6}, {2, 0.65}}}, {"rounds", {3}}};
+    if (!study.best || (trial.value && *trial.value > *study.best->value)) {
+      if (trial.value) study.best = trial;
+    }
+    study.trials.push_back(std::move(trial));
+  }
+  const auto importance = ParameterImportance(study);
+  ASSERT_EQ(importance.size(), 3u);
+  EXPECT_EQ(importance[0].first, "eta");
+  EXPECT_GT(importance[0].second, 0.8);
+  double total = 0;
+  for (const auto& [name, share] : importance) total += share;
+  EXPECT_NEAR(total, 1.0, 1e-9);
+
+  const std::string html = StudyReportHtml(study);
+  EXPECT_NE(html.find("Tuning study s&lt;1&gt;"), std::string::npos);
+  EXPECT_NE(html.find("Optimization history"), std::string::npos);
+  EXPECT_NE(html.find("Parallel coordinates"), std::string::npos);
+  EXPECT_NE(html.find("Parameter importance"), std::string::npos);
+  EXPECT_NE(html.find("Validation aucpr by round"), std::string::npos);
+  EXPECT_NE(html.find("Best trial: #" + std::to_string(study.best->number)), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  size_t rows = 0;
+  for (size_t at = html.find("<tr><td>"); at != std::string::npos;
+       at = html.find("<tr><td>", at + 1))
+    ++rows;
+  EXPECT_EQ(rows, 3u + 40u);  // the best trial's 3 parameters, then every trial
+
+  TuneResult empty;
+  empty.study.definition = study.study.definition;
+  EXPECT_TRUE(ParameterImportance(empty).empty());
+  EXPECT_NE(StudyReportHtml(empty).find("0 trials"), std::string::npos);
 }
 
 }  // namespace
