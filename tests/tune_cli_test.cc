@@ -167,6 +167,46 @@ TEST(TuneCliTest, TwoProcessesSharingAPostgresStudyNeverRunTheSameTrial) {
   EXPECT_EQ(points.size(), 8u);
 }
 
+TEST(TuneCliTest, TimeFoldsTargetsAndTimeBudgetsThroughTheCommand) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  WriteLgbmParams(dir, 30, 10);
+  // Forward chaining on the time column (Time, which the model does not see).
+  CommandResult folds = Fraudops(dir,
+                                 "tune --algorithm lgbm --study f --trials 2 --folds 3 "
+                                 "--fold-method time --pruner none --json");
+  ASSERT_EQ(folds.exit_code, 0) << folds.err;
+  nlohmann::json study = Json(folds);
+  EXPECT_EQ(study["definition"]["fold_method"], "time");
+  for (const nlohmann::json& trial : study["trials"]) {
+    EXPECT_EQ(trial["detail"]["fold_values"].size(), 3u) << trial.dump();
+    EXPECT_TRUE(trial["detail"].contains("std"));
+  }
+  // A target any trial reaches: the study stops after its first complete trial.
+  CommandResult target = Fraudops(dir,
+                                  "tune --algorithm lgbm --study t --trials 50 --target 0.0 "
+                                  "--parallel 1 --json");
+  ASSERT_EQ(target.exit_code, 0) << target.err;
+  study = Json(target);
+  EXPECT_EQ(study["trials"].size(), 1u);
+  EXPECT_NE(study["stopped_because"].get<std::string>().find("reached the target"),
+            std::string::npos)
+      << study.dump();
+  // A time budget: far fewer than the 100000 trials asked for, and why.
+  CommandResult budget = Fraudops(dir,
+                                  "tune --algorithm lgbm --study b --trials 100000 "
+                                  "--time-budget 2s --json");
+  ASSERT_EQ(budget.exit_code, 0) << budget.err;
+  study = Json(budget);
+  EXPECT_LT(study["trials"].size(), 100000u);
+  EXPECT_NE(study["stopped_because"].get<std::string>().find("time budget"), std::string::npos)
+      << study["stopped_because"];
+  EXPECT_TRUE(std::filesystem::exists(study["report"].get<std::string>()));
+  CommandResult bad_budget = Fraudops(dir, "tune --time-budget soon --trials 1");
+  EXPECT_EQ(bad_budget.exit_code, 2);
+  EXPECT_NE(bad_budget.err.find("tune.time_budget"), std::string::npos) << bad_budget.err;
+}
+
 TEST(TuneCliTest, MistakesInTheSearchSpaceAreNamedAndNothingIsRun) {
   TempDir dir;
   WriteSmallConfig(dir);

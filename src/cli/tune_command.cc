@@ -107,13 +107,23 @@ int TuneRun(const TuneArgs& args) {
       t.study.empty() ? config.global.pipeline_name + "-" + run.execution_id : t.study;
   auto result = LoadStudy(*stores->metadata, study);
   if (!result.ok()) return Fail(result.status());
+  // Why this call stopped, as the tune step recorded it.
+  if (run.artifacts.contains("tuning")) {
+    auto text = ReadFile(run.artifacts["tuning"].get<std::string>());
+    if (text.ok()) {
+      const nlohmann::json tuning = nlohmann::json::parse(*text, nullptr, false);
+      if (tuning.is_object()) result->stopped_because = tuning.value("stopped_because", "");
+    }
+  }
   if (args.json) {
     nlohmann::json out = result->ToJson();
     out["execution_id"] = run.execution_id;
+    out["report"] = run.artifacts.value("tuning_report", "");
     PrintJson(out);
   } else {
     PrintStudy(*result, /*with_trials=*/false);
-    std::printf("\nfraudops tune show %s lists every trial\n", study.c_str());
+    std::printf("\nreport: %s\nfraudops tune show %s lists every trial\n",
+                run.artifacts.value("tuning_report", "").c_str(), study.c_str());
   }
   return kExitOk;
 }
