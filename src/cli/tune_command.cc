@@ -36,15 +36,7 @@ void PrintStudy(const TuneResult& result, bool with_trials) {
   const int folds = d.value("folds", 0);
   if (folds >= 2) std::printf(" over %d %s folds", folds, d.value("fold_method", "").c_str());
   std::printf("\n");
-  int complete = 0, pruned = 0, failed = 0, running = 0;
-  for (const TrialRecord& trial : result.trials) {
-    complete += trial.state == TrialState::kComplete;
-    pruned += trial.state == TrialState::kPruned;
-    failed += trial.state == TrialState::kFailed;
-    running += trial.state == TrialState::kRunning;
-  }
-  std::printf("trials: %zu (%d complete, %d pruned, %d failed, %d running)\n", result.trials.size(),
-              complete, pruned, failed, running);
+  std::printf("trials: %zu (%s)\n", result.trials.size(), result.Counts().Text().c_str());
   if (!result.stopped_because.empty()) std::printf("stopped: %s\n", result.stopped_because.c_str());
   if (with_trials) {
     std::printf("\n%6s  %-9s  %10s  %7s  %s\n", "trial", "state", "value", "rounds", "params");

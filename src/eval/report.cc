@@ -152,13 +152,9 @@ std::string SvgShapSummary(const nlohmann::json& summary) {
   const int row = 26, label = 110, height = kTop + row * static_cast<int>(names.size()) + 30;
   const double x0 = label, x1 = kWidth - kRight;
   auto x = [&](double phi) { return x0 + (phi - low) / (high - low) * (x1 - x0); };
-  std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 " +
-                    std::to_string(kWidth) + " " + std::to_string(height) + "' width='" +
-                    std::to_string(kWidth) + "' height='" + std::to_string(height) +
-                    "' role='img' aria-label='SHAP summary'>";
-  svg += "<text x='" + std::to_string(kWidth / 2) +
-         "' y='18' text-anchor='middle' class='t'>SHAP summary (test rows; colour: the feature's "
-         "value, low blue, high red)</text>";
+  std::string svg = Open(kWidth, height, "SHAP summary",
+                         "SHAP summary (test rows; colour: the feature's value, low blue, high "
+                         "red)");
   svg += "<line x1='" + Num(x(0), 1) + "' y1='" + std::to_string(kTop) + "' x2='" + Num(x(0), 1) +
          "' y2='" + std::to_string(height - 30) + "' class='d'/>";
   for (size_t k = 0; k < names.size(); ++k) {

@@ -7,6 +7,14 @@
 
 namespace fraudops::svg {
 
+std::string Open(int width, int height, const std::string& label, const std::string& title) {
+  return "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 " + std::to_string(width) + " " +
+         std::to_string(height) + "' width='" + std::to_string(width) + "' height='" +
+         std::to_string(height) + "' role='img' aria-label='" + HtmlEscape(label) + "'><text x='" +
+         std::to_string(width / 2) + "' y='18' text-anchor='middle' class='t'>" +
+         HtmlEscape(title) + "</text>";
+}
+
 std::string Num(double value, int digits) {
   if (std::isnan(value)) return "–";
   char buffer[32];
@@ -17,12 +25,7 @@ std::string Num(double value, int digits) {
 std::string Frame(const Plot& plot, const std::string& title, const std::string& x_label,
                   const std::string& y_label, const std::vector<double>& x_ticks,
                   const std::vector<double>& y_ticks) {
-  std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 " +
-                    std::to_string(kWidth) + " " + std::to_string(kHeight) + "' width='" +
-                    std::to_string(kWidth) + "' height='" + std::to_string(kHeight) +
-                    "' role='img' aria-label='" + HtmlEscape(title) + "'>";
-  svg += "<text x='" + std::to_string(kWidth / 2) + "' y='18' text-anchor='middle' class='t'>" +
-         HtmlEscape(title) + "</text>";
+  std::string svg = Open(kWidth, kHeight, title, title);
   for (double x : x_ticks) {
     svg += "<line x1='" + Num(plot.X(x), 1) + "' x2='" + Num(plot.X(x), 1) + "' y1='" +
            Num(plot.Y(plot.y0), 1) + "' y2='" + Num(plot.Y(plot.y1), 1) + "' class='g'/>";
@@ -87,12 +90,7 @@ std::string Bars(const std::string& title, std::vector<std::pair<std::string, do
   const double scale = as_share ? std::max(total, 1e-300) : 1.0;
   for (const auto& entry : top) largest = std::max(largest, entry.second / scale);
   const int row = 18, height = kTop + row * static_cast<int>(top.size()) + 16, label = 110;
-  std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 " +
-                    std::to_string(kWidth) + " " + std::to_string(height) + "' width='" +
-                    std::to_string(kWidth) + "' height='" + std::to_string(height) +
-                    "' role='img' aria-label='" + HtmlEscape(title) + "'>";
-  svg += "<text x='" + std::to_string(kWidth / 2) + "' y='18' text-anchor='middle' class='t'>" +
-         HtmlEscape(title) + "</text>";
+  std::string svg = Open(kWidth, height, title, title);
   for (size_t i = 0; i < top.size(); ++i) {
     const double value = top[i].second / scale;
     const double width = largest > 0 ? value / largest * (kWidth - label - 70) : 0;

@@ -28,6 +28,9 @@ struct Plot {
   }
 };
 
+/// An <svg> element of `width` × `height` (left open), labelled `label` for screen readers,
+/// with `title` centred at the top.
+std::string Open(int width, int height, const std::string& label, const std::string& title);
 /// `value` with `digits` decimals; "–" for NaN.
 std::string Num(double value, int digits = 4);
 /// An <svg> element (left open) with the title, the grid at the ticks, the frame and the axis

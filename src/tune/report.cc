@@ -156,13 +156,9 @@ std::string ParallelCoordinates(const TuneResult& study) {
   const double v0 = *std::min_element(values.begin(), values.end());
   const double v1 = std::max(*std::max_element(values.begin(), values.end()), v0 + 1e-12);
   const bool maximize = Maximize(study);
-  std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 " +
-                    std::to_string(width) + " " + std::to_string(height) + "' width='" +
-                    std::to_string(width) + "' height='" + std::to_string(height) +
-                    "' role='img' aria-label='Parallel coordinates'>";
-  svg += "<text x='" + std::to_string(width / 2) +
-         "' y='18' text-anchor='middle' class='t'>Parallel coordinates of the complete trials "
-         "(colour: the objective, red best)</text>";
+  std::string svg = Open(width, height, "Parallel coordinates",
+                         "Parallel coordinates of the complete trials (colour: the objective, red "
+                         "best)");
   const std::string objective = study.study.definition.value("objective", "value");
   for (size_t i = 0; i <= axes.size(); ++i) {
     const double x = axis_x(i);
@@ -255,13 +251,7 @@ std::string StudyReportHtml(const TuneResult& study) {
   std::string html = "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Study " +
                      HtmlEscape(study.study.name) + "</title><style>" + kStyle +
                      "svg .gc{fill:none;stroke:#b8bfcc;stroke-width:1}</style></head><body>";
-  int complete = 0, pruned = 0, failed = 0, running = 0;
-  for (const TrialRecord& trial : study.trials) {
-    complete += trial.state == TrialState::kComplete;
-    pruned += trial.state == TrialState::kPruned;
-    failed += trial.state == TrialState::kFailed;
-    running += trial.state == TrialState::kRunning;
-  }
+  const TrialCounts counts = study.Counts();
   html += "<header><h1>Tuning study " + HtmlEscape(study.study.name) + "</h1><p>" +
           HtmlEscape(study.study.algorithm) + " · " + HtmlEscape(d.value("strategy", "")) +
           " · pruner " + HtmlEscape(d.value("pruner", "")) + " · " +
@@ -271,9 +261,7 @@ std::string StudyReportHtml(const TuneResult& study) {
                                     : std::string(" on the validation split")) +
           " · created " + HtmlEscape(study.study.created_at) + " by " +
           HtmlEscape(study.study.created_by) + "</p></header><main>";
-  html += "<p>" + std::to_string(study.trials.size()) + " trials: " + std::to_string(complete) +
-          " complete, " + std::to_string(pruned) + " pruned, " + std::to_string(failed) +
-          " failed, " + std::to_string(running) + " running.</p>";
+  html += "<p>" + std::to_string(study.trials.size()) + " trials: " + counts.Text() + ".</p>";
   if (study.best) {
     html += "<h2>Best trial: #" + std::to_string(study.best->number) + ", " +
             HtmlEscape(d.value("objective", "")) + " " + FormatDouble(*study.best->value, 5);

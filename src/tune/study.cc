@@ -640,16 +640,10 @@ Result<TuneResult> StudyRunner::Run() {
     result.stopped_because = stop_reason_;
   }
   std::map<std::string, double> summary;
-  int complete = 0, pruned = 0, failed = 0, running = 0;
-  for (const TrialRecord& trial : result.trials) {
-    complete += trial.state == TrialState::kComplete;
-    pruned += trial.state == TrialState::kPruned;
-    failed += trial.state == TrialState::kFailed;
-    running += trial.state == TrialState::kRunning;
-  }
-  summary["trials_complete"] = complete;
-  summary["trials_pruned"] = pruned;
-  summary["trials_failed"] = failed;
+  const TrialCounts counts = result.Counts();
+  summary["trials_complete"] = counts.complete;
+  summary["trials_pruned"] = counts.pruned;
+  summary["trials_failed"] = counts.failed;
   if (result.best) {
     summary["best." + options_.objective] = *result.best->value;
     result.best_params = OverrideParams(
@@ -662,7 +656,7 @@ Result<TuneResult> StudyRunner::Run() {
         study_.run_id, {{"fraudops.best_trial", std::to_string(result.best->number)}}));
   }
   // Still running elsewhere: the study's run ends with the last process.
-  if (running == 0) {
+  if (counts.running == 0) {
     FOPS_RETURN_IF_ERROR(store_.EndRun(study_.run_id, RunStatus::kSucceeded, ""));
   }
   return result;
@@ -705,6 +699,22 @@ HyperParameters OverrideParams(const HyperParameters& base, const nlohmann::json
     out[name] = HyperParameter{value, origin};
   }
   return out;
+}
+
+std::string TrialCounts::Text() const {
+  return std::to_string(complete) + " complete, " + std::to_string(pruned) + " pruned, " +
+         std::to_string(failed) + " failed, " + std::to_string(running) + " running";
+}
+
+TrialCounts TuneResult::Counts() const {
+  TrialCounts counts;
+  for (const TrialRecord& trial : trials) {
+    counts.complete += trial.state == TrialState::kComplete;
+    counts.pruned += trial.state == TrialState::kPruned;
+    counts.failed += trial.state == TrialState::kFailed;
+    counts.running += trial.state == TrialState::kRunning;
+  }
+  return counts;
 }
 
 nlohmann::json TuneResult::ToJson() const {

@@ -72,6 +72,12 @@ struct TuneData {
   std::vector<double> times;  ///< fold_method time: one per row of `train`
 };
 
+struct TrialCounts {
+  int complete = 0, pruned = 0, failed = 0, running = 0;
+  /// "3 complete, 1 pruned, 0 failed, 0 running"
+  std::string Text() const;
+};
+
 struct TuneResult {
   StudyRecord study;
   std::vector<TrialRecord> trials;  ///< all of the study's, by number
@@ -81,6 +87,7 @@ struct TuneResult {
   std::string stopped_because;  ///< the trial budget, the time budget, the target
   /// The best trial's parameters over the base ones: what the final model trains with.
   HyperParameters best_params;
+  TrialCounts Counts() const;
   nlohmann::json ToJson() const;
 };
 
