@@ -44,8 +44,8 @@ namespace {
 void PreferPassiveOpenMp(int argc, char** argv) {
   if (argc < 2 || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   const std::string_view command = argv[1];
-  if (command != "run" && command != "train" && command != "worker" && command != "schedule" &&
-      command != "serve")
+  if (command != "run" && command != "train" && command != "tune" && command != "worker" &&
+      command != "schedule" && command != "serve")
     return;
   if (setenv("OMP_WAIT_POLICY", "PASSIVE", 0) != 0) return;
   execv("/proc/self/exe", argv);  // returns only when it failed: go on as we are
