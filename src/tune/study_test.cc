@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "data/split.h"
 #include "data/synth.h"
+#include "tune/sampler.h"
 
 namespace fraudops {
 namespace {
@@ -231,6 +232,29 @@ TEST_P(StudyTest, AStudyIsResumedOnlyWithItsOwnDefinitionAndWarmStartedAcrossSpa
   auto mismatch = Run(other_objective);
   ASSERT_FALSE(mismatch.ok());
   EXPECT_NE(mismatch.status().message().find("same algorithm and objective"), std::string::npos);
+}
+
+TEST_P(StudyTest, AStudyIsDeterministicGivenItsSeedAndTrialOrder) {
+  // TPE past its random start-up trials: each point depends on the values before it.
+  std::vector<TuneResult> twice;
+  for (const char* name : {"first", "second"}) {
+    TuneOptions options = Options(name, kTpeStartupTrials + 3);
+    options.strategy = "tpe";
+    auto result = Run(options);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    twice.push_back(std::move(*result));
+  }
+  ASSERT_EQ(twice[0].trials.size(), twice[1].trials.size());
+  for (size_t i = 0; i < twice[0].trials.size(); ++i) {
+    EXPECT_EQ(twice[0].trials[i].params, twice[1].trials[i].params) << i;
+    EXPECT_EQ(twice[0].trials[i].value, twice[1].trials[i].value) << i;
+    EXPECT_EQ(twice[0].trials[i].state, twice[1].trials[i].state) << i;
+  }
+  TuneOptions reseeded = Options("third", 2);
+  reseeded.seed = 43;
+  auto other = Run(reseeded);
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(other->trials[0].params, twice[0].trials[0].params);
 }
 
 TEST_P(StudyTest, KFoldTrialsReportEachFoldTheirMeanAndSpread) {
