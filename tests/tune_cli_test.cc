@@ -66,9 +66,13 @@ TEST(TuneCliTest, ALgbmRunWithATuneSectionRegistersAModelWithTheStudysBestParame
   EXPECT_EQ(shown["best"]["number"], tuning["best_trial"]);
   EXPECT_EQ(shown["best"]["params"], tuning["best_params"]);
   nlohmann::json runs = Json(Fraudops(dir, "runs list --json"));
-  int trials = 0;
-  for (const nlohmann::json& r : runs) trials += r["experiment"] == "fraud-detection";
-  EXPECT_GE(trials, 7) << runs.dump();  // the pipeline run, the study's run and 5 trials
+  int pipeline = 0, study_runs = 0;
+  for (const nlohmann::json& r : runs) {
+    pipeline += r["experiment"] == "fraud-detection";
+    study_runs += r["experiment"] == "fraud-detection-tuning";
+  }
+  EXPECT_EQ(pipeline, 1) << runs.dump();
+  EXPECT_EQ(study_runs, 6) << runs.dump();  // the study's run and its 5 trials
   CommandResult listed = Fraudops(dir, "tune list");
   EXPECT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_NE(listed.out.find(study), std::string::npos) << listed.out;

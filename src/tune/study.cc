@@ -763,7 +763,9 @@ Result<TuneOptions> TuneOptionsFrom(const Config& config, const std::string& alg
   options.seed = static_cast<uint64_t>(config.global.seed);
   options.warm_start = t.warm_start;
   options.base = base;
-  options.experiment = config.global.pipeline_name;
+  // Beside the pipeline's runs, not among them: a study's dozens of runs would push the
+  // pipeline's own out of the "previous run" lookups (data validation's comparison).
+  options.experiment = config.global.pipeline_name + "-tuning";
   std::string text;
   if (t.space_file.empty()) {
     text = std::string(algorithm == "lgbm" ? embedded::lgbm_space_json()
