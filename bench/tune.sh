@@ -9,7 +9,8 @@
 # alternates). Reported per seed and as means: the best trial's validation PR AUC (average
 # precision) and the study's wall time (fraudops: the tune step; Optuna: study.optimize —
 # neither counts reading the data).
-#   bench/tune.sh [TRIALS=20] [SEEDS=5] [DATASETS="synthetic numeric"]
+#   [TUNE_FLAGS="--parallel 2"] bench/tune.sh [TRIALS=20] [SEEDS=5] [DATASETS="synthetic numeric"]
+# TUNE_FLAGS are added to fraudops' command (e.g. other strategies, pruners, parallel trials).
 # synthetic: the built-in synthetic data (284,807 rows, 0.17 % fraud); numeric: the reference
 # numeric set of ../shared/reference/lightgbm (250,000 rows, 30 features), skipped without it.
 set -euo pipefail
@@ -77,7 +78,7 @@ YML
 run_fraudops() {  # SEED: prints "best seconds pruned"
   rm -rf ws
   FRAUDOPS_GLOBAL_SEED=$1 "$bin" tune --config bench.yml --data data.csv --home ws --study "s$1" \
-    --trials "$trials" --json > fraudops.json 2> fraudops.err
+    --trials "$trials" ${TUNE_FLAGS:-} --json > fraudops.json 2> fraudops.err
   $python - <<'PY'
 import glob, json
 study = json.load(open("fraudops.json"))

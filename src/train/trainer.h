@@ -84,6 +84,14 @@ struct ExternalMemory {
   size_t batch_rows = 0;
 };
 
+/// What a trainer may keep between trainings on the same rows, so that training many models on
+/// them (tuning's trials) prepares the rows once: xgboost keeps its DMatrix, and with it
+/// libxgboost's quantile sketch. Not shared between threads: one per thread of trials.
+class TrainCache {
+ public:
+  virtual ~TrainCache() = default;
+};
+
 struct TrainInput {
   const Dataset* train = nullptr;
   const Dataset* validation = nullptr;  ///< early stopping and per-round metrics
@@ -101,6 +109,9 @@ struct TrainInput {
   /// Called after each round with its metrics; returning false stops training there (the
   /// tuner prunes a trial this way: docs/tuning.md). The model keeps the rounds trained.
   std::function<bool(const RoundMetrics&)> on_round = {};
+  /// Set by callers that train repeatedly on the same datasets (Trainer::MakeCache); unused
+  /// with row weights, external memory or a collective.
+  TrainCache* cache = nullptr;
 };
 
 /// What the tuner needs to know of an algorithm's parameters (docs/tuning.md): the names of
@@ -127,6 +138,8 @@ class Trainer {
   /// The algorithm's parameter table (names, kinds, bounds, aliases; train/params.h).
   virtual const std::vector<ParamSpec>& Params() const = 0;
   virtual TuningNames Tuning() const = 0;
+  /// A cache for TrainInput::cache, or null when this trainer keeps nothing between trainings.
+  virtual std::unique_ptr<TrainCache> MakeCache() const { return nullptr; }
 };
 
 class TrainerRegistry {

@@ -392,6 +392,19 @@ Result<XgbMatrix> XgbMatrix::FromDataset(const Dataset& dataset, int threads) {
   return out;
 }
 
+Result<const XgbMatrix*> XgbTrainCache::Matrix(const Dataset& dataset, int threads) {
+  auto kept = matrices_.find(&dataset);
+  if (kept == matrices_.end()) {
+    FOPS_ASSIGN_OR_RETURN(XgbMatrix matrix, XgbMatrix::FromDataset(dataset, threads));
+    kept = matrices_.emplace(&dataset, std::move(matrix)).first;
+  }
+  return &kept->second;
+}
+
+std::unique_ptr<TrainCache> XgboostTrainer::MakeCache() const {
+  return std::make_unique<XgbTrainCache>();
+}
+
 Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& input,
                                                             const Context& context) const {
   auto started = std::chrono::steady_clock::now();
@@ -457,34 +470,43 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   }
 
   const int threads = params["nthread"].get<int>();
-  XgbMatrix train_matrix, validation_matrix;
+  // The matrices: built here, or kept by the caller's cache between trainings on the same rows.
+  XgbMatrix owned_train, owned_validation;
+  const XgbMatrix* train_matrix = &owned_train;
+  const XgbMatrix* validation_matrix = &owned_validation;
+  auto* cache = dynamic_cast<XgbTrainCache*>(input.cache);
   if (external != nullptr) {
     FOPS_ASSIGN_OR_RETURN(
-        train_matrix, XgbMatrix::FromDatasetFile(*external->train, external->cache_dir + "/train",
-                                                 external->batch_rows, threads));
+        owned_train, XgbMatrix::FromDatasetFile(*external->train, external->cache_dir + "/train",
+                                                external->batch_rows, threads));
     if (has_validation) {
       FOPS_ASSIGN_OR_RETURN(
-          validation_matrix,
+          owned_validation,
           XgbMatrix::FromDatasetFile(*external->validation, external->cache_dir + "/validation",
                                      external->batch_rows, threads));
     }
+  } else if (cache != nullptr && input.weights.empty() && input.collective == nullptr) {
+    FOPS_ASSIGN_OR_RETURN(train_matrix, cache->Matrix(*input.train, threads));
+    if (has_validation) {
+      FOPS_ASSIGN_OR_RETURN(validation_matrix, cache->Matrix(*input.validation, threads));
+    }
   } else {
-    FOPS_ASSIGN_OR_RETURN(train_matrix, XgbMatrix::FromDataset(*input.train, threads));
+    FOPS_ASSIGN_OR_RETURN(owned_train, XgbMatrix::FromDataset(*input.train, threads));
     if (!input.weights.empty()) {
       FOPS_RETURN_IF_ERROR(
-          XgbCheck(XGDMatrixSetFloatInfo(train_matrix.handle(), "weight", input.weights.data(),
+          XgbCheck(XGDMatrixSetFloatInfo(owned_train.handle(), "weight", input.weights.data(),
                                          input.weights.size()),
                    "XGDMatrixSetFloatInfo(weight)"));
     }
     if (has_validation) {
-      FOPS_ASSIGN_OR_RETURN(validation_matrix, XgbMatrix::FromDataset(*input.validation, threads));
+      FOPS_ASSIGN_OR_RETURN(owned_validation, XgbMatrix::FromDataset(*input.validation, threads));
     }
   }
   // Without validation data the training matrix itself is evaluated.
   void* const validation_handle =
-      has_validation ? validation_matrix.handle() : train_matrix.handle();
+      has_validation ? validation_matrix->handle() : train_matrix->handle();
 
-  void* matrices[] = {train_matrix.handle(), validation_handle};
+  void* matrices[] = {train_matrix->handle(), validation_handle};
   void* raw_booster = nullptr;
   FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterCreate(matrices, 2, &raw_booster), "XGBoosterCreate"));
   BoosterPtr booster(raw_booster);
@@ -515,7 +537,7 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   int round = 0;
   for (; round < rounds; ++round) {
     FOPS_RETURN_IF_ERROR(
-        XgbCheck(XGBoosterUpdateOneIter(booster.get(), round, train_matrix.handle()),
+        XgbCheck(XGBoosterUpdateOneIter(booster.get(), round, train_matrix->handle()),
                  "XGBoosterUpdateOneIter"));
     // Validation every round; the training set on every train_every-th round and the last.
     bool with_train = (round + 1) % train_every == 0 || round + 1 == rounds;
@@ -534,7 +556,7 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
       FOPS_RETURN_IF_ERROR(ReplaceRankMetrics(booster.get(), validation_handle, validation_labels,
                                               *input.collective, round_metrics.validation));
       if (with_train && has_validation) {
-        FOPS_RETURN_IF_ERROR(ReplaceRankMetrics(booster.get(), train_matrix.handle(), train_labels,
+        FOPS_RETURN_IF_ERROR(ReplaceRankMetrics(booster.get(), train_matrix->handle(), train_labels,
                                                 *input.collective, round_metrics.train));
       }
     }
@@ -558,7 +580,7 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
             "XGBoosterEvalOneIter"));
         ParseEvalLine(evaluation, &history.back());
         if (input.collective) {
-          FOPS_RETURN_IF_ERROR(ReplaceRankMetrics(booster.get(), train_matrix.handle(),
+          FOPS_RETURN_IF_ERROR(ReplaceRankMetrics(booster.get(), train_matrix->handle(),
                                                   train_labels, *input.collective,
                                                   history.back().train));
         }
@@ -569,8 +591,8 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   }
   progress.Finish();
   // A read that failed in a later pass over an external-memory file ended that pass early.
-  FOPS_RETURN_IF_ERROR(train_matrix.status());
-  FOPS_RETURN_IF_ERROR(validation_matrix.status());
+  FOPS_RETURN_IF_ERROR(train_matrix->status());
+  FOPS_RETURN_IF_ERROR(validation_matrix->status());
   if (patience == 0) best_round = round - 1;
   if (!has_validation) {
     for (RoundMetrics& metrics_of_round : history) {

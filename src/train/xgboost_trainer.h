@@ -4,6 +4,7 @@
 /// scale_pos_weight from the class balance unless set, per-round metrics recorded, the model
 /// kept up to its best round and saved as XGBoost JSON.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -30,6 +31,7 @@ class XgboostTrainer : public Trainer {
                                               const Context& context) const override;
   Result<std::unique_ptr<TrainedModel>> Load(std::string_view serialized) const override;
   const std::vector<ParamSpec>& Params() const override { return XgboostParamSpecs(); }
+  std::unique_ptr<TrainCache> MakeCache() const override;
   TuningNames Tuning() const override {
     return {"num_round",
             "early_stopping_rounds",
@@ -66,6 +68,17 @@ class XgbMatrix {
   void* handle_ = nullptr;
   void* proxy_ = nullptr;             ///< external memory: the proxy batches are set on
   std::unique_ptr<Batches> batches_;  ///< external memory: the iterator libxgboost calls
+};
+
+/// The xgboost trainer's cache: the DMatrix of each dataset it trained on (and with it
+/// libxgboost's quantile sketch of the rows), built once. Keyed by the dataset's address: the
+/// datasets must outlive the cache and not change.
+class XgbTrainCache : public TrainCache {
+ public:
+  Result<const XgbMatrix*> Matrix(const Dataset& dataset, int threads);
+
+ private:
+  std::map<const Dataset*, XgbMatrix> matrices_;
 };
 
 }  // namespace fraudops

@@ -180,5 +180,27 @@ TEST(TrainerRegistryTest, RowWeightsWeighEachRowsGradientInBothTrainers) {
   }
 }
 
+TEST(XgboostTrainerTest, ACacheKeepsTheMatricesAndChangesNoModel) {
+  // Tuning trains many models on the same rows through one cache: each must be the model
+  // trained without it.
+  Fixture f;
+  XgboostTrainer trainer;
+  std::unique_ptr<TrainCache> cache = trainer.MakeCache();
+  ASSERT_NE(cache, nullptr);
+  for (double eta : {0.3, 0.1}) {
+    TrainInput input{&f.train, &f.validation,
+                     Params({{"num_round", 20}, {"eta", eta}, {"max_depth", 3}, {"seed", 5}})};
+    auto plain = trainer.Train(input, f.context);
+    input.cache = cache.get();
+    auto cached = trainer.Train(input, f.context);
+    ASSERT_TRUE(plain.ok() && cached.ok());
+    EXPECT_EQ(*(*cached)->Serialize(), *(*plain)->Serialize()) << eta;
+  }
+  auto* matrices = dynamic_cast<XgbTrainCache*>(cache.get());
+  ASSERT_NE(matrices, nullptr);
+  // One matrix per dataset, built once.
+  EXPECT_EQ(*matrices->Matrix(f.train, 2), *matrices->Matrix(f.train, 2));
+}
+
 }  // namespace
 }  // namespace fraudops

@@ -117,7 +117,7 @@ class StudyRunner {
   Status OpenStudy();
   Status Work();
   Result<std::optional<TrialRecord>> Claim();
-  Status Evaluate(TrialRecord trial);
+  Status Evaluate(TrialRecord trial, TrainCache* cache);
   RunRecord ChildRun(const TrialRecord& trial) const;
   void RefreshCurves(const std::vector<TrialRecord>& trials) EXCLUDES(curves_mutex_);
   /// The curve of a trial running in this process.
@@ -430,7 +430,7 @@ Result<std::optional<TrialRecord>> StudyRunner::Claim() {
   return Status::Internal("could not claim a trial of study '" + study_.name + "' in 100 attempts");
 }
 
-Status StudyRunner::Evaluate(TrialRecord trial) {
+Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache) {
   const auto started = Clock::now();
   const std::string origin = "study " + study_.name + " trial " + std::to_string(trial.number);
   nlohmann::json fixed = trial.params;
@@ -455,6 +455,7 @@ Status StudyRunner::Evaluate(TrialRecord trial) {
     input.train = folds_[f].train;
     input.validation = folds_[f].validation;
     input.params = params;
+    input.cache = cache;
     input.on_round = [&, f](const RoundMetrics& round) -> bool {
       if (Clock::now() - last_heartbeat >
           std::chrono::milliseconds(static_cast<long long>(options_.heartbeat_s * 1000.0))) {
@@ -578,10 +579,12 @@ Status StudyRunner::Evaluate(TrialRecord trial) {
 }
 
 Status StudyRunner::Work() {
+  // This thread's trials train on the same rows: what the trainer prepares of them is kept.
+  const std::unique_ptr<TrainCache> cache = trainer_->MakeCache();
   while (!stop_) {
     FOPS_ASSIGN_OR_RETURN(std::optional<TrialRecord> trial, Claim());
     if (!trial) break;
-    FOPS_RETURN_IF_ERROR(Evaluate(std::move(*trial)));
+    FOPS_RETURN_IF_ERROR(Evaluate(std::move(*trial), cache.get()));
   }
   return Status::Ok();
 }
