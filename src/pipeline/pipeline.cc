@@ -102,6 +102,7 @@ struct State {
   /// times for time folds (taken before the split drops the time column).
   std::optional<HyperParameters> tuned;
   std::vector<double> train_times;
+  std::string stop_after;  ///< RunPipeline's: the last step run
 
   /// train.sharded: the workers did the data's work (pipeline/sharded.h); what rank 0 wrote
   /// is in workers_dir, and `stopped` says why they stopped before training (null: they did
@@ -692,31 +693,38 @@ Status Tune(State& s) {
   data.validation = &s.validation;
   data.times = s.train_times;
   FOPS_ASSIGN_OR_RETURN(TuneResult result, RunStudy(options, data, *s.store, s.context));
-  if (!result.best) {
-    return Status::InvalidArgument("study '" + result.study.name +
-                                   "' has no complete trial to take parameters from");
+  nlohmann::json tuning = {
+      {"study", result.study.name},     {"study_run_id", result.study.run_id},
+      {"objective", options.objective}, {"trials", result.trials.size()},
+      {"ran_here", result.ran_here},    {"stopped_because", result.stopped_because},
+      {"best_trial", nullptr},          {"best_value", nullptr},
+      {"best_params", nullptr}};
+  if (result.best) {
+    tuning["best_trial"] = result.best->number;
+    tuning["best_value"] = *result.best->value;
+    tuning["best_params"] = result.best->params;
   }
-  s.tuned = result.best_params;
-  nlohmann::json tuning = {{"study", result.study.name},
-                           {"study_run_id", result.study.run_id},
-                           {"best_trial", result.best->number},
-                           {"best_value", *result.best->value},
-                           {"objective", options.objective},
-                           {"best_params", result.best->params},
-                           {"trials", result.trials.size()},
-                           {"ran_here", result.ran_here},
-                           {"stopped_because", result.stopped_because}};
-  FOPS_RETURN_IF_ERROR(s.store->SetTags(
-      s.result.execution_id, {{"fraudops.study", result.study.name},
-                              {"fraudops.best_trial", std::to_string(result.best->number)}}));
+  FOPS_RETURN_IF_ERROR(s.Write("tuning_report", "model/tuning.html", StudyReportHtml(result)));
+  FOPS_RETURN_IF_ERROR(s.Write("tuning", "model/tuning.json", Pretty(tuning)));
+  std::map<std::string, std::string> tags = {{"fraudops.study", result.study.name}};
+  if (result.best) tags["fraudops.best_trial"] = std::to_string(result.best->number);
+  FOPS_RETURN_IF_ERROR(s.store->SetTags(s.result.execution_id, tags));
   FOPS_RETURN_IF_ERROR(
       s.store->SetTags(result.study.run_id, {{"fraudops.execution", s.result.execution_id}}));
+  if (!result.best) {
+    // `fraudops tune` ends here: the study is kept and says why it stopped. A run that goes
+    // on to train has no parameters to train with.
+    if (s.stop_after == "tune") return Status::Ok();
+    return Status::InvalidArgument("study '" + result.study.name +
+                                   "' has no complete trial to take parameters from (" +
+                                   result.stopped_because + ")");
+  }
+  s.tuned = result.best_params;
   s.context.logger->Info("tune", "tuned",
                          {{"study", result.study.name},
                           {"best_trial", static_cast<long long>(result.best->number)},
                           {options.objective, *result.best->value}});
-  FOPS_RETURN_IF_ERROR(s.Write("tuning_report", "model/tuning.html", StudyReportHtml(result)));
-  return s.Write("tuning", "model/tuning.json", Pretty(tuning));
+  return Status::Ok();
 }
 
 Status Train(State& s) {
@@ -1649,6 +1657,7 @@ RunResult RunPipeline(const Config& config, const Context& context,
       ((local ? fs::path(local->root()) : home / "artifacts") / key_prefix).string();
   State state(config, context, result.artifact_dir, result);
   state.key_prefix = key_prefix;
+  state.stop_after = stop_after;
   state.sharded = config.train.sharded;
   state.workers_dir = state.Path("train_workers");
 
