@@ -81,9 +81,9 @@ TEST(TuneCliTest, ALgbmRunWithATuneSectionRegistersAModelWithTheStudysBestParame
 TEST(TuneCliTest, AStudyKilledWithSigkillResumesWithoutRunningATrialTwiceOrLosingOne) {
   TempDir dir;
   WriteSmallConfig(dir);
-  WriteLgbmParams(dir, 200, 0);  // trials of a second or so, to be killed in the middle of one
+  WriteLgbmParams(dir, 150, 0);  // trials long enough to be killed in the middle of one
   const std::string args =
-      "tune --algorithm lgbm --study k --trials 6 --strategy random "
+      "tune --algorithm lgbm --study k --trials 4 --strategy random "
       "--pruner none --parallel 1 --home " +
       dir.File("ws");
   testing::ChildProcess first(
@@ -115,7 +115,7 @@ TEST(TuneCliTest, AStudyKilledWithSigkillResumesWithoutRunningATrialTwiceOrLosin
   CommandResult resumed = Fraudops(dir, args + " --json");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   nlohmann::json study = Json(resumed);
-  ASSERT_EQ(study["trials"].size(), 4u);
+  ASSERT_EQ(study["trials"].size(), 4u) << study.dump(1);
   std::set<std::string> runs;
   for (size_t i = 0; i < 4; ++i) {
     const nlohmann::json& trial = study["trials"][i];
