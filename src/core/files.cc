@@ -41,6 +41,13 @@ std::string TempPathFor(const std::string& path) {
   return path + ".tmp." + std::to_string(::getpid());
 }
 
+void WriteBack(FILE* file) {
+  if (std::fflush(file) != 0) return;
+  ::sync_file_range(
+      ::fileno(file), 0, 0,
+      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+}
+
 Status CommitTempFile(const std::string& temp, const std::string& path) {
   int fd = ::open(temp.c_str(), O_RDONLY);
   if (fd >= 0) {

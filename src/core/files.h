@@ -3,6 +3,7 @@
 /// atomic writes (temp file in the same directory, fsync, rename) so a crash never leaves a
 /// half-written file under its final name.
 
+#include <cstdio>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,5 +31,9 @@ bool FileExists(const std::string& path);
 std::string TempPathFor(const std::string& path);
 /// fsyncs then renames `temp` over `path`.
 Status CommitTempFile(const std::string& temp, const std::string& path);
+/// Flushes `file` and writes its dirty pages back now, waiting for them: a large file written
+/// under a memory limit (a cgroup, external-memory training) then holds only clean page
+/// cache, which the kernel drops instead of killing the writer. Errors show at the next write.
+void WriteBack(FILE* file);
 
 }  // namespace fraudops

@@ -98,6 +98,7 @@ Result<DatasetFileInfo> WriteDatasetFileFromBlocks(const nlohmann::json& schema,
   for (size_t i = 0; i < blocks; ++i) {
     FOPS_RETURN_IF_ERROR(read_block(i, write));
     write(std::string_view(padding).substr(0, stride - block));
+    WriteBack(out.get());  // a file larger than memory is written under a memory limit
   }
   written = written && std::fflush(out.get()) == 0;
   if (!written) {
@@ -115,6 +116,7 @@ Result<std::unique_ptr<ColumnSpill>> ColumnSpill::Create(const std::string& dir,
   std::filesystem::remove_all(dir, ignored);
   FOPS_RETURN_IF_ERROR(MakeDirectories(dir));
   spill->dir_ = dir;
+  spill->unsynced_.assign(blocks, 0);
   for (size_t i = 0; i < blocks; ++i) {
     spill->paths_.push_back(dir + "/" + std::to_string(i) + ".f32");
     spill->files_.emplace_back(std::fopen(spill->paths_.back().c_str(), "w+b"), std::fclose);
@@ -135,6 +137,12 @@ Status ColumnSpill::Append(size_t block, std::span<const float> values) {
   if (std::fwrite(values.data(), sizeof(float), values.size(), files_[block].get()) !=
       values.size()) {
     return Status::IoError("cannot write " + paths_[block] + " (disk full?)");
+  }
+  // Clean pages every few MiB: the spill of data larger than memory must not pile up dirty.
+  unsynced_[block] += values.size_bytes();
+  if (unsynced_[block] >= (size_t{8} << 20)) {
+    WriteBack(files_[block].get());
+    unsynced_[block] = 0;
   }
   return Status::Ok();
 }

@@ -64,6 +64,7 @@ class ColumnSpill {
   std::string dir_;
   std::vector<std::unique_ptr<FILE, int (*)(FILE*)>> files_;
   std::vector<std::string> paths_;
+  std::vector<size_t> unsynced_;  ///< bytes appended to each block since its last WriteBack
 };
 
 /// Reads and verifies (version, layout, checksum) a dataset file.
