@@ -2082,3 +2082,220 @@ TEST(ServeTracingTest, ACollectorThatIsDownCostsRequestsNothingAndItsSpansAreCou
 
 }  // namespace
 }  // namespace fraudops::testing
+
+namespace fraudops::testing {
+namespace {
+
+/// `text` percent-encoded for a query parameter.
+std::string PercentEncode(const std::string& text) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
+}
+
+/// A monitoring report as `fraudops monitor run` writes it (the fields the routes read).
+void WriteMonitoringReport(const std::string& home, const std::string& time, double psi,
+                           double auc) {
+  const std::string dir = home + "/monitoring/fraud/" + time;
+  fs::create_directories(dir);
+  WriteText(dir + "/report.json",
+            Json({{"endpoint", "fraud"},
+                  {"model", "fraud@1"},
+                  {"time", time},
+                  {"drift",
+                   {{"violations", psi > 0.2 ? Json({"V14"}) : Json::array()},
+                    {"columns", {{{"name", "V14"}, {"psi", psi}, {"ks", 0.1}}}}}},
+                  {"quality", {{"metrics", {{"roc_auc", auc}}}}},
+                  {"alerts", psi > 0.2 ? Json({{{"kind", "drift"}}}) : Json::array()}})
+                .dump());
+}
+
+TEST(ServeTest, TheWorkspaceApiListsFiltersAndPagesRunsAndLogsANotebooksRun) {
+  ServeWorkspace ws;
+  const int64_t v1 = ws.Register();
+  ws.Deploy(v1, "all_at_once");
+  ServingStore serving(ws.store());
+  for (const auto& [name, roles] :
+       std::vector<std::pair<std::string, std::vector<std::string>>>{{"alice", {"data_scientist"}},
+                                                                     {"erin", {"data_scientist"}},
+                                                                     {"victor", {"viewer"}},
+                                                                     {"carol", {"approver"}}}) {
+    ASSERT_TRUE(serving.CreateUser(name, roles, "", "admin@host").ok());
+  }
+  auto token = [&](const std::string& user) {
+    auto made = serving.CreateUserToken(user, "test", std::chrono::hours(1), "admin@host");
+    EXPECT_TRUE(made.ok()) << made.status().ToString();
+    return Headers{{"authorization", "Bearer " + (made.ok() ? made->key : "")}};
+  };
+  const Headers alice = token("alice"), erin = token("erin"), victor = token("victor"),
+                carol = token("carol");
+  WriteMonitoringReport(ws.home(), "2026-12-01T10-00-00Z", 0.05, 0.97);
+  WriteMonitoringReport(ws.home(), "2026-12-02T10-00-00Z", 0.31, 0.93);
+  ws.WriteConfig();
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient http(server.port());
+
+  // A notebook's run: created, parameters, a curve of 200 steps, a file, finished.
+  HttpReply created = http.Request(
+      "POST", "/v1/runs",
+      Json({{"experiment", "notebooks"}, {"name", "eta sweep"}, {"params", {{"eta", 0.1}}}}).dump(),
+      alice);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string run = Body(created)["run_id"];
+  EXPECT_EQ(Body(created)["user"], "alice");
+  EXPECT_EQ(Body(created)["name"], "eta sweep");
+  const std::string base = "/v1/runs/" + run;
+  EXPECT_EQ(http.Request("POST", base + "/params", R"({"params": {"depth": 6}})", alice).status,
+            200);
+  HttpReply changed = http.Request("POST", base + "/params", R"({"params": {"eta": 0.2}})", alice);
+  EXPECT_EQ(changed.status, 409) << changed.body;  // a parameter keeps its first value
+  for (int step = 0; step < 200; ++step) {
+    const double auc = 0.8 + 0.1 * step / 200.0 + (step == 77 ? 0.05 : 0.0);  // one spike
+    HttpReply logged =
+        http.Request("POST", base + "/metrics",
+                     Json({{"metrics", {{"valid.auc", auc}}}, {"step", step}}).dump(), alice);
+    ASSERT_EQ(logged.status, 200) << logged.body;
+  }
+  EXPECT_EQ(http.Request("POST", base + "/metrics", R"({"metrics": {"x": "high"}})", alice).status,
+            400);
+  const std::string file = std::string("plot\0bytes\n", 11);
+  HttpReply uploaded = http.Request("PUT", base + "/artifact?path=plots/curve.bin", file, alice);
+  ASSERT_EQ(uploaded.status, 201) << uploaded.body;
+  EXPECT_EQ(Body(uploaded)["sha256"], Sha256Hex(file));
+  EXPECT_EQ(http.Request("PUT", base + "/artifact?path=../escape", file, alice).status, 400);
+  // Only the run's author logs to it; a viewer logs nothing.
+  HttpReply other = http.Request("POST", base + "/tags", R"({"tags": {"team": "x"}})", erin);
+  EXPECT_EQ(other.status, 403) << other.body;
+  EXPECT_EQ(http.Request("POST", "/v1/runs", R"({"experiment": "notebooks"})", victor).status, 403);
+  EXPECT_EQ(http.Request("POST", base + "/tags", R"({"tags": {"team": "risk"}})", alice).status,
+            200);
+  HttpReply finished = http.Request("POST", base + "/finish", "{}", alice);
+  ASSERT_EQ(finished.status, 200) << finished.body;
+  EXPECT_EQ(Body(finished)["status"], "succeeded");
+  EXPECT_EQ(http.Request("POST", base + "/tags", R"({"tags": {"late": "1"}})", alice).status, 409);
+
+  // Read back (a viewer reads): the run, its curve downsampled with the spike kept, the file.
+  HttpReply shown = http.Request("GET", base, "", victor);
+  ASSERT_EQ(shown.status, 200) << shown.body;
+  EXPECT_EQ(Body(shown)["params"]["depth"], "6");
+  EXPECT_EQ(Body(shown)["tags"]["team"], "risk");
+  EXPECT_NEAR(Body(shown)["metrics"]["valid.auc"].get<double>(), 0.8 + 0.1 * 199 / 200.0, 1e-12);
+  HttpReply curve = http.Request("GET", base + "/metrics/valid.auc?max_points=20", "", victor);
+  ASSERT_EQ(curve.status, 200) << curve.body;
+  const Json points = Body(curve);
+  EXPECT_EQ(points["points"], 200);
+  ASSERT_LE(points["steps"].size(), 20u);
+  EXPECT_EQ(points["steps"].front(), 0);
+  EXPECT_EQ(points["steps"].back(), 199);
+  EXPECT_NE(std::find(points["steps"].begin(), points["steps"].end(), Json(77)),
+            points["steps"].end());
+  HttpReply full = http.Request("GET", base + "/metrics/valid.auc", "", victor);
+  EXPECT_EQ(Body(full)["steps"].size(), 200u);
+  HttpReply download = http.Request("GET", base + "/artifact?path=plots/curve.bin", "", victor);
+  ASSERT_EQ(download.status, 200) << download.body;
+  EXPECT_EQ(download.body, file);
+  EXPECT_EQ(download.headers["x-fraudops-sha256"], Sha256Hex(file));
+  EXPECT_EQ(http.Request("GET", base + "/artifact?path=nothing", "", victor).status, 404);
+
+  // Five more runs with a metric: filtered, sorted both ways, paged, with the total.
+  std::vector<std::string> runs;
+  for (int i = 0; i < 5; ++i) {
+    HttpReply made = http.Request(
+        "POST", "/v1/runs",
+        Json({{"experiment", "sweep"}, {"params", {{"eta", 0.05 * (i + 1)}}}}).dump(), alice);
+    ASSERT_EQ(made.status, 201) << made.body;
+    runs.push_back(Body(made)["run_id"]);
+    ASSERT_EQ(http.Request("POST", "/v1/runs/" + runs.back() + "/metrics",
+                           Json({{"metrics", {{"test.pr_auc", 0.5 + 0.1 * i}}}}).dump(), alice)
+                  .status,
+              200);
+  }
+  HttpReply page = http.Request(
+      "GET",
+      "/v1/runs?experiment=sweep&order_by=test.pr_auc&order=asc&limit=2&offset=1&metrics="
+      "test.pr_auc",
+      "", victor);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_EQ(Body(page)["total"], 5);
+  ASSERT_EQ(Body(page)["runs"].size(), 2u);
+  EXPECT_EQ(Body(page)["runs"][0]["run_id"], runs[1]);
+  EXPECT_EQ(Body(page)["runs"][1]["run_id"], runs[2]);
+  EXPECT_NEAR(Body(page)["runs"][1]["metrics"]["test.pr_auc"].get<double>(), 0.7, 1e-12);
+  HttpReply filtered = http.Request(
+      "GET", "/v1/runs?filter=" + PercentEncode("test.pr_auc >= 0.75 and params.eta != 0.2"), "",
+      victor);
+  ASSERT_EQ(filtered.status, 200) << filtered.body;
+  EXPECT_EQ(Body(filtered)["total"], 1);  // runs 3 (eta 0.2) and 4 pass the metric
+  EXPECT_EQ(Body(filtered)["runs"][0]["run_id"], runs[4]);
+  HttpReply newest = http.Request("GET", "/v1/runs?limit=1", "", victor);
+  EXPECT_EQ(Body(newest)["runs"][0]["run_id"], runs[4]);
+  EXPECT_EQ(Body(newest)["total"], 7);  // with run-1 and the notebook's run
+  EXPECT_EQ(Body(http.Request("GET", "/v1/runs?limit=abc", "", victor))["error"]["code"],
+            "invalid_query");
+  EXPECT_EQ(Body(http.Request("GET", "/v1/runs?filter=auc%20~%201", "", victor))["error"]["code"],
+            "invalid_filter");
+  HttpReply compared =
+      http.Request("GET", "/v1/runs/compare?runs=" + runs[0] + "," + runs[4], "", victor);
+  ASSERT_EQ(compared.status, 200) << compared.body;
+  EXPECT_EQ(Body(compared)["params"]["eta"].size(), 2u);
+  EXPECT_EQ(Body(compared)["best"]["test.pr_auc"], runs[4]);
+  HttpReply experiments = http.Request("GET", "/v1/experiments", "", victor);
+  ASSERT_EQ(experiments.status, 200) << experiments.body;
+  EXPECT_EQ(Body(experiments)["experiments"].size(), 3u);  // notebooks, serve-test, sweep
+
+  // Models, versions, lineage to the endpoint; aliases take an approver.
+  HttpReply models = http.Request("GET", "/v1/models", "", victor);
+  ASSERT_EQ(models.status, 200) << models.body;
+  EXPECT_EQ(Body(models)["models"][0]["name"], "fraud");
+  HttpReply lineage = http.Request("GET", "/v1/models/fraud/versions/1/lineage", "", victor);
+  ASSERT_EQ(lineage.status, 200) << lineage.body;
+  const Json edges = Body(lineage)["graph"]["edges"];
+  EXPECT_NE(
+      std::find(edges.begin(), edges.end(),
+                Json({{"from", "version:fraud@1"}, {"to", "endpoint:fraud"}, {"kind", "serves"}})),
+      edges.end())
+      << edges.dump();
+  EXPECT_EQ(
+      http.Request("PUT", "/v1/models/fraud/aliases/champion", R"({"version": 1})", alice).status,
+      403);
+  HttpReply aliased =
+      http.Request("PUT", "/v1/models/fraud/aliases/champion", R"({"version": 1})", carol);
+  ASSERT_EQ(aliased.status, 200) << aliased.body;
+  EXPECT_EQ(Body(aliased)["aliases"], Json({"champion"}));
+  HttpReply version = http.Request("GET", "/v1/models/fraud/versions/@champion", "", victor);
+  ASSERT_EQ(version.status, 200) << version.body;
+  EXPECT_FALSE(Body(version)["audit"].empty());
+  HttpReply serving_archive =
+      http.Request("POST", "/v1/models/fraud/versions/1/archive", R"({"reason": "old"})", carol);
+  EXPECT_EQ(serving_archive.status, 409) << serving_archive.body;  // it serves
+
+  // Monitoring reports and their series, schedule history.
+  HttpReply reports = http.Request("GET", "/v1/monitoring/fraud/reports", "", victor);
+  ASSERT_EQ(reports.status, 200) << reports.body;
+  EXPECT_EQ(Body(reports)["reports"][0]["time"], "2026-12-02T10-00-00Z");  // newest first
+  EXPECT_EQ(Body(reports)["reports"][0]["alerts"], 1);
+  HttpReply series = http.Request("GET", "/v1/monitoring/fraud/series", "", victor);
+  ASSERT_EQ(series.status, 200) << series.body;
+  EXPECT_EQ(Body(series)["psi"]["V14"], Json({0.05, 0.31}));
+  EXPECT_EQ(Body(series)["quality"]["roc_auc"], Json({0.97, 0.93}));
+  EXPECT_EQ(
+      http.Request("GET", "/v1/monitoring/fraud/reports/2026-12-01T10-00-00Z", "", victor).status,
+      200);
+  EXPECT_EQ(http.Request("GET", "/v1/monitoring/fraud/reports/..", "", victor).status, 404);
+  HttpReply history = http.Request("GET", "/v1/schedules/fraud-detection/history", "", victor);
+  ASSERT_EQ(history.status, 200) << history.body;
+  EXPECT_TRUE(Body(history)["runs"].empty());
+  // Without credentials nothing is read.
+  EXPECT_EQ(http.Request("GET", "/v1/runs").status, 401);
+}
+
+}  // namespace
+}  // namespace fraudops::testing

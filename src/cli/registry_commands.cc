@@ -19,6 +19,7 @@
 #include "pipeline/model_card.h"
 #include "store/artifact_store.h"
 #include "store/metadata_store.h"
+#include "store/run_views.h"
 #include "store/serving_store.h"
 
 namespace fraudops {
@@ -53,18 +54,6 @@ struct Args {
   std::string output;
 };
 
-/// Whether a metric measures model quality (the ones "best" is marked on): not a count, a
-/// duration or a threshold.
-bool IsQualityMetric(const std::string& metric) {
-  const std::string last = metric.substr(metric.rfind('.') + 1);
-  static const std::set<std::string> kQuality = {
-      "roc_auc",          "pr_auc",  "ks",    "f1",    "precision", "recall",
-      "log_loss",         "logloss", "brier", "aucpr", "auc",       "amount_weighted_recall",
-      "average_precision"};
-  return kQuality.count(last) > 0 || last.rfind("recall_at_", 0) == 0 ||
-         last.rfind("precision_at_", 0) == 0;
-}
-
 /// The seconds between a run's start and end ("" while it runs).
 std::string Duration(const RunRecord& run) {
   const auto start = ParseUtcTime(run.start_time), end = ParseUtcTime(run.end_time);
@@ -73,85 +62,9 @@ std::string Duration(const RunRecord& run) {
   return FormatDouble(seconds, 1) + " s";
 }
 
-std::string TagOr(const RunRecord& run, const std::string& name, const std::string& none = "-") {
-  auto it = run.tags.find(name);
-  return it == run.tags.end() || it->second.empty() ? none : it->second;
-}
-
-bool LowerIsBetter(const std::string& metric) {
-  return metric.find("log_loss") != std::string::npos ||
-         metric.find("brier") != std::string::npos || metric.find("logloss") != std::string::npos;
-}
-
-nlohmann::json RunJson(const RunRecord& run, bool full) {
-  nlohmann::json out = {{"run_id", run.run_id},
-                        {"experiment", run.experiment},
-                        {"status", RunStatusName(run.status)},
-                        {"start_time", run.start_time},
-                        {"end_time", run.end_time},
-                        {"code_version", run.code_version},
-                        {"host", run.host},
-                        {"user", run.user},
-                        {"artifact_uri", run.artifact_uri},
-                        {"metrics", run.metrics}};
-  if (!run.error.empty()) out["error"] = run.error;
-  if (auto name = run.tags.find(kRunNameTag); name != run.tags.end()) out["name"] = name->second;
-  if (auto note = run.tags.find(kRunNoteTag); note != run.tags.end()) out["note"] = note->second;
-  if (!full) {
-    if (!run.tags.empty()) out["tags"] = run.tags;
-    return out;
-  }
-  out["params"] = run.params;
-  out["tags"] = run.tags;
-  out["datasets"] = nlohmann::json::array();
-  for (const DatasetRecord& d : run.datasets) {
-    out["datasets"].push_back({{"role", d.role},
-                               {"source", d.source},
-                               {"rows", d.rows},
-                               {"content_hash", d.content_hash}});
-  }
-  out["artifacts"] = nlohmann::json::array();
-  for (const ArtifactRecord& a : run.artifacts) {
-    out["artifacts"].push_back(
-        {{"name", a.name}, {"uri", a.uri}, {"size", a.size}, {"sha256", a.sha256}});
-  }
-  return out;
-}
-
 std::string Metric(const std::map<std::string, double>& metrics, const std::string& name) {
   auto it = metrics.find(name);
   return it == metrics.end() ? "-" : FormatDouble(it->second, 4);
-}
-
-/// Every metric of the compared items side by side into out["metrics"] (null where one lacks
-/// it) and, for quality metrics, the id of the best into out["best"] (lowest for losses).
-void CompareMetrics(const std::vector<const std::map<std::string, double>*>& metrics,
-                    const std::vector<std::string>& ids, nlohmann::json& out) {
-  std::set<std::string> names;
-  for (const auto* m : metrics) {
-    for (const auto& [name, value] : *m) names.insert(name);
-  }
-  out["metrics"] = nlohmann::json::object();
-  out["best"] = nlohmann::json::object();
-  for (const std::string& name : names) {
-    nlohmann::json values = nlohmann::json::array();
-    int best = -1;
-    double best_value = 0;
-    for (size_t i = 0; i < metrics.size(); ++i) {
-      auto it = metrics[i]->find(name);
-      if (it == metrics[i]->end()) {
-        values.push_back(nullptr);
-        continue;
-      }
-      values.push_back(it->second);
-      if (best < 0 || (LowerIsBetter(name) ? it->second < best_value : it->second > best_value)) {
-        best = static_cast<int>(i);
-        best_value = it->second;
-      }
-    }
-    out["metrics"][name] = values;
-    if (best >= 0 && IsQualityMetric(name)) out["best"][name] = ids[static_cast<size_t>(best)];
-  }
 }
 
 /// The table of CompareMetrics' output, the best of each row marked " *".
@@ -250,39 +163,8 @@ int RunsCompare(const Args& args) {
     if (!run.ok()) return Fail(run.status());
     runs.push_back(std::move(*run));
   }
-  // Parameters that differ, every metric; the best value of each metric marked.
-  std::set<std::string> param_names;
-  // A trainer's parameters only for the runs that used that trainer (train.xgboost.* for
-  // XGBoost runs): the others' would be defaults nobody chose.
-  auto own = [](const RunRecord& run, const std::string& param) {
-    if (param.rfind("train.", 0) != 0 || std::count(param.begin(), param.end(), '.') < 2)
-      return true;
-    const std::string trainer = param.substr(6, param.find('.', 6) - 6);
-    return TagOr(run, "algorithm", trainer) == trainer;
-  };
-  for (const RunRecord& run : runs) {
-    for (const auto& [name, value] : run.params) {
-      if (own(run, name)) param_names.insert(name);
-    }
-  }
-  nlohmann::json out = {{"runs", nlohmann::json::array()}, {"params", nlohmann::json::object()}};
-  std::vector<std::string> ids;
-  std::vector<const std::map<std::string, double>*> metrics;
-  for (const RunRecord& run : runs) {
-    ids.push_back(run.run_id);
-    metrics.push_back(&run.metrics);
-  }
-  out["runs"] = ids;
-  for (const std::string& name : param_names) {
-    std::vector<std::string> values;
-    for (const RunRecord& run : runs) {
-      auto it = run.params.find(name);
-      values.push_back(it == run.params.end() || !own(run, name) ? "-" : it->second);
-    }
-    if (std::adjacent_find(values.begin(), values.end(), std::not_equal_to<>()) != values.end())
-      out["params"][name] = values;
-  }
-  CompareMetrics(metrics, ids, out);
+  const nlohmann::json out = CompareRunsJson(runs);
+  const std::vector<std::string> ids = out["runs"].get<std::vector<std::string>>();
   if (args.json) {
     PrintJson(out);
     return kExitOk;
@@ -824,25 +706,9 @@ int Lineage(const Args& args) {
   if (!version.ok()) return Fail(version.status());
   auto run = store.GetRun(version->run_id);
   if (!run.ok()) return Fail(run.status());
-  nlohmann::json out = {{"version", version->ToJson()}, {"run", RunJson(*run, false)}};
-  out["run"]["tags"] = run->tags;
-  out["execution"] = {{"execution_id", run->run_id},
-                      {"artifact_uri", run->artifact_uri},
-                      {"code_version", run->code_version}};
-  out["data"] = nlohmann::json::array();
-  for (const DatasetRecord& d : run->datasets) {
-    out["data"].push_back({{"role", d.role},
-                           {"source", d.source},
-                           {"rows", d.rows},
-                           {"content_hash", d.content_hash}});
-  }
-  out["artifacts"] = nlohmann::json::array();
-  for (const ArtifactRecord& a : run->artifacts) {
-    if (StartsWith(a.name, "model/") || StartsWith(a.name, "raw/") ||
-        StartsWith(a.name, "processed/")) {
-      out["artifacts"].push_back({{"name", a.name}, {"uri", a.uri}, {"sha256", a.sha256}});
-    }
-  }
+  auto endpoints = ServingStore(store).ListEndpoints();
+  if (!endpoints.ok()) return Fail(endpoints.status());
+  const nlohmann::json out = LineageJson(*version, *run, *endpoints);
   if (args.json) {
     PrintJson(out);
     return kExitOk;
@@ -864,6 +730,11 @@ int Lineage(const Args& args) {
   for (const auto& a : out["artifacts"]) {
     std::printf("  file  %-28s sha256 %s\n", a["name"].get<std::string>().c_str(),
                 a["sha256"].get<std::string>().c_str());
+  }
+  for (const auto& node : out["graph"]["nodes"]) {
+    if (node["kind"] != "endpoint") continue;
+    std::printf("  serves %s (%s)\n", node["label"].get<std::string>().c_str(),
+                Join(node["roles"].get<std::vector<std::string>>(), ", ").c_str());
   }
   return kExitOk;
 }

@@ -2,44 +2,13 @@
 
 #include <optional>
 
+#include "serve/route_helpers.h"
+
 namespace fraudops {
 
 using Json = nlohmann::json;
 
 namespace {
-
-/// Writes `status` unless it is OK; true when it was written.
-bool Failed(HttpResponse& response, const Status& status) {
-  if (status.ok()) return false;
-  WriteStatus(response, ErrorStyle::kV1, status);
-  return true;
-}
-
-/// 400 invalid_body for the member at `pointer`: "<pointer>: <what>".
-void RefuseMember(HttpResponse& response, const std::string& pointer, const std::string& what) {
-  WriteError(response, ErrorStyle::kV1, 400, "invalid_body", pointer + ": " + what,
-             {{"pointer", pointer}});
-}
-
-/// 400 unless `body[key]` is a string; `what` says what it must be.
-bool StringOrRefuse(const Json& body, HttpResponse& response, const std::string& key,
-                    const std::string& what) {
-  if (body.contains(key) && body[key].is_string()) return true;
-  RefuseMember(response, "/" + key, what);
-  return false;
-}
-
-/// 400 for a member that must be a number and is not.
-bool NumbersOrRefuse(const Json& body, HttpResponse& response,
-                     std::initializer_list<const char*> keys) {
-  for (const char* key : keys) {
-    if (body.contains(key) && !body[key].is_number()) {
-      RefuseMember(response, std::string("/") + key, "a number is required");
-      return false;
-    }
-  }
-  return true;
-}
 
 /// Writes {"<key>": [record.ToJson()…]} of the records `read` returns from the store, or its
 /// error.
@@ -117,22 +86,7 @@ void AdminRoutes::SetDeployDefaults(const DeployConfig& deploy, const DeployRule
 
 bool AdminRoutes::Admit(const HttpRequest& request, HttpResponse& response, Permission permission,
                         std::string_view endpoint, std::string* actor, Principal* who) {
-  Principal principal;
-  const Access access = guard_.AuthorizeAdmin(request, response, permission, endpoint, &principal);
-  if (access == Access::kForbidden) {  // a known principal refused: on the record
-    (void)stores_.With([&](ServingStore& store) {
-      return store.metadata().InTransaction([&] {
-        return store.metadata().AppendAudit(
-            principal.actor, "access_refused", "", 0,
-            {{"route", std::string(request.method()) + " " + std::string(request.path())},
-             {"permission", std::string(PermissionName(permission))}});
-      });
-    });
-  }
-  if (access != Access::kAllowed) return false;
-  if (actor) *actor = principal.actor;
-  if (who) *who = std::move(principal);
-  return true;
+  return AdmitCaller(guard_, stores_, request, response, permission, endpoint, actor, who);
 }
 
 void AdminRoutes::ListEndpoints(const HttpRequest& request, HttpResponse& response,
@@ -486,22 +440,6 @@ bool PasswordHashOrRefuse(const Json& body, HttpResponse& response,
   if (!hashed.ok()) return !Failed(response, hashed.status());
   *hash = *hashed;
   return true;
-}
-
-/// `body[key]` as a list of strings into `out` (absent: left as it is); false after a 400.
-bool StringsOrRefuse(const Json& body, HttpResponse& response, const char* key,
-                     std::vector<std::string>* out) {
-  if (!body.contains(key)) return true;
-  bool ok = body[key].is_array();
-  if (ok) {
-    out->clear();
-    for (const auto& v : body[key]) {
-      ok = ok && v.is_string();
-      if (ok) out->push_back(v.get<std::string>());
-    }
-  }
-  if (!ok) RefuseMember(response, std::string("/") + key, "an array of strings is required");
-  return ok;
 }
 
 }  // namespace

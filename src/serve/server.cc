@@ -159,6 +159,7 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
   server->admin_ =
       std::make_unique<AdminRoutes>(server->guard_, *server->stores_, *server->controller_,
                                     *server->shadows_, c.deploy, rules, c.api.token_days);
+  server->workspace_ = std::make_unique<WorkspaceRoutes>(server->guard_, *server->stores_, home);
   HttpLimits limits;
   limits.max_body_bytes = static_cast<size_t>(c.api.max_body_bytes);
   limits.max_connections = static_cast<size_t>(c.api.max_connections);
@@ -230,6 +231,7 @@ void ScoringServer::RegisterRoutes() {
   route("GET", "/v2/models/{model}/versions/{version}/ready", &ScoringServer::ModelReadyV2, oip);
   predict("/v2/models/{model}/versions/{version}/infer", ErrorStyle::kOpenInference);
   admin_->Register(router_);
+  workspace_->Register(router_);
 }
 
 void ScoringServer::DeclareMetrics() {

@@ -33,6 +33,7 @@
 #include "serve/shadow.h"
 #include "serve/store_access.h"
 #include "serve/tracing.h"
+#include "serve/workspace_routes.h"
 
 namespace fraudops {
 
@@ -133,6 +134,7 @@ class ScoringServer {
   std::unique_ptr<ShadowRunner> shadows_;
   std::unique_ptr<Tracer> tracer_;
   std::unique_ptr<AdminRoutes> admin_;
+  std::unique_ptr<WorkspaceRoutes> workspace_;
   std::unique_ptr<HttpServer> http_;
   Router router_;
 

@@ -33,6 +33,12 @@ Status StoreAccess::WithMetadata(const std::function<Status(MetadataStore&)>& bo
   return body(*metadata_);
 }
 
+Status StoreAccess::WithArtifacts(
+    const std::function<Status(ServingStore&, ArtifactStore&)>& body) {
+  MutexLock lock(&mutex_);
+  return body(*serving_, *artifacts_);
+}
+
 Status StoreAccess::WithLoader(const std::function<Status(ServingStore&, ModelLoader&)>& body) {
   MutexLock lock(&mutex_);
   return body(*serving_, *loader_);

@@ -26,6 +26,9 @@ class StoreAccess {
   Status With(const std::function<Status(ServingStore&)>& body) EXCLUDES(mutex_);
   /// Runs `body` with the metadata store, under the lock.
   Status WithMetadata(const std::function<Status(MetadataStore&)>& body) EXCLUDES(mutex_);
+  /// Runs `body` with the serving store and the artifact store, under the lock.
+  Status WithArtifacts(const std::function<Status(ServingStore&, ArtifactStore&)>& body)
+      EXCLUDES(mutex_);
   /// Runs `body` with the serving store and the model loader, under the lock.
   Status WithLoader(const std::function<Status(ServingStore&, ModelLoader&)>& body)
       EXCLUDES(mutex_);

@@ -468,34 +468,46 @@ Status MetadataStore::MoveArtifactRecords(const std::string& run_id,
   });
 }
 
-Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter) {
+namespace {
+
+bool IsRunColumn(const std::string& name) {
+  return name == "start_time" || name == "end_time" || name == "status" || name == "experiment" ||
+         name == "run_id";
+}
+
+}  // namespace
+
+Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter, size_t* total) {
   // One query: the run columns, then one LEFT JOIN per metric shown (an index lookup each on
-  // the (run_id, name) key), filtered and ordered in the database.
-  std::string sql = std::string("SELECT r.") + kRunColumns;
-  std::string joins;
-  std::vector<SqlValue> params;
+  // the (run_id, name) key), filtered and ordered in the database. Its count (for `total`)
+  // has the filtering joins and conditions only.
+  std::string columns = std::string("SELECT r.") + kRunColumns, column_joins;
+  std::vector<SqlValue> column_params;
   for (size_t i = 0; i < filter.with_metrics.size(); ++i) {
     std::string alias = "m" + std::to_string(i);
-    sql += ", " + alias + ".value";
-    joins += " LEFT JOIN run_metrics " + alias + " ON " + alias + ".run_id = r.run_id AND " +
-             alias + ".name = ?";
-    params.push_back(Text(filter.with_metrics[i]));
+    columns += ", " + alias + ".value";
+    column_joins += " LEFT JOIN run_metrics " + alias + " ON " + alias + ".run_id = r.run_id AND " +
+                    alias + ".name = ?";
+    column_params.push_back(Text(filter.with_metrics[i]));
   }
   for (size_t i = 0; i < filter.with_tags.size(); ++i) {
     std::string alias = "t" + std::to_string(i);
-    sql += ", " + alias + ".value";
-    joins += " LEFT JOIN run_tags " + alias + " ON " + alias + ".run_id = r.run_id AND " + alias +
-             ".name = ?";
-    params.push_back(Text(filter.with_tags[i]));
+    columns += ", " + alias + ".value";
+    column_joins += " LEFT JOIN run_tags " + alias + " ON " + alias + ".run_id = r.run_id AND " +
+                    alias + ".name = ?";
+    column_params.push_back(Text(filter.with_tags[i]));
   }
-  if (!filter.order_by.empty()) {
-    joins +=
+  const bool by_column = IsRunColumn(filter.order_by);
+  if (!filter.order_by.empty() && !by_column) {
+    column_joins +=
         " LEFT JOIN run_metrics sort_metric ON sort_metric.run_id = r.run_id AND sort_metric.name "
         "= ?";
-    params.push_back(Text(filter.order_by));
+    column_params.push_back(Text(filter.order_by));
   }
   // Conditions on metrics with a number are joined in the database; the rest (parameters,
   // tags, text) are checked on the rows it returns.
+  std::string filter_joins, where = " WHERE 1 = 1";
+  std::vector<SqlValue> filter_params;
   std::vector<const RunCondition*> later;
   for (size_t i = 0; i < filter.conditions.size(); ++i) {
     const RunCondition& c = filter.conditions[i];
@@ -506,25 +518,41 @@ Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter) 
     }
     static constexpr const char* kSql[] = {"<", "<=", "=", "<>", ">=", ">"};
     const std::string alias = "f" + std::to_string(i);
-    joins += " JOIN run_metrics " + alias + " ON " + alias + ".run_id = r.run_id AND " + alias +
-             ".name = ? AND " + alias + ".value " + kSql[static_cast<int>(c.op)] + " ?";
-    params.push_back(Text(c.field));
-    params.push_back(Real(*number));
+    filter_joins += " JOIN run_metrics " + alias + " ON " + alias + ".run_id = r.run_id AND " +
+                    alias + ".name = ? AND " + alias + ".value " + kSql[static_cast<int>(c.op)] +
+                    " ?";
+    filter_params.push_back(Text(c.field));
+    filter_params.push_back(Real(*number));
   }
-  sql += " FROM runs r" + joins + " WHERE 1 = 1";
   if (!filter.experiment.empty()) {
-    sql += " AND r.experiment = ?";
-    params.push_back(Text(filter.experiment));
+    where += " AND r.experiment = ?";
+    filter_params.push_back(Text(filter.experiment));
   }
   if (!filter.status.empty()) {
-    sql += " AND r.status = ?";
-    params.push_back(Text(filter.status));
+    where += " AND r.status = ?";
+    filter_params.push_back(Text(filter.status));
   }
-  sql += filter.order_by.empty() ? " ORDER BY r.start_time DESC, r.run_id DESC"
-                                 // Best first; runs without the metric last.
-                                 : " ORDER BY CASE WHEN sort_metric.value IS NULL THEN 1 ELSE 0 "
-                                   "END, sort_metric.value DESC, r.run_id DESC";
-  if (later.empty()) sql += " LIMIT " + std::to_string(filter.limit);
+  std::string sql = columns + " FROM runs r" + column_joins + filter_joins + where;
+  std::vector<SqlValue> params = column_params;
+  params.insert(params.end(), filter_params.begin(), filter_params.end());
+  const std::string direction = filter.ascending ? " ASC" : " DESC";
+  if (filter.order_by.empty()) {
+    sql += " ORDER BY r.start_time" + direction + ", r.run_id" + direction;
+  } else if (by_column) {
+    sql += " ORDER BY r." + filter.order_by + direction + ", r.run_id" + direction;
+  } else {  // runs without the metric last either way
+    sql += " ORDER BY CASE WHEN sort_metric.value IS NULL THEN 1 ELSE 0 END, sort_metric.value" +
+           direction + ", r.run_id" + direction;
+  }
+  if (later.empty()) {
+    sql += " LIMIT " + std::to_string(filter.limit) + " OFFSET " + std::to_string(filter.offset);
+    if (total) {
+      FOPS_ASSIGN_OR_RETURN(
+          SqlResult counted,
+          db_->Query("SELECT COUNT(*) FROM runs r" + filter_joins + where, filter_params));
+      *total = static_cast<size_t>(AsInt(counted.rows.at(0)[0]));
+    }
+  }
   FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query(sql, params));
   std::vector<RunRecord> runs;
   runs.reserve(found.rows.size());
@@ -557,17 +585,46 @@ Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter) 
     }
   }
   std::vector<RunRecord> kept;
+  size_t selected = 0;
   for (RunRecord& run : runs) {
-    if (kept.size() == filter.limit) break;
     bool holds = true;
     for (size_t i = 0; i < later.size() && holds; ++i) {
       auto it = field_values[i].find(run.run_id);
       holds = later[i]->Holds(it == field_values[i].end() ? std::nullopt
                                                           : std::optional<std::string>(it->second));
     }
-    if (holds) kept.push_back(std::move(run));
+    if (!holds) continue;
+    if (selected++ >= filter.offset && kept.size() < filter.limit) kept.push_back(std::move(run));
+    if (!total && kept.size() == filter.limit) break;
   }
+  if (total) *total = selected;
   return kept;
+}
+
+Status MetadataStore::LogParams(const std::string& run_id,
+                                const std::map<std::string, std::string>& params) {
+  return InTransaction([&]() -> Status {
+    SqlValue id[] = {Text(run_id)};
+    FOPS_ASSIGN_OR_RETURN(SqlResult found, db_->Query("SELECT 1 FROM runs WHERE run_id = ?", id));
+    if (found.rows.empty()) return Status::NotFound("no run " + run_id);
+    FOPS_ASSIGN_OR_RETURN(SqlResult logged,
+                          db_->Query("SELECT name, value FROM run_params WHERE run_id = ?", id));
+    std::map<std::string, std::string> before;
+    for (const SqlRow& r : logged.rows) before[AsText(r[0])] = AsText(r[1]);
+    std::vector<SqlValue> values;
+    for (const auto& [name, value] : params) {
+      auto it = before.find(name);
+      if (it == before.end()) {
+        values.insert(values.end(), {Text(run_id), Text(name), Text(value)});
+      } else if (it->second != value) {
+        return Status::Conflict("parameter '" + name + "' of run " + run_id + " is " + it->second +
+                                "; a parameter keeps its first value (not " + value +
+                                "): log a metric or a tag for what changes");
+      }
+    }
+    if (values.empty()) return Status::Ok();
+    return InsertRows(*db_, "INSERT INTO run_params VALUES", 3, values);
+  });
 }
 
 Status MetadataStore::SetTags(const std::string& run_id,

@@ -89,9 +89,12 @@ Result<std::map<std::string, std::string>> ParseRunTags(const std::vector<std::s
 struct RunFilter {
   std::string experiment;  ///< empty: all
   std::string status;      ///< empty: all
-  /// Sort by this metric, best (highest) first; empty: newest first.
+  /// Sort by this metric, highest first (or a run column: start_time, end_time, status,
+  /// experiment, run_id); empty: newest first. Runs without the metric come last.
   std::string order_by;
+  bool ascending = false;  ///< lowest (oldest) first instead
   size_t limit = 100;
+  size_t offset = 0;  ///< runs skipped before the first returned (pagination)
   /// Metrics to return with each run (empty: none).
   std::vector<std::string> with_metrics;
   /// Tags to return with each run (empty: none).
@@ -185,7 +188,12 @@ class MetadataStore {
   /// By id or unique id prefix; with params, tags, metrics, artifacts and datasets.
   Result<RunRecord> GetRun(const std::string& id_or_prefix);
   /// Run summaries (no params/artifacts), with the metrics `filter.with_metrics` names.
-  Result<std::vector<RunRecord>> ListRuns(const RunFilter& filter);
+  /// The runs `filter` selects, in its order, from `offset`, at most `limit`; with `total`,
+  /// how many it selects in all.
+  Result<std::vector<RunRecord>> ListRuns(const RunFilter& filter, size_t* total = nullptr);
+  /// Adds parameters to a run (values as JSON text). A parameter keeps its first value:
+  /// logging it again with the same value is a no-op, with another a conflict naming both.
+  Status LogParams(const std::string& run_id, const std::map<std::string, std::string>& params);
   Result<std::vector<std::pair<int64_t, double>>> MetricHistory(const std::string& run_id,
                                                                 const std::string& name);
   /// Per pipeline and status: how many runs, and the latest one's times (for the server's
