@@ -2297,5 +2297,39 @@ TEST(ServeTest, TheWorkspaceApiListsFiltersAndPagesRunsAndLogsANotebooksRun) {
   EXPECT_EQ(http.Request("GET", "/v1/runs").status, 401);
 }
 
+TEST(ServeTest, ThePythonClientScoresLogsRunsAndMapsErrorsAgainstALiveServer) {
+  ServeWorkspace ws;
+  const int64_t v1 = ws.Register();
+  ws.Deploy(v1, "all_at_once");
+  ServingStore serving(ws.store());
+  ASSERT_TRUE(serving.CreateUser("nora", {"data_scientist"}, "", "admin@host").ok());
+  auto token = serving.CreateUserToken("nora", "notebook", std::chrono::hours(1), "admin@host");
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  ASSERT_TRUE(serving.PutPlan({"one-a-second", 1, 1, 0, 0, ""}, false, "test").ok());
+  const std::string key = ws.CreateKey({"invoke", "feedback"});
+  const std::string limited = ws.CreateKey({"invoke"}, "one-a-second");
+  ws.WriteConfig();
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  const std::string out = ws.dir().File("run_id.txt");
+  const std::string env = "FRAUDOPS_TEST_URL=http://127.0.0.1:" + std::to_string(server.port()) +
+                          " FRAUDOPS_TEST_TOKEN=" + token->key + " FRAUDOPS_TEST_API_KEY=" + key +
+                          " FRAUDOPS_TEST_LIMITED_KEY=" + limited +
+                          " FRAUDOPS_TEST_ROWS=" + kBundles + "/rows.csv FRAUDOPS_TEST_OUT=" + out;
+  // Debian's python3 (with python3-pandas), as a data scientist's notebook would have it.
+  CommandResult tests = RunCommand(env + " /usr/bin/python3 " + std::string(FRAUDOPS_SOURCE_DIR) +
+                                       "/clients/python/tests/test_client.py -v",
+                                   ws.dir().path());
+  EXPECT_EQ(tests.exit_code, 0) << tests.out << tests.err;
+  EXPECT_NE(tests.err.find("Ran 7 tests"), std::string::npos) << tests.err;
+  EXPECT_EQ(tests.err.find("skipped"), std::string::npos) << tests.err;  // pandas is there
+  // The notebook's run is in the workspace beside the pipeline's, as the CLI lists it.
+  const std::string run = ReadText(out);
+  ASSERT_FALSE(run.empty()) << tests.err;
+  CommandResult listed =
+      Fraudops(ws.dir(), "runs list --json --experiment notebooks --config config.yml");
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find(run), std::string::npos) << listed.out;
+}
 }  // namespace
 }  // namespace fraudops::testing
