@@ -122,6 +122,19 @@ TEST_P(MetadataStoreTest, RunRoundTripsEverythingItRecords) {
   EXPECT_EQ(store_->EndRun("no-such-run", RunStatus::kFailed, "x").code(), StatusCode::kNotFound);
 }
 
+TEST_P(MetadataStoreTest, AParameterKeepsItsFirstValue) {
+  CreateRunWithMetrics("p1", 0.9);
+  ASSERT_TRUE(store_->LogParams("p1", {{"eta", "0.1"}}).ok());
+  EXPECT_TRUE(store_->LogParams("p1", {{"eta", "0.1"}, {"depth", "6"}}).ok());  // same: no-op
+  Status changed = store_->LogParams("p1", {{"eta", "0.2"}});
+  EXPECT_EQ(changed.code(), StatusCode::kConflict) << changed.ToString();
+  EXPECT_EQ(store_->LogParams("nope", {{"eta", "1"}}).code(), StatusCode::kNotFound);
+  auto run = store_->GetRun("p1");
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->params.at("eta"), "0.1");
+  EXPECT_EQ(run->params.at("depth"), "6");
+}
+
 TEST_P(MetadataStoreTest, AnAmbiguousPrefixIsAnError) {
   CreateRunWithMetrics("abc-1", 0.9);
   CreateRunWithMetrics("abc-2", 0.8);
@@ -159,6 +172,31 @@ TEST_P(MetadataStoreTest, ListRunsFiltersSortsAndLimits) {
   RunFilter limited;
   limited.limit = 2;
   EXPECT_EQ(store_->ListRuns(limited)->size(), 2u);
+
+  // Pages: offset and limit over the order, both directions, with the total; a page beyond
+  // the end is empty. Conditions checked outside the database (tags) page the same way.
+  RunFilter page = best;
+  page.ascending = true;
+  page.limit = 1;
+  page.offset = 1;
+  size_t total = 0;
+  auto middle = store_->ListRuns(page, &total);
+  ASSERT_TRUE(middle.ok()) << middle.status().ToString();
+  ASSERT_EQ(middle->size(), 1u);
+  EXPECT_EQ((*middle)[0].run_id, "r3");
+  EXPECT_EQ(total, 3u);
+  page.offset = 3;
+  EXPECT_TRUE(store_->ListRuns(page, &total)->empty());
+  EXPECT_EQ(total, 3u);
+  RunFilter by_id;
+  by_id.order_by = "run_id";
+  by_id.ascending = true;
+  auto ordered = store_->ListRuns(by_id, &total);
+  ASSERT_TRUE(ordered.ok());
+  ASSERT_EQ(ordered->size(), 4u);
+  EXPECT_EQ((*ordered)[0].run_id, "r1");
+  EXPECT_EQ((*ordered)[3].run_id, other.run_id);  // "run-…" sorts after "r3"
+  EXPECT_EQ(total, 4u);
 
   // Every operator, on metrics, parameters and tags, combined with `and`; tags set later.
   ASSERT_TRUE(store_->SetTags("r1", {{"team", "risk"}, {"fraudops.name", "baseline"}}).ok());
