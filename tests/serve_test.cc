@@ -2331,5 +2331,113 @@ TEST(ServeTest, ThePythonClientScoresLogsRunsAndMapsErrorsAgainstALiveServer) {
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_NE(listed.out.find(run), std::string::npos) << listed.out;
 }
+
+/// The session cookie's value from a Set-Cookie header ("" when none).
+std::string SessionFrom(const HttpReply& reply) {
+  auto it = reply.headers.find("set-cookie");
+  if (it == reply.headers.end()) return "";
+  const std::string& cookie = it->second;
+  const size_t from = cookie.find("fops_session=") + 13, to = cookie.find(';', from);
+  return cookie.substr(from, to - from);
+}
+
+TEST(ServeTest, TheConsoleIsServedUnderItsPolicyAndItsSessionsNeedTheirCsrfTokenAndRole) {
+  ServeWorkspace ws;
+  const int64_t v1 = ws.Register("5E-1", "", /*approve=*/false);  // run-1, authored by "user"
+  ServingStore serving(ws.store());
+  const std::string password = "a passphrase nobody guesses";
+  auto hash = HashPassword(password);
+  ASSERT_TRUE(hash.ok());
+  ASSERT_TRUE(serving.CreateUser("carol", {"approver"}, *hash, "admin@host").ok());
+  ASSERT_TRUE(serving.CreateUser("victor", {"viewer"}, *hash, "admin@host").ok());
+  const std::string service_key = ws.CreateKey({"invoke", "admin"});
+  ws.WriteConfig();
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  HttpClient http(server.port());
+
+  // The console's files, each under the policy: no inline script, no other origin, no frames.
+  HttpReply page = http.Request("GET", "/ui");
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("/ui/app.js"), std::string::npos);
+  EXPECT_EQ(page.body.find("<script>"), std::string::npos);  // no inline script
+  const std::string policy = page.headers["content-security-policy"];
+  EXPECT_NE(policy.find("script-src 'self'"), std::string::npos) << policy;
+  EXPECT_EQ(policy.find("unsafe-inline"), std::string::npos) << policy;
+  EXPECT_NE(policy.find("frame-ancestors 'none'"), std::string::npos) << policy;
+  EXPECT_EQ(page.headers["x-content-type-options"], "nosniff");
+  HttpReply script = http.Request("GET", "/ui/app.js", "", {{"accept-encoding", "gzip"}});
+  ASSERT_EQ(script.status, 200);
+  EXPECT_EQ(script.headers["content-encoding"], "gzip");
+  EXPECT_EQ(
+      http.Request("GET", "/ui/app.js", "", {{"if-none-match", script.headers["etag"]}}).status,
+      304);
+  EXPECT_EQ(http.Request("GET", "/ui/../fraudops.db").status, 404);
+
+  // Sign in: an HttpOnly, SameSite=Strict cookie and the session's CSRF token.
+  EXPECT_EQ(
+      http.Request("POST", "/v1/sessions", Json({{"user", "carol"}, {"password", "guess"}}).dump())
+          .status,
+      401);
+  HttpReply signed_in = http.Request("POST", "/v1/sessions",
+                                     Json({{"user", "carol"}, {"password", password}}).dump());
+  ASSERT_EQ(signed_in.status, 201) << signed_in.body;
+  const std::string cookie_header = signed_in.headers["set-cookie"];
+  EXPECT_NE(cookie_header.find("HttpOnly"), std::string::npos) << cookie_header;
+  EXPECT_NE(cookie_header.find("SameSite=Strict"), std::string::npos) << cookie_header;
+  const std::string carol = SessionFrom(signed_in), csrf = Body(signed_in)["csrf_token"];
+  ASSERT_FALSE(carol.empty());
+  const Headers carol_cookie = {{"cookie", "fops_session=" + carol}};
+  HttpReply current = http.Request("GET", "/v1/sessions/current", "", carol_cookie);
+  ASSERT_EQ(current.status, 200) << current.body;
+  EXPECT_EQ(Body(current)["csrf_token"], csrf);
+  EXPECT_EQ(Body(current)["permissions"], Json({"read", "approve"}));
+  EXPECT_EQ(http.Request("GET", "/v1/runs", "", carol_cookie).status, 200);  // reads need none
+
+  // A change with the cookie but without the token (what another site's form would send),
+  // or with another session's token, is refused; with its own it is made.
+  const std::string approve = "/v1/admin/models/fraud/versions/" + std::to_string(v1) + "/approve";
+  const std::string reason = Json({{"reason", "reviewed"}}).dump();
+  HttpReply forged = http.Request("POST", approve, reason, carol_cookie);
+  EXPECT_EQ(forged.status, 403) << forged.body;
+  EXPECT_EQ(Body(forged)["error"]["code"], "csrf_failed");
+  HttpReply victor_in = http.Request("POST", "/v1/sessions",
+                                     Json({{"user", "victor"}, {"password", password}}).dump());
+  ASSERT_EQ(victor_in.status, 201) << victor_in.body;
+  const std::string victor = SessionFrom(victor_in);
+  Headers crossed = carol_cookie;
+  crossed.emplace_back("x-csrf-token", Body(victor_in)["csrf_token"].get<std::string>());
+  EXPECT_EQ(http.Request("POST", approve, reason, crossed).status, 403);
+  // A viewer with a valid token still lacks the role.
+  const Headers victor_session = {{"cookie", "fops_session=" + victor},
+                                  {"x-csrf-token", Body(victor_in)["csrf_token"]}};
+  HttpReply viewer = http.Request("POST", approve, reason, victor_session);
+  EXPECT_EQ(viewer.status, 403) << viewer.body;
+  EXPECT_EQ(Body(viewer)["error"]["details"]["permission"], "approve");
+  Headers carol_session = carol_cookie;
+  carol_session.emplace_back("x-csrf-token", csrf);
+  HttpReply approved = http.Request("POST", approve, reason, carol_session);
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  EXPECT_EQ(Body(approved)["approval_by"], "user:carol");
+
+  // No secret in what the console reads: no password hash, no key's secret or salt.
+  const std::string key_secret = service_key.substr(service_key.rfind('_') + 1);
+  for (const char* route : {"/v1/runs", "/v1/runs/run-1", "/v1/models", "/v1/admin/endpoints",
+                            "/v1/admin/audit", "/v1/sessions/current", "/v1/experiments",
+                            "/v1/models/fraud/versions/1", "/v1/models/fraud/versions/1/lineage"}) {
+    HttpReply reply = http.Request("GET", route, "", carol_cookie);
+    EXPECT_EQ(reply.status, 200) << route << ": " << reply.body;
+    EXPECT_EQ(reply.body.find("$argon2"), std::string::npos) << route;
+    EXPECT_EQ(reply.body.find(key_secret), std::string::npos) << route;
+    EXPECT_EQ(reply.body.find(carol), std::string::npos) << route;  // the session's token
+    EXPECT_EQ(reply.body.find("\"salt\""), std::string::npos) << route;
+  }
+
+  // Signing out ends the session: its token no longer works, the cookie is cleared.
+  HttpReply out = http.Request("DELETE", "/v1/sessions/current", "", carol_session);
+  ASSERT_EQ(out.status, 200) << out.body;
+  EXPECT_NE(out.headers["set-cookie"].find("Max-Age=0"), std::string::npos);
+  EXPECT_EQ(http.Request("GET", "/v1/runs", "", carol_cookie).status, 401);
+}
 }  // namespace
 }  // namespace fraudops::testing

@@ -15,6 +15,7 @@ std::vector<std::string> Split(std::string_view text, char separator);
 std::string ToLower(std::string_view text);
 std::string ToUpper(std::string_view text);
 bool StartsWith(std::string_view text, std::string_view prefix);
+bool EndsWith(std::string_view text, std::string_view suffix);
 std::string Join(std::span<const std::string> parts, std::string_view separator);
 
 /// Levenshtein distance, case-insensitive.

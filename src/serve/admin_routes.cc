@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "core/strings.h"
 #include "serve/route_helpers.h"
 
 namespace fraudops {
@@ -74,6 +75,9 @@ void AdminRoutes::Register(Router& router) {
   add("PATCH", "/v1/admin/users/{user}", &AdminRoutes::ChangeUser);
   add("POST", "/v1/admin/users/{user}/tokens", &AdminRoutes::CreateToken);
   add("POST", "/v1/login", &AdminRoutes::Login);
+  add("POST", "/v1/sessions", &AdminRoutes::CreateSession);
+  add("GET", "/v1/sessions/current", &AdminRoutes::CurrentSession);
+  add("DELETE", "/v1/sessions/current", &AdminRoutes::EndSession);
 }
 
 void AdminRoutes::SetDeployDefaults(const DeployConfig& deploy, const DeployRules& rules,
@@ -712,6 +716,115 @@ void AdminRoutes::Login(const HttpRequest& request, HttpResponse& response, cons
   if (Failed(response, status)) return;
   controller_.ReloadKeysNow();  // the token works on the next request
   WriteJson(response, out, 201);
+}
+
+// ---------------------------------------------------------------------------------------
+// The console's sessions: a personal access token in an HttpOnly cookie, and its CSRF token.
+
+namespace {
+
+constexpr int64_t kSessionSeconds = 12 * 3600;  ///< a console session lasts a working day
+
+}  // namespace
+
+std::string AdminRoutes::SessionCookie(const HttpRequest& request, const std::string& token,
+                                       int64_t max_age_seconds) const {
+  const bool secure = secure_cookies_ || request.Header("x-forwarded-proto") == "https";
+  return std::string(kSessionCookie) + "=" + token + "; Path=/; HttpOnly; SameSite=Strict" +
+         (secure ? "; Secure" : "") + "; Max-Age=" + std::to_string(max_age_seconds);
+}
+
+void AdminRoutes::CreateSession(const HttpRequest& request, HttpResponse& response,
+                                const RouteMatch&) {
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  std::string token;
+  Json who;
+  if (body.contains("token")) {
+    // A token the person already holds (an OIDC token from the bank's identity provider, or a
+    // personal access token): checked as any request's would be, then kept in the cookie.
+    if (!StringOrRefuse(body, response, "token", "a token (a string) is required")) return;
+    token = body["token"].get<std::string>();
+    Principal principal;
+    if (guard_.AuthorizeCredential(token, Permission::kRead, "", response, &principal) !=
+        Access::kAllowed)
+      return;
+    if (principal.service) {
+      WriteError(response, ErrorStyle::kV1, 403, "forbidden",
+                 "a service key cannot open a console session; sign in as a person");
+      return;
+    }
+    who = principal.ToJson();
+  } else {
+    if (!StringOrRefuse(body, response, "user", "the user's name (a string) is required") ||
+        !StringOrRefuse(body, response, "password", "the password (a string) is required"))
+      return;
+    const std::string user = body["user"].get<std::string>();
+    Status status = stores_.With([&](ServingStore& store) -> Status {
+      FOPS_ASSIGN_OR_RETURN(UserRecord found,
+                            store.CheckPassword(user, body["password"].get<std::string>()));
+      FOPS_ASSIGN_OR_RETURN(CreatedKey created,
+                            store.CreateUserToken(found.name, "console session",
+                                                  std::chrono::seconds(kSessionSeconds),
+                                                  "user:" + found.name, "login"));
+      token = created.key;
+      who = {{"actor", "user:" + found.name},
+             {"kind", "user"},
+             {"name", found.name},
+             {"roles", found.roles}};
+      return Status::Ok();
+    });
+    if (Failed(response, status)) return;
+    controller_.ReloadKeysNow();  // the session works on the next request
+  }
+  who["csrf_token"] = CsrfTokenFor(token);
+  response.headers.emplace_back("Set-Cookie", SessionCookie(request, token, kSessionSeconds));
+  response.headers.emplace_back("Cache-Control", "no-store");
+  WriteJson(response, who, 201);
+}
+
+void AdminRoutes::CurrentSession(const HttpRequest& request, HttpResponse& response,
+                                 const RouteMatch&) {
+  Principal principal;
+  if (!Admit(request, response, Permission::kRead, "", nullptr, &principal)) return;
+  Json out = principal.ToJson();
+  Json permissions = Json::array();
+  for (Permission p : {Permission::kRead, Permission::kRun, Permission::kApprove,
+                       Permission::kDeploy, Permission::kAdmin}) {
+    if (principal.Allows(p)) permissions.push_back(std::string(PermissionName(p)));
+  }
+  out["permissions"] = permissions;
+  // Only a cookie session has (and needs) a CSRF token; the same-origin policy keeps this
+  // answer from other sites' pages.
+  const std::string session = CookieValue(request, kSessionCookie);
+  if (!session.empty() && request.Header("x-api-key").empty() &&
+      request.Header("authorization").empty())
+    out["csrf_token"] = CsrfTokenFor(session);
+  response.headers.emplace_back("Cache-Control", "no-store");
+  WriteJson(response, out);
+}
+
+void AdminRoutes::EndSession(const HttpRequest& request, HttpResponse& response,
+                             const RouteMatch&) {
+  std::string actor;
+  if (!Admit(request, response, Permission::kRead, "", &actor)) return;
+  // A session made by signing in ends with its token; one that holds a token made elsewhere
+  // (OIDC, a personal token) only loses its cookie.
+  const std::string session = CookieValue(request, kSessionCookie);
+  const std::vector<std::string> parts = Split(session, '_');
+  if (parts.size() == 3 && parts[0] == "fops") {
+    (void)stores_.With([&](ServingStore& store) -> Status {
+      FOPS_ASSIGN_OR_RETURN(auto keys, store.ListKeys());
+      for (const ApiKeyRecord& key : keys) {
+        if (key.id == parts[1] && key.name == "console session")
+          return store.RevokeKey(key.id, actor);
+      }
+      return Status::Ok();
+    });
+    controller_.ReloadKeysNow();
+  }
+  response.headers.emplace_back("Set-Cookie", SessionCookie(request, "", 0));
+  WriteJson(response, {{"ended", true}});
 }
 
 }  // namespace fraudops

@@ -37,6 +37,9 @@ class AdminRoutes {
       EXCLUDES(mutex_);
   /// Before the server starts.
   void SetAbReporter(AbReporter reporter) { ab_reporter_ = std::move(reporter); }
+  /// Whether the console's session cookie is marked Secure (the server speaks TLS); a request
+  /// with X-Forwarded-Proto: https (behind a TLS-terminating balancer) gets it Secure anyway.
+  void SetSecureCookies(bool secure) { secure_cookies_ = secure; }
 
  private:
   void ListEndpoints(const HttpRequest&, HttpResponse&, const RouteMatch&);
@@ -66,6 +69,12 @@ class AdminRoutes {
   void CreateToken(const HttpRequest&, HttpResponse&, const RouteMatch&);
   /// POST /v1/login: a user's name and password for a personal access token.
   void Login(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void CreateSession(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void CurrentSession(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void EndSession(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  /// The Set-Cookie header of the session cookie holding `token` (empty: cleared).
+  std::string SessionCookie(const HttpRequest& request, const std::string& token,
+                            int64_t max_age_seconds) const;
   /// The live statistics of this server's A/B arms, and the report when a reporter is set.
   nlohmann::json AbEvidence(const std::string& endpoint);
 
@@ -91,6 +100,7 @@ class AdminRoutes {
   DeployRules rules_ GUARDED_BY(mutex_);
   double token_days_ GUARDED_BY(mutex_) = 30;
   AbReporter ab_reporter_;
+  bool secure_cookies_ = false;
 };
 
 }  // namespace fraudops

@@ -2,6 +2,9 @@
 
 #include <chrono>
 
+#include "core/hash.h"
+#include "core/strings.h"
+
 namespace fraudops {
 
 bool RequestGuard::Authorize(const HttpRequest& request, HttpResponse& response, ErrorStyle style,
@@ -75,6 +78,20 @@ void RequestGuard::SetOidc(std::shared_ptr<OidcVerifier> verifier) {
   oidc_ = std::move(verifier);
 }
 
+std::string CsrfTokenFor(std::string_view session_token) {
+  return Sha256Hex("fraudops-csrf\n" + std::string(session_token));
+}
+
+std::string CookieValue(const HttpRequest& request, std::string_view name) {
+  for (std::string_view pair : Split(request.Header("cookie"), ';')) {
+    pair = Trim(pair);
+    const size_t equals = pair.find('=');
+    if (equals != std::string_view::npos && pair.substr(0, equals) == name)
+      return std::string(pair.substr(equals + 1));
+  }
+  return "";
+}
+
 Access RequestGuard::AuthorizeAdmin(const HttpRequest& request, HttpResponse& response,
                                     Permission permission, std::string_view endpoint,
                                     Principal* principal) {
@@ -91,6 +108,28 @@ Access RequestGuard::AuthorizeAdmin(const HttpRequest& request, HttpResponse& re
         (authorization.substr(0, 7) == "Bearer " || authorization.substr(0, 7) == "bearer "))
       credential = authorization.substr(7);
   }
+  std::string session;
+  if (credential.empty()) {  // the console: its session cookie, and for changes its CSRF token
+    session = CookieValue(request, kSessionCookie);
+    credential = session;
+    const std::string_view method = request.method();
+    if (!session.empty() && method != "GET" && method != "HEAD" &&
+        request.Header("x-csrf-token") != CsrfTokenFor(session)) {
+      metrics_.Counter("fraudops_rejected_requests_total", {"forbidden"})
+          .fetch_add(1, std::memory_order_relaxed);
+      WriteError(response, ErrorStyle::kV1, 403, "csrf_failed",
+                 "a change made with the console's session needs its CSRF token in the "
+                 "x-csrf-token header (GET /v1/sessions/current gives it)");
+      return Access::kUnauthenticated;
+    }
+  }
+  return AuthorizeCredential(credential, permission, endpoint, response, principal);
+}
+
+Access RequestGuard::AuthorizeCredential(std::string_view credential, Permission permission,
+                                         std::string_view endpoint, HttpResponse& response,
+                                         Principal* principal) {
+  *principal = Principal{};
   if (OidcVerifier::LooksLikeJwt(credential)) {
     std::shared_ptr<OidcVerifier> oidc;
     {

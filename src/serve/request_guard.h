@@ -35,6 +35,15 @@ struct Principal {
 
 enum class Access : uint8_t { kAllowed, kUnauthenticated, kForbidden };
 
+/// The console's session cookie (an HttpOnly, SameSite=Strict cookie holding a personal access
+/// token made by POST /v1/sessions) and the CSRF token a state-changing request made with it
+/// must carry in the x-csrf-token header: derived from the session's token, so only a page
+/// that was told it (GET /v1/sessions/current answers only the same origin) can send it.
+inline constexpr const char* kSessionCookie = "fops_session";
+std::string CsrfTokenFor(std::string_view session_token);
+/// The value of cookie `name` in the request's Cookie header(s), or "".
+std::string CookieValue(const HttpRequest& request, std::string_view name);
+
 class RequestGuard {
  public:
   RequestGuard(KeyRing& keys, MetricRegistry& metrics, Logger& logger)
@@ -52,11 +61,18 @@ class RequestGuard {
 
   /// Who calls an admin route and whether they hold `permission` (on `endpoint`, "" for
   /// none). Credentials: `x-api-key` or `Authorization: Bearer` with a service key, a personal
-  /// access token, or an OIDC token (when SetOidc gave a verifier). On kUnauthenticated or
+  /// access token, or an OIDC token (when SetOidc gave a verifier); without either, the
+  /// console's session cookie, with which any method but GET and HEAD also needs the session's
+  /// CSRF token (403 csrf_failed without it). On kUnauthenticated or
   /// kForbidden the refusal is written (401, 403); with kForbidden `principal` names who was
   /// refused, for the audit log.
   Access AuthorizeAdmin(const HttpRequest& request, HttpResponse& response, Permission permission,
                         std::string_view endpoint, Principal* principal) EXCLUDES(oidc_mutex_);
+  /// AuthorizeAdmin for a credential already taken from its request (even with api.auth:
+  /// disabled, it is checked).
+  Access AuthorizeCredential(std::string_view credential, Permission permission,
+                             std::string_view endpoint, HttpResponse& response,
+                             Principal* principal) EXCLUDES(oidc_mutex_);
 
   /// Verifies OIDC tokens with `verifier` (null: OIDC tokens are refused).
   void SetOidc(std::shared_ptr<OidcVerifier> verifier) EXCLUDES(oidc_mutex_);

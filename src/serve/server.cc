@@ -14,6 +14,7 @@
 #include "core/version.h"
 #include "features/feature_store.h"
 #include "features/online_store.h"
+#include "serve/console_routes.h"
 #include "serve/oip_response.h"
 #include "serve/predict_request.h"
 #include "serve/v1_response.h"
@@ -159,6 +160,7 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
   server->admin_ =
       std::make_unique<AdminRoutes>(server->guard_, *server->stores_, *server->controller_,
                                     *server->shadows_, c.deploy, rules, c.api.token_days);
+  server->admin_->SetSecureCookies(!c.api.tls_cert_file.empty());
   server->workspace_ = std::make_unique<WorkspaceRoutes>(server->guard_, *server->stores_, home);
   HttpLimits limits;
   limits.max_body_bytes = static_cast<size_t>(c.api.max_body_bytes);
@@ -232,6 +234,7 @@ void ScoringServer::RegisterRoutes() {
   predict("/v2/models/{model}/versions/{version}/infer", ErrorStyle::kOpenInference);
   admin_->Register(router_);
   workspace_->Register(router_);
+  RegisterConsoleRoutes(router_);
 }
 
 void ScoringServer::DeclareMetrics() {

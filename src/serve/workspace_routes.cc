@@ -193,6 +193,7 @@ void WorkspaceRoutes::ShowRun(const HttpRequest& request, HttpResponse& response
   Status status = stores_.WithMetadata([&](MetadataStore& store) -> Status {
     FOPS_ASSIGN_OR_RETURN(RunRecord run, store.GetRun(std::string(match.params[0])));
     out = RunJson(run, true);
+    FOPS_ASSIGN_OR_RETURN(out["curves"], store.CurveNames(run.run_id));
     return Status::Ok();
   });
   if (Failed(response, status)) return;
@@ -271,10 +272,20 @@ void WorkspaceRoutes::DownloadArtifact(const HttpRequest& request, HttpResponse&
                             "' (GET /v1/runs/{run} lists them)");
   });
   if (Failed(response, status)) return;
-  response.content_type = "application/octet-stream";
   response.headers.emplace_back("x-fraudops-sha256", sha256);
   response.headers.emplace_back("ETag", "\"" + sha256 + "\"");
   const std::string file = name.substr(name.rfind('/') + 1);
+  if (request.HasQueryParam("inline") && (EndsWith(name, ".html") || EndsWith(name, ".svg"))) {
+    // A report shown in the browser: sandboxed (no scripts, no same-origin access, no
+    // requests), whatever the file holds.
+    response.content_type = EndsWith(name, ".html") ? "text/html; charset=utf-8" : "image/svg+xml";
+    response.headers.emplace_back("Content-Security-Policy",
+                                  "sandbox; default-src 'none'; style-src 'unsafe-inline'; "
+                                  "img-src data:; font-src data:");
+    response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    return;
+  }
+  response.content_type = "application/octet-stream";
   response.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + file + "\"");
 }
 

@@ -760,6 +760,16 @@ Result<std::vector<RunCondition>> ParseRunFilter(std::string_view text) {
   return out;
 }
 
+Result<std::vector<std::string>> MetadataStore::CurveNames(const std::string& run_id) {
+  SqlValue id[] = {Text(run_id)};
+  FOPS_ASSIGN_OR_RETURN(
+      SqlResult found,
+      db_->Query("SELECT DISTINCT name FROM metric_history WHERE run_id = ? ORDER BY name", id));
+  std::vector<std::string> names;
+  for (const SqlRow& r : found.rows) names.push_back(AsText(r[0]));
+  return names;
+}
+
 Result<std::vector<std::pair<int64_t, double>>> MetadataStore::MetricHistory(
     const std::string& run_id, const std::string& name) {
   SqlValue p[] = {Text(run_id), Text(name)};

@@ -194,6 +194,8 @@ class MetadataStore {
   /// Adds parameters to a run (values as JSON text). A parameter keeps its first value:
   /// logging it again with the same value is a no-op, with another a conflict naming both.
   Status LogParams(const std::string& run_id, const std::map<std::string, std::string>& params);
+  /// The metrics of a run that have a per-step curve (MetricHistory), by name.
+  Result<std::vector<std::string>> CurveNames(const std::string& run_id);
   Result<std::vector<std::pair<int64_t, double>>> MetricHistory(const std::string& run_id,
                                                                 const std::string& name);
   /// Per pipeline and status: how many runs, and the latest one's times (for the server's

@@ -1,0 +1,106 @@
+// Endpoints: variants and traffic shares, live statistics, a canary's progress with each
+// alarm against its threshold (polled), the deployment history; deploy and roll back for the
+// deployer role, each confirmed.
+import { get, post, seg } from './api.js';
+import { h, fmt, time, table, section, notice, confirmDialog } from './dom.js';
+import { session, onLeave } from './nav.js';
+
+const variant = (v) => (v && v.model ? `${v.model}@${v.version}` : '–');
+
+export async function endpointsView() {
+  const endpoints = (await get('/v1/admin/endpoints')).endpoints;
+  return h('div', { class: 'view' }, h('h1', {}, 'Endpoints'),
+    endpoints.length ? table(['Endpoint', 'Production', 'Canary', 'Environment', 'Updated'], endpoints.map((e) => [
+      h('a', { href: `#/endpoints/${encodeURIComponent(e.name)}` }, e.name), variant(e.production),
+      e.canary && e.canary.model ? `${variant(e.canary)} (${fmt(e.canary_percent)} %)` : '–',
+      e.environment || '–', time(e.updated_at)])) : h('p', {}, 'Nothing is deployed yet.'));
+}
+
+// One alarm: the live value against its threshold.
+function alarm(name, value, threshold, unit = '') {
+  const over = threshold > 0 && value !== null && value !== undefined && value > threshold;
+  return h('tr', { class: over ? 'over' : '' }, h('td', {}, name), h('td', { class: 'num' }, fmt(value, 4) + unit),
+    h('td', { class: 'num' }, threshold > 0 ? fmt(threshold, 4) + unit : 'off'),
+    h('td', {}, threshold > 0 ? (over ? 'over' : 'ok') : '–'));
+}
+
+function canaryPanel(endpoint) {
+  const d = endpoint.deployment;
+  if (!d || !endpoint.canary || !endpoint.canary.model)
+    return h('p', {}, 'No deployment in progress.');
+  const r = endpoint.rollout || {};
+  const canary = r.canary || {}, production = r.production || {};
+  const p = d.params || {};
+  const errorRate = canary.requests ? canary.errors / canary.requests : null;
+  const started = Date.parse(d.step_started_at || d.created_at);
+  const bake = p.bake_seconds || 0;
+  const elapsed = started ? (Date.now() - started) / 1000 : 0;
+  const progress = h('progress', { max: 100, value: Math.min(100, bake ? (100 * elapsed) / bake : 0), 'aria-label': 'Bake time' });
+  return h('div', { class: 'canary' },
+    h('p', {}, `${d.strategy} of ${variant(endpoint.canary)} at ${fmt(endpoint.canary_percent)} % — ${d.status}; `,
+      `${fmt(Math.round(elapsed))} s of ${fmt(bake)} s baked, ${fmt(canary.requests || 0)} canary requests (minimum ${fmt(p.min_requests || 0)}).`),
+    progress,
+    h('table', { class: 'alarms' },
+      h('thead', {}, h('tr', {}, ['Alarm', 'Canary', 'Threshold', ''].map((x) => h('th', { scope: 'col' }, x)))),
+      h('tbody', {},
+        alarm('error rate', errorRate, p.max_error_rate),
+        alarm('p99 latency', canary.p99_ms, p.max_p99_ms, ' ms'),
+        alarm('score PSI vs production', r.score_psi, p.max_score_psi))),
+    h('p', { class: 'muted' }, `Production: ${fmt(production.requests || 0)} requests, ${fmt(production.errors || 0)} errors, p99 ${fmt(production.p99_ms, 3)} ms.`));
+}
+
+export async function endpointView(params, name) {
+  const base = `/v1/admin/endpoints/${seg(name)}`;
+  const [endpoint, history] = await Promise.all([get(base), get(`${base}/deployments`)]);
+  const message = h('div', { 'aria-live': 'polite' });
+  const live = h('div', { 'aria-live': 'polite' }, canaryPanel(endpoint));
+  const timer = setInterval(async () => {
+    try { live.replaceChildren(canaryPanel(await get(base))); } catch { /* the next poll tries again */ }
+  }, 2000);
+  onLeave(() => clearInterval(timer));
+
+  const canDeploy = session.can('deploy');
+  const model = h('input', { id: 'deploy-model', name: 'model', value: endpoint.production ? endpoint.production.model : '', required: true });
+  const version = h('input', { id: 'deploy-version', name: 'version', size: 6, required: true });
+  const strategy = h('select', { id: 'deploy-strategy', name: 'strategy' },
+    ['canary', 'linear', 'all_at_once', 'shadow'].map((x) => h('option', { value: x }, x)));
+  const percent = h('input', { id: 'deploy-percent', name: 'canary_percent', type: 'number', min: 1, max: 50, value: 10 });
+  const deploy = async (event) => {
+    event.preventDefault();
+    const ref = `${model.value}@${version.value}`;
+    if (!await confirmDialog('Deploy', `Deploy ${ref} to ${name} as ${strategy.value}?`, 'Deploy')) return;
+    try {
+      await post(`${base}/deployments`, { model: model.value, version: Number(version.value) || version.value,
+        strategy: strategy.value, canary_percent: Number(percent.value) });
+      message.replaceChildren(notice(`Deploying ${ref}.`, 'ok'));
+      live.replaceChildren(canaryPanel(await get(base)));
+    } catch (error) { message.replaceChildren(notice(error.message)); }
+  };
+  const rollback = async () => {
+    if (!await confirmDialog('Roll back', `Roll back ${name}? The canary is removed, or production returns to the version before.`, 'Roll back')) return;
+    try {
+      await post(`${base}/rollback`, { reason: 'rolled back from the console' });
+      message.replaceChildren(notice('Rolled back.', 'ok'));
+      live.replaceChildren(canaryPanel(await get(base)));
+    } catch (error) { message.replaceChildren(notice(error.message)); }
+  };
+  return h('div', { class: 'view' },
+    h('h1', {}, name),
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'Production'), h('dd', {}, variant(endpoint.production), endpoint.loaded ? ' (loaded)' : ''),
+      h('dt', {}, 'Canary'), h('dd', {}, endpoint.canary && endpoint.canary.model ? `${variant(endpoint.canary)} at ${fmt(endpoint.canary_percent)} %` : '–'),
+      h('dt', {}, 'Shadows'), h('dd', {}, (endpoint.shadows || []).map(variant).join(', ') || '–'),
+      h('dt', {}, 'Environment'), h('dd', {}, endpoint.environment || '–')),
+    section('Canary', live),
+    canDeploy ? section('Change',
+      h('form', { class: 'toolbar', onsubmit: deploy },
+        h('label', { for: 'deploy-model' }, 'Model'), model,
+        h('label', { for: 'deploy-version' }, 'Version'), version,
+        h('label', { for: 'deploy-strategy' }, 'Strategy'), strategy,
+        h('label', { for: 'deploy-percent' }, 'Canary %'), percent,
+        h('button', { type: 'submit' }, 'Deploy…'),
+        h('button', { type: 'button', class: 'danger', onclick: rollback }, 'Roll back…')),
+      message) : null,
+    section('What served here, and when', table(['When', 'Strategy', 'Version', 'Status', 'By', 'Why'], history.deployments.map((d) => [
+      time(d.created_at), d.strategy, variant(d.target), d.status, d.actor, d.reason || '']))));
+}

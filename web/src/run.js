@@ -1,0 +1,70 @@
+// A run: parameters, metrics, learning curves, its reports and files, its lineage; and runs
+// compared side by side with their curves overlaid.
+import { get, query, seg } from './api.js';
+import { h, fmt, time, table, section, notice } from './dom.js';
+import { lineChart } from './chart.js';
+
+const artifactUrl = (run, name, inline) =>
+  `/v1/runs/${seg(run)}/artifact${query({ path: name, inline: inline ? 1 : undefined })}`;
+
+async function curve(run, metric) {
+  const c = await get(`/v1/runs/${seg(run)}/metrics/${seg(metric)}${query({ max_points: 2000 })}`);
+  return { x: c.steps, y: c.values };
+}
+
+export async function runView(params, id) {
+  const run = await get(`/v1/runs/${seg(id)}`);
+  const curves = await Promise.all((run.curves || []).map(async (m) => ({ label: m, ...(await curve(run.run_id, m)) })));
+  const reports = run.artifacts.filter((a) => /\.html$/.test(a.name));
+  const params_ = Object.entries(run.params);
+  const metrics = Object.entries(run.metrics);
+  return h('div', { class: 'view' },
+    h('h1', {}, run.name || run.run_id),
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'Run'), h('dd', {}, run.run_id),
+      h('dt', {}, 'Experiment'), h('dd', {}, h('a', { href: `#/runs?experiment=${encodeURIComponent(run.experiment)}` }, run.experiment)),
+      h('dt', {}, 'Status'), h('dd', {}, h('span', { class: `status ${run.status}` }, run.status), run.error ? ` — ${run.error}` : ''),
+      h('dt', {}, 'Started'), h('dd', {}, time(run.start_time)),
+      h('dt', {}, 'Ended'), h('dd', {}, time(run.end_time)),
+      h('dt', {}, 'By'), h('dd', {}, `${run.user}${run.host ? ' on ' + run.host : ''}`),
+      h('dt', {}, 'Code'), h('dd', {}, run.code_version || '–'),
+      run.note ? [h('dt', {}, 'Note'), h('dd', {}, run.note)] : null),
+    section('Learning curves', curves.length
+      ? h('div', { class: 'charts' }, curves.map((c) => lineChart([c], { title: c.label, xLabel: 'round' })))
+      : h('p', {}, 'No per-round metrics were logged.')),
+    section('Metrics', table(['Metric', 'Value'], metrics.map(([k, v]) => [k, fmt(v, 6)]), { class: 'kv' })),
+    section('Parameters', table(['Parameter', 'Value'], params_.map(([k, v]) => [k, v]), { class: 'kv' })),
+    section('Data', table(['Role', 'Rows', 'Content hash', 'Source'],
+      run.datasets.map((d) => [d.role, fmt(d.rows), h('code', {}, d.content_hash.slice(0, 16)), d.source]))),
+    reports.length ? section('Reports', h('ul', {}, reports.map((a) =>
+      h('li', {}, h('a', { href: artifactUrl(run.run_id, a.name, true), target: '_blank', rel: 'noopener' }, a.name))))) : null,
+    section('Files', table(['Name', 'Size', 'sha256'], run.artifacts.map((a) =>
+      [h('a', { href: artifactUrl(run.run_id, a.name) }, a.name), fmt(a.size), h('code', {}, a.sha256.slice(0, 16))]))),
+    section('Tags', table(['Tag', 'Value'], Object.entries(run.tags).map(([k, v]) => [k, v]), { class: 'kv' })));
+}
+
+export async function compareView(params) {
+  const ids = (params.get('runs') || '').split(',').filter(Boolean);
+  if (ids.length < 2 || ids.length > 20) return notice('Choose 2 to 20 runs on the runs page to compare them.');
+  const compared = await get(`/v1/runs/compare${query({ runs: ids.join(',') })}`);
+  const names = compared.details.map((r) => r.name || r.run_id.slice(0, 13));
+  const header = ['', ...names.map((n, i) => h('a', { href: `#/runs/${encodeURIComponent(compared.runs[i])}` }, n))];
+  const paramRows = Object.entries(compared.params).map(([k, values]) => [k, ...values]);
+  const metricRows = Object.entries(compared.metrics).map(([k, values]) => [k, ...values.map((v, i) =>
+    h('span', { class: compared.best[k] === compared.runs[i] ? 'best' : '' }, fmt(v, 5), compared.best[k] === compared.runs[i] ? ' ★' : ''))]);
+  // Curves of the first run's per-round metrics, each overlaid across the runs.
+  const details = await Promise.all(compared.runs.map((id) => get(`/v1/runs/${seg(id)}`)));
+  const curveNames = [...new Set(details.flatMap((d) => d.curves || []))].slice(0, 6);
+  const charts = await Promise.all(curveNames.map(async (m) => {
+    const series = [];
+    for (let i = 0; i < details.length; ++i) {
+      if ((details[i].curves || []).includes(m)) series.push({ label: names[i], ...(await curve(details[i].run_id, m)) });
+    }
+    return lineChart(series, { title: m, xLabel: 'round' });
+  }));
+  return h('div', { class: 'view' },
+    h('h1', {}, `Comparing ${ids.length} runs`),
+    section('Parameters that differ', paramRows.length ? table(header, paramRows, { class: 'compare' }) : h('p', {}, 'The runs have the same parameters.')),
+    section('Metrics (★ best)', table(header, metricRows, { class: 'compare' })),
+    section('Curves', charts.length ? h('div', { class: 'charts' }, charts) : h('p', {}, 'No per-round metrics.')));
+}
