@@ -5,15 +5,10 @@
 # (src/CMakeLists.txt); it needs Node.js and npm (scripts/install-deps.sh).
 set -euo pipefail
 out=${1:?usage: scripts/build-console.sh OUT_DIR}
-cd "$(dirname "$0")/../web"
+scripts=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
-# One npm ci at a time (release and debug builds may run together).
-exec 9> .npm.lock
-flock 9
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error >&2
-  touch node_modules/.package-lock.json
-fi
+bash "$scripts/npm-ci.sh" "$scripts/../web"
+cd "$scripts/../web"
 node_modules/.bin/esbuild src/main.js --bundle --minify --format=iife --target=es2020 \
   --log-level=warning --outfile="$out/app.js.tmp.js"
 mv "$out/app.js.tmp.js" "$out/app.js"

@@ -28,7 +28,8 @@ case "$mode" in
       # checks: clang and clang-format for scripts/lint.sh; git for the code version
       git clang clang-format
       # tests and benchmarks: the real servers the tests start (scripts/test-servers.sh),
-      # their clients for loading test data, Node.js and npm for the S3-API server (s3rver)
+      # their clients for loading test data, Node.js and npm for the S3-API server (s3rver) and for
+      # building the web console (web/, bundled by esbuild at build time)
       libgtest-dev libgmock-dev libbenchmark-dev sqlite3 python3 python3-pandas
       postgresql postgresql-client mariadb-server mariadb-client redis-server curl procps
       # xz: the LightGBM parity test reads the compressed reference set in ../shared
@@ -46,6 +47,8 @@ case "$mode" in
       # tracker (src/train/tracker_test.cc); iproute2's `ip netns` for the tests that run
       # workers on separate network hosts (tests/distributed_train_test.cc)
       python3-xgboost iproute2
+      # the console's browser tests (tests/browser): Debian's Chromium, driven by playwright-core
+      chromium
     )
     ;;
   *) echo "usage: scripts/install-deps.sh [all|build|runtime]" >&2; exit 2 ;;

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/lint.sh
 bash scripts/build.sh debug
+# The console's browser tests: playwright-core and axe-core as tests/browser's lockfile pins them.
+bash scripts/npm-ci.sh tests/browser
 # The real servers the tests use (PostgreSQL, MariaDB, S3 API), on loopback, stopped at exit.
 repo=$(pwd)
 servers_env=$(bash scripts/test-servers.sh start)

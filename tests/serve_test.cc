@@ -2439,5 +2439,77 @@ TEST(ServeTest, TheConsoleIsServedUnderItsPolicyAndItsSessionsNeedTheirCsrfToken
   EXPECT_NE(out.headers["set-cookie"].find("Max-Age=0"), std::string::npos);
   EXPECT_EQ(http.Request("GET", "/v1/runs", "", carol_cookie).status, 401);
 }
+
+/// A run as a notebook or the pipeline would leave it: a name, a parameter, a test metric, a
+/// learning curve and, with `report`, an HTML report among its artifacts.
+void AddRun(ServeWorkspace& ws, const std::string& id, const std::string& name, double eta,
+            double pr_auc, bool report) {
+  RunRecord run;
+  run.run_id = id;
+  run.experiment = "console-test";
+  run.start_time = UtcNow();
+  run.end_time = UtcNow();
+  run.status = RunStatus::kSucceeded;
+  run.code_version = "test";
+  run.host = "host";
+  run.user = "user";
+  run.artifact_uri = ws.home() + "/artifacts/" + id;
+  run.params = {{"train.xgboost.eta", Json(eta).dump()}, {"seed", "7"}};
+  run.tags = {{kRunNameTag, name}};
+  ASSERT_TRUE(ws.store().CreateRun(run).ok());
+  ASSERT_TRUE(ws.store().LogMetrics(id, {{"test.pr_auc", pr_auc}, {"test.roc_auc", 0.95}}).ok());
+  std::vector<std::pair<int64_t, double>> curve;
+  for (int64_t round = 0; round < 1000; ++round)
+    curve.emplace_back(round, 0.9 - 0.4 * std::exp(-round / (100.0 * eta * 10)));
+  ASSERT_TRUE(ws.store().LogMetricHistory(id, "validation.aucpr", curve).ok());
+  if (!report) return;
+  const std::string file = run.artifact_uri + "/evaluation/report.html";
+  fs::create_directories(fs::path(file).parent_path());
+  const std::string html = "<!doctype html><html lang=en><title>report</title><h1>Evaluation of " +
+                           name + "</h1><script>document.title = 'ran'</script></html>";
+  WriteText(file, html);
+  ASSERT_TRUE(ws.store()
+                  .LogArtifacts(id, {{"evaluation/report.html", file,
+                                      static_cast<int64_t>(html.size()), Sha256Hex(html)}})
+                  .ok());
+}
+
+TEST(ServeTest, TheConsoleInABrowserFindsComparesApprovesDeploysAndRollsBack) {
+  const std::string browser_dir = std::string(FRAUDOPS_SOURCE_DIR) + "/tests/browser";
+  if (!fs::exists("/usr/bin/chromium") ||
+      !fs::exists(browser_dir + "/node_modules/playwright-core")) {
+    if (!Env("CI").empty()) FAIL() << "Chromium or tests/browser's packages are missing under CI";
+    GTEST_SKIP() << "needs /usr/bin/chromium and scripts/npm-ci.sh tests/browser (scripts/test.sh)";
+  }
+  ServeWorkspace ws;
+  const int64_t v1 = ws.Register();
+  ws.Deploy(v1, "all_at_once");
+  ws.Register("5E-1", "", /*approve=*/false);  // v2, of run-1 by "user": pending
+  ServingStore serving(ws.store());
+  const std::string password = "a passphrase nobody guesses";
+  auto hash = HashPassword(password);
+  ASSERT_TRUE(hash.ok());
+  ASSERT_TRUE(serving.CreateUser("user", {"approver", "data_scientist"}, *hash, "admin@host").ok());
+  ASSERT_TRUE(serving.CreateUser("carol", {"approver"}, *hash, "admin@host").ok());
+  ASSERT_TRUE(serving.CreateUser("dave", {"deployer"}, *hash, "admin@host").ok());
+  AddRun(ws, "run-needle", "needle", 0.1, 0.9, true);
+  AddRun(ws, "run-hay", "hay", 0.3, 0.8, false);
+  const std::string key = ws.CreateKey({"invoke"});
+  ws.WriteConfig();
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  Json rows = Json::array();
+  for (const Json& row : Transactions()) rows.push_back(row);
+  WriteText(ws.dir().File("rows.json"), rows.dump());
+  const std::string shots = (fs::current_path() / "console-screenshots").string();
+  const std::string env = "FOPS_URL=http://127.0.0.1:" + std::to_string(server.port()) +
+                          " FOPS_PASSWORD='" + password + "' FOPS_API_KEY=" + key +
+                          " FOPS_SCREENSHOTS=" + shots + " FOPS_ROWS=\"$(cat " +
+                          ws.dir().File("rows.json") + ")\"";
+  CommandResult run =
+      RunCommand(env + " node " + browser_dir + "/console_test.mjs", ws.dir().path());
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err << "\nscreenshots: " << shots;
+  std::printf("%s", run.out.c_str());
+}
 }  // namespace
 }  // namespace fraudops::testing

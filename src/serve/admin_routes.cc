@@ -785,6 +785,13 @@ void AdminRoutes::CreateSession(const HttpRequest& request, HttpResponse& respon
 
 void AdminRoutes::CurrentSession(const HttpRequest& request, HttpResponse& response,
                                  const RouteMatch&) {
+  // Nobody signed in yet is an answer, not a refusal (the console's first look).
+  if (guard_.required() && request.Header("x-api-key").empty() &&
+      request.Header("authorization").empty() && CookieValue(request, kSessionCookie).empty()) {
+    response.headers.emplace_back("Cache-Control", "no-store");
+    WriteJson(response, {{"signed_in", false}});
+    return;
+  }
   Principal principal;
   if (!Admit(request, response, Permission::kRead, "", nullptr, &principal)) return;
   Json out = principal.ToJson();
@@ -794,6 +801,7 @@ void AdminRoutes::CurrentSession(const HttpRequest& request, HttpResponse& respo
     if (principal.Allows(p)) permissions.push_back(std::string(PermissionName(p)));
   }
   out["permissions"] = permissions;
+  out["signed_in"] = true;
   // Only a cookie session has (and needs) a CSRF token; the same-origin policy keeps this
   // answer from other sites' pages.
   const std::string session = CookieValue(request, kSessionCookie);

@@ -54,9 +54,25 @@ export async function endpointView(params, name) {
   const [endpoint, history] = await Promise.all([get(base), get(`${base}/deployments`)]);
   const message = h('div', { 'aria-live': 'polite' });
   const live = h('div', { 'aria-live': 'polite' }, canaryPanel(endpoint));
-  const timer = setInterval(async () => {
-    try { live.replaceChildren(canaryPanel(await get(base))); } catch { /* the next poll tries again */ }
-  }, 2000);
+  const served = h('div');
+  const facts = h('div');
+  const drawFacts = (e) => facts.replaceChildren(h('dl', { class: 'facts' },
+    h('dt', {}, 'Production'), h('dd', {}, variant(e.production), e.loaded ? ' (loaded)' : ''),
+    h('dt', {}, 'Canary'), h('dd', {}, e.canary && e.canary.model ? `${variant(e.canary)} at ${fmt(e.canary_percent)} %` : '–'),
+    h('dt', {}, 'Shadows'), h('dd', {}, (e.shadows || []).map(variant).join(', ') || '–'),
+    h('dt', {}, 'Environment'), h('dd', {}, e.environment || '–')));
+  drawFacts(endpoint);
+  const drawHistory = (deployments) => served.replaceChildren(table(['When', 'Strategy', 'Version', 'Status', 'By', 'Why'],
+    deployments.map((d) => [time(d.created_at), d.strategy, variant(d.target), d.status, d.actor, d.reason || ''])));
+  drawHistory(history.deployments);
+  // The panel and the history follow what happens (here or by anyone else).
+  const refresh = async () => {
+    const [now, past] = await Promise.all([get(base), get(`${base}/deployments`)]);
+    live.replaceChildren(canaryPanel(now));
+    drawFacts(now);
+    drawHistory(past.deployments);
+  };
+  const timer = setInterval(() => refresh().catch(() => { /* the next poll tries again */ }), 2000);
   onLeave(() => clearInterval(timer));
 
   const canDeploy = session.can('deploy');
@@ -73,7 +89,7 @@ export async function endpointView(params, name) {
       await post(`${base}/deployments`, { model: model.value, version: Number(version.value) || version.value,
         strategy: strategy.value, canary_percent: Number(percent.value) });
       message.replaceChildren(notice(`Deploying ${ref}.`, 'ok'));
-      live.replaceChildren(canaryPanel(await get(base)));
+      await refresh();
     } catch (error) { message.replaceChildren(notice(error.message)); }
   };
   const rollback = async () => {
@@ -81,16 +97,12 @@ export async function endpointView(params, name) {
     try {
       await post(`${base}/rollback`, { reason: 'rolled back from the console' });
       message.replaceChildren(notice('Rolled back.', 'ok'));
-      live.replaceChildren(canaryPanel(await get(base)));
+      await refresh();
     } catch (error) { message.replaceChildren(notice(error.message)); }
   };
   return h('div', { class: 'view' },
     h('h1', {}, name),
-    h('dl', { class: 'facts' },
-      h('dt', {}, 'Production'), h('dd', {}, variant(endpoint.production), endpoint.loaded ? ' (loaded)' : ''),
-      h('dt', {}, 'Canary'), h('dd', {}, endpoint.canary && endpoint.canary.model ? `${variant(endpoint.canary)} at ${fmt(endpoint.canary_percent)} %` : '–'),
-      h('dt', {}, 'Shadows'), h('dd', {}, (endpoint.shadows || []).map(variant).join(', ') || '–'),
-      h('dt', {}, 'Environment'), h('dd', {}, endpoint.environment || '–')),
+    facts,
     section('Canary', live),
     canDeploy ? section('Change',
       h('form', { class: 'toolbar', onsubmit: deploy },
@@ -101,6 +113,5 @@ export async function endpointView(params, name) {
         h('button', { type: 'submit' }, 'Deploy…'),
         h('button', { type: 'button', class: 'danger', onclick: rollback }, 'Roll back…')),
       message) : null,
-    section('What served here, and when', table(['When', 'Strategy', 'Version', 'Status', 'By', 'Why'], history.deployments.map((d) => [
-      time(d.created_at), d.strategy, variant(d.target), d.status, d.actor, d.reason || '']))));
+    section('What served here, and when', served));
 }

@@ -104,7 +104,9 @@ function showLogin(message) {
 
 async function start() {
   try {
-    setSession(await get('/v1/sessions/current'));
+    const who = await get('/v1/sessions/current');
+    if (who.signed_in === false) return showLogin();
+    setSession(who);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return showLogin();
     document.getElementById('main').replaceChildren(notice(error.message));

@@ -98,15 +98,22 @@ export async function versionView(params, model, ref) {
       } catch (error) { aliasMessage.replaceChildren(notice(error.message)); }
     } }, h('label', { for: 'alias-name' }, 'Move alias here'), alias, h('button', { type: 'submit' }, 'Set')) : null,
     aliasMessage);
-  const metrics = Object.entries(version.metrics || {}).flatMap(([split, values]) =>
-    typeof values === 'object' ? Object.entries(values).map(([k, v]) => [`${split}.${k}`, fmt(v, 5)]) : [[split, fmt(values, 5)]]);
+  // The numbers of the version's metrics, by dotted name (nested groups flattened).
+  const metrics = [];
+  const walk = (prefix, value) => {
+    if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean')
+      metrics.push([prefix, fmt(value, 5)]);
+    else if (value && typeof value === 'object' && !Array.isArray(value))
+      for (const [k, v] of Object.entries(value)) walk(prefix ? `${prefix}.${k}` : k, v);
+  };
+  walk('', version.metrics || {});
   return h('div', { class: 'view' },
     h('h1', {}, `${model} v${version.version}`),
     h('p', {}, `Registered ${time(version.created_at)} from run `, h('a', { href: `#/runs/${encodeURIComponent(version.run_id)}` }, version.run_id),
       `; ${version.algorithm}, threshold ${fmt(version.threshold)}.`),
     approval, aliases,
     section('Lineage', lineageGraph(lineage.graph)),
-    section('Metrics', table(['Metric', 'Value'], metrics, { class: 'kv' })),
+    section('Metrics', h('details', {}, h('summary', {}, `${metrics.length} values`), table(['Metric', 'Value'], metrics, { class: 'kv' }))),
     version.policy ? section('Decision policy', h('pre', {}, version.policy)) : null,
     section('History', table(['When', 'What', 'Who', 'Details'], (version.audit || []).map((a) =>
       [time(a.at), a.action, a.actor, JSON.stringify(a.details)]))));

@@ -7,6 +7,11 @@ import { lineChart } from './chart.js';
 const artifactUrl = (run, name, inline) =>
   `/v1/runs/${seg(run)}/artifact${query({ path: name, inline: inline ? 1 : undefined })}`;
 
+// A long table folded away behind its count.
+function folded(count, content) {
+  return count > 25 ? h('details', {}, h('summary', {}, `${count} entries`), content) : content;
+}
+
 async function curve(run, metric) {
   const c = await get(`/v1/runs/${seg(run)}/metrics/${seg(metric)}${query({ max_points: 2000 })}`);
   return { x: c.steps, y: c.values };
@@ -30,10 +35,10 @@ export async function runView(params, id) {
       h('dt', {}, 'Code'), h('dd', {}, run.code_version || '–'),
       run.note ? [h('dt', {}, 'Note'), h('dd', {}, run.note)] : null),
     section('Learning curves', curves.length
-      ? h('div', { class: 'charts' }, curves.map((c) => lineChart([c], { title: c.label, xLabel: 'round' })))
+      ? h('div', { class: 'charts' }, curves.map((c) => lineChart([c], { title: c.label, xLabel: 'round', width: 420, height: 200 })))
       : h('p', {}, 'No per-round metrics were logged.')),
-    section('Metrics', table(['Metric', 'Value'], metrics.map(([k, v]) => [k, fmt(v, 6)]), { class: 'kv' })),
-    section('Parameters', table(['Parameter', 'Value'], params_.map(([k, v]) => [k, v]), { class: 'kv' })),
+    section('Metrics', folded(metrics.length, table(['Metric', 'Value'], metrics.map(([k, v]) => [k, fmt(v, 6)]), { class: 'kv' }))),
+    section('Parameters', folded(params_.length, table(['Parameter', 'Value'], params_.map(([k, v]) => [k, v]), { class: 'kv' }))),
     section('Data', table(['Role', 'Rows', 'Content hash', 'Source'],
       run.datasets.map((d) => [d.role, fmt(d.rows), h('code', {}, d.content_hash.slice(0, 16)), d.source]))),
     reports.length ? section('Reports', h('ul', {}, reports.map((a) =>
@@ -48,7 +53,8 @@ export async function compareView(params) {
   if (ids.length < 2 || ids.length > 20) return notice('Choose 2 to 20 runs on the runs page to compare them.');
   const compared = await get(`/v1/runs/compare${query({ runs: ids.join(',') })}`);
   const names = compared.details.map((r) => r.name || r.run_id.slice(0, 13));
-  const header = ['', ...names.map((n, i) => h('a', { href: `#/runs/${encodeURIComponent(compared.runs[i])}` }, n))];
+  // A fresh header for each table (a node can be in one place only).
+  const header = () => ['', ...names.map((n, i) => h('a', { href: `#/runs/${encodeURIComponent(compared.runs[i])}` }, n))];
   const paramRows = Object.entries(compared.params).map(([k, values]) => [k, ...values]);
   const metricRows = Object.entries(compared.metrics).map(([k, values]) => [k, ...values.map((v, i) =>
     h('span', { class: compared.best[k] === compared.runs[i] ? 'best' : '' }, fmt(v, 5), compared.best[k] === compared.runs[i] ? ' ★' : ''))]);
@@ -64,7 +70,7 @@ export async function compareView(params) {
   }));
   return h('div', { class: 'view' },
     h('h1', {}, `Comparing ${ids.length} runs`),
-    section('Parameters that differ', paramRows.length ? table(header, paramRows, { class: 'compare' }) : h('p', {}, 'The runs have the same parameters.')),
-    section('Metrics (★ best)', table(header, metricRows, { class: 'compare' })),
+    section('Parameters that differ', paramRows.length ? table(header(), paramRows, { class: 'compare' }) : h('p', {}, 'The runs have the same parameters.')),
+    section('Metrics (★ best)', table(header(), metricRows, { class: 'compare' })),
     section('Curves', charts.length ? h('div', { class: 'charts' }, charts) : h('p', {}, 'No per-round metrics.')));
 }

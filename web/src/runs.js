@@ -65,8 +65,8 @@ export async function runsView(params) {
           label, active ? (state.order === 'asc' ? ' ▲' : ' ▼') : ''));
     };
     headerRow.replaceChildren(h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Select')),
-      COLUMNS.map(([, label, key]) => sortable(label, key)),
-      state.metrics.map((m) => sortable(m, m)));
+      ...COLUMNS.map(([, label, key]) => sortable(label, key)),
+      ...state.metrics.map((m) => sortable(m, m)));
   }
 
   function sortBy(key) {
