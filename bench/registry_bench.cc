@@ -90,11 +90,13 @@ int Main(int argc, char** argv) {
     if (status.ok()) status = store.LogDatasets(run.run_id, datasets);
     if (status.ok()) status = store.LogMetrics(run.run_id, metrics);
     if (status.ok()) status = store.LogArtifacts(run.run_id, artifacts);
-    for (const char* curve : {"validation.aucpr", "validation.logloss", "train.aucpr", "train.logloss"}) {
+    for (const char* curve :
+         {"validation.aucpr", "validation.logloss", "train.aucpr", "train.logloss"}) {
       if (!curves || i % 100 != 0 || !status.ok()) break;
       std::vector<std::pair<int64_t, double>> points;
       for (int64_t round = 0; round < 1000; ++round)
-        points.emplace_back(round, 0.5 + 0.4 * (1.0 - std::exp(-round / 150.0)) + 0.002 * metric(random));
+        points.emplace_back(round,
+                            0.5 + 0.4 * (1.0 - std::exp(-round / 150.0)) + 0.002 * metric(random));
       status = store.LogMetricHistory(run.run_id, curve, points);
     }
     if (status.ok() && i % 10 == 0) {

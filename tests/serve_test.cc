@@ -2315,13 +2315,14 @@ TEST(ServeTest, ThePythonClientScoresLogsRunsAndMapsErrorsAgainstALiveServer) {
   const std::string env = "FRAUDOPS_TEST_URL=http://127.0.0.1:" + std::to_string(server.port()) +
                           " FRAUDOPS_TEST_TOKEN=" + token->key + " FRAUDOPS_TEST_API_KEY=" + key +
                           " FRAUDOPS_TEST_LIMITED_KEY=" + limited +
-                          " FRAUDOPS_TEST_ROWS=" + kBundles + "/rows.csv FRAUDOPS_TEST_OUT=" + out;
+                          " FRAUDOPS_TEST_ROWS=" + kBundles + "/rows.csv FRAUDOPS_TEST_OUT=" + out +
+                          " FRAUDOPS_TEST_BUNDLE=" + kBundles + "/v2";
   // Debian's python3 (with python3-pandas), as a data scientist's notebook would have it.
   CommandResult tests = RunCommand(env + " /usr/bin/python3 " + std::string(FRAUDOPS_SOURCE_DIR) +
                                        "/clients/python/tests/test_client.py -v",
                                    ws.dir().path());
   EXPECT_EQ(tests.exit_code, 0) << tests.out << tests.err;
-  EXPECT_NE(tests.err.find("Ran 7 tests"), std::string::npos) << tests.err;
+  EXPECT_NE(tests.err.find("Ran 8 tests"), std::string::npos) << tests.err;
   EXPECT_EQ(tests.err.find("skipped"), std::string::npos) << tests.err;  // pandas is there
   // The notebook's run is in the workspace beside the pipeline's, as the CLI lists it.
   const std::string run = ReadText(out);

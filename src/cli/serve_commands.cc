@@ -32,6 +32,7 @@ struct Args {
   // serve
   std::string listen, port_file;
   long long workers = -1;
+  bool console_only = false;  ///< fraudops ui: no periodic monitor or in-process scheduler
   // deploy
   std::string target, endpoint, strategy, reason;
   double canary_percent = -1, bake_seconds = -1, step_percent = -1, step_seconds = -1;
@@ -111,14 +112,21 @@ int Serve(const Args& args) {
   if (Status started = (*server)->Start(); !started.ok()) return Fail(started);
   // The periodic monitor (monitor.serve_interval) and the in-process scheduler
   // (schedule.in_serve).
+  // `fraudops ui` only shows the workspace: it runs neither.
   auto jobs = std::make_shared<BackgroundJobs>(*config, logger);
-  if (Status started = jobs->Start(); !started.ok()) return Fail(started);
-  (*server)->metrics().AddCollector([jobs](std::string& out) { jobs->WriteGauges(out); });
+  if (!args.console_only) {
+    if (Status started = jobs->Start(); !started.ok()) return Fail(started);
+    (*server)->metrics().AddCollector([jobs](std::string& out) { jobs->WriteGauges(out); });
+  }
   std::string host = args.listen.empty() ? config->api.listen : args.listen;
   host = host.substr(0, host.rfind(':'));
   if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
-  std::printf("fraudops serve: listening on %s://%s:%u\n", (*server)->tls() ? "https" : "http",
-              host.c_str(), static_cast<unsigned>((*server)->port()));
+  const std::string url = std::string((*server)->tls() ? "https" : "http") + "://" + host + ":" +
+                          std::to_string((*server)->port());
+  if (args.console_only)
+    std::printf("fraudops ui: the console is at %s/ui (Ctrl-C stops)\n", url.c_str());
+  else
+    std::printf("fraudops serve: listening on %s (the console: %s/ui)\n", url.c_str(), url.c_str());
   std::fflush(stdout);
   if (!args.port_file.empty()) {
     if (Status written = WriteFileAtomic(args.port_file, std::to_string((*server)->port()) + "\n");
@@ -755,6 +763,16 @@ std::function<int()> AddServeCommands(CLI::App& app) {
   serve->add_option("--port-file", args->port_file,
                     "Write the port listened on to this file once ready");
 
+  auto* ui = app.add_subcommand(
+      "ui",
+      "Serve the web console for this workspace (docs/console.md): runs, registry, endpoints, "
+      "monitoring, the audit log; the same server as serve, without its periodic monitor and "
+      "scheduler.");
+  common(ui, false);
+  ui->add_option("--listen", args->listen, "HOST:PORT (overrides api.listen; port 0 picks one)");
+  ui->add_option("--port-file", args->port_file,
+                 "Write the port listened on to this file once ready");
+
   auto* deploy = app.add_subcommand("deploy",
                                     "Deploy a registered version to an endpoint, or see and roll "
                                     "back deployments.");
@@ -900,6 +918,10 @@ std::function<int()> AddServeCommands(CLI::App& app) {
 
   return [=]() -> int {
     if (*serve) return Serve(*args);
+    if (*ui) {
+      args->console_only = true;
+      return Serve(*args);
+    }
     if (*status) return DeployStatus(*args);
     if (*history) return DeployHistory(*args);
     if (*rollback) return DeployRollback(*args);

@@ -8,6 +8,7 @@
 #include "core/files.h"
 #include "core/ids.h"
 #include "core/strings.h"
+#include "model/bundle.h"
 #include "serve/route_helpers.h"
 #include "store/run_views.h"
 #include "store/schedule_store.h"
@@ -123,6 +124,7 @@ void WorkspaceRoutes::Register(Router& router) {
   add("GET", "/v1/models/{model}/versions/{version}", &WorkspaceRoutes::ShowVersion);
   add("GET", "/v1/models/{model}/versions/{version}/lineage", &WorkspaceRoutes::Lineage);
   add("POST", "/v1/models/{model}/versions/{version}/archive", &WorkspaceRoutes::Archive);
+  add("POST", "/v1/models/{model}/versions", &WorkspaceRoutes::Register);
   add("PUT", "/v1/models/{model}/aliases/{alias}", &WorkspaceRoutes::SetAlias);
   add("DELETE", "/v1/models/{model}/aliases/{alias}", &WorkspaceRoutes::DeleteAlias);
   add("GET", "/v1/monitoring/{endpoint}/reports", &WorkspaceRoutes::MonitoringReports);
@@ -697,6 +699,70 @@ void WorkspaceRoutes::Archive(const HttpRequest& request, HttpResponse& response
   });
   if (Failed(response, status)) return;
   WriteJson(response, out);
+}
+
+void WorkspaceRoutes::Register(const HttpRequest& request, HttpResponse& response,
+                               const RouteMatch& match) {
+  Principal who;
+  if (!Admit(request, response, Permission::kRun, nullptr, &who)) return;
+  Json body;
+  if (!ReadJsonObjectBody(request, response, &body)) return;
+  if (!StringOrRefuse(body, response, "run_id", "the run whose model/ files are the bundle"))
+    return;
+  if (body.contains("description") && !body["description"].is_string()) {
+    RefuseMember(response, "/description", "a string is required");
+    return;
+  }
+  const std::string model(match.params[0]);
+  Json out;
+  Status status = stores_.WithArtifacts([&](ServingStore& store,
+                                            ArtifactStore& artifacts) -> Status {
+    FOPS_ASSIGN_OR_RETURN(RunRecord run,
+                          store.metadata().GetRun(body["run_id"].get<std::string>()));
+    if (!who.anonymous && run.user != ActorIdentity(who.actor) && !who.Allows(Permission::kAdmin)) {
+      return Status::PermissionDenied(who.actor + " may not register run " + run.run_id + " of " +
+                                      run.user + " (only its author, or an admin)");
+    }
+    // The bundle is the run's model/ files, each read back against its recorded checksum and
+    // parsed as serving will load it: a version that would not load is not registered.
+    std::map<std::string, const ArtifactRecord*> files;
+    for (const ArtifactRecord& a : run.artifacts) {
+      if (StartsWith(a.name, "model/")) files[a.name.substr(6)] = &a;
+    }
+    auto read = [&](const std::string& name) -> Result<std::string> {
+      auto it = files.find(name);
+      if (it == files.end())
+        return Status::InvalidArgument("run " + run.run_id + " has no artifact model/" + name);
+      return artifacts.Read(it->second->uri, it->second->sha256);
+    };
+    FOPS_ASSIGN_OR_RETURN(std::string bundle_json, read("bundle.json"));
+    FOPS_ASSIGN_OR_RETURN(ModelBundle bundle,
+                          ParseBundle(bundle_json, "model/bundle.json of run " + run.run_id, read));
+    NewVersion version;
+    version.model = model;
+    version.run_id = run.run_id;
+    version.algorithm = bundle.algorithm;
+    version.bundle_uri = artifacts.Uri(run.experiment + "/" + run.run_id + "/model");
+    version.threshold = bundle.threshold.value_or(0.5);
+    version.description = body.value("description", "");
+    for (const auto& [name, value] : run.metrics) {  // "test.roc_auc" -> {"test": {"roc_auc"}}
+      const size_t dot = name.find('.');
+      if (dot == std::string::npos)
+        version.metrics[name] = value;
+      else
+        version.metrics[name.substr(0, dot)][name.substr(dot + 1)] = value;
+    }
+    for (const DatasetRecord& d : run.datasets) {
+      if (d.role == "raw" || (d.role == "train" && version.data_hash.empty()))
+        version.data_hash = d.content_hash;
+    }
+    version.audit_details = {{"registered_through", "api"}};
+    FOPS_ASSIGN_OR_RETURN(ModelVersion created, store.metadata().CreateVersion(version, who.actor));
+    out = created.ToJson();
+    return Status::Ok();
+  });
+  if (Failed(response, status)) return;
+  WriteJson(response, out, 201);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@
 /// checksum), runs logged from outside (create, parameters, metrics with steps, tags,
 /// artifacts, finish), experiments, models and versions (aliases, archive), lineage as a
 /// graph, monitoring reports and their time series, and schedule history. Reading needs the
-/// read permission; logging runs needs run (data_scientist), and only the run's own author
-/// may log to it; aliases and archiving need approve.
+/// read permission; logging runs and registering a run's bundle need run (data_scientist),
+/// and only the run's own author may log to it or register it; aliases and archiving need
+/// approve. A version registered here is pending: a person approves it.
 
 #include <string>
 
@@ -53,6 +54,7 @@ class WorkspaceRoutes {
   void SetAlias(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void DeleteAlias(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void Archive(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void Register(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void MonitoringReports(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void MonitoringReport(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void MonitoringSeries(const HttpRequest&, HttpResponse&, const RouteMatch&);

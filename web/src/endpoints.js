@@ -49,9 +49,40 @@ function canaryPanel(endpoint) {
     h('p', { class: 'muted' }, `Production: ${fmt(production.requests || 0)} requests, ${fmt(production.errors || 0)} errors, p99 ${fmt(production.p99_ms, 3)} ms.`));
 }
 
+// A value with its interval: {value, low, high} (the A/B report's shape) or a number.
+const withInterval = (x) => (x && typeof x === 'object'
+  ? `${fmt(x.value, 4)} [${fmt(x.low, 4)}, ${fmt(x.high, 4)}]` : fmt(x, 4));
+
+function abPanel(ab) {
+  const report = ab.report;
+  const variants = report ? report.variants || [] : [];
+  return h('div', {},
+    h('p', {}, `Variants: ${ab.ab.variants.map((v) => `${v.name} (${v.model}@${v.version}) ${fmt(v.weight)} %`).join(', ')}`,
+      ab.ab.assignment_field ? `; sticky by ${ab.ab.assignment_field}` : '; random by weight'),
+    report ? table(['Variant', 'Requests', 'Alert rate', 'ROC AUC', 'Recall at FPR'], variants.map((v) => [
+      v.name, fmt(v.requests), withInterval(v.alert_rate), withInterval(v.roc_auc), withInterval(v.recall_at_fpr)]))
+      : h('p', {}, ab.report_error || 'No report yet.'),
+    report && report.comparisons ? table(['Variant', 'Against', 'Alert rate Δ (p)', 'ROC AUC Δ (p)', 'Enough requests'],
+      report.comparisons.map((c) => [c.variant, c.against,
+        c.alert_rate ? `${fmt(c.alert_rate.difference, 4)} (${fmt(c.alert_rate.p_value, 3)})` : '–',
+        c.roc_auc ? `${fmt(c.roc_auc.difference, 4)} (${fmt(c.roc_auc.p_value, 3)})` : '–',
+        c.sample_size_reached === undefined ? '–' : (c.sample_size_reached ? 'yes' : 'no')])) : null);
+}
+
+function shadowPanel(shadows) {
+  return shadows.length ? table(['Shadow', 'Rows', 'Decision agreement', 'Mean |score Δ|', 'Score PSI', 'p99 ms (prod / shadow)'],
+    shadows.map((x) => [x.shadow, fmt(x.rows), fmt(x.decision_agreement, 4), fmt(x.mean_abs_score_difference, 5),
+      fmt(x.score_psi, 4), `${fmt(x.production_latency_ms.p99, 3)} / ${fmt(x.shadow_latency_ms.p99, 3)}`]))
+    : h('p', {}, 'No shadow traffic yet.');
+}
+
 export async function endpointView(params, name) {
   const base = `/v1/admin/endpoints/${seg(name)}`;
   const [endpoint, history] = await Promise.all([get(base), get(`${base}/deployments`)]);
+  // A/B and shadow reports only where the endpoint has them (otherwise 404s).
+  const [ab, shadows] = await Promise.all([
+    endpoint.ab ? get(`${base}/ab`) : null,
+    (endpoint.shadows || []).length ? get(`${base}/shadows`) : null]);
   const message = h('div', { 'aria-live': 'polite' });
   const live = h('div', { 'aria-live': 'polite' }, canaryPanel(endpoint));
   const served = h('div');
@@ -104,6 +135,8 @@ export async function endpointView(params, name) {
     h('h1', {}, name),
     facts,
     section('Canary', live),
+    ab ? section('A/B test', abPanel(ab)) : null,
+    shadows ? section('Shadows', shadowPanel(shadows.shadows)) : null,
     canDeploy ? section('Change',
       h('form', { class: 'toolbar', onsubmit: deploy },
         h('label', { for: 'deploy-model' }, 'Model'), model,

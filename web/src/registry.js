@@ -58,6 +58,9 @@ export async function versionView(params, model, ref) {
   const [version, lineage] = await Promise.all([
     get(`/v1/models/${seg(model)}/versions/${seg(ref)}`),
     get(`/v1/models/${seg(model)}/versions/${seg(ref)}/lineage`)]);
+  // The version's documents: its run's HTML reports (evaluation, bias, model card), sandboxed.
+  const run = await get(`/v1/runs/${seg(version.run_id)}`);
+  const documents = run.artifacts.filter((a) => /\.html$/.test(a.name));
   const author = lineage.run.user;
   const message = h('div', { 'aria-live': 'polite' });
   const base = `/v1/admin/models/${seg(model)}/versions/${version.version}`;
@@ -111,6 +114,9 @@ export async function versionView(params, model, ref) {
     h('h1', {}, `${model} v${version.version}`),
     h('p', {}, `Registered ${time(version.created_at)} from run `, h('a', { href: `#/runs/${encodeURIComponent(version.run_id)}` }, version.run_id),
       `; ${version.algorithm}, threshold ${fmt(version.threshold)}.`),
+    documents.length ? section('Model card and reports', h('ul', {}, documents.map((a) => h('li', {},
+      h('a', { href: `/v1/runs/${seg(run.run_id)}/artifact?path=${encodeURIComponent(a.name)}&inline=1`, target: '_blank', rel: 'noopener' },
+        a.name.includes('model_card') ? `Model card (${a.name})` : a.name))))) : null,
     approval, aliases,
     section('Lineage', lineageGraph(lineage.graph)),
     section('Metrics', h('details', {}, h('summary', {}, `${metrics.length} values`), table(['Metric', 'Value'], metrics, { class: 'kv' }))),

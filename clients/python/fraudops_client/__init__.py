@@ -385,6 +385,15 @@ class Client:
         return self._request(
             "GET", f"/v1/models/{self._segment(model)}/versions/{self._segment(version)}/lineage")
 
+    def register(self, run_id, model, description=None):
+        """Registers the run's model bundle (its artifacts under model/: bundle.json and the
+        files it names, as `fraudops train` or the pipeline writes them) as a new, pending
+        version of `model`; the server checks every file and parses the bundle first."""
+        body = {"run_id": run_id}
+        if description:
+            body["description"] = description
+        return self._request("POST", f"/v1/models/{self._segment(model)}/versions", body)
+
     def set_alias(self, model, alias, version):
         return self._request(
             "PUT", f"/v1/models/{self._segment(model)}/aliases/{self._segment(alias)}",

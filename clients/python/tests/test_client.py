@@ -142,6 +142,21 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(fraudops_client.Conflict):
             run.log_metric("late", 1.0)
 
+    def test_a_runs_bundle_is_registered_pending_and_a_broken_one_refused(self):
+        bundle = os.environ["FRAUDOPS_TEST_BUNDLE"]
+        with self.client.start_run("notebooks", name="own model") as run:
+            for name in ("bundle.json", "model.json", "baseline.json"):
+                run.log_artifact(os.path.join(bundle, name), "model/" + name)
+        version = self.client.register(run.run_id, "notebook-model", "trained in a notebook")
+        self.assertEqual((version["model"], version["version"]), ("notebook-model", 1))
+        self.assertEqual(version["approval"], "pending")
+        self.assertEqual(self.client.get_version("notebook-model", 1)["run_id"], run.run_id)
+        with self.client.start_run("notebooks", name="no model") as empty:
+            empty.log_metric("x", 1.0)
+        with self.assertRaises(fraudops_client.BadRequest) as refused:
+            self.client.register(empty.run_id, "notebook-model")
+        self.assertIn("model/bundle.json", refused.exception.message)
+
     def test_the_registry_reads_as_the_cli_does(self):
         models = self.client.models()
         self.assertEqual(models[0]["name"], "fraud")
