@@ -29,6 +29,22 @@ void WriteRecords(StoreAccess& stores, HttpResponse& response, const char* key, 
 
 }  // namespace
 
+namespace {
+
+/// The principal as JSON with the permissions it holds.
+Json WithPermissions(const Principal& principal) {
+  Json out = principal.ToJson();
+  Json permissions = Json::array();
+  for (Permission p : {Permission::kRead, Permission::kRun, Permission::kApprove,
+                       Permission::kDeploy, Permission::kAdmin}) {
+    if (principal.Allows(p)) permissions.push_back(std::string(PermissionName(p)));
+  }
+  out["permissions"] = permissions;
+  return out;
+}
+
+}  // namespace
+
 AdminRoutes::AdminRoutes(RequestGuard& guard, StoreAccess& stores, RolloutController& controller,
                          ShadowRunner& shadows, const DeployConfig& deploy_defaults,
                          const DeployRules& rules, double token_days)
@@ -569,13 +585,7 @@ void AdminRoutes::SetEnvironment(const HttpRequest& request, HttpResponse& respo
 void AdminRoutes::WhoAmI(const HttpRequest& request, HttpResponse& response, const RouteMatch&) {
   Principal principal;
   if (!Admit(request, response, Permission::kRead, "", nullptr, &principal)) return;
-  Json out = principal.ToJson();
-  Json permissions = Json::array();
-  for (Permission p : {Permission::kRead, Permission::kRun, Permission::kApprove,
-                       Permission::kDeploy, Permission::kAdmin}) {
-    if (principal.Allows(p)) permissions.push_back(std::string(PermissionName(p)));
-  }
-  out["permissions"] = permissions;
+  Json out = WithPermissions(principal);
   WriteJson(response, out);
 }
 
@@ -794,13 +804,7 @@ void AdminRoutes::CurrentSession(const HttpRequest& request, HttpResponse& respo
   }
   Principal principal;
   if (!Admit(request, response, Permission::kRead, "", nullptr, &principal)) return;
-  Json out = principal.ToJson();
-  Json permissions = Json::array();
-  for (Permission p : {Permission::kRead, Permission::kRun, Permission::kApprove,
-                       Permission::kDeploy, Permission::kAdmin}) {
-    if (principal.Allows(p)) permissions.push_back(std::string(PermissionName(p)));
-  }
-  out["permissions"] = permissions;
+  Json out = WithPermissions(principal);
   out["signed_in"] = true;
   // Only a cookie session has (and needs) a CSRF token; the same-origin policy keeps this
   // answer from other sites' pages.

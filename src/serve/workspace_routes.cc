@@ -69,6 +69,27 @@ std::string ArtifactNameProblem(const std::string& name) {
   return "";
 }
 
+/// A person's tags (an object of strings, keys as ParseRunTags accepts) into `out`; false
+/// after a 400 naming the member.
+bool TagsOrRefuse(const Json& object, HttpResponse& response,
+                  std::map<std::string, std::string>* out) {
+  std::vector<std::string> pairs;
+  for (const auto& [key, value] : object.items()) {
+    if (!value.is_string()) {
+      RefuseMember(response, "/tags/" + key, "a string is required");
+      return false;
+    }
+    pairs.push_back(key + "=" + value.get<std::string>());
+  }
+  auto parsed = ParseRunTags(pairs);
+  if (!parsed.ok()) {
+    RefuseMember(response, "/tags", parsed.status().message());
+    return false;
+  }
+  *out = std::move(*parsed);
+  return true;
+}
+
 /// Parameters as a run stores them: each value as JSON text.
 std::map<std::string, std::string> ParamsFrom(const Json& object) {
   std::map<std::string, std::string> out;
@@ -347,22 +368,7 @@ void WorkspaceRoutes::CreateRun(const HttpRequest& request, HttpResponse& respon
     return;
   }
   std::map<std::string, std::string> tags;
-  if (body.contains("tags")) {
-    std::vector<std::string> pairs;
-    for (const auto& [key, value] : body["tags"].items()) {
-      if (!value.is_string()) {
-        RefuseMember(response, "/tags/" + key, "a string is required");
-        return;
-      }
-      pairs.push_back(key + "=" + value.get<std::string>());
-    }
-    auto parsed = ParseRunTags(pairs);
-    if (!parsed.ok()) {
-      RefuseMember(response, "/tags", parsed.status().message());
-      return;
-    }
-    tags = std::move(*parsed);
-  }
+  if (body.contains("tags") && !TagsOrRefuse(body["tags"], response, &tags)) return;
   if (body.contains("name")) tags[kRunNameTag] = body["name"].get<std::string>();
   if (body.contains("note")) tags[kRunNoteTag] = body["note"].get<std::string>();
   tags["fraudops.source"] = "api";
@@ -452,23 +458,12 @@ void WorkspaceRoutes::SetTags(const HttpRequest& request, HttpResponse& response
     RefuseMember(response, "/tags", "an object of tags is required, e.g. {\"team\": \"risk\"}");
     return;
   }
-  std::vector<std::string> pairs;
-  for (const auto& [key, value] : body["tags"].items()) {
-    if (!value.is_string()) {
-      RefuseMember(response, "/tags/" + key, "a string is required");
-      return;
-    }
-    pairs.push_back(key + "=" + value.get<std::string>());
-  }
-  auto tags = ParseRunTags(pairs);
-  if (!tags.ok()) {
-    RefuseMember(response, "/tags", tags.status().message());
-    return;
-  }
+  std::map<std::string, std::string> tags;
+  if (!TagsOrRefuse(body["tags"], response, &tags)) return;
   Status status =
-      stores_.WithMetadata([&](MetadataStore& store) { return store.SetTags(run.run_id, *tags); });
+      stores_.WithMetadata([&](MetadataStore& store) { return store.SetTags(run.run_id, tags); });
   if (Failed(response, status)) return;
-  WriteJson(response, {{"run_id", run.run_id}, {"tags", tags->size()}});
+  WriteJson(response, {{"run_id", run.run_id}, {"tags", tags.size()}});
 }
 
 void WorkspaceRoutes::UploadArtifact(const HttpRequest& request, HttpResponse& response,
