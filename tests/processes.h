@@ -41,8 +41,10 @@ class ServerProcess {
   /// `name` tells replicas of one workspace apart (their port and log files).
   /// Serves `dir`'s config.yml (or `config`).
   /// `port` 0: a free one.
+  /// `command`: serve, or ui (the console alone).
   explicit ServerProcess(const TempDir& dir, const std::string& name = "serve",
-                         const std::string& config = "config.yml", int port = 0)
+                         const std::string& config = "config.yml", int port = 0,
+                         const std::string& command = "serve")
       : log_file_(dir.File(name + ".log")) {
     const std::string port_file = dir.File(name + ".port");
     std::filesystem::remove(port_file);
@@ -52,9 +54,9 @@ class ServerProcess {
       int out = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(out, 1);
       ::dup2(out, 2);
-      ::execl(FRAUDOPS_BINARY, FRAUDOPS_BINARY, "serve", "--config", dir.File(config).c_str(),
-              "--listen", listen.c_str(), "--port-file", port_file.c_str(),
-              static_cast<char*>(nullptr));
+      ::execl(FRAUDOPS_BINARY, FRAUDOPS_BINARY, command.c_str(), "--config",
+              dir.File(config).c_str(), "--listen", listen.c_str(), "--port-file",
+              port_file.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     for (int i = 0; i < 600 && port_ == 0; ++i) {

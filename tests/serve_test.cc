@@ -2434,6 +2434,20 @@ TEST(ServeTest, TheConsoleIsServedUnderItsPolicyAndItsSessionsNeedTheirCsrfToken
     EXPECT_EQ(reply.body.find("\"salt\""), std::string::npos) << route;
   }
 
+  // The schedule the console shows: this workspace's pipeline, no cron configured.
+  HttpReply schedules = http.Request("GET", "/v1/schedules", "", carol_cookie);
+  ASSERT_EQ(schedules.status, 200) << schedules.body;
+  EXPECT_EQ(Body(schedules)["schedules"][0]["pipeline"], "fraud-detection");
+  EXPECT_TRUE(Body(schedules)["schedules"][0]["next"].empty());
+
+  // `fraudops ui` serves the console for the workspace too (without the background jobs).
+  ServerProcess ui(ws, "ui", "config.yml", 0, "ui");
+  ASSERT_GT(ui.port(), 0) << ui.log();
+  EXPECT_EQ(HttpClient(ui.port()).Request("GET", "/ui").status, 200);
+  EXPECT_EQ(HttpClient(ui.port()).Request("GET", "/v1/runs", "", carol_cookie).status, 200);
+  EXPECT_NE(ui.log().find("fraudops ui: the console is at http://127.0.0.1:"), std::string::npos)
+      << ui.log();
+
   // Signing out ends the session: its token no longer works, the cookie is cleared.
   HttpReply out = http.Request("DELETE", "/v1/sessions/current", "", carol_session);
   ASSERT_EQ(out.status, 200) << out.body;

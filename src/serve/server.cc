@@ -162,6 +162,7 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
                                     *server->shadows_, c.deploy, rules, c.api.token_days);
   server->admin_->SetSecureCookies(!c.api.tls_cert_file.empty());
   server->workspace_ = std::make_unique<WorkspaceRoutes>(server->guard_, *server->stores_, home);
+  server->workspace_->SetSchedule(c.global.pipeline_name, c.schedule);
   HttpLimits limits;
   limits.max_body_bytes = static_cast<size_t>(c.api.max_body_bytes);
   limits.max_connections = static_cast<size_t>(c.api.max_connections);
@@ -422,6 +423,7 @@ void ScoringServer::Reload(const Config& config) {
   if (config.api.listen != config_.api.listen || config.api.workers != config_.api.workers) {
     logger_.Warn("serve", "api.listen and api.workers change only when the server restarts");
   }
+  workspace_->SetSchedule(config.global.pipeline_name, config.schedule);
   if (auto rules = DeployRulesFrom(config); rules.ok()) {
     admin_->SetDeployDefaults(config.deploy, *rules, config.api.token_days);
   } else {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/cron.h"
 #include "core/files.h"
 #include "core/ids.h"
 #include "core/strings.h"
@@ -151,6 +152,7 @@ void WorkspaceRoutes::Register(Router& router) {
   add("GET", "/v1/monitoring/{endpoint}/reports", &WorkspaceRoutes::MonitoringReports);
   add("GET", "/v1/monitoring/{endpoint}/reports/{time}", &WorkspaceRoutes::MonitoringReport);
   add("GET", "/v1/monitoring/{endpoint}/series", &WorkspaceRoutes::MonitoringSeries);
+  add("GET", "/v1/schedules", &WorkspaceRoutes::Schedules);
   add("GET", "/v1/schedules/{pipeline}/history", &WorkspaceRoutes::ScheduleHistory);
 }
 
@@ -866,6 +868,45 @@ void WorkspaceRoutes::ScheduleHistory(const HttpRequest& request, HttpResponse& 
   });
   if (Failed(response, status)) return;
   WriteJson(response, {{"pipeline", pipeline}, {"runs", runs}});
+}
+
+void WorkspaceRoutes::SetSchedule(const std::string& pipeline, const ScheduleConfig& schedule) {
+  MutexLock lock(&mutex_);
+  pipeline_ = pipeline;
+  schedule_ = schedule;
+}
+
+void WorkspaceRoutes::Schedules(const HttpRequest& request, HttpResponse& response,
+                                const RouteMatch&) {
+  if (!Admit(request, response, Permission::kRead)) return;
+  std::string pipeline;
+  ScheduleConfig schedule;
+  {
+    MutexLock lock(&mutex_);
+    pipeline = pipeline_;
+    schedule = schedule_;
+  }
+  // The next cron times (at most 5 within 60 days), as `fraudops schedule next` prints them.
+  Json next = Json::array();
+  if (!schedule.cron.empty()) {
+    auto cron = CronSchedule::Parse(schedule.cron);
+    if (Failed(response, cron.status())) return;
+    const auto now = std::chrono::system_clock::now();
+    for (const auto& at : cron->Between(now, now + std::chrono::hours(24 * 60), 5))
+      next.push_back(FormatUtc(at));
+  }
+  Json triggers = Json::array();
+  if (!schedule.cron.empty()) triggers.push_back("cron");
+  if (schedule.on_new_data) triggers.push_back("data");
+  if (schedule.on_drift) triggers.push_back("drift");
+  if (schedule.on_quality) triggers.push_back("quality");
+  WriteJson(response, {{"schedules",
+                        {{{"pipeline", pipeline},
+                          {"cron", schedule.cron.empty() ? Json(nullptr) : Json(schedule.cron)},
+                          {"triggers", triggers},
+                          {"missed", schedule.missed},
+                          {"runs_in_serve", schedule.in_serve},
+                          {"next", next}}}}});
 }
 
 }  // namespace fraudops

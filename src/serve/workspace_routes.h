@@ -12,6 +12,8 @@
 
 #include <string>
 
+#include "core/config.h"
+#include "core/mutex.h"
 #include "serve/request_guard.h"
 #include "serve/router.h"
 #include "serve/store_access.h"
@@ -26,6 +28,9 @@ class WorkspaceRoutes {
 
   /// Adds the routes to `router`.
   void Register(Router& router);
+  /// The pipeline and its schedule (global.pipeline_name, schedule.*) that GET /v1/schedules
+  /// describes; at start and on reload.
+  void SetSchedule(const std::string& pipeline, const ScheduleConfig& schedule) EXCLUDES(mutex_);
 
  private:
   bool Admit(const HttpRequest& request, HttpResponse& response, Permission permission,
@@ -59,10 +64,14 @@ class WorkspaceRoutes {
   void MonitoringReport(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void MonitoringSeries(const HttpRequest&, HttpResponse&, const RouteMatch&);
   void ScheduleHistory(const HttpRequest&, HttpResponse&, const RouteMatch&);
+  void Schedules(const HttpRequest&, HttpResponse&, const RouteMatch&);
 
   RequestGuard& guard_;
   StoreAccess& stores_;
   const std::string home_;
+  Mutex mutex_;
+  std::string pipeline_ GUARDED_BY(mutex_);
+  ScheduleConfig schedule_ GUARDED_BY(mutex_);
 };
 
 }  // namespace fraudops

@@ -163,6 +163,8 @@ await step('a deployer deploys it as a canary and watches the panel', async () =
     const m = /(\d+) canary requests/.exec(document.querySelector('.canary')?.textContent || '');
     return m && Number(m[1]) > 0 && document.querySelector('.canary').textContent !== old;
   }, before, { timeout: 15000 });
+  await page.waitForFunction(() => /[1-9][\d.]* requests\/s/.test(document.querySelector('.traffic')?.textContent || ''),
+    null, { timeout: 15000 });
   await inspect('endpoint-canary');
 });
 await step('and rolls it back', async () => {
@@ -174,7 +176,7 @@ await step('and rolls it back', async () => {
   await inspect('endpoint-rolled-back');
 });
 await step('the other pages', async () => {
-  for (const [name, hash, selector] of [['registry', '#/models', 'table'], ['monitoring', '#/monitoring', 'h2'], ['audit', '#/audit', 'tbody tr']]) {
+  for (const [name, hash, selector] of [['registry', '#/models', 'table'], ['monitoring', '#/monitoring', 'text=Next runs'], ['audit', '#/audit', 'tbody tr']]) {
     await page.goto(`${url}/ui${hash}`);
     await page.waitForSelector(selector);
     await inspect(name);

@@ -4,6 +4,7 @@
 import { get, post, seg } from './api.js';
 import { h, fmt, time, table, section, notice, confirmDialog } from './dom.js';
 import { session, onLeave } from './nav.js';
+import { parseMetrics, endpointTotals, rates } from './live.js';
 
 const variant = (v) => (v && v.model ? `${v.model}@${v.version}` : '–');
 
@@ -103,7 +104,25 @@ export async function endpointView(params, name) {
     drawFacts(now);
     drawHistory(past.deployments);
   };
-  const timer = setInterval(() => refresh().catch(() => { /* the next poll tries again */ }), 2000);
+  // Live traffic from this server's /metrics, over each poll's interval.
+  const traffic = h('p', { class: 'traffic', 'aria-live': 'off' }, 'Live traffic: measuring…');
+  let reading = null;
+  const sample = async () => {
+    const text = await (await fetch('/metrics', { credentials: 'same-origin' })).text();
+    const now = { at: performance.now(), totals: endpointTotals(parseMetrics(text), name) };
+    if (reading) {
+      const r = rates(reading.totals, now.totals, (now.at - reading.at) / 1000);
+      traffic.textContent = `Live traffic on this server: ${fmt(Math.round(r.rps * 10) / 10)} requests/s` +
+        (r.error_share === null ? '' : `, ${fmt(100 * r.error_share, 2)} % server errors`) +
+        (r.p99_ms === null ? '' : `, p99 ≤ ${fmt(r.p99_ms, 2)} ms`) + '.';
+    }
+    reading = now;
+  };
+  sample().catch(() => {});
+  const timer = setInterval(() => {
+    refresh().catch(() => { /* the next poll tries again */ });
+    sample().catch(() => {});
+  }, 2000);
   onLeave(() => clearInterval(timer));
 
   const canDeploy = session.can('deploy');
@@ -133,7 +152,7 @@ export async function endpointView(params, name) {
   };
   return h('div', { class: 'view' },
     h('h1', {}, name),
-    facts,
+    facts, traffic,
     section('Canary', live),
     ab ? section('A/B test', abPanel(ab)) : null,
     shadows ? section('Shadows', shadowPanel(shadows.shadows)) : null,

@@ -15,8 +15,9 @@ export async function monitoringView(params, endpointName) {
     endpoints.map((e) => h('option', { value: e.name, selected: e.name === name }, e.name)));
   const head = [h('h1', {}, 'Monitoring'), h('p', { class: 'toolbar' }, h('label', { for: 'monitor-endpoint' }, 'Endpoint'), picker)];
   if (!name) return h('div', { class: 'view' }, ...head, h('p', {}, 'Nothing is deployed yet.'));
-  const [series, reports, experiments] = await Promise.all([
-    get(`/v1/monitoring/${seg(name)}/series`), get(`/v1/monitoring/${seg(name)}/reports`), get('/v1/experiments')]);
+  const [series, reports, experiments, schedules] = await Promise.all([
+    get(`/v1/monitoring/${seg(name)}/series`), get(`/v1/monitoring/${seg(name)}/reports`), get('/v1/experiments'),
+    get('/v1/schedules')]);
   const x = series.times.map(when);
   const last = (values) => values.filter((v) => v !== null).slice(-1)[0] || 0;
   const top = Object.entries(series.psi).sort((a, b) => last(b[1]) - last(a[1])).slice(0, 8);
@@ -34,6 +35,8 @@ export async function monitoringView(params, endpointName) {
       r.time, r.model, h('span', { class: r.alerts ? 'alerting' : '' }, fmt(r.alerts)),
       (r.drift_violations || []).join(', ') || '–',
       Object.entries(r.quality || {}).map(([k, v]) => `${k} ${fmt(v, 3)}`).join(', ') || '–']))),
+    section('Schedule', table(['Pipeline', 'Cron (UTC)', 'Triggers', 'Next runs'], schedules.schedules.map((x) => [
+      x.pipeline, x.cron || '–', x.triggers.join(', ') || 'none', x.next.map(time).join(', ') || '–']))),
     section('Scheduled runs', scheduled.length ? scheduled.map(([pipeline, runs]) => [h('h3', {}, pipeline),
       table(['Scheduled for', 'Trigger', 'Why', 'Status', 'Version', 'Deployment'], runs.map((r) => [
         time(r.scheduled_for), r.trigger, r.reason, r.status, r.model ? `${r.model}@${r.version}` : '–', r.deployment || '–']))])

@@ -21,6 +21,13 @@ export async function runView(params, id) {
   const run = await get(`/v1/runs/${seg(id)}`);
   const curves = await Promise.all((run.curves || []).map(async (m) => ({ label: m, ...(await curve(run.run_id, m)) })));
   const reports = run.artifacts.filter((a) => /\.html$/.test(a.name));
+  // The data validation report (raw/validation.json), when the run has one.
+  const validationFile = run.artifacts.find((a) => a.name === 'raw/validation.json');
+  let validation = null;
+  if (validationFile) {
+    const response = await fetch(artifactUrl(run.run_id, validationFile.name), { credentials: 'same-origin' });
+    if (response.ok) validation = await response.json();
+  }
   const params_ = Object.entries(run.params);
   const metrics = Object.entries(run.metrics);
   return h('div', { class: 'view' },
@@ -39,6 +46,14 @@ export async function runView(params, id) {
       : h('p', {}, 'No per-round metrics were logged.')),
     section('Metrics', folded(metrics.length, table(['Metric', 'Value'], metrics.map(([k, v]) => [k, fmt(v, 6)]), { class: 'kv' }))),
     section('Parameters', folded(params_.length, table(['Parameter', 'Value'], params_.map(([k, v]) => [k, v]), { class: 'kv' }))),
+    validation ? section('Data validation',
+      h('p', {}, `${fmt(validation.rows)} rows, ${fmt(validation.positives)} positives, ${fmt(validation.duplicate_rows)} duplicate rows; `,
+        `${(validation.errors || []).length} errors, ${(validation.warnings || []).length} warnings.`),
+      [...(validation.errors || []), ...(validation.warnings || [])].length ? h('ul', {},
+        [...(validation.errors || []).map((e) => h('li', { class: 'bad' }, typeof e === 'string' ? e : JSON.stringify(e))),
+          ...(validation.warnings || []).map((w) => h('li', {}, typeof w === 'string' ? w : JSON.stringify(w)))]) : null,
+      folded(validation.columns.length, table(['Column', 'Type', 'Missing', 'Min', 'Max', 'ROC AUC alone', 'Excluded'],
+        validation.columns.map((c) => [c.name, c.type, fmt(c.missing), fmt(c.min, 3), fmt(c.max, 3), fmt(c.roc_auc, 3), c.excluded || ''])))) : null,
     section('Data', table(['Role', 'Rows', 'Content hash', 'Source'],
       run.datasets.map((d) => [d.role, fmt(d.rows), h('code', {}, d.content_hash.slice(0, 16)), d.source]))),
     reports.length ? section('Reports', h('ul', {}, reports.map((a) =>
