@@ -2507,6 +2507,8 @@ TEST(ServeTest, TheConsoleInABrowserFindsComparesApprovesDeploysAndRollsBack) {
   ASSERT_TRUE(serving.CreateUser("user", {"approver", "data_scientist"}, *hash, "admin@host").ok());
   ASSERT_TRUE(serving.CreateUser("carol", {"approver"}, *hash, "admin@host").ok());
   ASSERT_TRUE(serving.CreateUser("dave", {"deployer"}, *hash, "admin@host").ok());
+  WriteMonitoringReport(ws.home(), "2026-12-01T10-00-00Z", 0.05, 0.97);
+  WriteMonitoringReport(ws.home(), "2026-12-02T10-00-00Z", 0.31, 0.93);
   AddRun(ws, "run-needle", "needle", 0.1, 0.9, true);
   AddRun(ws, "run-hay", "hay", 0.3, 0.8, false);
   const std::string key = ws.CreateKey({"invoke"});

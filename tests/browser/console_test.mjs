@@ -176,7 +176,7 @@ await step('and rolls it back', async () => {
   await inspect('endpoint-rolled-back');
 });
 await step('the other pages', async () => {
-  for (const [name, hash, selector] of [['registry', '#/models', 'table'], ['monitoring', '#/monitoring', 'text=Next runs'], ['audit', '#/audit', 'tbody tr']]) {
+  for (const [name, hash, selector] of [['registry', '#/models', 'table'], ['monitoring', '#/monitoring', 'figure.chart canvas'], ['audit', '#/audit', 'tbody tr']]) {
     await page.goto(`${url}/ui${hash}`);
     await page.waitForSelector(selector);
     await inspect(name);

@@ -21,6 +21,8 @@ export async function monitoringView(params, endpointName) {
   const x = series.times.map(when);
   const last = (values) => values.filter((v) => v !== null).slice(-1)[0] || 0;
   const top = Object.entries(series.psi).sort((a, b) => last(b[1]) - last(a[1])).slice(0, 8);
+  const ks = top.filter(([feature]) => (series.ks[feature] || []).some((v) => v !== null))
+    .map(([feature]) => ({ label: feature, x, y: series.ks[feature] }));
   const histories = await Promise.all(experiments.experiments.map(async (e) =>
     [e.name, (await get(`/v1/schedules/${seg(e.name)}/history${query({ limit: 20 })}`)).runs]));
   const scheduled = histories.filter(([, runs]) => runs.length);
@@ -28,6 +30,8 @@ export async function monitoringView(params, endpointName) {
     x.length ? [
       section('Drift: PSI of the most drifted features',
         lineChart(top.map(([feature, values]) => ({ label: feature, x, y: values })), { xLabel: 'time', yLabel: 'PSI', time: true })),
+      ks.length ? section('Drift: KS statistic of the same features',
+        lineChart(ks, { xLabel: 'time', yLabel: 'KS', time: true })) : null,
       Object.keys(series.quality).length ? section('Quality from delayed labels',
         lineChart(Object.entries(series.quality).map(([m, values]) => ({ label: m, x, y: values })), { xLabel: 'time', time: true })) : null,
     ] : h('p', {}, 'No monitoring report yet (fraudops monitor run, or monitor.interval in serve).'),
