@@ -19,11 +19,6 @@ namespace fraudops {
 
 namespace {
 
-struct ConsoleFile {
-  std::string_view name, content_type, plain, gzipped;
-  std::string etag;
-};
-
 /// Headers every console response carries.
 void Harden(HttpResponse& response) {
   response.headers.emplace_back("Content-Security-Policy", kConsolePolicy);
@@ -31,6 +26,12 @@ void Harden(HttpResponse& response) {
   response.headers.emplace_back("Referrer-Policy", "no-referrer");
   response.headers.emplace_back("X-Frame-Options", "DENY");
 }
+
+#if defined(FRAUDOPS_CONSOLE)
+struct ConsoleFile {
+  std::string_view name, content_type, plain, gzipped;
+  std::string etag;
+};
 
 void Serve(const ConsoleFile& file, const HttpRequest& request, HttpResponse& response) {
   Harden(response);
@@ -50,6 +51,8 @@ void Serve(const ConsoleFile& file, const HttpRequest& request, HttpResponse& re
     response.body = std::string(file.plain);
   }
 }
+
+#endif
 
 }  // namespace
 
