@@ -243,7 +243,13 @@ bool Ensemble::GoesRight(const TreeNode& n, double x) const {
 
 uint32_t Ensemble::LeafNode(size_t tree, const double* row) const {
   uint32_t node = tree_begin[tree];
-  for (uint32_t d = tree_depth[tree]; d > 0; --d) node = Child(nodes[node], row);
+  for (uint32_t d = tree_depth[tree]; d > 0; --d) {
+    const TreeNode& n = nodes[node];
+    double x = row[n.feature()];
+    if (precision == Precision::kFloat32) x = static_cast<float>(x);
+    node = static_cast<uint32_t>(n.left) +
+           static_cast<uint32_t>(GoesRightFast<true, true>(*this, n, x));
+  }
   return node;
 }
 

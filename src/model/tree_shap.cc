@@ -226,6 +226,40 @@ void FillLeafTable(double value, const std::vector<double>& z, const std::vector
 /// Entries of a leaf table for m features: per A, 1 + |A|.
 size_t TableSize(size_t m) { return (size_t{1} << m) + (m << m) / 2; }
 
+/// Adds one tabulated leaf's contributions to each row of a block: the row's agreement set
+/// picks the table entries. kFeatures: the leaf's feature count, unrolled (0: `features`).
+template <uint32_t kFeatures>
+void AddLeafRows(const double* table, const uint32_t* offsets, const uint32_t* leaf_features,
+                 uint32_t features, const uint32_t* disagree, size_t block, double* out,
+                 size_t width) {
+  if constexpr (kFeatures != 0) features = kFeatures;
+  const uint32_t all = (1u << features) - 1;
+  for (size_t r = 0; r < block; ++r) {
+    const uint32_t agree = all & ~disagree[r];
+    const double* entries = table + offsets[agree];
+    double* phi = out + r * width;
+    // Without a branch (agreement is as good as random: a branch mispredicts half the time):
+    // pick between the feature's own entry and the common one. Reading entries[position] for
+    // a feature outside A stays inside the table (the next set's entries; the last set, all
+    // features, has none outside).
+    const double outside = entries[0];
+    uint32_t position = 1;
+#pragma GCC unroll 16
+    for (uint32_t k = 0; k < features; ++k) {
+      const uint32_t in = agree >> k & 1;
+      const double pick[2] = {outside, entries[position]};
+      phi[leaf_features[k]] += pick[in];
+      position += in;
+    }
+  }
+}
+
+using LeafRows = void (*)(const double*, const uint32_t*, const uint32_t*, uint32_t,
+                          const uint32_t*, size_t, double*, size_t);
+constexpr std::array<LeafRows, 9> kUnrolled = {&AddLeafRows<0>, &AddLeafRows<1>, &AddLeafRows<2>,
+                                               &AddLeafRows<3>, &AddLeafRows<4>, &AddLeafRows<5>,
+                                               &AddLeafRows<6>, &AddLeafRows<7>, &AddLeafRows<8>};
+
 }  // namespace
 
 const std::vector<uint32_t>& TreeShap::Offsets(size_t m) {
@@ -316,6 +350,26 @@ void TreeShap::Contributions(const double* rows, size_t count, double* out,
   const size_t features = e.num_features(), width = features + 1;
   std::fill(out, out + count * width, 0.0);
   workspace.path.resize(path_size_);
+  // The rows block by block, column by column, as the model compares values.
+  const size_t blocks = (count + kBlockRows - 1) / kBlockRows;
+  workspace.columns.resize(blocks * features * kBlockRows);
+  workspace.block_nan.assign(blocks, 0);
+  uint8_t* block_nan = workspace.block_nan.data();
+  for (size_t r = 0; r < count; ++r) {
+    double* column = workspace.columns.data() + (r / kBlockRows) * features * kBlockRows;
+    bool nan = false;
+    for (size_t f = 0; f < features; ++f) {
+      double x = rows[r * features + f];
+      if (e.precision == Precision::kFloat32) x = static_cast<float>(x);
+      column[f * kBlockRows + r % kBlockRows] = x;
+      nan |= std::isnan(x);
+    }
+    block_nan[r / kBlockRows] |= nan;
+  }
+  // Tree by tree (its tables stay in cache while the rows pass through it), block by block of
+  // rows; within a block, node by node and leaf by leaf over the block's rows, so consecutive
+  // additions go to different rows' contributions (one row's leaves would add to the same few
+  // features one after another, each waiting for the last).
   for (size_t t = 0; t < e.num_trees(); ++t) {
     if (e.nodes[e.tree_begin[t]].is_leaf()) continue;  // a single leaf only adds to the bias
     const auto [first, leaves] = tree_leaves_[t];
@@ -326,41 +380,59 @@ void TreeShap::Contributions(const double* rows, size_t count, double* out,
       }
       continue;
     }
-    // Row by row through this tree's tables (they stay in cache): one pass down the tree
-    // carries, to every node, the path features the row disagrees with above it (a split
-    // the row goes the other way at); then one table entry per leaf.
     const uint32_t begin = e.tree_begin[t], end = e.tree_begin[t + 1];
-    workspace.disagree.resize(end - begin);
+    workspace.disagree.resize(size_t{end - begin} * kBlockRows);
     uint32_t* disagree = workspace.disagree.data();
-    for (size_t r = 0; r < count; ++r) {
-      const double* row = rows + r * features;
-      double* phi = out + r * width;
-      disagree[0] = 0;
+    for (size_t first_row = 0; first_row < count; first_row += kBlockRows) {
+      const size_t block = std::min(kBlockRows, count - first_row);
+      const double* columns = workspace.columns.data() + first_row * features;
+      double* block_out = out + first_row * width;
+      // One pass down the tree carries, to every node, the path features each row disagrees
+      // with above it (a split the row goes the other way at); then one table entry per leaf.
+      std::fill(disagree, disagree + block, 0u);
       for (uint32_t n = begin; n < end; ++n) {
         const TreeNode& node = e.nodes[n];
         if (node.is_leaf()) continue;
         const uint32_t bit = 1u << node_bit_[n];
-        const uint32_t left = static_cast<uint32_t>(node.left) - begin;
-        const bool right = e.Child(node, row) != static_cast<uint32_t>(node.left);
-        disagree[left] = disagree[n - begin] | (right ? bit : 0u);
-        disagree[left + 1] = disagree[n - begin] | (right ? 0u : bit);
+        const uint32_t* above = disagree + size_t{n - begin} * kBlockRows;
+        uint32_t* left = disagree + (static_cast<size_t>(node.left) - begin) * kBlockRows;
+        uint32_t* right = left + kBlockRows;
+        const double* x = columns + size_t{node.feature()} * kBlockRows;
+        if ((node.flags() & (TreeNode::kCategorical | TreeNode::kMissingZero)) != 0) {
+          for (size_t r = 0; r < block; ++r) {
+            const uint32_t goes_right = e.GoesRight(node, x[r]) ? bit : 0u;
+            left[r] = above[r] | goes_right;
+            right[r] = above[r] | (goes_right ^ bit);
+          }
+          continue;
+        }
+        // GoesRight of a numerical split, inline and without a branch (a row's direction is
+        // as good as random): NaN goes the default way.
+        const double threshold = node.value;
+        if (!block_nan[first_row / kBlockRows]) {
+          for (size_t r = 0; r < block; ++r) {
+            const uint32_t goes_right = bit & (0u - static_cast<uint32_t>(x[r] > threshold));
+            left[r] = above[r] | goes_right;
+            right[r] = above[r] | (goes_right ^ bit);
+          }
+          continue;
+        }
+        const uint32_t default_right = (node.flags() & TreeNode::kDefaultLeft) == 0 ? bit : 0u;
+        for (size_t r = 0; r < block; ++r) {
+          const uint32_t nan = 0u - static_cast<uint32_t>(std::isunordered(x[r], x[r]));
+          const uint32_t goes_right =
+              (default_right & nan) | (bit & ~nan & (0u - static_cast<uint32_t>(x[r] > threshold)));
+          left[r] = above[r] | goes_right;
+          right[r] = above[r] | (goes_right ^ bit);
+        }
       }
       for (uint32_t l = 0; l < leaves; ++l) {
         const Leaf& leaf = leaves_[static_cast<size_t>(first) + l];
-        const uint32_t agree = ((1u << leaf.features) - 1) & ~disagree[leaf.node - begin];
-        const double* entries = table_.data() + leaf.table + offsets_[leaf.features][agree];
-        const uint32_t* leaf_features = leaf_features_.data() + leaf.feature_begin;
-        // Without a branch (agreement is as good as random: a branch mispredicts half the
-        // time): pick between the feature's own entry and the common one. Reading
-        // entries[position] for a feature outside A stays inside the table (the next set's
-        // entries; the last set, all features, has none outside).
-        const double outside = entries[0];
-        for (uint32_t k = 0, position = 1; k < leaf.features; ++k) {
-          const uint32_t in = agree >> k & 1;
-          const double pick[2] = {outside, entries[position]};
-          phi[leaf_features[k]] += pick[in];
-          position += in;
-        }
+        const LeafRows add =
+            leaf.features < kUnrolled.size() ? kUnrolled[leaf.features] : &AddLeafRows<0>;
+        add(table_.data() + leaf.table, offsets_[leaf.features].data(),
+            leaf_features_.data() + leaf.feature_begin, leaf.features,
+            disagree + size_t{leaf.node - begin} * kBlockRows, block, block_out, width);
       }
     }
   }

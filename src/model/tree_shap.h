@@ -55,15 +55,19 @@ class TreeShap {
   };
   struct Workspace {
     std::vector<PathElement> path;
-    /// Per node of the current tree: the leaf-table bits of the path features the row
-    /// disagrees with on the way from the root to the node.
+    /// Per node of the current tree and row of the block: the leaf-table bits of the path
+    /// features the row disagrees with on the way from the root to the node.
     std::vector<uint32_t> disagree;
+    std::vector<double> columns;     ///< the rows block by block, column by column, as compared
+    std::vector<uint8_t> block_nan;  ///< per block: 1 when a value is NaN
   };
   /// Trees explained from tables, and the tables' size.
   size_t tabulated_trees() const { return tabulated_trees_; }
   size_t table_bytes() const { return table_.size() * sizeof(double); }
 
  private:
+  /// Rows a batch is explained in at once (see Contributions).
+  static constexpr size_t kBlockRows = 32;
   explicit TreeShap(const Ensemble& ensemble) : ensemble_(&ensemble) {}
   void Recurse(uint32_t node, const double* row, double* phi, PathElement* parent_path,
                size_t depth, double zero_fraction, double one_fraction, int64_t feature) const;
