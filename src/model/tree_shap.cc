@@ -229,9 +229,9 @@ size_t TableSize(size_t m) { return (size_t{1} << m) + (m << m) / 2; }
 /// Adds one tabulated leaf's contributions to each row of a block: the row's agreement set
 /// picks the table entries. kFeatures: the leaf's feature count, unrolled (0: `features`).
 template <uint32_t kFeatures>
-void AddLeafRows(const double* table, const uint32_t* offsets, const uint32_t* leaf_features,
-                 uint32_t features, const uint32_t* disagree, size_t block, double* out,
-                 size_t width) {
+inline void AddLeafRows(const double* table, const uint32_t* offsets, const uint32_t* leaf_features,
+                        uint32_t features, const uint32_t* disagree, size_t block, double* out,
+                        size_t width) {
   if constexpr (kFeatures != 0) features = kFeatures;
   const uint32_t all = (1u << features) - 1;
   for (size_t r = 0; r < block; ++r) {
@@ -253,12 +253,6 @@ void AddLeafRows(const double* table, const uint32_t* offsets, const uint32_t* l
     }
   }
 }
-
-using LeafRows = void (*)(const double*, const uint32_t*, const uint32_t*, uint32_t,
-                          const uint32_t*, size_t, double*, size_t);
-constexpr std::array<LeafRows, 9> kUnrolled = {&AddLeafRows<0>, &AddLeafRows<1>, &AddLeafRows<2>,
-                                               &AddLeafRows<3>, &AddLeafRows<4>, &AddLeafRows<5>,
-                                               &AddLeafRows<6>, &AddLeafRows<7>, &AddLeafRows<8>};
 
 }  // namespace
 
@@ -428,11 +422,28 @@ void TreeShap::Contributions(const double* rows, size_t count, double* out,
       }
       for (uint32_t l = 0; l < leaves; ++l) {
         const Leaf& leaf = leaves_[static_cast<size_t>(first) + l];
-        const LeafRows add =
-            leaf.features < kUnrolled.size() ? kUnrolled[leaf.features] : &AddLeafRows<0>;
-        add(table_.data() + leaf.table, offsets_[leaf.features].data(),
-            leaf_features_.data() + leaf.feature_begin, leaf.features,
-            disagree + size_t{leaf.node - begin} * kBlockRows, block, block_out, width);
+        const double* table = table_.data() + leaf.table;
+        const uint32_t* offsets = offsets_[leaf.features].data();
+        const uint32_t* features_of_leaf = leaf_features_.data() + leaf.feature_begin;
+        const uint32_t* leaf_disagree = disagree + size_t{leaf.node - begin} * kBlockRows;
+        switch (leaf.features) {  // unrolled for the usual path lengths
+#define FOPS_LEAF_CASE(m)                                                                        \
+  case m:                                                                                        \
+    AddLeafRows<m>(table, offsets, features_of_leaf, m, leaf_disagree, block, block_out, width); \
+    break;
+          FOPS_LEAF_CASE(1)
+          FOPS_LEAF_CASE(2)
+          FOPS_LEAF_CASE(3)
+          FOPS_LEAF_CASE(4)
+          FOPS_LEAF_CASE(5)
+          FOPS_LEAF_CASE(6)
+          FOPS_LEAF_CASE(7)
+          FOPS_LEAF_CASE(8)
+#undef FOPS_LEAF_CASE
+          default:
+            AddLeafRows<0>(table, offsets, features_of_leaf, leaf.features, leaf_disagree, block,
+                           block_out, width);
+        }
       }
     }
   }
