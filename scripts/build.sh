@@ -5,7 +5,9 @@
 #   tsan:    ThreadSanitizer (-O1, debug info), into build/tsan; scripts/tsan.sh runs the
 #            server tests under it
 #   clang:   clang with -Wthread-safety as an error (the lock annotations of core/mutex.h are
-#            checked), -O0, no tests or benchmarks, into build/clang; scripts/test.sh runs it
+#            checked), -O0, no tests or benchmarks, and without the console (as the container
+#            image builds it, so that configuration compiles too), into build/clang;
+#            scripts/test.sh runs it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}
@@ -20,7 +22,7 @@ shift || true
 options=()
 [ "$kind" = tsan ] && options=(-DFRAUDOPS_TSAN=ON -DFRAUDOPS_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g")
 [ "$kind" = clang ] && options=(-DCMAKE_CXX_COMPILER=clang++ -DFRAUDOPS_SANITIZE=OFF -DFRAUDOPS_BUILD_TESTS=OFF
-                               -DFRAUDOPS_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O0")
+                               -DFRAUDOPS_BUILD_BENCH=OFF -DFRAUDOPS_CONSOLE=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O0")
 targets=()
 for target in "$@"; do targets+=(--target "$target"); done
 jobs=$(nproc 2>/dev/null || echo 2)
