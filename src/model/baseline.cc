@@ -47,7 +47,8 @@ nlohmann::json MakeBaseline(const Dataset& train, std::span<const float> scores,
       std::vector<uint64_t> counts(schema.categories.size(), 0);
       uint64_t missing = 0;
       for (float v : column) {
-        if (std::isnan(v) || v < 0 || static_cast<size_t>(v) >= counts.size())
+        // Compared as a float first: casting an out-of-range float to an integer is undefined.
+        if (!(v >= 0 && v < static_cast<float>(counts.size())))
           ++missing;
         else
           counts[static_cast<size_t>(v)]++;

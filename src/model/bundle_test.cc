@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "../../tests/test_util.h"
@@ -364,6 +365,13 @@ TEST(BaselineTest, HistogramsBinByQuantileCutsAndCountMissingApart) {
   EXPECT_EQ(baseline["features"][1]["counts"], nlohmann::json({1, 2}));
   EXPECT_EQ(baseline["features"][1]["missing"], 1);
   EXPECT_EQ(baseline["score"]["counts"], nlohmann::json({2, 2}));
+  // Codes outside the categories (negative, past the last, infinite, huge) count as missing.
+  const float inf = std::numeric_limits<float>::infinity();
+  data.columns = {{1, 2, 3, 4, 5, 6, 7}, {1, -1, 2, inf, 1e30f, -inf, 0}};
+  data.label.assign(7, 0);
+  baseline = MakeBaseline(data, std::vector<float>(7, 0.5f), 2);
+  EXPECT_EQ(baseline["features"][1]["counts"], nlohmann::json({1, 1}));
+  EXPECT_EQ(baseline["features"][1]["missing"], 5);
 }
 
 }  // namespace
