@@ -12,6 +12,10 @@ namespace fraudops {
 
 namespace {
 
+/// Categorical codes are ints: values at or past this are no category (casting them to int is
+/// undefined).
+constexpr double kCategoryLimit = 2147483648.0;
+
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 /// The smallest double above `x`: a bound just above a midpoint, as LightGBM writes it.
@@ -214,7 +218,9 @@ BinMapper BinMapper::Categorical(std::span<const float> sample, const BinOptions
   std::unordered_map<int, int> count_of;
   int64_t na_rows = 0;
   for (float v : sample) {
-    if (std::isnan(v) || v < 0) {
+    // Negative codes are missing; codes past int's range (an undefined cast) are no category
+    // seen, which bin 0 also holds.
+    if (!(v >= 0 && v < kCategoryLimit)) {
       ++na_rows;
       continue;
     }
@@ -276,7 +282,7 @@ void BinMapper::Filter(const std::vector<int64_t>& rows_per_bin, const BinOption
 
 uint32_t BinMapper::ValueToBin(double value) const {
   if (categorical_) {
-    if (std::isnan(value) || value < 0) return 0;
+    if (!(value >= 0 && value < kCategoryLimit)) return 0;  // NaN, negative, past int's range
     auto it = category_to_bin_.find(static_cast<int>(value));
     return it == category_to_bin_.end() ? 0 : it->second;
   }

@@ -98,7 +98,14 @@ TEST(LgbmBinsTest, CategoricalBinsFollowCountsAndDropTheRareTail) {
   EXPECT_EQ(mapper.ValueToBin(-3), 0u);
   EXPECT_EQ(mapper.ValueToBin(std::nan("")), 0u);
   EXPECT_EQ(mapper.ValueToBin(1234), 0u);
+  // Past int's range (no cast of them): no category, as an unseen one.
+  EXPECT_EQ(mapper.ValueToBin(1e30), 0u);
+  EXPECT_EQ(mapper.ValueToBin(std::numeric_limits<double>::infinity()), 0u);
+  EXPECT_EQ(mapper.ValueToBin(2147483648.0), 0u);
   EXPECT_EQ(mapper.missing_type(), MissingType::kNan);
+  values.push_back(1e30f);
+  values.push_back(std::numeric_limits<float>::infinity());
+  EXPECT_EQ(BinMapper::Categorical(values, BinOptions{}).FeatureInfo(), "-1:7:2:4");
   // Every category kept and nothing missing: LightGBM's missing type None.
   BinMapper full = BinMapper::Categorical(std::vector<float>{0, 0, 0, 1, 1, 1}, BinOptions{});
   EXPECT_EQ(full.missing_type(), MissingType::kNone);
