@@ -2276,6 +2276,23 @@ TEST(ServeTest, TheWorkspaceApiListsFiltersAndPagesRunsAndLogsANotebooksRun) {
   HttpReply serving_archive =
       http.Request("POST", "/v1/models/fraud/versions/1/archive", R"({"reason": "old"})", carol);
   EXPECT_EQ(serving_archive.status, 409) << serving_archive.body;  // it serves
+  // A version that does not serve: rejected by an approver over the admin API (a reason is
+  // required; rolling back with the rejection needs the deploy permission), then archived.
+  const std::string pending = std::to_string(ws.Register("5E-1", "", /*approve=*/false));
+  const std::string reject = "/v1/admin/models/fraud/versions/" + pending + "/reject";
+  EXPECT_EQ(http.Request("POST", reject, "{}", carol).status, 400);
+  EXPECT_EQ(http.Request("POST", reject, R"({"reason": "x", "roll_back": true})", carol).status,
+            403);
+  EXPECT_EQ(http.Request("POST", reject, R"({"reason": "x"})", alice).status, 403);
+  HttpReply rejected = http.Request("POST", reject, R"({"reason": "leaks the label"})", carol);
+  ASSERT_EQ(rejected.status, 200) << rejected.body;
+  EXPECT_EQ(Body(rejected)["approval"], "rejected");
+  EXPECT_EQ(Body(rejected)["approval_reason"], "leaks the label");
+  HttpReply archived = http.Request("POST", "/v1/models/fraud/versions/" + pending + "/archive",
+                                    R"({"reason": "superseded"})", carol);
+  ASSERT_EQ(archived.status, 200) << archived.body;
+  EXPECT_EQ(Body(archived)["archived"], true);
+  EXPECT_EQ(Body(archived)["approval"], "rejected");
 
   // Monitoring reports and their series, schedule history.
   HttpReply reports = http.Request("GET", "/v1/monitoring/fraud/reports", "", victor);

@@ -516,12 +516,8 @@ void AdminRoutes::Reject(const HttpRequest& request, HttpResponse& response,
   Json out;
   Status status = stores_.With([&](ServingStore& store) -> Status {
     FOPS_ASSIGN_OR_RETURN(ModelVersion version, RoutedVersion(store, match));
-    FOPS_RETURN_IF_ERROR(store.Retire({version.model, version.version}, RetireAction::kReject,
-                                      body["reason"].get<std::string>(), actor, roll_back));
-    FOPS_ASSIGN_OR_RETURN(
-        ModelVersion changed,
-        store.metadata().GetVersion(version.model, std::to_string(version.version)));
-    out = changed.ToJson();
+    FOPS_ASSIGN_OR_RETURN(out, RetireVersion(store, version, RetireAction::kReject,
+                                             body["reason"].get<std::string>(), actor, roll_back));
     return Status::Ok();
   });
   if (Failed(response, status)) return;

@@ -25,6 +25,15 @@ bool AdmitCaller(RequestGuard& guard, StoreAccess& stores, const HttpRequest& re
   return true;
 }
 
+Result<Json> RetireVersion(ServingStore& store, const ModelVersion& version, RetireAction action,
+                           const std::string& reason, const std::string& actor, bool roll_back) {
+  FOPS_RETURN_IF_ERROR(
+      store.Retire({version.model, version.version}, action, reason, actor, roll_back));
+  FOPS_ASSIGN_OR_RETURN(ModelVersion changed, store.metadata().GetVersion(
+                                                  version.model, std::to_string(version.version)));
+  return changed.ToJson();
+}
+
 bool Failed(HttpResponse& response, const Status& status) {
   if (status.ok()) return false;
   WriteStatus(response, ErrorStyle::kV1, status);

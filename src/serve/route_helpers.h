@@ -22,6 +22,11 @@ bool AdmitCaller(RequestGuard& guard, StoreAccess& stores, const HttpRequest& re
                  HttpResponse& response, Permission permission, std::string_view endpoint,
                  std::string* actor = nullptr, Principal* who = nullptr);
 
+/// Retires `version` (ServingStore::Retire: reject or archive, refused while it serves unless
+/// `roll_back`) and returns its record as changed.
+Result<nlohmann::json> RetireVersion(ServingStore& store, const ModelVersion& version,
+                                     RetireAction action, const std::string& reason,
+                                     const std::string& actor, bool roll_back);
 /// Writes `status` unless it is OK; true when it was written.
 bool Failed(HttpResponse& response, const Status& status);
 /// 400 invalid_body for the member at `pointer`: "<pointer>: <what>".

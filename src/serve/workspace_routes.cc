@@ -686,12 +686,8 @@ void WorkspaceRoutes::Archive(const HttpRequest& request, HttpResponse& response
         ModelVersion version,
         store.metadata().GetVersion(std::string(match.params[0]), std::string(match.params[1])));
     // Refused while it serves (store/serving_store.h).
-    FOPS_RETURN_IF_ERROR(store.Retire({version.model, version.version}, RetireAction::kArchive,
-                                      body["reason"].get<std::string>(), actor, false));
-    FOPS_ASSIGN_OR_RETURN(
-        ModelVersion changed,
-        store.metadata().GetVersion(version.model, std::to_string(version.version)));
-    out = changed.ToJson();
+    FOPS_ASSIGN_OR_RETURN(out, RetireVersion(store, version, RetireAction::kArchive,
+                                             body["reason"].get<std::string>(), actor, false));
     return Status::Ok();
   });
   if (Failed(response, status)) return;
