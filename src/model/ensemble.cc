@@ -13,21 +13,11 @@ namespace {
 
 /// LightGBM's kZeroThreshold: |x| up to this counts as zero for zero-as-missing splits.
 constexpr double kZeroThreshold = static_cast<double>(1e-35f);
-constexpr uint32_t kSlowFlags = TreeNode::kCategorical | TreeNode::kMissingZero;
+constexpr uint32_t kSlowFlags = TreeNode::kSlowFlags;
 
 /// One step down from node `i` (a leaf steps to itself). `row` is prepared (rounded to float
-/// for XGBoost models); kNan: the row may hold NaN; kSlow: the tree may hold categorical or
-/// zero-as-missing splits. The fast variant is a load, a compare and an add: NaN-free rows
-/// on numerical trees, nearly all of them, take no branch at all.
-template <bool kNan, bool kSlow>
-inline bool GoesRightFast(const Ensemble& e, const TreeNode& n, double x) {
-  if (kSlow && __builtin_expect((n.feature_flags & kSlowFlags) != 0, 0)) return e.GoesRight(n, x);
-  if (kNan)
-    return (x > n.value) |
-           (std::isunordered(x, x) & ((n.feature_flags & TreeNode::kDefaultLeft) == 0));
-  return x > n.value;
-}
-
+/// for XGBoost models); see GoesRightFast. The fast variant is a load, a compare and an add:
+/// NaN-free rows on numerical trees, nearly all of them, take no branch at all.
 template <bool kNan, bool kSlow>
 inline uint32_t Step(const Ensemble& e, uint32_t i, const double* row) {
   const TreeNode& n = e.nodes[i];

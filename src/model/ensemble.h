@@ -22,6 +22,7 @@
 /// The margin is `base_margin` plus the leaves reached, in tree order; the probability
 /// applies the link.
 
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -38,6 +39,8 @@ enum class MissingType : uint8_t { kNone = 0, kZero = 1, kNan = 2 };
 
 struct TreeNode {
   enum Flag : uint8_t { kLeaf = 1, kDefaultLeft = 2, kCategorical = 4, kMissingZero = 8 };
+  /// Splits that GoesRightFast hands to Ensemble::GoesRight.
+  static constexpr uint32_t kSlowFlags = kCategorical | kMissingZero;
   /// Numerical split: the threshold. Leaf: +infinity. Categorical split: the offset of the
   /// node's bitset in Ensemble::category_bits (its first word holds the length in words).
   double value;
@@ -102,6 +105,19 @@ struct Ensemble {
     return static_cast<uint32_t>(node.left) + (GoesRight(node, x) ? 1u : 0u);
   }
 };
+
+/// Ensemble::GoesRight for a value already as the model compares it (float-rounded for
+/// XGBoost models), specialized: kNan: x may be NaN (it goes the default way); kSlow: the node
+/// may be a categorical or zero-as-missing split. Without either, a single compare.
+template <bool kNan, bool kSlow>
+inline bool GoesRightFast(const Ensemble& e, const TreeNode& n, double x) {
+  if (kSlow && __builtin_expect((n.feature_flags & TreeNode::kSlowFlags) != 0, 0))
+    return e.GoesRight(n, x);
+  if (kNan)
+    return (x > n.value) |
+           (std::isunordered(x, x) & ((n.feature_flags & TreeNode::kDefaultLeft) == 0));
+  return x > n.value;
+}
 
 /// Builds an Ensemble tree by tree, checking every node. Node numbers and children given to
 /// the builder are the source's own, within the tree; EndTree checks them and lays the tree

@@ -226,6 +226,20 @@ void FillLeafTable(double value, const std::vector<double>& z, const std::vector
 /// Entries of a leaf table for m features: per A, 1 + |A|.
 size_t TableSize(size_t m) { return (size_t{1} << m) + (m << m) / 2; }
 
+/// One split over a block's rows: each row's disagreement set at the node's children is the node's
+/// plus this split's bit on the side the row does not go. Without a branch on the direction (as
+/// good as random to a predictor).
+template <bool kNan, bool kSlow>
+inline void SplitRows(const Ensemble& e, const TreeNode& node, uint32_t bit, const double* x,
+                      const uint32_t* above, uint32_t* left, uint32_t* right, size_t block) {
+  for (size_t r = 0; r < block; ++r) {
+    const uint32_t goes_right =
+        bit & (0u - static_cast<uint32_t>(GoesRightFast<kNan, kSlow>(e, node, x[r])));
+    left[r] = above[r] | goes_right;
+    right[r] = above[r] | (goes_right ^ bit);
+  }
+}
+
 /// Adds one tabulated leaf's contributions to each row of a block: the row's agreement set
 /// picks the table entries. kFeatures: the leaf's feature count, unrolled (0: `features`).
 template <uint32_t kFeatures>
@@ -390,35 +404,13 @@ void TreeShap::Contributions(const double* rows, size_t count, double* out,
         const uint32_t bit = 1u << node_bit_[n];
         const uint32_t* above = disagree + size_t{n - begin} * kBlockRows;
         uint32_t* left = disagree + (static_cast<size_t>(node.left) - begin) * kBlockRows;
-        uint32_t* right = left + kBlockRows;
         const double* x = columns + size_t{node.feature()} * kBlockRows;
-        if ((node.flags() & (TreeNode::kCategorical | TreeNode::kMissingZero)) != 0) {
-          for (size_t r = 0; r < block; ++r) {
-            const uint32_t goes_right = e.GoesRight(node, x[r]) ? bit : 0u;
-            left[r] = above[r] | goes_right;
-            right[r] = above[r] | (goes_right ^ bit);
-          }
-          continue;
-        }
-        // GoesRight of a numerical split, inline and without a branch (a row's direction is
-        // as good as random): NaN goes the default way.
-        const double threshold = node.value;
-        if (!block_nan[first_row / kBlockRows]) {
-          for (size_t r = 0; r < block; ++r) {
-            const uint32_t goes_right = bit & (0u - static_cast<uint32_t>(x[r] > threshold));
-            left[r] = above[r] | goes_right;
-            right[r] = above[r] | (goes_right ^ bit);
-          }
-          continue;
-        }
-        const uint32_t default_right = (node.flags() & TreeNode::kDefaultLeft) == 0 ? bit : 0u;
-        for (size_t r = 0; r < block; ++r) {
-          const uint32_t nan = 0u - static_cast<uint32_t>(std::isunordered(x[r], x[r]));
-          const uint32_t goes_right =
-              (default_right & nan) | (bit & ~nan & (0u - static_cast<uint32_t>(x[r] > threshold)));
-          left[r] = above[r] | goes_right;
-          right[r] = above[r] | (goes_right ^ bit);
-        }
+        if ((node.feature_flags & TreeNode::kSlowFlags) != 0)
+          SplitRows<true, true>(e, node, bit, x, above, left, left + kBlockRows, block);
+        else if (block_nan[first_row / kBlockRows])
+          SplitRows<true, false>(e, node, bit, x, above, left, left + kBlockRows, block);
+        else
+          SplitRows<false, false>(e, node, bit, x, above, left, left + kBlockRows, block);
       }
       for (uint32_t l = 0; l < leaves; ++l) {
         const Leaf& leaf = leaves_[static_cast<size_t>(first) + l];
