@@ -8,11 +8,14 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <span>
 
 #include "core/progress.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
 #include "train/collective.h"
+#include "train/rank_areas.h"
 
 namespace fraudops {
 
@@ -123,6 +126,37 @@ Status ReplaceRankMetrics(void* booster, void* matrix, const std::vector<float>&
   if (metrics.count("aucpr")) metrics["aucpr"] = precision_sum / positives;
   return Status::Ok();
 }
+
+/// `auc` and `aucpr` computed here (train/rank_areas.h) rather than by libxgboost: the
+/// predictions of `matrix` (its prediction cache, brought up to date with the last tree) and
+/// libxgboost's definitions, sorted in linear time. Only the metrics `metrics` names are set.
+class OwnRankMetrics {
+ public:
+  OwnRankMetrics(bool auc, bool aucpr) : auc_(auc), aucpr_(aucpr) {}
+  bool any() const { return auc_ || aucpr_; }
+
+  Status Evaluate(void* booster, void* matrix, std::span<const float> labels,
+                  std::span<const float> weights, std::map<std::string, double>& metrics) {
+    if (!any()) return Status::Ok();
+    bst_ulong dimensions = 0;
+    const bst_ulong* shape = nullptr;
+    const float* scores = nullptr;
+    FOPS_RETURN_IF_ERROR(
+        XgbCheck(XGBoosterPredictFromDMatrix(booster, matrix,
+                                             R"({"type": 0, "training": false, "iteration_begin": 0,
+                                        "iteration_end": 0, "strict_shape": false})",
+                                             &shape, &dimensions, &scores),
+                 "XGBoosterPredictFromDMatrix"));
+    const RankAreas areas = LibxgboostRankAreas({scores, labels.size()}, labels, weights, sorter_);
+    if (auc_) metrics["auc"] = areas.roc_auc;
+    if (aucpr_) metrics["aucpr"] = areas.pr_auc;
+    return Status::Ok();
+  }
+
+ private:
+  bool auc_, aucpr_;
+  DescendingRadixSort sorter_;
+};
 
 class XgboostModel : public TrainedModel {
  public:
@@ -507,12 +541,38 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
       has_validation ? validation_matrix->handle() : train_matrix->handle();
 
   void* matrices[] = {train_matrix->handle(), validation_handle};
+  const std::span<const float> train_weights = input.weights;
+  const std::span<const float> validation_weights =
+      has_validation ? std::span<const float>() : train_weights;
+
+  // auc and aucpr are computed here (OwnRankMetrics) where libxgboost's numbers would be the
+  // same: the probabilities of binary:logistic, in memory, in one process (distributed runs
+  // replace them with ReplaceRankMetrics). libxgboost evaluates the other metrics.
+  const std::vector<std::string> metrics = params["eval_metric"].get<std::vector<std::string>>();
+  const bool own_rank = external == nullptr && input.collective == nullptr &&
+                        params["objective"] == "binary:logistic";
+  auto named = [&](const char* name) {
+    return std::find(metrics.begin(), metrics.end(), name) != metrics.end();
+  };
+  OwnRankMetrics own(own_rank && named("auc"), own_rank && named("aucpr"));
+  std::vector<std::string> library_metrics;
+  for (const std::string& metric : metrics) {
+    if (!own_rank || (metric != "auc" && metric != "aucpr")) library_metrics.push_back(metric);
+  }
+
   void* raw_booster = nullptr;
   FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterCreate(matrices, 2, &raw_booster), "XGBoosterCreate"));
   BoosterPtr booster(raw_booster);
   for (const auto& [name, value] : params) {
     if (name == "num_round" || name == "early_stopping_rounds" || name == "train_metrics_every")
       continue;
+    if (name == "eval_metric") {
+      for (const std::string& metric : library_metrics) {
+        FOPS_RETURN_IF_ERROR(XgbCheck(
+            XGBoosterSetParam(booster.get(), "eval_metric", metric.c_str()), "XGBoosterSetParam"));
+      }
+      continue;
+    }
     if (value.is_array()) {
       for (const auto& item : value) {
         FOPS_RETURN_IF_ERROR(
@@ -527,7 +587,6 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   }
 
   std::vector<RoundMetrics> history;
-  const std::vector<std::string> metrics = params["eval_metric"].get<std::vector<std::string>>();
   const std::string stop_metric = metrics.back();
   const bool maximize = Maximize(stop_metric);
   double best = maximize ? -kInf : kInf;
@@ -542,14 +601,22 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
     // Validation every round; the training set on every train_every-th round and the last.
     bool with_train = (round + 1) % train_every == 0 || round + 1 == rounds;
     const char* evaluation = nullptr;
-    FOPS_RETURN_IF_ERROR(
-        XgbCheck(XGBoosterEvalOneIter(booster.get(), round, with_train ? matrices : matrices + 1,
-                                      with_train ? set_names : set_names + 1, with_train ? 2 : 1,
-                                      &evaluation),
-                 "XGBoosterEvalOneIter"));
     RoundMetrics round_metrics;
     round_metrics.round = round;
-    ParseEvalLine(evaluation, &round_metrics);
+    if (!library_metrics.empty()) {
+      FOPS_RETURN_IF_ERROR(
+          XgbCheck(XGBoosterEvalOneIter(booster.get(), round, with_train ? matrices : matrices + 1,
+                                        with_train ? set_names : set_names + 1, with_train ? 2 : 1,
+                                        &evaluation),
+                   "XGBoosterEvalOneIter"));
+      ParseEvalLine(evaluation, &round_metrics);
+    }
+    FOPS_RETURN_IF_ERROR(own.Evaluate(booster.get(), validation_handle, validation_labels,
+                                      validation_weights, round_metrics.validation));
+    if (with_train && has_validation) {
+      FOPS_RETURN_IF_ERROR(own.Evaluate(booster.get(), train_matrix->handle(), train_labels,
+                                        train_weights, round_metrics.train));
+    }
     if (input.collective) {
       // With validation data, what ParseEvalLine filed under "validation" is validation's;
       // without, it is the training set's (moved to "train" after the loop).
@@ -575,10 +642,14 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
     }
     if (patience > 0 && round - best_round >= patience) {
       if (!with_train) {
-        FOPS_RETURN_IF_ERROR(XgbCheck(
-            XGBoosterEvalOneIter(booster.get(), round, matrices, set_names, 1, &evaluation),
-            "XGBoosterEvalOneIter"));
-        ParseEvalLine(evaluation, &history.back());
+        if (!library_metrics.empty()) {
+          FOPS_RETURN_IF_ERROR(XgbCheck(
+              XGBoosterEvalOneIter(booster.get(), round, matrices, set_names, 1, &evaluation),
+              "XGBoosterEvalOneIter"));
+          ParseEvalLine(evaluation, &history.back());
+        }
+        FOPS_RETURN_IF_ERROR(own.Evaluate(booster.get(), train_matrix->handle(), train_labels,
+                                          train_weights, history.back().train));
         if (input.collective) {
           FOPS_RETURN_IF_ERROR(ReplaceRankMetrics(booster.get(), train_matrix->handle(),
                                                   train_labels, *input.collective,
