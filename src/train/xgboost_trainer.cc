@@ -75,6 +75,23 @@ void ParseEvalLine(const std::string& line, RoundMetrics* metrics) {
   }
 }
 
+/// The predictions of all trees for `matrix`'s rows (margins, or the objective's transform of
+/// them), from the booster's prediction cache: a matrix it trains on or evaluates is brought up
+/// to date with the trees added since, not predicted anew. Valid until the next call.
+Result<const float*> CachedPredictions(void* booster, void* matrix, bool margins) {
+  bst_ulong dimensions = 0;
+  const bst_ulong* shape = nullptr;
+  const float* predictions = nullptr;
+  const char* config = margins ? R"({"type": 1, "training": false, "iteration_begin": 0,
+                                     "iteration_end": 0, "strict_shape": false})"
+                               : R"({"type": 0, "training": false, "iteration_begin": 0,
+                                     "iteration_end": 0, "strict_shape": false})";
+  FOPS_RETURN_IF_ERROR(XgbCheck(
+      XGBoosterPredictFromDMatrix(booster, matrix, config, &shape, &dimensions, &predictions),
+      "XGBoosterPredictFromDMatrix"));
+  return predictions;
+}
+
 /// ROC AUC and average precision of `matrix`'s rows over all workers of a distributed run.
 /// libxgboost 1.7 combines per-worker areas for its own distributed auc and aucpr, which is
 /// far off when a worker's slice holds few positives (aucpr 1.0 from the second round on a
@@ -88,15 +105,7 @@ constexpr double kRankRange = 20;
 Status ReplaceRankMetrics(void* booster, void* matrix, const std::vector<float>& labels,
                           Collective& collective, std::map<std::string, double>& metrics) {
   if (!metrics.count("auc") && !metrics.count("aucpr")) return Status::Ok();
-  bst_ulong dimensions = 0;
-  const bst_ulong* shape = nullptr;
-  const float* margins = nullptr;
-  FOPS_RETURN_IF_ERROR(
-      XgbCheck(XGBoosterPredictFromDMatrix(booster, matrix,
-                                           R"({"type": 1, "training": false, "iteration_begin": 0,
-                                      "iteration_end": 0, "strict_shape": false})",
-                                           &shape, &dimensions, &margins),
-               "XGBoosterPredictFromDMatrix"));
+  FOPS_ASSIGN_OR_RETURN(const float* margins, CachedPredictions(booster, matrix, /*margins=*/true));
   std::vector<int64_t> counts(2 * kRankBins, 0);  // negatives, then positives, per bin
   for (size_t i = 0; i < labels.size(); ++i) {
     const double at = (static_cast<double>(margins[i]) + kRankRange) / (2 * kRankRange);
@@ -129,7 +138,7 @@ Status ReplaceRankMetrics(void* booster, void* matrix, const std::vector<float>&
 
 /// `auc` and `aucpr` computed here (train/rank_areas.h) rather than by libxgboost: the
 /// predictions of `matrix` (its prediction cache, brought up to date with the last tree) and
-/// libxgboost's definitions, sorted in linear time. Only the metrics `metrics` names are set.
+/// libxgboost's definitions, sorted in linear time. Sets those of the two it was made for.
 class OwnRankMetrics {
  public:
   OwnRankMetrics(bool auc, bool aucpr) : auc_(auc), aucpr_(aucpr) {}
@@ -138,15 +147,7 @@ class OwnRankMetrics {
   Status Evaluate(void* booster, void* matrix, std::span<const float> labels,
                   std::span<const float> weights, std::map<std::string, double>& metrics) {
     if (!any()) return Status::Ok();
-    bst_ulong dimensions = 0;
-    const bst_ulong* shape = nullptr;
-    const float* scores = nullptr;
-    FOPS_RETURN_IF_ERROR(
-        XgbCheck(XGBoosterPredictFromDMatrix(booster, matrix,
-                                             R"({"type": 0, "training": false, "iteration_begin": 0,
-                                        "iteration_end": 0, "strict_shape": false})",
-                                             &shape, &dimensions, &scores),
-                 "XGBoosterPredictFromDMatrix"));
+    FOPS_ASSIGN_OR_RETURN(const float* scores, CachedPredictions(booster, matrix, false));
     const RankAreas areas = LibxgboostRankAreas({scores, labels.size()}, labels, weights, sorter_);
     if (auc_) metrics["auc"] = areas.roc_auc;
     if (aucpr_) metrics["aucpr"] = areas.pr_auc;
