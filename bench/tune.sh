@@ -5,9 +5,11 @@
 # the same base parameters (models/xgboost_default.json: up to 300 rounds, early stopping after
 # 30), the same budget of TRIALS trials, the same training and validation rows (fraudops' time
 # split; the peer reads the very rows from CSV) and the same threads (all cores, one trial at
-# a time on both sides), for SEEDS seeds on each dataset, interleaved (who goes first
-# alternates). Reported per seed and as means: the best trial's validation PR AUC (average
-# precision) and the study's wall time (fraudops: the tune step; Optuna: study.optimize —
+# a time on both sides; fraudops' default tune.parallel: 0, which on 2 cores runs its blind
+# start-up trials two at a time with one thread each — TUNE_PARALLEL=1 for strictly one at a
+# time), for SEEDS seeds on each dataset, interleaved (who goes first alternates). Reported
+# per seed and as means: the best trial's validation PR AUC (average precision) and the
+# study's wall time (fraudops: the tune step; Optuna: study.optimize —
 # neither counts reading the data).
 #   [TUNE_FLAGS="--parallel 2"] bench/tune.sh [TRIALS=20] [SEEDS=5] [DATASETS="synthetic numeric"]
 # TUNE_FLAGS are added to fraudops' command (e.g. other strategies, pruners, parallel trials).
@@ -71,7 +73,7 @@ tune:
   strategy: tpe
   pruner: median
   objective: pr_auc
-  parallel: 1
+  parallel: ${TUNE_PARALLEL:-0}
 YML
 }
 

@@ -248,7 +248,8 @@ const std::vector<KeySpec>& KeyTable() {
        FOPS_FIELD(tune.time_budget)},
       {"tune", "parallel",
        "Trials at a time in this process, each with cores / parallel threads; 0: half the "
-       "cores.",
+       "cores, and the first trials no later one learns from (random draws the pruner cannot "
+       "judge yet) up to one per core.",
        FOPS_FIELD(tune.parallel), 0, 1024},
       {"tune", "folds",
        "0: each trial trains on the training split and is judged on the validation split; k "

@@ -26,6 +26,7 @@ double BestLossUpTo(std::span<const double> values, int round, bool maximize) {
 class NoPruner : public Pruner {
  public:
   std::string name() const override { return "none"; }
+  int BlindTrials() const override { return std::numeric_limits<int>::max(); }
   std::optional<std::string> ShouldPrune(const PruneRequest&) const override {
     return std::nullopt;
   }
@@ -34,6 +35,7 @@ class NoPruner : public Pruner {
 class MedianPruner : public Pruner {
  public:
   std::string name() const override { return "median"; }
+  int BlindTrials() const override { return kMedianStartupTrials; }
   std::optional<std::string> ShouldPrune(const PruneRequest& request) const override {
     if (request.round + 1 < kMedianWarmupRounds) return std::nullopt;
     int complete = 0;
@@ -62,6 +64,7 @@ class HyperbandPruner : public Pruner {
  public:
   explicit HyperbandPruner(PrunerSettings settings) : settings_(settings) {}
   std::string name() const override { return "hyperband"; }
+  int BlindTrials() const override { return 0; }
   std::optional<std::string> ShouldPrune(const PruneRequest& request) const override {
     const int bracket = HyperbandBracket(request.number, settings_);
     const std::vector<int> rungs = HyperbandRungs(bracket, settings_);

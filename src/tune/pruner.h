@@ -53,6 +53,8 @@ class Pruner {
   virtual std::string name() const = 0;
   /// Why the trial should stop now, or nullopt to go on.
   virtual std::optional<std::string> ShouldPrune(const PruneRequest& request) const = 0;
+  /// How many complete trials it needs before it can stop any trial (INT_MAX: never stops one).
+  virtual int BlindTrials() const = 0;
 };
 
 class PrunerRegistry {

@@ -23,6 +23,7 @@ uint64_t SplitMix(uint64_t x) {
 class RandomSampler : public Sampler {
  public:
   std::string name() const override { return "random"; }
+  int RandomTrials() const override { return std::numeric_limits<int>::max(); }
   nlohmann::json Suggest(const SampleRequest& request) const override {
     std::mt19937_64 rng(TrialSeed(request.seed, request.number));
     return request.space->SampleRandom(rng);
@@ -93,6 +94,7 @@ class ParzenEstimator {
 class TpeSampler : public Sampler {
  public:
   std::string name() const override { return "tpe"; }
+  int RandomTrials() const override { return kTpeStartupTrials; }
 
   nlohmann::json Suggest(const SampleRequest& request) const override {
     std::mt19937_64 rng(TrialSeed(request.seed, request.number));

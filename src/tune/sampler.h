@@ -40,6 +40,9 @@ class Sampler {
   virtual ~Sampler() = default;
   virtual std::string name() const = 0;
   virtual nlohmann::json Suggest(const SampleRequest& request) const = 0;
+  /// How many finished trials it takes before a suggestion depends on earlier trials at all
+  /// (until then it draws at random); INT_MAX: never.
+  virtual int RandomTrials() const = 0;
 };
 
 class SamplerRegistry {

@@ -116,8 +116,12 @@ class StudyRunner {
   Status Prepare();
   Status OpenStudy();
   Status Work();
+  /// Waits for the cores of this process's next trial; the threads it gets (0: the study
+  /// stopped). Blind trials run several at a time, the others `parallel_` at a time.
+  int AcquireCores() EXCLUDES(cores_mutex_);
+  void ReleaseCores(int threads) EXCLUDES(cores_mutex_);
   Result<std::optional<TrialRecord>> Claim();
-  Status Evaluate(TrialRecord trial, TrainCache* cache);
+  Status Evaluate(TrialRecord trial, TrainCache* cache, int threads);
   RunRecord ChildRun(const TrialRecord& trial) const;
   void RefreshCurves(const std::vector<TrialRecord>& trials) EXCLUDES(curves_mutex_);
   /// The curve of a trial running in this process.
@@ -126,10 +130,14 @@ class StudyRunner {
                          [&](const TrialCurve& c) { return c.number == number; });
   }
   bool PastDeadline() const { return options_.time_budget_s > 0 && Clock::now() >= deadline_; }
-  void Stop(const std::string& reason) EXCLUDES(stop_mutex_) {
-    MutexLock lock(&stop_mutex_);
-    if (stop_reason_.empty()) stop_reason_ = reason;
-    stop_ = true;
+  void Stop(const std::string& reason) EXCLUDES(stop_mutex_, cores_mutex_) {
+    {
+      MutexLock lock(&stop_mutex_);
+      if (stop_reason_.empty()) stop_reason_ = reason;
+      stop_ = true;
+    }
+    MutexLock lock(&cores_mutex_);  // workers waiting for cores see the stop
+    cores_free_changed_.SignalAll();
   }
 
   const TuneOptions& options_;
@@ -154,6 +162,11 @@ class StudyRunner {
   nlohmann::json base_;            ///< the resolved base parameters
   std::string owner_ = ThisOwner();
   int parallel_ = 1, threads_per_trial_ = 1;
+  // Blind trials: the first ones this process starts while neither the sampler nor the pruner
+  // can use any trial's result (TPE's random start-up trials before the median pruner has its
+  // complete trials; every trial of random search without pruning). Nothing is learnt from one
+  // until it ends, so they run blind_parallel_ at a time, blind_threads_ threads each.
+  int blind_trials_ = 0, blind_parallel_ = 1, blind_threads_ = 1;
   Clock::time_point deadline_;
 
   std::atomic<bool> stop_ = false;
@@ -163,6 +176,11 @@ class StudyRunner {
   Mutex store_mutex_;
   Mutex curves_mutex_;
   std::vector<TrialCurve> curves_ GUARDED_BY(curves_mutex_);
+  Mutex cores_mutex_;
+  CondVar cores_free_changed_{&cores_mutex_};
+  int cores_free_ GUARDED_BY(cores_mutex_) = 0;
+  int running_ GUARDED_BY(cores_mutex_) = 0;
+  int blind_started_ GUARDED_BY(cores_mutex_) = 0;
 };
 
 Status StudyRunner::Prepare() {
@@ -248,6 +266,10 @@ Status StudyRunner::Prepare() {
   const int cores = ResolveThreads(context_.threads);
   parallel_ = options_.parallel > 0 ? std::min(options_.parallel, cores) : std::max(1, cores / 2);
   threads_per_trial_ = std::max(1, cores / parallel_);
+  {
+    MutexLock lock(&cores_mutex_);
+    cores_free_ = cores;
+  }
   deadline_ = Clock::now() +
               std::chrono::milliseconds(static_cast<long long>(options_.time_budget_s * 1000.0));
   return Status::Ok();
@@ -430,7 +452,7 @@ Result<std::optional<TrialRecord>> StudyRunner::Claim() {
   return Status::Internal("could not claim a trial of study '" + study_.name + "' in 100 attempts");
 }
 
-Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache) {
+Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int threads) {
   const auto started = Clock::now();
   const std::string origin = "study " + study_.name + " trial " + std::to_string(trial.number);
   nlohmann::json fixed = trial.params;
@@ -438,7 +460,7 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache) {
   for (const auto& [name, value] : names_.quiet) fixed[name] = value;
   const HyperParameters params = OverrideParams(options_.base, fixed, trainer_->Params(), origin);
   Context context = context_;
-  context.threads = threads_per_trial_;
+  context.threads = threads;
   context.progress = false;
 
   {
@@ -515,7 +537,7 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache) {
                   {"fold_values", fold_values},
                   {"rounds", rounds},
                   {"seconds", std::chrono::duration<double>(Clock::now() - started).count()},
-                  {"threads", threads_per_trial_}};
+                  {"threads", threads}};
   if (trial.state == TrialState::kComplete) {
     trial.value = Mean(fold_values);
     trial.detail["std"] = StandardDeviation(fold_values);
@@ -578,13 +600,41 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache) {
   return Status::Ok();
 }
 
+int StudyRunner::AcquireCores() {
+  MutexLock lock(&cores_mutex_);
+  while (!stop_) {
+    const bool blind = blind_started_ < blind_trials_;
+    const int threads = blind ? blind_threads_ : threads_per_trial_;
+    if (running_ < (blind ? blind_parallel_ : parallel_) && cores_free_ >= threads) {
+      cores_free_ -= threads;
+      ++running_;
+      if (blind) ++blind_started_;
+      return threads;
+    }
+    cores_free_changed_.Wait();
+  }
+  return 0;
+}
+
+void StudyRunner::ReleaseCores(int threads) {
+  MutexLock lock(&cores_mutex_);
+  cores_free_ += threads;
+  --running_;
+  cores_free_changed_.SignalAll();
+}
+
 Status StudyRunner::Work() {
   // This thread's trials train on the same rows: what the trainer prepares of them is kept.
   const std::unique_ptr<TrainCache> cache = trainer_->MakeCache();
   while (!stop_) {
-    FOPS_ASSIGN_OR_RETURN(std::optional<TrialRecord> trial, Claim());
-    if (!trial) break;
-    FOPS_RETURN_IF_ERROR(Evaluate(std::move(*trial), cache.get()));
+    const int threads = AcquireCores();
+    if (threads == 0) break;
+    Result<std::optional<TrialRecord>> trial = Claim();
+    Status evaluated =
+        trial.ok() && *trial ? Evaluate(std::move(**trial), cache.get(), threads) : trial.status();
+    ReleaseCores(threads);
+    FOPS_RETURN_IF_ERROR(evaluated);
+    if (!*trial) break;
   }
   return Status::Ok();
 }
@@ -612,6 +662,21 @@ Result<TuneResult> StudyRunner::Run() {
                            {"trials_inside_the_space", warm_.size()},
                            {"trials", earlier.trials.size()}});
   }
+  {
+    // The blind trials still to run: a resumed study has run some (or all) of them.
+    MutexLock lock(&store_mutex_);
+    FOPS_ASSIGN_OR_RETURN(std::vector<TrialRecord> trials, studies_.Trials(study_.name));
+    // Only when tune.parallel is left to fraudops (0): a number given is kept to. A warm
+    // start's trials teach the sampler from the first trial on.
+    const int before_learning =
+        warm_.empty() && options_.parallel == 0
+            ? std::min({sampler_->RandomTrials(), pruner_->BlindTrials(), options_.trials})
+            : 0;
+    blind_trials_ = std::max(0, before_learning - static_cast<int>(trials.size()));
+    const int cores = ResolveThreads(context_.threads);
+    blind_parallel_ = std::max(parallel_, std::min(blind_trials_, cores));
+    blind_threads_ = std::max(1, cores / blind_parallel_);
+  }
   context_.logger->Info("tune", "tuning",
                         {{"study", study_.name},
                          {"algorithm", options_.algorithm},
@@ -620,11 +685,14 @@ Result<TuneResult> StudyRunner::Run() {
                          {"objective", options_.objective},
                          {"folds", std::max<int>(1, options_.folds)},
                          {"parallel", parallel_},
-                         {"threads_per_trial", threads_per_trial_}});
-  std::vector<Status> outcomes(static_cast<size_t>(parallel_));
+                         {"threads_per_trial", threads_per_trial_},
+                         {"blind_trials", blind_trials_},
+                         {"blind_parallel", blind_parallel_}});
+  const int worker_count = std::max(parallel_, blind_parallel_);
+  std::vector<Status> outcomes(static_cast<size_t>(worker_count));
   {
     std::vector<std::thread> workers;
-    for (int w = 0; w < parallel_; ++w) {
+    for (int w = 0; w < worker_count; ++w) {
       workers.emplace_back([this, w, &outcomes] {
         Status s = Work();
         if (!s.ok()) Stop(s.message());

@@ -48,7 +48,8 @@ struct TuneOptions {
   /// The study's trials in all (over every process and every resumption).
   int trials = 20;
   double time_budget_s = 0;  ///< 0: none; trials running at the deadline stop there
-  int parallel = 0;          ///< trials at a time in this process; 0: cores / 2, at least 1
+  int parallel = 0;          ///< trials at a time in this process; 0: cores / 2 (at least 1), blind
+                             ///< trials (study.cc) up to one per core
   int folds = 0;             ///< 0: the validation split; k >= 2: k-fold cross-validation
   std::string fold_method = "stratified";  ///< stratified or time
   std::optional<double> target;            ///< stop once a trial reaches it

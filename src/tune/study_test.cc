@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "data/split.h"
 #include "data/synth.h"
+#include "tune/pruner.h"
 #include "tune/sampler.h"
 
 namespace fraudops {
@@ -274,6 +275,52 @@ TEST_P(StudyTest, KFoldTrialsReportEachFoldTheirMeanAndSpread) {
     ASSERT_TRUE(run.ok());
     EXPECT_EQ(run->metrics["fold2.pr_auc"], folds[1]);
   }
+}
+
+TEST_P(StudyTest, TrialsNothingLearnsFromRunTogetherAndTheOthersOneAtATime) {
+  if (GetParam() != "sqlite") GTEST_SKIP() << "the store plays no part in it: SQLite suffices";
+  // TPE draws its first trials at random and the median pruner judges none before 5 are
+  // complete: with tune.parallel left to fraudops (one trial at a time on two cores), those 5
+  // run two at a time, one thread each; the trials after them, which TPE and the pruner learn
+  // from, one at a time with both cores.
+  TuneOptions options = Options("blind", kMedianStartupTrials + 3);
+  options.parallel = 0;
+  options.strategy = "tpe";
+  options.pruner = "median";
+  auto result = Run(options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_EQ(result->trials.size(), static_cast<size_t>(kMedianStartupTrials + 3));
+  auto overlap = [](const TrialRecord& a, const TrialRecord& b) {
+    return a.started_at < b.finished_at && b.started_at < a.finished_at;
+  };
+  bool blind_overlapped = false;
+  for (const TrialRecord& trial : result->trials) {
+    const bool blind = trial.number < kMedianStartupTrials;
+    EXPECT_EQ(trial.detail["threads"], blind ? 1 : 2) << trial.number;
+    for (const TrialRecord& other : result->trials) {
+      if (other.number <= trial.number) continue;
+      if (blind && other.number < kMedianStartupTrials && overlap(trial, other))
+        blind_overlapped = true;
+      if (!blind || other.number >= kMedianStartupTrials) {
+        EXPECT_FALSE(overlap(trial, other)) << trial.number << " and " << other.number;
+      }
+    }
+  }
+  EXPECT_TRUE(blind_overlapped);
+  // Hyperband judges from the first rung on: no trial is blind, each has both cores.
+  options.study = "not-blind";
+  options.pruner = "hyperband";
+  options.trials = 3;
+  auto judged = Run(options);
+  ASSERT_TRUE(judged.ok()) << judged.status().ToString();
+  for (const TrialRecord& trial : judged->trials) EXPECT_EQ(trial.detail["threads"], 2);
+  // A number of parallel trials given is kept to, blind trials or not.
+  options.study = "kept-to";
+  options.pruner = "median";
+  options.parallel = 1;
+  auto kept = Run(options);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  for (const TrialRecord& trial : kept->trials) EXPECT_EQ(trial.detail["threads"], 2);
 }
 
 TEST_P(StudyTest, TwoStoresSharingAStudyNeverRunTheSameTrial) {
