@@ -307,20 +307,18 @@ TEST_P(StudyTest, TrialsNothingLearnsFromRunTogetherAndTheOthersOneAtATime) {
     }
   }
   EXPECT_TRUE(blind_overlapped);
-  // Hyperband judges from the first rung on: no trial is blind, each has both cores.
-  options.study = "not-blind";
-  options.pruner = "hyperband";
+  // No trial is blind with hyperband, which judges from the first rung on, and a number of
+  // parallel trials given is kept to: each trial has both cores.
   options.trials = 3;
-  auto judged = Run(options);
-  ASSERT_TRUE(judged.ok()) << judged.status().ToString();
-  for (const TrialRecord& trial : judged->trials) EXPECT_EQ(trial.detail["threads"], 2);
-  // A number of parallel trials given is kept to, blind trials or not.
-  options.study = "kept-to";
-  options.pruner = "median";
-  options.parallel = 1;
-  auto kept = Run(options);
-  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
-  for (const TrialRecord& trial : kept->trials) EXPECT_EQ(trial.detail["threads"], 2);
+  for (const auto& [pruner, parallel] : {std::pair{"hyperband", 0}, std::pair{"median", 1}}) {
+    options.study = std::string("not-blind-") + pruner;
+    options.pruner = pruner;
+    options.parallel = parallel;
+    auto result_here = Run(options);
+    ASSERT_TRUE(result_here.ok()) << result_here.status().ToString();
+    for (const TrialRecord& trial : result_here->trials)
+      EXPECT_EQ(trial.detail["threads"], 2) << pruner;
+  }
 }
 
 TEST_P(StudyTest, TwoStoresSharingAStudyNeverRunTheSameTrial) {
