@@ -161,7 +161,7 @@ class StudyRunner {
   std::vector<TrialRecord> warm_;  ///< an earlier study's trials inside this space
   nlohmann::json base_;            ///< the resolved base parameters
   std::string owner_ = ThisOwner();
-  int parallel_ = 1, threads_per_trial_ = 1;
+  int cores_ = 1, parallel_ = 1, threads_per_trial_ = 1;
   // Blind trials: the first ones this process starts while neither the sampler nor the pruner
   // can use any trial's result (TPE's random start-up trials before the median pruner has its
   // complete trials; every trial of random search without pruning). Nothing is learnt from one
@@ -263,12 +263,12 @@ Status StudyRunner::Prepare() {
     f.validation = data_.validation;
     folds_.push_back(std::move(f));
   }
-  const int cores = ResolveThreads(context_.threads);
-  parallel_ = options_.parallel > 0 ? std::min(options_.parallel, cores) : std::max(1, cores / 2);
-  threads_per_trial_ = std::max(1, cores / parallel_);
+  cores_ = ResolveThreads(context_.threads);
+  parallel_ = options_.parallel > 0 ? std::min(options_.parallel, cores_) : std::max(1, cores_ / 2);
+  threads_per_trial_ = std::max(1, cores_ / parallel_);
   {
     MutexLock lock(&cores_mutex_);
-    cores_free_ = cores;
+    cores_free_ = cores_;
   }
   deadline_ = Clock::now() +
               std::chrono::milliseconds(static_cast<long long>(options_.time_budget_s * 1000.0));
@@ -673,9 +673,9 @@ Result<TuneResult> StudyRunner::Run() {
             ? std::min({sampler_->RandomTrials(), pruner_->BlindTrials(), options_.trials})
             : 0;
     blind_trials_ = std::max(0, before_learning - static_cast<int>(trials.size()));
-    const int cores = ResolveThreads(context_.threads);
-    blind_parallel_ = std::max(parallel_, std::min(blind_trials_, cores));
-    blind_threads_ = std::max(1, cores / blind_parallel_);
+    // At least parallel_: the workers started are enough for either phase.
+    blind_parallel_ = std::max(parallel_, std::min(blind_trials_, cores_));
+    blind_threads_ = std::max(1, cores_ / blind_parallel_);
   }
   context_.logger->Info("tune", "tuning",
                         {{"study", study_.name},
@@ -688,11 +688,10 @@ Result<TuneResult> StudyRunner::Run() {
                          {"threads_per_trial", threads_per_trial_},
                          {"blind_trials", blind_trials_},
                          {"blind_parallel", blind_parallel_}});
-  const int worker_count = std::max(parallel_, blind_parallel_);
-  std::vector<Status> outcomes(static_cast<size_t>(worker_count));
+  std::vector<Status> outcomes(static_cast<size_t>(blind_parallel_));
   {
     std::vector<std::thread> workers;
-    for (int w = 0; w < worker_count; ++w) {
+    for (int w = 0; w < blind_parallel_; ++w) {
       workers.emplace_back([this, w, &outcomes] {
         Status s = Work();
         if (!s.ok()) Stop(s.message());
