@@ -16,18 +16,32 @@
 #   bench/serve_scale.sh [SECONDS] [ROUNDS] [DEPLOYS]
 #   KINDS="traced-protobuf" (any of tls balancer traced traced-protobuf) compares only those;
 #   DEPLOYS=0 skips the propagation.
+# Placement, for a machine with cores to spare: SERVER_CPUS, CLIENT_CPUS and SINK_CPUS
+# (taskset lists, e.g. 0-3) pin the servers, wrk and the OTLP receiver to their own cores, so
+# that only the server's own work (its workers and, when tracing, its exporter thread) shares
+# the server's cores; WORKERS (1) sets the servers' workers, WRK_THREADS (1) and
+# WRK_CONNECTIONS (16) the load, SINK_WORKERS (1) the receiver's nginx workers. Unset, every
+# process shares every core (the figures in BENCHMARKS.md on two vCPUs).
 # Needs wrk, haproxy, nginx, openssl; the propagation's PostgreSQL is FOPS_TEST_POSTGRES_URL
 # (eval "$(scripts/test-servers.sh start)").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-bin=$root/build/release/src/fraudops
+bin=${FOPS_BIN:-$root/build/release/src/fraudops}
 seconds=${1:-2}
 rounds=${2:-15}
 deploys=${3:-20}
+workers=${WORKERS:-1}
+kinds=${KINDS:-tls balancer traced traced-protobuf}
+server_on=() client_on=() sink_on=()
+[ -n "${SERVER_CPUS:-}" ] && server_on=(taskset -c "$SERVER_CPUS")
+[ -n "${CLIENT_CPUS:-}" ] && client_on=(taskset -c "$CLIENT_CPUS")
+[ -n "${SINK_CPUS:-}" ] && sink_on=(taskset -c "$SINK_CPUS")
 source "$root/bench/serve_lib.sh"
 cd "$work"
 echo "machine: $(nproc) vCPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo "placement: server ${SERVER_CPUS:-any} ($workers workers), wrk ${CLIENT_CPUS:-any}" \
+  "(${WRK_THREADS:-1} threads, ${WRK_CONNECTIONS:-16} connections), receiver ${SINK_CPUS:-any}"
 
 # One workspace: the built-in data (smaller: scoring does not depend on it), two versions.
 printf 'preprocess:\n  synthetic_rows: 50000\ndeploy:\n  enabled: false\n' > config.yml
@@ -41,37 +55,39 @@ openssl req "${key_args[@]}" -x509 -days 1 -subj /CN=bench -addext subjectAltNam
 
 export FRAUDOPS_API_CAPTURE_SAMPLE=0
 declare -A server_pid
-"$bin" serve --listen 127.0.0.1:18490 --workers 1 > plain.log 2>&1 &
+"${server_on[@]}" "$bin" serve --listen 127.0.0.1:18490 --workers "$workers" > plain.log 2>&1 &
 pids+=($!); server_pid[plain]=$!; server_pid[balancer]=$!
 FRAUDOPS_API_TLS_CERT_FILE=tls.crt FRAUDOPS_API_TLS_KEY_FILE=tls.key \
-  "$bin" serve --listen 127.0.0.1:18491 --workers 1 > tls.log 2>&1 &
+  "${server_on[@]}" "$bin" serve --listen 127.0.0.1:18491 --workers "$workers" > tls.log 2>&1 &
 pids+=($!); server_pid[tls]=$!
 # An OTLP receiver that reads each request and answers 200, as a collector that keeps up:
-# nginx, one worker, so the receiving side costs little of this machine's two cores.
+# nginx, one worker by default, so the receiving side costs little of this machine's two cores.
 mkdir -p sink
 cat > sink/nginx.conf <<EOF
-daemon off; worker_processes 1; pid $work/sink/nginx.pid; error_log $work/sink/error.log;
+daemon off; worker_processes ${SINK_WORKERS:-1}; pid $work/sink/nginx.pid; error_log $work/sink/error.log;
 events {}
 http { access_log off; client_body_temp_path $work/sink; client_max_body_size 16m;
   server { listen 127.0.0.1:18494; location / { return 200 "{}"; } } }
 EOF
-nginx -c "$work/sink/nginx.conf" -p "$work/sink" > sink.log 2>&1 &
+"${sink_on[@]}" nginx -c "$work/sink/nginx.conf" -p "$work/sink" > sink.log 2>&1 &
 pids+=($!)
 FRAUDOPS_TRACING_OTLP_URL=http://127.0.0.1:18494/v1/traces FRAUDOPS_TRACING_SAMPLE_RATIO=1 \
   FRAUDOPS_TRACING_PROTOCOL=http/json \
-  "$bin" serve --listen 127.0.0.1:18495 --workers 1 > traced.log 2>&1 &
+  "${server_on[@]}" "$bin" serve --listen 127.0.0.1:18495 --workers "$workers" > traced.log 2>&1 &
 pids+=($!); server_pid[traced]=$!
 FRAUDOPS_TRACING_OTLP_URL=http://127.0.0.1:18494/v1/traces FRAUDOPS_TRACING_SAMPLE_RATIO=1 \
   FRAUDOPS_TRACING_PROTOCOL=http/protobuf \
-  "$bin" serve --listen 127.0.0.1:18496 --workers 1 > traced-protobuf.log 2>&1 &
+  "${server_on[@]}" "$bin" serve --listen 127.0.0.1:18496 --workers "$workers" > traced-protobuf.log 2>&1 &
 pids+=($!); server_pid[traced-protobuf]=$!
-FRAUDOPS_LB_LISTEN=127.0.0.1:18492 FRAUDOPS_LB_STATS=127.0.0.1:18493 \
-  FRAUDOPS_REPLICA_1=127.0.0.1:18490 FRAUDOPS_REPLICA_2=127.0.0.1:18490 \
-  FRAUDOPS_REPLICA_3=127.0.0.1:18490 haproxy -db -f "$root/deploy/haproxy/haproxy.cfg" > haproxy.log 2>&1 &
-pids+=($!)
+if [[ " $kinds " == *" balancer "* ]]; then
+  FRAUDOPS_LB_LISTEN=127.0.0.1:18492 FRAUDOPS_LB_STATS=127.0.0.1:18493 \
+    FRAUDOPS_REPLICA_1=127.0.0.1:18490 FRAUDOPS_REPLICA_2=127.0.0.1:18490 \
+    FRAUDOPS_REPLICA_3=127.0.0.1:18490 haproxy -db -f "$root/deploy/haproxy/haproxy.cfg" > haproxy.log 2>&1 &
+  pids+=($!)
+  wait_for http://127.0.0.1:18492/readyz
+fi
 wait_for http://127.0.0.1:18490/readyz
 for _ in $(seq 100); do curl -sk -o /dev/null https://127.0.0.1:18491/readyz && break; sleep 0.1; done
-wait_for http://127.0.0.1:18492/readyz
 wait_for http://127.0.0.1:18495/readyz
 wait_for http://127.0.0.1:18496/readyz
 
@@ -80,7 +96,7 @@ load() {  # NAME URL: wrk's summary and the server's CPU time per request (clien
   local before after summary requests
   before=$(cpu_ticks "${server_pid[$1]}")
   summary=$(WRK_BODY="$work/tx.json" WRK_KEY="$key" WRK_DELAY_MS=0 \
-    wrk -t1 -c16 -d"$seconds"s -s "$root/bench/serve_wrk.lua" "$2" | tail -1)
+    "${client_on[@]}" wrk -t"${WRK_THREADS:-1}" -c"${WRK_CONNECTIONS:-16}" -d"$seconds"s -s "$root/bench/serve_wrk.lua" "$2" | tail -1)
   after=$(cpu_ticks "${server_pid[$1]}")
   requests=$(echo "$summary" | sed 's/.*requests=\([0-9]*\).*/\1/')
   echo "$1 $summary cpu_us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
@@ -94,7 +110,7 @@ declare -A url=(
   [traced-protobuf]=http://127.0.0.1:18496/v1/endpoints/fraud-detector/predict
 )
 seconds_saved=$seconds; seconds=2
-for kind in plain tls balancer traced traced-protobuf; do load "$kind" "${url[$kind]}" >/dev/null; done  # warm up
+for kind in plain $kinds; do load "$kind" "${url[$kind]}" >/dev/null; done  # warm up
 seconds=$seconds_saved
 # Paired: each round loads every kind right next to a load of the plain server (which goes
 # first alternates), and each comparison is the median over rounds of the pair's ratio. This
@@ -102,7 +118,7 @@ seconds=$seconds_saved
 # minutes apart compare the drift, not the servers.
 flip=0
 for round in $(seq "$rounds"); do
-  for kind in ${KINDS:-tls balancer traced traced-protobuf}; do
+  for kind in $kinds; do
     pair=("$kind" plain)
     [ $((flip++ % 2)) -eq 0 ] && pair=(plain "$kind")
     for one in "${pair[@]}"; do
@@ -110,7 +126,8 @@ for round in $(seq "$rounds"); do
     done
   done
 done
-/usr/bin/python3 - runs.txt <<'EOF'
+[ -n "${RUNS_COPY:-}" ] && cp runs.txt "$RUNS_COPY"
+python3 - runs.txt <<'EOF'
 import re, statistics, sys
 runs = {}  # (kind, round) -> {server: {field: value}}
 for line in open(sys.argv[1]):
