@@ -92,70 +92,81 @@ Result<const float*> CachedPredictions(void* booster, void* matrix, bool margins
   return predictions;
 }
 
-/// ROC AUC and average precision of `matrix`'s rows over all workers of a distributed run.
-/// libxgboost 1.7 combines per-worker areas for its own distributed auc and aucpr, which is
-/// far off when a worker's slice holds few positives (aucpr 1.0 from the second round on a
-/// 2-worker run of the built-in data); early stopping on it stops at once. Here each worker
-/// bins its rows' margins (kBins bins over [-kRange, kRange], the rest clamped to the ends),
-/// the bins' positives and negatives are summed over the workers, and both metrics are read
-/// off the merged bins, rows in one bin counting as tied (1/400 of a logit apart).
-constexpr int kRankBins = 16384;
-constexpr double kRankRange = 20;
-
-Status ReplaceRankMetrics(void* booster, void* matrix, const std::vector<float>& labels,
-                          Collective& collective, std::map<std::string, double>& metrics) {
-  if (!metrics.count("auc") && !metrics.count("aucpr")) return Status::Ok();
-  FOPS_ASSIGN_OR_RETURN(const float* margins, CachedPredictions(booster, matrix, /*margins=*/true));
-  std::vector<int64_t> counts(2 * kRankBins, 0);  // negatives, then positives, per bin
-  for (size_t i = 0; i < labels.size(); ++i) {
-    const double at = (static_cast<double>(margins[i]) + kRankRange) / (2 * kRankRange);
-    const int bin = std::clamp(static_cast<int>(at * kRankBins), 0, kRankBins - 1);
-    ++counts[(labels[i] > 0.5f ? kRankBins : 0) + bin];
-  }
-  FOPS_RETURN_IF_ERROR(collective.Sum(counts));
-  double positives = 0, negatives = 0;
-  for (int b = 0; b < kRankBins; ++b) {
-    negatives += static_cast<double>(counts[b]);
-    positives += static_cast<double>(counts[kRankBins + b]);
-  }
-  if (positives == 0 || negatives == 0) return Status::Ok();  // undefined: left as reported
-  // From the highest bin down: every negative is outranked by the positives above it (and
-  // ties with half of those in its own bin); precision at each bin's threshold weighs its
-  // share of the positives.
-  double above = 0, false_above = 0, area = 0, precision_sum = 0;
-  for (int b = kRankBins - 1; b >= 0; --b) {
-    const double neg = static_cast<double>(counts[b]),
-                 pos = static_cast<double>(counts[kRankBins + b]);
-    area += neg * (above + 0.5 * pos);
-    above += pos;
-    false_above += neg;
-    if (pos > 0) precision_sum += pos * above / (above + false_above);
-  }
-  if (metrics.count("auc")) metrics["auc"] = area / (positives * negatives);
-  if (metrics.count("aucpr")) metrics["aucpr"] = precision_sum / positives;
-  return Status::Ok();
-}
-
-/// `auc` and `aucpr` computed here (train/rank_areas.h) rather than by libxgboost: the
-/// predictions of `matrix` (its prediction cache, brought up to date with the last tree) and
-/// libxgboost's definitions, sorted in linear time. Sets those of the two it was made for.
-class OwnRankMetrics {
+/// `auc` and `aucpr` computed here rather than by libxgboost, from the predictions of the
+/// matrix evaluated (its prediction cache, brought up to date with the last tree):
+/// - in one process, libxgboost's own definitions (train/rank_areas.h) sorted in linear time,
+///   the same numbers as libxgboost's and without its comparison sort of every score a round;
+/// - in a distributed run, over all workers' rows. libxgboost 1.7 combines per-worker areas
+///   for its distributed auc and aucpr, which is far off when a worker's slice holds few
+///   positives (aucpr 1.0 from the second round on a 2-worker run of the built-in data), and
+///   early stopping on it stops at once. Here each worker bins its rows' margins (kRankBins
+///   bins over [-kRankRange, kRankRange], the rest clamped to the ends), the bins' positives
+///   and negatives are summed over the workers, and both metrics are read off the merged bins,
+///   rows in one bin counting as tied (1/400 of a logit apart; row weights not applied).
+/// Sets those of the two it was made for; NaN where they are undefined (one class only).
+class RankMetrics {
  public:
-  OwnRankMetrics(bool auc, bool aucpr) : auc_(auc), aucpr_(aucpr) {}
+  RankMetrics(bool auc, bool aucpr, Collective* collective)
+      : auc_(auc), aucpr_(aucpr), collective_(collective) {}
   bool any() const { return auc_ || aucpr_; }
 
   Status Evaluate(void* booster, void* matrix, std::span<const float> labels,
                   std::span<const float> weights, std::map<std::string, double>& metrics) {
     if (!any()) return Status::Ok();
-    FOPS_ASSIGN_OR_RETURN(const float* scores, CachedPredictions(booster, matrix, false));
-    const RankAreas areas = LibxgboostRankAreas({scores, labels.size()}, labels, weights, sorter_);
+    RankAreas areas;
+    if (collective_ != nullptr) {
+      FOPS_ASSIGN_OR_RETURN(areas, Merged(booster, matrix, labels));
+    } else {
+      FOPS_ASSIGN_OR_RETURN(const float* scores, CachedPredictions(booster, matrix, false));
+      areas = LibxgboostRankAreas({scores, labels.size()}, labels, weights, sorter_);
+    }
     if (auc_) metrics["auc"] = areas.roc_auc;
     if (aucpr_) metrics["aucpr"] = areas.pr_auc;
     return Status::Ok();
   }
 
  private:
+  static constexpr int kRankBins = 16384;
+  static constexpr double kRankRange = 20;
+
+  Result<RankAreas> Merged(void* booster, void* matrix, std::span<const float> labels) {
+    FOPS_ASSIGN_OR_RETURN(const float* margins, CachedPredictions(booster, matrix, true));
+    std::vector<int64_t> counts(2 * kRankBins, 0);  // negatives, then positives, per bin
+    for (size_t i = 0; i < labels.size(); ++i) {
+      const double at = (static_cast<double>(margins[i]) + kRankRange) / (2 * kRankRange);
+      const int bin = std::clamp(static_cast<int>(at * kRankBins), 0, kRankBins - 1);
+      ++counts[(labels[i] > 0.5f ? kRankBins : 0) + bin];
+    }
+    FOPS_RETURN_IF_ERROR(collective_->Sum(counts));
+    double positives = 0, negatives = 0;
+    for (int b = 0; b < kRankBins; ++b) {
+      negatives += static_cast<double>(counts[b]);
+      positives += static_cast<double>(counts[kRankBins + b]);
+    }
+    RankAreas areas;
+    if (positives == 0 || negatives == 0) {
+      areas.roc_auc = areas.pr_auc = std::nan("");
+      return areas;
+    }
+    // From the highest bin down: every negative is outranked by the positives above it (and
+    // ties with half of those in its own bin); precision at each bin's threshold weighs its
+    // share of the positives.
+    double above = 0, false_above = 0, area = 0, precision_sum = 0;
+    for (int b = kRankBins - 1; b >= 0; --b) {
+      const double neg = static_cast<double>(counts[b]),
+                   pos = static_cast<double>(counts[kRankBins + b]);
+      area += neg * (above + 0.5 * pos);
+      above += pos;
+      false_above += neg;
+      if (pos > 0) precision_sum += pos * above / (above + false_above);
+    }
+    areas.roc_auc = area / (positives * negatives);
+    areas.pr_auc = precision_sum / positives;
+    return areas;
+  }
+
   bool auc_, aucpr_;
+  Collective* collective_;
   DescendingRadixSort sorter_;
 };
 
@@ -546,19 +557,19 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   const std::span<const float> validation_weights =
       has_validation ? std::span<const float>() : train_weights;
 
-  // auc and aucpr are computed here (OwnRankMetrics) where libxgboost's numbers would be the
-  // same: the probabilities of binary:logistic, in memory, in one process (distributed runs
-  // replace them with ReplaceRankMetrics). libxgboost evaluates the other metrics.
+  // auc and aucpr are computed here (RankMetrics): in one process where libxgboost's numbers
+  // would be the same (the probabilities of binary:logistic, in memory), and in every
+  // distributed run, where libxgboost's are wrong. libxgboost evaluates the other metrics.
   const std::vector<std::string> metrics = params["eval_metric"].get<std::vector<std::string>>();
-  const bool own_rank = external == nullptr && input.collective == nullptr &&
-                        params["objective"] == "binary:logistic";
+  const bool rank_here = input.collective != nullptr ||
+                         (external == nullptr && params["objective"] == "binary:logistic");
   auto named = [&](const char* name) {
     return std::find(metrics.begin(), metrics.end(), name) != metrics.end();
   };
-  OwnRankMetrics own(own_rank && named("auc"), own_rank && named("aucpr"));
+  RankMetrics rank(rank_here && named("auc"), rank_here && named("aucpr"), input.collective);
   std::vector<std::string> library_metrics;
   for (const std::string& metric : metrics) {
-    if (!own_rank || (metric != "auc" && metric != "aucpr")) library_metrics.push_back(metric);
+    if (!rank_here || (metric != "auc" && metric != "aucpr")) library_metrics.push_back(metric);
   }
 
   void* raw_booster = nullptr;
@@ -612,21 +623,13 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
                    "XGBoosterEvalOneIter"));
       ParseEvalLine(evaluation, &round_metrics);
     }
-    FOPS_RETURN_IF_ERROR(own.Evaluate(booster.get(), validation_handle, validation_labels,
-                                      validation_weights, round_metrics.validation));
+    // Without validation data, what is filed under "validation" is the training set's (moved
+    // to "train" after the loop).
+    FOPS_RETURN_IF_ERROR(rank.Evaluate(booster.get(), validation_handle, validation_labels,
+                                       validation_weights, round_metrics.validation));
     if (with_train && has_validation) {
-      FOPS_RETURN_IF_ERROR(own.Evaluate(booster.get(), train_matrix->handle(), train_labels,
-                                        train_weights, round_metrics.train));
-    }
-    if (input.collective) {
-      // With validation data, what ParseEvalLine filed under "validation" is validation's;
-      // without, it is the training set's (moved to "train" after the loop).
-      FOPS_RETURN_IF_ERROR(ReplaceRankMetrics(booster.get(), validation_handle, validation_labels,
-                                              *input.collective, round_metrics.validation));
-      if (with_train && has_validation) {
-        FOPS_RETURN_IF_ERROR(ReplaceRankMetrics(booster.get(), train_matrix->handle(), train_labels,
-                                                *input.collective, round_metrics.train));
-      }
+      FOPS_RETURN_IF_ERROR(rank.Evaluate(booster.get(), train_matrix->handle(), train_labels,
+                                         train_weights, round_metrics.train));
     }
     double value = round_metrics.validation.count(stop_metric)
                        ? round_metrics.validation[stop_metric]
@@ -649,13 +652,8 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
               "XGBoosterEvalOneIter"));
           ParseEvalLine(evaluation, &history.back());
         }
-        FOPS_RETURN_IF_ERROR(own.Evaluate(booster.get(), train_matrix->handle(), train_labels,
-                                          train_weights, history.back().train));
-        if (input.collective) {
-          FOPS_RETURN_IF_ERROR(ReplaceRankMetrics(booster.get(), train_matrix->handle(),
-                                                  train_labels, *input.collective,
-                                                  history.back().train));
-        }
+        FOPS_RETURN_IF_ERROR(rank.Evaluate(booster.get(), train_matrix->handle(), train_labels,
+                                           train_weights, history.back().train));
       }
       ++round;
       break;
