@@ -1863,6 +1863,51 @@ TEST(ServeTlsTest, MutualTlsRefusesAClientWithoutACertificate) {
   }
 }
 
+TEST(ServeTlsTest, ABodyOfManyRecordsAndPipelinedRequestsOnOneConnection) {
+  ServeWorkspace ws;
+  ws.Deploy(ws.Register(), "all_at_once");
+  const std::string key = ws.CreateKey({"invoke"});
+  Certificates certs(ws.dir());
+  ws.WriteConfig("  tls_cert_file: " + certs.File("server.crt") +
+                 "\n  tls_key_file: " + certs.File("server.key") + "\n");
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  TlsClient client(server.port(), {.ca_file = certs.File("ca.crt")});
+  ASSERT_TRUE(client.Connect()) << client.error();
+  // A batch whose body spans several TLS records (16 KB of plaintext each at most): scored
+  // as each row alone is.
+  const std::vector<Json> rows = Transactions();
+  const std::vector<std::pair<std::string, std::string>> auth = {{"x-api-key", key}};
+  const size_t distinct = std::min<size_t>(rows.size(), 50);
+  Json batch = {{"instances", Json::array()}};
+  for (size_t i = 0; i < 50; ++i) batch["instances"].push_back(rows[i % distinct]);
+  const std::string body = batch.dump();
+  ASSERT_GT(body.size(), 2 * 16384u);
+  HttpReply scored = client.Request("POST", "/v1/endpoints/fraud/predict", body, auth);
+  ASSERT_EQ(scored.status, 200) << scored.body;
+  const Json predictions = Json::parse(scored.body)["predictions"];
+  ASSERT_EQ(predictions.size(), 50u);
+  HttpReply alone = client.Request("POST", "/v1/endpoints/fraud/predict", rows[1].dump(), auth);
+  ASSERT_EQ(alone.status, 200) << alone.body;
+  EXPECT_EQ(predictions[1]["score"], Json::parse(alone.body)["score"]);
+  // Pipelined: requests written at once (several in a record, records in one read), answered
+  // in order, and the connection goes on after them.
+  std::string requests;
+  for (size_t i = 0; i < 200; ++i) {
+    requests += TlsClient::FormatRequest("POST", "/v1/endpoints/fraud/predict",
+                                         rows[i % distinct].dump(), auth);
+  }
+  ASSERT_TRUE(client.Write(requests));
+  for (size_t i = 0; i < 200; ++i) {
+    HttpReply reply = client.ReadReply();
+    ASSERT_EQ(reply.status, 200) << "response " << i << ": " << reply.body;
+    EXPECT_EQ(Json::parse(reply.body)["score"], predictions[i % distinct]["score"])
+        << "response " << i;
+  }
+  HttpReply after = client.Request("GET", "/healthz");
+  EXPECT_EQ(after.status, 200);
+}
+
 TEST(ServeTlsTest, OutboundHttpsVerifiesTheServerAgainstTheSystemStoreOrGlobalCaFile) {
   ServeWorkspace ws;
   ws.Deploy(ws.Register(), "all_at_once");

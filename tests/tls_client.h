@@ -74,18 +74,31 @@ class TlsClient {
   HttpReply Request(const std::string& method, const std::string& target,
                     const std::string& body = "",
                     const std::vector<std::pair<std::string, std::string>>& headers = {}) {
-    HttpReply reply;
-    if (ssl_ == nullptr) return reply;
+    if (!Write(FormatRequest(method, target, body, headers))) return {};
+    return ReadReply();
+  }
+
+  /// A request as written on the wire (keep-alive, with a Content-Length).
+  static std::string FormatRequest(
+      const std::string& method, const std::string& target, const std::string& body = "",
+      const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     std::string request = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n";
     for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
-    request += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    if (SSL_write(ssl_, request.data(), static_cast<int>(request.size())) <= 0) return reply;
-    std::string data;
+    return request + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  }
+  /// Writes `bytes` whole (e.g. several requests, pipelined); false when the connection failed.
+  bool Write(const std::string& bytes) {
+    return ssl_ != nullptr && SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) > 0;
+  }
+  /// The next response on the connection; status 0 when none came.
+  HttpReply ReadReply() {
+    HttpReply reply;
+    if (ssl_ == nullptr) return reply;
     size_t header_end;
-    while ((header_end = data.find("\r\n\r\n")) == std::string::npos) {
-      if (!Read(data)) return reply;
+    while ((header_end = pending_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Read(pending_)) return reply;
     }
-    const std::string head = data.substr(0, header_end);
+    const std::string head = pending_.substr(0, header_end);
     reply.status = std::atoi(head.substr(9, 3).c_str());
     size_t length = 0;
     for (size_t at = head.find("\r\n"); at != std::string::npos; at = head.find("\r\n", at + 2)) {
@@ -93,11 +106,12 @@ class TlsClient {
       for (char& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       if (line.rfind("content-length:", 0) == 0) length = std::stoul(line.substr(15));
     }
-    data.erase(0, header_end + 4);
-    while (data.size() < length) {
-      if (!Read(data)) return {};
+    pending_.erase(0, header_end + 4);
+    while (pending_.size() < length) {
+      if (!Read(pending_)) return {};
     }
-    reply.body = data.substr(0, length);
+    reply.body = pending_.substr(0, length);
+    pending_.erase(0, length);
     return reply;
   }
 
@@ -122,6 +136,7 @@ class TlsClient {
     ssl_ = nullptr;
     ctx_ = nullptr;
     fd_ = -1;
+    pending_.clear();
   }
 
  private:
@@ -147,6 +162,7 @@ class TlsClient {
   SSL* ssl_ = nullptr;
   int fd_ = -1;
   std::string error_;
+  std::string pending_;  ///< read past the last response (the start of the next)
 };
 
 }  // namespace fraudops::testing

@@ -17,6 +17,7 @@
 #include "core/logging.h"
 #include "core/strings.h"
 #include "serve/http_error.h"
+#include "serve/tls_socket.h"
 
 namespace fraudops {
 
@@ -35,7 +36,7 @@ int HexValue(char c) {
 }
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-using TlsStream = asio::ssl::stream<tcp::socket>;
+using TlsStream = TlsSocket;
 
 tcp::socket& Lowest(tcp::socket& socket) { return socket; }
 tcp::socket& Lowest(TlsStream& stream) { return stream.next_layer(); }
@@ -180,7 +181,9 @@ class HttpServer::Session : public SessionBase,
   }
   Session(tcp::socket socket, HttpServer& server,
           std::shared_ptr<TlsContext> tls) requires std::same_as<Stream, TlsStream>
-      : socket_(std::move(socket), tls->context), server_(server), tls_(std::move(tls)) {
+      : socket_(std::move(socket), tls->context.native_handle()),
+        server_(server),
+        tls_(std::move(tls)) {
     ++server_.stats_.open_connections;
   }
   ~Session() override { --server_.stats_.open_connections; }
@@ -189,14 +192,13 @@ class HttpServer::Session : public SessionBase,
     if constexpr (std::is_same_v<Stream, TlsStream>) {
       Arm(limits().header_timeout);  // a client that never finishes its handshake is cut off
       idle_ = false;
-      socket_.async_handshake(asio::ssl::stream_base::server,
-                              [self = this->shared_from_this()](beast::error_code ec) {
-                                if (ec) {
-                                  ++self->server_.stats_.tls_handshake_failures;
-                                  return self->Close();
-                                }
-                                self->WaitForRequest();
-                              });
+      socket_.async_handshake([self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) {
+          ++self->server_.stats_.tls_handshake_failures;
+          return self->Close();
+        }
+        self->WaitForRequest();
+      });
     } else {
       WaitForRequest();
     }
@@ -349,8 +351,8 @@ class HttpServer::Session : public SessionBase,
     if (!keep_alive && version != 10) head_ += "Connection: close\r\n";
     head_ += "\r\n";
     if constexpr (std::is_same_v<Stream, TlsStream>) {
-      // One buffer, so one TLS record: the SSL stream writes a buffer sequence one buffer
-      // (record) at a time.
+      // One buffer, so one TLS record: TlsSocket writes a buffer sequence one buffer (one
+      // record) at a time.
       head_ += out.body;
       body_.clear();
     } else {
