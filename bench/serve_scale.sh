@@ -155,7 +155,8 @@ for kind in ("tls", "balancer", "traced", "traced-protobuf"):
           f"p99 ms {median([p['plain']['p99_ms'] for p in pairs]):.2f} vs "
           f"{median([p[kind]['p99_ms'] for p in pairs]):.2f}")
 EOF
-for kind in traced traced-protobuf; do
+for kind in $kinds; do
+  [[ $kind == traced* ]] || continue
   echo "$kind: $(curl -s "${url[$kind]%%/v1/*}/metrics" | grep '^fraudops_trace_spans_total' | tr '\n' ' ')"
 done
 for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
