@@ -14,7 +14,8 @@
 #   Each comparison is paired: the kind and the plain server loaded back to back, ROUNDS
 #   times; the median of the pairs' ratios.
 #   bench/serve_scale.sh [SECONDS] [ROUNDS] [DEPLOYS]
-#   KINDS="traced-protobuf" (any of tls balancer traced traced-protobuf) compares only those;
+#   KINDS="traced-protobuf" (any of tls balancer traced traced-protobuf tls-peer) compares only
+#   those; tls-peer is HTTPS served by another build, FOPS_PEER_BIN (e.g. an earlier commit's);
 #   DEPLOYS=0 skips the propagation.
 # Placement, for a machine with cores to spare: SERVER_CPUS, CLIENT_CPUS and SINK_CPUS
 # (taskset lists, e.g. 0-3) pin the servers, wrk and the OTLP receiver to their own cores, so
@@ -60,6 +61,13 @@ pids+=($!); server_pid[plain]=$!; server_pid[balancer]=$!
 FRAUDOPS_API_TLS_CERT_FILE=tls.crt FRAUDOPS_API_TLS_KEY_FILE=tls.key \
   "${server_on[@]}" "$bin" serve --listen 127.0.0.1:18491 --workers "$workers" > tls.log 2>&1 &
 pids+=($!); server_pid[tls]=$!
+if [[ " $kinds " == *" tls-peer "* ]]; then
+  FRAUDOPS_API_TLS_CERT_FILE=tls.crt FRAUDOPS_API_TLS_KEY_FILE=tls.key \
+    "${server_on[@]}" "${FOPS_PEER_BIN:?tls-peer needs FOPS_PEER_BIN}" serve \
+    --listen 127.0.0.1:18497 --workers "$workers" > tls-peer.log 2>&1 &
+  pids+=($!); server_pid[tls-peer]=$!
+  for _ in $(seq 100); do curl -sk -o /dev/null https://127.0.0.1:18497/readyz && break; sleep 0.1; done
+fi
 # An OTLP receiver that reads each request and answers 200, as a collector that keeps up:
 # nginx, one worker by default, so the receiving side costs little of this machine's two cores.
 mkdir -p sink
@@ -108,6 +116,7 @@ declare -A url=(
   [balancer]=http://127.0.0.1:18492/v1/endpoints/fraud-detector/predict
   [traced]=http://127.0.0.1:18495/v1/endpoints/fraud-detector/predict
   [traced-protobuf]=http://127.0.0.1:18496/v1/endpoints/fraud-detector/predict
+  [tls-peer]=https://127.0.0.1:18497/v1/endpoints/fraud-detector/predict
 )
 seconds_saved=$seconds; seconds=2
 for kind in plain $kinds; do load "$kind" "${url[$kind]}" >/dev/null; done  # warm up
@@ -139,7 +148,7 @@ def median(values):
 def quartiles(values):
     q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
     return f"[{q[0]:.2f}, {q[2]:.2f}]"
-for kind in ("tls", "balancer", "traced", "traced-protobuf"):
+for kind in ("tls", "tls-peer", "balancer", "traced", "traced-protobuf"):
     pairs = [v for (k, _), v in runs.items() if k == kind and len(v) == 2]
     if not pairs:
         continue
