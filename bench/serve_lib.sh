@@ -10,8 +10,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for() {  # URL: until it answers (10 s), or exit
-  for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+wait_for() {  # URL (http or https, a self-signed certificate accepted): until it answers (10 s), or exit
+  for _ in $(seq 100); do curl -sk -o /dev/null "$1" && return 0; sleep 0.1; done
   echo "server at $1 did not start" >&2
   exit 1
 }

@@ -66,7 +66,7 @@ if [[ " $kinds " == *" tls-peer "* ]]; then
     "${server_on[@]}" "${FOPS_PEER_BIN:?tls-peer needs FOPS_PEER_BIN}" serve \
     --listen 127.0.0.1:18497 --workers "$workers" > tls-peer.log 2>&1 &
   pids+=($!); server_pid[tls-peer]=$!
-  for _ in $(seq 100); do curl -sk -o /dev/null https://127.0.0.1:18497/readyz && break; sleep 0.1; done
+  wait_for https://127.0.0.1:18497/readyz
 fi
 # An OTLP receiver that reads each request and answers 200, as a collector that keeps up:
 # nginx, one worker by default, so the receiving side costs little of this machine's two cores.
@@ -95,7 +95,7 @@ if [[ " $kinds " == *" balancer "* ]]; then
   wait_for http://127.0.0.1:18492/readyz
 fi
 wait_for http://127.0.0.1:18490/readyz
-for _ in $(seq 100); do curl -sk -o /dev/null https://127.0.0.1:18491/readyz && break; sleep 0.1; done
+wait_for https://127.0.0.1:18491/readyz
 wait_for http://127.0.0.1:18495/readyz
 wait_for http://127.0.0.1:18496/readyz
 

@@ -36,10 +36,9 @@ int HexValue(char c) {
 }
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-using TlsStream = TlsSocket;
 
 tcp::socket& Lowest(tcp::socket& socket) { return socket; }
-tcp::socket& Lowest(TlsStream& stream) { return stream.next_layer(); }
+tcp::socket& Lowest(TlsSocket& stream) { return stream.next_layer(); }
 
 /// The oldest error OpenSSL queued, as text (and the queue cleared).
 std::string OpenSslError() {
@@ -180,7 +179,7 @@ class HttpServer::Session : public SessionBase,
     ++server_.stats_.open_connections;
   }
   Session(tcp::socket socket, HttpServer& server,
-          std::shared_ptr<TlsContext> tls) requires std::same_as<Stream, TlsStream>
+          std::shared_ptr<TlsContext> tls) requires std::same_as<Stream, TlsSocket>
       : socket_(std::move(socket), tls->context.native_handle()),
         server_(server),
         tls_(std::move(tls)) {
@@ -189,7 +188,7 @@ class HttpServer::Session : public SessionBase,
   ~Session() override { --server_.stats_.open_connections; }
 
   void Start() {
-    if constexpr (std::is_same_v<Stream, TlsStream>) {
+    if constexpr (std::is_same_v<Stream, TlsSocket>) {
       Arm(limits().header_timeout);  // a client that never finishes its handshake is cut off
       idle_ = false;
       socket_.async_handshake([self = this->shared_from_this()](beast::error_code ec) {
@@ -350,7 +349,7 @@ class HttpServer::Session : public SessionBase,
     if (keep_alive && version == 10) head_ += "Connection: keep-alive\r\n";
     if (!keep_alive && version != 10) head_ += "Connection: close\r\n";
     head_ += "\r\n";
-    if constexpr (std::is_same_v<Stream, TlsStream>) {
+    if constexpr (std::is_same_v<Stream, TlsSocket>) {
       // One buffer, so one TLS record: TlsSocket writes a buffer sequence one buffer (one
       // record) at a time.
       head_ += out.body;
@@ -464,7 +463,7 @@ void HttpServer::Accept(Worker& worker) {
       tls = tls_;
     }
     if (tls) {
-      auto session = std::make_shared<Session<TlsStream>>(std::move(socket), *this, std::move(tls));
+      auto session = std::make_shared<Session<TlsSocket>>(std::move(socket), *this, std::move(tls));
       worker.sessions.push_back(session);
       session->Start();
     } else {
