@@ -237,7 +237,22 @@ std::string FormatTraceParent(const TraceId& trace_id, const SpanId& span_id, bo
   return "00-" + HexId(trace_id) + "-" + HexId(span_id) + (sampled ? "-01" : "-00");
 }
 
-void EncodeOtlpJson(std::span<const TraceRecord> records, std::string_view service_name,
+namespace {
+
+/// Calls `visit` with each record of `queued`, read back into one scratch record (which stays
+/// in cache, where records read into slots of their own would each be cold).
+template <class Visit>
+void ForEachQueued(std::string_view queued, Visit&& visit) {
+  TraceRecord record;
+  while (!queued.empty()) {
+    queued.remove_prefix(record.ReadFrom(queued));
+    visit(static_cast<const TraceRecord&>(record));
+  }
+}
+
+}  // namespace
+
+void EncodeOtlpJson(std::string_view queued, std::string_view service_name,
                     std::string_view version, std::string& out) {
   out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":[";
   AppendJsonAttribute(out, "service.name", service_name);
@@ -248,7 +263,7 @@ void EncodeOtlpJson(std::span<const TraceRecord> records, std::string_view servi
   out += "\"},\"spans\":[";
   bool first = true;
   char trace_text[32];
-  for (const TraceRecord& record : records) {
+  ForEachQueued(queued, [&](const TraceRecord& record) {
     std::string_view trace_hex = HexTo(trace_text, record.trace_id.data(), 16);
     for (size_t i = 0; i < record.span_count; ++i) {
       const TraceRecord::SpanEntry& span = record.spans[i];
@@ -289,21 +304,22 @@ void EncodeOtlpJson(std::span<const TraceRecord> records, std::string_view servi
       // The status is left out when unset (code 0), as protobuf's JSON mapping does.
       out += span.error ? ",\"status\":{\"code\":2}}" : "}";
     }
-  }
+  });
   out += "]}]}]}";
 }
 
-void EncodeOtlpProtobuf(std::span<const TraceRecord> records, std::string_view service_name,
+void EncodeOtlpProtobuf(std::string_view queued, std::string_view service_name,
                         std::string_view version, std::string& out) {
   // Sizes first (inner to outer), then one pass writing the body in order.
-  std::vector<size_t> span_sizes;
+  thread_local std::vector<size_t> span_sizes;
+  span_sizes.clear();
   size_t spans_size = 0;
-  for (const TraceRecord& record : records) {
+  ForEachQueued(queued, [&](const TraceRecord& record) {
     for (size_t i = 0; i < record.span_count; ++i) {
       span_sizes.push_back(SpanSize(record, i));
       spans_size += BytesFieldSize(span_sizes.back());
     }
-  }
+  });
   const std::string_view scope_name = "fraudops";
   const size_t scope_size = BytesFieldSize(scope_name.size()) + BytesFieldSize(version.size());
   const size_t scope_spans_size = BytesFieldSize(scope_size) + spans_size;
@@ -329,9 +345,9 @@ void EncodeOtlpProtobuf(std::span<const TraceRecord> records, std::string_view s
   PutBytes(body, 1, scope_name);
   PutBytes(body, 2, version);
   const size_t* span_size = span_sizes.data();
-  for (const TraceRecord& record : records) {
+  ForEachQueued(queued, [&](const TraceRecord& record) {
     for (size_t i = 0; i < record.span_count; ++i) PutSpan(body, record, i, *span_size++);
-  }
+  });
   assert(body.at == out.data() + out.size());
 }
 
@@ -358,6 +374,15 @@ void TraceRecord::AppendTo(std::string& out) const {
   out.append(reinterpret_cast<const char*>(spans.data()), span_count * sizeof(SpanEntry));
   out.append(reinterpret_cast<const char*>(attributes.data()), attribute_count * sizeof(Attribute));
   out.append(text.data(), text_size);
+}
+
+std::pair<size_t, size_t> TraceRecord::Peek(std::string_view in) {
+  TraceRecord head;
+  assert(in.size() >= kRecordHead);
+  std::memcpy(static_cast<void*>(&head), in.data(), kRecordHead);
+  return {kRecordHead + head.span_count * sizeof(SpanEntry) +
+              head.attribute_count * sizeof(Attribute) + head.text_size,
+          head.span_count};
 }
 
 size_t TraceRecord::ReadFrom(std::string_view in) {
@@ -505,27 +530,21 @@ void Tracer::Stop() { worker_.Stop(); }  // its final pass exports what is queue
 BackgroundWorker::Duration Tracer::Pass() {
   {
     MutexLock lock(&mutex_);  // everything queued, at once: the request path is not held up
-    taken_bytes_.swap(queue_);
+    taken_.swap(queue_);
     queued_spans_ = 0;
   }
-  // Read back into the records of earlier passes (ReadFrom sets what a record uses; a new
-  // one would first be zeroed whole).
-  size_t taken = 0;
-  for (std::string_view rest = taken_bytes_; !rest.empty(); ++taken) {
-    if (taken == taken_.size()) taken_.emplace_back();
-    rest.remove_prefix(taken_[taken].ReadFrom(rest));
-  }
-  taken_bytes_.clear();
-  size_t from = 0;
-  while (from < taken) {
+  std::string_view rest = taken_;
+  while (!rest.empty()) {
     // A batch: whole requests up to batch_spans spans (at least one request).
-    const size_t first = from;
-    size_t spans = 0;
-    while (from < taken &&
-           (from == first || spans + taken_[from].span_count <= options_.batch_spans)) {
-      spans += taken_[from++].span_count;
+    size_t bytes = 0, spans = 0;
+    while (bytes < rest.size()) {
+      const auto [size, span_count] = TraceRecord::Peek(rest.substr(bytes));
+      if (bytes > 0 && spans + span_count > options_.batch_spans) break;
+      bytes += size;
+      spans += span_count;
     }
-    const std::span<const TraceRecord> batch(taken_.data() + first, from - first);
+    const std::string_view batch = rest.substr(0, bytes);
+    rest.remove_prefix(bytes);
     body_.clear();
     if (options_.protobuf) {
       EncodeOtlpProtobuf(batch, options_.service_name, CodeVersion(), body_);
@@ -540,7 +559,11 @@ BackgroundWorker::Duration Tracer::Pass() {
     // Not retried: the next spans are newer, and a collector that is down would only fill
     // the queue. This batch and the rest of the pass are dropped, counted, and logged once.
     size_t lost = spans;
-    for (size_t i = from; i < taken; ++i) lost += taken_[i].span_count;
+    while (!rest.empty()) {
+      const auto [size, span_count] = TraceRecord::Peek(rest);
+      lost += span_count;
+      rest.remove_prefix(size);
+    }
     failed_exports_.fetch_add(1, std::memory_order_relaxed);
     dropped_.fetch_add(lost, std::memory_order_relaxed);
     if (options_.logger) {
@@ -552,6 +575,7 @@ BackgroundWorker::Duration Tracer::Pass() {
     }
     break;
   }
+  taken_.clear();
   return options_.flush_interval;
 }
 

@@ -16,9 +16,9 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/background_worker.h"
@@ -58,21 +58,25 @@ struct TraceRecord {
   static constexpr size_t kMaxSpans = 12, kMaxAttributes = 16, kTextBytes = 512;
   static constexpr uint8_t kRemoteParent = 0xff;  ///< the caller's span (or none)
 
+  // Set whole by AddSpan and AddAttribute: a new record's slots are left unwritten (a
+  // sampled request does not zero 1.4 KB it mostly does not use).
   struct SpanEntry {
-    SpanId span_id{};
-    uint8_t parent = kRemoteParent;           ///< index of the parent span in this record
-    uint8_t kind = 1;                         ///< OTLP SpanKind: 1 internal, 2 server, 3 client
-    bool error = false;                       ///< OTLP status code 2 (error), else 0 (unset)
-    uint16_t name_offset = 0, name_size = 0;  ///< in text
-    uint64_t start_unix_ns = 0, end_unix_ns = 0;
+    SpanId span_id;
+    uint8_t parent;                   ///< index of the parent span in this record
+    uint8_t kind;                     ///< OTLP SpanKind: 1 internal, 2 server, 3 client
+    bool error;                       ///< OTLP status code 2 (error), else 0 (unset)
+    uint16_t name_offset, name_size;  ///< in text
+    uint64_t start_unix_ns, end_unix_ns;
   };
   struct Attribute {
-    const char* key = nullptr;  ///< a string literal
-    uint8_t span = 0;
-    bool is_int = false;
-    int64_t int_value = 0;
-    uint16_t offset = 0, size = 0;  ///< a string value, in text
+    const char* key;  ///< a string literal
+    uint8_t span;
+    bool is_int;
+    int64_t int_value;
+    uint16_t offset, size;  ///< a string value, in text
   };
+
+  TraceRecord() {}  // NOLINT(modernize-use-equals-default): `= default` would zero the slots
 
   TraceId trace_id{};
   SpanId remote_parent{};  ///< all zero: the trace started here
@@ -96,22 +100,27 @@ struct TraceRecord {
     return span.parent == kRemoteParent ? remote_parent : spans[span.parent].span_id;
   }
   /// Appends the used part of this record to `out` (in-process only: attribute keys stay
-  /// pointers): a request with four spans copies about 400 bytes, not the whole record.
+  /// pointers): a request with four spans copies about 400 bytes, not the whole record. The
+  /// exporter's queue and the encoders' input are records appended one after another.
   void AppendTo(std::string& out) const;
   /// Reads a record that AppendTo wrote at the start of `in`; the bytes it took.
   size_t ReadFrom(std::string_view in);
+  /// The size and span count of the record that AppendTo wrote at the start of `in`.
+  static std::pair<size_t, size_t> Peek(std::string_view in);
 
  private:
   /// Copies `value` into text; false (and counted) when it does not fit.
   bool Store(std::string_view value, uint16_t& offset, uint16_t& size);
 };
 
-/// The OTLP/HTTP bodies (ExportTraceServiceRequest) of `records`, with the resource's
-/// service.name and service.version and the scope fraudops at `version`, appended to `out`:
-/// the JSON encoding (hex ids, nanoseconds as strings) and the protobuf encoding.
-void EncodeOtlpJson(std::span<const TraceRecord> records, std::string_view service_name,
+/// The OTLP/HTTP bodies (ExportTraceServiceRequest) of the records in `queued` (as
+/// TraceRecord::AppendTo writes them, one after another), with the resource's service.name and
+/// service.version and the scope fraudops at `version`, appended to `out`: the JSON encoding
+/// (hex ids, nanoseconds as strings) and the protobuf encoding. Each record is read back into
+/// one scratch record as it is encoded: the queue is read in order, once a pass.
+void EncodeOtlpJson(std::string_view queued, std::string_view service_name,
                     std::string_view version, std::string& out);
-void EncodeOtlpProtobuf(std::span<const TraceRecord> records, std::string_view service_name,
+void EncodeOtlpProtobuf(std::string_view queued, std::string_view service_name,
                         std::string_view version, std::string& out);
 
 struct TracingOptions {
@@ -168,9 +177,8 @@ class Tracer {
   std::string queue_ GUARDED_BY(mutex_);  ///< records, as TraceRecord::AppendTo writes them
   size_t queued_spans_ GUARDED_BY(mutex_) = 0;
   // The worker's: what a pass took from the queue (swapped with it, so both keep their
-  // capacity) and its records read back, a batch's body, and the connection to the collector.
-  std::string taken_bytes_;
-  std::vector<TraceRecord> taken_;  ///< grows to the most records a pass took, then reused
+  // capacity), a batch's body, and the connection to the collector.
+  std::string taken_;
   std::string body_;
   HttpSession http_;
   std::atomic<uint64_t> exported_{0}, dropped_{0}, failed_exports_{0};

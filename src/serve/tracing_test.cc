@@ -53,6 +53,13 @@ TEST(TracerTest, SamplingFollowsTheParentOrTheRatioOfTheTraceId) {
   EXPECT_FALSE(by_ratio.Decide(high).sampled);
 }
 
+/// `records` as the exporter's queue holds them (what the encoders read).
+std::string Queued(std::initializer_list<TraceRecord> records) {
+  std::string queued;
+  for (const TraceRecord& record : records) record.AppendTo(queued);
+  return queued;
+}
+
 /// A request's record: the server span (its caller's span the parent) and two steps.
 TraceRecord SampleRecord() {
   TraceRecord record;
@@ -74,7 +81,7 @@ TraceRecord SampleRecord() {
 TEST(TracerTest, OtlpJsonHasTheShapeTheSpecificationGives) {
   const TraceRecord record = SampleRecord();
   std::string body;
-  EncodeOtlpJson({&record, 1}, "fraudops-eu", "0.1.0+abc", body);
+  EncodeOtlpJson(Queued({record}), "fraudops-eu", "0.1.0+abc", body);
   const auto json = nlohmann::json::parse(body);
   const auto& resource = json["resourceSpans"][0];
   EXPECT_EQ(resource["resource"]["attributes"][0]["key"], "service.name");
@@ -104,7 +111,7 @@ TEST(TracerTest, OtlpJsonHasTheShapeTheSpecificationGives) {
   TraceRecord root = record;
   root.remote_parent = {};
   body.clear();
-  EncodeOtlpJson({&root, 1}, "fraudops", "1", body);
+  EncodeOtlpJson(Queued({root}), "fraudops", "1", body);
   EXPECT_FALSE(
       nlohmann::json::parse(body)["resourceSpans"][0]["scopeSpans"][0]["spans"][0].contains(
           "parentSpanId"));
@@ -262,7 +269,7 @@ TEST(TracerTest, OtlpProtobufCarriesWhatTheJsonEncodingCarries) {
   TraceRecord second = SampleRecord();
   second.trace_id[15] ^= 1;
   second.remote_parent = {};
-  const std::vector<TraceRecord> records = {SampleRecord(), second};
+  const std::string records = Queued({SampleRecord(), second});
   std::string json, protobuf;
   EncodeOtlpJson(records, "fraudops-eu", "0.1.0+abc", json);
   EncodeOtlpProtobuf(records, "fraudops-eu", "0.1.0+abc", protobuf);
@@ -295,17 +302,31 @@ TEST(TracerTest, TheQueuedPartOfARecordReadsBackAsTheRecord) {
   std::string queue;
   for (const TraceRecord& record : records) record.AppendTo(queue);
   EXPECT_LT(queue.size(), 3 * sizeof(TraceRecord) / 2);  // the used parts, not whole records
-  std::string expected, actual;
-  EncodeOtlpJson(records, "svc", "1", expected);
   std::vector<TraceRecord> read;
+  std::string again;
   for (std::string_view rest = queue; !rest.empty();) {
-    rest.remove_prefix(read.emplace_back().ReadFrom(rest));
+    const auto [size, spans] = TraceRecord::Peek(rest);
+    EXPECT_EQ(read.emplace_back().ReadFrom(rest), size);
+    EXPECT_EQ(read.back().span_count, spans);
+    read.back().AppendTo(again);
+    rest.remove_prefix(size);
   }
   ASSERT_EQ(read.size(), 3u);
-  EncodeOtlpJson(read, "svc", "1", actual);
-  EXPECT_EQ(actual, expected);
+  EXPECT_EQ(again, queue);
+  EXPECT_EQ(read[0].trace_id[0], 1);
   EXPECT_EQ(read[1].overflow, 1u);
+  EXPECT_EQ(read[1].Text(read[1].attributes[0].offset, read[1].attributes[0].size),
+            "/v1/endpoints/{name}/predict");
+  EXPECT_EQ(read[1].attributes[1].int_value, 200);
   EXPECT_EQ(read[2].span_count, TraceRecord::kMaxSpans);
+  EXPECT_EQ(read[2].spans[11].end_unix_ns, 41u);
+  // The encoders read the queue the same way: the three records' spans, in order.
+  std::string json;
+  EncodeOtlpJson(queue, "svc", "1", json);
+  const auto spans = nlohmann::json::parse(json)["resourceSpans"][0]["scopeSpans"][0]["spans"];
+  ASSERT_EQ(spans.size(), 1 + TraceRecord::kMaxSpans);
+  EXPECT_EQ(spans[0]["name"], "server");
+  EXPECT_EQ(spans[12]["name"], "step 11");
 }
 
 TEST(TracerTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
