@@ -1,10 +1,8 @@
 #include "features/feature_store.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <set>
 
-#include "core/files.h"
 #include "core/hash.h"
 #include "core/ids.h"
 #include "core/strings.h"
@@ -181,14 +179,8 @@ Result<SegmentRecord> FeatureRegistry::Ingest(const FeatureGroup& group, const F
   record.source = source;
   record.actor = actor;
   const std::string bytes = EncodeFeatureSegment(table);
-  const std::string temp =
-      (std::filesystem::temp_directory_path() / ("fraudops-segment-" + record.id + ".ffs"))
-          .string();
-  FOPS_RETURN_IF_ERROR(WriteFileAtomic(temp, bytes));
   Result<ArtifactRecord> put =
-      artifacts_->Put("features/" + group.name + "/" + record.id + ".ffs", temp);
-  std::error_code ignored;
-  std::filesystem::remove(temp, ignored);
+      artifacts_->PutBytes("features/" + group.name + "/" + record.id + ".ffs", bytes);
   if (!put.ok()) return put.status();
   record.uri = put->uri;
   record.sha256 = put->sha256;

@@ -478,28 +478,21 @@ void WorkspaceRoutes::UploadArtifact(const HttpRequest& request, HttpResponse& r
                "query parameter path=" + name + ": " + problem, {{"parameter", "path"}});
     return;
   }
-  // The body goes to a private temporary file, then into the artifact store (atomically).
-  const fs::path temp_dir = fs::path(home_) / "tmp";
-  Status made = MakeDirectories(temp_dir.string());
-  if (Failed(response, made)) return;
-  const std::string temp = (temp_dir / ("upload-" + NewUuidV7())).string();
+  // The body goes into the artifact store whole or not at all.
   Json out;
-  Status status = WriteFileAtomic(temp, request.body());
-  if (status.ok()) {
-    status = stores_.WithArtifacts([&](ServingStore& store, ArtifactStore& artifacts) -> Status {
-      FOPS_ASSIGN_OR_RETURN(ArtifactRecord record,
-                            artifacts.Put(run.experiment + "/" + run.run_id + "/" + name, temp));
-      record.name = name;
-      FOPS_RETURN_IF_ERROR(store.metadata().LogArtifacts(run.run_id, {record}));
-      out = {{"name", record.name},
-             {"uri", record.uri},
-             {"size", record.size},
-             {"sha256", record.sha256}};
-      return Status::Ok();
-    });
-  }
-  std::error_code ignored;
-  fs::remove(temp, ignored);
+  Status status =
+      stores_.WithArtifacts([&](ServingStore& store, ArtifactStore& artifacts) -> Status {
+        FOPS_ASSIGN_OR_RETURN(
+            ArtifactRecord record,
+            artifacts.PutBytes(run.experiment + "/" + run.run_id + "/" + name, request.body()));
+        record.name = name;
+        FOPS_RETURN_IF_ERROR(store.metadata().LogArtifacts(run.run_id, {record}));
+        out = {{"name", record.name},
+               {"uri", record.uri},
+               {"size", record.size},
+               {"sha256", record.sha256}};
+        return Status::Ok();
+      });
   if (Failed(response, status)) return;
   WriteJson(response, out, 201);
 }

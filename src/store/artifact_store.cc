@@ -27,7 +27,7 @@ Result<ArtifactRecord> LocalArtifactStore::Put(const std::string& key, const std
   if (!fs::equivalent(path, target, error)) {
     // A copy, atomically; the run's working directory already is the store by default.
     FOPS_ASSIGN_OR_RETURN(std::string content, ReadFile(path));
-    FOPS_RETURN_IF_ERROR(WriteFileAtomic(target, content));
+    return PutBytes(key, content);
   }
   ArtifactRecord record;
   record.name = key;
@@ -37,6 +37,13 @@ Result<ArtifactRecord> LocalArtifactStore::Put(const std::string& key, const std
   record.size = static_cast<int64_t>(size);
   FOPS_ASSIGN_OR_RETURN(record.sha256, Sha256File(target));
   return record;
+}
+
+Result<ArtifactRecord> LocalArtifactStore::PutBytes(const std::string& key,
+                                                    std::string_view content) {
+  const std::string target = Uri(key);
+  FOPS_RETURN_IF_ERROR(WriteFileAtomic(target, content));
+  return ArtifactRecord{key, target, static_cast<int64_t>(content.size()), Sha256Hex(content)};
 }
 
 std::string LocalArtifactStore::Uri(const std::string& key) const {
@@ -110,6 +117,10 @@ Status S3ArtifactStore::SetStorageClass(const std::string& uri, const std::strin
 
 Result<ArtifactRecord> S3ArtifactStore::Put(const std::string& key, const std::string& path) {
   FOPS_ASSIGN_OR_RETURN(std::string content, ReadFile(path));
+  return PutBytes(key, content);
+}
+
+Result<ArtifactRecord> S3ArtifactStore::PutBytes(const std::string& key, std::string_view content) {
   S3Location where{root_.bucket, root_.key.empty() ? key : root_.key + "/" + key};
   FOPS_RETURN_IF_ERROR(client_.Put(where, content));
   return ArtifactRecord{key, where.Uri(), static_cast<int64_t>(content.size()), Sha256Hex(content)};

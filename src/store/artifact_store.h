@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/config.h"
 #include "core/s3.h"
@@ -21,6 +22,8 @@ class ArtifactStore {
   virtual ~ArtifactStore() = default;
   /// Stores the local file `path` under `key` (e.g. fraud-detection/<run>/model/model.json).
   virtual Result<ArtifactRecord> Put(const std::string& key, const std::string& path) = 0;
+  /// Stores `content` under `key`, written whole or not at all (no file of its own first).
+  virtual Result<ArtifactRecord> PutBytes(const std::string& key, std::string_view content) = 0;
   /// The bytes at `uri` (as Put returned it, by this store or another: a path or an s3:// URI
   /// is read where it points), refused unless their sha256 is `sha256`.
   Result<std::string> Read(const std::string& uri, const std::string& sha256);
@@ -45,6 +48,7 @@ class LocalArtifactStore final : public ArtifactStore {
  public:
   explicit LocalArtifactStore(std::string root) : root_(std::move(root)) {}
   Result<ArtifactRecord> Put(const std::string& key, const std::string& path) override;
+  Result<ArtifactRecord> PutBytes(const std::string& key, std::string_view content) override;
   std::string Uri(const std::string& key) const override;
   bool IsLocal() const override { return true; }
   Status Remove(const std::string& uri) override;
@@ -64,6 +68,7 @@ class S3ArtifactStore final : public ArtifactStore {
   S3ArtifactStore(S3Client client, S3Location root)
       : client_(std::move(client)), root_(std::move(root)) {}
   Result<ArtifactRecord> Put(const std::string& key, const std::string& path) override;
+  Result<ArtifactRecord> PutBytes(const std::string& key, std::string_view content) override;
   std::string Uri(const std::string& key) const override;
   bool IsLocal() const override { return false; }
   Status Remove(const std::string& uri) override;

@@ -41,6 +41,32 @@ TEST(LocalArtifactStoreTest, PutRecordsTheChecksumAndReadRefusesACorruptedFile) 
   EXPECT_NE(corrupted.status().message().find("failed its checksum"), std::string::npos);
 }
 
+TEST(LocalArtifactStoreTest, PutBytesWritesTheContentWholeWithNoFileOfItsOwnFirst) {
+  testing::TempDir dir;
+  auto store = OpenArtifactStore(dir.File("store"), "");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const std::string content(100000, 'b');
+  auto record = (*store)->PutBytes("p/run/upload/data.bin", content);
+  ASSERT_TRUE(record.ok()) << record.status().ToString();
+  EXPECT_EQ(record->name, "p/run/upload/data.bin");
+  EXPECT_EQ(record->uri, dir.File("store/p/run/upload/data.bin"));
+  EXPECT_EQ(record->size, 100000);
+  EXPECT_EQ(record->sha256, Sha256Hex(content));
+  EXPECT_EQ(*(*store)->Read(record->uri, record->sha256), content);
+  // Only the artifact is left in its folder: the temporary file it was written through is gone.
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator(dir.File("store/p/run/upload"))) {
+    ++files;
+  }
+  EXPECT_EQ(files, 1u);
+  // A store that cannot be written to says so and leaves nothing behind.
+  testing::WriteText(dir.File("store/blocked"), "a file where a folder is needed");
+  auto blocked = (*store)->PutBytes("blocked/data.bin", content);
+  ASSERT_FALSE(blocked.ok());
+  EXPECT_EQ(blocked.status().code(), StatusCode::kIoError) << blocked.status().ToString();
+}
+
 TEST(LocalArtifactStoreTest, UnsupportedUrlsAreRefused) {
   auto store = OpenArtifactStore("ftp://host/x", "");
   ASSERT_FALSE(store.ok());
@@ -136,6 +162,17 @@ TEST_F(S3Test, ArtifactStoreVerifiesChecksumsOnS3) {
   auto changed = store.Read(record->uri, record->sha256);
   ASSERT_FALSE(changed.ok());
   EXPECT_NE(changed.status().message().find("failed its checksum"), std::string::npos);
+}
+
+TEST_F(S3Test, PutBytesStoresTheContentUnderThePrefix) {
+  S3ArtifactStore store(S3Client(testing::TestS3Settings(endpoint_)),
+                        S3Location{bucket_, "prefix"});
+  auto record = store.PutBytes("p/r/upload/notes.txt", "uploaded through the API");
+  ASSERT_TRUE(record.ok()) << record.status().ToString();
+  EXPECT_EQ(record->uri, "s3://" + bucket_ + "/prefix/p/r/upload/notes.txt");
+  EXPECT_EQ(record->size, 24);
+  EXPECT_EQ(record->sha256, Sha256Hex("uploaded through the API"));
+  EXPECT_EQ(*store.Read(record->uri, record->sha256), "uploaded through the API");
 }
 
 TEST_F(S3Test, WrongCredentialsMissingBucketAndUnreachableEndpointAreClearErrors) {
