@@ -1763,11 +1763,24 @@ struct Certificates {
   const TempDir& dir_;
 };
 
-TEST(ServeTlsTest, Tls13ScoringTls12AcceptedTls11RefusedAndTheCertificateReloadedOnSighup) {
+/// What each HTTPS test starts from: a workspace serving a deployed model, a key that may
+/// score, and the certificates in the workspace's folder.
+struct TlsWorkspace {
+  TlsWorkspace() : key(DeployAndCreateKey(ws)), certs(ws.dir()) {}
+  static std::string DeployAndCreateKey(ServeWorkspace& ws) {
+    ws.Deploy(ws.Register(), "all_at_once");
+    return ws.CreateKey({"invoke"});
+  }
   ServeWorkspace ws;
-  ws.Deploy(ws.Register(), "all_at_once");
-  const std::string key = ws.CreateKey({"invoke"});
-  Certificates certs(ws.dir());
+  std::string key;
+  Certificates certs;
+};
+
+TEST(ServeTlsTest, Tls13ScoringTls12AcceptedTls11RefusedAndTheCertificateReloadedOnSighup) {
+  TlsWorkspace tls;
+  ServeWorkspace& ws = tls.ws;
+  const std::string& key = tls.key;
+  const Certificates& certs = tls.certs;
   std::filesystem::copy_file(certs.File("server.crt"), ws.dir().File("live.crt"));
   std::filesystem::copy_file(certs.File("server.key"), ws.dir().File("live.key"));
   ws.WriteConfig("  tls_cert_file: " + ws.dir().File("live.crt") +
@@ -1831,10 +1844,10 @@ TEST(ServeTlsTest, Tls13ScoringTls12AcceptedTls11RefusedAndTheCertificateReloade
 }
 
 TEST(ServeTlsTest, MutualTlsRefusesAClientWithoutACertificate) {
-  ServeWorkspace ws;
-  ws.Deploy(ws.Register(), "all_at_once");
-  const std::string key = ws.CreateKey({"invoke"});
-  Certificates certs(ws.dir());
+  TlsWorkspace tls;
+  ServeWorkspace& ws = tls.ws;
+  const std::string& key = tls.key;
+  const Certificates& certs = tls.certs;
   ws.WriteConfig("  tls_cert_file: " + certs.File("server.crt") +
                  "\n  tls_key_file: " + certs.File("server.key") +
                  "\n  tls_client_ca_file: " + certs.File("ca.crt") + "\n");
@@ -1864,10 +1877,10 @@ TEST(ServeTlsTest, MutualTlsRefusesAClientWithoutACertificate) {
 }
 
 TEST(ServeTlsTest, ABodyOfManyRecordsAndPipelinedRequestsOnOneConnection) {
-  ServeWorkspace ws;
-  ws.Deploy(ws.Register(), "all_at_once");
-  const std::string key = ws.CreateKey({"invoke"});
-  Certificates certs(ws.dir());
+  TlsWorkspace tls;
+  ServeWorkspace& ws = tls.ws;
+  const std::string& key = tls.key;
+  const Certificates& certs = tls.certs;
   ws.WriteConfig("  tls_cert_file: " + certs.File("server.crt") +
                  "\n  tls_key_file: " + certs.File("server.key") + "\n");
   ServerProcess server(ws);
