@@ -311,8 +311,7 @@ void EncodeOtlpJson(std::string_view queued, std::string_view service_name,
 void EncodeOtlpProtobuf(std::string_view queued, std::string_view service_name,
                         std::string_view version, std::string& out) {
   // Sizes first (inner to outer), then one pass writing the body in order.
-  thread_local std::vector<size_t> span_sizes;
-  span_sizes.clear();
+  std::vector<size_t> span_sizes;
   size_t spans_size = 0;
   ForEachQueued(queued, [&](const TraceRecord& record) {
     for (size_t i = 0; i < record.span_count; ++i) {
