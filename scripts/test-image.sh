@@ -4,7 +4,8 @@
 # a pipeline run on the built-in data, and a scoring request to `fraudops serve`. Checks the
 # image's user, labels and HEALTHCHECK. The ctest ContainerImage runs it.
 #   FOPS_IMAGE_STORE  buildah's storage (default ~/.cache/fraudops/containers): the base
-#                     image and the build's layers are kept there between runs
+#                     image and the build's layers are kept there between runs (untagged
+#                     layers pruned once it passes 16 GB)
 # Exit 77 (skipped) when buildah is missing outside CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +43,14 @@ if ! bah inspect --type image "$base" >/dev/null 2>&1; then
   bah commit -q "$ctr" "$base" >/dev/null
   bah rm "$ctr" >/dev/null
   rm -rf "$work/rootfs"
+fi
+
+# Every revision leaves untagged layers behind, and the vfs driver stores each layer whole: the
+# store grew to 48 GB over a few dozen runs and filled a disk. Past 16 GB, they go (the tagged
+# base stays; the next build then runs its steps again).
+if [ "$(du -s --block-size=1G "$store/storage" 2>/dev/null | cut -f1)" -gt 16 ]; then
+  log "pruning untagged layers from $store (over 16 GB)"
+  bah rmi --prune >/dev/null 2>&1 || true
 fi
 
 revision=$(git describe --always --dirty --tags 2>/dev/null || echo unknown)
