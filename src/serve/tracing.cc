@@ -375,25 +375,28 @@ void TraceRecord::AppendTo(std::string& out) const {
   out.append(text.data(), text_size);
 }
 
+size_t TraceRecord::QueuedSize() const {
+  return kRecordHead + span_count * sizeof(SpanEntry) + attribute_count * sizeof(Attribute) +
+         text_size;
+}
+
 std::pair<size_t, size_t> TraceRecord::Peek(std::string_view in) {
   TraceRecord head;
   assert(in.size() >= kRecordHead);
   std::memcpy(static_cast<void*>(&head), in.data(), kRecordHead);
-  return {kRecordHead + head.span_count * sizeof(SpanEntry) +
-              head.attribute_count * sizeof(Attribute) + head.text_size,
-          head.span_count};
+  return {head.QueuedSize(), head.span_count};
 }
 
 size_t TraceRecord::ReadFrom(std::string_view in) {
   std::memcpy(static_cast<void*>(this), in.data(), kRecordHead);
   const size_t span_bytes = span_count * sizeof(SpanEntry);
   const size_t attribute_bytes = attribute_count * sizeof(Attribute);
-  assert(kRecordHead + span_bytes + attribute_bytes + text_size <= in.size());
+  assert(QueuedSize() <= in.size());
   const char* at = in.data() + kRecordHead;
   std::memcpy(static_cast<void*>(spans.data()), at, span_bytes);
   std::memcpy(static_cast<void*>(attributes.data()), at += span_bytes, attribute_bytes);
   std::memcpy(text.data(), at += attribute_bytes, text_size);
-  return kRecordHead + span_bytes + attribute_bytes + text_size;
+  return QueuedSize();
 }
 
 size_t TraceRecord::AddSpan(std::string_view name, uint8_t parent, int kind,

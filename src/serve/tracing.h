@@ -109,6 +109,8 @@ struct TraceRecord {
   static std::pair<size_t, size_t> Peek(std::string_view in);
 
  private:
+  /// The bytes AppendTo writes for this record.
+  size_t QueuedSize() const;
   /// Copies `value` into text; false (and counted) when it does not fit.
   bool Store(std::string_view value, uint16_t& offset, uint16_t& size);
 };
@@ -117,7 +119,8 @@ struct TraceRecord {
 /// TraceRecord::AppendTo writes them, one after another), with the resource's service.name and
 /// service.version and the scope fraudops at `version`, appended to `out`: the JSON encoding
 /// (hex ids, nanoseconds as strings) and the protobuf encoding. Each record is read back into
-/// one scratch record as it is encoded: the queue is read in order, once a pass.
+/// one scratch record as it is encoded: the queue is read in order (the protobuf encoding
+/// reads it twice, for the sizes and then the bytes).
 void EncodeOtlpJson(std::string_view queued, std::string_view service_name,
                     std::string_view version, std::string& out);
 void EncodeOtlpProtobuf(std::string_view queued, std::string_view service_name,
