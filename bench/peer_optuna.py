@@ -6,6 +6,12 @@ fraudops used (train.csv, valid.csv written by bench/tune.sh). Prints one JSON l
 trial's validation average precision (PR AUC) and the study's wall time.
 
   peer_optuna.py TRAIN_CSV VALID_CSV SPACE_JSON BASE_JSON TRIALS SEED THREADS
+
+With `refit` first, trains one model on every training row with the base parameters and the
+given ones over them (fraudops' best trial: its trials may train on a sample of the negatives,
+its final model on every row) and prints that model's validation average precision:
+
+  peer_optuna.py refit TRAIN_CSV VALID_CSV BASE_JSON PARAMS_JSON SEED THREADS
 """
 import json
 import sys
@@ -31,7 +37,29 @@ def average_precision(labels, scores):
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
+def refit():
+    train_csv, valid_csv, base_file, params_json, seed, threads = sys.argv[2:8]
+    train, valid = pd.read_csv(train_csv), pd.read_csv(valid_csv)
+    y_train, y_valid = train.pop("label").to_numpy(), valid.pop("label").to_numpy()
+    dtrain = xgb.DMatrix(train, label=y_train, nthread=int(threads))
+    dvalid = xgb.DMatrix(valid, label=y_valid, nthread=int(threads))
+    params = json.load(open(base_file))
+    rounds = params.pop("num_round")
+    patience = params.pop("early_stopping_rounds")
+    positives = float(y_train.sum())
+    params.update({"nthread": int(threads), "seed": int(seed), "eval_metric": "aucpr",
+                   "scale_pos_weight": (y_train.size - positives) / positives, "verbosity": 0})
+    params.update(json.loads(params_json))
+    booster = xgb.train(params, dtrain, num_boost_round=rounds, evals=[(dvalid, "validation")],
+                        early_stopping_rounds=patience, verbose_eval=False)
+    scores = booster.predict(dvalid, iteration_range=(0, booster.best_iteration + 1))
+    print(average_precision(y_valid, scores))
+
+
 def main():
+    if sys.argv[1] == "refit":
+        refit()
+        return
     train_csv, valid_csv, space_file, base_file, trials, seed, threads = sys.argv[1:8]
     trials, seed, threads = int(trials), int(seed), int(threads)
     train = pd.read_csv(train_csv)

@@ -211,6 +211,34 @@ TEST(TuneCliTest, TimeFoldsTargetsAndTimeBudgetsThroughTheCommand) {
   EXPECT_NE(bad_budget.err.find("tune.time_budget"), std::string::npos) << bad_budget.err;
 }
 
+TEST(TuneCliTest, TrialsOnASampleOfTheNegativesThroughTheCommand) {
+  TempDir dir;
+  WriteSmallConfig(dir, "tune:\n  min_negatives: 100\n");
+  WriteLgbmParams(dir, 20, 5);
+  CommandResult sampled = Fraudops(dir,
+                                   "tune --algorithm lgbm --study s --trials 2 "
+                                   "--negatives-per-positive 5 --json");
+  ASSERT_EQ(sampled.exit_code, 0) << sampled.err;
+  nlohmann::json study = Json(sampled);
+  const nlohmann::json& sample = study["definition"]["sample"];
+  ASSERT_TRUE(sample.is_object()) << study["definition"].dump();
+  const size_t kept = sample["kept_negatives"][0];
+  const size_t negatives = sample["negatives"][0];
+  EXPECT_LT(kept, negatives / 2);
+  EXPECT_EQ(kept % 5, 0u) << "5 negatives a positive";
+  for (const nlohmann::json& trial : study["trials"])
+    EXPECT_EQ(trial["detail"]["train_rows"], kept + kept / 5) << trial.dump();
+  CommandResult shown = Fraudops(dir, "tune show s");
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("trials train on every positive and " + std::to_string(kept) + " of " +
+                           std::to_string(negatives) + " negative rows (5 per positive)"),
+            std::string::npos)
+      << shown.out;
+  CommandResult negative = Fraudops(dir, "tune --negatives-per-positive -1 --trials 1");
+  EXPECT_EQ(negative.exit_code, 2);
+  EXPECT_NE(negative.err.find("tune.negatives_per_positive"), std::string::npos) << negative.err;
+}
+
 TEST(TuneCliTest, MistakesInTheSearchSpaceAreNamedAndNothingIsRun) {
   TempDir dir;
   WriteSmallConfig(dir);

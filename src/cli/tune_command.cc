@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "cli/common.h"
 #include "cli/exit_codes.h"
@@ -20,6 +22,7 @@ struct TuneArgs {
   std::string config_path, home, data, algorithm, study, strategy, pruner, objective, time_budget,
       fold_method, target, warm_start, space;
   std::optional<long long> trials, parallel, folds;
+  std::optional<double> negatives_per_positive;
   bool json = false;
 };
 
@@ -36,6 +39,18 @@ void PrintStudy(const TuneResult& result, bool with_trials) {
   const int folds = d.value("folds", 0);
   if (folds >= 2) std::printf(" over %d %s folds", folds, d.value("fold_method", "").c_str());
   std::printf("\n");
+  const nlohmann::json sample = d.value("sample", nlohmann::json());
+  if (sample.is_object()) {
+    // "19150 of 198982", or with folds "1000 of 4000, 2000 of 8000, …" (one per fold).
+    std::vector<std::string> parts;
+    const nlohmann::json& kept = sample["kept_negatives"];
+    const nlohmann::json& all = sample["negatives"];
+    for (size_t f = 0; f < kept.size() && f < all.size(); ++f)
+      parts.push_back(kept[f].dump() + " of " + all[f].dump());
+    std::printf("trials train on every positive and %s negative rows%s (%s per positive)\n",
+                Join(parts, ", ").c_str(), parts.size() > 1 ? ", fold by fold" : "",
+                FormatDouble(d.value("negatives_per_positive", 0.0)).c_str());
+  }
   std::printf("trials: %zu (%s)\n", result.trials.size(), result.Counts().Text().c_str());
   if (!result.stopped_because.empty()) std::printf("stopped: %s\n", result.stopped_because.c_str());
   if (with_trials) {
@@ -83,6 +98,7 @@ int TuneRun(const TuneArgs& args) {
   if (args.trials) t.trials = *args.trials;
   if (args.parallel) t.parallel = *args.parallel;
   if (args.folds) t.folds = *args.folds;
+  if (args.negatives_per_positive) t.negatives_per_positive = *args.negatives_per_positive;
   // A path given here is relative to here, not to the configuration file.
   if (!args.space.empty()) t.space_file = std::filesystem::absolute(args.space).string();
   if (Status valid = ValidateConfig(config); !valid.ok()) return Fail(valid);
@@ -194,6 +210,9 @@ std::function<int()> AddTuneCommands(CLI::App& app) {
   tune->add_option("--folds", args->folds, "k >= 2: k-fold cross-validation; 0: validation split");
   tune->add_option("--fold-method", args->fold_method, "stratified or time");
   tune->add_option("--parallel", args->parallel, "Trials at a time in this process");
+  tune->add_option("--negatives-per-positive", args->negatives_per_positive,
+                   "Trials train on every positive and this many negatives per positive; 0: "
+                   "every row (tune.negatives_per_positive)");
   tune->add_option("--target", args->target, "Stop once a trial reaches this value");
   tune->add_option("--warm-start", args->warm_start, "An earlier study to start from");
   tune->add_option("--space", args->space, "Search space file (JSON; tune.space_file)");

@@ -277,6 +277,15 @@ const std::vector<KeySpec>& KeyTable() {
        "An earlier study whose complete trials inside this space seed the sampler; empty: "
        "none.",
        FOPS_FIELD(tune.warm_start)},
+      {"tune", "negatives_per_positive",
+       "Trials train on every positive row and this many negative rows per positive, drawn by "
+       "the seed and weighted up to the negatives' total (when that keeps at most half of "
+       "them); the final model trains on every row. 0: trials train on every row.",
+       FOPS_FIELD(tune.negatives_per_positive), 0, 1e6},
+      {"tune", "min_negatives",
+       "The trials' sample keeps at least this many negative rows "
+       "(tune.negatives_per_positive).",
+       FOPS_FIELD(tune.min_negatives), 0, 1e12},
 
       {"validate", "max_single_feature_auc",
        "A feature whose own ROC AUC on the label exceeds this stops the run (leakage: a copy "

@@ -120,6 +120,9 @@ struct TuneConfig {
   long long eta = 3;
   std::string space_file;  ///< empty: the algorithm's built-in space
   std::string warm_start;
+  /// Trials train on every positive and this many negatives per positive (0: every row).
+  double negatives_per_positive = 50;
+  long long min_negatives = 10000;  ///< the sample keeps at least this many negatives
 };
 
 /// The pipeline's explain step (docs/explanations.md): global TreeSHAP explanations.

@@ -109,8 +109,8 @@ struct TrainInput {
   /// Called after each round with its metrics; returning false stops training there (the
   /// tuner prunes a trial this way: docs/tuning.md). The model keeps the rounds trained.
   std::function<bool(const RoundMetrics&)> on_round = {};
-  /// Set by callers that train repeatedly on the same datasets (Trainer::MakeCache); unused
-  /// with row weights, external memory or a collective.
+  /// Set by callers that train repeatedly on the same datasets and weights
+  /// (Trainer::MakeCache); unused with external memory or a collective.
   TrainCache* cache = nullptr;
 };
 

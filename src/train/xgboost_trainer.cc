@@ -438,11 +438,30 @@ Result<XgbMatrix> XgbMatrix::FromDataset(const Dataset& dataset, int threads) {
   return out;
 }
 
-Result<const XgbMatrix*> XgbTrainCache::Matrix(const Dataset& dataset, int threads) {
-  auto kept = matrices_.find(&dataset);
+namespace {
+
+/// The matrix of `dataset` with `weights` (one per row, or empty) set on it.
+Result<XgbMatrix> WeightedMatrix(const Dataset& dataset, std::span<const float> weights,
+                                 int threads) {
+  FOPS_ASSIGN_OR_RETURN(XgbMatrix matrix, XgbMatrix::FromDataset(dataset, threads));
+  if (!weights.empty()) {
+    FOPS_RETURN_IF_ERROR(
+        XgbCheck(XGDMatrixSetFloatInfo(matrix.handle(), "weight", weights.data(), weights.size()),
+                 "XGDMatrixSetFloatInfo(weight)"));
+  }
+  return matrix;
+}
+
+}  // namespace
+
+Result<const XgbMatrix*> XgbTrainCache::Matrix(const Dataset& dataset,
+                                               std::span<const float> weights, int threads) {
+  const std::pair<const Dataset*, const float*> key = {&dataset,
+                                                       weights.empty() ? nullptr : weights.data()};
+  auto kept = matrices_.find(key);
   if (kept == matrices_.end()) {
-    FOPS_ASSIGN_OR_RETURN(XgbMatrix matrix, XgbMatrix::FromDataset(dataset, threads));
-    kept = matrices_.emplace(&dataset, std::move(matrix)).first;
+    FOPS_ASSIGN_OR_RETURN(XgbMatrix matrix, WeightedMatrix(dataset, weights, threads));
+    kept = matrices_.emplace(key, std::move(matrix)).first;
   }
   return &kept->second;
 }
@@ -496,9 +515,15 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
     if (external) {
       FOPS_ASSIGN_OR_RETURN(size_t positives, external->train->CountPositives());
       counts = {static_cast<double>(positives), static_cast<double>(external->train->rows())};
-    } else {
+    } else if (input.weights.empty()) {
       counts = {static_cast<double>(input.train->CountPositives()),
                 static_cast<double>(input.train->rows())};
+    } else {
+      // By weight: a sample whose negatives weigh more (tuning's) keeps the ratio of all rows.
+      for (size_t r = 0; r < input.weights.size(); ++r) {
+        if (input.train->label[r] > 0.5f) counts[0] += input.weights[r];
+        counts[1] += input.weights[r];
+      }
     }
     if (input.collective) FOPS_RETURN_IF_ERROR(input.collective->Sum(counts));
     const double positives = counts[0], negatives = counts[1] - counts[0];
@@ -531,19 +556,13 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
           XgbMatrix::FromDatasetFile(*external->validation, external->cache_dir + "/validation",
                                      external->batch_rows, threads));
     }
-  } else if (cache != nullptr && input.weights.empty() && input.collective == nullptr) {
-    FOPS_ASSIGN_OR_RETURN(train_matrix, cache->Matrix(*input.train, threads));
+  } else if (cache != nullptr && input.collective == nullptr) {
+    FOPS_ASSIGN_OR_RETURN(train_matrix, cache->Matrix(*input.train, input.weights, threads));
     if (has_validation) {
-      FOPS_ASSIGN_OR_RETURN(validation_matrix, cache->Matrix(*input.validation, threads));
+      FOPS_ASSIGN_OR_RETURN(validation_matrix, cache->Matrix(*input.validation, {}, threads));
     }
   } else {
-    FOPS_ASSIGN_OR_RETURN(owned_train, XgbMatrix::FromDataset(*input.train, threads));
-    if (!input.weights.empty()) {
-      FOPS_RETURN_IF_ERROR(
-          XgbCheck(XGDMatrixSetFloatInfo(owned_train.handle(), "weight", input.weights.data(),
-                                         input.weights.size()),
-                   "XGDMatrixSetFloatInfo(weight)"));
-    }
+    FOPS_ASSIGN_OR_RETURN(owned_train, WeightedMatrix(*input.train, input.weights, threads));
     if (has_validation) {
       FOPS_ASSIGN_OR_RETURN(owned_validation, XgbMatrix::FromDataset(*input.validation, threads));
     }

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -71,14 +72,16 @@ class XgbMatrix {
 };
 
 /// The xgboost trainer's cache: the DMatrix of each dataset it trained on (and with it
-/// libxgboost's quantile sketch of the rows), built once. Keyed by the dataset's address: the
-/// datasets must outlive the cache and not change.
+/// libxgboost's quantile sketch of the rows), built once. Keyed by the addresses of the dataset
+/// and of its row weights: both must outlive the cache and not change.
 class XgbTrainCache : public TrainCache {
  public:
-  Result<const XgbMatrix*> Matrix(const Dataset& dataset, int threads);
+  /// `weights`: one per row, or empty.
+  Result<const XgbMatrix*> Matrix(const Dataset& dataset, std::span<const float> weights,
+                                  int threads);
 
  private:
-  std::map<const Dataset*, XgbMatrix> matrices_;
+  std::map<std::pair<const Dataset*, const float*>, XgbMatrix> matrices_;
 };
 
 }  // namespace fraudops

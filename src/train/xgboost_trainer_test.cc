@@ -196,10 +196,41 @@ TEST(XgboostTrainerTest, ACacheKeepsTheMatricesAndChangesNoModel) {
     ASSERT_TRUE(plain.ok() && cached.ok());
     EXPECT_EQ(*(*cached)->Serialize(), *(*plain)->Serialize()) << eta;
   }
+  // With row weights (tuning's sample of the negatives) the same holds.
+  std::vector<float> weights(f.train.rows());
+  for (size_t r = 0; r < weights.size(); ++r) weights[r] = f.train.label[r] > 0.5f ? 1.0f : 3.0f;
+  TrainInput input{&f.train, &f.validation,
+                   Params({{"num_round", 20}, {"max_depth", 3}, {"seed", 5}})};
+  input.weights = weights;
+  auto plain = trainer.Train(input, f.context);
+  input.cache = cache.get();
+  auto cached = trainer.Train(input, f.context);
+  ASSERT_TRUE(plain.ok() && cached.ok());
+  EXPECT_EQ(*(*cached)->Serialize(), *(*plain)->Serialize());
   auto* matrices = dynamic_cast<XgbTrainCache*>(cache.get());
   ASSERT_NE(matrices, nullptr);
-  // One matrix per dataset, built once.
-  EXPECT_EQ(*matrices->Matrix(f.train, 2), *matrices->Matrix(f.train, 2));
+  // One matrix per dataset and weights, built once.
+  EXPECT_EQ(*matrices->Matrix(f.train, {}, 2), *matrices->Matrix(f.train, {}, 2));
+  EXPECT_EQ(*matrices->Matrix(f.train, weights, 2), *matrices->Matrix(f.train, weights, 2));
+  EXPECT_NE(*matrices->Matrix(f.train, weights, 2), *matrices->Matrix(f.train, {}, 2));
+}
+
+TEST(XgboostTrainerTest, ScalePosWeightCountsRowWeights) {
+  // Negatives weighing 3 each stand for three times as many: scale_pos_weight triples.
+  Fixture f;
+  XgboostTrainer trainer;
+  TrainInput input{&f.train, &f.validation, Params({{"num_round", 2}, {"max_depth", 2}})};
+  auto plain = trainer.Train(input, f.context);
+  std::vector<float> weights(f.train.rows());
+  for (size_t r = 0; r < weights.size(); ++r) weights[r] = f.train.label[r] > 0.5f ? 1.0f : 3.0f;
+  input.weights = weights;
+  auto weighted = trainer.Train(input, f.context);
+  ASSERT_TRUE(plain.ok() && weighted.ok());
+  const double negatives = static_cast<double>(f.train.rows() - f.train.CountPositives());
+  EXPECT_DOUBLE_EQ((*plain)->parameters["scale_pos_weight"].get<double>(),
+                   negatives / static_cast<double>(f.train.CountPositives()));
+  EXPECT_NEAR((*weighted)->parameters["scale_pos_weight"].get<double>(),
+              3 * negatives / static_cast<double>(f.train.CountPositives()), 1e-9);
 }
 
 }  // namespace

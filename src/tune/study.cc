@@ -111,6 +111,11 @@ class StudyRunner {
     Dataset owned_train, owned_validation;
     const Dataset* train = nullptr;
     const Dataset* validation = nullptr;
+    // What trials train on: `train`, or every positive and a weighted draw of its negatives.
+    Dataset sample;
+    std::vector<float> sample_weights;  ///< one per row of `sample`; empty: no sample
+    size_t negatives = 0, kept_negatives = 0;
+    const Dataset* TrialRows() const { return sample_weights.empty() ? train : &sample; }
   };
 
   Status Prepare();
@@ -263,6 +268,20 @@ Status StudyRunner::Prepare() {
     f.validation = data_.validation;
     folds_.push_back(std::move(f));
   }
+  if (options_.negatives_per_positive < 0) {
+    return Status::InvalidArgument(
+        "tune.negatives_per_positive = " + FormatDouble(options_.negatives_per_positive) +
+        ": 0 (every row) or more");
+  }
+  for (FoldData& f : folds_) {
+    NegativeSample sample = SampleNegatives(f.train->label, options_.negatives_per_positive,
+                                            options_.min_negatives, options_.seed);
+    f.negatives = f.kept_negatives = sample.negatives;
+    if (sample.rows.empty()) continue;
+    f.sample = f.train->Take(sample.rows);
+    f.sample_weights = std::move(sample.weights);
+    f.kept_negatives = sample.kept_negatives;
+  }
   cores_ = ResolveThreads(context_.threads);
   parallel_ = options_.parallel > 0 ? std::min(options_.parallel, cores_) : std::max(1, cores_ / 2);
   threads_per_trial_ = std::max(1, cores_ / parallel_);
@@ -278,6 +297,16 @@ Status StudyRunner::Prepare() {
 Status StudyRunner::OpenStudy() {
   nlohmann::json data = {{"train", data_.train->ContentHash()}};
   if (options_.folds < 2) data["validation"] = data_.validation->ContentHash();
+  // The trials' sample, per fold: derived from the data, the seed and the two settings.
+  nlohmann::json sample = nullptr;
+  if (std::any_of(folds_.begin(), folds_.end(),
+                  [](const FoldData& f) { return !f.sample_weights.empty(); })) {
+    sample = {{"negatives", nlohmann::json::array()}, {"kept_negatives", nlohmann::json::array()}};
+    for (const FoldData& f : folds_) {
+      sample["negatives"].push_back(f.negatives);
+      sample["kept_negatives"].push_back(f.kept_negatives);
+    }
+  }
   const nlohmann::json definition = {{"strategy", options_.strategy},
                                      {"pruner", pruner_name_},
                                      {"objective", options_.objective},
@@ -290,7 +319,10 @@ Status StudyRunner::OpenStudy() {
                                      {"min_rounds", options_.min_rounds},
                                      {"eta", options_.eta},
                                      {"base", base_},
-                                     {"data", data}};
+                                     {"data", data},
+                                     {"negatives_per_positive", options_.negatives_per_positive},
+                                     {"min_negatives", options_.min_negatives},
+                                     {"sample", sample}};
   MutexLock lock(&store_mutex_);
   for (int attempt = 0; attempt < 2; ++attempt) {
     FOPS_ASSIGN_OR_RETURN(std::optional<StudyRecord> existing, studies_.GetStudy(options_.study));
@@ -474,7 +506,8 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int threads) 
   auto last_heartbeat = Clock::now();
   for (size_t f = 0; f < folds_.size() && !pruned && error.empty(); ++f) {
     TrainInput input;
-    input.train = folds_[f].train;
+    input.train = folds_[f].TrialRows();
+    input.weights = folds_[f].sample_weights;
     input.validation = folds_[f].validation;
     input.params = params;
     input.cache = cache;
@@ -537,7 +570,8 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int threads) 
                   {"fold_values", fold_values},
                   {"rounds", rounds},
                   {"seconds", std::chrono::duration<double>(Clock::now() - started).count()},
-                  {"threads", threads}};
+                  {"threads", threads},
+                  {"train_rows", folds_.front().TrialRows()->rows()}};
   if (trial.state == TrialState::kComplete) {
     trial.value = Mean(fold_values);
     trial.detail["std"] = StandardDeviation(fold_values);
@@ -687,7 +721,9 @@ Result<TuneResult> StudyRunner::Run() {
                          {"parallel", parallel_},
                          {"threads_per_trial", threads_per_trial_},
                          {"blind_trials", blind_trials_},
-                         {"blind_parallel", blind_parallel_}});
+                         {"blind_parallel", blind_parallel_},
+                         {"trial_rows", folds_.front().TrialRows()->rows()},
+                         {"training_rows", folds_.front().train->rows()}});
   std::vector<Status> outcomes(static_cast<size_t>(blind_parallel_));
   {
     std::vector<std::thread> workers;
@@ -832,6 +868,8 @@ Result<TuneOptions> TuneOptionsFrom(const Config& config, const std::string& alg
   options.eta = static_cast<int>(t.eta);
   options.seed = static_cast<uint64_t>(config.global.seed);
   options.warm_start = t.warm_start;
+  options.negatives_per_positive = t.negatives_per_positive;
+  options.min_negatives = static_cast<size_t>(t.min_negatives);
   options.base = base;
   // Beside the pipeline's runs, not among them: a study's dozens of runs would push the
   // pipeline's own out of the "previous run" lookups (data validation's comparison).

@@ -57,7 +57,11 @@ struct TuneOptions {
   int eta = 3;                             ///< hyperband's reduction factor
   uint64_t seed = 42;
   std::string warm_start;  ///< an earlier study whose trials inside this space seed the sampler
-  nlohmann::json space;    ///< the declaration (tune/search_space.h)
+  /// Trials train on every positive and this many negatives per positive, at least
+  /// min_negatives (SampleNegatives, tune/folds.h); 0: on every row.
+  double negatives_per_positive = 50;
+  size_t min_negatives = 10000;
+  nlohmann::json space;  ///< the declaration (tune/search_space.h)
   std::string space_origin = "tune.space";
   HyperParameters base;       ///< what every trial starts from (the configured parameters)
   std::string experiment;     ///< the experiment the study's runs belong to

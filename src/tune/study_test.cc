@@ -277,6 +277,41 @@ TEST_P(StudyTest, KFoldTrialsReportEachFoldTheirMeanAndSpread) {
   }
 }
 
+TEST_P(StudyTest, TrialsTrainOnEveryPositiveAndAWeightedSampleOfTheNegatives) {
+  if (GetParam() != "sqlite") GTEST_SKIP() << "the store plays no part in it: SQLite suffices";
+  const size_t positives = train_.CountPositives();
+  const size_t negatives = train_.rows() - positives;
+  TuneOptions options = Options("sampled", 3);
+  options.negatives_per_positive = 5;
+  options.min_negatives = 100;
+  auto sampled = Run(options);
+  ASSERT_TRUE(sampled.ok()) << sampled.status().ToString();
+  const json& sample = sampled->study.definition["sample"];
+  ASSERT_TRUE(sample.is_object()) << sampled->study.definition.dump();
+  EXPECT_EQ(sample["negatives"], json::array({negatives}));
+  EXPECT_EQ(sample["kept_negatives"], json::array({5 * positives}));
+  for (const TrialRecord& trial : sampled->trials) {
+    EXPECT_EQ(trial.detail["train_rows"], 6 * positives) << trial.number;
+    EXPECT_TRUE(trial.value.has_value()) << trial.detail.dump();
+  }
+  // Resuming asks the same sample; trials on every row are another study.
+  TuneOptions every_row = Options("sampled", 4);
+  every_row.negatives_per_positive = 0;
+  auto refused = Run(every_row);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("negatives_per_positive"), std::string::npos)
+      << refused.status().message();
+  every_row.study = "every-row";
+  auto plain = Run(every_row);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_TRUE(plain->study.definition["sample"].is_null());
+  for (const TrialRecord& trial : plain->trials)
+    EXPECT_EQ(trial.detail["train_rows"], train_.rows());
+  // The same points were drawn (same seed): the sample changes what they score, not the draws.
+  for (size_t i = 0; i < sampled->trials.size(); ++i)
+    EXPECT_EQ(sampled->trials[i].params, plain->trials[i].params) << i;
+}
+
 TEST_P(StudyTest, TrialsNothingLearnsFromRunTogetherAndTheOthersOneAtATime) {
   if (GetParam() != "sqlite") GTEST_SKIP() << "the store plays no part in it: SQLite suffices";
   // TPE draws its first trials at random and the median pruner judges none before 5 are

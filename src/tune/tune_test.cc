@@ -3,6 +3,7 @@
 // curves, and the cross-validation folds.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
@@ -382,6 +383,39 @@ TEST(FoldsTest, StratifiedFoldsAreDisjointCoverEveryRowAndKeepTheClassBalance) {
   ASSERT_FALSE(too_few.ok());
   EXPECT_NE(too_few.status().message().find("at least 3 rows of each class"), std::string::npos);
   EXPECT_FALSE(StratifiedFolds(labels, 1, 1).ok());
+}
+
+TEST(FoldsTest, ANegativeSampleKeepsEveryPositiveAndWeighsItsNegativesUpToTheirTotal) {
+  std::vector<float> labels(10000, 0.0f);
+  for (size_t i = 0; i < labels.size(); i += 100) labels[i] = 1.0f;  // 100 positives
+  const NegativeSample sample = SampleNegatives(labels, 20, 500, 7);
+  ASSERT_EQ(sample.negatives, 9900u);
+  ASSERT_EQ(sample.kept_negatives, 2000u);  // 20 a positive, over the floor of 500
+  ASSERT_EQ(sample.rows.size(), 2100u);
+  ASSERT_EQ(sample.weights.size(), 2100u);
+  EXPECT_TRUE(std::is_sorted(sample.rows.begin(), sample.rows.end()));
+  EXPECT_EQ(std::adjacent_find(sample.rows.begin(), sample.rows.end()), sample.rows.end());
+  size_t positives = 0;
+  double negative_weight = 0;
+  for (size_t i = 0; i < sample.rows.size(); ++i) {
+    if (labels[sample.rows[i]] > 0.5f) {
+      ++positives;
+      EXPECT_EQ(sample.weights[i], 1.0f);
+    } else {
+      negative_weight += sample.weights[i];
+    }
+  }
+  EXPECT_EQ(positives, 100u);
+  EXPECT_NEAR(negative_weight, 9900, 1e-2) << "the drawn negatives stand for all of them";
+  // The seed decides the draw, and only the seed.
+  EXPECT_EQ(SampleNegatives(labels, 20, 500, 7).rows, sample.rows);
+  EXPECT_NE(SampleNegatives(labels, 20, 500, 8).rows, sample.rows);
+  // The floor, and no sample where it would keep most negatives, or nothing is asked.
+  EXPECT_EQ(SampleNegatives(labels, 1, 3000, 7).kept_negatives, 3000u);
+  EXPECT_EQ(SampleNegatives(labels, 49, 500, 7).kept_negatives, 4900u);
+  EXPECT_TRUE(SampleNegatives(labels, 50, 500, 7).rows.empty()) << "5,000 of 9,900: over half";
+  EXPECT_TRUE(SampleNegatives(labels, 0, 500, 7).rows.empty());
+  EXPECT_TRUE(SampleNegatives(std::vector<float>(1000, 0.0f), 20, 10, 7).rows.empty());
 }
 
 TEST(FoldsTest, TimeFoldsNeverTrainOnTheFuture) {
