@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -38,7 +39,10 @@ bool FileExists(const std::string& path) {
 }
 
 std::string TempPathFor(const std::string& path) {
-  return path + ".tmp." + std::to_string(::getpid());
+  // The process and a number of its own: two threads writing one path never share a temp file.
+  static std::atomic<uint64_t> next{0};
+  return path + ".tmp." + std::to_string(::getpid()) + "." +
+         std::to_string(next.fetch_add(1, std::memory_order_relaxed));
 }
 
 void WriteBack(FILE* file) {

@@ -27,7 +27,8 @@ Status MakeDirectories(const std::string& path);
 void FaultPoint(const char* point);
 bool FileExists(const std::string& path);
 
-/// The temporary name WriteFileAtomic and other atomic writers use for `path`.
+/// A temporary name for `path` (path.tmp.PID.N, N counting this process's calls), for
+/// WriteFileAtomic and other atomic writers: unique to each call.
 std::string TempPathFor(const std::string& path);
 /// fsyncs then renames `temp` over `path`.
 Status CommitTempFile(const std::string& temp, const std::string& path);
