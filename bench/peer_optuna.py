@@ -8,10 +8,12 @@ trial's validation average precision (PR AUC) and the study's wall time.
   peer_optuna.py TRAIN_CSV VALID_CSV SPACE_JSON BASE_JSON TRIALS SEED THREADS
 
 With `refit` first, trains one model on every training row with the base parameters and the
-given ones over them (fraudops' best trial: its trials may train on a sample of the negatives,
-its final model on every row) and prints that model's validation average precision:
+given ones over them (a study's best trial: fraudops' trials may train on a sample of the
+negatives, its final model trains on every row), early stopping on the validation rows, and
+prints that model's average precision on the validation rows and on the test rows (which no
+study saw: an estimate free of the best-of-20 selection):
 
-  peer_optuna.py refit TRAIN_CSV VALID_CSV BASE_JSON PARAMS_JSON SEED THREADS
+  peer_optuna.py refit TRAIN_CSV VALID_CSV TEST_CSV BASE_JSON PARAMS_JSON SEED THREADS
 """
 import json
 import sys
@@ -38,9 +40,10 @@ def average_precision(labels, scores):
 
 
 def refit():
-    train_csv, valid_csv, base_file, params_json, seed, threads = sys.argv[2:8]
-    train, valid = pd.read_csv(train_csv), pd.read_csv(valid_csv)
+    train_csv, valid_csv, test_csv, base_file, params_json, seed, threads = sys.argv[2:9]
+    train, valid, test = pd.read_csv(train_csv), pd.read_csv(valid_csv), pd.read_csv(test_csv)
     y_train, y_valid = train.pop("label").to_numpy(), valid.pop("label").to_numpy()
+    y_test = test.pop("label").to_numpy()
     dtrain = xgb.DMatrix(train, label=y_train, nthread=int(threads))
     dvalid = xgb.DMatrix(valid, label=y_valid, nthread=int(threads))
     params = json.load(open(base_file))
@@ -52,8 +55,10 @@ def refit():
     params.update(json.loads(params_json))
     booster = xgb.train(params, dtrain, num_boost_round=rounds, evals=[(dvalid, "validation")],
                         early_stopping_rounds=patience, verbose_eval=False)
-    scores = booster.predict(dvalid, iteration_range=(0, booster.best_iteration + 1))
-    print(average_precision(y_valid, scores))
+    kept = (0, booster.best_iteration + 1)
+    scores = booster.predict(dvalid, iteration_range=kept)
+    test_scores = booster.predict(xgb.DMatrix(test, nthread=int(threads)), iteration_range=kept)
+    print(average_precision(y_valid, scores), average_precision(y_test, test_scores))
 
 
 def main():
@@ -102,7 +107,8 @@ def main():
     study.optimize(objective, n_trials=trials, n_jobs=1)
     seconds = time.perf_counter() - started
     pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
-    print(json.dumps({"best": study.best_value, "seconds": seconds, "pruned": pruned,
+    print(json.dumps({"best": study.best_value, "params": study.best_params,
+                      "seconds": seconds, "pruned": pruned,
                       "trials": len(study.trials)}))
 
 
