@@ -39,25 +39,38 @@ def average_precision(labels, scores):
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def refit():
-    train_csv, valid_csv, test_csv, base_file, params_json, seed, threads = sys.argv[2:9]
-    train, valid, test = pd.read_csv(train_csv), pd.read_csv(valid_csv), pd.read_csv(test_csv)
-    y_train, y_valid = train.pop("label").to_numpy(), valid.pop("label").to_numpy()
-    y_test = test.pop("label").to_numpy()
-    dtrain = xgb.DMatrix(train, label=y_train, nthread=int(threads))
-    dvalid = xgb.DMatrix(valid, label=y_valid, nthread=int(threads))
+def read_rows(csv):
+    """The features and labels of a CSV written by bench/tune.sh."""
+    rows = pd.read_csv(csv)
+    return rows, rows.pop("label").to_numpy()
+
+
+def base_params(base_file, y_train, seed, threads):
+    """The base parameters as fraudops sets them (scale_pos_weight from the class balance), the
+    rounds and the early-stopping patience."""
     params = json.load(open(base_file))
     rounds = params.pop("num_round")
     patience = params.pop("early_stopping_rounds")
     positives = float(y_train.sum())
-    params.update({"nthread": int(threads), "seed": int(seed), "eval_metric": "aucpr",
+    params.update({"nthread": threads, "seed": seed, "eval_metric": "aucpr",
                    "scale_pos_weight": (y_train.size - positives) / positives, "verbosity": 0})
+    return params, rounds, patience
+
+
+def refit():
+    train_csv, valid_csv, test_csv, base_file, params_json, seed, threads = sys.argv[2:9]
+    seed, threads = int(seed), int(threads)
+    (train, y_train), (valid, y_valid), (test, y_test) = map(read_rows,
+                                                             (train_csv, valid_csv, test_csv))
+    dtrain = xgb.DMatrix(train, label=y_train, nthread=threads)
+    dvalid = xgb.DMatrix(valid, label=y_valid, nthread=threads)
+    params, rounds, patience = base_params(base_file, y_train, seed, threads)
     params.update(json.loads(params_json))
     booster = xgb.train(params, dtrain, num_boost_round=rounds, evals=[(dvalid, "validation")],
                         early_stopping_rounds=patience, verbose_eval=False)
     kept = (0, booster.best_iteration + 1)
     scores = booster.predict(dvalid, iteration_range=kept)
-    test_scores = booster.predict(xgb.DMatrix(test, nthread=int(threads)), iteration_range=kept)
+    test_scores = booster.predict(xgb.DMatrix(test, nthread=threads), iteration_range=kept)
     print(average_precision(y_valid, scores), average_precision(y_test, test_scores))
 
 
@@ -67,18 +80,11 @@ def main():
         return
     train_csv, valid_csv, space_file, base_file, trials, seed, threads = sys.argv[1:8]
     trials, seed, threads = int(trials), int(seed), int(threads)
-    train = pd.read_csv(train_csv)
-    valid = pd.read_csv(valid_csv)
-    y_train, y_valid = train.pop("label").to_numpy(), valid.pop("label").to_numpy()
+    (train, y_train), (valid, y_valid) = read_rows(train_csv), read_rows(valid_csv)
     dtrain = xgb.DMatrix(train, label=y_train, nthread=threads)
     dvalid = xgb.DMatrix(valid, label=y_valid, nthread=threads)
     space = json.load(open(space_file))
-    base = json.load(open(base_file))
-    rounds = base.pop("num_round")
-    patience = base.pop("early_stopping_rounds")
-    positives = float(y_train.sum())
-    base.update({"nthread": threads, "seed": seed, "eval_metric": "aucpr",
-                 "scale_pos_weight": (y_train.size - positives) / positives, "verbosity": 0})
+    base, rounds, patience = base_params(base_file, y_train, seed, threads)
 
     def suggest(trial, name, d):
         if d["type"] == "log_uniform":

@@ -101,38 +101,27 @@ Result<std::vector<Fold>> TimeFolds(std::span<const double> times, std::span<con
 NegativeSample SampleNegatives(std::span<const float> labels, double negatives_per_positive,
                                size_t min_negatives, uint64_t seed) {
   NegativeSample sample;
-  std::vector<uint32_t> negatives;
-  size_t positives = 0;
-  for (uint32_t row = 0; row < labels.size(); ++row) {
-    if (labels[row] > 0.5f) {
-      ++positives;
-    } else {
-      negatives.push_back(row);
-    }
-  }
+  std::vector<uint32_t> positives, negatives;
+  for (uint32_t row = 0; row < labels.size(); ++row)
+    (labels[row] > 0.5f ? positives : negatives).push_back(row);
   sample.negatives = negatives.size();
-  if (negatives_per_positive <= 0 || positives == 0) return sample;
-  const size_t keep = std::max(
-      min_negatives,
-      static_cast<size_t>(std::ceil(negatives_per_positive * static_cast<double>(positives))));
+  if (negatives_per_positive <= 0 || positives.empty()) return sample;
+  const size_t keep =
+      std::max(min_negatives, static_cast<size_t>(std::ceil(
+                                  negatives_per_positive * static_cast<double>(positives.size()))));
   if (keep * 2 > negatives.size()) return sample;
   std::mt19937_64 rng(seed);
   std::shuffle(negatives.begin(), negatives.end(), rng);
   negatives.resize(keep);
   std::sort(negatives.begin(), negatives.end());
   sample.kept_negatives = keep;
+  sample.rows.resize(positives.size() + keep);
+  std::merge(positives.begin(), positives.end(), negatives.begin(), negatives.end(),
+             sample.rows.begin());
   const float weight =
       static_cast<float>(static_cast<double>(sample.negatives) / static_cast<double>(keep));
-  sample.rows.reserve(positives + keep);
-  sample.weights.reserve(positives + keep);
-  size_t next = 0;  // the next kept negative
-  for (uint32_t row = 0; row < labels.size(); ++row) {
-    const bool positive = labels[row] > 0.5f;
-    if (!positive && (next == keep || negatives[next] != row)) continue;
-    if (!positive) ++next;
-    sample.rows.push_back(row);
-    sample.weights.push_back(positive ? 1.0f : weight);
-  }
+  sample.weights.reserve(sample.rows.size());
+  for (uint32_t row : sample.rows) sample.weights.push_back(labels[row] > 0.5f ? 1.0f : weight);
   return sample;
 }
 
