@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
-#include <span>
 #include <string>
 #include <string_view>
 
@@ -50,20 +49,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
     }
   }
-  std::string json, protobuf;
-  fraudops::EncodeOtlpJson(std::span(&record, 1), "fuzz", "1", json);
-  fraudops::EncodeOtlpProtobuf(std::span(&record, 1), "fuzz", "1", protobuf);
-  const auto parsed = nlohmann::json::parse(json, nullptr, false);
-  if (parsed.is_discarded()) __builtin_trap();
-  if (parsed["resourceSpans"][0]["scopeSpans"][0]["spans"].size() != record.span_count)
-    __builtin_trap();
-  if (protobuf.empty()) __builtin_trap();
   // The queue's copy (the used part) reads back as the same record.
-  std::string queued, again;
+  std::string queued;
   record.AppendTo(queued);
   TraceRecord read;
   if (read.ReadFrom(queued) != queued.size()) __builtin_trap();
-  fraudops::EncodeOtlpProtobuf(std::span(&read, 1), "fuzz", "1", again);
-  if (again != protobuf) __builtin_trap();
+  std::string again;
+  read.AppendTo(again);
+  if (again != queued) __builtin_trap();
+  std::string json_buffer, protobuf_buffer;
+  const auto json = fraudops::EncodeOtlpJson(queued, "fuzz", "1", json_buffer);
+  const auto protobuf = fraudops::EncodeOtlpProtobuf(queued, "fuzz", "1", protobuf_buffer);
+  const auto parsed = nlohmann::json::parse(json.body, nullptr, false);
+  if (parsed.is_discarded()) __builtin_trap();
+  if (parsed["resourceSpans"][0]["scopeSpans"][0]["spans"].size() != record.span_count)
+    __builtin_trap();
+  if (json.queued_bytes != queued.size() || protobuf.queued_bytes != queued.size() ||
+      protobuf.spans != record.span_count || protobuf.body.empty()) {
+    __builtin_trap();
+  }
   return 0;
 }

@@ -49,8 +49,8 @@ HttpSession::~HttpSession() {
 }
 
 Result<HttpReply> HttpSession::Call(const std::string& method, const std::string& url,
-                                    const std::vector<std::string>& headers,
-                                    const std::string& body, double timeout_seconds) {
+                                    const std::vector<std::string>& headers, std::string_view body,
+                                    double timeout_seconds) {
   if (!curl_) return Status::Internal("cannot initialize libcurl");
   curl_easy_reset(static_cast<CURL*>(curl_));  // the options; the open connection stays
   curl_slist* list = nullptr;
@@ -71,7 +71,7 @@ Result<HttpReply> HttpSession::Call(const std::string& method, const std::string
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
   } else {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.empty() ? "" : body.data());  // never null
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   }
   const CURLcode code = curl_easy_perform(c);

@@ -4,6 +4,7 @@
 /// (docs/governance.md) and an OIDC provider's JWKS. Not for S3 (s3.h signs its own).
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -38,7 +39,7 @@ class HttpSession {
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
   Result<HttpReply> Call(const std::string& method, const std::string& url,
-                         const std::vector<std::string>& headers, const std::string& body,
+                         const std::vector<std::string>& headers, std::string_view body,
                          double timeout_seconds = 30);
 
  private:

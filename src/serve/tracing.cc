@@ -1,12 +1,19 @@
 #include "serve/tracing.h"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <charconv>
 #include <cstddef>
 #include <cstring>
+#include <ctime>
+#include <fstream>
 #include <random>
 #include <type_traits>
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 #include "core/http_client.h"
 #include "core/strings.h"
@@ -37,21 +44,28 @@ bool ReadHex(std::string_view text, uint8_t* out, size_t size) {
 
 template <size_t N>
 bool AllZero(const std::array<uint8_t, N>& id) {
-  return std::all_of(id.begin(), id.end(), [](uint8_t b) { return b == 0; });
+  static_assert(N % 8 == 0);
+  uint64_t bits = 0;
+  for (size_t i = 0; i < N; i += 8) {  // whole words: two loads for a trace id, one for a span's
+    uint64_t word;
+    std::memcpy(&word, id.data() + i, 8);
+    bits |= word;
+  }
+  return bits == 0;
 }
 
-uint64_t UnixNanos() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
-std::mt19937_64& Random() {
-  thread_local std::mt19937_64 generator([] {
+/// 64 random bits for an id: SplitMix64 over a per-thread counter that starts at a random
+/// point (the system's entropy). Eight bytes of state: a request draws five or so ids, and a
+/// Mersenne Twister's 2.5 KB went cold between requests. Each thread's ids are distinct.
+uint64_t RandomBits() {
+  thread_local uint64_t state = [] {
     std::random_device device;
     return (static_cast<uint64_t>(device()) << 32) ^ device();
-  }());
-  return generator;
+  }();
+  uint64_t x = state += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
 }
 
 /// Writes the lowercase hex of `bytes` to `text` (2 * size characters).
@@ -114,12 +128,19 @@ void PutBytes(ProtoWriter& out, uint32_t field, std::string_view bytes) {
   out.at += bytes.size();
 }
 void PutFixed64(ProtoWriter& out, uint32_t field, uint64_t value) {
+  static_assert(std::endian::native == std::endian::little);  // fixed64 is little-endian
   PutTag(out, field, 1);
-  for (size_t i = 0; i < 8; ++i) *out.at++ = static_cast<char>(value >> (8 * i));
+  std::memcpy(out.at, &value, 8);
+  out.at += 8;
 }
+/// An id as a bytes field: its size known here, so the copy is a move of 8 or 16 bytes.
 template <size_t N>
-std::string_view Bytes(const std::array<uint8_t, N>& id) {
-  return {reinterpret_cast<const char*>(id.data()), N};
+void PutId(ProtoWriter& out, uint32_t field, const std::array<uint8_t, N>& id) {
+  static_assert(N < 0x80);
+  PutTag(out, field, 2);
+  *out.at++ = static_cast<char>(N);
+  std::memcpy(out.at, id.data(), N);
+  out.at += N;
 }
 // Sizes of encoded fields, so that each message's length is written before it and its
 // fields go straight into the body (no message is encoded apart and copied). Every field
@@ -145,10 +166,10 @@ struct KeyValueField {
                   : BytesFieldSize(string_value.size());
   }
   size_t Size() const { return BytesFieldSize(key.size()) + BytesFieldSize(AnyValueSize()); }
-  /// As field `field` of the message being written to `out`.
-  void Put(ProtoWriter& out, uint32_t field) const {
+  /// As field `field` of the message being written to `out`; `size`: Size().
+  void Put(ProtoWriter& out, uint32_t field, size_t size) const {
     PutTag(out, field, 2);
-    PutVarint(out, Size());
+    PutVarint(out, size);
     PutBytes(out, 1, key);
     PutTag(out, 2, 2);
     PutVarint(out, AnyValueSize());
@@ -160,48 +181,67 @@ struct KeyValueField {
     }
   }
 };
-KeyValueField AttributeField(const TraceRecord& record, const TraceRecord::Attribute& attribute) {
-  return {attribute.key, attribute.is_int, attribute.int_value,
-          record.Text(attribute.offset, attribute.size)};
-}
 constexpr size_t kStatusSize = 2;  // Status { code (3): STATUS_CODE_ERROR (2) }
 
-/// The size of span `i` of `record` as a Span message (without its own tag and length).
-size_t SpanSize(const TraceRecord& record, size_t i) {
-  const TraceRecord::SpanEntry& entry = record.spans[i];
-  size_t size = BytesFieldSize(16) + BytesFieldSize(8) +
-                (AllZero(record.ParentOf(entry)) ? 0 : BytesFieldSize(8)) +
-                BytesFieldSize(entry.name_size) + 1 + VarintSize(entry.kind) + 2 * 9;
-  for (size_t a = 0; a < record.attribute_count; ++a) {
-    if (record.attributes[a].span == i)
-      size += BytesFieldSize(AttributeField(record, record.attributes[a]).Size());
+/// One record's spans as Span messages (field 2 of ScopeSpans): each attribute's KeyValue
+/// and each span's size are computed once, then the spans are written in order.
+class RecordSpans {
+ public:
+  explicit RecordSpans(const TraceRecord& record) : record_(record) {
+    for (size_t a = 0; a < record.attribute_count; ++a) {
+      const TraceRecord::Attribute& attribute = record.attributes[a];
+      attributes_[a] = {attribute.key, attribute.is_int, attribute.int_value,
+                        record.Text(attribute.offset, attribute.size)};
+      attribute_sizes_[a] = attributes_[a].Size();
+    }
+    for (size_t i = 0; i < record.span_count; ++i) {
+      const TraceRecord::SpanEntry& entry = record.spans[i];
+      size_t size = BytesFieldSize(16) + BytesFieldSize(8) +
+                    (AllZero(record.ParentOf(entry)) ? 0 : BytesFieldSize(8)) +
+                    BytesFieldSize(entry.name_size) + 1 + VarintSize(entry.kind) + 2 * 9 +
+                    (entry.error ? BytesFieldSize(kStatusSize) : 0);
+      for (size_t a = 0; a < record.attribute_count; ++a) {
+        if (record.attributes[a].span == i) size += BytesFieldSize(attribute_sizes_[a]);
+      }
+      span_sizes_[i] = size;
+      size_ += BytesFieldSize(size);
+    }
   }
-  return size + (entry.error ? BytesFieldSize(kStatusSize) : 0);
-}
-/// Span `i` of `record` as field 2 of ScopeSpans, `size` being SpanSize's.
-void PutSpan(ProtoWriter& out, const TraceRecord& record, size_t i, size_t size) {
-  const TraceRecord::SpanEntry& entry = record.spans[i];
-  PutTag(out, 2, 2);
-  PutVarint(out, size);
-  PutBytes(out, 1, Bytes(record.trace_id));
-  PutBytes(out, 2, Bytes(entry.span_id));
-  if (const SpanId& parent = record.ParentOf(entry); !AllZero(parent))
-    PutBytes(out, 4, Bytes(parent));
-  PutBytes(out, 5, record.Text(entry.name_offset, entry.name_size));
-  PutTag(out, 6, 0);
-  PutVarint(out, entry.kind);
-  PutFixed64(out, 7, entry.start_unix_ns);
-  PutFixed64(out, 8, entry.end_unix_ns);
-  for (size_t a = 0; a < record.attribute_count; ++a) {
-    if (record.attributes[a].span == i) AttributeField(record, record.attributes[a]).Put(out, 9);
+  /// The bytes Put writes.
+  size_t size() const { return size_; }
+
+  void Put(ProtoWriter& out) const {
+    for (size_t i = 0; i < record_.span_count; ++i) {
+      const TraceRecord::SpanEntry& entry = record_.spans[i];
+      PutTag(out, 2, 2);
+      PutVarint(out, span_sizes_[i]);
+      PutId(out, 1, record_.trace_id);
+      PutId(out, 2, entry.span_id);
+      if (const SpanId& parent = record_.ParentOf(entry); !AllZero(parent)) PutId(out, 4, parent);
+      PutBytes(out, 5, record_.Text(entry.name_offset, entry.name_size));
+      PutTag(out, 6, 0);
+      PutVarint(out, entry.kind);
+      PutFixed64(out, 7, entry.start_unix_ns);
+      PutFixed64(out, 8, entry.end_unix_ns);
+      for (size_t a = 0; a < record_.attribute_count; ++a) {
+        if (record_.attributes[a].span == i) attributes_[a].Put(out, 9, attribute_sizes_[a]);
+      }
+      if (entry.error) {
+        PutTag(out, 15, 2);
+        PutVarint(out, kStatusSize);
+        PutTag(out, 3, 0);  // Status.code
+        PutVarint(out, 2);  // STATUS_CODE_ERROR
+      }
+    }
   }
-  if (entry.error) {
-    PutTag(out, 15, 2);
-    PutVarint(out, kStatusSize);
-    PutTag(out, 3, 0);  // Status.code
-    PutVarint(out, 2);  // STATUS_CODE_ERROR
-  }
-}
+
+ private:
+  const TraceRecord& record_;
+  std::array<KeyValueField, TraceRecord::kMaxAttributes> attributes_;
+  std::array<size_t, TraceRecord::kMaxAttributes> attribute_sizes_;
+  std::array<size_t, TraceRecord::kMaxSpans> span_sizes_;
+  size_t size_ = 0;
+};
 
 }  // namespace
 
@@ -209,6 +249,85 @@ std::string HexId(const uint8_t* bytes, size_t size) {
   std::string out(2 * size, '0');
   HexTo(out.data(), bytes, size);
   return out;
+}
+
+namespace {
+
+uint64_t ClockUnixNanos() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
+}
+
+#if defined(__x86_64__)
+/// Whether the kernel keeps time by the TSC: it does so only when the counter is invariant and
+/// synchronized across cores, so that ticks read on any core convert to time alike.
+bool KernelClockIsTsc() {
+  static const bool tsc = [] {
+    std::ifstream in("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+    std::string name;
+    return static_cast<bool>(in >> name) && name == "tsc";
+  }();
+  return tsc;
+}
+
+/// A thread's last reading of the wall clock, the TSC at that moment, and the clock's rate in
+/// nanoseconds per tick over the interval before it.
+struct TscAnchor {
+  uint64_t tsc = 0, unix_ns = 0;
+  double ns_per_tick = 0;
+  uint64_t valid_ticks = 0;  ///< how long the anchor is used: 0 until the rate is known
+};
+constexpr uint64_t kRateIntervalNs = 50'000'000, kAnchorLifeNs = 100'000'000;
+
+/// The wall clock and the TSC read together: the TSC read on both sides of the clock and
+/// the pair retried when something (preemption) came between them.
+std::pair<uint64_t, uint64_t> ReadClockAndTsc() {
+  uint64_t before = 0, unix_ns = 0, after = 0;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    before = __rdtsc();
+    unix_ns = ClockUnixNanos();
+    after = __rdtsc();
+    if (after - before < 20'000) break;  // 5-20 µs at the TSC rates in use (1-4 GHz)
+  }
+  return {before + (after - before) / 2, unix_ns};
+}
+
+uint64_t Reanchor(TscAnchor& anchor) {
+  const auto [tsc, unix_ns] = ReadClockAndTsc();
+  anchor.valid_ticks = 0;
+  if (anchor.tsc != 0 && tsc > anchor.tsc && unix_ns > anchor.unix_ns) {
+    // The rate over the last interval (so it follows the clock's slewing), once the interval is
+    // long enough for the reads' jitter not to matter (~20 ns in 50 ms: 4e-7).
+    const uint64_t elapsed = unix_ns - anchor.unix_ns;
+    if (elapsed < kRateIntervalNs && anchor.ns_per_tick == 0) return unix_ns;  // keep the start
+    const double rate = static_cast<double>(elapsed) / static_cast<double>(tsc - anchor.tsc);
+    if (elapsed >= kRateIntervalNs) anchor.ns_per_tick = rate;
+    if (anchor.ns_per_tick > 0.01 && anchor.ns_per_tick < 100) {
+      anchor.valid_ticks = static_cast<uint64_t>(kAnchorLifeNs / anchor.ns_per_tick);
+    }
+  }
+  anchor.tsc = tsc;
+  anchor.unix_ns = unix_ns;
+  return unix_ns;
+}
+#endif
+
+}  // namespace
+
+uint64_t TraceClockNanos() {
+#if defined(__x86_64__)
+  if (KernelClockIsTsc()) {
+    thread_local TscAnchor anchor;
+    const uint64_t ticks = __rdtsc() - anchor.tsc;
+    if (ticks < anchor.valid_ticks) {
+      return anchor.unix_ns +
+             static_cast<uint64_t>(static_cast<double>(ticks) * anchor.ns_per_tick);
+    }
+    return Reanchor(anchor);
+  }
+#endif
+  return ClockUnixNanos();
 }
 
 std::optional<TraceParent> ParseTraceParent(std::string_view header) {
@@ -239,21 +358,30 @@ std::string FormatTraceParent(const TraceId& trace_id, const SpanId& span_id, bo
 
 namespace {
 
-/// Calls `visit` with each record of `queued`, read back into one scratch record (which stays
-/// in cache, where records read into slots of their own would each be cold).
+/// Reads the records at the start of `queued` back into one scratch record (which stays in
+/// cache, where records read into slots of their own would each be cold) and calls `visit`
+/// with each: whole records while their spans come to at most `max_spans` (at least one
+/// record). Returns the bytes and the spans visited.
 template <class Visit>
-void ForEachQueued(std::string_view queued, Visit&& visit) {
+std::pair<size_t, size_t> ForEachQueued(std::string_view queued, size_t max_spans, Visit&& visit) {
   TraceRecord record;
-  while (!queued.empty()) {
-    queued.remove_prefix(record.ReadFrom(queued));
+  size_t bytes = 0, spans = 0;
+  while (bytes < queued.size()) {
+    const size_t size = record.ReadFrom(queued.substr(bytes));
+    if (bytes > 0 && spans + record.span_count > max_spans) break;
+    bytes += size;
+    spans += record.span_count;
     visit(static_cast<const TraceRecord&>(record));
   }
+  return {bytes, spans};
 }
 
 }  // namespace
 
-void EncodeOtlpJson(std::string_view queued, std::string_view service_name,
-                    std::string_view version, std::string& out) {
+OtlpBatch EncodeOtlpJson(std::string_view queued, std::string_view service_name,
+                         std::string_view version, std::string& buffer, size_t max_spans) {
+  std::string& out = buffer;
+  out.clear();
   out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":[";
   AppendJsonAttribute(out, "service.name", service_name);
   out += ",";
@@ -263,7 +391,7 @@ void EncodeOtlpJson(std::string_view queued, std::string_view service_name,
   out += "\"},\"spans\":[";
   bool first = true;
   char trace_text[32];
-  ForEachQueued(queued, [&](const TraceRecord& record) {
+  const auto [bytes, spans] = ForEachQueued(queued, max_spans, [&](const TraceRecord& record) {
     std::string_view trace_hex = HexTo(trace_text, record.trace_id.data(), 16);
     for (size_t i = 0; i < record.span_count; ++i) {
       const TraceRecord::SpanEntry& span = record.spans[i];
@@ -306,48 +434,56 @@ void EncodeOtlpJson(std::string_view queued, std::string_view service_name,
     }
   });
   out += "]}]}]}";
+  return {out, bytes, spans};
 }
 
-void EncodeOtlpProtobuf(std::string_view queued, std::string_view service_name,
-                        std::string_view version, std::string& out) {
-  // Sizes first (inner to outer), then one pass writing the body in order.
-  std::vector<size_t> span_sizes;
-  size_t spans_size = 0;
-  ForEachQueued(queued, [&](const TraceRecord& record) {
-    for (size_t i = 0; i < record.span_count; ++i) {
-      span_sizes.push_back(SpanSize(record, i));
-      spans_size += BytesFieldSize(span_sizes.back());
-    }
-  });
+OtlpBatch EncodeOtlpProtobuf(std::string_view queued, std::string_view service_name,
+                             std::string_view version, std::string& buffer, size_t max_spans) {
   const std::string_view scope_name = "fraudops";
   const size_t scope_size = BytesFieldSize(scope_name.size()) + BytesFieldSize(version.size());
-  const size_t scope_spans_size = BytesFieldSize(scope_size) + spans_size;
   const KeyValueField resource_attributes[] = {{"service.name", false, 0, service_name},
                                                {"service.version", false, 0, version}};
   size_t resource_size = 0;
   for (const KeyValueField& attribute : resource_attributes)
     resource_size += BytesFieldSize(attribute.Size());
+  // One pass: the spans are written first, after room for the longest head (the messages'
+  // tags and lengths before the first span, each length at most 10 bytes); the head is then
+  // written right before them, where its exact size puts it. `buffer` is used as storage
+  // (its size only grows; new bytes are not zeroed on every batch).
+  const size_t head_room =
+      2 * (1 + 10) + BytesFieldSize(resource_size) + BytesFieldSize(scope_size);
+  size_t at = head_room;
+  if (buffer.size() < head_room + 4096) buffer.resize(head_room + 4096);
+  const auto [bytes, spans] = ForEachQueued(queued, max_spans, [&](const TraceRecord& record) {
+    const RecordSpans encoded(record);
+    if (buffer.size() - at < encoded.size())
+      buffer.resize(std::max(2 * buffer.size(), at + encoded.size()));
+    ProtoWriter out{buffer.data() + at};
+    encoded.Put(out);
+    at += encoded.size();
+    assert(out.at == buffer.data() + at);
+  });
+  const size_t scope_spans_size = BytesFieldSize(scope_size) + (at - head_room);
   const size_t resource_spans_size =
       BytesFieldSize(resource_size) + BytesFieldSize(scope_spans_size);
-  const size_t base = out.size(), total = BytesFieldSize(resource_spans_size);
-  out.resize(base + total);
-  ProtoWriter body{out.data() + base};
+  const size_t head = 1 + VarintSize(resource_spans_size) + BytesFieldSize(resource_size) + 1 +
+                      VarintSize(scope_spans_size) + BytesFieldSize(scope_size);
+  const size_t start = head_room - head;
+  ProtoWriter body{buffer.data() + start};
   PutTag(body, 1, 2);  // ExportTraceServiceRequest.resource_spans
   PutVarint(body, resource_spans_size);
   PutTag(body, 1, 2);  // ResourceSpans.resource
   PutVarint(body, resource_size);
-  for (const KeyValueField& attribute : resource_attributes) attribute.Put(body, 1);
+  for (const KeyValueField& attribute : resource_attributes)
+    attribute.Put(body, 1, attribute.Size());
   PutTag(body, 2, 2);  // ResourceSpans.scope_spans
   PutVarint(body, scope_spans_size);
   PutTag(body, 1, 2);  // ScopeSpans.scope
   PutVarint(body, scope_size);
   PutBytes(body, 1, scope_name);
   PutBytes(body, 2, version);
-  const size_t* span_size = span_sizes.data();
-  ForEachQueued(queued, [&](const TraceRecord& record) {
-    for (size_t i = 0; i < record.span_count; ++i) PutSpan(body, record, i, *span_size++);
-  });
-  assert(body.at == out.data() + out.size());
+  assert(body.at == buffer.data() + head_room);
+  return {std::string_view(buffer).substr(start, at - start), bytes, spans};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -378,13 +514,6 @@ void TraceRecord::AppendTo(std::string& out) const {
 size_t TraceRecord::QueuedSize() const {
   return kRecordHead + span_count * sizeof(SpanEntry) + attribute_count * sizeof(Attribute) +
          text_size;
-}
-
-std::pair<size_t, size_t> TraceRecord::Peek(std::string_view in) {
-  TraceRecord head;
-  assert(in.size() >= kRecordHead);
-  std::memcpy(static_cast<void*>(&head), in.data(), kRecordHead);
-  return {head.QueuedSize(), head.span_count};
 }
 
 size_t TraceRecord::ReadFrom(std::string_view in) {
@@ -466,7 +595,7 @@ Tracer::~Tracer() { worker_.Stop(); }
 SpanId Tracer::NewSpanId() {
   SpanId id{};
   while (AllZero(id)) {
-    const uint64_t bits = Random()();
+    const uint64_t bits = RandomBits();
     for (size_t i = 0; i < 8; ++i) id[i] = static_cast<uint8_t>(bits >> (8 * i));
   }
   return id;
@@ -476,7 +605,7 @@ TraceId Tracer::NewTraceId() {
   TraceId id{};
   while (AllZero(id)) {
     for (size_t half = 0; half < 2; ++half) {
-      const uint64_t bits = Random()();
+      const uint64_t bits = RandomBits();
       for (size_t i = 0; i < 8; ++i) id[8 * half + i] = static_cast<uint8_t>(bits >> (8 * i));
     }
   }
@@ -530,48 +659,36 @@ void Tracer::Submit(const TraceRecord& record) {
 void Tracer::Stop() { worker_.Stop(); }  // its final pass exports what is queued
 
 BackgroundWorker::Duration Tracer::Pass() {
+  size_t taken_spans = 0;
   {
     MutexLock lock(&mutex_);  // everything queued, at once: the request path is not held up
     taken_.swap(queue_);
+    taken_spans = queued_spans_;
     queued_spans_ = 0;
   }
   std::string_view rest = taken_;
   while (!rest.empty()) {
     // A batch: whole requests up to batch_spans spans (at least one request).
-    size_t bytes = 0, spans = 0;
-    while (bytes < rest.size()) {
-      const auto [size, span_count] = TraceRecord::Peek(rest.substr(bytes));
-      if (bytes > 0 && spans + span_count > options_.batch_spans) break;
-      bytes += size;
-      spans += span_count;
-    }
-    const std::string_view batch = rest.substr(0, bytes);
-    rest.remove_prefix(bytes);
-    body_.clear();
-    if (options_.protobuf) {
-      EncodeOtlpProtobuf(batch, options_.service_name, CodeVersion(), body_);
-    } else {
-      EncodeOtlpJson(batch, options_.service_name, CodeVersion(), body_);
-    }
-    auto reply = http_.Call("POST", options_.url, headers_, body_, options_.timeout_seconds);
+    const OtlpBatch batch = options_.protobuf
+                                ? EncodeOtlpProtobuf(rest, options_.service_name, CodeVersion(),
+                                                     body_, options_.batch_spans)
+                                : EncodeOtlpJson(rest, options_.service_name, CodeVersion(), body_,
+                                                 options_.batch_spans);
+    rest.remove_prefix(batch.queued_bytes);
+    auto reply = http_.Call("POST", options_.url, headers_, batch.body, options_.timeout_seconds);
     if (reply.ok() && reply->status >= 200 && reply->status < 300) {
-      exported_.fetch_add(spans, std::memory_order_relaxed);
+      exported_.fetch_add(batch.spans, std::memory_order_relaxed);
+      taken_spans -= batch.spans;
       continue;
     }
     // Not retried: the next spans are newer, and a collector that is down would only fill
     // the queue. This batch and the rest of the pass are dropped, counted, and logged once.
-    size_t lost = spans;
-    while (!rest.empty()) {
-      const auto [size, span_count] = TraceRecord::Peek(rest);
-      lost += span_count;
-      rest.remove_prefix(size);
-    }
     failed_exports_.fetch_add(1, std::memory_order_relaxed);
-    dropped_.fetch_add(lost, std::memory_order_relaxed);
+    dropped_.fetch_add(taken_spans, std::memory_order_relaxed);
     if (options_.logger) {
       options_.logger->Warn("tracing", "spans not exported; dropped",
                             {{"collector", options_.url},
-                             {"spans", lost},
+                             {"spans", taken_spans},
                              {"error", reply.ok() ? "HTTP " + std::to_string(reply->status)
                                                   : reply.status().message()}});
     }
@@ -592,7 +709,7 @@ RequestTrace::RequestTrace(Tracer* tracer, std::string_view traceparent)
     record_.emplace();
     record_->trace_id = decision_.trace_id;
     record_->remote_parent = decision_.parent_id;
-    record_->AddSpan({}, TraceRecord::kRemoteParent, 2, UnixNanos());  // span 0: the server's
+    record_->AddSpan({}, TraceRecord::kRemoteParent, 2, TraceClockNanos());  // span 0: the server's
     record_->spans[0].span_id = span_id_;
   }
   current_trace = this;
@@ -603,7 +720,7 @@ RequestTrace::~RequestTrace() {
   current_trace = previous_;
   SetLogTraceId(previous_ ? previous_->trace_id_hex() : std::string_view());
   if (!record_) return;
-  record_->spans[0].end_unix_ns = UnixNanos();
+  record_->spans[0].end_unix_ns = TraceClockNanos();
   tracer_->Submit(*record_);
 }
 
@@ -637,12 +754,12 @@ RequestTrace::ScopedSpan::ScopedSpan(std::string_view name, int kind) : trace_(c
     trace_ = nullptr;
     return;
   }
-  index_ = trace_->record_->AddSpan(name, 0, kind, UnixNanos());
+  index_ = trace_->record_->AddSpan(name, 0, kind, TraceClockNanos());
   if (index_ == TraceRecord::kMaxSpans) trace_ = nullptr;  // no room: not recorded
 }
 
 RequestTrace::ScopedSpan::~ScopedSpan() {
-  if (trace_) trace_->record_->spans[index_].end_unix_ns = UnixNanos();
+  if (trace_) trace_->record_->spans[index_].end_unix_ns = TraceClockNanos();
 }
 
 void RequestTrace::ScopedSpan::SetAttribute(const char* key, std::string_view value) {

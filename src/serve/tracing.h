@@ -14,6 +14,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,6 +44,12 @@ struct TraceParent {
 std::optional<TraceParent> ParseTraceParent(std::string_view header);
 /// "00-<trace id>-<span id>-<01|00>".
 std::string FormatTraceParent(const TraceId& trace_id, const SpanId& span_id, bool sampled);
+/// The wall clock (Unix nanoseconds) for span times, at a third of clock_gettime's cost where
+/// the kernel keeps time by the TSC (x86-64 with an invariant, synchronized counter): each
+/// thread reads the clock once every 100 ms and converts the ticks since at the rate it
+/// measured over the interval before (so it follows the clock when it is slewed or stepped);
+/// elsewhere, and for a thread's first 50 ms, clock_gettime itself.
+uint64_t TraceClockNanos();
 /// Lowercase hex of `bytes`.
 std::string HexId(const uint8_t* bytes, size_t size);
 template <size_t N>
@@ -105,8 +112,6 @@ struct TraceRecord {
   void AppendTo(std::string& out) const;
   /// Reads a record that AppendTo wrote at the start of `in`; the bytes it took.
   size_t ReadFrom(std::string_view in);
-  /// The size and span count of the record that AppendTo wrote at the start of `in`.
-  static std::pair<size_t, size_t> Peek(std::string_view in);
 
  private:
   /// The bytes AppendTo writes for this record.
@@ -115,16 +120,25 @@ struct TraceRecord {
   bool Store(std::string_view value, uint16_t& offset, uint16_t& size);
 };
 
-/// The OTLP/HTTP bodies (ExportTraceServiceRequest) of the records in `queued` (as
-/// TraceRecord::AppendTo writes them, one after another), with the resource's service.name and
-/// service.version and the scope fraudops at `version`, appended to `out`: the JSON encoding
-/// (hex ids, nanoseconds as strings) and the protobuf encoding. Each record is read back into
-/// one scratch record as it is encoded: the queue is read in order (the protobuf encoding
-/// reads it twice, for the sizes and then the bytes).
-void EncodeOtlpJson(std::string_view queued, std::string_view service_name,
-                    std::string_view version, std::string& out);
-void EncodeOtlpProtobuf(std::string_view queued, std::string_view service_name,
-                        std::string_view version, std::string& out);
+/// An OTLP/HTTP body the encoders made from the records at the start of a queue.
+struct OtlpBatch {
+  std::string_view body;    ///< in the encoder's buffer, until its next use
+  size_t queued_bytes = 0;  ///< the records it holds: this many bytes of the queue
+  size_t spans = 0;
+};
+
+/// The OTLP/HTTP body (ExportTraceServiceRequest) of the records at the start of `queued` (as
+/// TraceRecord::AppendTo writes them, one after another): whole records while their spans
+/// come to at most `max_spans` (at least one record), with the resource's service.name and
+/// service.version and the scope fraudops at `version`. The JSON encoding (hex ids,
+/// nanoseconds as strings) and the protobuf encoding (written in one pass over the queue).
+/// `buffer` holds the body; reused from batch to batch, it keeps its memory.
+OtlpBatch EncodeOtlpJson(std::string_view queued, std::string_view service_name,
+                         std::string_view version, std::string& buffer,
+                         size_t max_spans = SIZE_MAX);
+OtlpBatch EncodeOtlpProtobuf(std::string_view queued, std::string_view service_name,
+                             std::string_view version, std::string& buffer,
+                             size_t max_spans = SIZE_MAX);
 
 struct TracingOptions {
   std::string url;       ///< the collector's traces endpoint; empty: tracing off
@@ -180,7 +194,7 @@ class Tracer {
   std::string queue_ GUARDED_BY(mutex_);  ///< records, as TraceRecord::AppendTo writes them
   size_t queued_spans_ GUARDED_BY(mutex_) = 0;
   // The worker's: what a pass took from the queue (swapped with it, so both keep their
-  // capacity), a batch's body, and the connection to the collector.
+  // capacity), the encoders' buffer, and the connection to the collector.
   std::string taken_;
   std::string body_;
   HttpSession http_;

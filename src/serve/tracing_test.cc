@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 namespace fraudops {
 namespace {
@@ -80,9 +84,9 @@ TraceRecord SampleRecord() {
 
 TEST(TracerTest, OtlpJsonHasTheShapeTheSpecificationGives) {
   const TraceRecord record = SampleRecord();
-  std::string body;
-  EncodeOtlpJson(Queued({record}), "fraudops-eu", "0.1.0+abc", body);
-  const auto json = nlohmann::json::parse(body);
+  std::string buffer;
+  const auto json = nlohmann::json::parse(
+      EncodeOtlpJson(Queued({record}), "fraudops-eu", "0.1.0+abc", buffer).body);
   const auto& resource = json["resourceSpans"][0];
   EXPECT_EQ(resource["resource"]["attributes"][0]["key"], "service.name");
   EXPECT_EQ(resource["resource"]["attributes"][0]["value"]["stringValue"], "fraudops-eu");
@@ -110,11 +114,9 @@ TEST(TracerTest, OtlpJsonHasTheShapeTheSpecificationGives) {
   // A trace started here: the server span has no parent.
   TraceRecord root = record;
   root.remote_parent = {};
-  body.clear();
-  EncodeOtlpJson(Queued({root}), "fraudops", "1", body);
-  EXPECT_FALSE(
-      nlohmann::json::parse(body)["resourceSpans"][0]["scopeSpans"][0]["spans"][0].contains(
-          "parentSpanId"));
+  EXPECT_FALSE(nlohmann::json::parse(EncodeOtlpJson(Queued({root}), "fraudops", "1", buffer)
+                                         .body)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+                   .contains("parentSpanId"));
 }
 
 /// A reader of the protobuf wire format, enough to turn an ExportTraceServiceRequest back
@@ -270,11 +272,40 @@ TEST(TracerTest, OtlpProtobufCarriesWhatTheJsonEncodingCarries) {
   second.trace_id[15] ^= 1;
   second.remote_parent = {};
   const std::string records = Queued({SampleRecord(), second});
-  std::string json, protobuf;
-  EncodeOtlpJson(records, "fraudops-eu", "0.1.0+abc", json);
-  EncodeOtlpProtobuf(records, "fraudops-eu", "0.1.0+abc", protobuf);
-  EXPECT_EQ(RequestJson(protobuf), nlohmann::json::parse(json));
-  EXPECT_LT(protobuf.size() * 2, json.size());
+  std::string json_buffer, protobuf_buffer;
+  const OtlpBatch json = EncodeOtlpJson(records, "fraudops-eu", "0.1.0+abc", json_buffer);
+  const OtlpBatch protobuf =
+      EncodeOtlpProtobuf(records, "fraudops-eu", "0.1.0+abc", protobuf_buffer);
+  EXPECT_EQ(RequestJson(protobuf.body), nlohmann::json::parse(json.body));
+  EXPECT_LT(protobuf.body.size() * 2, json.body.size());
+  EXPECT_EQ(protobuf.queued_bytes, records.size());
+  EXPECT_EQ(protobuf.spans, 4u);
+  // The buffer is reused: a second, smaller body from it reads the same as one from a new one.
+  const std::string one = Queued({SampleRecord()});
+  std::string fresh;
+  EXPECT_EQ(EncodeOtlpProtobuf(one, "svc", "1", protobuf_buffer).body,
+            EncodeOtlpProtobuf(one, "svc", "1", fresh).body);
+}
+
+TEST(TracerTest, ABatchHoldsWholeRecordsUpToItsSpans) {
+  // Three records of 2 spans each; batches of at most 5 spans hold two records, then one.
+  TraceRecord record = SampleRecord();
+  const std::string queue = Queued({record, record, record});
+  std::string_view rest = queue;
+  std::string buffer;
+  std::vector<size_t> spans;
+  while (!rest.empty()) {
+    const OtlpBatch batch = EncodeOtlpProtobuf(rest, "svc", "1", buffer, 5);
+    const auto json = RequestJson(batch.body);
+    EXPECT_EQ(json["resourceSpans"][0]["scopeSpans"][0]["spans"].size(), batch.spans);
+    spans.push_back(batch.spans);
+    rest.remove_prefix(batch.queued_bytes);
+  }
+  EXPECT_EQ(spans, (std::vector<size_t>{4, 2}));
+  // A record larger than the limit still makes a batch (alone).
+  const OtlpBatch alone = EncodeOtlpJson(queue, "svc", "1", buffer, 1);
+  EXPECT_EQ(alone.spans, 2u);
+  EXPECT_EQ(alone.queued_bytes, queue.size() / 3);
 }
 
 TEST(TracerTest, WhatDoesNotFitTheRecordIsLeftOutAndCounted) {
@@ -305,10 +336,9 @@ TEST(TracerTest, TheQueuedPartOfARecordReadsBackAsTheRecord) {
   std::vector<TraceRecord> read;
   std::string again;
   for (std::string_view rest = queue; !rest.empty();) {
-    const auto [size, spans] = TraceRecord::Peek(rest);
-    EXPECT_EQ(read.emplace_back().ReadFrom(rest), size);
-    EXPECT_EQ(read.back().span_count, spans);
+    const size_t size = read.emplace_back().ReadFrom(rest);
     read.back().AppendTo(again);
+    EXPECT_EQ(again.size(), queue.size() - rest.size() + size);
     rest.remove_prefix(size);
   }
   ASSERT_EQ(read.size(), 3u);
@@ -322,8 +352,8 @@ TEST(TracerTest, TheQueuedPartOfARecordReadsBackAsTheRecord) {
   EXPECT_EQ(read[2].spans[11].end_unix_ns, 41u);
   // The encoders read the queue the same way: the three records' spans, in order.
   std::string json;
-  EncodeOtlpJson(queue, "svc", "1", json);
-  const auto spans = nlohmann::json::parse(json)["resourceSpans"][0]["scopeSpans"][0]["spans"];
+  const auto spans = nlohmann::json::parse(
+      EncodeOtlpJson(queue, "svc", "1", json).body)["resourceSpans"][0]["scopeSpans"][0]["spans"];
   ASSERT_EQ(spans.size(), 1 + TraceRecord::kMaxSpans);
   EXPECT_EQ(spans[0]["name"], "server");
   EXPECT_EQ(spans[12]["name"], "step 11");
@@ -353,6 +383,41 @@ TEST(TracerTest, WithoutTracingTheCallersSampledFlagIsPassedOn) {
   EXPECT_FALSE(trace.sampled());  // nothing recorded here
   EXPECT_EQ(trace.ResponseTraceParent().substr(0, 36), "00-0af7651916cd43dd8448eb211c80319c-");
   EXPECT_EQ(trace.ResponseTraceParent().substr(52), "-01");
+}
+
+TEST(TracerTest, TheSpanClockKeepsToTheWallClock) {
+  // Three threads read the span clock between two readings of the wall clock for 300 ms:
+  // past the 50 ms in which the rate is measured and across re-readings every 100 ms.
+  auto wall = [] {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  };
+  std::atomic<uint64_t> worst{0}, readings{0};
+  auto run = [&] {
+    const uint64_t end = wall() + 300'000'000;
+    uint64_t previous = 0;
+    for (uint64_t before = wall(); before < end; before = wall()) {
+      const uint64_t span = TraceClockNanos();
+      const uint64_t after = wall();
+      // Inside the interval, give or take what a rate measured over 50 ms could drift in
+      // 100 ms; and never far behind this thread's previous reading.
+      const uint64_t off = span < before ? before - span : span > after ? span - after : 0;
+      uint64_t seen = worst.load();
+      while (off > seen && !worst.compare_exchange_weak(seen, off)) {
+      }
+      EXPECT_LE(off, 20'000u) << "span clock " << span << " outside [" << before << ", " << after
+                              << "]";
+      EXPECT_GE(span + 20'000, previous);
+      previous = span;
+      readings.fetch_add(1);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) threads.emplace_back(run);
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_GT(readings.load(), 1000u);
+  RecordProperty("worst_offset_ns", std::to_string(worst.load()));
 }
 
 TEST(LogTraceIdTest, EveryLineOfTheThreadCarriesTheTraceIdWhileItIsSet) {
