@@ -14,8 +14,9 @@
 #   Each comparison is paired: the kind and the plain server loaded back to back, ROUNDS
 #   times; the median of the pairs' ratios.
 #   bench/serve_scale.sh [SECONDS] [ROUNDS] [DEPLOYS]
-#   KINDS="traced-protobuf" (any of tls balancer traced traced-protobuf tls-peer) compares only
-#   those; tls-peer is HTTPS served by another build, FOPS_PEER_BIN (e.g. an earlier commit's);
+#   KINDS="traced-protobuf" (any of tls balancer traced traced-protobuf tls-peer traced-peer)
+#   compares only those; tls-peer is HTTPS and traced-peer tracing (protobuf) served by another
+#   build, FOPS_PEER_BIN (e.g. an earlier commit's);
 #   DEPLOYS=0 skips the propagation.
 # Placement, for a machine with cores to spare: SERVER_CPUS, CLIENT_CPUS and SINK_CPUS
 # (taskset lists, e.g. 0-3) pin the servers, wrk and the OTLP receiver to their own cores, so
@@ -87,6 +88,14 @@ FRAUDOPS_TRACING_OTLP_URL=http://127.0.0.1:18494/v1/traces FRAUDOPS_TRACING_SAMP
   FRAUDOPS_TRACING_PROTOCOL=http/protobuf \
   "${server_on[@]}" "$bin" serve --listen 127.0.0.1:18496 --workers "$workers" > traced-protobuf.log 2>&1 &
 pids+=($!); server_pid[traced-protobuf]=$!
+if [[ " $kinds " == *" traced-peer "* ]]; then
+  FRAUDOPS_TRACING_OTLP_URL=http://127.0.0.1:18494/v1/traces FRAUDOPS_TRACING_SAMPLE_RATIO=1 \
+    FRAUDOPS_TRACING_PROTOCOL=http/protobuf \
+    "${server_on[@]}" "${FOPS_PEER_BIN:?traced-peer needs FOPS_PEER_BIN}" serve \
+    --listen 127.0.0.1:18498 --workers "$workers" > traced-peer.log 2>&1 &
+  pids+=($!); server_pid[traced-peer]=$!
+  wait_for http://127.0.0.1:18498/readyz
+fi
 if [[ " $kinds " == *" balancer "* ]]; then
   FRAUDOPS_LB_LISTEN=127.0.0.1:18492 FRAUDOPS_LB_STATS=127.0.0.1:18493 \
     FRAUDOPS_REPLICA_1=127.0.0.1:18490 FRAUDOPS_REPLICA_2=127.0.0.1:18490 \
@@ -117,6 +126,7 @@ declare -A url=(
   [traced]=http://127.0.0.1:18495/v1/endpoints/fraud-detector/predict
   [traced-protobuf]=http://127.0.0.1:18496/v1/endpoints/fraud-detector/predict
   [tls-peer]=https://127.0.0.1:18497/v1/endpoints/fraud-detector/predict
+  [traced-peer]=http://127.0.0.1:18498/v1/endpoints/fraud-detector/predict
 )
 seconds_saved=$seconds; seconds=2
 for kind in plain $kinds; do load "$kind" "${url[$kind]}" >/dev/null; done  # warm up
@@ -148,7 +158,7 @@ def median(values):
 def quartiles(values):
     q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
     return f"[{q[0]:.2f}, {q[2]:.2f}]"
-for kind in ("tls", "tls-peer", "balancer", "traced", "traced-protobuf"):
+for kind in ("tls", "tls-peer", "balancer", "traced", "traced-protobuf", "traced-peer"):
     pairs = [v for (k, _), v in runs.items() if k == kind and len(v) == 2]
     if not pairs:
         continue

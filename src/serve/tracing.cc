@@ -190,7 +190,7 @@ class RecordSpans {
   explicit RecordSpans(const TraceRecord& record) : record_(record) {
     for (size_t a = 0; a < record.attribute_count; ++a) {
       const TraceRecord::Attribute& attribute = record.attributes[a];
-      attributes_[a] = {attribute.key, attribute.is_int, attribute.int_value,
+      attributes_[a] = {attribute.Key(), attribute.is_int, attribute.int_value,
                         record.Text(attribute.offset, attribute.size)};
       attribute_sizes_[a] = attributes_[a].Size();
     }
@@ -423,9 +423,9 @@ OtlpBatch EncodeOtlpJson(std::string_view queued, std::string_view service_name,
         out += attributes ? "," : ",\"attributes\":[";
         attributes = true;
         if (attribute.is_int) {
-          AppendJsonAttribute(out, attribute.key, attribute.int_value);
+          AppendJsonAttribute(out, attribute.Key(), attribute.int_value);
         } else {
-          AppendJsonAttribute(out, attribute.key, record.Text(attribute.offset, attribute.size));
+          AppendJsonAttribute(out, attribute.Key(), record.Text(attribute.offset, attribute.size));
         }
       }
       if (attributes) out += ']';
@@ -549,26 +549,30 @@ void TraceRecord::SetName(size_t span, std::string_view name) {
   Store(name, spans[span].name_offset, spans[span].name_size);
 }
 
-void TraceRecord::AddAttribute(size_t span, const char* key, std::string_view value) {
+void TraceRecord::AddAttribute(size_t span, std::string_view key, std::string_view value) {
   if (attribute_count == kMaxAttributes) {
     ++overflow;
     return;
   }
   Attribute& attribute = attributes[attribute_count];
   if (!Store(value, attribute.offset, attribute.size)) return;
-  attribute.key = key;
+  assert(key.size() <= UINT8_MAX);
+  attribute.key = key.data();
+  attribute.key_size = static_cast<uint8_t>(std::min<size_t>(key.size(), UINT8_MAX));
   attribute.span = static_cast<uint8_t>(span);
   attribute.is_int = false;
   ++attribute_count;
 }
 
-void TraceRecord::AddAttribute(size_t span, const char* key, int64_t value) {
+void TraceRecord::AddAttribute(size_t span, std::string_view key, int64_t value) {
   if (attribute_count == kMaxAttributes) {
     ++overflow;
     return;
   }
   Attribute& attribute = attributes[attribute_count++];
-  attribute.key = key;
+  assert(key.size() <= UINT8_MAX);
+  attribute.key = key.data();
+  attribute.key_size = static_cast<uint8_t>(std::min<size_t>(key.size(), UINT8_MAX));
   attribute.span = static_cast<uint8_t>(span);
   attribute.is_int = true;
   attribute.int_value = value;
@@ -739,11 +743,11 @@ void RequestTrace::SetName(std::string_view method, std::string_view route) {
   record_->SetName(0, {name, method_size + 1 + route_size});
 }
 
-void RequestTrace::SetAttribute(const char* key, std::string_view value) {
+void RequestTrace::SetAttribute(std::string_view key, std::string_view value) {
   if (record_) record_->AddAttribute(0, key, value);
 }
 
-void RequestTrace::SetAttribute(const char* key, int64_t value) {
+void RequestTrace::SetAttribute(std::string_view key, int64_t value) {
   if (record_) record_->AddAttribute(0, key, value);
 }
 
@@ -762,7 +766,7 @@ RequestTrace::ScopedSpan::~ScopedSpan() {
   if (trace_) trace_->record_->spans[index_].end_unix_ns = TraceClockNanos();
 }
 
-void RequestTrace::ScopedSpan::SetAttribute(const char* key, std::string_view value) {
+void RequestTrace::ScopedSpan::SetAttribute(std::string_view key, std::string_view value) {
   if (trace_) trace_->record_->AddAttribute(index_, key, value);
 }
 

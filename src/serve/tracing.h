@@ -76,11 +76,13 @@ struct TraceRecord {
     uint64_t start_unix_ns, end_unix_ns;
   };
   struct Attribute {
-    const char* key;  ///< a string literal
+    const char* key;  ///< a string literal's characters, key_size of them
     uint8_t span;
     bool is_int;
+    uint8_t key_size;
     int64_t int_value;
     uint16_t offset, size;  ///< a string value, in text
+    std::string_view Key() const { return {key, key_size}; }
   };
 
   TraceRecord() {}  // NOLINT(modernize-use-equals-default): `= default` would zero the slots
@@ -97,8 +99,9 @@ struct TraceRecord {
   /// A new span (its id drawn here); kMaxSpans when it does not fit.
   size_t AddSpan(std::string_view name, uint8_t parent, int kind, uint64_t start_unix_ns);
   void SetName(size_t span, std::string_view name);
-  void AddAttribute(size_t span, const char* key, std::string_view value);
-  void AddAttribute(size_t span, const char* key, int64_t value);
+  /// `key`: a string literal (kept as a pointer), at most 255 characters.
+  void AddAttribute(size_t span, std::string_view key, std::string_view value);
+  void AddAttribute(size_t span, std::string_view key, int64_t value);
   std::string_view Text(uint16_t offset, uint16_t size) const {
     return {text.data() + offset, size};
   }
@@ -219,8 +222,8 @@ class RequestTrace {
   std::string_view trace_id_hex() const { return {trace_hex_.data(), trace_hex_.size()}; }
   bool sampled() const { return sampled_; }
   /// On the server span; `key`: a string literal.
-  void SetAttribute(const char* key, std::string_view value);
-  void SetAttribute(const char* key, int64_t value);
+  void SetAttribute(std::string_view key, std::string_view value);
+  void SetAttribute(std::string_view key, int64_t value);
   void SetError() {
     if (record_) record_->spans[0].error = true;
   }
@@ -238,7 +241,7 @@ class RequestTrace {
     ~ScopedSpan();
     ScopedSpan(const ScopedSpan&) = delete;
     ScopedSpan& operator=(const ScopedSpan&) = delete;
-    void SetAttribute(const char* key, std::string_view value);  ///< `key`: a literal
+    void SetAttribute(std::string_view key, std::string_view value);  ///< `key`: a literal
     void SetError();
 
    private:
