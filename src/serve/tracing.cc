@@ -300,9 +300,11 @@ uint64_t Reanchor(TscAnchor& anchor) {
     // The rate over the last interval (so it follows the clock's slewing), once the interval is
     // long enough for the reads' jitter not to matter (~20 ns in 50 ms: 4e-7).
     const uint64_t elapsed = unix_ns - anchor.unix_ns;
-    if (elapsed < kRateIntervalNs && anchor.ns_per_tick == 0) return unix_ns;  // keep the start
-    const double rate = static_cast<double>(elapsed) / static_cast<double>(tsc - anchor.tsc);
-    if (elapsed >= kRateIntervalNs) anchor.ns_per_tick = rate;
+    if (elapsed >= kRateIntervalNs) {
+      anchor.ns_per_tick = static_cast<double>(elapsed) / static_cast<double>(tsc - anchor.tsc);
+    } else if (anchor.ns_per_tick == 0) {
+      return unix_ns;  // no rate yet: the interval keeps its start until it is long enough
+    }
     if (anchor.ns_per_tick > 0.01 && anchor.ns_per_tick < 100) {
       anchor.valid_ticks = static_cast<uint64_t>(kAnchorLifeNs / anchor.ns_per_tick);
     }
@@ -549,34 +551,33 @@ void TraceRecord::SetName(size_t span, std::string_view name) {
   Store(name, spans[span].name_offset, spans[span].name_size);
 }
 
-void TraceRecord::AddAttribute(size_t span, std::string_view key, std::string_view value) {
+TraceRecord::Attribute* TraceRecord::NextAttribute(size_t span, std::string_view key) {
   if (attribute_count == kMaxAttributes) {
     ++overflow;
-    return;
+    return nullptr;
   }
   Attribute& attribute = attributes[attribute_count];
-  if (!Store(value, attribute.offset, attribute.size)) return;
   assert(key.size() <= UINT8_MAX);
   attribute.key = key.data();
   attribute.key_size = static_cast<uint8_t>(std::min<size_t>(key.size(), UINT8_MAX));
   attribute.span = static_cast<uint8_t>(span);
-  attribute.is_int = false;
+  return &attribute;
+}
+
+void TraceRecord::AddAttribute(size_t span, std::string_view key, std::string_view value) {
+  Attribute* attribute = NextAttribute(span, key);
+  if (attribute == nullptr || !Store(value, attribute->offset, attribute->size)) return;
+  attribute->is_int = false;
   ++attribute_count;
 }
 
 void TraceRecord::AddAttribute(size_t span, std::string_view key, int64_t value) {
-  if (attribute_count == kMaxAttributes) {
-    ++overflow;
-    return;
-  }
-  Attribute& attribute = attributes[attribute_count++];
-  assert(key.size() <= UINT8_MAX);
-  attribute.key = key.data();
-  attribute.key_size = static_cast<uint8_t>(std::min<size_t>(key.size(), UINT8_MAX));
-  attribute.span = static_cast<uint8_t>(span);
-  attribute.is_int = true;
-  attribute.int_value = value;
-  attribute.offset = attribute.size = 0;
+  Attribute* attribute = NextAttribute(span, key);
+  if (attribute == nullptr) return;
+  attribute->is_int = true;
+  attribute->int_value = value;
+  attribute->offset = attribute->size = 0;
+  ++attribute_count;
 }
 
 // ---------------------------------------------------------------------------------------

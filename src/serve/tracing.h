@@ -119,6 +119,9 @@ struct TraceRecord {
  private:
   /// The bytes AppendTo writes for this record.
   size_t QueuedSize() const;
+  /// The next attribute slot with its key and span set (not yet counted); null (and counted)
+  /// when every slot is taken.
+  Attribute* NextAttribute(size_t span, std::string_view key);
   /// Copies `value` into text; false (and counted) when it does not fit.
   bool Store(std::string_view value, uint16_t& offset, uint16_t& size);
 };
