@@ -109,6 +109,11 @@ struct TrainInput {
   /// Called after each round with its metrics; returning false stops training there (the
   /// tuner prunes a trial this way: docs/tuning.md). The model keeps the rounds trained.
   std::function<bool(const RoundMetrics&)> on_round = {};
+  /// Asked before each round after the first by trainers that can change their threads
+  /// between rounds (xgboost; lgbm keeps the threads it started with): how many the next
+  /// rounds may use. The tuner lends a trial the cores no other trial can use this way
+  /// (docs/tuning.md). Unset, or no more than now: unchanged.
+  std::function<int()> round_threads = {};
   /// Set by callers that train repeatedly on the same datasets and weights
   /// (Trainer::MakeCache); unused with external memory or a collective.
   TrainCache* cache = nullptr;

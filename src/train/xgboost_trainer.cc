@@ -625,7 +625,17 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
   const char* set_names[] = {"train", "validation"};
   ProgressBar progress(context.progress, "train xgboost", rounds);
   int round = 0;
+  int round_threads = threads;
   for (; round < rounds; ++round) {
+    if (round > 0 && input.round_threads) {
+      // More cores lent: libxgboost's models do not depend on the threads (a test checks).
+      if (const int allowed = input.round_threads(); allowed > round_threads) {
+        round_threads = allowed;
+        FOPS_RETURN_IF_ERROR(XgbCheck(
+            XGBoosterSetParam(booster.get(), "nthread", std::to_string(round_threads).c_str()),
+            "XGBoosterSetParam"));
+      }
+    }
     FOPS_RETURN_IF_ERROR(
         XgbCheck(XGBoosterUpdateOneIter(booster.get(), round, train_matrix->handle()),
                  "XGBoosterUpdateOneIter"));

@@ -215,6 +215,37 @@ TEST(XgboostTrainerTest, ACacheKeepsTheMatricesAndChangesNoModel) {
   EXPECT_NE(*matrices->Matrix(f.train, weights, 2), *matrices->Matrix(f.train, {}, 2));
 }
 
+TEST(XgboostTrainerTest, ThreadsLentBetweenRoundsChangeNoModel) {
+  // The tuner lends a running trial idle cores (round_threads): the model is the one trained
+  // with its first threads throughout, and with the most throughout.
+  Fixture f;
+  XgboostTrainer trainer;
+  const HyperParameters params = Params({{"num_round", 30},
+                                         {"eta", 0.2},
+                                         {"max_depth", 5},
+                                         {"subsample", 0.8},
+                                         {"colsample_bytree", 0.7},
+                                         {"seed", 5}});
+  std::vector<std::vector<float>> scores;
+  int asked = 0;
+  for (int threads : {1, 3, 0}) {  // 0: one thread, three from round 10 on
+    TrainInput input{&f.train, &f.validation, params};
+    Context context = f.context;
+    context.threads = threads == 0 ? 1 : threads;
+    if (threads == 0) {
+      input.round_threads = [&] { return ++asked >= 10 ? 3 : 1; };
+    }
+    auto model = trainer.Train(input, context);
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    auto predicted = (*model)->PredictProbability(f.validation, context);
+    ASSERT_TRUE(predicted.ok());
+    scores.push_back(std::move(*predicted));
+  }
+  EXPECT_EQ(asked, 29);  // before every round but the first
+  EXPECT_EQ(scores[1], scores[0]);
+  EXPECT_EQ(scores[2], scores[0]);
+}
+
 TEST(XgboostTrainerTest, ScalePosWeightCountsRowWeights) {
   // Negatives weighing 3 each stand for three times as many: scale_pos_weight triples.
   Fixture f;

@@ -125,8 +125,15 @@ class StudyRunner {
   /// stopped). Blind trials run several at a time, the others `parallel_` at a time.
   int AcquireCores() EXCLUDES(cores_mutex_);
   void ReleaseCores(int threads) EXCLUDES(cores_mutex_);
+  /// Whether a worker could start a trial with the free cores now (the threads it would need,
+  /// and room for one more trial at a time).
+  bool TrialCouldStart() const REQUIRES(cores_mutex_);
+  /// A running trial holding `held` threads takes the free cores when no trial could start
+  /// with them (the last trials of a phase, the end of the study); the threads it holds now.
+  int LendIdleCores(int held) EXCLUDES(cores_mutex_);
   Result<std::optional<TrialRecord>> Claim();
-  Status Evaluate(TrialRecord trial, TrainCache* cache, int threads);
+  /// `threads`: those the trial starts with; on return, those it holds (cores lent included).
+  Status Evaluate(TrialRecord trial, TrainCache* cache, int& threads);
   RunRecord ChildRun(const TrialRecord& trial) const;
   void RefreshCurves(const std::vector<TrialRecord>& trials) EXCLUDES(curves_mutex_);
   /// The curve of a trial running in this process.
@@ -484,8 +491,9 @@ Result<std::optional<TrialRecord>> StudyRunner::Claim() {
   return Status::Internal("could not claim a trial of study '" + study_.name + "' in 100 attempts");
 }
 
-Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int threads) {
+Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads) {
   const auto started = Clock::now();
+  const int started_threads = threads;
   const std::string origin = "study " + study_.name + " trial " + std::to_string(trial.number);
   nlohmann::json fixed = trial.params;
   fixed[names_.metric] = nlohmann::json::array({round_metric_});
@@ -511,6 +519,7 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int threads) 
     input.validation = folds_[f].validation;
     input.params = params;
     input.cache = cache;
+    input.round_threads = [&] { return threads = LendIdleCores(threads); };
     input.on_round = [&, f](const RoundMetrics& round) -> bool {
       if (Clock::now() - last_heartbeat >
           std::chrono::milliseconds(static_cast<long long>(options_.heartbeat_s * 1000.0))) {
@@ -570,7 +579,8 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int threads) 
                   {"fold_values", fold_values},
                   {"rounds", rounds},
                   {"seconds", std::chrono::duration<double>(Clock::now() - started).count()},
-                  {"threads", threads},
+                  {"threads", started_threads},
+                  {"lent_threads", threads - started_threads},
                   {"train_rows", folds_.front().TrialRows()->rows()}};
   if (trial.state == TrialState::kComplete) {
     trial.value = Mean(fold_values);
@@ -634,12 +644,18 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int threads) 
   return Status::Ok();
 }
 
+bool StudyRunner::TrialCouldStart() const {
+  const bool blind = blind_started_ < blind_trials_;
+  return !stop_ && running_ < (blind ? blind_parallel_ : parallel_) &&
+         cores_free_ >= (blind ? blind_threads_ : threads_per_trial_);
+}
+
 int StudyRunner::AcquireCores() {
   MutexLock lock(&cores_mutex_);
   while (!stop_) {
-    const bool blind = blind_started_ < blind_trials_;
-    const int threads = blind ? blind_threads_ : threads_per_trial_;
-    if (running_ < (blind ? blind_parallel_ : parallel_) && cores_free_ >= threads) {
+    if (TrialCouldStart()) {
+      const bool blind = blind_started_ < blind_trials_;
+      const int threads = blind ? blind_threads_ : threads_per_trial_;
       cores_free_ -= threads;
       ++running_;
       if (blind) ++blind_started_;
@@ -648,6 +664,15 @@ int StudyRunner::AcquireCores() {
     cores_free_changed_.Wait();
   }
   return 0;
+}
+
+int StudyRunner::LendIdleCores(int held) {
+  MutexLock lock(&cores_mutex_);
+  if (cores_free_ > 0 && !TrialCouldStart()) {  // stopped: no trial starts any more
+    held += cores_free_;
+    cores_free_ = 0;
+  }
+  return held;
 }
 
 void StudyRunner::ReleaseCores(int threads) {
@@ -661,7 +686,7 @@ Status StudyRunner::Work() {
   // This thread's trials train on the same rows: what the trainer prepares of them is kept.
   const std::unique_ptr<TrainCache> cache = trainer_->MakeCache();
   while (!stop_) {
-    const int threads = AcquireCores();
+    int threads = AcquireCores();  // and, after the trial, the cores it was lent
     if (threads == 0) break;
     Result<std::optional<TrialRecord>> trial = Claim();
     Status evaluated =

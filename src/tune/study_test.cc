@@ -356,6 +356,28 @@ TEST_P(StudyTest, TrialsNothingLearnsFromRunTogetherAndTheOthersOneAtATime) {
   }
 }
 
+TEST_P(StudyTest, ATrialIsLentTheCoresNoOtherTrialCanUse) {
+  if (GetParam() != "sqlite") GTEST_SKIP() << "the store plays no part in it: SQLite suffices";
+  // Two trials at a time of one thread each, and one trial: the worker that finds nothing to
+  // claim leaves its core to the trial, which trains its later rounds (xgboost) with two.
+  TuneOptions options = Options("lent", 1);
+  options.algorithm = "xgboost";
+  options.parallel = 2;
+  options.pruner = "none";
+  options.space = {{"eta", {{"type", "log_uniform"}, {"low", 0.01}, {"high", 0.02}}},
+                   {"max_depth", {{"type", "int"}, {"low", 5}, {"high", 6}}}};
+  options.base.clear();
+  const json base = {{"objective", "binary:logistic"}, {"num_round", 300}};
+  for (const auto& [name, value] : base.items()) options.base[name] = HyperParameter{value, "test"};
+  auto result = Run(options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_EQ(result->trials.size(), 1u);
+  const TrialRecord& trial = result->trials[0];
+  EXPECT_EQ(trial.state, TrialState::kComplete);
+  EXPECT_EQ(trial.detail["threads"], 1);
+  EXPECT_EQ(trial.detail["lent_threads"], 1);
+}
+
 TEST_P(StudyTest, TwoStoresSharingAStudyNeverRunTheSameTrial) {
   // Two connections (as two processes would have) take trials of one study at once.
   std::vector<Result<TuneResult>> results(2, Status::Internal("not run"));
