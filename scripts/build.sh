@@ -8,6 +8,11 @@
 #            checked), -O0, no tests or benchmarks, and without the console (as the container
 #            image builds it, so that configuration compiles too), into build/clang;
 #            scripts/test.sh runs it
+# release, debug and tsan are unity builds (CMAKE_UNITY_BUILD: the sources of a library compiled
+# eight to a translation unit, so the headers and templates they share are compiled once, not
+# for each file): a clean build takes a third of the time. FOPS_UNITY=0 builds file by file
+# (faster to rebuild after editing one file). The clang build is always file by file, so every
+# source file still compiles on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}
@@ -23,6 +28,10 @@ options=()
 [ "$kind" = tsan ] && options=(-DFRAUDOPS_TSAN=ON -DFRAUDOPS_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g")
 [ "$kind" = clang ] && options=(-DCMAKE_CXX_COMPILER=clang++ -DFRAUDOPS_SANITIZE=OFF -DFRAUDOPS_BUILD_TESTS=OFF
                                -DFRAUDOPS_BUILD_BENCH=OFF -DFRAUDOPS_CONSOLE=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O0")
+unity=ON
+[ "${FOPS_UNITY:-1}" = 0 ] && unity=OFF
+[ "$kind" = clang ] && unity=OFF
+options+=(-DCMAKE_UNITY_BUILD="$unity")
 targets=()
 for target in "$@"; do targets+=(--target "$target"); done
 jobs=$(nproc 2>/dev/null || echo 2)

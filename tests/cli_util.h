@@ -1,6 +1,9 @@
 #pragma once
 /// Running the real fraudops binary in a test's directory, and a small fast configuration.
 
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "test_util.h"
@@ -16,6 +19,13 @@ inline CommandResult Fraudops(const TempDir& dir, const std::string& arguments,
                         " && env -u FRAUDOPS_CONFIG -u TRAINING_ALGORITHM -u FRAUDOPS_HOME " + env +
                         " " + Binary() + " " + arguments,
                     dir.path());
+}
+
+/// A command's standard output as JSON (a test failure, and a discarded value, when it is not).
+inline nlohmann::json Json(const CommandResult& result) {
+  auto parsed = nlohmann::json::parse(result.out, nullptr, false);
+  EXPECT_FALSE(parsed.is_discarded()) << result.out << result.err;
+  return parsed;
 }
 
 /// Writes `rows` rows of the built-in synthetic data to `file` in `dir`; its exit code.

@@ -28,7 +28,7 @@ using testing::CommandResult;
 using testing::Fraudops;
 using testing::TempDir;
 
-void WriteData(const TempDir& dir) {
+void WriteShardedData(const TempDir& dir) {
   ASSERT_EQ(testing::WriteSynthetic(dir, "train.csv", 40000, "0.02", 3), 0);
   ASSERT_EQ(testing::WriteSynthetic(dir, "valid.csv", 20000, "0.02", 4), 0);
 }
@@ -66,7 +66,7 @@ double AucOfScored(const std::string& path) {
 
 TEST(DistributedTrainTest, ThreeWorkersTrainAModelAsGoodAsOneProcess) {
   TempDir dir;
-  WriteData(dir);
+  WriteShardedData(dir);
   const std::string common =
       "train --algorithm xgboost --data train.csv --valid valid.csv --label Class "
       "--param num_round=60 --param max_depth=4 --param eta=0.2 --param eval_metric=auc --json ";
@@ -150,7 +150,7 @@ void FaultDuringTraining(const TempDir& dir, const std::string& env, const std::
 
 TEST(DistributedTrainTest, AKilledWorkerFailsTheRunNamingItsRankAndWritesNoModel) {
   TempDir dir;
-  WriteData(dir);
+  WriteShardedData(dir);
   ASSERT_NO_FATAL_FAILURE(FaultDuringTraining(dir, "", "1", SIGKILL));
   EXPECT_NE(testing::ReadText(dir.File("exit.txt")), "0\n");
   const std::string err = testing::ReadText(dir.File("err.txt"));
@@ -164,7 +164,7 @@ TEST(DistributedTrainTest, AKilledWorkerFailsTheRunNamingItsRankAndWritesNoModel
 
 TEST(DistributedTrainTest, WithARetryAKilledWorkersGroupStartsAgainFromScratchAndSucceeds) {
   TempDir dir;
-  WriteData(dir);
+  WriteShardedData(dir);
   // Killed once, mid-training; train.worker_retries = 1 starts all three workers again.
   ASSERT_NO_FATAL_FAILURE(FaultDuringTraining(dir, "FRAUDOPS_TRAIN_WORKER_RETRIES=1", "1", SIGKILL,
                                               LongTraining(600), 600));
@@ -203,7 +203,7 @@ TEST(DistributedTrainTest,
 
 TEST(DistributedTrainTest, AWorkerStartedElsewhereThatDiesIsNamed) {
   TempDir dir;
-  WriteData(dir);
+  WriteShardedData(dir);
   // A free port for the tracker (remote workers need a known one).
   const std::string port = std::to_string(testing::FreePort());
   // Rank 1 is not the leader's child: only the tracker can tell that it died.
@@ -238,7 +238,7 @@ TEST(DistributedTrainTest, AWorkerStartedElsewhereThatDiesIsNamed) {
 
 TEST(DistributedTrainTest, AStalledWorkerFailsTheRunAfterTheWorkerTimeout) {
   TempDir dir;
-  WriteData(dir);
+  WriteShardedData(dir);
   // Alive, but silent: the others wait on it.
   ASSERT_NO_FATAL_FAILURE(
       FaultDuringTraining(dir, "FRAUDOPS_TRAIN_WORKER_TIMEOUT_S=2", "2", SIGSTOP));
@@ -670,7 +670,7 @@ TEST(DistributedTrainTest, ShardedReadingFromSqlSplitsRowsByTheShardKey) {
 
 TEST(DistributedTrainTest, LgbmGossOnWorkersDrawsTheSingleProcessSample) {
   TempDir dir;
-  WriteData(dir);
+  WriteShardedData(dir);
   // GOSS starts at iteration 1 / learning_rate: 20 iterations with it. The top rows are those
   // of all workers, the rest sampled in row order across the workers.
   ExpectSameLgbmModel(dir,
@@ -683,7 +683,7 @@ TEST(DistributedTrainTest, LgbmGossOnWorkersDrawsTheSingleProcessSample) {
 
 TEST(DistributedTrainTest, LgbmOnWorkersRefusesWhatItCannotDistribute) {
   TempDir dir;
-  WriteData(dir);
+  WriteShardedData(dir);
   CommandResult serial = Fraudops(dir,
                                   "train --algorithm lgbm --data train.csv --label Class "
                                   "--workers 2 --param tree_learner=serial --output model.txt");

@@ -26,11 +26,7 @@ using testing::TempDir;
 using testing::WriteSmallConfig;
 using testing::WriteText;
 
-nlohmann::json Json(const CommandResult& result) {
-  auto parsed = nlohmann::json::parse(result.out, nullptr, false);
-  EXPECT_FALSE(parsed.is_discarded()) << result.out << result.err;
-  return parsed;
-}
+using testing::Json;
 
 void FlipOneByte(const std::string& path) {
   std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);

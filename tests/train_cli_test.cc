@@ -19,14 +19,14 @@ using testing::CommandResult;
 using testing::Fraudops;
 using testing::TempDir;
 
-void WriteData(const TempDir& dir) {
+void WriteSmallData(const TempDir& dir) {
   ASSERT_EQ(testing::WriteSynthetic(dir, "train.csv", 6000, "0.05", 3), 0);
   ASSERT_EQ(testing::WriteSynthetic(dir, "valid.csv", 3000, "0.05", 4), 0);
 }
 
 TEST(TrainCliTest, LgbmWritesALightgbmModelThatScores) {
   TempDir dir;
-  WriteData(dir);
+  WriteSmallData(dir);
   CommandResult run =
       Fraudops(dir,
                "train --algorithm lgbm --data train.csv --valid valid.csv --label Class "
@@ -146,7 +146,7 @@ TEST(TrainCliTest, AnXgboostFileTrainedOnTextCategoriesScoresTheFileItWasTrained
 
 TEST(TrainCliTest, XgboostWritesXgboostJson) {
   TempDir dir;
-  WriteData(dir);
+  WriteSmallData(dir);
   CommandResult run = Fraudops(dir,
                                "train --algorithm xgboost --data train.csv --library-defaults "
                                "--param num_round=15 --param max_depth=3 --output model.json");
@@ -159,7 +159,7 @@ TEST(TrainCliTest, XgboostWritesXgboostJson) {
 
 TEST(TrainCliTest, RegressionTakesANumericLabel) {
   TempDir dir;
-  WriteData(dir);
+  WriteSmallData(dir);
   CommandResult run =
       Fraudops(dir,
                "train --data train.csv --label Amount --library-defaults "
@@ -172,7 +172,7 @@ TEST(TrainCliTest, RegressionTakesANumericLabel) {
 
 TEST(TrainCliTest, ConfiguredEarlyStoppingIsOffWithoutValidationButAskedForIsAnError) {
   TempDir dir;
-  WriteData(dir);
+  WriteSmallData(dir);
   // models/lgbm_default.json has early_stopping_round 50: without --valid it is switched off.
   CommandResult configured =
       Fraudops(dir, "train --data train.csv --param num_iterations=5 --output a.txt");
@@ -206,7 +206,7 @@ double MeanScoreDifference(const std::string& a, const std::string& b) {
 
 TEST(TrainCliTest, ExternalMemoryTrainsFromACsvOrADatasetFileAsInMemory) {
   TempDir dir;
-  WriteData(dir);
+  WriteSmallData(dir);
   ASSERT_EQ(Fraudops(dir, "data import train.csv --output train.fds").exit_code, 0);
   const std::string common =
       "train --algorithm xgboost --valid valid.csv --library-defaults --param num_round=20 "
@@ -250,7 +250,7 @@ void WriteCategoryFiles(const TempDir& dir, const std::string& train, const std:
 
 TEST(TrainCliTest, ExternalMemoryLgbmWritesTheModelTrainingInMemoryWrites) {
   TempDir dir;
-  WriteData(dir);
+  WriteSmallData(dir);
   ASSERT_EQ(Fraudops(dir, "data import train.csv --output train.fds").exit_code, 0);
   // Bins from a sample of 2,000 of the 6,000 rows while the file is read 700 rows at a time
   // (the sample spans pieces); max_bin 300 makes 16-bit bin columns.
@@ -464,7 +464,7 @@ TEST(TrainCliTest, ExternalMemoryLgbmTrainsACsvThreeTimesTheMemoryLimitToTheSame
 
 TEST(TrainCliTest, ExternalMemoryRefusesWhatItCannotDo) {
   TempDir dir;
-  WriteData(dir);
+  WriteSmallData(dir);
   CommandResult workers = Fraudops(dir,
                                    "train --algorithm xgboost --data train.csv --external-memory "
                                    "--workers 2 --output model.json");
@@ -481,7 +481,7 @@ TEST(TrainCliTest, ExternalMemoryRefusesWhatItCannotDo) {
 
 TEST(TrainCliTest, BadInputIsAClearErrorAndWritesNothing) {
   TempDir dir;
-  WriteData(dir);
+  WriteSmallData(dir);
   CommandResult unknown =
       Fraudops(dir, "train --data train.csv --param num_leafs=8 --output m.txt");
   EXPECT_EQ(unknown.exit_code, 2);

@@ -25,11 +25,7 @@ using testing::TempDir;
 using testing::WriteSmallConfig;
 using testing::WriteText;
 
-nlohmann::json Json(const CommandResult& result) {
-  auto parsed = nlohmann::json::parse(result.out, nullptr, false);
-  EXPECT_FALSE(parsed.is_discarded()) << result.out << result.err;
-  return parsed;
-}
+using testing::Json;
 
 /// A small lgbm configuration: `rounds` rounds, no early stopping unless asked.
 void WriteLgbmParams(const TempDir& dir, int rounds, int early_stopping) {

@@ -13,7 +13,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-struct Args {
+struct ArtifactsArgs {
   std::string config_path, home;
   bool json = false, apply = false;
   double days = -1;
@@ -25,7 +25,7 @@ bool NeedsRestore(const std::string& storage_class) {
   return storage_class == "DEEP_ARCHIVE" || storage_class == "GLACIER";
 }
 
-int Run(const Args& args, RetentionAction action) {
+int Run(const ArtifactsArgs& args, RetentionAction action) {
   auto stores = OpenStores(args.config_path, args.home, true);
   if (!stores.ok()) return Fail(stores.status());
   const ArtifactsConfig& config = stores->config.artifacts;
@@ -98,7 +98,7 @@ int Run(const Args& args, RetentionAction action) {
 }  // namespace
 
 std::function<int()> AddArtifactsCommands(CLI::App& app) {
-  auto args = std::make_shared<Args>();
+  auto args = std::make_shared<ArtifactsArgs>();
   auto* artifacts = app.add_subcommand(
       "artifacts", "Retention and archival of run artifacts (docs/operations.md)");
   artifacts->require_subcommand(1);

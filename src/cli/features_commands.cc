@@ -17,7 +17,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-struct Args {
+struct FeaturesArgs {
   std::string config_path, home;
   bool json = false;
   std::string file, group, data;
@@ -32,7 +32,7 @@ Json GroupJson(const FeatureGroup& group) {
 }
 
 /// Definitions from FILE, or from the configuration file's feature_groups.
-Result<std::vector<FeatureGroup>> Definitions(const Args& args, const Config& config) {
+Result<std::vector<FeatureGroup>> Definitions(const FeaturesArgs& args, const Config& config) {
   const std::string path = args.file.empty() ? config.config_path : args.file;
   if (path.empty()) {
     return Status::InvalidArgument(
@@ -46,7 +46,7 @@ Result<std::vector<FeatureGroup>> Definitions(const Args& args, const Config& co
   return groups;
 }
 
-int Apply(const Args& args) {
+int Apply(const FeaturesArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, true, true);
   if (!stores.ok()) return Fail(stores.status());
   auto groups = Definitions(args, stores->config);
@@ -66,7 +66,7 @@ int Apply(const Args& args) {
   return kExitOk;
 }
 
-int List(const Args& args) {
+int List(const FeaturesArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, true);
   if (!stores.ok()) return Fail(stores.status());
   FeatureRegistry registry(*stores->metadata, *stores->artifacts);
@@ -102,7 +102,7 @@ int List(const Args& args) {
   return kExitOk;
 }
 
-int Show(const Args& args) {
+int Show(const FeaturesArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, true);
   if (!stores.ok()) return Fail(stores.status());
   FeatureRegistry registry(*stores->metadata, *stores->artifacts);
@@ -151,7 +151,7 @@ int Show(const Args& args) {
   return kExitOk;
 }
 
-int Ingest(const Args& args) {
+int Ingest(const FeaturesArgs& args) {
   auto session = OpenSession(args.config_path);
   if (!session.ok()) return Fail(session.status());
   Config config = (*session)->config;
@@ -194,7 +194,7 @@ int Ingest(const Args& args) {
   return kExitOk;
 }
 
-int MaterializeCommand(const Args& args) {
+int MaterializeCommand(const FeaturesArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, true);
   if (!stores.ok()) return Fail(stores.status());
   FeatureRegistry registry(*stores->metadata, *stores->artifacts);
@@ -231,7 +231,7 @@ int MaterializeCommand(const Args& args) {
 }  // namespace
 
 std::function<int()> AddFeaturesCommands(CLI::App& app) {
-  auto args = std::make_shared<Args>();
+  auto args = std::make_shared<FeaturesArgs>();
   auto* features =
       app.add_subcommand("features", "Feature groups and the offline store (docs/features.md)");
   features->require_subcommand(1);

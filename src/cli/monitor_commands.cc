@@ -18,7 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Args {
+struct MonitorArgs {
   std::string config_path, home;
   bool json = false;
   // monitor run
@@ -30,7 +30,7 @@ struct Args {
 };
 
 /// The session with --home applied.
-Result<std::unique_ptr<Session>> Open(const Args& args) {
+Result<std::unique_ptr<Session>> Open(const MonitorArgs& args) {
   FOPS_ASSIGN_OR_RETURN(auto session, OpenSession(args.config_path));
   if (!args.home.empty()) session->config.global.home = args.home;
   return session;
@@ -68,7 +68,7 @@ void PrintReport(const MonitorReport& report) {
   std::printf("\n");
 }
 
-int MonitorRun(const Args& args) {
+int MonitorRun(const MonitorArgs& args) {
   auto session = Open(args);
   if (!session.ok()) return Fail(session.status());
   Config& config = (*session)->config;
@@ -123,7 +123,7 @@ bool NothingToSchedule(const Config& config) {
          config.schedule.watch.empty() && !config.schedule.on_drift && !config.schedule.on_quality;
 }
 
-int Schedule(const Args& args) {
+int Schedule(const MonitorArgs& args) {
   auto session = Open(args);
   if (!session.ok()) return Fail(session.status());
   const Config& config = (*session)->config;
@@ -186,7 +186,7 @@ int Schedule(const Args& args) {
   return kExitOk;
 }
 
-int ScheduleHistory(const Args& args) {
+int ScheduleHistory(const MonitorArgs& args) {
   auto session = Open(args);
   if (!session.ok()) return Fail(session.status());
   auto stores = OpenStoresFor((*session)->config, /*need_artifacts=*/false);
@@ -211,7 +211,7 @@ int ScheduleHistory(const Args& args) {
   return kExitOk;
 }
 
-int ScheduleNext(const Args& args) {
+int ScheduleNext(const MonitorArgs& args) {
   auto session = Open(args);
   if (!session.ok()) return Fail(session.status());
   const Config& config = (*session)->config;
@@ -237,7 +237,7 @@ int ScheduleNext(const Args& args) {
 }  // namespace
 
 std::function<int()> AddMonitorCommands(CLI::App& app) {
-  auto args = std::make_shared<Args>();
+  auto args = std::make_shared<MonitorArgs>();
   auto common = [&](CLI::App* command) {
     command->add_option("--config", args->config_path,
                         "Configuration file (default: $FRAUDOPS_CONFIG or ./config.yml)");

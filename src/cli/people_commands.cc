@@ -24,7 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-struct Args {
+struct PeopleArgs {
   std::string config_path, home;
   bool json = false;
   std::string user, name, url;
@@ -71,7 +71,7 @@ void PrintUser(const Json& user) {
 /// `bootstrap`: a shared registry without users yet takes its first admin directly (whoever
 /// holds the database credentials), since nobody could sign in to add one.
 template <class Local, class Remote>
-int Governed(const Args& args, Local local, Remote remote, bool bootstrap = false) {
+int Governed(const PeopleArgs& args, Local local, Remote remote, bool bootstrap = false) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   if (bootstrap && SharedMode(stores->config)) {
@@ -100,7 +100,7 @@ int Governed(const Args& args, Local local, Remote remote, bool bootstrap = fals
   return -1;  // the caller prints `out` its own way
 }
 
-int UsersAdd(const Args& args) {
+int UsersAdd(const PeopleArgs& args) {
   std::string hash, password;
   if (args.password_stdin || args.prompt_password) {
     auto read = ReadPassword(args.password_stdin, "password for " + args.user + ": ");
@@ -132,7 +132,7 @@ int UsersAdd(const Args& args) {
   return kExitOk;
 }
 
-int UsersList(const Args& args) {
+int UsersList(const PeopleArgs& args) {
   Json out;
   int code = Governed(
       args,
@@ -152,7 +152,7 @@ int UsersList(const Args& args) {
   return kExitOk;
 }
 
-int UsersSet(const Args& args) {
+int UsersSet(const PeopleArgs& args) {
   if (args.disable && args.enable) return Fail(Status::InvalidArgument("--disable or --enable"));
   ServingStore::UserChange change;
   if (!args.roles.empty()) change.roles = args.roles;
@@ -194,7 +194,7 @@ int UsersSet(const Args& args) {
   return kExitOk;
 }
 
-int UsersToken(const Args& args) {
+int UsersToken(const PeopleArgs& args) {
   Json out;
   int code = Governed(
       args,
@@ -227,7 +227,7 @@ int UsersToken(const Args& args) {
   return kExitOk;
 }
 
-int Login(const Args& args) {
+int Login(const PeopleArgs& args) {
   std::string url = args.url;
   if (url.empty()) {
     const char* env = std::getenv("FRAUDOPS_URL");
@@ -274,7 +274,7 @@ int Login(const Args& args) {
   return kExitOk;
 }
 
-int Logout(const Args&) {
+int Logout(const PeopleArgs&) {
   const std::string path = CredentialsPath();
   std::error_code error;
   const bool removed = fs::remove(path, error);
@@ -282,7 +282,7 @@ int Logout(const Args&) {
   return kExitOk;
 }
 
-int WhoAmI(const Args& args) {
+int WhoAmI(const PeopleArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   auto client = GovernedRemote(stores->config);
@@ -313,7 +313,7 @@ int WhoAmI(const Args& args) {
 }  // namespace
 
 std::function<int()> AddPeopleCommands(CLI::App& app) {
-  auto args = std::make_shared<Args>();
+  auto args = std::make_shared<PeopleArgs>();
   auto common = [&](CLI::App* command, bool json = true) {
     command->add_option("--config", args->config_path, "Configuration file");
     command->add_option("--home", args->home, "Workspace directory (overrides global.home)");

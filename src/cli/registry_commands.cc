@@ -28,7 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Args {
+struct RegistryArgs {
   std::string config_path, home;
   bool json = false;
   // runs
@@ -80,7 +80,7 @@ void PrintMetricTable(const nlohmann::json& out, const std::vector<std::string>&
   }
 }
 
-int RunsList(const Args& args) {
+int RunsList(const RegistryArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   RunFilter filter;
@@ -121,7 +121,7 @@ int RunsList(const Args& args) {
   return kExitOk;
 }
 
-int RunsShow(const Args& args) {
+int RunsShow(const RegistryArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   auto run = stores->metadata->GetRun(args.runs.at(0));
@@ -154,7 +154,7 @@ int RunsShow(const Args& args) {
   return kExitOk;
 }
 
-int RunsCompare(const Args& args) {
+int RunsCompare(const RegistryArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   std::vector<RunRecord> runs;
@@ -184,7 +184,7 @@ int RunsCompare(const Args& args) {
 }
 
 /// runs tag (KEY=VALUE…, --delete KEY) and runs note (`note`: replaces the note).
-int RunsTag(const Args& args, bool note) {
+int RunsTag(const RegistryArgs& args, bool note) {
   std::map<std::string, std::string> tags;
   if (note) {
     tags[kRunNoteTag] = args.note;
@@ -224,7 +224,7 @@ void PrintVersionLine(const ModelVersion& v) {
               v.created_at.c_str(), v.run_id.c_str());
 }
 
-int ModelsList(const Args& args) {
+int ModelsList(const RegistryArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   auto versions = stores->metadata->ListVersions(args.target);
@@ -241,7 +241,7 @@ int ModelsList(const Args& args) {
   return kExitOk;
 }
 
-int ModelsShow(const Args& args) {
+int ModelsShow(const RegistryArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   auto version = Resolve(*stores->metadata, args.target);
@@ -281,7 +281,7 @@ int ModelsShow(const Args& args) {
 }
 
 /// approve, reject, archive, alias: each a registry change with an audit entry.
-int ModelsChange(const Args& args, const std::string& action) {
+int ModelsChange(const RegistryArgs& args, const std::string& action) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   MetadataStore& store = *stores->metadata;
@@ -332,7 +332,7 @@ int ModelsChange(const Args& args, const std::string& action) {
 /// A new version of the same model with another decision policy (or none): the same run,
 /// bundle, metrics and threshold, pending approval like any new version, audited; deployed
 /// like any other version (a canary of the new policy).
-int ModelsPolicy(const Args& args) {
+int ModelsPolicy(const RegistryArgs& args) {
   if (args.clear_policy == !args.policy_file.empty()) {
     std::fprintf(stderr, "error: models policy needs FILE or --clear\n");
     return kExitUsage;
@@ -412,7 +412,7 @@ Result<Member> ExportMember(Stores& stores, const std::string& target, const std
 /// inputs and combines their probabilities (mean, max, weighted). Its bundle is written and
 /// stored by a tracked run (experiment "combine") like a pipeline's, so export, serving,
 /// batch scoring and lineage treat it like any version. Pending approval.
-Result<ModelVersion> CombineModels(const Args& args) {
+Result<ModelVersion> CombineModels(const RegistryArgs& args) {
   if (args.members.size() < 2)
     return Status::InvalidArgument("models combine needs at least two --model NAME@VERSION");
   FOPS_ASSIGN_OR_RETURN(CombineMethod method, ParseCombineMethod(args.method));
@@ -527,7 +527,7 @@ Result<ModelVersion> CombineModels(const Args& args) {
   return stores.metadata->CreateVersion(version, CurrentActor());
 }
 
-int ModelsCombine(const Args& args) {
+int ModelsCombine(const RegistryArgs& args) {
   auto created = CombineModels(args);
   if (!created.ok()) return Fail(created.status());
   if (args.json) {
@@ -582,7 +582,7 @@ void FlattenMetrics(const nlohmann::json& metrics, const std::string& prefix,
 
 /// Two or more versions side by side: threshold and metrics (the best marked), and the
 /// decision policies as a line diff against the first.
-int ModelsCompare(const Args& args) {
+int ModelsCompare(const RegistryArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   std::vector<ModelVersion> versions;
@@ -639,7 +639,8 @@ int ModelsCompare(const Args& args) {
 }
 
 /// Copies a version's model/ artifacts into `directory`, checksums verified; "NAME@N".
-Result<std::string> ExportVersion(const Args& args, const std::string& directory, size_t* written) {
+Result<std::string> ExportVersion(const RegistryArgs& args, const std::string& directory,
+                                  size_t* written) {
   FOPS_ASSIGN_OR_RETURN(Stores stores, OpenStores(args.config_path, args.home, true));
   FOPS_ASSIGN_OR_RETURN(ModelVersion version, Resolve(*stores.metadata, args.target));
   FOPS_ASSIGN_OR_RETURN(*written,
@@ -649,7 +650,7 @@ Result<std::string> ExportVersion(const Args& args, const std::string& directory
 
 /// The model card of a version (docs/model-card.md), built now: the approvals and deployments
 /// up to this moment.
-int ModelsCard(const Args& args) {
+int ModelsCard(const RegistryArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, true);
   if (!stores.ok()) return Fail(stores.status());
   auto version = Resolve(*stores->metadata, args.target);
@@ -669,7 +670,7 @@ int ModelsCard(const Args& args) {
   return kExitOk;
 }
 
-int ModelsExport(const Args& args) {
+int ModelsExport(const RegistryArgs& args) {
   size_t written = 0;
   auto exported = ExportVersion(args, args.directory, &written);
   if (!exported.ok()) return Fail(exported.status());
@@ -678,7 +679,7 @@ int ModelsExport(const Args& args) {
   return kExitOk;
 }
 
-int Lineage(const Args& args) {
+int Lineage(const RegistryArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   MetadataStore& store = *stores->metadata;
@@ -743,7 +744,7 @@ int Lineage(const Args& args) {
 
 Result<std::string> ExportModelBundle(const std::string& config_path, const std::string& home,
                                       const std::string& target, const std::string& directory) {
-  Args args;
+  RegistryArgs args;
   args.config_path = config_path;
   args.home = home;
   args.target = target;
@@ -752,7 +753,7 @@ Result<std::string> ExportModelBundle(const std::string& config_path, const std:
 }
 
 std::function<int()> AddRegistryCommands(CLI::App& app) {
-  auto args = std::make_shared<Args>();
+  auto args = std::make_shared<RegistryArgs>();
   auto common = [args](CLI::App* command) {
     command->add_option("--config", args->config_path,
                         "Configuration file (global.home, global.metadata_url)");

@@ -26,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-struct Args {
+struct ServeArgs {
   std::string config_path, home;
   bool json = false;
   // serve
@@ -63,7 +63,7 @@ void PrintDeployment(const DeploymentRecord& d) {
 // ---------------------------------------------------------------------------------------
 // serve
 
-int Serve(const Args& args) {
+int Serve(const ServeArgs& args) {
   LoadOptions options;
   options.config_path = args.config_path;
   auto config = LoadCheckedConfig(options);
@@ -179,7 +179,7 @@ int Serve(const Args& args) {
 // ---------------------------------------------------------------------------------------
 // deploy
 
-int Deploy(const Args& args) {
+int Deploy(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   auto version = Resolve(*stores->metadata, args.target);
@@ -250,7 +250,7 @@ int Deploy(const Args& args) {
   return kExitOk;
 }
 
-int DeployStatus(const Args& args) {
+int DeployStatus(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   ServingStore serving(*stores->metadata);
@@ -300,7 +300,7 @@ int DeployStatus(const Args& args) {
   return kExitOk;
 }
 
-int DeployHistory(const Args& args) {
+int DeployHistory(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   ServingStore serving(*stores->metadata);
@@ -320,7 +320,7 @@ int DeployHistory(const Args& args) {
   return kExitOk;
 }
 
-int DeployRollback(const Args& args) {
+int DeployRollback(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   ServingStore serving(*stores->metadata);
@@ -392,7 +392,7 @@ void PrintAbReport(const Json& report) {
   }
 }
 
-int DeployWeights(const Args& args) {
+int DeployWeights(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   std::map<std::string, double> weights;
@@ -421,13 +421,13 @@ int DeployWeights(const Args& args) {
 
 /// The A/B report of args.endpoint now (labels: the feedback table and
 /// args.labels).
-Result<Json> AbReportNow(const Stores& stores, const Args& args) {
+Result<Json> AbReportNow(const Stores& stores, const ServeArgs& args) {
   ThreadPool pool(static_cast<int>(stores.config.global.threads));
   return AbReportFor(stores.config, *stores.metadata, args.endpoint, args.labels, &pool,
                      std::chrono::system_clock::now());
 }
 
-int DeployAbReport(const Args& args) {
+int DeployAbReport(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   auto report = AbReportNow(*stores, args);
@@ -440,7 +440,7 @@ int DeployAbReport(const Args& args) {
   return kExitOk;
 }
 
-int DeployConclude(const Args& args) {
+int DeployConclude(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   // The report the decision was made on goes into the audit log with it.
@@ -458,7 +458,7 @@ int DeployConclude(const Args& args) {
   return kExitOk;
 }
 
-int DeployMulti(const Args& args) {
+int DeployMulti(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   MultiModelSpec spec;
@@ -499,7 +499,7 @@ int DeployMulti(const Args& args) {
   return kExitOk;
 }
 
-int DeployEnvironment(const Args& args) {
+int DeployEnvironment(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   auto remote = GovernedRemote(stores->config);
@@ -525,7 +525,7 @@ void PrintPromotionCheck(const PromotionCheck& check) {
   }
 }
 
-int Promote(const Args& args) {
+int Promote(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   auto version = Resolve(*stores->metadata, args.target);
@@ -568,7 +568,7 @@ int Promote(const Args& args) {
   return kExitOk;
 }
 
-int DeployRemoveShadow(const Args& args) {
+int DeployRemoveShadow(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   auto version = Resolve(*stores->metadata, args.target);
@@ -598,7 +598,7 @@ std::vector<std::string> SplitList(const std::vector<std::string>& values) {
   return out;
 }
 
-int KeysCreate(const Args& args) {
+int KeysCreate(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   ServingStore serving(*stores->metadata);
@@ -642,7 +642,7 @@ int KeysCreate(const Args& args) {
   return kExitOk;
 }
 
-int KeysList(const Args& args) {
+int KeysList(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   ServingStore serving(*stores->metadata);
@@ -671,7 +671,7 @@ int KeysList(const Args& args) {
   return kExitOk;
 }
 
-int KeysRevoke(const Args& args) {
+int KeysRevoke(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   ServingStore serving(*stores->metadata);
@@ -688,7 +688,7 @@ int KeysRevoke(const Args& args) {
   return kExitOk;
 }
 
-int PlansCreate(const Args& args) {
+int PlansCreate(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   ServingStore serving(*stores->metadata);
@@ -708,7 +708,7 @@ int PlansCreate(const Args& args) {
   return kExitOk;
 }
 
-int PlansList(const Args& args) {
+int PlansList(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   ServingStore serving(*stores->metadata);
@@ -729,7 +729,7 @@ int PlansList(const Args& args) {
   return kExitOk;
 }
 
-int PlansAttach(const Args& args) {
+int PlansAttach(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
   ServingStore serving(*stores->metadata);
@@ -743,7 +743,7 @@ int PlansAttach(const Args& args) {
 }  // namespace
 
 std::function<int()> AddServeCommands(CLI::App& app) {
-  auto args = std::make_shared<Args>();
+  auto args = std::make_shared<ServeArgs>();
   auto common = [args](CLI::App* command, bool json = true) {
     command->add_option("--config", args->config_path,
                         "Configuration file (default: $FRAUDOPS_CONFIG, else ./config.yml)");

@@ -20,7 +20,7 @@ namespace fraudops {
 
 namespace {
 
-struct Args {
+struct StreamArgs {
   std::string config_path, home, consumer, metrics_listen;
   std::vector<std::string> groups;
 };
@@ -108,7 +108,7 @@ struct Common {
   StreamOptions options;
 };
 
-Result<Common> Open(const Args& args, bool score) {
+Result<Common> Open(const StreamArgs& args, bool score) {
   Common c;
   FOPS_ASSIGN_OR_RETURN(c.session, OpenSession(args.config_path));
   Config config = c.session->config;
@@ -161,7 +161,7 @@ Result<std::pair<ModelBundle, std::string>> LoadProduction(Stores& stores,
   return std::make_pair(std::move(bundle), found->production.ToString());
 }
 
-int Score(const Args& args) {
+int Score(const StreamArgs& args) {
   auto common = Open(args, true);
   if (!common.ok()) return Fail(common.status());
   const Config& config = common->stores.config;
@@ -202,7 +202,7 @@ int Score(const Args& args) {
   return kExitOk;
 }
 
-int Ingest(const Args& args) {
+int Ingest(const StreamArgs& args) {
   auto common = Open(args, false);
   if (!common.ok()) return Fail(common.status());
   const Config& config = common->stores.config;
@@ -240,7 +240,7 @@ int Ingest(const Args& args) {
 }  // namespace
 
 std::function<int()> AddStreamCommands(CLI::App& app) {
-  auto args = std::make_shared<Args>();
+  auto args = std::make_shared<StreamArgs>();
   auto* stream = app.add_subcommand("stream", "Redis Streams consumers (docs/streaming.md)");
   stream->require_subcommand(1);
   auto common = [&](CLI::App* command) {

@@ -15,6 +15,7 @@
 #include "core/embedded_files.h"
 #include "core/files.h"
 #include "core/logging.h"
+#include "core/numbers.h"
 #include "core/strings.h"
 
 extern char** environ;
@@ -25,8 +26,6 @@ namespace {
 
 using FieldPtr = std::variant<std::string*, bool*, long long*, double*, std::vector<std::string>*,
                               std::map<std::string, double>*>;
-
-constexpr double kInf = std::numeric_limits<double>::infinity();
 
 /// One configuration key, declared once.
 struct KeySpec {

@@ -14,6 +14,7 @@
 #include <limits>
 #include <memory>
 
+#include "core/numbers.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
 #include "data/record_stream.h"
@@ -22,7 +23,6 @@ namespace fraudops {
 
 namespace {
 
-constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
 constexpr const char* kNotUtf8 =
     "the text is not valid UTF-8; fraudops reads UTF-8 CSV files (convert one in another "
     "encoding first, e.g. iconv -f latin1 -t utf-8 in.csv > out.csv)";

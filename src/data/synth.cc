@@ -10,6 +10,7 @@
 #include <random>
 
 #include "core/files.h"
+#include "core/numbers.h"
 #include "core/thread_pool.h"
 
 namespace fraudops {
@@ -18,7 +19,6 @@ namespace {
 
 #include "data/synth_params.inc"
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int kFeatures = 28;
 constexpr double kSeconds = 172800;  // two days
 

@@ -6,14 +6,12 @@
 #include <limits>
 #include <random>
 
+#include "core/numbers.h"
 #include "core/sampling.h"
 
 namespace fraudops {
 
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kInf = std::numeric_limits<double>::infinity();
 
 /// Clarify's division: 0/0 is 0, x/0 is ±infinity.
 double Divide(double a, double b) {

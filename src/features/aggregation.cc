@@ -6,12 +6,11 @@
 #include <limits>
 
 #include "core/hash.h"
+#include "core/numbers.h"
 
 namespace fraudops {
 
-namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-}
+namespace {}
 
 Result<AggregatePlan> AggregatePlan::Create(const FeatureGroup& group) {
   AggregatePlan plan;

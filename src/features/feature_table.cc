@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/hash.h"
+#include "core/numbers.h"
 #include "core/strings.h"
 
 namespace fraudops {
@@ -14,7 +15,6 @@ namespace fraudops {
 namespace {
 
 constexpr char kMagic[8] = {'F', 'O', 'P', 'S', 'F', 'S', 'E', 'G'};
-constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
 
 template <typename T>
 void PutArray(std::string& out, std::span<const T> values) {

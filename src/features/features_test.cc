@@ -126,10 +126,10 @@ TEST(FeatureGroupTest, ChangesThatWouldChangeStoredRowsNeedANewName) {
 }
 
 /// A group with one numeric and one categorical column, and a table of rows built by hand.
-struct Fixture {
+struct FeatureFixture {
   FeatureGroup group;
   FeatureTable table;
-  Fixture() {
+  FeatureFixture() {
     group = (*ParseFeatureGroups(kGroups, "g"))[0];
     table.group = group.name;
     table.columns = {{"Amount", ColumnType::kNumeric, {}, ""},
@@ -162,7 +162,7 @@ struct Fixture {
 };
 
 TEST(PointInTimeTest, WindowsStartInclusiveAndEndBeforeTheMoment) {
-  Fixture f;
+  FeatureFixture f;
   const EventTime t = 100 * kMinute;
   f.Add("c", t - 10 * kMinute, 0, 1, 0);      // exactly at t - 10m: inside the 10m window
   f.Add("c", t - 10 * kMinute - 1, 0, 2, 0);  // one microsecond earlier: outside
@@ -184,7 +184,7 @@ TEST(PointInTimeTest, WindowsStartInclusiveAndEndBeforeTheMoment) {
 }
 
 TEST(PointInTimeTest, LatestValuesRespectEventTimeAvailabilityAndTtl) {
-  Fixture f;
+  FeatureFixture f;
   const EventTime t = 1000 * kMinute;
   f.Add("a", t - 5 * kMinute, t - 5 * kMinute, 10, 0);
   f.Add("a", t - 2 * kMinute, t + 1, 20, 1);  // true before t but known only after: unseen at t
@@ -208,7 +208,7 @@ TEST(PointInTimeTest, LatestValuesRespectEventTimeAvailabilityAndTtl) {
 }
 
 TEST(PointInTimeTest, FilterKeepsOnlyMatchingEvents) {
-  Fixture f;
+  FeatureFixture f;
   const EventTime t = 100 * kMinute;
   for (int i = 0; i < 5; ++i) f.Add("c", t - (i + 1) * kMinute, 0, 60.0f * i, 0);
   auto out = f.Join({"big_10m", "tx_10m"}, {"c"}, {t});
@@ -224,7 +224,7 @@ TEST(PointInTimeTest, MatchesABruteForceReadingOfTheDefinitions) {
   ThreadPool pool(3);
   size_t values_seen = 0, counts_seen = 0;  // the property is not met by missing values alone
   for (int round = 0; round < 60; ++round) {
-    Fixture f;
+    FeatureFixture f;
     const int keys = 1 + static_cast<int>(random() % 6);
     const int rows = static_cast<int>(random() % 400);
     auto time = [&] { return static_cast<EventTime>(random() % (180 * 60)) * kSecond / 3; };
@@ -338,7 +338,7 @@ TEST(PointInTimeTest, MatchesABruteForceReadingOfTheDefinitions) {
 }
 
 TEST(FeatureTableTest, SegmentsRoundTripAndDamageIsDetected) {
-  Fixture f;
+  FeatureFixture f;
   f.Add("a", 1, 2, 3.5f, 1, 4);
   f.Add(
       "b\x1f"
@@ -363,7 +363,7 @@ TEST(FeatureTableTest, SegmentsRoundTripAndDamageIsDetected) {
 }
 
 TEST(FeatureTableTest, AppendRecodesKeysAndCategories) {
-  Fixture one, two;
+  FeatureFixture one, two;
   one.Add("a", 1, 1, 1, 0);
   two.table.columns[1].categories = {"m2", "new"};
   two.Add("b", 2, 2, 2, 1);
@@ -438,7 +438,7 @@ TEST_P(FeatureRegistryTest, VersionsDefinitionsAndKeepsRowsAppendOnly) {
   EXPECT_NE(registry.Get("card_activty").status().message().find("did you mean 'card_activity'"),
             std::string::npos);
 
-  Fixture one, two;
+  FeatureFixture one, two;
   one.Add("a", 1, 1, 1, 0);
   two.Add("b", 2, 2, 2, 2);
   ASSERT_TRUE(registry.Ingest(*latest, one.table, "csv:one.csv", "ana").ok());

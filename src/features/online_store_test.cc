@@ -17,8 +17,6 @@
 namespace fraudops {
 namespace {
 
-constexpr EventTime kSecond = kMicrosPerSecond;
-
 FeatureGroup CardGroup() {
   auto groups = ParseFeatureGroups(R"(
 feature_groups:
@@ -57,9 +55,9 @@ TEST(OnlineStoreTest, ReplayingAStreamGivesExactlyTheOfflineFeatures) {
   table.values.resize(2);
   const size_t events = 100000, cards = 3000;
   for (size_t i = 0; i < cards; ++i) table.keys.push_back("card-" + std::to_string(i));
-  EventTime t = 1700000000 * kSecond;
+  EventTime t = 1700000000 * kMicrosPerSecond;
   for (size_t i = 0; i < events; ++i) {
-    t += 1 + static_cast<EventTime>(random() % (3 * kSecond));  // distinct, increasing
+    t += 1 + static_cast<EventTime>(random() % (3 * kMicrosPerSecond));  // distinct, increasing
     // A few busy cards so windows fill up.
     const uint32_t card = random() % 10 == 0 ? static_cast<uint32_t>(random() % 20)
                                              : static_cast<uint32_t>(random() % cards);

@@ -5,6 +5,7 @@
 #include <limits>
 #include <numeric>
 
+#include "core/numbers.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
 #include "features/aggregation.h"
@@ -12,8 +13,6 @@
 namespace fraudops {
 
 namespace {
-
-constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
 
 /// The entity keys' indices: open addressing over 64-bit hashes, strings compared only when
 /// the hashes are equal (faster than std::unordered_map for millions of lookups).

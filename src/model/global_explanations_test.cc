@@ -11,7 +11,7 @@
 namespace fraudops {
 namespace {
 
-struct Fixture {
+struct ExplainFixture {
   Logger logger{LogLevel::kOff};
   ThreadPool pool{2};
   Context context;
@@ -20,7 +20,7 @@ struct Fixture {
 
   /// Fraud more likely as x1 grows (a monotone effect), x2 a weaker one, x3 noise; trained
   /// with x1's effect constrained to be increasing.
-  Fixture() {
+  ExplainFixture() {
     context.logger = &logger;
     context.pool = &pool;
     context.threads = 2;
@@ -54,7 +54,7 @@ struct Fixture {
 };
 
 TEST(GlobalExplanationsTest, ContributionsAddUpToTheMarginsAndRankTheFeatures) {
-  Fixture f;
+  ExplainFixture f;
   auto engine = f.model->Engine();
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   const std::vector<float> rows = f.data.RowMajor();
@@ -81,7 +81,7 @@ TEST(GlobalExplanationsTest, ContributionsAddUpToTheMarginsAndRankTheFeatures) {
 }
 
 TEST(GlobalExplanationsTest, PartialDependenceFollowsAMonotoneEffect) {
-  Fixture f;
+  ExplainFixture f;
   auto engine = f.model->Engine();
   ASSERT_TRUE(engine.ok());
   const std::vector<float> rows = f.data.RowMajor();
@@ -119,7 +119,7 @@ TEST(GlobalExplanationsTest, PartialDependenceFollowsAMonotoneEffect) {
 TEST(GlobalExplanationsTest, SegmentsSplitTheMeansByTheirRowsAndAddUpToTheWhole) {
   // x1 drives the label: rows with a high x1 (the segment) owe it far more |SHAP|. Every 7th
   // row's segment value is missing: in neither side.
-  Fixture f;
+  ExplainFixture f;
   auto engine = f.model->Engine();
   ASSERT_TRUE(engine.ok());
   const std::vector<float> rows = f.data.RowMajor();

@@ -46,7 +46,7 @@ namespace fraudops {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 /// JSON documents are written with invalid UTF-8 (e.g. in an echoed error) replaced, never thrown
 /// on.
@@ -930,11 +930,11 @@ Status EvaluateScores(State& s) {
 }
 
 Status Evaluate(State& s) {
-  const auto started = Clock::now();
+  const auto started = SteadyClock::now();
   Status status = EvaluateScores(s);
   if (s.sharded) {  // the scoring took its time on the workers
     s.step_seconds = s.worker_phases.value("score_s", 0.0) +
-                     std::chrono::duration<double>(Clock::now() - started).count();
+                     std::chrono::duration<double>(SteadyClock::now() - started).count();
   }
   return status;
 }
@@ -1633,7 +1633,7 @@ nlohmann::json RunResult::ToJson() const {
 
 RunResult RunPipeline(const Config& config, const Context& context,
                       const RunAnnotations& annotations, const std::string& stop_after) {
-  auto started = Clock::now();
+  auto started = SteadyClock::now();
   RunResult result;
   result.execution_id = NewUuidV7();
   result.pipeline = config.global.pipeline_name;
@@ -1662,7 +1662,7 @@ RunResult RunPipeline(const Config& config, const Context& context,
   state.workers_dir = state.Path("train_workers");
 
   auto finish = [&]() -> RunResult {
-    result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    result.seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
     Status written = WriteFileAtomic(state.Path("run.json"), Pretty(result.ToJson()));
     if (!written.ok()) logger.Error("pipeline", "cannot write run.json: " + written.message());
     if (state.store) {
@@ -1719,7 +1719,7 @@ RunResult RunPipeline(const Config& config, const Context& context,
     record.log = state.Path("logs/" + record.name + ".log");
     int sink = -1;
     if (auto file_sink = MakeFileSink(record.log)) sink = logger.AddSink(std::move(file_sink));
-    auto step_started = Clock::now();
+    auto step_started = SteadyClock::now();
     Status status;
     try {
       status = kSteps[i].run(state);
@@ -1727,7 +1727,7 @@ RunResult RunPipeline(const Config& config, const Context& context,
       status = Status::Internal(std::string("step ") + record.name + " threw: " + exception.what());
     }
     record.seconds = state.step_seconds.value_or(
-        std::chrono::duration<double>(Clock::now() - step_started).count());
+        std::chrono::duration<double>(SteadyClock::now() - step_started).count());
     state.step_seconds.reset();
     record.status = !status.ok()         ? StepStatus::kFailed
                     : state.step_skipped ? StepStatus::kSkipped

@@ -19,10 +19,11 @@ namespace fraudops {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
-double SecondsSince(Clock::time_point start) {
-  return std::round(std::chrono::duration<double>(Clock::now() - start).count() * 1000) / 1000;
+double SecondsSince(SteadyClock::time_point start) {
+  return std::round(std::chrono::duration<double>(SteadyClock::now() - start).count() * 1000) /
+         1000;
 }
 
 }  // namespace
@@ -176,7 +177,7 @@ class ShardedStages : public PartStages {
   Result<bool> Prepare(Dataset part, Collective& collective, Dataset& train,
                        Dataset& validation) override {
     phases_["read_s"] = SecondsSince(started_);
-    Clock::time_point phase = Clock::now();
+    SteadyClock::time_point phase = SteadyClock::now();
     FOPS_RETURN_IF_ERROR(AddDerivedFeatures(part, settings_.derived_features));
 
     // Exact: rows, positives and infinite values, summed over the parts.
@@ -211,7 +212,7 @@ class ShardedStages : public PartStages {
     if (!checked.errors.empty()) return Stop(collective, {{"data_validation", true}});
 
     // Split as one split of the whole would; the excluded columns served it, not the model.
-    phase = Clock::now();
+    phase = SteadyClock::now();
     const PartExchange exchange{
         .part = collective.rank(),
         .parts = collective.world_size(),
@@ -249,14 +250,14 @@ class ShardedStages : public PartStages {
     }
     FOPS_RETURN_IF_ERROR(WriteJson(collective, kShardedSplitFile, record));
     phases_["split_s"] = SecondsSince(phase);
-    prepared_ = Clock::now();
+    prepared_ = SteadyClock::now();
     return true;
   }
 
   Status Finish(const TrainedModel& model, const Dataset& validation,
                 Collective& collective) override {
     phases_["train_s"] = SecondsSince(prepared_);
-    const Clock::time_point phase = Clock::now();
+    const SteadyClock::time_point phase = SteadyClock::now();
     FOPS_ASSIGN_OR_RETURN(std::vector<float> validation_scores,
                           model.PredictProbability(validation, context_));
     FOPS_ASSIGN_OR_RETURN(std::vector<float> test_scores,
@@ -344,8 +345,8 @@ class ShardedStages : public PartStages {
   const ShardedSettings settings_;
   const std::string out_dir_;
   const Context& context_;
-  const Clock::time_point started_ = Clock::now();
-  Clock::time_point prepared_;
+  const SteadyClock::time_point started_ = SteadyClock::now();
+  SteadyClock::time_point prepared_;
   nlohmann::json phases_ = nlohmann::json::object();
   Dataset test_;
 };

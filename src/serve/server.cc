@@ -22,7 +22,7 @@
 namespace fraudops {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 
 namespace {
@@ -507,7 +507,7 @@ void ScoringServer::WritePipelineGauges(std::string& out) {
 // Dispatch.
 
 void ScoringServer::Handle(const HttpRequest& request, HttpResponse& response) {
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   // Every request but health checks and scrapes joins or starts a trace (W3C Trace Context).
   const std::string_view path = request.path();
   std::optional<RequestTrace> trace;
@@ -545,7 +545,7 @@ void ScoringServer::Handle(const HttpRequest& request, HttpResponse& response) {
                {route->pattern, std::to_string(response.status), endpoint, ""})
       .fetch_add(1, std::memory_order_relaxed);
   metrics_.HistogramOf("fraudops_http_request_duration_seconds", {route->pattern, endpoint, ""})
-      .Observe(std::chrono::duration<double>(Clock::now() - start).count());
+      .Observe(std::chrono::duration<double>(SteadyClock::now() - start).count());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -612,7 +612,7 @@ void ScoringServer::ListEndpoints(const HttpRequest& request, HttpResponse& resp
 
 void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
                           const RouteMatch& match, ErrorStyle style) {
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   const bool oip = style == ErrorStyle::kOpenInference;
   const std::string endpoint_name(match.params[0]);
   std::string_view variant_label = "";
@@ -625,7 +625,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
     metrics_
         .HistogramOf("fraudops_http_request_duration_seconds",
                      {match.route->pattern, endpoint_name, variant})
-        .Observe(std::chrono::duration<double>(Clock::now() - start).count());
+        .Observe(std::chrono::duration<double>(SteadyClock::now() - start).count());
   };
   bool authorized = false;
   {
@@ -771,14 +771,14 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   const size_t width = model->encoder().size();
   const ModelBundle& bundle = model->bundle();
   std::vector<double> scores(rows.rows);
-  const auto scoring_start = Clock::now();
+  const auto scoring_start = SteadyClock::now();
   {
     RequestTrace::ScopedSpan span("score");
     for (size_t r = 0; r < rows.rows; ++r)
       scores[r] = bundle.PredictProbability(rows.values.data() + r * width);
   }
   const double scoring_seconds =
-      std::chrono::duration<double>(Clock::now() - scoring_start).count();
+      std::chrono::duration<double>(SteadyClock::now() - scoring_start).count();
   RolloutStats* rollout = snapshot->rollout.get();
   VariantStats* variant_stats =
       arm != nullptr ? arm->stats.get()
@@ -838,7 +838,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   }
   response.headers.emplace_back("x-request-id", request_id);
   response.headers.emplace_back("x-fraudops-variant", std::string(variant_label));
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
   // Live statistics, metrics, capture and shadows: after the response is built, nothing blocks.
   const double threshold = model->threshold();
   if (variant_stats)
@@ -870,7 +870,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
     shadows_->Submit(std::move(job));
   }
   counted.ok->fetch_add(1, std::memory_order_relaxed);
-  counted.duration->Observe(std::chrono::duration<double>(Clock::now() - start).count());
+  counted.duration->Observe(std::chrono::duration<double>(SteadyClock::now() - start).count());
 }
 
 const ScoringServer::ScoreMetrics& ScoringServer::ScoreMetricsFor(const Route& route,
@@ -942,12 +942,12 @@ bool ScoringServer::Enrich(const LoadedModel& model, ParsedRows& rows, HttpRespo
   RequestTrace::ScopedSpan span("feature_store.read", 3);
   const FeatureEnricher& enricher = *model.enricher();
   const size_t width = model.encoder().size();
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   Status enriched =
       enricher.Enrich(*online_store_, rows.fields, model.request_fields()->size(),
                       model.enricher_slots(), rows.rows, rows.values.data(), EventTimeNow());
   metrics_.HistogramOf("fraudops_feature_store_read_seconds", {})
-      .Observe(std::chrono::duration<double>(Clock::now() - start).count());
+      .Observe(std::chrono::duration<double>(SteadyClock::now() - start).count());
   if (online_health_ && enriched.code() != StatusCode::kInvalidArgument) {
     online_health_->Report(enriched);
   }

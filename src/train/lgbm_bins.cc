@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/numbers.h"
 #include "core/strings.h"
 
 namespace fraudops {
@@ -15,8 +16,6 @@ namespace {
 /// Categorical codes are ints: values at or past this are no category (casting them to int is
 /// undefined).
 constexpr double kCategoryLimit = 2147483648.0;
-
-constexpr double kInf = std::numeric_limits<double>::infinity();
 
 /// The smallest double above `x`: a bound just above a midpoint, as LightGBM writes it.
 double UpperBoundOf(double x) { return std::nextafter(x, kInf); }

@@ -14,13 +14,13 @@
 #include <random>
 #include <unordered_map>
 
+#include "core/numbers.h"
 #include "data/dataset_file.h"
 
 namespace fraudops {
 
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
 /// LightGBM's kEpsilon (a float constant) keeps hessian sums off zero.
 const double kEpsilon = static_cast<double>(1e-15f);
 

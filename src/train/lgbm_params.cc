@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 
+#include "core/numbers.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
 
@@ -12,7 +13,6 @@ namespace fraudops {
 
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kIntMax = 2147483647.0;
 
 const std::vector<std::string> kRegressionNames = {

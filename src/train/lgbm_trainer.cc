@@ -8,6 +8,7 @@
 #include <limits>
 #include <numeric>
 
+#include "core/numbers.h"
 #include "core/parallel_team.h"
 #include "core/progress.h"
 #include "core/strings.h"
@@ -20,8 +21,6 @@
 namespace fraudops {
 
 namespace {
-
-constexpr double kInf = std::numeric_limits<double>::infinity();
 
 /// A uniform double in [0, 1) from a 64-bit state, advanced.
 double NextUniform(uint64_t& state) {

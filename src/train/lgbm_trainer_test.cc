@@ -16,6 +16,7 @@
 #include "core/thread_pool.h"
 #include "data/dataset_file.h"
 #include "model/lightgbm_text.h"
+#include "train/trainer_test_util.h"
 
 namespace fraudops {
 namespace {
@@ -50,8 +51,8 @@ Dataset Generate(size_t rows, uint64_t seed) {
   return d;
 }
 
-struct Fixture {
-  Fixture() : pool(2) {
+struct LgbmFixture {
+  LgbmFixture() : pool(2) {
     logger.set_level(LogLevel::kError);
     context.logger = &logger;
     context.pool = &pool;
@@ -63,11 +64,7 @@ struct Fixture {
   Context context;
 };
 
-HyperParameters Params(std::map<std::string, nlohmann::json> values) {
-  HyperParameters out;
-  for (auto& [name, value] : values) out[name] = HyperParameter{value, "test"};
-  return out;
-}
+using testing::Params;
 
 /// One tree's `key=value` lines, values split on spaces.
 using TreeLines = std::map<std::string, std::vector<std::string>>;
@@ -146,7 +143,7 @@ std::vector<int> LeafDepths(const TreeLines& tree) {
 }
 
 TEST(LgbmTrainerTest, WrittenModelReloadsWithIdenticalPredictions) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(6000, 1);
   for (const char* sampling : {"none", "bagging", "goss"}) {
     std::map<std::string, nlohmann::json> values = {
@@ -179,7 +176,7 @@ TEST(LgbmTrainerTest, WrittenModelReloadsWithIdenticalPredictions) {
 }
 
 TEST(LgbmTrainerTest, ExternalMemoryTrainsTheSameModelFromDatasetFiles) {
-  Fixture f;
+  LgbmFixture f;
   testing::TempDir dir;
   Dataset data = Generate(5000, 11), valid = Generate(1500, 12);
   ASSERT_TRUE(WriteDatasetFile(data, dir.File("train.fds")).ok());
@@ -227,7 +224,7 @@ TEST(LgbmTrainerTest, ExternalMemoryTrainsTheSameModelFromDatasetFiles) {
 }
 
 TEST(LgbmTrainerTest, SameSeedSameModelForAnyThreadCount) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(20000, 2);
   for (const char* variant : {"plain", "sampled", "goss"}) {
     std::map<std::string, nlohmann::json> values = {{"num_iterations", 25}, {"num_leaves", 31}};
@@ -259,7 +256,7 @@ TEST(LgbmTrainerTest, SameSeedSameModelForAnyThreadCount) {
 }
 
 TEST(LgbmTrainerTest, HeaderAndSectionsFollowLightgbmTextFormatV4) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(3000, 3);
   Trained t = TrainOrDie(data, Params({{"num_iterations", 5}}), f.context);
   EXPECT_EQ(t.text.rfind("tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index="
@@ -309,7 +306,7 @@ TEST(LgbmTrainerTest, HeaderAndSectionsFollowLightgbmTextFormatV4) {
 }
 
 TEST(LgbmTrainerTest, NanGoesToTheSideItsRowsBelongTo) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(20000, 4);
   Trained t = TrainOrDie(data, Params({{"num_iterations", 30}, {"num_leaves", 7}}), f.context);
   // f1's splits carry missing type NaN (decision_type bits 2-3 = 2).
@@ -347,7 +344,7 @@ TEST(LgbmTrainerTest, NanGoesToTheSideItsRowsBelongTo) {
 }
 
 TEST(LgbmTrainerTest, ZeroAsMissingSendsZerosAndNanToTheLearnedSide) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(20000, 5);
   Trained t = TrainOrDie(
       data, Params({{"num_iterations", 30}, {"num_leaves", 7}, {"zero_as_missing", true}}),
@@ -375,7 +372,7 @@ TEST(LgbmTrainerTest, ZeroAsMissingSendsZerosAndNanToTheLearnedSide) {
 }
 
 TEST(LgbmTrainerTest, CategoricalSplitsGroupCategoriesByRisk) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(30000, 6);
   Trained t = TrainOrDie(
       data, Params({{"num_iterations", 40}, {"num_leaves", 7}, {"min_data_per_group", 50}}),
@@ -454,7 +451,7 @@ TEST(LgbmTrainerTest, CategoricalSplitsGroupCategoriesByRisk) {
 // The parameter sweep: each parameter moves the model the way LightGBM's documentation says.
 
 TEST(LgbmParameterSweep, NumLeavesMaxDepthAndNumIterationsBoundTheTrees) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(20000, 10);
   for (int leaves : {2, 7, 31}) {
     Trained t =
@@ -473,7 +470,7 @@ TEST(LgbmParameterSweep, NumLeavesMaxDepthAndNumIterationsBoundTheTrees) {
 }
 
 TEST(LgbmParameterSweep, MinDataAndMinHessianInLeafAreRespected) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(20000, 11);
   for (int min_data : {5, 200, 2000}) {
     Trained t = TrainOrDie(
@@ -500,7 +497,7 @@ TEST(LgbmParameterSweep, MinDataAndMinHessianInLeafAreRespected) {
 TEST(LgbmParameterSweep, LeafOutputsFollowTheRegularizedNewtonStep) {
   // With one split per tree, each leaf's value is -sign(G)·max(|G|-l1, 0)/(H+l2)·rate (clamped
   // to max_delta_step), with G and H the leaf's gradient and hessian sums at the initial score.
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(5000, 12);
   const double rate = static_cast<double>(data.CountPositives()) / static_cast<double>(data.rows());
   const double p = rate, init = std::log(rate / (1 - rate));
@@ -537,7 +534,7 @@ TEST(LgbmParameterSweep, LeafOutputsFollowTheRegularizedNewtonStep) {
 }
 
 TEST(LgbmParameterSweep, LearningRateScalesTheFirstTree) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(5000, 13);
   Trained fast =
       TrainOrDie(data, Params({{"num_iterations", 1}, {"learning_rate", 0.4}}), f.context);
@@ -552,7 +549,7 @@ TEST(LgbmParameterSweep, LearningRateScalesTheFirstTree) {
 }
 
 TEST(LgbmParameterSweep, MinGainToSplitPrunesWeakSplits) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(10000, 14);
   std::vector<size_t> leaves;
   for (double gain : {0.0, 10.0, 100.0}) {
@@ -575,7 +572,7 @@ TEST(LgbmParameterSweep, MinGainToSplitPrunesWeakSplits) {
 }
 
 TEST(LgbmParameterSweep, BinningParametersBoundTheThresholds) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(20000, 15);
   auto distinct_f0_thresholds = [&](int max_bin, int min_data_in_bin) {
     Trained t = TrainOrDie(data,
@@ -600,7 +597,7 @@ TEST(LgbmParameterSweep, BinningParametersBoundTheThresholds) {
 }
 
 TEST(LgbmParameterSweep, FeatureFractionLimitsTheFeaturesOfEachTree) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(10000, 16);
   Trained t = TrainOrDie(
       data, Params({{"num_iterations", 20}, {"num_leaves", 31}, {"feature_fraction", 0.4}}),
@@ -624,7 +621,7 @@ TEST(LgbmParameterSweep, FeatureFractionLimitsTheFeaturesOfEachTree) {
 }
 
 TEST(LgbmParameterSweep, BaggingAndGossChooseTheRowsOfEachTree) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(20000, 17);
   auto root_counts = [&](const Trained& t) {
     std::vector<long> counts;
@@ -664,7 +661,7 @@ TEST(LgbmParameterSweep, BaggingAndGossChooseTheRowsOfEachTree) {
 }
 
 TEST(LgbmParameterSweep, ClassWeightsRaiseThePositiveScores) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(10000, 18);
   auto mean_score = [&](HyperParameters params) {
     Trained t = TrainOrDie(data, std::move(params), f.context);
@@ -681,7 +678,7 @@ TEST(LgbmParameterSweep, ClassWeightsRaiseThePositiveScores) {
 }
 
 TEST(LgbmParameterSweep, EarlyStoppingKeepsTheBestIteration) {
-  Fixture f;
+  LgbmFixture f;
   Dataset train = Generate(4000, 19), validation = Generate(4000, 20);
   Trained t = TrainOrDie(train,
                          Params({{"num_iterations", 400},
@@ -707,7 +704,7 @@ TEST(LgbmParameterSweep, EarlyStoppingKeepsTheBestIteration) {
 }
 
 TEST(LgbmParameterSweep, RegressionFitsTheMean) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(5000, 21);
   for (size_t r = 0; r < data.rows(); ++r) data.label[r] = 3.0f * data.columns[0][r] + 10.0f;
   Trained t = TrainOrDie(
@@ -722,7 +719,7 @@ TEST(LgbmParameterSweep, RegressionFitsTheMean) {
 }
 
 TEST(LgbmParamsTest, NamesAliasesAndErrors) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(2000, 22);
   LgbmTrainer trainer;
   auto unknown = trainer.Train({&data, nullptr, Params({{"num_leafs", 8}})}, f.context);
@@ -765,7 +762,7 @@ TEST(LgbmParamsTest, NamesAliasesAndErrors) {
 }
 
 TEST(LgbmParamsTest, BinaryNeedsZeroOneLabels) {
-  Fixture f;
+  LgbmFixture f;
   Dataset data = Generate(100, 23);
   data.label[42] = 2;
   auto refused = LgbmTrainer().Train({&data, nullptr, {}}, f.context);

@@ -33,7 +33,7 @@ constexpr char kJobCommand[] = "fraudops-job";
 /// The hello command of a fraudops worker's liveness connection, kept open while it lives.
 constexpr char kAliveCommand[] = "fraudops-alive";
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 std::string ErrnoText() { return std::strerror(errno); }
 
@@ -331,7 +331,7 @@ Result<std::string> FetchTrackerJob(const std::string& host, int port, int task,
                                    "': expected HOST:PORT, e.g. 10.0.0.5:9091");
   }
   const std::string where = host + ":" + std::to_string(port);
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = SteadyClock::now() + timeout;
   auto pause = std::chrono::milliseconds(100);
   while (true) {
     // A name (a Kubernetes pod's DNS name) is resolved on every attempt: it may appear late.
@@ -347,7 +347,7 @@ Result<std::string> FetchTrackerJob(const std::string& host, int port, int task,
       }
       return job;
     }
-    if (Clock::now() + pause > deadline) {
+    if (SteadyClock::now() + pause > deadline) {
       return Status::IoError("cannot reach the tracker at " + where + " within " +
                              std::to_string(timeout.count() / 1000) +
                              " s: " + tracker.status().message());
@@ -388,7 +388,7 @@ void Tracker::Serve() {
 Status Tracker::ServeLoop() {
   const int n = options_.world_size;
   const RabitLinks links = MakeRabitLinks(n);
-  const auto join_deadline = Clock::now() + options_.join_timeout;
+  const auto join_deadline = SteadyClock::now() + options_.join_timeout;
 
   // A worker with a rank whose peers will still connect to it: where it listens, and how
   // many are still to come.
@@ -484,7 +484,7 @@ Status Tracker::ServeLoop() {
     int wait_ms = -1;
     if (static_cast<int>(started.size()) < n) {
       const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(join_deadline - Clock::now());
+          std::chrono::duration_cast<std::chrono::milliseconds>(join_deadline - SteadyClock::now());
       if (left.count() <= 0) {
         std::vector<std::string> missing;
         for (const Pending& p : pending) missing.push_back("task " + p.hello.task_id + " waiting");

@@ -11,6 +11,7 @@
 #include <map>
 #include <span>
 
+#include "core/numbers.h"
 #include "core/progress.h"
 #include "core/strings.h"
 #include "core/thread_pool.h"
@@ -20,8 +21,6 @@
 namespace fraudops {
 
 namespace {
-
-constexpr double kInf = std::numeric_limits<double>::infinity();
 
 struct BoosterDeleter {
   void operator()(void* handle) const {

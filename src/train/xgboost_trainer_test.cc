@@ -8,16 +8,17 @@
 #include "data/split.h"
 #include "data/synth.h"
 #include "eval/metrics.h"
+#include "train/trainer_test_util.h"
 
 namespace fraudops {
 namespace {
 
-struct Fixture {
+struct XgbFixture {
   Dataset train, validation;
   Logger logger{LogLevel::kOff};
   ThreadPool pool{2};
   Context context;
-  Fixture() {
+  XgbFixture() {
     SynthOptions options;
     options.rows = 30000;
     options.fraud_rate = 0.01;
@@ -31,14 +32,10 @@ struct Fixture {
   }
 };
 
-HyperParameters Params(std::map<std::string, nlohmann::json> values) {
-  HyperParameters params;
-  for (auto& [name, value] : values) params[name] = {value, "test"};
-  return params;
-}
+using testing::Params;
 
 TEST(XgboostTrainerTest, TrainsRecordsRoundsAndStopsEarly) {
-  Fixture f;
+  XgbFixture f;
   TrainInput input{&f.train, &f.validation,
                    Params({{"num_round", 200},
                            {"early_stopping_rounds", 5},
@@ -85,7 +82,7 @@ TEST(XgboostTrainerTest, TrainsRecordsRoundsAndStopsEarly) {
 }
 
 TEST(XgboostTrainerTest, TrainMetricsEveryNRounds) {
-  Fixture f;
+  XgbFixture f;
   TrainInput input{&f.train, &f.validation,
                    Params({{"num_round", 12}, {"train_metrics_every", 5}, {"eval_metric", "auc"}})};
   auto model = XgboostTrainer().Train(input, f.context);
@@ -99,7 +96,7 @@ TEST(XgboostTrainerTest, TrainMetricsEveryNRounds) {
 }
 
 TEST(XgboostTrainerTest, UnknownAndOutOfRangeParametersAreClearErrors) {
-  Fixture f;
+  XgbFixture f;
   HyperParameters params = Params({{"num_round", 5}});
   params["max_dept"] = {6, "environment variable XGBOOST_MAX_DEPT"};
   auto unknown = XgboostTrainer().Train({&f.train, &f.validation, params}, f.context);
@@ -140,7 +137,7 @@ TEST(TrainerRegistryTest, ListsNamesAndSuggestsTheClosest) {
 TEST(TrainerRegistryTest, RowWeightsWeighEachRowsGradientInBothTrainers) {
   // Labels independent of the features (every 50th row is fraud): a model can only learn the
   // base rate, which weighing every fraud row 4 times raises from 2 % to 4/53 ≈ 7.5 %.
-  Fixture f;
+  XgbFixture f;
   for (Dataset* part : {&f.train, &f.validation}) {
     for (size_t r = 0; r < part->rows(); ++r) part->label[r] = r % 50 == 0 ? 1.0f : 0.0f;
   }
@@ -183,7 +180,7 @@ TEST(TrainerRegistryTest, RowWeightsWeighEachRowsGradientInBothTrainers) {
 TEST(XgboostTrainerTest, ACacheKeepsTheMatricesAndChangesNoModel) {
   // Tuning trains many models on the same rows through one cache: each must be the model
   // trained without it.
-  Fixture f;
+  XgbFixture f;
   XgboostTrainer trainer;
   std::unique_ptr<TrainCache> cache = trainer.MakeCache();
   ASSERT_NE(cache, nullptr);
@@ -218,7 +215,7 @@ TEST(XgboostTrainerTest, ACacheKeepsTheMatricesAndChangesNoModel) {
 TEST(XgboostTrainerTest, ThreadsLentBetweenRoundsChangeNoModel) {
   // The tuner lends a running trial idle cores (round_threads): the model is the one trained
   // with its first threads throughout, and with the most throughout.
-  Fixture f;
+  XgbFixture f;
   XgboostTrainer trainer;
   const HyperParameters params = Params({{"num_round", 30},
                                          {"eta", 0.2},
@@ -248,7 +245,7 @@ TEST(XgboostTrainerTest, ThreadsLentBetweenRoundsChangeNoModel) {
 
 TEST(XgboostTrainerTest, ScalePosWeightCountsRowWeights) {
   // Negatives weighing 3 each stand for three times as many: scale_pos_weight triples.
-  Fixture f;
+  XgbFixture f;
   XgboostTrainer trainer;
   TrainInput input{&f.train, &f.validation, Params({{"num_round", 2}, {"max_depth", 2}})};
   auto plain = trainer.Train(input, f.context);

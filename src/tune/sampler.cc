@@ -5,13 +5,12 @@
 #include <limits>
 #include <random>
 
+#include "core/numbers.h"
 #include "core/strings.h"
 
 namespace fraudops {
 
 namespace {
-
-constexpr double kInf = std::numeric_limits<double>::infinity();
 
 uint64_t SplitMix(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;

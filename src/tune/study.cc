@@ -27,7 +27,7 @@ namespace fraudops {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 constexpr TuneObjective kObjectives[] = {
     {"pr_auc", true},
@@ -141,7 +141,9 @@ class StudyRunner {
     return *std::find_if(curves_.begin(), curves_.end(),
                          [&](const TrialCurve& c) { return c.number == number; });
   }
-  bool PastDeadline() const { return options_.time_budget_s > 0 && Clock::now() >= deadline_; }
+  bool PastDeadline() const {
+    return options_.time_budget_s > 0 && SteadyClock::now() >= deadline_;
+  }
   void Stop(const std::string& reason) EXCLUDES(stop_mutex_, cores_mutex_) {
     {
       MutexLock lock(&stop_mutex_);
@@ -179,7 +181,7 @@ class StudyRunner {
   // complete trials; every trial of random search without pruning). Nothing is learnt from one
   // until it ends, so they run blind_parallel_ at a time, blind_threads_ threads each.
   int blind_trials_ = 0, blind_parallel_ = 1, blind_threads_ = 1;
-  Clock::time_point deadline_;
+  SteadyClock::time_point deadline_;
 
   std::atomic<bool> stop_ = false;
   std::atomic<int> ran_here_ = 0, failures_in_a_row_ = 0;
@@ -296,7 +298,7 @@ Status StudyRunner::Prepare() {
     MutexLock lock(&cores_mutex_);
     cores_free_ = cores_;
   }
-  deadline_ = Clock::now() +
+  deadline_ = SteadyClock::now() +
               std::chrono::milliseconds(static_cast<long long>(options_.time_budget_s * 1000.0));
   return Status::Ok();
 }
@@ -492,7 +494,7 @@ Result<std::optional<TrialRecord>> StudyRunner::Claim() {
 }
 
 Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads) {
-  const auto started = Clock::now();
+  const auto started = SteadyClock::now();
   const int started_threads = threads;
   const std::string origin = "study " + study_.name + " trial " + std::to_string(trial.number);
   nlohmann::json fixed = trial.params;
@@ -511,7 +513,7 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
   std::string error;
   std::vector<double> fold_values, curve_values;
   std::vector<int> rounds;
-  auto last_heartbeat = Clock::now();
+  auto last_heartbeat = SteadyClock::now();
   for (size_t f = 0; f < folds_.size() && !pruned && error.empty(); ++f) {
     TrainInput input;
     input.train = folds_[f].TrialRows();
@@ -521,9 +523,9 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
     input.cache = cache;
     input.round_threads = [&] { return threads = LendIdleCores(threads); };
     input.on_round = [&, f](const RoundMetrics& round) -> bool {
-      if (Clock::now() - last_heartbeat >
+      if (SteadyClock::now() - last_heartbeat >
           std::chrono::milliseconds(static_cast<long long>(options_.heartbeat_s * 1000.0))) {
-        last_heartbeat = Clock::now();
+        last_heartbeat = SteadyClock::now();
         MutexLock lock(&store_mutex_);
         Status beat = studies_.Heartbeat(study_.name, owner_, UtcNow());
         if (!beat.ok()) {
@@ -578,7 +580,7 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
   trial.detail = {{"curve", curve},
                   {"fold_values", fold_values},
                   {"rounds", rounds},
-                  {"seconds", std::chrono::duration<double>(Clock::now() - started).count()},
+                  {"seconds", std::chrono::duration<double>(SteadyClock::now() - started).count()},
                   {"threads", started_threads},
                   {"lent_threads", threads - started_threads},
                   {"train_rows", folds_.front().TrialRows()->rows()}};
