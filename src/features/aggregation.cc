@@ -3,14 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 
 #include "core/hash.h"
 #include "core/numbers.h"
 
 namespace fraudops {
-
-namespace {}
 
 Result<AggregatePlan> AggregatePlan::Create(const FeatureGroup& group) {
   AggregatePlan plan;
@@ -143,8 +140,7 @@ void EntityWindow::Compute(const AggregatePlan& plan, EventTime t, double* out) 
       continue;
     }
     const size_t slot = static_cast<size_t>(compiled.slot < 0 ? 0 : compiled.slot);
-    double sum = 0, lowest = std::numeric_limits<double>::infinity(),
-           highest = -std::numeric_limits<double>::infinity();
+    double sum = 0, lowest = kInf, highest = -kInf;
     size_t n = 0;
     distinct.clear();
     for (size_t i = lo; i < hi; ++i) {

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <limits>
 
 #include "core/numbers.h"
 #include "core/strings.h"
@@ -192,7 +191,7 @@ BinMapper BinMapper::Numeric(std::span<const float> sample, const BinOptions& op
   if (mapper.missing_type_ == MissingType::kNan) {
     mapper.upper_bounds_ = BoundsWithZeroBin(distinct, counts, options.max_bin - 1, total - na_rows,
                                              options.min_data_in_bin);
-    mapper.upper_bounds_.push_back(std::numeric_limits<double>::quiet_NaN());
+    mapper.upper_bounds_.push_back(kNaN);
   } else {
     mapper.upper_bounds_ =
         BoundsWithZeroBin(distinct, counts, options.max_bin, total, options.min_data_in_bin);

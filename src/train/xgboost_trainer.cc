@@ -7,7 +7,6 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
-#include <limits>
 #include <map>
 #include <span>
 
@@ -426,10 +425,10 @@ Result<XgbMatrix> XgbMatrix::FromDatasetFile(const DatasetFileView& file,
 Result<XgbMatrix> XgbMatrix::FromDataset(const Dataset& dataset, int threads) {
   std::vector<float> matrix = dataset.RowMajor();
   XgbMatrix out;
-  FOPS_RETURN_IF_ERROR(XgbCheck(
-      XGDMatrixCreateFromMat_omp(matrix.data(), dataset.rows(), dataset.num_features(),
-                                 std::numeric_limits<float>::quiet_NaN(), &out.handle_, threads),
-      "XGDMatrixCreateFromMat"));
+  FOPS_RETURN_IF_ERROR(
+      XgbCheck(XGDMatrixCreateFromMat_omp(matrix.data(), dataset.rows(), dataset.num_features(),
+                                          kMissing, &out.handle_, threads),
+               "XGDMatrixCreateFromMat"));
   FOPS_RETURN_IF_ERROR(
       XgbCheck(XGDMatrixSetFloatInfo(out.handle_, "label", dataset.label.data(), dataset.rows()),
                "XGDMatrixSetFloatInfo(label)"));
