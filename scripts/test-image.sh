@@ -9,7 +9,7 @@
 # Exit 77 (skipped) when buildah is missing outside CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-log() { echo "test-image: $*" >&2; }
+log() { echo "test-image: [$SECONDS s] $*" >&2; }
 if ! command -v buildah >/dev/null || ! command -v debootstrap >/dev/null; then
   if [ -n "${CI:-}" ]; then log "buildah and debootstrap are required under CI"; exit 1; fi
   log "buildah or debootstrap is not installed (scripts/install-deps.sh): skipped"; exit 77
@@ -43,6 +43,7 @@ if ! bah inspect --type image "$base" >/dev/null 2>&1; then
   bah commit -q "$ctr" "$base" >/dev/null
   bah rm "$ctr" >/dev/null
   rm -rf "$work/rootfs"
+  log "made $base"
 fi
 
 # Every revision leaves untagged layers behind, and the vfs driver stores each layer whole: the
@@ -57,9 +58,12 @@ revision=$(git describe --always --dirty --tags 2>/dev/null || echo unknown)
 log "building $image (revision $revision)"
 start=$(date +%s)
 bah bud --isolation chroot --format docker --layers --build-arg BASE_IMAGE="$base" \
-  --build-arg REVISION="$revision" -t "$image" -f Containerfile . >"$work/build.log" 2>&1 ||
+  --build-arg REVISION="$revision" -t "$image" -f Containerfile . 2>&1 |
+  while IFS= read -r line; do printf '[%s s] %s\n' "$SECONDS" "$line"; done >"$work/build.log" ||
   { tail -40 "$work/build.log" >&2; exit 1; }
 log "built in $(( $(date +%s) - start )) s"
+# Each step's start, for whoever wants to know where the time goes (ctest keeps it in LastTest.log).
+grep -E '^\[[0-9]+ s\] (STEP|COMMIT)' "$work/build.log" >&2 || true
 
 # What the image says about itself.
 inspect() { bah inspect --type image --format "$1" "$image"; }
@@ -86,6 +90,7 @@ run bash -c 'mkdir -p /var/lib/fraudops/w && cd /var/lib/fraudops/w &&
   printf "preprocess:\n  synthetic_rows: 30000\n" > config.yml &&
   fraudops run --json > run.json && fraudops keys create --name image-test --json > key.json' ||
   { log "the pipeline failed inside the image"; exit 1; }
+log "the pipeline ran inside the image"
 key=$(run bash -c 'cd /var/lib/fraudops/w && grep -o "\"key\": *\"[^\"]*\"" key.json' | sed 's/.*"\(fops_[^"]*\)"/\1/')
 [ -n "$key" ] || { log "no API key"; exit 1; }
 

@@ -54,12 +54,45 @@ TEST(RabitLinksTest, TheTreeAndTheRingLinkEveryRankBothWays) {
   }
 }
 
-/// A worker of libxgboost's collective in a child process: joins the run `config` names,
-/// sums its rank + 1 over all workers, takes rank 0's broadcast, and writes what it saw to
-/// `out` ("rank sum broadcast"). Exits 0 when every call succeeded.
-pid_t ForkWorker(const std::string& config, const std::string& out) {
+/// A worker of libxgboost's collective in a child process: reads the run's config from a pipe,
+/// joins it, sums its rank + 1 over all workers, takes rank 0's broadcast, and writes what it saw
+/// to `out` ("rank sum broadcast"); exits 0 when every call succeeded. Forked before the tracker
+/// starts: a child forked while the tracker's thread runs can inherit a lock that thread held
+/// (the sanitizers' allocator's, seen as a child spinning forever) and hang.
+struct ForkedWorker {
+  pid_t pid = -1;
+  int config_fd = -1;  // the parent's end of the pipe
+
+  /// `config` is compact JSON: one line.
+  void Send(std::string config) {
+    config += '\n';
+    size_t sent = 0;
+    while (sent < config.size()) {
+      const ssize_t n = ::write(config_fd, config.data() + sent, config.size() - sent);
+      if (n <= 0) break;
+      sent += static_cast<size_t>(n);
+    }
+    ::close(config_fd);
+    config_fd = -1;
+  }
+};
+
+ForkedWorker ForkWorker(const std::string& out) {
+  int fds[2];
+  if (::pipe(fds) != 0) return {};
   const pid_t pid = ::fork();
-  if (pid != 0) return pid;
+  if (pid != 0) {
+    ::close(fds[0]);
+    return {pid, fds[1]};
+  }
+  ::close(fds[1]);
+  std::string config;
+  char buffer[4096];
+  // Up to the newline (the later workers hold copies of this pipe's write end: no EOF).
+  for (ssize_t n;
+       config.find('\n') == std::string::npos && (n = ::read(fds[0], buffer, sizeof buffer)) > 0;)
+    config.append(buffer, n);
+  config.resize(config.find('\n') == std::string::npos ? config.size() : config.find('\n'));
   auto collective = Collective::Join(config);
   if (!collective.ok()) {
     testing::WriteText(out, collective.status().ToString());
@@ -84,15 +117,18 @@ int ExitCode(pid_t pid) {
 
 TEST(TrackerTest, WorkersGetRanksByTaskIdAndReduceTogether) {
   testing::TempDir dir;
+  std::vector<ForkedWorker> forked;
+  for (int task = 0; task < 3; ++task) {
+    forked.push_back(ForkWorker(dir.File("worker-" + std::to_string(task))));
+    ASSERT_GT(forked.back().pid, 0);
+  }
   auto tracker = Tracker::Start({.world_size = 3, .join_timeout = std::chrono::seconds(60)});
   ASSERT_TRUE(tracker.ok()) << tracker.status().ToString();
-  // Started in reverse task order: the ranks still follow the task ids.
-  std::vector<pid_t> pids;
+  // Joining in reverse task order: the ranks still follow the task ids.
   for (int task = 2; task >= 0; --task) {
-    pids.push_back(ForkWorker((*tracker)->WorkerConfig(std::to_string(task), 30),
-                              dir.File("worker-" + std::to_string(task))));
+    forked[task].Send((*tracker)->WorkerConfig(std::to_string(task), 30));
   }
-  for (pid_t pid : pids) EXPECT_EQ(ExitCode(pid), 0);
+  for (const ForkedWorker& worker : forked) EXPECT_EQ(ExitCode(worker.pid), 0);
   EXPECT_TRUE((*tracker)->Wait().ok());
   for (int task = 0; task < 3; ++task) {
     // 1 + 2 + 3 = 6, 3 × 0.5, rank 0's message everywhere.
