@@ -86,13 +86,9 @@ ForkedWorker ForkWorker(const std::string& out) {
     return {pid, fds[1]};
   }
   ::close(fds[1]);
-  std::string config;
-  char buffer[4096];
   // Up to the newline (the later workers hold copies of this pipe's write end: no EOF).
-  for (ssize_t n;
-       config.find('\n') == std::string::npos && (n = ::read(fds[0], buffer, sizeof buffer)) > 0;)
-    config.append(buffer, n);
-  config.resize(config.find('\n') == std::string::npos ? config.size() : config.find('\n'));
+  std::string config;
+  for (char c; ::read(fds[0], &c, 1) == 1 && c != '\n';) config += c;
   auto collective = Collective::Join(config);
   if (!collective.ok()) {
     testing::WriteText(out, collective.status().ToString());
