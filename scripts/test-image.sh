@@ -63,7 +63,7 @@ bah bud --isolation chroot --format docker --layers --build-arg BASE_IMAGE="$bas
   { tail -40 "$work/build.log" >&2; exit 1; }
 log "built in $(( $(date +%s) - start )) s"
 # Each step's start, for whoever wants to know where the time goes (ctest keeps it in LastTest.log).
-grep -E '^\[[0-9]+ s\] (STEP|COMMIT)' "$work/build.log" >&2 || true
+grep -E '^\[[0-9]+ s\] (\[[0-9]+/[0-9]+\] )?(STEP|COMMIT)' "$work/build.log" >&2 || true
 
 # What the image says about itself.
 inspect() { bah inspect --type image --format "$1" "$image"; }
