@@ -13,6 +13,8 @@
 #                SQLite store the replicas share.
 #   Each comparison is paired: the kind and the plain server loaded back to back, ROUNDS
 #   times; the median of the pairs' ratios.
+#   Besides throughput: the server's CPU per request (all its threads), and for the traced kinds
+#   its trace exporter thread's ("tracing", /proc/PID/task/*/schedstat) per request.
 #   bench/serve_scale.sh [SECONDS] [ROUNDS] [DEPLOYS]
 #   KINDS="traced-protobuf" (any of tls balancer traced traced-protobuf tls-peer traced-peer)
 #   compares only those; tls-peer is HTTPS and traced-peer tracing (protobuf) served by another
@@ -109,15 +111,26 @@ wait_for http://127.0.0.1:18495/readyz
 wait_for http://127.0.0.1:18496/readyz
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime, all threads
-load() {  # NAME URL: wrk's summary and the server's CPU time per request (client excluded)
-  local before after summary requests
+# Nanoseconds on a CPU of the server's trace exporter thread (named "tracing"; 0 without one).
+exporter_ns() {
+  local task
+  for task in /proc/"$1"/task/*; do
+    if [ "$(cat "$task/comm" 2>/dev/null)" = tracing ]; then cut -d' ' -f1 "$task/schedstat"; return; fi
+  done
+  echo 0
+}
+load() {  # NAME URL: wrk's summary, the server's CPU time per request (client excluded), and its exporter's
+  local before after summary requests exporter_before exporter_after
   before=$(cpu_ticks "${server_pid[$1]}")
+  exporter_before=$(exporter_ns "${server_pid[$1]}")
   summary=$(WRK_BODY="$work/tx.json" WRK_KEY="$key" WRK_DELAY_MS=0 \
     "${client_on[@]}" wrk -t"${WRK_THREADS:-1}" -c"${WRK_CONNECTIONS:-16}" -d"$seconds"s -s "$root/bench/serve_wrk.lua" "$2" | tail -1)
   after=$(cpu_ticks "${server_pid[$1]}")
+  exporter_after=$(exporter_ns "${server_pid[$1]}")
   requests=$(echo "$summary" | sed 's/.*requests=\([0-9]*\).*/\1/')
   echo "$1 $summary cpu_us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
-    'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"
+    'BEGIN { printf "%.2f", t / hz * 1e6 / n }') exporter_us=$(awk -v t=$((exporter_after - exporter_before)) \
+    -v n="$requests" 'BEGIN { printf "%.3f", t / 1e3 / n }')"
 }
 declare -A url=(
   [plain]=http://127.0.0.1:18490/v1/endpoints/fraud-detector/predict
@@ -172,7 +185,9 @@ for kind in ("tls", "tls-peer", "balancer", "traced", "traced-protobuf", "traced
           f"plain median rps {median([p['plain']['rps'] for p in pairs]):.0f}, "
           f"{kind} median rps {median([p[kind]['rps'] for p in pairs]):.0f}, "
           f"p99 ms {median([p['plain']['p99_ms'] for p in pairs]):.2f} vs "
-          f"{median([p[kind]['p99_ms'] for p in pairs]):.2f}")
+          f"{median([p[kind]['p99_ms'] for p in pairs]):.2f}"
+          + (f"; its trace exporter thread {median([p[kind]['exporter_us'] for p in pairs]):.3f} us/request"
+             if kind.startswith("traced") else ""))
 EOF
 for kind in $kinds; do
   [[ $kind == traced* ]] || continue

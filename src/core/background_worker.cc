@@ -1,6 +1,9 @@
 #include "core/background_worker.h"
 
+#include <pthread.h>
+
 #include <exception>
+#include <string>
 
 namespace fraudops {
 
@@ -11,7 +14,12 @@ BackgroundWorker::~BackgroundWorker() { Stop(); }
 
 void BackgroundWorker::Start() {
   if (thread_.joinable()) return;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    // The thread's name in top -H and /proc/PID/task/*/comm: at most 15 bytes.
+    if (!options_.name.empty())
+      pthread_setname_np(pthread_self(), options_.name.substr(0, 15).c_str());
+    Loop();
+  });
 }
 
 void BackgroundWorker::Wake() {

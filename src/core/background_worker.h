@@ -33,7 +33,7 @@ class BackgroundWorker {
   static constexpr Duration kIdle = std::chrono::hours(24 * 365);
 
   struct Options {
-    std::string name;          ///< in logs: the component of its messages
+    std::string name;          ///< in logs: the component of its messages; the thread's name
     Logger* logger = nullptr;  ///< where failed passes are reported (null: not reported)
     bool final_pass = false;   ///< run one more pass after Stop() (stopping() is true in it)
     Duration first_delay{0};   ///< before the first pass

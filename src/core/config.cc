@@ -13,6 +13,7 @@
 #include "core/cron.h"
 #include "core/embedded_files.h"
 #include "core/files.h"
+#include "core/http_client.h"
 #include "core/logging.h"
 #include "core/numbers.h"
 #include "core/strings.h"
@@ -1203,6 +1204,14 @@ Status ValidateConfig(const Config& config) {
   if (config.api.tls_cert_file.empty() != config.api.tls_key_file.empty()) {
     return Status::InvalidArgument(
         "api.tls_cert_file and api.tls_key_file go together: set both for HTTPS, or neither");
+  }
+  if (!config.tracing.otlp_url.empty()) {
+    if (auto url = ParseHttpUrl(config.tracing.otlp_url); !url.ok()) {
+      return Status::InvalidArgument("tracing.otlp_url = " + url.status().message() +
+                                     "; accepted: an OTLP/HTTP traces endpoint, "
+                                     "http[s]://host[:port]/path, e.g. "
+                                     "http://otel-collector:4318/v1/traces");
+    }
   }
   if (!config.api.tls_client_ca_file.empty() && config.api.tls_cert_file.empty()) {
     return Status::InvalidArgument(

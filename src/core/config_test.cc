@@ -154,6 +154,16 @@ TEST(ConfigTest, CronNeedsFiveFields) {
       << config.status().message();
 }
 
+TEST(ConfigTest, TheCollectorsUrlIsCheckedAtLoad) {
+  EXPECT_TRUE(Load("", {{"FRAUDOPS_TRACING_OTLP_URL", "https://otel:4318/v1/traces"}}).ok());
+  auto config = Load("", {{"FRAUDOPS_TRACING_OTLP_URL", "otel-collector:4317"}});
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message(),
+            "tracing.otlp_url = 'otel-collector:4317': not an http:// or https:// URL; accepted: "
+            "an OTLP/HTTP traces endpoint, http[s]://host[:port]/path, e.g. "
+            "http://otel-collector:4318/v1/traces");
+}
+
 TEST(ConfigTest, TemplateParsesBackToTheDefaults) {
   TempDir dir;
   WriteText(dir.File("config.yml"), ConfigTemplate());

@@ -15,7 +15,6 @@
 #include <x86intrin.h>
 #endif
 
-#include "core/http_client.h"
 #include "core/strings.h"
 #include "core/version.h"
 
@@ -584,8 +583,7 @@ void TraceRecord::AddAttribute(size_t span, std::string_view key, int64_t value)
 
 Tracer::Tracer(TracingOptions options)
     : options_(std::move(options)),
-      headers_({options_.protobuf ? "Content-Type: application/x-protobuf"
-                                  : "Content-Type: application/json"}),
+      content_type_(options_.protobuf ? "application/x-protobuf" : "application/json"),
       worker_({.name = "tracing",
                .logger = options_.logger,
                .final_pass = true,
@@ -663,6 +661,15 @@ void Tracer::Submit(const TraceRecord& record) {
 
 void Tracer::Stop() { worker_.Stop(); }  // its final pass exports what is queued
 
+Result<HttpReply> Tracer::Post(std::string_view body) {
+  if (!collector_) {
+    auto opened = HttpConnection::Open(options_.url);
+    if (!opened.ok()) return opened.status();
+    collector_ = std::move(*opened);
+  }
+  return collector_->Post(content_type_, body, options_.timeout_seconds);
+}
+
 BackgroundWorker::Duration Tracer::Pass() {
   size_t taken_spans = 0;
   {
@@ -680,7 +687,7 @@ BackgroundWorker::Duration Tracer::Pass() {
                                 : EncodeOtlpJson(rest, options_.service_name, CodeVersion(), body_,
                                                  options_.batch_spans);
     rest.remove_prefix(batch.queued_bytes);
-    auto reply = http_.Call("POST", options_.url, headers_, batch.body, options_.timeout_seconds);
+    const Result<HttpReply> reply = Post(batch.body);
     if (reply.ok() && reply->status >= 200 && reply->status < 300) {
       exported_.fetch_add(batch.spans, std::memory_order_relaxed);
       taken_spans -= batch.spans;

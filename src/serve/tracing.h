@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,9 +24,9 @@
 #include <vector>
 
 #include "core/background_worker.h"
-#include "core/http_client.h"
 #include "core/logging.h"
 #include "core/mutex.h"
+#include "serve/http_connection.h"
 
 namespace fraudops {
 
@@ -193,9 +194,11 @@ class Tracer {
 
  private:
   BackgroundWorker::Duration Pass() EXCLUDES(mutex_);
+  /// One batch to the collector, on the connection kept from the last.
+  Result<HttpReply> Post(std::string_view body);
 
   TracingOptions options_;
-  const std::vector<std::string> headers_;  ///< of each export post: its Content-Type
+  const std::string_view content_type_;  ///< of each export post
   Mutex mutex_;
   std::string queue_ GUARDED_BY(mutex_);  ///< records, as TraceRecord::AppendTo writes them
   size_t queued_spans_ GUARDED_BY(mutex_) = 0;
@@ -203,7 +206,7 @@ class Tracer {
   // capacity), the encoders' buffer, and the connection to the collector.
   std::string taken_;
   std::string body_;
-  HttpSession http_;
+  std::unique_ptr<HttpConnection> collector_;  ///< opened by the first pass
   std::atomic<uint64_t> exported_{0}, dropped_{0}, failed_exports_{0};
   BackgroundWorker worker_;
 };
