@@ -1,16 +1,21 @@
 #pragma once
-/// A one-thread HTTP server on loopback for the tests of fraudops' outbound calls (alert
-/// webhooks, the OTLP trace export): it answers the i-th request with statuses[i] (the last
-/// one repeated) and keeps each request's first line and body.
+/// A one-thread HTTP/1.1 server on loopback for the tests of fraudops' outbound calls (alert
+/// webhooks, the OTLP trace export and its connection): it serves one connection at a time
+/// and keeps each request's first line, head and body. Either it answers the i-th request
+/// with statuses[i] (the last one repeated) and closes the connection, or `answer(i)` gives
+/// the bytes to send back — empty closes the connection without an answer — and the
+/// connection stays open for the next request unless `close_after_answer`. Through OpenSSL
+/// when given a server context.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -21,7 +26,18 @@ namespace fraudops::testing {
 
 class HttpReceiver {
  public:
-  explicit HttpReceiver(std::vector<int> statuses = {200}) : statuses_(std::move(statuses)) {
+  using Answer = std::function<std::string(size_t index)>;
+
+  explicit HttpReceiver(std::vector<int> statuses = {200})
+      : HttpReceiver(
+            [statuses = std::move(statuses)](size_t index) {
+              const int status = statuses[std::min(index, statuses.size() - 1)];
+              return "HTTP/1.1 " + std::to_string(status) +
+                     " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            },
+            nullptr, true) {}
+  HttpReceiver(Answer answer, SSL_CTX* tls, bool close_after_answer)
+      : answer_(std::move(answer)), tls_(tls), close_after_answer_(close_after_answer) {
     socket_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -34,7 +50,6 @@ class HttpReceiver {
     thread_ = std::thread([this] { Serve(); });
   }
   ~HttpReceiver() {
-    stop_ = true;
     ::shutdown(socket_, SHUT_RDWR);
     ::close(socket_);
     thread_.join();
@@ -63,45 +78,70 @@ class HttpReceiver {
 
  private:
   void Serve() {
-    while (!stop_) {
-      int client = ::accept(socket_, nullptr, nullptr);
+    while (true) {
+      const int client = ::accept(socket_, nullptr, nullptr);
       if (client < 0) return;
-      std::string request, head;
-      char buffer[65536];
-      size_t body_at = std::string::npos, length = 0;
-      while (true) {
-        ssize_t got = ::recv(client, buffer, sizeof buffer, 0);
-        if (got <= 0) break;
-        request.append(buffer, static_cast<size_t>(got));
-        if (body_at == std::string::npos &&
-            (body_at = request.find("\r\n\r\n")) != std::string::npos) {
-          head = request.substr(0, body_at);
-          for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          body_at += 4;
-          size_t header = head.find("content-length:");
-          if (header != std::string::npos) length = std::stoul(head.substr(header + 15));
+      SSL* ssl = nullptr;
+      if (tls_ != nullptr) {
+        ssl = SSL_new(tls_);
+        SSL_set_fd(ssl, client);
+        if (SSL_accept(ssl) != 1) {
+          SSL_free(ssl);
+          ::close(client);
+          continue;
         }
-        if (body_at != std::string::npos && request.size() >= body_at + length) break;
       }
-      size_t count = 0;
-      if (body_at != std::string::npos) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        request_lines_.push_back(request.substr(0, request.find("\r\n")));
-        bodies_.push_back(request.substr(body_at, length));
-        heads_.push_back(head);
-        count = bodies_.size();
+      std::string pending;
+      // Until `pending` holds `bytes`; false when the client closed first.
+      auto fill = [&](size_t bytes) {
+        while (pending.size() < bytes) {
+          char buffer[65536];
+          const long got = ssl != nullptr ? SSL_read(ssl, buffer, sizeof buffer)
+                                          : ::recv(client, buffer, sizeof buffer, 0);
+          if (got <= 0) return false;
+          pending.append(buffer, static_cast<size_t>(got));
+        }
+        return true;
+      };
+      while (true) {
+        size_t head_end;
+        while ((head_end = pending.find("\r\n\r\n")) == std::string::npos) {
+          if (!fill(pending.size() + 1)) break;
+        }
+        if (head_end == std::string::npos) break;
+        std::string head = pending.substr(0, head_end);
+        for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        const size_t field = head.find("content-length:");
+        const size_t length = field == std::string::npos ? 0 : std::stoul(head.substr(field + 15));
+        if (!fill(head_end + 4 + length)) break;
+        size_t index;
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          request_lines_.push_back(pending.substr(0, pending.find("\r\n")));
+          heads_.push_back(head);
+          bodies_.push_back(pending.substr(head_end + 4, length));
+          index = bodies_.size() - 1;
+        }
+        pending.erase(0, head_end + 4 + length);
+        const std::string answer = answer_(index);
+        if (answer.empty()) break;  // closed without an answer
+        if (ssl != nullptr) {
+          SSL_write(ssl, answer.data(), static_cast<int>(answer.size()));
+        } else {
+          ::send(client, answer.data(), answer.size(), MSG_NOSIGNAL);
+        }
+        if (close_after_answer_) break;
       }
-      const int status = statuses_[std::min(count == 0 ? 0 : count - 1, statuses_.size() - 1)];
-      std::string answer = "HTTP/1.1 " + std::to_string(status) +
-                           " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-      ::send(client, answer.data(), answer.size(), MSG_NOSIGNAL);
+      if (ssl != nullptr) SSL_free(ssl);
       ::close(client);
     }
   }
-  std::vector<int> statuses_;
+
+  Answer answer_;
+  SSL_CTX* tls_;
+  bool close_after_answer_;
   int socket_ = -1;
   int port_ = 0;
-  std::atomic<bool> stop_{false};
   mutable std::mutex mutex_;
   std::vector<std::string> bodies_, request_lines_, heads_;
   std::thread thread_;

@@ -13,34 +13,14 @@
 #include <string>
 #include <thread>
 
+#include "../../tests/test_certificate.h"
+
 namespace fraudops {
 namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::beast::error_code;
-
-/// A server context with a fresh self-signed P-256 certificate, made in memory.
-SSL_CTX* ServerContext() {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* cert = X509_new();
-  X509_set_version(cert, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("test"), -1, -1, 0);
-  X509_set_issuer_name(cert, name);
-  X509_set_pubkey(cert, key);
-  X509_sign(cert, key, EVP_sha256());
-  SSL_CTX* context = SSL_CTX_new(TLS_server_method());
-  SSL_CTX_use_certificate(context, cert);
-  SSL_CTX_use_PrivateKey(context, key);
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  return context;
-}
 
 /// A TlsSocket served on `io` and a blocking OpenSSL client connected to it (not verifying
 /// the certificate: the stream, not the trust, is under test). `buffer_bytes` > 0 shrinks the
@@ -59,7 +39,7 @@ class Connection {
     client_fd = client_side.release();
     tcp::socket accepted = acceptor.accept();
     if (buffer_bytes > 0) accepted.set_option(asio::socket_base::send_buffer_size(buffer_bytes));
-    server_context = ServerContext();
+    server_context = testing::SelfSignedServerContext();
     server.emplace(std::move(accepted), server_context);
     client_context = SSL_CTX_new(TLS_client_method());
     client = SSL_new(client_context);
