@@ -186,7 +186,8 @@ Result<HttpReply> HttpConnection::Post(std::string_view content_type, std::strin
       HttpReply reply;
       reply.status = answer.get().result_int();
       reply.body = std::move(answer.get().body());
-      if (!answer.get().keep_alive()) c.Close();
+      // Bytes after the answer were asked for by no request: the connection is not reused.
+      if (!answer.get().keep_alive() || c.buffer.size() > 0) c.Close();
       return reply;
     }
     c.Close();

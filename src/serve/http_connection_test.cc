@@ -46,6 +46,17 @@ TEST(HttpConnectionTest, KeepsOneConnectionForManyPostsAndSendsTheBodiesWhole) {
   EXPECT_EQ(head.substr(0, head.find("\r\n")), "post /v1/traces http/1.1");
   EXPECT_NE(head.find("content-type: application/x-protobuf"), std::string::npos) << head;
   EXPECT_NE(head.find("host: 127.0.0.1:" + std::to_string(server.port())), std::string::npos);
+
+  // Bytes after an answer, which no request asked for: that connection is not used again.
+  HttpReceiver chatty([](size_t) { return Ok() + "HTTP/1.1 200 OK\r\n"; }, nullptr, false);
+  auto fresh = HttpConnection::Open(TracesUrl(chatty));
+  ASSERT_TRUE(fresh.ok());
+  for (int i = 0; i < 2; ++i) {
+    auto reply = (*fresh)->Post("text/plain", "x", 10);
+    ASSERT_TRUE(reply.ok()) << reply.status().message();
+    EXPECT_EQ(reply->status, 200);
+  }
+  EXPECT_EQ((*fresh)->connects(), 2);
 }
 
 TEST(HttpConnectionTest, AServerThatClosesConnectionsCostsNoPost) {
