@@ -53,11 +53,16 @@ struct HttpConnection::Impl {
     return plain ? &*plain : nullptr;
   }
 
-  void Close() {
+  /// Ends the connection's socket; what uses it stays until Close(), for pending handlers.
+  void CloseSocket() {
     if (tcp::socket* socket = Socket()) {
       error_code ignored;
       socket->close(ignored);
     }
+  }
+
+  void Close() {
+    CloseSocket();
     secure.reset();
     plain.reset();
     buffer.clear();
@@ -83,10 +88,7 @@ struct HttpConnection::Impl {
     std::forward<Initiate>(initiate)([&result](error_code ec, auto&&...) { result = ec; });
     io.run_until(deadline);
     if (result) return *result;
-    if (tcp::socket* socket = Socket()) {
-      error_code ignored;
-      socket->close(ignored);
-    }
+    CloseSocket();
     io.restart();
     io.run();  // the aborted operation's handler
     return asio::error::timed_out;

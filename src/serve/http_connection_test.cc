@@ -200,20 +200,20 @@ TEST(HttpConnectionTest, HttpsVerifiesTheCollectorsCertificateAndName) {
 }
 
 TEST(HttpUrlTest, TakesHttpUrlsApartAndSaysWhatIsWrongWithOthers) {
-  auto plain = ParseHttpUrl("http://otel-collector:4318/v1/traces");
-  ASSERT_TRUE(plain.ok());
-  EXPECT_FALSE(plain->tls);
-  EXPECT_EQ(plain->host, "otel-collector");
-  EXPECT_EQ(plain->port, 4318);
-  EXPECT_EQ(plain->authority, "otel-collector:4318");
-  EXPECT_EQ(plain->target, "/v1/traces");
-  auto secure = ParseHttpUrl("https://[::1]/v1/traces?tenant=eu#top");
-  ASSERT_TRUE(secure.ok());
-  EXPECT_TRUE(secure->tls);
-  EXPECT_EQ(secure->host, "::1");
-  EXPECT_EQ(secure->port, 443);
-  EXPECT_EQ(secure->authority, "[::1]");
-  EXPECT_EQ(secure->target, "/v1/traces?tenant=eu");
+  auto expect = [](std::string_view url, bool tls, const char* host, uint16_t port,
+                   const char* authority, const char* target) {
+    auto parsed = ParseHttpUrl(url);
+    ASSERT_TRUE(parsed.ok()) << url;
+    EXPECT_EQ(parsed->tls, tls) << url;
+    EXPECT_EQ(parsed->host, host) << url;
+    EXPECT_EQ(parsed->port, port) << url;
+    EXPECT_EQ(parsed->authority, authority) << url;
+    EXPECT_EQ(parsed->target, target) << url;
+  };
+  expect("http://otel-collector:4318/v1/traces", false, "otel-collector", 4318,
+         "otel-collector:4318", "/v1/traces");
+  expect("https://[::1]/v1/traces?tenant=eu#top", true, "::1", 443, "[::1]",
+         "/v1/traces?tenant=eu");
   EXPECT_EQ(ParseHttpUrl("http://collector")->target, "/");
   EXPECT_EQ(ParseHttpUrl("http://collector?x=1")->target, "/?x=1");
   EXPECT_EQ(ParseHttpUrl("http://[::1]:8080/")->port, 8080);
