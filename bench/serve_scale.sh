@@ -13,8 +13,20 @@
 #                SQLite store the replicas share.
 #   Each comparison is paired: the kind and the plain server loaded back to back, ROUNDS
 #   times; the median of the pairs' ratios.
-#   Besides throughput: the server's CPU per request (all its threads), and for the traced kinds
-#   its trace exporter thread's ("tracing", /proc/PID/task/*/schedstat) per request.
+#   Besides throughput: the server's CPU per request (all its threads, /proc/PID/task/*/schedstat),
+#   and for the traced kinds its trace exporter thread's ("tracing") per request.
+#   SHARED=1 (the traced kinds; with SERVER_CPUS): each round loads the plain server alone (its
+#   CPU per request: the denominator), then each traced kind *at the same time* as
+#   the plain server, both pinned to the same cores, each in a scheduling group of its own
+#   (setsid: the kernel's autogroups share the cores between them equally) and each with its
+#   own wrk. Both servers then see the same machine over the same seconds, so the difference in
+#   CPU per request (the kind's cost, in microseconds) is free of the machine's drift between
+#   loads that back-to-back pairs compare; its throughput cost is that difference over the
+#   plain server's CPU per request when alone (servers sharing a core take other turns and
+#   other batches than one alone, so their CPU per request is not one server's). Only where both servers' clients cost the same: an HTTPS client
+#   costs wrk more than an HTTP one, so on a machine whose clients share one core the TLS
+#   server would be starved of requests (less work per wake-up) and its CPU per request
+#   inflated; the other kinds are loaded back to back as without SHARED.
 #   bench/serve_scale.sh [SECONDS] [ROUNDS] [DEPLOYS]
 #   KINDS="traced-protobuf" (any of tls balancer traced traced-protobuf tls-peer traced-peer)
 #   compares only those; tls-peer is HTTPS and traced-peer tracing (protobuf) served by another
@@ -38,7 +50,7 @@ deploys=${3:-20}
 workers=${WORKERS:-1}
 kinds=${KINDS:-tls balancer traced traced-protobuf}
 server_on=() client_on=() sink_on=()
-[ -n "${SERVER_CPUS:-}" ] && server_on=(taskset -c "$SERVER_CPUS")
+[ -n "${SERVER_CPUS:-}" ] && server_on=(setsid taskset -c "$SERVER_CPUS")
 [ -n "${CLIENT_CPUS:-}" ] && client_on=(taskset -c "$CLIENT_CPUS")
 [ -n "${SINK_CPUS:-}" ] && sink_on=(taskset -c "$SINK_CPUS")
 source "$root/bench/serve_lib.sh"
@@ -110,7 +122,13 @@ wait_for https://127.0.0.1:18491/readyz
 wait_for http://127.0.0.1:18495/readyz
 wait_for http://127.0.0.1:18496/readyz
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime, all threads
+cpu_ns() {  # nanoseconds on a CPU, all the server's threads
+  local task total=0
+  for task in /proc/"$1"/task/*; do
+    total=$((total + $(cut -d' ' -f1 "$task/schedstat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
 # Nanoseconds on a CPU of the server's trace exporter thread (named "tracing"; 0 without one).
 exporter_ns() {
   local task
@@ -119,18 +137,34 @@ exporter_ns() {
   done
   echo 0
 }
+wrk_load() {  # URL: wrk's summary line
+  WRK_BODY="$work/tx.json" WRK_KEY="$key" WRK_DELAY_MS=0 "${client_on[@]}" wrk -t"${WRK_THREADS:-1}" \
+    -c"${WRK_CONNECTIONS:-16}" -d"$seconds"s -s "$root/bench/serve_wrk.lua" "$1" | tail -1
+}
+measured() {  # NAME SUMMARY CPU_NS EXPORTER_NS: NAME, the summary, CPU and exporter µs per request
+  local requests
+  requests=$(echo "$2" | sed 's/.*requests=\([0-9]*\).*/\1/')
+  echo "$1 $2 cpu_us=$(awk -v t="$3" -v n="$requests" 'BEGIN { printf "%.3f", t / 1e3 / n }')" \
+    "exporter_us=$(awk -v t="$4" -v n="$requests" 'BEGIN { printf "%.3f", t / 1e3 / n }')"
+}
 load() {  # NAME URL: wrk's summary, the server's CPU time per request (client excluded), and its exporter's
-  local before after summary requests exporter_before exporter_after
-  before=$(cpu_ticks "${server_pid[$1]}")
-  exporter_before=$(exporter_ns "${server_pid[$1]}")
-  summary=$(WRK_BODY="$work/tx.json" WRK_KEY="$key" WRK_DELAY_MS=0 \
-    "${client_on[@]}" wrk -t"${WRK_THREADS:-1}" -c"${WRK_CONNECTIONS:-16}" -d"$seconds"s -s "$root/bench/serve_wrk.lua" "$2" | tail -1)
-  after=$(cpu_ticks "${server_pid[$1]}")
-  exporter_after=$(exporter_ns "${server_pid[$1]}")
-  requests=$(echo "$summary" | sed 's/.*requests=\([0-9]*\).*/\1/')
-  echo "$1 $summary cpu_us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
-    'BEGIN { printf "%.2f", t / hz * 1e6 / n }') exporter_us=$(awk -v t=$((exporter_after - exporter_before)) \
-    -v n="$requests" 'BEGIN { printf "%.3f", t / 1e3 / n }')"
+  local pid=${server_pid[$1]} before exporter_before summary
+  before=$(cpu_ns "$pid")
+  exporter_before=$(exporter_ns "$pid")
+  summary=$(wrk_load "$2")
+  measured "$1" "$summary" $(($(cpu_ns "$pid") - before)) $(($(exporter_ns "$pid") - exporter_before))
+}
+load_shared() {  # NAME URL: NAME and the plain server loaded at the same time; a line for each
+  local pid=${server_pid[$1]} plain_pid=${server_pid[plain]} before plain_before exporter_before
+  before=$(cpu_ns "$pid")
+  plain_before=$(cpu_ns "$plain_pid")
+  exporter_before=$(exporter_ns "$pid")
+  wrk_load "$2" > "shared-$1.txt" &
+  wrk_load "${url[plain]}" > shared-plain.txt
+  wait $!
+  measured "$1" "$(cat "shared-$1.txt")" $(($(cpu_ns "$pid") - before)) \
+    $(($(exporter_ns "$pid") - exporter_before))
+  measured plain-shared "$(cat shared-plain.txt)" $(($(cpu_ns "$plain_pid") - plain_before)) 0
 }
 declare -A url=(
   [plain]=http://127.0.0.1:18490/v1/endpoints/fraud-detector/predict
@@ -150,7 +184,13 @@ seconds=$seconds_saved
 # minutes apart compare the drift, not the servers.
 flip=0
 for round in $(seq "$rounds"); do
+  [ -n "${SHARED:-}" ] &&
+    load plain "${url[plain]}" | sed "s/^/alone $round /" | tee -a runs.txt | sed 's/^/round /'
   for kind in $kinds; do
+    if [[ -n "${SHARED:-}" && $kind == traced* ]]; then
+      load_shared "$kind" "${url[$kind]}" | sed "s/^/$kind $round /" | tee -a runs.txt | sed 's/^/round /'
+      continue
+    fi
     pair=("$kind" plain)
     [ $((flip++ % 2)) -eq 0 ] && pair=(plain "$kind")
     for one in "${pair[@]}"; do
@@ -172,6 +212,24 @@ def quartiles(values):
     q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
     return f"[{q[0]:.2f}, {q[2]:.2f}]"
 for kind in ("tls", "tls-peer", "balancer", "traced", "traced-protobuf", "traced-peer"):
+    shared = [(v, runs[("alone", r)]["plain"]) for (k, r), v in runs.items()
+              if k == kind and "plain-shared" in v and ("alone", r) in runs]
+    if shared:
+        extra = [v[kind]["cpu_us"] - v["plain-shared"]["cpu_us"] for v, _ in shared]
+        cost = [(v[kind]["cpu_us"] - v["plain-shared"]["cpu_us"]) / alone["cpu_us"]
+                for v, alone in shared]
+        print(f"{kind} and plain at the same time over {len(shared)} rounds: CPU per request "
+              f"+{median(extra):.3f} us (quartiles [{statistics.quantiles(extra, n=4)[0]:.3f}, "
+              f"{statistics.quantiles(extra, n=4)[2]:.3f}]); the plain server alone "
+              f"{median([a['cpu_us'] for _, a in shared]):.2f} us/request, "
+              f"{median([a['rps'] for _, a in shared]):.0f} rps: throughput cost "
+              f"{100 * median(cost):.1f} % (quartiles [{100 * statistics.quantiles(cost, n=4)[0]:.1f}, "
+              f"{100 * statistics.quantiles(cost, n=4)[2]:.1f}] %); shared: "
+              f"{median([v['plain-shared']['cpu_us'] for v, _ in shared]):.2f} vs "
+              f"{median([v[kind]['cpu_us'] for v, _ in shared]):.2f} us/request"
+              + (f", its trace exporter thread {median([v[kind]['exporter_us'] for v, _ in shared]):.3f} us/request"
+                 if kind.startswith("traced") else ""))
+        continue
     pairs = [v for (k, _), v in runs.items() if k == kind and len(v) == 2]
     if not pairs:
         continue
