@@ -1581,6 +1581,30 @@ TEST(ServeTest, PipelinedSplitContinueHttp10AndOversizedHeadersOnTheWire) {
   EXPECT_NE(refused.body.find("headers are larger"), std::string::npos) << refused.body;
 }
 
+TEST(ServeTest, ASecondServerOnAPortAlreadyServedRefusesToStart) {
+  // The workers share their port (SO_REUSEPORT); another `serve` on the same port must not
+  // join them and take part of the traffic unseen, but stop, saying the port is in use.
+  ServeWorkspace ws;
+  ws.Deploy(ws.Register(), "all_at_once");
+  ws.WriteConfig();
+  ServerProcess server(ws);
+  ASSERT_GT(server.port(), 0) << server.log();
+  const CommandResult second = RunCommand(
+      "timeout 30 " + std::string(FRAUDOPS_BINARY) + " serve --config " +
+          ws.dir().File("config.yml") + " --listen 127.0.0.1:" + std::to_string(server.port()),
+      ws.dir().path());
+  EXPECT_NE(second.exit_code, 0);
+  EXPECT_NE(second.exit_code, 124) << "the second server started";
+  EXPECT_NE(second.err.find("cannot listen on 127.0.0.1:" + std::to_string(server.port()) +
+                            ": Address already in use"),
+            std::string::npos)
+      << second.err;
+  HttpClient client(server.port());
+  ASSERT_TRUE(client.Connect());
+  ASSERT_TRUE(client.SendAll("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(client.ReadReply(5000).status, 200);
+}
+
 TEST(ServeTest, ASlowClientIsCutOffWhileOthersAreServedAndSigtermDrains) {
   ServeWorkspace ws;
   ws.Deploy(ws.Register(), "all_at_once");

@@ -402,6 +402,21 @@ Status HttpServer::Start(const std::string& host, uint16_t port, size_t workers)
     return Status::InvalidArgument("listen address '" + host +
                                    "' is not an IP address: " + ec.message());
   workers = std::max<size_t>(1, workers);
+  // The workers' sockets share the port (SO_REUSEPORT, one accept queue each), which would
+  // let a second server on a port already served bind it too and silently take part of its
+  // traffic. A socket without SO_REUSEPORT cannot bind a port anyone listens on: bound here
+  // first, it makes that a clear error (then closed, and the workers bind).
+  if (port != 0) {
+    asio::io_context probe_io;
+    tcp::acceptor probe(probe_io);
+    probe.open(address.is_v6() ? tcp::v6() : tcp::v4(), ec);
+    if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) probe.bind(tcp::endpoint(address, port), ec);
+    if (ec) {
+      return Status::IoError("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                             ec.message() + " (set api.listen or --listen to a free HOST:PORT)");
+    }
+  }
   uint16_t bound = port;
   for (size_t i = 0; i < workers; ++i) {
     auto worker = std::make_unique<Worker>();
