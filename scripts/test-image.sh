@@ -21,8 +21,15 @@ base=localhost/debian:bookworm-slim
 image=localhost/fraudops:test
 work=$(mktemp -d)
 container=""
-serve_pid=""
+serve_pid="" serve_port=""
 cleanup() {
+  # serve_pid is the subshell running `bah` (a function), not buildah nor the server inside
+  # it: killing it alone left both running after the test. The server (its port is its own)
+  # is stopped by its command line, and buildah's run then ends by itself.
+  if [ -n "$serve_port" ]; then
+    pkill -TERM -f "fraudops serve --listen 127.0.0.1:$serve_port" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$serve_pid" 2>/dev/null || break; sleep 0.1; done
+  fi
   if [ -n "$serve_pid" ]; then kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi
   if [ -n "$container" ]; then bah rm "$container" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
@@ -98,7 +105,7 @@ key=$(run bash -c 'cd /var/lib/fraudops/w && grep -o "\"key\": *\"[^\"]*\"" key.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 bah run --isolation chroot "$container" -- bash -c \
   "cd /var/lib/fraudops/w && exec fraudops serve --listen 127.0.0.1:$port" >"$work/serve.log" 2>&1 &
-serve_pid=$!
+serve_pid=$! serve_port=$port
 for _ in $(seq 300); do
   if curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
   sleep 0.1
