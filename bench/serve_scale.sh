@@ -23,10 +23,11 @@
 #   CPU per request (the kind's cost, in microseconds) is free of the machine's drift between
 #   loads that back-to-back pairs compare; its throughput cost is that difference over the
 #   plain server's CPU per request when alone (servers sharing a core take other turns and
-#   other batches than one alone, so their CPU per request is not one server's). Only where both servers' clients cost the same: an HTTPS client
-#   costs wrk more than an HTTP one, so on a machine whose clients share one core the TLS
-#   server would be starved of requests (less work per wake-up) and its CPU per request
-#   inflated; the other kinds are loaded back to back as without SHARED.
+#   other batches than one alone, so their CPU per request is not one server's). Only where
+#   both servers' clients cost the same: an HTTPS client costs wrk more than an HTTP one, so on
+#   a machine whose clients share one core the TLS server would be starved of requests (less
+#   work per wake-up) and its CPU per request inflated; the other kinds are loaded back to back
+#   as without SHARED.
 #   bench/serve_scale.sh [SECONDS] [ROUNDS] [DEPLOYS]
 #   KINDS="traced-protobuf" (any of tls balancer traced traced-protobuf tls-peer traced-peer)
 #   compares only those; tls-peer is HTTPS and traced-peer tracing (protobuf) served by another
@@ -208,23 +209,20 @@ for line in open(sys.argv[1]):
     runs.setdefault((kind, round_), {})[server] = fields
 def median(values):
     return statistics.median(values)
-def quartiles(values):
+def quartiles(values, digits=2):
     q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-    return f"[{q[0]:.2f}, {q[2]:.2f}]"
+    return f"[{q[0]:.{digits}f}, {q[2]:.{digits}f}]"
 for kind in ("tls", "tls-peer", "balancer", "traced", "traced-protobuf", "traced-peer"):
     shared = [(v, runs[("alone", r)]["plain"]) for (k, r), v in runs.items()
               if k == kind and "plain-shared" in v and ("alone", r) in runs]
     if shared:
         extra = [v[kind]["cpu_us"] - v["plain-shared"]["cpu_us"] for v, _ in shared]
-        cost = [(v[kind]["cpu_us"] - v["plain-shared"]["cpu_us"]) / alone["cpu_us"]
-                for v, alone in shared]
+        cost = [100 * e / alone["cpu_us"] for e, (_, alone) in zip(extra, shared)]
         print(f"{kind} and plain at the same time over {len(shared)} rounds: CPU per request "
-              f"+{median(extra):.3f} us (quartiles [{statistics.quantiles(extra, n=4)[0]:.3f}, "
-              f"{statistics.quantiles(extra, n=4)[2]:.3f}]); the plain server alone "
+              f"+{median(extra):.3f} us (quartiles {quartiles(extra, 3)}); the plain server alone "
               f"{median([a['cpu_us'] for _, a in shared]):.2f} us/request, "
               f"{median([a['rps'] for _, a in shared]):.0f} rps: throughput cost "
-              f"{100 * median(cost):.1f} % (quartiles [{100 * statistics.quantiles(cost, n=4)[0]:.1f}, "
-              f"{100 * statistics.quantiles(cost, n=4)[2]:.1f}] %); shared: "
+              f"{median(cost):.1f} % (quartiles {quartiles(cost, 1)} %); shared: "
               f"{median([v['plain-shared']['cpu_us'] for v, _ in shared]):.2f} vs "
               f"{median([v[kind]['cpu_us'] for v, _ in shared]):.2f} us/request"
               + (f", its trace exporter thread {median([v[kind]['exporter_us'] for v, _ in shared]):.3f} us/request"

@@ -402,6 +402,10 @@ Status HttpServer::Start(const std::string& host, uint16_t port, size_t workers)
     return Status::InvalidArgument("listen address '" + host +
                                    "' is not an IP address: " + ec.message());
   workers = std::max<size_t>(1, workers);
+  auto cannot_listen = [&host](uint16_t on, const beast::error_code& error) {
+    return Status::IoError("cannot listen on " + host + ":" + std::to_string(on) + ": " +
+                           error.message() + " (set api.listen or --listen to a free HOST:PORT)");
+  };
   // The workers' sockets share the port (SO_REUSEPORT, one accept queue each), which would
   // let a second server on a port already served bind it too and silently take part of its
   // traffic. A socket without SO_REUSEPORT cannot bind a port anyone listens on: bound here
@@ -412,10 +416,7 @@ Status HttpServer::Start(const std::string& host, uint16_t port, size_t workers)
     probe.open(address.is_v6() ? tcp::v6() : tcp::v4(), ec);
     if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) probe.bind(tcp::endpoint(address, port), ec);
-    if (ec) {
-      return Status::IoError("cannot listen on " + host + ":" + std::to_string(port) + ": " +
-                             ec.message() + " (set api.listen or --listen to a free HOST:PORT)");
-    }
+    if (ec) return cannot_listen(port, ec);
   }
   uint16_t bound = port;
   for (size_t i = 0; i < workers; ++i) {
@@ -430,8 +431,7 @@ Status HttpServer::Start(const std::string& host, uint16_t port, size_t workers)
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       workers_.clear();
-      return Status::IoError("cannot listen on " + host + ":" + std::to_string(bound) + ": " +
-                             ec.message() + " (set api.listen or --listen to a free HOST:PORT)");
+      return cannot_listen(bound, ec);
     }
     bound = acceptor.local_endpoint().port();
     workers_.push_back(std::move(worker));
