@@ -23,8 +23,13 @@ void BackgroundWorker::Start() {
 }
 
 void BackgroundWorker::Wake() {
-  MutexLock lock(&mutex_);
-  woken_ = true;
+  {
+    MutexLock lock(&mutex_);
+    if (woken_) return;  // signalled already, not yet seen by the worker
+    woken_ = true;
+  }
+  // Signalled once the lock is let go: a worker woken onto this core would otherwise run
+  // at once, find the lock still held and sleep on it again (two more context switches).
   wake_.Signal();
 }
 
