@@ -474,6 +474,16 @@ TEST(CliTest, ConfigurationErrorsExitTwo) {
                          "mean 'max_depth'?)"),
             std::string::npos)
       << env.err;
+  // Found before the first step: no data read, no run recorded, no artifact written.
+  EXPECT_EQ(env.err.find("\"component\":\"ingest\""), std::string::npos) << env.err;
+  EXPECT_FALSE(std::filesystem::exists(other.File("fraudops-home"))) << env.err;
+  WriteText(other.File("models/xgboost_default.json"), R"({"eta": 2, "num_round": 5})");
+  CommandResult bounds = Fraudops(other, "run");
+  EXPECT_EQ(bounds.exit_code, 2);
+  EXPECT_NE(bounds.err.find("xgboost_default.json"), std::string::npos) << bounds.err;
+  EXPECT_NE(bounds.err.find("eta"), std::string::npos) << bounds.err;
+  EXPECT_EQ(bounds.err.find("\"component\":\"ingest\""), std::string::npos) << bounds.err;
+  EXPECT_FALSE(std::filesystem::exists(other.File("fraudops-home"))) << bounds.err;
 
   CommandResult usage = Fraudops(other, "run --no-such-flag");
   EXPECT_EQ(usage.exit_code, 2);

@@ -252,10 +252,17 @@ TEST(TuneCliTest, MistakesInTheSearchSpaceAreNamedAndNothingIsRun) {
   CommandResult strategy = Fraudops(dir, "tune --strategy tp --trials 2");
   EXPECT_EQ(strategy.exit_code, 2) << strategy.err;
   EXPECT_NE(strategy.err.find("tpe"), std::string::npos) << strategy.err;
+  CommandResult trials = Fraudops(dir, "tune --trials 0");
+  EXPECT_EQ(trials.exit_code, 2) << trials.err;
+  EXPECT_NE(trials.err.find("tune.trials = 0 must be at least 1"), std::string::npos) << trials.err;
+  // Each found before any data is read or anything written.
+  for (const CommandResult* mistake : {&bad, &broken, &strategy, &trials}) {
+    EXPECT_EQ(mistake->err.find("\"component\":\"ingest\""), std::string::npos) << mistake->err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.File("fraudops-home")));
   CommandResult missing = Fraudops(dir, "tune show nothing");
   EXPECT_NE(missing.exit_code, 0);
-  EXPECT_NE(missing.err.find("study 'nothing' is not in the metadata store"), std::string::npos)
-      << missing.err;
+  EXPECT_NE(missing.err.find("no metadata store"), std::string::npos) << missing.err;
 }
 
 }  // namespace

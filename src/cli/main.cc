@@ -145,6 +145,7 @@ int RunCommand(const GlobalOptions& global, const std::string& data, const std::
   if (!home.empty()) config.global.home = home;
   if (Status valid = ValidateConfig(config); !valid.ok()) return ReportError(valid);
   if (Status valid = ValidateDeployConfig(config.deploy); !valid.ok()) return ReportError(valid);
+  if (Status valid = CheckPipelineConfig(config); !valid.ok()) return ReportError(valid);
   if (global.json) (*session)->context.progress = false;
 
   RunResult result = RunPipeline(config, (*session)->context, annotations);

@@ -102,6 +102,7 @@ int TuneRun(const TuneArgs& args) {
   // A path given here is relative to here, not to the configuration file.
   if (!args.space.empty()) t.space_file = std::filesystem::absolute(args.space).string();
   if (Status valid = ValidateConfig(config); !valid.ok()) return Fail(valid);
+  if (Status valid = CheckPipelineConfig(config); !valid.ok()) return Fail(valid);
   if (args.json) (*session)->context.progress = false;
 
   RunResult run = RunPipeline(config, (*session)->context, {}, "tune");

@@ -674,15 +674,6 @@ Status Tune(State& s) {
     s.step_skipped = true;
     return Status::Ok();
   }
-  if (s.sharded || s.config.train.instance_count > 1) {
-    return Status::InvalidArgument(
-        "tune.enabled tunes in this process; it does not combine with train.instance_count > 1 "
-        "yet (tune, then train on workers with the study's best parameters)");
-  }
-  if (s.config.bias.mitigation != "none") {
-    return Status::InvalidArgument(
-        "tune.enabled does not combine with bias.mitigation yet (trials are unweighted)");
-  }
   const std::string& algorithm = s.config.train.algorithm;
   FOPS_ASSIGN_OR_RETURN(
       TuneOptions options,
@@ -1631,6 +1622,31 @@ nlohmann::json RunResult::ToJson() const {
   return out;
 }
 
+Status CheckPipelineConfig(const Config& config) {
+  FOPS_RETURN_IF_ERROR(ValidateGateConfig(config.evaluate));
+  TrainerRegistry trainers;
+  RegisterBuiltinTrainers(trainers);
+  const std::string& algorithm = config.train.algorithm;
+  FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(algorithm));
+  FOPS_RETURN_IF_ERROR(
+      ResolveParams(trainer->Params(), ConfiguredParams(config), algorithm).status());
+  if (!config.tune.enabled) return Status::Ok();
+  if (config.train.sharded || config.train.instance_count > 1) {
+    return Status::InvalidArgument(
+        "tune.enabled tunes in this process; it does not combine with train.instance_count > 1 "
+        "yet (tune, then train on workers with the study's best parameters)");
+  }
+  if (config.bias.mitigation != "none") {
+    return Status::InvalidArgument(
+        "tune.enabled does not combine with bias.mitigation yet (trials are unweighted)");
+  }
+  // The study a run names by default: the pipeline and an execution id (a new one here).
+  FOPS_ASSIGN_OR_RETURN(TuneOptions options,
+                        TuneOptionsFrom(config, algorithm, ConfiguredParams(config),
+                                        config.global.pipeline_name + "-" + NewUuidV7()));
+  return CheckTuneOptions(options);
+}
+
 RunResult RunPipeline(const Config& config, const Context& context,
                       const RunAnnotations& annotations, const std::string& stop_after) {
   auto started = SteadyClock::now();
@@ -1641,6 +1657,12 @@ RunResult RunPipeline(const Config& config, const Context& context,
     StepRecord record;
     record.name = step.name;
     result.steps.push_back(record);
+  }
+  // A mistake in the configuration stops the run before any work, and nothing is written.
+  if (Status checked = CheckPipelineConfig(config); !checked.ok()) {
+    result.error = checked;
+    for (StepRecord& step : result.steps) step.status = StepStatus::kSkipped;
+    return result;
   }
   const fs::path home = fs::absolute(config.Resolve(config.global.home)).lexically_normal();
   const std::string key_prefix = config.global.pipeline_name + "/" + result.execution_id;
@@ -1687,10 +1709,6 @@ RunResult RunPipeline(const Config& config, const Context& context,
   state.store = metadata->get();
   state.artifacts = artifact_store->get();
 
-  if (Status gate_config = ValidateGateConfig(config.evaluate); !gate_config.ok()) {
-    result.error = gate_config;
-    return finish();
-  }
   if (Status created = MakeDirectories(state.Path("logs")); !created.ok()) {
     result.error = created;
     return finish();

@@ -64,6 +64,12 @@ struct RunAnnotations {
   std::map<std::string, std::string> tags;
 };
 
+/// What in `config` would stop a run, found before any data is read or anything written:
+/// the gate's settings, the algorithm and its configured parameters (names, bounds) and, with
+/// tune.enabled, the study's options (search space, strategy, pruner, objective, counts).
+/// RunPipeline checks it first; the CLI checks it with the rest of the configuration.
+Status CheckPipelineConfig(const Config& config);
+
 /// Runs the whole pipeline, or its steps up to and including `stop_after` (a step's name;
 /// `fraudops tune` stops after "tune"): the later steps are skipped and the run succeeds.
 /// Never throws; a failure is reported in the result.

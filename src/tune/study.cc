@@ -98,6 +98,77 @@ double StandardDeviation(const std::vector<double>& values) {
   return std::sqrt(sum / static_cast<double>(values.size() - 1));
 }
 
+/// What a study's options say, checked and resolved without any data: the trainer and its
+/// tuning names, the search space (against the trainer's parameters), the objective, the
+/// sampler and pruner, the base parameters.
+struct StudyPlan {
+  TrainerRegistry trainers;
+  const Trainer* trainer = nullptr;  ///< of trainers
+  TuningNames names;
+  SearchSpace space;
+  SamplerRegistry samplers;
+  const Sampler* sampler = nullptr;  ///< of samplers
+  std::unique_ptr<Pruner> pruner;
+  TuneObjective objective = {"pr_auc", true};
+  std::string round_metric;
+  std::string pruner_name;
+  nlohmann::json base;  ///< the resolved base parameters
+};
+
+/// Fills `plan` (in place: it points into its own registries) from `options`, or says what
+/// in them is wrong.
+Status PlanStudy(const TuneOptions& options, StudyPlan& plan) {
+  FOPS_RETURN_IF_ERROR(CheckStudyName(options.study));
+  if (options.trials < 1) {
+    return Status::InvalidArgument("tune.trials = " + std::to_string(options.trials) +
+                                   " must be at least 1");
+  }
+  if (options.folds == 1 || options.folds < 0) {
+    return Status::InvalidArgument("tune.folds = " + std::to_string(options.folds) +
+                                   ": 0 (the validation split) or at least 2");
+  }
+  if (options.fold_method != "stratified" && options.fold_method != "time") {
+    return Status::InvalidArgument("tune.fold_method = '" + options.fold_method +
+                                   "' is not valid; accepted: stratified, time");
+  }
+  if (options.negatives_per_positive < 0) {
+    return Status::InvalidArgument(
+        "tune.negatives_per_positive = " + FormatDouble(options.negatives_per_positive) +
+        ": 0 (every row) or more");
+  }
+  RegisterBuiltinTrainers(plan.trainers);
+  FOPS_ASSIGN_OR_RETURN(plan.trainer, plan.trainers.Find(options.algorithm));
+  plan.names = plan.trainer->Tuning();
+  FOPS_ASSIGN_OR_RETURN(plan.space,
+                        SearchSpace::Parse(options.space, plan.trainer->Params(), options.algorithm,
+                                           options.space_origin, {plan.names.metric}));
+  FOPS_ASSIGN_OR_RETURN(plan.objective, FindTuneObjective(options.objective));
+  FOPS_ASSIGN_OR_RETURN(const TuneStrategy strategy, FindTuneStrategy(options.strategy));
+  FOPS_ASSIGN_OR_RETURN(plan.sampler, plan.samplers.Find(strategy.sampler));
+  plan.pruner_name = options.pruner == "auto" ? strategy.pruner : options.pruner;
+  auto metric = plan.names.round_metric.find(options.objective);
+  if (metric == plan.names.round_metric.end())
+    metric = plan.names.round_metric.find(plan.objective.maximize ? "roc_auc" : "log_loss");
+  plan.round_metric = metric->second;
+
+  // The rounds a trial trains at most: hyperband's largest resource.
+  FOPS_ASSIGN_OR_RETURN(ResolvedParams base,
+                        ResolveParams(plan.trainer->Params(), options.base, options.algorithm));
+  plan.base = nlohmann::json(base);
+  const std::string& rounds = plan.names.rounds;
+  if (options.space.contains(rounds) && plan.pruner_name == "hyperband") {
+    return Status::InvalidArgument(options.space_origin + " /" + rounds +
+                                   ": hyperband spends rounds itself; do not tune " + rounds +
+                                   " with it");
+  }
+  PrunerSettings settings;
+  settings.min_rounds = options.min_rounds;
+  settings.max_rounds = base.count(rounds) ? base[rounds].get<int>() : 100;
+  settings.eta = options.eta;
+  FOPS_ASSIGN_OR_RETURN(plan.pruner, PrunerRegistry::Make(plan.pruner_name, settings));
+  return Status::Ok();
+}
+
 class StudyRunner {
  public:
   StudyRunner(const TuneOptions& options, const TuneData& data, MetadataStore& store,
@@ -160,20 +231,10 @@ class StudyRunner {
   StudyStore studies_;    ///< used under store_mutex_
   const Context& context_;
 
-  TrainerRegistry trainers_;
-  const Trainer* trainer_ = nullptr;  ///< of trainers_
-  TuningNames names_;
-  SearchSpace space_;
-  SamplerRegistry samplers_;
-  const Sampler* sampler_ = nullptr;  ///< of samplers_
-  std::unique_ptr<Pruner> pruner_;
-  TuneObjective objective_ = {"pr_auc", true};
-  std::string round_metric_;
-  std::string pruner_name_;
+  StudyPlan plan_;  ///< what the options say, checked before any data (PlanStudy)
   std::vector<FoldData> folds_;
   StudyRecord study_;
   std::vector<TrialRecord> warm_;  ///< an earlier study's trials inside this space
-  nlohmann::json base_;            ///< the resolved base parameters
   std::string owner_ = ThisOwner();
   int cores_ = 1, parallel_ = 1, threads_per_trial_ = 1;
   // Blind trials: the first ones this process starts while neither the sampler nor the pruner
@@ -198,50 +259,7 @@ class StudyRunner {
 };
 
 Status StudyRunner::Prepare() {
-  FOPS_RETURN_IF_ERROR(CheckStudyName(options_.study));
-  if (options_.trials < 1) {
-    return Status::InvalidArgument("tune.trials = " + std::to_string(options_.trials) +
-                                   " must be at least 1");
-  }
-  if (options_.folds == 1 || options_.folds < 0) {
-    return Status::InvalidArgument("tune.folds = " + std::to_string(options_.folds) +
-                                   ": 0 (the validation split) or at least 2");
-  }
-  RegisterBuiltinTrainers(trainers_);
-  FOPS_ASSIGN_OR_RETURN(trainer_, trainers_.Find(options_.algorithm));
-  names_ = trainer_->Tuning();
-  FOPS_ASSIGN_OR_RETURN(space_,
-                        SearchSpace::Parse(options_.space, trainer_->Params(), options_.algorithm,
-                                           options_.space_origin, {names_.metric}));
-  FOPS_ASSIGN_OR_RETURN(objective_, FindTuneObjective(options_.objective));
-  FOPS_ASSIGN_OR_RETURN(const TuneStrategy strategy, FindTuneStrategy(options_.strategy));
-  FOPS_ASSIGN_OR_RETURN(sampler_, samplers_.Find(strategy.sampler));
-  pruner_name_ = options_.pruner == "auto" ? strategy.pruner : options_.pruner;
-  auto metric = names_.round_metric.find(options_.objective);
-  if (metric == names_.round_metric.end())
-    metric = names_.round_metric.find(objective_.maximize ? "roc_auc" : "log_loss");
-  round_metric_ = metric->second;
-
-  // The rounds a trial trains at most: hyperband's largest resource.
-  FOPS_ASSIGN_OR_RETURN(ResolvedParams base,
-                        ResolveParams(trainer_->Params(), options_.base, options_.algorithm));
-  base_ = nlohmann::json(base);
-  int max_rounds = base.count(names_.rounds) ? base[names_.rounds].get<int>() : 100;
-  if (options_.space.contains(names_.rounds) && pruner_name_ == "hyperband") {
-    return Status::InvalidArgument(options_.space_origin + " /" + names_.rounds +
-                                   ": hyperband spends rounds itself; do not tune " +
-                                   names_.rounds + " with it");
-  }
-  PrunerSettings settings;
-  settings.min_rounds = options_.min_rounds;
-  settings.max_rounds = max_rounds;
-  settings.eta = options_.eta;
-  FOPS_ASSIGN_OR_RETURN(pruner_, PrunerRegistry::Make(pruner_name_, settings));
-
-  if (options_.fold_method != "stratified" && options_.fold_method != "time") {
-    return Status::InvalidArgument("tune.fold_method = '" + options_.fold_method +
-                                   "' is not valid; accepted: stratified, time");
-  }
+  FOPS_RETURN_IF_ERROR(PlanStudy(options_, plan_));
   if (data_.train == nullptr || data_.train->rows() == 0)
     return Status::InvalidArgument("tuning needs training rows");
   if (options_.folds >= 2) {
@@ -277,11 +295,6 @@ Status StudyRunner::Prepare() {
     f.validation = data_.validation;
     folds_.push_back(std::move(f));
   }
-  if (options_.negatives_per_positive < 0) {
-    return Status::InvalidArgument(
-        "tune.negatives_per_positive = " + FormatDouble(options_.negatives_per_positive) +
-        ": 0 (every row) or more");
-  }
   for (FoldData& f : folds_) {
     NegativeSample sample = SampleNegatives(f.train->label, options_.negatives_per_positive,
                                             options_.min_negatives, options_.seed);
@@ -316,22 +329,23 @@ Status StudyRunner::OpenStudy() {
       sample["kept_negatives"].push_back(f.kept_negatives);
     }
   }
-  const nlohmann::json definition = {{"strategy", options_.strategy},
-                                     {"pruner", pruner_name_},
-                                     {"objective", options_.objective},
-                                     {"direction", objective_.maximize ? "maximize" : "minimize"},
-                                     {"round_metric", round_metric_},
-                                     {"space", space_.ToJson()},
-                                     {"seed", options_.seed},
-                                     {"folds", options_.folds},
-                                     {"fold_method", options_.fold_method},
-                                     {"min_rounds", options_.min_rounds},
-                                     {"eta", options_.eta},
-                                     {"base", base_},
-                                     {"data", data},
-                                     {"negatives_per_positive", options_.negatives_per_positive},
-                                     {"min_negatives", options_.min_negatives},
-                                     {"sample", sample}};
+  const nlohmann::json definition = {
+      {"strategy", options_.strategy},
+      {"pruner", plan_.pruner_name},
+      {"objective", options_.objective},
+      {"direction", plan_.objective.maximize ? "maximize" : "minimize"},
+      {"round_metric", plan_.round_metric},
+      {"space", plan_.space.ToJson()},
+      {"seed", options_.seed},
+      {"folds", options_.folds},
+      {"fold_method", options_.fold_method},
+      {"min_rounds", options_.min_rounds},
+      {"eta", options_.eta},
+      {"base", plan_.base},
+      {"data", data},
+      {"negatives_per_positive", options_.negatives_per_positive},
+      {"min_negatives", options_.min_negatives},
+      {"sample", sample}};
   MutexLock lock(&store_mutex_);
   for (int attempt = 0; attempt < 2; ++attempt) {
     FOPS_ASSIGN_OR_RETURN(std::optional<StudyRecord> existing, studies_.GetStudy(options_.study));
@@ -479,12 +493,12 @@ Result<std::optional<TrialRecord>> StudyRunner::Claim() {
     std::vector<TrialRecord> seen = warm_;
     seen.insert(seen.end(), trials.begin(), trials.end());
     SampleRequest request;
-    request.space = &space_;
+    request.space = &plan_.space;
     request.trials = seen;
-    request.maximize = objective_.maximize;
+    request.maximize = plan_.objective.maximize;
     request.seed = options_.seed;
     request.number = trial.number;
-    trial.params = sampler_->Suggest(request);
+    trial.params = plan_.sampler->Suggest(request);
     FOPS_ASSIGN_OR_RETURN(bool inserted, studies_.InsertTrial(trial));
     if (!inserted) continue;  // another process took this number: sample again
     FOPS_RETURN_IF_ERROR(store_.CreateRun(ChildRun(trial)));
@@ -498,9 +512,10 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
   const int started_threads = threads;
   const std::string origin = "study " + study_.name + " trial " + std::to_string(trial.number);
   nlohmann::json fixed = trial.params;
-  fixed[names_.metric] = nlohmann::json::array({round_metric_});
-  for (const auto& [name, value] : names_.quiet) fixed[name] = value;
-  const HyperParameters params = OverrideParams(options_.base, fixed, trainer_->Params(), origin);
+  fixed[plan_.names.metric] = nlohmann::json::array({plan_.round_metric});
+  for (const auto& [name, value] : plan_.names.quiet) fixed[name] = value;
+  const HyperParameters params =
+      OverrideParams(options_.base, fixed, plan_.trainer->Params(), origin);
   Context context = context_;
   context.threads = threads;
   context.progress = false;
@@ -538,7 +553,7 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
         return false;
       }
       if (f != 0) return true;  // pruning judges the first fold's curve
-      auto value = round.validation.find(round_metric_);
+      auto value = round.validation.find(plan_.round_metric);
       const double v = value == round.validation.end() ? std::nan("") : value->second;
       curve_values.push_back(v);
       MutexLock lock(&curves_mutex_);
@@ -549,11 +564,11 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
       request.round = round.round;
       request.values = curve_values;
       request.others = curves_;
-      request.maximize = objective_.maximize;
-      pruned = pruner_->ShouldPrune(request);
+      request.maximize = plan_.objective.maximize;
+      pruned = plan_.pruner->ShouldPrune(request);
       return !pruned;
     };
-    Result<std::unique_ptr<TrainedModel>> model = trainer_->Train(input, context);
+    Result<std::unique_ptr<TrainedModel>> model = plan_.trainer->Train(input, context);
     if (!model.ok()) {
       error = model.status().message();
       break;
@@ -567,7 +582,7 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
     }
     const nlohmann::json metrics =
         ComputeMetrics(*scores, folds_[f].validation->label, 0.5).ToJson();
-    fold_values.push_back(metrics.value(objective_.name, std::nan("")));
+    fold_values.push_back(metrics.value(plan_.objective.name, std::nan("")));
     rounds.push_back((*model)->best_round + 1);
   }
 
@@ -610,7 +625,7 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
         history.emplace_back(static_cast<int64_t>(r), curve_values[r]);
     }
     FOPS_RETURN_IF_ERROR(
-        store_.LogMetricHistory(trial.run_id, "validation-" + round_metric_, history));
+        store_.LogMetricHistory(trial.run_id, "validation-" + plan_.round_metric, history));
     FOPS_RETURN_IF_ERROR(store_.EndRun(trial.run_id,
                                        trial.state == TrialState::kComplete ? RunStatus::kSucceeded
                                        : trial.state == TrialState::kPruned ? RunStatus::kPruned
@@ -636,8 +651,8 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
     failures_in_a_row_ = 0;
   }
   if (trial.value && options_.target) {
-    const bool reached =
-        objective_.maximize ? *trial.value >= *options_.target : *trial.value <= *options_.target;
+    const bool reached = plan_.objective.maximize ? *trial.value >= *options_.target
+                                                  : *trial.value <= *options_.target;
     if (reached) {
       Stop("trial " + std::to_string(trial.number) + " reached the target " +
            FormatDouble(*options_.target));
@@ -686,7 +701,7 @@ void StudyRunner::ReleaseCores(int threads) {
 
 Status StudyRunner::Work() {
   // This thread's trials train on the same rows: what the trainer prepares of them is kept.
-  const std::unique_ptr<TrainCache> cache = trainer_->MakeCache();
+  const std::unique_ptr<TrainCache> cache = plan_.trainer->MakeCache();
   while (!stop_) {
     int threads = AcquireCores();  // and, after the trial, the cores it was lent
     if (threads == 0) break;
@@ -714,7 +729,7 @@ Result<TuneResult> StudyRunner::Run() {
     }
     int64_t number = -1;
     for (TrialRecord& trial : earlier.trials) {
-      if (trial.state != TrialState::kComplete || !space_.Contains(trial.params)) continue;
+      if (trial.state != TrialState::kComplete || !plan_.space.Contains(trial.params)) continue;
       trial.number = number--;  // below this study's numbers: seen by the sampler only
       warm_.push_back(std::move(trial));
     }
@@ -729,10 +744,10 @@ Result<TuneResult> StudyRunner::Run() {
     FOPS_ASSIGN_OR_RETURN(std::vector<TrialRecord> trials, studies_.Trials(study_.name));
     // Only when tune.parallel is left to fraudops (0): a number given is kept to. A warm
     // start's trials teach the sampler from the first trial on.
-    const int before_learning =
-        warm_.empty() && options_.parallel == 0
-            ? std::min({sampler_->RandomTrials(), pruner_->BlindTrials(), options_.trials})
-            : 0;
+    const int before_learning = warm_.empty() && options_.parallel == 0
+                                    ? std::min({plan_.sampler->RandomTrials(),
+                                                plan_.pruner->BlindTrials(), options_.trials})
+                                    : 0;
     blind_trials_ = std::max(0, before_learning - static_cast<int>(trials.size()));
     // At least parallel_: the workers started are enough for either phase.
     blind_parallel_ = std::max(parallel_, std::min(blind_trials_, cores_));
@@ -742,7 +757,7 @@ Result<TuneResult> StudyRunner::Run() {
                         {{"study", study_.name},
                          {"algorithm", options_.algorithm},
                          {"strategy", options_.strategy},
-                         {"pruner", pruner_name_},
+                         {"pruner", plan_.pruner_name},
                          {"objective", options_.objective},
                          {"folds", std::max<int>(1, options_.folds)},
                          {"parallel", parallel_},
@@ -780,7 +795,7 @@ Result<TuneResult> StudyRunner::Run() {
   if (result.best) {
     summary["best." + options_.objective] = *result.best->value;
     result.best_params = OverrideParams(
-        options_.base, result.best->params, trainer_->Params(),
+        options_.base, result.best->params, plan_.trainer->Params(),
         "study " + study_.name + " best trial " + std::to_string(result.best->number));
   }
   FOPS_RETURN_IF_ERROR(store_.LogMetrics(study_.run_id, summary));
@@ -919,6 +934,11 @@ Result<TuneOptions> TuneOptionsFrom(const Config& config, const std::string& alg
                                    " (docs/tuning.md shows the format): " + e.what());
   }
   return options;
+}
+
+Status CheckTuneOptions(const TuneOptions& options) {
+  StudyPlan plan;
+  return PlanStudy(options, plan);
 }
 
 Result<TuneResult> RunStudy(const TuneOptions& options, const TuneData& data, MetadataStore& store,

@@ -102,6 +102,12 @@ struct TuneResult {
 Result<TuneOptions> TuneOptionsFrom(const Config& config, const std::string& algorithm,
                                     const HyperParameters& base, const std::string& default_study);
 
+/// What in `options` is wrong, found without any data or store: the study's name and
+/// counts, the algorithm and its base parameters, the search space against the algorithm's
+/// parameters, the objective, strategy, pruner and fold method. The pipeline checks them
+/// before its first step, so a mistake costs no ingest.
+Status CheckTuneOptions(const TuneOptions& options);
+
 /// Runs (or resumes) the study until it has `options.trials` trials, the time budget runs
 /// out or a trial reaches the target.
 Result<TuneResult> RunStudy(const TuneOptions& options, const TuneData& data, MetadataStore& store,

@@ -163,6 +163,44 @@ TEST_P(StudyTest, EveryTrialIsAChildRunAndAStudyResumesWhereItStopped) {
   auto study_run = store_->GetRun(second->study.run_id);
   ASSERT_TRUE(study_run.ok());
   EXPECT_EQ(study_run->tags["fraudops.best_trial"], std::to_string(second->best->number));
+  auto missing = LoadStudy(*store_, "nothing");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("study 'nothing' is not in the metadata store"),
+            std::string::npos)
+      << missing.status().ToString();
+  EXPECT_NE(missing.status().message().find("resumed"), std::string::npos)
+      << missing.status().ToString();
+}
+
+/// What a study's options get wrong is found without data or a store (the pipeline asks
+/// before its first step).
+TEST_P(StudyTest, MistakesInTheOptionsAreFoundBeforeAnyData) {
+  EXPECT_TRUE(CheckTuneOptions(Options("fine", 3)).ok());
+  auto message = [&](auto change) {
+    TuneOptions options = Options("mistaken", 3);
+    change(options);
+    return CheckTuneOptions(options).message();
+  };
+  EXPECT_NE(message([](TuneOptions& o) { o.strategy = "tpee"; }).find("did you mean 'tpe'"),
+            std::string::npos);
+  EXPECT_NE(message([](TuneOptions& o) { o.trials = 0; }).find("tune.trials = 0"),
+            std::string::npos);
+  EXPECT_NE(message([](TuneOptions& o) { o.folds = 1; }).find("tune.folds = 1"), std::string::npos);
+  EXPECT_NE(message([](TuneOptions& o) { o.fold_method = "random"; }).find("stratified, time"),
+            std::string::npos);
+  EXPECT_NE(message([](TuneOptions& o) {
+              o.space["num_leafs"] = {{"type", "int"}, {"low", 4}, {"high", 8}};
+            }).find("did you mean 'num_leaves'"),
+            std::string::npos);
+  EXPECT_NE(message([](TuneOptions& o) {
+              o.base["num_leaves"] = HyperParameter{-3, "test"};
+            }).find("num_leaves"),
+            std::string::npos);
+  EXPECT_NE(message([](TuneOptions& o) {
+              o.pruner = "hyperband";
+              o.space["num_iterations"] = {{"type", "int"}, {"low", 10}, {"high", 50}};
+            }).find("hyperband spends rounds itself"),
+            std::string::npos);
 }
 
 TEST_P(StudyTest, ATrialOfADeadProcessIsRunAgainUnderItsNumberAndNoneIsLost) {
