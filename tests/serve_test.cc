@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -25,6 +26,7 @@
 
 #include "cli_util.h"
 #include "core/hash.h"
+#include "core/redis.h"
 #include "core/strings.h"
 #include "data/dataset_file.h"
 #include "http_client.h"
@@ -562,6 +564,8 @@ TEST(ServeTest, ARedisOutageRefusesPlannedKeysWith503AndARestartedRedisIsSeededF
   ASSERT_TRUE(serving.PutPlan({"quota5", 0, 0, 5, 0, ""}, false, "test").ok());
   const std::string planned = ws.CreateKey({"invoke"}, "quota5");
   const std::string unplanned = ws.CreateKey({"invoke"});
+  std::string_view planned_id, planned_secret;
+  ASSERT_TRUE(SplitApiKey(planned, &planned_id, &planned_secret));
   ws.WriteConfig("  quota_url: redis://127.0.0.1:" + std::to_string(redis.port()) + "/0\n");
   ServerProcess server(ws);
   ASSERT_GT(server.port(), 0) << server.log();
@@ -570,9 +574,31 @@ TEST(ServeTest, ARedisOutageRefusesPlannedKeysWith503AndARestartedRedisIsSeededF
   auto predict = [&](const std::string& key) {
     return http.Request("POST", "/v1/endpoints/fraud/predict", body, {{"x-api-key", key}});
   };
+  // The UTC days the counts may fall in (the test may cross midnight).
+  auto days = [] {
+    std::vector<std::string> periods;
+    for (std::time_t t : {std::time(nullptr) - 60, std::time(nullptr)}) {
+      std::tm utc{};
+      gmtime_r(&t, &utc);
+      char day[16];
+      std::strftime(day, sizeof day, "d%Y-%m-%d", &utc);
+      periods.push_back(day);
+    }
+    return periods;
+  };
+  // Some counter (of the planned key: the only one used) holds `count`.
+  auto counted = [](const auto& counters, int64_t count) {
+    for (const auto& [key_period, used] : counters) {
+      if (used == count) return true;
+    }
+    return false;
+  };
   for (int i = 0; i < 3; ++i) EXPECT_EQ(predict(planned).status, 200) << i;
-  std::this_thread::sleep_for(
-      std::chrono::milliseconds(1500));  // the counts reach the store (every second)
+  // The counts reach the store (the server writes them every second).
+  ASSERT_TRUE(Eventually([&] {
+    auto usage = serving.Usage(days());
+    return usage.ok() && counted(*usage, 3);
+  })) << "the server never wrote the planned key's 3 requests to the store";
   redis.Kill();
   HttpReply refused = predict(planned);
   EXPECT_EQ(refused.status, 503) << refused.body;
@@ -583,7 +609,19 @@ TEST(ServeTest, ARedisOutageRefusesPlannedKeysWith503AndARestartedRedisIsSeededF
   RedisProcess restarted(redis.port());
   ASSERT_TRUE(restarted.ready());
   ws.CreateKey({"invoke"});  // a key change: the server reloads keys within its poll interval
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto seeded = RedisClient::Connect("redis://127.0.0.1:" + std::to_string(redis.port()) + "/0",
+                                     "test", "the restarted Redis", {});
+  ASSERT_TRUE(seeded.ok()) << seeded.status().ToString();
+  ASSERT_TRUE(Eventually([&] {
+    std::map<std::string, int64_t> counters;
+    for (const std::string& day : days()) {
+      auto value =
+          (*seeded)->Command({"GET", "fraudops:quota:" + std::string(planned_id) + ":" + day});
+      if (value.ok() && value->type == RedisValue::Type::kString)
+        counters[day] = std::atoll(value->text.c_str());
+    }
+    return counted(counters, 3);
+  })) << "the restarted Redis was never seeded with the store's count";
   EXPECT_EQ(predict(planned).status, 200);
   EXPECT_EQ(predict(planned).status, 200);
   HttpReply used_up = predict(planned);
