@@ -184,7 +184,11 @@ int InitCommand(const std::string& directory) {
     }
     std::printf("wrote %s\n", (dir / name).string().c_str());
   }
-  std::printf("\nnext: cd %s && fraudops run\n", dir.string().c_str());
+  if (dir == ".") {
+    std::printf("\nnext: fraudops run\n");
+  } else {
+    std::printf("\nnext: cd %s && fraudops run\n", dir.string().c_str());
+  }
   return kExitOk;
 }
 

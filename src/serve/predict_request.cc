@@ -85,9 +85,7 @@ class FeatureProblems {
   void Extra(std::string_view name, size_t row) {
     if (!encoder_.IsIgnored(name)) extra_.emplace(std::string(name), row);
   }
-  void Duplicate(size_t feature, size_t row) {
-    duplicate_.emplace(encoder_.feature(feature).name, row);
-  }
+  void Duplicate(size_t feature, size_t row) { duplicate_.emplace(feature, row); }
   void Mistyped(size_t feature, size_t row, std::string_view got) {
     if (mistyped_.size() < kMaxListed) {
       const FeatureSpec& spec = encoder_.feature(feature);
@@ -102,7 +100,7 @@ class FeatureProblems {
   }
   void EndRow(size_t row) {
     for (size_t f = 0; f < encoder_.input_size(); ++f) {  // derived features are computed
-      if (!seen_[f]) missing_.emplace(encoder_.feature(f).name, row);
+      if (!seen_[f]) missing_.emplace(f, row);
     }
   }
   bool any() const {
@@ -112,60 +110,77 @@ class FeatureProblems {
   bool Report(RequestError* error) const {
     error->status = 422;
     error->code = "invalid_features";
-    std::vector<std::string> parts;
-    auto names = [](const std::map<std::string, size_t>& m) {
+    // Missing and doubled features in the order of the model's input signature; unknown
+    // members by name, each with a hint when one is known.
+    std::map<std::string, std::string> hints = Hints();
+    std::vector<std::pair<std::string, size_t>> missing, duplicate, extra;
+    for (const auto& [f, row] : missing_) missing.emplace_back(encoder_.feature(f).name, row);
+    for (const auto& [f, row] : duplicate_) duplicate.emplace_back(encoder_.feature(f).name, row);
+    for (const auto& [name, row] : extra_) extra.emplace_back(name, row);
+    auto listed = [](const std::vector<std::pair<std::string, size_t>>& features) {
       nlohmann::json list = nlohmann::json::array();
-      for (const auto& [name, row] : m) list.push_back({{"feature", name}, {"row", row}});
+      for (const auto& [name, row] : features) list.push_back({{"feature", name}, {"row", row}});
       return list;
     };
-    auto joined = [](const std::map<std::string, size_t>& m) {
+    auto joined = [](const std::vector<std::pair<std::string, size_t>>& features,
+                     const std::map<std::string, std::string>& notes) {
       std::string text;
       size_t shown = 0;
-      for (const auto& [name, row] : m) {
+      for (const auto& [name, row] : features) {
         if (shown++ == kMaxListed) {
           text += ", …";
           break;
         }
-        text += (text.empty() ? "" : ", ") + name;
+        auto note = notes.find(name);
+        text += (text.empty() ? "" : ", ") + name +
+                (note == notes.end() ? "" : " (" + note->second + ")");
       }
       return text;
     };
-    if (!missing_.empty()) parts.push_back("missing " + joined(missing_));
-    if (!extra_.empty()) parts.push_back("unknown " + joined(extra_));
-    if (!duplicate_.empty()) parts.push_back("given twice " + joined(duplicate_));
+    std::vector<std::string> parts;
+    if (!missing.empty()) parts.push_back("missing " + joined(missing, {}));
+    if (!extra.empty()) parts.push_back("unknown " + joined(extra, hints));
+    if (!duplicate.empty()) parts.push_back("given twice " + joined(duplicate, {}));
     if (mistyped_count_ > 0)
       parts.push_back(std::to_string(mistyped_count_) + " value(s) of the wrong type");
     error->message = "the features do not match the model's input signature: " + Join(parts, "; ");
-    error->details = {{"missing", names(missing_)},
-                      {"extra", names(extra_)},
-                      {"duplicate", names(duplicate_)},
+    error->details = {{"missing", listed(missing)},
+                      {"extra", listed(extra)},
+                      {"duplicate", listed(duplicate)},
                       {"mistyped", mistyped_},
                       {"mistyped_count", mistyped_count_}};
-    if (!extra_.empty()) {
-      std::vector<std::string> valid;
-      for (size_t f = 0; f < encoder_.input_size(); ++f) valid.push_back(encoder_.feature(f).name);
-      nlohmann::json hints = nlohmann::json::object();
-      for (const auto& [name, row] : extra_) {
-        std::string hint = DidYouMean(name, valid);
-        for (size_t f = encoder_.input_size(); f < encoder_.size(); ++f) {
-          const FeatureSpec& spec = encoder_.feature(f);
-          if (spec.name != name) continue;
-          hint = !spec.feature.empty() ? "'" + name + "' comes from the feature store (" +
-                                             spec.feature + "): send the entity key, not it"
-                                       : "'" + name + "' is derived (" + spec.derived +
-                                             "): send the fields it is computed from, not it";
-        }
-        if (!hint.empty()) hints[name] = hint;
-      }
-      if (!hints.empty()) error->details["hints"] = hints;
-    }
+    if (!hints.empty()) error->details["hints"] = hints;
     return false;
   }
 
  private:
+  /// What each unknown member may have meant: a feature of a similar name, or why a derived
+  /// or feature-store feature is not sent.
+  std::map<std::string, std::string> Hints() const {
+    std::map<std::string, std::string> hints;
+    if (extra_.empty()) return hints;
+    std::vector<std::string> valid;
+    for (size_t f = 0; f < encoder_.input_size(); ++f) valid.push_back(encoder_.feature(f).name);
+    for (const auto& [name, row] : extra_) {
+      const std::optional<std::string> close = ClosestMatch(name, valid);
+      std::string hint = close ? "did you mean '" + *close + "'?" : "";
+      for (size_t f = encoder_.input_size(); f < encoder_.size(); ++f) {
+        const FeatureSpec& spec = encoder_.feature(f);
+        if (spec.name != name) continue;
+        hint = !spec.feature.empty() ? "it comes from the feature store (" + spec.feature +
+                                           "): send the entity key, not it"
+                                     : "it is derived (" + spec.derived +
+                                           "): send the fields it is computed from, not it";
+      }
+      if (!hint.empty()) hints[name] = hint;
+    }
+    return hints;
+  }
+
   const FeatureEncoder& encoder_;
   std::vector<uint8_t> seen_;
-  std::map<std::string, size_t> missing_, extra_, duplicate_;  // name -> first row
+  std::map<size_t, size_t> missing_, duplicate_;  // feature (signature order) -> first row
+  std::map<std::string, size_t> extra_;           // name -> first row
   nlohmann::json mistyped_ = nlohmann::json::array();
   size_t mistyped_count_ = 0;
 };

@@ -105,6 +105,17 @@ TEST(PredictRequestTest, MalformedJsonSaysWhereAndFeatureProblemsAreListedTogeth
   EXPECT_EQ(d["extra"][0]["feature"], "merchnat");
   EXPECT_EQ(d["duplicate"][0]["feature"], "hour");
   EXPECT_NE(d["hints"]["merchnat"].get<std::string>().find("'merchant'"), std::string::npos);
+  EXPECT_NE(wrong.error.message.find("unknown merchnat (did you mean 'merchant'?)"),
+            std::string::npos)
+      << wrong.error.message;
+  // Missing features are listed in the order of the model's input signature (amount,
+  // merchant, hour), not by name.
+  Parsed missing = Predict(R"({"amount": 1})");
+  ASSERT_FALSE(missing.ok);
+  EXPECT_NE(missing.error.message.find("missing merchant, hour"), std::string::npos)
+      << missing.error.message;
+  EXPECT_EQ(missing.error.details["missing"][0]["feature"], "merchant");
+  EXPECT_EQ(missing.error.details["missing"][1]["feature"], "hour");
   EXPECT_EQ(Predict(R"({"amount": "12,5", "merchant": "shop", "hour": 1})")
                 .error.details["mistyped"][0]["got"],
             "\"12,5\"");
