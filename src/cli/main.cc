@@ -308,7 +308,9 @@ int main(int argc, char** argv) {
   GlobalOptions global;
 
   auto* run = app.add_subcommand(
-      "run", "Run the whole pipeline: ingest, validate, split, train, evaluate, gate, register.");
+      "run",
+      "Run the whole pipeline: ingest, validate, split, tune, train, evaluate, explain, bias, "
+      "gate, register, deploy (tune, explain, bias and deploy when configured; docs/pipeline.md).");
   std::string data, algorithm, home;
   run->add_option("--config", global.config_path,
                   "Configuration file (default: $FRAUDOPS_CONFIG, else ./config.yml if present)");

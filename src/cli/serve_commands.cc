@@ -266,10 +266,7 @@ int DeployStatus(const ServeArgs& args) {
     }
     out.push_back(item);
   }
-  if (!args.endpoint.empty() && out.empty()) {
-    return Fail(
-        Status::NotFound("no endpoint '" + args.endpoint + "' (nothing was deployed to it)"));
-  }
+  if (!args.endpoint.empty() && out.empty()) return Fail(serving.NoSuchEndpoint(args.endpoint));
   if (args.json) {
     PrintJson(out);
     return kExitOk;

@@ -178,9 +178,7 @@ Result<Json> AbReportFor(const Config& config, MetadataStore& metadata,
                          ThreadPool* pool, std::chrono::system_clock::time_point now) {
   ServingStore serving(metadata);
   FOPS_ASSIGN_OR_RETURN(auto endpoint, serving.FindEndpoint(endpoint_name));
-  if (!endpoint)
-    return Status::NotFound("no endpoint '" + endpoint_name +
-                            "' (fraudops deploy status lists them)");
+  if (!endpoint) return serving.NoSuchEndpoint(endpoint_name);
   const std::string time = FormatUtc(now);
   LabelMap labels;
   if (!labels_file.empty()) {

@@ -99,9 +99,7 @@ Result<MonitorReport> RunMonitor(const Config& config, MetadataStore& metadata,
   const fs::path home = fs::absolute(config.Resolve(config.global.home)).lexically_normal();
   ServingStore serving(metadata);
   FOPS_ASSIGN_OR_RETURN(auto endpoint, serving.FindEndpoint(options.endpoint));
-  if (!endpoint)
-    return Status::NotFound("no endpoint '" + options.endpoint +
-                            "' (fraudops deploy status lists them)");
+  if (!endpoint) return serving.NoSuchEndpoint(options.endpoint);
   if (endpoint->production.empty())
     return Status::NotFound("endpoint '" + options.endpoint + "' serves nothing yet");
   FOPS_ASSIGN_OR_RETURN(ModelVersion version,

@@ -381,6 +381,19 @@ Result<std::vector<EndpointRecord>> ServingStore::ListEndpoints() {
   return out;
 }
 
+Status ServingStore::NoSuchEndpoint(const std::string& name) {
+  Result<std::vector<EndpointRecord>> listed = ListEndpoints();
+  if (!listed.ok() || listed->empty()) {
+    return Status::NotFound(
+        "no endpoint '" + name +
+        "': nothing was deployed yet (fraudops deploy VERSION --endpoint NAME)");
+  }
+  std::vector<std::string> names;
+  for (const EndpointRecord& e : *listed) names.push_back(e.name);
+  return Status::NotFound("no endpoint '" + name + "'" + DidYouMean(name, names) +
+                          "; the endpoints: " + Join(names, ", "));
+}
+
 Status ServingStore::SaveEndpoint(const EndpointRecord& e, bool insert) {
   nlohmann::json shadows = nlohmann::json::array();
   for (const VariantRef& s : e.shadows) shadows.push_back(VariantJson(s));
@@ -689,7 +702,7 @@ Result<DeploymentRecord> ServingStore::Rollback(const std::string& endpoint_name
                                                 const std::string& reason,
                                                 const std::string& actor) {
   FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> found, LoadEndpoint(endpoint_name));
-  if (!found) return Status::NotFound("no endpoint '" + endpoint_name + "'");
+  if (!found) return NoSuchEndpoint(endpoint_name);
   if (!found->ab_variants.empty()) {
     return Status::Conflict("endpoint '" + endpoint_name +
                             "' runs an A/B test; conclude it (fraudops deploy " + "conclude " +

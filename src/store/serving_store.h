@@ -217,6 +217,9 @@ class ServingStore {
   // Endpoints and deployments.
   Result<std::optional<EndpointRecord>> FindEndpoint(const std::string& name);
   Result<std::vector<EndpointRecord>> ListEndpoints();
+  /// NotFound for a name that is no endpoint, with the closest endpoint's name and the known
+  /// ones (or that nothing was deployed yet), for an endpoint a person typed.
+  Status NoSuchEndpoint(const std::string& name);
   /// Starts a deployment of `target` on `endpoint` (created when new) with the
   /// registered strategy named `strategy` (deployment_strategy.h), which plans what
   /// changes. Only an approved version is deployed — a pending one only as a shadow,

@@ -44,12 +44,18 @@ class ServingStoreTest : public testing::BackendStoreTest {
 TEST_P(ServingStoreTest, DeploymentsMoveThroughTheirStatesAndBumpTheCounter) {
   const int64_t before = Counter("endpoints");
   DeploymentParams params;
+  EXPECT_NE(serving_->NoSuchEndpoint("e").message().find("nothing was deployed yet"),
+            std::string::npos);
   // Nothing in production: a canary is deployed all at once.
   auto first = serving_->Deploy("e", {"m", 1}, "canary", params, "alice");
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(first->status, DeploymentStatus::kCompleted);
   EXPECT_NE(first->reason.find("nothing in production"), std::string::npos);
   EXPECT_EQ(Counter("endpoints"), before + 1);
+  // A mistyped name: the closest endpoint and the known ones.
+  EXPECT_NE(serving_->NoSuchEndpoint("f").message().find("the endpoints: e"), std::string::npos);
+  EXPECT_EQ(serving_->Rollback("ee", "r", "alice").status().message(),
+            "no endpoint 'ee' (did you mean 'e'?); the endpoints: e");
   // A canary bakes; a newer one supersedes it.
   auto second = serving_->Deploy("e", {"m", 2}, "canary", params, "alice");
   ASSERT_TRUE(second.ok());
