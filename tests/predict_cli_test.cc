@@ -93,6 +93,14 @@ TEST(PredictCliTest, JsonLinesInAndOutWithNullAsMissing) {
   EXPECT_TRUE(first["reasons"][0].contains("feature"));
   nlohmann::json summary = nlohmann::json::parse(Lines(result.err).back());
   EXPECT_EQ(summary["rows"], 2);
+  // Standard output takes the input's format when none is given.
+  CommandResult piped =
+      Fraudops(dir, "predict --model " + kLightgbm +
+                        "/model_missing.txt --input in.jsonl --output - --keep id");
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  std::vector<std::string> piped_lines = Lines(piped.out);
+  ASSERT_EQ(piped_lines.size(), 2u) << piped.out;
+  EXPECT_EQ(nlohmann::json::parse(piped_lines[1])["id"], "t2");
 }
 
 TEST(PredictCliTest, APolicyDecidesEachRowAndNamesTheRuleInCsvAndJsonLines) {

@@ -149,7 +149,8 @@ std::function<int()> AddPredictCommand(CLI::App& app) {
       ->required();
   predict
       ->add_option("--output", args->options.output,
-                   "File to write, CSV or JSON Lines by its extension ('-': standard output)")
+                   "File to write, CSV or JSON Lines by its extension ('-': standard output, in "
+                   "the input's format)")
       ->required();
   predict
       ->add_option("--explain", args->options.explain,

@@ -437,8 +437,11 @@ Result<BatchScoringResult> ScoreFile(const ModelBundle& bundle, const BatchScori
   Job job(bundle, options, context);
   FOPS_ASSIGN_OR_RETURN(std::string in_format,
                         FormatOf(options.input_format, options.input, "input"));
+  // Standard output without --output-format: the input's format (a pipe has no extension).
   FOPS_ASSIGN_OR_RETURN(std::string out_format,
-                        FormatOf(options.output_format, options.output, "output"));
+                        options.output == "-" && options.output_format.empty()
+                            ? Result<std::string>(in_format)
+                            : FormatOf(options.output_format, options.output, "output"));
   job.csv_in = in_format == "csv";
   job.csv_out = out_format == "csv";
   job.threshold = options.threshold ? options.threshold : bundle.threshold;
