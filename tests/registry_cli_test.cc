@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -216,7 +217,8 @@ TEST(RegistryCliTest, RunsAreNamedTaggedAnnotatedFilteredAndComparedByAlgorithm)
   EXPECT_NE(table.out.find("baseline"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("lgbm-1"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("synthetic"), std::string::npos) << table.out;
-  EXPECT_NE(table.out.find(" s "), std::string::npos) << table.out;  // a duration
+  EXPECT_TRUE(std::regex_search(table.out, std::regex(" [0-9]+\\.[0-9] s ")))
+      << table.out;  // a duration, in seconds to a tenth
   auto listed = [&](const std::string& filter) {
     std::set<std::string> ids;
     const nlohmann::json runs = Json(Fraudops(dir, "runs list --json --filter '" + filter + "'"));

@@ -59,7 +59,9 @@ std::string Duration(const RunRecord& run) {
   const auto start = ParseUtcTime(run.start_time), end = ParseUtcTime(run.end_time);
   if (!start || !end) return "-";
   const double seconds = std::chrono::duration<double>(*end - *start).count();
-  return FormatDouble(seconds, 1) + " s";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", seconds);  // FormatDouble(x, 1) gave "1e+01 s"
+  return text;
 }
 
 std::string Metric(const std::map<std::string, double>& metrics, const std::string& name) {

@@ -945,8 +945,10 @@ Result<ModelVersion> MetadataStore::GetVersion(const std::string& model, const s
     SqlValue p[] = {Text(model)};
     FOPS_ASSIGN_OR_RETURN(SqlResult found,
                           db_->Query("SELECT MAX(version) FROM model_versions WHERE model = ?", p));
-    if (found.rows.empty() || IsNull(found.rows[0][0]))
-      return Status::NotFound("model '" + model + "' has no versions");
+    if (found.rows.empty() || IsNull(found.rows[0][0])) {
+      FOPS_ASSIGN_OR_RETURN(auto models, ListModels());
+      return Status::NotFound("no registered model '" + model + "'" + DidYouMean(model, models));
+    }
     number = AsInt(found.rows[0][0]);
   } else {
     auto parsed = ParseInt(ref);

@@ -267,6 +267,10 @@ TEST_P(MetadataStoreTest, VersionsNumberUpAndApprovalIsRecordedWithWhoWhenWhy) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("did you mean 'fraud'"), std::string::npos)
       << unknown.status().message();
+  auto unknown_latest = store_->GetVersion("fruad", "latest");
+  ASSERT_FALSE(unknown_latest.ok());
+  EXPECT_EQ(unknown_latest.status().message(),
+            "no registered model 'fruad' (did you mean 'fraud'?)");
 }
 
 TEST_P(MetadataStoreTest, WithDistinctApproversTheRunsAuthorMayNotApproveItsVersion) {
