@@ -60,7 +60,7 @@ std::string Duration(const RunRecord& run) {
   if (!start || !end) return "-";
   const double seconds = std::chrono::duration<double>(*end - *start).count();
   char text[32];
-  std::snprintf(text, sizeof text, "%.1f s", seconds);  // FormatDouble(x, 1) gave "1e+01 s"
+  std::snprintf(text, sizeof text, "%.1f s", seconds);  // to a tenth, however long
   return text;
 }
 

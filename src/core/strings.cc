@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 #include "core/logging.h"
 
@@ -203,6 +204,12 @@ std::string FormatDouble(double value, int significant_digits) {
   for (int digits = std::min(significant_digits, 15); digits <= significant_digits; ++digits) {
     std::snprintf(buffer, sizeof buffer, "%.*g", digits, value);
     if (digits == significant_digits || std::strtod(buffer, nullptr) == value) break;
+  }
+  // A number rounded to fewer digits than its whole part has: written out ("1230", not
+  // "1.23e+03"), as people read durations, latencies and amounts in tables and messages.
+  const char* exponent = std::strchr(buffer, 'e');
+  if (exponent != nullptr && exponent[1] == '+' && std::fabs(value) < 1e15) {
+    std::snprintf(buffer, sizeof buffer, "%.0f", std::strtod(buffer, nullptr));
   }
   return buffer;
 }

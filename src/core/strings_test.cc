@@ -43,9 +43,18 @@ TEST(StringsTest, ValidatesUtf8) {
 }
 
 TEST(StringsTest, FormatDoubleRoundTrips) {
-  for (double value : {0.1, 1.0 / 3.0, 284807.0, 1e-20}) {
+  for (double value : {0.1, 1.0 / 3.0, 284807.0, 1e-20, 1e20, -123456.0}) {
     EXPECT_EQ(std::stod(FormatDouble(value)), value);
   }
+}
+
+TEST(StringsTest, FormatDoubleWithFewDigitsWritesWholeNumbersOut) {
+  EXPECT_EQ(FormatDouble(10.3, 1), "10");
+  EXPECT_EQ(FormatDouble(1234.5, 3), "1230");
+  EXPECT_EQ(FormatDouble(-98765.0, 2), "-99000");
+  EXPECT_EQ(FormatDouble(0.123456, 3), "0.123");
+  EXPECT_EQ(FormatDouble(0.0000123, 3), "1.23e-05");  // small numbers keep their exponent
+  EXPECT_EQ(FormatDouble(1e20, 3), "1e+20");          // and so do huge ones
 }
 
 TEST(JsonEscapeTest, EscapesWhatJsonRequiresAndRoundTrips) {
