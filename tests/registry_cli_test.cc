@@ -1019,5 +1019,24 @@ TEST(ArtifactsCliTest, ArchiveSetsTheS3StorageClassOfWhatNothingServes) {
   }
 }
 
+TEST(PlansCliTest, APlanSaysTheTermsInForce) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  ASSERT_TRUE(MetadataStore::Open("", dir.File("fraudops-home/fraudops.db")).ok());
+  // No burst given: the bucket holds a second's worth of the rate (what the server applies).
+  CommandResult gold = Fraudops(dir, "plans create gold --rate 10");
+  ASSERT_EQ(gold.exit_code, 0) << gold.err;
+  EXPECT_NE(gold.out.find("plan gold: rate 10/s, burst 10, daily quota none, monthly quota none"),
+            std::string::npos)
+      << gold.out;
+  CommandResult fifty = Fraudops(dir, "plans create fifty --daily-quota 50");
+  EXPECT_NE(fifty.out.find("rate unlimited, burst -, daily quota 50"), std::string::npos)
+      << fifty.out;
+  CommandResult list = Fraudops(dir, "plans list");
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_TRUE(std::regex_search(list.out, std::regex("gold +10/s +10 +none +none"))) << list.out;
+  EXPECT_TRUE(std::regex_search(list.out, std::regex("fifty +unlimited +- +50 +none"))) << list.out;
+}
+
 }  // namespace
 }  // namespace fraudops

@@ -685,6 +685,17 @@ int KeysRevoke(const ServeArgs& args) {
   return kExitOk;
 }
 
+/// A plan's terms as people read them: the burst in force (the rate's when none was set),
+/// "none" for no quota, "unlimited" for no rate.
+struct PlanTerms {
+  explicit PlanTerms(const UsagePlan& plan)
+      : rate(plan.rate_per_second > 0 ? FormatDouble(plan.rate_per_second, 6) + "/s" : "unlimited"),
+        burst(plan.rate_per_second > 0 ? FormatDouble(plan.BucketSize(), 6) : "-"),
+        daily(plan.daily_quota > 0 ? std::to_string(plan.daily_quota) : "none"),
+        monthly(plan.monthly_quota > 0 ? std::to_string(plan.monthly_quota) : "none") {}
+  std::string rate, burst, daily, monthly;
+};
+
 int PlansCreate(const ServeArgs& args) {
   auto stores = OpenStores(args.config_path, args.home, false);
   if (!stores.ok()) return Fail(stores.status());
@@ -696,12 +707,9 @@ int PlansCreate(const ServeArgs& args) {
   plan.daily_quota = args.daily;
   plan.monthly_quota = args.monthly;
   if (Status put = serving.PutPlan(plan, args.replace, CurrentActor()); !put.ok()) return Fail(put);
-  std::printf(
-      "plan %s: rate %s/s, burst %lld, daily quota %s, monthly quota %s\n", plan.name.c_str(),
-      plan.rate_per_second > 0 ? FormatDouble(plan.rate_per_second, 6).c_str() : "unlimited",
-      static_cast<long long>(plan.burst),
-      plan.daily_quota ? std::to_string(plan.daily_quota).c_str() : "none",
-      plan.monthly_quota ? std::to_string(plan.monthly_quota).c_str() : "none");
+  const PlanTerms terms(plan);
+  std::printf("plan %s: rate %s, burst %s, daily quota %s, monthly quota %s\n", plan.name.c_str(),
+              terms.rate.c_str(), terms.burst.c_str(), terms.daily.c_str(), terms.monthly.c_str());
   return kExitOk;
 }
 
@@ -717,11 +725,11 @@ int PlansList(const ServeArgs& args) {
     PrintJson(out);
     return kExitOk;
   }
-  std::printf("%-16s %12s %8s %12s %14s\n", "PLAN", "RATE/S", "BURST", "DAILY", "MONTHLY");
+  std::printf("%-16s %12s %8s %12s %14s\n", "PLAN", "RATE", "BURST", "DAILY", "MONTHLY");
   for (const auto& p : *plans) {
-    std::printf("%-16s %12s %8lld %12lld %14lld\n", p.name.c_str(),
-                FormatDouble(p.rate_per_second, 6).c_str(), static_cast<long long>(p.burst),
-                static_cast<long long>(p.daily_quota), static_cast<long long>(p.monthly_quota));
+    const PlanTerms terms(p);
+    std::printf("%-16s %12s %8s %12s %14s\n", p.name.c_str(), terms.rate.c_str(),
+                terms.burst.c_str(), terms.daily.c_str(), terms.monthly.c_str());
   }
   return kExitOk;
 }

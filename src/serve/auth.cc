@@ -205,8 +205,7 @@ AuthDecision KeyRing::Authorize(std::string_view presented, std::string_view sco
   }
   if (key.has_plan) {
     const UsagePlan& plan = key.plan;
-    const double burst =
-        plan.burst > 0 ? static_cast<double>(plan.burst) : std::max(1.0, plan.rate_per_second);
+    const double burst = plan.BucketSize();
     if (shared_ != nullptr) {
       // Counted by Redis for every replica; this key's lock is not held over the round trip.
       const std::string day = state.day, month = state.month;

@@ -142,6 +142,10 @@ struct UsagePlan {
   int64_t monthly_quota = 0;
   std::string created_at;
   nlohmann::json ToJson() const;
+  /// The bucket size in force: `burst`, or max(1, rate) when it is 0.
+  double BucketSize() const {
+    return burst > 0 ? static_cast<double>(burst) : std::max(1.0, rate_per_second);
+  }
 };
 
 /// Scopes a key can hold.
