@@ -1036,6 +1036,12 @@ TEST(PlansCliTest, APlanSaysTheTermsInForce) {
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_TRUE(std::regex_search(list.out, std::regex("gold +10/s +10 +none +none"))) << list.out;
   EXPECT_TRUE(std::regex_search(list.out, std::regex("fifty +unlimited +- +50 +none"))) << list.out;
+  // A mistyped plan: the closest one and the plans.
+  CommandResult key = Fraudops(dir, "keys create --name partner --plan gld");
+  EXPECT_NE(key.exit_code, 0);
+  EXPECT_NE(key.err.find("no usage plan 'gld' (did you mean 'gold'?); the plans: fifty, gold"),
+            std::string::npos)
+      << key.err;
 }
 
 }  // namespace

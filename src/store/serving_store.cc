@@ -1225,11 +1225,7 @@ Result<CreatedKey> ServingStore::CreateKey(const std::string& name,
   k.plan = plan;
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
     if (!plan.empty()) {
-      SqlValue p[] = {Text(plan)};
-      FOPS_ASSIGN_OR_RETURN(SqlResult r,
-                            db_.Query("SELECT name FROM usage_plans WHERE name = ?", p));
-      if (r.rows.empty())
-        return Status::NotFound("no usage plan '" + plan + "' (fraudops plans create)");
+      FOPS_RETURN_IF_ERROR(RequirePlan(plan));
     }
     return InsertKey(k, "key_created",
                      {{"key", k.id},
@@ -1446,15 +1442,24 @@ Status ServingStore::RevokeKey(const std::string& id, const std::string& actor) 
   });
 }
 
+Status ServingStore::RequirePlan(const std::string& plan) {
+  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT name FROM usage_plans ORDER BY name"));
+  std::vector<std::string> names;
+  for (const SqlRow& row : r.rows) names.push_back(AsText(row[0]));
+  if (std::find(names.begin(), names.end(), plan) != names.end()) return Status::Ok();
+  if (names.empty()) {
+    return Status::NotFound("no usage plan '" + plan +
+                            "': there is none yet (fraudops plans create NAME --rate …)");
+  }
+  return Status::NotFound("no usage plan '" + plan + "'" + DidYouMean(plan, names) +
+                          "; the plans: " + Join(names, ", "));
+}
+
 Status ServingStore::AttachPlan(const std::string& key_id, const std::string& plan,
                                 const std::string& actor) {
   return store_.InTransaction([&]() -> Status {
     if (!plan.empty()) {
-      SqlValue p[] = {Text(plan)};
-      FOPS_ASSIGN_OR_RETURN(SqlResult r,
-                            db_.Query("SELECT name FROM usage_plans WHERE name = ?", p));
-      if (r.rows.empty())
-        return Status::NotFound("no usage plan '" + plan + "' (fraudops plans list)");
+      FOPS_RETURN_IF_ERROR(RequirePlan(plan));
     }
     SqlValue p[] = {OptionalText(plan), Text(key_id)};
     FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("UPDATE api_keys SET plan = ? WHERE id = ?", p));

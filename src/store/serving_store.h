@@ -355,6 +355,9 @@ class ServingStore {
   MetadataStore& metadata() { return store_; }
 
  private:
+  /// Ok when `plan` is a usage plan; NotFound with the closest plan's name and the plans, or
+  /// how to make one, otherwise.
+  Status RequirePlan(const std::string& plan);
   /// Records `refusal` in the audit log (`action`, details and its message) and returns it.
   Status Refused(const Status& refusal, const std::string& action, const VariantRef& target,
                  nlohmann::json details, const std::string& actor);
