@@ -15,6 +15,16 @@ namespace fraudops {
 
 namespace {
 
+/// NotFound for `name`, a `kind` that is none of `names` (listed as `the_list`): the closest
+/// one and the list, or `none_yet` when there are none.
+Status NotAmong(const std::string& kind, const std::string& name,
+                const std::vector<std::string>& names, const std::string& the_list,
+                const std::string& none_yet) {
+  if (names.empty()) return Status::NotFound("no " + kind + " '" + name + "': " + none_yet);
+  return Status::NotFound("no " + kind + " '" + name + "'" + DidYouMean(name, names) + "; " +
+                          the_list + ": " + Join(names, ", "));
+}
+
 using namespace store_internal;
 
 const char* kEndpointColumns =
@@ -382,16 +392,12 @@ Result<std::vector<EndpointRecord>> ServingStore::ListEndpoints() {
 }
 
 Status ServingStore::NoSuchEndpoint(const std::string& name) {
-  Result<std::vector<EndpointRecord>> listed = ListEndpoints();
-  if (!listed.ok() || listed->empty()) {
-    return Status::NotFound(
-        "no endpoint '" + name +
-        "': nothing was deployed yet (fraudops deploy VERSION --endpoint NAME)");
-  }
   std::vector<std::string> names;
-  for (const EndpointRecord& e : *listed) names.push_back(e.name);
-  return Status::NotFound("no endpoint '" + name + "'" + DidYouMean(name, names) +
-                          "; the endpoints: " + Join(names, ", "));
+  if (Result<std::vector<EndpointRecord>> listed = ListEndpoints(); listed.ok()) {
+    for (const EndpointRecord& e : *listed) names.push_back(e.name);
+  }
+  return NotAmong("endpoint", name, names, "the endpoints",
+                  "nothing was deployed yet (fraudops deploy VERSION --endpoint NAME)");
 }
 
 Status ServingStore::SaveEndpoint(const EndpointRecord& e, bool insert) {
@@ -1443,16 +1449,14 @@ Status ServingStore::RevokeKey(const std::string& id, const std::string& actor) 
 }
 
 Status ServingStore::RequirePlan(const std::string& plan) {
-  FOPS_ASSIGN_OR_RETURN(SqlResult r, db_.Query("SELECT name FROM usage_plans ORDER BY name"));
+  FOPS_ASSIGN_OR_RETURN(const std::vector<UsagePlan> plans, ListPlans());
   std::vector<std::string> names;
-  for (const SqlRow& row : r.rows) names.push_back(AsText(row[0]));
-  if (std::find(names.begin(), names.end(), plan) != names.end()) return Status::Ok();
-  if (names.empty()) {
-    return Status::NotFound("no usage plan '" + plan +
-                            "': there is none yet (fraudops plans create NAME --rate …)");
+  for (const UsagePlan& p : plans) {
+    if (p.name == plan) return Status::Ok();
+    names.push_back(p.name);
   }
-  return Status::NotFound("no usage plan '" + plan + "'" + DidYouMean(plan, names) +
-                          "; the plans: " + Join(names, ", "));
+  return NotAmong("usage plan", plan, names, "the plans",
+                  "there is none yet (fraudops plans create NAME --rate …)");
 }
 
 Status ServingStore::AttachPlan(const std::string& key_id, const std::string& plan,
