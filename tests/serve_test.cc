@@ -233,6 +233,19 @@ TEST(ServeTest, EveryRouteAndErrorCode) {
   EXPECT_EQ(single["reasons"].size(), 3u);
   EXPECT_FALSE(single["request_id"].get<std::string>().empty());
   EXPECT_EQ(one.headers["x-request-id"], single["request_id"]);
+  // Reason codes show a value as sent (-1.05), not as the float32 model holds it
+  // (-1.0499999523162842).
+  Json two_decimals = rows[0];
+  for (auto& [name, value] : two_decimals.items()) {
+    if (value.is_number_float()) value = std::round(value.get<double>() * 100) / 100;
+  }
+  HttpReply rounded =
+      http.Request("POST", "/v1/endpoints/fraud/predict?explain=5", two_decimals.dump(), auth);
+  ASSERT_EQ(rounded.status, 200) << rounded.body;
+  ASSERT_EQ(Body(rounded)["reasons"].size(), 5u);
+  for (const Json& reason : Body(rounded)["reasons"]) {
+    EXPECT_EQ(reason["value"], two_decimals[reason["feature"].get<std::string>()]) << rounded.body;
+  }
   const double score = single["score"].get<double>();
   EXPECT_GT(score, 0);
   EXPECT_LT(score, 1);
@@ -1627,10 +1640,11 @@ TEST(ServeTest, ASecondServerOnAPortAlreadyServedRefusesToStart) {
   ws.WriteConfig();
   ServerProcess server(ws);
   ASSERT_GT(server.port(), 0) << server.log();
-  const CommandResult second = RunCommand(
-      "timeout 30 " + std::string(FRAUDOPS_BINARY) + " serve --config " +
-          ws.dir().File("config.yml") + " --listen 127.0.0.1:" + std::to_string(server.port()),
-      ws.dir().path());
+  // --port: the port on api.listen's host (by default 127.0.0.1).
+  const CommandResult second =
+      RunCommand("timeout 30 " + std::string(FRAUDOPS_BINARY) + " serve --config " +
+                     ws.dir().File("config.yml") + " --port " + std::to_string(server.port()),
+                 ws.dir().path());
   EXPECT_NE(second.exit_code, 0);
   EXPECT_NE(second.exit_code, 124) << "the second server started";
   EXPECT_NE(second.err.find("cannot listen on 127.0.0.1:" + std::to_string(server.port()) +

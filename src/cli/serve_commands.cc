@@ -31,6 +31,7 @@ struct ServeArgs {
   bool json = false;
   // serve
   std::string listen, port_file;
+  int port = -1;  ///< --port: api.listen's host with this port
   long long workers = -1;
   bool console_only = false;  ///< fraudops ui: no periodic monitor or in-process scheduler
   // deploy
@@ -93,6 +94,10 @@ int Serve(const ServeArgs& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ServeOptions serve;
   serve.listen = args.listen;
+  if (args.port >= 0) {
+    const std::string& listen = config->api.listen;
+    serve.listen = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(args.port);
+  }
   serve.workers = args.workers;
   auto server = ScoringServer::Create(*config, serve, logger);
   if (!server.ok()) return Fail(server.status());
@@ -118,7 +123,7 @@ int Serve(const ServeArgs& args) {
     if (Status started = jobs->Start(); !started.ok()) return Fail(started);
     (*server)->metrics().AddCollector([jobs](std::string& out) { jobs->WriteGauges(out); });
   }
-  std::string host = args.listen.empty() ? config->api.listen : args.listen;
+  std::string host = serve.listen.empty() ? config->api.listen : serve.listen;
   host = host.substr(0, host.rfind(':'));
   if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
   const std::string url = std::string((*server)->tls() ? "https" : "http") + "://" + host + ":" +
@@ -755,14 +760,22 @@ std::function<int()> AddServeCommands(CLI::App& app) {
     command->add_option("--home", args->home, "Workspace directory (overrides global.home)");
     if (json) command->add_flag("--json", args->json, "Print JSON");
   };
+  auto add_listen = [args](CLI::App* command) {
+    auto* listen = command->add_option(
+        "--listen", args->listen, "HOST:PORT (overrides api.listen; port 0 picks a free port)");
+    command
+        ->add_option("--port", args->port,
+                     "PORT on api.listen's host (0 picks a free port; or --listen HOST:PORT)")
+        ->check(CLI::Range(0, 65535))
+        ->excludes(listen);
+  };
   auto* serve =
       app.add_subcommand("serve",
                          "Serve the deployed endpoints over HTTP (docs/api.md): predict, Open "
                          "Inference "
                          "Protocol, feedback, metrics, admin. SIGTERM drains, SIGHUP reloads.");
   common(serve, false);
-  serve->add_option("--listen", args->listen,
-                    "HOST:PORT (overrides api.listen; port 0 picks a free port)");
+  add_listen(serve);
   serve->add_option("--workers", args->workers,
                     "HTTP worker threads (overrides api.workers; 0: one per core)");
   serve->add_option("--port-file", args->port_file,
@@ -774,7 +787,7 @@ std::function<int()> AddServeCommands(CLI::App& app) {
       "monitoring, the audit log; the same server as serve, without its periodic monitor and "
       "scheduler.");
   common(ui, false);
-  ui->add_option("--listen", args->listen, "HOST:PORT (overrides api.listen; port 0 picks one)");
+  add_listen(ui);
   ui->add_option("--port-file", args->port_file,
                  "Write the port listened on to this file once ready");
 
@@ -890,8 +903,9 @@ std::function<int()> AddServeCommands(CLI::App& app) {
   common(keys_create);
   keys_create->add_option("--name", args->name, "What the key is for (e.g. the calling service)")
       ->required();
-  keys_create->add_option("--scope", args->scopes,
-                          "invoke, feedback, admin (repeat or comma-separate; default invoke)");
+  keys_create->add_option(
+      "--scope", args->scopes,
+      Join(KeyScopes(), ", ") + " (repeat or comma-separate; default invoke; docs/api.md)");
   keys_create->add_option("--endpoint", args->endpoints,
                           "Endpoints it may call (repeat or comma-separate; default * = all)");
   keys_create->add_option("--plan", args->plan, "Usage plan (fraudops plans create)");

@@ -1,8 +1,8 @@
 #pragma once
 /// API keys and usage plans as the server enforces them. A key ("fops_<id>_<secret>",
 /// header x-api-key) is looked up by its id and its secret checked against the stored
-/// salted SHA-256 in constant time; its scopes (invoke, feedback, admin) and endpoints
-/// decide what it may call (401 without a valid key, 403 outside its scopes). Its plan's
+/// salted SHA-256 in constant time; its scopes (KeyScopes(): invoke, feedback, features, admin) and
+/// endpoints decide what it may call (401 without a valid key, 403 outside its scopes). Its plan's
 /// token bucket (rate per second, burst) and daily and monthly quotas (UTC days and months)
 /// are checked and counted under the key's own lock, so a quota of N admits exactly N
 /// requests in this process; a refusal is 429 with Retry-After and is not counted. Counts
