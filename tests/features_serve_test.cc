@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -133,6 +135,12 @@ TEST(FeatureStoreServeTest, AServedModelIsEnrichedByEntityKeyFromTheEmbeddedStor
                 offline[std::string("card_activity__") + name])
           << name;
     }
+    // Stored as float32, the card's latest amount reads as that float's shortest text (as it
+    // was ingested), not as the float's double (443.8500061035156).
+    char amount[32];
+    const float stored = offline["card_activity__Amount"];
+    *std::to_chars(amount, amount + sizeof amount, stored).ptr = 0;
+    EXPECT_EQ(features["Amount"].get<double>(), std::strtod(amount, nullptr)) << read.body;
     // Scoring sends the key and the moment, not the features; the capture records what was
     // used, as the offline join gives it.
     HttpReply scored =

@@ -2,7 +2,9 @@
 // version, CSV and JSON Lines, reason codes, pass-through columns, and bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -207,6 +209,49 @@ TEST(PredictCliTest, RegisteredVersionBundleAndBareFileScoreAlike) {
   std::vector<std::string> bare_lines = Lines(ReadText(dir.File("c.csv")));
   EXPECT_EQ(bare_lines[0], "score,margin");
   EXPECT_EQ(Fields(bare_lines[1])[0], Fields(lines[1])[1]);
+}
+
+TEST(PredictCliTest, ReasonCodesShowAFloat32ModelsValuesAsSent) {
+  // The bundle holds features as float32: -1.05 is scored as -1.0499999523162842, and its
+  // reason codes said so. They show what was sent.
+  TempDir dir;
+  std::vector<std::string> rows = Lines(ReadText(kBundles + "/rows.csv"));
+  std::vector<std::string> names = Fields(rows[0]), values = Fields(rows[1]);
+  names.pop_back();  // Class
+  std::map<std::string, double> sent;
+  std::string csv_header, csv_row;
+  nlohmann::json object;
+  for (size_t i = 0; i < names.size(); ++i) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f", std::strtod(values[i].c_str(), nullptr));
+    sent[names[i]] = std::strtod(text, nullptr);
+    object[names[i]] = sent[names[i]];
+    csv_header += (i ? "," : "") + names[i];
+    csv_row += (i ? "," : "") + std::string(text);
+  }
+  WriteText(dir.File("in.jsonl"), object.dump() + "\n");
+  WriteText(dir.File("in.csv"), csv_header + "\n" + csv_row + "\n");
+  const std::string model = "predict --model " + kBundles + "/v2 --explain 5";
+  CommandResult jsonl = Fraudops(dir, model + " --input in.jsonl --output out.jsonl");
+  ASSERT_EQ(jsonl.exit_code, 0) << jsonl.err;
+  nlohmann::json scored = nlohmann::json::parse(Lines(ReadText(dir.File("out.jsonl")))[0]);
+  ASSERT_EQ(scored["reasons"].size(), 5u) << scored.dump();
+  for (const nlohmann::json& reason : scored["reasons"]) {
+    EXPECT_EQ(reason["value"].get<double>(), sent.at(reason["feature"].get<std::string>()))
+        << reason.dump();
+  }
+  CommandResult csv = Fraudops(dir, model + " --input in.csv --output out.csv");
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  std::vector<std::string> out = Lines(ReadText(dir.File("out.csv")));
+  ASSERT_EQ(out.size(), 2u);
+  std::vector<std::string> header = Fields(out[0]), fields = Fields(out[1]);
+  for (size_t k = 1; k <= 5; ++k) {
+    const std::string n = std::to_string(k);
+    const size_t name = std::find(header.begin(), header.end(), "reason_" + n) - header.begin();
+    ASSERT_LT(name + 1, fields.size()) << out[0];
+    EXPECT_EQ(std::strtod(fields[name + 1].c_str(), nullptr), sent.at(fields[name]))
+        << "reason " << n << ": " << fields[name + 1];
+  }
 }
 
 TEST(PredictCliTest, BadInputIsAClearErrorAndLeavesNoOutput) {

@@ -233,6 +233,21 @@ void AppendShortest(std::string& out, double value) {
   out.append(buffer, result.ptr);
 }
 
+void AppendShortestFloat(std::string& out, float value) {
+  char buffer[32];
+  auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out.append(buffer, result.ptr);
+}
+
+double ShortestFloatAsDouble(float value) {
+  if (!std::isfinite(value)) return static_cast<double>(value);
+  char buffer[32];
+  auto written = std::to_chars(buffer, buffer + sizeof buffer, value);
+  double parsed = 0;
+  fast_float::from_chars(buffer, written.ptr, parsed);
+  return parsed;
+}
+
 std::string NumberText(double value) {
   char text[32];
   auto written = std::abs(value) < 1e15 && value == std::floor(value)

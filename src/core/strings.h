@@ -49,6 +49,13 @@ std::string FormatDouble(double value, int significant_digits = 17);
 /// Appends the shortest text that reads back as exactly `value` (std::to_chars), e.g. for
 /// JSON and CSV output.
 void AppendShortest(std::string& out, double value);
+/// Appends the shortest text that reads back as exactly `value` in float32: "-3.3" for the
+/// float nearest -3.3, whose double is -3.299999952316284 — how a value a model holds as
+/// float32 (a request's feature, a stored feature) reads to people, losing nothing the
+/// model sees.
+void AppendShortestFloat(std::string& out, float value);
+/// The double that text stands for (-3.3), for output written through a JSON library.
+double ShortestFloatAsDouble(float value);
 /// A number as a data file writes it: a whole number below 1e15 without a fraction ("3" for
 /// 3.0), anything else in its shortest form — the text a category or an entity key read
 /// from a JSON number stands for.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/logging.h"
@@ -55,6 +56,22 @@ TEST(StringsTest, FormatDoubleWithFewDigitsWritesWholeNumbersOut) {
   EXPECT_EQ(FormatDouble(0.123456, 3), "0.123");
   EXPECT_EQ(FormatDouble(0.0000123, 3), "1.23e-05");  // small numbers keep their exponent
   EXPECT_EQ(FormatDouble(1e20, 3), "1e+20");          // and so do huge ones
+}
+
+TEST(StringsTest, AFloatReadsAsItsShortestText) {
+  std::string out;
+  AppendShortestFloat(out, -3.3f);
+  EXPECT_EQ(out, "-3.3");
+  EXPECT_EQ(ShortestFloatAsDouble(-3.3f), -3.3);
+  EXPECT_EQ(ShortestFloatAsDouble(443.85f), 443.85);
+  EXPECT_NE(static_cast<double>(443.85f), 443.85);  // what a float's double would show
+  EXPECT_EQ(ShortestFloatAsDouble(16777217.0f), 16777216.0);
+  EXPECT_TRUE(std::isnan(ShortestFloatAsDouble(NAN)));
+  EXPECT_EQ(ShortestFloatAsDouble(-INFINITY), -INFINITY);
+  // Whatever the float, the text reads back as the same float.
+  for (float f : {1e-38f, 0.1f, 1.0f / 3.0f, 3.4e38f, -7.0e-45f}) {
+    EXPECT_EQ(static_cast<float>(ShortestFloatAsDouble(f)), f) << f;
+  }
 }
 
 TEST(JsonEscapeTest, EscapesWhatJsonRequiresAndRoundTrips) {

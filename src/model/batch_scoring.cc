@@ -228,14 +228,20 @@ bool EncodeRow(const Job& job, const RecordChunk& chunk, size_t r, double* row,
   return true;
 }
 
+/// The number a reason code shows for a value: a float32 model's in its shortest float form
+/// (what was sent: "-3.3", not -3.299999952316284).
+double DisplayNumber(const FeatureEncoder& encoder, double value) {
+  return encoder.float32() ? ShortestFloatAsDouble(static_cast<float>(value)) : value;
+}
+
 /// The text a reason code shows for a value: the category name when known.
-std::string DisplayValue(const FeatureSpec& spec, double value) {
+std::string DisplayValue(const FeatureEncoder& encoder, const FeatureSpec& spec, double value) {
   if (std::isnan(value)) return "";
   if (spec.categorical && value >= 0 && static_cast<size_t>(value) < spec.categories.size()) {
     return spec.categories[static_cast<size_t>(value)];
   }
   std::string out;
-  AppendNumber(out, value);
+  AppendNumber(out, DisplayNumber(encoder, value));
   return out;
 }
 
@@ -299,7 +305,7 @@ void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<doub
           const FeatureSpec& spec = job.encoder.feature(reasons[k].feature);
           AppendCsvField(out, spec.name, ',');
           out += ',';
-          AppendCsvField(out, DisplayValue(spec, reasons[k].value), ',');
+          AppendCsvField(out, DisplayValue(job.encoder, spec, reasons[k].value), ',');
           out += ',';
           AppendNumber(out, reasons[k].contribution);
         } else {
@@ -333,10 +339,11 @@ void FormatRows(const Job& job, size_t begin, size_t end, const std::vector<doub
         out += ",\"reasons\":[";
         for (size_t k = 0; k < reasons.size(); ++k) {
           const FeatureSpec& spec = job.encoder.feature(reasons[k].feature);
-          nlohmann::json value = std::isnan(reasons[k].value) ? nlohmann::json(nullptr)
-                                 : spec.categorical && !spec.categories.empty()
-                                     ? nlohmann::json(DisplayValue(spec, reasons[k].value))
-                                     : nlohmann::json(reasons[k].value);
+          nlohmann::json value =
+              std::isnan(reasons[k].value) ? nlohmann::json(nullptr)
+              : spec.categorical && !spec.categories.empty()
+                  ? nlohmann::json(DisplayValue(job.encoder, spec, reasons[k].value))
+                  : nlohmann::json(DisplayNumber(job.encoder, reasons[k].value));
           out += (k ? "," : "");
           out += "{\"feature\":" + nlohmann::json(spec.name).dump() + ",\"value\":" + value.dump() +
                  ",\"contribution\":";

@@ -235,6 +235,9 @@ class FeatureEncoder {
                                                                     : Find(name);
   }
 
+  /// Whether values are rounded to float32 (the bundle's dtype), as the model sees them.
+  bool float32() const { return float32_; }
+
   /// Encodes a text value (a CSV field). `ok` is false when a numeric feature's text is not
   /// a number; empty text and the usual missing markers (NA, NaN, null, …) are missing.
   double EncodeText(size_t feature, std::string_view text, bool* ok) const;

@@ -67,7 +67,7 @@ void AppendCaptureRecords(const ScoredRows& scored, std::string_view time, doubl
       if (f) out += ',';
       AppendJsonString(out, model.encoder().feature(f).name);
       out += ':';
-      model.AppendFeatureValue(out, f, rows.values[r * width + f]);
+      model.AppendFeatureValue(out, f, rows.values[r * width + f], LoadedModel::Digits::kExact);
     }
     out += "},\"score\":";
     AppendJsonNumber(out, scored.scores[r]);

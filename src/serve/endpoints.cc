@@ -89,7 +89,8 @@ const TreeShap* LoadedModel::explainer() const {
   return explainer_.get();
 }
 
-void LoadedModel::AppendFeatureValue(std::string& out, size_t feature, double value) const {
+void LoadedModel::AppendFeatureValue(std::string& out, size_t feature, double value,
+                                     Digits digits) const {
   if (std::isnan(value)) {
     out += "null";
     return;
@@ -108,7 +109,11 @@ void LoadedModel::AppendFeatureValue(std::string& out, size_t feature, double va
     out += value > 0 ? "\"inf\"" : "\"-inf\"";
     return;
   }
-  AppendShortest(out, value);
+  if (digits == Digits::kForPeople && encoder_.float32()) {
+    AppendShortestFloat(out, static_cast<float>(value));
+  } else {
+    AppendShortest(out, value);
+  }
 }
 
 Result<std::shared_ptr<const LoadedModel>> ModelLoader::Load(const VariantRef& ref,

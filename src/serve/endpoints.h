@@ -57,7 +57,11 @@ class LoadedModel {
   /// The TreeSHAP explainer, built on first use (null when it cannot be built).
   const TreeShap* explainer() const;
   /// The value of feature `f` as a request would write it (category name, number, null).
-  void AppendFeatureValue(std::string& out, size_t feature, double value) const;
+  /// Numbers kExact: the double scored, for records read back (capture: drift bins a value
+  /// against the baseline's cuts); kForPeople: a float32 model's in their shortest float
+  /// form, as sent ("-3.3", not -3.299999952316284), for reason codes.
+  enum class Digits { kExact, kForPeople };
+  void AppendFeatureValue(std::string& out, size_t feature, double value, Digits digits) const;
 
  private:
   VariantRef ref_;

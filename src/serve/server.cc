@@ -1021,9 +1021,15 @@ void ScoringServer::Features(const HttpRequest& request, HttpResponse& response,
   reader->Read(record ? &*record : nullptr, at, values);
   Json features = Json::object();
   const std::vector<std::string> names = group->FeatureNames();
+  // The store holds columns as float32: such values (and a min, a max, a count of them) read
+  // in their shortest float form, 443.85 rather than 443.8500061035156.
+  auto number = [](double n) {
+    const auto as_float = static_cast<float>(n);
+    return static_cast<double>(as_float) == n ? ShortestFloatAsDouble(as_float) : n;
+  };
   for (size_t i = 0; i < names.size(); ++i) {
     const PolicyValue& v = values[i];
-    features[names[i]] = v.kind == PolicyValue::Kind::kNumber   ? Json(v.number)
+    features[names[i]] = v.kind == PolicyValue::Kind::kNumber   ? Json(number(v.number))
                          : v.kind == PolicyValue::Kind::kString ? Json(std::string(v.text))
                                                                 : Json();
   }

@@ -38,7 +38,8 @@ void EncodeV1Response(const ScoredRows& scored, const TreeShap* explainer, size_
       out += "{\"feature\":";
       AppendJsonString(out, model.encoder().feature(reasons[i].feature).name);
       out += ",\"value\":";
-      model.AppendFeatureValue(out, reasons[i].feature, reasons[i].value);
+      model.AppendFeatureValue(out, reasons[i].feature, reasons[i].value,
+                               LoadedModel::Digits::kForPeople);
       out += ",\"contribution\":";
       AppendJsonNumber(out, reasons[i].contribution);
       out += '}';
