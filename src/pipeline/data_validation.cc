@@ -126,6 +126,7 @@ DataValidation ValidateData(const Dataset& data, const DataValidationOptions& op
     }
     // Excluded: listed, not among the chosen ones, the time column, identifiers.
     std::string reason;
+    bool inferred = false;  // a guess from the values, not the configuration: warned about
     // Derived and feature store features are declared features: always used.
     const bool chosen = Contains(options.feature_columns, name) || !schema.derived.empty() ||
                         !schema.feature.empty();
@@ -140,11 +141,14 @@ DataValidation ValidateData(const Dataset& data, const DataValidationOptions& op
       } else if (enough && schema.type == ColumnType::kCategorical &&
                  schema.categories.size() >= rows && missing == 0) {
         reason = "unique per row: it identifies rows";
+        inferred = true;
       } else if (enough && schema.type == ColumnType::kNumeric && UniqueWholeNumbers(values)) {
         reason = "unique whole numbers per row: it identifies rows";
+        inferred = true;
       } else if (enough && schema.type == ColumnType::kNumeric &&
                  MonotonicWithRows(values, std::max<size_t>(2, rows / 10))) {
         reason = "monotonic with the row number (a counter or a timestamp)";
+        inferred = true;
       }
       if (!reason.empty() && derived_inputs.count(name)) {
         out.warnings.push_back("column '" + name + "' looks like an identifier (" + reason +
@@ -153,9 +157,11 @@ DataValidation ValidateData(const Dataset& data, const DataValidationOptions& op
       }
     }
     if (!reason.empty()) {
-      out.excluded.push_back({name, reason});
-      out.warnings.push_back("column '" + name + "' is not used as a feature: " + reason +
-                             " (preprocess.feature_columns keeps it)");
+      out.excluded.push_back({name, reason, inferred});
+      if (inferred) {
+        out.warnings.push_back("column '" + name + "' is not used as a feature: " + reason +
+                               " (preprocess.feature_columns keeps it)");
+      }
       column["excluded"] = reason;
       out.columns.push_back(column);
       continue;
@@ -387,7 +393,7 @@ std::string CheckRowCounts(const Dataset& schema, int64_t rows, int64_t positive
 nlohmann::json DataValidation::ToJson() const {
   nlohmann::json excluded_json = nlohmann::json::array();
   for (const ExcludedColumn& e : excluded)
-    excluded_json.push_back({{"name", e.name}, {"reason", e.reason}});
+    excluded_json.push_back({{"name", e.name}, {"reason", e.reason}, {"inferred", e.inferred}});
   return {{"excluded", excluded_json},
           {"warnings", warnings},
           {"errors", errors},

@@ -1,11 +1,12 @@
 #pragma once
 /// Data validation at ingest (docs/data-validation.md): what the validate step finds in the
 /// data before anything is trained on it. Columns that identify rows (unique per row, or
-/// monotonic with the row number) and the time column are excluded from the features with a
-/// warning naming them; a single feature that alone separates the label (its own ROC AUC above
-/// validate.max_single_feature_auc) is an error naming it (leakage); constant, mostly missing
-/// and number-like columns with a few text tokens (missing markers to declare), and duplicate
-/// rows, are warnings. A pure function of the data and the settings, so it is tested alone.
+/// monotonic with the row number) are excluded from the features with a warning naming them,
+/// the time column (and columns preprocess.feature_columns leaves out) without one; a single
+/// feature that alone separates the label (its own ROC AUC above validate.max_single_feature_auc)
+/// is an error naming it (leakage); constant, mostly missing and number-like columns with a few
+/// text tokens (missing markers to declare), and duplicate rows, are warnings. A pure function of
+/// the data and the settings, so it is tested alone.
 
 #include <cstdint>
 #include <initializer_list>
@@ -32,6 +33,9 @@ struct DataValidationOptions {
 struct ExcludedColumn {
   std::string name;
   std::string reason;  ///< "the time column (preprocess.time_column)", "unique per row", …
+  /// Guessed from the values (an identifier, a counter), and so also a warning; false for
+  /// what the configuration says (the time column, preprocess.feature_columns).
+  bool inferred = false;
 };
 
 struct DataValidation {

@@ -45,7 +45,8 @@ TEST(DataValidationTest, TheCleanSyntheticDataLosesOnlyItsTimeColumnAndRaisesNot
   DataValidation v = ValidateData(data, Defaults());
   ASSERT_EQ(v.excluded.size(), 1u);
   EXPECT_EQ(v.excluded[0].name, "Time");
-  EXPECT_EQ(v.warnings.size(), 1u) << v.ToJson().dump(2);  // the exclusion, named
+  EXPECT_FALSE(v.excluded[0].inferred);  // the configuration's time column: no warning
+  EXPECT_TRUE(v.warnings.empty()) << v.ToJson().dump(2);
   EXPECT_TRUE(v.errors.empty()) << v.ToJson().dump(2);
   EXPECT_EQ(v.duplicate_rows, 0u);
   // Listed in preprocess.feature_columns, the time column stays.
@@ -79,6 +80,10 @@ TEST(DataValidationTest, AnIdColumnACounterALeakedLabelAndAQuestionMarkColumnAre
                        "column 'transaction_id' is not used as a feature: unique "
                        "whole numbers per row"));
   EXPECT_TRUE(Mentions(v.warnings, "column 'sequence' is not used as a feature: monotonic"));
+  // Guesses are warned about; the configured time column is not.
+  EXPECT_FALSE(Mentions(v.warnings, "column 'Time'")) << v.ToJson().dump(2);
+  EXPECT_EQ(v.ToJson()["excluded"][1]["inferred"], true);
+  EXPECT_EQ(v.ToJson()["excluded"][0]["inferred"], false);
   ASSERT_EQ(v.errors.size(), 1u) << v.ToJson().dump(2);
   EXPECT_TRUE(
       Mentions(v.errors, "column 'chargeback_amount' alone separates the label (ROC AUC 1"));

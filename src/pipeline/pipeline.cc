@@ -426,6 +426,13 @@ Status RecordValidation(State& s, nlohmann::json report) {
       report["compared_with_run"] = previous->first;
     }
   }
+  for (const nlohmann::json& e : report["excluded"]) {  // the inferred ones are warnings too
+    if (!e.value("inferred", false)) {
+      s.context.logger->Info(
+          "validate", "column '" + e.at("name").get<std::string>() +
+                          "' is not used as a feature: " + e.at("reason").get<std::string>());
+    }
+  }
   for (const std::string& warning : warnings) s.context.logger->Warn("validate", warning);
   s.validation_report = report;
   s.data_summary["data_validation"] = {
