@@ -1273,6 +1273,8 @@ TEST(ServeTest, InSharedModeTheCommandLineActsThroughTheServerAsTheSignedInUser)
             fs::perms::none);
   CommandResult added = as("admin", "users add bob --role approver --password-stdin < bob.pw");
   ASSERT_EQ(added.exit_code, 0) << added.err;
+  EXPECT_EQ(added.out.substr(0, 4), "NAME") << added.out;  // the user, under the list's header
+  EXPECT_NE(added.out.find("\nbob "), std::string::npos) << added.out;
   ASSERT_EQ(as("admin", "users add carol --role deployer").exit_code, 0);
   CommandResult carol_token = as("admin", "users token carol --name ci --days 1");
   ASSERT_EQ(carol_token.exit_code, 0) << carol_token.err;

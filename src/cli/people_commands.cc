@@ -60,11 +60,15 @@ Result<std::string> ReadPassword(bool from_stdin, const std::string& prompt) {
   return password;
 }
 
-void PrintUser(const Json& user) {
-  std::printf("%-24s %-40s %-10s %s\n", user.value("name", "").c_str(),
-              Join(user.value("roles", std::vector<std::string>{}), ",").c_str(),
-              user.contains("disabled_at") ? "disabled" : "active",
-              user.value("has_password", false) ? "password" : "no password");
+/// Users as a table: `users` an array, or one user.
+void PrintUsers(const Json& users) {
+  std::printf("%-24s %-40s %-10s %s\n", "NAME", "ROLES", "STATE", "SIGN-IN");
+  for (const Json& user : users.is_array() ? users : Json::array({users})) {
+    std::printf("%-24s %-40s %-10s %s\n", user.value("name", "").c_str(),
+                Join(user.value("roles", std::vector<std::string>{}), ",").c_str(),
+                user.contains("disabled_at") ? "disabled" : "active",
+                user.value("has_password", false) ? "password" : "no password");
+  }
 }
 
 /// Runs `local` against the workspace's store, or `remote` through the server in shared mode.
@@ -128,7 +132,7 @@ int UsersAdd(const PeopleArgs& args) {
       },
       /*bootstrap=*/true);
   if (code != -1) return code;
-  PrintUser(out);
+  PrintUsers(out);
   return kExitOk;
 }
 
@@ -147,8 +151,7 @@ int UsersList(const PeopleArgs& args) {
         return out = answer["users"];
       });
   if (code != -1) return code;
-  std::printf("%-24s %-40s %-10s %s\n", "NAME", "ROLES", "STATE", "SIGN-IN");
-  for (const Json& user : out) PrintUser(user);
+  PrintUsers(out);
   return kExitOk;
 }
 
@@ -190,7 +193,7 @@ int UsersSet(const PeopleArgs& args) {
         return out;
       });
   if (code != -1) return code;
-  PrintUser(out);
+  PrintUsers(out);
   return kExitOk;
 }
 

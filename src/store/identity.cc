@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "core/ids.h"
+#include "core/strings.h"
 
 namespace fraudops {
 
@@ -45,12 +46,13 @@ const std::vector<std::string>& RoleNames() {
 }
 
 Status CheckRoles(const std::vector<std::string>& roles) {
-  std::string accepted;
-  for (const std::string& role : RoleNames()) accepted += (accepted.empty() ? "" : ", ") + role;
+  const std::string accepted = Join(RoleNames(), ", ");
   if (roles.empty()) return Status::InvalidArgument("a user needs a role; accepted: " + accepted);
   for (const std::string& role : roles) {
-    if (!Has(RoleNames(), role))
-      return Status::InvalidArgument("unknown role '" + role + "'; accepted: " + accepted);
+    if (!Has(RoleNames(), role)) {
+      return Status::InvalidArgument("unknown role '" + role + "'; accepted: " + accepted +
+                                     DidYouMean(role, RoleNames()));
+    }
   }
   return Status::Ok();
 }

@@ -34,6 +34,8 @@ TEST(IdentityTest, EachRoleGrantsItsPermissionsAndNoRoleButApproverApproves) {
   EXPECT_NE(
       CheckRoles({"approver", "root"}).message().find("unknown role 'root'; accepted: viewer"),
       std::string::npos);
+  EXPECT_NE(CheckRoles({"aprover"}).message().find("(did you mean 'approver'?)"), std::string::npos)
+      << CheckRoles({"aprover"}).message();
 }
 
 TEST(IdentityTest, ActorsNameThePersonBehindThem) {
