@@ -257,8 +257,19 @@ TEST(CliTest, TheBiasStepMeasuresEachFacetAndItsRulesGateTheVersion) {
                      "  facets: [\"age_band=18-25\"]\n"
                      "  max_metrics: {DIx: 1.25}\n");
   CommandResult rule = Fraudops(dir, "run");
-  EXPECT_NE(rule.err.find("'DIx' is not a bias metric (did you mean 'DI'?)"), std::string::npos)
+  EXPECT_EQ(rule.exit_code, 2);
+  EXPECT_NE(rule.err.find("bias.max_metrics.DIx: 'DIx' is not a bias metric (did you mean 'DI'?)"),
+            std::string::npos)
       << rule.err;
+  // The rule's name and a facet's form need no data: found before the first step.
+  EXPECT_EQ(rule.err.find("\"component\":\"ingest\""), std::string::npos) << rule.err;
+  testing::WriteText(dir.File("config.yml"), "preprocess:\n  data_source: data.csv\n");
+  CommandResult facet = Fraudops(dir, "run", "FRAUDOPS_BIAS_FACETS='[\"age_band>1x\"]'");
+  EXPECT_EQ(facet.exit_code, 2);
+  EXPECT_NE(facet.err.find("bias.facets[0] = 'age_band>1x': '1x' is not a number"),
+            std::string::npos)
+      << facet.err;
+  EXPECT_EQ(facet.err.find("\"component\":\"ingest\""), std::string::npos) << facet.err;
 }
 
 TEST(CliTest, ReweighingMovesDisparateImpactTowardOneAndReportsTheQualityItCosts) {

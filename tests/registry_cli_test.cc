@@ -565,6 +565,12 @@ TEST(RegistryCliTest, TheChampionGateIsOnByDefaultAndComparesWithProductionOnThe
   const std::string reason = result["gate"]["reasons"][0].get<std::string>();
   EXPECT_NE(reason.find("vs champion fraud-detector@1"), std::string::npos) << reason;
   EXPECT_NE(reason.find("worse than the champion by more than the margin"), std::string::npos);
+  // Listed with the checks (what the summary prints), and logged as the failure.
+  EXPECT_NE(result["gate"]["checks"].dump().find("worse than the champion"), std::string::npos)
+      << result["gate"];
+  EXPECT_NE(second.err.find("\"level\":\"warn\",\"component\":\"gate\",\"msg\":\"failed: "),
+            std::string::npos)
+      << second.err;
   EXPECT_FALSE(result.contains("registered"));
   EXPECT_EQ(result["steps"].back()["status"], "skipped");
   EXPECT_EQ(Json(Fraudops(dir, "models list --json")).size(), 1u);
@@ -582,6 +588,14 @@ TEST(RegistryCliTest, TheChampionGateIsOnByDefaultAndComparesWithProductionOnThe
   nlohmann::json endpoint = Json(Fraudops(dir, "deploy status --json"))[0];
   EXPECT_EQ(endpoint["production"]["version"], 1) << endpoint;
   EXPECT_EQ(endpoint["canary"]["version"], 2) << endpoint;
+
+  // A bias facet on Amount takes it out of the new model's features; production, which uses
+  // it, is still scored with it (it was refused as "cannot score this run's test split").
+  CommandResult facet = Fraudops(dir, "run --json", "FRAUDOPS_BIAS_FACETS='Amount>100'");
+  const nlohmann::json facet_gate = Json(facet)["gate"];
+  EXPECT_NE(facet_gate.dump().find("vs champion fraud-detector@1"), std::string::npos)
+      << facet_gate << facet.err;
+  EXPECT_EQ(facet_gate.dump().find("cannot score"), std::string::npos) << facet_gate;
 }
 
 TEST(RegistryCliTest, PromotionToProductionIsRefusedNamingTheUnmetConditionThenAllowed) {

@@ -839,10 +839,28 @@ Status CheckBounds(const KeySpec& key, double value, const std::string& where) {
   return Status::Ok();
 }
 
+Status SetFromYaml(const KeySpec& key, Config& config, const YAML::Node& node,
+                   const std::string& file);
+
 /// Sets a scalar or list key from text (YAML scalars, environment values).
 Status SetFromText(const KeySpec& key, Config& config, std::string_view text,
                    const std::string& where) {
   FieldPtr field = key.field(config);
+  // A list or a mapping may also be written as in config.yml: [a, b] or {DI: 0.8}.
+  const std::string_view trimmed = Trim(text);
+  const bool collection = std::holds_alternative<std::vector<std::string>*>(field) ||
+                          std::holds_alternative<std::map<std::string, double>*>(field);
+  if (collection && !trimmed.empty() && (trimmed.front() == '[' || trimmed.front() == '{')) {
+    YAML::Node node;
+    try {
+      node = YAML::Load(std::string(trimmed));
+    } catch (const YAML::Exception& e) {
+      return Status::InvalidArgument(where + ": " + key.Dotted() + " = '" + std::string(text) +
+                                     "' is not valid YAML (" + e.msg +
+                                     "); accepted: [a, b], {NAME: NUMBER} or a, b / NAME=NUMBER");
+    }
+    return SetFromYaml(key, config, node, where);
+  }
   if (auto* s = std::get_if<std::string*>(&field)) {
     std::string value(text);
     if (!key.choices.empty() &&

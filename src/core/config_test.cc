@@ -127,6 +127,30 @@ TEST(ConfigTest, EnvironmentOverridesFileAndDotEnvSuppliesDefaults) {
   EXPECT_NE(config->train.xgboost.at("max_depth").origin.find(".env:3"), std::string::npos);
 }
 
+TEST(ConfigTest, ListsAndMappingsInTheEnvironmentReadAsInTheFileOrCommaSeparated) {
+  auto yaml = Load("", {{"FRAUDOPS_BIAS_FACETS", R"(["Amount>500", "merchant=a|b"])"},
+                        {"FRAUDOPS_BIAS_MIN_METRICS", "{DI: 0.8, DPPL: -0.1}"}});
+  ASSERT_TRUE(yaml.ok()) << yaml.status().ToString();
+  EXPECT_EQ(yaml->bias.facets, (std::vector<std::string>{"Amount>500", "merchant=a|b"}));
+  EXPECT_EQ(yaml->bias.min_metrics, (std::map<std::string, double>{{"DI", 0.8}, {"DPPL", -0.1}}));
+  auto plain = Load("", {{"FRAUDOPS_BIAS_FACETS", "Amount>500, merchant=a|b"},
+                         {"FRAUDOPS_BIAS_MIN_METRICS", "DI=0.8,DPPL=-0.1"}});
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(plain->bias.facets, yaml->bias.facets);
+  EXPECT_EQ(plain->bias.min_metrics, yaml->bias.min_metrics);
+  auto broken = Load("", {{"FRAUDOPS_BIAS_FACETS", "[Amount>500"}});
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.status().message().find(
+                "environment variable FRAUDOPS_BIAS_FACETS: bias.facets = '[Amount>500' is not "
+                "valid YAML"),
+            std::string::npos)
+      << broken.status().message();
+  auto not_a_map = Load("", {{"FRAUDOPS_BIAS_MIN_METRICS", "[DI]"}});
+  ASSERT_FALSE(not_a_map.ok());
+  EXPECT_NE(not_a_map.status().message().find("must be a mapping"), std::string::npos)
+      << not_a_map.status().message();
+}
+
 TEST(ConfigTest, UnknownEnvironmentNameIsAnError) {
   auto config = Load("", {{"FRAUDOPS_GLOBAL_SEEED", "3"}});
   ASSERT_FALSE(config.ok());

@@ -17,6 +17,13 @@ struct GateResult {
   std::vector<std::string> checks;
   /// The failed checks, naming metric, value and threshold.
   std::vector<std::string> reasons;
+
+  /// A check that failed: listed with the others, and a reason.
+  void Fail(const std::string& line) {
+    passed = false;
+    checks.push_back(line);
+    reasons.push_back(line);
+  }
 };
 
 /// Fails when a configured metric name is unknown (before any work is done).

@@ -1117,16 +1117,6 @@ Status Bias(State& s) {
     s.step_skipped = true;
     return Status::Ok();
   }
-  const std::vector<std::string> known = BiasMetricNames();
-  for (const auto* rules : {&b.min_metrics, &b.max_metrics}) {
-    for (const auto& [name, bound] : *rules) {
-      if (std::find(known.begin(), known.end(), name) == known.end()) {
-        return Status::InvalidArgument("bias.min_metrics / max_metrics: '" + name +
-                                       "' is not a bias metric" + DidYouMean(name, known) +
-                                       "; accepted: " + Join(known, ", "));
-      }
-    }
-  }
   const BiasOptions options{.bootstrap = static_cast<int>(b.bootstrap),
                             .seed = static_cast<uint64_t>(s.config.global.seed),
                             .flip_test_rows = static_cast<size_t>(b.flip_test_rows)};
@@ -1235,11 +1225,13 @@ Status Gate(State& s) {
   s.result.gate_evaluated = true;
   // The bias step's rules (docs/bias.md).
   for (const std::string& check : s.bias_checks) s.result.gate.checks.push_back(check);
-  for (const std::string& reason : s.bias_reasons) s.result.gate.reasons.push_back(reason);
-  if (!s.bias_reasons.empty()) s.result.gate.passed = false;
+  for (const std::string& reason : s.bias_reasons) s.result.gate.Fail(reason);
   if (s.result.gate.passed && s.config.register_.champion_gate && s.store)
     FOPS_RETURN_IF_ERROR(ChampionGate(s));
   for (const std::string& check : s.result.gate.checks) s.context.logger->Info("gate", check);
+  if (!s.result.gate.passed) {
+    s.context.logger->Warn("gate", "failed: " + Join(s.result.gate.reasons, "; "));
+  }
   nlohmann::json gate = {{"passed", s.result.gate.passed},
                          {"checks", s.result.gate.checks},
                          {"reasons", s.result.gate.reasons}};
@@ -1289,7 +1281,22 @@ Status ScoreChampion(State& s) {
   RegisterBuiltinTrainers(trainers);
   FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(s.champion->algorithm));
   FOPS_ASSIGN_OR_RETURN(auto model, trainer->Load(bytes));
-  Result<std::vector<float>> scores = ScoreByFeatureNames(*model, s.test, s.context);
+  // The champion is scored as it serves: with the bias step's columns too, which this run set
+  // aside from its own features (bias.keep_facets_as_features: false) but the champion may use.
+  const Dataset* rows = &s.test;
+  Dataset with_aside;
+  if (!s.aside_test.empty()) {
+    with_aside.features = s.test.features;
+    with_aside.columns = s.test.columns;
+    with_aside.label = s.test.label;
+    for (const auto& [schema, values] : s.aside_test) {
+      if (with_aside.FeatureIndex(schema.name) >= 0) continue;
+      with_aside.features.push_back(schema);
+      with_aside.columns.push_back(values);
+    }
+    rows = &with_aside;
+  }
+  Result<std::vector<float>> scores = ScoreByFeatureNames(*model, *rows, s.context);
   if (scores.ok()) {
     s.champion_scores = std::move(*scores);
   } else {
@@ -1334,11 +1341,9 @@ Status ChampionGate(State& s) {
   const ModelVersion* champion = &*s.champion;
   const std::string champion_ref = champion->model + "@" + std::to_string(champion->version);
   if (!s.champion_scores) {  // not comparable: a person decides, the gate does not wave it through
-    s.result.gate.passed = false;
-    s.result.gate.reasons.push_back("champion gate: the champion " + champion_ref + " " +
-                                    s.champion_unscorable +
-                                    "; compare them by hand, then run again with "
-                                    "register.champion_gate: false");
+    s.result.gate.Fail("champion gate: the champion " + champion_ref + " " + s.champion_unscorable +
+                       "; compare them by hand, then run again with "
+                       "register.champion_gate: false");
     return Status::Ok();
   }
   FOPS_RETURN_IF_ERROR(CalibrateAsChampion(s, *s.champion_scores));
@@ -1365,9 +1370,8 @@ Status ChampionGate(State& s) {
   if (passed) {
     s.result.gate.checks.push_back(line + ": passed");
   } else {
-    s.result.gate.passed = false;
-    s.result.gate.reasons.push_back(line + ": the new model is worse than the champion by more " +
-                                    "than the margin");
+    s.result.gate.Fail(line + ": the new model is worse than the champion by more " +
+                       "than the margin");
   }
   return Status::Ok();
 }
@@ -1629,8 +1633,33 @@ nlohmann::json RunResult::ToJson() const {
   return out;
 }
 
+/// The bias and explain settings that need no data: the gate's metric names, each facet's
+/// and segment's form (the columns are checked against the data at the bias step).
+Status CheckBiasConfig(const Config& config) {
+  const std::vector<std::string> known = BiasMetricNames();
+  for (const auto& [rules, key] : {std::pair{&config.bias.min_metrics, "bias.min_metrics"},
+                                   std::pair{&config.bias.max_metrics, "bias.max_metrics"}}) {
+    for (const auto& [name, bound] : *rules) {
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        return Status::InvalidArgument(std::string(key) + "." + name + ": '" + name +
+                                       "' is not a bias metric" + DidYouMean(name, known) +
+                                       "; accepted: " + Join(known, ", "));
+      }
+    }
+  }
+  for (const auto& [specs, key] : {std::pair{&config.bias.facets, "bias.facets"},
+                                   std::pair{&config.explain.segments, "explain.segments"}}) {
+    for (size_t i = 0; i < specs->size(); ++i) {
+      FOPS_RETURN_IF_ERROR(
+          ParseFacet((*specs)[i], std::string(key) + "[" + std::to_string(i) + "]").status());
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckPipelineConfig(const Config& config) {
   FOPS_RETURN_IF_ERROR(ValidateGateConfig(config.evaluate));
+  FOPS_RETURN_IF_ERROR(CheckBiasConfig(config));
   TrainerRegistry trainers;
   RegisterBuiltinTrainers(trainers);
   const std::string& algorithm = config.train.algorithm;
