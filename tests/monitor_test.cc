@@ -223,6 +223,19 @@ TEST(MonitorTest, ShiftedFeaturesRaiseDriftAlertsOnExactlyThoseFeatures) {
                   if (name == "Amount") return value * 4.0;
                   return value;
                 });
+  {  // Before any traffic: no rows, and no alert rate over no predictions.
+    MonitorOptions options;
+    options.endpoint = "fraud-detector";
+    options.now = base;
+    options.pool = &w.pool;
+    options.write_report = false;
+    auto none = RunMonitor(w.config, *metadata, artifacts.get(), options);
+    ASSERT_TRUE(none.ok()) << none.status().message();
+    EXPECT_EQ(none->drift.rows, 0u);
+    EXPECT_FALSE(none->drift.judged);
+    EXPECT_FALSE(none->quality.metrics.contains("alert_rate")) << none->quality.metrics;
+    EXPECT_EQ(MonitorGauges({*none}).find("metric=\"alert_rate\""), std::string::npos);
+  }
 
   for (int hour = 1; hour <= 12; ++hour) {
     MonitorOptions options;

@@ -71,6 +71,12 @@ Result<std::unique_ptr<Session>> OpenSession(const std::string& config_path) {
 
 namespace fs = std::filesystem;
 
+std::string Fixed(double value, int digits) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
+  return buffer;
+}
+
 int Fail(const Status& status) {
   std::fprintf(stderr, "error: %s\n", status.message().c_str());
   return ExitCodeFor(status);

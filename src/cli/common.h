@@ -20,6 +20,8 @@ namespace fraudops {
 /// Prints "error: <message>" to stderr and returns the status's exit code.
 int Fail(const Status& status);
 void PrintJson(const nlohmann::json& json);
+/// `value` with `digits` decimals ("0.9539"), for tables.
+std::string Fixed(double value, int digits);
 
 /// A command's configuration with the logger, thread pool and context built from it.
 struct Session {

@@ -58,12 +58,6 @@ struct GlobalOptions {
   bool json = false;
 };
 
-std::string Fixed(double value, int digits) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
-  return buffer;
-}
-
 void PrintRunSummary(const RunResult& result) {
   std::printf("\nfraudops run %s  (pipeline %s, %s s)\n\n", result.execution_id.c_str(),
               result.pipeline.c_str(), Fixed(result.seconds, 2).c_str());

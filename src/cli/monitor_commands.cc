@@ -42,9 +42,12 @@ void PrintReport(const MonitorReport& report) {
               report.drift_window.to.c_str(), static_cast<unsigned long long>(report.drift.rows),
               report.drift.judged ? "" : "  (too few rows: not judged)");
   std::printf("%-24s %9s %9s %9s %9s  %s\n", "column", "PSI", "limit", "KS", "limit", "");
+  // Over no rows there is nothing to compare: "-" rather than a PSI of 0.
+  const bool measured = report.drift.rows > 0;
   for (const ColumnDrift& c : report.drift.columns) {
-    std::printf("%-24s %9.4f %9.4f %9s %9s  %s\n", c.name.c_str(), c.psi, c.psi_threshold,
-                c.ks ? FormatDouble(*c.ks, 4).c_str() : "-",
+    std::printf("%-24s %9s %9.4f %9s %9s  %s\n", c.name.c_str(),
+                measured ? Fixed(c.psi, 4).c_str() : "-", c.psi_threshold,
+                c.ks && measured ? FormatDouble(*c.ks, 4).c_str() : "-",
                 c.ks ? FormatDouble(c.ks_threshold, 4).c_str() : "-", c.violated() ? "DRIFT" : "");
   }
   const QualityResult& q = report.quality;

@@ -119,7 +119,8 @@ QualityResult ComputeQuality(const ScanResult& scan, const TimeWindow& window, d
   result.alert_rate = scan.quality_rows ? static_cast<double>(scan.quality_alerts) /
                                               static_cast<double>(scan.quality_rows)
                                         : 0;
-  result.metrics["alert_rate"] = result.alert_rate;
+  // Over no predictions there is no rate: absent, like the label metrics without labels.
+  if (scan.quality_rows) result.metrics["alert_rate"] = result.alert_rate;
   std::vector<float> scores, labels;
   scores.reserve(scan.joined.size());
   labels.reserve(scan.joined.size());
