@@ -242,8 +242,9 @@ TEST(ServeTest, EveryRouteAndErrorCode) {
   HttpReply rounded =
       http.Request("POST", "/v1/endpoints/fraud/predict?explain=5", two_decimals.dump(), auth);
   ASSERT_EQ(rounded.status, 200) << rounded.body;
-  ASSERT_EQ(Body(rounded)["reasons"].size(), 5u);
-  for (const Json& reason : Body(rounded)["reasons"]) {
+  const Json rounded_body = Body(rounded);
+  ASSERT_EQ(rounded_body["reasons"].size(), 5u);
+  for (const Json& reason : rounded_body["reasons"]) {
     EXPECT_EQ(reason["value"], two_decimals[reason["feature"].get<std::string>()]) << rounded.body;
   }
   const double score = single["score"].get<double>();
