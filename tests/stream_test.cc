@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -156,6 +157,69 @@ TEST(StreamTest, AKilledConsumerLosesNothingAndWritesNothingTwiceAndPoisonIsDead
   EXPECT_NE(fields.find("not a JSON object"), std::string::npos) << fields;
   EXPECT_NE(fields.find("{\"Amount\": oops"), std::string::npos) << fields;
   (void)r.Command({"DEL", prefix + "in", prefix + "out", prefix + "dlq"});
+}
+
+TEST(StreamTest, AConsumerFollowsTheEndpointsDeploymentsBetweenBatches) {
+  FOPS_NEED_SERVER(url, "FOPS_TEST_REDIS_URL");
+  TempDir dir;
+  const std::string prefix = "test:follow:" + std::to_string(::getpid()) + ":";
+  WriteSmallConfig(
+      dir, "deploy:\n  enabled: false\napi:\n  poll_interval_ms: 50\nstream:\n  url: " + url +
+               "\n  input: " + prefix + "in\n  output: " + prefix + "out\n  block_ms: 100\n");
+  ASSERT_EQ(Fraudops(dir, "run").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "run").exit_code, 0);
+  ASSERT_EQ(Fraudops(dir, "deploy fraud-detector@1 --strategy all_at_once").exit_code, 0);
+  auto redis = RedisClient::Connect(url, "test", "redis", {});
+  ASSERT_TRUE(redis.ok()) << redis.status().ToString();
+  RedisClient& r = **redis;
+  Json row = {{"Time", 406}, {"Amount", 12.5}};
+  for (int v = 1; v <= 28; ++v) row["V" + std::to_string(v)] = 0.01 * v;
+  auto add = [&](const std::string& id) {
+    row["transaction_id"] = id;
+    return r.Command({"XADD", prefix + "in", "*", "data", row.dump()}).ok();
+  };
+  // The model that scored transaction `id`, once its result is out ("" before).
+  auto model_of = [&](const std::string& id) {
+    auto page = r.Command({"XRANGE", prefix + "out", "-", "+"});
+    if (!page.ok()) return std::string();
+    for (const RedisValue& entry : page->elements) {
+      std::map<std::string, std::string> fields;
+      const RedisValue& values = entry.elements[1];
+      for (size_t i = 0; i + 1 < values.elements.size(); i += 2)
+        fields[values.elements[i].text] = values.elements[i + 1].text;
+      if (fields["transaction_id"] == id) return fields["model"];
+    }
+    return std::string();
+  };
+  auto scored = [&](const std::string& id) {
+    std::string model;
+    EXPECT_TRUE(Eventually([&] { return !(model = model_of(id)).empty(); }, 30)) << id;
+    return model;
+  };
+
+  Child consumer(dir, {"stream", "score"}, {}, "score.log");
+  ASSERT_TRUE(add("tx-0"));
+  EXPECT_EQ(scored("tx-0"), "fraud-detector@1") << consumer.log();
+  // A deployment by the CLI reaches the running consumer: a later batch is scored by v2 (the
+  // consumer asks at most every 50 ms, between batches), and every batch after it.
+  ASSERT_EQ(Fraudops(dir, "deploy fraud-detector@2 --strategy all_at_once").exit_code, 0);
+  int sent = 0;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        const std::string id = "tx-" + std::to_string(++sent);
+        return add(id) && scored(id) == "fraud-detector@2";
+      },
+      30))
+      << consumer.log();
+  for (int i = 0; i < 3; ++i) {
+    const std::string id = "tx-after-" + std::to_string(i);
+    ASSERT_TRUE(add(id));
+    EXPECT_EQ(scored(id), "fraud-detector@2");
+  }
+  EXPECT_EQ(consumer.Stop(SIGTERM), 0) << consumer.log();
+  EXPECT_NE(consumer.log().find("\"msg\":\"production changed\""), std::string::npos)
+      << consumer.log();
+  (void)r.Command({"DEL", prefix + "in", prefix + "out"});
 }
 
 TEST(StreamTest, IngestKeepsTheOnlineStoreCurrentFromEvents) {

@@ -161,26 +161,86 @@ Result<std::pair<ModelBundle, std::string>> LoadProduction(Stores& stores,
   return std::make_pair(std::move(bundle), found->production.ToString());
 }
 
+/// Scores with the endpoint's production model and follows its deployments: between batches,
+/// at most every api.poll_interval_ms, it asks the store what production is, and a new
+/// version takes over from the next batch (each result names the model that scored it). A
+/// version that cannot be loaded leaves the current one scoring, with a warning, and is
+/// tried again at the next check.
+class ProductionScorer final : public StreamHandler {
+ public:
+  ProductionScorer(Common& common, std::string endpoint, StreamCounters& counters)
+      : common_(common), endpoint_(std::move(endpoint)), counters_(counters) {
+    const Config& config = common.stores.config;
+    check_every_ = std::chrono::milliseconds(config.api.poll_interval_ms);
+    ttl_ = std::chrono::seconds(ParseDurationSeconds(config.stream.dedup_ttl).value_or(7 * 86400));
+  }
+
+  /// Loads the production model now.
+  Status Start() { return Load(); }
+  const std::string& model_ref() const { return model_ref_; }
+
+  std::vector<Status> Handle(const std::vector<StreamEntry>& entries) override {
+    if (const auto now = std::chrono::steady_clock::now(); now >= next_check_) {
+      next_check_ = now + check_every_;
+      if (Status loaded = FollowProduction(); !loaded.ok()) {
+        common_.session->logger.Warn("stream", "the new production model cannot be used; " +
+                                                   model_ref_ +
+                                                   " keeps scoring: " + loaded.message());
+      }
+    }
+    return handler_->Handle(entries);
+  }
+
+ private:
+  /// Loads production when it is another version than the one scoring.
+  Status FollowProduction() {
+    FOPS_ASSIGN_OR_RETURN(auto found,
+                          ServingStore(*common_.stores.metadata).FindEndpoint(endpoint_));
+    if (!found || found->production.empty() || found->production.ToString() == model_ref_)
+      return Status::Ok();
+    const std::string previous = model_ref_;
+    FOPS_RETURN_IF_ERROR(Load());
+    common_.session->logger.Info("stream", "production changed",
+                                 {{"endpoint", endpoint_}, {"from", previous}, {"to", model_ref_}});
+    return Status::Ok();
+  }
+
+  Status Load() {
+    const Config& config = common_.stores.config;
+    FOPS_ASSIGN_OR_RETURN(auto model, LoadProduction(common_.stores, endpoint_));
+    if (!online_ && FeatureEncoder(model.first.input).has_store_features()) {
+      FOPS_ASSIGN_OR_RETURN(online_, OpenOnlineStore(OnlineStoreOptionsFrom(config)));
+    }
+    auto handler = std::make_unique<ScoreHandler>(*common_.redis, std::move(model.first),
+                                                  model.second, online_.get(), config.stream.output,
+                                                  config.stream.id_field, ttl_, counters_);
+    FOPS_RETURN_IF_ERROR(handler->Init());
+    handler_ = std::move(handler);
+    model_ref_ = model.second;
+    next_check_ = std::chrono::steady_clock::now() + check_every_;
+    return Status::Ok();
+  }
+
+  Common& common_;
+  std::string endpoint_;
+  StreamCounters& counters_;
+  std::chrono::milliseconds check_every_{250};
+  std::chrono::seconds ttl_{0};
+  std::chrono::steady_clock::time_point next_check_{};
+  std::unique_ptr<OnlineStore> online_;
+  std::unique_ptr<ScoreHandler> handler_;
+  std::string model_ref_;
+};
+
 int Score(const StreamArgs& args) {
   auto common = Open(args, true);
   if (!common.ok()) return Fail(common.status());
   const Config& config = common->stores.config;
   const std::string endpoint =
       config.stream.endpoint.empty() ? config.deploy.endpoint_name : config.stream.endpoint;
-  auto model = LoadProduction(common->stores, endpoint);
-  if (!model.ok()) return Fail(model.status());
-  std::unique_ptr<OnlineStore> online;
-  if (FeatureEncoder(model->first.input).has_store_features()) {
-    auto opened = OpenOnlineStore(OnlineStoreOptionsFrom(config));
-    if (!opened.ok()) return Fail(opened.status());
-    online = std::move(*opened);
-  }
   StreamCounters counters;
-  const auto ttl = ParseDurationSeconds(config.stream.dedup_ttl).value_or(7 * 86400);
-  ScoreHandler handler(*common->redis, std::move(model->first), model->second, online.get(),
-                       config.stream.output, config.stream.id_field, std::chrono::seconds(ttl),
-                       counters);
-  if (Status s = handler.Init(); !s.ok()) return Fail(s);
+  ProductionScorer handler(*common, endpoint, counters);
+  if (Status s = handler.Start(); !s.ok()) return Fail(s);
   StreamConsumer consumer(*common->redis, common->options, handler, counters);
   MetricsEndpoint metrics;
   if (Status s = metrics.Start(args.metrics_listen, consumer, counters, "score", common->options);
@@ -191,7 +251,7 @@ int Score(const StreamArgs& args) {
                                {{"stream", common->options.input},
                                 {"group", common->options.group},
                                 {"consumer", common->options.consumer},
-                                {"model", model->second},
+                                {"model", handler.model_ref()},
                                 {"output", config.stream.output}});
   if (Status s = consumer.Run(g_stop); !s.ok()) return Fail(s);
   common->session->logger.Info(

@@ -550,7 +550,8 @@ const std::vector<KeySpec>& KeyTable() {
        "On SIGTERM, requests in flight get this long to finish before the server exits.",
        FOPS_FIELD(api.drain_timeout_ms), 0, 3600000},
       {"api", "poll_interval_ms",
-       "How often serve looks for deployments, keys and plans changed by other processes.",
+       "How often serve looks for deployments, keys and plans changed by other processes (and "
+       "stream score, between batches, for a new production version).",
        FOPS_FIELD(api.poll_interval_ms), 10, 600000},
       {"api", "model_cache_bytes",
        "Memory for the models of multi-model endpoints: loaded on first use, the least recently "
