@@ -68,6 +68,13 @@ int64_t Length(RedisClient& redis, const std::string& stream) {
   return reply.ok() ? reply->integer : -1;
 }
 
+/// A transaction of the built-in data's columns.
+Json Transaction() {
+  Json row = {{"Time", 406}, {"Amount", 12.5}};
+  for (int v = 1; v <= 28; ++v) row["V" + std::to_string(v)] = 0.01 * v;
+  return row;
+}
+
 TEST(StreamTest, AKilledConsumerLosesNothingAndWritesNothingTwiceAndPoisonIsDeadLettered) {
   FOPS_NEED_SERVER(url, "FOPS_TEST_REDIS_URL");
   TempDir dir;
@@ -82,8 +89,7 @@ TEST(StreamTest, AKilledConsumerLosesNothingAndWritesNothingTwiceAndPoisonIsDead
   RedisClient& r = **redis;
 
   // 50,000 transactions, and a poison entry among them.
-  Json row = {{"Time", 406}, {"Amount", 12.5}};
-  for (int v = 1; v <= 28; ++v) row["V" + std::to_string(v)] = 0.01 * v;
+  Json row = Transaction();
   const int events = 50000;
   std::vector<std::vector<std::string>> adds;
   for (int i = 0; i < events; ++i) {
@@ -172,8 +178,7 @@ TEST(StreamTest, AConsumerFollowsTheEndpointsDeploymentsBetweenBatches) {
   auto redis = RedisClient::Connect(url, "test", "redis", {});
   ASSERT_TRUE(redis.ok()) << redis.status().ToString();
   RedisClient& r = **redis;
-  Json row = {{"Time", 406}, {"Amount", 12.5}};
-  for (int v = 1; v <= 28; ++v) row["V" + std::to_string(v)] = 0.01 * v;
+  Json row = Transaction();
   auto add = [&](const std::string& id) {
     row["transaction_id"] = id;
     return r.Command({"XADD", prefix + "in", "*", "data", row.dump()}).ok();
