@@ -74,6 +74,71 @@ TEST(TuneCliTest, ALgbmRunWithATuneSectionRegistersAModelWithTheStudysBestParame
   EXPECT_NE(listed.out.find(study), std::string::npos) << listed.out;
 }
 
+TEST(TuneCliTest, TuneSaysHowToTrainTheFinalModelAndThatCommandRunsNoTrialAgain) {
+  TempDir dir;
+  WriteSmallConfig(dir);
+  WriteLgbmParams(dir, 30, 10);
+  CommandResult tune =
+      Fraudops(dir, "tune --algorithm lgbm --study final --trials 3 --strategy random");
+  ASSERT_EQ(tune.exit_code, 0) << tune.err;
+  // The last line is the command: the settings given here that the study's definition holds
+  // (a resumed study must match), then `fraudops run`.
+  const std::string intro = "(no trial runs again):\n  ";
+  const size_t at = tune.out.find(intro);
+  ASSERT_NE(at, std::string::npos) << tune.out;
+  std::string command = tune.out.substr(at + intro.size());
+  command = command.substr(0, command.find('\n'));
+  const std::string tail = " fraudops run";
+  ASSERT_TRUE(command.ends_with(tail)) << command;
+  const std::string env = command.substr(0, command.size() - tail.size());
+  for (const char* setting :
+       {"FRAUDOPS_TUNE_ENABLED=true", "FRAUDOPS_TUNE_STUDY=final", "FRAUDOPS_TUNE_TRIALS=3",
+        "FRAUDOPS_TRAIN_ALGORITHM=lgbm", "FRAUDOPS_TUNE_STRATEGY=random"})
+    EXPECT_NE(env.find(setting), std::string::npos) << setting << " in " << env;
+
+  CommandResult run = Fraudops(dir, "run --json", env);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  nlohmann::json result = Json(run);
+  nlohmann::json tuning =
+      nlohmann::json::parse(testing::ReadText(result["artifacts"]["tuning"].get<std::string>()));
+  EXPECT_EQ(tuning["study"], "final");
+  EXPECT_EQ(tuning["ran_here"], 0);  // the study had its trials
+  EXPECT_EQ(result["registered"]["version"], 1) << result.dump();
+  nlohmann::json training =
+      nlohmann::json::parse(testing::ReadText(result["artifacts"]["training"].get<std::string>()));
+  EXPECT_EQ(training["algorithm"], "lgbm");
+  for (const auto& [name, value] : tuning["best_params"].items())
+    EXPECT_EQ(training["parameters"][name], value) << name;
+
+  // tune show's table: a trial's parameters as name=value; its trials' runs named apart in
+  // runs list.
+  CommandResult shown = Fraudops(dir, "tune show final");
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const std::string table = shown.out.substr(0, shown.out.find("best: trial"));
+  EXPECT_NE(table.find(" learning_rate="), std::string::npos) << shown.out;
+  EXPECT_EQ(table.find("{\""), std::string::npos) << shown.out;
+  CommandResult runs = Fraudops(dir, "runs list");
+  for (const char* name : {"final #0", "final #1", "final #2"})
+    EXPECT_NE(runs.out.find(name), std::string::npos) << name << " in " << runs.out;
+  // A trial's run says whose trial it is; on one validation split its value is logged once
+  // (no fold1.pr_auc, no spread of one).
+  std::string trial_run;
+  for (const nlohmann::json& r : Json(Fraudops(dir, "runs list --json"))) {
+    if (r["name"] == "final #0") trial_run = r["run_id"];
+  }
+  ASSERT_FALSE(trial_run.empty());
+  CommandResult trial = Fraudops(dir, "runs show " + trial_run);
+  ASSERT_EQ(trial.exit_code, 0) << trial.err;
+  EXPECT_NE(trial.out.find("fraudops.study                       final"), std::string::npos)
+      << trial.out;
+  EXPECT_NE(trial.out.find("fraudops.trial                       0"), std::string::npos);
+  const nlohmann::json metrics =
+      Json(Fraudops(dir, "runs show " + trial_run + " --json"))["metrics"];
+  EXPECT_TRUE(metrics.contains("pr_auc")) << metrics.dump();
+  EXPECT_FALSE(metrics.contains("fold1.pr_auc")) << metrics.dump();
+  EXPECT_FALSE(metrics.contains("pr_auc_std")) << metrics.dump();
+}
+
 TEST(TuneCliTest, AStudyKilledWithSigkillResumesWithoutRunningATrialTwiceOrLosingOne) {
   TempDir dir;
   WriteSmallConfig(dir);

@@ -77,6 +77,14 @@ std::string Fixed(double value, int digits) {
   return buffer;
 }
 
+std::string Shortened(std::string_view text, size_t width) {
+  if (text.size() <= width) return std::string(text);
+  if (width < 8) return std::string(text.substr(0, width));
+  const size_t tail = (width - 2) / 3;  // the end tells names of one series apart ("… #7")
+  return std::string(text.substr(0, width - 2 - tail)) + ".." +
+         std::string(text.substr(text.size() - tail));
+}
+
 int Fail(const Status& status) {
   std::fprintf(stderr, "error: %s\n", status.message().c_str());
   return ExitCodeFor(status);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "core/config.h"
@@ -22,6 +23,9 @@ int Fail(const Status& status);
 void PrintJson(const nlohmann::json& json);
 /// `value` with `digits` decimals ("0.9539"), for tables.
 std::string Fixed(double value, int digits);
+/// `text` cut to `width` characters for a table column: its start and end kept, joined by
+/// "..", so the names of one series ("study-… #7") stay apart.
+std::string Shortened(std::string_view text, size_t width);
 
 /// A command's configuration with the logger, thread pool and context built from it.
 struct Session {

@@ -1,5 +1,6 @@
 #include "cli/registry_commands.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -106,11 +107,17 @@ int RunsList(const RegistryArgs& args) {
     PrintJson(out);
     return kExitOk;
   }
-  std::printf("%-36s  %-16s  %-11s  %-8s  %-14s  %-24s  %9s  %8s  %8s  %10s\n", "run", "name",
+  // The name column as wide as the longest name listed, up to 40 (a study's trials are
+  // "<study> #N": cut in the middle, their numbers stay).
+  size_t name_width = 4;
+  for (const RunRecord& run : *runs)
+    name_width = std::max(name_width, std::min<size_t>(TagOr(run, kRunNameTag).size(), 40));
+  const int width = static_cast<int>(name_width);
+  std::printf("%-36s  %-*s  %-11s  %-8s  %-14s  %-24s  %9s  %8s  %8s  %10s\n", "run", width, "name",
               "status", "algo", "data", "started", "duration", "roc_auc", "pr_auc", "recall@1%");
   for (const RunRecord& run : *runs) {
-    std::printf("%-36s  %-16s  %-11s  %-8s  %-14s  %-24s  %9s  %8s  %8s  %10s\n",
-                run.run_id.c_str(), TagOr(run, kRunNameTag).substr(0, 16).c_str(),
+    std::printf("%-36s  %-*s  %-11s  %-8s  %-14s  %-24s  %9s  %8s  %8s  %10s\n", run.run_id.c_str(),
+                width, Shortened(TagOr(run, kRunNameTag), 40).c_str(),
                 std::string(RunStatusName(run.status)).c_str(),
                 TagOr(run, "algorithm").substr(0, 8).c_str(),
                 TagOr(run, "data_source").substr(0, 14).c_str(), run.start_time.c_str(),
@@ -152,6 +159,9 @@ int RunsShow(const RegistryArgs& args) {
     std::printf("  %-34s %12lld  %s\n", a.name.c_str(), static_cast<long long>(a.size),
                 a.sha256.c_str());
   }
+  std::printf("\ntags\n");
+  for (const auto& [key, value] : run->tags)
+    std::printf("  %-36s %s\n", key.c_str(), value.c_str());
   std::printf("\nparameters: %zu (fraudops runs show --json lists them)\n", run->params.size());
   return kExitOk;
 }

@@ -30,6 +30,47 @@ std::string Value(const TrialRecord& trial) {
   return trial.value ? FormatDouble(*trial.value, 5) : "-";
 }
 
+/// `text` as one shell word.
+std::string ShellWord(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                              "0123456789_./:=@%+,-") == std::string::npos)
+    return text;
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+/// The command that trains the final model with `study`'s best trial: `fraudops run` with the
+/// tune section this command ran with (what a study's definition holds must match to resume it;
+/// with its trials done, none runs again).
+std::string FinalModelCommand(const TuneArgs& args, const Config& config, const std::string& study,
+                              size_t trials) {
+  std::vector<std::string> env = {"FRAUDOPS_TUNE_ENABLED=true",
+                                  "FRAUDOPS_TUNE_STUDY=" + ShellWord(study),
+                                  "FRAUDOPS_TUNE_TRIALS=" + std::to_string(trials)};
+  const TuneConfig& t = config.tune;
+  const std::pair<bool, std::string> given[] = {
+      {!args.home.empty(), "FRAUDOPS_GLOBAL_HOME=" + ShellWord(config.global.home)},
+      {!args.data.empty(),
+       "FRAUDOPS_PREPROCESS_DATA_SOURCE=" + ShellWord(config.preprocess.data_source)},
+      {!args.algorithm.empty(), "FRAUDOPS_TRAIN_ALGORITHM=" + ShellWord(config.train.algorithm)},
+      {!args.strategy.empty(), "FRAUDOPS_TUNE_STRATEGY=" + ShellWord(t.strategy)},
+      {!args.pruner.empty(), "FRAUDOPS_TUNE_PRUNER=" + ShellWord(t.pruner)},
+      {!args.objective.empty(), "FRAUDOPS_TUNE_OBJECTIVE=" + ShellWord(t.objective)},
+      {args.folds.has_value(), "FRAUDOPS_TUNE_FOLDS=" + std::to_string(t.folds)},
+      {!args.fold_method.empty(), "FRAUDOPS_TUNE_FOLD_METHOD=" + ShellWord(t.fold_method)},
+      {!args.space.empty(), "FRAUDOPS_TUNE_SPACE_FILE=" + ShellWord(t.space_file)},
+      {!args.warm_start.empty(), "FRAUDOPS_TUNE_WARM_START=" + ShellWord(t.warm_start)},
+      {args.negatives_per_positive.has_value(),
+       "FRAUDOPS_TUNE_NEGATIVES_PER_POSITIVE=" + FormatDouble(t.negatives_per_positive)}};
+  for (const auto& [set, assignment] : given) {
+    if (set) env.push_back(assignment);
+  }
+  std::string command = Join(env, " ") + " fraudops run";
+  if (!args.config_path.empty()) command += " --config " + ShellWord(args.config_path);
+  return command;
+}
+
 void PrintStudy(const TuneResult& result, bool with_trials) {
   const nlohmann::json& d = result.study.definition;
   std::printf("study %s (%s, %s, pruner %s): %s %s", result.study.name.c_str(),
@@ -61,7 +102,7 @@ void PrintStudy(const TuneResult& result, bool with_trials) {
       const size_t trained = !rounds.empty() ? rounds[0].get<size_t>() : curve.size();
       std::printf("%6lld  %-9s  %10s  %7zu  %s\n", static_cast<long long>(trial.number),
                   std::string(TrialStateName(trial.state)).c_str(), Value(trial).c_str(), trained,
-                  trial.params.dump().c_str());
+                  ParamsForPeople(trial.params).c_str());
     }
   }
   if (result.best) {
@@ -133,6 +174,12 @@ int TuneRun(const TuneArgs& args) {
     PrintStudy(*result, /*with_trials=*/false);
     std::printf("\nreport: %s\nfraudops tune show %s lists every trial\n",
                 run.artifacts.value("tuning_report", "").c_str(), study.c_str());
+    if (result->best) {
+      std::printf(
+          "train, gate and register the final model with the best trial's parameters (no trial "
+          "runs again):\n  %s\n",
+          FinalModelCommand(args, config, study, result->trials.size()).c_str());
+    }
   }
   return kExitOk;
 }
@@ -163,9 +210,12 @@ int TuneList(const std::string& config_path, const std::string& home, bool json)
   auto all = studies.ListStudies();
   if (!all.ok()) return Fail(all.status());
   nlohmann::json out = nlohmann::json::array();
+  int width = 5;  // names whole: they are what tune show takes
+  for (const StudyRecord& study : *all)
+    width = std::max(width, static_cast<int>(study.name.size()));
   if (!json)
-    std::printf("%-32s  %-8s  %-9s  %-10s  %6s  %10s\n", "study", "algo", "strategy", "objective",
-                "trials", "best");
+    std::printf("%-*s  %-8s  %-9s  %-10s  %6s  %10s\n", width, "study", "algo", "strategy",
+                "objective", "trials", "best");
   for (const StudyRecord& study : *all) {
     auto loaded = LoadStudy(*stores->metadata, study.name);
     if (!loaded.ok()) return Fail(loaded.status());
@@ -180,7 +230,7 @@ int TuneList(const std::string& config_path, const std::string& home, bool json)
                                                  : nlohmann::json(nullptr)},
                      {"created_at", study.created_at}});
     } else {
-      std::printf("%-32s  %-8s  %-9s  %-10s  %6zu  %10s\n", study.name.c_str(),
+      std::printf("%-*s  %-8s  %-9s  %-10s  %6zu  %10s\n", width, study.name.c_str(),
                   study.algorithm.c_str(), d.value("strategy", "").c_str(),
                   d.value("objective", "").c_str(), loaded->trials.size(),
                   loaded->best ? Value(*loaded->best).c_str() : "-");

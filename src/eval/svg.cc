@@ -1,5 +1,6 @@
 #include "eval/svg.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "core/strings.h"
@@ -109,6 +110,22 @@ std::string Bars(const std::string& title, std::vector<std::pair<std::string, do
 std::vector<double> Ticks(double low, double high) {
   std::vector<double> ticks;
   for (int i = 0; i <= 4; ++i) ticks.push_back(low + (high - low) * i / 4.0);
+  return ticks;
+}
+
+std::vector<double> IntegerTicks(double low, double high) {
+  // The step: the smallest 1, 2 or 5 × 10^k that needs at most 5 ticks over the range.
+  double step = 1;
+  for (double scale = 1; (high - low) / step > 5; scale *= 10) {
+    for (double m : {1.0, 2.0, 5.0, 10.0}) {
+      step = m * scale;
+      if ((high - low) / step <= 5) break;
+    }
+  }
+  std::vector<double> ticks = {low};
+  for (double t = std::ceil(low / step) * step; t <= high; t += step) {
+    if (t - ticks.back() >= step / 2) ticks.push_back(t);  // no label crowding `low`
+  }
   return ticks;
 }
 

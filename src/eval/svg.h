@@ -46,6 +46,9 @@ std::string Bars(const std::string& title, std::vector<std::pair<std::string, do
                  bool as_share);
 /// Five ticks from `low` to `high`.
 std::vector<double> Ticks(double low, double high);
+/// Ticks on whole numbers (trials, rounds): `low`, then multiples of a 1-2-5 step up to `high`,
+/// at most about 6.
+std::vector<double> IntegerTicks(double low, double high);
 /// A colour from blue (0) to red (1).
 std::string Heat(double t);
 /// The reports' style sheet (classes t, g, f, d, l1, l2, b1, b2, card, charts, …).

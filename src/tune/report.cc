@@ -65,7 +65,7 @@ std::string History(const TuneResult& study) {
   Plot plot{0, x1, y0, y1};
   const std::string objective = study.study.definition.value("objective", "value");
   std::string svg = Frame(plot, "Optimization history (complete trials; line: best so far)",
-                          "trial", objective, Ticks(0, x1), Ticks(y0, y1));
+                          "trial", objective, IntegerTicks(0, x1), Ticks(y0, y1));
   for (size_t i = 0; i < xs.size(); ++i) svg += Dot(plot, xs[i], ys[i], "b1");
   svg += Polyline(plot, best_x, best_y, "l2");
   return svg + "</svg>";
@@ -93,7 +93,7 @@ std::string Curves(const TuneResult& study) {
   const std::string metric = study.study.definition.value("round_metric", "metric");
   std::string svg =
       Frame(plot, "Validation " + metric + " by round (blue: the best trial)",
-            "round (dashed: pruned trials)", metric, Ticks(1, rounds), Ticks(low, high));
+            "round (dashed: pruned trials)", metric, IntegerTicks(1, rounds), Ticks(low, high));
   auto line = [&](const std::vector<double>& values, const std::string& css) {
     std::vector<double> xs, ys;
     for (size_t r = 0; r < values.size(); ++r) {
@@ -195,6 +195,17 @@ std::string ParallelCoordinates(const TuneResult& study) {
 
 }  // namespace
 
+std::string ParamsForPeople(const nlohmann::json& params) {
+  std::vector<std::string> parts;
+  for (const auto& [name, value] : params.items()) {
+    parts.push_back(name + "=" +
+                    (value.is_number_float() ? FormatDouble(value.get<double>(), 4)
+                     : value.is_string()     ? value.get<std::string>()
+                                             : value.dump()));
+  }
+  return Join(parts, " ");
+}
+
 std::vector<std::pair<std::string, double>> ParameterImportance(const TuneResult& study) {
   const auto complete = Complete(study);
   std::vector<std::pair<std::string, double>> out;
@@ -279,17 +290,16 @@ std::string StudyReportHtml(const TuneResult& study) {
   }
   const auto importance = ParameterImportance(study);
   if (!importance.empty()) {
-    html +=
-        "<div class='card'>" +
-        Bars("Parameter importance (variance of the objective each explains)", importance, true) +
-        "</div>";
+    html += "<div class='card'>" +
+            Bars("Parameter importance (variance explained)", importance, true) + "</div>";
   }
   html += "</div>";
   const std::string parallel = ParallelCoordinates(study);
   if (!parallel.empty()) html += "<div class='card'>" + parallel + "</div>";
   html +=
       "<h2>Trials</h2><table><tr><th>trial</th><th>state</th><th>value</th><th>rounds</th>"
-      "<th>seconds</th><th>parameters</th><th>why</th></tr>";
+      "<th>seconds</th><th style='text-align:left'>parameters</th>"
+      "<th style='text-align:left'>why</th></tr>";
   for (const TrialRecord& trial : study.trials) {
     const nlohmann::json rounds = trial.detail.value("rounds", nlohmann::json::array());
     const nlohmann::json curve = trial.detail.value("curve", nlohmann::json::array());
@@ -298,7 +308,7 @@ std::string StudyReportHtml(const TuneResult& study) {
             (trial.value ? FormatDouble(*trial.value, 5) : "–") + "</td><td>" +
             std::to_string(rounds.empty() ? curve.size() : rounds[0].get<size_t>()) + "</td><td>" +
             Num(trial.detail.value("seconds", std::nan("")), 2) +
-            "</td><td style='text-align:left'>" + HtmlEscape(trial.params.dump()) +
+            "</td><td style='text-align:left'>" + HtmlEscape(ParamsForPeople(trial.params)) +
             "</td><td style='text-align:left'>" + HtmlEscape(trial.detail.value("reason", "")) +
             "</td></tr>";
   }

@@ -3,6 +3,7 @@
 /// parallel coordinates of the complete trials, each parameter's importance, every trial's
 /// per-round curve with the best one's drawn over them, and the trials table. No scripts.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,5 +20,10 @@ namespace fraudops {
 std::vector<std::pair<std::string, double>> ParameterImportance(const TuneResult& study);
 
 std::string StudyReportHtml(const TuneResult& study);
+
+/// A trial's parameters for tables: `name=value` separated by spaces, numbers to 4 significant
+/// digits (the best trial's own table, the study's JSON and `tune show`'s best line keep them
+/// exact).
+std::string ParamsForPeople(const nlohmann::json& params);
 
 }  // namespace fraudops

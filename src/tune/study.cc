@@ -614,9 +614,11 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
     FOPS_RETURN_IF_ERROR(studies_.FinishTrial(trial));
     std::map<std::string, double> logged;
     if (trial.value) logged[options_.objective] = *trial.value;
-    if (trial.detail.contains("std")) logged[options_.objective + "_std"] = trial.detail["std"];
-    for (size_t f = 0; f < fold_values.size(); ++f)
-      logged["fold" + std::to_string(f + 1) + "." + options_.objective] = fold_values[f];
+    if (folds_.size() >= 2) {  // one validation split: its value is the objective's
+      if (trial.detail.contains("std")) logged[options_.objective + "_std"] = trial.detail["std"];
+      for (size_t f = 0; f < fold_values.size(); ++f)
+        logged["fold" + std::to_string(f + 1) + "." + options_.objective] = fold_values[f];
+    }
     if (!rounds.empty()) logged["rounds"] = Mean(std::vector<double>(rounds.begin(), rounds.end()));
     FOPS_RETURN_IF_ERROR(store_.LogMetrics(trial.run_id, logged));
     std::vector<std::pair<int64_t, double>> history;

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/embedded_files.h"
+#include "eval/svg.h"
 #include "train/lgbm_params.h"
 #include "train/xgboost_trainer.h"
 #include "tune/folds.h"
@@ -500,6 +501,18 @@ TEST(StudyReportTest, ImportanceFindsTheParameterThatMattersAndTheReportDrawsThe
        at = html.find("<tr><td>", at + 1))
     ++rows;
   EXPECT_EQ(rows, 3u + 40u);  // the best trial's 3 parameters, then every trial
+  // The trials table shows a trial's parameters as name=value to 4 digits (the best trial's
+  // own table keeps them whole).
+  const std::string first = ParamsForPeople(study.trials[0].params);
+  EXPECT_EQ(first.find('{'), std::string::npos) << first;
+  EXPECT_NE(html.find(first), std::string::npos) << first;
+  EXPECT_EQ(ParamsForPeople({{"eta", 0.0123456789}, {"max_depth", 7}, {"booster", "dart"}}),
+            "booster=dart eta=0.01235 max_depth=7");
+  // Trial numbers and rounds are marked on whole numbers.
+  EXPECT_EQ(svg::IntegerTicks(1, 300), (std::vector<double>{1, 100, 200, 300}));
+  EXPECT_EQ(svg::IntegerTicks(0, 8), (std::vector<double>{0, 2, 4, 6, 8}));
+  EXPECT_EQ(svg::IntegerTicks(0, 3), (std::vector<double>{0, 1, 2, 3}));
+  EXPECT_EQ(svg::IntegerTicks(1, 57), (std::vector<double>{1, 20, 40}));
 
   TuneResult empty;
   empty.study.definition = study.study.definition;
