@@ -77,6 +77,8 @@ TEST(DistributedTrainTest, ThreeWorkersTrainAModelAsGoodAsOneProcess) {
   const auto summary = nlohmann::json::parse(three.out);
   EXPECT_EQ(summary["parameters"]["workers"], 3);
   EXPECT_EQ(summary["rows"], 40000);  // every row, across the three workers
+  // The leader's log says how training goes (rank 0's first round, then every 10 s).
+  EXPECT_NE(three.err.find("\"msg\":\"round 1, validation-auc 0."), std::string::npos) << three.err;
   // The distributed sketch gives slightly different cut points, not a worse model.
   EXPECT_NEAR(ValidationAuc(three), ValidationAuc(single), 0.002)
       << "single " << ValidationAuc(single) << ", three workers " << ValidationAuc(three);
@@ -109,9 +111,10 @@ std::vector<pid_t> WorkerPids(const TempDir& dir, const std::string& task) {
   return pids;
 }
 
-/// Whether the leader running in `dir` (its log in err.txt) has seen every worker join.
-bool AllJoined(const TempDir& dir) {
-  return testing::ReadText(dir.File("err.txt")).find("all workers started") != std::string::npos;
+/// Whether the leader running in `dir` has logged rank 0's first round (every worker is then
+/// inside training's collective calls).
+bool Training(const TempDir& dir) {
+  return testing::ReadText(dir.File("err.txt")).find("\"msg\":\"round 1, ") != std::string::npos;
 }
 
 /// `fraudops train` with 3 workers, long enough to be hit in the middle: many rounds, no
@@ -137,9 +140,9 @@ void FaultDuringTraining(const TempDir& dir, const std::string& env, const std::
   std::vector<pid_t> victim;
   ASSERT_TRUE(testing::Eventually([&] { return !(victim = WorkerPids(dir, task)).empty(); }, 60));
   // Once every worker has joined (a worker hit while it joins is the tracker's to time out, a
-  // different path), and a little into training: the others are inside the collective's calls.
-  ASSERT_TRUE(testing::Eventually([&] { return AllJoined(dir); }, 60));
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // different path) and trains: the others are inside the collective's calls.
+  ASSERT_TRUE(testing::Eventually([&] { return Training(dir); }, 60))
+      << testing::ReadText(dir.File("err.txt"));
   const auto sent = std::chrono::steady_clock::now();
   ::kill(victim.front(), signal);
   leader.join();
@@ -221,8 +224,8 @@ TEST(DistributedTrainTest, AWorkerStartedElsewhereThatDiesIsNamed) {
                     .c_str());
   });
   std::vector<pid_t> victim;
-  ASSERT_TRUE(testing::Eventually([&] { return AllJoined(dir); }, 60));
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(testing::Eventually([&] { return Training(dir); }, 60))
+      << testing::ReadText(dir.File("err.txt"));
   victim = WorkerPids(dir, "1");
   ASSERT_EQ(victim.size(), 1u);
   ::kill(victim.front(), SIGKILL);

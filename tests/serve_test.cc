@@ -661,7 +661,8 @@ struct Load {
           }
           ++ok;
           Json j = Json::parse(reply.body);
-          versions.insert(j["version"].get<int64_t>());
+          last_version = j["version"].get<int64_t>();
+          versions.insert(last_version);
           variants.insert(j["variant"].get<std::string>());
         }
       });
@@ -677,8 +678,14 @@ struct Load {
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
   std::mutex mutex;
+  /// Whether a reply since the call named `version` (polled: replies keep coming).
+  bool Serves(int64_t version) {
+    std::lock_guard lock(mutex);
+    return last_version == version;
+  }
   int ok = 0, failed = 0;
   std::string last_failure;
+  int64_t last_version = 0;
   std::set<int64_t> versions;
   std::set<std::string> variants;
 };
@@ -1568,15 +1575,17 @@ TEST(ServeTest, HotSwapUnderLoadFailsNoRequestAndRollbackRestoresTheVersionBefor
   ASSERT_GT(server.port(), 0) << server.log();
   ServingStore serving(ws.store());
   Load load(server.port(), key, 3);
+  // Each swap under load: the next deployment only once the replies name this one.
+  ASSERT_TRUE(Eventually([&] { return load.Serves(v1); }, 30)) << load.last_failure;
   for (int i = 0; i < 6; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
-    ws.Deploy(i % 2 == 0 ? v2 : v1, "all_at_once");
+    const int64_t next = i % 2 == 0 ? v2 : v1;
+    ws.Deploy(next, "all_at_once");
+    ASSERT_TRUE(Eventually([&] { return load.Serves(next); }, 30)) << "v" << next;
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto rolled = serving.Rollback("fraud", "test", "test");  // production was v1: back to v2
   ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
   EXPECT_EQ(rolled->target.version, v2);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(Eventually([&] { return load.Serves(v2); }, 30));
   load.Stop();
   EXPECT_EQ(load.failed, 0) << load.last_failure;
   EXPECT_GT(load.ok, 50);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <thread>
@@ -471,6 +472,28 @@ Status RunWorker(const WorkerJob& job, const Context& context, PartStages* stage
   input.validation = has_validation ? &validation : nullptr;
   input.params = job.params;
   input.collective = collective.get();
+  // Rank 0 tells the leader how training goes: after the first round, then every 10 s (the
+  // leader's log is otherwise silent until the model comes back).
+  std::chrono::steady_clock::time_point last_report{};
+  if (rank == 0) {
+    input.on_round = [&](const RoundMetrics& round) {
+      if (round.round > 0 &&
+          std::chrono::steady_clock::now() - last_report < std::chrono::seconds(10))
+        return true;
+      last_report = std::chrono::steady_clock::now();
+      std::string text = "round " + std::to_string(round.round + 1);
+      // Without validation rows the trainers file the training set's metrics there.
+      const std::string set = input.validation ? ", validation-" : ", train-";
+      for (const auto& [metric, value] : round.validation)
+        text += set + metric + " " + FormatDouble(value, 5);
+      if (Status sent = PrintToTracker(job.tracker_host, job.tracker_port, job.task, text);
+          !sent.ok()) {
+        context.logger->Warn("train", "cannot tell the tracker how training goes",
+                             {{"error", sent.message()}});
+      }
+      return true;
+    };
+  }
   FOPS_ASSIGN_OR_RETURN(std::unique_ptr<TrainedModel> model, trainer->Train(input, context));
   // Which rows each worker trained on, for the model's lineage: gathered on every worker.
   char host[256] = {};

@@ -323,6 +323,14 @@ WorkerLiveness::~WorkerLiveness() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+Status PrintToTracker(const std::string& host, int port, int task, const std::string& message,
+                      std::chrono::milliseconds io_timeout) {
+  FOPS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> tracker,
+                        ConnectToTracker(host, port, io_timeout));
+  FOPS_RETURN_IF_ERROR(Greet(*tracker, task, "print"));
+  return tracker->WriteString(message);
+}
+
 Result<std::string> FetchTrackerJob(const std::string& host, int port, int task,
                                     std::chrono::milliseconds timeout,
                                     std::chrono::milliseconds io_timeout) {

@@ -54,6 +54,11 @@ class WorkerLiveness {
   int fd_ = -1;
 };
 
+/// Sends `message` to the tracker at host:port to be logged by its leader (the `print`
+/// command of the tracker protocol), as task `task`; bounded by `io_timeout`.
+Status PrintToTracker(const std::string& host, int port, int task, const std::string& message,
+                      std::chrono::milliseconds io_timeout = std::chrono::seconds(2));
+
 /// Asks the tracker at host:port (an IPv4 address or a name) for the job of task `task`
 /// (TrackerOptions::job with its "config"); resolution and connection are retried until
 /// `timeout` (the tracker may start later than the worker), each exchange bounded by
