@@ -109,6 +109,13 @@ TEST(TuneCliTest, TuneSaysHowToTrainTheFinalModelAndThatCommandRunsNoTrialAgain)
   EXPECT_EQ(training["algorithm"], "lgbm");
   for (const auto& [name, value] : tuning["best_params"].items())
     EXPECT_EQ(training["parameters"][name], value) << name;
+  // The version's lineage names the study its parameters came from.
+  CommandResult lineage = Fraudops(dir, "lineage fraud-detector@1");
+  EXPECT_NE(lineage.out.find("tuned by study final, best trial " +
+                             std::to_string(tuning["best_trial"].get<int>())),
+            std::string::npos)
+      << lineage.out;
+  EXPECT_EQ(Json(Fraudops(dir, "lineage fraud-detector@1 --json"))["tuning"]["study"], "final");
 
   // tune show's table: a trial's parameters as name=value; its trials' runs named apart in
   // runs list.

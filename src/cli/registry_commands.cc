@@ -735,6 +735,15 @@ int Lineage(const RegistryArgs& args) {
   std::printf("  code  %s on %s by %s\n", run->code_version.c_str(), run->host.c_str(),
               run->user.c_str());
   std::printf("  execution artifacts %s\n", run->artifact_uri.c_str());
+  if (out.contains("tuning")) {
+    const nlohmann::json& tuning = out["tuning"];
+    const std::string study = tuning["study"].get<std::string>();
+    std::printf("  tuned by study %s%s (fraudops tune show %s)\n", study.c_str(),
+                tuning["best_trial"].is_string()
+                    ? (", best trial " + tuning["best_trial"].get<std::string>()).c_str()
+                    : "",
+                study.c_str());
+  }
   for (const DatasetRecord& d : run->datasets) {
     std::printf("  data  %-10s %10lld rows  %s\n", d.role.c_str(), static_cast<long long>(d.rows),
                 d.content_hash.c_str());

@@ -136,6 +136,13 @@ nlohmann::json LineageJson(const ModelVersion& version, const RunRecord& run,
   out["execution"] = {{"execution_id", run.run_id},
                       {"artifact_uri", run.artifact_uri},
                       {"code_version", run.code_version}};
+  // A tuned model: the study its parameters came from (fraudops tune show STUDY).
+  if (const auto study = run.tags.find("fraudops.study"); study != run.tags.end()) {
+    const auto best = run.tags.find("fraudops.best_trial");
+    out["tuning"] = {{"study", study->second},
+                     {"best_trial", best == run.tags.end() ? nlohmann::json(nullptr)
+                                                           : nlohmann::json(best->second)}};
+  }
   out["data"] = nlohmann::json::array();
   for (const DatasetRecord& d : run.datasets) {
     out["data"].push_back({{"role", d.role},
