@@ -967,6 +967,10 @@ TEST(ArtifactsCliTest, GcDeletesWhatNothingNeedsAndArchiveMovesWhatNothingServes
     EXPECT_NE(a["uri"].get<std::string>().find("/artifacts/archive/"), std::string::npos);
     EXPECT_TRUE(std::filesystem::exists(a["uri"].get<std::string>()));
   }
+  // The run says where its files went.
+  EXPECT_NE(
+      Fraudops(dir, "runs show " + failed[0]).out.find("archived under the archive/ prefix by "),
+      std::string::npos);
   // The served version still loads and scores.
   ASSERT_EQ(Fraudops(dir, "data synth --rows 200 --output tx.csv").exit_code, 0);
   CommandResult scored =
@@ -978,6 +982,9 @@ TEST(ArtifactsCliTest, GcDeletesWhatNothingNeedsAndArchiveMovesWhatNothingServes
   EXPECT_EQ(Json(collected)["runs"].size(), 2u);
   EXPECT_TRUE(files_of(failed[0]).empty());
   EXPECT_TRUE(files_of(failed[1]).empty());
+  const std::string shown = Fraudops(dir, "runs show " + failed[1]).out;
+  EXPECT_NE(shown.find("artifacts\n  deleted by "), std::string::npos) << shown;
+  EXPECT_NE(shown.find(" (artifacts gc)"), std::string::npos) << shown;
   EXPECT_FALSE(
       files_of(Json(Fraudops(dir, "models show fraud-detector@1 --json"))["run_id"]).empty());
   // Nothing left to do; the audit log says what was done and by whom.

@@ -155,6 +155,8 @@ int RunsShow(const RegistryArgs& args) {
   for (const auto& [name, value] : run->metrics)
     std::printf("  %-36s %s\n", name.c_str(), FormatDouble(value, 6).c_str());
   std::printf("\nartifacts\n");
+  if (const auto gone = run->tags.find(kArtifactsTag); gone != run->tags.end())
+    std::printf("  %s\n", gone->second.c_str());
   for (const ArtifactRecord& a : run->artifacts) {
     std::printf("  %-34s %12lld  %s\n", a.name.c_str(), static_cast<long long>(a.size),
                 a.sha256.c_str());

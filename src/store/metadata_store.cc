@@ -451,8 +451,18 @@ Status MetadataStore::DeleteArtifactRecords(const std::string& run_id, const std
   return InTransaction([&]() -> Status {
     SqlValue p[] = {Text(run_id)};
     FOPS_RETURN_IF_ERROR(db_->Exec("DELETE FROM run_artifacts WHERE run_id = ?", p));
+    FOPS_RETURN_IF_ERROR(
+        TagArtifacts(run_id, "deleted by " + actor + " at " + UtcNow() + " (artifacts gc)"));
     return AppendAudit(actor, "artifacts_deleted", "", 0, details);
   });
+}
+
+Status MetadataStore::TagArtifacts(const std::string& run_id, const std::string& what) {
+  SqlValue tag[] = {Text(run_id), Text(std::string(kArtifactsTag)), Text(what)};
+  return db_->Exec(
+      "INSERT INTO run_tags VALUES (?, ?, ?) ON CONFLICT (run_id, name) DO UPDATE SET value = "
+      "excluded.value",
+      tag);
 }
 
 Status MetadataStore::MoveArtifactRecords(const std::string& run_id,
@@ -464,6 +474,12 @@ Status MetadataStore::MoveArtifactRecords(const std::string& run_id,
       FOPS_RETURN_IF_ERROR(
           db_->Exec("UPDATE run_artifacts SET uri = ? WHERE run_id = ? AND name = ?", p));
     }
+    const std::string where =
+        details.contains("storage_class")
+            ? "in storage class " + details["storage_class"].get<std::string>()
+            : std::string("under the archive/ prefix");
+    FOPS_RETURN_IF_ERROR(TagArtifacts(
+        run_id, "archived " + where + " by " + actor + " at " + UtcNow() + " (artifacts archive)"));
     return AppendAudit(actor, "artifacts_archived", "", 0, details);
   });
 }

@@ -64,6 +64,9 @@ struct RunRecord {
 /// Tags fraudops gives a run's name and note (a person's tags may not begin "fraudops.").
 inline constexpr const char* kRunNameTag = "fraudops.name";
 inline constexpr const char* kRunNoteTag = "fraudops.note";
+/// Set when `artifacts gc` deleted a run's files or `artifacts archive` moved them: what, by
+/// whom, when (the run's records stay; `runs show` says where its files went).
+inline constexpr const char* kArtifactsTag = "fraudops.artifacts";
 
 /// One condition of a run filter: `field OP value`, the field a metric ("test.roc_auc"), a
 /// parameter ("params.train.xgboost.eta") or a tag ("tags.team"), OP one of < <= = != >= >.
@@ -249,6 +252,8 @@ class MetadataStore {
                      int64_t version, const nlohmann::json& details);
 
  private:
+  /// Sets the run's kArtifactsTag to `what` (inside the caller's transaction).
+  Status TagArtifacts(const std::string& run_id, const std::string& what);
   Status Migrate();
   /// Inserts rows of `width` values into `table`; a row whose `key` exists updates `updated`.
   Status Upsert(const std::string& table, const std::string& key,
