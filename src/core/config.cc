@@ -1356,6 +1356,7 @@ Result<Config> LoadConfig(const LoadOptions& options) {
                                              "FRAUDOPS_URL",          "FRAUDOPS_TOKEN"};
   env_names.insert(env_names.end(), kOtherNames.begin(), kOtherNames.end());
 
+  std::map<std::string, std::string> set_from_environment;  // dotted key -> where_of(variable)
   for (const auto& [name, value] : environment) {
     const KeySpec* key = nullptr;
     if (auto alias = kAliases.find(name); alias != kAliases.end()) {
@@ -1371,7 +1372,10 @@ Result<Config> LoadConfig(const LoadOptions& options) {
                                        "; every key has one, named FRAUDOPS_<GROUP>_<KEY>");
       }
     }
-    if (key != nullptr) FOPS_RETURN_IF_ERROR(SetFromText(*key, config, value, where_of(name)));
+    if (key != nullptr) {
+      FOPS_RETURN_IF_ERROR(SetFromText(*key, config, value, where_of(name)));
+      set_from_environment[key->Dotted()] = where_of(name);
+    }
   }
 
   FOPS_RETURN_IF_ERROR(LoadHyperParameters(config.Resolve(config.train.xgboost_params_file),
@@ -1382,9 +1386,17 @@ Result<Config> LoadConfig(const LoadOptions& options) {
                                            &config.train.lgbm));
 
   Status valid = ValidateConfig(config);
-  if (!valid.ok() && !config.config_path.empty()) return valid.WithContext(config.config_path);
-  FOPS_RETURN_IF_ERROR(valid);
-  return config;
+  if (valid.ok()) return config;
+  // The checks name the key first ("schedule.cron: …", "tune.target = '…'"): a key the
+  // environment set is the variable's to answer for, not the file's.
+  const std::string& message = valid.message();
+  for (const auto& [dotted, where] : set_from_environment) {
+    if (message.starts_with(dotted) && message.size() > dotted.size() &&
+        std::string_view(" :.=").find(message[dotted.size()]) != std::string_view::npos)
+      return valid.WithContext(where);
+  }
+  if (!config.config_path.empty()) return valid.WithContext(config.config_path);
+  return valid;
 }
 
 std::string ConfigTemplate() {

@@ -176,6 +176,20 @@ TEST(ConfigTest, CronNeedsFiveFields) {
   ASSERT_FALSE(config.ok());
   EXPECT_NE(config.status().message().find("has 4 fields"), std::string::npos)
       << config.status().message();
+  // A value from the environment is the variable's, even beside a configuration file; the
+  // file's own is the file's.
+  TempDir dir;
+  WriteText(dir.File("config.yml"), "schedule:\n  cron: \"61 * * * *\"\n");
+  auto from_file = Load(dir.File("config.yml"));
+  ASSERT_FALSE(from_file.ok());
+  EXPECT_TRUE(
+      from_file.status().message().starts_with(dir.File("config.yml") + ": schedule.cron: "))
+      << from_file.status().message();
+  auto from_env = Load(dir.File("config.yml"), {{"CRON_SCHEDULE", "0 25 * * *"}});
+  ASSERT_FALSE(from_env.ok());
+  EXPECT_TRUE(from_env.status().message().starts_with(
+      "environment variable CRON_SCHEDULE: schedule.cron: cron hour field '25'"))
+      << from_env.status().message();
 }
 
 TEST(ConfigTest, TheCollectorsUrlIsCheckedAtLoad) {
@@ -183,6 +197,7 @@ TEST(ConfigTest, TheCollectorsUrlIsCheckedAtLoad) {
   auto config = Load("", {{"FRAUDOPS_TRACING_OTLP_URL", "otel-collector:4317"}});
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().message(),
+            "environment variable FRAUDOPS_TRACING_OTLP_URL: "
             "tracing.otlp_url = 'otel-collector:4317': not an http:// or https:// URL; accepted: "
             "an OTLP/HTTP traces endpoint, http[s]://host[:port]/path, e.g. "
             "http://otel-collector:4318/v1/traces");
