@@ -930,7 +930,12 @@ Status ServingStore::SetEnvironment(const std::string& endpoint_name,
 
 namespace {
 
-std::string Hours(double seconds) { return FormatDouble(seconds / 3600.0, 3) + " h"; }
+/// A stretch of time for people: seconds under two minutes, minutes under two hours, then hours.
+std::string Hours(double seconds) {
+  if (seconds < 120) return FormatDouble(seconds, 3) + " s";
+  if (seconds < 7200) return FormatDouble(seconds / 60.0, 3) + " min";
+  return FormatDouble(seconds / 3600.0, 3) + " h";
+}
 
 double SecondsBetween(const std::string& from, const std::string& to) {
   auto a = ParseUtcTime(from), b = ParseUtcTime(to);
@@ -1030,7 +1035,7 @@ Result<PromotionCheck> ServingStore::CheckPromotion(const VariantRef& target,
               double seconds,
               stretch(c.kind == PromotionCondition::Kind::kShadowed, c.environment, &evidence));
           met = seconds >= c.seconds;
-          evidence += " of " + Hours(c.seconds);
+          evidence += "; " + Hours(c.seconds) + " required";
           break;
         }
       }

@@ -279,7 +279,7 @@ TEST_P(ServingStoreTest, PromotionWaitsForTheEnvironmentsPolicyAndNamesWhatIsUnm
   EXPECT_EQ(refused.status().code(), StatusCode::kConflict);
   EXPECT_NE(refused.status().message().find(
                 "unmet: served:staging:1s|shadowed:production:1s (never served on a staging "
-                "endpoint"),
+                "endpoint; 1 s required"),
             std::string::npos)
       << refused.status().message();
   EXPECT_TRUE(check.requirements[0].met);
@@ -303,6 +303,8 @@ TEST_P(ServingStoreTest, PromotionWaitsForTheEnvironmentsPolicyAndNamesWhatIsUnm
   ASSERT_TRUE(promoted.ok()) << promoted.status().ToString();
   EXPECT_EQ(promoted->endpoint, "prod");
   EXPECT_NE(check.requirements[1].evidence.find("served staging (stage) for"), std::string::npos)
+      << check.requirements[1].evidence;
+  EXPECT_NE(check.requirements[1].evidence.find(" s; 1 s required"), std::string::npos)
       << check.requirements[1].evidence;
   // m@3 shadowed production long enough by now, too.
   EXPECT_TRUE(serving_->CheckPromotion({"m", 3}, production)->allowed());
