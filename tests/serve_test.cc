@@ -2673,7 +2673,7 @@ TEST(ServeTest, TheConsoleInABrowserFindsComparesApprovesDeploysAndRollsBack) {
   WriteMonitoringReport(ws.home(), "2026-12-01T10-00-00Z", 0.05, 0.97);
   WriteMonitoringReport(ws.home(), "2026-12-02T10-00-00Z", 0.31, 0.93);
   AddRun(ws, "run-needle", "needle", 0.1, 0.9, true);
-  AddRun(ws, "run-hay", "hay", 0.3, 0.8, false);
+  AddRun(ws, "run-hay", "fraud-detection-01a24aa1-2b43-77e5-bb86 #12", 0.3, 0.8, false);
   const std::string key = ws.CreateKey({"invoke"});
   ws.WriteConfig();
   ServerProcess server(ws);

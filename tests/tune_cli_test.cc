@@ -131,7 +131,7 @@ TEST(TuneCliTest, TuneSaysHowToTrainTheFinalModelAndThatCommandRunsNoTrialAgain)
   // (no fold1.pr_auc, no spread of one).
   std::string trial_run;
   for (const nlohmann::json& r : Json(Fraudops(dir, "runs list --json"))) {
-    if (r["name"] == "final #0") trial_run = r["run_id"];
+    if (r.value("name", "") == "final #0") trial_run = r["run_id"];
   }
   ASSERT_FALSE(trial_run.empty());
   CommandResult trial = Fraudops(dir, "runs show " + trial_run);

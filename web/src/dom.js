@@ -35,6 +35,14 @@ export function s(tag, attrs, ...children) {
   return el;
 }
 
+// `text` cut to `width` characters for a narrow column: its start and end kept, joined by
+// '…', so the names of one series ('study-… #7') stay apart (the CLI's runs list does the same).
+export function shortened(text, width = 32) {
+  if (text.length <= width) return text;
+  const tail = Math.floor((width - 1) / 3);
+  return `${text.slice(0, width - 1 - tail)}…${text.slice(text.length - tail)}`;
+}
+
 export function fmt(value, digits = 4) {
   if (value === null || value === undefined || value === '') return '–';
   if (typeof value === 'number') {

@@ -44,8 +44,10 @@ export async function runView(params, id) {
     section('Learning curves', curves.length
       ? h('div', { class: 'charts' }, curves.map((c) => lineChart([c], { title: c.label, xLabel: 'round', width: 420, height: 200 })))
       : h('p', {}, 'No per-round metrics were logged.')),
-    section('Metrics', folded(metrics.length, table(['Metric', 'Value'], metrics.map(([k, v]) => [k, fmt(v, 6)]), { class: 'kv' }))),
-    section('Parameters', folded(params_.length, table(['Parameter', 'Value'], params_.map(([k, v]) => [k, v]), { class: 'kv' }))),
+    section('Metrics', metrics.length ? folded(metrics.length, table(['Metric', 'Value'], metrics.map(([k, v]) => [k, fmt(v, 6)]), { class: 'kv' }))
+      : h('p', {}, 'None recorded.')),
+    section('Parameters', params_.length ? folded(params_.length, table(['Parameter', 'Value'], params_.map(([k, v]) => [k, v]), { class: 'kv' }))
+      : h('p', {}, 'None recorded.')),
     validation ? section('Data validation',
       h('p', {}, `${fmt(validation.rows)} rows, ${fmt(validation.positives)} positives, ${fmt(validation.duplicate_rows)} duplicate rows; `,
         `${(validation.errors || []).length} errors, ${(validation.warnings || []).length} warnings.`),
@@ -54,13 +56,17 @@ export async function runView(params, id) {
           ...(validation.warnings || []).map((w) => h('li', {}, typeof w === 'string' ? w : JSON.stringify(w)))]) : null,
       folded(validation.columns.length, table(['Column', 'Type', 'Missing', 'Min', 'Max', 'ROC AUC alone', 'Excluded'],
         validation.columns.map((c) => [c.name, c.type, fmt(c.missing), fmt(c.min, 3), fmt(c.max, 3), fmt(c.roc_auc, 3), c.excluded || ''])))) : null,
-    section('Data', table(['Role', 'Rows', 'Content hash', 'Source'],
-      run.datasets.map((d) => [d.role, fmt(d.rows), h('code', {}, d.content_hash.slice(0, 16)), d.source]))),
+    section('Data', run.datasets.length ? table(['Role', 'Rows', 'Content hash', 'Source'],
+      run.datasets.map((d) => [d.role, fmt(d.rows), h('code', {}, d.content_hash.slice(0, 16)), d.source]))
+      : h('p', {}, run.tags['fraudops.parent_run'] ? "None recorded: a trial trains on its study's data (its parent run)." : 'None recorded.')),
     reports.length ? section('Reports', h('ul', {}, reports.map((a) =>
       h('li', {}, h('a', { href: artifactUrl(run.run_id, a.name, true), target: '_blank', rel: 'noopener' }, a.name))))) : null,
-    section('Files', table(['Name', 'Size', 'sha256'], run.artifacts.map((a) =>
-      [h('a', { href: artifactUrl(run.run_id, a.name) }, a.name), fmt(a.size), h('code', {}, a.sha256.slice(0, 16))]))),
-    section('Tags', table(['Tag', 'Value'], Object.entries(run.tags).map(([k, v]) => [k, v]), { class: 'kv' })));
+    section('Files', run.tags['fraudops.artifacts'] ? h('p', {}, `Files ${run.tags['fraudops.artifacts']}.`) : null,
+      run.artifacts.length ? table(['Name', 'Size', 'sha256'], run.artifacts.map((a) =>
+        [h('a', { href: artifactUrl(run.run_id, a.name) }, a.name), fmt(a.size), h('code', {}, a.sha256.slice(0, 16))]))
+        : run.tags['fraudops.artifacts'] ? null : h('p', {}, 'None recorded.')),
+    section('Tags', table(['Tag', 'Value'], Object.entries(run.tags).map(([k, v]) =>
+      [k, k === 'fraudops.parent_run' ? h('a', { href: `#/runs/${encodeURIComponent(v)}` }, v) : v]), { class: 'kv' })));
 }
 
 export async function compareView(params) {

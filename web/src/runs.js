@@ -1,7 +1,7 @@
 // The runs table: filtered, sorted and paged by the server; only the rows in view are in the
 // page (virtual scrolling), so 10,000 runs cost what 40 do. Its state lives in the URL.
 import { get, query } from './api.js';
-import { h, fmt, time, notice } from './dom.js';
+import { h, fmt, time, notice, shortened } from './dom.js';
 import { navigate, remember } from './nav.js';
 
 const ROW = 30;        // px, as style.css sets .runs tr
@@ -101,7 +101,8 @@ export async function runsView(params) {
       } });
     return h('tr', { 'aria-rowindex': index + 1 },
       h('td', {}, box),
-      h('td', {}, h('a', { href: `#/runs/${encodeURIComponent(run.run_id)}` }, run.name || run.run_id.slice(0, 13))),
+      h('td', {}, h('a', { href: `#/runs/${encodeURIComponent(run.run_id)}`, title: run.name || run.run_id },
+        run.name ? shortened(run.name) : run.run_id.slice(0, 13))),
       h('td', {}, run.experiment),
       h('td', {}, h('span', { class: `status ${run.status}` }, run.status)),
       h('td', {}, time(run.start_time)),
