@@ -1063,6 +1063,10 @@ TEST(PlansCliTest, APlanSaysTheTermsInForce) {
   EXPECT_NE(key.err.find("no usage plan 'gld' (did you mean 'gold'?); the plans: fifty, gold"),
             std::string::npos)
       << key.err;
+  // The key's name may be given as plans' and users' are, alone.
+  CommandResult named = Fraudops(dir, "keys create partner --plan gold --json");
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_EQ(Json(named)["name"], "partner");
 }
 
 }  // namespace

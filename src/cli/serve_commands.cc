@@ -901,7 +901,9 @@ std::function<int()> AddServeCommands(CLI::App& app) {
   auto* keys_create = keys->add_subcommand(
       "create", "Create a key; it is printed once, only its salted hash is stored.");
   common(keys_create);
-  keys_create->add_option("--name", args->name, "What the key is for (e.g. the calling service)")
+  keys_create
+      ->add_option("NAME,--name", args->name,
+                   "What the key is for (e.g. the calling service); given alone or as --name")
       ->required();
   keys_create->add_option(
       "--scope", args->scopes,

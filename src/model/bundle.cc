@@ -573,8 +573,10 @@ Result<FeatureDeriver> DeriverOf(const InputSignature& signature, const std::str
                                 source);
 }
 
-FeatureEncoder::FeatureEncoder(const InputSignature& signature)
-    : ignored_(signature.ignored), float32_(signature.dtype != "float64") {
+FeatureEncoder::FeatureEncoder(const InputSignature& signature, std::string label)
+    : ignored_(signature.ignored),
+      label_(std::move(label)),
+      float32_(signature.dtype != "float64") {
   if (auto deriver = DeriverOf(signature, "input signature"); deriver.ok())
     deriver_ = std::move(*deriver);  // a bundle's was checked when it was loaded
   client_inputs_ = signature.features.size();

@@ -208,7 +208,8 @@ PolicyInput PolicyInputOfJson(const nlohmann::json& value);
 /// a row's raw features are encoded.
 class FeatureEncoder {
  public:
-  explicit FeatureEncoder(const InputSignature& signature);
+  /// `label`: the training label's column, named when a request sends it.
+  explicit FeatureEncoder(const InputSignature& signature, std::string label = "");
   /// Every feature the model takes (raw, then derived).
   size_t size() const { return features_.size(); }
   /// The features requests and files provide: the first input_size() (feature store
@@ -235,6 +236,9 @@ class FeatureEncoder {
                                                                     : Find(name);
   }
 
+  /// The training label's column ("" when not known).
+  const std::string& label() const { return label_; }
+
   /// Whether values are rounded to float32 (the bundle's dtype), as the model sees them.
   bool float32() const { return float32_; }
 
@@ -255,6 +259,7 @@ class FeatureEncoder {
 
  private:
   std::vector<std::string> ignored_;
+  std::string label_;
   size_t client_inputs_ = 0;
   bool store_features_ = false;
   double Round(double value) const {

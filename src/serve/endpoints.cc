@@ -62,7 +62,7 @@ LoadedModel::LoadedModel(VariantRef ref, ModelBundle bundle)
     : ref_(std::move(ref)),
       label_(ref_.ToString()),
       bundle_(std::move(bundle)),
-      encoder_(bundle_.input),
+      encoder_(bundle_.input, bundle_.label_name),
       threshold_(bundle_.threshold.value_or(0.5)) {
   std::vector<std::string> names;
   if (bundle_.policy) names = bundle_.policy->fields();

@@ -172,6 +172,11 @@ class FeatureProblems {
                                      : "it is derived (" + spec.derived +
                                            "): send the fields it is computed from, not it";
       }
+      if (name == encoder_.label()) {
+        hint =
+            "the label: a score does not take it; send it to the endpoint's /feedback once "
+            "known";
+      }
       if (!hint.empty()) hints[name] = hint;
     }
     return hints;

@@ -16,7 +16,7 @@ FeatureEncoder Encoder() {
                   {"hour", false, {}, {}}};
     return s;
   }();
-  return FeatureEncoder(signature);
+  return FeatureEncoder(signature, "is_fraud");
 }
 
 struct Parsed {
@@ -108,6 +108,13 @@ TEST(PredictRequestTest, MalformedJsonSaysWhereAndFeatureProblemsAreListedTogeth
   EXPECT_NE(wrong.error.message.find("unknown merchnat (did you mean 'merchant'?)"),
             std::string::npos)
       << wrong.error.message;
+  // The label sent with the features (rows copied from a training file): named as such.
+  Parsed labelled = Predict(R"({"amount": 1, "merchant": "shop", "hour": 1, "is_fraud": 0})");
+  ASSERT_FALSE(labelled.ok);
+  EXPECT_NE(labelled.error.message.find("unknown is_fraud (the label: a score does not take it; "
+                                        "send it to the endpoint's /feedback once known)"),
+            std::string::npos)
+      << labelled.error.message;
   // Missing features are listed in the order of the model's input signature (amount,
   // merchant, hour), not by name.
   Parsed missing = Predict(R"({"amount": 1})");
