@@ -371,6 +371,11 @@ TEST(ServeTest, EveryRouteAndErrorCode) {
   EXPECT_EQ(Body(http.Request("GET", "/v1/admin/endpoints", "", auth))["endpoints"][0]["name"],
             "fraud");
   EXPECT_EQ(http.Request("GET", "/v1/admin/endpoints/fraud/deployments", "", auth).status, 200);
+  HttpReply unknown = http.Request("GET", "/v1/admin/endpoints/frawd", "", auth);
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_NE(unknown.body.find("no endpoint 'frawd' (did you mean 'fraud'?); the endpoints: fraud"),
+            std::string::npos)
+      << unknown.body;
   HttpReply plan =
       http.Request("POST", "/v1/admin/plans", R"({"name":"small","daily_quota":10})", auth);
   EXPECT_EQ(plan.status, 201) << plan.body;

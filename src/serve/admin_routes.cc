@@ -123,7 +123,7 @@ void AdminRoutes::ShowEndpoint(const HttpRequest& request, HttpResponse& respons
   Json out;
   Status status = stores_.With([&](ServingStore& store) -> Status {
     FOPS_ASSIGN_OR_RETURN(auto endpoint, store.FindEndpoint(name));
-    if (!endpoint) return Status::NotFound("no endpoint '" + name + "'");
+    if (!endpoint) return store.NoSuchEndpoint(name);
     out = endpoint->ToJson();
     if (!endpoint->deployment_id.empty()) {
       FOPS_ASSIGN_OR_RETURN(DeploymentRecord d, store.GetDeployment(endpoint->deployment_id));
@@ -368,7 +368,7 @@ void AdminRoutes::AbStatus(const HttpRequest& request, HttpResponse& response,
   Json ab;
   Status status = stores_.With([&](ServingStore& store) -> Status {
     FOPS_ASSIGN_OR_RETURN(auto found, store.FindEndpoint(endpoint));
-    if (!found) return Status::NotFound("no endpoint '" + endpoint + "'");
+    if (!found) return store.NoSuchEndpoint(endpoint);
     if (found->ab_variants.empty())
       return Status::NotFound("endpoint '" + endpoint + "' runs no A/B test");
     ab = found->AbJson();

@@ -784,7 +784,7 @@ Status ServingStore::SetAbWeights(const std::string& endpoint_name,
                                   const std::string& actor) {
   return store_.InTransaction([&]() -> Status {
     FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpointForChange(endpoint_name));
-    if (!e) return Status::NotFound("no endpoint '" + endpoint_name + "'");
+    if (!e) return NoSuchEndpoint(endpoint_name);
     if (e->ab_variants.empty()) {
       return Status::InvalidArgument("endpoint '" + endpoint_name +
                                      "' runs no A/B test (fraudops deploy "
@@ -831,7 +831,7 @@ Result<DeploymentRecord> ServingStore::ConcludeAb(const std::string& endpoint_na
   DeploymentRecord d;
   FOPS_RETURN_IF_ERROR(store_.InTransaction([&]() -> Status {
     FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpointForChange(endpoint_name));
-    if (!e) return Status::NotFound("no endpoint '" + endpoint_name + "'");
+    if (!e) return NoSuchEndpoint(endpoint_name);
     if (e->ab_variants.empty())
       return Status::InvalidArgument("endpoint '" + endpoint_name + "' runs no A/B test");
     FOPS_ASSIGN_OR_RETURN(const WeightedVariant chosen, AbVariantOf(*e, winner));
@@ -1162,7 +1162,7 @@ Status ServingStore::RemoveShadow(const std::string& endpoint_name, const Varian
                                   const std::string& actor) {
   return store_.InTransaction([&]() -> Status {
     FOPS_ASSIGN_OR_RETURN(std::optional<EndpointRecord> e, LoadEndpointForChange(endpoint_name));
-    if (!e) return Status::NotFound("no endpoint '" + endpoint_name + "'");
+    if (!e) return NoSuchEndpoint(endpoint_name);
     if (std::erase(e->shadows, shadow) == 0) {
       return Status::NotFound(shadow.ToString() + " does not shadow " + endpoint_name);
     }

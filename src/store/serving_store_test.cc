@@ -97,6 +97,8 @@ TEST_P(ServingStoreTest, DeploymentsMoveThroughTheirStatesAndBumpTheCounter) {
   EXPECT_FALSE(serving_->Deploy("e", {"m", 2}, "shadow", params, "alice").ok());
   EXPECT_EQ((*serving_->FindEndpoint("e"))->shadows.size(), 1u);
   EXPECT_TRUE(serving_->RemoveShadow("e", {"m", 2}, "alice").ok());
+  EXPECT_EQ(serving_->RemoveShadow("ee", {"m", 2}, "alice").message(),
+            "no endpoint 'ee' (did you mean 'e'?); the endpoints: e");
   EXPECT_TRUE((*serving_->FindEndpoint("e"))->shadows.empty());
   EXPECT_EQ(serving_->History("e", 100)->size(), 6u);  // the refused second shadow is not one
   // Refusals name what is wrong.
