@@ -190,7 +190,12 @@ class StudyRunner {
   };
 
   Status Prepare();
+  /// The warm start's complete trials inside the space (before the study is opened: a warm
+  /// start that cannot be used leaves nothing behind).
+  Status LoadWarmStart();
   Status OpenStudy();
+  /// The trials, once the study is open.
+  Result<TuneResult> RunTrials();
   Status Work();
   /// Waits for the cores of this process's next trial; the threads it gets (0: the study
   /// stopped). Blind trials run several at a time, the others `parallel_` at a time.
@@ -719,7 +724,30 @@ Status StudyRunner::Work() {
 
 Result<TuneResult> StudyRunner::Run() {
   FOPS_RETURN_IF_ERROR(Prepare());
+  FOPS_RETURN_IF_ERROR(LoadWarmStart());
   FOPS_RETURN_IF_ERROR(OpenStudy());
+  Result<TuneResult> result = RunTrials();
+  if (!result.ok()) {
+    // The study's run says why it stopped, unless trials still run in another process.
+    MutexLock lock(&store_mutex_);
+    Result<std::vector<TrialRecord>> trials = studies_.Trials(study_.name);
+    const bool elsewhere =
+        trials.ok() && std::any_of(trials->begin(), trials->end(), [](const TrialRecord& t) {
+          return t.state == TrialState::kRunning;
+        });
+    if (!elsewhere) {
+      if (Status ended =
+              store_.EndRun(study_.run_id, RunStatus::kFailed, result.status().message());
+          !ended.ok()) {
+        context_.logger->Warn("tune", "cannot record the study's run as failed",
+                              {{"study", study_.name}, {"error", ended.message()}});
+      }
+    }
+  }
+  return result;
+}
+
+Status StudyRunner::LoadWarmStart() {
   if (!options_.warm_start.empty()) {
     FOPS_ASSIGN_OR_RETURN(TuneResult earlier, LoadStudy(store_, options_.warm_start));
     if (earlier.study.algorithm != options_.algorithm ||
@@ -740,6 +768,10 @@ Result<TuneResult> StudyRunner::Run() {
                            {"trials_inside_the_space", warm_.size()},
                            {"trials", earlier.trials.size()}});
   }
+  return Status::Ok();
+}
+
+Result<TuneResult> StudyRunner::RunTrials() {
   {
     // The blind trials still to run: a resumed study has run some (or all) of them.
     MutexLock lock(&store_mutex_);

@@ -271,6 +271,12 @@ TEST_P(StudyTest, AStudyIsResumedOnlyWithItsOwnDefinitionAndWarmStartedAcrossSpa
   auto mismatch = Run(other_objective);
   ASSERT_FALSE(mismatch.ok());
   EXPECT_NE(mismatch.status().message().find("same algorithm and objective"), std::string::npos);
+  // A warm start that cannot be used (another objective, no such study) leaves no study.
+  TuneOptions nowhere = Options("from-nowhere", 2);
+  nowhere.warm_start = "nope";
+  EXPECT_FALSE(Run(nowhere).ok());
+  EXPECT_FALSE(LoadStudy(*store_, "other").ok());
+  EXPECT_FALSE(LoadStudy(*store_, "from-nowhere").ok());
 }
 
 TEST_P(StudyTest, AStudyIsDeterministicGivenItsSeedAndTrialOrder) {
