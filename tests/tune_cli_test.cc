@@ -96,6 +96,12 @@ TEST(TuneCliTest, TuneSaysHowToTrainTheFinalModelAndThatCommandRunsNoTrialAgain)
         "FRAUDOPS_TRAIN_ALGORITHM=lgbm", "FRAUDOPS_TUNE_STRATEGY=random"})
     EXPECT_NE(env.find(setting), std::string::npos) << setting << " in " << env;
 
+  // --json carries the same command (the study resumed: it has its trials).
+  CommandResult json =
+      Fraudops(dir, "tune --algorithm lgbm --study final --trials 3 --strategy random --json");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(Json(json)["final_model_command"], command);
+
   CommandResult run = Fraudops(dir, "run --json", env);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   nlohmann::json result = Json(run);

@@ -169,6 +169,8 @@ int TuneRun(const TuneArgs& args) {
     nlohmann::json out = result->ToJson();
     out["execution_id"] = run.execution_id;
     out["report"] = run.artifacts.value("tuning_report", "");
+    if (result->best)
+      out["final_model_command"] = FinalModelCommand(args, config, study, result->trials.size());
     PrintJson(out);
   } else {
     PrintStudy(*result, /*with_trials=*/false);

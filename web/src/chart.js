@@ -20,7 +20,8 @@ export function lineChart(series, { title, xLabel, yLabel, width = 720, height =
   const options = {
     width, height,
     scales: { x: { time } },
-    axes: [{ label: xLabel }, { label: yLabel }],
+    // Ticks every 20 px up the y axis (uPlot's 30 left one tick on the run page's short charts).
+    axes: [{ label: xLabel }, { label: yLabel, space: 20 }],
     series: [{ label: xLabel || 'x' }, ...series.map((one, i) => ({
       label: one.label, stroke: palette[i % palette.length], width: 1.5, spanGaps: true,
       points: { show: xs.length < 60 },
