@@ -123,6 +123,39 @@ TEST(TuneCliTest, TuneSaysHowToTrainTheFinalModelAndThatCommandRunsNoTrialAgain)
       << lineage.out;
   EXPECT_EQ(Json(Fraudops(dir, "lineage fraud-detector@1 --json"))["tuning"]["study"], "final");
 
+  // Retraining on other data with the study's parameters, without tuning again: the run
+  // takes the best trial's values and names the study.
+  CommandResult retrain = Fraudops(dir, "run --json",
+                                   "FRAUDOPS_TUNE_FROM_STUDY=final TRAINING_ALGORITHM=lgbm "
+                                   "FRAUDOPS_GLOBAL_SEED=7 FRAUDOPS_REGISTER_CHAMPION_GATE=false");
+  ASSERT_EQ(retrain.exit_code, 0) << retrain.err;
+  nlohmann::json again = Json(retrain);
+  nlohmann::json from =
+      nlohmann::json::parse(testing::ReadText(again["artifacts"]["tuning"].get<std::string>()));
+  EXPECT_EQ(from["from_study"], true);
+  EXPECT_EQ(from["best_params"], tuning["best_params"]);
+  nlohmann::json retrained =
+      nlohmann::json::parse(testing::ReadText(again["artifacts"]["training"].get<std::string>()));
+  for (const auto& [name, value] : tuning["best_params"].items())
+    EXPECT_EQ(retrained["parameters"][name], value) << name;
+  EXPECT_NE(Fraudops(dir, "lineage fraud-detector@2").out.find("tuned by study final"),
+            std::string::npos);
+  // A study that is not there, or of another algorithm, and the two settings together.
+  CommandResult missing =
+      Fraudops(dir, "run", "FRAUDOPS_TUNE_FROM_STUDY=nope TRAINING_ALGORITHM=lgbm");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("study 'nope' is not in the metadata store"), std::string::npos)
+      << missing.err;
+  CommandResult other = Fraudops(dir, "run", "FRAUDOPS_TUNE_FROM_STUDY=final");
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_NE(other.err.find("study 'final' tuned lgbm; train.algorithm is xgboost"),
+            std::string::npos)
+      << other.err;
+  CommandResult both =
+      Fraudops(dir, "run", "FRAUDOPS_TUNE_FROM_STUDY=final FRAUDOPS_TUNE_ENABLED=true");
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("set one of them"), std::string::npos) << both.err;
+
   // tune show's table: a trial's parameters as name=value; its trials' runs named apart in
   // runs list.
   CommandResult shown = Fraudops(dir, "tune show final");

@@ -125,6 +125,7 @@ int TuneRun(const TuneArgs& args) {
   if (!args.home.empty()) config.global.home = args.home;
   TuneConfig& t = config.tune;
   t.enabled = true;
+  t.from_study.clear();  // this command tunes: an earlier study's parameters are not asked for
   const std::pair<const std::string*, std::string*> texts[] = {{&args.study, &t.study},
                                                                {&args.strategy, &t.strategy},
                                                                {&args.pruner, &t.pruner},

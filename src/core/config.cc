@@ -276,6 +276,10 @@ const std::vector<KeySpec>& KeyTable() {
        "An earlier study whose complete trials inside this space seed the sampler; empty: "
        "none.",
        FOPS_FIELD(tune.warm_start)},
+      {"tune", "from_study",
+       "Without tune.enabled: the train step takes this earlier study's best parameters (over "
+       "the configured ones), e.g. for scheduled retraining on new data; empty: none.",
+       FOPS_FIELD(tune.from_study)},
       {"tune", "negatives_per_positive",
        "Trials train on every positive row and this many negative rows per positive, drawn by "
        "the seed and weighted up to the negatives' total (when that keeps at most half of "

@@ -120,6 +120,8 @@ struct TuneConfig {
   long long eta = 3;
   std::string space_file;  ///< empty: the algorithm's built-in space
   std::string warm_start;
+  /// Not tuning: the train step takes this earlier study's best parameters (empty: none).
+  std::string from_study;
   /// Trials train on every positive and this many negatives per positive (0: every row).
   double negatives_per_positive = 50;
   long long min_negatives = 10000;  ///< the sample keeps at least this many negatives

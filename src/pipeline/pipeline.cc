@@ -676,8 +676,49 @@ Result<std::vector<float>> ReweighingWeights(State& s);
 /// tune.enabled: a study on the training rows (the validation split, or folds of the training
 /// rows: the validation split stays unseen for the final model's early stopping, calibration
 /// and threshold); the train step then trains with the best trial's parameters.
+/// tune.from_study: the best trial's parameters of an earlier study, over the configured ones
+/// (the run is tagged with the study, as a tuned one is).
+Status ParamsFromStudy(State& s) {
+  const std::string& name = s.config.tune.from_study;
+  const std::string& algorithm = s.config.train.algorithm;
+  FOPS_ASSIGN_OR_RETURN(TuneResult study, LoadStudy(*s.store, name));
+  if (study.study.algorithm != algorithm) {
+    return Status::InvalidArgument("tune.from_study: study '" + name + "' tuned " +
+                                   study.study.algorithm + "; train.algorithm is " + algorithm);
+  }
+  if (!study.best) {
+    return Status::InvalidArgument("tune.from_study: study '" + name +
+                                   "' has no complete trial to take parameters from");
+  }
+  TrainerRegistry trainers;
+  RegisterBuiltinTrainers(trainers);
+  FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(algorithm));
+  const std::string objective = study.study.definition.value("objective", "");
+  s.tuned = OverrideParams(ConfiguredParams(s.config), study.best->params, trainer->Params(),
+                           "study " + name + " best trial " + std::to_string(study.best->number));
+  const nlohmann::json tuning = {{"study", name},
+                                 {"study_run_id", study.study.run_id},
+                                 {"objective", objective},
+                                 {"trials", study.trials.size()},
+                                 {"ran_here", 0},
+                                 {"from_study", true},
+                                 {"best_trial", study.best->number},
+                                 {"best_value", *study.best->value},
+                                 {"best_params", study.best->params}};
+  FOPS_RETURN_IF_ERROR(s.Write("tuning", "model/tuning.json", Pretty(tuning)));
+  FOPS_RETURN_IF_ERROR(s.store->SetTags(
+      s.result.execution_id,
+      {{"fraudops.study", name}, {"fraudops.best_trial", std::to_string(study.best->number)}}));
+  s.context.logger->Info("tune", "parameters from an earlier study",
+                         {{"study", name},
+                          {"best_trial", static_cast<long long>(study.best->number)},
+                          {objective, *study.best->value}});
+  return Status::Ok();
+}
+
 Status Tune(State& s) {
   if (!s.config.tune.enabled) {
+    if (!s.config.tune.from_study.empty()) return ParamsFromStudy(s);
     s.step_skipped = true;
     return Status::Ok();
   }
@@ -1666,6 +1707,18 @@ Status CheckPipelineConfig(const Config& config) {
   FOPS_ASSIGN_OR_RETURN(const Trainer* trainer, trainers.Find(algorithm));
   FOPS_RETURN_IF_ERROR(
       ResolveParams(trainer->Params(), ConfiguredParams(config), algorithm).status());
+  if (!config.tune.from_study.empty()) {
+    if (config.tune.enabled) {
+      return Status::InvalidArgument(
+          "tune.from_study takes an earlier study's best parameters and tune.enabled runs a new "
+          "study: set one of them");
+    }
+    if (config.train.sharded) {
+      return Status::InvalidArgument(
+          "tune.from_study does not combine with train.sharded yet (the workers train with the "
+          "configured parameters)");
+    }
+  }
   if (!config.tune.enabled) return Status::Ok();
   if (config.train.sharded || config.train.instance_count > 1) {
     return Status::InvalidArgument(
