@@ -451,18 +451,20 @@ Status MetadataStore::DeleteArtifactRecords(const std::string& run_id, const std
   return InTransaction([&]() -> Status {
     SqlValue p[] = {Text(run_id)};
     FOPS_RETURN_IF_ERROR(db_->Exec("DELETE FROM run_artifacts WHERE run_id = ?", p));
-    FOPS_RETURN_IF_ERROR(
-        TagArtifacts(run_id, "deleted by " + actor + " at " + UtcNow() + " (artifacts gc)"));
+    FOPS_RETURN_IF_ERROR(WriteTags(
+        run_id, {{kArtifactsTag, "deleted by " + actor + " at " + UtcNow() + " (artifacts gc)"}}));
     return AppendAudit(actor, "artifacts_deleted", "", 0, details);
   });
 }
 
-Status MetadataStore::TagArtifacts(const std::string& run_id, const std::string& what) {
-  SqlValue tag[] = {Text(run_id), Text(std::string(kArtifactsTag)), Text(what)};
-  return db_->Exec(
-      "INSERT INTO run_tags VALUES (?, ?, ?) ON CONFLICT (run_id, name) DO UPDATE SET value = "
-      "excluded.value",
-      tag);
+Status MetadataStore::WriteTags(const std::string& run_id,
+                                const std::map<std::string, std::string>& tags) {
+  std::vector<SqlValue> values;
+  for (const auto& [name, value] : tags)
+    values.insert(values.end(), {Text(run_id), Text(name), Text(value)});
+  if (values.empty()) return Status::Ok();
+  return InsertRows(*db_, "INSERT INTO run_tags VALUES", 3, values,
+                    " ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value");
 }
 
 Status MetadataStore::MoveArtifactRecords(const std::string& run_id,
@@ -478,8 +480,9 @@ Status MetadataStore::MoveArtifactRecords(const std::string& run_id,
         details.contains("storage_class")
             ? "in storage class " + details["storage_class"].get<std::string>()
             : std::string("under the archive/ prefix");
-    FOPS_RETURN_IF_ERROR(TagArtifacts(
-        run_id, "archived " + where + " by " + actor + " at " + UtcNow() + " (artifacts archive)"));
+    FOPS_RETURN_IF_ERROR(
+        WriteTags(run_id, {{kArtifactsTag, "archived " + where + " by " + actor + " at " +
+                                               UtcNow() + " (artifacts archive)"}}));
     return AppendAudit(actor, "artifacts_archived", "", 0, details);
   });
 }
@@ -654,12 +657,7 @@ Status MetadataStore::SetTags(const std::string& run_id,
       SqlValue key[] = {Text(run_id), Text(name)};
       FOPS_RETURN_IF_ERROR(db_->Exec("DELETE FROM run_tags WHERE run_id = ? AND name = ?", key));
     }
-    std::vector<SqlValue> values;
-    for (const auto& [name, value] : tags)
-      values.insert(values.end(), {Text(run_id), Text(name), Text(value)});
-    if (values.empty()) return Status::Ok();
-    return InsertRows(*db_, "INSERT INTO run_tags VALUES", 3, values,
-                      " ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value");
+    return WriteTags(run_id, tags);
   });
 }
 

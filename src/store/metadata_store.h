@@ -252,8 +252,8 @@ class MetadataStore {
                      int64_t version, const nlohmann::json& details);
 
  private:
-  /// Sets the run's kArtifactsTag to `what` (inside the caller's transaction).
-  Status TagArtifacts(const std::string& run_id, const std::string& what);
+  /// Sets (or replaces) the run's `tags`, inside the caller's transaction.
+  Status WriteTags(const std::string& run_id, const std::map<std::string, std::string>& tags);
   Status Migrate();
   /// Inserts rows of `width` values into `table`; a row whose `key` exists updates `updated`.
   Status Upsert(const std::string& table, const std::string& key,

@@ -931,7 +931,7 @@ Status ServingStore::SetEnvironment(const std::string& endpoint_name,
 namespace {
 
 /// A stretch of time for people: seconds under two minutes, minutes under two hours, then hours.
-std::string Hours(double seconds) {
+std::string Stretch(double seconds) {
   if (seconds < 120) return FormatDouble(seconds, 3) + " s";
   if (seconds < 7200) return FormatDouble(seconds / 60.0, 3) + " min";
   return FormatDouble(seconds / 3600.0, 3) + " h";
@@ -1002,7 +1002,7 @@ Result<PromotionCheck> ServingStore::CheckPromotion(const VariantRef& target,
                   " endpoint" + (rolled_back.empty() ? "" : "; " + rolled_back);
     } else {
       *evidence = std::string(shadow ? "shadowed " : "served ") + environment + " (" + where +
-                  ") for " + Hours(best);
+                  ") for " + Stretch(best);
     }
     return best;
   };
@@ -1035,7 +1035,7 @@ Result<PromotionCheck> ServingStore::CheckPromotion(const VariantRef& target,
               double seconds,
               stretch(c.kind == PromotionCondition::Kind::kShadowed, c.environment, &evidence));
           met = seconds >= c.seconds;
-          evidence += "; " + Hours(c.seconds) + " required";
+          evidence += "; " + Stretch(c.seconds) + " required";
           break;
         }
       }
