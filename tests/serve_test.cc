@@ -2393,6 +2393,32 @@ TEST(ServeTest, TheWorkspaceApiListsFiltersAndPagesRunsAndLogsANotebooksRun) {
             "invalid_query");
   EXPECT_EQ(Body(http.Request("GET", "/v1/runs?filter=auc%20~%201", "", victor))["error"]["code"],
             "invalid_filter");
+  // A tuning study's trials: listed by default, left out (and counted) or alone on request.
+  RunRecord study;
+  study.run_id = "study-run";
+  study.experiment = "sweep-tuning";
+  study.start_time = UtcNow();
+  study.tags = {{kRunKindTag, "study"}};
+  ASSERT_TRUE(ws.store().CreateRun(study).ok());
+  for (const char* id : {"trial-0", "trial-1"}) {
+    RunRecord trial = study;
+    trial.run_id = id;
+    trial.tags = {{kRunKindTag, kTrialRunKind}, {"fraudops.parent_run", study.run_id}};
+    ASSERT_TRUE(ws.store().CreateRun(trial).ok());
+  }
+  EXPECT_EQ(Body(http.Request("GET", "/v1/runs", "", victor))["total"], 10);
+  const Json without = Body(http.Request("GET", "/v1/runs?trials=exclude", "", victor));
+  EXPECT_EQ(without["total"], 8) << without.dump();
+  EXPECT_EQ(without["hidden_trials"], 2) << without.dump();
+  const Json only = Body(http.Request("GET", "/v1/runs?trials=only&limit=1", "", victor));
+  EXPECT_EQ(only["total"], 2) << only.dump();
+  EXPECT_EQ(only["runs"][0]["run_id"], "trial-1") << only.dump();
+  EXPECT_FALSE(only.contains("hidden_trials"));
+  HttpReply wrong = http.Request("GET", "/v1/runs?trials=hide", "", victor);
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_NE(Body(wrong)["error"]["message"].get<std::string>().find("include, exclude or only"),
+            std::string::npos)
+      << wrong.body;
   HttpReply compared =
       http.Request("GET", "/v1/runs/compare?runs=" + runs[0] + "," + runs[4], "", victor);
   ASSERT_EQ(compared.status, 200) << compared.body;
@@ -2400,7 +2426,8 @@ TEST(ServeTest, TheWorkspaceApiListsFiltersAndPagesRunsAndLogsANotebooksRun) {
   EXPECT_EQ(Body(compared)["best"]["test.pr_auc"], runs[4]);
   HttpReply experiments = http.Request("GET", "/v1/experiments", "", victor);
   ASSERT_EQ(experiments.status, 200) << experiments.body;
-  EXPECT_EQ(Body(experiments)["experiments"].size(), 3u);  // notebooks, serve-test, sweep
+  // notebooks, serve-test, sweep, sweep-tuning
+  EXPECT_EQ(Body(experiments)["experiments"].size(), 4u);
 
   // Models, versions, lineage to the endpoint; aliases take an approver.
   HttpReply models = http.Request("GET", "/v1/models", "", victor);
@@ -2626,7 +2653,7 @@ TEST(ServeTest, TheConsoleIsServedUnderItsPolicyAndItsSessionsNeedTheirCsrfToken
 /// A run as a notebook or the pipeline would leave it: a name, a parameter, a test metric, a
 /// learning curve and, with `report`, an HTML report among its artifacts.
 void AddRun(ServeWorkspace& ws, const std::string& id, const std::string& name, double eta,
-            double pr_auc, bool report) {
+            double pr_auc, bool report, const std::map<std::string, std::string>& tags = {}) {
   RunRecord run;
   run.run_id = id;
   run.experiment = "console-test";
@@ -2638,7 +2665,8 @@ void AddRun(ServeWorkspace& ws, const std::string& id, const std::string& name, 
   run.user = "user";
   run.artifact_uri = ws.home() + "/artifacts/" + id;
   run.params = {{"train.xgboost.eta", Json(eta).dump()}, {"seed", "7"}};
-  run.tags = {{kRunNameTag, name}};
+  run.tags = tags;
+  run.tags[kRunNameTag] = name;
   ASSERT_TRUE(ws.store().CreateRun(run).ok());
   ASSERT_TRUE(ws.store().LogMetrics(id, {{"test.pr_auc", pr_auc}, {"test.roc_auc", 0.95}}).ok());
   std::vector<std::pair<int64_t, double>> curve;
@@ -2678,7 +2706,18 @@ TEST(ServeTest, TheConsoleInABrowserFindsComparesApprovesDeploysAndRollsBack) {
   WriteMonitoringReport(ws.home(), "2026-12-01T10-00-00Z", 0.05, 0.97);
   WriteMonitoringReport(ws.home(), "2026-12-02T10-00-00Z", 0.31, 0.93);
   AddRun(ws, "run-needle", "needle", 0.1, 0.9, true);
-  AddRun(ws, "run-hay", "fraud-detection-01a24aa1-2b43-77e5-bb86 #12", 0.3, 0.8, false);
+  // A tuning study's run and one of its trials (left out of the runs table unless asked for).
+  const std::string study = "fraud-detection-01a24aa1-2b43-77e5-bb86";
+  RunRecord study_run;
+  study_run.run_id = "run-study";
+  study_run.experiment = "console-test-tuning";
+  study_run.start_time = UtcNow();
+  study_run.tags = {{kRunNameTag, study}, {kRunKindTag, "study"}, {"fraudops.study", study}};
+  ASSERT_TRUE(ws.store().CreateRun(study_run).ok());
+  AddRun(ws, "run-hay", study + " #12", 0.3, 0.8, false,
+         {{kRunKindTag, kTrialRunKind},
+          {"fraudops.parent_run", "run-study"},
+          {"fraudops.study", study}});
   const std::string key = ws.CreateKey({"invoke"});
   ws.WriteConfig();
   ServerProcess server(ws);

@@ -61,7 +61,7 @@ TEST(TuneCliTest, ALgbmRunWithATuneSectionRegistersAModelWithTheStudysBestParame
   EXPECT_EQ(shown["trials"].size(), 5u);
   EXPECT_EQ(shown["best"]["number"], tuning["best_trial"]);
   EXPECT_EQ(shown["best"]["params"], tuning["best_params"]);
-  nlohmann::json runs = Json(Fraudops(dir, "runs list --json"));
+  nlohmann::json runs = Json(Fraudops(dir, "runs list --json --trials"));
   int pipeline = 0, study_runs = 0;
   for (const nlohmann::json& r : runs) {
     pipeline += r["experiment"] == "fraud-detection";
@@ -69,6 +69,12 @@ TEST(TuneCliTest, ALgbmRunWithATuneSectionRegistersAModelWithTheStudysBestParame
   }
   EXPECT_EQ(pipeline, 1) << runs.dump();
   EXPECT_EQ(study_runs, 6) << runs.dump();  // the study's run and its 5 trials
+  // Without --trials, runs list leaves the trials out and says how many it left.
+  EXPECT_EQ(Json(Fraudops(dir, "runs list --json")).size(), 2u);
+  CommandResult table = Fraudops(dir, "runs list");
+  EXPECT_NE(table.out.find("2 run(s); 5 tuning trials not listed (--trials lists them"),
+            std::string::npos)
+      << table.out;
   CommandResult listed = Fraudops(dir, "tune list");
   EXPECT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_NE(listed.out.find(study), std::string::npos) << listed.out;
@@ -163,13 +169,13 @@ TEST(TuneCliTest, TuneSaysHowToTrainTheFinalModelAndThatCommandRunsNoTrialAgain)
   const std::string table = shown.out.substr(0, shown.out.find("best: trial"));
   EXPECT_NE(table.find(" learning_rate="), std::string::npos) << shown.out;
   EXPECT_EQ(table.find("{\""), std::string::npos) << shown.out;
-  CommandResult runs = Fraudops(dir, "runs list");
+  CommandResult runs = Fraudops(dir, "runs list --trials");
   for (const char* name : {"final #0", "final #1", "final #2"})
     EXPECT_NE(runs.out.find(name), std::string::npos) << name << " in " << runs.out;
   // A trial's run says whose trial it is; on one validation split its value is logged once
   // (no fold1.pr_auc, no spread of one).
   std::string trial_run;
-  for (const nlohmann::json& r : Json(Fraudops(dir, "runs list --json"))) {
+  for (const nlohmann::json& r : Json(Fraudops(dir, "runs list --json --trials"))) {
     if (r.value("name", "") == "final #0") trial_run = r["run_id"];
   }
   ASSERT_FALSE(trial_run.empty());

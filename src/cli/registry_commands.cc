@@ -35,6 +35,7 @@ struct RegistryArgs {
   // runs
   std::string experiment, status, filter, sort;
   size_t limit = 50;
+  bool trials = false;  ///< runs list: tuning trials too
   std::vector<std::string> runs;
   std::vector<std::string> tags, delete_tags;
   std::string note, run_id;
@@ -99,6 +100,9 @@ int RunsList(const RegistryArgs& args) {
   filter.with_metrics = {"test.roc_auc", "test.pr_auc", "test.recall_at_fpr_1pct"};
   filter.with_tags = {kRunNameTag, "algorithm", "data_source"};
   if (!filter.order_by.empty()) filter.with_metrics.push_back(filter.order_by);
+  // A tuned run leaves a trial run per trial (30 by default): listed with --trials, otherwise
+  // counted under the table.
+  filter.trials = args.trials ? RunFilter::Trials::kInclude : RunFilter::Trials::kExclude;
   auto runs = stores->metadata->ListRuns(filter);
   if (!runs.ok()) return Fail(runs.status());
   if (args.json) {
@@ -125,8 +129,17 @@ int RunsList(const RegistryArgs& args) {
                 Metric(run.metrics, "test.pr_auc").c_str(),
                 Metric(run.metrics, "test.recall_at_fpr_1pct").c_str());
   }
-  std::printf("%zu run(s)%s\n", runs->size(),
-              runs->size() == args.limit ? " (--limit reached)" : "");
+  std::string trials;
+  if (!args.trials) {
+    auto hidden = stores->metadata->CountTrials(filter);
+    if (!hidden.ok()) return Fail(hidden.status());
+    if (*hidden > 0) {
+      trials = "; " + std::to_string(*hidden) + " tuning trial" + (*hidden == 1 ? "" : "s") +
+               " not listed (--trials lists them, fraudops tune show STUDY sums them up)";
+    }
+  }
+  std::printf("%zu run(s)%s%s\n", runs->size(),
+              runs->size() == args.limit ? " (--limit reached)" : "", trials.c_str());
   return kExitOk;
 }
 
@@ -794,6 +807,9 @@ std::function<int()> AddRegistryCommands(CLI::App& app) {
                    "Only runs with METRIC>=VALUE, e.g. test.roc_auc>=0.95");
   list->add_option("--sort", args->sort, "Best first by this metric, e.g. test.pr_auc");
   list->add_option("--limit", args->limit, "At most this many runs (default 50)");
+  list->add_flag(
+      "--trials", args->trials,
+      "Tuning studies' trial runs too (left out otherwise: a tuned run makes one a trial)");
   auto* show = runs->add_subcommand("show", "One run: datasets, metrics, artifacts, parameters.");
   common(show);
   show->add_option("RUN", args->runs, "Run id or a unique prefix")->required()->expected(1);

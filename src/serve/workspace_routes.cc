@@ -179,6 +179,21 @@ void WorkspaceRoutes::ListRuns(const HttpRequest& request, HttpResponse& respons
     return;
   }
   filter.ascending = order == "asc";
+  static constexpr std::pair<std::string_view, RunFilter::Trials> kTrials[] = {
+      {"include", RunFilter::Trials::kInclude},
+      {"exclude", RunFilter::Trials::kExclude},
+      {"only", RunFilter::Trials::kOnly}};
+  if (const std::string trials = request.QueryParam("trials"); !trials.empty()) {
+    const auto* known = std::find_if(std::begin(kTrials), std::end(kTrials),
+                                     [&](const auto& t) { return t.first == trials; });
+    if (known == std::end(kTrials)) {
+      WriteError(response, ErrorStyle::kV1, 400, "invalid_query",
+                 "query parameter trials=" + trials + ": include, exclude or only is accepted",
+                 {{"parameter", "trials"}});
+      return;
+    }
+    filter.trials = known->second;
+  }
   if (!CountParam(request, response, "limit", 100, kMaxPage, &filter.limit) ||
       !CountParam(request, response, "offset", 0, SIZE_MAX / 2, &filter.offset))
     return;
@@ -199,16 +214,20 @@ void WorkspaceRoutes::ListRuns(const HttpRequest& request, HttpResponse& respons
     if (std::find(filter.with_tags.begin(), filter.with_tags.end(), tag) == filter.with_tags.end())
       filter.with_tags.push_back(tag);
   }
-  size_t total = 0;
+  size_t total = 0, hidden_trials = 0;
   Json runs = Json::array();
   Status status = stores_.WithMetadata([&](MetadataStore& store) -> Status {
     FOPS_ASSIGN_OR_RETURN(auto found, store.ListRuns(filter, &total));
     for (const RunRecord& run : found) runs.push_back(RunJson(run, false));
+    if (filter.trials != RunFilter::Trials::kExclude) return Status::Ok();
+    // What the same filter leaves out (a console says so beside its count).
+    FOPS_ASSIGN_OR_RETURN(hidden_trials, store.CountTrials(filter));
     return Status::Ok();
   });
   if (Failed(response, status)) return;
-  WriteJson(response,
-            {{"runs", runs}, {"total", total}, {"offset", filter.offset}, {"limit", filter.limit}});
+  Json out = {{"runs", runs}, {"total", total}, {"offset", filter.offset}, {"limit", filter.limit}};
+  if (filter.trials == RunFilter::Trials::kExclude) out["hidden_trials"] = hidden_trials;
+  WriteJson(response, out);
 }
 
 void WorkspaceRoutes::ShowRun(const HttpRequest& request, HttpResponse& response,

@@ -551,6 +551,14 @@ Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter, 
     where += " AND r.status = ?";
     filter_params.push_back(Text(filter.status));
   }
+  if (filter.trials != RunFilter::Trials::kInclude) {
+    where += filter.trials == RunFilter::Trials::kExclude ? " AND NOT EXISTS" : " AND EXISTS";
+    where +=
+        " (SELECT 1 FROM run_tags kind WHERE kind.run_id = r.run_id AND kind.name = ? AND "
+        "kind.value = ?)";
+    filter_params.push_back(Text(kRunKindTag));
+    filter_params.push_back(Text(kTrialRunKind));
+  }
   std::string sql = columns + " FROM runs r" + column_joins + filter_joins + where;
   std::vector<SqlValue> params = column_params;
   params.insert(params.end(), filter_params.begin(), filter_params.end());
@@ -618,6 +626,17 @@ Result<std::vector<RunRecord>> MetadataStore::ListRuns(const RunFilter& filter, 
   }
   if (total) *total = selected;
   return kept;
+}
+
+Result<size_t> MetadataStore::CountTrials(RunFilter filter) {
+  filter.trials = RunFilter::Trials::kOnly;
+  filter.with_metrics.clear();
+  filter.with_tags.clear();
+  filter.order_by.clear();
+  filter.limit = filter.offset = 0;
+  size_t trials = 0;
+  FOPS_RETURN_IF_ERROR(ListRuns(filter, &trials).status());
+  return trials;
 }
 
 Status MetadataStore::LogParams(const std::string& run_id,

@@ -67,6 +67,10 @@ inline constexpr const char* kRunNoteTag = "fraudops.note";
 /// Set when `artifacts gc` deleted a run's files or `artifacts archive` moved them: what, by
 /// whom, when (the run's records stay; `runs show` says where its files went).
 inline constexpr const char* kArtifactsTag = "fraudops.artifacts";
+/// What a run is when fraudops made it for something other than a pipeline run: "study" (a
+/// tuning study's own run) or "trial" (one trial of a study, a child of the study's run).
+inline constexpr const char* kRunKindTag = "fraudops.kind";
+inline constexpr const char* kTrialRunKind = "trial";
 
 /// One condition of a run filter: `field OP value`, the field a metric ("test.roc_auc"), a
 /// parameter ("params.train.xgboost.eta") or a tag ("tags.team"), OP one of < <= = != >= >.
@@ -104,6 +108,10 @@ struct RunFilter {
   std::vector<std::string> with_tags;
   /// Every one must hold (ParseRunFilter).
   std::vector<RunCondition> conditions;
+  /// Tuning trials (runs whose kRunKindTag is kTrialRunKind): listed with the rest, left
+  /// out, or the only runs listed.
+  enum class Trials : uint8_t { kInclude, kExclude, kOnly };
+  Trials trials = Trials::kInclude;
 };
 
 /// The runs of one pipeline (experiment) with one status, and the latest of them.
@@ -194,6 +202,9 @@ class MetadataStore {
   /// The runs `filter` selects, in its order, from `offset`, at most `limit`; with `total`,
   /// how many it selects in all.
   Result<std::vector<RunRecord>> ListRuns(const RunFilter& filter, size_t* total = nullptr);
+  /// The tuning trials that `filter` would list but for its trials setting: what a listing
+  /// that leaves them out says it left out.
+  Result<size_t> CountTrials(RunFilter filter);
   /// Adds parameters to a run (values as JSON text). A parameter keeps its first value:
   /// logging it again with the same value is a no-op, with another a conflict naming both.
   Status LogParams(const std::string& run_id, const std::map<std::string, std::string>& params);

@@ -240,6 +240,49 @@ TEST_P(MetadataStoreTest, ListRunsFiltersSortsAndLimits) {
   EXPECT_EQ(ParseRunTags({"team=risk", "ticket=FR-1=2"})->at("ticket"), "FR-1=2");
 }
 
+TEST_P(MetadataStoreTest, TuningTrialsAreListedLeftOutOrAloneAndCounted) {
+  CreateRunWithMetrics("r1", 0.91);
+  RunRecord study = MakeRun();
+  study.tags = {{kRunKindTag, "study"}};
+  ASSERT_TRUE(store_->CreateRun(study).ok());
+  std::vector<std::string> trials;
+  for (int i = 0; i < 3; ++i) {
+    RunRecord trial = MakeRun();
+    trial.tags = {{kRunKindTag, kTrialRunKind}, {"fraudops.parent_run", study.run_id}};
+    ASSERT_TRUE(store_->CreateRun(trial).ok());
+    ASSERT_TRUE(store_->LogMetrics(trial.run_id, {{"test.roc_auc", 0.8 + 0.05 * i}}).ok());
+    trials.push_back(trial.run_id);
+  }
+  auto listed = [&](RunFilter f) {
+    size_t total = 0;
+    auto runs = store_->ListRuns(f, &total);
+    EXPECT_TRUE(runs.ok()) << runs.status().ToString();
+    std::set<std::string> ids;
+    for (const RunRecord& run : *runs) ids.insert(run.run_id);
+    EXPECT_EQ(total, ids.size());
+    return ids;
+  };
+  RunFilter all;
+  EXPECT_EQ(listed(all).size(), 5u);
+  RunFilter without = all;
+  without.trials = RunFilter::Trials::kExclude;
+  EXPECT_EQ(listed(without), (std::set<std::string>{"r1", study.run_id}));
+  RunFilter only = all;
+  only.trials = RunFilter::Trials::kOnly;
+  EXPECT_EQ(listed(only), (std::set<std::string>(trials.begin(), trials.end())));
+  EXPECT_EQ(*store_->CountTrials(without), 3u);
+  // With the rest of the filter: a metric condition (in the database) and a tag condition
+  // (checked on the rows).
+  without.conditions = *ParseRunFilter("test.roc_auc >= 0.85");
+  EXPECT_EQ(listed(without), (std::set<std::string>{"r1"}));
+  EXPECT_EQ(*store_->CountTrials(without), 2u);
+  without.conditions = *ParseRunFilter("tags.fraudops.parent_run = " + study.run_id);
+  EXPECT_TRUE(listed(without).empty());
+  EXPECT_EQ(*store_->CountTrials(without), 3u);
+  without.experiment = "other";
+  EXPECT_EQ(*store_->CountTrials(without), 0u);
+}
+
 TEST_P(MetadataStoreTest, VersionsNumberUpAndApprovalIsRecordedWithWhoWhenWhy) {
   ModelVersion first = Register("fraud", /*approve=*/true);
   ModelVersion second = Register("fraud", /*approve=*/false);

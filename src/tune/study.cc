@@ -387,7 +387,7 @@ Status StudyRunner::OpenStudy() {
     run.user = study.created_by.substr(0, study.created_by.find('@'));
     run.host = study.created_by.substr(study.created_by.find('@') + 1);
     run.tags = {{kRunNameTag, "study " + study.name},
-                {"fraudops.kind", "study"},
+                {kRunKindTag, "study"},
                 {"fraudops.study", study.name},
                 {"algorithm", options_.algorithm}};
     for (const auto& [key, value] : definition.items()) run.params["tune." + key] = value.dump();
@@ -414,7 +414,7 @@ RunRecord StudyRunner::ChildRun(const TrialRecord& trial) const {
   for (const auto& [name, value] : trial.params.items())
     run.params["train." + options_.algorithm + "." + name] = value.dump();
   run.tags = {{kRunNameTag, study_.name + " #" + std::to_string(trial.number)},
-              {"fraudops.kind", "trial"},
+              {kRunKindTag, kTrialRunKind},
               {"fraudops.parent_run", study_.run_id},
               {"fraudops.study", study_.name},
               {"fraudops.trial", std::to_string(trial.number)},

@@ -103,8 +103,18 @@ await step("open the run and its report", async () => {
   check(policy.includes('sandbox'), 'the report is not sandboxed');
   await report.close();
 });
+await step("a study's trials are left out until asked for", async () => {
+  await page.goto(`${url}/ui#/runs`);
+  await page.waitForFunction(() => /\(1 tuning trial not shown\)/.test(document.querySelector('.count')?.textContent || ''));
+  check(!(await textOf('table.runs tbody')).includes('#12'), 'the trial is in the table without Tuning trials ticked');
+  await page.goto(`${url}/ui#/runs/run-study`);
+  await page.click('a:has-text("the trials of study")');
+  await page.waitForFunction(() => document.querySelector('.count')?.textContent === '1 run');
+  check(await page.isChecked('#runs-trials'), 'the study\'s trials open without Tuning trials ticked');
+  check((await textOf('table.runs tbody')).includes('#12'), 'the study\'s trial is not listed');
+});
 await step('compare two runs', async () => {
-  await page.goto(`${url}/ui#/runs?order_by=test.pr_auc&metrics=test.pr_auc`);
+  await page.goto(`${url}/ui#/runs?order_by=test.pr_auc&metrics=test.pr_auc&trials=1`);
   await page.waitForSelector('table.runs tbody input[type=checkbox]');
   const boxes = await page.$$('table.runs tbody input[type=checkbox]');
   await boxes[0].check();

@@ -40,7 +40,11 @@ export async function runView(params, id) {
       h('dt', {}, 'Ended'), h('dd', {}, time(run.end_time)),
       h('dt', {}, 'By'), h('dd', {}, `${run.user}${run.host ? ' on ' + run.host : ''}`),
       h('dt', {}, 'Code'), h('dd', {}, run.code_version || '–'),
-      run.note ? [h('dt', {}, 'Note'), h('dd', {}, run.note)] : null),
+      run.note ? [h('dt', {}, 'Note'), h('dd', {}, run.note)] : null,
+      // A tuning study's run: its trials are runs of their own, left out of the runs table.
+      run.tags['fraudops.kind'] === 'study' ? [h('dt', {}, 'Trials'), h('dd', {},
+        h('a', { href: `#/runs${query({ filter: `tags.fraudops.parent_run = ${run.run_id}`, trials: 1 })}` },
+          `the trials of study ${run.tags['fraudops.study'] || ''}`.trim()))] : null),
     section('Learning curves', curves.length
       ? h('div', { class: 'charts' }, curves.map((c) => lineChart([c], { title: c.label, xLabel: 'round', width: 420, height: 200 })))
       : h('p', {}, 'No per-round metrics were logged.')),

@@ -19,6 +19,7 @@ export async function runsView(params) {
     status: params.get('status') || '',
     order_by: params.get('order_by') || '',
     order: params.get('order') || 'desc',
+    trials: params.get('trials') === '1',   // tuning studies' trial runs (30 a tuned run)
     metrics: (params.get('metrics') || 'test.roc_auc,test.pr_auc,test.recall_at_fpr_1pct')
       .split(',').map((m) => m.trim()).filter(Boolean),
   };
@@ -33,6 +34,7 @@ export async function runsView(params) {
   const status = h('select', { id: 'runs-status', name: 'status' },
     ['', 'running', 'succeeded', 'gate_failed', 'failed', 'pruned', 'skipped', 'locked']
       .map((s) => h('option', { value: s, selected: s === state.status }, s || 'any')));
+  const trials = h('input', { id: 'runs-trials', name: 'trials', type: 'checkbox', checked: state.trials });
   const metrics = h('input', { id: 'runs-metrics', name: 'metrics', value: state.metrics.join(', '), size: 40 });
   const counter = h('span', { class: 'count', 'aria-live': 'polite' });
   const compare = h('button', { type: 'button', disabled: selected.size < 2, onclick: () =>
@@ -46,12 +48,14 @@ export async function runsView(params) {
   const scroller = h('div', { class: 'scroller', tabindex: 0, 'aria-label': 'Runs' }, grid);
 
   let total = 0;
+  let hidden = 0;          // trials the query left out
   let pages = new Map();   // page index -> runs (or a pending promise)
   let generation = 0;      // bumps when the query changes: late pages of an old query are dropped
 
   const apiQuery = (offset) => query({
     filter: state.filter, experiment: state.experiment, status: state.status,
     order_by: state.order_by, order: state.order, limit: PAGE, offset,
+    trials: state.trials ? 'include' : 'exclude',
     metrics: state.metrics.join(','),
   });
 
@@ -82,7 +86,11 @@ export async function runsView(params) {
     const pending = get('/v1/runs' + apiQuery(page * PAGE)).then((answer) => {
       if (mine !== generation) return;
       pages.set(page, answer.runs);
-      if (answer.total !== total) { total = answer.total; sizeGrid(); }
+      if (answer.total !== total || (answer.hidden_trials || 0) !== hidden) {
+        total = answer.total;
+        hidden = answer.hidden_trials || 0;
+        sizeGrid();
+      }
       draw();
     }).catch((error) => { if (mine === generation) message.replaceChildren(notice(error.message)); });
     pages.set(page, pending);
@@ -90,7 +98,8 @@ export async function runsView(params) {
 
   function sizeGrid() {
     grid.setAttribute('aria-rowcount', total);
-    counter.textContent = `${total} run${total === 1 ? '' : 's'}`;
+    counter.textContent = `${total} run${total === 1 ? '' : 's'}` +
+      (hidden ? ` (${hidden} tuning trial${hidden === 1 ? '' : 's'} not shown)` : '');
   }
 
   function row(run, index) {
@@ -131,9 +140,10 @@ export async function runsView(params) {
     ++generation;
     pages = new Map();
     total = 0;
+    hidden = 0;
     message.replaceChildren();
-    remember({ ...Object.fromEntries(Object.entries(state).filter(([k, v]) => k !== 'metrics' && v)),
-      metrics: state.metrics.join(',') });
+    remember({ ...Object.fromEntries(Object.entries(state).filter(([k, v]) => k !== 'metrics' && k !== 'trials' && v)),
+      ...(state.trials ? { trials: '1' } : {}), metrics: state.metrics.join(',') });
     drawHeader();
     scroller.scrollTop = 0;
     load(0);
@@ -151,12 +161,14 @@ export async function runsView(params) {
     state.filter = filter.value.trim();
     state.experiment = experiment.value;
     state.status = status.value;
+    state.trials = trials.checked;
     state.metrics = metrics.value.split(',').map((m) => m.trim()).filter(Boolean);
     reload();
   } },
   h('label', { for: 'runs-filter' }, 'Filter'), filter,
   h('label', { for: 'runs-experiment' }, 'Experiment'), experiment,
   h('label', { for: 'runs-status' }, 'Status'), status,
+  h('label', { for: 'runs-trials' }, 'Tuning trials'), trials,
   h('label', { for: 'runs-metrics' }, 'Metric columns'), metrics,
   h('button', { type: 'submit' }, 'Apply'));
 

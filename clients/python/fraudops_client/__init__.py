@@ -312,14 +312,16 @@ class Client:
         return self._request("GET", f"/v1/runs/{self._segment(run_id)}")
 
     def search_runs(self, filter=None, order_by=None, ascending=False, experiment=None,
-                    status=None, metrics=None, tags=None, max_results=1000, page_size=500):
+                    status=None, metrics=None, tags=None, trials=None, max_results=1000,
+                    page_size=500):
         """Runs the server selects (filter: "test.pr_auc >= 0.8 and params.eta = 0.1"),
         sorted by a metric or a run column, paged through; a DataFrame when pandas is there
-        (one column per metric as metrics.NAME), else a list of dicts."""
+        (one column per metric as metrics.NAME), else a list of dicts. trials: "include"
+        (the default), "exclude" or "only" the tuning studies' trial runs."""
         runs, offset = [], 0
         while len(runs) < max_results:
             query = {"filter": filter, "order_by": order_by, "order": "asc" if ascending else None,
-                     "experiment": experiment, "status": status,
+                     "experiment": experiment, "status": status, "trials": trials,
                      "metrics": ",".join(metrics) if metrics else None,
                      "tags": ",".join(tags) if tags else None,
                      "limit": min(page_size, max_results - len(runs)), "offset": offset}

@@ -118,6 +118,10 @@ class ClientTest(unittest.TestCase):
                                             order_by="test.pr_auc", metrics=["test.pr_auc"])
             ids = list(found["run_id"]) if pandas is not None else [r["run_id"] for r in found]
             self.assertIn(run.run_id, ids)
+            # No study has run here: with trials="only" nothing is found, without them the run is.
+            self.assertEqual(len(self.client.search_runs(trials="only")), 0)
+            self.assertEqual(len(self.client.search_runs(filter="tags.team = risk",
+                                                         trials="exclude")), 1)
             steps, values = self.client.metric_history(run.run_id, "valid.auc", max_points=10)
             self.assertLessEqual(len(steps), 10)
             self.assertEqual((steps[0], steps[-1]), (0, 29))
