@@ -442,6 +442,14 @@ TEST(CliTest, GateFailureExitsFourNamingMetricValueAndThreshold) {
   CommandResult run = Fraudops(dir, "run");
   EXPECT_EQ(run.exit_code, 4) << run.err;
   EXPECT_NE(run.out.find("gate: FAILED"), std::string::npos) << run.out;
+  // The step table says so too (the gate ran and said no), and the log says it once.
+  EXPECT_TRUE(std::regex_search(run.out, std::regex(R"(\n  gate +rejected +\d)"))) << run.out;
+  EXPECT_TRUE(std::regex_search(run.out, std::regex(R"(\n  register +skipped)"))) << run.out;
+  size_t mentions = 0;
+  for (size_t at = run.err.find("(evaluate.min_roc_auc)"); at != std::string::npos;
+       at = run.err.find("(evaluate.min_roc_auc)", at + 1))
+    ++mentions;
+  EXPECT_EQ(mentions, 1u) << run.err;
   EXPECT_TRUE(std::regex_search(
       run.out, std::regex(R"(test roc_auc 0\.\d+ < 0\.9999999 \(evaluate\.min_roc_auc\))")))
       << run.out;

@@ -118,6 +118,7 @@ struct State {
   std::string key_prefix;  ///< <pipeline>/<execution_id>: the run's keys in the artifact store
   std::map<std::string, std::pair<uintmax_t, fs::file_time_type>> published;
   bool step_skipped = false;
+  bool step_rejected = false;
 
   std::string Path(const std::string& relative) const {
     return (fs::path(dir) / relative).string();
@@ -1269,9 +1270,13 @@ Status Gate(State& s) {
   for (const std::string& reason : s.bias_reasons) s.result.gate.Fail(reason);
   if (s.result.gate.passed && s.config.register_.champion_gate && s.store)
     FOPS_RETURN_IF_ERROR(ChampionGate(s));
-  for (const std::string& check : s.result.gate.checks) s.context.logger->Info("gate", check);
-  if (!s.result.gate.passed) {
+  // Passed: each check as information; failed: one warning naming the failed checks (every
+  // check is in evaluation/gate.json and the run's summary either way).
+  if (s.result.gate.passed) {
+    for (const std::string& check : s.result.gate.checks) s.context.logger->Info("gate", check);
+  } else {
     s.context.logger->Warn("gate", "failed: " + Join(s.result.gate.reasons, "; "));
+    s.step_rejected = true;
   }
   nlohmann::json gate = {{"passed", s.result.gate.passed},
                          {"checks", s.result.gate.checks},
@@ -1639,6 +1644,8 @@ std::string_view StepStatusName(StepStatus status) {
       return "failed";
     case StepStatus::kSkipped:
       return "skipped";
+    case StepStatus::kRejected:
+      return "rejected";
   }
   return "pending";
 }
@@ -1836,10 +1843,11 @@ RunResult RunPipeline(const Config& config, const Context& context,
     record.seconds = state.step_seconds.value_or(
         std::chrono::duration<double>(SteadyClock::now() - step_started).count());
     state.step_seconds.reset();
-    record.status = !status.ok()         ? StepStatus::kFailed
-                    : state.step_skipped ? StepStatus::kSkipped
-                                         : StepStatus::kSucceeded;
-    state.step_skipped = false;
+    record.status = !status.ok()          ? StepStatus::kFailed
+                    : state.step_skipped  ? StepStatus::kSkipped
+                    : state.step_rejected ? StepStatus::kRejected
+                                          : StepStatus::kSucceeded;
+    state.step_skipped = state.step_rejected = false;
     if (!status.ok()) {
       record.error = status.message();
       logger.Error(record.name, status.message());

@@ -21,8 +21,9 @@
 
 namespace fraudops {
 
-/// Where a step of a run is (its name at the edges: run.json, --json, the summary).
-enum class StepStatus { kPending, kSucceeded, kFailed, kSkipped };
+/// Where a step of a run is (its name at the edges: run.json, --json, the summary). Rejected:
+/// the step ran and said no (the gate, when the model does not pass it).
+enum class StepStatus { kPending, kSucceeded, kFailed, kSkipped, kRejected };
 std::string_view StepStatusName(StepStatus status);
 
 struct StepRecord {
