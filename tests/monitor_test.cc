@@ -580,6 +580,21 @@ TEST(SchedulerTest, MissedRunsCatchUpOnceAndTheLockKeepsOneRunAtATime) {
   ASSERT_TRUE(taken.ok());
   ASSERT_EQ(taken->size(), 1u);
   EXPECT_EQ((*taken)[0].status, RunStatus::kSucceeded);
+  EXPECT_TRUE(metadata->GetRun((*taken)[0].execution_id).ok());
+
+  // A configuration the pipeline refuses before any work: the history says why and names no
+  // run (none was recorded).
+  Config refused = w.config;
+  refused.evaluate.min_metrics["pr_aux"] = 0.5;
+  Scheduler strict(refused, *metadata, w.context, options);
+  clock.Set(At("2026-11-27T03:00:10Z"));
+  auto checked = strict.Tick();
+  ASSERT_TRUE(checked.ok()) << checked.status().ToString();
+  ASSERT_EQ(checked->size(), 1u);
+  EXPECT_EQ((*checked)[0].status, RunStatus::kFailed);
+  EXPECT_NE((*checked)[0].error.find("unknown metric 'pr_aux'"), std::string::npos)
+      << (*checked)[0].error;
+  EXPECT_EQ((*checked)[0].execution_id, "");
 }
 
 // The must-show scheduler test, part 2: drift on the served endpoint triggers a

@@ -1747,19 +1747,20 @@ RunResult RunPipeline(const Config& config, const Context& context,
                       const RunAnnotations& annotations, const std::string& stop_after) {
   auto started = SteadyClock::now();
   RunResult result;
-  result.execution_id = NewUuidV7();
   result.pipeline = config.global.pipeline_name;
   for (const StepDefinition& step : kSteps) {
     StepRecord record;
     record.name = step.name;
     result.steps.push_back(record);
   }
-  // A mistake in the configuration stops the run before any work, and nothing is written.
+  // A mistake in the configuration stops the run before any work, and nothing is written:
+  // no execution id either (the scheduler's history would name a run that does not exist).
   if (Status checked = CheckPipelineConfig(config); !checked.ok()) {
     result.error = checked;
     for (StepRecord& step : result.steps) step.status = StepStatus::kSkipped;
     return result;
   }
+  result.execution_id = NewUuidV7();
   const fs::path home = fs::absolute(config.Resolve(config.global.home)).lexically_normal();
   const std::string key_prefix = config.global.pipeline_name + "/" + result.execution_id;
   Logger& logger = *context.logger;
