@@ -146,6 +146,26 @@ TEST(TuneCliTest, TuneSaysHowToTrainTheFinalModelAndThatCommandRunsNoTrialAgain)
     EXPECT_EQ(retrained["parameters"][name], value) << name;
   EXPECT_NE(Fraudops(dir, "lineage fraud-detector@2").out.find("tuned by study final"),
             std::string::npos);
+  // The same number of training rows: nothing to say. On a sixth of them, a warning (in the
+  // log and tuning.json), not a refusal.
+  EXPECT_EQ(from["study_train_rows"], from["train_rows"]) << from.dump();
+  EXPECT_FALSE(from.contains("warning")) << from.dump();
+  CommandResult smaller = Fraudops(dir, "run --json",
+                                   "FRAUDOPS_TUNE_FROM_STUDY=final TRAINING_ALGORITHM=lgbm "
+                                   "FRAUDOPS_PREPROCESS_SYNTHETIC_ROWS=5000 "
+                                   "FRAUDOPS_REGISTER_CHAMPION_GATE=false");
+  ASSERT_TRUE(smaller.exit_code == 0 || smaller.exit_code == 4) << smaller.err;
+  nlohmann::json small = nlohmann::json::parse(
+      testing::ReadText(Json(smaller)["artifacts"]["tuning"].get<std::string>()));
+  EXPECT_NE(small.value("warning", "")
+                .find("study 'final' was tuned on " +
+                      std::to_string(from["study_train_rows"].get<int>()) +
+                      " training rows; this run trains on " +
+                      std::to_string(small["train_rows"].get<int>())),
+            std::string::npos)
+      << small.dump();
+  EXPECT_NE(smaller.err.find("tune again on this data to be sure"), std::string::npos)
+      << smaller.err;
   // A study that is not there, or of another algorithm, and the two settings together.
   CommandResult missing =
       Fraudops(dir, "run", "FRAUDOPS_TUNE_FROM_STUDY=nope TRAINING_ALGORITHM=lgbm");

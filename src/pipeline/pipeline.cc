@@ -679,6 +679,23 @@ Result<std::vector<float>> ReweighingWeights(State& s);
 /// and threshold); the train step then trains with the best trial's parameters.
 /// tune.from_study: the best trial's parameters of an earlier study, over the configured ones
 /// (the run is tagged with the study, as a tuned one is).
+/// The training rows of the pipeline run that ran `study` (its run's fraudops.execution tag);
+/// nullopt when that run or its record is gone.
+Result<std::optional<int64_t>> StudyTrainRows(MetadataStore& store, const StudyRecord& study) {
+  auto study_run = store.GetRun(study.run_id);
+  if (study_run.status().code() == StatusCode::kNotFound) return std::optional<int64_t>();
+  FOPS_RETURN_IF_ERROR(study_run.status());
+  const auto execution = study_run->tags.find("fraudops.execution");
+  if (execution == study_run->tags.end()) return std::optional<int64_t>();
+  auto run = store.GetRun(execution->second);
+  if (run.status().code() == StatusCode::kNotFound) return std::optional<int64_t>();
+  FOPS_RETURN_IF_ERROR(run.status());
+  for (const DatasetRecord& dataset : run->datasets) {
+    if (dataset.role == "train") return std::optional<int64_t>(dataset.rows);
+  }
+  return std::optional<int64_t>();
+}
+
 Status ParamsFromStudy(State& s) {
   const std::string& name = s.config.tune.from_study;
   const std::string& algorithm = s.config.train.algorithm;
@@ -697,15 +714,30 @@ Status ParamsFromStudy(State& s) {
   const std::string objective = study.study.definition.value("objective", "");
   s.tuned = OverrideParams(ConfiguredParams(s.config), study.best->params, trainer->Params(),
                            "study " + name + " best trial " + std::to_string(study.best->number));
-  const nlohmann::json tuning = {{"study", name},
-                                 {"study_run_id", study.study.run_id},
-                                 {"objective", objective},
-                                 {"trials", study.trials.size()},
-                                 {"ran_here", 0},
-                                 {"from_study", true},
-                                 {"best_trial", study.best->number},
-                                 {"best_value", *study.best->value},
-                                 {"best_params", study.best->params}};
+  nlohmann::json tuning = {{"study", name},
+                           {"study_run_id", study.study.run_id},
+                           {"objective", objective},
+                           {"trials", study.trials.size()},
+                           {"ran_here", 0},
+                           {"from_study", true},
+                           {"best_trial", study.best->number},
+                           {"best_value", *study.best->value},
+                           {"best_params", study.best->params}};
+  // Parameters tuned on much less (or more) data may not carry over (rounds, leaf sizes and
+  // regularization scale with the rows): said, not refused.
+  FOPS_ASSIGN_OR_RETURN(std::optional<int64_t> tuned_rows, StudyTrainRows(*s.store, study.study));
+  if (tuned_rows) {
+    const double ratio = static_cast<double>(s.train.rows()) / static_cast<double>(*tuned_rows);
+    tuning["study_train_rows"] = *tuned_rows;
+    tuning["train_rows"] = s.train.rows();
+    if (ratio >= 4 || ratio <= 0.25) {
+      tuning["warning"] = "study '" + name + "' was tuned on " + std::to_string(*tuned_rows) +
+                          " training rows; this run trains on " + std::to_string(s.train.rows()) +
+                          ": its parameters may not suit data " + FormatDouble(ratio, 2) +
+                          "× the size — tune again on this data to be sure (tune.enabled)";
+      s.context.logger->Warn("tune", tuning["warning"].get<std::string>());
+    }
+  }
   FOPS_RETURN_IF_ERROR(s.Write("tuning", "model/tuning.json", Pretty(tuning)));
   FOPS_RETURN_IF_ERROR(s.store->SetTags(
       s.result.execution_id,
