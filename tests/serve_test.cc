@@ -2673,6 +2673,8 @@ void AddRun(ServeWorkspace& ws, const std::string& id, const std::string& name, 
   for (int64_t round = 0; round < 1000; ++round)
     curve.emplace_back(round, 0.9 - 0.4 * std::exp(-round / (100.0 * eta * 10)));
   ASSERT_TRUE(ws.store().LogMetricHistory(id, "validation.aucpr", curve).ok());
+  for (auto& [round, value] : curve) value += 0.05;
+  ASSERT_TRUE(ws.store().LogMetricHistory(id, "train.aucpr", curve).ok());
   if (!report) return;
   const std::string file = run.artifact_uri + "/evaluation/report.html";
   fs::create_directories(fs::path(file).parent_path());

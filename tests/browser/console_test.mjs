@@ -95,6 +95,11 @@ await step('sign in and find a run by filter', async () => {
 await step("open the run and its report", async () => {
   await page.click('table.runs tbody a');
   await page.waitForSelector('figure.chart canvas');
+  // The training and validation curves of a metric share one chart.
+  const charts = await page.$$eval('figure.chart', (figures) => figures.map((f) =>
+    [f.querySelector('figcaption')?.textContent, [...f.querySelectorAll('.u-legend .u-series th')].map((th) => th.textContent.trim())]));
+  check(charts.length === 1 && charts[0][0] === 'aucpr' && ['train', 'validation'].every((s) => charts[0][1].some((l) => l.startsWith(s))),
+    `the run's curves are drawn as ${JSON.stringify(charts)}`);
   await inspect('run');
   const [report] = await Promise.all([page.context().waitForEvent('page'), page.click('a[href*="report.html"]')]);
   await report.waitForLoadState();

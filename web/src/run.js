@@ -17,9 +17,22 @@ async function curve(run, metric) {
   return { x: c.steps, y: c.values };
 }
 
+// A run's curves by metric: "train.aucpr" and "validation.aucpr" share the chart "aucpr" as
+// the series "train" and "validation"; a name without a dot is a chart of its own.
+function byMetric(curves) {
+  const charts = new Map();
+  for (const c of curves) {
+    const dot = c.name.indexOf('.');
+    const [metric, label] = dot > 0 ? [c.name.slice(dot + 1), c.name.slice(0, dot)] : [c.name, c.name];
+    if (!charts.has(metric)) charts.set(metric, []);
+    charts.get(metric).push({ ...c, label });
+  }
+  return [...charts];
+}
+
 export async function runView(params, id) {
   const run = await get(`/v1/runs/${seg(id)}`);
-  const curves = await Promise.all((run.curves || []).map(async (m) => ({ label: m, ...(await curve(run.run_id, m)) })));
+  const curves = await Promise.all((run.curves || []).map(async (m) => ({ name: m, ...(await curve(run.run_id, m)) })));
   const reports = run.artifacts.filter((a) => /\.html$/.test(a.name));
   // The data validation report (raw/validation.json), when the run has one.
   const validationFile = run.artifacts.find((a) => a.name === 'raw/validation.json');
@@ -46,7 +59,7 @@ export async function runView(params, id) {
         h('a', { href: `#/runs${query({ filter: `tags.fraudops.parent_run = ${run.run_id}`, trials: 1 })}` },
           `the trials of study ${run.tags['fraudops.study'] || ''}`.trim()))] : null),
     section('Learning curves', curves.length
-      ? h('div', { class: 'charts' }, curves.map((c) => lineChart([c], { title: c.label, xLabel: 'round', width: 420, height: 200 })))
+      ? h('div', { class: 'charts' }, byMetric(curves).map(([metric, series]) => lineChart(series, { title: metric, xLabel: 'round', width: 560, height: 280 })))
       : h('p', {}, 'No per-round metrics were logged.')),
     section('Metrics', metrics.length ? folded(metrics.length, table(['Metric', 'Value'], metrics.map(([k, v]) => [k, fmt(v, 6)]), { class: 'kv' }))
       : h('p', {}, 'None recorded.')),
