@@ -75,6 +75,16 @@ TEST(TuneCliTest, ALgbmRunWithATuneSectionRegistersAModelWithTheStudysBestParame
   EXPECT_NE(table.out.find("2 run(s); 5 tuning trials not listed (--trials lists them"),
             std::string::npos)
       << table.out;
+  // The study's run says where its trials are; that command lists them.
+  const std::string study_run = tuning["study_run_id"];
+  CommandResult study_shown = Fraudops(dir, "runs show " + study_run);
+  const std::string listing =
+      "runs list --trials --filter 'tags.fraudops.parent_run = " + study_run + "'";
+  EXPECT_NE(
+      study_shown.out.find("trials: fraudops tune show " + study + ", or fraudops " + listing),
+      std::string::npos)
+      << study_shown.out;
+  EXPECT_NE(Fraudops(dir, listing).out.find("5 run(s)"), std::string::npos);
   CommandResult listed = Fraudops(dir, "tune list");
   EXPECT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_NE(listed.out.find(study), std::string::npos) << listed.out;
