@@ -179,8 +179,9 @@ int RunsShow(const RegistryArgs& args) {
     std::printf("  %-36s %s\n", key.c_str(), value.c_str());
   std::printf("\nparameters: %zu (fraudops runs show --json lists them)\n", run->params.size());
   // A study's trials are runs of their own, which runs list leaves out unless asked.
-  if (const auto kind = run->tags.find(kRunKindTag);
-      kind != run->tags.end() && kind->second == "study" && run->tags.contains("fraudops.study")) {
+  if (const auto kind = run->tags.find(kRunKindTag); kind != run->tags.end() &&
+                                                     kind->second == kStudyRunKind &&
+                                                     run->tags.contains("fraudops.study")) {
     std::printf(
         "trials: fraudops tune show %s, or fraudops runs list --trials --filter "
         "'tags.fraudops.parent_run = %s'\n",

@@ -674,11 +674,6 @@ Status SplitStep(State& s) {
 
 Result<std::vector<float>> ReweighingWeights(State& s);
 
-/// tune.enabled: a study on the training rows (the validation split, or folds of the training
-/// rows: the validation split stays unseen for the final model's early stopping, calibration
-/// and threshold); the train step then trains with the best trial's parameters.
-/// tune.from_study: the best trial's parameters of an earlier study, over the configured ones
-/// (the run is tagged with the study, as a tuned one is).
 /// The training rows of the pipeline run that ran `study` (its run's fraudops.execution tag);
 /// nullopt when that run or its record is gone.
 Result<std::optional<int64_t>> StudyTrainRows(MetadataStore& store, const StudyRecord& study) {
@@ -696,6 +691,11 @@ Result<std::optional<int64_t>> StudyTrainRows(MetadataStore& store, const StudyR
   return std::optional<int64_t>();
 }
 
+/// tune.enabled: a study on the training rows (the validation split, or folds of the training
+/// rows: the validation split stays unseen for the final model's early stopping, calibration
+/// and threshold); the train step then trains with the best trial's parameters.
+/// tune.from_study: the best trial's parameters of an earlier study, over the configured ones
+/// (the run is tagged with the study, as a tuned one is).
 Status ParamsFromStudy(State& s) {
   const std::string& name = s.config.tune.from_study;
   const std::string& algorithm = s.config.train.algorithm;

@@ -70,6 +70,7 @@ inline constexpr const char* kArtifactsTag = "fraudops.artifacts";
 /// What a run is when fraudops made it for something other than a pipeline run: "study" (a
 /// tuning study's own run) or "trial" (one trial of a study, a child of the study's run).
 inline constexpr const char* kRunKindTag = "fraudops.kind";
+inline constexpr const char* kStudyRunKind = "study";
 inline constexpr const char* kTrialRunKind = "trial";
 
 /// One condition of a run filter: `field OP value`, the field a metric ("test.roc_auc"), a

@@ -387,7 +387,7 @@ Status StudyRunner::OpenStudy() {
     run.user = study.created_by.substr(0, study.created_by.find('@'));
     run.host = study.created_by.substr(study.created_by.find('@') + 1);
     run.tags = {{kRunNameTag, "study " + study.name},
-                {kRunKindTag, "study"},
+                {kRunKindTag, kStudyRunKind},
                 {"fraudops.study", study.name},
                 {"algorithm", options_.algorithm}};
     for (const auto& [key, value] : definition.items()) run.params["tune." + key] = value.dump();
