@@ -455,6 +455,31 @@ TEST(CliTest, GateFailureExitsFourNamingMetricValueAndThreshold) {
       << run.out;
 }
 
+TEST(CliTest, TheScheduleSaysWhichRunItStartedAndWhyItDidNotSucceed) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("incoming"));
+  WriteSmallConfig(dir, "evaluate:\n  min_roc_auc: 0.9999999\nschedule:\n  watch: ['" +
+                            dir.File("incoming") + "']\n");
+  CommandResult first = Fraudops(dir, "schedule --once");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out, "no trigger fired\n");  // the first look records what is there
+  WriteText(dir.File("incoming/2026-12-06.csv"), "Amount\n1\n");
+  CommandResult fired = Fraudops(dir, "schedule --once");
+  ASSERT_EQ(fired.exit_code, 0) << fired.err;  // a gate that says no is not a failure to run
+  const nlohmann::json runs = Json(Fraudops(dir, "runs list --json"));
+  ASSERT_EQ(runs.size(), 1u);
+  const std::string id = runs[0]["run_id"].get<std::string>().substr(0, 13);
+  for (const std::string& out : {fired.out, Fraudops(dir, "schedule history").out}) {
+    EXPECT_TRUE(
+        std::regex_search(out, std::regex(" data +gate_failed +" + id + " +- +new data in ")))
+        << out;
+    EXPECT_TRUE(std::regex_search(
+        out,
+        std::regex(R"(\n    why: test roc_auc 0\.\d+ < 0\.9999999 \(evaluate\.min_roc_auc\)\n)")))
+        << out;
+  }
+}
+
 TEST(CliTest, ARunUsesTheCoresItMayUseAndSaysHowMany) {
   TempDir dir;
   WriteSmallConfig(dir);

@@ -126,6 +126,24 @@ bool NothingToSchedule(const Config& config) {
          config.schedule.watch.empty() && !config.schedule.on_drift && !config.schedule.on_quality;
 }
 
+/// The scheduler's runs as a table: when, why, what came of it, the pipeline run it started
+/// (its id's first 13 characters: enough for runs show) and, under a run that did not
+/// succeed, why not.
+void PrintScheduleRuns(const std::vector<ScheduleRunRecord>& runs) {
+  std::printf("%-24s %-8s %-11s %-13s %-24s %s\n", "scheduled for", "trigger", "status", "run",
+              "model", "reason");
+  for (const ScheduleRunRecord& run : runs) {
+    const std::string model =
+        run.model.empty() ? "-" : run.model + "@" + std::to_string(run.version);
+    const std::string id = run.execution_id.empty() ? "-" : run.execution_id.substr(0, 13);
+    std::printf("%-24s %-8s %-11s %-13s %-24s %s%s%s\n", run.scheduled_for.c_str(),
+                run.trigger.c_str(), std::string(RunStatusName(run.status)).c_str(), id.c_str(),
+                model.c_str(), run.reason.c_str(),
+                run.deployment.empty() ? "" : "; deployed: ", run.deployment.c_str());
+    if (!run.error.empty()) std::printf("    why: %s\n", run.error.c_str());
+  }
+}
+
 int Schedule(const MonitorArgs& args) {
   auto session = Open(args);
   if (!session.ok()) return Fail(session.status());
@@ -155,12 +173,8 @@ int Schedule(const MonitorArgs& args) {
       PrintJson(runs);
     else if (ticked->empty())
       std::printf("no trigger fired\n");
-    else {
-      for (const ScheduleRunRecord& run : *ticked) {
-        std::printf("%s  %-8s %-11s %s\n", run.scheduled_for.c_str(), run.trigger.c_str(),
-                    std::string(RunStatusName(run.status)).c_str(), run.reason.c_str());
-      }
-    }
+    else
+      PrintScheduleRuns(*ticked);
     for (const ScheduleRunRecord& run : *ticked) {
       if (run.status == RunStatus::kFailed) return kExitInternal;
     }
@@ -203,14 +217,7 @@ int ScheduleHistory(const MonitorArgs& args) {
     PrintJson(out);
     return kExitOk;
   }
-  std::printf("%-24s %-8s %-11s %-24s %s\n", "scheduled for", "trigger", "status", "model",
-              "reason");
-  for (const ScheduleRunRecord& run : *history) {
-    std::string model = run.model.empty() ? "-" : run.model + "@" + std::to_string(run.version);
-    std::printf("%-24s %-8s %-11s %-24s %s%s%s\n", run.scheduled_for.c_str(), run.trigger.c_str(),
-                std::string(RunStatusName(run.status)).c_str(), model.c_str(), run.reason.c_str(),
-                run.deployment.empty() ? "" : "; deployed: ", run.deployment.c_str());
-  }
+  PrintScheduleRuns(*history);
   return kExitOk;
 }
 
