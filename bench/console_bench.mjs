@@ -44,13 +44,14 @@ for (let i = 0; i < repeats; ++i) {
     });
     return performance.now() - start;
   }, firstBefore));
-  // A run's page with four 1,000-round curves: the hash change until every chart is drawn.
+  // A run's page with four 1,000-round curves (two charts: aucpr and logloss, training and
+  // validation in each): the hash change until every chart is drawn.
   results.run_page_ms.push(await page.evaluate(async (id) => {
     const start = performance.now();
     location.hash = `#/runs/${id}`;
     await new Promise((resolve) => {
       const check = () => {
-        if (document.querySelectorAll('figure.chart canvas').length >= 4) resolve(); else requestAnimationFrame(check);
+        if (document.querySelectorAll('figure.chart canvas').length >= 2) resolve(); else requestAnimationFrame(check);
       };
       check();
     });
