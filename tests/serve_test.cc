@@ -2428,6 +2428,12 @@ TEST(ServeTest, TheWorkspaceApiListsFiltersAndPagesRunsAndLogsANotebooksRun) {
   ASSERT_EQ(experiments.status, 200) << experiments.body;
   // notebooks, serve-test, sweep, sweep-tuning
   EXPECT_EQ(Body(experiments)["experiments"].size(), 4u);
+  for (const Json& e : Body(experiments)["experiments"]) {
+    EXPECT_EQ(e["trials"], e["name"] == "sweep-tuning" ? 2 : 0) << e.dump();
+    if (e["name"] == "sweep-tuning") {
+      EXPECT_EQ(e["runs"], 3) << e.dump();
+    }
+  }
 
   // Models, versions, lineage to the endpoint; aliases take an approver.
   HttpReply models = http.Request("GET", "/v1/models", "", victor);

@@ -553,9 +553,16 @@ void WorkspaceRoutes::ListExperiments(const HttpRequest& request, HttpResponse& 
   std::map<std::string, Json> experiments;
   Status status = stores_.WithMetadata([&](MetadataStore& store) -> Status {
     FOPS_ASSIGN_OR_RETURN(auto summary, store.RunSummary());
+    FOPS_ASSIGN_OR_RETURN(auto trials, store.TrialsByExperiment());
     for (const RunStatusSummary& s : summary) {
       Json& e = experiments[s.experiment];
-      if (e.is_null()) e = {{"name", s.experiment}, {"runs", 0}, {"by_status", Json::object()}};
+      if (e.is_null()) {
+        auto found = trials.find(s.experiment);
+        e = {{"name", s.experiment},
+             {"runs", 0},
+             {"trials", found == trials.end() ? 0 : found->second},
+             {"by_status", Json::object()}};
+      }
       e["runs"] = e["runs"].get<int64_t>() + s.runs;
       e["by_status"][s.status] = s.runs;
       if (!e.contains("latest_start") || e["latest_start"].get<std::string>() < s.latest_start)

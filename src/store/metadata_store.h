@@ -216,6 +216,8 @@ class MetadataStore {
   /// Per pipeline and status: how many runs, and the latest one's times (for the server's
   /// pipeline gauges).
   Result<std::vector<RunStatusSummary>> RunSummary();
+  /// How many of each experiment's runs are tuning trials (experiments with none left out).
+  Result<std::map<std::string, int64_t>> TrialsByExperiment();
   /// Runs that ended before `utc` (UtcNow's form) and still record artifacts, with them.
   Result<std::vector<RunRecord>> RunsWithArtifactsEndedBefore(const std::string& utc);
   /// Forgets the artifacts of a run (their files are gone), audited as artifacts_deleted.

@@ -271,6 +271,21 @@ TEST_P(MetadataStoreTest, TuningTrialsAreListedLeftOutOrAloneAndCounted) {
   only.trials = RunFilter::Trials::kOnly;
   EXPECT_EQ(listed(only), (std::set<std::string>(trials.begin(), trials.end())));
   EXPECT_EQ(*store_->CountTrials(without), 3u);
+  // A page counts what the whole listing holds; so with an experiment (counted by a join).
+  RunFilter page = without;
+  page.limit = 1;
+  size_t total = 0;
+  EXPECT_EQ(store_->ListRuns(page, &total)->size(), 1u);
+  EXPECT_EQ(total, 2u);
+  page.experiment = "exp";
+  EXPECT_EQ(store_->ListRuns(page, &total)->size(), 1u);
+  EXPECT_EQ(total, 2u);
+  page.trials = RunFilter::Trials::kOnly;
+  EXPECT_EQ(store_->ListRuns(page, &total)->size(), 1u);
+  EXPECT_EQ(total, 3u);
+  RunFilter elsewhere = only;
+  elsewhere.experiment = "other";
+  EXPECT_TRUE(listed(elsewhere).empty());
   // With the rest of the filter: a metric condition (in the database) and a tag condition
   // (checked on the rows).
   without.conditions = *ParseRunFilter("test.roc_auc >= 0.85");

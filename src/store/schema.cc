@@ -277,6 +277,10 @@ CREATE TABLE trials (
   finished_at TEXT,
   PRIMARY KEY (study, number));
 )sql"},
+      {10, "Runs found by a tag's value (the tuning trials a runs listing leaves out)",
+       R"sql(
+CREATE INDEX run_tags_by_name ON run_tags(name, value);
+)sql"},
   };
   return kMigrations;
 }

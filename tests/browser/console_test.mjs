@@ -112,11 +112,16 @@ await step("a study's trials are left out until asked for", async () => {
   await page.goto(`${url}/ui#/runs`);
   await page.waitForFunction(() => /\(1 tuning trial not shown\)/.test(document.querySelector('.count')?.textContent || ''));
   check(!(await textOf('table.runs tbody')).includes('#12'), 'the trial is in the table without Tuning trials ticked');
+  // The experiment's count in the list agrees with the table: its trial only when ticked.
+  const counted = () => page.$eval('#runs-experiment', (s) =>
+    Number(/\((\d+)\)$/.exec([...s.options].find((o) => o.value === 'console-test').textContent)[1]));
+  const withoutTrials = await counted();
   await page.goto(`${url}/ui#/runs/run-study`);
   await page.click('a:has-text("the trials of study")');
   await page.waitForFunction(() => document.querySelector('.count')?.textContent === '1 run');
   check(await page.isChecked('#runs-trials'), 'the study\'s trials open without Tuning trials ticked');
   check((await textOf('table.runs tbody')).includes('#12'), 'the study\'s trial is not listed');
+  check(await counted() === withoutTrials + 1, `the experiment counts ${await counted()} runs with its trial, ${withoutTrials} without`);
 });
 await step('compare two runs', async () => {
   await page.goto(`${url}/ui#/runs?order_by=test.pr_auc&metrics=test.pr_auc&trials=1`);

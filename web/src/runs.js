@@ -30,7 +30,11 @@ export async function runsView(params) {
     placeholder: 'test.pr_auc >= 0.8 and params.train.xgboost.eta = 0.1 and tags.team = risk' });
   const experiment = h('select', { id: 'runs-experiment', name: 'experiment' },
     h('option', { value: '' }, 'all'),
-    experiments.map((e) => h('option', { value: e.name, selected: e.name === state.experiment }, `${e.name} (${e.runs})`)));
+    experiments.map((e) => h('option', { value: e.name, selected: e.name === state.experiment })));
+  // Each experiment's runs as the table counts them: its tuning trials only with the box ticked.
+  const countExperiments = () => experiments.forEach((e, i) => {
+    experiment.options[i + 1].textContent = `${e.name} (${e.runs - (state.trials ? 0 : e.trials || 0)})`;
+  });
   const status = h('select', { id: 'runs-status', name: 'status' },
     ['', 'running', 'succeeded', 'gate_failed', 'failed', 'pruned', 'skipped', 'locked']
       .map((s) => h('option', { value: s, selected: s === state.status }, s || 'any')));
@@ -142,6 +146,7 @@ export async function runsView(params) {
     total = 0;
     hidden = 0;
     message.replaceChildren();
+    countExperiments();
     remember({ ...Object.fromEntries(Object.entries(state).filter(([k, v]) => k !== 'metrics' && k !== 'trials' && v)),
       ...(state.trials ? { trials: '1' } : {}), metrics: state.metrics.join(',') });
     drawHeader();
