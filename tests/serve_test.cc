@@ -2427,8 +2427,9 @@ TEST(ServeTest, TheWorkspaceApiListsFiltersAndPagesRunsAndLogsANotebooksRun) {
   HttpReply experiments = http.Request("GET", "/v1/experiments", "", victor);
   ASSERT_EQ(experiments.status, 200) << experiments.body;
   // notebooks, serve-test, sweep, sweep-tuning
-  EXPECT_EQ(Body(experiments)["experiments"].size(), 4u);
-  for (const Json& e : Body(experiments)["experiments"]) {
+  const Json experiment_list = Body(experiments)["experiments"];
+  EXPECT_EQ(experiment_list.size(), 4u);
+  for (const Json& e : experiment_list) {
     EXPECT_EQ(e["trials"], e["name"] == "sweep-tuning" ? 2 : 0) << e.dump();
     if (e["name"] == "sweep-tuning") {
       EXPECT_EQ(e["runs"], 3) << e.dump();
