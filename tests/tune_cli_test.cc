@@ -117,6 +117,16 @@ TEST(TuneCliTest, TuneSaysHowToTrainTheFinalModelAndThatCommandRunsNoTrialAgain)
       Fraudops(dir, "tune --algorithm lgbm --study final --trials 3 --strategy random --json");
   ASSERT_EQ(json.exit_code, 0) << json.err;
   EXPECT_EQ(Json(json)["final_model_command"], command);
+  // Resumed with another strategy: refused before any data is read, and nothing recorded.
+  const size_t runs_before = Json(Fraudops(dir, "runs list --json --trials")).size();
+  CommandResult changed =
+      Fraudops(dir, "tune --algorithm lgbm --study final --trials 3 --strategy tpe");
+  EXPECT_EQ(changed.exit_code, 2) << changed.err;
+  EXPECT_NE(changed.err.find("study 'final' exists with another strategy"), std::string::npos)
+      << changed.err;
+  EXPECT_EQ(changed.err.find("run started"), std::string::npos) << changed.err;
+  EXPECT_EQ(changed.err.find("\"component\":\"ingest\""), std::string::npos) << changed.err;
+  EXPECT_EQ(Json(Fraudops(dir, "runs list --json --trials")).size(), runs_before);
 
   CommandResult run = Fraudops(dir, "run --json", env);
   ASSERT_EQ(run.exit_code, 0) << run.err;

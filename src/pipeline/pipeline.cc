@@ -1737,6 +1737,17 @@ Status CheckBiasConfig(const Config& config) {
   return Status::Ok();
 }
 
+/// The study the configuration names (tune.study), when it exists, must have been created with
+/// the same options: a resume with another strategy, space, … is refused before any data is
+/// read (its data's hashes are compared when the study opens, after the split).
+Status CheckStudyToResume(const Config& config, MetadataStore& store) {
+  if (!config.tune.enabled || config.tune.study.empty()) return Status::Ok();
+  FOPS_ASSIGN_OR_RETURN(
+      TuneOptions options,
+      TuneOptionsFrom(config, config.train.algorithm, ConfiguredParams(config), config.tune.study));
+  return CheckStudyResumable(options, store);
+}
+
 Status CheckPipelineConfig(const Config& config) {
   FOPS_RETURN_IF_ERROR(ValidateGateConfig(config.evaluate));
   FOPS_RETURN_IF_ERROR(CheckBiasConfig(config));
@@ -1792,15 +1803,29 @@ RunResult RunPipeline(const Config& config, const Context& context,
     for (StepRecord& step : result.steps) step.status = StepStatus::kSkipped;
     return result;
   }
-  result.execution_id = NewUuidV7();
   const fs::path home = fs::absolute(config.Resolve(config.global.home)).lexically_normal();
-  const std::string key_prefix = config.global.pipeline_name + "/" + result.execution_id;
   Logger& logger = *context.logger;
 
-  // The stores come first: a wrong URL or an unreachable server fails before any work.
+  // The stores come first: a wrong URL or an unreachable server fails before any work, and
+  // before an execution id (there is nowhere to record the run).
   auto metadata = MetadataStore::Open(config.global.metadata_url, (home / "fraudops.db").string());
   auto artifact_store = OpenArtifactStore(config.global.artifact_url, (home / "artifacts").string(),
                                           config.artifacts);
+  std::optional<Status> refused;
+  if (!metadata.ok()) {
+    refused = metadata.status();
+  } else if (!artifact_store.ok()) {
+    refused = artifact_store.status();
+  } else if (Status resumable = CheckStudyToResume(config, **metadata); !resumable.ok()) {
+    refused = resumable;
+  }
+  if (refused) {
+    result.error = *refused;
+    for (StepRecord& step : result.steps) step.status = StepStatus::kSkipped;
+    return result;
+  }
+  result.execution_id = NewUuidV7();
+  const std::string key_prefix = config.global.pipeline_name + "/" + result.execution_id;
   // The run works in the local artifact store, or in a local copy that goes to S3.
   auto* local =
       artifact_store.ok() ? dynamic_cast<LocalArtifactStore*>(artifact_store->get()) : nullptr;
@@ -1827,14 +1852,6 @@ RunResult RunPipeline(const Config& config, const Context& context,
     return std::move(result);
   };
 
-  for (auto* failed : {metadata.ok() ? nullptr : &metadata.status(),
-                       artifact_store.ok() ? nullptr : &artifact_store.status()}) {
-    if (failed) {
-      result.error = *failed;
-      for (StepRecord& step : result.steps) step.status = StepStatus::kSkipped;
-      return result;  // nowhere to record it
-    }
-  }
   state.store = metadata->get();
   state.artifacts = artifact_store->get();
 

@@ -169,6 +169,41 @@ Status PlanStudy(const TuneOptions& options, StudyPlan& plan) {
   return Status::Ok();
 }
 
+/// What a study asks, from its options alone: its definition but for the data's hashes and
+/// the trials' sample of it, which OpenStudy adds.
+nlohmann::json StudyQuestion(const TuneOptions& options, const StudyPlan& plan) {
+  return {{"strategy", options.strategy},
+          {"pruner", plan.pruner_name},
+          {"objective", options.objective},
+          {"direction", plan.objective.maximize ? "maximize" : "minimize"},
+          {"round_metric", plan.round_metric},
+          {"space", plan.space.ToJson()},
+          {"seed", options.seed},
+          {"folds", options.folds},
+          {"fold_method", options.fold_method},
+          {"min_rounds", options.min_rounds},
+          {"eta", options.eta},
+          {"base", plan.base},
+          {"negatives_per_positive", options.negatives_per_positive},
+          {"min_negatives", options.min_negatives}};
+}
+
+/// A study resumes only with the algorithm and each part of `definition` it was created with.
+Status CheckSameDefinition(const TuneOptions& options, const StudyRecord& existing,
+                           const nlohmann::json& definition) {
+  std::vector<std::string> differ;
+  if (existing.algorithm != options.algorithm) differ.push_back("algorithm");
+  for (const auto& [key, value] : definition.items()) {
+    if (existing.definition.value(key, nlohmann::json()) != value) differ.push_back(key);
+  }
+  if (differ.empty()) return Status::Ok();
+  return Status::InvalidArgument("study '" + options.study + "' exists with another " +
+                                 Join(differ, ", ") + " (see fraudops tune show " + options.study +
+                                 "); name a new study, and warm-start it from this one with "
+                                 "--warm-start " +
+                                 options.study);
+}
+
 class StudyRunner {
  public:
   StudyRunner(const TuneOptions& options, const TuneData& data, MetadataStore& store,
@@ -334,40 +369,15 @@ Status StudyRunner::OpenStudy() {
       sample["kept_negatives"].push_back(f.kept_negatives);
     }
   }
-  const nlohmann::json definition = {
-      {"strategy", options_.strategy},
-      {"pruner", plan_.pruner_name},
-      {"objective", options_.objective},
-      {"direction", plan_.objective.maximize ? "maximize" : "minimize"},
-      {"round_metric", plan_.round_metric},
-      {"space", plan_.space.ToJson()},
-      {"seed", options_.seed},
-      {"folds", options_.folds},
-      {"fold_method", options_.fold_method},
-      {"min_rounds", options_.min_rounds},
-      {"eta", options_.eta},
-      {"base", plan_.base},
-      {"data", data},
-      {"negatives_per_positive", options_.negatives_per_positive},
-      {"min_negatives", options_.min_negatives},
-      {"sample", sample}};
+  nlohmann::json definition = StudyQuestion(options_, plan_);
+  definition["data"] = data;
+  definition["sample"] = sample;
   MutexLock lock(&store_mutex_);
   for (int attempt = 0; attempt < 2; ++attempt) {
     FOPS_ASSIGN_OR_RETURN(std::optional<StudyRecord> existing, studies_.GetStudy(options_.study));
     if (existing) {
       // Resuming: the same question on the same data, or the trials would not compare.
-      std::vector<std::string> differ;
-      if (existing->algorithm != options_.algorithm) differ.push_back("algorithm");
-      for (const auto& [key, value] : definition.items()) {
-        if (existing->definition.value(key, nlohmann::json()) != value) differ.push_back(key);
-      }
-      if (!differ.empty()) {
-        return Status::InvalidArgument(
-            "study '" + options_.study + "' exists with another " + Join(differ, ", ") +
-            " (see fraudops tune show " + options_.study +
-            "); name a new study, and warm-start it from this one with --warm-start " +
-            options_.study);
-      }
+      FOPS_RETURN_IF_ERROR(CheckSameDefinition(options_, *existing, definition));
       study_ = std::move(*existing);
       context_.logger->Info("tune", "resuming study", {{"study", study_.name}});
       return Status::Ok();
@@ -973,6 +983,15 @@ Result<TuneOptions> TuneOptionsFrom(const Config& config, const std::string& alg
 Status CheckTuneOptions(const TuneOptions& options) {
   StudyPlan plan;
   return PlanStudy(options, plan);
+}
+
+Status CheckStudyResumable(const TuneOptions& options, MetadataStore& store) {
+  StudyPlan plan;
+  FOPS_RETURN_IF_ERROR(PlanStudy(options, plan));
+  StudyStore studies(store);
+  FOPS_ASSIGN_OR_RETURN(std::optional<StudyRecord> existing, studies.GetStudy(options.study));
+  if (!existing) return Status::Ok();
+  return CheckSameDefinition(options, *existing, StudyQuestion(options, plan));
 }
 
 Result<TuneResult> RunStudy(const TuneOptions& options, const TuneData& data, MetadataStore& store,

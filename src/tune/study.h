@@ -108,6 +108,11 @@ Result<TuneOptions> TuneOptionsFrom(const Config& config, const std::string& alg
 /// before its first step, so a mistake costs no ingest.
 Status CheckTuneOptions(const TuneOptions& options);
 
+/// Whether the study `options` names can be run: it is new, or it exists with the same
+/// algorithm and options (the data's hashes, compared when it opens, aside) — so a study
+/// resumed with another strategy, space, objective, … is refused before any data is read.
+Status CheckStudyResumable(const TuneOptions& options, MetadataStore& store);
+
 /// Runs (or resumes) the study until it has `options.trials` trials, the time budget runs
 /// out or a trial reaches the target.
 Result<TuneResult> RunStudy(const TuneOptions& options, const TuneData& data, MetadataStore& store,
