@@ -59,6 +59,13 @@ struct GlobalOptions {
 };
 
 void PrintRunSummary(const RunResult& result) {
+  // Refused before it began (the configuration, a store, a study's options): no run, no
+  // artifacts, only the error.
+  if (result.execution_id.empty()) {
+    std::printf("\nfraudops run: not started (pipeline %s)\n\n  error: %s\n\n",
+                result.pipeline.c_str(), result.error.message().c_str());
+    return;
+  }
   std::printf("\nfraudops run %s  (pipeline %s, %s s)\n\n", result.execution_id.c_str(),
               result.pipeline.c_str(), Fixed(result.seconds, 2).c_str());
   std::printf("  %-10s %-10s %8s\n", "step", "status", "seconds");
