@@ -894,6 +894,11 @@ TEST(RegistryCliTest, BadServersAndSourcesAreClearErrorsAndRegisterNothing) {
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("password authentication failed"), std::string::npos) << refused.err;
   EXPECT_EQ(refused.err.find("wrong-secret"), std::string::npos) << "the password leaked";
+  // No run began: no run id, no table of skipped steps, no artifacts path.
+  EXPECT_NE(refused.out.find("fraudops run: not started (pipeline fraud-detection)"),
+            std::string::npos)
+      << refused.out;
+  EXPECT_EQ(refused.out.find("artifacts:"), std::string::npos) << refused.out;
 
   CommandResult missing_table = Fraudops(dir, "run --data '" + postgres.url() + "'");
   EXPECT_EQ(missing_table.exit_code, 3);
