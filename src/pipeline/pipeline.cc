@@ -1827,8 +1827,7 @@ RunResult RunPipeline(const Config& config, const Context& context,
   result.execution_id = NewUuidV7();
   const std::string key_prefix = config.global.pipeline_name + "/" + result.execution_id;
   // The run works in the local artifact store, or in a local copy that goes to S3.
-  auto* local =
-      artifact_store.ok() ? dynamic_cast<LocalArtifactStore*>(artifact_store->get()) : nullptr;
+  auto* local = dynamic_cast<LocalArtifactStore*>(artifact_store->get());
   result.artifact_dir =
       ((local ? fs::path(local->root()) : home / "artifacts") / key_prefix).string();
   State state(config, context, result.artifact_dir, result);
