@@ -33,7 +33,7 @@ export async function runsView(params) {
     experiments.map((e) => h('option', { value: e.name, selected: e.name === state.experiment })));
   // Each experiment's runs as the table counts them: its tuning trials only with the box ticked.
   const countExperiments = () => experiments.forEach((e, i) => {
-    experiment.options[i + 1].textContent = `${e.name} (${e.runs - (state.trials ? 0 : e.trials || 0)})`;
+    experiment.options[i + 1].textContent = `${e.name} (${e.runs - (state.trials ? 0 : e.trials)})`;
   });
   const status = h('select', { id: 'runs-status', name: 'status' },
     ['', 'running', 'succeeded', 'gate_failed', 'failed', 'pruned', 'skipped', 'locked']
