@@ -305,8 +305,8 @@ struct TracingConfig {
   double sample_ratio = 1.0;
   bool parent_based = true;
   std::string service_name = "fraudops";
-  long long batch_spans = 2048;
-  long long queue_spans = 16384;
+  long long batch_spans = 0;  ///< 0: by protocol, about 1 MB a post (8,192 protobuf, 2,048 JSON)
+  long long queue_spans = 32768;
   long long flush_ms = 1000;
   long long timeout_ms = 2000;
 };

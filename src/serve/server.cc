@@ -76,25 +76,6 @@ Result<std::shared_ptr<OidcVerifier>> OidcFrom(const ApiConfig& api) {
   return std::shared_ptr<OidcVerifier>(std::move(verifier));
 }
 
-}  // namespace
-
-namespace {
-
-TracingOptions TracingOptionsFrom(const Config& config, Logger& logger) {
-  TracingOptions options;
-  options.url = config.tracing.otlp_url;
-  options.protobuf = config.tracing.protocol == "http/protobuf";
-  options.sample_ratio = config.tracing.sample_ratio;
-  options.parent_based = config.tracing.parent_based;
-  options.service_name = config.tracing.service_name;
-  options.batch_spans = static_cast<size_t>(config.tracing.batch_spans);
-  options.queue_spans = static_cast<size_t>(config.tracing.queue_spans);
-  options.flush_interval = std::chrono::milliseconds(config.tracing.flush_ms);
-  options.timeout_seconds = static_cast<double>(config.tracing.timeout_ms) / 1000;
-  options.logger = &logger;
-  return options;
-}
-
 TlsFiles TlsFilesOf(const Config& config) {
   return {
       config.Resolve(config.api.tls_cert_file), config.Resolve(config.api.tls_key_file),
@@ -155,7 +136,7 @@ Result<std::unique_ptr<ScoringServer>> ScoringServer::Create(const Config& confi
   capture.logger = &logger;
   server->capture_ = std::make_unique<CaptureWriter>(capture);
   server->shadows_ = std::make_unique<ShadowRunner>(10000, &logger);
-  server->tracer_ = std::make_unique<Tracer>(TracingOptionsFrom(c, logger));
+  server->tracer_ = std::make_unique<Tracer>(TracingOptionsFrom(c.tracing, &logger));
   FOPS_ASSIGN_OR_RETURN(DeployRules rules, DeployRulesFrom(c));
   server->admin_ =
       std::make_unique<AdminRoutes>(server->guard_, *server->stores_, *server->controller_,

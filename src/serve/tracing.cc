@@ -581,6 +581,25 @@ void TraceRecord::AddAttribute(size_t span, std::string_view key, int64_t value)
 
 // ---------------------------------------------------------------------------------------
 
+TracingOptions TracingOptionsFrom(const TracingConfig& config, Logger* logger) {
+  TracingOptions options;
+  options.url = config.otlp_url;
+  options.protobuf = config.protocol == "http/protobuf";
+  options.sample_ratio = config.sample_ratio;
+  options.parent_based = config.parent_based;
+  options.service_name = config.service_name;
+  if (config.batch_spans > 0) {
+    options.batch_spans = static_cast<size_t>(config.batch_spans);
+  } else {
+    options.batch_spans = options.protobuf ? kProtobufBatchSpans : kJsonBatchSpans;
+  }
+  options.queue_spans = static_cast<size_t>(config.queue_spans);
+  options.flush_interval = std::chrono::milliseconds(config.flush_ms);
+  options.timeout_seconds = static_cast<double>(config.timeout_ms) / 1000;
+  options.logger = logger;
+  return options;
+}
+
 Tracer::Tracer(TracingOptions options)
     : options_(std::move(options)),
       content_type_(options_.protobuf ? "application/x-protobuf" : "application/json"),

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/background_worker.h"
+#include "core/config.h"
 #include "core/logging.h"
 #include "core/mutex.h"
 #include "serve/http_connection.h"
@@ -147,18 +148,26 @@ OtlpBatch EncodeOtlpProtobuf(std::string_view queued, std::string_view service_n
                              std::string_view version, std::string& buffer,
                              size_t max_spans = SIZE_MAX);
 
+/// Spans a post by default, about 1 MB of body either way: a post's fixed cost (its wake-up,
+/// system calls, the wait for the answer) is ~125 µs, so fewer, larger posts cost less CPU a
+/// span (BENCHMARKS.md); collectors commonly accept several MB a request.
+inline constexpr size_t kProtobufBatchSpans = 8192, kJsonBatchSpans = 2048;
+
 struct TracingOptions {
   std::string url;       ///< the collector's traces endpoint; empty: tracing off
   bool protobuf = true;  ///< http/protobuf (OTLP's default) rather than http/json
   double sample_ratio = 1.0;
   bool parent_based = true;
   std::string service_name = "fraudops";
-  size_t batch_spans = 2048;
-  size_t queue_spans = 16384;
+  size_t batch_spans = kProtobufBatchSpans;
+  size_t queue_spans = 32768;
   std::chrono::milliseconds flush_interval{1000};
   double timeout_seconds = 2;
   Logger* logger = nullptr;
 };
+
+/// The tracer's options from the configuration's `tracing:` section.
+TracingOptions TracingOptionsFrom(const TracingConfig& config, Logger* logger);
 
 class Tracer {
  public:

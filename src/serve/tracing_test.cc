@@ -373,6 +373,41 @@ TEST(TracerTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
   EXPECT_EQ(tracer.dropped(), 2u);
 }
 
+TEST(TracerTest, ABatchIsAboutAMegabyteUnlessConfigured) {
+  TracingConfig config;
+  EXPECT_EQ(TracingOptionsFrom(config, nullptr).batch_spans, kProtobufBatchSpans);
+  config.protocol = "http/json";
+  EXPECT_EQ(TracingOptionsFrom(config, nullptr).batch_spans, kJsonBatchSpans);
+  config.batch_spans = 500;
+  EXPECT_EQ(TracingOptionsFrom(config, nullptr).batch_spans, 500u);
+  // What "about a megabyte" rests on: the defaults' bodies for scoring requests' records
+  // (4 spans, 6 attributes) are between half a megabyte and a megabyte and a half.
+  std::string queued, buffer;
+  for (size_t i = 0; i < kProtobufBatchSpans / 4; ++i) {
+    TraceRecord record;
+    record.trace_id = Tracer::NewTraceId();
+    const size_t server = record.AddSpan("POST /v1/endpoints/{name}/predict",
+                                         TraceRecord::kRemoteParent, 2, 1764000000000000000);
+    for (const char* step : {"auth", "parse", "score"})
+      record.AddSpan(step, 0, 1, 1764000000000001000);
+    record.AddAttribute(server, "fraudops.endpoint", "fraud-detector");
+    record.AddAttribute(server, "fraudops.variant", "production");
+    record.AddAttribute(server, "fraudops.model", "fraud-detector@1");
+    record.AddAttribute(server, "http.request.method", "POST");
+    record.AddAttribute(server, "http.route", "/v1/endpoints/{name}/predict");
+    record.AddAttribute(server, "http.response.status_code", int64_t{200});
+    record.AppendTo(queued);
+  }
+  const size_t protobuf =
+      EncodeOtlpProtobuf(queued, "fraudops", "1.0.0", buffer, kProtobufBatchSpans).body.size();
+  const size_t json =
+      EncodeOtlpJson(queued, "fraudops", "1.0.0", buffer, kJsonBatchSpans).body.size();
+  for (size_t bytes : {protobuf, json}) {
+    EXPECT_GT(bytes, 500'000u);
+    EXPECT_LT(bytes, 1'500'000u);
+  }
+}
+
 TEST(TracerTest, WithoutTracingTheCallersSampledFlagIsPassedOn) {
   const auto sampled =
       Tracer::Decide(nullptr, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
