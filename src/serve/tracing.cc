@@ -15,6 +15,7 @@
 #include <x86intrin.h>
 #endif
 
+#include "core/config.h"
 #include "core/strings.h"
 #include "core/version.h"
 

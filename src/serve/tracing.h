@@ -24,12 +24,13 @@
 #include <vector>
 
 #include "core/background_worker.h"
-#include "core/config.h"
 #include "core/logging.h"
 #include "core/mutex.h"
 #include "serve/http_connection.h"
 
 namespace fraudops {
+
+struct TracingConfig;
 
 using TraceId = std::array<uint8_t, 16>;
 using SpanId = std::array<uint8_t, 8>;

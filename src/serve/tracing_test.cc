@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/config.h"
+
 namespace fraudops {
 namespace {
 
