@@ -2157,11 +2157,22 @@ TEST(ServeTracingTest, ACallersTraceContinuesThroughTheServerAndItsSpansReachThe
       EXPECT_EQ(a["value"]["intValue"], "200");
     }
   EXPECT_EQ(attributes["fraudops.model"], "fraud@1");
+  // The steps in order inside the server span (their times from two sources: the span clock
+  // and the readings the server's metrics take — the same to within the span clock's
+  // documented microsecond, given 20 here as the span clock's own test does).
+  auto time = [](const Json& span, const char* field) {
+    return static_cast<int64_t>(std::stoull(span[field].get<std::string>()));
+  };
+  const int64_t slack = 20'000;
+  int64_t previous_end = time(root, "startTimeUnixNano");
   for (const char* step : {"auth", "parse", "score", "capture"}) {
     ASSERT_TRUE(by_name.count(step)) << step << ": " << spans.dump();
     EXPECT_EQ(by_name[step]["parentSpanId"], root["spanId"]) << step;
     EXPECT_EQ(by_name[step]["kind"], 1) << step;
+    EXPECT_GE(time(by_name[step], "startTimeUnixNano") + slack, previous_end) << step;
+    previous_end = time(by_name[step], "endTimeUnixNano");
   }
+  EXPECT_LE(previous_end, time(root, "endTimeUnixNano") + slack);
   // The capture record carries the trace id.
   ASSERT_TRUE(Eventually([&] {
     std::string all;

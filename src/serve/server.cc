@@ -494,7 +494,7 @@ void ScoringServer::Handle(const HttpRequest& request, HttpResponse& response) {
   std::optional<RequestTrace> trace;
   if (path != "/healthz" && path != "/readyz" && path != "/metrics" &&
       !StartsWith(path, "/v2/health/")) {
-    trace.emplace(tracer_.get(), request.Header("traceparent"));
+    trace.emplace(tracer_.get(), request.Header("traceparent"), start);
   }
   RouteMatch match;
   const Route* route = router_.Dispatch(request, response, match);
@@ -593,10 +593,10 @@ void ScoringServer::ListEndpoints(const HttpRequest& request, HttpResponse& resp
 
 void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
                           const RouteMatch& match, ErrorStyle style) {
-  const auto start = SteadyClock::now();
   const bool oip = style == ErrorStyle::kOpenInference;
   const std::string endpoint_name(match.params[0]);
   std::string_view variant_label = "";
+  const auto start = SteadyClock::now();  // also the auth span's start
   auto finish = [&](int status) {  // the error paths; a scored request counts through ScoreMetrics
     const std::string variant(variant_label);
     metrics_
@@ -610,7 +610,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   };
   bool authorized = false;
   {
-    RequestTrace::ScopedSpan span("auth");
+    RequestTrace::ScopedSpan span("auth", 1, start);
     authorized = guard_.Authorize(request, response, style, "invoke", endpoint_name);
   }
   if (!authorized) return finish(response.status);
@@ -753,13 +753,12 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
   const ModelBundle& bundle = model->bundle();
   std::vector<double> scores(rows.rows);
   const auto scoring_start = SteadyClock::now();
-  {
-    RequestTrace::ScopedSpan span("score");
-    for (size_t r = 0; r < rows.rows; ++r)
-      scores[r] = bundle.PredictProbability(rows.values.data() + r * width);
-  }
+  for (size_t r = 0; r < rows.rows; ++r)
+    scores[r] = bundle.PredictProbability(rows.values.data() + r * width);
+  const auto scoring_end = SteadyClock::now();
+  RequestTrace::AddSpan("score", scoring_start, scoring_end);  // the readings the metrics take
   const double scoring_seconds =
-      std::chrono::duration<double>(SteadyClock::now() - scoring_start).count();
+      std::chrono::duration<double>(scoring_end - scoring_start).count();
   RolloutStats* rollout = snapshot->rollout.get();
   VariantStats* variant_stats =
       arm != nullptr ? arm->stats.get()

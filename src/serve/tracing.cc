@@ -315,7 +315,37 @@ uint64_t Reanchor(TscAnchor& anchor) {
 }
 #endif
 
+/// A thread's offset of the wall clock from the monotonic one, and the monotonic time until
+/// which it is used.
+struct SteadyAnchor {
+  int64_t offset_ns = 0, until_ns = 0;
+};
+constexpr int64_t kSteadyAnchorLifeNs = 100'000'000;
+
+int64_t SteadyNanos(std::chrono::steady_clock::time_point at) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+}
+
+void AnchorToWallClock(SteadyAnchor& anchor) {
+  int64_t before = 0, unix_ns = 0, after = 0;
+  for (int attempt = 0; attempt < 4; ++attempt) {  // retried when preempted between the reads
+    before = SteadyNanos(std::chrono::steady_clock::now());
+    unix_ns = static_cast<int64_t>(ClockUnixNanos());
+    after = SteadyNanos(std::chrono::steady_clock::now());
+    if (after - before < 20'000) break;
+  }
+  anchor.offset_ns = unix_ns - (before + (after - before) / 2);
+  anchor.until_ns = after + kSteadyAnchorLifeNs;
+}
+
 }  // namespace
+
+uint64_t TraceClockNanos(std::chrono::steady_clock::time_point at) {
+  thread_local SteadyAnchor anchor;
+  const int64_t steady = SteadyNanos(at);
+  if (steady >= anchor.until_ns) AnchorToWallClock(anchor);
+  return static_cast<uint64_t>(steady + anchor.offset_ns);
+}
 
 uint64_t TraceClockNanos() {
 #if defined(__x86_64__)
@@ -329,7 +359,7 @@ uint64_t TraceClockNanos() {
     return Reanchor(anchor);
   }
 #endif
-  return ClockUnixNanos();
+  return TraceClockNanos(std::chrono::steady_clock::now());
 }
 
 std::optional<TraceParent> ParseTraceParent(std::string_view header) {
@@ -732,7 +762,8 @@ BackgroundWorker::Duration Tracer::Pass() {
 
 // ---------------------------------------------------------------------------------------
 
-RequestTrace::RequestTrace(Tracer* tracer, std::string_view traceparent)
+RequestTrace::RequestTrace(Tracer* tracer, std::string_view traceparent,
+                           std::chrono::steady_clock::time_point start)
     : tracer_(tracer), decision_(Tracer::Decide(tracer, traceparent)), previous_(current_trace) {
   span_id_ = Tracer::NewSpanId();
   sampled_ = decision_.sampled && tracer_ != nullptr && tracer_->enabled();
@@ -741,7 +772,8 @@ RequestTrace::RequestTrace(Tracer* tracer, std::string_view traceparent)
     record_.emplace();
     record_->trace_id = decision_.trace_id;
     record_->remote_parent = decision_.parent_id;
-    record_->AddSpan({}, TraceRecord::kRemoteParent, 2, TraceClockNanos());  // span 0: the server's
+    record_->AddSpan({}, TraceRecord::kRemoteParent, 2,
+                     TraceClockNanos(start));  // span 0: the server's
     record_->spans[0].span_id = span_id_;
   }
   current_trace = this;
@@ -781,12 +813,34 @@ void RequestTrace::SetAttribute(std::string_view key, int64_t value) {
 
 RequestTrace* RequestTrace::Current() { return current_trace; }
 
+void RequestTrace::AddSpan(std::string_view name, std::chrono::steady_clock::time_point start,
+                           std::chrono::steady_clock::time_point end) {
+  RequestTrace* trace = current_trace;
+  if (trace == nullptr || !trace->record_) return;
+  const size_t index = trace->record_->AddSpan(name, 0, 1, TraceClockNanos(start));
+  if (index < TraceRecord::kMaxSpans) trace->record_->spans[index].end_unix_ns = TraceClockNanos(end);
+}
+
 RequestTrace::ScopedSpan::ScopedSpan(std::string_view name, int kind) : trace_(current_trace) {
   if (trace_ == nullptr || !trace_->record_) {
     trace_ = nullptr;
     return;
   }
-  index_ = trace_->record_->AddSpan(name, 0, kind, TraceClockNanos());
+  Start(name, kind, TraceClockNanos());
+}
+
+RequestTrace::ScopedSpan::ScopedSpan(std::string_view name, int kind,
+                                     std::chrono::steady_clock::time_point start)
+    : trace_(current_trace) {
+  if (trace_ == nullptr || !trace_->record_) {
+    trace_ = nullptr;
+    return;
+  }
+  Start(name, kind, TraceClockNanos(start));
+}
+
+void RequestTrace::ScopedSpan::Start(std::string_view name, int kind, uint64_t start_unix_ns) {
+  index_ = trace_->record_->AddSpan(name, 0, kind, start_unix_ns);
   if (index_ == TraceRecord::kMaxSpans) trace_ = nullptr;  // no room: not recorded
 }
 

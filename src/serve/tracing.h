@@ -51,8 +51,14 @@ std::string FormatTraceParent(const TraceId& trace_id, const SpanId& span_id, bo
 /// the kernel keeps time by the TSC (x86-64 with an invariant, synchronized counter): each
 /// thread reads the clock once every 100 ms and converts the ticks since at the rate it
 /// measured over the interval before (so it follows the clock when it is slewed or stepped);
-/// elsewhere, and for a thread's first 50 ms, clock_gettime itself.
+/// elsewhere, and for a thread's first 50 ms, the monotonic clock as TraceClockNanos(at) below.
 uint64_t TraceClockNanos();
+/// A reading of the monotonic clock (`std::chrono::steady_clock`, which the server reads for
+/// its latency metrics) as wall-clock Unix nanoseconds: plus the wall clock's offset from it,
+/// which each thread re-reads every 100 ms (both clocks are slewed alike, so the offset only
+/// moves when the wall clock is stepped). A span can so take the readings a request already
+/// makes instead of reading the clock again.
+uint64_t TraceClockNanos(std::chrono::steady_clock::time_point at);
 /// Lowercase hex of `bytes`.
 std::string HexId(const uint8_t* bytes, size_t size);
 template <size_t N>
@@ -228,7 +234,9 @@ class RequestTrace {
  public:
   /// `tracer` null or disabled: still parses and answers traceparent (a trace id for the
   /// logs), records nothing.
-  RequestTrace(Tracer* tracer, std::string_view traceparent);
+  /// `start`: when the request began (the server span's start).
+  RequestTrace(Tracer* tracer, std::string_view traceparent,
+               std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now());
   ~RequestTrace();
   RequestTrace(const RequestTrace&) = delete;
   RequestTrace& operator=(const RequestTrace&) = delete;
@@ -249,11 +257,18 @@ class RequestTrace {
   /// The request being served on this thread (null: none).
   static RequestTrace* Current();
 
+  /// A finished child span of the current request's server span, from steady-clock readings
+  /// the caller took anyway (nothing when no sampled request is being served on this thread).
+  static void AddSpan(std::string_view name, std::chrono::steady_clock::time_point start,
+                      std::chrono::steady_clock::time_point end);
+
   /// A child span of the current request's server span from construction to destruction;
   /// nothing when the request is not sampled.
   class ScopedSpan {
    public:
     explicit ScopedSpan(std::string_view name, int kind = 1);
+    /// Started at `start`, a steady-clock reading the caller took anyway.
+    ScopedSpan(std::string_view name, int kind, std::chrono::steady_clock::time_point start);
     ~ScopedSpan();
     ScopedSpan(const ScopedSpan&) = delete;
     ScopedSpan& operator=(const ScopedSpan&) = delete;
@@ -261,6 +276,8 @@ class RequestTrace {
     void SetError();
 
    private:
+    void Start(std::string_view name, int kind, uint64_t start_unix_ns);
+
     RequestTrace* trace_;
     size_t index_ = TraceRecord::kMaxSpans;
   };

@@ -424,7 +424,8 @@ TEST(TracerTest, WithoutTracingTheCallersSampledFlagIsPassedOn) {
 
 TEST(TracerTest, TheSpanClockKeepsToTheWallClock) {
   // Three threads read the span clock between two readings of the wall clock for 300 ms:
-  // past the 50 ms in which the rate is measured and across re-readings every 100 ms.
+  // past the 50 ms in which the rate is measured and across re-readings every 100 ms; the
+  // same for steady-clock readings converted to span times.
   auto wall = [] {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
@@ -435,7 +436,10 @@ TEST(TracerTest, TheSpanClockKeepsToTheWallClock) {
     const uint64_t end = wall() + 300'000'000;
     uint64_t previous = 0;
     for (uint64_t before = wall(); before < end; before = wall()) {
-      const uint64_t span = TraceClockNanos();
+      // Odd readings from the span clock, even ones from a steady-clock reading converted.
+      const uint64_t span = readings.load(std::memory_order_relaxed) % 2
+                                ? TraceClockNanos()
+                                : TraceClockNanos(std::chrono::steady_clock::now());
       const uint64_t after = wall();
       // Inside the interval, give or take what a rate measured over 50 ms could drift in
       // 100 ms; and never far behind this thread's previous reading.
