@@ -757,8 +757,7 @@ void ScoringServer::Score(const HttpRequest& request, HttpResponse& response,
     scores[r] = bundle.PredictProbability(rows.values.data() + r * width);
   const auto scoring_end = SteadyClock::now();
   RequestTrace::AddSpan("score", scoring_start, scoring_end);  // the readings the metrics take
-  const double scoring_seconds =
-      std::chrono::duration<double>(scoring_end - scoring_start).count();
+  const double scoring_seconds = std::chrono::duration<double>(scoring_end - scoring_start).count();
   RolloutStats* rollout = snapshot->rollout.get();
   VariantStats* variant_stats =
       arm != nullptr ? arm->stats.get()

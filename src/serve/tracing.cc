@@ -818,7 +818,8 @@ void RequestTrace::AddSpan(std::string_view name, std::chrono::steady_clock::tim
   RequestTrace* trace = current_trace;
   if (trace == nullptr || !trace->record_) return;
   const size_t index = trace->record_->AddSpan(name, 0, 1, TraceClockNanos(start));
-  if (index < TraceRecord::kMaxSpans) trace->record_->spans[index].end_unix_ns = TraceClockNanos(end);
+  if (index < TraceRecord::kMaxSpans)
+    trace->record_->spans[index].end_unix_ns = TraceClockNanos(end);
 }
 
 RequestTrace::ScopedSpan::ScopedSpan(std::string_view name, int kind) : trace_(current_trace) {
