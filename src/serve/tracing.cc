@@ -385,7 +385,11 @@ std::optional<TraceParent> ParseTraceParent(std::string_view header) {
 }
 
 std::string FormatTraceParent(const TraceId& trace_id, const SpanId& span_id, bool sampled) {
-  return "00-" + HexId(trace_id) + "-" + HexId(span_id) + (sampled ? "-01" : "-00");
+  std::string out = "00-0123456789abcdef0123456789abcdef-0123456789abcdef-00";  // one allocation
+  HexTo(out.data() + 3, trace_id.data(), 16);
+  HexTo(out.data() + 36, span_id.data(), 8);
+  if (sampled) out[54] = '1';
+  return out;
 }
 
 namespace {

@@ -38,6 +38,12 @@ TEST(TraceParentTest, ReadsTheW3cHeaderAndRefusesWhatTheSpecificationRefuses) {
   }
   EXPECT_EQ(FormatTraceParent(parent->trace_id, parent->parent_id, true),
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  EXPECT_EQ(FormatTraceParent(parent->trace_id, parent->parent_id, false),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00");
+  TraceId all_ones;
+  all_ones.fill(0xff);
+  EXPECT_EQ(FormatTraceParent(all_ones, SpanId{1, 2, 3, 4, 5, 6, 7, 0x8a}, true),
+            "00-ffffffffffffffffffffffffffffffff-010203040506078a-01");
 }
 
 TEST(TracerTest, SamplingFollowsTheParentOrTheRatioOfTheTraceId) {
