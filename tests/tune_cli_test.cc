@@ -257,7 +257,10 @@ TEST(TuneCliTest, AStudyKilledWithSigkillResumesWithoutRunningATrialTwiceOrLosin
         int finished = 0;
         for (const TrialRecord& t : *trials) finished += t.Finished();
         at_kill = *trials;
-        return finished >= 2 && !trials->back().Finished();
+        // Killed in the middle of a trial: its child run created (a kill between claiming the
+        // number and creating the run is the other case, which leaves no run to end).
+        return finished >= 2 && !trials->back().Finished() &&
+               store->GetRun(trials->back().run_id).ok();
       },
       120))
       << first.log();

@@ -226,10 +226,20 @@ TEST_P(StudyTest, ATrialOfADeadProcessIsRunAgainUnderItsNumberAndNoneIsLost) {
   run.start_time = UtcNow();
   ASSERT_TRUE(store_->CreateRun(run).ok());
   ASSERT_TRUE(*studies.InsertTrial(abandoned));
+  // And one that died between claiming trial 3 and creating its child run.
+  TrialRecord unstarted = abandoned;
+  unstarted.number = 3;
+  unstarted.run_id = "never-created";
+  unstarted.params = {{"num_leaves", 5}, {"learning_rate", 0.2}};
+  ASSERT_TRUE(*studies.InsertTrial(unstarted));
 
-  auto result = Run(Options("taken-over", 4));
+  auto result = Run(Options("taken-over", 5));
   ASSERT_TRUE(result.ok()) << result.status().ToString();
-  ASSERT_EQ(result->trials.size(), 4u);
+  ASSERT_EQ(result->trials.size(), 5u);
+  EXPECT_TRUE(result->trials[3].Finished());
+  EXPECT_EQ(result->trials[3].params, unstarted.params);
+  EXPECT_NE(result->trials[3].run_id, "never-created");
+  EXPECT_EQ(store_->GetRun("never-created").status().code(), StatusCode::kNotFound);
   const TrialRecord& again = result->trials[2];
   EXPECT_TRUE(again.Finished());
   EXPECT_EQ(again.params, abandoned.params);  // the same trial, not a new sample
