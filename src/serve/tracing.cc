@@ -259,6 +259,21 @@ uint64_t ClockUnixNanos() {
   return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
 }
 
+/// The wall clock and another clock (`read_other`) read together: the other clock read on both
+/// sides of the wall clock, the pair retried when something (preemption) came between them
+/// (more than `max_gap` of the other clock's units). Returns {the other's midpoint, Unix ns}.
+template <class ReadOther>
+std::pair<uint64_t, uint64_t> ReadWallClockBetween(ReadOther read_other, uint64_t max_gap) {
+  uint64_t before = 0, unix_ns = 0, after = 0;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    before = read_other();
+    unix_ns = ClockUnixNanos();
+    after = read_other();
+    if (after - before < max_gap) break;
+  }
+  return {before + (after - before) / 2, unix_ns};
+}
+
 #if defined(__x86_64__)
 /// Whether the kernel keeps time by the TSC: it does so only when the counter is invariant and
 /// synchronized across cores, so that ticks read on any core convert to time alike.
@@ -280,21 +295,9 @@ struct TscAnchor {
 };
 constexpr uint64_t kRateIntervalNs = 50'000'000, kAnchorLifeNs = 100'000'000;
 
-/// The wall clock and the TSC read together: the TSC read on both sides of the clock and
-/// the pair retried when something (preemption) came between them.
-std::pair<uint64_t, uint64_t> ReadClockAndTsc() {
-  uint64_t before = 0, unix_ns = 0, after = 0;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    before = __rdtsc();
-    unix_ns = ClockUnixNanos();
-    after = __rdtsc();
-    if (after - before < 20'000) break;  // 5-20 µs at the TSC rates in use (1-4 GHz)
-  }
-  return {before + (after - before) / 2, unix_ns};
-}
-
 uint64_t Reanchor(TscAnchor& anchor) {
-  const auto [tsc, unix_ns] = ReadClockAndTsc();
+  // Retried past 20,000 ticks: 5-20 µs at the TSC rates in use (1-4 GHz).
+  const auto [tsc, unix_ns] = ReadWallClockBetween([] { return __rdtsc(); }, 20'000);
   anchor.valid_ticks = 0;
   if (anchor.tsc != 0 && tsc > anchor.tsc && unix_ns > anchor.unix_ns) {
     // The rate over the last interval (so it follows the clock's slewing), once the interval is
@@ -327,15 +330,10 @@ int64_t SteadyNanos(std::chrono::steady_clock::time_point at) {
 }
 
 void AnchorToWallClock(SteadyAnchor& anchor) {
-  int64_t before = 0, unix_ns = 0, after = 0;
-  for (int attempt = 0; attempt < 4; ++attempt) {  // retried when preempted between the reads
-    before = SteadyNanos(std::chrono::steady_clock::now());
-    unix_ns = static_cast<int64_t>(ClockUnixNanos());
-    after = SteadyNanos(std::chrono::steady_clock::now());
-    if (after - before < 20'000) break;
-  }
-  anchor.offset_ns = unix_ns - (before + (after - before) / 2);
-  anchor.until_ns = after + kSteadyAnchorLifeNs;
+  const auto [steady, unix_ns] = ReadWallClockBetween(
+      [] { return static_cast<uint64_t>(SteadyNanos(std::chrono::steady_clock::now())); }, 20'000);
+  anchor.offset_ns = static_cast<int64_t>(unix_ns) - static_cast<int64_t>(steady);
+  anchor.until_ns = static_cast<int64_t>(steady) + kSteadyAnchorLifeNs;
 }
 
 }  // namespace
@@ -826,26 +824,15 @@ void RequestTrace::AddSpan(std::string_view name, std::chrono::steady_clock::tim
     trace->record_->spans[index].end_unix_ns = TraceClockNanos(end);
 }
 
-RequestTrace::ScopedSpan::ScopedSpan(std::string_view name, int kind) : trace_(current_trace) {
-  if (trace_ == nullptr || !trace_->record_) {
-    trace_ = nullptr;
-    return;
-  }
-  Start(name, kind, TraceClockNanos());
-}
-
 RequestTrace::ScopedSpan::ScopedSpan(std::string_view name, int kind,
-                                     std::chrono::steady_clock::time_point start)
+                                     std::optional<std::chrono::steady_clock::time_point> start)
     : trace_(current_trace) {
   if (trace_ == nullptr || !trace_->record_) {
     trace_ = nullptr;
     return;
   }
-  Start(name, kind, TraceClockNanos(start));
-}
-
-void RequestTrace::ScopedSpan::Start(std::string_view name, int kind, uint64_t start_unix_ns) {
-  index_ = trace_->record_->AddSpan(name, 0, kind, start_unix_ns);
+  index_ =
+      trace_->record_->AddSpan(name, 0, kind, start ? TraceClockNanos(*start) : TraceClockNanos());
   if (index_ == TraceRecord::kMaxSpans) trace_ = nullptr;  // no room: not recorded
 }
 

@@ -266,9 +266,9 @@ class RequestTrace {
   /// nothing when the request is not sampled.
   class ScopedSpan {
    public:
-    explicit ScopedSpan(std::string_view name, int kind = 1);
-    /// Started at `start`, a steady-clock reading the caller took anyway.
-    ScopedSpan(std::string_view name, int kind, std::chrono::steady_clock::time_point start);
+    /// `start`: a steady-clock reading the caller took anyway (none: the clock is read here).
+    explicit ScopedSpan(std::string_view name, int kind = 1,
+                        std::optional<std::chrono::steady_clock::time_point> start = {});
     ~ScopedSpan();
     ScopedSpan(const ScopedSpan&) = delete;
     ScopedSpan& operator=(const ScopedSpan&) = delete;
@@ -276,8 +276,6 @@ class RequestTrace {
     void SetError();
 
    private:
-    void Start(std::string_view name, int kind, uint64_t start_unix_ns);
-
     RequestTrace* trace_;
     size_t index_ = TraceRecord::kMaxSpans;
   };
