@@ -33,7 +33,15 @@ void Check(const nlohmann::json& spec, const std::vector<fraudops::ParamSpec>& p
   std::vector<fraudops::TrialRecord> trials;
   for (int64_t number = 0; number < 14; ++number) {
     const fraudops::Sampler& sampler = **kSamplers.Find(number % 2 ? "tpe" : "random");
-    fraudops::SampleRequest request{&*space, trials, number % 3 == 0, 7, number};
+    // The first 10 draws cheapest first by a stand-in cost (the trainers' own is numbers).
+    fraudops::SampleRequest request{
+        &*space,
+        trials,
+        number % 3 == 0,
+        7,
+        number,
+        /*cheap_first=*/10,
+        [](const nlohmann::json& point) { return static_cast<double>(point.dump().size()); }};
     fraudops::TrialRecord trial;
     trial.number = number;
     trial.params = sampler.Suggest(request);

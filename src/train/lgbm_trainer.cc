@@ -760,6 +760,16 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
   return std::unique_ptr<TrainedModel>(std::move(model));
 }
 
+double LgbmTrainer::TrialCost(const nlohmann::json& params) const {
+  // Leaf-wise trees of num_leaves are about log2(num_leaves) levels deep, at most max_depth.
+  double levels = std::log2(std::max(2.0, NumberOr(params, "num_leaves", 31)));
+  const double max_depth = NumberOr(params, "max_depth", -1);
+  if (max_depth > 0) levels = std::min(levels, max_depth);
+  return BoostingTrialCost(NumberOr(params, "num_iterations", 100),
+                           NumberOr(params, "early_stopping_round", 0),
+                           NumberOr(params, "learning_rate", 0.1), levels);
+}
+
 Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Load(std::string_view serialized) const {
   FOPS_ASSIGN_OR_RETURN(Ensemble checked, LoadLightgbmText(serialized, "model.txt"));
   (void)checked;

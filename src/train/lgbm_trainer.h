@@ -23,6 +23,7 @@ class LgbmTrainer : public Trainer {
                                               const Context& context) const override;
   Result<std::unique_ptr<TrainedModel>> Load(std::string_view serialized) const override;
   const std::vector<ParamSpec>& Params() const override { return LgbmParamSpecs(); }
+  double TrialCost(const nlohmann::json& params) const override;
   TuningNames Tuning() const override {
     return {"num_iterations",
             "early_stopping_round",

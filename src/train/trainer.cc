@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include <algorithm>
+
 #include "core/strings.h"
 #include "model/bundle.h"
 #include "train/lgbm_trainer.h"
@@ -31,6 +33,17 @@ Result<std::vector<float>> TrainedModel::PredictProbability(const Dataset& datas
   for (size_t r = 0; r < margins.size(); ++r)
     out[r] = static_cast<float>(engine->ApplyLink(margins[r]));
   return out;
+}
+
+double BoostingTrialCost(double rounds, double patience, double learning_rate, double levels) {
+  double expected = rounds;
+  if (patience > 0 && learning_rate > 0) expected = std::min(rounds, patience + 12 / learning_rate);
+  return std::max(1.0, expected) * (1 + std::max(0.0, levels) / 4);
+}
+
+double NumberOr(const nlohmann::json& params, const std::string& name, double otherwise) {
+  const auto found = params.find(name);
+  return found != params.end() && found->is_number() ? found->get<double>() : otherwise;
 }
 
 void TrainerRegistry::Register(std::unique_ptr<Trainer> trainer) {

@@ -145,7 +145,20 @@ class Trainer {
   virtual TuningNames Tuning() const = 0;
   /// A cache for TrainInput::cache, or null when this trainer keeps nothing between trainings.
   virtual std::unique_ptr<TrainCache> MakeCache() const { return nullptr; }
+  /// A rough relative cost of training with `params` (canonical names: the resolved base
+  /// parameters with a trial's over them), by which the tuner runs the trials a pruner cannot
+  /// judge yet cheapest first (docs/tuning.md). Only the order matters; 1 when not estimated.
+  virtual double TrialCost(const nlohmann::json& /*params*/) const { return 1; }
 };
+
+/// A boosting trial's rough cost: the rounds it is expected to train — without early stopping
+/// (`patience` 0) all `rounds`, else the patience plus 12 / learning rate, at most all (what
+/// the tuning benchmarks' trials ran, roughly) — times a round's work, 1 + levels / 4 for trees
+/// `levels` deep (one pass over the rows a level, plus the fixed cost of a round).
+double BoostingTrialCost(double rounds, double patience, double learning_rate, double levels);
+
+/// `params[name]` when it is a number, else `otherwise`.
+double NumberOr(const nlohmann::json& params, const std::string& name, double otherwise);
 
 class TrainerRegistry {
  public:

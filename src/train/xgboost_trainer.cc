@@ -464,6 +464,21 @@ Result<const XgbMatrix*> XgbTrainCache::Matrix(const Dataset& dataset,
   return &kept->second;
 }
 
+double XgboostTrainer::TrialCost(const nlohmann::json& params) const {
+  // Tree depth: max_depth, or with lossguide the depth max_leaves fills when it is smaller
+  // (max_depth 0: no limit).
+  double levels = NumberOr(params, "max_depth", 6);
+  const auto policy = params.find("grow_policy");
+  const double leaves = NumberOr(params, "max_leaves", 0);
+  if (policy != params.end() && *policy == "lossguide" && leaves > 1) {
+    const double filled = std::log2(leaves);
+    levels = levels > 0 ? std::min(levels, filled) : filled;
+  }
+  return BoostingTrialCost(NumberOr(params, "num_round", 100),
+                           NumberOr(params, "early_stopping_rounds", 0),
+                           NumberOr(params, "eta", 0.3), levels);
+}
+
 std::unique_ptr<TrainCache> XgboostTrainer::MakeCache() const {
   return std::make_unique<XgbTrainCache>();
 }

@@ -33,6 +33,7 @@ class XgboostTrainer : public Trainer {
   Result<std::unique_ptr<TrainedModel>> Load(std::string_view serialized) const override;
   const std::vector<ParamSpec>& Params() const override { return XgboostParamSpecs(); }
   std::unique_ptr<TrainCache> MakeCache() const override;
+  double TrialCost(const nlohmann::json& params) const override;
   TuningNames Tuning() const override {
     return {"num_round",
             "early_stopping_rounds",

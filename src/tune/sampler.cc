@@ -19,13 +19,30 @@ uint64_t SplitMix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+/// The trial's random point: its own draw, or the draw of trials 0 … cheap_first − 1 that is
+/// its number's in the order of cost.
+nlohmann::json RandomDraw(const SampleRequest& request) {
+  if (request.number >= request.cheap_first || !request.cost) {
+    std::mt19937_64 rng(TrialSeed(request.seed, request.number));
+    return request.space->SampleRandom(rng);
+  }
+  std::vector<std::pair<double, nlohmann::json>> draws;
+  for (int64_t n = 0; n < request.cheap_first; ++n) {
+    std::mt19937_64 rng(TrialSeed(request.seed, n));
+    nlohmann::json point = request.space->SampleRandom(rng);
+    draws.emplace_back(request.cost(point), std::move(point));
+  }
+  std::stable_sort(draws.begin(), draws.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  return std::move(draws[static_cast<size_t>(request.number)].second);
+}
+
 class RandomSampler : public Sampler {
  public:
   std::string name() const override { return "random"; }
   int RandomTrials() const override { return std::numeric_limits<int>::max(); }
   nlohmann::json Suggest(const SampleRequest& request) const override {
-    std::mt19937_64 rng(TrialSeed(request.seed, request.number));
-    return request.space->SampleRandom(rng);
+    return RandomDraw(request);
   }
 };
 
@@ -96,7 +113,6 @@ class TpeSampler : public Sampler {
   int RandomTrials() const override { return kTpeStartupTrials; }
 
   nlohmann::json Suggest(const SampleRequest& request) const override {
-    std::mt19937_64 rng(TrialSeed(request.seed, request.number));
     struct Ranked {
       int group;  // 0 complete, 1 pruned, 2 running (the constant liar: worst of all)
       double key1, key2;
@@ -122,7 +138,8 @@ class TpeSampler : public Sampler {
         ranked.push_back({2, 0, 0, &trial});
       }
     }
-    if (finished < kTpeStartupTrials) return request.space->SampleRandom(rng);
+    if (finished < kTpeStartupTrials) return RandomDraw(request);
+    std::mt19937_64 rng(TrialSeed(request.seed, request.number));
     std::stable_sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
       if (a.group != b.group) return a.group < b.group;
       if (a.key1 != b.key1) return a.key1 < b.key1;

@@ -5,9 +5,11 @@
 /// ones. Trials still running count as bad ones for TPE (a constant liar): parallel trials,
 /// in this process or others sharing the study, are pushed apart instead of all sampling the
 /// same point. A sampler is deterministic: the same seed, trial number and earlier trials give
-/// the same point.
+/// the same point. The first random draws can be taken cheapest first (`SampleRequest::
+/// cheap_first`): the same points, in another order.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -33,6 +35,14 @@ struct SampleRequest {
   bool maximize = true;
   uint64_t seed = 0;
   int64_t number = 0;  ///< the trial to sample
+  /// Trials 0 … cheap_first − 1 take the random draws of those trials in the order of `cost`,
+  /// cheapest first (ties keep their numbers' order): the set of points is the same, so is
+  /// what a sampler learns from once they finish; what changes is which run before the others
+  /// — the trials a pruner cannot judge yet (docs/tuning.md). 0: each trial its own draw.
+  int cheap_first = 0;
+  /// A trial's estimated relative cost from its point (Trainer::TrialCost); needed with
+  /// cheap_first.
+  std::function<double(const nlohmann::json& point)> cost;
 };
 
 class Sampler {

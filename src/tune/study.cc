@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <thread>
 
 #include "core/embedded_files.h"
@@ -113,6 +114,11 @@ struct StudyPlan {
   std::string round_metric;
   std::string pruner_name;
   nlohmann::json base;  ///< the resolved base parameters
+  /// The draws run cheapest first (SampleRequest::cheap_first): twice the trials the pruner
+  /// cannot judge (median: the first 5 to complete), so those are the cheaper half of them —
+  /// within the sampler's random draws (TPE: 10). 0 without such trials (hyperband: its
+  /// brackets are dealt by trial number; none: no trial is ever judged).
+  int cheap_first = 0;
 };
 
 /// Fills `plan` (in place: it points into its own registries) from `options`, or says what
@@ -166,6 +172,9 @@ Status PlanStudy(const TuneOptions& options, StudyPlan& plan) {
   settings.max_rounds = base.count(rounds) ? base[rounds].get<int>() : 100;
   settings.eta = options.eta;
   FOPS_ASSIGN_OR_RETURN(plan.pruner, PrunerRegistry::Make(plan.pruner_name, settings));
+  const int blind = plan.pruner->BlindTrials();
+  if (blind > 0 && blind < std::numeric_limits<int>::max() / 2)
+    plan.cheap_first = std::min(plan.sampler->RandomTrials(), 2 * blind);
   return Status::Ok();
 }
 
@@ -513,6 +522,12 @@ Result<std::optional<TrialRecord>> StudyRunner::Claim() {
     request.maximize = plan_.objective.maximize;
     request.seed = options_.seed;
     request.number = trial.number;
+    request.cheap_first = plan_.cheap_first;
+    request.cost = [this](const nlohmann::json& point) {
+      nlohmann::json params = plan_.base;
+      for (const auto& [name, value] : point.items()) params[name] = value;
+      return plan_.trainer->TrialCost(params);
+    };
     trial.params = plan_.sampler->Suggest(request);
     FOPS_ASSIGN_OR_RETURN(bool inserted, studies_.InsertTrial(trial));
     if (!inserted) continue;  // another process took this number: sample again

@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "data/split.h"
 #include "data/synth.h"
+#include "train/lgbm_trainer.h"
 #include "tune/pruner.h"
 #include "tune/sampler.h"
 
@@ -396,6 +397,21 @@ TEST_P(StudyTest, TrialsNothingLearnsFromRunTogetherAndTheOthersOneAtATime) {
     }
   }
   EXPECT_TRUE(blind_overlapped);
+  // Those 5 are the cheapest of TPE's 10 random draws: the trials come in the order of the
+  // trainer's cost estimate (here the trials' num_leaves: 25 rounds are fewer than the rates
+  // would need).
+  const LgbmTrainer lgbm;
+  double previous_cost = 0;
+  std::set<int64_t> leaves;
+  for (const TrialRecord& trial : result->trials) {
+    json params = {{"num_iterations", 25}, {"early_stopping_round", 10}};
+    params.update(trial.params);
+    const double cost = lgbm.TrialCost(params);
+    EXPECT_LE(previous_cost, cost) << trial.number << ": " << trial.params.dump();
+    previous_cost = cost;
+    leaves.insert(trial.params["num_leaves"].get<int64_t>());
+  }
+  EXPECT_GT(leaves.size(), 3u);
   // No trial is blind with hyperband, which judges from the first rung on, and a number of
   // parallel trials given is kept to: each trial has both cores.
   options.trials = 3;

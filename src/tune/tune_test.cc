@@ -12,6 +12,7 @@
 #include "core/embedded_files.h"
 #include "eval/svg.h"
 #include "train/lgbm_params.h"
+#include "train/lgbm_trainer.h"
 #include "train/xgboost_trainer.h"
 #include "tune/folds.h"
 #include "tune/pruner.h"
@@ -137,7 +138,7 @@ TrialRecord BestAfter(const Sampler& sampler, const SearchSpace& space, int tria
   TrialRecord best;
   best.value = -1e9;
   for (int n = 0; n < trials; ++n) {
-    SampleRequest request{&space, done, /*maximize=*/true, seed, n};
+    SampleRequest request{&space, done, /*maximize=*/true, seed, n, /*cheap_first=*/0, {}};
     TrialRecord trial;
     trial.number = n;
     trial.params = sampler.Suggest(request);
@@ -205,7 +206,7 @@ TEST(SamplerTest, TpeSpreadsParallelTrialsInsteadOfRepeatingThePoint) {
   }
   std::set<std::string> points;
   for (int n = 20; n < 26; ++n) {
-    SampleRequest request{&space, trials, true, 11, n};
+    SampleRequest request{&space, trials, true, 11, n, /*cheap_first=*/0, {}};
     TrialRecord running;
     running.number = n;
     running.params = tpe.Suggest(request);
@@ -214,6 +215,84 @@ TEST(SamplerTest, TpeSpreadsParallelTrialsInsteadOfRepeatingThePoint) {
     trials.push_back(std::move(running));
   }
   EXPECT_EQ(points.size(), 6u);
+}
+
+TEST(SamplerTest, CheapFirstRunsTheSameRandomDrawsCheapestFirst) {
+  // With cheap_first 10, trials 0–9 take the draws of trials 0–9 in the order of the cost
+  // (here y, cheapest = smallest); trial 10 on is as without.
+  SamplerRegistry samplers;
+  const SearchSpace space = SyntheticSpace();
+  auto cost = [](const json& point) { return point["y"].get<double>(); };
+  for (const char* name : {"random", "tpe"}) {
+    const Sampler& sampler = **samplers.Find(name);
+    std::vector<TrialRecord> own, ordered;
+    for (int n = 0; n < 12; ++n) {
+      SampleRequest request{&space, own, true, 7, n, /*cheap_first=*/0, {}};
+      SampleRequest cheap{&space, ordered, true, 7, n, /*cheap_first=*/10, cost};
+      TrialRecord a, b;
+      a.number = b.number = n;
+      a.params = sampler.Suggest(request);
+      b.params = sampler.Suggest(cheap);
+      a.state = b.state = TrialState::kComplete;
+      // The same value for both, so TPE's trial 10 on learns the same from either order.
+      a.value = b.value = Synthetic(n < 10 ? a.params : b.params);
+      own.push_back(std::move(a));
+      ordered.push_back(std::move(b));
+    }
+    std::multiset<std::string> drawn, taken;
+    for (int n = 0; n < 10; ++n) {
+      drawn.insert(own[n].params.dump());
+      taken.insert(ordered[n].params.dump());
+      if (n > 0) {
+        EXPECT_LE(cost(ordered[n - 1].params), cost(ordered[n].params)) << name << n;
+      }
+    }
+    EXPECT_EQ(drawn, taken) << name;
+    EXPECT_NE(own[0].params, ordered[0].params)
+        << name << ": seed 7's first draw is not its cheapest";
+    if (std::string(name) == "random") {
+      for (int n = 10; n < 12; ++n) EXPECT_EQ(own[n].params, ordered[n].params) << n;
+    }
+  }
+}
+
+TEST(TrainerCostTest, SlowerLearningDeeperTreesAndMoreRoundsCostMore) {
+  const XgboostTrainer xgboost;
+  const json base = {
+      {"num_round", 300}, {"early_stopping_rounds", 30}, {"eta", 0.1}, {"max_depth", 6}};
+  auto with = [&](const json& over) {
+    json params = base;
+    params.update(over);
+    return xgboost.TrialCost(params);
+  };
+  EXPECT_LT(with({{"eta", 0.3}}), with({{"eta", 0.1}}));
+  EXPECT_LT(with({{"eta", 0.1}}), with({{"eta", 0.03}}));
+  // Below the rate at which it would train every round anyway, a slower one costs no more.
+  EXPECT_EQ(with({{"eta", 0.02}}), with({{"eta", 0.01}}));
+  EXPECT_LT(with({{"max_depth", 3}}), with({{"max_depth", 10}}));
+  // Without early stopping every round is trained, whatever the rate.
+  EXPECT_EQ(with({{"early_stopping_rounds", 0}, {"eta", 0.3}}),
+            with({{"early_stopping_rounds", 0}, {"eta", 0.01}}));
+  EXPECT_LT(with({{"early_stopping_rounds", 0}, {"num_round", 100}}),
+            with({{"early_stopping_rounds", 0}}));
+  // Lossguide trees of 8 leaves are 3 levels deep, below max_depth 6.
+  EXPECT_EQ(with({{"grow_policy", "lossguide"}, {"max_leaves", 8}}), with({{"max_depth", 3}}));
+  EXPECT_EQ(with({{"grow_policy", "lossguide"}, {"max_leaves", 8}, {"max_depth", 0}}),
+            with({{"max_depth", 3}}));
+
+  const LgbmTrainer lgbm;
+  const json lgbm_base = {{"num_iterations", 300},
+                          {"early_stopping_round", 30},
+                          {"learning_rate", 0.1},
+                          {"num_leaves", 31}};
+  auto lgbm_with = [&](const json& over) {
+    json params = lgbm_base;
+    params.update(over);
+    return lgbm.TrialCost(params);
+  };
+  EXPECT_LT(lgbm_with({{"learning_rate", 0.2}}), lgbm_with({{"learning_rate", 0.05}}));
+  EXPECT_LT(lgbm_with({{"num_leaves", 8}}), lgbm_with({{"num_leaves", 255}}));
+  EXPECT_EQ(lgbm_with({{"num_leaves", 255}, {"max_depth", 3}}), lgbm_with({{"num_leaves", 8}}));
 }
 
 TrialCurve Curve(int64_t number, TrialState state, std::vector<double> values) {
@@ -324,7 +403,7 @@ TEST(PrunerTest, HyperbandFindsTheOptimumOfASyntheticStudyForAFractionOfTheRound
   long long rounds_spent = 0;
   double best = -1, best_x = -1;
   for (int64_t n = 0; n < 60; ++n) {
-    SampleRequest request{&*space, trials, true, 3, n};
+    SampleRequest request{&*space, trials, true, 3, n, /*cheap_first=*/0, {}};
     TrialRecord trial;
     trial.number = n;
     trial.params = (**samplers.Find("random")).Suggest(request);
