@@ -388,6 +388,7 @@ Status StudyRunner::OpenStudy() {
       // Resuming: the same question on the same data, or the trials would not compare.
       FOPS_RETURN_IF_ERROR(CheckSameDefinition(options_, *existing, definition));
       study_ = std::move(*existing);
+      plan_.cheap_first = study_.definition.value("cheap_first", 0);
       context_.logger->Info("tune", "resuming study", {{"study", study_.name}});
       return Status::Ok();
     }
@@ -396,6 +397,10 @@ Status StudyRunner::OpenStudy() {
     study.run_id = NewUuidV7();
     study.algorithm = options_.algorithm;
     study.definition = definition;
+    // How many of the first draws run cheapest first: recorded, not compared, so a study begun
+    // by a fraudops that drew them in number order (no key) resumes in that order — each trial
+    // number keeps its point, and no point is run twice.
+    study.definition["cheap_first"] = plan_.cheap_first;
     study.created_at = UtcNow();
     study.created_by = CurrentActor();
     RunRecord run;
@@ -409,7 +414,8 @@ Status StudyRunner::OpenStudy() {
                 {kRunKindTag, kStudyRunKind},
                 {"fraudops.study", study.name},
                 {"algorithm", options_.algorithm}};
-    for (const auto& [key, value] : definition.items()) run.params["tune." + key] = value.dump();
+    for (const auto& [key, value] : study.definition.items())
+      run.params["tune." + key] = value.dump();
     Status created = studies_.CreateStudy(study);
     if (created.code() == StatusCode::kConflict) continue;  // another process was first
     FOPS_RETURN_IF_ERROR(created);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <random>
 #include <set>
 #include <thread>
 
@@ -15,6 +16,8 @@
 #include "core/thread_pool.h"
 #include "data/split.h"
 #include "data/synth.h"
+#include "store/study_store.h"
+#include "train/lgbm_params.h"
 #include "train/lgbm_trainer.h"
 #include "tune/pruner.h"
 #include "tune/sampler.h"
@@ -365,6 +368,42 @@ TEST_P(StudyTest, TrialsTrainOnEveryPositiveAndAWeightedSampleOfTheNegatives) {
   // The same points were drawn (same seed): the sample changes what they score, not the draws.
   for (size_t i = 0; i < sampled->trials.size(); ++i)
     EXPECT_EQ(sampled->trials[i].params, plain->trials[i].params) << i;
+}
+
+TEST_P(StudyTest, AStudyResumesWithTheOrderOfDrawsItBeganWith) {
+  // Resumed, a study's trials keep the order of draws it was created with: cheapest first
+  // (recorded in its definition) gives the same points as one run of all its trials; a study
+  // created before that order (no key in its definition) goes on with each trial's own draw.
+  auto whole = Run(Options("order-whole", 4));
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ(whole->study.definition["cheap_first"], 10);
+  ASSERT_TRUE(Run(Options("order-resumed", 2)).ok());
+  auto resumed = Run(Options("order-resumed", 4));
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  ASSERT_EQ(resumed->trials.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(resumed->trials[i].params, whole->trials[i].params);
+
+  ASSERT_TRUE(Run(Options("order-old", 2)).ok());
+  StudyStore studies(*store_);
+  auto old = studies.GetStudy("order-old");
+  ASSERT_TRUE(old.ok() && old->has_value());
+  json definition = (*old)->definition;
+  definition.erase("cheap_first");
+  SqlValue update[] = {SqlValue(definition.dump()), SqlValue(std::string("order-old"))};
+  ASSERT_TRUE(
+      store_->connection().Exec("UPDATE studies SET definition = ? WHERE name = ?", update).ok());
+  auto continued = Run(Options("order-old", 4));
+  ASSERT_TRUE(continued.ok()) << continued.status().ToString();
+  ASSERT_EQ(continued->trials.size(), 4u);
+  const TuneOptions options = Options("order-old", 4);
+  auto space = SearchSpace::Parse(options.space, LgbmParamSpecs(), "lgbm", "test", {"metric"});
+  ASSERT_TRUE(space.ok()) << space.status().ToString();
+  // (Its first two trials were drawn cheapest first here, by this fraudops; an old study's
+  // were its own draws, which the later ones now continue.)
+  for (int64_t n = 2; n < 4; ++n) {
+    std::mt19937_64 rng(TrialSeed(options.seed, n));
+    EXPECT_EQ(continued->trials[static_cast<size_t>(n)].params, space->SampleRandom(rng)) << n;
+  }
 }
 
 TEST_P(StudyTest, TrialsNothingLearnsFromRunTogetherAndTheOthersOneAtATime) {
