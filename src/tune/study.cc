@@ -388,7 +388,8 @@ Status StudyRunner::OpenStudy() {
       // Resuming: the same question on the same data, or the trials would not compare.
       FOPS_RETURN_IF_ERROR(CheckSameDefinition(options_, *existing, definition));
       study_ = std::move(*existing);
-      plan_.cheap_first = study_.definition.value("cheap_first", 0);
+      // Its own order: cheapest first as planned, unless it began without (no key).
+      if (!study_.definition.contains("cheap_first")) plan_.cheap_first = 0;
       context_.logger->Info("tune", "resuming study", {{"study", study_.name}});
       return Status::Ok();
     }
