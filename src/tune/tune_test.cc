@@ -256,15 +256,17 @@ TEST(SamplerTest, CheapFirstRunsTheSameRandomDrawsCheapestFirst) {
   }
 }
 
+/// A trainer's cost estimate of `base` with `over`'s values over it.
+double CostOf(const Trainer& trainer, json base, const json& over) {
+  base.update(over);
+  return trainer.TrialCost(base);
+}
+
 TEST(TrainerCostTest, SlowerLearningDeeperTreesAndMoreRoundsCostMore) {
   const XgboostTrainer xgboost;
   const json base = {
       {"num_round", 300}, {"early_stopping_rounds", 30}, {"eta", 0.1}, {"max_depth", 6}};
-  auto with = [&](const json& over) {
-    json params = base;
-    params.update(over);
-    return xgboost.TrialCost(params);
-  };
+  auto with = [&](const json& over) { return CostOf(xgboost, base, over); };
   EXPECT_LT(with({{"eta", 0.3}}), with({{"eta", 0.1}}));
   EXPECT_LT(with({{"eta", 0.1}}), with({{"eta", 0.03}}));
   // Below the rate at which it would train every round anyway, a slower one costs no more.
@@ -285,11 +287,7 @@ TEST(TrainerCostTest, SlowerLearningDeeperTreesAndMoreRoundsCostMore) {
                           {"early_stopping_round", 30},
                           {"learning_rate", 0.1},
                           {"num_leaves", 31}};
-  auto lgbm_with = [&](const json& over) {
-    json params = lgbm_base;
-    params.update(over);
-    return lgbm.TrialCost(params);
-  };
+  auto lgbm_with = [&](const json& over) { return CostOf(lgbm, lgbm_base, over); };
   EXPECT_LT(lgbm_with({{"learning_rate", 0.2}}), lgbm_with({{"learning_rate", 0.05}}));
   EXPECT_LT(lgbm_with({{"num_leaves", 8}}), lgbm_with({{"num_leaves", 255}}));
   EXPECT_EQ(lgbm_with({{"num_leaves", 255}, {"max_depth", 3}}), lgbm_with({{"num_leaves", 8}}));
