@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <span>
 
 #include "core/numbers.h"
@@ -16,6 +17,7 @@
 #include "core/thread_pool.h"
 #include "train/collective.h"
 #include "train/rank_areas.h"
+#include "train/xgboost_scores.h"
 
 namespace fraudops {
 
@@ -73,23 +75,6 @@ void ParseEvalLine(const std::string& line, RoundMetrics* metrics) {
   }
 }
 
-/// The predictions of all trees for `matrix`'s rows (margins, or the objective's transform of
-/// them), from the booster's prediction cache: a matrix it trains on or evaluates is brought up
-/// to date with the trees added since, not predicted anew. Valid until the next call.
-Result<const float*> CachedPredictions(void* booster, void* matrix, bool margins) {
-  bst_ulong dimensions = 0;
-  const bst_ulong* shape = nullptr;
-  const float* predictions = nullptr;
-  const char* config = margins ? R"({"type": 1, "training": false, "iteration_begin": 0,
-                                     "iteration_end": 0, "strict_shape": false})"
-                               : R"({"type": 0, "training": false, "iteration_begin": 0,
-                                     "iteration_end": 0, "strict_shape": false})";
-  FOPS_RETURN_IF_ERROR(XgbCheck(
-      XGBoosterPredictFromDMatrix(booster, matrix, config, &shape, &dimensions, &predictions),
-      "XGBoosterPredictFromDMatrix"));
-  return predictions;
-}
-
 /// `auc` and `aucpr` computed here rather than by libxgboost, from the predictions of the
 /// matrix evaluated (its prediction cache, brought up to date with the last tree):
 /// - in one process, libxgboost's own definitions (train/rank_areas.h) sorted in linear time,
@@ -111,21 +96,30 @@ class RankMetrics {
   Status Evaluate(void* booster, void* matrix, std::span<const float> labels,
                   std::span<const float> weights, std::map<std::string, double>& metrics) {
     if (!any()) return Status::Ok();
-    RankAreas areas;
     if (collective_ != nullptr) {
-      FOPS_ASSIGN_OR_RETURN(areas, Merged(booster, matrix, labels));
-    } else {
-      FOPS_ASSIGN_OR_RETURN(const float* scores, CachedPredictions(booster, matrix, false));
-      areas = LibxgboostRankAreas({scores, labels.size()}, labels, weights, sorter_);
+      FOPS_ASSIGN_OR_RETURN(RankAreas areas, Merged(booster, matrix, labels));
+      Set(areas, metrics);
+      return Status::Ok();
     }
-    if (auc_) metrics["auc"] = areas.roc_auc;
-    if (aucpr_) metrics["aucpr"] = areas.pr_auc;
+    FOPS_ASSIGN_OR_RETURN(const float* scores, CachedPredictions(booster, matrix, false));
+    EvaluateScores({scores, labels.size()}, labels, weights, metrics);
     return Status::Ok();
+  }
+
+  /// The same from the probabilities of the matrix's rows (in one process).
+  void EvaluateScores(std::span<const float> scores, std::span<const float> labels,
+                      std::span<const float> weights, std::map<std::string, double>& metrics) {
+    if (any()) Set(LibxgboostRankAreas(scores, labels, weights, sorter_), metrics);
   }
 
  private:
   static constexpr int kRankBins = 16384;
   static constexpr double kRankRange = 20;
+
+  void Set(const RankAreas& areas, std::map<std::string, double>& metrics) const {
+    if (auc_) metrics["auc"] = areas.roc_auc;
+    if (aucpr_) metrics["aucpr"] = areas.pr_auc;
+  }
 
   Result<RankAreas> Merged(void* booster, void* matrix, std::span<const float> labels) {
     FOPS_ASSIGN_OR_RETURN(const float* margins, CachedPredictions(booster, matrix, true));
@@ -604,6 +598,16 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
     if (!rank_here || (metric != "auc" && metric != "aucpr")) library_metrics.push_back(metric);
   }
 
+  // The validation scores for the rank metrics kept here (train/xgboost_scores.h) when
+  // libxgboost evaluates nothing itself: with a library metric it brings its cache up to date
+  // anyway.
+  std::optional<XgbValidationScores> validation_scores;
+  if (has_validation && external == nullptr && input.collective == nullptr && rank.any() &&
+      library_metrics.empty() && params["objective"] == "binary:logistic" &&
+      (!params.count("booster") || params["booster"] == "gbtree")) {
+    validation_scores.emplace(*input.validation);
+  }
+
   void* raw_booster = nullptr;
   FOPS_RETURN_IF_ERROR(XgbCheck(XGBoosterCreate(matrices, 2, &raw_booster), "XGBoosterCreate"));
   BoosterPtr booster(raw_booster);
@@ -667,8 +671,15 @@ Result<std::unique_ptr<TrainedModel>> XgboostTrainer::Train(const TrainInput& in
     }
     // Without validation data, what is filed under "validation" is the training set's (moved
     // to "train" after the loop).
-    FOPS_RETURN_IF_ERROR(rank.Evaluate(booster.get(), validation_handle, validation_labels,
-                                       validation_weights, round_metrics.validation));
+    if (validation_scores) {
+      FOPS_ASSIGN_OR_RETURN(std::span<const float> scores,
+                            validation_scores->After(booster.get(), validation_handle, round,
+                                                     round_threads, context.pool));
+      rank.EvaluateScores(scores, validation_labels, validation_weights, round_metrics.validation);
+    } else {
+      FOPS_RETURN_IF_ERROR(rank.Evaluate(booster.get(), validation_handle, validation_labels,
+                                         validation_weights, round_metrics.validation));
+    }
     if (with_train && has_validation) {
       FOPS_RETURN_IF_ERROR(rank.Evaluate(booster.get(), train_matrix->handle(), train_labels,
                                          train_weights, round_metrics.train));

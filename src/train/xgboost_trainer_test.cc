@@ -34,6 +34,34 @@ struct XgbFixture {
 
 using testing::Params;
 
+TEST(XgboostTrainerTest, PerRoundRankMetricsAreTheSameScoredHereOrByLibxgboost) {
+  // With only auc and aucpr the validation scores are kept by the trainer (the rounds' trees
+  // walked over the rows); with logloss too, libxgboost's cache gives them. Every round's
+  // values, and so where early stopping ends, are the same.
+  XgbFixture f;
+  auto train = [&](nlohmann::json metrics) {
+    TrainInput input{&f.train, &f.validation,
+                     Params({{"num_round", 120},
+                             {"early_stopping_rounds", 8},
+                             {"eta", 0.3},
+                             {"max_depth", 5},
+                             {"eval_metric", std::move(metrics)}})};
+    return XgboostTrainer().Train(input, f.context);
+  };
+  auto walked = train(nlohmann::json::array({"auc", "aucpr"}));
+  auto library = train(nlohmann::json::array({"logloss", "auc", "aucpr"}));
+  ASSERT_TRUE(walked.ok()) << walked.status().ToString();
+  ASSERT_TRUE(library.ok()) << library.status().ToString();
+  ASSERT_EQ((*walked)->rounds_trained, (*library)->rounds_trained);
+  EXPECT_EQ((*walked)->best_round, (*library)->best_round);
+  for (int round = 0; round < (*walked)->rounds_trained; ++round) {
+    const auto& ours = (*walked)->history[static_cast<size_t>(round)].validation;
+    const auto& theirs = (*library)->history[static_cast<size_t>(round)].validation;
+    EXPECT_EQ(ours.at("auc"), theirs.at("auc")) << "round " << round;
+    EXPECT_EQ(ours.at("aucpr"), theirs.at("aucpr")) << "round " << round;
+  }
+}
+
 TEST(XgboostTrainerTest, TrainsRecordsRoundsAndStopsEarly) {
   XgbFixture f;
   TrainInput input{&f.train, &f.validation,
