@@ -100,6 +100,82 @@ void BM_BareLibxgboost(benchmark::State& state) {
   }
 }
 
+// A tuning trial's rounds: one thread, validation `aucpr` only, every round, no training-set
+// metrics. The trainer computes the area itself (radix sort) from validation scores it keeps
+// by walking each round's tree (train/xgboost_scores.h); bare libxgboost predicts its cached
+// validation scores and sorts them each round — what a peer tuner's trials (Optuna with
+// XGBoost's package) run.
+constexpr int kTrialRounds = 200;
+
+void BM_FraudopsTrialRounds(benchmark::State& state) {
+  const Splits& splits = ReferenceSplits();
+  Logger logger(LogLevel::kOff);
+  ThreadPool pool(1);
+  Context context{&logger, &pool, 1, 42, false};
+  HyperParameters params;
+  for (const auto& [name, value] : SharedParams()) {
+    if (std::string(name) == "eval_metric" || std::string(name) == "nthread") continue;
+    params[name] = {nlohmann::json(value), "bench"};
+  }
+  params["max_depth"] = {4, "bench"};
+  params["nthread"] = {1, "bench"};
+  params["eval_metric"] = {nlohmann::json::array({"aucpr"}), "bench"};
+  params["num_round"] = {kTrialRounds, "bench"};
+  params["early_stopping_rounds"] = {0, "bench"};
+  params["train_metrics_every"] = {100000, "bench"};
+  double positives = static_cast<double>(splits.train.CountPositives());
+  params["scale_pos_weight"] = {(static_cast<double>(splits.train.rows()) - positives) / positives,
+                                "bench"};
+  XgbTrainCache cache;  // as a study's thread of trials: the matrices built once
+  for (auto _ : state) {
+    TrainInput input{&splits.train, &splits.validation, params};
+    input.cache = &cache;
+    auto model = XgboostTrainer().Train(input, context);
+    if (!model.ok()) state.SkipWithError(model.status().message().c_str());
+    benchmark::DoNotOptimize(model);
+  }
+}
+
+void BM_BareLibxgboostTrialRounds(benchmark::State& state) {
+  const Splits& splits = ReferenceSplits();
+  const std::vector<float> train_matrix = splits.train.RowMajor();
+  const std::vector<float> validation_matrix = splits.validation.RowMajor();
+  const auto columns = splits.train.num_features();
+  double positives = static_cast<double>(splits.train.CountPositives());
+  std::string scale =
+      std::to_string((static_cast<double>(splits.train.rows()) - positives) / positives);
+  const float missing = std::numeric_limits<float>::quiet_NaN();
+  DMatrixHandle train = nullptr, validation = nullptr;  // built once, as a peer study does
+  XGDMatrixCreateFromMat_omp(train_matrix.data(), splits.train.rows(), columns, missing, &train, 1);
+  XGDMatrixSetFloatInfo(train, "label", splits.train.label.data(), splits.train.rows());
+  XGDMatrixCreateFromMat_omp(validation_matrix.data(), splits.validation.rows(), columns, missing,
+                             &validation, 1);
+  XGDMatrixSetFloatInfo(validation, "label", splits.validation.label.data(),
+                        splits.validation.rows());
+  DMatrixHandle matrices[] = {train, validation};
+  const char* names[] = {"validation"};
+  for (auto _ : state) {
+    BoosterHandle booster = nullptr;
+    XGBoosterCreate(matrices, 2, &booster);
+    for (const auto& [name, value] : SharedParams()) {
+      if (std::string(name) != "eval_metric") XGBoosterSetParam(booster, name, value);
+    }
+    XGBoosterSetParam(booster, "max_depth", "4");
+    XGBoosterSetParam(booster, "nthread", "1");
+    XGBoosterSetParam(booster, "eval_metric", "aucpr");
+    XGBoosterSetParam(booster, "scale_pos_weight", scale.c_str());
+    for (int round = 0; round < kTrialRounds; ++round) {
+      XGBoosterUpdateOneIter(booster, round, train);
+      const char* result = nullptr;
+      XGBoosterEvalOneIter(booster, round, matrices + 1, names, 1, &result);
+      benchmark::DoNotOptimize(result);
+    }
+    XGBoosterFree(booster);
+  }
+  XGDMatrixFree(train);
+  XGDMatrixFree(validation);
+}
+
 // Five repetitions each; bench/train_overhead.sh interleaves them at random so machine noise
 // hits both alike, and compares medians.
 BENCHMARK(BM_BareLibxgboost)
@@ -108,6 +184,17 @@ BENCHMARK(BM_BareLibxgboost)
     ->Repetitions(5)
     ->UseRealTime();
 BENCHMARK(BM_FraudopsTrainStep)
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1)
+    ->Repetitions(5)
+    ->UseRealTime();
+
+BENCHMARK(BM_BareLibxgboostTrialRounds)
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1)
+    ->Repetitions(5)
+    ->UseRealTime();
+BENCHMARK(BM_FraudopsTrialRounds)
     ->Unit(benchmark::kSecond)
     ->Iterations(1)
     ->Repetitions(5)
