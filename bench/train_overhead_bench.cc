@@ -37,23 +37,55 @@ const std::vector<std::pair<const char*, const char*>>& SharedParams() {
   return params;
 }
 
-void BM_FraudopsTrainStep(benchmark::State& state) {
-  const Splits& splits = ReferenceSplits();
-  Logger logger(LogLevel::kOff);
-  ThreadPool pool(kThreads);
-  Context context{&logger, &pool, kThreads, 42, false};
+/// SharedParams for the trainer, with these metrics, rounds and training-set metric interval,
+/// no early stopping, and scale_pos_weight from the class balance.
+HyperParameters TrainerParams(const Splits& splits, nlohmann::json metrics, int rounds,
+                              int train_every) {
   HyperParameters params;
   for (const auto& [name, value] : SharedParams()) {
     if (std::string(name) == "eval_metric") continue;
     params[name] = {nlohmann::json(value), "bench"};
   }
-  params["eval_metric"] = {nlohmann::json::array({"logloss", "auc", "aucpr"}), "bench"};
-  params["num_round"] = {kRounds, "bench"};
+  params["eval_metric"] = {std::move(metrics), "bench"};
+  params["num_round"] = {rounds, "bench"};
   params["early_stopping_rounds"] = {0, "bench"};
-  params["train_metrics_every"] = {kTrainEvery, "bench"};
+  params["train_metrics_every"] = {train_every, "bench"};
   double positives = static_cast<double>(splits.train.CountPositives());
   params["scale_pos_weight"] = {(static_cast<double>(splits.train.rows()) - positives) / positives,
                                 "bench"};
+  return params;
+}
+
+/// What a user of the C API starts from: row-major matrices, labels, scale_pos_weight's text.
+struct BareInput {
+  explicit BareInput(const Splits& splits)
+      : train(splits.train.RowMajor()),
+        validation(splits.validation.RowMajor()),
+        columns(splits.train.num_features()) {
+    double positives = static_cast<double>(splits.train.CountPositives());
+    scale = std::to_string((static_cast<double>(splits.train.rows()) - positives) / positives);
+  }
+  /// A DMatrix of `values` (`dataset`'s rows) with its labels.
+  DMatrixHandle Matrix(const std::vector<float>& values, const Dataset& dataset,
+                       int threads) const {
+    DMatrixHandle matrix = nullptr;
+    XGDMatrixCreateFromMat_omp(values.data(), dataset.rows(), columns,
+                               std::numeric_limits<float>::quiet_NaN(), &matrix, threads);
+    XGDMatrixSetFloatInfo(matrix, "label", dataset.label.data(), dataset.rows());
+    return matrix;
+  }
+  std::vector<float> train, validation;
+  size_t columns;
+  std::string scale;
+};
+
+void BM_FraudopsTrainStep(benchmark::State& state) {
+  const Splits& splits = ReferenceSplits();
+  Logger logger(LogLevel::kOff);
+  ThreadPool pool(kThreads);
+  Context context{&logger, &pool, kThreads, 42, false};
+  const HyperParameters params = TrainerParams(
+      splits, nlohmann::json::array({"logloss", "auc", "aucpr"}), kRounds, kTrainEvery);
   for (auto _ : state) {
     auto model = XgboostTrainer().Train({&splits.train, &splits.validation, params}, context);
     if (!model.ok()) state.SkipWithError(model.status().message().c_str());
@@ -63,29 +95,16 @@ void BM_FraudopsTrainStep(benchmark::State& state) {
 
 void BM_BareLibxgboost(benchmark::State& state) {
   const Splits& splits = ReferenceSplits();
-  // What a user of the C API would start from: row-major matrices and label arrays.
-  const std::vector<float> train_matrix = splits.train.RowMajor();
-  const std::vector<float> validation_matrix = splits.validation.RowMajor();
-  const auto columns = splits.train.num_features();
-  double positives = static_cast<double>(splits.train.CountPositives());
-  std::string scale =
-      std::to_string((static_cast<double>(splits.train.rows()) - positives) / positives);
-  const float missing = std::numeric_limits<float>::quiet_NaN();
+  const BareInput input(splits);
   for (auto _ : state) {
-    DMatrixHandle train = nullptr, validation = nullptr;
-    XGDMatrixCreateFromMat_omp(train_matrix.data(), splits.train.rows(), columns, missing, &train,
-                               kThreads);
-    XGDMatrixSetFloatInfo(train, "label", splits.train.label.data(), splits.train.rows());
-    XGDMatrixCreateFromMat_omp(validation_matrix.data(), splits.validation.rows(), columns, missing,
-                               &validation, kThreads);
-    XGDMatrixSetFloatInfo(validation, "label", splits.validation.label.data(),
-                          splits.validation.rows());
+    DMatrixHandle train = input.Matrix(input.train, splits.train, kThreads);
+    DMatrixHandle validation = input.Matrix(input.validation, splits.validation, kThreads);
     DMatrixHandle matrices[] = {train, validation};
     const char* names[] = {"train", "validation"};
     BoosterHandle booster = nullptr;
     XGBoosterCreate(matrices, 2, &booster);
     for (const auto& [name, value] : SharedParams()) XGBoosterSetParam(booster, name, value);
-    XGBoosterSetParam(booster, "scale_pos_weight", scale.c_str());
+    XGBoosterSetParam(booster, "scale_pos_weight", input.scale.c_str());
     for (int round = 0; round < kRounds; ++round) {
       XGBoosterUpdateOneIter(booster, round, train);
       bool with_train = (round + 1) % kTrainEvery == 0 || round + 1 == kRounds;
@@ -112,20 +131,10 @@ void BM_FraudopsTrialRounds(benchmark::State& state) {
   Logger logger(LogLevel::kOff);
   ThreadPool pool(1);
   Context context{&logger, &pool, 1, 42, false};
-  HyperParameters params;
-  for (const auto& [name, value] : SharedParams()) {
-    if (std::string(name) == "eval_metric" || std::string(name) == "nthread") continue;
-    params[name] = {nlohmann::json(value), "bench"};
-  }
+  HyperParameters params =
+      TrainerParams(splits, nlohmann::json::array({"aucpr"}), kTrialRounds, 100000);
   params["max_depth"] = {4, "bench"};
   params["nthread"] = {1, "bench"};
-  params["eval_metric"] = {nlohmann::json::array({"aucpr"}), "bench"};
-  params["num_round"] = {kTrialRounds, "bench"};
-  params["early_stopping_rounds"] = {0, "bench"};
-  params["train_metrics_every"] = {100000, "bench"};
-  double positives = static_cast<double>(splits.train.CountPositives());
-  params["scale_pos_weight"] = {(static_cast<double>(splits.train.rows()) - positives) / positives,
-                                "bench"};
   XgbTrainCache cache;  // as a study's thread of trials: the matrices built once
   for (auto _ : state) {
     TrainInput input{&splits.train, &splits.validation, params};
@@ -138,20 +147,10 @@ void BM_FraudopsTrialRounds(benchmark::State& state) {
 
 void BM_BareLibxgboostTrialRounds(benchmark::State& state) {
   const Splits& splits = ReferenceSplits();
-  const std::vector<float> train_matrix = splits.train.RowMajor();
-  const std::vector<float> validation_matrix = splits.validation.RowMajor();
-  const auto columns = splits.train.num_features();
-  double positives = static_cast<double>(splits.train.CountPositives());
-  std::string scale =
-      std::to_string((static_cast<double>(splits.train.rows()) - positives) / positives);
-  const float missing = std::numeric_limits<float>::quiet_NaN();
-  DMatrixHandle train = nullptr, validation = nullptr;  // built once, as a peer study does
-  XGDMatrixCreateFromMat_omp(train_matrix.data(), splits.train.rows(), columns, missing, &train, 1);
-  XGDMatrixSetFloatInfo(train, "label", splits.train.label.data(), splits.train.rows());
-  XGDMatrixCreateFromMat_omp(validation_matrix.data(), splits.validation.rows(), columns, missing,
-                             &validation, 1);
-  XGDMatrixSetFloatInfo(validation, "label", splits.validation.label.data(),
-                        splits.validation.rows());
+  const BareInput input(splits);
+  // Built once, as a peer study does.
+  DMatrixHandle train = input.Matrix(input.train, splits.train, 1);
+  DMatrixHandle validation = input.Matrix(input.validation, splits.validation, 1);
   DMatrixHandle matrices[] = {train, validation};
   const char* names[] = {"validation"};
   for (auto _ : state) {
@@ -163,7 +162,7 @@ void BM_BareLibxgboostTrialRounds(benchmark::State& state) {
     XGBoosterSetParam(booster, "max_depth", "4");
     XGBoosterSetParam(booster, "nthread", "1");
     XGBoosterSetParam(booster, "eval_metric", "aucpr");
-    XGBoosterSetParam(booster, "scale_pos_weight", scale.c_str());
+    XGBoosterSetParam(booster, "scale_pos_weight", input.scale.c_str());
     for (int round = 0; round < kTrialRounds; ++round) {
       XGBoosterUpdateOneIter(booster, round, train);
       const char* result = nullptr;
