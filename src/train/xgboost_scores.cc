@@ -69,16 +69,15 @@ XgbValidationScores::XgbValidationScores(const Dataset& validation)
   for (const ColumnSchema& column : validation.features) {
     if (column.type == ColumnType::kCategorical) walk_ = false;
   }
+  for (const std::vector<float>& column : validation.columns) columns_.push_back(column.data());
 }
 
 Result<std::span<const float>> XgbValidationScores::After(void* booster, void* matrix, int round,
                                                           int threads, ThreadPool* pool) {
   const size_t rows = validation_.rows();
-  if (walk_ && round > 0) {
+  if (walk_ && round > 0 && margins_.size() == rows) {
     // Every round in order: the margins hold rounds 0 … round − 1.
-    FOPS_ASSIGN_OR_RETURN(bool added, margins_.size() == rows
-                                          ? AddRound(booster, round, threads, pool)
-                                          : Result<bool>(false));
+    FOPS_ASSIGN_OR_RETURN(bool added, AddRound(booster, round, threads, pool));
     if (added) {
       scores_.resize(rows);
       for (size_t r = 0; r < rows; ++r) scores_[r] = LibxgboostSigmoid(margins_[r]);
@@ -112,8 +111,6 @@ Result<bool> XgbValidationScores::AddRound(void* booster, int round, int threads
   for (size_t t = 0; t < trees->num_trees(); ++t) {
     if (trees->tree_has_slow_nodes[t] != 0) return false;
   }
-  std::vector<const float*> columns;
-  for (const std::vector<float>& column : validation_.columns) columns.push_back(column.data());
   const size_t rows = validation_.rows();
   const size_t tasks = pool != nullptr && threads > 1
                            ? std::min<size_t>(static_cast<size_t>(threads), rows / 4096 + 1)
@@ -122,7 +119,7 @@ Result<bool> XgbValidationScores::AddRound(void* booster, int round, int threads
     const size_t begin = rows * task / tasks, end = rows * (task + 1) / tasks;
     // Tree by tree, as libxgboost adds them to its cache.
     for (size_t t = 0; t < trees->num_trees(); ++t)
-      WalkTree(*trees, t, columns, begin, end, margins_.data());
+      WalkTree(*trees, t, columns_, begin, end, margins_.data());
   };
   if (tasks > 1) {
     pool->ParallelFor(tasks, body);

@@ -52,6 +52,7 @@ class XgbValidationScores {
   Result<bool> AddRound(void* booster, int round, int threads, ThreadPool* pool);
 
   const Dataset& validation_;
+  std::vector<const float*> columns_;  ///< validation_'s feature columns, as the walk reads them
   bool walk_;
   std::vector<float> margins_;
   std::vector<float> scores_;
