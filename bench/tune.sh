@@ -16,7 +16,9 @@
 # every training row (XGBoost's Python package, the seed's, not timed) and scored on the
 # validation rows and on the test rows no study saw: what each final model would score, free of
 # the best-of-N selection that flatters a study's best value.
-#   [TUNE_FLAGS="--parallel 2"] bench/tune.sh [TRIALS=20] [SEEDS=5] [DATASETS="synthetic numeric"]
+#   [TUNE_FLAGS="--parallel 2"] [FIRST_SEED=1] bench/tune.sh [TRIALS=20] [SEEDS=5] [DATASETS="synthetic numeric"]
+# FIRST_SEED: the seeds run are FIRST_SEED … FIRST_SEED + SEEDS − 1 (6 for a second set of five:
+# a change chosen on seeds 1–5 checked on seeds it was not chosen on).
 # TUNE_FLAGS are added to fraudops' command (e.g. other strategies, pruners, parallel trials).
 # synthetic: the built-in synthetic data (284,807 rows, 0.17 % fraud); numeric: the reference
 # numeric set of ../shared/reference/lightgbm (250,000 rows, 30 features), skipped without it.
@@ -26,6 +28,7 @@ root=$(pwd)
 bin=$root/build/release/src/fraudops
 trials=${1:-20}
 seeds=${2:-5}
+first_seed=${FIRST_SEED:-1}
 datasets=${3:-synthetic numeric}
 shared=${FOPS_SHARED_DIR:-$root/../shared}
 python=/usr/bin/python3
@@ -139,7 +142,7 @@ for dataset in $datasets; do
   export_rows
   trials=$trials_wanted
   ours=() peer=()
-  for ((seed = 1; seed <= seeds; seed++)); do
+  for ((seed = first_seed; seed < first_seed + seeds; seed++)); do
     if ((seed % 2 == 1)); then
       ours+=("$(run_fraudops $seed)")
       peer+=("$(run_optuna $seed)")

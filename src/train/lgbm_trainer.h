@@ -27,6 +27,7 @@ class LgbmTrainer : public Trainer {
   TuningNames Tuning() const override {
     return {"num_iterations",
             "early_stopping_round",
+            "learning_rate",
             "metric",
             {{"roc_auc", "auc"}, {"pr_auc", "average_precision"}, {"log_loss", "binary_logloss"}},
             {{"is_provide_training_metric", false}}};

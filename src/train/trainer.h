@@ -125,6 +125,9 @@ struct TrainInput {
 struct TuningNames {
   std::string rounds;          ///< num_round, num_iterations
   std::string early_stopping;  ///< early_stopping_rounds, early_stopping_round
+  /// eta, learning_rate: the shrinkage of a round, by which the tuner compares trials at equal
+  /// progress (rounds × rate; docs/tuning.md); empty when the algorithm has none.
+  std::string learning_rate;
   std::string metric;          ///< eval_metric, metric: the metrics evaluated each round
   /// Ours (roc_auc, pr_auc, log_loss) → the library's per-round name (auc, aucpr, …).
   std::map<std::string, std::string> round_metric;

@@ -37,6 +37,7 @@ class XgboostTrainer : public Trainer {
   TuningNames Tuning() const override {
     return {"num_round",
             "early_stopping_rounds",
+            "eta",
             "eval_metric",
             {{"roc_auc", "auc"}, {"pr_auc", "aucpr"}, {"log_loss", "logloss"}},
             {{"train_metrics_every", 100000}}};

@@ -32,22 +32,61 @@ class NoPruner : public Pruner {
   }
 };
 
+/// The median pruner's start-up: before kMedianStartupTrials trials have finished, a trial
+/// stops when its best value so far is behind every finished trial (at least
+/// kStartupYardsticks of them) at the same progress, rounds × learning rate — not at the same
+/// rounds, which would stop the slow learners, often the best models, for being slow. A
+/// finished trial is read up to the rounds that made as much progress (its best up to there),
+/// or whole when it ended sooner (complete: its curve; pruned: as far as it got); one that had
+/// not made that much progress in its first round gives no verdict, and nor does a trial
+/// whose learning rate is unknown. Behind every one — the pruned included — is the worst
+/// trial at its progress so far.
+std::optional<std::string> BehindEveryFinishedTrial(
+    const PruneRequest& request, const std::vector<const TrialCurve*>& finished) {
+  if (finished.size() < static_cast<size_t>(kStartupYardsticks) || !(request.rate > 0))
+    return std::nullopt;
+  const double own = BestLossUpTo(request.values, request.round, request.maximize);
+  const double progress = (request.round + 1) * request.rate;
+  double best_other = std::numeric_limits<double>::infinity();
+  for (const TrialCurve* other : finished) {
+    if (!(other->rate > 0)) return std::nullopt;
+    // The other trial's rounds with no more progress than this one's (slack for rounding).
+    const double rounds = std::floor(progress / other->rate + 1e-9);
+    if (rounds < 1) return std::nullopt;
+    const double at = BestLossUpTo(
+        other->values, static_cast<int>(std::min<double>(rounds, other->values.size()) - 1),
+        request.maximize);
+    if (!(own > at)) return std::nullopt;
+    best_other = std::min(best_other, at);
+  }
+  return "round " + std::to_string(request.round + 1) + " (progress " +
+         FormatDouble(progress, 4) + " = rounds × learning rate): best value so far " +
+         FormatDouble(Loss(own, request.maximize), 6) + " is behind every one of the " +
+         std::to_string(finished.size()) +
+         " finished trials at the same progress (the best of them " +
+         FormatDouble(Loss(best_other, request.maximize), 6) + ")";
+}
+
 class MedianPruner : public Pruner {
  public:
   std::string name() const override { return "median"; }
   int BlindTrials() const override { return kMedianStartupTrials; }
   std::optional<std::string> ShouldPrune(const PruneRequest& request) const override {
     if (request.round + 1 < kMedianWarmupRounds) return std::nullopt;
-    int complete = 0;
+    std::vector<const TrialCurve*> finished;
     std::vector<double> at_round;
     for (const TrialCurve& other : request.others) {
-      if (other.state != TrialState::kComplete || other.number == request.number) continue;
-      ++complete;
+      if (other.number == request.number) continue;
+      if (other.state == TrialState::kPruned) finished.push_back(&other);
+      if (other.state != TrialState::kComplete) continue;
+      finished.push_back(&other);
       const size_t r = static_cast<size_t>(request.round);
       if (r < other.values.size() && !std::isnan(other.values[r]))
         at_round.push_back(Loss(other.values[r], request.maximize));
     }
-    if (complete < kMedianStartupTrials || at_round.empty()) return std::nullopt;
+    if (finished.size() < static_cast<size_t>(kMedianStartupTrials))
+      return BehindEveryFinishedTrial(request, finished);
+    if (at_round.empty()) return std::nullopt;
     std::sort(at_round.begin(), at_round.end());
     const size_t n = at_round.size();
     const double median = n % 2 ? at_round[n / 2] : 0.5 * (at_round[n / 2 - 1] + at_round[n / 2]);

@@ -1,8 +1,12 @@
 #pragma once
 /// Pruners stop a trial early from its per-round validation metric (docs/tuning.md):
-///   median    — after `kMedianStartupTrials` complete trials and `kMedianWarmupRounds` rounds,
-///               a trial whose best value so far is worse than the median of the complete
-///               trials' values at the same round stops;
+///   median    — once `kMedianStartupTrials` trials have finished, from round
+///               `kMedianWarmupRounds` on, a trial whose best value so far is worse than the
+///               median of the complete trials' values at the same round stops; before that
+///               (its start-up), a trial stops that is behind every finished trial (at least
+///               `kStartupYardsticks`) at equal progress — rounds × learning rate: a trial at
+///               0.05 after 100 rounds is judged against one at 0.2 after 25 — when the
+///               trials' learning rates are known;
 ///   hyperband — successive halving in brackets (asynchronous, as ASHA): each trial belongs to
 ///               a bracket; at its bracket's rungs (min_rounds × eta^k rounds) it goes on only
 ///               if its value is among the best 1/eta of the trials that reached that rung;
@@ -25,12 +29,17 @@ namespace fraudops {
 
 inline constexpr int kMedianStartupTrials = 5;
 inline constexpr int kMedianWarmupRounds = 10;
+/// The finished trials the median's start-up needs before it judges a trial.
+inline constexpr int kStartupYardsticks = 2;
 
 /// One trial's per-round metric: values[r] is round r's (NaN where not reported).
 struct TrialCurve {
   int64_t number = 0;
   TrialState state = TrialState::kRunning;
   std::vector<double> values;
+  /// The trial's learning rate (a round's shrinkage): round r is progress (r + 1) × rate.
+  /// 0 when unknown: the trial is judged only round for round.
+  double rate = 0;
 };
 
 struct PruneRequest {
@@ -39,6 +48,7 @@ struct PruneRequest {
   std::span<const double> values;  ///< the trial's own values, rounds 0 … round
   std::span<const TrialCurve> others;
   bool maximize = true;
+  double rate = 0;  ///< the trial's learning rate (TrialCurve::rate)
 };
 
 struct PrunerSettings {
@@ -53,7 +63,9 @@ class Pruner {
   virtual std::string name() const = 0;
   /// Why the trial should stop now, or nullopt to go on.
   virtual std::optional<std::string> ShouldPrune(const PruneRequest& request) const = 0;
-  /// How many complete trials it needs before it can stop any trial (INT_MAX: never stops one).
+  /// How many trials must finish before it judges by its main rule (INT_MAX: it never stops
+  /// one); the tuner runs that many cheapest first and side by side. The median's start-up can
+  /// stop some of them, from the second to finish on.
   virtual int BlindTrials() const = 0;
 };
 

@@ -256,6 +256,13 @@ class StudyRunner {
   Status Evaluate(TrialRecord trial, TrainCache* cache, int& threads);
   RunRecord ChildRun(const TrialRecord& trial) const;
   void RefreshCurves(const std::vector<TrialRecord>& trials) EXCLUDES(curves_mutex_);
+  /// A trial's learning rate (TrialCurve::rate): its point's, else the base parameters'; 0
+  /// when the algorithm has none.
+  double RateOf(const nlohmann::json& params) const {
+    const std::string& name = plan_.names.learning_rate;
+    if (name.empty()) return 0;
+    return NumberOr(params, name, NumberOr(plan_.base, name, 0));
+  }
   /// The curve of a trial running in this process.
   TrialCurve& CurveOf(int64_t number) REQUIRES(curves_mutex_) {
     return *std::find_if(curves_.begin(), curves_.end(),
@@ -461,6 +468,7 @@ void StudyRunner::RefreshCurves(const std::vector<TrialRecord>& trials) {
     TrialCurve curve;
     curve.number = trial.number;
     curve.state = trial.state;
+    curve.rate = RateOf(trial.params);
     for (const nlohmann::json& point : trial.detail.value("curve", nlohmann::json::array())) {
       const size_t round = point[0].get<size_t>();
       if (curve.values.size() <= round) curve.values.resize(round + 1, std::nan(""));
@@ -559,7 +567,7 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
 
   {
     MutexLock lock(&curves_mutex_);
-    curves_.push_back({trial.number, TrialState::kRunning, {}});
+    curves_.push_back({trial.number, TrialState::kRunning, {}, RateOf(trial.params)});
   }
   std::optional<std::string> pruned;
   std::string error;
@@ -600,6 +608,7 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
       request.number = trial.number;
       request.round = round.round;
       request.values = curve_values;
+      request.rate = own.rate;
       request.others = curves_;
       request.maximize = plan_.objective.maximize;
       pruned = plan_.pruner->ShouldPrune(request);

@@ -340,6 +340,7 @@ TEST_P(StudyTest, TrialsTrainOnEveryPositiveAndAWeightedSampleOfTheNegatives) {
   const size_t positives = train_.CountPositives();
   const size_t negatives = train_.rows() - positives;
   TuneOptions options = Options("sampled", 3);
+  options.pruner = "none";  // every trial complete, with its value
   options.negatives_per_positive = 5;
   options.min_negatives = 100;
   auto sampled = Run(options);
@@ -354,6 +355,7 @@ TEST_P(StudyTest, TrialsTrainOnEveryPositiveAndAWeightedSampleOfTheNegatives) {
   }
   // Resuming asks the same sample; trials on every row are another study.
   TuneOptions every_row = Options("sampled", 4);
+  every_row.pruner = "none";
   every_row.negatives_per_positive = 0;
   auto refused = Run(every_row);
   ASSERT_FALSE(refused.ok());

@@ -331,6 +331,72 @@ TEST(PrunerTest, MedianStopsATrialWorseThanTheMedianOfCompleteTrialsAtThatRound)
   EXPECT_TRUE((*pruner)->ShouldPrune(request).has_value());
 }
 
+/// A curve that rises with progress (rounds × rate) towards `top`.
+TrialCurve Learner(int64_t number, TrialState state, double rate, double top, int rounds) {
+  std::vector<double> values;
+  for (int r = 0; r < rounds; ++r) values.push_back(top * (1 - std::exp(-(r + 1) * rate)));
+  return {number, state, std::move(values), rate};
+}
+
+TEST(PrunerTest, InItsStartUpTheMedianStopsATrialBehindEveryFinishedOneAtEqualProgress) {
+  auto pruner = PrunerRegistry::Make("median", {});
+  ASSERT_TRUE(pruner.ok());
+  // Two finished trials: a fast learner (rate 0.2, 40 rounds, complete) and a slower one
+  // (0.1, 80 rounds) pruned there.
+  std::vector<TrialCurve> finished = {Learner(0, TrialState::kComplete, 0.2, 0.85, 40),
+                                      Learner(1, TrialState::kPruned, 0.1, 0.80, 80)};
+  auto judge = [&](const TrialCurve& trial, int round, bool maximize = true) {
+    PruneRequest request;
+    request.number = trial.number;
+    request.round = round;
+    request.values = std::span<const double>(trial.values).first(static_cast<size_t>(round) + 1);
+    request.rate = trial.rate;
+    request.others = finished;
+    request.maximize = maximize;
+    return (*pruner)->ShouldPrune(request);
+  };
+  // A poor trial at the fast one's rate is behind both at every progress: it stops once warm.
+  const TrialCurve poor = Learner(9, TrialState::kRunning, 0.2, 0.5, 100);
+  EXPECT_FALSE(judge(poor, kMedianWarmupRounds - 2).has_value());
+  auto why = judge(poor, kMedianWarmupRounds - 1);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("progress 2 = rounds × learning rate"), std::string::npos) << *why;
+  EXPECT_NE(why->find("behind every one of the 2 finished trials"), std::string::npos) << *why;
+  // A slow learner (rate 0.05) that ends best: at round 20 it is behind both at equal rounds,
+  // not at equal progress, and goes on; so does a trial between the two.
+  const TrialCurve slow = Learner(10, TrialState::kRunning, 0.05, 0.95, 300);
+  for (int round : {19, 40, 120, 299}) EXPECT_FALSE(judge(slow, round).has_value()) << round;
+  EXPECT_FALSE(judge(Learner(11, TrialState::kRunning, 0.2, 0.82, 100), 30).has_value());
+  // Past the progress a finished trial ended at, its best counts: a trial that levels off
+  // under both trials' bests stops, though it led them early on.
+  TrialCurve plateau = Learner(12, TrialState::kRunning, 0.1, 0.9, 120);
+  for (double& value : plateau.values) value = std::min(value, 0.78);
+  EXPECT_FALSE(judge(plateau, 9).has_value());  // progress 1: ahead of both
+  EXPECT_TRUE(judge(plateau, 99).has_value());  // progress 10: past both ends, behind both
+  // A trial slower than every finished one has no verdict before it passes one round of theirs.
+  const TrialCurve crawl = Learner(13, TrialState::kRunning, 0.009, 0.1, 30);
+  EXPECT_FALSE(judge(crawl, 9).has_value());  // progress 0.09 < 0.1
+  EXPECT_TRUE(judge(crawl, 29).has_value());  // progress 0.27
+  // Unknown learning rates (0): no verdict before the median's trials have finished.
+  TrialCurve unknown = poor;
+  unknown.rate = 0;
+  EXPECT_FALSE(judge(unknown, 30).has_value());
+  // Lower is better for a minimized metric: the poor trial leads.
+  EXPECT_FALSE(judge(poor, 30, false).has_value());
+  // One finished trial is no yardstick, nor is a running one.
+  finished[1].state = TrialState::kRunning;
+  EXPECT_FALSE(judge(poor, 30).has_value());
+  // Once kMedianStartupTrials have finished — pruned ones count — the median of the complete
+  // trials at the same round judges: here trial 0's alone, which the slow learner is behind.
+  finished[1].state = TrialState::kPruned;
+  for (int n = 2; n < kMedianStartupTrials; ++n)
+    finished.push_back(Learner(n, TrialState::kPruned, 0.2, 0.3, 12));
+  why = judge(slow, 19);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("worse than the median 0.834"), std::string::npos) << *why;
+  EXPECT_NE(why->find("of 1 complete trials"), std::string::npos) << *why;
+}
+
 TEST(PrunerTest, HyperbandKeepsTheBestThirdAtEachRungOfABracket) {
   PrunerSettings settings;
   settings.min_rounds = 10;
