@@ -128,7 +128,7 @@ struct TuningNames {
   /// eta, learning_rate: the shrinkage of a round, by which the tuner compares trials at equal
   /// progress (rounds × rate; docs/tuning.md); empty when the algorithm has none.
   std::string learning_rate;
-  std::string metric;          ///< eval_metric, metric: the metrics evaluated each round
+  std::string metric;  ///< eval_metric, metric: the metrics evaluated each round
   /// Ours (roc_auc, pr_auc, log_loss) → the library's per-round name (auc, aucpr, …).
   std::map<std::string, std::string> round_metric;
   /// Set for every trial: no per-round metrics on the training rows (only validation counts).

@@ -59,8 +59,8 @@ std::optional<std::string> BehindEveryFinishedTrial(
     if (!(own > at)) return std::nullopt;
     best_other = std::min(best_other, at);
   }
-  return "round " + std::to_string(request.round + 1) + " (progress " +
-         FormatDouble(progress, 4) + " = rounds × learning rate): best value so far " +
+  return "round " + std::to_string(request.round + 1) + " (progress " + FormatDouble(progress, 4) +
+         " = rounds × learning rate): best value so far " +
          FormatDouble(Loss(own, request.maximize), 6) + " is behind every one of the " +
          std::to_string(finished.size()) +
          " finished trials at the same progress (the best of them " +
