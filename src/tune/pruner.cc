@@ -37,9 +37,9 @@ class NoPruner : public Pruner {
 /// kStartupYardsticks of them) at the same progress, rounds × learning rate — not at the same
 /// rounds, which would stop the slow learners, often the best models, for being slow. A
 /// finished trial is read up to the rounds that made as much progress (its best up to there),
-/// or whole when it ended sooner (complete: its curve; pruned: as far as it got); one that had
-/// not made that much progress in its first round gives no verdict, and nor does a trial
-/// whose learning rate is unknown. Behind every one — the pruned included — is the worst
+/// or whole when it ended sooner (complete: its curve; pruned: as far as it got); one whose
+/// first round alone made more progress gives no verdict, and nor does a trial whose learning
+/// rate is unknown. Behind every one — the pruned included — is the worst
 /// trial at its progress so far.
 std::optional<std::string> BehindEveryFinishedTrial(
     const PruneRequest& request, const std::vector<const TrialCurve*>& finished) {
