@@ -765,9 +765,10 @@ double LgbmTrainer::TrialCost(const nlohmann::json& params) const {
   double levels = std::log2(std::max(2.0, NumberOr(params, "num_leaves", 31)));
   const double max_depth = NumberOr(params, "max_depth", -1);
   if (max_depth > 0) levels = std::min(levels, max_depth);
-  return BoostingTrialCost(NumberOr(params, "num_iterations", 100),
-                           NumberOr(params, "early_stopping_round", 0),
-                           NumberOr(params, "learning_rate", 0.1), levels);
+  const TuningNames names = Tuning();
+  return BoostingTrialCost(NumberOr(params, names.rounds, 100),
+                           NumberOr(params, names.early_stopping, 0),
+                           NumberOr(params, names.learning_rate, 0.1), levels);
 }
 
 Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Load(std::string_view serialized) const {

@@ -468,9 +468,10 @@ double XgboostTrainer::TrialCost(const nlohmann::json& params) const {
     const double filled = std::log2(leaves);
     levels = levels > 0 ? std::min(levels, filled) : filled;
   }
-  return BoostingTrialCost(NumberOr(params, "num_round", 100),
-                           NumberOr(params, "early_stopping_rounds", 0),
-                           NumberOr(params, "eta", 0.3), levels);
+  const TuningNames names = Tuning();
+  return BoostingTrialCost(NumberOr(params, names.rounds, 100),
+                           NumberOr(params, names.early_stopping, 0),
+                           NumberOr(params, names.learning_rate, 0.3), levels);
 }
 
 std::unique_ptr<TrainCache> XgboostTrainer::MakeCache() const {

@@ -77,9 +77,9 @@ class MedianPruner : public Pruner {
     std::vector<double> at_round;
     for (const TrialCurve& other : request.others) {
       if (other.number == request.number) continue;
-      if (other.state == TrialState::kPruned) finished.push_back(&other);
-      if (other.state != TrialState::kComplete) continue;
-      finished.push_back(&other);
+      const bool complete = other.state == TrialState::kComplete;
+      if (complete || other.state == TrialState::kPruned) finished.push_back(&other);
+      if (!complete) continue;
       const size_t r = static_cast<size_t>(request.round);
       if (r < other.values.size() && !std::isnan(other.values[r]))
         at_round.push_back(Loss(other.values[r], request.maximize));
