@@ -39,8 +39,8 @@ class NoPruner : public Pruner {
 /// finished trial is read up to the rounds that made as much progress (its best up to there),
 /// or whole when it ended sooner (complete: its curve; pruned: as far as it got); one whose
 /// first round alone made more progress gives no verdict, and nor does a trial whose learning
-/// rate is unknown. Behind every one — the pruned included — is the worst
-/// trial at its progress so far.
+/// rate is unknown. Behind every one — the pruned included — is the worst trial at its
+/// progress so far.
 std::optional<std::string> BehindEveryFinishedTrial(
     const PruneRequest& request, const std::vector<const TrialCurve*>& finished) {
   if (finished.size() < static_cast<size_t>(kStartupYardsticks) || !(request.rate > 0))
