@@ -27,9 +27,7 @@ class NoPruner : public Pruner {
  public:
   std::string name() const override { return "none"; }
   int BlindTrials() const override { return std::numeric_limits<int>::max(); }
-  std::optional<std::string> ShouldPrune(const PruneRequest&) const override {
-    return std::nullopt;
-  }
+  std::optional<TrialStop> ShouldStop(const PruneRequest&) const override { return std::nullopt; }
 };
 
 /// The median pruner's start-up: before kMedianStartupTrials trials have finished, a trial
@@ -41,8 +39,8 @@ class NoPruner : public Pruner {
 /// first round alone made more progress gives no verdict, and nor does a trial whose learning
 /// rate is unknown. Behind every one — the pruned included — is the worst trial at its
 /// progress so far.
-std::optional<std::string> BehindEveryFinishedTrial(
-    const PruneRequest& request, const std::vector<const TrialCurve*>& finished) {
+std::optional<TrialStop> BehindEveryFinishedTrial(const PruneRequest& request,
+                                                  const std::vector<const TrialCurve*>& finished) {
   if (finished.size() < static_cast<size_t>(kStartupYardsticks) || !(request.rate > 0))
     return std::nullopt;
   const double own = BestLossUpTo(request.values, request.round, request.maximize);
@@ -59,19 +57,55 @@ std::optional<std::string> BehindEveryFinishedTrial(
     if (!(own > at)) return std::nullopt;
     best_other = std::min(best_other, at);
   }
-  return "round " + std::to_string(request.round + 1) + " (progress " + FormatDouble(progress, 4) +
-         " = rounds × learning rate): best value so far " +
-         FormatDouble(Loss(own, request.maximize), 6) + " is behind every one of the " +
-         std::to_string(finished.size()) +
-         " finished trials at the same progress (the best of them " +
-         FormatDouble(Loss(best_other, request.maximize), 6) + ")";
+  return TrialStop{"round " + std::to_string(request.round + 1) + " (progress " +
+                   FormatDouble(progress, 4) + " = rounds × learning rate): best value so far " +
+                   FormatDouble(Loss(own, request.maximize), 6) + " is behind every one of the " +
+                   std::to_string(finished.size()) +
+                   " finished trials at the same progress (the best of them " +
+                   FormatDouble(Loss(best_other, request.maximize), 6) + ")"};
+}
+
+/// The median pruner's start-up, second rule: a trial ends once it cannot reach the best value
+/// any finished trial reached — its best so far, plus its gain over the last kReachSlopeRounds
+/// rounds carried on at that pace for every round it has left, falls short. A boosting curve
+/// flattens, so the straight line overestimates where it ends: a trial that could still become
+/// the best goes on. It ends complete at its best round (TrialStop::complete): its value is a real
+/// model's, and the median and the sampler that follow count it with the trials that ran to
+/// the end — pruned, the trials behind the best would leave the median only the best trial's
+/// curve to judge by, which stops nearly everything after it (BENCHMARKS.md, 2026-12-07).
+std::optional<TrialStop> OutOfReach(const PruneRequest& request,
+                                    const std::vector<const TrialCurve*>& finished) {
+  if (finished.empty() || request.rounds <= 0 || request.round < kReachSlopeRounds)
+    return std::nullopt;
+  double best_finished = std::numeric_limits<double>::infinity();
+  for (const TrialCurve* other : finished) {
+    best_finished = std::min(
+        best_finished,
+        BestLossUpTo(other->values, static_cast<int>(other->values.size()) - 1, request.maximize));
+  }
+  const double own = BestLossUpTo(request.values, request.round, request.maximize);
+  const double before =
+      BestLossUpTo(request.values, request.round - kReachSlopeRounds, request.maximize);
+  const double pace = (before - own) / kReachSlopeRounds;  // losses fall as values improve
+  const int left = request.rounds - request.round - 1;
+  const double reach = own - pace * left;
+  if (!(reach > best_finished)) return std::nullopt;
+  return TrialStop{
+      "round " + std::to_string(request.round + 1) + ": out of reach — best value so far " +
+          FormatDouble(Loss(own, request.maximize), 6) + ", at its pace over the last " +
+          std::to_string(kReachSlopeRounds) + " rounds for the " + std::to_string(left) +
+          " rounds left, reaches " + FormatDouble(Loss(reach, request.maximize), 6) +
+          ", short of the best finished trial's " +
+          FormatDouble(Loss(best_finished, request.maximize), 6) +
+          "; ends complete at its best round",
+      /*complete=*/true};
 }
 
 class MedianPruner : public Pruner {
  public:
   std::string name() const override { return "median"; }
   int BlindTrials() const override { return kMedianStartupTrials; }
-  std::optional<std::string> ShouldPrune(const PruneRequest& request) const override {
+  std::optional<TrialStop> ShouldStop(const PruneRequest& request) const override {
     if (request.round + 1 < kMedianWarmupRounds) return std::nullopt;
     std::vector<const TrialCurve*> finished;
     std::vector<double> at_round;
@@ -84,18 +118,20 @@ class MedianPruner : public Pruner {
       if (r < other.values.size() && !std::isnan(other.values[r]))
         at_round.push_back(Loss(other.values[r], request.maximize));
     }
-    if (finished.size() < static_cast<size_t>(kMedianStartupTrials))
-      return BehindEveryFinishedTrial(request, finished);
+    if (finished.size() < static_cast<size_t>(kMedianStartupTrials)) {
+      std::optional<TrialStop> behind = BehindEveryFinishedTrial(request, finished);
+      return behind ? behind : OutOfReach(request, finished);
+    }
     if (at_round.empty()) return std::nullopt;
     std::sort(at_round.begin(), at_round.end());
     const size_t n = at_round.size();
     const double median = n % 2 ? at_round[n / 2] : 0.5 * (at_round[n / 2 - 1] + at_round[n / 2]);
     const double own = BestLossUpTo(request.values, request.round, request.maximize);
     if (!(own > median)) return std::nullopt;
-    return "round " + std::to_string(request.round + 1) + ": best value so far " +
-           FormatDouble(Loss(own, request.maximize), 6) + " is worse than the median " +
-           FormatDouble(Loss(median, request.maximize), 6) + " of " + std::to_string(n) +
-           " complete trials at that round";
+    return TrialStop{"round " + std::to_string(request.round + 1) + ": best value so far " +
+                     FormatDouble(Loss(own, request.maximize), 6) + " is worse than the median " +
+                     FormatDouble(Loss(median, request.maximize), 6) + " of " + std::to_string(n) +
+                     " complete trials at that round"};
   }
 };
 
@@ -104,7 +140,7 @@ class HyperbandPruner : public Pruner {
   explicit HyperbandPruner(PrunerSettings settings) : settings_(settings) {}
   std::string name() const override { return "hyperband"; }
   int BlindTrials() const override { return 0; }
-  std::optional<std::string> ShouldPrune(const PruneRequest& request) const override {
+  std::optional<TrialStop> ShouldStop(const PruneRequest& request) const override {
     const int bracket = HyperbandBracket(request.number, settings_);
     const std::vector<int> rungs = HyperbandRungs(bracket, settings_);
     const int rung = request.round + 1;
@@ -121,10 +157,11 @@ class HyperbandPruner : public Pruner {
     // The best 1/eta go on (at least the best one).
     const size_t keep = std::max<size_t>(1, competing.size() / static_cast<size_t>(settings_.eta));
     if (own <= competing[keep - 1]) return std::nullopt;
-    return "round " + std::to_string(rung) + " (a rung of hyperband bracket " +
-           std::to_string(bracket) + "): value " + FormatDouble(Loss(own, request.maximize), 6) +
-           " is not among the best " + std::to_string(keep) + " of the " +
-           std::to_string(competing.size()) + " trials that reached it";
+    return TrialStop{"round " + std::to_string(rung) + " (a rung of hyperband bracket " +
+                     std::to_string(bracket) + "): value " +
+                     FormatDouble(Loss(own, request.maximize), 6) + " is not among the best " +
+                     std::to_string(keep) + " of the " + std::to_string(competing.size()) +
+                     " trials that reached it"};
   }
 
  private:

@@ -6,7 +6,10 @@
 ///               (its start-up), a trial stops that is behind every finished trial (at least
 ///               `kStartupYardsticks`) at equal progress — rounds × learning rate: a trial at
 ///               0.05 after 100 rounds is judged against one at 0.2 after 25 — when the
-///               trials' learning rates are known;
+///               trials' learning rates are known; and a trial ends, complete at its best
+///               round, once it is out of reach of the best finished trial: its best value
+///               plus its gain over the last `kReachSlopeRounds` rounds, carried on at that
+///               pace for every round it has left, falls short;
 ///   hyperband — successive halving in brackets (asynchronous, as ASHA): each trial belongs to
 ///               a bracket; at its bracket's rungs (min_rounds × eta^k rounds) it goes on only
 ///               if its value is among the best 1/eta of the trials that reached that rung;
@@ -31,6 +34,8 @@ inline constexpr int kMedianStartupTrials = 5;
 inline constexpr int kMedianWarmupRounds = 10;
 /// The finished trials the median's start-up needs before it judges a trial.
 inline constexpr int kStartupYardsticks = 2;
+/// Out of reach reads a trial's pace over its last this many rounds (and not before them).
+inline constexpr int kReachSlopeRounds = 30;
 
 /// One trial's per-round metric: values[r] is round r's (NaN where not reported).
 struct TrialCurve {
@@ -49,6 +54,16 @@ struct PruneRequest {
   std::span<const TrialCurve> others;
   bool maximize = true;
   double rate = 0;  ///< the trial's learning rate (TrialCurve::rate)
+  int rounds = 0;   ///< the most rounds the trial trains; 0 when unknown
+};
+
+/// Why a trial stops now, and how it ends.
+struct TrialStop {
+  std::string reason;
+  /// It ends complete, its model kept at its best round as early stopping keeps one, and its
+  /// value counts: it trained far enough to be judged and cannot become the best. Otherwise it
+  /// is pruned.
+  bool complete = false;
 };
 
 struct PrunerSettings {
@@ -61,8 +76,8 @@ class Pruner {
  public:
   virtual ~Pruner() = default;
   virtual std::string name() const = 0;
-  /// Why the trial should stop now, or nullopt to go on.
-  virtual std::optional<std::string> ShouldPrune(const PruneRequest& request) const = 0;
+  /// Why the trial should stop now and how it ends, or nullopt to go on.
+  virtual std::optional<TrialStop> ShouldStop(const PruneRequest& request) const = 0;
   /// How many trials must finish before it judges by its main rule (INT_MAX: it never stops
   /// one); the tuner runs that many cheapest first and side by side. The median's start-up can
   /// stop some of them, from the second to finish on.

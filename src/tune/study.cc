@@ -114,6 +114,9 @@ struct StudyPlan {
   std::string round_metric;
   std::string pruner_name;
   nlohmann::json base;  ///< the resolved base parameters
+  /// The rounds a trial trains unless its point says: the base parameters', else the trainers'
+  /// default (100).
+  int rounds = 100;
   /// The draws run cheapest first (SampleRequest::cheap_first): twice the trials the pruner
   /// cannot judge (median: the first 5 to complete), so those are the cheaper half of them —
   /// within the sampler's random draws (TPE: 10). 0 without such trials (hyperband: its
@@ -167,9 +170,10 @@ Status PlanStudy(const TuneOptions& options, StudyPlan& plan) {
                                    ": hyperband spends rounds itself; do not tune " + rounds +
                                    " with it");
   }
+  if (base.count(rounds)) plan.rounds = base[rounds].get<int>();
   PrunerSettings settings;
   settings.min_rounds = options.min_rounds;
-  settings.max_rounds = base.count(rounds) ? base[rounds].get<int>() : 100;
+  settings.max_rounds = plan.rounds;
   settings.eta = options.eta;
   FOPS_ASSIGN_OR_RETURN(plan.pruner, PrunerRegistry::Make(plan.pruner_name, settings));
   const int blind = plan.pruner->BlindTrials();
@@ -262,6 +266,10 @@ class StudyRunner {
     const std::string& name = plan_.names.learning_rate;
     if (name.empty()) return 0;
     return NumberOr(params, name, NumberOr(plan_.base, name, 0));
+  }
+  /// The most rounds a trial trains: its point's, else the plan's.
+  int RoundsOf(const nlohmann::json& params) const {
+    return static_cast<int>(NumberOr(params, plan_.names.rounds, plan_.rounds));
   }
   /// The curve of a trial running in this process.
   TrialCurve& CurveOf(int64_t number) REQUIRES(curves_mutex_) {
@@ -569,17 +577,24 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
     MutexLock lock(&curves_mutex_);
     curves_.push_back({trial.number, TrialState::kRunning, {}, RateOf(trial.params)});
   }
-  std::optional<std::string> pruned;
+  // A stop ends the trial: pruned, or complete at its best round (TrialStop::complete), when the
+  // later folds train at most the rounds the first one did.
+  std::optional<TrialStop> stop;
+  int stopped_after = 0;
   std::string error;
   std::vector<double> fold_values, curve_values;
   std::vector<int> rounds;
   auto last_heartbeat = SteadyClock::now();
-  for (size_t f = 0; f < folds_.size() && !pruned && error.empty(); ++f) {
+  for (size_t f = 0; f < folds_.size() && !(stop && !stop->complete) && error.empty(); ++f) {
     TrainInput input;
     input.train = folds_[f].TrialRows();
     input.weights = folds_[f].sample_weights;
     input.validation = folds_[f].validation;
     input.params = params;
+    if (f > 0 && stopped_after > 0) {
+      input.params = OverrideParams(params, {{plan_.names.rounds, stopped_after}},
+                                    plan_.trainer->Params(), origin);
+    }
     input.cache = cache;
     input.round_threads = [&] { return threads = LendIdleCores(threads); };
     input.on_round = [&, f](const RoundMetrics& round) -> bool {
@@ -593,8 +608,8 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
         }
       }
       if (PastDeadline()) {
-        pruned = "the study's time budget (" + FormatDouble(options_.time_budget_s) +
-                 " s) ran out at round " + std::to_string(round.round + 1);
+        stop = TrialStop{"the study's time budget (" + FormatDouble(options_.time_budget_s) +
+                         " s) ran out at round " + std::to_string(round.round + 1)};
         return false;
       }
       if (f != 0) return true;  // pruning judges the first fold's curve
@@ -609,17 +624,19 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
       request.round = round.round;
       request.values = curve_values;
       request.rate = own.rate;
+      request.rounds = RoundsOf(trial.params);
       request.others = curves_;
       request.maximize = plan_.objective.maximize;
-      pruned = plan_.pruner->ShouldPrune(request);
-      return !pruned;
+      stop = plan_.pruner->ShouldStop(request);
+      if (stop && stop->complete) stopped_after = round.round + 1;
+      return !stop;
     };
     Result<std::unique_ptr<TrainedModel>> model = plan_.trainer->Train(input, context);
     if (!model.ok()) {
       error = model.status().message();
       break;
     }
-    if (pruned) break;
+    if (stop && !stop->complete) break;
     Result<std::vector<float>> scores =
         (*model)->PredictProbability(*folds_[f].validation, context);
     if (!scores.ok()) {
@@ -633,6 +650,7 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
   }
 
   trial.finished_at = UtcNow();
+  const bool pruned = stop && !stop->complete;
   trial.state = !error.empty() ? TrialState::kFailed
                 : pruned       ? TrialState::kPruned
                                : TrialState::kComplete;
@@ -649,7 +667,7 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
     trial.value = Mean(fold_values);
     trial.detail["std"] = StandardDeviation(fold_values);
   }
-  if (pruned) trial.detail["reason"] = *pruned;
+  if (stop) trial.detail["reason"] = stop->reason;
   if (!error.empty()) trial.detail["reason"] = error;
   {
     MutexLock lock(&curves_mutex_);

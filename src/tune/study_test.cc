@@ -335,6 +335,42 @@ TEST_P(StudyTest, KFoldTrialsReportEachFoldTheirMeanAndSpread) {
   }
 }
 
+TEST_P(StudyTest, AStartUpTrialOutOfReachOfTheBestEndsCompleteAndItsFoldsTrainNoFurther) {
+  if (GetParam() != "sqlite") GTEST_SKIP() << "the store plays no part in it: SQLite suffices";
+  // Trees that can barely split (1,000 rows a leaf) level off far below ordinary ones: once an
+  // ordinary trial has finished, such a trial is out of reach as soon as its pace can be read
+  // (an ordinary one may be too, near its end).
+  TuneOptions options = Options("reach", 4);
+  options.folds = 3;
+  options.space = {{"min_data_in_leaf", {{"type", "categorical"}, {"choices", {20, 1000}}}}};
+  const json base = {{"objective", "binary"},
+                     {"num_iterations", 120},
+                     {"early_stopping_round", 0},
+                     {"learning_rate", 0.1}};
+  options.base.clear();
+  for (const auto& [name, value] : base.items()) options.base[name] = HyperParameter{value, "test"};
+  auto result = Run(options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  int out_of_reach = 0;
+  for (const TrialRecord& trial : result->trials) {
+    const std::string reason = trial.detail.value("reason", "");
+    if (reason.find("out of reach") == std::string::npos) continue;
+    out_of_reach += trial.params["min_data_in_leaf"] == 1000;
+    // Complete, with a value from every fold; the first stopped where the curve ends, the
+    // later ones trained no further.
+    ASSERT_EQ(trial.state, TrialState::kComplete) << reason;
+    ASSERT_TRUE(trial.value.has_value());
+    const size_t stopped_after = trial.detail["curve"].size();
+    EXPECT_LT(stopped_after, 120u);
+    EXPECT_EQ(trial.detail["fold_values"].size(), 3u);
+    for (int rounds : trial.detail["rounds"].get<std::vector<int>>())
+      EXPECT_LE(static_cast<size_t>(rounds), stopped_after) << reason;
+    ASSERT_TRUE(result->best.has_value());
+    EXPECT_LT(*trial.value, *result->best->value);
+  }
+  EXPECT_GE(out_of_reach, 1);
+}
+
 TEST_P(StudyTest, TrialsTrainOnEveryPositiveAndAWeightedSampleOfTheNegatives) {
   if (GetParam() != "sqlite") GTEST_SKIP() << "the store plays no part in it: SQLite suffices";
   const size_t positives = train_.CountPositives();

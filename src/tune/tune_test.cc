@@ -310,25 +310,25 @@ TEST(PrunerTest, MedianStopsATrialWorseThanTheMedianOfCompleteTrialsAtThatRound)
   request.others = others;
   request.round = 19;
   request.values = bad;
-  auto why = (*pruner)->ShouldPrune(request);
+  auto why = (*pruner)->ShouldStop(request);
   ASSERT_TRUE(why.has_value());
-  EXPECT_NE(why->find("median 0.84"), std::string::npos) << *why;
+  EXPECT_NE(why->reason.find("median 0.84"), std::string::npos) << why->reason;
   request.values = good;
-  EXPECT_FALSE((*pruner)->ShouldPrune(request).has_value());
+  EXPECT_FALSE((*pruner)->ShouldStop(request).has_value());
   // Not during the warm-up rounds, nor before enough trials completed.
   request.values = bad;
   request.round = kMedianWarmupRounds - 2;
-  EXPECT_FALSE((*pruner)->ShouldPrune(request).has_value());
+  EXPECT_FALSE((*pruner)->ShouldStop(request).has_value());
   request.round = 19;
   std::vector<TrialCurve> few(others.begin(), others.begin() + kMedianStartupTrials - 1);
   request.others = few;
-  EXPECT_FALSE((*pruner)->ShouldPrune(request).has_value());
+  EXPECT_FALSE((*pruner)->ShouldStop(request).has_value());
   // Lower is better for a minimized metric: the same values flip.
   request.others = others;
   request.maximize = false;
-  EXPECT_FALSE((*pruner)->ShouldPrune(request).has_value());
+  EXPECT_FALSE((*pruner)->ShouldStop(request).has_value());
   request.values = good;
-  EXPECT_TRUE((*pruner)->ShouldPrune(request).has_value());
+  EXPECT_TRUE((*pruner)->ShouldStop(request).has_value());
 }
 
 /// A curve that rises with progress (rounds × rate) towards `top`.
@@ -353,15 +353,17 @@ TEST(PrunerTest, InItsStartUpTheMedianStopsATrialBehindEveryFinishedOneAtEqualPr
     request.rate = trial.rate;
     request.others = finished;
     request.maximize = maximize;
-    return (*pruner)->ShouldPrune(request);
+    return (*pruner)->ShouldStop(request);
   };
   // A poor trial at the fast one's rate is behind both at every progress: it stops once warm.
   const TrialCurve poor = Learner(9, TrialState::kRunning, 0.2, 0.5, 100);
   EXPECT_FALSE(judge(poor, kMedianWarmupRounds - 2).has_value());
   auto why = judge(poor, kMedianWarmupRounds - 1);
   ASSERT_TRUE(why.has_value());
-  EXPECT_NE(why->find("progress 2 = rounds × learning rate"), std::string::npos) << *why;
-  EXPECT_NE(why->find("behind every one of the 2 finished trials"), std::string::npos) << *why;
+  EXPECT_NE(why->reason.find("progress 2 = rounds × learning rate"), std::string::npos)
+      << why->reason;
+  EXPECT_NE(why->reason.find("behind every one of the 2 finished trials"), std::string::npos)
+      << why->reason;
   // A slow learner (rate 0.05) that ends best: at round 20 it is behind both at equal rounds,
   // not at equal progress, and goes on; so does a trial between the two.
   const TrialCurve slow = Learner(10, TrialState::kRunning, 0.05, 0.95, 300);
@@ -393,8 +395,62 @@ TEST(PrunerTest, InItsStartUpTheMedianStopsATrialBehindEveryFinishedOneAtEqualPr
     finished.push_back(Learner(n, TrialState::kPruned, 0.2, 0.3, 12));
   why = judge(slow, 19);
   ASSERT_TRUE(why.has_value());
-  EXPECT_NE(why->find("worse than the median 0.834"), std::string::npos) << *why;
-  EXPECT_NE(why->find("of 1 complete trials"), std::string::npos) << *why;
+  EXPECT_NE(why->reason.find("worse than the median 0.834"), std::string::npos) << why->reason;
+  EXPECT_NE(why->reason.find("of 1 complete trials"), std::string::npos) << why->reason;
+}
+
+TEST(PrunerTest, InItsStartUpTheMedianEndsATrialOutOfReachOfTheBestAsComplete) {
+  auto pruner = PrunerRegistry::Make("median", {});
+  ASSERT_TRUE(pruner.ok());
+  // One finished trial, complete at 0.85 — the best so far.
+  std::vector<TrialCurve> finished = {Learner(0, TrialState::kComplete, 0.2, 0.85, 40)};
+  auto judge = [&](const std::vector<double>& values, int round, int rounds, bool maximize = true) {
+    PruneRequest request;
+    request.number = 9;
+    request.round = round;
+    request.values = std::span<const double>(values).first(static_cast<size_t>(round) + 1);
+    request.rounds = rounds;
+    request.others = finished;
+    request.maximize = maximize;
+    return (*pruner)->ShouldStop(request);
+  };
+  // 0.60 at round 100, gaining 0.0005 a round over the last 30: 200 more rounds reach 0.70.
+  std::vector<double> flat(300);
+  for (int r = 0; r < 300; ++r) flat[static_cast<size_t>(r)] = 0.55 + 0.0005 * std::min(r, 100);
+  auto why = judge(flat, 99, 300);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_TRUE(why->complete);
+  EXPECT_NE(why->reason.find("round 100: out of reach"), std::string::npos) << why->reason;
+  EXPECT_NE(why->reason.find("reaches 0.6995"), std::string::npos) << why->reason;
+  EXPECT_NE(why->reason.find("best finished trial's 0.849"), std::string::npos) << why->reason;
+  // At that pace 600 more rounds would pass the best: it goes on.
+  EXPECT_FALSE(judge(flat, 99, 700).has_value());
+  // Not before the pace can be read, nor when the trial's rounds are unknown.
+  EXPECT_FALSE(judge(flat, kReachSlopeRounds - 1, 300).has_value());
+  EXPECT_FALSE(judge(flat, 99, 0).has_value());
+  // A steep learner, behind now but able to pass the best: it goes on.
+  std::vector<double> steep(300);
+  for (int r = 0; r < 300; ++r) steep[static_cast<size_t>(r)] = 0.3 + 0.002 * r;
+  EXPECT_FALSE(judge(steep, 99, 300).has_value());
+  // No finished trial, no yardstick.
+  finished.clear();
+  EXPECT_FALSE(judge(flat, 99, 300).has_value());
+  // A minimized metric: the losses fall, and a trial that cannot get below the best stops.
+  finished = {Curve(0, TrialState::kComplete, std::vector<double>(40, 0.10))};
+  std::vector<double> loss(300);
+  for (int r = 0; r < 300; ++r) loss[static_cast<size_t>(r)] = 0.40 - 0.0005 * std::min(r, 100);
+  why = judge(loss, 99, 300, /*maximize=*/false);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_TRUE(why->complete);
+  EXPECT_FALSE(judge(loss, 99, 300, /*maximize=*/true).has_value());
+  // Once kMedianStartupTrials have finished the median judges, and its stops prune.
+  finished = {};
+  for (int n = 0; n < kMedianStartupTrials; ++n)
+    finished.push_back(Curve(n, TrialState::kComplete, std::vector<double>(300, 0.8)));
+  why = judge(flat, 99, 300);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_FALSE(why->complete);
+  EXPECT_NE(why->reason.find("median"), std::string::npos) << why->reason;
 }
 
 TEST(PrunerTest, HyperbandKeepsTheBestThirdAtEachRungOfABracket) {
@@ -429,16 +485,16 @@ TEST(PrunerTest, HyperbandKeepsTheBestThirdAtEachRungOfABracket) {
   request.others = others;
   std::vector<double> values(10, 0.65);  // 0.7, 0.8, 0.9 are better: not among the best 10/3
   request.values = values;
-  auto why = (*pruner)->ShouldPrune(request);
+  auto why = (*pruner)->ShouldStop(request);
   ASSERT_TRUE(why.has_value());
-  EXPECT_NE(why->find("not among the best 3 of the 10"), std::string::npos) << *why;
+  EXPECT_NE(why->reason.find("not among the best 3 of the 10"), std::string::npos) << why->reason;
   values.assign(10, 0.85);  // only 0.9 is better: goes on
   request.values = values;
-  EXPECT_FALSE((*pruner)->ShouldPrune(request).has_value());
+  EXPECT_FALSE((*pruner)->ShouldStop(request).has_value());
   request.round = 14;  // not a rung
   values.assign(15, 0.01);
   request.values = values;
-  EXPECT_FALSE((*pruner)->ShouldPrune(request).has_value());
+  EXPECT_FALSE((*pruner)->ShouldStop(request).has_value());
 
   auto refused = PrunerRegistry::Make("hyperband", {100, 50, 3});
   ASSERT_FALSE(refused.ok());
@@ -478,7 +534,7 @@ TEST(PrunerTest, HyperbandFindsTheOptimumOfASyntheticStudyForAFractionOfTheRound
       values.push_back(quality * (1 - std::pow(0.5, (round + 1) / 10.0)));
       ++rounds_spent;
       PruneRequest prune{n, round, values, curves, true};
-      if ((*pruner)->ShouldPrune(prune)) {
+      if ((*pruner)->ShouldStop(prune)) {
         trial.state = TrialState::kPruned;
         break;
       }
