@@ -578,21 +578,22 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
     curves_.push_back({trial.number, TrialState::kRunning, {}, RateOf(trial.params)});
   }
   // A stop ends the trial: pruned, or complete at its best round (TrialStop::complete), when the
-  // later folds train at most the rounds the first one did.
+  // later folds train at most the rounds the first one did (its curve's).
   std::optional<TrialStop> stop;
-  int stopped_after = 0;
+  auto pruned = [&] { return stop && !stop->complete; };
+  const int trial_rounds = RoundsOf(trial.params);
   std::string error;
   std::vector<double> fold_values, curve_values;
   std::vector<int> rounds;
   auto last_heartbeat = SteadyClock::now();
-  for (size_t f = 0; f < folds_.size() && !(stop && !stop->complete) && error.empty(); ++f) {
+  for (size_t f = 0; f < folds_.size() && !pruned() && error.empty(); ++f) {
     TrainInput input;
     input.train = folds_[f].TrialRows();
     input.weights = folds_[f].sample_weights;
     input.validation = folds_[f].validation;
     input.params = params;
-    if (f > 0 && stopped_after > 0) {
-      input.params = OverrideParams(params, {{plan_.names.rounds, stopped_after}},
+    if (f > 0 && stop) {
+      input.params = OverrideParams(params, {{plan_.names.rounds, curve_values.size()}},
                                     plan_.trainer->Params(), origin);
     }
     input.cache = cache;
@@ -624,11 +625,10 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
       request.round = round.round;
       request.values = curve_values;
       request.rate = own.rate;
-      request.rounds = RoundsOf(trial.params);
+      request.rounds = trial_rounds;
       request.others = curves_;
       request.maximize = plan_.objective.maximize;
       stop = plan_.pruner->ShouldStop(request);
-      if (stop && stop->complete) stopped_after = round.round + 1;
       return !stop;
     };
     Result<std::unique_ptr<TrainedModel>> model = plan_.trainer->Train(input, context);
@@ -636,7 +636,7 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
       error = model.status().message();
       break;
     }
-    if (stop && !stop->complete) break;
+    if (pruned()) break;
     Result<std::vector<float>> scores =
         (*model)->PredictProbability(*folds_[f].validation, context);
     if (!scores.ok()) {
@@ -650,9 +650,8 @@ Status StudyRunner::Evaluate(TrialRecord trial, TrainCache* cache, int& threads)
   }
 
   trial.finished_at = UtcNow();
-  const bool pruned = stop && !stop->complete;
   trial.state = !error.empty() ? TrialState::kFailed
-                : pruned       ? TrialState::kPruned
+                : pruned()     ? TrialState::kPruned
                                : TrialState::kComplete;
   nlohmann::json curve = nlohmann::json::array();
   for (size_t r = 0; r < curve_values.size(); ++r) curve.push_back({r, curve_values[r]});
