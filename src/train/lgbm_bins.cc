@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "core/numbers.h"
 #include "core/strings.h"
@@ -206,7 +207,7 @@ BinMapper BinMapper::Numeric(std::span<const float> sample, const BinOptions& op
   for (size_t i = 0; i < distinct.size(); ++i)
     rows_per_bin[mapper.ValueToBin(distinct[i])] += counts[i];
   if (mapper.missing_type_ == MissingType::kNan) rows_per_bin.back() += na_rows;
-  mapper.Filter(rows_per_bin, options);
+  mapper.Filter(std::move(rows_per_bin), options);
   return mapper;
 }
 
@@ -253,13 +254,25 @@ BinMapper BinMapper::Categorical(std::span<const float> sample, const BinOptions
     rows_per_bin[0] = static_cast<int64_t>(sample.size()) - used;
     // Every category has a bin and nothing is missing: LightGBM calls that missing type None.
     if (next == by_count.size() && na_rows == 0) mapper.missing_type_ = MissingType::kNone;
-    mapper.Filter(rows_per_bin, options);
+    mapper.Filter(std::move(rows_per_bin), options);
   }
   mapper.default_bin_ = 0;
   return mapper;
 }
 
-void BinMapper::Filter(const std::vector<int64_t>& rows_per_bin, const BinOptions& options) {
+void BinMapper::Filter(std::vector<int64_t> rows_per_bin, const BinOptions& options) {
+  rows_per_bin_ = std::move(rows_per_bin);
+  ApplyFilter(options);
+}
+
+void BinMapper::Refilter(const BinOptions& options) {
+  if (rows_per_bin_.empty()) return;
+  filtered_ = false;
+  ApplyFilter(options);
+}
+
+void BinMapper::ApplyFilter(const BinOptions& options) {
+  const std::vector<int64_t>& rows_per_bin = rows_per_bin_;
   if (!options.pre_filter || rows_per_bin.size() <= 1) return;
   int64_t total = 0;
   for (int64_t rows : rows_per_bin) total += rows;

@@ -57,6 +57,11 @@ class BinMapper {
   int BinCategory(uint32_t bin) const { return bin_to_category_[bin]; }
   /// The model file's feature_infos entry: "[min:max]", "-1:3:0:1" or "none".
   std::string FeatureInfo() const;
+  /// Applies the pre-filter again with other options (another tuning trial's
+  /// min_data_in_leaf or feature_pre_filter on the same bins): whether the feature can split
+  /// is decided anew from the rows per bin it was built with. A mapper read by Parse keeps its
+  /// decision.
+  void Refilter(const BinOptions& options);
 
   /// The mapper as bytes (the data-parallel trainer sends bins from worker to worker), and
   /// back; Parse fails on anything Serialize did not write.
@@ -64,8 +69,9 @@ class BinMapper {
   static Result<BinMapper> Parse(std::string_view bytes);
 
  private:
-  /// Applies the pre-filter to the rows per bin.
-  void Filter(const std::vector<int64_t>& rows_per_bin, const BinOptions& options);
+  /// Keeps the rows per bin and applies the pre-filter to them.
+  void Filter(std::vector<int64_t> rows_per_bin, const BinOptions& options);
+  void ApplyFilter(const BinOptions& options);
 
   int num_bins_ = 1;
   bool categorical_ = false;
@@ -76,6 +82,7 @@ class BinMapper {
   std::vector<double> upper_bounds_;  ///< numeric: per bin (NaN for the NaN bin)
   std::vector<int> bin_to_category_;  ///< categorical
   std::unordered_map<int, uint32_t> category_to_bin_;
+  std::vector<int64_t> rows_per_bin_;  ///< of the rows the bins were found from (Filter's input)
 };
 
 /// The greedy cut of sorted distinct values into at most `max_bin` bins (exposed for tests):

@@ -379,6 +379,20 @@ struct BinnedData::Storage {
   size_t mapped_bytes = 0;
 };
 
+namespace {
+
+BinOptions BinOptionsOf(const LgbmConfig& config) {
+  return BinOptions{config.max_bin,         config.min_data_in_bin,    config.use_missing,
+                    config.zero_as_missing, config.feature_pre_filter, config.min_data_in_leaf};
+}
+
+}  // namespace
+
+void BinnedData::Refilter(const LgbmConfig& config) {
+  const BinOptions options = BinOptionsOf(config);
+  for (BinMapper& mapper : mappers_) mapper.Refilter(options);
+}
+
 Result<BinnedData> BinnedData::Build(const FeatureColumns& data, const LgbmConfig& config,
                                      ParallelTeam* team, Collective* collective,
                                      const std::string& file) {
@@ -442,8 +456,7 @@ Result<BinnedData> BinnedData::Build(const FeatureColumns& data, const LgbmConfi
       begin = end;
     }
   }
-  BinOptions options{config.max_bin,         config.min_data_in_bin,    config.use_missing,
-                     config.zero_as_missing, config.feature_pre_filter, config.min_data_in_leaf};
+  const BinOptions options = BinOptionsOf(config);
   std::vector<uint8_t> categorical(features, 0);
   for (int f : config.categorical_features) categorical[static_cast<size_t>(f)] = 1;
   // With workers, each finds the bins of every world_size-th feature, and they swap them.

@@ -80,6 +80,10 @@ class BinnedData {
   static Result<BinnedData> BinLike(const BinnedData& reference, const FeatureColumns& data,
                                     ParallelTeam* team, const std::string& file = "");
 
+  /// Decides anew which features the pre-filter drops, with `config`'s options (a tuning
+  /// trial's min_data_in_leaf on bins kept from another trial: BinMapper::Refilter).
+  void Refilter(const LgbmConfig& config);
+
   size_t rows() const { return rows_; }
   size_t num_features() const { return mappers_.size(); }
   const BinMapper& mapper(size_t feature) const { return mappers_[feature]; }

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <numeric>
+#include <tuple>
 
 #include "core/numbers.h"
 #include "core/parallel_team.h"
@@ -21,6 +23,42 @@
 namespace fraudops {
 
 namespace {
+
+/// The lgbm trainer's cache (TrainInput::cache): the bins of a training set and of its
+/// validation rows, found and filled once for each binning setting — the settings bins depend
+/// on, not the pre-filter's min_data_in_leaf, which each training applies to the kept bins
+/// again (BinnedData::Refilter), since tuning varies it. Keyed by the datasets' addresses:
+/// they must outlive the cache and not change.
+class LgbmTrainCache : public TrainCache {
+ public:
+  struct Bins {
+    BinnedData train, validation;
+  };
+
+  /// The bins of `train` (and `validation`, when it has rows) under `config`, built on first use.
+  Result<const Bins*> Find(const Dataset& train, const Dataset* validation,
+                           const LgbmConfig& config, ParallelTeam* team) {
+    std::string setting =
+        std::to_string(config.max_bin) + ' ' + std::to_string(config.min_data_in_bin) + ' ' +
+        std::to_string(config.use_missing) + std::to_string(config.zero_as_missing) + ' ' +
+        std::to_string(config.bin_construct_sample_cnt) + ' ' +
+        std::to_string(config.data_random_seed) + " categorical";
+    for (int f : config.categorical_features) setting += ' ' + std::to_string(f);
+    auto key = std::make_tuple(&train, validation, std::move(setting));
+    auto found = bins_.find(key);
+    if (found != bins_.end()) return &found->second;
+    Bins bins;
+    FOPS_ASSIGN_OR_RETURN(bins.train, BinnedData::Build(FeatureColumns(train), config, team));
+    if (validation != nullptr && validation->rows() > 0) {
+      FOPS_ASSIGN_OR_RETURN(bins.validation,
+                            BinnedData::BinLike(bins.train, FeatureColumns(*validation), team));
+    }
+    return &bins_.emplace(std::move(key), std::move(bins)).first->second;
+  }
+
+ private:
+  std::map<std::tuple<const Dataset*, const Dataset*, std::string>, Bins> bins_;
+};
 
 /// A uniform double in [0, 1) from a 64-bit state, advanced.
 double NextUniform(uint64_t& state) {
@@ -489,24 +527,37 @@ Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Train(const TrainInput& input
   }
   ParallelTeam team(config.num_threads);
 
-  auto columns_of = [&](const Dataset& dataset, const DatasetFileView* file) {
-    return file != nullptr ? FeatureColumns(*file, external->batch_rows) : FeatureColumns(dataset);
-  };
-  FOPS_ASSIGN_OR_RETURN(
-      BinnedData data,
-      BinnedData::Build(columns_of(train, external ? external->train : nullptr), config, &team,
-                        collective, external ? external->cache_dir + "/train.bins" : ""));
-  BinnedData valid_data;
-  if (validation != nullptr && validation->rows() > 0) {
-    if (validation->num_features() != train.num_features()) {
-      return Status::InvalidArgument(
-          "lgbm: the validation data has " + std::to_string(validation->num_features()) +
-          " features, the training data " + std::to_string(train.num_features()));
-    }
+  if (validation != nullptr && validation->rows() > 0 &&
+      validation->num_features() != train.num_features()) {
+    return Status::InvalidArgument(
+        "lgbm: the validation data has " + std::to_string(validation->num_features()) +
+        " features, the training data " + std::to_string(train.num_features()));
+  }
+  // The bins: kept by the caller's cache between trainings on the same rows, or found here.
+  BinnedData data, valid_data;
+  auto* cache = dynamic_cast<LgbmTrainCache*>(input.cache);
+  if (cache != nullptr && external == nullptr && collective == nullptr) {
+    FOPS_ASSIGN_OR_RETURN(const LgbmTrainCache::Bins* bins,
+                          cache->Find(train, validation, config, &team));
+    data = bins->train;
+    valid_data = bins->validation;
+    data.Refilter(config);
+    valid_data.Refilter(config);
+  } else {
+    auto columns_of = [&](const Dataset& dataset, const DatasetFileView* file) {
+      return file != nullptr ? FeatureColumns(*file, external->batch_rows)
+                             : FeatureColumns(dataset);
+    };
     FOPS_ASSIGN_OR_RETURN(
-        valid_data, BinnedData::BinLike(
-                        data, columns_of(*validation, external ? external->validation : nullptr),
-                        &team, external ? external->cache_dir + "/validation.bins" : ""));
+        data,
+        BinnedData::Build(columns_of(train, external ? external->train : nullptr), config, &team,
+                          collective, external ? external->cache_dir + "/train.bins" : ""));
+    if (validation != nullptr && validation->rows() > 0) {
+      FOPS_ASSIGN_OR_RETURN(
+          valid_data, BinnedData::BinLike(
+                          data, columns_of(*validation, external ? external->validation : nullptr),
+                          &team, external ? external->cache_dir + "/validation.bins" : ""));
+    }
   }
 
   // Label statistics over all rows (weighted, with row weights), and where this worker's
@@ -769,6 +820,10 @@ double LgbmTrainer::TrialCost(const nlohmann::json& params) const {
   return BoostingTrialCost(NumberOr(params, names.rounds, 100),
                            NumberOr(params, names.early_stopping, 0),
                            NumberOr(params, names.learning_rate, 0.1), levels);
+}
+
+std::unique_ptr<TrainCache> LgbmTrainer::MakeCache() const {
+  return std::make_unique<LgbmTrainCache>();
 }
 
 Result<std::unique_ptr<TrainedModel>> LgbmTrainer::Load(std::string_view serialized) const {

@@ -24,6 +24,8 @@ class LgbmTrainer : public Trainer {
   Result<std::unique_ptr<TrainedModel>> Load(std::string_view serialized) const override;
   const std::vector<ParamSpec>& Params() const override { return LgbmParamSpecs(); }
   double TrialCost(const nlohmann::json& params) const override;
+  /// Keeps the bins of the training and validation rows between trainings on them.
+  std::unique_ptr<TrainCache> MakeCache() const override;
   TuningNames Tuning() const override {
     return {"num_iterations",
             "early_stopping_round",

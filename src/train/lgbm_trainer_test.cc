@@ -255,6 +255,52 @@ TEST(LgbmTrainerTest, SameSeedSameModelForAnyThreadCount) {
   }
 }
 
+/// Generate's rows with a sixth feature, "rare": 1 in 30 rows, 0 in the rest — splittable when
+/// min_data_in_leaf is 30 or less, dropped by the pre-filter above.
+Dataset WithRareFeature(size_t rows, uint64_t seed) {
+  Dataset d = Generate(rows, seed);
+  d.features.push_back(d.features[4]);
+  d.features.back().name = "rare";
+  d.columns.emplace_back(rows, 0.0f);
+  for (size_t r = 0; r < 30; ++r) d.columns.back()[r * (rows / 30)] = 1.0f;
+  return d;
+}
+
+TEST(LgbmTrainerTest, CachedBinsTrainTheModelsOfFreshBinsAndRefilterPerTraining) {
+  LgbmFixture f;
+  const Dataset train = WithRareFeature(6000, 21), valid = WithRareFeature(2000, 22);
+  LgbmTrainer trainer;
+  const std::unique_ptr<TrainCache> cache = trainer.MakeCache();
+  ASSERT_NE(cache, nullptr);
+  // A tuning study's trainings in a row: min_data_in_leaf moves the pre-filter over the same
+  // bins, max_bin needs other bins, a repeated setting finds its bins kept.
+  const std::vector<std::map<std::string, nlohmann::json>> trainings = {
+      {{"min_data_in_leaf", 20}},
+      {{"min_data_in_leaf", 50}},
+      {{"min_data_in_leaf", 20}, {"max_bin", 15}},
+      {{"min_data_in_leaf", 20}},
+      {{"min_data_in_leaf", 50}, {"feature_pre_filter", false}},
+  };
+  const std::vector<bool> rare_dropped = {false, true, false, false, false};
+  for (size_t i = 0; i < trainings.size(); ++i) {
+    std::map<std::string, nlohmann::json> values = trainings[i];
+    values.insert({{"num_iterations", 8}, {"metric", "auc"}, {"early_stopping_round", 3}});
+    TrainInput input{&train, &valid, Params(values)};
+    input.cache = cache.get();
+    Result<std::unique_ptr<TrainedModel>> cached = trainer.Train(input, f.context);
+    ASSERT_TRUE(cached.ok()) << cached.status().ToString();
+    const std::string text = *(*cached)->Serialize();
+    EXPECT_EQ(text, TrainOrDie(train, Params(values), f.context, &valid).text)
+        << "training " << i << ": the cached bins give another model than fresh ones";
+    const std::vector<std::string> infos = Split(
+        text.substr(text.find("feature_infos=") + 14, text.find('\n', text.find("feature_infos=")) -
+                                                          text.find("feature_infos=") - 14),
+        ' ');
+    ASSERT_EQ(infos.size(), 6u);
+    EXPECT_EQ(infos[5] == "none", rare_dropped[i]) << "training " << i << ": " << infos[5];
+  }
+}
+
 TEST(LgbmTrainerTest, HeaderAndSectionsFollowLightgbmTextFormatV4) {
   LgbmFixture f;
   Dataset data = Generate(3000, 3);

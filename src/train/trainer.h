@@ -86,7 +86,8 @@ struct ExternalMemory {
 
 /// What a trainer may keep between trainings on the same rows, so that training many models on
 /// them (tuning's trials) prepares the rows once: xgboost keeps its DMatrix, and with it
-/// libxgboost's quantile sketch. Not shared between threads: one per thread of trials.
+/// libxgboost's quantile sketch; lgbm its bins. Not shared between threads: one per thread of
+/// trials.
 class TrainCache {
  public:
   virtual ~TrainCache() = default;
