@@ -7,7 +7,6 @@
 #include <cstring>
 #include <limits>
 #include <map>
-#include <numeric>
 #include <tuple>
 
 #include "core/numbers.h"
@@ -19,6 +18,7 @@
 #include "model/lightgbm_text.h"
 #include "train/collective.h"
 #include "train/lgbm_learner.h"
+#include "train/rank_areas.h"
 
 namespace fraudops {
 
@@ -76,15 +76,6 @@ double Sigmoid(double x, double sigmoid) { return 1.0 / (1.0 + std::exp(-sigmoid
 struct RankMetrics {
   double auc = 0.5, average_precision = 0;
 };
-
-/// The rows by descending score (ties in any order: the metrics count a tie block at once).
-std::vector<uint32_t> DescendingOrder(const std::vector<double>& scores) {
-  std::vector<uint32_t> order(scores.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
-  return order;
-}
 
 /// `order`: the rows by descending score, or null to sort here.
 RankMetrics ComputeRankMetrics(const std::vector<double>& scores, const std::vector<float>& labels,

@@ -21,7 +21,50 @@ uint32_t DescendingKey(float value) {
   return ~ascending;
 }
 
+/// A double's bits as an unsigned key whose order is the descending order of the values.
+uint64_t DescendingKey(double value) {
+  uint64_t bits = std::bit_cast<uint64_t>(value);
+  if (bits == 0x8000000000000000ull) bits = 0;
+  const uint64_t ascending = (bits >> 63) ? ~bits : (bits | 0x8000000000000000ull);
+  return ~ascending;
+}
+
 }  // namespace
+
+std::vector<uint32_t> DescendingOrder(std::span<const double> scores) {
+  const size_t n = scores.size();
+  std::vector<uint64_t> keys(n), key_scratch(n);
+  std::vector<uint32_t> order(n), order_scratch(n);
+  // Every digit's counts in one read: 64 bits as 11 + 11 + 11 + 11 + 11 + 9.
+  constexpr int kPasses = (64 + kDigitBits - 1) / kDigitBits;
+  std::vector<uint32_t> counts(static_cast<size_t>(kPasses) * kDigits, 0);
+  for (size_t i = 0; i < n; ++i) {
+    keys[i] = DescendingKey(scores[i]);
+    order[i] = static_cast<uint32_t>(i);
+    for (int p = 0; p < kPasses; ++p)
+      ++counts[static_cast<size_t>(p) * kDigits + ((keys[i] >> (p * kDigitBits)) & (kDigits - 1))];
+  }
+  // Least significant digit first, each pass stable; skipped when every row has the same digit.
+  for (int p = 0; p < kPasses && n > 0; ++p) {
+    const int shift = p * kDigitBits;
+    uint32_t* count = counts.data() + static_cast<size_t>(p) * kDigits;
+    if (count[(keys[0] >> shift) & (kDigits - 1)] == n) continue;
+    uint32_t total = 0;
+    for (uint32_t d = 0; d < kDigits; ++d) {
+      const uint32_t here = count[d];
+      count[d] = total;
+      total += here;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t to = count[(keys[i] >> shift) & (kDigits - 1)]++;
+      key_scratch[to] = keys[i];
+      order_scratch[to] = order[i];
+    }
+    keys.swap(key_scratch);
+    order.swap(order_scratch);
+  }
+  return order;
+}
 
 std::span<const uint64_t> DescendingRadixSort::Sort(std::span<const float> scores) {
   const size_t n = scores.size();

@@ -6,7 +6,7 @@
 /// (Davis & Goadrich's interpolation, libxgboost's `aucpr`, not average precision). Row weights
 /// weigh each row. What differs is the sort: a radix sort of the scores (linear, one thread)
 /// instead of libxgboost's comparison sort every round, which was a tenth of a tuning trial's
-/// time (BENCHMARKS.md).
+/// time (BENCHMARKS.md). The lgbm trainer's rank metrics order its double scores here too.
 
 #include <cstdint>
 #include <span>
@@ -24,6 +24,11 @@ class DescendingRadixSort {
  private:
   std::vector<uint64_t> keys_, scratch_;
 };
+
+/// The rows by descending score, equal scores in row order (-0 ties with +0): a radix sort of the
+/// doubles' bits — the lgbm trainer's per-round rank metrics, where a comparison sort of the rows
+/// was a tenth of a tuning trial (BENCHMARKS.md).
+std::vector<uint32_t> DescendingOrder(std::span<const double> scores);
 
 struct RankAreas {
   double roc_auc = 0, pr_auc = 0;  ///< NaN where undefined (one class only), as libxgboost

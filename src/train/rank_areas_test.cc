@@ -40,6 +40,29 @@ TEST(RankAreasTest, TheRadixSortOrdersScoresFromTheHighestWithEqualScoresTogethe
   }
 }
 
+TEST(RankAreasTest, DescendingOrderOfDoublesIsAStableSortFromTheHighest) {
+  std::mt19937 random(9);
+  std::normal_distribution<double> normal(0, 3);
+  std::vector<double> scores;
+  for (int i = 0; i < 30000; ++i) {
+    double value = normal(random);
+    if (i % 4 == 0) value = std::round(value);             // ties
+    if (i % 7 == 0) value = std::nextafter(value, 1e300);  // neighbours one ulp apart
+    scores.push_back(value);
+  }
+  scores.insert(scores.end(), {0.0, -0.0, 1e-300, -1e-300, 1e300, -1e300, 0.5, 0.0, 5e-324});
+  std::vector<uint32_t> expected(scores.size());
+  for (uint32_t i = 0; i < expected.size(); ++i) expected[i] = i;
+  std::stable_sort(expected.begin(), expected.end(),
+                   [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
+  const std::vector<uint32_t> order = DescendingOrder(scores);
+  ASSERT_EQ(order.size(), scores.size());
+  // Equal scores, -0 and +0 among them, keep their rows' order, as a stable sort does.
+  for (size_t i = 0; i < order.size(); ++i) EXPECT_EQ(order[i], expected[i]) << "at " << i;
+  EXPECT_TRUE(DescendingOrder(std::vector<double>{}).empty());
+  EXPECT_EQ(DescendingOrder(std::vector<double>{2, 2, 2}), (std::vector<uint32_t>{0, 1, 2}));
+}
+
 /// libxgboost's own `auc` and `aucpr` of given probabilities: a booster without trees
 /// evaluates a matrix whose base margins are the scores' logits.
 struct LibxgboostAreas {
