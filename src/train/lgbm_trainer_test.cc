@@ -292,10 +292,9 @@ TEST(LgbmTrainerTest, CachedBinsTrainTheModelsOfFreshBinsAndRefilterPerTraining)
     const std::string text = *(*cached)->Serialize();
     EXPECT_EQ(text, TrainOrDie(train, Params(values), f.context, &valid).text)
         << "training " << i << ": the cached bins give another model than fresh ones";
-    const std::vector<std::string> infos = Split(
-        text.substr(text.find("feature_infos=") + 14, text.find('\n', text.find("feature_infos=")) -
-                                                          text.find("feature_infos=") - 14),
-        ' ');
+    const size_t from = text.find("feature_infos=") + 14;
+    const std::vector<std::string> infos =
+        Split(text.substr(from, text.find('\n', from) - from), ' ');
     ASSERT_EQ(infos.size(), 6u);
     EXPECT_EQ(infos[5] == "none", rare_dropped[i]) << "training " << i << ": " << infos[5];
   }

@@ -21,6 +21,16 @@ uint32_t DescendingKey(float value) {
   return ~ascending;
 }
 
+/// Turns a digit's counts into where its rows start (an exclusive prefix sum).
+void StartsFromCounts(uint32_t* counts) {
+  uint32_t total = 0;
+  for (uint32_t d = 0; d < kDigits; ++d) {
+    const uint32_t here = counts[d];
+    counts[d] = total;
+    total += here;
+  }
+}
+
 /// A double's bits as an unsigned key whose order is the descending order of the values.
 uint64_t DescendingKey(double value) {
   uint64_t bits = std::bit_cast<uint64_t>(value);
@@ -49,12 +59,7 @@ std::vector<uint32_t> DescendingOrder(std::span<const double> scores) {
     const int shift = p * kDigitBits;
     uint32_t* count = counts.data() + static_cast<size_t>(p) * kDigits;
     if (count[(keys[0] >> shift) & (kDigits - 1)] == n) continue;
-    uint32_t total = 0;
-    for (uint32_t d = 0; d < kDigits; ++d) {
-      const uint32_t here = count[d];
-      count[d] = total;
-      total += here;
-    }
+    StartsFromCounts(count);
     for (size_t i = 0; i < n; ++i) {
       const uint32_t to = count[(keys[i] >> shift) & (kDigits - 1)]++;
       key_scratch[to] = keys[i];
@@ -78,12 +83,7 @@ std::span<const uint64_t> DescendingRadixSort::Sort(std::span<const float> score
     std::array<uint32_t, kDigits> counts{};
     for (uint64_t key : keys_) ++counts[(key >> shift) & (kDigits - 1)];
     if (counts[(keys_.empty() ? 0 : keys_[0] >> shift) & (kDigits - 1)] == n) continue;
-    uint32_t total = 0;
-    for (uint32_t& count : counts) {
-      const uint32_t here = count;
-      count = total;
-      total += here;
-    }
+    StartsFromCounts(counts.data());
     for (uint64_t key : keys_) scratch_[counts[(key >> shift) & (kDigits - 1)]++] = key;
     keys_.swap(scratch_);
   }
